@@ -10,7 +10,7 @@
 struct _tf_config_t {
     zconfig_t *root;       /* file contents plus tf_config_set overrides */
     char *file;            /* path loaded, or NULL */
-    zhash_t *expanded;     /* path -> expanded value, owned; cleared on set */
+    zhashx_t *expanded;     /* path -> expanded value, owned; cleared on set */
 };
 
 /* Built-in defaults. Paths use ZPL's section/key form. Keep docs/operations.md in step. */
@@ -45,12 +45,13 @@ tf_config_new(void)
     if (!self)
         return NULL;
     self->root = zconfig_new("root", NULL);
-    self->expanded = zhash_new();
+    self->expanded = zhashx_new();
     if (!self->root || !self->expanded) {
         tf_config_destroy(&self);
         return NULL;
     }
-    zhash_autofree(self->expanded);
+    zhashx_set_duplicator(self->expanded, (zhashx_duplicator_fn *) strdup);
+    zhashx_set_destructor(self->expanded, (zhashx_destructor_fn *) zstr_free);
     return self;
 }
 
@@ -104,7 +105,7 @@ tf_config_destroy(tf_config_t **self_p)
     if (self_p && *self_p) {
         tf_config_t *self = *self_p;
         zconfig_destroy(&self->root);
-        zhash_destroy(&self->expanded);
+        zhashx_destroy(&self->expanded);
         free(self->file);
         free(self);
         *self_p = NULL;
@@ -177,7 +178,7 @@ s_expand(tf_config_t *self, const char *raw, char *out, size_t size, int depth)
 const char *
 tf_config_get(tf_config_t *self, const char *path)
 {
-    const char *cached = zhash_lookup(self->expanded, path);
+    const char *cached = zhashx_lookup(self->expanded, path);
     if (cached)
         return cached;
     const char *raw = s_raw(self, path);
@@ -191,8 +192,8 @@ tf_config_get(tf_config_t *self, const char *path)
         return NULL;
     char value[2048];
     s_expand(self, raw, value, sizeof value, 0);
-    zhash_update(self->expanded, path, strdup(value));
-    return zhash_lookup(self->expanded, path);
+    zhashx_update(self->expanded, path, value);
+    return zhashx_lookup(self->expanded, path);
 }
 
 const char *
@@ -219,10 +220,9 @@ tf_config_get_int(tf_config_t *self, const char *path, int64_t fallback)
 int
 tf_config_set(tf_config_t *self, const char *path, const char *value)
 {
-    if (zconfig_put(self->root, path, value) != 0)
-        return TF_ERR_NOMEM;
+    zconfig_put(self->root, path, value);
     /* Any value may feed another through ${...}: drop every cached expansion. */
-    zhash_purge(self->expanded);
+    zhashx_purge(self->expanded);
     return TF_OK;
 }
 
@@ -272,7 +272,9 @@ tf_config_children(tf_config_t *self, const char *section)
 int
 tf_config_save(tf_config_t *self, const char *path, tf_err_t *err)
 {
-    zconfig_t *out = zconfig_dup(self->root);
+    char *text = zconfig_str_save(self->root);
+    zconfig_t *out = text ? zconfig_str_load(text) : NULL;
+    zstr_free(&text);
     if (!out)
         return tf_err_set(err, TF_ERR_NOMEM, "out of memory saving configuration");
     for (size_t i = 0; i < S_NDEFAULTS; i++)

@@ -1,0 +1,33 @@
+/*  tf_client - a client of the broker: submit work, ask about items, ask for status.
+
+    Request/reply over a DEALER socket with a timeout, so a missing broker gives a clear
+    "broker not reachable" error instead of a hang. Each request carries a request id (rid)
+    and replies with another rid are discarded (a late answer to an earlier timed-out request).
+*/
+#ifndef TF_CLIENT_H_INCLUDED
+#define TF_CLIENT_H_INCLUDED
+
+#include "tf_msg.h"
+
+typedef struct _tf_client_t tf_client_t;
+
+/* Connects to the broker endpoint (e.g. "ipc:///var/lib/tapeflow/run/broker.sock"). Connecting
+   never fails for a missing broker; requests time out instead. */
+tf_client_t *tf_client_new(const char *endpoint, tf_err_t *err);
+void tf_client_destroy(tf_client_t **self_p);
+
+/* Sends request (its rid is set by the client) and waits up to timeout_ms for the reply, which
+   the caller clears with tf_msg_clear. A TF_MSG_ERROR reply is returned as TF_ERR_* with its
+   message. TF_ERR_TIMEOUT says the broker did not answer and how to check it. */
+int tf_client_request(tf_client_t *self, tf_msg_t *request, tf_msg_t *reply, int timeout_ms,
+                      tf_err_t *err);
+
+/* Convenience wrappers. */
+int tf_client_status(tf_client_t *self, tf_msg_t *reply, int timeout_ms, tf_err_t *err);
+int tf_client_submit(tf_client_t *self, const char *service, const char *item_id,
+                     const char *job_id, const void *payload, size_t size, tf_msg_t *reply,
+                     int timeout_ms, tf_err_t *err);
+int tf_client_item(tf_client_t *self, const char *item_id, tf_msg_t *reply, int timeout_ms,
+                   tf_err_t *err);
+
+#endif

@@ -1,0 +1,772 @@
+/*  tf_msg - table-driven msgpack codec for the tapeflow message catalogue.
+
+    Encoding uses msgpack-c's packer. Decoding reads the bytes directly: msgpack-c's unpacker
+    allocates count x sizeof(msgpack_object) for a container before it has seen the elements,
+    so an attacker's "array of 4 billion" costs memory before anything can be checked. Here a
+    first pass walks the whole buffer checking every count against the bytes left, every
+    length, the nesting depth and trailing bytes; only then does a second pass copy out the
+    fields the tables name, each with its own size limit. Memory used is bounded by the input
+    size and the table limits.
+*/
+#include "tf_msg.h"
+
+#include <msgpack.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- field tables ------- */
+
+typedef enum {
+    TF_FK_BOOL,
+    TF_FK_UINT,
+    TF_FK_INT,
+    TF_FK_STR,   /* char *, NUL-terminated, no embedded NUL */
+    TF_FK_BIN,   /* tf_bytes_t */
+    TF_FK_ROWS   /* array of records: T *rows at offset, size_t count at count_offset */
+} tf_field_kind_t;
+
+typedef struct tf_record_s tf_record_t;
+
+typedef struct {
+    const char *key;
+    tf_field_kind_t kind;
+    size_t offset;
+    size_t count_offset;     /* TF_FK_ROWS only */
+    bool required;
+    size_t max;              /* STR/BIN: max bytes; ROWS: max rows */
+    const tf_record_t *elem; /* TF_FK_ROWS only */
+} tf_field_t;
+
+struct tf_record_s {
+    const char *name;
+    size_t size;
+    const tf_field_t *fields;
+    size_t nfields;
+};
+
+#define REQ true
+#define OPT false
+#define F_BOOL(T, f, r) {#f, TF_FK_BOOL, offsetof(T, f), 0, r, 0, NULL}
+#define F_UINT(T, f, r) {#f, TF_FK_UINT, offsetof(T, f), 0, r, 0, NULL}
+#define F_INT(T, f, r) {#f, TF_FK_INT, offsetof(T, f), 0, r, 0, NULL}
+#define F_STR(T, f, r, max) {#f, TF_FK_STR, offsetof(T, f), 0, r, max, NULL}
+#define F_BIN(T, f, r, max) {#f, TF_FK_BIN, offsetof(T, f), 0, r, max, NULL}
+#define F_ROWS(T, f, r, max, elem) \
+    {#f, TF_FK_ROWS, offsetof(T, f), offsetof(T, f##_count), r, max, &elem}
+#define RECORD(name, T, fields) {name, sizeof(T), fields, sizeof fields / sizeof fields[0]}
+
+static const tf_field_t s_ready_fields[] = {
+    F_STR(tf_msg_ready_t, service, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_ready_t, worker, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_ready_t, host, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_ready_t, pid, OPT),
+};
+static const tf_field_t s_heartbeat_fields[] = {
+    F_UINT(tf_msg_heartbeat_t, ts, OPT),
+};
+static const tf_field_t s_disconnect_fields[] = {
+    F_STR(tf_msg_disconnect_t, reason, OPT, TF_MSG_MAX_TEXT),
+};
+static const tf_field_t s_work_fields[] = {
+    F_STR(tf_msg_work_t, item_id, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_work_t, service, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_work_t, job_id, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_work_t, attempt, REQ),
+    F_BIN(tf_msg_work_t, payload, OPT, TF_MSG_MAX_BLOB),
+};
+static const tf_field_t s_progress_fields[] = {
+    F_STR(tf_msg_progress_t, item_id, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_progress_t, attempt, REQ),
+    F_UINT(tf_msg_progress_t, done, OPT),
+    F_UINT(tf_msg_progress_t, total, OPT),
+    F_STR(tf_msg_progress_t, message, OPT, TF_MSG_MAX_TEXT),
+};
+static const tf_field_t s_done_fields[] = {
+    F_STR(tf_msg_done_t, item_id, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_done_t, attempt, REQ),
+    F_BIN(tf_msg_done_t, result, OPT, TF_MSG_MAX_BLOB),
+};
+static const tf_field_t s_failed_fields[] = {
+    F_STR(tf_msg_failed_t, item_id, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_failed_t, attempt, REQ),
+    F_STR(tf_msg_failed_t, reason, REQ, TF_MSG_MAX_TEXT),
+    F_BOOL(tf_msg_failed_t, retry, OPT),
+};
+static const tf_field_t s_submit_fields[] = {
+    F_STR(tf_msg_submit_t, rid, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_submit_t, service, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_submit_t, item_id, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_submit_t, job_id, OPT, TF_MSG_MAX_ID),
+    F_BIN(tf_msg_submit_t, payload, OPT, TF_MSG_MAX_BLOB),
+};
+static const tf_field_t s_submit_ok_fields[] = {
+    F_STR(tf_msg_submit_ok_t, rid, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_submit_ok_t, item_id, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_submit_ok_t, state, REQ, TF_MSG_MAX_ID),
+    F_BOOL(tf_msg_submit_ok_t, existed, OPT),
+};
+static const tf_field_t s_item_get_fields[] = {
+    F_STR(tf_msg_item_get_t, rid, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_item_get_t, item_id, REQ, TF_MSG_MAX_ID),
+};
+static const tf_field_t s_item_info_fields[] = {
+    F_STR(tf_msg_item_info_t, rid, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_item_info_t, item_id, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_item_info_t, service, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_item_info_t, job_id, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_item_info_t, state, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_item_info_t, attempts, OPT),
+    F_STR(tf_msg_item_info_t, worker, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_item_info_t, reason, OPT, TF_MSG_MAX_TEXT),
+    F_BIN(tf_msg_item_info_t, result, OPT, TF_MSG_MAX_BLOB),
+    F_INT(tf_msg_item_info_t, created_ms, OPT),
+    F_INT(tf_msg_item_info_t, updated_ms, OPT),
+};
+static const tf_field_t s_status_get_fields[] = {
+    F_STR(tf_msg_status_get_t, rid, OPT, TF_MSG_MAX_ID),
+};
+static const tf_field_t s_service_row_fields[] = {
+    F_STR(tf_msg_service_row_t, name, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_service_row_t, workers, OPT),
+    F_UINT(tf_msg_service_row_t, idle, OPT),
+    F_UINT(tf_msg_service_row_t, queued, OPT),
+    F_UINT(tf_msg_service_row_t, inflight, OPT),
+    F_UINT(tf_msg_service_row_t, done, OPT),
+    F_UINT(tf_msg_service_row_t, failed, OPT),
+    F_UINT(tf_msg_service_row_t, redelivered, OPT),
+    F_INT(tf_msg_service_row_t, oldest_age_ms, OPT),
+};
+static const tf_record_t s_service_row = RECORD("service", tf_msg_service_row_t, s_service_row_fields);
+static const tf_field_t s_worker_row_fields[] = {
+    F_STR(tf_msg_worker_row_t, id, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_worker_row_t, service, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_worker_row_t, name, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_worker_row_t, pid, OPT),
+    F_STR(tf_msg_worker_row_t, state, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_worker_row_t, item_id, OPT, TF_MSG_MAX_ID),
+    F_INT(tf_msg_worker_row_t, idle_ms, OPT),
+};
+static const tf_record_t s_worker_row = RECORD("worker", tf_msg_worker_row_t, s_worker_row_fields);
+static const tf_field_t s_status_fields[] = {
+    F_STR(tf_msg_status_t, rid, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_status_t, pid, OPT),
+    F_INT(tf_msg_status_t, uptime_ms, OPT),
+    F_STR(tf_msg_status_t, journal, OPT, TF_MSG_MAX_PATH),
+    F_UINT(tf_msg_status_t, recovered, OPT),
+    F_ROWS(tf_msg_status_t, services, REQ, TF_MSG_MAX_ROWS, s_service_row),
+    F_ROWS(tf_msg_status_t, workers, REQ, TF_MSG_MAX_ROWS, s_worker_row),
+};
+static const tf_field_t s_error_fields[] = {
+    F_STR(tf_msg_error_t, rid, OPT, TF_MSG_MAX_ID),
+    F_INT(tf_msg_error_t, code, REQ),
+    F_STR(tf_msg_error_t, message, REQ, TF_MSG_MAX_TEXT),
+};
+static const tf_field_t s_event_fields[] = {
+    F_STR(tf_msg_event_t, topic, REQ, TF_MSG_MAX_ID * 2),
+    F_INT(tf_msg_event_t, time_ms, REQ),
+    F_STR(tf_msg_event_t, source, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_event_t, seq, REQ),
+    F_STR(tf_msg_event_t, level, OPT, 16),
+    F_STR(tf_msg_event_t, message, OPT, TF_MSG_MAX_TEXT),
+    F_STR(tf_msg_event_t, job_id, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_event_t, item_id, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_event_t, done, OPT),
+    F_UINT(tf_msg_event_t, total, OPT),
+};
+
+/* Indexed by tf_msg_type_t. */
+static const tf_record_t s_records[TF_MSG_TYPE_COUNT] = {
+    [TF_MSG_NONE] = {"none", 0, NULL, 0},
+#define TF_MSG_RECORD_(E, N, S, M) [TF_MSG_##E] = RECORD(N, S, s_##M##_fields),
+    TF_MSG_TYPES(TF_MSG_RECORD_)
+#undef TF_MSG_RECORD_
+};
+
+const char *
+tf_msg_type_name(tf_msg_type_t type)
+{
+    if (type <= TF_MSG_NONE || type >= TF_MSG_TYPE_COUNT)
+        return "?";
+    return s_records[type].name;
+}
+
+static void *
+s_body(const tf_msg_t *msg)
+{
+    /* Every member of the anonymous union starts at the same address. */
+    return (void *) &msg->ready;
+}
+
+/* ---------------------------------------------------------------- encoding ----------- */
+
+static int s_pack_record(msgpack_packer *pk, const tf_record_t *rec, const void *body,
+                         size_t extra_keys, tf_err_t *err);
+
+static bool
+s_field_present(const tf_field_t *f, const void *body)
+{
+    const char *base = (const char *) body + f->offset;
+    switch (f->kind) {
+    case TF_FK_STR: return *(char *const *) base != NULL;
+    case TF_FK_BIN: return ((const tf_bytes_t *) base)->data != NULL;
+    default: return true;
+    }
+}
+
+/* msgpack-c returns 0 or -1; the only failure of an sbuffer write is memory. */
+static int
+s_packed(int msgpack_rc, tf_err_t *err)
+{
+    return msgpack_rc == 0 ? TF_OK : tf_err_set(err, TF_ERR_NOMEM, "out of memory encoding message");
+}
+
+static void
+s_pack_str(msgpack_packer *pk, const char *s)
+{
+    size_t len = strlen(s);
+    msgpack_pack_str(pk, len);
+    msgpack_pack_str_body(pk, s, len);
+}
+
+static int
+s_pack_field(msgpack_packer *pk, const tf_record_t *rec, const tf_field_t *f, const void *body,
+             tf_err_t *err)
+{
+    const char *base = (const char *) body + f->offset;
+    switch (f->kind) {
+    case TF_FK_BOOL:
+        return s_packed(*(const bool *) base ? msgpack_pack_true(pk) : msgpack_pack_false(pk), err);
+    case TF_FK_UINT:
+        return s_packed(msgpack_pack_uint64(pk, *(const uint64_t *) base), err);
+    case TF_FK_INT:
+        return s_packed(msgpack_pack_int64(pk, *(const int64_t *) base), err);
+    case TF_FK_STR: {
+        const char *s = *(char *const *) base;
+        if (strlen(s) > f->max)
+            return tf_err_set(err, TF_ERR_TOOBIG, "%s.%s: string of %zu bytes is over the limit of %zu",
+                              rec->name, f->key, strlen(s), f->max);
+        s_pack_str(pk, s);
+        return 0;
+    }
+    case TF_FK_BIN: {
+        const tf_bytes_t *b = (const tf_bytes_t *) base;
+        if (b->size > f->max)
+            return tf_err_set(err, TF_ERR_TOOBIG, "%s.%s: %zu bytes is over the limit of %zu",
+                              rec->name, f->key, b->size, f->max);
+        msgpack_pack_bin(pk, b->size);
+        msgpack_pack_bin_body(pk, b->data, b->size);
+        return 0;
+    }
+    case TF_FK_ROWS: {
+        const char *rows = *(char *const *) base;
+        size_t count = *(const size_t *) ((const char *) body + f->count_offset);
+        if (count > f->max)
+            return tf_err_set(err, TF_ERR_TOOBIG, "%s.%s: %zu rows is over the limit of %zu",
+                              rec->name, f->key, count, f->max);
+        if (count > 0 && !rows)
+            return tf_err_set(err, TF_ERR_INVALID, "%s.%s: %zu rows but no array", rec->name,
+                              f->key, count);
+        msgpack_pack_array(pk, count);
+        for (size_t i = 0; i < count; i++) {
+            int rc = s_pack_record(pk, f->elem, rows + i * f->elem->size, 0, err);
+            if (rc != TF_OK)
+                return rc;
+        }
+        return 0;
+    }
+    }
+    return tf_err_set(err, TF_ERR_INVALID, "%s.%s: unknown field kind", rec->name, f->key);
+}
+
+static int
+s_pack_record(msgpack_packer *pk, const tf_record_t *rec, const void *body, size_t extra_keys,
+              tf_err_t *err)
+{
+    size_t present = 0;
+    for (size_t i = 0; i < rec->nfields; i++) {
+        const tf_field_t *f = &rec->fields[i];
+        if (s_field_present(f, body))
+            present++;
+        else if (f->required)
+            return tf_err_set(err, TF_ERR_INVALID, "%s: required field '%s' is not set", rec->name,
+                              f->key);
+    }
+    msgpack_pack_map(pk, present + extra_keys);
+    if (extra_keys)
+        return TF_OK;  /* the caller packs its keys first, then calls s_pack_fields */
+    for (size_t i = 0; i < rec->nfields; i++) {
+        const tf_field_t *f = &rec->fields[i];
+        if (!s_field_present(f, body))
+            continue;
+        s_pack_str(pk, f->key);
+        int rc = s_pack_field(pk, rec, f, body, err);
+        if (rc != TF_OK)
+            return rc;
+    }
+    return TF_OK;
+}
+
+int
+tf_msg_encode(const tf_msg_t *msg, uint8_t **data, size_t *size, tf_err_t *err)
+{
+    *data = NULL;
+    *size = 0;
+    if (!msg || msg->type <= TF_MSG_NONE || msg->type >= TF_MSG_TYPE_COUNT)
+        return tf_err_set(err, TF_ERR_INVALID, "cannot encode: unknown message type %d",
+                          msg ? (int) msg->type : -1);
+    const tf_record_t *rec = &s_records[msg->type];
+    const void *body = s_body(msg);
+
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init(&sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
+
+    int rc = s_pack_record(&pk, rec, body, 2, err);  /* map header with room for v and t */
+    if (rc == TF_OK) {
+        s_pack_str(&pk, "v");
+        msgpack_pack_uint64(&pk, TF_PROTO_VERSION);
+        s_pack_str(&pk, "t");
+        s_pack_str(&pk, rec->name);
+        for (size_t i = 0; i < rec->nfields && rc == TF_OK; i++) {
+            const tf_field_t *f = &rec->fields[i];
+            if (!s_field_present(f, body))
+                continue;
+            s_pack_str(&pk, f->key);
+            rc = s_pack_field(&pk, rec, f, body, err);
+        }
+    }
+    if (rc != TF_OK) {
+        msgpack_sbuffer_destroy(&sbuf);
+        return rc;
+    }
+    /* Hand the buffer over; msgpack_sbuffer_release leaves sbuf empty. */
+    *size = sbuf.size;
+    *data = (uint8_t *) msgpack_sbuffer_release(&sbuf);
+    if (!*data) {
+        /* An empty buffer is never produced (there is always a map header). */
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory encoding %s", rec->name);
+    }
+    return TF_OK;
+}
+
+/* ---------------------------------------------------------------- reading ------------ */
+
+typedef enum { V_NIL, V_BOOL, V_UINT, V_INT, V_FLOAT, V_STR, V_BIN, V_ARRAY, V_MAP } s_kind_t;
+
+static const char *s_kind_names[] = {"nil", "boolean", "unsigned integer", "integer", "float",
+                                     "string", "byte string", "array", "map"};
+
+typedef struct {
+    const uint8_t *p;
+    size_t left;
+} s_reader_t;
+
+typedef struct {
+    s_kind_t kind;
+    bool b;
+    uint64_t u;
+    int64_t i;
+    const uint8_t *ptr;  /* str/bin bytes */
+    uint32_t len;        /* str/bin length, array/map element count */
+} s_value_t;
+
+static uint64_t
+s_be(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static int
+s_take(s_reader_t *r, size_t n, const uint8_t **out, tf_err_t *err)
+{
+    if (n > r->left)
+        return tf_err_set(err, TF_ERR_PROTO,
+                          "truncated message: needs %zu more bytes, only %zu left", n, r->left);
+    *out = r->p;
+    r->p += n;
+    r->left -= n;
+    return TF_OK;
+}
+
+/* Reads one value's header (and a str/bin's bytes). Container counts are checked against the
+   bytes left: every element needs at least one byte, so a larger count is a lie. */
+static int
+s_read(s_reader_t *r, s_value_t *v, tf_err_t *err)
+{
+    const uint8_t *p = NULL;
+    if (s_take(r, 1, &p, err) != TF_OK)
+        return TF_ERR_PROTO;
+    uint8_t b = p[0];
+    size_t width = 0;
+    memset(v, 0, sizeof *v);
+
+    if (b <= 0x7f) { v->kind = V_UINT; v->u = b; return TF_OK; }
+    if (b >= 0xe0) { v->kind = V_INT; v->i = (int8_t) b; return TF_OK; }
+    if (b >= 0x80 && b <= 0x8f) { v->kind = V_MAP; v->len = b & 0x0f; goto count; }
+    if (b >= 0x90 && b <= 0x9f) { v->kind = V_ARRAY; v->len = b & 0x0f; goto count; }
+    if (b >= 0xa0 && b <= 0xbf) { v->kind = V_STR; v->len = b & 0x1f; goto bytes; }
+
+    switch (b) {
+    case 0xc0: v->kind = V_NIL; return TF_OK;
+    case 0xc2: v->kind = V_BOOL; v->b = false; return TF_OK;
+    case 0xc3: v->kind = V_BOOL; v->b = true; return TF_OK;
+    case 0xc4: case 0xc5: case 0xc6:
+        v->kind = V_BIN; width = (size_t) 1 << (b - 0xc4); goto length;
+    case 0xd9: case 0xda: case 0xdb:
+        v->kind = V_STR; width = (size_t) 1 << (b - 0xd9); goto length;
+    case 0xdc: case 0xdd:
+        v->kind = V_ARRAY; width = b == 0xdc ? 2 : 4; goto length;
+    case 0xde: case 0xdf:
+        v->kind = V_MAP; width = b == 0xde ? 2 : 4; goto length;
+    case 0xca: case 0xcb:
+        v->kind = V_FLOAT;
+        return s_take(r, b == 0xca ? 4 : 8, &p, err);
+    case 0xcc: case 0xcd: case 0xce: case 0xcf:
+        if (s_take(r, (size_t) 1 << (b - 0xcc), &p, err) != TF_OK)
+            return TF_ERR_PROTO;
+        v->kind = V_UINT;
+        v->u = s_be(p, (size_t) 1 << (b - 0xcc));
+        return TF_OK;
+    case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+        size_t n = (size_t) 1 << (b - 0xd0);
+        if (s_take(r, n, &p, err) != TF_OK)
+            return TF_ERR_PROTO;
+        uint64_t raw = s_be(p, n);
+        v->kind = V_INT;
+        if (n == 1) v->i = (int8_t) raw;
+        else if (n == 2) v->i = (int16_t) raw;
+        else if (n == 4) v->i = (int32_t) raw;
+        else v->i = (int64_t) raw;
+        return TF_OK;
+    }
+    case 0xc1:
+        return tf_err_set(err, TF_ERR_PROTO, "invalid msgpack byte 0xc1");
+    default:  /* 0xc7-0xc9, 0xd4-0xd8: extension types */
+        return tf_err_set(err, TF_ERR_PROTO, "msgpack extension type 0x%02x is not used by tapeflow", b);
+    }
+
+length:
+    if (s_take(r, width, &p, err) != TF_OK)
+        return TF_ERR_PROTO;
+    {
+        uint64_t n = s_be(p, width);
+        if (n > UINT32_MAX)
+            return tf_err_set(err, TF_ERR_PROTO, "length %llu out of range", (unsigned long long) n);
+        v->len = (uint32_t) n;
+    }
+    if (v->kind == V_ARRAY || v->kind == V_MAP)
+        goto count;
+bytes:
+    if (v->len > r->left)
+        return tf_err_set(err, TF_ERR_PROTO, "%s of %u bytes is longer than the %zu bytes left",
+                          s_kind_names[v->kind], v->len, r->left);
+    return s_take(r, v->len, &v->ptr, err);
+count: {
+        uint64_t need = (uint64_t) v->len * (v->kind == V_MAP ? 2 : 1);
+        if (need > r->left)
+            return tf_err_set(err, TF_ERR_PROTO,
+                              "%s claims %u elements but only %zu bytes are left",
+                              s_kind_names[v->kind], v->len, r->left);
+        return TF_OK;
+    }
+}
+
+/* Reads and discards one complete value, checking the structure underneath. */
+static int
+s_skip(s_reader_t *r, int depth, tf_err_t *err)
+{
+    if (depth > TF_MSG_MAX_DEPTH)
+        return tf_err_set(err, TF_ERR_PROTO, "nested deeper than %d levels", TF_MSG_MAX_DEPTH);
+    s_value_t v;
+    int rc = s_read(r, &v, err);
+    if (rc != TF_OK)
+        return rc;
+    if (v.kind == V_ARRAY || v.kind == V_MAP) {
+        uint64_t n = (uint64_t) v.len * (v.kind == V_MAP ? 2 : 1);
+        for (uint64_t i = 0; i < n; i++)
+            if ((rc = s_skip(r, depth + 1, err)) != TF_OK)
+                return rc;
+    }
+    return TF_OK;
+}
+
+/* ---------------------------------------------------------------- decoding ----------- */
+
+static void s_clear_record(const tf_record_t *rec, void *body);
+
+static bool
+s_key_is(const s_value_t *k, const char *name)
+{
+    size_t n = strlen(name);
+    return k->len == n && memcmp(k->ptr, name, n) == 0;
+}
+
+static int
+s_type_error(tf_err_t *err, const tf_record_t *rec, const tf_field_t *f, const char *want,
+             const s_value_t *got)
+{
+    return tf_err_set(err, TF_ERR_PROTO, "%s.%s: expected %s, got %s", rec->name, f->key, want,
+                      s_kind_names[got->kind]);
+}
+
+static int s_decode_map(s_reader_t *r, const tf_record_t *rec, void *body, uint32_t pairs,
+                        int depth, tf_err_t *err);
+
+static int
+s_decode_field(s_reader_t *r, const tf_record_t *rec, const tf_field_t *f, void *body, int depth,
+               tf_err_t *err)
+{
+    char *base = (char *) body + f->offset;
+    s_value_t v;
+    int rc = s_read(r, &v, err);
+    if (rc != TF_OK)
+        return tf_err_prefix(err, "%s.%s: ", rec->name, f->key);
+
+    switch (f->kind) {
+    case TF_FK_BOOL:
+        if (v.kind != V_BOOL)
+            return s_type_error(err, rec, f, "boolean", &v);
+        *(bool *) base = v.b;
+        return TF_OK;
+    case TF_FK_UINT:
+        if (v.kind == V_INT && v.i >= 0)
+            v.u = (uint64_t) v.i;
+        else if (v.kind != V_UINT)
+            return s_type_error(err, rec, f, "unsigned integer", &v);
+        *(uint64_t *) base = v.u;
+        return TF_OK;
+    case TF_FK_INT:
+        if (v.kind == V_UINT) {
+            if (v.u > (uint64_t) INT64_MAX)
+                return tf_err_set(err, TF_ERR_PROTO, "%s.%s: integer out of range", rec->name, f->key);
+            v.i = (int64_t) v.u;
+        }
+        else if (v.kind != V_INT)
+            return s_type_error(err, rec, f, "integer", &v);
+        *(int64_t *) base = v.i;
+        return TF_OK;
+    case TF_FK_STR: {
+        if (v.kind != V_STR)
+            return s_type_error(err, rec, f, "string", &v);
+        if (v.len > f->max)
+            return tf_err_set(err, TF_ERR_PROTO, "%s.%s: string of %u bytes is over the limit of %zu",
+                              rec->name, f->key, v.len, f->max);
+        if (memchr(v.ptr, '\0', v.len))
+            return tf_err_set(err, TF_ERR_PROTO, "%s.%s: string contains a NUL byte", rec->name, f->key);
+        char *s = malloc((size_t) v.len + 1);
+        if (!s)
+            return tf_err_set(err, TF_ERR_NOMEM, "%s.%s: out of memory", rec->name, f->key);
+        memcpy(s, v.ptr, v.len);
+        s[v.len] = '\0';
+        *(char **) base = s;
+        return TF_OK;
+    }
+    case TF_FK_BIN: {
+        if (v.kind != V_BIN)
+            return s_type_error(err, rec, f, "byte string", &v);
+        if (v.len > f->max)
+            return tf_err_set(err, TF_ERR_PROTO, "%s.%s: %u bytes is over the limit of %zu",
+                              rec->name, f->key, v.len, f->max);
+        tf_bytes_t *b = (tf_bytes_t *) base;
+        /* Allocate at least one byte so a present-but-empty field stays distinguishable. */
+        b->data = malloc(v.len ? v.len : 1);
+        if (!b->data)
+            return tf_err_set(err, TF_ERR_NOMEM, "%s.%s: out of memory", rec->name, f->key);
+        if (v.len)
+            memcpy(b->data, v.ptr, v.len);
+        b->size = v.len;
+        return TF_OK;
+    }
+    case TF_FK_ROWS: {
+        if (v.kind != V_ARRAY)
+            return s_type_error(err, rec, f, "array", &v);
+        if (v.len > f->max)
+            return tf_err_set(err, TF_ERR_PROTO, "%s.%s: %u rows is over the limit of %zu",
+                              rec->name, f->key, v.len, f->max);
+        if (depth + 1 > TF_MSG_MAX_DEPTH)
+            return tf_err_set(err, TF_ERR_PROTO, "nested deeper than %d levels", TF_MSG_MAX_DEPTH);
+        char *rows = v.len ? calloc(v.len, f->elem->size) : NULL;
+        if (v.len && !rows)
+            return tf_err_set(err, TF_ERR_NOMEM, "%s.%s: out of memory", rec->name, f->key);
+        *(char **) base = rows;
+        size_t *count = (size_t *) ((char *) body + f->count_offset);
+        *count = 0;
+        for (uint32_t i = 0; i < v.len; i++) {
+            s_value_t m;
+            if ((rc = s_read(r, &m, err)) != TF_OK)
+                return rc;
+            if (m.kind != V_MAP)
+                return tf_err_set(err, TF_ERR_PROTO, "%s.%s[%u]: expected map, got %s", rec->name,
+                                  f->key, i, s_kind_names[m.kind]);
+            (*count)++;  /* counted before decoding so a failure still frees what it made */
+            rc = s_decode_map(r, f->elem, rows + (size_t) i * f->elem->size, m.len, depth + 2, err);
+            if (rc != TF_OK)
+                return tf_err_prefix(err, "%s.%s[%u]: ", rec->name, f->key, i);
+        }
+        return TF_OK;
+    }
+    }
+    return tf_err_set(err, TF_ERR_PROTO, "%s.%s: unknown field kind", rec->name, f->key);
+}
+
+/* Decodes `pairs` key/value pairs into body. Unknown keys are skipped (newer peers may add
+   optional fields); duplicate keys and missing required fields are errors. */
+static int
+s_decode_map(s_reader_t *r, const tf_record_t *rec, void *body, uint32_t pairs, int depth,
+             tf_err_t *err)
+{
+    uint64_t seen = 0;  /* bit per field; tables have fewer than 64 fields */
+    for (uint32_t i = 0; i < pairs; i++) {
+        s_value_t k;
+        int rc = s_read(r, &k, err);
+        if (rc != TF_OK)
+            return rc;
+        if (k.kind != V_STR)
+            return tf_err_set(err, TF_ERR_PROTO, "%s: map key is %s, expected string", rec->name,
+                              s_kind_names[k.kind]);
+        const tf_field_t *field = NULL;
+        size_t index = 0;
+        for (size_t j = 0; j < rec->nfields; j++)
+            if (s_key_is(&k, rec->fields[j].key)) {
+                field = &rec->fields[j];
+                index = j;
+                break;
+            }
+        if (!field) {
+            if ((rc = s_skip(r, depth + 1, err)) != TF_OK)
+                return rc;
+            continue;
+        }
+        if (seen & ((uint64_t) 1 << index))
+            return tf_err_set(err, TF_ERR_PROTO, "%s: field '%s' appears twice", rec->name, field->key);
+        seen |= (uint64_t) 1 << index;
+        if ((rc = s_decode_field(r, rec, field, body, depth, err)) != TF_OK)
+            return rc;
+    }
+    for (size_t j = 0; j < rec->nfields; j++)
+        if (rec->fields[j].required && !(seen & ((uint64_t) 1 << j)))
+            return tf_err_set(err, TF_ERR_PROTO, "%s: missing required field '%s'", rec->name,
+                              rec->fields[j].key);
+    return TF_OK;
+}
+
+int
+tf_msg_decode(const void *data, size_t size, tf_msg_t *msg, tf_err_t *err)
+{
+    memset(msg, 0, sizeof *msg);
+    if (!data || size == 0)
+        return tf_err_set(err, TF_ERR_PROTO, "empty message");
+
+    /* Pass 1: structure, counts, depth and trailing bytes, before anything is allocated. */
+    s_reader_t r = {data, size};
+    int rc = s_skip(&r, 0, err);
+    if (rc != TF_OK)
+        return rc;
+    if (r.left != 0)
+        return tf_err_set(err, TF_ERR_PROTO, "%zu trailing bytes after the message", r.left);
+
+    /* Pass 2a: the envelope keys, wherever they are in the map. */
+    r = (s_reader_t){data, size};
+    s_value_t top;
+    if ((rc = s_read(&r, &top, err)) != TF_OK)
+        return rc;
+    if (top.kind != V_MAP)
+        return tf_err_set(err, TF_ERR_PROTO, "message is a msgpack %s, expected a map",
+                          s_kind_names[top.kind]);
+    bool have_version = false;
+    tf_msg_type_t type = TF_MSG_NONE;
+    const s_reader_t fields_start = r;
+    for (uint32_t i = 0; i < top.len; i++) {
+        s_value_t k, v;
+        if ((rc = s_read(&r, &k, err)) != TF_OK)
+            return rc;
+        if (k.kind == V_STR && s_key_is(&k, "v")) {
+            if ((rc = s_read(&r, &v, err)) != TF_OK)
+                return rc;
+            if (v.kind != V_UINT)
+                return tf_err_set(err, TF_ERR_PROTO, "protocol version is %s, expected unsigned integer",
+                                  s_kind_names[v.kind]);
+            if (v.u != TF_PROTO_VERSION)
+                return tf_err_set(err, TF_ERR_PROTO,
+                                  "protocol version %llu, this program speaks %d "
+                                  "(run the same tapeflow version on every host)",
+                                  (unsigned long long) v.u, TF_PROTO_VERSION);
+            have_version = true;
+        }
+        else if (k.kind == V_STR && s_key_is(&k, "t")) {
+            if ((rc = s_read(&r, &v, err)) != TF_OK)
+                return rc;
+            if (v.kind != V_STR)
+                return tf_err_set(err, TF_ERR_PROTO, "message type is %s, expected string",
+                                  s_kind_names[v.kind]);
+            for (int t = TF_MSG_NONE + 1; t < TF_MSG_TYPE_COUNT; t++)
+                if (s_key_is(&v, s_records[t].name))
+                    type = (tf_msg_type_t) t;
+            if (type == TF_MSG_NONE)
+                return tf_err_set(err, TF_ERR_PROTO, "unknown message type '%.*s'",
+                                  (int) (v.len > 64 ? 64 : v.len), (const char *) v.ptr);
+        }
+        else if ((rc = s_skip(&r, 1, err)) != TF_OK)
+            return rc;
+    }
+    if (!have_version)
+        return tf_err_set(err, TF_ERR_PROTO, "message has no protocol version ('v')");
+    if (type == TF_MSG_NONE)
+        return tf_err_set(err, TF_ERR_PROTO, "message has no type ('t')");
+
+    /* Pass 2b: the typed fields; "v" and "t" are not in any table, so they are skipped. */
+    r = fields_start;
+    msg->type = type;
+    rc = s_decode_map(&r, &s_records[type], s_body(msg), top.len, 0, err);
+    if (rc != TF_OK)
+        tf_msg_clear(msg);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- clearing ----------- */
+
+static void
+s_clear_record(const tf_record_t *rec, void *body)
+{
+    for (size_t i = 0; i < rec->nfields; i++) {
+        const tf_field_t *f = &rec->fields[i];
+        char *base = (char *) body + f->offset;
+        switch (f->kind) {
+        case TF_FK_STR:
+            free(*(char **) base);
+            *(char **) base = NULL;
+            break;
+        case TF_FK_BIN:
+            free(((tf_bytes_t *) base)->data);
+            ((tf_bytes_t *) base)->data = NULL;
+            ((tf_bytes_t *) base)->size = 0;
+            break;
+        case TF_FK_ROWS: {
+            char *rows = *(char **) base;
+            size_t *count = (size_t *) ((char *) body + f->count_offset);
+            for (size_t j = 0; rows && j < *count; j++)
+                s_clear_record(f->elem, rows + j * f->elem->size);
+            free(rows);
+            *(char **) base = NULL;
+            *count = 0;
+            break;
+        }
+        default:
+            break;
+        }
+    }
+}
+
+void
+tf_msg_clear(tf_msg_t *msg)
+{
+    if (!msg)
+        return;
+    if (msg->type > TF_MSG_NONE && msg->type < TF_MSG_TYPE_COUNT)
+        s_clear_record(&s_records[msg->type], s_body(msg));
+    memset(msg, 0, sizeof *msg);
+}
