@@ -684,7 +684,13 @@ tf_msg_decode(const void *data, size_t size, tf_msg_t *msg, tf_err_t *err)
         s_value_t k, v;
         if ((rc = s_read(&r, &k, err)) != TF_OK)
             return rc;
-        if (k.kind == V_STR && s_key_is(&k, "v")) {
+        /* A container key would be read as a header only and shift every pair after it. */
+        if (k.kind != V_STR)
+            return tf_err_set(err, TF_ERR_PROTO, "message: map key is %s, expected string",
+                              s_kind_names[k.kind]);
+        if (s_key_is(&k, "v")) {
+            if (have_version)
+                return tf_err_set(err, TF_ERR_PROTO, "message: field 'v' appears twice");
             if ((rc = s_read(&r, &v, err)) != TF_OK)
                 return rc;
             if (v.kind != V_UINT)
@@ -697,7 +703,11 @@ tf_msg_decode(const void *data, size_t size, tf_msg_t *msg, tf_err_t *err)
                                   (unsigned long long) v.u, TF_PROTO_VERSION);
             have_version = true;
         }
-        else if (k.kind == V_STR && s_key_is(&k, "t")) {
+        else if (s_key_is(&k, "t")) {
+            /* A second "t" must not silently win (or be ignored when unknown): peers that keep
+               the first and peers that keep the last would read different messages. */
+            if (type != TF_MSG_NONE)
+                return tf_err_set(err, TF_ERR_PROTO, "message: field 't' appears twice");
             if ((rc = s_read(&r, &v, err)) != TF_OK)
                 return rc;
             if (v.kind != V_STR)

@@ -38,6 +38,16 @@ tf_wire_send(zsock_t *sock, zframe_t *routing_id, const tf_msg_t *msg, tf_err_t 
     return TF_OK;
 }
 
+/* zmsg_recv returns NULL on a signal, on context termination and when ZMQ_RCVTIMEO expires
+   (EAGAIN); a timeout must not look like a request to shut down. */
+static int
+s_recv_failed(tf_err_t *err)
+{
+    if (errno == EAGAIN)
+        return tf_err_set(err, TF_ERR_TIMEOUT, "receive timed out");
+    return tf_err_set(err, TF_ERR_INTERRUPTED, "receive interrupted");
+}
+
 int
 tf_wire_recv(zsock_t *sock, zframe_t **routing_id, tf_msg_t *msg, tf_err_t *err)
 {
@@ -46,7 +56,7 @@ tf_wire_recv(zsock_t *sock, zframe_t **routing_id, tf_msg_t *msg, tf_err_t *err)
         *routing_id = NULL;
     zmsg_t *zmsg = zmsg_recv(sock);
     if (!zmsg)
-        return tf_err_set(err, TF_ERR_INTERRUPTED, "receive interrupted");
+        return s_recv_failed(err);
     if (routing_id)
         *routing_id = zmsg_pop(zmsg);
     int rc;
@@ -93,7 +103,7 @@ tf_wire_recv_event(zsock_t *sub, tf_msg_t *event, tf_err_t *err)
     memset(event, 0, sizeof *event);
     zmsg_t *zmsg = zmsg_recv(sub);
     if (!zmsg)
-        return tf_err_set(err, TF_ERR_INTERRUPTED, "receive interrupted");
+        return s_recv_failed(err);
     int rc;
     if (zmsg_size(zmsg) != 2)
         rc = tf_err_set(err, TF_ERR_PROTO, "event has %zu frames, expected 2", zmsg_size(zmsg));

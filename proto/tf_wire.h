@@ -18,7 +18,8 @@
 int tf_wire_send(zsock_t *sock, zframe_t *routing_id, const tf_msg_t *msg, tf_err_t *err);
 
 /* Receives one message. With routing_id non-NULL the first frame is taken as the routing id
-   (caller destroys it, also on TF_ERR_PROTO so it can reply with an error). */
+   (caller destroys it, also on TF_ERR_PROTO so it can reply with an error). Fails with
+   TF_ERR_TIMEOUT when the socket's ZMQ_RCVTIMEO expires, TF_ERR_INTERRUPTED on a signal. */
 int tf_wire_recv(zsock_t *sock, zframe_t **routing_id, tf_msg_t *msg, tf_err_t *err);
 
 /* Publishes an event as [topic][payload]. Never blocks: a full queue drops the event. */

@@ -1,0 +1,461 @@
+/*  tf_actor - the actor runtime (see tf_actor.h). */
+#include "tf_actor.h"
+
+#include <czmq.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tf_clock.h"
+#include "tf_log.h"
+#include "tf_wire.h"
+
+/* Commands on the pipe between the actor's thread and the agent. */
+#define CMD_WORK "WORK"          /* agent -> actor: [cmd][encoded WORK] */
+#define CMD_REPORT "REPORT"      /* actor -> agent: [cmd][encoded PROGRESS] */
+#define CMD_FINISH "FINISH"      /* actor -> agent: [cmd][encoded DONE or FAILED] */
+
+typedef struct {
+    char *endpoint;
+    char *service;
+    char *name;
+    char *identity;
+    int64_t heartbeat_ms;
+    int64_t liveness;
+    int64_t max_message;
+} agent_args_t;
+
+struct _tf_actor_t {
+    zactor_t *agent;
+    agent_args_t *args;          /* owned here, read by the agent until it ends */
+    tf_config_t *config;
+    tf_publisher_t *events;
+    char *name;
+    uint8_t *result;
+    size_t result_size;
+};
+
+/* ------------------------------------------------------------------ agent thread ----- */
+
+typedef struct {
+    agent_args_t *args;
+    zsock_t *pipe;
+    zsock_t *dealer;
+    bool registered;
+    bool busy;
+    int64_t broker_expiry;
+    int64_t next_heartbeat;
+} agent_t;
+
+static void
+s_agent_send(agent_t *a, tf_msg_t *msg)
+{
+    tf_err_t err = {0};
+    if (tf_wire_send(a->dealer, NULL, msg, &err) != TF_OK)
+        tf_log_warn("cannot send %s to broker: %s", tf_msg_type_name(msg->type), err.message);
+}
+
+static void
+s_agent_register(agent_t *a)
+{
+    tf_msg_t ready = {.type = TF_MSG_READY};
+    char host[128] = "";
+    gethostname(host, sizeof host - 1);
+    ready.ready = (tf_msg_ready_t){
+        .service = a->args->service,
+        .worker = a->args->name,
+        .host = host,
+        .pid = (uint64_t) getpid(),
+    };
+    s_agent_send(a, &ready);
+    a->registered = true;
+}
+
+static void
+s_agent_from_broker(agent_t *a)
+{
+    zmsg_t *zmsg = zmsg_recv(a->dealer);
+    if (!zmsg)
+        return;
+    a->broker_expiry = tf_clock_mono_ms() + a->args->heartbeat_ms * a->args->liveness;
+    zframe_t *frame = zmsg_first(zmsg);
+    tf_msg_t msg;
+    tf_err_t err = {0};
+    if (zmsg_size(zmsg) != 1 || tf_msg_decode(zframe_data(frame), zframe_size(frame), &msg, &err) != TF_OK) {
+        tf_log_warn("ignored a malformed message from the broker: %s",
+                    zmsg_size(zmsg) != 1 ? "wrong frame count" : err.message);
+        zmsg_destroy(&zmsg);
+        return;
+    }
+    switch (msg.type) {
+    case TF_MSG_WORK:
+        if (a->busy)
+            tf_log_warn("broker sent item %s while one is in hand; it waits its turn", msg.work.item_id);
+        a->busy = true;
+        zsock_send(a->pipe, "sf", CMD_WORK, frame);
+        break;
+    case TF_MSG_DISCONNECT:
+        tf_log_info("broker asked us to register again (%s)", msg.disconnect.reason ? msg.disconnect.reason : "");
+        a->registered = false;
+        if (!a->busy)
+            s_agent_register(a);
+        break;
+    case TF_MSG_HEARTBEAT:
+        break;
+    default:
+        tf_log_warn("ignored unexpected %s from broker", tf_msg_type_name(msg.type));
+        break;
+    }
+    tf_msg_clear(&msg);
+    zmsg_destroy(&zmsg);
+}
+
+/* Returns false on $TERM. */
+static bool
+s_agent_from_actor(agent_t *a)
+{
+    zmsg_t *zmsg = zmsg_recv(a->pipe);
+    if (!zmsg)
+        return true;
+    char *cmd = zmsg_popstr(zmsg);
+    bool go_on = true;
+    if (!cmd || streq(cmd, "$TERM")) {
+        if (a->registered) {
+            tf_msg_t bye = {.type = TF_MSG_DISCONNECT};
+            bye.disconnect.reason = "actor stopping";
+            s_agent_send(a, &bye);
+        }
+        go_on = false;
+    }
+    else {
+        zframe_t *frame = zmsg_pop(zmsg);
+        if (frame && zframe_send(&frame, a->dealer, 0) != 0) {
+            tf_log_warn("cannot pass %s to the broker", cmd);
+            zframe_destroy(&frame);
+        }
+        if (streq(cmd, CMD_FINISH)) {
+            a->busy = false;
+            /* Registration waits until nothing is in hand, so the broker never gives us two. */
+            if (!a->registered)
+                s_agent_register(a);
+        }
+    }
+    zstr_free(&cmd);
+    zmsg_destroy(&zmsg);
+    return go_on;
+}
+
+static void
+s_agent_timers(agent_t *a)
+{
+    int64_t now = tf_clock_mono_ms();
+    if (now >= a->next_heartbeat) {
+        if (a->registered) {
+            tf_msg_t hb = {.type = TF_MSG_HEARTBEAT};
+            hb.heartbeat.ts = (uint64_t) tf_clock_wall_ms();
+            s_agent_send(a, &hb);
+        }
+        a->next_heartbeat = now + a->args->heartbeat_ms;
+    }
+    if (now >= a->broker_expiry) {
+        tf_log_warn("broker silent for %lld ms; registering again when idle",
+                    (long long) (a->args->heartbeat_ms * a->args->liveness));
+        a->registered = false;
+        if (!a->busy)
+            s_agent_register(a);
+        a->broker_expiry = now + a->args->heartbeat_ms * a->args->liveness;
+    }
+}
+
+static void
+s_agent(zsock_t *pipe, void *arg)
+{
+    agent_t a = {.args = arg, .pipe = pipe};
+    a.dealer = zsock_new(ZMQ_DEALER);
+    if (!a.dealer) {
+        zsock_signal(pipe, 1);
+        return;
+    }
+    zsock_set_identity(a.dealer, a.args->identity);
+    /* Long enough for a last done/disconnect to reach the broker, short enough not to hang a
+       stopping actor when the broker is gone. */
+    zsock_set_linger(a.dealer, 1000);
+    tf_wire_limit(a.dealer, a.args->max_message);
+    if (zsock_connect(a.dealer, "%s", a.args->endpoint) != 0) {
+        tf_log_error("cannot connect to broker at %s", a.args->endpoint);
+        zsock_destroy(&a.dealer);
+        zsock_signal(pipe, 1);
+        return;
+    }
+    zpoller_t *poller = zpoller_new(pipe, a.dealer, NULL);
+    if (!poller) {
+        zsock_destroy(&a.dealer);
+        zsock_signal(pipe, 1);
+        return;
+    }
+    zpoller_set_nonstop(poller, true);  /* the actor's thread decides when to stop */
+    zsock_signal(pipe, 0);
+    s_agent_register(&a);
+    int64_t now = tf_clock_mono_ms();
+    a.next_heartbeat = now + a.args->heartbeat_ms;
+    a.broker_expiry = now + a.args->heartbeat_ms * a.args->liveness;
+    bool running = true;
+    while (running) {
+        int64_t wait = a.next_heartbeat - tf_clock_mono_ms();
+        void *ready = zpoller_wait(poller, (int) (wait < 1 ? 1 : wait));
+        if (ready == pipe)
+            running = s_agent_from_actor(&a);
+        else if (ready == a.dealer)
+            s_agent_from_broker(&a);
+        s_agent_timers(&a);
+    }
+    zpoller_destroy(&poller);
+    zsock_destroy(&a.dealer);
+}
+
+/* ------------------------------------------------------------------ actor side ------- */
+
+static void
+s_args_destroy(agent_args_t **args_p)
+{
+    agent_args_t *args = *args_p;
+    if (!args)
+        return;
+    free(args->endpoint);
+    free(args->service);
+    free(args->name);
+    free(args->identity);
+    free(args);
+    *args_p = NULL;
+}
+
+tf_actor_t *
+tf_actor_new(tf_config_t *cfg, const char *service, const char *name, tf_err_t *err)
+{
+    tf_actor_t *self = calloc(1, sizeof *self);
+    agent_args_t *args = calloc(1, sizeof *args);
+    if (!self || !args) {
+        free(self);
+        free(args);
+        tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    self->args = args;
+    self->config = cfg;
+    self->name = strdup(name);
+    char identity[200];
+    snprintf(identity, sizeof identity, "%s-%d-%04x", name, (int) getpid(), (unsigned) (randof(0x10000)));
+    args->endpoint = strdup(tf_config_get(cfg, "broker/endpoint"));
+    args->service = strdup(service);
+    args->name = strdup(name);
+    args->identity = strdup(identity);
+    args->heartbeat_ms = tf_config_get_int(cfg, "broker/heartbeat", 1000);
+    args->liveness = tf_config_get_int(cfg, "broker/liveness", 3);
+    args->max_message = tf_config_get_int(cfg, "broker/max_message", 64 << 20);
+    if (!self->name || !args->endpoint || !args->service || !args->name || !args->identity) {
+        tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+        tf_actor_destroy(&self);
+        return NULL;
+    }
+    self->events = tf_publisher_new(tf_config_get(cfg, "bus/frontend"), name,
+                                    tf_config_get_int(cfg, "bus/hwm", 10000), err);
+    if (!self->events) {
+        tf_actor_destroy(&self);
+        return NULL;
+    }
+    self->agent = zactor_new(s_agent, args);
+    if (!self->agent) {
+        tf_err_set(err, TF_ERR_IO, "cannot start the broker connection (endpoint %s)", args->endpoint);
+        tf_actor_destroy(&self);
+        return NULL;
+    }
+    tf_log_info("%s serving '%s' via broker %s", name, service, args->endpoint);
+    return self;
+}
+
+void
+tf_actor_destroy(tf_actor_t **self_p)
+{
+    if (self_p && *self_p) {
+        tf_actor_t *self = *self_p;
+        zactor_destroy(&self->agent);  /* sends $TERM and waits for the agent to end */
+        s_args_destroy(&self->args);
+        tf_publisher_destroy(&self->events);
+        free(self->name);
+        free(self->result);
+        free(self);
+        *self_p = NULL;
+    }
+}
+
+bool
+tf_actor_interrupted(tf_actor_t *self)
+{
+    (void) self;
+    return zsys_interrupted != 0;
+}
+
+tf_publisher_t *tf_actor_events(tf_actor_t *self) { return self->events; }
+const char *tf_actor_name(tf_actor_t *self) { return self->name; }
+tf_config_t *tf_actor_config(tf_actor_t *self) { return self->config; }
+
+int
+tf_actor_next(tf_actor_t *self, tf_msg_t *work, int timeout_ms, tf_err_t *err)
+{
+    memset(work, 0, sizeof *work);
+    if (zsys_interrupted)
+        return tf_err_set(err, TF_ERR_INTERRUPTED, "stopping");
+    zpoller_t *poller = zpoller_new(self->agent, NULL);
+    if (!poller)
+        return tf_err_set(err, TF_ERR_NOMEM, "cannot create a poller");
+    void *ready = zpoller_wait(poller, timeout_ms);
+    bool terminated = zpoller_terminated(poller);
+    zpoller_destroy(&poller);
+    if (!ready)
+        return terminated || zsys_interrupted ? tf_err_set(err, TF_ERR_INTERRUPTED, "stopping")
+                                              : tf_err_set(err, TF_ERR_TIMEOUT, "no work");
+    zmsg_t *zmsg = zmsg_recv(self->agent);
+    if (!zmsg)
+        return tf_err_set(err, TF_ERR_INTERRUPTED, "stopping");
+    char *cmd = zmsg_popstr(zmsg);
+    zframe_t *frame = zmsg_first(zmsg);
+    int rc;
+    if (!cmd || !streq(cmd, CMD_WORK) || !frame)
+        rc = tf_err_set(err, TF_ERR_PROTO, "unexpected message from the agent");
+    else
+        rc = tf_msg_decode(zframe_data(frame), zframe_size(frame), work, err);
+    zstr_free(&cmd);
+    zmsg_destroy(&zmsg);
+    return rc;
+}
+
+static int
+s_to_agent(tf_actor_t *self, const char *cmd, const tf_msg_t *msg)
+{
+    uint8_t *data;
+    size_t size;
+    tf_err_t err = {0};
+    int rc = tf_msg_encode(msg, &data, &size, &err);
+    if (rc != TF_OK) {
+        tf_log_error("cannot encode %s: %s", tf_msg_type_name(msg->type), err.message);
+        return rc;
+    }
+    zmsg_t *zmsg = zmsg_new();
+    if (!zmsg || zmsg_addstr(zmsg, cmd) != 0 || zmsg_addmem(zmsg, data, size) != 0
+        || zmsg_send(&zmsg, self->agent) != 0) {
+        zmsg_destroy(&zmsg);
+        free(data);
+        return TF_ERR_IO;
+    }
+    free(data);
+    return TF_OK;
+}
+
+int
+tf_actor_done(tf_actor_t *self, const tf_msg_work_t *work, const void *result, size_t size)
+{
+    tf_msg_t msg = {.type = TF_MSG_DONE};
+    msg.done = (tf_msg_done_t){
+        .item_id = work->item_id,
+        .attempt = work->attempt,
+        .result = {(uint8_t *) (result ? result : ""), result ? size : 0},
+    };
+    return s_to_agent(self, CMD_FINISH, &msg);
+}
+
+int
+tf_actor_failed(tf_actor_t *self, const tf_msg_work_t *work, bool retry, const char *reason)
+{
+    tf_msg_t msg = {.type = TF_MSG_FAILED};
+    msg.failed = (tf_msg_failed_t){
+        .item_id = work->item_id,
+        .attempt = work->attempt,
+        .reason = (char *) (reason && *reason ? reason : "no reason given"),
+        .retry = retry,
+    };
+    return s_to_agent(self, CMD_FINISH, &msg);
+}
+
+int
+tf_actor_progress(tf_actor_t *self, const tf_msg_work_t *work, uint64_t done, uint64_t total,
+                  const char *message)
+{
+    tf_msg_t msg = {.type = TF_MSG_PROGRESS};
+    msg.progress = (tf_msg_progress_t){
+        .item_id = work->item_id,
+        .attempt = work->attempt,
+        .done = done,
+        .total = total,
+        .message = (char *) message,
+    };
+    return s_to_agent(self, CMD_REPORT, &msg);
+}
+
+int
+tf_actor_set_result(tf_actor_t *self, const void *result, size_t size)
+{
+    free(self->result);
+    self->result = NULL;
+    self->result_size = 0;
+    if (!result)
+        return TF_OK;
+    self->result = malloc(size ? size : 1);
+    if (!self->result)
+        return TF_ERR_NOMEM;
+    memcpy(self->result, result, size);
+    self->result_size = size;
+    return TF_OK;
+}
+
+bool
+tf_actor_status_retryable(int status)
+{
+    switch (status) {
+    case TF_ERR_INVALID:
+    case TF_ERR_PROTO:
+    case TF_ERR_NOTFOUND:
+    case TF_ERR_UNSUPPORTED:
+    case TF_ERR_TOOBIG:
+        return false;
+    default:
+        return true;
+    }
+}
+
+int
+tf_actor_run(tf_actor_t *self, tf_actor_handler_fn *handler, void *arg)
+{
+    for (;;) {
+        tf_msg_t work;
+        tf_err_t err = {0};
+        int rc = tf_actor_next(self, &work, 1000, &err);
+        if (rc == TF_ERR_TIMEOUT)
+            continue;
+        if (rc == TF_ERR_INTERRUPTED)
+            break;
+        if (rc != TF_OK) {
+            tf_log_warn("ignored a bad work item: %s", err.message);
+            continue;
+        }
+        tf_actor_set_result(self, NULL, 0);
+        tf_err_clear(&err);
+        int64_t started = tf_clock_mono_ms();
+        rc = handler(self, &work.work, arg, &err);
+        if (rc == TF_OK) {
+            tf_actor_done(self, &work.work, self->result ? self->result : (const void *) "", self->result_size);
+            tf_log_debug("item %s done in %lld ms", work.work.item_id, (long long) (tf_clock_mono_ms() - started));
+        }
+        else {
+            bool retry = tf_actor_status_retryable(rc);
+            const char *reason = err.message[0] ? err.message : tf_status_name(rc);
+            tf_log_warn("item %s %s: %s", work.work.item_id, retry ? "handed back" : "failed", reason);
+            tf_actor_failed(self, &work.work, retry, reason);
+        }
+        tf_msg_clear(&work);
+        if (rc == TF_ERR_INTERRUPTED || zsys_interrupted)
+            break;
+    }
+    tf_log_info("%s stopping", self->name);
+    return 0;
+}

@@ -1,0 +1,849 @@
+/*  broker - durable work dispatch core (see broker.h for the rules). */
+#include "broker.h"
+
+#include <czmq.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tf_log.h"
+
+typedef struct _service_t service_t;
+typedef struct _worker_t worker_t;
+
+typedef struct {
+    char *id;
+    char *job_id;
+    service_t *service;
+    int64_t attempts;       /* deliveries so far */
+    int64_t created_wall;
+    worker_t *worker;       /* set while in flight */
+    void *queue_handle;     /* set while queued */
+} item_t;
+
+struct _service_t {
+    char *name;
+    zlistx_t *queue;        /* item_t*, not owned, dispatch order */
+    zlistx_t *idle;         /* worker_t*, not owned */
+    size_t workers;
+    size_t inflight;
+    uint64_t done, failed, redelivered;
+};
+
+struct _worker_t {
+    char *peer;             /* hex routing id */
+    char *name;
+    uint64_t pid;
+    service_t *service;
+    item_t *item;           /* current item, or NULL */
+    void *idle_handle;      /* set while idle */
+    int64_t expiry;         /* mono ms */
+    int64_t last_seen;      /* mono ms */
+};
+
+struct _broker_t {
+    journal_t *journal;
+    broker_opts_t opts;
+    broker_send_fn *send;
+    broker_publish_fn *publish;
+    void *arg;
+    zhashx_t *services;     /* name -> service_t, owned */
+    zhashx_t *workers;      /* peer -> worker_t, owned */
+    zhashx_t *items;        /* id -> item_t, owned; pending items only */
+    int64_t started_mono;
+    int64_t next_heartbeat;
+    int64_t next_purge;
+    uint64_t recovered;
+    uint64_t completed;
+    uint64_t duplicates;
+    uint64_t id_counter;
+};
+
+/* ------------------------------------------------------------------ helpers ---------- */
+
+static void
+s_service_destroy(void **item)
+{
+    service_t *s = *item;
+    if (s) {
+        zlistx_destroy(&s->queue);
+        zlistx_destroy(&s->idle);
+        free(s->name);
+        free(s);
+        *item = NULL;
+    }
+}
+
+static void
+s_worker_destroy(void **item)
+{
+    worker_t *w = *item;
+    if (w) {
+        free(w->peer);
+        free(w->name);
+        free(w);
+        *item = NULL;
+    }
+}
+
+static void
+s_item_destroy(void **ptr)
+{
+    item_t *it = *ptr;
+    if (it) {
+        free(it->id);
+        free(it->job_id);
+        free(it);
+        *ptr = NULL;
+    }
+}
+
+static void
+s_event(broker_t *self, const char *topic, const char *level, const item_t *item,
+        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void
+s_event(broker_t *self, const char *topic, const char *level, const item_t *item, const char *fmt, ...)
+{
+    if (!self->publish)
+        return;
+    char message[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    tf_msg_event_t ev = {
+        .topic = (char *) topic,
+        .level = (char *) level,
+        .message = message,
+        .job_id = item ? item->job_id : NULL,
+        .item_id = item ? item->id : NULL,
+    };
+    self->publish(self->arg, &ev);
+}
+
+static void
+s_stage_event(broker_t *self, service_t *service, const char *level, const item_t *item,
+              const char *message)
+{
+    char topic[160];
+    snprintf(topic, sizeof topic, "stage.%s", service->name);
+    s_event(self, topic, level, item, "%s", message);
+}
+
+static int
+s_send(broker_t *self, const char *peer, const tf_msg_t *msg)
+{
+    return self->send(self->arg, peer, msg);
+}
+
+static void
+s_send_error(broker_t *self, const char *peer, const char *rid, int code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void
+s_send_error(broker_t *self, const char *peer, const char *rid, int code, const char *fmt, ...)
+{
+    char message[TF_ERR_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    tf_msg_t reply = {.type = TF_MSG_ERROR};
+    reply.error = (tf_msg_error_t){.rid = (char *) rid, .code = code, .message = message};
+    s_send(self, peer, &reply);
+}
+
+static void
+s_send_disconnect(broker_t *self, const char *peer, const char *reason)
+{
+    tf_msg_t msg = {.type = TF_MSG_DISCONNECT};
+    msg.disconnect.reason = (char *) reason;
+    s_send(self, peer, &msg);
+}
+
+static service_t *
+s_service_require(broker_t *self, const char *name)
+{
+    service_t *s = zhashx_lookup(self->services, name);
+    if (s)
+        return s;
+    s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->name = strdup(name);
+    s->queue = zlistx_new();
+    s->idle = zlistx_new();
+    if (!s->name || !s->queue || !s->idle) {
+        void *p = s;
+        s_service_destroy(&p);
+        return NULL;
+    }
+    zhashx_insert(self->services, name, s);
+    return s;
+}
+
+static item_t *
+s_item_new(broker_t *self, const char *id, service_t *service, const char *job_id,
+           int64_t attempts, int64_t created_wall)
+{
+    item_t *it = calloc(1, sizeof *it);
+    if (!it)
+        return NULL;
+    it->id = strdup(id);
+    it->job_id = job_id ? strdup(job_id) : NULL;
+    it->service = service;
+    it->attempts = attempts;
+    it->created_wall = created_wall;
+    if (!it->id || (job_id && !it->job_id)) {
+        void *p = it;
+        s_item_destroy(&p);
+        return NULL;
+    }
+    zhashx_insert(self->items, id, it);
+    return it;
+}
+
+/* Removes a finished item from memory (it stays in the journal). */
+static void
+s_item_forget(broker_t *self, item_t *it)
+{
+    if (it->queue_handle) {
+        zlistx_delete(it->service->queue, it->queue_handle);
+        it->queue_handle = NULL;
+    }
+    if (it->worker) {
+        it->worker->item = NULL;
+        it->service->inflight--;
+        it->worker = NULL;
+    }
+    zhashx_delete(self->items, it->id);
+}
+
+static void
+s_worker_make_idle(worker_t *w)
+{
+    if (!w->idle_handle && !w->item)
+        w->idle_handle = zlistx_add_end(w->service->idle, w);
+}
+
+static void s_dispatch(broker_t *self, service_t *service, int64_t now_wall);
+
+static void
+s_item_fail(broker_t *self, item_t *it, const char *reason, int64_t now_wall)
+{
+    tf_err_t err = {0};
+    if (journal_mark_failed(self->journal, it->id, reason, now_wall, &err) != TF_OK)
+        tf_log_error("%s", err.message);
+    it->service->failed++;
+    tf_log_warn("item %s (%s) failed: %s", it->id, it->service->name, reason);
+    s_stage_event(self, it->service, "error", it, reason);
+    s_item_forget(self, it);
+}
+
+/* Puts an in-flight item back at the head of its queue, or fails it when its deliveries are
+   used up. why says what happened to the worker. */
+static void
+s_item_requeue(broker_t *self, item_t *it, const char *why, int64_t now_wall)
+{
+    service_t *s = it->service;
+    if (it->worker) {
+        it->worker->item = NULL;
+        it->worker = NULL;
+        s->inflight--;
+    }
+    if (it->attempts >= self->opts.max_attempts) {
+        char reason[512];
+        snprintf(reason, sizeof reason, "gave up after %" PRId64 " deliveries; last: %s",
+                 it->attempts, why);
+        s_item_fail(self, it, reason, now_wall);
+        return;
+    }
+    tf_err_t err = {0};
+    if (journal_mark_queued(self->journal, it->id, it->attempts, now_wall, &err) != TF_OK)
+        tf_log_error("%s", err.message);
+    it->queue_handle = zlistx_add_start(s->queue, it);
+    s->redelivered++;
+    char message[512];
+    snprintf(message, sizeof message, "item %s queued again: %s", it->id, why);
+    tf_log_info("%s", message);
+    s_stage_event(self, s, "warn", it, message);
+}
+
+static void
+s_worker_delete(broker_t *self, worker_t *w, const char *why, int64_t now_wall)
+{
+    service_t *s = w->service;
+    if (w->idle_handle) {
+        zlistx_delete(s->idle, w->idle_handle);
+        w->idle_handle = NULL;
+    }
+    if (w->item)
+        s_item_requeue(self, w->item, why, now_wall);
+    s->workers--;
+    zhashx_delete(self->workers, w->peer);
+    s_dispatch(self, s, now_wall);
+}
+
+/* Hands queued items to idle workers, one each. */
+static void
+s_dispatch(broker_t *self, service_t *s, int64_t now_wall)
+{
+    while (zlistx_size(s->queue) > 0 && zlistx_size(s->idle) > 0) {
+        item_t *it = zlistx_first(s->queue);
+        worker_t *w = zlistx_first(s->idle);
+
+        journal_row_t row;
+        tf_err_t err = {0};
+        if (journal_get(self->journal, it->id, &row, &err) != TF_OK) {
+            tf_log_error("cannot dispatch item %s: %s", it->id, err.message);
+            s_item_fail(self, it, err.message, now_wall);
+            continue;
+        }
+        /* Write ahead: the journal knows the item is in flight before the worker does. */
+        if (journal_mark_inflight(self->journal, it->id, w->name, it->attempts + 1, now_wall, &err)
+            != TF_OK) {
+            tf_log_error("cannot dispatch item %s: %s", it->id, err.message);
+            journal_row_clear(&row);
+            return; /* the journal is failing; keep the item queued and retry on the next tick */
+        }
+        tf_msg_t work = {.type = TF_MSG_WORK};
+        work.work = (tf_msg_work_t){
+            .item_id = it->id,
+            .service = s->name,
+            .job_id = it->job_id,
+            .attempt = (uint64_t) it->attempts + 1,
+            .payload = row.payload.data ? row.payload : (tf_bytes_t){(uint8_t *) "", 0},
+        };
+        int rc = s_send(self, w->peer, &work);
+        journal_row_clear(&row);
+        if (rc != TF_OK) {
+            /* The worker vanished between heartbeats: forget it, keep the item first in line. */
+            if (journal_mark_queued(self->journal, it->id, it->attempts, now_wall, &err) != TF_OK)
+                tf_log_error("%s", err.message);
+            tf_log_warn("worker %s is gone; item %s stays queued", w->name, it->id);
+            zlistx_delete(s->idle, w->idle_handle);
+            w->idle_handle = NULL;
+            s->workers--;
+            zhashx_delete(self->workers, w->peer);
+            continue;
+        }
+        zlistx_delete(s->queue, it->queue_handle);
+        it->queue_handle = NULL;
+        zlistx_delete(s->idle, w->idle_handle);
+        w->idle_handle = NULL;
+        it->attempts++;
+        it->worker = w;
+        w->item = it;
+        s->inflight++;
+        char message[256];
+        snprintf(message, sizeof message, "item %s dispatched to %s (attempt %" PRId64 ")", it->id,
+                 w->name, it->attempts);
+        tf_log_debug("%s", message);
+        s_stage_event(self, s, "info", it, message);
+    }
+}
+
+/* ------------------------------------------------------------------ lifecycle -------- */
+
+broker_t *
+broker_new(journal_t *journal, const broker_opts_t *opts, broker_send_fn *send,
+           broker_publish_fn *publish, void *arg)
+{
+    broker_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->journal = journal;
+    self->opts = *opts;
+    if (self->opts.heartbeat_ms <= 0)
+        self->opts.heartbeat_ms = 1000;
+    if (self->opts.liveness <= 0)
+        self->opts.liveness = 3;
+    if (self->opts.max_attempts <= 0)
+        self->opts.max_attempts = 5;
+    if (self->opts.keep_done_ms <= 0)
+        self->opts.keep_done_ms = 7LL * 24 * 3600 * 1000;
+    self->send = send;
+    self->publish = publish;
+    self->arg = arg;
+    self->services = zhashx_new();
+    self->workers = zhashx_new();
+    self->items = zhashx_new();
+    if (!self->services || !self->workers || !self->items) {
+        broker_destroy(&self);
+        return NULL;
+    }
+    zhashx_set_destructor(self->services, s_service_destroy);
+    zhashx_set_destructor(self->workers, s_worker_destroy);
+    zhashx_set_destructor(self->items, s_item_destroy);
+    return self;
+}
+
+void
+broker_destroy(broker_t **self_p)
+{
+    if (self_p && *self_p) {
+        broker_t *self = *self_p;
+        zhashx_destroy(&self->workers);
+        zhashx_destroy(&self->items);
+        zhashx_destroy(&self->services);
+        free(self);
+        *self_p = NULL;
+    }
+}
+
+static int
+s_recover_row(const journal_row_t *row, void *arg)
+{
+    broker_t *self = arg;
+    service_t *s = s_service_require(self, row->service);
+    item_t *it = s ? s_item_new(self, row->id, s, row->job_id, row->attempts, row->created_ms) : NULL;
+    if (!it)
+        return TF_ERR_NOMEM;
+    it->queue_handle = zlistx_add_end(s->queue, it);
+    self->recovered++;
+    return TF_OK;
+}
+
+int
+broker_recover(broker_t *self, int64_t now_mono, tf_err_t *err)
+{
+    self->started_mono = now_mono;
+    self->next_heartbeat = now_mono + self->opts.heartbeat_ms;
+    self->next_purge = now_mono;
+    int rc = journal_load_pending(self->journal, s_recover_row, self, err);
+    if (rc != TF_OK)
+        return rc;
+    if (self->recovered)
+        tf_log_info("recovered %" PRIu64 " queued or in-flight items from %s", self->recovered,
+                    journal_path(self->journal));
+    return TF_OK;
+}
+
+/* ------------------------------------------------------------------ handlers --------- */
+
+static void
+s_handle_ready(broker_t *self, const char *peer, const tf_msg_ready_t *ready, int64_t now_mono,
+               int64_t now_wall)
+{
+    worker_t *old = zhashx_lookup(self->workers, peer);
+    if (old) {
+        /* Same routing id registering again: the worker restarted and lost what it held. */
+        s_worker_delete(self, old, "its worker registered again", now_wall);
+    }
+    service_t *s = s_service_require(self, ready->service);
+    worker_t *w = s ? calloc(1, sizeof *w) : NULL;
+    if (!w) {
+        tf_log_error("out of memory registering worker");
+        return;
+    }
+    w->peer = strdup(peer);
+    char fallback[160];
+    snprintf(fallback, sizeof fallback, "%s@%.16s", ready->service, peer);
+    w->name = strdup(ready->worker ? ready->worker : fallback);
+    w->pid = ready->pid;
+    w->service = s;
+    w->expiry = now_mono + self->opts.heartbeat_ms * self->opts.liveness;
+    w->last_seen = now_mono;
+    if (!w->peer || !w->name) {
+        void *p = w;
+        s_worker_destroy(&p);
+        return;
+    }
+    zhashx_insert(self->workers, peer, w);
+    s->workers++;
+    s_worker_make_idle(w);
+    tf_log_info("worker %s (pid %" PRIu64 ") ready for %s", w->name, w->pid, s->name);
+    char message[256];
+    snprintf(message, sizeof message, "worker %s ready", w->name);
+    s_stage_event(self, s, "info", NULL, message);
+    s_dispatch(self, s, now_wall);
+}
+
+/* The worker that sent done/failed for its current item gets its credit back. */
+static void
+s_worker_release(broker_t *self, worker_t *w, const char *item_id, int64_t now_wall)
+{
+    if (!w)
+        return;
+    if (w->item && strcmp(w->item->id, item_id) == 0) {
+        w->item->worker = NULL;
+        w->service->inflight--;
+        w->item = NULL;
+    }
+    if (!w->item) {
+        s_worker_make_idle(w);
+        s_dispatch(self, w->service, now_wall);
+    }
+}
+
+static void
+s_handle_done(broker_t *self, const char *peer, worker_t *w, const tf_msg_done_t *done,
+              int64_t now_wall)
+{
+    item_t *it = zhashx_lookup(self->items, done->item_id);
+    if (it) {
+        /* First completion wins, whichever delivery it came from: the work is idempotent. */
+        tf_err_t err = {0};
+        if (journal_mark_done(self->journal, it->id, done->result.data, done->result.size, now_wall,
+                              &err) != TF_OK) {
+            tf_log_error("cannot record completion of %s: %s", it->id, err.message);
+            /* Not recorded: leave it pending so it is delivered again rather than lost. */
+        }
+        else {
+            service_t *s = it->service;
+            s->done++;
+            self->completed++;
+            char message[256];
+            snprintf(message, sizeof message, "item %s done (attempt %" PRIu64 ")", it->id, done->attempt);
+            tf_log_debug("%s", message);
+            s_stage_event(self, s, "info", it, message);
+            /* If another worker holds a redelivery, it stays out of the idle list until its own
+               (duplicate) done or failed comes back: one item per worker, always. */
+            s_item_forget(self, it);
+        }
+    }
+    else {
+        journal_row_t row;
+        tf_err_t err = {0};
+        if (journal_get(self->journal, done->item_id, &row, &err) == TF_OK) {
+            self->duplicates++;
+            tf_log_info("ignored a repeated completion of item %s (already %s; attempt %" PRIu64 ")",
+                        done->item_id, journal_state_name(row.state), done->attempt);
+            journal_row_clear(&row);
+        }
+        else
+            tf_log_warn("done for unknown item %s from %s", done->item_id, peer);
+    }
+    /* An unregistered sender (the broker restarted under it) gets no reply here: it registers
+       again after this report, and a heartbeat from it is answered with DISCONNECT anyway. */
+    s_worker_release(self, w, done->item_id, now_wall);
+}
+
+static void
+s_handle_failed(broker_t *self, worker_t *w, const tf_msg_failed_t *failed,
+                int64_t now_wall)
+{
+    item_t *it = zhashx_lookup(self->items, failed->item_id);
+    if (it && it->worker == w && w) {
+        if (failed->retry) {
+            char why[512];
+            snprintf(why, sizeof why, "worker %s could not finish it: %s", w->name, failed->reason);
+            s_item_requeue(self, it, why, now_wall);
+        }
+        else
+            s_item_fail(self, it, failed->reason, now_wall);
+    }
+    else if (it && !it->worker && !w) {
+        /* From a worker the broker lost track of (it restarted): same rules. */
+        if (failed->retry)
+            tf_log_info("item %s: retryable failure from an unregistered worker: %s", it->id,
+                        failed->reason);
+        else
+            s_item_fail(self, it, failed->reason, now_wall);
+    }
+    else
+        tf_log_info("ignored failure report for item %s (not in flight there): %s", failed->item_id,
+                    failed->reason);
+    s_worker_release(self, w, failed->item_id, now_wall);
+}
+
+static void
+s_handle_progress(broker_t *self, worker_t *w, const tf_msg_progress_t *p)
+{
+    item_t *it = zhashx_lookup(self->items, p->item_id);
+    if (!it)
+        return;
+    char topic[200];
+    if (it->job_id)
+        snprintf(topic, sizeof topic, "job.%s.progress", it->job_id);
+    else
+        snprintf(topic, sizeof topic, "stage.%s.progress", it->service->name);
+    tf_msg_event_t ev = {
+        .topic = topic,
+        .level = "info",
+        .message = p->message,
+        .job_id = it->job_id,
+        .item_id = it->id,
+        .done = p->done,
+        .total = p->total,
+    };
+    (void) w;
+    if (self->publish)
+        self->publish(self->arg, &ev);
+}
+
+static void
+s_make_id(broker_t *self, int64_t now_wall, char *buf, size_t size)
+{
+    /* Time-ordered and unique per broker run; clients that need idempotency supply their own. */
+    self->id_counter++;
+    snprintf(buf, size, "i%" PRIx64 "-%x-%" PRIu64, (uint64_t) now_wall, (unsigned) getpid(),
+             self->id_counter);
+}
+
+static void
+s_handle_submit(broker_t *self, const char *peer, const tf_msg_submit_t *sub, int64_t now_wall)
+{
+    if (!*sub->service) {
+        s_send_error(self, peer, sub->rid, TF_ERR_INVALID, "submit: service name is empty");
+        return;
+    }
+    char made[64];
+    const char *id = sub->item_id;
+    if (!id || !*id) {
+        s_make_id(self, now_wall, made, sizeof made);
+        id = made;
+    }
+    tf_msg_t reply = {.type = TF_MSG_SUBMIT_OK};
+    reply.submit_ok.rid = sub->rid;
+    reply.submit_ok.item_id = (char *) id;
+
+    journal_row_t row;
+    tf_err_t err = {0};
+    int rc = journal_get(self->journal, id, &row, &err);
+    if (rc == TF_OK) {
+        /* A repeated submit (client retry): report the existing item, queue nothing. */
+        if (strcmp(row.service, sub->service) != 0) {
+            s_send_error(self, peer, sub->rid, TF_ERR_STATE,
+                         "item %s exists already for service %s, not %s", id, row.service, sub->service);
+        }
+        else {
+            reply.submit_ok.state = (char *) journal_state_name(row.state);
+            reply.submit_ok.existed = true;
+            s_send(self, peer, &reply);
+        }
+        journal_row_clear(&row);
+        return;
+    }
+    if (rc != TF_ERR_NOTFOUND) {
+        s_send_error(self, peer, sub->rid, rc, "%s", err.message);
+        return;
+    }
+    service_t *s = s_service_require(self, sub->service);
+    if (!s) {
+        s_send_error(self, peer, sub->rid, TF_ERR_NOMEM, "broker out of memory");
+        return;
+    }
+    /* Journal first: acknowledged means durable. */
+    rc = journal_insert(self->journal, id, sub->service, sub->job_id, sub->payload.data,
+                        sub->payload.size, now_wall, &err);
+    if (rc != TF_OK) {
+        s_send_error(self, peer, sub->rid, rc, "%s", err.message);
+        return;
+    }
+    item_t *it = s_item_new(self, id, s, sub->job_id, 0, now_wall);
+    if (!it) {
+        s_send_error(self, peer, sub->rid, TF_ERR_NOMEM, "broker out of memory");
+        return;
+    }
+    it->queue_handle = zlistx_add_end(s->queue, it);
+    reply.submit_ok.state = "queued";
+    s_send(self, peer, &reply);
+    s_dispatch(self, s, now_wall);
+}
+
+static void
+s_handle_item_get(broker_t *self, const char *peer, const tf_msg_item_get_t *get)
+{
+    journal_row_t row;
+    tf_err_t err = {0};
+    int rc = journal_get(self->journal, get->item_id, &row, &err);
+    if (rc != TF_OK) {
+        s_send_error(self, peer, get->rid, rc, "%s", err.message);
+        return;
+    }
+    tf_msg_t reply = {.type = TF_MSG_ITEM_INFO};
+    reply.item_info = (tf_msg_item_info_t){
+        .rid = get->rid,
+        .item_id = row.id,
+        .service = row.service,
+        .job_id = row.job_id,
+        .state = (char *) journal_state_name(row.state),
+        .attempts = (uint64_t) row.attempts,
+        .worker = row.worker,
+        .reason = row.reason,
+        .result = row.result,
+        .created_ms = row.created_ms,
+        .updated_ms = row.updated_ms,
+    };
+    s_send(self, peer, &reply);
+    journal_row_clear(&row);
+}
+
+void
+broker_handle(broker_t *self, const char *peer, const tf_msg_t *msg, int64_t now_mono, int64_t now_wall)
+{
+    worker_t *w = zhashx_lookup(self->workers, peer);
+    if (w) {
+        w->expiry = now_mono + self->opts.heartbeat_ms * self->opts.liveness;
+        w->last_seen = now_mono;
+    }
+    switch (msg->type) {
+    case TF_MSG_READY:
+        s_handle_ready(self, peer, &msg->ready, now_mono, now_wall);
+        break;
+    case TF_MSG_HEARTBEAT:
+        if (!w)
+            s_send_disconnect(self, peer, "unknown worker: register again");
+        break;
+    case TF_MSG_DISCONNECT:
+        if (w) {
+            tf_log_info("worker %s disconnected: %s", w->name,
+                        msg->disconnect.reason ? msg->disconnect.reason : "no reason given");
+            s_worker_delete(self, w, "its worker disconnected", now_wall);
+        }
+        break;
+    case TF_MSG_DONE:
+        s_handle_done(self, peer, w, &msg->done, now_wall);
+        break;
+    case TF_MSG_FAILED:
+        s_handle_failed(self, w, &msg->failed, now_wall);
+        break;
+    case TF_MSG_PROGRESS:
+        s_handle_progress(self, w, &msg->progress);
+        break;
+    case TF_MSG_SUBMIT:
+        s_handle_submit(self, peer, &msg->submit, now_wall);
+        break;
+    case TF_MSG_ITEM_GET:
+        s_handle_item_get(self, peer, &msg->item_get);
+        break;
+    case TF_MSG_STATUS_GET: {
+        tf_msg_t status;
+        if (broker_status(self, msg->status_get.rid, now_mono, now_wall, &status) == TF_OK) {
+            s_send(self, peer, &status);
+            tf_msg_clear(&status);
+        }
+        else
+            s_send_error(self, peer, msg->status_get.rid, TF_ERR_NOMEM, "broker out of memory");
+        break;
+    }
+    default:
+        s_send_error(self, peer, NULL, TF_ERR_PROTO, "the broker does not accept %s messages",
+                     tf_msg_type_name(msg->type));
+        break;
+    }
+}
+
+void
+broker_reject(broker_t *self, const char *peer, const tf_err_t *why)
+{
+    tf_log_warn("malformed message from %s: %s", peer, why->message);
+    s_send_error(self, peer, NULL, TF_ERR_PROTO, "malformed message: %s", why->message);
+}
+
+int64_t
+broker_tick(broker_t *self, int64_t now_mono, int64_t now_wall)
+{
+    if (now_mono >= self->next_heartbeat) {
+        tf_msg_t hb = {.type = TF_MSG_HEARTBEAT};
+        hb.heartbeat.ts = (uint64_t) now_wall;
+        zlistx_t *gone = zlistx_new();
+        for (worker_t *w = zhashx_first(self->workers); w; w = zhashx_next(self->workers))
+            if (s_send(self, w->peer, &hb) == TF_ERR_NOTFOUND && gone)
+                zlistx_add_end(gone, w);
+        for (worker_t *w = gone ? zlistx_first(gone) : NULL; w; w = zlistx_next(gone)) {
+            tf_log_warn("worker %s is gone (its connection closed)", w->name);
+            s_worker_delete(self, w, "its worker's connection closed", now_wall);
+        }
+        zlistx_destroy(&gone);
+        self->next_heartbeat = now_mono + self->opts.heartbeat_ms;
+    }
+    /* Collect first: deleting while iterating a zhashx is not allowed. */
+    zlistx_t *dead = zlistx_new();
+    for (worker_t *w = zhashx_first(self->workers); w && dead; w = zhashx_next(self->workers))
+        if (now_mono >= w->expiry)
+            zlistx_add_end(dead, w);
+    for (worker_t *w = dead ? zlistx_first(dead) : NULL; w; w = zlistx_next(dead)) {
+        char why[256];
+        snprintf(why, sizeof why, "worker %s (pid %" PRIu64 ") missed %" PRId64 " heartbeats",
+                 w->name, w->pid, self->opts.liveness);
+        tf_log_warn("%s; declaring it dead", why);
+        char topic[160];
+        snprintf(topic, sizeof topic, "alert.worker.%s", w->service->name);
+        s_event(self, topic, "warn", w->item, "%s; its item goes to another worker", why);
+        s_worker_delete(self, w, why, now_wall);
+    }
+    zlistx_destroy(&dead);
+
+    if (now_mono >= self->next_purge) {
+        tf_err_t err = {0};
+        int n = journal_purge(self->journal, now_wall - self->opts.keep_done_ms, &err);
+        if (n < 0)
+            tf_log_error("%s", err.message);
+        else if (n > 0)
+            tf_log_info("purged %d finished items older than the retention", n);
+        self->next_purge = now_mono + 3600 * 1000;
+    }
+
+    int64_t next = self->next_heartbeat;
+    for (worker_t *w = zhashx_first(self->workers); w; w = zhashx_next(self->workers))
+        if (w->expiry < next)
+            next = w->expiry;
+    return next > now_mono ? next - now_mono : 0;
+}
+
+int
+broker_status(broker_t *self, const char *rid, int64_t now_mono, int64_t now_wall, tf_msg_t *status)
+{
+    memset(status, 0, sizeof *status);
+    status->type = TF_MSG_STATUS;
+    tf_msg_status_t *st = &status->status;
+    st->rid = rid ? strdup(rid) : NULL;
+    st->pid = (uint64_t) getpid();
+    st->uptime_ms = now_mono - self->started_mono;
+    st->journal = strdup(journal_path(self->journal));
+    st->recovered = self->recovered;
+
+    size_t ns = zhashx_size(self->services), nw = zhashx_size(self->workers);
+    st->services = ns ? calloc(ns, sizeof *st->services) : NULL;
+    st->workers = nw ? calloc(nw, sizeof *st->workers) : NULL;
+    if ((ns && !st->services) || (nw && !st->workers) || !st->journal) {
+        tf_msg_clear(status);
+        return TF_ERR_NOMEM;
+    }
+    /* Services in name order so output is stable. */
+    zlistx_t *names = zhashx_keys(self->services);
+    if (!names) {
+        tf_msg_clear(status);
+        return TF_ERR_NOMEM;
+    }
+    zlistx_set_comparator(names, (zlistx_comparator_fn *) strcmp);
+    zlistx_sort(names);
+    for (const char *name = zlistx_first(names); name; name = zlistx_next(names)) {
+        service_t *s = zhashx_lookup(self->services, name);
+        tf_msg_service_row_t *row = &st->services[st->services_count++];
+        row->name = strdup(s->name);
+        row->workers = s->workers;
+        row->idle = zlistx_size(s->idle);
+        row->queued = zlistx_size(s->queue);
+        row->inflight = s->inflight;
+        row->done = s->done;
+        row->failed = s->failed;
+        row->redelivered = s->redelivered;
+        int64_t oldest = 0;
+        for (item_t *it = zhashx_first(self->items); it; it = zhashx_next(self->items))
+            if (it->service == s && now_wall - it->created_wall > oldest)
+                oldest = now_wall - it->created_wall;
+        row->oldest_age_ms = oldest;
+    }
+    zlistx_destroy(&names);
+    for (worker_t *w = zhashx_first(self->workers); w; w = zhashx_next(self->workers)) {
+        tf_msg_worker_row_t *row = &st->workers[st->workers_count++];
+        row->id = strdup(w->peer);
+        row->service = strdup(w->service->name);
+        row->name = strdup(w->name);
+        row->pid = w->pid;
+        row->state = strdup(w->item ? "busy" : "idle");
+        row->item_id = w->item ? strdup(w->item->id) : NULL;
+        row->idle_ms = now_mono - w->last_seen;
+    }
+    return TF_OK;
+}
+
+uint64_t broker_completed(broker_t *self) { return self->completed; }
+uint64_t broker_duplicates(broker_t *self) { return self->duplicates; }

@@ -1,0 +1,65 @@
+/*  broker - durable work dispatch: Majordomo (services, workers, heartbeats, one item per worker)
+    with Titanic's durability (every item journalled before it is acknowledged or dispatched).
+
+    The core never touches a socket or a clock: the process main feeds it decoded messages with
+    the sender's routing id (hex) and the current time, and the core answers through the send
+    and publish callbacks. That keeps every rule here testable without processes.
+
+    Rules:
+    - A worker holds one credit: it gets one item, and the next only after done/failed.
+    - Any message from a worker proves it alive; silence for heartbeat x liveness ms kills it
+      and its item is queued again (first in line), counted as redelivered.
+    - An item is completed once. The first done wins; a done for an item that is already done
+      (a late reply from a worker declared dead, or a repeat) is recognised and ignored.
+    - After max_attempts deliveries whose workers all died, the item fails for good.
+    - On start, queued and in-flight items are recovered from the journal and queued again.
+*/
+#ifndef BROKER_H_INCLUDED
+#define BROKER_H_INCLUDED
+
+#include <stdint.h>
+
+#include "journal.h"
+#include "tf_msg.h"
+
+typedef struct _broker_t broker_t;
+
+typedef struct {
+    int64_t heartbeat_ms;   /* heartbeat interval, both ways */
+    int64_t liveness;       /* intervals of silence before a worker is dead */
+    int64_t max_attempts;   /* deliveries before an item fails for good */
+    int64_t keep_done_ms;   /* finished items stay queryable this long */
+} broker_opts_t;
+
+/* Sends msg to a peer (hex routing id). Returns TF_ERR_NOTFOUND when the peer is gone. */
+typedef int(broker_send_fn)(void *arg, const char *peer, const tf_msg_t *msg);
+/* Publishes an event; the callback fills time, source and sequence. */
+typedef void(broker_publish_fn)(void *arg, tf_msg_event_t *event);
+
+broker_t *broker_new(journal_t *journal, const broker_opts_t *opts, broker_send_fn *send,
+                     broker_publish_fn *publish, void *arg);
+void broker_destroy(broker_t **self_p);
+
+/* Queues every pending item found in the journal. Call once, before handling messages. */
+int broker_recover(broker_t *self, int64_t now_mono, tf_err_t *err);
+
+/* Handles one decoded message from peer. Never fails: problems are answered or logged. */
+void broker_handle(broker_t *self, const char *peer, const tf_msg_t *msg, int64_t now_mono,
+                   int64_t now_wall);
+
+/* Answers a peer whose message could not be decoded. */
+void broker_reject(broker_t *self, const char *peer, const tf_err_t *why);
+
+/* Sends due heartbeats, expires silent workers, purges old items. Returns ms until the next
+   call is due. */
+int64_t broker_tick(broker_t *self, int64_t now_mono, int64_t now_wall);
+
+/* Fills a STATUS message (heap-owned; tf_msg_clear it). */
+int broker_status(broker_t *self, const char *rid, int64_t now_mono, int64_t now_wall,
+                  tf_msg_t *status);
+
+/* Counters, for tests and logs. */
+uint64_t broker_completed(broker_t *self);
+uint64_t broker_duplicates(broker_t *self);
+
+#endif

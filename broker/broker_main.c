@@ -1,0 +1,185 @@
+/*  tapeflow-broker - serves the broker core on a ROUTER socket.
+
+    Socket choices: ROUTER_MANDATORY so a send to a vanished worker fails at once (and its item
+    is queued again) instead of being dropped silently; ROUTER_HANDOVER so a worker that
+    reconnects with the same identity takes over its old connection; linger 0 because every
+    state change is already in the journal, so nothing in a send queue is worth waiting for.
+*/
+#include <czmq.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "broker.h"
+#include "tf_client.h"
+#include "tf_clock.h"
+#include "tf_log.h"
+#include "tf_main.h"
+#include "tf_publisher.h"
+#include "tf_wire.h"
+
+typedef struct {
+    zsock_t *router;
+    tf_publisher_t *publisher;
+} broker_io_t;
+
+static int
+s_send(void *arg, const char *peer, const tf_msg_t *msg)
+{
+    broker_io_t *io = arg;
+    size_t len = strlen(peer) / 2;
+    byte id[256];
+    if (len == 0 || len > sizeof id)
+        return TF_ERR_NOTFOUND;
+    for (size_t i = 0; i < len; i++) {
+        unsigned v;
+        if (sscanf(peer + 2 * i, "%2x", &v) != 1)
+            return TF_ERR_NOTFOUND;
+        id[i] = (byte) v;
+    }
+    zframe_t *frame = zframe_new(id, len);
+    if (!frame)
+        return TF_ERR_NOMEM;
+    tf_err_t err = {0};
+    int rc = tf_wire_send(io->router, frame, msg, &err);
+    zframe_destroy(&frame);
+    if (rc != TF_OK && rc != TF_ERR_NOTFOUND)
+        tf_log_warn("cannot send %s to %s: %s", tf_msg_type_name(msg->type), peer, err.message);
+    return rc;
+}
+
+static void
+s_publish(void *arg, tf_msg_event_t *event)
+{
+    broker_io_t *io = arg;
+    if (io->publisher)
+        tf_publisher_emit(io->publisher, event);
+}
+
+/* A second broker on the same ipc path would silently take the socket over: ask first. */
+static bool
+s_other_broker_answers(const char *endpoint)
+{
+    if (strncmp(endpoint, "ipc://", 6) != 0 || access(endpoint + 6, F_OK) != 0)
+        return false;
+    tf_client_t *client = tf_client_new(endpoint, NULL);
+    if (!client)
+        return false;
+    tf_msg_t reply;
+    bool answered = tf_client_status(client, &reply, 500, NULL) == TF_OK;
+    if (answered)
+        tf_msg_clear(&reply);
+    tf_client_destroy(&client);
+    return answered;
+}
+
+static void
+s_receive_all(broker_t *broker, zsock_t *router)
+{
+    /* Drain what is waiting, bounded so heartbeats are never starved. */
+    for (int i = 0; i < 1000 && (zsock_events(router) & ZMQ_POLLIN); i++) {
+        zframe_t *routing = NULL;
+        tf_msg_t msg;
+        tf_err_t err = {0};
+        int rc = tf_wire_recv(router, &routing, &msg, &err);
+        if (rc == TF_ERR_INTERRUPTED) {
+            zframe_destroy(&routing);
+            return;
+        }
+        char *peer = routing ? zframe_strhex(routing) : NULL;
+        if (peer && rc == TF_OK)
+            broker_handle(broker, peer, &msg, tf_clock_mono_ms(), tf_clock_wall_ms());
+        else if (peer)
+            broker_reject(broker, peer, &err);
+        tf_msg_clear(&msg);
+        free(peer);
+        zframe_destroy(&routing);
+    }
+}
+
+int
+main(int argc, char **argv)
+{
+    tf_main_t m;
+    int rc = tf_main_init(&m, argc, argv, "tapeflow-broker", "broker",
+                          "Dispatches work items to actors and keeps them in a durable journal.");
+    if (rc != TF_MAIN_CONTINUE)
+        return rc;
+    tf_config_t *cfg = m.config;
+    const char *endpoint = tf_config_get(cfg, "broker/endpoint");
+    const char *journal_file = tf_config_get(cfg, "broker/journal");
+    tf_err_t err = {0};
+    int status = 1;
+    journal_t *journal = NULL;
+    broker_t *broker = NULL;
+    zpoller_t *poller = NULL;
+    broker_io_t io = {0};
+
+    if (tf_main_prepare_endpoint(endpoint, &err) != TF_OK) {
+        tf_log_error("%s", err.message);
+        goto out;
+    }
+    if (s_other_broker_answers(endpoint)) {
+        tf_log_error("another broker already answers at %s; stop it first (tapeflow down)", endpoint);
+        goto out;
+    }
+    journal = journal_open(journal_file, &err);
+    if (!journal) {
+        tf_log_error("%s", err.message);
+        goto out;
+    }
+    io.router = zsock_new(ZMQ_ROUTER);
+    if (!io.router) {
+        tf_log_error("cannot create the broker socket");
+        goto out;
+    }
+    zsock_set_router_mandatory(io.router, 1);
+    zsock_set_router_handover(io.router, 1);
+    zsock_set_linger(io.router, 0);
+    tf_wire_limit(io.router, tf_config_get_int(cfg, "broker/max_message", 64 << 20));
+    if (zsock_bind(io.router, "%s", endpoint) < 0) {
+        tf_log_error("cannot listen on %s: %s (is another broker running, or is the address wrong?)",
+                     endpoint, zmq_strerror(zmq_errno()));
+        goto out;
+    }
+    io.publisher = tf_publisher_new(tf_config_get(cfg, "bus/frontend"), "broker",
+                                    tf_config_get_int(cfg, "bus/hwm", 10000), &err);
+    if (!io.publisher)
+        tf_log_warn("events disabled: %s", err.message);
+
+    broker_opts_t opts = {
+        .heartbeat_ms = tf_config_get_int(cfg, "broker/heartbeat", 1000),
+        .liveness = tf_config_get_int(cfg, "broker/liveness", 3),
+        .max_attempts = tf_config_get_int(cfg, "broker/max_attempts", 5),
+        .keep_done_ms = tf_config_get_int(cfg, "broker/keep_done", 7LL * 24 * 3600) * 1000,
+    };
+    broker = broker_new(journal, &opts, s_send, s_publish, &io);
+    if (!broker || broker_recover(broker, tf_clock_mono_ms(), &err) != TF_OK) {
+        tf_log_error("cannot start: %s", broker ? err.message : "out of memory");
+        goto out;
+    }
+    poller = zpoller_new(io.router, NULL);
+    if (!poller)
+        goto out;
+    tf_log_info("broker listening on %s, journal %s", endpoint, journal_file);
+    if (io.publisher)
+        tf_publisher_say(io.publisher, "broker.started", "info", "broker listening on %s", endpoint);
+
+    while (!zsys_interrupted) {
+        int64_t wait = broker_tick(broker, tf_clock_mono_ms(), tf_clock_wall_ms());
+        void *ready = zpoller_wait(poller, (int) (wait > 1000 ? 1000 : wait < 1 ? 1 : wait));
+        if (ready == io.router)
+            s_receive_all(broker, io.router);
+        else if (zpoller_terminated(poller))
+            break;
+    }
+    tf_log_info("broker stopping (%llu items completed this run)", (unsigned long long) broker_completed(broker));
+    status = 0;
+out:
+    zpoller_destroy(&poller);
+    broker_destroy(&broker);
+    journal_destroy(&journal);
+    tf_publisher_destroy(&io.publisher);
+    zsock_destroy(&io.router);
+    tf_main_fini(&m);
+    return status;
+}

@@ -1,0 +1,163 @@
+/*  tf_client - request/reply client of the broker. */
+#include "tf_client.h"
+
+#include <czmq.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tf_clock.h"
+#include "tf_wire.h"
+
+struct _tf_client_t {
+    zsock_t *dealer;
+    char *endpoint;
+    uint64_t next_rid;
+};
+
+tf_client_t *
+tf_client_new(const char *endpoint, tf_err_t *err)
+{
+    tf_client_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    self->endpoint = strdup(endpoint);
+    self->dealer = zsock_new(ZMQ_DEALER);
+    if (!self->endpoint || !self->dealer) {
+        tf_err_set(err, TF_ERR_NOMEM, "cannot create a socket");
+        tf_client_destroy(&self);
+        return NULL;
+    }
+    zsock_set_linger(self->dealer, 0);  /* an unanswered request is not worth waiting for */
+    tf_wire_limit(self->dealer, TF_MSG_MAX_BLOB + (1 << 20));
+    if (zsock_connect(self->dealer, "%s", endpoint) != 0) {
+        tf_err_set(err, TF_ERR_INVALID, "cannot connect to broker endpoint '%s' (expected e.g. "
+                   "ipc:///path/broker.sock or tcp://host:port)", endpoint);
+        tf_client_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+tf_client_destroy(tf_client_t **self_p)
+{
+    if (self_p && *self_p) {
+        tf_client_t *self = *self_p;
+        zsock_destroy(&self->dealer);
+        free(self->endpoint);
+        free(self);
+        *self_p = NULL;
+    }
+}
+
+/* Points the request's rid field at buf; every client request type has one. */
+static int
+s_set_rid(tf_msg_t *request, char *rid)
+{
+    switch (request->type) {
+    case TF_MSG_SUBMIT: request->submit.rid = rid; return TF_OK;
+    case TF_MSG_ITEM_GET: request->item_get.rid = rid; return TF_OK;
+    case TF_MSG_STATUS_GET: request->status_get.rid = rid; return TF_OK;
+    default: return TF_ERR_INVALID;
+    }
+}
+
+static const char *
+s_reply_rid(const tf_msg_t *reply)
+{
+    switch (reply->type) {
+    case TF_MSG_SUBMIT_OK: return reply->submit_ok.rid;
+    case TF_MSG_ITEM_INFO: return reply->item_info.rid;
+    case TF_MSG_STATUS: return reply->status.rid;
+    case TF_MSG_ERROR: return reply->error.rid;
+    default: return NULL;
+    }
+}
+
+int
+tf_client_request(tf_client_t *self, tf_msg_t *request, tf_msg_t *reply, int timeout_ms, tf_err_t *err)
+{
+    memset(reply, 0, sizeof *reply);
+    char rid[48];
+    snprintf(rid, sizeof rid, "%x-%" PRIu64, (unsigned) getpid(), ++self->next_rid);
+    if (s_set_rid(request, rid) != TF_OK)
+        return tf_err_set(err, TF_ERR_INVALID, "%s is not a client request", tf_msg_type_name(request->type));
+    int rc = tf_wire_send(self->dealer, NULL, request, err);
+    if (rc != TF_OK)
+        return rc;
+    int64_t deadline = tf_clock_mono_ms() + timeout_ms;
+    zpoller_t *poller = zpoller_new(self->dealer, NULL);
+    if (!poller)
+        return tf_err_set(err, TF_ERR_NOMEM, "cannot create a poller");
+    rc = TF_ERR_TIMEOUT;
+    for (;;) {
+        int64_t left = deadline - tf_clock_mono_ms();
+        if (left <= 0)
+            break;
+        void *ready = zpoller_wait(poller, (int) left);
+        if (!ready) {
+            if (zpoller_terminated(poller)) {
+                rc = tf_err_set(err, TF_ERR_INTERRUPTED, "interrupted");
+                break;
+            }
+            continue;
+        }
+        tf_err_t rerr = {0};
+        int r = tf_wire_recv(self->dealer, NULL, reply, &rerr);
+        if (r != TF_OK) {
+            rc = tf_err_set(err, r, "bad reply from broker: %s", rerr.message);
+            break;
+        }
+        const char *got = s_reply_rid(reply);
+        if (!got || strcmp(got, rid) != 0) {
+            tf_msg_clear(reply);  /* a late answer to an earlier request */
+            continue;
+        }
+        if (reply->type == TF_MSG_ERROR) {
+            rc = tf_err_set(err, reply->error.code < 0 ? (int) reply->error.code : TF_ERR_PROTO,
+                            "broker: %s", reply->error.message);
+            tf_msg_clear(reply);
+        }
+        else
+            rc = TF_OK;
+        break;
+    }
+    zpoller_destroy(&poller);
+    s_set_rid(request, NULL);
+    if (rc == TF_ERR_TIMEOUT)
+        tf_err_set(err, TF_ERR_TIMEOUT,
+                   "broker not reachable at %s (no answer in %d ms) - is the stack running? "
+                   "start it with: tapeflow up", self->endpoint, timeout_ms);
+    return rc;
+}
+
+int
+tf_client_status(tf_client_t *self, tf_msg_t *reply, int timeout_ms, tf_err_t *err)
+{
+    tf_msg_t req = {.type = TF_MSG_STATUS_GET};
+    return tf_client_request(self, &req, reply, timeout_ms, err);
+}
+
+int
+tf_client_submit(tf_client_t *self, const char *service, const char *item_id, const char *job_id,
+                 const void *payload, size_t size, tf_msg_t *reply, int timeout_ms, tf_err_t *err)
+{
+    tf_msg_t req = {.type = TF_MSG_SUBMIT};
+    req.submit.service = (char *) service;
+    req.submit.item_id = (char *) item_id;
+    req.submit.job_id = (char *) job_id;
+    req.submit.payload = (tf_bytes_t){(uint8_t *) (payload ? payload : ""), payload ? size : 0};
+    return tf_client_request(self, &req, reply, timeout_ms, err);
+}
+
+int
+tf_client_item(tf_client_t *self, const char *item_id, tf_msg_t *reply, int timeout_ms, tf_err_t *err)
+{
+    tf_msg_t req = {.type = TF_MSG_ITEM_GET};
+    req.item_get.item_id = (char *) item_id;
+    return tf_client_request(self, &req, reply, timeout_ms, err);
+}

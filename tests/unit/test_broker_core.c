@@ -1,0 +1,397 @@
+/*  The broker core without sockets: a fake send records what the broker says to whom, and the
+    tests drive time by hand. Covers dispatch with one credit per worker, heartbeat expiry and
+    redelivery, first-done-wins, duplicate completions, retries, max attempts, recovery from
+    the journal, idempotent submit, status and errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "tf_testproc.h"
+
+#define MAX_SENT 64
+
+typedef struct {
+    char peer[64];
+    tf_msg_t msg;        /* a decoded copy */
+} sent_t;
+
+typedef struct {
+    char *dir;
+    char path[256];
+    journal_t *journal;
+    broker_t *broker;
+    sent_t sent[MAX_SENT];
+    int nsent;
+    int nevents;
+    char gone_peer[64];  /* sends to this peer fail as if it vanished */
+    int64_t now;
+} fx_t;
+
+static int
+s_fake_send(void *arg, const char *peer, const tf_msg_t *msg)
+{
+    fx_t *fx = arg;
+    if (strcmp(peer, fx->gone_peer) == 0)
+        return TF_ERR_NOTFOUND;
+    assert_true(fx->nsent < MAX_SENT);
+    sent_t *s = &fx->sent[fx->nsent++];
+    snprintf(s->peer, sizeof s->peer, "%s", peer);
+    /* Round-trip through the codec: what the broker sends must encode. */
+    uint8_t *data;
+    size_t size;
+    tf_err_t err = {0};
+    assert_int_equal(tf_msg_encode(msg, &data, &size, &err), TF_OK);
+    assert_int_equal(tf_msg_decode(data, size, &s->msg, &err), TF_OK);
+    free(data);
+    return TF_OK;
+}
+
+static void
+s_fake_publish(void *arg, tf_msg_event_t *ev)
+{
+    fx_t *fx = arg;
+    assert_non_null(ev->topic);
+    fx->nevents++;
+}
+
+static void
+s_clear_sent(fx_t *fx)
+{
+    for (int i = 0; i < fx->nsent; i++)
+        tf_msg_clear(&fx->sent[i].msg);
+    fx->nsent = 0;
+}
+
+static const broker_opts_t s_opts = {.heartbeat_ms = 100, .liveness = 3, .max_attempts = 3};
+
+static void
+s_open(fx_t *fx)
+{
+    tf_err_t err = {0};
+    fx->journal = journal_open(fx->path, &err);
+    assert_non_null(fx->journal);
+    fx->broker = broker_new(fx->journal, &s_opts, s_fake_send, s_fake_publish, fx);
+    assert_non_null(fx->broker);
+    assert_int_equal(broker_recover(fx->broker, fx->now, &err), TF_OK);
+}
+
+static void
+s_close(fx_t *fx)
+{
+    broker_destroy(&fx->broker);
+    journal_destroy(&fx->journal);
+    s_clear_sent(fx);
+}
+
+static int
+s_setup(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    fx->dir = tf_test_tempdir("tfcore");
+    snprintf(fx->path, sizeof fx->path, "%s/journal.db", fx->dir);
+    fx->now = 1000;
+    s_open(fx);
+    *state = fx;
+    return 0;
+}
+
+static int
+s_teardown(void **state)
+{
+    fx_t *fx = *state;
+    s_close(fx);
+    tf_test_rmtree(fx->dir);
+    free(fx->dir);
+    free(fx);
+    return 0;
+}
+
+static void
+s_handle(fx_t *fx, const char *peer, tf_msg_t *msg)
+{
+    broker_handle(fx->broker, peer, msg, fx->now, 1700000000000 + fx->now);
+}
+
+static void
+s_ready(fx_t *fx, const char *peer, const char *service)
+{
+    tf_msg_t m = {.type = TF_MSG_READY};
+    m.ready.service = (char *) service;
+    m.ready.worker = (char *) peer;
+    s_handle(fx, peer, &m);
+}
+
+static void
+s_submit(fx_t *fx, const char *client, const char *id, const char *payload)
+{
+    tf_msg_t m = {.type = TF_MSG_SUBMIT};
+    m.submit = (tf_msg_submit_t){.rid = "r1", .service = "echo", .item_id = (char *) id,
+                                 .payload = {(uint8_t *) payload, strlen(payload)}};
+    s_handle(fx, client, &m);
+}
+
+static void
+s_done(fx_t *fx, const char *peer, const char *id, uint64_t attempt, const char *result)
+{
+    tf_msg_t m = {.type = TF_MSG_DONE};
+    m.done = (tf_msg_done_t){.item_id = (char *) id, .attempt = attempt,
+                             .result = {(uint8_t *) result, strlen(result)}};
+    s_handle(fx, peer, &m);
+}
+
+/* The n-th message of a type sent to peer, or NULL. */
+static tf_msg_t *
+s_find(fx_t *fx, const char *peer, tf_msg_type_t type, int n)
+{
+    for (int i = 0; i < fx->nsent; i++)
+        if (fx->sent[i].msg.type == type && strcmp(fx->sent[i].peer, peer) == 0 && n-- == 0)
+            return &fx->sent[i].msg;
+    return NULL;
+}
+
+static journal_state_t
+s_state(fx_t *fx, const char *id, int64_t *attempts)
+{
+    journal_row_t row;
+    tf_err_t err = {0};
+    assert_int_equal(journal_get(fx->journal, id, &row, &err), TF_OK);
+    journal_state_t st = row.state;
+    if (attempts)
+        *attempts = row.attempts;
+    journal_row_clear(&row);
+    return st;
+}
+
+static void
+test_one_item_per_worker(void **state)
+{
+    fx_t *fx = *state;
+    s_ready(fx, "AA", "echo");
+    s_submit(fx, "C1", "a", "pa");
+    s_submit(fx, "C1", "b", "pb");
+    tf_msg_t *ok = s_find(fx, "C1", TF_MSG_SUBMIT_OK, 0);
+    assert_non_null(ok);
+    assert_string_equal(ok->submit_ok.rid, "r1");
+    tf_msg_t *w = s_find(fx, "AA", TF_MSG_WORK, 0);
+    assert_non_null(w);
+    assert_string_equal(w->work.item_id, "a");
+    assert_int_equal(w->work.attempt, 1);
+    assert_memory_equal(w->work.payload.data, "pa", 2);
+    assert_null(s_find(fx, "AA", TF_MSG_WORK, 1));  /* one credit: b waits */
+    assert_int_equal(s_state(fx, "a", NULL), JOURNAL_INFLIGHT);
+    assert_int_equal(s_state(fx, "b", NULL), JOURNAL_QUEUED);
+    s_done(fx, "AA", "a", 1, "ra");
+    assert_int_equal(s_state(fx, "a", NULL), JOURNAL_DONE);
+    tf_msg_t *w2 = s_find(fx, "AA", TF_MSG_WORK, 1);
+    assert_non_null(w2);
+    assert_string_equal(w2->work.item_id, "b");
+    assert_int_equal(broker_completed(fx->broker), 1);
+    assert_true(fx->nevents > 0);
+}
+
+static void
+test_expired_worker_item_redelivered_and_late_done_ignored(void **state)
+{
+    fx_t *fx = *state;
+    s_ready(fx, "AA", "echo");
+    s_ready(fx, "BB", "echo");
+    s_submit(fx, "C1", "x", "px");
+    const char *first = s_find(fx, "AA", TF_MSG_WORK, 0) ? "AA" : "BB";
+    const char *second = strcmp(first, "AA") == 0 ? "BB" : "AA";
+    /* Only the second worker keeps talking; the first goes silent. */
+    for (int i = 0; i < 4; i++) {
+        fx->now += 100;
+        tf_msg_t hb = {.type = TF_MSG_HEARTBEAT};
+        s_handle(fx, second, &hb);
+        broker_tick(fx->broker, fx->now, fx->now);
+    }
+    tf_msg_t *w = s_find(fx, second, TF_MSG_WORK, 0);
+    assert_non_null(w);
+    assert_string_equal(w->work.item_id, "x");
+    assert_int_equal(w->work.attempt, 2);
+    s_done(fx, second, "x", 2, "r2");
+    assert_int_equal(broker_completed(fx->broker), 1);
+    /* The silent one comes back with its late done: recognised, not counted. */
+    s_done(fx, first, "x", 1, "r1");
+    assert_int_equal(broker_completed(fx->broker), 1);
+    assert_int_equal(broker_duplicates(fx->broker), 1);
+    journal_row_t row;
+    assert_int_equal(journal_get(fx->journal, "x", &row, NULL), TF_OK);
+    assert_memory_equal(row.result.data, "r2", 2);  /* first completion's result kept */
+    journal_row_clear(&row);
+}
+
+static void
+test_heartbeats_sent_and_unknown_worker_told_to_register(void **state)
+{
+    fx_t *fx = *state;
+    s_ready(fx, "AA", "echo");
+    fx->now += 100;
+    broker_tick(fx->broker, fx->now, fx->now);
+    assert_non_null(s_find(fx, "AA", TF_MSG_HEARTBEAT, 0));
+    tf_msg_t hb = {.type = TF_MSG_HEARTBEAT};
+    s_handle(fx, "ZZ", &hb);
+    tf_msg_t *d = s_find(fx, "ZZ", TF_MSG_DISCONNECT, 0);
+    assert_non_null(d);
+}
+
+static void
+test_vanished_peer_on_dispatch_keeps_item(void **state)
+{
+    fx_t *fx = *state;
+    s_ready(fx, "AA", "echo");
+    snprintf(fx->gone_peer, sizeof fx->gone_peer, "AA");
+    s_submit(fx, "C1", "y", "py");
+    assert_int_equal(s_state(fx, "y", NULL), JOURNAL_QUEUED);
+    fx->gone_peer[0] = '\0';
+    s_ready(fx, "BB", "echo");
+    tf_msg_t *w = s_find(fx, "BB", TF_MSG_WORK, 0);
+    assert_non_null(w);
+    assert_int_equal(w->work.attempt, 1);  /* an undelivered send is not an attempt */
+}
+
+static void
+test_retry_until_max_attempts_then_failed(void **state)
+{
+    fx_t *fx = *state;
+    s_ready(fx, "AA", "echo");
+    s_submit(fx, "C1", "z", "pz");
+    for (uint64_t attempt = 1; attempt <= 3; attempt++) {
+        tf_msg_t f = {.type = TF_MSG_FAILED};
+        f.failed = (tf_msg_failed_t){.item_id = "z", .attempt = attempt, .reason = "tape busy", .retry = true};
+        s_handle(fx, "AA", &f);
+    }
+    int64_t attempts = 0;
+    assert_int_equal(s_state(fx, "z", &attempts), JOURNAL_FAILED);
+    assert_int_equal(attempts, 3);
+    journal_row_t row;
+    assert_int_equal(journal_get(fx->journal, "z", &row, NULL), TF_OK);
+    assert_non_null(strstr(row.reason, "gave up after 3 deliveries"));
+    journal_row_clear(&row);
+}
+
+static void
+test_permanent_failure(void **state)
+{
+    fx_t *fx = *state;
+    s_ready(fx, "AA", "echo");
+    s_submit(fx, "C1", "p", "pp");
+    tf_msg_t f = {.type = TF_MSG_FAILED};
+    f.failed = (tf_msg_failed_t){.item_id = "p", .attempt = 1, .reason = "bad input", .retry = false};
+    s_handle(fx, "AA", &f);
+    assert_int_equal(s_state(fx, "p", NULL), JOURNAL_FAILED);
+}
+
+static void
+test_recovery_requeues_pending_in_order(void **state)
+{
+    fx_t *fx = *state;
+    s_ready(fx, "AA", "echo");
+    s_submit(fx, "C1", "r1", "one");
+    s_submit(fx, "C1", "r2", "two");
+    s_submit(fx, "C1", "r3", "three");
+    s_done(fx, "AA", "r1", 1, "ok");  /* r2 now in flight, r3 queued */
+    s_close(fx);                       /* the broker "crashes" */
+    s_open(fx);
+    s_clear_sent(fx);
+    s_ready(fx, "BB", "echo");
+    tf_msg_t *w = s_find(fx, "BB", TF_MSG_WORK, 0);
+    assert_non_null(w);
+    assert_string_equal(w->work.item_id, "r2");
+    assert_int_equal(w->work.attempt, 2);
+    s_done(fx, "BB", "r2", 2, "ok");
+    w = s_find(fx, "BB", TF_MSG_WORK, 1);
+    assert_non_null(w);
+    assert_string_equal(w->work.item_id, "r3");
+    /* The old worker's done for r2 after the restart: a duplicate. */
+    s_done(fx, "AA", "r2", 1, "late");
+    assert_int_equal(broker_completed(fx->broker), 1);
+    assert_int_equal(broker_duplicates(fx->broker), 1);
+}
+
+static void
+test_submit_idempotent_and_conflicting(void **state)
+{
+    fx_t *fx = *state;
+    s_submit(fx, "C1", "same", "p");
+    s_submit(fx, "C1", "same", "p");
+    tf_msg_t *second = s_find(fx, "C1", TF_MSG_SUBMIT_OK, 1);
+    assert_non_null(second);
+    assert_true(second->submit_ok.existed);
+    assert_string_equal(second->submit_ok.state, "queued");
+    tf_msg_t m = {.type = TF_MSG_SUBMIT};
+    m.submit = (tf_msg_submit_t){.rid = "r9", .service = "other", .item_id = "same"};
+    s_handle(fx, "C1", &m);
+    tf_msg_t *e = s_find(fx, "C1", TF_MSG_ERROR, 0);
+    assert_non_null(e);
+    assert_non_null(strstr(e->error.message, "exists already"));
+}
+
+static void
+test_status_and_item_queries(void **state)
+{
+    fx_t *fx = *state;
+    s_ready(fx, "AA", "echo");
+    s_submit(fx, "C1", "s1", "p");
+    s_submit(fx, "C1", "s2", "p");
+    fx->now += 50;
+    tf_msg_t st;
+    assert_int_equal(broker_status(fx->broker, "rid", fx->now, 1700000000000 + fx->now, &st), TF_OK);
+    assert_int_equal(st.status.services_count, 1);
+    assert_string_equal(st.status.services[0].name, "echo");
+    assert_int_equal(st.status.services[0].workers, 1);
+    assert_int_equal(st.status.services[0].inflight, 1);
+    assert_int_equal(st.status.services[0].queued, 1);
+    assert_int_equal(st.status.services[0].oldest_age_ms, 50);
+    assert_int_equal(st.status.workers_count, 1);
+    assert_string_equal(st.status.workers[0].state, "busy");
+    tf_msg_clear(&st);
+    tf_msg_t get = {.type = TF_MSG_ITEM_GET};
+    get.item_get = (tf_msg_item_get_t){.rid = "g", .item_id = "nope"};
+    s_handle(fx, "C2", &get);
+    tf_msg_t *e = s_find(fx, "C2", TF_MSG_ERROR, 0);
+    assert_non_null(e);
+    assert_int_equal(e->error.code, TF_ERR_NOTFOUND);
+    get.item_get.item_id = "s1";
+    s_handle(fx, "C2", &get);
+    tf_msg_t *info = s_find(fx, "C2", TF_MSG_ITEM_INFO, 0);
+    assert_non_null(info);
+    assert_string_equal(info->item_info.state, "inflight");
+}
+
+static void
+test_disconnect_requeues_at_once(void **state)
+{
+    fx_t *fx = *state;
+    s_ready(fx, "AA", "echo");
+    s_submit(fx, "C1", "d", "p");
+    tf_msg_t bye = {.type = TF_MSG_DISCONNECT};
+    bye.disconnect.reason = "stopping";
+    s_handle(fx, "AA", &bye);
+    assert_int_equal(s_state(fx, "d", NULL), JOURNAL_QUEUED);
+    s_ready(fx, "BB", "echo");
+    assert_non_null(s_find(fx, "BB", TF_MSG_WORK, 0));
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_one_item_per_worker, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_expired_worker_item_redelivered_and_late_done_ignored, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_heartbeats_sent_and_unknown_worker_told_to_register, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_vanished_peer_on_dispatch_keeps_item, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_retry_until_max_attempts_then_failed, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_permanent_failure, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_recovery_requeues_pending_in_order, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_submit_idempotent_and_conflicting, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_status_and_item_queries, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_disconnect_requeues_at_once, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests_name("broker_core", tests, NULL, NULL);
+}
