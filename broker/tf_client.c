@@ -161,3 +161,72 @@ tf_client_item(tf_client_t *self, const char *item_id, tf_msg_t *reply, int time
     req.item_get.item_id = (char *) item_id;
     return tf_client_request(self, &req, reply, timeout_ms, err);
 }
+
+int
+tf_client_submit_msg(tf_client_t *self, const char *service, const char *item_id, const char *job_id,
+                     const tf_msg_t *payload, tf_msg_t *reply, int timeout_ms, tf_err_t *err)
+{
+    uint8_t *data;
+    size_t size;
+    int rc = tf_msg_encode(payload, &data, &size, err);
+    if (rc != TF_OK)
+        return rc;
+    rc = tf_client_submit(self, service, item_id, job_id, data, size, reply, timeout_ms, err);
+    free(data);
+    return rc;
+}
+
+int
+tf_client_wait(tf_client_t *self, const char *item_id, int timeout_ms, tf_msg_t *info, tf_err_t *err)
+{
+    int64_t deadline = tf_clock_mono_ms() + timeout_ms;
+    int64_t pause = 5;
+    for (;;) {
+        int64_t left = deadline - tf_clock_mono_ms();
+        int rc = tf_client_item(self, item_id, info, (int) (left < 100 ? 100 : left > 5000 ? 5000 : left), err);
+        if (rc != TF_OK)
+            return rc;
+        const char *state = info->item_info.state;
+        if (strcmp(state, "done") == 0)
+            return TF_OK;
+        if (strcmp(state, "failed") == 0) {
+            rc = tf_err_set(err, TF_ERR_STATE, "%s", info->item_info.reason ? info->item_info.reason : "failed");
+            tf_msg_clear(info);
+            return rc;
+        }
+        tf_msg_clear(info);
+        if (tf_clock_mono_ms() + pause > deadline)
+            return tf_err_set(err, TF_ERR_TIMEOUT, "item %s is still %s after %d ms", item_id, state, timeout_ms);
+        if (zsys_interrupted)
+            return tf_err_set(err, TF_ERR_INTERRUPTED, "interrupted");
+        tf_clock_sleep_ms(pause);
+        /* Quick answers come back fast; long items are not polled hard. */
+        if (pause < 100)
+            pause *= 2;
+    }
+}
+
+int
+tf_client_call(tf_client_t *self, const char *service, const char *item_id, const char *job_id,
+               const tf_msg_t *payload, tf_msg_t *result, int timeout_ms, tf_err_t *err)
+{
+    memset(result, 0, sizeof *result);
+    tf_msg_t reply;
+    int rc = tf_client_submit_msg(self, service, item_id, job_id, payload, &reply,
+                                  timeout_ms < 5000 ? timeout_ms : 5000, err);
+    if (rc != TF_OK)
+        return rc;
+    char *id = strdup(reply.submit_ok.item_id);
+    tf_msg_clear(&reply);
+    if (!id)
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    tf_msg_t info;
+    rc = tf_client_wait(self, id, timeout_ms, &info, err);
+    free(id);
+    if (rc != TF_OK)
+        return rc;
+    if (info.item_info.result.size > 0)
+        rc = tf_msg_decode(info.item_info.result.data, info.item_info.result.size, result, err);
+    tf_msg_clear(&info);
+    return rc;
+}

@@ -30,4 +30,21 @@ int tf_client_submit(tf_client_t *self, const char *service, const char *item_id
 int tf_client_item(tf_client_t *self, const char *item_id, tf_msg_t *reply, int timeout_ms,
                    tf_err_t *err);
 
+/* Submits payload (a catalogue message, encoded here) as an item. */
+int tf_client_submit_msg(tf_client_t *self, const char *service, const char *item_id,
+                         const char *job_id, const tf_msg_t *payload, tf_msg_t *reply,
+                         int timeout_ms, tf_err_t *err);
+
+/* Polls an item until it is done or failed, up to timeout_ms. TF_OK when done (info filled,
+   caller clears); TF_ERR_STATE with the item's reason when it failed; TF_ERR_TIMEOUT when it
+   is still queued or in flight. */
+int tf_client_wait(tf_client_t *self, const char *item_id, int timeout_ms, tf_msg_t *info,
+                   tf_err_t *err);
+
+/* Submit and wait: runs payload as an item of service and decodes the item's result into
+   *result (a catalogue message; TF_MSG_NONE when the result is empty). item_id may be NULL
+   for a fresh id. The caller clears *result. */
+int tf_client_call(tf_client_t *self, const char *service, const char *item_id, const char *job_id,
+                   const tf_msg_t *payload, tf_msg_t *result, int timeout_ms, tf_err_t *err);
+
 #endif

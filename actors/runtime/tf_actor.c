@@ -296,6 +296,7 @@ tf_actor_interrupted(tf_actor_t *self)
     return zsys_interrupted != 0;
 }
 
+void *tf_actor_pollable(tf_actor_t *self) { return self->agent; }
 tf_publisher_t *tf_actor_events(tf_actor_t *self) { return self->events; }
 const char *tf_actor_name(tf_actor_t *self) { return self->name; }
 tf_config_t *tf_actor_config(tf_actor_t *self) { return self->config; }

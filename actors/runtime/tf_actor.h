@@ -49,6 +49,10 @@ int tf_actor_set_result(tf_actor_t *self, const void *result, size_t size);
 /* True once SIGTERM/SIGINT arrived: long handlers check it and return TF_ERR_INTERRUPTED. */
 bool tf_actor_interrupted(tf_actor_t *self);
 
+/* Something to put in a zpoller next to the actor's own sockets: readable when a work item is
+   waiting (then tf_actor_next with timeout 0 takes it). For actors that also serve a socket. */
+void *tf_actor_pollable(tf_actor_t *self);
+
 tf_publisher_t *tf_actor_events(tf_actor_t *self);
 const char *tf_actor_name(tf_actor_t *self);
 tf_config_t *tf_actor_config(tf_actor_t *self);

@@ -1,0 +1,660 @@
+/*  test_cli - the tapeflow CLI against real processes: up/status/down, crash restart, events,
+    refusal of a second supervisor, usage errors.
+
+    Each test runs in its own temp folder used as TAPEFLOW_HOME (so its ipc sockets, pid file and
+    logs are its own) with a small config file that makes restarts and stops fast. Teardown
+    always stops whatever the test started: the foreground supervisor it spawned, a detached
+    supervisor from the pid file, and any child pid listed in up.state.
+
+    Run one test: test_cli <name-pattern> (used by ctest, one entry per test).
+*/
+#define _GNU_SOURCE
+#include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tf_testproc.h"
+#include "tf_wire.h"
+
+#define S_RUN_TIMEOUT 30000   /* ms for one CLI command */
+#define S_WAIT 20000          /* ms for a condition to come true */
+
+typedef struct {
+    char *home;
+    char cfg[PATH_MAX];
+    char state_path[PATH_MAX];
+    char pid_path[PATH_MAX];
+    char env_home[PATH_MAX + 32];
+    char env_bindir[PATH_MAX + 32];
+    char *env[4];
+    tf_testproc_t *up;       /* foreground supervisor started by the test */
+    tf_testproc_t *events;   /* `tapeflow events` started by the test */
+} fx_t;
+
+/* --- helpers ------------------------------------------------------------------------------ */
+
+static bool
+s_pid_alive(int pid)
+{
+    if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM))
+        return false;
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return true;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')');
+    return !(paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'));
+}
+
+/* Runs tapeflow --config CFG ARGS...; captures stdout (and stderr with merge). */
+static int
+s_cli(fx_t *fx, bool merge, char **out, ...)
+{
+    char exe[PATH_MAX];
+    snprintf(exe, sizeof exe, "%s/tapeflow", tf_test_bindir());
+    char *argv[32];
+    int n = 0;
+    if (merge) {
+        argv[n++] = (char *) "sh";
+        argv[n++] = (char *) "-c";
+        argv[n++] = (char *) "exec \"$0\" \"$@\" 2>&1";
+    }
+    else
+        argv[n++] = (char *) "tapeflow";
+    if (merge)
+        argv[n++] = exe;
+    argv[n++] = (char *) "--config";
+    argv[n++] = fx->cfg;
+    va_list ap;
+    va_start(ap, out);
+    const char *arg;
+    while ((arg = va_arg(ap, const char *)) != NULL && n < 30)
+        argv[n++] = (char *) arg;
+    va_end(ap);
+    argv[n] = NULL;
+    char *dummy = NULL;
+    int rc = tf_test_run(merge ? "/bin/sh" : exe, argv, fx->env, S_RUN_TIMEOUT, out ? out : &dummy);
+    free(dummy);
+    if (out && *out)
+        printf("---- tapeflow %s (exit %d):\n%s", argv[merge ? 6 : 3], rc, *out);
+    return rc;
+}
+
+/* Same, with no config file: exercises the bare CLI. */
+static int
+s_cli_bare(fx_t *fx, char **out, ...)
+{
+    char exe[PATH_MAX];
+    snprintf(exe, sizeof exe, "%s/tapeflow", tf_test_bindir());
+    char *argv[32] = {(char *) "sh", (char *) "-c", (char *) "exec \"$0\" \"$@\" 2>&1", exe};
+    int n = 4;
+    va_list ap;
+    va_start(ap, out);
+    const char *arg;
+    while ((arg = va_arg(ap, const char *)) != NULL && n < 30)
+        argv[n++] = (char *) arg;
+    va_end(ap);
+    argv[n] = NULL;
+    return tf_test_run("/bin/sh", argv, fx->env, S_RUN_TIMEOUT, out);
+}
+
+/* A child row of up.state; false when the file or child is missing. */
+typedef struct {
+    int pid;
+    char state[32];
+    int restarts;
+    char last_exit[128];
+} s_row_t;
+
+static bool
+s_state_child(fx_t *fx, const char *name, s_row_t *row)
+{
+    memset(row, 0, sizeof *row);
+    zconfig_t *root = zconfig_load(fx->state_path);
+    if (!root)
+        return false;
+    char key[256];
+    snprintf(key, sizeof key, "children/%s", name);
+    zconfig_t *c = zconfig_locate(root, key);
+    if (c) {
+        row->pid = atoi(zconfig_get(c, "pid", "0"));
+        snprintf(row->state, sizeof row->state, "%s", zconfig_get(c, "state", ""));
+        row->restarts = atoi(zconfig_get(c, "restarts", "0"));
+        snprintf(row->last_exit, sizeof row->last_exit, "%s", zconfig_get(c, "last_exit", ""));
+    }
+    zconfig_destroy(&root);
+    return c != NULL;
+}
+
+/* Every child pid in up.state (up to max). */
+static int
+s_state_pids(fx_t *fx, int *pids, int max)
+{
+    zconfig_t *root = zconfig_load(fx->state_path);
+    if (!root)
+        return 0;
+    int n = 0;
+    zconfig_t *children = zconfig_locate(root, "children");
+    for (zconfig_t *c = children ? zconfig_child(children) : NULL; c && n < max;
+         c = zconfig_next(c))
+        pids[n++] = atoi(zconfig_get(c, "pid", "0"));
+    zconfig_destroy(&root);
+    return n;
+}
+
+static int
+s_pidfile(fx_t *fx)
+{
+    char *text = tf_test_read_file(fx->pid_path);
+    int pid = text ? atoi(text) : 0;
+    free(text);
+    return pid;
+}
+
+static bool
+s_all_running(void *arg)
+{
+    fx_t *fx = arg;
+    static const char *names[] = {"bus", "broker", "echo.1"};
+    for (size_t i = 0; i < 3; i++) {
+        s_row_t row;
+        if (!s_state_child(fx, names[i], &row) || strcmp(row.state, "running") != 0
+            || !s_pid_alive(row.pid))
+            return false;
+    }
+    return true;
+}
+
+/* Starts `tapeflow up` in the foreground as the test's child and waits for its children. */
+static void
+s_up_foreground(fx_t *fx)
+{
+    char exe[PATH_MAX], log[PATH_MAX];
+    snprintf(exe, sizeof exe, "%s/tapeflow", tf_test_bindir());
+    snprintf(log, sizeof log, "%s/up-foreground.out", fx->home);
+    char *argv[] = {(char *) "tapeflow", (char *) "--config", fx->cfg, (char *) "up", NULL};
+    fx->up = tf_testproc_start(exe, argv, fx->env, log);
+    assert_non_null(fx->up);
+    assert_true(tf_test_wait_for(s_all_running, fx, S_WAIT));
+}
+
+static bool
+s_file_has(const char *path, const char *needle)
+{
+    char *text = tf_test_read_file(path);
+    bool found = text && strstr(text, needle);
+    free(text);
+    return found;
+}
+
+/* --- fixture ------------------------------------------------------------------------------ */
+
+static int
+s_setup(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    if (!fx)
+        return -1;
+    fx->home = tf_test_tempdir("tfcli");
+    if (!fx->home) {
+        free(fx);
+        return -1;
+    }
+    snprintf(fx->cfg, sizeof fx->cfg, "%s/tapeflow.cfg", fx->home);
+    snprintf(fx->state_path, sizeof fx->state_path, "%s/run/up.state", fx->home);
+    snprintf(fx->pid_path, sizeof fx->pid_path, "%s/run/up.pid", fx->home);
+    FILE *f = fopen(fx->cfg, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "#   tapeflow CLI test configuration\n"
+               "up\n"
+               "    restart_min = 200\n"
+               "    restart_max = 2000\n"
+               "    stop_timeout = 5000\n");
+    fclose(f);
+    snprintf(fx->env_home, sizeof fx->env_home, "TAPEFLOW_HOME=%s", fx->home);
+    fx->env[0] = fx->env_home;
+    fx->env[1] = (char *) "TAPEFLOW_CONFIG=";
+    fx->env[2] = NULL;
+    *state = fx;
+    return 0;
+}
+
+static int
+s_teardown(void **state)
+{
+    fx_t *fx = *state;
+    tf_testproc_destroy(&fx->events);
+    if (fx->up) {
+        tf_testproc_kill(fx->up, SIGTERM);
+        tf_testproc_wait(fx->up, 15000, NULL);
+        tf_testproc_destroy(&fx->up);
+    }
+    int pid = s_pidfile(fx);
+    if (s_pid_alive(pid)) {   /* a detached supervisor */
+        kill(pid, SIGTERM);
+        for (int i = 0; i < 750 && s_pid_alive(pid); i++)
+            usleep(20000);
+        if (s_pid_alive(pid))
+            kill(pid, SIGKILL);
+    }
+    int pids[64];
+    int n = s_state_pids(fx, pids, 64);
+    for (int i = 0; i < n; i++)
+        if (s_pid_alive(pids[i])) {
+            char path[64], cmd[256] = "";
+            snprintf(path, sizeof path, "/proc/%d/cmdline", pids[i]);
+            FILE *f = fopen(path, "r");
+            if (f) {
+                size_t len = fread(cmd, 1, sizeof cmd - 1, f);
+                cmd[len] = '\0';
+                fclose(f);
+            }
+            if (strstr(cmd, "tapeflow"))
+                kill(pids[i], SIGKILL);
+        }
+    tf_test_rmtree(fx->home);
+    free(fx->home);
+    free(fx);
+    return 0;
+}
+
+/* --- tests -------------------------------------------------------------------------------- */
+
+static void
+test_usage_errors(void **state)
+{
+    fx_t *fx = *state;
+    char *out = NULL;
+    assert_int_equal(s_cli_bare(fx, &out, NULL), 2);
+    assert_non_null(strstr(out, "usage: tapeflow"));
+    free(out);
+    assert_int_equal(s_cli_bare(fx, &out, "bogus", NULL), 2);
+    assert_non_null(strstr(out, "unknown command 'bogus'"));
+    free(out);
+    assert_int_equal(s_cli_bare(fx, &out, "--bogus", "status", NULL), 2);
+    free(out);
+    assert_int_equal(s_cli_bare(fx, &out, "status", "--bogus", NULL), 2);
+    free(out);
+    assert_int_equal(s_cli_bare(fx, &out, "up", "--what", NULL), 2);
+    free(out);
+    assert_int_equal(s_cli_bare(fx, &out, "events", "--count", "x", NULL), 2);
+    free(out);
+    assert_int_equal(s_cli_bare(fx, &out, "events", "a", "b", NULL), 2);
+    free(out);
+    assert_int_equal(s_cli_bare(fx, &out, "--config", NULL), 2);
+    free(out);
+    assert_int_equal(s_cli_bare(fx, &out, "help", "nope", NULL), 2);
+    free(out);
+
+    assert_int_equal(s_cli_bare(fx, &out, "--help", NULL), 0);
+    assert_non_null(strstr(out, "usage: tapeflow"));
+    free(out);
+    assert_int_equal(s_cli_bare(fx, &out, "help", "events", NULL), 0);
+    assert_non_null(strstr(out, "TOPIC-PREFIX"));
+    free(out);
+    assert_int_equal(s_cli_bare(fx, &out, "--version", NULL), 0);
+    assert_non_null(strstr(out, "tapeflow "));
+    free(out);
+    /* A config file that is not there is an error, not a usage error. */
+    assert_int_equal(s_cli_bare(fx, &out, "--config", "/nonexistent/tf.cfg", "status", NULL), 1);
+    assert_non_null(strstr(out, "/nonexistent/tf.cfg"));
+    free(out);
+}
+
+static void
+test_status_when_nothing_runs(void **state)
+{
+    fx_t *fx = *state;
+    char *out = NULL;
+    assert_int_equal(s_cli(fx, false, &out, "status", NULL), 1);
+    assert_non_null(strstr(out, "broker not reachable at ipc://"));
+    assert_non_null(strstr(out, "start it with: tapeflow up"));
+    assert_non_null(strstr(out, "supervisor  not running"));
+    free(out);
+    assert_int_equal(s_cli(fx, false, &out, "status", "--json", NULL), 1);
+    assert_non_null(strstr(out, "\"healthy\":false"));
+    assert_non_null(strstr(out, "\"reachable\":false"));
+    free(out);
+    assert_int_equal(s_cli(fx, false, &out, "down", NULL), 0);
+    assert_non_null(strstr(out, "not running"));
+    free(out);
+}
+
+static void
+test_missing_program(void **state)
+{
+    fx_t *fx = *state;
+    char nobin[PATH_MAX];
+    snprintf(nobin, sizeof nobin, "%s/nobin", fx->home);
+    assert_int_equal(mkdir(nobin, 0755), 0);
+    snprintf(fx->env_bindir, sizeof fx->env_bindir, "TAPEFLOW_BIN_DIR=%s", nobin);
+    fx->env[2] = fx->env_bindir;
+    fx->env[3] = NULL;
+    char *out = NULL;
+    assert_int_equal(s_cli(fx, true, &out, "up", NULL), 1);
+    assert_non_null(strstr(out, "tapeflow-bus"));
+    assert_non_null(strstr(out, "tapeflow-echo"));
+    assert_non_null(strstr(out, nobin));
+    free(out);
+    assert_false(s_pid_alive(s_pidfile(fx)));
+}
+
+static bool
+s_echo_registered(void *arg)
+{
+    fx_t *fx = arg;
+    char *out = NULL;
+    int rc = s_cli(fx, false, &out, "status", "--json", NULL);
+    bool ok = rc == 0 && out && strstr(out, "\"reachable\":true")
+              && strstr(out, "\"name\":\"echo\",\"workers\":1");
+    free(out);
+    return ok;
+}
+
+static void
+test_up_detach_status_down(void **state)
+{
+    fx_t *fx = *state;
+    char *out = NULL;
+    assert_int_equal(s_cli(fx, true, &out, "up", "--detach", NULL), 0);
+    assert_non_null(strstr(out, "tapeflow is up (broker ipc://"));
+    assert_non_null(strstr(out, "echo.1"));
+    assert_non_null(strstr(out, "/log/broker.log"));
+    free(out);
+    assert_true(s_pid_alive(s_pidfile(fx)));
+
+    /* The broker answers before the echo worker has registered: give it a moment. */
+    assert_true(tf_test_wait_for(s_echo_registered, fx, S_WAIT));
+    assert_int_equal(s_cli(fx, false, &out, "status", NULL), 0);
+    assert_non_null(strstr(out, "tapeflow: healthy"));
+    assert_non_null(strstr(out, "broker      answering"));
+    assert_non_null(strstr(out, "echo.1"));
+    free(out);
+
+    int pids[64];
+    int n = s_state_pids(fx, pids, 64);
+    assert_int_equal(n, 3);
+    int supervisor = s_pidfile(fx);
+    assert_int_equal(s_cli(fx, false, &out, "down", NULL), 0);
+    assert_non_null(strstr(out, "stopped"));
+    free(out);
+    assert_false(s_pid_alive(supervisor));
+    for (int i = 0; i < n; i++)
+        assert_false(s_pid_alive(pids[i]));
+    assert_int_equal(access(fx->pid_path, F_OK), -1);
+    s_row_t row;
+    assert_true(s_state_child(fx, "broker", &row));
+    assert_string_equal(row.state, "stopped");
+    assert_string_equal(row.last_exit, "exited with code 0");
+
+    assert_int_equal(s_cli(fx, false, &out, "status", NULL), 1);
+    assert_non_null(strstr(out, "not reachable"));
+    free(out);
+}
+
+typedef struct {
+    fx_t *fx;
+    int old_pid;
+} s_restart_t;
+
+static bool
+s_echo_restarted(void *arg)
+{
+    s_restart_t *r = arg;
+    s_row_t row;
+    return s_state_child(r->fx, "echo.1", &row) && strcmp(row.state, "running") == 0
+           && row.pid > 0 && row.pid != r->old_pid && row.restarts == 1 && s_pid_alive(row.pid);
+}
+
+static void
+test_crash_restart(void **state)
+{
+    fx_t *fx = *state;
+    s_up_foreground(fx);
+    s_row_t row;
+    assert_true(s_state_child(fx, "echo.1", &row));
+    assert_int_equal(row.restarts, 0);
+    assert_int_equal(kill(row.pid, SIGKILL), 0);
+    s_restart_t r = {fx, row.pid};
+    assert_true(tf_test_wait_for(s_echo_restarted, &r, S_WAIT));
+    assert_true(s_state_child(fx, "echo.1", &row));
+    assert_string_equal(row.last_exit, "killed by SIGKILL");
+
+    /* SIGTERM stops everything and the supervisor exits 0. */
+    int pids[64];
+    int n = s_state_pids(fx, pids, 64);
+    assert_int_equal(tf_testproc_kill(fx->up, SIGTERM), 0);
+    int status = -1;
+    assert_true(tf_testproc_wait(fx->up, 15000, &status));
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    for (int i = 0; i < n; i++)
+        assert_false(s_pid_alive(pids[i]));
+    char log[PATH_MAX];
+    snprintf(log, sizeof log, "%s/up-foreground.out", fx->home);
+    assert_true(s_file_has(log, "echo.1"));
+    assert_true(s_file_has(log, "killed by SIGKILL"));
+}
+
+static void
+test_second_up_refused(void **state)
+{
+    fx_t *fx = *state;
+    s_up_foreground(fx);
+    char *out = NULL;
+    assert_int_equal(s_cli(fx, true, &out, "up", NULL), 1);
+    assert_non_null(strstr(out, "already running"));
+    free(out);
+    assert_int_equal(s_cli(fx, true, &out, "up", "--detach", NULL), 1);
+    assert_non_null(strstr(out, "already running"));
+    free(out);
+    assert_true(tf_testproc_alive(fx->up));
+    assert_true(s_all_running(fx));
+}
+
+static zsock_t *
+s_publisher(fx_t *fx)
+{
+    zsock_t *pub = zsock_new(ZMQ_PUB);
+    assert_non_null(pub);
+    zsock_set_linger(pub, 0);
+    assert_int_equal(zsock_connect(pub, "ipc://%s/run/bus-in.sock", fx->home), 0);
+    return pub;
+}
+
+static void
+s_publish(zsock_t *pub, const char *topic, uint64_t seq)
+{
+    tf_msg_t msg;
+    memset(&msg, 0, sizeof msg);
+    msg.type = TF_MSG_EVENT;
+    msg.event.topic = (char *) topic;
+    msg.event.time_ms = zclock_time();
+    msg.event.source = (char *) "test-cli";
+    msg.event.seq = seq;
+    msg.event.level = (char *) "info";
+    msg.event.message = (char *) "hello from the test";
+    msg.event.job_id = (char *) "job-7";
+    msg.event.done = 3;
+    msg.event.total = 10;
+    tf_err_t err = {0};
+    assert_int_equal(tf_wire_publish(pub, &msg, &err), TF_OK);
+}
+
+static void
+s_events_start(fx_t *fx, char *out_path, size_t size, const char *const args[])
+{
+    char exe[PATH_MAX];
+    snprintf(exe, sizeof exe, "%s/tapeflow", tf_test_bindir());
+    snprintf(out_path, size, "%s/events.out", fx->home);
+    char *argv[16] = {(char *) "tapeflow", (char *) "--config", fx->cfg, (char *) "events"};
+    int n = 4;
+    for (int i = 0; args[i] && n < 15; i++)
+        argv[n++] = (char *) args[i];
+    argv[n] = NULL;
+    fx->events = tf_testproc_start(exe, argv, fx->env, out_path);
+    assert_non_null(fx->events);
+}
+
+static void
+test_events_count(void **state)
+{
+    fx_t *fx = *state;
+    s_up_foreground(fx);
+    char out[PATH_MAX];
+    const char *const args[] = {"test.cli", "--count", "1", "--timeout", "10", "--json", NULL};
+    s_events_start(fx, out, sizeof out, args);
+    zsock_t *pub = s_publisher(fx);
+    /* Subscriptions take a moment to reach the publisher: publish until the CLI has one. */
+    int status = -1;
+    bool exited = false;
+    for (uint64_t seq = 1; seq <= 200 && !exited; seq++) {
+        s_publish(pub, "test.cli.hello", seq);
+        exited = tf_testproc_wait(fx->events, 50, &status);
+    }
+    zsock_destroy(&pub);
+    assert_true(exited || tf_testproc_wait(fx->events, 12000, &status));
+    char *text = tf_test_read_file(out);
+    assert_non_null(text);
+    printf("---- events output:\n%s", text);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_non_null(strstr(text, "\"topic\":\"test.cli.hello\""));
+    assert_non_null(strstr(text, "\"source\":\"test-cli\""));
+    assert_non_null(strstr(text, "\"message\":\"hello from the test\""));
+    assert_non_null(strstr(text, "\"job_id\":\"job-7\""));
+    assert_non_null(strstr(text, "\"done\":3,\"total\":10"));
+    free(text);
+}
+
+static void
+test_events_gap(void **state)
+{
+    fx_t *fx = *state;
+    s_up_foreground(fx);
+    char out[PATH_MAX];
+    const char *const args[] = {"test.gap", "--timeout", "30", NULL};
+    s_events_start(fx, out, sizeof out, args);
+    zsock_t *pub = s_publisher(fx);
+    uint64_t seq = 0;
+    bool seen = false;
+    while (!seen && seq < 400) {
+        s_publish(pub, "test.gap.tick", ++seq);
+        usleep(50000);
+        seen = s_file_has(out, "test.gap.tick");
+    }
+    assert_true(seen);
+    seq += 5;   /* four events never sent: seq+1 .. seq+4 */
+    s_publish(pub, "test.gap.tick", seq);
+    char expect[128];
+    snprintf(expect, sizeof expect, "gap: test-cli lost 4 events (seq %llu..%llu)",
+             (unsigned long long) (seq - 4), (unsigned long long) (seq - 1));
+    bool gap = false;
+    for (int i = 0; i < 200 && !gap; i++) {
+        usleep(50000);
+        gap = s_file_has(out, expect);
+    }
+    zsock_destroy(&pub);
+    char *text = tf_test_read_file(out);
+    printf("---- events output:\n%s", text ? text : "(none)");
+    free(text);
+    assert_true(gap);
+    assert_true(s_file_has(out, "test-cli#1 test.gap.tick info hello from the test job=job-7 3/10")
+                || s_file_has(out, "test.gap.tick info hello from the test job=job-7 3/10"));
+    /* Ctrl-C ends the tail with exit 0. */
+    assert_int_equal(tf_testproc_kill(fx->events, SIGINT), 0);
+    int status = -1;
+    assert_true(tf_testproc_wait(fx->events, 10000, &status));
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* A broker that never comes up: --detach gives up after 15 s, says what failed and where the
+   logs are, and leaves the supervisor (restarting the broker) for `tapeflow down`. */
+static void
+test_detach_unhealthy(void **state)
+{
+    fx_t *fx = *state;
+    char bin[PATH_MAX], path[PATH_MAX + 32], real[PATH_MAX + 32];
+    snprintf(bin, sizeof bin, "%s/bin", fx->home);
+    assert_int_equal(mkdir(bin, 0755), 0);
+    static const char *linked[] = {"tapeflow-bus", "tapeflow-echo"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(real, sizeof real, "%s/%s", tf_test_bindir(), linked[i]);
+        snprintf(path, sizeof path, "%s/%s", bin, linked[i]);
+        assert_int_equal(symlink(real, path), 0);
+    }
+    snprintf(path, sizeof path, "%s/tapeflow-broker", bin);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "#!/bin/sh\necho 'fake broker: cannot open journal' >&2\nexit 3\n");
+    fclose(f);
+    assert_int_equal(chmod(path, 0755), 0);
+    snprintf(fx->env_bindir, sizeof fx->env_bindir, "TAPEFLOW_BIN_DIR=%s", bin);
+    fx->env[2] = fx->env_bindir;
+    fx->env[3] = NULL;
+
+    char *out = NULL;
+    assert_int_equal(s_cli(fx, true, &out, "up", "--detach", NULL), 1);
+    assert_non_null(strstr(out, "did not become healthy within 15 s"));
+    assert_non_null(strstr(out, "broker"));
+    assert_non_null(strstr(out, "exited with code 3"));
+    assert_non_null(strstr(out, "/log"));
+    assert_non_null(strstr(out, "tapeflow down"));
+    free(out);
+    char log[PATH_MAX];
+    snprintf(log, sizeof log, "%s/log/broker.log", fx->home);
+    assert_true(s_file_has(log, "fake broker: cannot open journal"));
+    assert_int_equal(s_cli(fx, false, &out, "down", NULL), 0);
+    assert_non_null(strstr(out, "stopped"));
+    free(out);
+}
+
+static void
+test_events_timeout(void **state)
+{
+    fx_t *fx = *state;
+    char *out = NULL;
+    assert_int_equal(s_cli(fx, true, &out, "events", "--count", "1", "--timeout", "0.5", NULL), 1);
+    assert_non_null(strstr(out, "timeout after 0 of 1 events"));
+    free(out);
+}
+
+int
+main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_usage_errors, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_status_when_nothing_runs, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_missing_program, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_up_detach_status_down, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_crash_restart, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_second_up_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_events_count, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_events_gap, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_events_timeout, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_detach_unhealthy, s_setup, s_teardown),
+    };
+    if (argc > 1)
+        cmocka_set_test_filter(argv[1]);
+    zsys_handler_set(NULL);   /* the test's own publisher must not swallow signals */
+    return cmocka_run_group_tests_name("cli", tests, NULL, NULL);
+}

@@ -1,0 +1,215 @@
+/*  cli - helpers shared by the tapeflow commands, and the help texts. */
+#define _GNU_SOURCE
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const struct {
+    const char *name;
+    const char *help;
+} s_commands[] = {
+    {"up",
+     "usage: tapeflow [--config FILE] up [--detach]\n"
+     "\n"
+     "Starts the local stack as supervised child processes: the event bus, the broker and the\n"
+     "configured actors (actors/<name>/instances). Each child logs to ${log}/<child>.log; a\n"
+     "crashed child is restarted with exponential back-off (up/restart_min .. up/restart_max).\n"
+     "Ctrl-C or SIGTERM stops the children in reverse order (SIGKILL after up/stop_timeout ms).\n"
+     "\n"
+     "  --detach   run in the background (log in ${log}/up.log); returns once the broker\n"
+     "             answers, exit 1 if it does not within 15 s\n"},
+    {"down",
+     "usage: tapeflow [--config FILE] down\n"
+     "\n"
+     "Stops the supervisor started by 'tapeflow up' (and with it every child) and waits until it\n"
+     "is gone. Exit 0 also when nothing was running.\n"},
+    {"status",
+     "usage: tapeflow [--config FILE] status [--json]\n"
+     "\n"
+     "Shows the supervisor and its children (from ${run}/up.state) and asks the broker for its\n"
+     "services, queues and workers. Exit 0 when everything is up, 1 when anything is down.\n"},
+    {"events",
+     "usage: tapeflow [--config FILE] events [TOPIC-PREFIX] [--json] [--count N] [--timeout SECONDS]\n"
+     "\n"
+     "Tails the event bus: one line per event (time, source#seq, topic, level, message, job,\n"
+     "item, progress) and a 'gap:' line when a source's sequence numbers skip (lost events).\n"
+     "Runs until Ctrl-C, N events (--count) or the timeout; exit 1 when the timeout comes\n"
+     "before --count events.\n"},
+    {"drive",
+     "usage: tapeflow [--config FILE] drive list|status|doctor|test ...\n"
+     "\n"
+     "Tape drive commands (see 'tapeflow drive --help').\n"},
+};
+#define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
+
+void
+cli_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: tapeflow [--config FILE] [--json] COMMAND [ARGS]\n"
+            "       tapeflow --help | --version | help COMMAND\n"
+            "\n"
+            "commands:\n"
+            "  up [--detach]     start the local stack (bus, broker, actors) and supervise it\n"
+            "  down              stop the stack started by 'tapeflow up'\n"
+            "  status [--json]   show the supervisor, children, broker, services and workers\n"
+            "  events [PREFIX]   tail the event bus (--json, --count N, --timeout SECONDS)\n"
+            "  drive ...         tape drive commands\n"
+            "\n"
+            "options:\n"
+            "  --config FILE     configuration file (ZPL); default $TAPEFLOW_CONFIG, else\n"
+            "                    /etc/tapeflow/tapeflow.cfg when present, else built-in defaults\n"
+            "  --json            machine-readable output\n"
+            "\n"
+            "environment: TAPEFLOW_HOME (data folder), TAPEFLOW_CONFIG, TAPEFLOW_BIN_DIR\n");
+}
+
+bool
+cli_help(const char *command, FILE *out)
+{
+    for (size_t i = 0; i < S_NCOMMANDS; i++)
+        if (strcmp(s_commands[i].name, command) == 0) {
+            fputs(s_commands[i].help, out);
+            return true;
+        }
+    return false;
+}
+
+int
+cli_usage_error(const char *command, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("tapeflow: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    if (!command || !cli_help(command, stderr))
+        cli_usage(stderr);
+    return CLI_EXIT_USAGE;
+}
+
+const char *
+cli_bindir(char *buf, size_t size)
+{
+    const char *env = getenv("TAPEFLOW_BIN_DIR");
+    if (env && *env) {
+        snprintf(buf, size, "%s", env);
+        return buf;
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) {
+        snprintf(buf, size, ".");
+        return buf;
+    }
+    exe[n] = '\0';
+    snprintf(buf, size, "%s", dirname(exe));
+    return buf;
+}
+
+const char *
+cli_pid_path(tf_config_t *cfg, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/up.pid", tf_config_get(cfg, "tapeflow/run"));
+    return buf;
+}
+
+const char *
+cli_state_path(tf_config_t *cfg, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/up.state", tf_config_get(cfg, "tapeflow/run"));
+    return buf;
+}
+
+const char *
+cli_uplog_path(tf_config_t *cfg, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/up.log", tf_config_get(cfg, "tapeflow/log"));
+    return buf;
+}
+
+bool
+cli_pid_alive(pid_t pid)
+{
+    if (pid <= 0)
+        return false;
+    if (kill(pid, 0) != 0 && errno != EPERM)
+        return false;
+    /* A zombie has exited; it only waits for a parent (maybe a non-reaping init) to reap it. */
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return true;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return true;
+    buf[n] = '\0';
+    const char *paren = strrchr(buf, ')');
+    if (paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X'))
+        return false;
+    return true;
+}
+
+/* True unless /proc shows that pid runs something other than a tapeflow program. */
+static bool
+s_looks_like_tapeflow(pid_t pid)
+{
+    char path[64], buf[PATH_MAX];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", (int) pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return true;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return true;
+    buf[n] = '\0';   /* argv[0] ends at the first NUL */
+    const char *base = strrchr(buf, '/');
+    base = base ? base + 1 : buf;
+    return strncmp(base, "tapeflow", 8) == 0;
+}
+
+pid_t
+cli_pidfile_live(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    long pid = 0;
+    int got = fscanf(f, "%ld", &pid);
+    fclose(f);
+    if (got != 1 || pid <= 0 || pid > INT_MAX)
+        return 0;
+    if (!cli_pid_alive((pid_t) pid) || !s_looks_like_tapeflow((pid_t) pid))
+        return 0;
+    return (pid_t) pid;
+}
+
+const char *
+cli_duration(int64_t ms, char *buf, size_t size)
+{
+    if (ms < 0)
+        ms = 0;
+    int64_t s = ms / 1000;
+    if (ms < 60000)
+        snprintf(buf, size, "%" PRId64 ".%" PRId64 "s", s, (ms % 1000) / 100);
+    else if (s < 3600)
+        snprintf(buf, size, "%" PRId64 "m%02" PRId64 "s", s / 60, s % 60);
+    else if (s < 86400)
+        snprintf(buf, size, "%" PRId64 "h%02" PRId64 "m", s / 3600, (s % 3600) / 60);
+    else
+        snprintf(buf, size, "%" PRId64 "d%02" PRId64 "h", s / 86400, (s % 86400) / 3600);
+    return buf;
+}

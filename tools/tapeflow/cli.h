@@ -1,0 +1,56 @@
+/*  cli - what the tapeflow commands share: the invocation context, the command entry points and
+    a few small helpers (program folder, pid checks, durations).
+
+    Every command returns the process exit status: 0 success, 1 failure or "something is down",
+    2 usage error.
+*/
+#ifndef CLI_H_INCLUDED
+#define CLI_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "tf_config.h"
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_USAGE 2
+
+typedef struct {
+    tf_config_t *cfg;          /* effective configuration */
+    const char *config_path;   /* absolute path of the file loaded, or NULL for defaults only */
+    bool json;                 /* --json given before the command */
+} cli_t;
+
+int cmd_up(cli_t *cli, int argc, char **argv);
+int cmd_down(cli_t *cli, int argc, char **argv);
+int cmd_status(cli_t *cli, int argc, char **argv);
+int cmd_events(cli_t *cli, int argc, char **argv);
+
+/* Prints the help of one command ("up", ...) to out; false when the command is unknown. */
+bool cli_help(const char *command, FILE *out);
+/* Prints the general usage to out. */
+void cli_usage(FILE *out);
+/* Reports a usage problem on stderr with a pointer to the help; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Folder with the tapeflow programs: $TAPEFLOW_BIN_DIR, else the folder of this executable. */
+const char *cli_bindir(char *buf, size_t size);
+
+/* ${run}/up.pid, ${run}/up.state, ${log}/up.log into buf. */
+const char *cli_pid_path(tf_config_t *cfg, char *buf, size_t size);
+const char *cli_state_path(tf_config_t *cfg, char *buf, size_t size);
+const char *cli_uplog_path(tf_config_t *cfg, char *buf, size_t size);
+
+/* True when pid names a live (not zombie) process. */
+bool cli_pid_alive(pid_t pid);
+/* The pid in a pid file when that process is alive and looks like tapeflow; 0 otherwise. */
+pid_t cli_pidfile_live(const char *path);
+
+/* "3.2s", "5m03s", "2h05m", "3d04h" */
+const char *cli_duration(int64_t ms, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,278 @@
+/*  tapeflow up [--detach] - start the local stack and supervise it. */
+#define _GNU_SOURCE
+#include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "supervisor.h"
+#include "tf_client.h"
+#include "tf_clock.h"
+#include "tf_fs.h"
+#include "tf_log.h"
+#include "upstate.h"
+
+#define S_HEALTHY_WITHIN 15000   /* ms the detached start waits for the broker to answer */
+
+static int
+s_make_folders(tf_config_t *cfg)
+{
+    static const char *keys[] = {"tapeflow/home", "tapeflow/run", "tapeflow/log"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        tf_err_t err = {0};
+        if (tf_fs_mkdir_p(tf_config_get(cfg, keys[i]), &err) != TF_OK) {
+            fprintf(stderr, "tapeflow up: %s (%s); set TAPEFLOW_HOME or %s in the config\n",
+                    err.message, keys[i], keys[i]);
+            return CLI_EXIT_FAIL;
+        }
+    }
+    return CLI_EXIT_OK;
+}
+
+/* Prints one line per child from the state file: name, pid, log. */
+static void
+s_print_children(tf_config_t *cfg, bool problems_only, FILE *out)
+{
+    char path[PATH_MAX];
+    upstate_t *state = upstate_load(cli_state_path(cfg, path, sizeof path), NULL);
+    for (size_t i = 0; state && i < upstate_size(state); i++) {
+        const upstate_child_t *c = upstate_child(state, i);
+        if (!problems_only)
+            fprintf(out, "  %-12s pid %-8" PRId64 " log %s\n", c->name, c->pid, c->log);
+        else if (strcmp(c->state, "running") != 0 || c->restarts > 0)
+            fprintf(out, "  %-12s %s, %" PRId64 " restart(s), last exit: %s (log %s)\n", c->name,
+                   c->state, c->restarts, *c->last_exit ? c->last_exit : "-", c->log);
+    }
+    upstate_destroy(&state);
+}
+
+/* Reads the daemon's one-line start report ("ok PID" / "error MESSAGE") from fd. */
+static int
+s_read_report(int fd, char *line, size_t size, int timeout_ms)
+{
+    size_t used = 0;
+    int64_t deadline = tf_clock_mono_ms() + timeout_ms;
+    while (used + 1 < size) {
+        int64_t left = deadline - tf_clock_mono_ms();
+        if (left <= 0)
+            return TF_ERR_TIMEOUT;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        int n = poll(&pfd, 1, (int) left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n == 0 ? TF_ERR_TIMEOUT : TF_ERR_IO;
+        ssize_t got = read(fd, line + used, size - used - 1);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            break;
+        used += (size_t) got;
+        line[used] = '\0';
+        if (strchr(line, '\n'))
+            break;
+    }
+    line[used] = '\0';
+    char *nl = strchr(line, '\n');
+    if (nl)
+        *nl = '\0';
+    return used > 0 ? TF_OK : TF_ERR_NOTFOUND;
+}
+
+/* Parent side of --detach: wait for the daemon's report, then for the broker to answer. */
+static int
+s_wait_healthy(cli_t *cli, int report_fd)
+{
+    char uplog[PATH_MAX], line[TF_ERR_MESSAGE_MAX + 64];
+    const char *logdir = tf_config_get(cli->cfg, "tapeflow/log");
+    cli_uplog_path(cli->cfg, uplog, sizeof uplog);
+    int rc = s_read_report(report_fd, line, sizeof line, S_HEALTHY_WITHIN);
+    if (rc != TF_OK) {
+        fprintf(stderr, "tapeflow up: the background supervisor %s; see %s\n",
+                rc == TF_ERR_TIMEOUT ? "did not report its start within 15 s"
+                                     : "exited during start-up",
+                uplog);
+        return CLI_EXIT_FAIL;
+    }
+    if (strncmp(line, "error ", 6) == 0) {
+        fprintf(stderr, "tapeflow up: %s\n(supervisor log: %s)\n", line + 6, uplog);
+        return CLI_EXIT_FAIL;
+    }
+    long spid = strncmp(line, "ok ", 3) == 0 ? strtol(line + 3, NULL, 10) : 0;
+    if (spid <= 0) {
+        fprintf(stderr, "tapeflow up: unexpected start report '%s'; see %s\n", line, uplog);
+        return CLI_EXIT_FAIL;
+    }
+
+    const char *endpoint = tf_config_get(cli->cfg, "broker/endpoint");
+    tf_err_t err = {0};
+    tf_client_t *client = tf_client_new(endpoint, &err);
+    if (!client) {
+        fprintf(stderr, "tapeflow up: %s\n", err.message);
+        return CLI_EXIT_FAIL;
+    }
+    int64_t deadline = tf_clock_mono_ms() + S_HEALTHY_WITHIN;
+    int exit_code = CLI_EXIT_FAIL;
+    for (;;) {
+        if (!cli_pid_alive((pid_t) spid)) {
+            fprintf(stderr, "tapeflow up: the supervisor (pid %ld) exited while starting; see %s "
+                            "and the child logs in %s\n", spid, uplog, logdir);
+            break;
+        }
+        tf_msg_t reply;
+        memset(&reply, 0, sizeof reply);
+        if (tf_client_status(client, &reply, 500, &err) == TF_OK) {
+            tf_msg_clear(&reply);
+            printf("tapeflow up: supervisor pid %ld, log %s\n", spid, uplog);
+            s_print_children(cli->cfg, false, stdout);
+            printf("tapeflow is up (broker %s)\n", endpoint);
+            exit_code = CLI_EXIT_OK;
+            break;
+        }
+        if (zsys_interrupted) {
+            fprintf(stderr, "tapeflow up: interrupted; the stack keeps starting in the background "
+                            "(check: tapeflow status, stop: tapeflow down)\n");
+            break;
+        }
+        if (tf_clock_mono_ms() >= deadline) {
+            fprintf(stderr, "tapeflow up: the stack did not become healthy within 15 s: the "
+                            "broker did not answer at %s (%s)\n",
+                    endpoint, tf_status_name(err.code));
+            s_print_children(cli->cfg, true, stderr);
+            fprintf(stderr,
+                    "The supervisor (pid %ld) keeps running and restarting children; logs are in "
+                    "%s (up.log and <child>.log). Stop it with: tapeflow down\n",
+                    spid, logdir);
+            break;
+        }
+    }
+    tf_client_destroy(&client);
+    return exit_code;
+}
+
+/* --detach: fork, setsid, fork; the grandchild supervises and reports its start on a pipe.
+   Returns in the grandchild with *is_daemon set (the caller runs the supervisor). */
+static int
+s_detach(cli_t *cli, supervisor_t **sup_p, bool *is_daemon, int *report_fd)
+{
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) != 0) {
+        fprintf(stderr, "tapeflow up: cannot create a pipe: %s\n", strerror(errno));
+        return CLI_EXIT_FAIL;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, "tapeflow up: cannot fork: %s\n", strerror(errno));
+        close(pfd[0]);
+        close(pfd[1]);
+        return CLI_EXIT_FAIL;
+    }
+    if (pid == 0) {
+        close(pfd[0]);
+        if (setsid() < 0)
+            _exit(1);
+        pid_t grandchild = fork();
+        if (grandchild != 0)
+            _exit(grandchild < 0 ? 1 : 0);
+        char uplog[PATH_MAX];
+        cli_uplog_path(cli->cfg, uplog, sizeof uplog);
+        int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        int out = open(uplog, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+        if (in < 0 || out < 0 || dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0
+            || dup2(out, STDERR_FILENO) < 0) {
+            dprintf(pfd[1], "error cannot open %s for the supervisor's log: %s\n", uplog,
+                    strerror(errno));
+            _exit(1);
+        }
+        close(in);
+        close(out);
+        *is_daemon = true;
+        *report_fd = pfd[1];
+        return CLI_EXIT_OK;
+    }
+    close(pfd[1]);
+    supervisor_destroy(sup_p);   /* the parent only waits; the daemon has its own copy */
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    int rc = s_wait_healthy(cli, pfd[0]);
+    close(pfd[0]);
+    return rc;
+}
+
+int
+cmd_up(cli_t *cli, int argc, char **argv)
+{
+    bool detach = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--detach") == 0 || strcmp(argv[i], "-d") == 0)
+            detach = true;
+        else if (strcmp(argv[i], "--json") == 0)
+            ;  /* nothing to report as JSON; accepted like everywhere */
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            cli_help("up", stdout);
+            return CLI_EXIT_OK;
+        }
+        else
+            return cli_usage_error("up", "up: unknown argument '%s'", argv[i]);
+    }
+    if (s_make_folders(cli->cfg) != CLI_EXIT_OK)
+        return CLI_EXIT_FAIL;
+
+    char pid_path[PATH_MAX], bindir[PATH_MAX];
+    cli_pid_path(cli->cfg, pid_path, sizeof pid_path);
+    pid_t other = cli_pidfile_live(pid_path);
+    if (other > 0) {
+        fprintf(stderr,
+                "tapeflow up: tapeflow is already running (supervisor pid %d, pid file %s); "
+                "see 'tapeflow status', stop it with 'tapeflow down'\n",
+                (int) other, pid_path);
+        return CLI_EXIT_FAIL;
+    }
+    tf_err_t err = {0};
+    supervisor_t *sup = supervisor_new(cli->cfg, cli_bindir(bindir, sizeof bindir),
+                                       cli->config_path, !detach, &err);
+    if (!sup) {
+        fprintf(stderr, "tapeflow up: %s\n", err.message);
+        return CLI_EXIT_FAIL;
+    }
+    int report_fd = -1;
+    if (detach) {
+        bool is_daemon = false;
+        int rc = s_detach(cli, &sup, &is_daemon, &report_fd);
+        if (!is_daemon) {
+            supervisor_destroy(&sup);
+            return rc;
+        }
+        tf_log_info("tapeflow up --detach: supervisor pid %d", (int) getpid());
+    }
+    int rc = supervisor_start(sup, &err);
+    if (rc != TF_OK) {
+        if (report_fd >= 0) {
+            dprintf(report_fd, "error %s\n", err.message);
+            close(report_fd);
+        }
+        if (detach)
+            tf_log_error("%s", err.message);
+        else
+            fprintf(stderr, "tapeflow up: %s\n", err.message);
+        supervisor_destroy(&sup);
+        return CLI_EXIT_FAIL;
+    }
+    if (report_fd >= 0) {
+        dprintf(report_fd, "ok %d\n", (int) getpid());
+        close(report_fd);
+    }
+    rc = supervisor_run(sup);
+    supervisor_destroy(&sup);
+    return rc;
+}
