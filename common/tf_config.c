@@ -2,6 +2,7 @@
 #include "tf_config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -85,7 +86,24 @@ tf_config_open(const char *path, tf_err_t *err)
         tf_config_destroy(&self);
         return NULL;
     }
-    zconfig_t *loaded = zconfig_load(path);
+    /* Read the text ourselves: czmq's zconfig_load leaks its file handle on a parse error. */
+    char *text = NULL;
+    FILE *file = fopen(path, "r");
+    if (file) {
+        text = calloc(1, (size_t) st.st_size + 1);
+        if (text && fread(text, 1, (size_t) st.st_size, file) != (size_t) st.st_size) {
+            free(text);
+            text = NULL;
+        }
+        fclose(file);
+    }
+    if (!text) {
+        tf_err_errno(err, TF_ERR_IO, errno, "config file %s cannot be read", path);
+        tf_config_destroy(&self);
+        return NULL;
+    }
+    zconfig_t *loaded = zconfig_str_load(text);
+    free(text);
     if (!loaded) {
         tf_err_set(err, TF_ERR_INVALID,
                    "config file %s is not valid ZPL (indent each level by 4 spaces; "
