@@ -306,6 +306,23 @@ s_pack_record(msgpack_packer *pk, const tf_record_t *rec, const void *body, size
     return TF_OK;
 }
 
+/* Every packer write goes through the sink, which remembers a failed one (out of memory): most
+   pack calls' results are not checked one by one, and a single failed write would otherwise
+   leave a silently truncated message that is reported as encoded. */
+typedef struct {
+    msgpack_sbuffer sbuf;
+    bool failed;
+} s_sink_t;
+
+static int
+s_sink_write(void *data, const char *buf, size_t len)
+{
+    s_sink_t *sink = data;
+    if (!sink->failed && msgpack_sbuffer_write(&sink->sbuf, buf, len) != 0)
+        sink->failed = true;
+    return sink->failed ? -1 : 0;
+}
+
 int
 tf_msg_encode(const tf_msg_t *msg, uint8_t **data, size_t *size, tf_err_t *err)
 {
@@ -317,10 +334,10 @@ tf_msg_encode(const tf_msg_t *msg, uint8_t **data, size_t *size, tf_err_t *err)
     const tf_record_t *rec = &s_records[msg->type];
     const void *body = s_body(msg);
 
-    msgpack_sbuffer sbuf;
-    msgpack_sbuffer_init(&sbuf);
+    s_sink_t sink = {.failed = false};
+    msgpack_sbuffer_init(&sink.sbuf);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, &sink, s_sink_write);
 
     int rc = s_pack_record(&pk, rec, body, 2, err);  /* map header with room for v and t */
     if (rc == TF_OK) {
@@ -336,13 +353,15 @@ tf_msg_encode(const tf_msg_t *msg, uint8_t **data, size_t *size, tf_err_t *err)
             rc = s_pack_field(&pk, rec, f, body, err);
         }
     }
+    if (rc == TF_OK && sink.failed)
+        rc = tf_err_set(err, TF_ERR_NOMEM, "out of memory encoding %s", rec->name);
     if (rc != TF_OK) {
-        msgpack_sbuffer_destroy(&sbuf);
+        msgpack_sbuffer_destroy(&sink.sbuf);
         return rc;
     }
     /* Hand the buffer over; msgpack_sbuffer_release leaves sbuf empty. */
-    *size = sbuf.size;
-    *data = (uint8_t *) msgpack_sbuffer_release(&sbuf);
+    *size = sink.sbuf.size;
+    *data = (uint8_t *) msgpack_sbuffer_release(&sink.sbuf);
     if (!*data) {
         /* An empty buffer is never produced (there is always a map header). */
         return tf_err_set(err, TF_ERR_NOMEM, "out of memory encoding %s", rec->name);

@@ -181,7 +181,9 @@ s_agent(zsock_t *pipe, void *arg)
     /* Long enough for a last done/disconnect to reach the broker, short enough not to hang a
        stopping actor when the broker is gone. */
     zsock_set_linger(a.dealer, 1000);
-    tf_wire_limit(a.dealer, a.args->max_message);
+    /* A connecting socket that receives more than its limit drops the connection for good
+       (libzmq 4.3), so the worker's limit sits above anything the broker can accept. */
+    tf_wire_limit(a.dealer, a.args->max_message + (1 << 20));
     if (zsock_connect(a.dealer, "%s", a.args->endpoint) != 0) {
         tf_log_error("cannot connect to broker at %s", a.args->endpoint);
         zsock_destroy(&a.dealer);

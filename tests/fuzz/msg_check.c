@@ -1,0 +1,328 @@
+/*  msg_check - see msg_check.h. */
+#include "msg_check.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool __attribute__((format(printf, 3, 4)))
+s_differ(char *why, size_t why_size, const char *fmt, ...)
+{
+    if (why && why_size) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, why_size, fmt, ap);
+        va_end(ap);
+    }
+    return false;
+}
+
+static bool
+s_str_eq(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a == b;
+    return strcmp(a, b) == 0;
+}
+
+static bool
+s_bytes_eq(const tf_bytes_t *a, const tf_bytes_t *b)
+{
+    if (!a->data || !b->data)
+        return a->data == b->data && a->size == b->size;
+    return a->size == b->size && (a->size == 0 || memcmp(a->data, b->data, a->size) == 0);
+}
+
+/* Each macro returns false from the enclosing function on the first difference. `W` names the
+   record for the message, `A`/`B` are pointers to the two structs being compared. */
+#define EQ_STR(f)                                                                           \
+    do {                                                                                    \
+        if (!s_str_eq(A->f, B->f))                                                          \
+            return s_differ(why, why_size, "%s.%s: \"%s\" != \"%s\"", W, #f,                \
+                            A->f ? A->f : "(null)", B->f ? B->f : "(null)");                \
+    } while (0)
+#define EQ_U(f)                                                                             \
+    do {                                                                                    \
+        if (A->f != B->f)                                                                   \
+            return s_differ(why, why_size, "%s.%s: %" PRIu64 " != %" PRIu64, W, #f,         \
+                            (uint64_t) A->f, (uint64_t) B->f);                              \
+    } while (0)
+#define EQ_I(f)                                                                             \
+    do {                                                                                    \
+        if (A->f != B->f)                                                                   \
+            return s_differ(why, why_size, "%s.%s: %" PRId64 " != %" PRId64, W, #f,         \
+                            (int64_t) A->f, (int64_t) B->f);                                \
+    } while (0)
+#define EQ_B(f)                                                                             \
+    do {                                                                                    \
+        if (A->f != B->f)                                                                   \
+            return s_differ(why, why_size, "%s.%s: %d != %d", W, #f, (int) A->f, (int) B->f); \
+    } while (0)
+#define EQ_BIN(f)                                                                           \
+    do {                                                                                    \
+        if (!s_bytes_eq(&A->f, &B->f))                                                      \
+            return s_differ(why, why_size, "%s.%s: %zu bytes%s != %zu bytes%s", W, #f,      \
+                            A->f.size, A->f.data ? "" : " (absent)", B->f.size,             \
+                            B->f.data ? "" : " (absent)");                                  \
+    } while (0)
+
+static bool
+s_service_row_eq(const tf_msg_service_row_t *A, const tf_msg_service_row_t *B, const char *W,
+                 char *why, size_t why_size)
+{
+    EQ_STR(name);
+    EQ_U(workers);
+    EQ_U(idle);
+    EQ_U(queued);
+    EQ_U(inflight);
+    EQ_U(done);
+    EQ_U(failed);
+    EQ_U(redelivered);
+    EQ_I(oldest_age_ms);
+    return true;
+}
+
+static bool
+s_worker_row_eq(const tf_msg_worker_row_t *A, const tf_msg_worker_row_t *B, const char *W,
+                char *why, size_t why_size)
+{
+    EQ_STR(id);
+    EQ_STR(service);
+    EQ_STR(name);
+    EQ_U(pid);
+    EQ_STR(state);
+    EQ_STR(item_id);
+    EQ_I(idle_ms);
+    return true;
+}
+
+static bool
+s_status_eq(const tf_msg_status_t *A, const tf_msg_status_t *B, char *why, size_t why_size)
+{
+    const char *W = "status";
+    EQ_STR(rid);
+    EQ_U(pid);
+    EQ_I(uptime_ms);
+    EQ_STR(journal);
+    EQ_U(recovered);
+    EQ_U(services_count);
+    EQ_U(workers_count);
+    char where[64];
+    for (size_t i = 0; i < A->services_count; i++) {
+        snprintf(where, sizeof where, "status.services[%zu]", i);
+        if (!s_service_row_eq(&A->services[i], &B->services[i], where, why, why_size))
+            return false;
+    }
+    for (size_t i = 0; i < A->workers_count; i++) {
+        snprintf(where, sizeof where, "status.workers[%zu]", i);
+        if (!s_worker_row_eq(&A->workers[i], &B->workers[i], where, why, why_size))
+            return false;
+    }
+    return true;
+}
+
+bool
+tf_msg_equal(const tf_msg_t *a, const tf_msg_t *b, char *why, size_t why_size)
+{
+    if (a->type != b->type)
+        return s_differ(why, why_size, "type %s != %s", tf_msg_type_name(a->type),
+                        tf_msg_type_name(b->type));
+    switch (a->type) {
+    case TF_MSG_READY: {
+        const tf_msg_ready_t *A = &a->ready, *B = &b->ready;
+        const char *W = "ready";
+        EQ_STR(service);
+        EQ_STR(worker);
+        EQ_STR(host);
+        EQ_U(pid);
+        return true;
+    }
+    case TF_MSG_HEARTBEAT: {
+        const tf_msg_heartbeat_t *A = &a->heartbeat, *B = &b->heartbeat;
+        const char *W = "heartbeat";
+        EQ_U(ts);
+        return true;
+    }
+    case TF_MSG_DISCONNECT: {
+        const tf_msg_disconnect_t *A = &a->disconnect, *B = &b->disconnect;
+        const char *W = "disconnect";
+        EQ_STR(reason);
+        return true;
+    }
+    case TF_MSG_WORK: {
+        const tf_msg_work_t *A = &a->work, *B = &b->work;
+        const char *W = "work";
+        EQ_STR(item_id);
+        EQ_STR(service);
+        EQ_STR(job_id);
+        EQ_U(attempt);
+        EQ_BIN(payload);
+        return true;
+    }
+    case TF_MSG_PROGRESS: {
+        const tf_msg_progress_t *A = &a->progress, *B = &b->progress;
+        const char *W = "progress";
+        EQ_STR(item_id);
+        EQ_U(attempt);
+        EQ_U(done);
+        EQ_U(total);
+        EQ_STR(message);
+        return true;
+    }
+    case TF_MSG_DONE: {
+        const tf_msg_done_t *A = &a->done, *B = &b->done;
+        const char *W = "done";
+        EQ_STR(item_id);
+        EQ_U(attempt);
+        EQ_BIN(result);
+        return true;
+    }
+    case TF_MSG_FAILED: {
+        const tf_msg_failed_t *A = &a->failed, *B = &b->failed;
+        const char *W = "failed";
+        EQ_STR(item_id);
+        EQ_U(attempt);
+        EQ_STR(reason);
+        EQ_B(retry);
+        return true;
+    }
+    case TF_MSG_SUBMIT: {
+        const tf_msg_submit_t *A = &a->submit, *B = &b->submit;
+        const char *W = "submit";
+        EQ_STR(rid);
+        EQ_STR(service);
+        EQ_STR(item_id);
+        EQ_STR(job_id);
+        EQ_BIN(payload);
+        return true;
+    }
+    case TF_MSG_SUBMIT_OK: {
+        const tf_msg_submit_ok_t *A = &a->submit_ok, *B = &b->submit_ok;
+        const char *W = "submit_ok";
+        EQ_STR(rid);
+        EQ_STR(item_id);
+        EQ_STR(state);
+        EQ_B(existed);
+        return true;
+    }
+    case TF_MSG_ITEM_GET: {
+        const tf_msg_item_get_t *A = &a->item_get, *B = &b->item_get;
+        const char *W = "item_get";
+        EQ_STR(rid);
+        EQ_STR(item_id);
+        return true;
+    }
+    case TF_MSG_ITEM_INFO: {
+        const tf_msg_item_info_t *A = &a->item_info, *B = &b->item_info;
+        const char *W = "item_info";
+        EQ_STR(rid);
+        EQ_STR(item_id);
+        EQ_STR(service);
+        EQ_STR(job_id);
+        EQ_STR(state);
+        EQ_U(attempts);
+        EQ_STR(worker);
+        EQ_STR(reason);
+        EQ_BIN(result);
+        EQ_I(created_ms);
+        EQ_I(updated_ms);
+        return true;
+    }
+    case TF_MSG_STATUS_GET: {
+        const tf_msg_status_get_t *A = &a->status_get, *B = &b->status_get;
+        const char *W = "status_get";
+        EQ_STR(rid);
+        return true;
+    }
+    case TF_MSG_STATUS:
+        return s_status_eq(&a->status, &b->status, why, why_size);
+    case TF_MSG_ERROR: {
+        const tf_msg_error_t *A = &a->error, *B = &b->error;
+        const char *W = "error";
+        EQ_STR(rid);
+        EQ_I(code);
+        EQ_STR(message);
+        return true;
+    }
+    case TF_MSG_EVENT: {
+        const tf_msg_event_t *A = &a->event, *B = &b->event;
+        const char *W = "event";
+        EQ_STR(topic);
+        EQ_I(time_ms);
+        EQ_STR(source);
+        EQ_U(seq);
+        EQ_STR(level);
+        EQ_STR(message);
+        EQ_STR(job_id);
+        EQ_STR(item_id);
+        EQ_U(done);
+        EQ_U(total);
+        return true;
+    }
+    case TF_MSG_NONE:
+    case TF_MSG_TYPE_COUNT:
+        break;
+    }
+    /* No default above, so -Wswitch flags a new type added to TF_MSG_TYPES but not here. */
+    return s_differ(why, why_size, "no comparison for type %d", (int) a->type);
+}
+
+static bool
+s_all_zero(const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++)
+        if (c[i])
+            return false;
+    return true;
+}
+
+tf_check_result_t
+tf_msg_check_roundtrip(const void *data, size_t size, char *why, size_t why_size)
+{
+    tf_msg_t first, second;
+    tf_err_t err = {0};
+    int rc = tf_msg_decode(data, size, &first, &err);
+    if (rc != TF_OK) {
+        bool zeroed = s_all_zero(&first, sizeof first);
+        if (rc != TF_ERR_PROTO || err.code != rc || err.message[0] == '\0' || !zeroed) {
+            s_differ(why, why_size, "bad rejection: rc %d, err.code %d, message \"%s\"%s", rc,
+                     err.code, err.message, zeroed ? "" : ", message not left zeroed");
+            return TF_CHECK_BROKEN;
+        }
+        return TF_CHECK_REJECTED;
+    }
+    if (first.type <= TF_MSG_NONE || first.type >= TF_MSG_TYPE_COUNT) {
+        s_differ(why, why_size, "decoded a message of type %d", (int) first.type);
+        tf_msg_clear(&first);
+        return TF_CHECK_BROKEN;
+    }
+
+    tf_check_result_t result = TF_CHECK_BROKEN;
+    uint8_t *enc1 = NULL, *enc2 = NULL;
+    size_t size1 = 0, size2 = 0;
+    memset(&second, 0, sizeof second);
+    if ((rc = tf_msg_encode(&first, &enc1, &size1, &err)) != TF_OK)
+        s_differ(why, why_size, "decoded %s does not encode again: %s",
+                 tf_msg_type_name(first.type), err.message);
+    else if ((rc = tf_msg_decode(enc1, size1, &second, &err)) != TF_OK)
+        s_differ(why, why_size, "re-encoded %s does not decode: %s", tf_msg_type_name(first.type),
+                 err.message);
+    else if (!tf_msg_equal(&first, &second, why, why_size))
+        ;  /* why says which field */
+    else if ((rc = tf_msg_encode(&second, &enc2, &size2, &err)) != TF_OK)
+        s_differ(why, why_size, "second encode of %s failed: %s", tf_msg_type_name(first.type),
+                 err.message);
+    else if (size1 != size2 || memcmp(enc1, enc2, size1) != 0)
+        s_differ(why, why_size, "%s: encoding is not stable (%zu then %zu bytes)",
+                 tf_msg_type_name(first.type), size1, size2);
+    else
+        result = TF_CHECK_DECODED;
+    free(enc1);
+    free(enc2);
+    tf_msg_clear(&second);
+    tf_msg_clear(&first);
+    return result;
+}

@@ -1,0 +1,1942 @@
+/*  test_codec - the message catalogue's msgpack codec (proto/tf_msg.c).
+
+    Round trips for every type in TF_MSG_TYPES, the wire format checked with msgpack-c's own
+    unpacker, the encoder's refusals, and every decode rejection rule with its error message.
+    Malformed inputs are built with msgpack-c's packer or as raw bytes.
+*/
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <inttypes.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "msg_check.h"
+#include "tf_msg.h"
+
+/* ----------------------------------------------------------------- helpers ----------- */
+
+#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+static const tf_msg_type_t s_all_types[] = {
+#define TYPE_(E, N, S, M) TF_MSG_##E,
+    TF_MSG_TYPES(TYPE_)
+#undef TYPE_
+};
+static const char *const s_all_names[] = {
+#define NAME_(E, N, S, M) N,
+    TF_MSG_TYPES(NAME_)
+#undef NAME_
+};
+
+static bool
+s_all_zero(const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++)
+        if (c[i])
+            return false;
+    return true;
+}
+
+static void
+assert_mentions(const tf_err_t *err, const char *needle)
+{
+    if (!strstr(err->message, needle))
+        fail_msg("error \"%s\" does not mention \"%s\"", err->message, needle);
+}
+
+/* Decoding must fail with TF_ERR_PROTO, a message containing `needle`, and a zeroed msg. */
+static void
+expect_reject(const void *data, size_t size, const char *needle)
+{
+    tf_msg_t m;
+    memset(&m, 0xa5, sizeof m);
+    tf_err_t err = {0};
+    int rc = tf_msg_decode(data, size, &m, &err);
+    if (rc != TF_ERR_PROTO) {
+        if (rc == TF_OK)
+            tf_msg_clear(&m);
+        fail_msg("decode returned %d (\"%s\"), expected TF_ERR_PROTO mentioning \"%s\"", rc,
+                 err.message, needle);
+    }
+    assert_int_equal(err.code, TF_ERR_PROTO);
+    assert_mentions(&err, needle);
+    assert_true(s_all_zero(&m, sizeof m));
+}
+
+/* Decoding must succeed; the caller clears *m. */
+static void
+expect_decode(const void *data, size_t size, tf_msg_t *m)
+{
+    tf_err_t err = {0};
+    int rc = tf_msg_decode(data, size, m, &err);
+    if (rc != TF_OK)
+        fail_msg("decode failed (%d): %s", rc, err.message);
+}
+
+static void
+encode_ok(const tf_msg_t *m, uint8_t **data, size_t *size)
+{
+    tf_err_t err = {0};
+    int rc = tf_msg_encode(m, data, size, &err);
+    if (rc != TF_OK)
+        fail_msg("encode of %s failed (%d): %s", tf_msg_type_name(m->type), rc, err.message);
+    assert_non_null(*data);
+    assert_true(*size > 0);
+}
+
+static void
+expect_encode_fails(const tf_msg_t *m, int code, const char *needle)
+{
+    uint8_t *data = (uint8_t *) &data;  /* must be reset to NULL */
+    size_t size = 99;
+    tf_err_t err = {0};
+    int rc = tf_msg_encode(m, &data, &size, &err);
+    if (rc == TF_OK) {
+        free(data);
+        fail_msg("encode succeeded, expected %d mentioning \"%s\"", code, needle);
+    }
+    assert_int_equal(rc, code);
+    assert_int_equal(err.code, code);
+    assert_mentions(&err, needle);
+    assert_null(data);
+    assert_int_equal(size, 0);
+}
+
+/* A msgpack buffer built with msgpack-c's packer; every pack call is checked. */
+typedef struct {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+} buf_t;
+
+#define PK(call) assert_int_equal((call), 0)
+
+static void
+b_init(buf_t *b)
+{
+    msgpack_sbuffer_init(&b->sb);
+    msgpack_packer_init(&b->pk, &b->sb, msgpack_sbuffer_write);
+}
+static void b_free(buf_t *b) { msgpack_sbuffer_destroy(&b->sb); }
+static void b_map(buf_t *b, size_t n) { PK(msgpack_pack_map(&b->pk, n)); }
+static void b_array(buf_t *b, size_t n) { PK(msgpack_pack_array(&b->pk, n)); }
+static void b_uint(buf_t *b, uint64_t v) { PK(msgpack_pack_uint64(&b->pk, v)); }
+static void b_int(buf_t *b, int64_t v) { PK(msgpack_pack_int64(&b->pk, v)); }
+static void b_nil(buf_t *b) { PK(msgpack_pack_nil(&b->pk)); }
+static void b_bool(buf_t *b, bool v) { PK(v ? msgpack_pack_true(&b->pk) : msgpack_pack_false(&b->pk)); }
+static void b_double(buf_t *b, double v) { PK(msgpack_pack_double(&b->pk, v)); }
+static void
+b_strn(buf_t *b, const char *s, size_t n)
+{
+    PK(msgpack_pack_str(&b->pk, n));
+    PK(msgpack_pack_str_body(&b->pk, s, n));
+}
+static void b_str(buf_t *b, const char *s) { b_strn(b, s, strlen(s)); }
+static void
+b_bin(buf_t *b, const void *p, size_t n)
+{
+    PK(msgpack_pack_bin(&b->pk, n));
+    PK(msgpack_pack_bin_body(&b->pk, p, n));
+}
+static void b_raw(buf_t *b, const void *p, size_t n) { PK(msgpack_sbuffer_write(&b->sb, p, n)); }
+/* The two envelope pairs: "v": 1, "t": type. */
+static void
+b_env(buf_t *b, const char *type)
+{
+    b_str(b, "v");
+    b_uint(b, TF_PROTO_VERSION);
+    b_str(b, "t");
+    b_str(b, type);
+}
+static void b_kv_str(buf_t *b, const char *k, const char *v) { b_str(b, k); b_str(b, v); }
+static void b_kv_uint(buf_t *b, const char *k, uint64_t v) { b_str(b, k); b_uint(b, v); }
+
+/* ------------------------------------------------------------- sample messages ------- */
+
+static uint8_t s_blob[] = {0x00, 'b', 'i', 'n', 0x00, 0x00, 0xff, 0xc1, 0xd4, 0x00, 0x80, 0x7f};
+static uint8_t s_empty_blob[1];
+
+static tf_msg_service_row_t s_services[] = {
+    {.name = "stager", .workers = 2, .idle = 1, .queued = 7, .inflight = 1, .done = 100,
+     .failed = 3, .redelivered = 2, .oldest_age_ms = 1234},
+    {.name = "compressor", .workers = 4, .idle = 4, .queued = UINT64_MAX, .inflight = 9,
+     .done = 1, .failed = 11, .redelivered = 12, .oldest_age_ms = -5},
+    {.name = "tape-writer", .workers = 1, .idle = 5, .queued = 6, .inflight = 7, .done = 8,
+     .failed = 9, .redelivered = 10, .oldest_age_ms = INT64_MAX},
+};
+static tf_msg_worker_row_t s_workers[] = {
+    {.id = "00a1b2c3d4", .service = "stager", .name = "stager@host:10", .pid = 10,
+     .state = "busy", .item_id = "item-1", .idle_ms = 250},
+    {.id = "00ffeeddcc", .service = "compressor", .name = "compressor@other:11", .pid = 11,
+     .state = "idle", .item_id = "item-2", .idle_ms = -1},
+    {.id = "0012345678", .service = "echo", .name = "echo@x:12", .pid = UINT64_MAX,
+     .state = "busy", .item_id = "item-3", .idle_ms = INT64_MIN},
+};
+
+/* Every field set to a non-default value. `empty_bytes`: byte fields present but empty
+   (otherwise binary data with NULs). Returns false for a type it does not know. */
+static bool
+fill_full(tf_msg_type_t type, tf_msg_t *m, bool empty_bytes)
+{
+    tf_bytes_t bytes = empty_bytes ? (tf_bytes_t){s_empty_blob, 0}
+                                   : (tf_bytes_t){s_blob, sizeof s_blob};
+    memset(m, 0, sizeof *m);
+    m->type = type;
+    switch (type) {
+    case TF_MSG_READY:
+        m->ready = (tf_msg_ready_t){.service = "echo", .worker = "echo@host:1234",
+                                    .host = "host.example", .pid = 4242};
+        return true;
+    case TF_MSG_HEARTBEAT:
+        m->heartbeat = (tf_msg_heartbeat_t){.ts = 1795000000123ull};
+        return true;
+    case TF_MSG_DISCONNECT:
+        m->disconnect = (tf_msg_disconnect_t){.reason = "shutting down: SIGTERM"};
+        return true;
+    case TF_MSG_WORK:
+        m->work = (tf_msg_work_t){.item_id = "item-42", .service = "compressor",
+                                  .job_id = "job-7", .attempt = 3, .payload = bytes};
+        return true;
+    case TF_MSG_PROGRESS:
+        m->progress = (tf_msg_progress_t){.item_id = "item-42", .attempt = 2, .done = 512,
+                                          .total = 1024, .message = "half way \xc3\xa9"};
+        return true;
+    case TF_MSG_DONE:
+        m->done = (tf_msg_done_t){.item_id = "item-42", .attempt = 4, .result = bytes};
+        return true;
+    case TF_MSG_FAILED:
+        m->failed = (tf_msg_failed_t){.item_id = "item-42", .attempt = 5,
+                                      .reason = "drive sg:/dev/sg3: MEDIUM ERROR", .retry = true};
+        return true;
+    case TF_MSG_SUBMIT:
+        m->submit = (tf_msg_submit_t){.rid = "r-1", .service = "scanner", .item_id = "key-9",
+                                      .job_id = "job-8", .payload = bytes};
+        return true;
+    case TF_MSG_SUBMIT_OK:
+        m->submit_ok = (tf_msg_submit_ok_t){.rid = "r-1", .item_id = "key-9", .state = "inflight",
+                                            .existed = true};
+        return true;
+    case TF_MSG_ITEM_GET:
+        m->item_get = (tf_msg_item_get_t){.rid = "r-2", .item_id = "key-9"};
+        return true;
+    case TF_MSG_ITEM_INFO:
+        m->item_info = (tf_msg_item_info_t){
+            .rid = "r-2", .item_id = "key-9", .service = "scanner", .job_id = "job-8",
+            .state = "failed", .attempts = 6, .worker = "scanner@h:1", .reason = "no space",
+            .result = bytes, .created_ms = -1000, .updated_ms = INT64_MAX};
+        return true;
+    case TF_MSG_STATUS_GET:
+        m->status_get = (tf_msg_status_get_t){.rid = "r-3"};
+        return true;
+    case TF_MSG_STATUS:
+        m->status = (tf_msg_status_t){.rid = "r-3", .pid = 77, .uptime_ms = 99999,
+                                      .journal = "/var/lib/tapeflow/journal.db", .recovered = 5,
+                                      .services = s_services, .services_count = 3,
+                                      .workers = s_workers, .workers_count = 3};
+        return true;
+    case TF_MSG_ERROR:
+        m->error = (tf_msg_error_t){.rid = "r-4", .code = TF_ERR_NOTFOUND,
+                                    .message = "no such item 'key-10'"};
+        return true;
+    case TF_MSG_EVENT:
+        m->event = (tf_msg_event_t){.topic = "job.8.progress", .time_ms = 1795000000456ll,
+                                    .source = "stager@host:10", .seq = 17, .level = "warn",
+                                    .message = "slow disk", .job_id = "job-8",
+                                    .item_id = "item-42", .done = 3, .total = 9};
+        return true;
+    case TF_MSG_NONE:
+    case TF_MSG_TYPE_COUNT:
+        break;
+    }
+    return false;
+}
+
+/* Only the required fields. */
+static bool
+fill_min(tf_msg_type_t type, tf_msg_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->type = type;
+    switch (type) {
+    case TF_MSG_READY: m->ready.service = "echo"; return true;
+    case TF_MSG_HEARTBEAT: return true;
+    case TF_MSG_DISCONNECT: return true;
+    case TF_MSG_WORK:
+        m->work = (tf_msg_work_t){.item_id = "i", .service = "s", .attempt = 1};
+        return true;
+    case TF_MSG_PROGRESS: m->progress = (tf_msg_progress_t){.item_id = "i", .attempt = 1}; return true;
+    case TF_MSG_DONE: m->done = (tf_msg_done_t){.item_id = "i", .attempt = 1}; return true;
+    case TF_MSG_FAILED:
+        m->failed = (tf_msg_failed_t){.item_id = "i", .attempt = 1, .reason = "r"};
+        return true;
+    case TF_MSG_SUBMIT: m->submit.service = "s"; return true;
+    case TF_MSG_SUBMIT_OK: m->submit_ok = (tf_msg_submit_ok_t){.item_id = "i", .state = "queued"}; return true;
+    case TF_MSG_ITEM_GET: m->item_get.item_id = "i"; return true;
+    case TF_MSG_ITEM_INFO:
+        m->item_info = (tf_msg_item_info_t){.item_id = "i", .service = "s", .state = "done"};
+        return true;
+    case TF_MSG_STATUS_GET: return true;
+    case TF_MSG_STATUS: return true;  /* services and workers: required, zero rows */
+    case TF_MSG_ERROR: m->error = (tf_msg_error_t){.code = TF_ERR_PROTO, .message = "m"}; return true;
+    case TF_MSG_EVENT:
+        m->event = (tf_msg_event_t){.topic = "alert.x", .time_ms = 1, .source = "src", .seq = 1};
+        return true;
+    case TF_MSG_NONE:
+    case TF_MSG_TYPE_COUNT:
+        break;
+    }
+    return false;
+}
+
+/* The wire format of a fully set message, checked with msgpack-c's unpacker (an independent
+   reader): "key:kind" with kind str | uint | int | bool | bin | array. */
+static const char *const s_wire_spec[TF_MSG_TYPE_COUNT] = {
+    [TF_MSG_READY] = "service:str worker:str host:str pid:uint",
+    [TF_MSG_HEARTBEAT] = "ts:uint",
+    [TF_MSG_DISCONNECT] = "reason:str",
+    [TF_MSG_WORK] = "item_id:str service:str job_id:str attempt:uint payload:bin",
+    [TF_MSG_PROGRESS] = "item_id:str attempt:uint done:uint total:uint message:str",
+    [TF_MSG_DONE] = "item_id:str attempt:uint result:bin",
+    [TF_MSG_FAILED] = "item_id:str attempt:uint reason:str retry:bool",
+    [TF_MSG_SUBMIT] = "rid:str service:str item_id:str job_id:str payload:bin",
+    [TF_MSG_SUBMIT_OK] = "rid:str item_id:str state:str existed:bool",
+    [TF_MSG_ITEM_GET] = "rid:str item_id:str",
+    [TF_MSG_ITEM_INFO] = "rid:str item_id:str service:str job_id:str state:str attempts:uint "
+                         "worker:str reason:str result:bin created_ms:int updated_ms:int",
+    [TF_MSG_STATUS_GET] = "rid:str",
+    [TF_MSG_STATUS] = "rid:str pid:uint uptime_ms:int journal:str recovered:uint "
+                      "services:array workers:array",
+    [TF_MSG_ERROR] = "rid:str code:int message:str",
+    [TF_MSG_EVENT] = "topic:str time_ms:int source:str seq:uint level:str message:str "
+                     "job_id:str item_id:str done:uint total:uint",
+};
+static const char s_service_row_spec[] = "name:str workers:uint idle:uint queued:uint inflight:uint "
+                                         "done:uint failed:uint redelivered:uint oldest_age_ms:int";
+static const char s_worker_row_spec[] = "id:str service:str name:str pid:uint state:str "
+                                        "item_id:str idle_ms:int";
+
+static bool
+s_obj_key_is(const msgpack_object *k, const char *name, size_t n)
+{
+    return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+           memcmp(k->via.str.ptr, name, n) == 0;
+}
+
+static bool
+s_obj_kind_is(const msgpack_object *o, const char *kind, size_t n)
+{
+#define KIND_(s) (n == sizeof(s) - 1 && memcmp(kind, s, n) == 0)
+    if (KIND_("str")) return o->type == MSGPACK_OBJECT_STR;
+    if (KIND_("uint")) return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER;
+    if (KIND_("int"))
+        return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER || o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER;
+    if (KIND_("bool")) return o->type == MSGPACK_OBJECT_BOOLEAN;
+    if (KIND_("bin")) return o->type == MSGPACK_OBJECT_BIN;
+    if (KIND_("array")) return o->type == MSGPACK_OBJECT_ARRAY;
+#undef KIND_
+    fail_msg("bad kind in spec: %.*s", (int) n, kind);
+    return false;
+}
+
+/* Checks that map `o` has exactly the keys of `spec` (plus `extra` keys already checked by the
+   caller) with the right kinds. */
+static void
+check_map_against(const msgpack_object *o, const char *spec, uint32_t extra, const char *what)
+{
+    assert_int_equal(o->type, MSGPACK_OBJECT_MAP);
+    uint32_t expected = extra;
+    for (const char *p = spec; *p;) {
+        while (*p == ' ')
+            p++;
+        if (!*p)
+            break;
+        const char *colon = strchr(p, ':');
+        assert_non_null(colon);
+        const char *end = colon + strcspn(colon, " ");
+        int found = 0;
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            const msgpack_object_kv *kv = &o->via.map.ptr[i];
+            if (s_obj_key_is(&kv->key, p, (size_t) (colon - p))) {
+                found++;
+                if (!s_obj_kind_is(&kv->val, colon + 1, (size_t) (end - colon - 1)))
+                    fail_msg("%s.%.*s: wrong msgpack type %d", what, (int) (colon - p), p,
+                             (int) kv->val.type);
+            }
+        }
+        if (found != 1)
+            fail_msg("%s: key '%.*s' appears %d times", what, (int) (colon - p), p, found);
+        expected++;
+        p = end;
+    }
+    if (o->via.map.size != expected)
+        fail_msg("%s: %u keys on the wire, expected %u", what, o->via.map.size, expected);
+}
+
+static const msgpack_object *
+s_obj_get(const msgpack_object *map, const char *key)
+{
+    for (uint32_t i = 0; i < map->via.map.size; i++)
+        if (s_obj_key_is(&map->via.map.ptr[i].key, key, strlen(key)))
+            return &map->via.map.ptr[i].val;
+    return NULL;
+}
+
+/* Encode, decode, compare field by field; returns nothing, fails the test on a difference. */
+static void
+roundtrip(const tf_msg_t *in)
+{
+    uint8_t *data;
+    size_t size;
+    encode_ok(in, &data, &size);
+    tf_msg_t out;
+    tf_err_t err = {0};
+    int rc = tf_msg_decode(data, size, &out, &err);
+    free(data);
+    if (rc != TF_OK)
+        fail_msg("%s: decode of own encoding failed: %s", tf_msg_type_name(in->type), err.message);
+    char why[256];
+    bool same = tf_msg_equal(in, &out, why, sizeof why);
+    tf_msg_clear(&out);
+    if (!same)
+        fail_msg("%s round trip differs: %s", tf_msg_type_name(in->type), why);
+}
+
+/* --------------------------------------------------------------- catalogue ----------- */
+
+static void
+test_type_names(void **state)
+{
+    (void) state;
+    assert_int_equal(N_ELEMS(s_all_types), TF_MSG_TYPE_COUNT - 1);
+    for (size_t i = 0; i < N_ELEMS(s_all_types); i++) {
+        assert_int_equal(s_all_types[i], (tf_msg_type_t) (i + 1));
+        assert_string_equal(tf_msg_type_name(s_all_types[i]), s_all_names[i]);
+    }
+    assert_string_equal(tf_msg_type_name(TF_MSG_NONE), "?");
+    assert_string_equal(tf_msg_type_name(TF_MSG_TYPE_COUNT), "?");
+    assert_string_equal(tf_msg_type_name((tf_msg_type_t) -3), "?");
+}
+
+/* The comparison used by every round trip must itself notice differences. */
+static void
+test_equal_helper_detects_differences(void **state)
+{
+    (void) state;
+    tf_msg_t a, b;
+    char why[256];
+    for (size_t i = 0; i < N_ELEMS(s_all_types); i++) {
+        assert_true(fill_full(s_all_types[i], &a, false));
+        assert_true(fill_full(s_all_types[i], &b, false));
+        assert_true(tf_msg_equal(&a, &b, why, sizeof why));
+    }
+    fill_full(TF_MSG_WORK, &a, false);
+    fill_full(TF_MSG_WORK, &b, false);
+    b.work.attempt = 4;
+    assert_false(tf_msg_equal(&a, &b, why, sizeof why));
+    assert_string_equal(why, "work.attempt: 3 != 4");
+    b.work.attempt = 3;
+    b.work.payload.size--;
+    assert_false(tf_msg_equal(&a, &b, why, sizeof why));
+    b.work.payload = (tf_bytes_t){s_empty_blob, 0};
+    assert_false(tf_msg_equal(&a, &b, why, sizeof why));
+    fill_full(TF_MSG_WORK, &b, false);
+    b.work.job_id = NULL;
+    assert_false(tf_msg_equal(&a, &b, why, sizeof why));
+    b.work.job_id = "job-8";
+    assert_false(tf_msg_equal(&a, &b, why, sizeof why));
+    fill_full(TF_MSG_FAILED, &a, false);
+    fill_full(TF_MSG_FAILED, &b, false);
+    b.failed.retry = false;
+    assert_false(tf_msg_equal(&a, &b, why, sizeof why));
+
+    tf_msg_service_row_t other[3];
+    memcpy(other, s_services, sizeof other);
+    other[2].oldest_age_ms = 0;
+    fill_full(TF_MSG_STATUS, &a, false);
+    fill_full(TF_MSG_STATUS, &b, false);
+    b.status.services = other;
+    assert_false(tf_msg_equal(&a, &b, why, sizeof why));
+    assert_non_null(strstr(why, "status.services[2].oldest_age_ms"));
+    b.status.services = s_services;
+    b.status.workers_count = 2;
+    assert_false(tf_msg_equal(&a, &b, why, sizeof why));
+
+    fill_full(TF_MSG_DONE, &b, false);
+    assert_false(tf_msg_equal(&a, &b, why, sizeof why));
+    assert_string_equal(why, "type status != done");
+}
+
+/* ------------------------------------------------------------- round trips ----------- */
+
+static void
+test_roundtrip_every_type_full(void **state)
+{
+    (void) state;
+    for (size_t i = 0; i < N_ELEMS(s_all_types); i++) {
+        tf_msg_t m;
+        if (!fill_full(s_all_types[i], &m, false))
+            fail_msg("no sample message for type %s: add one to fill_full()", s_all_names[i]);
+        roundtrip(&m);
+    }
+}
+
+static void
+test_roundtrip_every_type_empty_bytes(void **state)
+{
+    (void) state;
+    for (size_t i = 0; i < N_ELEMS(s_all_types); i++) {
+        tf_msg_t m;
+        assert_true(fill_full(s_all_types[i], &m, true));
+        roundtrip(&m);
+    }
+    /* Present-but-empty stays distinguishable from absent after decoding. */
+    tf_msg_t m, out;
+    fill_full(TF_MSG_DONE, &m, true);
+    uint8_t *data;
+    size_t size;
+    encode_ok(&m, &data, &size);
+    expect_decode(data, size, &out);
+    free(data);
+    assert_non_null(out.done.result.data);
+    assert_int_equal(out.done.result.size, 0);
+    tf_msg_clear(&out);
+}
+
+static void
+test_roundtrip_binary_with_nuls(void **state)
+{
+    (void) state;
+    tf_msg_t m, out;
+    fill_full(TF_MSG_WORK, &m, false);
+    uint8_t *data;
+    size_t size;
+    encode_ok(&m, &data, &size);
+    expect_decode(data, size, &out);
+    free(data);
+    assert_int_equal(out.type, TF_MSG_WORK);
+    assert_int_equal(out.work.payload.size, sizeof s_blob);
+    assert_memory_equal(out.work.payload.data, s_blob, sizeof s_blob);
+    assert_ptr_not_equal(out.work.payload.data, s_blob);  /* a copy owned by the message */
+    assert_string_equal(out.work.item_id, "item-42");
+    assert_string_equal(out.work.service, "compressor");
+    assert_string_equal(out.work.job_id, "job-7");
+    assert_int_equal(out.work.attempt, 3);
+    tf_msg_clear(&out);
+    assert_true(s_all_zero(&out, sizeof out));
+}
+
+static void
+test_roundtrip_every_type_minimal(void **state)
+{
+    (void) state;
+    for (size_t i = 0; i < N_ELEMS(s_all_types); i++) {
+        tf_msg_t m;
+        if (!fill_min(s_all_types[i], &m))
+            fail_msg("no minimal message for type %s: add one to fill_min()", s_all_names[i]);
+        roundtrip(&m);  /* optional strings stay NULL, absent bytes stay absent */
+    }
+}
+
+static void
+test_roundtrip_status_rows(void **state)
+{
+    (void) state;
+    static const size_t counts[][2] = {{0, 0}, {1, 0}, {0, 1}, {1, 1}, {3, 1}, {1, 3}, {3, 3}};
+    for (size_t i = 0; i < N_ELEMS(counts); i++) {
+        tf_msg_t m, out;
+        fill_full(TF_MSG_STATUS, &m, false);
+        m.status.services_count = counts[i][0];
+        m.status.workers_count = counts[i][1];
+        if (!counts[i][0])
+            m.status.services = NULL;
+        roundtrip(&m);
+        uint8_t *data;
+        size_t size;
+        encode_ok(&m, &data, &size);
+        expect_decode(data, size, &out);
+        free(data);
+        assert_int_equal(out.status.services_count, counts[i][0]);
+        assert_int_equal(out.status.workers_count, counts[i][1]);
+        if (counts[i][0] == 0)
+            assert_null(out.status.services);
+        else
+            assert_string_equal(out.status.services[counts[i][0] - 1].name,
+                                s_services[counts[i][0] - 1].name);
+        if (counts[i][1] > 0)
+            assert_int_equal(out.status.workers[counts[i][1] - 1].idle_ms,
+                             s_workers[counts[i][1] - 1].idle_ms);
+        tf_msg_clear(&out);
+    }
+}
+
+static char *
+s_repeat(char c, size_t n)
+{
+    char *s = malloc(n + 1);
+    assert_non_null(s);
+    memset(s, c, n);
+    s[n] = '\0';
+    return s;
+}
+
+static void
+test_roundtrip_limits(void **state)
+{
+    (void) state;
+    char *id = s_repeat('i', TF_MSG_MAX_ID);
+    char *text = s_repeat('t', TF_MSG_MAX_TEXT);
+    char *path = s_repeat('p', TF_MSG_MAX_PATH);
+    char *topic = s_repeat('j', TF_MSG_MAX_ID * 2);
+    char *level = s_repeat('l', 16);
+    tf_msg_t m;
+
+    fill_full(TF_MSG_FAILED, &m, false);
+    m.failed.item_id = id;
+    m.failed.reason = text;
+    m.failed.attempt = UINT64_MAX;
+    roundtrip(&m);
+
+    fill_full(TF_MSG_STATUS, &m, false);
+    m.status.journal = path;
+    m.status.uptime_ms = INT64_MIN;
+    m.status.pid = UINT64_MAX;
+    roundtrip(&m);
+
+    fill_full(TF_MSG_EVENT, &m, false);
+    m.event.topic = topic;
+    m.event.level = level;
+    m.event.time_ms = INT64_MIN;
+    m.event.seq = UINT64_MAX;
+    roundtrip(&m);
+
+    fill_full(TF_MSG_ERROR, &m, false);
+    m.error.code = INT64_MAX;
+    m.error.message = "";  /* empty strings are strings too */
+    roundtrip(&m);
+
+    free(id);
+    free(text);
+    free(path);
+    free(topic);
+    free(level);
+}
+
+/* The encoder's output read back with msgpack-c's unpacker: the documented wire format. */
+static void
+test_wire_format_every_type(void **state)
+{
+    (void) state;
+    for (size_t i = 0; i < N_ELEMS(s_all_types); i++) {
+        tf_msg_type_t type = s_all_types[i];
+        tf_msg_t m;
+        assert_true(fill_full(type, &m, false));
+        if (!s_wire_spec[type])
+            fail_msg("no wire spec for %s", s_all_names[i]);
+        uint8_t *data;
+        size_t size;
+        encode_ok(&m, &data, &size);
+
+        msgpack_unpacked up;
+        msgpack_unpacked_init(&up);
+        size_t off = 0;
+        assert_int_equal(msgpack_unpack_next(&up, (const char *) data, size, &off),
+                         MSGPACK_UNPACK_SUCCESS);
+        assert_int_equal(off, size);
+        const msgpack_object *o = &up.data;
+        assert_int_equal(o->type, MSGPACK_OBJECT_MAP);
+        const msgpack_object *v = s_obj_get(o, "v"), *t = s_obj_get(o, "t");
+        assert_non_null(v);
+        assert_non_null(t);
+        assert_int_equal(v->type, MSGPACK_OBJECT_POSITIVE_INTEGER);
+        assert_int_equal(v->via.u64, TF_PROTO_VERSION);
+        assert_int_equal(t->type, MSGPACK_OBJECT_STR);
+        assert_int_equal(t->via.str.size, strlen(s_all_names[i]));
+        assert_memory_equal(t->via.str.ptr, s_all_names[i], t->via.str.size);
+        check_map_against(o, s_wire_spec[type], 2, s_all_names[i]);
+        if (type == TF_MSG_STATUS) {
+            const msgpack_object *svc = s_obj_get(o, "services"), *wrk = s_obj_get(o, "workers");
+            assert_int_equal(svc->via.array.size, 3);
+            assert_int_equal(wrk->via.array.size, 3);
+            for (uint32_t r = 0; r < 3; r++) {
+                check_map_against(&svc->via.array.ptr[r], s_service_row_spec, 0, "service row");
+                check_map_against(&wrk->via.array.ptr[r], s_worker_row_spec, 0, "worker row");
+            }
+        }
+        msgpack_unpacked_destroy(&up);
+        free(data);
+    }
+}
+
+/* Encoding a message with only required fields set puts exactly v, t and those on the wire
+   (absent optional strings and byte strings are omitted, numbers and booleans always sent). */
+static void
+test_wire_format_omits_absent(void **state)
+{
+    (void) state;
+    tf_msg_t m;
+    fill_min(TF_MSG_WORK, &m);
+    uint8_t *data;
+    size_t size;
+    encode_ok(&m, &data, &size);
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    assert_int_equal(msgpack_unpack_next(&up, (const char *) data, size, NULL),
+                     MSGPACK_UNPACK_SUCCESS);
+    check_map_against(&up.data, "item_id:str service:str attempt:uint", 2, "work");
+    msgpack_unpacked_destroy(&up);
+    free(data);
+
+    fill_min(TF_MSG_FAILED, &m);
+    encode_ok(&m, &data, &size);
+    msgpack_unpacked_init(&up);
+    assert_int_equal(msgpack_unpack_next(&up, (const char *) data, size, NULL),
+                     MSGPACK_UNPACK_SUCCESS);
+    check_map_against(&up.data, "item_id:str attempt:uint reason:str retry:bool", 2, "failed");
+    msgpack_unpacked_destroy(&up);
+    free(data);
+}
+
+/* ------------------------------------------------------------ encode refusals -------- */
+
+/* First required string/int/rows field per type as the encoder / decoder report it. */
+static const char *const s_enc_first_required[TF_MSG_TYPE_COUNT] = {
+    [TF_MSG_READY] = "service",     [TF_MSG_WORK] = "item_id",      [TF_MSG_PROGRESS] = "item_id",
+    [TF_MSG_DONE] = "item_id",      [TF_MSG_FAILED] = "item_id",    [TF_MSG_SUBMIT] = "service",
+    [TF_MSG_SUBMIT_OK] = "item_id", [TF_MSG_ITEM_GET] = "item_id",  [TF_MSG_ITEM_INFO] = "item_id",
+    [TF_MSG_ERROR] = "message",     [TF_MSG_EVENT] = "topic",
+};
+static const char *const s_dec_first_required[TF_MSG_TYPE_COUNT] = {
+    [TF_MSG_READY] = "service",     [TF_MSG_WORK] = "item_id",      [TF_MSG_PROGRESS] = "item_id",
+    [TF_MSG_DONE] = "item_id",      [TF_MSG_FAILED] = "item_id",    [TF_MSG_SUBMIT] = "service",
+    [TF_MSG_SUBMIT_OK] = "item_id", [TF_MSG_ITEM_GET] = "item_id",  [TF_MSG_ITEM_INFO] = "item_id",
+    [TF_MSG_ERROR] = "code",        [TF_MSG_EVENT] = "topic",       [TF_MSG_STATUS] = "services",
+};
+
+static void
+test_encode_refuses_unset_required(void **state)
+{
+    (void) state;
+    for (size_t i = 0; i < N_ELEMS(s_all_types); i++) {
+        tf_msg_type_t type = s_all_types[i];
+        tf_msg_t m;
+        memset(&m, 0, sizeof m);
+        m.type = type;
+        if (!s_enc_first_required[type]) {
+            uint8_t *data;
+            size_t size;
+            encode_ok(&m, &data, &size);  /* nothing required but numbers/rows */
+            free(data);
+            continue;
+        }
+        char needle[128];
+        snprintf(needle, sizeof needle, "%s: required field '%s' is not set", s_all_names[i],
+                 s_enc_first_required[type]);
+        expect_encode_fails(&m, TF_ERR_INVALID, needle);
+    }
+    /* One required field missing among others set. */
+    tf_msg_t m;
+    fill_full(TF_MSG_FAILED, &m, false);
+    m.failed.reason = NULL;
+    expect_encode_fails(&m, TF_ERR_INVALID, "failed: required field 'reason' is not set");
+    /* ... and inside a status row. */
+    tf_msg_worker_row_t rows[2];
+    memcpy(rows, s_workers, sizeof rows);
+    rows[1].state = NULL;
+    fill_full(TF_MSG_STATUS, &m, false);
+    m.status.workers = rows;
+    m.status.workers_count = 2;
+    expect_encode_fails(&m, TF_ERR_INVALID, "worker: required field 'state' is not set");
+}
+
+static void
+test_encode_refuses_overlong(void **state)
+{
+    (void) state;
+    char *id = s_repeat('x', TF_MSG_MAX_ID + 1);
+    char *text = s_repeat('x', TF_MSG_MAX_TEXT + 1);
+    tf_msg_t m;
+
+    fill_full(TF_MSG_WORK, &m, false);
+    m.work.item_id = id;
+    expect_encode_fails(&m, TF_ERR_TOOBIG, "work.item_id: string of 129 bytes is over the limit of 128");
+    fill_full(TF_MSG_FAILED, &m, false);
+    m.failed.reason = text;
+    expect_encode_fails(&m, TF_ERR_TOOBIG, "failed.reason: string of 4097 bytes is over the limit");
+    fill_full(TF_MSG_EVENT, &m, false);
+    m.event.level = "informational-ish";  /* 17 > 16 */
+    expect_encode_fails(&m, TF_ERR_TOOBIG, "event.level: string of 17 bytes is over the limit of 16");
+
+    /* Sizes are checked before the data is read: the buffer here is much smaller. */
+    fill_full(TF_MSG_DONE, &m, false);
+    m.done.result.size = (size_t) TF_MSG_MAX_BLOB + 1;
+    expect_encode_fails(&m, TF_ERR_TOOBIG, "done.result: 67108865 bytes is over the limit");
+    fill_full(TF_MSG_STATUS, &m, false);
+    m.status.services_count = TF_MSG_MAX_ROWS + 1;
+    expect_encode_fails(&m, TF_ERR_TOOBIG, "status.services: 100001 rows is over the limit");
+    fill_full(TF_MSG_STATUS, &m, false);
+    m.status.workers = NULL;
+    expect_encode_fails(&m, TF_ERR_INVALID, "status.workers: 3 rows but no array");
+    /* An over-long string in a row. */
+    tf_msg_service_row_t rows[1] = {s_services[0]};
+    rows[0].name = id;
+    fill_full(TF_MSG_STATUS, &m, false);
+    m.status.services = rows;
+    m.status.services_count = 1;
+    expect_encode_fails(&m, TF_ERR_TOOBIG, "service.name: string of 129 bytes is over the limit");
+    free(id);
+    free(text);
+}
+
+static void
+test_encode_refuses_unknown_type(void **state)
+{
+    (void) state;
+    tf_msg_t m;
+    memset(&m, 0, sizeof m);
+    expect_encode_fails(&m, TF_ERR_INVALID, "unknown message type 0");
+    m.type = TF_MSG_TYPE_COUNT;
+    expect_encode_fails(&m, TF_ERR_INVALID, "unknown message type");
+    m.type = (tf_msg_type_t) 99;
+    expect_encode_fails(&m, TF_ERR_INVALID, "unknown message type 99");
+    expect_encode_fails(NULL, TF_ERR_INVALID, "unknown message type");
+}
+
+/* Out-of-memory in the middle of an encoding: this executable is linked with
+   -Wl,--wrap=realloc, so every realloc in it (msgpack's sbuffer is inline code in tf_msg.c)
+   comes through here. */
+void *__real_realloc(void *ptr, size_t size);
+void *__wrap_realloc(void *ptr, size_t size);
+static int s_realloc_ok_left = -1;  /* reallocs that still succeed; -1: all */
+
+void *
+__wrap_realloc(void *ptr, size_t size)
+{
+    if (s_realloc_ok_left == 0)
+        return NULL;
+    if (s_realloc_ok_left > 0)
+        s_realloc_ok_left--;
+    return __real_realloc(ptr, size);
+}
+
+static void
+test_encode_out_of_memory(void **state)
+{
+    (void) state;
+    static uint8_t big[20000];
+    tf_msg_t m;
+    fill_full(TF_MSG_WORK, &m, false);
+    m.work.payload = (tf_bytes_t){big, sizeof big};
+    /* The buffer's first allocation (8 KiB) succeeds, growing it for the payload fails: the
+       encoder must not hand out the truncated bytes. */
+    for (int ok_left = 0; ok_left <= 1; ok_left++) {
+        s_realloc_ok_left = ok_left;
+        uint8_t *data = (uint8_t *) &data;
+        size_t size = 99;
+        tf_err_t err = {0};
+        int rc = tf_msg_encode(&m, &data, &size, &err);
+        s_realloc_ok_left = -1;
+        if (rc == TF_OK) {
+            free(data);
+            fail_msg("encode succeeded with %d successful reallocs", ok_left);
+        }
+        assert_int_equal(rc, TF_ERR_NOMEM);
+        assert_mentions(&err, "out of memory encoding");
+        assert_null(data);
+        assert_int_equal(size, 0);
+    }
+    /* and with memory it works */
+    uint8_t *data;
+    size_t size;
+    encode_ok(&m, &data, &size);
+    assert_true(size > sizeof big);
+    free(data);
+}
+
+/* ----------------------------------------------------------- decode rejections ------- */
+
+static void
+test_decode_empty(void **state)
+{
+    (void) state;
+    expect_reject(NULL, 0, "empty message");
+    expect_reject("", 0, "empty message");
+    expect_reject(NULL, 5, "empty message");
+}
+
+static void
+test_decode_wrong_version(void **state)
+{
+    (void) state;
+    /* Raw bytes: {"v": 2, "t": "heartbeat"} */
+    static const uint8_t v2[] = {0x82, 0xa1, 'v', 0x02, 0xa1, 't', 0xa9,
+                                 'h', 'e', 'a', 'r', 't', 'b', 'e', 'a', 't'};
+    expect_reject(v2, sizeof v2, "protocol version 2, this program speaks 1");
+
+    buf_t b;
+    b_init(&b);
+    b_map(&b, 2);
+    b_kv_str(&b, "t", "heartbeat");
+    b_kv_uint(&b, "v", 0);
+    expect_reject(b.sb.data, b.sb.size, "protocol version 0");
+    b_free(&b);
+
+    b_init(&b);
+    b_map(&b, 2);
+    b_kv_str(&b, "v", "1");
+    b_kv_str(&b, "t", "heartbeat");
+    expect_reject(b.sb.data, b.sb.size, "protocol version is string, expected unsigned integer");
+    b_free(&b);
+
+    b_init(&b);
+    b_map(&b, 2);
+    b_str(&b, "v");
+    b_int(&b, -1);
+    b_kv_str(&b, "t", "heartbeat");
+    expect_reject(b.sb.data, b.sb.size, "protocol version is integer");
+    b_free(&b);
+
+    b_init(&b);
+    b_map(&b, 2);
+    b_kv_str(&b, "t", "heartbeat");
+    b_kv_uint(&b, "ts", 5);
+    expect_reject(b.sb.data, b.sb.size, "message has no protocol version ('v')");
+    b_free(&b);
+
+    /* The version is checked even when the rest would not decode. */
+    b_init(&b);
+    b_map(&b, 3);
+    b_kv_uint(&b, "v", UINT64_MAX);
+    b_kv_str(&b, "t", "work");
+    b_kv_str(&b, "whatever", "x");
+    expect_reject(b.sb.data, b.sb.size, "protocol version 18446744073709551615");
+    b_free(&b);
+}
+
+static void
+test_decode_unknown_type(void **state)
+{
+    (void) state;
+    static const char *const bad[] = {"bogus", "none", "", "Work", "work ", "statu", "status_get2"};
+    for (size_t i = 0; i < N_ELEMS(bad); i++) {
+        buf_t b;
+        b_init(&b);
+        b_map(&b, 2);
+        b_env(&b, bad[i]);
+        char needle[64];
+        snprintf(needle, sizeof needle, "unknown message type '%s'", bad[i]);
+        expect_reject(b.sb.data, b.sb.size, needle);
+        b_free(&b);
+    }
+    /* A type name with an embedded NUL is not a prefix match. */
+    buf_t b;
+    b_init(&b);
+    b_map(&b, 2);
+    b_kv_uint(&b, "v", 1);
+    b_str(&b, "t");
+    b_strn(&b, "ready\0x", 7);
+    expect_reject(b.sb.data, b.sb.size, "unknown message type");
+    b_free(&b);
+
+    b_init(&b);
+    b_map(&b, 2);
+    b_kv_uint(&b, "v", 1);
+    b_kv_uint(&b, "t", 1);
+    expect_reject(b.sb.data, b.sb.size, "message type is unsigned integer, expected string");
+    b_free(&b);
+
+    b_init(&b);
+    b_map(&b, 1);
+    b_kv_uint(&b, "v", 1);
+    expect_reject(b.sb.data, b.sb.size, "message has no type ('t')");
+    b_free(&b);
+}
+
+/* Only the envelope: every type with a required field reports the first one missing. */
+static void
+test_decode_missing_required_every_type(void **state)
+{
+    (void) state;
+    for (size_t i = 0; i < N_ELEMS(s_all_types); i++) {
+        tf_msg_type_t type = s_all_types[i];
+        buf_t b;
+        b_init(&b);
+        b_map(&b, 2);
+        b_env(&b, s_all_names[i]);
+        if (s_dec_first_required[type]) {
+            char needle[128];
+            snprintf(needle, sizeof needle, "%s: missing required field '%s'", s_all_names[i],
+                     s_dec_first_required[type]);
+            expect_reject(b.sb.data, b.sb.size, needle);
+        }
+        else {
+            tf_msg_t m;
+            expect_decode(b.sb.data, b.sb.size, &m);
+            assert_int_equal(m.type, type);
+            tf_msg_clear(&m);
+        }
+        b_free(&b);
+    }
+}
+
+static void
+test_decode_missing_required_field(void **state)
+{
+    (void) state;
+    buf_t b;
+    b_init(&b);
+    b_map(&b, 5);
+    b_env(&b, "work");
+    b_kv_str(&b, "service", "s");
+    b_kv_uint(&b, "attempt", 1);
+    b_kv_str(&b, "job_id", "j");
+    expect_reject(b.sb.data, b.sb.size, "work: missing required field 'item_id'");
+    b_free(&b);
+
+    b_init(&b);
+    b_map(&b, 5);
+    b_env(&b, "work");
+    b_kv_str(&b, "service", "s");
+    b_kv_str(&b, "item_id", "i");
+    b_kv_str(&b, "job_id", "j");
+    expect_reject(b.sb.data, b.sb.size, "work: missing required field 'attempt'");
+    b_free(&b);
+
+    b_init(&b);
+    b_map(&b, 3);
+    b_env(&b, "status");
+    b_str(&b, "services");
+    b_array(&b, 0);
+    expect_reject(b.sb.data, b.sb.size, "status: missing required field 'workers'");
+    b_free(&b);
+
+    /* A required field missing from a row, after other rows allocated strings. */
+    b_init(&b);
+    b_map(&b, 4);
+    b_env(&b, "status");
+    b_str(&b, "services");
+    b_array(&b, 0);
+    b_str(&b, "workers");
+    b_array(&b, 2);
+    b_map(&b, 3);
+    b_kv_str(&b, "id", "01");
+    b_kv_str(&b, "service", "s");
+    b_kv_str(&b, "state", "idle");
+    b_map(&b, 2);
+    b_kv_str(&b, "service", "s");
+    b_kv_str(&b, "state", "idle");
+    expect_reject(b.sb.data, b.sb.size, "status.workers[1]: worker: missing required field 'id'");
+    b_free(&b);
+}
+
+/* A valid "work" map with one field's value supplied by `put`. */
+static void
+b_work_with(buf_t *b, const char *key, void (*put)(buf_t *))
+{
+    b_init(b);
+    b_map(b, 5);
+    b_env(b, "work");
+    static const char *const keys[] = {"item_id", "service", "attempt"};
+    for (size_t i = 0; i < N_ELEMS(keys); i++) {
+        b_str(b, keys[i]);
+        if (strcmp(keys[i], key) == 0)
+            put(b);
+        else if (strcmp(keys[i], "attempt") == 0)
+            b_uint(b, 1);
+        else
+            b_str(b, "x");
+    }
+}
+static void put_str(buf_t *b) { b_str(b, "3"); }
+static void put_uint(buf_t *b) { b_uint(b, 3); }
+static void put_neg(buf_t *b) { b_int(b, -1); }
+static void put_nil(buf_t *b) { b_nil(b); }
+static void put_true(buf_t *b) { b_bool(b, true); }
+static void put_float(buf_t *b) { b_double(b, 3.0); }
+static void put_bin(buf_t *b) { b_bin(b, "abc", 3); }
+static void put_array(buf_t *b) { b_array(b, 1); b_uint(b, 3); }
+static void put_map(buf_t *b) { b_map(b, 0); }
+
+static void
+test_decode_wrong_types(void **state)
+{
+    (void) state;
+    static const struct {
+        const char *key;
+        void (*put)(buf_t *);
+        const char *needle;
+    } cases[] = {
+        {"attempt", put_str, "work.attempt: expected unsigned integer, got string"},
+        {"attempt", put_nil, "work.attempt: expected unsigned integer, got nil"},
+        {"attempt", put_true, "work.attempt: expected unsigned integer, got boolean"},
+        {"attempt", put_float, "work.attempt: expected unsigned integer, got float"},
+        {"attempt", put_bin, "work.attempt: expected unsigned integer, got byte string"},
+        {"attempt", put_array, "work.attempt: expected unsigned integer, got array"},
+        {"attempt", put_map, "work.attempt: expected unsigned integer, got map"},
+        {"attempt", put_neg, "work.attempt: expected unsigned integer, got integer"},
+        {"item_id", put_uint, "work.item_id: expected string, got unsigned integer"},
+        {"item_id", put_bin, "work.item_id: expected string, got byte string"},
+        {"item_id", put_nil, "work.item_id: expected string, got nil"},
+        {"service", put_map, "work.service: expected string, got map"},
+    };
+    for (size_t i = 0; i < N_ELEMS(cases); i++) {
+        buf_t b;
+        b_work_with(&b, cases[i].key, cases[i].put);
+        expect_reject(b.sb.data, b.sb.size, cases[i].needle);
+        b_free(&b);
+    }
+
+    /* The helper builds valid messages when the value fits. */
+    buf_t b;
+    tf_msg_t m;
+    b_work_with(&b, "attempt", put_uint);
+    expect_decode(b.sb.data, b.sb.size, &m);
+    assert_int_equal(m.work.attempt, 3);
+    tf_msg_clear(&m);
+    b_free(&b);
+
+    b_init(&b);
+    b_map(&b, 5);
+    b_env(&b, "done");
+    b_kv_str(&b, "item_id", "i");
+    b_kv_uint(&b, "attempt", 1);
+    b_kv_str(&b, "result", "text, not bin");
+    expect_reject(b.sb.data, b.sb.size, "done.result: expected byte string, got string");
+    b_free(&b);
+
+    b_init(&b);
+    b_map(&b, 6);
+    b_env(&b, "failed");
+    b_kv_str(&b, "item_id", "i");
+    b_kv_uint(&b, "attempt", 1);
+    b_kv_str(&b, "reason", "r");
+    b_kv_uint(&b, "retry", 1);
+    expect_reject(b.sb.data, b.sb.size, "failed.retry: expected boolean, got unsigned integer");
+    b_free(&b);
+
+    b_init(&b);
+    b_map(&b, 4);
+    b_env(&b, "error");
+    b_str(&b, "code");
+    b_double(&b, -2.0);
+    b_kv_str(&b, "message", "m");
+    expect_reject(b.sb.data, b.sb.size, "error.code: expected integer, got float");
+    b_free(&b);
+
+    b_init(&b);
+    b_map(&b, 4);
+    b_env(&b, "status");
+    b_str(&b, "services");
+    b_map(&b, 0);
+    b_str(&b, "workers");
+    b_array(&b, 0);
+    expect_reject(b.sb.data, b.sb.size, "status.services: expected array, got map");
+    b_free(&b);
+
+    /* A wrong type inside a row. */
+    b_init(&b);
+    b_map(&b, 4);
+    b_env(&b, "status");
+    b_str(&b, "workers");
+    b_array(&b, 0);
+    b_str(&b, "services");
+    b_array(&b, 1);
+    b_map(&b, 2);
+    b_kv_str(&b, "name", "s");
+    b_kv_str(&b, "queued", "7");
+    expect_reject(b.sb.data, b.sb.size,
+                  "status.services[0]: service.queued: expected unsigned integer, got string");
+    b_free(&b);
+}
+
+static void
+test_decode_signed_and_unsigned(void **state)
+{
+    (void) state;
+    buf_t b;
+    tf_msg_t m;
+    /* A non-negative value in a signed msgpack format is fine for an unsigned field (other
+       packers write 5 as int8). Raw: d0 05. */
+    b_init(&b);
+    b_map(&b, 5);
+    b_env(&b, "work");
+    b_kv_str(&b, "item_id", "i");
+    b_kv_str(&b, "service", "s");
+    b_str(&b, "attempt");
+    b_raw(&b, "\xd0\x05", 2);
+    expect_decode(b.sb.data, b.sb.size, &m);
+    assert_int_equal(m.work.attempt, 5);
+    tf_msg_clear(&m);
+    b_free(&b);
+
+    /* Negative for unsigned: as int8 (d0 ff), int64 and negative fixint. */
+    static const char *const negs[] = {"\xd0\xff", "\xd3\x80\x00\x00\x00\x00\x00\x00\x00", "\xe0"};
+    static const size_t neg_len[] = {2, 9, 1};
+    for (size_t i = 0; i < N_ELEMS(negs); i++) {
+        b_init(&b);
+        b_map(&b, 5);
+        b_env(&b, "work");
+        b_kv_str(&b, "item_id", "i");
+        b_kv_str(&b, "service", "s");
+        b_str(&b, "attempt");
+        b_raw(&b, negs[i], neg_len[i]);
+        expect_reject(b.sb.data, b.sb.size, "work.attempt: expected unsigned integer, got integer");
+        b_free(&b);
+    }
+
+    /* Signed fields: the full int64 range, and nothing above it. */
+    static const int64_t ok[] = {INT64_MIN, -1, 0, 1, INT64_MAX};
+    for (size_t i = 0; i < N_ELEMS(ok); i++) {
+        b_init(&b);
+        b_map(&b, 4);
+        b_env(&b, "error");
+        b_str(&b, "code");
+        b_int(&b, ok[i]);
+        b_kv_str(&b, "message", "m");
+        expect_decode(b.sb.data, b.sb.size, &m);
+        assert_true(m.error.code == ok[i]);
+        tf_msg_clear(&m);
+        b_free(&b);
+    }
+    static const uint64_t too_big[] = {(uint64_t) INT64_MAX + 1, UINT64_MAX};
+    for (size_t i = 0; i < N_ELEMS(too_big); i++) {
+        b_init(&b);
+        b_map(&b, 4);
+        b_env(&b, "error");
+        b_kv_uint(&b, "code", too_big[i]);
+        b_kv_str(&b, "message", "m");
+        expect_reject(b.sb.data, b.sb.size, "error.code: integer out of range");
+        b_free(&b);
+    }
+}
+
+static void
+test_decode_trailing_bytes(void **state)
+{
+    (void) state;
+    tf_msg_t m;
+    fill_full(TF_MSG_READY, &m, false);
+    uint8_t *data;
+    size_t size;
+    encode_ok(&m, &data, &size);
+    uint8_t *more = malloc(size * 2 + 1);
+    assert_non_null(more);
+    memcpy(more, data, size);
+    more[size] = 0xc0;
+    expect_reject(more, size + 1, "1 trailing bytes after the message");
+    memcpy(more + size, data, size);  /* two messages in one frame */
+    char needle[64];
+    snprintf(needle, sizeof needle, "%zu trailing bytes", size);
+    expect_reject(more, size * 2, needle);
+    free(more);
+    free(data);
+}
+
+static void
+test_decode_counts_larger_than_bytes_left(void **state)
+{
+    (void) state;
+    /* fixmap claiming 15 pairs with 4 bytes after it */
+    static const uint8_t fixmap[] = {0x8f, 0xa1, 'v', 0x01, 0xc0};
+    expect_reject(fixmap, sizeof fixmap, "map claims 15 elements but only 4 bytes are left");
+    /* map16 claiming 1000 pairs */
+    static const uint8_t map16[] = {0xde, 0x03, 0xe8, 0xa1, 'v', 0x01};
+    expect_reject(map16, sizeof map16, "map claims 1000 elements");
+    /* array16 inside an otherwise valid status */
+    buf_t b;
+    b_init(&b);
+    b_map(&b, 4);
+    b_env(&b, "status");
+    b_str(&b, "workers");
+    b_array(&b, 0);
+    b_str(&b, "services");
+    b_raw(&b, "\xdc\xff\xff\x80\x80", 5);
+    expect_reject(b.sb.data, b.sb.size, "array claims 65535 elements but only 2 bytes are left");
+    b_free(&b);
+    /* a map's count needs two values per pair: 2 pairs, 3 bytes */
+    static const uint8_t pairs[] = {0x82, 0x01, 0x02, 0x03};
+    expect_reject(pairs, sizeof pairs, "map claims 2 elements but only 3 bytes are left");
+}
+
+/* 10 bytes claiming an array32 of 0xffffffff elements: refused by the count check, before
+   anything is allocated (msgpack-c's unpacker would ask for 4G x 24 bytes first). */
+static void
+test_hostile_count(void **state)
+{
+    (void) state;
+    static const uint8_t arr32[10] = {0xdd, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00};
+    expect_reject(arr32, sizeof arr32, "array claims 4294967295 elements but only 5 bytes are left");
+    static const uint8_t map32[10] = {0xdf, 0xff, 0xff, 0xff, 0xff, 0xa1, 'v', 0x01, 0xa1, 't'};
+    expect_reject(map32, sizeof map32, "map claims 4294967295 elements");
+    static const uint8_t str32[10] = {0xdb, 0xff, 0xff, 0xff, 0xff, 'a', 'b', 'c', 'd', 'e'};
+    expect_reject(str32, sizeof str32, "string of 4294967295 bytes is longer than the 5 bytes left");
+    static const uint8_t bin32[10] = {0xc6, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0};
+    expect_reject(bin32, sizeof bin32, "byte string of 4294967295 bytes is longer than");
+
+    /* The same lie deep inside a valid envelope, in a known and an unknown field. */
+    buf_t b;
+    b_init(&b);
+    b_map(&b, 4);
+    b_env(&b, "status");
+    b_str(&b, "workers");
+    b_array(&b, 0);
+    b_str(&b, "services");
+    b_raw(&b, arr32, 5);
+    expect_reject(b.sb.data, b.sb.size, "array claims 4294967295 elements but only 0 bytes are left");
+    b_free(&b);
+
+    b_init(&b);
+    b_map(&b, 3);
+    b_env(&b, "heartbeat");
+    b_str(&b, "future");
+    b_array(&b, 1);
+    b_raw(&b, map32, 5);
+    b_raw(&b, "\x01\x02", 2);
+    expect_reject(b.sb.data, b.sb.size, "map claims 4294967295 elements but only 2 bytes are left");
+    b_free(&b);
+}
+
+static void
+test_decode_overlong_strings(void **state)
+{
+    (void) state;
+    char *id = s_repeat('i', TF_MSG_MAX_ID + 1);
+    char *text = s_repeat('t', TF_MSG_MAX_TEXT + 1);
+    buf_t b;
+
+    b_init(&b);
+    b_map(&b, 5);
+    b_env(&b, "work");
+    b_kv_str(&b, "item_id", id);
+    b_kv_str(&b, "service", "s");
+    b_kv_uint(&b, "attempt", 1);
+    expect_reject(b.sb.data, b.sb.size, "work.item_id: string of 129 bytes is over the limit of 128");
+    b_free(&b);
+
+    b_init(&b);
+    b_map(&b, 3);
+    b_env(&b, "disconnect");
+    b_kv_str(&b, "reason", text);
+    expect_reject(b.sb.data, b.sb.size, "disconnect.reason: string of 4097 bytes is over the limit of 4096");
+    b_free(&b);
+
+    b_init(&b);
+    b_map(&b, 7);
+    b_env(&b, "event");
+    b_kv_str(&b, "topic", "alert.x");
+    b_str(&b, "time_ms");
+    b_int(&b, 1);
+    b_kv_str(&b, "source", "s");
+    b_kv_uint(&b, "seq", 1);
+    b_kv_str(&b, "level", "informational-ish");
+    expect_reject(b.sb.data, b.sb.size, "event.level: string of 17 bytes is over the limit of 16");
+    b_free(&b);
+
+    /* A str8 whose length runs past the end. */
+    static const uint8_t str8[] = {0x81, 0xa1, 'v', 0xd9, 0x20, 'a', 'b'};
+    expect_reject(str8, sizeof str8, "string of 32 bytes is longer than the 2 bytes left");
+    /* A key string running past the end. */
+    static const uint8_t key[] = {0x81, 0xbf, 'v'};
+    expect_reject(key, sizeof key, "string of 31 bytes is longer than the 1 bytes left");
+
+    free(id);
+    free(text);
+}
+
+/* A byte string one over TF_MSG_MAX_BLOB (64 MiB): really present, refused before copying. */
+static void
+test_decode_blob_over_limit(void **state)
+{
+    (void) state;
+    buf_t b;
+    b_init(&b);
+    b_map(&b, 5);
+    b_env(&b, "done");
+    b_kv_str(&b, "item_id", "i");
+    b_kv_uint(&b, "attempt", 1);
+    b_str(&b, "result");
+    size_t blob = (size_t) TF_MSG_MAX_BLOB + 1;
+    size_t total = b.sb.size + 5 + blob;
+    uint8_t *data = calloc(1, total);  /* untouched zero pages: cheap */
+    assert_non_null(data);
+    memcpy(data, b.sb.data, b.sb.size);
+    uint8_t *h = data + b.sb.size;
+    h[0] = 0xc6;
+    h[1] = (uint8_t) (blob >> 24);
+    h[2] = (uint8_t) (blob >> 16);
+    h[3] = (uint8_t) (blob >> 8);
+    h[4] = (uint8_t) blob;
+    expect_reject(data, total, "done.result: 67108865 bytes is over the limit of 67108864");
+    free(data);
+    b_free(&b);
+}
+
+static void
+test_decode_rows_over_limit(void **state)
+{
+    (void) state;
+    buf_t b;
+    b_init(&b);
+    b_map(&b, 4);
+    b_env(&b, "status");
+    b_str(&b, "workers");
+    b_array(&b, 0);
+    b_str(&b, "services");
+    b_array(&b, TF_MSG_MAX_ROWS + 1);
+    for (size_t i = 0; i < TF_MSG_MAX_ROWS + 1; i++)
+        b_map(&b, 0);
+    expect_reject(b.sb.data, b.sb.size, "status.services: 100001 rows is over the limit of 100000");
+    b_free(&b);
+}
+
+/* {"v":1,"t":"heartbeat","x": N nested arrays (or maps), innermost empty} */
+static void
+b_nested(buf_t *b, int levels, bool maps)
+{
+    b_init(b);
+    b_map(b, 3);
+    b_env(b, "heartbeat");
+    b_str(b, "x");
+    for (int i = 0; i < levels; i++) {
+        if (maps) {
+            if (i == levels - 1) {
+                b_map(b, 0);
+            }
+            else {
+                b_map(b, 1);
+                b_str(b, "k");
+            }
+        }
+        else
+            b_array(b, i == levels - 1 ? 0 : 1);
+    }
+}
+
+static void
+test_decode_deep_nesting(void **state)
+{
+    (void) state;
+    for (int maps = 0; maps <= 1; maps++) {
+        buf_t b;
+        tf_msg_t m;
+        b_nested(&b, TF_MSG_MAX_DEPTH, maps);  /* the deepest accepted */
+        expect_decode(b.sb.data, b.sb.size, &m);
+        assert_int_equal(m.type, TF_MSG_HEARTBEAT);
+        tf_msg_clear(&m);
+        b_free(&b);
+
+        b_nested(&b, TF_MSG_MAX_DEPTH + 1, maps);
+        expect_reject(b.sb.data, b.sb.size, "nested deeper than 8 levels");
+        b_free(&b);
+    }
+    /* 100000 nested arrays at the top: rejected early, no deep recursion. */
+    size_t n = 100000;
+    uint8_t *deep = malloc(n);
+    assert_non_null(deep);
+    memset(deep, 0x91, n - 1);
+    deep[n - 1] = 0x90;
+    expect_reject(deep, n, "nested deeper than 8 levels");
+    free(deep);
+
+    /* Deep inside a row: top map, services array, row map, unknown value (depth 3), ... */
+    buf_t b;
+    b_init(&b);
+    b_map(&b, 4);
+    b_env(&b, "status");
+    b_str(&b, "workers");
+    b_array(&b, 0);
+    b_str(&b, "services");
+    b_array(&b, 1);
+    b_map(&b, 2);
+    b_kv_str(&b, "name", "s");
+    b_str(&b, "future");
+    for (int i = 3; i <= TF_MSG_MAX_DEPTH + 1; i++)
+        b_array(&b, i == TF_MSG_MAX_DEPTH + 1 ? 0 : 1);
+    expect_reject(b.sb.data, b.sb.size, "nested deeper than 8 levels");
+    b_free(&b);
+}
+
+static void
+test_decode_nul_in_string(void **state)
+{
+    (void) state;
+    buf_t b;
+    b_init(&b);
+    b_map(&b, 5);
+    b_env(&b, "work");
+    b_str(&b, "item_id");
+    b_strn(&b, "ab\0cd", 5);
+    b_kv_str(&b, "service", "s");
+    b_kv_uint(&b, "attempt", 1);
+    expect_reject(b.sb.data, b.sb.size, "work.item_id: string contains a NUL byte");
+    b_free(&b);
+
+    b_init(&b);
+    b_map(&b, 3);
+    b_env(&b, "disconnect");
+    b_str(&b, "reason");
+    b_strn(&b, "\0", 1);
+    expect_reject(b.sb.data, b.sb.size, "disconnect.reason: string contains a NUL byte");
+    b_free(&b);
+
+    /* in a row */
+    b_init(&b);
+    b_map(&b, 4);
+    b_env(&b, "status");
+    b_str(&b, "workers");
+    b_array(&b, 0);
+    b_str(&b, "services");
+    b_array(&b, 1);
+    b_map(&b, 1);
+    b_str(&b, "name");
+    b_strn(&b, "svc\0", 4);
+    expect_reject(b.sb.data, b.sb.size, "status.services[0]: service.name: string contains a NUL byte");
+    b_free(&b);
+}
+
+static void
+test_decode_duplicate_keys(void **state)
+{
+    (void) state;
+    buf_t b;
+    b_init(&b);
+    b_map(&b, 6);
+    b_env(&b, "work");
+    b_kv_str(&b, "item_id", "a");
+    b_kv_str(&b, "service", "s");
+    b_kv_uint(&b, "attempt", 1);
+    b_kv_str(&b, "item_id", "b");
+    expect_reject(b.sb.data, b.sb.size, "work: field 'item_id' appears twice");
+    b_free(&b);
+
+    /* Envelope keys: a second "t" must neither win nor be ignored. */
+    static const char *const second_t[] = {"heartbeat", "disconnect", "bogus"};
+    for (size_t i = 0; i < N_ELEMS(second_t); i++) {
+        b_init(&b);
+        b_map(&b, 3);
+        b_env(&b, "heartbeat");
+        b_kv_str(&b, "t", second_t[i]);
+        expect_reject(b.sb.data, b.sb.size, "field 't' appears twice");
+        b_free(&b);
+    }
+    b_init(&b);
+    b_map(&b, 3);
+    b_env(&b, "heartbeat");
+    b_kv_uint(&b, "v", 1);
+    expect_reject(b.sb.data, b.sb.size, "field 'v' appears twice");
+    b_free(&b);
+
+    /* in a row */
+    b_init(&b);
+    b_map(&b, 4);
+    b_env(&b, "status");
+    b_str(&b, "services");
+    b_array(&b, 0);
+    b_str(&b, "workers");
+    b_array(&b, 1);
+    b_map(&b, 4);
+    b_kv_str(&b, "id", "1");
+    b_kv_str(&b, "service", "s");
+    b_kv_str(&b, "state", "idle");
+    b_kv_str(&b, "state", "busy");
+    expect_reject(b.sb.data, b.sb.size, "status.workers[0]: worker: field 'state' appears twice");
+    b_free(&b);
+}
+
+static void
+test_decode_extension_types(void **state)
+{
+    (void) state;
+    /* fixext 1/2/4/8/16, ext 8/16/32: header bytes followed by enough data */
+    static const struct {
+        uint8_t head[6];
+        size_t len;
+    } exts[] = {
+        {{0xd4, 0x01, 0x00}, 3},
+        {{0xd5, 0x01, 0x00, 0x00}, 4},
+        {{0xd6, 0x01, 0, 0, 0, 0}, 6},
+        {{0xd7, 0x01}, 2},
+        {{0xd8, 0x01}, 2},
+        {{0xc7, 0x01, 0x01, 0x00}, 4},
+        {{0xc8, 0x00, 0x01, 0x01, 0x00}, 5},
+        {{0xc9, 0x00, 0x00, 0x00, 0x01, 0x01}, 6},
+    };
+    for (size_t i = 0; i < N_ELEMS(exts); i++) {
+        char needle[64];
+        snprintf(needle, sizeof needle, "msgpack extension type 0x%02x", exts[i].head[0]);
+        /* as a known field's value */
+        buf_t b;
+        b_init(&b);
+        b_map(&b, 3);
+        b_env(&b, "heartbeat");
+        b_str(&b, "ts");
+        b_raw(&b, exts[i].head, exts[i].len);
+        b_raw(&b, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 16);
+        /* the 16 bytes of padding make it "trailing bytes" if the extension were accepted;
+           the extension is found first */
+        expect_reject(b.sb.data, b.sb.size, needle);
+        b_free(&b);
+        /* at the top */
+        expect_reject(exts[i].head, exts[i].len, needle);
+    }
+    /* An extension in an unknown field is rejected too (structure is checked everywhere). */
+    buf_t b;
+    b_init(&b);
+    b_map(&b, 3);
+    b_env(&b, "heartbeat");
+    b_str(&b, "future");
+    b_raw(&b, "\xd4\x05\x00", 3);
+    expect_reject(b.sb.data, b.sb.size, "extension");
+    b_free(&b);
+
+    static const uint8_t c1[] = {0x81, 0xa1, 'v', 0xc1};
+    expect_reject(c1, sizeof c1, "invalid msgpack byte 0xc1");
+}
+
+static void
+test_decode_truncated(void **state)
+{
+    (void) state;
+    /* Every strict prefix of every full message is rejected, with a message. */
+    for (size_t i = 0; i < N_ELEMS(s_all_types); i++) {
+        tf_msg_t m;
+        fill_full(s_all_types[i], &m, false);
+        uint8_t *data;
+        size_t size;
+        encode_ok(&m, &data, &size);
+        for (size_t cut = 0; cut < size; cut++) {
+            /* a heap copy of exactly `cut` bytes so ASan catches any read past the end */
+            uint8_t *part = malloc(cut ? cut : 1);
+            assert_non_null(part);
+            memcpy(part, data, cut);
+            tf_msg_t out;
+            tf_err_t err = {0};
+            int rc = tf_msg_decode(part, cut, &out, &err);
+            if (rc != TF_ERR_PROTO) {
+                if (rc == TF_OK)
+                    tf_msg_clear(&out);
+                fail_msg("%s cut at %zu of %zu: rc %d", s_all_names[i], cut, size, rc);
+            }
+            assert_true(err.message[0] != '\0');
+            assert_true(s_all_zero(&out, sizeof out));
+            free(part);
+        }
+        free(data);
+    }
+    /* Cut in the middle of a uint64. */
+    static const uint8_t cut64[] = {0x83, 0xa1, 'v', 0x01, 0xa1, 't', 0xa9, 'h', 'e', 'a', 'r',
+                                    't', 'b', 'e', 'a', 't', 0xa2, 't', 's', 0xcf, 0x00, 0x01};
+    expect_reject(cut64, sizeof cut64, "truncated message: needs 8 more bytes, only 2 left");
+    /* Cut after a key. */
+    static const uint8_t after_key[] = {0x81, 0xa1, 'v'};
+    expect_reject(after_key, sizeof after_key, "truncated message");
+    static const uint8_t str16_head[] = {0xda, 0x00};
+    expect_reject(str16_head, sizeof str16_head, "truncated message: needs 2 more bytes, only 1 left");
+}
+
+static void
+test_decode_not_a_map(void **state)
+{
+    (void) state;
+    static const uint8_t arr[] = {0x92, 0xa1, 'v', 0x01};
+    expect_reject(arr, sizeof arr, "message is a msgpack array, expected a map");
+    static const uint8_t str[] = {0xa4, 'w', 'o', 'r', 'k'};
+    expect_reject(str, sizeof str, "message is a msgpack string, expected a map");
+    static const uint8_t nil[] = {0xc0};
+    expect_reject(nil, sizeof nil, "message is a msgpack nil, expected a map");
+    static const uint8_t empty_map[] = {0x80};
+    expect_reject(empty_map, sizeof empty_map, "message has no protocol version");
+}
+
+static void
+test_decode_non_string_keys(void **state)
+{
+    (void) state;
+    buf_t b;
+    b_init(&b);
+    b_map(&b, 3);
+    b_uint(&b, 7);
+    b_str(&b, "x");
+    b_env(&b, "heartbeat");
+    expect_reject(b.sb.data, b.sb.size, "map key is unsigned integer, expected string");
+    b_free(&b);
+
+    /* A container key hiding an envelope: {["v"]: 1, "t": "heartbeat", ...} */
+    b_init(&b);
+    b_map(&b, 3);
+    b_array(&b, 1);
+    b_str(&b, "v");
+    b_uint(&b, 2);
+    b_env(&b, "heartbeat");
+    expect_reject(b.sb.data, b.sb.size, "map key is array, expected string");
+    b_free(&b);
+
+    b_init(&b);
+    b_map(&b, 4);
+    b_env(&b, "status");
+    b_str(&b, "workers");
+    b_array(&b, 0);
+    b_str(&b, "services");
+    b_array(&b, 1);
+    b_map(&b, 2);
+    b_kv_str(&b, "name", "s");
+    b_bin(&b, "idle", 4);
+    b_uint(&b, 1);
+    expect_reject(b.sb.data, b.sb.size, "status.services[0]: service: map key is byte string");
+    b_free(&b);
+}
+
+/* A status whose second row is not a map: rejected, and the first row's strings (already
+   allocated) are freed: ASan's leak check fails the test otherwise. */
+static void
+test_decode_status_row_not_map(void **state)
+{
+    (void) state;
+    static const struct {
+        void (*put)(buf_t *);
+        const char *needle;
+    } cases[] = {
+        {put_uint, "status.services[1]: expected map, got unsigned integer"},
+        {put_str, "status.services[1]: expected map, got string"},
+        {put_array, "status.services[1]: expected map, got array"},
+        {put_nil, "status.services[1]: expected map, got nil"},
+    };
+    for (size_t i = 0; i < N_ELEMS(cases); i++) {
+        buf_t b;
+        b_init(&b);
+        b_map(&b, 5);
+        b_env(&b, "status");
+        b_kv_str(&b, "journal", "/j");
+        b_str(&b, "workers");
+        b_array(&b, 1);
+        b_map(&b, 3);
+        b_kv_str(&b, "id", "01");
+        b_kv_str(&b, "service", "s");
+        b_kv_str(&b, "state", "idle");
+        b_str(&b, "services");
+        b_array(&b, 3);
+        b_map(&b, 1);
+        b_kv_str(&b, "name", "first");
+        cases[i].put(&b);
+        b_map(&b, 1);
+        b_kv_str(&b, "name", "third");
+        expect_reject(b.sb.data, b.sb.size, cases[i].needle);
+        b_free(&b);
+    }
+}
+
+/* Fields decoded before the failing one are freed and the message is zeroed. */
+static void
+test_decode_failure_frees_partial(void **state)
+{
+    (void) state;
+    buf_t b;
+    b_init(&b);
+    b_map(&b, 13);
+    b_env(&b, "item_info");
+    b_kv_str(&b, "rid", "r");
+    b_kv_str(&b, "item_id", "i");
+    b_kv_str(&b, "service", "s");
+    b_kv_str(&b, "job_id", "j");
+    b_kv_str(&b, "state", "done");
+    b_kv_str(&b, "worker", "w");
+    b_kv_str(&b, "reason", "r");
+    b_str(&b, "result");
+    b_bin(&b, "\0\1\2", 3);
+    b_kv_uint(&b, "attempts", 2);
+    b_kv_uint(&b, "created_ms", 1);
+    b_kv_str(&b, "updated_ms", "late");
+    expect_reject(b.sb.data, b.sb.size, "item_info.updated_ms: expected integer, got string");
+    b_free(&b);
+}
+
+/* ------------------------------------------------------- forward compatibility -------- */
+
+static void
+test_decode_unknown_fields_ignored(void **state)
+{
+    (void) state;
+    buf_t b;
+    b_init(&b);
+    b_map(&b, 10);
+    b_kv_str(&b, "zz_future_string", "hello");
+    b_env(&b, "work");
+    b_kv_str(&b, "item_id", "i-1");
+    b_str(&b, "zz_future_map");
+    b_map(&b, 2);
+    b_kv_uint(&b, "a", 1);
+    b_str(&b, "b");
+    b_array(&b, 3);
+    b_nil(&b);
+    b_double(&b, 1.5);
+    b_bin(&b, "\0", 1);
+    b_kv_str(&b, "service", "svc");
+    b_str(&b, "zz_future_int");
+    b_int(&b, -77);
+    b_kv_uint(&b, "attempt", 2);
+    b_str(&b, "Item_id");  /* keys are case-sensitive: unknown, not a duplicate */
+    b_bool(&b, true);
+    b_str(&b, "");
+    b_nil(&b);
+    tf_msg_t m;
+    expect_decode(b.sb.data, b.sb.size, &m);
+    b_free(&b);
+    tf_msg_t want;
+    fill_min(TF_MSG_WORK, &want);
+    want.work.item_id = "i-1";
+    want.work.service = "svc";
+    want.work.attempt = 2;
+    char why[256];
+    bool same = tf_msg_equal(&want, &m, why, sizeof why);
+    tf_msg_clear(&m);
+    if (!same)
+        fail_msg("%s", why);
+
+    /* in a row */
+    b_init(&b);
+    b_map(&b, 4);
+    b_env(&b, "status");
+    b_str(&b, "workers");
+    b_array(&b, 0);
+    b_str(&b, "services");
+    b_array(&b, 1);
+    b_map(&b, 3);
+    b_kv_str(&b, "name", "s");
+    b_kv_str(&b, "new_column", "x");
+    b_kv_uint(&b, "queued", 4);
+    expect_decode(b.sb.data, b.sb.size, &m);
+    assert_int_equal(m.status.services_count, 1);
+    assert_string_equal(m.status.services[0].name, "s");
+    assert_int_equal(m.status.services[0].queued, 4);
+    tf_msg_clear(&m);
+    b_free(&b);
+}
+
+static void
+test_decode_any_field_order(void **state)
+{
+    (void) state;
+    tf_msg_t want;
+    fill_min(TF_MSG_PROGRESS, &want);
+    want.progress.item_id = "i";
+    want.progress.attempt = 9;
+    want.progress.message = "m";
+    for (int order = 0; order < 4; order++) {
+        buf_t b;
+        b_init(&b);
+        b_map(&b, 5);
+        switch (order) {
+        case 0:  /* "t" before "v" */
+            b_kv_str(&b, "t", "progress");
+            b_kv_uint(&b, "v", 1);
+            b_kv_str(&b, "item_id", "i");
+            b_kv_uint(&b, "attempt", 9);
+            b_kv_str(&b, "message", "m");
+            break;
+        case 1:  /* fields before the envelope */
+            b_kv_str(&b, "message", "m");
+            b_kv_uint(&b, "attempt", 9);
+            b_kv_str(&b, "item_id", "i");
+            b_kv_str(&b, "t", "progress");
+            b_kv_uint(&b, "v", 1);
+            break;
+        case 2:  /* envelope split around fields */
+            b_kv_uint(&b, "v", 1);
+            b_kv_uint(&b, "attempt", 9);
+            b_kv_str(&b, "item_id", "i");
+            b_kv_str(&b, "message", "m");
+            b_kv_str(&b, "t", "progress");
+            break;
+        default:
+            b_kv_str(&b, "item_id", "i");
+            b_kv_str(&b, "t", "progress");
+            b_kv_str(&b, "message", "m");
+            b_kv_uint(&b, "v", 1);
+            b_kv_uint(&b, "attempt", 9);
+            break;
+        }
+        tf_msg_t m;
+        expect_decode(b.sb.data, b.sb.size, &m);
+        b_free(&b);
+        char why[256];
+        bool same = tf_msg_equal(&want, &m, why, sizeof why);
+        tf_msg_clear(&m);
+        if (!same)
+            fail_msg("order %d: %s", order, why);
+    }
+}
+
+/* The fuzz target's check (shared code) accepts our encodings and rejects garbage cleanly. */
+static void
+test_roundtrip_check_helper(void **state)
+{
+    (void) state;
+    char why[256] = "";
+    for (size_t i = 0; i < N_ELEMS(s_all_types); i++) {
+        tf_msg_t m;
+        fill_full(s_all_types[i], &m, false);
+        uint8_t *data;
+        size_t size;
+        encode_ok(&m, &data, &size);
+        tf_check_result_t r = tf_msg_check_roundtrip(data, size, why, sizeof why);
+        free(data);
+        if (r != TF_CHECK_DECODED)
+            fail_msg("%s: check gave %d: %s", s_all_names[i], (int) r, why);
+    }
+    static const uint8_t garbage[] = {0xdd, 0xff, 0xff, 0xff, 0xff, 0x00};
+    assert_int_equal(tf_msg_check_roundtrip(garbage, sizeof garbage, why, sizeof why),
+                     TF_CHECK_REJECTED);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_type_names),
+        cmocka_unit_test(test_equal_helper_detects_differences),
+        cmocka_unit_test(test_roundtrip_every_type_full),
+        cmocka_unit_test(test_roundtrip_every_type_empty_bytes),
+        cmocka_unit_test(test_roundtrip_binary_with_nuls),
+        cmocka_unit_test(test_roundtrip_every_type_minimal),
+        cmocka_unit_test(test_roundtrip_status_rows),
+        cmocka_unit_test(test_roundtrip_limits),
+        cmocka_unit_test(test_wire_format_every_type),
+        cmocka_unit_test(test_wire_format_omits_absent),
+        cmocka_unit_test(test_encode_refuses_unset_required),
+        cmocka_unit_test(test_encode_refuses_overlong),
+        cmocka_unit_test(test_encode_refuses_unknown_type),
+        cmocka_unit_test(test_encode_out_of_memory),
+        cmocka_unit_test(test_decode_empty),
+        cmocka_unit_test(test_decode_wrong_version),
+        cmocka_unit_test(test_decode_unknown_type),
+        cmocka_unit_test(test_decode_missing_required_every_type),
+        cmocka_unit_test(test_decode_missing_required_field),
+        cmocka_unit_test(test_decode_wrong_types),
+        cmocka_unit_test(test_decode_signed_and_unsigned),
+        cmocka_unit_test(test_decode_trailing_bytes),
+        cmocka_unit_test(test_decode_counts_larger_than_bytes_left),
+        cmocka_unit_test(test_hostile_count),
+        cmocka_unit_test(test_decode_overlong_strings),
+        cmocka_unit_test(test_decode_blob_over_limit),
+        cmocka_unit_test(test_decode_rows_over_limit),
+        cmocka_unit_test(test_decode_deep_nesting),
+        cmocka_unit_test(test_decode_nul_in_string),
+        cmocka_unit_test(test_decode_duplicate_keys),
+        cmocka_unit_test(test_decode_extension_types),
+        cmocka_unit_test(test_decode_truncated),
+        cmocka_unit_test(test_decode_not_a_map),
+        cmocka_unit_test(test_decode_non_string_keys),
+        cmocka_unit_test(test_decode_status_row_not_map),
+        cmocka_unit_test(test_decode_failure_frees_partial),
+        cmocka_unit_test(test_decode_unknown_fields_ignored),
+        cmocka_unit_test(test_decode_any_field_order),
+        cmocka_unit_test(test_roundtrip_check_helper),
+    };
+    return cmocka_run_group_tests_name("codec", tests, NULL, NULL);
+}
