@@ -1,0 +1,281 @@
+/*  tgt_harness - private tgtd for the drive tests. */
+#include "tgt_harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct _tgt_harness_t {
+    char dir[256];
+    char image[300];
+    char log[300];
+    char iqn[128];
+    char url[512];
+    char control[16];
+    int port;
+    pid_t tgtd;
+    int target_created;
+};
+
+static void
+s_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+int
+tgt_harness_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    int port = -1;
+    if (bind(fd, (struct sockaddr *) &addr, sizeof addr) == 0
+        && getsockname(fd, (struct sockaddr *) &addr, &len) == 0)
+        port = ntohs(addr.sin_port);
+    close(fd);
+    return port;
+}
+
+/* Runs argv with output appended to log; returns the exit status, -1 when it did not run. */
+static int
+s_run(char *const argv[], const char *log)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* tgtadm -C N --lld iscsi ARGS... (NULL-terminated). */
+static int
+s_tgtadm(tgt_harness_t *self, ...)
+{
+    const char *argv[32] = {"tgtadm", "-C", self->control, "--lld", "iscsi"};
+    int n = 5;
+    va_list ap;
+    va_start(ap, self);
+    const char *arg;
+    while (n < 31 && (arg = va_arg(ap, const char *)) != NULL)
+        argv[n++] = arg;
+    va_end(ap);
+    argv[n] = NULL;
+    return s_run((char *const *) argv, self->log);
+}
+
+static void
+s_log_tail(const char *log, char *why, size_t size)
+{
+    FILE *file = fopen(log, "r");
+    if (!file)
+        return;
+    char line[256], last[256] = "";
+    while (fgets(line, sizeof line, file))
+        if (line[0] != '\n')
+            snprintf(last, sizeof last, "%s", line);
+    fclose(file);
+    size_t used = strlen(why);
+    last[strcspn(last, "\n")] = '\0';
+    if (last[0] && used + 4 < size)
+        snprintf(why + used, size - used, " (log: %s)", last);
+}
+
+static int
+s_portal_accepts(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return 0;
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons((uint16_t) port);
+    int ok = connect(fd, (struct sockaddr *) &addr, sizeof addr) == 0;
+    close(fd);
+    return ok;
+}
+
+tgt_harness_t *
+tgt_harness_start(int size_mb, char *why, size_t why_size)
+{
+    why[0] = '\0';
+    tgt_harness_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        snprintf(why, why_size, "out of memory");
+        return NULL;
+    }
+    self->tgtd = -1;
+    snprintf(self->dir, sizeof self->dir, "/tmp/tf-tgt-XXXXXX");
+    if (!mkdtemp(self->dir)) {
+        snprintf(why, why_size, "mkdtemp: %s", strerror(errno));
+        free(self);
+        return NULL;
+    }
+    snprintf(self->image, sizeof self->image, "%s/tape.img", self->dir);
+    snprintf(self->log, sizeof self->log, "%s/tgt.log", self->dir);
+    snprintf(self->iqn, sizeof self->iqn, "iqn.2026-11.org.tapeflow:test%d", (int) getpid());
+    snprintf(self->control, sizeof self->control, "%d", 1000 + (int) (getpid() % 30000));
+    self->port = tgt_harness_free_port();
+    snprintf(self->url, sizeof self->url, "iscsi://127.0.0.1:%d/%s/1", self->port, self->iqn);
+    char size[16];
+    snprintf(size, sizeof size, "%d", size_mb);
+    char *const img_argv[] = {"tgtimg", "--op", "new", "--device-type", "tape", "--barcode",
+                              "TFTEST01", "--size", size, "--type", "data", "--file",
+                              self->image, NULL};
+    if (self->port <= 0 || s_run(img_argv, self->log) != 0) {
+        snprintf(why, why_size, "tgtimg could not create a tape image");
+        s_log_tail(self->log, why, why_size);
+        tgt_harness_stop(&self);
+        return NULL;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(why, why_size, "fork: %s", strerror(errno));
+        tgt_harness_stop(&self);
+        return NULL;
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(self->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        char portal[64];
+        snprintf(portal, sizeof portal, "portal=127.0.0.1:%d", self->port);
+        execlp("tgtd", "tgtd", "-f", "-C", self->control, "--iscsi", portal, (char *) NULL);
+        _exit(127);
+    }
+    self->tgtd = pid;
+    /* Wait for the control socket. */
+    int ready = 0;
+    for (int i = 0; i < 100 && !ready; i++) {
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            self->tgtd = -1;
+            snprintf(why, why_size, "tgtd exited at start (status %d)",
+                     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+            s_log_tail(self->log, why, why_size);
+            tgt_harness_stop(&self);
+            return NULL;
+        }
+        ready = s_tgtadm(self, "--mode", "target", "--op", "show", (char *) NULL) == 0;
+        if (!ready)
+            s_sleep_ms(100);
+    }
+    if (!ready) {
+        snprintf(why, why_size, "tgtd did not answer tgtadm within 10 s");
+        s_log_tail(self->log, why, why_size);
+        tgt_harness_stop(&self);
+        return NULL;
+    }
+    if (s_tgtadm(self, "--mode", "target", "--op", "new", "--tid", "1", "--targetname",
+                 self->iqn, (char *) NULL) != 0) {
+        snprintf(why, why_size, "tgtadm could not create the target");
+        s_log_tail(self->log, why, why_size);
+        tgt_harness_stop(&self);
+        return NULL;
+    }
+    self->target_created = 1;
+    if (s_tgtadm(self, "--mode", "logicalunit", "--op", "new", "--tid", "1", "--lun", "1",
+                 "--backing-store", self->image, "--bstype", "ssc", "--device-type", "tape",
+                 (char *) NULL)
+            != 0
+        || s_tgtadm(self, "--mode", "target", "--op", "bind", "--tid", "1",
+                    "--initiator-address", "ALL", (char *) NULL)
+               != 0) {
+        snprintf(why, why_size, "tgtadm could not add the tape LUN");
+        s_log_tail(self->log, why, why_size);
+        tgt_harness_stop(&self);
+        return NULL;
+    }
+    for (int i = 0; i < 50 && !s_portal_accepts(self->port); i++)
+        s_sleep_ms(100);
+    if (!s_portal_accepts(self->port)) {
+        snprintf(why, why_size, "tgtd does not accept connections on port %d", self->port);
+        tgt_harness_stop(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+tgt_harness_stop(tgt_harness_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    tgt_harness_t *self = *self_p;
+    if (self->tgtd > 0) {
+        if (self->target_created)
+            s_tgtadm(self, "--mode", "target", "--op", "delete", "--force", "--tid", "1",
+                     (char *) NULL);
+        kill(self->tgtd, SIGTERM);
+        int gone = 0;
+        for (int i = 0; i < 30 && !gone; i++) {
+            if (waitpid(self->tgtd, NULL, WNOHANG) == self->tgtd)
+                gone = 1;
+            else
+                s_sleep_ms(100);
+        }
+        if (!gone) {
+            kill(self->tgtd, SIGKILL);
+            waitpid(self->tgtd, NULL, 0);
+        }
+    }
+    unlink(self->image);
+    unlink(self->log);
+    rmdir(self->dir);
+    free(self);
+    *self_p = NULL;
+}
+
+const char *
+tgt_harness_url(tgt_harness_t *self)
+{
+    return self->url;
+}
+
+int
+tgt_harness_port(tgt_harness_t *self)
+{
+    return self->port;
+}
+
+const char *
+tgt_harness_iqn(tgt_harness_t *self)
+{
+    return self->iqn;
+}

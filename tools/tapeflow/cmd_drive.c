@@ -1,0 +1,485 @@
+/*  cmd_drive - the `tapeflow drive ...` subcommands. */
+#include "cmd_drive.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tf_discover.h"
+#include "tf_drive.h"
+#include "tf_drive_doctor.h"
+#include "tf_drive_resolve.h"
+#include "tf_drive_selftest.h"
+#include "tf_json.h"
+#include "tf_sim_opts.h"
+
+typedef struct {
+    bool json;
+    bool yes_overwrite;
+    double timeout_s;
+    const char *sysfs;
+    const char *dev;
+    const char *drive;
+    tf_selftest_opts_t test;
+} s_args_t;
+
+static void
+s_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: tapeflow drive list [--json]\n"
+            "       tapeflow drive status DRIVE [--json]\n"
+            "       tapeflow drive doctor DRIVE [--timeout SECONDS] [--json]\n"
+            "       tapeflow drive test DRIVE --yes-overwrite [--ew-limit SIZE] [--files N]\n"
+            "                               [--blocks N] [--block-size SIZE] [--json]\n"
+            "DRIVE is a URL (sg:/dev/sgN, sg:/dev/tape/by-id/..., iscsi://host[:port]/iqn/lun,\n"
+            "sim:/path/tape.img[?options]), serial:XYZ, or a drive name from the config\n"
+            "(drives/NAME/url). Test options: --sysfs DIR, --dev DIR (discovery roots).\n");
+}
+
+static int
+s_parse(int argc, char **argv, s_args_t *args)
+{
+    memset(args, 0, sizeof *args);
+    args->timeout_s = 120;
+    tf_selftest_opts_defaults(&args->test);
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        uint64_t size = 0;
+        if (strcmp(a, "--json") == 0) {
+            args->json = true;
+        } else if (strcmp(a, "--yes-overwrite") == 0) {
+            args->yes_overwrite = true;
+        } else if (strcmp(a, "--timeout") == 0 && value) {
+            char *end = NULL;
+            args->timeout_s = strtod(value, &end);
+            if (!end || *end || args->timeout_s < 0) {
+                fprintf(stderr, "tapeflow drive: --timeout wants seconds, not '%s'\n", value);
+                return 2;
+            }
+            i++;
+        } else if (strcmp(a, "--sysfs") == 0 && value) {
+            args->sysfs = argv[++i];
+        } else if (strcmp(a, "--dev") == 0 && value) {
+            args->dev = argv[++i];
+        } else if ((strcmp(a, "--ew-limit") == 0 || strcmp(a, "--block-size") == 0) && value) {
+            if (tf_sim_parse_size(value, &size) != TF_OK) {
+                fprintf(stderr, "tapeflow drive: %s wants a size like 256M, not '%s'\n", a,
+                        value);
+                return 2;
+            }
+            if (strcmp(a, "--ew-limit") == 0)
+                args->test.ew_limit = size;
+            else
+                args->test.block_size = (size_t) size;
+            i++;
+        } else if ((strcmp(a, "--files") == 0 || strcmp(a, "--blocks") == 0) && value) {
+            int n = atoi(value);
+            if (n < 1 || n > 100000) {
+                fprintf(stderr, "tapeflow drive: %s wants a positive count\n", a);
+                return 2;
+            }
+            if (strcmp(a, "--files") == 0)
+                args->test.files = n;
+            else
+                args->test.blocks = n;
+            i++;
+        } else if (a[0] == '-' && a[1] == '-') {
+            fprintf(stderr, "tapeflow drive: unknown or incomplete option '%s'\n", a);
+            return 2;
+        } else if (!args->drive) {
+            args->drive = a;
+        } else {
+            fprintf(stderr, "tapeflow drive: unexpected argument '%s'\n", a);
+            return 2;
+        }
+    }
+    args->test.timeout_ms = (int64_t) (args->timeout_s * 1000);
+    return 0;
+}
+
+static void
+s_print_json(tf_json_t *json)
+{
+    const char *text = tf_json_text(json);
+    printf("%s\n", text ? text : "{}");
+}
+
+static int
+s_list(tf_config_t *cfg, const s_args_t *args)
+{
+    tf_err_t err = {0, ""};
+    tf_discover_t *found = tf_discover_scan(args->sysfs, args->dev, &err);
+    if (!found) {
+        fprintf(stderr, "tapeflow drive list: %s\n", err.message);
+        return 1;
+    }
+    zlist_t *names = cfg ? tf_config_children(cfg, "drives") : NULL;
+    tf_json_t *json = args->json ? tf_json_new() : NULL;
+    if (json) {
+        tf_json_object_begin(json, NULL);
+        tf_json_array_begin(json, "attached");
+    } else {
+        printf("Attached tape drives (%zu):\n", tf_discover_count(found));
+    }
+    for (size_t i = 0; i < tf_discover_count(found); i++) {
+        const tf_discover_drive_t *d = tf_discover_get(found, i);
+        if (json) {
+            tf_json_object_begin(json, NULL);
+            tf_json_str(json, "hctl", d->hctl);
+            tf_json_str(json, "vendor", d->vendor);
+            tf_json_str(json, "model", d->model);
+            tf_json_str(json, "revision", d->revision);
+            tf_json_str(json, "serial", d->serial[0] ? d->serial : NULL);
+            tf_json_str(json, "nst", d->nst[0] ? d->nst : NULL);
+            tf_json_str(json, "sg", d->sg[0] ? d->sg : NULL);
+            tf_json_str(json, "by_id", d->by_id[0] ? d->by_id : NULL);
+            tf_json_str(json, "url", d->url);
+            tf_json_object_end(json);
+        } else {
+            printf("  %-10s %s %s rev %s  serial %s\n", d->hctl, d->vendor, d->model,
+                   d->revision, d->serial[0] ? d->serial : "(none)");
+            printf("             url %s  (nst %s, sg %s)\n", d->url, d->nst[0] ? d->nst : "-",
+                   d->sg[0] ? d->sg : "-");
+            if (d->by_id[0])
+                printf("             by-id %s  -> configure as url = serial:%s\n", d->by_id,
+                       d->serial[0] ? d->serial : "?");
+        }
+    }
+    if (json) {
+        tf_json_array_end(json);
+        tf_json_array_begin(json, "configured");
+    } else {
+        printf("Configured drives (%zu):\n", names ? zlist_size(names) : 0);
+    }
+    for (const char *name = names ? zlist_first(names) : NULL; name; name = zlist_next(names)) {
+        char key[300], url[1024];
+        snprintf(key, sizeof key, "drives/%s/url", name);
+        const char *value = tf_config_get(cfg, key);
+        tf_err_t rerr = {0, ""};
+        int rc = tf_drive_resolve(cfg, name, args->sysfs, args->dev, url, sizeof url, &rerr);
+        if (json) {
+            tf_json_object_begin(json, NULL);
+            tf_json_str(json, "name", name);
+            tf_json_str(json, "configured", value);
+            tf_json_str(json, "url", rc == TF_OK ? url : NULL);
+            tf_json_str(json, "error", rc == TF_OK ? NULL : rerr.message);
+            tf_json_object_end(json);
+        } else {
+            printf("  %-10s %s -> %s\n", name, value ? value : "(no url)",
+                   rc == TF_OK ? url : rerr.message);
+        }
+    }
+    if (json) {
+        tf_json_array_end(json);
+        tf_json_object_end(json);
+        s_print_json(json);
+        tf_json_destroy(&json);
+    }
+    if (names)
+        zlist_destroy(&names);
+    tf_discover_destroy(&found);
+    return 0;
+}
+
+static int
+s_status(tf_config_t *cfg, const s_args_t *args)
+{
+    char url[1024];
+    tf_err_t err = {0, ""};
+    if (tf_drive_resolve(cfg, args->drive, args->sysfs, args->dev, url, sizeof url, &err)
+        != TF_OK) {
+        fprintf(stderr, "tapeflow drive status: %s\n", err.message);
+        return 1;
+    }
+    tf_drive_t *drive = tf_drive_open(url, &err);
+    if (!drive) {
+        if (args->json) {
+            tf_json_t *json = tf_json_new();
+            tf_json_object_begin(json, NULL);
+            tf_json_str(json, "url", url);
+            tf_json_str(json, "error", err.message);
+            tf_json_object_end(json);
+            s_print_json(json);
+            tf_json_destroy(&json);
+        } else {
+            printf("%s: cannot open: %s\n", url, err.message);
+        }
+        return 1;
+    }
+    tf_drive_inquiry_t inq;
+    int inq_rc = tf_drive_inquiry(drive, &inq, &err);
+    char inq_err[TF_ERR_MESSAGE_MAX];
+    snprintf(inq_err, sizeof inq_err, "%s", err.message);
+    tf_err_t rerr = {0, ""};
+    int ready_rc = tf_drive_test_unit_ready(drive, &rerr);
+    tf_drive_cond_t ready_cond = tf_drive_last_cond(drive);
+    tf_drive_medium_t medium;
+    tf_err_t merr = {0, ""};
+    int medium_rc = tf_drive_medium_status(drive, &medium, &merr);
+    tf_drive_limits_t limits;
+    tf_err_t lerr = {0, ""};
+    int limits_rc = tf_drive_block_limits(drive, &limits, &lerr);
+    tf_drive_pos_t pos;
+    tf_err_t perr = {0, ""};
+    int pos_rc = ready_rc == TF_OK ? tf_drive_read_position(drive, &pos, &perr) : TF_ERR_STATE;
+    uint64_t alerts = 0;
+    tf_err_t aerr = {0, ""};
+    int alert_rc = tf_drive_tapealert(drive, &alerts, &aerr);
+    if (args->json) {
+        tf_json_t *json = tf_json_new();
+        tf_json_object_begin(json, NULL);
+        tf_json_str(json, "url", url);
+        if (inq_rc == TF_OK) {
+            tf_json_str(json, "vendor", inq.vendor);
+            tf_json_str(json, "product", inq.product);
+            tf_json_str(json, "revision", inq.revision);
+            tf_json_str(json, "serial", inq.serial);
+            tf_json_int(json, "device_type", inq.device_type);
+        } else {
+            tf_json_str(json, "error", inq_err);
+        }
+        tf_json_bool(json, "ready", ready_rc == TF_OK);
+        tf_json_str(json, "condition", tf_drive_cond_name(ready_cond));
+        if (medium_rc == TF_OK) {
+            tf_json_bool(json, "medium_present", medium.present);
+            tf_json_bool(json, "write_protected", medium.write_protected);
+            tf_json_int(json, "density", medium.density);
+            tf_json_int(json, "block_length", medium.block_length);
+        }
+        if (limits_rc == TF_OK) {
+            tf_json_int(json, "min_block", limits.min_block);
+            tf_json_int(json, "max_block", limits.max_block);
+        }
+        if (pos_rc == TF_OK) {
+            tf_json_object_begin(json, "position");
+            if (pos.file_known)
+                tf_json_int(json, "file", (int64_t) pos.file);
+            if (pos.block_known)
+                tf_json_int(json, "block", (int64_t) pos.block);
+            if (pos.object_known)
+                tf_json_int(json, "object", (int64_t) pos.object);
+            tf_json_str(json, "source", pos.source == TF_DRIVE_POS_DRIVE ? "drive" : "tracked");
+            tf_json_object_end(json);
+        }
+        if (alert_rc == TF_OK) {
+            tf_json_array_begin(json, "tapealert");
+            for (int f = 1; f <= 64; f++)
+                if (alerts & (1ull << (f - 1)))
+                    tf_json_str(json, NULL, tf_drive_tapealert_name(f));
+            tf_json_array_end(json);
+        }
+        tf_json_str(json, "fallbacks", tf_drive_fallbacks(drive));
+        tf_json_object_end(json);
+        s_print_json(json);
+        tf_json_destroy(&json);
+    } else {
+        printf("%s\n", url);
+        if (inq_rc == TF_OK)
+            printf("  identity:   %s %s rev %s, serial %s, device type %u%s\n", inq.vendor,
+                   inq.product, inq.revision, inq.serial[0] ? inq.serial : "(none)",
+                   inq.device_type, inq.device_type == 1 ? " (tape)" : " (NOT a tape drive)");
+        else
+            printf("  identity:   %s\n", inq_err);
+        printf("  ready:      %s\n", ready_rc == TF_OK ? "yes" : rerr.message);
+        if (medium_rc == TF_OK)
+            printf("  cartridge:  %s, %s, density 0x%02x, %s\n",
+                   medium.present ? "loaded" : "none", medium.write_protected ? "WRITE-PROTECTED" : "writable",
+                   medium.density, medium.block_length ? "fixed blocks" : "variable blocks");
+        else
+            printf("  cartridge:  %s\n", merr.message);
+        if (limits_rc == TF_OK)
+            printf("  blocks:     %u .. %u bytes\n", limits.min_block, limits.max_block);
+        if (pos_rc == TF_OK) {
+            char file[32] = "unknown", block[32] = "unknown";
+            if (pos.file_known)
+                snprintf(file, sizeof file, "%llu", (unsigned long long) pos.file);
+            if (pos.block_known)
+                snprintf(block, sizeof block, "%llu", (unsigned long long) pos.block);
+            printf("  position:   tape file %s, block %s (%s)\n", file, block,
+                   pos.source == TF_DRIVE_POS_DRIVE ? "from the drive" : "tracked");
+        }
+        if (alert_rc == TF_OK) {
+            printf("  TapeAlert:  %s", alerts ? "" : "none\n");
+            for (int f = 1, first = 1; f <= 64; f++)
+                if (alerts & (1ull << (f - 1))) {
+                    printf("%s%d %s", first ? "" : ", ", f, tf_drive_tapealert_name(f));
+                    first = 0;
+                }
+            if (alerts)
+                printf("\n");
+        } else {
+            printf("  TapeAlert:  %s\n", aerr.message);
+        }
+        if (*tf_drive_fallbacks(drive))
+            printf("  fallbacks:  %s\n", tf_drive_fallbacks(drive));
+    }
+    tf_drive_destroy(&drive);
+    return inq_rc == TF_OK ? 0 : 1;
+}
+
+static int
+s_doctor(tf_config_t *cfg, const s_args_t *args)
+{
+    tf_doctor_opts_t opts = {cfg, args->sysfs, args->dev, (int64_t) (args->timeout_s * 1000)};
+    tf_doctor_report_t *report = calloc(1, sizeof *report);
+    if (!report) {
+        fprintf(stderr, "tapeflow drive doctor: out of memory\n");
+        return 1;
+    }
+    int rc = tf_drive_doctor_run(args->drive, &opts, report);
+    if (args->json) {
+        tf_json_t *json = tf_json_new();
+        tf_json_object_begin(json, NULL);
+        tf_json_str(json, "drive", report->drive);
+        tf_json_str(json, "url", report->url[0] ? report->url : NULL);
+        tf_json_bool(json, "ok", rc == TF_OK);
+        tf_json_str(json, "first_failure",
+                    report->first_failure >= 0
+                        ? tf_drive_doctor_step_name((tf_doctor_step_t) report->first_failure)
+                        : NULL);
+        tf_json_array_begin(json, "steps");
+        for (int i = 0; i < TF_DOCTOR_STEPS; i++) {
+            const tf_doctor_result_t *r = &report->steps[i];
+            tf_json_object_begin(json, NULL);
+            tf_json_str(json, "step", tf_drive_doctor_step_name(r->step));
+            tf_json_str(json, "title", tf_drive_doctor_step_title(r->step));
+            tf_json_str(json, "state", tf_drive_doctor_state_name(r->state));
+            tf_json_str(json, "detail", r->detail);
+            if (r->state == TF_DOCTOR_FAIL || r->state == TF_DOCTOR_WARN) {
+                tf_json_str(json, "meaning", r->meaning);
+                tf_json_str(json, "action", r->action);
+            }
+            tf_json_object_end(json);
+        }
+        tf_json_array_end(json);
+        tf_json_object_end(json);
+        s_print_json(json);
+        tf_json_destroy(&json);
+    } else {
+        printf("Diagnosing %s%s%s\n", report->drive, report->url[0] ? " -> " : "", report->url);
+        for (int i = 0; i < TF_DOCTOR_STEPS; i++) {
+            const tf_doctor_result_t *r = &report->steps[i];
+            printf("  %-4s  %-24s %s\n", tf_drive_doctor_state_name(r->state),
+                   tf_drive_doctor_step_title(r->step), r->detail);
+        }
+        if (report->first_failure >= 0) {
+            const tf_doctor_result_t *r = &report->steps[report->first_failure];
+            printf("\nFAILED at step '%s' (%s):\n  %s\n  What it means: %s\n  What to do:    %s\n",
+                   tf_drive_doctor_step_title(r->step), tf_drive_doctor_step_name(r->step),
+                   r->detail, r->meaning, r->action);
+        } else {
+            for (int i = 0; i < TF_DOCTOR_STEPS; i++)
+                if (report->steps[i].state == TF_DOCTOR_WARN)
+                    printf("\nWARNING at step '%s': %s\n  What to do: %s\n",
+                           tf_drive_doctor_step_title(report->steps[i].step),
+                           report->steps[i].meaning, report->steps[i].action);
+            printf("\nThe drive is usable.\n");
+        }
+    }
+    free(report);
+    return rc == TF_OK ? 0 : 1;
+}
+
+static const char *
+s_test_state(tf_selftest_state_t state)
+{
+    return state == TF_SELFTEST_PASS ? "PASS" : state == TF_SELFTEST_FAIL ? "FAIL" : "skip";
+}
+
+static int
+s_test(tf_config_t *cfg, const s_args_t *args)
+{
+    if (!args->yes_overwrite) {
+        fprintf(stderr,
+                "tapeflow drive test: refusing to run: the self test DESTROYS ALL DATA on the "
+                "tape in %s (it rewinds and writes from the start). Load a scratch tape and "
+                "rerun with --yes-overwrite.\n",
+                args->drive);
+        return 2;
+    }
+    char url[1024];
+    tf_err_t err = {0, ""};
+    if (tf_drive_resolve(cfg, args->drive, args->sysfs, args->dev, url, sizeof url, &err)
+        != TF_OK) {
+        fprintf(stderr, "tapeflow drive test: %s\n", err.message);
+        return 1;
+    }
+    tf_selftest_report_t *report = calloc(1, sizeof *report);
+    if (!report)
+        return 1;
+    if (!args->json)
+        printf("Self test of %s (overwrites the tape)\n", url);
+    int rc = tf_drive_selftest_run(url, &args->test, report, &err);
+    if (args->json) {
+        tf_json_t *json = tf_json_new();
+        tf_json_object_begin(json, NULL);
+        tf_json_str(json, "url", url);
+        tf_json_bool(json, "passed", rc == TF_OK);
+        if (rc != TF_OK)
+            tf_json_str(json, "error", err.message);
+        tf_json_double(json, "write_mb_s", report->write_mb_s);
+        tf_json_double(json, "read_mb_s", report->read_mb_s);
+        tf_json_int(json, "bytes_written", (int64_t) report->bytes_written);
+        tf_json_str(json, "fallbacks", report->fallbacks);
+        tf_json_array_begin(json, "steps");
+        for (size_t i = 0; i < report->count; i++) {
+            tf_json_object_begin(json, NULL);
+            tf_json_str(json, "step", report->steps[i].name);
+            tf_json_str(json, "state", s_test_state(report->steps[i].state));
+            tf_json_str(json, "detail", report->steps[i].detail);
+            tf_json_double(json, "seconds", report->steps[i].seconds);
+            tf_json_object_end(json);
+        }
+        tf_json_array_end(json);
+        tf_json_object_end(json);
+        s_print_json(json);
+        tf_json_destroy(&json);
+    } else {
+        for (size_t i = 0; i < report->count; i++)
+            printf("  %-4s  %-28s %s (%.2f s)\n", s_test_state(report->steps[i].state),
+                   report->steps[i].name, report->steps[i].detail, report->steps[i].seconds);
+        if (report->count > 0)
+            printf("Throughput: write %.1f MB/s, read %.1f MB/s\n", report->write_mb_s,
+                   report->read_mb_s);
+        if (report->fallbacks[0])
+            printf("Fallbacks used: %s\n", report->fallbacks);
+        printf("%s\n", rc == TF_OK ? "Self test PASSED." : err.message);
+    }
+    free(report);
+    return rc == TF_OK ? 0 : 1;
+}
+
+int
+tf_cmd_drive(tf_config_t *cfg, int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
+        s_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    s_args_t args;
+    int rc = s_parse(argc, argv, &args);
+    if (rc != 0)
+        return rc;
+    const char *verb = argv[1];
+    if (strcmp(verb, "list") == 0)
+        return s_list(cfg, &args);
+    if (strcmp(verb, "status") != 0 && strcmp(verb, "doctor") != 0 && strcmp(verb, "test") != 0) {
+        fprintf(stderr, "tapeflow drive: unknown verb '%s'\n", verb);
+        s_usage(stderr);
+        return 2;
+    }
+    if (!args.drive) {
+        fprintf(stderr, "tapeflow drive %s: which drive? give a URL, serial:XYZ or a name\n",
+                verb);
+        s_usage(stderr);
+        return 2;
+    }
+    if (strcmp(verb, "status") == 0)
+        return s_status(cfg, &args);
+    if (strcmp(verb, "doctor") == 0)
+        return s_doctor(cfg, &args);
+    return s_test(cfg, &args);
+}
