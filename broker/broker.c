@@ -232,6 +232,46 @@ s_worker_make_idle(worker_t *w)
 
 static void s_dispatch(broker_t *self, service_t *service, int64_t now_wall);
 
+/* Queues cat_job{failed} for the item's job (idempotent: the id derives from the item's). */
+static void
+s_report_job_failure(broker_t *self, item_t *it, const char *reason, int64_t now_wall)
+{
+    const char *target = self->opts.job_service;
+    if (!it->job_id || !target || !*target || strcmp(target, it->service->name) == 0)
+        return;
+    char id[TF_MSG_MAX_ID + 16];
+    snprintf(id, sizeof id, "%.*s-failed", TF_MSG_MAX_ID - 8, it->id);
+    tf_msg_t payload = {.type = TF_MSG_CAT_JOB};
+    payload.cat_job = (tf_msg_cat_job_t){
+        .job_id = it->job_id,
+        .op = "failed",
+        .stage = it->service->name,
+        .detail = (char *) reason,
+        .time_ms = now_wall,
+    };
+    uint8_t *data;
+    size_t size;
+    tf_err_t err = {0};
+    if (tf_msg_encode(&payload, &data, &size, &err) != TF_OK) {
+        tf_log_error("cannot report failure of job %s: %s", it->job_id, err.message);
+        return;
+    }
+    service_t *s = s_service_require(self, target);
+    int rc = s ? journal_insert(self->journal, id, target, it->job_id, data, size, now_wall, &err) : TF_ERR_NOMEM;
+    free(data);
+    if (rc == TF_ERR_STATE)
+        return;  /* reported before */
+    if (rc != TF_OK) {
+        tf_log_error("cannot report failure of job %s: %s", it->job_id, err.message);
+        return;
+    }
+    item_t *report = s_item_new(self, id, s, it->job_id, 0, now_wall);
+    if (!report)
+        return;
+    report->queue_handle = zlistx_add_end(s->queue, report);
+    s_dispatch(self, s, now_wall);
+}
+
 static void
 s_item_fail(broker_t *self, item_t *it, const char *reason, int64_t now_wall)
 {
@@ -241,6 +281,7 @@ s_item_fail(broker_t *self, item_t *it, const char *reason, int64_t now_wall)
     it->service->failed++;
     tf_log_warn("item %s (%s) failed: %s", it->id, it->service->name, reason);
     s_stage_event(self, it->service, "error", it, reason);
+    s_report_job_failure(self, it, reason, now_wall);
     s_item_forget(self, it);
 }
 

@@ -13,6 +13,9 @@
       (a late reply from a worker declared dead, or a repeat) is recognised and ignored.
     - After max_attempts deliveries whose workers all died, the item fails for good.
     - On start, queued and in-flight items are recovered from the journal and queued again.
+    - When an item that belongs to a job fails for good, the broker queues a cat_job{failed}
+      item for job_service (the catalog) itself, so the job's record gets the root cause even
+      when the failing process is gone.
 */
 #ifndef BROKER_H_INCLUDED
 #define BROKER_H_INCLUDED
@@ -29,6 +32,8 @@ typedef struct {
     int64_t liveness;       /* intervals of silence before a worker is dead */
     int64_t max_attempts;   /* deliveries before an item fails for good */
     int64_t keep_done_ms;   /* finished items stay queryable this long */
+    const char *job_service; /* where a job's permanent failures are reported (cat_job failed);
+                                NULL or "" for nowhere */
 } broker_opts_t;
 
 /* Sends msg to a peer (hex routing id). Returns TF_ERR_NOTFOUND when the peer is gone. */

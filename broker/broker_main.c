@@ -151,6 +151,7 @@ main(int argc, char **argv)
         .liveness = tf_config_get_int(cfg, "broker/liveness", 3),
         .max_attempts = tf_config_get_int(cfg, "broker/max_attempts", 5),
         .keep_done_ms = tf_config_get_int(cfg, "broker/keep_done", 7LL * 24 * 3600) * 1000,
+        .job_service = tf_config_get(cfg, "broker/job_service"),
     };
     broker = broker_new(journal, &opts, s_send, s_publish, &io);
     if (!broker || broker_recover(broker, tf_clock_mono_ms(), &err) != TF_OK) {

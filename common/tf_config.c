@@ -28,6 +28,8 @@ static const struct {
     {"broker/liveness", "3"},       /* missed heartbeats before a peer is declared dead */
     {"broker/max_attempts", "5"},   /* deliveries of one item before it is failed for good */
     {"broker/max_message", "67108864"}, /* ZMQ_MAXMSGSIZE on every receiving socket */
+    {"broker/keep_done", "604800"},  /* s: finished items stay queryable a week */
+    {"broker/job_service", "catalog"}, /* gets cat_job{failed} when a job's item fails for good */
     {"bus/frontend", "ipc://${run}/bus-in.sock"},  /* publishers connect here (XSUB) */
     {"bus/backend", "ipc://${run}/bus-out.sock"},  /* subscribers connect here (XPUB) */
     {"bus/hwm", "10000"},           /* events queued per peer before they are dropped */
@@ -35,6 +37,22 @@ static const struct {
     {"up/restart_max", "30000"},    /* ms: restart delay cap (doubles each crash) */
     {"up/stable_after", "60000"},   /* ms: a child up this long has its delay reset */
     {"up/stop_timeout", "10000"},   /* ms: SIGTERM grace before SIGKILL */
+    {"scanner/group_size", "1073741824"}, /* bytes of file content per archive */
+    {"scanner/one_fs", "1"},               /* stay on each path's file system */
+    {"compressor/compression", "zstd"},    /* zstd | gzip | none */
+    {"compressor/level", "3"},
+    {"compressor/threads", "0"},           /* zstd worker threads per compressor, 0 = cores */
+    {"compressor/chunk", "1048576"},       /* bytes per stage_data message */
+    {"stager/endpoint", "ipc://${run}/stager.sock"},
+    {"stager/dir", "${home}/staging"},     /* holding disk: tmp/ and ready/ */
+    {"stager/capacity", "21474836480"},    /* bytes the holding disk may use */
+    {"stager/window", "8388608"},          /* bytes of credit one compressor may have */
+    {"tapewriter/drive", "tape0"},         /* names drives/<name>/url */
+    {"tapewriter/block_size", "262144"},   /* variable block size on tape, up to 1 MiB */
+    {"tapewriter/verify", "1"},            /* read every archive back before releasing it */
+    {"drives/tape0/url", "sim:${home}/tapes/tape0.img"},
+    {"catalog/db", "${home}/catalog.db"},
+    {"backup/pool", "default"},
     {"actors/echo/instances", "1"},
 };
 #define S_NDEFAULTS (sizeof s_defaults / sizeof s_defaults[0])

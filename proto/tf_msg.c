@@ -174,6 +174,199 @@ static const tf_field_t s_event_fields[] = {
     F_UINT(tf_msg_event_t, total, OPT),
 };
 
+/* --- backup pipeline ---------------------------------------------------------------- */
+
+static const tf_field_t s_path_row_fields[] = {
+    F_STR(tf_msg_path_row_t, path, REQ, TF_MSG_MAX_PATH),
+};
+static const tf_record_t s_path_row = RECORD("path", tf_msg_path_row_t, s_path_row_fields);
+
+static const tf_field_t s_scan_job_fields[] = {
+    F_STR(tf_msg_scan_job_t, job_id, REQ, TF_MSG_MAX_ID),
+    F_ROWS(tf_msg_scan_job_t, paths, REQ, TF_MSG_MAX_ROWS, s_path_row),
+    F_UINT(tf_msg_scan_job_t, group_bytes, OPT),
+    F_BOOL(tf_msg_scan_job_t, one_fs, OPT),
+    F_STR(tf_msg_scan_job_t, compression, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_scan_job_t, pool, OPT, TF_MSG_MAX_ID),
+};
+static const tf_field_t s_group_entry_fields[] = {
+    F_STR(tf_msg_group_entry_t, path, REQ, TF_MSG_MAX_PATH),
+    F_UINT(tf_msg_group_entry_t, size, OPT),
+};
+static const tf_record_t s_group_entry = RECORD("entry", tf_msg_group_entry_t, s_group_entry_fields);
+static const tf_field_t s_file_group_fields[] = {
+    F_STR(tf_msg_file_group_t, job_id, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_file_group_t, archive_id, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_file_group_t, group_no, REQ),
+    F_STR(tf_msg_file_group_t, compression, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_file_group_t, pool, OPT, TF_MSG_MAX_ID),
+    F_ROWS(tf_msg_file_group_t, entries, REQ, TF_MSG_MAX_ROWS, s_group_entry),
+};
+static const tf_field_t s_stage_open_fields[] = {
+    F_STR(tf_msg_stage_open_t, archive_id, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_stage_open_t, job_id, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_stage_open_t, group_no, OPT),
+    F_STR(tf_msg_stage_open_t, compression, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_stage_open_t, pool, OPT, TF_MSG_MAX_ID),
+};
+static const tf_field_t s_stage_credit_fields[] = {
+    F_STR(tf_msg_stage_credit_t, archive_id, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_stage_credit_t, bytes, REQ),
+};
+static const tf_field_t s_stage_data_fields[] = {
+    F_STR(tf_msg_stage_data_t, archive_id, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_stage_data_t, offset, REQ),
+    F_BIN(tf_msg_stage_data_t, data, REQ, TF_MSG_MAX_BLOB),
+};
+static const tf_field_t s_stage_close_fields[] = {
+    F_STR(tf_msg_stage_close_t, archive_id, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_stage_close_t, size, REQ),
+    F_STR(tf_msg_stage_close_t, checksum, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_stage_close_t, files, OPT),
+    F_UINT(tf_msg_stage_close_t, bytes, OPT),
+};
+static const tf_field_t s_stage_result_fields[] = {
+    F_STR(tf_msg_stage_result_t, archive_id, REQ, TF_MSG_MAX_ID),
+    F_BOOL(tf_msg_stage_result_t, ok, REQ),
+    F_STR(tf_msg_stage_result_t, message, OPT, TF_MSG_MAX_TEXT),
+};
+static const tf_field_t s_fetch_fields[] = {
+    F_STR(tf_msg_fetch_t, archive_id, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_fetch_t, offset, REQ),
+    F_UINT(tf_msg_fetch_t, length, REQ),
+};
+static const tf_field_t s_fetch_data_fields[] = {
+    F_STR(tf_msg_fetch_data_t, archive_id, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_fetch_data_t, offset, REQ),
+    F_BIN(tf_msg_fetch_data_t, data, OPT, TF_MSG_MAX_BLOB),
+    F_BOOL(tf_msg_fetch_data_t, eof, OPT),
+    F_STR(tf_msg_fetch_data_t, error, OPT, TF_MSG_MAX_TEXT),
+};
+static const tf_field_t s_archive_ready_fields[] = {
+    F_STR(tf_msg_archive_ready_t, archive_id, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_archive_ready_t, job_id, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_archive_ready_t, group_no, OPT),
+    F_STR(tf_msg_archive_ready_t, pool, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_archive_ready_t, compression, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_archive_ready_t, size, REQ),
+    F_STR(tf_msg_archive_ready_t, checksum, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_archive_ready_t, files, OPT),
+    F_UINT(tf_msg_archive_ready_t, bytes, OPT),
+    F_STR(tf_msg_archive_ready_t, stager, REQ, TF_MSG_MAX_PATH),
+};
+static const tf_field_t s_archive_release_fields[] = {
+    F_STR(tf_msg_archive_release_t, archive_id, REQ, TF_MSG_MAX_ID),
+};
+static const tf_field_t s_cat_job_fields[] = {
+    F_STR(tf_msg_cat_job_t, job_id, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cat_job_t, op, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cat_job_t, stage, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cat_job_t, message, OPT, TF_MSG_MAX_TEXT),
+    F_STR(tf_msg_cat_job_t, detail, OPT, TF_MSG_MAX_TEXT),
+    F_ROWS(tf_msg_cat_job_t, paths, OPT, TF_MSG_MAX_ROWS, s_path_row),
+    F_STR(tf_msg_cat_job_t, pool, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cat_job_t, compression, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_cat_job_t, files_total, OPT),
+    F_UINT(tf_msg_cat_job_t, bytes_total, OPT),
+    F_UINT(tf_msg_cat_job_t, groups_total, OPT),
+    F_UINT(tf_msg_cat_job_t, warnings, OPT),
+    F_INT(tf_msg_cat_job_t, time_ms, OPT),
+};
+static const tf_field_t s_file_row_fields[] = {
+    F_STR(tf_msg_file_row_t, path, REQ, TF_MSG_MAX_PATH),
+    F_STR(tf_msg_file_row_t, type, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_file_row_t, size, OPT),
+    F_INT(tf_msg_file_row_t, mtime, OPT),
+    F_UINT(tf_msg_file_row_t, mode, OPT),
+    F_UINT(tf_msg_file_row_t, uid, OPT),
+    F_UINT(tf_msg_file_row_t, gid, OPT),
+    F_STR(tf_msg_file_row_t, user, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_file_row_t, group, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_file_row_t, checksum, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_file_row_t, offset, OPT),
+    F_STR(tf_msg_file_row_t, link, OPT, TF_MSG_MAX_PATH),
+};
+static const tf_record_t s_file_row = RECORD("file", tf_msg_file_row_t, s_file_row_fields);
+static const tf_field_t s_cat_files_fields[] = {
+    F_STR(tf_msg_cat_files_t, job_id, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cat_files_t, archive_id, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_cat_files_t, part, OPT),
+    F_ROWS(tf_msg_cat_files_t, files, REQ, TF_MSG_MAX_ROWS, s_file_row),
+};
+static const tf_field_t s_cat_written_fields[] = {
+    F_STR(tf_msg_cat_written_t, job_id, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cat_written_t, archive_id, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_cat_written_t, group_no, OPT),
+    F_STR(tf_msg_cat_written_t, volume, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cat_written_t, drive, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_cat_written_t, tape_file, REQ),
+    F_UINT(tf_msg_cat_written_t, block, REQ),
+    F_UINT(tf_msg_cat_written_t, blocks, OPT),
+    F_UINT(tf_msg_cat_written_t, size, REQ),
+    F_STR(tf_msg_cat_written_t, checksum, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_cat_written_t, files, OPT),
+    F_UINT(tf_msg_cat_written_t, bytes, OPT),
+};
+static const tf_field_t s_cat_query_fields[] = {
+    F_STR(tf_msg_cat_query_t, query, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cat_query_t, job_id, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cat_query_t, pattern, OPT, TF_MSG_MAX_PATH),
+    F_UINT(tf_msg_cat_query_t, limit, OPT),
+};
+static const tf_field_t s_job_row_fields[] = {
+    F_STR(tf_msg_job_row_t, job_id, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_job_row_t, status, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_job_row_t, stage, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_job_row_t, message, OPT, TF_MSG_MAX_TEXT),
+    F_STR(tf_msg_job_row_t, detail, OPT, TF_MSG_MAX_TEXT),
+    F_STR(tf_msg_job_row_t, pool, OPT, TF_MSG_MAX_ID),
+    F_INT(tf_msg_job_row_t, created_ms, OPT),
+    F_INT(tf_msg_job_row_t, updated_ms, OPT),
+    F_UINT(tf_msg_job_row_t, files_total, OPT),
+    F_UINT(tf_msg_job_row_t, bytes_total, OPT),
+    F_UINT(tf_msg_job_row_t, files_done, OPT),
+    F_UINT(tf_msg_job_row_t, bytes_done, OPT),
+    F_UINT(tf_msg_job_row_t, groups_total, OPT),
+    F_UINT(tf_msg_job_row_t, archives_written, OPT),
+    F_UINT(tf_msg_job_row_t, warnings, OPT),
+    F_BOOL(tf_msg_job_row_t, scanned, OPT),
+};
+static const tf_record_t s_job_row = RECORD("job", tf_msg_job_row_t, s_job_row_fields);
+static const tf_field_t s_archive_row_fields[] = {
+    F_STR(tf_msg_archive_row_t, archive_id, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_archive_row_t, job_id, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_archive_row_t, group_no, OPT),
+    F_STR(tf_msg_archive_row_t, volume, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_archive_row_t, tape_file, OPT),
+    F_UINT(tf_msg_archive_row_t, block, OPT),
+    F_UINT(tf_msg_archive_row_t, blocks, OPT),
+    F_UINT(tf_msg_archive_row_t, size, OPT),
+    F_STR(tf_msg_archive_row_t, checksum, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_archive_row_t, files, OPT),
+    F_BOOL(tf_msg_archive_row_t, written, OPT),
+};
+static const tf_record_t s_archive_row = RECORD("archive", tf_msg_archive_row_t, s_archive_row_fields);
+static const tf_field_t s_cat_reply_fields[] = {
+    F_ROWS(tf_msg_cat_reply_t, jobs, OPT, TF_MSG_MAX_ROWS, s_job_row),
+    F_ROWS(tf_msg_cat_reply_t, files, OPT, TF_MSG_MAX_ROWS, s_file_row),
+    F_ROWS(tf_msg_cat_reply_t, archives, OPT, TF_MSG_MAX_ROWS, s_archive_row),
+    F_BOOL(tf_msg_cat_reply_t, truncated, OPT),
+};
+static const tf_field_t s_tape_restore_fields[] = {
+    F_STR(tf_msg_tape_restore_t, job_id, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_tape_restore_t, dest, REQ, TF_MSG_MAX_PATH),
+    F_ROWS(tf_msg_tape_restore_t, patterns, OPT, TF_MSG_MAX_ROWS, s_path_row),
+    F_ROWS(tf_msg_tape_restore_t, archives, REQ, TF_MSG_MAX_ROWS, s_archive_row),
+};
+static const tf_field_t s_restore_result_fields[] = {
+    F_UINT(tf_msg_restore_result_t, files, OPT),
+    F_UINT(tf_msg_restore_result_t, bytes, OPT),
+    F_UINT(tf_msg_restore_result_t, archives_read, OPT),
+    F_UINT(tf_msg_restore_result_t, blocks_read, OPT),
+    F_UINT(tf_msg_restore_result_t, warnings, OPT),
+    F_STR(tf_msg_restore_result_t, message, OPT, TF_MSG_MAX_TEXT),
+};
+
 /* Indexed by tf_msg_type_t. */
 static const tf_record_t s_records[TF_MSG_TYPE_COUNT] = {
     [TF_MSG_NONE] = {"none", 0, NULL, 0},

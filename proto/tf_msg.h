@@ -190,6 +190,242 @@ typedef struct {
     uint64_t total;
 } tf_msg_event_t;
 
+/* --- backup pipeline (payloads of work items, and the stager's data protocol) ---------- */
+
+typedef struct {
+    char *path;
+} tf_msg_path_row_t;
+
+/* client -> scan: back up these paths as job job_id */
+typedef struct {
+    char *job_id;
+    tf_msg_path_row_t *paths;
+    size_t paths_count;
+    uint64_t group_bytes;   /* target uncompressed size of one archive */
+    bool one_fs;            /* stay on the file system of each path */
+    char *compression;      /* zstd | gzip | none */
+    char *pool;             /* tape pool the job writes to */
+} tf_msg_scan_job_t;
+
+typedef struct {
+    char *path;             /* absolute */
+    uint64_t size;          /* as scanned (0 for non-regular files) */
+} tf_msg_group_entry_t;
+
+/* scan -> compress: one archive's worth of entries (files, dirs, links) */
+typedef struct {
+    char *job_id;
+    char *archive_id;       /* "<job_id>-g<NNNNN>", deterministic: redelivery is idempotent */
+    uint64_t group_no;      /* from 1 */
+    char *compression;
+    char *pool;
+    tf_msg_group_entry_t *entries;
+    size_t entries_count;
+} tf_msg_file_group_t;
+
+/* compressor -> stager (DEALER -> stager ROUTER): start (or restart) an archive */
+typedef struct {
+    char *archive_id;
+    char *job_id;
+    uint64_t group_no;
+    char *compression;
+    char *pool;
+} tf_msg_stage_open_t;
+
+/* stager -> compressor: you may send `bytes` more data bytes (credit-based flow control) */
+typedef struct {
+    char *archive_id;
+    uint64_t bytes;
+} tf_msg_stage_credit_t;
+
+/* compressor -> stager: archive bytes at offset (offsets are contiguous) */
+typedef struct {
+    char *archive_id;
+    uint64_t offset;
+    tf_bytes_t data;
+} tf_msg_stage_data_t;
+
+/* compressor -> stager: the archive is complete */
+typedef struct {
+    char *archive_id;
+    uint64_t size;          /* total bytes */
+    char *checksum;         /* "xxh128:<32 hex>" of all bytes */
+    uint64_t files;         /* entries in the archive (catalog rows to expect) */
+    uint64_t bytes;         /* uncompressed content bytes of those entries */
+} tf_msg_stage_close_t;
+
+/* stager -> compressor: answer to open (refusal) or close (verdict) */
+typedef struct {
+    char *archive_id;
+    bool ok;
+    char *message;          /* why not, when !ok */
+} tf_msg_stage_result_t;
+
+/* tape writer -> stager: read staged bytes */
+typedef struct {
+    char *archive_id;
+    uint64_t offset;
+    uint64_t length;        /* at most 4 MiB */
+} tf_msg_fetch_t;
+
+/* stager -> tape writer */
+typedef struct {
+    char *archive_id;
+    uint64_t offset;
+    tf_bytes_t data;
+    bool eof;               /* offset + data.size == archive size */
+    char *error;            /* set when the archive cannot be read */
+} tf_msg_fetch_data_t;
+
+/* stager -> tape (work item): a verified archive waits on the holding disk */
+typedef struct {
+    char *archive_id;
+    char *job_id;
+    uint64_t group_no;
+    char *pool;
+    char *compression;
+    uint64_t size;
+    char *checksum;
+    uint64_t files;
+    uint64_t bytes;
+    char *stager;           /* endpoint to fetch from */
+} tf_msg_archive_ready_t;
+
+/* tape writer -> stager (work item): the archive is on tape and in the catalog; delete it */
+typedef struct {
+    char *archive_id;
+} tf_msg_archive_release_t;
+
+/* any -> catalog (work item): job record changes. op: create | stage | scanned | failed */
+typedef struct {
+    char *job_id;
+    char *op;
+    char *stage;            /* scan | compress | stage | tape | catalog */
+    char *message;
+    char *detail;           /* root cause on failure */
+    tf_msg_path_row_t *paths;
+    size_t paths_count;
+    char *pool;
+    char *compression;
+    uint64_t files_total;
+    uint64_t bytes_total;
+    uint64_t groups_total;
+    uint64_t warnings;
+    int64_t time_ms;
+} tf_msg_cat_job_t;
+
+typedef struct {
+    char *path;             /* as stored in the archive (relative, no leading /) */
+    char *type;             /* file | dir | symlink | hardlink | other */
+    uint64_t size;
+    int64_t mtime;          /* seconds since the epoch */
+    uint64_t mode;
+    uint64_t uid;
+    uint64_t gid;
+    char *user;
+    char *group;
+    char *checksum;         /* "xxh128:<hex>" of the content, regular files only */
+    uint64_t offset;        /* byte offset of the entry's header in the uncompressed tar stream */
+    char *link;             /* symlink target or hard link target */
+} tf_msg_file_row_t;
+
+/* compressor -> catalog (work item): the entries of one archive */
+typedef struct {
+    char *job_id;
+    char *archive_id;
+    uint64_t part;          /* large archives send their rows in parts, from 1 */
+    tf_msg_file_row_t *files;
+    size_t files_count;
+} tf_msg_cat_files_t;
+
+/* tape writer -> catalog (work item): an archive is on tape and verified */
+typedef struct {
+    char *job_id;
+    char *archive_id;
+    uint64_t group_no;
+    char *volume;           /* volume label */
+    char *drive;
+    uint64_t tape_file;     /* tape file number (0 is the label) */
+    uint64_t block;         /* logical block of the header record */
+    uint64_t blocks;        /* records including header and trailer */
+    uint64_t size;
+    char *checksum;
+    uint64_t files;
+    uint64_t bytes;
+} tf_msg_cat_written_t;
+
+/* client -> catalog (work item): query: jobs | job | files | archives */
+typedef struct {
+    char *query;
+    char *job_id;
+    char *pattern;          /* glob over stored paths, for files/archives */
+    uint64_t limit;
+} tf_msg_cat_query_t;
+
+typedef struct {
+    char *job_id;
+    char *status;           /* queued | running | completed | failed */
+    char *stage;
+    char *message;
+    char *detail;
+    char *pool;
+    int64_t created_ms;
+    int64_t updated_ms;
+    uint64_t files_total;
+    uint64_t bytes_total;
+    uint64_t files_done;
+    uint64_t bytes_done;
+    uint64_t groups_total;
+    uint64_t archives_written;
+    uint64_t warnings;
+    bool scanned;
+} tf_msg_job_row_t;
+
+typedef struct {
+    char *archive_id;
+    char *job_id;
+    uint64_t group_no;
+    char *volume;
+    uint64_t tape_file;
+    uint64_t block;
+    uint64_t blocks;
+    uint64_t size;
+    char *checksum;
+    uint64_t files;
+    bool written;
+} tf_msg_archive_row_t;
+
+/* catalog -> client: the result of a query (the item's result bytes) */
+typedef struct {
+    tf_msg_job_row_t *jobs;
+    size_t jobs_count;
+    tf_msg_file_row_t *files;
+    size_t files_count;
+    tf_msg_archive_row_t *archives;
+    size_t archives_count;
+    bool truncated;         /* more rows than the limit */
+} tf_msg_cat_reply_t;
+
+/* client -> tape (work item): restore archives of a job into dest */
+typedef struct {
+    char *job_id;
+    char *dest;
+    tf_msg_path_row_t *patterns;   /* globs over stored paths; none: everything */
+    size_t patterns_count;
+    tf_msg_archive_row_t *archives; /* where to read, in tape order */
+    size_t archives_count;
+} tf_msg_tape_restore_t;
+
+/* tape -> client: the restore item's result */
+typedef struct {
+    uint64_t files;
+    uint64_t bytes;
+    uint64_t archives_read;
+    uint64_t blocks_read;
+    uint64_t warnings;
+    char *message;
+} tf_msg_restore_result_t;
+
 /* X-macro: every message type. (ENUM, wire name, struct, union member) */
 #define TF_MSG_TYPES(X)                                                   \
     X(READY, "ready", tf_msg_ready_t, ready)                              \
@@ -206,7 +442,25 @@ typedef struct {
     X(STATUS_GET, "status_get", tf_msg_status_get_t, status_get)          \
     X(STATUS, "status", tf_msg_status_t, status)                          \
     X(ERROR, "error", tf_msg_error_t, error)                              \
-    X(EVENT, "event", tf_msg_event_t, event)
+    X(EVENT, "event", tf_msg_event_t, event)                              \
+    X(SCAN_JOB, "scan_job", tf_msg_scan_job_t, scan_job)                 \
+    X(FILE_GROUP, "file_group", tf_msg_file_group_t, file_group)          \
+    X(STAGE_OPEN, "stage_open", tf_msg_stage_open_t, stage_open)          \
+    X(STAGE_CREDIT, "stage_credit", tf_msg_stage_credit_t, stage_credit)  \
+    X(STAGE_DATA, "stage_data", tf_msg_stage_data_t, stage_data)          \
+    X(STAGE_CLOSE, "stage_close", tf_msg_stage_close_t, stage_close)      \
+    X(STAGE_RESULT, "stage_result", tf_msg_stage_result_t, stage_result)  \
+    X(FETCH, "fetch", tf_msg_fetch_t, fetch)                              \
+    X(FETCH_DATA, "fetch_data", tf_msg_fetch_data_t, fetch_data)          \
+    X(ARCHIVE_READY, "archive_ready", tf_msg_archive_ready_t, archive_ready) \
+    X(ARCHIVE_RELEASE, "archive_release", tf_msg_archive_release_t, archive_release) \
+    X(CAT_JOB, "cat_job", tf_msg_cat_job_t, cat_job)                      \
+    X(CAT_FILES, "cat_files", tf_msg_cat_files_t, cat_files)              \
+    X(CAT_WRITTEN, "cat_written", tf_msg_cat_written_t, cat_written)      \
+    X(CAT_QUERY, "cat_query", tf_msg_cat_query_t, cat_query)              \
+    X(CAT_REPLY, "cat_reply", tf_msg_cat_reply_t, cat_reply)              \
+    X(TAPE_RESTORE, "tape_restore", tf_msg_tape_restore_t, tape_restore)  \
+    X(RESTORE_RESULT, "restore_result", tf_msg_restore_result_t, restore_result)
 
 typedef enum {
     TF_MSG_NONE = 0,

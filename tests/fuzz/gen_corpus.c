@@ -128,6 +128,44 @@ static tf_msg_worker_row_t s_workers[] = {
      .state = "idle", .idle_ms = INT64_MIN},
 };
 
+static tf_msg_path_row_t s_paths[] = {
+    {.path = "/home"}, {.path = "/srv/data with spaces/\xc3\xa9t\xc3\xa9"}, {.path = "/"},
+};
+static tf_msg_path_row_t s_patterns[] = {{.path = "home/alice/*.txt"}, {.path = "srv/**"}};
+static tf_msg_group_entry_t s_entries[] = {
+    {.path = "/home", .size = 0},
+    {.path = "/home/alice/big.iso", .size = UINT64_MAX},
+    {.path = "/home/alice/notes.txt", .size = 4096},
+};
+static tf_msg_file_row_t s_files[] = {
+    {.path = "home/alice/notes.txt", .type = "file", .size = 4096, .mtime = 1795000000,
+     .mode = 0100644, .uid = 1000, .gid = 1000, .user = "alice", .group = "staff",
+     .checksum = "xxh128:0123456789abcdef0123456789abcdef", .offset = 1536, .link = "x"},
+    {.path = "home/alice/old", .type = "symlink", .mtime = -86400, .mode = 0120777,
+     .user = "root", .group = "root", .offset = UINT64_MAX, .link = "../bob/old"},
+    {.path = "home/alice/hard", .type = "hardlink", .size = UINT64_MAX, .mtime = INT64_MIN,
+     .mode = 0100600, .uid = UINT64_MAX, .gid = 4294967294ull, .link = "home/alice/notes.txt"},
+};
+static tf_msg_job_row_t s_jobs[] = {
+    {.job_id = "J20261121-105011-3fa2", .status = "running", .stage = "compress",
+     .message = "3 of 9 archives written", .detail = "-", .pool = "weekly",
+     .created_ms = 1795000000000ll, .updated_ms = 1795000001000ll, .files_total = 120000,
+     .bytes_total = 5000000000ull, .files_done = 40000, .bytes_done = 1600000000ull,
+     .groups_total = 9, .archives_written = 3, .warnings = 2, .scanned = true},
+    {.job_id = "J20261120-000000-0001", .status = "failed", .stage = "tape",
+     .detail = "drive lto1: MEDIUM ERROR", .created_ms = INT64_MIN, .updated_ms = -1,
+     .files_total = UINT64_MAX},
+};
+static tf_msg_archive_row_t s_archives[] = {
+    {.archive_id = "J1-g00001", .job_id = "J1", .group_no = 1, .volume = "TF0001L8",
+     .tape_file = 1, .block = 2, .blocks = 4098, .size = 1073741824,
+     .checksum = "xxh128:00112233445566778899aabbccddeeff", .files = 5000, .written = true},
+    {.archive_id = "J1-g00002", .tape_file = UINT64_MAX, .block = UINT64_MAX,
+     .size = UINT64_MAX},
+    {.archive_id = "J1-g00003", .job_id = "J1", .group_no = 3, .volume = "TF0002L8",
+     .tape_file = 7, .block = 8, .blocks = 9, .size = 10, .checksum = "c", .files = 11},
+};
+
 static void
 s_full(tf_msg_type_t type, tf_msg_t *m)
 {
@@ -187,6 +225,92 @@ s_full(tf_msg_type_t type, tf_msg_t *m)
                                     .message = "m", .job_id = "job-8", .item_id = "item-42",
                                     .done = 3, .total = 9};
         break;
+    case TF_MSG_SCAN_JOB:
+        m->scan_job = (tf_msg_scan_job_t){.job_id = "J20261121-105011-3fa2", .paths = s_paths,
+                                          .paths_count = 3, .group_bytes = 1073741824,
+                                          .one_fs = true, .compression = "zstd", .pool = "weekly"};
+        break;
+    case TF_MSG_FILE_GROUP:
+        m->file_group = (tf_msg_file_group_t){
+            .job_id = "J20261121-105011-3fa2", .archive_id = "J20261121-105011-3fa2-g00007",
+            .group_no = 7, .compression = "gzip", .pool = "weekly", .entries = s_entries,
+            .entries_count = 3};
+        break;
+    case TF_MSG_STAGE_OPEN:
+        m->stage_open = (tf_msg_stage_open_t){.archive_id = "J1-g00007", .job_id = "J1",
+                                              .group_no = 7, .compression = "zstd",
+                                              .pool = "weekly"};
+        break;
+    case TF_MSG_STAGE_CREDIT:
+        m->stage_credit = (tf_msg_stage_credit_t){.archive_id = "J1-g00007", .bytes = 8388608};
+        break;
+    case TF_MSG_STAGE_DATA:
+        m->stage_data = (tf_msg_stage_data_t){.archive_id = "J1-g00007", .offset = 1048576,
+                                              .data = bytes};
+        break;
+    case TF_MSG_STAGE_CLOSE:
+        m->stage_close = (tf_msg_stage_close_t){
+            .archive_id = "J1-g00007", .size = 5000000012ull,
+            .checksum = "xxh128:0123456789abcdef0123456789abcdef", .files = 50000,
+            .bytes = UINT64_MAX};
+        break;
+    case TF_MSG_STAGE_RESULT:
+        m->stage_result = (tf_msg_stage_result_t){.archive_id = "J1-g00007", .ok = true,
+                                                  .message = "ok"};
+        break;
+    case TF_MSG_FETCH:
+        m->fetch = (tf_msg_fetch_t){.archive_id = "J1-g00007", .offset = 262144,
+                                    .length = 4194304};
+        break;
+    case TF_MSG_FETCH_DATA:
+        m->fetch_data = (tf_msg_fetch_data_t){.archive_id = "J1-g00007", .offset = 262144,
+                                              .data = bytes, .eof = true,
+                                              .error = "pread: Input/output error"};
+        break;
+    case TF_MSG_ARCHIVE_READY:
+        m->archive_ready = (tf_msg_archive_ready_t){
+            .archive_id = "J1-g00007", .job_id = "J1", .group_no = 7, .pool = "weekly",
+            .compression = "zstd", .size = 1073741825, .checksum = "xxh128:aa", .files = 3,
+            .bytes = 2147483648ull, .stager = "tcp://stager.example:5557"};
+        break;
+    case TF_MSG_ARCHIVE_RELEASE: m->archive_release.archive_id = "J1-g00007"; break;
+    case TF_MSG_CAT_JOB:
+        m->cat_job = (tf_msg_cat_job_t){
+            .job_id = "J1", .op = "failed", .stage = "tape", .message = "tape failed",
+            .detail = "drive lto1: MEDIUM ERROR", .paths = s_paths, .paths_count = 3,
+            .pool = "weekly", .compression = "zstd", .files_total = 120000,
+            .bytes_total = UINT64_MAX, .groups_total = 9, .warnings = 4,
+            .time_ms = 1795000000000ll};
+        break;
+    case TF_MSG_CAT_FILES:
+        m->cat_files = (tf_msg_cat_files_t){.job_id = "J1", .archive_id = "J1-g00007",
+                                            .part = 2, .files = s_files, .files_count = 3};
+        break;
+    case TF_MSG_CAT_WRITTEN:
+        m->cat_written = (tf_msg_cat_written_t){
+            .job_id = "J1", .archive_id = "J1-g00007", .group_no = 7, .volume = "TF0001L8",
+            .drive = "lto1", .tape_file = 12, .block = 409600, .blocks = 4098,
+            .size = 1073741825, .checksum = "xxh128:aa", .files = 3, .bytes = UINT64_MAX};
+        break;
+    case TF_MSG_CAT_QUERY:
+        m->cat_query = (tf_msg_cat_query_t){.query = "files", .job_id = "J1",
+                                            .pattern = "home/*/[a-z]*.txt", .limit = 500};
+        break;
+    case TF_MSG_CAT_REPLY:
+        m->cat_reply = (tf_msg_cat_reply_t){.jobs = s_jobs, .jobs_count = 2, .files = s_files,
+                                            .files_count = 3, .archives = s_archives,
+                                            .archives_count = 3, .truncated = true};
+        break;
+    case TF_MSG_TAPE_RESTORE:
+        m->tape_restore = (tf_msg_tape_restore_t){
+            .job_id = "J1", .dest = "/restore/here", .patterns = s_patterns,
+            .patterns_count = 2, .archives = s_archives, .archives_count = 3};
+        break;
+    case TF_MSG_RESTORE_RESULT:
+        m->restore_result = (tf_msg_restore_result_t){
+            .files = 4999, .bytes = UINT64_MAX, .archives_read = 2, .blocks_read = 8196,
+            .warnings = 1, .message = "1 file could not be restored: permission denied"};
+        break;
     case TF_MSG_NONE:
     case TF_MSG_TYPE_COUNT:
         fprintf(stderr, "gen_corpus: no sample for type %d\n", (int) type);
@@ -225,6 +349,37 @@ s_minimal(tf_msg_type_t type, tf_msg_t *m)
     case TF_MSG_EVENT:
         m->event.level = m->event.message = m->event.job_id = m->event.item_id = NULL;
         break;
+    case TF_MSG_SCAN_JOB:
+        m->scan_job.paths_count = 0;
+        m->scan_job.compression = m->scan_job.pool = NULL;
+        break;
+    case TF_MSG_FILE_GROUP:
+        m->file_group.entries_count = 0;
+        m->file_group.compression = m->file_group.pool = NULL;
+        break;
+    case TF_MSG_STAGE_OPEN: m->stage_open.compression = m->stage_open.pool = NULL; break;
+    case TF_MSG_STAGE_DATA: m->stage_data.data = (tf_bytes_t){s_none, 0}; break;  /* required */
+    case TF_MSG_STAGE_RESULT: m->stage_result.message = NULL; break;
+    case TF_MSG_FETCH_DATA:
+        m->fetch_data.data = (tf_bytes_t){NULL, 0};
+        m->fetch_data.error = NULL;
+        break;
+    case TF_MSG_ARCHIVE_READY: m->archive_ready.pool = m->archive_ready.compression = NULL; break;
+    case TF_MSG_CAT_JOB:
+        m->cat_job.stage = m->cat_job.message = m->cat_job.detail = NULL;
+        m->cat_job.pool = m->cat_job.compression = NULL;
+        m->cat_job.paths_count = 0;
+        break;
+    case TF_MSG_CAT_FILES: m->cat_files.files_count = 0; break;
+    case TF_MSG_CAT_WRITTEN: m->cat_written.drive = NULL; break;
+    case TF_MSG_CAT_QUERY: m->cat_query.job_id = m->cat_query.pattern = NULL; break;
+    case TF_MSG_CAT_REPLY:
+        m->cat_reply.jobs_count = m->cat_reply.files_count = m->cat_reply.archives_count = 0;
+        break;
+    case TF_MSG_TAPE_RESTORE:
+        m->tape_restore.patterns_count = m->tape_restore.archives_count = 0;
+        break;
+    case TF_MSG_RESTORE_RESULT: m->restore_result.message = NULL; break;
     default: break;
     }
 }
@@ -257,6 +412,40 @@ s_valid(void)
     m.error.code = INT64_MIN;
     m.error.message = "";
     s_write_msg("ok-error-extremes", &m);
+
+    /* pipeline rows: one row each, and one message with an empty and a full rows field */
+    s_full(TF_MSG_SCAN_JOB, &m);
+    m.scan_job.paths_count = 1;
+    s_write_msg("ok-scan_job-rows-1", &m);
+    s_full(TF_MSG_FILE_GROUP, &m);
+    m.file_group.entries = &s_entries[1];
+    m.file_group.entries_count = 1;
+    s_write_msg("ok-file_group-rows-1", &m);
+    s_full(TF_MSG_CAT_FILES, &m);
+    m.cat_files.files = &s_files[1];
+    m.cat_files.files_count = 1;
+    s_write_msg("ok-cat_files-rows-1", &m);
+    s_full(TF_MSG_CAT_REPLY, &m);
+    m.cat_reply.jobs_count = 1;
+    m.cat_reply.files_count = 0;
+    m.cat_reply.archives_count = 1;
+    s_write_msg("ok-cat_reply-rows-1-0-1", &m);
+    s_full(TF_MSG_CAT_REPLY, &m);
+    m.cat_reply.jobs_count = 0;
+    m.cat_reply.archives_count = 0;
+    s_write_msg("ok-cat_reply-files-only", &m);
+    s_full(TF_MSG_TAPE_RESTORE, &m);
+    m.tape_restore.patterns_count = 0;
+    m.tape_restore.archives_count = 1;
+    s_write_msg("ok-tape_restore-rows-0-1", &m);
+    s_full(TF_MSG_FETCH_DATA, &m);
+    m.fetch_data.data = (tf_bytes_t){s_none, 0};
+    m.fetch_data.error = NULL;
+    s_write_msg("ok-fetch_data-eof-empty", &m);
+    s_full(TF_MSG_STAGE_RESULT, &m);
+    m.stage_result.ok = false;
+    m.stage_result.message = "size 10 != 12";
+    s_write_msg("ok-stage_result-refused", &m);
 
     buf_t b;
     /* field order is free: "t" before "v", fields before the envelope */
@@ -483,6 +672,52 @@ s_malformed(void)
     b_kv_str(&b, "id", "01");
     b_kv_str(&b, "state", "idle");
     b_done(&b, "bad-row-missing-field");
+
+    /* pipeline messages: errors inside rows */
+    b_init(&b);
+    b_map(&b, 6);
+    b_env(&b, "file_group");
+    b_kv_str(&b, "job_id", "J1");
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    b_kv_uint(&b, "group_no", 1);
+    b_str(&b, "entries");
+    b_array(&b, 2);
+    b_map(&b, 2);
+    b_kv_str(&b, "path", "/a");
+    b_kv_uint(&b, "size", 1);
+    b_map(&b, 1);
+    b_kv_uint(&b, "size", 2);
+    b_done(&b, "bad-file_group-entry-no-path");
+
+    b_init(&b);
+    b_map(&b, 3);
+    b_env(&b, "cat_reply");
+    b_str(&b, "files");
+    b_array(&b, 1);
+    b_map(&b, 3);
+    b_kv_str(&b, "path", "a");
+    b_kv_str(&b, "type", "file");
+    b_kv_str(&b, "size", "12");
+    b_done(&b, "bad-cat_reply-file-size-string");
+
+    b_init(&b);
+    b_map(&b, 5);
+    b_env(&b, "tape_restore");
+    b_kv_str(&b, "job_id", "J1");
+    b_kv_str(&b, "dest", "/restore");
+    b_str(&b, "archives");
+    b_array(&b, 2);
+    b_map(&b, 1);
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    b_str(&b, "J1-g00002");
+    b_done(&b, "bad-tape_restore-archive-not-map");
+
+    b_init(&b);
+    b_map(&b, 4);
+    b_env(&b, "stage_data");
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    b_kv_uint(&b, "offset", 0);
+    b_done(&b, "bad-stage_data-no-data");
 }
 
 int

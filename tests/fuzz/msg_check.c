@@ -123,6 +123,95 @@ s_status_eq(const tf_msg_status_t *A, const tf_msg_status_t *B, char *why, size_
     return true;
 }
 
+/* Row arrays: the counts first, then row by row, named "<W>.<field>[i]" in `why`. */
+#define EQ_ROWS(f, row_eq)                                                                  \
+    do {                                                                                    \
+        EQ_U(f##_count);                                                                    \
+        for (size_t i_ = 0; i_ < A->f##_count; i_++) {                                      \
+            char where_[96];                                                                \
+            snprintf(where_, sizeof where_, "%s.%s[%zu]", W, #f, i_);                       \
+            if (!row_eq(&A->f[i_], &B->f[i_], where_, why, why_size))                       \
+                return false;                                                               \
+        }                                                                                   \
+    } while (0)
+
+static bool
+s_path_row_eq(const tf_msg_path_row_t *A, const tf_msg_path_row_t *B, const char *W, char *why,
+              size_t why_size)
+{
+    EQ_STR(path);
+    return true;
+}
+
+static bool
+s_group_entry_eq(const tf_msg_group_entry_t *A, const tf_msg_group_entry_t *B, const char *W,
+                 char *why, size_t why_size)
+{
+    EQ_STR(path);
+    EQ_U(size);
+    return true;
+}
+
+static bool
+s_file_row_eq(const tf_msg_file_row_t *A, const tf_msg_file_row_t *B, const char *W, char *why,
+              size_t why_size)
+{
+    EQ_STR(path);
+    EQ_STR(type);
+    EQ_U(size);
+    EQ_I(mtime);
+    EQ_U(mode);
+    EQ_U(uid);
+    EQ_U(gid);
+    EQ_STR(user);
+    EQ_STR(group);
+    EQ_STR(checksum);
+    EQ_U(offset);
+    EQ_STR(link);
+    return true;
+}
+
+static bool
+s_job_row_eq(const tf_msg_job_row_t *A, const tf_msg_job_row_t *B, const char *W, char *why,
+             size_t why_size)
+{
+    EQ_STR(job_id);
+    EQ_STR(status);
+    EQ_STR(stage);
+    EQ_STR(message);
+    EQ_STR(detail);
+    EQ_STR(pool);
+    EQ_I(created_ms);
+    EQ_I(updated_ms);
+    EQ_U(files_total);
+    EQ_U(bytes_total);
+    EQ_U(files_done);
+    EQ_U(bytes_done);
+    EQ_U(groups_total);
+    EQ_U(archives_written);
+    EQ_U(warnings);
+    EQ_B(scanned);
+    return true;
+}
+
+static bool
+s_archive_row_eq(const tf_msg_archive_row_t *A, const tf_msg_archive_row_t *B, const char *W,
+                 char *why, size_t why_size)
+{
+    EQ_STR(archive_id);
+    EQ_STR(job_id);
+    EQ_U(group_no);
+    EQ_STR(volume);
+    EQ_U(tape_file);
+    EQ_U(block);
+    EQ_U(blocks);
+    EQ_U(size);
+    EQ_STR(checksum);
+    EQ_U(files);
+    EQ_B(written);
+    return true;
+}
+
 bool
 tf_msg_equal(const tf_msg_t *a, const tf_msg_t *b, char *why, size_t why_size)
 {
@@ -259,6 +348,192 @@ tf_msg_equal(const tf_msg_t *a, const tf_msg_t *b, char *why, size_t why_size)
         EQ_STR(item_id);
         EQ_U(done);
         EQ_U(total);
+        return true;
+    }
+    case TF_MSG_SCAN_JOB: {
+        const tf_msg_scan_job_t *A = &a->scan_job, *B = &b->scan_job;
+        const char *W = "scan_job";
+        EQ_STR(job_id);
+        EQ_ROWS(paths, s_path_row_eq);
+        EQ_U(group_bytes);
+        EQ_B(one_fs);
+        EQ_STR(compression);
+        EQ_STR(pool);
+        return true;
+    }
+    case TF_MSG_FILE_GROUP: {
+        const tf_msg_file_group_t *A = &a->file_group, *B = &b->file_group;
+        const char *W = "file_group";
+        EQ_STR(job_id);
+        EQ_STR(archive_id);
+        EQ_U(group_no);
+        EQ_STR(compression);
+        EQ_STR(pool);
+        EQ_ROWS(entries, s_group_entry_eq);
+        return true;
+    }
+    case TF_MSG_STAGE_OPEN: {
+        const tf_msg_stage_open_t *A = &a->stage_open, *B = &b->stage_open;
+        const char *W = "stage_open";
+        EQ_STR(archive_id);
+        EQ_STR(job_id);
+        EQ_U(group_no);
+        EQ_STR(compression);
+        EQ_STR(pool);
+        return true;
+    }
+    case TF_MSG_STAGE_CREDIT: {
+        const tf_msg_stage_credit_t *A = &a->stage_credit, *B = &b->stage_credit;
+        const char *W = "stage_credit";
+        EQ_STR(archive_id);
+        EQ_U(bytes);
+        return true;
+    }
+    case TF_MSG_STAGE_DATA: {
+        const tf_msg_stage_data_t *A = &a->stage_data, *B = &b->stage_data;
+        const char *W = "stage_data";
+        EQ_STR(archive_id);
+        EQ_U(offset);
+        EQ_BIN(data);
+        return true;
+    }
+    case TF_MSG_STAGE_CLOSE: {
+        const tf_msg_stage_close_t *A = &a->stage_close, *B = &b->stage_close;
+        const char *W = "stage_close";
+        EQ_STR(archive_id);
+        EQ_U(size);
+        EQ_STR(checksum);
+        EQ_U(files);
+        EQ_U(bytes);
+        return true;
+    }
+    case TF_MSG_STAGE_RESULT: {
+        const tf_msg_stage_result_t *A = &a->stage_result, *B = &b->stage_result;
+        const char *W = "stage_result";
+        EQ_STR(archive_id);
+        EQ_B(ok);
+        EQ_STR(message);
+        return true;
+    }
+    case TF_MSG_FETCH: {
+        const tf_msg_fetch_t *A = &a->fetch, *B = &b->fetch;
+        const char *W = "fetch";
+        EQ_STR(archive_id);
+        EQ_U(offset);
+        EQ_U(length);
+        return true;
+    }
+    case TF_MSG_FETCH_DATA: {
+        const tf_msg_fetch_data_t *A = &a->fetch_data, *B = &b->fetch_data;
+        const char *W = "fetch_data";
+        EQ_STR(archive_id);
+        EQ_U(offset);
+        EQ_BIN(data);
+        EQ_B(eof);
+        EQ_STR(error);
+        return true;
+    }
+    case TF_MSG_ARCHIVE_READY: {
+        const tf_msg_archive_ready_t *A = &a->archive_ready, *B = &b->archive_ready;
+        const char *W = "archive_ready";
+        EQ_STR(archive_id);
+        EQ_STR(job_id);
+        EQ_U(group_no);
+        EQ_STR(pool);
+        EQ_STR(compression);
+        EQ_U(size);
+        EQ_STR(checksum);
+        EQ_U(files);
+        EQ_U(bytes);
+        EQ_STR(stager);
+        return true;
+    }
+    case TF_MSG_ARCHIVE_RELEASE: {
+        const tf_msg_archive_release_t *A = &a->archive_release, *B = &b->archive_release;
+        const char *W = "archive_release";
+        EQ_STR(archive_id);
+        return true;
+    }
+    case TF_MSG_CAT_JOB: {
+        const tf_msg_cat_job_t *A = &a->cat_job, *B = &b->cat_job;
+        const char *W = "cat_job";
+        EQ_STR(job_id);
+        EQ_STR(op);
+        EQ_STR(stage);
+        EQ_STR(message);
+        EQ_STR(detail);
+        EQ_ROWS(paths, s_path_row_eq);
+        EQ_STR(pool);
+        EQ_STR(compression);
+        EQ_U(files_total);
+        EQ_U(bytes_total);
+        EQ_U(groups_total);
+        EQ_U(warnings);
+        EQ_I(time_ms);
+        return true;
+    }
+    case TF_MSG_CAT_FILES: {
+        const tf_msg_cat_files_t *A = &a->cat_files, *B = &b->cat_files;
+        const char *W = "cat_files";
+        EQ_STR(job_id);
+        EQ_STR(archive_id);
+        EQ_U(part);
+        EQ_ROWS(files, s_file_row_eq);
+        return true;
+    }
+    case TF_MSG_CAT_WRITTEN: {
+        const tf_msg_cat_written_t *A = &a->cat_written, *B = &b->cat_written;
+        const char *W = "cat_written";
+        EQ_STR(job_id);
+        EQ_STR(archive_id);
+        EQ_U(group_no);
+        EQ_STR(volume);
+        EQ_STR(drive);
+        EQ_U(tape_file);
+        EQ_U(block);
+        EQ_U(blocks);
+        EQ_U(size);
+        EQ_STR(checksum);
+        EQ_U(files);
+        EQ_U(bytes);
+        return true;
+    }
+    case TF_MSG_CAT_QUERY: {
+        const tf_msg_cat_query_t *A = &a->cat_query, *B = &b->cat_query;
+        const char *W = "cat_query";
+        EQ_STR(query);
+        EQ_STR(job_id);
+        EQ_STR(pattern);
+        EQ_U(limit);
+        return true;
+    }
+    case TF_MSG_CAT_REPLY: {
+        const tf_msg_cat_reply_t *A = &a->cat_reply, *B = &b->cat_reply;
+        const char *W = "cat_reply";
+        EQ_ROWS(jobs, s_job_row_eq);
+        EQ_ROWS(files, s_file_row_eq);
+        EQ_ROWS(archives, s_archive_row_eq);
+        EQ_B(truncated);
+        return true;
+    }
+    case TF_MSG_TAPE_RESTORE: {
+        const tf_msg_tape_restore_t *A = &a->tape_restore, *B = &b->tape_restore;
+        const char *W = "tape_restore";
+        EQ_STR(job_id);
+        EQ_STR(dest);
+        EQ_ROWS(patterns, s_path_row_eq);
+        EQ_ROWS(archives, s_archive_row_eq);
+        return true;
+    }
+    case TF_MSG_RESTORE_RESULT: {
+        const tf_msg_restore_result_t *A = &a->restore_result, *B = &b->restore_result;
+        const char *W = "restore_result";
+        EQ_U(files);
+        EQ_U(bytes);
+        EQ_U(archives_read);
+        EQ_U(blocks_read);
+        EQ_U(warnings);
+        EQ_STR(message);
         return true;
     }
     case TF_MSG_NONE:

@@ -67,7 +67,8 @@ s_clear_sent(fx_t *fx)
     fx->nsent = 0;
 }
 
-static const broker_opts_t s_opts = {.heartbeat_ms = 100, .liveness = 3, .max_attempts = 3};
+static const broker_opts_t s_opts = {.heartbeat_ms = 100, .liveness = 3, .max_attempts = 3,
+                                     .job_service = "catalog"};
 
 static void
 s_open(fx_t *fx)
@@ -378,6 +379,42 @@ test_disconnect_requeues_at_once(void **state)
     assert_non_null(s_find(fx, "BB", TF_MSG_WORK, 0));
 }
 
+static void
+test_job_failure_reported_to_catalog(void **state)
+{
+    fx_t *fx = *state;
+    s_ready(fx, "AA", "echo");
+    tf_msg_t m = {.type = TF_MSG_SUBMIT};
+    m.submit = (tf_msg_submit_t){.rid = "r", .service = "echo", .item_id = "g1", .job_id = "J1",
+                                 .payload = {(uint8_t *) "p", 1}};
+    s_handle(fx, "C1", &m);
+    tf_msg_t f = {.type = TF_MSG_FAILED};
+    f.failed = (tf_msg_failed_t){.item_id = "g1", .attempt = 1, .reason = "cannot read /etc/x", .retry = false};
+    s_handle(fx, "AA", &f);
+    /* The report waits for a catalog worker, durable in the journal. */
+    journal_row_t row;
+    assert_int_equal(journal_get(fx->journal, "g1-failed", &row, NULL), TF_OK);
+    assert_string_equal(row.service, "catalog");
+    assert_string_equal(row.job_id, "J1");
+    tf_msg_t report;
+    assert_int_equal(tf_msg_decode(row.payload.data, row.payload.size, &report, NULL), TF_OK);
+    journal_row_clear(&row);
+    assert_int_equal(report.type, TF_MSG_CAT_JOB);
+    assert_string_equal(report.cat_job.op, "failed");
+    assert_string_equal(report.cat_job.stage, "echo");
+    assert_string_equal(report.cat_job.detail, "cannot read /etc/x");
+    tf_msg_clear(&report);
+    s_ready(fx, "CAT", "catalog");
+    tf_msg_t *w = s_find(fx, "CAT", TF_MSG_WORK, 0);
+    assert_non_null(w);
+    assert_string_equal(w->work.item_id, "g1-failed");
+    /* An item without a job reports nothing. */
+    s_submit(fx, "C1", "nojob", "p");
+    f.failed.item_id = "nojob";
+    s_handle(fx, "AA", &f);
+    assert_int_equal(journal_get(fx->journal, "nojob-failed", &row, NULL), TF_ERR_NOTFOUND);
+}
+
 int
 main(void)
 {
@@ -392,6 +429,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_submit_idempotent_and_conflicting, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_status_and_item_queries, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_disconnect_requeues_at_once, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_job_failure_reported_to_catalog, s_setup, s_teardown),
     };
     return cmocka_run_group_tests_name("broker_core", tests, NULL, NULL);
 }

@@ -180,6 +180,62 @@ static tf_msg_worker_row_t s_workers[] = {
      .state = "busy", .item_id = "item-3", .idle_ms = INT64_MIN},
 };
 
+/* Pipeline rows: every field set, several rows, extremes in the numbers. */
+static tf_msg_path_row_t s_paths[] = {
+    {.path = "/home"},
+    {.path = "/srv/data with spaces/\xc3\xa9t\xc3\xa9"},
+    {.path = "/"},
+};
+static tf_msg_path_row_t s_patterns[] = {
+    {.path = "home/alice/*.txt"},
+    {.path = "srv/**"},
+    {.path = "etc/[a-c]?"},
+};
+static tf_msg_group_entry_t s_entries[] = {
+    {.path = "/home", .size = 0},
+    {.path = "/home/alice/big.iso", .size = UINT64_MAX},
+    {.path = "/home/alice/notes.txt", .size = 4096},
+};
+static tf_msg_file_row_t s_files[] = {
+    {.path = "home/alice/notes.txt", .type = "file", .size = 4096, .mtime = 1795000000,
+     .mode = 0100644, .uid = 1000, .gid = 1000, .user = "alice", .group = "staff",
+     .checksum = "xxh128:0123456789abcdef0123456789abcdef", .offset = 1536, .link = "x"},
+    {.path = "home/alice/old", .type = "symlink", .size = 0, .mtime = -86400, .mode = 0120777,
+     .uid = 0, .gid = 0, .user = "root", .group = "root", .checksum = "",
+     .offset = UINT64_MAX, .link = "../bob/old"},
+    {.path = "home/alice/hard", .type = "hardlink", .size = UINT64_MAX, .mtime = INT64_MIN,
+     .mode = 0100600, .uid = UINT64_MAX, .gid = 4294967294ull, .user = "u", .group = "g",
+     .checksum = "xxh128:ffffffffffffffffffffffffffffffff", .offset = 0,
+     .link = "home/alice/notes.txt"},
+};
+static tf_msg_job_row_t s_jobs[] = {
+    {.job_id = "J20261121-105011-3fa2", .status = "running", .stage = "compress",
+     .message = "3 of 9 archives written", .detail = "-", .pool = "weekly",
+     .created_ms = 1795000000000ll, .updated_ms = 1795000001000ll, .files_total = 120000,
+     .bytes_total = 5000000000ull, .files_done = 40000, .bytes_done = 1600000000ull,
+     .groups_total = 9, .archives_written = 3, .warnings = 2, .scanned = true},
+    {.job_id = "J20261120-000000-0001", .status = "failed", .stage = "tape",
+     .message = "failed", .detail = "drive lto1: MEDIUM ERROR", .pool = "monthly",
+     .created_ms = INT64_MIN, .updated_ms = -1, .files_total = UINT64_MAX, .bytes_total = 1,
+     .files_done = 2, .bytes_done = 3, .groups_total = 4, .archives_written = 5,
+     .warnings = UINT64_MAX, .scanned = true},
+    {.job_id = "J3", .status = "queued", .stage = "scan", .message = "m", .detail = "d",
+     .pool = "p", .created_ms = 1, .updated_ms = INT64_MAX, .files_total = 6,
+     .bytes_total = 7, .files_done = 8, .bytes_done = 9, .groups_total = 10,
+     .archives_written = 11, .warnings = 12, .scanned = false},
+};
+static tf_msg_archive_row_t s_archives[] = {
+    {.archive_id = "J1-g00001", .job_id = "J1", .group_no = 1, .volume = "TF0001L8",
+     .tape_file = 1, .block = 2, .blocks = 4098, .size = 1073741824,
+     .checksum = "xxh128:00112233445566778899aabbccddeeff", .files = 5000, .written = true},
+    {.archive_id = "J1-g00002", .job_id = "J1", .group_no = 2, .volume = "TF0002L8",
+     .tape_file = UINT64_MAX, .block = UINT64_MAX, .blocks = UINT64_MAX, .size = UINT64_MAX,
+     .checksum = "xxh128:ffeeddccbbaa99887766554433221100", .files = UINT64_MAX,
+     .written = true},
+    {.archive_id = "J1-g00003", .job_id = "J1", .group_no = 3, .volume = "-", .tape_file = 7,
+     .block = 8, .blocks = 9, .size = 10, .checksum = "c", .files = 11, .written = false},
+};
+
 /* Every field set to a non-default value. `empty_bytes`: byte fields present but empty
    (otherwise binary data with NULs). Returns false for a type it does not know. */
 static bool
@@ -251,6 +307,98 @@ fill_full(tf_msg_type_t type, tf_msg_t *m, bool empty_bytes)
                                     .message = "slow disk", .job_id = "job-8",
                                     .item_id = "item-42", .done = 3, .total = 9};
         return true;
+    case TF_MSG_SCAN_JOB:
+        m->scan_job = (tf_msg_scan_job_t){.job_id = "J20261121-105011-3fa2", .paths = s_paths,
+                                          .paths_count = N_ELEMS(s_paths),
+                                          .group_bytes = 1073741824, .one_fs = true,
+                                          .compression = "zstd", .pool = "weekly"};
+        return true;
+    case TF_MSG_FILE_GROUP:
+        m->file_group = (tf_msg_file_group_t){
+            .job_id = "J20261121-105011-3fa2", .archive_id = "J20261121-105011-3fa2-g00007",
+            .group_no = 7, .compression = "gzip", .pool = "weekly", .entries = s_entries,
+            .entries_count = N_ELEMS(s_entries)};
+        return true;
+    case TF_MSG_STAGE_OPEN:
+        m->stage_open = (tf_msg_stage_open_t){.archive_id = "J1-g00007", .job_id = "J1",
+                                              .group_no = 7, .compression = "none",
+                                              .pool = "weekly"};
+        return true;
+    case TF_MSG_STAGE_CREDIT:
+        m->stage_credit = (tf_msg_stage_credit_t){.archive_id = "J1-g00007", .bytes = 8388608};
+        return true;
+    case TF_MSG_STAGE_DATA:
+        m->stage_data = (tf_msg_stage_data_t){.archive_id = "J1-g00007",
+                                              .offset = 5000000000ull, .data = bytes};
+        return true;
+    case TF_MSG_STAGE_CLOSE:
+        m->stage_close = (tf_msg_stage_close_t){
+            .archive_id = "J1-g00007", .size = 5000000012ull,
+            .checksum = "xxh128:0123456789abcdef0123456789abcdef", .files = 50000,
+            .bytes = UINT64_MAX};
+        return true;
+    case TF_MSG_STAGE_RESULT:
+        m->stage_result = (tf_msg_stage_result_t){.archive_id = "J1-g00007", .ok = true,
+                                                  .message = "checksum mismatch? no: ok"};
+        return true;
+    case TF_MSG_FETCH:
+        m->fetch = (tf_msg_fetch_t){.archive_id = "J1-g00007", .offset = UINT64_MAX - 1,
+                                    .length = 4194304};
+        return true;
+    case TF_MSG_FETCH_DATA:
+        m->fetch_data = (tf_msg_fetch_data_t){.archive_id = "J1-g00007", .offset = 262144,
+                                              .data = bytes, .eof = true,
+                                              .error = "pread: Input/output error"};
+        return true;
+    case TF_MSG_ARCHIVE_READY:
+        m->archive_ready = (tf_msg_archive_ready_t){
+            .archive_id = "J1-g00007", .job_id = "J1", .group_no = 7, .pool = "weekly",
+            .compression = "zstd", .size = 1073741825, .checksum = "xxh128:aa", .files = 3,
+            .bytes = 2147483648ull, .stager = "tcp://stager.example:5557"};
+        return true;
+    case TF_MSG_ARCHIVE_RELEASE:
+        m->archive_release = (tf_msg_archive_release_t){.archive_id = "J1-g00007"};
+        return true;
+    case TF_MSG_CAT_JOB:
+        m->cat_job = (tf_msg_cat_job_t){
+            .job_id = "J1", .op = "failed", .stage = "tape", .message = "tape failed",
+            .detail = "drive lto1: MEDIUM ERROR", .paths = s_paths,
+            .paths_count = N_ELEMS(s_paths), .pool = "weekly", .compression = "zstd",
+            .files_total = 120000, .bytes_total = UINT64_MAX, .groups_total = 9, .warnings = 4,
+            .time_ms = -1795000000000ll};
+        return true;
+    case TF_MSG_CAT_FILES:
+        m->cat_files = (tf_msg_cat_files_t){.job_id = "J1", .archive_id = "J1-g00007",
+                                            .part = 2, .files = s_files,
+                                            .files_count = N_ELEMS(s_files)};
+        return true;
+    case TF_MSG_CAT_WRITTEN:
+        m->cat_written = (tf_msg_cat_written_t){
+            .job_id = "J1", .archive_id = "J1-g00007", .group_no = 7, .volume = "TF0001L8",
+            .drive = "lto1", .tape_file = 12, .block = 409600, .blocks = 4098,
+            .size = 1073741825, .checksum = "xxh128:aa", .files = 3, .bytes = UINT64_MAX};
+        return true;
+    case TF_MSG_CAT_QUERY:
+        m->cat_query = (tf_msg_cat_query_t){.query = "files", .job_id = "J1",
+                                            .pattern = "home/*/[a-z]*.txt", .limit = 500};
+        return true;
+    case TF_MSG_CAT_REPLY:
+        m->cat_reply = (tf_msg_cat_reply_t){
+            .jobs = s_jobs, .jobs_count = N_ELEMS(s_jobs), .files = s_files,
+            .files_count = N_ELEMS(s_files), .archives = s_archives,
+            .archives_count = N_ELEMS(s_archives), .truncated = true};
+        return true;
+    case TF_MSG_TAPE_RESTORE:
+        m->tape_restore = (tf_msg_tape_restore_t){
+            .job_id = "J1", .dest = "/restore/here", .patterns = s_patterns,
+            .patterns_count = N_ELEMS(s_patterns), .archives = s_archives,
+            .archives_count = N_ELEMS(s_archives)};
+        return true;
+    case TF_MSG_RESTORE_RESULT:
+        m->restore_result = (tf_msg_restore_result_t){
+            .files = 4999, .bytes = UINT64_MAX, .archives_read = 2, .blocks_read = 8196,
+            .warnings = 1, .message = "1 file could not be restored: permission denied"};
+        return true;
     case TF_MSG_NONE:
     case TF_MSG_TYPE_COUNT:
         break;
@@ -288,6 +436,45 @@ fill_min(tf_msg_type_t type, tf_msg_t *m)
     case TF_MSG_EVENT:
         m->event = (tf_msg_event_t){.topic = "alert.x", .time_ms = 1, .source = "src", .seq = 1};
         return true;
+    case TF_MSG_SCAN_JOB: m->scan_job.job_id = "j"; return true;  /* paths: zero rows */
+    case TF_MSG_FILE_GROUP:
+        m->file_group = (tf_msg_file_group_t){.job_id = "j", .archive_id = "a", .group_no = 1};
+        return true;
+    case TF_MSG_STAGE_OPEN:
+        m->stage_open = (tf_msg_stage_open_t){.archive_id = "a", .job_id = "j"};
+        return true;
+    case TF_MSG_STAGE_CREDIT:
+        m->stage_credit = (tf_msg_stage_credit_t){.archive_id = "a", .bytes = 1};
+        return true;
+    case TF_MSG_STAGE_DATA:
+        m->stage_data = (tf_msg_stage_data_t){.archive_id = "a",
+                                              .data = {s_empty_blob, 0}};  /* required bytes */
+        return true;
+    case TF_MSG_STAGE_CLOSE:
+        m->stage_close = (tf_msg_stage_close_t){.archive_id = "a", .checksum = "c"};
+        return true;
+    case TF_MSG_STAGE_RESULT: m->stage_result.archive_id = "a"; return true;
+    case TF_MSG_FETCH: m->fetch = (tf_msg_fetch_t){.archive_id = "a", .length = 1}; return true;
+    case TF_MSG_FETCH_DATA: m->fetch_data.archive_id = "a"; return true;
+    case TF_MSG_ARCHIVE_READY:
+        m->archive_ready = (tf_msg_archive_ready_t){.archive_id = "a", .job_id = "j",
+                                                    .checksum = "c", .stager = "s"};
+        return true;
+    case TF_MSG_ARCHIVE_RELEASE: m->archive_release.archive_id = "a"; return true;
+    case TF_MSG_CAT_JOB: m->cat_job = (tf_msg_cat_job_t){.job_id = "j", .op = "create"}; return true;
+    case TF_MSG_CAT_FILES:
+        m->cat_files = (tf_msg_cat_files_t){.job_id = "j", .archive_id = "a"};
+        return true;
+    case TF_MSG_CAT_WRITTEN:
+        m->cat_written = (tf_msg_cat_written_t){.job_id = "j", .archive_id = "a", .volume = "v",
+                                                .checksum = "c"};
+        return true;
+    case TF_MSG_CAT_QUERY: m->cat_query.query = "jobs"; return true;
+    case TF_MSG_CAT_REPLY: return true;
+    case TF_MSG_TAPE_RESTORE:
+        m->tape_restore = (tf_msg_tape_restore_t){.job_id = "j", .dest = "/d"};
+        return true;
+    case TF_MSG_RESTORE_RESULT: return true;
     case TF_MSG_NONE:
     case TF_MSG_TYPE_COUNT:
         break;
@@ -316,11 +503,70 @@ static const char *const s_wire_spec[TF_MSG_TYPE_COUNT] = {
     [TF_MSG_ERROR] = "rid:str code:int message:str",
     [TF_MSG_EVENT] = "topic:str time_ms:int source:str seq:uint level:str message:str "
                      "job_id:str item_id:str done:uint total:uint",
+    [TF_MSG_SCAN_JOB] = "job_id:str paths:array group_bytes:uint one_fs:bool compression:str "
+                        "pool:str",
+    [TF_MSG_FILE_GROUP] = "job_id:str archive_id:str group_no:uint compression:str pool:str "
+                          "entries:array",
+    [TF_MSG_STAGE_OPEN] = "archive_id:str job_id:str group_no:uint compression:str pool:str",
+    [TF_MSG_STAGE_CREDIT] = "archive_id:str bytes:uint",
+    [TF_MSG_STAGE_DATA] = "archive_id:str offset:uint data:bin",
+    [TF_MSG_STAGE_CLOSE] = "archive_id:str size:uint checksum:str files:uint bytes:uint",
+    [TF_MSG_STAGE_RESULT] = "archive_id:str ok:bool message:str",
+    [TF_MSG_FETCH] = "archive_id:str offset:uint length:uint",
+    [TF_MSG_FETCH_DATA] = "archive_id:str offset:uint data:bin eof:bool error:str",
+    [TF_MSG_ARCHIVE_READY] = "archive_id:str job_id:str group_no:uint pool:str compression:str "
+                             "size:uint checksum:str files:uint bytes:uint stager:str",
+    [TF_MSG_ARCHIVE_RELEASE] = "archive_id:str",
+    [TF_MSG_CAT_JOB] = "job_id:str op:str stage:str message:str detail:str paths:array pool:str "
+                       "compression:str files_total:uint bytes_total:uint groups_total:uint "
+                       "warnings:uint time_ms:int",
+    [TF_MSG_CAT_FILES] = "job_id:str archive_id:str part:uint files:array",
+    [TF_MSG_CAT_WRITTEN] = "job_id:str archive_id:str group_no:uint volume:str drive:str "
+                           "tape_file:uint block:uint blocks:uint size:uint checksum:str "
+                           "files:uint bytes:uint",
+    [TF_MSG_CAT_QUERY] = "query:str job_id:str pattern:str limit:uint",
+    [TF_MSG_CAT_REPLY] = "jobs:array files:array archives:array truncated:bool",
+    [TF_MSG_TAPE_RESTORE] = "job_id:str dest:str patterns:array archives:array",
+    [TF_MSG_RESTORE_RESULT] = "files:uint bytes:uint archives_read:uint blocks_read:uint "
+                              "warnings:uint message:str",
 };
 static const char s_service_row_spec[] = "name:str workers:uint idle:uint queued:uint inflight:uint "
                                          "done:uint failed:uint redelivered:uint oldest_age_ms:int";
 static const char s_worker_row_spec[] = "id:str service:str name:str pid:uint state:str "
                                         "item_id:str idle_ms:int";
+static const char s_path_row_spec[] = "path:str";
+static const char s_entry_row_spec[] = "path:str size:uint";
+static const char s_file_row_spec[] = "path:str type:str size:uint mtime:int mode:uint uid:uint "
+                                      "gid:uint user:str group:str checksum:str offset:uint "
+                                      "link:str";
+static const char s_job_row_spec[] = "job_id:str status:str stage:str message:str detail:str "
+                                     "pool:str created_ms:int updated_ms:int files_total:uint "
+                                     "bytes_total:uint files_done:uint bytes_done:uint "
+                                     "groups_total:uint archives_written:uint warnings:uint "
+                                     "scanned:bool";
+static const char s_archive_row_spec[] = "archive_id:str job_id:str group_no:uint volume:str "
+                                         "tape_file:uint block:uint blocks:uint size:uint "
+                                         "checksum:str files:uint written:bool";
+
+/* Every rows field of the catalogue: its row spec and the rows in fill_full's message. */
+static const struct {
+    tf_msg_type_t type;
+    const char *field;
+    const char *spec;
+    uint32_t rows;
+} s_wire_rows[] = {
+    {TF_MSG_STATUS, "services", s_service_row_spec, 3},
+    {TF_MSG_STATUS, "workers", s_worker_row_spec, 3},
+    {TF_MSG_SCAN_JOB, "paths", s_path_row_spec, 3},
+    {TF_MSG_FILE_GROUP, "entries", s_entry_row_spec, 3},
+    {TF_MSG_CAT_JOB, "paths", s_path_row_spec, 3},
+    {TF_MSG_CAT_FILES, "files", s_file_row_spec, 3},
+    {TF_MSG_CAT_REPLY, "jobs", s_job_row_spec, 3},
+    {TF_MSG_CAT_REPLY, "files", s_file_row_spec, 3},
+    {TF_MSG_CAT_REPLY, "archives", s_archive_row_spec, 3},
+    {TF_MSG_TAPE_RESTORE, "patterns", s_path_row_spec, 3},
+    {TF_MSG_TAPE_RESTORE, "archives", s_archive_row_spec, 3},
+};
 
 static bool
 s_obj_key_is(const msgpack_object *k, const char *name, size_t n)
@@ -471,6 +717,69 @@ test_equal_helper_detects_differences(void **state)
     fill_full(TF_MSG_DONE, &b, false);
     assert_false(tf_msg_equal(&a, &b, why, sizeof why));
     assert_string_equal(why, "type status != done");
+
+    /* pipeline rows: every row type is compared field by field */
+    tf_msg_file_row_t files[3];
+    memcpy(files, s_files, sizeof files);
+    files[1].link = "../bob/new";
+    fill_full(TF_MSG_CAT_REPLY, &a, false);
+    fill_full(TF_MSG_CAT_REPLY, &b, false);
+    b.cat_reply.files = files;
+    assert_false(tf_msg_equal(&a, &b, why, sizeof why));
+    assert_string_equal(why, "cat_reply.files[1].link: \"../bob/old\" != \"../bob/new\"");
+    files[1] = s_files[1];
+    files[2].mtime = 0;
+    assert_false(tf_msg_equal(&a, &b, why, sizeof why));
+    assert_non_null(strstr(why, "cat_reply.files[2].mtime"));
+    b.cat_reply.files = s_files;
+    b.cat_reply.files_count = 2;
+    assert_false(tf_msg_equal(&a, &b, why, sizeof why));
+    assert_string_equal(why, "cat_reply.files_count: 3 != 2");
+
+    tf_msg_job_row_t jobs[3];
+    memcpy(jobs, s_jobs, sizeof jobs);
+    jobs[2].scanned = true;
+    fill_full(TF_MSG_CAT_REPLY, &b, false);
+    b.cat_reply.jobs = jobs;
+    assert_false(tf_msg_equal(&a, &b, why, sizeof why));
+    assert_string_equal(why, "cat_reply.jobs[2].scanned: 0 != 1");
+
+    tf_msg_archive_row_t archives[3];
+    memcpy(archives, s_archives, sizeof archives);
+    archives[0].volume = NULL;
+    fill_full(TF_MSG_TAPE_RESTORE, &a, false);
+    fill_full(TF_MSG_TAPE_RESTORE, &b, false);
+    b.tape_restore.archives = archives;
+    assert_false(tf_msg_equal(&a, &b, why, sizeof why));
+    assert_non_null(strstr(why, "tape_restore.archives[0].volume"));
+
+    tf_msg_path_row_t paths[3];
+    memcpy(paths, s_paths, sizeof paths);
+    paths[2].path = "/x";
+    fill_full(TF_MSG_SCAN_JOB, &a, false);
+    fill_full(TF_MSG_SCAN_JOB, &b, false);
+    b.scan_job.paths = paths;
+    assert_false(tf_msg_equal(&a, &b, why, sizeof why));
+    assert_string_equal(why, "scan_job.paths[2].path: \"/\" != \"/x\"");
+
+    tf_msg_group_entry_t entries[3];
+    memcpy(entries, s_entries, sizeof entries);
+    entries[1].size = 1;
+    fill_full(TF_MSG_FILE_GROUP, &a, false);
+    fill_full(TF_MSG_FILE_GROUP, &b, false);
+    b.file_group.entries = entries;
+    assert_false(tf_msg_equal(&a, &b, why, sizeof why));
+    assert_string_equal(why, "file_group.entries[1].size: 18446744073709551615 != 1");
+
+    fill_full(TF_MSG_STAGE_DATA, &a, false);
+    fill_full(TF_MSG_STAGE_DATA, &b, true);
+    assert_false(tf_msg_equal(&a, &b, why, sizeof why));
+    assert_string_equal(why, "stage_data.data: 12 bytes != 0 bytes");
+    fill_full(TF_MSG_STAGE_RESULT, &a, false);
+    fill_full(TF_MSG_STAGE_RESULT, &b, false);
+    b.stage_result.ok = false;
+    assert_false(tf_msg_equal(&a, &b, why, sizeof why));
+    assert_string_equal(why, "stage_result.ok: 1 != 0");
 }
 
 /* ------------------------------------------------------------- round trips ----------- */
@@ -530,6 +839,46 @@ test_roundtrip_binary_with_nuls(void **state)
     assert_int_equal(out.work.attempt, 3);
     tf_msg_clear(&out);
     assert_true(s_all_zero(&out, sizeof out));
+
+    /* the stager's data messages */
+    fill_full(TF_MSG_STAGE_DATA, &m, false);
+    encode_ok(&m, &data, &size);
+    expect_decode(data, size, &out);
+    free(data);
+    assert_int_equal(out.type, TF_MSG_STAGE_DATA);
+    assert_int_equal(out.stage_data.data.size, sizeof s_blob);
+    assert_memory_equal(out.stage_data.data.data, s_blob, sizeof s_blob);
+    assert_ptr_not_equal(out.stage_data.data.data, s_blob);
+    assert_true(out.stage_data.offset == 5000000000ull);
+    tf_msg_clear(&out);
+
+    fill_full(TF_MSG_FETCH_DATA, &m, false);
+    encode_ok(&m, &data, &size);
+    expect_decode(data, size, &out);
+    free(data);
+    assert_int_equal(out.fetch_data.data.size, sizeof s_blob);
+    assert_memory_equal(out.fetch_data.data.data, s_blob, sizeof s_blob);
+    assert_true(out.fetch_data.eof);
+    tf_msg_clear(&out);
+
+    /* fetch_data at the end of an archive: eof with present-but-empty data, or no data */
+    fill_min(TF_MSG_FETCH_DATA, &m);
+    m.fetch_data.eof = true;
+    m.fetch_data.data = (tf_bytes_t){s_empty_blob, 0};
+    encode_ok(&m, &data, &size);
+    expect_decode(data, size, &out);
+    free(data);
+    assert_non_null(out.fetch_data.data.data);
+    assert_int_equal(out.fetch_data.data.size, 0);
+    assert_true(out.fetch_data.eof);
+    tf_msg_clear(&out);
+    fill_min(TF_MSG_FETCH_DATA, &m);
+    encode_ok(&m, &data, &size);
+    expect_decode(data, size, &out);
+    free(data);
+    assert_null(out.fetch_data.data.data);
+    assert_null(out.fetch_data.error);
+    tf_msg_clear(&out);
 }
 
 static void
@@ -574,6 +923,142 @@ test_roundtrip_status_rows(void **state)
                              s_workers[counts[i][1] - 1].idle_ms);
         tf_msg_clear(&out);
     }
+}
+
+/* Every rows field of the pipeline messages with 0, 1 and several rows (the other rows fields
+   of the message stay at fill_full's rows), and all of a message's rows fields empty at once. */
+#define ROWS_FIELD_(T, M, F, SAMPLE)                                                        \
+    {T, #M "." #F, offsetof(tf_msg_t, M.F), offsetof(tf_msg_t, M.F##_count), SAMPLE,       \
+     sizeof SAMPLE[0], N_ELEMS(SAMPLE)}
+static const struct {
+    tf_msg_type_t type;
+    const char *name;
+    size_t rows_offset;   /* of the row pointer in tf_msg_t */
+    size_t count_offset;  /* of the count */
+    const void *sample;
+    size_t row_size;
+    size_t sample_rows;
+} s_pipeline_rows[] = {
+    ROWS_FIELD_(TF_MSG_SCAN_JOB, scan_job, paths, s_paths),
+    ROWS_FIELD_(TF_MSG_FILE_GROUP, file_group, entries, s_entries),
+    ROWS_FIELD_(TF_MSG_CAT_JOB, cat_job, paths, s_paths),
+    ROWS_FIELD_(TF_MSG_CAT_FILES, cat_files, files, s_files),
+    ROWS_FIELD_(TF_MSG_CAT_REPLY, cat_reply, jobs, s_jobs),
+    ROWS_FIELD_(TF_MSG_CAT_REPLY, cat_reply, files, s_files),
+    ROWS_FIELD_(TF_MSG_CAT_REPLY, cat_reply, archives, s_archives),
+    ROWS_FIELD_(TF_MSG_TAPE_RESTORE, tape_restore, patterns, s_patterns),
+    ROWS_FIELD_(TF_MSG_TAPE_RESTORE, tape_restore, archives, s_archives),
+};
+#undef ROWS_FIELD_
+
+static void
+s_set_rows(tf_msg_t *m, size_t k, const void *rows, size_t count)
+{
+    memcpy((char *) m + s_pipeline_rows[k].rows_offset, &rows, sizeof rows);
+    memcpy((char *) m + s_pipeline_rows[k].count_offset, &count, sizeof count);
+}
+
+static void
+s_get_rows(const tf_msg_t *m, size_t k, const char **rows, size_t *count)
+{
+    memcpy(rows, (const char *) m + s_pipeline_rows[k].rows_offset, sizeof *rows);
+    memcpy(count, (const char *) m + s_pipeline_rows[k].count_offset, sizeof *count);
+}
+
+static void
+test_roundtrip_pipeline_rows(void **state)
+{
+    (void) state;
+    for (size_t k = 0; k < N_ELEMS(s_pipeline_rows); k++) {
+        assert_true(s_pipeline_rows[k].sample_rows >= 3);
+        static const size_t counts[] = {0, 1, 2, 3};
+        for (size_t c = 0; c < N_ELEMS(counts); c++) {
+            for (int null_when_empty = 0; null_when_empty <= 1; null_when_empty++) {
+                if (counts[c] > 0 && null_when_empty)
+                    continue;
+                tf_msg_t m, out;
+                assert_true(fill_full(s_pipeline_rows[k].type, &m, false));
+                /* a later row (c = 1: the last sample row) so not always the first is tested */
+                const char *first = (const char *) s_pipeline_rows[k].sample +
+                                    (counts[c] == 1 ? 2 * s_pipeline_rows[k].row_size : 0);
+                s_set_rows(&m, k, null_when_empty ? NULL : first, counts[c]);
+                roundtrip(&m);
+                uint8_t *data;
+                size_t size;
+                encode_ok(&m, &data, &size);
+                expect_decode(data, size, &out);
+                free(data);
+                const char *rows;
+                size_t count;
+                s_get_rows(&out, k, &rows, &count);
+                if (count != counts[c])
+                    fail_msg("%s: %zu rows decoded, %zu sent", s_pipeline_rows[k].name, count,
+                             counts[c]);
+                if (counts[c] == 0)
+                    assert_null(rows);  /* no rows: no array */
+                else
+                    assert_ptr_not_equal(rows, first);  /* copies owned by the message */
+                tf_msg_clear(&out);
+                assert_true(s_all_zero(&out, sizeof out));
+            }
+        }
+    }
+    /* Every rows field of a message empty at once. */
+    for (size_t k = 0; k < N_ELEMS(s_pipeline_rows); k++) {
+        tf_msg_t m;
+        assert_true(fill_full(s_pipeline_rows[k].type, &m, false));
+        for (size_t j = 0; j < N_ELEMS(s_pipeline_rows); j++)
+            if (s_pipeline_rows[j].type == s_pipeline_rows[k].type)
+                s_set_rows(&m, j, NULL, 0);
+        roundtrip(&m);
+    }
+}
+
+/* Rows holding only their required fields: optional strings stay NULL through a round trip. */
+static void
+test_roundtrip_pipeline_minimal_rows(void **state)
+{
+    (void) state;
+    tf_msg_group_entry_t entries[] = {{.path = "/a"}, {.path = "/a/b", .size = 3}};
+    tf_msg_file_row_t files[] = {{.path = "a", .type = "dir"}, {.path = "a/b", .type = "other"}};
+    tf_msg_job_row_t jobs[] = {{.job_id = "J1", .status = "queued"}};
+    tf_msg_archive_row_t archives[] = {{.archive_id = "J1-g00001"}, {.archive_id = "J1-g00002"}};
+    tf_msg_t m, out;
+
+    fill_min(TF_MSG_FILE_GROUP, &m);
+    m.file_group.entries = entries;
+    m.file_group.entries_count = N_ELEMS(entries);
+    roundtrip(&m);
+
+    fill_min(TF_MSG_CAT_FILES, &m);
+    m.cat_files.files = files;
+    m.cat_files.files_count = N_ELEMS(files);
+    roundtrip(&m);
+
+    fill_min(TF_MSG_CAT_REPLY, &m);
+    m.cat_reply = (tf_msg_cat_reply_t){.jobs = jobs, .jobs_count = 1, .files = files,
+                                       .files_count = 2, .archives = archives,
+                                       .archives_count = 2};
+    roundtrip(&m);
+    uint8_t *data;
+    size_t size;
+    encode_ok(&m, &data, &size);
+    expect_decode(data, size, &out);
+    free(data);
+    assert_int_equal(out.cat_reply.files_count, 2);
+    assert_string_equal(out.cat_reply.files[1].path, "a/b");
+    assert_string_equal(out.cat_reply.files[1].type, "other");
+    assert_null(out.cat_reply.files[1].link);
+    assert_null(out.cat_reply.files[1].checksum);
+    assert_null(out.cat_reply.jobs[0].detail);
+    assert_null(out.cat_reply.archives[1].volume);
+    assert_false(out.cat_reply.archives[1].written);
+    tf_msg_clear(&out);
+
+    fill_min(TF_MSG_TAPE_RESTORE, &m);
+    m.tape_restore.archives = archives;
+    m.tape_restore.archives_count = N_ELEMS(archives);
+    roundtrip(&m);
 }
 
 static char *
@@ -621,6 +1106,60 @@ test_roundtrip_limits(void **state)
     m.error.message = "";  /* empty strings are strings too */
     roundtrip(&m);
 
+    /* pipeline strings at their limits, in messages and in rows */
+    tf_msg_path_row_t long_paths[2] = {{.path = path}, {.path = ""}};
+    fill_full(TF_MSG_SCAN_JOB, &m, false);
+    m.scan_job.job_id = id;
+    m.scan_job.pool = id;
+    m.scan_job.paths = long_paths;
+    m.scan_job.paths_count = 2;
+    m.scan_job.group_bytes = UINT64_MAX;
+    roundtrip(&m);
+
+    tf_msg_file_row_t files[1] = {s_files[0]};
+    files[0].path = path;
+    files[0].link = path;
+    files[0].user = id;
+    files[0].checksum = id;
+    fill_full(TF_MSG_CAT_FILES, &m, false);
+    m.cat_files.files = files;
+    m.cat_files.files_count = 1;
+    roundtrip(&m);
+
+    tf_msg_job_row_t jobs[1] = {s_jobs[0]};
+    jobs[0].message = text;
+    jobs[0].detail = text;
+    fill_full(TF_MSG_CAT_REPLY, &m, false);
+    m.cat_reply.jobs = jobs;
+    m.cat_reply.jobs_count = 1;
+    roundtrip(&m);
+
+    fill_full(TF_MSG_ARCHIVE_READY, &m, false);
+    m.archive_ready.stager = path;
+    m.archive_ready.checksum = id;
+    roundtrip(&m);
+
+    fill_full(TF_MSG_TAPE_RESTORE, &m, false);
+    m.tape_restore.dest = path;
+    roundtrip(&m);
+
+    fill_full(TF_MSG_STAGE_RESULT, &m, false);
+    m.stage_result.ok = false;
+    m.stage_result.message = text;
+    roundtrip(&m);
+
+    /* 1 MiB chunk of stage_data (the compressor's chunk size) */
+    size_t chunk = 1u << 20;
+    uint8_t *big = malloc(chunk);
+    assert_non_null(big);
+    for (size_t i = 0; i < chunk; i++)
+        big[i] = (uint8_t) (i * 7u);
+    fill_full(TF_MSG_STAGE_DATA, &m, false);
+    m.stage_data.data = (tf_bytes_t){big, chunk};
+    m.stage_data.offset = UINT64_MAX - chunk;
+    roundtrip(&m);
+    free(big);
+
     free(id);
     free(text);
     free(path);
@@ -660,14 +1199,17 @@ test_wire_format_every_type(void **state)
         assert_int_equal(t->via.str.size, strlen(s_all_names[i]));
         assert_memory_equal(t->via.str.ptr, s_all_names[i], t->via.str.size);
         check_map_against(o, s_wire_spec[type], 2, s_all_names[i]);
-        if (type == TF_MSG_STATUS) {
-            const msgpack_object *svc = s_obj_get(o, "services"), *wrk = s_obj_get(o, "workers");
-            assert_int_equal(svc->via.array.size, 3);
-            assert_int_equal(wrk->via.array.size, 3);
-            for (uint32_t r = 0; r < 3; r++) {
-                check_map_against(&svc->via.array.ptr[r], s_service_row_spec, 0, "service row");
-                check_map_against(&wrk->via.array.ptr[r], s_worker_row_spec, 0, "worker row");
-            }
+        for (size_t w = 0; w < N_ELEMS(s_wire_rows); w++) {
+            if (s_wire_rows[w].type != type)
+                continue;
+            const msgpack_object *rows = s_obj_get(o, s_wire_rows[w].field);
+            assert_non_null(rows);
+            assert_int_equal(rows->type, MSGPACK_OBJECT_ARRAY);
+            assert_int_equal(rows->via.array.size, s_wire_rows[w].rows);
+            char what[64];
+            snprintf(what, sizeof what, "%s.%s row", s_all_names[i], s_wire_rows[w].field);
+            for (uint32_t r = 0; r < rows->via.array.size; r++)
+                check_map_against(&rows->via.array.ptr[r], s_wire_rows[w].spec, 0, what);
         }
         msgpack_unpacked_destroy(&up);
         free(data);
@@ -711,12 +1253,29 @@ static const char *const s_enc_first_required[TF_MSG_TYPE_COUNT] = {
     [TF_MSG_DONE] = "item_id",      [TF_MSG_FAILED] = "item_id",    [TF_MSG_SUBMIT] = "service",
     [TF_MSG_SUBMIT_OK] = "item_id", [TF_MSG_ITEM_GET] = "item_id",  [TF_MSG_ITEM_INFO] = "item_id",
     [TF_MSG_ERROR] = "message",     [TF_MSG_EVENT] = "topic",
+    [TF_MSG_SCAN_JOB] = "job_id",          [TF_MSG_FILE_GROUP] = "job_id",
+    [TF_MSG_STAGE_OPEN] = "archive_id",    [TF_MSG_STAGE_CREDIT] = "archive_id",
+    [TF_MSG_STAGE_DATA] = "archive_id",    [TF_MSG_STAGE_CLOSE] = "archive_id",
+    [TF_MSG_STAGE_RESULT] = "archive_id",  [TF_MSG_FETCH] = "archive_id",
+    [TF_MSG_FETCH_DATA] = "archive_id",    [TF_MSG_ARCHIVE_READY] = "archive_id",
+    [TF_MSG_ARCHIVE_RELEASE] = "archive_id", [TF_MSG_CAT_JOB] = "job_id",
+    [TF_MSG_CAT_FILES] = "job_id",         [TF_MSG_CAT_WRITTEN] = "job_id",
+    [TF_MSG_CAT_QUERY] = "query",          [TF_MSG_TAPE_RESTORE] = "job_id",
+    /* cat_reply, restore_result: nothing required */
 };
 static const char *const s_dec_first_required[TF_MSG_TYPE_COUNT] = {
     [TF_MSG_READY] = "service",     [TF_MSG_WORK] = "item_id",      [TF_MSG_PROGRESS] = "item_id",
     [TF_MSG_DONE] = "item_id",      [TF_MSG_FAILED] = "item_id",    [TF_MSG_SUBMIT] = "service",
     [TF_MSG_SUBMIT_OK] = "item_id", [TF_MSG_ITEM_GET] = "item_id",  [TF_MSG_ITEM_INFO] = "item_id",
     [TF_MSG_ERROR] = "code",        [TF_MSG_EVENT] = "topic",       [TF_MSG_STATUS] = "services",
+    [TF_MSG_SCAN_JOB] = "job_id",          [TF_MSG_FILE_GROUP] = "job_id",
+    [TF_MSG_STAGE_OPEN] = "archive_id",    [TF_MSG_STAGE_CREDIT] = "archive_id",
+    [TF_MSG_STAGE_DATA] = "archive_id",    [TF_MSG_STAGE_CLOSE] = "archive_id",
+    [TF_MSG_STAGE_RESULT] = "archive_id",  [TF_MSG_FETCH] = "archive_id",
+    [TF_MSG_FETCH_DATA] = "archive_id",    [TF_MSG_ARCHIVE_READY] = "archive_id",
+    [TF_MSG_ARCHIVE_RELEASE] = "archive_id", [TF_MSG_CAT_JOB] = "job_id",
+    [TF_MSG_CAT_FILES] = "job_id",         [TF_MSG_CAT_WRITTEN] = "job_id",
+    [TF_MSG_CAT_QUERY] = "query",          [TF_MSG_TAPE_RESTORE] = "job_id",
 };
 
 static void
@@ -753,6 +1312,34 @@ test_encode_refuses_unset_required(void **state)
     m.status.workers = rows;
     m.status.workers_count = 2;
     expect_encode_fails(&m, TF_ERR_INVALID, "worker: required field 'state' is not set");
+
+    /* ... inside pipeline rows, and required bytes */
+    tf_msg_file_row_t files[3];
+    memcpy(files, s_files, sizeof files);
+    files[2].type = NULL;
+    fill_full(TF_MSG_CAT_FILES, &m, false);
+    m.cat_files.files = files;
+    expect_encode_fails(&m, TF_ERR_INVALID, "file: required field 'type' is not set");
+    tf_msg_archive_row_t archives[1] = {s_archives[0]};
+    archives[0].archive_id = NULL;
+    fill_full(TF_MSG_TAPE_RESTORE, &m, false);
+    m.tape_restore.archives = archives;
+    m.tape_restore.archives_count = 1;
+    expect_encode_fails(&m, TF_ERR_INVALID, "archive: required field 'archive_id' is not set");
+    tf_msg_group_entry_t entries[1] = {{.size = 1}};
+    fill_full(TF_MSG_FILE_GROUP, &m, false);
+    m.file_group.entries = entries;
+    m.file_group.entries_count = 1;
+    expect_encode_fails(&m, TF_ERR_INVALID, "entry: required field 'path' is not set");
+    fill_full(TF_MSG_STAGE_DATA, &m, false);
+    m.stage_data.data = (tf_bytes_t){NULL, 0};
+    expect_encode_fails(&m, TF_ERR_INVALID, "stage_data: required field 'data' is not set");
+    fill_full(TF_MSG_ARCHIVE_READY, &m, false);
+    m.archive_ready.stager = NULL;
+    expect_encode_fails(&m, TF_ERR_INVALID, "archive_ready: required field 'stager' is not set");
+    fill_full(TF_MSG_CAT_REPLY, &m, false);
+    m.cat_reply.archives = NULL;
+    expect_encode_fails(&m, TF_ERR_INVALID, "cat_reply.archives: 3 rows but no array");
 }
 
 static void
@@ -1756,6 +2343,323 @@ test_decode_failure_frees_partial(void **state)
     b_free(&b);
 }
 
+/* -------------------------------------------- pipeline messages: nested rejections ---- */
+
+/* {"v","t":"file_group", job_id, archive_id, group_no, "entries": [ then the caller's rows */
+static void
+b_file_group_head(buf_t *b, uint32_t rows)
+{
+    b_init(b);
+    b_map(b, 6);
+    b_env(b, "file_group");
+    b_kv_str(b, "job_id", "J1");
+    b_kv_str(b, "archive_id", "J1-g00001");
+    b_kv_uint(b, "group_no", 1);
+    b_str(b, "entries");
+    b_array(b, rows);
+}
+
+static void
+test_decode_file_group_entry_errors(void **state)
+{
+    (void) state;
+    buf_t b;
+    /* the second entry has no path (the first one's path is already copied: freed on error) */
+    b_file_group_head(&b, 3);
+    b_map(&b, 2);
+    b_kv_str(&b, "path", "/a");
+    b_kv_uint(&b, "size", 1);
+    b_map(&b, 1);
+    b_kv_uint(&b, "size", 2);
+    b_map(&b, 1);
+    b_kv_str(&b, "path", "/c");
+    expect_reject(b.sb.data, b.sb.size, "file_group.entries[1]: entry: missing required field 'path'");
+    b_free(&b);
+
+    /* an empty map as the only entry */
+    b_file_group_head(&b, 1);
+    b_map(&b, 0);
+    expect_reject(b.sb.data, b.sb.size, "file_group.entries[0]: entry: missing required field 'path'");
+    b_free(&b);
+
+    /* a negative size */
+    b_file_group_head(&b, 1);
+    b_map(&b, 2);
+    b_kv_str(&b, "path", "/a");
+    b_str(&b, "size");
+    b_int(&b, -1);
+    expect_reject(b.sb.data, b.sb.size,
+                  "file_group.entries[0]: entry.size: expected unsigned integer, got integer");
+    b_free(&b);
+
+    /* an entry path one byte over PATH */
+    char *path = s_repeat('p', TF_MSG_MAX_PATH + 1);
+    b_file_group_head(&b, 1);
+    b_map(&b, 1);
+    b_kv_str(&b, "path", path);
+    expect_reject(b.sb.data, b.sb.size,
+                  "file_group.entries[0]: entry.path: string of 4097 bytes is over the limit of 4096");
+    b_free(&b);
+    free(path);
+
+    /* entries missing altogether (required, even when empty) */
+    b_init(&b);
+    b_map(&b, 5);
+    b_env(&b, "file_group");
+    b_kv_str(&b, "job_id", "J1");
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    b_kv_uint(&b, "group_no", 1);
+    expect_reject(b.sb.data, b.sb.size, "file_group: missing required field 'entries'");
+    b_free(&b);
+
+    /* and the same message with the entries accepted */
+    b_file_group_head(&b, 2);
+    b_map(&b, 2);
+    b_kv_str(&b, "path", "/a");
+    b_kv_uint(&b, "size", 1);
+    b_map(&b, 1);
+    b_kv_str(&b, "path", "/a/b");
+    tf_msg_t m;
+    expect_decode(b.sb.data, b.sb.size, &m);
+    assert_int_equal(m.type, TF_MSG_FILE_GROUP);
+    assert_int_equal(m.file_group.entries_count, 2);
+    assert_string_equal(m.file_group.entries[1].path, "/a/b");
+    assert_int_equal(m.file_group.entries[1].size, 0);
+    tf_msg_clear(&m);
+    b_free(&b);
+}
+
+/* A cat_reply whose jobs decoded fine and whose files row `which` has size as a string. */
+static void
+test_decode_cat_reply_file_size_string(void **state)
+{
+    (void) state;
+    for (uint32_t which = 0; which < 2; which++) {
+        buf_t b;
+        b_init(&b);
+        b_map(&b, 4);
+        b_env(&b, "cat_reply");
+        b_str(&b, "jobs");
+        b_array(&b, 1);
+        b_map(&b, 3);
+        b_kv_str(&b, "job_id", "J1");
+        b_kv_str(&b, "status", "running");
+        b_kv_str(&b, "message", "m");
+        b_str(&b, "files");
+        b_array(&b, 2);
+        for (uint32_t r = 0; r < 2; r++) {
+            b_map(&b, 4);
+            b_kv_str(&b, "path", r ? "b" : "a");
+            b_kv_str(&b, "type", "file");
+            b_kv_str(&b, "user", "alice");
+            if (r == which)
+                b_kv_str(&b, "size", "12");
+            else
+                b_kv_uint(&b, "size", 12);
+        }
+        char needle[128];
+        snprintf(needle, sizeof needle,
+                 "cat_reply.files[%u]: file.size: expected unsigned integer, got string", which);
+        expect_reject(b.sb.data, b.sb.size, needle);
+        b_free(&b);
+    }
+
+    /* other wrong kinds in cat_reply rows */
+    buf_t b;
+    b_init(&b);
+    b_map(&b, 3);
+    b_env(&b, "cat_reply");
+    b_str(&b, "files");
+    b_array(&b, 1);
+    b_map(&b, 3);
+    b_kv_str(&b, "path", "a");
+    b_kv_str(&b, "type", "file");
+    b_kv_uint(&b, "mtime", UINT64_MAX);
+    expect_reject(b.sb.data, b.sb.size, "cat_reply.files[0]: file.mtime: integer out of range");
+    b_free(&b);
+
+    b_init(&b);
+    b_map(&b, 3);
+    b_env(&b, "cat_reply");
+    b_str(&b, "archives");
+    b_array(&b, 1);
+    b_map(&b, 2);
+    b_kv_str(&b, "archive_id", "a");
+    b_kv_uint(&b, "written", 1);
+    expect_reject(b.sb.data, b.sb.size,
+                  "cat_reply.archives[0]: archive.written: expected boolean, got unsigned integer");
+    b_free(&b);
+
+    b_init(&b);
+    b_map(&b, 3);
+    b_env(&b, "cat_reply");
+    b_str(&b, "jobs");
+    b_array(&b, 1);
+    b_map(&b, 3);
+    b_kv_str(&b, "job_id", "J1");
+    b_kv_str(&b, "status", "running");
+    b_kv_str(&b, "status", "failed");
+    expect_reject(b.sb.data, b.sb.size, "cat_reply.jobs[0]: job: field 'status' appears twice");
+    b_free(&b);
+
+    b_init(&b);
+    b_map(&b, 3);
+    b_env(&b, "cat_reply");
+    b_str(&b, "jobs");
+    b_array(&b, 1);
+    b_map(&b, 2);
+    b_kv_str(&b, "job_id", "J1");
+    b_str(&b, "status");
+    b_strn(&b, "ok\0", 3);
+    expect_reject(b.sb.data, b.sb.size, "cat_reply.jobs[0]: job.status: string contains a NUL byte");
+    b_free(&b);
+}
+
+/* A tape_restore whose second archive is not a map: rejected, and what the patterns and the
+   first archive allocated is freed (ASan's leak check fails the test otherwise). */
+static void
+test_decode_tape_restore_archive_not_map(void **state)
+{
+    (void) state;
+    static const struct {
+        void (*put)(buf_t *);
+        const char *needle;
+    } cases[] = {
+        {put_uint, "tape_restore.archives[1]: expected map, got unsigned integer"},
+        {put_str, "tape_restore.archives[1]: expected map, got string"},
+        {put_array, "tape_restore.archives[1]: expected map, got array"},
+        {put_nil, "tape_restore.archives[1]: expected map, got nil"},
+        {put_bin, "tape_restore.archives[1]: expected map, got byte string"},
+        {put_true, "tape_restore.archives[1]: expected map, got boolean"},
+        {put_float, "tape_restore.archives[1]: expected map, got float"},
+    };
+    for (size_t i = 0; i < N_ELEMS(cases); i++) {
+        buf_t b;
+        b_init(&b);
+        b_map(&b, 6);
+        b_env(&b, "tape_restore");
+        b_kv_str(&b, "job_id", "J1");
+        b_kv_str(&b, "dest", "/restore");
+        b_str(&b, "patterns");
+        b_array(&b, 1);
+        b_map(&b, 1);
+        b_kv_str(&b, "path", "home/*");
+        b_str(&b, "archives");
+        b_array(&b, 3);
+        b_map(&b, 2);
+        b_kv_str(&b, "archive_id", "J1-g00001");
+        b_kv_str(&b, "volume", "TF0001L8");
+        cases[i].put(&b);
+        b_map(&b, 1);
+        b_kv_str(&b, "archive_id", "J1-g00003");
+        expect_reject(b.sb.data, b.sb.size, cases[i].needle);
+        b_free(&b);
+    }
+
+    /* archives as a map, not an array; and missing */
+    buf_t b;
+    b_init(&b);
+    b_map(&b, 5);
+    b_env(&b, "tape_restore");
+    b_kv_str(&b, "job_id", "J1");
+    b_kv_str(&b, "dest", "/restore");
+    b_str(&b, "archives");
+    b_map(&b, 1);
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    expect_reject(b.sb.data, b.sb.size, "tape_restore.archives: expected array, got map");
+    b_free(&b);
+
+    b_init(&b);
+    b_map(&b, 5);
+    b_env(&b, "tape_restore");
+    b_kv_str(&b, "job_id", "J1");
+    b_kv_str(&b, "dest", "/restore");
+    b_str(&b, "patterns");
+    b_array(&b, 0);
+    expect_reject(b.sb.data, b.sb.size, "tape_restore: missing required field 'archives'");
+    b_free(&b);
+
+    /* a pattern row that is a bare string, as a careless client might send */
+    b_init(&b);
+    b_map(&b, 6);
+    b_env(&b, "tape_restore");
+    b_kv_str(&b, "job_id", "J1");
+    b_kv_str(&b, "dest", "/restore");
+    b_str(&b, "archives");
+    b_array(&b, 0);
+    b_str(&b, "patterns");
+    b_array(&b, 1);
+    b_str(&b, "home/*");
+    expect_reject(b.sb.data, b.sb.size, "tape_restore.patterns[0]: expected map, got string");
+    b_free(&b);
+}
+
+static void
+test_decode_stage_data_errors(void **state)
+{
+    (void) state;
+    buf_t b;
+    b_init(&b);
+    b_map(&b, 4);
+    b_env(&b, "stage_data");
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    b_kv_uint(&b, "offset", 0);
+    expect_reject(b.sb.data, b.sb.size, "stage_data: missing required field 'data'");
+    b_free(&b);
+
+    /* data as text rather than bin */
+    b_init(&b);
+    b_map(&b, 5);
+    b_env(&b, "stage_data");
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    b_kv_uint(&b, "offset", 0);
+    b_kv_str(&b, "data", "bytes");
+    expect_reject(b.sb.data, b.sb.size, "stage_data.data: expected byte string, got string");
+    b_free(&b);
+
+    /* data present, offset missing */
+    b_init(&b);
+    b_map(&b, 4);
+    b_env(&b, "stage_data");
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    b_str(&b, "data");
+    b_bin(&b, "\0\1", 2);
+    expect_reject(b.sb.data, b.sb.size, "stage_data: missing required field 'offset'");
+    b_free(&b);
+
+    /* empty data is data */
+    b_init(&b);
+    b_map(&b, 5);
+    b_env(&b, "stage_data");
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    b_kv_uint(&b, "offset", 7);
+    b_str(&b, "data");
+    b_bin(&b, "", 0);
+    tf_msg_t m;
+    expect_decode(b.sb.data, b.sb.size, &m);
+    assert_int_equal(m.type, TF_MSG_STAGE_DATA);
+    assert_non_null(m.stage_data.data.data);
+    assert_int_equal(m.stage_data.data.size, 0);
+    assert_int_equal(m.stage_data.offset, 7);
+    tf_msg_clear(&m);
+    b_free(&b);
+
+    /* stage_result: ok is a required boolean */
+    b_init(&b);
+    b_map(&b, 3);
+    b_env(&b, "stage_result");
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    expect_reject(b.sb.data, b.sb.size, "stage_result: missing required field 'ok'");
+    b_free(&b);
+    b_init(&b);
+    b_map(&b, 4);
+    b_env(&b, "stage_result");
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    b_kv_str(&b, "ok", "true");
+    expect_reject(b.sb.data, b.sb.size, "stage_result.ok: expected boolean, got string");
+    b_free(&b);
+}
+
 /* ------------------------------------------------------- forward compatibility -------- */
 
 static void
@@ -1905,6 +2809,8 @@ main(void)
         cmocka_unit_test(test_roundtrip_binary_with_nuls),
         cmocka_unit_test(test_roundtrip_every_type_minimal),
         cmocka_unit_test(test_roundtrip_status_rows),
+        cmocka_unit_test(test_roundtrip_pipeline_rows),
+        cmocka_unit_test(test_roundtrip_pipeline_minimal_rows),
         cmocka_unit_test(test_roundtrip_limits),
         cmocka_unit_test(test_wire_format_every_type),
         cmocka_unit_test(test_wire_format_omits_absent),
@@ -1934,6 +2840,10 @@ main(void)
         cmocka_unit_test(test_decode_non_string_keys),
         cmocka_unit_test(test_decode_status_row_not_map),
         cmocka_unit_test(test_decode_failure_frees_partial),
+        cmocka_unit_test(test_decode_file_group_entry_errors),
+        cmocka_unit_test(test_decode_cat_reply_file_size_string),
+        cmocka_unit_test(test_decode_tape_restore_archive_not_map),
+        cmocka_unit_test(test_decode_stage_data_errors),
         cmocka_unit_test(test_decode_unknown_fields_ignored),
         cmocka_unit_test(test_decode_any_field_order),
         cmocka_unit_test(test_roundtrip_check_helper),

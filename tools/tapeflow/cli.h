@@ -29,6 +29,12 @@ int cmd_up(cli_t *cli, int argc, char **argv);
 int cmd_down(cli_t *cli, int argc, char **argv);
 int cmd_status(cli_t *cli, int argc, char **argv);
 int cmd_events(cli_t *cli, int argc, char **argv);
+/* Pipeline commands (argv[0] is the command name, e.g. "backup"). */
+int cmd_backup(cli_t *cli, int argc, char **argv);   /* cmd_backup.c */
+int cmd_restore(cli_t *cli, int argc, char **argv);  /* cmd_restore.c */
+int cmd_jobs(cli_t *cli, int argc, char **argv);     /* cmd_jobs.c: list jobs */
+int cmd_job(cli_t *cli, int argc, char **argv);      /* cmd_jobs.c: one job */
+int cmd_tape(cli_t *cli, int argc, char **argv);     /* cmd_tape.c: label, dump, ... */
 
 /* Prints the help of one command ("up", ...) to out; false when the command is unknown. */
 bool cli_help(const char *command, FILE *out);

@@ -54,6 +54,20 @@ static const struct {
     {"status", cmd_status, true},
     {"events", cmd_events, true},
     {"drive", s_cmd_drive, true},
+    /* Pipeline commands, each present once its cmd_<name>.c is (see CMakeLists.txt). */
+#ifdef TF_HAVE_CMD_BACKUP
+    {"backup", cmd_backup, true},
+#endif
+#ifdef TF_HAVE_CMD_RESTORE
+    {"restore", cmd_restore, true},
+#endif
+#ifdef TF_HAVE_CMD_JOBS
+    {"jobs", cmd_jobs, true},
+    {"job", cmd_job, true},
+#endif
+#ifdef TF_HAVE_CMD_TAPE
+    {"tape", cmd_tape, true},
+#endif
 };
 
 int
