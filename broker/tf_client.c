@@ -194,9 +194,12 @@ tf_client_wait(tf_client_t *self, const char *item_id, int timeout_ms, tf_msg_t 
             tf_msg_clear(info);
             return rc;
         }
+        char last_state[32];
+        snprintf(last_state, sizeof last_state, "%s", state);  /* state dies with info */
         tf_msg_clear(info);
         if (tf_clock_mono_ms() + pause > deadline)
-            return tf_err_set(err, TF_ERR_TIMEOUT, "item %s is still %s after %d ms", item_id, state, timeout_ms);
+            return tf_err_set(err, TF_ERR_TIMEOUT, "item %s is still %s after %d ms", item_id, last_state,
+                              timeout_ms);
         if (zsys_interrupted)
             return tf_err_set(err, TF_ERR_INTERRUPTED, "interrupted");
         tf_clock_sleep_ms(pause);
