@@ -226,8 +226,12 @@ test_queue_waits_for_worker_and_submit_is_idempotent(void **state)
     char *id = s_submit(f, "job1-group-7", "group seven", &existed);
     assert_false(existed);
     assert_string_equal(id, "job1-group-7");
-    /* No worker yet: it waits in the queue. */
+    /* No worker yet: it waits in the queue, and a client waiting for it is told so. */
     assert_int_equal(s_service_count(f, "echo", "queued"), 1);
+    tf_msg_t waited;
+    tf_err_t werr = {0};
+    assert_int_equal(tf_client_wait(f->client, id, 300, &waited, &werr), TF_ERR_TIMEOUT);
+    assert_non_null(strstr(werr.message, "is still queued"));
     char *again = s_submit(f, "job1-group-7", "group seven", &existed);
     assert_true(existed);
     assert_int_equal(s_service_count(f, "echo", "queued"), 1);
