@@ -54,6 +54,7 @@ static const struct {
     {"catalog/db", "${home}/catalog.db"},
     {"backup/pool", "default"},
     {"actors/echo/instances", "1"},
+    {"actors/catalog/instances", "1"},
 };
 #define S_NDEFAULTS (sizeof s_defaults / sizeof s_defaults[0])
 

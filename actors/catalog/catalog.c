@@ -1,0 +1,814 @@
+/*  catalog - schema, item handling and job state of the backup catalog (see catalog.h and
+    docs/catalog.md). Queries live in catalog_query.c. */
+#include "catalog_priv.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tf_clock.h"
+#include "tf_fs.h"
+#include "tf_log.h"
+
+#define S_SCHEMA_VERSION 1
+
+/* Unsigned 64-bit values are stored as SQLite's signed integers bit for bit. */
+static const char s_schema[] =
+    "CREATE TABLE IF NOT EXISTS jobs ("
+    "  job_id TEXT PRIMARY KEY,"
+    "  defined INTEGER NOT NULL DEFAULT 0,"          /* the create op arrived */
+    "  status TEXT NOT NULL DEFAULT 'queued',"       /* queued|running|completed|failed */
+    "  stage TEXT,"
+    "  stage_ms INTEGER NOT NULL DEFAULT 0,"         /* time of the stage op that set stage */
+    "  message TEXT,"
+    "  detail TEXT,"
+    "  pool TEXT,"
+    "  compression TEXT,"
+    "  created_ms INTEGER NOT NULL DEFAULT 0,"
+    "  updated_ms INTEGER NOT NULL DEFAULT 0,"
+    "  completed_ms INTEGER,"
+    "  scanned INTEGER NOT NULL DEFAULT 0,"
+    "  files_total INTEGER NOT NULL DEFAULT 0,"
+    "  bytes_total INTEGER NOT NULL DEFAULT 0,"
+    "  groups_total INTEGER NOT NULL DEFAULT 0,"
+    "  warnings INTEGER NOT NULL DEFAULT 0,"
+    "  files_done INTEGER NOT NULL DEFAULT 0,"      /* sums over written archives */
+    "  bytes_done INTEGER NOT NULL DEFAULT 0,"
+    "  archives_written INTEGER NOT NULL DEFAULT 0"
+    ");"
+    "CREATE INDEX IF NOT EXISTS jobs_created ON jobs(created_ms, job_id);"
+    "CREATE TABLE IF NOT EXISTS job_paths ("
+    "  job_id TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  path TEXT NOT NULL,"
+    "  PRIMARY KEY (job_id, seq)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS archives ("
+    "  archive_id TEXT PRIMARY KEY,"
+    "  job_id TEXT NOT NULL,"
+    "  group_no INTEGER NOT NULL DEFAULT 0,"
+    "  written INTEGER NOT NULL DEFAULT 0,"
+    "  volume TEXT,"
+    "  drive TEXT,"
+    "  tape_file INTEGER,"
+    "  block INTEGER,"
+    "  blocks INTEGER,"
+    "  size INTEGER,"
+    "  checksum TEXT,"
+    "  files INTEGER NOT NULL DEFAULT 0,"            /* entries the archive holds */
+    "  bytes INTEGER NOT NULL DEFAULT 0,"
+    "  file_rows INTEGER NOT NULL DEFAULT 0,"        /* file rows recorded so far */
+    "  written_ms INTEGER"
+    ");"
+    "CREATE INDEX IF NOT EXISTS archives_job ON archives(job_id, group_no);"
+    "CREATE INDEX IF NOT EXISTS archives_tape ON archives(volume, tape_file);"
+    "CREATE TABLE IF NOT EXISTS files ("
+    "  id INTEGER PRIMARY KEY,"
+    "  archive_id TEXT NOT NULL,"
+    "  job_id TEXT NOT NULL,"
+    "  path TEXT NOT NULL,"
+    "  type TEXT NOT NULL,"
+    "  size INTEGER NOT NULL DEFAULT 0,"
+    "  mtime INTEGER NOT NULL DEFAULT 0,"
+    "  mode INTEGER NOT NULL DEFAULT 0,"
+    "  uid INTEGER NOT NULL DEFAULT 0,"
+    "  gid INTEGER NOT NULL DEFAULT 0,"
+    "  user TEXT,"
+    "  grp TEXT,"
+    "  checksum TEXT,"
+    "  offset INTEGER NOT NULL DEFAULT 0,"
+    "  link TEXT,"
+    "  UNIQUE (archive_id, path)"                    /* exactly one entry per file */
+    ");"
+    "CREATE INDEX IF NOT EXISTS files_job_path ON files(job_id, path);";
+
+/* ------------------------------------------------------------------ helpers ------------ */
+
+int
+catalog_db_error(catalog_t *self, tf_err_t *err, const char *what)
+{
+    int code = sqlite3_errcode(self->db);
+    return tf_err_set(err, TF_ERR_DB, "catalog %s: %s: %s%s", self->path, what,
+                      sqlite3_errmsg(self->db),
+                      code == SQLITE_FULL ? " (the disk holding the catalog is full)" : "");
+}
+
+sqlite3_stmt *
+catalog_prepare(catalog_t *self, const char *sql, tf_err_t *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(self->db, sql, -1, &stmt, NULL) != SQLITE_OK) {
+        catalog_db_error(self, err, "cannot prepare a statement");
+        return NULL;
+    }
+    return stmt;
+}
+
+int64_t
+catalog_now(catalog_t *self)
+{
+    return self->clock ? self->clock(self->clock_arg) : tf_clock_wall_ms();
+}
+
+char *
+catalog_column_dup(sqlite3_stmt *stmt, int col, bool *oom)
+{
+    const unsigned char *text = sqlite3_column_text(stmt, col);
+    if (!text)
+        return NULL;
+    char *copy = strdup((const char *) text);
+    if (!copy)
+        *oom = true;
+    return copy;
+}
+
+static int
+s_bind_text(sqlite3_stmt *stmt, int index, const char *text)
+{
+    return text ? sqlite3_bind_text(stmt, index, text, -1, SQLITE_STATIC) : sqlite3_bind_null(stmt, index);
+}
+
+static int
+s_bind_u64(sqlite3_stmt *stmt, int index, uint64_t value)
+{
+    return sqlite3_bind_int64(stmt, index, (sqlite3_int64) value);
+}
+
+/* Steps stmt to its end and finalizes it; *changes (may be NULL) gets the rows changed. */
+static int
+s_run(catalog_t *self, sqlite3_stmt *stmt, int bind_rc, const char *what, int *changes, tf_err_t *err)
+{
+    int rc = TF_OK;
+    if (bind_rc != SQLITE_OK)
+        rc = catalog_db_error(self, err, what);
+    else {
+        int s;
+        while ((s = sqlite3_step(stmt)) == SQLITE_ROW)
+            ;
+        if (s != SQLITE_DONE)
+            rc = catalog_db_error(self, err, what);
+        else if (changes)
+            *changes = sqlite3_changes(self->db);
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+static int
+s_exec(catalog_t *self, const char *sql, tf_err_t *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(self->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        tf_err_set(err, TF_ERR_DB, "catalog %s: %s: %s", self->path, sql, msg ? msg : "?");
+        sqlite3_free(msg);
+        return TF_ERR_DB;
+    }
+    return TF_OK;
+}
+
+static int
+s_begin(catalog_t *self, tf_err_t *err)
+{
+    return s_exec(self, "BEGIN IMMEDIATE", err);
+}
+
+/* Commits when rc is TF_OK, else rolls back; returns the first failure. */
+static int
+s_end(catalog_t *self, int rc, tf_err_t *err)
+{
+    if (rc == TF_OK)
+        return s_exec(self, "COMMIT", err);
+    tf_err_t ignored = {0};
+    if (s_exec(self, "ROLLBACK", &ignored) != TF_OK)
+        tf_log_warn("%s", ignored.message);
+    return rc;
+}
+
+/* Copies text into buf, cut at a UTF-8 character boundary to fit. */
+static void
+s_copy_text(char *buf, size_t size, const char *text)
+{
+    size_t n = strlen(text);
+    if (n >= size) {
+        n = size - 1;
+        while (n > 0 && ((unsigned char) text[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(buf, text, n);
+    buf[n] = '\0';
+}
+
+static const char *
+s_human(uint64_t bytes, char *buf, size_t size)
+{
+    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    if (bytes < 1024) {
+        snprintf(buf, size, "%" PRIu64 " B", bytes);
+        return buf;
+    }
+    double v = (double) bytes;
+    int u = 0;
+    while (v >= 1024.0 && u < 6) {
+        v /= 1024.0;
+        u++;
+    }
+    snprintf(buf, size, "%.1f %s", v, units[u]);
+    return buf;
+}
+
+/* Group number from an archive id "<job>-g<NNNNN>"; 0 when it has no such suffix. */
+static uint64_t
+s_group_from_id(const char *archive_id)
+{
+    const char *g = strrchr(archive_id, '-');
+    if (!g || g[1] != 'g' || !g[2])
+        return 0;
+    uint64_t n = 0;
+    for (const char *p = g + 2; *p; p++) {
+        if (*p < '0' || *p > '9' || n > UINT64_MAX / 10 - 1)
+            return 0;
+        n = n * 10 + (uint64_t) (*p - '0');
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------------ open / close ------- */
+
+catalog_t *
+catalog_open(const char *path, tf_err_t *err)
+{
+    if (!path || !*path) {
+        tf_err_set(err, TF_ERR_INVALID, "no catalog database path (set catalog/db)");
+        return NULL;
+    }
+    if (tf_fs_mkdir_parent(path, err) != TF_OK)
+        return NULL;
+    catalog_t *self = calloc(1, sizeof *self);
+    if (!self || !(self->path = strdup(path))) {
+        free(self);
+        tf_err_set(err, TF_ERR_NOMEM, "out of memory opening the catalog");
+        return NULL;
+    }
+    if (sqlite3_open_v2(path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+        catalog_db_error(self, err, "cannot open (check the folder exists and is writable)");
+        catalog_destroy(&self);
+        return NULL;
+    }
+    sqlite3_busy_timeout(self->db, 5000);
+    sqlite3_extended_result_codes(self->db, 0);
+    /* WAL: readers (a sqlite3 shell, a backup of the catalog) never block the actor.
+       synchronous=FULL: an item acknowledged as done survives power loss. */
+    if (s_exec(self, "PRAGMA journal_mode=WAL", err) != TF_OK
+        || s_exec(self, "PRAGMA synchronous=FULL", err) != TF_OK
+        || s_exec(self, "PRAGMA foreign_keys=OFF", err) != TF_OK) {
+        catalog_destroy(&self);
+        return NULL;
+    }
+    sqlite3_stmt *stmt = catalog_prepare(self, "PRAGMA user_version", err);
+    int version = -1;
+    if (stmt && sqlite3_step(stmt) == SQLITE_ROW)
+        version = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    if (version < 0) {
+        if (err && err->code == TF_OK)
+            catalog_db_error(self, err, "cannot read the schema version");
+        catalog_destroy(&self);
+        return NULL;
+    }
+    if (version > S_SCHEMA_VERSION) {
+        tf_err_set(err, TF_ERR_STATE, "catalog %s has schema version %d, newer than this "
+                   "tapeflow understands (%d): run the tapeflow that wrote it", path, version,
+                   S_SCHEMA_VERSION);
+        catalog_destroy(&self);
+        return NULL;
+    }
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA user_version=%d", S_SCHEMA_VERSION);
+    if (s_begin(self, err) != TF_OK
+        || s_end(self, s_exec(self, s_schema, err) == TF_OK ? s_exec(self, sql, err) : TF_ERR_DB, err)
+               != TF_OK) {
+        tf_err_prefix(err, "cannot create the catalog schema: ");
+        catalog_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+catalog_destroy(catalog_t **self_p)
+{
+    if (self_p && *self_p) {
+        catalog_t *self = *self_p;
+        if (self->db && sqlite3_close(self->db) != SQLITE_OK)
+            tf_log_warn("catalog %s: close: %s", self->path, sqlite3_errmsg(self->db));
+        free(self->path);
+        free(self);
+        *self_p = NULL;
+    }
+}
+
+const char *
+catalog_path(catalog_t *self)
+{
+    return self->path;
+}
+
+void
+catalog_set_clock(catalog_t *self, catalog_clock_fn *clock, void *arg)
+{
+    self->clock = clock;
+    self->clock_arg = arg;
+}
+
+/* ------------------------------------------------------------------ job state ---------- */
+
+/* The job row every op needs: created as queued when this is the first item of the job. */
+static int
+s_job_ensure(catalog_t *self, const char *job_id, int64_t now, tf_err_t *err)
+{
+    sqlite3_stmt *stmt = catalog_prepare(self,
+        "INSERT INTO jobs(job_id, created_ms, updated_ms) VALUES(?1, ?2, ?2) "
+        "ON CONFLICT(job_id) DO NOTHING", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    int b = s_bind_text(stmt, 1, job_id) | sqlite3_bind_int64(stmt, 2, now);
+    return s_run(self, stmt, b, "cannot record the job", NULL, err);
+}
+
+/* Queued -> running (some stage reported); bumps updated_ms. */
+static int
+s_job_touch(catalog_t *self, const char *job_id, int64_t now, tf_err_t *err)
+{
+    sqlite3_stmt *stmt = catalog_prepare(self,
+        "UPDATE jobs SET status = CASE WHEN status = 'queued' THEN 'running' ELSE status END, "
+        "updated_ms = ?2 WHERE job_id = ?1", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    int b = s_bind_text(stmt, 1, job_id) | sqlite3_bind_int64(stmt, 2, now);
+    return s_run(self, stmt, b, "cannot update the job", NULL, err);
+}
+
+/* Marks the job completed when it is scanned and every group 1..groups_total has a written
+   archive with all its file rows. */
+static int
+s_job_check_complete(catalog_t *self, const char *job_id, int64_t now, tf_err_t *err)
+{
+    sqlite3_stmt *stmt = catalog_prepare(self,
+        "SELECT j.status, j.scanned, j.groups_total, j.warnings, j.files_done, j.bytes_done, "
+        "  j.archives_written, j.message, "
+        "  (SELECT count(DISTINCT a.group_no) FROM archives a WHERE a.job_id = j.job_id "
+        "     AND a.written = 1 AND a.file_rows >= a.files "
+        "     AND a.group_no BETWEEN 1 AND j.groups_total) "
+        "FROM jobs j WHERE j.job_id = ?1", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    if (s_bind_text(stmt, 1, job_id) != SQLITE_OK) {
+        sqlite3_finalize(stmt);
+        return catalog_db_error(self, err, "cannot check the job");
+    }
+    int s = sqlite3_step(stmt);
+    if (s != SQLITE_ROW) {
+        sqlite3_finalize(stmt);
+        return s == SQLITE_DONE ? TF_OK : catalog_db_error(self, err, "cannot check the job");
+    }
+    const char *status = (const char *) sqlite3_column_text(stmt, 0);
+    bool open = status && (strcmp(status, "queued") == 0 || strcmp(status, "running") == 0);
+    bool scanned = sqlite3_column_int(stmt, 1) != 0;
+    uint64_t groups = (uint64_t) sqlite3_column_int64(stmt, 2);
+    uint64_t warnings = (uint64_t) sqlite3_column_int64(stmt, 3);
+    uint64_t files = (uint64_t) sqlite3_column_int64(stmt, 4);
+    uint64_t bytes = (uint64_t) sqlite3_column_int64(stmt, 5);
+    uint64_t archives = (uint64_t) sqlite3_column_int64(stmt, 6);
+    const char *old = (const char *) sqlite3_column_text(stmt, 7);
+    uint64_t complete = (uint64_t) sqlite3_column_int64(stmt, 8);
+    if (!open || !scanned || complete < groups) {
+        sqlite3_finalize(stmt);
+        return TF_OK;
+    }
+    char size[32], text[8192], message[TF_MSG_MAX_TEXT];
+    if (warnings > 0 && old && *old)
+        snprintf(text, sizeof text, "completed with %" PRIu64 " warning%s: %s", warnings,
+                 warnings == 1 ? "" : "s", old);
+    else
+        snprintf(text, sizeof text, "completed: %" PRIu64 " file%s, %s in %" PRIu64 " archive%s%s",
+                 files, files == 1 ? "" : "s", s_human(bytes, size, sizeof size), archives,
+                 archives == 1 ? "" : "s", warnings ? " (with warnings)" : "");
+    s_copy_text(message, sizeof message, text);
+    sqlite3_finalize(stmt);
+
+    stmt = catalog_prepare(self,
+        "UPDATE jobs SET status = 'completed', stage = 'catalog', message = ?2, "
+        "completed_ms = ?3, updated_ms = ?3 WHERE job_id = ?1", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    int b = s_bind_text(stmt, 1, job_id) | s_bind_text(stmt, 2, message) | sqlite3_bind_int64(stmt, 3, now);
+    int rc = s_run(self, stmt, b, "cannot complete the job", NULL, err);
+    if (rc == TF_OK)
+        tf_log_info("job %s completed: %" PRIu64 " archives, %" PRIu64 " files", job_id, archives, files);
+    return rc;
+}
+
+/* Records a failure: a queued or running job becomes failed with the root cause in detail and
+   stays failed; a completed job keeps its status (its data is on tape and catalogued) and
+   keeps the first such report in detail. */
+static int
+s_job_fail(catalog_t *self, const char *job_id, const char *stage, const char *message,
+           const char *detail, int64_t now, tf_err_t *err)
+{
+    char text[TF_MSG_MAX_TEXT];
+    if (!detail || !*detail)
+        detail = message && *message ? message : "no reason given";
+    if (!message || !*message) {
+        char buf[TF_MSG_MAX_TEXT + 128];
+        snprintf(buf, sizeof buf, "failed in %s: %s", stage && *stage ? stage : "an unknown stage", detail);
+        s_copy_text(text, sizeof text, buf);
+        message = text;
+    }
+    sqlite3_stmt *stmt = catalog_prepare(self,
+        "UPDATE jobs SET "
+        "  detail = CASE WHEN status = 'completed' THEN COALESCE(detail, ?4) ELSE ?4 END, "
+        "  stage = CASE WHEN status = 'completed' THEN stage ELSE COALESCE(?2, stage) END, "
+        "  message = CASE WHEN status = 'completed' THEN message ELSE ?3 END, "
+        "  status = CASE WHEN status = 'completed' THEN status ELSE 'failed' END, "
+        "  updated_ms = ?5 "
+        "WHERE job_id = ?1 AND status <> 'failed' AND (status <> 'completed' OR detail IS NULL)", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    int b = s_bind_text(stmt, 1, job_id) | s_bind_text(stmt, 2, stage && *stage ? stage : NULL)
+            | s_bind_text(stmt, 3, message) | s_bind_text(stmt, 4, detail)
+            | sqlite3_bind_int64(stmt, 5, now);
+    int changes = 0;
+    int rc = s_run(self, stmt, b, "cannot record the job's failure", &changes, err);
+    if (rc == TF_OK && changes > 0)
+        tf_log_warn("job %s: %s failed: %s", job_id, stage ? stage : "?", detail);
+    return rc;
+}
+
+static int
+s_job_create(catalog_t *self, const tf_msg_cat_job_t *m, int64_t t, tf_err_t *err)
+{
+    sqlite3_stmt *stmt = catalog_prepare(self,
+        "INSERT INTO jobs(job_id, defined, pool, compression, created_ms, updated_ms, message) "
+        "VALUES(?1, 1, ?2, ?3, ?4, ?4, ?5) "
+        "ON CONFLICT(job_id) DO UPDATE SET defined = 1, pool = excluded.pool, "
+        "  compression = excluded.compression, created_ms = excluded.created_ms, "
+        "  message = COALESCE(message, excluded.message) "
+        "WHERE defined = 0", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    int b = s_bind_text(stmt, 1, m->job_id) | s_bind_text(stmt, 2, m->pool)
+            | s_bind_text(stmt, 3, m->compression) | sqlite3_bind_int64(stmt, 4, t)
+            | s_bind_text(stmt, 5, m->message);
+    int rc = s_run(self, stmt, b, "cannot create the job", NULL, err);
+    if (rc != TF_OK || m->paths_count == 0)
+        return rc;
+    stmt = catalog_prepare(self,
+        "INSERT INTO job_paths(job_id, seq, path) VALUES(?1, ?2, ?3) "
+        "ON CONFLICT(job_id, seq) DO NOTHING", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    for (size_t i = 0; i < m->paths_count && rc == TF_OK; i++) {
+        if (s_bind_text(stmt, 1, m->job_id) != SQLITE_OK
+            || sqlite3_bind_int64(stmt, 2, (sqlite3_int64) i + 1) != SQLITE_OK
+            || s_bind_text(stmt, 3, m->paths[i].path) != SQLITE_OK
+            || sqlite3_step(stmt) != SQLITE_DONE)
+            rc = catalog_db_error(self, err, "cannot record the job's paths");
+        sqlite3_reset(stmt);
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+static int
+s_job_stage(catalog_t *self, const tf_msg_cat_job_t *m, int64_t t, tf_err_t *err)
+{
+    /* Stages run side by side and their items arrive in any order: an older report never
+       overwrites a newer one, and finished jobs keep their final state. */
+    sqlite3_stmt *stmt = catalog_prepare(self,
+        "UPDATE jobs SET status = 'running', stage = ?2, stage_ms = ?3, "
+        "  message = COALESCE(?4, message), updated_ms = ?3 "
+        "WHERE job_id = ?1 AND status IN ('queued', 'running') AND stage_ms <= ?3", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    int b = s_bind_text(stmt, 1, m->job_id) | s_bind_text(stmt, 2, m->stage)
+            | sqlite3_bind_int64(stmt, 3, t) | s_bind_text(stmt, 4, m->message);
+    return s_run(self, stmt, b, "cannot record the job's stage", NULL, err);
+}
+
+static int
+s_job_scanned(catalog_t *self, const tf_msg_cat_job_t *m, int64_t t, tf_err_t *err)
+{
+    sqlite3_stmt *stmt = catalog_prepare(self,
+        "UPDATE jobs SET scanned = 1, files_total = ?2, bytes_total = ?3, groups_total = ?4, "
+        "  warnings = ?5, "
+        "  message = CASE WHEN status IN ('queued', 'running') THEN COALESCE(?6, message) "
+        "            ELSE message END, "
+        "  status = CASE WHEN status = 'queued' THEN 'running' ELSE status END, "
+        "  updated_ms = ?7 "
+        "WHERE job_id = ?1 AND scanned = 0", err);  /* one scan per job: a repeat is a redelivery */
+    if (!stmt)
+        return TF_ERR_DB;
+    int b = s_bind_text(stmt, 1, m->job_id) | s_bind_u64(stmt, 2, m->files_total)
+            | s_bind_u64(stmt, 3, m->bytes_total) | s_bind_u64(stmt, 4, m->groups_total)
+            | s_bind_u64(stmt, 5, m->warnings) | s_bind_text(stmt, 6, m->message)
+            | sqlite3_bind_int64(stmt, 7, t);
+    int rc = s_run(self, stmt, b, "cannot record the scan", NULL, err);
+    return rc == TF_OK ? s_job_check_complete(self, m->job_id, t, err) : rc;
+}
+
+static int
+s_cat_job(catalog_t *self, const tf_msg_cat_job_t *m, tf_err_t *err)
+{
+    const char *op = m->op;
+    if (!*m->job_id)
+        return tf_err_set(err, TF_ERR_INVALID, "cat_job: empty job_id");
+    bool known = strcmp(op, "create") == 0 || strcmp(op, "stage") == 0
+                 || strcmp(op, "scanned") == 0 || strcmp(op, "failed") == 0;
+    if (!known)
+        return tf_err_set(err, TF_ERR_INVALID, "cat_job %s: unknown op '%s' (expected create, "
+                          "stage, scanned or failed)", m->job_id, op);
+    if (strcmp(op, "stage") == 0 && (!m->stage || !*m->stage))
+        return tf_err_set(err, TF_ERR_INVALID, "cat_job %s: op stage without a stage name", m->job_id);
+    int64_t t = m->time_ms > 0 ? m->time_ms : catalog_now(self);
+    int rc = s_begin(self, err);
+    if (rc != TF_OK)
+        return rc;
+    rc = s_job_ensure(self, m->job_id, t, err);
+    if (rc == TF_OK) {
+        if (strcmp(op, "create") == 0)
+            rc = s_job_create(self, m, t, err);
+        else if (strcmp(op, "stage") == 0)
+            rc = s_job_stage(self, m, t, err);
+        else if (strcmp(op, "scanned") == 0)
+            rc = s_job_scanned(self, m, t, err);
+        else
+            rc = s_job_fail(self, m->job_id, m->stage, m->message, m->detail, t, err);
+    }
+    return s_end(self, rc, err);
+}
+
+/* ------------------------------------------------------------------ archives ----------- */
+
+/* Creates the archive row when missing; refuses an archive id recorded for another job. */
+static int
+s_archive_ensure(catalog_t *self, const char *archive_id, const char *job_id, uint64_t group_no,
+                 tf_err_t *err)
+{
+    sqlite3_stmt *stmt = catalog_prepare(self, "SELECT job_id FROM archives WHERE archive_id = ?1", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    if (s_bind_text(stmt, 1, archive_id) != SQLITE_OK) {
+        sqlite3_finalize(stmt);
+        return catalog_db_error(self, err, "cannot look up the archive");
+    }
+    int s = sqlite3_step(stmt);
+    int rc = TF_OK;
+    if (s == SQLITE_ROW) {
+        const char *owner = (const char *) sqlite3_column_text(stmt, 0);
+        if (!owner || strcmp(owner, job_id) != 0)
+            rc = tf_err_set(err, TF_ERR_INVALID, "archive %s belongs to job %s, not %s",
+                            archive_id, owner ? owner : "?", job_id);
+        sqlite3_finalize(stmt);
+        return rc;
+    }
+    sqlite3_finalize(stmt);
+    if (s != SQLITE_DONE)
+        return catalog_db_error(self, err, "cannot look up the archive");
+    stmt = catalog_prepare(self,
+        "INSERT INTO archives(archive_id, job_id, group_no) VALUES(?1, ?2, ?3)", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    int b = s_bind_text(stmt, 1, archive_id) | s_bind_text(stmt, 2, job_id) | s_bind_u64(stmt, 3, group_no);
+    return s_run(self, stmt, b, "cannot record the archive", NULL, err);
+}
+
+static bool
+s_type_valid(const char *type)
+{
+    static const char *types[] = {"file", "dir", "symlink", "hardlink", "other"};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(type, types[i]) == 0)
+            return true;
+    return false;
+}
+
+static int
+s_cat_files(catalog_t *self, const tf_msg_cat_files_t *m, tf_err_t *err)
+{
+    if (!*m->job_id || !*m->archive_id)
+        return tf_err_set(err, TF_ERR_INVALID, "cat_files: empty %s", *m->job_id ? "archive_id" : "job_id");
+    for (size_t i = 0; i < m->files_count; i++) {
+        const tf_msg_file_row_t *f = &m->files[i];
+        if (!*f->path)
+            return tf_err_set(err, TF_ERR_INVALID, "cat_files %s part %" PRIu64 ": row %zu has an "
+                              "empty path", m->archive_id, m->part, i + 1);
+        if (!s_type_valid(f->type))
+            return tf_err_set(err, TF_ERR_INVALID, "cat_files %s part %" PRIu64 ": row %zu (%s): "
+                              "unknown type '%s' (expected file, dir, symlink, hardlink or other)",
+                              m->archive_id, m->part, i + 1, f->path, f->type);
+    }
+    int64_t now = catalog_now(self);
+    int rc = s_begin(self, err);
+    if (rc != TF_OK)
+        return rc;
+    rc = s_job_ensure(self, m->job_id, now, err);
+    if (rc == TF_OK)
+        rc = s_archive_ensure(self, m->archive_id, m->job_id, s_group_from_id(m->archive_id), err);
+    sqlite3_stmt *stmt = NULL;
+    if (rc == TF_OK) {
+        stmt = catalog_prepare(self,
+            "INSERT INTO files(archive_id, job_id, path, type, size, mtime, mode, uid, gid, "
+            "  user, grp, checksum, offset, link) "
+            "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
+            "ON CONFLICT(archive_id, path) DO NOTHING", err);
+        if (!stmt)
+            rc = TF_ERR_DB;
+    }
+    uint64_t added = 0;
+    for (size_t i = 0; rc == TF_OK && i < m->files_count; i++) {
+        const tf_msg_file_row_t *f = &m->files[i];
+        if ((s_bind_text(stmt, 1, m->archive_id) | s_bind_text(stmt, 2, m->job_id)
+             | s_bind_text(stmt, 3, f->path) | s_bind_text(stmt, 4, f->type)
+             | s_bind_u64(stmt, 5, f->size) | sqlite3_bind_int64(stmt, 6, f->mtime)
+             | s_bind_u64(stmt, 7, f->mode) | s_bind_u64(stmt, 8, f->uid)
+             | s_bind_u64(stmt, 9, f->gid) | s_bind_text(stmt, 10, f->user)
+             | s_bind_text(stmt, 11, f->group) | s_bind_text(stmt, 12, f->checksum)
+             | s_bind_u64(stmt, 13, f->offset) | s_bind_text(stmt, 14, f->link)) != SQLITE_OK
+            || sqlite3_step(stmt) != SQLITE_DONE)
+            rc = catalog_db_error(self, err, "cannot record file rows");
+        else
+            added += (uint64_t) sqlite3_changes(self->db);
+        sqlite3_reset(stmt);
+    }
+    sqlite3_finalize(stmt);
+    if (rc == TF_OK && added > 0) {
+        stmt = catalog_prepare(self,
+            "UPDATE archives SET file_rows = file_rows + ?2 WHERE archive_id = ?1", err);
+        rc = stmt ? s_run(self, stmt, s_bind_text(stmt, 1, m->archive_id) | s_bind_u64(stmt, 2, added),
+                          "cannot count file rows", NULL, err)
+                  : TF_ERR_DB;
+        if (rc == TF_OK)
+            rc = s_job_touch(self, m->job_id, now, err);
+        if (rc == TF_OK)
+            rc = s_job_check_complete(self, m->job_id, now, err);
+    }
+    rc = s_end(self, rc, err);
+    if (rc == TF_OK)
+        tf_log_debug("cat_files %s part %" PRIu64 ": %zu rows, %" PRIu64 " new", m->archive_id,
+                     m->part, m->files_count, added);
+    return rc;
+}
+
+static int
+s_cat_written(catalog_t *self, const tf_msg_cat_written_t *m, tf_err_t *err)
+{
+    if (!*m->job_id || !*m->archive_id)
+        return tf_err_set(err, TF_ERR_INVALID, "cat_written: empty %s", *m->job_id ? "archive_id" : "job_id");
+    if (!*m->volume)
+        return tf_err_set(err, TF_ERR_INVALID, "cat_written %s: empty volume label", m->archive_id);
+    uint64_t group = m->group_no ? m->group_no : s_group_from_id(m->archive_id);
+    if (group == 0)
+        return tf_err_set(err, TF_ERR_INVALID, "cat_written %s: no group_no, and the archive id does "
+                          "not end in -g<number>", m->archive_id);
+    int64_t now = catalog_now(self);
+    int rc = s_begin(self, err);
+    if (rc != TF_OK)
+        return rc;
+    rc = s_job_ensure(self, m->job_id, now, err);
+    if (rc == TF_OK)
+        rc = s_archive_ensure(self, m->archive_id, m->job_id, group, err);
+    int changes = 0;
+    if (rc == TF_OK) {
+        /* Only a different position counts as a change (a repeat leaves updated times alone). */
+        sqlite3_stmt *stmt = catalog_prepare(self,
+            "UPDATE archives SET group_no = ?2, written = 1, volume = ?3, drive = ?4, "
+            "  tape_file = ?5, block = ?6, blocks = ?7, size = ?8, checksum = ?9, files = ?10, "
+            "  bytes = ?11, written_ms = ?12 "
+            "WHERE archive_id = ?1 AND NOT (written = 1 AND group_no = ?2 AND volume IS ?3 "
+            "  AND drive IS ?4 AND tape_file IS ?5 AND block IS ?6 AND blocks IS ?7 "
+            "  AND size IS ?8 AND checksum IS ?9 AND files = ?10 AND bytes = ?11)", err);
+        if (!stmt)
+            rc = TF_ERR_DB;
+        else {
+            int b = s_bind_text(stmt, 1, m->archive_id) | s_bind_u64(stmt, 2, group)
+                    | s_bind_text(stmt, 3, m->volume) | s_bind_text(stmt, 4, m->drive)
+                    | s_bind_u64(stmt, 5, m->tape_file) | s_bind_u64(stmt, 6, m->block)
+                    | s_bind_u64(stmt, 7, m->blocks) | s_bind_u64(stmt, 8, m->size)
+                    | s_bind_text(stmt, 9, m->checksum) | s_bind_u64(stmt, 10, m->files)
+                    | s_bind_u64(stmt, 11, m->bytes) | sqlite3_bind_int64(stmt, 12, now);
+            rc = s_run(self, stmt, b, "cannot record the archive's position", &changes, err);
+        }
+    }
+    if (rc == TF_OK && changes > 0) {
+        sqlite3_stmt *stmt = catalog_prepare(self,
+            "UPDATE jobs SET (files_done, bytes_done, archives_written) = "
+            "  (SELECT COALESCE(SUM(files), 0), COALESCE(SUM(bytes), 0), COUNT(*) FROM archives "
+            "   WHERE job_id = ?1 AND written = 1), "
+            "  status = CASE WHEN status = 'queued' THEN 'running' ELSE status END, "
+            "  updated_ms = ?2 "
+            "WHERE job_id = ?1", err);
+        rc = stmt ? s_run(self, stmt, s_bind_text(stmt, 1, m->job_id) | sqlite3_bind_int64(stmt, 2, now),
+                          "cannot update the job's progress", NULL, err)
+                  : TF_ERR_DB;
+        if (rc == TF_OK)
+            rc = s_job_check_complete(self, m->job_id, now, err);
+    }
+    rc = s_end(self, rc, err);
+    if (rc == TF_OK && changes > 0)
+        tf_log_info("archive %s on %s file %" PRIu64 " block %" PRIu64 " (%" PRIu64 " files)",
+                    m->archive_id, m->volume, m->tape_file, m->block, m->files);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ dispatch ----------- */
+
+int
+catalog_apply(catalog_t *self, const tf_msg_t *msg, tf_msg_t *reply, tf_err_t *err)
+{
+    if (reply)
+        memset(reply, 0, sizeof *reply);
+    switch (msg->type) {
+    case TF_MSG_CAT_JOB: return s_cat_job(self, &msg->cat_job, err);
+    case TF_MSG_CAT_FILES: return s_cat_files(self, &msg->cat_files, err);
+    case TF_MSG_CAT_WRITTEN: return s_cat_written(self, &msg->cat_written, err);
+    case TF_MSG_CAT_QUERY:
+        if (!reply)
+            return tf_err_set(err, TF_ERR_INVALID, "cat_query needs somewhere to put the reply");
+        return catalog_query(self, &msg->cat_query, reply, err);
+    default:
+        return tf_err_set(err, TF_ERR_PROTO, "the catalog does not handle %s messages (expected "
+                          "cat_job, cat_files, cat_written or cat_query)", tf_msg_type_name(msg->type));
+    }
+}
+
+static const char *
+s_msg_job_id(const tf_msg_t *msg)
+{
+    switch (msg->type) {
+    case TF_MSG_CAT_JOB: return msg->cat_job.job_id;
+    case TF_MSG_CAT_FILES: return msg->cat_files.job_id;
+    case TF_MSG_CAT_WRITTEN: return msg->cat_written.job_id;
+    default: return NULL;
+    }
+}
+
+int
+catalog_handle_item(catalog_t *self, const tf_msg_work_t *work, tf_msg_t *reply, tf_err_t *err)
+{
+    if (reply)
+        memset(reply, 0, sizeof *reply);
+    tf_msg_t msg;
+    tf_err_t derr = {0};
+    int rc = tf_msg_decode(work->payload.data, work->payload.size, &msg, &derr);
+    if (rc != TF_OK)
+        rc = tf_err_set(err, TF_ERR_PROTO, "item %s: malformed payload: %s", work->item_id, derr.message);
+    else
+        rc = catalog_apply(self, &msg, reply, err);
+    /* An update the catalog refuses for good would leave its job waiting forever (the broker
+       reports failures of other services only): record it on the job. */
+    if (rc != TF_OK && !tf_actor_status_retryable(rc) && msg.type != TF_MSG_CAT_QUERY) {
+        const char *job_id = rc == TF_ERR_PROTO && msg.type == TF_MSG_NONE ? work->job_id : s_msg_job_id(&msg);
+        if (!job_id)
+            job_id = work->job_id;
+        if (job_id && *job_id) {
+            tf_err_t ferr = {0};
+            int64_t now = catalog_now(self);
+            int frc = s_begin(self, &ferr);
+            if (frc == TF_OK) {
+                frc = s_job_ensure(self, job_id, now, &ferr);
+                if (frc == TF_OK)
+                    frc = s_job_fail(self, job_id, "catalog", NULL, err ? err->message : "refused an item", now, &ferr);
+                frc = s_end(self, frc, &ferr);
+            }
+            if (frc != TF_OK)
+                tf_log_error("cannot record the failure on job %s: %s", job_id, ferr.message);
+        }
+    }
+    tf_msg_clear(&msg);
+    return rc;
+}
+
+int
+catalog_actor_handler(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_err_t *err)
+{
+    catalog_t *self = arg;
+    tf_msg_t reply;
+    int rc = catalog_handle_item(self, work, &reply, err);
+    if (rc != TF_OK) {  /* the runtime logs the failure */
+        tf_msg_clear(&reply);
+        return rc;
+    }
+    if (reply.type != TF_MSG_NONE) {
+        uint8_t *data = NULL;
+        size_t size = 0;
+        rc = tf_msg_encode(&reply, &data, &size, err);
+        if (rc == TF_OK)
+            rc = tf_actor_set_result(actor, data, size);
+        if (rc != TF_OK && err && err->code == TF_OK)
+            tf_err_set(err, rc, "cannot hand back the query's result (%zu bytes)", size);
+        free(data);
+    }
+    tf_msg_clear(&reply);
+    return rc;
+}

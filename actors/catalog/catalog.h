@@ -1,0 +1,61 @@
+/*  catalog - the backup catalog: jobs, archives and their tape positions, file entries.
+
+    One SQLite database (WAL, synchronous=FULL) owned by the tapeflow-catalog process. Every
+    work item of the `catalog` service is applied in one transaction, and applying the same item
+    again leaves the same state (idempotent): a redelivered cat_files adds no rows, a repeated
+    cat_written rewrites the same position, a job op that arrives twice or late changes nothing
+    it should not. Items for one job may arrive in any order (different services feed them):
+    every op creates the job or archive row it needs.
+
+    The class is usable without processes (tests call it directly):
+
+        tf_err_t err = {0};
+        catalog_t *cat = catalog_open("/var/lib/tapeflow/catalog.db", &err);
+        tf_msg_t reply = {0};
+        rc = catalog_handle_item(cat, work, &reply, &err);  // reply: cat_reply for cat_query
+        tf_msg_clear(&reply);
+        catalog_destroy(&cat);
+
+    catalog_actor_handler is the tf_actor handler tapeflow-catalog runs (arg: the catalog).
+    Semantics, schema and queries: docs/catalog.md.
+*/
+#ifndef CATALOG_H_INCLUDED
+#define CATALOG_H_INCLUDED
+
+#include <stdint.h>
+
+#include "tf_actor.h"
+#include "tf_msg.h"
+
+typedef struct _catalog_t catalog_t;
+
+/* Default and largest row counts of the queries. */
+#define CATALOG_JOBS_LIMIT 100
+#define CATALOG_FILES_LIMIT 1000
+#define CATALOG_MAX_ROWS TF_MSG_MAX_ROWS
+/* Encoded size a reply stops growing at (it is then marked truncated). */
+#define CATALOG_REPLY_BUDGET (32u << 20)
+
+/* Opens (creating it and its folder when missing) the catalog database at path. */
+catalog_t *catalog_open(const char *path, tf_err_t *err);
+void catalog_destroy(catalog_t **self_p);
+const char *catalog_path(catalog_t *self);
+
+/* Wall clock in ms used for times the items do not carry (tests pin it). NULL: the real one. */
+typedef int64_t(catalog_clock_fn)(void *arg);
+void catalog_set_clock(catalog_t *self, catalog_clock_fn *clock, void *arg);
+
+/* Applies one decoded catalog message (cat_job, cat_files, cat_written, cat_query). For
+   cat_query, *reply becomes the cat_reply (the caller clears it with tf_msg_clear); for the
+   others it is left TF_MSG_NONE. reply may be NULL for messages that are not queries.
+   Errors: TF_ERR_INVALID / TF_ERR_PROTO (bad input: fail the item for good),
+   TF_ERR_NOTFOUND (query of an unknown job), TF_ERR_DB / TF_ERR_NOMEM (try again). */
+int catalog_apply(catalog_t *self, const tf_msg_t *msg, tf_msg_t *reply, tf_err_t *err);
+
+/* Decodes work->payload and applies it (see catalog_apply). */
+int catalog_handle_item(catalog_t *self, const tf_msg_work_t *work, tf_msg_t *reply, tf_err_t *err);
+
+/* tf_actor handler: arg is the catalog_t; a query's reply becomes the item's result. */
+int catalog_actor_handler(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_err_t *err);
+
+#endif

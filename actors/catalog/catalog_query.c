@@ -1,0 +1,274 @@
+/*  catalog_query - the catalog's read side: jobs, job, files, archives (docs/catalog.md). */
+#include "catalog_priv.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_JOB_COLUMNS                                                                        \
+    "job_id, status, stage, message, detail, pool, created_ms, updated_ms, files_total, "  \
+    "bytes_total, files_done, bytes_done, groups_total, archives_written, warnings, scanned"
+
+/* Grows rows (of elem bytes each) to hold one more; NULL when memory ran out. */
+static void *
+s_grow(void **rows, size_t *count, size_t *cap, size_t elem)
+{
+    if (*count == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 16;
+        void *bigger = realloc(*rows, ncap * elem);
+        if (!bigger)
+            return NULL;
+        *rows = bigger;
+        *cap = ncap;
+    }
+    void *row = (char *) *rows + *count * elem;
+    memset(row, 0, elem);
+    (*count)++;
+    return row;
+}
+
+static size_t
+s_len(const char *s)
+{
+    return s ? strlen(s) : 0;
+}
+
+static uint64_t
+s_u64(sqlite3_stmt *stmt, int col)
+{
+    return (uint64_t) sqlite3_column_int64(stmt, col);
+}
+
+/* Reads one row of S_JOB_COLUMNS; returns its approximate encoded size. */
+static size_t
+s_read_job(sqlite3_stmt *stmt, tf_msg_job_row_t *j, bool *oom)
+{
+    j->job_id = catalog_column_dup(stmt, 0, oom);
+    j->status = catalog_column_dup(stmt, 1, oom);
+    j->stage = catalog_column_dup(stmt, 2, oom);
+    j->message = catalog_column_dup(stmt, 3, oom);
+    j->detail = catalog_column_dup(stmt, 4, oom);
+    j->pool = catalog_column_dup(stmt, 5, oom);
+    j->created_ms = sqlite3_column_int64(stmt, 6);
+    j->updated_ms = sqlite3_column_int64(stmt, 7);
+    j->files_total = s_u64(stmt, 8);
+    j->bytes_total = s_u64(stmt, 9);
+    j->files_done = s_u64(stmt, 10);
+    j->bytes_done = s_u64(stmt, 11);
+    j->groups_total = s_u64(stmt, 12);
+    j->archives_written = s_u64(stmt, 13);
+    j->warnings = s_u64(stmt, 14);
+    j->scanned = sqlite3_column_int(stmt, 15) != 0;
+    return 256 + s_len(j->job_id) + s_len(j->message) + s_len(j->detail);
+}
+
+static size_t
+s_read_file(sqlite3_stmt *stmt, tf_msg_file_row_t *f, bool *oom)
+{
+    f->path = catalog_column_dup(stmt, 0, oom);
+    f->type = catalog_column_dup(stmt, 1, oom);
+    f->size = s_u64(stmt, 2);
+    f->mtime = sqlite3_column_int64(stmt, 3);
+    f->mode = s_u64(stmt, 4);
+    f->uid = s_u64(stmt, 5);
+    f->gid = s_u64(stmt, 6);
+    f->user = catalog_column_dup(stmt, 7, oom);
+    f->group = catalog_column_dup(stmt, 8, oom);
+    f->checksum = catalog_column_dup(stmt, 9, oom);
+    f->offset = s_u64(stmt, 10);
+    f->link = catalog_column_dup(stmt, 11, oom);
+    return 160 + s_len(f->path) + s_len(f->user) + s_len(f->group) + s_len(f->checksum) + s_len(f->link);
+}
+
+static size_t
+s_read_archive(sqlite3_stmt *stmt, tf_msg_archive_row_t *a, bool *oom)
+{
+    a->archive_id = catalog_column_dup(stmt, 0, oom);
+    a->job_id = catalog_column_dup(stmt, 1, oom);
+    a->group_no = s_u64(stmt, 2);
+    a->volume = catalog_column_dup(stmt, 3, oom);
+    a->tape_file = s_u64(stmt, 4);
+    a->block = s_u64(stmt, 5);
+    a->blocks = s_u64(stmt, 6);
+    a->size = s_u64(stmt, 7);
+    a->checksum = catalog_column_dup(stmt, 8, oom);
+    a->files = s_u64(stmt, 9);
+    a->written = sqlite3_column_int(stmt, 10) != 0;
+    return 200 + s_len(a->archive_id) + s_len(a->job_id) + s_len(a->volume) + s_len(a->checksum);
+}
+
+typedef enum { S_JOBS, S_FILES, S_ARCHIVES } s_kind_t;
+
+/* Steps a bound statement that yields up to limit + 1 rows into the reply's array of kind. */
+static int
+s_collect(catalog_t *self, sqlite3_stmt *stmt, s_kind_t kind, uint64_t limit,
+          tf_msg_cat_reply_t *out, tf_err_t *err)
+{
+    size_t cap = 0, bytes = 0;
+    bool oom = false;
+    int s;
+    while ((s = sqlite3_step(stmt)) == SQLITE_ROW) {
+        size_t *count = kind == S_JOBS ? &out->jobs_count
+                        : kind == S_FILES ? &out->files_count : &out->archives_count;
+        if (*count >= limit || bytes >= CATALOG_REPLY_BUDGET) {
+            out->truncated = true;
+            break;
+        }
+        if (kind == S_JOBS) {
+            tf_msg_job_row_t *j = s_grow((void **) &out->jobs, count, &cap, sizeof *j);
+            oom = !j || oom;
+            if (j)
+                bytes += s_read_job(stmt, j, &oom);
+        }
+        else if (kind == S_FILES) {
+            tf_msg_file_row_t *f = s_grow((void **) &out->files, count, &cap, sizeof *f);
+            oom = !f || oom;
+            if (f)
+                bytes += s_read_file(stmt, f, &oom);
+        }
+        else {
+            tf_msg_archive_row_t *a = s_grow((void **) &out->archives, count, &cap, sizeof *a);
+            oom = !a || oom;
+            if (a)
+                bytes += s_read_archive(stmt, a, &oom);
+        }
+        if (oom)
+            break;
+    }
+    int rc = TF_OK;
+    if (oom)
+        rc = tf_err_set(err, TF_ERR_NOMEM, "out of memory answering a catalog query");
+    else if (s != SQLITE_ROW && s != SQLITE_DONE)
+        rc = catalog_db_error(self, err, "query failed");
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+/* TF_OK when the job is known, TF_ERR_NOTFOUND with an operator's message when not. */
+static int
+s_job_known(catalog_t *self, const char *job_id, tf_err_t *err)
+{
+    sqlite3_stmt *stmt = catalog_prepare(self, "SELECT 1 FROM jobs WHERE job_id = ?1", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    int rc;
+    if (sqlite3_bind_text(stmt, 1, job_id, -1, SQLITE_STATIC) != SQLITE_OK)
+        rc = catalog_db_error(self, err, "cannot look up the job");
+    else {
+        int s = sqlite3_step(stmt);
+        rc = s == SQLITE_ROW ? TF_OK
+             : s == SQLITE_DONE ? tf_err_set(err, TF_ERR_NOTFOUND, "no job %s in the catalog (tapeflow "
+                                             "jobs lists the known jobs)", job_id)
+                                : catalog_db_error(self, err, "cannot look up the job");
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+/* Stored paths are relative: a pattern's leading '/'s and trailing '/'s are dropped. NULL
+   (match everything) when nothing is left. */
+static char *
+s_pattern(const char *pattern, bool *oom)
+{
+    if (!pattern)
+        return NULL;
+    while (*pattern == '/')
+        pattern++;
+    size_t n = strlen(pattern);
+    while (n > 0 && pattern[n - 1] == '/')
+        n--;
+    if (n == 0)
+        return NULL;
+    char *copy = strndup(pattern, n);
+    if (!copy)
+        *oom = true;
+    return copy;
+}
+
+static uint64_t
+s_limit(uint64_t asked, uint64_t fallback)
+{
+    uint64_t limit = asked ? asked : fallback;
+    return limit > CATALOG_MAX_ROWS ? CATALOG_MAX_ROWS : limit;
+}
+
+int
+catalog_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_err_t *err)
+{
+    memset(reply, 0, sizeof *reply);
+    reply->type = TF_MSG_CAT_REPLY;
+    tf_msg_cat_reply_t *out = &reply->cat_reply;
+    const char *what = q->query;
+    bool needs_job = strcmp(what, "job") == 0 || strcmp(what, "files") == 0
+                     || strcmp(what, "archives") == 0;
+    if (!needs_job && strcmp(what, "jobs") != 0)
+        return tf_err_set(err, TF_ERR_INVALID, "cat_query: unknown query '%s' (expected jobs, job, "
+                          "files or archives)", what);
+    if (needs_job && (!q->job_id || !*q->job_id))
+        return tf_err_set(err, TF_ERR_INVALID, "cat_query %s: no job_id given", what);
+    if (needs_job) {
+        int rc = s_job_known(self, q->job_id, err);
+        if (rc != TF_OK)
+            return rc;
+    }
+    bool oom = false;
+    char *pattern = s_pattern(q->pattern, &oom);
+    if (oom)
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory answering a catalog query");
+
+    const char *sql;
+    s_kind_t kind;
+    uint64_t limit;
+    if (strcmp(what, "jobs") == 0) {
+        sql = "SELECT " S_JOB_COLUMNS " FROM jobs ORDER BY created_ms DESC, job_id DESC LIMIT ?3";
+        kind = S_JOBS;
+        limit = s_limit(q->limit, CATALOG_JOBS_LIMIT);
+    }
+    else if (strcmp(what, "job") == 0) {
+        sql = "SELECT " S_JOB_COLUMNS " FROM jobs WHERE job_id = ?1 LIMIT ?3";
+        kind = S_JOBS;
+        limit = 1;
+    }
+    else if (strcmp(what, "files") == 0) {
+        /* A pattern matches a path, or any path below it (a folder names its contents). */
+        sql = "SELECT path, type, size, mtime, mode, uid, gid, user, grp, checksum, offset, link "
+              "FROM files WHERE job_id = ?1 "
+              "  AND (?2 IS NULL OR path GLOB ?2 OR path GLOB ?2 || '/*') "
+              "ORDER BY path LIMIT ?3";
+        kind = S_FILES;
+        limit = s_limit(q->limit, CATALOG_FILES_LIMIT);
+    }
+    else {
+        /* Only archives with a tape position, in tape order: what a restore reads. */
+        sql = "SELECT archive_id, job_id, group_no, volume, tape_file, block, blocks, size, "
+              "  checksum, files, written "
+              "FROM archives a WHERE job_id = ?1 AND written = 1 "
+              "  AND (?2 IS NULL OR EXISTS (SELECT 1 FROM files f WHERE f.archive_id = a.archive_id "
+              "       AND (f.path GLOB ?2 OR f.path GLOB ?2 || '/*'))) "
+              "ORDER BY volume, tape_file LIMIT ?3";
+        kind = S_ARCHIVES;
+        limit = s_limit(q->limit, CATALOG_MAX_ROWS);
+    }
+    sqlite3_stmt *stmt = catalog_prepare(self, sql, err);
+    if (!stmt) {
+        free(pattern);
+        return TF_ERR_DB;
+    }
+    /* Parameters a statement does not use are ignored by sqlite3_bind_* (SQLITE_RANGE). */
+    int b = sqlite3_bind_int64(stmt, 3, (sqlite3_int64) limit + 1);
+    if (b == SQLITE_OK && kind != S_JOBS)
+        b = sqlite3_bind_text(stmt, 2, pattern, -1, SQLITE_STATIC);
+    if (b == SQLITE_OK && needs_job)
+        b = sqlite3_bind_text(stmt, 1, q->job_id, -1, SQLITE_STATIC);
+    int rc;
+    if (b != SQLITE_OK) {
+        sqlite3_finalize(stmt);
+        rc = catalog_db_error(self, err, "cannot bind the query");
+    }
+    else
+        rc = s_collect(self, stmt, kind, limit, out, err);
+    free(pattern);
+    if (rc != TF_OK)
+        tf_msg_clear(reply);
+    return rc;
+}

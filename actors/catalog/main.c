@@ -1,0 +1,36 @@
+/*  tapeflow-catalog - the catalog actor process: owns the catalog database (catalog/db) and
+    serves the `catalog` service (see catalog.h, docs/catalog.md). */
+#include "catalog.h"
+#include "tf_log.h"
+#include "tf_main.h"
+
+int
+main(int argc, char **argv)
+{
+    tf_main_t m;
+    int rc = tf_main_init(&m, argc, argv, "tapeflow-catalog", "catalog.1",
+                          "Catalog actor: records jobs, archives, tape positions and file entries "
+                          "in catalog/db and answers catalog queries (docs/catalog.md).");
+    if (rc != TF_MAIN_CONTINUE)
+        return rc;
+    tf_err_t err = {0};
+    catalog_t *catalog = catalog_open(tf_config_get(m.config, "catalog/db"), &err);
+    if (!catalog) {
+        tf_log_error("cannot start: %s", err.message);
+        tf_main_fini(&m);
+        return 1;
+    }
+    tf_actor_t *actor = tf_actor_new(m.config, "catalog", m.name, &err);
+    if (!actor) {
+        tf_log_error("cannot start: %s", err.message);
+        catalog_destroy(&catalog);
+        tf_main_fini(&m);
+        return 1;
+    }
+    tf_log_info("catalog %s ready", catalog_path(catalog));
+    rc = tf_actor_run(actor, catalog_actor_handler, catalog);
+    tf_actor_destroy(&actor);
+    catalog_destroy(&catalog);
+    tf_main_fini(&m);
+    return rc;
+}

@@ -1,0 +1,272 @@
+/*  cli_jobview - fetching and showing catalog jobs (see cli_jobview.h). */
+#define _GNU_SOURCE
+#include "cli_jobview.h"
+
+#include <czmq.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "tf_clock.h"
+
+const char *
+cli_job_bytes(uint64_t bytes, char *buf, size_t size)
+{
+    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    if (bytes < 1024) {
+        snprintf(buf, size, "%" PRIu64 " B", bytes);
+        return buf;
+    }
+    double v = (double) bytes;
+    int u = 0;
+    while (v >= 1024.0 && u < 6) {
+        v /= 1024.0;
+        u++;
+    }
+    snprintf(buf, size, "%.1f %s", v, units[u]);
+    return buf;
+}
+
+/* Like tf_client_call, with messages about the catalog rather than a generic item (and
+   without reading the item's state after it was freed, which tf_client_wait does on timeout). */
+int
+cli_catalog_query(tf_client_t *client, const tf_msg_cat_query_t *query, tf_msg_t *reply,
+                  int timeout_ms, tf_err_t *err)
+{
+    memset(reply, 0, sizeof *reply);
+    tf_msg_t payload = {.type = TF_MSG_CAT_QUERY};
+    payload.cat_query = *query;
+    tf_msg_t ok;
+    int rc = tf_client_submit_msg(client, "catalog", NULL, NULL, &payload, &ok,
+                                  timeout_ms < 5000 ? timeout_ms : 5000, err);
+    if (rc != TF_OK)
+        return rc;   /* "broker not reachable at ... start it with: tapeflow up" */
+    char item_id[TF_MSG_MAX_ID + 1];
+    snprintf(item_id, sizeof item_id, "%s", ok.submit_ok.item_id);
+    tf_msg_clear(&ok);
+
+    int64_t deadline = tf_clock_mono_ms() + timeout_ms;
+    int64_t pause = 5;
+    char state[32] = "queued";
+    for (;;) {
+        int64_t left = deadline - tf_clock_mono_ms();
+        tf_msg_t info;
+        rc = tf_client_item(client, item_id, &info,
+                            (int) (left < 100 ? 100 : left > 5000 ? 5000 : left), err);
+        if (rc != TF_OK)
+            return rc;
+        const tf_msg_item_info_t *it = &info.item_info;
+        if (strcmp(it->state, "done") == 0) {
+            rc = TF_OK;
+            if (it->result.size == 0)
+                rc = tf_err_set(err, TF_ERR_PROTO, "the catalog answered a query with nothing");
+            else
+                rc = tf_msg_decode(it->result.data, it->result.size, reply, err);
+            tf_msg_clear(&info);
+            if (rc == TF_OK && reply->type != TF_MSG_CAT_REPLY) {
+                rc = tf_err_set(err, TF_ERR_PROTO, "the catalog answered a query with %s instead "
+                                "of cat_reply", tf_msg_type_name(reply->type));
+                tf_msg_clear(reply);
+            }
+            return rc;
+        }
+        if (strcmp(it->state, "failed") == 0) {
+            /* The catalog refused the query: its reason is the message. */
+            const char *reason = it->reason && *it->reason ? it->reason : "the catalog refused the query";
+            rc = tf_err_set(err, strncmp(reason, "no job ", 7) == 0 ? TF_ERR_NOTFOUND : TF_ERR_STATE,
+                            "%s", reason);
+            tf_msg_clear(&info);
+            return rc;
+        }
+        snprintf(state, sizeof state, "%s", it->state);
+        tf_msg_clear(&info);
+        if (tf_clock_mono_ms() + pause > deadline)
+            break;
+        if (zsys_interrupted)
+            return tf_err_set(err, TF_ERR_INTERRUPTED, "interrupted");
+        tf_clock_sleep_ms(pause);
+        if (pause < 100)
+            pause *= 2;
+    }
+    /* The broker took the item but no catalog worked on it. */
+    return tf_err_set(err, TF_ERR_TIMEOUT, "the catalog did not answer within %.1f s (the query "
+                      "is still %s) - is tapeflow-catalog running? check with: tapeflow status",
+                      timeout_ms / 1000.0, state);
+}
+
+int
+cli_job_fetch(tf_client_t *client, const char *job_id, tf_msg_t *reply, int timeout_ms,
+              tf_err_t *err)
+{
+    tf_msg_cat_query_t query = {.query = "job", .job_id = (char *) job_id};
+    int rc = cli_catalog_query(client, &query, reply, timeout_ms, err);
+    if (rc == TF_OK && reply->cat_reply.jobs_count == 0) {
+        tf_msg_clear(reply);
+        rc = tf_err_set(err, TF_ERR_NOTFOUND, "no job %s in the catalog (tapeflow jobs lists the "
+                        "known jobs)", job_id);
+    }
+    return rc;
+}
+
+bool
+cli_job_finished(const tf_msg_job_row_t *job)
+{
+    return job->status
+           && (strcmp(job->status, "completed") == 0 || strcmp(job->status, "failed") == 0);
+}
+
+static const char *
+s_or_dash(const char *s)
+{
+    return s && *s ? s : "-";
+}
+
+/* Percent of done over total, or -1 when the total is not known yet. */
+static double
+s_percent(uint64_t done, uint64_t total, bool scanned)
+{
+    if (!scanned)
+        return -1;
+    if (total == 0)
+        return 100.0;
+    double p = 100.0 * (double) done / (double) total;
+    return p > 100.0 ? 100.0 : p;
+}
+
+void
+cli_job_print(FILE *out, const tf_msg_job_row_t *job)
+{
+    char a[32], b[32], when[64];
+    fprintf(out, "job       %s\n", s_or_dash(job->job_id));
+    fprintf(out, "status    %s\n", s_or_dash(job->status));
+    fprintf(out, "stage     %s\n", s_or_dash(job->stage));
+    fprintf(out, "pool      %s\n", s_or_dash(job->pool));
+    fprintf(out, "created   %s\n", job->created_ms > 0 ? tf_clock_format(job->created_ms, when, sizeof when) : "-");
+    fprintf(out, "updated   %s\n", job->updated_ms > 0 ? tf_clock_format(job->updated_ms, when, sizeof when) : "-");
+    if (job->scanned) {
+        fprintf(out, "files     %" PRIu64 " of %" PRIu64 " (%.0f%%)\n", job->files_done,
+                job->files_total, s_percent(job->files_done, job->files_total, true));
+        fprintf(out, "bytes     %s of %s (%.0f%%)\n", cli_job_bytes(job->bytes_done, a, sizeof a),
+                cli_job_bytes(job->bytes_total, b, sizeof b),
+                s_percent(job->bytes_done, job->bytes_total, true));
+        fprintf(out, "archives  %" PRIu64 " of %" PRIu64 " written\n", job->archives_written,
+                job->groups_total);
+    }
+    else {
+        fprintf(out, "files     %" PRIu64 " of ? (%s)\n", job->files_done,
+                cli_job_finished(job) ? "the scan did not finish" : "still scanning");
+        fprintf(out, "bytes     %s of ?\n", cli_job_bytes(job->bytes_done, a, sizeof a));
+        fprintf(out, "archives  %" PRIu64 " written\n", job->archives_written);
+    }
+    fprintf(out, "warnings  %" PRIu64 "\n", job->warnings);
+    fprintf(out, "message   %s\n", s_or_dash(job->message));
+    if (job->detail && *job->detail)
+        fprintf(out, "detail    %s\n", job->detail);
+}
+
+void
+cli_job_json(tf_json_t *j, const char *key, const tf_msg_job_row_t *job)
+{
+    char when[64];
+    tf_json_object_begin(j, key);
+    tf_json_str(j, "job_id", job->job_id);
+    tf_json_str(j, "status", job->status);
+    tf_json_str(j, "stage", job->stage);
+    tf_json_str(j, "pool", job->pool);
+    tf_json_str(j, "message", job->message);
+    tf_json_str(j, "detail", job->detail);
+    if (job->created_ms > 0)
+        tf_json_str(j, "created", tf_clock_format(job->created_ms, when, sizeof when));
+    else
+        tf_json_null(j, "created");
+    tf_json_int(j, "created_ms", job->created_ms);
+    if (job->updated_ms > 0)
+        tf_json_str(j, "updated", tf_clock_format(job->updated_ms, when, sizeof when));
+    else
+        tf_json_null(j, "updated");
+    tf_json_int(j, "updated_ms", job->updated_ms);
+    tf_json_bool(j, "scanned", job->scanned);
+    tf_json_int(j, "files_done", (int64_t) job->files_done);
+    tf_json_int(j, "files_total", (int64_t) job->files_total);
+    tf_json_int(j, "bytes_done", (int64_t) job->bytes_done);
+    tf_json_int(j, "bytes_total", (int64_t) job->bytes_total);
+    tf_json_int(j, "groups_total", (int64_t) job->groups_total);
+    tf_json_int(j, "archives_written", (int64_t) job->archives_written);
+    tf_json_int(j, "warnings", (int64_t) job->warnings);
+    double p = s_percent(job->bytes_done, job->bytes_total, job->scanned);
+    if (p < 0)
+        tf_json_null(j, "percent");
+    else
+        tf_json_double(j, "percent", p);
+    tf_json_object_end(j);
+}
+
+/* "done/total", "done/?" before the scan finished. */
+static const char *
+s_count_pair(uint64_t done, uint64_t total, bool scanned, char *buf, size_t size)
+{
+    if (scanned)
+        snprintf(buf, size, "%" PRIu64 "/%" PRIu64, done, total);
+    else
+        snprintf(buf, size, "%" PRIu64 "/?", done);
+    return buf;
+}
+
+static const char *
+s_bytes_pair(uint64_t done, uint64_t total, bool scanned, char *buf, size_t size)
+{
+    char a[32], b[32];
+    snprintf(buf, size, "%s/%s", cli_job_bytes(done, a, sizeof a),
+             scanned ? cli_job_bytes(total, b, sizeof b) : "?");
+    return buf;
+}
+
+/* First line of text, at most max bytes (cut at a UTF-8 boundary, "..." appended). */
+static const char *
+s_oneline(const char *text, size_t max, char *buf, size_t size)
+{
+    if (!text || !*text)
+        return "-";
+    size_t n = strcspn(text, "\r\n");
+    bool cut = text[n] != '\0';
+    if (n > max) {
+        n = max;
+        while (n > 0 && ((unsigned char) text[n] & 0xC0) == 0x80)
+            n--;
+        cut = true;
+    }
+    if (n + 4 > size)
+        n = size - 4;
+    memcpy(buf, text, n);
+    strcpy(buf + n, cut ? "..." : "");
+    return buf;
+}
+
+void
+cli_jobs_table(FILE *out, const tf_msg_job_row_t *jobs, size_t count)
+{
+    int idw = 3;
+    for (size_t i = 0; i < count; i++) {
+        size_t n = strlen(s_or_dash(jobs[i].job_id));
+        if ((int) n > idw)
+            idw = n > 64 ? 64 : (int) n;
+    }
+    fprintf(out, "%-*s  %-9s  %-8s  %-20s  %-15s  %-21s  %s\n", idw, "JOB", "STATUS", "STAGE",
+            "CREATED", "FILES", "BYTES", "MESSAGE");
+    for (size_t i = 0; i < count; i++) {
+        const tf_msg_job_row_t *job = &jobs[i];
+        char when[64] = "-", files[48], bytes[80], msg[128];
+        if (job->created_ms > 0) {
+            tf_clock_format(job->created_ms, when, sizeof when);
+            char *dot = strchr(when, '.');   /* seconds are enough in a table */
+            if (dot)
+                strcpy(dot, "Z");
+        }
+        fprintf(out, "%-*s  %-9s  %-8s  %-20s  %-15s  %-21s  %s\n", idw, s_or_dash(job->job_id),
+                s_or_dash(job->status), s_or_dash(job->stage), when,
+                s_count_pair(job->files_done, job->files_total, job->scanned, files, sizeof files),
+                s_bytes_pair(job->bytes_done, job->bytes_total, job->scanned, bytes, sizeof bytes),
+                s_oneline(job->message, 72, msg, sizeof msg));
+    }
+    if (count == 0)
+        fprintf(out, "(no jobs yet: start one with tapeflow backup PATH...)\n");
+}

@@ -1,0 +1,50 @@
+/*  cli_jobview - how tapeflow commands fetch and show catalog jobs: `tapeflow jobs`,
+    `tapeflow job ID`, and `tapeflow backup --wait` (which polls cli_job_fetch and prints
+    cli_job_print / cli_job_json at the end).
+*/
+#ifndef CLI_JOBVIEW_H_INCLUDED
+#define CLI_JOBVIEW_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tf_client.h"
+#include "tf_json.h"
+#include "tf_msg.h"
+
+/* How long a catalog query may take by default (the catalog answers in milliseconds; this
+   covers a busy broker). */
+#define CLI_JOB_TIMEOUT_MS 10000
+
+/* "512 B", "1.5 KiB", "3.2 MiB", "1.0 GiB", ... (binary units) into buf. */
+const char *cli_job_bytes(uint64_t bytes, char *buf, size_t size);
+
+/* Runs query as a `catalog` item (fresh id) and waits for its result; *reply is the
+   cat_reply (the caller clears it with tf_msg_clear). Errors, with operator messages:
+   TF_ERR_TIMEOUT "broker not reachable ... start it with: tapeflow up" or "the catalog did not
+   answer ... is tapeflow-catalog running?"; TF_ERR_NOTFOUND "no job J..." for an unknown job;
+   TF_ERR_STATE with the catalog's reason when it refused the query. */
+int cli_catalog_query(tf_client_t *client, const tf_msg_cat_query_t *query, tf_msg_t *reply,
+                      int timeout_ms, tf_err_t *err);
+
+/* One job with its progress: on TF_OK reply->cat_reply.jobs[0] is the job (caller clears). */
+int cli_job_fetch(tf_client_t *client, const char *job_id, tf_msg_t *reply, int timeout_ms,
+                  tf_err_t *err);
+
+/* True when the job is completed or failed (nothing more will change). */
+bool cli_job_finished(const tf_msg_job_row_t *job);
+
+/* Human block, one "label  value" line each: job, status, stage, pool, created, updated,
+   files and bytes done/total (with percent once scanned), archives, warnings, message, and the
+   detail (root cause) when set. */
+void cli_job_print(FILE *out, const tf_msg_job_row_t *job);
+
+/* The job as a JSON object under key (NULL inside arrays / at the top); see docs/catalog.md. */
+void cli_job_json(tf_json_t *j, const char *key, const tf_msg_job_row_t *job);
+
+/* Table of jobs, one line each, with a header (and a hint when there are none). */
+void cli_jobs_table(FILE *out, const tf_msg_job_row_t *jobs, size_t count);
+
+#endif
