@@ -33,6 +33,7 @@ static const struct {
     {"bus/frontend", "ipc://${run}/bus-in.sock"},  /* publishers connect here (XSUB) */
     {"bus/backend", "ipc://${run}/bus-out.sock"},  /* subscribers connect here (XPUB) */
     {"bus/hwm", "10000"},           /* events queued per peer before they are dropped */
+    {"up/actors", "echo catalog"},  /* actors 'tapeflow up' runs, actors/<name>/instances each */
     {"up/restart_min", "500"},      /* ms: first restart delay of a crashed child */
     {"up/restart_max", "30000"},    /* ms: restart delay cap (doubles each crash) */
     {"up/stable_after", "60000"},   /* ms: a child up this long has its delay reset */

@@ -225,6 +225,7 @@ s_setup(void **state)
         return -1;
     fprintf(f, "#   tapeflow CLI test configuration\n"
                "up\n"
+               "    actors = echo\n"
                "    restart_min = 200\n"
                "    restart_max = 2000\n"
                "    stop_timeout = 5000\n");

@@ -59,7 +59,14 @@ test_config_file_and_errors(void **state)
     assert_int_equal(tf_config_get_int(cfg, "actors/echo/instances", 0), 3);
     zlist_t *names = tf_config_children(cfg, "actors");
     assert_non_null(names);
-    assert_int_equal(zlist_size(names), 2);  /* echo (default and file) once, scanner */
+    /* echo (in the defaults and the file) once, scanner from the file */
+    int echo = 0, scanner = 0;
+    for (const char *n = zlist_first(names); n; n = zlist_next(names)) {
+        echo += strcmp(n, "echo") == 0;
+        scanner += strcmp(n, "scanner") == 0;
+    }
+    assert_int_equal(echo, 1);
+    assert_int_equal(scanner, 1);
     zlist_destroy(&names);
     /* The effective config saved and loaded again gives the same values. */
     char saved[256];

@@ -113,19 +113,35 @@ s_valid_actor_name(const char *name)
     return true;
 }
 
+/* The actors to run: the names in up/actors (spaces or commas between them). */
+static zlist_t *
+s_actor_names(tf_config_t *cfg)
+{
+    zlist_t *names = zlist_new();
+    if (!names)
+        return NULL;
+    zlist_autofree(names);
+    char *list = strdup(tf_config_get_or(cfg, "up/actors", ""));
+    char *save = NULL;
+    for (char *name = list ? strtok_r(list, " ,\t", &save) : NULL; name; name = strtok_r(NULL, " ,\t", &save))
+        zlist_append(names, name);
+    free(list);
+    return names;
+}
+
 /* Adds the actors from the config; counts them first when children is NULL. */
 static int
 s_plan_actors(supervisor_t *self, size_t *total, tf_err_t *err)
 {
-    zlist_t *names = tf_config_children(self->cfg, "actors");
+    zlist_t *names = s_actor_names(self->cfg);
     if (!names)
-        return tf_err_set(err, TF_ERR_NOMEM, "out of memory reading the actors section");
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory reading up/actors");
     int rc = TF_OK;
     *total = 0;
     for (const char *name = zlist_first(names); name && rc == TF_OK; name = zlist_next(names)) {
         char key[256];
         snprintf(key, sizeof key, "actors/%s/instances", name);
-        int64_t instances = tf_config_get_int(self->cfg, key, -1);
+        int64_t instances = tf_config_get(self->cfg, key) ? tf_config_get_int(self->cfg, key, -1) : 1;
         if (instances < 0 || instances > S_MAX_INSTANCES)
             rc = tf_err_set(err, TF_ERR_INVALID,
                             "config %s = '%s' is not a number of instances from 0 to %d; fix it "
