@@ -44,7 +44,9 @@ static const struct {
     {"compressor/level", "3"},
     {"compressor/threads", "0"},           /* zstd worker threads per compressor, 0 = cores */
     {"compressor/chunk", "1048576"},       /* bytes per stage_data message */
+    {"compressor/stager_timeout", "60000"}, /* ms without word from the stager before an item is handed back */
     {"stager/endpoint", "ipc://${run}/stager.sock"},
+    {"stager/session_timeout", "600"},     /* s: an archive stream silent this long is dropped */
     {"stager/dir", "${home}/staging"},     /* holding disk: tmp/ and ready/ */
     {"stager/capacity", "21474836480"},    /* bytes the holding disk may use */
     {"stager/window", "8388608"},          /* bytes of credit one compressor may have */

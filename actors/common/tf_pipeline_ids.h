@@ -1,0 +1,23 @@
+/*  tf_pipeline_ids - the deterministic ids the pipeline stages agree on (docs/pipeline.md). */
+#ifndef TF_PIPELINE_IDS_H_INCLUDED
+#define TF_PIPELINE_IDS_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Longest id we build: job ids are at most TF_MSG_MAX_ID (128) bytes. */
+#define TF_ID_MAX 160
+
+/* "<job>-g<NNNNN>" (group numbers from 1; more than 99,999 groups just get more digits). */
+const char *tf_id_archive(char *buf, size_t size, const char *job_id, uint64_t group_no);
+/* "<base><suffix>", e.g. "<archive>-tape", "<job>-scan". */
+const char *tf_id_join(char *buf, size_t size, const char *base, const char *suffix);
+/* "<archive>-files-<part>" */
+const char *tf_id_files(char *buf, size_t size, const char *archive_id, uint64_t part);
+
+/* Whether an archive id from the network is safe as a file name on the holding disk:
+   1..128 bytes of [A-Za-z0-9._-], not starting with '.' or '-'. */
+bool tf_id_safe_name(const char *id);
+
+#endif

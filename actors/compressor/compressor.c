@@ -1,0 +1,260 @@
+/*  compressor - file_group items -> staged archives + catalog rows (see compressor.h). */
+#include "compressor.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tf_client.h"
+#include "tf_clock.h"
+#include "tf_log.h"
+#include "tf_pipeline_ids.h"
+#include "tf_stage_client.h"
+
+#define S_SUBMIT_TIMEOUT 10000
+
+struct _compressor_t {
+    char *compression;
+    int level;
+    int threads;
+    tf_client_t *client;
+    tf_stage_client_t *stage;
+};
+
+compressor_t *
+compressor_new(tf_config_t *cfg, tf_err_t *err)
+{
+    compressor_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    self->compression = strdup(tf_config_get_or(cfg, "compressor/compression", "zstd"));
+    self->level = (int) tf_config_get_int(cfg, "compressor/level", 3);
+    self->threads = (int) tf_config_get_int(cfg, "compressor/threads", 0);
+    if (!self->compression) {
+        tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+        compressor_destroy(&self);
+        return NULL;
+    }
+    if (!archiver_compression_valid(self->compression)) {
+        tf_err_set(err, TF_ERR_INVALID, "compressor/compression is '%s'; use zstd, gzip or none", self->compression);
+        compressor_destroy(&self);
+        return NULL;
+    }
+    tf_stage_client_opts_t opts = {
+        .endpoint = tf_config_get_or(cfg, "stager/endpoint", ""),
+        .chunk = (size_t) tf_config_get_int(cfg, "compressor/chunk", 1 << 20),
+        .timeout_ms = tf_config_get_int(cfg, "compressor/stager_timeout", 60000),
+        .max_message = tf_config_get_int(cfg, "broker/max_message", 64 << 20),
+    };
+    self->stage = tf_stage_client_new(&opts, err);
+    self->client = self->stage ? tf_client_new(tf_config_get_or(cfg, "broker/endpoint", ""), err) : NULL;
+    if (!self->client) {
+        compressor_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+compressor_destroy(compressor_t **self_p)
+{
+    if (self_p && *self_p) {
+        compressor_t *self = *self_p;
+        tf_client_destroy(&self->client);
+        tf_stage_client_destroy(&self->stage);
+        free(self->compression);
+        free(self);
+        *self_p = NULL;
+    }
+}
+
+/* --- callbacks for the archiver ------------------------------------------------------ */
+
+typedef struct {
+    compressor_t *self;
+    const tf_msg_file_group_t *group;
+    tf_actor_t *actor;
+    const tf_msg_work_t *work;
+    bool discard;             /* already staged: build only for the rows */
+    uint64_t total;
+    int64_t next_progress;
+} ctx_t;
+
+static int
+s_sink(void *arg, const void *data, size_t size, tf_err_t *err)
+{
+    ctx_t *ctx = arg;
+    if (ctx->discard)
+        return TF_OK;
+    return tf_stage_client_write(ctx->self->stage, data, size, err);
+}
+
+static void
+s_warn(void *arg, const char *path, const char *message)
+{
+    ctx_t *ctx = arg;
+    tf_log_warn("archive %s: %s: %s", ctx->group->archive_id, path, message);
+    if (ctx->actor) {
+        char topic[TF_ID_MAX + 16];
+        snprintf(topic, sizeof topic, "job.%s.warning", ctx->group->job_id);
+        tf_publisher_say(tf_actor_events(ctx->actor), topic, "warn", "archive %s: %s: %s", ctx->group->archive_id,
+                         path, message);
+    }
+}
+
+static void
+s_progress(void *arg, uint64_t bytes, uint64_t entries)
+{
+    ctx_t *ctx = arg;
+    int64_t now = tf_clock_mono_ms();
+    if (!ctx->actor || !ctx->work || now < ctx->next_progress)
+        return;
+    ctx->next_progress = now + 500;
+    char text[128];
+    snprintf(text, sizeof text, "%" PRIu64 " entries archived", entries);
+    tf_actor_progress(ctx->actor, ctx->work, bytes, ctx->total, text);
+}
+
+static bool
+s_stop(void *arg)
+{
+    ctx_t *ctx = arg;
+    return ctx->actor && tf_actor_interrupted(ctx->actor);
+}
+
+int
+compressor_stage(compressor_t *self, const tf_msg_file_group_t *group, tf_actor_t *actor, const tf_msg_work_t *work,
+                 file_rows_t **rows_p, archiver_stats_t *stats, tf_err_t *err)
+{
+    *rows_p = NULL;
+    const char *compression = group->compression && *group->compression ? group->compression : self->compression;
+    if (!archiver_compression_valid(compression))
+        return tf_err_set(err, TF_ERR_INVALID, "archive %s: unknown compression '%s' (zstd, gzip or none)",
+                          group->archive_id, compression);
+    ctx_t ctx = {.self = self, .group = group, .actor = actor, .work = work};
+    for (size_t i = 0; i < group->entries_count; i++)
+        ctx.total += group->entries[i].size;
+    tf_msg_stage_open_t open = {
+        .archive_id = group->archive_id,
+        .job_id = group->job_id,
+        .group_no = group->group_no,
+        .compression = (char *) compression,
+        .pool = group->pool,
+    };
+    int rc = tf_stage_client_open(self->stage, &open, &ctx.discard, err);
+    if (rc != TF_OK)
+        return rc;
+    if (ctx.discard)
+        tf_log_info("archive %s is already staged; listing its entries for the catalog", group->archive_id);
+    file_rows_t *rows = file_rows_new();
+    if (!rows) {
+        tf_stage_client_abort(self->stage);
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    }
+    archiver_opts_t opts = {
+        .compression = compression,
+        .level = self->level,
+        .threads = self->threads,
+        .sink = s_sink,
+        .warn = s_warn,
+        .progress = s_progress,
+        .stop = s_stop,
+        .arg = &ctx,
+    };
+    rc = archiver_run(&opts, group, rows, stats, err);
+    if (rc == TF_OK && !ctx.discard)
+        rc = tf_stage_client_close(self->stage, stats->files, stats->bytes, err);
+    if (rc != TF_OK) {
+        tf_stage_client_abort(self->stage);
+        file_rows_destroy(&rows);
+        return rc;
+    }
+    if (!ctx.discard)
+        tf_log_info("archive %s staged: %" PRIu64 " entries, %" PRIu64 " content bytes, %" PRIu64 " archive bytes (%s)",
+                    group->archive_id, stats->files, stats->bytes, tf_stage_client_size(self->stage),
+                    tf_stage_client_checksum(self->stage));
+    *rows_p = rows;
+    return TF_OK;
+}
+
+static int
+s_submit(compressor_t *self, const char *service, const char *item_id, const char *job_id, const tf_msg_t *payload,
+         tf_err_t *err)
+{
+    tf_msg_t reply;
+    int rc = tf_client_submit_msg(self->client, service, item_id, job_id, payload, &reply, S_SUBMIT_TIMEOUT, err);
+    if (rc != TF_OK)
+        return tf_err_prefix(err, "cannot submit %s to %s: ", item_id, service);
+    tf_msg_clear(&reply);
+    return TF_OK;
+}
+
+int
+compressor_submit_rows(compressor_t *self, const tf_msg_file_group_t *group, file_rows_t *rows, tf_err_t *err)
+{
+    for (size_t part = 1; part <= file_rows_parts(rows); part++) {
+        size_t first, count;
+        file_rows_part(rows, part, &first, &count);
+        tf_msg_t msg = {.type = TF_MSG_CAT_FILES};
+        msg.cat_files = (tf_msg_cat_files_t){
+            .job_id = group->job_id,
+            .archive_id = group->archive_id,
+            .part = part,
+            .files = file_rows_at(rows, first),
+            .files_count = count,
+        };
+        char id[TF_ID_MAX];
+        int rc = s_submit(self, "catalog", tf_id_files(id, sizeof id, group->archive_id, part), group->job_id, &msg, err);
+        if (rc != TF_OK)
+            return rc;
+    }
+    return TF_OK;
+}
+
+int
+compressor_handle_item(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_err_t *err)
+{
+    compressor_t *self = arg;
+    tf_msg_t payload;
+    int rc = tf_msg_decode(work->payload.data, work->payload.size, &payload, err);
+    if (rc != TF_OK)
+        return tf_err_prefix(err, "item %s: ", work->item_id);
+    if (payload.type != TF_MSG_FILE_GROUP) {
+        rc = tf_err_set(err, TF_ERR_PROTO, "item %s: expected a file_group, got %s", work->item_id,
+                        tf_msg_type_name(payload.type));
+        tf_msg_clear(&payload);
+        return rc;
+    }
+    const tf_msg_file_group_t *group = &payload.file_group;
+    /* The job's stage, once per job: repeats of this id are answered "existed". */
+    char id[TF_ID_MAX];
+    tf_msg_t stage = {.type = TF_MSG_CAT_JOB};
+    stage.cat_job = (tf_msg_cat_job_t){
+        .job_id = group->job_id,
+        .op = "stage",
+        .stage = "compress",
+        .time_ms = tf_clock_wall_ms(),
+    };
+    rc = s_submit(self, "catalog", tf_id_join(id, sizeof id, group->job_id, "-stage-compress"), group->job_id, &stage,
+                  err);
+    file_rows_t *rows = NULL;
+    archiver_stats_t stats;
+    if (rc == TF_OK)
+        rc = compressor_stage(self, group, actor, work, &rows, &stats, err);
+    if (rc == TF_OK)
+        rc = compressor_submit_rows(self, group, rows, err);
+    if (rc == TF_OK && stats.warnings > 0)
+        tf_log_info("archive %s: %" PRIu64 " entries skipped or incomplete (see warnings)", group->archive_id,
+                    stats.warnings);
+    file_rows_destroy(&rows);
+    tf_msg_clear(&payload);
+    return rc;
+}
+
+uint64_t
+compressor_credit_waits(compressor_t *self)
+{
+    return tf_stage_client_credit_waits(self->stage);
+}

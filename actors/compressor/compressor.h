@@ -1,0 +1,40 @@
+/*  compressor - the `compress` service: one file_group item -> one archive staged on the
+    stager (stage protocol with credit) -> its catalog rows as cat_files items.
+
+    compressor_stage does the archive part without the broker (testable in-process);
+    compressor_handle_item is the actor's work-item handler around it.
+    Settings: compressor/compression (default when the group names none), compressor/level,
+    compressor/threads, compressor/chunk, compressor/stager_timeout (ms the stager may be
+    silent, default 60000), stager/endpoint, broker/endpoint, broker/max_message.
+*/
+#ifndef COMPRESSOR_H_INCLUDED
+#define COMPRESSOR_H_INCLUDED
+
+#include "archiver.h"
+#include "file_rows.h"
+#include "tf_actor.h"
+#include "tf_config.h"
+
+typedef struct _compressor_t compressor_t;
+
+compressor_t *compressor_new(tf_config_t *cfg, tf_err_t *err);
+void compressor_destroy(compressor_t **self_p);
+
+/* Archives group's entries and streams the archive to the stager until it answers "staged"
+   (or "already staged": then the archive is built again only for its rows, sending nothing).
+   actor/work may be NULL (tests): then no progress or warning events are sent. *rows is new
+   on success (caller destroys). */
+int compressor_stage(compressor_t *self, const tf_msg_file_group_t *group, tf_actor_t *actor,
+                     const tf_msg_work_t *work, file_rows_t **rows, archiver_stats_t *stats, tf_err_t *err);
+
+/* Submits rows as cat_files items "<archive>-files-<part>" to the catalog service. */
+int compressor_submit_rows(compressor_t *self, const tf_msg_file_group_t *group, file_rows_t *rows,
+                           tf_err_t *err);
+
+/* Times the last archive had to wait for the stager's credit (back-pressure; for tests). */
+uint64_t compressor_credit_waits(compressor_t *self);
+
+/* Work-item handler for file_group items (arg: compressor_t). */
+int compressor_handle_item(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_err_t *err);
+
+#endif

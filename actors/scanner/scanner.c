@@ -1,0 +1,280 @@
+/*  scanner - scan_job -> file groups (see scanner.h). */
+#include "scanner.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scan_grouper.h"
+#include "tf_client.h"
+#include "tf_clock.h"
+#include "tf_log.h"
+#include "tf_pipeline_ids.h"
+
+#define S_SUBMIT_TIMEOUT 10000
+#define S_FIRST_WARNINGS 5
+
+struct _scanner_t {
+    scanner_opts_t opts;
+    char *compression;
+    char *pool;
+    tf_client_t *client;
+};
+
+static int
+s_client_submit(void *arg, const char *service, const char *item_id, const char *job_id, const tf_msg_t *payload,
+                tf_err_t *err)
+{
+    scanner_t *self = arg;
+    tf_msg_t reply;
+    int rc = tf_client_submit_msg(self->client, service, item_id, job_id, payload, &reply, S_SUBMIT_TIMEOUT, err);
+    if (rc != TF_OK)
+        return tf_err_prefix(err, "cannot submit %s to %s: ", item_id, service);
+    tf_msg_clear(&reply);
+    return TF_OK;
+}
+
+scanner_t *
+scanner_new_with(const scanner_opts_t *opts, const char *broker_endpoint, tf_err_t *err)
+{
+    scanner_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    self->opts = *opts;
+    self->compression = strdup(opts->compression ? opts->compression : "zstd");
+    self->pool = strdup(opts->pool ? opts->pool : "default");
+    if (!self->compression || !self->pool) {
+        tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+        scanner_destroy(&self);
+        return NULL;
+    }
+    self->opts.compression = self->compression;
+    self->opts.pool = self->pool;
+    if (!self->opts.fs)
+        self->opts.fs = scan_fs_posix();
+    if (!self->opts.submit) {
+        self->client = tf_client_new(broker_endpoint ? broker_endpoint : "", err);
+        if (!self->client) {
+            scanner_destroy(&self);
+            return NULL;
+        }
+        self->opts.submit = s_client_submit;
+        self->opts.submit_arg = self;
+    }
+    return self;
+}
+
+scanner_t *
+scanner_new(tf_config_t *cfg, tf_err_t *err)
+{
+    int64_t group = tf_config_get_int(cfg, "scanner/group_size", 1LL << 30);
+    scanner_opts_t opts = {
+        .group_bytes = group > 0 ? (uint64_t) group : 1ULL << 30,
+        .compression = tf_config_get_or(cfg, "compressor/compression", "zstd"),
+        .pool = tf_config_get_or(cfg, "backup/pool", "default"),
+    };
+    return scanner_new_with(&opts, tf_config_get_or(cfg, "broker/endpoint", ""), err);
+}
+
+void
+scanner_destroy(scanner_t **self_p)
+{
+    if (self_p && *self_p) {
+        scanner_t *self = *self_p;
+        tf_client_destroy(&self->client);
+        free(self->compression);
+        free(self->pool);
+        free(self);
+        *self_p = NULL;
+    }
+}
+
+/* --- one scan ---------------------------------------------------------------------- */
+
+typedef struct {
+    scanner_t *self;
+    const tf_msg_scan_job_t *job;
+    const char *compression;
+    const char *pool;
+    scan_grouper_t *grouper;
+    tf_actor_t *actor;
+    const tf_msg_work_t *work;
+    uint64_t warnings;
+    char first[TF_MSG_MAX_TEXT / 2];
+    int64_t next_progress;
+} scan_t;
+
+static int
+s_emit(void *arg, uint64_t group_no, const tf_msg_group_entry_t *entries, size_t count, uint64_t bytes, tf_err_t *err)
+{
+    scan_t *scan = arg;
+    char archive[TF_ID_MAX];
+    tf_id_archive(archive, sizeof archive, scan->job->job_id, group_no);
+    tf_msg_t msg = {.type = TF_MSG_FILE_GROUP};
+    msg.file_group = (tf_msg_file_group_t){
+        .job_id = scan->job->job_id,
+        .archive_id = archive,
+        .group_no = group_no,
+        .compression = (char *) scan->compression,
+        .pool = (char *) scan->pool,
+        .entries = (tf_msg_group_entry_t *) entries,
+        .entries_count = count,
+    };
+    tf_log_debug("group %s: %zu entries, %" PRIu64 " bytes", archive, count, bytes);
+    return scan->self->opts.submit(scan->self->opts.submit_arg, "compress", archive, scan->job->job_id, &msg, err);
+}
+
+static void
+s_warn(void *arg, const char *path, const char *message)
+{
+    scan_t *scan = arg;
+    scan->warnings++;
+    tf_log_warn("job %s: %s: %s", scan->job->job_id, path, message);
+    if (scan->warnings <= S_FIRST_WARNINGS) {
+        size_t used = strlen(scan->first);
+        snprintf(scan->first + used, sizeof scan->first - used, "%s%s: %s", used ? "; " : "", path, message);
+    }
+}
+
+static int
+s_entry(void *arg, const char *path, const struct stat *st, tf_err_t *err)
+{
+    scan_t *scan = arg;
+    int rc = scan_grouper_add(scan->grouper, path, S_ISREG(st->st_mode) ? (uint64_t) st->st_size : 0, err);
+    if (rc != TF_OK)
+        return rc;
+    if (scan->actor && scan->work) {
+        int64_t now = tf_clock_mono_ms();
+        if (now >= scan->next_progress) {
+            scan->next_progress = now + 500;
+            char text[128];
+            snprintf(text, sizeof text, "%" PRIu64 " entries, %" PRIu64 " bytes scanned",
+                     scan_grouper_entries(scan->grouper), scan_grouper_bytes(scan->grouper));
+            tf_actor_progress(scan->actor, scan->work, scan_grouper_bytes(scan->grouper), 0, text);
+        }
+        if (tf_actor_interrupted(scan->actor))
+            return tf_err_set(err, TF_ERR_INTERRUPTED, "stopped while scanning");
+    }
+    return TF_OK;
+}
+
+/* Copies path without trailing slashes into buf; checks it is absolute. */
+static int
+s_clean_path(const char *path, char *buf, size_t size, tf_err_t *err)
+{
+    if (!path || path[0] != '/')
+        return tf_err_set(err, TF_ERR_INVALID, "path '%s' is not absolute", path ? path : "");
+    if (snprintf(buf, size, "%s", path) >= (int) size)
+        return tf_err_set(err, TF_ERR_INVALID, "path %.64s... is too long", path);
+    size_t len = strlen(buf);
+    while (len > 1 && buf[len - 1] == '/')
+        buf[--len] = '\0';
+    return TF_OK;
+}
+
+int
+scanner_scan(scanner_t *self, const tf_msg_scan_job_t *job, tf_actor_t *actor, const tf_msg_work_t *work,
+             scanner_totals_t *totals, tf_err_t *err)
+{
+    memset(totals, 0, sizeof *totals);
+    if (!tf_id_safe_name(job->job_id) || strlen(job->job_id) > TF_MSG_MAX_ID - 16)
+        return tf_err_set(err, TF_ERR_INVALID, "job id '%s' is not valid (letters, digits, '.', '_', '-')",
+                          job->job_id);
+    if (job->paths_count == 0)
+        return tf_err_set(err, TF_ERR_INVALID, "job %s names no paths to back up", job->job_id);
+    /* Every path must exist before anything is queued. */
+    char path[TF_MSG_MAX_PATH + 1];
+    for (size_t i = 0; i < job->paths_count; i++) {
+        struct stat st;
+        int rc = s_clean_path(job->paths[i].path, path, sizeof path, err);
+        if (rc != TF_OK)
+            return rc;
+        if (self->opts.fs->lstat(self->opts.fs->arg, path, &st) != 0)
+            return tf_err_set(err, TF_ERR_NOTFOUND, "path %s does not exist", path);
+    }
+    char id[TF_ID_MAX];
+    tf_msg_t stage = {.type = TF_MSG_CAT_JOB};
+    stage.cat_job = (tf_msg_cat_job_t){.job_id = job->job_id, .op = "stage", .stage = "scan", .time_ms = tf_clock_wall_ms()};
+    int rc = self->opts.submit(self->opts.submit_arg, "catalog", tf_id_join(id, sizeof id, job->job_id, "-stage-scan"),
+                               job->job_id, &stage, err);
+    if (rc != TF_OK)
+        return rc;
+
+    scan_t scan = {
+        .self = self,
+        .job = job,
+        .compression = job->compression && *job->compression ? job->compression : self->opts.compression,
+        .pool = job->pool && *job->pool ? job->pool : self->opts.pool,
+        .actor = actor,
+        .work = work,
+    };
+    scan.grouper = scan_grouper_new(job->group_bytes ? job->group_bytes : self->opts.group_bytes,
+                                    self->opts.max_entries, self->opts.max_text, s_emit, &scan);
+    if (!scan.grouper)
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; rc == TF_OK && i < job->paths_count; i++) {
+        s_clean_path(job->paths[i].path, path, sizeof path, NULL);
+        rc = scan_walk(self->opts.fs, path, job->one_fs, s_entry, s_warn, &scan, err);
+        if (rc == TF_ERR_NOTFOUND) {  /* vanished since the check above: not fatal */
+            s_warn(&scan, path, "vanished during the scan");
+            rc = TF_OK;
+        }
+    }
+    if (rc == TF_OK)
+        rc = scan_grouper_flush(scan.grouper, err);
+    totals->entries = scan_grouper_entries(scan.grouper);
+    totals->bytes = scan_grouper_bytes(scan.grouper);
+    totals->groups = scan_grouper_groups(scan.grouper);
+    totals->warnings = scan.warnings;
+    scan_grouper_destroy(&scan.grouper);
+    if (rc != TF_OK)
+        return rc;
+
+    char message[TF_MSG_MAX_TEXT];
+    if (scan.warnings)
+        snprintf(message, sizeof message, "scanned %" PRIu64 " entries, %" PRIu64 " bytes in %" PRIu64
+                 " groups; %" PRIu64 " warning(s): %s%s", totals->entries, totals->bytes, totals->groups,
+                 scan.warnings, scan.first, scan.warnings > S_FIRST_WARNINGS ? "; ..." : "");
+    else
+        snprintf(message, sizeof message, "scanned %" PRIu64 " entries, %" PRIu64 " bytes in %" PRIu64 " groups",
+                 totals->entries, totals->bytes, totals->groups);
+    tf_msg_t scanned = {.type = TF_MSG_CAT_JOB};
+    scanned.cat_job = (tf_msg_cat_job_t){
+        .job_id = job->job_id,
+        .op = "scanned",
+        .stage = "scan",
+        .message = message,
+        .files_total = totals->entries,
+        .bytes_total = totals->bytes,
+        .groups_total = totals->groups,
+        .warnings = totals->warnings,
+        .time_ms = tf_clock_wall_ms(),
+    };
+    rc = self->opts.submit(self->opts.submit_arg, "catalog", tf_id_join(id, sizeof id, job->job_id, "-scanned"),
+                           job->job_id, &scanned, err);
+    if (rc == TF_OK)
+        tf_log_info("job %s: %s", job->job_id, message);
+    return rc;
+}
+
+int
+scanner_handle_item(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_err_t *err)
+{
+    scanner_t *self = arg;
+    tf_msg_t payload;
+    int rc = tf_msg_decode(work->payload.data, work->payload.size, &payload, err);
+    if (rc != TF_OK)
+        return tf_err_prefix(err, "item %s: ", work->item_id);
+    if (payload.type != TF_MSG_SCAN_JOB)
+        rc = tf_err_set(err, TF_ERR_PROTO, "item %s: expected a scan_job, got %s", work->item_id,
+                        tf_msg_type_name(payload.type));
+    else {
+        scanner_totals_t totals;
+        rc = scanner_scan(self, &payload.scan_job, actor, work, &totals, err);
+    }
+    tf_msg_clear(&payload);
+    return rc;
+}

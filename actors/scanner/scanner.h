@@ -1,0 +1,51 @@
+/*  scanner - the `scan` service: a scan_job item -> file_group items for `compress`
+    (ids "<job>-g<NNNNN>"), plus cat_job{op: stage, stage: scan} ("<job>-stage-scan") when it
+    starts and cat_job{op: scanned, totals} ("<job>-scanned") at the end, to `catalog`.
+
+    A redelivered scan walks again and submits the same ids: the broker answers "existed" and
+    queues nothing twice. Submissions go through a function so tests can collect them.
+*/
+#ifndef SCANNER_H_INCLUDED
+#define SCANNER_H_INCLUDED
+
+#include "scan_walk.h"
+#include "tf_actor.h"
+#include "tf_config.h"
+#include "tf_msg.h"
+
+typedef int(scanner_submit_fn)(void *arg, const char *service, const char *item_id, const char *job_id,
+                               const tf_msg_t *payload, tf_err_t *err);
+
+typedef struct {
+    uint64_t group_bytes;        /* used when the job names none */
+    const char *compression;     /* used when the job names none */
+    const char *pool;            /* used when the job names none */
+    size_t max_entries;          /* 0: SCAN_GROUP_MAX_ENTRIES */
+    size_t max_text;             /* 0: SCAN_GROUP_MAX_TEXT */
+    const scan_fs_t *fs;         /* NULL: scan_fs_posix() */
+    scanner_submit_fn *submit;   /* NULL: submit to the broker (broker/endpoint) */
+    void *submit_arg;
+} scanner_opts_t;
+
+typedef struct {
+    uint64_t entries;
+    uint64_t bytes;
+    uint64_t groups;
+    uint64_t warnings;
+} scanner_totals_t;
+
+typedef struct _scanner_t scanner_t;
+
+/* Settings from the configuration (scanner/group_size, compressor/compression, backup/pool). */
+scanner_t *scanner_new(tf_config_t *cfg, tf_err_t *err);
+scanner_t *scanner_new_with(const scanner_opts_t *opts, const char *broker_endpoint, tf_err_t *err);
+void scanner_destroy(scanner_t **self_p);
+
+/* Runs one scan job. actor/work may be NULL (no progress reports). */
+int scanner_scan(scanner_t *self, const tf_msg_scan_job_t *job, tf_actor_t *actor, const tf_msg_work_t *work,
+                 scanner_totals_t *totals, tf_err_t *err);
+
+/* Work-item handler for scan_job items (arg: scanner_t). */
+int scanner_handle_item(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_err_t *err);
+
+#endif

@@ -1,0 +1,199 @@
+/*  announcer - background archive_ready submissions (see announcer.h). */
+#include "announcer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "tf_client.h"
+#include "tf_clock.h"
+#include "tf_log.h"
+#include "tf_pipeline_ids.h"
+
+struct _announcer_t {
+    zactor_t *agent;
+    char *endpoint;
+};
+
+typedef struct {
+    uint8_t *data;       /* encoded archive_ready */
+    size_t size;
+    char archive_id[TF_MSG_MAX_ID + 1];
+    char job_id[TF_MSG_MAX_ID + 1];
+} pending_t;
+
+static void
+s_pending_destroy(void **item)
+{
+    pending_t *p = *item;
+    if (p) {
+        free(p->data);
+        free(p);
+        *item = NULL;
+    }
+}
+
+/* Tries the first pending announcement; true when the broker took it. */
+static bool
+s_try(zsock_t *pipe, tf_client_t *client, zlistx_t *queue)
+{
+    pending_t *p = zlistx_first(queue);
+    char item_id[TF_ID_MAX];
+    tf_id_join(item_id, sizeof item_id, p->archive_id, "-tape");
+    tf_msg_t reply;
+    tf_err_t err = {0};
+    int rc = tf_client_submit(client, "tape", item_id, p->job_id, p->data, p->size, &reply, 5000, &err);
+    if (rc != TF_OK) {
+        tf_log_warn("cannot queue archive %s for tape yet (%s); retrying", p->archive_id, err.message);
+        return false;
+    }
+    zsock_send(pipe, "sss", p->archive_id, reply.submit_ok.state ? reply.submit_ok.state : "",
+               reply.submit_ok.existed ? "1" : "0");
+    tf_msg_clear(&reply);
+    zlistx_delete(queue, zlistx_cursor(queue));
+    return true;
+}
+
+static void
+s_agent(zsock_t *pipe, void *arg)
+{
+    const char *endpoint = arg;
+    tf_client_t *client = tf_client_new(endpoint, NULL);
+    zlistx_t *queue = zlistx_new();
+    zpoller_t *poller = client && queue ? zpoller_new(pipe, NULL) : NULL;
+    if (!poller) {
+        tf_client_destroy(&client);
+        zlistx_destroy(&queue);
+        zsock_signal(pipe, 1);
+        return;
+    }
+    zlistx_set_destructor(queue, s_pending_destroy);
+    zpoller_set_nonstop(poller, true);  /* the stager decides when we stop */
+    zsock_signal(pipe, 0);
+    int64_t retry_at = 0, pause = 500;
+    for (;;) {
+        int wait = -1;
+        if (zlistx_size(queue) > 0) {
+            int64_t left = retry_at - tf_clock_mono_ms();
+            wait = left < 0 ? 0 : (int) left;
+        }
+        if (zpoller_wait(poller, wait) == pipe) {
+            zmsg_t *msg = zmsg_recv(pipe);
+            if (!msg)
+                break;
+            char *cmd = zmsg_popstr(msg);
+            bool stop = !cmd || streq(cmd, "$TERM");
+            if (!stop) {
+                zframe_t *frame = zmsg_first(msg);
+                pending_t *p = calloc(1, sizeof *p);
+                tf_msg_t ready;
+                if (p && frame && tf_msg_decode(zframe_data(frame), zframe_size(frame), &ready, NULL) == TF_OK) {
+                    p->size = zframe_size(frame);
+                    p->data = malloc(p->size);
+                    snprintf(p->archive_id, sizeof p->archive_id, "%s", ready.archive_ready.archive_id);
+                    snprintf(p->job_id, sizeof p->job_id, "%s", ready.archive_ready.job_id);
+                    tf_msg_clear(&ready);
+                    if (p->data) {
+                        memcpy(p->data, zframe_data(frame), p->size);
+                        zlistx_add_end(queue, p);
+                        p = NULL;
+                    }
+                }
+                if (p) {
+                    tf_log_error("announcer: dropped a bad request");
+                    void *q = p;
+                    s_pending_destroy(&q);
+                }
+            }
+            zstr_free(&cmd);
+            zmsg_destroy(&msg);
+            if (stop)
+                break;
+        }
+        while (zlistx_size(queue) > 0 && tf_clock_mono_ms() >= retry_at) {
+            if (s_try(pipe, client, queue))
+                pause = 500;
+            else {
+                retry_at = tf_clock_mono_ms() + pause;
+                pause = pause * 2 > 30000 ? 30000 : pause * 2;
+            }
+        }
+    }
+    if (zlistx_size(queue) > 0)
+        tf_log_info("%zu archive(s) not yet queued for tape; they are announced again at the next start",
+                    zlistx_size(queue));
+    zpoller_destroy(&poller);
+    zlistx_destroy(&queue);
+    tf_client_destroy(&client);
+}
+
+announcer_t *
+announcer_new(const char *broker_endpoint, tf_err_t *err)
+{
+    announcer_t *self = calloc(1, sizeof *self);
+    if (!self || !(self->endpoint = strdup(broker_endpoint))) {
+        free(self);
+        tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    self->agent = zactor_new(s_agent, self->endpoint);
+    if (!self->agent) {
+        tf_err_set(err, TF_ERR_IO, "cannot start the announcer (broker %s)", broker_endpoint);
+        announcer_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+announcer_destroy(announcer_t **self_p)
+{
+    if (self_p && *self_p) {
+        announcer_t *self = *self_p;
+        zactor_destroy(&self->agent);
+        free(self->endpoint);
+        free(self);
+        *self_p = NULL;
+    }
+}
+
+int
+announcer_send(announcer_t *self, const tf_msg_archive_ready_t *ready, tf_err_t *err)
+{
+    tf_msg_t msg = {.type = TF_MSG_ARCHIVE_READY};
+    msg.archive_ready = *ready;
+    uint8_t *data;
+    size_t size;
+    int rc = tf_msg_encode(&msg, &data, &size, err);
+    if (rc != TF_OK)
+        return rc;
+    zmsg_t *zmsg = zmsg_new();
+    if (!zmsg || zmsg_addstr(zmsg, "ANNOUNCE") != 0 || zmsg_addmem(zmsg, data, size) != 0
+        || zmsg_send(&zmsg, self->agent) != 0) {
+        zmsg_destroy(&zmsg);
+        free(data);
+        return tf_err_set(err, TF_ERR_IO, "cannot hand the announcement to the announcer");
+    }
+    free(data);
+    return TF_OK;
+}
+
+void *announcer_pollable(announcer_t *self) { return self->agent; }
+
+int
+announcer_recv(announcer_t *self, announcer_ack_t *ack, tf_err_t *err)
+{
+    char *id = NULL, *state = NULL, *existed = NULL;
+    if (zsock_recv(self->agent, "sss", &id, &state, &existed) != 0 || !id || !state || !existed) {
+        zstr_free(&id);
+        zstr_free(&state);
+        zstr_free(&existed);
+        return tf_err_set(err, TF_ERR_INTERRUPTED, "announcer stopped");
+    }
+    snprintf(ack->archive_id, sizeof ack->archive_id, "%s", id);
+    snprintf(ack->state, sizeof ack->state, "%s", state);
+    ack->existed = streq(existed, "1");
+    zstr_free(&id);
+    zstr_free(&state);
+    zstr_free(&existed);
+    return TF_OK;
+}

@@ -1,0 +1,435 @@
+/*  holding - the stager's holding disk (see holding.h). */
+#include "holding.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "tf_fs.h"
+#include "tf_log.h"
+#include "tf_pipeline_ids.h"
+
+struct _holding_t {
+    char *dir;
+    char tmp[PATH_MAX];
+    char ready[PATH_MAX];
+    zhashx_t *index;        /* archive id -> holding_meta_t */
+    uint64_t ready_bytes;
+};
+
+static void
+s_meta_destroy(void **item)
+{
+    holding_meta_t *meta = *item;
+    if (meta) {
+        free(meta->archive_id);
+        free(meta->job_id);
+        free(meta->pool);
+        free(meta->compression);
+        free(meta->checksum);
+        free(meta);
+        *item = NULL;
+    }
+}
+
+static char *
+s_dup(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
+static holding_meta_t *
+s_meta_copy(const holding_meta_t *src)
+{
+    holding_meta_t *meta = calloc(1, sizeof *meta);
+    if (!meta)
+        return NULL;
+    *meta = *src;
+    meta->archive_id = s_dup(src->archive_id);
+    meta->job_id = s_dup(src->job_id);
+    meta->pool = s_dup(src->pool);
+    meta->compression = s_dup(src->compression);
+    meta->checksum = s_dup(src->checksum);
+    if (!meta->archive_id || !meta->job_id || !meta->pool || !meta->compression || !meta->checksum) {
+        void *p = meta;
+        s_meta_destroy(&p);
+        return NULL;
+    }
+    return meta;
+}
+
+static int
+s_path(char *buf, size_t size, const char *folder, const char *id, const char *ext)
+{
+    return snprintf(buf, size, "%s/%s%s", folder, id, ext) < (int) size ? TF_OK : TF_ERR_TOOBIG;
+}
+
+static int
+s_fsync_dir(const char *dir, tf_err_t *err)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return tf_err_errno(err, TF_ERR_IO, errno, "cannot open folder %s", dir);
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    if (rc != 0)
+        return tf_err_errno(err, TF_ERR_IO, e, "cannot fsync folder %s", dir);
+    return TF_OK;
+}
+
+static bool
+s_ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static uint64_t
+s_u64(zconfig_t *root, const char *path)
+{
+    const char *v = zconfig_get(root, path, "0");
+    return strtoull(v, NULL, 10);
+}
+
+/* Loads ready/<id>.meta; NULL when it is missing or does not describe id's data file. */
+static holding_meta_t *
+s_meta_load(holding_t *self, const char *id)
+{
+    char path[PATH_MAX], data[PATH_MAX];
+    if (s_path(path, sizeof path, self->ready, id, ".meta") != TF_OK
+        || s_path(data, sizeof data, self->ready, id, ".data") != TF_OK)
+        return NULL;
+    zconfig_t *root = zconfig_load(path);
+    if (!root)
+        return NULL;
+    holding_meta_t m = {
+        .archive_id = (char *) zconfig_get(root, "archive/id", ""),
+        .job_id = (char *) zconfig_get(root, "archive/job", ""),
+        .pool = (char *) zconfig_get(root, "archive/pool", ""),
+        .compression = (char *) zconfig_get(root, "archive/compression", ""),
+        .checksum = (char *) zconfig_get(root, "archive/checksum", ""),
+        .group_no = s_u64(root, "archive/group"),
+        .size = s_u64(root, "archive/size"),
+        .files = s_u64(root, "archive/files"),
+        .bytes = s_u64(root, "archive/bytes"),
+    };
+    struct stat st;
+    holding_meta_t *meta = NULL;
+    if (strcmp(m.archive_id, id) == 0 && *m.job_id && *m.checksum && stat(data, &st) == 0
+        && (uint64_t) st.st_size == m.size)
+        meta = s_meta_copy(&m);
+    zconfig_destroy(&root);
+    return meta;
+}
+
+static void
+s_unlink(const char *folder, const char *name, const char *why)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/%s", folder, name) >= (int) sizeof path)
+        return;
+    if (unlink(path) == 0)
+        tf_log_info("deleted %s (%s)", path, why);
+    else if (errno != ENOENT)
+        tf_log_warn("cannot delete %s: %s", path, strerror(errno));
+}
+
+static int
+s_empty_tmp(holding_t *self, tf_err_t *err)
+{
+    DIR *d = opendir(self->tmp);
+    if (!d)
+        return tf_err_errno(err, TF_ERR_IO, errno, "cannot read folder %s", self->tmp);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            s_unlink(self->tmp, de->d_name, "incomplete archive from before the restart; it is staged again");
+    closedir(d);
+    return TF_OK;
+}
+
+static int
+s_index_ready(holding_t *self, tf_err_t *err)
+{
+    DIR *d = opendir(self->ready);
+    if (!d)
+        return tf_err_errno(err, TF_ERR_IO, errno, "cannot read folder %s", self->ready);
+    zlist_t *stray = zlist_new();
+    zlist_autofree(stray);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        const char *name = de->d_name;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+            continue;
+        char id[PATH_MAX];
+        snprintf(id, sizeof id, "%s", name);
+        bool is_meta = s_ends_with(name, ".meta"), is_data = s_ends_with(name, ".data");
+        if (is_meta || is_data)
+            id[strlen(id) - 5] = '\0';
+        if (!(is_meta || is_data) || !tf_id_safe_name(id)) {
+            zlist_append(stray, (void *) name);
+            continue;
+        }
+        if (is_data || zhashx_lookup(self->index, id))
+            continue;  /* data files are checked with their meta */
+        holding_meta_t *meta = s_meta_load(self, id);
+        if (!meta) {
+            zlist_append(stray, (void *) name);
+            continue;
+        }
+        zhashx_insert(self->index, id, meta);
+        self->ready_bytes += meta->size;
+    }
+    closedir(d);
+    /* second pass: data files without a valid meta */
+    d = opendir(self->ready);
+    while (d && (de = readdir(d)) != NULL) {
+        if (!s_ends_with(de->d_name, ".data"))
+            continue;
+        char id[PATH_MAX];
+        snprintf(id, sizeof id, "%s", de->d_name);
+        id[strlen(id) - 5] = '\0';
+        if (tf_id_safe_name(id) && !zhashx_lookup(self->index, id))
+            zlist_append(stray, de->d_name);
+    }
+    if (d)
+        closedir(d);
+    for (const char *name = zlist_first(stray); name; name = zlist_next(stray))
+        s_unlink(self->ready, name, "not a complete verified archive; it is staged again");
+    zlist_destroy(&stray);
+    return TF_OK;
+}
+
+holding_t *
+holding_new(const char *dir, tf_err_t *err)
+{
+    holding_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    self->dir = strdup(dir);
+    self->index = zhashx_new();
+    if (!self->dir || !self->index) {
+        tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+        holding_destroy(&self);
+        return NULL;
+    }
+    zhashx_set_destructor(self->index, s_meta_destroy);
+    if (snprintf(self->tmp, sizeof self->tmp, "%s/tmp", dir) >= (int) sizeof self->tmp
+        || snprintf(self->ready, sizeof self->ready, "%s/ready", dir) >= (int) sizeof self->ready) {
+        tf_err_set(err, TF_ERR_INVALID, "stager/dir %s is too long", dir);
+        holding_destroy(&self);
+        return NULL;
+    }
+    if (tf_fs_mkdir_p(self->tmp, err) != TF_OK || tf_fs_mkdir_p(self->ready, err) != TF_OK
+        || s_empty_tmp(self, err) != TF_OK || s_index_ready(self, err) != TF_OK) {
+        tf_err_prefix(err, "holding disk %s: ", dir);
+        holding_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+holding_destroy(holding_t **self_p)
+{
+    if (self_p && *self_p) {
+        holding_t *self = *self_p;
+        zhashx_destroy(&self->index);
+        free(self->dir);
+        free(self);
+        *self_p = NULL;
+    }
+}
+
+const char *holding_dir(holding_t *self) { return self->dir; }
+uint64_t holding_ready_bytes(holding_t *self) { return self->ready_bytes; }
+
+uint64_t
+holding_disk_free(holding_t *self)
+{
+    struct statvfs vfs;
+    if (statvfs(self->dir, &vfs) != 0)
+        return 0;
+    return (uint64_t) vfs.f_bavail * (uint64_t) vfs.f_frsize;
+}
+
+const holding_meta_t *
+holding_lookup(holding_t *self, const char *archive_id)
+{
+    return zhashx_lookup(self->index, archive_id);
+}
+
+zlist_t *
+holding_ready_ids(holding_t *self)
+{
+    zlist_t *ids = zlist_new();
+    if (!ids)
+        return NULL;
+    zlist_autofree(ids);
+    for (holding_meta_t *m = zhashx_first(self->index); m; m = zhashx_next(self->index))
+        zlist_append(ids, m->archive_id);
+    zlist_sort(ids, (zlist_compare_fn *) strcmp);
+    return ids;
+}
+
+int
+holding_part_open(holding_t *self, const char *archive_id, int *fd, tf_err_t *err)
+{
+    char path[PATH_MAX];
+    if (!tf_id_safe_name(archive_id) || s_path(path, sizeof path, self->tmp, archive_id, ".part") != TF_OK)
+        return tf_err_set(err, TF_ERR_INVALID, "archive id '%s' cannot be a file name", archive_id);
+    *fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (*fd < 0)
+        return tf_err_errno(err, TF_ERR_IO, errno, "cannot create %s", path);
+    return TF_OK;
+}
+
+void
+holding_part_drop(holding_t *self, const char *archive_id)
+{
+    char name[PATH_MAX];
+    if (tf_id_safe_name(archive_id) && snprintf(name, sizeof name, "%s.part", archive_id) < (int) sizeof name) {
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof path, "%s/%s", self->tmp, name) < (int) sizeof path && unlink(path) != 0
+            && errno != ENOENT)
+            tf_log_warn("cannot delete %s: %s", path, strerror(errno));
+    }
+}
+
+static char *
+s_meta_text(const holding_meta_t *m)
+{
+    zconfig_t *root = zconfig_new("root", NULL);
+    if (!root)
+        return NULL;
+    zconfig_put(root, "archive/id", m->archive_id);
+    zconfig_put(root, "archive/job", m->job_id);
+    zconfig_putf(root, "archive/group", "%" PRIu64, m->group_no);
+    zconfig_put(root, "archive/pool", m->pool ? m->pool : "");
+    zconfig_put(root, "archive/compression", m->compression ? m->compression : "");
+    zconfig_putf(root, "archive/size", "%" PRIu64, m->size);
+    zconfig_put(root, "archive/checksum", m->checksum);
+    zconfig_putf(root, "archive/files", "%" PRIu64, m->files);
+    zconfig_putf(root, "archive/bytes", "%" PRIu64, m->bytes);
+    char *text = zconfig_str_save(root);
+    zconfig_destroy(&root);
+    return text;
+}
+
+int
+holding_commit(holding_t *self, const holding_meta_t *meta, int fd, tf_err_t *err)
+{
+    char part[PATH_MAX], data[PATH_MAX], metapath[PATH_MAX];
+    const char *id = meta->archive_id;
+    if (!tf_id_safe_name(id) || s_path(part, sizeof part, self->tmp, id, ".part") != TF_OK
+        || s_path(data, sizeof data, self->ready, id, ".data") != TF_OK
+        || s_path(metapath, sizeof metapath, self->ready, id, ".meta") != TF_OK) {
+        close(fd);
+        return tf_err_set(err, TF_ERR_INVALID, "archive id '%s' cannot be a file name", id);
+    }
+    if (fsync(fd) != 0) {
+        int e = errno;
+        close(fd);
+        return tf_err_errno(err, TF_ERR_IO, e, "cannot fsync %s", part);
+    }
+    if (close(fd) != 0)
+        return tf_err_errno(err, TF_ERR_IO, errno, "cannot close %s", part);
+    holding_meta_t *copy = s_meta_copy(meta);
+    char *text = s_meta_text(meta);
+    if (!copy || !text) {
+        void *p = copy;
+        s_meta_destroy(&p);
+        free(text);
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    }
+    int rc = tf_fs_write_atomic(metapath, text, strlen(text), err);
+    free(text);
+    if (rc == TF_OK && rename(part, data) != 0)
+        rc = tf_err_errno(err, TF_ERR_IO, errno, "cannot rename %s to %s", part, data);
+    if (rc == TF_OK)
+        rc = s_fsync_dir(self->ready, err);
+    if (rc == TF_OK)
+        rc = s_fsync_dir(self->tmp, err);
+    if (rc != TF_OK) {
+        unlink(metapath);
+        unlink(data);
+        void *p = copy;
+        s_meta_destroy(&p);
+        return rc;
+    }
+    if (zhashx_lookup(self->index, id)) {
+        self->ready_bytes -= ((holding_meta_t *) zhashx_lookup(self->index, id))->size;
+        zhashx_delete(self->index, id);
+    }
+    zhashx_insert(self->index, id, copy);
+    self->ready_bytes += copy->size;
+    return TF_OK;
+}
+
+int
+holding_remove(holding_t *self, const char *archive_id, tf_err_t *err)
+{
+    char data[PATH_MAX], metapath[PATH_MAX];
+    if (!tf_id_safe_name(archive_id) || s_path(data, sizeof data, self->ready, archive_id, ".data") != TF_OK
+        || s_path(metapath, sizeof metapath, self->ready, archive_id, ".meta") != TF_OK)
+        return tf_err_set(err, TF_ERR_INVALID, "archive id '%s' cannot be a file name", archive_id);
+    /* data first: a meta without data is cleaned up at start, a data without meta too */
+    if (unlink(data) != 0 && errno != ENOENT)
+        return tf_err_errno(err, TF_ERR_IO, errno, "cannot delete %s", data);
+    if (unlink(metapath) != 0 && errno != ENOENT)
+        return tf_err_errno(err, TF_ERR_IO, errno, "cannot delete %s", metapath);
+    int rc = s_fsync_dir(self->ready, err);
+    holding_meta_t *meta = zhashx_lookup(self->index, archive_id);
+    if (meta) {
+        self->ready_bytes -= meta->size;
+        zhashx_delete(self->index, archive_id);
+    }
+    return rc;
+}
+
+int
+holding_read(holding_t *self, const char *archive_id, uint64_t offset, void *buf, size_t size, size_t *got,
+             tf_err_t *err)
+{
+    *got = 0;
+    const holding_meta_t *meta = zhashx_lookup(self->index, archive_id);
+    if (!meta)
+        return tf_err_set(err, TF_ERR_NOTFOUND, "archive %s is not staged here", archive_id);
+    if (offset > meta->size)
+        return tf_err_set(err, TF_ERR_INVALID, "offset %" PRIu64 " is past the end of archive %s (%" PRIu64 " bytes)",
+                          offset, archive_id, meta->size);
+    if (size > meta->size - offset)
+        size = (size_t) (meta->size - offset);
+    char data[PATH_MAX];
+    if (s_path(data, sizeof data, self->ready, archive_id, ".data") != TF_OK)
+        return tf_err_set(err, TF_ERR_INVALID, "archive id too long");
+    int fd = open(data, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return tf_err_errno(err, TF_ERR_IO, errno, "cannot open %s", data);
+    size_t done = 0;
+    while (done < size) {
+        ssize_t n = pread(fd, (char *) buf + done, size - done, (off_t) (offset + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int e = n < 0 ? errno : EIO;
+            close(fd);
+            return tf_err_errno(err, TF_ERR_IO, e, "cannot read %s at %" PRIu64, data, offset + done);
+        }
+        done += (size_t) n;
+    }
+    close(fd);
+    *got = done;
+    return TF_OK;
+}

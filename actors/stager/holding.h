@@ -1,0 +1,63 @@
+/*  holding - the stager's holding disk: tmp/ for archives being received, ready/ for verified
+    ones, and the byte accounting that bounds it (stager/capacity).
+
+    Layout under dir (see docs/staging.md):
+        tmp/<archive>.part      bytes received so far (deleted at every start)
+        ready/<archive>.data    a verified archive, fsynced
+        ready/<archive>.meta    its description (ZPL), written atomically before the data is
+                                renamed into ready/, so a .data never exists without its .meta
+    An archive is "ready" when both files exist. At start, tmp/ is emptied, and anything in
+    ready/ that is not a complete pair is deleted (the redelivered file group stages it again).
+*/
+#ifndef HOLDING_H_INCLUDED
+#define HOLDING_H_INCLUDED
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tf_err.h"
+
+typedef struct {
+    char *archive_id;
+    char *job_id;
+    char *pool;
+    char *compression;
+    char *checksum;
+    uint64_t group_no;
+    uint64_t size;
+    uint64_t files;
+    uint64_t bytes;
+} holding_meta_t;
+
+typedef struct _holding_t holding_t;
+
+/* Creates tmp/ and ready/ under dir, empties tmp/, indexes ready/. */
+holding_t *holding_new(const char *dir, tf_err_t *err);
+void holding_destroy(holding_t **self_p);
+
+const char *holding_dir(holding_t *self);
+/* Bytes of all ready archives. */
+uint64_t holding_ready_bytes(holding_t *self);
+/* Bytes the file system still has for us (statvfs f_bavail), or 0 when it cannot tell. */
+uint64_t holding_disk_free(holding_t *self);
+
+/* The ready archive with this id, or NULL. */
+const holding_meta_t *holding_lookup(holding_t *self, const char *archive_id);
+/* Ids of all ready archives, sorted (caller destroys the list; strings owned by the list). */
+zlist_t *holding_ready_ids(holding_t *self);
+
+/* Creates (truncates) tmp/<archive>.part; returns its fd. */
+int holding_part_open(holding_t *self, const char *archive_id, int *fd, tf_err_t *err);
+/* Deletes tmp/<archive>.part (missing is fine). */
+void holding_part_drop(holding_t *self, const char *archive_id);
+/* Makes the received archive ready: fsync fd, write ready/<id>.meta atomically, rename
+   tmp/<id>.part to ready/<id>.data, fsync both folders. Closes fd in every case. */
+int holding_commit(holding_t *self, const holding_meta_t *meta, int fd, tf_err_t *err);
+/* Deletes a ready archive's files and fsyncs ready/ (missing files are fine). */
+int holding_remove(holding_t *self, const char *archive_id, tf_err_t *err);
+/* Reads up to size bytes of a ready archive at offset; *got is what was read. */
+int holding_read(holding_t *self, const char *archive_id, uint64_t offset, void *buf, size_t size,
+                 size_t *got, tf_err_t *err);
+
+#endif

@@ -1,0 +1,33 @@
+/*  stager - the holding disk actor: receives archives from compressors over the stage
+    protocol (ROUTER at stager/endpoint), verifies and keeps them in ready/, announces them to
+    the tape service, serves fetch requests, and deletes them on archive_release items.
+
+    Everything runs on one thread: stager_serve polls the ROUTER, the actor runtime (release
+    items) and the announcer. The full protocol, credit rules and restart behaviour are in
+    docs/staging.md.
+*/
+#ifndef STAGER_H_INCLUDED
+#define STAGER_H_INCLUDED
+
+#include <czmq.h>
+
+#include "tf_actor.h"
+#include "tf_config.h"
+
+typedef struct _stager_t stager_t;
+
+/* Opens the holding disk (empties tmp/, indexes ready/), binds the ROUTER and queues an
+   announcement of every ready archive. Uses stager/endpoint, stager/dir, stager/capacity,
+   stager/window, broker/endpoint, broker/max_message; stager/advertise (optional) is the
+   endpoint tape writers are told to fetch from when it differs from the bound one. */
+stager_t *stager_new(tf_config_t *cfg, tf_err_t *err);
+void stager_destroy(stager_t **self_p);
+
+/* Serves until SIGINT/SIGTERM, or until pipe (may be NULL; for tests running the stager on a
+   zactor thread) receives $TERM. actor is a worker of service "stager". */
+int stager_serve(stager_t *self, tf_actor_t *actor, zsock_t *pipe);
+
+/* For tests and status: bytes reserved (ready + received + granted credit). */
+uint64_t stager_reserved(stager_t *self);
+
+#endif

@@ -1,0 +1,350 @@
+/*  broker + scanner + 2 compressors + stager as real processes (no tape writer, no catalog):
+    a scan job for a generated tree ends with every group staged and queued for tape
+    ("<archive>-tape" items), each staged file lists with GNU tar, and every scanned entry is
+    in exactly one archive - also when a compressor is SIGKILLed mid-archive and the stager is
+    SIGKILLed mid-job (both restarted, as `tapeflow up` would). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pipe_test_util.h"
+#include "scanner.h"
+#include "tf_client.h"
+#include "tf_clock.h"
+#include "tf_pipeline_ids.h"
+#include "tf_testproc.h"
+
+#define JOB "J20261121-105011-3fa2"
+
+typedef struct {
+    char *dir;
+    char config[256];
+    char broker_ep[256];
+    char staging[256];
+    char root[256];
+    tf_testproc_t *broker;
+    tf_testproc_t *scanner;
+    tf_testproc_t *compressors[2];
+    tf_testproc_t *stager;
+    int restarts;
+    tf_client_t *client;
+    char archives[64][TF_ID_MAX];
+    int narchives;
+    uint64_t entries;
+} fx_t;
+
+static tf_testproc_t *
+s_start(fx_t *f, const char *program, const char *name)
+{
+    char log[300];
+    snprintf(log, sizeof log, "%s/%s.log", f->dir, name);
+    char *argv[] = {(char *) program, "--config", f->config, "--name", (char *) name, NULL};
+    tf_testproc_t *p = tf_testproc_start(program, argv, NULL, log);
+    assert_non_null(p);
+    return p;
+}
+
+/* The groups the scanner will make, from the same code, in-process. */
+static int
+s_expect(void *arg, const char *service, const char *item_id, const char *job_id, const tf_msg_t *payload, tf_err_t *err)
+{
+    (void) job_id;
+    (void) err;
+    fx_t *f = arg;
+    if (strcmp(service, "compress") == 0) {
+        snprintf(f->archives[f->narchives++], TF_ID_MAX, "%s", item_id);
+        f->entries += payload->file_group.entries_count;
+    }
+    return TF_OK;
+}
+
+static int
+s_setup(void **state)
+{
+    fx_t *f = calloc(1, sizeof *f);
+    f->dir = tf_test_tempdir("tfpp");
+    snprintf(f->config, sizeof f->config, "%s/tapeflow.cfg", f->dir);
+    snprintf(f->broker_ep, sizeof f->broker_ep, "ipc://%s/run/broker.sock", f->dir);
+    snprintf(f->staging, sizeof f->staging, "%s/staging", f->dir);
+    snprintf(f->root, sizeof f->root, "%s/tree", f->dir);
+    FILE *cfg = fopen(f->config, "w");
+    assert_non_null(cfg);
+    fprintf(cfg,
+            "tapeflow\n    home = \"%s\"\n"
+            "broker\n    heartbeat = 200\n    liveness = 3\n    max_attempts = 20\n"
+            "scanner\n    group_size = 2000000\n"
+            "stager\n    dir = \"%s\"\n    window = 32768\n"
+            "compressor\n    chunk = 8192\n    level = 19\n    threads = 1\n    stager_timeout = 3000\n",
+            f->dir, f->staging);
+    fclose(cfg);
+    /* the tree: a slow-to-compress big file (so kills land mid-stream) and many small ones */
+    pt_make_tree(f->root, 300000);
+    char p[600];
+    snprintf(p, sizeof p, "%s/aaa-slow.txt", f->root);
+    pt_write_file(p, 6u << 20, 5, 1);
+    snprintf(p, sizeof p, "%s/more", f->root);
+    pt_mkdir(p);
+    for (int i = 0; i < 150; i++) {
+        snprintf(p, sizeof p, "%s/more/file%03d.dat", f->root, i);
+        pt_write_file(p, 2000 + (size_t) i * 100, (uint32_t) i + 1000, i % 2);
+    }
+    snprintf(p, sizeof p, "%s/more/large.txt", f->root);
+    pt_write_file(p, 3u << 20, 77, 1);
+    scanner_opts_t opts = {.group_bytes = 2000000, .submit = s_expect, .submit_arg = f};
+    scanner_t *scanner = scanner_new_with(&opts, NULL, NULL);
+    tf_msg_path_row_t paths[] = {{f->root}};
+    tf_msg_scan_job_t job = {.job_id = JOB, .paths = paths, .paths_count = 1, .one_fs = true};
+    scanner_totals_t totals;
+    assert_int_equal(scanner_scan(scanner, &job, NULL, NULL, &totals, NULL), TF_OK);
+    scanner_destroy(&scanner);
+    assert_true(f->narchives >= 3);
+
+    f->broker = s_start(f, "tapeflow-broker", "broker");
+    f->client = tf_client_new(f->broker_ep, NULL);
+    int64_t deadline = tf_clock_mono_ms() + 10000;
+    for (;;) {
+        tf_msg_t reply;
+        if (tf_client_status(f->client, &reply, 500, NULL) == TF_OK) {
+            tf_msg_clear(&reply);
+            break;
+        }
+        assert_true(tf_clock_mono_ms() < deadline);
+    }
+    f->stager = s_start(f, "tapeflow-stager", "stager.1");
+    f->scanner = s_start(f, "tapeflow-scanner", "scanner.1");
+    f->compressors[0] = s_start(f, "tapeflow-compressor", "compressor.1");
+    f->compressors[1] = s_start(f, "tapeflow-compressor", "compressor.2");
+    *state = f;
+    return 0;
+}
+
+/* SIGTERM and wait, so sanitizer builds report leaks and errors into the logs at exit. */
+static void
+s_stop(tf_testproc_t **p)
+{
+    int status;
+    if (*p && tf_testproc_kill(*p, SIGTERM) == 0)
+        tf_testproc_wait(*p, 10000, &status);
+    tf_testproc_destroy(p);
+}
+
+static void
+s_check_logs(fx_t *f)
+{
+    DIR *d = opendir(f->dir);
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        if (!strstr(de->d_name, ".log"))
+            continue;
+        char p[600];
+        snprintf(p, sizeof p, "%s/%s", f->dir, de->d_name);
+        char *text = tf_test_read_file(p);
+        if (text && (strstr(text, "Sanitizer") || strstr(text, "runtime error")))
+            fail_msg("%s reports a sanitizer error:\n%s", de->d_name, text);
+        free(text);
+    }
+    if (d)
+        closedir(d);
+}
+
+static int
+s_teardown(void **state)
+{
+    fx_t *f = *state;
+    tf_client_destroy(&f->client);
+    s_stop(&f->scanner);
+    s_stop(&f->compressors[0]);
+    s_stop(&f->compressors[1]);
+    s_stop(&f->stager);
+    s_stop(&f->broker);
+    s_check_logs(f);
+    tf_testproc_destroy(&f->scanner);
+    tf_testproc_destroy(&f->compressors[0]);
+    tf_testproc_destroy(&f->compressors[1]);
+    tf_testproc_destroy(&f->stager);
+    tf_testproc_destroy(&f->broker);
+    if (getenv("TF_KEEP_TEST_DIRS"))
+        fprintf(stderr, "kept %s\n", f->dir);
+    else
+        tf_test_rmtree(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static void
+s_submit_scan(fx_t *f)
+{
+    tf_msg_path_row_t paths[] = {{f->root}};
+    tf_msg_t msg = {.type = TF_MSG_SCAN_JOB};
+    msg.scan_job = (tf_msg_scan_job_t){.job_id = JOB, .paths = paths, .paths_count = 1, .one_fs = true,
+                                       .group_bytes = 2000000, .compression = "zstd", .pool = "default"};
+    tf_msg_t reply;
+    tf_err_t err = {0};
+    if (tf_client_submit_msg(f->client, "scan", JOB "-scan", JOB, &msg, &reply, 5000, &err) != TF_OK)
+        fail_msg("submit: %s", err.message);
+    tf_msg_clear(&reply);
+}
+
+static const char *
+s_state(fx_t *f, const char *id, char *buf, size_t size)
+{
+    tf_msg_t info;
+    if (tf_client_item(f->client, id, &info, 2000, NULL) != TF_OK)
+        return NULL;
+    snprintf(buf, size, "%s", info.item_info.state);
+    tf_msg_clear(&info);
+    return buf;
+}
+
+static bool
+s_all_staged(fx_t *f)
+{
+    for (int i = 0; i < f->narchives; i++) {
+        char id[TF_ID_MAX + 8], state[32];
+        tf_id_join(id, sizeof id, f->archives[i], "-tape");
+        if (!s_state(f, id, state, sizeof state))
+            return false;
+    }
+    return true;
+}
+
+/* The largest partial archive in tmp/ (bytes), or -1. */
+static long
+s_part_bytes(fx_t *f)
+{
+    char tmp[300];
+    snprintf(tmp, sizeof tmp, "%s/tmp", f->staging);
+    DIR *d = opendir(tmp);
+    long best = -1;
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL) {
+        char p[600];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", tmp, de->d_name);
+        if (strstr(de->d_name, ".part") && stat(p, &st) == 0 && st.st_size > best)
+            best = (long) st.st_size;
+    }
+    if (d)
+        closedir(d);
+    return best;
+}
+
+/* pid of a compressor that holds an item, or 0 */
+static int
+s_busy_compressor(fx_t *f)
+{
+    tf_msg_t reply;
+    if (tf_client_status(f->client, &reply, 2000, NULL) != TF_OK)
+        return 0;
+    int pid = 0;
+    for (size_t i = 0; i < reply.status.workers_count; i++) {
+        tf_msg_worker_row_t *w = &reply.status.workers[i];
+        if (strcmp(w->service, "compress") == 0 && strcmp(w->state, "busy") == 0)
+            pid = (int) w->pid;
+    }
+    tf_msg_clear(&reply);
+    return pid;
+}
+
+static void
+s_wait_mid_stream(fx_t *f, int timeout_ms)
+{
+    int64_t deadline = tf_clock_mono_ms() + timeout_ms;
+    while (s_part_bytes(f) < 40000 && tf_clock_mono_ms() < deadline)
+        tf_clock_sleep_ms(10);
+}
+
+static void
+s_check_staged(fx_t *f)
+{
+    /* every group arrived; each lists with tar; every entry is in exactly one archive */
+    uint64_t listed = 0;
+    for (int i = 0; i < f->narchives; i++) {
+        char cmd[600], *out = NULL;
+        snprintf(cmd, sizeof cmd, "tar --zstd -tf %s/ready/%s.data", f->staging, f->archives[i]);
+        if (pt_sh(cmd, &out) != 0)
+            fail_msg("tar cannot list %s", f->archives[i]);
+        for (char *line = out; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+            listed++;
+        free(out);
+    }
+    assert_int_equal(listed, f->entries);
+    /* nothing else in ready/ (2 files per archive), nothing left in tmp/ */
+    char p[300];
+    snprintf(p, sizeof p, "%s/ready", f->staging);
+    DIR *d = opendir(p);
+    int files = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.')
+            files++;
+    closedir(d);
+    assert_int_equal(files, 2 * f->narchives);
+    /* every compress item completed */
+    for (int i = 0; i < f->narchives; i++) {
+        char state[32];
+        int64_t deadline = tf_clock_mono_ms() + 10000;
+        while (tf_clock_mono_ms() < deadline && (!s_state(f, f->archives[i], state, sizeof state) || strcmp(state, "done") != 0))
+            tf_clock_sleep_ms(50);
+        assert_string_equal(state, "done");
+    }
+}
+
+static void
+test_pipeline_end_to_stager(void **state)
+{
+    fx_t *f = *state;
+    s_submit_scan(f);
+    assert_true(tf_test_wait_for((bool (*)(void *)) s_all_staged, f, 45000));
+    s_check_staged(f);
+    /* a repeated scan queues nothing new */
+    s_submit_scan(f);
+    char state_buf[32];
+    assert_string_equal(s_state(f, JOB "-scan", state_buf, sizeof state_buf), "done");
+}
+
+static void
+test_pipeline_kills(void **state)
+{
+    fx_t *f = *state;
+    s_submit_scan(f);
+    /* a compressor dies mid-archive */
+    s_wait_mid_stream(f, 20000);
+    int pid = s_busy_compressor(f);
+    assert_true(pid > 0);
+    int killed = -1;
+    for (int i = 0; i < 2; i++)
+        if (tf_testproc_pid(f->compressors[i]) == pid)
+            killed = i;
+    assert_true(killed >= 0);
+    assert_int_equal(tf_testproc_kill(f->compressors[killed], SIGKILL), 0);
+    tf_testproc_destroy(&f->compressors[killed]);
+    f->compressors[killed] = s_start(f, "tapeflow-compressor", killed ? "compressor.2b" : "compressor.1b");
+    /* the stager dies mid-job, while an archive streams in */
+    tf_clock_sleep_ms(300);
+    s_wait_mid_stream(f, 20000);
+    assert_int_equal(tf_testproc_kill(f->stager, SIGKILL), 0);
+    tf_testproc_destroy(&f->stager);
+    f->stager = s_start(f, "tapeflow-stager", "stager.1b");
+    assert_true(tf_test_wait_for((bool (*)(void *)) s_all_staged, f, 50000));
+    s_check_staged(f);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_pipeline_end_to_stager, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_kills, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

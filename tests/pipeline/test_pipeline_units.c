@@ -1,0 +1,658 @@
+/*  Pipeline logic without processes: ids and checksums, the scanner's walk and grouping
+    (sizes, entry and text caps, parents before children, one_fs, unreadable entries,
+    deterministic ids), catalog row parts, and the archiver's rows and archive bytes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <xxhash.h>
+
+#include "archiver.h"
+#include "file_rows.h"
+#include "pipe_test_util.h"
+#include "scan_grouper.h"
+#include "scan_walk.h"
+#include "scanner.h"
+#include "tf_checksum.h"
+#include "tf_pipeline_ids.h"
+#include "tf_testproc.h"
+
+/* ------------------------------------------------------------------ ids, checksums -- */
+
+static void
+test_ids(void **state)
+{
+    (void) state;
+    char buf[TF_ID_MAX];
+    assert_string_equal(tf_id_archive(buf, sizeof buf, "J20261121-105011-3fa2", 1), "J20261121-105011-3fa2-g00001");
+    assert_string_equal(tf_id_archive(buf, sizeof buf, "J1", 123456), "J1-g123456");
+    assert_string_equal(tf_id_files(buf, sizeof buf, "J1-g00002", 3), "J1-g00002-files-3");
+    assert_string_equal(tf_id_join(buf, sizeof buf, "J1-g00002", "-tape"), "J1-g00002-tape");
+    assert_true(tf_id_safe_name("J1-g00001"));
+    assert_false(tf_id_safe_name("../etc"));
+    assert_false(tf_id_safe_name("a/b"));
+    assert_false(tf_id_safe_name(".hidden"));
+    assert_false(tf_id_safe_name(""));
+}
+
+static void
+test_checksum(void **state)
+{
+    (void) state;
+    char a[TF_CHECKSUM_STRLEN], b[TF_CHECKSUM_STRLEN];
+    const char *text = "hello tape";
+    tf_checksum_of(text, strlen(text), a);
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits(text, strlen(text)));
+    char ref[40] = "xxh128:";
+    for (int i = 0; i < 16; i++)
+        sprintf(ref + 7 + 2 * i, "%02x", c.digest[i]);
+    assert_string_equal(a, ref);
+    tf_checksum_t *sum = tf_checksum_new();
+    tf_checksum_update(sum, "hello ", 6);
+    tf_checksum_update(sum, "tape", 4);
+    assert_string_equal(tf_checksum_format(sum, b), ref);
+    /* zeros */
+    char zeros[100000] = {0};
+    tf_checksum_reset(sum);
+    tf_checksum_update_zeros(sum, sizeof zeros);
+    tf_checksum_of(zeros, sizeof zeros, a);
+    assert_string_equal(tf_checksum_format(sum, b), a);
+    tf_checksum_destroy(&sum);
+    assert_null(sum);
+}
+
+/* ------------------------------------------------------------------ grouper --------- */
+
+typedef struct {
+    int groups;
+    size_t counts[64];
+    uint64_t bytes[64];
+    char first[64][256];
+} groups_t;
+
+static int
+s_collect(void *arg, uint64_t group_no, const tf_msg_group_entry_t *entries, size_t count, uint64_t bytes, tf_err_t *err)
+{
+    (void) err;
+    groups_t *g = arg;
+    assert_int_equal(group_no, (uint64_t) g->groups + 1);
+    g->counts[g->groups] = count;
+    g->bytes[g->groups] = bytes;
+    snprintf(g->first[g->groups], sizeof g->first[0], "%s", entries[0].path);
+    g->groups++;
+    return TF_OK;
+}
+
+static void
+test_grouper_caps(void **state)
+{
+    (void) state;
+    groups_t g = {0};
+    /* bytes: closes when it reaches 100 */
+    scan_grouper_t *sg = scan_grouper_new(100, 0, 0, s_collect, &g);
+    assert_int_equal(scan_grouper_add(sg, "/a", 0, NULL), TF_OK);
+    assert_int_equal(scan_grouper_add(sg, "/a/1", 60, NULL), TF_OK);
+    assert_int_equal(g.groups, 0);
+    assert_int_equal(scan_grouper_add(sg, "/a/2", 40, NULL), TF_OK);
+    assert_int_equal(g.groups, 1);
+    assert_int_equal(g.counts[0], 3);
+    assert_int_equal(g.bytes[0], 100);
+    assert_int_equal(scan_grouper_add(sg, "/a/3", 500, NULL), TF_OK);  /* a big file is a group alone */
+    assert_int_equal(g.groups, 2);
+    assert_int_equal(scan_grouper_add(sg, "/a/4", 1, NULL), TF_OK);
+    assert_int_equal(scan_grouper_flush(sg, NULL), TF_OK);
+    assert_int_equal(g.groups, 3);
+    assert_int_equal(scan_grouper_groups(sg), 3);
+    assert_int_equal(scan_grouper_entries(sg), 5);
+    assert_int_equal(scan_grouper_bytes(sg), 601);
+    assert_int_equal(scan_grouper_flush(sg, NULL), TF_OK);  /* nothing left: no empty group */
+    assert_int_equal(g.groups, 3);
+    scan_grouper_destroy(&sg);
+
+    /* entries cap */
+    memset(&g, 0, sizeof g);
+    sg = scan_grouper_new(1 << 30, 3, 0, s_collect, &g);
+    for (int i = 0; i < 7; i++)
+        assert_int_equal(scan_grouper_add(sg, "/x", 0, NULL), TF_OK);
+    scan_grouper_flush(sg, NULL);
+    assert_int_equal(g.groups, 3);
+    assert_int_equal(g.counts[0], 3);
+    assert_int_equal(g.counts[1], 3);
+    assert_int_equal(g.counts[2], 1);
+    scan_grouper_destroy(&sg);
+
+    /* path text cap: 10 bytes per path, cap 25 -> two per group */
+    memset(&g, 0, sizeof g);
+    sg = scan_grouper_new(1 << 30, 0, 25, s_collect, &g);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(scan_grouper_add(sg, "/123456789", 0, NULL), TF_OK);
+    scan_grouper_flush(sg, NULL);
+    assert_int_equal(g.groups, 3);
+    assert_int_equal(g.counts[0], 2);
+    assert_int_equal(g.counts[2], 1);
+    scan_grouper_destroy(&sg);
+}
+
+/* ------------------------------------------------------------------ walker with a fake fs */
+
+typedef struct {
+    const char *other_dev;     /* folder whose subtree is on another device */
+    const char *unlistable;    /* folder that cannot be read */
+    const char *unstatable;    /* entry that cannot be stat'ed */
+} fake_fs_t;
+
+static int
+s_fake_lstat(void *arg, const char *path, struct stat *st)
+{
+    fake_fs_t *f = arg;
+    if (f->unstatable && strcmp(path, f->unstatable) == 0) {
+        errno = EACCES;
+        return -1;
+    }
+    if (lstat(path, st) != 0)
+        return -1;
+    size_t n = f->other_dev ? strlen(f->other_dev) : 0;
+    if (n && strncmp(path, f->other_dev, n) == 0 && (path[n] == '\0' || path[n] == '/'))
+        st->st_dev += 1000;
+    return 0;
+}
+
+static int
+s_fake_list(void *arg, const char *path, char ***names, size_t *count)
+{
+    fake_fs_t *f = arg;
+    if (f->unlistable && strcmp(path, f->unlistable) == 0) {
+        errno = EACCES;
+        return -1;
+    }
+    return scan_fs_posix()->list(NULL, path, names, count);
+}
+
+typedef struct {
+    char paths[256][512];
+    uint64_t sizes[256];
+    int count;
+    char warnings[16][512];
+    int nwarn;
+} walked_t;
+
+static int
+s_walked(void *arg, const char *path, const struct stat *st, tf_err_t *err)
+{
+    (void) err;
+    walked_t *w = arg;
+    assert_true(w->count < 256);
+    snprintf(w->paths[w->count], sizeof w->paths[0], "%s", path);
+    w->sizes[w->count++] = S_ISREG(st->st_mode) ? (uint64_t) st->st_size : 0;
+    return TF_OK;
+}
+
+static void
+s_walk_warn(void *arg, const char *path, const char *message)
+{
+    walked_t *w = arg;
+    if (w->nwarn < 16)
+        snprintf(w->warnings[w->nwarn], sizeof w->warnings[0], "%s: %s", path, message);
+    w->nwarn++;
+}
+
+static int
+s_index_of(walked_t *w, const char *path)
+{
+    for (int i = 0; i < w->count; i++)
+        if (strcmp(w->paths[i], path) == 0)
+            return i;
+    return -1;
+}
+
+typedef struct {
+    char *dir;
+} tree_fixture_t;
+
+static int
+s_tree_setup(void **state)
+{
+    tree_fixture_t *f = calloc(1, sizeof *f);
+    f->dir = tf_test_tempdir("tfpu");
+    char root[512];
+    snprintf(root, sizeof root, "%s/tree", f->dir);
+    pt_make_tree(root, 200000);
+    *state = f;
+    return 0;
+}
+
+static int
+s_tree_teardown(void **state)
+{
+    tree_fixture_t *f = *state;
+    tf_test_rmtree(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static void
+test_walk_order_one_fs_warnings(void **state)
+{
+    tree_fixture_t *t = *state;
+    char root[512], docs[600], sub[600], p[700];
+    snprintf(root, sizeof root, "%s/tree", t->dir);
+    snprintf(docs, sizeof docs, "%s/docs", root);
+    snprintf(sub, sizeof sub, "%s/mnt", root);
+    pt_mkdir(sub);
+    snprintf(p, sizeof p, "%s/inner.txt", sub);
+    pt_write_file(p, 10, 1, 1);
+
+    fake_fs_t fake = {0};
+    scan_fs_t fs = {s_fake_lstat, s_fake_list, &fake};
+    walked_t *w = calloc(1, sizeof *w);
+    assert_int_equal(scan_walk(&fs, root, true, s_walked, s_walk_warn, w, NULL), TF_OK);
+    assert_string_equal(w->paths[0], root);
+    /* parents before children, names sorted */
+    assert_true(s_index_of(w, docs) >= 0);
+    snprintf(p, sizeof p, "%s/note00.txt", docs);
+    assert_true(s_index_of(w, docs) < s_index_of(w, p));
+    snprintf(p, sizeof p, "%s/link-to-docs", root);
+    assert_true(s_index_of(w, p) > 0);  /* the symlink is an entry, not followed */
+    snprintf(p, sizeof p, "%s/link-to-docs/note02.txt", root);
+    assert_int_equal(s_index_of(w, p), -1);
+    for (int i = 1; i < w->count; i++) {
+        char parent[512];
+        snprintf(parent, sizeof parent, "%s", w->paths[i]);
+        *strrchr(parent, '/') = '\0';
+        int pi = s_index_of(w, parent);
+        assert_true(pi >= 0 && pi < i);
+    }
+    assert_int_equal(w->nwarn, 0);
+    int all = w->count;
+    snprintf(p, sizeof p, "%s/inner.txt", sub);
+    assert_true(s_index_of(w, p) > 0);
+
+    /* one_fs: mnt on "another device": the folder is listed, its content is not */
+    memset(w, 0, sizeof *w);
+    fake.other_dev = sub;
+    assert_int_equal(scan_walk(&fs, root, true, s_walked, s_walk_warn, w, NULL), TF_OK);
+    assert_int_equal(w->count, all - 1);
+    assert_true(s_index_of(w, sub) > 0);
+    assert_int_equal(s_index_of(w, p), -1);
+    /* without one_fs it descends */
+    memset(w, 0, sizeof *w);
+    assert_int_equal(scan_walk(&fs, root, false, s_walked, s_walk_warn, w, NULL), TF_OK);
+    assert_int_equal(w->count, all);
+
+    /* unreadable folder and entry: warnings, the walk goes on */
+    memset(w, 0, sizeof *w);
+    fake.other_dev = NULL;
+    fake.unlistable = docs;
+    snprintf(p, sizeof p, "%s/big.bin", root);
+    fake.unstatable = p;
+    assert_int_equal(scan_walk(&fs, root, true, s_walked, s_walk_warn, w, NULL), TF_OK);
+    assert_int_equal(w->nwarn, 2);
+    assert_non_null(strstr(w->warnings[0], "Permission denied"));
+    assert_true(s_index_of(w, docs) > 0);       /* the folder itself is kept */
+    assert_int_equal(s_index_of(w, p), -1);
+    assert_int_equal(w->count, all - 21 - 1);   /* docs' 21 files + big.bin */
+
+    /* a root that does not exist */
+    tf_err_t err = {0};
+    fake.unstatable = NULL;
+    snprintf(p, sizeof p, "%s/nope", root);
+    assert_int_equal(scan_walk(&fs, p, true, s_walked, s_walk_warn, w, &err), TF_ERR_NOTFOUND);
+    assert_non_null(strstr(err.message, "does not exist"));
+    free(w);
+}
+
+/* ------------------------------------------------------------------ scanner ---------- */
+
+typedef struct {
+    int count;
+    char ids[64][TF_ID_MAX];
+    char services[64][32];
+    uint8_t *payloads[64];
+    size_t sizes[64];
+} submits_t;
+
+static int
+s_submit(void *arg, const char *service, const char *item_id, const char *job_id, const tf_msg_t *payload, tf_err_t *err)
+{
+    (void) job_id;
+    submits_t *s = arg;
+    assert_true(s->count < 64);
+    snprintf(s->ids[s->count], sizeof s->ids[0], "%s", item_id);
+    snprintf(s->services[s->count], sizeof s->services[0], "%s", service);
+    assert_int_equal(tf_msg_encode(payload, &s->payloads[s->count], &s->sizes[s->count], err), TF_OK);
+    s->count++;
+    return TF_OK;
+}
+
+static void
+s_submits_clear(submits_t *s)
+{
+    for (int i = 0; i < s->count; i++)
+        free(s->payloads[i]);
+    memset(s, 0, sizeof *s);
+}
+
+static void
+test_scanner_job(void **state)
+{
+    tree_fixture_t *t = *state;
+    char root[512];
+    snprintf(root, sizeof root, "%s/tree/", t->dir);  /* trailing slash is cleaned */
+    submits_t *s = calloc(1, sizeof *s);
+    scanner_opts_t opts = {.group_bytes = 100000, .compression = "zstd", .pool = "default", .submit = s_submit,
+                           .submit_arg = s};
+    scanner_t *scanner = scanner_new_with(&opts, NULL, NULL);
+    assert_non_null(scanner);
+    tf_msg_path_row_t paths[] = {{root}};
+    tf_msg_scan_job_t job = {.job_id = "J20261121-105011-3fa2", .paths = paths, .paths_count = 1, .one_fs = true};
+    scanner_totals_t totals;
+    tf_err_t err = {0};
+    assert_int_equal(scanner_scan(scanner, &job, NULL, NULL, &totals, &err), TF_OK);
+    /* stage(scan) first, then groups, then scanned */
+    assert_string_equal(s->ids[0], "J20261121-105011-3fa2-stage-scan");
+    assert_string_equal(s->services[0], "catalog");
+    assert_int_equal(totals.groups, (uint64_t) s->count - 2);
+    assert_int_equal(totals.groups, 2);  /* big.bin (200000) closes group 1, sparse.img (last) group 2 */
+    uint64_t entries = 0;
+    for (int i = 1; i <= (int) totals.groups; i++) {
+        char want[TF_ID_MAX];
+        tf_id_archive(want, sizeof want, job.job_id, (uint64_t) i);
+        assert_string_equal(s->ids[i], want);
+        assert_string_equal(s->services[i], "compress");
+        tf_msg_t msg;
+        assert_int_equal(tf_msg_decode(s->payloads[i], s->sizes[i], &msg, NULL), TF_OK);
+        assert_int_equal(msg.type, TF_MSG_FILE_GROUP);
+        assert_string_equal(msg.file_group.archive_id, want);
+        assert_int_equal(msg.file_group.group_no, (uint64_t) i);
+        assert_string_equal(msg.file_group.compression, "zstd");
+        entries += msg.file_group.entries_count;
+        if (i == 1)
+            assert_string_equal(msg.file_group.entries[0].path, root[0] ? msg.file_group.entries[0].path : "");
+        tf_msg_clear(&msg);
+    }
+    assert_int_equal(entries, totals.entries);
+    int last = s->count - 1;
+    assert_string_equal(s->ids[last], "J20261121-105011-3fa2-scanned");
+    tf_msg_t scanned;
+    assert_int_equal(tf_msg_decode(s->payloads[last], s->sizes[last], &scanned, NULL), TF_OK);
+    assert_string_equal(scanned.cat_job.op, "scanned");
+    assert_int_equal(scanned.cat_job.files_total, totals.entries);
+    assert_int_equal(scanned.cat_job.bytes_total, totals.bytes);
+    assert_int_equal(scanned.cat_job.groups_total, totals.groups);
+    assert_int_equal(scanned.cat_job.warnings, 0);
+    tf_msg_clear(&scanned);
+
+    /* a second scan of the same tree gives the same ids and payloads (idempotent redelivery) */
+    submits_t *again = calloc(1, sizeof *again);
+    opts.submit_arg = again;
+    scanner_t *scanner2 = scanner_new_with(&opts, NULL, NULL);
+    assert_int_equal(scanner_scan(scanner2, &job, NULL, NULL, &totals, &err), TF_OK);
+    assert_int_equal(again->count, s->count);
+    for (int i = 1; i < s->count - 1; i++) {
+        assert_string_equal(again->ids[i], s->ids[i]);
+        assert_int_equal(again->sizes[i], s->sizes[i]);
+        assert_memory_equal(again->payloads[i], s->payloads[i], s->sizes[i]);
+    }
+    scanner_destroy(&scanner2);
+    s_submits_clear(again);
+    free(again);
+
+    /* a path that does not exist fails for good, before anything is submitted */
+    s_submits_clear(s);
+    char missing[600];
+    snprintf(missing, sizeof missing, "%s/tree/nope", t->dir);
+    tf_msg_path_row_t bad[] = {{root}, {missing}};
+    job.paths = bad;
+    job.paths_count = 2;
+    assert_int_equal(scanner_scan(scanner, &job, NULL, NULL, &totals, &err), TF_ERR_NOTFOUND);
+    char want[700];
+    snprintf(want, sizeof want, "path %s does not exist", missing);
+    assert_string_equal(err.message, want);
+    assert_int_equal(s->count, 0);
+    /* relative paths are refused */
+    tf_msg_path_row_t rel[] = {{"tree"}};
+    job.paths = rel;
+    job.paths_count = 1;
+    assert_int_equal(scanner_scan(scanner, &job, NULL, NULL, &totals, &err), TF_ERR_INVALID);
+    scanner_destroy(&scanner);
+    s_submits_clear(s);
+    free(s);
+}
+
+/* ------------------------------------------------------------------ file rows -------- */
+
+static void
+test_file_rows_parts(void **state)
+{
+    (void) state;
+    file_rows_t *rows = file_rows_new();
+    char path[64];
+    for (int i = 0; i < 120001; i++) {
+        snprintf(path, sizeof path, "d/f%06d", i);
+        tf_msg_file_row_t row = {.path = path, .type = "file", .size = (uint64_t) i};
+        assert_int_equal(file_rows_add(rows, &row, NULL), TF_OK);
+    }
+    assert_int_equal(file_rows_count(rows), 120001);
+    assert_int_equal(file_rows_parts(rows), 3);
+    size_t first, count;
+    file_rows_part(rows, 1, &first, &count);
+    assert_int_equal(first, 0);
+    assert_int_equal(count, FILE_ROWS_PART_MAX);
+    file_rows_part(rows, 3, &first, &count);
+    assert_int_equal(first, 100000);
+    assert_int_equal(count, 20001);
+    assert_string_equal(file_rows_at(rows, 100000)->path, "d/f100000");
+    file_rows_destroy(&rows);
+    assert_null(rows);
+}
+
+/* ------------------------------------------------------------------ archiver --------- */
+
+typedef struct {
+    uint8_t *data;
+    size_t size;
+    size_t cap;
+    int warnings;
+    char warning[512];
+} membuf_t;
+
+static int
+s_mem_sink(void *arg, const void *data, size_t size, tf_err_t *err)
+{
+    (void) err;
+    membuf_t *m = arg;
+    if (m->size + size > m->cap) {
+        m->cap = (m->size + size) * 2;
+        m->data = realloc(m->data, m->cap);
+    }
+    memcpy(m->data + m->size, data, size);
+    m->size += size;
+    return TF_OK;
+}
+
+static void
+s_mem_warn(void *arg, const char *path, const char *message)
+{
+    membuf_t *m = arg;
+    m->warnings++;
+    snprintf(m->warning, sizeof m->warning, "%s: %s", path, message);
+}
+
+static tf_msg_file_row_t *
+s_row(file_rows_t *rows, const char *path)
+{
+    for (size_t i = 0; i < file_rows_count(rows); i++)
+        if (strcmp(file_rows_at(rows, i)->path, path) == 0)
+            return file_rows_at(rows, i);
+    return NULL;
+}
+
+static void
+test_archiver_rows(void **state)
+{
+    tree_fixture_t *t = *state;
+    char root[512];
+    snprintf(root, sizeof root, "%s/tree", t->dir);
+    /* the group: everything the walker finds, plus a file that vanished since the scan */
+    walked_t *w = calloc(1, sizeof *w);
+    assert_int_equal(scan_walk(scan_fs_posix(), root, true, s_walked, s_walk_warn, w, NULL), TF_OK);
+    tf_msg_group_entry_t entries[260];
+    int n = 0;
+    for (int i = 0; i < w->count; i++)
+        entries[n++] = (tf_msg_group_entry_t){w->paths[i], w->sizes[i]};
+    char gone[600];
+    snprintf(gone, sizeof gone, "%s/vanished.txt", root);
+    entries[n++] = (tf_msg_group_entry_t){gone, 10};
+    tf_msg_file_group_t group = {.job_id = "J1", .archive_id = "J1-g00001", .group_no = 1, .entries = entries,
+                                 .entries_count = (size_t) n};
+    membuf_t mem = {0};
+    archiver_opts_t opts = {.compression = "none", .sink = s_mem_sink, .warn = s_mem_warn, .arg = &mem};
+    file_rows_t *rows = file_rows_new();
+    archiver_stats_t stats;
+    tf_err_t err = {0};
+    assert_int_equal(archiver_run(&opts, &group, rows, &stats, &err), TF_OK);
+    assert_int_equal(mem.warnings, 1);
+    assert_non_null(strstr(mem.warning, "vanished.txt"));
+    assert_int_equal(stats.files, (uint64_t) w->count);
+    assert_int_equal(file_rows_count(rows), (size_t) w->count);
+
+    const char *rel = root + 1;
+    if (getenv("PT_DEBUG"))
+        for (size_t i = 0; i < file_rows_count(rows); i++)
+            fprintf(stderr, "row %s %s %llu\n", file_rows_at(rows, i)->path, file_rows_at(rows, i)->type,
+                    (unsigned long long) file_rows_at(rows, i)->offset);
+    char p[1024], full[1100], sum[40];
+    tf_msg_file_row_t *r;
+    /* regular files: size and checksum vs an independent XXH3 */
+    snprintf(p, sizeof p, "%s/docs/note03.txt", rel);
+    assert_non_null(r = s_row(rows, p));
+    assert_string_equal(r->type, "file");
+    assert_int_equal(r->size, 100 + 3 * 37);
+    snprintf(full, sizeof full, "/%s", p);
+    pt_file_checksum(full, sum);
+    assert_string_equal(r->checksum, sum);
+    assert_int_equal(r->mode, 0644 & ~0);
+    assert_string_equal(r->user, "root");
+    /* the first of the two hard links carries the data, the other is a link to it */
+    snprintf(p, sizeof p, "%s/docs/note01.txt", rel);
+    assert_non_null(r = s_row(rows, p));
+    assert_string_equal(r->type, "file");
+    snprintf(p, sizeof p, "%s/hardlink.txt", rel);
+    assert_non_null(r = s_row(rows, p));
+    assert_string_equal(r->type, "hardlink");
+    snprintf(full, sizeof full, "%s/docs/note01.txt", rel);
+    assert_string_equal(r->link, full);
+    assert_null(r->checksum);
+    snprintf(p, sizeof p, "%s/link-to-docs", rel);
+    assert_non_null(r = s_row(rows, p));
+    assert_string_equal(r->type, "symlink");
+    assert_string_equal(r->link, "docs/note02.txt");
+    snprintf(p, sizeof p, "%s/empty-dir", rel);
+    assert_non_null(r = s_row(rows, p));
+    assert_string_equal(r->type, "dir");
+    snprintf(p, sizeof p, "%s/fifo", rel);
+    assert_non_null(r = s_row(rows, p));
+    assert_string_equal(r->type, "other");
+    snprintf(p, sizeof p, "%s/docs/empty.txt", rel);
+    assert_non_null(r = s_row(rows, p));
+    assert_int_equal(r->size, 0);
+    tf_checksum_of("", 0, sum);
+    assert_string_equal(r->checksum, sum);
+    snprintf(p, sizeof p, "%s/caf\xc3\xa9-\xc3\xbc.txt", rel);
+    assert_non_null(r = s_row(rows, p));
+    snprintf(full, sizeof full, "/%s", p);
+    pt_file_checksum(full, sum);
+    assert_string_equal(r->checksum, sum);
+    /* sparse: holes count as zeros */
+    snprintf(p, sizeof p, "%s/sparse.img", rel);
+    assert_non_null(r = s_row(rows, p));
+    assert_int_equal(r->size, 4u << 20);
+    snprintf(full, sizeof full, "/%s", p);
+    pt_file_checksum(full, sum);
+    assert_string_equal(r->checksum, sum);
+
+    /* offsets: every row's offset is where a tar header starts in the (uncompressed) stream */
+    for (size_t i = 0; i < file_rows_count(rows); i++) {
+        r = file_rows_at(rows, i);
+        assert_true(r->offset % 512 == 0);
+        assert_true(r->offset + 512 <= mem.size);
+        assert_memory_equal(mem.data + r->offset + 257, "ustar", 5);
+    }
+    /* the stream reads back with libarchive: names, the sparse file's content */
+    struct archive *a = archive_read_new();
+    archive_read_support_format_all(a);
+    archive_read_support_filter_all(a);
+    assert_int_equal(archive_read_open_memory(a, mem.data, mem.size), ARCHIVE_OK);
+    struct archive_entry *e;
+    int seen = 0;
+    while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+        char name[1024];
+        snprintf(name, sizeof name, "%s", archive_entry_pathname(e));
+        if (name[strlen(name) - 1] == '/')
+            name[strlen(name) - 1] = '\0';  /* folders are stored as "name/" */
+        assert_non_null(s_row(rows, name));
+        if (strstr(archive_entry_pathname(e), "sparse.img")) {
+            assert_true(archive_entry_sparse_count(e) > 0);
+            uint8_t *buf = calloc(1, 4u << 20);
+            const void *blk;
+            size_t sz;
+            la_int64_t off;
+            while (archive_read_data_block(a, &blk, &sz, &off) == ARCHIVE_OK)
+                memcpy(buf + off, blk, sz);
+            tf_checksum_of(buf, 4u << 20, sum);
+            assert_string_equal(sum, r->checksum);
+            free(buf);
+        }
+        seen++;
+    }
+    assert_int_equal(seen, w->count);
+    archive_read_free(a);
+    /* the sparse file's holes are not stored */
+    assert_true(mem.size < 1000000);
+    file_rows_destroy(&rows);
+    free(mem.data);
+    free(w);
+}
+
+static void
+test_archiver_bad_compression(void **state)
+{
+    (void) state;
+    tf_msg_file_group_t group = {.job_id = "J1", .archive_id = "J1-g00001", .group_no = 1};
+    membuf_t mem = {0};
+    archiver_opts_t opts = {.compression = "lzma", .sink = s_mem_sink, .arg = &mem};
+    file_rows_t *rows = file_rows_new();
+    archiver_stats_t stats;
+    tf_err_t err = {0};
+    assert_int_equal(archiver_run(&opts, &group, rows, &stats, &err), TF_ERR_INVALID);
+    assert_non_null(strstr(err.message, "lzma"));
+    file_rows_destroy(&rows);
+    free(mem.data);
+}
+
+int
+main(void)
+{
+    setlocale(LC_CTYPE, "C.UTF-8");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_checksum),
+        cmocka_unit_test(test_grouper_caps),
+        cmocka_unit_test_setup_teardown(test_walk_order_one_fs_warnings, s_tree_setup, s_tree_teardown),
+        cmocka_unit_test_setup_teardown(test_scanner_job, s_tree_setup, s_tree_teardown),
+        cmocka_unit_test(test_file_rows_parts),
+        cmocka_unit_test_setup_teardown(test_archiver_rows, s_tree_setup, s_tree_teardown),
+        cmocka_unit_test(test_archiver_bad_compression),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
