@@ -1,7 +1,9 @@
 /*  tf-gencorpus - writes the deterministic benchmark corpus (tests/support/tf_tree).
 
     usage: tf-gencorpus DIR [--files N] [--bytes SIZE] [--seed N] [--special]
-    SIZE takes K, M, G suffixes (powers of 1024).
+           tf-gencorpus --compare A B
+    SIZE takes K, M, G suffixes (powers of 1024). --compare checks two trees are identical in
+    content and metadata (exit 0) or prints the first difference (exit 1).
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +30,15 @@ main(int argc, char **argv)
 {
     tf_tree_spec_t spec = {.files = 50000, .bytes = 1ULL << 30, .seed = 1, .special = false};
     const char *dir = NULL;
+    if (argc == 4 && strcmp(argv[1], "--compare") == 0) {
+        char why[1024];
+        if (tf_tree_compare(argv[2], argv[3], true, why, sizeof why) != 0) {
+            printf("trees differ: %s\n", why);
+            return 1;
+        }
+        printf("identical: %s and %s (content, modes, owners, times, links)\n", argv[2], argv[3]);
+        return 0;
+    }
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--files") == 0 && i + 1 < argc)
             spec.files = s_size(argv[++i]);

@@ -33,7 +33,8 @@ static const struct {
     {"bus/frontend", "ipc://${run}/bus-in.sock"},  /* publishers connect here (XSUB) */
     {"bus/backend", "ipc://${run}/bus-out.sock"},  /* subscribers connect here (XPUB) */
     {"bus/hwm", "10000"},           /* events queued per peer before they are dropped */
-    {"up/actors", "echo catalog"},  /* actors 'tapeflow up' runs, actors/<name>/instances each */
+    /* actors 'tapeflow up' runs, actors/<name>/instances each (echo is the test actor) */
+    {"up/actors", "catalog scanner compressor stager tapewriter"},
     {"up/restart_min", "500"},      /* ms: first restart delay of a crashed child */
     {"up/restart_max", "30000"},    /* ms: restart delay cap (doubles each crash) */
     {"up/stable_after", "60000"},   /* ms: a child up this long has its delay reset */
@@ -53,11 +54,21 @@ static const struct {
     {"tapewriter/drive", "tape0"},         /* names drives/<name>/url */
     {"tapewriter/block_size", "262144"},   /* variable block size on tape, up to 1 MiB */
     {"tapewriter/verify", "1"},            /* read every archive back before releasing it */
-    {"drives/tape0/url", "sim:${home}/tapes/tape0.img"},
+    {"tapewriter/fetch_chunk", "1048576"}, /* bytes per fetch from the stager */
+    {"tapewriter/fetch_depth", "8"},       /* fetches in flight: keeps the drive streaming */
+    {"tapewriter/fetch_timeout", "30000"}, /* ms without data from the stager before giving up */
+    {"tapewriter/ready_timeout", "60000"}, /* ms to wait for the drive to become ready */
+    {"tapewriter/busy_wait", "10000"},     /* ms to wait for a drive another process holds */
+    {"tapewriter/catalog_timeout", "120000"}, /* ms to wait for the catalog to record a position */
+    {"drives/tape0/url", "sim:${home}/tapes/tape0.img?capacity=64G"},
     {"catalog/db", "${home}/catalog.db"},
     {"backup/pool", "default"},
     {"actors/echo/instances", "1"},
     {"actors/catalog/instances", "1"},
+    {"actors/scanner/instances", "1"},
+    {"actors/compressor/instances", "2"},
+    {"actors/stager/instances", "1"},
+    {"actors/tapewriter/instances", "1"},   /* one per drive: it alone opens tapewriter/drive */
 };
 #define S_NDEFAULTS (sizeof s_defaults / sizeof s_defaults[0])
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "tf_clock.h"
@@ -247,7 +248,10 @@ tf_actor_new(tf_config_t *cfg, const char *service, const char *name, tf_err_t *
     self->config = cfg;
     self->name = strdup(name);
     char identity[200];
-    snprintf(identity, sizeof identity, "%s-%d-%04x", name, (int) getpid(), (unsigned) (randof(0x10000)));
+    uint32_t bits = 0;
+    if (getrandom(&bits, sizeof bits, 0) != (ssize_t) sizeof bits)
+        bits = (uint32_t) tf_clock_mono_ms();
+    snprintf(identity, sizeof identity, "%s-%d-%04x", name, (int) getpid(), (unsigned) (bits & 0xffff));
     args->endpoint = strdup(tf_config_get(cfg, "broker/endpoint"));
     args->service = strdup(service);
     args->name = strdup(name);

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -105,6 +106,15 @@ s_size(uint64_t *rng, uint64_t mean)
     if (r < 98)
         return mean + s_next(rng) % (mean * 3 + 1);
     return mean * 20 + s_next(rng) % (mean * 20 + 1);
+}
+
+static int
+s_age_dir(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) st;
+    if (flag == FTW_DP)
+        s_set_mtime(path, 1300000000 + (time_t) ftw->level * 86400 + (time_t) (strlen(path) % 97) * 60, false);
+    return 0;
 }
 
 int
@@ -217,6 +227,10 @@ tf_tree_generate(const char *root, const tf_tree_spec_t *spec, tf_tree_stats_t *
         snprintf(path, sizeof path, "%s/special/empty", root);
         s_set_mtime(path, 1400000000, false);
     }
+    /* Folders get old, fixed times last (deepest first, as nftw's FTW_DEPTH walks), so a
+       restore that leaves a folder with the time it was restored at is always caught. */
+    if (nftw(root, s_age_dir, 32, FTW_DEPTH | FTW_PHYS) != 0)
+        return s_fail(why, why_size, "cannot set folder times under %s", root);
     if (stats)
         *stats = st;
     return 0;

@@ -48,6 +48,36 @@ static const struct {
      "usage: tapeflow [--config FILE] drive list|status|doctor|test ...\n"
      "\n"
      "Tape drive commands (see 'tapeflow drive --help').\n"},
+    {"backup",
+     "usage: tapeflow [--config FILE] backup PATH... [--pool POOL] [--compression zstd|gzip|none]\n"
+     "                [--group-size SIZE] [--all-filesystems] [--wait [--timeout SECONDS]] [--json]\n"
+     "\n"
+     "Starts a backup job of the paths (folders are walked; symlinks are stored, not followed;\n"
+     "other file systems are skipped unless --all-filesystems) to a tape of POOL (backup/pool).\n"
+     "Prints the job id. --wait follows the job to its end with a progress bar (plain lines when\n"
+     "not on a terminal) and exits 0 when it completed, 1 when it failed (with the root cause).\n"},
+    {"restore",
+     "usage: tapeflow [--config FILE] restore JOB [PATH-OR-GLOB...] --to DIR [--json]\n"
+     "\n"
+     "Restores a job's files (all, or those matching the paths or globs; a folder brings what is\n"
+     "under it) into DIR, keeping their stored paths. Reads only the archives holding them,\n"
+     "positioning the tape directly at each. Owners, modes, times, links and sparse files are\n"
+     "restored; names with '..' or absolute paths are refused.\n"},
+    {"jobs",
+     "usage: tapeflow [--config FILE] jobs [--limit N] [--json]\n"
+     "\n"
+     "Lists backup jobs, newest first: status, stage, files and bytes done/total, message.\n"},
+    {"job",
+     "usage: tapeflow [--config FILE] job ID [--json]\n"
+     "\n"
+     "Shows one job: status, stage, progress, archives and, when it failed, the root cause.\n"
+     "Exit 1 when the job failed or is unknown.\n"},
+    {"tape",
+     "usage: tapeflow [--config FILE] tape label|info|dump ...\n"
+     "\n"
+     "  tape label DRIVE --label NAME --pool POOL [--force]   label a blank tape\n"
+     "  tape info DRIVE                                      what is on the tape in DRIVE\n"
+     "  tape dump DRIVE --file N                             one archive's data to stdout\n"},
 };
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
 
@@ -64,6 +94,10 @@ cli_usage(FILE *out)
             "  status [--json]   show the supervisor, children, broker, services and workers\n"
             "  events [PREFIX]   tail the event bus (--json, --count N, --timeout SECONDS)\n"
             "  drive ...         tape drive commands\n"
+            "  backup PATH...    back up paths to tape (--wait to follow the job)\n"
+            "  restore JOB ...   restore a job's files (--to DIR)\n"
+            "  jobs, job ID      list jobs, show one\n"
+            "  tape ...          label, info, dump\n"
             "\n"
             "options:\n"
             "  --config FILE     configuration file (ZPL); default $TAPEFLOW_CONFIG, else\n"

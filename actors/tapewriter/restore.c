@@ -1,0 +1,399 @@
+/*  restore - extract archives from tape with libarchive (see restore.h). */
+#define _GNU_SOURCE
+#include "restore.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tapefile.h"
+#include "tf_fs.h"
+#include <sys/stat.h>
+
+#include "tf_label.h"
+#include "tf_log.h"
+
+#define S_MAX_WARN_TEXT 3
+
+typedef struct {
+    tapefile_reader_t *reader;
+    tf_err_t err;             /* why the read callback failed */
+} s_source_t;
+
+/* Archives reach the tape in any order, so a folder's own entry may come after entries
+   inside it created the folder implicitly. libarchive defers the times only of folders it
+   creates itself; for one that already exists it sets them at once, and later entries bump
+   them. So every restored folder's times are set again at the very end. */
+typedef struct {
+    char *path;
+    struct timespec times[2];  /* atime, mtime */
+} s_dir_time_t;
+
+typedef struct {
+    const tf_msg_tape_restore_t *req;
+    const restore_opts_t *opts;
+    restore_stats_t *stats;
+    struct archive *disk;
+    zhashx_t *restored;       /* paths extracted so far (hard link targets) */
+    uint64_t total;           /* bytes of all archives */
+    uint64_t done;            /* archive bytes read */
+    char warn_text[768];
+    int warn_shown;
+    s_dir_time_t *dirs;       /* folder times to set once everything is extracted */
+    size_t ndirs, capdirs;
+} s_restore_t;
+
+bool
+restore_match(const tf_msg_path_row_t *patterns, size_t count, const char *path)
+{
+    if (count == 0)
+        return true;
+    char p[TF_MSG_MAX_PATH + 1];
+    snprintf(p, sizeof p, "%s", path);
+    size_t plen = strlen(p);
+    while (plen > 1 && p[plen - 1] == '/')
+        p[--plen] = '\0';
+    for (size_t i = 0; i < count; i++) {
+        const char *pat = patterns[i].path ? patterns[i].path : "";
+        while (*pat == '/')
+            pat++;
+        char q[TF_MSG_MAX_PATH + 3];
+        snprintf(q, sizeof q, "%s", pat);
+        size_t qlen = strlen(q);
+        while (qlen > 0 && q[qlen - 1] == '/')
+            q[--qlen] = '\0';
+        if (qlen == 0)
+            return true; /* "/" means everything */
+        if (fnmatch(q, p, 0) == 0)
+            return true;
+        /* A directory selects what is under it. */
+        memcpy(q + qlen, "/*", 3);
+        if (fnmatch(q, p, 0) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void
+s_warn(s_restore_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+s_warn(s_restore_t *r, const char *fmt, ...)
+{
+    char text[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    tf_log_warn("restore: %s", text);
+    r->stats->warnings++;
+    if (r->warn_shown < S_MAX_WARN_TEXT) {
+        size_t used = strlen(r->warn_text);
+        snprintf(r->warn_text + used, sizeof r->warn_text - used, "%s%s", used ? "; " : "", text);
+        r->warn_shown++;
+    }
+}
+
+static void
+s_remember_dir(s_restore_t *r, const char *path, struct archive_entry *entry)
+{
+    if (r->ndirs == r->capdirs) {
+        size_t cap = r->capdirs ? r->capdirs * 2 : 64;
+        s_dir_time_t *more = realloc(r->dirs, cap * sizeof *more);
+        if (!more) {
+            s_warn(r, "out of memory: the time of folder %s may be off", path);
+            return;
+        }
+        r->dirs = more;
+        r->capdirs = cap;
+    }
+    s_dir_time_t *d = &r->dirs[r->ndirs];
+    d->path = strdup(path);
+    if (!d->path)
+        return;
+    d->times[1] = (struct timespec){archive_entry_mtime(entry), archive_entry_mtime_nsec(entry)};
+    if (archive_entry_atime_is_set(entry))
+        d->times[0] = (struct timespec){archive_entry_atime(entry), archive_entry_atime_nsec(entry)};
+    else
+        d->times[0] = d->times[1];
+    r->ndirs++;
+}
+
+/* Deepest first, so setting a folder's time never disturbs one set before. */
+static int
+s_deeper_first(const void *a, const void *b)
+{
+    size_t la = strlen(((const s_dir_time_t *) a)->path), lb = strlen(((const s_dir_time_t *) b)->path);
+    return la < lb ? 1 : la > lb ? -1 : 0;
+}
+
+static void
+s_fix_dir_times(s_restore_t *r)
+{
+    qsort(r->dirs, r->ndirs, sizeof *r->dirs, s_deeper_first);
+    for (size_t i = 0; i < r->ndirs; i++) {
+        if (utimensat(AT_FDCWD, r->dirs[i].path, r->dirs[i].times, AT_SYMLINK_NOFOLLOW) != 0)
+            s_warn(r, "cannot set the time of folder %s: %s", r->dirs[i].path, strerror(errno));
+        free(r->dirs[i].path);
+    }
+    free(r->dirs);
+    r->dirs = NULL;
+    r->ndirs = r->capdirs = 0;
+}
+
+static la_ssize_t
+s_read_cb(struct archive *a, void *arg, const void **buf)
+{
+    s_source_t *src = arg;
+    size_t len = 0;
+    int rc = tapefile_reader_read(src->reader, buf, &len, &src->err);
+    if (rc != TF_OK) {
+        archive_set_error(a, EIO, "%s", src->err.message);
+        return -1;
+    }
+    return (la_ssize_t) len;
+}
+
+static int
+s_copy_data(s_restore_t *r, struct archive *in, const char *path, tf_err_t *err)
+{
+    for (;;) {
+        const void *buf;
+        size_t size;
+        la_int64_t offset;
+        int rc = archive_read_data_block(in, &buf, &size, &offset);
+        if (rc == ARCHIVE_EOF)
+            return TF_OK;
+        if (rc < ARCHIVE_WARN)
+            return tf_err_set(err, TF_ERR_IO, "cannot read %s from the archive: %s", path,
+                              archive_error_string(in));
+        if (archive_write_data_block(r->disk, buf, size, offset) < ARCHIVE_WARN) {
+            s_warn(r, "cannot write %s: %s", path, archive_error_string(r->disk));
+            return TF_ERR_IO; /* entry skipped, restore goes on */
+        }
+        r->stats->bytes += size;
+    }
+}
+
+/* Extracts the matching entries of one archive; the reader stands after its header. */
+static int
+s_extract(s_restore_t *r, tapefile_reader_t *reader, tf_err_t *err)
+{
+    s_source_t src = {.reader = reader};
+    struct archive *in = archive_read_new();
+    if (!in)
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    archive_read_support_filter_all(in);
+    archive_read_support_format_tar(in);
+    int rc = TF_OK;
+    if (archive_read_open(in, &src, NULL, s_read_cb, NULL) != ARCHIVE_OK)
+        rc = tf_err_set(err, TF_ERR_IO, "cannot open the archive: %s",
+                        src.err.message[0] ? src.err.message : archive_error_string(in));
+    const tf_msg_tape_restore_t *req = r->req;
+    while (rc == TF_OK) {
+        if (r->opts->interrupted && r->opts->interrupted(r->opts->arg)) {
+            rc = tf_err_set(err, TF_ERR_INTERRUPTED, "restore stopped");
+            break;
+        }
+        struct archive_entry *entry = NULL;
+        int ar = archive_read_next_header(in, &entry);
+        if (ar == ARCHIVE_EOF)
+            break;
+        if (ar < ARCHIVE_WARN) {
+            rc = tf_err_set(err, TF_ERR_IO, "cannot read the archive: %s",
+                            src.err.message[0] ? src.err.message : archive_error_string(in));
+            break;
+        }
+        const char *path = archive_entry_pathname(entry);
+        if (!path || !restore_match(req->patterns, req->patterns_count, path))
+            continue;
+        char *path_copy = strdup(path);
+        if (!path_copy) {
+            rc = tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+            break;
+        }
+        const char *target = archive_entry_hardlink(entry);
+        if (target && !zhashx_lookup(r->restored, target)) {
+            s_warn(r, "%s is a hard link to %s, which is not being restored: restore %s too", path_copy,
+                   target, target);
+            free(path_copy);
+            continue;
+        }
+        ar = archive_write_header(r->disk, entry);
+        if (ar < ARCHIVE_WARN) {
+            s_warn(r, "refused %s: %s", path_copy, archive_error_string(r->disk));
+            free(path_copy);
+            continue;
+        }
+        bool ok = true;
+        if (archive_entry_size(entry) > 0 || archive_entry_sparse_count(entry) > 0) {
+            tf_err_t derr = {0};
+            int drc = s_copy_data(r, in, path_copy, &derr);
+            if (drc != TF_OK && derr.code != TF_OK) {
+                rc = drc;
+                if (err)
+                    *err = derr;
+                free(path_copy);
+                break;
+            }
+            ok = drc == TF_OK;
+        }
+        if (archive_write_finish_entry(r->disk) < ARCHIVE_WARN) {
+            s_warn(r, "cannot finish %s: %s", path_copy, archive_error_string(r->disk));
+            ok = false;
+        }
+        if (ok) {
+            r->stats->files++;
+            zhashx_insert(r->restored, path_copy, (void *) 1);
+            if (archive_entry_filetype(entry) == AE_IFDIR && archive_entry_mtime_is_set(entry))
+                s_remember_dir(r, path_copy, entry);
+        }
+        free(path_copy);
+    }
+    archive_read_free(in);
+    return rc;
+}
+
+static int
+s_one_archive(s_restore_t *r, tf_drive_t *drive, const tf_msg_archive_row_t *row, const char *volume,
+              tf_err_t *err)
+{
+    tapefile_reader_t *reader = tapefile_reader_open(drive, row->tape_file, err);
+    if (!reader) {
+        if (err && err->code == TF_ERR_INVALID)
+            return tf_err_set(err, TF_ERR_INVALID,
+                              "tape file %" PRIu64 " of tape %s in drive %s is not archive %s "
+                              "(not a tapeflow archive at all): the catalog and the tape disagree",
+                              row->tape_file, volume, r->opts->drive_name, row->archive_id);
+        return tf_err_prefix(err, "archive %s: ", row->archive_id);
+    }
+    const tapefile_header_t *h = tapefile_reader_header(reader);
+    int rc = TF_OK;
+    if (strcmp(h->archive_id, row->archive_id) != 0) {
+        if (h->volume[0] && strcmp(h->volume, volume) != 0)
+            rc = tf_err_set(err, TF_ERR_INVALID, "tape in drive %s is %s, restore needs volume %s",
+                            r->opts->drive_name, h->volume, row->volume ? row->volume : "?");
+        else
+            rc = tf_err_set(err, TF_ERR_INVALID,
+                            "tape file %" PRIu64 " of tape %s in drive %s holds archive %s, not %s: "
+                            "the catalog and the tape disagree", row->tape_file, volume,
+                            r->opts->drive_name, h->archive_id, row->archive_id);
+    }
+    if (rc == TF_OK)
+        rc = s_extract(r, reader, err);
+    tapefile_stats_t st;
+    if (rc == TF_OK)
+        rc = tapefile_reader_finish(reader, &st, err);
+    r->stats->blocks_read += tapefile_reader_blocks(reader);
+    r->done += h->size;
+    tapefile_reader_destroy(&reader);
+    if (rc == TF_OK)
+        r->stats->archives_read++;
+    return rc;
+}
+
+/* The mounted volume must be the one every archive row names. */
+static int
+s_check_volume(tf_drive_t *drive, const tf_msg_tape_restore_t *req, const restore_opts_t *opts,
+               restore_stats_t *stats, char *volume, size_t size, tf_err_t *err)
+{
+    tf_label_info_t info;
+    int rc = tf_label_read(drive, &info, err);
+    stats->blocks_read += info.blocks_read;
+    if (rc != TF_OK)
+        return rc;
+    if (info.kind != TF_LABEL_TAPEFLOW) {
+        const char *needed = req->archives_count && req->archives[0].volume ? req->archives[0].volume : "?";
+        return tf_err_set(err, TF_ERR_INVALID, "tape in drive %s is not a tapeflow volume (%s), restore needs volume %s",
+                          opts->drive_name, info.found, needed);
+    }
+    snprintf(volume, size, "%s", info.label.label);
+    for (size_t i = 0; i < req->archives_count; i++) {
+        const char *v = req->archives[i].volume;
+        if (v && *v && strcmp(v, volume) != 0)
+            return tf_err_set(err, TF_ERR_INVALID, "tape in drive %s is %s, restore needs volume %s",
+                              opts->drive_name, volume, v);
+    }
+    return TF_OK;
+}
+
+static int
+s_run(s_restore_t *r, tf_drive_t *drive, tf_err_t *err)
+{
+    char volume[64];
+    int rc = s_check_volume(drive, r->req, r->opts, r->stats, volume, sizeof volume, err);
+    for (size_t i = 0; rc == TF_OK && i < r->req->archives_count; i++) {
+        const tf_msg_archive_row_t *row = &r->req->archives[i];
+        if (r->opts->progress) {
+            char text[256];
+            snprintf(text, sizeof text, "reading archive %s (tape file %" PRIu64 ")", row->archive_id,
+                     row->tape_file);
+            r->opts->progress(r->opts->arg, r->done, r->total, text);
+        }
+        rc = s_one_archive(r, drive, row, volume, err);
+    }
+    return rc;
+}
+
+int
+restore_run(tf_drive_t *drive, const tf_msg_tape_restore_t *req, const restore_opts_t *opts,
+            restore_stats_t *stats, tf_err_t *err)
+{
+    memset(stats, 0, sizeof *stats);
+    if (!req->dest || req->dest[0] != '/')
+        return tf_err_set(err, TF_ERR_INVALID, "restore destination '%s' must be an absolute path",
+                          req->dest ? req->dest : "");
+    int rc = tf_fs_mkdir_p(req->dest, err);
+    if (rc != TF_OK)
+        return tf_err_prefix(err, "restore destination: ");
+    int saved = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (saved < 0)
+        return tf_err_errno(err, TF_ERR_IO, errno, "cannot remember the working folder");
+    if (chdir(req->dest) != 0) {
+        rc = tf_err_errno(err, TF_ERR_IO, errno, "cannot enter the restore destination %s", req->dest);
+        close(saved);
+        return rc;
+    }
+    s_restore_t r = {.req = req, .opts = opts, .stats = stats};
+    for (size_t i = 0; i < req->archives_count; i++)
+        r.total += req->archives[i].size;
+    r.disk = archive_write_disk_new();
+    r.restored = zhashx_new();
+    if (!r.disk || !r.restored)
+        rc = tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    if (rc == TF_OK) {
+        int flags = ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS
+                    | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_TIME
+                    | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SPARSE;
+        if (geteuid() == 0)
+            flags |= ARCHIVE_EXTRACT_OWNER;
+        archive_write_disk_set_options(r.disk, flags);
+        archive_write_disk_set_standard_lookup(r.disk);
+        rc = s_run(&r, drive, err);
+    }
+    /* Closing sets the times and modes of folders, deferred until their contents exist. */
+    if (r.disk && archive_write_close(r.disk) != ARCHIVE_OK && rc == TF_OK)
+        s_warn(&r, "cannot finish folder times and modes: %s", archive_error_string(r.disk));
+    if (r.disk)
+        archive_write_free(r.disk);
+    s_fix_dir_times(&r);
+    zhashx_destroy(&r.restored);
+    if (fchdir(saved) != 0)
+        tf_log_error("cannot return to the working folder: %s", strerror(errno));
+    close(saved);
+    snprintf(stats->message, sizeof stats->message,
+             "restored %" PRIu64 " files (%" PRIu64 " bytes) from %" PRIu64 " archives into %s%s%s%s",
+             stats->files, stats->bytes, stats->archives_read, req->dest,
+             stats->warnings ? "; warnings: " : "", r.warn_text,
+             stats->warnings > (uint64_t) r.warn_shown ? "; ..." : "");
+    return rc;
+}

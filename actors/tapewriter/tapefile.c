@@ -1,0 +1,466 @@
+/*  tapefile - one archive as one tape file (see tapefile.h). */
+#include "tapefile.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "tf_clock.h"
+#include "tf_kvrec.h"
+#include "tf_log.h"
+
+#ifndef TAPEFLOW_VERSION
+#define TAPEFLOW_VERSION "unknown"
+#endif
+
+/* Largest data block a reader accepts (writers stay at or below TAPEFILE_BLOCK_MAX). */
+#define S_READ_BLOCK_MAX (16u << 20)
+
+uint64_t
+tapefile_data_blocks(uint64_t size, uint32_t block_size)
+{
+    return block_size ? (size + block_size - 1) / block_size : 0;
+}
+
+static void
+s_digest(XXH3_state_t *state, char out[TAPEFILE_CHECKSUM_LEN])
+{
+    XXH128_canonical_t canon;
+    XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(state));
+    static const char hex[] = "0123456789abcdef";
+    memcpy(out, "xxh128:", 7);
+    for (int i = 0; i < 16; i++) {
+        out[7 + 2 * i] = hex[canon.digest[i] >> 4];
+        out[8 + 2 * i] = hex[canon.digest[i] & 15];
+    }
+    out[39] = '\0';
+}
+
+static void
+s_now(char *out, size_t size)
+{
+    char now[40];
+    tf_clock_format(tf_clock_wall_ms(), now, sizeof now);
+    char *dot = strchr(now, '.');
+    if (dot)
+        snprintf(dot, sizeof now - (size_t) (dot - now), "Z");
+    snprintf(out, size, "%.31s", now);
+}
+
+static int
+s_format_header(tf_kvrec_t *rec, const tapefile_header_t *h, tf_err_t *err)
+{
+    int rc = tf_kvrec_put(rec, "archive", h->archive_id, err);
+    if (rc == TF_OK) rc = tf_kvrec_put(rec, "job", h->job_id, err);
+    if (rc == TF_OK) rc = tf_kvrec_put_u64(rec, "group", h->group_no, err);
+    if (rc == TF_OK) rc = tf_kvrec_put(rec, "pool", h->pool, err);
+    if (rc == TF_OK) rc = tf_kvrec_put(rec, "format", "pax", err);
+    if (rc == TF_OK) rc = tf_kvrec_put(rec, "compression", h->compression, err);
+    if (rc == TF_OK) rc = tf_kvrec_put_u64(rec, "size", h->size, err);
+    if (rc == TF_OK) rc = tf_kvrec_put(rec, "checksum", h->checksum, err);
+    if (rc == TF_OK) rc = tf_kvrec_put_u64(rec, "block_size", h->block_size, err);
+    if (rc == TF_OK) rc = tf_kvrec_put_u64(rec, "data_blocks", h->data_blocks, err);
+    if (rc == TF_OK) rc = tf_kvrec_put_u64(rec, "files", h->files, err);
+    if (rc == TF_OK) rc = tf_kvrec_put_u64(rec, "bytes", h->bytes, err);
+    if (rc == TF_OK) rc = tf_kvrec_put(rec, "volume", h->volume, err);
+    if (rc == TF_OK) rc = tf_kvrec_put(rec, "created", h->created, err);
+    if (rc == TF_OK) rc = tf_kvrec_put(rec, "software", "tapeflow " TAPEFLOW_VERSION, err);
+    return rc;
+}
+
+static int
+s_parse_header(const uint8_t *buf, size_t len, tapefile_header_t *h)
+{
+    memset(h, 0, sizeof *h);
+    uint64_t block_size = 0;
+    if (!tf_kvrec_is(buf, len, TAPEFILE_HEADER_MAGIC)
+        || tf_kvrec_get(buf, len, "archive", h->archive_id, sizeof h->archive_id) != TF_OK
+        || tf_kvrec_get_u64(buf, len, "size", &h->size) != TF_OK
+        || tf_kvrec_get(buf, len, "checksum", h->checksum, sizeof h->checksum) != TF_OK
+        || tf_kvrec_get_u64(buf, len, "block_size", &block_size) != TF_OK
+        || block_size == 0 || block_size > S_READ_BLOCK_MAX)
+        return TF_ERR_INVALID;
+    h->block_size = (uint32_t) block_size;
+    if (tf_kvrec_get_u64(buf, len, "data_blocks", &h->data_blocks) != TF_OK)
+        h->data_blocks = tapefile_data_blocks(h->size, h->block_size);
+    tf_kvrec_get(buf, len, "job", h->job_id, sizeof h->job_id);
+    tf_kvrec_get_u64(buf, len, "group", &h->group_no);
+    tf_kvrec_get(buf, len, "pool", h->pool, sizeof h->pool);
+    tf_kvrec_get(buf, len, "compression", h->compression, sizeof h->compression);
+    tf_kvrec_get_u64(buf, len, "files", &h->files);
+    tf_kvrec_get_u64(buf, len, "bytes", &h->bytes);
+    tf_kvrec_get(buf, len, "volume", h->volume, sizeof h->volume);
+    tf_kvrec_get(buf, len, "created", h->created, sizeof h->created);
+    return TF_OK;
+}
+
+/* --- writer ---------------------------------------------------------------------------- */
+
+struct _tapefile_writer_t {
+    tf_drive_t *drive;
+    tapefile_header_t hdr;
+    uint8_t *block;
+    size_t pending;
+    uint64_t size;
+    uint64_t data_blocks;
+    XXH3_state_t *hash;
+    bool early_warning;
+    bool finished;
+};
+
+static int
+s_put(tapefile_writer_t *self, const void *data, size_t len, tf_err_t *err)
+{
+    int rc = tf_drive_write_block(self->drive, data, len, err);
+    if (tf_drive_early_warning(self->drive))
+        self->early_warning = true;
+    return rc;
+}
+
+tapefile_writer_t *
+tapefile_writer_new(tf_drive_t *drive, tapefile_header_t *hdr, tf_err_t *err)
+{
+    if (hdr->block_size < TAPEFILE_BLOCK_MIN || hdr->block_size > TAPEFILE_BLOCK_MAX) {
+        tf_err_set(err, TF_ERR_INVALID, "block size %u is out of range (%u .. %u bytes)",
+                   hdr->block_size, TAPEFILE_BLOCK_MIN, TAPEFILE_BLOCK_MAX);
+        return NULL;
+    }
+    tapefile_writer_t *self = calloc(1, sizeof *self);
+    tf_kvrec_t *rec = tf_kvrec_new(TAPEFILE_HEADER_MAGIC);
+    if (self)
+        self->block = malloc(hdr->block_size);
+    if (self)
+        self->hash = XXH3_createState();
+    if (!self || !rec || !self->block || !self->hash) {
+        tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+        tf_kvrec_destroy(&rec);
+        tapefile_writer_destroy(&self);
+        return NULL;
+    }
+    XXH3_128bits_reset(self->hash);
+    self->drive = drive;
+    hdr->data_blocks = tapefile_data_blocks(hdr->size, hdr->block_size);
+    if (!hdr->created[0])
+        s_now(hdr->created, sizeof hdr->created);
+    self->hdr = *hdr;
+    int rc = s_format_header(rec, hdr, err);
+    if (rc == TF_OK)
+        rc = s_put(self, tf_kvrec_data(rec), TF_KVREC_SIZE, err);
+    tf_kvrec_destroy(&rec);
+    if (rc != TF_OK) {
+        tapefile_writer_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+tapefile_writer_destroy(tapefile_writer_t **self_p)
+{
+    if (self_p && *self_p) {
+        tapefile_writer_t *self = *self_p;
+        free(self->block);
+        if (self->hash)
+            XXH3_freeState(self->hash);
+        free(self);
+        *self_p = NULL;
+    }
+}
+
+int
+tapefile_writer_write(tapefile_writer_t *self, const void *data, size_t len, tf_err_t *err)
+{
+    if (self->size + len > self->hdr.size)
+        return tf_err_set(err, TF_ERR_INVALID, "archive %s: more than the %" PRIu64 " bytes announced",
+                          self->hdr.archive_id, self->hdr.size);
+    XXH3_128bits_update(self->hash, data, len);
+    self->size += len;
+    const uint8_t *p = data;
+    size_t bs = self->hdr.block_size;
+    while (len > 0) {
+        if (self->pending == 0 && len >= bs) {
+            /* A whole block straight from the caller's buffer. */
+            int rc = s_put(self, p, bs, err);
+            if (rc != TF_OK)
+                return rc;
+            self->data_blocks++;
+            p += bs;
+            len -= bs;
+            continue;
+        }
+        size_t take = bs - self->pending < len ? bs - self->pending : len;
+        memcpy(self->block + self->pending, p, take);
+        self->pending += take;
+        p += take;
+        len -= take;
+        if (self->pending == bs) {
+            int rc = s_put(self, self->block, bs, err);
+            if (rc != TF_OK)
+                return rc;
+            self->data_blocks++;
+            self->pending = 0;
+        }
+    }
+    return TF_OK;
+}
+
+size_t
+tapefile_writer_pending(tapefile_writer_t *self)
+{
+    return self->pending;
+}
+
+int
+tapefile_writer_finish(tapefile_writer_t *self, tapefile_stats_t *stats, tf_err_t *err)
+{
+    if (self->size != self->hdr.size)
+        return tf_err_set(err, TF_ERR_INVALID, "archive %s: got %" PRIu64 " of %" PRIu64 " bytes",
+                          self->hdr.archive_id, self->size, self->hdr.size);
+    char sum[TAPEFILE_CHECKSUM_LEN];
+    s_digest(self->hash, sum);
+    if (self->hdr.checksum[0] && strcmp(sum, self->hdr.checksum) != 0)
+        return tf_err_set(err, TF_ERR_IO,
+                          "archive %s: the bytes fetched from the stager have checksum %s, not %s",
+                          self->hdr.archive_id, sum, self->hdr.checksum);
+    if (self->pending > 0) {
+        int rc = s_put(self, self->block, self->pending, err);
+        if (rc != TF_OK)
+            return rc;
+        self->data_blocks++;
+        self->pending = 0;
+    }
+    tf_kvrec_t *rec = tf_kvrec_new(TAPEFILE_TRAILER_MAGIC);
+    if (!rec)
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    int rc = tf_kvrec_put(rec, "archive", self->hdr.archive_id, err);
+    if (rc == TF_OK) rc = tf_kvrec_put_u64(rec, "size", self->size, err);
+    if (rc == TF_OK) rc = tf_kvrec_put_u64(rec, "data_blocks", self->data_blocks, err);
+    if (rc == TF_OK) rc = tf_kvrec_put(rec, "checksum", sum, err);
+    if (rc == TF_OK) rc = s_put(self, tf_kvrec_data(rec), TF_KVREC_SIZE, err);
+    tf_kvrec_destroy(&rec);
+    /* Not immediate: the filemark returns once everything is on tape, so a buffered write
+       error shows up here and not after the archive was reported written. */
+    if (rc == TF_OK)
+        rc = tf_drive_write_filemarks(self->drive, 1, false, err);
+    if (tf_drive_early_warning(self->drive))
+        self->early_warning = true;
+    if (rc != TF_OK)
+        return rc;
+    self->finished = true;
+    if (stats) {
+        memset(stats, 0, sizeof *stats);
+        stats->size = self->size;
+        stats->data_blocks = self->data_blocks;
+        stats->blocks = self->data_blocks + 2;
+        memcpy(stats->checksum, sum, sizeof sum);
+        stats->early_warning = self->early_warning;
+    }
+    return TF_OK;
+}
+
+void
+tapefile_writer_abandon(tapefile_writer_t *self)
+{
+    if (!self || self->finished)
+        return;
+    tf_err_t err = {0};
+    if (tf_drive_write_filemarks(self->drive, 1, false, &err) != TF_OK)
+        tf_log_warn("could not close the incomplete tape file of %s: %s", self->hdr.archive_id, err.message);
+}
+
+/* --- reader ---------------------------------------------------------------------------- */
+
+struct _tapefile_reader_t {
+    tf_drive_t *drive;
+    uint64_t file;
+    tapefile_header_t hdr;
+    uint8_t *buf;
+    size_t buf_size;
+    uint64_t size;          /* data bytes handed out */
+    uint64_t data_blocks;
+    uint64_t blocks;        /* all records read */
+    XXH3_state_t *hash;
+};
+
+tapefile_reader_t *
+tapefile_reader_open(tf_drive_t *drive, uint64_t file, tf_err_t *err)
+{
+    tapefile_reader_t *self = calloc(1, sizeof *self);
+    if (self) {
+        self->buf_size = TF_KVREC_SIZE;
+        self->buf = malloc(self->buf_size);
+        self->hash = XXH3_createState();
+    }
+    if (!self || !self->buf || !self->hash) {
+        tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+        tapefile_reader_destroy(&self);
+        return NULL;
+    }
+    XXH3_128bits_reset(self->hash);
+    self->drive = drive;
+    self->file = file;
+    int rc = tf_drive_locate_file(drive, file, 0, err);
+    size_t len = 0;
+    if (rc == TF_OK)
+        rc = tf_drive_read_block(drive, self->buf, self->buf_size, &len, err);
+    if (rc == TF_OK && len > 0)
+        self->blocks++;
+    if (rc == TF_OK && len == 0)
+        rc = tf_err_set(err, TF_ERR_NOTFOUND, "tape file %" PRIu64 " %s", file,
+                        tf_drive_last_cond(drive) == TF_DRIVE_COND_FILEMARK
+                            ? "is empty (a filemark right after the previous one)"
+                            : "does not exist (end of data)");
+    else if (rc == TF_ERR_NOTFOUND && tf_drive_last_cond(drive) == TF_DRIVE_COND_END_OF_DATA)
+        rc = tf_err_set(err, TF_ERR_NOTFOUND, "tape file %" PRIu64 " does not exist (end of data)", file);
+    if (rc == TF_ERR_TOOBIG || (rc == TF_OK && s_parse_header(self->buf, len, &self->hdr) != TF_OK)) {
+        rc = tf_err_set(err, TF_ERR_INVALID, "tape file %" PRIu64 " is not a tapeflow archive (no %s header)",
+                        file, TAPEFILE_HEADER_MAGIC);
+    }
+    if (rc == TF_OK && self->hdr.block_size > self->buf_size) {
+        uint8_t *bigger = realloc(self->buf, self->hdr.block_size);
+        if (!bigger)
+            rc = tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+        else {
+            self->buf = bigger;
+            self->buf_size = self->hdr.block_size;
+        }
+    }
+    if (rc != TF_OK) {
+        tapefile_reader_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+tapefile_reader_destroy(tapefile_reader_t **self_p)
+{
+    if (self_p && *self_p) {
+        tapefile_reader_t *self = *self_p;
+        free(self->buf);
+        if (self->hash)
+            XXH3_freeState(self->hash);
+        free(self);
+        *self_p = NULL;
+    }
+}
+
+const tapefile_header_t *
+tapefile_reader_header(tapefile_reader_t *self)
+{
+    return &self->hdr;
+}
+
+uint64_t
+tapefile_reader_blocks(tapefile_reader_t *self)
+{
+    return self->blocks;
+}
+
+int
+tapefile_reader_read(tapefile_reader_t *self, const void **data, size_t *len, tf_err_t *err)
+{
+    *data = NULL;
+    *len = 0;
+    uint64_t left = self->hdr.size - self->size;
+    if (left == 0)
+        return TF_OK;
+    size_t got = 0;
+    int rc = tf_drive_read_block(self->drive, self->buf, self->buf_size, &got, err);
+    if (rc == TF_ERR_TOOBIG)
+        return tf_err_set(err, TF_ERR_INVALID,
+                          "archive %s (tape file %" PRIu64 "): a data block is larger than the "
+                          "header's block size %u", self->hdr.archive_id, self->file, self->hdr.block_size);
+    if (rc != TF_OK)
+        return tf_err_prefix(err, "archive %s (tape file %" PRIu64 ", data block %" PRIu64 "): ",
+                             self->hdr.archive_id, self->file, self->data_blocks + 1);
+    if (got == 0)
+        return tf_err_set(err, TF_ERR_IO,
+                          "archive %s (tape file %" PRIu64 ") ends after %" PRIu64 " of %" PRIu64
+                          " bytes: the tape file is incomplete",
+                          self->hdr.archive_id, self->file, self->size, self->hdr.size);
+    self->blocks++;
+    self->data_blocks++;
+    if (got > left)
+        return tf_err_set(err, TF_ERR_IO,
+                          "archive %s (tape file %" PRIu64 "): data runs past the %" PRIu64
+                          " bytes the header announces", self->hdr.archive_id, self->file, self->hdr.size);
+    XXH3_128bits_update(self->hash, self->buf, got);
+    self->size += got;
+    *data = self->buf;
+    *len = got;
+    return TF_OK;
+}
+
+int
+tapefile_reader_finish(tapefile_reader_t *self, tapefile_stats_t *stats, tf_err_t *err)
+{
+    for (;;) {
+        const void *data;
+        size_t len;
+        int rc = tapefile_reader_read(self, &data, &len, err);
+        if (rc != TF_OK)
+            return rc;
+        if (len == 0)
+            break;
+    }
+    size_t got = 0;
+    int rc = tf_drive_read_block(self->drive, self->buf, self->buf_size, &got, err);
+    if (rc != TF_OK && rc != TF_ERR_TOOBIG)
+        return tf_err_prefix(err, "archive %s (tape file %" PRIu64 ", trailer): ", self->hdr.archive_id, self->file);
+    if (rc == TF_OK && got > 0)
+        self->blocks++;
+    uint64_t t_size = 0, t_blocks = 0;
+    char t_sum[TAPEFILE_CHECKSUM_LEN] = "";
+    if (rc != TF_OK || !tf_kvrec_is(self->buf, got, TAPEFILE_TRAILER_MAGIC)
+        || tf_kvrec_get_u64(self->buf, got, "size", &t_size) != TF_OK
+        || tf_kvrec_get_u64(self->buf, got, "data_blocks", &t_blocks) != TF_OK
+        || tf_kvrec_get(self->buf, got, "checksum", t_sum, sizeof t_sum) != TF_OK)
+        return tf_err_set(err, TF_ERR_IO,
+                          "archive %s (tape file %" PRIu64 "): no trailer after the data: the "
+                          "tape file is incomplete", self->hdr.archive_id, self->file);
+    char sum[TAPEFILE_CHECKSUM_LEN];
+    s_digest(self->hash, sum);
+    if (t_size != self->size || t_blocks != self->data_blocks)
+        return tf_err_set(err, TF_ERR_IO,
+                          "archive %s (tape file %" PRIu64 "): trailer says %" PRIu64 " bytes in %"
+                          PRIu64 " blocks, read %" PRIu64 " bytes in %" PRIu64 " blocks",
+                          self->hdr.archive_id, self->file, t_size, t_blocks, self->size, self->data_blocks);
+    if (strcmp(sum, t_sum) != 0 || strcmp(sum, self->hdr.checksum) != 0)
+        return tf_err_set(err, TF_ERR_IO,
+                          "archive %s (tape file %" PRIu64 "): the data read back has checksum %s, "
+                          "the archive has %s: the tape returned different bytes",
+                          self->hdr.archive_id, self->file, sum, self->hdr.checksum);
+    if (stats) {
+        memset(stats, 0, sizeof *stats);
+        stats->size = self->size;
+        stats->data_blocks = self->data_blocks;
+        stats->blocks = self->blocks;
+        memcpy(stats->checksum, sum, sizeof sum);
+    }
+    return TF_OK;
+}
+
+int
+tapefile_verify(tf_drive_t *drive, uint64_t file, const char *archive_id, uint64_t size,
+                const char *checksum, tapefile_stats_t *stats, tf_err_t *err)
+{
+    tapefile_reader_t *reader = tapefile_reader_open(drive, file, err);
+    if (!reader)
+        return err ? err->code : TF_ERR_IO;
+    const tapefile_header_t *h = tapefile_reader_header(reader);
+    int rc = TF_OK;
+    if (strcmp(h->archive_id, archive_id) != 0)
+        rc = tf_err_set(err, TF_ERR_IO, "tape file %" PRIu64 " holds archive %s, not %s", file,
+                        h->archive_id, archive_id);
+    else if (h->size != size || (checksum && strcmp(h->checksum, checksum) != 0))
+        rc = tf_err_set(err, TF_ERR_IO, "tape file %" PRIu64 ": header says %" PRIu64 " bytes %s, "
+                        "expected %" PRIu64 " bytes %s", file, h->size, h->checksum, size,
+                        checksum ? checksum : "");
+    if (rc == TF_OK)
+        rc = tapefile_reader_finish(reader, stats, err);
+    tapefile_reader_destroy(&reader);
+    return rc;
+}

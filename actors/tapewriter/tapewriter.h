@@ -1,0 +1,37 @@
+/*  tapewriter - the tape writer actor's logic (service "tape", one process per drive).
+
+    archive_ready: checks the catalog (already written? then only the release is sent again),
+    opens the drive, checks the volume label against the job's pool, spaces to end of data,
+    writes the archive as one tape file while fetching it from the stager ahead of the drive,
+    verifies it by reading it back (tapewriter/verify), closes the drive, records it in the
+    catalog (cat_written, waiting until recorded) and only then asks the stager to release it.
+    tape_restore: opens the drive and extracts (restore.h); the result is a restore_result.
+
+    The drive is open only while an item is worked on, so 'tapeflow tape ...' can use it in
+    between. Refusals (unlabelled, foreign or other-pool tape, wrong volume) fail the item for
+    good; drive, stager and catalog trouble ask for another delivery.
+
+    Configuration: tapewriter/drive (a name under drives/, or a URL), tapewriter/block_size,
+    tapewriter/verify, and with built-in fallbacks: tapewriter/fetch_chunk (1 MiB),
+    tapewriter/fetch_depth (8), tapewriter/fetch_timeout (30000 ms), tapewriter/ready_timeout
+    (60000 ms), tapewriter/busy_wait (10000 ms: how long to wait for a drive another process
+    holds), tapewriter/catalog_timeout (120000 ms).
+*/
+#ifndef TAPEWRITER_H_INCLUDED
+#define TAPEWRITER_H_INCLUDED
+
+#include "tf_actor.h"
+#include "tf_config.h"
+
+typedef struct _tapewriter_t tapewriter_t;
+
+tapewriter_t *tapewriter_new(tf_config_t *cfg, tf_err_t *err);
+void tapewriter_destroy(tapewriter_t **self_p);
+
+/* The drive name used in messages and event topics (tapewriter/drive). */
+const char *tapewriter_drive_name(tapewriter_t *self);
+
+/* tf_actor handler (arg: the tapewriter_t). */
+int tapewriter_handle(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_err_t *err);
+
+#endif

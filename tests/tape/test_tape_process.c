@@ -1,0 +1,665 @@
+/*  The tape writer as a real process with a real broker and bus, an in-test fake stager
+    (ROUTER answering fetch) and an in-test fake catalog: archives written, verified, recorded
+    and released; idempotent redelivery; label refusals that fail items for good; a verify that
+    catches a corrupted read (retried, nothing released); underruns with a slow stager and none
+    with a fast one; restore through a tape_restore item; and `tapeflow tape label|info|dump`
+    (dump piped into GNU tar proves the format is plain tar). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tape_test_util.h"
+#include "tf_client.h"
+#include "tf_clock.h"
+#include "tf_drive.h"
+#include "tf_fs.h"
+#include "tf_publisher.h"
+#include "tf_testproc.h"
+#include "tf_wire.h"
+
+#define JOB "J20261121-105011-3fa2"
+
+typedef struct {
+    char *dir;
+    char config[256];
+    char endpoint[256];
+    char stager_ep[256];
+    char bus_in[256];
+    char bus_out[256];
+    char image[256];
+    char src[256];
+    tf_testproc_t *broker;
+    tf_testproc_t *bus;
+    tf_testproc_t *writer;
+    tf_client_t *client;
+    tf_config_t *cfg;
+    tt_stager_t *stager;
+    tt_catalog_t *catalog;
+    zsock_t *sub;
+    char events[16384];
+    int corrupt;     /* corrupt the archive being written this many more times */
+} fixture_t;
+
+static void
+s_write_config(fixture_t *f, const char *drive_opts, int max_attempts, int depth)
+{
+    FILE *cfg = fopen(f->config, "w");
+    assert_non_null(cfg);
+    fprintf(cfg,
+            "tapeflow\n    home = \"%s\"\n"
+            "broker\n    heartbeat = 200\n    liveness = 5\n    max_attempts = %d\n"
+            "drives\n    tape0\n        url = \"sim:%s?capacity=64M%s\"\n"
+            "tapewriter\n    block_size = 65536\n    fetch_chunk = 262144\n    fetch_depth = %d\n"
+            "    fetch_timeout = 5000\n    busy_wait = 3000\n    catalog_timeout = 10000\n",
+            f->dir, max_attempts, f->image, drive_opts, depth);
+    fclose(cfg);
+}
+
+static void
+s_start(fixture_t *f, const char *drive_opts, int max_attempts, int depth)
+{
+    s_write_config(f, drive_opts, max_attempts, depth);
+    char log[300];
+    snprintf(log, sizeof log, "%s/broker.log", f->dir);
+    char *bargv[] = {"tapeflow-broker", "--config", f->config, NULL};
+    f->broker = tf_testproc_start("tapeflow-broker", bargv, NULL, log);
+    snprintf(log, sizeof log, "%s/bus.log", f->dir);
+    char *vargv[] = {"tapeflow-bus", "--config", f->config, NULL};
+    f->bus = tf_testproc_start("tapeflow-bus", vargv, NULL, log);
+    snprintf(log, sizeof log, "%s/tapewriter.log", f->dir);
+    char *wargv[] = {"tapeflow-tapewriter", "--config", f->config, "--log-level", "debug", NULL};
+    f->writer = tf_testproc_start("tapeflow-tapewriter", wargv, NULL, log);
+    assert_non_null(f->broker);
+    assert_non_null(f->bus);
+    assert_non_null(f->writer);
+    tf_err_t err = {0};
+    f->cfg = tf_config_open(f->config, &err);
+    assert_non_null(f->cfg);
+    f->client = tf_client_new(f->endpoint, &err);
+    assert_non_null(f->client);
+    f->stager = tt_stager_new(f->stager_ep);
+    f->catalog = tt_catalog_new(f->cfg);
+    /* Events: subscribe and warm up until our own test event comes through. */
+    f->sub = zsock_new_sub(f->bus_out, "drive.");
+    assert_non_null(f->sub);
+    zsock_set_subscribe(f->sub, "alert.tape.");
+    zsock_set_subscribe(f->sub, "tapetest.");
+    zsock_set_rcvtimeo(f->sub, 100);
+    tf_publisher_t *pub = tf_publisher_new(f->bus_in, "tapetest", 1000, &err);
+    assert_non_null(pub);
+    bool warm = false;
+    int64_t deadline = tf_clock_mono_ms() + 10000;
+    while (!warm && tf_clock_mono_ms() < deadline) {
+        tf_publisher_say(pub, "tapetest.warmup", "info", "warm up");
+        tf_msg_t ev;
+        if (tf_wire_recv_event(f->sub, &ev, NULL) == TF_OK) {
+            warm = true;
+            tf_msg_clear(&ev);
+        }
+    }
+    tf_publisher_destroy(&pub);
+    assert_true(warm);
+}
+
+static int
+s_setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    f->dir = tf_test_tempdir("tftw");
+    assert_non_null(f->dir);
+    snprintf(f->config, sizeof f->config, "%s/tapeflow.cfg", f->dir);
+    snprintf(f->endpoint, sizeof f->endpoint, "ipc://%s/run/broker.sock", f->dir);
+    snprintf(f->stager_ep, sizeof f->stager_ep, "ipc://%s/run/stager.sock", f->dir);
+    snprintf(f->bus_in, sizeof f->bus_in, "ipc://%s/run/bus-in.sock", f->dir);
+    snprintf(f->bus_out, sizeof f->bus_out, "ipc://%s/run/bus-out.sock", f->dir);
+    snprintf(f->image, sizeof f->image, "%s/tape.img", f->dir);
+    snprintf(f->src, sizeof f->src, "%s/src", f->dir);
+    char run[300];
+    snprintf(run, sizeof run, "%s/run", f->dir);
+    assert_int_equal(tf_fs_mkdir_p(run, NULL), TF_OK);
+    *state = f;
+    return 0;
+}
+
+static int
+s_teardown(void **state)
+{
+    fixture_t *f = *state;
+    zsock_destroy(&f->sub);
+    /* A clean stop: under ASan/UBSan any leak or error in the tape writer fails the test. */
+    if (f->writer) {
+        int status = 0;
+        tf_testproc_kill(f->writer, SIGTERM);
+        bool exited = tf_testproc_wait(f->writer, 15000, &status);
+        char log[300];
+        snprintf(log, sizeof log, "%s/tapewriter.log", f->dir);
+        char *text = tf_test_read_file(log);
+        bool sanitizer = text && (strstr(text, "AddressSanitizer") || strstr(text, "runtime error")
+                                  || strstr(text, "LeakSanitizer"));
+        if (!exited || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || sanitizer)
+            fprintf(stderr, "tape writer did not stop cleanly (status %d):\n%s\n", status, text ? text : "");
+        free(text);
+        tf_testproc_destroy(&f->writer);
+        assert_true(exited && WIFEXITED(status) && WEXITSTATUS(status) == 0 && !sanitizer);
+    }
+    tt_catalog_destroy(&f->catalog);
+    tt_stager_destroy(&f->stager);
+    tf_client_destroy(&f->client);
+    tf_testproc_destroy(&f->broker);
+    tf_testproc_destroy(&f->bus);
+    tf_config_destroy(&f->cfg);
+    if (getenv("TF_KEEP_TEST_DIRS"))
+        fprintf(stderr, "kept %s\n", f->dir);
+    else
+        tf_test_rmtree(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Collects the events that arrived into f->events ("topic: message" lines). */
+static void
+s_drain_events(fixture_t *f, int quiet_ms)
+{
+    zsock_set_rcvtimeo(f->sub, quiet_ms);
+    tf_msg_t ev;
+    while (tf_wire_recv_event(f->sub, &ev, NULL) == TF_OK) {
+        size_t used = strlen(f->events);
+        snprintf(f->events + used, sizeof f->events - used, "%s: %s\n", ev.event.topic,
+                 ev.event.message ? ev.event.message : "");
+        tf_msg_clear(&ev);
+    }
+}
+
+/* The underrun count in the "archive ID written" event. */
+static long
+s_underruns(fixture_t *f, const char *archive_id)
+{
+    char key[200];
+    snprintf(key, sizeof key, "archive %s written", archive_id);
+    const char *at = strstr(f->events, key);
+    if (!at)
+        fail_msg("no written event for %s in:\n%s", archive_id, f->events);
+    const char *u = strstr(at, "underruns ");
+    assert_non_null(u);
+    return strtol(u + 10, NULL, 10);
+}
+
+static int
+s_cli(fixture_t *f, const char *args, char **out)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s/tapeflow' --config '%s' %s", tf_test_bindir(), f->config, args);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    char *text = NULL;
+    int status = tf_test_run("/bin/sh", argv, NULL, 30000, &text);
+    if (out)
+        *out = text;
+    else
+        free(text);
+    return status;
+}
+
+static void
+s_label(fixture_t *f, const char *label, const char *pool)
+{
+    char args[256], *out = NULL;
+    snprintf(args, sizeof args, "tape label tape0 --label %s --pool %s --force 2>&1", label, pool);
+    int status = s_cli(f, args, &out);
+    if (status != 0)
+        fail_msg("label: %s", out ? out : "");
+    free(out);
+}
+
+/* Offers data as archive group g to the fake stager and submits its archive_ready. */
+static void
+s_offer(fixture_t *f, int g, const void *data, size_t size, const char *pool, const char *item_suffix,
+        char *archive_id, size_t idsize)
+{
+    snprintf(archive_id, idsize, "%s-g%05d", JOB, g);
+    tt_stager_add(f->stager, archive_id, data, size);
+    char sum[40];
+    tt_checksum(data, size, sum);
+    tf_msg_t msg = {.type = TF_MSG_ARCHIVE_READY};
+    msg.archive_ready = (tf_msg_archive_ready_t){
+        .archive_id = archive_id, .job_id = JOB, .group_no = (uint64_t) g, .pool = (char *) pool,
+        .compression = "zstd", .size = size, .checksum = sum, .files = 3, .bytes = size,
+        .stager = f->stager_ep};
+    char item[200];
+    snprintf(item, sizeof item, "%s-tape%s", archive_id, item_suffix);
+    tf_msg_t reply;
+    tf_err_t err = {0};
+    if (tf_client_submit_msg(f->client, "tape", item, JOB, &msg, &reply, 5000, &err) != TF_OK)
+        fail_msg("submit: %s", err.message);
+    tf_msg_clear(&reply);
+}
+
+/* Waits for the item; returns its final state ("done"/"failed") and reason/attempts. */
+static const char *
+s_wait(fixture_t *f, const char *item, char *reason, size_t rsize, uint64_t *attempts)
+{
+    int64_t deadline = tf_clock_mono_ms() + 30000;
+    static char state[32];
+    for (;;) {
+        tf_msg_t info;
+        tf_err_t err = {0};
+        assert_int_equal(tf_client_item(f->client, item, &info, 5000, &err), TF_OK);
+        snprintf(state, sizeof state, "%s", info.item_info.state);
+        if (reason)
+            snprintf(reason, rsize, "%s", info.item_info.reason ? info.item_info.reason : "");
+        if (attempts)
+            *attempts = info.item_info.attempts;
+        tf_msg_clear(&info);
+        if (strcmp(state, "done") == 0 || strcmp(state, "failed") == 0)
+            return state;
+        if (tf_clock_mono_ms() > deadline)
+            fail_msg("item %s still %s", item, state);
+        tf_clock_sleep_ms(50);
+    }
+}
+
+static bool
+s_item_exists(fixture_t *f, const char *item)
+{
+    tf_msg_t info;
+    tf_err_t err = {0};
+    int rc = tf_client_item(f->client, item, &info, 5000, &err);
+    if (rc == TF_OK)
+        tf_msg_clear(&info);
+    return rc == TF_OK;
+}
+
+/* Writes tape file `file` of the sim image the way dd reads it from a real drive: the first
+   block to header, the following blocks up to the filemark concatenated to file.raw. */
+static void
+s_sim_dd(fixture_t *f, uint64_t file)
+{
+    size_t size = 0;
+    uint8_t *img = tt_read_file(f->image, &size);
+    assert_non_null(img);
+    char path[400];
+    snprintf(path, sizeof path, "%s/header", f->dir);
+    FILE *hdr = fopen(path, "wb");
+    snprintf(path, sizeof path, "%s/file.raw", f->dir);
+    FILE *raw = fopen(path, "wb");
+    assert_non_null(hdr);
+    assert_non_null(raw);
+    uint64_t at_file = 0;
+    bool first = true;
+    for (size_t i = 0;; i++) {
+        uint32_t len = 0;
+        long off = tt_sim_record_offset(f->image, i, &len);
+        if (off < 0)
+            break;
+        uint8_t type = img[off - 8];
+        if (type == 2) { /* filemark */
+            if (at_file == file)
+                break;
+            at_file++;
+            continue;
+        }
+        if (at_file != file)
+            continue;
+        assert_int_equal(fwrite(img + off, 1, len, first ? hdr : raw), len);
+        first = false;
+    }
+    fclose(hdr);
+    fclose(raw);
+    free(img);
+}
+
+static void
+s_make_tree(fixture_t *f)
+{
+    char p[400];
+    snprintf(p, sizeof p, "%s/docs", f->src);
+    assert_int_equal(tf_fs_mkdir_p(p, NULL), TF_OK);
+    snprintf(p, sizeof p, "%s/docs/readme.txt", f->src);
+    tt_write_file(p, "read me\n", 8);
+    uint8_t *big = tt_random(700000, 3);
+    snprintf(p, sizeof p, "%s/docs/big.bin", f->src);
+    tt_write_file(p, big, 700000);
+    free(big);
+}
+
+static void
+test_write_record_release_restore(void **state)
+{
+    fixture_t *f = *state;
+    s_start(f, "", 3, 4);
+    s_label(f, "TF0001", "default");
+    s_make_tree(f);
+    const char *names[] = {"docs", "docs/readme.txt", "docs/big.bin", NULL};
+    size_t size1 = 0;
+    uint8_t *tar1 = tt_archive_tree(f->src, names, true, &size1);
+    size_t size2 = 1500000;
+    uint8_t *raw2 = tt_random(size2, 11);
+    char a1[128], a2[128];
+    s_offer(f, 1, tar1, size1, "default", "", a1, sizeof a1);
+    s_offer(f, 2, raw2, size2, "default", "", a2, sizeof a2);
+    char item[200], reason[1024];
+    snprintf(item, sizeof item, "%s-tape", a1);
+    if (strcmp(s_wait(f, item, reason, sizeof reason, NULL), "done") != 0)
+        fail_msg("%s: %s", item, reason);
+    snprintf(item, sizeof item, "%s-tape", a2);
+    if (strcmp(s_wait(f, item, reason, sizeof reason, NULL), "done") != 0)
+        fail_msg("%s: %s", item, reason);
+
+    /* Recorded in the catalog, then released. */
+    assert_int_equal(tt_catalog_written(f->catalog, 0, NULL), 2);
+    tf_msg_cat_written_t w1, w2;
+    tt_catalog_written(f->catalog, 0, &w1);
+    tt_catalog_written(f->catalog, 1, &w2);
+    assert_string_equal(w1.archive_id, a1);
+    assert_string_equal(w1.volume, "TF0001");
+    assert_string_equal(w1.drive, "tape0");
+    assert_int_equal(w1.tape_file, 1);
+    assert_int_equal(w2.tape_file, 2);
+    assert_int_equal(w1.size, size1);
+    assert_int_equal(w2.blocks, (size2 + 65535) / 65536 + 2);
+    char sum[40];
+    tt_checksum(raw2, size2, sum);
+    assert_string_equal(w2.checksum, sum);
+    snprintf(item, sizeof item, "%s-release", a1);
+    assert_true(s_item_exists(f, item));
+    snprintf(item, sizeof item, "%s-release", a2);
+    assert_true(s_item_exists(f, item));
+    s_drain_events(f, 300);
+    assert_non_null(strstr(f->events, "drive.tape0: archive " JOB "-g00001 written and verified to tape TF0001 file 1"));
+
+    /* Redelivered (another item id, same archive): already written, only released again. */
+    int requests = tt_stager_requests(f->stager);
+    s_offer(f, 1, tar1, size1, "default", "-again", a1, sizeof a1);
+    snprintf(item, sizeof item, "%s-tape-again", a1);
+    assert_string_equal(s_wait(f, item, reason, sizeof reason, NULL), "done");
+    assert_int_equal(tt_stager_requests(f->stager), requests);
+    assert_int_equal(tt_catalog_written(f->catalog, 0, NULL), 2);
+
+    /* The CLI: info counts the tape files; dump piped into GNU tar lists the archive. */
+    char *out = NULL;
+    assert_int_equal(s_cli(f, "--json tape info tape0", &out), 0);
+    assert_non_null(strstr(out, "\"kind\":\"tapeflow\""));
+    assert_non_null(strstr(out, "\"tape_files\":3"));
+    assert_non_null(strstr(out, "\"archives\":2"));
+    free(out);
+    assert_int_equal(s_cli(f, "tape dump tape0 --file 1 | tar --zstd -tvf - 2>&1", &out), 0);
+    assert_non_null(strstr(out, "docs/readme.txt"));
+    assert_non_null(strstr(out, "docs/big.bin"));
+    free(out);
+    char dumped[400];
+    snprintf(dumped, sizeof dumped, "tape dump tape0 --file 2 > '%s/dump2'", f->dir);
+    assert_int_equal(s_cli(f, dumped, NULL), 0);
+    snprintf(dumped, sizeof dumped, "%s/dump2", f->dir);
+    size_t n = 0;
+    uint8_t *back = tt_read_file(dumped, &n);
+    assert_int_equal(n, size2);
+    assert_memory_equal(back, raw2, n);
+    free(back);
+
+    /* docs/tape-format.md's dd recipe, with the sim image standing in for /dev/nst0: what
+       `dd bs=64k count=1 of=header` and `dd bs=1M of=file.raw` would read from tape file 1. */
+    s_sim_dd(f, 1);
+    char recipe[1200];
+    snprintf(recipe, sizeof recipe,
+             "cd '%s' && SIZE=$(tr -d '\\0' < header | sed -n 's/^size=//p') && "
+             "head -c \"$SIZE\" file.raw > archive.tar.zst && "
+             "SUM=$(tr -d '\\0' < header | sed -n 's/^checksum=xxh128://p') && "
+             "(! command -v xxhsum >/dev/null || xxhsum -H2 archive.tar.zst 2>/dev/null | grep -q \"^$SUM \") && "
+             "zstd -dc archive.tar.zst | tar -tvf - 2>&1", f->dir);
+    char *rargv[] = {"sh", "-c", recipe, NULL};
+    assert_int_equal(tf_test_run("/bin/sh", rargv, NULL, 30000, &out), 0);
+    assert_non_null(strstr(out, "docs/big.bin"));
+    free(out);
+
+    /* Restore one file through a tape_restore item. */
+    char dest[300];
+    snprintf(dest, sizeof dest, "%s/restored", f->dir);
+    tf_msg_archive_row_t row = {.archive_id = a1, .volume = "TF0001", .tape_file = 1, .size = size1,
+                                .written = true};
+    tf_msg_path_row_t pat = {.path = "docs/readme.txt"};
+    tf_msg_t req = {.type = TF_MSG_TAPE_RESTORE};
+    req.tape_restore = (tf_msg_tape_restore_t){.job_id = JOB, .dest = dest, .patterns = &pat,
+                                               .patterns_count = 1, .archives = &row, .archives_count = 1};
+    tf_msg_t result;
+    tf_err_t err = {0};
+    if (tf_client_call(f->client, "tape", NULL, JOB, &req, &result, 30000, &err) != TF_OK)
+        fail_msg("restore: %s", err.message);
+    assert_int_equal(result.type, TF_MSG_RESTORE_RESULT);
+    assert_int_equal(result.restore_result.files, 1);
+    assert_int_equal(result.restore_result.archives_read, 1);
+    assert_int_equal(result.restore_result.blocks_read, 4 + w1.blocks);
+    tf_msg_clear(&result);
+    snprintf(dumped, sizeof dumped, "%s/docs/readme.txt", dest);
+    back = tt_read_file(dumped, &n);
+    assert_non_null(back);
+    assert_int_equal(n, 8);
+    assert_memory_equal(back, "read me\n", 8);
+    free(back);
+    free(tar1);
+    free(raw2);
+}
+
+static void
+s_expect_refused(fixture_t *f, int g, const char *pool, const char *suffix, const char *message)
+{
+    char a[128], item[200], reason[1024];
+    uint8_t *data = tt_random(10000, (uint32_t) g);
+    s_offer(f, g, data, 10000, pool, suffix, a, sizeof a);
+    free(data);
+    snprintf(item, sizeof item, "%s-tape%s", a, suffix);
+    uint64_t attempts = 0;
+    assert_string_equal(s_wait(f, item, reason, sizeof reason, &attempts), "failed");
+    if (!strstr(reason, message))
+        fail_msg("reason '%s' lacks '%s'", reason, message);
+    assert_int_equal(attempts, 1); /* not delivered again */
+    snprintf(item, sizeof item, "%s-release", a);
+    assert_false(s_item_exists(f, item));
+}
+
+static void
+test_label_refusals(void **state)
+{
+    fixture_t *f = *state;
+    s_start(f, "", 3, 4);
+    /* Blank tape. */
+    s_expect_refused(f, 1, "default", "",
+                     "tape in drive tape0 has no label: label it with 'tapeflow tape label tape0 "
+                     "--label NAME --pool default'");
+    /* Another pool. */
+    char *out = NULL;
+    assert_int_equal(s_cli(f, "tape label tape0 --label TF0002 --pool offsite 2>&1", &out), 0);
+    free(out);
+    s_expect_refused(f, 2, "default", "",
+                     "tape TF0002 in drive tape0 belongs to pool offsite; this job writes to pool "
+                     "default: mount a tape of pool default");
+    /* Relabelling needs --force. */
+    assert_int_equal(s_cli(f, "tape label tape0 --label TF0003 --pool default 2>&1", &out), 1);
+    assert_non_null(strstr(out, "tape in tape0 is labelled TF0002 (pool offsite); use --force to "
+                                "relabel and lose its contents"));
+    free(out);
+    /* Foreign data (another program's ANSI label). */
+    tf_err_t err = {0};
+    char url[400];
+    snprintf(url, sizeof url, "sim:%s", f->image);
+    tf_drive_t *d = tf_drive_open(url, &err);
+    assert_non_null(d);
+    assert_int_equal(tf_drive_wait_ready(d, 5000, &err), TF_OK);
+    assert_int_equal(tf_drive_rewind(d, &err), TF_OK);
+    char vol1[81];
+    snprintf(vol1, sizeof vol1, "VOL1ABC123%-14s%-13s%-14s%28s4", "", "BACULA", "", "");
+    assert_int_equal(tf_drive_write_block(d, vol1, 80, &err), TF_OK);
+    assert_int_equal(tf_drive_write_filemarks(d, 1, false, &err), TF_OK);
+    /* While another process holds the drive, the CLI says so. */
+    assert_int_equal(s_cli(f, "tape info tape0 2>&1", &out), 1);
+    if (!strstr(out, "drive tape0 is in use by another process"))
+        fail_msg("%s", out);
+    free(out);
+    tf_drive_destroy(&d);
+    s_expect_refused(f, 3, "default", "", "tape in drive tape0 is not a tapeflow tape: it holds an "
+                                          "ANSI label 'ABC123' written by BACULA");
+    assert_int_equal(s_cli(f, "tape label tape0 --label TF0003 --pool default 2>&1", &out), 1);
+    assert_non_null(strstr(out, "holds an ANSI label 'ABC123' written by BACULA; use --force"));
+    free(out);
+    s_drain_events(f, 300);
+    assert_non_null(strstr(f->events, "alert.tape.tape0: tape in drive tape0 has no label"));
+    assert_non_null(strstr(f->events, "alert.tape.tape0: tape TF0002 in drive tape0 belongs to pool offsite"));
+    /* Labelled properly, the same archive goes through. */
+    s_label(f, "TF0003", "default");
+    char a[128], item[200], reason[1024];
+    uint8_t *data = tt_random(10000, 3);
+    s_offer(f, 3, data, 10000, "default", "-retry", a, sizeof a);
+    free(data);
+    snprintf(item, sizeof item, "%s-tape-retry", a);
+    if (strcmp(s_wait(f, item, reason, sizeof reason, NULL), "done") != 0)
+        fail_msg("%s", reason);
+}
+
+/* Stager hook: flips a byte in the first data block of the archive being written. */
+static void
+s_corrupt_hook(void *arg, const char *archive_id)
+{
+    fixture_t *f = arg;
+    (void) archive_id;
+    if (f->corrupt <= 0)
+        return;
+    f->corrupt--;
+    /* The last header record on the tape is the current archive's; its next record is data. */
+    long header = -1;
+    int fd = open(f->image, O_RDWR);
+    assert_true(fd >= 0);
+    for (size_t i = 0;; i++) {
+        uint32_t len = 0;
+        long off = tt_sim_record_offset(f->image, i, &len);
+        if (off < 0)
+            break;
+        char magic[19] = "";
+        if (len == 4096 && pread(fd, magic, 18, off) == 18 && memcmp(magic, "TAPEFLOW-ARCHIVE 1", 18) == 0)
+            header = (long) i;
+    }
+    assert_true(header > 0);
+    long off = tt_sim_record_offset(f->image, (size_t) header + 1, NULL);
+    assert_true(off > 0);
+    uint8_t b = 0;
+    assert_int_equal(pread(fd, &b, 1, off + 7), 1);
+    b ^= 0x5A;
+    assert_int_equal(pwrite(fd, &b, 1, off + 7), 1);
+    close(fd);
+}
+
+static void
+test_verify_failure_is_retried(void **state)
+{
+    fixture_t *f = *state;
+    s_start(f, "", 2, 2);
+    s_label(f, "TF0001", "default");
+    tt_stager_set_last_hook(f->stager, s_corrupt_hook, f);
+    size_t size = 2000000;
+    uint8_t *data = tt_random(size, 21);
+    char a[128], item[200], reason[1024];
+    /* Corrupted on both deliveries: fails for good, nothing recorded or released. */
+    f->corrupt = 2;
+    s_offer(f, 1, data, size, "default", "", a, sizeof a);
+    snprintf(item, sizeof item, "%s-tape", a);
+    uint64_t attempts = 0;
+    assert_string_equal(s_wait(f, item, reason, sizeof reason, &attempts), "failed");
+    assert_int_equal(attempts, 2);
+    assert_non_null(strstr(reason, "verify of archive " JOB "-g00001 on tape TF0001 (drive tape0, "
+                                   "tape file 2) failed"));
+    assert_non_null(strstr(reason, "the tape returned different bytes"));
+    assert_int_equal(tt_catalog_written(f->catalog, 0, NULL), 0);
+    snprintf(item, sizeof item, "%s-release", a);
+    assert_false(s_item_exists(f, item));
+    /* Corrupted once: the second delivery writes it again and succeeds. */
+    f->corrupt = 1;
+    s_offer(f, 1, data, size, "default", "-2", a, sizeof a);
+    snprintf(item, sizeof item, "%s-tape-2", a);
+    assert_string_equal(s_wait(f, item, reason, sizeof reason, &attempts), "done");
+    assert_int_equal(attempts, 2);
+    tf_msg_cat_written_t w;
+    assert_int_equal(tt_catalog_written(f->catalog, 0, &w), 1);
+    assert_int_equal(w.tape_file, 4); /* files 1..3 hold the bad copies */
+    snprintf(item, sizeof item, "%s-release", a);
+    assert_true(s_item_exists(f, item));
+    s_drain_events(f, 300);
+    assert_non_null(strstr(f->events, "alert.tape.tape0: verify of archive"));
+    free(data);
+}
+
+static void
+test_underruns_slow_and_fast(void **state)
+{
+    fixture_t *f = *state;
+    /* The drive takes ~8 ms a block, a fast stager keeps well ahead of it. */
+    s_start(f, "&rate=8MB", 3, 4);
+    s_label(f, "TF0001", "default");
+    size_t size = 2 << 20;
+    uint8_t *data = tt_random(size, 5);
+    char a[128], item[200], reason[1024];
+    s_offer(f, 1, data, size, "default", "", a, sizeof a);
+    snprintf(item, sizeof item, "%s-tape", a);
+    assert_string_equal(s_wait(f, item, reason, sizeof reason, NULL), "done");
+    /* A slow stager: every answer takes 100 ms, three times what the drive needs per chunk. */
+    tt_stager_set_delay(f->stager, 100);
+    s_offer(f, 2, data, size, "default", "", a, sizeof a);
+    snprintf(item, sizeof item, "%s-tape", a);
+    assert_string_equal(s_wait(f, item, reason, sizeof reason, NULL), "done");
+    s_drain_events(f, 300);
+    assert_int_equal(s_underruns(f, JOB "-g00001"), 0);
+    assert_true(s_underruns(f, JOB "-g00002") > 0);
+    free(data);
+}
+
+static void
+test_end_of_tape(void **state)
+{
+    fixture_t *f = *state;
+    s_start(f, "&capacity=1M&ew=300K", 2, 4);
+    s_label(f, "TF0001", "default");
+    char a[128], item[200], reason[1024];
+    /* Runs into the early-warning zone: finished and recorded, with an alert. */
+    uint8_t *data = tt_random(800000, 1);
+    s_offer(f, 1, data, 800000, "default", "", a, sizeof a);
+    snprintf(item, sizeof item, "%s-tape", a);
+    if (strcmp(s_wait(f, item, reason, sizeof reason, NULL), "done") != 0)
+        fail_msg("%s", reason);
+    free(data);
+    assert_int_equal(tt_catalog_written(f->catalog, 0, NULL), 1);
+    /* Does not fit: retried, then failed with what to do; nothing recorded or released. */
+    data = tt_random(400000, 2);
+    s_offer(f, 2, data, 400000, "default", "", a, sizeof a);
+    free(data);
+    snprintf(item, sizeof item, "%s-tape", a);
+    uint64_t attempts = 0;
+    assert_string_equal(s_wait(f, item, reason, sizeof reason, &attempts), "failed");
+    assert_int_equal(attempts, 2);
+    assert_non_null(strstr(reason, "tape TF0001 in drive tape0 is full: mount a new tape of pool default"));
+    assert_int_equal(tt_catalog_written(f->catalog, 0, NULL), 1);
+    snprintf(item, sizeof item, "%s-release", a);
+    assert_false(s_item_exists(f, item));
+    s_drain_events(f, 300);
+    assert_non_null(strstr(f->events, "alert.tape.tape0: tape TF0001 in drive tape0 is nearly full "
+                                      "(early warning): mount a new tape of pool default soon"));
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_write_record_release_restore, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_label_refusals, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_verify_failure_is_retried, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_underruns_slow_and_fast, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_end_of_tape, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

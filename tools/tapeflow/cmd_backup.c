@@ -1,0 +1,324 @@
+/*  tapeflow backup - starts a backup job: records the job in the catalog and hands the paths
+    to the scanner; with --wait, follows the job to its end with a progress display.
+
+    The job's record and the scan are two broker items with ids derived from the job id, so a
+    retried command never starts the scan twice.
+*/
+#define _GNU_SOURCE
+#include <czmq.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cli_jobview.h"
+#include "tf_client.h"
+#include "tf_clock.h"
+#include "tf_json.h"
+#include "tf_wire.h"
+
+/* Parses "1G", "512M", "65536" into bytes; 0 on error. */
+static uint64_t
+s_parse_size(const char *text)
+{
+    char *end = NULL;
+    unsigned long long n = strtoull(text, &end, 10);
+    if (end == text)
+        return 0;
+    switch (*end) {
+    case '\0': break;
+    case 'k': case 'K': n <<= 10; end++; break;
+    case 'm': case 'M': n <<= 20; end++; break;
+    case 'g': case 'G': n <<= 30; end++; break;
+    case 't': case 'T': n <<= 40; end++; break;
+    default: return 0;
+    }
+    if (*end == 'i' || *end == 'B')
+        end++;
+    if (*end == 'B')
+        end++;
+    return *end == '\0' ? (uint64_t) n : 0;
+}
+
+static void
+s_make_job_id(char *buf, size_t size)
+{
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    /* Random bits from the kernel: two backups started in the same second must differ
+       (czmq's randof is not seeded per process). */
+    uint32_t bits = 0;
+    if (getrandom(&bits, sizeof bits, 0) != (ssize_t) sizeof bits)
+        bits = (uint32_t) getpid() ^ (uint32_t) tf_clock_mono_ms();
+    snprintf(buf, size, "J%s-%06x", stamp, (unsigned) (bits & 0xffffff));
+}
+
+/* ------------------------------------------------------------------ progress --------- */
+
+typedef struct {
+    bool tty;
+    int64_t started;
+    int64_t last_line;
+    char last_state[160];
+    zsock_t *sub;              /* job.<id>. events: what is happening right now */
+    char activity[200];
+} s_watch_t;
+
+static void
+s_watch_events(s_watch_t *w)
+{
+    while (w->sub && (zsock_events(w->sub) & ZMQ_POLLIN)) {
+        tf_msg_t ev;
+        if (tf_wire_recv_event(w->sub, &ev, NULL) != TF_OK)
+            continue;
+        const tf_msg_event_t *e = &ev.event;
+        if (e->total > 0)
+            snprintf(w->activity, sizeof w->activity, "%s %.0f%%", e->message ? e->message : "working",
+                     100.0 * (double) e->done / (double) e->total);
+        else if (e->message)
+            snprintf(w->activity, sizeof w->activity, "%s", e->message);
+        tf_msg_clear(&ev);
+    }
+}
+
+static void
+s_show_progress(s_watch_t *w, const tf_msg_job_row_t *job)
+{
+    int64_t now = tf_clock_mono_ms();
+    double secs = (double) (now - w->started) / 1000.0;
+    double rate = secs > 0 ? (double) job->bytes_done / secs : 0;
+    char done[32], total[32], speed[32];
+    cli_job_bytes(job->bytes_done, done, sizeof done);
+    cli_job_bytes(job->bytes_total, total, sizeof total);
+    cli_job_bytes((uint64_t) rate, speed, sizeof speed);
+    double fraction = job->scanned && job->bytes_total ? (double) job->bytes_done / (double) job->bytes_total : 0;
+    if (job->scanned && job->bytes_total == 0 && strcmp(job->status, "completed") == 0)
+        fraction = 1;
+    char eta[32] = "-";
+    if (job->scanned && rate > 0 && job->bytes_total > job->bytes_done)
+        cli_duration((int64_t) ((double) (job->bytes_total - job->bytes_done) / rate * 1000), eta, sizeof eta);
+
+    if (w->tty) {
+        char bar[31];
+        int filled = (int) (fraction * 30 + 0.5);
+        for (int i = 0; i < 30; i++)
+            bar[i] = i < filled ? '#' : '-';
+        bar[30] = '\0';
+        fprintf(stderr, "\r\033[K[%s] %3.0f%%  %s / %s  %s/s  ETA %s  %s%s%s", bar, fraction * 100, done,
+                job->scanned ? total : "?", speed, eta, job->stage ? job->stage : job->status,
+                w->activity[0] ? ": " : "", w->activity);
+        fflush(stderr);
+        return;
+    }
+    /* Not a terminal: a plain line when something changed, at most every 2 s. */
+    char state[160];
+    snprintf(state, sizeof state, "%s %s %llu %llu", job->status, job->stage ? job->stage : "",
+             (unsigned long long) job->files_done, (unsigned long long) job->bytes_done);
+    if (strcmp(state, w->last_state) == 0 || now - w->last_line < 2000)
+        return;
+    snprintf(w->last_state, sizeof w->last_state, "%s", state);
+    w->last_line = now;
+    char files_total[32] = "?";
+    if (job->scanned)
+        snprintf(files_total, sizeof files_total, "%llu", (unsigned long long) job->files_total);
+    fprintf(stderr, "%s: %s, stage %s, files %llu/%s, %s/%s, %s/s, ETA %s\n", job->job_id, job->status,
+            job->stage ? job->stage : "-", (unsigned long long) job->files_done, files_total, done,
+            job->scanned ? total : "?", speed, eta);
+}
+
+static int
+s_wait(cli_t *cli, tf_client_t *client, const char *job_id, int64_t timeout_s)
+{
+    s_watch_t w = {.tty = isatty(STDERR_FILENO) && !cli->json, .started = tf_clock_mono_ms()};
+    char topic[160];
+    snprintf(topic, sizeof topic, "job.%s.", job_id);
+    w.sub = zsock_new_sub(tf_config_get(cli->cfg, "bus/backend"), topic);
+    if (w.sub)
+        tf_wire_limit(w.sub, tf_config_get_int(cli->cfg, "broker/max_message", 64 << 20));
+    int64_t deadline = timeout_s > 0 ? w.started + timeout_s * 1000 : INT64_MAX;
+    int rc = CLI_EXIT_FAIL;
+    for (;;) {
+        tf_msg_t reply;
+        tf_err_t err = {0};
+        int q = cli_job_fetch(client, job_id, &reply, CLI_JOB_TIMEOUT_MS, &err);
+        if (q == TF_OK && reply.cat_reply.jobs_count == 1) {
+            const tf_msg_job_row_t *job = &reply.cat_reply.jobs[0];
+            s_watch_events(&w);
+            if (!cli->json)
+                s_show_progress(&w, job);
+            if (cli_job_finished(job)) {
+                if (w.tty)
+                    fputc('\n', stderr);
+                if (cli->json) {
+                    tf_json_t *j = tf_json_new();
+                    tf_json_object_begin(j, NULL);
+                    cli_job_json(j, "job", job);
+                    tf_json_object_end(j);
+                    printf("%s\n", tf_json_text(j));
+                    tf_json_destroy(&j);
+                }
+                else
+                    cli_job_print(stdout, job);
+                rc = strcmp(job->status, "completed") == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+                tf_msg_clear(&reply);
+                break;
+            }
+            tf_msg_clear(&reply);
+        }
+        else if (q == TF_OK)
+            tf_msg_clear(&reply);
+        else if (q != TF_ERR_NOTFOUND) {
+            /* NOTFOUND: the catalog has not seen the create yet; anything else is worth saying. */
+            fprintf(stderr, "%stapeflow backup: %s\n", w.tty ? "\n" : "", err.message);
+            if (q == TF_ERR_INTERRUPTED)
+                break;
+        }
+        if (tf_clock_mono_ms() >= deadline) {
+            fprintf(stderr, "%stapeflow backup: job %s still running after %lld s; it goes on - "
+                    "follow it with: tapeflow job %s\n", w.tty ? "\n" : "", job_id, (long long) timeout_s, job_id);
+            break;
+        }
+        if (zsys_interrupted) {
+            fprintf(stderr, "\ntapeflow backup: stopped waiting; job %s goes on (tapeflow job %s)\n", job_id, job_id);
+            break;
+        }
+        zpoller_t *poller = w.sub ? zpoller_new(w.sub, NULL) : NULL;
+        if (poller) {
+            zpoller_wait(poller, 500);
+            zpoller_destroy(&poller);
+        }
+        else
+            tf_clock_sleep_ms(500);
+    }
+    zsock_destroy(&w.sub);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ command ---------- */
+
+int
+cmd_backup(cli_t *cli, int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"pool", required_argument, NULL, 'p'},
+        {"compression", required_argument, NULL, 'c'},
+        {"group-size", required_argument, NULL, 'g'},
+        {"all-filesystems", no_argument, NULL, 'a'},
+        {"wait", no_argument, NULL, 'w'},
+        {"timeout", required_argument, NULL, 't'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *pool = tf_config_get(cli->cfg, "backup/pool");
+    const char *compression = tf_config_get(cli->cfg, "compressor/compression");
+    uint64_t group_bytes = (uint64_t) tf_config_get_int(cli->cfg, "scanner/group_size", 1LL << 30);
+    bool one_fs = tf_config_get_int(cli->cfg, "scanner/one_fs", 1) != 0;
+    bool wait = false;
+    int64_t timeout_s = 0;
+    int opt;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "p:c:g:awt:jh", options, NULL)) != -1) {
+        switch (opt) {
+        case 'p': pool = optarg; break;
+        case 'c':
+            if (strcmp(optarg, "zstd") && strcmp(optarg, "gzip") && strcmp(optarg, "none"))
+                return cli_usage_error("backup", "--compression must be zstd, gzip or none, not '%s'", optarg);
+            compression = optarg;
+            break;
+        case 'g':
+            group_bytes = s_parse_size(optarg);
+            if (group_bytes == 0)
+                return cli_usage_error("backup", "--group-size takes a size like 512M or 1G, not '%s'", optarg);
+            break;
+        case 'a': one_fs = false; break;
+        case 'w': wait = true; break;
+        case 't': timeout_s = atoll(optarg); break;
+        case 'j': cli->json = true; break;
+        case 'h': cli_help("backup", stdout); return CLI_EXIT_OK;
+        default: return cli_usage_error("backup", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error("backup", "name at least one path to back up");
+
+    /* Absolute, existing paths: the scanner may run with another working folder. */
+    size_t npaths = (size_t) (argc - optind);
+    tf_msg_path_row_t *paths = calloc(npaths, sizeof *paths);
+    char **owned = calloc(npaths, sizeof *owned);
+    int rc = CLI_EXIT_FAIL;
+    tf_client_t *client = NULL;
+    if (!paths || !owned) {
+        fprintf(stderr, "tapeflow backup: out of memory\n");
+        goto out;
+    }
+    for (size_t i = 0; i < npaths; i++) {
+        owned[i] = realpath(argv[optind + (int) i], NULL);
+        if (!owned[i]) {
+            fprintf(stderr, "tapeflow backup: %s: %s\n", argv[optind + (int) i], strerror(errno));
+            goto out;
+        }
+        paths[i].path = owned[i];
+    }
+    char job_id[64];
+    s_make_job_id(job_id, sizeof job_id);
+    tf_err_t err = {0};
+    client = tf_client_new(tf_config_get(cli->cfg, "broker/endpoint"), &err);
+    if (!client) {
+        fprintf(stderr, "tapeflow backup: %s\n", err.message);
+        goto out;
+    }
+    tf_msg_t create = {.type = TF_MSG_CAT_JOB};
+    create.cat_job = (tf_msg_cat_job_t){
+        .job_id = job_id, .op = "create", .paths = paths, .paths_count = npaths,
+        .pool = (char *) pool, .compression = (char *) compression, .time_ms = tf_clock_wall_ms(),
+        .message = "queued",
+    };
+    tf_msg_t scan = {.type = TF_MSG_SCAN_JOB};
+    scan.scan_job = (tf_msg_scan_job_t){
+        .job_id = job_id, .paths = paths, .paths_count = npaths, .group_bytes = group_bytes,
+        .one_fs = one_fs, .compression = (char *) compression, .pool = (char *) pool,
+    };
+    char create_id[96], scan_id[96];
+    snprintf(create_id, sizeof create_id, "%s-create", job_id);
+    snprintf(scan_id, sizeof scan_id, "%s-scan", job_id);
+    tf_msg_t reply;
+    if (tf_client_submit_msg(client, "catalog", create_id, job_id, &create, &reply, 5000, &err) != TF_OK) {
+        fprintf(stderr, "tapeflow backup: %s\n", err.message);
+        goto out;
+    }
+    tf_msg_clear(&reply);
+    if (tf_client_submit_msg(client, "scan", scan_id, job_id, &scan, &reply, 5000, &err) != TF_OK) {
+        fprintf(stderr, "tapeflow backup: job %s recorded but the scan was not queued: %s\n", job_id, err.message);
+        goto out;
+    }
+    tf_msg_clear(&reply);
+
+    if (!wait) {
+        if (cli->json)
+            printf("{\"job\":\"%s\",\"status\":\"queued\"}\n", job_id);
+        else
+            printf("job %s queued: %zu path%s to pool %s\nfollow it with: tapeflow job %s  (or tapeflow events job.%s)\n",
+                   job_id, npaths, npaths == 1 ? "" : "s", pool, job_id, job_id);
+        rc = CLI_EXIT_OK;
+        goto out;
+    }
+    if (!cli->json)
+        fprintf(stderr, "job %s: backing up %zu path%s to pool %s\n", job_id, npaths, npaths == 1 ? "" : "s", pool);
+    rc = s_wait(cli, client, job_id, timeout_s);
+out:
+    tf_client_destroy(&client);
+    for (size_t i = 0; owned && i < npaths; i++)
+        free(owned[i]);
+    free(owned);
+    free(paths);
+    return rc;
+}

@@ -1,0 +1,258 @@
+/*  tapeflow restore - brings a job's files back from tape.
+
+    Asks the catalog which archives hold the requested paths (all of the job's archives when
+    none are named) and where they are on tape, then gives the tape writer - the only process
+    that touches the drive - one restore item that reads just those archives, positioning
+    directly at each.
+*/
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cli_jobview.h"
+#include "tf_client.h"
+#include "tf_fs.h"
+#include "tf_json.h"
+
+/* Stored paths are relative ("srv/data/x"); accept "/srv/data/x" too. */
+static const char *
+s_stored(const char *path)
+{
+    while (*path == '/')
+        path++;
+    return path;
+}
+
+static bool
+s_has_archive(const tf_msg_archive_row_t *rows, size_t n, const char *id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(rows[i].archive_id, id) == 0)
+            return true;
+    return false;
+}
+
+static int
+s_by_position(const void *a, const void *b)
+{
+    const tf_msg_archive_row_t *x = a, *y = b;
+    int v = strcmp(x->volume ? x->volume : "", y->volume ? y->volume : "");
+    if (v)
+        return v;
+    return x->tape_file < y->tape_file ? -1 : x->tape_file > y->tape_file;
+}
+
+/* Collects the archives to read: for each pattern those holding a match (a pattern naming a
+   folder also matches what is under it), or all of the job's. Rows are deep-copied into
+   *out by re-encoding nothing: we keep the replies alive and point into them. */
+typedef struct {
+    tf_msg_t *replies;
+    size_t nreplies;
+    tf_msg_archive_row_t *rows;
+    size_t nrows;
+} s_plan_t;
+
+static void
+s_plan_clear(s_plan_t *plan)
+{
+    for (size_t i = 0; i < plan->nreplies; i++)
+        tf_msg_clear(&plan->replies[i]);
+    free(plan->replies);
+    free(plan->rows);
+    memset(plan, 0, sizeof *plan);
+}
+
+static int
+s_plan_add(s_plan_t *plan, tf_client_t *client, const char *job_id, const char *pattern, tf_err_t *err)
+{
+    tf_msg_t *more = realloc(plan->replies, (plan->nreplies + 1) * sizeof *more);
+    if (!more)
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    plan->replies = more;
+    tf_msg_cat_query_t q = {.query = "archives", .job_id = (char *) job_id, .pattern = (char *) pattern};
+    tf_msg_t *reply = &plan->replies[plan->nreplies];
+    int rc = cli_catalog_query(client, &q, reply, CLI_JOB_TIMEOUT_MS, err);
+    if (rc != TF_OK)
+        return rc;
+    plan->nreplies++;
+    const tf_msg_cat_reply_t *r = &reply->cat_reply;
+    for (size_t i = 0; i < r->archives_count; i++) {
+        if (s_has_archive(plan->rows, plan->nrows, r->archives[i].archive_id))
+            continue;
+        tf_msg_archive_row_t *rows = realloc(plan->rows, (plan->nrows + 1) * sizeof *rows);
+        if (!rows)
+            return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+        plan->rows = rows;
+        plan->rows[plan->nrows++] = r->archives[i];  /* borrowed from the reply */
+    }
+    return TF_OK;
+}
+
+int
+cmd_restore(cli_t *cli, int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"to", required_argument, NULL, 't'},
+        {"timeout", required_argument, NULL, 'T'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *to = NULL;
+    int64_t timeout_s = 24 * 3600;
+    int opt;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "t:T:jh", options, NULL)) != -1) {
+        switch (opt) {
+        case 't': to = optarg; break;
+        case 'T': timeout_s = atoll(optarg); break;
+        case 'j': cli->json = true; break;
+        case 'h': cli_help("restore", stdout); return CLI_EXIT_OK;
+        default: return cli_usage_error("restore", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error("restore", "name the job to restore (see: tapeflow jobs)");
+    if (!to)
+        return cli_usage_error("restore", "say where to restore with --to DIR");
+    const char *job_id = argv[optind++];
+    int npatterns = argc - optind;
+
+    tf_err_t err = {0};
+    if (tf_fs_mkdir_p(to, &err) != TF_OK) {
+        fprintf(stderr, "tapeflow restore: %s\n", err.message);
+        return CLI_EXIT_FAIL;
+    }
+    char dest[PATH_MAX];
+    if (!realpath(to, dest)) {
+        fprintf(stderr, "tapeflow restore: %s: %s\n", to, strerror(errno));
+        return CLI_EXIT_FAIL;
+    }
+
+    int rc = CLI_EXIT_FAIL;
+    s_plan_t plan = {0};
+    tf_msg_path_row_t *patterns = npatterns ? calloc((size_t) npatterns, sizeof *patterns) : NULL;
+    char **owned = npatterns ? calloc((size_t) npatterns * 2, sizeof *owned) : NULL;
+    tf_client_t *client = tf_client_new(tf_config_get(cli->cfg, "broker/endpoint"), &err);
+    if (!client || (npatterns && (!patterns || !owned))) {
+        fprintf(stderr, "tapeflow restore: %s\n", client ? "out of memory" : err.message);
+        goto out;
+    }
+    /* The job must exist; its state says whether everything can be restored. */
+    tf_msg_t job;
+    if (cli_job_fetch(client, job_id, &job, CLI_JOB_TIMEOUT_MS, &err) != TF_OK) {
+        fprintf(stderr, "tapeflow restore: %s\n", err.message);
+        goto out;
+    }
+    bool complete = strcmp(job.cat_reply.jobs[0].status, "completed") == 0;
+    tf_msg_clear(&job);
+
+    if (npatterns == 0) {
+        if (s_plan_add(&plan, client, job_id, NULL, &err) != TF_OK)
+            goto query_failed;
+    }
+    for (int i = 0; i < npatterns; i++) {
+        const char *stored = s_stored(argv[optind + i]);
+        patterns[i].path = (char *) stored;
+        /* The pattern itself, and everything under it when it names a folder. */
+        if (s_plan_add(&plan, client, job_id, stored, &err) != TF_OK)
+            goto query_failed;
+        if (asprintf(&owned[i], "%s/*", stored) < 0) {
+            owned[i] = NULL;
+            goto out;
+        }
+        if (s_plan_add(&plan, client, job_id, owned[i], &err) != TF_OK)
+            goto query_failed;
+    }
+    /* Only what is on tape can be read. */
+    size_t readable = 0, missing = 0;
+    for (size_t i = 0; i < plan.nrows; i++) {
+        if (plan.rows[i].written)
+            plan.rows[readable++] = plan.rows[i];
+        else
+            missing++;
+    }
+    plan.nrows = readable;
+    if (missing)
+        fprintf(stderr, "tapeflow restore: warning: %zu archive%s of job %s %s not on tape yet%s\n", missing,
+                missing == 1 ? "" : "s", job_id, missing == 1 ? "is" : "are",
+                complete ? "" : " (the job has not completed)");
+    if (plan.nrows == 0) {
+        if (npatterns)
+            fprintf(stderr, "tapeflow restore: nothing of job %s on tape matches %s%s (list files with: "
+                    "tapeflow job %s)\n", job_id, argv[optind], npatterns > 1 ? " ..." : "", job_id);
+        else
+            fprintf(stderr, "tapeflow restore: job %s has nothing on tape to restore\n", job_id);
+        goto out;
+    }
+    qsort(plan.rows, plan.nrows, sizeof *plan.rows, s_by_position);
+
+    tf_msg_t request = {.type = TF_MSG_TAPE_RESTORE};
+    request.tape_restore = (tf_msg_tape_restore_t){
+        .job_id = (char *) job_id, .dest = dest, .patterns = patterns,
+        .patterns_count = (size_t) npatterns, .archives = plan.rows, .archives_count = plan.nrows,
+    };
+    if (!cli->json)
+        fprintf(stderr, "restoring from %zu archive%s of job %s into %s\n", plan.nrows,
+                plan.nrows == 1 ? "" : "s", job_id, dest);
+    tf_msg_t result;
+    int call = tf_client_call(client, "tape", NULL, job_id, &request, &result,
+                              (int) (timeout_s * 1000 > INT32_MAX ? INT32_MAX : timeout_s * 1000), &err);
+    if (call != TF_OK) {
+        fprintf(stderr, "tapeflow restore: %s\n", err.message);
+        goto out;
+    }
+    if (result.type != TF_MSG_RESTORE_RESULT) {
+        fprintf(stderr, "tapeflow restore: the tape writer answered %s, expected a restore result\n",
+                tf_msg_type_name(result.type));
+        tf_msg_clear(&result);
+        goto out;
+    }
+    const tf_msg_restore_result_t *r = &result.restore_result;
+    if (cli->json) {
+        tf_json_t *j = tf_json_new();
+        tf_json_object_begin(j, NULL);
+        tf_json_str(j, "job", job_id);
+        tf_json_str(j, "to", dest);
+        tf_json_int(j, "files", (int64_t) r->files);
+        tf_json_int(j, "bytes", (int64_t) r->bytes);
+        tf_json_int(j, "archives_read", (int64_t) r->archives_read);
+        tf_json_int(j, "blocks_read", (int64_t) r->blocks_read);
+        tf_json_int(j, "warnings", (int64_t) r->warnings);
+        tf_json_str(j, "message", r->message);
+        tf_json_object_end(j);
+        printf("%s\n", tf_json_text(j));
+        tf_json_destroy(&j);
+    }
+    else {
+        char size[32];
+        cli_job_bytes(r->bytes, size, sizeof size);
+        printf("restored %llu files (%s) from %llu archive%s (%llu blocks read) into %s\n",
+               (unsigned long long) r->files, size, (unsigned long long) r->archives_read,
+               r->archives_read == 1 ? "" : "s", (unsigned long long) r->blocks_read, dest);
+        if (r->warnings)
+            printf("%llu warning%s: %s\n", (unsigned long long) r->warnings, r->warnings == 1 ? "" : "s",
+                   r->message ? r->message : "see the tape writer's log");
+    }
+    rc = r->files > 0 || npatterns == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+    if (rc != CLI_EXIT_OK)
+        fprintf(stderr, "tapeflow restore: no file matched\n");
+    tf_msg_clear(&result);
+    goto out;
+query_failed:
+    fprintf(stderr, "tapeflow restore: %s\n", err.message);
+out:
+    tf_client_destroy(&client);
+    for (int i = 0; owned && i < npatterns; i++)
+        free(owned[i]);
+    free(owned);
+    free(patterns);
+    s_plan_clear(&plan);
+    return rc;
+}
