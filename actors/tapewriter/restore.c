@@ -139,6 +139,8 @@ s_deeper_first(const void *a, const void *b)
 static void
 s_fix_dir_times(s_restore_t *r)
 {
+    if (r->ndirs == 0)
+        return;
     qsort(r->dirs, r->ndirs, sizeof *r->dirs, s_deeper_first);
     for (size_t i = 0; i < r->ndirs; i++) {
         if (utimensat(AT_FDCWD, r->dirs[i].path, r->dirs[i].times, AT_SYMLINK_NOFOLLOW) != 0)
