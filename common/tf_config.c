@@ -42,7 +42,7 @@ static const struct {
     {"scanner/group_size", "1073741824"}, /* bytes of file content per archive */
     {"scanner/one_fs", "1"},               /* stay on each path's file system */
     {"compressor/compression", "zstd"},    /* zstd | gzip | none */
-    {"compressor/level", "3"},
+    {"compressor/level", "1"},             /* zstd level: 1 keeps a drive fed; raise it for space */
     {"compressor/threads", "0"},           /* zstd worker threads per compressor, 0 = cores */
     {"compressor/chunk", "1048576"},       /* bytes per stage_data message */
     {"compressor/stager_timeout", "60000"}, /* ms without word from the stager before an item is handed back */

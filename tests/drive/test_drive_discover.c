@@ -25,7 +25,7 @@ typedef struct {
 static void
 s_mkdirs(const char *path)
 {
-    char buf[1024];
+    char buf[4096];
     snprintf(buf, sizeof buf, "%s", path);
     for (char *p = buf + 1; *p; p++) {
         if (*p == '/') {
@@ -40,8 +40,9 @@ s_mkdirs(const char *path)
 static void
 s_write(const char *dir, const char *name, const void *data, size_t len)
 {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char path[4096];
+    int n = snprintf(path, sizeof path, "%s/%s", dir, name);
+    assert_true(n > 0 && (size_t) n < sizeof path);
     FILE *file = fopen(path, "wb");
     assert_non_null(file);
     assert_int_equal(fwrite(data, 1, len, file), len);
