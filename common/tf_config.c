@@ -63,6 +63,11 @@ static const struct {
     {"drives/tape0/url", "sim:${home}/tapes/tape0.img?capacity=64G"},
     {"catalog/db", "${home}/catalog.db"},
     {"backup/pool", "default"},
+    /* pools/<name>/retention: how long a written volume is kept (days, or 90s/12h/30d/4w, or
+       never); pools without the key get 30 days. pools/<name>/volumes: how many volumes the
+       pool rotates through (0 = not set; 'tapeflow tape list' compares). */
+    {"pools/default/retention", "30"},
+    {"pools/default/volumes", "0"},
     {"actors/echo/instances", "1"},
     {"actors/catalog/instances", "1"},
     {"actors/scanner/instances", "1"},

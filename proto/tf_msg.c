@@ -346,11 +346,28 @@ static const tf_field_t s_archive_row_fields[] = {
     F_BOOL(tf_msg_archive_row_t, written, OPT),
 };
 static const tf_record_t s_archive_row = RECORD("archive", tf_msg_archive_row_t, s_archive_row_fields);
+static const tf_field_t s_volume_row_fields[] = {
+    F_STR(tf_msg_volume_row_t, label, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_volume_row_t, pool, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_volume_row_t, state, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_volume_row_t, media_type, OPT, TF_MSG_MAX_ID),
+    F_INT(tf_msg_volume_row_t, created_ms, OPT),
+    F_INT(tf_msg_volume_row_t, expires_ms, OPT),
+    F_UINT(tf_msg_volume_row_t, bytes_used, OPT),
+    F_INT(tf_msg_volume_row_t, last_written_ms, OPT),
+    F_UINT(tf_msg_volume_row_t, write_errors, OPT),
+    F_UINT(tf_msg_volume_row_t, read_errors, OPT),
+    F_UINT(tf_msg_volume_row_t, tape_files, OPT),
+    F_STR(tf_msg_volume_row_t, drive, OPT, TF_MSG_MAX_ID),
+    F_INT(tf_msg_volume_row_t, updated_ms, OPT),
+};
+static const tf_record_t s_volume_row = RECORD("volume", tf_msg_volume_row_t, s_volume_row_fields);
 static const tf_field_t s_cat_reply_fields[] = {
     F_ROWS(tf_msg_cat_reply_t, jobs, OPT, TF_MSG_MAX_ROWS, s_job_row),
     F_ROWS(tf_msg_cat_reply_t, files, OPT, TF_MSG_MAX_ROWS, s_file_row),
     F_ROWS(tf_msg_cat_reply_t, archives, OPT, TF_MSG_MAX_ROWS, s_archive_row),
     F_BOOL(tf_msg_cat_reply_t, truncated, OPT),
+    F_ROWS(tf_msg_cat_reply_t, volumes, OPT, TF_MSG_MAX_ROWS, s_volume_row),
 };
 static const tf_field_t s_tape_restore_fields[] = {
     F_STR(tf_msg_tape_restore_t, job_id, REQ, TF_MSG_MAX_ID),
@@ -365,6 +382,21 @@ static const tf_field_t s_restore_result_fields[] = {
     F_UINT(tf_msg_restore_result_t, blocks_read, OPT),
     F_UINT(tf_msg_restore_result_t, warnings, OPT),
     F_STR(tf_msg_restore_result_t, message, OPT, TF_MSG_MAX_TEXT),
+};
+static const tf_field_t s_cat_volume_fields[] = {
+    F_STR(tf_msg_cat_volume_t, label, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cat_volume_t, pool, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cat_volume_t, state, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cat_volume_t, media_type, OPT, TF_MSG_MAX_ID),
+    F_INT(tf_msg_cat_volume_t, created_ms, OPT),
+    F_INT(tf_msg_cat_volume_t, expires_ms, OPT),
+    F_UINT(tf_msg_cat_volume_t, bytes_used, OPT),
+    F_INT(tf_msg_cat_volume_t, last_written_ms, OPT),
+    F_UINT(tf_msg_cat_volume_t, write_errors, OPT),
+    F_UINT(tf_msg_cat_volume_t, read_errors, OPT),
+    F_UINT(tf_msg_cat_volume_t, tape_files, OPT),
+    F_STR(tf_msg_cat_volume_t, drive, OPT, TF_MSG_MAX_ID),
+    F_INT(tf_msg_cat_volume_t, time_ms, OPT),
 };
 
 /* Indexed by tf_msg_type_t. */

@@ -354,7 +354,8 @@ typedef struct {
     uint64_t bytes;
 } tf_msg_cat_written_t;
 
-/* client -> catalog (work item): query: jobs | job | files | archives */
+/* client -> catalog (work item): query: jobs | job | files | archives | archive_files | volumes
+   (archive_files: pattern is the exact archive id; volumes: pattern is a glob over labels) */
 typedef struct {
     char *query;
     char *job_id;
@@ -395,6 +396,42 @@ typedef struct {
     bool written;
 } tf_msg_archive_row_t;
 
+/* A tape volume as the catalog knows it (docs/catalog.md, "Volumes"). */
+typedef struct {
+    char *label;
+    char *pool;
+    char *state;            /* appendable | full | expired (computed when the query runs) */
+    char *media_type;
+    int64_t created_ms;     /* when the label was written (its generation); 0 = unknown */
+    int64_t expires_ms;     /* 0 = no expiry yet (nothing written) */
+    uint64_t bytes_used;    /* archive bytes plus header and trailer records */
+    int64_t last_written_ms; /* 0 = never written since labelled */
+    uint64_t write_errors;
+    uint64_t read_errors;
+    uint64_t tape_files;    /* tape files on the volume, the label (file 0) included */
+    char *drive;            /* drive it was last seen in */
+    int64_t updated_ms;
+} tf_msg_volume_row_t;
+
+/* tape writer / tapeflow tape -> catalog (work item): the state of one volume, absolute values
+   (not increments), so applying it again changes nothing. state: appendable | full. Applied
+   only when time_ms is not older than what the catalog has for the volume. */
+typedef struct {
+    char *label;
+    char *pool;
+    char *state;
+    char *media_type;
+    int64_t created_ms;
+    int64_t expires_ms;
+    uint64_t bytes_used;
+    int64_t last_written_ms;
+    uint64_t write_errors;
+    uint64_t read_errors;
+    uint64_t tape_files;
+    char *drive;
+    int64_t time_ms;        /* when this state was observed; 0: the catalog's clock */
+} tf_msg_cat_volume_t;
+
 /* catalog -> client: the result of a query (the item's result bytes) */
 typedef struct {
     tf_msg_job_row_t *jobs;
@@ -404,6 +441,8 @@ typedef struct {
     tf_msg_archive_row_t *archives;
     size_t archives_count;
     bool truncated;         /* more rows than the limit */
+    tf_msg_volume_row_t *volumes;
+    size_t volumes_count;
 } tf_msg_cat_reply_t;
 
 /* client -> tape (work item): restore archives of a job into dest */
@@ -460,7 +499,8 @@ typedef struct {
     X(CAT_QUERY, "cat_query", tf_msg_cat_query_t, cat_query)              \
     X(CAT_REPLY, "cat_reply", tf_msg_cat_reply_t, cat_reply)              \
     X(TAPE_RESTORE, "tape_restore", tf_msg_tape_restore_t, tape_restore)  \
-    X(RESTORE_RESULT, "restore_result", tf_msg_restore_result_t, restore_result)
+    X(RESTORE_RESULT, "restore_result", tf_msg_restore_result_t, restore_result) \
+    X(CAT_VOLUME, "cat_volume", tf_msg_cat_volume_t, cat_volume)
 
 typedef enum {
     TF_MSG_NONE = 0,

@@ -81,7 +81,25 @@ static const char s_schema[] =
     "  link TEXT,"
     "  UNIQUE (archive_id, path)"                    /* exactly one entry per file */
     ");"
-    "CREATE INDEX IF NOT EXISTS files_job_path ON files(job_id, path);";
+    "CREATE INDEX IF NOT EXISTS files_job_path ON files(job_id, path);"
+    /* Tape volumes (docs/catalog.md, "Volumes"): what the tape writer and 'tapeflow tape'
+       report. The state stored is appendable or full; expired is computed when queried. */
+    "CREATE TABLE IF NOT EXISTS volumes ("
+    "  label TEXT PRIMARY KEY,"
+    "  pool TEXT NOT NULL,"
+    "  full INTEGER NOT NULL DEFAULT 0,"
+    "  media_type TEXT,"
+    "  created_ms INTEGER NOT NULL DEFAULT 0,"       /* the label's generation */
+    "  expires_ms INTEGER NOT NULL DEFAULT 0,"       /* 0 = nothing written, no expiry */
+    "  bytes_used INTEGER NOT NULL DEFAULT 0,"
+    "  last_written_ms INTEGER NOT NULL DEFAULT 0,"
+    "  write_errors INTEGER NOT NULL DEFAULT 0,"
+    "  read_errors INTEGER NOT NULL DEFAULT 0,"
+    "  tape_files INTEGER NOT NULL DEFAULT 0,"
+    "  drive TEXT,"
+    "  updated_ms INTEGER NOT NULL DEFAULT 0"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS volumes_pool ON volumes(pool, label);";
 
 /* ------------------------------------------------------------------ helpers ------------ */
 
@@ -721,6 +739,68 @@ s_cat_written(catalog_t *self, const tf_msg_cat_written_t *m, tf_err_t *err)
     return rc;
 }
 
+/* ------------------------------------------------------------------ volumes ------------ */
+
+static bool
+s_name_ok(const char *name)
+{
+    if (!*name)
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')
+              || *p == '.' || *p == '_' || *p == '-'))
+            return false;
+    return true;
+}
+
+/* The whole state of one volume, absolute: a repeat changes nothing, an older report (time_ms
+   before the stored updated_ms) is ignored, so reports may arrive in any order. */
+static int
+s_cat_volume(catalog_t *self, const tf_msg_cat_volume_t *m, tf_err_t *err)
+{
+    if (!s_name_ok(m->label) || strlen(m->label) > 32)
+        return tf_err_set(err, TF_ERR_INVALID, "cat_volume: '%s' is not a volume label (1 to 32 "
+                          "letters, digits, '.', '_' or '-')", m->label);
+    if (!s_name_ok(m->pool) || strlen(m->pool) > 64)
+        return tf_err_set(err, TF_ERR_INVALID, "cat_volume %s: '%s' is not a pool name", m->label,
+                          m->pool);
+    bool full = strcmp(m->state, "full") == 0;
+    if (!full && strcmp(m->state, "appendable") != 0)
+        return tf_err_set(err, TF_ERR_INVALID, "cat_volume %s: state '%s' is not appendable or "
+                          "full (expired is computed from expires_ms)", m->label, m->state);
+    int64_t t = m->time_ms > 0 ? m->time_ms : catalog_now(self);
+    int rc = s_begin(self, err);
+    if (rc != TF_OK)
+        return rc;
+    sqlite3_stmt *stmt = catalog_prepare(self,
+        "INSERT INTO volumes(label, pool, full, media_type, created_ms, expires_ms, bytes_used, "
+        "  last_written_ms, write_errors, read_errors, tape_files, drive, updated_ms) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
+        "ON CONFLICT(label) DO UPDATE SET pool = ?2, full = ?3, "
+        "  media_type = COALESCE(?4, media_type), created_ms = ?5, expires_ms = ?6, "
+        "  bytes_used = ?7, last_written_ms = ?8, write_errors = ?9, read_errors = ?10, "
+        "  tape_files = ?11, drive = COALESCE(?12, drive), updated_ms = ?13 "
+        "WHERE updated_ms <= ?13", err);
+    if (!stmt)
+        rc = TF_ERR_DB;
+    else {
+        int b = s_bind_text(stmt, 1, m->label) | s_bind_text(stmt, 2, m->pool)
+                | sqlite3_bind_int(stmt, 3, full ? 1 : 0) | s_bind_text(stmt, 4, m->media_type)
+                | sqlite3_bind_int64(stmt, 5, m->created_ms)
+                | sqlite3_bind_int64(stmt, 6, m->expires_ms) | s_bind_u64(stmt, 7, m->bytes_used)
+                | sqlite3_bind_int64(stmt, 8, m->last_written_ms)
+                | s_bind_u64(stmt, 9, m->write_errors) | s_bind_u64(stmt, 10, m->read_errors)
+                | s_bind_u64(stmt, 11, m->tape_files) | s_bind_text(stmt, 12, m->drive)
+                | sqlite3_bind_int64(stmt, 13, t);
+        rc = s_run(self, stmt, b, "cannot record the volume", NULL, err);
+    }
+    rc = s_end(self, rc, err);
+    if (rc == TF_OK)
+        tf_log_debug("volume %s (pool %s): %s, %" PRIu64 " tape files, %" PRIu64 " bytes",
+                     m->label, m->pool, m->state, m->tape_files, m->bytes_used);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ dispatch ----------- */
 
 int
@@ -732,13 +812,15 @@ catalog_apply(catalog_t *self, const tf_msg_t *msg, tf_msg_t *reply, tf_err_t *e
     case TF_MSG_CAT_JOB: return s_cat_job(self, &msg->cat_job, err);
     case TF_MSG_CAT_FILES: return s_cat_files(self, &msg->cat_files, err);
     case TF_MSG_CAT_WRITTEN: return s_cat_written(self, &msg->cat_written, err);
+    case TF_MSG_CAT_VOLUME: return s_cat_volume(self, &msg->cat_volume, err);
     case TF_MSG_CAT_QUERY:
         if (!reply)
             return tf_err_set(err, TF_ERR_INVALID, "cat_query needs somewhere to put the reply");
         return catalog_query(self, &msg->cat_query, reply, err);
     default:
         return tf_err_set(err, TF_ERR_PROTO, "the catalog does not handle %s messages (expected "
-                          "cat_job, cat_files, cat_written or cat_query)", tf_msg_type_name(msg->type));
+                          "cat_job, cat_files, cat_written, cat_volume or cat_query)",
+                          tf_msg_type_name(msg->type));
     }
 }
 
@@ -767,7 +849,8 @@ catalog_handle_item(catalog_t *self, const tf_msg_work_t *work, tf_msg_t *reply,
         rc = catalog_apply(self, &msg, reply, err);
     /* An update the catalog refuses for good would leave its job waiting forever (the broker
        reports failures of other services only): record it on the job. */
-    if (rc != TF_OK && !tf_actor_status_retryable(rc) && msg.type != TF_MSG_CAT_QUERY) {
+    if (rc != TF_OK && !tf_actor_status_retryable(rc) && msg.type != TF_MSG_CAT_QUERY
+        && msg.type != TF_MSG_CAT_VOLUME) {  /* volume reports belong to no job */
         const char *job_id = rc == TF_ERR_PROTO && msg.type == TF_MSG_NONE ? work->job_id : s_msg_job_id(&msg);
         if (!job_id)
             job_id = work->job_id;

@@ -97,7 +97,34 @@ s_read_archive(sqlite3_stmt *stmt, tf_msg_archive_row_t *a, bool *oom)
     return 200 + s_len(a->archive_id) + s_len(a->job_id) + s_len(a->volume) + s_len(a->checksum);
 }
 
-typedef enum { S_JOBS, S_FILES, S_ARCHIVES } s_kind_t;
+/* Columns: label, pool, full, media_type, created_ms, expires_ms, bytes_used,
+   last_written_ms, write_errors, read_errors, tape_files, drive, updated_ms. */
+static size_t
+s_read_volume(sqlite3_stmt *stmt, tf_msg_volume_row_t *v, int64_t now, bool *oom)
+{
+    v->label = catalog_column_dup(stmt, 0, oom);
+    v->pool = catalog_column_dup(stmt, 1, oom);
+    bool full = sqlite3_column_int(stmt, 2) != 0;
+    v->media_type = catalog_column_dup(stmt, 3, oom);
+    v->created_ms = sqlite3_column_int64(stmt, 4);
+    v->expires_ms = sqlite3_column_int64(stmt, 5);
+    v->bytes_used = s_u64(stmt, 6);
+    v->last_written_ms = sqlite3_column_int64(stmt, 7);
+    v->write_errors = s_u64(stmt, 8);
+    v->read_errors = s_u64(stmt, 9);
+    v->tape_files = s_u64(stmt, 10);
+    v->drive = catalog_column_dup(stmt, 11, oom);
+    v->updated_ms = sqlite3_column_int64(stmt, 12);
+    /* Expired wins over full: an expired volume may be recycled whatever it holds. */
+    const char *state = v->expires_ms > 0 && now >= v->expires_ms ? "expired"
+                        : full ? "full" : "appendable";
+    v->state = strdup(state);
+    if (!v->state)
+        *oom = true;
+    return 200 + s_len(v->label) + s_len(v->pool) + s_len(v->media_type) + s_len(v->drive);
+}
+
+typedef enum { S_JOBS, S_FILES, S_ARCHIVES, S_VOLUMES } s_kind_t;
 
 /* Steps a bound statement that yields up to limit + 1 rows into the reply's array of kind. */
 static int
@@ -109,7 +136,8 @@ s_collect(catalog_t *self, sqlite3_stmt *stmt, s_kind_t kind, uint64_t limit,
     int s;
     while ((s = sqlite3_step(stmt)) == SQLITE_ROW) {
         size_t *count = kind == S_JOBS ? &out->jobs_count
-                        : kind == S_FILES ? &out->files_count : &out->archives_count;
+                        : kind == S_FILES ? &out->files_count
+                        : kind == S_VOLUMES ? &out->volumes_count : &out->archives_count;
         if (*count >= limit || bytes >= CATALOG_REPLY_BUDGET) {
             out->truncated = true;
             break;
@@ -125,6 +153,12 @@ s_collect(catalog_t *self, sqlite3_stmt *stmt, s_kind_t kind, uint64_t limit,
             oom = !f || oom;
             if (f)
                 bytes += s_read_file(stmt, f, &oom);
+        }
+        else if (kind == S_VOLUMES) {
+            tf_msg_volume_row_t *v = s_grow((void **) &out->volumes, count, &cap, sizeof *v);
+            oom = !v || oom;
+            if (v)
+                bytes += s_read_volume(stmt, v, catalog_now(self), &oom);
         }
         else {
             tf_msg_archive_row_t *a = s_grow((void **) &out->archives, count, &cap, sizeof *a);
@@ -200,19 +234,25 @@ catalog_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_
     tf_msg_cat_reply_t *out = &reply->cat_reply;
     const char *what = q->query;
     bool needs_job = strcmp(what, "job") == 0 || strcmp(what, "files") == 0
-                     || strcmp(what, "archives") == 0;
-    if (!needs_job && strcmp(what, "jobs") != 0)
+                     || strcmp(what, "archives") == 0 || strcmp(what, "archive_files") == 0;
+    if (!needs_job && strcmp(what, "jobs") != 0 && strcmp(what, "volumes") != 0)
         return tf_err_set(err, TF_ERR_INVALID, "cat_query: unknown query '%s' (expected jobs, job, "
-                          "files or archives)", what);
+                          "files, archive_files, archives or volumes)", what);
     if (needs_job && (!q->job_id || !*q->job_id))
         return tf_err_set(err, TF_ERR_INVALID, "cat_query %s: no job_id given", what);
+    if (strcmp(what, "archive_files") == 0 && (!q->pattern || !*q->pattern))
+        return tf_err_set(err, TF_ERR_INVALID, "cat_query archive_files: no archive id given (in pattern)");
     if (needs_job) {
         int rc = s_job_known(self, q->job_id, err);
         if (rc != TF_OK)
             return rc;
     }
     bool oom = false;
-    char *pattern = s_pattern(q->pattern, &oom);
+    /* volumes: the pattern is a glob over labels, taken as it is. */
+    char *pattern = strcmp(what, "volumes") == 0 ? (q->pattern && *q->pattern ? strdup(q->pattern) : NULL)
+                                                 : s_pattern(q->pattern, &oom);
+    if (strcmp(what, "volumes") == 0 && q->pattern && *q->pattern && !pattern)
+        oom = true;
     if (oom)
         return tf_err_set(err, TF_ERR_NOMEM, "out of memory answering a catalog query");
 
@@ -223,6 +263,20 @@ catalog_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_
         sql = "SELECT " S_JOB_COLUMNS " FROM jobs ORDER BY created_ms DESC, job_id DESC LIMIT ?3";
         kind = S_JOBS;
         limit = s_limit(q->limit, CATALOG_JOBS_LIMIT);
+    }
+    else if (strcmp(what, "volumes") == 0) {
+        sql = "SELECT label, pool, full, media_type, created_ms, expires_ms, bytes_used, "
+              "  last_written_ms, write_errors, read_errors, tape_files, drive, updated_ms "
+              "FROM volumes WHERE (?2 IS NULL OR label GLOB ?2) ORDER BY pool, label LIMIT ?3";
+        kind = S_VOLUMES;
+        limit = s_limit(q->limit, CATALOG_MAX_ROWS);
+    }
+    else if (strcmp(what, "archive_files") == 0) {
+        /* The rows of one archive (pattern = the archive id): the tape writer's index. */
+        sql = "SELECT path, type, size, mtime, mode, uid, gid, user, grp, checksum, offset, link "
+              "FROM files WHERE job_id = ?1 AND archive_id = ?2 ORDER BY path LIMIT ?3";
+        kind = S_FILES;
+        limit = s_limit(q->limit, CATALOG_MAX_ROWS);
     }
     else if (strcmp(what, "job") == 0) {
         sql = "SELECT " S_JOB_COLUMNS " FROM jobs WHERE job_id = ?1 LIMIT ?3";

@@ -67,6 +67,15 @@ s_format_header(tf_kvrec_t *rec, const tapefile_header_t *h, tf_err_t *err)
     if (rc == TF_OK) rc = tf_kvrec_put(rec, "volume", h->volume, err);
     if (rc == TF_OK) rc = tf_kvrec_put(rec, "created", h->created, err);
     if (rc == TF_OK) rc = tf_kvrec_put(rec, "software", "tapeflow " TAPEFLOW_VERSION, err);
+    /* For a catalog rebuild: what the catalog knew of the job (absent when unknown). */
+    if (rc == TF_OK && h->job_created_ms > 0)
+        rc = tf_kvrec_put_u64(rec, "job_created_ms", (uint64_t) h->job_created_ms, err);
+    if (rc == TF_OK && h->job_scanned) {
+        rc = tf_kvrec_put_u64(rec, "job_files", h->job_files, err);
+        if (rc == TF_OK) rc = tf_kvrec_put_u64(rec, "job_bytes", h->job_bytes, err);
+        if (rc == TF_OK) rc = tf_kvrec_put_u64(rec, "job_groups", h->job_groups, err);
+        if (rc == TF_OK) rc = tf_kvrec_put_u64(rec, "job_warnings", h->job_warnings, err);
+    }
     return rc;
 }
 
@@ -93,6 +102,15 @@ s_parse_header(const uint8_t *buf, size_t len, tapefile_header_t *h)
     tf_kvrec_get_u64(buf, len, "bytes", &h->bytes);
     tf_kvrec_get(buf, len, "volume", h->volume, sizeof h->volume);
     tf_kvrec_get(buf, len, "created", h->created, sizeof h->created);
+    uint64_t created_ms = 0;
+    if (tf_kvrec_get_u64(buf, len, "job_created_ms", &created_ms) == TF_OK && created_ms <= INT64_MAX)
+        h->job_created_ms = (int64_t) created_ms;
+    h->job_scanned = tf_kvrec_get_u64(buf, len, "job_groups", &h->job_groups) == TF_OK;
+    if (h->job_scanned) {
+        tf_kvrec_get_u64(buf, len, "job_files", &h->job_files);
+        tf_kvrec_get_u64(buf, len, "job_bytes", &h->job_bytes);
+        tf_kvrec_get_u64(buf, len, "job_warnings", &h->job_warnings);
+    }
     return TF_OK;
 }
 
@@ -106,6 +124,7 @@ struct _tapefile_writer_t {
     uint64_t size;
     uint64_t data_blocks;
     XXH3_state_t *hash;
+    const tapeindex_t *index;
     bool early_warning;
     bool finished;
 };
@@ -212,6 +231,12 @@ tapefile_writer_pending(tapefile_writer_t *self)
     return self->pending;
 }
 
+void
+tapefile_writer_set_index(tapefile_writer_t *self, const tapeindex_t *index)
+{
+    self->index = index;
+}
+
 int
 tapefile_writer_finish(tapefile_writer_t *self, tapefile_stats_t *stats, tf_err_t *err)
 {
@@ -238,8 +263,13 @@ tapefile_writer_finish(tapefile_writer_t *self, tapefile_stats_t *stats, tf_err_
     if (rc == TF_OK) rc = tf_kvrec_put_u64(rec, "size", self->size, err);
     if (rc == TF_OK) rc = tf_kvrec_put_u64(rec, "data_blocks", self->data_blocks, err);
     if (rc == TF_OK) rc = tf_kvrec_put(rec, "checksum", sum, err);
+    size_t nindex = tapeindex_records(self->index);
+    if (rc == TF_OK) rc = tf_kvrec_put_u64(rec, "index_records", nindex, err);
+    if (rc == TF_OK && self->index) rc = tf_kvrec_put_u64(rec, "index_rows", tapeindex_rows(self->index), err);
     if (rc == TF_OK) rc = s_put(self, tf_kvrec_data(rec), TF_KVREC_SIZE, err);
     tf_kvrec_destroy(&rec);
+    for (size_t i = 0; rc == TF_OK && i < nindex; i++)
+        rc = s_put(self, tapeindex_record(self->index, i), TAPEINDEX_RECORD_SIZE, err);
     /* Not immediate: the filemark returns once everything is on tape, so a buffered write
        error shows up here and not after the archive was reported written. */
     if (rc == TF_OK)
@@ -256,6 +286,7 @@ tapefile_writer_finish(tapefile_writer_t *self, tapefile_stats_t *stats, tf_err_
         stats->blocks = self->data_blocks + 2;
         memcpy(stats->checksum, sum, sizeof sum);
         stats->early_warning = self->early_warning;
+        stats->index_records = nindex;
     }
     return TF_OK;
 }
@@ -282,6 +313,9 @@ struct _tapefile_reader_t {
     uint64_t data_blocks;
     uint64_t blocks;        /* all records read */
     XXH3_state_t *hash;
+    bool have_trailer;
+    tapefile_trailer_t trailer;
+    uint64_t index_read;    /* index records read so far */
 };
 
 tapefile_reader_t *
@@ -289,7 +323,7 @@ tapefile_reader_open(tf_drive_t *drive, uint64_t file, tf_err_t *err)
 {
     tapefile_reader_t *self = calloc(1, sizeof *self);
     if (self) {
-        self->buf_size = TF_KVREC_SIZE;
+        self->buf_size = TAPEINDEX_RECORD_SIZE;
         self->buf = malloc(self->buf_size);
         self->hash = XXH3_createState();
     }
@@ -368,7 +402,7 @@ tapefile_reader_read(tapefile_reader_t *self, const void **data, size_t *len, tf
     if (left == 0)
         return TF_OK;
     size_t got = 0;
-    int rc = tf_drive_read_block(self->drive, self->buf, self->buf_size, &got, err);
+    int rc = tf_drive_read_block(self->drive, self->buf, self->hdr.block_size, &got, err);
     if (rc == TF_ERR_TOOBIG)
         return tf_err_set(err, TF_ERR_INVALID,
                           "archive %s (tape file %" PRIu64 "): a data block is larger than the "
@@ -394,6 +428,34 @@ tapefile_reader_read(tapefile_reader_t *self, const void **data, size_t *len, tf
     return TF_OK;
 }
 
+/* Reads the trailer record (the reader stands after the data). */
+static int
+s_read_trailer(tapefile_reader_t *self, tf_err_t *err)
+{
+    size_t got = 0;
+    int rc = tf_drive_read_block(self->drive, self->buf, self->buf_size, &got, err);
+    if (rc != TF_OK && rc != TF_ERR_TOOBIG)
+        return tf_err_prefix(err, "archive %s (tape file %" PRIu64 ", trailer): ", self->hdr.archive_id, self->file);
+    if (rc == TF_OK && got > 0)
+        self->blocks++;
+    tapefile_trailer_t *t = &self->trailer;
+    memset(t, 0, sizeof *t);
+    if (rc != TF_OK || !tf_kvrec_is(self->buf, got, TAPEFILE_TRAILER_MAGIC)
+        || tf_kvrec_get_u64(self->buf, got, "size", &t->size) != TF_OK
+        || tf_kvrec_get_u64(self->buf, got, "data_blocks", &t->data_blocks) != TF_OK
+        || tf_kvrec_get(self->buf, got, "checksum", t->checksum, sizeof t->checksum) != TF_OK)
+        return tf_err_set(err, TF_ERR_IO,
+                          "archive %s (tape file %" PRIu64 "): no trailer after the data: the "
+                          "tape file is incomplete", self->hdr.archive_id, self->file);
+    tf_kvrec_get(self->buf, got, "archive", t->archive_id, sizeof t->archive_id);
+    /* Older tape files have no index keys: no index records follow. */
+    if (tf_kvrec_get_u64(self->buf, got, "index_records", &t->index_records) != TF_OK)
+        t->index_records = 0;
+    t->has_index = tf_kvrec_get_u64(self->buf, got, "index_rows", &t->index_rows) == TF_OK;
+    self->have_trailer = true;
+    return TF_OK;
+}
+
 int
 tapefile_reader_finish(tapefile_reader_t *self, tapefile_stats_t *stats, tf_err_t *err)
 {
@@ -406,21 +468,11 @@ tapefile_reader_finish(tapefile_reader_t *self, tapefile_stats_t *stats, tf_err_
         if (len == 0)
             break;
     }
-    size_t got = 0;
-    int rc = tf_drive_read_block(self->drive, self->buf, self->buf_size, &got, err);
-    if (rc != TF_OK && rc != TF_ERR_TOOBIG)
-        return tf_err_prefix(err, "archive %s (tape file %" PRIu64 ", trailer): ", self->hdr.archive_id, self->file);
-    if (rc == TF_OK && got > 0)
-        self->blocks++;
-    uint64_t t_size = 0, t_blocks = 0;
-    char t_sum[TAPEFILE_CHECKSUM_LEN] = "";
-    if (rc != TF_OK || !tf_kvrec_is(self->buf, got, TAPEFILE_TRAILER_MAGIC)
-        || tf_kvrec_get_u64(self->buf, got, "size", &t_size) != TF_OK
-        || tf_kvrec_get_u64(self->buf, got, "data_blocks", &t_blocks) != TF_OK
-        || tf_kvrec_get(self->buf, got, "checksum", t_sum, sizeof t_sum) != TF_OK)
-        return tf_err_set(err, TF_ERR_IO,
-                          "archive %s (tape file %" PRIu64 "): no trailer after the data: the "
-                          "tape file is incomplete", self->hdr.archive_id, self->file);
+    int rc = s_read_trailer(self, err);
+    if (rc != TF_OK)
+        return rc;
+    uint64_t t_size = self->trailer.size, t_blocks = self->trailer.data_blocks;
+    const char *t_sum = self->trailer.checksum;
     char sum[TAPEFILE_CHECKSUM_LEN];
     s_digest(self->hash, sum);
     if (t_size != self->size || t_blocks != self->data_blocks)
@@ -439,7 +491,89 @@ tapefile_reader_finish(tapefile_reader_t *self, tapefile_stats_t *stats, tf_err_
         stats->data_blocks = self->data_blocks;
         stats->blocks = self->blocks;
         memcpy(stats->checksum, sum, sizeof sum);
+        stats->index_records = self->trailer.index_records;
     }
+    return TF_OK;
+}
+
+int
+tapefile_reader_skip_data(tapefile_reader_t *self, tf_err_t *err)
+{
+    if (self->size != 0 || self->have_trailer)
+        return tf_err_set(err, TF_ERR_STATE, "archive %s: skip_data must follow the header", self->hdr.archive_id);
+    uint64_t n = self->hdr.data_blocks;
+    if (n > 0) {
+        tf_err_t serr = {0};
+        int rc = n <= INT64_MAX ? tf_drive_space(self->drive, TF_DRIVE_SPACE_BLOCKS, (int64_t) n, &serr)
+                                : TF_ERR_INVALID;
+        if (rc == TF_ERR_NOTFOUND) {
+            tf_drive_cond_t cond = tf_drive_last_cond(self->drive);
+            return tf_err_set(err, TF_ERR_IO, "archive %s (tape file %" PRIu64 ") ends %s within its %" PRIu64
+                              " data blocks: the tape file is incomplete", self->hdr.archive_id, self->file,
+                              cond == TF_DRIVE_COND_FILEMARK ? "(filemark)" : "(end of data)", n);
+        }
+        if (rc == TF_ERR_UNSUPPORTED) {
+            /* No SPACE: read the data instead (checked against the trailer as usual). */
+            tf_log_info("drive cannot space over blocks (%s): reading archive %s instead", serr.message,
+                        self->hdr.archive_id);
+            tapefile_stats_t ignored;
+            return tapefile_reader_finish(self, &ignored, err);
+        }
+        if (rc != TF_OK) {
+            if (err)
+                *err = serr;
+            return tf_err_prefix(err, "archive %s (tape file %" PRIu64 "): cannot space over the data: ",
+                                 self->hdr.archive_id, self->file);
+        }
+        self->data_blocks = n;
+    }
+    int rc = s_read_trailer(self, err);
+    if (rc != TF_OK)
+        return rc;
+    const tapefile_trailer_t *t = &self->trailer;
+    if (t->size != self->hdr.size || t->data_blocks != n || strcmp(t->checksum, self->hdr.checksum) != 0)
+        return tf_err_set(err, TF_ERR_IO,
+                          "archive %s (tape file %" PRIu64 "): the trailer (%" PRIu64 " bytes, %" PRIu64
+                          " blocks, %s) does not match the header (%" PRIu64 " bytes, %" PRIu64 " blocks, %s)",
+                          self->hdr.archive_id, self->file, t->size, t->data_blocks, t->checksum,
+                          self->hdr.size, n, self->hdr.checksum);
+    return TF_OK;
+}
+
+const tapefile_trailer_t *
+tapefile_reader_trailer(tapefile_reader_t *self)
+{
+    return self->have_trailer ? &self->trailer : NULL;
+}
+
+int
+tapefile_reader_index_next(tapefile_reader_t *self, tf_msg_t *msg, tf_err_t *err)
+{
+    memset(msg, 0, sizeof *msg);
+    if (!self->have_trailer)
+        return tf_err_set(err, TF_ERR_STATE, "archive %s: the index follows the trailer: read that first",
+                          self->hdr.archive_id);
+    if (self->index_read >= self->trailer.index_records)
+        return TF_OK;
+    uint64_t part = ++self->index_read;
+    size_t got = 0;
+    int rc = tf_drive_read_block(self->drive, self->buf, self->buf_size, &got, err);
+    if (rc == TF_ERR_TOOBIG)
+        return tf_err_set(err, TF_ERR_INVALID, "archive %s (tape file %" PRIu64 "): index record %" PRIu64
+                          " is larger than %u bytes", self->hdr.archive_id, self->file, part, TAPEINDEX_RECORD_SIZE);
+    if (rc != TF_OK)
+        return tf_err_prefix(err, "archive %s (tape file %" PRIu64 ", index record %" PRIu64 "): ",
+                             self->hdr.archive_id, self->file, part);
+    if (got == 0) {
+        self->index_read = self->trailer.index_records;  /* at the filemark: nothing more to read */
+        return tf_err_set(err, TF_ERR_IO, "archive %s (tape file %" PRIu64 "): the trailer announces %" PRIu64
+                          " index records, the tape file ends after %" PRIu64, self->hdr.archive_id,
+                          self->file, self->trailer.index_records, part - 1);
+    }
+    self->blocks++;
+    rc = tapeindex_parse(self->buf, got, self->hdr.archive_id, part, msg, err);
+    if (rc != TF_OK)
+        return tf_err_prefix(err, "tape file %" PRIu64 ": ", self->file);
     return TF_OK;
 }
 
@@ -461,6 +595,15 @@ tapefile_verify(tf_drive_t *drive, uint64_t file, const char *archive_id, uint64
                         checksum ? checksum : "");
     if (rc == TF_OK)
         rc = tapefile_reader_finish(reader, stats, err);
+    /* The index records too: a damaged one would send a later rebuild to the slow path. */
+    while (rc == TF_OK) {
+        tf_msg_t msg;
+        rc = tapefile_reader_index_next(reader, &msg, err);
+        bool more = msg.type != TF_MSG_NONE;
+        tf_msg_clear(&msg);
+        if (!more)
+            break;
+    }
     tapefile_reader_destroy(&reader);
     return rc;
 }

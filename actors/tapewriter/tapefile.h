@@ -2,7 +2,10 @@
 
         header record   TF_KVREC_SIZE (4096) bytes, "TAPEFLOW-ARCHIVE 1" + key=value lines
         data blocks     the archive's bytes in variable blocks of block_size, the last one short
-        trailer record  4096 bytes, "TAPEFLOW-TRAILER 1": byte count, data blocks, checksum
+        trailer record  4096 bytes, "TAPEFLOW-TRAILER 1": byte count, data blocks, checksum,
+                        number of index records
+        index records   0 or more, 64 KiB each, "TAPEFLOW-INDEX 1": the archive's file rows
+                        (tapeindex.h), so a scan can rebuild the catalog without the data
         filemark
 
     A short last data block may itself be 4096 bytes long, so records are recognised by their
@@ -11,7 +14,10 @@
 
     The writer streams: it takes data in any slices and writes a block as soon as it has one.
     The reader pulls: it hands out the data block by block (restore feeds libarchive from it,
-    verify and dump just consume it) and checks the trailer and checksum at the end.
+    verify and dump just consume it) and checks the trailer and checksum at the end. A scan
+    instead spaces over the data (tapefile_reader_skip_data) and reads trailer and index.
+    Tape files written before index records existed have none: their trailer has no
+    index_records key and everything else reads as before.
 */
 #ifndef TAPEFILE_H_INCLUDED
 #define TAPEFILE_H_INCLUDED
@@ -20,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tapeindex.h"
 #include "tf_drive.h"
 #include "tf_err.h"
 
@@ -45,7 +52,26 @@ typedef struct {
     uint64_t bytes;
     char volume[33];
     char created[32];         /* ISO 8601 UTC */
+    /* What the catalog knew of the job when the archive was written (for a rebuild); 0/false
+       when unknown (older tapes, or the catalog did not answer). */
+    int64_t job_created_ms;
+    bool job_scanned;         /* the totals below are the scan's */
+    uint64_t job_files;
+    uint64_t job_bytes;
+    uint64_t job_groups;
+    uint64_t job_warnings;
 } tapefile_header_t;
+
+/* The trailer as read back. */
+typedef struct {
+    char archive_id[129];
+    uint64_t size;
+    uint64_t data_blocks;
+    char checksum[TAPEFILE_CHECKSUM_LEN];
+    bool has_index;           /* the writer put the file rows after the trailer */
+    uint64_t index_records;   /* index records that follow (0 with has_index: no rows) */
+    uint64_t index_rows;
+} tapefile_trailer_t;
 
 /* Outcome of writing or reading one tape file. */
 typedef struct {
@@ -54,6 +80,7 @@ typedef struct {
     uint64_t blocks;          /* records: header + data blocks + trailer */
     char checksum[TAPEFILE_CHECKSUM_LEN];
     bool early_warning;       /* the drive reported early warning while writing */
+    uint64_t index_records;   /* index records after the trailer (not counted in blocks) */
 } tapefile_stats_t;
 
 /* Number of data blocks for size bytes. */
@@ -71,8 +98,11 @@ void tapefile_writer_destroy(tapefile_writer_t **self_p);
 int tapefile_writer_write(tapefile_writer_t *self, const void *data, size_t len, tf_err_t *err);
 /* Bytes held for the next block (less than block_size). */
 size_t tapefile_writer_pending(tapefile_writer_t *self);
-/* Writes the last (short) block, the trailer and a filemark. Checks that exactly hdr->size
-   bytes came and that their checksum is hdr->checksum (when set). */
+/* Index records to write after the trailer (borrowed until finish; NULL: none, the trailer
+   then says the tape file has no index). */
+void tapefile_writer_set_index(tapefile_writer_t *self, const tapeindex_t *index);
+/* Writes the last (short) block, the trailer, the index records and a filemark. Checks that
+   exactly hdr->size bytes came and that their checksum is hdr->checksum (when set). */
 int tapefile_writer_finish(tapefile_writer_t *self, tapefile_stats_t *stats, tf_err_t *err);
 /* After a failure: closes the incomplete tape file with a filemark (best effort). */
 void tapefile_writer_abandon(tapefile_writer_t *self);
@@ -92,11 +122,24 @@ int tapefile_reader_read(tapefile_reader_t *self, const void **data, size_t *len
 /* Reads what is left of the data, then the trailer; checks byte count, block count and the
    checksum of everything read against header and trailer. */
 int tapefile_reader_finish(tapefile_reader_t *self, tapefile_stats_t *stats, tf_err_t *err);
-/* Blocks read from tape so far (header and trailer included). */
+/* Blocks read from tape so far (header, trailer and index records included; blocks spaced
+   over are not read). */
 uint64_t tapefile_reader_blocks(tapefile_reader_t *self);
 
+/* Instead of reading the data: spaces over the header's data_blocks (reads them where the
+   drive cannot space), then reads the trailer and checks it against the header (size, blocks,
+   checksum - the data itself is not checked). A tape file that ends before its trailer is
+   TF_ERR_IO "... is incomplete". */
+int tapefile_reader_skip_data(tapefile_reader_t *self, tf_err_t *err);
+/* The trailer, after tapefile_reader_finish or tapefile_reader_skip_data succeeded. */
+const tapefile_trailer_t *tapefile_reader_trailer(tapefile_reader_t *self);
+/* Reads and decodes the next index record into *msg (a cat_files, caller clears); after the
+   last one (or with no index) msg->type is TF_MSG_NONE. A damaged record is TF_ERR_INVALID
+   with the reason (checksum, encoding); the next call reads the record after it. */
+int tapefile_reader_index_next(tapefile_reader_t *self, tf_msg_t *msg, tf_err_t *err);
+
 /* Reads all of tape file `file` and checks it against the expected archive id, size and
-   checksum (verify after write). */
+   checksum, and that every index record reads back intact (verify after write). */
 int tapefile_verify(tf_drive_t *drive, uint64_t file, const char *archive_id, uint64_t size,
                     const char *checksum, tapefile_stats_t *stats, tf_err_t *err);
 

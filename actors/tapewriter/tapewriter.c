@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fetcher.h"
+#include "indexrows.h"
 #include "restore.h"
 #include "tapefile.h"
 #include "tf_client.h"
@@ -16,6 +17,7 @@
 #include "tf_fs.h"
 #include "tf_label.h"
 #include "tf_log.h"
+#include "tf_volume.h"
 
 struct _tapewriter_t {
     tf_config_t *cfg;
@@ -27,7 +29,25 @@ struct _tapewriter_t {
     int ready_timeout_ms;
     int busy_wait_ms;
     int catalog_timeout_ms;
+    int index_wait_ms;         /* how long to wait for an archive's file rows (its tape index) */
 };
+
+/* The volume in the drive while an item writes to it (docs/operations.md, "Volumes, pools
+   and retention"): what the catalog or the tape says about it, and what happened this time. */
+typedef struct {
+    bool known;                /* the label was read and the volume checked */
+    tf_label_t label;          /* as on the tape (after a recycle: the new label) */
+    int64_t created_ms;        /* the label's generation */
+    int64_t label_expires_ms;  /* the label's own expires (operator floor) */
+    int64_t retention_ms;
+    uint64_t bytes_used;       /* before this item */
+    uint64_t write_errors;
+    uint64_t read_errors;
+    bool recycled;
+    bool write_error;          /* a medium/hardware error while writing */
+    bool read_error;           /* verify read back something else */
+    bool hit_end;              /* end of medium: the volume is full */
+} s_vol_t;
 
 /* One item in hand. */
 typedef struct {
@@ -35,6 +55,7 @@ typedef struct {
     tf_actor_t *actor;
     const tf_msg_work_t *work;
     bool permanent;            /* a refusal: do not deliver again */
+    s_vol_t vol;
 } s_item_t;
 
 tapewriter_t *
@@ -64,6 +85,7 @@ tapewriter_new(tf_config_t *cfg, tf_err_t *err)
     self->ready_timeout_ms = (int) tf_config_get_int(cfg, "tapewriter/ready_timeout", 60000);
     self->busy_wait_ms = (int) tf_config_get_int(cfg, "tapewriter/busy_wait", 10000);
     self->catalog_timeout_ms = (int) tf_config_get_int(cfg, "tapewriter/catalog_timeout", 120000);
+    self->index_wait_ms = (int) tf_config_get_int(cfg, "tapewriter/index_wait", 60000);
     self->client = tf_client_new(tf_config_get(cfg, "broker/endpoint"), err);
     if (!self->client) {
         free(self);
@@ -270,6 +292,8 @@ typedef struct {
     tapefile_stats_t stats;
     uint64_t underruns;
     double seconds;
+    tapeindex_t *index;        /* file rows after the trailer; NULL: none (see s_index) */
+    indexrows_job_t job;       /* what the catalog knows of the job, for the header */
 } s_written_t;
 
 static int
@@ -309,6 +333,7 @@ s_drive_error(s_item_t *it, tf_drive_t *drive, const char *volume, const char *p
 {
     tf_drive_cond_t cond = tf_drive_last_cond(drive);
     if (cond == TF_DRIVE_COND_END_OF_MEDIUM) {
+        it->vol.hit_end = true;
         tf_err_set(err, TF_ERR_DEVICE, "tape %s in drive %s is full: mount a new tape of pool %s",
                    volume, it->tw->drive_name, pool);
         s_event(it, true, "error", "%s", err->message);
@@ -316,6 +341,7 @@ s_drive_error(s_item_t *it, tf_drive_t *drive, const char *volume, const char *p
     }
     if (cond == TF_DRIVE_COND_MEDIUM_ERROR || cond == TF_DRIVE_COND_HARDWARE_ERROR
         || cond == TF_DRIVE_COND_WRITE_PROTECTED) {
+        it->vol.write_error = cond != TF_DRIVE_COND_WRITE_PROTECTED;
         tf_err_prefix(err, "tape %s in drive %s: ", volume, it->tw->drive_name);
         s_event(it, true, "error", "%s", err->message);
     }
@@ -345,10 +371,17 @@ s_stream(s_item_t *it, tf_drive_t *drive, fetcher_t *fetcher, const tf_msg_archi
     hdr.files = ready->files;
     hdr.bytes = ready->bytes;
     snprintf(hdr.volume, sizeof hdr.volume, "%s", w->volume);
+    hdr.job_created_ms = w->job.created_ms;
+    hdr.job_scanned = w->job.scanned;
+    hdr.job_files = w->job.files;
+    hdr.job_bytes = w->job.bytes;
+    hdr.job_groups = w->job.groups;
+    hdr.job_warnings = w->job.warnings;
     int64_t started = tf_clock_mono_ms();
     tapefile_writer_t *writer = tapefile_writer_new(drive, &hdr, err);
     if (!writer)
         return s_drive_error(it, drive, w->volume, pool, err);
+    tapefile_writer_set_index(writer, w->index);
     uint64_t written = 0, reported = 0;
     for (;;) {
         if (!fetcher_ready(fetcher))
@@ -385,6 +418,191 @@ s_stream(s_item_t *it, tf_drive_t *drive, fetcher_t *fetcher, const tf_msg_archi
     return rc;
 }
 
+/* --- volumes: pools, retention, recycling ---------------------------------------------- */
+
+/* The catalog's row for label, if it has one (fills *row with copies the caller frees with
+   tf_msg_clear on *reply). false when the catalog does not know the volume or did not answer. */
+static bool
+s_volume_row(s_item_t *it, const char *label, tf_msg_t *reply, const tf_msg_volume_row_t **row)
+{
+    *row = NULL;
+    tf_msg_t query = {.type = TF_MSG_CAT_QUERY};
+    query.cat_query = (tf_msg_cat_query_t){.query = "volumes", .pattern = (char *) label};
+    tf_err_t err = {0};
+    if (tf_client_call(it->tw->client, "catalog", NULL, NULL, &query, reply,
+                       it->tw->catalog_timeout_ms, &err) != TF_OK) {
+        tf_log_warn("cannot ask the catalog about volume %s (%s): going by what the tape says",
+                    label, err.message);
+        return false;
+    }
+    if (reply->type == TF_MSG_CAT_REPLY)
+        for (size_t i = 0; i < reply->cat_reply.volumes_count; i++)
+            if (strcmp(reply->cat_reply.volumes[i].label, label) == 0)
+                *row = &reply->cat_reply.volumes[i];
+    return *row != NULL;
+}
+
+/* Rewrites the label of an expired volume (same name and pool, created now, no expiry): the
+   tape starts again at tape file 1. */
+static int
+s_volume_recycle(s_item_t *it, tf_drive_t *drive, const char *pool, int64_t expires_ms,
+                 uint64_t archives, uint64_t *file, uint64_t *object, tf_err_t *err)
+{
+    s_vol_t *v = &it->vol;
+    tf_label_t fresh;
+    int rc = tf_label_init(&fresh, v->label.label, v->label.pool, v->label.media_type, err);
+    if (rc == TF_OK)
+        rc = tf_label_write(drive, &fresh, err);
+    if (rc != TF_OK)
+        return s_drive_error(it, drive, v->label.label, pool, err);
+    char date[32];
+    s_event(it, false, "info", "tape %s in drive %s expired on %s: recycled for pool %s (its %" PRIu64
+            " archive%s are gone)", fresh.label, it->tw->drive_name,
+            tf_volume_format_date(expires_ms, date, sizeof date), pool, archives,
+            archives == 1 ? "" : "s");
+    v->label = fresh;
+    if (tf_volume_parse_time(fresh.created, &v->created_ms) != TF_OK)
+        v->created_ms = tf_clock_wall_ms();
+    v->label_expires_ms = 0;
+    v->bytes_used = 0;
+    v->recycled = true;
+    tf_drive_pos_t pos;
+    tf_err_t perr = {0};
+    if (tf_drive_read_position(drive, &pos, &perr) != TF_OK)
+        tf_drive_position(drive, &pos);
+    *file = 1;
+    *object = pos.object_known ? pos.object : TF_LABEL_BLOCKS + 1;
+    return TF_OK;
+}
+
+/* After the label check: decides whether the item appends to the volume (positioned at end of
+   data), recycles it (expired: new label, tape file 1), or is refused (full, not expired). */
+static int
+s_volume_prepare(s_item_t *it, tf_drive_t *drive, const char *pool, const tf_label_info_t *info,
+                 uint64_t *file, uint64_t *object, tf_err_t *err)
+{
+    s_vol_t *v = &it->vol;
+    memset(v, 0, sizeof *v);
+    v->label = info->label;
+    if (tf_volume_parse_time(info->label.created, &v->created_ms) != TF_OK)
+        v->created_ms = 0;
+    if (tf_volume_parse_time(info->label.expires, &v->label_expires_ms) != TF_OK)
+        v->label_expires_ms = 0;
+    if (tf_volume_retention(it->tw->cfg, pool, &v->retention_ms, err) != TF_OK)
+        return s_refuse(it, err);
+    v->known = true;
+    int rc = s_goto_eod(drive, file, object, err);
+    if (rc != TF_OK)
+        return s_drive_error(it, drive, v->label.label, pool, err);
+    uint64_t archives = *file > 0 ? *file - 1 : 0;
+
+    /* The catalog's view when it has this very label (same generation); else the tape's. */
+    tf_msg_t reply;
+    memset(&reply, 0, sizeof reply);
+    const tf_msg_volume_row_t *row = NULL;
+    bool have_row = s_volume_row(it, v->label.label, &reply, &row);
+    bool full = false;
+    int64_t last_written = 0, catalog_expires = 0;
+    if (have_row) {
+        v->write_errors = row->write_errors;   /* the same cartridge, whatever its label says */
+        v->read_errors = row->read_errors;
+    }
+    if (have_row && row->created_ms == v->created_ms && row->pool && strcmp(row->pool, v->label.pool) == 0) {
+        full = row->state && strcmp(row->state, "appendable") != 0;
+        last_written = row->last_written_ms;
+        catalog_expires = row->expires_ms;
+        v->bytes_used = row->bytes_used;
+    }
+    else if (archives > 0) {
+        uint64_t files = 0;
+        rc = tf_volume_tape_usage(drive, &files, &last_written, err);
+        if (rc != TF_OK)
+            rc = s_drive_error(it, drive, v->label.label, pool, err);
+    }
+    tf_msg_clear(&reply);
+    if (rc != TF_OK)
+        return rc;
+    int64_t expires = tf_volume_expiry(v->label_expires_ms, last_written, v->retention_ms);
+    if (catalog_expires > expires)
+        expires = catalog_expires;
+    int64_t now = tf_clock_wall_ms();
+    if (archives > 0 && expires > 0 && now >= expires)
+        return s_volume_recycle(it, drive, pool, expires, archives, file, object, err);
+    if (full) {
+        tf_err_set(err, TF_ERR_INVALID, "tape %s in drive %s is full: mount an appendable or "
+                   "expired tape of pool %s", v->label.label, it->tw->drive_name, pool);
+        return s_refuse(it, err);
+    }
+    return TF_OK;
+}
+
+/* Tells the catalog how the volume stands after this item (ready NULL: it failed, only the
+   errors and a full tape are news). Best effort: the archive's own record does not depend on it. */
+static void
+s_volume_report(s_item_t *it, const tf_msg_archive_ready_t *ready, const s_written_t *w)
+{
+    s_vol_t *v = &it->vol;
+    int64_t now = tf_clock_wall_ms();
+    uint64_t bytes = v->bytes_used;
+    int64_t last_written = 0;
+    uint64_t tape_files = w->file;
+    if (ready) {
+        bytes += ready->size + 2 * 4096;   /* data, header and trailer records */
+        last_written = now;
+        tape_files = w->file + 1;
+    }
+    bool full = v->hit_end || (ready && w->stats.early_warning);
+    char id[300];
+    if (ready)
+        snprintf(id, sizeof id, "%s-volume-%" PRIu64, ready->archive_id, w->file);
+    tf_msg_t msg = {.type = TF_MSG_CAT_VOLUME};
+    msg.cat_volume = (tf_msg_cat_volume_t){
+        .label = v->label.label,
+        .pool = v->label.pool,
+        .state = full ? "full" : "appendable",
+        .media_type = v->label.media_type[0] ? v->label.media_type : NULL,
+        .created_ms = v->created_ms,
+        .expires_ms = tf_volume_expiry(v->label_expires_ms, last_written, v->retention_ms),
+        .bytes_used = bytes,
+        .last_written_ms = last_written,
+        .write_errors = v->write_errors + (v->write_error ? 1 : 0),
+        .read_errors = v->read_errors + (v->read_error ? 1 : 0),
+        .tape_files = tape_files,
+        .drive = it->tw->drive_name,
+        .time_ms = now,
+    };
+    if (!ready) {
+        /* A failed item changes no use figures: keep what the catalog has, add the news. */
+        tf_msg_t reply;
+        memset(&reply, 0, sizeof reply);
+        const tf_msg_volume_row_t *row = NULL;
+        if (s_volume_row(it, v->label.label, &reply, &row) && row->created_ms == v->created_ms) {
+            msg.cat_volume.expires_ms = row->expires_ms;
+            msg.cat_volume.last_written_ms = row->last_written_ms;
+            msg.cat_volume.tape_files = row->tape_files > tape_files ? row->tape_files : tape_files;
+            if (!full && row->state && strcmp(row->state, "full") == 0)
+                msg.cat_volume.state = "full";
+        }
+        tf_msg_t result;
+        tf_err_t err = {0};
+        if (tf_client_call(it->tw->client, "catalog", NULL, NULL, &msg, &result,
+                           it->tw->catalog_timeout_ms, &err) != TF_OK)
+            tf_log_warn("cannot tell the catalog about volume %s: %s", v->label.label, err.message);
+        else
+            tf_msg_clear(&result);
+        tf_msg_clear(&reply);
+        return;
+    }
+    tf_msg_t result;
+    tf_err_t err = {0};
+    if (tf_client_call(it->tw->client, "catalog", id, NULL, &msg, &result,
+                       it->tw->catalog_timeout_ms, &err) != TF_OK)
+        tf_log_warn("cannot tell the catalog about volume %s ('tapeflow tape list' is behind "
+                    "until the next archive): %s", v->label.label, err.message);
+    else
+        tf_msg_clear(&result);
+}
+
 static int
 s_write_and_verify(s_item_t *it, const tf_msg_archive_ready_t *ready, s_written_t *w, tf_err_t *err)
 {
@@ -406,16 +624,15 @@ s_write_and_verify(s_item_t *it, const tf_msg_archive_ready_t *ready, s_written_
         rc = s_check_label(it, drive, pool, &info, err);
     if (rc == TF_OK) {
         snprintf(w->volume, sizeof w->volume, "%s", info.label.label);
-        rc = s_goto_eod(drive, &w->file, &w->object, err);
-        if (rc != TF_OK)
-            rc = s_drive_error(it, drive, w->volume, pool, err);
+        rc = s_volume_prepare(it, drive, pool, &info, &w->file, &w->object, err);
     }
     if (rc == TF_OK)
         rc = s_stream(it, drive, fetcher, ready, w, pool, err);
     fetcher_destroy(&fetcher);
     if (rc == TF_OK && w->stats.early_warning)
         s_event(it, true, "warn", "tape %s in drive %s is nearly full (early warning): mount a new "
-                "tape of pool %s soon", w->volume, tw->drive_name, pool);
+                "tape of pool %s soon (it is marked full: no more archives go to it until it "
+                "expires)", w->volume, tw->drive_name, pool);
     if (rc == TF_OK && tw->verify) {
         tapefile_stats_t vst;
         rc = tapefile_verify(drive, w->file, ready->archive_id, ready->size, ready->checksum, &vst, err);
@@ -424,11 +641,41 @@ s_write_and_verify(s_item_t *it, const tf_msg_archive_ready_t *ready, s_written_
                           ") failed, the archive stays staged and is written again: ",
                           ready->archive_id, w->volume, tw->drive_name, w->file);
             s_event(it, true, "error", "%s", err->message);
+            it->vol.read_error = true;
             rc = TF_ERR_IO;
         }
     }
     tf_drive_destroy(&drive);
+    if (rc != TF_OK && it->vol.known && (it->vol.write_error || it->vol.read_error || it->vol.hit_end))
+        s_volume_report(it, NULL, w);
     return rc;
+}
+
+static bool
+s_index_stop(void *arg)
+{
+    s_item_t *it = arg;
+    return it->actor && tf_actor_interrupted(it->actor);
+}
+
+/* The archive's file rows for its on-tape index. Without them the archive is still written
+   (a rebuild then reads its tar headers): a warning, not a failure. */
+static int
+s_index(s_item_t *it, const tf_msg_archive_ready_t *ready, s_written_t *w, tf_err_t *err)
+{
+    tf_err_t ierr = {0};
+    int rc = indexrows_fetch(it->tw->client, ready, it->tw->index_wait_ms, it->tw->catalog_timeout_ms,
+                             s_index_stop, it, &w->index, &w->job, &ierr);
+    if (rc == TF_ERR_INTERRUPTED) {
+        if (err)
+            *err = ierr;
+        return rc;
+    }
+    if (rc != TF_OK)
+        s_event(it, false, "warn", "archive %s is written without its file index: %s; a catalog rebuild "
+                "('tapeflow tape scan') will read the archive's tar headers instead", ready->archive_id,
+                ierr.message);
+    return TF_OK;
 }
 
 static int
@@ -444,7 +691,10 @@ s_handle_archive(s_item_t *it, const tf_msg_archive_ready_t *ready, tf_err_t *er
     }
     s_written_t w;
     memset(&w, 0, sizeof w);
-    rc = s_write_and_verify(it, ready, &w, err);
+    rc = s_index(it, ready, &w, err);
+    if (rc == TF_OK)
+        rc = s_write_and_verify(it, ready, &w, err);
+    tapeindex_destroy(&w.index);
     if (rc != TF_OK)
         return rc;
     double mbs = (double) ready->size / 1e6 / (w.seconds > 0.001 ? w.seconds : 0.001);
@@ -456,6 +706,7 @@ s_handle_archive(s_item_t *it, const tf_msg_archive_ready_t *ready, tf_err_t *er
     rc = s_record(it, ready, &w, err);
     if (rc != TF_OK)
         return rc;
+    s_volume_report(it, ready, &w);
     return s_release(it, ready, err);
 }
 

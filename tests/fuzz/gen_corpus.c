@@ -165,6 +165,16 @@ static tf_msg_archive_row_t s_archives[] = {
     {.archive_id = "J1-g00003", .job_id = "J1", .group_no = 3, .volume = "TF0002L8",
      .tape_file = 7, .block = 8, .blocks = 9, .size = 10, .checksum = "c", .files = 11},
 };
+static tf_msg_volume_row_t s_volumes[] = {
+    {.label = "TF0001", .pool = "default", .state = "appendable", .media_type = "sim",
+     .created_ms = 1795258211000, .expires_ms = 1797850211000, .bytes_used = 734003,
+     .last_written_ms = 1795258360000, .write_errors = 0, .read_errors = 1, .tape_files = 2,
+     .drive = "tape0", .updated_ms = 1795258360001},
+    {.label = "TF0002"},
+    {.label = "TF0003", .pool = "offsite", .state = "expired", .created_ms = INT64_MIN,
+     .expires_ms = -1, .bytes_used = UINT64_MAX, .last_written_ms = INT64_MAX,
+     .write_errors = UINT64_MAX, .tape_files = UINT64_MAX},
+};
 
 static void
 s_full(tf_msg_type_t type, tf_msg_t *m)
@@ -299,7 +309,8 @@ s_full(tf_msg_type_t type, tf_msg_t *m)
     case TF_MSG_CAT_REPLY:
         m->cat_reply = (tf_msg_cat_reply_t){.jobs = s_jobs, .jobs_count = 2, .files = s_files,
                                             .files_count = 3, .archives = s_archives,
-                                            .archives_count = 3, .truncated = true};
+                                            .archives_count = 3, .truncated = true,
+                                            .volumes = s_volumes, .volumes_count = 3};
         break;
     case TF_MSG_TAPE_RESTORE:
         m->tape_restore = (tf_msg_tape_restore_t){
@@ -310,6 +321,13 @@ s_full(tf_msg_type_t type, tf_msg_t *m)
         m->restore_result = (tf_msg_restore_result_t){
             .files = 4999, .bytes = UINT64_MAX, .archives_read = 2, .blocks_read = 8196,
             .warnings = 1, .message = "1 file could not be restored: permission denied"};
+        break;
+    case TF_MSG_CAT_VOLUME:
+        m->cat_volume = (tf_msg_cat_volume_t){
+            .label = "TF0001", .pool = "default", .state = "full", .media_type = "density 0x5a",
+            .created_ms = 1795258211000, .expires_ms = 1797850211000, .bytes_used = UINT64_MAX,
+            .last_written_ms = -1, .write_errors = 3, .read_errors = 4, .tape_files = 17,
+            .drive = "tape0", .time_ms = INT64_MIN};
         break;
     case TF_MSG_NONE:
     case TF_MSG_TYPE_COUNT:
@@ -375,11 +393,13 @@ s_minimal(tf_msg_type_t type, tf_msg_t *m)
     case TF_MSG_CAT_QUERY: m->cat_query.job_id = m->cat_query.pattern = NULL; break;
     case TF_MSG_CAT_REPLY:
         m->cat_reply.jobs_count = m->cat_reply.files_count = m->cat_reply.archives_count = 0;
+        m->cat_reply.volumes_count = 0;
         break;
     case TF_MSG_TAPE_RESTORE:
         m->tape_restore.patterns_count = m->tape_restore.archives_count = 0;
         break;
     case TF_MSG_RESTORE_RESULT: m->restore_result.message = NULL; break;
+    case TF_MSG_CAT_VOLUME: m->cat_volume.media_type = m->cat_volume.drive = NULL; break;
     default: break;
     }
 }
@@ -433,7 +453,13 @@ s_valid(void)
     s_full(TF_MSG_CAT_REPLY, &m);
     m.cat_reply.jobs_count = 0;
     m.cat_reply.archives_count = 0;
+    m.cat_reply.volumes_count = 0;
     s_write_msg("ok-cat_reply-files-only", &m);
+    s_full(TF_MSG_CAT_REPLY, &m);
+    m.cat_reply.jobs_count = m.cat_reply.files_count = m.cat_reply.archives_count = 0;
+    m.cat_reply.volumes = &s_volumes[1];
+    m.cat_reply.volumes_count = 1;
+    s_write_msg("ok-cat_reply-volumes-1-min", &m);
     s_full(TF_MSG_TAPE_RESTORE, &m);
     m.tape_restore.patterns_count = 0;
     m.tape_restore.archives_count = 1;
@@ -711,6 +737,33 @@ s_malformed(void)
     b_kv_str(&b, "archive_id", "J1-g00001");
     b_str(&b, "J1-g00002");
     b_done(&b, "bad-tape_restore-archive-not-map");
+
+    b_init(&b);
+    b_map(&b, 3);
+    b_env(&b, "cat_reply");
+    b_str(&b, "volumes");
+    b_array(&b, 1);
+    b_map(&b, 2);
+    b_kv_str(&b, "pool", "default");
+    b_kv_uint(&b, "tape_files", 2);
+    b_done(&b, "bad-cat_reply-volume-no-label");
+
+    b_init(&b);
+    b_map(&b, 6);   /* claims one pair more than it holds */
+    b_env(&b, "cat_volume");
+    b_kv_str(&b, "label", "TF0001");
+    b_kv_str(&b, "pool", "default");
+    b_kv_str(&b, "state", "full");
+    b_done(&b, "bad-cat_volume-truncated-map");
+
+    b_init(&b);
+    b_map(&b, 6);
+    b_env(&b, "cat_volume");
+    b_kv_str(&b, "label", "TF0001");
+    b_kv_str(&b, "pool", "default");
+    b_kv_str(&b, "state", "full");
+    b_kv_str(&b, "expires_ms", "2027-01-05");
+    b_done(&b, "bad-cat_volume-expires-string");
 
     b_init(&b);
     b_map(&b, 4);

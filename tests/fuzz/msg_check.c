@@ -212,6 +212,26 @@ s_archive_row_eq(const tf_msg_archive_row_t *A, const tf_msg_archive_row_t *B, c
     return true;
 }
 
+static bool
+s_volume_row_eq(const tf_msg_volume_row_t *A, const tf_msg_volume_row_t *B, const char *W,
+                char *why, size_t why_size)
+{
+    EQ_STR(label);
+    EQ_STR(pool);
+    EQ_STR(state);
+    EQ_STR(media_type);
+    EQ_I(created_ms);
+    EQ_I(expires_ms);
+    EQ_U(bytes_used);
+    EQ_I(last_written_ms);
+    EQ_U(write_errors);
+    EQ_U(read_errors);
+    EQ_U(tape_files);
+    EQ_STR(drive);
+    EQ_I(updated_ms);
+    return true;
+}
+
 bool
 tf_msg_equal(const tf_msg_t *a, const tf_msg_t *b, char *why, size_t why_size)
 {
@@ -514,6 +534,7 @@ tf_msg_equal(const tf_msg_t *a, const tf_msg_t *b, char *why, size_t why_size)
         EQ_ROWS(files, s_file_row_eq);
         EQ_ROWS(archives, s_archive_row_eq);
         EQ_B(truncated);
+        EQ_ROWS(volumes, s_volume_row_eq);
         return true;
     }
     case TF_MSG_TAPE_RESTORE: {
@@ -534,6 +555,24 @@ tf_msg_equal(const tf_msg_t *a, const tf_msg_t *b, char *why, size_t why_size)
         EQ_U(blocks_read);
         EQ_U(warnings);
         EQ_STR(message);
+        return true;
+    }
+    case TF_MSG_CAT_VOLUME: {
+        const tf_msg_cat_volume_t *A = &a->cat_volume, *B = &b->cat_volume;
+        const char *W = "cat_volume";
+        EQ_STR(label);
+        EQ_STR(pool);
+        EQ_STR(state);
+        EQ_STR(media_type);
+        EQ_I(created_ms);
+        EQ_I(expires_ms);
+        EQ_U(bytes_used);
+        EQ_I(last_written_ms);
+        EQ_U(write_errors);
+        EQ_U(read_errors);
+        EQ_U(tape_files);
+        EQ_STR(drive);
+        EQ_I(time_ms);
         return true;
     }
     case TF_MSG_NONE:

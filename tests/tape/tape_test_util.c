@@ -311,6 +311,10 @@ s_catalog_item(tt_catalog_t *self, tf_msg_t *work)
         }
         pthread_mutex_unlock(&self->lock);
         tf_actor_done(self->actor, &work->work, "", 0);
+    } else if (payload.type == TF_MSG_CAT_QUERY && payload.cat_query.query
+               && strcmp(payload.cat_query.query, "archive_files") == 0) {
+        /* No file rows here: like a catalog without them, the tape writer writes no index. */
+        tf_actor_failed(self->actor, &work->work, false, "the fake catalog keeps no file rows");
     } else if (payload.type == TF_MSG_CAT_QUERY) {
         pthread_mutex_lock(&self->lock);
         tf_msg_archive_row_t rows[32];

@@ -235,6 +235,19 @@ static tf_msg_archive_row_t s_archives[] = {
     {.archive_id = "J1-g00003", .job_id = "J1", .group_no = 3, .volume = "-", .tape_file = 7,
      .block = 8, .blocks = 9, .size = 10, .checksum = "c", .files = 11, .written = false},
 };
+static tf_msg_volume_row_t s_volumes[] = {
+    {.label = "TF0001", .pool = "default", .state = "appendable", .media_type = "sim",
+     .created_ms = 1795258211000, .expires_ms = 1797850211000, .bytes_used = 734003,
+     .last_written_ms = 1795258360000, .write_errors = 1, .read_errors = 2, .tape_files = 2,
+     .drive = "tape0", .updated_ms = 1795258360001},
+    {.label = "TF0002L8", .pool = "offsite", .state = "full", .media_type = "density 0x5a",
+     .created_ms = INT64_MIN, .expires_ms = INT64_MAX, .bytes_used = UINT64_MAX,
+     .last_written_ms = -1, .write_errors = UINT64_MAX, .read_errors = UINT64_MAX,
+     .tape_files = UINT64_MAX, .drive = "lto1", .updated_ms = -2},
+    {.label = "TF0003", .pool = "default", .state = "expired", .media_type = "",
+     .created_ms = 1, .expires_ms = 2, .bytes_used = 3, .last_written_ms = 4, .write_errors = 5,
+     .read_errors = 6, .tape_files = 7, .drive = "", .updated_ms = 8},
+};
 
 /* Every field set to a non-default value. `empty_bytes`: byte fields present but empty
    (otherwise binary data with NULs). Returns false for a type it does not know. */
@@ -386,7 +399,8 @@ fill_full(tf_msg_type_t type, tf_msg_t *m, bool empty_bytes)
         m->cat_reply = (tf_msg_cat_reply_t){
             .jobs = s_jobs, .jobs_count = N_ELEMS(s_jobs), .files = s_files,
             .files_count = N_ELEMS(s_files), .archives = s_archives,
-            .archives_count = N_ELEMS(s_archives), .truncated = true};
+            .archives_count = N_ELEMS(s_archives), .truncated = true, .volumes = s_volumes,
+            .volumes_count = N_ELEMS(s_volumes)};
         return true;
     case TF_MSG_TAPE_RESTORE:
         m->tape_restore = (tf_msg_tape_restore_t){
@@ -398,6 +412,13 @@ fill_full(tf_msg_type_t type, tf_msg_t *m, bool empty_bytes)
         m->restore_result = (tf_msg_restore_result_t){
             .files = 4999, .bytes = UINT64_MAX, .archives_read = 2, .blocks_read = 8196,
             .warnings = 1, .message = "1 file could not be restored: permission denied"};
+        return true;
+    case TF_MSG_CAT_VOLUME:
+        m->cat_volume = (tf_msg_cat_volume_t){
+            .label = "TF0001", .pool = "default", .state = "full", .media_type = "density 0x5a",
+            .created_ms = 1795258211000, .expires_ms = INT64_MAX, .bytes_used = UINT64_MAX,
+            .last_written_ms = -1795258360000ll, .write_errors = 3, .read_errors = UINT64_MAX,
+            .tape_files = 17, .drive = "tape0", .time_ms = INT64_MIN};
         return true;
     case TF_MSG_NONE:
     case TF_MSG_TYPE_COUNT:
@@ -475,6 +496,9 @@ fill_min(tf_msg_type_t type, tf_msg_t *m)
         m->tape_restore = (tf_msg_tape_restore_t){.job_id = "j", .dest = "/d"};
         return true;
     case TF_MSG_RESTORE_RESULT: return true;
+    case TF_MSG_CAT_VOLUME:
+        m->cat_volume = (tf_msg_cat_volume_t){.label = "v", .pool = "p", .state = "appendable"};
+        return true;
     case TF_MSG_NONE:
     case TF_MSG_TYPE_COUNT:
         break;
@@ -525,10 +549,13 @@ static const char *const s_wire_spec[TF_MSG_TYPE_COUNT] = {
                            "tape_file:uint block:uint blocks:uint size:uint checksum:str "
                            "files:uint bytes:uint",
     [TF_MSG_CAT_QUERY] = "query:str job_id:str pattern:str limit:uint",
-    [TF_MSG_CAT_REPLY] = "jobs:array files:array archives:array truncated:bool",
+    [TF_MSG_CAT_REPLY] = "jobs:array files:array archives:array truncated:bool volumes:array",
     [TF_MSG_TAPE_RESTORE] = "job_id:str dest:str patterns:array archives:array",
     [TF_MSG_RESTORE_RESULT] = "files:uint bytes:uint archives_read:uint blocks_read:uint "
                               "warnings:uint message:str",
+    [TF_MSG_CAT_VOLUME] = "label:str pool:str state:str media_type:str created_ms:int "
+                          "expires_ms:int bytes_used:uint last_written_ms:int write_errors:uint "
+                          "read_errors:uint tape_files:uint drive:str time_ms:int",
 };
 static const char s_service_row_spec[] = "name:str workers:uint idle:uint queued:uint inflight:uint "
                                          "done:uint failed:uint redelivered:uint oldest_age_ms:int";
@@ -547,6 +574,10 @@ static const char s_job_row_spec[] = "job_id:str status:str stage:str message:st
 static const char s_archive_row_spec[] = "archive_id:str job_id:str group_no:uint volume:str "
                                          "tape_file:uint block:uint blocks:uint size:uint "
                                          "checksum:str files:uint written:bool";
+static const char s_volume_row_spec[] = "label:str pool:str state:str media_type:str "
+                                        "created_ms:int expires_ms:int bytes_used:uint "
+                                        "last_written_ms:int write_errors:uint read_errors:uint "
+                                        "tape_files:uint drive:str updated_ms:int";
 
 /* Every rows field of the catalogue: its row spec and the rows in fill_full's message. */
 static const struct {
@@ -564,6 +595,7 @@ static const struct {
     {TF_MSG_CAT_REPLY, "jobs", s_job_row_spec, 3},
     {TF_MSG_CAT_REPLY, "files", s_file_row_spec, 3},
     {TF_MSG_CAT_REPLY, "archives", s_archive_row_spec, 3},
+    {TF_MSG_CAT_REPLY, "volumes", s_volume_row_spec, 3},
     {TF_MSG_TAPE_RESTORE, "patterns", s_path_row_spec, 3},
     {TF_MSG_TAPE_RESTORE, "archives", s_archive_row_spec, 3},
 };
@@ -743,6 +775,25 @@ test_equal_helper_detects_differences(void **state)
     b.cat_reply.jobs = jobs;
     assert_false(tf_msg_equal(&a, &b, why, sizeof why));
     assert_string_equal(why, "cat_reply.jobs[2].scanned: 0 != 1");
+
+    tf_msg_volume_row_t volumes[3];
+    memcpy(volumes, s_volumes, sizeof volumes);
+    volumes[1].read_errors = 9;
+    fill_full(TF_MSG_CAT_REPLY, &b, false);
+    b.cat_reply.volumes = volumes;
+    assert_false(tf_msg_equal(&a, &b, why, sizeof why));
+    assert_string_equal(why, "cat_reply.volumes[1].read_errors: 18446744073709551615 != 9");
+    volumes[1] = s_volumes[1];
+    volumes[2].state = "full";
+    assert_false(tf_msg_equal(&a, &b, why, sizeof why));
+    assert_string_equal(why, "cat_reply.volumes[2].state: \"expired\" != \"full\"");
+
+    fill_full(TF_MSG_CAT_VOLUME, &a, false);
+    fill_full(TF_MSG_CAT_VOLUME, &b, false);
+    assert_true(tf_msg_equal(&a, &b, why, sizeof why));
+    b.cat_volume.expires_ms = 0;
+    assert_false(tf_msg_equal(&a, &b, why, sizeof why));
+    assert_non_null(strstr(why, "cat_volume.expires_ms"));
 
     tf_msg_archive_row_t archives[3];
     memcpy(archives, s_archives, sizeof archives);
@@ -946,6 +997,7 @@ static const struct {
     ROWS_FIELD_(TF_MSG_CAT_REPLY, cat_reply, jobs, s_jobs),
     ROWS_FIELD_(TF_MSG_CAT_REPLY, cat_reply, files, s_files),
     ROWS_FIELD_(TF_MSG_CAT_REPLY, cat_reply, archives, s_archives),
+    ROWS_FIELD_(TF_MSG_CAT_REPLY, cat_reply, volumes, s_volumes),
     ROWS_FIELD_(TF_MSG_TAPE_RESTORE, tape_restore, patterns, s_patterns),
     ROWS_FIELD_(TF_MSG_TAPE_RESTORE, tape_restore, archives, s_archives),
 };
@@ -1054,6 +1106,23 @@ test_roundtrip_pipeline_minimal_rows(void **state)
     assert_null(out.cat_reply.archives[1].volume);
     assert_false(out.cat_reply.archives[1].written);
     tf_msg_clear(&out);
+
+    /* A volume row with only its label; a cat_volume with only what it requires. */
+    tf_msg_volume_row_t volumes[] = {{.label = "TF0009"}};
+    fill_min(TF_MSG_CAT_REPLY, &m);
+    m.cat_reply.volumes = volumes;
+    m.cat_reply.volumes_count = 1;
+    roundtrip(&m);
+    encode_ok(&m, &data, &size);
+    expect_decode(data, size, &out);
+    free(data);
+    assert_string_equal(out.cat_reply.volumes[0].label, "TF0009");
+    assert_null(out.cat_reply.volumes[0].pool);
+    assert_null(out.cat_reply.volumes[0].state);
+    assert_int_equal(out.cat_reply.volumes[0].expires_ms, 0);
+    tf_msg_clear(&out);
+    fill_min(TF_MSG_CAT_VOLUME, &m);
+    roundtrip(&m);
 
     fill_min(TF_MSG_TAPE_RESTORE, &m);
     m.tape_restore.archives = archives;
@@ -1261,6 +1330,7 @@ static const char *const s_enc_first_required[TF_MSG_TYPE_COUNT] = {
     [TF_MSG_ARCHIVE_RELEASE] = "archive_id", [TF_MSG_CAT_JOB] = "job_id",
     [TF_MSG_CAT_FILES] = "job_id",         [TF_MSG_CAT_WRITTEN] = "job_id",
     [TF_MSG_CAT_QUERY] = "query",          [TF_MSG_TAPE_RESTORE] = "job_id",
+    [TF_MSG_CAT_VOLUME] = "label",
     /* cat_reply, restore_result: nothing required */
 };
 static const char *const s_dec_first_required[TF_MSG_TYPE_COUNT] = {
@@ -1276,6 +1346,7 @@ static const char *const s_dec_first_required[TF_MSG_TYPE_COUNT] = {
     [TF_MSG_ARCHIVE_RELEASE] = "archive_id", [TF_MSG_CAT_JOB] = "job_id",
     [TF_MSG_CAT_FILES] = "job_id",         [TF_MSG_CAT_WRITTEN] = "job_id",
     [TF_MSG_CAT_QUERY] = "query",          [TF_MSG_TAPE_RESTORE] = "job_id",
+    [TF_MSG_CAT_VOLUME] = "label",
 };
 
 static void
@@ -1326,6 +1397,15 @@ test_encode_refuses_unset_required(void **state)
     m.tape_restore.archives = archives;
     m.tape_restore.archives_count = 1;
     expect_encode_fails(&m, TF_ERR_INVALID, "archive: required field 'archive_id' is not set");
+    tf_msg_volume_row_t volumes[1] = {s_volumes[0]};
+    volumes[0].label = NULL;
+    fill_full(TF_MSG_CAT_REPLY, &m, false);
+    m.cat_reply.volumes = volumes;
+    m.cat_reply.volumes_count = 1;
+    expect_encode_fails(&m, TF_ERR_INVALID, "volume: required field 'label' is not set");
+    fill_full(TF_MSG_CAT_VOLUME, &m, false);
+    m.cat_volume.state = NULL;
+    expect_encode_fails(&m, TF_ERR_INVALID, "cat_volume: required field 'state' is not set");
     tf_msg_group_entry_t entries[1] = {{.size = 1}};
     fill_full(TF_MSG_FILE_GROUP, &m, false);
     m.file_group.entries = entries;

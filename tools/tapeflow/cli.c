@@ -72,12 +72,23 @@ static const struct {
      "\n"
      "Shows one job: status, stage, progress, archives and, when it failed, the root cause.\n"
      "Exit 1 when the job failed or is unknown.\n"},
+    {"changer",
+     "usage: tapeflow [--config FILE] changer list|load|unload CHANGER ...\n"
+     "\n"
+     "  changer list CHANGER                                 slots, drives, barcodes\n"
+     "  changer load CHANGER (--slot N | --barcode B) [--drive D]\n"
+     "  changer unload CHANGER [--drive D] [--slot N]        back to its slot by default\n"
+     "CHANGER is a URL or a name from changers/<name>/url (see docs/changers.md).\n"},
     {"tape",
-     "usage: tapeflow [--config FILE] tape label|info|dump ...\n"
+     "usage: tapeflow [--config FILE] tape label|info|dump|list|erase|scan ...\n"
      "\n"
      "  tape label DRIVE --label NAME --pool POOL [--force]   label a blank tape\n"
+     "       [--expires DATE]                                 not to be overwritten before DATE\n"
      "  tape info DRIVE                                      what is on the tape in DRIVE\n"
-     "  tape dump DRIVE --file N                             one archive's data to stdout\n"},
+     "  tape dump DRIVE --file N                             one archive's data to stdout\n"
+     "  tape list [--pool POOL]                              volumes: pool, state, expiry, use\n"
+     "  tape erase DRIVE [--yes]                             erase an expired volume, keep its label\n"
+     "  tape scan DRIVE                                      rebuild the catalog rows of a tape from it\n"},
 };
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
 
@@ -97,7 +108,8 @@ cli_usage(FILE *out)
             "  backup PATH...    back up paths to tape (--wait to follow the job)\n"
             "  restore JOB ...   restore a job's files (--to DIR)\n"
             "  jobs, job ID      list jobs, show one\n"
-            "  tape ...          label, info, dump\n"
+            "  tape ...          label, info, dump, list, erase\n"
+            "  changer ...       media changer: list, load, unload\n"
             "\n"
             "options:\n"
             "  --config FILE     configuration file (ZPL); default $TAPEFLOW_CONFIG, else\n"

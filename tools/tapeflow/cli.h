@@ -35,6 +35,8 @@ int cmd_restore(cli_t *cli, int argc, char **argv);  /* cmd_restore.c */
 int cmd_jobs(cli_t *cli, int argc, char **argv);     /* cmd_jobs.c: list jobs */
 int cmd_job(cli_t *cli, int argc, char **argv);      /* cmd_jobs.c: one job */
 int cmd_tape(cli_t *cli, int argc, char **argv);     /* cmd_tape.c: label, dump, ... */
+int cmd_changer(cli_t *cli, int argc, char **argv);  /* cmd_changer.c: changer list|load|unload */
+int cmd_tape_scan(cli_t *cli, int argc, char **argv); /* cmd_tape_scan.c: tape scan (argv[0] "scan") */
 
 /* Prints the help of one command ("up", ...) to out; false when the command is unknown. */
 bool cli_help(const char *command, FILE *out);

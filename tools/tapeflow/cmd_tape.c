@@ -1,4 +1,6 @@
-/*  cmd_tape - `tapeflow tape label|info|dump`: volume labels and raw access to tape files.
+/*  cmd_tape - `tapeflow tape label|info|dump|list|erase`: volume labels, raw access to tape
+    files, and volumes, pools and retention (list asks the catalog; label --force and erase
+    refuse a tapeflow volume that has not expired).
 
     These open the drive directly (not through the tape writer), so they work while the stack
     is down and between the tape writer's items; a drive another process holds is reported as
@@ -12,13 +14,17 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_jobview.h"
 #include "tapefile.h"
+#include "tf_client.h"
+#include "tf_clock.h"
 #include "tf_drive.h"
 #include "tf_drive_resolve.h"
 #include "tf_fs.h"
 #include "tf_json.h"
 #include "tf_label.h"
 #include "tf_log.h"
+#include "tf_volume.h"
 
 typedef struct {
     const char *sub;
@@ -29,20 +35,35 @@ typedef struct {
     bool json;
     bool have_file;
     uint64_t file;
+    const char *expires;      /* label --expires DATE */
+    bool yes;                 /* erase --yes */
+    int timeout_ms;           /* list --timeout */
 } s_args_t;
 
 static void
 s_usage(FILE *out)
 {
     fprintf(out,
-            "usage: tapeflow tape label DRIVE --label NAME --pool POOL [--force] [--json]\n"
+            "usage: tapeflow tape label DRIVE --label NAME --pool POOL [--expires DATE] [--force] [--json]\n"
             "       tapeflow tape info DRIVE [--json]\n"
             "       tapeflow tape dump DRIVE --file N > archive.tar.zst\n"
+            "       tapeflow tape list [--pool POOL] [--json] [--timeout SECONDS]\n"
+            "       tapeflow tape erase DRIVE [--yes] [--force --label NAME --pool POOL] [--json]\n"
+            "       tapeflow tape scan DRIVE [--json] [--timeout SECONDS]\n"
             "label  writes a volume label on a blank tape; a tape that has a label or data is\n"
-            "       refused unless --force (which loses its contents).\n"
+            "       refused unless --force (which loses its contents). --force never overwrites a\n"
+            "       tapeflow volume that has not expired. --expires DATE (2027-01-05) keeps the\n"
+            "       volume from being overwritten before DATE, whatever its pool's retention.\n"
+            "list   every volume the catalog knows: pool, state (appendable, full, expired),\n"
+            "       expiry, bytes used, last written, errors, tape files; then each pool.\n"
+            "erase  erases an expired tapeflow volume and writes its label again (same name and\n"
+            "       pool), so it stays labelled; asks first unless --yes. Another program's tape\n"
+            "       needs --force and a new --label and --pool.\n"
             "info   shows the label on the tape, what kind of tape it is and how many tape files it holds.\n"
             "dump   writes the archive data of tape file N (1 = first archive) to stdout, exactly as\n"
             "       staged: pipe it into 'tar --zstd -tvf -' (see docs/tape-format.md).\n"
+            "scan   rebuilds the catalog rows of the tape (jobs, archives, positions, files) from its\n"
+            "       label, headers, trailers and index records; needs the stack running.\n"
             "DRIVE is a drive name from the config (drives/NAME/url), serial:XYZ, or a URL\n"
             "(sim:/path/tape.img, sg:/dev/sgN, iscsi://...).\n");
 }
@@ -53,7 +74,7 @@ s_parse(int argc, char **argv, bool json, s_args_t *a)
     memset(a, 0, sizeof *a);
     a->json = json;
     if (argc < 2)
-        return cli_usage_error("tape", "which tape command? label, info or dump");
+        return cli_usage_error("tape", "which tape command? label, info, dump, list or erase");
     a->sub = argv[1];
     for (int i = 2; i < argc; i++) {
         const char *arg = argv[i];
@@ -62,6 +83,19 @@ s_parse(int argc, char **argv, bool json, s_args_t *a)
             a->json = true;
         else if (strcmp(arg, "--force") == 0)
             a->force = true;
+        else if (strcmp(arg, "--yes") == 0 || strcmp(arg, "-y") == 0)
+            a->yes = true;
+        else if (strcmp(arg, "--expires") == 0 && value) {
+            a->expires = value;
+            i++;
+        } else if (strcmp(arg, "--timeout") == 0 && value) {
+            char *end = NULL;
+            double seconds = strtod(value, &end);
+            if (!end || *end || seconds <= 0 || seconds > 86400)
+                return cli_usage_error("tape", "--timeout wants seconds, not '%s'", value);
+            a->timeout_ms = (int) (seconds * 1000);
+            i++;
+        }
         else if (strcmp(arg, "--label") == 0 && value) {
             a->label = value;
             i++;
@@ -84,8 +118,10 @@ s_parse(int argc, char **argv, bool json, s_args_t *a)
         else
             return cli_usage_error("tape", "unexpected argument '%s'", arg);
     }
-    if (!a->drive)
+    if (!a->drive && strcmp(a->sub, "list") != 0)
         return cli_usage_error("tape", "name the drive (e.g. 'tapeflow tape %s tape0')", a->sub);
+    if (a->drive && strcmp(a->sub, "list") == 0)
+        return cli_usage_error("tape", "list takes no drive: it shows every volume the catalog knows");
     return CLI_EXIT_OK;
 }
 
@@ -162,6 +198,120 @@ s_print_json(tf_json_t *json)
     printf("%s\n", text ? text : "{}");
 }
 
+/* --- volumes: expiry, the catalog, the overwrite rule ---------------------------------- */
+
+/* A broker client when the broker answers at once; NULL when the stack is down (then the
+   tape alone decides, and the catalog learns about a label when the tape writer writes). */
+static tf_client_t *
+s_catalog_client(cli_t *cli)
+{
+    tf_err_t err = {0};
+    tf_client_t *client = tf_client_new(tf_config_get(cli->cfg, "broker/endpoint"), &err);
+    if (!client)
+        return NULL;
+    tf_msg_t reply;
+    if (tf_client_status(client, &reply, 500, &err) != TF_OK) {
+        tf_client_destroy(&client);
+        return NULL;
+    }
+    tf_msg_clear(&reply);
+    return client;
+}
+
+typedef struct {
+    uint64_t tape_files;      /* label included */
+    int64_t last_written_ms;  /* of the last archive; 0 = none */
+    int64_t expires_ms;       /* 0 = no expiry */
+    uint64_t write_errors;    /* as the catalog counted them for this cartridge */
+    uint64_t read_errors;
+} s_volume_t;
+
+/* What decides whether the tapeflow volume in the drive may be overwritten: the label's own
+   expires, its last archive + the pool's retention, and the catalog's expiry when it knows
+   this label (the later date wins, so neither a lost catalog nor a tape read alone makes a
+   volume expire early). Leaves the tape at end of data. */
+static int
+s_volume_facts(cli_t *cli, tf_client_t *client, tf_drive_t *drive, const tf_label_info_t *info,
+               s_volume_t *v, tf_err_t *err)
+{
+    memset(v, 0, sizeof *v);
+    int64_t retention = 0, floor_ms = 0, created = 0;
+    if (tf_volume_retention(cli->cfg, info->label.pool, &retention, err) != TF_OK)
+        return TF_ERR_INVALID;
+    if (tf_volume_parse_time(info->label.expires, &floor_ms) != TF_OK)
+        floor_ms = 0;
+    if (tf_volume_parse_time(info->label.created, &created) != TF_OK)
+        created = 0;
+    int rc = tf_volume_tape_usage(drive, &v->tape_files, &v->last_written_ms, err);
+    if (rc != TF_OK)
+        return rc;
+    v->expires_ms = tf_volume_expiry(floor_ms, v->tape_files > 1 ? v->last_written_ms : 0, retention);
+    if (!client)
+        return TF_OK;
+    tf_msg_cat_query_t query = {.query = "volumes", .pattern = (char *) info->label.label};
+    tf_msg_t reply;
+    tf_err_t qerr = {0};
+    if (cli_catalog_query(client, &query, &reply, 3000, &qerr) != TF_OK) {
+        tf_log_debug("no answer from the catalog about %s: %s", info->label.label, qerr.message);
+        return TF_OK;
+    }
+    for (size_t i = 0; i < reply.cat_reply.volumes_count; i++) {
+        const tf_msg_volume_row_t *row = &reply.cat_reply.volumes[i];
+        if (strcmp(row->label, info->label.label) != 0)
+            continue;
+        v->write_errors = row->write_errors;
+        v->read_errors = row->read_errors;
+        if (row->created_ms == created && row->expires_ms > v->expires_ms)
+            v->expires_ms = row->expires_ms;
+    }
+    tf_msg_clear(&reply);
+    return TF_OK;
+}
+
+/* Tells the catalog about a freshly written label (nothing on the volume yet). Best effort. */
+static void
+s_volume_tell(tf_client_t *client, const char *drive_name, const tf_label_t *label,
+              const s_volume_t *before)
+{
+    if (!client)
+        return;
+    int64_t created = 0, floor_ms = 0;
+    if (tf_volume_parse_time(label->created, &created) != TF_OK)
+        created = tf_clock_wall_ms();
+    if (tf_volume_parse_time(label->expires, &floor_ms) != TF_OK)
+        floor_ms = 0;
+    tf_msg_t msg = {.type = TF_MSG_CAT_VOLUME};
+    msg.cat_volume = (tf_msg_cat_volume_t){
+        .label = (char *) label->label, .pool = (char *) label->pool, .state = "appendable",
+        .media_type = label->media_type[0] ? (char *) label->media_type : NULL,
+        .created_ms = created, .expires_ms = floor_ms, .tape_files = 1,
+        .write_errors = before ? before->write_errors : 0,
+        .read_errors = before ? before->read_errors : 0,
+        .drive = (char *) drive_name, .time_ms = tf_clock_wall_ms()};
+    char id[128];
+    snprintf(id, sizeof id, "%s-labelled-%" PRId64, label->label, created);
+    tf_msg_t result;
+    tf_err_t err = {0};
+    if (tf_client_call(client, "catalog", id, NULL, &msg, &result, 5000, &err) != TF_OK)
+        fprintf(stderr, "tapeflow tape: the catalog was not told about volume %s (%s); 'tapeflow "
+                        "tape list' shows it once the tape writer writes to it\n",
+                label->label, err.message);
+    else
+        tf_msg_clear(&result);
+}
+
+/* --expires DATE as the label's ISO 8601 value. */
+static int
+s_expires_arg(const char *text, char *out, size_t size)
+{
+    int64_t ms = 0;
+    if (!text || tf_volume_parse_time(text, &ms) != TF_OK || ms <= 0)
+        return cli_usage_error("tape", "--expires wants a date like 2027-01-05 (or "
+                               "2027-01-05T12:00:00Z), not '%s'", text ? text : "");
+    tf_volume_format_time(ms, out, size);
+    return CLI_EXIT_OK;
+}
+
 static int
 s_label(cli_t *cli, const s_args_t *a)
 {
@@ -173,11 +323,16 @@ s_label(cli_t *cli, const s_args_t *a)
         fprintf(stderr, "tapeflow tape label: %s\n", err.message);
         return CLI_EXIT_USAGE;
     }
+    if (a->expires && s_expires_arg(a->expires, label.expires, sizeof label.expires) != CLI_EXIT_OK)
+        return CLI_EXIT_USAGE;
     char url[1024];
     tf_drive_t *drive = s_open(cli, a->drive, url, sizeof url);
     if (!drive)
         return CLI_EXIT_FAIL;
     int exit = CLI_EXIT_FAIL;
+    tf_client_t *client = NULL;
+    s_volume_t facts;
+    memset(&facts, 0, sizeof facts);
     tf_label_info_t before;
     if (tf_label_read(drive, &before, &err) != TF_OK) {
         fprintf(stderr, "tapeflow tape label: drive %s: %s\n", a->drive, err.message);
@@ -192,6 +347,19 @@ s_label(cli_t *cli, const s_args_t *a)
             fprintf(stderr, "tapeflow tape label: tape in %s holds %s; use --force to label it and "
                             "lose its contents\n", a->drive, before.found);
         goto done;
+    }
+    client = s_catalog_client(cli);
+    if (before.kind == TF_LABEL_TAPEFLOW) {
+        /* --force overrides other programs' labels, never a tapeflow volume's retention. */
+        if (s_volume_facts(cli, client, drive, &before, &facts, &err) != TF_OK) {
+            fprintf(stderr, "tapeflow tape label: drive %s: %s\n", a->drive, err.message);
+            goto done;
+        }
+        if (tf_volume_check_overwrite(before.label.label, facts.expires_ms, tf_clock_wall_ms(), &err)
+            != TF_OK) {
+            fprintf(stderr, "tapeflow tape label: %s\n", err.message);
+            goto done;
+        }
     }
     tf_drive_medium_t medium;
     if (strncmp(url, "sim:", 4) == 0)
@@ -208,6 +376,8 @@ s_label(cli_t *cli, const s_args_t *a)
                         "written: check the drive and the tape\n", a->drive, after.found);
         goto done;
     }
+    bool same = before.kind == TF_LABEL_TAPEFLOW && strcmp(before.label.label, label.label) == 0;
+    s_volume_tell(client, a->drive, &after.label, same ? &facts : NULL);
     if (a->json) {
         tf_json_t *json = tf_json_new();
         if (json) {
@@ -220,11 +390,18 @@ s_label(cli_t *cli, const s_args_t *a)
             s_print_json(json);
             tf_json_destroy(&json);
         }
-    } else
-        printf("labelled the tape in %s as %s (pool %s)%s\n", a->drive, label.label, label.pool,
-               before.kind == TF_LABEL_BLANK ? "" : "; its previous contents are gone");
+    } else {
+        char date[32] = "";
+        int64_t floor_ms = 0;
+        if (tf_volume_parse_time(label.expires, &floor_ms) == TF_OK && floor_ms > 0)
+            tf_volume_format_date(floor_ms, date, sizeof date);
+        printf("labelled the tape in %s as %s (pool %s)%s%s%s\n", a->drive, label.label, label.pool,
+               before.kind == TF_LABEL_BLANK ? "" : "; its previous contents are gone",
+               date[0] ? "; it cannot be overwritten before " : "", date);
+    }
     exit = CLI_EXIT_OK;
 done:
+    tf_client_destroy(&client);
     tf_drive_destroy(&drive);
     return exit;
 }
@@ -356,6 +533,327 @@ done:
     return exit;
 }
 
+/* Asks on the terminal; false without one (the caller then wants --yes). */
+static bool
+s_confirm(const char *question)
+{
+    if (!isatty(STDIN_FILENO) || !isatty(STDERR_FILENO))
+        return false;
+    fprintf(stderr, "%s [y/N] ", question);
+    fflush(stderr);
+    char answer[16] = "";
+    if (!fgets(answer, sizeof answer, stdin))
+        return false;
+    return answer[0] == 'y' || answer[0] == 'Y';
+}
+
+static int
+s_erase(cli_t *cli, const s_args_t *a)
+{
+    char url[1024];
+    tf_drive_t *drive = s_open(cli, a->drive, url, sizeof url);
+    if (!drive)
+        return CLI_EXIT_FAIL;
+    tf_err_t err = {0};
+    int exit = CLI_EXIT_FAIL;
+    tf_client_t *client = NULL;
+    s_volume_t facts;
+    memset(&facts, 0, sizeof facts);
+    tf_label_info_t before;
+    tf_label_t label;
+    char what[300];
+    if (tf_label_read(drive, &before, &err) != TF_OK) {
+        fprintf(stderr, "tapeflow tape erase: drive %s: %s\n", a->drive, err.message);
+        goto done;
+    }
+    if (before.kind == TF_LABEL_BLANK) {
+        fprintf(stderr, "tapeflow tape erase: the tape in %s is blank: nothing to erase (label it "
+                        "with 'tapeflow tape label %s --label NAME --pool POOL')\n", a->drive, a->drive);
+        goto done;
+    }
+    client = s_catalog_client(cli);
+    if (before.kind == TF_LABEL_TAPEFLOW) {
+        /* The label stays: same name and pool, created now, no expiry. */
+        if (a->label || a->pool) {
+            fprintf(stderr, "tapeflow tape erase: erase keeps the label %s (pool %s); to give the "
+                            "tape another name or pool use 'tapeflow tape label %s --label NAME "
+                            "--pool POOL --force'\n", before.label.label, before.label.pool, a->drive);
+            exit = CLI_EXIT_USAGE;
+            goto done;
+        }
+        if (s_volume_facts(cli, client, drive, &before, &facts, &err) != TF_OK) {
+            fprintf(stderr, "tapeflow tape erase: drive %s: %s\n", a->drive, err.message);
+            goto done;
+        }
+        if (tf_volume_check_overwrite(before.label.label, facts.expires_ms, tf_clock_wall_ms(), &err)
+            != TF_OK) {
+            fprintf(stderr, "tapeflow tape erase: %s\n", err.message);
+            goto done;
+        }
+        if (tf_label_init(&label, before.label.label, before.label.pool, before.label.media_type,
+                          &err) != TF_OK) {
+            fprintf(stderr, "tapeflow tape erase: %s\n", err.message);
+            goto done;
+        }
+        uint64_t archives = facts.tape_files > 1 ? facts.tape_files - 1 : 0;
+        snprintf(what, sizeof what, "tape %s in %s (pool %s, %" PRIu64 " archive%s)",
+                 before.label.label, a->drive, before.label.pool, archives, archives == 1 ? "" : "s");
+    } else {
+        if (!a->force || !a->label || !a->pool) {
+            fprintf(stderr, "tapeflow tape erase: the tape in %s holds %s, not a tapeflow volume; "
+                            "to erase it and label it for tapeflow add --force --label NAME --pool "
+                            "POOL\n", a->drive, before.found);
+            exit = !a->force ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
+            goto done;
+        }
+        if (tf_label_init(&label, a->label, a->pool, NULL, &err) != TF_OK) {
+            fprintf(stderr, "tapeflow tape erase: %s\n", err.message);
+            exit = CLI_EXIT_USAGE;
+            goto done;
+        }
+        snprintf(label.media_type, sizeof label.media_type, "%s",
+                 strncmp(url, "sim:", 4) == 0 ? "sim" : "");
+        snprintf(what, sizeof what, "the tape in %s (%.200s)", a->drive, before.found);
+    }
+    if (!a->yes) {
+        char question[400];
+        snprintf(question, sizeof question, "erase %s? everything on it is lost", what);
+        if (!s_confirm(question)) {
+            fprintf(stderr, "tapeflow tape erase: not erasing %s: confirm with --yes\n", what);
+            goto done;
+        }
+    }
+    tf_label_info_t after;
+    if (tf_drive_rewind(drive, &err) != TF_OK || tf_drive_erase(drive, false, &err) != TF_OK
+        || tf_label_write(drive, &label, &err) != TF_OK || tf_label_read(drive, &after, &err) != TF_OK) {
+        fprintf(stderr, "tapeflow tape erase: drive %s: %s\n", a->drive, err.message);
+        goto done;
+    }
+    if (after.kind != TF_LABEL_TAPEFLOW || strcmp(after.label.label, label.label) != 0) {
+        fprintf(stderr, "tapeflow tape erase: drive %s: the label read back is %s, not what was "
+                        "written: check the drive and the tape\n", a->drive, after.found);
+        goto done;
+    }
+    s_volume_tell(client, a->drive, &after.label, before.kind == TF_LABEL_TAPEFLOW ? &facts : NULL);
+    if (a->json) {
+        tf_json_t *json = tf_json_new();
+        if (json) {
+            tf_json_object_begin(json, NULL);
+            tf_json_str(json, "drive", a->drive);
+            tf_json_str(json, "url", url);
+            tf_json_str(json, "previous", tf_label_kind_name(before.kind));
+            tf_json_int(json, "archives_erased", (int64_t) (facts.tape_files > 1 ? facts.tape_files - 1 : 0));
+            s_json_label(json, &after);
+            tf_json_object_end(json);
+            s_print_json(json);
+            tf_json_destroy(&json);
+        }
+    } else
+        printf("erased %s; it is labelled %s (pool %s) again and holds no archives\n", what,
+               label.label, label.pool);
+    exit = CLI_EXIT_OK;
+done:
+    tf_client_destroy(&client);
+    tf_drive_destroy(&drive);
+    return exit;
+}
+
+static const char *
+s_ms_text(int64_t ms, char *buf, size_t size)
+{
+    if (ms <= 0)
+        return "-";
+    return tf_volume_format_time(ms, buf, size);
+}
+
+typedef struct {
+    const char *pool;
+    size_t volumes, appendable, full, expired;
+} s_pool_sum_t;
+
+static s_pool_sum_t *
+s_pool_find(s_pool_sum_t *sums, size_t *n, size_t cap, const char *pool)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(sums[i].pool, pool) == 0)
+            return &sums[i];
+    if (*n >= cap)
+        return NULL;
+    sums[*n] = (s_pool_sum_t){.pool = pool};
+    return &sums[(*n)++];
+}
+
+static int
+s_list(cli_t *cli, const s_args_t *a)
+{
+    tf_err_t err = {0};
+    tf_client_t *client = tf_client_new(tf_config_get(cli->cfg, "broker/endpoint"), &err);
+    tf_msg_t reply;
+    memset(&reply, 0, sizeof reply);
+    int rc = client ? TF_OK : err.code;
+    if (rc == TF_OK) {
+        tf_msg_cat_query_t query = {.query = "volumes"};
+        rc = cli_catalog_query(client, &query, &reply, a->timeout_ms > 0 ? a->timeout_ms : CLI_JOB_TIMEOUT_MS,
+                               &err);
+    }
+    tf_client_destroy(&client);
+    if (rc != TF_OK) {
+        if (a->json) {
+            tf_json_t *j = tf_json_new();
+            if (j) {
+                tf_json_object_begin(j, NULL);
+                tf_json_str(j, "error", err.message);
+                tf_json_str(j, "code", tf_status_name(err.code));
+                tf_json_object_end(j);
+                s_print_json(j);
+                tf_json_destroy(&j);
+            }
+        }
+        fprintf(stderr, "tapeflow tape list: %s\n", err.message);
+        return CLI_EXIT_FAIL;
+    }
+    const tf_msg_cat_reply_t *r = &reply.cat_reply;
+    /* Pools: those with volumes, then those only configured. */
+    size_t cap = r->volumes_count + 64, npools = 0;
+    s_pool_sum_t *sums = calloc(cap, sizeof *sums);
+    zlist_t *configured = tf_config_children(cli->cfg, "pools");
+    if (!sums) {
+        zlist_destroy(&configured);
+        tf_msg_clear(&reply);
+        fprintf(stderr, "tapeflow tape list: out of memory\n");
+        return CLI_EXIT_FAIL;
+    }
+    for (size_t i = 0; i < r->volumes_count; i++) {
+        const tf_msg_volume_row_t *v = &r->volumes[i];
+        if (a->pool && (!v->pool || strcmp(v->pool, a->pool) != 0))
+            continue;
+        s_pool_sum_t *p = s_pool_find(sums, &npools, cap, v->pool ? v->pool : "?");
+        if (!p)
+            continue;
+        p->volumes++;
+        if (v->state && strcmp(v->state, "full") == 0)
+            p->full++;
+        else if (v->state && strcmp(v->state, "expired") == 0)
+            p->expired++;
+        else
+            p->appendable++;
+    }
+    for (const char *name = configured ? zlist_first(configured) : NULL; name;
+         name = zlist_next(configured))
+        if (!a->pool || strcmp(name, a->pool) == 0)
+            s_pool_find(sums, &npools, cap, name);
+    if (a->pool)
+        s_pool_find(sums, &npools, cap, a->pool);
+
+    char t1[40], t2[40], bytes[32];
+    if (a->json) {
+        tf_json_t *j = tf_json_new();
+        if (j) {
+            tf_json_object_begin(j, NULL);
+            tf_json_array_begin(j, "volumes");
+            for (size_t i = 0; i < r->volumes_count; i++) {
+                const tf_msg_volume_row_t *v = &r->volumes[i];
+                if (a->pool && (!v->pool || strcmp(v->pool, a->pool) != 0))
+                    continue;
+                tf_json_object_begin(j, NULL);
+                tf_json_str(j, "label", v->label);
+                tf_json_str(j, "pool", v->pool);
+                tf_json_str(j, "state", v->state);
+                tf_json_str(j, "media_type", v->media_type && *v->media_type ? v->media_type : NULL);
+                tf_json_str(j, "created", v->created_ms > 0 ? tf_volume_format_time(v->created_ms, t1, sizeof t1) : NULL);
+                tf_json_str(j, "expires", v->expires_ms > 0 ? tf_volume_format_time(v->expires_ms, t1, sizeof t1) : NULL);
+                tf_json_int(j, "expires_ms", v->expires_ms);
+                tf_json_int(j, "bytes_used", (int64_t) v->bytes_used);
+                tf_json_str(j, "last_written", v->last_written_ms > 0 ? tf_volume_format_time(v->last_written_ms, t2, sizeof t2) : NULL);
+                tf_json_int(j, "last_written_ms", v->last_written_ms);
+                tf_json_int(j, "write_errors", (int64_t) v->write_errors);
+                tf_json_int(j, "read_errors", (int64_t) v->read_errors);
+                tf_json_int(j, "tape_files", (int64_t) v->tape_files);
+                tf_json_int(j, "archives", (int64_t) (v->tape_files > 1 ? v->tape_files - 1 : 0));
+                tf_json_str(j, "drive", v->drive && *v->drive ? v->drive : NULL);
+                tf_json_object_end(j);
+            }
+            tf_json_array_end(j);
+            tf_json_array_begin(j, "pools");
+            for (size_t i = 0; i < npools; i++) {
+                int64_t retention = 0;
+                tf_err_t perr = {0};
+                tf_json_object_begin(j, NULL);
+                tf_json_str(j, "pool", sums[i].pool);
+                tf_json_int(j, "volumes", (int64_t) sums[i].volumes);
+                tf_json_int(j, "appendable", (int64_t) sums[i].appendable);
+                tf_json_int(j, "full", (int64_t) sums[i].full);
+                tf_json_int(j, "expired", (int64_t) sums[i].expired);
+                tf_json_int(j, "volumes_configured", tf_volume_pool_count(cli->cfg, sums[i].pool));
+                if (tf_volume_retention(cli->cfg, sums[i].pool, &retention, &perr) == TF_OK
+                    && retention != TF_VOLUME_NEVER)
+                    tf_json_int(j, "retention_s", retention / 1000);
+                else
+                    tf_json_null(j, "retention_s");
+                tf_json_object_end(j);
+            }
+            tf_json_array_end(j);
+            tf_json_bool(j, "truncated", r->truncated);
+            tf_json_object_end(j);
+            s_print_json(j);
+            tf_json_destroy(&j);
+        }
+    } else {
+        size_t shown = 0;
+        printf("%-12s %-10s %-10s  %-20s  %10s  %-20s  %-6s  %s\n", "LABEL", "POOL", "STATE",
+               "EXPIRES", "USED", "LAST WRITTEN", "ERRORS", "TAPE FILES");
+        for (size_t i = 0; i < r->volumes_count; i++) {
+            const tf_msg_volume_row_t *v = &r->volumes[i];
+            if (a->pool && (!v->pool || strcmp(v->pool, a->pool) != 0))
+                continue;
+            char errors[48];
+            snprintf(errors, sizeof errors, "%" PRIu64 "/%" PRIu64, v->write_errors, v->read_errors);
+            printf("%-12s %-10s %-10s  %-20s  %10s  %-20s  %-6s  %" PRIu64 "\n", v->label,
+                   v->pool ? v->pool : "?", v->state ? v->state : "?",
+                   v->expires_ms > 0 ? tf_volume_format_time(v->expires_ms, t1, sizeof t1) : "-",
+                   cli_job_bytes(v->bytes_used, bytes, sizeof bytes),
+                   s_ms_text(v->last_written_ms, t2, sizeof t2), errors, v->tape_files);
+            shown++;
+        }
+        if (shown == 0)
+            printf("(no volumes in the catalog yet: label a tape with 'tapeflow tape label DRIVE "
+                   "--label NAME --pool POOL')\n");
+        for (size_t i = 0; i < npools; i++) {
+            const s_pool_sum_t *p = &sums[i];
+            int64_t retention = 0, want = tf_volume_pool_count(cli->cfg, p->pool);
+            tf_err_t perr = {0};
+            char period[32];
+            if (tf_volume_retention(cli->cfg, p->pool, &retention, &perr) != TF_OK)
+                snprintf(period, sizeof period, "invalid");
+            else if (retention == TF_VOLUME_NEVER)
+                snprintf(period, sizeof period, "never expires");
+            else if (retention % 86400000 == 0)
+                snprintf(period, sizeof period, "%" PRId64 " days", retention / 86400000);
+            else
+                snprintf(period, sizeof period, "%" PRId64 " s", retention / 1000);
+            char of[48] = "";
+            if (want > 0)
+                snprintf(of, sizeof of, " of %" PRId64, want);
+            printf("pool %s: %zu%s volume%s (%zu appendable, %zu full, %zu expired), retention %s\n",
+                   p->pool, p->volumes, of, p->volumes == 1 && want <= 1 ? "" : "s", p->appendable,
+                   p->full, p->expired, period);
+            if (p->volumes > 0 && p->appendable == 0 && p->expired == 0)
+                printf("  pool %s has no appendable or expired volume: backups to it are refused "
+                       "until one expires or a new tape is labelled\n", p->pool);
+            else if (want > 0 && (int64_t) p->volumes < want)
+                printf("  pool %s has %zu of its %" PRId64 " volumes: label %" PRId64 " more\n",
+                       p->pool, p->volumes, want, want - (int64_t) p->volumes);
+        }
+        if (r->truncated)
+            printf("(more volumes than one answer holds)\n");
+    }
+    fflush(stdout);
+    free(sums);
+    zlist_destroy(&configured);
+    tf_msg_clear(&reply);
+    return CLI_EXIT_OK;
+}
+
 int
 cmd_tape(cli_t *cli, int argc, char **argv)
 {
@@ -364,6 +862,10 @@ cmd_tape(cli_t *cli, int argc, char **argv)
         s_usage(stdout);
         return CLI_EXIT_OK;
     }
+#ifdef TF_HAVE_CMD_TAPE_SCAN
+    if (argc >= 2 && strcmp(argv[1], "scan") == 0)
+        return cmd_tape_scan(cli, argc - 1, argv + 1);
+#endif
     s_args_t a;
     int rc = s_parse(argc, argv, cli->json, &a);
     if (rc != CLI_EXIT_OK)
@@ -374,5 +876,9 @@ cmd_tape(cli_t *cli, int argc, char **argv)
         return s_info(cli, &a);
     if (strcmp(a.sub, "dump") == 0)
         return s_dump(cli, &a);
-    return cli_usage_error("tape", "unknown tape command '%s' (label, info or dump)", a.sub);
+    if (strcmp(a.sub, "list") == 0)
+        return s_list(cli, &a);
+    if (strcmp(a.sub, "erase") == 0)
+        return s_erase(cli, &a);
+    return cli_usage_error("tape", "unknown tape command '%s' (label, info, dump, list or erase)", a.sub);
 }

@@ -68,6 +68,9 @@ static const struct {
 #ifdef TF_HAVE_CMD_TAPE
     {"tape", cmd_tape, true},
 #endif
+#ifdef TF_HAVE_CMD_CHANGER
+    {"changer", cmd_changer, true},
+#endif
 };
 
 int

@@ -1,0 +1,531 @@
+/*  Volumes, pools and retention with real processes: broker, bus, catalog and tape writer
+    (an in-test fake stager serves the archives), and the tapeflow CLI.
+
+    - a volume that reached early warning is marked full and refused; `tape list` shows it;
+    - a tape of another pool is refused;
+    - a volume of a pool with a 2 s retention expires; the next archive recycles it (new
+      label, tape file 1) and `tape list` follows;
+    - an unexpired volume cannot be relabelled (even with --force) or erased: the exact
+      message; an expired one is erased and keeps its label;
+    - the label stays readable when tapewriter/block_size changes between writes;
+    - other programs' ANSI and LTFS labels are refused unless --force. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tape_test_util.h"
+#include "tf_client.h"
+#include "tf_clock.h"
+#include "tf_drive.h"
+#include "tf_fs.h"
+#include "tf_label.h"
+#include "tf_testproc.h"
+#include "tf_volume.h"
+
+#define JOB "J20261121-115011-7c3e"
+
+typedef struct {
+    char *dir;
+    char config[256];
+    char endpoint[256];
+    char stager_ep[256];
+    char image[256];
+    tf_testproc_t *broker;
+    tf_testproc_t *bus;
+    tf_testproc_t *catalog;
+    tf_testproc_t *writer;
+    tf_client_t *client;
+    tt_stager_t *stager;
+    int writers;             /* tape writer starts, for log names */
+} fixture_t;
+
+static void
+s_write_config(fixture_t *f, const char *drive_opts, int block_size)
+{
+    FILE *cfg = fopen(f->config, "w");
+    assert_non_null(cfg);
+    fprintf(cfg,
+            "tapeflow\n    home = \"%s\"\n"
+            "broker\n    heartbeat = 200\n    liveness = 5\n    max_attempts = 2\n"
+            "drives\n    tape0\n        url = \"sim:%s?capacity=64M%s\"\n"
+            "tapewriter\n    block_size = %d\n    fetch_chunk = 262144\n    fetch_depth = 4\n"
+            "    fetch_timeout = 5000\n    busy_wait = 3000\n    catalog_timeout = 10000\n"
+            "    index_wait = 200\n"
+            "pools\n    default\n        retention = 30\n        volumes = 3\n"
+            "    short\n        retention = 2s\n",
+            f->dir, f->image, drive_opts, block_size);
+    fclose(cfg);
+}
+
+static tf_testproc_t *
+s_proc(fixture_t *f, const char *program, const char *logname)
+{
+    char log[300];
+    snprintf(log, sizeof log, "%s/%s.log", f->dir, logname);
+    char *argv[] = {(char *) program, "--config", f->config, "--log-level", "debug", NULL};
+    tf_testproc_t *p = tf_testproc_start(program, argv, NULL, log);
+    assert_non_null(p);
+    return p;
+}
+
+static void
+s_start_writer(fixture_t *f)
+{
+    char name[32];
+    snprintf(name, sizeof name, "tapewriter%d", ++f->writers);
+    f->writer = s_proc(f, "tapeflow-tapewriter", name);
+}
+
+/* Stops the tape writer with SIGTERM and checks it ended cleanly (sanitizer reports fail). */
+static void
+s_stop_writer(fixture_t *f)
+{
+    if (!f->writer)
+        return;
+    int status = 0;
+    tf_testproc_kill(f->writer, SIGTERM);
+    bool exited = tf_testproc_wait(f->writer, 15000, &status);
+    char log[300];
+    snprintf(log, sizeof log, "%s/tapewriter%d.log", f->dir, f->writers);
+    char *text = tf_test_read_file(log);
+    bool sanitizer = text && (strstr(text, "AddressSanitizer") || strstr(text, "runtime error")
+                              || strstr(text, "LeakSanitizer"));
+    if (!exited || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || sanitizer)
+        fprintf(stderr, "tape writer did not stop cleanly (status %d):\n%s\n", status, text ? text : "");
+    free(text);
+    tf_testproc_destroy(&f->writer);
+    assert_true(exited && WIFEXITED(status) && WEXITSTATUS(status) == 0 && !sanitizer);
+}
+
+static void
+s_start(fixture_t *f, const char *drive_opts)
+{
+    s_write_config(f, drive_opts, 65536);
+    f->bus = s_proc(f, "tapeflow-bus", "bus");
+    f->broker = s_proc(f, "tapeflow-broker", "broker");
+    f->catalog = s_proc(f, "tapeflow-catalog", "catalog");
+    s_start_writer(f);
+    tf_err_t err = {0};
+    f->client = tf_client_new(f->endpoint, &err);
+    assert_non_null(f->client);
+    f->stager = tt_stager_new(f->stager_ep);
+    assert_non_null(f->stager);
+    /* The job the archives belong to, as 'tapeflow backup' would create it. */
+    tf_msg_t create = {.type = TF_MSG_CAT_JOB}, result;
+    create.cat_job = (tf_msg_cat_job_t){.job_id = JOB, .op = "create", .pool = "default"};
+    if (tf_client_call(f->client, "catalog", JOB "-create", JOB, &create, &result, 20000, &err) != TF_OK)
+        fail_msg("create the job: %s", err.message);
+    tf_msg_clear(&result);
+}
+
+static int
+s_setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    f->dir = tf_test_tempdir("tfvol");
+    assert_non_null(f->dir);
+    snprintf(f->config, sizeof f->config, "%s/tapeflow.cfg", f->dir);
+    snprintf(f->endpoint, sizeof f->endpoint, "ipc://%s/run/broker.sock", f->dir);
+    snprintf(f->stager_ep, sizeof f->stager_ep, "ipc://%s/run/stager.sock", f->dir);
+    snprintf(f->image, sizeof f->image, "%s/tape.img", f->dir);
+    char run[300];
+    snprintf(run, sizeof run, "%s/run", f->dir);
+    assert_int_equal(tf_fs_mkdir_p(run, NULL), TF_OK);
+    *state = f;
+    return 0;
+}
+
+static int
+s_teardown(void **state)
+{
+    fixture_t *f = *state;
+    s_stop_writer(f);
+    tt_stager_destroy(&f->stager);
+    tf_client_destroy(&f->client);
+    tf_testproc_destroy(&f->catalog);
+    tf_testproc_destroy(&f->broker);
+    tf_testproc_destroy(&f->bus);
+    if (getenv("TF_KEEP_TEST_DIRS"))
+        fprintf(stderr, "kept %s\n", f->dir);
+    else
+        tf_test_rmtree(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Runs `tapeflow --config CFG ARGS` through sh; stdout (and stderr with 2>&1) into *out. */
+static int
+s_cli(fixture_t *f, const char *args, char **out)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s/tapeflow' --config '%s' %s </dev/null", tf_test_bindir(),
+             f->config, args);
+    char *argv[] = {"sh", "-c", cmd, NULL};
+    char *text = NULL;
+    int status = tf_test_run("/bin/sh", argv, NULL, 30000, &text);
+    if (out)
+        *out = text;
+    else
+        free(text);
+    return status;
+}
+
+static void
+s_cli_ok(fixture_t *f, const char *args, const char *expect)
+{
+    char *out = NULL;
+    int status = s_cli(f, args, &out);
+    if (status != 0 || (expect && (!out || !strstr(out, expect))))
+        fail_msg("tapeflow %s: status %d, wanted '%s' in:\n%s", args, status, expect ? expect : "",
+                 out ? out : "");
+    free(out);
+}
+
+static void
+s_cli_fails(fixture_t *f, const char *args, const char *expect)
+{
+    char *out = NULL;
+    int status = s_cli(f, args, &out);
+    if (status == 0 || !out || !strstr(out, expect))
+        fail_msg("tapeflow %s: status %d, wanted a failure with '%s' in:\n%s", args, status,
+                 expect, out ? out : "");
+    free(out);
+}
+
+/* Offers size random bytes as archive group g of pool and submits its archive_ready. */
+static void
+s_offer(fixture_t *f, int g, size_t size, const char *pool, char *item, size_t isize)
+{
+    char archive_id[128];
+    snprintf(archive_id, sizeof archive_id, "%s-g%05d", JOB, g);
+    uint8_t *data = tt_random(size, (uint32_t) g);
+    tt_stager_add(f->stager, archive_id, data, size);
+    char sum[40];
+    tt_checksum(data, size, sum);
+    free(data);
+    tf_msg_t msg = {.type = TF_MSG_ARCHIVE_READY};
+    msg.archive_ready = (tf_msg_archive_ready_t){
+        .archive_id = archive_id, .job_id = JOB, .group_no = (uint64_t) g, .pool = (char *) pool,
+        .compression = "none", .size = size, .checksum = sum, .files = 1, .bytes = size,
+        .stager = f->stager_ep};
+    snprintf(item, isize, "%s-tape", archive_id);
+    tf_msg_t reply;
+    tf_err_t err = {0};
+    if (tf_client_submit_msg(f->client, "tape", item, JOB, &msg, &reply, 5000, &err) != TF_OK)
+        fail_msg("submit: %s", err.message);
+    tf_msg_clear(&reply);
+}
+
+/* Waits for the item to finish; returns "done" or "failed" with reason and attempts. */
+static const char *
+s_wait(fixture_t *f, const char *item, char *reason, size_t rsize, uint64_t *attempts)
+{
+    static char state[32];
+    int64_t deadline = tf_clock_mono_ms() + 40000;
+    for (;;) {
+        tf_msg_t info;
+        tf_err_t err = {0};
+        assert_int_equal(tf_client_item(f->client, item, &info, 5000, &err), TF_OK);
+        snprintf(state, sizeof state, "%s", info.item_info.state);
+        snprintf(reason, rsize, "%s", info.item_info.reason ? info.item_info.reason : "");
+        if (attempts)
+            *attempts = info.item_info.attempts;
+        tf_msg_clear(&info);
+        if (strcmp(state, "done") == 0 || strcmp(state, "failed") == 0)
+            return state;
+        if (tf_clock_mono_ms() > deadline)
+            fail_msg("item %s still %s", item, state);
+        tf_clock_sleep_ms(50);
+    }
+}
+
+static void
+s_write_ok(fixture_t *f, int g, size_t size, const char *pool)
+{
+    char item[200], reason[2048];
+    s_offer(f, g, size, pool, item, sizeof item);
+    if (strcmp(s_wait(f, item, reason, sizeof reason, NULL), "done") != 0)
+        fail_msg("%s: %s", item, reason);
+}
+
+static void
+s_write_refused(fixture_t *f, int g, const char *pool, const char *message)
+{
+    char item[200], reason[2048];
+    uint64_t attempts = 0;
+    s_offer(f, g, 20000, pool, item, sizeof item);
+    assert_string_equal(s_wait(f, item, reason, sizeof reason, &attempts), "failed");
+    if (!strstr(reason, message))
+        fail_msg("reason '%s' lacks '%s'", reason, message);
+    assert_int_equal(attempts, 1);   /* a refusal: mounting the right tape is the operator's move */
+}
+
+/* `tape list --json`, waiting up to wait_ms until the volume's entry contains `want`. */
+static char *
+s_list_until(fixture_t *f, const char *label, const char *want, int wait_ms)
+{
+    int64_t deadline = tf_clock_mono_ms() + wait_ms;
+    char needle[64];
+    snprintf(needle, sizeof needle, "{\"label\":\"%s\"", label);
+    for (;;) {
+        char *out = NULL;
+        int status = s_cli(f, "tape list --json", &out);
+        if (status == 0 && out) {
+            const char *at = strstr(out, needle);
+            const char *end = at ? strchr(at, '}') : NULL;
+            if (at && end) {
+                char entry[1024];
+                snprintf(entry, sizeof entry, "%.*s", (int) (end - at + 1), at);
+                if (strstr(entry, want)) {
+                    char *copy = strdup(entry);
+                    free(out);
+                    return copy;
+                }
+            }
+        }
+        if (tf_clock_mono_ms() > deadline)
+            fail_msg("tape list: no %s with %s in:\n%s", label, want, out ? out : "");
+        free(out);
+        tf_clock_sleep_ms(100);
+    }
+}
+
+static void
+test_full_volume_refused_and_listed(void **state)
+{
+    fixture_t *f = *state;
+    s_start(f, "&capacity=1M&ew=300K");
+    s_cli_ok(f, "tape label tape0 --label TF0001 --pool default 2>&1",
+             "labelled the tape in tape0 as TF0001 (pool default)");
+    /* The label reached the catalog: listed at once, appendable, nothing written. */
+    char *entry = s_list_until(f, "TF0001", "\"state\":\"appendable\"", 5000);
+    assert_non_null(strstr(entry, "\"tape_files\":1"));
+    assert_non_null(strstr(entry, "\"expires\":null"));
+    free(entry);
+    /* Into the early-warning zone: written, and the volume is full from then on. */
+    s_write_ok(f, 1, 800000, "default");
+    entry = s_list_until(f, "TF0001", "\"state\":\"full\"", 5000);
+    assert_non_null(strstr(entry, "\"pool\":\"default\""));
+    assert_non_null(strstr(entry, "\"tape_files\":2"));
+    assert_non_null(strstr(entry, "\"bytes_used\":808192"));
+    assert_non_null(strstr(entry, "\"write_errors\":0"));
+    assert_null(strstr(entry, "\"last_written\":null"));
+    free(entry);
+    s_write_refused(f, 2, "default", "tape TF0001 in drive tape0 is full: mount an appendable or "
+                                     "expired tape of pool default");
+    /* The table and the pool line. */
+    char *out = NULL;
+    assert_int_equal(s_cli(f, "tape list", &out), 0);
+    if (!strstr(out, "TF0001") || !strstr(out, " full ")
+        || !strstr(out, "pool default: 1 of 3 volumes (0 appendable, 1 full, 0 expired), retention 30 days")
+        || !strstr(out, "pool default has no appendable or expired volume"))
+        fail_msg("%s", out);
+    free(out);
+    /* Another pool's tape is refused. */
+    s_cli_fails(f, "tape label tape0 --label TF0002 --pool offsite 2>&1", "use --force");
+}
+
+static void
+test_wrong_pool_refused(void **state)
+{
+    fixture_t *f = *state;
+    s_start(f, "");
+    s_cli_ok(f, "tape label tape0 --label TF0002 --pool offsite 2>&1", "as TF0002 (pool offsite)");
+    s_write_refused(f, 1, "default", "tape TF0002 in drive tape0 belongs to pool offsite; this job "
+                                     "writes to pool default: mount a tape of pool default");
+    s_write_ok(f, 2, 30000, "offsite");
+    char *entry = s_list_until(f, "TF0002", "\"tape_files\":2", 5000);
+    assert_non_null(strstr(entry, "\"pool\":\"offsite\""));
+    assert_non_null(strstr(entry, "\"state\":\"appendable\""));
+    free(entry);
+}
+
+static void
+test_expired_volume_recycled(void **state)
+{
+    fixture_t *f = *state;
+    s_start(f, "");
+    s_cli_ok(f, "tape label tape0 --label TF0005 --pool short 2>&1", "as TF0005 (pool short)");
+    s_write_ok(f, 1, 30000, "short");
+    s_write_ok(f, 2, 40000, "short");   /* appended: not expired yet */
+    char *entry = s_list_until(f, "TF0005", "\"tape_files\":3", 3000);
+    assert_null(strstr(entry, "\"expires\":null"));
+    free(entry);
+    /* Retention 2 s: expired soon after the last write. */
+    entry = s_list_until(f, "TF0005", "\"state\":\"expired\"", 6000);
+    free(entry);
+    /* An expired volume of its pool: recycled (new label, the archive at tape file 1). */
+    s_write_ok(f, 3, 50000, "short");
+    entry = s_list_until(f, "TF0005", "\"tape_files\":2", 3000);
+    assert_non_null(strstr(entry, "\"bytes_used\":58192"));
+    free(entry);
+    char *out = NULL;
+    assert_int_equal(s_cli(f, "--json tape info tape0", &out), 0);
+    assert_non_null(strstr(out, "\"label\":\"TF0005\""));
+    assert_non_null(strstr(out, "\"archives\":1"));
+    free(out);
+    char log[300];
+    snprintf(log, sizeof log, "%s/tapewriter1.log", f->dir);
+    char *text = tf_test_read_file(log);
+    assert_non_null(text);
+    if (!strstr(text, "tape TF0005 in drive tape0 expired on ")
+        || !strstr(text, ": recycled for pool short (its 2 archives are gone)"))
+        fail_msg("no recycle in the log:\n%s", text);
+    free(text);
+}
+
+static void
+test_unexpired_refused_expired_erased(void **state)
+{
+    fixture_t *f = *state;
+    s_start(f, "");
+    /* An operator's floor: not to be overwritten before the date, whatever the pool says. */
+    const char *date = tf_clock_wall_ms() < 1799107200000LL ? "2027-01-05" : "2099-01-05";
+    char args[300], expect[200];
+    snprintf(args, sizeof args, "tape label tape0 --label TF0003 --pool short --expires %s 2>&1", date);
+    s_cli_ok(f, args, "it cannot be overwritten before");
+    snprintf(expect, sizeof expect, "tape TF0003 expires on %s and cannot be overwritten", date);
+    s_cli_fails(f, "tape label tape0 --label TF0004 --pool default --force 2>&1", expect);
+    s_cli_fails(f, "tape erase tape0 --yes 2>&1", expect);
+    char *out = NULL;
+    assert_int_equal(s_cli(f, "--json tape info tape0", &out), 0);
+    assert_non_null(strstr(out, "\"label\":\"TF0003\""));
+    free(out);
+
+    /* Written under a 30-day retention: unexpired for 30 days, --force or not. A new blank
+       tape: the sim image removed. */
+    unlink(f->image);
+    s_cli_ok(f, "tape label tape0 --label TF0004 --pool default 2>&1", "as TF0004");
+    s_write_ok(f, 1, 30000, "default");
+    char in30[32];
+    tf_volume_format_date(tf_clock_wall_ms() + 30LL * 86400 * 1000, in30, sizeof in30);
+    snprintf(expect, sizeof expect, "tape TF0004 expires on %s and cannot be overwritten", in30);
+    s_cli_fails(f, "tape label tape0 --label TF0004 --pool default --force 2>&1", expect);
+    s_cli_fails(f, "tape erase tape0 --yes 2>&1", expect);
+
+    /* A short-retention volume, written and expired: erase asks first, then keeps the label. */
+    unlink(f->image);
+    s_cli_ok(f, "tape label tape0 --label TF0006 --pool short 2>&1", "as TF0006");
+    s_write_ok(f, 2, 30000, "short");
+    s_write_ok(f, 3, 30000, "short");
+    free(s_list_until(f, "TF0006", "\"state\":\"expired\"", 6000));
+    s_cli_fails(f, "tape erase tape0 2>&1", "tapeflow tape erase: not erasing tape TF0006 in tape0 "
+                                            "(pool short, 2 archives): confirm with --yes");
+    s_cli_ok(f, "tape erase tape0 --yes 2>&1", "erased tape TF0006 in tape0 (pool short, 2 archives); "
+                                               "it is labelled TF0006 (pool short) again and holds "
+                                               "no archives");
+    assert_int_equal(s_cli(f, "--json tape info tape0", &out), 0);
+    if (!strstr(out, "\"label\":\"TF0006\"") || !strstr(out, "\"pool\":\"short\"")
+        || !strstr(out, "\"archives\":0") || !strstr(out, "\"expires\":null"))
+        fail_msg("%s", out);
+    free(out);
+    char *entry = s_list_until(f, "TF0006", "\"tape_files\":1", 3000);
+    assert_non_null(strstr(entry, "\"state\":\"appendable\""));
+    assert_non_null(strstr(entry, "\"bytes_used\":0"));
+    free(entry);
+    /* Erased, it takes archives again from tape file 1. */
+    s_write_ok(f, 4, 30000, "short");
+    free(s_list_until(f, "TF0006", "\"tape_files\":2", 3000));
+    /* A blank tape has nothing to erase. */
+    unlink(f->image);
+    s_cli_fails(f, "tape erase tape0 --yes 2>&1", "the tape in tape0 is blank: nothing to erase");
+}
+
+static void
+test_block_size_change(void **state)
+{
+    fixture_t *f = *state;
+    s_start(f, "");
+    s_cli_ok(f, "tape label tape0 --label TF0007 --pool default 2>&1", "as TF0007");
+    s_write_ok(f, 1, 300000, "default");          /* 64 KiB blocks */
+    static const int sizes[] = {1048576, 4096};
+    for (int i = 0; i < 2; i++) {
+        s_stop_writer(f);
+        s_write_config(f, "", sizes[i]);
+        s_start_writer(f);
+        s_write_ok(f, 2 + i, 2500000 + (size_t) i, "default");
+    }
+    char *out = NULL;
+    assert_int_equal(s_cli(f, "--json tape info tape0", &out), 0);
+    if (!strstr(out, "\"kind\":\"tapeflow\"") || !strstr(out, "\"label\":\"TF0007\"")
+        || !strstr(out, "\"archives\":3"))
+        fail_msg("%s", out);
+    free(out);
+    /* Every archive reads back, whichever block size wrote it. */
+    for (int file = 1; file <= 3; file++) {
+        char args[200];
+        snprintf(args, sizeof args, "tape dump tape0 --file %d > '%s/dump%d'", file, f->dir, file);
+        s_cli_ok(f, args, NULL);
+    }
+    free(s_list_until(f, "TF0007", "\"tape_files\":4", 3000));
+}
+
+static void
+s_fake_label(fixture_t *f, const void *block, size_t len)
+{
+    tf_err_t err = {0};
+    char url[400];
+    snprintf(url, sizeof url, "sim:%s", f->image);
+    tf_drive_t *d = tf_drive_open(url, &err);
+    assert_non_null(d);
+    assert_int_equal(tf_drive_wait_ready(d, 5000, &err), TF_OK);
+    assert_int_equal(tf_drive_rewind(d, &err), TF_OK);
+    assert_int_equal(tf_drive_write_block(d, block, len, &err), TF_OK);
+    assert_int_equal(tf_drive_write_filemarks(d, 1, false, &err), TF_OK);
+    tf_drive_destroy(&d);
+}
+
+static void
+test_foreign_labels_need_force(void **state)
+{
+    fixture_t *f = *state;
+    s_start(f, "");
+    char vol1[80];
+    /* Another program's ANSI label. */
+    tf_label_format_vol1(vol1, "ABC123", ' ', "BACULA", "");
+    s_fake_label(f, vol1, sizeof vol1);
+    s_write_refused(f, 1, "default", "tape in drive tape0 is not a tapeflow tape: it holds an ANSI "
+                                     "label 'ABC123' written by BACULA");
+    s_cli_fails(f, "tape label tape0 --label TF0008 --pool default 2>&1",
+                "holds an ANSI label 'ABC123' written by BACULA; use --force");
+    s_cli_fails(f, "tape erase tape0 --yes 2>&1", "holds an ANSI label 'ABC123' written by BACULA, "
+                                                  "not a tapeflow volume");
+    s_cli_ok(f, "tape label tape0 --label TF0008 --pool default --force 2>&1",
+             "labelled the tape in tape0 as TF0008 (pool default); its previous contents are gone");
+    s_write_ok(f, 2, 20000, "default");
+
+    /* An LTFS volume: refused by the tape writer and by label; erase --force relabels it. */
+    tf_label_format_vol1(vol1, "LT0001", 'L', "", "");
+    s_fake_label(f, vol1, sizeof vol1);
+    s_write_refused(f, 3, "default", "it holds an LTFS volume 'LT0001'");
+    s_cli_fails(f, "tape label tape0 --label TF0009 --pool default 2>&1",
+                "holds an LTFS volume 'LT0001'; use --force");
+    s_cli_fails(f, "tape erase tape0 --yes --force 2>&1", "add --force --label NAME --pool POOL");
+    s_cli_ok(f, "tape erase tape0 --yes --force --label TF0009 --pool default 2>&1",
+             "it is labelled TF0009 (pool default) again and holds no archives");
+    s_write_ok(f, 4, 20000, "default");
+    free(s_list_until(f, "TF0009", "\"tape_files\":2", 3000));
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_full_volume_refused_and_listed, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_pool_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_expired_volume_recycled, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_unexpired_refused_expired_erased, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_block_size_change, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_labels_need_force, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
