@@ -306,8 +306,8 @@ tf_simchg_load(tf_simchg_t *self, tf_err_t *err)
         s_add(st, s_type(type), (int) address);
         tf_changer_elem_t *e = &st->elem[st->count - 1];
         e->full = strcmp(barcode, "-") != 0;
-        if (e->full)
-            snprintf(e->barcode, sizeof e->barcode, "%s", barcode);
+        if (e->full)  /* length checked above: fits with its NUL */
+            memcpy(e->barcode, barcode, strlen(barcode) + 1);
         e->source_valid = source != 0;
         e->source = (uint16_t) source;
         e->impexp = e->type == TF_CHANGER_IE && e->full && !e->source_valid;
