@@ -23,6 +23,8 @@ struct _tf_stage_client_t {
     uint64_t written;         /* bytes handed to write */
     uint64_t credit;
     uint64_t credit_waits;
+    uint64_t credit_grants;     /* stage_credit messages that granted bytes */
+    uint64_t credit_max_held;   /* most credit held at once: never above the stager's window */
     int64_t last_heard;
     bool have_result;
     bool result_ok;
@@ -88,8 +90,13 @@ s_handle(tf_stage_client_t *self, tf_msg_t *msg, tf_err_t *err)
     self->last_heard = tf_clock_mono_ms();
     switch (msg->type) {
     case TF_MSG_STAGE_CREDIT:
-        if (strcmp(msg->stage_credit.archive_id, self->archive_id) == 0)
+        if (strcmp(msg->stage_credit.archive_id, self->archive_id) == 0) {
             self->credit += msg->stage_credit.bytes;
+            if (msg->stage_credit.bytes > 0)
+                self->credit_grants++;
+            if (self->credit > self->credit_max_held)
+                self->credit_max_held = self->credit;
+        }
         return TF_OK;
     case TF_MSG_STAGE_RESULT:
         if (strcmp(msg->stage_result.archive_id, self->archive_id) != 0)
@@ -172,6 +179,7 @@ tf_stage_client_open(tf_stage_client_t *self, const tf_msg_stage_open_t *open, b
     if (!self->archive_id)
         return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
     self->len = self->sent = self->written = self->credit = self->credit_waits = 0;
+    self->credit_grants = self->credit_max_held = 0;
     self->have_result = self->result_ok = false;
     self->result_message[0] = '\0';
     self->digest[0] = '\0';
@@ -317,3 +325,5 @@ tf_stage_client_abort(tf_stage_client_t *self)
 uint64_t tf_stage_client_size(tf_stage_client_t *self) { return self->written; }
 const char *tf_stage_client_checksum(tf_stage_client_t *self) { return self->digest; }
 uint64_t tf_stage_client_credit_waits(tf_stage_client_t *self) { return self->credit_waits; }
+uint64_t tf_stage_client_credit_grants(tf_stage_client_t *self) { return self->credit_grants; }
+uint64_t tf_stage_client_credit_max_held(tf_stage_client_t *self) { return self->credit_max_held; }

@@ -51,5 +51,9 @@ uint64_t tf_stage_client_size(tf_stage_client_t *self);
 const char *tf_stage_client_checksum(tf_stage_client_t *self);
 /* Times the client had to wait for credit in this archive (back-pressure, for tests/stats). */
 uint64_t tf_stage_client_credit_waits(tf_stage_client_t *self);
+/* Credit grants received in this archive, and the most credit held at once (flow control:
+   never more than the stager's window). Deterministic, unlike waits. */
+uint64_t tf_stage_client_credit_grants(tf_stage_client_t *self);
+uint64_t tf_stage_client_credit_max_held(tf_stage_client_t *self);
 
 #endif

@@ -258,3 +258,15 @@ compressor_credit_waits(compressor_t *self)
 {
     return tf_stage_client_credit_waits(self->stage);
 }
+
+uint64_t
+compressor_credit_grants(compressor_t *self)
+{
+    return tf_stage_client_credit_grants(self->stage);
+}
+
+uint64_t
+compressor_credit_max_held(compressor_t *self)
+{
+    return tf_stage_client_credit_max_held(self->stage);
+}

@@ -33,6 +33,9 @@ int compressor_submit_rows(compressor_t *self, const tf_msg_file_group_t *group,
 
 /* Times the last archive had to wait for the stager's credit (back-pressure; for tests). */
 uint64_t compressor_credit_waits(compressor_t *self);
+/* The last archive's stage client: credit grants received and most credit held at once. */
+uint64_t compressor_credit_grants(compressor_t *self);
+uint64_t compressor_credit_max_held(compressor_t *self);
 
 /* Work-item handler for file_group items (arg: compressor_t). */
 int compressor_handle_item(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_err_t *err);

@@ -305,8 +305,11 @@ test_stream_list_fetch_release(void **state)
     if (compressor_stage(c, &group, NULL, NULL, &rows, &stats, &err) != TF_OK)
         fail_msg("stage: %s", err.message);
     assert_int_equal(file_rows_count(rows), g->count);
-    /* 1.5 MB of random data through a 64 KiB window in 16 KiB chunks: credit ran out often */
-    assert_true(compressor_credit_waits(c) > 10);
+    /* 1.5 MB of random data through a 64 KiB window in 16 KiB chunks: the compressor never
+       held more than the window, so it needed many grants (how often it actually waited
+       depends on scheduling and is not asserted). */
+    assert_true(compressor_credit_max_held(c) <= 65536);
+    assert_true(compressor_credit_grants(c) >= 20);  /* >= 1.4 MB of random data / 64 KiB */
     file_rows_destroy(&rows);
     assert_true(s_exists(f, "ready", "J1-g00001.data"));
     assert_true(s_exists(f, "ready", "J1-g00001.meta"));
