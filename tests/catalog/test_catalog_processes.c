@@ -102,11 +102,7 @@ s_teardown(void **state)
     tf_testproc_destroy(&fx->echo);
     tf_testproc_destroy(&fx->catalog);
     tf_testproc_destroy(&fx->broker);
-    if (getenv("TF_KEEP_TEST_DIRS"))
-        fprintf(stderr, "kept %s\n", fx->dir);
-    else
-        tf_test_rmtree(fx->dir);
-    free(fx->dir);
+    tf_test_dir_done(&fx->dir);
     free(fx);
     return 0;
 }

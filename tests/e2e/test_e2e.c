@@ -115,11 +115,7 @@ s_teardown(void **state)
     char *out = NULL;
     s_cli(fx, &out, "down", NULL);
     free(out);
-    if (getenv("TF_KEEP_TEST_DIRS"))
-        fprintf(stderr, "kept %s\n", fx->dir);
-    else
-        tf_test_rmtree(fx->dir);
-    free(fx->dir);
+    tf_test_dir_done(&fx->dir);
     free(fx);
     return 0;
 }

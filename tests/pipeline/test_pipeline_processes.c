@@ -171,11 +171,7 @@ s_teardown(void **state)
     tf_testproc_destroy(&f->compressors[1]);
     tf_testproc_destroy(&f->stager);
     tf_testproc_destroy(&f->broker);
-    if (getenv("TF_KEEP_TEST_DIRS"))
-        fprintf(stderr, "kept %s\n", f->dir);
-    else
-        tf_test_rmtree(f->dir);
-    free(f->dir);
+    tf_test_dir_done(&f->dir);
     free(f);
     return 0;
 }

@@ -126,11 +126,7 @@ s_teardown(void **state)
     tf_client_destroy(&f->client);
     tf_testproc_destroy(&f->broker);
     tf_config_destroy(&f->cfg);
-    if (getenv("TF_KEEP_TEST_DIRS"))
-        fprintf(stderr, "kept %s\n", f->dir);
-    else
-        tf_test_rmtree(f->dir);
-    free(f->dir);
+    tf_test_dir_done(&f->dir);
     free(f);
     return 0;
 }

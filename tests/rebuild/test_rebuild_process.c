@@ -96,11 +96,7 @@ s_teardown(void **state)
 {
     fx_t *fx = *state;
     s_cli(fx, NULL, "down", NULL);
-    if (getenv("TF_KEEP_TEST_DIRS"))
-        fprintf(stderr, "kept %s\n", fx->dir);
-    else
-        tf_test_rmtree(fx->dir);
-    free(fx->dir);
+    tf_test_dir_done(&fx->dir);
     free(fx);
     return 0;
 }

@@ -280,6 +280,19 @@ tf_test_rmtree(const char *path)
         nftw(path, s_remove, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+void
+tf_test_dir_done(char **dir_p)
+{
+    if (!dir_p || !*dir_p)
+        return;
+    if (getenv("TF_KEEP_TEST_DIRS"))
+        fprintf(stderr, "kept %s\n", *dir_p);
+    else
+        tf_test_rmtree(*dir_p);
+    free(*dir_p);
+    *dir_p = NULL;
+}
+
 int
 tf_test_free_port(void)
 {

@@ -37,6 +37,9 @@ const char *tf_test_bindir(void);
 char *tf_test_tempdir(const char *prefix);
 /* Removes a folder tree (tests' temp folders only). */
 void tf_test_rmtree(const char *path);
+/* Ends a test's temp folder: removes it (or keeps it and says where when TF_KEEP_TEST_DIRS
+   is set, to look at logs after a failure), frees the path, nulls the pointer. */
+void tf_test_dir_done(char **dir_p);
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 int tf_test_free_port(void);
 /* Polls cond every 20 ms until true or timeout; returns the last result. */

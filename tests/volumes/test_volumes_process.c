@@ -153,11 +153,7 @@ s_teardown(void **state)
     tf_testproc_destroy(&f->catalog);
     tf_testproc_destroy(&f->broker);
     tf_testproc_destroy(&f->bus);
-    if (getenv("TF_KEEP_TEST_DIRS"))
-        fprintf(stderr, "kept %s\n", f->dir);
-    else
-        tf_test_rmtree(f->dir);
-    free(f->dir);
+    tf_test_dir_done(&f->dir);
     free(f);
     return 0;
 }
