@@ -293,6 +293,14 @@ static const tf_field_t s_cat_files_fields[] = {
     F_UINT(tf_msg_cat_files_t, part, OPT),
     F_ROWS(tf_msg_cat_files_t, files, REQ, TF_MSG_MAX_ROWS, s_file_row),
 };
+static const tf_field_t s_segment_row_fields[] = {
+    F_STR(tf_msg_segment_row_t, volume, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_segment_row_t, tape_file, REQ),
+    F_UINT(tf_msg_segment_row_t, block, OPT),
+    F_UINT(tf_msg_segment_row_t, offset, REQ),
+    F_UINT(tf_msg_segment_row_t, length, REQ),
+};
+static const tf_record_t s_segment_row = RECORD("segment", tf_msg_segment_row_t, s_segment_row_fields);
 static const tf_field_t s_cat_written_fields[] = {
     F_STR(tf_msg_cat_written_t, job_id, REQ, TF_MSG_MAX_ID),
     F_STR(tf_msg_cat_written_t, archive_id, REQ, TF_MSG_MAX_ID),
@@ -306,6 +314,7 @@ static const tf_field_t s_cat_written_fields[] = {
     F_STR(tf_msg_cat_written_t, checksum, REQ, TF_MSG_MAX_ID),
     F_UINT(tf_msg_cat_written_t, files, OPT),
     F_UINT(tf_msg_cat_written_t, bytes, OPT),
+    F_ROWS(tf_msg_cat_written_t, segments, OPT, TF_MSG_MAX_ROWS, s_segment_row),
 };
 static const tf_field_t s_cat_query_fields[] = {
     F_STR(tf_msg_cat_query_t, query, REQ, TF_MSG_MAX_ID),
@@ -344,6 +353,7 @@ static const tf_field_t s_archive_row_fields[] = {
     F_STR(tf_msg_archive_row_t, checksum, OPT, TF_MSG_MAX_ID),
     F_UINT(tf_msg_archive_row_t, files, OPT),
     F_BOOL(tf_msg_archive_row_t, written, OPT),
+    F_ROWS(tf_msg_archive_row_t, segments, OPT, TF_MSG_MAX_ROWS, s_segment_row),
 };
 static const tf_record_t s_archive_row = RECORD("archive", tf_msg_archive_row_t, s_archive_row_fields);
 static const tf_field_t s_volume_row_fields[] = {

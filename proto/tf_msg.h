@@ -338,6 +338,16 @@ typedef struct {
     size_t files_count;
 } tf_msg_cat_files_t;
 
+/* One piece of an archive on one volume (docs/tape-format.md, "Spanning volumes"). An
+   archive on one volume has one segment (or none listed: the row's own position is it). */
+typedef struct {
+    char *volume;           /* volume label */
+    uint64_t tape_file;
+    uint64_t block;         /* logical block of the segment's header record */
+    uint64_t offset;        /* archive byte offset of the segment's first data byte */
+    uint64_t length;        /* archive bytes in this segment */
+} tf_msg_segment_row_t;
+
 /* tape writer -> catalog (work item): an archive is on tape and verified */
 typedef struct {
     char *job_id;
@@ -352,6 +362,8 @@ typedef struct {
     char *checksum;
     uint64_t files;
     uint64_t bytes;
+    tf_msg_segment_row_t *segments; /* in archive order; empty: one segment at volume/tape_file */
+    size_t segments_count;
 } tf_msg_cat_written_t;
 
 /* client -> catalog (work item): query: jobs | job | files | archives | archive_files | volumes
@@ -394,6 +406,9 @@ typedef struct {
     char *checksum;
     uint64_t files;
     bool written;
+    tf_msg_segment_row_t *segments; /* spanned archives: every segment in order (the first is
+                                       volume/tape_file above); empty for one-volume archives */
+    size_t segments_count;
 } tf_msg_archive_row_t;
 
 /* A tape volume as the catalog knows it (docs/catalog.md, "Volumes"). */

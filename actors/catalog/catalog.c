@@ -99,7 +99,18 @@ static const char s_schema[] =
     "  drive TEXT,"
     "  updated_ms INTEGER NOT NULL DEFAULT 0"
     ") WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS volumes_pool ON volumes(pool, label);";
+    "CREATE INDEX IF NOT EXISTS volumes_pool ON volumes(pool, label);"
+    /* The pieces of an archive that spans volumes, in archive order (docs/catalog.md). */
+    "CREATE TABLE IF NOT EXISTS segments ("
+    "  archive_id TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"                        /* from 1 */
+    "  volume TEXT NOT NULL,"
+    "  tape_file INTEGER NOT NULL,"
+    "  block INTEGER NOT NULL DEFAULT 0,"
+    "  offset INTEGER NOT NULL,"                     /* archive byte offset of the first data byte */
+    "  length INTEGER NOT NULL,"
+    "  PRIMARY KEY (archive_id, seq)"
+    ") WITHOUT ROWID;";
 
 /* ------------------------------------------------------------------ helpers ------------ */
 
@@ -716,6 +727,31 @@ s_cat_written(catalog_t *self, const tf_msg_cat_written_t *m, tf_err_t *err)
                     | s_bind_text(stmt, 9, m->checksum) | s_bind_u64(stmt, 10, m->files)
                     | s_bind_u64(stmt, 11, m->bytes) | sqlite3_bind_int64(stmt, 12, now);
             rc = s_run(self, stmt, b, "cannot record the archive's position", &changes, err);
+        }
+    }
+    /* A spanned archive's segments replace whatever an earlier delivery recorded. */
+    if (rc == TF_OK && m->segments_count > 0) {
+        sqlite3_stmt *stmt = catalog_prepare(self, "DELETE FROM segments WHERE archive_id = ?1", err);
+        rc = stmt ? s_run(self, stmt, s_bind_text(stmt, 1, m->archive_id), "cannot record the archive's "
+                          "segments", NULL, err)
+                  : TF_ERR_DB;
+        for (size_t i = 0; rc == TF_OK && i < m->segments_count; i++) {
+            const tf_msg_segment_row_t *g = &m->segments[i];
+            if (!*g->volume) {
+                rc = tf_err_set(err, TF_ERR_INVALID, "cat_written %s: segment %zu names no volume",
+                                m->archive_id, i + 1);
+                break;
+            }
+            stmt = catalog_prepare(self,
+                "INSERT INTO segments (archive_id, seq, volume, tape_file, block, offset, length) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", err);
+            rc = stmt ? s_run(self, stmt,
+                              s_bind_text(stmt, 1, m->archive_id) | s_bind_u64(stmt, 2, i + 1)
+                              | s_bind_text(stmt, 3, g->volume) | s_bind_u64(stmt, 4, g->tape_file)
+                              | s_bind_u64(stmt, 5, g->block) | s_bind_u64(stmt, 6, g->offset)
+                              | s_bind_u64(stmt, 7, g->length),
+                              "cannot record the archive's segments", NULL, err)
+                      : TF_ERR_DB;
         }
     }
     if (rc == TF_OK && changes > 0) {

@@ -126,6 +126,51 @@ s_read_volume(sqlite3_stmt *stmt, tf_msg_volume_row_t *v, int64_t now, bool *oom
 
 typedef enum { S_JOBS, S_FILES, S_ARCHIVES, S_VOLUMES } s_kind_t;
 
+/* Fills a spanned archive's segments, in archive order (none for one-volume archives). */
+static int
+s_segments(catalog_t *self, tf_msg_archive_row_t *row, tf_err_t *err)
+{
+    sqlite3_stmt *stmt = catalog_prepare(self,
+        "SELECT volume, tape_file, block, offset, length FROM segments WHERE archive_id = ?1 "
+        "ORDER BY seq", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    if (sqlite3_bind_text(stmt, 1, row->archive_id, -1, SQLITE_STATIC) != SQLITE_OK) {
+        sqlite3_finalize(stmt);
+        return catalog_db_error(self, err, "cannot bind the segments query");
+    }
+    bool oom = false;
+    int s;
+    size_t cap = 0;
+    while ((s = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (row->segments_count == cap) {
+            size_t more = cap ? cap * 2 : 4;
+            tf_msg_segment_row_t *grown = realloc(row->segments, more * sizeof *grown);
+            if (!grown) {
+                oom = true;
+                break;
+            }
+            row->segments = grown;
+            cap = more;
+        }
+        tf_msg_segment_row_t *g = &row->segments[row->segments_count++];
+        memset(g, 0, sizeof *g);
+        g->volume = catalog_column_dup(stmt, 0, &oom);
+        g->tape_file = (uint64_t) sqlite3_column_int64(stmt, 1);
+        g->block = (uint64_t) sqlite3_column_int64(stmt, 2);
+        g->offset = (uint64_t) sqlite3_column_int64(stmt, 3);
+        g->length = (uint64_t) sqlite3_column_int64(stmt, 4);
+        if (!g->volume)
+            oom = true;
+    }
+    sqlite3_finalize(stmt);
+    if (oom)
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory answering a catalog query");
+    if (s != SQLITE_ROW && s != SQLITE_DONE)
+        return catalog_db_error(self, err, "cannot read an archive's segments");
+    return TF_OK;
+}
+
 /* Steps a bound statement that yields up to limit + 1 rows into the reply's array of kind. */
 static int
 s_collect(catalog_t *self, sqlite3_stmt *stmt, s_kind_t kind, uint64_t limit,
@@ -321,6 +366,8 @@ catalog_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_
     }
     else
         rc = s_collect(self, stmt, kind, limit, out, err);
+    for (size_t i = 0; rc == TF_OK && kind == S_ARCHIVES && i < out->archives_count; i++)
+        rc = s_segments(self, &out->archives[i], err);
     free(pattern);
     if (rc != TF_OK)
         tf_msg_clear(reply);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "tapefile.h"
 #include "tf_fs.h"
@@ -24,8 +25,16 @@
 
 #define S_MAX_WARN_TEXT 3
 
+typedef struct s_restore_s s_restore_t;
+
+/* One archive's bytes, segment after segment (one segment unless it spans volumes). */
 typedef struct {
+    s_restore_t *r;
+    const tf_msg_archive_row_t *row;
+    size_t seg;               /* the segment being read */
+    size_t nseg;
     tapefile_reader_t *reader;
+    XXH3_state_t *hash;       /* of the whole archive, for spanned ones */
     tf_err_t err;             /* why the read callback failed */
 } s_source_t;
 
@@ -38,8 +47,10 @@ typedef struct {
     struct timespec times[2];  /* atime, mtime */
 } s_dir_time_t;
 
-typedef struct {
+struct s_restore_s {
     const tf_msg_tape_restore_t *req;
+    tf_drive_t *drive;        /* the drive, on the volume named below */
+    char volume[64];
     const restore_opts_t *opts;
     restore_stats_t *stats;
     struct archive *disk;
@@ -50,7 +61,7 @@ typedef struct {
     int warn_shown;
     s_dir_time_t *dirs;       /* folder times to set once everything is extracted */
     size_t ndirs, capdirs;
-} s_restore_t;
+};
 
 bool
 restore_match(const tf_msg_path_row_t *patterns, size_t count, const char *path)
@@ -152,12 +163,41 @@ s_fix_dir_times(s_restore_t *r)
     r->ndirs = r->capdirs = 0;
 }
 
+static int s_open_segment(s_source_t *src, tf_err_t *err);
+
+/* Next slice of the archive: the next segment's once one is used up. */
+static int
+s_source_read(s_source_t *src, const void **buf, size_t *len, tf_err_t *err)
+{
+    for (;;) {
+        int rc = tapefile_reader_read(src->reader, buf, len, err);
+        if (rc != TF_OK)
+            return rc;
+        if (*len > 0) {
+            XXH3_128bits_update(src->hash, *buf, *len);
+            return TF_OK;
+        }
+        if (src->seg + 1 >= src->nseg)
+            return TF_OK;
+        tapefile_stats_t st;
+        rc = tapefile_reader_finish(src->reader, &st, err);
+        src->r->stats->blocks_read += tapefile_reader_blocks(src->reader);
+        tapefile_reader_destroy(&src->reader);
+        if (rc != TF_OK)
+            return rc;
+        src->seg++;
+        rc = s_open_segment(src, err);
+        if (rc != TF_OK)
+            return rc;
+    }
+}
+
 static la_ssize_t
 s_read_cb(struct archive *a, void *arg, const void **buf)
 {
     s_source_t *src = arg;
     size_t len = 0;
-    int rc = tapefile_reader_read(src->reader, buf, &len, &src->err);
+    int rc = s_source_read(src, buf, &len, &src->err);
     if (rc != TF_OK) {
         archive_set_error(a, EIO, "%s", src->err.message);
         return -1;
@@ -186,20 +226,19 @@ s_copy_data(s_restore_t *r, struct archive *in, const char *path, tf_err_t *err)
     }
 }
 
-/* Extracts the matching entries of one archive; the reader stands after its header. */
+/* Extracts the matching entries of one archive from its source. */
 static int
-s_extract(s_restore_t *r, tapefile_reader_t *reader, tf_err_t *err)
+s_extract(s_restore_t *r, s_source_t *source, tf_err_t *err)
 {
-    s_source_t src = {.reader = reader};
     struct archive *in = archive_read_new();
     if (!in)
         return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
     archive_read_support_filter_all(in);
     archive_read_support_format_tar(in);
     int rc = TF_OK;
-    if (archive_read_open(in, &src, NULL, s_read_cb, NULL) != ARCHIVE_OK)
+    if (archive_read_open(in, source, NULL, s_read_cb, NULL) != ARCHIVE_OK)
         rc = tf_err_set(err, TF_ERR_IO, "cannot open the archive: %s",
-                        src.err.message[0] ? src.err.message : archive_error_string(in));
+                        source->err.message[0] ? source->err.message : archive_error_string(in));
     const tf_msg_tape_restore_t *req = r->req;
     while (rc == TF_OK) {
         if (r->opts->interrupted && r->opts->interrupted(r->opts->arg)) {
@@ -212,7 +251,7 @@ s_extract(s_restore_t *r, tapefile_reader_t *reader, tf_err_t *err)
             break;
         if (ar < ARCHIVE_WARN) {
             rc = tf_err_set(err, TF_ERR_IO, "cannot read the archive: %s",
-                            src.err.message[0] ? src.err.message : archive_error_string(in));
+                            source->err.message[0] ? source->err.message : archive_error_string(in));
             break;
         }
         const char *path = archive_entry_pathname(entry);
@@ -265,74 +304,161 @@ s_extract(s_restore_t *r, tapefile_reader_t *reader, tf_err_t *err)
     return rc;
 }
 
+/* The label of the tape in the drive: a tapeflow volume, its name in r->volume. */
 static int
-s_one_archive(s_restore_t *r, tf_drive_t *drive, const tf_msg_archive_row_t *row, const char *volume,
-              tf_err_t *err)
+s_read_volume(s_restore_t *r, const char *needed, tf_err_t *err)
 {
-    tapefile_reader_t *reader = tapefile_reader_open(drive, row->tape_file, err);
-    if (!reader) {
+    tf_label_info_t info;
+    int rc = tf_label_read(r->drive, &info, err);
+    r->stats->blocks_read += info.blocks_read;
+    if (rc != TF_OK)
+        return rc;
+    if (info.kind != TF_LABEL_TAPEFLOW)
+        return tf_err_set(err, TF_ERR_INVALID, "tape in drive %s is not a tapeflow volume (%s), restore needs volume %s",
+                          r->opts->drive_name, info.found, needed ? needed : "?");
+    snprintf(r->volume, sizeof r->volume, "%s", info.label.label);
+    return TF_OK;
+}
+
+/* Makes sure `volume` is in the drive: asks for it (opts->mount) when another one is. */
+static int
+s_need_volume(s_restore_t *r, const char *volume, tf_err_t *err)
+{
+    if (!volume || !*volume || strcmp(volume, r->volume) == 0)
+        return TF_OK;
+    if (!r->opts->mount)
+        return tf_err_set(err, TF_ERR_INVALID, "tape in drive %s is %s, restore needs volume %s",
+                          r->opts->drive_name, r->volume, volume);
+    tf_drive_t *drive = r->opts->mount(r->opts->arg, r->drive, volume, err);
+    r->drive = drive;
+    r->volume[0] = '\0';
+    if (!drive)
+        return err && err->code ? err->code : TF_ERR_DEVICE;
+    int rc = s_read_volume(r, volume, err);
+    if (rc == TF_OK && strcmp(volume, r->volume) != 0)
+        rc = tf_err_set(err, TF_ERR_INVALID, "tape in drive %s is %s, restore needs volume %s",
+                        r->opts->drive_name, r->volume, volume);
+    return rc;
+}
+
+/* Opens the reader on segment src->seg (the row itself for a one-volume archive). */
+static int
+s_open_segment(s_source_t *src, tf_err_t *err)
+{
+    s_restore_t *r = src->r;
+    const tf_msg_archive_row_t *row = src->row;
+    bool spanned = row->segments_count > 0;
+    const char *volume = spanned ? row->segments[src->seg].volume : row->volume;
+    uint64_t file = spanned ? row->segments[src->seg].tape_file : row->tape_file;
+    int rc = s_need_volume(r, volume, err);
+    if (rc != TF_OK)
+        return rc;
+    if (spanned && r->opts->progress && src->seg > 0) {
+        char text[256];
+        snprintf(text, sizeof text, "reading archive %s, segment %zu of %zu (tape %s file %" PRIu64 ")",
+                 row->archive_id, src->seg + 1, src->nseg, r->volume, file);
+        r->opts->progress(r->opts->arg, r->done, r->total, text);
+    }
+    src->reader = tapefile_reader_open(r->drive, file, err);
+    if (!src->reader) {
         if (err && err->code == TF_ERR_INVALID)
             return tf_err_set(err, TF_ERR_INVALID,
                               "tape file %" PRIu64 " of tape %s in drive %s is not archive %s "
                               "(not a tapeflow archive at all): the catalog and the tape disagree",
-                              row->tape_file, volume, r->opts->drive_name, row->archive_id);
+                              file, r->volume, r->opts->drive_name, row->archive_id);
         return tf_err_prefix(err, "archive %s: ", row->archive_id);
     }
-    const tapefile_header_t *h = tapefile_reader_header(reader);
-    int rc = TF_OK;
+    const tapefile_header_t *h = tapefile_reader_header(src->reader);
     if (strcmp(h->archive_id, row->archive_id) != 0) {
-        if (h->volume[0] && strcmp(h->volume, volume) != 0)
-            rc = tf_err_set(err, TF_ERR_INVALID, "tape in drive %s is %s, restore needs volume %s",
-                            r->opts->drive_name, h->volume, row->volume ? row->volume : "?");
-        else
-            rc = tf_err_set(err, TF_ERR_INVALID,
-                            "tape file %" PRIu64 " of tape %s in drive %s holds archive %s, not %s: "
-                            "the catalog and the tape disagree", row->tape_file, volume,
-                            r->opts->drive_name, h->archive_id, row->archive_id);
+        if (h->volume[0] && strcmp(h->volume, r->volume) != 0)
+            return tf_err_set(err, TF_ERR_INVALID, "tape in drive %s is %s, restore needs volume %s",
+                              r->opts->drive_name, h->volume, volume ? volume : "?");
+        return tf_err_set(err, TF_ERR_INVALID,
+                          "tape file %" PRIu64 " of tape %s in drive %s holds archive %s, not %s: "
+                          "the catalog and the tape disagree", file, r->volume,
+                          r->opts->drive_name, h->archive_id, row->archive_id);
     }
+    if (spanned)
+        return tapefile_reader_set_segment(src->reader, row->segments[src->seg].offset,
+                                           row->segments[src->seg].length, err);
+    return TF_OK;
+}
+
+static int
+s_one_archive(s_restore_t *r, const tf_msg_archive_row_t *row, tf_err_t *err)
+{
+    s_source_t src = {.r = r, .row = row, .nseg = row->segments_count ? row->segments_count : 1};
+    src.hash = XXH3_createState();
+    if (!src.hash)
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    XXH3_128bits_reset(src.hash);
+    int rc = s_open_segment(&src, err);
     if (rc == TF_OK)
-        rc = s_extract(r, reader, err);
+        rc = s_extract(r, &src, err);
+    /* The rest of the archive (tar padding after the last entry) and the trailers. */
+    while (rc == TF_OK) {
+        const void *buf;
+        size_t len = 0;
+        rc = s_source_read(&src, &buf, &len, err);
+        if (len == 0)
+            break;
+    }
     tapefile_stats_t st;
     if (rc == TF_OK)
-        rc = tapefile_reader_finish(reader, &st, err);
-    r->stats->blocks_read += tapefile_reader_blocks(reader);
-    r->done += h->size;
-    tapefile_reader_destroy(&reader);
+        rc = tapefile_reader_finish(src.reader, &st, err);
+    if (rc == TF_OK && row->segments_count > 0) {
+        XXH128_canonical_t canon;
+        XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(src.hash));
+        char sum[41] = "xxh128:";
+        static const char hex[] = "0123456789abcdef";
+        for (int i = 0; i < 16; i++) {
+            sum[7 + 2 * i] = hex[canon.digest[i] >> 4];
+            sum[8 + 2 * i] = hex[canon.digest[i] & 15];
+        }
+        sum[39] = '\0';
+        const char *want = tapefile_reader_header(src.reader)->checksum;
+        if (strcmp(sum, want) != 0)
+            rc = tf_err_set(err, TF_ERR_IO, "archive %s (spanning %zu volumes): the data read back has "
+                            "checksum %s, the archive has %s", row->archive_id, src.nseg, sum, want);
+    }
+    if (src.reader)
+        r->stats->blocks_read += tapefile_reader_blocks(src.reader);
+    r->done += row->size;
+    tapefile_reader_destroy(&src.reader);
+    XXH3_freeState(src.hash);
     if (rc == TF_OK)
         r->stats->archives_read++;
     return rc;
 }
 
-/* The mounted volume must be the one every archive row names. */
+/* Without a mount callback every archive (every segment) must be on the mounted volume. */
 static int
-s_check_volume(tf_drive_t *drive, const tf_msg_tape_restore_t *req, const restore_opts_t *opts,
-               restore_stats_t *stats, char *volume, size_t size, tf_err_t *err)
+s_check_volume(s_restore_t *r, tf_err_t *err)
 {
-    tf_label_info_t info;
-    int rc = tf_label_read(drive, &info, err);
-    stats->blocks_read += info.blocks_read;
-    if (rc != TF_OK)
+    const tf_msg_tape_restore_t *req = r->req;
+    const char *first = NULL;
+    for (size_t i = 0; i < req->archives_count && !first; i++)
+        first = req->archives[i].segments_count ? req->archives[i].segments[0].volume : req->archives[i].volume;
+    int rc = s_read_volume(r, first, err);
+    if (rc != TF_OK || r->opts->mount)
         return rc;
-    if (info.kind != TF_LABEL_TAPEFLOW) {
-        const char *needed = req->archives_count && req->archives[0].volume ? req->archives[0].volume : "?";
-        return tf_err_set(err, TF_ERR_INVALID, "tape in drive %s is not a tapeflow volume (%s), restore needs volume %s",
-                          opts->drive_name, info.found, needed);
-    }
-    snprintf(volume, size, "%s", info.label.label);
     for (size_t i = 0; i < req->archives_count; i++) {
-        const char *v = req->archives[i].volume;
-        if (v && *v && strcmp(v, volume) != 0)
-            return tf_err_set(err, TF_ERR_INVALID, "tape in drive %s is %s, restore needs volume %s",
-                              opts->drive_name, volume, v);
+        const tf_msg_archive_row_t *row = &req->archives[i];
+        size_t n = row->segments_count ? row->segments_count : 1;
+        for (size_t k = 0; k < n; k++) {
+            const char *v = row->segments_count ? row->segments[k].volume : row->volume;
+            if (v && *v && strcmp(v, r->volume) != 0)
+                return tf_err_set(err, TF_ERR_INVALID, "tape in drive %s is %s, restore needs volume %s",
+                                  r->opts->drive_name, r->volume, v);
+        }
     }
     return TF_OK;
 }
 
 static int
-s_run(s_restore_t *r, tf_drive_t *drive, tf_err_t *err)
+s_run(s_restore_t *r, tf_err_t *err)
 {
-    char volume[64];
-    int rc = s_check_volume(drive, r->req, r->opts, r->stats, volume, sizeof volume, err);
+    int rc = s_check_volume(r, err);
     for (size_t i = 0; rc == TF_OK && i < r->req->archives_count; i++) {
         const tf_msg_archive_row_t *row = &r->req->archives[i];
         if (r->opts->progress) {
@@ -341,7 +467,7 @@ s_run(s_restore_t *r, tf_drive_t *drive, tf_err_t *err)
                      row->tape_file);
             r->opts->progress(r->opts->arg, r->done, r->total, text);
         }
-        rc = s_one_archive(r, drive, row, volume, err);
+        rc = s_one_archive(r, row, err);
     }
     return rc;
 }
@@ -365,7 +491,7 @@ restore_run(tf_drive_t *drive, const tf_msg_tape_restore_t *req, const restore_o
         close(saved);
         return rc;
     }
-    s_restore_t r = {.req = req, .opts = opts, .stats = stats};
+    s_restore_t r = {.req = req, .opts = opts, .stats = stats, .drive = drive};
     for (size_t i = 0; i < req->archives_count; i++)
         r.total += req->archives[i].size;
     r.disk = archive_write_disk_new();
@@ -380,7 +506,7 @@ restore_run(tf_drive_t *drive, const tf_msg_tape_restore_t *req, const restore_o
             flags |= ARCHIVE_EXTRACT_OWNER;
         archive_write_disk_set_options(r.disk, flags);
         archive_write_disk_set_standard_lookup(r.disk);
-        rc = s_run(&r, drive, err);
+        rc = s_run(&r, err);
     }
     /* Closing sets the times and modes of folders, deferred until their contents exist. */
     if (r.disk && archive_write_close(r.disk) != ARCHIVE_OK && rc == TF_OK)

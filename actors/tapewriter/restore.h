@@ -1,8 +1,9 @@
 /*  restore - extract archives from tape (the tape_restore work item).
 
-    Reads the volume label, checks that the mounted tape is the volume the archives are on,
-    then for each archive row in order: positions at its tape file, checks the header names
-    that archive, streams its data blocks into libarchive and extracts the entries matching the
+    Reads the volume label, checks that the mounted tape is the volume the archives are on
+    (or, with a mount callback, asks for each volume in turn), then for each archive row in
+    order: positions at its tape file (each segment's in turn when the archive spans volumes,
+    docs/tape-format.md "Spanning volumes"), checks the header names that archive, streams its data blocks into libarchive and extracts the entries matching the
     patterns into dest, with libarchive's secure flags (no "..", no absolute paths, no writing
     through symlinks). Owners (when root), modes, times, symlinks, hard links, empty dirs and
     sparse files are restored. Only the archives listed are read.
@@ -25,6 +26,11 @@ typedef struct {
     const char *drive_name;    /* for messages: "tape in drive tape0 is ..." */
     void (*progress)(void *arg, uint64_t done, uint64_t total, const char *message);
     bool (*interrupted)(void *arg);
+    /* Spanning and archives on several volumes: puts `volume` into the drive (changer) and
+       returns the drive opened on it; `current` (the drive restore was reading, already
+       closed by the callee as it sees fit) is not used again. NULL: every archive must be on
+       the mounted tape, which is checked before anything is read. */
+    tf_drive_t *(*mount)(void *arg, tf_drive_t *current, const char *volume, tf_err_t *err);
     void *arg;
 } restore_opts_t;
 

@@ -67,6 +67,12 @@ s_format_header(tf_kvrec_t *rec, const tapefile_header_t *h, tf_err_t *err)
     if (rc == TF_OK) rc = tf_kvrec_put(rec, "volume", h->volume, err);
     if (rc == TF_OK) rc = tf_kvrec_put(rec, "created", h->created, err);
     if (rc == TF_OK) rc = tf_kvrec_put(rec, "software", "tapeflow " TAPEFLOW_VERSION, err);
+    /* Segment 2.. of an archive that spans volumes. */
+    if (rc == TF_OK && h->segment > 1) {
+        rc = tf_kvrec_put_u64(rec, "segment", h->segment, err);
+        if (rc == TF_OK) rc = tf_kvrec_put_u64(rec, "offset", h->offset, err);
+        if (rc == TF_OK && h->set_id[0]) rc = tf_kvrec_put(rec, "set", h->set_id, err);
+    }
     /* For a catalog rebuild: what the catalog knew of the job (absent when unknown). */
     if (rc == TF_OK && h->job_created_ms > 0)
         rc = tf_kvrec_put_u64(rec, "job_created_ms", (uint64_t) h->job_created_ms, err);
@@ -105,6 +111,13 @@ s_parse_header(const uint8_t *buf, size_t len, tapefile_header_t *h)
     uint64_t created_ms = 0;
     if (tf_kvrec_get_u64(buf, len, "job_created_ms", &created_ms) == TF_OK && created_ms <= INT64_MAX)
         h->job_created_ms = (int64_t) created_ms;
+    if (tf_kvrec_get_u64(buf, len, "segment", &h->segment) == TF_OK && h->segment > 1) {
+        if (tf_kvrec_get_u64(buf, len, "offset", &h->offset) != TF_OK || h->offset >= h->size)
+            return TF_ERR_INVALID;
+        tf_kvrec_get(buf, len, "set", h->set_id, sizeof h->set_id);
+    }
+    else
+        h->segment = 0;
     h->job_scanned = tf_kvrec_get_u64(buf, len, "job_groups", &h->job_groups) == TF_OK;
     if (h->job_scanned) {
         tf_kvrec_get_u64(buf, len, "job_files", &h->job_files);
@@ -127,6 +140,15 @@ struct _tapefile_writer_t {
     const tapeindex_t *index;
     bool early_warning;
     bool finished;
+    /* Spanning: the segment on the current volume. */
+    uint64_t segment;         /* from 1 */
+    uint64_t seg_offset;      /* archive offset of its first data byte */
+    uint64_t seg_size;        /* data bytes of it on tape */
+    uint64_t seg_blocks;
+    XXH3_state_t *seg_hash;
+    bool overflow;            /* the drive refused a block: end of medium */
+    uint8_t *carry;           /* bytes after the refused block, for the next volume */
+    size_t carry_len, carry_cap;
 };
 
 static int
@@ -136,6 +158,84 @@ s_put(tapefile_writer_t *self, const void *data, size_t len, tf_err_t *err)
     if (tf_drive_early_warning(self->drive))
         self->early_warning = true;
     return rc;
+}
+
+/* A data block onto tape. A block the drive refuses at the end of the medium (volume
+   overflow) is kept in self->block for the next volume: *held turns true. */
+static int
+s_put_data(tapefile_writer_t *self, const uint8_t *data, size_t len, bool *held, tf_err_t *err)
+{
+    *held = false;
+    tf_err_t perr = {0};
+    int rc = s_put(self, data, len, &perr);
+    if (rc == TF_ERR_TOOBIG && tf_drive_last_cond(self->drive) == TF_DRIVE_COND_END_OF_MEDIUM) {
+        if (data != self->block)
+            memcpy(self->block, data, len);
+        self->pending = len;
+        self->overflow = true;
+        *held = true;
+        return TF_OK;
+    }
+    if (rc != TF_OK) {
+        if (err)
+            *err = perr;
+        return rc;
+    }
+    self->data_blocks++;
+    self->seg_blocks++;
+    self->seg_size += len;
+    XXH3_128bits_update(self->seg_hash, data, len);
+    return TF_OK;
+}
+
+static int
+s_carry(tapefile_writer_t *self, const uint8_t *p, size_t len, tf_err_t *err)
+{
+    if (self->carry_len + len > self->carry_cap) {
+        size_t cap = self->carry_len + len;
+        uint8_t *more = realloc(self->carry, cap);
+        if (!more)
+            return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+        self->carry = more;
+        self->carry_cap = cap;
+    }
+    memcpy(self->carry + self->carry_len, p, len);
+    self->carry_len += len;
+    return TF_OK;
+}
+
+/* Cuts data into blocks; after a volume overflow everything goes to the carry buffer. */
+static int
+s_feed(tapefile_writer_t *self, const uint8_t *p, size_t len, tf_err_t *err)
+{
+    size_t bs = self->hdr.block_size;
+    while (len > 0) {
+        if (self->overflow)
+            return s_carry(self, p, len, err);
+        bool held = false;
+        if (self->pending == 0 && len >= bs) {
+            /* A whole block straight from the caller's buffer. */
+            int rc = s_put_data(self, p, bs, &held, err);
+            if (rc != TF_OK)
+                return rc;
+            p += bs;
+            len -= bs;
+            continue;
+        }
+        size_t take = bs - self->pending < len ? bs - self->pending : len;
+        memcpy(self->block + self->pending, p, take);
+        self->pending += take;
+        p += take;
+        len -= take;
+        if (self->pending == bs) {
+            int rc = s_put_data(self, self->block, bs, &held, err);
+            if (rc != TF_OK)
+                return rc;
+            if (!held)
+                self->pending = 0;
+        }
+    }
+    return TF_OK;
 }
 
 tapefile_writer_t *
@@ -150,15 +250,19 @@ tapefile_writer_new(tf_drive_t *drive, tapefile_header_t *hdr, tf_err_t *err)
     tf_kvrec_t *rec = tf_kvrec_new(TAPEFILE_HEADER_MAGIC);
     if (self)
         self->block = malloc(hdr->block_size);
-    if (self)
+    if (self) {
         self->hash = XXH3_createState();
-    if (!self || !rec || !self->block || !self->hash) {
+        self->seg_hash = XXH3_createState();
+    }
+    if (!self || !rec || !self->block || !self->hash || !self->seg_hash) {
         tf_err_set(err, TF_ERR_NOMEM, "out of memory");
         tf_kvrec_destroy(&rec);
         tapefile_writer_destroy(&self);
         return NULL;
     }
     XXH3_128bits_reset(self->hash);
+    XXH3_128bits_reset(self->seg_hash);
+    self->segment = 1;
     self->drive = drive;
     hdr->data_blocks = tapefile_data_blocks(hdr->size, hdr->block_size);
     if (!hdr->created[0])
@@ -181,8 +285,11 @@ tapefile_writer_destroy(tapefile_writer_t **self_p)
     if (self_p && *self_p) {
         tapefile_writer_t *self = *self_p;
         free(self->block);
+        free(self->carry);
         if (self->hash)
             XXH3_freeState(self->hash);
+        if (self->seg_hash)
+            XXH3_freeState(self->seg_hash);
         free(self);
         *self_p = NULL;
     }
@@ -196,33 +303,7 @@ tapefile_writer_write(tapefile_writer_t *self, const void *data, size_t len, tf_
                           self->hdr.archive_id, self->hdr.size);
     XXH3_128bits_update(self->hash, data, len);
     self->size += len;
-    const uint8_t *p = data;
-    size_t bs = self->hdr.block_size;
-    while (len > 0) {
-        if (self->pending == 0 && len >= bs) {
-            /* A whole block straight from the caller's buffer. */
-            int rc = s_put(self, p, bs, err);
-            if (rc != TF_OK)
-                return rc;
-            self->data_blocks++;
-            p += bs;
-            len -= bs;
-            continue;
-        }
-        size_t take = bs - self->pending < len ? bs - self->pending : len;
-        memcpy(self->block + self->pending, p, take);
-        self->pending += take;
-        p += take;
-        len -= take;
-        if (self->pending == bs) {
-            int rc = s_put(self, self->block, bs, err);
-            if (rc != TF_OK)
-                return rc;
-            self->data_blocks++;
-            self->pending = 0;
-        }
-    }
-    return TF_OK;
+    return s_feed(self, data, len, err);
 }
 
 size_t
@@ -249,20 +330,34 @@ tapefile_writer_finish(tapefile_writer_t *self, tapefile_stats_t *stats, tf_err_
         return tf_err_set(err, TF_ERR_IO,
                           "archive %s: the bytes fetched from the stager have checksum %s, not %s",
                           self->hdr.archive_id, sum, self->hdr.checksum);
+    if (self->overflow || self->carry_len > 0)
+        return tf_err_set(err, TF_ERR_STATE, "archive %s: the tape is full: continue on the next "
+                          "volume before finishing", self->hdr.archive_id);
     if (self->pending > 0) {
-        int rc = s_put(self, self->block, self->pending, err);
+        /* The last (short) block; refused at the end of the medium it waits for the next
+           volume (tapefile_writer_volume_full turns true). */
+        bool held = false;
+        int rc = s_put_data(self, self->block, self->pending, &held, err);
         if (rc != TF_OK)
             return rc;
-        self->data_blocks++;
+        if (held)
+            return tf_err_set(err, TF_ERR_TOOBIG, "archive %s: the tape is full (end of medium) before "
+                              "the last block", self->hdr.archive_id);
         self->pending = 0;
     }
+    /* A spanned archive's last segment: the trailer describes the segment's own data. */
+    bool spanned = self->segment > 1;
+    char seg_sum[TAPEFILE_CHECKSUM_LEN];
+    s_digest(self->seg_hash, seg_sum);
     tf_kvrec_t *rec = tf_kvrec_new(TAPEFILE_TRAILER_MAGIC);
     if (!rec)
         return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
     int rc = tf_kvrec_put(rec, "archive", self->hdr.archive_id, err);
-    if (rc == TF_OK) rc = tf_kvrec_put_u64(rec, "size", self->size, err);
-    if (rc == TF_OK) rc = tf_kvrec_put_u64(rec, "data_blocks", self->data_blocks, err);
-    if (rc == TF_OK) rc = tf_kvrec_put(rec, "checksum", sum, err);
+    if (rc == TF_OK) rc = tf_kvrec_put_u64(rec, "size", spanned ? self->seg_size : self->size, err);
+    if (rc == TF_OK) rc = tf_kvrec_put_u64(rec, "data_blocks", spanned ? self->seg_blocks : self->data_blocks, err);
+    if (rc == TF_OK) rc = tf_kvrec_put(rec, "checksum", spanned ? seg_sum : sum, err);
+    if (rc == TF_OK && spanned) rc = tf_kvrec_put_u64(rec, "segment", self->segment, err);
+    if (rc == TF_OK && spanned) rc = tf_kvrec_put_u64(rec, "offset", self->seg_offset, err);
     size_t nindex = tapeindex_records(self->index);
     if (rc == TF_OK) rc = tf_kvrec_put_u64(rec, "index_records", nindex, err);
     if (rc == TF_OK && self->index) rc = tf_kvrec_put_u64(rec, "index_rows", tapeindex_rows(self->index), err);
@@ -283,12 +378,130 @@ tapefile_writer_finish(tapefile_writer_t *self, tapefile_stats_t *stats, tf_err_
         memset(stats, 0, sizeof *stats);
         stats->size = self->size;
         stats->data_blocks = self->data_blocks;
-        stats->blocks = self->data_blocks + 2;
+        stats->blocks = self->seg_blocks + 2;
         memcpy(stats->checksum, sum, sizeof sum);
         stats->early_warning = self->early_warning;
         stats->index_records = nindex;
     }
     return TF_OK;
+}
+
+bool
+tapefile_writer_volume_full(tapefile_writer_t *self)
+{
+    /* Early warning seen while writing the header alone: put one block on this tape first, so
+       no segment is empty. */
+    return self->overflow || (self->early_warning && self->seg_blocks > 0 && self->size < self->hdr.size);
+}
+
+bool
+tapefile_writer_overflow(tapefile_writer_t *self)
+{
+    return self->overflow;
+}
+
+void
+tapefile_writer_segment(tapefile_writer_t *self, tapefile_segment_t *seg)
+{
+    memset(seg, 0, sizeof *seg);
+    seg->segment = self->segment;
+    seg->offset = self->seg_offset;
+    seg->length = self->seg_size;
+    seg->data_blocks = self->seg_blocks;
+}
+
+int
+tapefile_writer_end_volume(tapefile_writer_t *self, tapefile_segment_t *seg, tf_err_t *err)
+{
+    tapefile_writer_segment(self, seg);
+    char sum[TAPEFILE_CHECKSUM_LEN];
+    s_digest(self->seg_hash, sum);
+    tf_kvrec_t *rec = tf_kvrec_new(TAPEFILE_TRAILER_MAGIC);
+    if (!rec)
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    int rc = tf_kvrec_put(rec, "archive", self->hdr.archive_id, err);
+    if (rc == TF_OK) rc = tf_kvrec_put_u64(rec, "size", self->seg_size, err);
+    if (rc == TF_OK) rc = tf_kvrec_put_u64(rec, "data_blocks", self->seg_blocks, err);
+    if (rc == TF_OK) rc = tf_kvrec_put(rec, "checksum", sum, err);
+    if (rc == TF_OK) rc = tf_kvrec_put_u64(rec, "segment", self->segment, err);
+    if (rc == TF_OK) rc = tf_kvrec_put_u64(rec, "offset", self->seg_offset, err);
+    if (rc == TF_OK) rc = tf_kvrec_put_u64(rec, "continued", 1, err);
+    if (rc == TF_OK) rc = tf_kvrec_put_u64(rec, "index_records", 0, err);
+    if (rc != TF_OK) {
+        tf_kvrec_destroy(&rec);
+        return rc;
+    }
+    /* At the end of the medium the trailer may not fit: the segment then ends at the filemark
+       (or at end of data), and a reader takes its length from the catalog. */
+    tf_err_t terr = {0};
+    rc = s_put(self, tf_kvrec_data(rec), TF_KVREC_SIZE, &terr);
+    tf_kvrec_destroy(&rec);
+    bool eom = rc == TF_ERR_TOOBIG && tf_drive_last_cond(self->drive) == TF_DRIVE_COND_END_OF_MEDIUM;
+    if (rc != TF_OK && !eom) {
+        if (err)
+            *err = terr;
+        return rc;
+    }
+    seg->trailer = rc == TF_OK;
+    seg->overflow = self->overflow;
+    tf_err_t ferr = {0};
+    rc = tf_drive_write_filemarks(self->drive, 1, false, &ferr);
+    if (rc != TF_OK && !(rc == TF_ERR_TOOBIG || tf_drive_last_cond(self->drive) == TF_DRIVE_COND_END_OF_MEDIUM)) {
+        if (err)
+            *err = ferr;
+        return rc;
+    }
+    return TF_OK;
+}
+
+int
+tapefile_writer_next_volume(tapefile_writer_t *self, tf_drive_t *drive, const char *volume,
+                            const char *set_id, tf_err_t *err)
+{
+    self->drive = drive;
+    self->early_warning = false;
+    self->segment++;
+    self->seg_offset += self->seg_size;
+    self->seg_size = 0;
+    self->seg_blocks = 0;
+    XXH3_128bits_reset(self->seg_hash);
+    tapefile_header_t hdr = self->hdr;
+    hdr.segment = self->segment;
+    hdr.offset = self->seg_offset;
+    snprintf(hdr.volume, sizeof hdr.volume, "%s", volume);
+    snprintf(hdr.set_id, sizeof hdr.set_id, "%s", set_id ? set_id : "");
+    tf_kvrec_t *rec = tf_kvrec_new(TAPEFILE_HEADER_MAGIC);
+    if (!rec)
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    int rc = s_format_header(rec, &hdr, err);
+    if (rc == TF_OK)
+        rc = s_put(self, tf_kvrec_data(rec), TF_KVREC_SIZE, err);
+    tf_kvrec_destroy(&rec);
+    if (rc != TF_OK)
+        return rc;
+    self->hdr = hdr;
+    /* The block the last volume refused, then what came after it. */
+    bool was_overflow = self->overflow;
+    self->overflow = false;
+    if (was_overflow && self->pending > 0) {
+        bool held = false;
+        rc = s_put_data(self, self->block, self->pending, &held, err);
+        if (rc != TF_OK)
+            return rc;
+        if (held)
+            return tf_err_set(err, TF_ERR_DEVICE, "archive %s: tape %s is full right after its header",
+                              self->hdr.archive_id, volume);
+        self->pending = 0;
+    }
+    if (self->carry_len > 0) {
+        uint8_t *carry = self->carry;
+        size_t len = self->carry_len;
+        self->carry = NULL;
+        self->carry_len = self->carry_cap = 0;
+        rc = s_feed(self, carry, len, err);
+        free(carry);
+    }
+    return rc;
 }
 
 void
@@ -316,6 +529,8 @@ struct _tapefile_reader_t {
     bool have_trailer;
     tapefile_trailer_t trailer;
     uint64_t index_read;    /* index records read so far */
+    bool segment;           /* one segment of a spanned archive (tapefile_reader_set_segment) */
+    uint64_t want;          /* data bytes in this tape file */
 };
 
 tapefile_reader_t *
@@ -352,6 +567,8 @@ tapefile_reader_open(tf_drive_t *drive, uint64_t file, tf_err_t *err)
         rc = tf_err_set(err, TF_ERR_INVALID, "tape file %" PRIu64 " is not a tapeflow archive (no %s header)",
                         file, TAPEFILE_HEADER_MAGIC);
     }
+    if (rc == TF_OK)
+        self->want = self->hdr.size;
     if (rc == TF_OK && self->hdr.block_size > self->buf_size) {
         uint8_t *bigger = realloc(self->buf, self->hdr.block_size);
         if (!bigger)
@@ -394,11 +611,26 @@ tapefile_reader_blocks(tapefile_reader_t *self)
 }
 
 int
+tapefile_reader_set_segment(tapefile_reader_t *self, uint64_t offset, uint64_t length, tf_err_t *err)
+{
+    if (self->size != 0 || self->have_trailer)
+        return tf_err_set(err, TF_ERR_STATE, "archive %s: set_segment must follow the header", self->hdr.archive_id);
+    if (self->hdr.offset != offset || offset > self->hdr.size || length > self->hdr.size - offset)
+        return tf_err_set(err, TF_ERR_INVALID,
+                          "tape file %" PRIu64 " holds archive %s from byte %" PRIu64 ", the catalog "
+                          "says from byte %" PRIu64 " (%" PRIu64 " bytes): the catalog and the tape "
+                          "disagree", self->file, self->hdr.archive_id, self->hdr.offset, offset, length);
+    self->segment = true;
+    self->want = length;
+    return TF_OK;
+}
+
+int
 tapefile_reader_read(tapefile_reader_t *self, const void **data, size_t *len, tf_err_t *err)
 {
     *data = NULL;
     *len = 0;
-    uint64_t left = self->hdr.size - self->size;
+    uint64_t left = self->want - self->size;
     if (left == 0)
         return TF_OK;
     size_t got = 0;
@@ -414,13 +646,13 @@ tapefile_reader_read(tapefile_reader_t *self, const void **data, size_t *len, tf
         return tf_err_set(err, TF_ERR_IO,
                           "archive %s (tape file %" PRIu64 ") ends after %" PRIu64 " of %" PRIu64
                           " bytes: the tape file is incomplete",
-                          self->hdr.archive_id, self->file, self->size, self->hdr.size);
+                          self->hdr.archive_id, self->file, self->size, self->want);
     self->blocks++;
     self->data_blocks++;
     if (got > left)
         return tf_err_set(err, TF_ERR_IO,
                           "archive %s (tape file %" PRIu64 "): data runs past the %" PRIu64
-                          " bytes the header announces", self->hdr.archive_id, self->file, self->hdr.size);
+                          " bytes the header announces", self->hdr.archive_id, self->file, self->want);
     XXH3_128bits_update(self->hash, self->buf, got);
     self->size += got;
     *data = self->buf;
@@ -452,6 +684,9 @@ s_read_trailer(tapefile_reader_t *self, tf_err_t *err)
     if (tf_kvrec_get_u64(self->buf, got, "index_records", &t->index_records) != TF_OK)
         t->index_records = 0;
     t->has_index = tf_kvrec_get_u64(self->buf, got, "index_rows", &t->index_rows) == TF_OK;
+    uint64_t continued = 0;
+    t->continued = tf_kvrec_get_u64(self->buf, got, "continued", &continued) == TF_OK && continued;
+    tf_kvrec_get_u64(self->buf, got, "offset", &t->offset);
     self->have_trailer = true;
     return TF_OK;
 }
@@ -468,6 +703,34 @@ tapefile_reader_finish(tapefile_reader_t *self, tapefile_stats_t *stats, tf_err_
         if (len == 0)
             break;
     }
+    if (self->segment) {
+        /* A segment cut off at the end of the medium has no trailer: its data ends at the
+           filemark (or end of data). */
+        size_t got = 0;
+        tf_err_t perr = {0};
+        int prc = tf_drive_read_block(self->drive, self->buf, self->buf_size, &got, &perr);
+        if ((prc == TF_OK && got == 0) || (prc == TF_ERR_NOTFOUND
+                                           && tf_drive_last_cond(self->drive) == TF_DRIVE_COND_END_OF_DATA)) {
+            if (stats) {
+                memset(stats, 0, sizeof *stats);
+                stats->size = self->size;
+                stats->data_blocks = self->data_blocks;
+                stats->blocks = self->blocks;
+            }
+            return TF_OK;
+        }
+        if (prc == TF_OK || prc == TF_ERR_TOOBIG) {
+            /* Step back so the trailer is read as usual. */
+            int src = tf_drive_space(self->drive, TF_DRIVE_SPACE_BLOCKS, -1, err);
+            if (src != TF_OK)
+                return tf_err_prefix(err, "archive %s (tape file %" PRIu64 "): ", self->hdr.archive_id, self->file);
+        }
+        else {
+            if (err)
+                *err = perr;
+            return tf_err_prefix(err, "archive %s (tape file %" PRIu64 ", trailer): ", self->hdr.archive_id, self->file);
+        }
+    }
     int rc = s_read_trailer(self, err);
     if (rc != TF_OK)
         return rc;
@@ -480,11 +743,12 @@ tapefile_reader_finish(tapefile_reader_t *self, tapefile_stats_t *stats, tf_err_
                           "archive %s (tape file %" PRIu64 "): trailer says %" PRIu64 " bytes in %"
                           PRIu64 " blocks, read %" PRIu64 " bytes in %" PRIu64 " blocks",
                           self->hdr.archive_id, self->file, t_size, t_blocks, self->size, self->data_blocks);
-    if (strcmp(sum, t_sum) != 0 || strcmp(sum, self->hdr.checksum) != 0)
+    bool whole = !self->segment || (self->hdr.offset == 0 && self->want == self->hdr.size);
+    if (strcmp(sum, t_sum) != 0 || (whole && strcmp(sum, self->hdr.checksum) != 0))
         return tf_err_set(err, TF_ERR_IO,
                           "archive %s (tape file %" PRIu64 "): the data read back has checksum %s, "
                           "the archive has %s: the tape returned different bytes",
-                          self->hdr.archive_id, self->file, sum, self->hdr.checksum);
+                          self->hdr.archive_id, self->file, sum, whole ? self->hdr.checksum : t_sum);
     if (stats) {
         memset(stats, 0, sizeof *stats);
         stats->size = self->size;
@@ -575,6 +839,33 @@ tapefile_reader_index_next(tapefile_reader_t *self, tf_msg_t *msg, tf_err_t *err
     if (rc != TF_OK)
         return tf_err_prefix(err, "tape file %" PRIu64 ": ", self->file);
     return TF_OK;
+}
+
+int
+tapefile_verify_segment(tf_drive_t *drive, uint64_t file, const char *archive_id,
+                        uint64_t offset, uint64_t length, tapefile_stats_t *stats, tf_err_t *err)
+{
+    tapefile_reader_t *reader = tapefile_reader_open(drive, file, err);
+    if (!reader)
+        return err ? err->code : TF_ERR_IO;
+    int rc = TF_OK;
+    if (strcmp(tapefile_reader_header(reader)->archive_id, archive_id) != 0)
+        rc = tf_err_set(err, TF_ERR_IO, "tape file %" PRIu64 " holds archive %s, not %s", file,
+                        tapefile_reader_header(reader)->archive_id, archive_id);
+    if (rc == TF_OK)
+        rc = tapefile_reader_set_segment(reader, offset, length, err);
+    if (rc == TF_OK)
+        rc = tapefile_reader_finish(reader, stats, err);
+    while (rc == TF_OK && reader->have_trailer) {
+        tf_msg_t msg;
+        rc = tapefile_reader_index_next(reader, &msg, err);
+        bool more = msg.type != TF_MSG_NONE;
+        tf_msg_clear(&msg);
+        if (!more)
+            break;
+    }
+    tapefile_reader_destroy(&reader);
+    return rc;
 }
 
 int

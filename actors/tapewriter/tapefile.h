@@ -60,6 +60,12 @@ typedef struct {
     uint64_t job_bytes;
     uint64_t job_groups;
     uint64_t job_warnings;
+    /* Spanning (docs/tape-format.md, "Spanning volumes"): segment 2.. of an archive that
+       continues from the previous volume of its set. 0/1 with offset 0: the archive starts
+       here. size, checksum and data_blocks stay the whole archive's. */
+    uint64_t segment;
+    uint64_t offset;          /* archive byte offset of this tape file's first data byte */
+    char set_id[65];          /* the volume set the archive spans ("" for segment 1) */
 } tapefile_header_t;
 
 /* The trailer as read back. */
@@ -71,7 +77,19 @@ typedef struct {
     bool has_index;           /* the writer put the file rows after the trailer */
     uint64_t index_records;   /* index records that follow (0 with has_index: no rows) */
     uint64_t index_rows;
+    bool continued;           /* end-of-volume trailer: the archive goes on on the next volume */
+    uint64_t offset;          /* archive offset of the first data byte (segments) */
 } tapefile_trailer_t;
+
+/* One segment of an archive as written (spanning). */
+typedef struct {
+    uint64_t segment;         /* from 1 */
+    uint64_t offset;          /* archive byte offset of its first data byte */
+    uint64_t length;          /* archive bytes in it */
+    uint64_t data_blocks;
+    bool trailer;             /* an end-of-volume trailer follows the data (false: hard end of medium) */
+    bool overflow;            /* the drive refused a block (hard end of medium): it starts the next segment */
+} tapefile_segment_t;
 
 /* Outcome of writing or reading one tape file. */
 typedef struct {
@@ -94,7 +112,9 @@ typedef struct _tapefile_writer_t tapefile_writer_t;
    hdr->data_blocks and hdr->created are filled in here. */
 tapefile_writer_t *tapefile_writer_new(tf_drive_t *drive, tapefile_header_t *hdr, tf_err_t *err);
 void tapefile_writer_destroy(tapefile_writer_t **self_p);
-/* Adds archive bytes; every full block is written at once. */
+/* Adds archive bytes; every full block is written at once. A block the drive refuses at the
+   end of the medium (volume overflow) is not an error: it and the bytes after it are held for
+   the next volume and tapefile_writer_volume_full turns true. */
 int tapefile_writer_write(tapefile_writer_t *self, const void *data, size_t len, tf_err_t *err);
 /* Bytes held for the next block (less than block_size). */
 size_t tapefile_writer_pending(tapefile_writer_t *self);
@@ -102,8 +122,28 @@ size_t tapefile_writer_pending(tapefile_writer_t *self);
    then says the tape file has no index). */
 void tapefile_writer_set_index(tapefile_writer_t *self, const tapeindex_t *index);
 /* Writes the last (short) block, the trailer, the index records and a filemark. Checks that
-   exactly hdr->size bytes came and that their checksum is hdr->checksum (when set). */
+   exactly hdr->size bytes came and that their checksum is hdr->checksum (when set). When the
+   drive refuses the last block at the end of the medium this is TF_ERR_TOOBIG with
+   tapefile_writer_volume_full true: continue on the next volume, then finish again. */
 int tapefile_writer_finish(tapefile_writer_t *self, tapefile_stats_t *stats, tf_err_t *err);
+/* Spanning. True once the drive reported early warning while archive bytes are still to
+   come, or refused a block at the end of the medium (volume overflow: the writer keeps that
+   block and anything after it for the next volume). The caller then ends the volume and
+   continues on the next one. */
+bool tapefile_writer_volume_full(tapefile_writer_t *self);
+/* True when the drive refused a block (hard end of medium): the archive cannot finish on this
+   volume. (Early warning alone leaves room to finish it: a writer without a next volume may.) */
+bool tapefile_writer_overflow(tapefile_writer_t *self);
+/* Ends the segment on this volume: the end-of-volume trailer (TAPEFILE_TRAILER_MAGIC with
+   continued=1; skipped when the medium has no room left) and a filemark. *seg: the segment. */
+int tapefile_writer_end_volume(tapefile_writer_t *self, tapefile_segment_t *seg, tf_err_t *err);
+/* Continues on the next volume (drive positioned where the tape file starts): writes the
+   header of the next segment (segment, offset, set_id, volume) and the bytes held back. */
+int tapefile_writer_next_volume(tapefile_writer_t *self, tf_drive_t *drive, const char *volume,
+                                const char *set_id, tf_err_t *err);
+/* The segment being written (offset, bytes and blocks so far). */
+void tapefile_writer_segment(tapefile_writer_t *self, tapefile_segment_t *seg);
+
 /* After a failure: closes the incomplete tape file with a filemark (best effort). */
 void tapefile_writer_abandon(tapefile_writer_t *self);
 
@@ -117,6 +157,10 @@ typedef struct _tapefile_reader_t tapefile_reader_t;
 tapefile_reader_t *tapefile_reader_open(tf_drive_t *drive, uint64_t file, tf_err_t *err);
 void tapefile_reader_destroy(tapefile_reader_t **self_p);
 const tapefile_header_t *tapefile_reader_header(tapefile_reader_t *self);
+/* Reads one segment of a spanned archive: `length` archive bytes starting at `offset` (the
+   header must say the same offset). Finish then checks the segment's own trailer (or accepts
+   none after the data: hard end of medium) instead of the whole archive's checksum. */
+int tapefile_reader_set_segment(tapefile_reader_t *self, uint64_t offset, uint64_t length, tf_err_t *err);
 /* Next slice of data (valid until the next call); *len == 0 once all size bytes were handed out. */
 int tapefile_reader_read(tapefile_reader_t *self, const void **data, size_t *len, tf_err_t *err);
 /* Reads what is left of the data, then the trailer; checks byte count, block count and the
@@ -137,6 +181,12 @@ const tapefile_trailer_t *tapefile_reader_trailer(tapefile_reader_t *self);
    last one (or with no index) msg->type is TF_MSG_NONE. A damaged record is TF_ERR_INVALID
    with the reason (checksum, encoding); the next call reads the record after it. */
 int tapefile_reader_index_next(tapefile_reader_t *self, tf_msg_t *msg, tf_err_t *err);
+
+/* Verify of one segment of a spanned archive (after write, before the volume is changed):
+   reads `length` bytes at `offset` of archive_id in tape file `file` and checks the segment
+   trailer's byte count, block count and checksum; the last segment also its index records. */
+int tapefile_verify_segment(tf_drive_t *drive, uint64_t file, const char *archive_id,
+                            uint64_t offset, uint64_t length, tapefile_stats_t *stats, tf_err_t *err);
 
 /* Reads all of tape file `file` and checks it against the expected archive id, size and
    checksum, and that every index record reads back intact (verify after write). */

@@ -554,6 +554,18 @@ s_scan_file(s_scan_t *s, uint64_t file, size_t *cap, bool *end, tf_err_t *err)
     snprintf(a->archive_id, sizeof a->archive_id, "%s", hdr.archive_id);
     snprintf(a->job_id, sizeof a->job_id, "%s", hdr.job_id);
     a->group_no = hdr.group_no;
+    if (hdr.segment > 1) {
+        /* A spanned archive's later segment: a rebuild does not join segments across tapes
+           (docs/tape-format.md, "Spanning volumes"). */
+        s->res->blocks_read += tapefile_reader_blocks(reader);
+        s->res->blocks_total += 1;
+        tapefile_reader_destroy(&reader);
+        char text[300];
+        snprintf(text, sizeof text, "segment %" PRIu64 " of spanned archive %.128s (from byte %" PRIu64
+                 ", set %.64s): not rebuilt from tape", hdr.segment, hdr.archive_id, hdr.offset, hdr.set_id);
+        s_skip(s, a, TAPESCAN_INCOMPLETE, text);
+        return TF_OK;
+    }
     s_rows_t rows = {0};
     char why[512] = "";
     int rc = tapefile_reader_skip_data(reader, &ferr);

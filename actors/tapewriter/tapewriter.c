@@ -10,6 +10,7 @@
 #include "indexrows.h"
 #include "restore.h"
 #include "tapefile.h"
+#include "tf_changer.h"
 #include "tf_client.h"
 #include "tf_clock.h"
 #include "tf_drive.h"
@@ -30,7 +31,13 @@ struct _tapewriter_t {
     int busy_wait_ms;
     int catalog_timeout_ms;
     int index_wait_ms;         /* how long to wait for an archive's file rows (its tape index) */
+    char changer_url[1024];    /* the changer whose drive element holds this drive ("": none) */
+    int changer_drive;         /* that drive element */
+    int mount_wait_ms;         /* without changer: how long to wait for the next volume (0: no spanning) */
 };
+
+/* Segments one archive may have (volumes it spans). */
+#define S_MAX_SEGMENTS 64
 
 /* The volume in the drive while an item writes to it (docs/operations.md, "Volumes, pools
    and retention"): what the catalog or the tape says about it, and what happened this time. */
@@ -49,6 +56,30 @@ typedef struct {
     bool hit_end;              /* end of medium: the volume is full */
 } s_vol_t;
 
+/* Finds changers/<name>/drive<N> naming this drive (docs/changers.md). */
+static void
+s_find_changer(tapewriter_t *self)
+{
+    self->changer_url[0] = '\0';
+    zlist_t *names = tf_config_children(self->cfg, "changers");
+    for (const char *name = names ? zlist_first(names) : NULL; name; name = zlist_next(names)) {
+        for (int n = 0; n < 64; n++) {
+            char key[300];
+            snprintf(key, sizeof key, "changers/%s/drive%d", name, n);
+            const char *value = tf_config_get(self->cfg, key);
+            if (!value || strcmp(value, self->drive_name) != 0)
+                continue;
+            snprintf(key, sizeof key, "changers/%s/url", name);
+            const char *url = tf_config_get(self->cfg, key);
+            if (url && *url && !self->changer_url[0]) {
+                snprintf(self->changer_url, sizeof self->changer_url, "%s", url);
+                self->changer_drive = n;
+            }
+        }
+    }
+    zlist_destroy(&names);
+}
+
 /* One item in hand. */
 typedef struct {
     tapewriter_t *tw;
@@ -56,6 +87,7 @@ typedef struct {
     const tf_msg_work_t *work;
     bool permanent;            /* a refusal: do not deliver again */
     s_vol_t vol;
+    tf_drive_t *rdrive;        /* restore: the drive on the volume being read */
 } s_item_t;
 
 tapewriter_t *
@@ -86,6 +118,8 @@ tapewriter_new(tf_config_t *cfg, tf_err_t *err)
     self->busy_wait_ms = (int) tf_config_get_int(cfg, "tapewriter/busy_wait", 10000);
     self->catalog_timeout_ms = (int) tf_config_get_int(cfg, "tapewriter/catalog_timeout", 120000);
     self->index_wait_ms = (int) tf_config_get_int(cfg, "tapewriter/index_wait", 60000);
+    s_find_changer(self);
+    self->mount_wait_ms = (int) tf_config_get_int(cfg, "tapewriter/mount_wait", 0);
     self->client = tf_client_new(tf_config_get(cfg, "broker/endpoint"), err);
     if (!self->client) {
         free(self);
@@ -294,6 +328,11 @@ typedef struct {
     double seconds;
     tapeindex_t *index;        /* file rows after the trailer; NULL: none (see s_index) */
     indexrows_job_t job;       /* what the catalog knows of the job, for the header */
+    /* Spanning: every segment, the last one included (nsegs 0: one volume). */
+    tf_msg_segment_row_t segs[S_MAX_SEGMENTS];
+    char seg_volumes[S_MAX_SEGMENTS][33];
+    size_t nsegs;
+    char set_id[65];
 } s_written_t;
 
 static int
@@ -302,14 +341,18 @@ s_record(s_item_t *it, const tf_msg_archive_ready_t *ready, const s_written_t *w
     char id[300];
     snprintf(id, sizeof id, "%s-written", ready->archive_id);
     tf_msg_t msg = {.type = TF_MSG_CAT_WRITTEN};
+    /* A spanned archive starts where its first segment is. */
+    bool spanned = w->nsegs > 0;
     msg.cat_written = (tf_msg_cat_written_t){
         .job_id = ready->job_id,
         .archive_id = ready->archive_id,
         .group_no = ready->group_no,
-        .volume = (char *) w->volume,
+        .volume = spanned ? w->segs[0].volume : (char *) w->volume,
         .drive = it->tw->drive_name,
-        .tape_file = w->file,
-        .block = w->object,
+        .tape_file = spanned ? w->segs[0].tape_file : w->file,
+        .block = spanned ? w->segs[0].block : w->object,
+        .segments = spanned ? (tf_msg_segment_row_t *) w->segs : NULL,
+        .segments_count = w->nsegs,
         .blocks = w->stats.blocks,
         .size = ready->size,
         .checksum = ready->checksum,
@@ -334,8 +377,12 @@ s_drive_error(s_item_t *it, tf_drive_t *drive, const char *volume, const char *p
     tf_drive_cond_t cond = tf_drive_last_cond(drive);
     if (cond == TF_DRIVE_COND_END_OF_MEDIUM) {
         it->vol.hit_end = true;
-        tf_err_set(err, TF_ERR_DEVICE, "tape %s in drive %s is full: mount a new tape of pool %s",
-                   volume, it->tw->drive_name, pool);
+        if (it->tw->changer_url[0])
+            tf_err_set(err, TF_ERR_DEVICE, "tape %s in drive %s is full: the archive is written again on the "
+                       "next volume of its set (changer %s)", volume, it->tw->drive_name, it->tw->changer_url);
+        else
+            tf_err_set(err, TF_ERR_DEVICE, "tape %s in drive %s is full: mount a new tape of pool %s",
+                       volume, it->tw->drive_name, pool);
         s_event(it, true, "error", "%s", err->message);
         return TF_ERR_DEVICE;
     }
@@ -348,11 +395,16 @@ s_drive_error(s_item_t *it, tf_drive_t *drive, const char *volume, const char *p
     return err->code ? err->code : TF_ERR_DEVICE;
 }
 
-/* Streams the archive from the stager onto tape as one tape file. */
+static int s_span(s_item_t *it, tf_drive_t **drive_p, tapefile_writer_t *writer,
+                  const tf_msg_archive_ready_t *ready, s_written_t *w, const char *pool, tf_err_t *err);
+
+/* Streams the archive from the stager onto tape as one tape file (one per volume when it
+   spans volumes: *drive_p is then the drive opened on the last one). */
 static int
-s_stream(s_item_t *it, tf_drive_t *drive, fetcher_t *fetcher, const tf_msg_archive_ready_t *ready,
+s_stream(s_item_t *it, tf_drive_t **drive_p, fetcher_t *fetcher, const tf_msg_archive_ready_t *ready,
          s_written_t *w, const char *pool, tf_err_t *err)
 {
+    tf_drive_t *drive = *drive_p;
     tapewriter_t *tw = it->tw;
     /* Start once the prefetch window is full, so the drive does not start and stop at once. */
     int rc = fetcher_fill(fetcher, err);
@@ -393,8 +445,16 @@ s_stream(s_item_t *it, tf_drive_t *drive, fetcher_t *fetcher, const tf_msg_archi
             break;
         rc = tapefile_writer_write(writer, data, len, err);
         if (rc != TF_OK) {
-            rc = s_drive_error(it, drive, w->volume, pool, err);
+            rc = s_drive_error(it, *drive_p, w->volume, pool, err);
             break;
+        }
+        /* Without a changer early warning leaves the archive on this tape (it is marked full
+           afterwards); only a refused block ends it. */
+        if (tapefile_writer_volume_full(writer)
+            && (tw->changer_url[0] || tw->mount_wait_ms > 0 || tapefile_writer_overflow(writer))) {
+            rc = s_span(it, drive_p, writer, ready, w, pool, err);
+            if (rc != TF_OK)
+                break;
         }
         written += len;
         if (written - reported >= (64u << 20) && it->actor) {
@@ -408,8 +468,23 @@ s_stream(s_item_t *it, tf_drive_t *drive, fetcher_t *fetcher, const tf_msg_archi
     }
     if (rc == TF_OK) {
         rc = tapefile_writer_finish(writer, &w->stats, err);
+        if (rc != TF_OK && tapefile_writer_volume_full(writer)) {
+            /* The last block did not fit: it goes to the next volume. */
+            rc = s_span(it, drive_p, writer, ready, w, pool, err);
+            if (rc == TF_OK)
+                rc = tapefile_writer_finish(writer, &w->stats, err);
+        }
         if (rc != TF_OK && err->code != TF_ERR_IO)
-            rc = s_drive_error(it, drive, w->volume, pool, err);
+            rc = s_drive_error(it, *drive_p, w->volume, pool, err);
+    }
+    if (rc == TF_OK && w->nsegs > 0) {
+        /* The last segment of a spanned archive. */
+        tapefile_segment_t seg;
+        tapefile_writer_segment(writer, &seg);
+        memcpy(w->seg_volumes[w->nsegs], w->volume, sizeof w->seg_volumes[0]);
+        w->segs[w->nsegs] = (tf_msg_segment_row_t){.volume = w->seg_volumes[w->nsegs], .tape_file = w->file,
+                                                   .block = w->object, .offset = seg.offset, .length = seg.length};
+        w->nsegs++;
     }
     if (rc != TF_OK)
         tapefile_writer_abandon(writer);
@@ -479,8 +554,9 @@ s_volume_recycle(s_item_t *it, tf_drive_t *drive, const char *pool, int64_t expi
    data), recycles it (expired: new label, tape file 1), or is refused (full, not expired). */
 static int
 s_volume_prepare(s_item_t *it, tf_drive_t *drive, const char *pool, const tf_label_info_t *info,
-                 uint64_t *file, uint64_t *object, tf_err_t *err)
+                 uint64_t *file, uint64_t *object, bool *need_next, tf_err_t *err)
 {
+    *need_next = false;
     s_vol_t *v = &it->vol;
     memset(v, 0, sizeof *v);
     v->label = info->label;
@@ -528,6 +604,10 @@ s_volume_prepare(s_item_t *it, tf_drive_t *drive, const char *pool, const tf_lab
     int64_t now = tf_clock_wall_ms();
     if (archives > 0 && expires > 0 && now >= expires)
         return s_volume_recycle(it, drive, pool, expires, archives, file, object, err);
+    if (full && (it->tw->changer_url[0] || it->tw->mount_wait_ms > 0)) {
+        *need_next = true;     /* the changer loads the next volume of the set, or an operator */
+        return TF_OK;
+    }
     if (full) {
         tf_err_set(err, TF_ERR_INVALID, "tape %s in drive %s is full: mount an appendable or "
                    "expired tape of pool %s", v->label.label, it->tw->drive_name, pool);
@@ -554,7 +634,7 @@ s_volume_report(s_item_t *it, const tf_msg_archive_ready_t *ready, const s_writt
     bool full = v->hit_end || (ready && w->stats.early_warning);
     char id[300];
     if (ready)
-        snprintf(id, sizeof id, "%s-volume-%" PRIu64, ready->archive_id, w->file);
+        snprintf(id, sizeof id, "%s-volume-%s-%" PRIu64, ready->archive_id, v->label.label, w->file);
     tf_msg_t msg = {.type = TF_MSG_CAT_VOLUME};
     msg.cat_volume = (tf_msg_cat_volume_t){
         .label = v->label.label,
@@ -603,6 +683,320 @@ s_volume_report(s_item_t *it, const tf_msg_archive_ready_t *ready, const s_writt
         tf_msg_clear(&result);
 }
 
+/* --- spanning: the next volume of the set ---------------------------------------------- */
+
+/* An alert.mount event: an operator has to put a tape in. */
+static void
+s_mount_alert(s_item_t *it, const char *text)
+{
+    char topic[200];
+    snprintf(topic, sizeof topic, "alert.mount.%s", it->tw->drive_name);
+    tf_publisher_t *pub = it->actor ? tf_actor_events(it->actor) : NULL;
+    if (pub)
+        tf_publisher_say(pub, topic, "warn", "%s", text);
+    tf_log_warn("%s", text);
+}
+
+
+/* The set a volume belongs to: its label's set id, or for the first volume of a set (labelled
+   before it spanned) its name and creation time, so every later volume is checked against the
+   first volume's identity and generation. */
+static void
+s_set_id(const tf_label_t *label, char *out, size_t size)
+{
+    if (label->set_id[0]) {
+        snprintf(out, size, "%s", label->set_id);
+        return;
+    }
+    char created[32];
+    size_t n = 0;
+    for (const char *c = label->created; *c && n + 1 < sizeof created; c++)
+        if (*c != '-' && *c != ':')
+            created[n++] = *c;
+    created[n] = '\0';
+    snprintf(out, size, "%.32s-%.31s", label->label, created);
+}
+
+/* The state of a freshly taken volume (labelled into the set, or the next one of the set). */
+static int
+s_vol_taken(s_item_t *it, const char *pool, const tf_label_t *label, bool recycled, tf_err_t *err)
+{
+    s_vol_t *v = &it->vol;
+    memset(v, 0, sizeof *v);
+    v->label = *label;
+    if (tf_volume_parse_time(label->created, &v->created_ms) != TF_OK)
+        v->created_ms = tf_clock_wall_ms();
+    if (tf_volume_parse_time(label->expires, &v->label_expires_ms) != TF_OK)
+        v->label_expires_ms = 0;
+    if (tf_volume_retention(it->tw->cfg, pool, &v->retention_ms, err) != TF_OK)
+        return s_refuse(it, err);
+    v->recycled = recycled;
+    v->known = true;
+    return TF_OK;
+}
+
+/* Whether the tape in the drive can continue the set: blank (labelled into the set with the
+   cartridge's barcode as its name), the next volume of this very set, or an expired tape of
+   the pool (labelled into the set). *taken false: leave it and try another. */
+static int
+s_take_volume(s_item_t *it, tf_drive_t *drive, const char *pool, const tf_label_t *prev, const char *set_id,
+              const char *barcode, s_written_t *w, bool *taken, tf_err_t *err)
+{
+    *taken = false;
+    tf_label_info_t info;
+    int rc = tf_label_read(drive, &info, err);
+    if (rc != TF_OK)
+        return tf_err_prefix(err, "drive %s: ", it->tw->drive_name);
+    bool blank = info.kind == TF_LABEL_BLANK;
+    bool ours = info.kind == TF_LABEL_TAPEFLOW && strcmp(info.label.pool, pool) == 0;
+    if (ours && strcmp(info.label.set_id, set_id) == 0 && info.label.sequence == prev->sequence + 1) {
+        rc = s_vol_taken(it, pool, &info.label, false, err);
+        if (rc == TF_OK)
+            rc = s_goto_eod(drive, &w->file, &w->object, err);
+        if (rc != TF_OK)
+            return rc;
+        snprintf(w->volume, sizeof w->volume, "%s", info.label.label);
+        *taken = true;
+        return TF_OK;
+    }
+    bool expired = false;
+    if (ours) {
+        tf_msg_t reply;
+        memset(&reply, 0, sizeof reply);
+        const tf_msg_volume_row_t *row = NULL;
+        int64_t created = 0;
+        if (tf_volume_parse_time(info.label.created, &created) != TF_OK)
+            created = -1;
+        if (s_volume_row(it, info.label.label, &reply, &row) && row->created_ms == created && row->state)
+            expired = strcmp(row->state, "expired") == 0;
+        tf_msg_clear(&reply);
+    }
+    /* A labelled tape of the pool without any archive loses nothing when it joins the set. */
+    bool empty = false;
+    if (ours && !expired && strcmp(info.label.label, prev->label) != 0) {
+        uint64_t file = 0, object = 0;
+        tf_err_t eerr = {0};
+        empty = s_goto_eod(drive, &file, &object, &eerr) == TF_OK && file <= 1;
+    }
+    const char *name = blank ? (barcode ? barcode : "") : info.label.label;
+    if ((!blank && !expired && !empty) || !tf_label_name_valid(name, 32)) {
+        tf_log_info("drive %s: the tape %s%s is not blank, empty, expired or the next volume of set %s: "
+                    "not taking it", it->tw->drive_name, blank ? "with barcode " : "", blank && !barcode ? "(no barcode)" : name,
+                    set_id);
+        return TF_OK;
+    }
+    tf_label_t next;
+    rc = tf_label_init(&next, name, pool, prev->media_type, err);
+    if (rc != TF_OK)
+        return rc;
+    next.sequence = (prev->sequence ? prev->sequence : 1) + 1;
+    snprintf(next.set_id, sizeof next.set_id, "%s", set_id);
+    snprintf(next.previous, sizeof next.previous, "%s", prev->label);
+    rc = tf_label_write(drive, &next, err);
+    if (rc != TF_OK)
+        return s_drive_error(it, drive, name, pool, err);
+    rc = s_vol_taken(it, pool, &next, expired, err);
+    if (rc != TF_OK)
+        return rc;
+    tf_drive_pos_t pos;
+    tf_err_t perr = {0};
+    if (tf_drive_read_position(drive, &pos, &perr) != TF_OK)
+        tf_drive_position(drive, &pos);
+    w->file = 1;
+    w->object = pos.object_known ? pos.object : TF_LABEL_BLOCKS + 1;
+    snprintf(w->volume, sizeof w->volume, "%s", next.label);
+    s_event(it, false, "info", "tape %s in drive %s is %s: labelled as volume %" PRIu64 " of set %s "
+            "(pool %s, after %s)", next.label, it->tw->drive_name, blank ? "blank" : expired ? "expired" : "empty",
+            next.sequence, set_id, pool, prev->label);
+    *taken = true;
+    return TF_OK;
+}
+
+/* Puts the full tape back and loads the next volume of the set with the drive's changer.
+   *drive_p is closed and, on success, the drive opened on the new volume. */
+static int
+s_next_volume(s_item_t *it, tf_drive_t **drive_p, const char *pool, const char *set_id, s_written_t *w,
+              tf_err_t *err)
+{
+    tapewriter_t *tw = it->tw;
+    tf_label_t prev = it->vol.label;
+    tf_err_t uerr = {0};
+    if (*drive_p && tf_drive_unload(*drive_p, &uerr) != TF_OK
+        && tf_drive_last_cond(*drive_p) != TF_DRIVE_COND_NO_MEDIUM)
+        tf_log_warn("drive %s: could not eject tape %s (%s): trying the robot anyway", tw->drive_name,
+                    prev.label, uerr.message);
+    tf_drive_destroy(drive_p);
+    tf_changer_t *chg = tf_changer_open(tw->changer_url, err);
+    if (!chg)
+        return tf_err_prefix(err, "changer %s of drive %s: ", tw->changer_url, tw->drive_name);
+    int rc = tf_changer_unload(chg, tw->changer_drive, 0, NULL, err);
+    tf_changer_inv_t *inv = NULL;
+    if (rc == TF_OK)
+        rc = tf_changer_inventory(chg, &inv, err);
+    bool found = false;
+    for (size_t i = 0; rc == TF_OK && !found && i < inv->count; i++) {
+        const tf_changer_elem_t *e = &inv->elem[i];
+        if (e->type != TF_CHANGER_SLOT || !e->full || strcmp(e->barcode, prev.label) == 0)
+            continue;
+        rc = tf_changer_load(chg, e->number, tw->changer_drive, err);
+        if (rc != TF_OK)
+            break;
+        tf_drive_t *drive = s_open_drive(it, err);
+        if (!drive) {
+            rc = err->code;
+            break;
+        }
+        rc = s_take_volume(it, drive, pool, &prev, set_id, e->barcode, w, &found, err);
+        if (rc == TF_OK && found) {
+            *drive_p = drive;
+            break;
+        }
+        if (tf_drive_unload(drive, &uerr) != TF_OK)
+            tf_log_warn("drive %s: could not eject the tape from slot %d (%s)", tw->drive_name, e->number,
+                        uerr.message);
+        tf_drive_destroy(&drive);
+        if (rc == TF_OK)
+            rc = tf_changer_unload(chg, tw->changer_drive, e->number, NULL, err);
+    }
+    if (rc == TF_OK && !found)
+        rc = tf_err_set(err, TF_ERR_DEVICE, "changer %s has no blank or expired tape of pool %s for drive %s "
+                        "(set %s continues after %s): put one in a slot; the archive is written again",
+                        tw->changer_url, pool, tw->drive_name, set_id, prev.label);
+    else if (rc != TF_OK)
+        tf_err_prefix(err, "changing tapes in drive %s (changer %s): ", tw->drive_name, tw->changer_url);
+    if (rc != TF_OK)
+        s_event(it, true, "error", "%s", err->message);
+    tf_changer_inv_destroy(&inv);
+    tf_changer_destroy(&chg);
+    return rc;
+}
+
+/* Without a changer (tapewriter/mount_wait > 0): ejects the full tape, raises alert.mount and
+   polls the drive until an operator mounts a tape that can continue the set (see
+   s_take_volume), or until mount_wait passes. */
+static int
+s_wait_mount(s_item_t *it, tf_drive_t **drive_p, const char *pool, const char *set_id,
+             const tf_msg_archive_ready_t *ready, s_written_t *w, tf_err_t *err)
+{
+    tapewriter_t *tw = it->tw;
+    tf_label_t prev = it->vol.label;
+    tf_err_t uerr = {0};
+    if (*drive_p && tf_drive_unload(*drive_p, &uerr) != TF_OK
+        && tf_drive_last_cond(*drive_p) != TF_DRIVE_COND_NO_MEDIUM)
+        tf_log_warn("drive %s: could not eject tape %s: %s", tw->drive_name, prev.label, uerr.message);
+    tf_drive_destroy(drive_p);
+    char url[1024];
+    int rc = tf_drive_resolve(tw->cfg, tw->drive_name, "/sys", "/dev", url, sizeof url, err);
+    if (rc != TF_OK)
+        return tf_err_prefix(err, "drive %s: ", tw->drive_name);
+    char text[1024];
+    snprintf(text, sizeof text, "mount a tape of pool %s in drive %s: archive %.128s continues on it as "
+             "volume %" PRIu64 " of set %s (tape %s is full; waiting up to %d s)", pool, tw->drive_name,
+             ready->archive_id, (prev.sequence ? prev.sequence : 1) + 1, set_id, prev.label,
+             tw->mount_wait_ms / 1000);
+    s_mount_alert(it, text);
+    int64_t deadline = tf_clock_mono_ms() + tw->mount_wait_ms;
+    bool said_blank = false;
+    while (tf_clock_mono_ms() < deadline) {
+        if (it->actor && tf_actor_interrupted(it->actor))
+            return tf_err_set(err, TF_ERR_INTERRUPTED, "stopped while waiting for a tape in drive %s",
+                              tw->drive_name);
+        tf_clock_sleep_ms(500);
+        tf_err_t perr = {0};
+        tf_drive_t *drive = tf_drive_open(url, &perr);
+        if (!drive)
+            continue;
+        if (tf_drive_wait_ready(drive, 500, &perr) != TF_OK || tf_drive_set_variable(drive, &perr) != TF_OK) {
+            tf_drive_destroy(&drive);
+            continue;
+        }
+        tf_label_info_t info;
+        if (tf_label_read(drive, &info, &perr) == TF_OK && info.kind == TF_LABEL_TAPEFLOW
+            && strcmp(info.label.label, prev.label) == 0) {
+            tf_drive_destroy(&drive);  /* still (or again) the full tape */
+            continue;
+        }
+        if (info.kind == TF_LABEL_BLANK && !said_blank) {
+            s_event(it, true, "warn", "tape in drive %s is blank: label it for pool %s ('tapeflow tape label %s "
+                    "--label NAME --pool %s') and archive %.128s continues on it", tw->drive_name, pool,
+                    tw->drive_name, pool, ready->archive_id);
+            said_blank = true;
+        }
+        bool taken = false;
+        rc = s_take_volume(it, drive, pool, &prev, set_id, NULL, w, &taken, err);
+        if (rc == TF_OK && taken) {
+            *drive_p = drive;
+            return TF_OK;
+        }
+        tf_drive_destroy(&drive);
+        if (rc != TF_OK)
+            return rc;
+    }
+    tf_err_set(err, TF_ERR_DEVICE, "no tape of pool %s was mounted in drive %s within %d s (tapewriter/mount_wait): "
+               "archive %s is written again from its start once one is", pool, tw->drive_name,
+               tw->mount_wait_ms / 1000, ready->archive_id);
+    s_event(it, true, "error", "%s", err->message);
+    return TF_ERR_DEVICE;
+}
+
+/* Early warning or end of medium in the middle of an archive: ends its segment on this
+   volume, marks the volume full, loads the next volume of the set and goes on there. */
+static int
+s_span(s_item_t *it, tf_drive_t **drive_p, tapefile_writer_t *writer, const tf_msg_archive_ready_t *ready,
+       s_written_t *w, const char *pool, tf_err_t *err)
+{
+    tapewriter_t *tw = it->tw;
+    if (!tw->changer_url[0] && tw->mount_wait_ms <= 0) {
+        /* No next volume to go to: the item fails with retry, the archive stays staged. */
+        it->vol.hit_end = true;
+        tf_err_set(err, TF_ERR_DEVICE, "tape %s in drive %s is full: mount a new tape of pool %s",
+                   w->volume, tw->drive_name, pool);
+        s_event(it, true, "error", "%s", err->message);
+        return TF_ERR_DEVICE;
+    }
+    if (w->nsegs + 2 > S_MAX_SEGMENTS) {
+        it->permanent = true;
+        return tf_err_set(err, TF_ERR_INVALID, "archive %s would span more than %d volumes: use a smaller "
+                          "group size", ready->archive_id, S_MAX_SEGMENTS);
+    }
+    tapefile_segment_t seg;
+    int rc = tapefile_writer_end_volume(writer, &seg, err);
+    if (rc != TF_OK)
+        return s_drive_error(it, *drive_p, w->volume, pool, err);
+    if (tw->verify) {
+        tapefile_stats_t vst;
+        rc = tapefile_verify_segment(*drive_p, w->file, ready->archive_id, seg.offset, seg.length, &vst, err);
+        if (rc != TF_OK) {
+            tf_err_prefix(err, "verify of archive %s on tape %s (drive %s, tape file %" PRIu64
+                          ") failed, the archive stays staged and is written again: ",
+                          ready->archive_id, w->volume, tw->drive_name, w->file);
+            s_event(it, true, "error", "%s", err->message);
+            it->vol.read_error = true;
+            return TF_ERR_IO;
+        }
+    }
+    memcpy(w->seg_volumes[w->nsegs], w->volume, sizeof w->seg_volumes[0]);
+    w->segs[w->nsegs] = (tf_msg_segment_row_t){.volume = w->seg_volumes[w->nsegs], .tape_file = w->file,
+                                               .block = w->object, .offset = seg.offset, .length = seg.length};
+    w->nsegs++;
+    if (!w->set_id[0])
+        s_set_id(&it->vol.label, w->set_id, sizeof w->set_id);
+    it->vol.hit_end = true;
+    s_volume_report(it, NULL, w);
+    s_event(it, false, "info", "tape %s in drive %s is full (%s) after %" PRIu64 " bytes of archive %s: "
+            "it continues on the next volume of set %s", w->volume, tw->drive_name,
+            seg.overflow ? "end of medium, the interrupted block is written again" : "early warning", seg.offset + seg.length,
+            ready->archive_id, w->set_id);
+    rc = tw->changer_url[0] ? s_next_volume(it, drive_p, pool, w->set_id, w, err)
+                            : s_wait_mount(it, drive_p, pool, w->set_id, ready, w, err);
+    if (rc != TF_OK)
+        return rc;
+    rc = tapefile_writer_next_volume(writer, *drive_p, w->volume, w->set_id, err);
+    if (rc != TF_OK)
+        return s_drive_error(it, *drive_p, w->volume, pool, err);
+    return TF_OK;
+}
+
 static int
 s_write_and_verify(s_item_t *it, const tf_msg_archive_ready_t *ready, s_written_t *w, tf_err_t *err)
 {
@@ -624,18 +1018,33 @@ s_write_and_verify(s_item_t *it, const tf_msg_archive_ready_t *ready, s_written_
         rc = s_check_label(it, drive, pool, &info, err);
     if (rc == TF_OK) {
         snprintf(w->volume, sizeof w->volume, "%s", info.label.label);
-        rc = s_volume_prepare(it, drive, pool, &info, &w->file, &w->object, err);
+        bool next = false;
+        rc = s_volume_prepare(it, drive, pool, &info, &w->file, &w->object, &next, err);
+        if (rc == TF_OK && next) {
+            s_set_id(&it->vol.label, w->set_id, sizeof w->set_id);
+            s_event(it, false, "info", "tape %s in drive %s is full: %s the next volume of set %s",
+                    w->volume, tw->drive_name, tw->changer_url[0] ? "loading" : "waiting for", w->set_id);
+            rc = tw->changer_url[0] ? s_next_volume(it, &drive, pool, w->set_id, w, err)
+                                    : s_wait_mount(it, &drive, pool, w->set_id, ready, w, err);
+        }
     }
     if (rc == TF_OK)
-        rc = s_stream(it, drive, fetcher, ready, w, pool, err);
+        rc = s_stream(it, &drive, fetcher, ready, w, pool, err);
     fetcher_destroy(&fetcher);
-    if (rc == TF_OK && w->stats.early_warning)
+    if (rc == TF_OK && w->stats.early_warning && tw->changer_url[0])
+        s_event(it, false, "info", "tape %s in drive %s is nearly full (early warning): it is marked full, "
+                "the next archive goes to the next volume of its set", w->volume, tw->drive_name);
+    else if (rc == TF_OK && w->stats.early_warning)
         s_event(it, true, "warn", "tape %s in drive %s is nearly full (early warning): mount a new "
                 "tape of pool %s soon (it is marked full: no more archives go to it until it "
                 "expires)", w->volume, tw->drive_name, pool);
     if (rc == TF_OK && tw->verify) {
         tapefile_stats_t vst;
-        rc = tapefile_verify(drive, w->file, ready->archive_id, ready->size, ready->checksum, &vst, err);
+        if (w->nsegs > 0)
+            rc = tapefile_verify_segment(drive, w->file, ready->archive_id, w->segs[w->nsegs - 1].offset,
+                                         w->segs[w->nsegs - 1].length, &vst, err);
+        else
+            rc = tapefile_verify(drive, w->file, ready->archive_id, ready->size, ready->checksum, &vst, err);
         if (rc != TF_OK) {
             tf_err_prefix(err, "verify of archive %s on tape %s (drive %s, tape file %" PRIu64
                           ") failed, the archive stays staged and is written again: ",
@@ -727,17 +1136,116 @@ s_restore_interrupted(void *arg)
     return it->actor && tf_actor_interrupted(it->actor);
 }
 
+/* Restore needs another volume: the drive's changer swaps the tapes. */
+static tf_drive_t *
+s_restore_mount(void *arg, tf_drive_t *current, const char *volume, tf_err_t *err)
+{
+    s_item_t *it = arg;
+    tapewriter_t *tw = it->tw;
+    tf_err_t uerr = {0};
+    if (current && tf_drive_unload(current, &uerr) != TF_OK
+        && tf_drive_last_cond(current) != TF_DRIVE_COND_NO_MEDIUM)
+        tf_log_warn("drive %s: could not eject the tape (%s): trying the robot anyway", tw->drive_name,
+                    uerr.message);
+    if (current == it->rdrive)
+        it->rdrive = NULL;
+    tf_drive_destroy(&current);
+    tf_changer_t *chg = tf_changer_open(tw->changer_url, err);
+    if (!chg) {
+        tf_err_prefix(err, "changer %s of drive %s: ", tw->changer_url, tw->drive_name);
+        return NULL;
+    }
+    tf_changer_inv_t *inv = NULL;
+    int rc = tf_changer_unload(chg, tw->changer_drive, 0, NULL, err);
+    if (rc == TF_OK)
+        rc = tf_changer_inventory(chg, &inv, err);
+    const tf_changer_elem_t *e = rc == TF_OK ? tf_changer_inv_by_barcode(inv, volume) : NULL;
+    if (rc == TF_OK && (!e || e->type != TF_CHANGER_SLOT)) {
+        char text[1500];
+        snprintf(text, sizeof text, "restore of job %.128s needs volume %s in drive %s: it is not in a slot of "
+                 "changer %.1000s; put it in and run the restore again", it->work && it->work->job_id
+                 ? it->work->job_id : "?", volume, tw->drive_name, tw->changer_url);
+        s_mount_alert(it, text);
+        rc = tf_err_set(err, TF_ERR_DEVICE, "%s", text);
+    }
+    else if (rc == TF_OK)
+        rc = tf_changer_load(chg, e->number, tw->changer_drive, err);
+    if (rc == TF_OK) {
+        s_event(it, false, "info", "restore of job %s: loading volume %s from slot %d into drive %s",
+                it->work && it->work->job_id ? it->work->job_id : "?", volume, e->number, tw->drive_name);
+        it->rdrive = s_open_drive(it, err);
+    }
+    else if (err->code != TF_ERR_DEVICE || !strstr(err->message, "restore of job"))
+        tf_err_prefix(err, "changing tapes in drive %s (changer %s): ", tw->drive_name, tw->changer_url);
+    tf_changer_inv_destroy(&inv);
+    tf_changer_destroy(&chg);
+    return it->rdrive;
+}
+
+/* Restore needs another volume and the drive has no changer (tapewriter/mount_wait > 0): ejects
+   the tape, raises alert.mount and waits for an operator to mount the volume. */
+static tf_drive_t *
+s_restore_wait(void *arg, tf_drive_t *current, const char *volume, tf_err_t *err)
+{
+    s_item_t *it = arg;
+    tapewriter_t *tw = it->tw;
+    const char *job = it->work && it->work->job_id ? it->work->job_id : "?";
+    tf_err_t uerr = {0};
+    if (current && tf_drive_unload(current, &uerr) != TF_OK
+        && tf_drive_last_cond(current) != TF_DRIVE_COND_NO_MEDIUM)
+        tf_log_warn("drive %s: could not eject the tape: %s", tw->drive_name, uerr.message);
+    if (current == it->rdrive)
+        it->rdrive = NULL;
+    tf_drive_destroy(&current);
+    char url[1024];
+    if (tf_drive_resolve(tw->cfg, tw->drive_name, "/sys", "/dev", url, sizeof url, err) != TF_OK) {
+        tf_err_prefix(err, "drive %s: ", tw->drive_name);
+        return NULL;
+    }
+    char text[600];
+    snprintf(text, sizeof text, "restore of job %.128s needs volume %.64s in drive %s (waiting up to %d s)", job,
+             volume, tw->drive_name, tw->mount_wait_ms / 1000);
+    s_mount_alert(it, text);
+    int64_t deadline = tf_clock_mono_ms() + tw->mount_wait_ms;
+    while (tf_clock_mono_ms() < deadline) {
+        if (it->actor && tf_actor_interrupted(it->actor)) {
+            tf_err_set(err, TF_ERR_INTERRUPTED, "restore stopped while waiting for volume %s", volume);
+            return NULL;
+        }
+        tf_clock_sleep_ms(500);
+        tf_err_t perr = {0};
+        tf_drive_t *drive = tf_drive_open(url, &perr);
+        if (!drive)
+            continue;
+        tf_label_info_t info;
+        if (tf_drive_wait_ready(drive, 500, &perr) == TF_OK && tf_drive_set_variable(drive, &perr) == TF_OK
+            && tf_label_read(drive, &info, &perr) == TF_OK && info.kind == TF_LABEL_TAPEFLOW
+            && strcmp(info.label.label, volume) == 0) {
+            it->rdrive = drive;
+            return drive;
+        }
+        tf_drive_destroy(&drive);
+    }
+    tf_err_set(err, TF_ERR_DEVICE, "restore of job %s: volume %s was not mounted in drive %s within %d s "
+               "(tapewriter/mount_wait): run the restore again with it at hand", job, volume, tw->drive_name,
+               tw->mount_wait_ms / 1000);
+    s_event(it, true, "error", "%s", err->message);
+    return NULL;
+}
+
 static int
 s_handle_restore(s_item_t *it, const tf_msg_tape_restore_t *req, tf_err_t *err)
 {
-    tf_drive_t *drive = s_open_drive(it, err);
-    if (!drive)
+    it->rdrive = s_open_drive(it, err);
+    if (!it->rdrive)
         return err->code;
     restore_opts_t opts = {.drive_name = it->tw->drive_name, .progress = s_restore_progress,
-                           .interrupted = s_restore_interrupted, .arg = it};
+                           .interrupted = s_restore_interrupted, .arg = it,
+                           .mount = it->tw->changer_url[0] ? s_restore_mount
+                                    : it->tw->mount_wait_ms > 0 ? s_restore_wait : NULL};
     restore_stats_t st;
-    int rc = restore_run(drive, req, &opts, &st, err);
-    tf_drive_destroy(&drive);
+    int rc = restore_run(it->rdrive, req, &opts, &st, err);
+    tf_drive_destroy(&it->rdrive);
     if (rc == TF_ERR_INVALID)
         return s_refuse(it, err);
     if (rc != TF_OK)

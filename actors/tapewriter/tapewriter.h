@@ -7,6 +7,16 @@
     catalog (cat_written, waiting until recorded) and only then asks the stager to release it.
     tape_restore: opens the drive and extracts (restore.h); the result is a restore_result.
 
+    Spanning (docs/operations.md, "Spanning"): when changers/NAME/driveN names this drive, an
+    archive that reaches early warning or the end of the medium is continued on the next volume
+    of the set, which the changer loads (a blank or expired cartridge of the pool, labelled into
+    the set, or the set's next volume); the catalog gets the archive's segments in order. A full
+    volume at the start of an item likewise makes way for the next one. A restore loads every
+    volume it needs by barcode. Without a changer, tapewriter/mount_wait (ms, default 0) > 0
+    makes it eject the full tape, raise alert.mount.<drive> and poll the drive for the next
+    volume (and a restore for each volume it needs); with 0 nothing spans (a hard end of medium
+    fails the item with retry, as before).
+
     The drive is open only while an item is worked on, so 'tapeflow tape ...' can use it in
     between. Refusals (unlabelled, foreign or other-pool tape, wrong volume) fail the item for
     good; drive, stager and catalog trouble ask for another delivery.
@@ -15,7 +25,8 @@
     tapewriter/verify, and with built-in fallbacks: tapewriter/fetch_chunk (1 MiB),
     tapewriter/fetch_depth (8), tapewriter/fetch_timeout (30000 ms), tapewriter/ready_timeout
     (60000 ms), tapewriter/busy_wait (10000 ms: how long to wait for a drive another process
-    holds), tapewriter/catalog_timeout (120000 ms).
+    holds), tapewriter/catalog_timeout (120000 ms), tapewriter/index_wait (60000 ms),
+    tapewriter/mount_wait (0 ms: see above).
 */
 #ifndef TAPEWRITER_H_INCLUDED
 #define TAPEWRITER_H_INCLUDED

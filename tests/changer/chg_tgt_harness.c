@@ -195,6 +195,12 @@ s_start_tgtd(chg_tgt_t *self, char *why, size_t why_size)
 chg_tgt_t *
 chg_tgt_start(int slots, int tapes, int *no_tgtd, char *why, size_t why_size)
 {
+    return chg_tgt_start_sized(slots, tapes, 8, no_tgtd, why, why_size);
+}
+
+chg_tgt_t *
+chg_tgt_start_sized(int slots, int tapes, int tape_mb, int *no_tgtd, char *why, size_t why_size)
+{
     why[0] = '\0';
     *no_tgtd = 0;
     chg_tgt_t *self = calloc(1, sizeof *self);
@@ -218,12 +224,14 @@ chg_tgt_start(int slots, int tapes, int *no_tgtd, char *why, size_t why_size)
              self->port, self->iqn);
     if (self->port <= 0)
         return s_fail(self, why, why_size, "no free loopback port");
+    char size_mb[16];
+    snprintf(size_mb, sizeof size_mb, "%d", tape_mb > 0 ? tape_mb : 8);
     for (int i = 1; i <= tapes; i++) {
         char barcode[16], image[300];
         snprintf(barcode, sizeof barcode, "TFC%03dL6", i);
         snprintf(image, sizeof image, "%s/%s", self->dir, barcode);
         char *const argv[] = {"tgtimg", "--op", "new", "--device-type", "tape", "--barcode",
-                              barcode, "--size", "8", "--type", "data", "--file", image, NULL};
+                              barcode, "--size", size_mb, "--type", "data", "--file", image, NULL};
         if (s_run(argv, self->log) != 0)
             return s_fail(self, why, why_size, "tgtimg could not create a tape image");
     }

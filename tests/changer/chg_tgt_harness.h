@@ -19,6 +19,8 @@ typedef struct _chg_tgt_t chg_tgt_t;
 /* NULL with the reason in why when tgtd cannot start (*no_tgtd set: the caller may skip) or
    the library cannot be set up (a failure). */
 chg_tgt_t *chg_tgt_start(int slots, int tapes, int *no_tgtd, char *why, size_t why_size);
+/* The same with tapes of tape_mb MB (chg_tgt_start: 8), e.g. small ones for spanning tests. */
+chg_tgt_t *chg_tgt_start_sized(int slots, int tapes, int tape_mb, int *no_tgtd, char *why, size_t why_size);
 void chg_tgt_stop(chg_tgt_t **self_p);
 const char *chg_tgt_changer_url(chg_tgt_t *self); /* iscsi://127.0.0.1:PORT/IQN/2 */
 const char *chg_tgt_drive_url(chg_tgt_t *self);   /* iscsi://127.0.0.1:PORT/IQN/1 */

@@ -156,10 +156,16 @@ static tf_msg_job_row_t s_jobs[] = {
      .detail = "drive lto1: MEDIUM ERROR", .created_ms = INT64_MIN, .updated_ms = -1,
      .files_total = UINT64_MAX},
 };
+static tf_msg_segment_row_t s_segments[] = {
+    {.volume = "TF0001L8", .tape_file = 1, .block = 2, .offset = 0, .length = 536870912},
+    {.volume = "TF0002L8", .tape_file = UINT64_MAX, .block = UINT64_MAX, .offset = 536870912,
+     .length = UINT64_MAX},
+};
 static tf_msg_archive_row_t s_archives[] = {
     {.archive_id = "J1-g00001", .job_id = "J1", .group_no = 1, .volume = "TF0001L8",
      .tape_file = 1, .block = 2, .blocks = 4098, .size = 1073741824,
-     .checksum = "xxh128:00112233445566778899aabbccddeeff", .files = 5000, .written = true},
+     .checksum = "xxh128:00112233445566778899aabbccddeeff", .files = 5000, .written = true,
+     .segments = s_segments, .segments_count = 2},
     {.archive_id = "J1-g00002", .tape_file = UINT64_MAX, .block = UINT64_MAX,
      .size = UINT64_MAX},
     {.archive_id = "J1-g00003", .job_id = "J1", .group_no = 3, .volume = "TF0002L8",
@@ -300,7 +306,8 @@ s_full(tf_msg_type_t type, tf_msg_t *m)
         m->cat_written = (tf_msg_cat_written_t){
             .job_id = "J1", .archive_id = "J1-g00007", .group_no = 7, .volume = "TF0001L8",
             .drive = "lto1", .tape_file = 12, .block = 409600, .blocks = 4098,
-            .size = 1073741825, .checksum = "xxh128:aa", .files = 3, .bytes = UINT64_MAX};
+            .size = 1073741825, .checksum = "xxh128:aa", .files = 3, .bytes = UINT64_MAX,
+            .segments = s_segments, .segments_count = 2};
         break;
     case TF_MSG_CAT_QUERY:
         m->cat_query = (tf_msg_cat_query_t){.query = "files", .job_id = "J1",

@@ -195,6 +195,18 @@ s_job_row_eq(const tf_msg_job_row_t *A, const tf_msg_job_row_t *B, const char *W
 }
 
 static bool
+s_segment_row_eq(const tf_msg_segment_row_t *A, const tf_msg_segment_row_t *B, const char *W,
+                 char *why, size_t why_size)
+{
+    EQ_STR(volume);
+    EQ_U(tape_file);
+    EQ_U(block);
+    EQ_U(offset);
+    EQ_U(length);
+    return true;
+}
+
+static bool
 s_archive_row_eq(const tf_msg_archive_row_t *A, const tf_msg_archive_row_t *B, const char *W,
                  char *why, size_t why_size)
 {
@@ -209,6 +221,7 @@ s_archive_row_eq(const tf_msg_archive_row_t *A, const tf_msg_archive_row_t *B, c
     EQ_STR(checksum);
     EQ_U(files);
     EQ_B(written);
+    EQ_ROWS(segments, s_segment_row_eq);
     return true;
 }
 
@@ -516,6 +529,7 @@ tf_msg_equal(const tf_msg_t *a, const tf_msg_t *b, char *why, size_t why_size)
         EQ_STR(checksum);
         EQ_U(files);
         EQ_U(bytes);
+        EQ_ROWS(segments, s_segment_row_eq);
         return true;
     }
     case TF_MSG_CAT_QUERY: {

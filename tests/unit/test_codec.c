@@ -224,10 +224,17 @@ static tf_msg_job_row_t s_jobs[] = {
      .bytes_total = 7, .files_done = 8, .bytes_done = 9, .groups_total = 10,
      .archives_written = 11, .warnings = 12, .scanned = false},
 };
+static tf_msg_segment_row_t s_segments[] = {
+    {.volume = "TF0001L8", .tape_file = 1, .block = 2, .offset = 0, .length = 536870912},
+    {.volume = "TF0002L8", .tape_file = UINT64_MAX, .block = UINT64_MAX, .offset = 536870912,
+     .length = UINT64_MAX},
+    {.volume = "TF0003L8", .tape_file = 1, .block = 5, .offset = 1073741823, .length = 1},
+};
 static tf_msg_archive_row_t s_archives[] = {
     {.archive_id = "J1-g00001", .job_id = "J1", .group_no = 1, .volume = "TF0001L8",
      .tape_file = 1, .block = 2, .blocks = 4098, .size = 1073741824,
-     .checksum = "xxh128:00112233445566778899aabbccddeeff", .files = 5000, .written = true},
+     .checksum = "xxh128:00112233445566778899aabbccddeeff", .files = 5000, .written = true,
+     .segments = s_segments, .segments_count = 3},
     {.archive_id = "J1-g00002", .job_id = "J1", .group_no = 2, .volume = "TF0002L8",
      .tape_file = UINT64_MAX, .block = UINT64_MAX, .blocks = UINT64_MAX, .size = UINT64_MAX,
      .checksum = "xxh128:ffeeddccbbaa99887766554433221100", .files = UINT64_MAX,
@@ -389,7 +396,8 @@ fill_full(tf_msg_type_t type, tf_msg_t *m, bool empty_bytes)
         m->cat_written = (tf_msg_cat_written_t){
             .job_id = "J1", .archive_id = "J1-g00007", .group_no = 7, .volume = "TF0001L8",
             .drive = "lto1", .tape_file = 12, .block = 409600, .blocks = 4098,
-            .size = 1073741825, .checksum = "xxh128:aa", .files = 3, .bytes = UINT64_MAX};
+            .size = 1073741825, .checksum = "xxh128:aa", .files = 3, .bytes = UINT64_MAX,
+            .segments = s_segments, .segments_count = N_ELEMS(s_segments)};
         return true;
     case TF_MSG_CAT_QUERY:
         m->cat_query = (tf_msg_cat_query_t){.query = "files", .job_id = "J1",
@@ -547,7 +555,7 @@ static const char *const s_wire_spec[TF_MSG_TYPE_COUNT] = {
     [TF_MSG_CAT_FILES] = "job_id:str archive_id:str part:uint files:array",
     [TF_MSG_CAT_WRITTEN] = "job_id:str archive_id:str group_no:uint volume:str drive:str "
                            "tape_file:uint block:uint blocks:uint size:uint checksum:str "
-                           "files:uint bytes:uint",
+                           "files:uint bytes:uint segments:array",
     [TF_MSG_CAT_QUERY] = "query:str job_id:str pattern:str limit:uint",
     [TF_MSG_CAT_REPLY] = "jobs:array files:array archives:array truncated:bool volumes:array",
     [TF_MSG_TAPE_RESTORE] = "job_id:str dest:str patterns:array archives:array",
@@ -573,7 +581,8 @@ static const char s_job_row_spec[] = "job_id:str status:str stage:str message:st
                                      "scanned:bool";
 static const char s_archive_row_spec[] = "archive_id:str job_id:str group_no:uint volume:str "
                                          "tape_file:uint block:uint blocks:uint size:uint "
-                                         "checksum:str files:uint written:bool";
+                                         "checksum:str files:uint written:bool segments:array";
+static const char s_segment_row_spec[] = "volume:str tape_file:uint block:uint offset:uint length:uint";
 static const char s_volume_row_spec[] = "label:str pool:str state:str media_type:str "
                                         "created_ms:int expires_ms:int bytes_used:uint "
                                         "last_written_ms:int write_errors:uint read_errors:uint "
@@ -592,6 +601,7 @@ static const struct {
     {TF_MSG_FILE_GROUP, "entries", s_entry_row_spec, 3},
     {TF_MSG_CAT_JOB, "paths", s_path_row_spec, 3},
     {TF_MSG_CAT_FILES, "files", s_file_row_spec, 3},
+    {TF_MSG_CAT_WRITTEN, "segments", s_segment_row_spec, 3},
     {TF_MSG_CAT_REPLY, "jobs", s_job_row_spec, 3},
     {TF_MSG_CAT_REPLY, "files", s_file_row_spec, 3},
     {TF_MSG_CAT_REPLY, "archives", s_archive_row_spec, 3},

@@ -1,0 +1,445 @@
+/*  Multi-volume spanning end to end (docs/operations.md, "Spanning"): the whole stack under
+    `tapeflow up` with a sim changer of six cartridges and a drive of small sim tapes. A backup
+    larger than one tape spans at least three volumes (the first labelled by the operator, the
+    others blank cartridges the tape writer labels into the set), archives are cut in segments
+    across tapes, the catalog lists the segments in order, and a restore - which has to ask the
+    changer for each volume in turn - gives back the identical tree. With hard_eom=1 (no early
+    warning) the block the full tape refused is written again on the next one. Without a changer
+    for the drive (tapewriter/mount_wait set) the test plays the operator: at each alert.mount
+    it loads and labels the next cartridge, and during the restore mounts each volume asked for. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <czmq.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chg_tgt_harness.h"
+#include "tf_client.h"
+#include "tf_testproc.h"
+#include "tf_tree.h"
+
+#define S_JOB_WAIT_S "300"
+
+typedef struct {
+    char *dir;
+    char cfg[300];
+    char env_cfg[320];
+    char env_home[320];
+    char *env[3];
+    tf_client_t *client;
+} fx_t;
+
+static int
+s_cli(fx_t *fx, char **out, ...)
+{
+    char *argv[32] = {"tapeflow"};
+    int argc = 1;
+    va_list ap;
+    va_start(ap, out);
+    for (char *a = va_arg(ap, char *); a && argc < 31; a = va_arg(ap, char *))
+        argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+    char *text = NULL;
+    int rc = tf_test_run("tapeflow", argv, fx->env, 300000, &text);
+    if (out)
+        *out = text;
+    else
+        free(text);
+    return rc;
+}
+
+static void
+s_cli_ok(fx_t *fx, const char *what, ...)
+{
+    char *argv[32] = {"tapeflow"};
+    int argc = 1;
+    va_list ap;
+    va_start(ap, what);
+    for (char *a = va_arg(ap, char *); a && argc < 31; a = va_arg(ap, char *))
+        argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+    char *text = NULL;
+    int rc = tf_test_run("tapeflow", argv, fx->env, 300000, &text);
+    if (rc != 0)
+        fail_msg("%s failed (%d): %s", what, rc, text ? text : "");
+    free(text);
+}
+
+/* drive_options: sim drive options; changer_drive: whether the tape writer may use the changer
+   (without it the test plays the operator, with the same changer, when alert.mount asks). */
+/* The stack in dir (made by the caller) on drive_url, with the changer at changer_url (its drive
+   0 is tape0 when changer_drive); the cartridge in slot 1 is loaded and labelled `first`. */
+static int
+s_setup_urls(void **state, char *dir, const char *drive_url, const char *changer_url, bool changer_drive,
+             const char *first, int group_size)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    assert_non_null(fx);
+    fx->dir = dir;
+    snprintf(fx->cfg, sizeof fx->cfg, "%s/tapeflow.cfg", fx->dir);
+    FILE *f = fopen(fx->cfg, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "tapeflow\n    home = \"%s\"\n    log_level = debug\n"
+            "broker\n    heartbeat = 250\n    liveness = 4\n"
+            "up\n    actors = \"catalog scanner compressor stager tapewriter\"\n"
+            "    restart_min = 200\n    restart_max = 1000\n"
+            "actors\n    compressor\n        instances = 2\n"
+            "scanner\n    group_size = %d\n"
+            "compressor\n    chunk = 131072\n"
+            "stager\n    window = 524288\n"
+            "tapewriter\n    block_size = 65536\n    index_wait = 3000\n%s"
+            "drives\n    tape0\n        url = \"%s\"\n"
+            "changers\n    lib\n        url = \"%s\"\n"
+            "%s",
+            fx->dir, group_size, changer_drive ? "" : "    mount_wait = 120000\n", drive_url, changer_url,
+            changer_drive ? "        drive0 = tape0\n" : "");
+    fclose(f);
+    snprintf(fx->env_cfg, sizeof fx->env_cfg, "TAPEFLOW_CONFIG=%s", fx->cfg);
+    snprintf(fx->env_home, sizeof fx->env_home, "TAPEFLOW_HOME=%s", fx->dir);
+    fx->env[0] = fx->env_cfg;
+    fx->env[1] = fx->env_home;
+    *state = fx;
+    s_cli_ok(fx, "tapeflow up", "up", "--detach", NULL);
+    char endpoint[400];
+    snprintf(endpoint, sizeof endpoint, "ipc://%s/run/broker.sock", fx->dir);
+    fx->client = tf_client_new(endpoint, NULL);
+    assert_non_null(fx->client);
+    /* The operator loads the first cartridge and labels it; the others stay blank. */
+    s_cli_ok(fx, "changer load", "changer", "load", "lib", "--slot", "1", "--drive", "0", NULL);
+    s_cli_ok(fx, "tape label", "tape", "label", "tape0", "--label", first, "--pool", "default", NULL);
+    return 0;
+}
+
+/* A sim library of six cartridges, tapes of 2 MB with drive_options. */
+static int
+s_setup_with(void **state, const char *drive_options, bool changer_drive)
+{
+    char *dir = tf_test_tempdir("tfspan");
+    assert_non_null(dir);
+    char drive[PATH_MAX + 64], changer[PATH_MAX + 64], lib[PATH_MAX];
+    snprintf(lib, sizeof lib, "%s/lib", dir);
+    assert_int_equal(mkdir(lib, 0755), 0);
+    snprintf(drive, sizeof drive, "sim:%s/drive0.img?capacity=2M%s", lib, drive_options);
+    snprintf(changer, sizeof changer, "sim:%s/changer.state?type=8&slots=6&drives=1&ie=0", lib);
+    return s_setup_urls(state, dir, drive, changer, changer_drive, "TF0001L6", 2097152);
+}
+
+static int
+s_setup(void **state)
+{
+    return s_setup_with(state, "&ew=256K", true);
+}
+
+static int
+s_setup_no_changer(void **state)
+{
+    return s_setup_with(state, "&ew=256K", false);
+}
+
+static int
+s_setup_hard(void **state)
+{
+    return s_setup_with(state, "&hard_eom=1", true);
+}
+
+static int
+s_teardown(void **state)
+{
+    fx_t *fx = *state;
+    tf_client_destroy(&fx->client);
+    char *out = NULL;
+    s_cli(fx, &out, "down", NULL);
+    free(out);
+    if (getenv("TF_KEEP_TEST_DIRS"))
+        fprintf(stderr, "kept %s\n", fx->dir);
+    else
+        tf_test_rmtree(fx->dir);
+    free(fx->dir);
+    free(fx);
+    return 0;
+}
+
+/* Backs up a tree of `bytes`, restores it elsewhere and compares; returns the job's
+   archives query reply (caller clears). */
+static void
+s_backup_restore(fx_t *fx, uint64_t bytes, tf_msg_t *archives)
+{
+    char src[PATH_MAX];
+    snprintf(src, sizeof src, "%s/src", fx->dir);
+    tf_tree_spec_t spec = {.files = 300, .bytes = bytes, .seed = 7, .special = true};
+    char why[1024];
+    if (tf_tree_generate(src, &spec, NULL, why, sizeof why) != 0)
+        fail_msg("tree: %s", why);
+    char *out = NULL;
+    int rc = s_cli(fx, &out, "backup", src, "--pool", "default", "--wait", "--timeout", S_JOB_WAIT_S, "--json",
+                   NULL);
+    if (rc != 0)
+        fail_msg("backup failed (%d): %s", rc, out ? out : "");
+    assert_non_null(strstr(out, "\"status\":\"completed\""));
+    const char *at = strstr(out, "\"job_id\":\"");
+    assert_non_null(at);
+    char job[128];
+    snprintf(job, sizeof job, "%.*s", (int) strcspn(at + 10, "\""), at + 10);
+    free(out);
+
+    char dest[PATH_MAX];
+    snprintf(dest, sizeof dest, "%s/restored", fx->dir);
+    rc = s_cli(fx, &out, "restore", job, "--to", dest, "--json", NULL);
+    if (rc != 0)
+        fail_msg("restore failed (%d): %s", rc, out ? out : "");
+    free(out);
+    char restored[PATH_MAX * 2];
+    snprintf(restored, sizeof restored, "%s%s", dest, src);
+    if (tf_tree_compare(src, restored, true, why, sizeof why) != 0)
+        fail_msg("restored tree differs: %s", why);
+
+    tf_msg_t q = {.type = TF_MSG_CAT_QUERY};
+    q.cat_query = (tf_msg_cat_query_t){.query = "archives", .job_id = job};
+    tf_err_t err = {0};
+    if (tf_client_call(fx->client, "catalog", NULL, job, &q, archives, 30000, &err) != TF_OK)
+        fail_msg("archives query: %s", err.message);
+    assert_int_equal(archives->type, TF_MSG_CAT_REPLY);
+}
+
+/* Volumes used, spanned archives, and that every spanned archive's segments are contiguous
+   and in order, on consecutive volumes. */
+static void
+s_check_segments(const tf_msg_cat_reply_t *r, size_t *volumes, size_t *spanned)
+{
+    zhashx_t *seen = zhashx_new();
+    *spanned = 0;
+    for (size_t i = 0; i < r->archives_count; i++) {
+        const tf_msg_archive_row_t *a = &r->archives[i];
+        zhashx_insert(seen, a->volume, (void *) 1);
+        if (a->segments_count == 0)
+            continue;
+        (*spanned)++;
+        assert_true(a->segments_count >= 2);
+        assert_string_equal(a->segments[0].volume, a->volume);
+        assert_int_equal(a->segments[0].tape_file, a->tape_file);
+        uint64_t off = 0;
+        for (size_t k = 0; k < a->segments_count; k++) {
+            assert_int_equal(a->segments[k].offset, off);
+            assert_true(a->segments[k].length > 0 || k + 1 == a->segments_count);
+            off += a->segments[k].length;
+            if (k > 0)
+                assert_string_not_equal(a->segments[k].volume, a->segments[k - 1].volume);
+            zhashx_insert(seen, a->segments[k].volume, (void *) 1);
+        }
+        assert_int_equal(off, a->size);
+    }
+    *volumes = zhashx_size(seen);
+    zhashx_destroy(&seen);
+}
+
+static void
+test_three_volumes_with_changer(void **state)
+{
+    fx_t *fx = *state;
+    tf_msg_t reply;
+    s_backup_restore(fx, 20u << 20, &reply);
+    size_t volumes = 0, spanned = 0;
+    s_check_segments(&reply.cat_reply, &volumes, &spanned);
+    tf_msg_clear(&reply);
+    if (volumes < 3 || spanned < 1)
+        fail_msg("the backup used %zu volumes with %zu spanned archives: expected at least 3 and 1",
+                 volumes, spanned);
+
+    /* The volumes of the set: the later ones labelled into it by the tape writer. */
+    char *out = NULL;
+    assert_int_equal(s_cli(fx, &out, "tape", "list", "--json", NULL), 0);
+    assert_non_null(strstr(out, "TF0001L6"));
+    assert_non_null(strstr(out, "TF0002L6"));
+    assert_non_null(strstr(out, "TF0003L6"));
+    assert_non_null(strstr(out, "\"full\""));
+    free(out);
+}
+
+static void
+test_hard_eom_with_changer(void **state)
+{
+    fx_t *fx = *state;
+    tf_msg_t reply;
+    s_backup_restore(fx, 20u << 20, &reply);
+    size_t volumes = 0, spanned = 0;
+    s_check_segments(&reply.cat_reply, &volumes, &spanned);
+    tf_msg_clear(&reply);
+    if (volumes < 2 || spanned < 1)
+        fail_msg("the backup used %zu volumes with %zu spanned archives: expected at least 2 and 1",
+                 volumes, spanned);
+}
+
+/* Lines of the stack's logs holding needle; *last (may be NULL) gets the last such line's word
+   after needle. */
+static int
+s_log_count(fx_t *fx, const char *needle, char *last, size_t last_size)
+{
+    char cmd[PATH_MAX + 256];
+    snprintf(cmd, sizeof cmd, "cat '%s'/log/*.log 2>/dev/null | grep -F '%s'", fx->dir, needle);
+    FILE *p = popen(cmd, "r");
+    int n = 0;
+    char line[4096];
+    while (p && fgets(line, sizeof line, p)) {
+        n++;
+        const char *at = strstr(line, needle);
+        if (last && at)
+            snprintf(last, last_size, "%.*s", (int) strcspn(at + strlen(needle), " \n"), at + strlen(needle));
+    }
+    if (p)
+        pclose(p);
+    return n;
+}
+
+static void
+s_swap(fx_t *fx, const char *slot_or_barcode, bool barcode)
+{
+    char *out = NULL;
+    s_cli(fx, &out, "changer", "unload", "lib", "--drive", "0", NULL);  /* may already be out */
+    free(out);
+    s_cli_ok(fx, "changer load", "changer", "load", "lib", barcode ? "--barcode" : "--slot", slot_or_barcode,
+             "--drive", "0", NULL);
+}
+
+static void
+test_no_changer_mount_wait(void **state)
+{
+    fx_t *fx = *state;
+    char src[PATH_MAX];
+    snprintf(src, sizeof src, "%s/src", fx->dir);
+    tf_tree_spec_t spec = {.files = 300, .bytes = 20u << 20, .seed = 7, .special = true};
+    char why[1024];
+    if (tf_tree_generate(src, &spec, NULL, why, sizeof why) != 0)
+        fail_msg("tree: %s", why);
+    char *out = NULL;
+    assert_int_equal(s_cli(fx, &out, "backup", src, "--pool", "default", "--json", NULL), 0);
+    const char *at = out ? strstr(out, "\"job\":\"") : NULL;
+    assert_non_null(at);
+    char job[128];
+    snprintf(job, sizeof job, "%.*s", (int) strcspn(at + 7, "\""), at + 7);
+    free(out);
+
+    /* The operator: at each "mount a tape" alert, the next cartridge, labelled for the pool. */
+    int handled = 0, slot = 1;
+    time_t deadline = time(NULL) + 300;
+    for (;;) {
+        assert_true(time(NULL) < deadline);
+        assert_int_equal(s_cli(fx, &out, "job", job, "--json", NULL) <= 1, 1);
+        bool done = strstr(out, "\"status\":\"completed\"") != NULL;
+        if (strstr(out, "\"status\":\"failed\""))
+            fail_msg("job failed: %s", out);
+        free(out);
+        if (done)
+            break;
+        if (s_log_count(fx, "mount a tape of pool default in drive tape0", NULL, 0) > handled) {
+            handled++;
+            char n[16], label[24];
+            snprintf(n, sizeof n, "%d", ++slot);
+            snprintf(label, sizeof label, "TF%04dL6", slot);
+            s_swap(fx, n, false);
+            s_cli_ok(fx, "tape label", "tape", "label", "tape0", "--label", label, "--pool", "default", NULL);
+        }
+        usleep(200000);
+    }
+    assert_true(handled >= 2);
+
+    /* Restore: at each "needs volume" alert the operator mounts that volume. */
+    char dest[PATH_MAX];
+    snprintf(dest, sizeof dest, "%s/restored", fx->dir);
+    char *argv[] = {"tapeflow", "restore", job, "--to", dest, NULL};
+    char exe[PATH_MAX];
+    snprintf(exe, sizeof exe, "%s/tapeflow", tf_test_bindir());
+    tf_testproc_t *proc = tf_testproc_start(exe, argv, fx->env, NULL);
+    assert_non_null(proc);
+    int asked = 0, status = -1;
+    while (!tf_testproc_wait(proc, 200, &status)) {
+        assert_true(time(NULL) < deadline);
+        char volume[64] = "";
+        if (s_log_count(fx, "needs volume ", volume, sizeof volume) > asked) {
+            asked++;
+            s_swap(fx, volume, true);
+        }
+    }
+    tf_testproc_destroy(&proc);
+    assert_int_equal(status, 0);
+    assert_true(asked >= 2);
+    char restored[PATH_MAX * 2];
+    snprintf(restored, sizeof restored, "%s%s", dest, src);
+    if (tf_tree_compare(src, restored, true, why, sizeof why) != 0)
+        fail_msg("restored tree differs: %s", why);
+}
+
+/* tgt's virtual library: eight 3 MB tapes (TFC001L6..), its changer LUN and tape LUN. */
+static chg_tgt_t *s_tgt;
+
+static int
+s_setup_tgt(void **state)
+{
+    char why[512];
+    int no_tgtd = 0;
+    s_tgt = chg_tgt_start_sized(8, 8, 3, &no_tgtd, why, sizeof why);
+    if (!s_tgt && no_tgtd) {
+        fprintf(stderr, "tgtd could not start (%s): skipping\n", why);
+        *state = NULL;
+        return 0;
+    }
+    if (!s_tgt)
+        fail_msg("tgt library setup failed: %s", why);
+    char *dir = tf_test_tempdir("tfspantgt");
+    assert_non_null(dir);
+    /* Archives of some MB, so that a tape change falls inside one. */
+    return s_setup_urls(state, dir, chg_tgt_drive_url(s_tgt), chg_tgt_changer_url(s_tgt), true, "TFC001L6",
+                        8 << 20);
+}
+
+static int
+s_teardown_tgt(void **state)
+{
+    if (*state)
+        s_teardown(state);
+    chg_tgt_stop(&s_tgt);
+    return 0;
+}
+
+static void
+test_tgt_three_volumes(void **state)
+{
+    if (!*state)
+        skip();
+    fx_t *fx = *state;
+    tf_msg_t reply;
+    s_backup_restore(fx, 28u << 20, &reply);
+    size_t volumes = 0, spanned = 0;
+    s_check_segments(&reply.cat_reply, &volumes, &spanned);
+    tf_msg_clear(&reply);
+    if (volumes < 3 || spanned < 1)
+        fail_msg("the backup used %zu volumes with %zu spanned archives on tgt: expected at least 3 and 1",
+                 volumes, spanned);
+    fprintf(stderr, "tgt: %zu volumes, %zu spanned archives\n", volumes, spanned);
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc > 1)
+        cmocka_set_test_filter(argv[1]);
+    zsys_init();
+    zsys_handler_set(NULL);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_three_volumes_with_changer, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_hard_eom_with_changer, s_setup_hard, s_teardown),
+        cmocka_unit_test_setup_teardown(test_no_changer_mount_wait, s_setup_no_changer, s_teardown),
+        cmocka_unit_test_setup_teardown(test_tgt_three_volumes, s_setup_tgt, s_teardown_tgt),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
