@@ -60,6 +60,9 @@ static const struct {
     {"tapewriter/ready_timeout", "60000"}, /* ms to wait for the drive to become ready */
     {"tapewriter/busy_wait", "10000"},     /* ms to wait for a drive another process holds */
     {"tapewriter/catalog_timeout", "120000"}, /* ms to wait for the catalog to record a position */
+    /* ms to wait, without a changer, for the operator to mount the next volume of a spanning
+       archive after alert.mount (an overnight run's worth); 0 = do not span, retry later */
+    {"tapewriter/mount_wait", "43200000"},
     {"drives/tape0/url", "sim:${home}/tapes/tape0.img?capacity=64G"},
     {"catalog/db", "${home}/catalog.db"},
     {"backup/pool", "default"},

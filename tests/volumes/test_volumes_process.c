@@ -59,6 +59,7 @@ s_write_config(fixture_t *f, const char *drive_opts, int block_size)
             "tapewriter\n    block_size = %d\n    fetch_chunk = 262144\n    fetch_depth = 4\n"
             "    fetch_timeout = 5000\n    busy_wait = 3000\n    catalog_timeout = 10000\n"
             "    index_wait = 200\n"
+            "    mount_wait = 0\n"  /* full tapes are refused here, not spanned */
             "pools\n    default\n        retention = 30\n        volumes = 3\n"
             "    short\n        retention = 2s\n",
             f->dir, f->image, drive_opts, block_size);
