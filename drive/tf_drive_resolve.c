@@ -1,6 +1,8 @@
 /*  tf_drive_resolve - operator-facing drive names to URLs. */
 #include "tf_drive_resolve.h"
 
+#include "tf_fs.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -75,4 +77,18 @@ tf_drive_resolve(tf_config_t *cfg, const char *name, const char *sysfs_root, con
                           name, value);
     snprintf(url, size, "%s", value);
     return TF_OK;
+}
+
+int
+tf_drive_prepare_sim_folder(const char *url, tf_err_t *err)
+{
+    if (strncmp(url, "sim:", 4) != 0)
+        return TF_OK;
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", url + 4) >= (int) sizeof path)
+        return tf_err_set(err, TF_ERR_INVALID, "sim: image path too long");
+    char *query = strchr(path, '?');
+    if (query)
+        *query = '\0';
+    return path[0] ? tf_fs_mkdir_parent(path, err) : TF_OK;
 }

@@ -23,4 +23,9 @@ int tf_drive_resolve(tf_config_t *cfg, const char *name, const char *sysfs_root,
 /* True when text is already a drive URL (sg:, iscsi://, sim:). */
 int tf_drive_is_url(const char *text);
 
+/* For a configured simulated drive (sim:PATH...): creates the folder its image lives in, so
+   the default configuration (sim:${home}/tapes/tape0.img) works on a fresh machine. Other
+   URLs need nothing. An explicit URL opened with tf_drive_open still requires the folder. */
+int tf_drive_prepare_sim_folder(const char *url, tf_err_t *err);
+
 #endif

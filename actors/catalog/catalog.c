@@ -1,6 +1,7 @@
 /*  catalog - schema, item handling and job state of the backup catalog (see catalog.h and
     docs/catalog.md). Queries live in catalog_query.c. */
 #include "catalog_priv.h"
+#include "tf_units.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -228,24 +229,6 @@ s_copy_text(char *buf, size_t size, const char *text)
     buf[n] = '\0';
 }
 
-static const char *
-s_human(uint64_t bytes, char *buf, size_t size)
-{
-    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-    if (bytes < 1024) {
-        snprintf(buf, size, "%" PRIu64 " B", bytes);
-        return buf;
-    }
-    double v = (double) bytes;
-    int u = 0;
-    while (v >= 1024.0 && u < 6) {
-        v /= 1024.0;
-        u++;
-    }
-    snprintf(buf, size, "%.1f %s", v, units[u]);
-    return buf;
-}
-
 /* Group number from an archive id "<job>-g<NNNNN>"; 0 when it has no such suffix. */
 static uint64_t
 s_group_from_id(const char *archive_id)
@@ -421,7 +404,7 @@ s_job_check_complete(catalog_t *self, const char *job_id, int64_t now, tf_err_t 
                  warnings == 1 ? "" : "s", old);
     else
         snprintf(text, sizeof text, "completed: %" PRIu64 " file%s, %s in %" PRIu64 " archive%s%s",
-                 files, files == 1 ? "" : "s", s_human(bytes, size, sizeof size), archives,
+                 files, files == 1 ? "" : "s", tf_units_bytes(bytes, size, sizeof size), archives,
                  archives == 1 ? "" : "s", warnings ? " (with warnings)" : "");
     s_copy_text(message, sizeof message, text);
     sqlite3_finalize(stmt);

@@ -178,33 +178,16 @@ s_refuse(s_item_t *it, tf_err_t *err)
 
 /* --- drive ----------------------------------------------------------------------------- */
 
-/* A simulated drive's image lives in a file: create its folder (e.g. ${home}/tapes) so the
-   default configuration works on a fresh machine. */
-static void
-s_prepare_sim(const char *url)
-{
-    if (strncmp(url, "sim:", 4) != 0)
-        return;
-    char path[1024];
-    snprintf(path, sizeof path, "%s", url + 4);
-    char *q = strchr(path, '?');
-    if (q)
-        *q = '\0';
-    tf_err_t err = {0};
-    if (path[0] && tf_fs_mkdir_parent(path, &err) != TF_OK)
-        tf_log_warn("%s", err.message);
-}
-
 static tf_drive_t *
 s_open_drive(s_item_t *it, tf_err_t *err)
 {
     tapewriter_t *tw = it->tw;
     char url[1024];
-    if (tf_drive_resolve(tw->cfg, tw->drive_name, "/sys", "/dev", url, sizeof url, err) != TF_OK) {
+    if (tf_drive_resolve(tw->cfg, tw->drive_name, "/sys", "/dev", url, sizeof url, err) != TF_OK
+        || tf_drive_prepare_sim_folder(url, err) != TF_OK) {
         tf_err_prefix(err, "drive %s: ", tw->drive_name);
         return NULL;
     }
-    s_prepare_sim(url);
     int64_t deadline = tf_clock_mono_ms() + tw->busy_wait_ms;
     tf_drive_t *drive = NULL;
     for (;;) {

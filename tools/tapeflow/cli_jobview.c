@@ -1,6 +1,7 @@
 /*  cli_jobview - fetching and showing catalog jobs (see cli_jobview.h). */
 #define _GNU_SOURCE
 #include "cli_jobview.h"
+#include "tf_units.h"
 
 #include <czmq.h>
 #include <inttypes.h>
@@ -8,23 +9,7 @@
 
 #include "tf_clock.h"
 
-const char *
-cli_job_bytes(uint64_t bytes, char *buf, size_t size)
-{
-    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-    if (bytes < 1024) {
-        snprintf(buf, size, "%" PRIu64 " B", bytes);
-        return buf;
-    }
-    double v = (double) bytes;
-    int u = 0;
-    while (v >= 1024.0 && u < 6) {
-        v /= 1024.0;
-        u++;
-    }
-    snprintf(buf, size, "%.1f %s", v, units[u]);
-    return buf;
-}
+
 
 /* Like tf_client_call, with messages about the catalog rather than a generic item (and
    without reading the item's state after it was freed, which tf_client_wait does on timeout). */
@@ -145,8 +130,8 @@ cli_job_print(FILE *out, const tf_msg_job_row_t *job)
     if (job->scanned) {
         fprintf(out, "files     %" PRIu64 " of %" PRIu64 " (%.0f%%)\n", job->files_done,
                 job->files_total, s_percent(job->files_done, job->files_total, true));
-        fprintf(out, "bytes     %s of %s (%.0f%%)\n", cli_job_bytes(job->bytes_done, a, sizeof a),
-                cli_job_bytes(job->bytes_total, b, sizeof b),
+        fprintf(out, "bytes     %s of %s (%.0f%%)\n", tf_units_bytes(job->bytes_done, a, sizeof a),
+                tf_units_bytes(job->bytes_total, b, sizeof b),
                 s_percent(job->bytes_done, job->bytes_total, true));
         fprintf(out, "archives  %" PRIu64 " of %" PRIu64 " written\n", job->archives_written,
                 job->groups_total);
@@ -154,7 +139,7 @@ cli_job_print(FILE *out, const tf_msg_job_row_t *job)
     else {
         fprintf(out, "files     %" PRIu64 " of ? (%s)\n", job->files_done,
                 cli_job_finished(job) ? "the scan did not finish" : "still scanning");
-        fprintf(out, "bytes     %s of ?\n", cli_job_bytes(job->bytes_done, a, sizeof a));
+        fprintf(out, "bytes     %s of ?\n", tf_units_bytes(job->bytes_done, a, sizeof a));
         fprintf(out, "archives  %" PRIu64 " written\n", job->archives_written);
     }
     fprintf(out, "warnings  %" PRIu64 "\n", job->warnings);
@@ -215,8 +200,8 @@ static const char *
 s_bytes_pair(uint64_t done, uint64_t total, bool scanned, char *buf, size_t size)
 {
     char a[32], b[32];
-    snprintf(buf, size, "%s/%s", cli_job_bytes(done, a, sizeof a),
-             scanned ? cli_job_bytes(total, b, sizeof b) : "?");
+    snprintf(buf, size, "%s/%s", tf_units_bytes(done, a, sizeof a),
+             scanned ? tf_units_bytes(total, b, sizeof b) : "?");
     return buf;
 }
 

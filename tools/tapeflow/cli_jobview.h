@@ -12,14 +12,13 @@
 
 #include "tf_client.h"
 #include "tf_json.h"
+#include "tf_units.h"
 #include "tf_msg.h"
 
 /* How long a catalog query may take by default (the catalog answers in milliseconds; this
    covers a busy broker). */
 #define CLI_JOB_TIMEOUT_MS 10000
 
-/* "512 B", "1.5 KiB", "3.2 MiB", "1.0 GiB", ... (binary units) into buf. */
-const char *cli_job_bytes(uint64_t bytes, char *buf, size_t size);
 
 /* Runs query as a `catalog` item (fresh id) and waits for its result; *reply is the
    cat_reply (the caller clears it with tf_msg_clear). Errors, with operator messages:

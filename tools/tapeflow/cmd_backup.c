@@ -19,30 +19,8 @@
 #include "tf_client.h"
 #include "tf_clock.h"
 #include "tf_json.h"
+#include "tf_units.h"
 #include "tf_wire.h"
-
-/* Parses "1G", "512M", "65536" into bytes; 0 on error. */
-static uint64_t
-s_parse_size(const char *text)
-{
-    char *end = NULL;
-    unsigned long long n = strtoull(text, &end, 10);
-    if (end == text)
-        return 0;
-    switch (*end) {
-    case '\0': break;
-    case 'k': case 'K': n <<= 10; end++; break;
-    case 'm': case 'M': n <<= 20; end++; break;
-    case 'g': case 'G': n <<= 30; end++; break;
-    case 't': case 'T': n <<= 40; end++; break;
-    default: return 0;
-    }
-    if (*end == 'i' || *end == 'B')
-        end++;
-    if (*end == 'B')
-        end++;
-    return *end == '\0' ? (uint64_t) n : 0;
-}
 
 static void
 s_make_job_id(char *buf, size_t size)
@@ -95,9 +73,9 @@ s_show_progress(s_watch_t *w, const tf_msg_job_row_t *job)
     double secs = (double) (now - w->started) / 1000.0;
     double rate = secs > 0 ? (double) job->bytes_done / secs : 0;
     char done[32], total[32], speed[32];
-    cli_job_bytes(job->bytes_done, done, sizeof done);
-    cli_job_bytes(job->bytes_total, total, sizeof total);
-    cli_job_bytes((uint64_t) rate, speed, sizeof speed);
+    tf_units_bytes(job->bytes_done, done, sizeof done);
+    tf_units_bytes(job->bytes_total, total, sizeof total);
+    tf_units_bytes((uint64_t) rate, speed, sizeof speed);
     double fraction = job->scanned && job->bytes_total ? (double) job->bytes_done / (double) job->bytes_total : 0;
     if (job->scanned && job->bytes_total == 0 && strcmp(job->status, "completed") == 0)
         fraction = 1;
@@ -235,8 +213,7 @@ cmd_backup(cli_t *cli, int argc, char **argv)
             compression = optarg;
             break;
         case 'g':
-            group_bytes = s_parse_size(optarg);
-            if (group_bytes == 0)
+            if (tf_units_parse_size(optarg, &group_bytes) != 0 || group_bytes == 0)
                 return cli_usage_error("backup", "--group-size takes a size like 512M or 1G, not '%s'", optarg);
             break;
         case 'a': one_fs = false; break;

@@ -232,7 +232,7 @@ cmd_restore(cli_t *cli, int argc, char **argv)
     }
     else {
         char size[32];
-        cli_job_bytes(r->bytes, size, sizeof size);
+        tf_units_bytes(r->bytes, size, sizeof size);
         printf("restored %llu files (%s) from %llu archive%s (%llu blocks read) into %s\n",
                (unsigned long long) r->files, size, (unsigned long long) r->archives_read,
                r->archives_read == 1 ? "" : "s", (unsigned long long) r->blocks_read, dest);

@@ -125,33 +125,16 @@ s_parse(int argc, char **argv, bool json, s_args_t *a)
     return CLI_EXIT_OK;
 }
 
-/* A simulated drive's image lives in a file: create its folder (e.g. ${home}/tapes) so the
-   default configuration works on a fresh machine. */
-static void
-s_prepare_sim(const char *url)
-{
-    if (strncmp(url, "sim:", 4) != 0)
-        return;
-    char path[1024];
-    snprintf(path, sizeof path, "%s", url + 4);
-    char *q = strchr(path, '?');
-    if (q)
-        *q = '\0';
-    tf_err_t err = {0};
-    if (path[0] && tf_fs_mkdir_parent(path, &err) != TF_OK)
-        tf_log_warn("%s", err.message);
-}
-
 /* Opens and readies the drive; prints why not. */
 static tf_drive_t *
 s_open(cli_t *cli, const char *name, char *url, size_t size)
 {
     tf_err_t err = {0};
-    if (tf_drive_resolve(cli->cfg, name, "/sys", "/dev", url, size, &err) != TF_OK) {
+    if (tf_drive_resolve(cli->cfg, name, "/sys", "/dev", url, size, &err) != TF_OK
+        || tf_drive_prepare_sim_folder(url, &err) != TF_OK) {
         fprintf(stderr, "tapeflow tape: drive %s: %s\n", name, err.message);
         return NULL;
     }
-    s_prepare_sim(url);
     tf_drive_t *drive = tf_drive_open(url, &err);
     if (!drive) {
         if (err.code == TF_ERR_BUSY)
@@ -811,7 +794,7 @@ s_list(cli_t *cli, const s_args_t *a)
             printf("%-12s %-10s %-10s  %-20s  %10s  %-20s  %-6s  %" PRIu64 "\n", v->label,
                    v->pool ? v->pool : "?", v->state ? v->state : "?",
                    v->expires_ms > 0 ? tf_volume_format_time(v->expires_ms, t1, sizeof t1) : "-",
-                   cli_job_bytes(v->bytes_used, bytes, sizeof bytes),
+                   tf_units_bytes(v->bytes_used, bytes, sizeof bytes),
                    s_ms_text(v->last_written_ms, t2, sizeof t2), errors, v->tape_files);
             shown++;
         }
