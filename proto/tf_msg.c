@@ -315,6 +315,7 @@ static const tf_field_t s_cat_written_fields[] = {
     F_UINT(tf_msg_cat_written_t, files, OPT),
     F_UINT(tf_msg_cat_written_t, bytes, OPT),
     F_ROWS(tf_msg_cat_written_t, segments, OPT, TF_MSG_MAX_ROWS, s_segment_row),
+    F_UINT(tf_msg_cat_written_t, segment, OPT),
 };
 static const tf_field_t s_cat_query_fields[] = {
     F_STR(tf_msg_cat_query_t, query, REQ, TF_MSG_MAX_ID),

@@ -364,6 +364,10 @@ typedef struct {
     uint64_t bytes;
     tf_msg_segment_row_t *segments; /* in archive order; empty: one segment at volume/tape_file */
     size_t segments_count;
+    uint64_t segment;       /* 0: the whole archive (above). N: a tape scan found segment N of a
+                               spanned archive, segments[0] (volume/tape_file/block are its own);
+                               the catalog merges the segments and records the archive written
+                               once they cover its size */
 } tf_msg_cat_written_t;
 
 /* client -> catalog (work item): query: jobs | job | files | archives | archive_files | volumes

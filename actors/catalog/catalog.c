@@ -672,6 +672,85 @@ s_cat_files(catalog_t *self, const tf_msg_cat_files_t *m, tf_err_t *err)
     return rc;
 }
 
+/* Segment m->segment of a spanned archive as a tape scan found it (segments[0]): merged with the
+   segments other scans recorded. *complete (with the first segment's position in first) once
+   segments 1..n are contiguous from byte 0 and cover the archive's size; a one-volume archive
+   already written is left alone (*skip). */
+static int
+s_segment_merge(catalog_t *self, const tf_msg_cat_written_t *m, tf_msg_segment_row_t *first,
+                char first_volume[TF_MSG_MAX_ID + 1], bool *complete, bool *skip, tf_err_t *err)
+{
+    *complete = *skip = false;
+    const tf_msg_segment_row_t *g = &m->segments[0];
+    sqlite3_stmt *stmt = catalog_prepare(self,
+        "SELECT written, (SELECT COUNT(*) FROM segments WHERE archive_id = ?1) FROM archives "
+        "WHERE archive_id = ?1", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    if (s_bind_text(stmt, 1, m->archive_id) != SQLITE_OK) {
+        sqlite3_finalize(stmt);
+        return catalog_db_error(self, err, "cannot look up the archive's segments");
+    }
+    int s = sqlite3_step(stmt);
+    if (s == SQLITE_ROW && sqlite3_column_int64(stmt, 0) == 1 && sqlite3_column_int64(stmt, 1) == 0)
+        *skip = true;
+    sqlite3_finalize(stmt);
+    if (s != SQLITE_ROW && s != SQLITE_DONE)
+        return catalog_db_error(self, err, "cannot look up the archive's segments");
+    if (*skip)
+        return TF_OK;
+    stmt = catalog_prepare(self,
+        "INSERT INTO segments (archive_id, seq, volume, tape_file, block, offset, length) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
+        "ON CONFLICT (archive_id, seq) DO UPDATE SET volume = excluded.volume, "
+        "  tape_file = excluded.tape_file, block = excluded.block, offset = excluded.offset, "
+        "  length = excluded.length", err);
+    int rc = stmt ? s_run(self, stmt,
+                          s_bind_text(stmt, 1, m->archive_id) | s_bind_u64(stmt, 2, m->segment)
+                          | s_bind_text(stmt, 3, g->volume) | s_bind_u64(stmt, 4, g->tape_file)
+                          | s_bind_u64(stmt, 5, g->block) | s_bind_u64(stmt, 6, g->offset)
+                          | s_bind_u64(stmt, 7, g->length),
+                          "cannot record the archive's segment", NULL, err)
+                  : TF_ERR_DB;
+    if (rc != TF_OK)
+        return rc;
+    stmt = catalog_prepare(self,
+        "SELECT seq, volume, tape_file, block, offset, length FROM segments WHERE archive_id = ?1 "
+        "ORDER BY seq", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    if (s_bind_text(stmt, 1, m->archive_id) != SQLITE_OK) {
+        sqlite3_finalize(stmt);
+        return catalog_db_error(self, err, "cannot read the archive's segments");
+    }
+    uint64_t expect = 1, covered = 0;
+    bool contiguous = true;
+    while ((s = sqlite3_step(stmt)) == SQLITE_ROW) {
+        uint64_t seq = (uint64_t) sqlite3_column_int64(stmt, 0);
+        uint64_t offset = (uint64_t) sqlite3_column_int64(stmt, 4);
+        uint64_t length = (uint64_t) sqlite3_column_int64(stmt, 5);
+        if (seq != expect++ || offset != covered || length > UINT64_MAX - covered)
+            contiguous = false;
+        if (seq == 1) {
+            const char *vol = (const char *) sqlite3_column_text(stmt, 1);
+            snprintf(first_volume, TF_MSG_MAX_ID + 1, "%s", vol ? vol : "");
+            first->volume = first_volume;
+            first->tape_file = (uint64_t) sqlite3_column_int64(stmt, 2);
+            first->block = (uint64_t) sqlite3_column_int64(stmt, 3);
+        }
+        if (contiguous)
+            covered += length;
+    }
+    sqlite3_finalize(stmt);
+    if (s != SQLITE_DONE)
+        return catalog_db_error(self, err, "cannot read the archive's segments");
+    *complete = contiguous && covered == m->size && expect > 2;
+    tf_log_debug("archive %s: segment %" PRIu64 " on %s file %" PRIu64 "; %" PRIu64 " segments known, %s",
+                 m->archive_id, m->segment, g->volume, g->tape_file, expect - 1,
+                 *complete ? "all of the archive" : "more to scan");
+    return TF_OK;
+}
+
 static int
 s_cat_written(catalog_t *self, const tf_msg_cat_written_t *m, tf_err_t *err)
 {
@@ -683,6 +762,10 @@ s_cat_written(catalog_t *self, const tf_msg_cat_written_t *m, tf_err_t *err)
     if (group == 0)
         return tf_err_set(err, TF_ERR_INVALID, "cat_written %s: no group_no, and the archive id does "
                           "not end in -g<number>", m->archive_id);
+    if (m->segment > 0 && (m->segments_count != 1 || !*m->segments[0].volume))
+        return tf_err_set(err, TF_ERR_INVALID, "cat_written %s segment %" PRIu64 ": expected that segment as "
+                          "the one segments row (with its volume), got %zu rows", m->archive_id, m->segment,
+                          m->segments_count);
     int64_t now = catalog_now(self);
     int rc = s_begin(self, err);
     if (rc != TF_OK)
@@ -690,8 +773,25 @@ s_cat_written(catalog_t *self, const tf_msg_cat_written_t *m, tf_err_t *err)
     rc = s_job_ensure(self, m->job_id, now, err);
     if (rc == TF_OK)
         rc = s_archive_ensure(self, m->archive_id, m->job_id, group, err);
+    /* Where the archive starts: its own position, or the first segment's once a scan's
+       segments cover it all. */
+    const char *volume = m->volume;
+    uint64_t tape_file = m->tape_file, block = m->block;
+    bool record = true;
+    char first_volume[TF_MSG_MAX_ID + 1] = "";
+    if (rc == TF_OK && m->segment > 0) {
+        tf_msg_segment_row_t first = {0};
+        bool complete = false, skip = false;
+        rc = s_segment_merge(self, m, &first, first_volume, &complete, &skip, err);
+        record = rc == TF_OK && complete;
+        if (record) {
+            volume = first_volume;
+            tape_file = first.tape_file;
+            block = first.block;
+        }
+    }
     int changes = 0;
-    if (rc == TF_OK) {
+    if (rc == TF_OK && record) {
         /* Only a different position counts as a change (a repeat leaves updated times alone). */
         sqlite3_stmt *stmt = catalog_prepare(self,
             "UPDATE archives SET group_no = ?2, written = 1, volume = ?3, drive = ?4, "
@@ -704,16 +804,17 @@ s_cat_written(catalog_t *self, const tf_msg_cat_written_t *m, tf_err_t *err)
             rc = TF_ERR_DB;
         else {
             int b = s_bind_text(stmt, 1, m->archive_id) | s_bind_u64(stmt, 2, group)
-                    | s_bind_text(stmt, 3, m->volume) | s_bind_text(stmt, 4, m->drive)
-                    | s_bind_u64(stmt, 5, m->tape_file) | s_bind_u64(stmt, 6, m->block)
+                    | s_bind_text(stmt, 3, volume) | s_bind_text(stmt, 4, m->drive)
+                    | s_bind_u64(stmt, 5, tape_file) | s_bind_u64(stmt, 6, block)
                     | s_bind_u64(stmt, 7, m->blocks) | s_bind_u64(stmt, 8, m->size)
                     | s_bind_text(stmt, 9, m->checksum) | s_bind_u64(stmt, 10, m->files)
                     | s_bind_u64(stmt, 11, m->bytes) | sqlite3_bind_int64(stmt, 12, now);
             rc = s_run(self, stmt, b, "cannot record the archive's position", &changes, err);
         }
     }
-    /* A spanned archive's segments replace whatever an earlier delivery recorded. */
-    if (rc == TF_OK && m->segments_count > 0) {
+    /* A spanned archive's segments replace whatever an earlier delivery recorded; an archive on
+       one volume has none (a scan may have taken a write that was stopped for a segment). */
+    if (rc == TF_OK && m->segment == 0) {
         sqlite3_stmt *stmt = catalog_prepare(self, "DELETE FROM segments WHERE archive_id = ?1", err);
         rc = stmt ? s_run(self, stmt, s_bind_text(stmt, 1, m->archive_id), "cannot record the archive's "
                           "segments", NULL, err)
@@ -754,7 +855,7 @@ s_cat_written(catalog_t *self, const tf_msg_cat_written_t *m, tf_err_t *err)
     rc = s_end(self, rc, err);
     if (rc == TF_OK && changes > 0)
         tf_log_info("archive %s on %s file %" PRIu64 " block %" PRIu64 " (%" PRIu64 " files)",
-                    m->archive_id, m->volume, m->tape_file, m->block, m->files);
+                    m->archive_id, volume, tape_file, block, m->files);
     return rc;
 }
 

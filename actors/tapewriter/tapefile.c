@@ -660,16 +660,10 @@ tapefile_reader_read(tapefile_reader_t *self, const void **data, size_t *len, tf
     return TF_OK;
 }
 
-/* Reads the trailer record (the reader stands after the data). */
+/* Parses the trailer record in buf (got bytes, rc of its read). */
 static int
-s_read_trailer(tapefile_reader_t *self, tf_err_t *err)
+s_parse_trailer(tapefile_reader_t *self, int rc, size_t got, tf_err_t *err)
 {
-    size_t got = 0;
-    int rc = tf_drive_read_block(self->drive, self->buf, self->buf_size, &got, err);
-    if (rc != TF_OK && rc != TF_ERR_TOOBIG)
-        return tf_err_prefix(err, "archive %s (tape file %" PRIu64 ", trailer): ", self->hdr.archive_id, self->file);
-    if (rc == TF_OK && got > 0)
-        self->blocks++;
     tapefile_trailer_t *t = &self->trailer;
     memset(t, 0, sizeof *t);
     if (rc != TF_OK || !tf_kvrec_is(self->buf, got, TAPEFILE_TRAILER_MAGIC)
@@ -688,6 +682,101 @@ s_read_trailer(tapefile_reader_t *self, tf_err_t *err)
     t->continued = tf_kvrec_get_u64(self->buf, got, "continued", &continued) == TF_OK && continued;
     tf_kvrec_get_u64(self->buf, got, "offset", &t->offset);
     self->have_trailer = true;
+    return TF_OK;
+}
+
+/* Reads the trailer record (the reader stands after the data). */
+static int
+s_read_trailer(tapefile_reader_t *self, tf_err_t *err)
+{
+    size_t got = 0;
+    int rc = tf_drive_read_block(self->drive, self->buf, self->buf_size, &got, err);
+    if (rc != TF_OK && rc != TF_ERR_TOOBIG)
+        return tf_err_prefix(err, "archive %s (tape file %" PRIu64 ", trailer): ", self->hdr.archive_id, self->file);
+    if (rc == TF_OK && got > 0)
+        self->blocks++;
+    return s_parse_trailer(self, rc, got, err);
+}
+
+/* Whether buf holds this archive's trailer record. */
+static bool
+s_is_own_trailer(tapefile_reader_t *self, size_t got)
+{
+    char id[sizeof self->hdr.archive_id];
+    return tf_kvrec_is(self->buf, got, TAPEFILE_TRAILER_MAGIC)
+           && tf_kvrec_get(self->buf, got, "archive", id, sizeof id) == TF_OK
+           && strcmp(id, self->hdr.archive_id) == 0;
+}
+
+int
+tapefile_reader_scan_segment(tapefile_reader_t *self, bool allow_cut, tapefile_stats_t *stats, tf_err_t *err)
+{
+    if (self->size != 0 || self->have_trailer)
+        return tf_err_set(err, TF_ERR_STATE, "archive %s: scan_segment must follow the header", self->hdr.archive_id);
+    if (self->hdr.offset > self->hdr.size)
+        return tf_err_set(err, TF_ERR_INVALID, "archive %s (tape file %" PRIu64 "): the header puts the "
+                          "segment at byte %" PRIu64 " of %" PRIu64, self->hdr.archive_id, self->file,
+                          self->hdr.offset, self->hdr.size);
+    uint64_t left = self->hdr.size - self->hdr.offset;
+    memset(stats, 0, sizeof *stats);
+    for (;;) {
+        size_t got = 0;
+        tf_err_t rerr = {0};
+        int rc = tf_drive_read_block(self->drive, self->buf, self->buf_size, &got, &rerr);
+        bool end = (rc == TF_OK && got == 0)
+                   || (rc == TF_ERR_NOTFOUND && tf_drive_last_cond(self->drive) == TF_DRIVE_COND_END_OF_DATA);
+        if (end) {
+            if (!allow_cut)
+                return tf_err_set(err, TF_ERR_IO, "archive %s (tape file %" PRIu64 ", segment %" PRIu64
+                                  "): no trailer after %" PRIu64 " bytes of data: the tape file is incomplete",
+                                  self->hdr.archive_id, self->file, self->hdr.segment, self->size);
+            break;  /* cut at the end of the medium: the data ends at the filemark */
+        }
+        if (rc == TF_ERR_TOOBIG)
+            return tf_err_set(err, TF_ERR_INVALID, "archive %s (tape file %" PRIu64 "): a data block is larger "
+                              "than the header's block size %u", self->hdr.archive_id, self->file,
+                              self->hdr.block_size);
+        if (rc != TF_OK) {
+            if (err)
+                *err = rerr;
+            return tf_err_prefix(err, "archive %s (tape file %" PRIu64 ", data block %" PRIu64 "): ",
+                                 self->hdr.archive_id, self->file, self->data_blocks + 1);
+        }
+        self->blocks++;
+        if (s_is_own_trailer(self, got)) {
+            rc = s_parse_trailer(self, TF_OK, got, err);
+            if (rc != TF_OK)
+                return rc;
+            break;
+        }
+        if (got > self->hdr.block_size || got > left - self->size)
+            return tf_err_set(err, TF_ERR_IO, "archive %s (tape file %" PRIu64 "): data runs past the %" PRIu64
+                              " bytes the header leaves from byte %" PRIu64, self->hdr.archive_id, self->file,
+                              left, self->hdr.offset);
+        XXH3_128bits_update(self->hash, self->buf, got);
+        self->size += got;
+        self->data_blocks++;
+    }
+    char sum[TAPEFILE_CHECKSUM_LEN];
+    s_digest(self->hash, sum);
+    const tapefile_trailer_t *t = &self->trailer;
+    if (self->have_trailer
+        && (t->size != self->size || t->data_blocks != self->data_blocks || strcmp(sum, t->checksum) != 0
+            || t->offset != self->hdr.offset))
+        return tf_err_set(err, TF_ERR_IO,
+                          "archive %s (tape file %" PRIu64 "): the trailer says %" PRIu64 " bytes from byte %"
+                          PRIu64 " in %" PRIu64 " blocks (%s), read %" PRIu64 " bytes from byte %" PRIu64
+                          " in %" PRIu64 " blocks (%s)", self->hdr.archive_id, self->file, t->size, t->offset,
+                          t->data_blocks, t->checksum, self->size, self->hdr.offset, self->data_blocks, sum);
+    bool whole = self->hdr.offset == 0 && self->size == self->hdr.size;
+    if (whole && strcmp(sum, self->hdr.checksum) != 0)
+        return tf_err_set(err, TF_ERR_IO, "archive %s (tape file %" PRIu64 "): the data read back has checksum %s, "
+                          "the archive has %s", self->hdr.archive_id, self->file, sum, self->hdr.checksum);
+    stats->size = self->size;
+    stats->data_blocks = self->data_blocks;
+    stats->blocks = self->blocks;
+    memcpy(stats->checksum, sum, sizeof sum);
+    stats->index_records = self->have_trailer ? t->index_records : 0;
     return TF_OK;
 }
 

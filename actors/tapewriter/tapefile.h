@@ -175,7 +175,14 @@ uint64_t tapefile_reader_blocks(tapefile_reader_t *self);
    checksum - the data itself is not checked). A tape file that ends before its trailer is
    TF_ERR_IO "... is incomplete". */
 int tapefile_reader_skip_data(tapefile_reader_t *self, tf_err_t *err);
-/* The trailer, after tapefile_reader_finish or tapefile_reader_skip_data succeeded. */
+/* For a tape scan, instead of the above: reads the data of the segment of a spanned archive
+   this tape file holds (its length is only in its trailer) up to this archive's trailer and
+   checks bytes, blocks, checksum and offset against it. With allow_cut a filemark or end of
+   data right after the data is accepted (hard end of medium; no trailer then). *stats: the
+   segment's bytes, data blocks, blocks read and checksum. */
+int tapefile_reader_scan_segment(tapefile_reader_t *self, bool allow_cut, tapefile_stats_t *stats, tf_err_t *err);
+/* The trailer, after tapefile_reader_finish, tapefile_reader_skip_data or
+   tapefile_reader_scan_segment succeeded (NULL when there was none). */
 const tapefile_trailer_t *tapefile_reader_trailer(tapefile_reader_t *self);
 /* Reads and decodes the next index record into *msg (a cat_files, caller clears); after the
    last one (or with no index) msg->type is TF_MSG_NONE. A damaged record is TF_ERR_INVALID

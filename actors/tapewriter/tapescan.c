@@ -51,6 +51,7 @@ tapescan_source_name(tapescan_source_t source)
     switch (source) {
     case TAPESCAN_INDEX: return "index";
     case TAPESCAN_HEADERS: return "headers";
+    case TAPESCAN_SEGMENT: return "segment";
     case TAPESCAN_INCOMPLETE: return "incomplete";
     case TAPESCAN_FOREIGN: return "foreign";
     default: return "failed";
@@ -362,9 +363,11 @@ s_call(s_scan_t *s, const char *job_id, const tf_msg_t *msg, const char *what, t
     return TF_OK;
 }
 
+/* seg: NULL for an archive on this volume alone; else the segment of a spanned archive this
+   tape file holds (the catalog merges it with the other volumes' segments). */
 static int
 s_submit(s_scan_t *s, int job, const tapefile_header_t *h, uint64_t file, uint64_t object, s_rows_t *rows,
-         tf_err_t *err)
+         const tapescan_archive_t *seg, tf_err_t *err)
 {
     s_job_acc_t *acc = &s->acc[job];
     char what[300];
@@ -388,7 +391,16 @@ s_submit(s_scan_t *s, int job, const tapefile_header_t *h, uint64_t file, uint64
             .volume = s->res->volume, .drive = (char *) s->opts->drive_name, .tape_file = file,
             .block = object, .blocks = h->data_blocks + 2, .size = h->size, .checksum = (char *) h->checksum,
             .files = h->files, .bytes = h->bytes};
-        snprintf(what, sizeof what, "the position of archive %s", h->archive_id);
+        tf_msg_segment_row_t row = {0};
+        if (seg) {
+            row = (tf_msg_segment_row_t){.volume = s->res->volume, .tape_file = file, .block = object,
+                                         .offset = seg->offset, .length = seg->length};
+            msg.cat_written.segments = &row;
+            msg.cat_written.segments_count = 1;
+            msg.cat_written.segment = seg->segment;
+            snprintf(what, sizeof what, "segment %" PRIu64 " of archive %s", seg->segment, h->archive_id);
+        } else
+            snprintf(what, sizeof what, "the position of archive %s", h->archive_id);
         rc = s_call(s, h->job_id, &msg, what, err);
     }
     return rc;
@@ -481,9 +493,11 @@ s_skip(s_scan_t *s, tapescan_archive_t *a, tapescan_source_t why, const char *me
     tf_log_debug("tape %s, tape file %" PRIu64 ": %s", s->res->volume, a->tape_file, message);
 }
 
-/* Index records of the reader's tape file into rows; false (with why) when unusable. */
+/* Index records of the reader's tape file into rows; false (with why) when unusable. *cut
+   (may be NULL): the tape file ends within its index records - the end of the medium, where
+   the writer failed the archive and wrote it again on the next volume. */
 static bool
-s_read_index(tapefile_reader_t *reader, s_rows_t *rows, char *why, size_t why_size)
+s_read_index(tapefile_reader_t *reader, s_rows_t *rows, bool *cut, char *why, size_t why_size)
 {
     const tapefile_trailer_t *t = tapefile_reader_trailer(reader);
     const tapefile_header_t *h = tapefile_reader_header(reader);
@@ -496,6 +510,8 @@ s_read_index(tapefile_reader_t *reader, s_rows_t *rows, char *why, size_t why_si
         tf_err_t err = {0};
         if (tapefile_reader_index_next(reader, &msg, &err) != TF_OK) {
             snprintf(why, why_size, "%s", err.message);
+            if (cut && err.code == TF_ERR_IO)
+                *cut = true;
             return false;
         }
         if (msg.type == TF_MSG_NONE)
@@ -517,6 +533,109 @@ s_read_index(tapefile_reader_t *reader, s_rows_t *rows, char *why, size_t why_si
         return false;
     }
     return true;
+}
+
+/* A tape file holding a segment of a spanned archive (reader fresh after the header, or with
+   pre: already read to its trailer): the index after the last segment; submitted as that
+   segment. Takes over reader. */
+static int
+s_scan_segment(s_scan_t *s, tapescan_archive_t *a, tapefile_reader_t *reader, const tapefile_stats_t *pre,
+               uint64_t object, tf_err_t *err)
+{
+    const tapefile_header_t hdr = *tapefile_reader_header(reader);
+    uint64_t file = a->tape_file;
+    tapefile_stats_t st;
+    tf_err_t ferr = {0};
+    /* Segment 2.. may end at the filemark without trailer (cut at the hard end of medium). */
+    int rc = TF_OK;
+    if (pre)
+        st = *pre;
+    else
+        rc = tapefile_reader_scan_segment(reader, hdr.segment > 1, &st, &ferr);
+    if (rc != TF_OK) {
+        s->res->blocks_read += tapefile_reader_blocks(reader);
+        s->res->blocks_total += tapefile_reader_blocks(reader);
+        tapefile_reader_destroy(&reader);
+        s_skip(s, a, ferr.code == TF_ERR_IO ? TAPESCAN_INCOMPLETE : TAPESCAN_FAILED, ferr.message);
+        return TF_OK;
+    }
+    const tapefile_trailer_t *t = tapefile_reader_trailer(reader);
+    a->segment = hdr.segment ? hdr.segment : 1;
+    a->block = object;
+    a->offset = hdr.offset;
+    a->length = st.size;
+    a->data_blocks = st.data_blocks;
+    snprintf(a->checksum, sizeof a->checksum, "%s", st.checksum);
+    a->last = t && !t->continued && hdr.offset + st.size == hdr.size;
+    s_rows_t rows = {0};
+    char why[512] = "";
+    bool indexed = a->last && s_read_index(reader, &rows, NULL, why, sizeof why);
+    a->blocks = tapefile_reader_blocks(reader);
+    s->res->blocks_read += a->blocks;
+    s->res->blocks_total += a->blocks;
+    tapefile_reader_destroy(&reader);
+    if (!*hdr.job_id) {
+        s_rows_clear(&rows);
+        s_skip(s, a, TAPESCAN_FAILED, "the archive header names no job");
+        return TF_OK;
+    }
+    if (a->last && !indexed) {
+        /* The tar headers of a spanned archive are spread over the volumes: no slow path. */
+        s_rows_clear(&rows);
+        snprintf(a->message, sizeof a->message, "segment %" PRIu64 " (last) of spanned archive, its file "
+                 "rows are not usable (%.400s): the archive's position is recorded, its files are not",
+                 a->segment, why);
+    } else if (!a->last)
+        snprintf(a->message, sizeof a->message, "segment %" PRIu64 " of spanned archive (bytes %" PRIu64
+                 "..%" PRIu64 " of %" PRIu64 "%s%.64s%s): recorded; the archive is complete once every "
+                 "volume of the set is scanned", a->segment, hdr.offset, hdr.offset + st.size, hdr.size,
+                 hdr.set_id[0] ? ", set " : "", hdr.set_id, t ? "" : ", cut off at the end of the tape");
+    a->source = indexed ? TAPESCAN_INDEX : TAPESCAN_SEGMENT;
+    a->files = rows.rows;
+    int job = s_job_index(s, hdr.job_id, err);
+    if (job < 0) {
+        s_rows_clear(&rows);
+        return TF_ERR_NOMEM;
+    }
+    s_job_acc_t *acc = &s->acc[job];
+    tapescan_job_t *j = &s->res->jobs[job];
+    j->archives++;
+    j->files += rows.rows;
+    if (hdr.job_scanned && (!acc->header_totals || hdr.job_groups > acc->groups)) {
+        acc->header_totals = true;
+        acc->files = hdr.job_files;
+        acc->bytes = hdr.job_bytes;
+        acc->groups = hdr.job_groups;
+        acc->warnings = hdr.job_warnings;
+    }
+    rc = TF_OK;
+    if (a->last) {
+        acc->sum_files += hdr.files;
+        acc->sum_bytes += hdr.bytes;
+        if (hdr.group_no > acc->max_group)
+            acc->max_group = hdr.group_no;
+        rc = s_mark_group(acc, hdr.group_no, err);
+    }
+    if (rc == TF_OK && s->opts->client)
+        rc = s_submit(s, job, &hdr, file, object, &rows, a, err);
+    s_rows_clear(&rows);
+    if (rc != TF_OK)
+        return rc;
+    if (!t && a->segment == 1) {
+        /* Data up to the filemark and no trailer: as much a write that was stopped as the
+           first segment of an archive whose end-of-volume trailer did not fit. */
+        char text[600];
+        snprintf(text, sizeof text, "no trailer after %" PRIu64 " bytes of data: the tape file is incomplete - a "
+                 "write that was stopped, or segment 1 of an archive cut off at the end of the tape (recorded "
+                 "as that: the catalog joins it only if the next volume of the set goes on from there)", a->length);
+        s_skip(s, a, TAPESCAN_INCOMPLETE, text);
+        return TF_OK;
+    }
+    s->res->files += a->files;
+    s->res->segments++;
+    if (a->source == TAPESCAN_INDEX)
+        s->res->from_index++;
+    return TF_OK;
 }
 
 /* One tape file. *end: no more tape files. A failure to submit is returned; anything wrong
@@ -554,36 +673,54 @@ s_scan_file(s_scan_t *s, uint64_t file, size_t *cap, bool *end, tf_err_t *err)
     snprintf(a->archive_id, sizeof a->archive_id, "%s", hdr.archive_id);
     snprintf(a->job_id, sizeof a->job_id, "%s", hdr.job_id);
     a->group_no = hdr.group_no;
-    if (hdr.segment > 1) {
-        /* A spanned archive's later segment: a rebuild does not join segments across tapes
-           (docs/tape-format.md, "Spanning volumes"). */
-        s->res->blocks_read += tapefile_reader_blocks(reader);
-        s->res->blocks_total += 1;
-        tapefile_reader_destroy(&reader);
-        char text[300];
-        snprintf(text, sizeof text, "segment %" PRIu64 " of spanned archive %.128s (from byte %" PRIu64
-                 ", set %.64s): not rebuilt from tape", hdr.segment, hdr.archive_id, hdr.offset, hdr.set_id);
-        s_skip(s, a, TAPESCAN_INCOMPLETE, text);
-        return TF_OK;
-    }
+    if (hdr.segment > 1)
+        return s_scan_segment(s, a, reader, NULL, object, err);  /* a spanned archive's later segment */
     s_rows_t rows = {0};
     char why[512] = "";
     int rc = tapefile_reader_skip_data(reader, &ferr);
     uint64_t blocks = tapefile_reader_blocks(reader);
+    if (rc == TF_ERR_IO) {
+        /* Ends before the data the header announces: the first segment of an archive that
+           continues on the next volume (end-of-volume trailer), or a writer that was stopped. */
+        tapefile_reader_destroy(&reader);
+        tf_err_t serr = {0};
+        reader = tapefile_reader_open(s->drive, file, &serr);
+        tapefile_stats_t st;
+        /* The end-of-volume trailer may not have fit: data that ends at the filemark is taken
+           as a segment too (the catalog joins it only when the next volume goes on from there). */
+        if (reader && tapefile_reader_scan_segment(reader, true, &st, &serr) == TF_OK && st.size > 0
+            && (tapefile_reader_trailer(reader) ? tapefile_reader_trailer(reader)->continued : st.size < hdr.size)) {
+            s->res->blocks_read += blocks;  /* the first try's header */
+            return s_scan_segment(s, a, reader, &st, object, err);
+        }
+        tf_log_debug("tape file %" PRIu64 " is not the first segment of a spanned archive: %s", file,
+                     serr.message[0] ? serr.message : "its trailer does not say continued=1");
+        tapefile_reader_destroy(&reader);
+    }
     if (rc != TF_OK) {
         s->res->blocks_read += blocks;
         s->res->blocks_total += 1 + hdr.data_blocks;
-        tapefile_reader_destroy(&reader);
+        if (reader)
+            tapefile_reader_destroy(&reader);
         s_skip(s, a, ferr.code == TF_ERR_IO ? TAPESCAN_INCOMPLETE : TAPESCAN_FAILED, ferr.message);
         return TF_OK;
     }
     uint64_t index_records = tapefile_reader_trailer(reader)->index_records;
-    bool indexed = s_read_index(reader, &rows, why, sizeof why);
+    bool cut = false;
+    bool indexed = s_read_index(reader, &rows, &cut, why, sizeof why);
     blocks = tapefile_reader_blocks(reader);
     tapefile_reader_destroy(&reader);
     s->res->blocks_read += blocks;
     a->blocks = hdr.data_blocks + 2 + index_records;
     s->res->blocks_total += a->blocks;
+    if (cut) {
+        s_rows_clear(&rows);
+        char text[600];
+        snprintf(text, sizeof text, "%.450s: the end of the tape cut it off after the data (the writer wrote the "
+                 "archive again on the next volume)", why);
+        s_skip(s, a, TAPESCAN_INCOMPLETE, text);
+        return TF_OK;
+    }
     if (!*hdr.job_id) {
         s_rows_clear(&rows);
         s_skip(s, a, TAPESCAN_FAILED, "the archive header names no job");
@@ -628,7 +765,7 @@ s_scan_file(s_scan_t *s, uint64_t file, size_t *cap, bool *end, tf_err_t *err)
     }
     rc = s_mark_group(acc, hdr.group_no, err);
     if (rc == TF_OK && s->opts->client)
-        rc = s_submit(s, job, &hdr, file, object, &rows, err);
+        rc = s_submit(s, job, &hdr, file, object, &rows, NULL, err);
     s_rows_clear(&rows);
     if (rc != TF_OK)
         return rc;

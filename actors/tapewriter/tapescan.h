@@ -6,6 +6,13 @@
     its rows are made from the tar headers (content checksums included). A tape file without
     trailer (the writer was stopped) is reported as incomplete and skipped.
 
+    A segment of an archive that spans volumes (docs/tape-format.md, "Spanning volumes") is read
+    to its trailer (its length is only there) and checked against it; the scan submits it as a
+    cat_written with `segment` = N and that one segment row, and the catalog merges the
+    segments that the scans of the set's volumes find, in any order, and records the archive
+    written once they cover it. The file rows come from the index records after the last
+    segment.
+
     With a client, what was found is submitted to the catalog as the pipeline would: cat_job
     create (pool, compression, creation time), cat_files (the rows), cat_written (volume, tape
     file, block, size, checksum) and, when the tape tells the job's totals, cat_job scanned - so
@@ -41,6 +48,7 @@ typedef struct {
 typedef enum {
     TAPESCAN_INDEX = 0,       /* the index records after the trailer */
     TAPESCAN_HEADERS,         /* no (usable) index: the archive's tar headers */
+    TAPESCAN_SEGMENT,         /* a segment of a spanned archive without the index (not the last) */
     TAPESCAN_INCOMPLETE,      /* no trailer: skipped */
     TAPESCAN_FOREIGN,         /* not a tapeflow archive: skipped */
     TAPESCAN_FAILED           /* could not be read or recorded: skipped */
@@ -55,6 +63,14 @@ typedef struct {
     uint64_t blocks;          /* header + data + trailer + index records */
     tapescan_source_t source;
     char message[600];        /* why, when not from the index */
+    /* Spanned archives (segment > 0): this tape file's segment. */
+    uint64_t segment;         /* 0: the archive is on this volume alone */
+    uint64_t block;           /* logical block of the segment's header */
+    uint64_t offset;          /* archive byte offset of its first data byte */
+    uint64_t length;          /* archive bytes in it */
+    uint64_t data_blocks;
+    char checksum[64];        /* of its bytes */
+    bool last;                /* the archive's last segment (its index follows) */
 } tapescan_archive_t;
 
 typedef struct {
@@ -77,6 +93,7 @@ typedef struct {
     uint64_t files;           /* rows found, all archives */
     uint64_t from_index;      /* archives by source */
     uint64_t from_headers;
+    uint64_t segments;        /* segments of spanned archives submitted (the last ones included) */
     uint64_t skipped;         /* incomplete, foreign or failed tape files */
     uint64_t blocks_read;     /* blocks read from tape (label included) */
     uint64_t blocks_total;    /* blocks the tape holds (as far as known) */

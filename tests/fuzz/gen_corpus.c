@@ -307,7 +307,7 @@ s_full(tf_msg_type_t type, tf_msg_t *m)
             .job_id = "J1", .archive_id = "J1-g00007", .group_no = 7, .volume = "TF0001L8",
             .drive = "lto1", .tape_file = 12, .block = 409600, .blocks = 4098,
             .size = 1073741825, .checksum = "xxh128:aa", .files = 3, .bytes = UINT64_MAX,
-            .segments = s_segments, .segments_count = 2};
+            .segments = s_segments, .segments_count = 2, .segment = 2};
         break;
     case TF_MSG_CAT_QUERY:
         m->cat_query = (tf_msg_cat_query_t){.query = "files", .job_id = "J1",

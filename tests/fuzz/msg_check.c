@@ -530,6 +530,7 @@ tf_msg_equal(const tf_msg_t *a, const tf_msg_t *b, char *why, size_t why_size)
         EQ_U(files);
         EQ_U(bytes);
         EQ_ROWS(segments, s_segment_row_eq);
+        EQ_U(segment);
         return true;
     }
     case TF_MSG_CAT_QUERY: {

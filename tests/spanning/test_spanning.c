@@ -141,6 +141,20 @@ s_setup(void **state)
     return s_setup_with(state, "&ew=256K", true);
 }
 
+/* One group of the whole tree: an archive of several tapes, so it spans three volumes or more. */
+static int
+s_setup_big_groups(void **state)
+{
+    char *dir = tf_test_tempdir("tfspan");
+    assert_non_null(dir);
+    char drive[PATH_MAX + 64], changer[PATH_MAX + 64], lib[PATH_MAX];
+    snprintf(lib, sizeof lib, "%s/lib", dir);
+    assert_int_equal(mkdir(lib, 0755), 0);
+    snprintf(drive, sizeof drive, "sim:%s/drive0.img?capacity=2M&ew=256K", lib);
+    snprintf(changer, sizeof changer, "sim:%s/changer.state?type=8&slots=6&drives=1&ie=0", lib);
+    return s_setup_urls(state, dir, drive, changer, true, "TF0001L6", 24 << 20);
+}
+
 static int
 s_setup_no_changer(void **state)
 {
@@ -379,6 +393,137 @@ test_no_changer_mount_wait(void **state)
         fail_msg("restored tree differs: %s", why);
 }
 
+/* The archives query of job (caller clears). */
+static void
+s_archives(fx_t *fx, const char *job, tf_msg_t *reply)
+{
+    tf_msg_t q = {.type = TF_MSG_CAT_QUERY};
+    q.cat_query = (tf_msg_cat_query_t){.query = "archives", .job_id = (char *) job};
+    tf_err_t err = {0};
+    if (tf_client_call(fx->client, "catalog", NULL, job, &q, reply, 30000, &err) != TF_OK)
+        fail_msg("archives query: %s", err.message);
+    assert_int_equal(reply->type, TF_MSG_CAT_REPLY);
+}
+
+/* Both replies list the same archives at the same places, segment for segment. */
+static void
+s_same_archives(const tf_msg_cat_reply_t *a, const tf_msg_cat_reply_t *b)
+{
+    assert_int_equal(a->archives_count, b->archives_count);
+    for (size_t i = 0; i < a->archives_count; i++) {
+        const tf_msg_archive_row_t *x = &a->archives[i], *y = NULL;
+        for (size_t k = 0; k < b->archives_count && !y; k++)
+            if (strcmp(b->archives[k].archive_id, x->archive_id) == 0)
+                y = &b->archives[k];
+        if (!y)
+            fail_msg("archive %s is missing after the rebuild", x->archive_id);
+        assert_true(y->written);
+        assert_string_equal(x->volume, y->volume);
+        assert_int_equal(x->tape_file, y->tape_file);
+        assert_int_equal(x->block, y->block);
+        assert_int_equal(x->size, y->size);
+        assert_string_equal(x->checksum, y->checksum);
+        assert_int_equal(x->files, y->files);
+        if (x->segments_count != y->segments_count)
+            fail_msg("archive %s: %zu segments before, %zu after the rebuild", x->archive_id,
+                     x->segments_count, y->segments_count);
+        for (size_t k = 0; k < x->segments_count; k++) {
+            assert_string_equal(x->segments[k].volume, y->segments[k].volume);
+            assert_int_equal(x->segments[k].tape_file, y->segments[k].tape_file);
+            assert_int_equal(x->segments[k].block, y->segments[k].block);
+            assert_int_equal(x->segments[k].offset, y->segments[k].offset);
+            assert_int_equal(x->segments[k].length, y->segments[k].length);
+        }
+    }
+}
+
+static void
+s_scan_volume(fx_t *fx, const char *volume, int *segments)
+{
+    s_swap(fx, volume, true);
+    char *out = NULL;
+    int rc = s_cli(fx, &out, "tape", "scan", "tape0", NULL);
+    if (rc != 0)
+        fail_msg("tape scan of %s failed (%d): %s", volume, rc, out ? out : "");
+    /* An archive whose index did not fit at the end of a tape is written again on the next
+       one: that copy is incomplete; so is a segment 1 cut off without trailer (recorded). */
+    if (strstr(out, "failed") || strstr(out, "not rebuilt"))
+        fail_msg("tape scan of %s skipped tape files: %s", volume, out);
+    *segments += strstr(out, " segment ") != NULL;
+    free(out);
+}
+
+/* The catalog is lost after a backup that spans three volumes: scanning the volumes of the set
+   in any order (2, 1, 3, ...) records every archive again, the spanned ones with all their
+   segments, the job is completed and the restore identical; scanning again changes nothing. */
+static void
+test_rebuild_spanned(void **state)
+{
+    fx_t *fx = *state;
+    tf_msg_t before;
+    s_backup_restore(fx, 20u << 20, &before);
+    size_t volumes = 0, spanned = 0;
+    s_check_segments(&before.cat_reply, &volumes, &spanned);
+    if (volumes < 3 || spanned < 1)
+        fail_msg("the backup used %zu volumes with %zu spanned archives: expected at least 3 and 1",
+                 volumes, spanned);
+    size_t most = 0;
+    for (size_t i = 0; i < before.cat_reply.archives_count; i++)
+        if (before.cat_reply.archives[i].segments_count > most)
+            most = before.cat_reply.archives[i].segments_count;
+    if (most < 3)
+        fail_msg("no archive spans three volumes (at most %zu segments)", most);
+    assert_true(before.cat_reply.archives_count > 0);
+    char job[128];
+    snprintf(job, sizeof job, "%s", before.cat_reply.archives[0].job_id);
+
+    s_cli_ok(fx, "tapeflow down", "down", NULL);
+    tf_client_destroy(&fx->client);
+    char cmd[PATH_MAX + 64];
+    snprintf(cmd, sizeof cmd, "rm -f '%s'/catalog.db*", fx->dir);
+    assert_int_equal(system(cmd), 0);
+    s_cli_ok(fx, "tapeflow up", "up", "--detach", NULL);
+    char endpoint[400];
+    snprintf(endpoint, sizeof endpoint, "ipc://%s/run/broker.sock", fx->dir);
+    fx->client = tf_client_new(endpoint, NULL);
+    assert_non_null(fx->client);
+
+    /* Not in order: 2, 1, then 3 and any later ones. */
+    char labels[8][16];
+    size_t n = volumes < 8 ? volumes : 8;
+    for (size_t i = 0; i < n; i++)
+        snprintf(labels[i], sizeof labels[i], "TF%04zuL6", i + 1);
+    const size_t order[8] = {1, 0, 2, 3, 4, 5, 6, 7};
+    for (int pass = 0; pass < 2; pass++) {
+        int segments = 0;
+        for (size_t i = 0; i < n; i++)
+            s_scan_volume(fx, labels[order[i]], &segments);
+        assert_true(segments >= 2);
+        char *out = NULL;
+        assert_int_equal(s_cli(fx, &out, "job", job, "--json", NULL), 0);
+        if (!strstr(out, "\"status\":\"completed\""))
+            fail_msg("after scanning the %zu volumes (pass %d) the job is not completed: %s", n, pass + 1, out);
+        free(out);
+        tf_msg_t after;
+        s_archives(fx, job, &after);
+        s_same_archives(&before.cat_reply, &after.cat_reply);
+        tf_msg_clear(&after);
+    }
+    tf_msg_clear(&before);
+
+    char src[PATH_MAX], dest[PATH_MAX], restored[PATH_MAX * 2], why[1024];
+    snprintf(src, sizeof src, "%s/src", fx->dir);
+    snprintf(dest, sizeof dest, "%s/rebuilt", fx->dir);
+    char *out = NULL;
+    int rc = s_cli(fx, &out, "restore", job, "--to", dest, "--json", NULL);
+    if (rc != 0)
+        fail_msg("restore after the rebuild failed (%d): %s", rc, out ? out : "");
+    free(out);
+    snprintf(restored, sizeof restored, "%s%s", dest, src);
+    if (tf_tree_compare(src, restored, true, why, sizeof why) != 0)
+        fail_msg("tree restored after the rebuild differs: %s", why);
+}
+
 /* tgt's virtual library: eight 3 MB tapes (TFC001L6..), its changer LUN and tape LUN. */
 static chg_tgt_t *s_tgt;
 
@@ -438,6 +583,7 @@ main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_three_volumes_with_changer, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_hard_eom_with_changer, s_setup_hard, s_teardown),
+        cmocka_unit_test_setup_teardown(test_rebuild_spanned, s_setup_big_groups, s_teardown),
         cmocka_unit_test_setup_teardown(test_no_changer_mount_wait, s_setup_no_changer, s_teardown),
         cmocka_unit_test_setup_teardown(test_tgt_three_volumes, s_setup_tgt, s_teardown_tgt),
     };

@@ -397,7 +397,7 @@ fill_full(tf_msg_type_t type, tf_msg_t *m, bool empty_bytes)
             .job_id = "J1", .archive_id = "J1-g00007", .group_no = 7, .volume = "TF0001L8",
             .drive = "lto1", .tape_file = 12, .block = 409600, .blocks = 4098,
             .size = 1073741825, .checksum = "xxh128:aa", .files = 3, .bytes = UINT64_MAX,
-            .segments = s_segments, .segments_count = N_ELEMS(s_segments)};
+            .segments = s_segments, .segments_count = N_ELEMS(s_segments), .segment = 2};
         return true;
     case TF_MSG_CAT_QUERY:
         m->cat_query = (tf_msg_cat_query_t){.query = "files", .job_id = "J1",
@@ -555,7 +555,7 @@ static const char *const s_wire_spec[TF_MSG_TYPE_COUNT] = {
     [TF_MSG_CAT_FILES] = "job_id:str archive_id:str part:uint files:array",
     [TF_MSG_CAT_WRITTEN] = "job_id:str archive_id:str group_no:uint volume:str drive:str "
                            "tape_file:uint block:uint blocks:uint size:uint checksum:str "
-                           "files:uint bytes:uint segments:array",
+                           "files:uint bytes:uint segments:array segment:uint",
     [TF_MSG_CAT_QUERY] = "query:str job_id:str pattern:str limit:uint",
     [TF_MSG_CAT_REPLY] = "jobs:array files:array archives:array truncated:bool volumes:array",
     [TF_MSG_TAPE_RESTORE] = "job_id:str dest:str patterns:array archives:array",

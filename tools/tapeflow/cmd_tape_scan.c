@@ -27,7 +27,8 @@ static const char s_help[] =
     "positions and file entries in the catalog, so a lost catalog is rebuilt from the tapes.\n"
     "Archives without index records (older tapes) are read through their tar headers; tape\n"
     "files without a trailer (the writer was stopped) are reported and skipped. Scanning a tape\n"
-    "again changes nothing. Scan every tape of a job for it to show as completed.\n"
+    "again changes nothing. Scan every tape of a job for it to show as completed; an archive that\n"
+    "spans volumes is recorded once every volume of its set is scanned (in any order).\n"
     "Needs the stack running (tapeflow up): the broker and the catalog.\n"
     "  --json              print the result as JSON\n"
     "  --timeout SECONDS   how long to wait for the catalog per item (default 30)\n";
@@ -111,6 +112,7 @@ s_print_json(const s_args_t *a, const char *url, const tapescan_result_t *r)
     tf_json_int(j, "files", (int64_t) r->files);
     tf_json_int(j, "from_index", (int64_t) r->from_index);
     tf_json_int(j, "from_headers", (int64_t) r->from_headers);
+    tf_json_int(j, "segments", (int64_t) r->segments);
     tf_json_int(j, "skipped", (int64_t) r->skipped);
     tf_json_int(j, "blocks_read", (int64_t) r->blocks_read);
     tf_json_int(j, "blocks_total", (int64_t) r->blocks_total);
@@ -140,6 +142,19 @@ s_print_json(const s_args_t *a, const char *url, const tapescan_result_t *r)
         tf_json_int(j, "blocks", (int64_t) ar->blocks);
         tf_json_str(j, "source", tapescan_source_name(ar->source));
         tf_json_str(j, "message", ar->message[0] ? ar->message : NULL);
+        if (ar->segment > 0) {
+            tf_json_object_begin(j, "segment");
+            tf_json_int(j, "number", (int64_t) ar->segment);
+            tf_json_str(j, "volume", r->volume);
+            tf_json_int(j, "tape_file", (int64_t) ar->tape_file);
+            tf_json_int(j, "block", (int64_t) ar->block);
+            tf_json_int(j, "offset", (int64_t) ar->offset);
+            tf_json_int(j, "length", (int64_t) ar->length);
+            tf_json_int(j, "data_blocks", (int64_t) ar->data_blocks);
+            tf_json_str(j, "checksum", ar->checksum);
+            tf_json_bool(j, "last", ar->last);
+            tf_json_object_end(j);
+        }
         tf_json_object_end(j);
     }
     tf_json_array_end(j);
@@ -157,11 +172,16 @@ s_print_text(const s_args_t *a, const tapescan_result_t *r)
         printf("%6s  %-40s %9s  %s\n", "FILE", "ARCHIVE", "FILES", "FROM");
     for (size_t i = 0; i < r->archives_count; i++) {
         const tapescan_archive_t *ar = &r->archives[i];
-        bool skipped = ar->source != TAPESCAN_INDEX && ar->source != TAPESCAN_HEADERS;
+        bool skipped = ar->source != TAPESCAN_INDEX && ar->source != TAPESCAN_HEADERS
+                       && ar->source != TAPESCAN_SEGMENT;
         char files[32];
-        snprintf(files, sizeof files, skipped ? "-" : "%" PRIu64, ar->files);
+        snprintf(files, sizeof files, skipped || ar->source == TAPESCAN_SEGMENT ? "-" : "%" PRIu64, ar->files);
         printf("%6" PRIu64 "  %-40s %9s  %s%s%s\n", ar->tape_file, ar->archive_id[0] ? ar->archive_id : "?", files,
                tapescan_source_name(ar->source), ar->message[0] ? ": " : "", ar->message);
+        if (ar->segment > 0 && !skipped)
+            printf("%6s  segment %" PRIu64 "%s: block %" PRIu64 ", bytes %" PRIu64 "..%" PRIu64 " (%" PRIu64
+                   " bytes in %" PRIu64 " blocks, %s)\n", "", ar->segment, ar->last ? " (last)" : "", ar->block,
+                   ar->offset, ar->offset + ar->length, ar->length, ar->data_blocks, ar->checksum);
     }
     for (size_t i = 0; i < r->jobs_count; i++) {
         const tapescan_job_t *job = &r->jobs[i];
@@ -171,6 +191,9 @@ s_print_text(const s_args_t *a, const tapescan_result_t *r)
                job->message[0] ? ")" : "");
     }
     uint64_t archives = r->from_index + r->from_headers;
+    if (r->segments > 0)
+        printf("%" PRIu64 " segment%s of spanned archives recorded (an archive is complete once all its "
+               "volumes are scanned)\n", r->segments, r->segments == 1 ? "" : "s");
     printf("rebuilt %zu job%s, %" PRIu64 " archive%s, %" PRIu64 " files (%" PRIu64 " archive%s from the tape "
            "index, %" PRIu64 " from tar headers, %" PRIu64 " tape file%s skipped)\n",
            r->jobs_count, r->jobs_count == 1 ? "" : "s", archives, archives == 1 ? "" : "s", r->files,
