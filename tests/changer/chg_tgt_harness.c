@@ -1,6 +1,7 @@
 /*  chg_tgt_harness - private tgtd with a virtual tape library for the changer tests. */
 #define _GNU_SOURCE
 #include "chg_tgt_harness.h"
+#include "tf_testproc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -38,64 +39,8 @@ s_sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-static int
-s_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in addr;
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *) &addr, sizeof addr) == 0
-        && getsockname(fd, (struct sockaddr *) &addr, &len) == 0)
-        port = ntohs(addr.sin_port);
-    close(fd);
-    return port;
-}
 
-static int
-s_portal_accepts(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return 0;
-    struct sockaddr_in addr;
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons((uint16_t) port);
-    int ok = connect(fd, (struct sockaddr *) &addr, sizeof addr) == 0;
-    close(fd);
-    return ok;
-}
 
-/* Runs argv with output appended to log; the exit status, -1 when it did not run. */
-static int
-s_run(char *const argv[], const char *log)
-{
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 /* tgtadm -C N --lld iscsi ARGS... (NULL-terminated). */
 static int
@@ -110,7 +55,7 @@ s_tgtadm(chg_tgt_t *self, ...)
         argv[n++] = arg;
     va_end(ap);
     argv[n] = NULL;
-    return s_run((char *const *) argv, self->log);
+    return tf_test_run_logged((char *const *) argv, self->log);
 }
 
 /* tgtadm ... logicalunit update --lun 2 --params TEXT */
@@ -126,28 +71,12 @@ s_params(chg_tgt_t *self, const char *fmt, ...)
                     "--params", params, (char *) NULL);
 }
 
-static void
-s_log_tail(const char *log, char *why, size_t size)
-{
-    FILE *file = fopen(log, "r");
-    if (!file)
-        return;
-    char line[256], last[256] = "";
-    while (fgets(line, sizeof line, file))
-        if (line[0] != '\n')
-            snprintf(last, sizeof last, "%s", line);
-    fclose(file);
-    size_t used = strlen(why);
-    last[strcspn(last, "\n")] = '\0';
-    if (last[0] && used + 4 < size)
-        snprintf(why + used, size - used, " (log: %s)", last);
-}
 
 static chg_tgt_t *
 s_fail(chg_tgt_t *self, char *why, size_t size, const char *what)
 {
     snprintf(why, size, "%s", what);
-    s_log_tail(self->log, why, size);
+    tf_test_log_tail(self->log, why, size);
     chg_tgt_stop(&self);
     return NULL;
 }
@@ -180,7 +109,7 @@ s_start_tgtd(chg_tgt_t *self, char *why, size_t why_size)
             self->tgtd = -1;
             snprintf(why, why_size, "tgtd exited at start (status %d)",
                      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-            s_log_tail(self->log, why, why_size);
+            tf_test_log_tail(self->log, why, why_size);
             return -1;
         }
         if (s_tgtadm(self, "--mode", "target", "--op", "show", (char *) NULL) == 0)
@@ -188,7 +117,7 @@ s_start_tgtd(chg_tgt_t *self, char *why, size_t why_size)
         s_sleep_ms(100);
     }
     snprintf(why, why_size, "tgtd did not answer tgtadm within 10 s");
-    s_log_tail(self->log, why, why_size);
+    tf_test_log_tail(self->log, why, why_size);
     return -1;
 }
 
@@ -217,7 +146,7 @@ chg_tgt_start_sized(int slots, int tapes, int tape_mb, int *no_tgtd, char *why, 
     snprintf(self->log, sizeof self->log, "%s/tgt.log", self->dir);
     snprintf(self->iqn, sizeof self->iqn, "iqn.2026-11.org.tapeflow:chg%d", (int) getpid());
     snprintf(self->control, sizeof self->control, "%d", 1000 + (int) ((getpid() + 7) % 30000));
-    self->port = s_free_port();
+    self->port = tf_test_free_port();
     snprintf(self->drive_url, sizeof self->drive_url, "iscsi://127.0.0.1:%d/%s/1", self->port,
              self->iqn);
     snprintf(self->changer_url, sizeof self->changer_url, "iscsi://127.0.0.1:%d/%s/2",
@@ -232,7 +161,7 @@ chg_tgt_start_sized(int slots, int tapes, int tape_mb, int *no_tgtd, char *why, 
         snprintf(image, sizeof image, "%s/%s", self->dir, barcode);
         char *const argv[] = {"tgtimg", "--op", "new", "--device-type", "tape", "--barcode",
                               barcode, "--size", size_mb, "--type", "data", "--file", image, NULL};
-        if (s_run(argv, self->log) != 0)
+        if (tf_test_run_logged(argv, self->log) != 0)
             return s_fail(self, why, why_size, "tgtimg could not create a tape image");
     }
     char smc[300];
@@ -277,9 +206,9 @@ chg_tgt_start_sized(int slots, int tapes, int tape_mb, int *no_tgtd, char *why, 
                  "ALL", (char *) NULL)
         != 0)
         return s_fail(self, why, why_size, "tgtadm could not bind the target");
-    for (int i = 0; i < 50 && !s_portal_accepts(self->port); i++)
+    for (int i = 0; i < 50 && !tf_test_port_accepts(self->port); i++)
         s_sleep_ms(100);
-    if (!s_portal_accepts(self->port))
+    if (!tf_test_port_accepts(self->port))
         return s_fail(self, why, why_size, "tgtd does not accept connections");
     return self;
 }

@@ -16,6 +16,7 @@
 #include "drive_test_util.h"
 #include "tf_drive.h"
 #include "tgt_harness.h"
+#include "tf_testproc.h"
 
 static tgt_harness_t *s_tgt;
 static char s_why[512];
@@ -97,7 +98,7 @@ test_tgt_connect_errors(void **state)
     tf_err_t err = {0, ""};
     char url[600];
     /* Nobody listening. */
-    snprintf(url, sizeof url, "iscsi://127.0.0.1:%d/%s/1", tgt_harness_free_port(),
+    snprintf(url, sizeof url, "iscsi://127.0.0.1:%d/%s/1", tf_test_free_port(),
              tgt_harness_iqn(s_tgt));
     assert_null(tf_drive_open(url, &err));
     assert_non_null(strstr(err.message, "refused"));

@@ -1,5 +1,6 @@
 /*  tgt_harness - private tgtd for the drive tests. */
 #include "tgt_harness.h"
+#include "tf_testproc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,48 +36,7 @@ s_sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-int
-tgt_harness_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in addr;
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *) &addr, sizeof addr) == 0
-        && getsockname(fd, (struct sockaddr *) &addr, &len) == 0)
-        port = ntohs(addr.sin_port);
-    close(fd);
-    return port;
-}
 
-/* Runs argv with output appended to log; returns the exit status, -1 when it did not run. */
-static int
-s_run(char *const argv[], const char *log)
-{
-    pid_t pid = fork();
-    if (pid < 0)
-        return -1;
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-            close(fd);
-        }
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 /* tgtadm -C N --lld iscsi ARGS... (NULL-terminated). */
 static int
@@ -91,41 +51,10 @@ s_tgtadm(tgt_harness_t *self, ...)
         argv[n++] = arg;
     va_end(ap);
     argv[n] = NULL;
-    return s_run((char *const *) argv, self->log);
+    return tf_test_run_logged((char *const *) argv, self->log);
 }
 
-static void
-s_log_tail(const char *log, char *why, size_t size)
-{
-    FILE *file = fopen(log, "r");
-    if (!file)
-        return;
-    char line[256], last[256] = "";
-    while (fgets(line, sizeof line, file))
-        if (line[0] != '\n')
-            snprintf(last, sizeof last, "%s", line);
-    fclose(file);
-    size_t used = strlen(why);
-    last[strcspn(last, "\n")] = '\0';
-    if (last[0] && used + 4 < size)
-        snprintf(why + used, size - used, " (log: %s)", last);
-}
 
-static int
-s_portal_accepts(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return 0;
-    struct sockaddr_in addr;
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons((uint16_t) port);
-    int ok = connect(fd, (struct sockaddr *) &addr, sizeof addr) == 0;
-    close(fd);
-    return ok;
-}
 
 tgt_harness_t *
 tgt_harness_start(int size_mb, char *why, size_t why_size)
@@ -147,16 +76,16 @@ tgt_harness_start(int size_mb, char *why, size_t why_size)
     snprintf(self->log, sizeof self->log, "%s/tgt.log", self->dir);
     snprintf(self->iqn, sizeof self->iqn, "iqn.2026-11.org.tapeflow:test%d", (int) getpid());
     snprintf(self->control, sizeof self->control, "%d", 1000 + (int) (getpid() % 30000));
-    self->port = tgt_harness_free_port();
+    self->port = tf_test_free_port();
     snprintf(self->url, sizeof self->url, "iscsi://127.0.0.1:%d/%s/1", self->port, self->iqn);
     char size[16];
     snprintf(size, sizeof size, "%d", size_mb);
     char *const img_argv[] = {"tgtimg", "--op", "new", "--device-type", "tape", "--barcode",
                               "TFTEST01", "--size", size, "--type", "data", "--file",
                               self->image, NULL};
-    if (self->port <= 0 || s_run(img_argv, self->log) != 0) {
+    if (self->port <= 0 || tf_test_run_logged(img_argv, self->log) != 0) {
         snprintf(why, why_size, "tgtimg could not create a tape image");
-        s_log_tail(self->log, why, why_size);
+        tf_test_log_tail(self->log, why, why_size);
         tgt_harness_stop(&self);
         return NULL;
     }
@@ -188,7 +117,7 @@ tgt_harness_start(int size_mb, char *why, size_t why_size)
             self->tgtd = -1;
             snprintf(why, why_size, "tgtd exited at start (status %d)",
                      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-            s_log_tail(self->log, why, why_size);
+            tf_test_log_tail(self->log, why, why_size);
             tgt_harness_stop(&self);
             return NULL;
         }
@@ -198,14 +127,14 @@ tgt_harness_start(int size_mb, char *why, size_t why_size)
     }
     if (!ready) {
         snprintf(why, why_size, "tgtd did not answer tgtadm within 10 s");
-        s_log_tail(self->log, why, why_size);
+        tf_test_log_tail(self->log, why, why_size);
         tgt_harness_stop(&self);
         return NULL;
     }
     if (s_tgtadm(self, "--mode", "target", "--op", "new", "--tid", "1", "--targetname",
                  self->iqn, (char *) NULL) != 0) {
         snprintf(why, why_size, "tgtadm could not create the target");
-        s_log_tail(self->log, why, why_size);
+        tf_test_log_tail(self->log, why, why_size);
         tgt_harness_stop(&self);
         return NULL;
     }
@@ -218,13 +147,13 @@ tgt_harness_start(int size_mb, char *why, size_t why_size)
                     "--initiator-address", "ALL", (char *) NULL)
                != 0) {
         snprintf(why, why_size, "tgtadm could not add the tape LUN");
-        s_log_tail(self->log, why, why_size);
+        tf_test_log_tail(self->log, why, why_size);
         tgt_harness_stop(&self);
         return NULL;
     }
-    for (int i = 0; i < 50 && !s_portal_accepts(self->port); i++)
+    for (int i = 0; i < 50 && !tf_test_port_accepts(self->port); i++)
         s_sleep_ms(100);
-    if (!s_portal_accepts(self->port)) {
+    if (!tf_test_port_accepts(self->port)) {
         snprintf(why, why_size, "tgtd does not accept connections on port %d", self->port);
         tgt_harness_stop(&self);
         return NULL;

@@ -20,7 +20,5 @@ const char *tgt_harness_url(tgt_harness_t *self);
 int tgt_harness_port(tgt_harness_t *self);
 const char *tgt_harness_iqn(tgt_harness_t *self);
 
-/* A loopback TCP port nothing listens on (bound then released). */
-int tgt_harness_free_port(void);
 
 #endif

@@ -311,6 +311,59 @@ tf_test_free_port(void)
 }
 
 bool
+tf_test_port_accepts(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = connect(fd, (struct sockaddr *) &addr, sizeof addr) == 0;
+    close(fd);
+    return ok;
+}
+
+int
+tf_test_run_logged(char *const argv[], const char *log)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, STDOUT_FILENO);
+            dup2(fd, STDERR_FILENO);
+            close(fd);
+        }
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void
+tf_test_log_tail(const char *log, char *why, size_t size)
+{
+    FILE *file = fopen(log, "r");
+    if (!file)
+        return;
+    char line[256], last[256] = "";
+    while (fgets(line, sizeof line, file))
+        if (line[0] != '\n')
+            snprintf(last, sizeof last, "%s", line);
+    fclose(file);
+    size_t used = strlen(why);
+    last[strcspn(last, "\n")] = '\0';
+    if (last[0] && used + 4 < size)
+        snprintf(why + used, size - used, " (log: %s)", last);
+}
+
+bool
 tf_test_wait_for(bool (*cond)(void *arg), void *arg, int timeout_ms)
 {
     long long deadline = s_now_ms() + timeout_ms;

@@ -8,6 +8,7 @@
 #define TF_TESTPROC_H_INCLUDED
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef struct _tf_testproc_t tf_testproc_t;
 
@@ -42,6 +43,14 @@ void tf_test_rmtree(const char *path);
 void tf_test_dir_done(char **dir_p);
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 int tf_test_free_port(void);
+/* True when something accepts TCP connections on 127.0.0.1:port. */
+bool tf_test_port_accepts(int port);
+/* Runs argv (PATH lookup) to completion with stdout and stderr appended to log; returns the
+   exit status, -1 when it did not run or was killed. For setup tools (tgtimg, tgtadm). */
+int tf_test_run_logged(char *const argv[], const char *log);
+/* Appends " (log: <last non-empty line of log>)" to why, so a setup failure says what the
+   tool said. */
+void tf_test_log_tail(const char *log, char *why, size_t size);
 /* Polls cond every 20 ms until true or timeout; returns the last result. */
 bool tf_test_wait_for(bool (*cond)(void *arg), void *arg, int timeout_ms);
 /* Reads a whole file (malloc'd, NUL-terminated) or NULL. */
