@@ -811,6 +811,16 @@ broker_tick(broker_t *self, int64_t now_mono, int64_t now_wall)
     }
     zlistx_destroy(&dead);
 
+    /* Dispatch normally happens on events; the tick catches what an event could not finish
+       (a journal write that failed leaves items queued next to idle workers). */
+    zlistx_t *waiting = zlistx_new();  /* dispatching may add a service: collect first */
+    for (service_t *s = zhashx_first(self->services); s && waiting; s = zhashx_next(self->services))
+        if (zlistx_size(s->queue) > 0 && zlistx_size(s->idle) > 0)
+            zlistx_add_end(waiting, s);
+    for (service_t *s = waiting ? zlistx_first(waiting) : NULL; s; s = zlistx_next(waiting))
+        s_dispatch(self, s, now_wall);
+    zlistx_destroy(&waiting);
+
     if (now_mono >= self->next_purge) {
         tf_err_t err = {0};
         int n = journal_purge(self->journal, now_wall - self->opts.keep_done_ms, &err);

@@ -39,9 +39,6 @@ s_sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-
-
-
 /* tgtadm -C N --lld iscsi ARGS... (NULL-terminated). */
 static int
 s_tgtadm(chg_tgt_t *self, ...)
@@ -70,7 +67,6 @@ s_params(chg_tgt_t *self, const char *fmt, ...)
     return s_tgtadm(self, "--mode", "logicalunit", "--op", "update", "--tid", "1", "--lun", "2",
                     "--params", params, (char *) NULL);
 }
-
 
 static chg_tgt_t *
 s_fail(chg_tgt_t *self, char *why, size_t size, const char *what)

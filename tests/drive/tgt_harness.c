@@ -36,8 +36,6 @@ s_sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-
-
 /* tgtadm -C N --lld iscsi ARGS... (NULL-terminated). */
 static int
 s_tgtadm(tgt_harness_t *self, ...)
@@ -53,8 +51,6 @@ s_tgtadm(tgt_harness_t *self, ...)
     argv[n] = NULL;
     return tf_test_run_logged((char *const *) argv, self->log);
 }
-
-
 
 tgt_harness_t *
 tgt_harness_start(int size_mb, char *why, size_t why_size)

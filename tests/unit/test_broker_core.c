@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "broker.h"
 #include "tf_testproc.h"
 
@@ -415,6 +417,30 @@ test_job_failure_reported_to_catalog(void **state)
     assert_int_equal(journal_get(fx->journal, "nojob-failed", &row, NULL), TF_ERR_NOTFOUND);
 }
 
+static void
+test_tick_dispatches_after_journal_failure(void **state)
+{
+    fx_t *fx = *state;
+    s_submit(fx, "C1", "t", "pt");  /* queued: no worker yet */
+    /* Another connection holds the write lock: when the worker registers, the broker's
+       dispatch write fails (after the journal's busy timeout) and the item stays queued next
+       to the idle worker. */
+    sqlite3 *locker = NULL;
+    assert_int_equal(sqlite3_open(fx->path, &locker), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(locker, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    s_ready(fx, "AA", "echo");
+    assert_null(s_find(fx, "AA", TF_MSG_WORK, 0));
+    assert_int_equal(s_state(fx, "t", NULL), JOURNAL_QUEUED);
+    assert_int_equal(sqlite3_exec(locker, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(locker);
+    /* No new message arrives: the tick alone must hand the item out. */
+    fx->now += 10;
+    broker_tick(fx->broker, fx->now, fx->now);
+    tf_msg_t *w = s_find(fx, "AA", TF_MSG_WORK, 0);
+    assert_non_null(w);
+    assert_string_equal(w->work.item_id, "t");
+}
+
 int
 main(void)
 {
@@ -430,6 +456,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_status_and_item_queries, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_disconnect_requeues_at_once, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_job_failure_reported_to_catalog, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_tick_dispatches_after_journal_failure, s_setup, s_teardown),
     };
     return cmocka_run_group_tests_name("broker_core", tests, NULL, NULL);
 }
