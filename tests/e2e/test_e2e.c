@@ -20,75 +20,29 @@
 #include "tf_client.h"
 #include "tf_clock.h"
 #include "tf_testproc.h"
+#include "tf_teststack.h"
 #include "tf_tree.h"
 
-#define S_JOB_WAIT_S "180"
-
 typedef struct {
-    char *dir;
-    char cfg[300];
-    char env_cfg[320];
-    char env_home[320];
-    char *env[3];
+    tf_teststack_t *stack;
+    char *dir;  /* the stack's folder */
     tf_client_t *client;
 } fx_t;
 
-/* Runs `tapeflow ARGS...`; returns the exit status and stdout in *out (caller frees). */
-static int
-s_cli(fx_t *fx, char **out, ...)
-{
-    char *argv[32] = {"tapeflow"};
-    int argc = 1;
-    va_list ap;
-    va_start(ap, out);
-    for (char *a = va_arg(ap, char *); a && argc < 31; a = va_arg(ap, char *))
-        argv[argc++] = a;
-    va_end(ap);
-    argv[argc] = NULL;
-    char *text = NULL;
-    int rc = tf_test_run("tapeflow", argv, fx->env, 240000, &text);
-    if (out)
-        *out = text;
-    else
-        free(text);
-    return rc;
-}
+#define s_cli(fx, out, ...) tf_teststack_cli((fx)->stack, (out), __VA_ARGS__)
+#define s_json_str tf_test_json_str
+#define s_json_int tf_test_json_int
 
 /* sim_options: extra query options for the simulated drive (e.g. a throughput limit). */
 static int
 s_setup_with(void **state, const char *sim_options)
 {
     fx_t *fx = calloc(1, sizeof *fx);
-    fx->dir = tf_test_tempdir("tfe2e");
-    assert_non_null(fx->dir);
-    snprintf(fx->cfg, sizeof fx->cfg, "%s/tapeflow.cfg", fx->dir);
-    FILE *f = fopen(fx->cfg, "w");
-    assert_non_null(f);
-    fprintf(f,
-            "tapeflow\n    home = \"%s\"\n    log_level = debug\n"
-            "broker\n    heartbeat = 250\n    liveness = 4\n"
-            "up\n    actors = \"catalog scanner compressor stager tapewriter\"\n"
-            "    restart_min = 200\n    restart_max = 1000\n"
-            "actors\n    compressor\n        instances = 2\n"
-            "scanner\n    group_size = 2097152\n"
-            "compressor\n    chunk = 131072\n"
-            "stager\n    window = 524288\n"
-            "drives\n    tape0\n        url = \"sim:%s/tape0.img?capacity=1G%s\"\n",
-            fx->dir, fx->dir, sim_options ? sim_options : "");
-    fclose(f);
-    snprintf(fx->env_cfg, sizeof fx->env_cfg, "TAPEFLOW_CONFIG=%s", fx->cfg);
-    snprintf(fx->env_home, sizeof fx->env_home, "TAPEFLOW_HOME=%s", fx->dir);
-    fx->env[0] = fx->env_cfg;
-    fx->env[1] = fx->env_home;
-    char *out = NULL;
-    int rc = s_cli(fx, &out, "up", "--detach", NULL);
-    if (rc != 0)
-        fprintf(stderr, "tapeflow up --detach failed (%d):\n%s\n", rc, out ? out : "");
-    free(out);
-    assert_int_equal(rc, 0);
-    char endpoint[400];
-    snprintf(endpoint, sizeof endpoint, "ipc://%s/run/broker.sock", fx->dir);
-    fx->client = tf_client_new(endpoint, NULL);
+    tf_teststack_opts_t opts = {.sim_options = sim_options};
+    fx->stack = tf_teststack_new("tfe2e", &opts);
+    assert_non_null(fx->stack);
+    fx->dir = (char *) tf_teststack_dir(fx->stack);
+    fx->client = tf_client_new(tf_teststack_broker(fx->stack), NULL);
     assert_non_null(fx->client);
     *state = fx;
     return 0;
@@ -112,49 +66,15 @@ s_teardown(void **state)
 {
     fx_t *fx = *state;
     tf_client_destroy(&fx->client);
-    char *out = NULL;
-    s_cli(fx, &out, "down", NULL);
-    free(out);
-    tf_test_dir_done(&fx->dir);
+    tf_teststack_destroy(&fx->stack);
     free(fx);
     return 0;
-}
-
-/* The value of "key":"..." in a JSON text (first occurrence), copied into buf. */
-static const char *
-s_json_str(const char *json, const char *key, char *buf, size_t size)
-{
-    char pattern[64];
-    snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
-    const char *at = json ? strstr(json, pattern) : NULL;
-    if (!at)
-        return NULL;
-    at += strlen(pattern);
-    const char *end = strchr(at, '"');
-    if (!end)
-        return NULL;
-    snprintf(buf, size, "%.*s", (int) (end - at), at);
-    return buf;
-}
-
-static long long
-s_json_int(const char *json, const char *key)
-{
-    char pattern[64];
-    snprintf(pattern, sizeof pattern, "\"%s\":", key);
-    const char *at = json ? strstr(json, pattern) : NULL;
-    return at ? atoll(at + strlen(pattern)) : -1;
 }
 
 static void
 s_label(fx_t *fx, const char *label, const char *pool)
 {
-    char *out = NULL;
-    int rc = s_cli(fx, &out, "tape", "label", "tape0", "--label", label, "--pool", pool, NULL);
-    if (rc != 0)
-        fprintf(stderr, "tape label: %s\n", out ? out : "");
-    assert_int_equal(rc, 0);
-    free(out);
+    assert_int_equal(tf_teststack_label(fx->stack, "tape0", label, pool), 0);
 }
 
 static void
@@ -167,19 +87,10 @@ s_make_tree(fx_t *fx, const char *name, uint64_t files, uint64_t bytes, char *pa
         fail_msg("tree: %s", why);
 }
 
-/* Runs a backup and waits; returns the exit status, the job id and the final JSON. */
 static int
 s_backup(fx_t *fx, const char *src, const char *pool, char *job, size_t job_size, char **json)
 {
-    char *out = NULL;
-    int rc = s_cli(fx, &out, "backup", src, "--pool", pool, "--wait", "--timeout", S_JOB_WAIT_S, "--json", NULL);
-    if (!s_json_str(out, "job_id", job, job_size))
-        job[0] = '\0';
-    if (json)
-        *json = out;
-    else
-        free(out);
-    return rc;
+    return tf_teststack_backup(fx->stack, src, pool, job, job_size, json);
 }
 
 static void
@@ -325,26 +236,10 @@ test_unlabelled_and_wrong_pool_refused(void **state)
     free(json);
 }
 
-/* pid of a child of `tapeflow up`, from its state file. */
-static int
-s_child_pid(fx_t *fx, const char *name)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/run/up.state", fx->dir);
-    zconfig_t *root = zconfig_load(path);
-    if (!root)
-        return 0;
-    char key[128];
-    snprintf(key, sizeof key, "children/%s/pid", name);
-    int pid = atoi(zconfig_get(root, key, "0"));
-    zconfig_destroy(&root);
-    return pid;
-}
-
 static void
 s_kill(fx_t *fx, const char *name)
 {
-    int pid = s_child_pid(fx, name);
+    int pid = tf_teststack_child_pid(fx->stack, name);
     assert_true(pid > 0);
     assert_int_equal(kill(pid, SIGKILL), 0);
 }
