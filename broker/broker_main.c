@@ -135,22 +135,22 @@ main(int argc, char **argv)
     zsock_set_router_mandatory(io.router, 1);
     zsock_set_router_handover(io.router, 1);
     zsock_set_linger(io.router, 0);
-    tf_wire_limit(io.router, tf_config_get_int(cfg, "broker/max_message", 64 << 20));
+    tf_wire_limit(io.router, tf_config_size(cfg, "broker/max_message"));
     if (zsock_bind(io.router, "%s", endpoint) < 0) {
         tf_log_error("cannot listen on %s: %s (is another broker running, or is the address wrong?)",
                      endpoint, zmq_strerror(zmq_errno()));
         goto out;
     }
     io.publisher = tf_publisher_new(tf_config_get(cfg, "bus/frontend"), "broker",
-                                    tf_config_get_int(cfg, "bus/hwm", 10000), &err);
+                                    tf_config_int(cfg, "bus/hwm"), &err);
     if (!io.publisher)
         tf_log_warn("events disabled: %s", err.message);
 
     broker_opts_t opts = {
-        .heartbeat_ms = tf_config_get_int(cfg, "broker/heartbeat", 1000),
-        .liveness = tf_config_get_int(cfg, "broker/liveness", 3),
-        .max_attempts = tf_config_get_int(cfg, "broker/max_attempts", 5),
-        .keep_done_ms = tf_config_get_int(cfg, "broker/keep_done", 7LL * 24 * 3600) * 1000,
+        .heartbeat_ms = tf_config_ms(cfg, "broker/heartbeat"),
+        .liveness = tf_config_int(cfg, "broker/liveness"),
+        .max_attempts = tf_config_int(cfg, "broker/max_attempts"),
+        .keep_done_ms = tf_config_ms(cfg, "broker/keep_done"),
         .job_service = tf_config_get(cfg, "broker/job_service"),
     };
     broker = broker_new(journal, &opts, s_send, s_publish, &io);

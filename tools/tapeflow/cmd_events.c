@@ -167,7 +167,7 @@ cmd_events(cli_t *cli, int argc, char **argv)
         goto done;
     }
     zhashx_set_destructor(last_seq, s_seq_free);
-    tf_wire_limit(sub, tf_config_get_int(cli->cfg, "broker/max_message", 67108864));
+    tf_wire_limit(sub, tf_config_size(cli->cfg, "broker/max_message"));
     zsock_set_linger(sub, 0);
     zsock_set_subscribe(sub, opt.prefix);
     if (zsock_connect(sub, "%s", endpoint) != 0) {
