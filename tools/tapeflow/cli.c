@@ -28,7 +28,9 @@ static const struct {
      "Ctrl-C or SIGTERM stops the children in reverse order (SIGKILL after up/stop_timeout ms).\n"
      "\n"
      "  --detach   run in the background (log in ${log}/up.log); returns once the broker\n"
-     "             answers, exit 1 if it does not within 15 s\n"},
+     "             answers and every child has run up/settle ms without crashing; exit 1\n"
+     "             (naming the child and its last log line) if a child keeps crashing or\n"
+     "             the broker does not answer within 15 s\n"},
     {"down",
      "usage: tapeflow [--config FILE] down\n"
      "\n"
