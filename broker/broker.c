@@ -693,8 +693,11 @@ s_handle_done(broker_t *self, const char *peer, worker_t *w, const tf_msg_done_t
                         done->item_id, journal_state_name(row.state), done->attempt);
             journal_row_clear(&row);
         }
-        else
-            tf_log_warn("done for unknown item %s from %s", done->item_id, peer);
+        else {
+            char reason[256];
+            snprintf(reason, sizeof reason, "done for unknown item %.128s", done->item_id);
+            s_count_reject(self, peer, reason, now_wall);
+        }
     }
     /* An unregistered sender (the broker restarted under it) gets no reply here: it registers
        again after this report, and a heartbeat from it is answered with DISCONNECT anyway. */
