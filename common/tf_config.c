@@ -60,7 +60,7 @@ static const tf_config_key_t s_keys[] = {
     {"broker/keep_done", TF_CONFIG_SECONDS, "604800", S_SEC, 3650 * S_DAY, NULL, NULL,
      "how long finished items stay queryable"},
     {"broker/job_service", TF_CONFIG_NAME, "catalog", 0, 0, NULL, NULL,
-     "service told (cat_job failed) when a job's item fails for good; empty: none"},
+     "service told (cat_job failed) when a job's item fails for good"},
     {"broker/services", TF_CONFIG_NAMES, "", 0, 0, NULL, NULL,
      "services accepted besides those of the configured actors (workers of other programs)"},
     {"broker/reject_log", TF_CONFIG_INT, "10", 0, 1000000, NULL, NULL,
