@@ -454,6 +454,7 @@ test_unknown_service_refused_and_flood_counted(void **state)
     free(out);
     char *argv2[] = {"tapeflow", "--config", cfg_arg, "status", NULL};
     tf_test_run(exe, argv2, NULL, 20000, &out);
+    printf("status: %s\n", out ? out : "(none)");
     assert_non_null(out);
     assert_non_null(strstr(out, "REFUSED FROM"));
     free(out);
