@@ -51,15 +51,11 @@ s_usage(FILE *out)
 static int
 s_number(const char *opt, const char *value, int min, int *out)
 {
-    char *end = NULL;
-    long v = value ? strtol(value, &end, 10) : 0;
-    if (!value || !end || *end || end == value || v < min || v > 65535) {
-        fprintf(stderr, "tapeflow changer: %s wants a number from %d, not '%s'\n", opt, min,
-                value ? value : "");
-        return CLI_EXIT_USAGE;
-    }
-    *out = (int) v;
-    return CLI_EXIT_OK;
+    int64_t v = 0;
+    int rc = cli_opt_int("changer", opt, value, min, 65535, strcmp(opt, "--slot") == 0 ? "slot" : "drive element", &v);
+    if (rc == CLI_EXIT_OK)
+        *out = (int) v;
+    return rc;
 }
 
 static int
