@@ -163,8 +163,11 @@ cli_opt_int(const char *command, const char *opt, const char *text, int64_t min,
 {
     if (tf_units_parse_int(text, min, max, value) == 0)
         return CLI_EXIT_OK;
-    return cli_usage_error(command, "%s: %s takes a number of %s from %" PRId64 " to %" PRId64
-                           ", not '%s'", command, opt, what, min, max, text ? text : "");
+    if (max == INT64_MAX)
+        return cli_usage_error(command, "%s: %s takes %s of at least %" PRId64 ", not '%s'",
+                               command, opt, what, min, text ? text : "");
+    return cli_usage_error(command, "%s: %s takes %s from %" PRId64 " to %" PRId64 ", not '%s'",
+                           command, opt, what, min, max, text ? text : "");
 }
 
 int

@@ -49,8 +49,8 @@ int cli_usage_error(const char *command, const char *fmt, ...) __attribute__((fo
 /* Number options: parse text as a whole number in [min, max] (cli_opt_int) or as seconds with
    decimals, into ms (cli_opt_seconds). On bad text print a usage error naming command, option,
    the allowed range and what was given ("backup: --timeout takes a number of seconds from 0
-   to 31536000, not 'abc'") and return CLI_EXIT_USAGE; else CLI_EXIT_OK. what names the unit
-   ("seconds", "jobs"). */
+   to 31536000, not 'abc'") and return CLI_EXIT_USAGE; else CLI_EXIT_OK. what says what the
+   number is ("a number of seconds", "a slot number"). */
 int cli_opt_int(const char *command, const char *opt, const char *text, int64_t min, int64_t max,
                 const char *what, int64_t *value);
 int cli_opt_seconds(const char *command, const char *opt, const char *text, int64_t min_ms,

@@ -219,7 +219,7 @@ cmd_backup(cli_t *cli, int argc, char **argv)
         case 'a': one_fs = false; break;
         case 'w': wait = true; break;
         case 't':   /* 0: no limit */
-            if (cli_opt_int("backup", "--timeout", optarg, 0, 366LL * 86400, "seconds", &timeout_s) != CLI_EXIT_OK)
+            if (cli_opt_int("backup", "--timeout", optarg, 0, 366LL * 86400, "a number of seconds", &timeout_s) != CLI_EXIT_OK)
                 return CLI_EXIT_USAGE;
             break;
         case 'j': cli->json = true; break;

@@ -52,7 +52,7 @@ static int
 s_number(const char *opt, const char *value, int min, int *out)
 {
     int64_t v = 0;
-    int rc = cli_opt_int("changer", opt, value, min, 65535, strcmp(opt, "--slot") == 0 ? "slot" : "drive element", &v);
+    int rc = cli_opt_int("changer", opt, value, min, 65535, strcmp(opt, "--slot") == 0 ? "a slot number" : "a drive element number", &v);
     if (rc == CLI_EXIT_OK)
         *out = (int) v;
     return rc;

@@ -37,7 +37,7 @@ s_parse(cli_t *cli, int argc, char **argv, s_options_t *opt)
         else if (strcmp(arg, "--count") == 0 || strcmp(arg, "-n") == 0) {
             int64_t n = 0;
             if (cli_opt_int("events", "--count", i + 1 < argc ? argv[i + 1] : NULL, 1, INT64_MAX,
-                            "events", &n) != CLI_EXIT_OK)
+                            "a number of events", &n) != CLI_EXIT_OK)
                 return CLI_EXIT_USAGE;
             opt->count = n;
             i++;

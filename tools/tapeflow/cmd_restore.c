@@ -112,7 +112,7 @@ cmd_restore(cli_t *cli, int argc, char **argv)
         switch (opt) {
         case 't': to = optarg; break;
         case 'T':
-            if (cli_opt_int("restore", "--timeout", optarg, 1, 366LL * 86400, "seconds", &timeout_s) != CLI_EXIT_OK)
+            if (cli_opt_int("restore", "--timeout", optarg, 1, 366LL * 86400, "a number of seconds", &timeout_s) != CLI_EXIT_OK)
                 return CLI_EXIT_USAGE;
             break;
         case 'j': cli->json = true; break;

@@ -103,7 +103,7 @@ s_parse(int argc, char **argv, bool json, s_args_t *a)
             i++;
         } else if (strcmp(arg, "--file") == 0 && value) {
             int64_t n = 0;
-            if (cli_opt_int("tape", "--file", value, 0, INT64_MAX, "tape file", &n) != CLI_EXIT_OK)
+            if (cli_opt_int("tape", "--file", value, 0, INT64_MAX, "a tape file number", &n) != CLI_EXIT_OK)
                 return CLI_EXIT_USAGE;
             a->file = (uint64_t) n;
             a->have_file = true;

@@ -51,7 +51,7 @@ s_parse(int argc, char **argv, bool json, s_args_t *a)
             a->json = true;
         else if (strcmp(arg, "--timeout") == 0 && i + 1 < argc) {
             int64_t n = 0;
-            if (cli_opt_int("tape", "--timeout", argv[++i], 1, 86400, "seconds", &n) != CLI_EXIT_OK)
+            if (cli_opt_int("tape", "--timeout", argv[++i], 1, 86400, "a number of seconds", &n) != CLI_EXIT_OK)
                 return CLI_EXIT_USAGE;
             a->timeout_ms = (int) n * 1000;
         } else if (arg[0] == '-')
