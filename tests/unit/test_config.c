@@ -12,6 +12,7 @@
 
 #include "tf_config.h"
 #include "tf_testproc.h"
+#include "tf_units.h"
 
 typedef struct {
     char *dir;
@@ -255,6 +256,38 @@ test_services_from_actors(void **state)
     tf_config_destroy(&cfg);
 }
 
+/* The number parsers the CLI options share: garbage is refused, never read as 0. */
+static void
+test_number_parsers(void **state)
+{
+    (void) state;
+    int64_t v = -1;
+    assert_int_equal(tf_units_parse_int("42", 0, 100, &v), 0);
+    assert_int_equal(v, 42);
+    assert_int_equal(tf_units_parse_int("-3", -5, 5, &v), 0);
+    assert_int_equal(v, -3);
+    static const char *bad[] = {"", "abc", "5x", " 5", "+5", "0x10", "101", "-1", "99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(tf_units_parse_int(bad[i], 0, 100, &v), -1);
+    assert_int_equal(tf_units_parse_int(NULL, 0, 100, &v), -1);
+    assert_int_equal(tf_units_parse_seconds("0.5", 1, 60000, &v), 0);
+    assert_int_equal(v, 500);
+    assert_int_equal(tf_units_parse_seconds("10", 1, 60000, &v), 0);
+    assert_int_equal(v, 10000);
+    static const char *bad_s[] = {"", "abc", "inf", "nan", "-1", "10s", "61", "0"};
+    for (size_t i = 0; i < sizeof bad_s / sizeof bad_s[0]; i++)
+        assert_int_equal(tf_units_parse_seconds(bad_s[i], 1, 60000, &v), -1);
+    int64_t ms = 0;
+    assert_int_equal(tf_config_parse_duration("90s", 1, &ms), 0);
+    assert_int_equal(ms, 90000);
+    assert_int_equal(tf_config_parse_duration("4w", 1, &ms), 0);
+    assert_int_equal(ms, 4LL * 7 * 86400000);
+    assert_int_equal(tf_config_parse_duration("5", 1000, &ms), 0);
+    assert_int_equal(ms, 5000);
+    assert_int_equal(tf_config_parse_duration("-5", 1000, &ms), -1);
+    assert_int_equal(tf_config_parse_duration("5 s", 1000, &ms), -1);
+}
+
 int
 main(void)
 {
@@ -265,6 +298,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_pattern_keys_checked, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_defaults_obey_their_rows, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_services_from_actors, s_setup, s_teardown),
+        cmocka_unit_test(test_number_parsers),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
