@@ -257,6 +257,12 @@ s_peer_label(broker_t *self, const char *peer, char *buf, size_t size)
 static void
 s_count_reject(broker_t *self, const char *peer, const char *reason, int64_t now_wall)
 {
+    /* A routing id may be up to 255 bytes: keep the key within a status row's ID limit. */
+    char shortened[72];
+    if (strlen(peer) > 64) {
+        snprintf(shortened, sizeof shortened, "%.61s...", peer);
+        peer = shortened;
+    }
     reject_t *r = zhashx_lookup(self->rejects, peer);
     if (!r && zhashx_size(self->rejects) >= S_MAX_REJECT_PEERS) {
         peer = S_OTHER_PEERS;

@@ -597,6 +597,41 @@ test_rejects_counted_and_logs_rate_limited(void **state)
 
 }
 
+/* Many or odd peers cannot grow the table without bound or break the status message. */
+static void
+test_reject_table_bounded(void **state)
+{
+    fx_t *fx = *state;
+    char log[512];
+    int saved = s_capture_stderr(fx, log, sizeof log);
+    tf_err_t why = {.code = TF_ERR_PROTO};
+    snprintf(why.message, sizeof why.message, "garbage");
+    char peer[600];
+    memset(peer, 'A', 510);
+    peer[510] = '\0';
+    broker_reject(fx->broker, peer, &why, fx->now, 1);
+    for (int i = 0; i < 1100; i++) {
+        snprintf(peer, sizeof peer, "P%04d", i);
+        broker_reject(fx->broker, peer, &why, fx->now, 1);
+        s_clear_sent(fx);
+    }
+    s_restore_stderr(saved, log, "refused");
+    tf_msg_t st;
+    assert_int_equal(broker_status(fx->broker, "rid", fx->now, 1700000000000 + fx->now, &st), TF_OK);
+    assert_int_equal(st.status.rejects_count, 1025);
+    bool others = false;
+    for (size_t i = 0; i < st.status.rejects_count; i++) {
+        assert_true(strlen(st.status.rejects[i].peer) <= 64);
+        others = others || strcmp(st.status.rejects[i].peer, "(other peers)") == 0;
+    }
+    assert_true(others);
+    uint8_t *data;
+    size_t size;
+    assert_int_equal(tf_msg_encode(&st, &data, &size, NULL), TF_OK);
+    free(data);
+    tf_msg_clear(&st);
+}
+
 static bool
 s_saw_topic(fx_t *fx, const char *topic)
 {
@@ -640,6 +675,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_recovered_service_stays_known, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_rejects_counted_and_logs_rate_limited, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_item_chatter_topics, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_reject_table_bounded, s_setup, s_teardown),
     };
     return cmocka_run_group_tests_name("broker_core", tests, NULL, NULL);
 }
