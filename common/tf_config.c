@@ -663,6 +663,49 @@ s_index_lines(tf_config_t *self, const char *text)
     }
 }
 
+/* zconfig says only that a text does not parse: point at the first line that looks wrong
+   (" at line 3: indented by 2 spaces") into buf, or "" when no line does. */
+static void
+s_syntax_hint(const char *text, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    int line = 0;
+    size_t prev_level = 0;
+    for (const char *p = text; *p;) {
+        line++;
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t) (eol - p) : strlen(p);
+        size_t indent = 0;
+        while (indent < len && (p[indent] == ' ' || p[indent] == '\t'))
+            indent++;
+        const char *body = p + indent;
+        size_t blen = len - indent;
+        if (blen > 0 && body[blen - 1] == '\r')
+            blen--;
+        if (blen > 0 && *body != '#') {
+            const char *eq = memchr(body, '=', blen);
+            const char *value = eq ? eq + 1 : NULL;
+            while (value && value < body + blen && *value == ' ')
+                value++;
+            if (memchr(p, '\t', indent))
+                snprintf(buf, size, " at line %d: indented with a tab", line);
+            else if (indent % 4)
+                snprintf(buf, size, " at line %d: indented by %zu spaces", line, indent);
+            else if (indent / 4 > prev_level + 1)
+                snprintf(buf, size, " at line %d: indented deeper than the section above it", line);
+            else if (eq == body)
+                snprintf(buf, size, " at line %d: no key before '='", line);
+            else if (value && value < body + blen && (*value == '"' || *value == '\'')
+                     && !memchr(value + 1, *value, (size_t) (body + blen - value - 1)))
+                snprintf(buf, size, " at line %d: the quote is not closed", line);
+            if (*buf)
+                return;
+            prev_level = indent / 4;
+        }
+        p = eol ? eol + 1 : p + len;
+    }
+}
+
 tf_config_t *
 tf_config_load(const char *path, tf_err_t *err)
 {
@@ -711,10 +754,12 @@ tf_config_load(const char *path, tf_err_t *err)
     }
     zconfig_t *loaded = zconfig_str_load(text);
     if (!loaded) {
+        char where[256];
+        s_syntax_hint(text, where, sizeof where);
         free(text);
         tf_err_set(err, TF_ERR_INVALID,
-                   "config file %s is not valid ZPL (indent each level by 4 spaces; "
-                   "write 'key = value')", path);
+                   "config file %s is not valid ZPL%s (indent each level by 4 spaces; "
+                   "write 'key = value')", path, where);
         tf_config_destroy(&self);
         return NULL;
     }

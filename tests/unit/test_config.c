@@ -256,6 +256,28 @@ test_services_from_actors(void **state)
     tf_config_destroy(&cfg);
 }
 
+/* A file zconfig cannot parse: the message points at the line. */
+static void
+test_syntax_error_line(void **state)
+{
+    fx_t *fx = *state;
+    static const struct {
+        const char *text;
+        const char *hint;
+    } cases[] = {
+        {"broker\n    heartbeat = 200\n  liveness = 3\n", "not valid ZPL at line 3: indented by 2 spaces"},
+        {"broker\n    endpoint = \"unterminated\n", "not valid ZPL at line 2: the quote is not closed"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        s_write(fx, cases[i].text);
+        tf_err_t err = {0};
+        assert_null(tf_config_open(fx->path, &err));
+        printf("%s\n", err.message);
+        assert_int_equal(err.code, TF_ERR_INVALID);
+        assert_non_null(strstr(err.message, cases[i].hint));
+    }
+}
+
 /* The number parsers the CLI options share: garbage is refused, never read as 0. */
 static void
 test_number_parsers(void **state)
@@ -299,6 +321,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_defaults_obey_their_rows, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_services_from_actors, s_setup, s_teardown),
         cmocka_unit_test(test_number_parsers),
+        cmocka_unit_test_setup_teardown(test_syntax_error_line, s_setup, s_teardown),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
