@@ -720,6 +720,9 @@ test_config_checked(void **state)
     assert_int_equal(s_cli(fx, true, &out, "--set", "broker/liveness=-4", "status", NULL), 2);
     assert_non_null(strstr(out, "broker/liveness = '-4' is out of range"));
     free(out);
+    assert_int_equal(s_cli(fx, true, &out, "--set", "up/settle=1s", "up", NULL), 2);
+    assert_non_null(strstr(out, "--set does not reach the programs"));
+    free(out);
 
     /* Number options: garbage is a usage error, not a zero. */
     assert_int_equal(s_cli(fx, true, &out, "backup", "--wait", "--timeout", "abc", "/tmp", NULL), 2);

@@ -325,6 +325,10 @@ cmd_up(cli_t *cli, int argc, char **argv)
         else
             return cli_usage_error("up", "up: unknown argument '%s'", argv[i]);
     }
+    if (cli->overridden)
+        return cli_usage_error("up", "up: --set does not reach the programs 'up' starts (they "
+                                     "read the config file); put the value in %s",
+                               cli->config_path ? cli->config_path : "a config file (--config FILE)");
     if (s_make_folders(cli->cfg) != CLI_EXIT_OK)
         return CLI_EXIT_FAIL;
 
