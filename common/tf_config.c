@@ -1069,6 +1069,12 @@ tf_config_override(tf_config_t *self, const char *path, const char *value, tf_er
     return rc;
 }
 
+size_t
+tf_config_overrides(tf_config_t *self)
+{
+    return zhashx_size(self->overrides);
+}
+
 const char *
 tf_config_file(tf_config_t *self)
 {

@@ -91,6 +91,8 @@ int64_t tf_config_get_int(tf_config_t *self, const char *path, int64_t fallback)
 int tf_config_set(tf_config_t *self, const char *path, const char *value);
 /* Overrides a value after checking key and value against the table (command-line --set). */
 int tf_config_override(tf_config_t *self, const char *path, const char *value, tf_err_t *err);
+/* Number of keys overridden in memory (tf_config_set, tf_config_override). */
+size_t tf_config_overrides(tf_config_t *self);
 
 /* File the values came from, or NULL for defaults only. */
 const char *tf_config_file(tf_config_t *self);

@@ -23,7 +23,6 @@ typedef struct {
     tf_config_t *cfg;          /* effective configuration */
     const char *config_path;   /* absolute path of the file loaded, or NULL for defaults only */
     bool json;                 /* --json given before the command */
-    bool overridden;           /* --set changed a key (this process only) */
 } cli_t;
 
 int cmd_up(cli_t *cli, int argc, char **argv);

@@ -325,7 +325,7 @@ cmd_up(cli_t *cli, int argc, char **argv)
         else
             return cli_usage_error("up", "up: unknown argument '%s'", argv[i]);
     }
-    if (cli->overridden)
+    if (tf_config_overrides(cli->cfg) > 0)
         return cli_usage_error("up", "up: --set does not reach the programs 'up' starts (they "
                                      "read the config file); put the value in %s",
                                cli->config_path ? cli->config_path : "a config file (--config FILE)");

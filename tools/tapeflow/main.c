@@ -161,7 +161,7 @@ main(int argc, char **argv)
         config_path = config_abs;
     tf_log_init("tapeflow", tf_log_level_parse(tf_config_get(cfg, "tapeflow/log_level")));
 
-    cli_t cli = {.cfg = cfg, .config_path = config_path, .json = json, .overridden = nsets > 0};
+    cli_t cli = {.cfg = cfg, .config_path = config_path, .json = json};
     int rc = fn(&cli, argc - i, argv + i);
     tf_config_destroy(&cfg);
     return rc;
