@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "tf_units.h"
 #include "tf_changer.h"
 #include "tf_drive.h"
 #include "tf_drive_resolve.h"
@@ -52,10 +53,13 @@ static int
 s_number(const char *opt, const char *value, int min, int *out)
 {
     int64_t v = 0;
-    int rc = cli_opt_int("changer", opt, value, min, 65535, strcmp(opt, "--slot") == 0 ? "a slot number" : "a drive element number", &v);
-    if (rc == CLI_EXIT_OK)
-        *out = (int) v;
-    return rc;
+    if (tf_units_parse_int(value, min, 65535, &v) != 0) {
+        fprintf(stderr, "tapeflow changer: %s wants a number from %d to 65535, not '%s'\n", opt,
+                min, value ? value : "");
+        return CLI_EXIT_USAGE;
+    }
+    *out = (int) v;
+    return CLI_EXIT_OK;
 }
 
 static int
