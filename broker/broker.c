@@ -44,6 +44,18 @@ struct _worker_t {
     int64_t last_seen;      /* mono ms */
 };
 
+/* Refused messages of one peer. */
+typedef struct {
+    char *peer;
+    uint64_t rejected;
+    uint64_t unlogged;      /* refused since the last summary, not logged one by one */
+    char last_reason[256];
+    int64_t last_wall;
+} reject_t;
+
+#define S_MAX_REJECT_PEERS 1024   /* beyond this, refusals count under one "(other peers)" row */
+#define S_OTHER_PEERS "(other peers)"
+
 struct _broker_t {
     journal_t *journal;
     broker_opts_t opts;
@@ -53,6 +65,9 @@ struct _broker_t {
     zhashx_t *services;     /* name -> service_t, owned */
     zhashx_t *workers;      /* peer -> worker_t, owned */
     zhashx_t *items;        /* id -> item_t, owned; pending items only */
+    zhashx_t *known;        /* service names accepted for submit; NULL: any */
+    zhashx_t *rejects;      /* peer -> reject_t, owned */
+    int64_t next_reject_summary;
     int64_t started_mono;
     int64_t next_heartbeat;
     int64_t next_purge;
@@ -86,6 +101,17 @@ s_worker_destroy(void **item)
         free(w->name);
         free(w);
         *item = NULL;
+    }
+}
+
+static void
+s_reject_destroy(void **ptr)
+{
+    reject_t *r = *ptr;
+    if (r) {
+        free(r->peer);
+        free(r);
+        *ptr = NULL;
     }
 }
 
@@ -125,12 +151,13 @@ s_event(broker_t *self, const char *topic, const char *level, const item_t *item
     self->publish(self->arg, &ev);
 }
 
+/* Routine per-item chatter: item.<service>.<what>, a prefix monitors can leave out. */
 static void
-s_stage_event(broker_t *self, service_t *service, const char *level, const item_t *item,
-              const char *message)
+s_item_event(broker_t *self, service_t *service, const char *what, const char *level,
+             const item_t *item, const char *message)
 {
-    char topic[160];
-    snprintf(topic, sizeof topic, "stage.%s", service->name);
+    char topic[200];
+    snprintf(topic, sizeof topic, "item.%s.%s", service->name, what);
     s_event(self, topic, level, item, "%s", message);
 }
 
@@ -184,6 +211,101 @@ s_service_require(broker_t *self, const char *name)
     }
     zhashx_insert(self->services, name, s);
     return s;
+}
+
+/* Makes name a service submits may go to (a worker registered, items were recovered). */
+static void
+s_service_learn(broker_t *self, const char *name)
+{
+    if (self->known && !zhashx_lookup(self->known, name))
+        zhashx_insert(self->known, name, (void *) 1);
+}
+
+/* "catalog, compress, echo" into buf: the known services in name order. */
+static const char *
+s_known_list(broker_t *self, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    zlistx_t *names = zhashx_keys(self->known);
+    if (!names)
+        return buf;
+    zlistx_set_comparator(names, (zlistx_comparator_fn *) strcmp);
+    zlistx_sort(names);
+    size_t used = 0;
+    for (const char *n = zlistx_first(names); n && used + 1 < size; n = zlistx_next(names)) {
+        int w = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", n);
+        used += w > 0 ? (size_t) w : 0;
+    }
+    zlistx_destroy(&names);
+    return buf;
+}
+
+/* The peer as a person reads it: the worker's name when it is one. */
+static const char *
+s_peer_label(broker_t *self, const char *peer, char *buf, size_t size)
+{
+    worker_t *w = zhashx_lookup(self->workers, peer);
+    if (w)
+        snprintf(buf, size, "%s (peer %s)", w->name, peer);
+    else
+        snprintf(buf, size, "peer %s", peer);
+    return buf;
+}
+
+/* Counts a refused message of peer; logs it while the peer is under reject_log, after that
+   only a summary per reject_summary_ms (a flood must not flood the log). */
+static void
+s_count_reject(broker_t *self, const char *peer, const char *reason, int64_t now_wall)
+{
+    /* A routing id may be up to 255 bytes: keep the key within a status row's ID limit. */
+    char shortened[72];
+    if (strlen(peer) > 64) {
+        snprintf(shortened, sizeof shortened, "%.61s...", peer);
+        peer = shortened;
+    }
+    reject_t *r = zhashx_lookup(self->rejects, peer);
+    if (!r && zhashx_size(self->rejects) >= S_MAX_REJECT_PEERS) {
+        peer = S_OTHER_PEERS;
+        r = zhashx_lookup(self->rejects, peer);
+    }
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r || !(r->peer = strdup(peer))) {
+            free(r);
+            tf_log_warn("refused a message from %s: %s", peer, reason);
+            return;
+        }
+        zhashx_insert(self->rejects, peer, r);
+    }
+    r->rejected++;
+    r->last_wall = now_wall;
+    snprintf(r->last_reason, sizeof r->last_reason, "%s", reason);
+    char label[256];
+    s_peer_label(self, peer, label, sizeof label);
+    if (r->rejected <= (uint64_t) self->opts.reject_log)
+        tf_log_warn("refused a message from %s: %s%s", label, reason,
+                    r->rejected == (uint64_t) self->opts.reject_log
+                        ? "; further ones from this peer are counted ('tapeflow status') and "
+                          "summarised once a minute"
+                        : "");
+    else
+        r->unlogged++;
+}
+
+/* One log line per peer with refusals that were only counted since the last summary. */
+static void
+s_reject_summaries(broker_t *self)
+{
+    char label[256];
+    for (reject_t *r = zhashx_first(self->rejects); r; r = zhashx_next(self->rejects)) {
+        if (!r->unlogged)
+            continue;
+        tf_log_warn("%s: %" PRIu64 " more messages refused since the last summary (%" PRIu64
+                    " in all); last: %s",
+                    s_peer_label(self, r->peer, label, sizeof label), r->unlogged, r->rejected,
+                    r->last_reason);
+        r->unlogged = 0;
+    }
 }
 
 static item_t *
@@ -280,7 +402,7 @@ s_item_fail(broker_t *self, item_t *it, const char *reason, int64_t now_wall)
         tf_log_error("%s", err.message);
     it->service->failed++;
     tf_log_warn("item %s (%s) failed: %s", it->id, it->service->name, reason);
-    s_stage_event(self, it->service, "error", it, reason);
+    s_item_event(self, it->service, "failed", "error", it, reason);
     s_report_job_failure(self, it, reason, now_wall);
     s_item_forget(self, it);
 }
@@ -311,7 +433,7 @@ s_item_requeue(broker_t *self, item_t *it, const char *why, int64_t now_wall)
     char message[512];
     snprintf(message, sizeof message, "item %s queued again: %s", it->id, why);
     tf_log_info("%s", message);
-    s_stage_event(self, s, "warn", it, message);
+    s_item_event(self, s, "requeued", "warn", it, message);
 }
 
 static void
@@ -384,7 +506,7 @@ s_dispatch(broker_t *self, service_t *s, int64_t now_wall)
         snprintf(message, sizeof message, "item %s dispatched to %s (attempt %" PRId64 ")", it->id,
                  w->name, it->attempts);
         tf_log_debug("%s", message);
-        s_stage_event(self, s, "info", it, message);
+        s_item_event(self, s, "dispatched", "info", it, message);
     }
 }
 
@@ -413,13 +535,27 @@ broker_new(journal_t *journal, const broker_opts_t *opts, broker_send_fn *send,
     self->services = zhashx_new();
     self->workers = zhashx_new();
     self->items = zhashx_new();
-    if (!self->services || !self->workers || !self->items) {
+    self->rejects = zhashx_new();
+    if (opts->services) {
+        self->known = zhashx_new();
+        for (size_t i = 0; self->known && opts->services[i]; i++)
+            s_service_learn(self, opts->services[i]);
+        if (self->known && opts->job_service && *opts->job_service)
+            s_service_learn(self, opts->job_service);
+    }
+    if (self->opts.reject_summary_ms <= 0)
+        self->opts.reject_summary_ms = 60000;
+    if (self->opts.reject_log < 0)
+        self->opts.reject_log = 10;
+    if (!self->services || !self->workers || !self->items || !self->rejects
+        || (opts->services && !self->known)) {
         broker_destroy(&self);
         return NULL;
     }
     zhashx_set_destructor(self->services, s_service_destroy);
     zhashx_set_destructor(self->workers, s_worker_destroy);
     zhashx_set_destructor(self->items, s_item_destroy);
+    zhashx_set_destructor(self->rejects, s_reject_destroy);
     return self;
 }
 
@@ -431,6 +567,8 @@ broker_destroy(broker_t **self_p)
         zhashx_destroy(&self->workers);
         zhashx_destroy(&self->items);
         zhashx_destroy(&self->services);
+        zhashx_destroy(&self->known);
+        zhashx_destroy(&self->rejects);
         free(self);
         *self_p = NULL;
     }
@@ -441,6 +579,7 @@ s_recover_row(const journal_row_t *row, void *arg)
 {
     broker_t *self = arg;
     service_t *s = s_service_require(self, row->service);
+    s_service_learn(self, row->service);   /* its items must stay deliverable */
     item_t *it = s ? s_item_new(self, row->id, s, row->job_id, row->attempts, row->created_ms) : NULL;
     if (!it)
         return TF_ERR_NOMEM;
@@ -455,6 +594,7 @@ broker_recover(broker_t *self, int64_t now_mono, tf_err_t *err)
     self->started_mono = now_mono;
     self->next_heartbeat = now_mono + self->opts.heartbeat_ms;
     self->next_purge = now_mono;
+    self->next_reject_summary = now_mono + self->opts.reject_summary_ms;
     int rc = journal_load_pending(self->journal, s_recover_row, self, err);
     if (rc != TF_OK)
         return rc;
@@ -476,6 +616,7 @@ s_handle_ready(broker_t *self, const char *peer, const tf_msg_ready_t *ready, in
         s_worker_delete(self, old, "its worker registered again", now_wall);
     }
     service_t *s = s_service_require(self, ready->service);
+    s_service_learn(self, ready->service);
     worker_t *w = s ? calloc(1, sizeof *w) : NULL;
     if (!w) {
         tf_log_error("out of memory registering worker");
@@ -500,7 +641,9 @@ s_handle_ready(broker_t *self, const char *peer, const tf_msg_ready_t *ready, in
     tf_log_info("worker %s (pid %" PRIu64 ") ready for %s", w->name, w->pid, s->name);
     char message[256];
     snprintf(message, sizeof message, "worker %s ready", w->name);
-    s_stage_event(self, s, "info", NULL, message);
+    char topic[200];
+    snprintf(topic, sizeof topic, "worker.%s.ready", s->name);
+    s_event(self, topic, "info", NULL, "%s", message);
     s_dispatch(self, s, now_wall);
 }
 
@@ -541,7 +684,7 @@ s_handle_done(broker_t *self, const char *peer, worker_t *w, const tf_msg_done_t
             char message[256];
             snprintf(message, sizeof message, "item %s done (attempt %" PRIu64 ")", it->id, done->attempt);
             tf_log_debug("%s", message);
-            s_stage_event(self, s, "info", it, message);
+            s_item_event(self, s, "done", "info", it, message);
             /* If another worker holds a redelivery, it stays out of the idle list until its own
                (duplicate) done or failed comes back: one item per worker, always. */
             s_item_forget(self, it);
@@ -556,8 +699,11 @@ s_handle_done(broker_t *self, const char *peer, worker_t *w, const tf_msg_done_t
                         done->item_id, journal_state_name(row.state), done->attempt);
             journal_row_clear(&row);
         }
-        else
-            tf_log_warn("done for unknown item %s from %s", done->item_id, peer);
+        else {
+            char reason[256];
+            snprintf(reason, sizeof reason, "done for unknown item %.128s", done->item_id);
+            s_count_reject(self, peer, reason, now_wall);
+        }
     }
     /* An unregistered sender (the broker restarted under it) gets no reply here: it registers
        again after this report, and a heartbeat from it is answered with DISCONNECT anyway. */
@@ -602,7 +748,7 @@ s_handle_progress(broker_t *self, worker_t *w, const tf_msg_progress_t *p)
     if (it->job_id)
         snprintf(topic, sizeof topic, "job.%s.progress", it->job_id);
     else
-        snprintf(topic, sizeof topic, "stage.%s.progress", it->service->name);
+        snprintf(topic, sizeof topic, "item.%s.progress", it->service->name);
     tf_msg_event_t ev = {
         .topic = topic,
         .level = "info",
@@ -662,6 +808,18 @@ s_handle_submit(broker_t *self, const char *peer, const tf_msg_submit_t *sub, in
     }
     if (rc != TF_ERR_NOTFOUND) {
         s_send_error(self, peer, sub->rid, rc, "%s", err.message);
+        return;
+    }
+    if (self->known && !zhashx_lookup(self->known, sub->service)) {
+        /* Nobody would ever take it: queued, it would wait in the journal forever. */
+        char known[1024], reason[TF_ERR_MESSAGE_MAX];
+        snprintf(reason, sizeof reason, "no service '%.128s': known services are %s (a service "
+                 "is known once the config names its actor or broker/services lists it, or a "
+                 "worker registers for it)", sub->service, s_known_list(self, known, sizeof known));
+        s_send_error(self, peer, sub->rid, TF_ERR_NOTFOUND, "%s", reason);
+        char brief[256];
+        snprintf(brief, sizeof brief, "submit for unknown service '%.128s'", sub->service);
+        s_count_reject(self, peer, brief, now_wall);
         return;
     }
     service_t *s = s_service_require(self, sub->service);
@@ -763,18 +921,26 @@ broker_handle(broker_t *self, const char *peer, const tf_msg_t *msg, int64_t now
             s_send_error(self, peer, msg->status_get.rid, TF_ERR_NOMEM, "broker out of memory");
         break;
     }
-    default:
-        s_send_error(self, peer, NULL, TF_ERR_PROTO, "the broker does not accept %s messages",
-                     tf_msg_type_name(msg->type));
+    default: {
+        char reason[128];
+        snprintf(reason, sizeof reason, "the broker does not accept %s messages",
+                 tf_msg_type_name(msg->type));
+        s_send_error(self, peer, NULL, TF_ERR_PROTO, "%s", reason);
+        s_count_reject(self, peer, reason, now_wall);
         break;
+    }
     }
 }
 
 void
-broker_reject(broker_t *self, const char *peer, const tf_err_t *why)
+broker_reject(broker_t *self, const char *peer, const tf_err_t *why, int64_t now_mono,
+              int64_t now_wall)
 {
-    tf_log_warn("malformed message from %s: %s", peer, why->message);
-    s_send_error(self, peer, NULL, TF_ERR_PROTO, "malformed message: %s", why->message);
+    (void) now_mono;
+    char reason[TF_ERR_MESSAGE_MAX + 32];
+    snprintf(reason, sizeof reason, "malformed message: %s", why->message);
+    s_send_error(self, peer, NULL, TF_ERR_PROTO, "%s", reason);
+    s_count_reject(self, peer, reason, now_wall);
 }
 
 int64_t
@@ -821,6 +987,11 @@ broker_tick(broker_t *self, int64_t now_mono, int64_t now_wall)
         s_dispatch(self, s, now_wall);
     zlistx_destroy(&waiting);
 
+    if (now_mono >= self->next_reject_summary) {
+        s_reject_summaries(self);
+        self->next_reject_summary = now_mono + self->opts.reject_summary_ms;
+    }
+
     if (now_mono >= self->next_purge) {
         tf_err_t err = {0};
         int n = journal_purge(self->journal, now_wall - self->opts.keep_done_ms, &err);
@@ -832,6 +1003,8 @@ broker_tick(broker_t *self, int64_t now_mono, int64_t now_wall)
     }
 
     int64_t next = self->next_heartbeat;
+    if (self->next_reject_summary < next)
+        next = self->next_reject_summary;
     for (worker_t *w = zhashx_first(self->workers); w; w = zhashx_next(self->workers))
         if (w->expiry < next)
             next = w->expiry;
@@ -893,8 +1066,37 @@ broker_status(broker_t *self, const char *rid, int64_t now_mono, int64_t now_wal
         row->item_id = w->item ? strdup(w->item->id) : NULL;
         row->idle_ms = now_mono - w->last_seen;
     }
+    /* Refusals, most first: the peer flooding the broker heads the list. */
+    size_t nr = zhashx_size(self->rejects);
+    st->rejects = nr ? calloc(nr, sizeof *st->rejects) : NULL;
+    if (nr && !st->rejects) {
+        tf_msg_clear(status);
+        return TF_ERR_NOMEM;
+    }
+    for (reject_t *r = zhashx_first(self->rejects); r; r = zhashx_next(self->rejects)) {
+        size_t at = st->rejects_count++;
+        while (at > 0 && st->rejects[at - 1].rejected < r->rejected) {
+            st->rejects[at] = st->rejects[at - 1];
+            at--;
+        }
+        worker_t *w = zhashx_lookup(self->workers, r->peer);
+        st->rejects[at] = (tf_msg_reject_row_t){
+            .peer = strdup(r->peer),
+            .name = w ? strdup(w->name) : NULL,
+            .rejected = r->rejected,
+            .last_reason = strdup(r->last_reason),
+            .last_ms = r->last_wall,
+        };
+    }
     return TF_OK;
 }
 
 uint64_t broker_completed(broker_t *self) { return self->completed; }
 uint64_t broker_duplicates(broker_t *self) { return self->duplicates; }
+
+uint64_t
+broker_rejected(broker_t *self, const char *peer)
+{
+    reject_t *r = zhashx_lookup(self->rejects, peer);
+    return r ? r->rejected : 0;
+}

@@ -16,6 +16,14 @@
     - When an item that belongs to a job fails for good, the broker queues a cat_job{failed}
       item for job_service (the catalog) itself, so the job's record gets the root cause even
       when the failing process is gone.
+    - With a list of known services, a submit for any other service is refused with an error
+      naming the known ones (it would wait forever). Known: the list, every service a worker
+      registered for, and every service with items in the journal.
+    - Refused messages (malformed, unknown service) are counted per peer (STATUS rejects) and
+      logged one by one for the first reject_log of each peer, then summarised once a minute.
+    - Events: routine per-item chatter goes to item.<service>.<event> (dispatched, done,
+      requeued, failed, progress of items without a job), worker.<service>.ready when a worker
+      registers, alert.worker.<service> when one dies; job.<id>.progress relays progress.
 */
 #ifndef BROKER_H_INCLUDED
 #define BROKER_H_INCLUDED
@@ -34,6 +42,9 @@ typedef struct {
     int64_t keep_done_ms;   /* finished items stay queryable this long */
     const char *job_service; /* where a job's permanent failures are reported (cat_job failed);
                                 NULL or "" for nowhere */
+    const char *const *services; /* NULL-terminated known services; NULL: accept any service */
+    int64_t reject_log;     /* refused messages logged one by one per peer; then summaries */
+    int64_t reject_summary_ms; /* time between summaries of a peer's refused messages */
 } broker_opts_t;
 
 /* Sends msg to a peer (hex routing id). Returns TF_ERR_NOTFOUND when the peer is gone. */
@@ -52,8 +63,9 @@ int broker_recover(broker_t *self, int64_t now_mono, tf_err_t *err);
 void broker_handle(broker_t *self, const char *peer, const tf_msg_t *msg, int64_t now_mono,
                    int64_t now_wall);
 
-/* Answers a peer whose message could not be decoded. */
-void broker_reject(broker_t *self, const char *peer, const tf_err_t *why);
+/* Answers a peer whose message could not be decoded, and counts it. */
+void broker_reject(broker_t *self, const char *peer, const tf_err_t *why, int64_t now_mono,
+                   int64_t now_wall);
 
 /* Sends due heartbeats, expires silent workers, purges old items. Returns ms until the next
    call is due. */
@@ -66,5 +78,7 @@ int broker_status(broker_t *self, const char *rid, int64_t now_mono, int64_t now
 /* Counters, for tests and logs. */
 uint64_t broker_completed(broker_t *self);
 uint64_t broker_duplicates(broker_t *self);
+/* Messages refused from peer so far (0 for a peer never refused). */
+uint64_t broker_rejected(broker_t *self, const char *peer);
 
 #endif

@@ -89,7 +89,7 @@ s_receive_all(broker_t *broker, zsock_t *router)
         if (peer && rc == TF_OK)
             broker_handle(broker, peer, &msg, tf_clock_mono_ms(), tf_clock_wall_ms());
         else if (peer)
-            broker_reject(broker, peer, &err);
+            broker_reject(broker, peer, &err, tf_clock_mono_ms(), tf_clock_wall_ms());
         tf_msg_clear(&msg);
         free(peer);
         zframe_destroy(&routing);
@@ -113,6 +113,8 @@ main(int argc, char **argv)
     broker_t *broker = NULL;
     zpoller_t *poller = NULL;
     broker_io_t io = {0};
+    zlist_t *services = NULL;
+    const char **known = NULL;
 
     if (tf_main_prepare_endpoint(endpoint, &err) != TF_OK) {
         tf_log_error("%s", err.message);
@@ -135,23 +137,36 @@ main(int argc, char **argv)
     zsock_set_router_mandatory(io.router, 1);
     zsock_set_router_handover(io.router, 1);
     zsock_set_linger(io.router, 0);
-    tf_wire_limit(io.router, tf_config_get_int(cfg, "broker/max_message", 64 << 20));
+    tf_wire_limit(io.router, tf_config_size(cfg, "broker/max_message"));
     if (zsock_bind(io.router, "%s", endpoint) < 0) {
         tf_log_error("cannot listen on %s: %s (is another broker running, or is the address wrong?)",
                      endpoint, zmq_strerror(zmq_errno()));
         goto out;
     }
     io.publisher = tf_publisher_new(tf_config_get(cfg, "bus/frontend"), "broker",
-                                    tf_config_get_int(cfg, "bus/hwm", 10000), &err);
+                                    tf_config_int(cfg, "bus/hwm"), &err);
     if (!io.publisher)
         tf_log_warn("events disabled: %s", err.message);
 
+    /* Work for a service no configured actor runs would wait forever: refuse it at submit. */
+    services = tf_config_services(cfg);
+    known = services ? calloc(zlist_size(services) + 1, sizeof *known) : NULL;
+    if (!known) {
+        tf_log_error("out of memory listing the configured services");
+        goto out;
+    }
+    size_t nknown = 0;
+    for (const char *s = zlist_first(services); s; s = zlist_next(services))
+        known[nknown++] = s;
     broker_opts_t opts = {
-        .heartbeat_ms = tf_config_get_int(cfg, "broker/heartbeat", 1000),
-        .liveness = tf_config_get_int(cfg, "broker/liveness", 3),
-        .max_attempts = tf_config_get_int(cfg, "broker/max_attempts", 5),
-        .keep_done_ms = tf_config_get_int(cfg, "broker/keep_done", 7LL * 24 * 3600) * 1000,
+        .heartbeat_ms = tf_config_ms(cfg, "broker/heartbeat"),
+        .liveness = tf_config_int(cfg, "broker/liveness"),
+        .max_attempts = tf_config_int(cfg, "broker/max_attempts"),
+        .keep_done_ms = tf_config_ms(cfg, "broker/keep_done"),
         .job_service = tf_config_get(cfg, "broker/job_service"),
+        .services = known,
+        .reject_log = tf_config_int(cfg, "broker/reject_log"),
+        .reject_summary_ms = 60000,
     };
     broker = broker_new(journal, &opts, s_send, s_publish, &io);
     if (!broker || broker_recover(broker, tf_clock_mono_ms(), &err) != TF_OK) {
@@ -162,6 +177,12 @@ main(int argc, char **argv)
     if (!poller)
         goto out;
     tf_log_info("broker listening on %s, journal %s", endpoint, journal_file);
+    char list[1024] = "";
+    for (size_t i = 0, used = 0; i < nknown && used < sizeof list; i++) {
+        int w = snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", known[i]);
+        used += w > 0 ? (size_t) w : 0;
+    }
+    tf_log_info("accepting work for the services %s (and any a worker registers for)", list);
     if (io.publisher)
         tf_publisher_say(io.publisher, "broker.started", "info", "broker listening on %s", endpoint);
 
@@ -178,6 +199,8 @@ main(int argc, char **argv)
 out:
     zpoller_destroy(&poller);
     broker_destroy(&broker);
+    free(known);
+    zlist_destroy(&services);
     journal_destroy(&journal);
     tf_publisher_destroy(&io.publisher);
     zsock_destroy(&io.router);

@@ -36,8 +36,8 @@ main(int argc, char **argv)
     tf_config_t *cfg = m.config;
     const char *frontend = tf_config_get(cfg, "bus/frontend");
     const char *backend = tf_config_get(cfg, "bus/backend");
-    int hwm = (int) tf_config_get_int(cfg, "bus/hwm", 10000);
-    int64_t max_message = tf_config_get_int(cfg, "broker/max_message", 64 << 20);
+    int hwm = (int) tf_config_int(cfg, "bus/hwm");
+    int64_t max_message = tf_config_size(cfg, "broker/max_message");
     int status = 1;
     tf_err_t err = {0};
     zsock_t *xsub = zsock_new(ZMQ_XSUB);

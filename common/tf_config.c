@@ -1,84 +1,611 @@
-/*  tf_config - ZPL configuration over built-in defaults. */
+/*  tf_config - ZPL configuration over one table of keys (see tf_config.h). */
 #include "tf_config.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tf_log.h"
+#include "tf_units.h"
+
 struct _tf_config_t {
     zconfig_t *root;       /* file contents plus tf_config_set overrides */
     char *file;            /* path loaded, or NULL */
-    zhashx_t *expanded;     /* path -> expanded value, owned; cleared on set */
+    zhashx_t *lines;       /* path -> line number in the file (intptr_t) */
+    zhashx_t *overrides;   /* paths set after loading (value unused) */
+    zhashx_t *expanded;    /* path -> expanded value, owned; cleared on set */
 };
 
-/* Built-in defaults. Paths use ZPL's section/key form. Keep docs/operations.md in step. */
-static const struct {
-    const char *path;
-    const char *value;
-} s_defaults[] = {
-    {"tapeflow/run", "${home}/run"},
-    {"tapeflow/log", "${home}/log"},
-    {"tapeflow/log_level", "info"},
-    {"broker/endpoint", "ipc://${run}/broker.sock"},
-    {"broker/journal", "${home}/broker.db"},
-    {"broker/heartbeat", "1000"},   /* ms between heartbeats, both ways */
-    {"broker/liveness", "3"},       /* missed heartbeats before a peer is declared dead */
-    {"broker/max_attempts", "5"},   /* deliveries of one item before it is failed for good */
-    {"broker/max_message", "67108864"}, /* ZMQ_MAXMSGSIZE on every receiving socket */
-    {"broker/keep_done", "604800"},  /* s: finished items stay queryable a week */
-    {"broker/job_service", "catalog"}, /* gets cat_job{failed} when a job's item fails for good */
-    {"bus/frontend", "ipc://${run}/bus-in.sock"},  /* publishers connect here (XSUB) */
-    {"bus/backend", "ipc://${run}/bus-out.sock"},  /* subscribers connect here (XPUB) */
-    {"bus/hwm", "10000"},           /* events queued per peer before they are dropped */
-    /* actors 'tapeflow up' runs, actors/<name>/instances each (echo is the test actor) */
-    {"up/actors", "catalog scanner compressor stager tapewriter"},
-    {"up/restart_min", "500"},      /* ms: first restart delay of a crashed child */
-    {"up/restart_max", "30000"},    /* ms: restart delay cap (doubles each crash) */
-    {"up/stable_after", "60000"},   /* ms: a child up this long has its delay reset */
-    {"up/stop_timeout", "10000"},   /* ms: SIGTERM grace before SIGKILL */
-    {"scanner/group_size", "1073741824"}, /* bytes of file content per archive */
-    {"scanner/one_fs", "1"},               /* stay on each path's file system */
-    {"compressor/compression", "zstd"},    /* zstd | gzip | none */
-    {"compressor/level", "1"},             /* zstd level: 1 keeps a drive fed; raise it for space */
-    {"compressor/threads", "0"},           /* zstd worker threads per compressor, 0 = cores */
-    {"compressor/chunk", "1048576"},       /* bytes per stage_data message */
-    {"compressor/stager_timeout", "60000"}, /* ms without word from the stager before an item is handed back */
-    {"stager/endpoint", "ipc://${run}/stager.sock"},
-    {"stager/session_timeout", "600"},     /* s: an archive stream silent this long is dropped */
-    {"stager/dir", "${home}/staging"},     /* holding disk: tmp/ and ready/ */
-    {"stager/capacity", "21474836480"},    /* bytes the holding disk may use */
-    {"stager/window", "8388608"},          /* bytes of credit one compressor may have */
-    {"tapewriter/drive", "tape0"},         /* names drives/<name>/url */
-    {"tapewriter/block_size", "262144"},   /* variable block size on tape, up to 1 MiB */
-    {"tapewriter/verify", "1"},            /* read every archive back before releasing it */
-    {"tapewriter/fetch_chunk", "1048576"}, /* bytes per fetch from the stager */
-    {"tapewriter/fetch_depth", "8"},       /* fetches in flight: keeps the drive streaming */
-    {"tapewriter/fetch_timeout", "30000"}, /* ms without data from the stager before giving up */
-    {"tapewriter/ready_timeout", "60000"}, /* ms to wait for the drive to become ready */
-    {"tapewriter/busy_wait", "10000"},     /* ms to wait for a drive another process holds */
-    {"tapewriter/catalog_timeout", "120000"}, /* ms to wait for the catalog to record a position */
-    /* ms to wait, without a changer, for the operator to mount the next volume of a spanning
-       archive after alert.mount (an overnight run's worth); 0 = do not span, retry later */
-    {"tapewriter/mount_wait", "43200000"},
-    {"drives/tape0/url", "sim:${home}/tapes/tape0.img?capacity=64G"},
-    {"catalog/db", "${home}/catalog.db"},
-    {"backup/pool", "default"},
-    /* pools/<name>/retention: how long a written volume is kept (days, or 90s/12h/30d/4w, or
-       never); pools without the key get 30 days. pools/<name>/volumes: how many volumes the
-       pool rotates through (0 = not set; 'tapeflow tape list' compares). */
-    {"pools/default/retention", "30"},
-    {"pools/default/volumes", "0"},
-    {"actors/echo/instances", "1"},
-    {"actors/catalog/instances", "1"},
-    {"actors/scanner/instances", "1"},
-    {"actors/compressor/instances", "2"},
-    {"actors/stager/instances", "1"},
-    {"actors/tapewriter/instances", "1"},   /* one per drive: it alone opens tapewriter/drive */
+#define S_MS 1LL
+#define S_SEC 1000LL
+#define S_MIN (60 * S_SEC)
+#define S_HOUR (60 * S_MIN)
+#define S_DAY (24 * S_HOUR)
+#define S_KIB 1024LL
+#define S_MIB (1024 * S_KIB)
+#define S_GIB (1024 * S_MIB)
+#define S_TIB (1024 * S_GIB)
+
+/* Every key tapeflow reads. Paths use ZPL's section/key form; <name> matches any one name,
+   drive<n> any drive number. Exact rows win over patterns. docs/operations.md shows this table
+   ('tapeflow config show' prints it with the effective values). */
+static const tf_config_key_t s_keys[] = {
+    /* type, default, min, max, values, names, help */
+    {"tapeflow/home", TF_CONFIG_PATH, NULL, 0, 0, NULL, NULL,
+     "data folder, base of ${run} and ${log} ($TAPEFLOW_HOME, /var/lib/tapeflow for root, "
+     "~/.local/share/tapeflow)"},
+    {"tapeflow/run", TF_CONFIG_PATH, "${home}/run", 0, 0, NULL, NULL,
+     "sockets, pid file and state file"},
+    {"tapeflow/log", TF_CONFIG_PATH, "${home}/log", 0, 0, NULL, NULL, "log files"},
+    {"tapeflow/log_level", TF_CONFIG_ENUM, "info", 0, 0, "debug|info|warn|error", NULL,
+     "least important log records written"},
+
+    {"broker/endpoint", TF_CONFIG_ENDPOINT, "ipc://${run}/broker.sock", 0, 0, NULL, NULL,
+     "where the broker binds and clients and workers connect"},
+    {"broker/journal", TF_CONFIG_PATH, "${home}/broker.db", 0, 0, NULL, NULL,
+     "SQLite journal of queued and in-flight items"},
+    {"broker/heartbeat", TF_CONFIG_MS, "1000", 10, 10 * S_MIN, NULL, NULL,
+     "time between heartbeats, both ways"},
+    {"broker/liveness", TF_CONFIG_INT, "3", 1, 100, NULL, NULL,
+     "missed heartbeats before a peer is declared dead"},
+    {"broker/max_attempts", TF_CONFIG_INT, "5", 1, 1000, NULL, NULL,
+     "deliveries of one item before it is failed for good"},
+    {"broker/max_message", TF_CONFIG_SIZE, "67108864", 64 * S_KIB, 4 * S_GIB, NULL, NULL,
+     "largest message any receiving socket accepts (ZMQ_MAXMSGSIZE)"},
+    {"broker/keep_done", TF_CONFIG_SECONDS, "604800", S_SEC, 3650 * S_DAY, NULL, NULL,
+     "how long finished items stay queryable"},
+    {"broker/job_service", TF_CONFIG_NAME, "catalog", 0, 0, NULL, NULL,
+     "service told (cat_job failed) when a job's item fails for good"},
+    {"broker/services", TF_CONFIG_NAMES, "", 0, 0, NULL, NULL,
+     "services accepted besides those of the configured actors (workers of other programs)"},
+    {"broker/reject_log", TF_CONFIG_INT, "10", 0, 1000000, NULL, NULL,
+     "malformed messages logged one by one per peer before a summary per minute"},
+
+    {"bus/frontend", TF_CONFIG_ENDPOINT, "ipc://${run}/bus-in.sock", 0, 0, NULL, NULL,
+     "publishers connect here (XSUB)"},
+    {"bus/backend", TF_CONFIG_ENDPOINT, "ipc://${run}/bus-out.sock", 0, 0, NULL, NULL,
+     "subscribers connect here (XPUB), e.g. tapeflow events"},
+    {"bus/hwm", TF_CONFIG_INT, "10000", 1, 10000000, NULL, NULL,
+     "events queued per peer before they are dropped"},
+
+    {"up/actors", TF_CONFIG_NAMES, "catalog scanner compressor stager tapewriter", 0, 0, NULL, NULL,
+     "actors 'tapeflow up' runs (echo is the test actor)"},
+    {"up/restart_min", TF_CONFIG_MS, "500", 10, S_HOUR, NULL, NULL,
+     "first restart delay of a crashed child"},
+    {"up/restart_max", TF_CONFIG_MS, "30000", 10, S_DAY, NULL, NULL,
+     "restart delay cap (the delay doubles per crash)"},
+    {"up/stable_after", TF_CONFIG_MS, "60000", 0, S_DAY, NULL, NULL,
+     "a child up this long has its restart delay reset"},
+    {"up/stop_timeout", TF_CONFIG_MS, "10000", 0, S_HOUR, NULL, NULL,
+     "SIGTERM grace before SIGKILL when stopping"},
+    {"up/settle", TF_CONFIG_MS, "2000", 0, 10 * S_SEC, NULL, NULL,
+     "'up --detach' says up once every child has run this long without a crash"},
+
+    {"actors/compressor/instances", TF_CONFIG_INT, "2", 0, 64, NULL, NULL,
+     "compressor processes 'tapeflow up' runs"},
+    {"actors/<name>/instances", TF_CONFIG_INT, "1", 0, 64, NULL,
+     "catalog scanner compressor stager tapewriter echo",
+     "processes of tapeflow-<name> 'tapeflow up' runs when up/actors names it"},
+    {"actors/echo/record", TF_CONFIG_PATH, NULL, 0, 0, NULL, NULL,
+     "test actor: file the echo actor appends each item to"},
+
+    {"scanner/group_size", TF_CONFIG_SIZE, "1073741824", 1, S_TIB, NULL, NULL,
+     "bytes of file content per archive"},
+    {"scanner/one_fs", TF_CONFIG_BOOL, "1", 0, 0, NULL, NULL,
+     "stay on each path's file system"},
+
+    {"compressor/compression", TF_CONFIG_ENUM, "zstd", 0, 0, "zstd|gzip|none", NULL,
+     "archive compression"},
+    {"compressor/level", TF_CONFIG_INT, "1", 0, 22, NULL, NULL,
+     "compression level (0: the library's default; 1 keeps a drive fed; gzip caps it at 9)"},
+    {"compressor/threads", TF_CONFIG_INT, "0", 0, 256, NULL, NULL,
+     "zstd worker threads per compressor, 0 = one per core"},
+    {"compressor/chunk", TF_CONFIG_SIZE, "1048576", 1 * S_KIB, 64 * S_MIB, NULL, NULL,
+     "bytes per stage_data message"},
+    {"compressor/stager_timeout", TF_CONFIG_MS, "60000", 100, S_DAY, NULL, NULL,
+     "silence from the stager before an item is handed back"},
+
+    {"stager/endpoint", TF_CONFIG_ENDPOINT, "ipc://${run}/stager.sock", 0, 0, NULL, NULL,
+     "where the stager binds for archive data"},
+    {"stager/advertise", TF_CONFIG_ENDPOINT, NULL, 0, 0, NULL, NULL,
+     "endpoint tape writers fetch from, when not stager/endpoint"},
+    {"stager/session_timeout", TF_CONFIG_SECONDS, "600", S_SEC, 7 * S_DAY, NULL, NULL,
+     "an archive stream silent this long is dropped"},
+    {"stager/dir", TF_CONFIG_PATH, "${home}/staging", 0, 0, NULL, NULL,
+     "holding disk: tmp/ and ready/"},
+    {"stager/capacity", TF_CONFIG_SIZE, "21474836480", 1, INT64_MAX, NULL, NULL,
+     "bytes the holding disk may use"},
+    {"stager/window", TF_CONFIG_SIZE, "8388608", 1 * S_KIB, 2 * S_GIB, NULL, NULL,
+     "bytes of credit one compressor may have"},
+
+    {"tapewriter/drive", TF_CONFIG_NAME, "tape0", 0, 0, NULL, NULL,
+     "the drive this tape writer opens (drives/<name>/url)"},
+    {"tapewriter/block_size", TF_CONFIG_SIZE, "262144", 4 * S_KIB, 1 * S_MIB, NULL, NULL,
+     "variable block size on tape"},
+    {"tapewriter/verify", TF_CONFIG_BOOL, "1", 0, 0, NULL, NULL,
+     "read every archive back before releasing it"},
+    {"tapewriter/fetch_chunk", TF_CONFIG_SIZE, "1048576", 4 * S_KIB, 64 * S_MIB, NULL, NULL,
+     "bytes per fetch from the stager"},
+    {"tapewriter/fetch_depth", TF_CONFIG_INT, "8", 1, 256, NULL, NULL,
+     "fetches in flight (keeps the drive streaming)"},
+    {"tapewriter/fetch_timeout", TF_CONFIG_MS, "30000", 100, S_DAY, NULL, NULL,
+     "silence from the stager before a fetch gives up"},
+    {"tapewriter/ready_timeout", TF_CONFIG_MS, "60000", 0, S_DAY, NULL, NULL,
+     "wait for the drive to become ready"},
+    {"tapewriter/busy_wait", TF_CONFIG_MS, "10000", 0, S_DAY, NULL, NULL,
+     "wait for a drive another process holds"},
+    {"tapewriter/catalog_timeout", TF_CONFIG_MS, "120000", 100, S_DAY, NULL, NULL,
+     "wait for the catalog to record a position"},
+    {"tapewriter/index_wait", TF_CONFIG_MS, "60000", 0, S_DAY, NULL, NULL,
+     "wait for an archive's file rows in the catalog before writing its index"},
+    {"tapewriter/mount_wait", TF_CONFIG_MS, "43200000", 0, 7 * S_DAY, NULL, NULL,
+     "without a changer, wait for the operator to mount the next volume (0: do not span)"},
+
+    {"drives/tape0/url", TF_CONFIG_URL, "sim:${home}/tapes/tape0.img?capacity=64G", 0, 0, NULL,
+     NULL, "the default drive: a simulated tape"},
+    {"drives/<name>/url", TF_CONFIG_URL, NULL, 0, 0, NULL, NULL,
+     "a tape drive: /dev/nstN, serial:SERIAL, sg:PATH or sim:FILE (docs/drives.md)"},
+    {"changers/<name>/url", TF_CONFIG_URL, NULL, 0, 0, NULL, NULL,
+     "a media changer (docs/changers.md)"},
+    {"changers/<name>/drive<n>", TF_CONFIG_STRING, NULL, 0, 0, NULL, NULL,
+     "the drive (name under drives/, or URL) in drive element n"},
+
+    {"catalog/db", TF_CONFIG_PATH, "${home}/catalog.db", 0, 0, NULL, NULL,
+     "SQLite catalog of jobs, files, archives and volumes"},
+    {"backup/pool", TF_CONFIG_NAME, "default", 0, 0, NULL, NULL,
+     "pool a backup writes to unless 'tapeflow backup --pool' says otherwise"},
+
+    {"pools/<name>/retention", TF_CONFIG_RETENTION, "30", 0, 0, NULL, "default",
+     "how long a written volume of the pool is kept"},
+    {"pools/<name>/volumes", TF_CONFIG_INT, "0", 0, 1000000, NULL, "default",
+     "volumes the pool rotates through (0: not set; 'tapeflow tape list' compares)"},
+    {"pools/<name>/allow_zero_retention", TF_CONFIG_BOOL, "0", 0, 0, NULL, "default",
+     "allow a retention under one day on purpose"},
 };
-#define S_NDEFAULTS (sizeof s_defaults / sizeof s_defaults[0])
+#define S_NKEYS (sizeof s_keys / sizeof s_keys[0])
+
+/* The service each actor program registers for (its main.c); others register their name. */
+static const struct {
+    const char *actor;
+    const char *service;
+} s_actor_services[] = {
+    {"catalog", "catalog"}, {"scanner", "scan"}, {"compressor", "compress"},
+    {"stager", "stager"},   {"tapewriter", "tape"}, {"echo", "echo"},
+};
+
+/* ------------------------------------------------------------------ table ------------- */
+
+const tf_config_key_t *
+tf_config_keys(size_t index)
+{
+    return index < S_NKEYS ? &s_keys[index] : NULL;
+}
+
+const char *
+tf_config_type_name(tf_config_type_t type)
+{
+    static const char *names[] = {"string", "path", "name", "names", "int", "size", "duration",
+                                  "duration", "bool", "enum", "endpoint", "url", "retention"};
+    return (size_t) type < sizeof names / sizeof names[0] ? names[type] : "?";
+}
+
+static bool
+s_name_char(char c)
+{
+    return isalnum((unsigned char) c) || c == '-' || c == '_' || c == '.';
+}
+
+/* One pattern segment against one path segment (both length-delimited). */
+static bool
+s_segment_matches(const char *pat, size_t plen, const char *seg, size_t slen)
+{
+    if (plen == 6 && memcmp(pat, "<name>", 6) == 0) {
+        if (slen == 0)
+            return false;
+        for (size_t i = 0; i < slen; i++)
+            if (!s_name_char(seg[i]))
+                return false;
+        return true;
+    }
+    if (plen > 3 && memcmp(pat + plen - 3, "<n>", 3) == 0) {
+        size_t prefix = plen - 3;
+        if (slen <= prefix || memcmp(pat, seg, prefix) != 0)
+            return false;
+        for (size_t i = prefix; i < slen; i++)
+            if (!isdigit((unsigned char) seg[i]))
+                return false;
+        return true;
+    }
+    return plen == slen && memcmp(pat, seg, plen) == 0;
+}
+
+/* Matches path against pattern segment by segment; prefix_only: path may stop early. */
+static bool
+s_matches(const char *pattern, const char *path, bool prefix_only)
+{
+    const char *p = pattern, *s = path;
+    for (;;) {
+        const char *pe = strchr(p, '/'), *se = strchr(s, '/');
+        size_t plen = pe ? (size_t) (pe - p) : strlen(p);
+        size_t slen = se ? (size_t) (se - s) : strlen(s);
+        if (!s_segment_matches(p, plen, s, slen))
+            return false;
+        if (!se)
+            return prefix_only ? true : !pe;
+        if (!pe)
+            return false;
+        p = pe + 1;
+        s = se + 1;
+    }
+}
+
+const tf_config_key_t *
+tf_config_lookup(const char *path)
+{
+    if (!path)
+        return NULL;
+    for (size_t i = 0; i < S_NKEYS; i++)
+        if (!strchr(s_keys[i].key, '<') && strcmp(s_keys[i].key, path) == 0)
+            return &s_keys[i];
+    for (size_t i = 0; i < S_NKEYS; i++)
+        if (strchr(s_keys[i].key, '<') && s_matches(s_keys[i].key, path, false))
+            return &s_keys[i];
+    return NULL;
+}
+
+/* True when path is a section some key lives under ("pools", "pools/offsite"). */
+static bool
+s_is_section(const char *path)
+{
+    for (size_t i = 0; i < S_NKEYS; i++)
+        if (s_matches(s_keys[i].key, path, true) && !s_matches(s_keys[i].key, path, false))
+            return true;
+    return false;
+}
+
+/* ------------------------------------------------------------------ parsing ----------- */
+
+static int
+s_parse_int(const char *text, int64_t *out)
+{
+    return tf_units_parse_int(text, INT64_MIN, INT64_MAX, out);
+}
+
+int
+tf_config_parse_duration(const char *text, int64_t unit_ms, int64_t *ms)
+{
+    if (!text || !isdigit((unsigned char) *text))
+        return -1;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long n = strtoull(text, &end, 10);
+    if (errno != 0)
+        return -1;
+    int64_t unit = unit_ms;
+    if (strcmp(end, "ms") == 0)
+        unit = S_MS;
+    else if (strcmp(end, "s") == 0)
+        unit = S_SEC;
+    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
+        unit = S_MIN;
+    else if (strcmp(end, "h") == 0)
+        unit = S_HOUR;
+    else if (strcmp(end, "d") == 0)
+        unit = S_DAY;
+    else if (strcmp(end, "w") == 0)
+        unit = 7 * S_DAY;
+    else if (*end != '\0')
+        return -1;
+    if (n > (unsigned long long) (INT64_MAX / 2 / unit))
+        return -1;
+    *ms = (int64_t) n * unit;
+    return 0;
+}
+
+static int
+s_parse_bool(const char *text, bool *out)
+{
+    static const char *yes[] = {"1", "true", "yes", "on"}, *no[] = {"0", "false", "no", "off"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(text, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcasecmp(text, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static bool
+s_enum_has(const char *values, const char *text)
+{
+    size_t len = strlen(text);
+    for (const char *p = values; p && *p;) {
+        const char *bar = strchr(p, '|');
+        size_t n = bar ? (size_t) (bar - p) : strlen(p);
+        if (n == len && memcmp(p, text, n) == 0)
+            return true;
+        p = bar ? bar + 1 : NULL;
+    }
+    return false;
+}
+
+/* Number the value stands for: INT and SIZE as is, durations in ms, BOOL 0/1. */
+static int
+s_parse_number(const tf_config_key_t *row, const char *text, int64_t *out)
+{
+    switch (row->type) {
+    case TF_CONFIG_INT:
+        return s_parse_int(text, out);
+    case TF_CONFIG_SIZE: {
+        uint64_t bytes = 0;
+        if (tf_units_parse_size(text, &bytes) != 0 || bytes > INT64_MAX)
+            return -1;
+        *out = (int64_t) bytes;
+        return 0;
+    }
+    case TF_CONFIG_MS:
+        return tf_config_parse_duration(text, S_MS, out);
+    case TF_CONFIG_SECONDS:
+        return tf_config_parse_duration(text, S_SEC, out);
+    case TF_CONFIG_BOOL: {
+        bool b = false;
+        if (s_parse_bool(text, &b) != 0)
+            return -1;
+        *out = b;
+        return 0;
+    }
+    default:
+        return s_parse_int(text, out);
+    }
+}
+
+static const char *
+s_span(int64_t value, tf_config_type_t type, char *buf, size_t size)
+{
+    if (type == TF_CONFIG_SIZE) {
+        if (value == INT64_MAX)
+            snprintf(buf, size, "no limit");
+        else if (value >= S_KIB && value % S_TIB == 0)
+            snprintf(buf, size, "%" PRId64 "T", (int64_t) (value / S_TIB));
+        else if (value >= S_KIB && value % S_GIB == 0)
+            snprintf(buf, size, "%" PRId64 "G", (int64_t) (value / S_GIB));
+        else if (value >= S_KIB && value % S_MIB == 0)
+            snprintf(buf, size, "%" PRId64 "M", (int64_t) (value / S_MIB));
+        else if (value >= S_KIB && value % S_KIB == 0)
+            snprintf(buf, size, "%" PRId64 "K", (int64_t) (value / S_KIB));
+        else
+            snprintf(buf, size, "%" PRId64, value);
+    }
+    else if (type == TF_CONFIG_MS || type == TF_CONFIG_SECONDS) {
+        if (value == 0)
+            snprintf(buf, size, "0");
+        else if (value % S_DAY == 0)
+            snprintf(buf, size, "%" PRId64 "d", (int64_t) (value / S_DAY));
+        else if (value % S_HOUR == 0)
+            snprintf(buf, size, "%" PRId64 "h", (int64_t) (value / S_HOUR));
+        else if (value % S_MIN == 0)
+            snprintf(buf, size, "%" PRId64 "m", (int64_t) (value / S_MIN));
+        else if (value % S_SEC == 0)
+            snprintf(buf, size, "%" PRId64 "s", (int64_t) (value / S_SEC));
+        else
+            snprintf(buf, size, "%" PRId64 "ms", value);
+    }
+    else
+        snprintf(buf, size, "%" PRId64, value);
+    return buf;
+}
+
+const char *
+tf_config_allowed(const tf_config_key_t *row, char *buf, size_t size)
+{
+    char lo[32], hi[32];
+    s_span(row->min, row->type, lo, sizeof lo);
+    s_span(row->max, row->type, hi, sizeof hi);
+    switch (row->type) {
+    case TF_CONFIG_INT:
+        snprintf(buf, size, "a whole number from %s to %s", lo, hi);
+        break;
+    case TF_CONFIG_SIZE:
+        if (row->max == INT64_MAX)
+            snprintf(buf, size, "a size of at least %s bytes (65536, 512K, 64M, 1G, 2T)", lo);
+        else
+            snprintf(buf, size, "a size from %s to %s bytes (65536, 512K, 64M, 1G)", lo, hi);
+        break;
+    case TF_CONFIG_MS:
+        snprintf(buf, size, "a duration from %s to %s (a bare number is milliseconds; or "
+                            "500ms, 2s, 5m, 12h, 1d)", lo, hi);
+        break;
+    case TF_CONFIG_SECONDS:
+        snprintf(buf, size, "a duration from %s to %s (a bare number is seconds; or 90s, 10m, "
+                            "12h, 7d)", lo, hi);
+        break;
+    case TF_CONFIG_BOOL:
+        snprintf(buf, size, "1 or 0 (true/false, yes/no, on/off)");
+        break;
+    case TF_CONFIG_ENUM: {
+        /* "a|b|c" -> "a, b or c" */
+        size_t used = 0;
+        buf[0] = '\0';
+        const char *p = row->values;
+        while (p && *p && used + 1 < size) {
+            const char *bar = strchr(p, '|');
+            size_t n = bar ? (size_t) (bar - p) : strlen(p);
+            const char *sep = used == 0 ? "" : bar ? ", " : " or ";
+            int w = snprintf(buf + used, size - used, "%s%.*s", sep, (int) n, p);
+            used += w > 0 ? (size_t) w : 0;
+            if (used >= size)
+                used = size - 1;
+            p = bar ? bar + 1 : NULL;
+        }
+        break;
+    }
+    case TF_CONFIG_ENDPOINT:
+        snprintf(buf, size, "ipc://PATH, tcp://HOST:PORT or inproc://NAME");
+        break;
+    case TF_CONFIG_NAME:
+        snprintf(buf, size, "one name of letters, digits, '-', '_' or '.'");
+        break;
+    case TF_CONFIG_NAMES:
+        snprintf(buf, size, "names of letters, digits, '-', '_' or '.', separated by spaces or commas");
+        break;
+    case TF_CONFIG_RETENTION:
+        snprintf(buf, size, "days (30), a number with s, m, h, d or w (90s, 12h, 4w), or never");
+        break;
+    case TF_CONFIG_PATH:
+        snprintf(buf, size, "a path (may use ${home}, ${run}, ${log})");
+        break;
+    case TF_CONFIG_URL:
+        snprintf(buf, size, "a URL");
+        break;
+    default:
+        snprintf(buf, size, "any text");
+        break;
+    }
+    return buf;
+}
+
+/* NULL when text is a valid value of row; else what is wrong, in words, into buf. */
+static const char *
+s_value_problem(const tf_config_key_t *row, const char *text, char *buf, size_t size)
+{
+    switch (row->type) {
+    case TF_CONFIG_INT:
+    case TF_CONFIG_SIZE:
+    case TF_CONFIG_MS:
+    case TF_CONFIG_SECONDS:
+    case TF_CONFIG_BOOL: {
+        int64_t n = 0;
+        if (s_parse_number(row, text, &n) != 0)
+            snprintf(buf, size, "is not %s",
+                     row->type == TF_CONFIG_INT    ? "a whole number"
+                     : row->type == TF_CONFIG_SIZE ? "a size"
+                     : row->type == TF_CONFIG_BOOL ? "a yes/no value"
+                                                   : "a duration");
+        else if (row->type != TF_CONFIG_BOOL && (n < row->min || n > row->max))
+            snprintf(buf, size, "is out of range");
+        else
+            return NULL;
+        return buf;
+    }
+    case TF_CONFIG_ENUM:
+        if (s_enum_has(row->values, text))
+            return NULL;
+        snprintf(buf, size, "is not one of the choices");
+        return buf;
+    case TF_CONFIG_ENDPOINT:
+        if ((strncmp(text, "ipc://", 6) == 0 && text[6]) || (strncmp(text, "inproc://", 9) == 0 && text[9]))
+            return NULL;
+        if (strncmp(text, "tcp://", 6) == 0) {
+            const char *colon = strrchr(text + 6, ':');
+            int64_t port = 0;
+            if (colon && colon > text + 6 && (strcmp(colon + 1, "*") == 0
+                                              || (s_parse_int(colon + 1, &port) == 0 && port > 0
+                                                  && port < 65536)))
+                return NULL;
+        }
+        snprintf(buf, size, "is not a ZeroMQ endpoint");
+        return buf;
+    case TF_CONFIG_NAME:
+    case TF_CONFIG_NAMES:
+        for (const char *p = text; *p; p++)
+            if (!s_name_char(*p) && !(row->type == TF_CONFIG_NAMES && (*p == ' ' || *p == ',' || *p == '\t'))) {
+                snprintf(buf, size, "holds '%c', which a name may not", *p);
+                return buf;
+            }
+        return NULL;
+    case TF_CONFIG_RETENTION: {
+        int64_t ms = 0;
+        if (strcmp(text, "never") == 0 || tf_config_parse_duration(text, S_DAY, &ms) == 0)
+            return NULL;
+        snprintf(buf, size, "is not a retention period");
+        return buf;
+    }
+    case TF_CONFIG_PATH:
+    case TF_CONFIG_URL:
+        if (*text)
+            return NULL;
+        snprintf(buf, size, "is empty");
+        return buf;
+    default:
+        return NULL;
+    }
+}
+
+/* Levenshtein distance, small strings only: for "did you mean". */
+static size_t
+s_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return 99;
+    size_t d[64][64];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+    return d[la][lb];
+}
+
+/* A row's key in the form the user wrote: placeholders take the path's names
+   (pools/<name>/retention for pools/offsite/retension -> pools/offsite/retention). False when
+   the two have a different number of segments. */
+static bool
+s_fill_pattern(const char *pattern, const char *path, char *buf, size_t size)
+{
+    size_t used = 0;
+    const char *p = pattern, *s = path;
+    buf[0] = '\0';
+    for (;;) {
+        const char *pe = strchr(p, '/'), *se = strchr(s, '/');
+        size_t plen = pe ? (size_t) (pe - p) : strlen(p);
+        size_t slen = se ? (size_t) (se - s) : strlen(s);
+        bool placeholder = plen == 6 && memcmp(p, "<name>", 6) == 0;
+        int w = snprintf(buf + used, size - used, "%s%.*s", used ? "/" : "",
+                         (int) (placeholder ? slen : plen), placeholder ? s : p);
+        if (w < 0 || used + (size_t) w >= size)
+            return false;
+        used += (size_t) w;
+        if (!pe || !se)
+            return !pe && !se;
+        p = pe + 1;
+        s = se + 1;
+    }
+}
+
+/* The closest key to an unknown one, or "" when none is close. */
+static void
+s_suggest(const char *path, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    size_t best = 4;
+    for (size_t i = 0; i < S_NKEYS; i++) {
+        char candidate[512];
+        if (!s_fill_pattern(s_keys[i].key, path, candidate, sizeof candidate))
+            continue;
+        size_t d = s_distance(path, candidate);
+        if (d < best) {
+            best = d;
+            snprintf(buf, size, "%s", candidate);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ life cycle -------- */
 
 tf_config_t *
 tf_config_new(void)
@@ -88,7 +615,9 @@ tf_config_new(void)
         return NULL;
     self->root = zconfig_new("root", NULL);
     self->expanded = zhashx_new();
-    if (!self->root || !self->expanded) {
+    self->lines = zhashx_new();
+    self->overrides = zhashx_new();
+    if (!self->root || !self->expanded || !self->lines || !self->overrides) {
         tf_config_destroy(&self);
         return NULL;
     }
@@ -97,8 +626,88 @@ tf_config_new(void)
     return self;
 }
 
+/* Records the line of every name in the ZPL text (zconfig keeps no line numbers): each level
+   is indented by 4 spaces, a name ends at a space, '=' or '#'. The first line of a path wins. */
+static void
+s_index_lines(tf_config_t *self, const char *text)
+{
+    char stack[16][128];
+    int line = 0;
+    for (const char *p = text; *p;) {
+        line++;
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t) (eol - p) : strlen(p);
+        size_t indent = 0;
+        while (indent < len && p[indent] == ' ')
+            indent++;
+        const char *name = p + indent;
+        size_t n = 0;
+        while (indent + n < len && name[n] != ' ' && name[n] != '\t' && name[n] != '='
+               && name[n] != '#' && name[n] != '\r')
+            n++;
+        size_t level = indent / 4;
+        if (n > 0 && level < 16 && n < sizeof stack[0]) {
+            snprintf(stack[level], sizeof stack[level], "%.*s", (int) n, name);
+            char path[16 * 128 + 16] = "";
+            size_t used = 0;
+            for (size_t i = 0; i <= level; i++) {
+                int w = snprintf(path + used, sizeof path - used, "%s%s", i ? "/" : "", stack[i]);
+                used += w > 0 ? (size_t) w : 0;
+                if (used >= sizeof path)
+                    break;
+            }
+            if (used < sizeof path && !zhashx_lookup(self->lines, path))
+                zhashx_insert(self->lines, path, (void *) (intptr_t) line);
+        }
+        p = eol ? eol + 1 : p + len;
+    }
+}
+
+/* zconfig says only that a text does not parse: point at the first line that looks wrong
+   (" at line 3: indented by 2 spaces") into buf, or "" when no line does. */
+static void
+s_syntax_hint(const char *text, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    int line = 0;
+    size_t prev_level = 0;
+    for (const char *p = text; *p;) {
+        line++;
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t) (eol - p) : strlen(p);
+        size_t indent = 0;
+        while (indent < len && (p[indent] == ' ' || p[indent] == '\t'))
+            indent++;
+        const char *body = p + indent;
+        size_t blen = len - indent;
+        if (blen > 0 && body[blen - 1] == '\r')
+            blen--;
+        if (blen > 0 && *body != '#') {
+            const char *eq = memchr(body, '=', blen);
+            const char *value = eq ? eq + 1 : NULL;
+            while (value && value < body + blen && *value == ' ')
+                value++;
+            if (memchr(p, '\t', indent))
+                snprintf(buf, size, " at line %d: indented with a tab", line);
+            else if (indent % 4)
+                snprintf(buf, size, " at line %d: indented by %zu spaces", line, indent);
+            else if (indent / 4 > prev_level + 1)
+                snprintf(buf, size, " at line %d: indented deeper than the section above it", line);
+            else if (eq == body)
+                snprintf(buf, size, " at line %d: no key before '='", line);
+            else if (value && value < body + blen && (*value == '"' || *value == '\'')
+                     && !memchr(value + 1, *value, (size_t) (body + blen - value - 1)))
+                snprintf(buf, size, " at line %d: the quote is not closed", line);
+            if (*buf)
+                return;
+            prev_level = indent / 4;
+        }
+        p = eol ? eol + 1 : p + len;
+    }
+}
+
 tf_config_t *
-tf_config_open(const char *path, tf_err_t *err)
+tf_config_load(const char *path, tf_err_t *err)
 {
     bool explicit_path = path != NULL;
     if (!path)
@@ -144,17 +753,47 @@ tf_config_open(const char *path, tf_err_t *err)
         return NULL;
     }
     zconfig_t *loaded = zconfig_str_load(text);
-    free(text);
     if (!loaded) {
+        char where[256];
+        s_syntax_hint(text, where, sizeof where);
+        free(text);
         tf_err_set(err, TF_ERR_INVALID,
-                   "config file %s is not valid ZPL (indent each level by 4 spaces; "
-                   "write 'key = value')", path);
+                   "config file %s is not valid ZPL%s (indent each level by 4 spaces; "
+                   "write 'key = value')", path, where);
         tf_config_destroy(&self);
         return NULL;
     }
+    s_index_lines(self, text);
+    free(text);
     zconfig_destroy(&self->root);
     self->root = loaded;
     self->file = strdup(path);
+    return self;
+}
+
+tf_config_t *
+tf_config_open(const char *path, tf_err_t *err)
+{
+    tf_config_t *self = tf_config_load(path, err);
+    if (!self || !self->file)
+        return self;
+    zlist_t *problems = zlist_new();
+    if (!problems) {
+        tf_err_set(err, TF_ERR_NOMEM, "out of memory checking configuration");
+        tf_config_destroy(&self);
+        return NULL;
+    }
+    zlist_autofree(problems);
+    size_t n = tf_config_check(self, problems);
+    if (n > 0) {
+        char more[PATH_MAX + 128] = "";
+        if (n > 1)
+            snprintf(more, sizeof more, " (and %zu more; list them all with: tapeflow config check %s)",
+                     n - 1, self->file);
+        tf_err_set(err, TF_ERR_INVALID, "config %s%s", (const char *) zlist_first(problems), more);
+        tf_config_destroy(&self);
+    }
+    zlist_destroy(&problems);
     return self;
 }
 
@@ -165,19 +804,111 @@ tf_config_destroy(tf_config_t **self_p)
         tf_config_t *self = *self_p;
         zconfig_destroy(&self->root);
         zhashx_destroy(&self->expanded);
+        zhashx_destroy(&self->lines);
+        zhashx_destroy(&self->overrides);
         free(self->file);
         free(self);
         *self_p = NULL;
     }
 }
 
+/* ------------------------------------------------------------------ checking ---------- */
+
+static int
+s_line_of(tf_config_t *self, const char *path)
+{
+    return (int) (intptr_t) zhashx_lookup(self->lines, path);
+}
+
+static void
+s_problem(tf_config_t *self, zlist_t *problems, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+s_problem(tf_config_t *self, zlist_t *problems, const char *path, const char *fmt, ...)
+{
+    char where[PATH_MAX + 32], what[1024];
+    int line = s_line_of(self, path);
+    if (self->file && line > 0)
+        snprintf(where, sizeof where, "%s line %d", self->file, line);
+    else if (self->file)
+        snprintf(where, sizeof where, "%s", self->file);
+    else
+        snprintf(where, sizeof where, "override");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    char *text = zsys_sprintf("%s: %s", where, what);
+    if (text) {
+        zlist_append(problems, text);
+        zstr_free(&text);
+    }
+}
+
+/* Checks one configured value; appends a problem and returns false when it is refused. */
+static bool
+s_check_value(tf_config_t *self, const char *path, const char *value, zlist_t *problems)
+{
+    const tf_config_key_t *row = tf_config_lookup(path);
+    if (!row) {
+        char suggestion[256];
+        s_suggest(path, suggestion, sizeof suggestion);
+        if (*suggestion)
+            s_problem(self, problems, path, "unknown key %s (did you mean %s?); 'tapeflow config "
+                      "show' lists every key", path, suggestion);
+        else
+            s_problem(self, problems, path, "unknown key %s; 'tapeflow config show' lists every key",
+                      path);
+        return false;
+    }
+    char why[128], allowed[256];
+    if (!s_value_problem(row, value, why, sizeof why))
+        return true;
+    s_problem(self, problems, path, "%s = '%s' %s: allowed is %s (%s)", path, value, why,
+              tf_config_allowed(row, allowed, sizeof allowed), row->help);
+    return false;
+}
+
+static void
+s_check_node(tf_config_t *self, zconfig_t *node, const char *prefix, zlist_t *problems)
+{
+    for (zconfig_t *c = zconfig_child(node); c; c = zconfig_next(c)) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "/" : "", zconfig_name(c));
+        const char *value = zconfig_value(c);
+        bool has_children = zconfig_child(c) != NULL;
+        if (has_children)
+            s_check_node(self, c, path, problems);   /* an unknown section shows in its keys */
+        if (value && *value)
+            s_check_value(self, path, value, problems);
+        else if (!has_children && !tf_config_lookup(path) && !s_is_section(path))
+            s_check_value(self, path, "", problems);   /* reports the unknown key */
+    }
+}
+
+size_t
+tf_config_check(tf_config_t *self, zlist_t *problems)
+{
+    size_t before = zlist_size(problems);
+    s_check_node(self, self->root, "", problems);
+    /* Between keys: the restart delay cap cannot be below the first delay. */
+    int64_t lo = tf_config_ms(self, "up/restart_min"), hi = tf_config_ms(self, "up/restart_max");
+    if (hi < lo)
+        s_problem(self, problems, "up/restart_max",
+                  "up/restart_max (%" PRId64 " ms) is below up/restart_min (%" PRId64 " ms): "
+                  "raise it or lower up/restart_min", hi, lo);
+    return zlist_size(problems) - before;
+}
+
+/* ------------------------------------------------------------------ getting ----------- */
+
+/* Default of a concrete path: exact row, else the pattern's. */
 static const char *
 s_default(const char *path)
 {
-    for (size_t i = 0; i < S_NDEFAULTS; i++)
-        if (strcmp(s_defaults[i].path, path) == 0)
-            return s_defaults[i].value;
-    return NULL;
+    const tf_config_key_t *row = tf_config_lookup(path);
+    return row ? row->value : NULL;
 }
 
 /* Raw (unexpanded) value: file/override first, then the default. */
@@ -276,19 +1007,96 @@ tf_config_get_int(tf_config_t *self, const char *path, int64_t fallback)
     return (int64_t) n;
 }
 
+/* The number a key stands for; its default when the value does not parse (only possible
+   through an unchecked tf_config_set), 0 for a key the table does not have. */
+static int64_t
+s_number(tf_config_t *self, const char *path)
+{
+    const tf_config_key_t *row = tf_config_lookup(path);
+    if (!row) {
+        tf_log_error("configuration key %s is not in the key table (common/tf_config.c)", path);
+        return 0;
+    }
+    int64_t n = 0;
+    const char *value = tf_config_get(self, path);
+    if (value && s_parse_number(row, value, &n) == 0)
+        return n;
+    if (row->value && s_parse_number(row, row->value, &n) == 0)
+        return n;
+    return 0;
+}
+
+int64_t tf_config_int(tf_config_t *self, const char *path) { return s_number(self, path); }
+int64_t tf_config_size(tf_config_t *self, const char *path) { return s_number(self, path); }
+int64_t tf_config_ms(tf_config_t *self, const char *path) { return s_number(self, path); }
+bool tf_config_bool(tf_config_t *self, const char *path) { return s_number(self, path) != 0; }
+
+const char *
+tf_config_str(tf_config_t *self, const char *path)
+{
+    const char *value = tf_config_get(self, path);
+    return value ? value : "";
+}
+
 int
 tf_config_set(tf_config_t *self, const char *path, const char *value)
 {
     zconfig_put(self->root, path, value);
+    zhashx_update(self->overrides, path, (void *) 1);
     /* Any value may feed another through ${...}: drop every cached expansion. */
     zhashx_purge(self->expanded);
     return TF_OK;
+}
+
+int
+tf_config_override(tf_config_t *self, const char *path, const char *value, tf_err_t *err)
+{
+    zlist_t *problems = zlist_new();
+    if (!problems)
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    zlist_autofree(problems);
+    bool ok = s_check_value(self, path, value, problems);
+    int rc = TF_OK;
+    if (!ok) {
+        /* Skip the "FILE line N: " prefix: the value came from the command line. */
+        const char *text = zlist_first(problems);
+        const char *colon = strstr(text, ": ");
+        rc = tf_err_set(err, TF_ERR_INVALID, "%s", colon ? colon + 2 : text);
+    }
+    zlist_destroy(&problems);
+    if (rc == TF_OK)
+        tf_config_set(self, path, value);
+    return rc;
+}
+
+size_t
+tf_config_overrides(tf_config_t *self)
+{
+    return zhashx_size(self->overrides);
 }
 
 const char *
 tf_config_file(tf_config_t *self)
 {
     return self->file;
+}
+
+const char *
+tf_config_source(tf_config_t *self, const char *path, char *buf, size_t size)
+{
+    zconfig_t *item = zconfig_locate(self->root, path);
+    bool configured = item && zconfig_value(item) && *zconfig_value(item);
+    if (configured && zhashx_lookup(self->overrides, path))
+        snprintf(buf, size, "override");
+    else if (configured && self->file && s_line_of(self, path) > 0)
+        snprintf(buf, size, "%s:%d", self->file, s_line_of(self, path));
+    else if (configured && self->file)
+        snprintf(buf, size, "%s", self->file);
+    else if (strcmp(path, "tapeflow/home") == 0 && getenv("TAPEFLOW_HOME") && *getenv("TAPEFLOW_HOME"))
+        snprintf(buf, size, "environment");
+    else
+        snprintf(buf, size, "default");
+    return buf;
 }
 
 static bool
@@ -300,6 +1108,18 @@ s_list_has(zlist_t *list, const char *name)
     return false;
 }
 
+/* Adds names from a space-separated list. */
+static void
+s_add_words(zlist_t *list, const char *words)
+{
+    char *copy = words ? strdup(words) : NULL;
+    char *save = NULL;
+    for (char *w = copy ? strtok_r(copy, " ,\t", &save) : NULL; w; w = strtok_r(NULL, " ,\t", &save))
+        if (!s_list_has(list, w))
+            zlist_append(list, w);
+    free(copy);
+}
+
 zlist_t *
 tf_config_children(tf_config_t *self, const char *section)
 {
@@ -308,14 +1128,18 @@ tf_config_children(tf_config_t *self, const char *section)
         return NULL;
     zlist_autofree(names);
     size_t len = strlen(section);
-    for (size_t i = 0; i < S_NDEFAULTS; i++) {
-        const char *p = s_defaults[i].path;
+    for (size_t i = 0; i < S_NKEYS; i++) {
+        const char *p = s_keys[i].key;
         if (strncmp(p, section, len) != 0 || p[len] != '/')
             continue;
         const char *start = p + len + 1;
         const char *slash = strchr(start, '/');
         if (!slash)
             continue;
+        if (strncmp(start, "<name>/", 7) == 0) {
+            s_add_words(names, s_keys[i].names);
+            continue;
+        }
         char name[128];
         snprintf(name, sizeof name, "%.*s", (int) (slash - start), start);
         if (!s_list_has(names, name))
@@ -328,6 +1152,63 @@ tf_config_children(tf_config_t *self, const char *section)
     return names;
 }
 
+/* Adds the concrete keys of a pattern for each name: "pools/<name>/volumes" x "default". */
+static void
+s_add_instances(zlist_t *keys, const char *pattern, zlist_t *names)
+{
+    const char *mark = strstr(pattern, "<name>");
+    if (!mark || strstr(mark + 6, "<"))
+        return;
+    for (const char *name = zlist_first(names); name; name = zlist_next(names)) {
+        char key[512];
+        snprintf(key, sizeof key, "%.*s%s%s", (int) (mark - pattern), pattern, name, mark + 6);
+        if (!s_list_has(keys, key))
+            zlist_append(keys, key);
+    }
+}
+
+static void
+s_collect_file_keys(zconfig_t *node, const char *prefix, zlist_t *keys)
+{
+    for (zconfig_t *c = zconfig_child(node); c; c = zconfig_next(c)) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "/" : "", zconfig_name(c));
+        if (zconfig_value(c) && *zconfig_value(c) && !s_list_has(keys, path))
+            zlist_append(keys, path);
+        s_collect_file_keys(c, path, keys);
+    }
+}
+
+zlist_t *
+tf_config_effective_keys(tf_config_t *self)
+{
+    zlist_t *keys = zlist_new();
+    if (!keys)
+        return NULL;
+    zlist_autofree(keys);
+    for (size_t i = 0; i < S_NKEYS; i++) {
+        const char *key = s_keys[i].key;
+        if (!strchr(key, '<')) {
+            if ((s_keys[i].value || strcmp(key, "tapeflow/home") == 0) && !s_list_has(keys, key))
+                zlist_append(keys, (char *) key);
+            continue;
+        }
+        if (!s_keys[i].value)
+            continue;   /* patterns without a default show up through the file's keys */
+        char section[256];
+        snprintf(section, sizeof section, "%.*s", (int) (strstr(key, "/<name>") ? strstr(key, "/<name>") - key : 0), key);
+        if (!*section)
+            continue;
+        zlist_t *names = tf_config_children(self, section);
+        if (names)
+            s_add_instances(keys, key, names);
+        zlist_destroy(&names);
+    }
+    s_collect_file_keys(self->root, "", keys);
+    zlist_sort(keys, (zlist_compare_fn *) strcmp);
+    return keys;
+}
+
 int
 tf_config_save(tf_config_t *self, const char *path, tf_err_t *err)
 {
@@ -336,9 +1217,9 @@ tf_config_save(tf_config_t *self, const char *path, tf_err_t *err)
     zstr_free(&text);
     if (!out)
         return tf_err_set(err, TF_ERR_NOMEM, "out of memory saving configuration");
-    for (size_t i = 0; i < S_NDEFAULTS; i++)
-        if (!zconfig_locate(out, s_defaults[i].path))
-            zconfig_put(out, s_defaults[i].path, s_defaults[i].value);
+    for (size_t i = 0; i < S_NKEYS; i++)
+        if (s_keys[i].value && !strchr(s_keys[i].key, '<') && !zconfig_locate(out, s_keys[i].key))
+            zconfig_put(out, s_keys[i].key, s_keys[i].value);
     if (!zconfig_locate(out, "tapeflow/home"))
         zconfig_put(out, "tapeflow/home", tf_config_get(self, "tapeflow/home"));
     int rc = zconfig_save(out, path);
@@ -346,4 +1227,37 @@ tf_config_save(tf_config_t *self, const char *path, tf_err_t *err)
     if (rc != 0)
         return tf_err_errno(err, TF_ERR_IO, errno, "cannot write config %s", path);
     return TF_OK;
+}
+
+/* ------------------------------------------------------------------ services ---------- */
+
+const char *
+tf_config_actor_service(const char *actor)
+{
+    for (size_t i = 0; i < sizeof s_actor_services / sizeof s_actor_services[0]; i++)
+        if (strcmp(s_actor_services[i].actor, actor) == 0)
+            return s_actor_services[i].service;
+    return actor;
+}
+
+zlist_t *
+tf_config_services(tf_config_t *self)
+{
+    zlist_t *services = zlist_new();
+    zlist_t *actors = tf_config_children(self, "actors");
+    if (!services || !actors) {
+        zlist_destroy(&services);
+        zlist_destroy(&actors);
+        return NULL;
+    }
+    zlist_autofree(services);
+    s_add_words(actors, tf_config_str(self, "up/actors"));
+    for (const char *a = zlist_first(actors); a; a = zlist_next(actors))
+        if (!s_list_has(services, tf_config_actor_service(a)))
+            zlist_append(services, (char *) tf_config_actor_service(a));
+    s_add_words(services, tf_config_str(self, "broker/job_service"));
+    s_add_words(services, tf_config_str(self, "broker/services"));
+    zlist_sort(services, (zlist_compare_fn *) strcmp);
+    zlist_destroy(&actors);
+    return services;
 }

@@ -1,7 +1,10 @@
 /*  tf_units - human sizes. */
 #include "tf_units.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -46,5 +49,34 @@ tf_units_parse_size(const char *text, uint64_t *bytes)
     if (*end != '\0' || (shift && n > (UINT64_MAX >> shift)))
         return -1;
     *bytes = (uint64_t) n << shift;
+    return 0;
+}
+
+int
+tf_units_parse_int(const char *text, int64_t min, int64_t max, int64_t *value)
+{
+    if (!text || !(isdigit((unsigned char) text[0]) || (text[0] == '-' && isdigit((unsigned char) text[1]))))
+        return -1;
+    char *end = NULL;
+    errno = 0;
+    long long n = strtoll(text, &end, 10);
+    if (errno != 0 || *end != '\0' || n < min || n > max)
+        return -1;
+    *value = (int64_t) n;
+    return 0;
+}
+
+int
+tf_units_parse_seconds(const char *text, int64_t min_ms, int64_t max_ms, int64_t *ms)
+{
+    if (!text || !(isdigit((unsigned char) text[0]) || (text[0] == '.' && isdigit((unsigned char) text[1]))))
+        return -1;
+    char *end = NULL;
+    errno = 0;
+    double s = strtod(text, &end);
+    if (errno != 0 || *end != '\0' || !isfinite(s) || s * 1000.0 > (double) max_ms
+        || s * 1000.0 < (double) min_ms)
+        return -1;
+    *ms = (int64_t) ceil(s * 1000.0);
     return 0;
 }

@@ -11,4 +11,11 @@ const char *tf_units_bytes(uint64_t bytes, char *buf, size_t size);
    accepted) into *bytes. Returns 0, or -1 when the text is not a size. */
 int tf_units_parse_size(const char *text, uint64_t *bytes);
 
+/* A whole number in [min, max]: optional '-', decimal digits, nothing else (no spaces, no
+   suffix, no "" ). Returns 0, or -1 when the text is not one or out of range. */
+int tf_units_parse_int(const char *text, int64_t min, int64_t max, int64_t *value);
+
+/* Seconds as people type them ("10", "0.5") into ms, in [min_ms, max_ms]. Returns 0 or -1. */
+int tf_units_parse_seconds(const char *text, int64_t min_ms, int64_t max_ms, int64_t *ms);
+
 #endif

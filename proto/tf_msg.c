@@ -147,6 +147,14 @@ static const tf_field_t s_worker_row_fields[] = {
     F_INT(tf_msg_worker_row_t, idle_ms, OPT),
 };
 static const tf_record_t s_worker_row = RECORD("worker", tf_msg_worker_row_t, s_worker_row_fields);
+static const tf_field_t s_reject_row_fields[] = {
+    F_STR(tf_msg_reject_row_t, peer, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_reject_row_t, name, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_reject_row_t, rejected, OPT),
+    F_STR(tf_msg_reject_row_t, last_reason, OPT, TF_MSG_MAX_TEXT),
+    F_INT(tf_msg_reject_row_t, last_ms, OPT),
+};
+static const tf_record_t s_reject_row = RECORD("reject", tf_msg_reject_row_t, s_reject_row_fields);
 static const tf_field_t s_status_fields[] = {
     F_STR(tf_msg_status_t, rid, OPT, TF_MSG_MAX_ID),
     F_UINT(tf_msg_status_t, pid, OPT),
@@ -155,6 +163,7 @@ static const tf_field_t s_status_fields[] = {
     F_UINT(tf_msg_status_t, recovered, OPT),
     F_ROWS(tf_msg_status_t, services, REQ, TF_MSG_MAX_ROWS, s_service_row),
     F_ROWS(tf_msg_status_t, workers, REQ, TF_MSG_MAX_ROWS, s_worker_row),
+    F_ROWS(tf_msg_status_t, rejects, OPT, TF_MSG_MAX_ROWS, s_reject_row),
 };
 static const tf_field_t s_error_fields[] = {
     F_STR(tf_msg_error_t, rid, OPT, TF_MSG_MAX_ID),

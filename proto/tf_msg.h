@@ -157,6 +157,15 @@ typedef struct {
     int64_t idle_ms;     /* since the broker last heard from it */
 } tf_msg_worker_row_t;
 
+/* A peer whose messages the broker refused: malformed, or work for a service nobody runs. */
+typedef struct {
+    char *peer;          /* routing id, hex */
+    char *name;          /* worker name when the peer is a registered worker */
+    uint64_t rejected;   /* messages refused since the broker started */
+    char *last_reason;
+    int64_t last_ms;     /* wall clock of the last one */
+} tf_msg_reject_row_t;
+
 typedef struct {
     char *rid;
     uint64_t pid;
@@ -167,6 +176,8 @@ typedef struct {
     size_t services_count;
     tf_msg_worker_row_t *workers;
     size_t workers_count;
+    tf_msg_reject_row_t *rejects;  /* optional: peers with refused messages, most first */
+    size_t rejects_count;
 } tf_msg_status_t;
 
 typedef struct {

@@ -29,9 +29,9 @@ compressor_new(tf_config_t *cfg, tf_err_t *err)
         tf_err_set(err, TF_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    self->compression = strdup(tf_config_get_or(cfg, "compressor/compression", "zstd"));
-    self->level = (int) tf_config_get_int(cfg, "compressor/level", 3);
-    self->threads = (int) tf_config_get_int(cfg, "compressor/threads", 0);
+    self->compression = strdup(tf_config_str(cfg, "compressor/compression"));
+    self->level = (int) tf_config_int(cfg, "compressor/level");
+    self->threads = (int) tf_config_int(cfg, "compressor/threads");
     if (!self->compression) {
         tf_err_set(err, TF_ERR_NOMEM, "out of memory");
         compressor_destroy(&self);
@@ -43,13 +43,13 @@ compressor_new(tf_config_t *cfg, tf_err_t *err)
         return NULL;
     }
     tf_stage_client_opts_t opts = {
-        .endpoint = tf_config_get_or(cfg, "stager/endpoint", ""),
-        .chunk = (size_t) tf_config_get_int(cfg, "compressor/chunk", 1 << 20),
-        .timeout_ms = tf_config_get_int(cfg, "compressor/stager_timeout", 60000),
-        .max_message = tf_config_get_int(cfg, "broker/max_message", 64 << 20),
+        .endpoint = tf_config_str(cfg, "stager/endpoint"),
+        .chunk = (size_t) tf_config_size(cfg, "compressor/chunk"),
+        .timeout_ms = tf_config_ms(cfg, "compressor/stager_timeout"),
+        .max_message = tf_config_size(cfg, "broker/max_message"),
     };
     self->stage = tf_stage_client_new(&opts, err);
-    self->client = self->stage ? tf_client_new(tf_config_get_or(cfg, "broker/endpoint", ""), err) : NULL;
+    self->client = self->stage ? tf_client_new(tf_config_str(cfg, "broker/endpoint"), err) : NULL;
     if (!self->client) {
         compressor_destroy(&self);
         return NULL;

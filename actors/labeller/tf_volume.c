@@ -75,7 +75,7 @@ tf_volume_pool_count(tf_config_t *cfg, const char *pool)
 {
     char key[128];
     snprintf(key, sizeof key, "pools/%s/volumes", pool);
-    int64_t n = tf_config_get_int(cfg, key, 0);
+    int64_t n = tf_config_int(cfg, key);
     return n > 0 ? n : 0;
 }
 

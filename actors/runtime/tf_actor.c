@@ -256,16 +256,16 @@ tf_actor_new(tf_config_t *cfg, const char *service, const char *name, tf_err_t *
     args->service = strdup(service);
     args->name = strdup(name);
     args->identity = strdup(identity);
-    args->heartbeat_ms = tf_config_get_int(cfg, "broker/heartbeat", 1000);
-    args->liveness = tf_config_get_int(cfg, "broker/liveness", 3);
-    args->max_message = tf_config_get_int(cfg, "broker/max_message", 64 << 20);
+    args->heartbeat_ms = tf_config_ms(cfg, "broker/heartbeat");
+    args->liveness = tf_config_int(cfg, "broker/liveness");
+    args->max_message = tf_config_size(cfg, "broker/max_message");
     if (!self->name || !args->endpoint || !args->service || !args->name || !args->identity) {
         tf_err_set(err, TF_ERR_NOMEM, "out of memory");
         tf_actor_destroy(&self);
         return NULL;
     }
     self->events = tf_publisher_new(tf_config_get(cfg, "bus/frontend"), name,
-                                    tf_config_get_int(cfg, "bus/hwm", 10000), err);
+                                    tf_config_int(cfg, "bus/hwm"), err);
     if (!self->events) {
         tf_actor_destroy(&self);
         return NULL;

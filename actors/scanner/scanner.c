@@ -70,13 +70,13 @@ scanner_new_with(const scanner_opts_t *opts, const char *broker_endpoint, tf_err
 scanner_t *
 scanner_new(tf_config_t *cfg, tf_err_t *err)
 {
-    int64_t group = tf_config_get_int(cfg, "scanner/group_size", 1LL << 30);
+    int64_t group = tf_config_size(cfg, "scanner/group_size");
     scanner_opts_t opts = {
         .group_bytes = group > 0 ? (uint64_t) group : 1ULL << 30,
-        .compression = tf_config_get_or(cfg, "compressor/compression", "zstd"),
-        .pool = tf_config_get_or(cfg, "backup/pool", "default"),
+        .compression = tf_config_str(cfg, "compressor/compression"),
+        .pool = tf_config_str(cfg, "backup/pool"),
     };
-    return scanner_new_with(&opts, tf_config_get_or(cfg, "broker/endpoint", ""), err);
+    return scanner_new_with(&opts, tf_config_str(cfg, "broker/endpoint"), err);
 }
 
 void

@@ -541,14 +541,14 @@ stager_new(tf_config_t *cfg, tf_err_t *err)
         tf_err_set(err, TF_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    const char *endpoint = tf_config_get_or(cfg, "stager/endpoint", "");
+    const char *endpoint = tf_config_str(cfg, "stager/endpoint");
     self->endpoint = strdup(endpoint);
     self->advertise = strdup(tf_config_get_or(cfg, "stager/advertise", endpoint));
-    int64_t capacity = tf_config_get_int(cfg, "stager/capacity", 20LL << 30);
-    int64_t window = tf_config_get_int(cfg, "stager/window", 8 << 20);
+    int64_t capacity = tf_config_size(cfg, "stager/capacity");
+    int64_t window = tf_config_size(cfg, "stager/window");
     self->capacity = capacity > 0 ? (uint64_t) capacity : 0;
     self->window = window > 0 ? (uint64_t) window : 8 << 20;
-    self->session_timeout = tf_config_get_int(cfg, "stager/session_timeout", 600) * 1000;
+    self->session_timeout = tf_config_ms(cfg, "stager/session_timeout");
     self->sessions = zhashx_new();
     self->fetch_buf = malloc(S_FETCH_MAX);
     if (!self->endpoint || !self->advertise || !self->sessions || !self->fetch_buf) {
@@ -580,7 +580,7 @@ stager_new(tf_config_t *cfg, tf_err_t *err)
     }
     zsock_set_router_mandatory(self->router, 1);
     zsock_set_linger(self->router, 0);
-    tf_wire_limit(self->router, tf_config_get_int(cfg, "broker/max_message", 64 << 20));
+    tf_wire_limit(self->router, tf_config_size(cfg, "broker/max_message"));
     if (strncmp(self->endpoint, "ipc://", 6) == 0 && self->endpoint[6] != '@')
         unlink(self->endpoint + 6);  /* a socket file left by a killed stager */
     if (zsock_bind(self->router, "%s", self->endpoint) < 0) {
@@ -589,7 +589,7 @@ stager_new(tf_config_t *cfg, tf_err_t *err)
         stager_destroy(&self);
         return NULL;
     }
-    self->announcer = announcer_new(tf_config_get_or(cfg, "broker/endpoint", ""), err);
+    self->announcer = announcer_new(tf_config_str(cfg, "broker/endpoint"), err);
     if (!self->announcer) {
         stager_destroy(&self);
         return NULL;

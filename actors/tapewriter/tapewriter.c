@@ -99,8 +99,8 @@ tapewriter_new(tf_config_t *cfg, tf_err_t *err)
         return NULL;
     }
     self->cfg = cfg;
-    snprintf(self->drive_name, sizeof self->drive_name, "%s", tf_config_get_or(cfg, "tapewriter/drive", "tape0"));
-    int64_t bs = tf_config_get_int(cfg, "tapewriter/block_size", 262144);
+    snprintf(self->drive_name, sizeof self->drive_name, "%s", tf_config_str(cfg, "tapewriter/drive"));
+    int64_t bs = tf_config_size(cfg, "tapewriter/block_size");
     if (bs < TAPEFILE_BLOCK_MIN || bs > TAPEFILE_BLOCK_MAX) {
         tf_err_set(err, TF_ERR_INVALID,
                    "tapewriter/block_size = %" PRId64 " is out of range: use %u to %u bytes (256 KiB "
@@ -109,17 +109,17 @@ tapewriter_new(tf_config_t *cfg, tf_err_t *err)
         return NULL;
     }
     self->block_size = (uint32_t) bs;
-    self->verify = tf_config_get_int(cfg, "tapewriter/verify", 1) != 0;
-    self->fetch.chunk = (size_t) tf_config_get_int(cfg, "tapewriter/fetch_chunk", 1 << 20);
-    self->fetch.depth = (int) tf_config_get_int(cfg, "tapewriter/fetch_depth", 8);
-    self->fetch.timeout_ms = (int) tf_config_get_int(cfg, "tapewriter/fetch_timeout", 30000);
-    self->fetch.max_message = tf_config_get_int(cfg, "broker/max_message", 64 << 20);
-    self->ready_timeout_ms = (int) tf_config_get_int(cfg, "tapewriter/ready_timeout", 60000);
-    self->busy_wait_ms = (int) tf_config_get_int(cfg, "tapewriter/busy_wait", 10000);
-    self->catalog_timeout_ms = (int) tf_config_get_int(cfg, "tapewriter/catalog_timeout", 120000);
-    self->index_wait_ms = (int) tf_config_get_int(cfg, "tapewriter/index_wait", 60000);
+    self->verify = tf_config_bool(cfg, "tapewriter/verify");
+    self->fetch.chunk = (size_t) tf_config_size(cfg, "tapewriter/fetch_chunk");
+    self->fetch.depth = (int) tf_config_int(cfg, "tapewriter/fetch_depth");
+    self->fetch.timeout_ms = (int) tf_config_ms(cfg, "tapewriter/fetch_timeout");
+    self->fetch.max_message = tf_config_size(cfg, "broker/max_message");
+    self->ready_timeout_ms = (int) tf_config_ms(cfg, "tapewriter/ready_timeout");
+    self->busy_wait_ms = (int) tf_config_ms(cfg, "tapewriter/busy_wait");
+    self->catalog_timeout_ms = (int) tf_config_ms(cfg, "tapewriter/catalog_timeout");
+    self->index_wait_ms = (int) tf_config_ms(cfg, "tapewriter/index_wait");
     s_find_changer(self);
-    self->mount_wait_ms = (int) tf_config_get_int(cfg, "tapewriter/mount_wait", 0);
+    self->mount_wait_ms = (int) tf_config_ms(cfg, "tapewriter/mount_wait");
     self->client = tf_client_new(tf_config_get(cfg, "broker/endpoint"), err);
     if (!self->client) {
         free(self);

@@ -629,6 +629,113 @@ test_detach_unhealthy(void **state)
     free(out);
 }
 
+/* Issue 8 item 12: an actor that exits at once must not let 'up --detach' say "up": it names
+   the child, how it ended and its last log line, and exits 1. */
+static void
+test_detach_crash_loop(void **state)
+{
+    fx_t *fx = *state;
+    char bin[PATH_MAX], path[PATH_MAX + 32], real[PATH_MAX + 32];
+    snprintf(bin, sizeof bin, "%s/bin", fx->home);
+    assert_int_equal(mkdir(bin, 0755), 0);
+    static const char *linked[] = {"tapeflow-bus", "tapeflow-broker"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(real, sizeof real, "%s/%s", tf_test_bindir(), linked[i]);
+        snprintf(path, sizeof path, "%s/%s", bin, linked[i]);
+        assert_int_equal(symlink(real, path), 0);
+    }
+    snprintf(path, sizeof path, "%s/tapeflow-echo", bin);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "#!/bin/sh\necho 'fake echo: cannot open drive /dev/nst9' >&2\nexit 1\n");
+    fclose(f);
+    assert_int_equal(chmod(path, 0755), 0);
+    snprintf(fx->env_bindir, sizeof fx->env_bindir, "TAPEFLOW_BIN_DIR=%s", bin);
+    fx->env[2] = fx->env_bindir;
+    fx->env[3] = NULL;
+
+    char *out = NULL;
+    assert_int_equal(s_cli(fx, true, &out, "up", "--detach", NULL), 1);
+    assert_null(strstr(out, "tapeflow is up"));
+    assert_non_null(strstr(out, "tapeflow up: the stack is not up: echo.1 keeps crashing (exited "
+                                "with code 1"));
+    assert_non_null(strstr(out, "echo.1.log: fake echo: cannot open drive /dev/nst9"));
+    assert_non_null(strstr(out, "tapeflow down"));
+    free(out);
+    assert_int_equal(s_cli(fx, false, &out, "down", NULL), 0);
+    free(out);
+}
+
+/* Issue 8 item 12: a config file with an unknown key or a value out of range is refused when
+   a program starts, with the file, the line and what is allowed; 'config check' lists every
+   problem, 'config show' the effective values and their source; number options are checked. */
+static void
+test_config_checked(void **state)
+{
+    fx_t *fx = *state;
+    char bad[PATH_MAX + 16];
+    snprintf(bad, sizeof bad, "%s/bad.cfg", fx->home);
+    FILE *f = fopen(bad, "w");
+    assert_non_null(f);
+    fprintf(f, "up\n    actors = echo\ntapewriter\n    verfy = 0\nbroker\n    liveness = -4\n"
+               "stager\n    capacity = -1\n");
+    fclose(f);
+    char *out = NULL, expect[PATH_MAX + 200];
+    assert_int_equal(s_cli_bare(fx, &out, "--config", bad, "up", "--detach", NULL), 1);
+    snprintf(expect, sizeof expect, "tapeflow: config %s line 4: unknown key tapewriter/verfy (did "
+                                    "you mean tapewriter/verify?)", bad);
+    assert_non_null(strstr(out, expect));
+    assert_non_null(strstr(out, "and 2 more; list them all with: tapeflow config check"));
+    free(out);
+    assert_false(s_pid_alive(s_pidfile(fx)));   /* nothing started */
+    assert_int_equal(s_cli_bare(fx, &out, "--config", bad, "status", NULL), 1);
+    assert_non_null(strstr(out, "unknown key tapewriter/verfy"));
+    free(out);
+
+    assert_int_equal(s_cli(fx, false, &out, "config", "check", bad, NULL), 1);
+    snprintf(expect, sizeof expect, "%s line 6: broker/liveness = '-4' is out of range: allowed is "
+                                    "a whole number from 1 to 100", bad);
+    assert_non_null(strstr(out, expect));
+    snprintf(expect, sizeof expect, "%s line 8: stager/capacity = '-1' is not a size", bad);
+    assert_non_null(strstr(out, expect));
+    assert_non_null(strstr(out, "3 problems"));
+    free(out);
+    assert_int_equal(s_cli(fx, false, &out, "config", "check", "--json", bad, NULL), 1);
+    assert_non_null(strstr(out, "\"ok\":false"));
+    free(out);
+    assert_int_equal(s_cli(fx, false, &out, "config", "check", NULL), 0);
+    assert_non_null(strstr(out, "tapeflow.cfg: ok"));
+    free(out);
+
+    assert_int_equal(s_cli(fx, false, &out, "--set", "broker/liveness=7", "config", "show", NULL), 0);
+    snprintf(expect, sizeof expect, "%s:4", fx->cfg);
+    assert_non_null(strstr(out, expect));   /* up/restart_min, line 4 of the test config */
+    assert_non_null(strstr(out, "broker/liveness"));
+    assert_non_null(strstr(out, "override"));
+    free(out);
+    assert_int_equal(s_cli(fx, false, &out, "config", "show", "--json", NULL), 0);
+    assert_non_null(strstr(out, "\"key\":\"up/restart_min\",\"value\":\"200\",\"source\":"));
+    assert_non_null(strstr(out, "\"key\":\"broker/liveness\",\"value\":\"3\",\"source\":\"default\""));
+    free(out);
+    assert_int_equal(s_cli(fx, true, &out, "--set", "broker/liveness=-4", "status", NULL), 2);
+    assert_non_null(strstr(out, "broker/liveness = '-4' is out of range"));
+    free(out);
+    assert_int_equal(s_cli(fx, true, &out, "--set", "up/settle=1s", "up", NULL), 2);
+    assert_non_null(strstr(out, "--set does not reach the programs"));
+    free(out);
+
+    /* Number options: garbage is a usage error, not a zero. */
+    assert_int_equal(s_cli(fx, true, &out, "backup", "--wait", "--timeout", "abc", "/tmp", NULL), 2);
+    assert_non_null(strstr(out, "backup: --timeout takes a number of seconds from 0 to"));
+    assert_non_null(strstr(out, "not 'abc'"));
+    free(out);
+    assert_int_equal(s_cli(fx, true, &out, "restore", "J1", "--to", fx->home, "--timeout", "5x", NULL), 2);
+    assert_non_null(strstr(out, "not '5x'"));
+    free(out);
+    assert_int_equal(s_cli(fx, true, &out, "tape", "dump", "tape0", "--file", "", NULL), 2);
+    free(out);
+}
+
 static void
 test_events_timeout(void **state)
 {
@@ -653,6 +760,8 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_events_gap, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_events_timeout, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_detach_unhealthy, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_detach_crash_loop, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_config_checked, s_setup, s_teardown),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);

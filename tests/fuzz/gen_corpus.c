@@ -127,6 +127,12 @@ static tf_msg_worker_row_t s_workers[] = {
     {.id = "00ffeeddcc", .service = "compressor", .name = "compressor@other:11", .pid = 11,
      .state = "idle", .idle_ms = INT64_MIN},
 };
+static tf_msg_reject_row_t s_rejects[] = {
+    {.peer = "00a1b2c3d4", .name = "echo.1", .rejected = 10056,
+     .last_reason = "malformed message: work.attempt: expected unsigned integer, got string",
+     .last_ms = 1795000000123ll},
+    {.peer = "00ffeeddcc", .rejected = 3, .last_reason = "no service 'xyz'"},
+};
 
 static tf_msg_path_row_t s_paths[] = {
     {.path = "/home"}, {.path = "/srv/data with spaces/\xc3\xa9t\xc3\xa9"}, {.path = "/"},
@@ -230,7 +236,8 @@ s_full(tf_msg_type_t type, tf_msg_t *m)
         m->status = (tf_msg_status_t){.rid = "r-3", .pid = 77, .uptime_ms = 99999,
                                       .journal = "/var/lib/tapeflow/journal.db", .recovered = 5,
                                       .services = s_services, .services_count = 3,
-                                      .workers = s_workers, .workers_count = 2};
+                                      .workers = s_workers, .workers_count = 2,
+                                      .rejects = s_rejects, .rejects_count = 2};
         break;
     case TF_MSG_ERROR:
         m->error = (tf_msg_error_t){.rid = "r-4", .code = TF_ERR_NOTFOUND, .message = "no such item"};
@@ -368,7 +375,7 @@ s_minimal(tf_msg_type_t type, tf_msg_t *m)
     case TF_MSG_STATUS_GET: m->status_get.rid = NULL; break;
     case TF_MSG_STATUS:
         m->status.rid = m->status.journal = NULL;
-        m->status.services_count = m->status.workers_count = 0;
+        m->status.services_count = m->status.workers_count = m->status.rejects_count = 0;
         break;
     case TF_MSG_ERROR: m->error.rid = NULL; break;
     case TF_MSG_EVENT:

@@ -399,6 +399,76 @@ test_malformed_input_answered_and_survived(void **state)
     s_wait_broker(f);
 }
 
+/* Issue 8 item 11: work for a service nobody runs is refused (not queued forever), a flood of
+   malformed messages is counted per peer in 'tapeflow status' and logs a bounded number of
+   lines (broker/reject_log = 10 by default, then a summary a minute). */
+static int
+s_count(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = text; p && (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+static void
+test_unknown_service_refused_and_flood_counted(void **state)
+{
+    fixture_t *f = *state;
+    s_wait_broker(f);
+    tf_msg_t reply;
+    tf_err_t err = {0};
+    for (int i = 0; i < 20; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "nobody-%d", i);
+        assert_int_not_equal(tf_client_submit(f->client, "xyz", id, NULL, "p", 1, &reply, 5000, &err), TF_OK);
+        assert_int_equal(err.code, TF_ERR_NOTFOUND);
+    }
+    printf("client error: %s\n", err.message);
+    assert_non_null(strstr(err.message, "no service 'xyz': known services are catalog, compress, "
+                                        "echo, scan, stager, tape"));
+    assert_int_not_equal(tf_client_item(f->client, "nobody-0", &reply, 2000, &err), TF_OK);
+
+    zsock_t *raw = zsock_new_dealer(f->endpoint);
+    assert_non_null(raw);
+    zsock_set_rcvtimeo(raw, 3000);
+    for (int i = 0; i < 300; i++)
+        zstr_send(raw, "this is not msgpack");
+    for (int i = 0; i < 300; i++) {
+        assert_int_equal(tf_wire_recv(raw, NULL, &reply, &err), TF_OK);
+        assert_int_equal(reply.type, TF_MSG_ERROR);
+        tf_msg_clear(&reply);
+    }
+    zsock_destroy(&raw);
+
+    char exe[512], out_path[300], cfg_arg[300];
+    snprintf(exe, sizeof exe, "%s/tapeflow", tf_test_bindir());
+    snprintf(cfg_arg, sizeof cfg_arg, "%s", f->config);
+    char *argv[] = {"tapeflow", "--config", cfg_arg, "status", "--json", NULL};
+    char *out = NULL;
+    tf_test_run(exe, argv, NULL, 20000, &out);   /* exit 1: no supervisor here */
+    printf("status: %s\n", out ? out : "(none)");
+    assert_non_null(out);
+    assert_non_null(strstr(out, "\"rejected\":300,\"last_reason\":\"malformed message:"));
+    assert_non_null(strstr(out, "\"rejected\":20,\"last_reason\":\"submit for unknown service 'xyz'\""));
+    free(out);
+    char *argv2[] = {"tapeflow", "--config", cfg_arg, "status", NULL};
+    tf_test_run(exe, argv2, NULL, 20000, &out);
+    printf("status: %s\n", out ? out : "(none)");
+    assert_non_null(out);
+    assert_non_null(strstr(out, "REFUSED FROM"));
+    free(out);
+
+    snprintf(out_path, sizeof out_path, "%s/broker.log", f->dir);
+    char *log = tf_test_read_file(out_path);
+    assert_non_null(log);
+    /* 10 lines per peer one by one; the rest only counted (summary after a minute). */
+    assert_int_equal(s_count(log, "refused a message from"), 20);
+    assert_int_equal(s_count(log, "further ones from this peer are counted"), 2);
+    free(log);
+    assert_true(tf_testproc_alive(f->broker));
+}
+
 static void
 test_sigterm_stops_cleanly(void **state)
 {
@@ -487,6 +557,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_broker_killed_mid_item_recovers, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_late_done_from_dead_worker_not_counted_twice, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_malformed_input_answered_and_survived, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_service_refused_and_flood_counted, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_stops_cleanly, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_bus_delivers_in_order_with_sequence, s_setup, s_teardown),
     };

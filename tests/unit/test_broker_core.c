@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -30,6 +31,7 @@ typedef struct {
     sent_t sent[MAX_SENT];
     int nsent;
     int nevents;
+    char topics[64][96];  /* the last events' topics, ring of 64 */
     char gone_peer[64];  /* sends to this peer fail as if it vanished */
     int64_t now;
 } fx_t;
@@ -58,6 +60,7 @@ s_fake_publish(void *arg, tf_msg_event_t *ev)
 {
     fx_t *fx = arg;
     assert_non_null(ev->topic);
+    snprintf(fx->topics[fx->nevents % 64], sizeof fx->topics[0], "%s", ev->topic);
     fx->nevents++;
 }
 
@@ -441,6 +444,217 @@ test_tick_dispatches_after_journal_failure(void **state)
     assert_string_equal(w->work.item_id, "t");
 }
 
+/* ---- issue 8 item 11: unknown services, refused messages; item 14: chatter topics ---- */
+
+static const char *s_known[] = {"catalog", "echo", NULL};
+static const broker_opts_t s_opts_known = {.heartbeat_ms = 100, .liveness = 3, .max_attempts = 3,
+                                           .job_service = "catalog", .services = s_known,
+                                           .reject_log = 5, .reject_summary_ms = 60000};
+
+static void
+s_reopen(fx_t *fx, const broker_opts_t *opts)
+{
+    broker_destroy(&fx->broker);
+    fx->broker = broker_new(fx->journal, opts, s_fake_send, s_fake_publish, fx);
+    assert_non_null(fx->broker);
+    tf_err_t err = {0};
+    assert_int_equal(broker_recover(fx->broker, fx->now, &err), TF_OK);
+}
+
+static void
+s_submit_to(fx_t *fx, const char *client, const char *service, const char *id)
+{
+    tf_msg_t m = {.type = TF_MSG_SUBMIT};
+    m.submit = (tf_msg_submit_t){.rid = "r", .service = (char *) service, .item_id = (char *) id,
+                                 .payload = {(uint8_t *) "p", 1}};
+    s_handle(fx, client, &m);
+}
+
+/* stderr into a file while a test runs, to count log lines. */
+static int
+s_capture_stderr(fx_t *fx, char *path, size_t size)
+{
+    snprintf(path, size, "%s/stderr.log", fx->dir);
+    fflush(stderr);
+    int saved = dup(fileno(stderr));
+    FILE *f = freopen(path, "w", stderr);
+    assert_non_null(f);
+    return saved;
+}
+
+static int
+s_restore_stderr(int saved, const char *path, const char *needle)
+{
+    fflush(stderr);
+    dup2(saved, fileno(stderr));
+    close(saved);
+    char *text = tf_test_read_file(path);
+    int n = 0;
+    for (const char *p = text; p && (p = strstr(p, needle)); p++)
+        n++;
+    free(text);
+    return n;
+}
+
+static void
+test_unknown_service_refused(void **state)
+{
+    fx_t *fx = *state;
+    s_reopen(fx, &s_opts_known);
+    char log[512];
+    int saved = s_capture_stderr(fx, log, sizeof log);
+    /* A flood: every one refused at once, nothing queued in the journal. */
+    for (int i = 0; i < 10000; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "x%d", i);
+        s_submit_to(fx, "C1", "xyz", id);
+        if (i == 0) {
+            tf_msg_t *e = s_find(fx, "C1", TF_MSG_ERROR, 0);
+            assert_non_null(e);
+            assert_int_equal(e->error.code, TF_ERR_NOTFOUND);
+            assert_non_null(strstr(e->error.message, "no service 'xyz': known services are "
+                                                     "catalog, echo"));
+        }
+        s_clear_sent(fx);
+    }
+    int lines = s_restore_stderr(saved, log, "refused a message from peer C1");
+    assert_int_equal(lines, 5);   /* reject_log: the rest is counted */
+    journal_row_t row;
+    assert_int_equal(journal_get(fx->journal, "x0", &row, NULL), TF_ERR_NOTFOUND);
+    assert_int_equal(journal_get(fx->journal, "x9999", &row, NULL), TF_ERR_NOTFOUND);
+    assert_int_equal(broker_rejected(fx->broker, "C1"), 10000);
+    tf_msg_t st;
+    assert_int_equal(broker_status(fx->broker, "rid", fx->now, 1700000000000 + fx->now, &st), TF_OK);
+    assert_int_equal(st.status.services_count, 0);
+    assert_int_equal(st.status.rejects_count, 1);
+    assert_string_equal(st.status.rejects[0].peer, "C1");
+    assert_int_equal(st.status.rejects[0].rejected, 10000);
+    assert_string_equal(st.status.rejects[0].last_reason, "submit for unknown service 'xyz'");
+    tf_msg_clear(&st);
+
+    /* Known services are accepted; a service becomes known when a worker registers for it. */
+    s_submit_to(fx, "C1", "echo", "e1");
+    assert_non_null(s_find(fx, "C1", TF_MSG_SUBMIT_OK, 0));
+    s_ready(fx, "TH", "thumbs");
+    s_submit_to(fx, "C1", "thumbs", "t1");
+    assert_non_null(s_find(fx, "C1", TF_MSG_SUBMIT_OK, 1));
+    assert_non_null(s_find(fx, "TH", TF_MSG_WORK, 0));
+}
+
+static void
+test_recovered_service_stays_known(void **state)
+{
+    fx_t *fx = *state;
+    s_submit_to(fx, "C1", "legacy", "l1");   /* accepted: no list configured */
+    s_reopen(fx, &s_opts_known);
+    s_submit_to(fx, "C1", "legacy", "l2");
+    assert_non_null(s_find(fx, "C1", TF_MSG_SUBMIT_OK, 1));
+    assert_null(s_find(fx, "C1", TF_MSG_ERROR, 0));
+}
+
+static void
+test_rejects_counted_and_logs_rate_limited(void **state)
+{
+    fx_t *fx = *state;
+    s_reopen(fx, &s_opts_known);
+    s_ready(fx, "AA", "echo");
+    char log[512];
+    int saved = s_capture_stderr(fx, log, sizeof log);
+    tf_err_t why = {.code = TF_ERR_PROTO};
+    snprintf(why.message, sizeof why.message, "work.attempt: expected unsigned integer, got string");
+    for (int i = 0; i < 1000; i++) {
+        broker_reject(fx->broker, "BAD", &why, fx->now, 1700000000000 + fx->now);
+        s_clear_sent(fx);
+    }
+    for (int i = 0; i < 3; i++)
+        broker_reject(fx->broker, "AA", &why, fx->now, 1700000000000 + fx->now);
+    s_clear_sent(fx);
+    /* Status shows each peer's count, the biggest first, with the worker's name if it is one. */
+    tf_msg_t st;
+    assert_int_equal(broker_status(fx->broker, "rid", fx->now, 1700000000000 + fx->now, &st), TF_OK);
+    assert_int_equal(st.status.rejects_count, 2);
+    assert_string_equal(st.status.rejects[0].peer, "BAD");
+    assert_int_equal(st.status.rejects[0].rejected, 1000);
+    assert_null(st.status.rejects[0].name);
+    assert_string_equal(st.status.rejects[1].peer, "AA");
+    assert_string_equal(st.status.rejects[1].name, "AA");
+    assert_int_equal(st.status.rejects[1].rejected, 3);
+    tf_msg_clear(&st);
+    fx->now += 60000;
+    broker_tick(fx->broker, fx->now, 1700000000000 + fx->now);
+    fx->now += 60000;
+    broker_tick(fx->broker, fx->now, 1700000000000 + fx->now);   /* nothing new: no line */
+    int single = s_restore_stderr(saved, log, "refused a message from peer BAD: malformed");
+    assert_int_equal(single, 5);
+    char *text = tf_test_read_file(log);
+    printf("%s", text);
+    assert_non_null(strstr(text, "peer BAD: 995 more messages refused since the last summary "
+                                 "(1000 in all); last: malformed message: work.attempt"));
+    assert_non_null(strstr(text, "refused a message from AA (peer AA): malformed message"));
+    char *second = strstr(text, "995 more");
+    assert_null(strstr(strchr(second, '\n'), "more messages refused"));
+    free(text);
+
+}
+
+/* Many or odd peers cannot grow the table without bound or break the status message. */
+static void
+test_reject_table_bounded(void **state)
+{
+    fx_t *fx = *state;
+    char log[512];
+    int saved = s_capture_stderr(fx, log, sizeof log);
+    tf_err_t why = {.code = TF_ERR_PROTO};
+    snprintf(why.message, sizeof why.message, "garbage");
+    char peer[600];
+    memset(peer, 'A', 510);
+    peer[510] = '\0';
+    broker_reject(fx->broker, peer, &why, fx->now, 1);
+    for (int i = 0; i < 1100; i++) {
+        snprintf(peer, sizeof peer, "P%04d", i);
+        broker_reject(fx->broker, peer, &why, fx->now, 1);
+        s_clear_sent(fx);
+    }
+    s_restore_stderr(saved, log, "refused");
+    tf_msg_t st;
+    assert_int_equal(broker_status(fx->broker, "rid", fx->now, 1700000000000 + fx->now, &st), TF_OK);
+    assert_int_equal(st.status.rejects_count, 1025);
+    bool others = false;
+    for (size_t i = 0; i < st.status.rejects_count; i++) {
+        assert_true(strlen(st.status.rejects[i].peer) <= 64);
+        others = others || strcmp(st.status.rejects[i].peer, "(other peers)") == 0;
+    }
+    assert_true(others);
+    uint8_t *data;
+    size_t size;
+    assert_int_equal(tf_msg_encode(&st, &data, &size, NULL), TF_OK);
+    free(data);
+    tf_msg_clear(&st);
+}
+
+static bool
+s_saw_topic(fx_t *fx, const char *topic)
+{
+    for (int i = 0; i < 64 && i < fx->nevents; i++)
+        if (strcmp(fx->topics[i], topic) == 0)
+            return true;
+    return false;
+}
+
+static void
+test_item_chatter_topics(void **state)
+{
+    fx_t *fx = *state;
+    s_ready(fx, "AA", "echo");
+    s_submit(fx, "C1", "c1", "p");
+    s_done(fx, "AA", "c1", 1, "r");
+    assert_true(s_saw_topic(fx, "worker.echo.ready"));
+    assert_true(s_saw_topic(fx, "item.echo.dispatched"));
+    assert_true(s_saw_topic(fx, "item.echo.done"));
+    for (int i = 0; i < 64 && i < fx->nevents; i++)
+        assert_true(strncmp(fx->topics[i], "stage.", 6) != 0);
+}
+
 int
 main(void)
 {
@@ -457,6 +671,11 @@ main(void)
         cmocka_unit_test_setup_teardown(test_disconnect_requeues_at_once, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_job_failure_reported_to_catalog, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_tick_dispatches_after_journal_failure, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_service_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_recovered_service_stays_known, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_rejects_counted_and_logs_rate_limited, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_item_chatter_topics, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_reject_table_bounded, s_setup, s_teardown),
     };
     return cmocka_run_group_tests_name("broker_core", tests, NULL, NULL);
 }

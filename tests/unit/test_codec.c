@@ -180,6 +180,15 @@ static tf_msg_worker_row_t s_workers[] = {
      .state = "busy", .item_id = "item-3", .idle_ms = INT64_MIN},
 };
 
+static tf_msg_reject_row_t s_rejects[] = {
+    {.peer = "00a1b2c3d4", .name = "echo.1", .rejected = 10056,
+     .last_reason = "malformed message: work.attempt: expected unsigned integer, got string",
+     .last_ms = 1795000000123ll},
+    {.peer = "00ffeeddcc", .name = "stager.1", .rejected = UINT64_MAX,
+     .last_reason = "no service 'xyz'", .last_ms = -1},
+    {.peer = "0012345678", .name = "", .rejected = 0, .last_reason = "", .last_ms = INT64_MAX},
+};
+
 /* Pipeline rows: every field set, several rows, extremes in the numbers. */
 static tf_msg_path_row_t s_paths[] = {
     {.path = "/home"},
@@ -315,7 +324,8 @@ fill_full(tf_msg_type_t type, tf_msg_t *m, bool empty_bytes)
         m->status = (tf_msg_status_t){.rid = "r-3", .pid = 77, .uptime_ms = 99999,
                                       .journal = "/var/lib/tapeflow/journal.db", .recovered = 5,
                                       .services = s_services, .services_count = 3,
-                                      .workers = s_workers, .workers_count = 3};
+                                      .workers = s_workers, .workers_count = 3,
+                                      .rejects = s_rejects, .rejects_count = 3};
         return true;
     case TF_MSG_ERROR:
         m->error = (tf_msg_error_t){.rid = "r-4", .code = TF_ERR_NOTFOUND,
@@ -531,7 +541,7 @@ static const char *const s_wire_spec[TF_MSG_TYPE_COUNT] = {
                          "worker:str reason:str result:bin created_ms:int updated_ms:int",
     [TF_MSG_STATUS_GET] = "rid:str",
     [TF_MSG_STATUS] = "rid:str pid:uint uptime_ms:int journal:str recovered:uint "
-                      "services:array workers:array",
+                      "services:array workers:array rejects:array",
     [TF_MSG_ERROR] = "rid:str code:int message:str",
     [TF_MSG_EVENT] = "topic:str time_ms:int source:str seq:uint level:str message:str "
                      "job_id:str item_id:str done:uint total:uint",
@@ -569,6 +579,8 @@ static const char s_service_row_spec[] = "name:str workers:uint idle:uint queued
                                          "done:uint failed:uint redelivered:uint oldest_age_ms:int";
 static const char s_worker_row_spec[] = "id:str service:str name:str pid:uint state:str "
                                         "item_id:str idle_ms:int";
+static const char s_reject_row_spec[] = "peer:str name:str rejected:uint last_reason:str "
+                                        "last_ms:int";
 static const char s_path_row_spec[] = "path:str";
 static const char s_entry_row_spec[] = "path:str size:uint";
 static const char s_file_row_spec[] = "path:str type:str size:uint mtime:int mode:uint uid:uint "
@@ -597,6 +609,7 @@ static const struct {
 } s_wire_rows[] = {
     {TF_MSG_STATUS, "services", s_service_row_spec, 3},
     {TF_MSG_STATUS, "workers", s_worker_row_spec, 3},
+    {TF_MSG_STATUS, "rejects", s_reject_row_spec, 3},
     {TF_MSG_SCAN_JOB, "paths", s_path_row_spec, 3},
     {TF_MSG_FILE_GROUP, "entries", s_entry_row_spec, 3},
     {TF_MSG_CAT_JOB, "paths", s_path_row_spec, 3},

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tf_units.h"
+
 static const struct {
     const char *name;
     const char *help;
@@ -26,7 +28,9 @@ static const struct {
      "Ctrl-C or SIGTERM stops the children in reverse order (SIGKILL after up/stop_timeout ms).\n"
      "\n"
      "  --detach   run in the background (log in ${log}/up.log); returns once the broker\n"
-     "             answers, exit 1 if it does not within 15 s\n"},
+     "             answers and every child has run up/settle ms without crashing; exit 1\n"
+     "             (naming the child and its last log line) if a child keeps crashing or\n"
+     "             the broker does not answer within 15 s\n"},
     {"down",
      "usage: tapeflow [--config FILE] down\n"
      "\n"
@@ -44,6 +48,13 @@ static const struct {
      "item, progress) and a 'gap:' line when a source's sequence numbers skip (lost events).\n"
      "Runs until Ctrl-C, N events (--count) or the timeout; exit 1 when the timeout comes\n"
      "before --count events.\n"},
+    {"config",
+     "usage: tapeflow [--config FILE] config check [FILE] | show | keys [--json]\n"
+     "\n"
+     "  check [FILE]   every problem of a config file, with its line (exit 1 when any)\n"
+     "  show           the effective value of every key and its source (default, FILE:LINE,\n"
+     "                 override, environment)\n"
+     "  keys           every key: type, default, allowed values, meaning\n"},
     {"drive",
      "usage: tapeflow [--config FILE] drive list|status|doctor|test ...\n"
      "\n"
@@ -104,6 +115,7 @@ cli_usage(FILE *out)
             "  down              stop the stack started by 'tapeflow up'\n"
             "  status [--json]   show the supervisor, children, broker, services and workers\n"
             "  events [PREFIX]   tail the event bus (--json, --count N, --timeout SECONDS)\n"
+            "  config ...        check FILE, show effective values, list keys\n"
             "  drive ...         tape drive commands\n"
             "  backup PATH...    back up paths to tape (--wait to follow the job)\n"
             "  restore JOB ...   restore a job's files (--to DIR)\n"
@@ -114,6 +126,7 @@ cli_usage(FILE *out)
             "options:\n"
             "  --config FILE     configuration file (ZPL); default $TAPEFLOW_CONFIG, else\n"
             "                    /etc/tapeflow/tapeflow.cfg when present, else built-in defaults\n"
+            "  --set KEY=VALUE   override one configuration key (checked like the file)\n"
             "  --json            machine-readable output\n"
             "\n"
             "environment: TAPEFLOW_HOME (data folder), TAPEFLOW_CONFIG, TAPEFLOW_BIN_DIR\n");
@@ -142,6 +155,30 @@ cli_usage_error(const char *command, const char *fmt, ...)
     if (!command || !cli_help(command, stderr))
         cli_usage(stderr);
     return CLI_EXIT_USAGE;
+}
+
+int
+cli_opt_int(const char *command, const char *opt, const char *text, int64_t min, int64_t max,
+            const char *what, int64_t *value)
+{
+    if (tf_units_parse_int(text, min, max, value) == 0)
+        return CLI_EXIT_OK;
+    if (max == INT64_MAX)
+        return cli_usage_error(command, "%s: %s takes %s of at least %" PRId64 ", not '%s'",
+                               command, opt, what, min, text ? text : "");
+    return cli_usage_error(command, "%s: %s takes %s from %" PRId64 " to %" PRId64 ", not '%s'",
+                           command, opt, what, min, max, text ? text : "");
+}
+
+int
+cli_opt_seconds(const char *command, const char *opt, const char *text, int64_t min_ms,
+                int64_t max_ms, int64_t *ms)
+{
+    if (tf_units_parse_seconds(text, min_ms, max_ms, ms) == 0)
+        return CLI_EXIT_OK;
+    return cli_usage_error(command, "%s: %s takes a number of seconds from %g to %g, not '%s'",
+                           command, opt, (double) min_ms / 1000.0, (double) max_ms / 1000.0,
+                           text ? text : "");
 }
 
 const char *

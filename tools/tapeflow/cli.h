@@ -29,6 +29,7 @@ int cmd_up(cli_t *cli, int argc, char **argv);
 int cmd_down(cli_t *cli, int argc, char **argv);
 int cmd_status(cli_t *cli, int argc, char **argv);
 int cmd_events(cli_t *cli, int argc, char **argv);
+int cmd_config(cli_t *cli, int argc, char **argv);   /* cmd_config.c: check, show, keys */
 /* Pipeline commands (argv[0] is the command name, e.g. "backup"). */
 int cmd_backup(cli_t *cli, int argc, char **argv);   /* cmd_backup.c */
 int cmd_restore(cli_t *cli, int argc, char **argv);  /* cmd_restore.c */
@@ -44,6 +45,16 @@ bool cli_help(const char *command, FILE *out);
 void cli_usage(FILE *out);
 /* Reports a usage problem on stderr with a pointer to the help; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Number options: parse text as a whole number in [min, max] (cli_opt_int) or as seconds with
+   decimals, into ms (cli_opt_seconds). On bad text print a usage error naming command, option,
+   the allowed range and what was given ("backup: --timeout takes a number of seconds from 0
+   to 31536000, not 'abc'") and return CLI_EXIT_USAGE; else CLI_EXIT_OK. what says what the
+   number is ("a number of seconds", "a slot number"). */
+int cli_opt_int(const char *command, const char *opt, const char *text, int64_t min, int64_t max,
+                const char *what, int64_t *value);
+int cli_opt_seconds(const char *command, const char *opt, const char *text, int64_t min_ms,
+                    int64_t max_ms, int64_t *ms);
 
 /* Folder with the tapeflow programs: $TAPEFLOW_BIN_DIR, else the folder of this executable. */
 const char *cli_bindir(char *buf, size_t size);

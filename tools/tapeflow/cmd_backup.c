@@ -119,7 +119,7 @@ s_wait(cli_t *cli, tf_client_t *client, const char *job_id, int64_t timeout_s)
     snprintf(topic, sizeof topic, "job.%s.", job_id);
     w.sub = zsock_new_sub(tf_config_get(cli->cfg, "bus/backend"), topic);
     if (w.sub)
-        tf_wire_limit(w.sub, tf_config_get_int(cli->cfg, "broker/max_message", 64 << 20));
+        tf_wire_limit(w.sub, tf_config_size(cli->cfg, "broker/max_message"));
     int64_t deadline = timeout_s > 0 ? w.started + timeout_s * 1000 : INT64_MAX;
     int rc = CLI_EXIT_FAIL;
     for (;;) {
@@ -197,8 +197,8 @@ cmd_backup(cli_t *cli, int argc, char **argv)
     };
     const char *pool = tf_config_get(cli->cfg, "backup/pool");
     const char *compression = tf_config_get(cli->cfg, "compressor/compression");
-    uint64_t group_bytes = (uint64_t) tf_config_get_int(cli->cfg, "scanner/group_size", 1LL << 30);
-    bool one_fs = tf_config_get_int(cli->cfg, "scanner/one_fs", 1) != 0;
+    uint64_t group_bytes = (uint64_t) tf_config_size(cli->cfg, "scanner/group_size");
+    bool one_fs = tf_config_bool(cli->cfg, "scanner/one_fs");
     bool wait = false;
     int64_t timeout_s = 0;
     int opt;
@@ -218,7 +218,10 @@ cmd_backup(cli_t *cli, int argc, char **argv)
             break;
         case 'a': one_fs = false; break;
         case 'w': wait = true; break;
-        case 't': timeout_s = atoll(optarg); break;
+        case 't':   /* 0: no limit */
+            if (cli_opt_int("backup", "--timeout", optarg, 0, 366LL * 86400, "a number of seconds", &timeout_s) != CLI_EXIT_OK)
+                return CLI_EXIT_USAGE;
+            break;
         case 'j': cli->json = true; break;
         case 'h': cli_help("backup", stdout); return CLI_EXIT_OK;
         default: return cli_usage_error("backup", "unknown option '%s'", argv[optind - 1]);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "tf_units.h"
 #include "tf_changer.h"
 #include "tf_drive.h"
 #include "tf_drive_resolve.h"
@@ -51,11 +52,10 @@ s_usage(FILE *out)
 static int
 s_number(const char *opt, const char *value, int min, int *out)
 {
-    char *end = NULL;
-    long v = value ? strtol(value, &end, 10) : 0;
-    if (!value || !end || *end || end == value || v < min || v > 65535) {
-        fprintf(stderr, "tapeflow changer: %s wants a number from %d, not '%s'\n", opt, min,
-                value ? value : "");
+    int64_t v = 0;
+    if (tf_units_parse_int(value, min, 65535, &v) != 0) {
+        fprintf(stderr, "tapeflow changer: %s wants a number from %d to 65535, not '%s'\n", opt,
+                min, value ? value : "");
         return CLI_EXIT_USAGE;
     }
     *out = (int) v;

@@ -33,7 +33,7 @@ cmd_down(cli_t *cli, int argc, char **argv)
                 strerror(errno), errno == EPERM ? "; run as the user who started it" : "");
         return CLI_EXIT_FAIL;
     }
-    int64_t wait_ms = tf_config_get_int(cli->cfg, "up/stop_timeout", 10000) + 5000;
+    int64_t wait_ms = tf_config_ms(cli->cfg, "up/stop_timeout") + 5000;
     int64_t deadline = tf_clock_mono_ms() + wait_ms;
     while (cli_pid_alive(pid)) {
         if (tf_clock_mono_ms() >= deadline) {

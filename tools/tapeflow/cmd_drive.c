@@ -13,6 +13,7 @@
 #include "tf_drive_selftest.h"
 #include "tf_json.h"
 #include "tf_sim_opts.h"
+#include "tf_units.h"
 
 typedef struct {
     bool json;
@@ -53,12 +54,12 @@ s_parse(int argc, char **argv, s_args_t *args)
         } else if (strcmp(a, "--yes-overwrite") == 0) {
             args->yes_overwrite = true;
         } else if (strcmp(a, "--timeout") == 0 && value) {
-            char *end = NULL;
-            args->timeout_s = strtod(value, &end);
-            if (!end || *end || args->timeout_s < 0) {
+            int64_t ms = 0;
+            if (tf_units_parse_seconds(value, 0, 366LL * 86400 * 1000, &ms) != 0) {
                 fprintf(stderr, "tapeflow drive: --timeout wants seconds, not '%s'\n", value);
                 return 2;
             }
+            args->timeout_s = (double) ms / 1000.0;
             i++;
         } else if (strcmp(a, "--sysfs") == 0 && value) {
             args->sysfs = argv[++i];
@@ -76,15 +77,16 @@ s_parse(int argc, char **argv, s_args_t *args)
                 args->test.block_size = (size_t) size;
             i++;
         } else if ((strcmp(a, "--files") == 0 || strcmp(a, "--blocks") == 0) && value) {
-            int n = atoi(value);
-            if (n < 1 || n > 100000) {
-                fprintf(stderr, "tapeflow drive: %s wants a positive count\n", a);
+            int64_t n = 0;
+            if (tf_units_parse_int(value, 1, 100000, &n) != 0) {
+                fprintf(stderr, "tapeflow drive: %s wants a count from 1 to 100000, not '%s'\n", a,
+                        value);
                 return 2;
             }
             if (strcmp(a, "--files") == 0)
-                args->test.files = n;
+                args->test.files = (int) n;
             else
-                args->test.blocks = n;
+                args->test.blocks = (int) n;
             i++;
         } else if (a[0] == '-' && a[1] == '-') {
             fprintf(stderr, "tapeflow drive: unknown or incomplete option '%s'\n", a);

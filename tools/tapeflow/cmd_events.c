@@ -35,19 +35,17 @@ s_parse(cli_t *cli, int argc, char **argv, s_options_t *opt)
             return -1;
         }
         else if (strcmp(arg, "--count") == 0 || strcmp(arg, "-n") == 0) {
-            char *end = NULL;
-            long long n = i + 1 < argc ? strtoll(argv[i + 1], &end, 10) : 0;
-            if (i + 1 >= argc || !end || *end != '\0' || n <= 0)
-                return cli_usage_error("events", "events: --count needs a number of events > 0");
+            int64_t n = 0;
+            if (cli_opt_int("events", "--count", i + 1 < argc ? argv[i + 1] : NULL, 1, INT64_MAX,
+                            "a number of events", &n) != CLI_EXIT_OK)
+                return CLI_EXIT_USAGE;
             opt->count = n;
             i++;
         }
         else if (strcmp(arg, "--timeout") == 0 || strcmp(arg, "-t") == 0) {
-            char *end = NULL;
-            double s = i + 1 < argc ? strtod(argv[i + 1], &end) : 0;
-            if (i + 1 >= argc || !end || *end != '\0' || !isfinite(s) || s <= 0 || s > 1e9)
-                return cli_usage_error("events", "events: --timeout needs a number of seconds > 0");
-            opt->timeout_ms = (int64_t) ceil(s * 1000.0);
+            if (cli_opt_seconds("events", "--timeout", i + 1 < argc ? argv[i + 1] : NULL, 1,
+                                1000000000LL * 1000, &opt->timeout_ms) != CLI_EXIT_OK)
+                return CLI_EXIT_USAGE;
             i++;
         }
         else if (arg[0] == '-' && arg[1] != '\0')
@@ -167,7 +165,7 @@ cmd_events(cli_t *cli, int argc, char **argv)
         goto done;
     }
     zhashx_set_destructor(last_seq, s_seq_free);
-    tf_wire_limit(sub, tf_config_get_int(cli->cfg, "broker/max_message", 67108864));
+    tf_wire_limit(sub, tf_config_size(cli->cfg, "broker/max_message"));
     zsock_set_linger(sub, 0);
     zsock_set_subscribe(sub, opt.prefix);
     if (zsock_connect(sub, "%s", endpoint) != 0) {

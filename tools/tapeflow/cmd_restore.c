@@ -111,7 +111,10 @@ cmd_restore(cli_t *cli, int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "t:T:jh", options, NULL)) != -1) {
         switch (opt) {
         case 't': to = optarg; break;
-        case 'T': timeout_s = atoll(optarg); break;
+        case 'T':
+            if (cli_opt_int("restore", "--timeout", optarg, 1, 366LL * 86400, "a number of seconds", &timeout_s) != CLI_EXIT_OK)
+                return CLI_EXIT_USAGE;
+            break;
         case 'j': cli->json = true; break;
         case 'h': cli_help("restore", stdout); return CLI_EXIT_OK;
         default: return cli_usage_error("restore", "unknown option '%s'", argv[optind - 1]);

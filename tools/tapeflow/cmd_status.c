@@ -134,6 +134,17 @@ s_print_human(const s_report_t *r)
                w->item_id && *w->item_id ? w->item_id : "-",
                cli_duration(w->idle_ms, a, sizeof a));
     }
+    if (st->rejects_count > 0) {
+        /* Peers whose messages the broker refused (malformed, or for an unknown service). */
+        printf("\n%-20s %-20s %9s %8s  %s\n", "REFUSED FROM", "WORKER", "MESSAGES", "AGO", "LAST REASON");
+        for (size_t i = 0; i < st->rejects_count; i++) {
+            const tf_msg_reject_row_t *x = &st->rejects[i];
+            printf("%-20s %-20s %9" PRIu64 " %8s  %s\n", x->peer ? x->peer : "?",
+                   x->name && *x->name ? x->name : "-", x->rejected,
+                   cli_duration(now - x->last_ms, a, sizeof a),
+                   x->last_reason ? x->last_reason : "-");
+        }
+    }
 }
 
 static int
@@ -221,6 +232,19 @@ s_print_json(const s_report_t *r)
         tf_json_str(j, "state", w->state);
         tf_json_str(j, "item_id", w->item_id && *w->item_id ? w->item_id : NULL);
         tf_json_int(j, "idle_ms", w->idle_ms);
+        tf_json_object_end(j);
+    }
+    tf_json_array_end(j);
+
+    tf_json_array_begin(j, "rejects");
+    for (size_t i = 0; r->broker_ok && i < st->rejects_count; i++) {
+        const tf_msg_reject_row_t *x = &st->rejects[i];
+        tf_json_object_begin(j, NULL);
+        tf_json_str(j, "peer", x->peer);
+        tf_json_str(j, "worker", x->name && *x->name ? x->name : NULL);
+        tf_json_int(j, "rejected", (int64_t) x->rejected);
+        tf_json_str(j, "last_reason", x->last_reason);
+        tf_json_int(j, "last_ms", x->last_ms);
         tf_json_object_end(j);
     }
     tf_json_array_end(j);

@@ -89,11 +89,10 @@ s_parse(int argc, char **argv, bool json, s_args_t *a)
             a->expires = value;
             i++;
         } else if (strcmp(arg, "--timeout") == 0 && value) {
-            char *end = NULL;
-            double seconds = strtod(value, &end);
-            if (!end || *end || seconds <= 0 || seconds > 86400)
-                return cli_usage_error("tape", "--timeout wants seconds, not '%s'", value);
-            a->timeout_ms = (int) (seconds * 1000);
+            int64_t ms = 0;
+            if (cli_opt_seconds("tape", "--timeout", value, 1, 86400 * 1000LL, &ms) != CLI_EXIT_OK)
+                return CLI_EXIT_USAGE;
+            a->timeout_ms = (int) ms;
             i++;
         }
         else if (strcmp(arg, "--label") == 0 && value) {
@@ -103,12 +102,10 @@ s_parse(int argc, char **argv, bool json, s_args_t *a)
             a->pool = value;
             i++;
         } else if (strcmp(arg, "--file") == 0 && value) {
-            char *end = NULL;
-            errno = 0;
-            unsigned long long n = strtoull(value, &end, 10);
-            if (errno || !end || *end || value[0] == '-')
-                return cli_usage_error("tape", "--file wants a tape file number, not '%s'", value);
-            a->file = n;
+            int64_t n = 0;
+            if (cli_opt_int("tape", "--file", value, 0, INT64_MAX, "a tape file number", &n) != CLI_EXIT_OK)
+                return CLI_EXIT_USAGE;
+            a->file = (uint64_t) n;
             a->have_file = true;
             i++;
         } else if (arg[0] == '-')

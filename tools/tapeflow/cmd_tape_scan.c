@@ -50,11 +50,9 @@ s_parse(int argc, char **argv, bool json, s_args_t *a)
         if (strcmp(arg, "--json") == 0)
             a->json = true;
         else if (strcmp(arg, "--timeout") == 0 && i + 1 < argc) {
-            char *end = NULL;
-            errno = 0;
-            long n = strtol(argv[++i], &end, 10);
-            if (errno || !end || *end || n < 1 || n > 86400)
-                return cli_usage_error("tape", "--timeout needs a number of seconds (1..86400), got '%s'", argv[i]);
+            int64_t n = 0;
+            if (cli_opt_int("tape", "--timeout", argv[++i], 1, 86400, "a number of seconds", &n) != CLI_EXIT_OK)
+                return CLI_EXIT_USAGE;
             a->timeout_ms = (int) n * 1000;
         } else if (arg[0] == '-')
             return cli_usage_error("tape", "unknown or incomplete option '%s' for tape scan", arg);

@@ -20,6 +20,33 @@
 #include "upstate.h"
 
 #define S_HEALTHY_WITHIN 15000   /* ms the detached start waits for the broker to answer */
+#define S_SETTLE_SLACK 10000     /* ms on top of up/settle for every child to settle */
+#define S_CRASH_LOOP 2           /* restarts during the start that make a child crash-looping */
+
+/* The last line a child wrote to its log (not the supervisor's "==== ... starting" lines) into
+   buf; "" when there is none. */
+static const char *
+s_last_log_line(const char *path, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return buf;
+    char tail[4096];
+    long at = 0;
+    if (fseek(f, 0, SEEK_END) == 0 && (at = ftell(f)) > (long) sizeof tail - 1)
+        fseek(f, at - (long) sizeof tail + 1, SEEK_SET);
+    else
+        fseek(f, 0, SEEK_SET);
+    size_t n = fread(tail, 1, sizeof tail - 1, f);
+    fclose(f);
+    tail[n] = '\0';
+    char *save = NULL;
+    for (char *line = strtok_r(tail, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+        if (*line && strncmp(line, "==== ", 5) != 0)
+            snprintf(buf, size, "%s", line);
+    return buf;
+}
 
 static int
 s_make_folders(tf_config_t *cfg)
@@ -36,19 +63,26 @@ s_make_folders(tf_config_t *cfg)
     return CLI_EXIT_OK;
 }
 
-/* Prints one line per child from the state file: name, pid, log. */
+/* Prints one line per child from the state file: name, pid, log; with problems_only, the
+   children that are not running or restarted (but skip), with their last log line. */
 static void
-s_print_children(tf_config_t *cfg, bool problems_only, FILE *out)
+s_print_children(tf_config_t *cfg, bool problems_only, const char *skip, FILE *out)
 {
     char path[PATH_MAX];
     upstate_t *state = upstate_load(cli_state_path(cfg, path, sizeof path), NULL);
     for (size_t i = 0; state && i < upstate_size(state); i++) {
         const upstate_child_t *c = upstate_child(state, i);
+        if (skip && strcmp(c->name, skip) == 0)
+            continue;
         if (!problems_only)
             fprintf(out, "  %-12s pid %-8" PRId64 " log %s\n", c->name, c->pid, c->log);
-        else if (strcmp(c->state, "running") != 0 || c->restarts > 0)
+        else if (strcmp(c->state, "running") != 0 || c->restarts > 0) {
+            char last[512];
             fprintf(out, "  %-12s %s, %" PRId64 " restart(s), last exit: %s (log %s)\n", c->name,
                    c->state, c->restarts, *c->last_exit ? c->last_exit : "-", c->log);
+            if (*s_last_log_line(c->log, last, sizeof last))
+                fprintf(out, "  %-12s last log line: %s\n", "", last);
+        }
     }
     upstate_destroy(&state);
 }
@@ -86,7 +120,64 @@ s_read_report(int fd, char *line, size_t size, int timeout_ms)
     return used > 0 ? TF_OK : TF_ERR_NOTFOUND;
 }
 
-/* Parent side of --detach: wait for the daemon's report, then for the broker to answer. */
+/* Waits until every child has run up/settle ms since its last start. CLI_EXIT_FAIL, with the
+   child, how it ended and its last log line on stderr, when a child restarts S_CRASH_LOOP
+   times meanwhile, the supervisor dies, or the children do not settle in time. */
+static int
+s_wait_settled(cli_t *cli, pid_t spid)
+{
+    int64_t settle = tf_config_ms(cli->cfg, "up/settle");
+    int64_t deadline = tf_clock_mono_ms() + settle + S_SETTLE_SLACK;
+    char path[PATH_MAX], last[512];
+    cli_state_path(cli->cfg, path, sizeof path);
+    for (;;) {
+        upstate_t *state = upstate_load(path, NULL);
+        int64_t now = tf_clock_wall_ms();
+        bool settled = state != NULL && upstate_size(state) > 0;
+        const upstate_child_t *looping = NULL, *waiting = NULL;
+        for (size_t i = 0; state && i < upstate_size(state); i++) {
+            const upstate_child_t *c = upstate_child(state, i);
+            if (c->restarts >= S_CRASH_LOOP && !looping)
+                looping = c;
+            if (strcmp(c->state, "running") != 0 || now - c->started_ms < settle) {
+                settled = false;
+                if (!waiting)
+                    waiting = c;
+            }
+        }
+        bool late = tf_clock_mono_ms() >= deadline;
+        const upstate_child_t *bad = looping ? looping : late ? waiting : NULL;
+        if (bad) {
+            char ran[32];
+            fprintf(stderr, "tapeflow up: the stack is not up: %s %s (%s, %" PRId64 " restart(s)%s%s); "
+                            "see %s\n",
+                    bad->name, looping ? "keeps crashing" : "did not stay up",
+                    *bad->last_exit ? bad->last_exit : bad->state, bad->restarts,
+                    strcmp(bad->state, "running") == 0 ? ", running for " : "",
+                    strcmp(bad->state, "running") == 0
+                        ? cli_duration(now - bad->started_ms, ran, sizeof ran) : "",
+                    bad->log);
+            if (*s_last_log_line(bad->log, last, sizeof last))
+                fprintf(stderr, "  last line of %s: %s\n", bad->log, last);
+            s_print_children(cli->cfg, true, bad->name, stderr);
+        }
+        upstate_destroy(&state);
+        if (bad)
+            return CLI_EXIT_FAIL;
+        if (settled)
+            return CLI_EXIT_OK;
+        if (!cli_pid_alive(spid)) {
+            fprintf(stderr, "tapeflow up: the supervisor (pid %d) exited while starting\n", (int) spid);
+            return CLI_EXIT_FAIL;
+        }
+        if (zsys_interrupted)
+            return CLI_EXIT_FAIL;
+        tf_clock_sleep_ms(100);
+    }
+}
+
+/* Parent side of --detach: wait for the daemon's report, then for the broker to answer and
+   every child to settle. */
 static int
 s_wait_healthy(cli_t *cli, int report_fd)
 {
@@ -130,8 +221,17 @@ s_wait_healthy(cli_t *cli, int report_fd)
         memset(&reply, 0, sizeof reply);
         if (tf_client_status(client, &reply, 500, &err) == TF_OK) {
             tf_msg_clear(&reply);
+            /* The broker answers; "up" only once no child is crash-looping. */
+            if (s_wait_settled(cli, (pid_t) spid) != CLI_EXIT_OK) {
+                fprintf(stderr,
+                        "The supervisor (pid %ld) keeps running and restarting children; logs are "
+                        "in %s (up.log and <child>.log). Fix the cause (the next restart picks it "
+                        "up) or stop it with: tapeflow down\n",
+                        spid, logdir);
+                break;
+            }
             printf("tapeflow up: supervisor pid %ld, log %s\n", spid, uplog);
-            s_print_children(cli->cfg, false, stdout);
+            s_print_children(cli->cfg, false, NULL, stdout);
             printf("tapeflow is up (broker %s)\n", endpoint);
             exit_code = CLI_EXIT_OK;
             break;
@@ -145,7 +245,7 @@ s_wait_healthy(cli_t *cli, int report_fd)
             fprintf(stderr, "tapeflow up: the stack did not become healthy within 15 s: the "
                             "broker did not answer at %s (%s)\n",
                     endpoint, tf_status_name(err.code));
-            s_print_children(cli->cfg, true, stderr);
+            s_print_children(cli->cfg, true, NULL, stderr);
             fprintf(stderr,
                     "The supervisor (pid %ld) keeps running and restarting children; logs are in "
                     "%s (up.log and <child>.log). Stop it with: tapeflow down\n",
@@ -225,6 +325,10 @@ cmd_up(cli_t *cli, int argc, char **argv)
         else
             return cli_usage_error("up", "up: unknown argument '%s'", argv[i]);
     }
+    if (tf_config_overrides(cli->cfg) > 0)
+        return cli_usage_error("up", "up: --set does not reach the programs 'up' starts (they "
+                                     "read the config file); put the value in %s",
+                               cli->config_path ? cli->config_path : "a config file (--config FILE)");
     if (s_make_folders(cli->cfg) != CLI_EXIT_OK)
         return CLI_EXIT_FAIL;
 

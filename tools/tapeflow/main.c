@@ -54,6 +54,8 @@ static const struct {
     {"status", cmd_status, true},
     {"events", cmd_events, true},
     {"drive", s_cmd_drive, true},
+    /* needs_config false: loaded unchecked, so 'config check' can list every problem itself */
+    {"config", cmd_config, false},
     /* Pipeline commands, each present once its cmd_<name>.c is (see CMakeLists.txt). */
 #ifdef TF_HAVE_CMD_BACKUP
     {"backup", cmd_backup, true},
@@ -78,6 +80,8 @@ main(int argc, char **argv)
 {
     const char *config_arg = NULL;
     bool json = false;
+    const char *sets[32];   /* --set KEY=VALUE, applied after the file */
+    size_t nsets = 0;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *arg = argv[i];
@@ -98,6 +102,14 @@ main(int argc, char **argv)
         }
         else if (strncmp(arg, "--config=", 9) == 0)
             config_arg = arg + 9;
+        else if (strcmp(arg, "--set") == 0 || strncmp(arg, "--set=", 6) == 0) {
+            const char *kv = arg[5] == '=' ? arg + 6 : i + 1 < argc ? argv[++i] : NULL;
+            if (!kv || !strchr(kv, '='))
+                return cli_usage_error(NULL, "--set needs KEY=VALUE, e.g. --set broker/liveness=5");
+            if (nsets == sizeof sets / sizeof sets[0])
+                return cli_usage_error(NULL, "too many --set options (at most 32)");
+            sets[nsets++] = kv;
+        }
         else
             return cli_usage_error(NULL, "unknown option '%s'", arg);
     }
@@ -118,17 +130,29 @@ main(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     s_command_fn fn = NULL;
+    bool checked = true;
     for (size_t k = 0; k < sizeof s_commands / sizeof s_commands[0]; k++)
-        if (strcmp(s_commands[k].name, command) == 0)
+        if (strcmp(s_commands[k].name, command) == 0) {
             fn = s_commands[k].fn;
+            checked = s_commands[k].needs_config;
+        }
     if (!fn)
         return cli_usage_error(NULL, "unknown command '%s'", command);
 
     tf_err_t err = {0};
-    tf_config_t *cfg = tf_config_open(config_arg, &err);
+    tf_config_t *cfg = checked ? tf_config_open(config_arg, &err) : tf_config_load(config_arg, &err);
     if (!cfg) {
         fprintf(stderr, "tapeflow: %s\n", err.message);
         return CLI_EXIT_FAIL;
+    }
+    for (size_t k = 0; k < nsets; k++) {
+        char key[256];
+        const char *eq = strchr(sets[k], '=');
+        snprintf(key, sizeof key, "%.*s", (int) (eq - sets[k]), sets[k]);
+        if (tf_config_override(cfg, key, eq + 1, &err) != TF_OK) {
+            tf_config_destroy(&cfg);
+            return cli_usage_error(NULL, "--set %s: %s", sets[k], err.message);
+        }
     }
     /* Children and the detached supervisor may run elsewhere: hand them an absolute path. */
     char config_abs[PATH_MAX];

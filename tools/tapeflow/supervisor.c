@@ -121,7 +121,7 @@ s_actor_names(tf_config_t *cfg)
     if (!names)
         return NULL;
     zlist_autofree(names);
-    char *list = strdup(tf_config_get_or(cfg, "up/actors", ""));
+    char *list = strdup(tf_config_str(cfg, "up/actors"));
     char *save = NULL;
     for (char *name = list ? strtok_r(list, " ,\t", &save) : NULL; name; name = strtok_r(NULL, " ,\t", &save))
         zlist_append(names, name);
@@ -141,12 +141,12 @@ s_plan_actors(supervisor_t *self, size_t *total, tf_err_t *err)
     for (const char *name = zlist_first(names); name && rc == TF_OK; name = zlist_next(names)) {
         char key[256];
         snprintf(key, sizeof key, "actors/%s/instances", name);
-        int64_t instances = tf_config_get(self->cfg, key) ? tf_config_get_int(self->cfg, key, -1) : 1;
+        int64_t instances = tf_config_int(self->cfg, key);   /* checked 0..64 at open */
         if (instances < 0 || instances > S_MAX_INSTANCES)
             rc = tf_err_set(err, TF_ERR_INVALID,
                             "config %s = '%s' is not a number of instances from 0 to %d; fix it "
                             "in %s",
-                            key, tf_config_get_or(self->cfg, key, ""), S_MAX_INSTANCES,
+                            key, tf_config_str(self->cfg, key), S_MAX_INSTANCES,
                             self->config_path ? self->config_path : "the config file");
         else if (instances > 0 && !s_valid_actor_name(name))
             rc = tf_err_set(err, TF_ERR_INVALID,
@@ -210,10 +210,10 @@ supervisor_new(tf_config_t *cfg, const char *bindir, const char *config_path, bo
     cli_pid_path(cfg, self->pid_path, sizeof self->pid_path);
     cli_state_path(cfg, self->state_path, sizeof self->state_path);
     snprintf(self->endpoint, sizeof self->endpoint, "%s", tf_config_get(cfg, "broker/endpoint"));
-    self->restart_min = tf_config_get_int(cfg, "up/restart_min", 500);
-    self->restart_max = tf_config_get_int(cfg, "up/restart_max", 30000);
-    self->stable_after = tf_config_get_int(cfg, "up/stable_after", 60000);
-    self->stop_timeout = tf_config_get_int(cfg, "up/stop_timeout", 10000);
+    self->restart_min = tf_config_ms(cfg, "up/restart_min");
+    self->restart_max = tf_config_ms(cfg, "up/restart_max");
+    self->stable_after = tf_config_ms(cfg, "up/stable_after");
+    self->stop_timeout = tf_config_ms(cfg, "up/stop_timeout");
     if (self->restart_min < 10)
         self->restart_min = 10;
     if (self->restart_max < self->restart_min)
