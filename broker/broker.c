@@ -1157,7 +1157,8 @@ broker_status(broker_t *self, const char *rid, int64_t now_mono, int64_t now_wal
         row->service = strdup(w->service->name);
         row->name = strdup(w->name);
         row->pid = w->pid;
-        row->state = strdup(w->item ? "busy" : "idle");
+        /* busy without an item: still working on an item of a cancelled job */
+        row->state = strdup(w->item || !w->idle_handle ? "busy" : "idle");
         row->item_id = w->item ? strdup(w->item->id) : NULL;
         row->idle_ms = now_mono - w->last_seen;
     }
