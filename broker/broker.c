@@ -538,6 +538,9 @@ s_worker_release(broker_t *self, worker_t *w, const char *item_id, int64_t now_w
     }
 }
 
+static bool s_done_after_cancel(broker_t *self, const journal_row_t *row, const tf_msg_done_t *done,
+                                int64_t now_wall);
+
 static void
 s_handle_done(broker_t *self, const char *peer, worker_t *w, const tf_msg_done_t *done,
               int64_t now_wall)
@@ -567,7 +570,10 @@ s_handle_done(broker_t *self, const char *peer, worker_t *w, const tf_msg_done_t
     else {
         journal_row_t row;
         tf_err_t err = {0};
-        if (journal_get(self->journal, done->item_id, &row, &err) == TF_OK) {
+        if (journal_get(self->journal, done->item_id, &row, &err) == TF_OK
+            && s_done_after_cancel(self, &row, done, now_wall))
+            journal_row_clear(&row);
+        else if (row.id) {
             self->duplicates++;
             tf_log_info("ignored a repeated completion of item %s (already %s; attempt %" PRIu64 ")",
                         done->item_id, journal_state_name(row.state), done->attempt);
@@ -645,6 +651,7 @@ s_make_id(broker_t *self, int64_t now_wall, char *buf, size_t size)
 
 static bool s_submit_cancelled(broker_t *self, const char *id, const tf_msg_submit_t *sub,
                                int64_t now_wall);
+
 static void s_handle_job_op(broker_t *self, const char *peer, const tf_msg_job_op_t *op,
                             int64_t now_wall);
 
@@ -775,6 +782,25 @@ s_submit_cancelled(broker_t *self, const char *id, const tf_msg_submit_t *sub, i
         return false;  /* not recorded: run it rather than lose it */
     }
     tf_log_info("item %s (%s) of cancelled job %s recorded as cancelled", id, sub->service, sub->job_id);
+    return true;
+}
+
+/* A worker finished an item that was abandoned when its job was cancelled: the work happened
+   (an archive written, a group staged), so the journal says done - a retry must not run it
+   again - but nothing else follows: the job stays cancelled. */
+static bool
+s_done_after_cancel(broker_t *self, const journal_row_t *row, const tf_msg_done_t *done,
+                    int64_t now_wall)
+{
+    if (row->state != JOURNAL_CANCELLED)
+        return false;
+    tf_err_t err = {0};
+    if (journal_mark_done_late(self->journal, row->id, done->result.data, done->result.size, now_wall,
+                               &err) != TF_OK)
+        tf_log_error("%s", err.message);
+    else
+        tf_log_info("item %s of cancelled job %s finished after all: recorded as done (the job "
+                    "stays cancelled)", row->id, row->job_id ? row->job_id : "?");
     return true;
 }
 

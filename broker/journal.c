@@ -384,6 +384,21 @@ journal_mark_cancelled(journal_t *self, const char *id, const char *reason, int6
 }
 
 int
+journal_mark_done_late(journal_t *self, const char *id, const void *result, size_t size,
+                       int64_t now_ms, tf_err_t *err)
+{
+    sqlite3_stmt *stmt = s_prepare(self,
+        "UPDATE items SET state = 2, result = ?2, reason = NULL, payload = NULL, updated_ms = ?3 "
+        "WHERE id = ?1 AND state = 4", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    s_bind_text(stmt, 1, id);
+    s_bind_blob(stmt, 2, result, size);
+    sqlite3_bind_int64(stmt, 3, now_ms);
+    return s_step_one(self, stmt, id, "cannot mark item done", err);
+}
+
+int
 journal_mark_requeued(journal_t *self, const char *id, int64_t now_ms, tf_err_t *err)
 {
     sqlite3_stmt *stmt = s_prepare(self,

@@ -70,6 +70,9 @@ int journal_purge(journal_t *self, int64_t cutoff_ms, tf_err_t *err);
 /* Marks a queued or in-flight item cancelled (payload kept, so a retry can run it again). */
 int journal_mark_cancelled(journal_t *self, const char *id, const char *reason, int64_t now_ms,
                            tf_err_t *err);
+/* Records a late completion of a cancelled item (its worker finished it after all): done. */
+int journal_mark_done_late(journal_t *self, const char *id, const void *result, size_t size,
+                           int64_t now_ms, tf_err_t *err);
 /* Queues a failed or cancelled item again with attempts 0. TF_ERR_NOTFOUND when the item is
    not failed or cancelled. */
 int journal_mark_requeued(journal_t *self, const char *id, int64_t now_ms, tf_err_t *err);

@@ -62,6 +62,7 @@ s_set_rid(tf_msg_t *request, char *rid)
     case TF_MSG_SUBMIT: request->submit.rid = rid; return TF_OK;
     case TF_MSG_ITEM_GET: request->item_get.rid = rid; return TF_OK;
     case TF_MSG_STATUS_GET: request->status_get.rid = rid; return TF_OK;
+    case TF_MSG_JOB_OP: request->job_op.rid = rid; return TF_OK;
     default: return TF_ERR_INVALID;
     }
 }
@@ -74,6 +75,7 @@ s_reply_rid(const tf_msg_t *reply)
     case TF_MSG_ITEM_INFO: return reply->item_info.rid;
     case TF_MSG_STATUS: return reply->status.rid;
     case TF_MSG_ERROR: return reply->error.rid;
+    case TF_MSG_JOB_OP_OK: return reply->job_op_ok.rid;
     default: return NULL;
     }
 }

@@ -523,9 +523,10 @@ test_job_cancel_drops_queued_abandons_inflight(void **state)
     assert_string_equal(rec.cat_job.message, "cancelled by tester at noon");
     tf_msg_clear(&rec);
 
-    /* The abandoned item's late completion does not revive it; its worker moves on to J2. */
+    /* The abandoned item's late completion is recorded (the work happened: a retry must not
+       redo it) but revives nothing; its worker moves on to J2. */
     s_done(fx, "AA", "j1a", 1, "late");
-    assert_int_equal(s_state(fx, "j1a", NULL), JOURNAL_CANCELLED);
+    assert_int_equal(s_state(fx, "j1a", NULL), JOURNAL_DONE);
     assert_string_equal(s_find(fx, "AA", TF_MSG_WORK, 1)->work.item_id, "k1");
     assert_int_equal(broker_completed(fx->broker), 0);
 
@@ -563,6 +564,7 @@ test_job_retry_requeues_failed_and_cancelled(void **state)
     s_done(fx, "CAT", "g1-failed", 1, "");
     s_done(fx, "AA", "g2", 1, "ok");              /* g2 finished: never redone */
     assert_int_equal(s_state(fx, "g3", NULL), JOURNAL_INFLIGHT);
+    s_submit_job(fx, "echo", "g5", "J1");         /* queued behind g3 */
 
     /* Nothing failed in another job: refused, nothing recorded. */
     s_job_op(fx, "retry", "J9", NULL);
@@ -571,15 +573,19 @@ test_job_retry_requeues_failed_and_cancelled(void **state)
     assert_int_equal(e->error.code, TF_ERR_NOTFOUND);
     assert_non_null(strstr(e->error.message, "nothing to retry"));
 
-    s_job_op(fx, "cancel", "J1", NULL);          /* g3 abandoned in flight */
-    s_done(fx, "AA", "g3", 1, "late");           /* ignored */
+    s_job_op(fx, "cancel", "J1", NULL);          /* g3 abandoned in flight, g5 dropped */
+    assert_int_equal(s_state(fx, "g5", NULL), JOURNAL_CANCELLED);
+    tf_msg_t late = {.type = TF_MSG_FAILED};
+    late.failed = (tf_msg_failed_t){.item_id = "g3", .attempt = 1, .reason = "x", .retry = false};
+    s_handle(fx, "AA", &late);                    /* a late failure changes nothing */
     assert_int_equal(s_state(fx, "g3", NULL), JOURNAL_CANCELLED);
+    assert_int_equal(journal_get(fx->journal, "g3-failed", &(journal_row_t){0}, NULL), TF_ERR_NOTFOUND);
     s_done(fx, "CAT", s_find(fx, "CAT", TF_MSG_WORK, 1)->work.item_id, 1, "");
 
     s_job_op(fx, "retry", "J1", NULL);
     tf_msg_t *ok = s_last(fx, "OP");
     assert_int_equal(ok->type, TF_MSG_JOB_OP_OK);
-    assert_int_equal(ok->job_op_ok.requeued, 2);
+    assert_int_equal(ok->job_op_ok.requeued, 3);  /* g1 failed, g3 and g5 cancelled */
     assert_non_null(strstr(ok->job_op_ok.catalog_item, "-retried-"));
     int64_t attempts = -1;
     assert_int_not_equal(s_state(fx, "g1", &attempts), JOURNAL_FAILED);
