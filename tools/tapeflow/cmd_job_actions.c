@@ -382,8 +382,8 @@ s_cancel(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
                        "retry %s' writes them, 'tapeflow job purge %s' deletes them\n", r->archives,
                        r->archives == 1 ? "" : "s", size, a->job_id, a->job_id);
             else
-                printf("  released %" PRIu64 " staged archive%s and %zu file%s (%s freed) from the "
-                       "holding disk\n", r->archives, r->archives == 1 ? "" : "s", r->files_count,
+                printf("  released %" PRIu64 " staged archive%s from the holding disk (%zu file%s, "
+                       "%s freed)\n", r->archives, r->archives == 1 ? "" : "s", r->files_count,
                        r->files_count == 1 ? "" : "s", size);
         }
         if (ok.abandoned && !a->keep_staged)
