@@ -461,7 +461,7 @@ s_on_ack(stager_t *self)
         else
             tf_log_warn("archive %s: %s", ack.archive_id, err.message);
     }
-    else if (ack.state && streq(ack.state, "cancelled"))
+    else if (streq(ack.state, "cancelled"))
         tf_log_info("archive %s: its job was cancelled; it stays here until the job is retried or "
                     "purged (tapeflow job retry|purge)", ack.archive_id);
     else
