@@ -11,7 +11,8 @@
     - purge of a failed job: names the deleted files and the bytes freed, a retry is then
       refused; purge and cancel of a completed job are refused;
     - backup pre-check: an unknown pool and a pool whose only volume is full are refused with
-      what to do; a drive with a changer passes. */
+      what to do; with a changer, refused when its slots hold no candidate, started when they
+      do. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tf_client.h"
@@ -440,6 +442,26 @@ test_purge_failed_job(void **state)
 
 /* ------------------------------------------------------------------ backup pre-check - */
 
+/* `backup SRC --json` with the stack's configuration plus a sim changer (layout options
+   layout, e.g. "tapes=0") serving tape0, in a library folder of its own. */
+static int
+s_backup_with_changer(fx_t *fx, const char *src, const char *layout, char **out)
+{
+    char cfg[PATH_MAX + 32], lib[PATH_MAX];
+    snprintf(lib, sizeof lib, "%s/lib-%s", fx->dir, layout);
+    assert_int_equal(mkdir(lib, 0755), 0);
+    snprintf(cfg, sizeof cfg, "%s/changer.cfg", lib);
+    char *base = tf_test_read_file(tf_teststack_config(fx->stack));
+    assert_non_null(base);
+    FILE *f = fopen(cfg, "w");
+    assert_non_null(f);
+    fprintf(f, "%s\nchangers\n    lib1\n        url = \"sim:%s/changer.state?type=8&slots=4&%s\"\n"
+            "        drive0 = \"tape0\"\n", base, lib, layout);
+    fclose(f);
+    free(base);
+    return s_cli(fx, out, "--config", cfg, "backup", src, "--json", NULL);
+}
+
 static void
 test_backup_precheck(void **state)
 {
@@ -476,18 +498,15 @@ test_backup_precheck(void **state)
     assert_null(strstr(out, "\"job_id\""));  /* nothing was started */
     free(out);
 
-    /* With a changer the tape writer may find a cartridge itself: the backup starts. */
-    char cfg[PATH_MAX];
-    snprintf(cfg, sizeof cfg, "%s/with-changer.cfg", fx->dir);
-    char *base = tf_test_read_file(tf_teststack_config(fx->stack));
-    assert_non_null(base);
-    FILE *f = fopen(cfg, "w");
-    assert_non_null(f);
-    fprintf(f, "%s\nchangers\n    lib1\n        url = \"sim:%s/lib1\"\n        drive0 = \"tape0\"\n", base,
-            fx->dir);
-    fclose(f);
-    free(base);
-    rc = s_cli(fx, &out, "--config", cfg, "backup", src, "--json", NULL);
+    /* With a changer: refused while its slots hold nothing the tape writer could take... */
+    rc = s_backup_with_changer(fx, src, "tapes=0", &out);
+    assert_int_equal(rc, 1);
+    assert_non_null(s_json_str(out, "error", error, sizeof error));
+    assert_non_null(strstr(error, "pool 'default' has no writable volume (TF0001 full) and changer "));
+    assert_non_null(strstr(error, "has no cartridge in its slots: put a blank or expired cartridge"));
+    free(out);
+    /* ... and started when a slot holds a cartridge the catalog does not know (a blank one). */
+    rc = s_backup_with_changer(fx, src, "tapes=2", &out);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "\"status\":\"queued\""));
     free(out);

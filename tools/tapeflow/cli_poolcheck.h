@@ -3,10 +3,12 @@
 
     Refused (TF_ERR_NOTFOUND / TF_ERR_STATE, message says what to do):
     - a pool that is neither configured (pools/<pool>) nor known from any volume's label;
-    - a pool whose volumes the catalog knows are all unwritable (full, error), when the drive
-      (tapewriter/drive) has no changer that could load another cartridge.
+    - a pool whose volumes the catalog knows are all unwritable (full, error), unless the drive
+      (tapewriter/drive) has a changer with a candidate in a slot: a cartridge the catalog does
+      not know (blank, or only loading it tells) or an appendable or expired volume of the pool.
     Passed with a note: a configured pool the catalog knows no volume of (the tape writer checks
-    the tape in the drive), a drive with a changer, or a catalog that did not answer.
+    the tape in the drive), a changer with a candidate or one that did not answer, or a catalog
+    that did not answer.
 */
 #ifndef CLI_POOLCHECK_H_INCLUDED
 #define CLI_POOLCHECK_H_INCLUDED
