@@ -385,6 +385,9 @@ s_cancel(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
                 printf("  released %" PRIu64 " staged archive%s from the holding disk (%zu file%s, "
                        "%s freed)\n", r->archives, r->archives == 1 ? "" : "s", r->files_count,
                        r->files_count == 1 ? "" : "s", size);
+            if (!a->keep_staged && r->archives)
+                printf("  (those archives were not on tape: a retry of this job cannot write them; "
+                       "--keep-staged keeps them for 'tapeflow job retry')\n");
         }
         if (ok.abandoned && !a->keep_staged)
             printf("  what the items in flight still stage is left on the holding disk: "
