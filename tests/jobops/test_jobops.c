@@ -4,6 +4,8 @@
     - cancel of a running job (slow drive): status cancelled with who/when, nothing of the job
       left queued (status --json queue depths), no further tape writes, late results do not
       revive it, staged archives released (default) and purge removes what came later;
+    - cancel of a job whose tape writer waits for the operator to mount the next volume: it
+      stops waiting at once instead of after tapewriter/mount_wait;
     - cancel --keep-staged, then retry: the kept archives are written, the job completes and
       restores identically;
     - retry of a job whose tape stage failed (wrong-pool tape), after labelling the right tape:
@@ -335,6 +337,64 @@ test_cancel_keep_staged_then_retry(void **state)
     assert_int_equal(s_staged_files(fx, job), 0);  /* released once on tape */
 }
 
+/* A tape writer waiting for the operator to mount the next volume of a spanning archive (no
+   changer, tapewriter/mount_wait = 10 minutes) stops waiting once its job is cancelled. */
+static int
+s_setup_mount_wait(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    static const char *const config[] = {
+        "drives/tape0/url=sim:${dir}/tape0.img?capacity=2M&ew=256K",
+        "tapewriter/mount_wait=600000",
+        "tapewriter/block_size=65536",
+        NULL,
+    };
+    tf_teststack_opts_t opts = {.config = config};
+    fx->stack = tf_teststack_new("tfjob", &opts);
+    assert_non_null(fx->stack);
+    fx->dir = (char *) tf_teststack_dir(fx->stack);
+    fx->client = tf_client_new(tf_teststack_broker(fx->stack), NULL);
+    assert_non_null(fx->client);
+    *state = fx;
+    return 0;
+}
+
+static bool
+s_log_has(fx_t *fx, const char *log, const char *text)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/log/%s", fx->dir, log);
+    char *content = tf_test_read_file(path);
+    bool has = content && strstr(content, text);
+    free(content);
+    return has;
+}
+
+static void
+test_cancel_while_waiting_for_mount(void **state)
+{
+    fx_t *fx = *state;
+    char src[PATH_MAX], job[128], *out = NULL;
+    s_label(fx, "TF0001", "default");
+    s_make_tree(fx, "src", 100, 8 << 20, src, sizeof src);
+    s_start_backup(fx, src, "default", job, sizeof job);
+    int64_t deadline = tf_clock_mono_ms() + 120000;
+    while (!s_log_has(fx, "tapewriter.1.log", "mount a tape of pool default in drive tape0")) {
+        if (tf_clock_mono_ms() > deadline)
+            fail_msg("the tape writer never asked for the next tape");
+        tf_clock_sleep_ms(100);
+    }
+    int rc = s_cli(fx, &out, "job", "cancel", job, "--json", NULL);
+    if (rc != 0)
+        fail_msg("cancel failed (%d): %s", rc, out ? out : "");
+    assert_true(s_json_int(out, "items_abandoned") >= 1);  /* the tape item, waiting */
+    free(out);
+    /* Well before mount_wait: the tape writer is free again. */
+    s_wait_quiet(fx, 30000);
+    assert_true(s_log_has(fx, "tapewriter.1.log", "was cancelled: drive tape0 stops waiting for a tape"));
+    assert_true(s_job_status_is(fx, job, "cancelled"));
+}
+
 /* ------------------------------------------------------------------ retry ----------- */
 
 /* A backup to pool default while the drive holds a tape of pool offsite: the tape stage fails
@@ -522,6 +582,7 @@ main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cancel_running_job, s_setup_slow, s_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_keep_staged_then_retry, s_setup_slow, s_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_while_waiting_for_mount, s_setup_mount_wait, s_teardown),
         cmocka_unit_test_setup_teardown(test_retry_after_tape_failure, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_purge_failed_job, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_backup_precheck, s_setup, s_teardown),
