@@ -258,6 +258,21 @@ s_backup_until_writing(fx_t *fx, char *src, size_t src_size, char *job, size_t j
     s_wait_job_int(fx, job, "archives_written", 1, 120000);
 }
 
+/* Tape files on a volume (the label's included), as the catalog has them. */
+static long long
+s_tape_files(fx_t *fx, const char *label)
+{
+    tf_msg_t q = {.type = TF_MSG_CAT_QUERY}, reply;
+    q.cat_query = (tf_msg_cat_query_t){.query = "volumes", .pattern = (char *) label};
+    tf_err_t err = {0};
+    if (tf_client_call(fx->client, "catalog", NULL, NULL, &q, &reply, 30000, &err) != TF_OK)
+        fail_msg("volumes query: %s", err.message);
+    assert_int_equal(reply.cat_reply.volumes_count, 1);
+    long long n = (long long) reply.cat_reply.volumes[0].tape_files;
+    tf_msg_clear(&reply);
+    return n;
+}
+
 static void
 test_cancel_running_job(void **state)
 {
@@ -331,7 +346,11 @@ test_cancel_keep_staged_then_retry(void **state)
     assert_true(s_json_int(out, "items_requeued") >= 1);
     free(out);
     s_wait_job_status(fx, job, "completed", 180000);
-    assert_int_equal(s_job_int(fx, job, "archives_written"), s_job_int(fx, job, "groups_total"));
+    long long groups = s_job_int(fx, job, "groups_total");
+    assert_int_equal(s_job_int(fx, job, "archives_written"), groups);
+    /* Archives written before the cancel were not written again: one tape file per archive
+       after the label. */
+    assert_int_equal(s_tape_files(fx, "TF0001"), groups + 1);
     s_restore_and_compare(fx, job, src, "restored");
     s_wait_quiet(fx, 60000);
     assert_int_equal(s_staged_files(fx, job), 0);  /* released once on tape */
