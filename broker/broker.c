@@ -68,6 +68,7 @@ struct _broker_t {
     zhashx_t *known;        /* service names accepted for submit; NULL: any */
     zhashx_t *rejects;      /* peer -> reject_t, owned */
     int64_t next_reject_summary;
+    zhashx_t *cancelled;    /* job id -> spared services (char *, owned): cancelled jobs */
     int64_t started_mono;
     int64_t next_heartbeat;
     int64_t next_purge;
@@ -547,7 +548,8 @@ broker_new(journal_t *journal, const broker_opts_t *opts, broker_send_fn *send,
         self->opts.reject_summary_ms = 60000;
     if (self->opts.reject_log < 0)
         self->opts.reject_log = 10;
-    if (!self->services || !self->workers || !self->items || !self->rejects
+    self->cancelled = zhashx_new();
+    if (!self->services || !self->workers || !self->items || !self->rejects || !self->cancelled
         || (opts->services && !self->known)) {
         broker_destroy(&self);
         return NULL;
@@ -556,6 +558,7 @@ broker_new(journal_t *journal, const broker_opts_t *opts, broker_send_fn *send,
     zhashx_set_destructor(self->workers, s_worker_destroy);
     zhashx_set_destructor(self->items, s_item_destroy);
     zhashx_set_destructor(self->rejects, s_reject_destroy);
+    zhashx_set_destructor(self->cancelled, (zhashx_destructor_fn *) zstr_free);
     return self;
 }
 
@@ -569,6 +572,7 @@ broker_destroy(broker_t **self_p)
         zhashx_destroy(&self->services);
         zhashx_destroy(&self->known);
         zhashx_destroy(&self->rejects);
+        zhashx_destroy(&self->cancelled);
         free(self);
         *self_p = NULL;
     }
@@ -588,6 +592,17 @@ s_recover_row(const journal_row_t *row, void *arg)
     return TF_OK;
 }
 
+static int
+s_recover_cancelled(const char *job_id, const char *spare, void *arg)
+{
+    broker_t *self = arg;
+    char *copy = strdup(spare);
+    if (!copy)
+        return TF_ERR_NOMEM;
+    zhashx_update(self->cancelled, job_id, copy);
+    return TF_OK;
+}
+
 int
 broker_recover(broker_t *self, int64_t now_mono, tf_err_t *err)
 {
@@ -596,6 +611,8 @@ broker_recover(broker_t *self, int64_t now_mono, tf_err_t *err)
     self->next_purge = now_mono;
     self->next_reject_summary = now_mono + self->opts.reject_summary_ms;
     int rc = journal_load_pending(self->journal, s_recover_row, self, err);
+    if (rc == TF_OK)
+        rc = journal_load_cancelled(self->journal, s_recover_cancelled, self, err);
     if (rc != TF_OK)
         return rc;
     if (self->recovered)
@@ -664,6 +681,9 @@ s_worker_release(broker_t *self, worker_t *w, const char *item_id, int64_t now_w
     }
 }
 
+static bool s_done_after_cancel(broker_t *self, const journal_row_t *row, const tf_msg_done_t *done,
+                                int64_t now_wall);
+
 static void
 s_handle_done(broker_t *self, const char *peer, worker_t *w, const tf_msg_done_t *done,
               int64_t now_wall)
@@ -693,7 +713,10 @@ s_handle_done(broker_t *self, const char *peer, worker_t *w, const tf_msg_done_t
     else {
         journal_row_t row;
         tf_err_t err = {0};
-        if (journal_get(self->journal, done->item_id, &row, &err) == TF_OK) {
+        if (journal_get(self->journal, done->item_id, &row, &err) == TF_OK
+            && s_done_after_cancel(self, &row, done, now_wall))
+            journal_row_clear(&row);
+        else if (row.id) {
             self->duplicates++;
             tf_log_info("ignored a repeated completion of item %s (already %s; attempt %" PRIu64 ")",
                         done->item_id, journal_state_name(row.state), done->attempt);
@@ -772,6 +795,12 @@ s_make_id(broker_t *self, int64_t now_wall, char *buf, size_t size)
              self->id_counter);
 }
 
+static bool s_submit_cancelled(broker_t *self, const char *id, const tf_msg_submit_t *sub,
+                               int64_t now_wall);
+
+static void s_handle_job_op(broker_t *self, const char *peer, const tf_msg_job_op_t *op,
+                            int64_t now_wall);
+
 static void
 s_handle_submit(broker_t *self, const char *peer, const tf_msg_submit_t *sub, int64_t now_wall)
 {
@@ -834,6 +863,11 @@ s_handle_submit(broker_t *self, const char *peer, const tf_msg_submit_t *sub, in
         s_send_error(self, peer, sub->rid, rc, "%s", err.message);
         return;
     }
+    if (s_submit_cancelled(self, id, sub, now_wall)) {
+        reply.submit_ok.state = "cancelled";
+        s_send(self, peer, &reply);
+        return;
+    }
     item_t *it = s_item_new(self, id, s, sub->job_id, 0, now_wall);
     if (!it) {
         s_send_error(self, peer, sub->rid, TF_ERR_NOMEM, "broker out of memory");
@@ -873,6 +907,263 @@ s_handle_item_get(broker_t *self, const char *peer, const tf_msg_item_get_t *get
     journal_row_clear(&row);
 }
 
+/* ------------------------------------------------------------------ job actions ------ */
+
+/* True when service is named in spare (comma separated) or is the job service. */
+static bool
+s_spared(broker_t *self, const char *spare, const char *service)
+{
+    if (self->opts.job_service && strcmp(self->opts.job_service, service) == 0)
+        return true;
+    size_t n = strlen(service);
+    for (const char *p = spare; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t) (end - p) : strlen(p);
+        if (len == n && strncmp(p, service, n) == 0)
+            return true;
+        p = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+/* A new item of a cancelled job is journalled as cancelled instead of queued (unless its
+   service is spared): a late result of an abandoned item must not restart the job. */
+static bool
+s_submit_cancelled(broker_t *self, const char *id, const tf_msg_submit_t *sub, int64_t now_wall)
+{
+    const char *spare = sub->job_id ? zhashx_lookup(self->cancelled, sub->job_id) : NULL;
+    if (!spare || s_spared(self, spare, sub->service))
+        return false;
+    tf_err_t err = {0};
+    if (journal_mark_cancelled(self->journal, id, "its job was cancelled", now_wall, &err) != TF_OK) {
+        tf_log_error("%s", err.message);
+        return false;  /* not recorded: run it rather than lose it */
+    }
+    tf_log_info("item %s (%s) of cancelled job %s recorded as cancelled", id, sub->service, sub->job_id);
+    return true;
+}
+
+/* A worker finished an item that was abandoned when its job was cancelled: the work happened
+   (an archive written, a group staged), so the journal says done - a retry must not run it
+   again - but nothing else follows: the job stays cancelled. */
+static bool
+s_done_after_cancel(broker_t *self, const journal_row_t *row, const tf_msg_done_t *done,
+                    int64_t now_wall)
+{
+    if (row->state != JOURNAL_CANCELLED)
+        return false;
+    tf_err_t err = {0};
+    if (journal_mark_done_late(self->journal, row->id, done->result.data, done->result.size, now_wall,
+                               &err) != TF_OK)
+        tf_log_error("%s", err.message);
+    else
+        tf_log_info("item %s of cancelled job %s finished after all: recorded as done (the job "
+                    "stays cancelled)", row->id, row->job_id ? row->job_id : "?");
+    return true;
+}
+
+/* Queues cat_job{op, message} for the job service; id_out gets the item's id ("" when there is
+   no job service). */
+static int
+s_queue_job_record(broker_t *self, const char *job_id, const char *op, const char *message,
+                   int64_t now_wall, char *id_out, size_t id_size, tf_err_t *err)
+{
+    const char *target = self->opts.job_service;
+    id_out[0] = '\0';
+    if (!target || !*target)
+        return TF_OK;
+    snprintf(id_out, id_size, "%.*s-%s-%" PRId64, TF_MSG_MAX_ID - 32, job_id, op, now_wall);
+    tf_msg_t payload = {.type = TF_MSG_CAT_JOB};
+    payload.cat_job = (tf_msg_cat_job_t){
+        .job_id = (char *) job_id, .op = (char *) op, .message = (char *) message, .time_ms = now_wall,
+    };
+    uint8_t *data;
+    size_t size;
+    if (tf_msg_encode(&payload, &data, &size, err) != TF_OK)
+        return err->code;
+    service_t *s = s_service_require(self, target);
+    int rc = s ? journal_insert(self->journal, id_out, target, job_id, data, size, now_wall, err)
+               : tf_err_set(err, TF_ERR_NOMEM, "broker out of memory");
+    free(data);
+    if (rc == TF_ERR_STATE)
+        return TF_OK;  /* the same action in the same millisecond: recorded already */
+    if (rc != TF_OK)
+        return rc;
+    item_t *it = s_item_new(self, id_out, s, job_id, 0, now_wall);
+    if (!it)
+        return tf_err_set(err, TF_ERR_NOMEM, "broker out of memory");
+    it->queue_handle = zlistx_add_end(s->queue, it);
+    s_dispatch(self, s, now_wall);
+    return TF_OK;
+}
+
+static int
+s_job_cancel(broker_t *self, const tf_msg_job_op_t *op, tf_msg_job_op_ok_t *ok, int64_t now_wall,
+             tf_err_t *err)
+{
+    const char *spare = op->spare ? op->spare : "";
+    char *copy = strdup(spare);
+    if (!copy)
+        return tf_err_set(err, TF_ERR_NOMEM, "broker out of memory");
+    int rc = journal_job_cancelled_set(self->journal, op->job_id, spare, op->message, now_wall, err);
+    if (rc != TF_OK) {
+        free(copy);
+        return rc;
+    }
+    zhashx_update(self->cancelled, op->job_id, copy);
+    const char *reason = op->message && *op->message ? op->message : "its job was cancelled";
+    zlistx_t *victims = zlistx_new();  /* forgetting while iterating a zhashx is not allowed */
+    if (!victims)
+        return tf_err_set(err, TF_ERR_NOMEM, "broker out of memory");
+    for (item_t *it = zhashx_first(self->items); it; it = zhashx_next(self->items))
+        if (it->job_id && strcmp(it->job_id, op->job_id) == 0 && !s_spared(self, spare, it->service->name))
+            zlistx_add_end(victims, it);
+    for (item_t *it = zlistx_first(victims); it; it = zlistx_next(victims)) {
+        if (journal_mark_cancelled(self->journal, it->id, reason, now_wall, err) != TF_OK) {
+            tf_log_error("cannot cancel item %s: %s", it->id, err->message);
+            continue;
+        }
+        bool inflight = it->worker != NULL;
+        if (inflight)
+            ok->abandoned++;
+        else
+            ok->cancelled++;
+        char message[TF_MSG_MAX_TEXT];
+        snprintf(message, sizeof message, "item %s cancelled%s", it->id,
+                 inflight ? " (in flight: its worker's result will be ignored)" : "");
+        tf_log_info("%s", message);
+        s_item_event(self, it->service, "cancelled", "warn", it, message);
+        s_item_forget(self, it);
+    }
+    zlistx_destroy(&victims);
+    *err = (tf_err_t){0};
+    return TF_OK;
+}
+
+typedef struct {
+    zlistx_t *ids;          /* char *, owned */
+} s_job_rows_t;
+
+static int
+s_collect_row(const journal_row_t *row, void *arg)
+{
+    s_job_rows_t *rows = arg;
+    char *id = strdup(row->id);
+    if (!id || !zlistx_add_end(rows->ids, id)) {
+        free(id);
+        return TF_ERR_NOMEM;
+    }
+    return TF_OK;
+}
+
+static int
+s_job_retry(broker_t *self, const tf_msg_job_op_t *op, tf_msg_job_op_ok_t *ok, int64_t now_wall,
+            tf_err_t *err)
+{
+    zlistx_t *services = zlistx_new();   /* service_t*, to dispatch once at the end */
+    s_job_rows_t rows = {.ids = zlistx_new()};
+    if (!services || !rows.ids) {
+        zlistx_destroy(&services);
+        zlistx_destroy(&rows.ids);
+        return tf_err_set(err, TF_ERR_NOMEM, "broker out of memory");
+    }
+    zlistx_set_destructor(rows.ids, (zlistx_destructor_fn *) zstr_free);
+    int rc = journal_load_job(self->journal, op->job_id, JOURNAL_FAILED, s_collect_row, &rows, err);
+    if (rc == TF_OK)
+        rc = journal_load_job(self->journal, op->job_id, JOURNAL_CANCELLED, s_collect_row, &rows, err);
+    for (const char *id = rc == TF_OK ? zlistx_first(rows.ids) : NULL; id; id = zlistx_next(rows.ids)) {
+        journal_row_t row;
+        if (zhashx_lookup(self->items, id) || journal_get(self->journal, id, &row, err) != TF_OK)
+            continue;
+        service_t *s = s_service_require(self, row.service);
+        if (s && journal_mark_requeued(self->journal, id, now_wall, err) == TF_OK) {
+            item_t *it = s_item_new(self, id, s, row.job_id, 0, row.created_ms);
+            if (it) {
+                it->queue_handle = zlistx_add_end(s->queue, it);
+                ok->requeued++;
+                if (!zlistx_find(services, s))
+                    zlistx_add_end(services, s);
+                /* A new permanent failure must reach the catalog again. */
+                char report[TF_MSG_MAX_ID + 16];
+                snprintf(report, sizeof report, "%.*s-failed", TF_MSG_MAX_ID - 8, id);
+                journal_forget(self->journal, report, err);
+                tf_log_info("item %s (%s) of job %s queued again (retry)", id, row.service, op->job_id);
+            }
+        }
+        journal_row_clear(&row);
+    }
+    zlistx_destroy(&rows.ids);
+    if (rc == TF_OK) {
+        *err = (tf_err_t){0};
+        rc = journal_job_cancelled_clear(self->journal, op->job_id, err);
+        if (rc == TF_OK)
+            zhashx_delete(self->cancelled, op->job_id);
+    }
+    for (service_t *s = zlistx_first(services); s; s = zlistx_next(services))
+        s_dispatch(self, s, now_wall);
+    zlistx_destroy(&services);
+    return rc;
+}
+
+/* job_op: cancel or retry every item of one job (broker.h, tf_msg.h). The catalog's record of
+   the action is queued first, so it is applied before anything the action causes. */
+static void
+s_handle_job_op(broker_t *self, const char *peer, const tf_msg_job_op_t *op, int64_t now_wall)
+{
+    bool cancel = strcmp(op->op, "cancel") == 0, retry = strcmp(op->op, "retry") == 0;
+    if (!*op->job_id || (!cancel && !retry)) {
+        s_send_error(self, peer, op->rid, TF_ERR_INVALID,
+                     "job_op: needs a job_id and op cancel or retry (got '%s')", op->op);
+        return;
+    }
+    tf_err_t err = {0};
+    if (retry) {
+        /* Refuse before recording anything when there is nothing to run again. */
+        s_job_rows_t probe = {.ids = zlistx_new()};
+        int rc = probe.ids ? journal_load_job(self->journal, op->job_id, JOURNAL_FAILED, s_collect_row, &probe, &err)
+                           : tf_err_set(&err, TF_ERR_NOMEM, "broker out of memory");
+        if (rc == TF_OK)
+            rc = journal_load_job(self->journal, op->job_id, JOURNAL_CANCELLED, s_collect_row, &probe, &err);
+        size_t found = probe.ids ? zlistx_size(probe.ids) : 0;
+        if (probe.ids) {
+            for (char *id = zlistx_first(probe.ids); id; id = zlistx_next(probe.ids))
+                free(id);
+            zlistx_destroy(&probe.ids);
+        }
+        if (rc != TF_OK) {
+            s_send_error(self, peer, op->rid, rc, "%s", err.message);
+            return;
+        }
+        if (found == 0) {
+            s_send_error(self, peer, op->rid, TF_ERR_NOTFOUND,
+                         "job %s has no failed or cancelled items in the broker's journal: nothing to "
+                         "retry (finished items are kept for broker/keep_done)", op->job_id);
+            return;
+        }
+    }
+    char record[TF_MSG_MAX_ID + 1];
+    int rc = s_queue_job_record(self, op->job_id, cancel ? "cancelled" : "retried", op->message,
+                                now_wall, record, sizeof record, &err);
+    tf_msg_t reply = {.type = TF_MSG_JOB_OP_OK};
+    reply.job_op_ok = (tf_msg_job_op_ok_t){
+        .rid = op->rid, .job_id = op->job_id, .op = op->op, .catalog_item = record[0] ? record : NULL,
+    };
+    if (rc == TF_OK)
+        rc = cancel ? s_job_cancel(self, op, &reply.job_op_ok, now_wall, &err)
+                    : s_job_retry(self, op, &reply.job_op_ok, now_wall, &err);
+    if (rc != TF_OK) {
+        s_send_error(self, peer, op->rid, rc, "%s", err.message);
+        return;
+    }
+    char topic[200];
+    snprintf(topic, sizeof topic, "job.%s.%s", op->job_id, cancel ? "cancelled" : "retried");
+    s_event(self, topic, cancel ? "warn" : "info", NULL, "%s", op->message ? op->message : op->op);
+    tf_log_info("job %s %s: %" PRIu64 " queued items cancelled, %" PRIu64 " abandoned in flight, %"
+                PRIu64 " queued again", op->job_id, cancel ? "cancelled" : "retried",
+                reply.job_op_ok.cancelled, reply.job_op_ok.abandoned, reply.job_op_ok.requeued);
+    s_send(self, peer, &reply);
+}
+
 void
 broker_handle(broker_t *self, const char *peer, const tf_msg_t *msg, int64_t now_mono, int64_t now_wall)
 {
@@ -910,6 +1201,9 @@ broker_handle(broker_t *self, const char *peer, const tf_msg_t *msg, int64_t now
         break;
     case TF_MSG_ITEM_GET:
         s_handle_item_get(self, peer, &msg->item_get);
+        break;
+    case TF_MSG_JOB_OP:
+        s_handle_job_op(self, peer, &msg->job_op, now_wall);
         break;
     case TF_MSG_STATUS_GET: {
         tf_msg_t status;
@@ -1062,7 +1356,8 @@ broker_status(broker_t *self, const char *rid, int64_t now_mono, int64_t now_wal
         row->service = strdup(w->service->name);
         row->name = strdup(w->name);
         row->pid = w->pid;
-        row->state = strdup(w->item ? "busy" : "idle");
+        /* busy without an item: still working on an item of a cancelled job */
+        row->state = strdup(w->item || !w->idle_handle ? "busy" : "idle");
         row->item_id = w->item ? strdup(w->item->id) : NULL;
         row->idle_ms = now_mono - w->last_seen;
     }

@@ -24,6 +24,13 @@
     - Events: routine per-item chatter goes to item.<service>.<event> (dispatched, done,
       requeued, failed, progress of items without a job), worker.<service>.ready when a worker
       registers, alert.worker.<service> when one dies; job.<id>.progress relays progress.
+    - job_op cancel (tapeflow job cancel): the job's queued items are journalled cancelled and
+      dropped, its in-flight items abandoned (cancelled in the journal; the worker's late
+      done/failed is ignored and only gives it its credit back), and new items of the job are
+      journalled cancelled at submit - except items of the services the operator spares
+      (bookkeeping: the job service, the stager's releases). job_op retry queues the job's
+      failed and cancelled items again with fresh attempts. Both queue cat_job{cancelled |
+      retried} for job_service before anything else, so the catalog sees the action first.
 */
 #ifndef BROKER_H_INCLUDED
 #define BROKER_H_INCLUDED

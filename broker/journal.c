@@ -26,7 +26,13 @@ static const char *s_schema =
     "  result BLOB,"
     "  created_ms INTEGER NOT NULL,"
     "  updated_ms INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS items_state ON items(state, seq);";
+    "CREATE INDEX IF NOT EXISTS items_state ON items(state, seq);"
+    "CREATE INDEX IF NOT EXISTS items_job ON items(job_id, state);"
+    "CREATE TABLE IF NOT EXISTS cancelled_jobs ("
+    "  job_id TEXT PRIMARY KEY,"
+    "  spare TEXT,"
+    "  message TEXT,"
+    "  time_ms INTEGER NOT NULL);";
 
 static int
 s_db_error(journal_t *self, tf_err_t *err, const char *what)
@@ -311,7 +317,15 @@ journal_load_pending(journal_t *self, journal_row_fn *fn, void *arg, tf_err_t *e
 int
 journal_purge(journal_t *self, int64_t cutoff_ms, tf_err_t *err)
 {
-    sqlite3_stmt *stmt = s_prepare(self, "DELETE FROM items WHERE state IN (2, 3) AND updated_ms < ?1", err);
+    sqlite3_stmt *stmt = s_prepare(self, "DELETE FROM cancelled_jobs WHERE time_ms < ?1", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    sqlite3_bind_int64(stmt, 1, cutoff_ms);
+    int step = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    if (step != SQLITE_DONE)
+        return s_db_error(self, err, "cannot purge cancelled jobs");
+    stmt = s_prepare(self, "DELETE FROM items WHERE state IN (2, 3, 4) AND updated_ms < ?1", err);
     if (!stmt)
         return TF_ERR_DB;
     sqlite3_bind_int64(stmt, 1, cutoff_ms);
@@ -347,6 +361,141 @@ journal_state_name(journal_state_t state)
     case JOURNAL_INFLIGHT: return "inflight";
     case JOURNAL_DONE: return "done";
     case JOURNAL_FAILED: return "failed";
+    case JOURNAL_CANCELLED: return "cancelled";
     }
     return "unknown";
+}
+
+/* ------------------------------------------------------------------ job actions ------- */
+
+int
+journal_mark_cancelled(journal_t *self, const char *id, const char *reason, int64_t now_ms,
+                       tf_err_t *err)
+{
+    sqlite3_stmt *stmt = s_prepare(self,
+        "UPDATE items SET state = 4, reason = ?2, updated_ms = ?3 WHERE id = ?1 AND state IN (0, 1)",
+        err);
+    if (!stmt)
+        return TF_ERR_DB;
+    s_bind_text(stmt, 1, id);
+    s_bind_text(stmt, 2, reason);
+    sqlite3_bind_int64(stmt, 3, now_ms);
+    return s_step_one(self, stmt, id, "cannot mark item cancelled", err);
+}
+
+int
+journal_mark_done_late(journal_t *self, const char *id, const void *result, size_t size,
+                       int64_t now_ms, tf_err_t *err)
+{
+    sqlite3_stmt *stmt = s_prepare(self,
+        "UPDATE items SET state = 2, result = ?2, reason = NULL, payload = NULL, updated_ms = ?3 "
+        "WHERE id = ?1 AND state = 4", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    s_bind_text(stmt, 1, id);
+    s_bind_blob(stmt, 2, result, size);
+    sqlite3_bind_int64(stmt, 3, now_ms);
+    return s_step_one(self, stmt, id, "cannot mark item done", err);
+}
+
+int
+journal_mark_requeued(journal_t *self, const char *id, int64_t now_ms, tf_err_t *err)
+{
+    sqlite3_stmt *stmt = s_prepare(self,
+        "UPDATE items SET state = 0, attempts = 0, worker = NULL, reason = NULL, updated_ms = ?2 "
+        "WHERE id = ?1 AND state IN (3, 4)", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    s_bind_text(stmt, 1, id);
+    sqlite3_bind_int64(stmt, 2, now_ms);
+    return s_step_one(self, stmt, id, "cannot queue item again", err);
+}
+
+int
+journal_forget(journal_t *self, const char *id, tf_err_t *err)
+{
+    sqlite3_stmt *stmt = s_prepare(self, "DELETE FROM items WHERE id = ?1 AND state IN (2, 3, 4)", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    s_bind_text(stmt, 1, id);
+    int rc = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_DONE ? TF_OK : s_db_error(self, err, "cannot forget item");
+}
+
+int
+journal_load_job(journal_t *self, const char *job_id, journal_state_t state, journal_row_fn *fn,
+                 void *arg, tf_err_t *err)
+{
+    sqlite3_stmt *stmt = s_prepare(self,
+        "SELECT seq, id, service, job_id, state, attempts, worker, reason, created_ms, updated_ms "
+        "FROM items WHERE job_id = ?1 AND state = ?2 ORDER BY seq", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    s_bind_text(stmt, 1, job_id);
+    sqlite3_bind_int(stmt, 2, (int) state);
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        journal_row_t row = {0};
+        s_read_row(stmt, &row);
+        int frc = fn(&row, arg);
+        journal_row_clear(&row);
+        if (frc != TF_OK) {
+            sqlite3_finalize(stmt);
+            return frc;
+        }
+    }
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_DONE ? TF_OK : s_db_error(self, err, "cannot load the job's items");
+}
+
+int
+journal_job_cancelled_set(journal_t *self, const char *job_id, const char *spare,
+                          const char *message, int64_t now_ms, tf_err_t *err)
+{
+    sqlite3_stmt *stmt = s_prepare(self,
+        "INSERT INTO cancelled_jobs(job_id, spare, message, time_ms) VALUES(?1, ?2, ?3, ?4) "
+        "ON CONFLICT(job_id) DO UPDATE SET spare = excluded.spare, message = excluded.message, "
+        "  time_ms = excluded.time_ms", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    s_bind_text(stmt, 1, job_id);
+    s_bind_text(stmt, 2, spare);
+    s_bind_text(stmt, 3, message);
+    sqlite3_bind_int64(stmt, 4, now_ms);
+    int rc = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_DONE ? TF_OK : s_db_error(self, err, "cannot record the cancelled job");
+}
+
+int
+journal_job_cancelled_clear(journal_t *self, const char *job_id, tf_err_t *err)
+{
+    sqlite3_stmt *stmt = s_prepare(self, "DELETE FROM cancelled_jobs WHERE job_id = ?1", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    s_bind_text(stmt, 1, job_id);
+    int rc = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_DONE ? TF_OK : s_db_error(self, err, "cannot clear the cancelled job");
+}
+
+int
+journal_load_cancelled(journal_t *self, journal_cancelled_fn *fn, void *arg, tf_err_t *err)
+{
+    sqlite3_stmt *stmt = s_prepare(self, "SELECT job_id, spare FROM cancelled_jobs", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *job = (const char *) sqlite3_column_text(stmt, 0);
+        const char *spare = (const char *) sqlite3_column_text(stmt, 1);
+        int frc = fn(job ? job : "", spare ? spare : "", arg);
+        if (frc != TF_OK) {
+            sqlite3_finalize(stmt);
+            return frc;
+        }
+    }
+    sqlite3_finalize(stmt);
+    return rc == SQLITE_DONE ? TF_OK : s_db_error(self, err, "cannot load cancelled jobs");
 }

@@ -19,7 +19,8 @@ typedef enum {
     JOURNAL_QUEUED = 0,
     JOURNAL_INFLIGHT = 1,
     JOURNAL_DONE = 2,
-    JOURNAL_FAILED = 3
+    JOURNAL_FAILED = 3,
+    JOURNAL_CANCELLED = 4   /* its job was cancelled by an operator (tapeflow job cancel) */
 } journal_state_t;
 
 /* One row; strings and bytes owned by the row (journal_row_clear). */
@@ -63,6 +64,31 @@ int journal_load_pending(journal_t *self, journal_row_fn *fn, void *arg, tf_err_
 
 /* Deletes finished (done/failed) items last updated before cutoff; returns count or error. */
 int journal_purge(journal_t *self, int64_t cutoff_ms, tf_err_t *err);
+
+/* --- operator actions on jobs (cancel, retry) ------------------------------------------- */
+
+/* Marks a queued or in-flight item cancelled (payload kept, so a retry can run it again). */
+int journal_mark_cancelled(journal_t *self, const char *id, const char *reason, int64_t now_ms,
+                           tf_err_t *err);
+/* Records a late completion of a cancelled item (its worker finished it after all): done. */
+int journal_mark_done_late(journal_t *self, const char *id, const void *result, size_t size,
+                           int64_t now_ms, tf_err_t *err);
+/* Queues a failed or cancelled item again with attempts 0. TF_ERR_NOTFOUND when the item is
+   not failed or cancelled. */
+int journal_mark_requeued(journal_t *self, const char *id, int64_t now_ms, tf_err_t *err);
+/* Deletes a finished (done, failed, cancelled) item; missing is fine. */
+int journal_forget(journal_t *self, const char *id, tf_err_t *err);
+/* Calls fn for every item of job_id in state (no payloads), in arrival order. */
+int journal_load_job(journal_t *self, const char *job_id, journal_state_t state, journal_row_fn *fn,
+                     void *arg, tf_err_t *err);
+
+/* The cancelled jobs: new items of such a job are recorded cancelled at once, except for the
+   services in spare (comma separated). */
+int journal_job_cancelled_set(journal_t *self, const char *job_id, const char *spare,
+                              const char *message, int64_t now_ms, tf_err_t *err);
+int journal_job_cancelled_clear(journal_t *self, const char *job_id, tf_err_t *err);
+typedef int(journal_cancelled_fn)(const char *job_id, const char *spare, void *arg);
+int journal_load_cancelled(journal_t *self, journal_cancelled_fn *fn, void *arg, tf_err_t *err);
 
 void journal_row_clear(journal_row_t *row);
 const char *journal_state_name(journal_state_t state);

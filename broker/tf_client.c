@@ -62,6 +62,7 @@ s_set_rid(tf_msg_t *request, char *rid)
     case TF_MSG_SUBMIT: request->submit.rid = rid; return TF_OK;
     case TF_MSG_ITEM_GET: request->item_get.rid = rid; return TF_OK;
     case TF_MSG_STATUS_GET: request->status_get.rid = rid; return TF_OK;
+    case TF_MSG_JOB_OP: request->job_op.rid = rid; return TF_OK;
     default: return TF_ERR_INVALID;
     }
 }
@@ -74,6 +75,7 @@ s_reply_rid(const tf_msg_t *reply)
     case TF_MSG_ITEM_INFO: return reply->item_info.rid;
     case TF_MSG_STATUS: return reply->status.rid;
     case TF_MSG_ERROR: return reply->error.rid;
+    case TF_MSG_JOB_OP_OK: return reply->job_op_ok.rid;
     default: return NULL;
     }
 }
@@ -189,8 +191,8 @@ tf_client_wait(tf_client_t *self, const char *item_id, int timeout_ms, tf_msg_t 
         const char *state = info->item_info.state;
         if (strcmp(state, "done") == 0)
             return TF_OK;
-        if (strcmp(state, "failed") == 0) {
-            rc = tf_err_set(err, TF_ERR_STATE, "%s", info->item_info.reason ? info->item_info.reason : "failed");
+        if (strcmp(state, "failed") == 0 || strcmp(state, "cancelled") == 0) {
+            rc = tf_err_set(err, TF_ERR_STATE, "%s", info->item_info.reason ? info->item_info.reason : state);
             tf_msg_clear(info);
             return rc;
         }
@@ -231,5 +233,20 @@ tf_client_call(tf_client_t *self, const char *service, const char *item_id, cons
     if (info.item_info.result.size > 0)
         rc = tf_msg_decode(info.item_info.result.data, info.item_info.result.size, result, err);
     tf_msg_clear(&info);
+    return rc;
+}
+
+int
+tf_client_job_op(tf_client_t *self, const tf_msg_job_op_t *op, tf_msg_t *reply, int timeout_ms,
+                 tf_err_t *err)
+{
+    tf_msg_t request = {.type = TF_MSG_JOB_OP};
+    request.job_op = *op;
+    int rc = tf_client_request(self, &request, reply, timeout_ms, err);
+    if (rc == TF_OK && reply->type != TF_MSG_JOB_OP_OK) {
+        rc = tf_err_set(err, TF_ERR_PROTO, "the broker answered job_op with %s",
+                        tf_msg_type_name(reply->type));
+        tf_msg_clear(reply);
+    }
     return rc;
 }

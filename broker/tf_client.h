@@ -36,7 +36,7 @@ int tf_client_submit_msg(tf_client_t *self, const char *service, const char *ite
                          int timeout_ms, tf_err_t *err);
 
 /* Polls an item until it is done or failed, up to timeout_ms. TF_OK when done (info filled,
-   caller clears); TF_ERR_STATE with the item's reason when it failed; TF_ERR_TIMEOUT when it
+   caller clears); TF_ERR_STATE with the item's reason when it failed or was cancelled; TF_ERR_TIMEOUT when it
    is still queued or in flight. */
 int tf_client_wait(tf_client_t *self, const char *item_id, int timeout_ms, tf_msg_t *info,
                    tf_err_t *err);
@@ -46,5 +46,10 @@ int tf_client_wait(tf_client_t *self, const char *item_id, int timeout_ms, tf_ms
    for a fresh id. The caller clears *result. */
 int tf_client_call(tf_client_t *self, const char *service, const char *item_id, const char *job_id,
                    const tf_msg_t *payload, tf_msg_t *result, int timeout_ms, tf_err_t *err);
+
+/* Sends an operator action on a job (cancel, retry; see tf_msg_job_op_t). TF_OK: *reply is
+   the JOB_OP_OK (caller clears); the broker's refusal comes back as its TF_ERR_* and message. */
+int tf_client_job_op(tf_client_t *self, const tf_msg_job_op_t *op, tf_msg_t *reply, int timeout_ms,
+                     tf_err_t *err);
 
 #endif

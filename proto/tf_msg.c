@@ -419,6 +419,33 @@ static const tf_field_t s_cat_volume_fields[] = {
     F_INT(tf_msg_cat_volume_t, time_ms, OPT),
 };
 
+static const tf_field_t s_job_op_fields[] = {
+    F_STR(tf_msg_job_op_t, rid, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_job_op_t, job_id, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_job_op_t, op, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_job_op_t, message, OPT, TF_MSG_MAX_TEXT),
+    F_STR(tf_msg_job_op_t, spare, OPT, TF_MSG_MAX_TEXT),
+};
+static const tf_field_t s_job_op_ok_fields[] = {
+    F_STR(tf_msg_job_op_ok_t, rid, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_job_op_ok_t, job_id, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_job_op_ok_t, op, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_job_op_ok_t, cancelled, OPT),
+    F_UINT(tf_msg_job_op_ok_t, abandoned, OPT),
+    F_UINT(tf_msg_job_op_ok_t, requeued, OPT),
+    F_STR(tf_msg_job_op_ok_t, catalog_item, OPT, TF_MSG_MAX_ID),
+};
+static const tf_field_t s_stage_purge_fields[] = {
+    F_STR(tf_msg_stage_purge_t, job_id, REQ, TF_MSG_MAX_ID),
+    F_BOOL(tf_msg_stage_purge_t, dry_run, OPT),
+};
+static const tf_field_t s_stage_purge_result_fields[] = {
+    F_STR(tf_msg_stage_purge_result_t, job_id, REQ, TF_MSG_MAX_ID),
+    F_ROWS(tf_msg_stage_purge_result_t, files, OPT, TF_MSG_MAX_ROWS, s_path_row),
+    F_UINT(tf_msg_stage_purge_result_t, archives, OPT),
+    F_UINT(tf_msg_stage_purge_result_t, bytes, OPT),
+};
+
 /* Indexed by tf_msg_type_t. */
 static const tf_record_t s_records[TF_MSG_TYPE_COUNT] = {
     [TF_MSG_NONE] = {"none", 0, NULL, 0},

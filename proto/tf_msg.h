@@ -392,7 +392,7 @@ typedef struct {
 
 typedef struct {
     char *job_id;
-    char *status;           /* queued | running | completed | failed */
+    char *status;           /* queued | running | completed | failed | cancelled */
     char *stage;
     char *message;
     char *detail;
@@ -495,6 +495,51 @@ typedef struct {
     char *message;
 } tf_msg_restore_result_t;
 
+/* --- operator actions on a job (issue 8, item 13) ------------------------------------------ */
+
+/* client -> broker: an operator action on every item of one job.
+   op cancel: queued items of the job are dropped and in-flight ones abandoned (journal state
+   cancelled; a late done/failed from their worker is ignored); later submits for the job are
+   recorded as cancelled at once - except items of the services named in spare (comma
+   separated, e.g. "catalog,stager": bookkeeping that must still run). op retry: the job's
+   failed and cancelled items are queued again (attempts from 0) and the job is no longer
+   cancelled. Either way the broker first queues cat_job{op: cancelled|retried, message} for
+   its job service, so the catalog sees the action before any effect of it. */
+typedef struct {
+    char *rid;
+    char *job_id;
+    char *op;               /* cancel | retry */
+    char *message;          /* for the job's record: "cancelled by alice@host at ..." */
+    char *spare;            /* cancel: services whose items of the job keep running */
+} tf_msg_job_op_t;
+
+/* broker -> client: what a job_op did */
+typedef struct {
+    char *rid;
+    char *job_id;
+    char *op;
+    uint64_t cancelled;     /* cancel: queued items dropped */
+    uint64_t abandoned;     /* cancel: in-flight items whose results will be ignored */
+    uint64_t requeued;      /* retry: failed or cancelled items queued again */
+    char *catalog_item;     /* the cat_job item queued for the catalog (wait on it) */
+} tf_msg_job_op_ok_t;
+
+/* client -> stager (work item): delete what a job left on the holding disk - its ready
+   archives and the partial files of its open sessions (docs/staging.md, "Purge") */
+typedef struct {
+    char *job_id;
+    bool dry_run;           /* only list what would be deleted */
+} tf_msg_stage_purge_t;
+
+/* stager -> client: the stage_purge item's result */
+typedef struct {
+    char *job_id;
+    tf_msg_path_row_t *files; /* relative to stager/dir: ready/<a>.data, ready/<a>.meta, tmp/<a>.part */
+    size_t files_count;
+    uint64_t archives;      /* ready archives among them */
+    uint64_t bytes;         /* bytes freed (dry run: that would be freed) */
+} tf_msg_stage_purge_result_t;
+
 /* X-macro: every message type. (ENUM, wire name, struct, union member) */
 #define TF_MSG_TYPES(X)                                                   \
     X(READY, "ready", tf_msg_ready_t, ready)                              \
@@ -530,7 +575,11 @@ typedef struct {
     X(CAT_REPLY, "cat_reply", tf_msg_cat_reply_t, cat_reply)              \
     X(TAPE_RESTORE, "tape_restore", tf_msg_tape_restore_t, tape_restore)  \
     X(RESTORE_RESULT, "restore_result", tf_msg_restore_result_t, restore_result) \
-    X(CAT_VOLUME, "cat_volume", tf_msg_cat_volume_t, cat_volume)
+    X(CAT_VOLUME, "cat_volume", tf_msg_cat_volume_t, cat_volume)          \
+    X(JOB_OP, "job_op", tf_msg_job_op_t, job_op)                          \
+    X(JOB_OP_OK, "job_op_ok", tf_msg_job_op_ok_t, job_op_ok)              \
+    X(STAGE_PURGE, "stage_purge", tf_msg_stage_purge_t, stage_purge)      \
+    X(STAGE_PURGE_RESULT, "stage_purge_result", tf_msg_stage_purge_result_t, stage_purge_result)
 
 typedef enum {
     TF_MSG_NONE = 0,

@@ -19,7 +19,7 @@ static const char s_schema[] =
     "CREATE TABLE IF NOT EXISTS jobs ("
     "  job_id TEXT PRIMARY KEY,"
     "  defined INTEGER NOT NULL DEFAULT 0,"          /* the create op arrived */
-    "  status TEXT NOT NULL DEFAULT 'queued',"       /* queued|running|completed|failed */
+    "  status TEXT NOT NULL DEFAULT 'queued',"       /* queued|running|completed|failed|cancelled */
     "  stage TEXT,"
     "  stage_ms INTEGER NOT NULL DEFAULT 0,"         /* time of the stage op that set stage */
     "  message TEXT,"
@@ -444,7 +444,8 @@ s_job_fail(catalog_t *self, const char *job_id, const char *stage, const char *m
         "  message = CASE WHEN status = 'completed' THEN message ELSE ?3 END, "
         "  status = CASE WHEN status = 'completed' THEN status ELSE 'failed' END, "
         "  updated_ms = ?5 "
-        "WHERE job_id = ?1 AND status <> 'failed' AND (status <> 'completed' OR detail IS NULL)", err);
+        "WHERE job_id = ?1 AND status NOT IN ('failed', 'cancelled') "
+        "  AND (status <> 'completed' OR detail IS NULL)", err);
     if (!stmt)
         return TF_ERR_DB;
     int b = s_bind_text(stmt, 1, job_id) | s_bind_text(stmt, 2, stage && *stage ? stage : NULL)
@@ -529,6 +530,43 @@ s_job_scanned(catalog_t *self, const tf_msg_cat_job_t *m, int64_t t, tf_err_t *e
     return rc == TF_OK ? s_job_check_complete(self, m->job_id, t, err) : rc;
 }
 
+/* ------------------------------------------------------------------ operator actions --- */
+
+/* cat_job ops an operator's `tapeflow job cancel|retry` sends (through the broker's job_op). */
+static bool
+s_operator_op(const char *op)
+{
+    return strcmp(op, "cancelled") == 0 || strcmp(op, "retried") == 0;
+}
+
+/* cancelled: a queued, running or failed job becomes cancelled (a completed one keeps its
+   status: its data is on tape); nothing later changes that except a retry. retried: a failed
+   or cancelled job runs again (detail cleared) and completes when its archives are all in. */
+static int
+s_job_operator(catalog_t *self, const tf_msg_cat_job_t *m, int64_t t, tf_err_t *err)
+{
+    bool cancel = strcmp(m->op, "cancelled") == 0;
+    const char *message = m->message && *m->message ? m->message : cancel ? "cancelled" : "retried";
+    sqlite3_stmt *stmt = catalog_prepare(self, cancel
+        ? "UPDATE jobs SET status = 'cancelled', message = ?2, updated_ms = ?3 "
+          "WHERE job_id = ?1 AND status IN ('queued', 'running', 'failed')"
+        : "UPDATE jobs SET status = 'running', message = ?2, detail = NULL, updated_ms = ?3, "
+          "  stage_ms = ?3 "
+          "WHERE job_id = ?1 AND status IN ('failed', 'cancelled')", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    int b = s_bind_text(stmt, 1, m->job_id) | s_bind_text(stmt, 2, message)
+            | sqlite3_bind_int64(stmt, 3, t);
+    int changes = 0;
+    int rc = s_run(self, stmt, b, cancel ? "cannot cancel the job" : "cannot retry the job", &changes, err);
+    if (rc == TF_OK && changes > 0)
+        tf_log_info("job %s: %s", m->job_id, message);
+    /* A retried job whose archives are all in already (it failed in its last step) is done. */
+    if (rc == TF_OK && !cancel && changes > 0)
+        rc = s_job_check_complete(self, m->job_id, t, err);
+    return rc;
+}
+
 static int
 s_cat_job(catalog_t *self, const tf_msg_cat_job_t *m, tf_err_t *err)
 {
@@ -536,10 +574,11 @@ s_cat_job(catalog_t *self, const tf_msg_cat_job_t *m, tf_err_t *err)
     if (!*m->job_id)
         return tf_err_set(err, TF_ERR_INVALID, "cat_job: empty job_id");
     bool known = strcmp(op, "create") == 0 || strcmp(op, "stage") == 0
-                 || strcmp(op, "scanned") == 0 || strcmp(op, "failed") == 0;
+                 || strcmp(op, "scanned") == 0 || strcmp(op, "failed") == 0
+                 || s_operator_op(op);
     if (!known)
         return tf_err_set(err, TF_ERR_INVALID, "cat_job %s: unknown op '%s' (expected create, "
-                          "stage, scanned or failed)", m->job_id, op);
+                          "stage, scanned, failed, cancelled or retried)", m->job_id, op);
     if (strcmp(op, "stage") == 0 && (!m->stage || !*m->stage))
         return tf_err_set(err, TF_ERR_INVALID, "cat_job %s: op stage without a stage name", m->job_id);
     int64_t t = m->time_ms > 0 ? m->time_ms : catalog_now(self);
@@ -554,6 +593,8 @@ s_cat_job(catalog_t *self, const tf_msg_cat_job_t *m, tf_err_t *err)
             rc = s_job_stage(self, m, t, err);
         else if (strcmp(op, "scanned") == 0)
             rc = s_job_scanned(self, m, t, err);
+        else if (s_operator_op(op))
+            rc = s_job_operator(self, m, t, err);
         else
             rc = s_job_fail(self, m->job_id, m->stage, m->message, m->detail, t, err);
     }

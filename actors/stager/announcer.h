@@ -27,7 +27,7 @@ void *announcer_pollable(announcer_t *self);
 
 typedef struct {
     char archive_id[TF_MSG_MAX_ID + 1];
-    char state[32];      /* the item's state: queued | inflight | done | failed */
+    char state[32];      /* the item's state: queued | inflight | done | failed | cancelled */
     bool existed;
 } announcer_ack_t;
 

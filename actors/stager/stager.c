@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "announcer.h"
@@ -460,6 +461,9 @@ s_on_ack(stager_t *self)
         else
             tf_log_warn("archive %s: %s", ack.archive_id, err.message);
     }
+    else if (streq(ack.state, "cancelled"))
+        tf_log_info("archive %s: its job was cancelled; it stays here until the job is retried or "
+                    "purged (tapeflow job retry|purge)", ack.archive_id);
     else
         tf_log_info("archive %s: queued for tape (%s%s)", ack.archive_id, ack.state, ack.existed ? ", repeat" : "");
     session_t *s = zhashx_lookup(self->sessions, ack.archive_id);
@@ -468,6 +472,104 @@ s_on_ack(stager_t *self)
         s_session_drop(self, s, "staged");
     }
     s_grant_all(self);
+}
+
+/* ------------------------------------------------------------------ purge ---------- */
+
+typedef struct {
+    tf_msg_path_row_t *rows;
+    size_t count, cap;
+    tf_msg_stage_purge_result_t *result;
+} s_purge_list_t;
+
+static int
+s_purge_add(s_purge_list_t *list, const char *folder, const char *id, const char *ext, uint64_t size)
+{
+    if (list->count == list->cap) {
+        size_t cap = list->cap ? list->cap * 2 : 16;
+        tf_msg_path_row_t *rows = realloc(list->rows, cap * sizeof *rows);
+        if (!rows)
+            return TF_ERR_NOMEM;
+        list->rows = rows;
+        list->cap = cap;
+    }
+    size_t n = strlen(folder) + strlen(id) + strlen(ext) + 2;
+    char *path = malloc(n);
+    if (!path)
+        return TF_ERR_NOMEM;
+    snprintf(path, n, "%s/%s%s", folder, id, ext);
+    list->rows[list->count++].path = path;
+    list->result->bytes += size;
+    return TF_OK;
+}
+
+static uint64_t
+s_file_size(stager_t *self, const char *folder, const char *id, const char *ext)
+{
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s/%s%s", holding_dir(self->holding), folder, id, ext);
+    return stat(path, &st) == 0 ? (uint64_t) st.st_size : 0;
+}
+
+/* stage_purge: deletes (or, dry run, lists) the job's ready archives and the partial files of
+   its open sessions; the compressors of those sessions are told the archive was refused. The
+   result names every file and the bytes freed. */
+static void
+s_on_purge(stager_t *self, tf_actor_t *actor, const tf_msg_work_t *work,
+           const tf_msg_stage_purge_t *purge)
+{
+    tf_msg_t result = {.type = TF_MSG_STAGE_PURGE_RESULT};
+    result.stage_purge_result.job_id = purge->job_id;
+    s_purge_list_t list = {.result = &result.stage_purge_result};
+    tf_err_t err = {0};
+    int rc = TF_OK;
+    zlist_t *ids = holding_ready_ids(self->holding);
+    for (const char *id = ids ? zlist_first(ids) : NULL; id && rc == TF_OK; id = zlist_next(ids)) {
+        const holding_meta_t *m = holding_lookup(self->holding, id);
+        if (!m || strcmp(m->job_id, purge->job_id) != 0)
+            continue;
+        uint64_t meta_size = s_file_size(self, "ready", id, ".meta");
+        rc = s_purge_add(&list, "ready", id, ".data", m->size);
+        if (rc == TF_OK)
+            rc = s_purge_add(&list, "ready", id, ".meta", meta_size);
+        if (rc == TF_OK)
+            list.result->archives++;
+        if (rc == TF_OK && !purge->dry_run) {
+            rc = holding_remove(self->holding, id, &err);
+            if (rc == TF_OK)
+                tf_log_info("archive %s: purged with its job %s", id, purge->job_id);
+        }
+    }
+    zlist_destroy(&ids);
+    zlistx_t *open = rc == TF_OK ? zhashx_keys(self->sessions) : NULL;
+    for (char *id = open ? zlistx_first(open) : NULL; id && rc == TF_OK; id = zlistx_next(open)) {
+        session_t *s = zhashx_lookup(self->sessions, id);
+        if (!s || s->closing || !s->job_id || strcmp(s->job_id, purge->job_id) != 0)
+            continue;
+        rc = s_purge_add(&list, "tmp", id, ".part", s->received);
+        if (rc == TF_OK && !purge->dry_run) {
+            tf_log_info("archive %s: partial file purged with its job %s", id, purge->job_id);
+            s_refuse(self, s, "its job was purged from the holding disk (tapeflow job purge)");
+        }
+    }
+    zlistx_destroy(&open);
+    if (rc == TF_ERR_NOMEM)
+        tf_err_set(&err, rc, "out of memory listing the job's files");
+    list.result->files = list.rows;
+    list.result->files_count = list.count;
+    uint8_t *data = NULL;
+    size_t size = 0;
+    if (rc == TF_OK)
+        rc = tf_msg_encode(&result, &data, &size, &err);
+    if (rc == TF_OK)
+        tf_actor_done(actor, work, data, size);
+    else
+        tf_actor_failed(actor, work, tf_actor_status_retryable(rc), err.message);
+    free(data);
+    for (size_t i = 0; i < list.count; i++)
+        free(list.rows[i].path);
+    free(list.rows);
 }
 
 static void
@@ -483,8 +585,16 @@ s_on_work(stager_t *self, tf_actor_t *actor)
     }
     tf_msg_t payload;
     rc = tf_msg_decode(work.work.payload.data, work.work.payload.size, &payload, &err);
+    if (rc == TF_OK && payload.type == TF_MSG_STAGE_PURGE) {
+        s_on_purge(self, actor, &work.work, &payload.stage_purge);
+        tf_msg_clear(&payload);
+        tf_msg_clear(&work);
+        s_grant_all(self);
+        return;
+    }
     if (rc == TF_OK && payload.type != TF_MSG_ARCHIVE_RELEASE) {
-        rc = tf_err_set(&err, TF_ERR_PROTO, "expected archive_release, got %s", tf_msg_type_name(payload.type));
+        rc = tf_err_set(&err, TF_ERR_PROTO, "expected archive_release or stage_purge, got %s",
+                        tf_msg_type_name(payload.type));
         tf_msg_clear(&payload);
     }
     if (rc != TF_OK) {

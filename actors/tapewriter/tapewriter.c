@@ -854,6 +854,21 @@ s_next_volume(s_item_t *it, tf_drive_t **drive_p, const char *pool, const char *
     return rc;
 }
 
+/* Whether the broker cancelled this item (tapeflow job cancel): then waiting for an operator
+   to mount a tape is pointless. */
+static bool
+s_item_cancelled(s_item_t *it)
+{
+    if (!it->work || !it->work->item_id)
+        return false;
+    tf_msg_t info;
+    if (tf_client_item(it->tw->client, it->work->item_id, &info, 2000, NULL) != TF_OK)
+        return false;
+    bool cancelled = strcmp(info.item_info.state, "cancelled") == 0;
+    tf_msg_clear(&info);
+    return cancelled;
+}
+
 /* Without a changer (tapewriter/mount_wait > 0): ejects the full tape, raises alert.mount and
    polls the drive until an operator mounts a tape that can continue the set (see
    s_take_volume), or until mount_wait passes. */
@@ -879,11 +894,21 @@ s_wait_mount(s_item_t *it, tf_drive_t **drive_p, const char *pool, const char *s
              tw->mount_wait_ms / 1000);
     s_mount_alert(it, text);
     int64_t deadline = tf_clock_mono_ms() + tw->mount_wait_ms;
+    int64_t next_check = tf_clock_mono_ms() + 2000;
     bool said_blank = false;
     while (tf_clock_mono_ms() < deadline) {
         if (it->actor && tf_actor_interrupted(it->actor))
             return tf_err_set(err, TF_ERR_INTERRUPTED, "stopped while waiting for a tape in drive %s",
                               tw->drive_name);
+        if (tf_clock_mono_ms() >= next_check) {
+            next_check = tf_clock_mono_ms() + 2000;
+            if (s_item_cancelled(it)) {
+                tf_err_set(err, TF_ERR_DEVICE, "job %s was cancelled: drive %s stops waiting for a "
+                           "tape for archive %s", ready->job_id, tw->drive_name, ready->archive_id);
+                s_event(it, true, "warn", "%s", err->message);
+                return TF_ERR_DEVICE;
+            }
+        }
         tf_clock_sleep_ms(500);
         tf_err_t perr = {0};
         tf_drive_t *drive = tf_drive_open(url, &perr);

@@ -588,6 +588,57 @@ test_big_batch(void **state)
     assert_true(took < 20000);
 }
 
+/* tapeflow job cancel / retry: the operator's record wins over late results of the job. */
+static void
+test_cancel_and_retry(void **state)
+{
+    fx_t *fx = *state;
+    s_create(fx, "J1", 1000);
+    s_scanned(fx, "J1", 5, 500, 2);
+    s_files(fx, "J1", 1, 1, NULL, 0, 3);
+    s_written(fx, "J1", 1, 1, 3);
+    tf_msg_t m = s_job_op("J1", "cancelled", 0);
+    m.cat_job.message = "cancelled by alice@host at 2026-12-02 04:30:00 UTC";
+    s_ok(fx, &m);
+    s_job_t j = s_get(fx, "J1");
+    assert_string_equal(j.status, "cancelled");
+    assert_non_null(strstr(j.message, "cancelled by alice@host"));
+    /* Late results: a failure report and the last archive do not change it. */
+    s_failed(fx, "J1", "tape", "fetch failed: archive is not staged");
+    s_files(fx, "J1", 2, 1, NULL, 3, 2);
+    s_written(fx, "J1", 2, 2, 2);
+    j = s_get(fx, "J1");
+    assert_string_equal(j.status, "cancelled");
+    assert_string_equal(j.detail, "");
+    assert_int_equal(j.archives_written, 2);
+    /* A retry of a job whose archives are all in completes it at once. */
+    m = s_job_op("J1", "retried", 0);
+    m.cat_job.message = "retried by alice@host";
+    s_ok(fx, &m);
+    j = s_get(fx, "J1");
+    assert_string_equal(j.status, "completed");
+
+    /* A failed job: retried -> running (detail cleared), then completes normally. */
+    s_create(fx, "J2", 2000);
+    s_scanned(fx, "J2", 3, 300, 1);
+    s_failed(fx, "J2", "tape", "no label");
+    assert_string_equal(s_get(fx, "J2").status, "failed");
+    m = s_job_op("J2", "retried", 0);
+    m.cat_job.message = "retried by bob";
+    s_ok(fx, &m);
+    j = s_get(fx, "J2");
+    assert_string_equal(j.status, "running");
+    assert_string_equal(j.detail, "");
+    assert_string_equal(j.message, "retried by bob");
+    s_files(fx, "J2", 1, 1, NULL, 0, 3);
+    s_written(fx, "J2", 1, 1, 3);
+    assert_string_equal(s_get(fx, "J2").status, "completed");
+    /* A completed job is neither cancelled nor retried. */
+    m = s_job_op("J2", "cancelled", 0);
+    s_ok(fx, &m);
+    assert_string_equal(s_get(fx, "J2").status, "completed");
+}
+
 int
 main(void)
 {
@@ -603,6 +654,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_malformed, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_reopen, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_big_batch, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_and_retry, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -343,6 +343,25 @@ s_full(tf_msg_type_t type, tf_msg_t *m)
             .last_written_ms = -1, .write_errors = 3, .read_errors = 4, .tape_files = 17,
             .drive = "tape0", .time_ms = INT64_MIN};
         break;
+    case TF_MSG_JOB_OP:
+        m->job_op = (tf_msg_job_op_t){
+            .rid = "r7", .job_id = "J1", .op = "cancel",
+            .message = "cancelled by alice@host at 2026-12-02 04:30:00 UTC: wrong paths",
+            .spare = "catalog,stager"};
+        break;
+    case TF_MSG_JOB_OP_OK:
+        m->job_op_ok = (tf_msg_job_op_ok_t){
+            .rid = "r7", .job_id = "J1", .op = "cancel", .cancelled = 12, .abandoned = 2,
+            .requeued = UINT64_MAX, .catalog_item = "J1-cancelled-1795258211000"};
+        break;
+    case TF_MSG_STAGE_PURGE:
+        m->stage_purge = (tf_msg_stage_purge_t){.job_id = "J1", .dry_run = true};
+        break;
+    case TF_MSG_STAGE_PURGE_RESULT:
+        m->stage_purge_result = (tf_msg_stage_purge_result_t){
+            .job_id = "J1", .files = s_patterns, .files_count = 2, .archives = 1,
+            .bytes = UINT64_MAX};
+        break;
     case TF_MSG_NONE:
     case TF_MSG_TYPE_COUNT:
         fprintf(stderr, "gen_corpus: no sample for type %d\n", (int) type);
@@ -414,6 +433,9 @@ s_minimal(tf_msg_type_t type, tf_msg_t *m)
         break;
     case TF_MSG_RESTORE_RESULT: m->restore_result.message = NULL; break;
     case TF_MSG_CAT_VOLUME: m->cat_volume.media_type = m->cat_volume.drive = NULL; break;
+    case TF_MSG_JOB_OP: m->job_op.rid = m->job_op.message = m->job_op.spare = NULL; break;
+    case TF_MSG_JOB_OP_OK: m->job_op_ok.rid = m->job_op_ok.catalog_item = NULL; break;
+    case TF_MSG_STAGE_PURGE_RESULT: m->stage_purge_result.files_count = 0; break;
     default: break;
     }
 }

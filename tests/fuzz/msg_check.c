@@ -590,6 +590,44 @@ tf_msg_equal(const tf_msg_t *a, const tf_msg_t *b, char *why, size_t why_size)
         EQ_I(time_ms);
         return true;
     }
+    case TF_MSG_JOB_OP: {
+        const tf_msg_job_op_t *A = &a->job_op, *B = &b->job_op;
+        const char *W = "job_op";
+        EQ_STR(rid);
+        EQ_STR(job_id);
+        EQ_STR(op);
+        EQ_STR(message);
+        EQ_STR(spare);
+        return true;
+    }
+    case TF_MSG_JOB_OP_OK: {
+        const tf_msg_job_op_ok_t *A = &a->job_op_ok, *B = &b->job_op_ok;
+        const char *W = "job_op_ok";
+        EQ_STR(rid);
+        EQ_STR(job_id);
+        EQ_STR(op);
+        EQ_U(cancelled);
+        EQ_U(abandoned);
+        EQ_U(requeued);
+        EQ_STR(catalog_item);
+        return true;
+    }
+    case TF_MSG_STAGE_PURGE: {
+        const tf_msg_stage_purge_t *A = &a->stage_purge, *B = &b->stage_purge;
+        const char *W = "stage_purge";
+        EQ_STR(job_id);
+        EQ_B(dry_run);
+        return true;
+    }
+    case TF_MSG_STAGE_PURGE_RESULT: {
+        const tf_msg_stage_purge_result_t *A = &a->stage_purge_result, *B = &b->stage_purge_result;
+        const char *W = "stage_purge_result";
+        EQ_STR(job_id);
+        EQ_ROWS(files, s_path_row_eq);
+        EQ_U(archives);
+        EQ_U(bytes);
+        return true;
+    }
     case TF_MSG_NONE:
     case TF_MSG_TYPE_COUNT:
         break;

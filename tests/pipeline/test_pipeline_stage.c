@@ -587,6 +587,104 @@ test_restart(void **state)
     assert_string_equal(s_item_state(f, "J8-g00001-tape", 5000), "queued");
 }
 
+/* tapeflow job purge / cancel: stage_purge deletes (or lists) one job's ready archives and the
+   partial files of its open sessions, refusing those sessions; other jobs are untouched. */
+static void
+s_open_for(zsock_t *d, const char *id, const char *job)
+{
+    tf_msg_t msg = {.type = TF_MSG_STAGE_OPEN};
+    msg.stage_open = (tf_msg_stage_open_t){.archive_id = (char *) id, .job_id = (char *) job, .group_no = 2};
+    s_send(d, &msg);
+    tf_msg_t reply;
+    s_recv(d, &reply);
+    assert_int_equal(reply.type, TF_MSG_STAGE_CREDIT);
+    tf_msg_clear(&reply);
+    s_data(d, id, 0, "the first bytes of an archive");
+}
+
+static tf_msg_t
+s_purge(fx_t *f, const char *job, bool dry_run)
+{
+    tf_msg_t msg = {.type = TF_MSG_STAGE_PURGE}, result;
+    msg.stage_purge = (tf_msg_stage_purge_t){.job_id = (char *) job, .dry_run = dry_run};
+    tf_err_t err = {0};
+    if (tf_client_call(f->client, "stager", NULL, job, &msg, &result, 10000, &err) != TF_OK)
+        fail_msg("stage_purge: %s", err.message);
+    assert_int_equal(result.type, TF_MSG_STAGE_PURGE_RESULT);
+    return result;
+}
+
+static bool
+s_listed(const tf_msg_stage_purge_result_t *r, const char *path)
+{
+    for (size_t i = 0; i < r->files_count; i++)
+        if (strcmp(r->files[i].path, path) == 0)
+            return true;
+    return false;
+}
+
+static void
+test_purge(void **state)
+{
+    fx_t *f = *state;
+    s_start_stager(f);
+    char root[512];
+    snprintf(root, sizeof root, "%s/tree", f->dir);
+    pt_make_tree(root, 300000);
+    group_paths_t *g = calloc(1, sizeof *g);
+    tf_msg_file_group_t group = s_group(g, root, "J1-g00001", 1);
+    tf_err_t err = {0};
+    compressor_t *c = compressor_new(f->cfg, &err);
+    file_rows_t *rows = NULL;
+    archiver_stats_t stats;
+    assert_int_equal(compressor_stage(c, &group, NULL, NULL, &rows, &stats, &err), TF_OK);
+    file_rows_destroy(&rows);
+    long data_size = s_file_size(f, "ready", "J1-g00001.data");
+    long meta_size = s_file_size(f, "ready", "J1-g00001.meta");
+    assert_true(data_size > 0 && meta_size > 0);
+    /* Two archives still streaming in: one of the job, one of another job. */
+    zsock_t *mine = s_dealer(f), *other = s_dealer(f);
+    s_open_for(mine, "J1-g00002", "J1");
+    s_open_for(other, "J9-g00001", "J9");
+    int64_t deadline = tf_clock_mono_ms() + 5000;
+    while ((s_file_size(f, "tmp", "J1-g00002.part") <= 0 || s_file_size(f, "tmp", "J9-g00001.part") <= 0)
+           && tf_clock_mono_ms() < deadline)
+        tf_clock_sleep_ms(20);
+    long part_size = s_file_size(f, "tmp", "J1-g00002.part");
+    assert_true(part_size > 0);
+
+    /* A dry run lists and deletes nothing. */
+    tf_msg_t r = s_purge(f, "J1", true);
+    assert_string_equal(r.stage_purge_result.job_id, "J1");
+    assert_int_equal(r.stage_purge_result.files_count, 3);
+    assert_true(s_listed(&r.stage_purge_result, "ready/J1-g00001.data"));
+    assert_true(s_listed(&r.stage_purge_result, "ready/J1-g00001.meta"));
+    assert_true(s_listed(&r.stage_purge_result, "tmp/J1-g00002.part"));
+    assert_int_equal(r.stage_purge_result.archives, 1);
+    assert_int_equal(r.stage_purge_result.bytes, (uint64_t) (data_size + meta_size + part_size));
+    tf_msg_clear(&r);
+    assert_true(s_exists(f, "ready", "J1-g00001.data"));
+
+    r = s_purge(f, "J1", false);
+    assert_int_equal(r.stage_purge_result.files_count, 3);
+    tf_msg_clear(&r);
+    assert_false(s_exists(f, "ready", "J1-g00001.data"));
+    assert_false(s_exists(f, "ready", "J1-g00001.meta"));
+    assert_false(s_exists(f, "tmp", "J1-g00002.part"));
+    s_expect_result(mine, false, "its job was purged");
+    /* The other job's session goes on. */
+    assert_true(s_exists(f, "tmp", "J9-g00001.part"));
+    /* Nothing left: an empty answer. */
+    r = s_purge(f, "J1", false);
+    assert_int_equal(r.stage_purge_result.files_count, 0);
+    assert_int_equal(r.stage_purge_result.bytes, 0);
+    tf_msg_clear(&r);
+    zsock_destroy(&mine);
+    zsock_destroy(&other);
+    compressor_destroy(&c);
+    free(g);
+}
+
 int
 main(void)
 {
@@ -596,6 +694,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_backpressure, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_refusals, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_restart, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_purge, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -496,6 +496,49 @@ s_restore_stderr(int saved, const char *path, const char *needle)
     return n;
 }
 
+/* ------------------------------------------------------------ job cancel / retry ----- */
+
+static void
+s_submit_job(fx_t *fx, const char *service, const char *id, const char *job)
+{
+    tf_msg_t m = {.type = TF_MSG_SUBMIT};
+    m.submit = (tf_msg_submit_t){.rid = "rs", .service = (char *) service, .item_id = (char *) id,
+                                 .job_id = (char *) job, .payload = {(uint8_t *) "p", 1}};
+    s_handle(fx, "C1", &m);
+}
+
+static void
+s_job_op(fx_t *fx, const char *op, const char *job, const char *spare)
+{
+    tf_msg_t m = {.type = TF_MSG_JOB_OP};
+    m.job_op = (tf_msg_job_op_t){.rid = "rj", .job_id = (char *) job, .op = (char *) op,
+                                 .message = "cancelled by tester at noon", .spare = (char *) spare};
+    s_handle(fx, "OP", &m);
+}
+
+/* The last message sent to peer, or NULL. */
+static tf_msg_t *
+s_last(fx_t *fx, const char *peer)
+{
+    for (int i = fx->nsent - 1; i >= 0; i--)
+        if (strcmp(fx->sent[i].peer, peer) == 0)
+            return &fx->sent[i].msg;
+    return NULL;
+}
+
+static uint64_t
+s_queued(fx_t *fx, const char *service)
+{
+    tf_msg_t st;
+    assert_int_equal(broker_status(fx->broker, "r", fx->now, fx->now, &st), TF_OK);
+    uint64_t n = 0;
+    for (size_t i = 0; i < st.status.services_count; i++)
+        if (strcmp(st.status.services[i].name, service) == 0)
+            n = st.status.services[i].queued;
+    tf_msg_clear(&st);
+    return n;
+}
+
 static void
 test_unknown_service_refused(void **state)
 {
@@ -655,6 +698,132 @@ test_item_chatter_topics(void **state)
         assert_true(strncmp(fx->topics[i], "stage.", 6) != 0);
 }
 
+static void
+test_job_cancel_drops_queued_abandons_inflight(void **state)
+{
+    fx_t *fx = *state;
+    s_ready(fx, "AA", "echo");
+    s_submit_job(fx, "echo", "j1a", "J1");   /* in flight at AA */
+    s_submit_job(fx, "echo", "j1b", "J1");   /* queued behind it */
+    s_submit_job(fx, "echo", "k1", "J2");    /* another job */
+    s_submit_job(fx, "stager", "j1-release", "J1");  /* spared service */
+    assert_string_equal(s_find(fx, "AA", TF_MSG_WORK, 0)->work.item_id, "j1a");
+    assert_int_equal(s_queued(fx, "echo"), 2);
+
+    s_job_op(fx, "cancel", "J1", "stager");
+    tf_msg_t *ok = s_last(fx, "OP");
+    assert_non_null(ok);
+    assert_int_equal(ok->type, TF_MSG_JOB_OP_OK);
+    assert_string_equal(ok->job_op_ok.rid, "rj");
+    assert_int_equal(ok->job_op_ok.cancelled, 1);
+    assert_int_equal(ok->job_op_ok.abandoned, 1);
+    assert_non_null(ok->job_op_ok.catalog_item);
+    char record[128];
+    snprintf(record, sizeof record, "%s", ok->job_op_ok.catalog_item);
+    assert_int_equal(s_state(fx, "j1a", NULL), JOURNAL_CANCELLED);
+    assert_int_equal(s_state(fx, "j1b", NULL), JOURNAL_CANCELLED);
+    assert_int_equal(s_state(fx, "k1", NULL), JOURNAL_QUEUED);
+    assert_int_equal(s_state(fx, "j1-release", NULL), JOURNAL_QUEUED);
+    assert_int_equal(s_queued(fx, "echo"), 1);  /* only J2's item */
+
+    /* The catalog's record of the cancel is journalled for the job service. */
+    journal_row_t row;
+    assert_int_equal(journal_get(fx->journal, record, &row, NULL), TF_OK);
+    assert_string_equal(row.service, "catalog");
+    tf_msg_t rec;
+    assert_int_equal(tf_msg_decode(row.payload.data, row.payload.size, &rec, NULL), TF_OK);
+    journal_row_clear(&row);
+    assert_string_equal(rec.cat_job.op, "cancelled");
+    assert_string_equal(rec.cat_job.message, "cancelled by tester at noon");
+    tf_msg_clear(&rec);
+
+    /* The abandoned item's late completion is recorded (the work happened: a retry must not
+       redo it) but revives nothing; its worker moves on to J2. */
+    s_done(fx, "AA", "j1a", 1, "late");
+    assert_int_equal(s_state(fx, "j1a", NULL), JOURNAL_DONE);
+    assert_string_equal(s_find(fx, "AA", TF_MSG_WORK, 1)->work.item_id, "k1");
+    assert_int_equal(broker_completed(fx->broker), 0);
+
+    /* New work for the cancelled job is recorded cancelled, not queued; spared services run. */
+    s_submit_job(fx, "echo", "j1c", "J1");
+    ok = s_last(fx, "C1");
+    assert_int_equal(ok->type, TF_MSG_SUBMIT_OK);
+    assert_string_equal(ok->submit_ok.state, "cancelled");
+    assert_int_equal(s_state(fx, "j1c", NULL), JOURNAL_CANCELLED);
+    s_submit_job(fx, "catalog", "j1-files", "J1");
+    assert_int_equal(s_state(fx, "j1-files", NULL), JOURNAL_QUEUED);
+
+    /* The cancel survives a broker restart. */
+    s_close(fx);
+    s_open(fx);
+    s_submit_job(fx, "echo", "j1d", "J1");
+    assert_int_equal(s_state(fx, "j1d", NULL), JOURNAL_CANCELLED);
+    s_submit_job(fx, "echo", "k2", "J2");
+    assert_int_equal(s_state(fx, "k2", NULL), JOURNAL_QUEUED);
+}
+
+static void
+test_job_retry_requeues_failed_and_cancelled(void **state)
+{
+    fx_t *fx = *state;
+    s_ready(fx, "AA", "echo");
+    s_ready(fx, "CAT", "catalog");
+    s_submit_job(fx, "echo", "g1", "J1");
+    s_submit_job(fx, "echo", "g2", "J1");
+    s_submit_job(fx, "echo", "g3", "J1");
+    tf_msg_t f = {.type = TF_MSG_FAILED};
+    f.failed = (tf_msg_failed_t){.item_id = "g1", .attempt = 1, .reason = "no label", .retry = false};
+    s_handle(fx, "AA", &f);                       /* g1 fails for good, reported */
+    assert_string_equal(s_find(fx, "CAT", TF_MSG_WORK, 0)->work.item_id, "g1-failed");
+    s_done(fx, "CAT", "g1-failed", 1, "");
+    s_done(fx, "AA", "g2", 1, "ok");              /* g2 finished: never redone */
+    assert_int_equal(s_state(fx, "g3", NULL), JOURNAL_INFLIGHT);
+    s_submit_job(fx, "echo", "g5", "J1");         /* queued behind g3 */
+
+    /* Nothing failed in another job: refused, nothing recorded. */
+    s_job_op(fx, "retry", "J9", NULL);
+    tf_msg_t *e = s_last(fx, "OP");
+    assert_int_equal(e->type, TF_MSG_ERROR);
+    assert_int_equal(e->error.code, TF_ERR_NOTFOUND);
+    assert_non_null(strstr(e->error.message, "nothing to retry"));
+
+    s_job_op(fx, "cancel", "J1", NULL);          /* g3 abandoned in flight, g5 dropped */
+    assert_int_equal(s_state(fx, "g5", NULL), JOURNAL_CANCELLED);
+    tf_msg_t late = {.type = TF_MSG_FAILED};
+    late.failed = (tf_msg_failed_t){.item_id = "g3", .attempt = 1, .reason = "x", .retry = false};
+    s_handle(fx, "AA", &late);                    /* a late failure changes nothing */
+    assert_int_equal(s_state(fx, "g3", NULL), JOURNAL_CANCELLED);
+    assert_int_equal(journal_get(fx->journal, "g3-failed", &(journal_row_t){0}, NULL), TF_ERR_NOTFOUND);
+    s_done(fx, "CAT", s_find(fx, "CAT", TF_MSG_WORK, 1)->work.item_id, 1, "");
+
+    s_job_op(fx, "retry", "J1", NULL);
+    tf_msg_t *ok = s_last(fx, "OP");
+    assert_int_equal(ok->type, TF_MSG_JOB_OP_OK);
+    assert_int_equal(ok->job_op_ok.requeued, 3);  /* g1 failed, g3 and g5 cancelled */
+    assert_non_null(strstr(ok->job_op_ok.catalog_item, "-retried-"));
+    int64_t attempts = -1;
+    assert_int_not_equal(s_state(fx, "g1", &attempts), JOURNAL_FAILED);
+    assert_int_equal(s_state(fx, "g2", NULL), JOURNAL_DONE);
+    /* The catalog hears of the retry before any effect of it. */
+    tf_msg_t *w = s_find(fx, "CAT", TF_MSG_WORK, 2);
+    assert_non_null(w);
+    assert_non_null(strstr(w->work.item_id, "-retried-"));
+    /* Requeued with fresh attempts; AA runs g1 as attempt 1. */
+    w = s_find(fx, "AA", TF_MSG_WORK, 3);
+    assert_non_null(w);
+    assert_string_equal(w->work.item_id, "g1");
+    assert_int_equal(w->work.attempt, 1);
+    /* A failure after the retry reaches the catalog again. */
+    s_handle(fx, "AA", &f);
+    assert_int_equal(s_state(fx, "g1-failed", NULL), JOURNAL_QUEUED);
+    /* No longer cancelled: new items queue. */
+    s_submit_job(fx, "echo", "g4", "J1");
+    assert_int_not_equal(s_state(fx, "g4", NULL), JOURNAL_CANCELLED);
+    /* Unknown op refused. */
+    s_job_op(fx, "pause", "J1", NULL);
+    assert_int_equal(s_last(fx, "OP")->type, TF_MSG_ERROR);
+}
+
 int
 main(void)
 {
@@ -676,6 +845,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_rejects_counted_and_logs_rate_limited, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_item_chatter_topics, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_reject_table_bounded, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_job_cancel_drops_queued_abandons_inflight, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_job_retry_requeues_failed_and_cancelled, s_setup, s_teardown),
     };
     return cmocka_run_group_tests_name("broker_core", tests, NULL, NULL);
 }

@@ -438,6 +438,25 @@ fill_full(tf_msg_type_t type, tf_msg_t *m, bool empty_bytes)
             .last_written_ms = -1795258360000ll, .write_errors = 3, .read_errors = UINT64_MAX,
             .tape_files = 17, .drive = "tape0", .time_ms = INT64_MIN};
         return true;
+    case TF_MSG_JOB_OP:
+        m->job_op = (tf_msg_job_op_t){
+            .rid = "r9", .job_id = "J1", .op = "cancel",
+            .message = "cancelled by alice@host at 2026-12-02 04:30:00 UTC: wrong paths",
+            .spare = "catalog,stager"};
+        return true;
+    case TF_MSG_JOB_OP_OK:
+        m->job_op_ok = (tf_msg_job_op_ok_t){
+            .rid = "r9", .job_id = "J1", .op = "retry", .cancelled = 3, .abandoned = 1,
+            .requeued = UINT64_MAX, .catalog_item = "J1-retried-1795258211000"};
+        return true;
+    case TF_MSG_STAGE_PURGE:
+        m->stage_purge = (tf_msg_stage_purge_t){.job_id = "J1", .dry_run = true};
+        return true;
+    case TF_MSG_STAGE_PURGE_RESULT:
+        m->stage_purge_result = (tf_msg_stage_purge_result_t){
+            .job_id = "J1", .files = s_patterns, .files_count = N_ELEMS(s_patterns),
+            .archives = 1, .bytes = UINT64_MAX};
+        return true;
     case TF_MSG_NONE:
     case TF_MSG_TYPE_COUNT:
         break;
@@ -517,6 +536,10 @@ fill_min(tf_msg_type_t type, tf_msg_t *m)
     case TF_MSG_CAT_VOLUME:
         m->cat_volume = (tf_msg_cat_volume_t){.label = "v", .pool = "p", .state = "appendable"};
         return true;
+    case TF_MSG_JOB_OP: m->job_op = (tf_msg_job_op_t){.job_id = "j", .op = "retry"}; return true;
+    case TF_MSG_JOB_OP_OK: m->job_op_ok = (tf_msg_job_op_ok_t){.job_id = "j", .op = "retry"}; return true;
+    case TF_MSG_STAGE_PURGE: m->stage_purge.job_id = "j"; return true;
+    case TF_MSG_STAGE_PURGE_RESULT: m->stage_purge_result.job_id = "j"; return true;
     case TF_MSG_NONE:
     case TF_MSG_TYPE_COUNT:
         break;
@@ -574,6 +597,11 @@ static const char *const s_wire_spec[TF_MSG_TYPE_COUNT] = {
     [TF_MSG_CAT_VOLUME] = "label:str pool:str state:str media_type:str created_ms:int "
                           "expires_ms:int bytes_used:uint last_written_ms:int write_errors:uint "
                           "read_errors:uint tape_files:uint drive:str time_ms:int",
+    [TF_MSG_JOB_OP] = "rid:str job_id:str op:str message:str spare:str",
+    [TF_MSG_JOB_OP_OK] = "rid:str job_id:str op:str cancelled:uint abandoned:uint requeued:uint "
+                         "catalog_item:str",
+    [TF_MSG_STAGE_PURGE] = "job_id:str dry_run:bool",
+    [TF_MSG_STAGE_PURGE_RESULT] = "job_id:str files:array archives:uint bytes:uint",
 };
 static const char s_service_row_spec[] = "name:str workers:uint idle:uint queued:uint inflight:uint "
                                          "done:uint failed:uint redelivered:uint oldest_age_ms:int";
@@ -1354,6 +1382,8 @@ static const char *const s_enc_first_required[TF_MSG_TYPE_COUNT] = {
     [TF_MSG_CAT_FILES] = "job_id",         [TF_MSG_CAT_WRITTEN] = "job_id",
     [TF_MSG_CAT_QUERY] = "query",          [TF_MSG_TAPE_RESTORE] = "job_id",
     [TF_MSG_CAT_VOLUME] = "label",
+    [TF_MSG_JOB_OP] = "job_id",            [TF_MSG_JOB_OP_OK] = "job_id",
+    [TF_MSG_STAGE_PURGE] = "job_id",       [TF_MSG_STAGE_PURGE_RESULT] = "job_id",
     /* cat_reply, restore_result: nothing required */
 };
 static const char *const s_dec_first_required[TF_MSG_TYPE_COUNT] = {
@@ -1370,6 +1400,8 @@ static const char *const s_dec_first_required[TF_MSG_TYPE_COUNT] = {
     [TF_MSG_CAT_FILES] = "job_id",         [TF_MSG_CAT_WRITTEN] = "job_id",
     [TF_MSG_CAT_QUERY] = "query",          [TF_MSG_TAPE_RESTORE] = "job_id",
     [TF_MSG_CAT_VOLUME] = "label",
+    [TF_MSG_JOB_OP] = "job_id",            [TF_MSG_JOB_OP_OK] = "job_id",
+    [TF_MSG_STAGE_PURGE] = "job_id",       [TF_MSG_STAGE_PURGE_RESULT] = "job_id",
 };
 
 static void

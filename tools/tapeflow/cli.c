@@ -80,9 +80,13 @@ static const struct {
      "Lists backup jobs, newest first: status, stage, files and bytes done/total, message.\n"},
     {"job",
      "usage: tapeflow [--config FILE] job ID [--json]\n"
+     "       tapeflow [--config FILE] job cancel|retry|purge ID [--json] ...\n"
      "\n"
      "Shows one job: status, stage, progress, archives and, when it failed, the root cause.\n"
-     "Exit 1 when the job failed or is unknown.\n"},
+     "Exit 1 when the job failed, was cancelled or is unknown.\n"
+     "  job cancel ID [--keep-staged]   stop its work; release its staged archives unless kept\n"
+     "  job retry ID                    run a failed or cancelled job again from where it stopped\n"
+     "  job purge ID [--force]          delete what it left on the holding disk\n"},
     {"changer",
      "usage: tapeflow [--config FILE] changer list|load|unload CHANGER ...\n"
      "\n"
@@ -120,6 +124,7 @@ cli_usage(FILE *out)
             "  backup PATH...    back up paths to tape (--wait to follow the job)\n"
             "  restore JOB ...   restore a job's files (--to DIR)\n"
             "  jobs, job ID      list jobs, show one\n"
+            "  job cancel|retry|purge ID   stop, re-run, or clean up after a job\n"
             "  tape ...          label, info, dump, list, erase\n"
             "  changer ...       media changer: list, load, unload\n"
             "\n"

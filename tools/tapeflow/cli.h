@@ -35,6 +35,9 @@ int cmd_backup(cli_t *cli, int argc, char **argv);   /* cmd_backup.c */
 int cmd_restore(cli_t *cli, int argc, char **argv);  /* cmd_restore.c */
 int cmd_jobs(cli_t *cli, int argc, char **argv);     /* cmd_jobs.c: list jobs */
 int cmd_job(cli_t *cli, int argc, char **argv);      /* cmd_jobs.c: one job */
+/* cmd_job_actions.c: job cancel|retry|purge ID (argv[0] is the action) */
+int cmd_job_action(cli_t *cli, int argc, char **argv);
+bool cli_job_action_name(const char *word);
 int cmd_tape(cli_t *cli, int argc, char **argv);     /* cmd_tape.c: label, dump, ... */
 int cmd_changer(cli_t *cli, int argc, char **argv);  /* cmd_changer.c: changer list|load|unload */
 int cmd_tape_scan(cli_t *cli, int argc, char **argv); /* cmd_tape_scan.c: tape scan (argv[0] "scan") */

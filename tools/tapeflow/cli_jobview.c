@@ -96,7 +96,8 @@ bool
 cli_job_finished(const tf_msg_job_row_t *job)
 {
     return job->status
-           && (strcmp(job->status, "completed") == 0 || strcmp(job->status, "failed") == 0);
+           && (strcmp(job->status, "completed") == 0 || strcmp(job->status, "failed") == 0
+               || strcmp(job->status, "cancelled") == 0);
 }
 
 static const char *

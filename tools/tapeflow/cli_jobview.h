@@ -32,7 +32,7 @@ int cli_catalog_query(tf_client_t *client, const tf_msg_cat_query_t *query, tf_m
 int cli_job_fetch(tf_client_t *client, const char *job_id, tf_msg_t *reply, int timeout_ms,
                   tf_err_t *err);
 
-/* True when the job is completed or failed (nothing more will change). */
+/* True when the job is completed, failed or cancelled (nothing more changes by itself). */
 bool cli_job_finished(const tf_msg_job_row_t *job);
 
 /* Human block, one "label  value" line each: job, status, stage, pool, created, updated,

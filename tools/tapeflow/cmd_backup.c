@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "cli_jobview.h"
+#include "cli_poolcheck.h"
 #include "tf_client.h"
 #include "tf_clock.h"
 #include "tf_json.h"
@@ -181,6 +182,32 @@ s_wait(cli_t *cli, tf_client_t *client, const char *job_id, int64_t timeout_s)
 
 /* ------------------------------------------------------------------ command ---------- */
 
+/* Refuses a backup to a pool that does not exist or has nothing writable (cli_poolcheck.h). */
+static int
+s_pool_ready(cli_t *cli, tf_client_t *client, const char *pool)
+{
+    char note[1024];
+    tf_err_t err = {0};
+    int rc = cli_pool_check(cli->cfg, client, pool, note, sizeof note, &err);
+    if (rc != TF_OK) {
+        if (cli->json) {
+            tf_json_t *j = tf_json_new();
+            tf_json_object_begin(j, NULL);
+            tf_json_str(j, "error", err.message);
+            tf_json_str(j, "code", tf_status_name(err.code));
+            tf_json_str(j, "pool", pool);
+            tf_json_object_end(j);
+            printf("%s\n", tf_json_text(j));
+            tf_json_destroy(&j);
+        }
+        fprintf(stderr, "tapeflow backup: %s\n", err.message);
+        return rc;
+    }
+    if (note[0])
+        fprintf(stderr, "tapeflow backup: note: %s\n", note);
+    return TF_OK;
+}
+
 int
 cmd_backup(cli_t *cli, int argc, char **argv)
 {
@@ -256,6 +283,8 @@ cmd_backup(cli_t *cli, int argc, char **argv)
         fprintf(stderr, "tapeflow backup: %s\n", err.message);
         goto out;
     }
+    if (s_pool_ready(cli, client, pool) != TF_OK)
+        goto out;
     tf_msg_t create = {.type = TF_MSG_CAT_JOB};
     create.cat_job = (tf_msg_cat_job_t){
         .job_id = job_id, .op = "create", .paths = paths, .paths_count = npaths,

@@ -32,7 +32,8 @@ static const char s_job_help[] =
     "\n"
     "Shows one job from the catalog: status, stage, times, pool, files and bytes done/total,\n"
     "archives written, warnings, message, and on failure the detail (the root cause).\n"
-    "Exit 1 when the job failed or is unknown.\n"
+    "Exit 1 when the job failed, was cancelled or is unknown.\n"
+    "Actions: tapeflow job cancel|retry|purge ID (each with --help).\n"
     "\n"
     "  --json              the job as one JSON object\n"
     "  --timeout SECONDS   how long to wait for the catalog (default 10)\n";
@@ -203,6 +204,9 @@ cmd_jobs(cli_t *cli, int argc, char **argv)
 int
 cmd_job(cli_t *cli, int argc, char **argv)
 {
+    /* tapeflow job cancel|retry|purge ID (cmd_job_actions.c) */
+    if (argc > 1 && cli_job_action_name(argv[1]))
+        return cmd_job_action(cli, argc - 1, argv + 1);
     s_args_t a;
     int rc = s_parse(cli, argc, argv, true, &a);
     if (rc >= 0)
@@ -228,7 +232,8 @@ cmd_job(cli_t *cli, int argc, char **argv)
         cli_job_print(stdout, job);
         rc = CLI_EXIT_OK;
     }
-    if (rc == CLI_EXIT_OK && job->status && strcmp(job->status, "failed") == 0)
+    if (rc == CLI_EXIT_OK && job->status
+        && (strcmp(job->status, "failed") == 0 || strcmp(job->status, "cancelled") == 0))
         rc = CLI_EXIT_FAIL;
     fflush(stdout);
     tf_msg_clear(&reply);

@@ -1,0 +1,599 @@
+/*  tapeflow job cancel|retry|purge ID - what an operator does to a job that went wrong.
+
+    cancel: the broker drops the job's queued items and abandons its in-flight ones (job_op
+            cancel; their late results are ignored and nothing new of the job is queued), the
+            catalog records status cancelled with who and when, and the job's staged archives
+            are deleted from the holding disk unless --keep-staged.
+    retry:  the broker queues the job's failed and cancelled items again (job_op retry) - what
+            finished stays finished, archives on tape are not written again - and the catalog
+            puts the job back to running. Refused when archives it needs were released from the
+            holding disk (cancel without --keep-staged, or purge).
+    purge:  deletes what a failed or cancelled job left on the holding disk (stage_purge item of
+            the stager), naming every file and the space freed. Refused for a queued, running or
+            completed job unless --force.
+
+    Exit status: 0 done (or nothing to do), 1 refused or failed, 2 usage error.
+*/
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cli_jobview.h"
+#include "tf_client.h"
+#include "tf_clock.h"
+#include "tf_json.h"
+#include "tf_units.h"
+
+#define S_JSON_SCHEMA 1
+/* Services whose items of a cancelled job still run: the catalog records facts (archives that
+   did reach tape), the stager deletes what was released. Names as in docs/pipeline.md. */
+#define S_SPARED_SERVICES "catalog,stager"
+
+static const char s_cancel_help[] =
+    "usage: tapeflow [--config FILE] job cancel ID [--keep-staged] [--reason TEXT] [--json]\n"
+    "                [--timeout SECONDS]\n"
+    "\n"
+    "Cancels a queued, running or failed job: its queued work items are dropped, items in\n"
+    "flight finish on their own but their results are ignored (an archive being written goes\n"
+    "on to its end; nothing after it is written), and the catalog records the job as\n"
+    "'cancelled by USER@HOST at TIME'. The job's archives waiting on the holding disk are\n"
+    "deleted unless --keep-staged (keep them to 'tapeflow job retry ID' later).\n"
+    "\n"
+    "  --keep-staged       keep the job's staged archives (default: release them)\n"
+    "  --reason TEXT       why, recorded in the job's message\n"
+    "  --json              one JSON object with what was done\n"
+    "  --timeout SECONDS   how long to wait for the broker, catalog and stager (default 10)\n";
+
+static const char s_retry_help[] =
+    "usage: tapeflow [--config FILE] job retry ID [--reason TEXT] [--json] [--timeout SECONDS]\n"
+    "\n"
+    "Runs a failed or cancelled job again from where it stopped: its failed and cancelled work\n"
+    "items (file groups, tape writes of staged archives, ...) are queued again; archives already\n"
+    "on tape are not written again. The job goes back to 'running' and completes as usual.\n"
+    "Fix the cause first (see 'tapeflow job ID', detail). Refused when archives the job needs\n"
+    "were deleted from the holding disk (cancel without --keep-staged, or purge).\n"
+    "\n"
+    "  --reason TEXT       recorded in the job's message\n"
+    "  --json              one JSON object with what was done\n"
+    "  --timeout SECONDS   how long to wait for the broker, catalog and stager (default 10)\n";
+
+static const char s_purge_help[] =
+    "usage: tapeflow [--config FILE] job purge ID [--dry-run] [--force] [--json]\n"
+    "                [--timeout SECONDS]\n"
+    "\n"
+    "Deletes what a failed or cancelled job left on the holding disk (stager/dir): its archives\n"
+    "in ready/ and the partial files of archives still being received, and says what it\n"
+    "deleted and how much space that freed. Those archives are not on tape: after a purge the\n"
+    "job cannot be retried. A queued, running or completed job is refused unless --force.\n"
+    "\n"
+    "  --dry-run           only list what would be deleted\n"
+    "  --force             purge even a queued, running or completed job\n"
+    "  --json              one JSON object with the files and bytes\n"
+    "  --timeout SECONDS   how long to wait for the broker, catalog and stager (default 10)\n";
+
+typedef enum { S_CANCEL, S_RETRY, S_PURGE } s_action_t;
+
+typedef struct {
+    s_action_t action;
+    const char *name;       /* "cancel" ... */
+    const char *help;
+    const char *job_id;
+    const char *reason;
+    bool keep_staged;
+    bool force;
+    bool dry_run;
+    bool json;
+    int timeout_ms;
+} s_args_t;
+
+bool
+cli_job_action_name(const char *word)
+{
+    return word && (strcmp(word, "cancel") == 0 || strcmp(word, "retry") == 0
+                    || strcmp(word, "purge") == 0);
+}
+
+static int s_usage(const s_args_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+s_usage(const s_args_t *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "tapeflow job %s: ", a->name);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\n", stderr);
+    fputs(a->help, stderr);
+    return CLI_EXIT_USAGE;
+}
+
+/* Returns -1 to go on, else the exit status. */
+static int
+s_parse(cli_t *cli, int argc, char **argv, s_args_t *a)
+{
+    static const struct option options[] = {
+        {"keep-staged", no_argument, NULL, 'k'},
+        {"reason", required_argument, NULL, 'r'},
+        {"force", no_argument, NULL, 'f'},
+        {"dry-run", no_argument, NULL, 'n'},
+        {"json", no_argument, NULL, 'j'},
+        {"timeout", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    memset(a, 0, sizeof *a);
+    a->name = argv[0];
+    a->action = strcmp(argv[0], "cancel") == 0 ? S_CANCEL : strcmp(argv[0], "retry") == 0 ? S_RETRY : S_PURGE;
+    a->help = a->action == S_CANCEL ? s_cancel_help : a->action == S_RETRY ? s_retry_help : s_purge_help;
+    a->json = cli->json;
+    a->timeout_ms = CLI_JOB_TIMEOUT_MS;
+    optind = 1;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "hj", options, NULL)) != -1) {
+        switch (opt) {
+        case 'k':
+            if (a->action != S_CANCEL)
+                return s_usage(a, "%s", "--keep-staged is an option of 'job cancel'");
+            a->keep_staged = true;
+            break;
+        case 'r':
+            if (a->action == S_PURGE)
+                return s_usage(a, "%s", "--reason is an option of 'job cancel' and 'job retry'");
+            a->reason = optarg;
+            break;
+        case 'f':
+            if (a->action != S_PURGE)
+                return s_usage(a, "%s", "--force is an option of 'job purge'");
+            a->force = true;
+            break;
+        case 'n':
+            if (a->action != S_PURGE)
+                return s_usage(a, "%s", "--dry-run is an option of 'job purge'");
+            a->dry_run = true;
+            break;
+        case 'j': a->json = true; break;
+        case 't': {
+            char *end = NULL;
+            long v = strtol(optarg, &end, 10);
+            if (!*optarg || *end || v < 1 || v > 86400)
+                return s_usage(a, "--timeout needs a number of seconds (1..86400), got '%s'", optarg);
+            a->timeout_ms = (int) v * 1000;
+            break;
+        }
+        case 'h': fputs(a->help, stdout); return CLI_EXIT_OK;
+        default: return s_usage(a, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return s_usage(a, "%s", "which job? give its id (tapeflow jobs lists them)");
+    a->job_id = argv[optind++];
+    if (optind < argc)
+        return s_usage(a, "unexpected argument '%s'", argv[optind]);
+    return -1;
+}
+
+/* ------------------------------------------------------------------ output -------------- */
+
+typedef struct {
+    const s_args_t *a;
+    tf_json_t *j;           /* --json: the document being built */
+} s_out_t;
+
+/* Refusal or failure: one line on stderr; with --json also {"error", "code"} on stdout. */
+static int s_fail(s_out_t *o, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int
+s_fail(s_out_t *o, int code, const char *fmt, ...)
+{
+    char message[TF_ERR_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "tapeflow job %s: %s\n", o->a->name, message);
+    if (o->a->json) {
+        tf_json_t *j = tf_json_new();
+        if (j) {
+            tf_json_object_begin(j, NULL);
+            tf_json_int(j, "schema", S_JSON_SCHEMA);
+            tf_json_str(j, "job_id", o->a->job_id);
+            tf_json_str(j, "action", o->a->name);
+            tf_json_str(j, "error", message);
+            tf_json_str(j, "code", tf_status_name(code));
+            tf_json_object_end(j);
+            printf("%s\n", tf_json_text(j));
+            tf_json_destroy(&j);
+        }
+    }
+    fflush(stdout);
+    return CLI_EXIT_FAIL;
+}
+
+/* "alice@backup1" */
+static void
+s_who(char *buf, size_t size)
+{
+    const char *user = getenv("SUDO_USER");
+    if (!user || !*user) {
+        struct passwd *pw = getpwuid(getuid());
+        user = pw ? pw->pw_name : getenv("USER");
+    }
+    char host[256] = "localhost";
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = '\0';
+    snprintf(buf, size, "%s@%s", user && *user ? user : "unknown", host);
+}
+
+/* "cancelled by alice@backup1 at 2026-12-02 04:30:00 UTC: reason" */
+static void
+s_record_text(char *buf, size_t size, const char *verb, const char *reason)
+{
+    char who[300], when[64];
+    s_who(who, sizeof who);
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    snprintf(buf, size, "%s by %s at %s%s%s", verb, who, when, reason && *reason ? ": " : "",
+             reason && *reason ? reason : "");
+}
+
+static bool
+s_status_is(const tf_msg_job_row_t *job, const char *status)
+{
+    return job->status && strcmp(job->status, status) == 0;
+}
+
+/* Completed in any flavour (completed, completed_with_warnings): its data is on tape. */
+static bool
+s_completed(const tf_msg_job_row_t *job)
+{
+    return job->status && strncmp(job->status, "completed", 9) == 0;
+}
+
+/* Runs stage_purge (dry run or not) on the stager and decodes its result. */
+static int
+s_stage_purge(tf_client_t *client, const s_args_t *a, bool dry_run, tf_msg_t *result, tf_err_t *err)
+{
+    tf_msg_t payload = {.type = TF_MSG_STAGE_PURGE};
+    payload.stage_purge = (tf_msg_stage_purge_t){.job_id = (char *) a->job_id, .dry_run = dry_run};
+    int rc = tf_client_call(client, "stager", NULL, a->job_id, &payload, result, a->timeout_ms, err);
+    if (rc == TF_ERR_TIMEOUT)
+        return tf_err_set(err, rc, "the stager did not answer within %d s - is tapeflow-stager "
+                          "running? check with: tapeflow status", a->timeout_ms / 1000);
+    if (rc == TF_OK && result->type != TF_MSG_STAGE_PURGE_RESULT) {
+        tf_msg_clear(result);
+        return tf_err_set(err, TF_ERR_PROTO, "the stager answered stage_purge with something else");
+    }
+    return rc;
+}
+
+static void
+s_purge_json(tf_json_t *j, const char *key, const tf_msg_stage_purge_result_t *r)
+{
+    tf_json_object_begin(j, key);
+    tf_json_int(j, "archives", (int64_t) r->archives);
+    tf_json_int(j, "bytes", (int64_t) r->bytes);
+    tf_json_array_begin(j, "files");
+    for (size_t i = 0; i < r->files_count; i++)
+        tf_json_str(j, NULL, r->files[i].path);
+    tf_json_array_end(j);
+    tf_json_object_end(j);
+}
+
+/* Waits until the catalog applied the broker's record of the action. */
+static int
+s_wait_catalog(tf_client_t *client, const s_args_t *a, const char *item, tf_err_t *err)
+{
+    if (!item || !*item)
+        return TF_OK;
+    tf_msg_t info;
+    int rc = tf_client_wait(client, item, a->timeout_ms, &info, err);
+    if (rc == TF_OK)
+        tf_msg_clear(&info);
+    else if (rc == TF_ERR_TIMEOUT)
+        tf_err_set(err, rc, "the catalog has not recorded it within %d s (it will when "
+                   "tapeflow-catalog runs; check with: tapeflow status)", a->timeout_ms / 1000);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ cancel -------------- */
+
+static int
+s_cancel(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
+{
+    const s_args_t *a = o->a;
+    if (s_completed(job))
+        return s_fail(o, TF_ERR_STATE, "job %s is %s: its data is on tape, there is nothing to cancel",
+                      a->job_id, job->status);
+    if (s_status_is(job, "cancelled"))
+        return s_fail(o, TF_ERR_STATE, "job %s is cancelled already (%s); 'tapeflow job purge %s' "
+                      "deletes what it left on the holding disk", a->job_id,
+                      job->message ? job->message : "", a->job_id);
+    char text[TF_MSG_MAX_TEXT];
+    s_record_text(text, sizeof text, "cancelled", a->reason);
+    tf_msg_job_op_t op = {.job_id = (char *) a->job_id, .op = "cancel", .message = text,
+                          .spare = S_SPARED_SERVICES};
+    tf_msg_t reply;
+    tf_err_t err = {0};
+    if (tf_client_job_op(client, &op, &reply, a->timeout_ms < 5000 ? a->timeout_ms : 5000, &err) != TF_OK)
+        return s_fail(o, err.code, "%s", err.message);
+    tf_msg_job_op_ok_t ok = reply.job_op_ok;
+    char catalog_item[TF_MSG_MAX_ID + 1] = "";
+    snprintf(catalog_item, sizeof catalog_item, "%s", ok.catalog_item ? ok.catalog_item : "");
+    tf_msg_clear(&reply);
+    bool recorded = s_wait_catalog(client, a, catalog_item, &err) == TF_OK;
+    char catalog_problem[TF_ERR_MESSAGE_MAX];
+    snprintf(catalog_problem, sizeof catalog_problem, "%s", recorded ? "" : err.message);
+
+    tf_msg_t purge = {0};
+    bool purged = false;
+    err = (tf_err_t){0};
+    int prc = s_stage_purge(client, a, a->keep_staged, &purge, &err);
+    purged = prc == TF_OK;
+    char size[32];
+    if (a->json) {
+        tf_json_t *j = tf_json_new();
+        tf_json_object_begin(j, NULL);
+        tf_json_int(j, "schema", S_JSON_SCHEMA);
+        tf_json_str(j, "job_id", a->job_id);
+        tf_json_str(j, "action", "cancel");
+        tf_json_str(j, "status", "cancelled");
+        tf_json_str(j, "message", text);
+        tf_json_int(j, "items_cancelled", (int64_t) ok.cancelled);
+        tf_json_int(j, "items_abandoned", (int64_t) ok.abandoned);
+        tf_json_bool(j, "catalog_recorded", recorded);
+        tf_json_bool(j, "keep_staged", a->keep_staged);
+        if (purged)
+            s_purge_json(j, a->keep_staged ? "staged_kept" : "staged_released", &purge.stage_purge_result);
+        else
+            tf_json_str(j, "staged_error", err.message);
+        tf_json_object_end(j);
+        printf("%s\n", tf_json_text(j));
+        tf_json_destroy(&j);
+    }
+    else {
+        printf("job %s %s\n", a->job_id, text);
+        printf("  %" PRIu64 " queued item%s dropped", ok.cancelled, ok.cancelled == 1 ? "" : "s");
+        if (ok.abandoned)
+            printf(", %" PRIu64 " in flight (%s on to %s end; %s ignored and nothing of "
+                   "the job runs after it)", ok.abandoned, ok.abandoned == 1 ? "it goes" : "they go",
+                   ok.abandoned == 1 ? "its" : "their",
+                   ok.abandoned == 1 ? "its result is" : "their results are");
+        printf("\n");
+        if (purged) {
+            const tf_msg_stage_purge_result_t *r = &purge.stage_purge_result;
+            tf_units_bytes(r->bytes, size, sizeof size);
+            if (r->files_count == 0)
+                printf("  nothing of the job was on the holding disk\n");
+            else if (a->keep_staged)
+                printf("  kept %" PRIu64 " staged archive%s (%s) on the holding disk: 'tapeflow job "
+                       "retry %s' writes them, 'tapeflow job purge %s' deletes them\n", r->archives,
+                       r->archives == 1 ? "" : "s", size, a->job_id, a->job_id);
+            else
+                printf("  released %" PRIu64 " staged archive%s from the holding disk (%zu file%s, "
+                       "%s freed)\n", r->archives, r->archives == 1 ? "" : "s", r->files_count,
+                       r->files_count == 1 ? "" : "s", size);
+            if (!a->keep_staged && r->archives)
+                printf("  (those archives were not on tape: a retry of this job cannot write them; "
+                       "--keep-staged keeps them for 'tapeflow job retry')\n");
+        }
+        if (ok.abandoned && !a->keep_staged)
+            printf("  what the items in flight still stage is left on the holding disk: "
+                   "'tapeflow job purge %s' removes it\n", a->job_id);
+    }
+    if (!recorded)
+        fprintf(stderr, "tapeflow job cancel: %s\n", catalog_problem);
+    if (!purged)
+        fprintf(stderr, "tapeflow job cancel: the job is cancelled, but its staged archives were "
+                "not %s: %s\n", a->keep_staged ? "listed" : "released", err.message);
+    tf_msg_clear(&purge);
+    fflush(stdout);
+    return recorded && purged ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+}
+
+/* ------------------------------------------------------------------ retry --------------- */
+
+/* Archives the retry would need that are no longer staged: a tape item that failed or was
+   cancelled while its archive is not on the holding disk. names gets the first few. */
+static int
+s_missing_archives(tf_client_t *client, const s_args_t *a, const tf_msg_job_row_t *job,
+                   const tf_msg_stage_purge_result_t *staged, char *names, size_t size,
+                   uint64_t *missing, tf_err_t *err)
+{
+    *missing = 0;
+    names[0] = '\0';
+    for (uint64_t g = 1; g <= job->groups_total; g++) {
+        char archive[TF_MSG_MAX_ID + 16], item[TF_MSG_MAX_ID + 32], data[TF_MSG_MAX_ID + 32];
+        snprintf(archive, sizeof archive, "%s-g%05" PRIu64, a->job_id, g);
+        snprintf(item, sizeof item, "%s-tape", archive);
+        snprintf(data, sizeof data, "ready/%s.data", archive);
+        tf_msg_t info;
+        int rc = tf_client_item(client, item, &info, a->timeout_ms < 5000 ? a->timeout_ms : 5000, err);
+        if (rc == TF_ERR_NOTFOUND)
+            continue;  /* never staged: its file group runs again */
+        if (rc != TF_OK)
+            return rc;
+        bool again = strcmp(info.item_info.state, "failed") == 0
+                     || strcmp(info.item_info.state, "cancelled") == 0;
+        tf_msg_clear(&info);
+        if (!again)
+            continue;
+        bool there = false;
+        for (size_t i = 0; i < staged->files_count && !there; i++)
+            there = strcmp(staged->files[i].path, data) == 0;
+        if (there)
+            continue;
+        if (*missing < 3) {
+            size_t len = strlen(names);
+            snprintf(names + len, size - len, "%s%s", len ? ", " : "", archive);
+        }
+        (*missing)++;
+    }
+    *err = (tf_err_t){0};
+    return TF_OK;
+}
+
+static int
+s_retry(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
+{
+    const s_args_t *a = o->a;
+    if (s_completed(job))
+        return s_fail(o, TF_ERR_STATE, "job %s is %s: there is nothing to retry", a->job_id, job->status);
+    if (!s_status_is(job, "failed") && !s_status_is(job, "cancelled"))
+        return s_fail(o, TF_ERR_STATE, "job %s is %s: only a failed or cancelled job can be retried "
+                      "(to stop it: tapeflow job cancel %s --keep-staged)", a->job_id,
+                      job->status ? job->status : "?", a->job_id);
+    tf_msg_t staged = {0};
+    tf_err_t err = {0};
+    if (s_stage_purge(client, a, true, &staged, &err) != TF_OK)
+        return s_fail(o, err.code, "cannot see the job's staged archives: %s", err.message);
+    char names[512];
+    uint64_t missing = 0;
+    int rc = s_missing_archives(client, a, job, &staged.stage_purge_result, names, sizeof names,
+                                &missing, &err);
+    uint64_t staged_count = staged.stage_purge_result.archives;
+    tf_msg_clear(&staged);
+    if (rc != TF_OK)
+        return s_fail(o, err.code, "%s", err.message);
+    if (missing)
+        return s_fail(o, TF_ERR_STATE, "job %s cannot be retried: %" PRIu64 " of its archives (%s%s) "
+                      "were staged but are no longer on the holding disk (released when the job was "
+                      "cancelled, or purged) and cannot be written to tape; back the paths up again "
+                      "with 'tapeflow backup'", a->job_id, missing, names, missing > 3 ? ", ..." : "");
+    char text[TF_MSG_MAX_TEXT];
+    s_record_text(text, sizeof text, "retried", a->reason);
+    tf_msg_job_op_t op = {.job_id = (char *) a->job_id, .op = "retry", .message = text};
+    tf_msg_t reply;
+    if (tf_client_job_op(client, &op, &reply, a->timeout_ms < 5000 ? a->timeout_ms : 5000, &err) != TF_OK)
+        return s_fail(o, err.code, "%s", err.message);
+    tf_msg_job_op_ok_t ok = reply.job_op_ok;
+    char catalog_item[TF_MSG_MAX_ID + 1];
+    snprintf(catalog_item, sizeof catalog_item, "%s", ok.catalog_item ? ok.catalog_item : "");
+    tf_msg_clear(&reply);
+    bool recorded = s_wait_catalog(client, a, catalog_item, &err) == TF_OK;
+    if (a->json) {
+        tf_json_t *j = tf_json_new();
+        tf_json_object_begin(j, NULL);
+        tf_json_int(j, "schema", S_JSON_SCHEMA);
+        tf_json_str(j, "job_id", a->job_id);
+        tf_json_str(j, "action", "retry");
+        tf_json_str(j, "status", "running");
+        tf_json_str(j, "message", text);
+        tf_json_int(j, "items_requeued", (int64_t) ok.requeued);
+        tf_json_int(j, "archives_staged", (int64_t) staged_count);
+        tf_json_int(j, "archives_written", (int64_t) job->archives_written);
+        tf_json_bool(j, "catalog_recorded", recorded);
+        tf_json_object_end(j);
+        printf("%s\n", tf_json_text(j));
+        tf_json_destroy(&j);
+    }
+    else {
+        printf("job %s %s\n", a->job_id, text);
+        printf("  %" PRIu64 " failed or cancelled item%s queued again; %" PRIu64 " archive%s already "
+               "on tape stay%s, %" PRIu64 " staged archive%s wait%s for the tape writer\n", ok.requeued,
+               ok.requeued == 1 ? "" : "s", job->archives_written, job->archives_written == 1 ? "" : "s",
+               job->archives_written == 1 ? "s" : "", staged_count, staged_count == 1 ? "" : "s",
+               staged_count == 1 ? "s" : "");
+        printf("follow it with: tapeflow job %s\n", a->job_id);
+    }
+    if (!recorded)
+        fprintf(stderr, "tapeflow job retry: %s\n", err.message);
+    fflush(stdout);
+    return recorded ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+}
+
+/* ------------------------------------------------------------------ purge --------------- */
+
+static int
+s_purge(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
+{
+    const s_args_t *a = o->a;
+    bool stopped = s_status_is(job, "failed") || s_status_is(job, "cancelled");
+    if (!stopped && !a->force) {
+        if (s_completed(job))
+            return s_fail(o, TF_ERR_STATE, "job %s is %s: its archives are on tape and were released "
+                          "already; to delete whatever of it is still on the holding disk add --force",
+                          a->job_id, job->status);
+        return s_fail(o, TF_ERR_STATE, "job %s is %s: purging would delete archives it is about to "
+                      "write to tape; cancel it first ('tapeflow job cancel %s') or add --force",
+                      a->job_id, job->status ? job->status : "?", a->job_id);
+    }
+    tf_msg_t result;
+    tf_err_t err = {0};
+    if (s_stage_purge(client, a, a->dry_run, &result, &err) != TF_OK)
+        return s_fail(o, err.code, "%s", err.message);
+    const tf_msg_stage_purge_result_t *r = &result.stage_purge_result;
+    char size[32];
+    tf_units_bytes(r->bytes, size, sizeof size);
+    if (a->json) {
+        tf_json_t *j = tf_json_new();
+        tf_json_object_begin(j, NULL);
+        tf_json_int(j, "schema", S_JSON_SCHEMA);
+        tf_json_str(j, "job_id", a->job_id);
+        tf_json_str(j, "action", "purge");
+        tf_json_str(j, "status", job->status);
+        tf_json_bool(j, "dry_run", a->dry_run);
+        tf_json_int(j, "archives", (int64_t) r->archives);
+        tf_json_int(j, "bytes", (int64_t) r->bytes);
+        tf_json_array_begin(j, "files");
+        for (size_t i = 0; i < r->files_count; i++)
+            tf_json_str(j, NULL, r->files[i].path);
+        tf_json_array_end(j);
+        tf_json_object_end(j);
+        printf("%s\n", tf_json_text(j));
+        tf_json_destroy(&j);
+    }
+    else if (r->files_count == 0)
+        printf("nothing of job %s is on the holding disk\n", a->job_id);
+    else {
+        for (size_t i = 0; i < r->files_count; i++)
+            printf("%s %s\n", a->dry_run ? "would delete" : "deleted", r->files[i].path);
+        printf("%s job %s from the holding disk: %" PRIu64 " archive%s, %zu file%s, %s %s\n",
+               a->dry_run ? "would purge" : "purged", a->job_id, r->archives, r->archives == 1 ? "" : "s",
+               r->files_count, r->files_count == 1 ? "" : "s", size, a->dry_run ? "to free" : "freed");
+        if (!a->dry_run && r->archives && !s_completed(job))
+            printf("those archives were not on tape: the job cannot be retried now\n");
+    }
+    tf_msg_clear(&result);
+    fflush(stdout);
+    return CLI_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------ entry --------------- */
+
+int
+cmd_job_action(cli_t *cli, int argc, char **argv)
+{
+    s_args_t a;
+    int rc = s_parse(cli, argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    s_out_t o = {.a = &a};
+    tf_err_t err = {0};
+    tf_client_t *client = tf_client_new(tf_config_get(cli->cfg, "broker/endpoint"), &err);
+    if (!client)
+        return s_fail(&o, err.code, "%s", err.message);
+    tf_msg_t reply;
+    if (cli_job_fetch(client, a.job_id, &reply, a.timeout_ms, &err) != TF_OK) {
+        tf_client_destroy(&client);
+        return s_fail(&o, err.code, "%s", err.message);
+    }
+    const tf_msg_job_row_t *job = &reply.cat_reply.jobs[0];
+    rc = a.action == S_CANCEL ? s_cancel(client, &o, job)
+         : a.action == S_RETRY ? s_retry(client, &o, job) : s_purge(client, &o, job);
+    tf_msg_clear(&reply);
+    tf_client_destroy(&client);
+    return rc;
+}
