@@ -51,6 +51,8 @@ static const struct {
     {"stager/dir", "${home}/staging"},     /* holding disk: tmp/ and ready/ */
     {"stager/capacity", "21474836480"},    /* bytes the holding disk may use */
     {"stager/window", "8388608"},          /* bytes of credit one compressor may have */
+    {"stager/space_alert", "60"},          /* s a job may wait for holding-disk space before alert.stager */
+    {"stager/space_alert_repeat", "600"},  /* s between repeats of that alert while the job still waits */
     {"tapewriter/drive", "tape0"},         /* names drives/<name>/url */
     {"tapewriter/block_size", "262144"},   /* variable block size on tape, up to 1 MiB */
     {"tapewriter/verify", "1"},            /* read every archive back before releasing it */

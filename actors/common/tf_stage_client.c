@@ -28,6 +28,7 @@ struct _tf_stage_client_t {
     int64_t last_heard;
     bool have_result;
     bool result_ok;
+    bool result_permanent;
     char result_message[TF_MSG_MAX_TEXT / 4];
     tf_checksum_t *checksum;
     char digest[TF_CHECKSUM_STRLEN];
@@ -103,6 +104,7 @@ s_handle(tf_stage_client_t *self, tf_msg_t *msg, tf_err_t *err)
             return TF_OK;
         self->have_result = true;
         self->result_ok = msg->stage_result.ok;
+        self->result_permanent = msg->stage_result.permanent;
         snprintf(self->result_message, sizeof self->result_message, "%s",
                  msg->stage_result.message ? msg->stage_result.message : "");
         return TF_OK;
@@ -164,6 +166,10 @@ s_has_credit(tf_stage_client_t *self)
 static int
 s_refused(tf_stage_client_t *self, tf_err_t *err)
 {
+    /* The stager's reason says it all (which archive, which holding disk, what to change). */
+    if (self->result_permanent)
+        return tf_err_set(err, TF_ERR_TOOBIG, "%s",
+                          self->result_message[0] ? self->result_message : "the stager refused the archive for good");
     return tf_err_set(err, TF_ERR_IO, "stager at %s refused archive %s: %s", self->endpoint, self->archive_id,
                       self->result_message[0] ? self->result_message : "no reason given");
 }
@@ -180,7 +186,7 @@ tf_stage_client_open(tf_stage_client_t *self, const tf_msg_stage_open_t *open, b
         return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
     self->len = self->sent = self->written = self->credit = self->credit_waits = 0;
     self->credit_grants = self->credit_max_held = 0;
-    self->have_result = self->result_ok = false;
+    self->have_result = self->result_ok = self->result_permanent = false;
     self->result_message[0] = '\0';
     self->digest[0] = '\0';
     tf_checksum_reset(self->checksum);

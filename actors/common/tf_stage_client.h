@@ -9,7 +9,9 @@
     archive can be mistaken for an answer to this one. The stager answers an open session at
     least every second (a zero-byte credit while it waits for space); when it is silent for
     `timeout_ms` the call fails with TF_ERR_TIMEOUT ("stager at ... not answering"), which the
-    compressor turns into a retry of its work item.
+    compressor turns into a retry of its work item. A refusal fails with TF_ERR_IO (retry),
+    or with TF_ERR_TOOBIG and the stager's message alone when the stager says it is permanent
+    (the archive can never fit the holding disk): the compressor's item then fails for good.
 */
 #ifndef TF_STAGE_CLIENT_H_INCLUDED
 #define TF_STAGE_CLIENT_H_INCLUDED

@@ -142,6 +142,7 @@ compressor_stage(compressor_t *self, const tf_msg_file_group_t *group, tf_actor_
         .group_no = group->group_no,
         .compression = (char *) compression,
         .pool = group->pool,
+        .expected_size = archiver_size_bound(group, compression),
     };
     int rc = tf_stage_client_open(self->stage, &open, &ctx.discard, err);
     if (rc != TF_OK)
