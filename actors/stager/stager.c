@@ -288,6 +288,8 @@ s_grant(stager_t *self, session_t *s)
             s->waiting_since = tf_clock_mono_ms();
         return;
     }
+    if (s->waiting_since)
+        s->last_heard = tf_clock_mono_ms();  /* its silence while it had no credit was ours */
     s->waiting_since = 0;
     s->granted += grant;
     s_credit(self, s, grant);
@@ -834,7 +836,9 @@ s_tick(stager_t *self)
         session_t *s = zhashx_lookup(self->sessions, id);
         if (!s)
             continue;
-        if (!s->closing && now - s->last_heard > self->session_timeout) {
+        /* A compressor without credit has nothing to say: only one that holds credit and stays
+           silent is gone (one that disconnected is noticed by the keep-alive below). */
+        if (!s->closing && !s->waiting_since && now - s->last_heard > self->session_timeout) {
             s_session_drop(self, s, "the compressor went silent");
             continue;
         }

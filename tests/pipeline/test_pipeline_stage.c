@@ -861,7 +861,8 @@ static void
 test_waiting_for_space_raises_an_alert(void **state)
 {
     fx_t *f = *state;
-    s_write_config_with(f, 1000000, 5000, "    space_alert = 1\n    space_alert_repeat = 1\n");
+    /* session_timeout = 1: a session waiting longer for space is not taken for a silent one */
+    s_write_config_with(f, 1000000, 5000, "    space_alert = 1\n    space_alert_repeat = 1\n    session_timeout = 1\n");
     char bus[400];
     snprintf(bus, sizeof bus, "@ipc://%s/run/bus-in.sock", f->dir);
     zsock_t *sub = zsock_new_sub(bus, "alert.");
