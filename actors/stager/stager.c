@@ -871,6 +871,8 @@ stager_new(tf_config_t *cfg, tf_err_t *err)
     self->session_timeout = tf_config_get_int(cfg, "stager/session_timeout", 600) * 1000;
     self->space_alert = tf_config_get_int(cfg, "stager/space_alert", 60) * 1000;
     self->space_alert_repeat = tf_config_get_int(cfg, "stager/space_alert_repeat", 600) * 1000;
+    if (self->space_alert < 1000)
+        self->space_alert = 1000;  /* a wait of a moment is normal back-pressure, not an alert */
     if (self->space_alert_repeat < 1000)
         self->space_alert_repeat = 1000;
     self->sessions = zhashx_new();
