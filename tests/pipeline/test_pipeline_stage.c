@@ -819,6 +819,48 @@ test_archive_that_cannot_fit_fails_for_good(void **state)
     free(g);
 }
 
+static int
+s_count_sink(void *arg, const void *data, size_t size, tf_err_t *err)
+{
+    (void) data;
+    (void) err;
+    *(uint64_t *) arg += size;
+    return TF_OK;
+}
+
+static void
+test_size_estimate_bounds_the_archive(void **state)
+{
+    fx_t *f = *state;
+    /* The reservation is only worth something when it is an upper bound: random data that
+       does not compress, small files, a long path, a sparse file, links, with each filter. */
+    char root[512], p[900];
+    snprintf(root, sizeof root, "%s/tree", f->dir);
+    pt_make_tree(root, 1500000);
+    snprintf(p, sizeof p, "%s/a-rather-long-folder-name-that-needs-a-pax-header-of-its-own-%0120d", root, 7);
+    pt_mkdir(p);
+    snprintf(p + strlen(p), sizeof p - strlen(p), "/and-a-long-file-name-%0100d.bin", 3);
+    pt_write_file(p, 300000, 9, 0);
+    group_paths_t *g = calloc(1, sizeof *g);
+    tf_msg_file_group_t group = s_group(g, root, "J1-g00001", 1);
+    const char *filters[] = {"none", "zstd", "gzip"};
+    for (size_t i = 0; i < 3; i++) {
+        uint64_t size = 0;
+        archiver_opts_t opts = {.compression = filters[i], .level = 1, .threads = 1, .sink = s_count_sink,
+                                .arg = &size};
+        file_rows_t *rows = file_rows_new();
+        archiver_stats_t stats;
+        tf_err_t err = {0};
+        assert_int_equal(archiver_run(&opts, &group, rows, &stats, &err), TF_OK);
+        file_rows_destroy(&rows);
+        uint64_t bound = archiver_size_bound(&group, filters[i]);
+        if (size > bound)
+            fail_msg("%s: archive of %llu bytes, estimate %llu", filters[i], (unsigned long long) size,
+                     (unsigned long long) bound);
+    }
+    free(g);
+}
+
 static bool
 s_event_on(zsock_t *sub, const char *topic, tf_msg_t *ev, int timeout_ms)
 {
@@ -937,6 +979,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_sizes_unknown_the_oldest_finishes_first, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_archive_that_cannot_fit_fails_for_good, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_waiting_for_space_raises_an_alert, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_size_estimate_bounds_the_archive, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
