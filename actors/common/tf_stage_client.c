@@ -32,6 +32,8 @@ struct _tf_stage_client_t {
     char result_message[TF_MSG_MAX_TEXT / 4];
     tf_checksum_t *checksum;
     char digest[TF_CHECKSUM_STRLEN];
+    tf_stage_client_wait_fn *on_wait;
+    void *on_wait_arg;
 };
 
 tf_stage_client_t *
@@ -138,11 +140,23 @@ s_receive(tf_stage_client_t *self, int wait_ms, tf_err_t *err)
     return rc;
 }
 
+static bool
+s_has_credit(tf_stage_client_t *self)
+{
+    return self->credit > 0;
+}
+
 /* Waits until done(self) or a result arrives, or the stager stays silent too long. */
 static int
 s_wait(tf_stage_client_t *self, bool (*done)(tf_stage_client_t *), tf_err_t *err)
 {
+    int64_t started = tf_clock_mono_ms(), reported = started;
     while (!done(self) && !self->have_result) {
+        int64_t now = tf_clock_mono_ms();
+        if (self->on_wait && done == s_has_credit && now - reported >= 1000) {
+            reported = now;
+            self->on_wait(self->on_wait_arg, now - started);
+        }
         int64_t silent = tf_clock_mono_ms() - self->last_heard;
         if (silent >= self->timeout_ms)
             return tf_err_set(err, TF_ERR_TIMEOUT,
@@ -157,11 +171,6 @@ s_wait(tf_stage_client_t *self, bool (*done)(tf_stage_client_t *), tf_err_t *err
     return TF_OK;
 }
 
-static bool
-s_has_credit(tf_stage_client_t *self)
-{
-    return self->credit > 0;
-}
 
 static int
 s_refused(tf_stage_client_t *self, tf_err_t *err)
@@ -333,3 +342,10 @@ const char *tf_stage_client_checksum(tf_stage_client_t *self) { return self->dig
 uint64_t tf_stage_client_credit_waits(tf_stage_client_t *self) { return self->credit_waits; }
 uint64_t tf_stage_client_credit_grants(tf_stage_client_t *self) { return self->credit_grants; }
 uint64_t tf_stage_client_credit_max_held(tf_stage_client_t *self) { return self->credit_max_held; }
+
+void
+tf_stage_client_on_wait(tf_stage_client_t *self, tf_stage_client_wait_fn *fn, void *arg)
+{
+    self->on_wait = fn;
+    self->on_wait_arg = arg;
+}

@@ -48,6 +48,11 @@ int tf_stage_client_close(tf_stage_client_t *self, uint64_t files, uint64_t byte
    session is refused). */
 void tf_stage_client_abort(tf_stage_client_t *self);
 
+/* Called about once a second while the open archive waits for credit (the holding disk is
+   full), with how long it has waited so far; for progress reports. NULL to stop. */
+typedef void(tf_stage_client_wait_fn)(void *arg, int64_t waited_ms);
+void tf_stage_client_on_wait(tf_stage_client_t *self, tf_stage_client_wait_fn *fn, void *arg);
+
 /* Bytes written to the open archive so far, and its checksum when closed. */
 uint64_t tf_stage_client_size(tf_stage_client_t *self);
 const char *tf_stage_client_checksum(tf_stage_client_t *self);

@@ -5,7 +5,8 @@
       non-zero and `tapeflow job ID` says which archive cannot fit which holding disk and what
       to change (before: the job stayed `running` with no word, forever);
     - a job whose archives fill the holding disk waits: `tapeflow events alert.stager` shows the
-      alert and `tapeflow job ID` says it is waiting for holding-disk space. */
+      alert, the waiting compressor's progress events and `tapeflow job ID` say it is waiting
+      for holding-disk space. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -211,6 +212,14 @@ test_job_waiting_for_space_is_reported(void **state)
     if (!text || !strstr(text, "alert.stager") || !strstr(text, want) || !strstr(text, "for holding-disk space"))
         fail_msg("tapeflow events alert.stager printed:\n%s", text ? text : "(nothing)");
     free(text);
+
+    /* the waiting compressor's item says so in its progress (tapeflow backup --wait shows it) */
+    char topic[200];
+    snprintf(topic, sizeof topic, "job.%s.progress", job);
+    rc = s_cli(fx, &out, "events", topic, "--count", "3", "--timeout", "60", NULL);
+    if (rc != 0 || !out || !strstr(out, "waiting for holding-disk space ("))
+        fail_msg("tapeflow events %s exited %d:\n%s", topic, rc, out ? out : "");
+    free(out);
 
     /* the job's message says so (the catalog gets it right after the first alert) */
     bool seen = false;
