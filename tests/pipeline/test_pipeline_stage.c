@@ -696,6 +696,17 @@ s_fake_pump(fake_t *c)
     return busy;
 }
 
+/* Pumps c until it holds credit: its open is then known to be the older one. */
+static void
+s_fake_until_credit(fake_t *c)
+{
+    int64_t deadline = tf_clock_mono_ms() + 10000;
+    while (c->credit == 0 && c->sent == 0 && tf_clock_mono_ms() < deadline)
+        if (!s_fake_pump(c))
+            tf_clock_sleep_ms(5);
+    assert_true(c->credit > 0 || c->sent > 0);
+}
+
 static void
 s_fake_end(fake_t *c)
 {
@@ -739,6 +750,7 @@ test_two_archives_larger_than_the_disk_together_both_finish(void **state)
     s_start_stager(f);
     fake_t c[2];
     s_fake_start(f, &c[0], "J9-g00001", 600000, 600000);
+    s_fake_until_credit(&c[0]);
     s_fake_start(f, &c[1], "J9-g00002", 600000, 600000);
     s_fakes_run(f, c, 2, true, 30000);
     for (int i = 0; i < 2; i++)
@@ -762,6 +774,7 @@ test_sizes_unknown_the_oldest_finishes_first(void **state)
     s_start_stager(f);
     fake_t c[2];
     s_fake_start(f, &c[0], "J9-g00001", 600000, 0);
+    s_fake_until_credit(&c[0]);  /* A is the oldest */
     s_fake_start(f, &c[1], "J9-g00002", 600000, 0);
     c[1].restart = true;
     s_fakes_run(f, c, 2, true, 30000);
