@@ -122,6 +122,10 @@ static const tf_config_key_t s_keys[] = {
      "bytes the holding disk may use"},
     {"stager/window", TF_CONFIG_SIZE, "8388608", 1 * S_KIB, 2 * S_GIB, NULL, NULL,
      "bytes of credit one compressor may have"},
+    {"stager/space_alert", TF_CONFIG_SECONDS, "60", S_SEC, S_DAY, NULL, NULL,
+     "a job waiting this long for holding-disk space raises alert.stager"},
+    {"stager/space_alert_repeat", TF_CONFIG_SECONDS, "600", S_SEC, S_DAY, NULL, NULL,
+     "time between repeats of that alert while the job still waits"},
 
     {"tapewriter/drive", TF_CONFIG_NAME, "tape0", 0, 0, NULL, NULL,
      "the drive this tape writer opens (drives/<name>/url)"},

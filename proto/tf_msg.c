@@ -217,6 +217,7 @@ static const tf_field_t s_stage_open_fields[] = {
     F_UINT(tf_msg_stage_open_t, group_no, OPT),
     F_STR(tf_msg_stage_open_t, compression, OPT, TF_MSG_MAX_ID),
     F_STR(tf_msg_stage_open_t, pool, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_stage_open_t, expected_size, OPT),
 };
 static const tf_field_t s_stage_credit_fields[] = {
     F_STR(tf_msg_stage_credit_t, archive_id, REQ, TF_MSG_MAX_ID),
@@ -238,6 +239,7 @@ static const tf_field_t s_stage_result_fields[] = {
     F_STR(tf_msg_stage_result_t, archive_id, REQ, TF_MSG_MAX_ID),
     F_BOOL(tf_msg_stage_result_t, ok, REQ),
     F_STR(tf_msg_stage_result_t, message, OPT, TF_MSG_MAX_TEXT),
+    F_BOOL(tf_msg_stage_result_t, permanent, OPT),
 };
 static const tf_field_t s_fetch_fields[] = {
     F_STR(tf_msg_fetch_t, archive_id, REQ, TF_MSG_MAX_ID),

@@ -241,6 +241,8 @@ typedef struct {
     uint64_t group_no;
     char *compression;
     char *pool;
+    uint64_t expected_size; /* the compressor's upper estimate of the archive's size (0 =
+                               unknown): the stager reserves this much holding disk for it */
 } tf_msg_stage_open_t;
 
 /* stager -> compressor: you may send `bytes` more data bytes (credit-based flow control) */
@@ -270,6 +272,7 @@ typedef struct {
     char *archive_id;
     bool ok;
     char *message;          /* why not, when !ok */
+    bool permanent;         /* !ok and staging it again cannot help (it can never fit) */
 } tf_msg_stage_result_t;
 
 /* tape writer -> stager: read staged bytes */

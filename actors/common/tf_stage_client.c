@@ -28,9 +28,12 @@ struct _tf_stage_client_t {
     int64_t last_heard;
     bool have_result;
     bool result_ok;
+    bool result_permanent;
     char result_message[TF_MSG_MAX_TEXT / 4];
     tf_checksum_t *checksum;
     char digest[TF_CHECKSUM_STRLEN];
+    tf_stage_client_wait_fn *on_wait;
+    void *on_wait_arg;
 };
 
 tf_stage_client_t *
@@ -103,6 +106,7 @@ s_handle(tf_stage_client_t *self, tf_msg_t *msg, tf_err_t *err)
             return TF_OK;
         self->have_result = true;
         self->result_ok = msg->stage_result.ok;
+        self->result_permanent = msg->stage_result.permanent;
         snprintf(self->result_message, sizeof self->result_message, "%s",
                  msg->stage_result.message ? msg->stage_result.message : "");
         return TF_OK;
@@ -136,11 +140,23 @@ s_receive(tf_stage_client_t *self, int wait_ms, tf_err_t *err)
     return rc;
 }
 
+static bool
+s_has_credit(tf_stage_client_t *self)
+{
+    return self->credit > 0;
+}
+
 /* Waits until done(self) or a result arrives, or the stager stays silent too long. */
 static int
 s_wait(tf_stage_client_t *self, bool (*done)(tf_stage_client_t *), tf_err_t *err)
 {
+    int64_t started = tf_clock_mono_ms(), reported = started;
     while (!done(self) && !self->have_result) {
+        int64_t now = tf_clock_mono_ms();
+        if (self->on_wait && done == s_has_credit && now - reported >= 1000) {
+            reported = now;
+            self->on_wait(self->on_wait_arg, now - started);
+        }
         int64_t silent = tf_clock_mono_ms() - self->last_heard;
         if (silent >= self->timeout_ms)
             return tf_err_set(err, TF_ERR_TIMEOUT,
@@ -155,15 +171,14 @@ s_wait(tf_stage_client_t *self, bool (*done)(tf_stage_client_t *), tf_err_t *err
     return TF_OK;
 }
 
-static bool
-s_has_credit(tf_stage_client_t *self)
-{
-    return self->credit > 0;
-}
 
 static int
 s_refused(tf_stage_client_t *self, tf_err_t *err)
 {
+    /* The stager's reason says it all (which archive, which holding disk, what to change). */
+    if (self->result_permanent)
+        return tf_err_set(err, TF_ERR_TOOBIG, "%s",
+                          self->result_message[0] ? self->result_message : "the stager refused the archive for good");
     return tf_err_set(err, TF_ERR_IO, "stager at %s refused archive %s: %s", self->endpoint, self->archive_id,
                       self->result_message[0] ? self->result_message : "no reason given");
 }
@@ -180,7 +195,7 @@ tf_stage_client_open(tf_stage_client_t *self, const tf_msg_stage_open_t *open, b
         return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
     self->len = self->sent = self->written = self->credit = self->credit_waits = 0;
     self->credit_grants = self->credit_max_held = 0;
-    self->have_result = self->result_ok = false;
+    self->have_result = self->result_ok = self->result_permanent = false;
     self->result_message[0] = '\0';
     self->digest[0] = '\0';
     tf_checksum_reset(self->checksum);
@@ -327,3 +342,10 @@ const char *tf_stage_client_checksum(tf_stage_client_t *self) { return self->dig
 uint64_t tf_stage_client_credit_waits(tf_stage_client_t *self) { return self->credit_waits; }
 uint64_t tf_stage_client_credit_grants(tf_stage_client_t *self) { return self->credit_grants; }
 uint64_t tf_stage_client_credit_max_held(tf_stage_client_t *self) { return self->credit_max_held; }
+
+void
+tf_stage_client_on_wait(tf_stage_client_t *self, tf_stage_client_wait_fn *fn, void *arg)
+{
+    self->on_wait = fn;
+    self->on_wait_arg = arg;
+}

@@ -9,7 +9,9 @@
     archive can be mistaken for an answer to this one. The stager answers an open session at
     least every second (a zero-byte credit while it waits for space); when it is silent for
     `timeout_ms` the call fails with TF_ERR_TIMEOUT ("stager at ... not answering"), which the
-    compressor turns into a retry of its work item.
+    compressor turns into a retry of its work item. A refusal fails with TF_ERR_IO (retry),
+    or with TF_ERR_TOOBIG and the stager's message alone when the stager says it is permanent
+    (the archive can never fit the holding disk): the compressor's item then fails for good.
 */
 #ifndef TF_STAGE_CLIENT_H_INCLUDED
 #define TF_STAGE_CLIENT_H_INCLUDED
@@ -45,6 +47,11 @@ int tf_stage_client_close(tf_stage_client_t *self, uint64_t files, uint64_t byte
 /* Drops the open archive (the stager drops its partial file when the next open comes or the
    session is refused). */
 void tf_stage_client_abort(tf_stage_client_t *self);
+
+/* Called about once a second while the open archive waits for credit (the holding disk is
+   full), with how long it has waited so far; for progress reports. NULL to stop. */
+typedef void(tf_stage_client_wait_fn)(void *arg, int64_t waited_ms);
+void tf_stage_client_on_wait(tf_stage_client_t *self, tf_stage_client_wait_fn *fn, void *arg);
 
 /* Bytes written to the open archive so far, and its checksum when closed. */
 uint64_t tf_stage_client_size(tf_stage_client_t *self);

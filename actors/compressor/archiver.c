@@ -332,3 +332,18 @@ archiver_run(const archiver_opts_t *opts, const tf_msg_file_group_t *group, file
     }
     return rc;
 }
+
+uint64_t
+archiver_size_bound(const tf_msg_file_group_t *group, const char *compression)
+{
+    /* Per entry: a ustar header, a pax extended header (its own header plus records holding
+       the path, link target, times and names twice over), the content padded to 512 bytes. */
+    uint64_t bound = 2 * 10240;  /* end-of-archive blocks and the last record's padding */
+    for (size_t i = 0; i < group->entries_count; i++) {
+        uint64_t path = group->entries[i].path ? strlen(group->entries[i].path) : 0;
+        bound += 3 * 512 + 2 * ((path + 511) / 512 * 512) + (group->entries[i].size + 511) / 512 * 512;
+    }
+    if (compression && strcmp(compression, "none") != 0)
+        bound += bound / 128 + 65536;  /* zstd/gzip framing of data that does not compress */
+    return bound;
+}

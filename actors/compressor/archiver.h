@@ -46,6 +46,11 @@ typedef struct {
 int archiver_run(const archiver_opts_t *opts, const tf_msg_file_group_t *group, file_rows_t *rows,
                  archiver_stats_t *stats, tf_err_t *err);
 
+/* An upper estimate of the archive's size for group as scanned (content rounded to tar blocks,
+   headers with long paths, end records, worst-case growth of incompressible data): what the
+   stager reserves for it (docs/staging.md). Files that grew since the scan can exceed it. */
+uint64_t archiver_size_bound(const tf_msg_file_group_t *group, const char *compression);
+
 /* Whether compression names a supported filter. */
 bool archiver_compression_valid(const char *compression);
 

@@ -117,6 +117,18 @@ s_progress(void *arg, uint64_t bytes, uint64_t entries)
     tf_actor_progress(ctx->actor, ctx->work, bytes, ctx->total, text);
 }
 
+/* The holding disk is full: say so in the item's progress (tapeflow backup --wait shows it). */
+static void
+s_waiting(void *arg, int64_t waited_ms)
+{
+    ctx_t *ctx = arg;
+    if (!ctx->actor || !ctx->work)
+        return;
+    char text[128];
+    snprintf(text, sizeof text, "waiting for holding-disk space (%lld s)", (long long) (waited_ms / 1000));
+    tf_actor_progress(ctx->actor, ctx->work, 0, ctx->total, text);
+}
+
 static bool
 s_stop(void *arg)
 {
@@ -142,17 +154,18 @@ compressor_stage(compressor_t *self, const tf_msg_file_group_t *group, tf_actor_
         .group_no = group->group_no,
         .compression = (char *) compression,
         .pool = group->pool,
+        .expected_size = archiver_size_bound(group, compression),
     };
+    tf_stage_client_on_wait(self->stage, s_waiting, &ctx);  /* ctx lives on this stack only: */
     int rc = tf_stage_client_open(self->stage, &open, &ctx.discard, err);
-    if (rc != TF_OK)
-        return rc;
+    file_rows_t *rows = rc == TF_OK ? file_rows_new() : NULL;
+    if (!rows) {
+        tf_stage_client_on_wait(self->stage, NULL, NULL);  /* unset on every way out */
+        tf_stage_client_abort(self->stage);
+        return rc != TF_OK ? rc : tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    }
     if (ctx.discard)
         tf_log_info("archive %s is already staged; listing its entries for the catalog", group->archive_id);
-    file_rows_t *rows = file_rows_new();
-    if (!rows) {
-        tf_stage_client_abort(self->stage);
-        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
-    }
     archiver_opts_t opts = {
         .compression = compression,
         .level = self->level,
@@ -166,6 +179,7 @@ compressor_stage(compressor_t *self, const tf_msg_file_group_t *group, tf_actor_
     rc = archiver_run(&opts, group, rows, stats, err);
     if (rc == TF_OK && !ctx.discard)
         rc = tf_stage_client_close(self->stage, stats->files, stats->bytes, err);
+    tf_stage_client_on_wait(self->stage, NULL, NULL);
     if (rc != TF_OK) {
         tf_stage_client_abort(self->stage);
         file_rows_destroy(&rows);

@@ -15,10 +15,12 @@ struct _announcer_t {
 };
 
 typedef struct {
-    uint8_t *data;       /* encoded archive_ready */
+    uint8_t *data;       /* encoded archive_ready, or any item's payload */
     size_t size;
-    char archive_id[TF_MSG_MAX_ID + 1];
+    char archive_id[TF_MSG_MAX_ID + 1];   /* empty for other items (no acknowledgement) */
     char job_id[TF_MSG_MAX_ID + 1];
+    char service[TF_MSG_MAX_ID + 1];
+    char item_id[TF_ID_MAX];
 } pending_t;
 
 static void
@@ -37,17 +39,19 @@ static bool
 s_try(zsock_t *pipe, tf_client_t *client, zlistx_t *queue)
 {
     pending_t *p = zlistx_first(queue);
-    char item_id[TF_ID_MAX];
-    tf_id_join(item_id, sizeof item_id, p->archive_id, "-tape");
     tf_msg_t reply;
     tf_err_t err = {0};
-    int rc = tf_client_submit(client, "tape", item_id, p->job_id, p->data, p->size, &reply, 5000, &err);
+    int rc = tf_client_submit(client, p->service, p->item_id, p->job_id, p->data, p->size, &reply, 5000, &err);
     if (rc != TF_OK) {
-        tf_log_warn("cannot queue archive %s for tape yet (%s); retrying", p->archive_id, err.message);
+        if (p->archive_id[0])
+            tf_log_warn("cannot queue archive %s for tape yet (%s); retrying", p->archive_id, err.message);
+        else
+            tf_log_warn("cannot submit %s to %s yet (%s); retrying", p->item_id, p->service, err.message);
         return false;
     }
-    zsock_send(pipe, "sss", p->archive_id, reply.submit_ok.state ? reply.submit_ok.state : "",
-               reply.submit_ok.existed ? "1" : "0");
+    if (p->archive_id[0])
+        zsock_send(pipe, "sss", p->archive_id, reply.submit_ok.state ? reply.submit_ok.state : "",
+                   reply.submit_ok.existed ? "1" : "0");
     tf_msg_clear(&reply);
     zlistx_delete(queue, zlistx_cursor(queue));
     return true;
@@ -83,16 +87,31 @@ s_agent(zsock_t *pipe, void *arg)
             char *cmd = zmsg_popstr(msg);
             bool stop = !cmd || streq(cmd, "$TERM");
             if (!stop) {
-                zframe_t *frame = zmsg_first(msg);
                 pending_t *p = calloc(1, sizeof *p);
+                bool announce = streq(cmd, "ANNOUNCE");
+                if (p && !announce) {
+                    /* SUBMIT service item_id job_id payload */
+                    char *service = zmsg_popstr(msg), *item_id = zmsg_popstr(msg), *job_id = zmsg_popstr(msg);
+                    snprintf(p->service, sizeof p->service, "%s", service ? service : "");
+                    snprintf(p->item_id, sizeof p->item_id, "%s", item_id ? item_id : "");
+                    snprintf(p->job_id, sizeof p->job_id, "%s", job_id ? job_id : "");
+                    zstr_free(&service);
+                    zstr_free(&item_id);
+                    zstr_free(&job_id);
+                }
+                zframe_t *frame = zmsg_first(msg);
                 tf_msg_t ready;
                 if (p && frame && tf_msg_decode(zframe_data(frame), zframe_size(frame), &ready, NULL) == TF_OK) {
                     p->size = zframe_size(frame);
                     p->data = malloc(p->size);
-                    snprintf(p->archive_id, sizeof p->archive_id, "%s", ready.archive_ready.archive_id);
-                    snprintf(p->job_id, sizeof p->job_id, "%s", ready.archive_ready.job_id);
+                    if (announce && ready.type == TF_MSG_ARCHIVE_READY) {
+                        snprintf(p->archive_id, sizeof p->archive_id, "%s", ready.archive_ready.archive_id);
+                        snprintf(p->job_id, sizeof p->job_id, "%s", ready.archive_ready.job_id);
+                        snprintf(p->service, sizeof p->service, "tape");
+                        tf_id_join(p->item_id, sizeof p->item_id, p->archive_id, "-tape");
+                    }
                     tf_msg_clear(&ready);
-                    if (p->data) {
+                    if (p->data && p->service[0] && p->item_id[0]) {
                         memcpy(p->data, zframe_data(frame), p->size);
                         zlistx_add_end(queue, p);
                         p = NULL;
@@ -119,7 +138,7 @@ s_agent(zsock_t *pipe, void *arg)
         }
     }
     if (zlistx_size(queue) > 0)
-        tf_log_info("%zu archive(s) not yet queued for tape; they are announced again at the next start",
+        tf_log_info("%zu item(s) not yet submitted; archives are announced again at the next start",
                     zlistx_size(queue));
     zpoller_destroy(&poller);
     zlistx_destroy(&queue);
@@ -195,5 +214,26 @@ announcer_recv(announcer_t *self, announcer_ack_t *ack, tf_err_t *err)
     zstr_free(&id);
     zstr_free(&state);
     zstr_free(&existed);
+    return TF_OK;
+}
+
+int
+announcer_submit(announcer_t *self, const char *service, const char *item_id, const char *job_id,
+                 const tf_msg_t *msg, tf_err_t *err)
+{
+    uint8_t *data;
+    size_t size;
+    int rc = tf_msg_encode(msg, &data, &size, err);
+    if (rc != TF_OK)
+        return rc;
+    zmsg_t *zmsg = zmsg_new();
+    if (!zmsg || zmsg_addstr(zmsg, "SUBMIT") != 0 || zmsg_addstr(zmsg, service) != 0
+        || zmsg_addstr(zmsg, item_id) != 0 || zmsg_addstr(zmsg, job_id ? job_id : "") != 0
+        || zmsg_addmem(zmsg, data, size) != 0 || zmsg_send(&zmsg, self->agent) != 0) {
+        zmsg_destroy(&zmsg);
+        free(data);
+        return tf_err_set(err, TF_ERR_IO, "cannot hand item %s to the announcer", item_id);
+    }
+    free(data);
     return TF_OK;
 }

@@ -22,6 +22,10 @@ void announcer_destroy(announcer_t **self_p);
 
 /* Queues an announcement (copied). */
 int announcer_send(announcer_t *self, const tf_msg_archive_ready_t *ready, tf_err_t *err);
+/* Queues any other work item (copied) for the broker, retried the same way until it is taken;
+   no acknowledgement comes back (e.g. the stager's cat_job stage messages). */
+int announcer_submit(announcer_t *self, const char *service, const char *item_id, const char *job_id,
+                     const tf_msg_t *msg, tf_err_t *err);
 /* Readable (for a zpoller) when an acceptance is waiting. */
 void *announcer_pollable(announcer_t *self);
 

@@ -254,6 +254,7 @@ holding_destroy(holding_t **self_p)
 
 const char *holding_dir(holding_t *self) { return self->dir; }
 uint64_t holding_ready_bytes(holding_t *self) { return self->ready_bytes; }
+size_t holding_ready_count(holding_t *self) { return zhashx_size(self->index); }
 
 uint64_t
 holding_disk_free(holding_t *self)
@@ -262,6 +263,17 @@ holding_disk_free(holding_t *self)
     if (statvfs(self->dir, &vfs) != 0)
         return 0;
     return (uint64_t) vfs.f_bavail * (uint64_t) vfs.f_frsize;
+}
+
+uint64_t
+holding_disk_size(holding_t *self)
+{
+    struct statvfs vfs;
+    if (statvfs(self->dir, &vfs) != 0)
+        return 0;
+    uint64_t reserved = vfs.f_bfree > vfs.f_bavail ? (uint64_t) (vfs.f_bfree - vfs.f_bavail) : 0;
+    uint64_t blocks = (uint64_t) vfs.f_blocks > reserved ? (uint64_t) vfs.f_blocks - reserved : 0;
+    return blocks * (uint64_t) vfs.f_frsize;
 }
 
 const holding_meta_t *

@@ -37,10 +37,14 @@ holding_t *holding_new(const char *dir, tf_err_t *err);
 void holding_destroy(holding_t **self_p);
 
 const char *holding_dir(holding_t *self);
-/* Bytes of all ready archives. */
+/* Bytes of all ready archives, and how many there are. */
 uint64_t holding_ready_bytes(holding_t *self);
+size_t holding_ready_count(holding_t *self);
 /* Bytes the file system still has for us (statvfs f_bavail), or 0 when it cannot tell. */
 uint64_t holding_disk_free(holding_t *self);
+/* Bytes the file system could ever give us when empty: its size less the blocks reserved for
+   root (statvfs (f_blocks - (f_bfree - f_bavail)) * f_frsize), or 0 when it cannot tell. */
+uint64_t holding_disk_size(holding_t *self);
 
 /* The ready archive with this id, or NULL. */
 const holding_meta_t *holding_lookup(holding_t *self, const char *archive_id);

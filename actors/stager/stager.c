@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "announcer.h"
@@ -17,11 +18,13 @@
 #include "tf_log.h"
 #include "tf_main.h"
 #include "tf_pipeline_ids.h"
+#include "tf_units.h"
 #include "tf_wire.h"
 
 #define S_FETCH_MAX (4u << 20)         /* largest fetch answered */
 #define S_KEEPALIVE_MS 1000            /* an open session hears from us at least this often */
 #define S_DISK_MARGIN (1u << 20)       /* free space we never hand out as credit */
+#define S_STALL_MS 1000                /* out of credit this long: stuck, not between two writes */
 
 typedef struct {
     char *archive_id;
@@ -37,7 +40,35 @@ typedef struct {
     int64_t last_sent;
     int64_t last_heard;
     bool closing;            /* committed to ready/, waiting for the tape queue to take it */
+    uint64_t seq;            /* open order: the oldest open session is the head */
+    uint64_t expected;       /* the compressor's size estimate (stage_open expected_size), 0 = unknown */
+    uint64_t reserve;        /* holding disk promised to it once admitted: min(expected, usable) */
+    bool admitted;           /* has its reservation and may get credit */
+    int64_t waiting_since;   /* mono ms since it has had no credit and none to be given; 0 = not */
 } session_t;
+
+/* A job with archives waiting for space: when it was last alerted and whether its catalog
+   message says so. */
+typedef struct {
+    int64_t next_alert;      /* mono ms; 0 = not alerted yet */
+    int64_t since_wall;      /* wall ms the wait began, for the catalog message */
+    bool told;               /* the catalog's message says it waits */
+    bool seen;               /* still waiting at this tick */
+    char archive_id[TF_MSG_MAX_ID + 1];
+} job_wait_t;
+
+/* The holding disk's space as the credit rules see it (docs/staging.md, "Credit"). */
+typedef struct {
+    uint64_t usable;         /* the most it can ever hold: capacity or file system, the smaller */
+    uint64_t room;           /* what the sessions can have once ready/ went to tape */
+    uint64_t physical;       /* what can be granted right now */
+    uint64_t reserved;       /* promised to admitted sessions: max(reserve, granted) each */
+    uint64_t ready;          /* bytes of ready archives */
+    uint64_t disk_free;      /* file system free space (statvfs) */
+    size_t ready_count;
+    size_t sessions;         /* open (not closing) sessions */
+    bool fs_limited;         /* the file system, not stager/capacity, is what stops credit */
+} space_t;
 
 struct _stager_t {
     char *endpoint;
@@ -49,8 +80,13 @@ struct _stager_t {
     announcer_t *announcer;
     zsock_t *router;
     zhashx_t *sessions;      /* archive id -> session_t */
+    zhashx_t *waits;         /* job id -> job_wait_t */
     uint8_t *fetch_buf;
     int64_t next_tick;
+    uint64_t next_seq;
+    int64_t space_alert;     /* ms a job may wait for space before alert.stager */
+    int64_t space_alert_repeat;
+    tf_actor_t *actor;       /* while serving: the event publisher */
 };
 
 /* ------------------------------------------------------------------ sessions -------- */
@@ -93,16 +129,6 @@ stager_reserved(stager_t *self)
     return total;
 }
 
-static uint64_t
-s_unwritten(stager_t *self)
-{
-    uint64_t total = 0;
-    for (session_t *s = zhashx_first(self->sessions); s; s = zhashx_next(self->sessions))
-        if (!s->closing)
-            total += s->granted - s->received;
-    return total;
-}
-
 /* Sends msg to peer; false when the peer is gone (ROUTER_MANDATORY). */
 static bool
 s_send(stager_t *self, zframe_t *peer, const tf_msg_t *msg)
@@ -119,6 +145,17 @@ s_result(stager_t *self, zframe_t *peer, const char *archive_id, bool ok, const 
     __attribute__((format(printf, 5, 6)));
 
 static void
+s_send_result(stager_t *self, zframe_t *peer, const char *archive_id, bool ok, bool permanent, const char *text)
+{
+    if (!ok)
+        tf_log_warn("archive %s refused%s: %s", archive_id, permanent ? " for good" : "", text);
+    tf_msg_t msg = {.type = TF_MSG_STAGE_RESULT};
+    msg.stage_result = (tf_msg_stage_result_t){
+        .archive_id = (char *) archive_id, .ok = ok, .message = (char *) text, .permanent = permanent};
+    s_send(self, peer, &msg);
+}
+
+static void
 s_result(stager_t *self, zframe_t *peer, const char *archive_id, bool ok, const char *fmt, ...)
 {
     char text[1024];
@@ -126,20 +163,22 @@ s_result(stager_t *self, zframe_t *peer, const char *archive_id, bool ok, const 
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    if (!ok)
-        tf_log_warn("archive %s refused: %s", archive_id, text);
-    tf_msg_t msg = {.type = TF_MSG_STAGE_RESULT};
-    msg.stage_result = (tf_msg_stage_result_t){.archive_id = (char *) archive_id, .ok = ok, .message = text};
-    s_send(self, peer, &msg);
+    s_send_result(self, peer, archive_id, ok, false, text);
+}
+
+static void
+s_refuse_as(stager_t *self, session_t *s, bool permanent, const char *reason)
+{
+    if (!s->closing)
+        holding_part_drop(self->holding, s->archive_id);  /* gone before the compressor hears */
+    s_send_result(self, s->peer, s->archive_id, false, permanent, reason);
+    s_session_drop(self, s, "refused");
 }
 
 static void
 s_refuse(stager_t *self, session_t *s, const char *reason)
 {
-    if (!s->closing)
-        holding_part_drop(self->holding, s->archive_id);  /* gone before the compressor hears */
-    s_result(self, s->peer, s->archive_id, false, "%s", reason);
-    s_session_drop(self, s, "refused");
+    s_refuse_as(self, s, false, reason);
 }
 
 static bool
@@ -154,7 +193,78 @@ s_credit(stager_t *self, session_t *s, uint64_t bytes)
     return false;
 }
 
-/* Tops up a session's credit with what fits in the capacity and on the disk. */
+static uint64_t
+s_sub(uint64_t a, uint64_t b)
+{
+    return a > b ? a - b : 0;
+}
+
+static uint64_t
+s_min(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* The oldest open session: it may take any space there is (docs/staging.md, "Credit"). */
+static session_t *
+s_head(stager_t *self)
+{
+    session_t *head = NULL;
+    for (session_t *s = zhashx_first(self->sessions); s; s = zhashx_next(self->sessions))
+        if (!s->closing && (!head || s->seq < head->seq))
+            head = s;
+    return head;
+}
+
+static void
+s_space(stager_t *self, space_t *sp)
+{
+    memset(sp, 0, sizeof *sp);
+    uint64_t granted = 0, received = 0;
+    for (session_t *s = zhashx_first(self->sessions); s; s = zhashx_next(self->sessions)) {
+        if (s->closing)
+            continue;
+        sp->sessions++;
+        granted += s->granted;
+        received += s->received;
+        if (s->admitted)
+            sp->reserved += s->reserve > s->granted ? s->reserve : s->granted;
+    }
+    sp->ready = holding_ready_bytes(self->holding);
+    sp->ready_count = holding_ready_count(self->holding);
+    sp->disk_free = holding_disk_free(self->holding);
+    uint64_t disk_size = holding_disk_size(self->holding);
+    sp->usable = disk_size ? s_min(self->capacity, s_sub(disk_size, S_DISK_MARGIN)) : self->capacity;
+    uint64_t free_for_us = s_sub(sp->disk_free, S_DISK_MARGIN);
+    sp->room = s_min(self->capacity, sp->ready + received + free_for_us);
+    uint64_t by_capacity = s_sub(self->capacity, sp->ready + granted);
+    uint64_t by_disk = s_sub(free_for_us, granted - received);
+    sp->physical = s_min(by_capacity, by_disk);
+    sp->fs_limited = by_disk < by_capacity;
+}
+
+/* Admission: a session gets its first credit when every older one has been admitted and its
+   reservation fits beside theirs in the space the sessions can ever have; the head always. */
+static bool
+s_admit(stager_t *self, session_t *s, const space_t *sp)
+{
+    if (s->admitted)
+        return true;
+    uint64_t reserve = s_min(s->expected, sp->usable);
+    if (s != s_head(self)) {
+        for (session_t *o = zhashx_first(self->sessions); o; o = zhashx_next(self->sessions))
+            if (!o->closing && !o->admitted && o->seq < s->seq)
+                return false;  /* first come, first served: a big archive is not overtaken forever */
+        if (sp->reserved + reserve > sp->room)
+            return false;
+    }
+    s->admitted = true;
+    s->reserve = reserve;
+    return true;
+}
+
+/* Tops up a session's credit: within its reservation, plus space nobody has reserved; the
+   head takes whatever space there is. Never more than could ever fit (usable). */
 static void
 s_grant(stager_t *self, session_t *s)
 {
@@ -163,25 +273,25 @@ s_grant(stager_t *self, session_t *s)
     uint64_t outstanding = s->granted - s->received;
     if (outstanding * 2 > self->window)
         return;
-    uint64_t want = self->window - outstanding;
-    uint64_t reserved = stager_reserved(self);
-    uint64_t room = self->capacity > reserved ? self->capacity - reserved : 0;
-    uint64_t disk = holding_disk_free(self->holding), unwritten = s_unwritten(self) + S_DISK_MARGIN;
-    uint64_t disk_room = disk > unwritten ? disk - unwritten : 0;
-    uint64_t grant = want < room ? want : room;
-    if (grant > disk_room)
-        grant = disk_room;
-    if (grant == 0) {
-        if (outstanding == 0 && s->received >= self->capacity) {
-            char why[512];
-            snprintf(why, sizeof why,
-                     "archive is larger than the holding disk (stager/capacity = %" PRIu64
-                     " bytes): raise stager/capacity or lower scanner/group_size",
-                     self->capacity);
-            s_refuse(self, s, why);
+    space_t sp;
+    s_space(self, &sp);
+    uint64_t grant = 0;
+    if (s_admit(self, s, &sp)) {
+        grant = s_min(self->window - outstanding, sp.physical);
+        if (s != s_head(self)) {
+            uint64_t own = s_sub(s->reserve, s->granted);
+            grant = s_min(grant, own + s_sub(sp.room, sp.reserved));
         }
+        grant = s_min(grant, s_sub(sp.usable, s->granted));
+    }
+    if (grant == 0) {
+        if (outstanding == 0 && s->waiting_since == 0)
+            s->waiting_since = tf_clock_mono_ms();
         return;
     }
+    if (s->waiting_since)
+        s->last_heard = tf_clock_mono_ms();  /* its silence while it had no credit was ours */
+    s->waiting_since = 0;
     s->granted += grant;
     s_credit(self, s, grant);
 }
@@ -189,13 +299,22 @@ s_grant(stager_t *self, session_t *s)
 static void
 s_grant_all(stager_t *self)
 {
-    zlistx_t *ids = zhashx_keys(self->sessions);
-    for (char *id = ids ? zlistx_first(ids) : NULL; id; id = zlistx_next(ids)) {
-        session_t *s = zhashx_lookup(self->sessions, id);
-        if (s)
-            s_grant(self, s);
+    /* Oldest first, so the head is served before younger sessions take what is left; a
+       grant may drop a session (compressor gone), so each round looks the sessions up again. */
+    zhashx_t *served = zhashx_new();
+    if (!served)
+        return;
+    for (;;) {
+        session_t *next = NULL;
+        for (session_t *s = zhashx_first(self->sessions); s; s = zhashx_next(self->sessions))
+            if (!zhashx_lookup(served, s->archive_id) && (!next || s->seq < next->seq))
+                next = s;
+        if (!next)
+            break;
+        zhashx_insert(served, next->archive_id, (void *) 1);
+        s_grant(self, next);  /* may drop the session */
     }
-    zlistx_destroy(&ids);
+    zhashx_destroy(&served);
 }
 
 /* ------------------------------------------------------------------ protocol -------- */
@@ -229,6 +348,8 @@ s_on_open(stager_t *self, zframe_t *peer, tf_msg_stage_open_t *open)
     s->peer = zframe_dup(peer);
     s->sum = tf_checksum_new();
     s->last_heard = s->last_sent = tf_clock_mono_ms();
+    s->seq = ++self->next_seq;
+    s->expected = open->expected_size;
     tf_err_t err = {0};
     if (!s->archive_id || !s->job_id || !s->pool || !s->compression || !s->peer || !s->sum) {
         void *p = s;
@@ -243,7 +364,9 @@ s_on_open(stager_t *self, zframe_t *peer, tf_msg_stage_open_t *open)
         return;
     }
     zhashx_insert(self->sessions, id, s);
-    tf_log_info("archive %s: receiving (job %s, group %" PRIu64 ")", id, s->job_id, s->group_no);
+    char size[32];
+    tf_log_info("archive %s: receiving (job %s, group %" PRIu64 ", up to %s expected)", id, s->job_id, s->group_no,
+                s->expected ? tf_units_bytes(s->expected, size, sizeof size) : "an unknown size");
     s_grant(self, s);
 }
 
@@ -618,6 +741,199 @@ s_on_work(stager_t *self, tf_actor_t *actor)
     s_grant_all(self);
 }
 
+/* ------------------------------------------------------------------ waiting for space */
+
+static const char *
+s_duration(int64_t ms, char *buf, size_t size)
+{
+    int64_t secs = ms / 1000;
+    if (secs < 120)
+        snprintf(buf, size, "%lld s", (long long) secs);
+    else if (secs < 2 * 3600)
+        snprintf(buf, size, "%lld min", (long long) (secs / 60));
+    else
+        snprintf(buf, size, "%lld h %lld min", (long long) (secs / 3600), (long long) (secs % 3600 / 60));
+    return buf;
+}
+
+/* What fills the holding disk and what the operator can do about it. */
+static void
+s_space_text(stager_t *self, const space_t *sp, char *buf, size_t size)
+{
+    char used[32], usable[32], ready[32], free_text[32];
+    tf_units_bytes(stager_reserved(self), used, sizeof used);
+    tf_units_bytes(sp->usable, usable, sizeof usable);
+    tf_units_bytes(sp->ready, ready, sizeof ready);
+    tf_units_bytes(sp->disk_free, free_text, sizeof free_text);
+    const char *advice;
+    if (sp->fs_limited)
+        advice = "its file system is full: free space there or lower stager/capacity";
+    else if (sp->ready_count > 0)
+        advice = "the tape writer frees space as it writes: check that it runs and has a writable tape "
+                 "(tapeflow status; tapeflow events alert.tape)";
+    else
+        advice = "older archives are staged first";
+    snprintf(buf, size,
+             "holding disk %s: %s of %s in use, %zu archive%s (%s) waiting for tape, %zu being staged, "
+             "%s free on its file system; %s",
+             holding_dir(self->holding), used, usable, sp->ready_count, sp->ready_count == 1 ? "" : "s", ready,
+             sp->sessions, free_text, advice);
+}
+
+/* An archive that filled all the holding disk there can ever be and wants more: its item
+   fails for good (redelivering it would fill the disk again). */
+static void
+s_refuse_for_good(stager_t *self, session_t *s, const space_t *sp)
+{
+    char size[48], disk[32], why[1024];
+    if (s->expected > s->received)
+        tf_units_bytes(s->expected, size, sizeof size);
+    else {
+        char at_least[32];
+        snprintf(size, sizeof size, "more than %s", tf_units_bytes(s->received, at_least, sizeof at_least));
+    }
+    bool by_capacity = sp->usable >= self->capacity;
+    snprintf(why, sizeof why,
+             "archive %s of %s cannot fit the holding disk %s of %s (%s); lower scanner/group_size or %s",
+             s->archive_id, size, holding_dir(self->holding), tf_units_bytes(sp->usable, disk, sizeof disk),
+             by_capacity ? "stager/capacity" : "the size of its file system",
+             by_capacity ? "raise stager/capacity" : "enlarge stager/dir (a bigger file system)");
+    s_refuse_as(self, s, true, why);
+}
+
+static bool
+s_stuck(const session_t *s, int64_t now)
+{
+    return !s->closing && s->waiting_since && now - s->waiting_since >= S_STALL_MS && s->granted == s->received;
+}
+
+/* The rules that keep every session on a path to finishing (docs/staging.md, "Credit"). */
+static void
+s_unstick(stager_t *self, int64_t now)
+{
+    space_t sp;
+    s_space(self, &sp);
+    zlistx_t *ids = zhashx_keys(self->sessions);
+    for (char *id = ids ? zlistx_first(ids) : NULL; id; id = zlistx_next(ids)) {
+        session_t *s = zhashx_lookup(self->sessions, id);
+        if (s && s_stuck(s, now) && s->received >= sp.usable)
+            s_refuse_for_good(self, s, &sp);
+    }
+    zlistx_destroy(&ids);
+    session_t *head = s_head(self);
+    if (!head || !s_stuck(head, now) || holding_ready_count(self->holding) > 0)
+        return;  /* the head moves, or the tape writer will free space */
+    /* Nothing will be released and the oldest archive cannot grow: the youngest stuck archive
+       that holds space gives it back and is staged again later. */
+    session_t *victim = NULL;
+    for (session_t *s = zhashx_first(self->sessions); s; s = zhashx_next(self->sessions))
+        if (s != head && s->granted > 0 && s_stuck(s, now) && (!victim || s->seq > victim->seq))
+            victim = s;
+    if (!victim)
+        return;
+    char held[32], why[1024];
+    snprintf(why, sizeof why,
+             "holding disk %s is full and the older archive %s needs the %s this archive holds to finish: "
+             "archive %s is dropped and staged again from the start once there is space",
+             holding_dir(self->holding), head->archive_id, tf_units_bytes(victim->received, held, sizeof held),
+             victim->archive_id);
+    s_refuse(self, victim, why);
+    s_grant_all(self);
+}
+
+static void
+s_wait_free(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
+
+/* Tells the job's catalog record (op stage: its message) through the announcer. */
+static void
+s_tell_catalog(stager_t *self, const char *job_id, const char *what, const char *text)
+{
+    char item_id[TF_ID_MAX];
+    int64_t wall = tf_clock_wall_ms();
+    snprintf(item_id, sizeof item_id, "%s-space-%s-%lld", job_id, what, (long long) wall);
+    tf_msg_t msg = {.type = TF_MSG_CAT_JOB};
+    msg.cat_job = (tf_msg_cat_job_t){
+        .job_id = (char *) job_id, .op = "stage", .stage = "stage", .message = (char *) text, .time_ms = wall};
+    tf_err_t err = {0};
+    if (announcer_submit(self->announcer, "catalog", item_id, job_id, &msg, &err) != TF_OK)
+        tf_log_warn("job %s: %s", job_id, err.message);
+}
+
+/* alert.stager for every job that has waited for space longer than stager/space_alert,
+   repeated every stager/space_alert_repeat while it waits; the job's catalog message says so
+   while it waits, and that it goes on once it does. */
+static void
+s_alerts(stager_t *self, int64_t now)
+{
+    for (job_wait_t *w = zhashx_first(self->waits); w; w = zhashx_next(self->waits))
+        w->seen = false;
+    for (session_t *s = zhashx_first(self->sessions); s; s = zhashx_next(self->sessions)) {
+        if (s->closing || !s->waiting_since || now - s->waiting_since < self->space_alert)
+            continue;
+        job_wait_t *w = zhashx_lookup(self->waits, s->job_id);
+        if (!w) {
+            w = calloc(1, sizeof *w);
+            if (!w)
+                continue;
+            w->since_wall = tf_clock_wall_ms() - (now - s->waiting_since);
+            zhashx_insert(self->waits, s->job_id, w);
+        }
+        int64_t since = tf_clock_wall_ms() - (now - s->waiting_since);
+        if (!w->seen || since < w->since_wall) {  /* the job's longest wait */
+            snprintf(w->archive_id, sizeof w->archive_id, "%s", s->archive_id);
+            w->since_wall = since;
+        }
+        w->seen = true;
+    }
+    if (zhashx_size(self->waits) == 0)
+        return;
+    space_t sp;
+    s_space(self, &sp);
+    char space[768], text[1024], waited[48];
+    s_space_text(self, &sp, space, sizeof space);
+    zlistx_t *jobs = zhashx_keys(self->waits);
+    for (char *job = jobs ? zlistx_first(jobs) : NULL; job; job = zlistx_next(jobs)) {
+        job_wait_t *w = zhashx_lookup(self->waits, job);
+        s_duration(tf_clock_wall_ms() - w->since_wall, waited, sizeof waited);
+        if (!w->seen) {
+            if (w->told) {
+                snprintf(text, sizeof text, "staging goes on after waiting %s for holding-disk space", waited);
+                s_tell_catalog(self, job, "resumed", text);
+            }
+            tf_log_info("job %s: no longer waiting for holding-disk space (waited %s)", job, waited);
+            zhashx_delete(self->waits, job);
+            continue;
+        }
+        if (now >= w->next_alert) {
+            snprintf(text, sizeof text, "job %s has waited %s for holding-disk space (archive %s): %s", job, waited,
+                     w->archive_id, space);
+            tf_log_warn("%s", text);
+            if (self->actor) {
+                tf_msg_event_t ev = {.topic = "alert.stager", .level = "warn", .message = text,
+                                     .job_id = job, .item_id = w->archive_id};
+                tf_publisher_emit(tf_actor_events(self->actor), &ev);
+            }
+            w->next_alert = now + self->space_alert_repeat;
+        }
+        if (!w->told) {
+            time_t since = (time_t) (w->since_wall / 1000);
+            struct tm tm;
+            char clock[16] = "?";
+            if (localtime_r(&since, &tm))
+                strftime(clock, sizeof clock, "%H:%M:%S", &tm);
+            snprintf(text, sizeof text, "waiting for holding-disk space since %s (archive %s): %s", clock,
+                     w->archive_id, space);
+            s_tell_catalog(self, job, "wait", text);
+            w->told = true;
+        }
+    }
+    zlistx_destroy(&jobs);
+}
+
 static void
 s_tick(stager_t *self)
 {
@@ -630,7 +946,9 @@ s_tick(stager_t *self)
         session_t *s = zhashx_lookup(self->sessions, id);
         if (!s)
             continue;
-        if (!s->closing && now - s->last_heard > self->session_timeout) {
+        /* A compressor without credit has nothing to say: only one that holds credit and stays
+           silent is gone (one that disconnected is noticed by the keep-alive below). */
+        if (!s->closing && !s->waiting_since && now - s->last_heard > self->session_timeout) {
             s_session_drop(self, s, "the compressor went silent");
             continue;
         }
@@ -639,6 +957,8 @@ s_tick(stager_t *self)
     }
     zlistx_destroy(&ids);
     s_grant_all(self);
+    s_unstick(self, now);
+    s_alerts(self, now);
 }
 
 /* ------------------------------------------------------------------ life cycle ------ */
@@ -659,14 +979,18 @@ stager_new(tf_config_t *cfg, tf_err_t *err)
     self->capacity = capacity > 0 ? (uint64_t) capacity : 0;
     self->window = window > 0 ? (uint64_t) window : 8 << 20;
     self->session_timeout = tf_config_ms(cfg, "stager/session_timeout");
+    self->space_alert = tf_config_ms(cfg, "stager/space_alert");
+    self->space_alert_repeat = tf_config_ms(cfg, "stager/space_alert_repeat");
     self->sessions = zhashx_new();
+    self->waits = zhashx_new();
     self->fetch_buf = malloc(S_FETCH_MAX);
-    if (!self->endpoint || !self->advertise || !self->sessions || !self->fetch_buf) {
+    if (!self->endpoint || !self->advertise || !self->sessions || !self->waits || !self->fetch_buf) {
         tf_err_set(err, TF_ERR_NOMEM, "out of memory");
         stager_destroy(&self);
         return NULL;
     }
     zhashx_set_destructor(self->sessions, s_session_free);
+    zhashx_set_destructor(self->waits, s_wait_free);
     if (self->capacity == 0) {
         tf_err_set(err, TF_ERR_INVALID, "stager/capacity must be a positive number of bytes");
         stager_destroy(&self);
@@ -717,6 +1041,7 @@ stager_destroy(stager_t **self_p)
         stager_t *self = *self_p;
         announcer_destroy(&self->announcer);
         zhashx_destroy(&self->sessions);
+        zhashx_destroy(&self->waits);
         zsock_destroy(&self->router);
         holding_destroy(&self->holding);
         free(self->fetch_buf);
@@ -739,6 +1064,7 @@ stager_serve(stager_t *self, tf_actor_t *actor, zsock_t *pipe)
         return TF_ERR_NOMEM;
     }
     int rc = TF_OK;
+    self->actor = actor;
     while (!zsys_interrupted) {
         void *which = zpoller_wait(poller, 200);
         if (which == self->router) {
@@ -762,5 +1088,6 @@ stager_serve(stager_t *self, tf_actor_t *actor, zsock_t *pipe)
         s_tick(self);
     }
     zpoller_destroy(&poller);
+    self->actor = NULL;
     return rc;
 }

@@ -18,13 +18,15 @@ typedef struct _stager_t stager_t;
 
 /* Opens the holding disk (empties tmp/, indexes ready/), binds the ROUTER and queues an
    announcement of every ready archive. Uses stager/endpoint, stager/dir, stager/capacity,
-   stager/window, broker/endpoint, broker/max_message; stager/advertise (optional) is the
-   endpoint tape writers are told to fetch from when it differs from the bound one. */
+   stager/window, stager/space_alert, stager/space_alert_repeat, broker/endpoint,
+   broker/max_message; stager/advertise (optional) is the endpoint tape writers are told to
+   fetch from when it differs from the bound one. */
 stager_t *stager_new(tf_config_t *cfg, tf_err_t *err);
 void stager_destroy(stager_t **self_p);
 
 /* Serves until SIGINT/SIGTERM, or until pipe (may be NULL; for tests running the stager on a
-   zactor thread) receives $TERM. actor is a worker of service "stager". */
+   zactor thread) receives $TERM. actor is a worker of service "stager"; its publisher carries
+   the alert.stager events (a job waiting for holding-disk space). */
 int stager_serve(stager_t *self, tf_actor_t *actor, zsock_t *pipe);
 
 /* For tests and status: bytes reserved (ready + received + granted credit). */

@@ -262,7 +262,7 @@ s_full(tf_msg_type_t type, tf_msg_t *m)
     case TF_MSG_STAGE_OPEN:
         m->stage_open = (tf_msg_stage_open_t){.archive_id = "J1-g00007", .job_id = "J1",
                                               .group_no = 7, .compression = "zstd",
-                                              .pool = "weekly"};
+                                              .pool = "weekly", .expected_size = 67108864};
         break;
     case TF_MSG_STAGE_CREDIT:
         m->stage_credit = (tf_msg_stage_credit_t){.archive_id = "J1-g00007", .bytes = 8388608};
@@ -508,6 +508,11 @@ s_valid(void)
     m.stage_result.ok = false;
     m.stage_result.message = "size 10 != 12";
     s_write_msg("ok-stage_result-refused", &m);
+    s_full(TF_MSG_STAGE_RESULT, &m);
+    m.stage_result.ok = false;
+    m.stage_result.permanent = true;
+    m.stage_result.message = "archive J1-g00007 of 1.2 GiB cannot fit the holding disk /x of 64 MiB";
+    s_write_msg("ok-stage_result-cannot-fit", &m);
 
     buf_t b;
     /* field order is free: "t" before "v", fields before the envelope */

@@ -20,6 +20,7 @@
 #include "pipe_test_util.h"
 #include "scan_walk.h"
 #include "stager.h"
+#include "tf_actor.h"
 #include "tf_checksum.h"
 #include "tf_client.h"
 #include "tf_clock.h"
@@ -38,21 +39,28 @@ typedef struct {
     tf_config_t *cfg;
 } fx_t;
 
+/* stager_extra: more "    key = value" lines of the stager section (may be empty). */
 static void
-s_write_config(fx_t *f, long capacity, int stager_timeout)
+s_write_config_with(fx_t *f, long capacity, int stager_timeout, const char *stager_extra)
 {
     FILE *cfg = fopen(f->config, "w");
     assert_non_null(cfg);
     fprintf(cfg,
             "tapeflow\n    home = \"%s\"\n"
             "broker\n    heartbeat = 200\n    liveness = 3\n"
-            "stager\n    endpoint = \"%s\"\n    dir = \"%s\"\n    capacity = %ld\n    window = 65536\n"
+            "stager\n    endpoint = \"%s\"\n    dir = \"%s\"\n    capacity = %ld\n    window = 65536\n%s"
             "compressor\n    chunk = 16384\n    level = 1\n    threads = 1\n    stager_timeout = %d\n",
-            f->dir, f->stager_ep, f->staging, capacity, stager_timeout);
+            f->dir, f->stager_ep, f->staging, capacity, stager_extra, stager_timeout);
     fclose(cfg);
     tf_config_destroy(&f->cfg);
     f->cfg = tf_config_open(f->config, NULL);
     assert_non_null(f->cfg);
+}
+
+static void
+s_write_config(fx_t *f, long capacity, int stager_timeout)
+{
+    s_write_config_with(f, capacity, stager_timeout, "");
 }
 
 static void
@@ -685,6 +693,389 @@ test_purge(void **state)
     free(g);
 }
 
+/* --- holding disk space: reservations, archives that cannot fit, alerts (issue 8.7) ------ */
+
+/* A compressor played by the test: streams size bytes of a fixed pattern within its credit,
+   closes, and (restart) opens again from the start after a refusal that is not permanent. */
+typedef struct {
+    zsock_t *d;
+    const char *id;
+    uint64_t expected;       /* stage_open expected_size */
+    uint64_t size;
+    uint64_t sent;
+    uint64_t credit;
+    uint64_t max_credit_seen;  /* most credit it held at once */
+    bool closed;
+    bool done;
+    bool ok;
+    bool permanent;
+    bool restart;            /* open again after a retryable refusal, as a redelivered item does */
+    int restarts;
+    char message[1024];
+} fake_t;
+
+static uint8_t s_pattern[2000000];
+
+static void
+s_fake_open(fake_t *c)
+{
+    tf_msg_t msg = {.type = TF_MSG_STAGE_OPEN};
+    msg.stage_open = (tf_msg_stage_open_t){.archive_id = (char *) c->id, .job_id = "J9", .group_no = 1,
+                                           .compression = "none", .expected_size = c->expected};
+    s_send(c->d, &msg);
+    c->sent = c->credit = 0;
+    c->closed = c->done = c->ok = c->permanent = false;
+}
+
+static void
+s_fake_start(fx_t *f, fake_t *c, const char *id, uint64_t size, uint64_t expected)
+{
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < sizeof s_pattern; i++)
+        s_pattern[i] = (uint8_t) ('a' + i % 23);
+    c->d = s_dealer(f);
+    c->id = id;
+    c->size = size;
+    c->expected = expected;
+    s_fake_open(c);
+}
+
+/* Takes what the stager said and sends what the credit allows; true when it did something. */
+static bool
+s_fake_pump(fake_t *c)
+{
+    bool busy = false;
+    while (!c->done && (zsock_events(c->d) & ZMQ_POLLIN)) {
+        tf_msg_t msg;
+        tf_err_t err = {0};
+        if (tf_wire_recv(c->d, NULL, &msg, &err) != TF_OK)
+            fail_msg("%s: recv: %s", c->id, err.message);
+        busy = true;
+        if (msg.type == TF_MSG_STAGE_CREDIT) {
+            c->credit += msg.stage_credit.bytes;
+            if (c->credit > c->max_credit_seen)
+                c->max_credit_seen = c->credit;
+        }
+        else if (msg.type == TF_MSG_STAGE_RESULT) {
+            c->done = true;
+            c->ok = msg.stage_result.ok;
+            c->permanent = msg.stage_result.permanent;
+            snprintf(c->message, sizeof c->message, "%s", msg.stage_result.message ? msg.stage_result.message : "");
+        }
+        tf_msg_clear(&msg);
+    }
+    if (c->done && !c->ok && !c->permanent && c->restart && c->restarts < 5) {
+        c->restarts++;
+        s_fake_open(c);
+        return true;
+    }
+    if (c->done || c->closed)
+        return busy;
+    if (c->sent < c->size && c->credit > 0) {
+        uint64_t n = c->size - c->sent;
+        if (n > c->credit)
+            n = c->credit;
+        if (n > 16384)
+            n = 16384;
+        tf_msg_t msg = {.type = TF_MSG_STAGE_DATA};
+        msg.stage_data = (tf_msg_stage_data_t){.archive_id = (char *) c->id, .offset = c->sent,
+                                               .data = {s_pattern + c->sent, (size_t) n}};
+        s_send(c->d, &msg);
+        c->sent += n;
+        c->credit -= n;
+        return true;
+    }
+    if (c->sent == c->size) {
+        char sum[TF_CHECKSUM_STRLEN];
+        s_close(c->d, c->id, c->size, tf_checksum_of(s_pattern, c->size, sum));
+        c->closed = true;
+        return true;
+    }
+    return busy;
+}
+
+/* Pumps c until it holds credit: its open is then known to be the older one. */
+static void
+s_fake_until_credit(fake_t *c)
+{
+    int64_t deadline = tf_clock_mono_ms() + 10000;
+    while (c->credit == 0 && c->sent == 0 && tf_clock_mono_ms() < deadline)
+        if (!s_fake_pump(c))
+            tf_clock_sleep_ms(5);
+    assert_true(c->credit > 0 || c->sent > 0);
+}
+
+static void
+s_fake_end(fake_t *c)
+{
+    zsock_destroy(&c->d);
+}
+
+/* Runs the fakes until all are done or timeout_ms; releases an archive as soon as it is
+   staged (the tape writer's part) when release is set. */
+static void
+s_fakes_run(fx_t *f, fake_t *fakes, size_t n, bool release, int timeout_ms)
+{
+    bool released[8] = {false};
+    int64_t deadline = tf_clock_mono_ms() + timeout_ms;
+    for (;;) {
+        bool busy = false, all = true;
+        for (size_t i = 0; i < n; i++) {
+            busy |= s_fake_pump(&fakes[i]);
+            bool finished = fakes[i].done && (fakes[i].ok || fakes[i].permanent || !fakes[i].restart);
+            all &= finished;
+            if (release && finished && fakes[i].ok && !released[i]) {
+                char item[128];
+                snprintf(item, sizeof item, "%s-release", fakes[i].id);
+                s_release(f, fakes[i].id, item);
+                released[i] = true;
+            }
+        }
+        if (all || tf_clock_mono_ms() > deadline)
+            return;
+        if (!busy)
+            tf_clock_sleep_ms(5);
+    }
+}
+
+static void
+test_two_archives_larger_than_the_disk_together_both_finish(void **state)
+{
+    fx_t *f = *state;
+    /* Each archive fits alone; together they do not. Before reservations both got credit in
+       turn, filled the disk half each and waited for each other forever. */
+    s_write_config(f, 1000000, 5000);
+    s_start_stager(f);
+    fake_t c[2];
+    s_fake_start(f, &c[0], "J9-g00001", 600000, 600000);
+    s_fake_until_credit(&c[0]);
+    s_fake_start(f, &c[1], "J9-g00002", 600000, 600000);
+    s_fakes_run(f, c, 2, true, 30000);
+    for (int i = 0; i < 2; i++)
+        if (!c[i].done || !c[i].ok)
+            fail_msg("%s: done %d ok %d after sending %llu of %llu bytes: %s", c[i].id, c[i].done, c[i].ok,
+                     (unsigned long long) c[i].sent, (unsigned long long) c[i].size, c[i].message);
+    assert_int_equal(c[0].restarts + c[1].restarts, 0);  /* nobody had to start over */
+    assert_false(s_exists(f, "tmp", "J9-g00002.part"));
+    s_fake_end(&c[0]);
+    s_fake_end(&c[1]);
+}
+
+static void
+test_sizes_unknown_the_oldest_finishes_first(void **state)
+{
+    fx_t *f = *state;
+    /* Compressors that give no size estimate (expected 0) get credit greedily and can fill the
+       disk between them; the oldest is then let finish: the youngest stuck one gives its space
+       back and is staged again from the start. */
+    s_write_config(f, 1000000, 5000);
+    s_start_stager(f);
+    fake_t c[2];
+    s_fake_start(f, &c[0], "J9-g00001", 600000, 0);
+    s_fake_until_credit(&c[0]);  /* A is the oldest */
+    s_fake_start(f, &c[1], "J9-g00002", 600000, 0);
+    c[1].restart = true;
+    s_fakes_run(f, c, 2, true, 30000);
+    for (int i = 0; i < 2; i++)
+        if (!c[i].done || !c[i].ok)
+            fail_msg("%s: done %d ok %d after sending %llu of %llu bytes: %s", c[i].id, c[i].done, c[i].ok,
+                     (unsigned long long) c[i].sent, (unsigned long long) c[i].size, c[i].message);
+    assert_int_equal(c[0].restarts, 0);
+    s_fake_end(&c[0]);
+    s_fake_end(&c[1]);
+}
+
+static void
+test_archive_that_cannot_fit_fails_for_good(void **state)
+{
+    fx_t *f = *state;
+    s_write_config(f, 1000000, 5000);
+    s_start_stager(f);
+    /* a compressor that says how big it will be */
+    fake_t c;
+    s_fake_start(f, &c, "J9-g00001", 1500000, 1600000);
+    s_fakes_run(f, &c, 1, false, 20000);
+    assert_true(c.done);
+    assert_false(c.ok);
+    assert_true(c.permanent);
+    if (!strstr(c.message, "archive J9-g00001 of 1.5 MiB cannot fit the holding disk ")
+        || !strstr(c.message, "of 976.6 KiB (stager/capacity); lower scanner/group_size"))
+        fail_msg("message: %s", c.message);
+    assert_true(c.sent <= 1000000);
+    assert_false(s_exists(f, "tmp", "J9-g00001.part"));
+    s_fake_end(&c);
+
+    /* the real compressor: its item fails for good with the stager's message */
+    char root[512], p[600];
+    snprintf(root, sizeof root, "%s/big", f->dir);
+    pt_mkdir(root);
+    snprintf(p, sizeof p, "%s/random.bin", root);
+    pt_write_file(p, 1400000, 7, 0);
+    group_paths_t *g = calloc(1, sizeof *g);
+    tf_msg_file_group_t group = s_group(g, root, "J1-g00001", 1);
+    tf_err_t err = {0};
+    compressor_t *comp = compressor_new(f->cfg, &err);
+    assert_non_null(comp);
+    file_rows_t *rows = NULL;
+    archiver_stats_t stats;
+    int rc = compressor_stage(comp, &group, NULL, NULL, &rows, &stats, &err);
+    assert_int_equal(rc, TF_ERR_TOOBIG);
+    assert_false(tf_actor_status_retryable(rc));
+    if (!strstr(err.message, "archive J1-g00001 of ") || !strstr(err.message, "cannot fit the holding disk"))
+        fail_msg("compressor: %s", err.message);
+    assert_null(rows);
+    assert_false(s_exists(f, "tmp", "J1-g00001.part"));
+    assert_false(s_exists(f, "ready", "J1-g00001.data"));
+    compressor_destroy(&comp);
+    free(g);
+}
+
+static int
+s_count_sink(void *arg, const void *data, size_t size, tf_err_t *err)
+{
+    (void) data;
+    (void) err;
+    *(uint64_t *) arg += size;
+    return TF_OK;
+}
+
+static void
+test_size_estimate_bounds_the_archive(void **state)
+{
+    fx_t *f = *state;
+    /* The reservation is only worth something when it is an upper bound: random data that
+       does not compress, small files, a long path, a sparse file, links, with each filter. */
+    char root[512], p[900];
+    snprintf(root, sizeof root, "%s/tree", f->dir);
+    pt_make_tree(root, 1500000);
+    snprintf(p, sizeof p, "%s/a-rather-long-folder-name-that-needs-a-pax-header-of-its-own-%0120d", root, 7);
+    pt_mkdir(p);
+    snprintf(p + strlen(p), sizeof p - strlen(p), "/and-a-long-file-name-%0100d.bin", 3);
+    pt_write_file(p, 300000, 9, 0);
+    group_paths_t *g = calloc(1, sizeof *g);
+    tf_msg_file_group_t group = s_group(g, root, "J1-g00001", 1);
+    const char *filters[] = {"none", "zstd", "gzip"};
+    for (size_t i = 0; i < 3; i++) {
+        uint64_t size = 0;
+        archiver_opts_t opts = {.compression = filters[i], .level = 1, .threads = 1, .sink = s_count_sink,
+                                .arg = &size};
+        file_rows_t *rows = file_rows_new();
+        archiver_stats_t stats;
+        tf_err_t err = {0};
+        assert_int_equal(archiver_run(&opts, &group, rows, &stats, &err), TF_OK);
+        file_rows_destroy(&rows);
+        uint64_t bound = archiver_size_bound(&group, filters[i]);
+        if (size > bound)
+            fail_msg("%s: archive of %llu bytes, estimate %llu", filters[i], (unsigned long long) size,
+                     (unsigned long long) bound);
+    }
+    free(g);
+}
+
+static bool
+s_event_on(zsock_t *sub, const char *topic, tf_msg_t *ev, int timeout_ms)
+{
+    int64_t deadline = tf_clock_mono_ms() + timeout_ms;
+    zpoller_t *poller = zpoller_new(sub, NULL);
+    bool got = false;
+    while (!got && tf_clock_mono_ms() < deadline) {
+        if (!zpoller_wait(poller, 100))
+            continue;
+        if (tf_wire_recv_event(sub, ev, NULL) != TF_OK)
+            continue;
+        if (ev->type == TF_MSG_EVENT && strcmp(ev->event.topic, topic) == 0)
+            got = true;
+        else
+            tf_msg_clear(ev);
+    }
+    zpoller_destroy(&poller);
+    return got;
+}
+
+/* Takes the next catalog item (the test plays the catalog) and returns its cat_job message. */
+static void
+s_catalog_message(tf_actor_t *catalog, char *buf, size_t size)
+{
+    tf_msg_t work, payload;
+    tf_err_t err = {0};
+    if (tf_actor_next(catalog, &work, 15000, &err) != TF_OK)
+        fail_msg("no catalog item: %s", err.message);
+    assert_int_equal(tf_msg_decode(work.work.payload.data, work.work.payload.size, &payload, NULL), TF_OK);
+    assert_int_equal(payload.type, TF_MSG_CAT_JOB);
+    assert_string_equal(payload.cat_job.op, "stage");
+    assert_string_equal(payload.cat_job.job_id, "J9");
+    snprintf(buf, size, "%s", payload.cat_job.message ? payload.cat_job.message : "");
+    tf_actor_done(catalog, &work.work, NULL, 0);
+    tf_msg_clear(&payload);
+    tf_msg_clear(&work);
+}
+
+static void
+test_waiting_for_space_raises_an_alert(void **state)
+{
+    fx_t *f = *state;
+    /* session_timeout = 1: a session waiting longer for space is not taken for a silent one */
+    s_write_config_with(f, 1000000, 5000, "    space_alert = 1\n    space_alert_repeat = 1\n    session_timeout = 1\n");
+    char bus[400];
+    snprintf(bus, sizeof bus, "@ipc://%s/run/bus-in.sock", f->dir);
+    zsock_t *sub = zsock_new_sub(bus, "alert.");
+    assert_non_null(sub);
+    tf_err_t err = {0};
+    tf_actor_t *catalog = tf_actor_new(f->cfg, "catalog", "catalog.test", &err);
+    assert_non_null(catalog);
+    s_start_stager(f);
+    /* A is staged and waits for tape; B needs more than what is left */
+    fake_t a, b;
+    s_fake_start(f, &a, "J9-g00001", 600000, 600000);
+    s_fakes_run(f, &a, 1, false, 20000);
+    assert_true(a.ok);
+    s_fake_start(f, &b, "J9-g00002", 600000, 600000);
+    tf_msg_t ev;
+    bool got = false;
+    int64_t deadline = tf_clock_mono_ms() + 15000;
+    while (!got && tf_clock_mono_ms() < deadline) {
+        s_fake_pump(&b);
+        got = s_event_on(sub, "alert.stager", &ev, 50);
+    }
+    if (!got)
+        fail_msg("no alert.stager event; B sent %llu bytes", (unsigned long long) b.sent);
+    assert_string_equal(ev.event.level, "warn");
+    assert_string_equal(ev.event.job_id, "J9");
+    assert_string_equal(ev.event.item_id, "J9-g00002");
+    if (!strstr(ev.event.message, "job J9 has waited ") || !strstr(ev.event.message, "for holding-disk space")
+        || !strstr(ev.event.message, "1 archive (585.9 KiB) waiting for tape")
+        || !strstr(ev.event.message, "check that it runs and has a writable tape"))
+        fail_msg("alert: %s", ev.event.message);
+    tf_msg_clear(&ev);
+    assert_false(b.done);
+    /* the job's catalog message says it waits */
+    char text[1024];
+    s_catalog_message(catalog, text, sizeof text);
+    if (!strstr(text, "waiting for holding-disk space since ") || !strstr(text, "(archive J9-g00002)"))
+        fail_msg("catalog message: %s", text);
+    /* repeated while it waits */
+    got = false;
+    deadline = tf_clock_mono_ms() + 15000;
+    while (!got && tf_clock_mono_ms() < deadline) {
+        s_fake_pump(&b);
+        got = s_event_on(sub, "alert.stager", &ev, 50);
+    }
+    assert_true(got);
+    tf_msg_clear(&ev);
+    /* the tape writer frees A: B finishes and the job's message says staging goes on */
+    s_release(f, "J9-g00001", "J9-g00001-release");
+    s_fakes_run(f, &b, 1, false, 20000);
+    if (!b.ok)
+        fail_msg("B: %s", b.message);
+    s_catalog_message(catalog, text, sizeof text);
+    if (!strstr(text, "staging goes on after waiting "))
+        fail_msg("catalog message: %s", text);
+    s_fake_end(&a);
+    s_fake_end(&b);
+    tf_actor_destroy(&catalog);
+    zsock_destroy(&sub);
+}
+
 int
 main(void)
 {
@@ -695,6 +1086,12 @@ main(void)
         cmocka_unit_test_setup_teardown(test_refusals, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_restart, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_purge, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_two_archives_larger_than_the_disk_together_both_finish, s_setup,
+                                        s_teardown),
+        cmocka_unit_test_setup_teardown(test_sizes_unknown_the_oldest_finishes_first, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_archive_that_cannot_fit_fails_for_good, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_waiting_for_space_raises_an_alert, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_size_estimate_bounds_the_archive, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

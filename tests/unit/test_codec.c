@@ -352,7 +352,7 @@ fill_full(tf_msg_type_t type, tf_msg_t *m, bool empty_bytes)
     case TF_MSG_STAGE_OPEN:
         m->stage_open = (tf_msg_stage_open_t){.archive_id = "J1-g00007", .job_id = "J1",
                                               .group_no = 7, .compression = "none",
-                                              .pool = "weekly"};
+                                              .pool = "weekly", .expected_size = 1288490189};
         return true;
     case TF_MSG_STAGE_CREDIT:
         m->stage_credit = (tf_msg_stage_credit_t){.archive_id = "J1-g00007", .bytes = 8388608};
@@ -369,7 +369,8 @@ fill_full(tf_msg_type_t type, tf_msg_t *m, bool empty_bytes)
         return true;
     case TF_MSG_STAGE_RESULT:
         m->stage_result = (tf_msg_stage_result_t){.archive_id = "J1-g00007", .ok = true,
-                                                  .message = "checksum mismatch? no: ok"};
+                                                  .message = "checksum mismatch? no: ok",
+                                                  .permanent = true};
         return true;
     case TF_MSG_FETCH:
         m->fetch = (tf_msg_fetch_t){.archive_id = "J1-g00007", .offset = UINT64_MAX - 1,
@@ -572,11 +573,11 @@ static const char *const s_wire_spec[TF_MSG_TYPE_COUNT] = {
                         "pool:str",
     [TF_MSG_FILE_GROUP] = "job_id:str archive_id:str group_no:uint compression:str pool:str "
                           "entries:array",
-    [TF_MSG_STAGE_OPEN] = "archive_id:str job_id:str group_no:uint compression:str pool:str",
+    [TF_MSG_STAGE_OPEN] = "archive_id:str job_id:str group_no:uint compression:str pool:str expected_size:uint",
     [TF_MSG_STAGE_CREDIT] = "archive_id:str bytes:uint",
     [TF_MSG_STAGE_DATA] = "archive_id:str offset:uint data:bin",
     [TF_MSG_STAGE_CLOSE] = "archive_id:str size:uint checksum:str files:uint bytes:uint",
-    [TF_MSG_STAGE_RESULT] = "archive_id:str ok:bool message:str",
+    [TF_MSG_STAGE_RESULT] = "archive_id:str ok:bool message:str permanent:bool",
     [TF_MSG_FETCH] = "archive_id:str offset:uint length:uint",
     [TF_MSG_FETCH_DATA] = "archive_id:str offset:uint data:bin eof:bool error:str",
     [TF_MSG_ARCHIVE_READY] = "archive_id:str job_id:str group_no:uint pool:str compression:str "
