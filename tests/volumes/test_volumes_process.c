@@ -513,6 +513,45 @@ test_foreign_labels_need_force(void **state)
     free(s_list_until(f, "TF0009", "\"tape_files\":2", 3000));
 }
 
+/* issue 8 item 4: `drive test --yes-overwrite` applies the rule of `tape erase` and `tape label
+   --force`: an unexpired tapeflow volume is refused (exit 1, label and archive still there)
+   unless --destroy-volume names exactly its label. */
+static void
+test_drive_test_refuses_unexpired(void **state)
+{
+    fixture_t *f = *state;
+    s_start(f, "");
+    s_cli_ok(f, "tape label tape0 --label TF0010 --pool default 2>&1", "as TF0010");
+    s_write_ok(f, 1, 30000, "default");
+    char in30[32], expect[200];
+    tf_volume_format_date(tf_clock_wall_ms() + 30LL * 86400 * 1000, in30, sizeof in30);
+    snprintf(expect, sizeof expect, "tape TF0010 expires on %s and cannot be overwritten", in30);
+    s_cli_fails(f, "drive test tape0 --yes-overwrite --ew-limit 0 2>&1", expect);
+    s_cli_fails(f, "drive test tape0 --yes-overwrite --ew-limit 0 2>&1",
+                "FAIL  tape may be overwritten");
+    s_cli_fails(f, "drive test tape0 --yes-overwrite --ew-limit 0 2>&1",
+                "or destroy this volume and its archives on purpose with --destroy-volume TF0010");
+    char *out = NULL;
+    assert_int_equal(s_cli(f, "--json drive test tape0 --yes-overwrite --ew-limit 0", &out), 1);
+    assert_non_null(strstr(out, "\"passed\":false"));
+    assert_non_null(strstr(out, expect));
+    free(out);
+    /* A label that is not the one in the drive refuses too. */
+    s_cli_fails(f, "drive test tape0 --yes-overwrite --ew-limit 0 --destroy-volume TF0011 2>&1",
+                "--destroy-volume TF0011 does not name the tape in the drive: it holds tapeflow "
+                "volume TF0010 (pool default); nothing was written");
+    assert_int_equal(s_cli(f, "--json tape info tape0", &out), 0);
+    assert_non_null(strstr(out, "\"label\":\"TF0010\""));
+    assert_non_null(strstr(out, "\"archives\":1"));
+    free(out);
+    /* Named exactly: the operator's explicit decision. */
+    s_cli_ok(f, "drive test tape0 --yes-overwrite --ew-limit 0 --destroy-volume TF0010 2>&1",
+             "Self test PASSED.");
+    /* Test data without a label is nothing to protect. */
+    s_cli_ok(f, "drive test tape0 --yes-overwrite --ew-limit 0 2>&1",
+             "PASS  tape may be overwritten");
+}
+
 int
 main(void)
 {
@@ -523,6 +562,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_unexpired_refused_expired_erased, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_block_size_change, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_foreign_labels_need_force, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_drive_test_refuses_unexpired, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "cli_jobview.h"
+#include "cli_volume.h"
 #include "tapefile.h"
 #include "tf_client.h"
 #include "tf_clock.h"
@@ -183,78 +184,10 @@ s_print_json(tf_json_t *json)
 
 /* --- volumes: expiry, the catalog, the overwrite rule ---------------------------------- */
 
-/* A broker client when the broker answers at once; NULL when the stack is down (then the
-   tape alone decides, and the catalog learns about a label when the tape writer writes). */
-static tf_client_t *
-s_catalog_client(cli_t *cli)
-{
-    tf_err_t err = {0};
-    tf_client_t *client = tf_client_new(tf_config_get(cli->cfg, "broker/endpoint"), &err);
-    if (!client)
-        return NULL;
-    tf_msg_t reply;
-    if (tf_client_status(client, &reply, 500, &err) != TF_OK) {
-        tf_client_destroy(&client);
-        return NULL;
-    }
-    tf_msg_clear(&reply);
-    return client;
-}
-
-typedef struct {
-    uint64_t tape_files;      /* label included */
-    int64_t last_written_ms;  /* of the last archive; 0 = none */
-    int64_t expires_ms;       /* 0 = no expiry */
-    uint64_t write_errors;    /* as the catalog counted them for this cartridge */
-    uint64_t read_errors;
-} s_volume_t;
-
-/* What decides whether the tapeflow volume in the drive may be overwritten: the label's own
-   expires, its last archive + the pool's retention, and the catalog's expiry when it knows
-   this label (the later date wins, so neither a lost catalog nor a tape read alone makes a
-   volume expire early). Leaves the tape at end of data. */
-static int
-s_volume_facts(cli_t *cli, tf_client_t *client, tf_drive_t *drive, const tf_label_info_t *info,
-               s_volume_t *v, tf_err_t *err)
-{
-    memset(v, 0, sizeof *v);
-    int64_t retention = 0, floor_ms = 0, created = 0;
-    if (tf_volume_retention(cli->cfg, info->label.pool, &retention, err) != TF_OK)
-        return TF_ERR_INVALID;
-    if (tf_volume_parse_time(info->label.expires, &floor_ms) != TF_OK)
-        floor_ms = 0;
-    if (tf_volume_parse_time(info->label.created, &created) != TF_OK)
-        created = 0;
-    int rc = tf_volume_tape_usage(drive, &v->tape_files, &v->last_written_ms, err);
-    if (rc != TF_OK)
-        return rc;
-    v->expires_ms = tf_volume_expiry(floor_ms, v->tape_files > 1 ? v->last_written_ms : 0, retention);
-    if (!client)
-        return TF_OK;
-    tf_msg_cat_query_t query = {.query = "volumes", .pattern = (char *) info->label.label};
-    tf_msg_t reply;
-    tf_err_t qerr = {0};
-    if (cli_catalog_query(client, &query, &reply, 3000, &qerr) != TF_OK) {
-        tf_log_debug("no answer from the catalog about %s: %s", info->label.label, qerr.message);
-        return TF_OK;
-    }
-    for (size_t i = 0; i < reply.cat_reply.volumes_count; i++) {
-        const tf_msg_volume_row_t *row = &reply.cat_reply.volumes[i];
-        if (strcmp(row->label, info->label.label) != 0)
-            continue;
-        v->write_errors = row->write_errors;
-        v->read_errors = row->read_errors;
-        if (row->created_ms == created && row->expires_ms > v->expires_ms)
-            v->expires_ms = row->expires_ms;
-    }
-    tf_msg_clear(&reply);
-    return TF_OK;
-}
-
 /* Tells the catalog about a freshly written label (nothing on the volume yet). Best effort. */
 static void
 s_volume_tell(tf_client_t *client, const char *drive_name, const tf_label_t *label,
-              const s_volume_t *before)
+              const cli_volume_t *before)
 {
     if (!client)
         return;
@@ -265,7 +198,9 @@ s_volume_tell(tf_client_t *client, const char *drive_name, const tf_label_t *lab
         floor_ms = 0;
     tf_msg_t msg = {.type = TF_MSG_CAT_VOLUME};
     msg.cat_volume = (tf_msg_cat_volume_t){
-        .label = (char *) label->label, .pool = (char *) label->pool, .state = "appendable",
+        /* A cartridge with write errors stays out of use until 'tapeflow tape clear'. */
+        .label = (char *) label->label, .pool = (char *) label->pool,
+        .state = before && before->error ? "error" : "appendable",
         .media_type = label->media_type[0] ? (char *) label->media_type : NULL,
         .created_ms = created, .expires_ms = floor_ms, .tape_files = 1,
         .write_errors = before ? before->write_errors : 0,
@@ -314,7 +249,7 @@ s_label(cli_t *cli, const s_args_t *a)
         return CLI_EXIT_FAIL;
     int exit = CLI_EXIT_FAIL;
     tf_client_t *client = NULL;
-    s_volume_t facts;
+    cli_volume_t facts;
     memset(&facts, 0, sizeof facts);
     tf_label_info_t before;
     if (tf_label_read(drive, &before, &err) != TF_OK) {
@@ -331,10 +266,10 @@ s_label(cli_t *cli, const s_args_t *a)
                             "lose its contents\n", a->drive, before.found);
         goto done;
     }
-    client = s_catalog_client(cli);
+    client = cli_volume_catalog_client(cli->cfg);
     if (before.kind == TF_LABEL_TAPEFLOW) {
         /* --force overrides other programs' labels, never a tapeflow volume's retention. */
-        if (s_volume_facts(cli, client, drive, &before, &facts, &err) != TF_OK) {
+        if (cli_volume_facts(cli->cfg, client, drive, &before, &facts, &err) != TF_OK) {
             fprintf(stderr, "tapeflow tape label: drive %s: %s\n", a->drive, err.message);
             goto done;
         }
@@ -540,7 +475,7 @@ s_erase(cli_t *cli, const s_args_t *a)
     tf_err_t err = {0};
     int exit = CLI_EXIT_FAIL;
     tf_client_t *client = NULL;
-    s_volume_t facts;
+    cli_volume_t facts;
     memset(&facts, 0, sizeof facts);
     tf_label_info_t before;
     tf_label_t label;
@@ -554,7 +489,7 @@ s_erase(cli_t *cli, const s_args_t *a)
                         "with 'tapeflow tape label %s --label NAME --pool POOL')\n", a->drive, a->drive);
         goto done;
     }
-    client = s_catalog_client(cli);
+    client = cli_volume_catalog_client(cli->cfg);
     if (before.kind == TF_LABEL_TAPEFLOW) {
         /* The label stays: same name and pool, created now, no expiry. */
         if (a->label || a->pool) {
@@ -564,7 +499,7 @@ s_erase(cli_t *cli, const s_args_t *a)
             exit = CLI_EXIT_USAGE;
             goto done;
         }
-        if (s_volume_facts(cli, client, drive, &before, &facts, &err) != TF_OK) {
+        if (cli_volume_facts(cli->cfg, client, drive, &before, &facts, &err) != TF_OK) {
             fprintf(stderr, "tapeflow tape erase: drive %s: %s\n", a->drive, err.message);
             goto done;
         }
