@@ -227,6 +227,38 @@ s_check_label(s_item_t *it, tf_drive_t *drive, const char *pool, tf_label_info_t
     return TF_OK;
 }
 
+/* Whether tape file `file` - the one end of data is in - holds a block, for drives that do not
+   report the block number (tgt). Spacing one block back from end of data is no test: tgt
+   counts a filemark as a block there, so a closed last file would look open and get an empty
+   tape file before every archive. The first object of the file is either end of data (the
+   file is empty: closed) or a block (a writer stopped inside it). */
+static int
+s_last_file_has_data(tf_drive_t *drive, uint64_t file, bool *has_data, tf_err_t *err)
+{
+    *has_data = false;
+    int rc = tf_drive_locate_file(drive, file, 0, err);
+    if (rc != TF_OK)
+        return tf_err_prefix(err, "cannot position at tape file %" PRIu64 " to see whether it is "
+                             "complete: ", file);
+    size_t size = TAPEFILE_BLOCK_MAX + 4096, len = 0;
+    uint8_t *buf = malloc(size);
+    if (!buf)
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    tf_err_t rerr = {0};
+    rc = tf_drive_read_block(drive, buf, size, &len, &rerr);
+    free(buf);
+    if (rc == TF_OK || rc == TF_ERR_TOOBIG) {
+        *has_data = len > 0;
+        return TF_OK;
+    }
+    tf_drive_cond_t cond = tf_drive_last_cond(drive);
+    if (cond == TF_DRIVE_COND_END_OF_DATA || cond == TF_DRIVE_COND_FILEMARK)
+        return TF_OK;
+    if (err)
+        *err = rerr;
+    return tf_err_prefix(err, "cannot read tape file %" PRIu64 " to see whether it is complete: ", file);
+}
+
 /* Goes to end of data and makes sure the last tape file there is closed (a writer killed
    mid-archive leaves one open). *file: the tape file the next write starts. */
 static int
@@ -241,10 +273,9 @@ s_goto_eod(tf_drive_t *drive, uint64_t *file, uint64_t *object, tf_err_t *err)
         tf_drive_position(drive, &pos);
     bool open_file = pos.block_known && pos.block > 0;
     if (!pos.block_known) {
-        /* One block back: a filemark right before end of data means the last file is closed. */
-        tf_err_t serr = {0};
-        int src = tf_drive_space(drive, TF_DRIVE_SPACE_BLOCKS, -1, &serr);
-        open_file = src == TF_OK;
+        rc = s_last_file_has_data(drive, pos.file, &open_file, err);
+        if (rc != TF_OK)
+            return rc;
         rc = tf_drive_space(drive, TF_DRIVE_SPACE_EOD, 0, err);
         if (rc != TF_OK)
             return tf_err_prefix(err, "cannot space to end of data: ");
