@@ -60,6 +60,10 @@ static const struct {
     {"tapewriter/ready_timeout", "60000"}, /* ms to wait for the drive to become ready */
     {"tapewriter/busy_wait", "10000"},     /* ms to wait for a drive another process holds */
     {"tapewriter/catalog_timeout", "120000"}, /* ms to wait for the catalog to record a position */
+    /* ms before a failed archive write goes back to the broker, doubled per attempt up to
+       retry_backoff_max: a drive or cartridge that just failed is not asked again at once */
+    {"tapewriter/retry_backoff", "5000"},
+    {"tapewriter/retry_backoff_max", "300000"},
     /* ms to wait, without a changer, for the operator to mount the next volume of a spanning
        archive after alert.mount (an overnight run's worth); 0 = do not span, retry later */
     {"tapewriter/mount_wait", "43200000"},

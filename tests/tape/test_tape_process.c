@@ -65,6 +65,7 @@ s_write_config(fixture_t *f, const char *drive_opts, int max_attempts, int depth
             "drives\n    tape0\n        url = \"%s\"\n"
             "tapewriter\n    block_size = 65536\n    fetch_chunk = 262144\n    fetch_depth = %d\n"
             "    mount_wait = 0\n"  /* these tests check what a full tape does without spanning */
+            "    retry_backoff = 200\n"
             "    fetch_timeout = 5000\n    busy_wait = 3000\n    catalog_timeout = 10000\n",
             f->dir, max_attempts, f->url, depth);
     fclose(cfg);

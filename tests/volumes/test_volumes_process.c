@@ -59,6 +59,7 @@ s_write_config(fixture_t *f, const char *drive_opts, int block_size)
             "tapewriter\n    block_size = %d\n    fetch_chunk = 262144\n    fetch_depth = 4\n"
             "    fetch_timeout = 5000\n    busy_wait = 3000\n    catalog_timeout = 10000\n"
             "    index_wait = 200\n"
+            "    retry_backoff = 1000\n"
             "    mount_wait = 0\n"  /* full tapes are refused here, not spanned */
             "pools\n    default\n        retention = 30\n        volumes = 3\n"
             "    short\n        retention = 2s\n",
@@ -552,6 +553,67 @@ test_drive_test_refuses_unexpired(void **state)
              "PASS  tape may be overwritten");
 }
 
+/* issue 8 item 8, without a changer: a write error (sim medium_error on the archive's first
+   data block) marks the cartridge `error`: the retry comes after the back-off and is refused
+   naming the tape, later archives are refused, `tape list` shows it; `tape clear` makes it
+   appendable again and the next archive is written to it. */
+static void
+test_write_error_marks_volume(void **state)
+{
+    fixture_t *f = *state;
+    /* label: objects 0..3, filemark 4; archive header 5; its first data block 6 */
+    s_start(f, "&medium_error=6");
+    s_cli_ok(f, "tape label tape0 --label TF0012 --pool default 2>&1", "as TF0012");
+    char item[200], reason[2048];
+    uint64_t attempts = 0;
+    int64_t started = tf_clock_mono_ms();
+    s_offer(f, 1, 30000, "default", item, sizeof item);
+    assert_string_equal(s_wait(f, item, reason, sizeof reason, &attempts), "failed");
+    int64_t took = tf_clock_mono_ms() - started;
+    const char *expect = "tape TF0012 in drive tape0 is marked error (1 write error, 0 read errors): mount "
+                         "an appendable or expired tape of pool default; 'tapeflow tape clear TF0012' makes "
+                         "it appendable again once the cartridge is known to be good";
+    if (!strstr(reason, expect))
+        fail_msg("reason '%s' lacks '%s'", reason, expect);
+    assert_int_equal(attempts, 2);
+    /* The second attempt came after the back-off (tapewriter/retry_backoff = 1000 ms). */
+    if (took < 1000)
+        fail_msg("the retry came %lld ms after the first delivery: no back-off", (long long) took);
+    char log[300];
+    snprintf(log, sizeof log, "%s/tapewriter1.log", f->dir);
+    char *text = tf_test_read_file(log);
+    assert_non_null(text);
+    if (!strstr(text, "failed on attempt 1 (") || !strstr(text, "handing it back in 1.0 s"))
+        fail_msg("no back-off in the tape writer's log:\n%s", text);
+    free(text);
+
+    char *entry = s_list_until(f, "TF0012", "\"state\":\"error\"", 5000);
+    assert_non_null(strstr(entry, "\"write_errors\":1"));
+    free(entry);
+    char *out = NULL;
+    assert_int_equal(s_cli(f, "tape list", &out), 0);
+    assert_non_null(strstr(out, "TF0012       default    error"));
+    assert_non_null(strstr(out, "pool default has 1 volume in state error (write errors): 'tapeflow tape "
+                                "clear LABEL' once a cartridge is known to be good"));
+    free(out);
+    /* Not chosen for writing until cleared. */
+    s_write_refused(f, 2, "default", "tape TF0012 in drive tape0 is marked error");
+
+    s_cli_ok(f, "tape clear TF0012 2>&1", "tape TF0012 (pool default) is appendable again: the tape writer "
+                                          "may write to it (its 1 write error and 0 read errors stay counted)");
+    entry = s_list_until(f, "TF0012", "\"state\":\"appendable\"", 5000);
+    assert_non_null(strstr(entry, "\"write_errors\":1"));
+    free(entry);
+    s_cli_ok(f, "tape clear TF0012 2>&1", "tape TF0012 is not marked error (it is appendable): nothing to clear");
+    assert_int_equal(s_cli(f, "--json tape clear TF0012", &out), 0);
+    assert_non_null(strstr(out, "\"cleared\":false"));
+    free(out);
+    s_cli_fails(f, "tape clear TF0999 2>&1", "the catalog knows no volume TF0999");
+    /* Appendable again: the next archive goes to it (after the tape file the failed write left). */
+    s_write_ok(f, 3, 30000, "default");
+    free(s_list_until(f, "TF0012", "\"state\":\"appendable\"", 5000));
+}
+
 int
 main(void)
 {
@@ -563,6 +625,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_block_size_change, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_foreign_labels_need_force, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_drive_test_refuses_unexpired, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_write_error_marks_volume, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -399,6 +399,20 @@ test_catalog_volumes(void **state)
     assert_int_equal(reply.cat_reply.jobs_count, 0);
     tf_msg_clear(&reply);
 
+    /* issue 8 item 8: a cartridge with write errors is in state error - even past its expiry,
+       so it is never recycled - until a report with another state (tapeflow tape clear). */
+    s_report(cat, "TF0003", "default", "error", created, written + DAY, 5000, written, 3, written + 40 * DAY);
+    r = s_volumes(cat, "TF0003");
+    assert_string_equal(r.cat_reply.volumes[0].state, "error");
+    tf_msg_clear(&r);
+    s_report(cat, "TF0003", "default", "appendable", created, written + DAY, 5000, written, 3, written + 41 * DAY);
+    r = s_volumes(cat, "TF0003");
+    assert_string_equal(r.cat_reply.volumes[0].state, "expired");
+    tf_msg_clear(&r);
+    m.cat_volume.state = "broken";
+    assert_int_equal(s_apply(cat, &m, NULL, &err), TF_ERR_INVALID);
+    assert_string_equal(err.message, "cat_volume TF0001: state 'broken' is not appendable, full or error");
+
     /* The rows survive reopening the database. */
     catalog_destroy(&cat);
     cat = catalog_open(path, &err);

@@ -51,12 +51,16 @@ s_usage(FILE *out)
             "       tapeflow tape list [--pool POOL] [--json] [--timeout SECONDS]\n"
             "       tapeflow tape erase DRIVE [--yes] [--force --label NAME --pool POOL] [--json]\n"
             "       tapeflow tape scan DRIVE [--json] [--timeout SECONDS]\n"
+            "       tapeflow tape clear LABEL [--json] [--timeout SECONDS]\n"
             "label  writes a volume label on a blank tape; a tape that has a label or data is\n"
             "       refused unless --force (which loses its contents). --force never overwrites a\n"
             "       tapeflow volume that has not expired. --expires DATE (2027-01-05) keeps the\n"
             "       volume from being overwritten before DATE, whatever its pool's retention.\n"
-            "list   every volume the catalog knows: pool, state (appendable, full, expired),\n"
+            "list   every volume the catalog knows: pool, state (appendable, full, expired, error),\n"
             "       expiry, bytes used, last written, errors, tape files; then each pool.\n"
+            "clear  makes a volume in state error (write errors: the tape writer does not write to\n"
+            "       it) appendable again, once the cartridge is known to be good; its error counts\n"
+            "       stay. Needs the stack running.\n"
             "erase  erases an expired tapeflow volume and writes its label again (same name and\n"
             "       pool), so it stays labelled; asks first unless --yes. Another program's tape\n"
             "       needs --force and a new --label and --pool.\n"
@@ -75,7 +79,7 @@ s_parse(int argc, char **argv, bool json, s_args_t *a)
     memset(a, 0, sizeof *a);
     a->json = json;
     if (argc < 2)
-        return cli_usage_error("tape", "which tape command? label, info, dump, list or erase");
+        return cli_usage_error("tape", "which tape command? label, info, dump, list, erase, scan or clear");
     a->sub = argv[1];
     for (int i = 2; i < argc; i++) {
         const char *arg = argv[i];
@@ -119,6 +123,8 @@ s_parse(int argc, char **argv, bool json, s_args_t *a)
         else
             return cli_usage_error("tape", "unexpected argument '%s'", arg);
     }
+    if (!a->drive && strcmp(a->sub, "clear") == 0)
+        return cli_usage_error("tape", "name the volume (e.g. 'tapeflow tape clear TF0001')");
     if (!a->drive && strcmp(a->sub, "list") != 0)
         return cli_usage_error("tape", "name the drive (e.g. 'tapeflow tape %s tape0')", a->sub);
     if (a->drive && strcmp(a->sub, "list") == 0)
@@ -586,7 +592,7 @@ s_ms_text(int64_t ms, char *buf, size_t size)
 
 typedef struct {
     const char *pool;
-    size_t volumes, appendable, full, expired;
+    size_t volumes, appendable, full, expired, error;
 } s_pool_sum_t;
 
 static s_pool_sum_t *
@@ -653,6 +659,8 @@ s_list(cli_t *cli, const s_args_t *a)
             p->full++;
         else if (v->state && strcmp(v->state, "expired") == 0)
             p->expired++;
+        else if (v->state && strcmp(v->state, "error") == 0)
+            p->error++;
         else
             p->appendable++;
     }
@@ -702,6 +710,7 @@ s_list(cli_t *cli, const s_args_t *a)
                 tf_json_int(j, "appendable", (int64_t) sums[i].appendable);
                 tf_json_int(j, "full", (int64_t) sums[i].full);
                 tf_json_int(j, "expired", (int64_t) sums[i].expired);
+                tf_json_int(j, "error", (int64_t) sums[i].error);
                 tf_json_int(j, "volumes_configured", tf_volume_pool_count(cli->cfg, sums[i].pool));
                 if (tf_volume_retention(cli->cfg, sums[i].pool, &retention, &perr) == TF_OK
                     && retention != TF_VOLUME_NEVER)
@@ -752,9 +761,16 @@ s_list(cli_t *cli, const s_args_t *a)
             char of[48] = "";
             if (want > 0)
                 snprintf(of, sizeof of, " of %" PRId64, want);
-            printf("pool %s: %zu%s volume%s (%zu appendable, %zu full, %zu expired), retention %s\n",
+            char errors[64] = "";
+            if (p->error > 0)
+                snprintf(errors, sizeof errors, ", %zu error", p->error);
+            printf("pool %s: %zu%s volume%s (%zu appendable, %zu full, %zu expired%s), retention %s\n",
                    p->pool, p->volumes, of, p->volumes == 1 && want <= 1 ? "" : "s", p->appendable,
-                   p->full, p->expired, period);
+                   p->full, p->expired, errors, period);
+            if (p->error > 0)
+                printf("  pool %s has %zu volume%s in state error (write errors): 'tapeflow tape clear "
+                       "LABEL' once a cartridge is known to be good\n", p->pool, p->error,
+                       p->error == 1 ? "" : "s");
             if (p->volumes > 0 && p->appendable == 0 && p->expired == 0)
                 printf("  pool %s has no appendable or expired volume: backups to it are refused "
                        "until one expires or a new tape is labelled\n", p->pool);
@@ -768,6 +784,91 @@ s_list(cli_t *cli, const s_args_t *a)
     fflush(stdout);
     free(sums);
     zlist_destroy(&configured);
+    tf_msg_clear(&reply);
+    return CLI_EXIT_OK;
+}
+
+/* `tape clear LABEL`: state error (write errors) back to appendable; the counts stay. */
+static int
+s_clear(cli_t *cli, const s_args_t *a)
+{
+    const char *label = a->drive;
+    tf_err_t err = {0};
+    tf_client_t *client = tf_client_new(tf_config_get(cli->cfg, "broker/endpoint"), &err);
+    tf_msg_t reply;
+    memset(&reply, 0, sizeof reply);
+    int timeout = a->timeout_ms > 0 ? a->timeout_ms : CLI_JOB_TIMEOUT_MS;
+    int rc = client ? TF_OK : err.code;
+    if (rc == TF_OK) {
+        tf_msg_cat_query_t query = {.query = "volumes", .pattern = (char *) label};
+        rc = cli_catalog_query(client, &query, &reply, timeout, &err);
+    }
+    const tf_msg_volume_row_t *row = NULL;
+    for (size_t i = 0; rc == TF_OK && i < reply.cat_reply.volumes_count; i++)
+        if (strcmp(reply.cat_reply.volumes[i].label, label) == 0)
+            row = &reply.cat_reply.volumes[i];
+    if (rc == TF_OK && !row)
+        rc = tf_err_set(&err, TF_ERR_NOTFOUND, "the catalog knows no volume %s ('tapeflow tape list' "
+                        "shows the volumes it knows)", label);
+    bool was_error = row && row->state && strcmp(row->state, "error") == 0;
+    if (rc == TF_OK && was_error) {
+        tf_msg_t msg = {.type = TF_MSG_CAT_VOLUME};
+        msg.cat_volume = (tf_msg_cat_volume_t){
+            .label = row->label, .pool = row->pool, .state = "appendable", .media_type = row->media_type,
+            .created_ms = row->created_ms, .expires_ms = row->expires_ms, .bytes_used = row->bytes_used,
+            .last_written_ms = row->last_written_ms, .write_errors = row->write_errors,
+            .read_errors = row->read_errors, .tape_files = row->tape_files, .drive = row->drive,
+            .time_ms = tf_clock_wall_ms()};
+        char id[128];
+        snprintf(id, sizeof id, "%s-cleared-%" PRId64, row->label, msg.cat_volume.time_ms);
+        tf_msg_t result;
+        rc = tf_client_call(client, "catalog", id, NULL, &msg, &result, timeout, &err);
+        if (rc == TF_OK)
+            tf_msg_clear(&result);
+        else
+            tf_err_prefix(&err, "the catalog did not take the change: ");
+    }
+    tf_client_destroy(&client);
+    if (rc != TF_OK) {
+        if (a->json) {
+            tf_json_t *j = tf_json_new();
+            if (j) {
+                tf_json_object_begin(j, NULL);
+                tf_json_str(j, "label", label);
+                tf_json_str(j, "error", err.message);
+                tf_json_str(j, "code", tf_status_name(err.code));
+                tf_json_object_end(j);
+                s_print_json(j);
+                tf_json_destroy(&j);
+            }
+        }
+        fprintf(stderr, "tapeflow tape clear: %s\n", err.message);
+        tf_msg_clear(&reply);
+        return CLI_EXIT_FAIL;
+    }
+    if (a->json) {
+        tf_json_t *j = tf_json_new();
+        if (j) {
+            tf_json_object_begin(j, NULL);
+            tf_json_str(j, "label", row->label);
+            tf_json_str(j, "pool", row->pool);
+            tf_json_str(j, "previous_state", row->state);
+            tf_json_str(j, "state", was_error ? "appendable" : row->state);
+            tf_json_bool(j, "cleared", was_error);
+            tf_json_int(j, "write_errors", (int64_t) row->write_errors);
+            tf_json_int(j, "read_errors", (int64_t) row->read_errors);
+            tf_json_object_end(j);
+            s_print_json(j);
+            tf_json_destroy(&j);
+        }
+    } else if (was_error)
+        printf("tape %s (pool %s) is appendable again: the tape writer may write to it (its %" PRIu64
+               " write error%s and %" PRIu64 " read error%s stay counted)\n", row->label, row->pool,
+               row->write_errors, row->write_errors == 1 ? "" : "s", row->read_errors,
+               row->read_errors == 1 ? "" : "s");
+    else
+        printf("tape %s is not marked error (it is %s): nothing to clear\n", row->label,
+               row->state ? row->state : "?");
     tf_msg_clear(&reply);
     return CLI_EXIT_OK;
 }
@@ -798,5 +899,8 @@ cmd_tape(cli_t *cli, int argc, char **argv)
         return s_list(cli, &a);
     if (strcmp(a.sub, "erase") == 0)
         return s_erase(cli, &a);
-    return cli_usage_error("tape", "unknown tape command '%s' (label, info, dump, list or erase)", a.sub);
+    if (strcmp(a.sub, "clear") == 0)
+        return s_clear(cli, &a);
+    return cli_usage_error("tape", "unknown tape command '%s' (label, info, dump, list, erase, scan or "
+                           "clear)", a.sub);
 }
