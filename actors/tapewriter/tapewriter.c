@@ -1289,6 +1289,43 @@ s_restore_wait(void *arg, tf_drive_t *current, const char *volume, tf_err_t *err
     return NULL;
 }
 
+/* A medium error while reading counts as a read error of the cartridge in the drive (its
+   state stays). Best effort: the restore's own failure is what the operator sees. */
+static void
+s_count_read_error(s_item_t *it, tf_drive_t *drive)
+{
+    tf_label_info_t info;
+    tf_err_t lerr = {0};
+    if (tf_label_read(drive, &info, &lerr) != TF_OK || info.kind != TF_LABEL_TAPEFLOW) {
+        tf_log_warn("drive %s: a read error, but the label cannot be read to count it: %s",
+                    it->tw->drive_name, lerr.message[0] ? lerr.message : "not a tapeflow volume");
+        return;
+    }
+    tf_msg_t reply;
+    memset(&reply, 0, sizeof reply);
+    const tf_msg_volume_row_t *row = NULL;
+    if (!s_volume_row(it, info.label.label, &reply, &row)) {
+        tf_msg_clear(&reply);
+        return;
+    }
+    const char *state = row->state && strcmp(row->state, "expired") != 0 ? row->state : "full";
+    tf_msg_t msg = {.type = TF_MSG_CAT_VOLUME};
+    msg.cat_volume = (tf_msg_cat_volume_t){
+        .label = row->label, .pool = row->pool, .state = (char *) state, .media_type = row->media_type,
+        .created_ms = row->created_ms, .expires_ms = row->expires_ms, .bytes_used = row->bytes_used,
+        .last_written_ms = row->last_written_ms, .write_errors = row->write_errors,
+        .read_errors = row->read_errors + 1, .tape_files = row->tape_files, .drive = it->tw->drive_name,
+        .time_ms = tf_clock_wall_ms()};
+    tf_msg_t result;
+    tf_err_t err = {0};
+    if (tf_client_call(it->tw->client, "catalog", NULL, NULL, &msg, &result, it->tw->catalog_timeout_ms,
+                       &err) != TF_OK)
+        tf_log_warn("cannot count a read error of volume %s in the catalog: %s", row->label, err.message);
+    else
+        tf_msg_clear(&result);
+    tf_msg_clear(&reply);
+}
+
 static int
 s_handle_restore(s_item_t *it, const tf_msg_tape_restore_t *req, tf_err_t *err)
 {
@@ -1301,6 +1338,8 @@ s_handle_restore(s_item_t *it, const tf_msg_tape_restore_t *req, tf_err_t *err)
                                     : it->tw->mount_wait_ms > 0 ? s_restore_wait : NULL};
     restore_stats_t st;
     int rc = restore_run(it->rdrive, req, &opts, &st, err);
+    if (rc != TF_OK && it->rdrive && tf_drive_last_cond(it->rdrive) == TF_DRIVE_COND_MEDIUM_ERROR)
+        s_count_read_error(it, it->rdrive);
     tf_drive_destroy(&it->rdrive);
     if (rc == TF_ERR_INVALID)
         return s_refuse(it, err);

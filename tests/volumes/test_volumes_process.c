@@ -614,6 +614,41 @@ test_write_error_marks_volume(void **state)
     free(s_list_until(f, "TF0012", "\"state\":\"appendable\"", 5000));
 }
 
+/* issue 8 item 8: a medium error while reading (a restore) counts a read error of the
+   cartridge; its state stays. */
+static void
+test_read_error_counted(void **state)
+{
+    fixture_t *f = *state;
+    s_start(f, "");
+    s_cli_ok(f, "tape label tape0 --label TF0013 --pool default 2>&1", "as TF0013");
+    s_write_ok(f, 1, 30000, "default");
+    /* The cartridge turns bad where archive 1's first data block is (object 6). */
+    s_stop_writer(f);
+    s_write_config(f, "&medium_error=6", 65536);
+    s_start_writer(f);
+    char archive_id[128], dest[300];
+    snprintf(archive_id, sizeof archive_id, "%s-g%05d", JOB, 1);
+    snprintf(dest, sizeof dest, "%s/restored", f->dir);
+    tf_msg_archive_row_t row = {.archive_id = archive_id, .volume = "TF0013", .tape_file = 1, .size = 30000,
+                                .written = true};
+    tf_msg_t req = {.type = TF_MSG_TAPE_RESTORE}, result;
+    req.tape_restore = (tf_msg_tape_restore_t){.job_id = JOB, .dest = dest, .archives = &row,
+                                               .archives_count = 1};
+    tf_err_t err = {0};
+    int rc = tf_client_call(f->client, "tape", NULL, JOB, &req, &result, 30000, &err);
+    if (rc == TF_OK) {
+        tf_msg_clear(&result);
+        fail_msg("the restore of an unreadable archive succeeded");
+    }
+    char *entry = s_list_until(f, "TF0013", "\"read_errors\":", 5000);
+    if (strstr(entry, "\"read_errors\":0"))
+        fail_msg("no read error counted: %s (%s)", entry, err.message);
+    assert_non_null(strstr(entry, "\"state\":\"appendable\""));
+    assert_non_null(strstr(entry, "\"write_errors\":0"));
+    free(entry);
+}
+
 int
 main(void)
 {
@@ -626,6 +661,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_foreign_labels_need_force, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_drive_test_refuses_unexpired, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_write_error_marks_volume, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_read_error_counted, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
