@@ -3,7 +3,7 @@
     and released; idempotent redelivery; label refusals that fail items for good; a verify that
     catches a corrupted read (retried, nothing released); underruns with a slow stager and none
     with a fast one; restore through a tape_restore item; and `tapeflow tape label|info|dump`
-    (dump piped into GNU tar proves the format is plain tar). */
+    (dump piped into GNU tar: the archive data of a tape file is a .tar.zst). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
