@@ -493,6 +493,11 @@ tf_cmd_drive(tf_config_t *cfg, tf_cmd_drive_guard_fn *guard, int argc, char **ar
         s_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            s_usage(stdout);   /* `tapeflow drive test --help`, ... */
+            return 0;
+        }
     s_args_t args;
     int rc = s_parse(argc, argv, &args);
     if (rc != 0)

@@ -885,6 +885,11 @@ cmd_tape(cli_t *cli, int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "scan") == 0)
         return cmd_tape_scan(cli, argc - 1, argv + 1);
 #endif
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            s_usage(stdout);   /* `tapeflow tape clear --help`, ... */
+            return CLI_EXIT_OK;
+        }
     s_args_t a;
     int rc = s_parse(argc, argv, cli->json, &a);
     if (rc != CLI_EXIT_OK)
