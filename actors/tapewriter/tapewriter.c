@@ -36,6 +36,7 @@ struct _tapewriter_t {
     int mount_wait_ms;         /* without changer: how long to wait for the next volume (0: no spanning) */
     int64_t retry_backoff_ms;  /* before handing a failed archive back: this, doubled per attempt */
     int64_t retry_backoff_max_ms;
+    int64_t max_attempts;      /* broker/max_attempts: the last attempt needs no back-off */
 };
 
 /* Segments one archive may have (volumes it spans). */
@@ -125,6 +126,7 @@ tapewriter_new(tf_config_t *cfg, tf_err_t *err)
     self->mount_wait_ms = (int) tf_config_get_int(cfg, "tapewriter/mount_wait", 0);
     self->retry_backoff_ms = tf_config_get_int(cfg, "tapewriter/retry_backoff", 0);
     self->retry_backoff_max_ms = tf_config_get_int(cfg, "tapewriter/retry_backoff_max", 0);
+    self->max_attempts = tf_config_get_int(cfg, "broker/max_attempts", 0);
     if (self->retry_backoff_ms < 0 || self->retry_backoff_max_ms < 0) {
         tf_err_set(err, TF_ERR_INVALID, "tapewriter/retry_backoff and tapewriter/retry_backoff_max are "
                    "milliseconds, 0 or more");
@@ -1370,8 +1372,8 @@ tapewriter_backoff_ms(int64_t base_ms, int64_t max_ms, uint64_t attempt)
     if (base_ms <= 0)
         return 0;
     int64_t ms = base_ms;
-    for (uint64_t i = 1; i < attempt && ms < max_ms; i++)
-        ms = ms > INT64_MAX / 2 ? INT64_MAX : ms * 2;
+    for (uint64_t i = 1; i < attempt && ms < INT64_MAX / 2 && (max_ms <= 0 || ms < max_ms); i++)
+        ms *= 2;
     return max_ms > 0 && ms > max_ms ? max_ms : ms;
 }
 
@@ -1382,8 +1384,8 @@ s_backoff(s_item_t *it, const char *reason)
 {
     int64_t ms = tapewriter_backoff_ms(it->tw->retry_backoff_ms, it->tw->retry_backoff_max_ms,
                                        it->work->attempt);
-    if (ms <= 0)
-        return;
+    if (ms <= 0 || (it->tw->max_attempts > 0 && (int64_t) it->work->attempt >= it->tw->max_attempts))
+        return;   /* the broker fails the item for good now: nothing to wait for */
     tf_log_warn("item %s failed on attempt %" PRIu64 " (%s): handing it back in %.1f s "
                 "(tapewriter/retry_backoff, doubled per attempt)", it->work->item_id, it->work->attempt,
                 reason, (double) ms / 1000.0);

@@ -12,6 +12,7 @@
 
 #include "catalog.h"
 #include "tape_test_util.h"
+#include "tapewriter.h"
 #include "tapefile.h"
 #include "tf_clock.h"
 #include "tf_config.h"
@@ -423,11 +424,26 @@ test_catalog_volumes(void **state)
     catalog_destroy(&cat);
 }
 
+/* issue 8 item 8: the pause before a failed archive item is handed back. */
+static void
+test_retry_backoff(void **state)
+{
+    (void) state;
+    assert_int_equal(tapewriter_backoff_ms(5000, 300000, 1), 5000);
+    assert_int_equal(tapewriter_backoff_ms(5000, 300000, 2), 10000);
+    assert_int_equal(tapewriter_backoff_ms(5000, 300000, 4), 40000);
+    assert_int_equal(tapewriter_backoff_ms(5000, 300000, 7), 300000);   /* capped */
+    assert_int_equal(tapewriter_backoff_ms(5000, 300000, 1000), 300000);
+    assert_int_equal(tapewriter_backoff_ms(5000, 0, 3), 20000);         /* no cap */
+    assert_int_equal(tapewriter_backoff_ms(0, 300000, 3), 0);           /* off */
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_periods_and_times),
+        cmocka_unit_test(test_retry_backoff),
         cmocka_unit_test(test_expiry_and_overwrite_rule),
         cmocka_unit_test_setup_teardown(test_label_survives_block_size_change, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_foreign_labels_recognised, s_setup, s_teardown),
