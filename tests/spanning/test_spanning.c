@@ -593,6 +593,21 @@ s_setup_write_error(void **state)
     return s_setup_urls(state, dir, drive, changer, true, "TF0001L6", 200000);
 }
 
+/* The same fault without a changer for the drive (tapewriter/mount_wait set): alert.mount asks
+   for another tape; the test plays the operator with the library's cartridges. */
+static int
+s_setup_write_error_no_changer(void **state)
+{
+    char *dir = tf_test_tempdir("tfwerr");
+    assert_non_null(dir);
+    char drive[PATH_MAX + 64], changer[PATH_MAX + 64], lib[PATH_MAX];
+    snprintf(lib, sizeof lib, "%s/lib", dir);
+    assert_int_equal(mkdir(lib, 0755), 0);
+    snprintf(drive, sizeof drive, "sim:%s/drive0.img?capacity=64M&medium_error=15", lib);
+    snprintf(changer, sizeof changer, "sim:%s/changer.state?type=8&slots=6&drives=1&ie=0", lib);
+    return s_setup_urls(state, dir, drive, changer, false, "TF0001L6", 200000);
+}
+
 static void
 s_random_file(const char *path, size_t size, unsigned seed)
 {
@@ -675,6 +690,53 @@ test_write_error_next_volume(void **state)
     free(out);
 }
 
+static void
+test_write_error_no_changer(void **state)
+{
+    fx_t *fx = *state;
+    char src[PATH_MAX], path[PATH_MAX + 16];
+    snprintf(src, sizeof src, "%s/src", fx->dir);
+    assert_int_equal(mkdir(src, 0755), 0);
+    snprintf(path, sizeof path, "%s/a.bin", src);
+    s_random_file(path, 300000, 1);
+    snprintf(path, sizeof path, "%s/b.bin", src);
+    s_random_file(path, 300000, 2);
+    char *out = NULL;
+    assert_int_equal(s_cli(fx, &out, "backup", src, "--pool", "default", "--json", NULL), 0);
+    const char *at = out ? strstr(out, "\"job\":\"") : NULL;
+    assert_non_null(at);
+    char job[128];
+    snprintf(job, sizeof job, "%.*s", (int) strcspn(at + 7, "\""), at + 7);
+    free(out);
+    /* The operator: at the "mount a tape" alert, the next cartridge, labelled for the pool. */
+    bool mounted = false;
+    time_t deadline = time(NULL) + 300;
+    for (;;) {
+        assert_true(time(NULL) < deadline);
+        assert_int_equal(s_cli(fx, &out, "job", job, "--json", NULL) <= 1, 1);
+        bool done = strstr(out, "\"status\":\"completed\"") != NULL;
+        if (strstr(out, "\"status\":\"failed\""))
+            fail_msg("job failed: %s", out);
+        free(out);
+        if (done)
+            break;
+        if (!mounted && s_log_count(fx, "(tape TF0001L6 is marked error after write errors; waiting up to 120 s)",
+                                    NULL, 0) > 0) {
+            mounted = true;
+            s_swap(fx, "2", false);
+            s_cli_ok(fx, "tape label", "tape", "label", "tape0", "--label", "TF0002L6", "--pool", "default", NULL);
+        }
+        usleep(200000);
+    }
+    assert_true(mounted);
+    assert_int_equal(s_cli(fx, &out, "tape", "list", "--json", NULL), 0);
+    at = strstr(out, "{\"label\":\"TF0001L6\"");
+    assert_non_null(at);
+    assert_int_equal(strncmp(strstr(at, "\"state\":"), "\"state\":\"error\"", 15), 0);
+    assert_non_null(strstr(out, "{\"label\":\"TF0002L6\""));
+    free(out);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -689,6 +751,7 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_no_changer_mount_wait, s_setup_no_changer, s_teardown),
         cmocka_unit_test_setup_teardown(test_tgt_three_volumes, s_setup_tgt, s_teardown_tgt),
         cmocka_unit_test_setup_teardown(test_write_error_next_volume, s_setup_write_error, s_teardown),
+        cmocka_unit_test_setup_teardown(test_write_error_no_changer, s_setup_write_error_no_changer, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
