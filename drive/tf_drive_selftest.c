@@ -487,6 +487,19 @@ tf_drive_selftest_run(const char *url, const tf_selftest_opts_t *opts,
         s_result(step, ok ? TF_SELFTEST_PASS : TF_SELFTEST_FAIL, start, "%s",
                  ok ? "variable blocks" : derr.message);
     }
+    int refused = TF_OK;
+    tf_err_t gerr = {0, ""};
+    if (ok && opts->guard) {
+        step = s_step(&c, "tape may be overwritten");
+        start = tf_clock_mono_ms();
+        char detail[TF_ERR_MESSAGE_MAX] = "";
+        refused = opts->guard(drive, opts->guard_arg, detail, sizeof detail, &gerr);
+        if (refused != TF_OK && gerr.code == TF_OK)
+            gerr.code = refused;
+        ok = refused == TF_OK;
+        s_result(step, ok ? TF_SELFTEST_PASS : TF_SELFTEST_FAIL, start, "%s",
+                 ok ? detail : gerr.message);
+    }
     ok = ok && s_write_files(&c);
     ok = ok && s_read_files(&c);
     ok = ok && s_filemarks(&c);
@@ -506,6 +519,11 @@ tf_drive_selftest_run(const char *url, const tf_selftest_opts_t *opts,
     free(c.buf);
     free(c.rbuf);
     tf_drive_destroy(&drive);
+    if (refused != TF_OK) {
+        if (err)
+            *err = gerr;
+        return gerr.code;
+    }
     if (!ok)
         return tf_err_set(err, TF_ERR_DEVICE, "drive self test failed at step '%s'",
                           report->steps[report->count - 1].name);

@@ -159,6 +159,60 @@ tf_sim_write_filemarks(tf_sim_t *self, const tf_scsi_req_t *req, tf_scsi_res_t *
     return TF_OK;
 }
 
+/* quirks=tgt: SPACE as tgt's bs_ssc.c does it. Blocks: filemarks count as blocks (no stop at
+   a filemark); forward, landing on end of data is reported as end of data (0/00/05) even when
+   the count was used up; backward, BOM at the first object. Filemarks: backward counts the
+   filemark under the head and steps back after the last one counted, so it stops one object
+   too far (on the object before the filemark). No residue (no INFORMATION field) anywhere. */
+static void
+s_space_tgt(tf_sim_t *self, bool blocks, int64_t count, tf_scsi_res_t *res)
+{
+    size_t end = tf_simimg_count(self->img);
+    if (blocks && count > 0) {
+        for (int64_t done = 0; done < count; done++) {
+            if (self->pos < end)
+                self->pos++;
+            if (self->pos >= end) {
+                tf_sim_check(self, res, TF_SENSE_NO_SENSE, 0x00, 0x05, 0, 0);
+                return;
+            }
+        }
+        return;
+    }
+    if (blocks) {
+        for (int64_t done = 0; done < -count; done++) {
+            if (self->pos == 0) {
+                tf_sim_check(self, res, TF_SENSE_NO_SENSE, 0x00, 0x04, 0, 0);
+                return;
+            }
+            self->pos--;
+        }
+        return;
+    }
+    if (count > 0) {
+        while (count > 0) {
+            if (self->pos >= end) {
+                tf_sim_check(self, res, TF_SENSE_NO_SENSE, 0x00, 0x05, 0, 0);
+                return;
+            }
+            if (s_is_filemark(self, self->pos))
+                count--;
+            self->pos++;
+        }
+        return;
+    }
+    count = -count;
+    while (count > 0) {
+        if (self->pos == 0) {
+            tf_sim_check(self, res, TF_SENSE_NO_SENSE, 0x00, 0x04, 0, 0);
+            return;
+        }
+        if (self->pos < end && s_is_filemark(self, self->pos))
+            count--;
+        self->pos--;
+    }
+}
+
 static void
 s_space_blocks(tf_sim_t *self, int64_t count, tf_scsi_res_t *res)
 {
@@ -229,6 +283,10 @@ s_space_filemarks(tf_sim_t *self, int64_t count, tf_scsi_res_t *res)
 void
 tf_sim_space(tf_sim_t *self, int code, int64_t count, tf_scsi_res_t *res)
 {
+    if (self->opts.tgt_quirks && (code == TF_SPACE_CODE_BLOCKS || code == TF_SPACE_CODE_FILEMARKS)) {
+        s_space_tgt(self, code == TF_SPACE_CODE_BLOCKS, count, res);
+        return;
+    }
     switch (code) {
     case TF_SPACE_CODE_BLOCKS:
         s_space_blocks(self, count, res);

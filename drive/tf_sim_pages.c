@@ -7,6 +7,8 @@
 
 #define S_VENDOR "TAPEFLOW"
 #define S_PRODUCT "SIM-TAPE"
+/* quirks=tgt answers with tgt's product id, so the drive layer applies its tgt fallbacks. */
+#define S_PRODUCT_TGT "VIRTUAL-TAPE"
 #define S_REVISION "0100"
 #define S_DENSITY 0x5A /* arbitrary, reported in the block descriptor */
 #define S_ALERT_WRITE_PROTECT 9
@@ -44,7 +46,7 @@ tf_sim_inquiry(tf_sim_t *self, const tf_scsi_req_t *req, tf_scsi_res_t *res)
         buf[3] = 0x02;
         buf[4] = 96 - 5;
         s_pad(buf + 8, S_VENDOR, 8);
-        s_pad(buf + 16, S_PRODUCT, 16);
+        s_pad(buf + 16, self->opts.tgt_quirks ? S_PRODUCT_TGT : S_PRODUCT, 16);
         s_pad(buf + 32, S_REVISION, 4);
         tf_sim_reply(req, res, buf, 96);
         return;
@@ -68,7 +70,8 @@ tf_sim_inquiry(tf_sim_t *self, const tf_scsi_req_t *req, tf_scsi_res_t *res)
     }
     case 0x83: { /* one T10 vendor identification designator */
         char id[80];
-        snprintf(id, sizeof id, "%-8s%-16s%s", S_VENDOR, S_PRODUCT, serial);
+        snprintf(id, sizeof id, "%-8s%-16s%s", S_VENDOR,
+                 self->opts.tgt_quirks ? S_PRODUCT_TGT : S_PRODUCT, serial);
         size_t n = strlen(id);
         buf[4] = 0x02; /* ASCII */
         buf[5] = 0x01; /* T10 vendor ID, associated with the logical unit */

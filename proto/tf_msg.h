@@ -433,7 +433,7 @@ typedef struct {
 typedef struct {
     char *label;
     char *pool;
-    char *state;            /* appendable | full | expired (computed when the query runs) */
+    char *state;            /* appendable | full | expired (computed when the query runs) | error */
     char *media_type;
     int64_t created_ms;     /* when the label was written (its generation); 0 = unknown */
     int64_t expires_ms;     /* 0 = no expiry yet (nothing written) */
@@ -447,7 +447,7 @@ typedef struct {
 } tf_msg_volume_row_t;
 
 /* tape writer / tapeflow tape -> catalog (work item): the state of one volume, absolute values
-   (not increments), so applying it again changes nothing. state: appendable | full. Applied
+   (not increments), so applying it again changes nothing. state: appendable | full | error. Applied
    only when time_ms is not older than what the catalog has for the volume. */
 typedef struct {
     char *label;

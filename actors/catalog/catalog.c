@@ -84,7 +84,8 @@ static const char s_schema[] =
     ");"
     "CREATE INDEX IF NOT EXISTS files_job_path ON files(job_id, path);"
     /* Tape volumes (docs/catalog.md, "Volumes"): what the tape writer and 'tapeflow tape'
-       report. The state stored is appendable or full; expired is computed when queried. */
+       report. The state stored is appendable (full = 0), full (1) or error (2: write errors,
+       not written to until 'tapeflow tape clear'); expired is computed when queried. */
     "CREATE TABLE IF NOT EXISTS volumes ("
     "  label TEXT PRIMARY KEY,"
     "  pool TEXT NOT NULL,"
@@ -925,10 +926,14 @@ s_cat_volume(catalog_t *self, const tf_msg_cat_volume_t *m, tf_err_t *err)
     if (!s_name_ok(m->pool) || strlen(m->pool) > 64)
         return tf_err_set(err, TF_ERR_INVALID, "cat_volume %s: '%s' is not a pool name", m->label,
                           m->pool);
-    bool full = strcmp(m->state, "full") == 0;
+    /* The `full` column: 0 appendable, 1 full, 2 error. */
+    int full = strcmp(m->state, "full") == 0 ? 1 : strcmp(m->state, "error") == 0 ? 2 : 0;
+    if (!full && strcmp(m->state, "expired") == 0)
+        return tf_err_set(err, TF_ERR_INVALID, "cat_volume %s: state '%s' is not appendable or full "
+                          "(expired is computed from expires_ms)", m->label, m->state);
     if (!full && strcmp(m->state, "appendable") != 0)
-        return tf_err_set(err, TF_ERR_INVALID, "cat_volume %s: state '%s' is not appendable or "
-                          "full (expired is computed from expires_ms)", m->label, m->state);
+        return tf_err_set(err, TF_ERR_INVALID, "cat_volume %s: state '%s' is not appendable, full "
+                          "or error", m->label, m->state);
     int64_t t = m->time_ms > 0 ? m->time_ms : catalog_now(self);
     int rc = s_begin(self, err);
     if (rc != TF_OK)
@@ -946,7 +951,7 @@ s_cat_volume(catalog_t *self, const tf_msg_cat_volume_t *m, tf_err_t *err)
         rc = TF_ERR_DB;
     else {
         int b = s_bind_text(stmt, 1, m->label) | s_bind_text(stmt, 2, m->pool)
-                | sqlite3_bind_int(stmt, 3, full ? 1 : 0) | s_bind_text(stmt, 4, m->media_type)
+                | sqlite3_bind_int(stmt, 3, full) | s_bind_text(stmt, 4, m->media_type)
                 | sqlite3_bind_int64(stmt, 5, m->created_ms)
                 | sqlite3_bind_int64(stmt, 6, m->expires_ms) | s_bind_u64(stmt, 7, m->bytes_used)
                 | sqlite3_bind_int64(stmt, 8, m->last_written_ms)

@@ -104,7 +104,7 @@ s_read_volume(sqlite3_stmt *stmt, tf_msg_volume_row_t *v, int64_t now, bool *oom
 {
     v->label = catalog_column_dup(stmt, 0, oom);
     v->pool = catalog_column_dup(stmt, 1, oom);
-    bool full = sqlite3_column_int(stmt, 2) != 0;
+    int full = sqlite3_column_int(stmt, 2);   /* 0 appendable, 1 full, 2 error */
     v->media_type = catalog_column_dup(stmt, 3, oom);
     v->created_ms = sqlite3_column_int64(stmt, 4);
     v->expires_ms = sqlite3_column_int64(stmt, 5);
@@ -115,9 +115,13 @@ s_read_volume(sqlite3_stmt *stmt, tf_msg_volume_row_t *v, int64_t now, bool *oom
     v->tape_files = s_u64(stmt, 10);
     v->drive = catalog_column_dup(stmt, 11, oom);
     v->updated_ms = sqlite3_column_int64(stmt, 12);
-    /* Expired wins over full: an expired volume may be recycled whatever it holds. */
-    const char *state = v->expires_ms > 0 && now >= v->expires_ms ? "expired"
-                        : full ? "full" : "appendable";
+    /* Error wins (a cartridge with write errors is not written to, not even recycled, until an
+       operator clears it); expired wins over full: an expired volume may be recycled whatever
+       it holds. */
+    const char *state = full == 2                                  ? "error"
+                        : v->expires_ms > 0 && now >= v->expires_ms ? "expired"
+                        : full                                     ? "full"
+                                                                   : "appendable";
     v->state = strdup(state);
     if (!v->state)
         *oom = true;

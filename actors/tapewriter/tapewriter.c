@@ -34,6 +34,9 @@ struct _tapewriter_t {
     char changer_url[1024];    /* the changer whose drive element holds this drive ("": none) */
     int changer_drive;         /* that drive element */
     int mount_wait_ms;         /* without changer: how long to wait for the next volume (0: no spanning) */
+    int64_t retry_backoff_ms;  /* before handing a failed archive back: this, doubled per attempt */
+    int64_t retry_backoff_max_ms;
+    int64_t max_attempts;      /* broker/max_attempts: the last attempt needs no back-off */
 };
 
 /* Segments one archive may have (volumes it spans). */
@@ -51,6 +54,7 @@ typedef struct {
     uint64_t write_errors;
     uint64_t read_errors;
     bool recycled;
+    bool in_error;             /* the catalog has the cartridge in state error (tape clear ends it) */
     bool write_error;          /* a medium/hardware error while writing */
     bool read_error;           /* verify read back something else */
     bool hit_end;              /* end of medium: the volume is full */
@@ -120,6 +124,9 @@ tapewriter_new(tf_config_t *cfg, tf_err_t *err)
     self->index_wait_ms = (int) tf_config_ms(cfg, "tapewriter/index_wait");
     s_find_changer(self);
     self->mount_wait_ms = (int) tf_config_ms(cfg, "tapewriter/mount_wait");
+    self->retry_backoff_ms = tf_config_ms(cfg, "tapewriter/retry_backoff");
+    self->retry_backoff_max_ms = tf_config_ms(cfg, "tapewriter/retry_backoff_max");
+    self->max_attempts = tf_config_int(cfg, "broker/max_attempts");
     self->client = tf_client_new(tf_config_get(cfg, "broker/endpoint"), err);
     if (!self->client) {
         free(self);
@@ -227,6 +234,38 @@ s_check_label(s_item_t *it, tf_drive_t *drive, const char *pool, tf_label_info_t
     return TF_OK;
 }
 
+/* Whether tape file `file` - the one end of data is in - holds a block, for drives that do not
+   report the block number (tgt). Spacing one block back from end of data is no test: tgt
+   counts a filemark as a block there, so a closed last file would look open and get an empty
+   tape file before every archive. The first object of the file is either end of data (the
+   file is empty: closed) or a block (a writer stopped inside it). */
+static int
+s_last_file_has_data(tf_drive_t *drive, uint64_t file, bool *has_data, tf_err_t *err)
+{
+    *has_data = false;
+    int rc = tf_drive_locate_file(drive, file, 0, err);
+    if (rc != TF_OK)
+        return tf_err_prefix(err, "cannot position at tape file %" PRIu64 " to see whether it is "
+                             "complete: ", file);
+    size_t size = TAPEFILE_BLOCK_MAX + 4096, len = 0;
+    uint8_t *buf = malloc(size);
+    if (!buf)
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    tf_err_t rerr = {0};
+    rc = tf_drive_read_block(drive, buf, size, &len, &rerr);
+    free(buf);
+    if (rc == TF_OK || rc == TF_ERR_TOOBIG) {
+        *has_data = len > 0;
+        return TF_OK;
+    }
+    tf_drive_cond_t cond = tf_drive_last_cond(drive);
+    if (cond == TF_DRIVE_COND_END_OF_DATA || cond == TF_DRIVE_COND_FILEMARK)
+        return TF_OK;
+    if (err)
+        *err = rerr;
+    return tf_err_prefix(err, "cannot read tape file %" PRIu64 " to see whether it is complete: ", file);
+}
+
 /* Goes to end of data and makes sure the last tape file there is closed (a writer killed
    mid-archive leaves one open). *file: the tape file the next write starts. */
 static int
@@ -241,10 +280,9 @@ s_goto_eod(tf_drive_t *drive, uint64_t *file, uint64_t *object, tf_err_t *err)
         tf_drive_position(drive, &pos);
     bool open_file = pos.block_known && pos.block > 0;
     if (!pos.block_known) {
-        /* One block back: a filemark right before end of data means the last file is closed. */
-        tf_err_t serr = {0};
-        int src = tf_drive_space(drive, TF_DRIVE_SPACE_BLOCKS, -1, &serr);
-        open_file = src == TF_OK;
+        rc = s_last_file_has_data(drive, pos.file, &open_file, err);
+        if (rc != TF_OK)
+            return rc;
         rc = tf_drive_space(drive, TF_DRIVE_SPACE_EOD, 0, err);
         if (rc != TF_OK)
             return tf_err_prefix(err, "cannot space to end of data: ");
@@ -550,10 +588,6 @@ s_volume_prepare(s_item_t *it, tf_drive_t *drive, const char *pool, const tf_lab
     if (tf_volume_retention(it->tw->cfg, pool, &v->retention_ms, err) != TF_OK)
         return s_refuse(it, err);
     v->known = true;
-    int rc = s_goto_eod(drive, file, object, err);
-    if (rc != TF_OK)
-        return s_drive_error(it, drive, v->label.label, pool, err);
-    uint64_t archives = *file > 0 ? *file - 1 : 0;
 
     /* The catalog's view when it has this very label (same generation); else the tape's. */
     tf_msg_t reply;
@@ -565,7 +599,29 @@ s_volume_prepare(s_item_t *it, tf_drive_t *drive, const char *pool, const tf_lab
     if (have_row) {
         v->write_errors = row->write_errors;   /* the same cartridge, whatever its label says */
         v->read_errors = row->read_errors;
+        v->in_error = row->state && strcmp(row->state, "error") == 0;
     }
+    if (v->in_error) {
+        /* Written to no more (not even recycled) until an operator clears it; the tape is not
+           touched, not even to close a tape file the failed write left open. */
+        tf_msg_clear(&reply);
+        if (it->tw->changer_url[0] || it->tw->mount_wait_ms > 0) {
+            *need_next = true;
+            return TF_OK;
+        }
+        tf_err_set(err, TF_ERR_INVALID, "tape %s in drive %s is marked error (%" PRIu64 " write error%s, %"
+                   PRIu64 " read error%s): mount an appendable or expired tape of pool %s; 'tapeflow tape "
+                   "clear %s' makes it appendable again once the cartridge is known to be good",
+                   v->label.label, it->tw->drive_name, v->write_errors, v->write_errors == 1 ? "" : "s",
+                   v->read_errors, v->read_errors == 1 ? "" : "s", pool, v->label.label);
+        return s_refuse(it, err);
+    }
+    int rc = s_goto_eod(drive, file, object, err);
+    if (rc != TF_OK) {
+        tf_msg_clear(&reply);
+        return s_drive_error(it, drive, v->label.label, pool, err);
+    }
+    uint64_t archives = *file > 0 ? *file - 1 : 0;
     if (have_row && row->created_ms == v->created_ms && row->pool && strcmp(row->pool, v->label.pool) == 0) {
         full = row->state && strcmp(row->state, "appendable") != 0;
         last_written = row->last_written_ms;
@@ -615,6 +671,8 @@ s_volume_report(s_item_t *it, const tf_msg_archive_ready_t *ready, const s_writt
         tape_files = w->file + 1;
     }
     bool full = v->hit_end || (ready && w->stats.early_warning);
+    /* Write errors put the cartridge out of use until 'tapeflow tape clear'. */
+    bool error = v->write_error || v->in_error;
     char id[300];
     if (ready)
         snprintf(id, sizeof id, "%s-volume-%s-%" PRIu64, ready->archive_id, v->label.label, w->file);
@@ -622,7 +680,7 @@ s_volume_report(s_item_t *it, const tf_msg_archive_ready_t *ready, const s_writt
     msg.cat_volume = (tf_msg_cat_volume_t){
         .label = v->label.label,
         .pool = v->label.pool,
-        .state = full ? "full" : "appendable",
+        .state = error ? "error" : full ? "full" : "appendable",
         .media_type = v->label.media_type[0] ? v->label.media_type : NULL,
         .created_ms = v->created_ms,
         .expires_ms = tf_volume_expiry(v->label_expires_ms, last_written, v->retention_ms),
@@ -643,8 +701,10 @@ s_volume_report(s_item_t *it, const tf_msg_archive_ready_t *ready, const s_writt
             msg.cat_volume.expires_ms = row->expires_ms;
             msg.cat_volume.last_written_ms = row->last_written_ms;
             msg.cat_volume.tape_files = row->tape_files > tape_files ? row->tape_files : tape_files;
-            if (!full && row->state && strcmp(row->state, "full") == 0)
+            if (!full && !error && row->state && strcmp(row->state, "full") == 0)
                 msg.cat_volume.state = "full";
+            if (row->state && strcmp(row->state, "error") == 0)
+                msg.cat_volume.state = "error";
         }
         tf_msg_t result;
         tf_err_t err = {0};
@@ -732,6 +792,26 @@ s_take_volume(s_item_t *it, tf_drive_t *drive, const char *pool, const tf_label_
         return tf_err_prefix(err, "drive %s: ", it->tw->drive_name);
     bool blank = info.kind == TF_LABEL_BLANK;
     bool ours = info.kind == TF_LABEL_TAPEFLOW && strcmp(info.label.pool, pool) == 0;
+    bool expired = false, in_error = false;
+    if (ours) {
+        tf_msg_t reply;
+        memset(&reply, 0, sizeof reply);
+        const tf_msg_volume_row_t *row = NULL;
+        int64_t created = 0;
+        if (tf_volume_parse_time(info.label.created, &created) != TF_OK)
+            created = -1;
+        if (s_volume_row(it, info.label.label, &reply, &row) && row->state) {
+            in_error = strcmp(row->state, "error") == 0;  /* the cartridge, whatever the generation */
+            expired = row->created_ms == created && strcmp(row->state, "expired") == 0;
+        }
+        tf_msg_clear(&reply);
+    }
+    if (in_error) {
+        s_event(it, false, "warn", "drive %s: tape %s is marked error (write errors): not taking it for set %s "
+                "('tapeflow tape clear %s' once the cartridge is known to be good)", it->tw->drive_name,
+                info.label.label, set_id, info.label.label);
+        return TF_OK;
+    }
     if (ours && strcmp(info.label.set_id, set_id) == 0 && info.label.sequence == prev->sequence + 1) {
         rc = s_vol_taken(it, pool, &info.label, false, err);
         if (rc == TF_OK)
@@ -741,18 +821,6 @@ s_take_volume(s_item_t *it, tf_drive_t *drive, const char *pool, const tf_label_
         snprintf(w->volume, sizeof w->volume, "%s", info.label.label);
         *taken = true;
         return TF_OK;
-    }
-    bool expired = false;
-    if (ours) {
-        tf_msg_t reply;
-        memset(&reply, 0, sizeof reply);
-        const tf_msg_volume_row_t *row = NULL;
-        int64_t created = 0;
-        if (tf_volume_parse_time(info.label.created, &created) != TF_OK)
-            created = -1;
-        if (s_volume_row(it, info.label.label, &reply, &row) && row->created_ms == created && row->state)
-            expired = strcmp(row->state, "expired") == 0;
-        tf_msg_clear(&reply);
     }
     /* A labelled tape of the pool without any archive loses nothing when it joins the set. */
     bool empty = false;
@@ -889,9 +957,9 @@ s_wait_mount(s_item_t *it, tf_drive_t **drive_p, const char *pool, const char *s
         return tf_err_prefix(err, "drive %s: ", tw->drive_name);
     char text[1024];
     snprintf(text, sizeof text, "mount a tape of pool %s in drive %s: archive %.128s continues on it as "
-             "volume %" PRIu64 " of set %s (tape %s is full; waiting up to %d s)", pool, tw->drive_name,
+             "volume %" PRIu64 " of set %s (tape %s is %s; waiting up to %d s)", pool, tw->drive_name,
              ready->archive_id, (prev.sequence ? prev.sequence : 1) + 1, set_id, prev.label,
-             tw->mount_wait_ms / 1000);
+             it->vol.in_error ? "marked error after write errors" : "full", tw->mount_wait_ms / 1000);
     s_mount_alert(it, text);
     int64_t deadline = tf_clock_mono_ms() + tw->mount_wait_ms;
     int64_t next_check = tf_clock_mono_ms() + 2000;
@@ -1030,8 +1098,9 @@ s_write_and_verify(s_item_t *it, const tf_msg_archive_ready_t *ready, s_written_
         rc = s_volume_prepare(it, drive, pool, &info, &w->file, &w->object, &next, err);
         if (rc == TF_OK && next) {
             s_set_id(&it->vol.label, w->set_id, sizeof w->set_id);
-            s_event(it, false, "info", "tape %s in drive %s is full: %s the next volume of set %s",
-                    w->volume, tw->drive_name, tw->changer_url[0] ? "loading" : "waiting for", w->set_id);
+            s_event(it, false, "info", "tape %s in drive %s is %s: %s the next volume of set %s",
+                    w->volume, tw->drive_name, it->vol.in_error ? "marked error (write errors)" : "full",
+                    tw->changer_url[0] ? "loading" : "waiting for", w->set_id);
             rc = tw->changer_url[0] ? s_next_volume(it, &drive, pool, w->set_id, w, err)
                                     : s_wait_mount(it, &drive, pool, w->set_id, ready, w, err);
         }
@@ -1241,6 +1310,43 @@ s_restore_wait(void *arg, tf_drive_t *current, const char *volume, tf_err_t *err
     return NULL;
 }
 
+/* A medium error while reading counts as a read error of the cartridge in the drive (its
+   state stays). Best effort: the restore's own failure is what the operator sees. */
+static void
+s_count_read_error(s_item_t *it, tf_drive_t *drive)
+{
+    tf_label_info_t info;
+    tf_err_t lerr = {0};
+    if (tf_label_read(drive, &info, &lerr) != TF_OK || info.kind != TF_LABEL_TAPEFLOW) {
+        tf_log_warn("drive %s: a read error, but the label cannot be read to count it: %s",
+                    it->tw->drive_name, lerr.message[0] ? lerr.message : "not a tapeflow volume");
+        return;
+    }
+    tf_msg_t reply;
+    memset(&reply, 0, sizeof reply);
+    const tf_msg_volume_row_t *row = NULL;
+    if (!s_volume_row(it, info.label.label, &reply, &row)) {
+        tf_msg_clear(&reply);
+        return;
+    }
+    const char *state = row->state && strcmp(row->state, "expired") != 0 ? row->state : "full";
+    tf_msg_t msg = {.type = TF_MSG_CAT_VOLUME};
+    msg.cat_volume = (tf_msg_cat_volume_t){
+        .label = row->label, .pool = row->pool, .state = (char *) state, .media_type = row->media_type,
+        .created_ms = row->created_ms, .expires_ms = row->expires_ms, .bytes_used = row->bytes_used,
+        .last_written_ms = row->last_written_ms, .write_errors = row->write_errors,
+        .read_errors = row->read_errors + 1, .tape_files = row->tape_files, .drive = it->tw->drive_name,
+        .time_ms = tf_clock_wall_ms()};
+    tf_msg_t result;
+    tf_err_t err = {0};
+    if (tf_client_call(it->tw->client, "catalog", NULL, NULL, &msg, &result, it->tw->catalog_timeout_ms,
+                       &err) != TF_OK)
+        tf_log_warn("cannot count a read error of volume %s in the catalog: %s", row->label, err.message);
+    else
+        tf_msg_clear(&result);
+    tf_msg_clear(&reply);
+}
+
 static int
 s_handle_restore(s_item_t *it, const tf_msg_tape_restore_t *req, tf_err_t *err)
 {
@@ -1253,6 +1359,8 @@ s_handle_restore(s_item_t *it, const tf_msg_tape_restore_t *req, tf_err_t *err)
                                     : it->tw->mount_wait_ms > 0 ? s_restore_wait : NULL};
     restore_stats_t st;
     int rc = restore_run(it->rdrive, req, &opts, &st, err);
+    if (rc != TF_OK && it->rdrive && tf_drive_last_cond(it->rdrive) == TF_DRIVE_COND_MEDIUM_ERROR)
+        s_count_read_error(it, it->rdrive);
     tf_drive_destroy(&it->rdrive);
     if (rc == TF_ERR_INVALID)
         return s_refuse(it, err);
@@ -1277,6 +1385,34 @@ s_handle_restore(s_item_t *it, const tf_msg_tape_restore_t *req, tf_err_t *err)
 
 /* --- entry ----------------------------------------------------------------------------- */
 
+int64_t
+tapewriter_backoff_ms(int64_t base_ms, int64_t max_ms, uint64_t attempt)
+{
+    if (base_ms <= 0)
+        return 0;
+    int64_t ms = base_ms;
+    for (uint64_t i = 1; i < attempt && ms < INT64_MAX / 2 && (max_ms <= 0 || ms < max_ms); i++)
+        ms *= 2;
+    return max_ms > 0 && ms > max_ms ? max_ms : ms;
+}
+
+/* The broker delivers a handed-back item again at once: without a pause a drive or cartridge
+   that just failed would fail every attempt within a fraction of a second. Interruptible. */
+static void
+s_backoff(s_item_t *it, const char *reason)
+{
+    int64_t ms = tapewriter_backoff_ms(it->tw->retry_backoff_ms, it->tw->retry_backoff_max_ms,
+                                       it->work->attempt);
+    if (ms <= 0 || (it->tw->max_attempts > 0 && (int64_t) it->work->attempt >= it->tw->max_attempts))
+        return;   /* the broker fails the item for good now: nothing to wait for */
+    tf_log_warn("item %s failed on attempt %" PRIu64 " (%s): handing it back in %.1f s "
+                "(tapewriter/retry_backoff, doubled per attempt)", it->work->item_id, it->work->attempt,
+                reason, (double) ms / 1000.0);
+    int64_t until = tf_clock_mono_ms() + ms;
+    while (tf_clock_mono_ms() < until && !(it->actor && tf_actor_interrupted(it->actor)))
+        tf_clock_sleep_ms(until - tf_clock_mono_ms() < 100 ? until - tf_clock_mono_ms() : 100);
+}
+
 int
 tapewriter_handle(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_err_t *err)
 {
@@ -1285,7 +1421,8 @@ tapewriter_handle(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_er
     int rc = tf_msg_decode(work->payload.data, work->payload.size, &payload, err);
     if (rc != TF_OK)
         return tf_err_prefix(err, "item %s: ", work->item_id);
-    if (payload.type == TF_MSG_ARCHIVE_READY)
+    bool archive = payload.type == TF_MSG_ARCHIVE_READY;
+    if (archive)
         rc = s_handle_archive(&it, &payload.archive_ready, err);
     else if (payload.type == TF_MSG_TAPE_RESTORE)
         rc = s_handle_restore(&it, &payload.tape_restore, err);
@@ -1301,6 +1438,8 @@ tapewriter_handle(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_er
        refusals only; any other trouble (a full tape, a drive that stopped early) may pass. */
     if (it.permanent)
         return rc == TF_ERR_PROTO ? rc : TF_ERR_INVALID;
+    if (archive)
+        s_backoff(&it, err->message);
     if (!tf_actor_status_retryable(rc))
         return TF_ERR_DEVICE;
     return rc;

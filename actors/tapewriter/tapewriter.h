@@ -26,10 +26,19 @@
     tapewriter/fetch_depth (8), tapewriter/fetch_timeout (30000 ms), tapewriter/ready_timeout
     (60000 ms), tapewriter/busy_wait (10000 ms: how long to wait for a drive another process
     holds), tapewriter/catalog_timeout (120000 ms), tapewriter/index_wait (60000 ms),
-    tapewriter/mount_wait (0 ms: see above).
+    tapewriter/mount_wait (0 ms: see above), tapewriter/retry_backoff and retry_backoff_max
+    (5000 and 300000 ms: the pause before a failed archive item goes back to the broker).
+
+    Write errors (medium or hardware error while writing) put the cartridge in state `error`
+    in the catalog: it is not written to (not even recycled) until 'tapeflow tape clear LABEL';
+    the item fails with retry and the archive is written to another volume of the pool (the
+    changer loads one; without a changer alert.mount asks for one, or with mount_wait 0 the item
+    is refused naming the tape). Verify read errors are counted for the cartridge.
 */
 #ifndef TAPEWRITER_H_INCLUDED
 #define TAPEWRITER_H_INCLUDED
+
+#include <stdint.h>
 
 #include "tf_actor.h"
 #include "tf_config.h"
@@ -41,6 +50,10 @@ void tapewriter_destroy(tapewriter_t **self_p);
 
 /* The drive name used in messages and event topics (tapewriter/drive). */
 const char *tapewriter_drive_name(tapewriter_t *self);
+
+/* The pause before attempt `attempt` (from 1) of an archive item is handed back: base_ms
+   doubled per earlier attempt, at most max_ms (0: no cap); 0 when base_ms is 0. */
+int64_t tapewriter_backoff_ms(int64_t base_ms, int64_t max_ms, uint64_t attempt);
 
 /* tf_actor handler (arg: the tapewriter_t). */
 int tapewriter_handle(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_err_t *err);

@@ -149,7 +149,7 @@ static int
 s_cli_run(void *arg)
 {
     s_cli_t *cli = arg;
-    return tf_cmd_drive(NULL, cli->argc, cli->argv);
+    return tf_cmd_drive(NULL, NULL, cli->argc, cli->argv);
 }
 
 /* Runs `tapeflow drive ARGS...`, returns the exit status and the output in *out. */

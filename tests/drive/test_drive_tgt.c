@@ -136,7 +136,7 @@ static int
 s_cli_run(void *arg)
 {
     s_cli_t *cli = arg;
-    return tf_cmd_drive(NULL, cli->argc, cli->argv);
+    return tf_cmd_drive(NULL, NULL, cli->argc, cli->argv);
 }
 
 static void

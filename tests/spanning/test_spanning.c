@@ -573,6 +573,170 @@ test_tgt_three_volumes(void **state)
     fprintf(stderr, "tgt: %zu volumes, %zu spanned archives\n", volumes, spanned);
 }
 
+/* issue 8 item 8 with a changer: the drive's sim tapes fail a write at logical object 15 - the
+   first data block of the second archive on TF0001L6 (label 0..3, filemark 4, archive 1 at
+   5..13: header, 5 data blocks, trailer, index, filemark) and beyond anything one archive
+   reaches on a fresh volume. The write error marks TF0001L6 `error`; after the back-off the
+   archive goes to the next cartridge of the changer (TF0002L6, labelled into the set), the job
+   completes and restores identically; `tape clear` makes TF0001L6 appendable again. */
+static int
+s_setup_write_error(void **state)
+{
+    char *dir = tf_test_tempdir("tfwerr");
+    assert_non_null(dir);
+    char drive[PATH_MAX + 64], changer[PATH_MAX + 64], lib[PATH_MAX];
+    snprintf(lib, sizeof lib, "%s/lib", dir);
+    assert_int_equal(mkdir(lib, 0755), 0);
+    snprintf(drive, sizeof drive, "sim:%s/drive0.img?capacity=64M&medium_error=15", lib);
+    snprintf(changer, sizeof changer, "sim:%s/changer.state?type=8&slots=6&drives=1&ie=0", lib);
+    /* group_size below each file's size: one file per archive, archives of equal length */
+    return s_setup_urls(state, dir, drive, changer, true, "TF0001L6", 200000);
+}
+
+/* The same fault without a changer for the drive (tapewriter/mount_wait set): alert.mount asks
+   for another tape; the test plays the operator with the library's cartridges. */
+static int
+s_setup_write_error_no_changer(void **state)
+{
+    char *dir = tf_test_tempdir("tfwerr");
+    assert_non_null(dir);
+    char drive[PATH_MAX + 64], changer[PATH_MAX + 64], lib[PATH_MAX];
+    snprintf(lib, sizeof lib, "%s/lib", dir);
+    assert_int_equal(mkdir(lib, 0755), 0);
+    snprintf(drive, sizeof drive, "sim:%s/drive0.img?capacity=64M&medium_error=15", lib);
+    snprintf(changer, sizeof changer, "sim:%s/changer.state?type=8&slots=6&drives=1&ie=0", lib);
+    return s_setup_urls(state, dir, drive, changer, false, "TF0001L6", 200000);
+}
+
+static void
+s_random_file(const char *path, size_t size, unsigned seed)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    uint64_t x = 0x9E3779B97F4A7C15ull * (seed + 1);
+    for (size_t i = 0; i < size; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        fputc((int) (x & 0xFF), f);
+    }
+    fclose(f);
+}
+
+static void
+test_write_error_next_volume(void **state)
+{
+    fx_t *fx = *state;
+    char src[PATH_MAX], path[PATH_MAX + 16];
+    snprintf(src, sizeof src, "%s/src", fx->dir);
+    assert_int_equal(mkdir(src, 0755), 0);
+    snprintf(path, sizeof path, "%s/a.bin", src);
+    s_random_file(path, 300000, 1);
+    snprintf(path, sizeof path, "%s/b.bin", src);
+    s_random_file(path, 300000, 2);
+    char *out = NULL;
+    int rc = s_cli(fx, &out, "backup", src, "--pool", "default", "--wait", "--timeout", S_JOB_WAIT_S, "--json",
+                   NULL);
+    if (rc != 0 || !strstr(out, "\"status\":\"completed\""))
+        fail_msg("backup (%d): %s", rc, out ? out : "");
+    const char *at = strstr(out, "\"job_id\":\"");
+    assert_non_null(at);
+    char job[128];
+    snprintf(job, sizeof job, "%.*s", (int) strcspn(at + 10, "\""), at + 10);
+    free(out);
+
+    /* The write error, the back-off, and the archive on the next volume. */
+    assert_true(s_log_count(fx, "tape TF0001L6 in drive tape0: ", NULL, 0) >= 1);
+    assert_true(s_log_count(fx, "handing it back in 5.0 s", NULL, 0) >= 1);
+    assert_true(s_log_count(fx, "tape TF0001L6 in drive tape0 is marked error (write errors): loading the next "
+                                "volume of set", NULL, 0) >= 1);
+    tf_msg_t reply;
+    s_archives(fx, job, &reply);
+    assert_int_equal(reply.cat_reply.archives_count, 2);
+    int on1 = 0, on2 = 0;
+    for (size_t i = 0; i < reply.cat_reply.archives_count; i++) {
+        on1 += strcmp(reply.cat_reply.archives[i].volume, "TF0001L6") == 0;
+        on2 += strcmp(reply.cat_reply.archives[i].volume, "TF0002L6") == 0;
+    }
+    tf_msg_clear(&reply);
+    assert_int_equal(on1, 1);
+    assert_int_equal(on2, 1);
+    assert_int_equal(s_cli(fx, &out, "tape", "list", "--json", NULL), 0);
+    at = strstr(out, "{\"label\":\"TF0001L6\"");
+    assert_non_null(at);
+    assert_int_equal(strncmp(strstr(at, "\"state\":"), "\"state\":\"error\"", 15), 0);
+    assert_int_equal(strncmp(strstr(at, "\"write_errors\":"), "\"write_errors\":1", 16), 0);
+    at = strstr(out, "{\"label\":\"TF0002L6\"");
+    assert_non_null(at);
+    assert_int_equal(strncmp(strstr(at, "\"state\":"), "\"state\":\"appendable\"", 20), 0);
+    free(out);
+
+    /* Everything is there: the restore loads both volumes. */
+    char dest[PATH_MAX], restored[PATH_MAX * 2], why[1024];
+    snprintf(dest, sizeof dest, "%s/restored", fx->dir);
+    rc = s_cli(fx, &out, "restore", job, "--to", dest, NULL);
+    if (rc != 0)
+        fail_msg("restore (%d): %s", rc, out ? out : "");
+    free(out);
+    snprintf(restored, sizeof restored, "%s%s", dest, src);
+    if (tf_tree_compare(src, restored, true, why, sizeof why) != 0)
+        fail_msg("restored tree differs: %s", why);
+
+    s_cli_ok(fx, "tape clear", "tape", "clear", "TF0001L6", NULL);
+    assert_int_equal(s_cli(fx, &out, "tape", "list", "--json", NULL), 0);
+    at = strstr(out, "{\"label\":\"TF0001L6\"");
+    assert_non_null(at);
+    assert_int_equal(strncmp(strstr(at, "\"state\":"), "\"state\":\"appendable\"", 20), 0);
+    free(out);
+}
+
+static void
+test_write_error_no_changer(void **state)
+{
+    fx_t *fx = *state;
+    char src[PATH_MAX], path[PATH_MAX + 16];
+    snprintf(src, sizeof src, "%s/src", fx->dir);
+    assert_int_equal(mkdir(src, 0755), 0);
+    snprintf(path, sizeof path, "%s/a.bin", src);
+    s_random_file(path, 300000, 1);
+    snprintf(path, sizeof path, "%s/b.bin", src);
+    s_random_file(path, 300000, 2);
+    char *out = NULL;
+    assert_int_equal(s_cli(fx, &out, "backup", src, "--pool", "default", "--json", NULL), 0);
+    const char *at = out ? strstr(out, "\"job\":\"") : NULL;
+    assert_non_null(at);
+    char job[128];
+    snprintf(job, sizeof job, "%.*s", (int) strcspn(at + 7, "\""), at + 7);
+    free(out);
+    /* The operator: at the "mount a tape" alert, the next cartridge, labelled for the pool. */
+    bool mounted = false;
+    time_t deadline = time(NULL) + 300;
+    for (;;) {
+        assert_true(time(NULL) < deadline);
+        assert_int_equal(s_cli(fx, &out, "job", job, "--json", NULL) <= 1, 1);
+        bool done = strstr(out, "\"status\":\"completed\"") != NULL;
+        if (strstr(out, "\"status\":\"failed\""))
+            fail_msg("job failed: %s", out);
+        free(out);
+        if (done)
+            break;
+        if (!mounted && s_log_count(fx, "(tape TF0001L6 is marked error after write errors; waiting up to 120 s)",
+                                    NULL, 0) > 0) {
+            mounted = true;
+            s_swap(fx, "2", false);
+            s_cli_ok(fx, "tape label", "tape", "label", "tape0", "--label", "TF0002L6", "--pool", "default", NULL);
+        }
+        usleep(200000);
+    }
+    assert_true(mounted);
+    assert_int_equal(s_cli(fx, &out, "tape", "list", "--json", NULL), 0);
+    at = strstr(out, "{\"label\":\"TF0001L6\"");
+    assert_non_null(at);
+    assert_int_equal(strncmp(strstr(at, "\"state\":"), "\"state\":\"error\"", 15), 0);
+    assert_non_null(strstr(out, "{\"label\":\"TF0002L6\""));
+    free(out);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -586,6 +750,8 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_rebuild_spanned, s_setup_big_groups, s_teardown),
         cmocka_unit_test_setup_teardown(test_no_changer_mount_wait, s_setup_no_changer, s_teardown),
         cmocka_unit_test_setup_teardown(test_tgt_three_volumes, s_setup_tgt, s_teardown_tgt),
+        cmocka_unit_test_setup_teardown(test_write_error_next_volume, s_setup_write_error, s_teardown),
+        cmocka_unit_test_setup_teardown(test_write_error_no_changer, s_setup_write_error_no_changer, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -59,6 +59,7 @@ s_write_config(fixture_t *f, const char *drive_opts, int block_size)
             "tapewriter\n    block_size = %d\n    fetch_chunk = 262144\n    fetch_depth = 4\n"
             "    fetch_timeout = 5000\n    busy_wait = 3000\n    catalog_timeout = 10000\n"
             "    index_wait = 200\n"
+            "    retry_backoff = 1000\n"
             "    mount_wait = 0\n"  /* full tapes are refused here, not spanned */
             "pools\n    default\n        retention = 30\n        volumes = 3\n"
             "    short\n        retention = 2s\n",
@@ -513,6 +514,141 @@ test_foreign_labels_need_force(void **state)
     free(s_list_until(f, "TF0009", "\"tape_files\":2", 3000));
 }
 
+/* issue 8 item 4: `drive test --yes-overwrite` applies the rule of `tape erase` and `tape label
+   --force`: an unexpired tapeflow volume is refused (exit 1, label and archive still there)
+   unless --destroy-volume names exactly its label. */
+static void
+test_drive_test_refuses_unexpired(void **state)
+{
+    fixture_t *f = *state;
+    s_start(f, "");
+    s_cli_ok(f, "tape label tape0 --label TF0010 --pool default 2>&1", "as TF0010");
+    s_write_ok(f, 1, 30000, "default");
+    char in30[32], expect[200];
+    tf_volume_format_date(tf_clock_wall_ms() + 30LL * 86400 * 1000, in30, sizeof in30);
+    snprintf(expect, sizeof expect, "tape TF0010 expires on %s and cannot be overwritten", in30);
+    s_cli_fails(f, "drive test tape0 --yes-overwrite --ew-limit 0 2>&1", expect);
+    s_cli_fails(f, "drive test tape0 --yes-overwrite --ew-limit 0 2>&1",
+                "FAIL  tape may be overwritten");
+    s_cli_fails(f, "drive test tape0 --yes-overwrite --ew-limit 0 2>&1",
+                "or destroy this volume and its archives on purpose with --destroy-volume TF0010");
+    char *out = NULL;
+    assert_int_equal(s_cli(f, "--json drive test tape0 --yes-overwrite --ew-limit 0", &out), 1);
+    assert_non_null(strstr(out, "\"passed\":false"));
+    assert_non_null(strstr(out, expect));
+    free(out);
+    /* A label that is not the one in the drive refuses too. */
+    s_cli_fails(f, "drive test tape0 --yes-overwrite --ew-limit 0 --destroy-volume TF0011 2>&1",
+                "--destroy-volume TF0011 does not name the tape in the drive: it holds tapeflow "
+                "volume TF0010 (pool default); nothing was written");
+    assert_int_equal(s_cli(f, "--json tape info tape0", &out), 0);
+    assert_non_null(strstr(out, "\"label\":\"TF0010\""));
+    assert_non_null(strstr(out, "\"archives\":1"));
+    free(out);
+    /* Named exactly: the operator's explicit decision. */
+    s_cli_ok(f, "drive test tape0 --yes-overwrite --ew-limit 0 --destroy-volume TF0010 2>&1",
+             "Self test PASSED.");
+    /* Test data without a label is nothing to protect. */
+    s_cli_ok(f, "drive test tape0 --yes-overwrite --ew-limit 0 2>&1",
+             "PASS  tape may be overwritten");
+}
+
+/* issue 8 item 8, without a changer: a write error (sim medium_error on the archive's first
+   data block) marks the cartridge `error`: the retry comes after the back-off and is refused
+   naming the tape, later archives are refused, `tape list` shows it; `tape clear` makes it
+   appendable again and the next archive is written to it. */
+static void
+test_write_error_marks_volume(void **state)
+{
+    fixture_t *f = *state;
+    /* label: objects 0..3, filemark 4; archive header 5; its first data block 6 */
+    s_start(f, "&medium_error=6");
+    s_cli_ok(f, "tape label tape0 --label TF0012 --pool default 2>&1", "as TF0012");
+    char item[200], reason[2048];
+    uint64_t attempts = 0;
+    int64_t started = tf_clock_mono_ms();
+    s_offer(f, 1, 30000, "default", item, sizeof item);
+    assert_string_equal(s_wait(f, item, reason, sizeof reason, &attempts), "failed");
+    int64_t took = tf_clock_mono_ms() - started;
+    const char *expect = "tape TF0012 in drive tape0 is marked error (1 write error, 0 read errors): mount "
+                         "an appendable or expired tape of pool default; 'tapeflow tape clear TF0012' makes "
+                         "it appendable again once the cartridge is known to be good";
+    if (!strstr(reason, expect))
+        fail_msg("reason '%s' lacks '%s'", reason, expect);
+    assert_int_equal(attempts, 2);
+    /* The second attempt came after the back-off (tapewriter/retry_backoff = 1000 ms). */
+    if (took < 1000)
+        fail_msg("the retry came %lld ms after the first delivery: no back-off", (long long) took);
+    char log[300];
+    snprintf(log, sizeof log, "%s/tapewriter1.log", f->dir);
+    char *text = tf_test_read_file(log);
+    assert_non_null(text);
+    if (!strstr(text, "failed on attempt 1 (") || !strstr(text, "handing it back in 1.0 s"))
+        fail_msg("no back-off in the tape writer's log:\n%s", text);
+    free(text);
+
+    char *entry = s_list_until(f, "TF0012", "\"state\":\"error\"", 5000);
+    assert_non_null(strstr(entry, "\"write_errors\":1"));
+    free(entry);
+    char *out = NULL;
+    assert_int_equal(s_cli(f, "tape list", &out), 0);
+    assert_non_null(strstr(out, "TF0012       default    error"));
+    assert_non_null(strstr(out, "pool default has 1 volume in state error (write errors): 'tapeflow tape "
+                                "clear LABEL' once a cartridge is known to be good"));
+    free(out);
+    /* Not chosen for writing until cleared. */
+    s_write_refused(f, 2, "default", "tape TF0012 in drive tape0 is marked error");
+
+    s_cli_ok(f, "tape clear TF0012 2>&1", "tape TF0012 (pool default) is appendable again: the tape writer "
+                                          "may write to it (its 1 write error and 0 read errors stay counted)");
+    entry = s_list_until(f, "TF0012", "\"state\":\"appendable\"", 5000);
+    assert_non_null(strstr(entry, "\"write_errors\":1"));
+    free(entry);
+    s_cli_ok(f, "tape clear TF0012 2>&1", "tape TF0012 is not marked error (it is appendable): nothing to clear");
+    assert_int_equal(s_cli(f, "--json tape clear TF0012", &out), 0);
+    assert_non_null(strstr(out, "\"cleared\":false"));
+    free(out);
+    s_cli_fails(f, "tape clear TF0999 2>&1", "the catalog knows no volume TF0999");
+    /* Appendable again: the next archive goes to it (after the tape file the failed write left). */
+    s_write_ok(f, 3, 30000, "default");
+    free(s_list_until(f, "TF0012", "\"state\":\"appendable\"", 5000));
+}
+
+/* issue 8 item 8: a medium error while reading (a restore) counts a read error of the
+   cartridge; its state stays. */
+static void
+test_read_error_counted(void **state)
+{
+    fixture_t *f = *state;
+    s_start(f, "");
+    s_cli_ok(f, "tape label tape0 --label TF0013 --pool default 2>&1", "as TF0013");
+    s_write_ok(f, 1, 30000, "default");
+    /* The cartridge turns bad where archive 1's first data block is (object 6). */
+    s_stop_writer(f);
+    s_write_config(f, "&medium_error=6", 65536);
+    s_start_writer(f);
+    char archive_id[128], dest[300];
+    snprintf(archive_id, sizeof archive_id, "%s-g%05d", JOB, 1);
+    snprintf(dest, sizeof dest, "%s/restored", f->dir);
+    tf_msg_archive_row_t row = {.archive_id = archive_id, .volume = "TF0013", .tape_file = 1, .size = 30000,
+                                .written = true};
+    tf_msg_t req = {.type = TF_MSG_TAPE_RESTORE}, result;
+    req.tape_restore = (tf_msg_tape_restore_t){.job_id = JOB, .dest = dest, .archives = &row,
+                                               .archives_count = 1};
+    tf_err_t err = {0};
+    int rc = tf_client_call(f->client, "tape", NULL, JOB, &req, &result, 30000, &err);
+    if (rc == TF_OK) {
+        tf_msg_clear(&result);
+        fail_msg("the restore of an unreadable archive succeeded");
+    }
+    char *entry = s_list_until(f, "TF0013", "\"read_errors\":", 5000);
+    if (strstr(entry, "\"read_errors\":0"))
+        fail_msg("no read error counted: %s (%s)", entry, err.message);
+    assert_non_null(strstr(entry, "\"state\":\"appendable\""));
+    assert_non_null(strstr(entry, "\"write_errors\":0"));
+    free(entry);
+}
+
 int
 main(void)
 {
@@ -523,6 +659,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_unexpired_refused_expired_erased, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_block_size_change, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_foreign_labels_need_force, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_drive_test_refuses_unexpired, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_write_error_marks_volume, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_read_error_counted, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

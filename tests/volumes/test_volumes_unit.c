@@ -12,6 +12,7 @@
 
 #include "catalog.h"
 #include "tape_test_util.h"
+#include "tapewriter.h"
 #include "tapefile.h"
 #include "tf_clock.h"
 #include "tf_config.h"
@@ -399,6 +400,20 @@ test_catalog_volumes(void **state)
     assert_int_equal(reply.cat_reply.jobs_count, 0);
     tf_msg_clear(&reply);
 
+    /* issue 8 item 8: a cartridge with write errors is in state error - even past its expiry,
+       so it is never recycled - until a report with another state (tapeflow tape clear). */
+    s_report(cat, "TF0003", "default", "error", created, written + DAY, 5000, written, 3, written + 40 * DAY);
+    r = s_volumes(cat, "TF0003");
+    assert_string_equal(r.cat_reply.volumes[0].state, "error");
+    tf_msg_clear(&r);
+    s_report(cat, "TF0003", "default", "appendable", created, written + DAY, 5000, written, 3, written + 41 * DAY);
+    r = s_volumes(cat, "TF0003");
+    assert_string_equal(r.cat_reply.volumes[0].state, "expired");
+    tf_msg_clear(&r);
+    m.cat_volume.state = "broken";
+    assert_int_equal(s_apply(cat, &m, NULL, &err), TF_ERR_INVALID);
+    assert_string_equal(err.message, "cat_volume TF0001: state 'broken' is not appendable, full or error");
+
     /* The rows survive reopening the database. */
     catalog_destroy(&cat);
     cat = catalog_open(path, &err);
@@ -409,11 +424,26 @@ test_catalog_volumes(void **state)
     catalog_destroy(&cat);
 }
 
+/* issue 8 item 8: the pause before a failed archive item is handed back. */
+static void
+test_retry_backoff(void **state)
+{
+    (void) state;
+    assert_int_equal(tapewriter_backoff_ms(5000, 300000, 1), 5000);
+    assert_int_equal(tapewriter_backoff_ms(5000, 300000, 2), 10000);
+    assert_int_equal(tapewriter_backoff_ms(5000, 300000, 4), 40000);
+    assert_int_equal(tapewriter_backoff_ms(5000, 300000, 7), 300000);   /* capped */
+    assert_int_equal(tapewriter_backoff_ms(5000, 300000, 1000), 300000);
+    assert_int_equal(tapewriter_backoff_ms(5000, 0, 3), 20000);         /* no cap */
+    assert_int_equal(tapewriter_backoff_ms(0, 300000, 3), 0);           /* off */
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_periods_and_times),
+        cmocka_unit_test(test_retry_backoff),
         cmocka_unit_test(test_expiry_and_overwrite_rule),
         cmocka_unit_test_setup_teardown(test_label_survives_block_size_change, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_foreign_labels_recognised, s_setup, s_teardown),

@@ -95,7 +95,7 @@ static const struct {
      "  changer unload CHANGER [--drive D] [--slot N]        back to its slot by default\n"
      "CHANGER is a URL or a name from changers/<name>/url (see docs/changers.md).\n"},
     {"tape",
-     "usage: tapeflow [--config FILE] tape label|info|dump|list|erase|scan ...\n"
+     "usage: tapeflow [--config FILE] tape label|info|dump|list|erase|scan|clear ...\n"
      "\n"
      "  tape label DRIVE --label NAME --pool POOL [--force]   label a blank tape\n"
      "       [--expires DATE]                                 not to be overwritten before DATE\n"
@@ -103,7 +103,8 @@ static const struct {
      "  tape dump DRIVE --file N                             one archive's data to stdout\n"
      "  tape list [--pool POOL]                              volumes: pool, state, expiry, use\n"
      "  tape erase DRIVE [--yes]                             erase an expired volume, keep its label\n"
-     "  tape scan DRIVE                                      rebuild the catalog rows of a tape from it\n"},
+     "  tape scan DRIVE                                      rebuild the catalog rows of a tape from it\n"
+     "  tape clear LABEL                                     a volume in state error appendable again\n"},
 };
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
 

@@ -125,7 +125,7 @@ cli_pool_check(tf_config_t *cfg, tf_client_t *client, const char *pool, char *no
                tf_err_t *err)
 {
     note[0] = '\0';
-    const char *drive = tf_config_get_or(cfg, "tapewriter/drive", "tape0");
+    const char *drive = tf_config_str(cfg, "tapewriter/drive");
     tf_msg_cat_query_t query = {.query = "volumes", .limit = TF_MSG_MAX_ROWS};
     tf_msg_t reply;
     tf_err_t qerr = {0};

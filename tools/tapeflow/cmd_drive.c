@@ -22,6 +22,7 @@ typedef struct {
     const char *sysfs;
     const char *dev;
     const char *drive;
+    const char *destroy_volume; /* test --destroy-volume LABEL */
     tf_selftest_opts_t test;
 } s_args_t;
 
@@ -32,8 +33,12 @@ s_usage(FILE *out)
             "usage: tapeflow drive list [--json]\n"
             "       tapeflow drive status DRIVE [--json]\n"
             "       tapeflow drive doctor DRIVE [--timeout SECONDS] [--json]\n"
-            "       tapeflow drive test DRIVE --yes-overwrite [--ew-limit SIZE] [--files N]\n"
-            "                               [--blocks N] [--block-size SIZE] [--json]\n"
+            "       tapeflow drive test DRIVE --yes-overwrite [--destroy-volume LABEL]\n"
+            "                               [--ew-limit SIZE] [--files N] [--blocks N]\n"
+            "                               [--block-size SIZE] [--json]\n"
+            "test   DESTROYS what is on the tape. A tapeflow volume that has not expired is refused\n"
+            "       (as by 'tape erase' and 'tape label --force') unless --destroy-volume names\n"
+            "       its label exactly.\n"
             "DRIVE is a URL (sg:/dev/sgN, sg:/dev/tape/by-id/..., iscsi://host[:port]/iqn/lun,\n"
             "sim:/path/tape.img[?options]), serial:XYZ, or a drive name from the config\n"
             "(drives/NAME/url). Test options: --sysfs DIR, --dev DIR (discovery roots).\n");
@@ -61,6 +66,8 @@ s_parse(int argc, char **argv, s_args_t *args)
             }
             args->timeout_s = (double) ms / 1000.0;
             i++;
+        } else if (strcmp(a, "--destroy-volume") == 0 && value) {
+            args->destroy_volume = argv[++i];
         } else if (strcmp(a, "--sysfs") == 0 && value) {
             args->sysfs = argv[++i];
         } else if (strcmp(a, "--dev") == 0 && value) {
@@ -391,8 +398,21 @@ s_test_state(tf_selftest_state_t state)
     return state == TF_SELFTEST_PASS ? "PASS" : state == TF_SELFTEST_FAIL ? "FAIL" : "skip";
 }
 
+typedef struct {
+    tf_config_t *cfg;
+    tf_cmd_drive_guard_fn *guard;
+    const char *destroy_volume;
+} s_guard_t;
+
 static int
-s_test(tf_config_t *cfg, const s_args_t *args)
+s_guard(tf_drive_t *drive, void *arg, char *detail, size_t size, tf_err_t *err)
+{
+    s_guard_t *g = arg;
+    return g->guard(g->cfg, drive, g->destroy_volume, detail, size, err);
+}
+
+static int
+s_test(tf_config_t *cfg, tf_cmd_drive_guard_fn *guard, const s_args_t *args)
 {
     if (!args->yes_overwrite) {
         fprintf(stderr,
@@ -409,12 +429,23 @@ s_test(tf_config_t *cfg, const s_args_t *args)
         fprintf(stderr, "tapeflow drive test: %s\n", err.message);
         return 1;
     }
+    if (args->destroy_volume && !guard) {
+        fprintf(stderr, "tapeflow drive test: --destroy-volume needs the tapeflow volume rule, "
+                        "which this build of the command lacks\n");
+        return 2;
+    }
     tf_selftest_report_t *report = calloc(1, sizeof *report);
     if (!report)
         return 1;
     if (!args->json)
         printf("Self test of %s (overwrites the tape)\n", url);
-    int rc = tf_drive_selftest_run(url, &args->test, report, &err);
+    tf_selftest_opts_t opts = args->test;
+    s_guard_t g = {cfg, guard, args->destroy_volume};
+    if (guard) {
+        opts.guard = s_guard;
+        opts.guard_arg = &g;
+    }
+    int rc = tf_drive_selftest_run(url, &opts, report, &err);
     if (args->json) {
         tf_json_t *json = tf_json_new();
         tf_json_object_begin(json, NULL);
@@ -448,19 +479,27 @@ s_test(tf_config_t *cfg, const s_args_t *args)
                    report->read_mb_s);
         if (report->fallbacks[0])
             printf("Fallbacks used: %s\n", report->fallbacks);
-        printf("%s\n", rc == TF_OK ? "Self test PASSED." : err.message);
+        if (rc == TF_OK)
+            printf("Self test PASSED.\n");
+        else
+            fprintf(stderr, "tapeflow drive test: %s\n", err.message);
     }
     free(report);
     return rc == TF_OK ? 0 : 1;
 }
 
 int
-tf_cmd_drive(tf_config_t *cfg, int argc, char **argv)
+tf_cmd_drive(tf_config_t *cfg, tf_cmd_drive_guard_fn *guard, int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
         s_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            s_usage(stdout);   /* `tapeflow drive test --help`, ... */
+            return 0;
+        }
     s_args_t args;
     int rc = s_parse(argc, argv, &args);
     if (rc != 0)
@@ -483,5 +522,5 @@ tf_cmd_drive(tf_config_t *cfg, int argc, char **argv)
         return s_status(cfg, &args);
     if (strcmp(verb, "doctor") == 0)
         return s_doctor(cfg, &args);
-    return s_test(cfg, &args);
+    return s_test(cfg, guard, &args);
 }

@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "cli_jobview.h"
+#include "cli_volume.h"
 #include "tapefile.h"
 #include "tf_client.h"
 #include "tf_clock.h"
@@ -50,12 +51,16 @@ s_usage(FILE *out)
             "       tapeflow tape list [--pool POOL] [--json] [--timeout SECONDS]\n"
             "       tapeflow tape erase DRIVE [--yes] [--force --label NAME --pool POOL] [--json]\n"
             "       tapeflow tape scan DRIVE [--json] [--timeout SECONDS]\n"
+            "       tapeflow tape clear LABEL [--json] [--timeout SECONDS]\n"
             "label  writes a volume label on a blank tape; a tape that has a label or data is\n"
             "       refused unless --force (which loses its contents). --force never overwrites a\n"
             "       tapeflow volume that has not expired. --expires DATE (2027-01-05) keeps the\n"
             "       volume from being overwritten before DATE, whatever its pool's retention.\n"
-            "list   every volume the catalog knows: pool, state (appendable, full, expired),\n"
+            "list   every volume the catalog knows: pool, state (appendable, full, expired, error),\n"
             "       expiry, bytes used, last written, errors, tape files; then each pool.\n"
+            "clear  makes a volume in state error (write errors: the tape writer does not write to\n"
+            "       it) appendable again, once the cartridge is known to be good; its error counts\n"
+            "       stay. Needs the stack running.\n"
             "erase  erases an expired tapeflow volume and writes its label again (same name and\n"
             "       pool), so it stays labelled; asks first unless --yes. Another program's tape\n"
             "       needs --force and a new --label and --pool.\n"
@@ -74,7 +79,7 @@ s_parse(int argc, char **argv, bool json, s_args_t *a)
     memset(a, 0, sizeof *a);
     a->json = json;
     if (argc < 2)
-        return cli_usage_error("tape", "which tape command? label, info, dump, list or erase");
+        return cli_usage_error("tape", "which tape command? label, info, dump, list, erase, scan or clear");
     a->sub = argv[1];
     for (int i = 2; i < argc; i++) {
         const char *arg = argv[i];
@@ -115,6 +120,8 @@ s_parse(int argc, char **argv, bool json, s_args_t *a)
         else
             return cli_usage_error("tape", "unexpected argument '%s'", arg);
     }
+    if (!a->drive && strcmp(a->sub, "clear") == 0)
+        return cli_usage_error("tape", "name the volume (e.g. 'tapeflow tape clear TF0001')");
     if (!a->drive && strcmp(a->sub, "list") != 0)
         return cli_usage_error("tape", "name the drive (e.g. 'tapeflow tape %s tape0')", a->sub);
     if (a->drive && strcmp(a->sub, "list") == 0)
@@ -180,78 +187,10 @@ s_print_json(tf_json_t *json)
 
 /* --- volumes: expiry, the catalog, the overwrite rule ---------------------------------- */
 
-/* A broker client when the broker answers at once; NULL when the stack is down (then the
-   tape alone decides, and the catalog learns about a label when the tape writer writes). */
-static tf_client_t *
-s_catalog_client(cli_t *cli)
-{
-    tf_err_t err = {0};
-    tf_client_t *client = tf_client_new(tf_config_get(cli->cfg, "broker/endpoint"), &err);
-    if (!client)
-        return NULL;
-    tf_msg_t reply;
-    if (tf_client_status(client, &reply, 500, &err) != TF_OK) {
-        tf_client_destroy(&client);
-        return NULL;
-    }
-    tf_msg_clear(&reply);
-    return client;
-}
-
-typedef struct {
-    uint64_t tape_files;      /* label included */
-    int64_t last_written_ms;  /* of the last archive; 0 = none */
-    int64_t expires_ms;       /* 0 = no expiry */
-    uint64_t write_errors;    /* as the catalog counted them for this cartridge */
-    uint64_t read_errors;
-} s_volume_t;
-
-/* What decides whether the tapeflow volume in the drive may be overwritten: the label's own
-   expires, its last archive + the pool's retention, and the catalog's expiry when it knows
-   this label (the later date wins, so neither a lost catalog nor a tape read alone makes a
-   volume expire early). Leaves the tape at end of data. */
-static int
-s_volume_facts(cli_t *cli, tf_client_t *client, tf_drive_t *drive, const tf_label_info_t *info,
-               s_volume_t *v, tf_err_t *err)
-{
-    memset(v, 0, sizeof *v);
-    int64_t retention = 0, floor_ms = 0, created = 0;
-    if (tf_volume_retention(cli->cfg, info->label.pool, &retention, err) != TF_OK)
-        return TF_ERR_INVALID;
-    if (tf_volume_parse_time(info->label.expires, &floor_ms) != TF_OK)
-        floor_ms = 0;
-    if (tf_volume_parse_time(info->label.created, &created) != TF_OK)
-        created = 0;
-    int rc = tf_volume_tape_usage(drive, &v->tape_files, &v->last_written_ms, err);
-    if (rc != TF_OK)
-        return rc;
-    v->expires_ms = tf_volume_expiry(floor_ms, v->tape_files > 1 ? v->last_written_ms : 0, retention);
-    if (!client)
-        return TF_OK;
-    tf_msg_cat_query_t query = {.query = "volumes", .pattern = (char *) info->label.label};
-    tf_msg_t reply;
-    tf_err_t qerr = {0};
-    if (cli_catalog_query(client, &query, &reply, 3000, &qerr) != TF_OK) {
-        tf_log_debug("no answer from the catalog about %s: %s", info->label.label, qerr.message);
-        return TF_OK;
-    }
-    for (size_t i = 0; i < reply.cat_reply.volumes_count; i++) {
-        const tf_msg_volume_row_t *row = &reply.cat_reply.volumes[i];
-        if (strcmp(row->label, info->label.label) != 0)
-            continue;
-        v->write_errors = row->write_errors;
-        v->read_errors = row->read_errors;
-        if (row->created_ms == created && row->expires_ms > v->expires_ms)
-            v->expires_ms = row->expires_ms;
-    }
-    tf_msg_clear(&reply);
-    return TF_OK;
-}
-
 /* Tells the catalog about a freshly written label (nothing on the volume yet). Best effort. */
 static void
 s_volume_tell(tf_client_t *client, const char *drive_name, const tf_label_t *label,
-              const s_volume_t *before)
+              const cli_volume_t *before)
 {
     if (!client)
         return;
@@ -262,7 +201,9 @@ s_volume_tell(tf_client_t *client, const char *drive_name, const tf_label_t *lab
         floor_ms = 0;
     tf_msg_t msg = {.type = TF_MSG_CAT_VOLUME};
     msg.cat_volume = (tf_msg_cat_volume_t){
-        .label = (char *) label->label, .pool = (char *) label->pool, .state = "appendable",
+        /* A cartridge with write errors stays out of use until 'tapeflow tape clear'. */
+        .label = (char *) label->label, .pool = (char *) label->pool,
+        .state = before && before->error ? "error" : "appendable",
         .media_type = label->media_type[0] ? (char *) label->media_type : NULL,
         .created_ms = created, .expires_ms = floor_ms, .tape_files = 1,
         .write_errors = before ? before->write_errors : 0,
@@ -311,7 +252,7 @@ s_label(cli_t *cli, const s_args_t *a)
         return CLI_EXIT_FAIL;
     int exit = CLI_EXIT_FAIL;
     tf_client_t *client = NULL;
-    s_volume_t facts;
+    cli_volume_t facts;
     memset(&facts, 0, sizeof facts);
     tf_label_info_t before;
     if (tf_label_read(drive, &before, &err) != TF_OK) {
@@ -328,10 +269,10 @@ s_label(cli_t *cli, const s_args_t *a)
                             "lose its contents\n", a->drive, before.found);
         goto done;
     }
-    client = s_catalog_client(cli);
+    client = cli_volume_catalog_client(cli->cfg);
     if (before.kind == TF_LABEL_TAPEFLOW) {
         /* --force overrides other programs' labels, never a tapeflow volume's retention. */
-        if (s_volume_facts(cli, client, drive, &before, &facts, &err) != TF_OK) {
+        if (cli_volume_facts(cli->cfg, client, drive, &before, &facts, &err) != TF_OK) {
             fprintf(stderr, "tapeflow tape label: drive %s: %s\n", a->drive, err.message);
             goto done;
         }
@@ -537,7 +478,7 @@ s_erase(cli_t *cli, const s_args_t *a)
     tf_err_t err = {0};
     int exit = CLI_EXIT_FAIL;
     tf_client_t *client = NULL;
-    s_volume_t facts;
+    cli_volume_t facts;
     memset(&facts, 0, sizeof facts);
     tf_label_info_t before;
     tf_label_t label;
@@ -551,7 +492,7 @@ s_erase(cli_t *cli, const s_args_t *a)
                         "with 'tapeflow tape label %s --label NAME --pool POOL')\n", a->drive, a->drive);
         goto done;
     }
-    client = s_catalog_client(cli);
+    client = cli_volume_catalog_client(cli->cfg);
     if (before.kind == TF_LABEL_TAPEFLOW) {
         /* The label stays: same name and pool, created now, no expiry. */
         if (a->label || a->pool) {
@@ -561,7 +502,7 @@ s_erase(cli_t *cli, const s_args_t *a)
             exit = CLI_EXIT_USAGE;
             goto done;
         }
-        if (s_volume_facts(cli, client, drive, &before, &facts, &err) != TF_OK) {
+        if (cli_volume_facts(cli->cfg, client, drive, &before, &facts, &err) != TF_OK) {
             fprintf(stderr, "tapeflow tape erase: drive %s: %s\n", a->drive, err.message);
             goto done;
         }
@@ -648,7 +589,7 @@ s_ms_text(int64_t ms, char *buf, size_t size)
 
 typedef struct {
     const char *pool;
-    size_t volumes, appendable, full, expired;
+    size_t volumes, appendable, full, expired, error;
 } s_pool_sum_t;
 
 static s_pool_sum_t *
@@ -715,6 +656,8 @@ s_list(cli_t *cli, const s_args_t *a)
             p->full++;
         else if (v->state && strcmp(v->state, "expired") == 0)
             p->expired++;
+        else if (v->state && strcmp(v->state, "error") == 0)
+            p->error++;
         else
             p->appendable++;
     }
@@ -764,6 +707,7 @@ s_list(cli_t *cli, const s_args_t *a)
                 tf_json_int(j, "appendable", (int64_t) sums[i].appendable);
                 tf_json_int(j, "full", (int64_t) sums[i].full);
                 tf_json_int(j, "expired", (int64_t) sums[i].expired);
+                tf_json_int(j, "error", (int64_t) sums[i].error);
                 tf_json_int(j, "volumes_configured", tf_volume_pool_count(cli->cfg, sums[i].pool));
                 if (tf_volume_retention(cli->cfg, sums[i].pool, &retention, &perr) == TF_OK
                     && retention != TF_VOLUME_NEVER)
@@ -814,9 +758,16 @@ s_list(cli_t *cli, const s_args_t *a)
             char of[48] = "";
             if (want > 0)
                 snprintf(of, sizeof of, " of %" PRId64, want);
-            printf("pool %s: %zu%s volume%s (%zu appendable, %zu full, %zu expired), retention %s\n",
+            char errors[64] = "";
+            if (p->error > 0)
+                snprintf(errors, sizeof errors, ", %zu error", p->error);
+            printf("pool %s: %zu%s volume%s (%zu appendable, %zu full, %zu expired%s), retention %s\n",
                    p->pool, p->volumes, of, p->volumes == 1 && want <= 1 ? "" : "s", p->appendable,
-                   p->full, p->expired, period);
+                   p->full, p->expired, errors, period);
+            if (p->error > 0)
+                printf("  pool %s has %zu volume%s in state error (write errors): 'tapeflow tape clear "
+                       "LABEL' once a cartridge is known to be good\n", p->pool, p->error,
+                       p->error == 1 ? "" : "s");
             if (p->volumes > 0 && p->appendable == 0 && p->expired == 0)
                 printf("  pool %s has no appendable or expired volume: backups to it are refused "
                        "until one expires or a new tape is labelled\n", p->pool);
@@ -834,6 +785,91 @@ s_list(cli_t *cli, const s_args_t *a)
     return CLI_EXIT_OK;
 }
 
+/* `tape clear LABEL`: state error (write errors) back to appendable; the counts stay. */
+static int
+s_clear(cli_t *cli, const s_args_t *a)
+{
+    const char *label = a->drive;
+    tf_err_t err = {0};
+    tf_client_t *client = tf_client_new(tf_config_get(cli->cfg, "broker/endpoint"), &err);
+    tf_msg_t reply;
+    memset(&reply, 0, sizeof reply);
+    int timeout = a->timeout_ms > 0 ? a->timeout_ms : CLI_JOB_TIMEOUT_MS;
+    int rc = client ? TF_OK : err.code;
+    if (rc == TF_OK) {
+        tf_msg_cat_query_t query = {.query = "volumes", .pattern = (char *) label};
+        rc = cli_catalog_query(client, &query, &reply, timeout, &err);
+    }
+    const tf_msg_volume_row_t *row = NULL;
+    for (size_t i = 0; rc == TF_OK && i < reply.cat_reply.volumes_count; i++)
+        if (strcmp(reply.cat_reply.volumes[i].label, label) == 0)
+            row = &reply.cat_reply.volumes[i];
+    if (rc == TF_OK && !row)
+        rc = tf_err_set(&err, TF_ERR_NOTFOUND, "the catalog knows no volume %s ('tapeflow tape list' "
+                        "shows the volumes it knows)", label);
+    bool was_error = row && row->state && strcmp(row->state, "error") == 0;
+    if (rc == TF_OK && was_error) {
+        tf_msg_t msg = {.type = TF_MSG_CAT_VOLUME};
+        msg.cat_volume = (tf_msg_cat_volume_t){
+            .label = row->label, .pool = row->pool, .state = "appendable", .media_type = row->media_type,
+            .created_ms = row->created_ms, .expires_ms = row->expires_ms, .bytes_used = row->bytes_used,
+            .last_written_ms = row->last_written_ms, .write_errors = row->write_errors,
+            .read_errors = row->read_errors, .tape_files = row->tape_files, .drive = row->drive,
+            .time_ms = tf_clock_wall_ms()};
+        char id[128];
+        snprintf(id, sizeof id, "%s-cleared-%" PRId64, row->label, msg.cat_volume.time_ms);
+        tf_msg_t result;
+        rc = tf_client_call(client, "catalog", id, NULL, &msg, &result, timeout, &err);
+        if (rc == TF_OK)
+            tf_msg_clear(&result);
+        else
+            tf_err_prefix(&err, "the catalog did not take the change: ");
+    }
+    tf_client_destroy(&client);
+    if (rc != TF_OK) {
+        if (a->json) {
+            tf_json_t *j = tf_json_new();
+            if (j) {
+                tf_json_object_begin(j, NULL);
+                tf_json_str(j, "label", label);
+                tf_json_str(j, "error", err.message);
+                tf_json_str(j, "code", tf_status_name(err.code));
+                tf_json_object_end(j);
+                s_print_json(j);
+                tf_json_destroy(&j);
+            }
+        }
+        fprintf(stderr, "tapeflow tape clear: %s\n", err.message);
+        tf_msg_clear(&reply);
+        return CLI_EXIT_FAIL;
+    }
+    if (a->json) {
+        tf_json_t *j = tf_json_new();
+        if (j) {
+            tf_json_object_begin(j, NULL);
+            tf_json_str(j, "label", row->label);
+            tf_json_str(j, "pool", row->pool);
+            tf_json_str(j, "previous_state", row->state);
+            tf_json_str(j, "state", was_error ? "appendable" : row->state);
+            tf_json_bool(j, "cleared", was_error);
+            tf_json_int(j, "write_errors", (int64_t) row->write_errors);
+            tf_json_int(j, "read_errors", (int64_t) row->read_errors);
+            tf_json_object_end(j);
+            s_print_json(j);
+            tf_json_destroy(&j);
+        }
+    } else if (was_error)
+        printf("tape %s (pool %s) is appendable again: the tape writer may write to it (its %" PRIu64
+               " write error%s and %" PRIu64 " read error%s stay counted)\n", row->label, row->pool,
+               row->write_errors, row->write_errors == 1 ? "" : "s", row->read_errors,
+               row->read_errors == 1 ? "" : "s");
+    else
+        printf("tape %s is not marked error (it is %s): nothing to clear\n", row->label,
+               row->state ? row->state : "?");
+    tf_msg_clear(&reply);
+    return CLI_EXIT_OK;
+}
+
 int
 cmd_tape(cli_t *cli, int argc, char **argv)
 {
@@ -846,6 +882,11 @@ cmd_tape(cli_t *cli, int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "scan") == 0)
         return cmd_tape_scan(cli, argc - 1, argv + 1);
 #endif
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            s_usage(stdout);   /* `tapeflow tape clear --help`, ... */
+            return CLI_EXIT_OK;
+        }
     s_args_t a;
     int rc = s_parse(argc, argv, cli->json, &a);
     if (rc != CLI_EXIT_OK)
@@ -860,5 +901,8 @@ cmd_tape(cli_t *cli, int argc, char **argv)
         return s_list(cli, &a);
     if (strcmp(a.sub, "erase") == 0)
         return s_erase(cli, &a);
-    return cli_usage_error("tape", "unknown tape command '%s' (label, info, dump, list or erase)", a.sub);
+    if (strcmp(a.sub, "clear") == 0)
+        return s_clear(cli, &a);
+    return cli_usage_error("tape", "unknown tape command '%s' (label, info, dump, list, erase, scan or "
+                           "clear)", a.sub);
 }

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "tf_log.h"
 #ifdef TF_HAVE_CMD_DRIVE
+#include "cli_volume.h"
 #include "cmd_drive.h"
 #endif
 
@@ -21,7 +22,7 @@ s_cmd_drive(cli_t *cli, int argc, char **argv)
 {
 #ifdef TF_HAVE_CMD_DRIVE
     if (!cli->json)
-        return tf_cmd_drive(cli->cfg, argc, argv);
+        return tf_cmd_drive(cli->cfg, cli_volume_may_destroy, argc, argv);
     /* --json given before the command: hand it on after the drive arguments. */
     char **args = calloc((size_t) argc + 2, sizeof *args);
     if (!args) {
@@ -31,7 +32,7 @@ s_cmd_drive(cli_t *cli, int argc, char **argv)
     for (int i = 0; i < argc; i++)
         args[i] = argv[i];
     args[argc] = (char *) "--json";
-    int rc = tf_cmd_drive(cli->cfg, argc + 1, args);
+    int rc = tf_cmd_drive(cli->cfg, cli_volume_may_destroy, argc + 1, args);
     free(args);
     return rc;
 #else
