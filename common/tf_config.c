@@ -71,6 +71,9 @@ static const struct {
        pool rotates through (0 = not set; 'tapeflow tape list' compares). */
     {"pools/default/retention", "30"},
     {"pools/default/volumes", "0"},
+    /* pools/<name>/allow_zero_retention = 1: a retention under 1 day is meant (test pools);
+       otherwise it is refused (issue 8.6) */
+    {"pools/default/allow_zero_retention", "0"},
     {"actors/echo/instances", "1"},
     {"actors/catalog/instances", "1"},
     {"actors/scanner/instances", "1"},

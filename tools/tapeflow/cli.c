@@ -55,7 +55,9 @@ static const struct {
      "Starts a backup job of the paths (folders are walked; symlinks are stored, not followed;\n"
      "other file systems are skipped unless --all-filesystems) to a tape of POOL (backup/pool).\n"
      "Prints the job id. --wait follows the job to its end with a progress bar (plain lines when\n"
-     "not on a terminal) and exits 0 when it completed, 1 when it failed (with the root cause).\n"},
+     "not on a terminal) and exits 0 when it completed, 1 when it ended any other way:\n"
+     "completed_with_warnings (entries missing: the message says how many; tapeflow job ID\n"
+     "--missing lists them), failed (with the root cause) or expired.\n"},
     {"restore",
      "usage: tapeflow [--config FILE] restore JOB [PATH-OR-GLOB...] --to DIR [--json]\n"
      "\n"
