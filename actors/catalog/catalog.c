@@ -219,7 +219,7 @@ s_begin(catalog_t *self, tf_err_t *err)
 /* Notes a job event; published by s_end once the transaction committed. Events are for
    watching only: when memory runs out the event is dropped (logged). */
 static void
-s_event_add(catalog_t *self, const char *job_id, const char *kind)
+s_event_add(catalog_t *self, const char *job_id, const char *kind, const char *stage)
 {
     if (!self->events)
         return;
@@ -236,6 +236,7 @@ s_event_add(catalog_t *self, const char *job_id, const char *kind)
     catalog_pending_t *p = &self->pending[self->pending_count++];
     snprintf(p->job_id, sizeof p->job_id, "%s", job_id);
     snprintf(p->kind, sizeof p->kind, "%s", kind);
+    snprintf(p->stage, sizeof p->stage, "%s", stage ? stage : "");
 }
 
 /* Publishes the events of the transaction that just committed, each with the job as it now is. */
@@ -254,6 +255,16 @@ s_event_flush(catalog_t *self)
                         err.message[0] ? err.message : "the job is not in the catalog");
             tf_msg_clear(&reply);
             continue;
+        }
+        /* A stage event names the stage the job moved to, even when the same transaction moved
+           it on (the last archive on tape also ends the job). */
+        tf_msg_job_row_t *row = &reply.cat_reply.jobs[0];
+        if (p->stage[0] && (!row->stage || strcmp(row->stage, p->stage) != 0)) {
+            char *stage = strdup(p->stage);
+            if (stage) {
+                free(row->stage);
+                row->stage = stage;
+            }
         }
         char topic[TF_MSG_MAX_ID + 48];
         snprintf(topic, sizeof topic, "job.%s.%s", p->job_id, p->kind);
@@ -585,7 +596,7 @@ s_job_check_complete(catalog_t *self, const char *job_id, int64_t now, tf_err_t 
     if (rc == TF_OK) {
         tf_log_info("job %s %s: %" PRIu64 " archives, %" PRIu64 " of %" PRIu64 " files", job_id, outcome,
                     archives, files, files_total);
-        s_event_add(self, job_id, outcome);
+        s_event_add(self, job_id, outcome, NULL);
     }
     return rc;
 }
@@ -632,7 +643,7 @@ s_job_fail(catalog_t *self, const char *job_id, const char *stage, const char *m
     if (rc == TF_OK && changes > 0)
         tf_log_warn("job %s: %s failed: %s", job_id, stage ? stage : "?", detail);
     if (rc == TF_OK && changes > 0 && was_open)
-        s_event_add(self, job_id, "failed");
+        s_event_add(self, job_id, "failed", NULL);
     return rc;
 }
 
@@ -695,7 +706,7 @@ s_job_stage(catalog_t *self, const tf_msg_cat_job_t *m, int64_t t, tf_err_t *err
     int changes = 0;
     int rc = s_run(self, stmt, b, "cannot record the job's stage", &changes, err);
     if (rc == TF_OK && changes > 0 && moved)
-        s_event_add(self, m->job_id, "stage");
+        s_event_add(self, m->job_id, "stage", m->stage);
     return rc;
 }
 
@@ -1072,6 +1083,18 @@ s_cat_written(catalog_t *self, const tf_msg_cat_written_t *m, tf_err_t *err)
         rc = stmt ? s_run(self, stmt, s_bind_text(stmt, 1, m->job_id) | sqlite3_bind_int64(stmt, 2, now),
                           "cannot update the job's progress", NULL, err)
                   : TF_ERR_DB;
+        /* The first archive on tape: the job is in stage tape (no process reports it). */
+        int moved = 0;
+        if (rc == TF_OK) {
+            stmt = catalog_prepare(self,
+                "UPDATE jobs SET stage = 'tape', stage_ms = MAX(stage_ms, ?2) "
+                "WHERE job_id = ?1 AND status IN ('queued', 'running') AND stage IS NOT 'tape'", err);
+            rc = stmt ? s_run(self, stmt, s_bind_text(stmt, 1, m->job_id) | sqlite3_bind_int64(stmt, 2, now),
+                              "cannot update the job's stage", &moved, err)
+                      : TF_ERR_DB;
+        }
+        if (rc == TF_OK && moved > 0)
+            s_event_add(self, m->job_id, "stage", "tape");
         if (rc == TF_OK)
             rc = s_job_check_complete(self, m->job_id, now, err);
     }
@@ -1165,7 +1188,7 @@ s_volume_recycled(catalog_t *self, const tf_msg_cat_volume_t *m, int64_t now, tf
                   : TF_ERR_DB;
         if (rc == TF_OK && changes > 0) {
             tf_log_info("job %s %s", hits[i].job_id, message);
-            s_event_add(self, hits[i].job_id, "expired");
+            s_event_add(self, hits[i].job_id, "expired", NULL);
         }
     }
     for (size_t i = 0; i < count; i++)
@@ -1194,14 +1217,16 @@ s_cat_volume(catalog_t *self, const tf_msg_cat_volume_t *m, tf_err_t *err)
     int rc = s_begin(self, err);
     if (rc != TF_OK)
         return rc;
-    /* The generation the catalog knew before this report (-1: none). */
-    int64_t known_created = -1;
-    sqlite3_stmt *stmt = catalog_prepare(self, "SELECT created_ms FROM volumes WHERE label = ?1", err);
+    /* The generation the catalog knew before this report (-1: none), and its tape files. */
+    int64_t known_created = -1, known_files = 0;
+    sqlite3_stmt *stmt = catalog_prepare(self, "SELECT created_ms, tape_files FROM volumes WHERE label = ?1", err);
     if (!stmt)
         return s_end(self, TF_ERR_DB, err);
     int s = s_bind_text(stmt, 1, m->label) == SQLITE_OK ? sqlite3_step(stmt) : SQLITE_ERROR;
-    if (s == SQLITE_ROW)
+    if (s == SQLITE_ROW) {
         known_created = sqlite3_column_int64(stmt, 0);
+        known_files = sqlite3_column_int64(stmt, 1);
+    }
     sqlite3_finalize(stmt);
     if (s != SQLITE_ROW && s != SQLITE_DONE)
         return s_end(self, catalog_db_error(self, err, "cannot look up the volume"), err);
@@ -1228,7 +1253,11 @@ s_cat_volume(catalog_t *self, const tf_msg_cat_volume_t *m, tf_err_t *err)
                 | sqlite3_bind_int64(stmt, 13, t);
         rc = s_run(self, stmt, b, "cannot record the volume", &changes, err);
     }
-    if (rc == TF_OK && changes > 0 && m->created_ms > 0 && known_created < m->created_ms)
+    /* A newer generation; or, labels counting whole seconds, the same second's label on a tape
+       that held archives and now holds none (relabelled within a second of the last label). */
+    bool fresh = m->last_written_ms == 0 && m->tape_files <= 1;
+    if (rc == TF_OK && changes > 0 && m->created_ms > 0
+        && (known_created < m->created_ms || (fresh && known_created == m->created_ms && known_files > 1)))
         rc = s_volume_recycled(self, m, catalog_now(self), err);
     rc = s_end(self, rc, err);
     if (rc == TF_OK)

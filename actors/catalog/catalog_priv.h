@@ -10,6 +10,7 @@
 typedef struct {
     char job_id[TF_MSG_MAX_ID + 1];
     char kind[32];          /* stage, or the final status */
+    char stage[32];         /* stage: the one the job moved to */
 } catalog_pending_t;
 
 struct _catalog_t {

@@ -532,11 +532,11 @@ s_volume_recycle(s_item_t *it, tf_drive_t *drive, const char *pool, int64_t expi
         .media_type = v->label.media_type[0] ? v->label.media_type : NULL,
         .created_ms = v->created_ms, .tape_files = 1, .write_errors = v->write_errors,
         .read_errors = v->read_errors, .drive = it->tw->drive_name, .time_ms = tf_clock_wall_ms()};
-    char id[128];
-    snprintf(id, sizeof id, "%s-labelled-%" PRId64, v->label.label, v->created_ms);
+    /* A fresh item id: labels count whole seconds, so "<label>-labelled-<created>" may be the
+       label's own report of the same second (answered "existed", never applied). */
     tf_msg_t result;
     tf_err_t cerr = {0};
-    if (tf_client_call(it->tw->client, "catalog", id, NULL, &msg, &result, it->tw->catalog_timeout_ms,
+    if (tf_client_call(it->tw->client, "catalog", NULL, NULL, &msg, &result, it->tw->catalog_timeout_ms,
                        &cerr) != TF_OK)
         tf_log_warn("cannot tell the catalog that tape %s was recycled (%s): its older jobs are marked "
                     "expired when it next hears of the volume", v->label.label, cerr.message);

@@ -313,6 +313,15 @@ test_recycled_volume_expires_jobs(void **state)
     s_volume(fx, "TF0001", gen3, 2, fx->now, fx->now);
     assert_string_equal(s_get(fx, "JC").status, "expired");
     assert_string_equal(s_get(fx, "JB").status, "completed");
+    /* Labels count whole seconds: relabelled within the same second as the label before, the
+       volume that held archives and now holds none is a new generation too. */
+    s_job_op(fx, "JS", "scanned", "scan", 2000, 1, 1, 0);
+    s_files(fx, "JS", 1, 1, 0);
+    s_written(fx, "JS", 1, "TF0003", 1, 1);
+    s_volume(fx, "TF0003", 1700000100000, 2, fx->now, fx->now);
+    assert_string_equal(s_get(fx, "JS").status, "completed");
+    s_volume(fx, "TF0003", 1700000100000, 1, 0, fx->now + 10);
+    assert_string_equal(s_get(fx, "JS").status, "expired");
     /* The expired stays expired: a failure report changes nothing. */
     s_job_op(fx, "JA", "failed", "tape", 0, 0, 0, 0);
     assert_string_equal(s_get(fx, "JA").status, "expired");
@@ -361,12 +370,15 @@ test_events_once_after_commit(void **state)
     assert_int_equal(s_item(fx, &m, NULL), TF_ERR_INVALID);
     assert_int_equal(fx->events, 7);
     assert_string_equal(fx->topics[6], "job.JG.failed");
-    /* A job with warnings ends with its own topic. */
+    /* A job with warnings ends with its own topic; its first archive on tape moved it to stage
+       tape (the catalog's own stage change). */
     s_job_op(fx, "JH", "scanned", "scan", 1300, 2, 1, 0);
     s_files(fx, "JH", 1, 1, 1);
     s_written(fx, "JH", 1, "TF0001", 3, 1);
-    assert_int_equal(fx->events, 8);
-    assert_string_equal(fx->topics[7], "job.JH.completed_with_warnings");
+    assert_int_equal(fx->events, 9);
+    assert_string_equal(fx->topics[7], "job.JH.stage");
+    assert_string_equal(fx->topics[8], "job.JH.completed_with_warnings");
+    assert_string_equal(fx->statuses[8], "completed_with_warnings");
 }
 
 int
