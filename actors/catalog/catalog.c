@@ -491,20 +491,19 @@ s_first_warnings(catalog_t *self, const char *job_id, char *buf, size_t size, ui
 /* Ends the job when it is scanned and every group 1..groups_total has a written archive with
    all its file rows: completed; completed_with_warnings when entries are missing (files_done
    below files_total) or anything warned; failed when the scan counted entries and no archive
-   stored any of them. */
+   stored any of them. refresh: entry warnings arrived for a job that already ended this way
+   (an archive that stored nothing can be on tape before its part 1): its outcome and message
+   are made again, with an event only when the status changes. */
 static int
-s_job_check_complete(catalog_t *self, const char *job_id, int64_t now, tf_err_t *err)
+s_job_check_complete(catalog_t *self, const char *job_id, int64_t now, bool refresh, tf_err_t *err)
 {
     sqlite3_stmt *stmt = catalog_prepare(self,
         "SELECT j.status, j.scanned, j.groups_total, j.warnings, j.files_done, j.bytes_done, "
         "  j.archives_written, j.message, "
         "  (SELECT count(DISTINCT a.group_no) FROM archives a WHERE a.job_id = j.job_id "
         "     AND a.written = 1 AND a.file_rows >= a.files "
-        /* an archive that stored nothing waits for the warnings saying why (its part 1) */
-        "     AND (a.files > 0 OR EXISTS (SELECT 1 FROM entry_warnings w "
-        "          WHERE w.archive_id = a.archive_id)) "
         "     AND a.group_no BETWEEN 1 AND j.groups_total), "
-        "  j.files_total "
+        "  j.files_total, j.completed_ms IS NOT NULL "
         "FROM jobs j WHERE j.job_id = ?1", err);
     if (!stmt)
         return TF_ERR_DB;
@@ -528,7 +527,13 @@ s_job_check_complete(catalog_t *self, const char *job_id, int64_t now, tf_err_t 
     const char *old = (const char *) sqlite3_column_text(stmt, 7);
     uint64_t complete = (uint64_t) sqlite3_column_int64(stmt, 8);
     uint64_t files_total = (uint64_t) sqlite3_column_int64(stmt, 9);
-    if (!open || !scanned || complete < groups) {
+    /* Ended by this check before (completed_ms set; a stage's failure or an expiry is left alone). */
+    bool ended = sqlite3_column_int(stmt, 10) != 0 && status
+                 && (strcmp(status, "completed") == 0 || strcmp(status, "completed_with_warnings") == 0
+                     || strcmp(status, "failed") == 0);
+    char was[32];
+    snprintf(was, sizeof was, "%s", status ? status : "");
+    if (refresh ? !ended : (!open || !scanned || complete < groups)) {
         sqlite3_finalize(stmt);
         return TF_OK;
     }
@@ -543,8 +548,10 @@ s_job_check_complete(catalog_t *self, const char *job_id, int64_t now, tf_err_t 
     uint64_t scan_warnings = warnings > entry_warnings ? warnings - entry_warnings : 0;
     const char *outcome = "completed", *stage = "catalog", *detail = NULL;
     char size[32], text[8192], message[TF_MSG_MAX_TEXT], scan_part[TF_MSG_MAX_TEXT + 16] = "";
-    if (scan_warnings > 0 && old && *old)
+    if (scan_warnings > 0 && old && *old && !refresh)
         snprintf(scan_part, sizeof scan_part, "; scan: %s", old);
+    else if (scan_warnings > 0 && old && strstr(old, "; scan: "))
+        snprintf(scan_part, sizeof scan_part, "%s", strstr(old, "; scan: "));
     if (files_total > 0 && files == 0) {
         /* Nothing at all was stored: not a backup. */
         outcome = "failed";
@@ -586,14 +593,14 @@ s_job_check_complete(catalog_t *self, const char *job_id, int64_t now, tf_err_t 
 
     stmt = catalog_prepare(self,
         "UPDATE jobs SET status = ?4, stage = ?5, message = ?2, detail = COALESCE(?6, detail), "
-        "completed_ms = ?3, updated_ms = ?3 WHERE job_id = ?1", err);
+        "completed_ms = COALESCE(completed_ms, ?3), updated_ms = ?3 WHERE job_id = ?1", err);
     if (!stmt)
         return TF_ERR_DB;
     int b = s_bind_text(stmt, 1, job_id) | s_bind_text(stmt, 2, message) | sqlite3_bind_int64(stmt, 3, now)
             | s_bind_text(stmt, 4, outcome) | s_bind_text(stmt, 5, stage)
             | s_bind_text(stmt, 6, detail ? detail_text : NULL);
     rc = s_run(self, stmt, b, "cannot complete the job", NULL, err);
-    if (rc == TF_OK) {
+    if (rc == TF_OK && (!refresh || strcmp(was, outcome) != 0)) {
         tf_log_info("job %s %s: %" PRIu64 " archives, %" PRIu64 " of %" PRIu64 " files", job_id, outcome,
                     archives, files, files_total);
         s_event_add(self, job_id, outcome, NULL);
@@ -728,7 +735,7 @@ s_job_scanned(catalog_t *self, const tf_msg_cat_job_t *m, int64_t t, tf_err_t *e
             | s_bind_u64(stmt, 5, m->warnings) | s_bind_text(stmt, 6, m->message)
             | sqlite3_bind_int64(stmt, 7, t);
     int rc = s_run(self, stmt, b, "cannot record the scan", NULL, err);
-    return rc == TF_OK ? s_job_check_complete(self, m->job_id, t, err) : rc;
+    return rc == TF_OK ? s_job_check_complete(self, m->job_id, t, false, err) : rc;
 }
 
 static int
@@ -896,8 +903,10 @@ s_cat_files(catalog_t *self, const tf_msg_cat_files_t *m, tf_err_t *err)
     }
     if (rc == TF_OK && (added > 0 || warned > 0)) {
         rc = s_job_touch(self, m->job_id, now, err);
+        if (rc == TF_OK && warned > 0)   /* the job may have ended before these warnings */
+            rc = s_job_check_complete(self, m->job_id, now, true, err);
         if (rc == TF_OK)
-            rc = s_job_check_complete(self, m->job_id, now, err);
+            rc = s_job_check_complete(self, m->job_id, now, false, err);
     }
     rc = s_end(self, rc, err);
     if (rc == TF_OK)
@@ -1096,7 +1105,7 @@ s_cat_written(catalog_t *self, const tf_msg_cat_written_t *m, tf_err_t *err)
         if (rc == TF_OK && moved > 0)
             s_event_add(self, m->job_id, "stage", "tape");
         if (rc == TF_OK)
-            rc = s_job_check_complete(self, m->job_id, now, err);
+            rc = s_job_check_complete(self, m->job_id, now, false, err);
     }
     rc = s_end(self, rc, err);
     if (rc == TF_OK && changes > 0)

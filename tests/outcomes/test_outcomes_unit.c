@@ -204,11 +204,19 @@ test_skipped_entries_make_warnings(void **state)
     s_job_op(fx, "J1", "scanned", "scan", 2000, 6, 2, 1);   /* one scan warning */
     s_files(fx, "J1", 1, 3, 1);
     s_written(fx, "J1", 1, "TF0001", 1, 3);
-    /* g2 stored nothing: written with 0 files, but it ends only with its warnings. */
+    /* g2 stored nothing: written with 0 files (the tape writer has no rows to wait for), so the
+       job ends before g2's part 1 with its warnings; they still count, the message is made again,
+       and there is no second end event. */
     s_written(fx, "J1", 2, "TF0001", 2, 0);
-    assert_string_equal(s_get(fx, "J1").status, "running");
-    s_files(fx, "J1", 2, 0, 2);
     s_job_t j = s_get(fx, "J1");
+    assert_string_equal(j.status, "completed_with_warnings");
+    assert_int_equal(j.warnings, 2);
+    if (!strstr(j.message, "completed with warnings: 3 of 6 files missing"))
+        fail_msg("message: %s", j.message);
+    int ends = fx->events;
+    s_files(fx, "J1", 2, 0, 2);
+    assert_int_equal(fx->events, ends);
+    j = s_get(fx, "J1");
     assert_string_equal(j.status, "completed_with_warnings");
     assert_int_equal(j.files_done, 3);
     assert_int_equal(j.warnings, 4);   /* 1 scan + 3 skipped */
@@ -253,11 +261,27 @@ test_nothing_stored_fails(void **state)
     s_files(fx, "J2", 1, 0, 2);
     s_written(fx, "J2", 1, "TF0001", 1, 0);
     s_job_t j = s_get(fx, "J2");
+    assert_int_equal(j.warnings, 2);
     assert_string_equal(j.status, "failed");
     if (!strstr(j.message, "failed: none of the 2 scanned entries could be stored (2 missing; list them "
                            "with: tapeflow job J2 --missing)"))
         fail_msg("message: %s", j.message);
     assert_non_null(strstr(j.detail, "/src/g1-skipped-00000: skipped: vanished since the scan"));
+
+    /* On tape before its warnings: failed at once, the reasons follow into detail and message. */
+    s_job_op(fx, "J4", "scanned", "scan", 2000, 2, 1, 0);
+    s_written(fx, "J4", 1, "TF0001", 3, 0);
+    j = s_get(fx, "J4");
+    assert_string_equal(j.status, "failed");
+    assert_string_equal(j.detail, "no archive stored any of the scanned entries");
+    int ends = fx->events;
+    s_files(fx, "J4", 1, 0, 2);
+    j = s_get(fx, "J4");
+    assert_string_equal(j.status, "failed");
+    assert_int_equal(j.warnings, 2);
+    assert_non_null(strstr(j.detail, "/src/g1-skipped-00000: skipped: vanished since the scan"));
+    assert_non_null(strstr(j.message, "(2 missing; list them with: tapeflow job J4 --missing); /src/g1-skipped"));
+    assert_int_equal(fx->events, ends);
 
     /* Everything stored, no warnings: plain completed as before. */
     s_job_op(fx, "J3", "scanned", "scan", 2000, 3, 1, 0);
