@@ -203,6 +203,20 @@ s_copy_data(run_t *run, const char *path, uint64_t size, tf_err_t *err)
     return TF_OK;
 }
 
+/* An entry the disk reader could not open: skipped, in words an operator acts on (libarchive
+   says "<path>: Cannot stat"). */
+static void
+s_skip(run_t *run, const char *path, bool eof)
+{
+    int e = archive_errno(run->disk);
+    if (eof || e == ENOENT || e == ENOTDIR)
+        s_warn(run, true, path, "skipped: vanished since the scan (or not visible on this compressor's host)");
+    else if (e == EACCES || e == EPERM)
+        s_warn(run, true, path, "skipped: cannot be read: %s", strerror(e));
+    else
+        s_warn(run, true, path, "skipped: %s", archive_error_string(run->disk));
+}
+
 /* Relative stored path: leading '/' removed ("/" itself becomes "."). */
 static const char *
 s_relative(const char *path)
@@ -217,13 +231,12 @@ s_entry(run_t *run, const char *path, struct archive_entry *entry, tf_err_t *err
 {
     archive_entry_clear(entry);
     if (archive_read_disk_open(run->disk, path) != ARCHIVE_OK) {
-        s_warn(run, true, path, "skipped: %s", archive_error_string(run->disk));
+        s_skip(run, path, false);
         return TF_OK;
     }
     int rc = archive_read_next_header2(run->disk, entry);
     if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
-        s_warn(run, true, path, "skipped: %s", rc == ARCHIVE_EOF ? "vanished since the scan"
-                                                            : archive_error_string(run->disk));
+        s_skip(run, path, rc == ARCHIVE_EOF);
         archive_read_close(run->disk);
         return TF_OK;
     }

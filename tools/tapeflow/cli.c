@@ -70,10 +70,11 @@ static const struct {
      "\n"
      "Lists backup jobs, newest first: status, stage, files and bytes done/total, message.\n"},
     {"job",
-     "usage: tapeflow [--config FILE] job ID [--json]\n"
+     "usage: tapeflow [--config FILE] job ID [--missing] [--json]\n"
      "\n"
      "Shows one job: status, stage, progress, archives and, when it failed, the root cause.\n"
-     "Exit 1 when the job failed or is unknown.\n"},
+     "Exit 1 when the job is unknown or ended other than completed (completed_with_warnings,\n"
+     "failed, expired). --missing lists the entries the scan counted that no archive stored.\n"},
     {"changer",
      "usage: tapeflow [--config FILE] changer list|load|unload CHANGER ...\n"
      "\n"
