@@ -170,6 +170,7 @@ static const tf_field_t s_error_fields[] = {
     F_INT(tf_msg_error_t, code, REQ),
     F_STR(tf_msg_error_t, message, REQ, TF_MSG_MAX_TEXT),
 };
+static const tf_record_t s_job_row;  /* defined with the catalog's records below */
 static const tf_field_t s_event_fields[] = {
     F_STR(tf_msg_event_t, topic, REQ, TF_MSG_MAX_ID * 2),
     F_INT(tf_msg_event_t, time_ms, REQ),
@@ -181,6 +182,7 @@ static const tf_field_t s_event_fields[] = {
     F_STR(tf_msg_event_t, item_id, OPT, TF_MSG_MAX_ID),
     F_UINT(tf_msg_event_t, done, OPT),
     F_UINT(tf_msg_event_t, total, OPT),
+    F_ROWS(tf_msg_event_t, job, OPT, 1, s_job_row),
 };
 
 /* --- backup pipeline ---------------------------------------------------------------- */
@@ -298,11 +300,18 @@ static const tf_field_t s_file_row_fields[] = {
     F_STR(tf_msg_file_row_t, link, OPT, TF_MSG_MAX_PATH),
 };
 static const tf_record_t s_file_row = RECORD("file", tf_msg_file_row_t, s_file_row_fields);
+static const tf_field_t s_warning_row_fields[] = {
+    F_STR(tf_msg_warning_row_t, path, REQ, TF_MSG_MAX_PATH),
+    F_STR(tf_msg_warning_row_t, reason, OPT, TF_MSG_MAX_TEXT),
+    F_BOOL(tf_msg_warning_row_t, missing, OPT),
+};
+static const tf_record_t s_warning_row = RECORD("warning", tf_msg_warning_row_t, s_warning_row_fields);
 static const tf_field_t s_cat_files_fields[] = {
     F_STR(tf_msg_cat_files_t, job_id, REQ, TF_MSG_MAX_ID),
     F_STR(tf_msg_cat_files_t, archive_id, REQ, TF_MSG_MAX_ID),
     F_UINT(tf_msg_cat_files_t, part, OPT),
     F_ROWS(tf_msg_cat_files_t, files, REQ, TF_MSG_MAX_ROWS, s_file_row),
+    F_ROWS(tf_msg_cat_files_t, warnings, OPT, TF_MSG_MAX_ROWS, s_warning_row),
 };
 static const tf_field_t s_segment_row_fields[] = {
     F_STR(tf_msg_segment_row_t, volume, REQ, TF_MSG_MAX_ID),
@@ -390,6 +399,7 @@ static const tf_field_t s_cat_reply_fields[] = {
     F_ROWS(tf_msg_cat_reply_t, archives, OPT, TF_MSG_MAX_ROWS, s_archive_row),
     F_BOOL(tf_msg_cat_reply_t, truncated, OPT),
     F_ROWS(tf_msg_cat_reply_t, volumes, OPT, TF_MSG_MAX_ROWS, s_volume_row),
+    F_ROWS(tf_msg_cat_reply_t, missing, OPT, TF_MSG_MAX_ROWS, s_warning_row),
 };
 static const tf_field_t s_tape_restore_fields[] = {
     F_STR(tf_msg_tape_restore_t, job_id, REQ, TF_MSG_MAX_ID),

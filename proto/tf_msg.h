@@ -199,6 +199,10 @@ typedef struct {
     char *item_id;
     uint64_t done;
     uint64_t total;
+    /* job.<id>.stage and the job-end events from the catalog (completed, completed_with_warnings,
+       failed, expired): the job as `tapeflow job ID --json` shows it, one row */
+    struct tf_msg_job_row_s *job;
+    size_t job_count;
 } tf_msg_event_t;
 
 /* --- backup pipeline (payloads of work items, and the stager's data protocol) ---------- */
@@ -343,6 +347,14 @@ typedef struct {
     char *link;             /* symlink target or hard link target */
 } tf_msg_file_row_t;
 
+/* A problem with one entry of an archive (the compressor's warnings): the entry was skipped
+   (missing: not in the archive - vanished, unreadable) or stored incomplete (missing false). */
+typedef struct {
+    char *path;             /* as scanned (absolute) */
+    char *reason;
+    bool missing;
+} tf_msg_warning_row_t;
+
 /* compressor -> catalog (work item): the entries of one archive */
 typedef struct {
     char *job_id;
@@ -350,6 +362,8 @@ typedef struct {
     uint64_t part;          /* large archives send their rows in parts, from 1 */
     tf_msg_file_row_t *files;
     size_t files_count;
+    tf_msg_warning_row_t *warnings; /* the archive's entry warnings (sent with part 1) */
+    size_t warnings_count;
 } tf_msg_cat_files_t;
 
 /* One piece of an archive on one volume (docs/tape-format.md, "Spanning volumes"). An
@@ -385,7 +399,8 @@ typedef struct {
 } tf_msg_cat_written_t;
 
 /* client -> catalog (work item): query: jobs | job | files | archives | archive_files | volumes
-   (archive_files: pattern is the exact archive id; volumes: pattern is a glob over labels) */
+   | missing (archive_files: pattern is the exact archive id; volumes: pattern is a glob over
+   labels; missing: the job's entries the scan counted but no archive stored) */
 typedef struct {
     char *query;
     char *job_id;
@@ -393,9 +408,10 @@ typedef struct {
     uint64_t limit;
 } tf_msg_cat_query_t;
 
-typedef struct {
+typedef struct tf_msg_job_row_s {
     char *job_id;
-    char *status;           /* queued | running | completed | failed | cancelled */
+    char *status;           /* queued | running | completed | completed_with_warnings | failed |
+                               cancelled | expired */
     char *stage;
     char *message;
     char *detail;
@@ -476,6 +492,8 @@ typedef struct {
     bool truncated;         /* more rows than the limit */
     tf_msg_volume_row_t *volumes;
     size_t volumes_count;
+    tf_msg_warning_row_t *missing;  /* query missing: path, reason (missing is true) */
+    size_t missing_count;
 } tf_msg_cat_reply_t;
 
 /* client -> tape (work item): restore archives of a job into dest */

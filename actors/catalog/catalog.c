@@ -19,7 +19,8 @@ static const char s_schema[] =
     "CREATE TABLE IF NOT EXISTS jobs ("
     "  job_id TEXT PRIMARY KEY,"
     "  defined INTEGER NOT NULL DEFAULT 0,"          /* the create op arrived */
-    "  status TEXT NOT NULL DEFAULT 'queued',"       /* queued|running|completed|failed|cancelled */
+    "  status TEXT NOT NULL DEFAULT 'queued',"       /* queued|running|completed|
+                                                        completed_with_warnings|failed|cancelled|expired */
     "  stage TEXT,"
     "  stage_ms INTEGER NOT NULL DEFAULT 0,"         /* time of the stage op that set stage */
     "  message TEXT,"
@@ -112,7 +113,18 @@ static const char s_schema[] =
     "  offset INTEGER NOT NULL,"                     /* archive byte offset of the first data byte */
     "  length INTEGER NOT NULL,"
     "  PRIMARY KEY (archive_id, seq)"
-    ") WITHOUT ROWID;";
+    ") WITHOUT ROWID;"
+    /* Problems with single entries the compressor reported (docs/catalog.md, "Missing
+       entries"): missing = the entry is in no archive (vanished, unreadable). */
+    "CREATE TABLE IF NOT EXISTS entry_warnings ("
+    "  archive_id TEXT NOT NULL,"
+    "  path TEXT NOT NULL,"                          /* as scanned (absolute) */
+    "  job_id TEXT NOT NULL,"
+    "  reason TEXT,"
+    "  missing INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (archive_id, path)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS entry_warnings_job ON entry_warnings(job_id, missing, path);";
 
 /* ------------------------------------------------------------------ helpers ------------ */
 
@@ -201,15 +213,88 @@ s_exec(catalog_t *self, const char *sql, tf_err_t *err)
 static int
 s_begin(catalog_t *self, tf_err_t *err)
 {
+    self->pending_count = 0;
     return s_exec(self, "BEGIN IMMEDIATE", err);
 }
 
-/* Commits when rc is TF_OK, else rolls back; returns the first failure. */
+/* Notes a job event; published by s_end once the transaction committed. Events are for
+   watching only: when memory runs out the event is dropped (logged). */
+static void
+s_event_add(catalog_t *self, const char *job_id, const char *kind, const char *stage)
+{
+    if (!self->events)
+        return;
+    if (self->pending_count == self->pending_cap) {
+        size_t cap = self->pending_cap ? self->pending_cap * 2 : 8;
+        catalog_pending_t *bigger = realloc(self->pending, cap * sizeof *bigger);
+        if (!bigger) {
+            tf_log_warn("job %s: out of memory: event %s not published", job_id, kind);
+            return;
+        }
+        self->pending = bigger;
+        self->pending_cap = cap;
+    }
+    catalog_pending_t *p = &self->pending[self->pending_count++];
+    snprintf(p->job_id, sizeof p->job_id, "%s", job_id);
+    snprintf(p->kind, sizeof p->kind, "%s", kind);
+    snprintf(p->stage, sizeof p->stage, "%s", stage ? stage : "");
+}
+
+/* Publishes the events of the transaction that just committed, each with the job as it now is. */
+static void
+s_event_flush(catalog_t *self)
+{
+    size_t count = self->pending_count;
+    self->pending_count = 0;
+    for (size_t i = 0; i < count && self->events; i++) {
+        const catalog_pending_t *p = &self->pending[i];
+        tf_msg_cat_query_t query = {.query = "job", .job_id = (char *) p->job_id};
+        tf_msg_t reply;
+        tf_err_t err = {0};
+        if (catalog_query(self, &query, &reply, &err) != TF_OK || reply.cat_reply.jobs_count != 1) {
+            tf_log_warn("job %s: event %s not published: %s", p->job_id, p->kind,
+                        err.message[0] ? err.message : "the job is not in the catalog");
+            tf_msg_clear(&reply);
+            continue;
+        }
+        /* A stage event names the stage the job moved to, even when the same transaction moved
+           it on (the last archive on tape also ends the job). */
+        tf_msg_job_row_t *row = &reply.cat_reply.jobs[0];
+        if (p->stage[0] && (!row->stage || strcmp(row->stage, p->stage) != 0)) {
+            char *stage = strdup(p->stage);
+            if (stage) {
+                free(row->stage);
+                row->stage = stage;
+            }
+        }
+        char topic[TF_MSG_MAX_ID + 48];
+        snprintf(topic, sizeof topic, "job.%s.%s", p->job_id, p->kind);
+        const char *level = strcmp(p->kind, "failed") == 0 ? "error"
+                            : strcmp(p->kind, "completed_with_warnings") == 0 || strcmp(p->kind, "expired") == 0
+                                ? "warn"
+                                : "info";
+        self->events(self->events_arg, topic, level, &reply.cat_reply.jobs[0]);
+        tf_msg_clear(&reply);
+    }
+}
+
+/* Commits when rc is TF_OK, else rolls back; returns the first failure. Job events of the
+   transaction are published after the commit (and dropped with a rollback). */
 static int
 s_end(catalog_t *self, int rc, tf_err_t *err)
 {
-    if (rc == TF_OK)
-        return s_exec(self, "COMMIT", err);
+    if (rc == TF_OK) {
+        rc = s_exec(self, "COMMIT", err);
+        if (rc == TF_OK)
+            s_event_flush(self);
+        else {
+            tf_err_t ignored = {0};
+            s_exec(self, "ROLLBACK", &ignored);
+        }
+        self->pending_count = 0;
+        return rc;
+    }
+    self->pending_count = 0;
     tf_err_t ignored = {0};
     if (s_exec(self, "ROLLBACK", &ignored) != TF_OK)
         tf_log_warn("%s", ignored.message);
@@ -316,6 +401,7 @@ catalog_destroy(catalog_t **self_p)
         if (self->db && sqlite3_close(self->db) != SQLITE_OK)
             tf_log_warn("catalog %s: close: %s", self->path, sqlite3_errmsg(self->db));
         free(self->path);
+        free(self->pending);
         free(self);
         *self_p = NULL;
     }
@@ -332,6 +418,13 @@ catalog_set_clock(catalog_t *self, catalog_clock_fn *clock, void *arg)
 {
     self->clock = clock;
     self->clock_arg = arg;
+}
+
+void
+catalog_set_events(catalog_t *self, catalog_event_fn *fn, void *arg)
+{
+    self->events = fn;
+    self->events_arg = arg;
 }
 
 /* ------------------------------------------------------------------ job state ---------- */
@@ -362,17 +455,56 @@ s_job_touch(catalog_t *self, const char *job_id, int64_t now, tf_err_t *err)
     return s_run(self, stmt, b, "cannot update the job", NULL, err);
 }
 
-/* Marks the job completed when it is scanned and every group 1..groups_total has a written
-   archive with all its file rows. */
+/* The first few entry warnings of a job ("path: reason; ..."), skipped entries first. */
 static int
-s_job_check_complete(catalog_t *self, const char *job_id, int64_t now, tf_err_t *err)
+s_first_warnings(catalog_t *self, const char *job_id, char *buf, size_t size, uint64_t *entry_warnings,
+                 tf_err_t *err)
+{
+    buf[0] = '\0';
+    *entry_warnings = 0;
+    sqlite3_stmt *stmt = catalog_prepare(self,
+        "SELECT path, reason, (SELECT count(*) FROM entry_warnings WHERE job_id = ?1) "
+        "FROM entry_warnings WHERE job_id = ?1 ORDER BY missing DESC, path LIMIT 3", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    if (s_bind_text(stmt, 1, job_id) != SQLITE_OK) {
+        sqlite3_finalize(stmt);
+        return catalog_db_error(self, err, "cannot read the job's warnings");
+    }
+    int s;
+    size_t used = 0;
+    while ((s = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *path = (const char *) sqlite3_column_text(stmt, 0);
+        const char *reason = (const char *) sqlite3_column_text(stmt, 1);
+        *entry_warnings = (uint64_t) sqlite3_column_int64(stmt, 2);
+        if (used + 1 < size) {
+            int n = snprintf(buf + used, size - used, "%s%s: %s", used ? "; " : "", path ? path : "?",
+                             reason && *reason ? reason : "skipped");
+            used = n > 0 && (size_t) n < size - used ? used + (size_t) n : size - 1;
+        }
+    }
+    if (*entry_warnings > 3 && used + 6 < size)
+        strcat(buf, "; ...");
+    sqlite3_finalize(stmt);
+    return s == SQLITE_DONE ? TF_OK : catalog_db_error(self, err, "cannot read the job's warnings");
+}
+
+/* Ends the job when it is scanned and every group 1..groups_total has a written archive with
+   all its file rows: completed; completed_with_warnings when entries are missing (files_done
+   below files_total) or anything warned; failed when the scan counted entries and no archive
+   stored any of them. refresh: entry warnings arrived for a job that already ended this way
+   (an archive that stored nothing can be on tape before its part 1): its outcome and message
+   are made again, with an event only when the status changes. */
+static int
+s_job_check_complete(catalog_t *self, const char *job_id, int64_t now, bool refresh, tf_err_t *err)
 {
     sqlite3_stmt *stmt = catalog_prepare(self,
         "SELECT j.status, j.scanned, j.groups_total, j.warnings, j.files_done, j.bytes_done, "
         "  j.archives_written, j.message, "
         "  (SELECT count(DISTINCT a.group_no) FROM archives a WHERE a.job_id = j.job_id "
         "     AND a.written = 1 AND a.file_rows >= a.files "
-        "     AND a.group_no BETWEEN 1 AND j.groups_total) "
+        "     AND a.group_no BETWEEN 1 AND j.groups_total), "
+        "  j.files_total, j.completed_ms IS NOT NULL "
         "FROM jobs j WHERE j.job_id = ?1", err);
     if (!stmt)
         return TF_ERR_DB;
@@ -395,30 +527,85 @@ s_job_check_complete(catalog_t *self, const char *job_id, int64_t now, tf_err_t 
     uint64_t archives = (uint64_t) sqlite3_column_int64(stmt, 6);
     const char *old = (const char *) sqlite3_column_text(stmt, 7);
     uint64_t complete = (uint64_t) sqlite3_column_int64(stmt, 8);
-    if (!open || !scanned || complete < groups) {
+    uint64_t files_total = (uint64_t) sqlite3_column_int64(stmt, 9);
+    /* Ended by this check before (completed_ms set; a stage's failure or an expiry is left alone). */
+    bool ended = sqlite3_column_int(stmt, 10) != 0 && status
+                 && (strcmp(status, "completed") == 0 || strcmp(status, "completed_with_warnings") == 0
+                     || strcmp(status, "failed") == 0);
+    char was[32];
+    snprintf(was, sizeof was, "%s", status ? status : "");
+    if (refresh ? !ended : (!open || !scanned || complete < groups)) {
         sqlite3_finalize(stmt);
         return TF_OK;
     }
-    char size[32], text[8192], message[TF_MSG_MAX_TEXT];
-    if (warnings > 0 && old && *old)
-        snprintf(text, sizeof text, "completed with %" PRIu64 " warning%s: %s", warnings,
-                 warnings == 1 ? "" : "s", old);
+    char first[1024];
+    uint64_t entry_warnings = 0;
+    int rc = s_first_warnings(self, job_id, first, sizeof first, &entry_warnings, err);
+    if (rc != TF_OK) {
+        sqlite3_finalize(stmt);
+        return rc;
+    }
+    uint64_t missing = files < files_total ? files_total - files : 0;
+    uint64_t scan_warnings = warnings > entry_warnings ? warnings - entry_warnings : 0;
+    const char *outcome = "completed", *stage = "catalog", *detail = NULL;
+    char size[32], text[8192], message[TF_MSG_MAX_TEXT], scan_part[TF_MSG_MAX_TEXT + 16] = "";
+    if (scan_warnings > 0 && old && *old && !refresh)
+        snprintf(scan_part, sizeof scan_part, "; scan: %s", old);
+    else if (scan_warnings > 0 && old && strstr(old, "; scan: "))
+        snprintf(scan_part, sizeof scan_part, "%s", strstr(old, "; scan: "));
+    if (files_total > 0 && files == 0) {
+        /* Nothing at all was stored: not a backup. */
+        outcome = "failed";
+        stage = "compress";
+        detail = first[0] ? first : "no archive stored any of the scanned entries";
+        snprintf(text, sizeof text, "failed: none of the %" PRIu64 " scanned entries could be stored "
+                 "(%" PRIu64 " missing; list them with: tapeflow job %s --missing)%s%s%s", files_total,
+                 missing, job_id, first[0] ? "; " : "", first, scan_part);
+    }
+    else if (missing > 0) {
+        outcome = "completed_with_warnings";
+        snprintf(text, sizeof text, "completed with warnings: %" PRIu64 " of %" PRIu64 " files missing "
+                 "(list them with: tapeflow job %s --missing); %" PRIu64 " warning%s: %s%s", missing,
+                 files_total, job_id, warnings, warnings == 1 ? "" : "s",
+                 first[0] ? first : "see the compressor's log", scan_part);
+    }
+    else if (warnings > 0) {
+        outcome = "completed_with_warnings";
+        if (first[0])
+            snprintf(text, sizeof text, "completed with %" PRIu64 " warning%s: %s%s", warnings,
+                     warnings == 1 ? "" : "s", first, scan_part);
+        else if (old && *old)
+            snprintf(text, sizeof text, "completed with %" PRIu64 " warning%s: %s", warnings,
+                     warnings == 1 ? "" : "s", old);
+        else
+            snprintf(text, sizeof text, "completed: %" PRIu64 " file%s, %s in %" PRIu64 " archive%s (with "
+                     "warnings)", files, files == 1 ? "" : "s", tf_units_bytes(bytes, size, sizeof size),
+                     archives, archives == 1 ? "" : "s");
+    }
     else
-        snprintf(text, sizeof text, "completed: %" PRIu64 " file%s, %s in %" PRIu64 " archive%s%s",
+        snprintf(text, sizeof text, "completed: %" PRIu64 " file%s, %s in %" PRIu64 " archive%s",
                  files, files == 1 ? "" : "s", tf_units_bytes(bytes, size, sizeof size), archives,
-                 archives == 1 ? "" : "s", warnings ? " (with warnings)" : "");
+                 archives == 1 ? "" : "s");
     s_copy_text(message, sizeof message, text);
+    char detail_text[TF_MSG_MAX_TEXT];
+    if (detail)
+        s_copy_text(detail_text, sizeof detail_text, detail);
     sqlite3_finalize(stmt);
 
     stmt = catalog_prepare(self,
-        "UPDATE jobs SET status = 'completed', stage = 'catalog', message = ?2, "
-        "completed_ms = ?3, updated_ms = ?3 WHERE job_id = ?1", err);
+        "UPDATE jobs SET status = ?4, stage = ?5, message = ?2, detail = COALESCE(?6, detail), "
+        "completed_ms = COALESCE(completed_ms, ?3), updated_ms = ?3 WHERE job_id = ?1", err);
     if (!stmt)
         return TF_ERR_DB;
-    int b = s_bind_text(stmt, 1, job_id) | s_bind_text(stmt, 2, message) | sqlite3_bind_int64(stmt, 3, now);
-    int rc = s_run(self, stmt, b, "cannot complete the job", NULL, err);
-    if (rc == TF_OK)
-        tf_log_info("job %s completed: %" PRIu64 " archives, %" PRIu64 " files", job_id, archives, files);
+    int b = s_bind_text(stmt, 1, job_id) | s_bind_text(stmt, 2, message) | sqlite3_bind_int64(stmt, 3, now)
+            | s_bind_text(stmt, 4, outcome) | s_bind_text(stmt, 5, stage)
+            | s_bind_text(stmt, 6, detail ? detail_text : NULL);
+    rc = s_run(self, stmt, b, "cannot complete the job", NULL, err);
+    if (rc == TF_OK && (!refresh || strcmp(was, outcome) != 0)) {
+        tf_log_info("job %s %s: %" PRIu64 " archives, %" PRIu64 " of %" PRIu64 " files", job_id, outcome,
+                    archives, files, files_total);
+        s_event_add(self, job_id, outcome, NULL);
+    }
     return rc;
 }
 
@@ -438,15 +625,23 @@ s_job_fail(catalog_t *self, const char *job_id, const char *stage, const char *m
         s_copy_text(text, sizeof text, buf);
         message = text;
     }
-    sqlite3_stmt *stmt = catalog_prepare(self,
+    /* Finished jobs (completed, completed_with_warnings, expired) keep their status. */
+    bool was_open = false;
+    sqlite3_stmt *stmt = catalog_prepare(self, "SELECT status IN ('queued', 'running') FROM jobs WHERE job_id = ?1", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    if (s_bind_text(stmt, 1, job_id) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW)
+        was_open = sqlite3_column_int(stmt, 0) != 0;
+    sqlite3_finalize(stmt);
+    stmt = catalog_prepare(self,
         "UPDATE jobs SET "
-        "  detail = CASE WHEN status = 'completed' THEN COALESCE(detail, ?4) ELSE ?4 END, "
-        "  stage = CASE WHEN status = 'completed' THEN stage ELSE COALESCE(?2, stage) END, "
-        "  message = CASE WHEN status = 'completed' THEN message ELSE ?3 END, "
-        "  status = CASE WHEN status = 'completed' THEN status ELSE 'failed' END, "
+        "  detail = CASE WHEN status IN ('queued', 'running') THEN ?4 ELSE COALESCE(detail, ?4) END, "
+        "  stage = CASE WHEN status IN ('queued', 'running') THEN COALESCE(?2, stage) ELSE stage END, "
+        "  message = CASE WHEN status IN ('queued', 'running') THEN ?3 ELSE message END, "
+        "  status = CASE WHEN status IN ('queued', 'running') THEN 'failed' ELSE status END, "
         "  updated_ms = ?5 "
         "WHERE job_id = ?1 AND status NOT IN ('failed', 'cancelled') "
-        "  AND (status <> 'completed' OR detail IS NULL)", err);
+        "  AND (status IN ('queued', 'running') OR detail IS NULL)", err);
     if (!stmt)
         return TF_ERR_DB;
     int b = s_bind_text(stmt, 1, job_id) | s_bind_text(stmt, 2, stage && *stage ? stage : NULL)
@@ -456,6 +651,8 @@ s_job_fail(catalog_t *self, const char *job_id, const char *stage, const char *m
     int rc = s_run(self, stmt, b, "cannot record the job's failure", &changes, err);
     if (rc == TF_OK && changes > 0)
         tf_log_warn("job %s: %s failed: %s", job_id, stage ? stage : "?", detail);
+    if (rc == TF_OK && changes > 0 && was_open)
+        s_event_add(self, job_id, "failed", NULL);
     return rc;
 }
 
@@ -499,7 +696,15 @@ s_job_stage(catalog_t *self, const tf_msg_cat_job_t *m, int64_t t, tf_err_t *err
 {
     /* Stages run side by side and their items arrive in any order: an older report never
        overwrites a newer one, and finished jobs keep their final state. */
-    sqlite3_stmt *stmt = catalog_prepare(self,
+    bool moved = false;   /* another stage than before: a job.<id>.stage event */
+    sqlite3_stmt *stmt = catalog_prepare(self, "SELECT stage IS NOT ?2 FROM jobs WHERE job_id = ?1", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    if ((s_bind_text(stmt, 1, m->job_id) | s_bind_text(stmt, 2, m->stage)) == SQLITE_OK
+        && sqlite3_step(stmt) == SQLITE_ROW)
+        moved = sqlite3_column_int(stmt, 0) != 0;
+    sqlite3_finalize(stmt);
+    stmt = catalog_prepare(self,
         "UPDATE jobs SET status = 'running', stage = ?2, stage_ms = ?3, "
         "  message = COALESCE(?4, message), updated_ms = ?3 "
         "WHERE job_id = ?1 AND status IN ('queued', 'running') AND stage_ms <= ?3", err);
@@ -507,7 +712,11 @@ s_job_stage(catalog_t *self, const tf_msg_cat_job_t *m, int64_t t, tf_err_t *err
         return TF_ERR_DB;
     int b = s_bind_text(stmt, 1, m->job_id) | s_bind_text(stmt, 2, m->stage)
             | sqlite3_bind_int64(stmt, 3, t) | s_bind_text(stmt, 4, m->message);
-    return s_run(self, stmt, b, "cannot record the job's stage", NULL, err);
+    int changes = 0;
+    int rc = s_run(self, stmt, b, "cannot record the job's stage", &changes, err);
+    if (rc == TF_OK && changes > 0 && moved)
+        s_event_add(self, m->job_id, "stage", m->stage);
+    return rc;
 }
 
 static int
@@ -515,7 +724,7 @@ s_job_scanned(catalog_t *self, const tf_msg_cat_job_t *m, int64_t t, tf_err_t *e
 {
     sqlite3_stmt *stmt = catalog_prepare(self,
         "UPDATE jobs SET scanned = 1, files_total = ?2, bytes_total = ?3, groups_total = ?4, "
-        "  warnings = ?5, "
+        "  warnings = warnings + ?5, "   /* the compressors' entry warnings may be there already */
         "  message = CASE WHEN status IN ('queued', 'running') THEN COALESCE(?6, message) "
         "            ELSE message END, "
         "  status = CASE WHEN status = 'queued' THEN 'running' ELSE status END, "
@@ -528,7 +737,7 @@ s_job_scanned(catalog_t *self, const tf_msg_cat_job_t *m, int64_t t, tf_err_t *e
             | s_bind_u64(stmt, 5, m->warnings) | s_bind_text(stmt, 6, m->message)
             | sqlite3_bind_int64(stmt, 7, t);
     int rc = s_run(self, stmt, b, "cannot record the scan", NULL, err);
-    return rc == TF_OK ? s_job_check_complete(self, m->job_id, t, err) : rc;
+    return rc == TF_OK ? s_job_check_complete(self, m->job_id, t, false, err) : rc;
 }
 
 /* ------------------------------------------------------------------ operator actions --- */
@@ -564,7 +773,7 @@ s_job_operator(catalog_t *self, const tf_msg_cat_job_t *m, int64_t t, tf_err_t *
         tf_log_info("job %s: %s", m->job_id, message);
     /* A retried job whose archives are all in already (it failed in its last step) is done. */
     if (rc == TF_OK && !cancel && changes > 0)
-        rc = s_job_check_complete(self, m->job_id, t, err);
+        rc = s_job_check_complete(self, m->job_id, t, false, err);
     return rc;
 }
 
@@ -662,6 +871,10 @@ s_cat_files(catalog_t *self, const tf_msg_cat_files_t *m, tf_err_t *err)
                               "unknown type '%s' (expected file, dir, symlink, hardlink or other)",
                               m->archive_id, m->part, i + 1, f->path, f->type);
     }
+    for (size_t i = 0; i < m->warnings_count; i++)
+        if (!*m->warnings[i].path)
+            return tf_err_set(err, TF_ERR_INVALID, "cat_files %s part %" PRIu64 ": warning %zu has an "
+                              "empty path", m->archive_id, m->part, i + 1);
     int64_t now = catalog_now(self);
     int rc = s_begin(self, err);
     if (rc != TF_OK)
@@ -696,21 +909,51 @@ s_cat_files(catalog_t *self, const tf_msg_cat_files_t *m, tf_err_t *err)
         sqlite3_reset(stmt);
     }
     sqlite3_finalize(stmt);
+    /* Entry warnings: one row per (archive, path), so a redelivered part counts nothing twice. */
+    uint64_t warned = 0;
+    if (rc == TF_OK && m->warnings_count > 0) {
+        stmt = catalog_prepare(self,
+            "INSERT INTO entry_warnings(archive_id, path, job_id, reason, missing) "
+            "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(archive_id, path) DO NOTHING", err);
+        if (!stmt)
+            rc = TF_ERR_DB;
+        for (size_t i = 0; rc == TF_OK && i < m->warnings_count; i++) {
+            const tf_msg_warning_row_t *w = &m->warnings[i];
+            if ((s_bind_text(stmt, 1, m->archive_id) | s_bind_text(stmt, 2, w->path)
+                 | s_bind_text(stmt, 3, m->job_id) | s_bind_text(stmt, 4, w->reason)
+                 | sqlite3_bind_int(stmt, 5, w->missing ? 1 : 0)) != SQLITE_OK
+                || sqlite3_step(stmt) != SQLITE_DONE)
+                rc = catalog_db_error(self, err, "cannot record entry warnings");
+            else
+                warned += (uint64_t) sqlite3_changes(self->db);
+            sqlite3_reset(stmt);
+        }
+        sqlite3_finalize(stmt);
+    }
+    if (rc == TF_OK && warned > 0) {
+        stmt = catalog_prepare(self, "UPDATE jobs SET warnings = warnings + ?2 WHERE job_id = ?1", err);
+        rc = stmt ? s_run(self, stmt, s_bind_text(stmt, 1, m->job_id) | s_bind_u64(stmt, 2, warned),
+                          "cannot count the job's warnings", NULL, err)
+                  : TF_ERR_DB;
+    }
     if (rc == TF_OK && added > 0) {
         stmt = catalog_prepare(self,
             "UPDATE archives SET file_rows = file_rows + ?2 WHERE archive_id = ?1", err);
         rc = stmt ? s_run(self, stmt, s_bind_text(stmt, 1, m->archive_id) | s_bind_u64(stmt, 2, added),
                           "cannot count file rows", NULL, err)
                   : TF_ERR_DB;
+    }
+    if (rc == TF_OK && (added > 0 || warned > 0)) {
+        rc = s_job_touch(self, m->job_id, now, err);
+        if (rc == TF_OK && warned > 0)   /* the job may have ended before these warnings */
+            rc = s_job_check_complete(self, m->job_id, now, true, err);
         if (rc == TF_OK)
-            rc = s_job_touch(self, m->job_id, now, err);
-        if (rc == TF_OK)
-            rc = s_job_check_complete(self, m->job_id, now, err);
+            rc = s_job_check_complete(self, m->job_id, now, false, err);
     }
     rc = s_end(self, rc, err);
     if (rc == TF_OK)
-        tf_log_debug("cat_files %s part %" PRIu64 ": %zu rows, %" PRIu64 " new", m->archive_id,
-                     m->part, m->files_count, added);
+        tf_log_debug("cat_files %s part %" PRIu64 ": %zu rows, %" PRIu64 " new; %" PRIu64 " new warnings",
+                     m->archive_id, m->part, m->files_count, added, warned);
     return rc;
 }
 
@@ -891,8 +1134,20 @@ s_cat_written(catalog_t *self, const tf_msg_cat_written_t *m, tf_err_t *err)
         rc = stmt ? s_run(self, stmt, s_bind_text(stmt, 1, m->job_id) | sqlite3_bind_int64(stmt, 2, now),
                           "cannot update the job's progress", NULL, err)
                   : TF_ERR_DB;
+        /* The first archive on tape: the job is in stage tape (no process reports it). */
+        int moved = 0;
+        if (rc == TF_OK) {
+            stmt = catalog_prepare(self,
+                "UPDATE jobs SET stage = 'tape', stage_ms = MAX(stage_ms, ?2) "
+                "WHERE job_id = ?1 AND status IN ('queued', 'running') AND stage IS NOT 'tape'", err);
+            rc = stmt ? s_run(self, stmt, s_bind_text(stmt, 1, m->job_id) | sqlite3_bind_int64(stmt, 2, now),
+                              "cannot update the job's stage", &moved, err)
+                      : TF_ERR_DB;
+        }
+        if (rc == TF_OK && moved > 0)
+            s_event_add(self, m->job_id, "stage", "tape");
         if (rc == TF_OK)
-            rc = s_job_check_complete(self, m->job_id, now, err);
+            rc = s_job_check_complete(self, m->job_id, now, false, err);
     }
     rc = s_end(self, rc, err);
     if (rc == TF_OK && changes > 0)
@@ -915,8 +1170,87 @@ s_name_ok(const char *name)
     return true;
 }
 
+/* A new generation of volume m->label (relabelled: recycled, erased, labelled again): the jobs
+   whose archives were on it lose them. Completed jobs become expired. Which archives were on the
+   older generations: for a fresh label (nothing written yet - the tape writer and 'tapeflow
+   tape' report a relabel at once) every archive recorded on the volume; for a report that
+   already counts archives of the new generation, those recorded before the label was written. */
+static int
+s_volume_recycled(catalog_t *self, const tf_msg_cat_volume_t *m, int64_t now, tf_err_t *err)
+{
+    bool fresh = m->last_written_ms == 0 && m->tape_files <= 1;
+    sqlite3_stmt *stmt = catalog_prepare(self,
+        "SELECT a.job_id, count(*) FROM archives a JOIN jobs j ON j.job_id = a.job_id "
+        "WHERE a.written = 1 AND j.status IN ('completed', 'completed_with_warnings') "
+        "  AND (a.volume = ?1 OR EXISTS (SELECT 1 FROM segments g WHERE g.archive_id = a.archive_id "
+        "       AND g.volume = ?1)) "
+        "  AND (?2 OR a.written_ms < ?3) "
+        "GROUP BY a.job_id ORDER BY a.job_id", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    if ((s_bind_text(stmt, 1, m->label) | sqlite3_bind_int(stmt, 2, fresh ? 1 : 0)
+         | sqlite3_bind_int64(stmt, 3, m->created_ms)) != SQLITE_OK) {
+        sqlite3_finalize(stmt);
+        return catalog_db_error(self, err, "cannot find the jobs on a recycled volume");
+    }
+    typedef struct {
+        char *job_id;
+        uint64_t archives;
+    } s_hit_t;
+    s_hit_t *hits = NULL;
+    size_t count = 0, cap = 0;
+    int s, rc = TF_OK;
+    while ((s = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (count == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            s_hit_t *bigger = realloc(hits, ncap * sizeof *bigger);
+            if (!bigger) {
+                rc = tf_err_set(err, TF_ERR_NOMEM, "out of memory marking the jobs of volume %s", m->label);
+                break;
+            }
+            hits = bigger;
+            cap = ncap;
+        }
+        hits[count].job_id = strdup((const char *) sqlite3_column_text(stmt, 0));
+        hits[count].archives = (uint64_t) sqlite3_column_int64(stmt, 1);
+        if (!hits[count].job_id) {
+            rc = tf_err_set(err, TF_ERR_NOMEM, "out of memory marking the jobs of volume %s", m->label);
+            break;
+        }
+        count++;
+    }
+    sqlite3_finalize(stmt);
+    if (rc == TF_OK && s != SQLITE_DONE)
+        rc = catalog_db_error(self, err, "cannot find the jobs on a recycled volume");
+    char when[64];
+    tf_clock_format(m->created_ms, when, sizeof when);
+    for (size_t i = 0; rc == TF_OK && i < count; i++) {
+        char message[TF_MSG_MAX_TEXT];
+        snprintf(message, sizeof message, "expired: tape %s was relabelled for pool %s on %s (recycled); "
+                 "the %" PRIu64 " archive%s of this job on it %s gone and cannot be restored", m->label,
+                 m->pool, when, hits[i].archives, hits[i].archives == 1 ? "" : "s",
+                 hits[i].archives == 1 ? "is" : "are");
+        stmt = catalog_prepare(self,
+            "UPDATE jobs SET status = 'expired', message = ?2, updated_ms = ?3 "
+            "WHERE job_id = ?1 AND status IN ('completed', 'completed_with_warnings')", err);
+        int changes = 0;
+        rc = stmt ? s_run(self, stmt, s_bind_text(stmt, 1, hits[i].job_id) | s_bind_text(stmt, 2, message)
+                          | sqlite3_bind_int64(stmt, 3, now), "cannot mark a job expired", &changes, err)
+                  : TF_ERR_DB;
+        if (rc == TF_OK && changes > 0) {
+            tf_log_info("job %s %s", hits[i].job_id, message);
+            s_event_add(self, hits[i].job_id, "expired", NULL);
+        }
+    }
+    for (size_t i = 0; i < count; i++)
+        free(hits[i].job_id);
+    free(hits);
+    return rc;
+}
+
 /* The whole state of one volume, absolute: a repeat changes nothing, an older report (time_ms
-   before the stored updated_ms) is ignored, so reports may arrive in any order. */
+   before the stored updated_ms) is ignored, so reports may arrive in any order. A newer label
+   generation (created_ms) expires the jobs on the older ones (s_volume_recycled). */
 static int
 s_cat_volume(catalog_t *self, const tf_msg_cat_volume_t *m, tf_err_t *err)
 {
@@ -938,7 +1272,21 @@ s_cat_volume(catalog_t *self, const tf_msg_cat_volume_t *m, tf_err_t *err)
     int rc = s_begin(self, err);
     if (rc != TF_OK)
         return rc;
-    sqlite3_stmt *stmt = catalog_prepare(self,
+    /* The generation the catalog knew before this report (-1: none), and its tape files. */
+    int64_t known_created = -1, known_files = 0;
+    sqlite3_stmt *stmt = catalog_prepare(self, "SELECT created_ms, tape_files FROM volumes WHERE label = ?1", err);
+    if (!stmt)
+        return s_end(self, TF_ERR_DB, err);
+    int s = s_bind_text(stmt, 1, m->label) == SQLITE_OK ? sqlite3_step(stmt) : SQLITE_ERROR;
+    if (s == SQLITE_ROW) {
+        known_created = sqlite3_column_int64(stmt, 0);
+        known_files = sqlite3_column_int64(stmt, 1);
+    }
+    sqlite3_finalize(stmt);
+    if (s != SQLITE_ROW && s != SQLITE_DONE)
+        return s_end(self, catalog_db_error(self, err, "cannot look up the volume"), err);
+    int changes = 0;
+    stmt = catalog_prepare(self,
         "INSERT INTO volumes(label, pool, full, media_type, created_ms, expires_ms, bytes_used, "
         "  last_written_ms, write_errors, read_errors, tape_files, drive, updated_ms) "
         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
@@ -958,8 +1306,14 @@ s_cat_volume(catalog_t *self, const tf_msg_cat_volume_t *m, tf_err_t *err)
                 | s_bind_u64(stmt, 9, m->write_errors) | s_bind_u64(stmt, 10, m->read_errors)
                 | s_bind_u64(stmt, 11, m->tape_files) | s_bind_text(stmt, 12, m->drive)
                 | sqlite3_bind_int64(stmt, 13, t);
-        rc = s_run(self, stmt, b, "cannot record the volume", NULL, err);
+        rc = s_run(self, stmt, b, "cannot record the volume", &changes, err);
     }
+    /* A newer generation; or, labels counting whole seconds, the same second's label on a tape
+       that held archives and now holds none (relabelled within a second of the last label). */
+    bool fresh = m->last_written_ms == 0 && m->tape_files <= 1;
+    if (rc == TF_OK && changes > 0 && m->created_ms > 0
+        && (known_created < m->created_ms || (fresh && known_created == m->created_ms && known_files > 1)))
+        rc = s_volume_recycled(self, m, catalog_now(self), err);
     rc = s_end(self, rc, err);
     if (rc == TF_OK)
         tf_log_debug("volume %s (pool %s): %s, %" PRIu64 " tape files, %" PRIu64 " bytes",

@@ -45,6 +45,14 @@ const char *catalog_path(catalog_t *self);
 typedef int64_t(catalog_clock_fn)(void *arg);
 void catalog_set_clock(catalog_t *self, catalog_clock_fn *clock, void *arg);
 
+/* Job events (docs/pipeline.md, "Events"): called after the transaction that changed the job
+   committed - never for a change that rolled back, never again for a redelivered item. topic is
+   job.<id>.stage (the job moved to another stage) or job.<id>.<final status> (completed,
+   completed_with_warnings, failed, expired); job is the job as the `job` query shows it.
+   level: info, warn (completed_with_warnings, expired) or error (failed). */
+typedef void(catalog_event_fn)(void *arg, const char *topic, const char *level, const tf_msg_job_row_t *job);
+void catalog_set_events(catalog_t *self, catalog_event_fn *fn, void *arg);
+
 /* Applies one decoded catalog message (cat_job, cat_files, cat_written, cat_query). For
    cat_query, *reply becomes the cat_reply (the caller clears it with tf_msg_clear); for the
    others it is left TF_MSG_NONE. reply may be NULL for messages that are not queries.

@@ -6,11 +6,22 @@
 
 #include "catalog.h"
 
+/* A job event to publish once the transaction that caused it commits. */
+typedef struct {
+    char job_id[TF_MSG_MAX_ID + 1];
+    char kind[32];          /* stage, or the final status */
+    char stage[32];         /* stage: the one the job moved to */
+} catalog_pending_t;
+
 struct _catalog_t {
     sqlite3 *db;
     char *path;
     catalog_clock_fn *clock;
     void *clock_arg;
+    catalog_event_fn *events;
+    void *events_arg;
+    catalog_pending_t *pending;   /* events of the open transaction */
+    size_t pending_count, pending_cap;
 };
 
 /* Sets err to TF_ERR_DB with "catalog PATH: WHAT: sqlite's message"; returns TF_ERR_DB. */

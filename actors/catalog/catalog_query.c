@@ -128,7 +128,7 @@ s_read_volume(sqlite3_stmt *stmt, tf_msg_volume_row_t *v, int64_t now, bool *oom
     return 200 + s_len(v->label) + s_len(v->pool) + s_len(v->media_type) + s_len(v->drive);
 }
 
-typedef enum { S_JOBS, S_FILES, S_ARCHIVES, S_VOLUMES } s_kind_t;
+typedef enum { S_JOBS, S_FILES, S_ARCHIVES, S_VOLUMES, S_MISSING } s_kind_t;
 
 /* Fills a spanned archive's segments, in archive order (none for one-volume archives). */
 static int
@@ -186,7 +186,8 @@ s_collect(catalog_t *self, sqlite3_stmt *stmt, s_kind_t kind, uint64_t limit,
     while ((s = sqlite3_step(stmt)) == SQLITE_ROW) {
         size_t *count = kind == S_JOBS ? &out->jobs_count
                         : kind == S_FILES ? &out->files_count
-                        : kind == S_VOLUMES ? &out->volumes_count : &out->archives_count;
+                        : kind == S_VOLUMES ? &out->volumes_count
+                        : kind == S_MISSING ? &out->missing_count : &out->archives_count;
         if (*count >= limit || bytes >= CATALOG_REPLY_BUDGET) {
             out->truncated = true;
             break;
@@ -208,6 +209,16 @@ s_collect(catalog_t *self, sqlite3_stmt *stmt, s_kind_t kind, uint64_t limit,
             oom = !v || oom;
             if (v)
                 bytes += s_read_volume(stmt, v, catalog_now(self), &oom);
+        }
+        else if (kind == S_MISSING) {
+            tf_msg_warning_row_t *w = s_grow((void **) &out->missing, count, &cap, sizeof *w);
+            oom = !w || oom;
+            if (w) {
+                w->path = catalog_column_dup(stmt, 0, &oom);
+                w->reason = catalog_column_dup(stmt, 1, &oom);
+                w->missing = true;
+                bytes += 64 + s_len(w->path) + s_len(w->reason);
+            }
         }
         else {
             tf_msg_archive_row_t *a = s_grow((void **) &out->archives, count, &cap, sizeof *a);
@@ -283,10 +294,11 @@ catalog_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_
     tf_msg_cat_reply_t *out = &reply->cat_reply;
     const char *what = q->query;
     bool needs_job = strcmp(what, "job") == 0 || strcmp(what, "files") == 0
-                     || strcmp(what, "archives") == 0 || strcmp(what, "archive_files") == 0;
+                     || strcmp(what, "archives") == 0 || strcmp(what, "archive_files") == 0
+                     || strcmp(what, "missing") == 0;
     if (!needs_job && strcmp(what, "jobs") != 0 && strcmp(what, "volumes") != 0)
         return tf_err_set(err, TF_ERR_INVALID, "cat_query: unknown query '%s' (expected jobs, job, "
-                          "files, archive_files, archives or volumes)", what);
+                          "files, archive_files, archives, missing or volumes)", what);
     if (needs_job && (!q->job_id || !*q->job_id))
         return tf_err_set(err, TF_ERR_INVALID, "cat_query %s: no job_id given", what);
     if (strcmp(what, "archive_files") == 0 && (!q->pattern || !*q->pattern))
@@ -331,6 +343,15 @@ catalog_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_
         sql = "SELECT " S_JOB_COLUMNS " FROM jobs WHERE job_id = ?1 LIMIT ?3";
         kind = S_JOBS;
         limit = 1;
+    }
+    else if (strcmp(what, "missing") == 0) {
+        /* Entries the scan counted that no archive stored (the compressor's skips), by path.
+           Their paths are absolute (as scanned); the pattern lost its leading '/'. */
+        sql = "SELECT path, reason FROM entry_warnings WHERE job_id = ?1 AND missing = 1 "
+              "  AND (?2 IS NULL OR path GLOB '/' || ?2 OR path GLOB '/' || ?2 || '/*') "
+              "ORDER BY path LIMIT ?3";
+        kind = S_MISSING;
+        limit = s_limit(q->limit, CATALOG_MAX_ROWS);
     }
     else if (strcmp(what, "files") == 0) {
         /* A pattern matches a path, or any path below it (a folder names its contents). */

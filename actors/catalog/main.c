@@ -4,6 +4,23 @@
 #include "tf_log.h"
 #include "tf_main.h"
 
+/* Job events go out on the bus through the actor's publisher (never blocks). */
+static void
+s_publish(void *arg, const char *topic, const char *level, const tf_msg_job_row_t *job)
+{
+    tf_msg_event_t ev = {
+        .topic = (char *) topic,
+        .level = (char *) level,
+        .message = job->message,
+        .job_id = job->job_id,
+        .done = job->files_done,
+        .total = job->files_total,
+        .job = (tf_msg_job_row_t *) job,
+        .job_count = 1,
+    };
+    tf_publisher_emit(tf_actor_events(arg), &ev);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -27,6 +44,7 @@ main(int argc, char **argv)
         tf_main_fini(&m);
         return 1;
     }
+    catalog_set_events(catalog, s_publish, actor);
     tf_log_info("catalog %s ready", catalog_path(catalog));
     rc = tf_actor_run(actor, catalog_actor_handler, catalog);
     tf_actor_destroy(&actor);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "tf_checksum.h"
+#include "tf_log.h"
 
 typedef struct {
     const archiver_opts_t *opts;
@@ -48,10 +49,12 @@ s_write_cb(struct archive *a, void *arg, const void *buf, size_t size)
 }
 
 static void
-s_warn(run_t *run, const char *path, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+s_warn(run_t *run, bool missing, const char *path, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* A problem with one entry: counted, kept with the rows for the catalog (missing: the entry is
+   not in the archive), and passed to the warn callback. */
 static void
-s_warn(run_t *run, const char *path, const char *fmt, ...)
+s_warn(run_t *run, bool missing, const char *path, const char *fmt, ...)
 {
     char text[1024];
     va_list ap;
@@ -59,6 +62,9 @@ s_warn(run_t *run, const char *path, const char *fmt, ...)
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     run->stats->warnings++;
+    tf_err_t err = {0};
+    if (file_rows_warn(run->rows, path, text, missing, &err) != TF_OK)
+        tf_log_warn("%s: %s (not reported to the catalog: %s)", path, text, err.message);
     if (run->opts->warn)
         run->opts->warn(run->opts->arg, path, text);
 }
@@ -189,12 +195,26 @@ s_copy_data(run_t *run, const char *path, uint64_t size, tf_err_t *err)
         struct stat st;
         bool trailing_hole = !problem && lstat(path, &st) == 0 && (uint64_t) st.st_size == size;
         if (!trailing_hole)
-            s_warn(run, path, "%s while archiving; the rest is stored as zeros",
+            s_warn(run, false, path, "%s while archiving; the rest is stored as zeros",
                    problem ? problem : "file shrank");
         if (s_write_zeros(run, size - pos) != 0)
             return s_out_error(run, err, "cannot write the archive");
     }
     return TF_OK;
+}
+
+/* An entry the disk reader could not open: skipped, in words an operator acts on (libarchive
+   says "<path>: Cannot stat"). */
+static void
+s_skip(run_t *run, const char *path, bool eof)
+{
+    int e = archive_errno(run->disk);
+    if (eof || e == ENOENT || e == ENOTDIR)
+        s_warn(run, true, path, "skipped: vanished since the scan (or not visible on this compressor's host)");
+    else if (e == EACCES || e == EPERM)
+        s_warn(run, true, path, "skipped: cannot be read: %s", strerror(e));
+    else
+        s_warn(run, true, path, "skipped: %s", archive_error_string(run->disk));
 }
 
 /* Relative stored path: leading '/' removed ("/" itself becomes "."). */
@@ -211,13 +231,12 @@ s_entry(run_t *run, const char *path, struct archive_entry *entry, tf_err_t *err
 {
     archive_entry_clear(entry);
     if (archive_read_disk_open(run->disk, path) != ARCHIVE_OK) {
-        s_warn(run, path, "skipped: %s", archive_error_string(run->disk));
+        s_skip(run, path, false);
         return TF_OK;
     }
     int rc = archive_read_next_header2(run->disk, entry);
     if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
-        s_warn(run, path, "skipped: %s", rc == ARCHIVE_EOF ? "vanished since the scan"
-                                                            : archive_error_string(run->disk));
+        s_skip(run, path, rc == ARCHIVE_EOF);
         archive_read_close(run->disk);
         return TF_OK;
     }
@@ -242,7 +261,7 @@ s_entry(run_t *run, const char *path, struct archive_entry *entry, tf_err_t *err
         return s_out_error(run, err, "cannot write the archive");
     }
     if (rc == ARCHIVE_FAILED) {
-        s_warn(run, path, "skipped: %s", archive_error_string(run->out));
+        s_warn(run, true, path, "skipped: %s", archive_error_string(run->out));
         archive_read_close(run->disk);
         return TF_OK;
     }

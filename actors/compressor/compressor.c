@@ -208,7 +208,12 @@ s_submit(compressor_t *self, const char *service, const char *item_id, const cha
 int
 compressor_submit_rows(compressor_t *self, const tf_msg_file_group_t *group, file_rows_t *rows, tf_err_t *err)
 {
-    for (size_t part = 1; part <= file_rows_parts(rows); part++) {
+    /* Part 1 also carries the entry warnings (skipped entries reach the job's warnings and
+       its missing list); an archive that stored nothing but warned still sends it. */
+    size_t parts = file_rows_parts(rows);
+    if (parts == 0 && file_rows_warnings_count(rows) > 0)
+        parts = 1;
+    for (size_t part = 1; part <= parts; part++) {
         size_t first, count;
         file_rows_part(rows, part, &first, &count);
         tf_msg_t msg = {.type = TF_MSG_CAT_FILES};
@@ -216,8 +221,10 @@ compressor_submit_rows(compressor_t *self, const tf_msg_file_group_t *group, fil
             .job_id = group->job_id,
             .archive_id = group->archive_id,
             .part = part,
-            .files = file_rows_at(rows, first),
+            .files = count ? file_rows_at(rows, first) : NULL,
             .files_count = count,
+            .warnings = part == 1 ? file_rows_warnings(rows) : NULL,
+            .warnings_count = part == 1 ? file_rows_warnings_count(rows) : 0,
         };
         char id[TF_ID_MAX];
         int rc = s_submit(self, "catalog", tf_id_files(id, sizeof id, group->archive_id, part), group->job_id, &msg, err);

@@ -13,6 +13,9 @@ struct _file_rows_t {
     size_t starts_alloc;
     size_t part_rows;      /* rows in the current (last) part */
     size_t part_text;
+    tf_msg_warning_row_t *warnings;
+    size_t nwarnings;
+    size_t warnings_alloc;
 };
 
 file_rows_t *
@@ -39,6 +42,11 @@ file_rows_destroy(file_rows_t **self_p)
         file_rows_t *self = *self_p;
         for (size_t i = 0; i < self->count; i++)
             s_row_free(&self->rows[i]);
+        for (size_t i = 0; i < self->nwarnings; i++) {
+            free(self->warnings[i].path);
+            free(self->warnings[i].reason);
+        }
+        free(self->warnings);
         free(self->rows);
         free(self->starts);
         free(self);
@@ -112,3 +120,30 @@ file_rows_part(file_rows_t *self, size_t part, size_t *first, size_t *count)
     *first = self->starts[part - 1];
     *count = (part < self->nparts ? self->starts[part] : self->count) - *first;
 }
+
+int
+file_rows_warn(file_rows_t *self, const char *path, const char *reason, bool missing, tf_err_t *err)
+{
+    if (self->nwarnings == self->warnings_alloc) {
+        size_t alloc = self->warnings_alloc ? self->warnings_alloc * 2 : 16;
+        tf_msg_warning_row_t *bigger = realloc(self->warnings, alloc * sizeof *bigger);
+        if (!bigger)
+            return tf_err_set(err, TF_ERR_NOMEM, "out of memory for warnings");
+        self->warnings = bigger;
+        self->warnings_alloc = alloc;
+    }
+    tf_msg_warning_row_t *w = &self->warnings[self->nwarnings];
+    w->path = strdup(path);
+    w->reason = strndup(reason ? reason : "", FILE_ROWS_REASON_MAX);
+    w->missing = missing;
+    if (!w->path || !w->reason) {
+        free(w->path);
+        free(w->reason);
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory for warnings");
+    }
+    self->nwarnings++;
+    return TF_OK;
+}
+
+size_t file_rows_warnings_count(file_rows_t *self) { return self->nwarnings; }
+tf_msg_warning_row_t *file_rows_warnings(file_rows_t *self) { return self->warnings; }

@@ -67,6 +67,20 @@ tf_volume_retention(tf_config_t *cfg, const char *pool, int64_t *ms, tf_err_t *e
         return tf_err_set(err, TF_ERR_INVALID,
                           "config %s = '%s' is not a retention period: use days (30), a number "
                           "with s, m, h, d or w (12h, 90d, 4w), or never", key, value);
+    /* Under a day, the next backup of the pool recycles its tapes and the jobs on them are
+       gone: only on purpose (issue 8.6). */
+    if (*ms < TF_VOLUME_RETENTION_MIN_MS) {
+        char allow[160];
+        snprintf(allow, sizeof allow, "pools/%s/allow_zero_retention", pool);
+        if (tf_config_get_int(cfg, allow, 0) != 1) {
+            const char *file = tf_config_file(cfg);
+            return tf_err_set(err, TF_ERR_INVALID,
+                              "config %s = '%s'%s%s is less than 1 day: the next backup of pool %s "
+                              "would recycle its tapes and lose the jobs on them; set a retention of "
+                              "at least 1 day (30 = 30 days), or set %s = 1 to allow this on purpose",
+                              key, value, file ? " in " : "", file ? file : "", pool, allow);
+        }
+    }
     return TF_OK;
 }
 

@@ -37,8 +37,13 @@
 /* "30" (days), "90s", "15m", "12h", "30d", "4w", or "never" (TF_VOLUME_NEVER) into *ms. */
 int tf_volume_parse_period(const char *text, int64_t *ms);
 
+/* Shortest retention allowed without pools/<pool>/allow_zero_retention = 1: one day. */
+#define TF_VOLUME_RETENTION_MIN_MS (86400LL * 1000)
+
 /* Retention of pool in ms (TF_VOLUME_NEVER: kept forever), from pools/<pool>/retention. A
-   value that does not parse is TF_ERR_INVALID with a message naming the key. */
+   value that does not parse, or one under a day (TF_VOLUME_RETENTION_MIN_MS) without
+   pools/<pool>/allow_zero_retention = 1, is TF_ERR_INVALID with a message naming the key and
+   the configuration file. */
 int tf_volume_retention(tf_config_t *cfg, const char *pool, int64_t *ms, tf_err_t *err);
 
 /* pools/<pool>/volumes: how many volumes the pool rotates through; 0 when not set. */

@@ -562,6 +562,24 @@ s_volume_recycle(s_item_t *it, tf_drive_t *drive, const char *pool, int64_t expi
     v->label_expires_ms = 0;
     v->bytes_used = 0;
     v->recycled = true;
+    /* The catalog learns of the new generation before anything is written to it, so it can tell
+       the jobs whose archives were on the tape (now expired) from the one writing now. */
+    tf_msg_t msg = {.type = TF_MSG_CAT_VOLUME};
+    msg.cat_volume = (tf_msg_cat_volume_t){
+        .label = v->label.label, .pool = v->label.pool, .state = "appendable",
+        .media_type = v->label.media_type[0] ? v->label.media_type : NULL,
+        .created_ms = v->created_ms, .tape_files = 1, .write_errors = v->write_errors,
+        .read_errors = v->read_errors, .drive = it->tw->drive_name, .time_ms = tf_clock_wall_ms()};
+    /* A fresh item id: labels count whole seconds, so "<label>-labelled-<created>" may be the
+       label's own report of the same second (answered "existed", never applied). */
+    tf_msg_t result;
+    tf_err_t cerr = {0};
+    if (tf_client_call(it->tw->client, "catalog", NULL, NULL, &msg, &result, it->tw->catalog_timeout_ms,
+                       &cerr) != TF_OK)
+        tf_log_warn("cannot tell the catalog that tape %s was recycled (%s): its older jobs are marked "
+                    "expired when it next hears of the volume", v->label.label, cerr.message);
+    else
+        tf_msg_clear(&result);
     tf_drive_pos_t pos;
     tf_err_t perr = {0};
     if (tf_drive_read_position(drive, &pos, &perr) != TF_OK)

@@ -162,6 +162,11 @@ static tf_msg_job_row_t s_jobs[] = {
      .detail = "drive lto1: MEDIUM ERROR", .created_ms = INT64_MIN, .updated_ms = -1,
      .files_total = UINT64_MAX},
 };
+static tf_msg_warning_row_t s_warnings[] = {
+    {.path = "/home/alice/gone.txt", .reason = "skipped: vanished since the scan", .missing = true},
+    {.path = "/home/alice/shrunk", .reason = "file shrank while archiving", .missing = false},
+    {.path = "/x", .reason = "", .missing = true},
+};
 static tf_msg_segment_row_t s_segments[] = {
     {.volume = "TF0001L8", .tape_file = 1, .block = 2, .offset = 0, .length = 536870912},
     {.volume = "TF0002L8", .tape_file = UINT64_MAX, .block = UINT64_MAX, .offset = 536870912,
@@ -246,7 +251,7 @@ s_full(tf_msg_type_t type, tf_msg_t *m)
         m->event = (tf_msg_event_t){.topic = "job.8.progress", .time_ms = 1795000000456ll,
                                     .source = "stager@host:10", .seq = 17, .level = "info",
                                     .message = "m", .job_id = "job-8", .item_id = "item-42",
-                                    .done = 3, .total = 9};
+                                    .done = 3, .total = 9, .job = &s_jobs[0], .job_count = 1};
         break;
     case TF_MSG_SCAN_JOB:
         m->scan_job = (tf_msg_scan_job_t){.job_id = "J20261121-105011-3fa2", .paths = s_paths,
@@ -307,7 +312,8 @@ s_full(tf_msg_type_t type, tf_msg_t *m)
         break;
     case TF_MSG_CAT_FILES:
         m->cat_files = (tf_msg_cat_files_t){.job_id = "J1", .archive_id = "J1-g00007",
-                                            .part = 2, .files = s_files, .files_count = 3};
+                                            .part = 2, .files = s_files, .files_count = 3,
+                                            .warnings = s_warnings, .warnings_count = 3};
         break;
     case TF_MSG_CAT_WRITTEN:
         m->cat_written = (tf_msg_cat_written_t){
@@ -324,7 +330,8 @@ s_full(tf_msg_type_t type, tf_msg_t *m)
         m->cat_reply = (tf_msg_cat_reply_t){.jobs = s_jobs, .jobs_count = 2, .files = s_files,
                                             .files_count = 3, .archives = s_archives,
                                             .archives_count = 3, .truncated = true,
-                                            .volumes = s_volumes, .volumes_count = 3};
+                                            .volumes = s_volumes, .volumes_count = 3,
+                                            .missing = s_warnings, .missing_count = 3};
         break;
     case TF_MSG_TAPE_RESTORE:
         m->tape_restore = (tf_msg_tape_restore_t){
@@ -399,6 +406,7 @@ s_minimal(tf_msg_type_t type, tf_msg_t *m)
     case TF_MSG_ERROR: m->error.rid = NULL; break;
     case TF_MSG_EVENT:
         m->event.level = m->event.message = m->event.job_id = m->event.item_id = NULL;
+        m->event.job_count = 0;
         break;
     case TF_MSG_SCAN_JOB:
         m->scan_job.paths_count = 0;
@@ -421,12 +429,12 @@ s_minimal(tf_msg_type_t type, tf_msg_t *m)
         m->cat_job.pool = m->cat_job.compression = NULL;
         m->cat_job.paths_count = 0;
         break;
-    case TF_MSG_CAT_FILES: m->cat_files.files_count = 0; break;
+    case TF_MSG_CAT_FILES: m->cat_files.files_count = m->cat_files.warnings_count = 0; break;
     case TF_MSG_CAT_WRITTEN: m->cat_written.drive = NULL; break;
     case TF_MSG_CAT_QUERY: m->cat_query.job_id = m->cat_query.pattern = NULL; break;
     case TF_MSG_CAT_REPLY:
         m->cat_reply.jobs_count = m->cat_reply.files_count = m->cat_reply.archives_count = 0;
-        m->cat_reply.volumes_count = 0;
+        m->cat_reply.volumes_count = m->cat_reply.missing_count = 0;
         break;
     case TF_MSG_TAPE_RESTORE:
         m->tape_restore.patterns_count = m->tape_restore.archives_count = 0;

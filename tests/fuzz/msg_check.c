@@ -195,6 +195,16 @@ s_job_row_eq(const tf_msg_job_row_t *A, const tf_msg_job_row_t *B, const char *W
 }
 
 static bool
+s_warning_row_eq(const tf_msg_warning_row_t *A, const tf_msg_warning_row_t *B, const char *W, char *why,
+                 size_t why_size)
+{
+    EQ_STR(path);
+    EQ_STR(reason);
+    EQ_B(missing);
+    return true;
+}
+
+static bool
 s_segment_row_eq(const tf_msg_segment_row_t *A, const tf_msg_segment_row_t *B, const char *W,
                  char *why, size_t why_size)
 {
@@ -381,6 +391,7 @@ tf_msg_equal(const tf_msg_t *a, const tf_msg_t *b, char *why, size_t why_size)
         EQ_STR(item_id);
         EQ_U(done);
         EQ_U(total);
+        EQ_ROWS(job, s_job_row_eq);
         return true;
     }
     case TF_MSG_SCAN_JOB: {
@@ -512,6 +523,7 @@ tf_msg_equal(const tf_msg_t *a, const tf_msg_t *b, char *why, size_t why_size)
         EQ_STR(archive_id);
         EQ_U(part);
         EQ_ROWS(files, s_file_row_eq);
+        EQ_ROWS(warnings, s_warning_row_eq);
         return true;
     }
     case TF_MSG_CAT_WRITTEN: {
@@ -550,6 +562,7 @@ tf_msg_equal(const tf_msg_t *a, const tf_msg_t *b, char *why, size_t why_size)
         EQ_ROWS(archives, s_archive_row_eq);
         EQ_B(truncated);
         EQ_ROWS(volumes, s_volume_row_eq);
+        EQ_ROWS(missing, s_warning_row_eq);
         return true;
     }
     case TF_MSG_TAPE_RESTORE: {

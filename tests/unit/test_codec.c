@@ -233,6 +233,12 @@ static tf_msg_job_row_t s_jobs[] = {
      .bytes_total = 7, .files_done = 8, .bytes_done = 9, .groups_total = 10,
      .archives_written = 11, .warnings = 12, .scanned = false},
 };
+static tf_msg_warning_row_t s_warnings[] = {
+    {.path = "/home/alice/gone.txt", .reason = "skipped: vanished since the scan", .missing = true},
+    {.path = "/home/alice/shrunk", .reason = "file shrank while archiving; the rest is stored as zeros",
+     .missing = false},
+    {.path = "/x", .reason = "", .missing = true},
+};
 static tf_msg_segment_row_t s_segments[] = {
     {.volume = "TF0001L8", .tape_file = 1, .block = 2, .offset = 0, .length = 536870912},
     {.volume = "TF0002L8", .tape_file = UINT64_MAX, .block = UINT64_MAX, .offset = 536870912,
@@ -335,7 +341,8 @@ fill_full(tf_msg_type_t type, tf_msg_t *m, bool empty_bytes)
         m->event = (tf_msg_event_t){.topic = "job.8.progress", .time_ms = 1795000000456ll,
                                     .source = "stager@host:10", .seq = 17, .level = "warn",
                                     .message = "slow disk", .job_id = "job-8",
-                                    .item_id = "item-42", .done = 3, .total = 9};
+                                    .item_id = "item-42", .done = 3, .total = 9,
+                                    .job = &s_jobs[0], .job_count = 1};
         return true;
     case TF_MSG_SCAN_JOB:
         m->scan_job = (tf_msg_scan_job_t){.job_id = "J20261121-105011-3fa2", .paths = s_paths,
@@ -401,7 +408,8 @@ fill_full(tf_msg_type_t type, tf_msg_t *m, bool empty_bytes)
     case TF_MSG_CAT_FILES:
         m->cat_files = (tf_msg_cat_files_t){.job_id = "J1", .archive_id = "J1-g00007",
                                             .part = 2, .files = s_files,
-                                            .files_count = N_ELEMS(s_files)};
+                                            .files_count = N_ELEMS(s_files), .warnings = s_warnings,
+                                            .warnings_count = N_ELEMS(s_warnings)};
         return true;
     case TF_MSG_CAT_WRITTEN:
         m->cat_written = (tf_msg_cat_written_t){
@@ -419,7 +427,8 @@ fill_full(tf_msg_type_t type, tf_msg_t *m, bool empty_bytes)
             .jobs = s_jobs, .jobs_count = N_ELEMS(s_jobs), .files = s_files,
             .files_count = N_ELEMS(s_files), .archives = s_archives,
             .archives_count = N_ELEMS(s_archives), .truncated = true, .volumes = s_volumes,
-            .volumes_count = N_ELEMS(s_volumes)};
+            .volumes_count = N_ELEMS(s_volumes), .missing = s_warnings,
+            .missing_count = N_ELEMS(s_warnings)};
         return true;
     case TF_MSG_TAPE_RESTORE:
         m->tape_restore = (tf_msg_tape_restore_t){
@@ -568,7 +577,7 @@ static const char *const s_wire_spec[TF_MSG_TYPE_COUNT] = {
                       "services:array workers:array rejects:array",
     [TF_MSG_ERROR] = "rid:str code:int message:str",
     [TF_MSG_EVENT] = "topic:str time_ms:int source:str seq:uint level:str message:str "
-                     "job_id:str item_id:str done:uint total:uint",
+                     "job_id:str item_id:str done:uint total:uint job:array",
     [TF_MSG_SCAN_JOB] = "job_id:str paths:array group_bytes:uint one_fs:bool compression:str "
                         "pool:str",
     [TF_MSG_FILE_GROUP] = "job_id:str archive_id:str group_no:uint compression:str pool:str "
@@ -586,12 +595,13 @@ static const char *const s_wire_spec[TF_MSG_TYPE_COUNT] = {
     [TF_MSG_CAT_JOB] = "job_id:str op:str stage:str message:str detail:str paths:array pool:str "
                        "compression:str files_total:uint bytes_total:uint groups_total:uint "
                        "warnings:uint time_ms:int",
-    [TF_MSG_CAT_FILES] = "job_id:str archive_id:str part:uint files:array",
+    [TF_MSG_CAT_FILES] = "job_id:str archive_id:str part:uint files:array warnings:array",
     [TF_MSG_CAT_WRITTEN] = "job_id:str archive_id:str group_no:uint volume:str drive:str "
                            "tape_file:uint block:uint blocks:uint size:uint checksum:str "
                            "files:uint bytes:uint segments:array segment:uint",
     [TF_MSG_CAT_QUERY] = "query:str job_id:str pattern:str limit:uint",
-    [TF_MSG_CAT_REPLY] = "jobs:array files:array archives:array truncated:bool volumes:array",
+    [TF_MSG_CAT_REPLY] = "jobs:array files:array archives:array truncated:bool volumes:array "
+                         "missing:array",
     [TF_MSG_TAPE_RESTORE] = "job_id:str dest:str patterns:array archives:array",
     [TF_MSG_RESTORE_RESULT] = "files:uint bytes:uint archives_read:uint blocks_read:uint "
                               "warnings:uint message:str",
@@ -623,6 +633,7 @@ static const char s_job_row_spec[] = "job_id:str status:str stage:str message:st
 static const char s_archive_row_spec[] = "archive_id:str job_id:str group_no:uint volume:str "
                                          "tape_file:uint block:uint blocks:uint size:uint "
                                          "checksum:str files:uint written:bool segments:array";
+static const char s_warning_row_spec[] = "path:str reason:str missing:bool";
 static const char s_segment_row_spec[] = "volume:str tape_file:uint block:uint offset:uint length:uint";
 static const char s_volume_row_spec[] = "label:str pool:str state:str media_type:str "
                                         "created_ms:int expires_ms:int bytes_used:uint "
@@ -643,11 +654,14 @@ static const struct {
     {TF_MSG_FILE_GROUP, "entries", s_entry_row_spec, 3},
     {TF_MSG_CAT_JOB, "paths", s_path_row_spec, 3},
     {TF_MSG_CAT_FILES, "files", s_file_row_spec, 3},
+    {TF_MSG_CAT_FILES, "warnings", s_warning_row_spec, 3},
+    {TF_MSG_EVENT, "job", s_job_row_spec, 1},
     {TF_MSG_CAT_WRITTEN, "segments", s_segment_row_spec, 3},
     {TF_MSG_CAT_REPLY, "jobs", s_job_row_spec, 3},
     {TF_MSG_CAT_REPLY, "files", s_file_row_spec, 3},
     {TF_MSG_CAT_REPLY, "archives", s_archive_row_spec, 3},
     {TF_MSG_CAT_REPLY, "volumes", s_volume_row_spec, 3},
+    {TF_MSG_CAT_REPLY, "missing", s_warning_row_spec, 3},
     {TF_MSG_TAPE_RESTORE, "patterns", s_path_row_spec, 3},
     {TF_MSG_TAPE_RESTORE, "archives", s_archive_row_spec, 3},
 };
@@ -1050,6 +1064,8 @@ static const struct {
     ROWS_FIELD_(TF_MSG_CAT_REPLY, cat_reply, files, s_files),
     ROWS_FIELD_(TF_MSG_CAT_REPLY, cat_reply, archives, s_archives),
     ROWS_FIELD_(TF_MSG_CAT_REPLY, cat_reply, volumes, s_volumes),
+    ROWS_FIELD_(TF_MSG_CAT_FILES, cat_files, warnings, s_warnings),
+    ROWS_FIELD_(TF_MSG_CAT_REPLY, cat_reply, missing, s_warnings),
     ROWS_FIELD_(TF_MSG_TAPE_RESTORE, tape_restore, patterns, s_patterns),
     ROWS_FIELD_(TF_MSG_TAPE_RESTORE, tape_restore, archives, s_archives),
 };

@@ -62,7 +62,7 @@ s_write_config(fixture_t *f, const char *drive_opts, int block_size)
             "    retry_backoff = 1000\n"
             "    mount_wait = 0\n"  /* full tapes are refused here, not spanned */
             "pools\n    default\n        retention = 30\n        volumes = 3\n"
-            "    short\n        retention = 2s\n",
+            "    short\n        retention = 2s\n        allow_zero_retention = 1\n",
             f->dir, f->image, drive_opts, block_size);
     fclose(cfg);
 }

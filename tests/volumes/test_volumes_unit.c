@@ -109,6 +109,21 @@ test_periods_and_times(void **state)
     assert_int_equal(tf_volume_retention(cfg, "offsite", &ms, &err), TF_OK);
     assert_true(ms == TF_VOLUME_RETENTION_DEFAULT_MS);
     assert_int_equal(tf_config_set(cfg, "pools/offsite/retention", "2s"), 0);
+    /* Under a day only on purpose (issue 8.6): refused naming the key and the flag. */
+    assert_int_equal(tf_volume_retention(cfg, "offsite", &ms, &err), TF_ERR_INVALID);
+    assert_string_equal(err.message, "config pools/offsite/retention = '2s' is less than 1 day: the "
+                                     "next backup of pool offsite would recycle its tapes and lose the "
+                                     "jobs on them; set a retention of at least 1 day (30 = 30 days), "
+                                     "or set pools/offsite/allow_zero_retention = 1 to allow this on purpose");
+    assert_int_equal(tf_config_set(cfg, "pools/offsite/retention", "0"), 0);
+    assert_int_equal(tf_volume_retention(cfg, "offsite", &ms, &err), TF_ERR_INVALID);
+    assert_int_equal(tf_config_set(cfg, "pools/offsite/retention", "1d"), 0);
+    assert_int_equal(tf_volume_retention(cfg, "offsite", &ms, &err), TF_OK);
+    assert_int_equal(tf_config_set(cfg, "pools/offsite/allow_zero_retention", "1"), 0);
+    assert_int_equal(tf_config_set(cfg, "pools/offsite/retention", "0"), 0);
+    assert_int_equal(tf_volume_retention(cfg, "offsite", &ms, &err), TF_OK);
+    assert_true(ms == 0);
+    assert_int_equal(tf_config_set(cfg, "pools/offsite/retention", "2s"), 0);
     assert_int_equal(tf_volume_retention(cfg, "offsite", &ms, &err), TF_OK);
     assert_true(ms == 2000);
     assert_int_equal(tf_config_set(cfg, "pools/offsite/retention", "soon"), 0);

@@ -66,7 +66,9 @@ static const struct {
      "Starts a backup job of the paths (folders are walked; symlinks are stored, not followed;\n"
      "other file systems are skipped unless --all-filesystems) to a tape of POOL (backup/pool).\n"
      "Prints the job id. --wait follows the job to its end with a progress bar (plain lines when\n"
-     "not on a terminal) and exits 0 when it completed, 1 when it failed (with the root cause).\n"},
+     "not on a terminal) and exits 0 when it completed, 1 when it ended any other way:\n"
+     "completed_with_warnings (entries missing: the message says how many; tapeflow job ID\n"
+     "--missing lists them), failed (with the root cause) or expired.\n"},
     {"restore",
      "usage: tapeflow [--config FILE] restore JOB [PATH-OR-GLOB...] --to DIR [--json]\n"
      "\n"
@@ -79,11 +81,13 @@ static const struct {
      "\n"
      "Lists backup jobs, newest first: status, stage, files and bytes done/total, message.\n"},
     {"job",
-     "usage: tapeflow [--config FILE] job ID [--json]\n"
+     "usage: tapeflow [--config FILE] job ID [--missing] [--json]\n"
      "       tapeflow [--config FILE] job cancel|retry|purge ID [--json] ...\n"
      "\n"
      "Shows one job: status, stage, progress, archives and, when it failed, the root cause.\n"
-     "Exit 1 when the job failed, was cancelled or is unknown.\n"
+     "Exit 1 when the job is unknown or ended other than completed (completed_with_warnings,\n"
+     "failed, cancelled, expired). --missing lists the entries the scan counted that no archive\n"
+     "stored.\n"
      "  job cancel ID [--keep-staged]   stop its work; release its staged archives unless kept\n"
      "  job retry ID                    run a failed or cancelled job again from where it stopped\n"
      "  job purge ID [--force]          delete what it left on the holding disk\n"},

@@ -97,7 +97,14 @@ cli_job_finished(const tf_msg_job_row_t *job)
 {
     return job->status
            && (strcmp(job->status, "completed") == 0 || strcmp(job->status, "failed") == 0
+               || strcmp(job->status, "completed_with_warnings") == 0 || strcmp(job->status, "expired") == 0
                || strcmp(job->status, "cancelled") == 0);
+}
+
+bool
+cli_job_ok(const tf_msg_job_row_t *job)
+{
+    return job->status && strcmp(job->status, "completed") == 0;
 }
 
 static const char *
@@ -230,13 +237,16 @@ s_oneline(const char *text, size_t max, char *buf, size_t size)
 void
 cli_jobs_table(FILE *out, const tf_msg_job_row_t *jobs, size_t count)
 {
-    int idw = 3;
+    int idw = 3, stw = 9;
     for (size_t i = 0; i < count; i++) {
         size_t n = strlen(s_or_dash(jobs[i].job_id));
         if ((int) n > idw)
             idw = n > 64 ? 64 : (int) n;
+        n = strlen(s_or_dash(jobs[i].status));  /* completed_with_warnings */
+        if ((int) n > stw)
+            stw = n > 32 ? 32 : (int) n;
     }
-    fprintf(out, "%-*s  %-9s  %-8s  %-20s  %-15s  %-21s  %s\n", idw, "JOB", "STATUS", "STAGE",
+    fprintf(out, "%-*s  %-*s  %-8s  %-20s  %-15s  %-21s  %s\n", idw, "JOB", stw, "STATUS", "STAGE",
             "CREATED", "FILES", "BYTES", "MESSAGE");
     for (size_t i = 0; i < count; i++) {
         const tf_msg_job_row_t *job = &jobs[i];
@@ -247,8 +257,8 @@ cli_jobs_table(FILE *out, const tf_msg_job_row_t *jobs, size_t count)
             if (dot)
                 strcpy(dot, "Z");
         }
-        fprintf(out, "%-*s  %-9s  %-8s  %-20s  %-15s  %-21s  %s\n", idw, s_or_dash(job->job_id),
-                s_or_dash(job->status), s_or_dash(job->stage), when,
+        fprintf(out, "%-*s  %-*s  %-8s  %-20s  %-15s  %-21s  %s\n", idw, s_or_dash(job->job_id),
+                stw, s_or_dash(job->status), s_or_dash(job->stage), when,
                 s_count_pair(job->files_done, job->files_total, job->scanned, files, sizeof files),
                 s_bytes_pair(job->bytes_done, job->bytes_total, job->scanned, bytes, sizeof bytes),
                 s_oneline(job->message, 72, msg, sizeof msg));

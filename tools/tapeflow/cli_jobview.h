@@ -32,8 +32,12 @@ int cli_catalog_query(tf_client_t *client, const tf_msg_cat_query_t *query, tf_m
 int cli_job_fetch(tf_client_t *client, const char *job_id, tf_msg_t *reply, int timeout_ms,
                   tf_err_t *err);
 
-/* True when the job is completed, failed or cancelled (nothing more changes by itself). */
+/* True when the job has ended: completed, completed_with_warnings, failed, cancelled or
+   expired (the pipeline changes nothing more; a later recycle of its tape may still make it
+   expired). */
 bool cli_job_finished(const tf_msg_job_row_t *job);
+/* True only for completed: every scanned entry is on tape. Commands exit 1 for the others. */
+bool cli_job_ok(const tf_msg_job_row_t *job);
 
 /* Human block, one "label  value" line each: job, status, stage, pool, created, updated,
    files and bytes done/total (with percent once scanned), archives, warnings, message, and the

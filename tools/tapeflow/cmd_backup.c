@@ -21,6 +21,7 @@
 #include "tf_clock.h"
 #include "tf_json.h"
 #include "tf_units.h"
+#include "tf_volume.h"
 #include "tf_wire.h"
 
 static void
@@ -78,7 +79,7 @@ s_show_progress(s_watch_t *w, const tf_msg_job_row_t *job)
     tf_units_bytes(job->bytes_total, total, sizeof total);
     tf_units_bytes((uint64_t) rate, speed, sizeof speed);
     double fraction = job->scanned && job->bytes_total ? (double) job->bytes_done / (double) job->bytes_total : 0;
-    if (job->scanned && job->bytes_total == 0 && strcmp(job->status, "completed") == 0)
+    if (job->scanned && job->bytes_total == 0 && cli_job_finished(job))
         fraction = 1;
     char eta[32] = "-";
     if (job->scanned && rate > 0 && job->bytes_total > job->bytes_done)
@@ -145,7 +146,9 @@ s_wait(cli_t *cli, tf_client_t *client, const char *job_id, int64_t timeout_s)
                 }
                 else
                     cli_job_print(stdout, job);
-                rc = strcmp(job->status, "completed") == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+                /* Anything but completed (completed_with_warnings: entries missing) is a failure
+                   for a script; the message says what is missing and where to see it. */
+                rc = cli_job_ok(job) ? CLI_EXIT_OK : CLI_EXIT_FAIL;
                 tf_msg_clear(&reply);
                 break;
             }
@@ -256,6 +259,13 @@ cmd_backup(cli_t *cli, int argc, char **argv)
     }
     if (optind >= argc)
         return cli_usage_error("backup", "name at least one path to back up");
+    /* A pool whose retention would recycle its tapes at once is refused before anything starts. */
+    int64_t retention_ms = 0;
+    tf_err_t perr = {0};
+    if (tf_volume_retention(cli->cfg, pool, &retention_ms, &perr) != TF_OK) {
+        fprintf(stderr, "tapeflow backup: %s\n", perr.message);
+        return CLI_EXIT_FAIL;
+    }
 
     /* Absolute, existing paths: the scanner may run with another working folder. */
     size_t npaths = (size_t) (argc - optind);

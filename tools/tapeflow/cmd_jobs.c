@@ -1,8 +1,10 @@
-/*  tapeflow jobs [--limit N] [--json] / tapeflow job ID [--json] - jobs from the catalog.
+/*  tapeflow jobs [--limit N] [--json] / tapeflow job ID [--missing] [--json] - jobs from the
+    catalog.
 
     Both run a cat_query item on the `catalog` service through the broker (cli_jobview.c).
     Exit status: 0 shown; 1 the broker or catalog did not answer, the job is unknown, or (job)
-    the job failed; 2 usage error.
+    the job ended other than completed (completed_with_warnings, failed, expired); 2 usage error.
+    job --missing: 0 when the list was shown.
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,7 +22,8 @@ static const char s_jobs_help[] =
     "usage: tapeflow [--config FILE] jobs [--limit N] [--json] [--timeout SECONDS]\n"
     "\n"
     "Lists backup jobs from the catalog, newest first (default the last 100): id, status\n"
-    "(queued, running, completed, failed), current stage, creation time, files and bytes\n"
+    "(queued, running, completed, completed_with_warnings, failed, expired), current stage,\n"
+    "creation time, files and bytes\n"
     "done/total, and the message. 'tapeflow job ID' shows one job in full.\n"
     "\n"
     "  --limit N           show at most N jobs (1..100000)\n"
@@ -28,14 +31,18 @@ static const char s_jobs_help[] =
     "  --timeout SECONDS   how long to wait for the catalog (default 10)\n";
 
 static const char s_job_help[] =
-    "usage: tapeflow [--config FILE] job ID [--json] [--timeout SECONDS]\n"
+    "usage: tapeflow [--config FILE] job ID [--missing] [--json] [--timeout SECONDS]\n"
     "\n"
     "Shows one job from the catalog: status, stage, times, pool, files and bytes done/total,\n"
     "archives written, warnings, message, and on failure the detail (the root cause).\n"
-    "Exit 1 when the job failed, was cancelled or is unknown.\n"
+    "Exit 1 when the job is unknown or ended other than completed: completed_with_warnings\n"
+    "(entries missing), failed, cancelled or expired (its tape was recycled).\n"
     "Actions: tapeflow job cancel|retry|purge ID (each with --help).\n"
     "\n"
-    "  --json              the job as one JSON object\n"
+    "  --missing           list the entries the scan counted that no archive stored (vanished\n"
+    "                      or unreadable when the compressor came to them), with the reason;\n"
+    "                      exit 0 when the list was shown\n"
+    "  --json              the job (or with --missing the list) as one JSON object\n"
     "  --timeout SECONDS   how long to wait for the catalog (default 10)\n";
 
 static int s_usage(const char *help, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -71,6 +78,7 @@ s_number(const char *text, uint64_t min, uint64_t max, uint64_t *value)
 typedef struct {
     bool json;
     bool help;
+    bool missing;
     uint64_t limit;
     int timeout_ms;
     const char *job_id;
@@ -91,6 +99,8 @@ s_parse(cli_t *cli, int argc, char **argv, bool with_id, s_args_t *a)
             a->json = true;
         else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
             a->help = true;
+        else if (with_id && strcmp(arg, "--missing") == 0)
+            a->missing = true;
         else if (strcmp(arg, "--timeout") == 0 || strncmp(arg, "--timeout=", 10) == 0) {
             const char *v = arg[9] == '=' ? arg + 10 : (i + 1 < argc ? argv[++i] : NULL);
             if (!s_number(v, 1, 86400, &n))
@@ -201,6 +211,75 @@ cmd_jobs(cli_t *cli, int argc, char **argv)
     return rc;
 }
 
+/* tapeflow job ID --missing: the entries of the job no archive stored. */
+static int
+s_job_missing(cli_t *cli, const s_args_t *a)
+{
+    tf_err_t err = {0};
+    tf_client_t *client = s_client(cli, &err);
+    if (!client)
+        return s_fail("job", a->json, &err);
+    tf_msg_t job;
+    int rc = cli_job_fetch(client, a->job_id, &job, a->timeout_ms, &err);
+    tf_msg_t reply;
+    memset(&reply, 0, sizeof reply);
+    tf_msg_cat_query_t query = {.query = "missing", .job_id = (char *) a->job_id};
+    if (rc == TF_OK)
+        rc = cli_catalog_query(client, &query, &reply, a->timeout_ms, &err);
+    tf_client_destroy(&client);
+    if (rc != TF_OK) {
+        tf_msg_clear(&job);
+        return s_fail("job", a->json, &err);
+    }
+    const tf_msg_job_row_t *j = &job.cat_reply.jobs[0];
+    const tf_msg_cat_reply_t *r = &reply.cat_reply;
+    uint64_t uncounted = j->files_done < j->files_total ? j->files_total - j->files_done : 0;
+    rc = CLI_EXIT_OK;
+    if (a->json) {
+        tf_json_t *out = tf_json_new();
+        if (out) {
+            tf_json_object_begin(out, NULL);
+            tf_json_int(out, "schema", 1);
+            tf_json_str(out, "job_id", j->job_id);
+            tf_json_str(out, "status", j->status);
+            tf_json_int(out, "files_total", (int64_t) j->files_total);
+            tf_json_int(out, "files_done", (int64_t) j->files_done);
+            tf_json_int(out, "missing_count", (int64_t) uncounted);
+            tf_json_array_begin(out, "missing");
+            for (size_t i = 0; i < r->missing_count; i++) {
+                tf_json_object_begin(out, NULL);
+                tf_json_str(out, "path", r->missing[i].path);
+                tf_json_str(out, "reason", r->missing[i].reason);
+                tf_json_object_end(out);
+            }
+            tf_json_array_end(out);
+            tf_json_bool(out, "truncated", r->truncated);
+            tf_json_object_end(out);
+        }
+        rc = s_emit_json(out, "job");
+        tf_json_destroy(&out);
+    }
+    else {
+        for (size_t i = 0; i < r->missing_count; i++)
+            printf("%s\t%s\n", r->missing[i].path, r->missing[i].reason ? r->missing[i].reason : "");
+        if (r->truncated)
+            printf("(the first %zu; more are missing)\n", r->missing_count);
+        if (!j->scanned)
+            fprintf(stderr, "job %s is still scanning: nothing is missing yet\n", j->job_id);
+        else if (uncounted == 0 && r->missing_count == 0)
+            fprintf(stderr, "job %s: nothing missing (%" PRIu64 " of %" PRIu64 " entries stored so far, "
+                    "status %s)\n", j->job_id, j->files_done, j->files_total, j->status);
+        else
+            fprintf(stderr, "job %s: %zu entr%s missing (skipped by the compressor); %" PRIu64 " of %" PRIu64
+                    " entries stored, status %s\n", j->job_id, r->missing_count,
+                    r->missing_count == 1 ? "y" : "ies", j->files_done, j->files_total, j->status);
+    }
+    fflush(stdout);
+    tf_msg_clear(&reply);
+    tf_msg_clear(&job);
+    return rc;
+}
+
 int
 cmd_job(cli_t *cli, int argc, char **argv)
 {
@@ -211,6 +290,8 @@ cmd_job(cli_t *cli, int argc, char **argv)
     int rc = s_parse(cli, argc, argv, true, &a);
     if (rc >= 0)
         return rc;
+    if (a.missing)
+        return s_job_missing(cli, &a);
     tf_err_t err = {0};
     tf_client_t *client = s_client(cli, &err);
     if (!client)
@@ -232,8 +313,8 @@ cmd_job(cli_t *cli, int argc, char **argv)
         cli_job_print(stdout, job);
         rc = CLI_EXIT_OK;
     }
-    if (rc == CLI_EXIT_OK && job->status
-        && (strcmp(job->status, "failed") == 0 || strcmp(job->status, "cancelled") == 0))
+    /* A script can tell "every entry is on tape" from anything else that ended. */
+    if (rc == CLI_EXIT_OK && cli_job_finished(job) && !cli_job_ok(job))
         rc = CLI_EXIT_FAIL;
     fflush(stdout);
     tf_msg_clear(&reply);

@@ -154,6 +154,12 @@ cmd_restore(cli_t *cli, int argc, char **argv)
         goto out;
     }
     bool complete = strcmp(job.cat_reply.jobs[0].status, "completed") == 0;
+    if (strcmp(job.cat_reply.jobs[0].status, "expired") == 0) {  /* its tape was recycled (issue 8.6) */
+        fprintf(stderr, "tapeflow restore: job %s cannot be restored: %s\n", job_id,
+                job.cat_reply.jobs[0].message ? job.cat_reply.jobs[0].message : "it expired");
+        tf_msg_clear(&job);
+        goto out;
+    }
     tf_msg_clear(&job);
 
     if (npatterns == 0) {
