@@ -54,7 +54,7 @@ struct s_restore_s {
     const restore_opts_t *opts;
     restore_stats_t *stats;
     struct archive *disk;
-    zhashx_t *restored;       /* paths extracted so far (hard link targets) */
+    zhashx_t *restored;       /* name written -> stored path it came from (hard link targets) */
     zhashx_t *claimed;        /* names restored or kept so far: a second entry there collides */
     uint64_t total;           /* bytes of all archives */
     uint64_t done;            /* archive bytes read */
@@ -153,6 +153,13 @@ restore_target(const char *stored, uint64_t strip_components, bool flat, bool is
     if (snprintf(out, size, "%s", p) >= (int) size)
         return false;
     return true;
+}
+
+static void
+s_free_item(void **item)
+{
+    free(*item);
+    *item = NULL;
 }
 
 bool
@@ -374,7 +381,9 @@ s_extract(s_restore_t *r, s_source_t *source, tf_err_t *err)
                 s_warn(r, "refused %s: hard link to an unsafe path %s", stored, link);
                 continue;
             }
-            if (!zhashx_lookup(r->restored, link_target)) {
+            /* The name must hold that very file (with --flat another one may have it). */
+            const char *from = zhashx_lookup(r->restored, link_target);
+            if (!from || strcmp(from, link) != 0) {
                 s_warn(r, "%s is a hard link to %s, which is not being restored: restore %s too", stored,
                        link, link);
                 continue;
@@ -436,7 +445,9 @@ s_extract(s_restore_t *r, s_source_t *source, tf_err_t *err)
         }
         if (ok) {
             r->stats->files++;
-            zhashx_insert(r->restored, target, (void *) 1);
+            char *from = strdup(stored);
+            if (from)
+                zhashx_update(r->restored, target, from);
             zhashx_insert(r->claimed, target, (void *) 1);
             if (is_dir && archive_entry_mtime_is_set(entry))
                 s_remember_dir(r, target, entry);
@@ -604,7 +615,7 @@ s_check_volume(s_restore_t *r, tf_err_t *err)
 
 /* Records an archive that failed; false when out of memory. */
 static bool
-s_add_failure(s_restore_t *r, const char *archive_id, const char *reason)
+s_add_failure(s_restore_t *r, const char *archive_id, int code, const char *reason)
 {
     restore_failure_t *more = realloc(r->stats->failures, (r->stats->nfailures + 1) * sizeof *more);
     if (!more)
@@ -613,6 +624,7 @@ s_add_failure(s_restore_t *r, const char *archive_id, const char *reason)
     restore_failure_t *f = &more[r->stats->nfailures++];
     snprintf(f->archive_id, sizeof f->archive_id, "%s", archive_id);
     snprintf(f->reason, sizeof f->reason, "%s", reason);
+    f->code = code;
     tf_log_error("restore: archive %s failed: %s", archive_id, reason);
     return true;
 }
@@ -640,7 +652,7 @@ s_run(s_restore_t *r, tf_err_t *err)
                 *err = aerr;
             rc = arc;
         }
-        else if (!s_add_failure(r, row->archive_id, aerr.message[0] ? aerr.message : "failed"))
+        else if (!s_add_failure(r, row->archive_id, arc, aerr.message[0] ? aerr.message : "failed"))
             rc = tf_err_set(err, TF_ERR_NOMEM, "out of memory");
     }
     return rc;
@@ -678,6 +690,8 @@ restore_run(tf_drive_t *drive, const tf_msg_tape_restore_t *req, const restore_o
     }
     r.disk = archive_write_disk_new();
     r.restored = zhashx_new();
+    if (r.restored)
+        zhashx_set_destructor(r.restored, s_free_item);
     r.bad_volumes = zhashx_new();
     r.claimed = zhashx_new();
     if (!r.disk || !r.restored || !r.bad_volumes || !r.claimed)
@@ -692,6 +706,14 @@ restore_run(tf_drive_t *drive, const tf_msg_tape_restore_t *req, const restore_o
         archive_write_disk_set_standard_lookup(r.disk);
         rc = s_run(&r, err);
     }
+    /* Nothing read and every archive refused: the request itself is wrong for this tape. */
+    bool all_refused = rc == TF_OK && stats->archives_read == 0 && stats->nfailures > 0;
+    for (size_t i = 0; all_refused && i < stats->nfailures; i++)
+        all_refused = stats->failures[i].code == TF_ERR_INVALID;
+    if (all_refused)
+        rc = tf_err_set(err, TF_ERR_INVALID, "%s", stats->failures[0].reason);
+    if (rc != TF_OK)
+        restore_stats_free(stats);  /* a failed restore says why in err */
     /* Closing sets the times and modes of folders, deferred until their contents exist. */
     if (r.disk && archive_write_close(r.disk) != ARCHIVE_OK && rc == TF_OK)
         s_warn(&r, "cannot finish folder times and modes: %s", archive_error_string(r.disk));

@@ -20,6 +20,8 @@
     An archive that cannot be read to its end (medium error, wrong tape file, a volume that
     cannot be mounted) is recorded in stats->failures with the reason, the file it was writing
     is removed, and the restore goes on with the next archive: everything readable is restored.
+    When no archive could be read and every one was refused (TF_ERR_INVALID: the tape is not
+    what the catalog says), the restore itself fails with the first reason, as a refusal.
 
     Patterns are globs over stored paths (relative, no leading '/'; fnmatch without
     FNM_PATHNAME, so '*' also matches '/'); a pattern naming a directory also selects what is
@@ -57,6 +59,7 @@ typedef enum {
 typedef struct {
     char archive_id[TF_MSG_MAX_ID + 1];
     char reason[512];
+    int code;                  /* TF_ERR_* */
 } restore_failure_t;
 
 typedef struct {
@@ -73,7 +76,7 @@ typedef struct {
     char message[1024];        /* summary, with the first warnings */
 } restore_stats_t;
 
-/* Frees stats->failures (restore_run allocates it). */
+/* Frees stats->failures (restore_run allocates it when it returns TF_OK). */
 void restore_stats_free(restore_stats_t *stats);
 
 /* "never" | "older" | "always" (NULL or "": never); false for anything else. */

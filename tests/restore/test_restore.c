@@ -465,6 +465,10 @@ test_strip_and_flat(void **state)
     s_write(p, "b x\n", 0);
     snprintf(p, sizeof p, "%s/b/deep/y.txt", src);
     s_write(p, "b y\n", 0);
+    char linked[PATH_MAX * 2];  /* b/zz.txt is b/x.txt: with --flat that name holds a/x.txt */
+    snprintf(p, sizeof p, "%s/b/x.txt", src);
+    snprintf(linked, sizeof linked, "%s/b/zz.txt", src);
+    assert_int_equal(link(p, linked), 0);
     char job[128];
     s_backup_ok(fx, src, job, sizeof job);
 
@@ -482,6 +486,12 @@ test_strip_and_flat(void **state)
     s_expect_text(p, "b y\n");
     snprintf(p, sizeof p, "%s/%s", dest, src + 1);
     assert_false(s_exists(p));
+    struct stat sx, sz;
+    snprintf(p, sizeof p, "%s/b/x.txt", dest);
+    assert_int_equal(lstat(p, &sx), 0);
+    snprintf(p, sizeof p, "%s/b/zz.txt", dest);
+    assert_int_equal(lstat(p, &sz), 0);
+    assert_true(sx.st_ino == sz.st_ino);
 
     /* --flat: every file in the target; the second x.txt is a collision, not an overwrite. */
     snprintf(dest, sizeof dest, "%s/flat", fx->dir);
@@ -495,6 +505,9 @@ test_strip_and_flat(void **state)
     snprintf(p, sizeof p, "%s/y.txt", dest);
     s_expect_text(p, "b y\n");
     snprintf(p, sizeof p, "%s/a", dest);
+    assert_false(s_exists(p));
+    /* zz.txt is a link to b/x.txt, which was not restored: never a link to a/x.txt. */
+    snprintf(p, sizeof p, "%s/zz.txt", dest);
     assert_false(s_exists(p));
 
     /* The same again into the same folder: nothing restored, everything kept: exit 1. */
