@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "restore.h"
+#include "scan_grouper.h"
 #include "tf_client.h"
 #include "tf_testproc.h"
 #include "tf_teststack.h"
@@ -167,6 +168,77 @@ test_target_paths(void **state)
     assert_true(restore_overwrite_parse("older", &mode));
     assert_int_equal(mode, RESTORE_OVERWRITE_OLDER);
     assert_false(restore_overwrite_parse("sometimes", &mode));
+}
+
+/* --- item 2: the grouper keeps link names together -------------------------------------------- */
+
+typedef struct {
+    char groups[16][512];   /* the paths of each group, space-separated */
+    int ngroups;
+    int warnings;
+} s_grouped_t;
+
+static int
+s_group_emit(void *arg, uint64_t group_no, const tf_msg_group_entry_t *entries, size_t count, uint64_t bytes,
+             tf_err_t *err)
+{
+    (void) bytes;
+    (void) err;
+    s_grouped_t *g = arg;
+    assert_int_equal((int) group_no, g->ngroups + 1);
+    assert_true(g->ngroups < 16);
+    char *out = g->groups[g->ngroups++];
+    for (size_t i = 0; i < count; i++)
+        snprintf(out + strlen(out), 512 - strlen(out), "%s%s", i ? " " : "", entries[i].path);
+    return TF_OK;
+}
+
+static void
+s_group_warn(void *arg, const char *path, const char *message)
+{
+    (void) path;
+    s_grouped_t *g = arg;
+    assert_non_null(strstr(message, "stored and restored as a separate copy"));
+    g->warnings++;
+}
+
+static void
+test_grouper_keeps_link_names_together(void **state)
+{
+    (void) state;
+    s_grouped_t g = {0};
+    tf_err_t err = {0};
+    /* Groups of 100 bytes: L (2 names) fills group 1 and is waited for while the walk goes on
+       into group 2; its second name joins group 1. */
+    scan_grouper_t *sg = scan_grouper_new(100, 0, 0, s_group_emit, &g);
+    assert_non_null(sg);
+    scan_grouper_set_warn(sg, s_group_warn, &g);
+    assert_int_equal(scan_grouper_add(sg, "a", 50, &err), TF_OK);
+    assert_int_equal(scan_grouper_add_linked(sg, "L", 60, 1, 7, 2, &err), TF_OK);
+    assert_int_equal(g.ngroups, 0);  /* full, but waiting for L's other name */
+    assert_int_equal(scan_grouper_add(sg, "b", 60, &err), TF_OK);
+    assert_int_equal(scan_grouper_add_linked(sg, "c/L2", 60, 1, 7, 2, &err), TF_OK);
+    assert_int_equal(g.ngroups, 1);
+    assert_string_equal(g.groups[0], "a L c/L2");
+    /* M waits too (its group is filled by f0), but its other name comes after the next group
+       gathered 4 x 100 bytes: the waiting group is given up, M2 is split, and said so. */
+    assert_int_equal(scan_grouper_add_linked(sg, "M", 10, 1, 8, 2, &err), TF_OK);
+    for (int i = 0; i < 6; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "f%d", i);
+        assert_int_equal(scan_grouper_add(sg, name, 90, &err), TF_OK);
+    }
+    assert_int_equal(g.warnings, 0);
+    assert_int_equal(scan_grouper_add_linked(sg, "M2", 10, 1, 8, 2, &err), TF_OK);
+    assert_int_equal(g.warnings, 1);
+    assert_int_equal(scan_grouper_flush(sg, &err), TF_OK);
+    assert_int_equal(g.ngroups, 4);
+    assert_string_equal(g.groups[1], "b M f0");
+    assert_string_equal(g.groups[2], "f1 f2 f3 f4 f5");
+    assert_string_equal(g.groups[3], "M2");
+    assert_int_equal((int) scan_grouper_entries(sg), 12);
+    scan_grouper_destroy(&sg);
+    assert_null(sg);
 }
 
 /* --- item 3: nanoseconds --------------------------------------------------------------------- */
@@ -575,6 +647,7 @@ main(int argc, char **argv)
     zsys_handler_set(NULL);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_target_paths),
+        cmocka_unit_test(test_grouper_keeps_link_names_together),
         cmocka_unit_test_setup_teardown(test_nanosecond_times_kept, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_hard_links_across_groups, s_setup_small_groups, s_teardown),
         cmocka_unit_test_setup_teardown(test_damaged_archive_others_restored, s_setup, s_teardown),
