@@ -433,8 +433,13 @@ s_extract(s_restore_t *r, s_source_t *source, tf_err_t *err)
                    restored one. */
                 archive_write_finish_entry(r->disk);
                 bool removed = unlink(target) == 0;
-                rc = tf_err_set(err, derr.code, "%s%s", derr.message,
-                                removed ? " (the partial file was removed)" : "");
+                static const char mark[] = " from the archive: ";
+                const char *tail = strstr(derr.message, mark);
+                if (removed && tail)
+                    rc = tf_err_set(err, derr.code, "%.*s from the archive (the partial file was removed): %s",
+                                    (int) (tail - derr.message), derr.message, tail + strlen(mark));
+                else
+                    rc = tf_err_set(err, derr.code, "%s", derr.message);
                 break;
             }
             ok = drc == TF_OK;

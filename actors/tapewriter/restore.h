@@ -58,7 +58,7 @@ typedef enum {
 /* One archive that could not be read to its end. */
 typedef struct {
     char archive_id[TF_MSG_MAX_ID + 1];
-    char reason[512];
+    char reason[1024];
     int code;                  /* TF_ERR_* */
 } restore_failure_t;
 
