@@ -25,6 +25,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
+#include "catalog.h"
 #include "restore.h"
 #include "scan_grouper.h"
 #include "tf_client.h"
@@ -168,6 +171,60 @@ test_target_paths(void **state)
     assert_true(restore_overwrite_parse("older", &mode));
     assert_int_equal(mode, RESTORE_OVERWRITE_OLDER);
     assert_false(restore_overwrite_parse("sometimes", &mode));
+}
+
+/* --- item 3: a catalog written before files.mtime_nsec existed ------------------------------- */
+
+static void
+test_catalog_gains_mtime_nsec(void **state)
+{
+    (void) state;
+    char *dir = tf_test_tempdir("tfrcat");
+    assert_non_null(dir);
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/catalog.db", dir);
+    /* The files table as catalogs had it, with a row. */
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE files (id INTEGER PRIMARY KEY, archive_id TEXT NOT NULL,"
+                                  " job_id TEXT NOT NULL, path TEXT NOT NULL, type TEXT NOT NULL,"
+                                  " size INTEGER NOT NULL DEFAULT 0, mtime INTEGER NOT NULL DEFAULT 0,"
+                                  " mode INTEGER NOT NULL DEFAULT 0, uid INTEGER NOT NULL DEFAULT 0,"
+                                  " gid INTEGER NOT NULL DEFAULT 0, user TEXT, grp TEXT, checksum TEXT,"
+                                  " offset INTEGER NOT NULL DEFAULT 0, link TEXT, UNIQUE (archive_id, path));"
+                                  "INSERT INTO files(archive_id, job_id, path, type, mtime) "
+                                  "VALUES('J1-g00001', 'J1', 'old', 'file', 1500000000);"
+                                  "PRAGMA user_version=1;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+
+    tf_err_t err = {0};
+    catalog_t *cat = catalog_open(path, &err);
+    if (!cat)
+        fail_msg("catalog_open: %s", err.message);
+    tf_msg_file_row_t rows[] = {{.path = "new", .type = "file", .mtime = 1600000000, .mtime_nsec = 123456789}};
+    tf_msg_t m = {.type = TF_MSG_CAT_FILES};
+    m.cat_files = (tf_msg_cat_files_t){.job_id = "J1", .archive_id = "J1-g00001", .part = 1, .files = rows,
+                                       .files_count = 1};
+    tf_msg_t reply = {0};
+    if (catalog_apply(cat, &m, &reply, &err) != TF_OK)
+        fail_msg("cat_files: %s", err.message);
+    tf_msg_clear(&reply);
+    m = (tf_msg_t){.type = TF_MSG_CAT_QUERY};
+    m.cat_query = (tf_msg_cat_query_t){.query = "files", .job_id = "J1"};
+    if (catalog_apply(cat, &m, &reply, &err) != TF_OK)
+        fail_msg("files query: %s", err.message);
+    assert_int_equal(reply.cat_reply.files_count, 2);
+    assert_string_equal(reply.cat_reply.files[0].path, "new");
+    assert_int_equal(reply.cat_reply.files[0].mtime_nsec, 123456789);
+    assert_string_equal(reply.cat_reply.files[1].path, "old");
+    assert_int_equal(reply.cat_reply.files[1].mtime, 1500000000);
+    assert_int_equal(reply.cat_reply.files[1].mtime_nsec, 0);
+    tf_msg_clear(&reply);
+    catalog_destroy(&cat);
+    tf_test_dir_done(&dir);
 }
 
 /* --- item 2: the grouper keeps link names together -------------------------------------------- */
@@ -672,6 +729,7 @@ main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_target_paths),
         cmocka_unit_test(test_grouper_keeps_link_names_together),
+        cmocka_unit_test(test_catalog_gains_mtime_nsec),
         cmocka_unit_test_setup_teardown(test_nanosecond_times_kept, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_hard_links_across_groups, s_setup_small_groups, s_teardown),
         cmocka_unit_test_setup_teardown(test_damaged_archive_others_restored, s_setup, s_teardown),
