@@ -25,11 +25,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <sqlite3.h>
 
 #include "catalog.h"
 #include "restore.h"
 #include "scan_grouper.h"
+#include "tape_test_util.h"
+#include "tapefile.h"
+#include "tf_drive.h"
+#include "tf_label.h"
 #include "tf_client.h"
 #include "tf_testproc.h"
 #include "tf_teststack.h"
@@ -719,6 +725,121 @@ test_strip_cannot_escape_through_symlink(void **state)
     s_expect_text(p, "escaped\n");
 }
 
+/* --- item 1: refused entries through the CLI ------------------------------------------------ */
+
+/* A hostile archive: "../evil.txt", an absolute name under `outside`, and "good.txt". */
+static uint8_t *
+s_hostile_archive(const char *outside, size_t *size)
+{
+    struct archive *out = archive_write_new();
+    assert_non_null(out);
+    archive_write_set_format_pax_restricted(out);
+    archive_write_add_filter_none(out);
+    size_t cap = 1 << 20, used = 0;
+    uint8_t *buf = malloc(cap);
+    assert_non_null(buf);
+    assert_int_equal(archive_write_open_memory(out, buf, cap, &used), ARCHIVE_OK);
+    char abs[PATH_MAX + 16];
+    snprintf(abs, sizeof abs, "%s/abs.txt", outside);
+    const char *names[] = {"../evil.txt", abs, "good.txt"};
+    for (int i = 0; i < 3; i++) {
+        struct archive_entry *e = archive_entry_new();
+        archive_entry_set_pathname(e, names[i]);
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        archive_entry_set_size(e, 4);
+        archive_entry_set_mtime(e, 1600000000, 0);
+        assert_int_equal(archive_write_header(out, e), ARCHIVE_OK);
+        assert_int_equal(archive_write_data(out, "evil", 4), 4);
+        archive_entry_free(e);
+    }
+    assert_int_equal(archive_write_close(out), ARCHIVE_OK);
+    archive_write_free(out);
+    *size = used;
+    return buf;
+}
+
+/* The tape is written by hand (label, one tape file holding the hostile archive), `tapeflow
+   tape scan` puts it in the catalog, and `tapeflow restore` refuses the unsafe names. */
+static void
+test_hostile_archive_refused(void **state)
+{
+    fx_t *fx = *state;
+    char outside[PATH_MAX], url[PATH_MAX * 2];
+    snprintf(outside, sizeof outside, "%s/outside", fx->dir);
+    assert_int_equal(mkdir(outside, 0755), 0);
+    snprintf(url, sizeof url, "sim:%s/tape0.img?capacity=1G", fx->dir);
+    size_t size = 0;
+    uint8_t *payload = s_hostile_archive(outside, &size);
+    tf_err_t err = {0};
+    tf_drive_t *d = tf_drive_open(url, &err);
+    if (!d)
+        fail_msg("open %s: %s", url, err.message);
+    assert_int_equal(tf_drive_wait_ready(d, 5000, &err), TF_OK);
+    tf_label_t label;
+    assert_int_equal(tf_label_init(&label, "TF0001", "default", "sim", &err), TF_OK);
+    assert_int_equal(tf_label_write(d, &label, &err), TF_OK);
+    tapefile_header_t h;
+    memset(&h, 0, sizeof h);
+    snprintf(h.archive_id, sizeof h.archive_id, "JEVIL-g00001");
+    snprintf(h.job_id, sizeof h.job_id, "JEVIL");
+    h.group_no = 1;
+    snprintf(h.pool, sizeof h.pool, "default");
+    snprintf(h.compression, sizeof h.compression, "none");
+    h.size = size;
+    tt_checksum(payload, size, h.checksum);
+    h.block_size = 65536;
+    h.files = 3;
+    h.bytes = 12;
+    snprintf(h.volume, sizeof h.volume, "TF0001");
+    h.job_scanned = true;
+    h.job_files = 3;
+    h.job_bytes = 12;
+    h.job_groups = 1;
+    tapefile_writer_t *w = tapefile_writer_new(d, &h, &err);
+    if (!w)
+        fail_msg("tape file: %s", err.message);
+    assert_int_equal(tapefile_writer_write(w, payload, size, &err), TF_OK);
+    tapefile_stats_t st;
+    assert_int_equal(tapefile_writer_finish(w, &st, &err), TF_OK);
+    tapefile_writer_destroy(&w);
+    tf_drive_destroy(&d);
+    free(payload);
+
+    char *out = NULL;
+    int rc = s_cli(fx, &out, "tape", "scan", "tape0", NULL);
+    if (rc != 0)
+        fail_msg("tape scan failed (%d): %s", rc, out ? out : "");
+    free(out);
+
+    char dest[PATH_MAX];
+    snprintf(dest, sizeof dest, "%s/target/inner", fx->dir);
+    rc = s_cli(fx, &out, "restore", "JEVIL", "--to", dest, "--json", NULL);
+    assert_int_equal(rc, 1);
+    assert_int_equal(tf_test_json_int(out, "refused"), 2);
+    assert_int_equal(tf_test_json_int(out, "files"), 1);
+    assert_non_null(strstr(out, "\"summary\":\"restore incomplete: 1 file restored, 2 refused (unsafe paths)"));
+    free(out);
+    char p[PATH_MAX * 2];
+    snprintf(p, sizeof p, "%s/good.txt", dest);
+    s_expect_text(p, "evil");
+    snprintf(p, sizeof p, "%s/target/evil.txt", fx->dir);
+    assert_false(s_exists(p));
+    snprintf(p, sizeof p, "%s/abs.txt", outside);
+    assert_false(s_exists(p));
+    /* Stripped of their first component, as tar does, the names land inside the target:
+       "../evil.txt" becomes "evil.txt"; nothing is ever written outside it. */
+    snprintf(dest, sizeof dest, "%s/target2", fx->dir);
+    rc = s_cli(fx, &out, "restore", "JEVIL", "--to", dest, "--strip-components", "1", "--json", NULL);
+    free(out);
+    snprintf(p, sizeof p, "%s/evil.txt", dest);
+    s_expect_text(p, "evil");
+    snprintf(p, sizeof p, "%s/evil.txt", fx->dir);
+    assert_false(s_exists(p));
+    snprintf(p, sizeof p, "%s/abs.txt", outside);
+    assert_false(s_exists(p));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -736,6 +857,7 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_overwrite_modes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_strip_and_flat, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_strip_cannot_escape_through_symlink, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_archive_refused, s_setup, s_teardown),
     };
     return cmocka_run_group_tests_name("restore", tests, NULL, NULL);
 }
