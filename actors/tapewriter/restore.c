@@ -384,8 +384,11 @@ s_extract(s_restore_t *r, s_source_t *source, tf_err_t *err)
             /* The name must hold that very file (with --flat another one may have it). */
             const char *from = zhashx_lookup(r->restored, link_target);
             if (!from || strcmp(from, link) != 0) {
-                s_warn(r, "%s is a hard link to %s, which is not being restored: restore %s too", stored,
-                       link, link);
+                if (!from && zhashx_lookup(r->claimed, link_target))
+                    s_warn(r, "%s is a hard link to %s, which was kept as it existed: not linked", stored, link);
+                else
+                    s_warn(r, "%s is a hard link to %s, which is not being restored: restore %s too", stored,
+                           link, link);
                 continue;
             }
             archive_entry_set_hardlink(entry, link_target);
