@@ -298,6 +298,7 @@ static const tf_field_t s_file_row_fields[] = {
     F_STR(tf_msg_file_row_t, checksum, OPT, TF_MSG_MAX_ID),
     F_UINT(tf_msg_file_row_t, offset, OPT),
     F_STR(tf_msg_file_row_t, link, OPT, TF_MSG_MAX_PATH),
+    F_UINT(tf_msg_file_row_t, mtime_nsec, OPT),
 };
 static const tf_record_t s_file_row = RECORD("file", tf_msg_file_row_t, s_file_row_fields);
 static const tf_field_t s_warning_row_fields[] = {
@@ -406,7 +407,16 @@ static const tf_field_t s_tape_restore_fields[] = {
     F_STR(tf_msg_tape_restore_t, dest, REQ, TF_MSG_MAX_PATH),
     F_ROWS(tf_msg_tape_restore_t, patterns, OPT, TF_MSG_MAX_ROWS, s_path_row),
     F_ROWS(tf_msg_tape_restore_t, archives, REQ, TF_MSG_MAX_ROWS, s_archive_row),
+    F_STR(tf_msg_tape_restore_t, overwrite, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_tape_restore_t, strip_components, OPT),
+    F_BOOL(tf_msg_tape_restore_t, flat, OPT),
 };
+static const tf_field_t s_archive_failure_fields[] = {
+    F_STR(tf_msg_archive_failure_t, archive_id, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_archive_failure_t, reason, OPT, TF_MSG_MAX_TEXT),
+};
+static const tf_record_t s_archive_failure =
+    RECORD("archive_failure", tf_msg_archive_failure_t, s_archive_failure_fields);
 static const tf_field_t s_restore_result_fields[] = {
     F_UINT(tf_msg_restore_result_t, files, OPT),
     F_UINT(tf_msg_restore_result_t, bytes, OPT),
@@ -414,6 +424,10 @@ static const tf_field_t s_restore_result_fields[] = {
     F_UINT(tf_msg_restore_result_t, blocks_read, OPT),
     F_UINT(tf_msg_restore_result_t, warnings, OPT),
     F_STR(tf_msg_restore_result_t, message, OPT, TF_MSG_MAX_TEXT),
+    F_UINT(tf_msg_restore_result_t, refused, OPT),
+    F_UINT(tf_msg_restore_result_t, kept, OPT),
+    F_UINT(tf_msg_restore_result_t, collisions, OPT),
+    F_ROWS(tf_msg_restore_result_t, failures, OPT, TF_MSG_MAX_ROWS, s_archive_failure),
 };
 static const tf_field_t s_cat_volume_fields[] = {
     F_STR(tf_msg_cat_volume_t, label, REQ, TF_MSG_MAX_ID),

@@ -345,6 +345,7 @@ typedef struct {
     char *checksum;         /* "xxh128:<hex>" of the content, regular files only */
     uint64_t offset;        /* byte offset of the entry's header in the uncompressed tar stream */
     char *link;             /* symlink target or hard link target */
+    uint64_t mtime_nsec;    /* nanoseconds of mtime (0..999999999) */
 } tf_msg_file_row_t;
 
 /* A problem with one entry of an archive (the compressor's warnings): the entry was skipped
@@ -504,7 +505,16 @@ typedef struct {
     size_t patterns_count;
     tf_msg_archive_row_t *archives; /* where to read, in tape order */
     size_t archives_count;
+    char *overwrite;        /* existing files: never (absent) | older | always */
+    uint64_t strip_components; /* leading path components removed from stored paths */
+    bool flat;              /* every file straight into dest (folders not created) */
 } tf_msg_tape_restore_t;
+
+/* One archive a restore could not read to its end (restore_result.failures). */
+typedef struct {
+    char *archive_id;
+    char *reason;
+} tf_msg_archive_failure_t;
 
 /* tape -> client: the restore item's result */
 typedef struct {
@@ -512,8 +522,13 @@ typedef struct {
     uint64_t bytes;
     uint64_t archives_read;
     uint64_t blocks_read;
-    uint64_t warnings;
+    uint64_t warnings;      /* every entry not restored as stored (the counts below and others) */
     char *message;
+    uint64_t refused;       /* entries refused: unsafe paths (.., absolute, through a symlink) */
+    uint64_t kept;          /* existing files kept (--overwrite) */
+    uint64_t collisions;    /* --flat: names restored once already, not overwritten */
+    tf_msg_archive_failure_t *failures; /* archives that failed, in tape order */
+    size_t failures_count;
 } tf_msg_restore_result_t;
 
 /* --- operator actions on a job (issue 8, item 13) ------------------------------------------ */

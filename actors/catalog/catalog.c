@@ -81,6 +81,7 @@ static const char s_schema[] =
     "  checksum TEXT,"
     "  offset INTEGER NOT NULL DEFAULT 0,"
     "  link TEXT,"
+    "  mtime_nsec INTEGER NOT NULL DEFAULT 0,"       /* nanoseconds of mtime */
     "  UNIQUE (archive_id, path)"                    /* exactly one entry per file */
     ");"
     "CREATE INDEX IF NOT EXISTS files_job_path ON files(job_id, path);"
@@ -333,6 +334,23 @@ s_group_from_id(const char *archive_id)
 
 /* ------------------------------------------------------------------ open / close ------- */
 
+/* Catalogs written before files.mtime_nsec existed get the column (0: whole seconds). */
+static int
+s_files_mtime_nsec(catalog_t *self, tf_err_t *err)
+{
+    sqlite3_stmt *stmt = catalog_prepare(self, "SELECT 1 FROM pragma_table_info('files') "
+                                               "WHERE name = 'mtime_nsec'", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    int step = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    if (step == SQLITE_ROW)
+        return TF_OK;
+    if (step != SQLITE_DONE)
+        return catalog_db_error(self, err, "cannot read the columns of files");
+    return s_exec(self, "ALTER TABLE files ADD COLUMN mtime_nsec INTEGER NOT NULL DEFAULT 0", err);
+}
+
 catalog_t *
 catalog_open(const char *path, tf_err_t *err)
 {
@@ -384,7 +402,8 @@ catalog_open(const char *path, tf_err_t *err)
     char sql[64];
     snprintf(sql, sizeof sql, "PRAGMA user_version=%d", S_SCHEMA_VERSION);
     if (s_begin(self, err) != TF_OK
-        || s_end(self, s_exec(self, s_schema, err) == TF_OK ? s_exec(self, sql, err) : TF_ERR_DB, err)
+        || s_end(self, s_exec(self, s_schema, err) == TF_OK && s_files_mtime_nsec(self, err) == TF_OK
+                           ? s_exec(self, sql, err) : TF_ERR_DB, err)
                != TF_OK) {
         tf_err_prefix(err, "cannot create the catalog schema: ");
         catalog_destroy(&self);
@@ -886,8 +905,8 @@ s_cat_files(catalog_t *self, const tf_msg_cat_files_t *m, tf_err_t *err)
     if (rc == TF_OK) {
         stmt = catalog_prepare(self,
             "INSERT INTO files(archive_id, job_id, path, type, size, mtime, mode, uid, gid, "
-            "  user, grp, checksum, offset, link) "
-            "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
+            "  user, grp, checksum, offset, link, mtime_nsec) "
+            "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) "
             "ON CONFLICT(archive_id, path) DO NOTHING", err);
         if (!stmt)
             rc = TF_ERR_DB;
@@ -901,7 +920,8 @@ s_cat_files(catalog_t *self, const tf_msg_cat_files_t *m, tf_err_t *err)
              | s_bind_u64(stmt, 7, f->mode) | s_bind_u64(stmt, 8, f->uid)
              | s_bind_u64(stmt, 9, f->gid) | s_bind_text(stmt, 10, f->user)
              | s_bind_text(stmt, 11, f->group) | s_bind_text(stmt, 12, f->checksum)
-             | s_bind_u64(stmt, 13, f->offset) | s_bind_text(stmt, 14, f->link)) != SQLITE_OK
+             | s_bind_u64(stmt, 13, f->offset) | s_bind_text(stmt, 14, f->link)
+             | s_bind_u64(stmt, 15, f->mtime_nsec < 1000000000 ? f->mtime_nsec : 0)) != SQLITE_OK
             || sqlite3_step(stmt) != SQLITE_DONE)
             rc = catalog_db_error(self, err, "cannot record file rows");
         else

@@ -77,6 +77,7 @@ s_read_file(sqlite3_stmt *stmt, tf_msg_file_row_t *f, bool *oom)
     f->checksum = catalog_column_dup(stmt, 9, oom);
     f->offset = s_u64(stmt, 10);
     f->link = catalog_column_dup(stmt, 11, oom);
+    f->mtime_nsec = s_u64(stmt, 12);
     return 160 + s_len(f->path) + s_len(f->user) + s_len(f->group) + s_len(f->checksum) + s_len(f->link);
 }
 
@@ -334,7 +335,7 @@ catalog_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_
     }
     else if (strcmp(what, "archive_files") == 0) {
         /* The rows of one archive (pattern = the archive id): the tape writer's index. */
-        sql = "SELECT path, type, size, mtime, mode, uid, gid, user, grp, checksum, offset, link "
+        sql = "SELECT path, type, size, mtime, mode, uid, gid, user, grp, checksum, offset, link, mtime_nsec "
               "FROM files WHERE job_id = ?1 AND archive_id = ?2 ORDER BY path LIMIT ?3";
         kind = S_FILES;
         limit = s_limit(q->limit, CATALOG_MAX_ROWS);
@@ -355,7 +356,7 @@ catalog_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_
     }
     else if (strcmp(what, "files") == 0) {
         /* A pattern matches a path, or any path below it (a folder names its contents). */
-        sql = "SELECT path, type, size, mtime, mode, uid, gid, user, grp, checksum, offset, link "
+        sql = "SELECT path, type, size, mtime, mode, uid, gid, user, grp, checksum, offset, link, mtime_nsec "
               "FROM files WHERE job_id = ?1 "
               "  AND (?2 IS NULL OR path GLOB ?2 OR path GLOB ?2 || '/*') "
               "ORDER BY path LIMIT ?3";

@@ -85,7 +85,10 @@ s_open_output(run_t *run, tf_err_t *err)
     const archiver_opts_t *o = run->opts;
     struct archive *a = run->out;
     char value[32];
-    if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK)
+    /* Full pax, not "restricted": the restricted writer stores an mtime's nanoseconds only when
+       an entry needs an extended header anyway, so most sub-second times were lost. Entries
+       carry no atime/ctime (s_entry), so a whole-second entry still gets a plain ustar header. */
+    if (archive_write_set_format_pax(a) != ARCHIVE_OK)
         return s_out_error(run, err, "cannot select the pax format");
     int rc;
     if (strcmp(o->compression, "zstd") == 0) {
@@ -241,6 +244,11 @@ s_entry(run_t *run, const char *path, struct archive_entry *entry, tf_err_t *err
         return TF_OK;
     }
     archive_entry_set_pathname(entry, s_relative(path));
+    /* Only mtime is kept (to the nanosecond): atime and ctime change by reading the tree and
+       would give every entry an extended header; a restore sets atime to mtime. */
+    archive_entry_unset_atime(entry);
+    archive_entry_unset_ctime(entry);
+    archive_entry_unset_birthtime(entry);
     struct archive_entry *e = entry, *spare = NULL;
     if (archive_entry_filetype(entry) != AE_IFDIR) {
         archive_entry_linkify(run->links, &e, &spare);
@@ -282,6 +290,7 @@ s_entry(run_t *run, const char *path, struct archive_entry *entry, tf_err_t *err
         .type = (char *) s_type(e),
         .size = size,
         .mtime = (int64_t) archive_entry_mtime(e),
+        .mtime_nsec = (uint64_t) archive_entry_mtime_nsec(e),
         .mode = (uint64_t) (archive_entry_mode(e) & 07777),
         .uid = (uint64_t) archive_entry_uid(e),
         .gid = (uint64_t) archive_entry_gid(e),
@@ -318,7 +327,7 @@ archiver_run(const archiver_opts_t *opts, const tf_msg_file_group_t *group, file
     if (!run.out || !run.disk || !run.links || !run.sum || !entry)
         rc = tf_err_set(err, TF_ERR_NOMEM, "out of memory starting an archive");
     if (rc == TF_OK) {
-        archive_entry_linkresolver_set_strategy(run.links, ARCHIVE_FORMAT_TAR_PAX_RESTRICTED);
+        archive_entry_linkresolver_set_strategy(run.links, ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE);
         if (archive_read_disk_set_symlink_physical(run.disk) != ARCHIVE_OK
             || archive_read_disk_set_standard_lookup(run.disk) != ARCHIVE_OK)
             rc = tf_err_set(err, TF_ERR_IO, "cannot set up file reading: %s", archive_error_string(run.disk));

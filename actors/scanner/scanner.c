@@ -143,7 +143,9 @@ static int
 s_entry(void *arg, const char *path, const struct stat *st, tf_err_t *err)
 {
     scan_t *scan = arg;
-    int rc = scan_grouper_add(scan->grouper, path, S_ISREG(st->st_mode) ? (uint64_t) st->st_size : 0, err);
+    int rc = scan_grouper_add_linked(scan->grouper, path, S_ISREG(st->st_mode) ? (uint64_t) st->st_size : 0,
+                                     (uint64_t) st->st_dev, (uint64_t) st->st_ino,
+                                     S_ISDIR(st->st_mode) ? 1 : (uint64_t) st->st_nlink, err);
     if (rc != TF_OK)
         return rc;
     if (scan->actor && scan->work) {
@@ -215,6 +217,7 @@ scanner_scan(scanner_t *self, const tf_msg_scan_job_t *job, tf_actor_t *actor, c
                                     self->opts.max_entries, self->opts.max_text, s_emit, &scan);
     if (!scan.grouper)
         return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    scan_grouper_set_warn(scan.grouper, s_warn, &scan);
     for (size_t i = 0; rc == TF_OK && i < job->paths_count; i++) {
         s_clean_path(job->paths[i].path, path, sizeof path, NULL);
         rc = scan_walk(self->opts.fs, path, job->one_fs, s_entry, s_warn, &scan, err);

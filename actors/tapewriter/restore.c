@@ -54,14 +54,113 @@ struct s_restore_s {
     const restore_opts_t *opts;
     restore_stats_t *stats;
     struct archive *disk;
-    zhashx_t *restored;       /* paths extracted so far (hard link targets) */
+    zhashx_t *restored;       /* name written -> stored path it came from (hard link targets) */
+    zhashx_t *claimed;        /* names restored or kept so far: a second entry there collides */
     uint64_t total;           /* bytes of all archives */
     uint64_t done;            /* archive bytes read */
     char warn_text[768];
     int warn_shown;
     s_dir_time_t *dirs;       /* folder times to set once everything is extracted */
     size_t ndirs, capdirs;
+    restore_overwrite_t overwrite;
+    zhashx_t *bad_volumes;    /* volumes that could not be mounted: their archives fail at once */
 };
+
+void
+restore_stats_free(restore_stats_t *stats)
+{
+    if (stats) {
+        free(stats->failures);
+        stats->failures = NULL;
+        stats->nfailures = 0;
+    }
+}
+
+bool
+restore_overwrite_parse(const char *name, restore_overwrite_t *mode)
+{
+    if (!name || !*name || strcmp(name, "never") == 0)
+        *mode = RESTORE_OVERWRITE_NEVER;
+    else if (strcmp(name, "older") == 0)
+        *mode = RESTORE_OVERWRITE_OLDER;
+    else if (strcmp(name, "always") == 0)
+        *mode = RESTORE_OVERWRITE_ALWAYS;
+    else
+        return false;
+    return true;
+}
+
+bool
+restore_path_safe(const char *path)
+{
+    if (!path || !*path || path[0] == '/')
+        return false;
+    for (const char *p = path; *p;) {
+        const char *slash = strchr(p, '/');
+        size_t len = slash ? (size_t) (slash - p) : strlen(p);
+        if (len == 2 && p[0] == '.' && p[1] == '.')
+            return false;
+        if (!slash)
+            break;
+        p = slash + 1;
+    }
+    return true;
+}
+
+bool
+restore_target(const char *stored, uint64_t strip_components, bool flat, bool is_dir, char *out, size_t size)
+{
+    /* Components are counted as tar counts them: empty ones ("a//b") and "." do not count. */
+    const char *p = stored;
+    if (flat) {
+        if (is_dir)
+            return false;
+        size_t len = strlen(p);
+        while (len > 0 && p[len - 1] == '/')
+            len--;
+        const char *last = p;
+        for (size_t i = 0; i < len; i++)
+            if (p[i] == '/')
+                last = p + i + 1;
+        size_t n = len - (size_t) (last - p);
+        if (n == 0 || (n == 1 && last[0] == '.') || n >= size)
+            return false;
+        memcpy(out, last, n);
+        out[n] = '\0';
+        return true;
+    }
+    for (uint64_t k = 0; k < strip_components; k++) {
+        while (*p == '/')
+            p++;
+        while (p[0] == '.' && (p[1] == '/' || p[1] == '\0')) {  /* "./" is not a component */
+            p++;
+            while (*p == '/')
+                p++;
+        }
+        if (!*p)
+            return false;
+        const char *slash = strchr(p, '/');
+        if (!slash)
+            return false;  /* the entry is all stripped */
+        p = slash;
+    }
+    if (strip_components > 0) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            return false;
+    }
+    if (snprintf(out, size, "%s", p) >= (int) size)
+        return false;
+    return true;
+}
+
+static void
+s_free_item(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
 
 bool
 restore_match(const tf_msg_path_row_t *patterns, size_t count, const char *path)
@@ -257,48 +356,110 @@ s_extract(s_restore_t *r, s_source_t *source, tf_err_t *err)
         const char *path = archive_entry_pathname(entry);
         if (!path || !restore_match(req->patterns, req->patterns_count, path))
             continue;
-        char *path_copy = strdup(path);
-        if (!path_copy) {
-            rc = tf_err_set(err, TF_ERR_NOMEM, "out of memory");
-            break;
-        }
-        const char *target = archive_entry_hardlink(entry);
-        if (target && !zhashx_lookup(r->restored, target)) {
-            s_warn(r, "%s is a hard link to %s, which is not being restored: restore %s too", path_copy,
-                   target, target);
-            free(path_copy);
+        bool is_dir = archive_entry_filetype(entry) == AE_IFDIR;
+        char stored[TF_MSG_MAX_PATH + 1], target[TF_MSG_MAX_PATH + 1];
+        snprintf(stored, sizeof stored, "%s", path);
+        if (!restore_target(stored, req->strip_components, req->flat, is_dir, target, sizeof target))
+            continue;  /* stripped away, or a folder of a flat restore */
+        size_t tlen = strlen(target);
+        while (tlen > 1 && target[tlen - 1] == '/')
+            target[--tlen] = '\0';
+        if (!restore_path_safe(target)) {
+            r->stats->refused++;
+            s_warn(r, "refused %s: unsafe path (it would land outside %s)", stored, req->dest);
             continue;
         }
+        const char *link = archive_entry_hardlink(entry);
+        char link_target[TF_MSG_MAX_PATH + 1] = "";
+        if (link) {
+            if (!restore_target(link, req->strip_components, req->flat, false, link_target, sizeof link_target)) {
+                s_warn(r, "%s is a hard link to %s, which --strip-components leaves out", stored, link);
+                continue;
+            }
+            if (!restore_path_safe(link_target)) {
+                r->stats->refused++;
+                s_warn(r, "refused %s: hard link to an unsafe path %s", stored, link);
+                continue;
+            }
+            /* The name must hold that very file (with --flat another one may have it). */
+            const char *from = zhashx_lookup(r->restored, link_target);
+            if (!from || strcmp(from, link) != 0) {
+                if (!from && zhashx_lookup(r->claimed, link_target))
+                    s_warn(r, "%s is a hard link to %s, which was kept as it existed: not linked", stored, link);
+                else
+                    s_warn(r, "%s is a hard link to %s, which is not being restored: restore %s too", stored,
+                           link, link);
+                continue;
+            }
+            archive_entry_set_hardlink(entry, link_target);
+        }
+        /* Two entries on one name (flat, strip_components): the first stays. */
+        if (!is_dir && zhashx_lookup(r->claimed, target)) {
+            r->stats->collisions++;
+            s_warn(r, "%s not restored: %s was restored already from another path", stored, target);
+            continue;
+        }
+        /* A name that exists in dest: the overwrite rule decides. */
+        struct stat existing;
+        if (lstat(target, &existing) == 0 && !(is_dir && S_ISDIR(existing.st_mode))) {
+            bool replace = r->overwrite == RESTORE_OVERWRITE_ALWAYS;
+            if (r->overwrite == RESTORE_OVERWRITE_OLDER) {
+                int64_t sec = (int64_t) archive_entry_mtime(entry);
+                long nsec = archive_entry_mtime_nsec(entry);
+                replace = (int64_t) existing.st_mtim.tv_sec < sec
+                          || ((int64_t) existing.st_mtim.tv_sec == sec && existing.st_mtim.tv_nsec < nsec);
+            }
+            if (!replace) {
+                zhashx_insert(r->claimed, target, (void *) 1);
+                r->stats->kept++;
+                s_warn(r, "kept the existing %s (%s)", target,
+                       r->overwrite == RESTORE_OVERWRITE_OLDER ? "not older than the stored one"
+                                                               : "--overwrite never");
+                continue;
+            }
+        }
+        archive_entry_set_pathname(entry, target);
         ar = archive_write_header(r->disk, entry);
         if (ar < ARCHIVE_WARN) {
-            s_warn(r, "refused %s: %s", path_copy, archive_error_string(r->disk));
-            free(path_copy);
+            const char *why = archive_error_string(r->disk);
+            if (why && (strstr(why, "..") || strstr(why, "bsolute") || strstr(why, "symlink")))
+                r->stats->refused++;
+            s_warn(r, "refused %s: %s", stored, why ? why : "cannot create it");
             continue;
         }
         bool ok = true;
         if (archive_entry_size(entry) > 0 || archive_entry_sparse_count(entry) > 0) {
             tf_err_t derr = {0};
-            int drc = s_copy_data(r, in, path_copy, &derr);
+            int drc = s_copy_data(r, in, target, &derr);
             if (drc != TF_OK && derr.code != TF_OK) {
-                rc = drc;
-                if (err)
-                    *err = derr;
-                free(path_copy);
+                /* The archive cannot be read on: a half-written file must not pass for a
+                   restored one. */
+                archive_write_finish_entry(r->disk);
+                bool removed = unlink(target) == 0;
+                static const char mark[] = " from the archive: ";
+                const char *tail = strstr(derr.message, mark);
+                if (removed && tail)
+                    rc = tf_err_set(err, derr.code, "%.*s from the archive (the partial file was removed): %s",
+                                    (int) (tail - derr.message), derr.message, tail + strlen(mark));
+                else
+                    rc = tf_err_set(err, derr.code, "%s", derr.message);
                 break;
             }
             ok = drc == TF_OK;
         }
         if (archive_write_finish_entry(r->disk) < ARCHIVE_WARN) {
-            s_warn(r, "cannot finish %s: %s", path_copy, archive_error_string(r->disk));
+            s_warn(r, "cannot finish %s: %s", target, archive_error_string(r->disk));
             ok = false;
         }
         if (ok) {
             r->stats->files++;
-            zhashx_insert(r->restored, path_copy, (void *) 1);
-            if (archive_entry_filetype(entry) == AE_IFDIR && archive_entry_mtime_is_set(entry))
-                s_remember_dir(r, path_copy, entry);
+            char *from = strdup(stored);
+            if (from)
+                zhashx_update(r->restored, target, from);
+            zhashx_insert(r->claimed, target, (void *) 1);
+            if (is_dir && archive_entry_mtime_is_set(entry))
+                s_remember_dir(r, target, entry);
         }
-        free(path_copy);
     }
     archive_read_free(in);
     return rc;
@@ -329,11 +490,16 @@ s_need_volume(s_restore_t *r, const char *volume, tf_err_t *err)
     if (!r->opts->mount)
         return tf_err_set(err, TF_ERR_INVALID, "tape in drive %s is %s, restore needs volume %s",
                           r->opts->drive_name, r->volume, volume);
+    if (zhashx_lookup(r->bad_volumes, volume))
+        return tf_err_set(err, TF_ERR_DEVICE, "volume %s could not be mounted (see the first archive on it)",
+                          volume);
     tf_drive_t *drive = r->opts->mount(r->opts->arg, r->drive, volume, err);
     r->drive = drive;
     r->volume[0] = '\0';
-    if (!drive)
+    if (!drive) {
+        zhashx_insert(r->bad_volumes, volume, (void *) 1);
         return err && err->code ? err->code : TF_ERR_DEVICE;
+    }
     int rc = s_read_volume(r, volume, err);
     if (rc == TF_OK && strcmp(volume, r->volume) != 0)
         rc = tf_err_set(err, TF_ERR_INVALID, "tape in drive %s is %s, restore needs volume %s",
@@ -455,6 +621,22 @@ s_check_volume(s_restore_t *r, tf_err_t *err)
     return TF_OK;
 }
 
+/* Records an archive that failed; false when out of memory. */
+static bool
+s_add_failure(s_restore_t *r, const char *archive_id, int code, const char *reason)
+{
+    restore_failure_t *more = realloc(r->stats->failures, (r->stats->nfailures + 1) * sizeof *more);
+    if (!more)
+        return false;
+    r->stats->failures = more;
+    restore_failure_t *f = &more[r->stats->nfailures++];
+    snprintf(f->archive_id, sizeof f->archive_id, "%s", archive_id);
+    snprintf(f->reason, sizeof f->reason, "%s", reason);
+    f->code = code;
+    tf_log_error("restore: archive %s failed: %s", archive_id, reason);
+    return true;
+}
+
 static int
 s_run(s_restore_t *r, tf_err_t *err)
 {
@@ -467,7 +649,19 @@ s_run(s_restore_t *r, tf_err_t *err)
                      row->tape_file);
             r->opts->progress(r->opts->arg, r->done, r->total, text);
         }
-        rc = s_one_archive(r, row, err);
+        tf_err_t aerr = {0};
+        int arc = s_one_archive(r, row, &aerr);
+        if (arc == TF_OK)
+            continue;
+        /* Only a stop or no memory ends the restore: any other trouble is this archive's, and
+           the ones after it are still read. */
+        if (arc == TF_ERR_INTERRUPTED || arc == TF_ERR_NOMEM) {
+            if (err)
+                *err = aerr;
+            rc = arc;
+        }
+        else if (!s_add_failure(r, row->archive_id, arc, aerr.message[0] ? aerr.message : "failed"))
+            rc = tf_err_set(err, TF_ERR_NOMEM, "out of memory");
     }
     return rc;
 }
@@ -494,9 +688,21 @@ restore_run(tf_drive_t *drive, const tf_msg_tape_restore_t *req, const restore_o
     s_restore_t r = {.req = req, .opts = opts, .stats = stats, .drive = drive};
     for (size_t i = 0; i < req->archives_count; i++)
         r.total += req->archives[i].size;
+    if (!restore_overwrite_parse(req->overwrite, &r.overwrite)) {
+        rc = tf_err_set(err, TF_ERR_INVALID, "restore: overwrite '%s' is not never, older or always",
+                        req->overwrite);
+        if (fchdir(saved) != 0)
+            tf_log_error("cannot return to the working folder: %s", strerror(errno));
+        close(saved);
+        return rc;
+    }
     r.disk = archive_write_disk_new();
     r.restored = zhashx_new();
-    if (!r.disk || !r.restored)
+    if (r.restored)
+        zhashx_set_destructor(r.restored, s_free_item);
+    r.bad_volumes = zhashx_new();
+    r.claimed = zhashx_new();
+    if (!r.disk || !r.restored || !r.bad_volumes || !r.claimed)
         rc = tf_err_set(err, TF_ERR_NOMEM, "out of memory");
     if (rc == TF_OK) {
         int flags = ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS
@@ -508,6 +714,14 @@ restore_run(tf_drive_t *drive, const tf_msg_tape_restore_t *req, const restore_o
         archive_write_disk_set_standard_lookup(r.disk);
         rc = s_run(&r, err);
     }
+    /* Nothing read and every archive refused: the request itself is wrong for this tape. */
+    bool all_refused = rc == TF_OK && stats->archives_read == 0 && stats->nfailures > 0;
+    for (size_t i = 0; all_refused && i < stats->nfailures; i++)
+        all_refused = stats->failures[i].code == TF_ERR_INVALID;
+    if (all_refused)
+        rc = tf_err_set(err, TF_ERR_INVALID, "%s", stats->failures[0].reason);
+    if (rc != TF_OK)
+        restore_stats_free(stats);  /* a failed restore says why in err */
     /* Closing sets the times and modes of folders, deferred until their contents exist. */
     if (r.disk && archive_write_close(r.disk) != ARCHIVE_OK && rc == TF_OK)
         s_warn(&r, "cannot finish folder times and modes: %s", archive_error_string(r.disk));
@@ -515,12 +729,18 @@ restore_run(tf_drive_t *drive, const tf_msg_tape_restore_t *req, const restore_o
         archive_write_free(r.disk);
     s_fix_dir_times(&r);
     zhashx_destroy(&r.restored);
+    zhashx_destroy(&r.bad_volumes);
+    zhashx_destroy(&r.claimed);
     if (fchdir(saved) != 0)
         tf_log_error("cannot return to the working folder: %s", strerror(errno));
     close(saved);
+    char failed[64] = "";
+    if (stats->nfailures)
+        snprintf(failed, sizeof failed, "; %zu archive%s failed", stats->nfailures,
+                 stats->nfailures == 1 ? "" : "s");
     snprintf(stats->message, sizeof stats->message,
-             "restored %" PRIu64 " files (%" PRIu64 " bytes) from %" PRIu64 " archives into %s%s%s%s",
-             stats->files, stats->bytes, stats->archives_read, req->dest,
+             "restored %" PRIu64 " files (%" PRIu64 " bytes) from %" PRIu64 " archives into %s%s%s%s%s",
+             stats->files, stats->bytes, stats->archives_read, req->dest, failed,
              stats->warnings ? "; warnings: " : "", r.warn_text,
              stats->warnings > (uint64_t) r.warn_shown ? "; ..." : "");
     return rc;

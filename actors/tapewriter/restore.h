@@ -8,6 +8,21 @@
     through symlinks). Owners (when root), modes, times, symlinks, hard links, empty dirs and
     sparse files are restored. Only the archives listed are read.
 
+    Where entries land (restore_target): the stored path below dest, with strip_components
+    leading components removed (entries with no more than that many are left out, as tar
+    does), or with flat only the last name (folders are not created). An entry that would land
+    outside dest ('..', absolute, through a symlink) is refused and counted. An entry whose
+    name exists already in dest is kept or replaced as req->overwrite says (never: kept;
+    older: replaced when the existing one has an older mtime; always: replaced), and counted
+    when kept; two entries landing on one name (flat, strip_components) keep the first and
+    count a collision.
+
+    An archive that cannot be read to its end (medium error, wrong tape file, a volume that
+    cannot be mounted) is recorded in stats->failures with the reason, the file it was writing
+    is removed, and the restore goes on with the next archive: everything readable is restored.
+    When no archive could be read and every one was refused (TF_ERR_INVALID: the tape is not
+    what the catalog says), the restore itself fails with the first reason, as a refusal.
+
     Patterns are globs over stored paths (relative, no leading '/'; fnmatch without
     FNM_PATHNAME, so '*' also matches '/'); a pattern naming a directory also selects what is
     under it; no patterns select everything.
@@ -34,14 +49,46 @@ typedef struct {
     void *arg;
 } restore_opts_t;
 
+typedef enum {
+    RESTORE_OVERWRITE_NEVER = 0,
+    RESTORE_OVERWRITE_OLDER,
+    RESTORE_OVERWRITE_ALWAYS,
+} restore_overwrite_t;
+
+/* One archive that could not be read to its end. */
+typedef struct {
+    char archive_id[TF_MSG_MAX_ID + 1];
+    char reason[1024];
+    int code;                  /* TF_ERR_* */
+} restore_failure_t;
+
 typedef struct {
     uint64_t files;            /* entries restored */
     uint64_t bytes;            /* content bytes written */
     uint64_t archives_read;
     uint64_t blocks_read;      /* every block read from tape: label, headers, data, trailers */
-    uint64_t warnings;         /* entries refused or skipped */
+    uint64_t warnings;         /* entries not restored as stored (the counts below and others) */
+    uint64_t refused;          /* unsafe paths: '..', absolute, through a symlink */
+    uint64_t kept;             /* existing files kept (overwrite rule) */
+    uint64_t collisions;       /* names restored once already in this restore */
+    restore_failure_t *failures; /* archives that failed, in the order read */
+    size_t nfailures;
     char message[1024];        /* summary, with the first warnings */
 } restore_stats_t;
+
+/* Frees stats->failures (restore_run allocates it when it returns TF_OK). */
+void restore_stats_free(restore_stats_t *stats);
+
+/* "never" | "older" | "always" (NULL or "": never); false for anything else. */
+bool restore_overwrite_parse(const char *name, restore_overwrite_t *mode);
+
+/* Where a stored path lands under dest (see above): false when the entry is left out
+   (strip_components removes all of it; a folder with flat). is_dir: the entry is a folder. */
+bool restore_target(const char *stored, uint64_t strip_components, bool flat, bool is_dir, char *out,
+                    size_t size);
+
+/* True when a relative path stays below its folder: not absolute, no '..' component. */
+bool restore_path_safe(const char *path);
 
 /* True when a stored path is selected by the patterns (count 0: everything). */
 bool restore_match(const tf_msg_path_row_t *patterns, size_t count, const char *path);

@@ -186,6 +186,7 @@ s_entry_row(struct archive *in, struct archive_entry *e, tf_checksum_t *sum, tf_
     bool regular = !hardlink && archive_entry_filetype(e) == AE_IFREG;
     row->size = regular ? (uint64_t) archive_entry_size(e) : 0;
     row->mtime = (int64_t) archive_entry_mtime(e);
+    row->mtime_nsec = (uint64_t) archive_entry_mtime_nsec(e);
     row->mode = (uint64_t) (archive_entry_mode(e) & 07777);
     row->uid = (uint64_t) archive_entry_uid(e);
     row->gid = (uint64_t) archive_entry_gid(e);

@@ -1380,18 +1380,31 @@ s_handle_restore(s_item_t *it, const tf_msg_tape_restore_t *req, tf_err_t *err)
     if (rc != TF_OK && it->rdrive && tf_drive_last_cond(it->rdrive) == TF_DRIVE_COND_MEDIUM_ERROR)
         s_count_read_error(it, it->rdrive);
     tf_drive_destroy(&it->rdrive);
+    if (rc != TF_OK)
+        restore_stats_free(&st);
     if (rc == TF_ERR_INVALID)
         return s_refuse(it, err);
     if (rc != TF_OK)
         return rc;
     tf_log_info("%s", st.message);
+    tf_msg_archive_failure_t *failures = st.nfailures ? calloc(st.nfailures, sizeof *failures) : NULL;
+    if (st.nfailures && !failures) {
+        restore_stats_free(&st);
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < st.nfailures; i++)
+        failures[i] = (tf_msg_archive_failure_t){st.failures[i].archive_id, st.failures[i].reason};
     tf_msg_t result = {.type = TF_MSG_RESTORE_RESULT};
     result.restore_result = (tf_msg_restore_result_t){
         .files = st.files, .bytes = st.bytes, .archives_read = st.archives_read,
-        .blocks_read = st.blocks_read, .warnings = st.warnings, .message = st.message};
+        .blocks_read = st.blocks_read, .warnings = st.warnings, .message = st.message,
+        .refused = st.refused, .kept = st.kept, .collisions = st.collisions,
+        .failures = failures, .failures_count = st.nfailures};
     uint8_t *data = NULL;
     size_t size = 0;
     rc = tf_msg_encode(&result, &data, &size, err);
+    free(failures);
+    restore_stats_free(&st);
     if (rc != TF_OK)
         return rc;
     rc = it->actor ? tf_actor_set_result(it->actor, data, size) : TF_OK;

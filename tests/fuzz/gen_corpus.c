@@ -146,11 +146,17 @@ static tf_msg_group_entry_t s_entries[] = {
 static tf_msg_file_row_t s_files[] = {
     {.path = "home/alice/notes.txt", .type = "file", .size = 4096, .mtime = 1795000000,
      .mode = 0100644, .uid = 1000, .gid = 1000, .user = "alice", .group = "staff",
-     .checksum = "xxh128:0123456789abcdef0123456789abcdef", .offset = 1536, .link = "x"},
+     .checksum = "xxh128:0123456789abcdef0123456789abcdef", .offset = 1536, .link = "x",
+     .mtime_nsec = 123456789},
     {.path = "home/alice/old", .type = "symlink", .mtime = -86400, .mode = 0120777,
-     .user = "root", .group = "root", .offset = UINT64_MAX, .link = "../bob/old"},
+     .user = "root", .group = "root", .offset = UINT64_MAX, .link = "../bob/old",
+     .mtime_nsec = 999999999},
     {.path = "home/alice/hard", .type = "hardlink", .size = UINT64_MAX, .mtime = INT64_MIN,
      .mode = 0100600, .uid = UINT64_MAX, .gid = 4294967294ull, .link = "home/alice/notes.txt"},
+};
+static tf_msg_archive_failure_t s_failures[] = {
+    {.archive_id = "J1-g00003", .reason = "medium error at block 812"},
+    {.archive_id = "J1-g00009"},
 };
 static tf_msg_job_row_t s_jobs[] = {
     {.job_id = "J20261121-105011-3fa2", .status = "running", .stage = "compress",
@@ -336,12 +342,15 @@ s_full(tf_msg_type_t type, tf_msg_t *m)
     case TF_MSG_TAPE_RESTORE:
         m->tape_restore = (tf_msg_tape_restore_t){
             .job_id = "J1", .dest = "/restore/here", .patterns = s_patterns,
-            .patterns_count = 2, .archives = s_archives, .archives_count = 3};
+            .patterns_count = 2, .archives = s_archives, .archives_count = 3,
+            .overwrite = "older", .strip_components = 2, .flat = true};
         break;
     case TF_MSG_RESTORE_RESULT:
         m->restore_result = (tf_msg_restore_result_t){
             .files = 4999, .bytes = UINT64_MAX, .archives_read = 2, .blocks_read = 8196,
-            .warnings = 1, .message = "1 file could not be restored: permission denied"};
+            .warnings = 1, .message = "1 file could not be restored: permission denied",
+            .refused = 2, .kept = 3, .collisions = UINT64_MAX, .failures = s_failures,
+            .failures_count = 2};
         break;
     case TF_MSG_CAT_VOLUME:
         m->cat_volume = (tf_msg_cat_volume_t){
@@ -438,8 +447,12 @@ s_minimal(tf_msg_type_t type, tf_msg_t *m)
         break;
     case TF_MSG_TAPE_RESTORE:
         m->tape_restore.patterns_count = m->tape_restore.archives_count = 0;
+        m->tape_restore.overwrite = NULL;
         break;
-    case TF_MSG_RESTORE_RESULT: m->restore_result.message = NULL; break;
+    case TF_MSG_RESTORE_RESULT:
+        m->restore_result.message = NULL;
+        m->restore_result.failures_count = 0;
+        break;
     case TF_MSG_CAT_VOLUME: m->cat_volume.media_type = m->cat_volume.drive = NULL; break;
     case TF_MSG_JOB_OP: m->job_op.rid = m->job_op.message = m->job_op.spare = NULL; break;
     case TF_MSG_JOB_OP_OK: m->job_op_ok.rid = m->job_op_ok.catalog_item = NULL; break;

@@ -168,6 +168,16 @@ s_file_row_eq(const tf_msg_file_row_t *A, const tf_msg_file_row_t *B, const char
     EQ_STR(checksum);
     EQ_U(offset);
     EQ_STR(link);
+    EQ_U(mtime_nsec);
+    return true;
+}
+
+static bool
+s_archive_failure_eq(const tf_msg_archive_failure_t *A, const tf_msg_archive_failure_t *B, const char *W,
+                     char *why, size_t why_size)
+{
+    EQ_STR(archive_id);
+    EQ_STR(reason);
     return true;
 }
 
@@ -572,6 +582,9 @@ tf_msg_equal(const tf_msg_t *a, const tf_msg_t *b, char *why, size_t why_size)
         EQ_STR(dest);
         EQ_ROWS(patterns, s_path_row_eq);
         EQ_ROWS(archives, s_archive_row_eq);
+        EQ_STR(overwrite);
+        EQ_U(strip_components);
+        EQ_B(flat);
         return true;
     }
     case TF_MSG_RESTORE_RESULT: {
@@ -583,6 +596,10 @@ tf_msg_equal(const tf_msg_t *a, const tf_msg_t *b, char *why, size_t why_size)
         EQ_U(blocks_read);
         EQ_U(warnings);
         EQ_STR(message);
+        EQ_U(refused);
+        EQ_U(kept);
+        EQ_U(collisions);
+        EQ_ROWS(failures, s_archive_failure_eq);
         return true;
     }
     case TF_MSG_CAT_VOLUME: {

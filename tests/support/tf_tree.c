@@ -117,6 +117,61 @@ s_age_dir(const char *path, const struct stat *st, int flag, struct FTW *ftw)
     return 0;
 }
 
+/* A fixed, path-derived nanosecond part: never 0 and never a whole microsecond, so a time
+   cut to seconds or to microseconds (utimes, lutimes) is caught. */
+static long
+s_nsec_of(const char *path)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = path; *p; p++)
+        h = (h ^ (uint8_t) *p) * 1099511628211ULL;
+    long ns = (long) (1 + h % 999999998ULL);
+    return ns % 1000 == 0 ? ns + 1 : ns;
+}
+
+static int
+s_add_nsec(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) flag;
+    (void) ftw;
+    struct timespec ts[2] = {{.tv_sec = st->st_mtime, .tv_nsec = s_nsec_of(path)},
+                             {.tv_sec = st->st_mtime, .tv_nsec = s_nsec_of(path)}};
+    return utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -1;
+}
+
+/* Hard-linked files spread over neighbouring folders: group k's first name is in folder
+   k % (folders - 1), its second (and for every third group, a third) in the next folder. */
+static int
+s_link_groups(const char *root, const tf_tree_spec_t *spec, tf_tree_stats_t *st, uint64_t *rng, char *why,
+              size_t why_size)
+{
+    uint64_t files = spec->files ? spec->files : 1;
+    uint64_t folders = (files + 99) / 100;
+    if (folders < 2)
+        return s_fail(why, why_size, "link_groups needs files > 100 (two folders)");
+    char first[PATH_MAX], other[PATH_MAX];
+    for (uint64_t k = 0; k < spec->link_groups; k++) {
+        uint64_t fa = k % (folders - 1), fb = fa + 1;
+        snprintf(first, sizeof first, "%s/d%03llu/s%03llu/hl%04llu-a", root, (unsigned long long) (fa / 10),
+                 (unsigned long long) fa, (unsigned long long) k);
+        uint64_t size = 500 + s_next(rng) % 3000;
+        if (s_write_file(first, size, rng, (int) (k % 3), why, why_size) != 0)
+            return -1;
+        st->files++;
+        st->bytes += size;
+        int names = k % 3 == 2 ? 2 : 1;
+        for (int n = 0; n < names; n++) {
+            snprintf(other, sizeof other, "%s/d%03llu/s%03llu/hl%04llu-%c", root, (unsigned long long) (fb / 10),
+                     (unsigned long long) fb, (unsigned long long) k, 'b' + n);
+            if (link(first, other) != 0)
+                return s_fail(why, why_size, "link %s: %s", other, strerror(errno));
+            st->hardlinks++;
+        }
+        s_set_mtime(first, 1600000000 + (time_t) (s_next(rng) % 100000000), false);
+    }
+    return 0;
+}
+
 int
 tf_tree_generate(const char *root, const tf_tree_spec_t *spec, tf_tree_stats_t *stats,
                  char *why, size_t why_size)
@@ -227,10 +282,14 @@ tf_tree_generate(const char *root, const tf_tree_spec_t *spec, tf_tree_stats_t *
         snprintf(path, sizeof path, "%s/special/empty", root);
         s_set_mtime(path, 1400000000, false);
     }
+    if (spec->link_groups && s_link_groups(root, spec, &st, &rng, why, why_size) != 0)
+        return -1;
     /* Folders get old, fixed times last (deepest first, as nftw's FTW_DEPTH walks), so a
        restore that leaves a folder with the time it was restored at is always caught. */
     if (nftw(root, s_age_dir, 32, FTW_DEPTH | FTW_PHYS) != 0)
         return s_fail(why, why_size, "cannot set folder times under %s", root);
+    if (spec->nsec_times && nftw(root, s_add_nsec, 32, FTW_DEPTH | FTW_PHYS) != 0)
+        return s_fail(why, why_size, "cannot set nanosecond times under %s: %s", root, strerror(errno));
     if (stats)
         *stats = st;
     return 0;
@@ -248,6 +307,7 @@ typedef struct {
     char *why;
     size_t why_size;
     bool check_sparse;
+    bool strict;          /* mtimes to the nanosecond, symlinks' too */
     s_link_t *links;
     size_t nlinks, caplinks;
 } s_cmp_t;
@@ -290,6 +350,10 @@ s_compare_entry(s_cmp_t *c, const char *a, const char *b)
     if (sa.st_uid != sb.st_uid || sa.st_gid != sb.st_gid)
         return s_fail(c->why, c->why_size, "%s owner %d:%d, expected %d:%d", b, (int) sb.st_uid,
                       (int) sb.st_gid, (int) sa.st_uid, (int) sa.st_gid);
+    if (c->strict && (sa.st_mtim.tv_sec != sb.st_mtim.tv_sec || sa.st_mtim.tv_nsec != sb.st_mtim.tv_nsec))
+        return s_fail(c->why, c->why_size, "%s mtime %lld.%09ld, expected %lld.%09ld", b,
+                      (long long) sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec, (long long) sa.st_mtim.tv_sec,
+                      sa.st_mtim.tv_nsec);
     if (S_ISLNK(sa.st_mode)) {
         char ta[PATH_MAX] = "", tb[PATH_MAX] = "";
         ssize_t na = readlink(a, ta, sizeof ta - 1), nb = readlink(b, tb, sizeof tb - 1);
@@ -391,12 +455,24 @@ s_compare_dir(s_cmp_t *c, const char *a, const char *b)
     return rc;
 }
 
-int
-tf_tree_compare(const char *a, const char *b, bool check_sparse, char *why, size_t why_size)
+static int
+s_compare(const char *a, const char *b, bool check_sparse, bool strict, char *why, size_t why_size)
 {
-    s_cmp_t c = {.why = why, .why_size = why_size, .check_sparse = check_sparse};
+    s_cmp_t c = {.why = why, .why_size = why_size, .check_sparse = check_sparse, .strict = strict};
     why[0] = '\0';
     int rc = s_compare_entry(&c, a, b);
     free(c.links);
     return rc;
+}
+
+int
+tf_tree_compare(const char *a, const char *b, bool check_sparse, char *why, size_t why_size)
+{
+    return s_compare(a, b, check_sparse, false, why, why_size);
+}
+
+int
+tf_tree_compare_strict(const char *a, const char *b, bool check_sparse, char *why, size_t why_size)
+{
+    return s_compare(a, b, check_sparse, true, why, why_size);
 }

@@ -18,6 +18,10 @@ typedef struct {
     uint64_t bytes;       /* total content bytes to aim for */
     uint64_t seed;
     bool special;         /* symlinks, hard links, empty dirs, non-ASCII names, sparse file */
+    uint64_t link_groups; /* hard-linked files whose names lie in neighbouring folders (2 or 3
+                             names each, the later ones a folder further in walk order); needs
+                             files > 100 (two folders) */
+    bool nsec_times;      /* every file, folder and symlink gets an mtime with nanoseconds */
 } tf_tree_spec_t;
 
 typedef struct {
@@ -36,5 +40,8 @@ int tf_tree_generate(const char *root, const tf_tree_spec_t *spec, tf_tree_stats
    and folders, to the second), symlink targets, hard-link structure. Sparse files must stay
    sparse when check_sparse. Returns 0 when equal, else -1 and the first difference in why. */
 int tf_tree_compare(const char *a, const char *b, bool check_sparse, char *why, size_t why_size);
+
+/* tf_tree_compare, and mtimes to the nanosecond, symlinks' included. */
+int tf_tree_compare_strict(const char *a, const char *b, bool check_sparse, char *why, size_t why_size);
 
 #endif

@@ -208,14 +208,20 @@ static tf_msg_group_entry_t s_entries[] = {
 static tf_msg_file_row_t s_files[] = {
     {.path = "home/alice/notes.txt", .type = "file", .size = 4096, .mtime = 1795000000,
      .mode = 0100644, .uid = 1000, .gid = 1000, .user = "alice", .group = "staff",
-     .checksum = "xxh128:0123456789abcdef0123456789abcdef", .offset = 1536, .link = "x"},
+     .checksum = "xxh128:0123456789abcdef0123456789abcdef", .offset = 1536, .link = "x",
+     .mtime_nsec = 123456789},
     {.path = "home/alice/old", .type = "symlink", .size = 0, .mtime = -86400, .mode = 0120777,
      .uid = 0, .gid = 0, .user = "root", .group = "root", .checksum = "",
-     .offset = UINT64_MAX, .link = "../bob/old"},
+     .offset = UINT64_MAX, .link = "../bob/old", .mtime_nsec = 999999999},
     {.path = "home/alice/hard", .type = "hardlink", .size = UINT64_MAX, .mtime = INT64_MIN,
      .mode = 0100600, .uid = UINT64_MAX, .gid = 4294967294ull, .user = "u", .group = "g",
      .checksum = "xxh128:ffffffffffffffffffffffffffffffff", .offset = 0,
-     .link = "home/alice/notes.txt"},
+     .link = "home/alice/notes.txt", .mtime_nsec = 1},
+};
+static tf_msg_archive_failure_t s_failures[] = {
+    {.archive_id = "J1-g00003", .reason = "medium error at block 812"},
+    {.archive_id = "J1-g00004", .reason = "the catalog and the tape disagree"},
+    {.archive_id = "J1-g00009", .reason = "volume TF0002 was not mounted"},
 };
 static tf_msg_job_row_t s_jobs[] = {
     {.job_id = "J20261121-105011-3fa2", .status = "running", .stage = "compress",
@@ -434,12 +440,15 @@ fill_full(tf_msg_type_t type, tf_msg_t *m, bool empty_bytes)
         m->tape_restore = (tf_msg_tape_restore_t){
             .job_id = "J1", .dest = "/restore/here", .patterns = s_patterns,
             .patterns_count = N_ELEMS(s_patterns), .archives = s_archives,
-            .archives_count = N_ELEMS(s_archives)};
+            .archives_count = N_ELEMS(s_archives), .overwrite = "older", .strip_components = 3,
+            .flat = true};
         return true;
     case TF_MSG_RESTORE_RESULT:
         m->restore_result = (tf_msg_restore_result_t){
             .files = 4999, .bytes = UINT64_MAX, .archives_read = 2, .blocks_read = 8196,
-            .warnings = 1, .message = "1 file could not be restored: permission denied"};
+            .warnings = 1, .message = "1 file could not be restored: permission denied",
+            .refused = 2, .kept = UINT64_MAX, .collisions = 7, .failures = s_failures,
+            .failures_count = N_ELEMS(s_failures)};
         return true;
     case TF_MSG_CAT_VOLUME:
         m->cat_volume = (tf_msg_cat_volume_t){
@@ -602,9 +611,11 @@ static const char *const s_wire_spec[TF_MSG_TYPE_COUNT] = {
     [TF_MSG_CAT_QUERY] = "query:str job_id:str pattern:str limit:uint",
     [TF_MSG_CAT_REPLY] = "jobs:array files:array archives:array truncated:bool volumes:array "
                          "missing:array",
-    [TF_MSG_TAPE_RESTORE] = "job_id:str dest:str patterns:array archives:array",
+    [TF_MSG_TAPE_RESTORE] = "job_id:str dest:str patterns:array archives:array overwrite:str "
+                            "strip_components:uint flat:bool",
     [TF_MSG_RESTORE_RESULT] = "files:uint bytes:uint archives_read:uint blocks_read:uint "
-                              "warnings:uint message:str",
+                              "warnings:uint message:str refused:uint kept:uint collisions:uint "
+                              "failures:array",
     [TF_MSG_CAT_VOLUME] = "label:str pool:str state:str media_type:str created_ms:int "
                           "expires_ms:int bytes_used:uint last_written_ms:int write_errors:uint "
                           "read_errors:uint tape_files:uint drive:str time_ms:int",
@@ -624,7 +635,8 @@ static const char s_path_row_spec[] = "path:str";
 static const char s_entry_row_spec[] = "path:str size:uint";
 static const char s_file_row_spec[] = "path:str type:str size:uint mtime:int mode:uint uid:uint "
                                       "gid:uint user:str group:str checksum:str offset:uint "
-                                      "link:str";
+                                      "link:str mtime_nsec:uint";
+static const char s_archive_failure_spec[] = "archive_id:str reason:str";
 static const char s_job_row_spec[] = "job_id:str status:str stage:str message:str detail:str "
                                      "pool:str created_ms:int updated_ms:int files_total:uint "
                                      "bytes_total:uint files_done:uint bytes_done:uint "
@@ -664,6 +676,7 @@ static const struct {
     {TF_MSG_CAT_REPLY, "missing", s_warning_row_spec, 3},
     {TF_MSG_TAPE_RESTORE, "patterns", s_path_row_spec, 3},
     {TF_MSG_TAPE_RESTORE, "archives", s_archive_row_spec, 3},
+    {TF_MSG_RESTORE_RESULT, "failures", s_archive_failure_spec, 3},
 };
 
 static bool
@@ -1068,6 +1081,7 @@ static const struct {
     ROWS_FIELD_(TF_MSG_CAT_REPLY, cat_reply, missing, s_warnings),
     ROWS_FIELD_(TF_MSG_TAPE_RESTORE, tape_restore, patterns, s_patterns),
     ROWS_FIELD_(TF_MSG_TAPE_RESTORE, tape_restore, archives, s_archives),
+    ROWS_FIELD_(TF_MSG_RESTORE_RESULT, restore_result, failures, s_failures),
 };
 #undef ROWS_FIELD_
 

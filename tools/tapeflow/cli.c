@@ -70,12 +70,26 @@ static const struct {
      "completed_with_warnings (entries missing: the message says how many; tapeflow job ID\n"
      "--missing lists them), failed (with the root cause) or expired.\n"},
     {"restore",
-     "usage: tapeflow [--config FILE] restore JOB [PATH-OR-GLOB...] --to DIR [--json]\n"
+     "usage: tapeflow [--config FILE] restore JOB [PATH-OR-GLOB...] --to DIR\n"
+     "                [--overwrite never|older|always] [--strip-components N | --flat] [--json]\n"
      "\n"
      "Restores a job's files (all, or those matching the paths or globs; a folder brings what is\n"
      "under it) into DIR, keeping their stored paths. Reads only the archives holding them,\n"
-     "positioning the tape directly at each. Owners, modes, times, links and sparse files are\n"
-     "restored; names with '..' or absolute paths are refused.\n"},
+     "positioning the tape directly at each. Owners, modes, times (to the nanosecond), links and\n"
+     "sparse files are restored; names with '..' or absolute paths, or that would be written\n"
+     "through a symlink, are refused: nothing is ever written outside DIR.\n"
+     "\n"
+     "  --overwrite never   a file that exists in DIR is kept and counted (the default)\n"
+     "  --overwrite older   replaced only when it is older than the stored one\n"
+     "  --overwrite always  always replaced\n"
+     "  --strip-components N  drop the first N folders of each stored path (entries with no\n"
+     "                      more than N are left out)\n"
+     "  --flat              every file straight into DIR (no folders); a name restored once\n"
+     "                      already is a collision, counted and not overwritten\n"
+     "\n"
+     "An archive that cannot be read (a medium error) is reported and the others are still\n"
+     "restored. Exit 0 only when everything selected was restored; otherwise 1 with one line\n"
+     "'restore incomplete: ...' giving the counts (refused, kept, collisions, failed archives).\n"},
     {"jobs",
      "usage: tapeflow [--config FILE] jobs [--limit N] [--json]\n"
      "\n"

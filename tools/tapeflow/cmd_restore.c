@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,28 +95,105 @@ s_plan_add(s_plan_t *plan, tf_client_t *client, const char *job_id, const char *
     return TF_OK;
 }
 
+/* Appends ", TEXT" (or TEXT when first) to the summary. */
+static void
+s_part(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+s_part(char *buf, size_t size, const char *fmt, ...)
+{
+    size_t used = strlen(buf);
+    if (used + 2 >= size)
+        return;
+    if (used && buf[used - 1] != ' ')
+        used += (size_t) snprintf(buf + used, size - used, ", ");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + used, size - used, fmt, ap);
+    va_end(ap);
+}
+
+/* The one line saying why a restore is not complete, e.g. "restore incomplete: 312 files
+   restored, 2 refused (unsafe paths), 1 archive failed (J...-g00003: medium error ...); see above". */
+static void
+s_summary(const tf_msg_restore_result_t *r, bool no_match, size_t not_on_tape, char *buf, size_t size)
+{
+    snprintf(buf, size, "restore incomplete: ");
+    if (r->files == 0)
+        s_part(buf, size, "nothing restored%s", no_match ? " (no file matched)" : "");
+    else
+        s_part(buf, size, "%llu file%s restored", (unsigned long long) r->files, r->files == 1 ? "" : "s");
+    if (r->refused)
+        s_part(buf, size, "%llu refused (unsafe paths)", (unsigned long long) r->refused);
+    if (r->kept)
+        s_part(buf, size, "%llu existing file%s kept (--overwrite older or always replaces them)",
+               (unsigned long long) r->kept, r->kept == 1 ? "" : "s");
+    if (r->collisions)
+        s_part(buf, size, "%llu name collision%s (not overwritten)", (unsigned long long) r->collisions,
+               r->collisions == 1 ? "" : "s");
+    uint64_t other = r->warnings - (r->warnings >= r->refused + r->kept + r->collisions
+                                    ? r->refused + r->kept + r->collisions : r->warnings);
+    if (other)
+        s_part(buf, size, "%llu other entr%s not restored", (unsigned long long) other, other == 1 ? "y" : "ies");
+    if (r->failures_count) {
+        /* The first reason up to its first ';' or '[' (the details are printed above). */
+        const char *reason = r->failures[0].reason ? r->failures[0].reason : "";
+        int len = (int) strcspn(reason, ";[");
+        while (len > 0 && reason[len - 1] == ' ')
+            len--;
+        s_part(buf, size, "%zu archive%s failed (%s: %.*s%s)", r->failures_count,
+               r->failures_count == 1 ? "" : "s", r->failures[0].archive_id, len > 300 ? 300 : len, reason,
+               r->failures_count > 1 ? "; ..." : "");
+    }
+    if (not_on_tape)
+        s_part(buf, size, "%zu archive%s not on tape yet", not_on_tape, not_on_tape == 1 ? "" : "s");
+    size_t used = strlen(buf);
+    snprintf(buf + used, size - used, "; see above");
+}
+
 int
 cmd_restore(cli_t *cli, int argc, char **argv)
 {
     static const struct option options[] = {
         {"to", required_argument, NULL, 't'},
         {"timeout", required_argument, NULL, 'T'},
+        {"overwrite", required_argument, NULL, 'o'},
+        {"strip-components", required_argument, NULL, 's'},
+        {"flat", no_argument, NULL, 'f'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *to = NULL;
+    const char *overwrite = "never";
+    uint64_t strip = 0;
+    bool flat = false, strip_given = false;
     int64_t timeout_s = 24 * 3600;
     int opt;
     optind = 1;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "t:T:jh", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "t:T:o:s:fjh", options, NULL)) != -1) {
         switch (opt) {
         case 't': to = optarg; break;
         case 'T':
             if (cli_opt_int("restore", "--timeout", optarg, 1, 366LL * 86400, "a number of seconds", &timeout_s) != CLI_EXIT_OK)
                 return CLI_EXIT_USAGE;
             break;
+        case 'o':
+            if (strcmp(optarg, "never") != 0 && strcmp(optarg, "older") != 0 && strcmp(optarg, "always") != 0)
+                return cli_usage_error("restore", "--overwrite takes never, older or always, not '%s'", optarg);
+            overwrite = optarg;
+            break;
+        case 's': {
+            int64_t n = 0;
+            if (cli_opt_int("restore", "--strip-components", optarg, 0, 4096,
+                            "a number of leading folders", &n) != CLI_EXIT_OK)
+                return CLI_EXIT_USAGE;
+            strip = (uint64_t) n;
+            strip_given = true;
+            break;
+        }
+        case 'f': flat = true; break;
         case 'j': cli->json = true; break;
         case 'h': cli_help("restore", stdout); return CLI_EXIT_OK;
         default: return cli_usage_error("restore", "unknown option '%s'", argv[optind - 1]);
@@ -124,6 +203,9 @@ cmd_restore(cli_t *cli, int argc, char **argv)
         return cli_usage_error("restore", "name the job to restore (see: tapeflow jobs)");
     if (!to)
         return cli_usage_error("restore", "say where to restore with --to DIR");
+    if (flat && strip_given)
+        return cli_usage_error("restore", "--flat puts every file straight into DIR: it does not combine "
+                               "with --strip-components");
     const char *job_id = argv[optind++];
     int npatterns = argc - optind;
 
@@ -153,7 +235,7 @@ cmd_restore(cli_t *cli, int argc, char **argv)
         fprintf(stderr, "tapeflow restore: %s\n", err.message);
         goto out;
     }
-    bool complete = strcmp(job.cat_reply.jobs[0].status, "completed") == 0;
+    bool job_completed = strcmp(job.cat_reply.jobs[0].status, "completed") == 0;
     if (strcmp(job.cat_reply.jobs[0].status, "expired") == 0) {  /* its tape was recycled (issue 8.6) */
         fprintf(stderr, "tapeflow restore: job %s cannot be restored: %s\n", job_id,
                 job.cat_reply.jobs[0].message ? job.cat_reply.jobs[0].message : "it expired");
@@ -191,7 +273,7 @@ cmd_restore(cli_t *cli, int argc, char **argv)
     if (missing)
         fprintf(stderr, "tapeflow restore: warning: %zu archive%s of job %s %s not on tape yet%s\n", missing,
                 missing == 1 ? "" : "s", job_id, missing == 1 ? "is" : "are",
-                complete ? "" : " (the job has not completed)");
+                job_completed ? "" : " (the job has not completed)");
     if (plan.nrows == 0) {
         if (npatterns)
             fprintf(stderr, "tapeflow restore: nothing of job %s on tape matches %s%s (list files with: "
@@ -206,6 +288,7 @@ cmd_restore(cli_t *cli, int argc, char **argv)
     request.tape_restore = (tf_msg_tape_restore_t){
         .job_id = (char *) job_id, .dest = dest, .patterns = patterns,
         .patterns_count = (size_t) npatterns, .archives = plan.rows, .archives_count = plan.nrows,
+        .overwrite = (char *) overwrite, .strip_components = strip, .flat = flat,
     };
     if (!cli->json)
         fprintf(stderr, "restoring from %zu archive%s of job %s into %s\n", plan.nrows,
@@ -224,6 +307,14 @@ cmd_restore(cli_t *cli, int argc, char **argv)
         goto out;
     }
     const tf_msg_restore_result_t *r = &result.restore_result;
+    /* Everything that kept the restore from being complete, in one line (docs/operations.md,
+       "Restore outcome"). */
+    bool nothing = r->files == 0;
+    bool complete = !nothing && r->refused == 0 && r->kept == 0 && r->collisions == 0
+                    && r->failures_count == 0 && r->warnings == 0 && missing == 0;
+    char summary[1400] = "";
+    if (!complete)
+        s_summary(r, nothing && npatterns > 0, missing, summary, sizeof summary);
     if (cli->json) {
         tf_json_t *j = tf_json_new();
         tf_json_object_begin(j, NULL);
@@ -235,6 +326,23 @@ cmd_restore(cli_t *cli, int argc, char **argv)
         tf_json_int(j, "blocks_read", (int64_t) r->blocks_read);
         tf_json_int(j, "warnings", (int64_t) r->warnings);
         tf_json_str(j, "message", r->message);
+        tf_json_bool(j, "complete", complete);
+        tf_json_int(j, "refused", (int64_t) r->refused);
+        tf_json_int(j, "kept", (int64_t) r->kept);
+        tf_json_int(j, "collisions", (int64_t) r->collisions);
+        tf_json_int(j, "archives_failed", (int64_t) r->failures_count);
+        tf_json_array_begin(j, "failures");
+        for (size_t i = 0; i < r->failures_count; i++) {
+            tf_json_object_begin(j, NULL);
+            tf_json_str(j, "archive_id", r->failures[i].archive_id);
+            tf_json_str(j, "reason", r->failures[i].reason);
+            tf_json_object_end(j);
+        }
+        tf_json_array_end(j);
+        tf_json_str(j, "overwrite", overwrite);
+        tf_json_int(j, "strip_components", (int64_t) strip);
+        tf_json_bool(j, "flat", flat);
+        tf_json_str(j, "summary", complete ? NULL : summary);
         tf_json_object_end(j);
         printf("%s\n", tf_json_text(j));
         tf_json_destroy(&j);
@@ -248,10 +356,15 @@ cmd_restore(cli_t *cli, int argc, char **argv)
         if (r->warnings)
             printf("%llu warning%s: %s\n", (unsigned long long) r->warnings, r->warnings == 1 ? "" : "s",
                    r->message ? r->message : "see the tape writer's log");
+        fflush(stdout);
+        for (size_t i = 0; i < r->failures_count; i++)
+            fprintf(stderr, "tapeflow restore: archive %s failed: %s\n", r->failures[i].archive_id,
+                    r->failures[i].reason ? r->failures[i].reason : "(no reason given)");
     }
-    rc = r->files > 0 || npatterns == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
-    if (rc != CLI_EXIT_OK)
-        fprintf(stderr, "tapeflow restore: no file matched\n");
+    fflush(stdout);  /* the summary comes last, also when both go to one place */
+    if (!complete)
+        fprintf(stderr, "%s\n", summary);
+    rc = complete ? CLI_EXIT_OK : CLI_EXIT_FAIL;
     tf_msg_clear(&result);
     goto out;
 query_failed:
