@@ -662,6 +662,8 @@ s_run(s_restore_t *r, tf_err_t *err)
         }
         else if (!s_add_failure(r, row->archive_id, arc, aerr.message[0] ? aerr.message : "failed"))
             rc = tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+        else if (r->drive && tf_drive_last_cond(r->drive) == TF_DRIVE_COND_MEDIUM_ERROR)
+            r->stats->medium_errors++;   /* the tape writer counts them on the cartridge */
     }
     return rc;
 }

@@ -71,6 +71,7 @@ typedef struct {
     uint64_t refused;          /* unsafe paths: '..', absolute, through a symlink */
     uint64_t kept;             /* existing files kept (overwrite rule) */
     uint64_t collisions;       /* names restored once already in this restore */
+    uint64_t medium_errors;    /* failed archives whose drive reported a medium error */
     restore_failure_t *failures; /* archives that failed, in the order read */
     size_t nfailures;
     char message[1024];        /* summary, with the first warnings */

@@ -1377,7 +1377,10 @@ s_handle_restore(s_item_t *it, const tf_msg_tape_restore_t *req, tf_err_t *err)
                                     : it->tw->mount_wait_ms > 0 ? s_restore_wait : NULL};
     restore_stats_t st;
     int rc = restore_run(it->rdrive, req, &opts, &st, err);
-    if (rc != TF_OK && it->rdrive && tf_drive_last_cond(it->rdrive) == TF_DRIVE_COND_MEDIUM_ERROR)
+    /* A medium error counts a read error of the cartridge, whether it ended the restore or only
+       failed one archive of it (the rest was still read). */
+    if (it->rdrive && (rc == TF_OK ? st.medium_errors > 0
+                                   : tf_drive_last_cond(it->rdrive) == TF_DRIVE_COND_MEDIUM_ERROR))
         s_count_read_error(it, it->rdrive);
     tf_drive_destroy(&it->rdrive);
     if (rc != TF_OK)

@@ -637,9 +637,12 @@ test_read_error_counted(void **state)
                                                .archives_count = 1};
     tf_err_t err = {0};
     int rc = tf_client_call(f->client, "tape", NULL, JOB, &req, &result, 30000, &err);
+    /* The restore goes on past a damaged archive (issue 8 item 9) and reports it as failed. */
     if (rc == TF_OK) {
+        bool failed = result.type == TF_MSG_RESTORE_RESULT && result.restore_result.failures_count == 1;
         tf_msg_clear(&result);
-        fail_msg("the restore of an unreadable archive succeeded");
+        if (!failed)
+            fail_msg("the restore of an unreadable archive did not report the archive as failed");
     }
     char *entry = s_list_until(f, "TF0013", "\"read_errors\":", 5000);
     if (strstr(entry, "\"read_errors\":0"))
