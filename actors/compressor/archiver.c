@@ -25,6 +25,7 @@ typedef struct {
     tf_checksum_t *sum;
     tf_err_t sink_err;
     bool sink_failed;
+    bool discard;           /* the archive failed: closing it must not feed the sink */
     uint64_t bytes_done;
     uint64_t entries_done;
 } run_t;
@@ -40,11 +41,13 @@ static la_ssize_t
 s_write_cb(struct archive *a, void *arg, const void *buf, size_t size)
 {
     run_t *run = arg;
-    if (run->opts->sink(run->opts->arg, buf, size, &run->sink_err) != TF_OK) {
+    /* Once the sink failed (or the archive is being dropped) bytes are swallowed, not refused:
+       libarchive 3.6 frees its output buffers only in a regular close, and a -1 here makes the
+       archive FATAL, which skips that close and leaks them. The writers check sink_failed. */
+    if (run->sink_failed || run->discard)
+        return (la_ssize_t) size;
+    if (run->opts->sink(run->opts->arg, buf, size, &run->sink_err) != TF_OK)
         run->sink_failed = true;
-        archive_set_error(a, EIO, "%s", run->sink_err.message);
-        return -1;
-    }
     return (la_ssize_t) size;
 }
 
@@ -147,7 +150,7 @@ s_write_zeros(run_t *run, uint64_t count)
     static const char zeros[65536];
     while (count > 0) {
         size_t n = count < sizeof zeros ? (size_t) count : sizeof zeros;
-        if (archive_write_data(run->out, zeros, n) < 0)
+        if (archive_write_data(run->out, zeros, n) < 0 || run->sink_failed)
             return -1;
         tf_checksum_update_zeros(run->sum, n);
         count -= n;
@@ -182,7 +185,7 @@ s_copy_data(run_t *run, const char *path, uint64_t size, tf_err_t *err)
         }
         if (n > size - (uint64_t) offset)
             n = (size_t) (size - (uint64_t) offset);
-        if (archive_write_data(run->out, buf, n) < 0)
+        if (archive_write_data(run->out, buf, n) < 0 || run->sink_failed)
             return s_out_error(run, err, "cannot write the archive");
         tf_checksum_update(run->sum, buf, n);
         pos = (uint64_t) offset + n;
@@ -260,11 +263,11 @@ s_entry(run_t *run, const char *path, struct archive_entry *entry, tf_err_t *err
     bool hardlink = archive_entry_hardlink(e) != NULL;
     if (hardlink)
         archive_entry_set_size(e, 0);
-    if (archive_write_finish_entry(run->out) < ARCHIVE_WARN)
+    if (archive_write_finish_entry(run->out) < ARCHIVE_WARN || run->sink_failed)
         return s_out_error(run, err, "cannot write the archive");
     uint64_t offset = (uint64_t) archive_filter_bytes(run->out, 0);
     rc = archive_write_header(run->out, e);
-    if (rc == ARCHIVE_FATAL) {
+    if (rc == ARCHIVE_FATAL || run->sink_failed) {
         archive_read_close(run->disk);
         return s_out_error(run, err, "cannot write the archive");
     }
@@ -343,7 +346,7 @@ archiver_run(const archiver_opts_t *opts, const tf_msg_file_group_t *group, file
     }
     if (opened) {
         if (rc == TF_OK) {
-            if (archive_write_close(run.out) != ARCHIVE_OK)
+            if (archive_write_close(run.out) != ARCHIVE_OK || run.sink_failed)
                 rc = s_out_error(&run, err, "cannot finish the archive");
         }
     }
@@ -354,8 +357,9 @@ archiver_run(const archiver_opts_t *opts, const tf_msg_file_group_t *group, file
     if (run.disk)
         archive_read_free(run.disk);
     if (run.out) {
-        if (rc != TF_OK)
-            archive_write_fail(run.out);  /* do not flush a broken archive into the sink */
+        /* A broken archive is closed regularly (so libarchive frees its buffers) with its last
+           bytes swallowed, never flushed into the sink. */
+        run.discard = rc != TF_OK;
         archive_write_free(run.out);
     }
     return rc;

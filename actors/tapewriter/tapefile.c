@@ -507,11 +507,18 @@ tapefile_writer_next_volume(tapefile_writer_t *self, tf_drive_t *drive, const ch
 void
 tapefile_writer_abandon(tapefile_writer_t *self)
 {
-    if (!self || self->finished)
+    if (!self || self->finished || !self->drive)
         return;
     tf_err_t err = {0};
     if (tf_drive_write_filemarks(self->drive, 1, false, &err) != TF_OK)
         tf_log_warn("could not close the incomplete tape file of %s: %s", self->hdr.archive_id, err.message);
+}
+
+void
+tapefile_writer_detach(tapefile_writer_t *self)
+{
+    if (self)
+        self->drive = NULL;
 }
 
 /* --- reader ---------------------------------------------------------------------------- */

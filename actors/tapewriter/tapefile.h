@@ -146,6 +146,9 @@ void tapefile_writer_segment(tapefile_writer_t *self, tapefile_segment_t *seg);
 
 /* After a failure: closes the incomplete tape file with a filemark (best effort). */
 void tapefile_writer_abandon(tapefile_writer_t *self);
+/* The writer's drive handle was closed while changing volumes (the segment on the old volume
+   is complete): the writer no longer touches it, and abandon writes nothing. */
+void tapefile_writer_detach(tapefile_writer_t *self);
 
 /* --- reading --------------------------------------------------------------------------- */
 

@@ -1083,8 +1083,13 @@ s_span(s_item_t *it, tf_drive_t **drive_p, tapefile_writer_t *writer, const tf_m
             ready->archive_id, w->set_id);
     rc = tw->changer_url[0] ? s_next_volume(it, drive_p, pool, w->set_id, w, err)
                             : s_wait_mount(it, drive_p, pool, w->set_id, ready, w, err);
-    if (rc != TF_OK)
+    if (rc != TF_OK) {
+        /* Both close the old volume's drive handle before they look for the next one (the
+           segment on it is complete): the writer must not write its abandon filemark through
+           the closed handle, nor onto whatever tape is in the drive now. */
+        tapefile_writer_detach(writer);
         return rc;
+    }
     rc = tapefile_writer_next_volume(writer, *drive_p, w->volume, w->set_id, err);
     if (rc != TF_OK)
         return s_drive_error(it, *drive_p, w->volume, pool, err);
