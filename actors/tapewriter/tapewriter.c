@@ -55,7 +55,7 @@ typedef struct {
     uint64_t read_errors;
     bool recycled;
     bool in_error;             /* the catalog has the cartridge in state error (tape clear ends it) */
-    bool write_error;          /* a medium/hardware error while writing */
+    bool write_error;          /* a medium error while writing (not a hardware error: the drive's) */
     bool read_error;           /* verify read back something else */
     bool hit_end;              /* end of medium: the volume is full */
 } s_vol_t;
@@ -407,9 +407,17 @@ s_drive_error(s_item_t *it, tf_drive_t *drive, const char *volume, const char *p
         s_event(it, true, "error", "%s", err->message);
         return TF_ERR_DEVICE;
     }
-    if (cond == TF_DRIVE_COND_MEDIUM_ERROR || cond == TF_DRIVE_COND_HARDWARE_ERROR
-        || cond == TF_DRIVE_COND_WRITE_PROTECTED) {
-        it->vol.write_error = cond != TF_DRIVE_COND_WRITE_PROTECTED;
+    if (cond == TF_DRIVE_COND_HARDWARE_ERROR) {
+        /* The drive failed, not the cartridge: marking it error would, with a changer, mark
+           every cartridge each retry loads until the pool has none left. */
+        tf_err_prefix(err, "drive %s reported a hardware error (sense key 4) while writing tape %s; the "
+                      "tape is not marked, the item is tried again after a back-off; check the drive "
+                      "('tapeflow drive doctor %s'): ", it->tw->drive_name, volume, it->tw->drive_name);
+        s_event(it, true, "error", "%s", err->message);
+        return err->code ? err->code : TF_ERR_DEVICE;
+    }
+    if (cond == TF_DRIVE_COND_MEDIUM_ERROR || cond == TF_DRIVE_COND_WRITE_PROTECTED) {
+        it->vol.write_error = cond == TF_DRIVE_COND_MEDIUM_ERROR;
         tf_err_prefix(err, "tape %s in drive %s: ", volume, it->tw->drive_name);
         s_event(it, true, "error", "%s", err->message);
     }

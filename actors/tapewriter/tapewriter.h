@@ -26,10 +26,11 @@
     tapewriter/fetch_depth (8), tapewriter/fetch_timeout (30000 ms), tapewriter/ready_timeout
     (60000 ms), tapewriter/busy_wait (10000 ms: how long to wait for a drive another process
     holds), tapewriter/catalog_timeout (120000 ms), tapewriter/index_wait (60000 ms),
-    tapewriter/mount_wait (0 ms: see above), tapewriter/retry_backoff and retry_backoff_max
+    tapewriter/mount_wait (12 h: see above), tapewriter/retry_backoff and retry_backoff_max
     (5000 and 300000 ms: the pause before a failed archive item goes back to the broker).
 
-    Write errors (medium or hardware error while writing) put the cartridge in state `error`
+    Write errors (a medium error while writing; a hardware error is the drive's and only raises
+    alert.tape.<drive>) put the cartridge in state `error`
     in the catalog: it is not written to (not even recycled) until 'tapeflow tape clear LABEL';
     the item fails with retry and the archive is written to another volume of the pool (the
     changer loads one; without a changer alert.mount asks for one, or with mount_wait 0 the item
