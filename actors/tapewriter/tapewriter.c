@@ -90,6 +90,7 @@ typedef struct {
     tf_actor_t *actor;
     const tf_msg_work_t *work;
     bool permanent;            /* a refusal: do not deliver again */
+    bool cancelled;            /* the job was cancelled meanwhile: no back-off before handing back */
     s_vol_t vol;
     tf_drive_t *rdrive;        /* restore: the drive on the volume being read */
 } s_item_t;
@@ -997,6 +998,7 @@ s_wait_mount(s_item_t *it, tf_drive_t **drive_p, const char *pool, const char *s
         if (tf_clock_mono_ms() >= next_check) {
             next_check = tf_clock_mono_ms() + 2000;
             if (s_item_cancelled(it)) {
+                it->cancelled = true;
                 tf_err_set(err, TF_ERR_DEVICE, "job %s was cancelled: drive %s stops waiting for a "
                            "tape for archive %s", ready->job_id, tw->drive_name, ready->archive_id);
                 s_event(it, true, "warn", "%s", err->message);
@@ -1438,6 +1440,12 @@ tapewriter_backoff_ms(int64_t base_ms, int64_t max_ms, uint64_t attempt)
     return max_ms > 0 && ms > max_ms ? max_ms : ms;
 }
 
+bool
+tapewriter_backoff_wanted(bool cancelled, bool hand_off)
+{
+    return !cancelled && !hand_off;
+}
+
 /* The broker delivers a handed-back item again at once: without a pause a drive or cartridge
    that just failed would fail every attempt within a fraction of a second. Interruptible. */
 static void
@@ -1451,8 +1459,19 @@ s_backoff(s_item_t *it, const char *reason)
                 "(tapewriter/retry_backoff, doubled per attempt)", it->work->item_id, it->work->attempt,
                 reason, (double) ms / 1000.0);
     int64_t until = tf_clock_mono_ms() + ms;
-    while (tf_clock_mono_ms() < until && !(it->actor && tf_actor_interrupted(it->actor)))
+    int64_t next_check = tf_clock_mono_ms() + 2000;
+    while (tf_clock_mono_ms() < until && !(it->actor && tf_actor_interrupted(it->actor))) {
+        /* A cancelled job needs no retry: hand the item back now (the broker drops it), so
+           restores queued behind it do not wait out the pause. */
+        if (tf_clock_mono_ms() >= next_check) {
+            next_check = tf_clock_mono_ms() + 2000;
+            if (s_item_cancelled(it)) {
+                tf_log_info("item %s: job cancelled, back-off ended", it->work->item_id);
+                return;
+            }
+        }
         tf_clock_sleep_ms(until - tf_clock_mono_ms() < 100 ? until - tf_clock_mono_ms() : 100);
+    }
 }
 
 int
@@ -1480,7 +1499,12 @@ tapewriter_handle(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_er
        refusals only; any other trouble (a full tape, a drive that stopped early) may pass. */
     if (it.permanent)
         return rc == TF_ERR_PROTO ? rc : TF_ERR_INVALID;
-    if (archive)
+    /* No pause when the retry goes elsewhere at once: a cancelled job, or a full tape or one
+       just marked error when the next attempt takes another volume (a changer loads one, or
+       mount_wait asks for one). */
+    bool next_volume = it.tw->changer_url[0] || it.tw->mount_wait_ms > 0;
+    bool hand_off = next_volume && (it.vol.hit_end || it.vol.write_error || it.vol.in_error);
+    if (archive && tapewriter_backoff_wanted(it.cancelled, hand_off))
         s_backoff(&it, err->message);
     if (!tf_actor_status_retryable(rc))
         return TF_ERR_DEVICE;

@@ -39,6 +39,7 @@
 #ifndef TAPEWRITER_H_INCLUDED
 #define TAPEWRITER_H_INCLUDED
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "tf_actor.h"
@@ -55,6 +56,11 @@ const char *tapewriter_drive_name(tapewriter_t *self);
 /* The pause before attempt `attempt` (from 1) of an archive item is handed back: base_ms
    doubled per earlier attempt, at most max_ms (0: no cap); 0 when base_ms is 0. */
 int64_t tapewriter_backoff_ms(int64_t base_ms, int64_t max_ms, uint64_t attempt);
+
+/* Whether a failed archive item pauses before it is handed back: not when its job was
+   cancelled, nor on a hand-off (the volume was full or is now marked error, and a changer or
+   tapewriter/mount_wait provides the next one): the next attempt goes to another volume. */
+bool tapewriter_backoff_wanted(bool cancelled, bool hand_off);
 
 /* tf_actor handler (arg: the tapewriter_t). */
 int tapewriter_handle(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_err_t *err);
