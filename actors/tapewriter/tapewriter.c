@@ -1105,7 +1105,7 @@ static int
 s_write_and_verify(s_item_t *it, const tf_msg_archive_ready_t *ready, s_written_t *w, tf_err_t *err)
 {
     tapewriter_t *tw = it->tw;
-    const char *pool = ready->pool && *ready->pool ? ready->pool : "default";
+    const char *pool = ready->pool && *ready->pool ? ready->pool : tf_config_str(tw->cfg, "backup/pool");
     if (!ready->stager || !*ready->stager) {
         it->permanent = true;
         return tf_err_set(err, TF_ERR_INVALID, "archive_ready for %s names no stager to fetch from",

@@ -12,7 +12,7 @@
     of the set, which the changer loads (a blank or expired cartridge of the pool, labelled into
     the set, or the set's next volume); the catalog gets the archive's segments in order. A full
     volume at the start of an item likewise makes way for the next one. A restore loads every
-    volume it needs by barcode. Without a changer, tapewriter/mount_wait (ms, default 0) > 0
+    volume it needs by barcode. Without a changer, tapewriter/mount_wait (ms, default 12 h) > 0
     makes it eject the full tape, raise alert.mount.<drive> and poll the drive for the next
     volume (and a restore for each volume it needs); with 0 nothing spans (a hard end of medium
     fails the item with retry, as before).
