@@ -77,20 +77,6 @@ restore_stats_free(restore_stats_t *stats)
 }
 
 bool
-restore_overwrite_parse(const char *name, restore_overwrite_t *mode)
-{
-    if (!name || !*name || strcmp(name, "never") == 0)
-        *mode = RESTORE_OVERWRITE_NEVER;
-    else if (strcmp(name, "older") == 0)
-        *mode = RESTORE_OVERWRITE_OLDER;
-    else if (strcmp(name, "always") == 0)
-        *mode = RESTORE_OVERWRITE_ALWAYS;
-    else
-        return false;
-    return true;
-}
-
-bool
 restore_path_safe(const char *path)
 {
     if (!path || !*path || path[0] == '/')

@@ -33,6 +33,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "restore_overwrite.h"
 #include "tf_drive.h"
 #include "tf_err.h"
 #include "tf_msg.h"
@@ -49,11 +50,6 @@ typedef struct {
     void *arg;
 } restore_opts_t;
 
-typedef enum {
-    RESTORE_OVERWRITE_NEVER = 0,
-    RESTORE_OVERWRITE_OLDER,
-    RESTORE_OVERWRITE_ALWAYS,
-} restore_overwrite_t;
 
 /* One archive that could not be read to its end. */
 typedef struct {
@@ -80,8 +76,7 @@ typedef struct {
 /* Frees stats->failures (restore_run allocates it when it returns TF_OK). */
 void restore_stats_free(restore_stats_t *stats);
 
-/* "never" | "older" | "always" (NULL or "": never); false for anything else. */
-bool restore_overwrite_parse(const char *name, restore_overwrite_t *mode);
+/* restore_overwrite_t and restore_overwrite_parse: restore_overwrite.h (shared with the CLI). */
 
 /* Where a stored path lands under dest (see above): false when the entry is left out
    (strip_components removes all of it; a folder with flat). is_dir: the entry is a folder. */
