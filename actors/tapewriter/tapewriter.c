@@ -1378,6 +1378,14 @@ s_count_read_error(s_item_t *it, tf_drive_t *drive)
 static int
 s_handle_restore(s_item_t *it, const tf_msg_tape_restore_t *req, tf_err_t *err)
 {
+    /* Delivered again: the tape writer stopped (or was restarted) in the middle of this
+       restore. Running it again would meet its own half-done work as existing files; the
+       operator runs it again knowingly instead. */
+    if (it->work && it->work->attempt > 1) {
+        tf_err_set(err, TF_ERR_INVALID, "restore of job %s into %s: the restore was interrupted (tape writer "
+                   "restarted): run the restore again", req->job_id ? req->job_id : "?", req->dest ? req->dest : "?");
+        return s_refuse(it, err);
+    }
     it->rdrive = s_open_drive(it, err);
     if (!it->rdrive)
         return err->code;
