@@ -1507,11 +1507,12 @@ tapewriter_handle(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_er
        refusals only; any other trouble (a full tape, a drive that stopped early) may pass. */
     if (it.permanent)
         return rc == TF_ERR_PROTO ? rc : TF_ERR_INVALID;
-    /* No pause when the retry goes elsewhere at once: a cancelled job, or a full tape or one
-       just marked error when the next attempt takes another volume (a changer loads one, or
-       mount_wait asks for one). */
+    /* No pause when the retry goes elsewhere at once: a cancelled job, or a full tape when
+       the next attempt takes another volume (a changer loads one, or mount_wait asks for one).
+       After a write error the pause stays (docs/operations.md "Write errors", step 3): the
+       drive may be what failed. */
     bool next_volume = it.tw->changer_url[0] || it.tw->mount_wait_ms > 0;
-    bool hand_off = next_volume && (it.vol.hit_end || it.vol.write_error || it.vol.in_error);
+    bool hand_off = next_volume && it.vol.hit_end && !it.vol.write_error;
     if (archive && tapewriter_backoff_wanted(it.cancelled, hand_off))
         s_backoff(&it, err->message);
     if (!tf_actor_status_retryable(rc))

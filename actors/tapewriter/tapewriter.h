@@ -58,8 +58,8 @@ const char *tapewriter_drive_name(tapewriter_t *self);
 int64_t tapewriter_backoff_ms(int64_t base_ms, int64_t max_ms, uint64_t attempt);
 
 /* Whether a failed archive item pauses before it is handed back: not when its job was
-   cancelled, nor on a hand-off (the volume was full or is now marked error, and a changer or
-   tapewriter/mount_wait provides the next one): the next attempt goes to another volume. */
+   cancelled, nor on a hand-off (the volume was full and a changer or tapewriter/mount_wait
+   provides the next one): the next attempt goes to another volume. */
 bool tapewriter_backoff_wanted(bool cancelled, bool hand_off);
 
 /* tf_actor handler (arg: the tapewriter_t). */

@@ -454,7 +454,7 @@ test_retry_backoff(void **state)
     /* No pause when the retry goes elsewhere at once (issue 8 review R11). */
     assert_true(tapewriter_backoff_wanted(false, false));
     assert_false(tapewriter_backoff_wanted(true, false));    /* job cancelled */
-    assert_false(tapewriter_backoff_wanted(false, true));    /* full / error volume, next one comes */
+    assert_false(tapewriter_backoff_wanted(false, true));    /* full volume, the next one comes */
 }
 
 int
