@@ -112,6 +112,11 @@ tf_sim_write6(tf_sim_t *self, const tf_scsi_req_t *req, tf_scsi_res_t *res, tf_e
         tf_sim_check(self, res, TF_SENSE_MEDIUM_ERROR, 0x0C, 0x00, TF_SENSE_F_INFO, length);
         return TF_OK;
     }
+    if (self->opts.hardware_error_at >= 0 && (int64_t) self->pos == self->opts.hardware_error_at) {
+        /* The drive, not the cartridge: internal target failure. */
+        tf_sim_check(self, res, TF_SENSE_HARDWARE_ERROR, 0x44, 0x00, TF_SENSE_F_INFO, length);
+        return TF_OK;
+    }
     uint64_t used = tf_simimg_used(self->img, self->pos);
     if (s_overflows(self, used, TF_SIMIMG_RECORD_HEADER + (uint64_t) length)) {
         tf_sim_check(self, res, TF_SENSE_VOLUME_OVERFLOW, 0x00, 0x02,

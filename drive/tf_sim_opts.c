@@ -15,6 +15,7 @@ tf_sim_opts_defaults(tf_sim_opts_t *opts)
     opts->early_warning = opts->capacity / 32;
     opts->max_block = 8u << 20;
     opts->medium_error_at = -1;
+    opts->hardware_error_at = -1;
     opts->device_type = 1;
 }
 
@@ -131,6 +132,10 @@ s_apply(tf_sim_opts_t *opts, const char *key, const char *value, bool *ew_set)
         if (s_parse_int(value, &n) != TF_OK)
             return TF_ERR_INVALID;
         opts->medium_error_at = n;
+    } else if (strcmp(key, "hardware_error") == 0) {
+        if (s_parse_int(value, &n) != TF_OK)
+            return TF_ERR_INVALID;
+        opts->hardware_error_at = n;
     } else if (strcmp(key, "hard_eom") == 0) {
         return s_parse_bool(value, &opts->hard_eom);
     } else if (strcmp(key, "quirks") == 0) {
@@ -183,7 +188,7 @@ tf_sim_opts_parse(const char *query, tf_sim_opts_t *opts, tf_err_t *err)
         if (applied == TF_ERR_NOTFOUND) {
             rc = tf_err_set(err, TF_ERR_INVALID,
                             "unknown sim option '%s' (known: capacity, ew, rate, maxblock, "
-                            "not_ready, busy, no_medium, write_protect, ua, medium_error, "
+                            "not_ready, busy, no_medium, write_protect, ua, medium_error, hardware_error, "
                             "hard_eom, quirks, sense, type, serial)",
                             item);
             break;

@@ -24,6 +24,7 @@ typedef struct {
     bool write_protect;       /* write_protect=1 (or wp=1): cartridge write-protected */
     uint8_t unit_attention;   /* ua=medium|reset: 28h or 29h once after open and after LOAD */
     int64_t medium_error_at;  /* medium_error=N: logical object N cannot be read or written */
+    int64_t hardware_error_at; /* hardware_error=N: writing logical object N fails with 4/44/00 */
     bool hard_eom;            /* hard_eom=1: no early warning, writes run into volume overflow */
     bool tgt_quirks;          /* quirks=tgt: behave like tgt's SSC emulation (no LOCATE, ...) */
     bool descriptor_sense;    /* sense=descriptor: answer with 72h sense instead of 70h */

@@ -1,7 +1,9 @@
 /*  scan_grouper - cuts the walk's entries into file groups (one archive each). A group
     closes when its regular-file bytes reach group_bytes, at max_entries entries, or before
     its path text would pass max_text (so a group always fits in one message). Entries keep
-    walk order, so parents come before children across groups too.
+    walk order, except hard-link names that join a waiting group (below): such a name may be
+    in an earlier group than its folder's own entry, so restore must not rely on parents
+    coming first.
 
     Hard links (docs/pipeline.md, "Hard links"): an archive links the names of one file only
     within itself, so the names of a file (same device and inode, st_nlink > 1) are kept in one

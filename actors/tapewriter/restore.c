@@ -64,6 +64,7 @@ struct s_restore_s {
     size_t ndirs, capdirs;
     restore_overwrite_t overwrite;
     zhashx_t *bad_volumes;    /* volumes that could not be mounted: their archives fail at once */
+    bool *pattern_hit;        /* per req->patterns: selected at least one entry */
 };
 
 void
@@ -74,20 +75,6 @@ restore_stats_free(restore_stats_t *stats)
         stats->failures = NULL;
         stats->nfailures = 0;
     }
-}
-
-bool
-restore_overwrite_parse(const char *name, restore_overwrite_t *mode)
-{
-    if (!name || !*name || strcmp(name, "never") == 0)
-        *mode = RESTORE_OVERWRITE_NEVER;
-    else if (strcmp(name, "older") == 0)
-        *mode = RESTORE_OVERWRITE_OLDER;
-    else if (strcmp(name, "always") == 0)
-        *mode = RESTORE_OVERWRITE_ALWAYS;
-    else
-        return false;
-    return true;
 }
 
 bool
@@ -325,6 +312,59 @@ s_copy_data(s_restore_t *r, struct archive *in, const char *path, tf_err_t *err)
     }
 }
 
+/* The first folder on the way to path (relative to dest, the working folder) that is a
+   symlink, in found: an entry below it would be written, or checked, outside dest. */
+static bool
+s_symlink_on_the_way(const char *path, char *found, size_t size)
+{
+    char buf[TF_MSG_MAX_PATH + 1];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *slash = strchr(buf, '/'); slash; slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        struct stat st;
+        if (buf[0]) {
+            if (lstat(buf, &st) != 0)
+                return false;   /* not there: nothing deeper is either */
+            if (S_ISLNK(st.st_mode)) {
+                snprintf(found, size, "%s", buf);
+                return true;
+            }
+        }
+        *slash = '/';
+    }
+    return false;
+}
+
+/* Whether the existing `st` at `target` is the stored entry already (a restore run again):
+   same type, same size for a regular file (the same file for a hard link), same link text for
+   a symlink, same mtime to the nanosecond. */
+static bool
+s_already_present(struct archive_entry *entry, const char *target, const char *link_target,
+                  const struct stat *st)
+{
+    if (link_target && *link_target) {
+        struct stat ls;
+        return lstat(link_target, &ls) == 0 && ls.st_dev == st->st_dev && ls.st_ino == st->st_ino;
+    }
+    if ((st->st_mode & S_IFMT) != (mode_t) archive_entry_filetype(entry))
+        return false;
+    if (!archive_entry_mtime_is_set(entry) || (int64_t) st->st_mtim.tv_sec != (int64_t) archive_entry_mtime(entry)
+        || st->st_mtim.tv_nsec != archive_entry_mtime_nsec(entry))
+        return false;
+    if (S_ISREG(st->st_mode))
+        return (int64_t) st->st_size == (int64_t) archive_entry_size(entry);
+    if (S_ISLNK(st->st_mode)) {
+        const char *want = archive_entry_symlink(entry);
+        char have[TF_MSG_MAX_PATH + 1];
+        ssize_t n = readlink(target, have, sizeof have - 1);
+        if (n < 0 || !want)
+            return false;
+        have[n] = '\0';
+        return strcmp(have, want) == 0;
+    }
+    return true;
+}
+
 /* Extracts the matching entries of one archive from its source. */
 static int
 s_extract(s_restore_t *r, s_source_t *source, tf_err_t *err)
@@ -354,19 +394,43 @@ s_extract(s_restore_t *r, s_source_t *source, tf_err_t *err)
             break;
         }
         const char *path = archive_entry_pathname(entry);
-        if (!path || !restore_match(req->patterns, req->patterns_count, path))
+        if (!path)
+            continue;
+        bool selected = req->patterns_count == 0;
+        for (size_t i = 0; i < req->patterns_count; i++)
+            if (restore_match(&req->patterns[i], 1, path)) {
+                selected = true;
+                if (r->pattern_hit)
+                    r->pattern_hit[i] = true;
+            }
+        if (!selected)
             continue;
         bool is_dir = archive_entry_filetype(entry) == AE_IFDIR;
         char stored[TF_MSG_MAX_PATH + 1], target[TF_MSG_MAX_PATH + 1];
         snprintf(stored, sizeof stored, "%s", path);
-        if (!restore_target(stored, req->strip_components, req->flat, is_dir, target, sizeof target))
-            continue;  /* stripped away, or a folder of a flat restore */
+        if (!restore_target(stored, req->strip_components, req->flat, is_dir, target, sizeof target)) {
+            /* A folder stripped away is expected; a file is something the user does not get. */
+            if (!is_dir && !req->flat && req->strip_components > 0) {
+                r->stats->stripped++;
+                r->stats->warnings++;
+                tf_log_warn("restore: %s left out by --strip-components %" PRIu64, stored, req->strip_components);
+            }
+            continue;
+        }
         size_t tlen = strlen(target);
         while (tlen > 1 && target[tlen - 1] == '/')
             target[--tlen] = '\0';
         if (!restore_path_safe(target)) {
             r->stats->refused++;
             s_warn(r, "refused %s: unsafe path (it would land outside %s)", stored, req->dest);
+            continue;
+        }
+        /* Decided here, before libarchive: a symlink on the way (one restored earlier, or one
+           in dest already) would send the entry, and the overwrite check, outside dest. */
+        char via[TF_MSG_MAX_PATH + 1];
+        if (s_symlink_on_the_way(target, via, sizeof via)) {
+            r->stats->refused++;
+            s_warn(r, "refused %s: unsafe path (%s is a symlink: it would land outside %s)", stored, via, req->dest);
             continue;
         }
         const char *link = archive_entry_hardlink(entry);
@@ -376,7 +440,7 @@ s_extract(s_restore_t *r, s_source_t *source, tf_err_t *err)
                 s_warn(r, "%s is a hard link to %s, which --strip-components leaves out", stored, link);
                 continue;
             }
-            if (!restore_path_safe(link_target)) {
+            if (!restore_path_safe(link_target) || s_symlink_on_the_way(link_target, via, sizeof via)) {
                 r->stats->refused++;
                 s_warn(r, "refused %s: hard link to an unsafe path %s", stored, link);
                 continue;
@@ -402,6 +466,16 @@ s_extract(s_restore_t *r, s_source_t *source, tf_err_t *err)
         /* A name that exists in dest: the overwrite rule decides. */
         struct stat existing;
         if (lstat(target, &existing) == 0 && !(is_dir && S_ISDIR(existing.st_mode))) {
+            /* Restored before (a restore run again after a partial failure): nothing to do,
+               and nothing missing. */
+            if (s_already_present(entry, target, link ? link_target : NULL, &existing)) {
+                r->stats->present++;
+                zhashx_insert(r->claimed, target, (void *) 1);
+                char *from = strdup(stored);
+                if (from)
+                    zhashx_update(r->restored, target, from);
+                continue;
+            }
             bool replace = r->overwrite == RESTORE_OVERWRITE_ALWAYS;
             if (r->overwrite == RESTORE_OVERWRITE_OLDER) {
                 int64_t sec = (int64_t) archive_entry_mtime(entry);
@@ -418,24 +492,42 @@ s_extract(s_restore_t *r, s_source_t *source, tf_err_t *err)
                 continue;
             }
         }
-        archive_entry_set_pathname(entry, target);
+        /* Archives store no atime: libarchive would give the restore's start time; the mtime is
+           what docs/operations.md promises ("atime is set to the mtime"). */
+        if (!archive_entry_atime_is_set(entry) && archive_entry_mtime_is_set(entry))
+            archive_entry_set_atime(entry, archive_entry_mtime(entry), archive_entry_mtime_nsec(entry));
+        /* A file with data is written under a temporary name beside its target and renamed
+           once complete: a restore cut short (a medium error, a tape writer restart) never
+           leaves a half-written file under the real name, nor loses the file it replaces.
+           (Not ARCHIVE_EXTRACT_SAFE_WRITES: libarchive renames at finish_entry whatever
+           happened, and finishing is the only way to end an entry.) */
+        bool has_data = archive_entry_size(entry) > 0 || archive_entry_sparse_count(entry) > 0;
+        bool via_temp = has_data && !link && archive_entry_filetype(entry) == AE_IFREG;
+        char temp[TF_MSG_MAX_PATH + 64];
+        if (via_temp) {
+            const char *slash = strrchr(target, '/');
+            int dirlen = slash ? (int) (slash - target + 1) : 0;
+            snprintf(temp, sizeof temp, "%.*s.tapeflow-partial-%016llx", dirlen, target,
+                     (unsigned long long) XXH3_64bits(target, strlen(target)));
+        }
+        archive_entry_set_pathname(entry, via_temp ? temp : target);
         ar = archive_write_header(r->disk, entry);
         if (ar < ARCHIVE_WARN) {
+            /* Unsafe paths were refused above: this is a name that cannot be created. */
             const char *why = archive_error_string(r->disk);
-            if (why && (strstr(why, "..") || strstr(why, "bsolute") || strstr(why, "symlink")))
-                r->stats->refused++;
-            s_warn(r, "refused %s: %s", stored, why ? why : "cannot create it");
+            r->stats->unwritable++;
+            s_warn(r, "could not write %s: %s", target, why ? why : "cannot create it");
             continue;
         }
         bool ok = true;
-        if (archive_entry_size(entry) > 0 || archive_entry_sparse_count(entry) > 0) {
+        if (has_data) {
             tf_err_t derr = {0};
             int drc = s_copy_data(r, in, target, &derr);
             if (drc != TF_OK && derr.code != TF_OK) {
                 /* The archive cannot be read on: a half-written file must not pass for a
                    restored one. */
                 archive_write_finish_entry(r->disk);
-                bool removed = unlink(target) == 0;
+                bool removed = unlink(via_temp ? temp : target) == 0;
                 static const char mark[] = " from the archive: ";
                 const char *tail = strstr(derr.message, mark);
                 if (removed && tail)
@@ -451,6 +543,13 @@ s_extract(s_restore_t *r, s_source_t *source, tf_err_t *err)
             s_warn(r, "cannot finish %s: %s", target, archive_error_string(r->disk));
             ok = false;
         }
+        if (via_temp && ok && rename(temp, target) != 0) {
+            s_warn(r, "could not write %s: cannot put it in place: %s", target, strerror(errno));
+            r->stats->unwritable++;
+            ok = false;
+        }
+        if (via_temp && !ok)
+            unlink(temp);
         if (ok) {
             r->stats->files++;
             char *from = strdup(stored);
@@ -704,7 +803,8 @@ restore_run(tf_drive_t *drive, const tf_msg_tape_restore_t *req, const restore_o
         zhashx_set_destructor(r.restored, s_free_item);
     r.bad_volumes = zhashx_new();
     r.claimed = zhashx_new();
-    if (!r.disk || !r.restored || !r.bad_volumes || !r.claimed)
+    r.pattern_hit = req->patterns_count ? calloc(req->patterns_count, sizeof *r.pattern_hit) : NULL;
+    if (!r.disk || !r.restored || !r.bad_volumes || !r.claimed || (req->patterns_count && !r.pattern_hit))
         rc = tf_err_set(err, TF_ERR_NOMEM, "out of memory");
     if (rc == TF_OK) {
         int flags = ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_SYMLINKS
@@ -715,6 +815,23 @@ restore_run(tf_drive_t *drive, const tf_msg_tape_restore_t *req, const restore_o
         archive_write_disk_set_options(r.disk, flags);
         archive_write_disk_set_standard_lookup(r.disk);
         rc = s_run(&r, err);
+    }
+    /* A pattern that selected nothing (a typo) is reported, once every archive was read (a
+       failed one may have held its match). */
+    for (size_t i = 0; rc == TF_OK && stats->nfailures == 0 && r.pattern_hit && i < req->patterns_count; i++) {
+        if (r.pattern_hit[i])
+            continue;
+        stats->unmatched++;
+        s_warn(&r, "%s matched nothing: not restored", req->patterns[i].path ? req->patterns[i].path : "");
+    }
+    if (rc == TF_OK && stats->stripped) {
+        /* One line for all of them (each is in the log); counted in warnings already. */
+        char text[160];
+        snprintf(text, sizeof text, "%" PRIu64 " file%s left out by --strip-components %" PRIu64, stats->stripped,
+                 stats->stripped == 1 ? "" : "s", req->strip_components);
+        size_t used = strlen(r.warn_text);
+        snprintf(r.warn_text + used, sizeof r.warn_text - used, "%s%s", used ? "; " : "", text);
+        r.warn_shown += (int) (stats->stripped > 1000000 ? 1000000 : stats->stripped);
     }
     /* Nothing read and every archive refused: the request itself is wrong for this tape. */
     bool all_refused = rc == TF_OK && stats->archives_read == 0 && stats->nfailures > 0;
@@ -733,6 +850,7 @@ restore_run(tf_drive_t *drive, const tf_msg_tape_restore_t *req, const restore_o
     zhashx_destroy(&r.restored);
     zhashx_destroy(&r.bad_volumes);
     zhashx_destroy(&r.claimed);
+    free(r.pattern_hit);
     if (fchdir(saved) != 0)
         tf_log_error("cannot return to the working folder: %s", strerror(errno));
     close(saved);
@@ -740,9 +858,12 @@ restore_run(tf_drive_t *drive, const tf_msg_tape_restore_t *req, const restore_o
     if (stats->nfailures)
         snprintf(failed, sizeof failed, "; %zu archive%s failed", stats->nfailures,
                  stats->nfailures == 1 ? "" : "s");
+    char present[64] = "";
+    if (stats->present)
+        snprintf(present, sizeof present, "; %" PRIu64 " already present", stats->present);
     snprintf(stats->message, sizeof stats->message,
-             "restored %" PRIu64 " files (%" PRIu64 " bytes) from %" PRIu64 " archives into %s%s%s%s%s",
-             stats->files, stats->bytes, stats->archives_read, req->dest, failed,
+             "restored %" PRIu64 " files (%" PRIu64 " bytes) from %" PRIu64 " archives into %s%s%s%s%s%s",
+             stats->files, stats->bytes, stats->archives_read, req->dest, present, failed,
              stats->warnings ? "; warnings: " : "", r.warn_text,
              stats->warnings > (uint64_t) r.warn_shown ? "; ..." : "");
     return rc;

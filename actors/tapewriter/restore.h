@@ -15,11 +15,17 @@
     name exists already in dest is kept or replaced as req->overwrite says (never: kept;
     older: replaced when the existing one has an older mtime; always: replaced), and counted
     when kept; two entries landing on one name (flat, strip_components) keep the first and
-    count a collision.
+    count a collision. An existing name that holds the stored entry already (same type, size,
+    symlink text or hard-link file, mtime to the nanosecond) is "already present": left alone,
+    counted in present, not a warning. Before anything is checked or written, every folder on
+    the way to the target is looked at: a symlink among them refuses the entry. A file is
+    written to a temporary name beside its target and renamed once complete, so a restore cut
+    short never leaves a half-written file nor loses the file it replaces. Non-folder entries
+    strip_components leaves out, and patterns that select nothing, are counted as warnings.
 
     An archive that cannot be read to its end (medium error, wrong tape file, a volume that
     cannot be mounted) is recorded in stats->failures with the reason, the file it was writing
-    is removed, and the restore goes on with the next archive: everything readable is restored.
+    is removed (its temporary name), and the restore goes on with the next archive: everything readable is restored.
     When no archive could be read and every one was refused (TF_ERR_INVALID: the tape is not
     what the catalog says), the restore itself fails with the first reason, as a refusal.
 
@@ -33,6 +39,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "restore_overwrite.h"
 #include "tf_drive.h"
 #include "tf_err.h"
 #include "tf_msg.h"
@@ -49,11 +56,6 @@ typedef struct {
     void *arg;
 } restore_opts_t;
 
-typedef enum {
-    RESTORE_OVERWRITE_NEVER = 0,
-    RESTORE_OVERWRITE_OLDER,
-    RESTORE_OVERWRITE_ALWAYS,
-} restore_overwrite_t;
 
 /* One archive that could not be read to its end. */
 typedef struct {
@@ -72,6 +74,10 @@ typedef struct {
     uint64_t kept;             /* existing files kept (overwrite rule) */
     uint64_t collisions;       /* names restored once already in this restore */
     uint64_t medium_errors;    /* failed archives whose drive reported a medium error */
+    uint64_t present;          /* existing files identical to the stored entry: left alone, not "kept" */
+    uint64_t stripped;         /* non-folder entries --strip-components left out (warnings) */
+    uint64_t unmatched;        /* patterns that selected nothing in the archives read (warnings) */
+    uint64_t unwritable;       /* entries libarchive could not create (warnings) */
     restore_failure_t *failures; /* archives that failed, in the order read */
     size_t nfailures;
     char message[1024];        /* summary, with the first warnings */
@@ -80,8 +86,7 @@ typedef struct {
 /* Frees stats->failures (restore_run allocates it when it returns TF_OK). */
 void restore_stats_free(restore_stats_t *stats);
 
-/* "never" | "older" | "always" (NULL or "": never); false for anything else. */
-bool restore_overwrite_parse(const char *name, restore_overwrite_t *mode);
+/* restore_overwrite_t and restore_overwrite_parse: restore_overwrite.h (shared with the CLI). */
 
 /* Where a stored path lands under dest (see above): false when the entry is left out
    (strip_components removes all of it; a folder with flat). is_dir: the entry is a folder. */

@@ -55,7 +55,7 @@ typedef struct {
     uint64_t read_errors;
     bool recycled;
     bool in_error;             /* the catalog has the cartridge in state error (tape clear ends it) */
-    bool write_error;          /* a medium/hardware error while writing */
+    bool write_error;          /* a medium error while writing (not a hardware error: the drive's) */
     bool read_error;           /* verify read back something else */
     bool hit_end;              /* end of medium: the volume is full */
 } s_vol_t;
@@ -90,6 +90,7 @@ typedef struct {
     tf_actor_t *actor;
     const tf_msg_work_t *work;
     bool permanent;            /* a refusal: do not deliver again */
+    bool cancelled;            /* the job was cancelled meanwhile: no back-off before handing back */
     s_vol_t vol;
     tf_drive_t *rdrive;        /* restore: the drive on the volume being read */
 } s_item_t;
@@ -407,9 +408,17 @@ s_drive_error(s_item_t *it, tf_drive_t *drive, const char *volume, const char *p
         s_event(it, true, "error", "%s", err->message);
         return TF_ERR_DEVICE;
     }
-    if (cond == TF_DRIVE_COND_MEDIUM_ERROR || cond == TF_DRIVE_COND_HARDWARE_ERROR
-        || cond == TF_DRIVE_COND_WRITE_PROTECTED) {
-        it->vol.write_error = cond != TF_DRIVE_COND_WRITE_PROTECTED;
+    if (cond == TF_DRIVE_COND_HARDWARE_ERROR) {
+        /* The drive failed, not the cartridge: marking it error would, with a changer, mark
+           every cartridge each retry loads until the pool has none left. */
+        tf_err_prefix(err, "drive %s reported a hardware error (sense key 4) while writing tape %s; the "
+                      "tape is not marked, the item is tried again after a back-off; check the drive "
+                      "('tapeflow drive doctor %s'): ", it->tw->drive_name, volume, it->tw->drive_name);
+        s_event(it, true, "error", "%s", err->message);
+        return err->code ? err->code : TF_ERR_DEVICE;
+    }
+    if (cond == TF_DRIVE_COND_MEDIUM_ERROR || cond == TF_DRIVE_COND_WRITE_PROTECTED) {
+        it->vol.write_error = cond == TF_DRIVE_COND_MEDIUM_ERROR;
         tf_err_prefix(err, "tape %s in drive %s: ", volume, it->tw->drive_name);
         s_event(it, true, "error", "%s", err->message);
     }
@@ -989,6 +998,7 @@ s_wait_mount(s_item_t *it, tf_drive_t **drive_p, const char *pool, const char *s
         if (tf_clock_mono_ms() >= next_check) {
             next_check = tf_clock_mono_ms() + 2000;
             if (s_item_cancelled(it)) {
+                it->cancelled = true;
                 tf_err_set(err, TF_ERR_DEVICE, "job %s was cancelled: drive %s stops waiting for a "
                            "tape for archive %s", ready->job_id, tw->drive_name, ready->archive_id);
                 s_event(it, true, "warn", "%s", err->message);
@@ -1100,7 +1110,7 @@ static int
 s_write_and_verify(s_item_t *it, const tf_msg_archive_ready_t *ready, s_written_t *w, tf_err_t *err)
 {
     tapewriter_t *tw = it->tw;
-    const char *pool = ready->pool && *ready->pool ? ready->pool : "default";
+    const char *pool = ready->pool && *ready->pool ? ready->pool : tf_config_str(tw->cfg, "backup/pool");
     if (!ready->stager || !*ready->stager) {
         it->permanent = true;
         return tf_err_set(err, TF_ERR_INVALID, "archive_ready for %s names no stager to fetch from",
@@ -1373,6 +1383,14 @@ s_count_read_error(s_item_t *it, tf_drive_t *drive)
 static int
 s_handle_restore(s_item_t *it, const tf_msg_tape_restore_t *req, tf_err_t *err)
 {
+    /* Delivered again: the tape writer stopped (or was restarted) in the middle of this
+       restore. Running it again would meet its own half-done work as existing files; the
+       operator runs it again knowingly instead. */
+    if (it->work && it->work->attempt > 1) {
+        tf_err_set(err, TF_ERR_INVALID, "restore of job %s into %s: the restore was interrupted (tape writer "
+                   "restarted): run the restore again", req->job_id ? req->job_id : "?", req->dest ? req->dest : "?");
+        return s_refuse(it, err);
+    }
     it->rdrive = s_open_drive(it, err);
     if (!it->rdrive)
         return err->code;
@@ -1435,6 +1453,12 @@ tapewriter_backoff_ms(int64_t base_ms, int64_t max_ms, uint64_t attempt)
     return max_ms > 0 && ms > max_ms ? max_ms : ms;
 }
 
+bool
+tapewriter_backoff_wanted(bool cancelled, bool hand_off)
+{
+    return !cancelled && !hand_off;
+}
+
 /* The broker delivers a handed-back item again at once: without a pause a drive or cartridge
    that just failed would fail every attempt within a fraction of a second. Interruptible. */
 static void
@@ -1448,8 +1472,19 @@ s_backoff(s_item_t *it, const char *reason)
                 "(tapewriter/retry_backoff, doubled per attempt)", it->work->item_id, it->work->attempt,
                 reason, (double) ms / 1000.0);
     int64_t until = tf_clock_mono_ms() + ms;
-    while (tf_clock_mono_ms() < until && !(it->actor && tf_actor_interrupted(it->actor)))
+    int64_t next_check = tf_clock_mono_ms() + 2000;
+    while (tf_clock_mono_ms() < until && !(it->actor && tf_actor_interrupted(it->actor))) {
+        /* A cancelled job needs no retry: hand the item back now (the broker drops it), so
+           restores queued behind it do not wait out the pause. */
+        if (tf_clock_mono_ms() >= next_check) {
+            next_check = tf_clock_mono_ms() + 2000;
+            if (s_item_cancelled(it)) {
+                tf_log_info("item %s: job cancelled, back-off ended", it->work->item_id);
+                return;
+            }
+        }
         tf_clock_sleep_ms(until - tf_clock_mono_ms() < 100 ? until - tf_clock_mono_ms() : 100);
+    }
 }
 
 int
@@ -1477,7 +1512,13 @@ tapewriter_handle(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_er
        refusals only; any other trouble (a full tape, a drive that stopped early) may pass. */
     if (it.permanent)
         return rc == TF_ERR_PROTO ? rc : TF_ERR_INVALID;
-    if (archive)
+    /* No pause when the retry goes elsewhere at once: a cancelled job, or a full tape when
+       the next attempt takes another volume (a changer loads one, or mount_wait asks for one).
+       After a write error the pause stays (docs/operations.md "Write errors", step 3): the
+       drive may be what failed. */
+    bool next_volume = it.tw->changer_url[0] || it.tw->mount_wait_ms > 0;
+    bool hand_off = next_volume && it.vol.hit_end && !it.vol.write_error;
+    if (archive && tapewriter_backoff_wanted(it.cancelled, hand_off))
         s_backoff(&it, err->message);
     if (!tf_actor_status_retryable(rc))
         return TF_ERR_DEVICE;

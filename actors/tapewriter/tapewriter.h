@@ -12,7 +12,7 @@
     of the set, which the changer loads (a blank or expired cartridge of the pool, labelled into
     the set, or the set's next volume); the catalog gets the archive's segments in order. A full
     volume at the start of an item likewise makes way for the next one. A restore loads every
-    volume it needs by barcode. Without a changer, tapewriter/mount_wait (ms, default 0) > 0
+    volume it needs by barcode. Without a changer, tapewriter/mount_wait (ms, default 12 h) > 0
     makes it eject the full tape, raise alert.mount.<drive> and poll the drive for the next
     volume (and a restore for each volume it needs); with 0 nothing spans (a hard end of medium
     fails the item with retry, as before).
@@ -26,10 +26,11 @@
     tapewriter/fetch_depth (8), tapewriter/fetch_timeout (30000 ms), tapewriter/ready_timeout
     (60000 ms), tapewriter/busy_wait (10000 ms: how long to wait for a drive another process
     holds), tapewriter/catalog_timeout (120000 ms), tapewriter/index_wait (60000 ms),
-    tapewriter/mount_wait (0 ms: see above), tapewriter/retry_backoff and retry_backoff_max
+    tapewriter/mount_wait (12 h: see above), tapewriter/retry_backoff and retry_backoff_max
     (5000 and 300000 ms: the pause before a failed archive item goes back to the broker).
 
-    Write errors (medium or hardware error while writing) put the cartridge in state `error`
+    Write errors (a medium error while writing; a hardware error is the drive's and only raises
+    alert.tape.<drive>) put the cartridge in state `error`
     in the catalog: it is not written to (not even recycled) until 'tapeflow tape clear LABEL';
     the item fails with retry and the archive is written to another volume of the pool (the
     changer loads one; without a changer alert.mount asks for one, or with mount_wait 0 the item
@@ -38,6 +39,7 @@
 #ifndef TAPEWRITER_H_INCLUDED
 #define TAPEWRITER_H_INCLUDED
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "tf_actor.h"
@@ -54,6 +56,11 @@ const char *tapewriter_drive_name(tapewriter_t *self);
 /* The pause before attempt `attempt` (from 1) of an archive item is handed back: base_ms
    doubled per earlier attempt, at most max_ms (0: no cap); 0 when base_ms is 0. */
 int64_t tapewriter_backoff_ms(int64_t base_ms, int64_t max_ms, uint64_t attempt);
+
+/* Whether a failed archive item pauses before it is handed back: not when its job was
+   cancelled, nor on a hand-off (the volume was full and a changer or tapewriter/mount_wait
+   provides the next one): the next attempt goes to another volume. */
+bool tapewriter_backoff_wanted(bool cancelled, bool hand_off);
 
 /* tf_actor handler (arg: the tapewriter_t). */
 int tapewriter_handle(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_err_t *err);

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,9 @@
 #include <unistd.h>
 
 #include "restore.h"
+#include "tapewriter.h"
+#include "tf_config.h"
+#include "tf_msg.h"
 #include "tape_test_util.h"
 #include "tapefile.h"
 #include "tf_drive.h"
@@ -368,6 +372,244 @@ test_wrong_volume(void **state)
     assert_int_equal(st.files, 0);
 }
 
+/* Runs a restore of `rows` from the drive at url with the request's other fields from `base`. */
+static int
+s_restore_with(const char *url, const tf_msg_tape_restore_t *base, restore_stats_t *st, tf_err_t *err)
+{
+    tf_drive_t *d = tf_drive_open(url, err);
+    assert_non_null(d);
+    assert_int_equal(tf_drive_wait_ready(d, 5000, err), TF_OK);
+    restore_opts_t opts = {.drive_name = "tape0"};
+    int rc = restore_run(d, base, &opts, st, err);
+    tf_drive_destroy(&d);
+    return rc;
+}
+
+/* Review R5: a restore run again finds what the first run restored: "already present", not
+   kept, not a warning. */
+static void
+test_rerun_counts_present(void **state)
+{
+    fixture_t *f = *state;
+    char dest[400];
+    snprintf(dest, sizeof dest, "%s/again", f->dir);
+    restore_stats_t st;
+    tf_err_t err = {0};
+    if (s_restore(f, dest, f->rows, 3, NULL, &st, &err) != TF_OK)
+        fail_msg("restore: %s", err.message);
+    uint64_t first = st.files;
+    assert_int_equal(st.present, 0);
+    restore_stats_free(&st);
+    if (s_restore(f, dest, f->rows, 3, NULL, &st, &err) != TF_OK)
+        fail_msg("restore again: %s", err.message);
+    if (st.kept != 0 || st.warnings != 0)
+        fail_msg("a restore run again kept %llu files, %llu warnings: %s", (unsigned long long) st.kept,
+                 (unsigned long long) st.warnings, st.message);
+    assert_true(st.present > 0);
+    /* Folders are merged, not counted; every other entry is present. */
+    assert_true(st.present + 3 >= first);
+    assert_non_null(strstr(st.message, "already present"));
+    restore_stats_free(&st);
+    /* A file changed since (another mtime) is not present: the overwrite rule keeps it. */
+    char p[600];
+    snprintf(p, sizeof p, "%s/data/a.txt", dest);
+    struct timeval tv[2] = {{1700000001, 0}, {1700000001, 0}};
+    assert_int_equal(utimes(p, tv), 0);
+    if (s_restore(f, dest, f->rows, 1, NULL, &st, &err) != TF_OK)
+        fail_msg("restore: %s", err.message);
+    assert_int_equal(st.kept, 1);
+    assert_non_null(strstr(st.message, "kept the existing data/a.txt"));
+    restore_stats_free(&st);
+}
+
+/* Review R4: a medium error in the middle of a file with --overwrite always leaves the
+   existing file as it was (written to a temporary name, renamed when complete). */
+static void
+test_medium_error_keeps_original(void **state)
+{
+    fixture_t *f = *state;
+    /* A tape holding only archive 2 (data/sub/b.bin, 300000 random bytes): label objects 0..3,
+       filemark 4, archive header 5, data blocks from 6; block 9 is in the middle of b.bin. */
+    snprintf(f->url, sizeof f->url, "sim:%s/tape2.img?capacity=64M", f->dir);
+    uint8_t *p0 = f->payload[0];
+    size_t s0 = f->sizes[0];
+    char id0[32];
+    snprintf(id0, sizeof id0, "%s", f->ids[0]);
+    f->payload[0] = f->payload[1];
+    f->sizes[0] = f->sizes[1];
+    snprintf(f->ids[0], sizeof f->ids[0], "%s", f->ids[1]);
+    s_write_tape(f, 1);
+    f->payload[0] = p0;
+    f->sizes[0] = s0;
+    snprintf(f->ids[0], sizeof f->ids[0], "%s", id0);
+    tf_msg_archive_row_t row = f->rows[0];
+    row.archive_id = f->ids[1];
+
+    char dest[400], p[600];
+    snprintf(dest, sizeof dest, "%s/keep", f->dir);
+    snprintf(p, sizeof p, "%s/data/sub", dest);
+    assert_int_equal(tf_fs_mkdir_p(p, NULL), TF_OK);
+    snprintf(p, sizeof p, "%s/data/sub/b.bin", dest);
+    tt_write_file(p, "the local copy\n", 15);
+    char url[400];
+    snprintf(url, sizeof url, "sim:%s/tape2.img?capacity=64M&medium_error=9", f->dir);
+    tf_msg_tape_restore_t req = {.job_id = "J1", .dest = dest, .archives = &row, .archives_count = 1,
+                                 .overwrite = "always"};
+    restore_stats_t st;
+    tf_err_t err = {0};
+    if (s_restore_with(url, &req, &st, &err) != TF_OK)
+        fail_msg("restore: %s", err.message);
+    assert_int_equal(st.nfailures, 1);
+    restore_stats_free(&st);
+    size_t n = 0;
+    uint8_t *data = tt_read_file(p, &n);
+    if (!data || n != 15 || memcmp(data, "the local copy\n", 15) != 0)
+        fail_msg("the existing %s was lost or changed by a restore cut short (%zu bytes)", p, n);
+    free(data);
+    /* No half-written file is left under any name. */
+    char sub[500];
+    snprintf(sub, sizeof sub, "%s/data/sub", dest);
+    DIR *dir = opendir(sub);
+    assert_non_null(dir);
+    for (struct dirent *e; (e = readdir(dir));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "b.bin"))
+            fail_msg("left behind in %s: %s", sub, e->d_name);
+    closedir(dir);
+    /* Readable again: the file is replaced whole. */
+    snprintf(url, sizeof url, "sim:%s/tape2.img?capacity=64M", f->dir);
+    if (s_restore_with(url, &req, &st, &err) != TF_OK || st.nfailures != 0)
+        fail_msg("restore: %s %s", err.message, st.message);
+    restore_stats_free(&st);
+    char orig[600];
+    snprintf(orig, sizeof orig, "%s/data/sub/b.bin", f->src);
+    s_same_file(orig, p, true);
+}
+
+/* Review R6: files --strip-components leaves out are counted (a warning: the restore is
+   incomplete), and a pattern that selects nothing is reported. */
+static void
+test_strip_and_unmatched_reported(void **state)
+{
+    fixture_t *f = *state;
+    char dest[400];
+    snprintf(dest, sizeof dest, "%s/strip", f->dir);
+    /* Archive 1: data (folder) and five entries of two components. */
+    tf_msg_tape_restore_t req = {.job_id = "J1", .dest = dest, .archives = f->rows, .archives_count = 1,
+                                 .strip_components = 2};
+    restore_stats_t st;
+    tf_err_t err = {0};
+    if (s_restore_with(f->url, &req, &st, &err) != TF_OK)
+        fail_msg("restore: %s", err.message);
+    assert_int_equal(st.stripped, 5);
+    assert_true(st.warnings >= 5);
+    if (!strstr(st.message, "5 files left out by --strip-components 2"))
+        fail_msg("message: %s", st.message);
+    restore_stats_free(&st);
+
+    const char *pats[] = {"data/a.txt", "data/typo.txt", NULL};
+    snprintf(dest, sizeof dest, "%s/typo", f->dir);
+    if (s_restore(f, dest, f->rows, 1, pats, &st, &err) != TF_OK)
+        fail_msg("restore: %s", err.message);
+    assert_int_equal(st.files, 1);
+    assert_int_equal(st.unmatched, 1);
+    assert_true(st.warnings >= 1);
+    if (!strstr(st.message, "data/typo.txt matched nothing"))
+        fail_msg("message: %s", st.message);
+    restore_stats_free(&st);
+}
+
+/* Review R7 and R14: a symlink among the parents in the target (here dest/data -> a folder
+   outside, holding a.txt) refuses the entries below it, decided before libarchive; the file
+   outside is neither checked ("kept") nor touched. A name that cannot be created (a file
+   where a folder should be) is "could not write", not refused. */
+static void
+test_symlink_parent_refused(void **state)
+{
+    fixture_t *f = *state;
+    char dest[400], outside[400], p[600];
+    snprintf(dest, sizeof dest, "%s/sl", f->dir);
+    snprintf(outside, sizeof outside, "%s/elsewhere", f->dir);
+    assert_int_equal(tf_fs_mkdir_p(dest, NULL), TF_OK);
+    assert_int_equal(mkdir(outside, 0755), 0);
+    snprintf(p, sizeof p, "%s/a.txt", outside);
+    tt_write_file(p, "outside\n", 8);
+    snprintf(p, sizeof p, "%s/data", dest);
+    assert_int_equal(symlink(outside, p), 0);
+    restore_stats_t st;
+    tf_err_t err = {0};
+    tf_msg_tape_restore_t req = {.job_id = "J1", .dest = dest, .archives = f->rows, .archives_count = 1,
+                                 .overwrite = "never"};
+    if (s_restore_with(f->url, &req, &st, &err) != TF_OK)
+        fail_msg("restore: %s", err.message);
+    if (strstr(st.message, "kept the existing data/a.txt"))
+        fail_msg("the overwrite check looked through the symlink: %s", st.message);
+    assert_true(st.refused >= 1);
+    if (!strstr(st.message, "refused data/a.txt: unsafe path (data is a symlink"))
+        fail_msg("message: %s", st.message);
+    assert_int_equal(st.files, 0);
+    restore_stats_free(&st);
+    snprintf(p, sizeof p, "%s/a.txt", outside);
+    size_t n = 0;
+    uint8_t *data = tt_read_file(p, &n);
+    assert_true(data && n == 8 && memcmp(data, "outside\n", 8) == 0);
+    free(data);
+    /* --overwrite always: still refused, nothing written outside. */
+    req.overwrite = "always";
+    if (s_restore_with(f->url, &req, &st, &err) != TF_OK)
+        fail_msg("restore: %s", err.message);
+    restore_stats_free(&st);
+    data = tt_read_file(p, &n);
+    assert_true(data && n == 8 && memcmp(data, "outside\n", 8) == 0);
+    free(data);
+
+    /* A regular file where the folder data should be: the entries below cannot be created. */
+    snprintf(dest, sizeof dest, "%s/nf", f->dir);
+    assert_int_equal(tf_fs_mkdir_p(dest, NULL), TF_OK);
+    snprintf(p, sizeof p, "%s/data", dest);
+    tt_write_file(p, "a file\n", 7);
+    req.dest = dest;
+    req.overwrite = "never";
+    if (s_restore_with(f->url, &req, &st, &err) != TF_OK)
+        fail_msg("restore: %s", err.message);
+    assert_int_equal(st.refused, 0);
+    assert_true(st.unwritable >= 1);
+    if (!strstr(st.message, "could not write data/"))
+        fail_msg("message: %s", st.message);
+    restore_stats_free(&st);
+}
+
+/* Review R4: a restore item delivered again (the tape writer was restarted in the middle of
+   it) fails for good instead of running over its own half-done work. */
+static void
+test_redelivered_restore_refused(void **state)
+{
+    fixture_t *f = *state;
+    tf_config_t *cfg = tf_config_new();
+    assert_non_null(cfg);
+    tf_err_t err = {0};
+    tapewriter_t *tw = tapewriter_new(cfg, &err);
+    if (!tw)
+        fail_msg("tapewriter_new: %s", err.message);
+    char dest[400];
+    snprintf(dest, sizeof dest, "%s/redeliver", f->dir);
+    tf_msg_t msg = {.type = TF_MSG_TAPE_RESTORE};
+    msg.tape_restore = (tf_msg_tape_restore_t){.job_id = "J1", .dest = dest, .archives = f->rows,
+                                               .archives_count = 1};
+    uint8_t *data = NULL;
+    size_t size = 0;
+    assert_int_equal(tf_msg_encode(&msg, &data, &size, &err), TF_OK);
+    tf_msg_work_t work = {.item_id = "J1-restore", .service = "tape", .job_id = "J1", .attempt = 2,
+                          .payload = {.data = data, .size = size}};
+    int rc = tapewriter_handle(NULL, &work, tw, &err);
+    assert_int_equal(rc, TF_ERR_INVALID);
+    if (!strstr(err.message, "the restore was interrupted (tape writer restarted): run the restore again"))
+        fail_msg("message: %s", err.message);
+    assert_int_not_equal(access(dest, F_OK), 0);   /* nothing was restored */
+    free(data);
+    tapewriter_destroy(&tw);
+    tf_config_destroy(&cfg);
+}
+
 int
 main(void)
 {
@@ -376,6 +618,11 @@ main(void)
         cmocka_unit_test_setup_teardown(test_single_file_reads_one_archive, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_secure_extraction, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_wrong_volume, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_rerun_counts_present, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_medium_error_keeps_original, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_strip_and_unmatched_reported, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_symlink_parent_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_redelivered_restore_refused, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -614,6 +614,43 @@ test_write_error_marks_volume(void **state)
     free(s_list_until(f, "TF0012", "\"state\":\"appendable\"", 5000));
 }
 
+/* Review R2: a hardware error (sense key 4: the drive, not the cartridge) while writing fails
+   the attempt with an alert naming the drive and leaves the cartridge alone: it stays
+   appendable with no write error counted, and the retry writes to it (with a changer, marking
+   it would mark every cartridge each retry loads). */
+static void
+test_hardware_error_spares_volume(void **state)
+{
+    fixture_t *f = *state;
+    s_start(f, "&hardware_error=6");
+    s_cli_ok(f, "tape label tape0 --label TF0014 --pool default 2>&1", "as TF0014");
+    char item[200], reason[2048];
+    uint64_t attempts = 0;
+    s_offer(f, 1, 30000, "default", item, sizeof item);
+    /* The fault is at one position: the retry (after the failed tape file) writes past it, on
+       the same cartridge, which was not marked. */
+    const char *state_now = s_wait(f, item, reason, sizeof reason, &attempts);
+    if (strcmp(state_now, "done") != 0)
+        fail_msg("item %s: %s (%s)", item, state_now, reason);
+    assert_int_equal(attempts, 2);
+    const char *expect = "drive tape0 reported a hardware error (sense key 4) while writing tape TF0014; "
+                         "the tape is not marked";
+    char log[300];
+    snprintf(log, sizeof log, "%s/tapewriter1.log", f->dir);
+    char *text = tf_test_read_file(log);
+    assert_non_null(text);
+    if (!strstr(text, expect))
+        fail_msg("the tape writer's log lacks '%s':\n%s", expect, text);
+    free(text);
+    char *entry = s_list_until(f, "TF0014", "\"state\":\"appendable\"", 5000);
+    assert_non_null(strstr(entry, "\"write_errors\":0"));
+    free(entry);
+    char *out = NULL;
+    assert_int_equal(s_cli(f, "tape list", &out), 0);
+    assert_null(strstr(out, "in state error"));
+    free(out);
+}
+
 /* issue 8 item 8: a medium error while reading (a restore) counts a read error of the
    cartridge; its state stays. */
 static void
@@ -665,6 +702,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_drive_test_refuses_unexpired, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_write_error_marks_volume, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_read_error_counted, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_hardware_error_spares_volume, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -451,6 +451,10 @@ test_retry_backoff(void **state)
     assert_int_equal(tapewriter_backoff_ms(5000, 300000, 1000), 300000);
     assert_int_equal(tapewriter_backoff_ms(5000, 0, 3), 20000);         /* no cap */
     assert_int_equal(tapewriter_backoff_ms(0, 300000, 3), 0);           /* off */
+    /* No pause when the retry goes elsewhere at once (issue 8 review R11). */
+    assert_true(tapewriter_backoff_wanted(false, false));
+    assert_false(tapewriter_backoff_wanted(true, false));    /* job cancelled */
+    assert_false(tapewriter_backoff_wanted(false, true));    /* full volume, the next one comes */
 }
 
 int
