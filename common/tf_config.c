@@ -65,6 +65,8 @@ static const tf_config_key_t s_keys[] = {
      "services accepted besides those of the configured actors (workers of other programs)"},
     {"broker/reject_log", TF_CONFIG_INT, "10", 0, 1000000, NULL, NULL,
      "malformed messages logged one by one per peer before a summary per minute"},
+    {"broker/reject_log_minute", TF_CONFIG_INT, "100", 1, 1000000, NULL, NULL,
+     "refused messages logged one by one per minute across all peers (many short-lived peers)"},
 
     {"bus/frontend", TF_CONFIG_ENDPOINT, "ipc://${run}/bus-in.sock", 0, 0, NULL, NULL,
      "publishers connect here (XSUB)"},
