@@ -90,6 +90,12 @@ static const tf_config_key_t s_keys[] = {
 
     {"actors/compressor/instances", TF_CONFIG_INT, "2", 0, 64, NULL, NULL,
      "compressor processes 'tapeflow up' runs"},
+    /* One at most: a second stager cannot bind its endpoint, a second catalog would share the
+       SQLite file. */
+    {"actors/catalog/instances", TF_CONFIG_INT, "1", 0, 1, NULL, NULL,
+     "catalog processes 'tapeflow up' runs (one at most: they would share the catalog file)"},
+    {"actors/stager/instances", TF_CONFIG_INT, "1", 0, 1, NULL, NULL,
+     "stager processes 'tapeflow up' runs (one at most: a second cannot bind the stager's endpoint)"},
     {"actors/<name>/instances", TF_CONFIG_INT, "1", 0, 64, NULL,
      "catalog scanner compressor stager tapewriter echo",
      "processes of tapeflow-<name> 'tapeflow up' runs when up/actors names it"},

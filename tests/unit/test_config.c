@@ -211,6 +211,30 @@ test_pattern_keys_checked(void **state)
     tf_config_destroy(&cfg);
 }
 
+/* R15: the catalog and the stager run once at most; other actors up to 64. */
+static void
+test_single_instance_actors(void **state)
+{
+    fx_t *fx = *state;
+    s_write(fx, "actors\n"
+                "    catalog\n"
+                "        instances = 2\n"
+                "    stager\n"
+                "        instances = 3\n"
+                "    scanner\n"
+                "        instances = 64\n");
+    tf_config_t *cfg = tf_config_load(fx->path, NULL);
+    assert_non_null(cfg);
+    zlist_t *problems = zlist_new();
+    zlist_autofree(problems);
+    assert_int_equal(tf_config_check(cfg, problems), 2);
+    assert_non_null(strstr(zlist_first(problems), "line 3: actors/catalog/instances = '2' is out of range: allowed is a whole number from 0 to 1"));
+    assert_non_null(strstr(zlist_next(problems), "line 5: actors/stager/instances = '3' is out of range: allowed is a whole number from 0 to 1"));
+    zlist_destroy(&problems);
+    assert_int_equal(tf_config_int(cfg, "actors/scanner/instances"), 64);
+    tf_config_destroy(&cfg);
+}
+
 /* Each default must be a valid value of its own row: a table typo would refuse every start. */
 static void
 test_defaults_obey_their_rows(void **state)
@@ -317,6 +341,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_unknown_key_refused_with_line, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_out_of_range_refused_with_allowed_values, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_typed_values_and_patterns, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_single_instance_actors, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_pattern_keys_checked, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_defaults_obey_their_rows, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_services_from_actors, s_setup, s_teardown),
