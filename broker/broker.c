@@ -1250,16 +1250,18 @@ s_job_retry(broker_t *self, const tf_msg_job_op_t *op, tf_msg_job_op_ok_t *ok, i
             continue;
         }
         service_t *s = s_service_require(self, row.service);
-        int irc = s ? journal_mark_requeued(self->journal, id, now_wall, &ierr)
+        /* A new permanent failure must reach the catalog again: its earlier report goes first
+           (harmless alone: the catalog has it), so a queued item never keeps an old report. */
+        char report[TF_MSG_MAX_ID + 16];
+        snprintf(report, sizeof report, "%.*s-failed", TF_MSG_MAX_ID - 8, id);
+        int irc = s ? journal_forget(self->journal, report, &ierr)
                     : tf_err_set(&ierr, TF_ERR_NOMEM, "broker out of memory");
+        if (irc == TF_OK)
+            irc = journal_mark_requeued(self->journal, id, now_wall, &ierr);
         item_t *it = irc == TF_OK ? s_item_new(self, id, s, row.job_id, 0, row.created_ms) : NULL;
         if (irc == TF_OK && !it)
             irc = tf_err_set(&ierr, TF_ERR_NOMEM, "broker out of memory");
         if (irc == TF_OK) {
-            /* A new permanent failure must reach the catalog again. */
-            char report[TF_MSG_MAX_ID + 16];
-            snprintf(report, sizeof report, "%.*s-failed", TF_MSG_MAX_ID - 8, id);
-            irc = journal_forget(self->journal, report, &ierr);
             it->queue_handle = zlistx_add_end(s->queue, it);
             ok->requeued++;
             if (!zlistx_find(services, s))
