@@ -55,6 +55,8 @@ typedef struct {
 
 #define S_MAX_REJECT_PEERS 1024   /* beyond this, refusals count under one "(other peers)" row */
 #define S_OTHER_PEERS "(other peers)"
+#define S_REJECT_ROW_MAX_AGE_MS (3600 * 1000)  /* a peer quiet this long leaves the table */
+#define S_REJECT_SUMMARY_LINES 10 /* per summary: the peers refused most, then one line for the rest */
 
 struct _broker_t {
     journal_t *journal;
@@ -68,7 +70,11 @@ struct _broker_t {
     zhashx_t *known;        /* service names accepted for submit; NULL: any */
     zhashx_t *rejects;      /* peer -> reject_t, owned */
     int64_t next_reject_summary;
+    int64_t reject_window_wall; /* start of the current minute of the refusal log budget */
+    int64_t reject_window_logged; /* refusals logged one by one in it, across all peers */
     zhashx_t *cancelled;    /* job id -> spared services (char *, owned): cancelled jobs */
+    zhashx_t *abandoned;    /* item id -> worker peer (char *, owned): cancelled in flight, its
+                               worker not yet done with it; a retry must not run it twice */
     int64_t started_mono;
     int64_t next_heartbeat;
     int64_t next_purge;
@@ -283,7 +289,19 @@ s_count_reject(broker_t *self, const char *peer, const char *reason, int64_t now
     snprintf(r->last_reason, sizeof r->last_reason, "%s", reason);
     char label[256];
     s_peer_label(self, peer, label, sizeof label);
-    if (r->rejected <= (uint64_t) self->opts.reject_log)
+    /* Many short-lived peers must not flood the log either: one budget per minute for all. */
+    if (now_wall - self->reject_window_wall >= 60000 || now_wall < self->reject_window_wall) {
+        self->reject_window_wall = now_wall;
+        self->reject_window_logged = 0;
+    }
+    bool in_budget = self->reject_window_logged < self->opts.reject_log_minute;
+    if (r->rejected <= (uint64_t) self->opts.reject_log && in_budget
+        && ++self->reject_window_logged == self->opts.reject_log_minute)
+        tf_log_warn("refused a message from %s: %s; %" PRId64 " refusals logged this minute "
+                    "(broker/reject_log_minute): further ones from any peer are counted ('tapeflow "
+                    "status') and summarised once a minute", label, reason,
+                    self->opts.reject_log_minute);
+    else if (r->rejected <= (uint64_t) self->opts.reject_log && in_budget)
         tf_log_warn("refused a message from %s: %s%s", label, reason,
                     r->rejected == (uint64_t) self->opts.reject_log
                         ? "; further ones from this peer are counted ('tapeflow status') and "
@@ -293,20 +311,55 @@ s_count_reject(broker_t *self, const char *peer, const char *reason, int64_t now
         r->unlogged++;
 }
 
-/* One log line per peer with refusals that were only counted since the last summary. */
+static int
+s_reject_by_unlogged(const void *a, const void *b)
+{
+    const reject_t *ra = a, *rb = b;
+    return ra->unlogged < rb->unlogged ? 1 : ra->unlogged > rb->unlogged ? -1 : strcmp(ra->peer, rb->peer);
+}
+
+/* Summarises refusals that were only counted since the last summary: one line for each of the
+   S_REJECT_SUMMARY_LINES peers refused most, one line for all others. Drops the rows of peers
+   quiet for S_REJECT_ROW_MAX_AGE_MS, so short-lived peers do not stay forever. */
 static void
-s_reject_summaries(broker_t *self)
+s_reject_summaries(broker_t *self, int64_t now_wall)
 {
     char label[256];
+    zlistx_t *pending = zlistx_new(), *stale = zlistx_new();
+    if (!pending || !stale) {
+        zlistx_destroy(&pending);
+        zlistx_destroy(&stale);
+        return;
+    }
+    zlistx_set_comparator(pending, (zlistx_comparator_fn *) s_reject_by_unlogged);
     for (reject_t *r = zhashx_first(self->rejects); r; r = zhashx_next(self->rejects)) {
-        if (!r->unlogged)
-            continue;
-        tf_log_warn("%s: %" PRIu64 " more messages refused since the last summary (%" PRIu64
-                    " in all); last: %s",
-                    s_peer_label(self, r->peer, label, sizeof label), r->unlogged, r->rejected,
-                    r->last_reason);
+        if (r->unlogged)
+            zlistx_add_end(pending, r);
+        else if (now_wall - r->last_wall > S_REJECT_ROW_MAX_AGE_MS)
+            zlistx_add_end(stale, r);
+    }
+    zlistx_sort(pending);
+    size_t lines = 0;
+    uint64_t rest = 0, rest_peers = 0;
+    for (reject_t *r = zlistx_first(pending); r; r = zlistx_next(pending)) {
+        if (lines++ < S_REJECT_SUMMARY_LINES)
+            tf_log_warn("%s: %" PRIu64 " more messages refused since the last summary (%" PRIu64
+                        " in all); last: %s",
+                        s_peer_label(self, r->peer, label, sizeof label), r->unlogged, r->rejected,
+                        r->last_reason);
+        else {
+            rest += r->unlogged;
+            rest_peers++;
+        }
         r->unlogged = 0;
     }
+    if (rest_peers)
+        tf_log_warn("%" PRIu64 " more messages refused since the last summary from %" PRIu64
+                    " other peers ('tapeflow status' lists them)", rest, rest_peers);
+    for (reject_t *r = zlistx_first(stale); r; r = zlistx_next(stale))
+        zhashx_delete(self->rejects, r->peer);
+    zlistx_destroy(&pending);
+    zlistx_destroy(&stale);
 }
 
 static item_t *
@@ -437,6 +490,27 @@ s_item_requeue(broker_t *self, item_t *it, const char *why, int64_t now_wall)
     s_item_event(self, s, "requeued", "warn", it, message);
 }
 
+/* The worker at peer is done with its abandoned item item_id (NULL: with all of them, it is
+   gone): a retry may run them again. */
+static void
+s_abandoned_release(broker_t *self, const char *peer, const char *item_id)
+{
+    if (item_id) {
+        const char *holder = zhashx_lookup(self->abandoned, item_id);
+        if (holder && strcmp(holder, peer) == 0)
+            zhashx_delete(self->abandoned, item_id);
+        return;
+    }
+    zlistx_t *ids = zlistx_new();   /* deleting while iterating a zhashx is not allowed */
+    for (const char *holder = zhashx_first(self->abandoned); holder && ids;
+         holder = zhashx_next(self->abandoned))
+        if (strcmp(holder, peer) == 0)
+            zlistx_add_end(ids, (void *) zhashx_cursor(self->abandoned));
+    for (const char *id = ids ? zlistx_first(ids) : NULL; id; id = zlistx_next(ids))
+        zhashx_delete(self->abandoned, id);
+    zlistx_destroy(&ids);
+}
+
 static void
 s_worker_delete(broker_t *self, worker_t *w, const char *why, int64_t now_wall)
 {
@@ -447,6 +521,7 @@ s_worker_delete(broker_t *self, worker_t *w, const char *why, int64_t now_wall)
     }
     if (w->item)
         s_item_requeue(self, w->item, why, now_wall);
+    s_abandoned_release(self, w->peer, NULL);
     s->workers--;
     zhashx_delete(self->workers, w->peer);
     s_dispatch(self, s, now_wall);
@@ -548,9 +623,12 @@ broker_new(journal_t *journal, const broker_opts_t *opts, broker_send_fn *send,
         self->opts.reject_summary_ms = 60000;
     if (self->opts.reject_log < 0)
         self->opts.reject_log = 10;
+    if (self->opts.reject_log_minute <= 0)
+        self->opts.reject_log_minute = 100;
     self->cancelled = zhashx_new();
+    self->abandoned = zhashx_new();
     if (!self->services || !self->workers || !self->items || !self->rejects || !self->cancelled
-        || (opts->services && !self->known)) {
+        || !self->abandoned || (opts->services && !self->known)) {
         broker_destroy(&self);
         return NULL;
     }
@@ -559,6 +637,7 @@ broker_new(journal_t *journal, const broker_opts_t *opts, broker_send_fn *send,
     zhashx_set_destructor(self->items, s_item_destroy);
     zhashx_set_destructor(self->rejects, s_reject_destroy);
     zhashx_set_destructor(self->cancelled, (zhashx_destructor_fn *) zstr_free);
+    zhashx_set_destructor(self->abandoned, (zhashx_destructor_fn *) zstr_free);
     return self;
 }
 
@@ -573,15 +652,32 @@ broker_destroy(broker_t **self_p)
         zhashx_destroy(&self->known);
         zhashx_destroy(&self->rejects);
         zhashx_destroy(&self->cancelled);
+        zhashx_destroy(&self->abandoned);
         free(self);
         *self_p = NULL;
     }
 }
 
+static bool s_job_item_cancelled(broker_t *self, const char *job_id, const char *service);
+
 static int
 s_recover_row(const journal_row_t *row, void *arg)
 {
     broker_t *self = arg;
+    if (s_job_item_cancelled(self, row->job_id, row->service)) {
+        /* Pending in the journal although its job was cancelled (a journal written before items
+           were inserted cancelled in one statement, or a cancel that could not mark it): it
+           must not run. */
+        tf_err_t err = {0};
+        if (journal_mark_cancelled(self->journal, row->id, "its job was cancelled", row->updated_ms, &err) != TF_OK)
+            tf_log_error("item %s of cancelled job %s: not run, but %s", row->id, row->job_id,
+                         err.message);
+        else
+            tf_log_info("item %s (%s) of cancelled job %s recorded as cancelled", row->id,
+                        row->service, row->job_id);
+        s_service_learn(self, row->service);
+        return TF_OK;
+    }
     service_t *s = s_service_require(self, row->service);
     s_service_learn(self, row->service);   /* its items must stay deliverable */
     item_t *it = s ? s_item_new(self, row->id, s, row->job_id, row->attempts, row->created_ms) : NULL;
@@ -610,9 +706,10 @@ broker_recover(broker_t *self, int64_t now_mono, tf_err_t *err)
     self->next_heartbeat = now_mono + self->opts.heartbeat_ms;
     self->next_purge = now_mono;
     self->next_reject_summary = now_mono + self->opts.reject_summary_ms;
-    int rc = journal_load_pending(self->journal, s_recover_row, self, err);
+    /* Cancelled jobs first: every recovered row is checked against them. */
+    int rc = journal_load_cancelled(self->journal, s_recover_cancelled, self, err);
     if (rc == TF_OK)
-        rc = journal_load_cancelled(self->journal, s_recover_cancelled, self, err);
+        rc = journal_load_pending(self->journal, s_recover_row, self, err);
     if (rc != TF_OK)
         return rc;
     if (self->recovered)
@@ -670,6 +767,7 @@ s_worker_release(broker_t *self, worker_t *w, const char *item_id, int64_t now_w
 {
     if (!w)
         return;
+    s_abandoned_release(self, w->peer, item_id);
     if (w->item && strcmp(w->item->id, item_id) == 0) {
         w->item->worker = NULL;
         w->service->inflight--;
@@ -795,8 +893,7 @@ s_make_id(broker_t *self, int64_t now_wall, char *buf, size_t size)
              self->id_counter);
 }
 
-static bool s_submit_cancelled(broker_t *self, const char *id, const tf_msg_submit_t *sub,
-                               int64_t now_wall);
+static bool s_submit_cancelled(broker_t *self, const tf_msg_submit_t *sub);
 
 static void s_handle_job_op(broker_t *self, const char *peer, const tf_msg_job_op_t *op,
                             int64_t now_wall);
@@ -856,14 +953,19 @@ s_handle_submit(broker_t *self, const char *peer, const tf_msg_submit_t *sub, in
         s_send_error(self, peer, sub->rid, TF_ERR_NOMEM, "broker out of memory");
         return;
     }
-    /* Journal first: acknowledged means durable. */
-    rc = journal_insert(self->journal, id, sub->service, sub->job_id, sub->payload.data,
-                        sub->payload.size, now_wall, &err);
+    /* Journal first: acknowledged means durable. A new item of a cancelled job is inserted
+       cancelled in the same statement: never queued, not even for an instant a crash could see. */
+    bool cancelled = s_submit_cancelled(self, sub);
+    rc = journal_insert_as(self->journal, id, sub->service, sub->job_id, sub->payload.data,
+                           sub->payload.size, cancelled ? JOURNAL_CANCELLED : JOURNAL_QUEUED,
+                           cancelled ? "its job was cancelled" : NULL, now_wall, &err);
     if (rc != TF_OK) {
         s_send_error(self, peer, sub->rid, rc, "%s", err.message);
         return;
     }
-    if (s_submit_cancelled(self, id, sub, now_wall)) {
+    if (cancelled) {
+        tf_log_info("item %s (%s) of cancelled job %s recorded as cancelled", id, sub->service,
+                    sub->job_id);
         reply.submit_ok.state = "cancelled";
         s_send(self, peer, &reply);
         return;
@@ -926,21 +1028,21 @@ s_spared(broker_t *self, const char *spare, const char *service)
     return false;
 }
 
+/* True when an item of job_id for service must not run: its job is cancelled and the service
+   is not spared. */
+static bool
+s_job_item_cancelled(broker_t *self, const char *job_id, const char *service)
+{
+    const char *spare = job_id ? zhashx_lookup(self->cancelled, job_id) : NULL;
+    return spare && !s_spared(self, spare, service);
+}
+
 /* A new item of a cancelled job is journalled as cancelled instead of queued (unless its
    service is spared): a late result of an abandoned item must not restart the job. */
 static bool
-s_submit_cancelled(broker_t *self, const char *id, const tf_msg_submit_t *sub, int64_t now_wall)
+s_submit_cancelled(broker_t *self, const tf_msg_submit_t *sub)
 {
-    const char *spare = sub->job_id ? zhashx_lookup(self->cancelled, sub->job_id) : NULL;
-    if (!spare || s_spared(self, spare, sub->service))
-        return false;
-    tf_err_t err = {0};
-    if (journal_mark_cancelled(self->journal, id, "its job was cancelled", now_wall, &err) != TF_OK) {
-        tf_log_error("%s", err.message);
-        return false;  /* not recorded: run it rather than lose it */
-    }
-    tf_log_info("item %s (%s) of cancelled job %s recorded as cancelled", id, sub->service, sub->job_id);
-    return true;
+    return s_job_item_cancelled(self, sub->job_id, sub->service);
 }
 
 /* A worker finished an item that was abandoned when its job was cancelled: the work happened
@@ -997,9 +1099,34 @@ s_queue_job_record(broker_t *self, const char *job_id, const char *op, const cha
     return TF_OK;
 }
 
+/* The operator's note in job_op_ok: what did not happen and what to do about it. */
+static char *
+s_job_op_note(const tf_msg_job_op_ok_t *ok, bool cancel, const char *first_error)
+{
+    char note[TF_MSG_MAX_TEXT] = "";
+    size_t used = 0;
+    if (ok->unrecorded) {
+        int n = snprintf(note, sizeof note,
+                         cancel ? "%" PRIu64 " item%s could not be marked cancelled in the broker's "
+                                  "journal (%s): %s not run now and %s marked cancelled when the "
+                                  "broker restarts; check the broker's log and disk"
+                                : "%" PRIu64 " item%s could not be queued again in the broker's "
+                                  "journal (%s); check the broker's log and disk, then retry again",
+                         ok->unrecorded, ok->unrecorded == 1 ? "" : "s",
+                         first_error && *first_error ? first_error : "unknown error",
+                         ok->unrecorded == 1 ? "it is" : "they are",
+                         ok->unrecorded == 1 ? "is" : "are");
+        used = n > 0 ? (size_t) n : 0;
+    }
+    if (ok->finishing && used < sizeof note)
+        snprintf(note + used, sizeof note - used, "%s%" PRIu64 " item%s still finishing; retry again "
+                 "shortly", used ? "; " : "", ok->finishing, ok->finishing == 1 ? "" : "s");
+    return note[0] ? strdup(note) : NULL;
+}
+
 static int
 s_job_cancel(broker_t *self, const tf_msg_job_op_t *op, tf_msg_job_op_ok_t *ok, int64_t now_wall,
-             tf_err_t *err)
+             char *first_error, size_t error_size, tf_err_t *err)
 {
     const char *spare = op->spare ? op->spare : "";
     char *copy = strdup(spare);
@@ -1019,15 +1146,24 @@ s_job_cancel(broker_t *self, const tf_msg_job_op_t *op, tf_msg_job_op_ok_t *ok, 
         if (it->job_id && strcmp(it->job_id, op->job_id) == 0 && !s_spared(self, spare, it->service->name))
             zlistx_add_end(victims, it);
     for (item_t *it = zlistx_first(victims); it; it = zlistx_next(victims)) {
-        if (journal_mark_cancelled(self->journal, it->id, reason, now_wall, err) != TF_OK) {
-            tf_log_error("cannot cancel item %s: %s", it->id, err->message);
-            continue;
-        }
         bool inflight = it->worker != NULL;
-        if (inflight)
+        if (journal_mark_cancelled(self->journal, it->id, reason, now_wall, err) != TF_OK) {
+            /* Still dropped here (the job is cancelled, recorded above): recovery marks it
+               cancelled after a restart. The operator hears of it. */
+            tf_log_error("cannot cancel item %s: %s", it->id, err->message);
+            if (!first_error[0])
+                snprintf(first_error, error_size, "%s", err->message);
+            ok->unrecorded++;
+        }
+        else if (inflight)
             ok->abandoned++;
         else
             ok->cancelled++;
+        if (inflight) {
+            char *holder = strdup(it->worker->peer);
+            if (holder)
+                zhashx_update(self->abandoned, it->id, holder);
+        }
         char message[TF_MSG_MAX_TEXT];
         snprintf(message, sizeof message, "item %s cancelled%s", it->id,
                  inflight ? " (in flight: its worker's result will be ignored)" : "");
@@ -1056,9 +1192,27 @@ s_collect_row(const journal_row_t *row, void *arg)
     return TF_OK;
 }
 
+static bool
+s_ends_with(const char *text, const char *suffix)
+{
+    size_t n = strlen(text), m = strlen(suffix);
+    return n >= m && strcmp(text + n - m, suffix) == 0;
+}
+
+/* Whether a retry runs this item again: only the backup pipeline's own items (broker.h). A
+   restore, a purge or anything else that once failed with the job's id stays as it is. */
+static bool
+s_retry_runs(const char *service, const char *id)
+{
+    if (strcmp(service, "scan") == 0 || strcmp(service, "compress") == 0
+        || strcmp(service, "catalog") == 0)
+        return true;
+    return strcmp(service, "tape") == 0 && s_ends_with(id, "-tape");
+}
+
 static int
 s_job_retry(broker_t *self, const tf_msg_job_op_t *op, tf_msg_job_op_ok_t *ok, int64_t now_wall,
-            tf_err_t *err)
+            char *first_error, size_t error_size, tf_err_t *err)
 {
     zlistx_t *services = zlistx_new();   /* service_t*, to dispatch once at the end */
     s_job_rows_t rows = {.ids = zlistx_new()};
@@ -1072,23 +1226,53 @@ s_job_retry(broker_t *self, const tf_msg_job_op_t *op, tf_msg_job_op_ok_t *ok, i
     if (rc == TF_OK)
         rc = journal_load_job(self->journal, op->job_id, JOURNAL_CANCELLED, s_collect_row, &rows, err);
     for (const char *id = rc == TF_OK ? zlistx_first(rows.ids) : NULL; id; id = zlistx_next(rows.ids)) {
-        journal_row_t row;
-        if (zhashx_lookup(self->items, id) || journal_get(self->journal, id, &row, err) != TF_OK)
+        if (zhashx_lookup(self->items, id))
             continue;
+        tf_err_t ierr = {0};
+        journal_row_t row;
+        if (journal_get(self->journal, id, &row, &ierr) != TF_OK) {
+            tf_log_error("retry of job %s: cannot read item %s: %s", op->job_id, id, ierr.message);
+            if (!first_error[0])
+                snprintf(first_error, error_size, "%s", ierr.message);
+            ok->unrecorded++;
+            continue;
+        }
+        if (!s_retry_runs(row.service, row.id)) {
+            journal_row_clear(&row);
+            continue;
+        }
+        if (zhashx_lookup(self->abandoned, id)) {
+            /* Its old worker still runs it: queued now, a second worker would run it too. */
+            tf_log_info("item %s (%s) of job %s is still finishing at its old worker: not queued again",
+                        id, row.service, op->job_id);
+            ok->finishing++;
+            journal_row_clear(&row);
+            continue;
+        }
         service_t *s = s_service_require(self, row.service);
-        if (s && journal_mark_requeued(self->journal, id, now_wall, err) == TF_OK) {
-            item_t *it = s_item_new(self, id, s, row.job_id, 0, row.created_ms);
-            if (it) {
-                it->queue_handle = zlistx_add_end(s->queue, it);
-                ok->requeued++;
-                if (!zlistx_find(services, s))
-                    zlistx_add_end(services, s);
-                /* A new permanent failure must reach the catalog again. */
-                char report[TF_MSG_MAX_ID + 16];
-                snprintf(report, sizeof report, "%.*s-failed", TF_MSG_MAX_ID - 8, id);
-                journal_forget(self->journal, report, err);
-                tf_log_info("item %s (%s) of job %s queued again (retry)", id, row.service, op->job_id);
-            }
+        /* A new permanent failure must reach the catalog again: its earlier report goes first
+           (harmless alone: the catalog has it), so a queued item never keeps an old report. */
+        char report[TF_MSG_MAX_ID + 16];
+        snprintf(report, sizeof report, "%.*s-failed", TF_MSG_MAX_ID - 8, id);
+        int irc = s ? journal_forget(self->journal, report, &ierr)
+                    : tf_err_set(&ierr, TF_ERR_NOMEM, "broker out of memory");
+        if (irc == TF_OK)
+            irc = journal_mark_requeued(self->journal, id, now_wall, &ierr);
+        item_t *it = irc == TF_OK ? s_item_new(self, id, s, row.job_id, 0, row.created_ms) : NULL;
+        if (irc == TF_OK && !it)
+            irc = tf_err_set(&ierr, TF_ERR_NOMEM, "broker out of memory");
+        if (irc == TF_OK) {
+            it->queue_handle = zlistx_add_end(s->queue, it);
+            ok->requeued++;
+            if (!zlistx_find(services, s))
+                zlistx_add_end(services, s);
+            tf_log_info("item %s (%s) of job %s queued again (retry)", id, row.service, op->job_id);
+        }
+        if (irc != TF_OK) {
+            tf_log_error("retry of job %s: item %s: %s", op->job_id, id, ierr.message);
+            if (!first_error[0])
+                snprintf(first_error, error_size, "%s", ierr.message);
+            ok->unrecorded++;
         }
         journal_row_clear(&row);
     }
@@ -1106,7 +1290,8 @@ s_job_retry(broker_t *self, const tf_msg_job_op_t *op, tf_msg_job_op_ok_t *ok, i
 }
 
 /* job_op: cancel or retry every item of one job (broker.h, tf_msg.h). The catalog's record of
-   the action is queued first, so it is applied before anything the action causes. */
+   the action is queued first, so it is applied before anything the action causes; the catalog
+   publishes job.<id>.cancelled|retried once it has applied it. */
 static void
 s_handle_job_op(broker_t *self, const char *peer, const tf_msg_job_op_t *op, int64_t now_wall)
 {
@@ -1148,20 +1333,21 @@ s_handle_job_op(broker_t *self, const char *peer, const tf_msg_job_op_t *op, int
     reply.job_op_ok = (tf_msg_job_op_ok_t){
         .rid = op->rid, .job_id = op->job_id, .op = op->op, .catalog_item = record[0] ? record : NULL,
     };
+    char first_error[TF_ERR_MESSAGE_MAX] = "";
     if (rc == TF_OK)
-        rc = cancel ? s_job_cancel(self, op, &reply.job_op_ok, now_wall, &err)
-                    : s_job_retry(self, op, &reply.job_op_ok, now_wall, &err);
+        rc = cancel ? s_job_cancel(self, op, &reply.job_op_ok, now_wall, first_error, sizeof first_error, &err)
+                    : s_job_retry(self, op, &reply.job_op_ok, now_wall, first_error, sizeof first_error, &err);
     if (rc != TF_OK) {
         s_send_error(self, peer, op->rid, rc, "%s", err.message);
         return;
     }
-    char topic[200];
-    snprintf(topic, sizeof topic, "job.%s.%s", op->job_id, cancel ? "cancelled" : "retried");
-    s_event(self, topic, cancel ? "warn" : "info", NULL, "%s", op->message ? op->message : op->op);
+    reply.job_op_ok.note = s_job_op_note(&reply.job_op_ok, cancel, first_error);
     tf_log_info("job %s %s: %" PRIu64 " queued items cancelled, %" PRIu64 " abandoned in flight, %"
-                PRIu64 " queued again", op->job_id, cancel ? "cancelled" : "retried",
-                reply.job_op_ok.cancelled, reply.job_op_ok.abandoned, reply.job_op_ok.requeued);
+                PRIu64 " queued again%s%s", op->job_id, cancel ? "cancelled" : "retried",
+                reply.job_op_ok.cancelled, reply.job_op_ok.abandoned, reply.job_op_ok.requeued,
+                reply.job_op_ok.note ? "; " : "", reply.job_op_ok.note ? reply.job_op_ok.note : "");
     s_send(self, peer, &reply);
+    free(reply.job_op_ok.note);
 }
 
 void
@@ -1282,7 +1468,7 @@ broker_tick(broker_t *self, int64_t now_mono, int64_t now_wall)
     zlistx_destroy(&waiting);
 
     if (now_mono >= self->next_reject_summary) {
-        s_reject_summaries(self);
+        s_reject_summaries(self, now_wall);
         self->next_reject_summary = now_mono + self->opts.reject_summary_ms;
     }
 

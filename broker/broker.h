@@ -20,17 +20,28 @@
       naming the known ones (it would wait forever). Known: the list, every service a worker
       registered for, and every service with items in the journal.
     - Refused messages (malformed, unknown service) are counted per peer (STATUS rejects) and
-      logged one by one for the first reject_log of each peer, then summarised once a minute.
+      logged one by one for the first reject_log of each peer, at most reject_log_minute a
+      minute across all peers, then summarised once a minute (the 10 peers refused most, one
+      line for the rest). A peer quiet for an hour leaves the table.
     - Events: routine per-item chatter goes to item.<service>.<event> (dispatched, done,
       requeued, failed, progress of items without a job), worker.<service>.ready when a worker
       registers, alert.worker.<service> when one dies; job.<id>.progress relays progress.
     - job_op cancel (tapeflow job cancel): the job's queued items are journalled cancelled and
       dropped, its in-flight items abandoned (cancelled in the journal; the worker's late
       done/failed is ignored and only gives it its credit back), and new items of the job are
-      journalled cancelled at submit - except items of the services the operator spares
-      (bookkeeping: the job service, the stager's releases). job_op retry queues the job's
-      failed and cancelled items again with fresh attempts. Both queue cat_job{cancelled |
-      retried} for job_service before anything else, so the catalog sees the action first.
+      inserted cancelled at submit (one statement: never queued first) - except items of the
+      services the operator spares (bookkeeping: the job service, the stager's releases). On
+      start, cancelled jobs are loaded before pending items, and a pending item of a cancelled
+      job is marked cancelled instead of queued. job_op retry queues the job's failed and
+      cancelled pipeline items again with fresh attempts: services scan, compress and catalog,
+      and tape items whose id ends in "-tape" (a failed tape_restore or stage_purge of the job
+      is not run again). An abandoned item whose old worker has not yet sent its done/failed
+      (nor died) is skipped and counted in job_op_ok.finishing ("N items still finishing; retry
+      again shortly"): queued now, two workers would run it. Items the journal cannot record
+      the action for are counted in job_op_ok.unrecorded and explained in job_op_ok.note.
+      Both queue cat_job{cancelled | retried} for job_service before anything else, so the
+      catalog sees the action first; the catalog publishes job.<id>.cancelled|retried once it
+      has applied it (the broker does not).
 */
 #ifndef BROKER_H_INCLUDED
 #define BROKER_H_INCLUDED
@@ -52,6 +63,7 @@ typedef struct {
     const char *const *services; /* NULL-terminated known services; NULL: accept any service */
     int64_t reject_log;     /* refused messages logged one by one per peer; then summaries */
     int64_t reject_summary_ms; /* time between summaries of a peer's refused messages */
+    int64_t reject_log_minute; /* refusals logged one by one per minute across all peers */
 } broker_opts_t;
 
 /* Sends msg to a peer (hex routing id). Returns TF_ERR_NOTFOUND when the peer is gone. */

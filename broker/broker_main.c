@@ -167,6 +167,7 @@ main(int argc, char **argv)
         .services = known,
         .reject_log = tf_config_int(cfg, "broker/reject_log"),
         .reject_summary_ms = 60000,
+        .reject_log_minute = tf_config_int(cfg, "broker/reject_log_minute"),
     };
     broker = broker_new(journal, &opts, s_send, s_publish, &io);
     if (!broker || broker_recover(broker, tf_clock_mono_ms(), &err) != TF_OK) {

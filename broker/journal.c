@@ -141,9 +141,18 @@ int
 journal_insert(journal_t *self, const char *id, const char *service, const char *job_id,
                const void *payload, size_t size, int64_t now_ms, tf_err_t *err)
 {
+    return journal_insert_as(self, id, service, job_id, payload, size, JOURNAL_QUEUED, NULL, now_ms,
+                             err);
+}
+
+int
+journal_insert_as(journal_t *self, const char *id, const char *service, const char *job_id,
+                  const void *payload, size_t size, journal_state_t state, const char *reason,
+                  int64_t now_ms, tf_err_t *err)
+{
     sqlite3_stmt *stmt = s_prepare(self,
-        "INSERT INTO items(id, service, job_id, state, payload, created_ms, updated_ms) "
-        "VALUES(?1, ?2, ?3, 0, ?4, ?5, ?5)", err);
+        "INSERT INTO items(id, service, job_id, state, reason, payload, created_ms, updated_ms) "
+        "VALUES(?1, ?2, ?3, ?6, ?7, ?4, ?5, ?5)", err);
     if (!stmt)
         return TF_ERR_DB;
     s_bind_text(stmt, 1, id);
@@ -151,6 +160,8 @@ journal_insert(journal_t *self, const char *id, const char *service, const char 
     s_bind_text(stmt, 3, job_id);
     s_bind_blob(stmt, 4, payload, size);
     sqlite3_bind_int64(stmt, 5, now_ms);
+    sqlite3_bind_int(stmt, 6, (int) state);
+    s_bind_text(stmt, 7, reason);
     return s_step_one(self, stmt, id, "cannot insert item", err);
 }
 

@@ -46,6 +46,11 @@ const char *journal_path(journal_t *self);
 /* Adds a queued item. TF_ERR_STATE if the id exists already. */
 int journal_insert(journal_t *self, const char *id, const char *service, const char *job_id,
                    const void *payload, size_t size, int64_t now_ms, tf_err_t *err);
+/* Adds an item in the given state (queued, or cancelled for a new item of a cancelled job) in
+   one statement, so a crash never leaves it half recorded. */
+int journal_insert_as(journal_t *self, const char *id, const char *service, const char *job_id,
+                      const void *payload, size_t size, journal_state_t state, const char *reason,
+                      int64_t now_ms, tf_err_t *err);
 int journal_mark_inflight(journal_t *self, const char *id, const char *worker, int64_t attempts,
                           int64_t now_ms, tf_err_t *err);
 int journal_mark_queued(journal_t *self, const char *id, int64_t attempts, int64_t now_ms,

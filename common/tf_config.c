@@ -65,6 +65,8 @@ static const tf_config_key_t s_keys[] = {
      "services accepted besides those of the configured actors (workers of other programs)"},
     {"broker/reject_log", TF_CONFIG_INT, "10", 0, 1000000, NULL, NULL,
      "malformed messages logged one by one per peer before a summary per minute"},
+    {"broker/reject_log_minute", TF_CONFIG_INT, "100", 1, 1000000, NULL, NULL,
+     "refused messages logged one by one per minute across all peers (many short-lived peers)"},
 
     {"bus/frontend", TF_CONFIG_ENDPOINT, "ipc://${run}/bus-in.sock", 0, 0, NULL, NULL,
      "publishers connect here (XSUB)"},
@@ -88,6 +90,12 @@ static const tf_config_key_t s_keys[] = {
 
     {"actors/compressor/instances", TF_CONFIG_INT, "2", 0, 64, NULL, NULL,
      "compressor processes 'tapeflow up' runs"},
+    /* One at most: a second stager cannot bind its endpoint, a second catalog would share the
+       SQLite file. */
+    {"actors/catalog/instances", TF_CONFIG_INT, "1", 0, 1, NULL, NULL,
+     "catalog processes 'tapeflow up' runs (one at most: they would share the catalog file)"},
+    {"actors/stager/instances", TF_CONFIG_INT, "1", 0, 1, NULL, NULL,
+     "stager processes 'tapeflow up' runs (one at most: a second cannot bind the stager's endpoint)"},
     {"actors/<name>/instances", TF_CONFIG_INT, "1", 0, 64, NULL,
      "catalog scanner compressor stager tapewriter echo",
      "processes of tapeflow-<name> 'tapeflow up' runs when up/actors names it"},
@@ -315,6 +323,16 @@ tf_config_parse_duration(const char *text, int64_t unit_ms, int64_t *ms)
     return 0;
 }
 
+int
+tf_config_parse_retention(const char *text, int64_t *ms)
+{
+    if (text && strcmp(text, "never") == 0) {
+        *ms = TF_CONFIG_RETENTION_NEVER;
+        return 0;
+    }
+    return tf_config_parse_duration(text, S_DAY, ms);
+}
+
 static int
 s_parse_bool(const char *text, bool *out)
 {
@@ -532,7 +550,7 @@ s_value_problem(const tf_config_key_t *row, const char *text, char *buf, size_t 
         return NULL;
     case TF_CONFIG_RETENTION: {
         int64_t ms = 0;
-        if (strcmp(text, "never") == 0 || tf_config_parse_duration(text, S_DAY, &ms) == 0)
+        if (tf_config_parse_retention(text, &ms) == 0)
             return NULL;
         snprintf(buf, size, "is not a retention period");
         return buf;
@@ -779,6 +797,8 @@ tf_config_load(const char *path, tf_err_t *err)
     return self;
 }
 
+static size_t s_check_structure(tf_config_t *self, zlist_t *problems);
+
 tf_config_t *
 tf_config_open(const char *path, tf_err_t *err)
 {
@@ -792,7 +812,7 @@ tf_config_open(const char *path, tf_err_t *err)
         return NULL;
     }
     zlist_autofree(problems);
-    size_t n = tf_config_check(self, problems);
+    size_t n = s_check_structure(self, problems);
     if (n > 0) {
         char more[PATH_MAX + 128] = "";
         if (n > 1)
@@ -895,8 +915,31 @@ s_check_node(tf_config_t *self, zconfig_t *node, const char *prefix, zlist_t *pr
     }
 }
 
-size_t
-tf_config_check(tf_config_t *self, zlist_t *problems)
+/* True (and the words into buf: "KEY = 'V' is less than 1 day: ...") when pool's retention
+   ms is under the floor without pools/<pool>/allow_zero_retention. */
+static bool
+s_retention_floor(tf_config_t *self, const char *pool, const char *key, int64_t ms, char *buf,
+                  size_t size)
+{
+    if (ms >= TF_CONFIG_RETENTION_MIN_MS)
+        return false;
+    char allow[300];
+    snprintf(allow, sizeof allow, "pools/%s/allow_zero_retention", pool);
+    if (tf_config_bool(self, allow))
+        return false;
+    /* Under a day, the next backup of the pool recycles its tapes and the jobs on them are
+       gone: only on purpose. */
+    snprintf(buf, size, "%s = '%s' is less than 1 day: the next backup of pool %s would recycle "
+             "its tapes and lose the jobs on them; set a retention of at least 1 day (30 = 30 "
+             "days), or set %s = 1 to allow this on purpose", key, tf_config_get(self, key), pool,
+             allow);
+    return true;
+}
+
+/* What refuses a configuration at open: unknown keys, values their rows do not allow, keys
+   that contradict each other. */
+static size_t
+s_check_structure(tf_config_t *self, zlist_t *problems)
 {
     size_t before = zlist_size(problems);
     s_check_node(self, self->root, "", problems);
@@ -907,6 +950,48 @@ tf_config_check(tf_config_t *self, zlist_t *problems)
                   "up/restart_max (%" PRId64 " ms) is below up/restart_min (%" PRId64 " ms): "
                   "raise it or lower up/restart_min", hi, lo);
     return zlist_size(problems) - before;
+}
+
+size_t
+tf_config_check(tf_config_t *self, zlist_t *problems)
+{
+    size_t before = zlist_size(problems);
+    s_check_structure(self, problems);
+    /* A pool's retention under a day without allow_zero_retention: refused at every backup, so
+       refused here first, with the same words. A value that does not parse is reported above. */
+    zlist_t *pools = tf_config_children(self, "pools");
+    for (const char *pool = pools ? zlist_first(pools) : NULL; pool; pool = zlist_next(pools)) {
+        char key[300], what[TF_ERR_MESSAGE_MAX];
+        snprintf(key, sizeof key, "pools/%s/retention", pool);
+        int64_t ms;
+        if (tf_config_parse_retention(tf_config_get(self, key), &ms) != 0)
+            continue;
+        if (s_retention_floor(self, pool, key, ms, what, sizeof what))
+            s_problem(self, problems, key, "%s", what);
+    }
+    zlist_destroy(&pools);
+    return zlist_size(problems) - before;
+}
+
+int
+tf_config_pool_retention(tf_config_t *self, const char *pool, int64_t *ms, tf_err_t *err)
+{
+    char key[300], what[TF_ERR_MESSAGE_MAX];
+    snprintf(key, sizeof key, "pools/%s/retention", pool);
+    const char *value = tf_config_get(self, key);   /* the pattern row has the default */
+    if (tf_config_parse_retention(value, ms) != 0)
+        return tf_err_set(err, TF_ERR_INVALID,
+                          "config %s = '%s' is not a retention period: use days (30), a number "
+                          "with s, m, h, d or w (12h, 90d, 4w), or never", key, value ? value : "");
+    if (s_retention_floor(self, pool, key, *ms, what, sizeof what)) {
+        char where[PATH_MAX + 8] = "";
+        if (self->file)
+            snprintf(where, sizeof where, " in %s", self->file);
+        /* what starts with "KEY = 'V'": the location goes after it */
+        size_t head = strlen(key) + strlen(value) + 5;
+        return tf_err_set(err, TF_ERR_INVALID, "config %.*s%s%s", (int) head, what, where, what + head);
+    }
+    return TF_OK;
 }
 
 /* ------------------------------------------------------------------ getting ----------- */

@@ -67,7 +67,10 @@ tf_config_t *tf_config_load(const char *path, tf_err_t *err);
 void tf_config_destroy(tf_config_t **self_p);
 
 /* Appends one line per problem ("FILE line N: KEY = 'V' ...; allowed: ...") to problems
-   (autofree strings). Returns the number of problems. */
+   (autofree strings). Returns the number of problems. Besides what tf_config_open refuses, it
+   reports a pool whose retention is under a day without pools/<pool>/allow_zero_retention, in
+   the words a backup of that pool is refused with (tf_config_pool_retention); that does not
+   stop the programs from starting, only that pool's backups. */
 size_t tf_config_check(tf_config_t *self, zlist_t *problems);
 
 /* Expanded value of "section/key", the default when unset, NULL when unknown or unset without
@@ -125,5 +128,17 @@ const char *tf_config_actor_service(const char *actor);
 
 /* Duration text to ms: a bare number counts unit_ms each; suffixes ms, s, m, h, d, w. */
 int tf_config_parse_duration(const char *text, int64_t unit_ms, int64_t *ms);
+
+/* Retention of a pool that keeps its volumes forever ("never"). */
+#define TF_CONFIG_RETENTION_NEVER INT64_MAX
+/* Shortest retention allowed without pools/<pool>/allow_zero_retention: one day. */
+#define TF_CONFIG_RETENTION_MIN_MS (86400LL * 1000)
+/* A retention period: a duration (a bare number is days) or "never" (TF_CONFIG_RETENTION_NEVER).
+   0 or -1 when it does not parse. */
+int tf_config_parse_retention(const char *text, int64_t *ms);
+/* pools/<pool>/retention in ms, the one reading for every program and for 'config check': a
+   value that does not parse, or one under a day without pools/<pool>/allow_zero_retention (a
+   yes/no value), is TF_ERR_INVALID with a message naming the key, the file and what to do. */
+int tf_config_pool_retention(tf_config_t *self, const char *pool, int64_t *ms, tf_err_t *err);
 
 #endif

@@ -460,6 +460,9 @@ static const tf_field_t s_job_op_ok_fields[] = {
     F_UINT(tf_msg_job_op_ok_t, abandoned, OPT),
     F_UINT(tf_msg_job_op_ok_t, requeued, OPT),
     F_STR(tf_msg_job_op_ok_t, catalog_item, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_job_op_ok_t, finishing, OPT),
+    F_UINT(tf_msg_job_op_ok_t, unrecorded, OPT),
+    F_STR(tf_msg_job_op_ok_t, note, OPT, TF_MSG_MAX_TEXT),
 };
 static const tf_field_t s_stage_purge_fields[] = {
     F_STR(tf_msg_stage_purge_t, job_id, REQ, TF_MSG_MAX_ID),

@@ -558,6 +558,10 @@ typedef struct {
     uint64_t abandoned;     /* cancel: in-flight items whose results will be ignored */
     uint64_t requeued;      /* retry: failed or cancelled items queued again */
     char *catalog_item;     /* the cat_job item queued for the catalog (wait on it) */
+    uint64_t finishing;     /* retry: abandoned items whose old workers still run them (not
+                               queued again; retry again once they end) */
+    uint64_t unrecorded;    /* items the journal could not record the action for */
+    char *note;             /* what did not happen and what to do, for the operator; NULL: all done */
 } tf_msg_job_op_ok_t;
 
 /* client -> stager (work item): delete what a job left on the holding disk - its ready

@@ -17,71 +17,13 @@
 int
 tf_volume_parse_period(const char *text, int64_t *ms)
 {
-    if (!text)
-        return TF_ERR_INVALID;
-    while (isspace((unsigned char) *text))
-        text++;
-    if (strcmp(text, "never") == 0) {
-        *ms = TF_VOLUME_NEVER;
-        return TF_OK;
-    }
-    if (!isdigit((unsigned char) *text))
-        return TF_ERR_INVALID;
-    errno = 0;
-    char *end = NULL;
-    unsigned long long n = strtoull(text, &end, 10);
-    if (errno || !end)
-        return TF_ERR_INVALID;
-    int64_t unit = 86400LL * 1000;   /* a plain number is days */
-    if (*end == 's')
-        unit = 1000;
-    else if (*end == 'm')
-        unit = 60LL * 1000;
-    else if (*end == 'h')
-        unit = 3600LL * 1000;
-    else if (*end == 'd')
-        unit = 86400LL * 1000;
-    else if (*end == 'w')
-        unit = 7 * 86400LL * 1000;
-    else if (*end != '\0')
-        return TF_ERR_INVALID;
-    if (*end && end[1] != '\0')
-        return TF_ERR_INVALID;
-    if (n > (unsigned long long) (INT64_MAX / 2 / unit))  /* 0..~146 million years */
-        return TF_ERR_INVALID;
-    *ms = (int64_t) n * unit;
-    return TF_OK;
+    return tf_config_parse_retention(text, ms) == 0 ? TF_OK : TF_ERR_INVALID;
 }
 
 int
 tf_volume_retention(tf_config_t *cfg, const char *pool, int64_t *ms, tf_err_t *err)
 {
-    char key[128];
-    snprintf(key, sizeof key, "pools/%s/retention", pool);
-    const char *value = tf_config_get(cfg, key);
-    if (!value || !*value) {
-        *ms = TF_VOLUME_RETENTION_DEFAULT_MS;
-        return TF_OK;
-    }
-    if (tf_volume_parse_period(value, ms) != TF_OK)
-        return tf_err_set(err, TF_ERR_INVALID,
-                          "config %s = '%s' is not a retention period: use days (30), a number "
-                          "with s, m, h, d or w (12h, 90d, 4w), or never", key, value);
-    /* Under a day, the next backup of the pool recycles its tapes and the jobs on them are
-       gone: only on purpose (issue 8.6). */
-    if (*ms < TF_VOLUME_RETENTION_MIN_MS) {
-        char allow[160];
-        snprintf(allow, sizeof allow, "pools/%s/allow_zero_retention", pool);
-        if (tf_config_get_int(cfg, allow, 0) != 1) {
-            const char *file = tf_config_file(cfg);
-            return tf_err_set(err, TF_ERR_INVALID,
-                              "config %s = '%s'%s%s is less than 1 day: the next backup of pool %s "
-                              "would recycle its tapes and lose the jobs on them; set a retention of "
-                              "at least 1 day (30 = 30 days), or set %s = 1 to allow this on purpose",
-                              key, value, file ? " in " : "", file ? file : "", pool, allow);
-        }
-    }
-    return TF_OK;
+    return tf_config_pool_retention(cfg, pool, ms, err);
 }
 
 int64_t

@@ -29,21 +29,19 @@
 #include "tf_drive.h"
 #include "tf_err.h"
 
-/* Default retention of a pool without pools/<pool>/retention: 30 days. */
-#define TF_VOLUME_RETENTION_DEFAULT_MS (30LL * 86400 * 1000)
 /* Expiry of a volume whose pool keeps volumes forever (retention "never"). */
-#define TF_VOLUME_NEVER INT64_MAX
+#define TF_VOLUME_NEVER TF_CONFIG_RETENTION_NEVER
 
-/* "30" (days), "90s", "15m", "12h", "30d", "4w", or "never" (TF_VOLUME_NEVER) into *ms. */
+/* "30" (days), "90s", "90min", "500ms", "12h", "30d", "4w", or "never" (TF_VOLUME_NEVER) into
+   *ms: the configuration's own parser (tf_config_parse_retention), so what 'config check'
+   accepts is what a backup reads. */
 int tf_volume_parse_period(const char *text, int64_t *ms);
 
-/* Shortest retention allowed without pools/<pool>/allow_zero_retention = 1: one day. */
-#define TF_VOLUME_RETENTION_MIN_MS (86400LL * 1000)
+/* Shortest retention allowed without pools/<pool>/allow_zero_retention: one day. */
+#define TF_VOLUME_RETENTION_MIN_MS TF_CONFIG_RETENTION_MIN_MS
 
-/* Retention of pool in ms (TF_VOLUME_NEVER: kept forever), from pools/<pool>/retention. A
-   value that does not parse, or one under a day (TF_VOLUME_RETENTION_MIN_MS) without
-   pools/<pool>/allow_zero_retention = 1, is TF_ERR_INVALID with a message naming the key and
-   the configuration file. */
+/* Retention of pool in ms (TF_VOLUME_NEVER: kept forever), from pools/<pool>/retention (default:
+   the key table's); see tf_config_pool_retention, which 'config check' applies too. */
 int tf_volume_retention(tf_config_t *cfg, const char *pool, int64_t *ms, tf_err_t *err);
 
 /* pools/<pool>/volumes: how many volumes the pool rotates through; 0 when not set. */

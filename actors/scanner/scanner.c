@@ -70,9 +70,8 @@ scanner_new_with(const scanner_opts_t *opts, const char *broker_endpoint, tf_err
 scanner_t *
 scanner_new(tf_config_t *cfg, tf_err_t *err)
 {
-    int64_t group = tf_config_size(cfg, "scanner/group_size");
     scanner_opts_t opts = {
-        .group_bytes = group > 0 ? (uint64_t) group : 1ULL << 30,
+        .group_bytes = (uint64_t) tf_config_size(cfg, "scanner/group_size"),  /* >= 1: key table */
         .compression = tf_config_str(cfg, "compressor/compression"),
         .pool = tf_config_str(cfg, "backup/pool"),
     };

@@ -666,6 +666,45 @@ test_detach_crash_loop(void **state)
     free(out);
 }
 
+/* R12: a child that stays alive but never registers with the broker (or crashed after the
+   settle time) is not "up": 'up --detach' waits for the broker's status to show every actor's
+   service with its workers, and at the deadline names the service, the child's log and its
+   last line, and exits 1. */
+static void
+test_detach_worker_missing(void **state)
+{
+    fx_t *fx = *state;
+    char bin[PATH_MAX], path[PATH_MAX + 32], real[PATH_MAX + 32];
+    snprintf(bin, sizeof bin, "%s/bin", fx->home);
+    assert_int_equal(mkdir(bin, 0755), 0);
+    static const char *linked[] = {"tapeflow-bus", "tapeflow-broker"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(real, sizeof real, "%s/%s", tf_test_bindir(), linked[i]);
+        snprintf(path, sizeof path, "%s/%s", bin, linked[i]);
+        assert_int_equal(symlink(real, path), 0);
+    }
+    snprintf(path, sizeof path, "%s/tapeflow-echo", bin);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "#!/bin/sh\necho 'fake echo: waiting for a drive' >&2\nexec sleep 120\n");
+    fclose(f);
+    assert_int_equal(chmod(path, 0755), 0);
+    snprintf(fx->env_bindir, sizeof fx->env_bindir, "TAPEFLOW_BIN_DIR=%s", bin);
+    fx->env[2] = fx->env_bindir;
+    fx->env[3] = NULL;
+
+    char *out = NULL;
+    assert_int_equal(s_cli(fx, true, &out, "up", "--detach", NULL), 1);
+    assert_null(strstr(out, "tapeflow is up"));
+    assert_non_null(strstr(out, "tapeflow up: the stack is not up: the broker shows 0 of 1 worker(s) "
+                                "of service echo (actor echo) after "));
+    assert_non_null(strstr(out, "echo.1.log: fake echo: waiting for a drive"));
+    assert_non_null(strstr(out, "tapeflow down"));
+    free(out);
+    assert_int_equal(s_cli(fx, false, &out, "down", NULL), 0);
+    free(out);
+}
+
 /* Issue 8 item 12: a config file with an unknown key or a value out of range is refused when
    a program starts, with the file, the line and what is allowed; 'config check' lists every
    problem, 'config show' the effective values and their source; number options are checked. */
@@ -758,6 +797,7 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_second_up_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_events_count, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_events_gap, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_detach_worker_missing, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_events_timeout, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_detach_unhealthy, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_detach_crash_loop, s_setup, s_teardown),

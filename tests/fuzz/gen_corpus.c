@@ -368,7 +368,8 @@ s_full(tf_msg_type_t type, tf_msg_t *m)
     case TF_MSG_JOB_OP_OK:
         m->job_op_ok = (tf_msg_job_op_ok_t){
             .rid = "r7", .job_id = "J1", .op = "cancel", .cancelled = 12, .abandoned = 2,
-            .requeued = UINT64_MAX, .catalog_item = "J1-cancelled-1795258211000"};
+            .requeued = UINT64_MAX, .catalog_item = "J1-cancelled-1795258211000", .finishing = 1,
+            .unrecorded = 1, .note = "1 item still finishing; retry again shortly"};
         break;
     case TF_MSG_STAGE_PURGE:
         m->stage_purge = (tf_msg_stage_purge_t){.job_id = "J1", .dry_run = true};
@@ -455,7 +456,7 @@ s_minimal(tf_msg_type_t type, tf_msg_t *m)
         break;
     case TF_MSG_CAT_VOLUME: m->cat_volume.media_type = m->cat_volume.drive = NULL; break;
     case TF_MSG_JOB_OP: m->job_op.rid = m->job_op.message = m->job_op.spare = NULL; break;
-    case TF_MSG_JOB_OP_OK: m->job_op_ok.rid = m->job_op_ok.catalog_item = NULL; break;
+    case TF_MSG_JOB_OP_OK: m->job_op_ok.rid = m->job_op_ok.catalog_item = m->job_op_ok.note = NULL; break;
     case TF_MSG_STAGE_PURGE_RESULT: m->stage_purge_result.files_count = 0; break;
     default: break;
     }

@@ -725,6 +725,7 @@ test_job_cancel_drops_queued_abandons_inflight(void **state)
     assert_int_equal(s_state(fx, "k1", NULL), JOURNAL_QUEUED);
     assert_int_equal(s_state(fx, "j1-release", NULL), JOURNAL_QUEUED);
     assert_int_equal(s_queued(fx, "echo"), 1);  /* only J2's item */
+    assert_false(s_saw_topic(fx, "job.J1.cancelled"));   /* the catalog publishes it once applied */
 
     /* The catalog's record of the cancel is journalled for the job service. */
     journal_row_t row;
@@ -766,11 +767,11 @@ static void
 test_job_retry_requeues_failed_and_cancelled(void **state)
 {
     fx_t *fx = *state;
-    s_ready(fx, "AA", "echo");
+    s_ready(fx, "AA", "compress");
     s_ready(fx, "CAT", "catalog");
-    s_submit_job(fx, "echo", "g1", "J1");
-    s_submit_job(fx, "echo", "g2", "J1");
-    s_submit_job(fx, "echo", "g3", "J1");
+    s_submit_job(fx, "compress", "g1", "J1");
+    s_submit_job(fx, "compress", "g2", "J1");
+    s_submit_job(fx, "compress", "g3", "J1");
     tf_msg_t f = {.type = TF_MSG_FAILED};
     f.failed = (tf_msg_failed_t){.item_id = "g1", .attempt = 1, .reason = "no label", .retry = false};
     s_handle(fx, "AA", &f);                       /* g1 fails for good, reported */
@@ -778,7 +779,7 @@ test_job_retry_requeues_failed_and_cancelled(void **state)
     s_done(fx, "CAT", "g1-failed", 1, "");
     s_done(fx, "AA", "g2", 1, "ok");              /* g2 finished: never redone */
     assert_int_equal(s_state(fx, "g3", NULL), JOURNAL_INFLIGHT);
-    s_submit_job(fx, "echo", "g5", "J1");         /* queued behind g3 */
+    s_submit_job(fx, "compress", "g5", "J1");         /* queued behind g3 */
 
     /* Nothing failed in another job: refused, nothing recorded. */
     s_job_op(fx, "retry", "J9", NULL);
@@ -817,11 +818,231 @@ test_job_retry_requeues_failed_and_cancelled(void **state)
     s_handle(fx, "AA", &f);
     assert_int_equal(s_state(fx, "g1-failed", NULL), JOURNAL_QUEUED);
     /* No longer cancelled: new items queue. */
-    s_submit_job(fx, "echo", "g4", "J1");
+    s_submit_job(fx, "compress", "g4", "J1");
     assert_int_not_equal(s_state(fx, "g4", NULL), JOURNAL_CANCELLED);
     /* Unknown op refused. */
     s_job_op(fx, "pause", "J1", NULL);
     assert_int_equal(s_last(fx, "OP")->type, TF_MSG_ERROR);
+}
+
+/* Runs sql on the journal through a second connection (failure injection with triggers). */
+static void
+s_sql(fx_t *fx, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK)
+        fprintf(stderr, "sql: %s\n", msg ? msg : "?");
+    assert_int_equal(rc, SQLITE_OK);
+    sqlite3_close(db);
+}
+
+/* F13: a new item of a cancelled job is inserted cancelled in one write - never queued, even
+   when a second write (mark cancelled) would fail. */
+static void
+test_cancelled_job_item_inserted_cancelled(void **state)
+{
+    fx_t *fx = *state;
+    s_ready(fx, "AA", "echo");
+    s_job_op(fx, "cancel", "J1", NULL);
+    assert_int_equal(s_last(fx, "OP")->type, TF_MSG_JOB_OP_OK);
+    s_sql(fx, "CREATE TRIGGER no_cancel BEFORE UPDATE ON items WHEN NEW.state = 4 "
+              "BEGIN SELECT RAISE(ABORT, 'injected: cannot mark cancelled'); END;");
+    s_submit_job(fx, "echo", "j1x", "J1");
+    tf_msg_t *ok = s_last(fx, "C1");
+    assert_int_equal(ok->type, TF_MSG_SUBMIT_OK);
+    assert_string_equal(ok->submit_ok.state, "cancelled");
+    assert_int_equal(s_state(fx, "j1x", NULL), JOURNAL_CANCELLED);
+    assert_null(s_find(fx, "AA", TF_MSG_WORK, 0));
+}
+
+/* F13: a queued item of a cancelled job found at start (the crash window of an older broker,
+   or a cancel that could not mark it) is marked cancelled, not run. */
+static void
+test_recover_pending_item_of_cancelled_job(void **state)
+{
+    fx_t *fx = *state;
+    s_close(fx);
+    tf_err_t err = {0};
+    journal_t *j = journal_open(fx->path, &err);
+    assert_non_null(j);
+    assert_int_equal(journal_job_cancelled_set(j, "J1", "", "cancelled by tester", 5, &err), TF_OK);
+    assert_int_equal(journal_insert(j, "j1q", "echo", "J1", "p", 1, 6, &err), TF_OK);
+    assert_int_equal(journal_insert(j, "k1", "echo", "J2", "p", 1, 7, &err), TF_OK);
+    journal_destroy(&j);
+    s_open(fx);
+    assert_int_equal(s_state(fx, "j1q", NULL), JOURNAL_CANCELLED);
+    s_ready(fx, "AA", "echo");
+    assert_string_equal(s_find(fx, "AA", TF_MSG_WORK, 0)->work.item_id, "k1");
+    s_done(fx, "AA", "k1", 1, "");
+    assert_null(s_find(fx, "AA", TF_MSG_WORK, 1));
+}
+
+/* F13: an item the journal cannot mark is reported to the client, not silently skipped; the
+   same for a retry that cannot queue an item again. */
+static void
+test_job_op_partial_failure_reported(void **state)
+{
+    fx_t *fx = *state;
+    s_ready(fx, "AA", "compress");
+    s_submit_job(fx, "compress", "j1a", "J1");   /* in flight */
+    s_submit_job(fx, "compress", "j1b", "J1");   /* queued */
+    s_sql(fx, "CREATE TRIGGER no_cancel BEFORE UPDATE ON items WHEN NEW.state = 4 AND OLD.id = 'j1b' "
+              "BEGIN SELECT RAISE(ABORT, 'injected: disk full'); END;");
+    s_job_op(fx, "cancel", "J1", NULL);
+    tf_msg_t *ok = s_last(fx, "OP");
+    assert_int_equal(ok->type, TF_MSG_JOB_OP_OK);
+    assert_int_equal(ok->job_op_ok.abandoned, 1);
+    assert_int_equal(ok->job_op_ok.cancelled, 0);
+    assert_int_equal(ok->job_op_ok.unrecorded, 1);
+    assert_non_null(ok->job_op_ok.note);
+    assert_non_null(strstr(ok->job_op_ok.note, "1 item could not be marked cancelled in the broker's "
+                                               "journal ("));
+    assert_non_null(strstr(ok->job_op_ok.note, "j1b"));   /* the journal's own error */
+    /* Not run now (its job is cancelled) ... */
+    s_done(fx, "AA", "j1a", 1, "late");
+    assert_null(s_find(fx, "AA", TF_MSG_WORK, 1));
+    /* ... and marked cancelled by the next start. */
+    s_sql(fx, "DROP TRIGGER no_cancel;");
+    s_close(fx);
+    s_open(fx);
+    assert_int_equal(s_state(fx, "j1b", NULL), JOURNAL_CANCELLED);
+
+    /* A retry whose requeue fails says so. */
+    s_sql(fx, "CREATE TRIGGER no_requeue BEFORE UPDATE ON items WHEN NEW.state = 0 AND OLD.state = 4 "
+              "BEGIN SELECT RAISE(ABORT, 'injected: disk full'); END;");
+    s_job_op(fx, "retry", "J1", NULL);
+    ok = s_last(fx, "OP");
+    assert_int_equal(ok->type, TF_MSG_JOB_OP_OK);
+    assert_int_equal(ok->job_op_ok.requeued, 0);
+    assert_int_equal(ok->job_op_ok.unrecorded, 1);
+    assert_non_null(strstr(ok->job_op_ok.note, "1 item could not be queued again in the broker's "
+                                               "journal (journal: "));
+}
+
+/* F6: a retry right after a cancel leaves abandoned items to their old workers until those end
+   (done/failed or death): queued at once, a second worker would write the same archive. */
+static void
+test_retry_skips_items_still_finishing(void **state)
+{
+    fx_t *fx = *state;
+    s_ready(fx, "AA", "compress");
+    s_ready(fx, "BB", "compress");
+    s_submit_job(fx, "compress", "g1", "J1");    /* at AA */
+    s_submit_job(fx, "compress", "g2", "J1");    /* at BB */
+    s_job_op(fx, "cancel", "J1", NULL);
+    assert_int_equal(s_last(fx, "OP")->job_op_ok.abandoned, 2);
+
+    s_job_op(fx, "retry", "J1", NULL);
+    tf_msg_t *ok = s_last(fx, "OP");
+    assert_int_equal(ok->type, TF_MSG_JOB_OP_OK);
+    assert_int_equal(ok->job_op_ok.requeued, 0);
+    assert_int_equal(ok->job_op_ok.finishing, 2);
+    assert_string_equal(ok->job_op_ok.note, "2 items still finishing; retry again shortly");
+    assert_int_equal(s_queued(fx, "compress"), 0);
+    assert_int_equal(s_state(fx, "g1", NULL), JOURNAL_CANCELLED);
+
+    /* AA's late failure ends g1 there; BB dies holding g2: both may run again. */
+    tf_msg_t f = {.type = TF_MSG_FAILED};
+    f.failed = (tf_msg_failed_t){.item_id = "g1", .attempt = 1, .reason = "interrupted", .retry = false};
+    s_handle(fx, "AA", &f);
+    tf_msg_t bye = {.type = TF_MSG_DISCONNECT};
+    bye.disconnect.reason = "stopping";
+    s_handle(fx, "BB", &bye);
+    s_job_op(fx, "retry", "J1", NULL);
+    ok = s_last(fx, "OP");
+    assert_int_equal(ok->type, TF_MSG_JOB_OP_OK);
+    assert_int_equal(ok->job_op_ok.requeued, 2);
+    assert_int_equal(ok->job_op_ok.finishing, 0);
+    assert_null(ok->job_op_ok.note);
+    assert_string_equal(s_find(fx, "AA", TF_MSG_WORK, 1)->work.item_id, "g1");
+}
+
+/* F7: retry runs again only the backup pipeline's items, not an old failed restore or purge
+   that carried the job's id. */
+static void
+test_retry_only_pipeline_items(void **state)
+{
+    fx_t *fx = *state;
+    s_close(fx);
+    tf_err_t err = {0};
+    journal_t *j = journal_open(fx->path, &err);
+    assert_non_null(j);
+    const char *items[][2] = {{"J1-scan", "scan"}, {"J1-g00001", "compress"},
+                              {"J1-g00001-tape", "tape"}, {"J1-g00001-files-1", "catalog"},
+                              {"r-restore-7", "tape"}, {"p-purge-3", "stager"}};
+    for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
+        assert_int_equal(journal_insert(j, items[i][0], items[i][1], "J1", "p", 1, 10, &err), TF_OK);
+        assert_int_equal(journal_mark_failed(j, items[i][0], "broken", 11, &err), TF_OK);
+    }
+    journal_destroy(&j);
+    s_open(fx);
+    s_job_op(fx, "retry", "J1", NULL);
+    tf_msg_t *ok = s_last(fx, "OP");
+    assert_int_equal(ok->type, TF_MSG_JOB_OP_OK);
+    assert_int_equal(ok->job_op_ok.requeued, 4);
+    assert_int_equal(s_state(fx, "J1-g00001-tape", NULL), JOURNAL_QUEUED);
+    assert_int_equal(s_state(fx, "r-restore-7", NULL), JOURNAL_FAILED);
+    assert_int_equal(s_state(fx, "p-purge-3", NULL), JOURNAL_FAILED);
+    /* The catalog publishes job.<id>.retried once applied; the broker does not. */
+    assert_false(s_saw_topic(fx, "job.J1.retried"));
+}
+
+/* F14: a flood from many short-lived peers logs at most reject_log_minute single lines a
+   minute and a bounded summary, and their rows leave the table after an hour of quiet. */
+static void
+test_reject_log_budget_across_peers(void **state)
+{
+    fx_t *fx = *state;
+    broker_opts_t opts = s_opts_known;
+    opts.reject_log_minute = 20;
+    s_reopen(fx, &opts);
+    char log[512];
+    int saved = s_capture_stderr(fx, log, sizeof log);
+    tf_err_t why = {.code = TF_ERR_PROTO};
+    snprintf(why.message, sizeof why.message, "garbage");
+    int64_t wall = 1700000000000;
+    for (int i = 0; i < 500; i++) {
+        char peer[16];
+        snprintf(peer, sizeof peer, "P%04d", i);
+        broker_reject(fx->broker, peer, &why, fx->now, wall + fx->now);
+        broker_reject(fx->broker, peer, &why, fx->now, wall + fx->now);
+        s_clear_sent(fx);
+    }
+    fx->now += 60000;
+    broker_tick(fx->broker, fx->now, wall + fx->now);
+    int single = s_restore_stderr(saved, log, "refused a message from peer");
+    assert_int_equal(single, 20);
+    char *text = tf_test_read_file(log);
+    assert_non_null(strstr(text, "20 refusals logged this minute (broker/reject_log_minute)"));
+    int summaries = 0;
+    for (const char *p = text; (p = strstr(p, "more messages refused since the last summary")); p++)
+        summaries++;
+    assert_int_equal(summaries, 11);   /* the 10 peers refused most, then one line for the rest */
+    assert_non_null(strstr(text, "from 480 other peers"));
+    free(text);
+    /* A new minute: the budget is back. */
+    saved = s_capture_stderr(fx, log, sizeof log);
+    broker_reject(fx->broker, "NEW", &why, fx->now, wall + fx->now);
+    assert_int_equal(s_restore_stderr(saved, log, "refused a message from peer NEW"), 1);
+    s_clear_sent(fx);
+
+    /* An hour of quiet: the rows go (but a peer refused recently stays). */
+    fx->now += 3600 * 1000 - 1000;
+    broker_reject(fx->broker, "RECENT", &why, fx->now, wall + fx->now);
+    s_clear_sent(fx);
+    fx->now += 60000;
+    broker_tick(fx->broker, fx->now, wall + fx->now);
+    fx->now += 60000;
+    broker_tick(fx->broker, fx->now, wall + fx->now);
+    assert_int_equal(broker_rejected(fx->broker, "P0001"), 0);
+    assert_int_equal(broker_rejected(fx->broker, "RECENT"), 1);
+    tf_msg_t st;
+    assert_int_equal(broker_status(fx->broker, "rid", fx->now, wall + fx->now, &st), TF_OK);
+    assert_int_equal(st.status.rejects_count, 1);
+    tf_msg_clear(&st);
 }
 
 int
@@ -847,6 +1068,12 @@ main(void)
         cmocka_unit_test_setup_teardown(test_reject_table_bounded, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_job_cancel_drops_queued_abandons_inflight, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_job_retry_requeues_failed_and_cancelled, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_cancelled_job_item_inserted_cancelled, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_recover_pending_item_of_cancelled_job, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_job_op_partial_failure_reported, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_retry_skips_items_still_finishing, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_retry_only_pipeline_items, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_reject_log_budget_across_peers, s_setup, s_teardown),
     };
     return cmocka_run_group_tests_name("broker_core", tests, NULL, NULL);
 }

@@ -466,7 +466,8 @@ fill_full(tf_msg_type_t type, tf_msg_t *m, bool empty_bytes)
     case TF_MSG_JOB_OP_OK:
         m->job_op_ok = (tf_msg_job_op_ok_t){
             .rid = "r9", .job_id = "J1", .op = "retry", .cancelled = 3, .abandoned = 1,
-            .requeued = UINT64_MAX, .catalog_item = "J1-retried-1795258211000"};
+            .requeued = UINT64_MAX, .catalog_item = "J1-retried-1795258211000", .finishing = 2,
+            .unrecorded = 1, .note = "2 items still finishing; retry again shortly"};
         return true;
     case TF_MSG_STAGE_PURGE:
         m->stage_purge = (tf_msg_stage_purge_t){.job_id = "J1", .dry_run = true};
@@ -621,7 +622,7 @@ static const char *const s_wire_spec[TF_MSG_TYPE_COUNT] = {
                           "read_errors:uint tape_files:uint drive:str time_ms:int",
     [TF_MSG_JOB_OP] = "rid:str job_id:str op:str message:str spare:str",
     [TF_MSG_JOB_OP_OK] = "rid:str job_id:str op:str cancelled:uint abandoned:uint requeued:uint "
-                         "catalog_item:str",
+                         "catalog_item:str finishing:uint unrecorded:uint note:str",
     [TF_MSG_STAGE_PURGE] = "job_id:str dry_run:bool",
     [TF_MSG_STAGE_PURGE_RESULT] = "job_id:str files:array archives:uint bytes:uint",
 };

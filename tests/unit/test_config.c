@@ -211,6 +211,73 @@ test_pattern_keys_checked(void **state)
     tf_config_destroy(&cfg);
 }
 
+/* R8: 'config check' applies the retention floor the backups apply, with the same words, and
+   reads allow_zero_retention as a yes/no value. */
+static void
+test_retention_floor_checked(void **state)
+{
+    fx_t *fx = *state;
+    s_write(fx, "pools\n"
+                "    offsite\n"
+                "        retention = 0\n"
+                "    scratch\n"
+                "        retention = 90min\n"
+                "        allow_zero_retention = yes\n"
+                "    weekly\n"
+                "        retention = 4w\n");
+    tf_config_t *cfg = tf_config_load(fx->path, NULL);
+    assert_non_null(cfg);
+    zlist_t *problems = zlist_new();
+    zlist_autofree(problems);
+    assert_int_equal(tf_config_check(cfg, problems), 1);
+    const char *p = zlist_first(problems);
+    printf("%s\n", p);
+    assert_non_null(strstr(p, "line 3: pools/offsite/retention = '0' is less than 1 day: the next "
+                              "backup of pool offsite would recycle its tapes and lose the jobs on "
+                              "them; set a retention of at least 1 day (30 = 30 days), or set "
+                              "pools/offsite/allow_zero_retention = 1 to allow this on purpose"));
+    zlist_destroy(&problems);
+    /* The runtime refusal says the same, with the file. */
+    int64_t ms = -1;
+    tf_err_t err = {0};
+    assert_int_equal(tf_config_pool_retention(cfg, "offsite", &ms, &err), TF_ERR_INVALID);
+    char want[1024];
+    snprintf(want, sizeof want, "config pools/offsite/retention = '0' in %s is less than 1 day: "
+             "the next backup of pool offsite", fx->path);
+    assert_non_null(strstr(err.message, want));
+    /* Only that pool's backups are refused: the programs still start with it. */
+    tf_config_t *opened = tf_config_open(fx->path, &err);
+    assert_non_null(opened);
+    tf_config_destroy(&opened);
+    assert_int_equal(tf_config_pool_retention(cfg, "scratch", &ms, &err), TF_OK);
+    assert_true(ms == 90 * 60000);
+    tf_config_destroy(&cfg);
+}
+
+/* R15: the catalog and the stager run once at most; other actors up to 64. */
+static void
+test_single_instance_actors(void **state)
+{
+    fx_t *fx = *state;
+    s_write(fx, "actors\n"
+                "    catalog\n"
+                "        instances = 2\n"
+                "    stager\n"
+                "        instances = 3\n"
+                "    scanner\n"
+                "        instances = 64\n");
+    tf_config_t *cfg = tf_config_load(fx->path, NULL);
+    assert_non_null(cfg);
+    zlist_t *problems = zlist_new();
+    zlist_autofree(problems);
+    assert_int_equal(tf_config_check(cfg, problems), 2);
+    assert_non_null(strstr(zlist_first(problems), "line 3: actors/catalog/instances = '2' is out of range: allowed is a whole number from 0 to 1"));
+    assert_non_null(strstr(zlist_next(problems), "line 5: actors/stager/instances = '3' is out of range: allowed is a whole number from 0 to 1"));
+    zlist_destroy(&problems);
+    assert_int_equal(tf_config_int(cfg, "actors/scanner/instances"), 64);
+    tf_config_destroy(&cfg);
+}
+
 /* Each default must be a valid value of its own row: a table typo would refuse every start. */
 static void
 test_defaults_obey_their_rows(void **state)
@@ -317,6 +384,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_unknown_key_refused_with_line, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_out_of_range_refused_with_allowed_values, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_typed_values_and_patterns, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_single_instance_actors, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_retention_floor_checked, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_pattern_keys_checked, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_defaults_obey_their_rows, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_services_from_actors, s_setup, s_teardown),

@@ -107,7 +107,10 @@ test_periods_and_times(void **state)
     assert_int_equal(tf_volume_retention(cfg, "default", &ms, &err), TF_OK);
     assert_true(ms == 30 * DAY);
     assert_int_equal(tf_volume_retention(cfg, "offsite", &ms, &err), TF_OK);
-    assert_true(ms == TF_VOLUME_RETENTION_DEFAULT_MS);
+    int64_t table_default = 0;   /* the one default: the key table's */
+    assert_int_equal(tf_config_parse_retention(tf_config_lookup("pools/offsite/retention")->value,
+                                               &table_default), 0);
+    assert_true(ms == table_default);
     assert_int_equal(tf_config_set(cfg, "pools/offsite/retention", "2s"), 0);
     /* Under a day only on purpose (issue 8.6): refused naming the key and the flag. */
     assert_int_equal(tf_volume_retention(cfg, "offsite", &ms, &err), TF_ERR_INVALID);
@@ -126,6 +129,19 @@ test_periods_and_times(void **state)
     assert_int_equal(tf_config_set(cfg, "pools/offsite/retention", "2s"), 0);
     assert_int_equal(tf_volume_retention(cfg, "offsite", &ms, &err), TF_OK);
     assert_true(ms == 2000);
+    /* R8: what 'config check' accepts is what a backup reads: a yes/no allow flag, and every
+       duration the config parser knows. */
+    assert_int_equal(tf_config_set(cfg, "pools/offsite/allow_zero_retention", "yes"), 0);
+    assert_int_equal(tf_config_set(cfg, "pools/offsite/retention", "90min"), 0);
+    assert_int_equal(tf_volume_retention(cfg, "offsite", &ms, &err), TF_OK);
+    assert_true(ms == 90 * 60000);
+    assert_int_equal(tf_config_set(cfg, "pools/offsite/retention", "500ms"), 0);
+    assert_int_equal(tf_volume_retention(cfg, "offsite", &ms, &err), TF_OK);
+    assert_true(ms == 500);
+    assert_int_equal(tf_volume_parse_period("90min", &ms), TF_OK);
+    assert_true(ms == 90 * 60000);
+    assert_int_equal(tf_config_set(cfg, "pools/offsite/allow_zero_retention", "no"), 0);
+    assert_int_equal(tf_volume_retention(cfg, "offsite", &ms, &err), TF_ERR_INVALID);
     assert_int_equal(tf_config_set(cfg, "pools/offsite/retention", "soon"), 0);
     assert_int_equal(tf_volume_retention(cfg, "offsite", &ms, &err), TF_ERR_INVALID);
     assert_string_equal(err.message, "config pools/offsite/retention = 'soon' is not a retention "

@@ -28,9 +28,10 @@ static const struct {
      "Ctrl-C or SIGTERM stops the children in reverse order (SIGKILL after up/stop_timeout ms).\n"
      "\n"
      "  --detach   run in the background (log in ${log}/up.log); returns once the broker\n"
-     "             answers and every child has run up/settle ms without crashing; exit 1\n"
-     "             (naming the child and its last log line) if a child keeps crashing or\n"
-     "             the broker does not answer within 15 s\n"},
+     "             answers, every child has run up/settle ms without crashing and the\n"
+     "             broker shows every configured actor's workers; exit 1 (naming the\n"
+     "             child and its last log line) if a child keeps crashing, the broker\n"
+     "             does not answer within 15 s, or the workers are missing by the deadline\n"},
     {"down",
      "usage: tapeflow [--config FILE] down\n"
      "\n"

@@ -332,6 +332,8 @@ s_cancel(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
     tf_msg_job_op_ok_t ok = reply.job_op_ok;
     char catalog_item[TF_MSG_MAX_ID + 1] = "";
     snprintf(catalog_item, sizeof catalog_item, "%s", ok.catalog_item ? ok.catalog_item : "");
+    char note[TF_MSG_MAX_TEXT];   /* what the broker could not do (job_op_ok.note) */
+    snprintf(note, sizeof note, "%s", ok.note ? ok.note : "");
     tf_msg_clear(&reply);
     bool recorded = s_wait_catalog(client, a, catalog_item, &err) == TF_OK;
     char catalog_problem[TF_ERR_MESSAGE_MAX];
@@ -353,6 +355,9 @@ s_cancel(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
         tf_json_str(j, "message", text);
         tf_json_int(j, "items_cancelled", (int64_t) ok.cancelled);
         tf_json_int(j, "items_abandoned", (int64_t) ok.abandoned);
+        tf_json_int(j, "items_unrecorded", (int64_t) ok.unrecorded);
+        if (note[0])
+            tf_json_str(j, "note", note);
         tf_json_bool(j, "catalog_recorded", recorded);
         tf_json_bool(j, "keep_staged", a->keep_staged);
         if (purged)
@@ -398,9 +403,11 @@ s_cancel(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
     if (!purged)
         fprintf(stderr, "tapeflow job cancel: the job is cancelled, but its staged archives were "
                 "not %s: %s\n", a->keep_staged ? "listed" : "released", err.message);
+    if (note[0] && !a->json)
+        fprintf(stderr, "tapeflow job cancel: %s\n", note);
     tf_msg_clear(&purge);
     fflush(stdout);
-    return recorded && purged ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+    return recorded && purged && ok.unrecorded == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
 
 /* ------------------------------------------------------------------ retry --------------- */
@@ -481,6 +488,8 @@ s_retry(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
     tf_msg_job_op_ok_t ok = reply.job_op_ok;
     char catalog_item[TF_MSG_MAX_ID + 1];
     snprintf(catalog_item, sizeof catalog_item, "%s", ok.catalog_item ? ok.catalog_item : "");
+    char note[TF_MSG_MAX_TEXT];   /* what the broker could not do (job_op_ok.note) */
+    snprintf(note, sizeof note, "%s", ok.note ? ok.note : "");
     tf_msg_clear(&reply);
     bool recorded = s_wait_catalog(client, a, catalog_item, &err) == TF_OK;
     if (a->json) {
@@ -492,6 +501,10 @@ s_retry(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
         tf_json_str(j, "status", "running");
         tf_json_str(j, "message", text);
         tf_json_int(j, "items_requeued", (int64_t) ok.requeued);
+        tf_json_int(j, "items_finishing", (int64_t) ok.finishing);
+        tf_json_int(j, "items_unrecorded", (int64_t) ok.unrecorded);
+        if (note[0])
+            tf_json_str(j, "note", note);
         tf_json_int(j, "archives_staged", (int64_t) staged_count);
         tf_json_int(j, "archives_written", (int64_t) job->archives_written);
         tf_json_bool(j, "catalog_recorded", recorded);
@@ -510,8 +523,10 @@ s_retry(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
     }
     if (!recorded)
         fprintf(stderr, "tapeflow job retry: %s\n", err.message);
+    if (note[0] && !a->json)
+        fprintf(stderr, "tapeflow job retry: %s\n", note);
     fflush(stdout);
-    return recorded ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+    return recorded && ok.unrecorded == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
 
 /* ------------------------------------------------------------------ purge --------------- */

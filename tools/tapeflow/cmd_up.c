@@ -120,18 +120,81 @@ s_read_report(int fd, char *line, size_t size, int timeout_ms)
     return used > 0 ? TF_OK : TF_ERR_NOTFOUND;
 }
 
-/* Waits until every child has run up/settle ms since its last start. CLI_EXIT_FAIL, with the
-   child, how it ended and its last log line on stderr, when a child restarts S_CRASH_LOOP
-   times meanwhile, the supervisor dies, or the children do not settle in time. */
+#define S_MAX_SERVICES 64
+
+/* A service the configured actors provide and how many workers of it 'up' waits for. */
+typedef struct {
+    char service[64];
+    char actor[64];          /* the (first) actor that provides it, for the message */
+    int64_t want;
+} s_service_want_t;
+
+/* The services of up/actors with their instances (the supervisor runs exactly these). */
+static size_t
+s_wanted_services(tf_config_t *cfg, s_service_want_t *wants, size_t max)
+{
+    size_t n = 0;
+    char *list = strdup(tf_config_str(cfg, "up/actors"));
+    char *save = NULL;
+    for (char *name = list ? strtok_r(list, " ,\t", &save) : NULL; name;
+         name = strtok_r(NULL, " ,\t", &save)) {
+        char key[256];
+        snprintf(key, sizeof key, "actors/%s/instances", name);
+        int64_t instances = tf_config_int(cfg, key);
+        if (instances <= 0)
+            continue;
+        const char *service = tf_config_actor_service(name);
+        size_t i = 0;
+        while (i < n && strcmp(wants[i].service, service) != 0)
+            i++;
+        if (i == n) {
+            if (n == max)
+                break;
+            wants[n] = (s_service_want_t){.want = 0};
+            snprintf(wants[n].service, sizeof wants[n].service, "%s", service);
+            snprintf(wants[n].actor, sizeof wants[n].actor, "%s", name);
+            n++;
+        }
+        wants[i].want += instances;
+    }
+    free(list);
+    return n;
+}
+
+/* The first wanted service the broker's status shows with fewer workers than configured
+   (*have: how many it shows), or NULL when every one is there. NULL status: none known. */
+static const s_service_want_t *
+s_missing_workers(const tf_msg_status_t *status, const s_service_want_t *wants, size_t n,
+                  int64_t *have)
+{
+    for (size_t i = 0; i < n; i++) {
+        *have = 0;
+        for (size_t j = 0; status && j < status->services_count; j++)
+            if (strcmp(status->services[j].name, wants[i].service) == 0)
+                *have = (int64_t) status->services[j].workers;
+        if (*have < wants[i].want)
+            return &wants[i];
+    }
+    return NULL;
+}
+
+/* Waits until every child has run up/settle ms since its last start and the broker's status
+   shows every configured actor's service with its worker count (a child that runs but never
+   registers, or crashes later, is not "up"). CLI_EXIT_FAIL, with the child, how it ended and
+   its last log line on stderr, when a child restarts S_CRASH_LOOP times meanwhile, the
+   supervisor dies, or at the deadline - always with a message naming what is missing. */
 static int
-s_wait_settled(cli_t *cli, pid_t spid)
+s_wait_settled(cli_t *cli, pid_t spid, tf_client_t *client)
 {
     int64_t settle = tf_config_ms(cli->cfg, "up/settle");
     int64_t deadline = tf_clock_mono_ms() + settle + S_SETTLE_SLACK;
     char path[PATH_MAX], last[512];
     cli_state_path(cli->cfg, path, sizeof path);
+    s_service_want_t wants[S_MAX_SERVICES];
+    size_t nwants = s_wanted_services(cli->cfg, wants, S_MAX_SERVICES);
     for (;;) {
-        upstate_t *state = upstate_load(path, NULL);
+        tf_err_t load_err = {0};
+        upstate_t *state = upstate_load(path, &load_err);
         int64_t now = tf_clock_wall_ms();
         bool settled = state != NULL && upstate_size(state) > 0;
         const upstate_child_t *looping = NULL, *waiting = NULL;
@@ -160,6 +223,41 @@ s_wait_settled(cli_t *cli, pid_t spid)
             if (*s_last_log_line(bad->log, last, sizeof last))
                 fprintf(stderr, "  last line of %s: %s\n", bad->log, last);
             s_print_children(cli->cfg, true, bad->name, stderr);
+        }
+        /* Settled by the state file: the broker must also see every actor's workers. */
+        const s_service_want_t *missing = NULL;
+        int64_t have = 0;
+        if (!bad && settled && nwants > 0) {
+            tf_msg_t reply;
+            memset(&reply, 0, sizeof reply);
+            tf_err_t err = {0};
+            bool answered = tf_client_status(client, &reply, 1000, &err) == TF_OK;
+            missing = s_missing_workers(answered ? &reply.status : NULL, wants, nwants, &have);
+            if (answered)
+                tf_msg_clear(&reply);
+            settled = missing == NULL;
+        }
+        if (!bad && !settled && late) {
+            /* Never wait past the deadline without saying why. */
+            const upstate_child_t *c = NULL;
+            char child[80], waited[32];
+            if (missing) {
+                snprintf(child, sizeof child, "%s.1", missing->actor);
+                c = state ? upstate_lookup(state, child) : NULL;
+                fprintf(stderr, "tapeflow up: the stack is not up: the broker shows %" PRId64 " of %"
+                                PRId64 " worker(s) of service %s (actor %s) after %s; see %s\n",
+                        have, missing->want, missing->service, missing->actor,
+                        cli_duration(settle + S_SETTLE_SLACK, waited, sizeof waited),
+                        c ? c->log : "the child logs");
+                if (c && *s_last_log_line(c->log, last, sizeof last))
+                    fprintf(stderr, "  last line of %s: %s\n", c->log, last);
+                s_print_children(cli->cfg, true, NULL, stderr);
+            }
+            else
+                fprintf(stderr, "tapeflow up: the stack is not up: state file unreadable: %s (%s)\n",
+                        path, load_err.code ? load_err.message : "no children listed");
+            upstate_destroy(&state);
+            return CLI_EXIT_FAIL;
         }
         upstate_destroy(&state);
         if (bad)
@@ -222,7 +320,7 @@ s_wait_healthy(cli_t *cli, int report_fd)
         if (tf_client_status(client, &reply, 500, &err) == TF_OK) {
             tf_msg_clear(&reply);
             /* The broker answers; "up" only once no child is crash-looping. */
-            if (s_wait_settled(cli, (pid_t) spid) != CLI_EXIT_OK) {
+            if (s_wait_settled(cli, (pid_t) spid, client) != CLI_EXIT_OK) {
                 fprintf(stderr,
                         "The supervisor (pid %ld) keeps running and restarting children; logs are "
                         "in %s (up.log and <child>.log). Fix the cause (the next restart picks it "
