@@ -428,6 +428,7 @@ static const tf_field_t s_restore_result_fields[] = {
     F_UINT(tf_msg_restore_result_t, kept, OPT),
     F_UINT(tf_msg_restore_result_t, collisions, OPT),
     F_ROWS(tf_msg_restore_result_t, failures, OPT, TF_MSG_MAX_ROWS, s_archive_failure),
+    F_UINT(tf_msg_restore_result_t, present, OPT),
 };
 static const tf_field_t s_cat_volume_fields[] = {
     F_STR(tf_msg_cat_volume_t, label, REQ, TF_MSG_MAX_ID),

@@ -529,6 +529,7 @@ typedef struct {
     uint64_t collisions;    /* --flat: names restored once already, not overwritten */
     tf_msg_archive_failure_t *failures; /* archives that failed, in tape order */
     size_t failures_count;
+    uint64_t present;       /* existing files identical to the stored entry: left alone */
 } tf_msg_restore_result_t;
 
 /* --- operator actions on a job (issue 8, item 13) ------------------------------------------ */

@@ -1424,7 +1424,7 @@ s_handle_restore(s_item_t *it, const tf_msg_tape_restore_t *req, tf_err_t *err)
     result.restore_result = (tf_msg_restore_result_t){
         .files = st.files, .bytes = st.bytes, .archives_read = st.archives_read,
         .blocks_read = st.blocks_read, .warnings = st.warnings, .message = st.message,
-        .refused = st.refused, .kept = st.kept, .collisions = st.collisions,
+        .refused = st.refused, .kept = st.kept, .collisions = st.collisions, .present = st.present,
         .failures = failures, .failures_count = st.nfailures};
     uint8_t *data = NULL;
     size_t size = 0;

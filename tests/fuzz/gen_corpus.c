@@ -350,7 +350,7 @@ s_full(tf_msg_type_t type, tf_msg_t *m)
             .files = 4999, .bytes = UINT64_MAX, .archives_read = 2, .blocks_read = 8196,
             .warnings = 1, .message = "1 file could not be restored: permission denied",
             .refused = 2, .kept = 3, .collisions = UINT64_MAX, .failures = s_failures,
-            .failures_count = 2};
+            .failures_count = 2, .present = 5};
         break;
     case TF_MSG_CAT_VOLUME:
         m->cat_volume = (tf_msg_cat_volume_t){

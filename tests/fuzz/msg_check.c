@@ -600,6 +600,7 @@ tf_msg_equal(const tf_msg_t *a, const tf_msg_t *b, char *why, size_t why_size)
         EQ_U(kept);
         EQ_U(collisions);
         EQ_ROWS(failures, s_archive_failure_eq);
+        EQ_U(present);
         return true;
     }
     case TF_MSG_CAT_VOLUME: {

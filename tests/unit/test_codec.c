@@ -448,7 +448,7 @@ fill_full(tf_msg_type_t type, tf_msg_t *m, bool empty_bytes)
             .files = 4999, .bytes = UINT64_MAX, .archives_read = 2, .blocks_read = 8196,
             .warnings = 1, .message = "1 file could not be restored: permission denied",
             .refused = 2, .kept = UINT64_MAX, .collisions = 7, .failures = s_failures,
-            .failures_count = N_ELEMS(s_failures)};
+            .failures_count = N_ELEMS(s_failures), .present = 12};
         return true;
     case TF_MSG_CAT_VOLUME:
         m->cat_volume = (tf_msg_cat_volume_t){
@@ -616,7 +616,7 @@ static const char *const s_wire_spec[TF_MSG_TYPE_COUNT] = {
                             "strip_components:uint flat:bool",
     [TF_MSG_RESTORE_RESULT] = "files:uint bytes:uint archives_read:uint blocks_read:uint "
                               "warnings:uint message:str refused:uint kept:uint collisions:uint "
-                              "failures:array",
+                              "failures:array present:uint",
     [TF_MSG_CAT_VOLUME] = "label:str pool:str state:str media_type:str created_ms:int "
                           "expires_ms:int bytes_used:uint last_written_ms:int write_errors:uint "
                           "read_errors:uint tape_files:uint drive:str time_ms:int",

@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "cli_jobview.h"
+#include "restore_overwrite.h"
 #include "tf_client.h"
 #include "tf_fs.h"
 #include "tf_json.h"
@@ -179,11 +180,13 @@ cmd_restore(cli_t *cli, int argc, char **argv)
             if (cli_opt_int("restore", "--timeout", optarg, 1, 366LL * 86400, "a number of seconds", &timeout_s) != CLI_EXIT_OK)
                 return CLI_EXIT_USAGE;
             break;
-        case 'o':
-            if (strcmp(optarg, "never") != 0 && strcmp(optarg, "older") != 0 && strcmp(optarg, "always") != 0)
+        case 'o': {
+            restore_overwrite_t mode;
+            if (!restore_overwrite_parse(optarg, &mode))
                 return cli_usage_error("restore", "--overwrite takes never, older or always, not '%s'", optarg);
             overwrite = optarg;
             break;
+        }
         case 's': {
             int64_t n = 0;
             if (cli_opt_int("restore", "--strip-components", optarg, 0, 4096,
@@ -309,7 +312,9 @@ cmd_restore(cli_t *cli, int argc, char **argv)
     const tf_msg_restore_result_t *r = &result.restore_result;
     /* Everything that kept the restore from being complete, in one line (docs/operations.md,
        "Restore outcome"). */
-    bool nothing = r->files == 0;
+    /* A re-run after a partial restore finds what the first run wrote: identical entries are
+       "already present", which is complete, not nothing. */
+    bool nothing = r->files == 0 && r->present == 0;
     bool complete = !nothing && r->refused == 0 && r->kept == 0 && r->collisions == 0
                     && r->failures_count == 0 && r->warnings == 0 && missing == 0;
     char summary[1400] = "";
@@ -330,6 +335,7 @@ cmd_restore(cli_t *cli, int argc, char **argv)
         tf_json_int(j, "refused", (int64_t) r->refused);
         tf_json_int(j, "kept", (int64_t) r->kept);
         tf_json_int(j, "collisions", (int64_t) r->collisions);
+        tf_json_int(j, "present", (int64_t) r->present);
         tf_json_int(j, "archives_failed", (int64_t) r->failures_count);
         tf_json_array_begin(j, "failures");
         for (size_t i = 0; i < r->failures_count; i++) {
@@ -353,6 +359,9 @@ cmd_restore(cli_t *cli, int argc, char **argv)
         printf("restored %llu files (%s) from %llu archive%s (%llu blocks read) into %s\n",
                (unsigned long long) r->files, size, (unsigned long long) r->archives_read,
                r->archives_read == 1 ? "" : "s", (unsigned long long) r->blocks_read, dest);
+        if (r->present)
+            printf("%llu file%s already present (identical to the stored entry, left alone)\n",
+                   (unsigned long long) r->present, r->present == 1 ? "" : "s");
         if (r->warnings)
             printf("%llu warning%s: %s\n", (unsigned long long) r->warnings, r->warnings == 1 ? "" : "s",
                    r->message ? r->message : "see the tape writer's log");
