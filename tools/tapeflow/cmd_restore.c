@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "cli_jobview.h"
 #include "tf_client.h"
+#include "tf_clock.h"
 #include "tf_fs.h"
 #include "tf_json.h"
 
@@ -116,7 +117,8 @@ s_part(char *buf, size_t size, const char *fmt, ...)
 /* The one line saying why a restore is not complete, e.g. "restore incomplete: 312 files
    restored, 2 refused (unsafe paths), 1 archive failed (J...-g00003: medium error ...); see above". */
 static void
-s_summary(const tf_msg_restore_result_t *r, bool no_match, size_t not_on_tape, char *buf, size_t size)
+s_summary(const tf_msg_restore_result_t *r, bool no_match, size_t not_on_tape, size_t lost, char *buf,
+          size_t size)
 {
     snprintf(buf, size, "restore incomplete: ");
     if (r->files == 0)
@@ -147,6 +149,8 @@ s_summary(const tf_msg_restore_result_t *r, bool no_match, size_t not_on_tape, c
     }
     if (not_on_tape)
         s_part(buf, size, "%zu archive%s not on tape yet", not_on_tape, not_on_tape == 1 ? "" : "s");
+    if (lost)
+        s_part(buf, size, "%zu archive%s lost (tape recycled)", lost, lost == 1 ? "" : "s");
     size_t used = strlen(buf);
     snprintf(buf + used, size - used, "; see above");
 }
@@ -236,12 +240,8 @@ cmd_restore(cli_t *cli, int argc, char **argv)
         goto out;
     }
     bool job_completed = strcmp(job.cat_reply.jobs[0].status, "completed") == 0;
-    if (strcmp(job.cat_reply.jobs[0].status, "expired") == 0) {  /* its tape was recycled (issue 8.6) */
-        fprintf(stderr, "tapeflow restore: job %s cannot be restored: %s\n", job_id,
-                job.cat_reply.jobs[0].message ? job.cat_reply.jobs[0].message : "it expired");
-        tf_msg_clear(&job);
-        goto out;
-    }
+    /* An expired job (a tape of it was recycled) still restores what is on its other tapes;
+       the archives that were on the recycled tape are named and skipped below. */
     tf_msg_clear(&job);
 
     if (npatterns == 0) {
@@ -261,10 +261,19 @@ cmd_restore(cli_t *cli, int argc, char **argv)
         if (s_plan_add(&plan, client, job_id, owned[i], &err) != TF_OK)
             goto query_failed;
     }
-    /* Only what is on tape can be read. */
-    size_t readable = 0, missing = 0;
+    /* Only what is on tape can be read; archives on a recycled tape are gone. */
+    size_t readable = 0, missing = 0, lost = 0;
     for (size_t i = 0; i < plan.nrows; i++) {
-        if (plan.rows[i].written)
+        const tf_msg_archive_row_t *a = &plan.rows[i];
+        if (a->written && a->lost) {
+            char when[64];
+            tf_clock_format(a->lost_ms, when, sizeof when);
+            fprintf(stderr, "tapeflow restore: archive %s was on tape %s, recycled on %s: lost (%llu "
+                    "file%s not restored)\n", a->archive_id, a->volume ? a->volume : "?", when,
+                    (unsigned long long) a->files, a->files == 1 ? "" : "s");
+            lost++;
+        }
+        else if (a->written)
             plan.rows[readable++] = plan.rows[i];
         else
             missing++;
@@ -275,7 +284,10 @@ cmd_restore(cli_t *cli, int argc, char **argv)
                 missing == 1 ? "" : "s", job_id, missing == 1 ? "is" : "are",
                 job_completed ? "" : " (the job has not completed)");
     if (plan.nrows == 0) {
-        if (npatterns)
+        if (lost)
+            fprintf(stderr, "tapeflow restore: nothing restored: every archive of job %s to read was on a "
+                    "recycled tape (%zu lost)\n", job_id, lost);
+        else if (npatterns)
             fprintf(stderr, "tapeflow restore: nothing of job %s on tape matches %s%s (list files with: "
                     "tapeflow job %s)\n", job_id, argv[optind], npatterns > 1 ? " ..." : "", job_id);
         else
@@ -294,7 +306,9 @@ cmd_restore(cli_t *cli, int argc, char **argv)
         fprintf(stderr, "restoring from %zu archive%s of job %s into %s\n", plan.nrows,
                 plan.nrows == 1 ? "" : "s", job_id, dest);
     tf_msg_t result;
-    int call = tf_client_call(client, "tape", NULL, job_id, &request, &result,
+    /* The item carries no job id: a restore is not part of the backup job (cancelling the job
+       must not cancel it, and its failure is not the job's). */
+    int call = tf_client_call(client, "tape", NULL, NULL, &request, &result,
                               (int) (timeout_s * 1000 > INT32_MAX ? INT32_MAX : timeout_s * 1000), &err);
     if (call != TF_OK) {
         fprintf(stderr, "tapeflow restore: %s\n", err.message);
@@ -311,10 +325,10 @@ cmd_restore(cli_t *cli, int argc, char **argv)
        "Restore outcome"). */
     bool nothing = r->files == 0;
     bool complete = !nothing && r->refused == 0 && r->kept == 0 && r->collisions == 0
-                    && r->failures_count == 0 && r->warnings == 0 && missing == 0;
+                    && r->failures_count == 0 && r->warnings == 0 && missing == 0 && lost == 0;
     char summary[1400] = "";
     if (!complete)
-        s_summary(r, nothing && npatterns > 0, missing, summary, sizeof summary);
+        s_summary(r, nothing && npatterns > 0, missing, lost, summary, sizeof summary);
     if (cli->json) {
         tf_json_t *j = tf_json_new();
         tf_json_object_begin(j, NULL);
@@ -331,6 +345,7 @@ cmd_restore(cli_t *cli, int argc, char **argv)
         tf_json_int(j, "kept", (int64_t) r->kept);
         tf_json_int(j, "collisions", (int64_t) r->collisions);
         tf_json_int(j, "archives_failed", (int64_t) r->failures_count);
+        tf_json_int(j, "archives_lost", (int64_t) lost);
         tf_json_array_begin(j, "failures");
         for (size_t i = 0; i < r->failures_count; i++) {
             tf_json_object_begin(j, NULL);
