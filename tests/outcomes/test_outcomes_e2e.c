@@ -534,6 +534,14 @@ test_expired_job_restores_other_tape(void **state)
     struct stat st;
     if (stat(back, &st) != 0 || st.st_size != 1000)
         fail_msg("%s not restored", back);
+    /* --json lists the lost archives. */
+    char dest[PATH_MAX];
+    snprintf(dest, sizeof dest, "%s/back2", fx->dir);
+    assert_int_equal(s_cli(fx, &out, "restore", job, "--to", dest, "--json", NULL), 1);
+    snprintf(want, sizeof want, "\"lost\":[{\"archive_id\":\"%s\",\"volume\":\"TF0009\",\"lost_ms\":", archive);
+    if (tf_test_json_int(out, "archives_lost") != 1 || !strstr(out, want))
+        fail_msg("restore --json:\n%s", out);
+    free(out);
 }
 
 /* --- item 6: retention 0 without the flag is refused ------------------------------------- */

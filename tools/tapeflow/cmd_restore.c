@@ -226,6 +226,7 @@ cmd_restore(cli_t *cli, int argc, char **argv)
 
     int rc = CLI_EXIT_FAIL;
     s_plan_t plan = {0};
+    tf_msg_archive_row_t *lost_rows = NULL;   /* borrowed from the plan's replies */
     tf_msg_path_row_t *patterns = npatterns ? calloc((size_t) npatterns, sizeof *patterns) : NULL;
     char **owned = npatterns ? calloc((size_t) npatterns * 2, sizeof *owned) : NULL;
     tf_client_t *client = tf_client_new(tf_config_get(cli->cfg, "broker/endpoint"), &err);
@@ -261,11 +262,18 @@ cmd_restore(cli_t *cli, int argc, char **argv)
         if (s_plan_add(&plan, client, job_id, owned[i], &err) != TF_OK)
             goto query_failed;
     }
-    /* Only what is on tape can be read; archives on a recycled tape are gone. */
+    /* Only what is on tape can be read; archives on a recycled tape are gone (kept in
+       lost_rows for --json). */
     size_t readable = 0, missing = 0, lost = 0;
+    lost_rows = plan.nrows ? calloc(plan.nrows, sizeof *lost_rows) : NULL;
+    if (plan.nrows && !lost_rows) {
+        fprintf(stderr, "tapeflow restore: out of memory\n");
+        goto out;
+    }
     for (size_t i = 0; i < plan.nrows; i++) {
         const tf_msg_archive_row_t *a = &plan.rows[i];
         if (a->written && a->lost) {
+            lost_rows[lost] = *a;
             char when[64];
             tf_clock_format(a->lost_ms, when, sizeof when);
             fprintf(stderr, "tapeflow restore: archive %s was on tape %s, recycled on %s: lost (%llu "
@@ -346,6 +354,16 @@ cmd_restore(cli_t *cli, int argc, char **argv)
         tf_json_int(j, "collisions", (int64_t) r->collisions);
         tf_json_int(j, "archives_failed", (int64_t) r->failures_count);
         tf_json_int(j, "archives_lost", (int64_t) lost);
+        tf_json_array_begin(j, "lost");
+        for (size_t i = 0; i < lost; i++) {
+            tf_json_object_begin(j, NULL);
+            tf_json_str(j, "archive_id", lost_rows[i].archive_id);
+            tf_json_str(j, "volume", lost_rows[i].volume);
+            tf_json_int(j, "lost_ms", lost_rows[i].lost_ms);
+            tf_json_int(j, "files", (int64_t) lost_rows[i].files);
+            tf_json_object_end(j);
+        }
+        tf_json_array_end(j);
         tf_json_array_begin(j, "failures");
         for (size_t i = 0; i < r->failures_count; i++) {
             tf_json_object_begin(j, NULL);
@@ -390,6 +408,7 @@ out:
         free(owned[i]);
     free(owned);
     free(patterns);
+    free(lost_rows);
     s_plan_clear(&plan);
     return rc;
 }
