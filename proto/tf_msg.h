@@ -444,6 +444,8 @@ typedef struct {
     tf_msg_segment_row_t *segments; /* spanned archives: every segment in order (the first is
                                        volume/tape_file above); empty for one-volume archives */
     size_t segments_count;
+    bool lost;                      /* its tape was recycled (relabelled): the archive is gone */
+    int64_t lost_ms;                /* when that tape was relabelled; 0 when not lost */
 } tf_msg_archive_row_t;
 
 /* A tape volume as the catalog knows it (docs/catalog.md, "Volumes"). */

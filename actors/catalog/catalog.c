@@ -334,21 +334,37 @@ s_group_from_id(const char *archive_id)
 
 /* ------------------------------------------------------------------ open / close ------- */
 
-/* Catalogs written before files.mtime_nsec existed get the column (0: whole seconds). */
+/* Adds column (with its declaration) to table in catalogs written before it existed. */
 static int
-s_files_mtime_nsec(catalog_t *self, tf_err_t *err)
+s_add_column(catalog_t *self, const char *table, const char *column, const char *decl, tf_err_t *err)
 {
-    sqlite3_stmt *stmt = catalog_prepare(self, "SELECT 1 FROM pragma_table_info('files') "
-                                               "WHERE name = 'mtime_nsec'", err);
+    sqlite3_stmt *stmt = catalog_prepare(self, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", err);
     if (!stmt)
         return TF_ERR_DB;
-    int step = sqlite3_step(stmt);
+    int step = (s_bind_text(stmt, 1, table) | s_bind_text(stmt, 2, column)) == SQLITE_OK ? sqlite3_step(stmt)
+                                                                                         : SQLITE_ERROR;
     sqlite3_finalize(stmt);
     if (step == SQLITE_ROW)
         return TF_OK;
     if (step != SQLITE_DONE)
-        return catalog_db_error(self, err, "cannot read the columns of files");
-    return s_exec(self, "ALTER TABLE files ADD COLUMN mtime_nsec INTEGER NOT NULL DEFAULT 0", err);
+        return catalog_db_error(self, err, "cannot read the columns of a table");
+    char sql[256];
+    snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", table, column, decl);
+    return s_exec(self, sql, err);
+}
+
+/* Columns added after the first schema: files.mtime_nsec (0: whole seconds); jobs.scan_message
+   and jobs.scan_warnings (the scan's own message and warnings, kept apart from the message
+   later stages replace); archives.lost (1: its tape was recycled, the archive is gone). */
+static int
+s_migrate(catalog_t *self, tf_err_t *err)
+{
+    if (s_add_column(self, "files", "mtime_nsec", "INTEGER NOT NULL DEFAULT 0", err) != TF_OK
+        || s_add_column(self, "jobs", "scan_message", "TEXT", err) != TF_OK
+        || s_add_column(self, "jobs", "scan_warnings", "INTEGER NOT NULL DEFAULT 0", err) != TF_OK
+        || s_add_column(self, "archives", "lost", "INTEGER NOT NULL DEFAULT 0", err) != TF_OK)
+        return TF_ERR_DB;
+    return TF_OK;
 }
 
 catalog_t *
@@ -402,7 +418,7 @@ catalog_open(const char *path, tf_err_t *err)
     char sql[64];
     snprintf(sql, sizeof sql, "PRAGMA user_version=%d", S_SCHEMA_VERSION);
     if (s_begin(self, err) != TF_OK
-        || s_end(self, s_exec(self, s_schema, err) == TF_OK && s_files_mtime_nsec(self, err) == TF_OK
+        || s_end(self, s_exec(self, s_schema, err) == TF_OK && s_migrate(self, err) == TF_OK
                            ? s_exec(self, sql, err) : TF_ERR_DB, err)
                != TF_OK) {
         tf_err_prefix(err, "cannot create the catalog schema: ");
@@ -519,11 +535,11 @@ s_job_check_complete(catalog_t *self, const char *job_id, int64_t now, bool refr
 {
     sqlite3_stmt *stmt = catalog_prepare(self,
         "SELECT j.status, j.scanned, j.groups_total, j.warnings, j.files_done, j.bytes_done, "
-        "  j.archives_written, j.message, "
+        "  j.archives_written, j.scan_message, "
         "  (SELECT count(DISTINCT a.group_no) FROM archives a WHERE a.job_id = j.job_id "
-        "     AND a.written = 1 AND a.file_rows >= a.files "
+        "     AND a.written = 1 AND a.lost = 0 AND a.file_rows >= a.files "
         "     AND a.group_no BETWEEN 1 AND j.groups_total), "
-        "  j.files_total, j.completed_ms IS NOT NULL "
+        "  j.files_total, j.completed_ms IS NOT NULL, j.scan_warnings "
         "FROM jobs j WHERE j.job_id = ?1", err);
     if (!stmt)
         return TF_ERR_DB;
@@ -544,15 +560,34 @@ s_job_check_complete(catalog_t *self, const char *job_id, int64_t now, bool refr
     uint64_t files = (uint64_t) sqlite3_column_int64(stmt, 4);
     uint64_t bytes = (uint64_t) sqlite3_column_int64(stmt, 5);
     uint64_t archives = (uint64_t) sqlite3_column_int64(stmt, 6);
-    const char *old = (const char *) sqlite3_column_text(stmt, 7);
+    /* The scan's own message and warnings (later stages replace the job's message). */
+    const char *scan_message = (const char *) sqlite3_column_text(stmt, 7);
     uint64_t complete = (uint64_t) sqlite3_column_int64(stmt, 8);
     uint64_t files_total = (uint64_t) sqlite3_column_int64(stmt, 9);
+    uint64_t scan_warnings = (uint64_t) sqlite3_column_int64(stmt, 11);
     /* Ended by this check before (completed_ms set; a stage's failure or an expiry is left alone). */
     bool ended = sqlite3_column_int(stmt, 10) != 0 && status
                  && (strcmp(status, "completed") == 0 || strcmp(status, "completed_with_warnings") == 0
                      || strcmp(status, "failed") == 0);
     char was[32];
     snprintf(was, sizeof was, "%s", status ? status : "");
+    /* Cancelled while its last archives were going to tape (the cancel was recorded first): it
+       stays cancelled, and says that all of it is on tape (tapeflow restore works). */
+    if (!refresh && status && strcmp(status, "cancelled") == 0 && scanned && complete >= groups) {
+        sqlite3_finalize(stmt);
+        char note[160];
+        snprintf(note, sizeof note, "; all %" PRIu64 " archive%s of this job reached tape (restore with: "
+                 "tapeflow restore %s)", archives, archives == 1 ? "" : "s", job_id);
+        stmt = catalog_prepare(self,
+            "UPDATE jobs SET message = substr(COALESCE(message, 'cancelled') || ?2, 1, ?4), updated_ms = ?3 "
+            "WHERE job_id = ?1 AND status = 'cancelled' AND instr(COALESCE(message, ''), ' reached tape (') = 0",
+            err);
+        if (!stmt)
+            return TF_ERR_DB;
+        return s_run(self, stmt, s_bind_text(stmt, 1, job_id) | s_bind_text(stmt, 2, note)
+                     | sqlite3_bind_int64(stmt, 3, now) | sqlite3_bind_int(stmt, 4, TF_MSG_MAX_TEXT - 1),
+                     "cannot note the cancelled job's archives", NULL, err);
+    }
     if (refresh ? !ended : (!open || !scanned || complete < groups)) {
         sqlite3_finalize(stmt);
         return TF_OK;
@@ -565,13 +600,10 @@ s_job_check_complete(catalog_t *self, const char *job_id, int64_t now, bool refr
         return rc;
     }
     uint64_t missing = files < files_total ? files_total - files : 0;
-    uint64_t scan_warnings = warnings > entry_warnings ? warnings - entry_warnings : 0;
     const char *outcome = "completed", *stage = "catalog", *detail = NULL;
     char size[32], text[8192], message[TF_MSG_MAX_TEXT], scan_part[TF_MSG_MAX_TEXT + 16] = "";
-    if (scan_warnings > 0 && old && *old && !refresh)
-        snprintf(scan_part, sizeof scan_part, "; scan: %s", old);
-    else if (scan_warnings > 0 && old && strstr(old, "; scan: "))
-        snprintf(scan_part, sizeof scan_part, "%s", strstr(old, "; scan: "));
+    if (scan_warnings > 0 && scan_message && *scan_message)
+        snprintf(scan_part, sizeof scan_part, "; scan: %s", scan_message);
     if (files_total > 0 && files == 0) {
         /* Nothing at all was stored: not a backup. */
         outcome = "failed";
@@ -593,9 +625,9 @@ s_job_check_complete(catalog_t *self, const char *job_id, int64_t now, bool refr
         if (first[0])
             snprintf(text, sizeof text, "completed with %" PRIu64 " warning%s: %s%s", warnings,
                      warnings == 1 ? "" : "s", first, scan_part);
-        else if (old && *old)
+        else if (scan_warnings > 0 && scan_message && *scan_message)
             snprintf(text, sizeof text, "completed with %" PRIu64 " warning%s: %s", warnings,
-                     warnings == 1 ? "" : "s", old);
+                     warnings == 1 ? "" : "s", scan_message);
         else
             snprintf(text, sizeof text, "completed: %" PRIu64 " file%s, %s in %" PRIu64 " archive%s (with "
                      "warnings)", files, files == 1 ? "" : "s", tf_units_bytes(bytes, size, sizeof size),
@@ -738,12 +770,30 @@ s_job_stage(catalog_t *self, const tf_msg_cat_job_t *m, int64_t t, tf_err_t *err
     return rc;
 }
 
+/* A note on a job still going (the stager waiting for holding-disk space, resuming): the
+   message only - stage, stage_ms and status stay (a job already in tape is not moved back);
+   an ended job keeps its final message. */
+static int
+s_job_note(catalog_t *self, const tf_msg_cat_job_t *m, int64_t t, tf_err_t *err)
+{
+    if (!m->message || !*m->message)
+        return TF_OK;
+    sqlite3_stmt *stmt = catalog_prepare(self,
+        "UPDATE jobs SET message = ?2, updated_ms = MAX(updated_ms, ?3) "
+        "WHERE job_id = ?1 AND status IN ('queued', 'running')", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    int b = s_bind_text(stmt, 1, m->job_id) | s_bind_text(stmt, 2, m->message) | sqlite3_bind_int64(stmt, 3, t);
+    return s_run(self, stmt, b, "cannot record the job's note", NULL, err);
+}
+
 static int
 s_job_scanned(catalog_t *self, const tf_msg_cat_job_t *m, int64_t t, tf_err_t *err)
 {
     sqlite3_stmt *stmt = catalog_prepare(self,
         "UPDATE jobs SET scanned = 1, files_total = ?2, bytes_total = ?3, groups_total = ?4, "
         "  warnings = warnings + ?5, "   /* the compressors' entry warnings may be there already */
+        "  scan_warnings = ?5, scan_message = ?6, "
         "  message = CASE WHEN status IN ('queued', 'running') THEN COALESCE(?6, message) "
         "            ELSE message END, "
         "  status = CASE WHEN status = 'queued' THEN 'running' ELSE status END, "
@@ -781,15 +831,19 @@ s_job_operator(catalog_t *self, const tf_msg_cat_job_t *m, int64_t t, tf_err_t *
           "WHERE job_id = ?1 AND status IN ('queued', 'running', 'failed')"
         : "UPDATE jobs SET status = 'running', message = ?2, detail = NULL, updated_ms = ?3, "
           "  stage_ms = ?3 "
-          "WHERE job_id = ?1 AND status IN ('failed', 'cancelled')", err);
+          "WHERE job_id = ?1 AND status IN ('failed', 'cancelled') "
+          /* archives on a recycled tape are gone: running again cannot complete it */
+          "  AND NOT EXISTS (SELECT 1 FROM archives WHERE job_id = ?1 AND lost != 0)", err);
     if (!stmt)
         return TF_ERR_DB;
     int b = s_bind_text(stmt, 1, m->job_id) | s_bind_text(stmt, 2, message)
             | sqlite3_bind_int64(stmt, 3, t);
     int changes = 0;
     int rc = s_run(self, stmt, b, cancel ? "cannot cancel the job" : "cannot retry the job", &changes, err);
-    if (rc == TF_OK && changes > 0)
+    if (rc == TF_OK && changes > 0) {
         tf_log_info("job %s: %s", m->job_id, message);
+        s_event_add(self, m->job_id, cancel ? "cancelled" : "retried", NULL);
+    }
     /* A retried job whose archives are all in already (it failed in its last step) is done. */
     if (rc == TF_OK && !cancel && changes > 0)
         rc = s_job_check_complete(self, m->job_id, t, false, err);
@@ -804,10 +858,10 @@ s_cat_job(catalog_t *self, const tf_msg_cat_job_t *m, tf_err_t *err)
         return tf_err_set(err, TF_ERR_INVALID, "cat_job: empty job_id");
     bool known = strcmp(op, "create") == 0 || strcmp(op, "stage") == 0
                  || strcmp(op, "scanned") == 0 || strcmp(op, "failed") == 0
-                 || s_operator_op(op);
+                 || strcmp(op, "note") == 0 || s_operator_op(op);
     if (!known)
         return tf_err_set(err, TF_ERR_INVALID, "cat_job %s: unknown op '%s' (expected create, "
-                          "stage, scanned, failed, cancelled or retried)", m->job_id, op);
+                          "stage, note, scanned, failed, cancelled or retried)", m->job_id, op);
     if (strcmp(op, "stage") == 0 && (!m->stage || !*m->stage))
         return tf_err_set(err, TF_ERR_INVALID, "cat_job %s: op stage without a stage name", m->job_id);
     int64_t t = m->time_ms > 0 ? m->time_ms : catalog_now(self);
@@ -822,6 +876,8 @@ s_cat_job(catalog_t *self, const tf_msg_cat_job_t *m, tf_err_t *err)
             rc = s_job_stage(self, m, t, err);
         else if (strcmp(op, "scanned") == 0)
             rc = s_job_scanned(self, m, t, err);
+        else if (strcmp(op, "note") == 0)
+            rc = s_job_note(self, m, t, err);
         else if (s_operator_op(op))
             rc = s_job_operator(self, m, t, err);
         else
@@ -1147,7 +1203,7 @@ s_cat_written(catalog_t *self, const tf_msg_cat_written_t *m, tf_err_t *err)
         sqlite3_stmt *stmt = catalog_prepare(self,
             "UPDATE jobs SET (files_done, bytes_done, archives_written) = "
             "  (SELECT COALESCE(SUM(files), 0), COALESCE(SUM(bytes), 0), COUNT(*) FROM archives "
-            "   WHERE job_id = ?1 AND written = 1), "
+            "   WHERE job_id = ?1 AND written = 1 AND lost = 0), "
             "  status = CASE WHEN status = 'queued' THEN 'running' ELSE status END, "
             "  updated_ms = ?2 "
             "WHERE job_id = ?1", err);
@@ -1190,21 +1246,27 @@ s_name_ok(const char *name)
     return true;
 }
 
-/* A new generation of volume m->label (relabelled: recycled, erased, labelled again): the jobs
-   whose archives were on it lose them. Completed jobs become expired. Which archives were on the
-   older generations: for a fresh label (nothing written yet - the tape writer and 'tapeflow
-   tape' report a relabel at once) every archive recorded on the volume; for a report that
-   already counts archives of the new generation, those recorded before the label was written. */
+/* A new generation of volume m->label (relabelled: recycled, erased, labelled again): the
+   archives of every job on the older generations are lost (archives.lost = the relabel time)
+   and no longer count: the job's progress is recounted, a completed job becomes expired, a
+   queued or running one fails (it can never complete), a failed, cancelled or expired one
+   keeps its status and says so in its message. Which archives were on the older generations:
+   for a fresh label (nothing written yet - the tape writer and 'tapeflow tape' report a relabel
+   at once) every archive recorded on the volume; for a report that already counts archives of
+   the new generation, those recorded before the label was written. */
+#define S_ON_OLD_GENERATION                                                                         \
+    "a.written = 1 AND a.lost = 0 "                                                                 \
+    "AND (a.volume = ?1 OR EXISTS (SELECT 1 FROM segments g WHERE g.archive_id = a.archive_id "     \
+    "     AND g.volume = ?1)) "                                                                     \
+    "AND (?2 OR a.written_ms < ?3) "
+
 static int
 s_volume_recycled(catalog_t *self, const tf_msg_cat_volume_t *m, int64_t now, tf_err_t *err)
 {
     bool fresh = m->last_written_ms == 0 && m->tape_files <= 1;
     sqlite3_stmt *stmt = catalog_prepare(self,
-        "SELECT a.job_id, count(*) FROM archives a JOIN jobs j ON j.job_id = a.job_id "
-        "WHERE a.written = 1 AND j.status IN ('completed', 'completed_with_warnings') "
-        "  AND (a.volume = ?1 OR EXISTS (SELECT 1 FROM segments g WHERE g.archive_id = a.archive_id "
-        "       AND g.volume = ?1)) "
-        "  AND (?2 OR a.written_ms < ?3) "
+        "SELECT a.job_id, j.status, count(*) FROM archives a JOIN jobs j ON j.job_id = a.job_id "
+        "WHERE " S_ON_OLD_GENERATION
         "GROUP BY a.job_id ORDER BY a.job_id", err);
     if (!stmt)
         return TF_ERR_DB;
@@ -1215,6 +1277,7 @@ s_volume_recycled(catalog_t *self, const tf_msg_cat_volume_t *m, int64_t now, tf
     }
     typedef struct {
         char *job_id;
+        char status[32];
         uint64_t archives;
     } s_hit_t;
     s_hit_t *hits = NULL;
@@ -1232,7 +1295,9 @@ s_volume_recycled(catalog_t *self, const tf_msg_cat_volume_t *m, int64_t now, tf
             cap = ncap;
         }
         hits[count].job_id = strdup((const char *) sqlite3_column_text(stmt, 0));
-        hits[count].archives = (uint64_t) sqlite3_column_int64(stmt, 1);
+        const char *status = (const char *) sqlite3_column_text(stmt, 1);
+        snprintf(hits[count].status, sizeof hits[count].status, "%s", status ? status : "");
+        hits[count].archives = (uint64_t) sqlite3_column_int64(stmt, 2);
         if (!hits[count].job_id) {
             rc = tf_err_set(err, TF_ERR_NOMEM, "out of memory marking the jobs of volume %s", m->label);
             break;
@@ -1242,24 +1307,63 @@ s_volume_recycled(catalog_t *self, const tf_msg_cat_volume_t *m, int64_t now, tf
     sqlite3_finalize(stmt);
     if (rc == TF_OK && s != SQLITE_DONE)
         rc = catalog_db_error(self, err, "cannot find the jobs on a recycled volume");
+    if (rc == TF_OK && count > 0) {
+        stmt = catalog_prepare(self, "UPDATE archives AS a SET lost = ?4 WHERE " S_ON_OLD_GENERATION, err);
+        rc = stmt ? s_run(self, stmt, s_bind_text(stmt, 1, m->label) | sqlite3_bind_int(stmt, 2, fresh ? 1 : 0)
+                          | sqlite3_bind_int64(stmt, 3, m->created_ms)
+                          | sqlite3_bind_int64(stmt, 4, m->created_ms > 0 ? m->created_ms : now),
+                          "cannot mark the archives of a recycled volume lost", NULL, err)
+                  : TF_ERR_DB;
+    }
     char when[64];
     tf_clock_format(m->created_ms, when, sizeof when);
     for (size_t i = 0; rc == TF_OK && i < count; i++) {
-        char message[TF_MSG_MAX_TEXT];
-        snprintf(message, sizeof message, "expired: tape %s was relabelled for pool %s on %s (recycled); "
-                 "the %" PRIu64 " archive%s of this job on it %s gone and cannot be restored", m->label,
-                 m->pool, when, hits[i].archives, hits[i].archives == 1 ? "" : "s",
-                 hits[i].archives == 1 ? "is" : "are");
+        const char *job_id = hits[i].job_id, *status = hits[i].status;
+        char lost[TF_MSG_MAX_TEXT];
+        snprintf(lost, sizeof lost, "tape %s was relabelled for pool %s on %s (recycled); the %" PRIu64
+                 " archive%s of this job on it %s gone and cannot be restored", m->label, m->pool, when,
+                 hits[i].archives, hits[i].archives == 1 ? "" : "s", hits[i].archives == 1 ? "is" : "are");
         stmt = catalog_prepare(self,
-            "UPDATE jobs SET status = 'expired', message = ?2, updated_ms = ?3 "
-            "WHERE job_id = ?1 AND status IN ('completed', 'completed_with_warnings')", err);
+            "UPDATE jobs SET (files_done, bytes_done, archives_written) = "
+            "  (SELECT COALESCE(SUM(files), 0), COALESCE(SUM(bytes), 0), COUNT(*) FROM archives "
+            "   WHERE job_id = ?1 AND written = 1 AND lost = 0), updated_ms = ?2 "
+            "WHERE job_id = ?1", err);
+        rc = stmt ? s_run(self, stmt, s_bind_text(stmt, 1, job_id) | sqlite3_bind_int64(stmt, 2, now),
+                          "cannot recount a job's archives", NULL, err)
+                  : TF_ERR_DB;
+        if (rc != TF_OK)
+            break;
+        char message[TF_MSG_MAX_TEXT + 64];
+        bool completed = strcmp(status, "completed") == 0 || strcmp(status, "completed_with_warnings") == 0;
+        if (strcmp(status, "queued") == 0 || strcmp(status, "running") == 0) {
+            /* Still going: it can never complete with archives that are gone. */
+            snprintf(message, sizeof message, "failed: %s; run the backup again", lost);
+            char text[TF_MSG_MAX_TEXT];
+            s_copy_text(text, sizeof text, message);
+            rc = s_job_fail(self, job_id, "tape", text, lost, now, err);
+            continue;
+        }
         int changes = 0;
-        rc = stmt ? s_run(self, stmt, s_bind_text(stmt, 1, hits[i].job_id) | s_bind_text(stmt, 2, message)
-                          | sqlite3_bind_int64(stmt, 3, now), "cannot mark a job expired", &changes, err)
+        if (completed) {
+            snprintf(message, sizeof message, "expired: %s", lost);
+            stmt = catalog_prepare(self,
+                "UPDATE jobs SET status = 'expired', message = substr(?2, 1, ?4), updated_ms = ?3 "
+                "WHERE job_id = ?1 AND status IN ('completed', 'completed_with_warnings')", err);
+        }
+        else {  /* failed, cancelled, expired: the status stays, the message tells */
+            snprintf(message, sizeof message, "; %s", lost);
+            stmt = catalog_prepare(self,
+                "UPDATE jobs SET message = substr(COALESCE(message, status) || ?2, 1, ?4), updated_ms = ?3 "
+                "WHERE job_id = ?1", err);
+        }
+        rc = stmt ? s_run(self, stmt, s_bind_text(stmt, 1, job_id) | s_bind_text(stmt, 2, message)
+                          | sqlite3_bind_int64(stmt, 3, now) | sqlite3_bind_int(stmt, 4, TF_MSG_MAX_TEXT - 1),
+                          "cannot mark a job's archives lost", &changes, err)
                   : TF_ERR_DB;
         if (rc == TF_OK && changes > 0) {
-            tf_log_info("job %s %s", hits[i].job_id, message);
-            s_event_add(self, hits[i].job_id, "expired", NULL);
+            tf_log_info("job %s (%s): %s", job_id, completed ? "expired" : status, lost);
+            if (completed)
+                s_event_add(self, job_id, "expired", NULL);
         }
     }
     for (size_t i = 0; i < count; i++)
@@ -1267,6 +1371,7 @@ s_volume_recycled(catalog_t *self, const tf_msg_cat_volume_t *m, int64_t now, tf
     free(hits);
     return rc;
 }
+#undef S_ON_OLD_GENERATION
 
 /* The whole state of one volume, absolute: a repeat changes nothing, an older report (time_ms
    before the stored updated_ms) is ignored, so reports may arrive in any order. A newer label

@@ -857,7 +857,7 @@ s_tell_catalog(stager_t *self, const char *job_id, const char *what, const char 
     snprintf(item_id, sizeof item_id, "%s-space-%s-%lld", job_id, what, (long long) wall);
     tf_msg_t msg = {.type = TF_MSG_CAT_JOB};
     msg.cat_job = (tf_msg_cat_job_t){
-        .job_id = (char *) job_id, .op = "stage", .stage = "stage", .message = (char *) text, .time_ms = wall};
+        .job_id = (char *) job_id, .op = "note", .stage = "stage", .message = (char *) text, .time_ms = wall};
     tf_err_t err = {0};
     if (announcer_submit(self->announcer, "catalog", item_id, job_id, &msg, &err) != TF_OK)
         tf_log_warn("job %s: %s", job_id, err.message);

@@ -93,6 +93,7 @@ typedef struct {
     bool cancelled;            /* the job was cancelled meanwhile: no back-off before handing back */
     s_vol_t vol;
     tf_drive_t *rdrive;        /* restore: the drive on the volume being read */
+    const char *restore_job;   /* restore: the job restored (the item itself carries no job id) */
 } s_item_t;
 
 tapewriter_t *
@@ -1273,8 +1274,7 @@ s_restore_mount(void *arg, tf_drive_t *current, const char *volume, tf_err_t *er
     if (rc == TF_OK && (!e || e->type != TF_CHANGER_SLOT)) {
         char text[1500];
         snprintf(text, sizeof text, "restore of job %.128s needs volume %s in drive %s: it is not in a slot of "
-                 "changer %.1000s; put it in and run the restore again", it->work && it->work->job_id
-                 ? it->work->job_id : "?", volume, tw->drive_name, tw->changer_url);
+                 "changer %.1000s; put it in and run the restore again", it->restore_job ? it->restore_job : "?", volume, tw->drive_name, tw->changer_url);
         s_mount_alert(it, text);
         rc = tf_err_set(err, TF_ERR_DEVICE, "%s", text);
     }
@@ -1282,7 +1282,7 @@ s_restore_mount(void *arg, tf_drive_t *current, const char *volume, tf_err_t *er
         rc = tf_changer_load(chg, e->number, tw->changer_drive, err);
     if (rc == TF_OK) {
         s_event(it, false, "info", "restore of job %s: loading volume %s from slot %d into drive %s",
-                it->work && it->work->job_id ? it->work->job_id : "?", volume, e->number, tw->drive_name);
+                it->restore_job ? it->restore_job : "?", volume, e->number, tw->drive_name);
         it->rdrive = s_open_drive(it, err);
     }
     else if (err->code != TF_ERR_DEVICE || !strstr(err->message, "restore of job"))
@@ -1299,7 +1299,7 @@ s_restore_wait(void *arg, tf_drive_t *current, const char *volume, tf_err_t *err
 {
     s_item_t *it = arg;
     tapewriter_t *tw = it->tw;
-    const char *job = it->work && it->work->job_id ? it->work->job_id : "?";
+    const char *job = it->restore_job ? it->restore_job : "?";
     tf_err_t uerr = {0};
     if (current && tf_drive_unload(current, &uerr) != TF_OK
         && tf_drive_last_cond(current) != TF_DRIVE_COND_NO_MEDIUM)
@@ -1383,6 +1383,7 @@ s_count_read_error(s_item_t *it, tf_drive_t *drive)
 static int
 s_handle_restore(s_item_t *it, const tf_msg_tape_restore_t *req, tf_err_t *err)
 {
+    it->restore_job = req->job_id && *req->job_id ? req->job_id : it->work ? it->work->job_id : NULL;
     /* Delivered again: the tape writer stopped (or was restarted) in the middle of this
        restore. Running it again would meet its own half-done work as existing files; the
        operator runs it again knowingly instead. */

@@ -186,7 +186,8 @@ static tf_msg_archive_row_t s_archives[] = {
     {.archive_id = "J1-g00002", .tape_file = UINT64_MAX, .block = UINT64_MAX,
      .size = UINT64_MAX},
     {.archive_id = "J1-g00003", .job_id = "J1", .group_no = 3, .volume = "TF0002L8",
-     .tape_file = 7, .block = 8, .blocks = 9, .size = 10, .checksum = "c", .files = 11},
+     .tape_file = 7, .block = 8, .blocks = 9, .size = 10, .checksum = "c", .files = 11,
+     .lost = true, .lost_ms = 1795258211000},
 };
 static tf_msg_volume_row_t s_volumes[] = {
     {.label = "TF0001", .pool = "default", .state = "appendable", .media_type = "sim",

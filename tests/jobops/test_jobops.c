@@ -322,6 +322,37 @@ test_cancel_running_job(void **state)
     assert_int_equal(s_staged_files(fx, job), 0);
 }
 
+/* A restore is not part of the backup job: after the job was cancelled, `tapeflow restore`
+   of it restores what reached tape (the broker does not cancel the restore item with the job). */
+static void
+test_restore_cancelled_job(void **state)
+{
+    fx_t *fx = *state;
+    char src[PATH_MAX], job[128], *out = NULL;
+    s_backup_until_writing(fx, src, sizeof src, job, sizeof job);
+    int rc = s_cli(fx, &out, "job", "cancel", job, NULL);
+    if (rc != 0)
+        fail_msg("cancel failed (%d): %s", rc, out ? out : "");
+    free(out);
+    s_wait_quiet(fx, 60000);
+    assert_true(s_job_status_is(fx, job, "cancelled"));
+    long long written = s_job_int(fx, job, "archives_written");
+    assert_true(written >= 1);
+
+    char dest[PATH_MAX];
+    snprintf(dest, sizeof dest, "%s/back", fx->dir);
+    rc = s_cli(fx, &out, "restore", job, "--to", dest, "--json", NULL);
+    if (rc != 0 || strstr(out ? out : "", "cancelled"))
+        fail_msg("restore of the cancelled job (%d): %s", rc, out ? out : "");
+    assert_int_equal(s_json_int(out, "archives_read"), written);
+    assert_true(s_json_int(out, "files") >= 1);
+    free(out);
+    /* The restore wrote nothing into the job's record. */
+    char *job_json = s_job(fx, job);
+    assert_null(strstr(job_json, "failed in tape"));
+    free(job_json);
+}
+
 static void
 test_cancel_keep_staged_then_retry(void **state)
 {
@@ -601,6 +632,7 @@ main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_cancel_running_job, s_setup_slow, s_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_keep_staged_then_retry, s_setup_slow, s_teardown),
+        cmocka_unit_test_setup_teardown(test_restore_cancelled_job, s_setup_slow, s_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_while_waiting_for_mount, s_setup_mount_wait, s_teardown),
         cmocka_unit_test_setup_teardown(test_retry_after_tape_failure, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_purge_failed_job, s_setup, s_teardown),

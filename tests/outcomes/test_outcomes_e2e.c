@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tf_client.h"
 #include "tf_clock.h"
 #include "tf_testproc.h"
 #include "tf_teststack.h"
@@ -241,6 +242,15 @@ test_vanished_files_completed_with_warnings(void **state)
     assert_int_equal(s_cli(fx, &out, "jobs", NULL), 0);
     assert_non_null(strstr(out, "completed_with_warnings"));
     free(out);
+    /* A retry would not read the missing entries: refused, pointing to --missing and a new backup. */
+    char args[PATH_MAX];
+    snprintf(args, sizeof args, "job retry %s", job);
+    assert_int_equal(s_cli_all(fx, &out, args), 1);
+    snprintf(want, sizeof want, "list them with 'tapeflow job %s --missing' and back them up with a new "
+             "'tapeflow backup'", job);
+    if (!strstr(out, want))
+        fail_msg("retry said:\n%s", out);
+    free(out);
 
     /* --missing lists exactly the deleted files, with the reason. */
     assert_int_equal(s_cli(fx, &out, "job", job, "--missing", NULL), 0);
@@ -414,12 +424,123 @@ test_recycled_tape_expires_job(void **state)
     assert_non_null(strstr(out, "expired"));
     free(out);
 
-    /* Restore of the expired job is refused with the reason. */
+    /* Restore of the expired job is not refused as a whole: each archive that was on the
+       recycled tape is named as lost and counted in the summary (exit 1); what is on other
+       tapes would be restored (here the job had only the one archive). */
     char args[PATH_MAX * 2];
     snprintf(args, sizeof args, "restore %s --to '%s/back'", job1, fx->dir);
     assert_int_equal(s_cli_all(fx, &out, args), 1);
-    if (!strstr(out, "cannot be restored: expired: tape TF0001 was relabelled"))
+    char want[256];
+    snprintf(want, sizeof want, "tapeflow restore: archive %s-g00001 was on tape TF0001, recycled on ", job1);
+    if (!strstr(out, want) || !strstr(out, ": lost (")
+        || !strstr(out, "every archive of job") || strstr(out, "cannot be restored: expired"))
         fail_msg("restore said:\n%s", out);
+    free(out);
+    /* An expired job is neither cancelled nor retried (the CLI said "cancelled" before). */
+    snprintf(args, sizeof args, "job cancel %s", job1);
+    assert_int_equal(s_cli_all(fx, &out, args), 1);
+    if (!strstr(out, "job ") || !strstr(out, " is expired: it completed, then a tape it was on was recycled"))
+        fail_msg("cancel said:\n%s", out);
+    free(out);
+    snprintf(args, sizeof args, "job retry %s", job1);
+    assert_int_equal(s_cli_all(fx, &out, args), 1);
+    if (!strstr(out, " is expired ("))
+        fail_msg("retry said:\n%s", out);
+    free(out);
+    assert_int_equal(s_cli(fx, &out, "job", job1, "--json", NULL), 1);
+    assert_non_null(strstr(out, "\"status\":\"expired\""));
+    free(out);
+}
+
+/* --- review F2: an expired job on two tapes restores what is on the tape that remains ------- */
+
+/* One file per group: the job has several archives. */
+static const char *s_small_groups[] = {"scanner/group_size=1", NULL};
+
+static int
+s_setup_small_groups(void **state)
+{
+    return s_setup_with(state, s_small_groups);
+}
+
+static void
+s_catalog_apply(fx_t *fx, tf_client_t *client, tf_msg_t *msg)
+{
+    tf_msg_t reply;
+    tf_err_t err = {0};
+    if (tf_client_call(client, "catalog", NULL, NULL, msg, &reply, 30000, &err) != TF_OK)
+        fail_msg("catalog item: %s", err.message);
+    tf_msg_clear(&reply);
+    (void) fx;
+}
+
+static void
+test_expired_job_restores_other_tape(void **state)
+{
+    fx_t *fx = *state;
+    assert_int_equal(tf_teststack_label(fx->stack, "tape0", "TF0001", "default"), 0);
+    char src[PATH_MAX], job[128];
+    s_make_tree(fx, "two", 3, src, sizeof src);
+    char *out = NULL;
+    assert_int_equal(tf_teststack_backup(fx->stack, src, "default", job, sizeof job, &out), 0);
+    free(out);
+    assert_int_equal(s_cli(fx, &out, "job", job, "--json", NULL), 0);
+    long long archives = tf_test_json_int(out, "archives_written");
+    free(out);
+    assert_true(archives >= 2);
+
+    /* The catalog learns that the job's last archive is on tape TF0009 (one drive here: the
+       second tape is simulated in the catalog), then that TF0009 was relabelled. */
+    tf_client_t *client = tf_client_new(tf_teststack_broker(fx->stack), NULL);
+    assert_non_null(client);
+    char archive[160];
+    snprintf(archive, sizeof archive, "%s-g%05lld", job, archives);
+    tf_msg_t m = {.type = TF_MSG_CAT_WRITTEN};
+    m.cat_written = (tf_msg_cat_written_t){.job_id = job, .archive_id = archive, .volume = "TF0009",
+                                           .drive = "tape1", .tape_file = 1, .block = 1, .blocks = 1,
+                                           .size = 4096, .checksum = "xxh128:00", .files = 1, .bytes = 1000};
+    s_catalog_apply(fx, client, &m);
+    int64_t now = tf_clock_wall_ms();
+    m = (tf_msg_t){.type = TF_MSG_CAT_VOLUME};
+    m.cat_volume = (tf_msg_cat_volume_t){.label = "TF0009", .pool = "default", .state = "appendable",
+                                         .created_ms = now - 60000, .tape_files = 2,
+                                         .last_written_ms = now - 1000, .time_ms = now};
+    s_catalog_apply(fx, client, &m);
+    m.cat_volume.created_ms = now + 1000;   /* relabelled: a new generation, nothing on it */
+    m.cat_volume.tape_files = 1;
+    m.cat_volume.last_written_ms = 0;
+    m.cat_volume.time_ms = now + 1000;
+    s_catalog_apply(fx, client, &m);
+    tf_client_destroy(&client);
+
+    assert_int_equal(s_cli(fx, &out, "job", job, "--json", NULL), 1);
+    assert_non_null(strstr(out, "\"status\":\"expired\""));
+    assert_int_equal(tf_test_json_int(out, "archives_written"), archives - 1);
+    free(out);
+
+    /* The restore reads the archives on TF0001 and names the lost one; exit 1. */
+    char args[PATH_MAX * 2];
+    snprintf(args, sizeof args, "restore %s --to '%s/back'", job, fx->dir);
+    assert_int_equal(s_cli_all(fx, &out, args), 1);
+    char want[300];
+    snprintf(want, sizeof want, "tapeflow restore: archive %s was on tape TF0009, recycled on ", archive);
+    if (!strstr(out, want) || !strstr(out, ", 1 archive lost (tape recycled); see above")
+        || !strstr(out, "files restored"))
+        fail_msg("restore said:\n%s", out);
+    free(out);
+    /* What was on TF0001 is back. */
+    char back[PATH_MAX * 2];
+    snprintf(back, sizeof back, "%s/back%s/f00.txt", fx->dir, src);
+    struct stat st;
+    if (stat(back, &st) != 0 || st.st_size != 1000)
+        fail_msg("%s not restored", back);
+    /* --json lists the lost archives. */
+    char dest[PATH_MAX];
+    snprintf(dest, sizeof dest, "%s/back2", fx->dir);
+    assert_int_equal(s_cli(fx, &out, "restore", job, "--to", dest, "--json", NULL), 1);
+    snprintf(want, sizeof want, "\"lost\":[{\"archive_id\":\"%s\",\"volume\":\"TF0009\",\"lost_ms\":", archive);
+    if (tf_test_json_int(out, "archives_lost") != 1 || !strstr(out, want))
+        fail_msg("restore --json:\n%s", out);
     free(out);
 }
 
@@ -466,6 +587,7 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_job_events_on_the_bus, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_recycled_tape_expires_job, s_setup_zero, s_teardown),
         cmocka_unit_test_setup_teardown(test_zero_retention_refused, s_setup_unflagged, s_teardown),
+        cmocka_unit_test_setup_teardown(test_expired_job_restores_other_tape, s_setup_small_groups, s_teardown),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);

@@ -351,6 +351,191 @@ test_recycled_volume_expires_jobs(void **state)
     assert_string_equal(s_get(fx, "JA").status, "expired");
 }
 
+/* --- review fixes: lost archives, the scan's message, notes, operator events --------------- */
+
+static void
+s_msg(fx_t *fx, const char *job, const char *op, const char *stage, int64_t time_ms, const char *message)
+{
+    tf_msg_t m = {.type = TF_MSG_CAT_JOB};
+    m.cat_job = (tf_msg_cat_job_t){.job_id = (char *) job, .op = (char *) op, .stage = (char *) stage,
+                                   .time_ms = time_ms, .message = (char *) message};
+    s_ok(fx, &m);
+}
+
+/* The archives query's rows of job (lost flags by group; -1 when the group is not listed). */
+static void
+s_lost_flags(fx_t *fx, const char *job, int lost[3], int64_t lost_ms[3])
+{
+    tf_msg_t q = {.type = TF_MSG_CAT_QUERY}, r;
+    q.cat_query = (tf_msg_cat_query_t){.query = "archives", .job_id = (char *) job};
+    if (s_item(fx, &q, &r) != TF_OK)
+        fail_msg("archives query: %s", fx->err.message);
+    for (int i = 0; i < 3; i++)
+        lost[i] = -1, lost_ms[i] = 0;
+    for (size_t i = 0; i < r.cat_reply.archives_count; i++) {
+        uint64_t g = r.cat_reply.archives[i].group_no;
+        if (g >= 1 && g <= 3) {
+            lost[g - 1] = r.cat_reply.archives[i].lost;
+            lost_ms[g - 1] = r.cat_reply.archives[i].lost_ms;
+        }
+    }
+    tf_msg_clear(&r);
+}
+
+/* F2: a recycled tape loses the archives of jobs of every status; a job on two tapes keeps the
+   other tape's archives (restorable), and a job still going can never complete. */
+static void
+test_recycled_volume_loses_archives_of_every_job(void **state)
+{
+    fx_t *fx = *state;
+    /* JM: completed on two tapes. */
+    s_job_op(fx, "JM", "scanned", "scan", 2000, 5, 2, 0);
+    s_files(fx, "JM", 1, 2, 0);
+    s_written(fx, "JM", 1, "TF0007", 1, 2);
+    s_files(fx, "JM", 2, 3, 0);
+    s_written(fx, "JM", 2, "TF0008", 1, 3);
+    /* JR: running, its first archive on TF0007, the second not written yet. */
+    s_job_op(fx, "JR", "scanned", "scan", 2000, 2, 2, 0);
+    s_files(fx, "JR", 1, 1, 0);
+    s_written(fx, "JR", 1, "TF0007", 2, 1);
+    /* JX: cancelled with its archive on TF0007. */
+    s_job_op(fx, "JX", "scanned", "scan", 2000, 2, 2, 0);
+    s_files(fx, "JX", 1, 1, 0);
+    s_written(fx, "JX", 1, "TF0007", 3, 1);
+    s_msg(fx, "JX", "cancelled", NULL, 0, "cancelled by alice");
+    s_volume(fx, "TF0007", 1000, 4, fx->now, fx->now);
+    assert_string_equal(s_get(fx, "JM").status, "completed");
+    assert_string_equal(s_get(fx, "JR").status, "running");
+
+    fx->now += 60000;
+    s_volume(fx, "TF0007", 1700000050000, 1, 0, fx->now);
+    s_job_t j = s_get(fx, "JM");
+    assert_string_equal(j.status, "expired");
+    assert_int_equal(j.files_done, 3);          /* only TF0008's archive counts now */
+    int lost[3];
+    int64_t lost_ms[3];
+    s_lost_flags(fx, "JM", lost, lost_ms);
+    assert_int_equal(lost[0], 1);
+    assert_int_equal(lost_ms[0], 1700000050000);
+    assert_int_equal(lost[1], 0);
+    assert_int_equal(lost_ms[1], 0);
+
+    j = s_get(fx, "JR");
+    assert_string_equal(j.status, "failed");
+    assert_int_equal(j.files_done, 0);
+    if (!strstr(j.message, "tape TF0007 was relabelled") || !strstr(j.detail, "tape TF0007 was relabelled"))
+        fail_msg("JR: %s / %s", j.message, j.detail);
+    /* Its last archive arrives: it does not complete with an archive that is gone. */
+    s_files(fx, "JR", 2, 1, 0);
+    s_written(fx, "JR", 2, "TF0008", 2, 1);
+    assert_string_equal(s_get(fx, "JR").status, "failed");
+    s_lost_flags(fx, "JR", lost, lost_ms);
+    assert_int_equal(lost[0], 1);
+    assert_int_equal(lost[1], 0);
+    /* A retry cannot bring the archive back: refused (the job stays failed). */
+    s_msg(fx, "JR", "retried", NULL, 0, "retried by bob");
+    assert_string_equal(s_get(fx, "JR").status, "failed");
+
+    j = s_get(fx, "JX");
+    assert_string_equal(j.status, "cancelled");
+    if (!strstr(j.message, "cancelled by alice; tape TF0007 was relabelled"))
+        fail_msg("JX: %s", j.message);
+    /* The last archive of the cancelled job: still not complete (its first is lost). */
+    s_files(fx, "JX", 2, 1, 0);
+    s_written(fx, "JX", 2, "TF0008", 3, 1);
+    j = s_get(fx, "JX");
+    assert_string_equal(j.status, "cancelled");
+    assert_null(strstr(j.message, "reached tape"));
+}
+
+/* F3: the final message uses the scan's own message, not what a later note or retry wrote. */
+static void
+test_outcome_uses_the_scans_message(void **state)
+{
+    fx_t *fx = *state;
+    s_job_op(fx, "JW", "create", NULL, 1000, 0, 0, 0);
+    s_job_op(fx, "JW", "scanned", "scan", 2000, 2, 1, 1);   /* one scan warning, message "scanned" */
+    s_msg(fx, "JW", "stage", "stage", 3000, "waiting for holding-disk space");
+    s_msg(fx, "JW", "stage", "stage", 4000, "staging goes on after waiting 3 min for holding-disk space");
+    s_files(fx, "JW", 1, 2, 0);
+    s_written(fx, "JW", 1, "TF0001", 1, 2);
+    s_job_t j = s_get(fx, "JW");
+    assert_string_equal(j.status, "completed_with_warnings");
+    assert_string_equal(j.message, "completed with 1 warning: scanned");
+
+    /* Retried after a failure: the retry's message does not become the scan's. */
+    s_job_op(fx, "JV", "create", NULL, 1000, 0, 0, 0);
+    s_job_op(fx, "JV", "scanned", "scan", 2000, 3, 1, 1);
+    s_files(fx, "JV", 1, 2, 1);
+    s_job_op(fx, "JV", "failed", "tape", 3000, 0, 0, 0);
+    s_msg(fx, "JV", "retried", NULL, 0, "retried by bob");
+    s_written(fx, "JV", 1, "TF0001", 2, 2);
+    j = s_get(fx, "JV");
+    assert_string_equal(j.status, "completed_with_warnings");
+    if (!strstr(j.message, "; scan: scanned") || strstr(j.message, "retried by"))
+        fail_msg("JV: %s", j.message);
+}
+
+/* F11: a note changes the message only: a job in tape stays in tape, no stage event. */
+static void
+test_note_keeps_the_stage(void **state)
+{
+    fx_t *fx = *state;
+    s_job_op(fx, "JN", "create", NULL, 1000, 0, 0, 0);
+    s_job_op(fx, "JN", "scanned", "scan", 2000, 4, 2, 0);
+    s_files(fx, "JN", 1, 2, 0);
+    s_written(fx, "JN", 1, "TF0001", 1, 2);
+    assert_string_equal(s_get(fx, "JN").stage, "tape");
+    int before = fx->events;
+    s_msg(fx, "JN", "note", "stage", fx->now + 5000, "staging goes on after waiting 3 min for holding-disk space");
+    s_job_t j = s_get(fx, "JN");
+    assert_string_equal(j.stage, "tape");
+    assert_string_equal(j.status, "running");
+    assert_string_equal(j.message, "staging goes on after waiting 3 min for holding-disk space");
+    assert_int_equal(fx->events, before);
+    s_files(fx, "JN", 2, 2, 0);
+    s_written(fx, "JN", 2, "TF0001", 2, 2);
+    assert_string_equal(s_get(fx, "JN").status, "completed");
+    /* Ended: a late note is ignored. */
+    s_msg(fx, "JN", "note", NULL, 0, "waiting for holding-disk space");
+    if (!strstr(s_get(fx, "JN").message, "completed: 4 files"))
+        fail_msg("JN: %s", s_get(fx, "JN").message);
+}
+
+/* F15: cancel and retry publish job.<id>.cancelled and job.<id>.retried; a retried job ends
+   again. F1-race: a job cancelled before its last archive reached tape says so. */
+static void
+test_operator_events_and_cancelled_on_tape(void **state)
+{
+    fx_t *fx = *state;
+    s_job_op(fx, "JO", "create", NULL, 1000, 0, 0, 0);
+    s_job_op(fx, "JO", "scanned", "scan", 2000, 2, 2, 0);
+    s_files(fx, "JO", 1, 1, 0);
+    s_written(fx, "JO", 1, "TF0001", 1, 1);
+    int before = fx->events;
+    s_msg(fx, "JO", "cancelled", NULL, 0, "cancelled by alice");
+    assert_int_equal(fx->events, before + 1);
+    assert_string_equal(fx->topics[before], "job.JO.cancelled");
+    assert_string_equal(fx->statuses[before], "cancelled");
+    s_msg(fx, "JO", "cancelled", NULL, 0, "cancelled by alice");   /* no change: no event */
+    assert_int_equal(fx->events, before + 1);
+    /* The last archive reaches tape after the cancel: cancelled, and says all is on tape. */
+    s_files(fx, "JO", 2, 1, 0);
+    s_written(fx, "JO", 2, "TF0001", 2, 1);
+    s_job_t j = s_get(fx, "JO");
+    assert_string_equal(j.status, "cancelled");
+    assert_string_equal(j.message, "cancelled by alice; all 2 archives of this job reached tape (restore "
+                                   "with: tapeflow restore JO)");
+    s_written(fx, "JO", 2, "TF0001", 3, 1);   /* a new position: said once */
+    assert_string_equal(s_get(fx, "JO").message, j.message);
+    before = fx->events;
+    s_msg(fx, "JO", "retried", NULL, 0, "retried by bob");
+    assert_int_equal(fx->events, before + 2);   /* retried, then it ends again */
+    assert_string_equal(fx->topics[before], "job.JO.retried");
+    assert_string_equal(fx->topics[before + 1], "job.JO.completed");
+    assert_string_equal(s_get(fx, "JO").status, "completed");
+}
+
 /* --- events ------------------------------------------------------------------------------- */
 
 static void
@@ -413,6 +598,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_nothing_stored_fails, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_recycled_volume_expires_jobs, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_events_once_after_commit, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_recycled_volume_loses_archives_of_every_job, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_outcome_uses_the_scans_message, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_note_keeps_the_stage, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_operator_events_and_cancelled_on_tape, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

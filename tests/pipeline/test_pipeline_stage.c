@@ -1002,7 +1002,7 @@ s_catalog_message(tf_actor_t *catalog, char *buf, size_t size)
         fail_msg("no catalog item: %s", err.message);
     assert_int_equal(tf_msg_decode(work.work.payload.data, work.work.payload.size, &payload, NULL), TF_OK);
     assert_int_equal(payload.type, TF_MSG_CAT_JOB);
-    assert_string_equal(payload.cat_job.op, "stage");
+    assert_string_equal(payload.cat_job.op, "note");   /* message only: never moves the stage (review F11) */
     assert_string_equal(payload.cat_job.job_id, "J9");
     snprintf(buf, size, "%s", payload.cat_job.message ? payload.cat_job.message : "");
     tf_actor_done(catalog, &work.work, NULL, 0);

@@ -259,7 +259,7 @@ static tf_msg_archive_row_t s_archives[] = {
     {.archive_id = "J1-g00002", .job_id = "J1", .group_no = 2, .volume = "TF0002L8",
      .tape_file = UINT64_MAX, .block = UINT64_MAX, .blocks = UINT64_MAX, .size = UINT64_MAX,
      .checksum = "xxh128:ffeeddccbbaa99887766554433221100", .files = UINT64_MAX,
-     .written = true},
+     .written = true, .lost = true, .lost_ms = 1795258211000},
     {.archive_id = "J1-g00003", .job_id = "J1", .group_no = 3, .volume = "-", .tape_file = 7,
      .block = 8, .blocks = 9, .size = 10, .checksum = "c", .files = 11, .written = false},
 };
@@ -645,7 +645,7 @@ static const char s_job_row_spec[] = "job_id:str status:str stage:str message:st
                                      "scanned:bool";
 static const char s_archive_row_spec[] = "archive_id:str job_id:str group_no:uint volume:str "
                                          "tape_file:uint block:uint blocks:uint size:uint "
-                                         "checksum:str files:uint written:bool segments:array";
+                                         "checksum:str files:uint written:bool segments:array lost:bool lost_ms:int";
 static const char s_warning_row_spec[] = "path:str reason:str missing:bool";
 static const char s_segment_row_spec[] = "volume:str tape_file:uint block:uint offset:uint length:uint";
 static const char s_volume_row_spec[] = "label:str pool:str state:str media_type:str "

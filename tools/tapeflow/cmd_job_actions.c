@@ -308,6 +308,22 @@ s_wait_catalog(tf_client_t *client, const s_args_t *a, const char *item, tf_err_
     return rc;
 }
 
+/* The job as the catalog now has it (after the action was recorded): its status into status,
+   its message into message. False when it cannot be read (err says why). */
+static bool
+s_refetch(tf_client_t *client, const s_args_t *a, char *status, size_t ssize, char *message, size_t msize,
+          tf_err_t *err)
+{
+    tf_msg_t reply;
+    if (cli_job_fetch(client, a->job_id, &reply, a->timeout_ms, err) != TF_OK)
+        return false;
+    const tf_msg_job_row_t *job = &reply.cat_reply.jobs[0];
+    snprintf(status, ssize, "%s", job->status ? job->status : "?");
+    snprintf(message, msize, "%s", job->message ? job->message : "");
+    tf_msg_clear(&reply);
+    return true;
+}
+
 /* ------------------------------------------------------------------ cancel -------------- */
 
 static int
@@ -317,6 +333,10 @@ s_cancel(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
     if (s_completed(job))
         return s_fail(o, TF_ERR_STATE, "job %s is %s: its data is on tape, there is nothing to cancel",
                       a->job_id, job->status);
+    if (s_status_is(job, "expired"))
+        return s_fail(o, TF_ERR_STATE, "job %s is expired: it completed, then a tape it was on was recycled "
+                      "(%s); there is nothing to cancel (what is on its other tapes: tapeflow restore %s)",
+                      a->job_id, job->message ? job->message : "", a->job_id);
     if (s_status_is(job, "cancelled"))
         return s_fail(o, TF_ERR_STATE, "job %s is cancelled already (%s); 'tapeflow job purge %s' "
                       "deletes what it left on the holding disk", a->job_id,
@@ -338,6 +358,22 @@ s_cancel(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
     bool recorded = s_wait_catalog(client, a, catalog_item, &err) == TF_OK;
     char catalog_problem[TF_ERR_MESSAGE_MAX];
     snprintf(catalog_problem, sizeof catalog_problem, "%s", recorded ? "" : err.message);
+    /* What the catalog made of it: a job that ended while the cancel was on its way (its last
+       archive reached tape) keeps its outcome - say that, not "cancelled". */
+    char now_status[40] = "cancelled", now_message[TF_MSG_MAX_TEXT] = "";
+    snprintf(now_message, sizeof now_message, "%s", text);
+    if (recorded && !s_refetch(client, a, now_status, sizeof now_status, now_message, sizeof now_message, &err)) {
+        recorded = false;
+        tf_err_prefix(&err, "cannot read the job back: ");
+        snprintf(catalog_problem, sizeof catalog_problem, "%s", err.message);
+    }
+    bool cancelled = strcmp(now_status, "cancelled") == 0;
+    if (!cancelled) {
+        fprintf(stderr, "tapeflow job cancel: job %s was not cancelled: it is %s (%s)%s\n", a->job_id,
+                now_status, now_message,
+                strncmp(now_status, "completed", 9) == 0 ? "; its data is on tape" : "");
+        /* Its queued items were dropped all the same: release nothing more of it. */
+    }
 
     tf_msg_t purge = {0};
     bool purged = false;
@@ -351,8 +387,9 @@ s_cancel(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
         tf_json_int(j, "schema", S_JSON_SCHEMA);
         tf_json_str(j, "job_id", a->job_id);
         tf_json_str(j, "action", "cancel");
-        tf_json_str(j, "status", "cancelled");
-        tf_json_str(j, "message", text);
+        tf_json_str(j, "status", now_status);
+        tf_json_bool(j, "cancelled", cancelled);
+        tf_json_str(j, "message", now_message);
         tf_json_int(j, "items_cancelled", (int64_t) ok.cancelled);
         tf_json_int(j, "items_abandoned", (int64_t) ok.abandoned);
         tf_json_int(j, "items_unrecorded", (int64_t) ok.unrecorded);
@@ -369,7 +406,10 @@ s_cancel(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
         tf_json_destroy(&j);
     }
     else {
-        printf("job %s %s\n", a->job_id, text);
+        if (cancelled)
+            printf("job %s %s\n", a->job_id, now_message);
+        else
+            printf("job %s is %s: %s\n", a->job_id, now_status, now_message);
         printf("  %" PRIu64 " queued item%s dropped", ok.cancelled, ok.cancelled == 1 ? "" : "s");
         if (ok.abandoned)
             printf(", %" PRIu64 " in flight (%s on to %s end; %s ignored and nothing of "
@@ -407,7 +447,7 @@ s_cancel(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
         fprintf(stderr, "tapeflow job cancel: %s\n", note);
     tf_msg_clear(&purge);
     fflush(stdout);
-    return recorded && purged && ok.unrecorded == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+    return recorded && purged && cancelled && ok.unrecorded == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
 
 /* ------------------------------------------------------------------ retry --------------- */
@@ -456,8 +496,16 @@ static int
 s_retry(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
 {
     const s_args_t *a = o->a;
+    if (s_status_is(job, "completed_with_warnings"))
+        return s_fail(o, TF_ERR_STATE, "job %s is completed_with_warnings: what it stored is on tape and a "
+                      "retry would not read the entries it missed; list them with 'tapeflow job %s "
+                      "--missing' and back them up with a new 'tapeflow backup'", a->job_id, a->job_id);
     if (s_completed(job))
         return s_fail(o, TF_ERR_STATE, "job %s is %s: there is nothing to retry", a->job_id, job->status);
+    if (s_status_is(job, "expired"))
+        return s_fail(o, TF_ERR_STATE, "job %s is expired (%s): archives of it are gone with a recycled "
+                      "tape and a retry cannot bring them back; run a new 'tapeflow backup'", a->job_id,
+                      job->message ? job->message : "");
     if (!s_status_is(job, "failed") && !s_status_is(job, "cancelled"))
         return s_fail(o, TF_ERR_STATE, "job %s is %s: only a failed or cancelled job can be retried "
                       "(to stop it: tapeflow job cancel %s --keep-staged)", a->job_id,
@@ -492,13 +540,25 @@ s_retry(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
     snprintf(note, sizeof note, "%s", ok.note ? ok.note : "");
     tf_msg_clear(&reply);
     bool recorded = s_wait_catalog(client, a, catalog_item, &err) == TF_OK;
+    char now_status[40] = "running", now_message[TF_MSG_MAX_TEXT] = "";
+    snprintf(now_message, sizeof now_message, "%s", text);
+    if (recorded && !s_refetch(client, a, now_status, sizeof now_status, now_message, sizeof now_message, &err)) {
+        recorded = false;
+        tf_err_prefix(&err, "cannot read the job back: ");
+    }
+    /* The catalog refuses a retry it cannot complete (archives on a recycled tape). */
+    bool retried = strcmp(now_status, "failed") != 0 && strcmp(now_status, "cancelled") != 0;
+    if (!retried)
+        fprintf(stderr, "tapeflow job retry: job %s was not retried: it is still %s (%s)\n", a->job_id,
+                now_status, now_message);
     if (a->json) {
         tf_json_t *j = tf_json_new();
         tf_json_object_begin(j, NULL);
         tf_json_int(j, "schema", S_JSON_SCHEMA);
         tf_json_str(j, "job_id", a->job_id);
         tf_json_str(j, "action", "retry");
-        tf_json_str(j, "status", "running");
+        tf_json_str(j, "status", now_status);
+        tf_json_bool(j, "retried", retried);
         tf_json_str(j, "message", text);
         tf_json_int(j, "items_requeued", (int64_t) ok.requeued);
         tf_json_int(j, "items_finishing", (int64_t) ok.finishing);
@@ -526,7 +586,7 @@ s_retry(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
     if (note[0] && !a->json)
         fprintf(stderr, "tapeflow job retry: %s\n", note);
     fflush(stdout);
-    return recorded && ok.unrecorded == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+    return recorded && retried && ok.unrecorded == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
 
 /* ------------------------------------------------------------------ purge --------------- */

@@ -19,6 +19,7 @@
 #include "cli_jobview.h"
 #include "restore_overwrite.h"
 #include "tf_client.h"
+#include "tf_clock.h"
 #include "tf_fs.h"
 #include "tf_json.h"
 
@@ -117,7 +118,8 @@ s_part(char *buf, size_t size, const char *fmt, ...)
 /* The one line saying why a restore is not complete, e.g. "restore incomplete: 312 files
    restored, 2 refused (unsafe paths), 1 archive failed (J...-g00003: medium error ...); see above". */
 static void
-s_summary(const tf_msg_restore_result_t *r, bool no_match, size_t not_on_tape, char *buf, size_t size)
+s_summary(const tf_msg_restore_result_t *r, bool no_match, size_t not_on_tape, size_t lost, char *buf,
+          size_t size)
 {
     snprintf(buf, size, "restore incomplete: ");
     if (r->files == 0)
@@ -148,6 +150,8 @@ s_summary(const tf_msg_restore_result_t *r, bool no_match, size_t not_on_tape, c
     }
     if (not_on_tape)
         s_part(buf, size, "%zu archive%s not on tape yet", not_on_tape, not_on_tape == 1 ? "" : "s");
+    if (lost)
+        s_part(buf, size, "%zu archive%s lost (tape recycled)", lost, lost == 1 ? "" : "s");
     size_t used = strlen(buf);
     snprintf(buf + used, size - used, "; see above");
 }
@@ -225,6 +229,7 @@ cmd_restore(cli_t *cli, int argc, char **argv)
 
     int rc = CLI_EXIT_FAIL;
     s_plan_t plan = {0};
+    tf_msg_archive_row_t *lost_rows = NULL;   /* borrowed from the plan's replies */
     tf_msg_path_row_t *patterns = npatterns ? calloc((size_t) npatterns, sizeof *patterns) : NULL;
     char **owned = npatterns ? calloc((size_t) npatterns * 2, sizeof *owned) : NULL;
     tf_client_t *client = tf_client_new(tf_config_get(cli->cfg, "broker/endpoint"), &err);
@@ -239,12 +244,8 @@ cmd_restore(cli_t *cli, int argc, char **argv)
         goto out;
     }
     bool job_completed = strcmp(job.cat_reply.jobs[0].status, "completed") == 0;
-    if (strcmp(job.cat_reply.jobs[0].status, "expired") == 0) {  /* its tape was recycled (issue 8.6) */
-        fprintf(stderr, "tapeflow restore: job %s cannot be restored: %s\n", job_id,
-                job.cat_reply.jobs[0].message ? job.cat_reply.jobs[0].message : "it expired");
-        tf_msg_clear(&job);
-        goto out;
-    }
+    /* An expired job (a tape of it was recycled) still restores what is on its other tapes;
+       the archives that were on the recycled tape are named and skipped below. */
     tf_msg_clear(&job);
 
     if (npatterns == 0) {
@@ -264,10 +265,26 @@ cmd_restore(cli_t *cli, int argc, char **argv)
         if (s_plan_add(&plan, client, job_id, owned[i], &err) != TF_OK)
             goto query_failed;
     }
-    /* Only what is on tape can be read. */
-    size_t readable = 0, missing = 0;
+    /* Only what is on tape can be read; archives on a recycled tape are gone (kept in
+       lost_rows for --json). */
+    size_t readable = 0, missing = 0, lost = 0;
+    lost_rows = plan.nrows ? calloc(plan.nrows, sizeof *lost_rows) : NULL;
+    if (plan.nrows && !lost_rows) {
+        fprintf(stderr, "tapeflow restore: out of memory\n");
+        goto out;
+    }
     for (size_t i = 0; i < plan.nrows; i++) {
-        if (plan.rows[i].written)
+        const tf_msg_archive_row_t *a = &plan.rows[i];
+        if (a->written && a->lost) {
+            lost_rows[lost] = *a;
+            char when[64];
+            tf_clock_format(a->lost_ms, when, sizeof when);
+            fprintf(stderr, "tapeflow restore: archive %s was on tape %s, recycled on %s: lost (%llu "
+                    "file%s not restored)\n", a->archive_id, a->volume ? a->volume : "?", when,
+                    (unsigned long long) a->files, a->files == 1 ? "" : "s");
+            lost++;
+        }
+        else if (a->written)
             plan.rows[readable++] = plan.rows[i];
         else
             missing++;
@@ -278,7 +295,10 @@ cmd_restore(cli_t *cli, int argc, char **argv)
                 missing == 1 ? "" : "s", job_id, missing == 1 ? "is" : "are",
                 job_completed ? "" : " (the job has not completed)");
     if (plan.nrows == 0) {
-        if (npatterns)
+        if (lost)
+            fprintf(stderr, "tapeflow restore: nothing restored: every archive of job %s to read was on a "
+                    "recycled tape (%zu lost)\n", job_id, lost);
+        else if (npatterns)
             fprintf(stderr, "tapeflow restore: nothing of job %s on tape matches %s%s (list files with: "
                     "tapeflow job %s)\n", job_id, argv[optind], npatterns > 1 ? " ..." : "", job_id);
         else
@@ -297,7 +317,9 @@ cmd_restore(cli_t *cli, int argc, char **argv)
         fprintf(stderr, "restoring from %zu archive%s of job %s into %s\n", plan.nrows,
                 plan.nrows == 1 ? "" : "s", job_id, dest);
     tf_msg_t result;
-    int call = tf_client_call(client, "tape", NULL, job_id, &request, &result,
+    /* The item carries no job id: a restore is not part of the backup job (cancelling the job
+       must not cancel it, and its failure is not the job's). */
+    int call = tf_client_call(client, "tape", NULL, NULL, &request, &result,
                               (int) (timeout_s * 1000 > INT32_MAX ? INT32_MAX : timeout_s * 1000), &err);
     if (call != TF_OK) {
         fprintf(stderr, "tapeflow restore: %s\n", err.message);
@@ -316,10 +338,10 @@ cmd_restore(cli_t *cli, int argc, char **argv)
        "already present", which is complete, not nothing. */
     bool nothing = r->files == 0 && r->present == 0;
     bool complete = !nothing && r->refused == 0 && r->kept == 0 && r->collisions == 0
-                    && r->failures_count == 0 && r->warnings == 0 && missing == 0;
+                    && r->failures_count == 0 && r->warnings == 0 && missing == 0 && lost == 0;
     char summary[1400] = "";
     if (!complete)
-        s_summary(r, nothing && npatterns > 0, missing, summary, sizeof summary);
+        s_summary(r, nothing && npatterns > 0, missing, lost, summary, sizeof summary);
     if (cli->json) {
         tf_json_t *j = tf_json_new();
         tf_json_object_begin(j, NULL);
@@ -337,6 +359,17 @@ cmd_restore(cli_t *cli, int argc, char **argv)
         tf_json_int(j, "collisions", (int64_t) r->collisions);
         tf_json_int(j, "present", (int64_t) r->present);
         tf_json_int(j, "archives_failed", (int64_t) r->failures_count);
+        tf_json_int(j, "archives_lost", (int64_t) lost);
+        tf_json_array_begin(j, "lost");
+        for (size_t i = 0; i < lost; i++) {
+            tf_json_object_begin(j, NULL);
+            tf_json_str(j, "archive_id", lost_rows[i].archive_id);
+            tf_json_str(j, "volume", lost_rows[i].volume);
+            tf_json_int(j, "lost_ms", lost_rows[i].lost_ms);
+            tf_json_int(j, "files", (int64_t) lost_rows[i].files);
+            tf_json_object_end(j);
+        }
+        tf_json_array_end(j);
         tf_json_array_begin(j, "failures");
         for (size_t i = 0; i < r->failures_count; i++) {
             tf_json_object_begin(j, NULL);
@@ -384,6 +417,7 @@ out:
         free(owned[i]);
     free(owned);
     free(patterns);
+    free(lost_rows);
     s_plan_clear(&plan);
     return rc;
 }
