@@ -977,6 +977,29 @@ test_size_estimate_bounds_the_archive(void **state)
             fail_msg("%s: archive of %llu bytes, estimate %llu", filters[i], (unsigned long long) size,
                      (unsigned long long) bound);
     }
+    /* symbolic links with targets near PATH_MAX: no content, but long pax records (review R10) */
+    snprintf(root, sizeof root, "%s/links", f->dir);
+    pt_mkdir(root);
+    char target[4001];
+    memset(target, 'x', 4000);
+    target[4000] = '\0';
+    for (int i = 0; i < 40; i++) {
+        snprintf(p, sizeof p, "%s/l%02d", root, i);
+        target[0] = (char) ('a' + i % 26);
+        assert_int_equal(symlink(target, p), 0);
+    }
+    tf_msg_file_group_t links = s_group(g, root, "J1-g00002", 2);
+    uint64_t size = 0;
+    archiver_opts_t opts = {.compression = "none", .level = 1, .threads = 1, .sink = s_count_sink, .arg = &size};
+    file_rows_t *rows = file_rows_new();
+    archiver_stats_t stats;
+    tf_err_t err = {0};
+    assert_int_equal(archiver_run(&opts, &links, rows, &stats, &err), TF_OK);
+    file_rows_destroy(&rows);
+    uint64_t bound = archiver_size_bound(&links, "none");
+    if (size > bound)
+        fail_msg("symbolic links: archive of %llu bytes, estimate %llu", (unsigned long long) size,
+                 (unsigned long long) bound);
     free(g);
 }
 
