@@ -25,6 +25,7 @@
 #define S_KEEPALIVE_MS 1000            /* an open session hears from us at least this often */
 #define S_DISK_MARGIN (1u << 20)       /* free space we never hand out as credit */
 #define S_STALL_MS 1000                /* out of credit this long: stuck, not between two writes */
+#define S_PURGED "purged"              /* parked mark: purged while a tape writer read it */
 #define S_PROBE_MS 5000                /* while stuck, how often ready archives' tape items are checked */
 
 typedef struct {
@@ -90,6 +91,8 @@ struct _stager_t {
     uint64_t next_seq;
     int64_t space_alert;     /* ms a job may wait for space before alert.stager */
     int64_t space_alert_repeat;
+    int64_t in_use_ms;       /* an archive fetched this recently may be on its way to tape */
+    zhashx_t *fetched;       /* archive id -> int64_t mono ms of its last fetch */
     int64_t next_probe;      /* mono ms: next check of the ready archives' tape items while stuck */
     tf_actor_t *actor;       /* while serving: the event publisher */
 };
@@ -502,16 +505,23 @@ s_on_fetch(stager_t *self, zframe_t *peer, tf_msg_fetch_t *fetch)
     tf_err_t err = {0};
     const holding_meta_t *meta = holding_lookup(self->holding, fetch->archive_id);
     size_t got = 0;
+    if (meta && *meta->parked && fetch->offset == 0)
+        s_unpark(self, fetch->archive_id, "the tape writer reads it (its job was retried)");
     if (!tf_id_safe_name(fetch->archive_id) || !meta)
         msg.fetch_data.error = "archive is not staged here";
-    else if (*meta->parked && fetch->offset == 0)
-        s_unpark(self, fetch->archive_id, "the tape writer reads it (its job was retried)");
     else if (holding_read(self->holding, fetch->archive_id, fetch->offset, self->fetch_buf, want, &got, &err)
              != TF_OK)
         msg.fetch_data.error = err.message;
     else {
         msg.fetch_data.data.size = got;
         msg.fetch_data.eof = fetch->offset + got == meta->size;
+        int64_t *when = zhashx_lookup(self->fetched, fetch->archive_id);
+        if (!when && (when = malloc(sizeof *when)) && zhashx_insert(self->fetched, fetch->archive_id, when) != 0) {
+            free(when);
+            when = NULL;
+        }
+        if (when)
+            *when = tf_clock_mono_ms();
     }
     if (msg.fetch_data.error)
         tf_log_warn("fetch of %s at %" PRIu64 ": %s", fetch->archive_id, fetch->offset, msg.fetch_data.error);
@@ -563,8 +573,8 @@ static void
 s_unpark(stager_t *self, const char *archive_id, const char *why)
 {
     const holding_meta_t *m = holding_lookup(self->holding, archive_id);
-    if (!m || !*m->parked)
-        return;
+    if (!m || !*m->parked || streq(m->parked, S_PURGED))
+        return;  /* a purged one waits only for its write to end */
     tf_err_t err = {0};
     if (holding_park(self->holding, archive_id, "", &err) != TF_OK) {
         tf_log_warn("archive %s: cannot clear its parked mark: %s", archive_id, err.message);
@@ -604,6 +614,14 @@ s_announce_all(stager_t *self)
     size_t announced = 0, parked = 0;
     for (const char *id = ids ? zlist_first(ids) : NULL; id; id = zlist_next(ids)) {
         const holding_meta_t *m = holding_lookup(self->holding, id);
+        if (streq(m->parked, S_PURGED)) {
+            tf_err_t err = {0};
+            if (holding_remove(self->holding, id, &err) == TF_OK)
+                tf_log_info("archive %s: purged with its job %s (kept for a tape writer that read it)", id, m->job_id);
+            else
+                tf_log_warn("archive %s: %s", id, err.message);
+            continue;
+        }
         if (*m->parked) {
             tf_log_info("archive %s: parked (its job %s is %s): not queued for tape; 'tapeflow job retry %s' "
                         "writes it, 'tapeflow job purge %s' deletes it", id, m->job_id, m->parked, m->job_id,
@@ -719,6 +737,8 @@ s_on_purge(stager_t *self, tf_actor_t *actor, const tf_msg_work_t *work,
     tf_msg_t result = {.type = TF_MSG_STAGE_PURGE_RESULT};
     result.stage_purge_result.job_id = purge->job_id;
     s_purge_list_t list = {.result = &result.stage_purge_result};
+    tf_msg_stage_purge_result_t in_use_result = {0};  /* its bytes are counted in result already */
+    s_purge_list_t in_use_list = {.result = &in_use_result};
     tf_err_t err = {0};
     int rc = TF_OK;
     zlist_t *ids = holding_ready_ids(self->holding);
@@ -739,10 +759,23 @@ s_on_purge(stager_t *self, tf_actor_t *actor, const tf_msg_work_t *work,
             if (announcer_probe(self->announcer, id, &perr) != TF_OK)
                 tf_log_warn("archive %s: %s", id, perr.message);
         }
-        if (rc == TF_OK && !purge->dry_run) {
-            rc = holding_remove(self->holding, id, &err);
+        int64_t *fetched = zhashx_lookup(self->fetched, id);
+        bool in_use = fetched && tf_clock_mono_ms() - *fetched < self->in_use_ms;
+        if (rc == TF_OK && in_use)
+            rc = s_purge_add(&in_use_list, "ready", id, ".data", 0);
+        if (rc == TF_OK && !purge->dry_run && in_use) {
+            /* a tape writer may be reading it right now: deleted after its write */
+            rc = holding_park(self->holding, id, S_PURGED, &err);
             if (rc == TF_OK)
+                tf_log_info("archive %s: in use by a tape writer; deleted with its job %s after its write", id,
+                            purge->job_id);
+        }
+        else if (rc == TF_OK && !purge->dry_run) {
+            rc = holding_remove(self->holding, id, &err);
+            if (rc == TF_OK) {
+                zhashx_delete(self->fetched, id);
                 tf_log_info("archive %s: purged with its job %s", id, purge->job_id);
+            }
         }
     }
     zlist_destroy(&ids);
@@ -762,6 +795,8 @@ s_on_purge(stager_t *self, tf_actor_t *actor, const tf_msg_work_t *work,
         tf_err_set(&err, rc, "out of memory listing the job's files");
     list.result->files = list.rows;
     list.result->files_count = list.count;
+    list.result->in_use = in_use_list.rows;
+    list.result->in_use_count = in_use_list.count;
     uint8_t *data = NULL;
     size_t size = 0;
     if (rc == TF_OK)
@@ -774,6 +809,33 @@ s_on_purge(stager_t *self, tf_actor_t *actor, const tf_msg_work_t *work,
     for (size_t i = 0; i < list.count; i++)
         free(list.rows[i].path);
     free(list.rows);
+    for (size_t i = 0; i < in_use_list.count; i++)
+        free(in_use_list.rows[i].path);
+    free(in_use_list.rows);
+}
+
+/* Archives purged while a tape writer read them: deleted once nobody fetched them for
+   in_use_ms (their write ended or was abandoned; a release deletes them earlier). */
+static void
+s_purge_deferred(stager_t *self, int64_t now)
+{
+    zlist_t *ids = holding_ready_ids(self->holding);
+    for (const char *id = ids ? zlist_first(ids) : NULL; id; id = zlist_next(ids)) {
+        const holding_meta_t *m = holding_lookup(self->holding, id);
+        int64_t *fetched = zhashx_lookup(self->fetched, id);
+        if (!m || !streq(m->parked, S_PURGED) || (fetched && now - *fetched < self->in_use_ms))
+            continue;
+        char job[TF_MSG_MAX_ID + 1];
+        snprintf(job, sizeof job, "%s", m->job_id);
+        tf_err_t err = {0};
+        if (holding_remove(self->holding, id, &err) == TF_OK) {
+            zhashx_delete(self->fetched, id);
+            tf_log_info("archive %s: no longer read by a tape writer; purged with its job %s", id, job);
+        }
+        else
+            tf_log_warn("archive %s: %s", id, err.message);
+    }
+    zlist_destroy(&ids);
 }
 
 static void
@@ -812,6 +874,7 @@ s_on_work(stager_t *self, tf_actor_t *actor)
     else
         rc = holding_remove(self->holding, id, &err);
     if (rc == TF_OK) {
+        zhashx_delete(self->fetched, id);
         tf_log_info("archive %s: released (on tape and in the catalog); deleted", id);
         tf_actor_done(actor, &work.work, NULL, 0);
     }
@@ -1073,6 +1136,7 @@ s_tick(stager_t *self)
     s_grant_all(self);
     s_unstick(self, now);
     s_alerts(self, now);
+    s_purge_deferred(self, now);
 }
 
 /* ------------------------------------------------------------------ life cycle ------ */
@@ -1097,14 +1161,17 @@ stager_new(tf_config_t *cfg, tf_err_t *err)
     self->space_alert_repeat = tf_config_ms(cfg, "stager/space_alert_repeat");
     self->sessions = zhashx_new();
     self->waits = zhashx_new();
+    self->fetched = zhashx_new();
+    self->in_use_ms = 3 * tf_config_ms(cfg, "tapewriter/fetch_timeout");
     self->fetch_buf = malloc(S_FETCH_MAX);
-    if (!self->endpoint || !self->advertise || !self->sessions || !self->waits || !self->fetch_buf) {
+    if (!self->endpoint || !self->advertise || !self->sessions || !self->waits || !self->fetched || !self->fetch_buf) {
         tf_err_set(err, TF_ERR_NOMEM, "out of memory");
         stager_destroy(&self);
         return NULL;
     }
     zhashx_set_destructor(self->sessions, s_session_free);
     zhashx_set_destructor(self->waits, s_wait_free);
+    zhashx_set_destructor(self->fetched, s_wait_free);
     if (self->capacity == 0) {
         tf_err_set(err, TF_ERR_INVALID, "stager/capacity must be a positive number of bytes");
         stager_destroy(&self);
@@ -1156,6 +1223,7 @@ stager_destroy(stager_t **self_p)
         announcer_destroy(&self->announcer);
         zhashx_destroy(&self->sessions);
         zhashx_destroy(&self->waits);
+        zhashx_destroy(&self->fetched);
         zsock_destroy(&self->router);
         holding_destroy(&self->holding);
         free(self->fetch_buf);

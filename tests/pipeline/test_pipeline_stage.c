@@ -1220,7 +1220,61 @@ test_parked_archives_of_a_cancelled_job(void **state)
     assert_null(s_item_state(f, "J8-g00001-tape", 500));
     assert_true(s_exists(f, "ready", "J8-g00001.data"));
     s_fake_end(&e);
+    /* tapeflow job retry J8 queued its item again: the tape writer's fetch gets all of it and
+       the archive is live again (announced) */
+    size_t size;
+    char error[256];
+    uint8_t *data = s_fetch_all(f, "J8-g00001", &size, error, sizeof error);
+    assert_string_equal(error, "");
+    assert_int_equal(size, 500000);
+    free(data);
+    assert_non_null(s_item_state(f, "J8-g00001-tape", 5000));
+    assert_false(s_file_has(f, "J8-g00001.meta", "parked", 100));
     zsock_destroy(&sub);
+}
+
+/* Review F8: a purge (job cancel without --keep-staged, job purge) does not delete an archive
+   a tape writer is reading: it is reported in use and deleted once its reads stopped. */
+static void
+test_purge_defers_an_archive_in_use(void **state)
+{
+    fx_t *f = *state;
+    s_write_config_with(f, 1L << 30, 5000, "tapewriter\n    fetch_timeout = 4000\n");
+    s_start_stager(f);
+    fake_t c[2];
+    s_fake_start_for(f, &c[0], "J7-g00001", "J7", 5000, 5000);
+    s_fake_start_for(f, &c[1], "J7-g00002", "J7", 5000, 5000);
+    s_fakes_run(f, c, 2, false, 20000);
+    assert_true(c[0].ok && c[1].ok);
+    s_fake_end(&c[0]);
+    s_fake_end(&c[1]);
+    size_t size;
+    char error[256];
+    uint8_t *data = s_fetch_all(f, "J7-g00001", &size, error, sizeof error);
+    assert_string_equal(error, "");
+    free(data);
+    tf_msg_t r = s_purge(f, "J7", false);
+    assert_int_equal(r.stage_purge_result.files_count, 4);
+    assert_int_equal(r.stage_purge_result.archives, 2);
+    assert_int_equal(r.stage_purge_result.in_use_count, 1);
+    assert_string_equal(r.stage_purge_result.in_use[0].path, "ready/J7-g00001.data");
+    tf_msg_clear(&r);
+    assert_false(s_exists(f, "ready", "J7-g00002.data"));
+    /* the tape writer goes on reading it */
+    data = s_fetch_all(f, "J7-g00001", &size, error, sizeof error);
+    assert_string_equal(error, "");
+    assert_int_equal(size, 5000);
+    free(data);
+    /* deleted once nobody read it for 3 x tapewriter/fetch_timeout */
+    int64_t deadline = tf_clock_mono_ms() + 40000;
+    while ((s_exists(f, "ready", "J7-g00001.data") || s_exists(f, "ready", "J7-g00001.meta"))
+           && tf_clock_mono_ms() < deadline)
+        tf_clock_sleep_ms(100);
+    assert_false(s_exists(f, "ready", "J7-g00001.data"));
+    assert_false(s_exists(f, "ready", "J7-g00001.meta"));
+    r = s_purge(f, "J7", false);
+    assert_int_equal(r.stage_purge_result.files_count, 0);
+    tf_msg_clear(&r);
 }
 
 int
@@ -1240,6 +1294,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_waiting_for_space_raises_an_alert, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_size_estimate_bounds_the_archive, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_parked_archives_of_a_cancelled_job, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_purge_defers_an_archive_in_use, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
