@@ -433,9 +433,17 @@ holding_park(holding_t *self, const char *archive_id, const char *state, tf_err_
     char *old = meta->parked;
     meta->parked = parked;
     char *text = s_meta_text(meta);
-    int rc = text ? tf_fs_write_atomic(metapath, text, strlen(text), err)
+    /* Written in tmp/ under a name that is no archive's, then renamed over the .meta: ready/
+       never holds a file that is not an archive's (tools count them). */
+    char staging[PATH_MAX];
+    int rc = snprintf(staging, sizeof staging, "%s/.parked.meta", self->tmp) < (int) sizeof staging
+                 ? TF_OK : tf_err_set(err, TF_ERR_INVALID, "holding disk path too long");
+    if (rc == TF_OK)
+        rc = text ? tf_fs_write_atomic(staging, text, strlen(text), err)
                   : tf_err_set(err, TF_ERR_NOMEM, "out of memory");
     free(text);
+    if (rc == TF_OK && rename(staging, metapath) != 0)
+        rc = tf_err_errno(err, TF_ERR_IO, errno, "cannot rename %s to %s", staging, metapath);
     if (rc == TF_OK)
         rc = s_fsync_dir(self->ready, err);
     if (rc != TF_OK) {

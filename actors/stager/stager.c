@@ -91,8 +91,8 @@ struct _stager_t {
     uint64_t next_seq;
     int64_t space_alert;     /* ms a job may wait for space before alert.stager */
     int64_t space_alert_repeat;
-    int64_t in_use_ms;       /* an archive fetched this recently may be on its way to tape */
-    zhashx_t *fetched;       /* archive id -> int64_t mono ms of its last fetch */
+    int64_t in_use_ms;       /* an archive read this recently, not to its end, may be on its way to tape */
+    zhashx_t *fetched;       /* archive id -> int64_t mono ms of its last fetch, while not read to its end */
     int64_t next_probe;      /* mono ms: next check of the ready archives' tape items while stuck */
     tf_actor_t *actor;       /* while serving: the event publisher */
 };
@@ -515,13 +515,19 @@ s_on_fetch(stager_t *self, zframe_t *peer, tf_msg_fetch_t *fetch)
     else {
         msg.fetch_data.data.size = got;
         msg.fetch_data.eof = fetch->offset + got == meta->size;
+        /* a read in progress (not at its end yet) marks the archive in use for a purge */
         int64_t *when = zhashx_lookup(self->fetched, fetch->archive_id);
-        if (!when && (when = malloc(sizeof *when)) && zhashx_insert(self->fetched, fetch->archive_id, when) != 0) {
-            free(when);
-            when = NULL;
+        if (msg.fetch_data.eof)
+            zhashx_delete(self->fetched, fetch->archive_id);
+        else {
+            if (!when && (when = malloc(sizeof *when))
+                && zhashx_insert(self->fetched, fetch->archive_id, when) != 0) {
+                free(when);
+                when = NULL;
+            }
+            if (when)
+                *when = tf_clock_mono_ms();
         }
-        if (when)
-            *when = tf_clock_mono_ms();
     }
     if (msg.fetch_data.error)
         tf_log_warn("fetch of %s at %" PRIu64 ": %s", fetch->archive_id, fetch->offset, msg.fetch_data.error);
