@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tf_changer_config.h"  /* which changer serves a drive */
 #include "tf_drive_cond.h"
 #include "tf_err.h"
 #include "tf_sense.h"

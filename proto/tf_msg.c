@@ -476,6 +476,7 @@ static const tf_field_t s_stage_purge_result_fields[] = {
     F_ROWS(tf_msg_stage_purge_result_t, files, OPT, TF_MSG_MAX_ROWS, s_path_row),
     F_UINT(tf_msg_stage_purge_result_t, archives, OPT),
     F_UINT(tf_msg_stage_purge_result_t, bytes, OPT),
+    F_ROWS(tf_msg_stage_purge_result_t, in_use, OPT, TF_MSG_MAX_ROWS, s_path_row),
 };
 
 /* Indexed by tf_msg_type_t. */

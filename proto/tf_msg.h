@@ -581,6 +581,8 @@ typedef struct {
     size_t files_count;
     uint64_t archives;      /* ready archives among them */
     uint64_t bytes;         /* bytes freed (dry run: that would be freed) */
+    tf_msg_path_row_t *in_use; /* ready/<a>.data a tape writer read lately: deleted after its write */
+    size_t in_use_count;
 } tf_msg_stage_purge_result_t;
 
 /* X-macro: every message type. (ENUM, wire name, struct, union member) */

@@ -5,6 +5,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,9 @@
 
 #include "tf_checksum.h"
 #include "tf_log.h"
+
+/* archiver_size_bound: what an entry without content may add (link targets, attributes) */
+#define S_NO_CONTENT_ALLOWANCE (2u * PATH_MAX)
 
 typedef struct {
     const archiver_opts_t *opts;
@@ -369,11 +373,17 @@ uint64_t
 archiver_size_bound(const tf_msg_file_group_t *group, const char *compression)
 {
     /* Per entry: a ustar header, a pax extended header (its own header plus records holding
-       the path, link target, times and names twice over), the content padded to 512 bytes. */
+       the path, times and names twice over), the content padded to 512 bytes. An entry without
+       content (folder, symbolic link, device, a further name of a hard-linked file) may carry a
+       link target of up to PATH_MAX, twice (ustar linkname and pax linkpath), and attributes:
+       it gets S_NO_CONTENT_ALLOWANCE. A regular file's bytes count once per group (the scanner
+       gives further names of a hard-linked file size 0). */
     uint64_t bound = 2 * 10240;  /* end-of-archive blocks and the last record's padding */
     for (size_t i = 0; i < group->entries_count; i++) {
         uint64_t path = group->entries[i].path ? strlen(group->entries[i].path) : 0;
-        bound += 3 * 512 + 2 * ((path + 511) / 512 * 512) + (group->entries[i].size + 511) / 512 * 512;
+        uint64_t size = group->entries[i].size;
+        bound += 3 * 512 + 2 * ((path + 511) / 512 * 512)
+                 + (size ? (size + 511) / 512 * 512 : S_NO_CONTENT_ALLOWANCE);
     }
     if (compression && strcmp(compression, "none") != 0)
         bound += bound / 128 + 65536;  /* zstd/gzip framing of data that does not compress */

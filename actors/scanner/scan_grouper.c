@@ -256,6 +256,8 @@ scan_grouper_add_linked(scan_grouper_t *self, const char *path, uint64_t size, u
     }
     else {
         bool here = link->serial == buf->serial;
+        if (here)
+            size = 0;  /* another name of a file the group holds already: no more content */
         if (!here && self->warn) {
             char text[TF_MSG_MAX_PATH + 200];
             snprintf(text, sizeof text, "hard link to %s, which went into an earlier archive (more than %d x "

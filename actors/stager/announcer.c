@@ -21,6 +21,7 @@ typedef struct {
     char job_id[TF_MSG_MAX_ID + 1];
     char service[TF_MSG_MAX_ID + 1];
     char item_id[TF_ID_MAX];
+    bool probe;          /* only ask the item's state (announcer_probe) */
 } pending_t;
 
 static void
@@ -41,6 +42,19 @@ s_try(zsock_t *pipe, tf_client_t *client, zlistx_t *queue)
     pending_t *p = zlistx_first(queue);
     tf_msg_t reply;
     tf_err_t err = {0};
+    if (p->probe) {
+        int rc = tf_client_item(client, p->item_id, &reply, 5000, &err);
+        if (rc != TF_OK && rc != TF_ERR_NOTFOUND) {
+            tf_log_warn("cannot ask the broker about %s yet (%s); retrying", p->item_id, err.message);
+            return false;
+        }
+        zsock_send(pipe, "sss", p->archive_id, rc == TF_OK && reply.item_info.state ? reply.item_info.state : "",
+                   rc == TF_OK ? "1" : "0");
+        if (rc == TF_OK)
+            tf_msg_clear(&reply);
+        zlistx_delete(queue, zlistx_cursor(queue));
+        return true;
+    }
     int rc = tf_client_submit(client, p->service, p->item_id, p->job_id, p->data, p->size, &reply, 5000, &err);
     if (rc != TF_OK) {
         if (p->archive_id[0])
@@ -89,7 +103,18 @@ s_agent(zsock_t *pipe, void *arg)
             if (!stop) {
                 pending_t *p = calloc(1, sizeof *p);
                 bool announce = streq(cmd, "ANNOUNCE");
-                if (p && !announce) {
+                if (p && streq(cmd, "PROBE")) {
+                    char *id = zmsg_popstr(msg);
+                    if (id && *id) {
+                        snprintf(p->archive_id, sizeof p->archive_id, "%s", id);
+                        tf_id_join(p->item_id, sizeof p->item_id, p->archive_id, "-tape");
+                        p->probe = true;
+                        zlistx_add_end(queue, p);
+                        p = NULL;
+                    }
+                    zstr_free(&id);
+                }
+                else if (p && !announce) {
                     /* SUBMIT service item_id job_id payload */
                     char *service = zmsg_popstr(msg), *item_id = zmsg_popstr(msg), *job_id = zmsg_popstr(msg);
                     snprintf(p->service, sizeof p->service, "%s", service ? service : "");
@@ -193,6 +218,14 @@ announcer_send(announcer_t *self, const tf_msg_archive_ready_t *ready, tf_err_t 
         return tf_err_set(err, TF_ERR_IO, "cannot hand the announcement to the announcer");
     }
     free(data);
+    return TF_OK;
+}
+
+int
+announcer_probe(announcer_t *self, const char *archive_id, tf_err_t *err)
+{
+    if (zstr_sendm(self->agent, "PROBE") != 0 || zstr_send(self->agent, archive_id) != 0)
+        return tf_err_set(err, TF_ERR_IO, "cannot hand the probe of %s to the announcer", archive_id);
     return TF_OK;
 }
 

@@ -26,6 +26,9 @@ int announcer_send(announcer_t *self, const tf_msg_archive_ready_t *ready, tf_er
    no acknowledgement comes back (e.g. the stager's cat_job stage messages). */
 int announcer_submit(announcer_t *self, const char *service, const char *item_id, const char *job_id,
                      const tf_msg_t *msg, tf_err_t *err);
+/* Asks the broker the state of archive_id's tape item without creating it; the answer comes
+   back as an acknowledgement (existed false and state "" when the broker does not know it). */
+int announcer_probe(announcer_t *self, const char *archive_id, tf_err_t *err);
 /* Readable (for a zpoller) when an acceptance is waiting. */
 void *announcer_pollable(announcer_t *self);
 

@@ -35,6 +35,7 @@ s_meta_destroy(void **item)
         free(meta->pool);
         free(meta->compression);
         free(meta->checksum);
+        free(meta->parked);
         free(meta);
         *item = NULL;
     }
@@ -58,7 +59,9 @@ s_meta_copy(const holding_meta_t *src)
     meta->pool = s_dup(src->pool);
     meta->compression = s_dup(src->compression);
     meta->checksum = s_dup(src->checksum);
-    if (!meta->archive_id || !meta->job_id || !meta->pool || !meta->compression || !meta->checksum) {
+    meta->parked = s_dup(src->parked);
+    if (!meta->archive_id || !meta->job_id || !meta->pool || !meta->compression || !meta->checksum
+        || !meta->parked) {
         void *p = meta;
         s_meta_destroy(&p);
         return NULL;
@@ -121,6 +124,7 @@ s_meta_load(holding_t *self, const char *id)
         .size = s_u64(root, "archive/size"),
         .files = s_u64(root, "archive/files"),
         .bytes = s_u64(root, "archive/bytes"),
+        .parked = (char *) zconfig_get(root, "archive/parked", ""),
     };
     struct stat st;
     holding_meta_t *meta = NULL;
@@ -334,6 +338,8 @@ s_meta_text(const holding_meta_t *m)
     zconfig_put(root, "archive/checksum", m->checksum);
     zconfig_putf(root, "archive/files", "%" PRIu64, m->files);
     zconfig_putf(root, "archive/bytes", "%" PRIu64, m->bytes);
+    if (m->parked && *m->parked)
+        zconfig_put(root, "archive/parked", m->parked);
     char *text = zconfig_str_save(root);
     zconfig_destroy(&root);
     return text;
@@ -408,6 +414,65 @@ holding_remove(holding_t *self, const char *archive_id, tf_err_t *err)
         zhashx_delete(self->index, archive_id);
     }
     return rc;
+}
+
+int
+holding_park(holding_t *self, const char *archive_id, const char *state, tf_err_t *err)
+{
+    holding_meta_t *meta = zhashx_lookup(self->index, archive_id);
+    if (!meta)
+        return tf_err_set(err, TF_ERR_NOTFOUND, "archive %s is not staged here", archive_id);
+    if (strcmp(meta->parked, state) == 0)
+        return TF_OK;
+    char metapath[PATH_MAX];
+    if (s_path(metapath, sizeof metapath, self->ready, archive_id, ".meta") != TF_OK)
+        return tf_err_set(err, TF_ERR_INVALID, "archive id '%s' cannot be a file name", archive_id);
+    char *parked = strdup(state);
+    if (!parked)
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    char *old = meta->parked;
+    meta->parked = parked;
+    char *text = s_meta_text(meta);
+    /* Written in tmp/ under a name that is no archive's, then renamed over the .meta: ready/
+       never holds a file that is not an archive's (tools count them). */
+    char staging[PATH_MAX];
+    int rc = snprintf(staging, sizeof staging, "%s/.parked.meta", self->tmp) < (int) sizeof staging
+                 ? TF_OK : tf_err_set(err, TF_ERR_INVALID, "holding disk path too long");
+    if (rc == TF_OK)
+        rc = text ? tf_fs_write_atomic(staging, text, strlen(text), err)
+                  : tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    free(text);
+    if (rc == TF_OK && rename(staging, metapath) != 0)
+        rc = tf_err_errno(err, TF_ERR_IO, errno, "cannot rename %s to %s", staging, metapath);
+    if (rc == TF_OK)
+        rc = s_fsync_dir(self->ready, err);
+    if (rc != TF_OK) {
+        meta->parked = old;
+        free(parked);
+        return rc;
+    }
+    free(old);
+    return TF_OK;
+}
+
+size_t
+holding_parked(holding_t *self, uint64_t *bytes, const holding_meta_t **first)
+{
+    size_t count = 0;
+    if (bytes)
+        *bytes = 0;
+    if (first)
+        *first = NULL;
+    for (holding_meta_t *m = zhashx_first(self->index); m; m = zhashx_next(self->index)) {
+        if (!*m->parked)
+            continue;
+        count++;
+        if (bytes)
+            *bytes += m->size;
+        if (first && (!*first || strcmp(m->archive_id, (*first)->archive_id) < 0))
+            *first = m;
+    }
+    return count;
 }
 
 int

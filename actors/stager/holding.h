@@ -28,6 +28,9 @@ typedef struct {
     uint64_t size;
     uint64_t files;
     uint64_t bytes;
+    char *parked;        /* "" while its job runs; "cancelled" or "failed" once the stager learned
+                            its job stopped: kept for a retry or a purge, never announced again
+                            and never counted as space the tape writer will free */
 } holding_meta_t;
 
 typedef struct _holding_t holding_t;
@@ -60,6 +63,12 @@ void holding_part_drop(holding_t *self, const char *archive_id);
 int holding_commit(holding_t *self, const holding_meta_t *meta, int fd, tf_err_t *err);
 /* Deletes a ready archive's files and fsyncs ready/ (missing files are fine). */
 int holding_remove(holding_t *self, const char *archive_id, tf_err_t *err);
+/* Parks a ready archive (state "cancelled" or "failed") or, with "", makes it live again;
+   rewrites ready/<id>.meta atomically so the mark survives a restart. */
+int holding_park(holding_t *self, const char *archive_id, const char *state, tf_err_t *err);
+/* How many ready archives are parked and their bytes; first gets the first one (sorted by id)
+   or NULL. */
+size_t holding_parked(holding_t *self, uint64_t *bytes, const holding_meta_t **first);
 /* Reads up to size bytes of a ready archive at offset; *got is what was read. */
 int holding_read(holding_t *self, const char *archive_id, uint64_t offset, void *buf, size_t size,
                  size_t *got, tf_err_t *err);

@@ -25,6 +25,8 @@
 #define S_KEEPALIVE_MS 1000            /* an open session hears from us at least this often */
 #define S_DISK_MARGIN (1u << 20)       /* free space we never hand out as credit */
 #define S_STALL_MS 1000                /* out of credit this long: stuck, not between two writes */
+#define S_PURGED "purged"              /* parked mark: purged while a tape writer read it */
+#define S_PROBE_MS 5000                /* while stuck, how often ready archives' tape items are checked */
 
 typedef struct {
     char *archive_id;
@@ -66,6 +68,9 @@ typedef struct {
     uint64_t ready;          /* bytes of ready archives */
     uint64_t disk_free;      /* file system free space (statvfs) */
     size_t ready_count;
+    size_t parked_count;     /* ready archives of cancelled or failed jobs: nothing will free them */
+    uint64_t parked;         /* their bytes */
+    const holding_meta_t *first_parked;
     size_t sessions;         /* open (not closing) sessions */
     bool fs_limited;         /* the file system, not stager/capacity, is what stops credit */
 } space_t;
@@ -86,8 +91,13 @@ struct _stager_t {
     uint64_t next_seq;
     int64_t space_alert;     /* ms a job may wait for space before alert.stager */
     int64_t space_alert_repeat;
+    int64_t in_use_ms;       /* an archive read this recently, not to its end, may be on its way to tape */
+    zhashx_t *fetched;       /* archive id -> int64_t mono ms of its last fetch, while not read to its end */
+    int64_t next_probe;      /* mono ms: next check of the ready archives' tape items while stuck */
     tf_actor_t *actor;       /* while serving: the event publisher */
 };
+
+static void s_unpark(stager_t *self, const char *archive_id, const char *why);
 
 /* ------------------------------------------------------------------ sessions -------- */
 
@@ -232,6 +242,7 @@ s_space(stager_t *self, space_t *sp)
     }
     sp->ready = holding_ready_bytes(self->holding);
     sp->ready_count = holding_ready_count(self->holding);
+    sp->parked_count = holding_parked(self->holding, &sp->parked, &sp->first_parked);
     sp->disk_free = holding_disk_free(self->holding);
     uint64_t disk_size = holding_disk_size(self->holding);
     sp->usable = disk_size ? s_min(self->capacity, s_sub(disk_size, S_DISK_MARGIN)) : self->capacity;
@@ -327,7 +338,10 @@ s_on_open(stager_t *self, zframe_t *peer, tf_msg_stage_open_t *open)
         s_result(self, peer, id, false, "archive id '%s' is not valid (letters, digits, '.', '_', '-')", id);
         return;
     }
-    if (holding_lookup(self->holding, id)) {
+    const holding_meta_t *staged = holding_lookup(self->holding, id);
+    if (staged) {
+        if (*staged->parked)
+            s_unpark(self, id, "its file group runs again");
         s_result(self, peer, id, true, "already staged");
         return;
     }
@@ -491,6 +505,8 @@ s_on_fetch(stager_t *self, zframe_t *peer, tf_msg_fetch_t *fetch)
     tf_err_t err = {0};
     const holding_meta_t *meta = holding_lookup(self->holding, fetch->archive_id);
     size_t got = 0;
+    if (meta && *meta->parked && fetch->offset == 0)
+        s_unpark(self, fetch->archive_id, "the tape writer reads it (its job was retried)");
     if (!tf_id_safe_name(fetch->archive_id) || !meta)
         msg.fetch_data.error = "archive is not staged here";
     else if (holding_read(self->holding, fetch->archive_id, fetch->offset, self->fetch_buf, want, &got, &err)
@@ -499,6 +515,19 @@ s_on_fetch(stager_t *self, zframe_t *peer, tf_msg_fetch_t *fetch)
     else {
         msg.fetch_data.data.size = got;
         msg.fetch_data.eof = fetch->offset + got == meta->size;
+        /* a read in progress (not at its end yet) marks the archive in use for a purge */
+        int64_t *when = zhashx_lookup(self->fetched, fetch->archive_id);
+        if (msg.fetch_data.eof)
+            zhashx_delete(self->fetched, fetch->archive_id);
+        else {
+            if (!when && (when = malloc(sizeof *when))
+                && zhashx_insert(self->fetched, fetch->archive_id, when) != 0) {
+                free(when);
+                when = NULL;
+            }
+            if (when)
+                *when = tf_clock_mono_ms();
+        }
     }
     if (msg.fetch_data.error)
         tf_log_warn("fetch of %s at %" PRIu64 ": %s", fetch->archive_id, fetch->offset, msg.fetch_data.error);
@@ -542,13 +571,29 @@ s_on_router(stager_t *self)
 
 /* ------------------------------------------------------------------ tape queue & release */
 
+static void s_announce(stager_t *self, const holding_meta_t *m);
+
+/* A parked archive is wanted again (retried job): it is live, and its tape item exists or is
+   created again. */
 static void
-s_announce_all(stager_t *self)
+s_unpark(stager_t *self, const char *archive_id, const char *why)
 {
-    zlist_t *ids = holding_ready_ids(self->holding);
-    for (const char *id = ids ? zlist_first(ids) : NULL; id; id = zlist_next(ids)) {
-        const holding_meta_t *m = holding_lookup(self->holding, id);
-        tf_msg_archive_ready_t ready = {
+    const holding_meta_t *m = holding_lookup(self->holding, archive_id);
+    if (!m || !*m->parked || streq(m->parked, S_PURGED))
+        return;  /* a purged one waits only for its write to end */
+    tf_err_t err = {0};
+    if (holding_park(self->holding, archive_id, "", &err) != TF_OK) {
+        tf_log_warn("archive %s: cannot clear its parked mark: %s", archive_id, err.message);
+        return;
+    }
+    tf_log_info("archive %s: no longer parked (%s)", archive_id, why);
+    s_announce(self, m);
+}
+
+static void
+s_announce(stager_t *self, const holding_meta_t *m)
+{
+    tf_msg_archive_ready_t ready = {
             .archive_id = m->archive_id,
             .job_id = m->job_id,
             .group_no = m->group_no,
@@ -560,13 +605,60 @@ s_announce_all(stager_t *self)
             .bytes = m->bytes,
             .stager = self->advertise,
         };
-        tf_err_t err = {0};
-        if (announcer_send(self->announcer, &ready, &err) != TF_OK)
-            tf_log_error("archive %s: %s", id, err.message);
+    tf_err_t err = {0};
+    if (announcer_send(self->announcer, &ready, &err) != TF_OK)
+        tf_log_error("archive %s: %s", m->archive_id, err.message);
+}
+
+/* At start: every ready archive goes to the tape queue again (the broker answers a repeat with
+   the existing item), except parked ones - their job was cancelled or failed, and their item
+   may be gone from the broker's journal (broker/keep_done): announced, they would be written. */
+static void
+s_announce_all(stager_t *self)
+{
+    zlist_t *ids = holding_ready_ids(self->holding);
+    size_t announced = 0, parked = 0;
+    for (const char *id = ids ? zlist_first(ids) : NULL; id; id = zlist_next(ids)) {
+        const holding_meta_t *m = holding_lookup(self->holding, id);
+        if (streq(m->parked, S_PURGED)) {
+            tf_err_t err = {0};
+            if (holding_remove(self->holding, id, &err) == TF_OK)
+                tf_log_info("archive %s: purged with its job %s (kept for a tape writer that read it)", id, m->job_id);
+            else
+                tf_log_warn("archive %s: %s", id, err.message);
+            continue;
+        }
+        if (*m->parked) {
+            tf_log_info("archive %s: parked (its job %s is %s): not queued for tape; 'tapeflow job retry %s' "
+                        "writes it, 'tapeflow job purge %s' deletes it", id, m->job_id, m->parked, m->job_id,
+                        m->job_id);
+            parked++;
+            continue;
+        }
+        s_announce(self, m);
+        announced++;
     }
-    if (ids && zlist_size(ids) > 0)
-        tf_log_info("announcing %zu ready archive(s) to the tape queue again", zlist_size(ids));
+    if (announced > 0)
+        tf_log_info("announcing %zu ready archive(s) to the tape queue again", announced);
+    if (parked > 0)
+        tf_log_info("%zu parked archive(s) of cancelled or failed jobs stay on the holding disk", parked);
     zlist_destroy(&ids);
+}
+
+/* Marks a ready archive parked: its job was cancelled or its tape item failed. */
+static void
+s_park(stager_t *self, const char *archive_id, const char *state)
+{
+    const holding_meta_t *m = holding_lookup(self->holding, archive_id);
+    if (!m || streq(m->parked, state))
+        return;
+    tf_err_t err = {0};
+    if (holding_park(self->holding, archive_id, state, &err) != TF_OK) {
+        tf_log_warn("archive %s: cannot mark it parked: %s", archive_id, err.message);
+        return;
+    }
+    tf_log_info("archive %s: its job %s is %s: parked on the holding disk until 'tapeflow job retry %s' or "
+                "'tapeflow job purge %s'", archive_id, m->job_id, state, m->job_id, m->job_id);
 }
 
 static void
@@ -584,9 +676,15 @@ s_on_ack(stager_t *self)
         else
             tf_log_warn("archive %s: %s", ack.archive_id, err.message);
     }
-    else if (streq(ack.state, "cancelled"))
-        tf_log_info("archive %s: its job was cancelled; it stays here until the job is retried or "
-                    "purged (tapeflow job retry|purge)", ack.archive_id);
+    else if ((streq(ack.state, "cancelled") || streq(ack.state, "failed"))
+             && holding_lookup(self->holding, ack.archive_id))
+        s_park(self, ack.archive_id, ack.state);
+    else if ((streq(ack.state, "queued") || streq(ack.state, "inflight"))
+             && holding_lookup(self->holding, ack.archive_id)
+             && *holding_lookup(self->holding, ack.archive_id)->parked)
+        s_unpark(self, ack.archive_id, "its tape item was queued again");
+    else if (!*ack.state)
+        ;  /* a probe of an item the broker does not know: nothing learned */
     else
         tf_log_info("archive %s: queued for tape (%s%s)", ack.archive_id, ack.state, ack.existed ? ", repeat" : "");
     session_t *s = zhashx_lookup(self->sessions, ack.archive_id);
@@ -645,6 +743,8 @@ s_on_purge(stager_t *self, tf_actor_t *actor, const tf_msg_work_t *work,
     tf_msg_t result = {.type = TF_MSG_STAGE_PURGE_RESULT};
     result.stage_purge_result.job_id = purge->job_id;
     s_purge_list_t list = {.result = &result.stage_purge_result};
+    tf_msg_stage_purge_result_t in_use_result = {0};  /* its bytes are counted in result already */
+    s_purge_list_t in_use_list = {.result = &in_use_result};
     tf_err_t err = {0};
     int rc = TF_OK;
     zlist_t *ids = holding_ready_ids(self->holding);
@@ -658,10 +758,30 @@ s_on_purge(stager_t *self, tf_actor_t *actor, const tf_msg_work_t *work,
             rc = s_purge_add(&list, "ready", id, ".meta", meta_size);
         if (rc == TF_OK)
             list.result->archives++;
-        if (rc == TF_OK && !purge->dry_run) {
-            rc = holding_remove(self->holding, id, &err);
+        if (rc == TF_OK && purge->dry_run && !*m->parked) {
+            /* 'job cancel --keep-staged' lists what it keeps: learn whether its tape item was
+               cancelled, so the archive is parked before the broker forgets the item */
+            tf_err_t perr = {0};
+            if (announcer_probe(self->announcer, id, &perr) != TF_OK)
+                tf_log_warn("archive %s: %s", id, perr.message);
+        }
+        int64_t *fetched = zhashx_lookup(self->fetched, id);
+        bool in_use = fetched && tf_clock_mono_ms() - *fetched < self->in_use_ms;
+        if (rc == TF_OK && in_use)
+            rc = s_purge_add(&in_use_list, "ready", id, ".data", 0);
+        if (rc == TF_OK && !purge->dry_run && in_use) {
+            /* a tape writer may be reading it right now: deleted after its write */
+            rc = holding_park(self->holding, id, S_PURGED, &err);
             if (rc == TF_OK)
+                tf_log_info("archive %s: in use by a tape writer; deleted with its job %s after its write", id,
+                            purge->job_id);
+        }
+        else if (rc == TF_OK && !purge->dry_run) {
+            rc = holding_remove(self->holding, id, &err);
+            if (rc == TF_OK) {
+                zhashx_delete(self->fetched, id);
                 tf_log_info("archive %s: purged with its job %s", id, purge->job_id);
+            }
         }
     }
     zlist_destroy(&ids);
@@ -681,6 +801,8 @@ s_on_purge(stager_t *self, tf_actor_t *actor, const tf_msg_work_t *work,
         tf_err_set(&err, rc, "out of memory listing the job's files");
     list.result->files = list.rows;
     list.result->files_count = list.count;
+    list.result->in_use = in_use_list.rows;
+    list.result->in_use_count = in_use_list.count;
     uint8_t *data = NULL;
     size_t size = 0;
     if (rc == TF_OK)
@@ -693,6 +815,33 @@ s_on_purge(stager_t *self, tf_actor_t *actor, const tf_msg_work_t *work,
     for (size_t i = 0; i < list.count; i++)
         free(list.rows[i].path);
     free(list.rows);
+    for (size_t i = 0; i < in_use_list.count; i++)
+        free(in_use_list.rows[i].path);
+    free(in_use_list.rows);
+}
+
+/* Archives purged while a tape writer read them: deleted once nobody fetched them for
+   in_use_ms (their write ended or was abandoned; a release deletes them earlier). */
+static void
+s_purge_deferred(stager_t *self, int64_t now)
+{
+    zlist_t *ids = holding_ready_ids(self->holding);
+    for (const char *id = ids ? zlist_first(ids) : NULL; id; id = zlist_next(ids)) {
+        const holding_meta_t *m = holding_lookup(self->holding, id);
+        int64_t *fetched = zhashx_lookup(self->fetched, id);
+        if (!m || !streq(m->parked, S_PURGED) || (fetched && now - *fetched < self->in_use_ms))
+            continue;
+        char job[TF_MSG_MAX_ID + 1];
+        snprintf(job, sizeof job, "%s", m->job_id);
+        tf_err_t err = {0};
+        if (holding_remove(self->holding, id, &err) == TF_OK) {
+            zhashx_delete(self->fetched, id);
+            tf_log_info("archive %s: no longer read by a tape writer; purged with its job %s", id, job);
+        }
+        else
+            tf_log_warn("archive %s: %s", id, err.message);
+    }
+    zlist_destroy(&ids);
 }
 
 static void
@@ -731,6 +880,7 @@ s_on_work(stager_t *self, tf_actor_t *actor)
     else
         rc = holding_remove(self->holding, id, &err);
     if (rc == TF_OK) {
+        zhashx_delete(self->fetched, id);
         tf_log_info("archive %s: released (on tape and in the catalog); deleted", id);
         tf_actor_done(actor, &work.work, NULL, 0);
     }
@@ -768,9 +918,26 @@ s_space_text(stager_t *self, const space_t *sp, char *buf, size_t size)
     const char *advice;
     if (sp->fs_limited)
         advice = "its file system is full: free space there or lower stager/capacity";
-    else if (sp->ready_count > 0)
+    else if (sp->ready_count > sp->parked_count)
         advice = "the tape writer frees space as it writes: check that it runs and has a writable tape "
                  "(tapeflow status; tapeflow events alert.tape)";
+    else if (sp->parked_count > 0) {
+        char parked[32], text[512];
+        const holding_meta_t *m = sp->first_parked;
+        snprintf(text, sizeof text,
+                 "%zu of them (%s) parked: their jobs were cancelled or failed, the tape writer will not free "
+                 "them (archive %s of job %s is %s); 'tapeflow job purge %s' deletes them, 'tapeflow job retry "
+                 "%s' writes them to tape",
+                 sp->parked_count, tf_units_bytes(sp->parked, parked, sizeof parked), m->archive_id, m->job_id,
+                 m->parked, m->job_id, m->job_id);
+        advice = text;
+        snprintf(buf, size,
+                 "holding disk %s: %s of %s in use, %zu archive%s (%s) waiting for tape, %zu being staged, "
+                 "%s free on its file system; %s",
+                 holding_dir(self->holding), used, usable, sp->ready_count, sp->ready_count == 1 ? "" : "s", ready,
+                 sp->sessions, free_text, advice);
+        return;
+    }
     else
         advice = "older archives are staged first";
     snprintf(buf, size,
@@ -821,8 +988,24 @@ s_unstick(stager_t *self, int64_t now)
     }
     zlistx_destroy(&ids);
     session_t *head = s_head(self);
-    if (!head || !s_stuck(head, now) || holding_ready_count(self->holding) > 0)
-        return;  /* the head moves, or the tape writer will free space */
+    if (!head || !s_stuck(head, now))
+        return;  /* the head moves */
+    if (sp.ready_count > sp.parked_count) {
+        /* The tape writer will free space - unless those archives' jobs stopped: ask the broker
+           now and then, so a failed job's archives are parked and rule 4 can act. */
+        if (now >= self->next_probe) {
+            self->next_probe = now + S_PROBE_MS;
+            zlist_t *ready = holding_ready_ids(self->holding);
+            for (const char *id = ready ? zlist_first(ready) : NULL; id; id = zlist_next(ready)) {
+                const holding_meta_t *m = holding_lookup(self->holding, id);
+                tf_err_t err = {0};
+                if (m && !*m->parked && announcer_probe(self->announcer, id, &err) != TF_OK)
+                    tf_log_warn("archive %s: %s", id, err.message);
+            }
+            zlist_destroy(&ready);
+        }
+        return;
+    }
     /* Nothing will be released and the oldest archive cannot grow: the youngest stuck archive
        that holds space gives it back and is staged again later. */
     session_t *victim = NULL;
@@ -959,6 +1142,7 @@ s_tick(stager_t *self)
     s_grant_all(self);
     s_unstick(self, now);
     s_alerts(self, now);
+    s_purge_deferred(self, now);
 }
 
 /* ------------------------------------------------------------------ life cycle ------ */
@@ -983,14 +1167,17 @@ stager_new(tf_config_t *cfg, tf_err_t *err)
     self->space_alert_repeat = tf_config_ms(cfg, "stager/space_alert_repeat");
     self->sessions = zhashx_new();
     self->waits = zhashx_new();
+    self->fetched = zhashx_new();
+    self->in_use_ms = 3 * tf_config_ms(cfg, "tapewriter/fetch_timeout");
     self->fetch_buf = malloc(S_FETCH_MAX);
-    if (!self->endpoint || !self->advertise || !self->sessions || !self->waits || !self->fetch_buf) {
+    if (!self->endpoint || !self->advertise || !self->sessions || !self->waits || !self->fetched || !self->fetch_buf) {
         tf_err_set(err, TF_ERR_NOMEM, "out of memory");
         stager_destroy(&self);
         return NULL;
     }
     zhashx_set_destructor(self->sessions, s_session_free);
     zhashx_set_destructor(self->waits, s_wait_free);
+    zhashx_set_destructor(self->fetched, s_wait_free);
     if (self->capacity == 0) {
         tf_err_set(err, TF_ERR_INVALID, "stager/capacity must be a positive number of bytes");
         stager_destroy(&self);
@@ -1042,6 +1229,7 @@ stager_destroy(stager_t **self_p)
         announcer_destroy(&self->announcer);
         zhashx_destroy(&self->sessions);
         zhashx_destroy(&self->waits);
+        zhashx_destroy(&self->fetched);
         zsock_destroy(&self->router);
         holding_destroy(&self->holding);
         free(self->fetch_buf);

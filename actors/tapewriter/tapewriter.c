@@ -64,24 +64,8 @@ typedef struct {
 static void
 s_find_changer(tapewriter_t *self)
 {
-    self->changer_url[0] = '\0';
-    zlist_t *names = tf_config_children(self->cfg, "changers");
-    for (const char *name = names ? zlist_first(names) : NULL; name; name = zlist_next(names)) {
-        for (int n = 0; n < 64; n++) {
-            char key[300];
-            snprintf(key, sizeof key, "changers/%s/drive%d", name, n);
-            const char *value = tf_config_get(self->cfg, key);
-            if (!value || strcmp(value, self->drive_name) != 0)
-                continue;
-            snprintf(key, sizeof key, "changers/%s/url", name);
-            const char *url = tf_config_get(self->cfg, key);
-            if (url && *url && !self->changer_url[0]) {
-                snprintf(self->changer_url, sizeof self->changer_url, "%s", url);
-                self->changer_drive = n;
-            }
-        }
-    }
-    zlist_destroy(&names);
+    tf_changer_for_drive(self->cfg, self->drive_name, self->changer_url, sizeof self->changer_url,
+                         &self->changer_drive);
 }
 
 /* One item in hand. */

@@ -378,7 +378,7 @@ s_full(tf_msg_type_t type, tf_msg_t *m)
     case TF_MSG_STAGE_PURGE_RESULT:
         m->stage_purge_result = (tf_msg_stage_purge_result_t){
             .job_id = "J1", .files = s_patterns, .files_count = 2, .archives = 1,
-            .bytes = UINT64_MAX};
+            .bytes = UINT64_MAX, .in_use = s_patterns, .in_use_count = 1};
         break;
     case TF_MSG_NONE:
     case TF_MSG_TYPE_COUNT:
@@ -458,7 +458,10 @@ s_minimal(tf_msg_type_t type, tf_msg_t *m)
     case TF_MSG_CAT_VOLUME: m->cat_volume.media_type = m->cat_volume.drive = NULL; break;
     case TF_MSG_JOB_OP: m->job_op.rid = m->job_op.message = m->job_op.spare = NULL; break;
     case TF_MSG_JOB_OP_OK: m->job_op_ok.rid = m->job_op_ok.catalog_item = m->job_op_ok.note = NULL; break;
-    case TF_MSG_STAGE_PURGE_RESULT: m->stage_purge_result.files_count = 0; break;
+    case TF_MSG_STAGE_PURGE_RESULT:
+        m->stage_purge_result.files_count = 0;
+        m->stage_purge_result.in_use_count = 0;
+        break;
     default: break;
     }
 }

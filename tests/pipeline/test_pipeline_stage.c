@@ -700,6 +700,7 @@ test_purge(void **state)
 typedef struct {
     zsock_t *d;
     const char *id;
+    const char *job;         /* NULL: J9 */
     uint64_t expected;       /* stage_open expected_size */
     uint64_t size;
     uint64_t sent;
@@ -720,7 +721,7 @@ static void
 s_fake_open(fake_t *c)
 {
     tf_msg_t msg = {.type = TF_MSG_STAGE_OPEN};
-    msg.stage_open = (tf_msg_stage_open_t){.archive_id = (char *) c->id, .job_id = "J9", .group_no = 1,
+    msg.stage_open = (tf_msg_stage_open_t){.archive_id = (char *) c->id, .job_id = (char *) (c->job ? c->job : "J9"), .group_no = 1,
                                            .compression = "none", .expected_size = c->expected};
     s_send(c->d, &msg);
     c->sent = c->credit = 0;
@@ -728,9 +729,10 @@ s_fake_open(fake_t *c)
 }
 
 static void
-s_fake_start(fx_t *f, fake_t *c, const char *id, uint64_t size, uint64_t expected)
+s_fake_start_for(fx_t *f, fake_t *c, const char *id, const char *job, uint64_t size, uint64_t expected)
 {
     memset(c, 0, sizeof *c);
+    c->job = job;
     for (size_t i = 0; i < sizeof s_pattern; i++)
         s_pattern[i] = (uint8_t) ('a' + i % 23);
     c->d = s_dealer(f);
@@ -738,6 +740,12 @@ s_fake_start(fx_t *f, fake_t *c, const char *id, uint64_t size, uint64_t expecte
     c->size = size;
     c->expected = expected;
     s_fake_open(c);
+}
+
+static void
+s_fake_start(fx_t *f, fake_t *c, const char *id, uint64_t size, uint64_t expected)
+{
+    s_fake_start_for(f, c, id, NULL, size, expected);
 }
 
 /* Takes what the stager said and sends what the credit allows; true when it did something. */
@@ -969,6 +977,29 @@ test_size_estimate_bounds_the_archive(void **state)
             fail_msg("%s: archive of %llu bytes, estimate %llu", filters[i], (unsigned long long) size,
                      (unsigned long long) bound);
     }
+    /* symbolic links with targets near PATH_MAX: no content, but long pax records (review R10) */
+    snprintf(root, sizeof root, "%s/links", f->dir);
+    pt_mkdir(root);
+    char target[4001];
+    memset(target, 'x', 4000);
+    target[4000] = '\0';
+    for (int i = 0; i < 40; i++) {
+        snprintf(p, sizeof p, "%s/l%02d", root, i);
+        target[0] = (char) ('a' + i % 26);
+        assert_int_equal(symlink(target, p), 0);
+    }
+    tf_msg_file_group_t links = s_group(g, root, "J1-g00002", 2);
+    uint64_t size = 0;
+    archiver_opts_t opts = {.compression = "none", .level = 1, .threads = 1, .sink = s_count_sink, .arg = &size};
+    file_rows_t *rows = file_rows_new();
+    archiver_stats_t stats;
+    tf_err_t err = {0};
+    assert_int_equal(archiver_run(&opts, &links, rows, &stats, &err), TF_OK);
+    file_rows_destroy(&rows);
+    uint64_t bound = archiver_size_bound(&links, "none");
+    if (size > bound)
+        fail_msg("symbolic links: archive of %llu bytes, estimate %llu", (unsigned long long) size,
+                 (unsigned long long) bound);
     free(g);
 }
 
@@ -1076,6 +1107,192 @@ test_waiting_for_space_raises_an_alert(void **state)
     zsock_destroy(&sub);
 }
 
+/* Waits until ready/<name> contains text. */
+static bool
+s_file_has(fx_t *f, const char *name, const char *text, int timeout_ms)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/ready/%s", f->staging, name);
+    int64_t deadline = tf_clock_mono_ms() + timeout_ms;
+    do {
+        char body[4096] = "";
+        FILE *fp = fopen(p, "r");
+        if (fp) {
+            body[fread(body, 1, sizeof body - 1, fp)] = '\0';
+            fclose(fp);
+        }
+        bool has = strstr(body, text) != NULL;
+        if (has)
+            return true;
+        tf_clock_sleep_ms(50);
+    } while (tf_clock_mono_ms() < deadline);
+    return false;
+}
+
+/* Review F4/F5: the archive of a job cancelled with --keep-staged is parked: it does not keep
+   the youngest session from giving way (rule 4), the alert names it with purge/retry advice,
+   and a stager restart does not queue it for tape again once the broker forgot its item. */
+static void
+test_parked_archives_of_a_cancelled_job(void **state)
+{
+    fx_t *f = *state;
+    s_write_config_with(f, 1000000, 5000, "    space_alert = 1\n    space_alert_repeat = 1\n    session_timeout = 1\n");
+    char bus[400];
+    snprintf(bus, sizeof bus, "@ipc://%s/run/bus-in.sock", f->dir);
+    zsock_t *sub = zsock_new_sub(bus, "alert.");
+    assert_non_null(sub);
+    s_start_stager(f);
+    fake_t a;
+    s_fake_start_for(f, &a, "J8-g00001", "J8", 500000, 500000);
+    s_fakes_run(f, &a, 1, false, 20000);
+    assert_true(a.ok);
+    assert_string_equal(s_item_state(f, "J8-g00001-tape", 5000), "queued");
+    s_fake_end(&a);
+    /* tapeflow job cancel J8 --keep-staged: the broker cancels, the stager lists (dry run) */
+    tf_msg_job_op_t op = {.job_id = "J8", .op = "cancel", .message = "cancelled by test", .spare = "catalog,stager"};
+    tf_msg_t reply;
+    tf_err_t err = {0};
+    if (tf_client_job_op(f->client, &op, &reply, 5000, &err) != TF_OK)
+        fail_msg("job_op: %s", err.message);
+    tf_msg_clear(&reply);
+    assert_string_equal(s_item_state(f, "J8-g00001-tape", 5000), "cancelled");
+    tf_msg_t r = s_purge(f, "J8", true);
+    assert_int_equal(r.stage_purge_result.archives, 1);
+    tf_msg_clear(&r);
+    assert_true(s_file_has(f, "J8-g00001.meta", "parked = \"cancelled\"", 5000));
+
+    /* two sizeless archives fill the rest between them: the youngest gives way */
+    fake_t c[2];
+    s_fake_start(f, &c[0], "J9-g00001", 300000, 0);
+    s_fake_until_credit(&c[0]);
+    s_fake_start(f, &c[1], "J9-g00002", 300000, 0);
+    c[1].restart = true;
+    s_fakes_run(f, c, 2, true, 20000);
+    for (int i = 0; i < 2; i++)
+        if (!c[i].done || !c[i].ok)
+            fail_msg("%s: done %d ok %d after sending %llu of %llu bytes: %s", c[i].id, c[i].done, c[i].ok,
+                     (unsigned long long) c[i].sent, (unsigned long long) c[i].size, c[i].message);
+    assert_int_equal(c[0].restarts, 0);
+    s_fake_end(&c[0]);
+    s_fake_end(&c[1]);
+
+    /* one that waits: the alert names the parked archive and what frees it */
+    fake_t d;
+    s_fake_start(f, &d, "J9-g00003", 600000, 600000);
+    tf_msg_t ev;
+    bool got = false;
+    int64_t deadline = tf_clock_mono_ms() + 15000;
+    while (!got && tf_clock_mono_ms() < deadline) {
+        s_fake_pump(&d);
+        got = s_event_on(sub, "alert.stager", &ev, 50);
+    }
+    assert_true(got);
+    if (!strstr(ev.event.message, "1 of them (488.3 KiB) parked: their jobs were cancelled or failed")
+        || !strstr(ev.event.message, "(archive J8-g00001 of job J8 is cancelled); 'tapeflow job purge J8' deletes "
+                                     "them, 'tapeflow job retry J8' writes them to tape")
+        || strstr(ev.event.message, "check that it runs"))
+        fail_msg("alert: %s", ev.event.message);
+    tf_msg_clear(&ev);
+    s_fake_end(&d);
+
+    /* the broker forgets the cancelled item (broker/keep_done); a restart must not queue it */
+    s_stop_stager(f);
+    tf_testproc_destroy(&f->broker);
+    char path[400];
+    const char *ext[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/broker.db%s", f->dir, ext[i]);
+        unlink(path);
+    }
+    char log[300];
+    snprintf(log, sizeof log, "%s/broker2.log", f->dir);
+    char *argv[] = {"tapeflow-broker", "--config", f->config, NULL};
+    f->broker = tf_testproc_start("tapeflow-broker", argv, NULL, log);
+    assert_non_null(f->broker);
+    assert_null(s_item_state(f, "J8-g00001-tape", 100));
+    s_start_stager(f);
+    /* a fresh archive announced after the start shows the announcements went through */
+    fake_t e;
+    s_fake_start(f, &e, "J9-g00004", 1000, 1000);
+    s_fakes_run(f, &e, 1, false, 20000);
+    assert_true(e.ok);
+    assert_non_null(s_item_state(f, "J9-g00004-tape", 5000));
+    assert_null(s_item_state(f, "J8-g00001-tape", 500));
+    assert_true(s_exists(f, "ready", "J8-g00001.data"));
+    s_fake_end(&e);
+    /* tapeflow job retry J8 queued its item again: the tape writer's fetch gets all of it and
+       the archive is live again (announced) */
+    size_t size;
+    char error[256];
+    uint8_t *data = s_fetch_all(f, "J8-g00001", &size, error, sizeof error);
+    assert_string_equal(error, "");
+    assert_int_equal(size, 500000);
+    free(data);
+    assert_non_null(s_item_state(f, "J8-g00001-tape", 5000));
+    assert_false(s_file_has(f, "J8-g00001.meta", "parked", 100));
+    zsock_destroy(&sub);
+}
+
+/* One fetch of length bytes at offset; returns the bytes got, error gets the stager's error. */
+static size_t
+s_fetch_part(fx_t *f, const char *archive_id, uint64_t offset, uint64_t length, char *error, size_t error_size)
+{
+    zsock_t *d = s_dealer(f);
+    tf_msg_t msg = {.type = TF_MSG_FETCH};
+    msg.fetch = (tf_msg_fetch_t){.archive_id = (char *) archive_id, .offset = offset, .length = length};
+    s_send(d, &msg);
+    tf_msg_t reply;
+    s_recv(d, &reply);
+    assert_int_equal(reply.type, TF_MSG_FETCH_DATA);
+    snprintf(error, error_size, "%s", reply.fetch_data.error ? reply.fetch_data.error : "");
+    size_t got = reply.fetch_data.data.size;
+    tf_msg_clear(&reply);
+    zsock_destroy(&d);
+    return got;
+}
+
+/* Review F8: a purge (job cancel without --keep-staged, job purge) does not delete an archive
+   a tape writer is reading: it is reported in use and deleted once its reads stopped. */
+static void
+test_purge_defers_an_archive_in_use(void **state)
+{
+    fx_t *f = *state;
+    s_write_config_with(f, 1L << 30, 5000, "tapewriter\n    fetch_timeout = 4000\n");
+    s_start_stager(f);
+    fake_t c[2];
+    s_fake_start_for(f, &c[0], "J7-g00001", "J7", 5000, 5000);
+    s_fake_start_for(f, &c[1], "J7-g00002", "J7", 5000, 5000);
+    s_fakes_run(f, c, 2, false, 20000);
+    assert_true(c[0].ok && c[1].ok);
+    s_fake_end(&c[0]);
+    s_fake_end(&c[1]);
+    /* a tape writer has read part of J7-g00001; J7-g00002 was read to its end */
+    char error[256];
+    assert_int_equal(s_fetch_part(f, "J7-g00001", 0, 1000, error, sizeof error), 1000);
+    assert_string_equal(error, "");
+    assert_int_equal(s_fetch_part(f, "J7-g00002", 0, 10000, error, sizeof error), 5000);
+    tf_msg_t r = s_purge(f, "J7", false);
+    assert_int_equal(r.stage_purge_result.files_count, 4);
+    assert_int_equal(r.stage_purge_result.archives, 2);
+    assert_int_equal(r.stage_purge_result.in_use_count, 1);
+    assert_string_equal(r.stage_purge_result.in_use[0].path, "ready/J7-g00001.data");
+    tf_msg_clear(&r);
+    assert_false(s_exists(f, "ready", "J7-g00002.data"));
+    /* the tape writer goes on reading it */
+    assert_int_equal(s_fetch_part(f, "J7-g00001", 1000, 1000, error, sizeof error), 1000);
+    assert_string_equal(error, "");
+    /* deleted once nobody read it for 3 x tapewriter/fetch_timeout */
+    int64_t deadline = tf_clock_mono_ms() + 40000;
+    while ((s_exists(f, "ready", "J7-g00001.data") || s_exists(f, "ready", "J7-g00001.meta"))
+           && tf_clock_mono_ms() < deadline)
+        tf_clock_sleep_ms(100);
+    assert_false(s_exists(f, "ready", "J7-g00001.data"));
+    assert_false(s_exists(f, "ready", "J7-g00001.meta"));
+    r = s_purge(f, "J7", false);
+    assert_int_equal(r.stage_purge_result.files_count, 0);
+    tf_msg_clear(&r);
+}
+
 int
 main(void)
 {
@@ -1092,6 +1309,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_archive_that_cannot_fit_fails_for_good, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_waiting_for_space_raises_an_alert, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_size_estimate_bounds_the_archive, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_parked_archives_of_a_cancelled_job, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_purge_defers_an_archive_in_use, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

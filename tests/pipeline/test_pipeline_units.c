@@ -640,6 +640,60 @@ test_archiver_bad_compression(void **state)
     free(mem.data);
 }
 
+/* Review R10: the names of a hard-linked file count its bytes once per group, so the group
+   does not close early and the stager does not reserve the file once per name. */
+typedef struct {
+    int groups;
+    uint64_t bytes;
+    uint64_t sizes[8];
+    size_t count;
+} link_groups_t;
+
+static int
+s_collect_sizes(void *arg, uint64_t group_no, const tf_msg_group_entry_t *entries, size_t count, uint64_t bytes,
+                tf_err_t *err)
+{
+    (void) group_no;
+    (void) err;
+    link_groups_t *g = arg;
+    g->groups++;
+    g->bytes = bytes;
+    g->count = count;
+    for (size_t i = 0; i < count && i < 8; i++)
+        g->sizes[i] = entries[i].size;
+    return TF_OK;
+}
+
+static void
+test_grouper_counts_a_hard_linked_file_once(void **state)
+{
+    (void) state;
+    link_groups_t g = {0};
+    scan_grouper_t *sg = scan_grouper_new(100, 0, 0, s_collect_sizes, &g);
+    assert_int_equal(scan_grouper_add_linked(sg, "/L", 40, 1, 7, 3, NULL), TF_OK);
+    assert_int_equal(scan_grouper_add_linked(sg, "/L2", 40, 1, 7, 3, NULL), TF_OK);
+    assert_int_equal(scan_grouper_add_linked(sg, "/L3", 40, 1, 7, 3, NULL), TF_OK);
+    assert_int_equal(g.groups, 0);  /* 40 bytes, not 120: the group is not full */
+    assert_int_equal(scan_grouper_add(sg, "/x", 10, NULL), TF_OK);
+    assert_int_equal(scan_grouper_flush(sg, NULL), TF_OK);
+    assert_int_equal(g.groups, 1);
+    assert_int_equal(g.count, 4);
+    assert_int_equal(g.bytes, 50);
+    assert_int_equal(g.sizes[0], 40);
+    assert_int_equal(g.sizes[1], 0);
+    assert_int_equal(g.sizes[2], 0);
+    assert_int_equal(scan_grouper_bytes(sg), 50);
+    scan_grouper_destroy(&sg);
+
+    /* the bound: an entry without content gets room for a link target; a file's bytes once */
+    tf_msg_group_entry_t one[] = {{"/L", 40000}}, three[] = {{"/L", 40000}, {"/L2", 0}, {"/L3", 0}};
+    tf_msg_file_group_t a = {.archive_id = "J-g00001", .entries = one, .entries_count = 1};
+    tf_msg_file_group_t b = {.archive_id = "J-g00001", .entries = three, .entries_count = 3};
+    uint64_t bound_one = archiver_size_bound(&a, "none"), bound_three = archiver_size_bound(&b, "none");
+    assert_true(bound_three > bound_one + 2 * 4096);   /* two link targets of up to PATH_MAX */
+    assert_true(bound_three < bound_one + 40000);      /* the content is not counted again */
+}
+
 int
 main(void)
 {
@@ -648,6 +702,7 @@ main(void)
         cmocka_unit_test(test_ids),
         cmocka_unit_test(test_checksum),
         cmocka_unit_test(test_grouper_caps),
+        cmocka_unit_test(test_grouper_counts_a_hard_linked_file_once),
         cmocka_unit_test_setup_teardown(test_walk_order_one_fs_warnings, s_tree_setup, s_tree_teardown),
         cmocka_unit_test_setup_teardown(test_scanner_job, s_tree_setup, s_tree_teardown),
         cmocka_unit_test(test_file_rows_parts),

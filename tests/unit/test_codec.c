@@ -475,7 +475,7 @@ fill_full(tf_msg_type_t type, tf_msg_t *m, bool empty_bytes)
     case TF_MSG_STAGE_PURGE_RESULT:
         m->stage_purge_result = (tf_msg_stage_purge_result_t){
             .job_id = "J1", .files = s_patterns, .files_count = N_ELEMS(s_patterns),
-            .archives = 1, .bytes = UINT64_MAX};
+            .archives = 1, .bytes = UINT64_MAX, .in_use = s_patterns, .in_use_count = 1};
         return true;
     case TF_MSG_NONE:
     case TF_MSG_TYPE_COUNT:
@@ -624,7 +624,7 @@ static const char *const s_wire_spec[TF_MSG_TYPE_COUNT] = {
     [TF_MSG_JOB_OP_OK] = "rid:str job_id:str op:str cancelled:uint abandoned:uint requeued:uint "
                          "catalog_item:str finishing:uint unrecorded:uint note:str",
     [TF_MSG_STAGE_PURGE] = "job_id:str dry_run:bool",
-    [TF_MSG_STAGE_PURGE_RESULT] = "job_id:str files:array archives:uint bytes:uint",
+    [TF_MSG_STAGE_PURGE_RESULT] = "job_id:str files:array archives:uint bytes:uint in_use:array",
 };
 static const char s_service_row_spec[] = "name:str workers:uint idle:uint queued:uint inflight:uint "
                                          "done:uint failed:uint redelivered:uint oldest_age_ms:int";

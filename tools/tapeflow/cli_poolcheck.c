@@ -11,6 +11,7 @@
 #include "cli_jobview.h"
 #ifdef TF_HAVE_CMD_CHANGER
 #include "tf_changer.h"
+#include "tf_changer_config.h"
 #endif
 
 /* changers/<name>/drive<N> = drive (docs/changers.md): the tape writer may load another
@@ -18,20 +19,14 @@
 static void
 s_drive_changer(tf_config_t *cfg, const char *drive, char *url, size_t size)
 {
+#ifdef TF_HAVE_CMD_CHANGER
+    tf_changer_for_drive(cfg, drive, url, size, NULL);  /* the tape writer's own rule */
+#else
+    (void) cfg;
+    (void) drive;
+    (void) size;
     url[0] = '\0';
-    zlist_t *names = tf_config_children(cfg, "changers");
-    for (const char *name = names ? zlist_first(names) : NULL; name && !url[0]; name = zlist_next(names))
-        for (int n = 0; n < 64 && !url[0]; n++) {
-            char key[300];
-            snprintf(key, sizeof key, "changers/%s/drive%d", name, n);
-            const char *value = tf_config_get(cfg, key);
-            if (!value || strcmp(value, drive) != 0)
-                continue;
-            snprintf(key, sizeof key, "changers/%s/url", name);
-            const char *u = tf_config_get(cfg, key);
-            snprintf(url, size, "%s", u && *u ? u : "?");
-        }
-    zlist_destroy(&names);
+#endif
 }
 
 /* Whether a slot of the changer holds a cartridge the tape writer could take for pool: one the
@@ -170,7 +165,7 @@ cli_pool_check(tf_config_t *cfg, tf_client_t *client, const char *pool, char *no
                  "labelled for it ('tapeflow tape label %s --label %s --pool %s')", pool, drive,
                  drive, next, pool);
     else {
-        char url[1024], why[1200];
+        char url[1024], why[2048];  /* url and the changer's error message */
         s_drive_changer(cfg, drive, url, sizeof url);
         int candidate = url[0] ? s_changer_candidate(url, pool, v, count, why, sizeof why) : 0;
         if (candidate != 0)

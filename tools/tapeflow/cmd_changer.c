@@ -168,13 +168,8 @@ s_drive_of(tf_config_t *cfg, const s_args_t *args, int n, char *name, size_t nam
            char *url, size_t url_size)
 {
     name[0] = url[0] = '\0';
-    const char *value = NULL;
-    if (cfg && args->name[0]) {
-        char key[300];
-        snprintf(key, sizeof key, "changers/%s/drive%d", args->name, n);
-        value = tf_config_get(cfg, key);
-    }
-    if (value && *value) {
+    const char *value = tf_changer_drive_name(cfg, args->name, n);
+    if (value) {
         snprintf(name, name_size, "%s", value);
         tf_err_t err = {0, ""};
         if (tf_drive_resolve(cfg, value, NULL, NULL, url, url_size, &err) != TF_OK)

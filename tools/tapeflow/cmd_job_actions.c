@@ -30,6 +30,7 @@
 #include "tf_client.h"
 #include "tf_clock.h"
 #include "tf_json.h"
+#include "tf_pipeline_ids.h"
 #include "tf_units.h"
 
 #define S_JSON_SCHEMA 1
@@ -42,10 +43,10 @@ static const char s_cancel_help[] =
     "                [--timeout SECONDS]\n"
     "\n"
     "Cancels a queued, running or failed job: its queued work items are dropped, items in\n"
-    "flight finish on their own but their results are ignored (an archive being written goes\n"
-    "on to its end; nothing after it is written), and the catalog records the job as\n"
-    "'cancelled by USER@HOST at TIME'. The job's archives waiting on the holding disk are\n"
-    "deleted unless --keep-staged (keep them to 'tapeflow job retry ID' later).\n"
+    "flight finish on their own but their results are ignored (nothing after them is written),\n"
+    "and the catalog records the job as 'cancelled by USER@HOST at TIME'. The job's archives\n"
+    "waiting on the holding disk are deleted unless --keep-staged (keep them to 'tapeflow job\n"
+    "retry ID' later); an archive a tape writer is reading right now is deleted after its write.\n"
     "\n"
     "  --keep-staged       keep the job's staged archives (default: release them)\n"
     "  --reason TEXT       why, recorded in the job's message\n"
@@ -279,6 +280,24 @@ s_stage_purge(tf_client_t *client, const s_args_t *a, bool dry_run, tf_msg_t *re
     return rc;
 }
 
+/* Archives a tape writer is reading now: kept until its write ends (docs/staging.md). */
+static void
+s_in_use_json(tf_json_t *j, const tf_msg_stage_purge_result_t *r)
+{
+    tf_json_array_begin(j, "in_use");
+    for (size_t i = 0; i < r->in_use_count; i++)
+        tf_json_str(j, NULL, r->in_use[i].path);
+    tf_json_array_end(j);
+}
+
+static void
+s_in_use_print(const char *indent, const tf_msg_stage_purge_result_t *r)
+{
+    if (r->in_use_count > 0)
+        printf("%s%zu of them in use by a tape writer: deleted after its write (%s%s)\n", indent,
+               r->in_use_count, r->in_use[0].path, r->in_use_count > 1 ? ", ..." : "");
+}
+
 static void
 s_purge_json(tf_json_t *j, const char *key, const tf_msg_stage_purge_result_t *r)
 {
@@ -289,6 +308,7 @@ s_purge_json(tf_json_t *j, const char *key, const tf_msg_stage_purge_result_t *r
     for (size_t i = 0; i < r->files_count; i++)
         tf_json_str(j, NULL, r->files[i].path);
     tf_json_array_end(j);
+    s_in_use_json(j, r);
     tf_json_object_end(j);
 }
 
@@ -430,6 +450,7 @@ s_cancel(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
                 printf("  released %" PRIu64 " staged archive%s from the holding disk (%zu file%s, "
                        "%s freed)\n", r->archives, r->archives == 1 ? "" : "s", r->files_count,
                        r->files_count == 1 ? "" : "s", size);
+            s_in_use_print("  ", r);
             if (!a->keep_staged && r->archives)
                 printf("  (those archives were not on tape: a retry of this job cannot write them; "
                        "--keep-staged keeps them for 'tapeflow job retry')\n");
@@ -463,8 +484,8 @@ s_missing_archives(tf_client_t *client, const s_args_t *a, const tf_msg_job_row_
     names[0] = '\0';
     for (uint64_t g = 1; g <= job->groups_total; g++) {
         char archive[TF_MSG_MAX_ID + 16], item[TF_MSG_MAX_ID + 32], data[TF_MSG_MAX_ID + 32];
-        snprintf(archive, sizeof archive, "%s-g%05" PRIu64, a->job_id, g);
-        snprintf(item, sizeof item, "%s-tape", archive);
+        tf_id_archive(archive, sizeof archive, a->job_id, g);
+        tf_id_join(item, sizeof item, archive, "-tape");
         snprintf(data, sizeof data, "ready/%s.data", archive);
         tf_msg_t info;
         int rc = tf_client_item(client, item, &info, a->timeout_ms < 5000 ? a->timeout_ms : 5000, err);
@@ -626,6 +647,7 @@ s_purge(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
         for (size_t i = 0; i < r->files_count; i++)
             tf_json_str(j, NULL, r->files[i].path);
         tf_json_array_end(j);
+        s_in_use_json(j, r);
         tf_json_object_end(j);
         printf("%s\n", tf_json_text(j));
         tf_json_destroy(&j);
@@ -638,6 +660,7 @@ s_purge(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
         printf("%s job %s from the holding disk: %" PRIu64 " archive%s, %zu file%s, %s %s\n",
                a->dry_run ? "would purge" : "purged", a->job_id, r->archives, r->archives == 1 ? "" : "s",
                r->files_count, r->files_count == 1 ? "" : "s", size, a->dry_run ? "to free" : "freed");
+        s_in_use_print("", r);
         if (!a->dry_run && r->archives && !s_completed(job))
             printf("those archives were not on tape: the job cannot be retried now\n");
     }
