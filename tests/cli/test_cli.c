@@ -629,12 +629,11 @@ test_detach_unhealthy(void **state)
     free(out);
 }
 
-/* Issue 8 item 12: an actor that exits at once must not let 'up --detach' say "up": it names
-   the child, how it ended and its last log line, and exits 1. */
+/* A program folder for 'tapeflow up' with the real bus and broker and a fake tapeflow-echo
+   running script (a /bin/sh body); the CLI finds it through TAPEFLOW_BIN_DIR. */
 static void
-test_detach_crash_loop(void **state)
+s_fake_echo_bin(fx_t *fx, const char *script)
 {
-    fx_t *fx = *state;
     char bin[PATH_MAX], path[PATH_MAX + 32], real[PATH_MAX + 32];
     snprintf(bin, sizeof bin, "%s/bin", fx->home);
     assert_int_equal(mkdir(bin, 0755), 0);
@@ -647,12 +646,21 @@ test_detach_crash_loop(void **state)
     snprintf(path, sizeof path, "%s/tapeflow-echo", bin);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
-    fprintf(f, "#!/bin/sh\necho 'fake echo: cannot open drive /dev/nst9' >&2\nexit 1\n");
+    fprintf(f, "#!/bin/sh\n%s", script);
     fclose(f);
     assert_int_equal(chmod(path, 0755), 0);
     snprintf(fx->env_bindir, sizeof fx->env_bindir, "TAPEFLOW_BIN_DIR=%s", bin);
     fx->env[2] = fx->env_bindir;
     fx->env[3] = NULL;
+}
+
+/* Issue 8 item 12: an actor that exits at once must not let 'up --detach' say "up": it names
+   the child, how it ended and its last log line, and exits 1. */
+static void
+test_detach_crash_loop(void **state)
+{
+    fx_t *fx = *state;
+    s_fake_echo_bin(fx, "echo 'fake echo: cannot open drive /dev/nst9' >&2\nexit 1\n");
 
     char *out = NULL;
     assert_int_equal(s_cli(fx, true, &out, "up", "--detach", NULL), 1);
@@ -674,24 +682,7 @@ static void
 test_detach_worker_missing(void **state)
 {
     fx_t *fx = *state;
-    char bin[PATH_MAX], path[PATH_MAX + 32], real[PATH_MAX + 32];
-    snprintf(bin, sizeof bin, "%s/bin", fx->home);
-    assert_int_equal(mkdir(bin, 0755), 0);
-    static const char *linked[] = {"tapeflow-bus", "tapeflow-broker"};
-    for (size_t i = 0; i < 2; i++) {
-        snprintf(real, sizeof real, "%s/%s", tf_test_bindir(), linked[i]);
-        snprintf(path, sizeof path, "%s/%s", bin, linked[i]);
-        assert_int_equal(symlink(real, path), 0);
-    }
-    snprintf(path, sizeof path, "%s/tapeflow-echo", bin);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fprintf(f, "#!/bin/sh\necho 'fake echo: waiting for a drive' >&2\nexec sleep 120\n");
-    fclose(f);
-    assert_int_equal(chmod(path, 0755), 0);
-    snprintf(fx->env_bindir, sizeof fx->env_bindir, "TAPEFLOW_BIN_DIR=%s", bin);
-    fx->env[2] = fx->env_bindir;
-    fx->env[3] = NULL;
+    s_fake_echo_bin(fx, "echo 'fake echo: waiting for a drive' >&2\nexec sleep 120\n");
 
     char *out = NULL;
     assert_int_equal(s_cli(fx, true, &out, "up", "--detach", NULL), 1);

@@ -96,17 +96,9 @@ s_backup(fx_t *fx, const char *src, const char *pool, char *job, size_t job_size
 static void
 s_restore_and_compare(fx_t *fx, const char *job, const char *src, const char *to)
 {
-    char *out = NULL;
-    char dest[PATH_MAX];
-    snprintf(dest, sizeof dest, "%s/%s", fx->dir, to);
-    int rc = s_cli(fx, &out, "restore", job, "--to", dest, "--json", NULL);
-    if (rc != 0)
-        fail_msg("restore failed (%d): %s", rc, out ? out : "");
-    free(out);
-    char restored[PATH_MAX * 2], why[1024];
-    snprintf(restored, sizeof restored, "%s%s", dest, src);  /* stored paths keep the source's */
-    if (tf_tree_compare(src, restored, true, why, sizeof why) != 0)
-        fail_msg("restored tree differs: %s", why);
+    char why[PATH_MAX + 2048];
+    if (tf_teststack_restore_compare(fx->stack, job, src, to, why, sizeof why) != 0)
+        fail_msg("%s", why);
 }
 
 /* Number of entries under root, root included (what the catalog should hold). */

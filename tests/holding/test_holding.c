@@ -19,75 +19,35 @@
 #include <unistd.h>
 
 #include "tf_testproc.h"
+#include "tf_teststack.h"
 
 typedef struct {
-    char *dir;
-    char cfg[300];
-    char env_cfg[320];
-    char env_home[320];
-    char *env[3];
+    tf_teststack_t *stack;
+    char *dir;  /* the stack's folder */
 } fx_t;
 
-/* Runs `tapeflow ARGS...`; returns the exit status and stdout in *out (caller frees). */
-static int
-s_cli(fx_t *fx, char **out, ...)
-{
-    char *argv[32] = {"tapeflow"};
-    int argc = 1;
-    va_list ap;
-    va_start(ap, out);
-    for (char *a = va_arg(ap, char *); a && argc < 31; a = va_arg(ap, char *))
-        argv[argc++] = a;
-    va_end(ap);
-    argv[argc] = NULL;
-    char *text = NULL;
-    int rc = tf_test_run("tapeflow", argv, fx->env, 200000, &text);
-    if (out)
-        *out = text;
-    else
-        free(text);
-    return rc;
-}
+#define s_cli(fx, out, ...) tf_teststack_cli((fx)->stack, (out), __VA_ARGS__)
+#define s_json_str tf_test_json_str
 
 static int
 s_setup(void **state)
 {
     fx_t *fx = calloc(1, sizeof *fx);
-    fx->dir = tf_test_tempdir("tfhold");
-    assert_non_null(fx->dir);
-    snprintf(fx->cfg, sizeof fx->cfg, "%s/tapeflow.cfg", fx->dir);
-    FILE *f = fopen(fx->cfg, "w");
-    assert_non_null(f);
     /* No tape writer: archives stay in the holding disk, so it fills deterministically. */
-    fprintf(f,
-            "tapeflow\n    home = \"%s\"\n    log_level = debug\n"
-            "broker\n    heartbeat = 250\n    liveness = 4\n"
-            "up\n    actors = \"catalog scanner compressor stager\"\n"
-            "    restart_min = 200\n    restart_max = 1000\n"
-            "actors\n    compressor\n        instances = 2\n"
-            "scanner\n    group_size = 1048576\n"
-            "compressor\n    chunk = 131072\n"
-            "stager\n    capacity = 4194304\n    window = 524288\n"
-            "    space_alert = 1\n    space_alert_repeat = 1\n"
-            "drives\n    tape0\n        url = \"sim:%s/tape0.img?capacity=1G\"\n",
-            fx->dir, fx->dir);
-    fclose(f);
-    snprintf(fx->env_cfg, sizeof fx->env_cfg, "TAPEFLOW_CONFIG=%s", fx->cfg);
-    snprintf(fx->env_home, sizeof fx->env_home, "TAPEFLOW_HOME=%s", fx->dir);
-    fx->env[0] = fx->env_cfg;
-    fx->env[1] = fx->env_home;
-    char *out = NULL;
-    int rc = s_cli(fx, &out, "up", "--detach", NULL);
-    if (rc != 0)
-        fprintf(stderr, "tapeflow up --detach failed (%d):\n%s\n", rc, out ? out : "");
-    free(out);
-    assert_int_equal(rc, 0);
+    static const char *const config[] = {
+        "up/actors=catalog scanner compressor stager",
+        "scanner/group_size=1048576",
+        "stager/capacity=4194304",
+        "stager/space_alert=1",
+        "stager/space_alert_repeat=1",
+        NULL,
+    };
+    tf_teststack_opts_t opts = {.config = config};
+    fx->stack = tf_teststack_new("tfhold", &opts);
+    assert_non_null(fx->stack);
+    fx->dir = (char *) tf_teststack_dir(fx->stack);
     /* a writable volume of the pool, as an operator has before a backup */
-    rc = s_cli(fx, &out, "tape", "label", "tape0", "--label", "TF0001", "--pool", "default", NULL);
-    if (rc != 0)
-        fprintf(stderr, "tape label: %s\n", out ? out : "");
-    free(out);
-    assert_int_equal(rc, 0);
+    assert_int_equal(tf_teststack_label(fx->stack, "tape0", "TF0001", "default"), 0);
     *state = fx;
     return 0;
 }
@@ -96,8 +56,7 @@ static int
 s_teardown(void **state)
 {
     fx_t *fx = *state;
-    s_cli(fx, NULL, "down", NULL);
-    tf_test_dir_done(&fx->dir);
+    tf_teststack_destroy(&fx->stack);
     free(fx);
     return 0;
 }
@@ -117,23 +76,6 @@ s_random_file(const char *path, size_t size, uint64_t seed)
         assert_int_equal(fwrite(&x, 1, n, f), n);
     }
     fclose(f);
-}
-
-/* The value of "key":"..." in a JSON text (first occurrence), copied into buf. */
-static const char *
-s_json_str(const char *json, const char *key, char *buf, size_t size)
-{
-    char pattern[64];
-    snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
-    const char *at = json ? strstr(json, pattern) : NULL;
-    if (!at)
-        return NULL;
-    at += strlen(pattern);
-    const char *end = at;
-    while (*end && !(*end == '"' && end[-1] != '\\'))
-        end++;
-    snprintf(buf, size, "%.*s", (int) (end - at), at);
-    return buf;
 }
 
 static void
@@ -192,7 +134,7 @@ test_job_waiting_for_space_is_reported(void **state)
     char log[500];
     snprintf(log, sizeof log, "%s/events.out", fx->dir);
     char *events_argv[] = {"tapeflow", "events", "alert.stager", "--count", "1", "--timeout", "120", "--json", NULL};
-    tf_testproc_t *events = tf_testproc_start("tapeflow", events_argv, fx->env, log);
+    tf_testproc_t *events = tf_testproc_start("tapeflow", events_argv, tf_teststack_env(fx->stack), log);
     assert_non_null(events);
 
     char *out = NULL;

@@ -102,17 +102,9 @@ s_make_tree(fx_t *fx, const char *name, uint64_t files, uint64_t bytes, char *pa
 static void
 s_restore_and_compare(fx_t *fx, const char *job, const char *src, const char *to)
 {
-    char *out = NULL;
-    char dest[PATH_MAX];
-    snprintf(dest, sizeof dest, "%s/%s", fx->dir, to);
-    int rc = s_cli(fx, &out, "restore", job, "--to", dest, "--json", NULL);
-    if (rc != 0)
-        fail_msg("restore failed (%d): %s", rc, out ? out : "");
-    free(out);
-    char restored[PATH_MAX * 2], why[1024];
-    snprintf(restored, sizeof restored, "%s%s", dest, src);
-    if (tf_tree_compare(src, restored, true, why, sizeof why) != 0)
-        fail_msg("restored tree differs: %s", why);
+    char why[PATH_MAX + 2048];
+    if (tf_teststack_restore_compare(fx->stack, job, src, to, why, sizeof why) != 0)
+        fail_msg("%s", why);
 }
 
 /* `backup SRC --pool POOL --json` without waiting: the job id. */

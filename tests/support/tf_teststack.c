@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "tf_testproc.h"
+#include "tf_tree.h"
 
 #define S_CLI_TIMEOUT_MS 240000
 #define S_JOB_WAIT_S "180"
@@ -221,6 +222,29 @@ tf_teststack_backup(tf_teststack_t *self, const char *src, const char *pool, cha
 }
 
 int
+tf_teststack_restore_compare(tf_teststack_t *self, const char *job, const char *src, const char *to,
+                             char *why, size_t why_size)
+{
+    char dest[PATH_MAX];
+    snprintf(dest, sizeof dest, "%s/%s", self->dir, to);
+    char *out = NULL;
+    int rc = tf_teststack_cli(self, &out, "restore", job, "--to", dest, "--json", NULL);
+    if (rc != 0) {
+        snprintf(why, why_size, "restore failed (%d): %s", rc, out ? out : "");
+        free(out);
+        return -1;
+    }
+    free(out);
+    char restored[PATH_MAX * 2], diff[1024];
+    snprintf(restored, sizeof restored, "%s%s", dest, src);
+    if (tf_tree_compare(src, restored, true, diff, sizeof diff) != 0) {
+        snprintf(why, why_size, "restored tree differs: %s", diff);
+        return -1;
+    }
+    return 0;
+}
+
+int
 tf_teststack_child_pid(tf_teststack_t *self, const char *name)
 {
     char path[PATH_MAX + 32];
@@ -244,8 +268,11 @@ tf_test_json_str(const char *json, const char *key, char *buf, size_t size)
     if (!at)
         return NULL;
     at += strlen(pattern);
-    const char *end = strchr(at, '"');
-    if (!end)
+    const char *end = at;
+    for (; *end && *end != '"'; end++)
+        if (*end == '\\' && end[1])
+            end++;  /* an escaped character, \" included */
+    if (!*end)
         return NULL;
     snprintf(buf, size, "%.*s", (int) (end - at), at);
     return buf;

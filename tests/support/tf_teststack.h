@@ -51,6 +51,11 @@ int tf_teststack_label(tf_teststack_t *self, const char *drive, const char *labe
    job (empty when none) and the final JSON in *json (caller frees; json may be NULL). */
 int tf_teststack_backup(tf_teststack_t *self, const char *src, const char *pool, char *job,
                         size_t job_size, char **json);
+/* `tapeflow restore JOB --to DIR/TO` of the whole job, then the restored copy of src (stored
+   under its full path) compared with src, metadata included (tf_tree_compare). 0, or -1 with
+   why saying what failed: the restore's exit status and output, or the first difference. */
+int tf_teststack_restore_compare(tf_teststack_t *self, const char *job, const char *src, const char *to,
+                                 char *why, size_t why_size);
 /* pid of a child of `tapeflow up` ("compressor.1", "stager.1", ...) from its state file, 0
    when unknown. */
 int tf_teststack_child_pid(tf_teststack_t *self, const char *name);
