@@ -3,7 +3,7 @@
     erase` and `tapeflow drive test --yes-overwrite` (docs/operations.md, "Volumes, pools and
     retention").
 
-    The decision itself is tf_volume_check_overwrite (actors/labeller/tf_volume.h); this module
+    The decision itself is tf_volume_check_overwrite (tape/tf_volume.h); this module
     gathers the facts it needs - the label, the tape's own use, the catalog's row when the
     broker answers - so that each command applies the same rule to the same facts.
 */

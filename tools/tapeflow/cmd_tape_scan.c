@@ -200,6 +200,14 @@ s_print_text(const s_args_t *a, const tapescan_result_t *r)
            r->blocks_total ? 100.0 * (double) r->blocks_read / (double) r->blocks_total : 0.0);
 }
 
+/* tapescan's catalog call: one work item to the catalog through the broker. */
+static int
+s_catalog_call(void *arg, const char *job_id, const tf_msg_t *msg, tf_msg_t *result, int timeout_ms,
+               tf_err_t *err)
+{
+    return tf_client_call((tf_client_t *) arg, "catalog", NULL, job_id, msg, result, timeout_ms, err);
+}
+
 int
 cmd_tape_scan(cli_t *cli, int argc, char **argv)
 {
@@ -230,7 +238,8 @@ cmd_tape_scan(cli_t *cli, int argc, char **argv)
         tf_client_destroy(&client);
         return CLI_EXIT_FAIL;
     }
-    tapescan_opts_t opts = {.drive_name = a.drive, .client = client, .timeout_ms = a.timeout_ms};
+    tapescan_opts_t opts = {.drive_name = a.drive, .call = s_catalog_call, .call_arg = client,
+                            .timeout_ms = a.timeout_ms};
     tapescan_result_t res;
     rc = tapescan_run(drive, &opts, &res, &err);
     tf_drive_destroy(&drive);

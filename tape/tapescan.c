@@ -357,7 +357,7 @@ s_call(s_scan_t *s, const char *job_id, const tf_msg_t *msg, const char *what, t
 {
     tf_msg_t result;
     int timeout = s->opts->timeout_ms > 0 ? s->opts->timeout_ms : 30000;
-    int rc = tf_client_call(s->opts->client, "catalog", NULL, job_id, msg, &result, timeout, err);
+    int rc = s->opts->call(s->opts->call_arg, job_id, msg, &result, timeout, err);
     if (rc != TF_OK)
         return tf_err_prefix(err, "the catalog did not record %s: ", what);
     tf_msg_clear(&result);
@@ -439,7 +439,7 @@ s_finish_job(s_scan_t *s, size_t i, tf_err_t *err)
                      "and %" PRIu64 " of groups 1..%" PRIu64 " are not on it: scan the tapes that hold "
                      "them", j->job_id, missing, a->max_group);
     }
-    if (!s->opts->client)
+    if (!s->opts->call)
         return TF_OK;
     char what[200];
     snprintf(what, sizeof what, "the totals of job %s", j->job_id);
@@ -451,7 +451,7 @@ s_finish_job(s_scan_t *s, size_t i, tf_err_t *err)
     tf_msg_t reply;
     tf_err_t qerr = {0};
     int timeout = s->opts->timeout_ms > 0 ? s->opts->timeout_ms : 30000;
-    if (tf_client_call(s->opts->client, "catalog", NULL, j->job_id, &q, &reply, timeout, &qerr) == TF_OK) {
+    if (s->opts->call(s->opts->call_arg, j->job_id, &q, &reply, timeout, &qerr) == TF_OK) {
         if (reply.type == TF_MSG_CAT_REPLY && reply.cat_reply.jobs_count == 1) {
             const tf_msg_job_row_t *row = &reply.cat_reply.jobs[0];
             snprintf(j->status, sizeof j->status, "%s", row->status ? row->status : "");
@@ -617,7 +617,7 @@ s_scan_segment(s_scan_t *s, tapescan_archive_t *a, tapefile_reader_t *reader, co
             acc->max_group = hdr.group_no;
         rc = s_mark_group(acc, hdr.group_no, err);
     }
-    if (rc == TF_OK && s->opts->client)
+    if (rc == TF_OK && s->opts->call)
         rc = s_submit(s, job, &hdr, file, object, &rows, a, err);
     s_rows_clear(&rows);
     if (rc != TF_OK)
@@ -765,7 +765,7 @@ s_scan_file(s_scan_t *s, uint64_t file, size_t *cap, bool *end, tf_err_t *err)
         acc->warnings = hdr.job_warnings;
     }
     rc = s_mark_group(acc, hdr.group_no, err);
-    if (rc == TF_OK && s->opts->client)
+    if (rc == TF_OK && s->opts->call)
         rc = s_submit(s, job, &hdr, file, object, &rows, NULL, err);
     s_rows_clear(&rows);
     if (rc != TF_OK)

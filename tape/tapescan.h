@@ -13,7 +13,7 @@
     written once they cover it. The file rows come from the index records after the last
     segment.
 
-    With a client, what was found is submitted to the catalog as the pipeline would: cat_job
+    With a catalog call (opts.call), what was found is submitted to the catalog as the pipeline would: cat_job
     create (pool, compression, creation time), cat_files (the rows), cat_written (volume, tape
     file, block, size, checksum) and, when the tape tells the job's totals, cat_job scanned - so
     a job whose archives are all rebuilt is completed again. Items get fresh ids: the catalog is
@@ -21,7 +21,8 @@
     and one scan per job), so scanning a tape again changes nothing, and it works while the
     broker still remembers the pipeline's own item ids.
 
-        tapescan_opts_t opts = {.drive_name = "tape0", .client = client, .timeout_ms = 30000};
+        tapescan_opts_t opts = {.drive_name = "tape0", .call = my_catalog_call, .call_arg = client,
+                                .timeout_ms = 30000};
         tapescan_result_t res;
         rc = tapescan_run(drive, &opts, &res, &err);
         ... res.archives_count, res.files, res.blocks_read of res.blocks_total ...
@@ -34,13 +35,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tf_client.h"
 #include "tf_drive.h"
 #include "tf_err.h"
+#include "tf_msg.h"
+
+/* Sends one catalog work item (job_id: the item's job, may be NULL) and waits up to timeout_ms
+   for its result (the caller clears *result). The tape library knows no broker: the caller
+   injects how items reach the catalog (the CLI: tf_client_call to service "catalog"). */
+typedef int (tapescan_call_fn)(void *arg, const char *job_id, const tf_msg_t *msg, tf_msg_t *result,
+                               int timeout_ms, tf_err_t *err);
 
 typedef struct {
     const char *drive_name;   /* recorded as the archives' drive; used in messages */
-    tf_client_t *client;      /* NULL: only read the tape, submit nothing */
+    tapescan_call_fn *call;   /* NULL: only read the tape, submit nothing */
+    void *call_arg;
     int timeout_ms;           /* per catalog item; 0: 30 s */
 } tapescan_opts_t;
 
@@ -79,7 +87,7 @@ typedef struct {
     uint64_t files;
     bool totals;              /* the job's totals were known and submitted (cat_job scanned) */
     bool derived;             /* ... derived from the archives on this tape */
-    char status[16];          /* the catalog's status after the scan; "" without a client */
+    char status[16];          /* the catalog's status after the scan; "" without a catalog call */
     char message[300];        /* why the totals are unknown, or the catalog's message */
 } tapescan_job_t;
 

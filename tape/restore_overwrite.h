@@ -1,7 +1,7 @@
 /*  restore_overwrite - the --overwrite rule of a restore, by name (restore.h applies it).
 
-    Header only, so the tapeflow CLI (which links tftapefile, whose include folder this is, but
-    not the tape writer's logic) validates --overwrite with the very parser the tape writer uses. */
+    Header only, in the tape/ library, so the tapeflow CLI (which links tftape but not the tape
+    writer's logic) validates --overwrite with the very parser the tape writer uses. */
 #ifndef RESTORE_OVERWRITE_H_INCLUDED
 #define RESTORE_OVERWRITE_H_INCLUDED
 
