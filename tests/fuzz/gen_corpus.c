@@ -154,6 +154,12 @@ static tf_msg_file_row_t s_files[] = {
     {.path = "home/alice/hard", .type = "hardlink", .size = UINT64_MAX, .mtime = INT64_MIN,
      .mode = 0100600, .uid = UINT64_MAX, .gid = 4294967294ull, .link = "home/alice/notes.txt"},
 };
+static tf_msg_cartridge_row_t s_cartridges[] = {
+    {.changer = "lib1", .barcode = "TF0001L6", .location = "slot", .element = 1, .kind = "tapeflow",
+     .label = "TF0001L6", .pool = "weekly", .drive = "", .seen_ms = 1795258211000},
+    {.changer = "lib1", .barcode = "TF0002L6", .location = "drive", .element = 0, .kind = "blank",
+     .drive = "lto1", .seen_ms = -1},
+};
 static tf_msg_archive_failure_t s_failures[] = {
     {.archive_id = "J1-g00003", .reason = "medium error at block 812"},
     {.archive_id = "J1-g00009"},
@@ -380,6 +386,37 @@ s_full(tf_msg_type_t type, tf_msg_t *m)
             .job_id = "J1", .files = s_patterns, .files_count = 2, .archives = 1,
             .bytes = UINT64_MAX, .in_use = s_patterns, .in_use_count = 1};
         break;
+    case TF_MSG_VOL_REQUEST:
+        m->vol_request = (tf_msg_vol_request_t){
+            .drive = "lto1", .purpose = "span", .pool = "weekly", .job_id = "J1",
+            .archive_id = "J1-g00001", .set_id = "TF0001L6-20261121T105011Z", .prev_label = "TF0001L6",
+            .prev_sequence = 1, .want_label = "TF0003L6", .barcode = "TF0004L6", .ejected = true,
+            .operator_mounts = true, .tried = s_patterns, .tried_count = 2, .mounted = "tapeflow",
+            .found = "a tapeflow label", .label = "TF0002L6", .label_pool = "weekly",
+            .label_created = "2026-11-21T10:50:11Z", .label_expires = "2027-01-05T00:00:00Z",
+            .label_set_id = "S", .label_sequence = 2, .label_previous = "TF0001L6",
+            .media_type = "sim", .tape_files = 17, .last_written_ms = 1795258211000};
+        break;
+    case TF_MSG_VOL_GRANT:
+        m->vol_grant = (tf_msg_vol_grant_t){
+            .decision = "recycle", .message = "recycled", .eject = true, .wait = false, .loaded = true,
+            .changer = "lib1", .barcode = "TF0002L6", .slot = 4, .label = "TF0002L6", .pool = "weekly",
+            .set_id = "S", .sequence = 3, .previous = "TF0001L6", .retention_ms = 2592000000,
+            .created_ms = 1795258211000, .label_expires_ms = 0, .expires_ms = -1,
+            .bytes_used = UINT64_MAX, .write_errors = 1, .read_errors = 2, .archives = 16,
+            .in_error = true};
+        break;
+    case TF_MSG_LAB_QUERY:
+        m->lab_query = (tf_msg_lab_query_t){.op = "inventory", .changer = "lib1"};
+        break;
+    case TF_MSG_LAB_REPLY:
+        m->lab_reply = (tf_msg_lab_reply_t){.changer = "sg:/dev/sg7", .barcodes = true,
+                                            .cartridges = s_cartridges, .cartridges_count = 2,
+                                            .message = "2 cartridges"};
+        break;
+    case TF_MSG_TAPE_LABEL:
+        m->tape_label = (tf_msg_tape_label_t){.changer = "lib1", .barcode = "TF0005L6", .pool = "weekly"};
+        break;
     case TF_MSG_NONE:
     case TF_MSG_TYPE_COUNT:
         fprintf(stderr, "gen_corpus: no sample for type %d\n", (int) type);
@@ -462,6 +499,12 @@ s_minimal(tf_msg_type_t type, tf_msg_t *m)
         m->stage_purge_result.files_count = 0;
         m->stage_purge_result.in_use_count = 0;
         break;
+    case TF_MSG_VOL_REQUEST:
+        m->vol_request = (tf_msg_vol_request_t){.drive = "lto1", .purpose = "write"};
+        break;
+    case TF_MSG_VOL_GRANT: m->vol_grant = (tf_msg_vol_grant_t){.decision = "append"}; break;
+    case TF_MSG_LAB_QUERY: m->lab_query.changer = NULL; break;
+    case TF_MSG_LAB_REPLY: m->lab_reply = (tf_msg_lab_reply_t){0}; break;
     default: break;
     }
 }

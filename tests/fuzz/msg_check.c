@@ -173,6 +173,22 @@ s_file_row_eq(const tf_msg_file_row_t *A, const tf_msg_file_row_t *B, const char
 }
 
 static bool
+s_cartridge_row_eq(const tf_msg_cartridge_row_t *A, const tf_msg_cartridge_row_t *B, const char *W,
+                   char *why, size_t why_size)
+{
+    EQ_STR(changer);
+    EQ_STR(barcode);
+    EQ_STR(location);
+    EQ_U(element);
+    EQ_STR(kind);
+    EQ_STR(label);
+    EQ_STR(pool);
+    EQ_STR(drive);
+    EQ_I(seen_ms);
+    return true;
+}
+
+static bool
 s_archive_failure_eq(const tf_msg_archive_failure_t *A, const tf_msg_archive_failure_t *B, const char *W,
                      char *why, size_t why_size)
 {
@@ -657,6 +673,87 @@ tf_msg_equal(const tf_msg_t *a, const tf_msg_t *b, char *why, size_t why_size)
         EQ_ROWS(files, s_path_row_eq);
         EQ_U(archives);
         EQ_U(bytes);
+        return true;
+    }
+    case TF_MSG_VOL_REQUEST: {
+        const tf_msg_vol_request_t *A = &a->vol_request, *B = &b->vol_request;
+        const char *W = "vol_request";
+        EQ_STR(drive);
+        EQ_STR(purpose);
+        EQ_STR(pool);
+        EQ_STR(job_id);
+        EQ_STR(archive_id);
+        EQ_STR(set_id);
+        EQ_STR(prev_label);
+        EQ_U(prev_sequence);
+        EQ_STR(want_label);
+        EQ_STR(barcode);
+        EQ_B(ejected);
+        EQ_B(operator_mounts);
+        EQ_ROWS(tried, s_path_row_eq);
+        EQ_STR(mounted);
+        EQ_STR(found);
+        EQ_STR(label);
+        EQ_STR(label_pool);
+        EQ_STR(label_created);
+        EQ_STR(label_expires);
+        EQ_STR(label_set_id);
+        EQ_U(label_sequence);
+        EQ_STR(label_previous);
+        EQ_STR(media_type);
+        EQ_U(tape_files);
+        EQ_I(last_written_ms);
+        return true;
+    }
+    case TF_MSG_VOL_GRANT: {
+        const tf_msg_vol_grant_t *A = &a->vol_grant, *B = &b->vol_grant;
+        const char *W = "vol_grant";
+        EQ_STR(decision);
+        EQ_STR(message);
+        EQ_B(eject);
+        EQ_B(wait);
+        EQ_B(loaded);
+        EQ_STR(changer);
+        EQ_STR(barcode);
+        EQ_U(slot);
+        EQ_STR(label);
+        EQ_STR(pool);
+        EQ_STR(set_id);
+        EQ_U(sequence);
+        EQ_STR(previous);
+        EQ_I(retention_ms);
+        EQ_I(created_ms);
+        EQ_I(label_expires_ms);
+        EQ_I(expires_ms);
+        EQ_U(bytes_used);
+        EQ_U(write_errors);
+        EQ_U(read_errors);
+        EQ_U(archives);
+        EQ_B(in_error);
+        return true;
+    }
+    case TF_MSG_LAB_QUERY: {
+        const tf_msg_lab_query_t *A = &a->lab_query, *B = &b->lab_query;
+        const char *W = "lab_query";
+        EQ_STR(op);
+        EQ_STR(changer);
+        return true;
+    }
+    case TF_MSG_LAB_REPLY: {
+        const tf_msg_lab_reply_t *A = &a->lab_reply, *B = &b->lab_reply;
+        const char *W = "lab_reply";
+        EQ_STR(changer);
+        EQ_B(barcodes);
+        EQ_ROWS(cartridges, s_cartridge_row_eq);
+        EQ_STR(message);
+        return true;
+    }
+    case TF_MSG_TAPE_LABEL: {
+        const tf_msg_tape_label_t *A = &a->tape_label, *B = &b->tape_label;
+        const char *W = "tape_label";
+        EQ_STR(changer);
+        EQ_STR(barcode);
+        EQ_STR(pool);
         return true;
     }
     case TF_MSG_NONE:

@@ -218,6 +218,14 @@ static tf_msg_file_row_t s_files[] = {
      .checksum = "xxh128:ffffffffffffffffffffffffffffffff", .offset = 0,
      .link = "home/alice/notes.txt", .mtime_nsec = 1},
 };
+static tf_msg_cartridge_row_t s_cartridges[] = {
+    {.changer = "lib1", .barcode = "TF0001L6", .location = "slot", .element = 1, .kind = "tapeflow",
+     .label = "TF0001L6", .pool = "weekly", .drive = "", .seen_ms = 1795258211000ll},
+    {.changer = "lib1", .barcode = "TF0002L6", .location = "drive", .element = UINT64_MAX,
+     .kind = "blank", .label = "", .pool = "", .drive = "lto1", .seen_ms = INT64_MIN},
+    {.changer = "", .barcode = "B", .location = "outside", .element = 0, .kind = "unknown",
+     .label = "x", .pool = "p", .drive = "d", .seen_ms = INT64_MAX},
+};
 static tf_msg_archive_failure_t s_failures[] = {
     {.archive_id = "J1-g00003", .reason = "medium error at block 812"},
     {.archive_id = "J1-g00004", .reason = "the catalog and the tape disagree"},
@@ -477,6 +485,38 @@ fill_full(tf_msg_type_t type, tf_msg_t *m, bool empty_bytes)
             .job_id = "J1", .files = s_patterns, .files_count = N_ELEMS(s_patterns),
             .archives = 1, .bytes = UINT64_MAX, .in_use = s_patterns, .in_use_count = 1};
         return true;
+    case TF_MSG_VOL_REQUEST:
+        m->vol_request = (tf_msg_vol_request_t){
+            .drive = "lto1", .purpose = "span", .pool = "weekly", .job_id = "J1",
+            .archive_id = "J1-g00001", .set_id = "TF0001L6-20261121T105011Z", .prev_label = "TF0001L6",
+            .prev_sequence = UINT64_MAX, .want_label = "TF0003L6", .barcode = "TF0004L6", .ejected = true,
+            .operator_mounts = true, .tried = s_patterns, .tried_count = N_ELEMS(s_patterns), .mounted = "tapeflow",
+            .found = "a tapeflow label 'TF0002L6' (pool weekly)", .label = "TF0002L6",
+            .label_pool = "weekly", .label_created = "2026-11-21T10:50:11Z",
+            .label_expires = "2027-01-05T00:00:00Z", .label_set_id = "S", .label_sequence = 2,
+            .label_previous = "TF0001L6", .media_type = "density 0x5a", .tape_files = 17,
+            .last_written_ms = INT64_MIN};
+        return true;
+    case TF_MSG_VOL_GRANT:
+        m->vol_grant = (tf_msg_vol_grant_t){
+            .decision = "recycle", .message = "tape TF0002L6 expired on 2027-01-05: recycled",
+            .eject = true, .wait = true, .loaded = true, .changer = "lib1", .barcode = "TF0002L6",
+            .slot = UINT64_MAX, .label = "TF0002L6", .pool = "weekly", .set_id = "S", .sequence = 3,
+            .previous = "TF0001L6", .retention_ms = INT64_MAX, .created_ms = 1795258211000ll,
+            .label_expires_ms = -1, .expires_ms = INT64_MIN, .bytes_used = UINT64_MAX,
+            .write_errors = 1, .read_errors = 2, .archives = 16, .in_error = true};
+        return true;
+    case TF_MSG_LAB_QUERY:
+        m->lab_query = (tf_msg_lab_query_t){.op = "inventory", .changer = "sim:/lib/changer.state?type=8"};
+        return true;
+    case TF_MSG_LAB_REPLY:
+        m->lab_reply = (tf_msg_lab_reply_t){
+            .changer = "sg:/dev/sg7", .barcodes = true, .cartridges = s_cartridges,
+            .cartridges_count = N_ELEMS(s_cartridges), .message = "3 cartridges, 1 label unknown"};
+        return true;
+    case TF_MSG_TAPE_LABEL:
+        m->tape_label = (tf_msg_tape_label_t){.changer = "lib1", .barcode = "TF0005L6", .pool = "weekly"};
+        return true;
     case TF_MSG_NONE:
     case TF_MSG_TYPE_COUNT:
         break;
@@ -560,6 +600,15 @@ fill_min(tf_msg_type_t type, tf_msg_t *m)
     case TF_MSG_JOB_OP_OK: m->job_op_ok = (tf_msg_job_op_ok_t){.job_id = "j", .op = "retry"}; return true;
     case TF_MSG_STAGE_PURGE: m->stage_purge.job_id = "j"; return true;
     case TF_MSG_STAGE_PURGE_RESULT: m->stage_purge_result.job_id = "j"; return true;
+    case TF_MSG_VOL_REQUEST:
+        m->vol_request = (tf_msg_vol_request_t){.drive = "d", .purpose = "write"};
+        return true;
+    case TF_MSG_VOL_GRANT: m->vol_grant.decision = "append"; return true;
+    case TF_MSG_LAB_QUERY: m->lab_query.op = "list"; return true;
+    case TF_MSG_LAB_REPLY: return true;
+    case TF_MSG_TAPE_LABEL:
+        m->tape_label = (tf_msg_tape_label_t){.changer = "c", .barcode = "b", .pool = "p"};
+        return true;
     case TF_MSG_NONE:
     case TF_MSG_TYPE_COUNT:
         break;
@@ -625,7 +674,22 @@ static const char *const s_wire_spec[TF_MSG_TYPE_COUNT] = {
                          "catalog_item:str finishing:uint unrecorded:uint note:str",
     [TF_MSG_STAGE_PURGE] = "job_id:str dry_run:bool",
     [TF_MSG_STAGE_PURGE_RESULT] = "job_id:str files:array archives:uint bytes:uint in_use:array",
+    [TF_MSG_VOL_REQUEST] = "drive:str purpose:str pool:str job_id:str archive_id:str set_id:str "
+                           "prev_label:str prev_sequence:uint want_label:str barcode:str ejected:bool "
+                           "operator_mounts:bool tried:array mounted:str found:str label:str label_pool:str "
+                           "label_created:str label_expires:str label_set_id:str label_sequence:uint "
+                           "label_previous:str media_type:str tape_files:uint last_written_ms:int",
+    [TF_MSG_VOL_GRANT] = "decision:str message:str eject:bool wait:bool loaded:bool changer:str "
+                         "barcode:str slot:uint label:str pool:str set_id:str sequence:uint "
+                         "previous:str retention_ms:int created_ms:int label_expires_ms:int "
+                         "expires_ms:int bytes_used:uint write_errors:uint read_errors:uint "
+                         "archives:uint in_error:bool",
+    [TF_MSG_LAB_QUERY] = "op:str changer:str",
+    [TF_MSG_LAB_REPLY] = "changer:str barcodes:bool cartridges:array message:str",
+    [TF_MSG_TAPE_LABEL] = "changer:str barcode:str pool:str",
 };
+static const char s_cartridge_row_spec[] = "changer:str barcode:str location:str element:uint kind:str "
+                                           "label:str pool:str drive:str seen_ms:int";
 static const char s_service_row_spec[] = "name:str workers:uint idle:uint queued:uint inflight:uint "
                                          "done:uint failed:uint redelivered:uint oldest_age_ms:int";
 static const char s_worker_row_spec[] = "id:str service:str name:str pid:uint state:str "
@@ -678,6 +742,8 @@ static const struct {
     {TF_MSG_TAPE_RESTORE, "patterns", s_path_row_spec, 3},
     {TF_MSG_TAPE_RESTORE, "archives", s_archive_row_spec, 3},
     {TF_MSG_RESTORE_RESULT, "failures", s_archive_failure_spec, 3},
+    {TF_MSG_VOL_REQUEST, "tried", s_path_row_spec, 3},
+    {TF_MSG_LAB_REPLY, "cartridges", s_cartridge_row_spec, 3},
 };
 
 static bool
@@ -1083,6 +1149,8 @@ static const struct {
     ROWS_FIELD_(TF_MSG_TAPE_RESTORE, tape_restore, patterns, s_patterns),
     ROWS_FIELD_(TF_MSG_TAPE_RESTORE, tape_restore, archives, s_archives),
     ROWS_FIELD_(TF_MSG_RESTORE_RESULT, restore_result, failures, s_failures),
+    ROWS_FIELD_(TF_MSG_VOL_REQUEST, vol_request, tried, s_patterns),
+    ROWS_FIELD_(TF_MSG_LAB_REPLY, lab_reply, cartridges, s_cartridges),
 };
 #undef ROWS_FIELD_
 
@@ -1416,6 +1484,8 @@ static const char *const s_enc_first_required[TF_MSG_TYPE_COUNT] = {
     [TF_MSG_CAT_VOLUME] = "label",
     [TF_MSG_JOB_OP] = "job_id",            [TF_MSG_JOB_OP_OK] = "job_id",
     [TF_MSG_STAGE_PURGE] = "job_id",       [TF_MSG_STAGE_PURGE_RESULT] = "job_id",
+    [TF_MSG_VOL_REQUEST] = "drive",        [TF_MSG_VOL_GRANT] = "decision",
+    [TF_MSG_LAB_QUERY] = "op",             [TF_MSG_TAPE_LABEL] = "changer",
     /* cat_reply, restore_result: nothing required */
 };
 static const char *const s_dec_first_required[TF_MSG_TYPE_COUNT] = {
@@ -1434,6 +1504,8 @@ static const char *const s_dec_first_required[TF_MSG_TYPE_COUNT] = {
     [TF_MSG_CAT_VOLUME] = "label",
     [TF_MSG_JOB_OP] = "job_id",            [TF_MSG_JOB_OP_OK] = "job_id",
     [TF_MSG_STAGE_PURGE] = "job_id",       [TF_MSG_STAGE_PURGE_RESULT] = "job_id",
+    [TF_MSG_VOL_REQUEST] = "drive",        [TF_MSG_VOL_GRANT] = "decision",
+    [TF_MSG_LAB_QUERY] = "op",             [TF_MSG_TAPE_LABEL] = "changer",
 };
 
 static void
