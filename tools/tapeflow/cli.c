@@ -107,20 +107,22 @@ static const struct {
      "  job retry ID                    run a failed or cancelled job again from where it stopped\n"
      "  job purge ID [--force]          delete what it left on the holding disk\n"},
     {"changer",
-     "usage: tapeflow [--config FILE] changer list|load|unload CHANGER ...\n"
+     "usage: tapeflow [--config FILE] changer list|load|unload|inventory CHANGER ...\n"
      "\n"
      "  changer list CHANGER                                 slots, drives, barcodes\n"
      "  changer load CHANGER (--slot N | --barcode B) [--drive D]\n"
      "  changer unload CHANGER [--drive D] [--slot N]        back to its slot by default\n"
+     "  changer inventory CHANGER                            the labeller reads the barcodes (no loads)\n"
      "CHANGER is a URL or a name from changers/<name>/url (see docs/changers.md).\n"},
     {"tape",
      "usage: tapeflow [--config FILE] tape label|info|dump|list|erase|scan|clear ...\n"
      "\n"
      "  tape label DRIVE --label NAME --pool POOL [--force]   label a blank tape\n"
      "       [--expires DATE]                                 not to be overwritten before DATE\n"
+     "  tape label --barcodes CHANGER --pool POOL            label every blank cartridge by barcode\n"
      "  tape info DRIVE                                      what is on the tape in DRIVE\n"
      "  tape dump DRIVE --file N                             one archive's data to stdout\n"
-     "  tape list [--pool POOL]                              volumes: pool, state, expiry, use\n"
+     "  tape list [--pool POOL]                              volumes: pool, state, expiry, use, where\n"
      "  tape erase DRIVE [--yes]                             erase an expired volume, keep its label\n"
      "  tape scan DRIVE                                      rebuild the catalog rows of a tape from it\n"
      "  tape clear LABEL                                     a volume in state error appendable again\n"},
@@ -146,7 +148,7 @@ cli_usage(FILE *out)
             "  jobs, job ID      list jobs, show one\n"
             "  job cancel|retry|purge ID   stop, re-run, or clean up after a job\n"
             "  tape ...          label, info, dump, list, erase\n"
-            "  changer ...       media changer: list, load, unload\n"
+            "  changer ...       media changer: list, load, unload, inventory\n"
             "\n"
             "options:\n"
             "  --config FILE     configuration file (ZPL); default $TAPEFLOW_CONFIG, else\n"

@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "cli_jobview.h"
+#include "cli_labeller.h"
 #include "cli_volume.h"
 #include "tapefile.h"
 #include "tf_client.h"
@@ -46,6 +47,7 @@ s_usage(FILE *out)
 {
     fprintf(out,
             "usage: tapeflow tape label DRIVE --label NAME --pool POOL [--expires DATE] [--force] [--json]\n"
+            "       tapeflow tape label --barcodes CHANGER --pool POOL [--json] [--timeout SECONDS]\n"
             "       tapeflow tape info DRIVE [--json]\n"
             "       tapeflow tape dump DRIVE --file N > archive.tar.zst\n"
             "       tapeflow tape list [--pool POOL] [--json] [--timeout SECONDS]\n"
@@ -56,8 +58,11 @@ s_usage(FILE *out)
             "       refused unless --force (which loses its contents). --force never overwrites a\n"
             "       tapeflow volume that has not expired. --expires DATE (2027-01-05) keeps the\n"
             "       volume from being overwritten before DATE, whatever its pool's retention.\n"
+            "       --barcodes CHANGER labels every blank cartridge of the library with its barcode,\n"
+            "       through the labeller and the tape writers (never overwrites; see its --help).\n"
             "list   every volume the catalog knows: pool, state (appendable, full, expired, error),\n"
-            "       expiry, bytes used, last written, errors, tape files; then each pool.\n"
+            "       expiry, bytes used, last written, errors, tape files, where it is (the\n"
+            "       labeller's inventory: slot N, drive D, outside); then each pool.\n"
             "clear  makes a volume in state error (write errors: the tape writer does not write to\n"
             "       it) appendable again, once the cartridge is known to be good; its error counts\n"
             "       stay. Needs the stack running.\n"
@@ -634,12 +639,18 @@ s_list(cli_t *cli, const s_args_t *a)
         return CLI_EXIT_FAIL;
     }
     const tf_msg_cat_reply_t *r = &reply.cat_reply;
+    /* Where each volume is: the labeller's inventory (none when no labeller runs). */
+    tf_msg_t where;
+    tf_err_t werr = {0};
+    if (cli_labeller_list(cli->cfg, 5000, &where, &werr) != TF_OK)
+        memset(&where, 0, sizeof where);
     /* Pools: those with volumes, then those only configured. */
     size_t cap = r->volumes_count + 64, npools = 0;
     s_pool_sum_t *sums = calloc(cap, sizeof *sums);
     zlist_t *configured = tf_config_children(cli->cfg, "pools");
     if (!sums) {
         zlist_destroy(&configured);
+        tf_msg_clear(&where);
         tf_msg_clear(&reply);
         fprintf(stderr, "tapeflow tape list: out of memory\n");
         return CLI_EXIT_FAIL;
@@ -694,6 +705,14 @@ s_list(cli_t *cli, const s_args_t *a)
                 tf_json_int(j, "tape_files", (int64_t) v->tape_files);
                 tf_json_int(j, "archives", (int64_t) (v->tape_files > 1 ? v->tape_files - 1 : 0));
                 tf_json_str(j, "drive", v->drive && *v->drive ? v->drive : NULL);
+                const tf_msg_cartridge_row_t *c = cli_labeller_find(&where, v->label);
+                tf_json_str(j, "location", c ? c->location : NULL);
+                if (c && c->location && strcmp(c->location, "outside") != 0)
+                    tf_json_int(j, "element", (int64_t) c->element);
+                else
+                    tf_json_null(j, "element");
+                tf_json_str(j, "changer", c ? c->changer : NULL);
+                tf_json_str(j, "barcode", c ? c->barcode : NULL);
                 tf_json_object_end(j);
             }
             tf_json_array_end(j);
@@ -724,19 +743,26 @@ s_list(cli_t *cli, const s_args_t *a)
         }
     } else {
         size_t shown = 0;
-        printf("%-12s %-10s %-10s  %-20s  %10s  %-20s  %-6s  %s\n", "LABEL", "POOL", "STATE",
-               "EXPIRES", "USED", "LAST WRITTEN", "ERRORS", "TAPE FILES");
+        printf("%-12s %-10s %-10s  %-20s  %10s  %-20s  %-6s  %-10s  %s\n", "LABEL", "POOL", "STATE",
+               "EXPIRES", "USED", "LAST WRITTEN", "ERRORS", "TAPE FILES", "WHERE");
         for (size_t i = 0; i < r->volumes_count; i++) {
             const tf_msg_volume_row_t *v = &r->volumes[i];
             if (a->pool && (!v->pool || strcmp(v->pool, a->pool) != 0))
                 continue;
             char errors[48];
             snprintf(errors, sizeof errors, "%" PRIu64 "/%" PRIu64, v->write_errors, v->read_errors);
-            printf("%-12s %-10s %-10s  %-20s  %10s  %-20s  %-6s  %" PRIu64 "\n", v->label,
+            const tf_msg_cartridge_row_t *c = cli_labeller_find(&where, v->label);
+            char place[200] = "-";
+            if (c && c->location && strcmp(c->location, "outside") == 0)
+                snprintf(place, sizeof place, "outside %s", c->changer ? c->changer : "");
+            else if (c)
+                snprintf(place, sizeof place, "%s %s %" PRIu64 "%s%s", c->changer ? c->changer : "",
+                         c->location ? c->location : "?", c->element, c->drive ? " " : "", c->drive ? c->drive : "");
+            printf("%-12s %-10s %-10s  %-20s  %10s  %-20s  %-6s  %-10" PRIu64 "  %s\n", v->label,
                    v->pool ? v->pool : "?", v->state ? v->state : "?",
                    v->expires_ms > 0 ? tf_volume_format_time(v->expires_ms, t1, sizeof t1) : "-",
                    tf_units_bytes(v->bytes_used, bytes, sizeof bytes),
-                   s_ms_text(v->last_written_ms, t2, sizeof t2), errors, v->tape_files);
+                   s_ms_text(v->last_written_ms, t2, sizeof t2), errors, v->tape_files, place);
             shown++;
         }
         if (shown == 0)
@@ -781,6 +807,7 @@ s_list(cli_t *cli, const s_args_t *a)
     fflush(stdout);
     free(sums);
     zlist_destroy(&configured);
+    tf_msg_clear(&where);
     tf_msg_clear(&reply);
     return CLI_EXIT_OK;
 }
@@ -878,6 +905,10 @@ cmd_tape(cli_t *cli, int argc, char **argv)
         s_usage(stdout);
         return CLI_EXIT_OK;
     }
+    /* tape label --barcodes CHANGER: the labeller and the tape writers label the library. */
+    for (int i = 2; argc >= 2 && strcmp(argv[1], "label") == 0 && i < argc; i++)
+        if (strcmp(argv[i], "--barcodes") == 0 || strncmp(argv[i], "--barcodes=", 11) == 0)
+            return cmd_tape_label_barcodes(cli, argc - 1, argv + 1);
 #ifdef TF_HAVE_CMD_TAPE_SCAN
     if (argc >= 2 && strcmp(argv[1], "scan") == 0)
         return cmd_tape_scan(cli, argc - 1, argv + 1);

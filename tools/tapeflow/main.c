@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "tf_log.h"
 #ifdef TF_HAVE_CMD_DRIVE
+#include "cli_labeller.h"
 #include "cli_volume.h"
 #include "cmd_drive.h"
 #endif
@@ -72,7 +73,7 @@ static const struct {
     {"tape", cmd_tape, true},
 #endif
 #ifdef TF_HAVE_CMD_CHANGER
-    {"changer", cmd_changer, true},
+    {"changer", cmd_changer_labelled, true},   /* cli_labeller.c: inventory, then cmd_changer */
 #endif
 };
 
