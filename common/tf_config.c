@@ -162,6 +162,10 @@ static const tf_config_key_t s_keys[] = {
      "cap of that wait"},
     {"tapewriter/index_wait", TF_CONFIG_MS, "60000", 0, S_DAY, NULL, NULL,
      "wait for an archive's file rows in the catalog before writing its index"},
+    {"tapewriter/labeller_timeout", TF_CONFIG_MS, "600000", 1000, S_DAY, NULL, NULL,
+     "wait for the labeller's answer about a volume (it may move the robot)"},
+    {"tapewriter/drives", TF_CONFIG_NAMES, "", 0, 0, NULL, NULL,
+     "one drive per tape writer process: tapewriter.N uses the N-th name (empty: all use tapewriter/drive)"},
     {"tapewriter/mount_wait", TF_CONFIG_MS, "43200000", 0, 7 * S_DAY, NULL, NULL,
      "without a changer, wait for the operator to mount the next volume (0: do not span)"},
 

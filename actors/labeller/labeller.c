@@ -357,7 +357,8 @@ s_encode_grant(const s_grant_t *g, uint8_t **data, size_t *size, tf_err_t *err)
 
 /* No cartridge fits: what the operator has to do. */
 static void
-s_none_fits(const tf_msg_vol_request_t *req, volume_purpose_t purpose, const char *changer, s_grant_t *g)
+s_none_fits(const tf_msg_vol_request_t *req, volume_purpose_t purpose, const char *name, const char *changer,
+            s_grant_t *g)
 {
     const char *pool = req->pool ? req->pool : "";
     if (purpose == VOLUME_FOR_RESTORE)
@@ -367,7 +368,7 @@ s_none_fits(const tf_msg_vol_request_t *req, volume_purpose_t purpose, const cha
     else if (purpose == VOLUME_FOR_LABEL)
         snprintf(g->message, sizeof g->message, "cartridge %s is not in a slot of changer %s: not labelled "
                  "('tapeflow changer inventory %s' shows where the cartridges are)",
-                 req->barcode ? req->barcode : "?", changer, changer);
+                 req->barcode ? req->barcode : "?", name, name);
     else if (purpose == VOLUME_FOR_SPAN)
         snprintf(g->message, sizeof g->message, "changer %s has no blank or expired tape of pool %s for drive %s "
                  "(set %s continues after %s): put one in a slot; the archive is written again", changer, pool,
@@ -375,7 +376,7 @@ s_none_fits(const tf_msg_vol_request_t *req, volume_purpose_t purpose, const cha
     else
         snprintf(g->message, sizeof g->message, "changer %s has no appendable, blank or expired tape of pool %s "
                  "for drive %s: put one in a slot (blank cartridges: 'tapeflow tape label --barcodes %s "
-                 "--pool %s'); the archive is written again", changer, pool, req->drive, changer, pool);
+                 "--pool %s'); the archive is written again", changer, pool, req->drive, name, pool);
 }
 
 /* NEXT with a changer: eject first (the writer does), then put the tape back and load another. */
@@ -414,7 +415,7 @@ s_next_with_changer(labeller_t *self, const tf_msg_vol_request_t *req, volume_pu
         return rc;
     const inventory_cartridge_t *pick = s_pick(self, changer, req, purpose, unloaded, rows, count);
     if (!pick) {
-        s_none_fits(req, purpose, changer, g);
+        s_none_fits(req, purpose, changer, url, g);
         free(rows);
         return TF_OK;
     }
@@ -507,6 +508,16 @@ labeller_vol_request(labeller_t *self, const tf_msg_vol_request_t *req, uint8_t 
     }
     /* Barcode labelling decides on the cartridge asked for only: any other one is put back. */
     bool wrong_cartridge = purpose == VOLUME_FOR_LABEL && !s_eq(f.barcode, req->barcode);
+    /* The writer has not looked at the tape in its drive yet: it reads it first (nothing moves). */
+    bool not_read = (!req->mounted || strcmp(req->mounted, "unknown") == 0) && !req->found;
+    if (has_changer && not_read && in_drive->full && !req->ejected && !wrong_cartridge) {
+        snprintf(g.decision, sizeof g.decision, "next");
+        g.loaded = true;
+        snprintf(g.message, sizeof g.message, "drive %s holds %s: read it and ask again", req->drive,
+                 in_drive->barcode[0] ? in_drive->barcode : "a cartridge without barcode");
+        tf_changer_inv_destroy(&inv);
+        return s_encode_grant(&g, data, size, err);
+    }
     tf_msg_t reply;
     memset(&reply, 0, sizeof reply);
     if (!wrong_cartridge && f.mount == VOLUME_MOUNT_READ && f.tape.kind == TF_LABEL_TAPEFLOW)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "item.h"
+#include "label_item.h"
 #include "restore_item.h"
 #include "tapefile.h"
 #include "tapewriter_priv.h"
@@ -17,8 +18,8 @@
 static void
 s_find_changer(tapewriter_t *self)
 {
-    tf_changer_for_drive(self->cfg, self->drive_name, self->changer_url, sizeof self->changer_url,
-                         &self->changer_drive);
+    tf_changer_find_drive(self->cfg, self->drive_name, self->changer_name, sizeof self->changer_name,
+                          self->changer_url, sizeof self->changer_url, &self->changer_drive);
 }
 
 tapewriter_t *
@@ -48,6 +49,7 @@ tapewriter_new(tf_config_t *cfg, tf_err_t *err)
     self->ready_timeout_ms = (int) tf_config_ms(cfg, "tapewriter/ready_timeout");
     self->busy_wait_ms = (int) tf_config_ms(cfg, "tapewriter/busy_wait");
     self->catalog_timeout_ms = (int) tf_config_ms(cfg, "tapewriter/catalog_timeout");
+    self->labeller_timeout_ms = (int) tf_config_ms(cfg, "tapewriter/labeller_timeout");
     self->index_wait_ms = (int) tf_config_ms(cfg, "tapewriter/index_wait");
     s_find_changer(self);
     self->mount_wait_ms = (int) tf_config_ms(cfg, "tapewriter/mount_wait");
@@ -93,9 +95,11 @@ tapewriter_handle(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_er
         rc = write_item_handle(&it, &payload.archive_ready, err);
     else if (payload.type == TF_MSG_TAPE_RESTORE)
         rc = restore_item_handle(&it, &payload.tape_restore, err);
+    else if (payload.type == TF_MSG_TAPE_LABEL)
+        rc = label_item_handle(&it, &payload.tape_label, err);
     else {
-        rc = tf_err_set(err, TF_ERR_PROTO, "item %s: the tape service takes archive_ready and "
-                        "tape_restore, not %s", work->item_id, tf_msg_type_name(payload.type));
+        rc = tf_err_set(err, TF_ERR_PROTO, "item %s: the tape service takes archive_ready, tape_restore "
+                        "and tape_label, not %s", work->item_id, tf_msg_type_name(payload.type));
         it.permanent = true;
     }
     tf_msg_clear(&payload);

@@ -25,6 +25,8 @@ struct _tapewriter_t {
     int catalog_timeout_ms;
     int index_wait_ms;         /* how long to wait for an archive's file rows (its tape index) */
     char changer_url[1024];    /* the changer whose drive element holds this drive ("": none) */
+    char changer_name[129];    /* its configured name */
+    int labeller_timeout_ms;   /* wait for the labeller's answer (it may move the robot) */
     int changer_drive;         /* that drive element */
     int mount_wait_ms;         /* without changer: how long to wait for the next volume (0: no spanning) */
     int64_t retry_backoff_ms;  /* before handing a failed archive back: this, doubled per attempt */

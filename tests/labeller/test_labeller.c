@@ -396,7 +396,7 @@ test_restore_loads_by_barcode(void **state)
     s_request(fx, &req, &g);
     assert_false(g.vol_grant.loaded);
     assert_non_null(strstr(g.vol_grant.message, "restore of job J1 needs volume TF0099L6 in drive d0: it is not in "
-                                                "a slot of changer lib"));
+                                                "a slot of changer sim:/nowhere/changer.state?type=8"));
     tf_msg_clear(&g);
 }
 

@@ -78,7 +78,7 @@ s_setup_url(void **state, const char *url)
     fprintf(f,
             "tapeflow\n    home = \"%s\"\n    log_level = debug\n"
             "broker\n    heartbeat = 250\n    liveness = 4\n"
-            "up\n    actors = \"catalog scanner compressor stager tapewriter\"\n"
+            "up\n    actors = \"catalog labeller scanner compressor stager tapewriter\"\n"
             "actors\n    compressor\n        instances = 2\n"
             "scanner\n    group_size = 131072\n"
             "tapewriter\n    block_size = 65536\n    index_wait = 3000\n    mount_wait = 0\n"

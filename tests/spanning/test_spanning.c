@@ -92,7 +92,7 @@ s_setup_urls(void **state, char *dir, const char *drive_url, const char *changer
     fprintf(f,
             "tapeflow\n    home = \"%s\"\n    log_level = debug\n"
             "broker\n    heartbeat = 250\n    liveness = 4\n"
-            "up\n    actors = \"catalog scanner compressor stager tapewriter\"\n"
+            "up\n    actors = \"catalog labeller scanner compressor stager tapewriter\"\n"
             "    restart_min = 200\n    restart_max = 1000\n"
             "actors\n    compressor\n        instances = 2\n"
             "scanner\n    group_size = %d\n"

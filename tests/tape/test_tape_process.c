@@ -43,6 +43,7 @@ typedef struct {
     tf_testproc_t *broker;
     tf_testproc_t *bus;
     tf_testproc_t *writer;
+    tf_testproc_t *labeller;   /* decides about the volume in the drive (vol_request) */
     tf_client_t *client;
     tf_config_t *cfg;
     tt_stager_t *stager;
@@ -85,6 +86,10 @@ s_start(fixture_t *f, const char *drive_opts, int max_attempts, int depth)
     snprintf(log, sizeof log, "%s/tapewriter.log", f->dir);
     char *wargv[] = {"tapeflow-tapewriter", "--config", f->config, "--log-level", "debug", NULL};
     f->writer = tf_testproc_start("tapeflow-tapewriter", wargv, NULL, log);
+    snprintf(log, sizeof log, "%s/labeller.log", f->dir);
+    char *largv[] = {"tapeflow-labeller", "--config", f->config, "--log-level", "debug", NULL};
+    f->labeller = tf_testproc_start("tapeflow-labeller", largv, NULL, log);
+    assert_non_null(f->labeller);
     assert_non_null(f->broker);
     assert_non_null(f->bus);
     assert_non_null(f->writer);
@@ -158,6 +163,7 @@ s_teardown(void **state)
         tf_testproc_destroy(&f->writer);
         assert_true(exited && WIFEXITED(status) && WEXITSTATUS(status) == 0 && !sanitizer);
     }
+    tf_testproc_destroy(&f->labeller);
     tt_catalog_destroy(&f->catalog);
     tt_stager_destroy(&f->stager);
     tf_client_destroy(&f->client);

@@ -42,6 +42,7 @@ typedef struct {
     tf_testproc_t *bus;
     tf_testproc_t *catalog;
     tf_testproc_t *writer;
+    tf_testproc_t *labeller;   /* decides about the volume in the drive (vol_request) */
     tf_client_t *client;
     tt_stager_t *stager;
     int writers;             /* tape writer starts, for log names */
@@ -114,6 +115,7 @@ s_start(fixture_t *f, const char *drive_opts)
     f->bus = s_proc(f, "tapeflow-bus", "bus");
     f->broker = s_proc(f, "tapeflow-broker", "broker");
     f->catalog = s_proc(f, "tapeflow-catalog", "catalog");
+    f->labeller = s_proc(f, "tapeflow-labeller", "labeller");
     s_start_writer(f);
     tf_err_t err = {0};
     f->client = tf_client_new(f->endpoint, &err);
@@ -152,6 +154,7 @@ s_teardown(void **state)
     s_stop_writer(f);
     tt_stager_destroy(&f->stager);
     tf_client_destroy(&f->client);
+    tf_testproc_destroy(&f->labeller);
     tf_testproc_destroy(&f->catalog);
     tf_testproc_destroy(&f->broker);
     tf_testproc_destroy(&f->bus);
