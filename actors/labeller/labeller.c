@@ -414,6 +414,36 @@ s_next_with_changer(labeller_t *self, const tf_msg_vol_request_t *req, volume_pu
     if (rc != TF_OK)
         return rc;
     const inventory_cartridge_t *pick = s_pick(self, changer, req, purpose, unloaded, rows, count);
+    inventory_cartridge_t fetched;
+    if (!pick && purpose == VOLUME_FOR_RESTORE) {
+        /* The volume may sit in another drive a restore or a backup left it in: the robot takes
+           it back to its slot - unless that drive still holds it (in use), then it refuses. */
+        for (size_t i = 0; i < count && !pick; i++) {
+            const inventory_cartridge_t *c = &rows[i];
+            if (strcmp(c->location, "drive") != 0 || c->element == element
+                || !(s_eq(c->barcode, req->want_label) || s_eq(c->label, req->want_label)))
+                continue;
+            int slot = 0;
+            tf_err_t uerr = {0};
+            if (self->ops.changer_unload(self->ops.arg, url, c->element, &slot, &uerr) != TF_OK) {
+                snprintf(g->message, sizeof g->message, "restore of job %.128s needs volume %s in drive %s: it is in "
+                         "drive %d of changer %s, which holds it (%s); run the restore again once that drive is idle",
+                         req->job_id ? req->job_id : "?", req->want_label, req->drive, c->element, url, uerr.message);
+                free(rows);
+                return TF_OK;
+            }
+            fetched = *c;
+            fetched.element = slot;
+            snprintf(fetched.location, sizeof fetched.location, "slot");
+            if (inventory_move(self->inventory, changer, c->barcode, "slot", slot, err) != TF_OK) {
+                free(rows);
+                return err->code;
+            }
+            tf_log_info("changer %s: %s from drive %d back into slot %d for a restore in drive %s", changer,
+                        c->barcode, c->element, slot, req->drive);
+            pick = &fetched;
+        }
+    }
     if (!pick) {
         s_none_fits(req, purpose, changer, url, g);
         free(rows);

@@ -123,6 +123,11 @@ cmd_changer_inventory(cli_t *cli, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            s_inventory_usage(stdout);
+            return CLI_EXIT_OK;
+        }
     bool json = cli->json;
     int64_t timeout_ms = S_DEFAULT_TIMEOUT_MS;
     int opt;
@@ -239,6 +244,11 @@ cmd_tape_label_barcodes(cli_t *cli, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            s_barcodes_usage(stdout);
+            return CLI_EXIT_OK;
+        }
     bool json = cli->json;
     const char *changer = NULL, *pool = NULL;
     int64_t timeout_ms = 600000;
