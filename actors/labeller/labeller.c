@@ -374,7 +374,7 @@ s_none_fits(const tf_msg_vol_request_t *req, volume_purpose_t purpose, const cha
                  "(set %s continues after %s): put one in a slot; the archive is written again", changer, pool,
                  req->drive, req->set_id ? req->set_id : "?", req->prev_label ? req->prev_label : "?");
     else
-        snprintf(g->message, sizeof g->message, "changer %s has no appendable, blank or expired tape of pool %s "
+        snprintf(g->message, sizeof g->message, "changer %s has no appendable or expired tape of pool %s "
                  "for drive %s: put one in a slot (blank cartridges: 'tapeflow tape label --barcodes %s "
                  "--pool %s'); the archive is written again", changer, pool, req->drive, name, pool);
 }

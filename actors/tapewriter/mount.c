@@ -55,6 +55,7 @@ s_by_labeller(item_t *it, tf_drive_t **drive_p, const mount_want_t *want, mount_
 {
     tapewriter_t *tw = it->tw;
     bool span = want->purpose == MOUNT_SPAN;
+    bool write = want->purpose == MOUNT_WRITE;
     s_eject(it, drive_p, want, true);
     tf_msg_path_row_t tried[S_MAX_TRIED];
     char tried_barcodes[S_MAX_TRIED][TF_CHANGER_BARCODE_MAX + 1];
@@ -67,10 +68,12 @@ s_by_labeller(item_t *it, tf_drive_t **drive_p, const mount_want_t *want, mount_
     bool done = false;
     for (int round = 0; rc == TF_OK && !done && round < 2 * S_MAX_TRIED + 4; round++) {
         tf_msg_vol_request_t req = {
-            .purpose = span ? "span" : "restore", .pool = (char *) want->pool, .job_id = (char *) want->job_id,
+            .purpose = span ? "span" : write ? "write" : "restore", .pool = (char *) want->pool,
+            .job_id = (char *) want->job_id,
             .archive_id = (char *) want->archive_id, .set_id = span ? (char *) want->set_id : NULL,
             .prev_label = span ? (char *) want->previous.label : NULL,
-            .prev_sequence = span ? want->previous.sequence : 0, .want_label = span ? NULL : (char *) want->volume,
+            .prev_sequence = span ? want->previous.sequence : 0,
+            .want_label = span || write ? NULL : (char *) want->volume,
             .ejected = ejected, .tried = tried, .tried_count = ntried};
         tf_msg_t grant;
         rc = volume_ask(it, &req, seen_valid ? &seen : NULL, &grant, err);
@@ -83,6 +86,8 @@ s_by_labeller(item_t *it, tf_drive_t **drive_p, const mount_want_t *want, mount_
             if (span)
                 rc = volume_take_granted(it, drive, want->pool, &want->previous, &seen, g, &at->file, &at->object,
                                          &taken, err);
+            else if (write)
+                rc = volume_start_granted(it, drive, want->pool, &seen, g, &at->file, &at->object, &taken, err);
             if (rc == TF_OK && taken) {
                 *drive_p = drive;
                 drive = NULL;
@@ -103,7 +108,7 @@ s_by_labeller(item_t *it, tf_drive_t **drive_p, const mount_want_t *want, mount_
             ejected = true;
             seen_valid = false;
         } else if (g->loaded) {
-            if (!span)
+            if (!span && !write)
                 item_event(it, false, "info", "restore of job %s: loading volume %s from slot %" PRIu64
                            " into drive %s", want->job_id, want->volume, g->slot, tw->drive_name);
             tf_drive_destroy(&drive);
@@ -118,7 +123,7 @@ s_by_labeller(item_t *it, tf_drive_t **drive_p, const mount_want_t *want, mount_
         } else {
             /* No cartridge of the library will do: an operator has to put one in. */
             rc = tf_err_set(err, TF_ERR_DEVICE, "%s", message);
-            if (!span)
+            if (!span && !write)
                 item_mount_alert(it, message);
             else
                 item_event(it, true, "error", "%s", message);
@@ -252,7 +257,7 @@ mount_next(item_t *it, tf_drive_t **drive_p, const mount_want_t *want, mount_at_
     memset(&where, 0, sizeof where);
     int rc = it->tw->changer_url[0] ? s_by_labeller(it, drive_p, want, &where, err)
                                     : s_by_operator(it, drive_p, want, &where, err);
-    if (rc == TF_OK && want->purpose == MOUNT_SPAN) {
+    if (rc == TF_OK && want->purpose != MOUNT_RESTORE) {
         snprintf(where.volume, sizeof where.volume, "%s", it->vol.label.label);
         if (at)
             *at = where;

@@ -16,13 +16,15 @@
 
 typedef enum {
     MOUNT_SPAN,      /* the next volume of a set, for an archive that continues on it */
-    MOUNT_RESTORE    /* a given volume, for a restore that reads from it */
+    MOUNT_RESTORE,   /* a given volume, for a restore that reads from it */
+    MOUNT_WRITE      /* with a changer: a volume of the pool for an archive that starts (the
+                        tape in the drive is none of the pool's, or the drive is empty) */
 } mount_purpose_t;
 
 /* What is wanted. */
 typedef struct {
     mount_purpose_t purpose;
-    const char *pool;          /* span: the set's pool */
+    const char *pool;          /* span: the set's pool; write: the pool */
     const char *set_id;        /* span: the set (volume_set_id) */
     tf_label_t previous;       /* span: the volume before (a copy: taking a volume changes it->vol) */
     const char *volume;        /* restore: the volume's label */
@@ -30,7 +32,7 @@ typedef struct {
     const char *job_id;        /* span: that archive's job; restore: the job restored ("?": unknown) */
 } mount_want_t;
 
-/* Where the archive continues after a span. */
+/* Where the archive continues after a span (or starts, for write). */
 typedef struct {
     char volume[33];           /* the volume taken (it->vol is its state) */
     uint64_t file;             /* the tape file the next write starts */

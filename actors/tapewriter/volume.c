@@ -357,6 +357,27 @@ volume_take_granted(item_t *it, tf_drive_t *drive, const char *pool, const tf_la
 }
 
 int
+volume_start_granted(item_t *it, tf_drive_t *drive, const char *pool, const volume_seen_t *seen,
+                     const tf_msg_vol_grant_t *g, uint64_t *file, uint64_t *object, bool *taken, tf_err_t *err)
+{
+    *taken = false;
+    if (!seen->read || seen->info.kind != TF_LABEL_TAPEFLOW)
+        return TF_OK;
+    s_vol_from_grant(it, &seen->info.label, g);
+    int rc = TF_OK;
+    if (s_is(g, "append")) {
+        rc = tapedrive_goto_eod(drive, file, object, err);
+        if (rc != TF_OK)
+            return tapedrive_error(it, drive, it->vol.label.label, pool, err);
+    } else if (s_is(g, "recycle"))
+        rc = s_volume_recycle(it, drive, pool, g->expires_ms, g->archives, file, object, err);
+    else
+        return TF_OK;
+    *taken = rc == TF_OK;
+    return rc;
+}
+
+int
 volume_take(item_t *it, tf_drive_t *drive, const char *pool, const tf_label_t *prev, const char *set_id,
             uint64_t *file, uint64_t *object, bool *taken, tf_err_t *err)
 {

@@ -50,6 +50,13 @@ int volume_take_granted(item_t *it, tf_drive_t *drive, const char *pool, const t
                         const volume_seen_t *seen, const tf_msg_vol_grant_t *grant, uint64_t *file,
                         uint64_t *object, bool *taken, tf_err_t *err);
 
+/* Carries out the labeller's answer for the start of an archive on a tape the labeller loaded
+   (seen: what was read on it): append (positioned at end of data) or recycle (expired: new
+   label, tape file 1). *taken false for anything else. */
+int volume_start_granted(item_t *it, tf_drive_t *drive, const char *pool, const volume_seen_t *seen,
+                         const tf_msg_vol_grant_t *grant, uint64_t *file, uint64_t *object, bool *taken,
+                         tf_err_t *err);
+
 /* Whether the tape an operator mounted can continue set `set_id` after volume prev: reads it,
    asks the labeller and carries the answer out (volume_take_granted). */
 int volume_take(item_t *it, tf_drive_t *drive, const char *pool, const tf_label_t *prev, const char *set_id,
