@@ -234,21 +234,11 @@ compressor_submit_rows(compressor_t *self, const tf_msg_file_group_t *group, fil
     return TF_OK;
 }
 
-int
-compressor_handle_item(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_err_t *err)
+static int
+s_on_file_group(tf_actor_t *actor, const tf_msg_work_t *work, const tf_msg_t *payload, void *arg, tf_err_t *err)
 {
     compressor_t *self = arg;
-    tf_msg_t payload;
-    int rc = tf_msg_decode(work->payload.data, work->payload.size, &payload, err);
-    if (rc != TF_OK)
-        return tf_err_prefix(err, "item %s: ", work->item_id);
-    if (payload.type != TF_MSG_FILE_GROUP) {
-        rc = tf_err_set(err, TF_ERR_PROTO, "item %s: expected a file_group, got %s", work->item_id,
-                        tf_msg_type_name(payload.type));
-        tf_msg_clear(&payload);
-        return rc;
-    }
-    const tf_msg_file_group_t *group = &payload.file_group;
+    const tf_msg_file_group_t *group = &payload->file_group;
     /* The job's stage, once per job: repeats of this id are answered "existed". */
     char id[TF_ID_MAX];
     tf_msg_t stage = {.type = TF_MSG_CAT_JOB};
@@ -258,8 +248,8 @@ compressor_handle_item(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, 
         .stage = "compress",
         .time_ms = tf_clock_wall_ms(),
     };
-    rc = s_submit(self, "catalog", tf_id_join(id, sizeof id, group->job_id, "-stage-compress"), group->job_id, &stage,
-                  err);
+    int rc = s_submit(self, "catalog", tf_id_join(id, sizeof id, group->job_id, "-stage-compress"), group->job_id,
+                      &stage, err);
     file_rows_t *rows = NULL;
     archiver_stats_t stats;
     if (rc == TF_OK)
@@ -270,9 +260,13 @@ compressor_handle_item(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, 
         tf_log_info("archive %s: %" PRIu64 " entries skipped or incomplete (see warnings)", group->archive_id,
                     stats.warnings);
     file_rows_destroy(&rows);
-    tf_msg_clear(&payload);
     return rc;
 }
+
+const tf_actor_route_t compressor_routes[] = {
+    {TF_MSG_FILE_GROUP, s_on_file_group},
+    TF_ACTOR_ROUTES_END
+};
 
 uint64_t
 compressor_credit_waits(compressor_t *self)

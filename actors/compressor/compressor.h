@@ -2,7 +2,7 @@
     stager (stage protocol with credit) -> its catalog rows as cat_files items.
 
     compressor_stage does the archive part without the broker (testable in-process);
-    compressor_handle_item is the actor's work-item handler around it.
+    compressor_routes is the actor's route table around it (its file_group handler).
     Settings: compressor/compression (default when the group names none), compressor/level,
     compressor/threads, compressor/chunk, compressor/stager_timeout (ms the stager may be
     silent, default 60000), stager/endpoint, broker/endpoint, broker/max_message.
@@ -37,7 +37,7 @@ uint64_t compressor_credit_waits(compressor_t *self);
 uint64_t compressor_credit_grants(compressor_t *self);
 uint64_t compressor_credit_max_held(compressor_t *self);
 
-/* Work-item handler for file_group items (arg: compressor_t). */
-int compressor_handle_item(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_err_t *err);
+/* The routes tapeflow-compressor serves (arg: the compressor_t): file_group. */
+extern const tf_actor_route_t compressor_routes[];
 
 #endif

@@ -633,26 +633,38 @@ labeller_lab_query(labeller_t *self, const tf_msg_lab_query_t *req, uint8_t **da
 
 /* --- the actor -------------------------------------------------------------------------- */
 
-int
-labeller_handle(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_err_t *err)
+/* The result of one of the calls as the item's result. */
+static int
+s_answer(tf_actor_t *actor, int rc, uint8_t *data, size_t size, tf_err_t *err)
 {
-    labeller_t *self = arg;
-    tf_msg_t payload;
-    int rc = tf_msg_decode(work->payload.data, work->payload.size, &payload, err);
-    if (rc != TF_OK)
-        return tf_err_prefix(err, "item %s: ", work->item_id);
-    uint8_t *data = NULL;
-    size_t size = 0;
-    if (payload.type == TF_MSG_VOL_REQUEST)
-        rc = labeller_vol_request(self, &payload.vol_request, &data, &size, err);
-    else if (payload.type == TF_MSG_LAB_QUERY)
-        rc = labeller_lab_query(self, &payload.lab_query, &data, &size, err);
-    else
-        rc = tf_err_set(err, TF_ERR_PROTO, "item %s: the labeller takes vol_request and lab_query, not %s",
-                        work->item_id, tf_msg_type_name(payload.type));
-    tf_msg_clear(&payload);
     if (rc == TF_OK && actor && tf_actor_set_result(actor, data, size) != TF_OK)
         rc = tf_err_set(err, TF_ERR_NOMEM, "out of memory");
     free(data);
     return rc;
 }
+
+static int
+s_on_vol_request(tf_actor_t *actor, const tf_msg_work_t *work, const tf_msg_t *payload, void *arg, tf_err_t *err)
+{
+    (void) work;
+    uint8_t *data = NULL;
+    size_t size = 0;
+    int rc = labeller_vol_request(arg, &payload->vol_request, &data, &size, err);
+    return s_answer(actor, rc, data, size, err);
+}
+
+static int
+s_on_lab_query(tf_actor_t *actor, const tf_msg_work_t *work, const tf_msg_t *payload, void *arg, tf_err_t *err)
+{
+    (void) work;
+    uint8_t *data = NULL;
+    size_t size = 0;
+    int rc = labeller_lab_query(arg, &payload->lab_query, &data, &size, err);
+    return s_answer(actor, rc, data, size, err);
+}
+
+const tf_actor_route_t labeller_routes[] = {
+    {TF_MSG_VOL_REQUEST, s_on_vol_request},
+    {TF_MSG_LAB_QUERY, s_on_lab_query},
+    TF_ACTOR_ROUTES_END
+};

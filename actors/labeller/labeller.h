@@ -60,7 +60,7 @@ int labeller_vol_request(labeller_t *self, const tf_msg_vol_request_t *req, uint
 int labeller_lab_query(labeller_t *self, const tf_msg_lab_query_t *req, uint8_t **data, size_t *size,
                        tf_err_t *err);
 
-/* The actor's handler (tf_actor_run): decodes the payload and calls one of the two. */
-int labeller_handle(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_err_t *err);
+/* What the actor serves (tf_actor_run): vol_request and lab_query, each to the call above. */
+extern const tf_actor_route_t labeller_routes[];
 
 #endif

@@ -29,7 +29,7 @@ main(int argc, char **argv)
         return 1;
     }
     tf_log_info("labeller ready (inventory %s)", tf_config_get(m.config, "labeller/db"));
-    rc = tf_actor_run(actor, labeller_handle, labeller);
+    rc = tf_actor_run(actor, labeller_routes, labeller);
     tf_actor_destroy(&actor);
     labeller_destroy(&labeller);
     tf_main_fini(&m);

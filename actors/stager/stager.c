@@ -736,16 +736,17 @@ s_file_size(stager_t *self, const char *folder, const char *id, const char *ext)
 /* stage_purge: deletes (or, dry run, lists) the job's ready archives and the partial files of
    its open sessions; the compressors of those sessions are told the archive was refused. The
    result names every file and the bytes freed. */
-static void
-s_on_purge(stager_t *self, tf_actor_t *actor, const tf_msg_work_t *work,
-           const tf_msg_stage_purge_t *purge)
+static int
+s_on_stage_purge(tf_actor_t *actor, const tf_msg_work_t *work, const tf_msg_t *payload, void *arg,
+                 tf_err_t *err)
 {
+    stager_t *self = arg;
+    const tf_msg_stage_purge_t *purge = &payload->stage_purge;
     tf_msg_t result = {.type = TF_MSG_STAGE_PURGE_RESULT};
     result.stage_purge_result.job_id = purge->job_id;
     s_purge_list_t list = {.result = &result.stage_purge_result};
     tf_msg_stage_purge_result_t in_use_result = {0};  /* its bytes are counted in result already */
     s_purge_list_t in_use_list = {.result = &in_use_result};
-    tf_err_t err = {0};
     int rc = TF_OK;
     zlist_t *ids = holding_ready_ids(self->holding);
     for (const char *id = ids ? zlist_first(ids) : NULL; id && rc == TF_OK; id = zlist_next(ids)) {
@@ -771,13 +772,13 @@ s_on_purge(stager_t *self, tf_actor_t *actor, const tf_msg_work_t *work,
             rc = s_purge_add(&in_use_list, "ready", id, ".data", 0);
         if (rc == TF_OK && !purge->dry_run && in_use) {
             /* a tape writer may be reading it right now: deleted after its write */
-            rc = holding_park(self->holding, id, S_PURGED, &err);
+            rc = holding_park(self->holding, id, S_PURGED, err);
             if (rc == TF_OK)
                 tf_log_info("archive %s: in use by a tape writer; deleted with its job %s after its write", id,
                             purge->job_id);
         }
         else if (rc == TF_OK && !purge->dry_run) {
-            rc = holding_remove(self->holding, id, &err);
+            rc = holding_remove(self->holding, id, err);
             if (rc == TF_OK) {
                 zhashx_delete(self->fetched, id);
                 tf_log_info("archive %s: purged with its job %s", id, purge->job_id);
@@ -798,26 +799,20 @@ s_on_purge(stager_t *self, tf_actor_t *actor, const tf_msg_work_t *work,
     }
     zlistx_destroy(&open);
     if (rc == TF_ERR_NOMEM)
-        tf_err_set(&err, rc, "out of memory listing the job's files");
+        tf_err_set(err, rc, "out of memory listing the job's files");
     list.result->files = list.rows;
     list.result->files_count = list.count;
     list.result->in_use = in_use_list.rows;
     list.result->in_use_count = in_use_list.count;
-    uint8_t *data = NULL;
-    size_t size = 0;
     if (rc == TF_OK)
-        rc = tf_msg_encode(&result, &data, &size, &err);
-    if (rc == TF_OK)
-        tf_actor_done(actor, work, data, size);
-    else
-        tf_actor_failed(actor, work, tf_actor_status_retryable(rc), err.message);
-    free(data);
+        rc = tf_actor_set_result_msg(actor, &result, err);
     for (size_t i = 0; i < list.count; i++)
         free(list.rows[i].path);
     free(list.rows);
     for (size_t i = 0; i < in_use_list.count; i++)
         free(in_use_list.rows[i].path);
     free(in_use_list.rows);
+    return rc;
 }
 
 /* Archives purged while a tape writer read them: deleted once nobody fetched them for
@@ -844,6 +839,28 @@ s_purge_deferred(stager_t *self, int64_t now)
     zlist_destroy(&ids);
 }
 
+/* archive_release: the archive is on tape and in the catalog; its space is free again. */
+static int
+s_on_archive_release(tf_actor_t *actor, const tf_msg_work_t *work, const tf_msg_t *payload, void *arg,
+                     tf_err_t *err)
+{
+    stager_t *self = arg;
+    const char *id = payload->archive_release.archive_id;
+    int rc = tf_id_safe_name(id) ? holding_remove(self->holding, id, err)
+                                 : tf_err_set(err, TF_ERR_INVALID, "archive id '%s' is not valid", id);
+    if (rc != TF_OK)
+        return rc;
+    zhashx_delete(self->fetched, id);
+    tf_log_info("archive %s: released (on tape and in the catalog); deleted", id);
+    return TF_OK;
+}
+
+static const tf_actor_route_t s_routes[] = {
+    {TF_MSG_ARCHIVE_RELEASE, s_on_archive_release},
+    {TF_MSG_STAGE_PURGE, s_on_stage_purge},
+    TF_ACTOR_ROUTES_END
+};
+
 static void
 s_on_work(stager_t *self, tf_actor_t *actor)
 {
@@ -855,40 +872,9 @@ s_on_work(stager_t *self, tf_actor_t *actor)
             tf_log_warn("ignored a bad work item: %s", err.message);
         return;
     }
-    tf_msg_t payload;
-    rc = tf_msg_decode(work.work.payload.data, work.work.payload.size, &payload, &err);
-    if (rc == TF_OK && payload.type == TF_MSG_STAGE_PURGE) {
-        s_on_purge(self, actor, &work.work, &payload.stage_purge);
-        tf_msg_clear(&payload);
-        tf_msg_clear(&work);
-        s_grant_all(self);
-        return;
-    }
-    if (rc == TF_OK && payload.type != TF_MSG_ARCHIVE_RELEASE) {
-        rc = tf_err_set(&err, TF_ERR_PROTO, "expected archive_release or stage_purge, got %s",
-                        tf_msg_type_name(payload.type));
-        tf_msg_clear(&payload);
-    }
-    if (rc != TF_OK) {
-        tf_actor_failed(actor, &work.work, false, err.message);
-        tf_msg_clear(&work);
-        return;
-    }
-    const char *id = payload.archive_release.archive_id;
-    if (!tf_id_safe_name(id))
-        rc = tf_err_set(&err, TF_ERR_INVALID, "archive id '%s' is not valid", id);
-    else
-        rc = holding_remove(self->holding, id, &err);
-    if (rc == TF_OK) {
-        zhashx_delete(self->fetched, id);
-        tf_log_info("archive %s: released (on tape and in the catalog); deleted", id);
-        tf_actor_done(actor, &work.work, NULL, 0);
-    }
-    else
-        tf_actor_failed(actor, &work.work, tf_actor_status_retryable(rc), err.message);
-    tf_msg_clear(&payload);
+    tf_actor_dispatch(actor, s_routes, &work.work, self);
     tf_msg_clear(&work);
-    s_grant_all(self);
+    s_grant_all(self);  /* a release or purge may have freed space a waiting archive needs */
 }
 
 /* ------------------------------------------------------------------ waiting for space */

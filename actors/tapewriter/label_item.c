@@ -83,13 +83,7 @@ s_write_label(item_t *it, tf_drive_t *drive, const tf_msg_vol_grant_t *g, tf_err
 static int
 s_result(item_t *it, const tf_msg_t *grant, tf_err_t *err)
 {
-    uint8_t *data = NULL;
-    size_t size = 0;
-    int rc = tf_msg_encode(grant, &data, &size, err);
-    if (rc == TF_OK && it->actor && tf_actor_set_result(it->actor, data, size) != TF_OK)
-        rc = tf_err_set(err, TF_ERR_NOMEM, "out of memory");
-    free(data);
-    return rc;
+    return tf_actor_set_result_msg(it->actor, grant, err);
 }
 
 int

@@ -87,16 +87,8 @@ restore_item_handle(item_t *it, const tf_msg_tape_restore_t *req, tf_err_t *err)
         .blocks_read = st.blocks_read, .warnings = st.warnings, .message = st.message,
         .refused = st.refused, .kept = st.kept, .collisions = st.collisions, .present = st.present,
         .failures = failures, .failures_count = st.nfailures};
-    uint8_t *data = NULL;
-    size_t size = 0;
-    rc = tf_msg_encode(&result, &data, &size, err);
+    rc = tf_actor_set_result_msg(it->actor, &result, err);  /* encoded even without an actor (tests) */
     free(failures);
     restore_stats_free(&st);
-    if (rc != TF_OK)
-        return rc;
-    rc = it->actor ? tf_actor_set_result(it->actor, data, size) : TF_OK;
-    free(data);
-    if (rc != TF_OK)
-        return tf_err_set(err, rc, "out of memory");
-    return TF_OK;
+    return rc;
 }

@@ -82,42 +82,59 @@ tapewriter_drive_name(tapewriter_t *self)
 
 /* --- entry ----------------------------------------------------------------------------- */
 
-int
-tapewriter_handle(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_err_t *err)
+/* What the runtime is told about a failed item: refusals fail for good, other trouble may
+   pass after a pause (archive items only). */
+static int
+s_item_status(item_t *it, bool archive, int rc, tf_err_t *err)
 {
-    item_t it = {.tw = arg, .actor = actor, .work = work};
-    tf_msg_t payload;
-    int rc = tf_msg_decode(work->payload.data, work->payload.size, &payload, err);
-    if (rc != TF_OK)
-        return tf_err_prefix(err, "item %s: ", work->item_id);
-    bool archive = payload.type == TF_MSG_ARCHIVE_READY;
-    if (archive)
-        rc = write_item_handle(&it, &payload.archive_ready, err);
-    else if (payload.type == TF_MSG_TAPE_RESTORE)
-        rc = restore_item_handle(&it, &payload.tape_restore, err);
-    else if (payload.type == TF_MSG_TAPE_LABEL)
-        rc = label_item_handle(&it, &payload.tape_label, err);
-    else {
-        rc = tf_err_set(err, TF_ERR_PROTO, "item %s: the tape service takes archive_ready, tape_restore "
-                        "and tape_label, not %s", work->item_id, tf_msg_type_name(payload.type));
-        it.permanent = true;
-    }
-    tf_msg_clear(&payload);
     if (rc == TF_OK || rc == TF_ERR_INTERRUPTED)
         return rc;
     /* The runtime fails INVALID/PROTO/NOTFOUND/UNSUPPORTED/TOOBIG for good: keep that for
        refusals only; any other trouble (a full tape, a drive that stopped early) may pass. */
-    if (it.permanent)
+    if (it->permanent)
         return rc == TF_ERR_PROTO ? rc : TF_ERR_INVALID;
     /* No pause when the retry goes elsewhere at once: a cancelled job, or a full tape when
        the next attempt takes another volume (a changer loads one, or mount_wait asks for one).
        After a write error the pause stays (docs/operations.md "Write errors", step 3): the
        drive may be what failed. */
-    bool next_volume = it.tw->changer_url[0] || it.tw->mount_wait_ms > 0;
-    bool hand_off = next_volume && it.vol.hit_end && !it.vol.write_error;
-    if (archive && tapewriter_backoff_wanted(it.cancelled, hand_off))
-        item_backoff(&it, err->message);
+    bool next_volume = it->tw->changer_url[0] || it->tw->mount_wait_ms > 0;
+    bool hand_off = next_volume && it->vol.hit_end && !it->vol.write_error;
+    if (archive && tapewriter_backoff_wanted(it->cancelled, hand_off))
+        item_backoff(it, err->message);
     if (!tf_actor_status_retryable(rc))
         return TF_ERR_DEVICE;
     return rc;
 }
+
+static int
+s_on_archive_ready(tf_actor_t *actor, const tf_msg_work_t *work, const tf_msg_t *payload, void *arg,
+                   tf_err_t *err)
+{
+    item_t it = {.tw = arg, .actor = actor, .work = work};
+    int rc = write_item_handle(&it, &payload->archive_ready, err);
+    return s_item_status(&it, true, rc, err);
+}
+
+static int
+s_on_tape_restore(tf_actor_t *actor, const tf_msg_work_t *work, const tf_msg_t *payload, void *arg,
+                  tf_err_t *err)
+{
+    item_t it = {.tw = arg, .actor = actor, .work = work};
+    int rc = restore_item_handle(&it, &payload->tape_restore, err);
+    return s_item_status(&it, false, rc, err);
+}
+
+static int
+s_on_tape_label(tf_actor_t *actor, const tf_msg_work_t *work, const tf_msg_t *payload, void *arg, tf_err_t *err)
+{
+    item_t it = {.tw = arg, .actor = actor, .work = work};
+    int rc = label_item_handle(&it, &payload->tape_label, err);
+    return s_item_status(&it, false, rc, err);
+}
+
+const tf_actor_route_t tapewriter_routes[] = {
+    {TF_MSG_ARCHIVE_READY, s_on_archive_ready},
+    {TF_MSG_TAPE_RESTORE, s_on_tape_restore},
+    {TF_MSG_TAPE_LABEL, s_on_tape_label},
+    TF_ACTOR_ROUTES_END
+};

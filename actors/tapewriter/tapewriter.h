@@ -62,7 +62,7 @@ int64_t tapewriter_backoff_ms(int64_t base_ms, int64_t max_ms, uint64_t attempt)
    provides the next one): the next attempt goes to another volume. */
 bool tapewriter_backoff_wanted(bool cancelled, bool hand_off);
 
-/* tf_actor handler (arg: the tapewriter_t). */
-int tapewriter_handle(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_err_t *err);
+/* The routes tapeflow-tapewriter serves (arg: the tapewriter_t): archive_ready, tape_restore. */
+extern const tf_actor_route_t tapewriter_routes[];
 
 #endif

@@ -465,6 +465,30 @@ test_bad_requests(void **state)
     assert_non_null(strstr(err.message, "is in no changer"));
 }
 
+/* The actor's route table: its two requests go through, anything else is refused for good. */
+static void
+test_routes(void **state)
+{
+    fx_t *fx = *state;
+    tf_msg_t q = {.type = TF_MSG_LAB_QUERY};
+    q.lab_query = (tf_msg_lab_query_t){.op = "inventory", .changer = "lib"};
+    uint8_t *data = NULL;
+    size_t size = 0;
+    tf_err_t err = {0};
+    assert_int_equal(tf_msg_encode(&q, &data, &size, &err), TF_OK);
+    tf_msg_work_t work = {.item_id = "i1", .service = "labeller", .attempt = 1,
+                          .payload = {.data = data, .size = size}};
+    assert_int_equal(tf_actor_route(NULL, labeller_routes, &work, fx->lab, &err), TF_OK);
+    assert_int_equal(fx->fake.inventories, 1);
+    free(data);
+    tf_msg_t hb = {.type = TF_MSG_HEARTBEAT};
+    assert_int_equal(tf_msg_encode(&hb, &data, &size, &err), TF_OK);
+    work.payload = (tf_bytes_t){.data = data, .size = size};
+    assert_int_equal(tf_actor_route(NULL, labeller_routes, &work, fx->lab, &err), TF_ERR_PROTO);
+    assert_non_null(strstr(err.message, "heartbeat"));
+    free(data);
+}
+
 int
 main(void)
 {
@@ -477,6 +501,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_no_changer_waits_for_operator, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_inventory_survives_restart, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_bad_requests, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_routes, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
