@@ -143,25 +143,71 @@ s_by_labeller(item_t *it, tf_drive_t **drive_p, const mount_want_t *want, mount_
 
 /* --- by operator ----------------------------------------------------------------------- */
 
-/* Whether the tape just mounted is the one wanted (*taken; false: wait for another). */
+/* Opens the drive at url for a short look (not ready within half a second: NULL). */
+static tf_drive_t *
+s_open_quick(const char *url)
+{
+    tf_err_t perr = {0};
+    tf_drive_t *drive = tf_drive_open(url, &perr);
+    if (drive && (tf_drive_wait_ready(drive, 500, &perr) != TF_OK || tf_drive_set_variable(drive, &perr) != TF_OK))
+        tf_drive_destroy(&drive);
+    return drive;
+}
+
+/* Whether the tape just mounted (in *drive_p, closed here) can continue the set: the labeller
+   decides from what is read on it. The drive is closed while the labeller is asked, so an
+   operator labelling the tape meanwhile ('tapeflow tape label') does not find it busy; it is
+   opened again to carry the answer out, on the same tape (*taken; *drive_p then the drive). */
 static int
-s_try_span(item_t *it, tf_drive_t *drive, const mount_want_t *want, mount_at_t *at, bool *said_blank,
-           bool *taken, tf_err_t *err)
+s_try_span(item_t *it, const char *url, tf_drive_t **drive_p, const mount_want_t *want, mount_at_t *at,
+           bool *said_blank, bool *taken, tf_err_t *err)
 {
     tapewriter_t *tw = it->tw;
     *taken = false;
     tf_err_t perr = {0};
     tf_label_info_t info;
-    if (tf_label_read(drive, &info, &perr) == TF_OK && info.kind == TF_LABEL_TAPEFLOW
-        && strcmp(info.label.label, want->previous.label) == 0)
-        return TF_OK;  /* still (or again) the full tape */
+    if (tf_label_read(*drive_p, &info, &perr) != TF_OK
+        || (info.kind == TF_LABEL_TAPEFLOW && strcmp(info.label.label, want->previous.label) == 0)) {
+        tf_drive_destroy(drive_p);
+        return TF_OK;  /* unreadable, or still (or again) the full tape */
+    }
     if (info.kind == TF_LABEL_BLANK && !*said_blank) {
         item_event(it, true, "warn", "tape in drive %s is blank: label it for pool %s ('tapeflow tape label %s "
                    "--label NAME --pool %s') and archive %.128s continues on it", tw->drive_name, want->pool,
                    tw->drive_name, want->pool, want->archive_id);
         *said_blank = true;
     }
-    return volume_take(it, drive, want->pool, &want->previous, want->set_id, &at->file, &at->object, taken, err);
+    volume_seen_t seen;
+    volume_look(it, *drive_p, &seen);
+    tf_drive_destroy(drive_p);
+    if (!seen.read)
+        return TF_OK;
+    tf_msg_vol_request_t req = {.purpose = "span", .pool = (char *) want->pool, .set_id = (char *) want->set_id,
+                                .prev_label = (char *) want->previous.label,
+                                .prev_sequence = want->previous.sequence, .job_id = (char *) want->job_id,
+                                .archive_id = (char *) want->archive_id};
+    tf_msg_t grant;
+    int rc = volume_ask(it, &req, &seen, &grant, err);
+    if (rc != TF_OK)
+        return rc;
+    const tf_msg_vol_grant_t *g = &grant.vol_grant;
+    bool granted = strcmp(g->decision, "append") == 0 || strcmp(g->decision, "recycle") == 0;
+    tf_drive_t *drive = granted ? s_open_quick(url) : NULL;
+    tf_label_info_t again;
+    /* The same tape still: the kind, and for a tapeflow volume its label and generation. */
+    bool same = drive && tf_label_read(drive, &again, &perr) == TF_OK && again.kind == seen.info.kind
+                && (again.kind != TF_LABEL_TAPEFLOW
+                    || (strcmp(again.label.label, seen.info.label.label) == 0
+                        && strcmp(again.label.created, seen.info.label.created) == 0));
+    if (!granted || same)
+        rc = volume_take_granted(it, drive, want->pool, &want->previous, &seen, g, &at->file, &at->object, taken,
+                                 err);
+    tf_msg_clear(&grant);
+    if (rc == TF_OK && *taken)
+        *drive_p = drive;
+    else
+        tf_drive_destroy(&drive);
+    return rc;
 }
 
 static bool
@@ -227,7 +273,7 @@ s_by_operator(item_t *it, tf_drive_t **drive_p, const mount_want_t *want, mount_
         }
         bool taken = false;
         if (span)
-            rc = s_try_span(it, drive, want, at, &said_blank, &taken, err);
+            rc = s_try_span(it, url, &drive, want, at, &said_blank, &taken, err);
         else
             taken = s_is_volume(drive, want->volume);
         if (rc == TF_OK && taken) {

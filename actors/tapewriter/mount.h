@@ -1,11 +1,13 @@
-/*  mount - getting the next volume into the drive, for spanning and for restore (mount_next).
+/*  mount - getting the next volume into the drive, for spanning, restore and (with a changer)
+    the start of an archive (mount_next).
 
-    With a changer (changers/NAME/driveN names this drive) the robot does it: for a span each
-    full slot is loaded in turn until a tape can continue the set (volume_take); for a restore
-    the slot whose barcode is the volume wanted. Without one (tapewriter/mount_wait > 0) an
-    operator does it: alert.mount.<drive> says what is wanted and the drive is polled every
-    500 ms until such a tape is in it, or mount_wait passes. Either way the tape in the drive
-    is ejected first and its handle closed.
+    With a changer (changers/NAME/driveN names this drive) the labeller does it: the tape in the
+    drive is ejected, the labeller has the robot put it back and load the cartridge it chooses,
+    this writer reads it and asks again until the labeller grants it (docs/architecture.md, "The
+    labeller"). Without one (tapewriter/mount_wait > 0) an operator does it: alert.mount.<drive>
+    says what is wanted and the drive is polled every 500 ms until such a tape is in it (the
+    labeller decides about each tape mounted), or mount_wait passes. Either way the tape in the
+    drive is ejected first and its handle closed.
 */
 #ifndef MOUNT_H_INCLUDED
 #define MOUNT_H_INCLUDED

@@ -377,27 +377,6 @@ volume_start_granted(item_t *it, tf_drive_t *drive, const char *pool, const volu
     return rc;
 }
 
-int
-volume_take(item_t *it, tf_drive_t *drive, const char *pool, const tf_label_t *prev, const char *set_id,
-            uint64_t *file, uint64_t *object, bool *taken, tf_err_t *err)
-{
-    *taken = false;
-    volume_seen_t seen;
-    volume_look(it, drive, &seen);
-    if (!seen.read)
-        return tf_err_set(err, TF_ERR_DEVICE, "drive %s: %s", it->tw->drive_name, seen.why);
-    tf_msg_vol_request_t req = {.purpose = "span", .pool = (char *) pool, .set_id = (char *) set_id,
-                                .prev_label = (char *) prev->label, .prev_sequence = prev->sequence,
-                                .job_id = it->work ? it->work->job_id : NULL};
-    tf_msg_t grant;
-    int rc = volume_ask(it, &req, &seen, &grant, err);
-    if (rc != TF_OK)
-        return rc;
-    rc = volume_take_granted(it, drive, pool, prev, &seen, &grant.vol_grant, file, object, taken, err);
-    tf_msg_clear(&grant);
-    return rc;
-}
-
 void
 volume_count_read_error(item_t *it, tf_drive_t *drive)
 {

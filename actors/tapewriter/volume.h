@@ -57,11 +57,6 @@ int volume_start_granted(item_t *it, tf_drive_t *drive, const char *pool, const 
                          const tf_msg_vol_grant_t *grant, uint64_t *file, uint64_t *object, bool *taken,
                          tf_err_t *err);
 
-/* Whether the tape an operator mounted can continue set `set_id` after volume prev: reads it,
-   asks the labeller and carries the answer out (volume_take_granted). */
-int volume_take(item_t *it, tf_drive_t *drive, const char *pool, const tf_label_t *prev, const char *set_id,
-                uint64_t *file, uint64_t *object, bool *taken, tf_err_t *err);
-
 /* Tells the catalog how the volume stands after this item (ready NULL: it failed, only the
    errors and a full tape are news). tape_file: the tape file the archive was written to (or
    the next write would start); early_warning: the drive reported it while writing. Best
