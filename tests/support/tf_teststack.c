@@ -160,6 +160,8 @@ s_socket_of(tf_teststack_t *self, const char *name, int which, char *buf, size_t
     return buf;
 }
 
+static int s_wait_registered(tf_teststack_t *self, s_program_t *p, const char *log);
+
 int
 tf_teststack_start(tf_teststack_t *self, const char *name)
 {
@@ -207,6 +209,50 @@ tf_teststack_start(tf_teststack_t *self, const char *name)
             fprintf(stderr, "tf_teststack: %s\n", why);
             return -1;
         }
+    }
+    return s_wait_registered(self, p, log);
+}
+
+/* True once the broker lists a worker with process id pid. */
+static bool
+s_registered(tf_client_t *client, int pid)
+{
+    tf_msg_t reply;
+    if (tf_client_status(client, &reply, 500, NULL) != TF_OK)
+        return false;
+    bool found = false;
+    for (size_t i = 0; i < reply.status.workers_count && !found; i++)
+        found = reply.status.workers[i].pid == (uint64_t) pid;
+    tf_msg_clear(&reply);
+    return found;
+}
+
+/* An actor (any program but the broker and the bus) started next to a running broker: waits
+   until the broker lists it as a worker, so the test starts with it in its loop (a SIGTERM in
+   its first moments is not what a test means to send). */
+static int
+s_wait_registered(tf_teststack_t *self, s_program_t *p, const char *log)
+{
+    if (strcmp(p->name, "broker") == 0 || strcmp(p->name, "bus") == 0 || !tf_teststack_alive(self, "broker"))
+        return 0;
+    tf_client_t *client = tf_client_new(self->broker, NULL);
+    if (!client)
+        return -1;
+    int waited = 0;
+    bool ok = false;
+    while (!(ok = s_registered(client, tf_testproc_pid(p->proc))) && waited < S_SOCKET_WAIT_MS
+           && tf_testproc_alive(p->proc)) {
+        usleep(50000);
+        waited += 50;
+    }
+    tf_client_destroy(&client);
+    if (!ok) {
+        char why[PATH_MAX * 2 + 256];
+        snprintf(why, sizeof why, "%s did not register with the broker within %d s", p->name,
+                 S_SOCKET_WAIT_MS / 1000);
+        tf_test_log_tail(log, why, sizeof why);
+        fprintf(stderr, "tf_teststack: %s\n", why);
+        return -1;
     }
     return 0;
 }
@@ -351,7 +397,18 @@ int
 tf_teststack_kill(tf_teststack_t *self, const char *name, int sig)
 {
     s_program_t *p = s_program(self, name);
-    return p && p->proc ? tf_testproc_kill(p->proc, sig) : -1;
+    if (!p || !p->proc || tf_testproc_kill(p->proc, sig) != 0)
+        return -1;
+    if (sig == SIGKILL)
+        tf_testproc_wait(p->proc, S_STOP_WAIT_MS, NULL);  /* gone: it may be started again at once */
+    return 0;
+}
+
+bool
+tf_teststack_wait(tf_teststack_t *self, const char *name, int timeout_ms, int *status)
+{
+    s_program_t *p = s_program(self, name);
+    return p && p->proc && tf_testproc_wait(p->proc, timeout_ms, status);
 }
 
 bool
@@ -424,8 +481,9 @@ tf_teststack_down(tf_teststack_t *self, char *why, size_t why_size)
 {
     int rc = 0;
     if (self->programs || self->nrunning) {
-        for (size_t i = self->nrunning; i-- > 0;)
-            if (self->running[i].proc && tf_teststack_stop(self, self->running[i].name, why, why_size) != 0)
+        for (size_t i = self->nrunning; i-- > 0;)  /* those a test stopped or killed are left alone */
+            if (tf_testproc_alive(self->running[i].proc)
+                && tf_teststack_stop(self, self->running[i].name, why, why_size) != 0)
                 return -1;
     }
     if (!self->programs) {
@@ -535,11 +593,24 @@ tf_teststack_events(tf_teststack_t *self, const char *const prefixes[])
 
 /* --- the CLI ------------------------------------------------------------------------------ */
 
+/* With TF_TEST_VERBOSE set, what a command printed, for reading a test's run. */
+static void
+s_verbose(char *const argv[], int rc, const char *text)
+{
+    if (!getenv("TF_TEST_VERBOSE"))
+        return;
+    printf("----");
+    for (size_t i = 0; argv[i]; i++)
+        printf(" %s", argv[i]);
+    printf(" (exit %d):\n%s", rc, text ? text : "(no output)\n");
+}
+
 int
 tf_teststack_cliv(tf_teststack_t *self, char **out, char *const argv[])
 {
     char *text = NULL;
     int rc = tf_test_run("tapeflow", argv, self->env, S_CLI_TIMEOUT_MS, &text);
+    s_verbose(argv, rc, text);
     if (out)
         *out = text;
     else
@@ -581,6 +652,7 @@ tf_teststack_cli_all(tf_teststack_t *self, char **out, ...)
     va_end(ap);
     char *text = NULL;
     int rc = tf_test_run("/bin/sh", argv, self->env, S_CLI_TIMEOUT_MS, &text);
+    s_verbose(argv + 3, rc, text);
     if (out)
         *out = text;
     else
@@ -598,6 +670,7 @@ tf_teststack_shell(tf_teststack_t *self, char **out, const char *command)
     char *argv[] = {"sh", "-c", (char *) command, NULL};
     char *text = NULL;
     int rc = tf_test_run("/bin/sh", argv, env, S_CLI_TIMEOUT_MS, &text);
+    s_verbose(argv + 2, rc, text);
     if (out)
         *out = text;
     else

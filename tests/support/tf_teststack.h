@@ -33,7 +33,8 @@ typedef struct {
     /* Instead of `tapeflow up`: these programs, NULL-terminated, started in order as
        `tapeflow-<program> --config CFG --log-level debug` with their output in DIR/<name>.log.
        A name with a dot ("catalog.1", "echo.1") is the program before the dot started with
-       --name NAME. The broker and the bus are waited for (their sockets) before the next. */
+       --name NAME. The broker and the bus are waited for (their sockets) before the next, the
+       others (with a broker running) until the broker lists them as workers. */
     const char *const *programs;
 } tf_teststack_opts_t;
 
@@ -63,16 +64,19 @@ int tf_teststack_set(tf_teststack_t *self, const char *setting);
 /* Starts program `name` (see opts.programs) - one more, or again after a stop or a kill (its
    log is appended to). 0, or -1 with the reason on stderr. */
 int tf_teststack_start(tf_teststack_t *self, const char *name);
-/* Sends sig to a program started by the stack; 0, or -1 when it is not running. */
+/* Sends sig to a program started by the stack (SIGKILL: and reaps it); 0, or -1 when it is
+   not running. */
 int tf_teststack_kill(tf_teststack_t *self, const char *name, int sig);
+/* Waits up to timeout_ms for the program to exit; true and its wait status when it did. */
+bool tf_teststack_wait(tf_teststack_t *self, const char *name, int timeout_ms, int *status);
 /* True while the program runs. */
 bool tf_teststack_alive(tf_teststack_t *self, const char *name);
 /* SIGTERM to the program, then: it exited within 15 s with status 0 and its log (of this run)
    holds no sanitizer report. 0, or -1 with why. */
 int tf_teststack_stop(tf_teststack_t *self, const char *name, char *why, size_t why_size);
 /* Stops the whole stack and checks it ended cleanly: `tapeflow down` exits 0 and every child
-   of `tapeflow up` last exited with code 0 (programs: tf_teststack_stop of each, last started
-   first), and no log of the stack holds a sanitizer report. 0, or -1 with why (the first
+   of `tapeflow up` last exited with code 0 (programs: tf_teststack_stop of each one still
+   running, last started first), and no log of the stack holds a sanitizer report. 0, or -1 with why (the first
    problem). With TAPEFLOW_SANITIZE builds run by tools/test the reports go to files of their
    own, which tools/test checks after the run. */
 int tf_teststack_down(tf_teststack_t *self, char *why, size_t why_size);
@@ -94,6 +98,7 @@ int tf_teststack_child_pid(tf_teststack_t *self, const char *name);
 tf_testevents_t *tf_teststack_events(tf_teststack_t *self, const char *const prefixes[]);
 
 /* --- the CLI ---------------------------------------------------------------------------- */
+/* With TF_TEST_VERBOSE set, each command and what it printed go to stdout. */
 
 /* Runs `tapeflow ARGS...` (NULL-terminated) to completion; returns the exit status (-1 when it
    timed out or did not run) and its stdout in *out (caller frees; out may be NULL). */
