@@ -404,6 +404,13 @@ tf_teststack_kill(tf_teststack_t *self, const char *name, int sig)
     return 0;
 }
 
+int
+tf_teststack_pid(tf_teststack_t *self, const char *name)
+{
+    s_program_t *p = s_program(self, name);
+    return p && p->proc ? tf_testproc_pid(p->proc) : -1;
+}
+
 bool
 tf_teststack_wait(tf_teststack_t *self, const char *name, int timeout_ms, int *status)
 {

@@ -67,6 +67,8 @@ int tf_teststack_start(tf_teststack_t *self, const char *name);
 /* Sends sig to a program started by the stack (SIGKILL: and reaps it); 0, or -1 when it is
    not running. */
 int tf_teststack_kill(tf_teststack_t *self, const char *name, int sig);
+/* Process id of a program started by the stack, -1 when unknown. */
+int tf_teststack_pid(tf_teststack_t *self, const char *name);
 /* Waits up to timeout_ms for the program to exit; true and its wait status when it did. */
 bool tf_teststack_wait(tf_teststack_t *self, const char *name, int timeout_ms, int *status);
 /* True while the program runs. */
