@@ -60,11 +60,7 @@ s_teardown(void **state)
         s_dump_log(fx, "catalog.1");
         s_dump_log(fx, "broker");
     }
-    char why[PATH_MAX + 1024] = "";
-    int down = tf_teststack_down(fx->stack, why, sizeof why);
-    if (down != 0)
-        fprintf(stderr, "the stack did not stop cleanly: %s\n", why);
-    tf_teststack_destroy(&fx->stack);
+    int down = tf_teststack_finish(&fx->stack);
     free(fx);
     assert_int_equal(down, 0);
     return 0;

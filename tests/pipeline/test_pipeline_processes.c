@@ -103,11 +103,7 @@ s_teardown(void **state)
 {
     fx_t *f = *state;
     tf_client_destroy(&f->client);
-    char why[1024] = "";
-    int down = tf_teststack_down(f->stack, why, sizeof why);
-    if (down != 0)
-        fprintf(stderr, "the stack did not stop cleanly: %s\n", why);
-    tf_teststack_destroy(&f->stack);
+    int down = tf_teststack_finish(&f->stack);
     free(f);
     assert_int_equal(down, 0);
     return 0;

@@ -120,11 +120,7 @@ s_teardown(void **state)
 {
     fx_t *fx = *state;
     tf_client_destroy(&fx->client);
-    char why[PATH_MAX + 1024] = "";
-    int down = tf_teststack_down(fx->stack, why, sizeof why);
-    if (down != 0)
-        fprintf(stderr, "the stack did not stop cleanly: %s\n", why);
-    tf_teststack_destroy(&fx->stack);
+    int down = tf_teststack_finish(&fx->stack);
     free(fx);
     assert_int_equal(down, 0);
     return 0;

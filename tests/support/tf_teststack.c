@@ -530,6 +530,19 @@ tf_teststack_down(tf_teststack_t *self, char *why, size_t why_size)
     return rc;
 }
 
+int
+tf_teststack_finish(tf_teststack_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return 0;
+    char why[PATH_MAX * 2 + 1024] = "";
+    int rc = tf_teststack_down(*self_p, why, sizeof why);
+    if (rc != 0)
+        fprintf(stderr, "the stack did not stop cleanly: %s\n", why);
+    tf_teststack_destroy(self_p);
+    return rc;
+}
+
 const char *
 tf_teststack_log(tf_teststack_t *self, const char *name, char *buf, size_t size)
 {

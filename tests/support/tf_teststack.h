@@ -82,6 +82,9 @@ int tf_teststack_stop(tf_teststack_t *self, const char *name, char *why, size_t 
    problem). With TAPEFLOW_SANITIZE builds run by tools/test the reports go to files of their
    own, which tools/test checks after the run. */
 int tf_teststack_down(tf_teststack_t *self, char *why, size_t why_size);
+/* tf_teststack_down, then tf_teststack_destroy: what a test's teardown does. 0, or -1 when
+   the stack did not stop cleanly (the reason on stderr). */
+int tf_teststack_finish(tf_teststack_t **self_p);
 /* Starts the stack again after tf_teststack_down (`tapeflow up --detach`, or the programs of
    opts.programs). 0, or -1 with the reason on stderr. */
 int tf_teststack_up(tf_teststack_t *self);

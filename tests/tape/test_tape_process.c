@@ -102,15 +102,11 @@ s_teardown(void **state)
     tf_testevents_destroy(&f->bus);
     /* A clean stop: under ASan/UBSan any leak or error in the tape writer (or the broker and
        bus) fails the test. */
-    char why[PATH_MAX + 1024] = "";
-    int down = f->stack ? tf_teststack_down(f->stack, why, sizeof why) : 0;
-    if (down != 0)
-        fprintf(stderr, "the stack did not stop cleanly: %s\n", why);
+    int down = tf_teststack_finish(&f->stack);
     tf_fakecatalog_destroy(&f->catalog);
     tf_fakestager_destroy(&f->stager);
     tf_client_destroy(&f->client);
     tf_config_destroy(&f->cfg);
-    tf_teststack_destroy(&f->stack);
     free(f);
     assert_int_equal(down, 0);
     return 0;
