@@ -30,7 +30,6 @@ struct _tapewriter_t {
     int ready_timeout_ms;
     int busy_wait_ms;
     int catalog_timeout_ms;
-    int index_wait_ms;         /* how long to wait for an archive's file rows (its tape index) */
     char changer_url[1024];    /* the changer whose drive element holds this drive ("": none) */
     int changer_drive;         /* that drive element */
     int mount_wait_ms;         /* without changer: how long to wait for the next volume (0: no spanning) */
@@ -107,7 +106,6 @@ tapewriter_new(tf_config_t *cfg, tf_err_t *err)
     self->ready_timeout_ms = (int) tf_config_ms(cfg, "tapewriter/ready_timeout");
     self->busy_wait_ms = (int) tf_config_ms(cfg, "tapewriter/busy_wait");
     self->catalog_timeout_ms = (int) tf_config_ms(cfg, "tapewriter/catalog_timeout");
-    self->index_wait_ms = (int) tf_config_ms(cfg, "tapewriter/index_wait");
     s_find_changer(self);
     self->mount_wait_ms = (int) tf_config_ms(cfg, "tapewriter/mount_wait");
     self->retry_backoff_ms = tf_config_ms(cfg, "tapewriter/retry_backoff");
@@ -1168,7 +1166,7 @@ static int
 s_index(s_item_t *it, const tf_msg_archive_ready_t *ready, s_written_t *w, tf_err_t *err)
 {
     tf_err_t ierr = {0};
-    int rc = indexrows_fetch(it->tw->client, ready, it->tw->index_wait_ms, it->tw->catalog_timeout_ms,
+    int rc = indexrows_fetch(it->tw->client, ready, &it->tw->fetch, it->tw->catalog_timeout_ms,
                              s_index_stop, it, &w->index, &w->job, &ierr);
     if (rc == TF_ERR_INTERRUPTED) {
         if (err)
