@@ -99,7 +99,7 @@ tf_sidecar_parse(const void *data, size_t size, const char *archive_id, tf_err_t
         }
         self->nparts++;
         if (msg->type != TF_MSG_STAGE_ROWS)
-            rc = tf_err_set(err, TF_ERR_INVALID, "record %" PRIu64 " is a %s, not stage_rows", want,
+            rc = tf_err_set(err, TF_ERR_INVALID, "record %" PRIu64 " is not stage_rows but %s", want,
                             tf_msg_type_name(msg->type));
         else if (strcmp(msg->stage_rows.archive_id, archive_id) != 0)
             rc = tf_err_set(err, TF_ERR_INVALID, "record %" PRIu64 " holds rows of archive %s", want,
