@@ -23,7 +23,6 @@ struct _tapewriter_t {
     int ready_timeout_ms;
     int busy_wait_ms;
     int catalog_timeout_ms;
-    int index_wait_ms;         /* how long to wait for an archive's file rows (its tape index) */
     char changer_url[1024];    /* the changer whose drive element holds this drive ("": none) */
     int changer_drive;         /* that drive element */
     int mount_wait_ms;         /* without changer: how long to wait for the next volume (0: no spanning) */

@@ -287,7 +287,11 @@ s_full(tf_msg_type_t type, tf_msg_t *m)
         m->stage_close = (tf_msg_stage_close_t){
             .archive_id = "J1-g00007", .size = 5000000012ull,
             .checksum = "xxh128:0123456789abcdef0123456789abcdef", .files = 50000,
-            .bytes = UINT64_MAX};
+            .bytes = UINT64_MAX, .rows_parts = 1};
+        break;
+    case TF_MSG_STAGE_ROWS:
+        m->stage_rows = (tf_msg_stage_rows_t){.archive_id = "J1-g00007", .part = 1, .files = s_files,
+                                              .files_count = 3};
         break;
     case TF_MSG_STAGE_RESULT:
         m->stage_result = (tf_msg_stage_result_t){.archive_id = "J1-g00007", .ok = true,
@@ -295,18 +299,19 @@ s_full(tf_msg_type_t type, tf_msg_t *m)
         break;
     case TF_MSG_FETCH:
         m->fetch = (tf_msg_fetch_t){.archive_id = "J1-g00007", .offset = 262144,
-                                    .length = 4194304};
+                                    .length = 4194304, .rows = true};
         break;
     case TF_MSG_FETCH_DATA:
         m->fetch_data = (tf_msg_fetch_data_t){.archive_id = "J1-g00007", .offset = 262144,
                                               .data = bytes, .eof = true,
-                                              .error = "pread: Input/output error"};
+                                              .error = "pread: Input/output error", .rows = true};
         break;
     case TF_MSG_ARCHIVE_READY:
         m->archive_ready = (tf_msg_archive_ready_t){
             .archive_id = "J1-g00007", .job_id = "J1", .group_no = 7, .pool = "weekly",
             .compression = "zstd", .size = 1073741825, .checksum = "xxh128:aa", .files = 3,
-            .bytes = 2147483648ull, .stager = "tcp://stager.example:5557"};
+            .bytes = 2147483648ull, .stager = "tcp://stager.example:5557", .rows_size = 4242,
+            .rows_checksum = "xxh128:0123456789abcdef0123456789abcdef"};
         break;
     case TF_MSG_ARCHIVE_RELEASE: m->archive_release.archive_id = "J1-g00007"; break;
     case TF_MSG_CAT_JOB:
@@ -434,7 +439,10 @@ s_minimal(tf_msg_type_t type, tf_msg_t *m)
         m->fetch_data.data = (tf_bytes_t){NULL, 0};
         m->fetch_data.error = NULL;
         break;
-    case TF_MSG_ARCHIVE_READY: m->archive_ready.pool = m->archive_ready.compression = NULL; break;
+    case TF_MSG_ARCHIVE_READY:
+        m->archive_ready.pool = m->archive_ready.compression = m->archive_ready.rows_checksum = NULL;
+        break;
+    case TF_MSG_STAGE_ROWS: m->stage_rows.files_count = 0; break;
     case TF_MSG_CAT_JOB:
         m->cat_job.stage = m->cat_job.message = m->cat_job.detail = NULL;
         m->cat_job.pool = m->cat_job.compression = NULL;

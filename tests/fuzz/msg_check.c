@@ -459,6 +459,15 @@ tf_msg_equal(const tf_msg_t *a, const tf_msg_t *b, char *why, size_t why_size)
         EQ_STR(checksum);
         EQ_U(files);
         EQ_U(bytes);
+        EQ_U(rows_parts);
+        return true;
+    }
+    case TF_MSG_STAGE_ROWS: {
+        const tf_msg_stage_rows_t *A = &a->stage_rows, *B = &b->stage_rows;
+        const char *W = "stage_rows";
+        EQ_STR(archive_id);
+        EQ_U(part);
+        EQ_ROWS(files, s_file_row_eq);
         return true;
     }
     case TF_MSG_STAGE_RESULT: {
@@ -475,6 +484,7 @@ tf_msg_equal(const tf_msg_t *a, const tf_msg_t *b, char *why, size_t why_size)
         EQ_STR(archive_id);
         EQ_U(offset);
         EQ_U(length);
+        EQ_B(rows);
         return true;
     }
     case TF_MSG_FETCH_DATA: {
@@ -485,6 +495,7 @@ tf_msg_equal(const tf_msg_t *a, const tf_msg_t *b, char *why, size_t why_size)
         EQ_BIN(data);
         EQ_B(eof);
         EQ_STR(error);
+        EQ_B(rows);
         return true;
     }
     case TF_MSG_ARCHIVE_READY: {
@@ -500,6 +511,8 @@ tf_msg_equal(const tf_msg_t *a, const tf_msg_t *b, char *why, size_t why_size)
         EQ_U(files);
         EQ_U(bytes);
         EQ_STR(stager);
+        EQ_U(rows_size);
+        EQ_STR(rows_checksum);
         return true;
     }
     case TF_MSG_ARCHIVE_RELEASE: {

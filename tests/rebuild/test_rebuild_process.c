@@ -259,6 +259,18 @@ test_catalog_deleted_then_rebuilt_from_tape(void **state)
     assert_true(archives >= 3);
     uint64_t data_blocks = blocks - 2 * archives;
     long entries = s_count_entries(src);
+    /* Every index came from the archive's file rows sidecar (issue 9): the tape writer did not
+       ask the catalog for rows. */
+    char log[PATH_MAX];
+    snprintf(log, sizeof log, "%s/log/tapewriter.1.log", fx->dir);
+    char *text = tf_test_read_file(log);
+    assert_non_null(text);
+    char written[256];
+    snprintf(written, sizeof written, "archive %s-g00001 written", job);
+    assert_non_null(strstr(text, written));
+    assert_null(strstr(text, "asking the catalog once"));
+    assert_null(strstr(text, "without its file index"));
+    free(text);
 
     /* The catalog is lost. */
     assert_int_equal(s_cli(fx, NULL, "down", NULL), 0);

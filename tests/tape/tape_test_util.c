@@ -151,6 +151,8 @@ typedef struct {
     char *id;
     uint8_t *data;
     size_t size;
+    uint8_t *rows;          /* the file rows sidecar; NULL: none */
+    size_t rows_size;
 } s_archive_t;
 
 struct _tt_stager_t {
@@ -164,6 +166,7 @@ struct _tt_stager_t {
     tt_stager_hook_fn *hook;
     void *hook_arg;
     int requests;
+    int rows_requests;
 };
 
 static void *
@@ -181,6 +184,8 @@ s_stager_run(void *arg)
         if (msg.type == TF_MSG_FETCH) {
             pthread_mutex_lock(&self->lock);
             self->requests++;
+            if (msg.fetch.rows)
+                self->rows_requests++;
             int delay = self->delay_ms;
             s_archive_t *a = NULL;
             for (int i = 0; i < self->count; i++)
@@ -192,7 +197,20 @@ s_stager_run(void *arg)
             tf_msg_t reply = {.type = TF_MSG_FETCH_DATA};
             reply.fetch_data.archive_id = msg.fetch.archive_id;
             reply.fetch_data.offset = msg.fetch.offset;
-            if (!a || msg.fetch.offset > a->size)
+            reply.fetch_data.rows = msg.fetch.rows;
+            if (a && msg.fetch.rows) {
+                if (!a->rows || msg.fetch.offset > a->rows_size)
+                    reply.fetch_data.error = "no file rows sidecar";
+                else {
+                    uint64_t len = a->rows_size - msg.fetch.offset;
+                    if (len > msg.fetch.length)
+                        len = msg.fetch.length;
+                    reply.fetch_data.data.data = a->rows + msg.fetch.offset;
+                    reply.fetch_data.data.size = (size_t) len;
+                    reply.fetch_data.eof = msg.fetch.offset + len == a->rows_size;
+                }
+            }
+            else if (!a || msg.fetch.offset > a->size)
                 reply.fetch_data.error = "no such archive";
             else {
                 uint64_t len = a->size - msg.fetch.offset;
@@ -236,6 +254,7 @@ tt_stager_destroy(tt_stager_t **self_p)
     for (int i = 0; i < self->count; i++) {
         free(self->archives[i].id);
         free(self->archives[i].data);
+        free(self->archives[i].rows);
     }
     pthread_mutex_destroy(&self->lock);
     free(self);
@@ -252,6 +271,30 @@ tt_stager_add(tt_stager_t *self, const char *archive_id, const void *data, size_
     memcpy(a->data, data, size);
     a->size = size;
     pthread_mutex_unlock(&self->lock);
+}
+
+void
+tt_stager_add_rows(tt_stager_t *self, const char *archive_id, const void *data, size_t size)
+{
+    pthread_mutex_lock(&self->lock);
+    for (int i = 0; i < self->count; i++)
+        if (strcmp(self->archives[i].id, archive_id) == 0) {
+            s_archive_t *a = &self->archives[i];
+            free(a->rows);
+            a->rows = malloc(size ? size : 1);
+            memcpy(a->rows, data, size);
+            a->rows_size = size;
+        }
+    pthread_mutex_unlock(&self->lock);
+}
+
+int
+tt_stager_rows_requests(tt_stager_t *self)
+{
+    pthread_mutex_lock(&self->lock);
+    int n = self->rows_requests;
+    pthread_mutex_unlock(&self->lock);
+    return n;
 }
 
 void
@@ -289,6 +332,7 @@ struct _tt_catalog_t {
     volatile bool stop;
     tf_msg_t written[32];
     size_t count;
+    size_t file_queries;     /* cat_query archive_files asked */
 };
 
 static void
@@ -313,7 +357,10 @@ s_catalog_item(tt_catalog_t *self, tf_msg_t *work)
         tf_actor_done(self->actor, &work->work, "", 0);
     } else if (payload.type == TF_MSG_CAT_QUERY && payload.cat_query.query
                && strcmp(payload.cat_query.query, "archive_files") == 0) {
-        /* No file rows here: like a catalog without them, the tape writer writes no index. */
+        /* No file rows here: a tape writer that needs the catalog's rows writes no index. */
+        pthread_mutex_lock(&self->lock);
+        self->file_queries++;
+        pthread_mutex_unlock(&self->lock);
         tf_actor_failed(self->actor, &work->work, false, "the fake catalog keeps no file rows");
     } else if (payload.type == TF_MSG_CAT_QUERY) {
         pthread_mutex_lock(&self->lock);
@@ -395,6 +442,15 @@ tt_catalog_written(tt_catalog_t *self, size_t i, tf_msg_cat_written_t *out)
     size_t n = self->count;
     if (out && i < n)
         *out = self->written[i].cat_written;
+    pthread_mutex_unlock(&self->lock);
+    return n;
+}
+
+size_t
+tt_catalog_file_queries(tt_catalog_t *self)
+{
+    pthread_mutex_lock(&self->lock);
+    size_t n = self->file_queries;
     pthread_mutex_unlock(&self->lock);
     return n;
 }

@@ -378,7 +378,11 @@ fill_full(tf_msg_type_t type, tf_msg_t *m, bool empty_bytes)
         m->stage_close = (tf_msg_stage_close_t){
             .archive_id = "J1-g00007", .size = 5000000012ull,
             .checksum = "xxh128:0123456789abcdef0123456789abcdef", .files = 50000,
-            .bytes = UINT64_MAX};
+            .bytes = UINT64_MAX, .rows_parts = 2};
+        return true;
+    case TF_MSG_STAGE_ROWS:
+        m->stage_rows = (tf_msg_stage_rows_t){.archive_id = "J1-g00007", .part = UINT64_MAX,
+                                              .files = s_files, .files_count = N_ELEMS(s_files)};
         return true;
     case TF_MSG_STAGE_RESULT:
         m->stage_result = (tf_msg_stage_result_t){.archive_id = "J1-g00007", .ok = true,
@@ -387,18 +391,19 @@ fill_full(tf_msg_type_t type, tf_msg_t *m, bool empty_bytes)
         return true;
     case TF_MSG_FETCH:
         m->fetch = (tf_msg_fetch_t){.archive_id = "J1-g00007", .offset = UINT64_MAX - 1,
-                                    .length = 4194304};
+                                    .length = 4194304, .rows = true};
         return true;
     case TF_MSG_FETCH_DATA:
         m->fetch_data = (tf_msg_fetch_data_t){.archive_id = "J1-g00007", .offset = 262144,
                                               .data = bytes, .eof = true,
-                                              .error = "pread: Input/output error"};
+                                              .error = "pread: Input/output error", .rows = true};
         return true;
     case TF_MSG_ARCHIVE_READY:
         m->archive_ready = (tf_msg_archive_ready_t){
             .archive_id = "J1-g00007", .job_id = "J1", .group_no = 7, .pool = "weekly",
             .compression = "zstd", .size = 1073741825, .checksum = "xxh128:aa", .files = 3,
-            .bytes = 2147483648ull, .stager = "tcp://stager.example:5557"};
+            .bytes = 2147483648ull, .stager = "tcp://stager.example:5557", .rows_size = UINT64_MAX,
+            .rows_checksum = "xxh128:0123456789abcdef0123456789abcdef"};
         return true;
     case TF_MSG_ARCHIVE_RELEASE:
         m->archive_release = (tf_msg_archive_release_t){.archive_id = "J1-g00007"};
@@ -531,6 +536,7 @@ fill_min(tf_msg_type_t type, tf_msg_t *m)
     case TF_MSG_STAGE_CLOSE:
         m->stage_close = (tf_msg_stage_close_t){.archive_id = "a", .checksum = "c"};
         return true;
+    case TF_MSG_STAGE_ROWS: m->stage_rows = (tf_msg_stage_rows_t){.archive_id = "a", .part = 1}; return true;
     case TF_MSG_STAGE_RESULT: m->stage_result.archive_id = "a"; return true;
     case TF_MSG_FETCH: m->fetch = (tf_msg_fetch_t){.archive_id = "a", .length = 1}; return true;
     case TF_MSG_FETCH_DATA: m->fetch_data.archive_id = "a"; return true;
@@ -595,12 +601,14 @@ static const char *const s_wire_spec[TF_MSG_TYPE_COUNT] = {
     [TF_MSG_STAGE_OPEN] = "archive_id:str job_id:str group_no:uint compression:str pool:str expected_size:uint",
     [TF_MSG_STAGE_CREDIT] = "archive_id:str bytes:uint",
     [TF_MSG_STAGE_DATA] = "archive_id:str offset:uint data:bin",
-    [TF_MSG_STAGE_CLOSE] = "archive_id:str size:uint checksum:str files:uint bytes:uint",
+    [TF_MSG_STAGE_ROWS] = "archive_id:str part:uint files:array",
+    [TF_MSG_STAGE_CLOSE] = "archive_id:str size:uint checksum:str files:uint bytes:uint rows_parts:uint",
     [TF_MSG_STAGE_RESULT] = "archive_id:str ok:bool message:str permanent:bool",
-    [TF_MSG_FETCH] = "archive_id:str offset:uint length:uint",
-    [TF_MSG_FETCH_DATA] = "archive_id:str offset:uint data:bin eof:bool error:str",
+    [TF_MSG_FETCH] = "archive_id:str offset:uint length:uint rows:bool",
+    [TF_MSG_FETCH_DATA] = "archive_id:str offset:uint data:bin eof:bool error:str rows:bool",
     [TF_MSG_ARCHIVE_READY] = "archive_id:str job_id:str group_no:uint pool:str compression:str "
-                             "size:uint checksum:str files:uint bytes:uint stager:str",
+                             "size:uint checksum:str files:uint bytes:uint stager:str rows_size:uint "
+                             "rows_checksum:str",
     [TF_MSG_ARCHIVE_RELEASE] = "archive_id:str",
     [TF_MSG_CAT_JOB] = "job_id:str op:str stage:str message:str detail:str paths:array pool:str "
                        "compression:str files_total:uint bytes_total:uint groups_total:uint "
@@ -667,6 +675,7 @@ static const struct {
     {TF_MSG_FILE_GROUP, "entries", s_entry_row_spec, 3},
     {TF_MSG_CAT_JOB, "paths", s_path_row_spec, 3},
     {TF_MSG_CAT_FILES, "files", s_file_row_spec, 3},
+    {TF_MSG_STAGE_ROWS, "files", s_file_row_spec, 3},
     {TF_MSG_CAT_FILES, "warnings", s_warning_row_spec, 3},
     {TF_MSG_EVENT, "job", s_job_row_spec, 1},
     {TF_MSG_CAT_WRITTEN, "segments", s_segment_row_spec, 3},
@@ -911,6 +920,29 @@ test_equal_helper_detects_differences(void **state)
     b.stage_result.ok = false;
     assert_false(tf_msg_equal(&a, &b, why, sizeof why));
     assert_string_equal(why, "stage_result.ok: 1 != 0");
+
+    /* the file rows sidecar's fields */
+    fill_full(TF_MSG_STAGE_ROWS, &a, false);
+    fill_full(TF_MSG_STAGE_ROWS, &b, false);
+    assert_true(tf_msg_equal(&a, &b, why, sizeof why));
+    b.stage_rows.files = files;  /* files[2].mtime differs (above) */
+    assert_false(tf_msg_equal(&a, &b, why, sizeof why));
+    assert_non_null(strstr(why, "stage_rows.files[2].mtime"));
+    fill_full(TF_MSG_ARCHIVE_READY, &b, false);
+    fill_full(TF_MSG_ARCHIVE_READY, &a, false);
+    b.archive_ready.rows_size = 0;
+    assert_false(tf_msg_equal(&a, &b, why, sizeof why));
+    assert_non_null(strstr(why, "archive_ready.rows_size"));
+    fill_full(TF_MSG_FETCH, &a, false);
+    fill_full(TF_MSG_FETCH, &b, false);
+    b.fetch.rows = false;
+    assert_false(tf_msg_equal(&a, &b, why, sizeof why));
+    assert_string_equal(why, "fetch.rows: 1 != 0");
+    fill_full(TF_MSG_STAGE_CLOSE, &a, false);
+    fill_full(TF_MSG_STAGE_CLOSE, &b, false);
+    b.stage_close.rows_parts = 1;
+    assert_false(tf_msg_equal(&a, &b, why, sizeof why));
+    assert_string_equal(why, "stage_close.rows_parts: 2 != 1");
 }
 
 /* ------------------------------------------------------------- round trips ----------- */
@@ -1074,6 +1106,7 @@ static const struct {
     ROWS_FIELD_(TF_MSG_FILE_GROUP, file_group, entries, s_entries),
     ROWS_FIELD_(TF_MSG_CAT_JOB, cat_job, paths, s_paths),
     ROWS_FIELD_(TF_MSG_CAT_FILES, cat_files, files, s_files),
+    ROWS_FIELD_(TF_MSG_STAGE_ROWS, stage_rows, files, s_files),
     ROWS_FIELD_(TF_MSG_CAT_REPLY, cat_reply, jobs, s_jobs),
     ROWS_FIELD_(TF_MSG_CAT_REPLY, cat_reply, files, s_files),
     ROWS_FIELD_(TF_MSG_CAT_REPLY, cat_reply, archives, s_archives),
@@ -1408,6 +1441,7 @@ static const char *const s_enc_first_required[TF_MSG_TYPE_COUNT] = {
     [TF_MSG_SCAN_JOB] = "job_id",          [TF_MSG_FILE_GROUP] = "job_id",
     [TF_MSG_STAGE_OPEN] = "archive_id",    [TF_MSG_STAGE_CREDIT] = "archive_id",
     [TF_MSG_STAGE_DATA] = "archive_id",    [TF_MSG_STAGE_CLOSE] = "archive_id",
+    [TF_MSG_STAGE_ROWS] = "archive_id",
     [TF_MSG_STAGE_RESULT] = "archive_id",  [TF_MSG_FETCH] = "archive_id",
     [TF_MSG_FETCH_DATA] = "archive_id",    [TF_MSG_ARCHIVE_READY] = "archive_id",
     [TF_MSG_ARCHIVE_RELEASE] = "archive_id", [TF_MSG_CAT_JOB] = "job_id",
@@ -1426,6 +1460,7 @@ static const char *const s_dec_first_required[TF_MSG_TYPE_COUNT] = {
     [TF_MSG_SCAN_JOB] = "job_id",          [TF_MSG_FILE_GROUP] = "job_id",
     [TF_MSG_STAGE_OPEN] = "archive_id",    [TF_MSG_STAGE_CREDIT] = "archive_id",
     [TF_MSG_STAGE_DATA] = "archive_id",    [TF_MSG_STAGE_CLOSE] = "archive_id",
+    [TF_MSG_STAGE_ROWS] = "archive_id",
     [TF_MSG_STAGE_RESULT] = "archive_id",  [TF_MSG_FETCH] = "archive_id",
     [TF_MSG_FETCH_DATA] = "archive_id",    [TF_MSG_ARCHIVE_READY] = "archive_id",
     [TF_MSG_ARCHIVE_RELEASE] = "archive_id", [TF_MSG_CAT_JOB] = "job_id",
@@ -2827,6 +2862,123 @@ test_decode_stage_data_errors(void **state)
     b_free(&b);
 }
 
+/* The file rows sidecar (docs/staging.md): stage_rows needs its part and its files (an empty
+   array is a part without rows); archive_ready, fetch, fetch_data and stage_close from before
+   sidecars decode as "no sidecar". */
+static void
+test_decode_stage_rows_and_sidecar_fields(void **state)
+{
+    (void) state;
+    buf_t b;
+    b_init(&b);
+    b_map(&b, 4);
+    b_env(&b, "stage_rows");
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    b_str(&b, "files");
+    b_array(&b, 0);
+    expect_reject(b.sb.data, b.sb.size, "stage_rows: missing required field 'part'");
+    b_free(&b);
+
+    b_init(&b);
+    b_map(&b, 4);
+    b_env(&b, "stage_rows");
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    b_kv_uint(&b, "part", 1);
+    expect_reject(b.sb.data, b.sb.size, "stage_rows: missing required field 'files'");
+    b_free(&b);
+
+    /* a row without its type */
+    b_init(&b);
+    b_map(&b, 5);
+    b_env(&b, "stage_rows");
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    b_kv_uint(&b, "part", 1);
+    b_str(&b, "files");
+    b_array(&b, 1);
+    b_map(&b, 1);
+    b_kv_str(&b, "path", "a");
+    expect_reject(b.sb.data, b.sb.size, "missing required field 'type'");
+    b_free(&b);
+
+    /* part 1 without rows: an archive without entries */
+    b_init(&b);
+    b_map(&b, 5);
+    b_env(&b, "stage_rows");
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    b_kv_uint(&b, "part", 1);
+    b_str(&b, "files");
+    b_array(&b, 0);
+    tf_msg_t m;
+    expect_decode(b.sb.data, b.sb.size, &m);
+    assert_int_equal(m.type, TF_MSG_STAGE_ROWS);
+    assert_int_equal(m.stage_rows.part, 1);
+    assert_int_equal(m.stage_rows.files_count, 0);
+    assert_null(m.stage_rows.files);
+    tf_msg_clear(&m);
+    b_free(&b);
+
+    /* archive_ready as a stager from before sidecars sent it: no sidecar */
+    b_init(&b);
+    b_map(&b, 7);
+    b_env(&b, "archive_ready");
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    b_kv_str(&b, "job_id", "J1");
+    b_kv_uint(&b, "size", 10);
+    b_kv_str(&b, "checksum", "xxh128:00");
+    b_kv_str(&b, "stager", "ipc://x");
+    expect_decode(b.sb.data, b.sb.size, &m);
+    assert_int_equal(m.archive_ready.rows_size, 0);
+    assert_null(m.archive_ready.rows_checksum);
+    tf_msg_clear(&m);
+    b_free(&b);
+
+    /* rows_size must be a number */
+    b_init(&b);
+    b_map(&b, 8);
+    b_env(&b, "archive_ready");
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    b_kv_str(&b, "job_id", "J1");
+    b_kv_uint(&b, "size", 10);
+    b_kv_str(&b, "checksum", "xxh128:00");
+    b_kv_str(&b, "stager", "ipc://x");
+    b_kv_str(&b, "rows_size", "12");
+    expect_reject(b.sb.data, b.sb.size, "archive_ready.rows_size: expected unsigned integer, got string");
+    b_free(&b);
+
+    /* fetch and stage_close from before sidecars: data, no rows parts */
+    b_init(&b);
+    b_map(&b, 5);
+    b_env(&b, "fetch");
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    b_kv_uint(&b, "offset", 0);
+    b_kv_uint(&b, "length", 4096);
+    expect_decode(b.sb.data, b.sb.size, &m);
+    assert_false(m.fetch.rows);
+    tf_msg_clear(&m);
+    b_free(&b);
+    b_init(&b);
+    b_map(&b, 5);
+    b_env(&b, "stage_close");
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    b_kv_uint(&b, "size", 0);
+    b_kv_str(&b, "checksum", "xxh128:00");
+    expect_decode(b.sb.data, b.sb.size, &m);
+    assert_int_equal(m.stage_close.rows_parts, 0);
+    tf_msg_clear(&m);
+    b_free(&b);
+
+    /* fetch.rows is a boolean */
+    b_init(&b);
+    b_map(&b, 6);
+    b_env(&b, "fetch");
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    b_kv_uint(&b, "offset", 0);
+    b_kv_uint(&b, "length", 4096);
+    b_kv_uint(&b, "rows", 1);
+    expect_reject(b.sb.data, b.sb.size, "fetch.rows: expected boolean, got unsigned integer");
+    b_free(&b);
+}
+
 /* ------------------------------------------------------- forward compatibility -------- */
 
 static void
@@ -3011,6 +3163,7 @@ main(void)
         cmocka_unit_test(test_decode_cat_reply_file_size_string),
         cmocka_unit_test(test_decode_tape_restore_archive_not_map),
         cmocka_unit_test(test_decode_stage_data_errors),
+        cmocka_unit_test(test_decode_stage_rows_and_sidecar_fields),
         cmocka_unit_test(test_decode_unknown_fields_ignored),
         cmocka_unit_test(test_decode_any_field_order),
         cmocka_unit_test(test_roundtrip_check_helper),
