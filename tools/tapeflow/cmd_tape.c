@@ -604,51 +604,61 @@ s_pool_find(s_pool_sum_t *sums, size_t *n, size_t cap, const char *pool)
     return &sums[(*n)++];
 }
 
-static int
-s_list(cli_t *cli, const s_args_t *a)
+/* Pools of `tape list`: those with volumes, then those only configured, then --pool. The sums
+   point at pool names in the reply and in configured, which live as long as the list. */
+typedef struct {
+    s_pool_sum_t *sums;
+    size_t count;
+    zlist_t *configured;
+} s_pool_list_t;
+
+static void
+s_pool_list_free(s_pool_list_t *pools)
 {
-    tf_err_t err = {0};
-    tf_client_t *client = tf_client_new(tf_config_get(cli->cfg, "broker/endpoint"), &err);
-    tf_msg_t reply;
-    memset(&reply, 0, sizeof reply);
-    int rc = client ? TF_OK : err.code;
+    free(pools->sums);
+    zlist_destroy(&pools->configured);
+    memset(pools, 0, sizeof *pools);
+}
+
+/* True when `tape list` shows volume row v: no --pool, or v is in it. */
+static bool
+s_list_shows(const s_args_t *a, const tf_msg_volume_row_t *v)
+{
+    return !a->pool || (v->pool && strcmp(v->pool, a->pool) == 0);
+}
+
+/* The remote call of `tape list`: every volume the catalog knows. */
+static int
+s_list_fetch(cli_t *cli, const s_args_t *a, tf_msg_t *reply, tf_err_t *err)
+{
+    memset(reply, 0, sizeof *reply);
+    tf_client_t *client = tf_client_new(tf_config_get(cli->cfg, "broker/endpoint"), err);
+    int rc = client ? TF_OK : err->code;
     if (rc == TF_OK) {
         tf_msg_cat_query_t query = {.query = "volumes"};
-        rc = cli_catalog_query(client, &query, &reply, a->timeout_ms > 0 ? a->timeout_ms : CLI_JOB_TIMEOUT_MS,
-                               &err);
+        rc = cli_catalog_query(client, &query, reply,
+                               a->timeout_ms > 0 ? a->timeout_ms : CLI_JOB_TIMEOUT_MS, err);
     }
     tf_client_destroy(&client);
-    if (rc != TF_OK) {
-        if (a->json) {
-            tf_json_t *j = tf_json_new();
-            if (j) {
-                tf_json_object_begin(j, NULL);
-                tf_json_str(j, "error", err.message);
-                tf_json_str(j, "code", tf_status_name(err.code));
-                tf_json_object_end(j);
-                s_print_json(j);
-                tf_json_destroy(&j);
-            }
-        }
-        fprintf(stderr, "tapeflow tape list: %s\n", err.message);
-        return CLI_EXIT_FAIL;
-    }
-    const tf_msg_cat_reply_t *r = &reply.cat_reply;
-    /* Pools: those with volumes, then those only configured. */
-    size_t cap = r->volumes_count + 64, npools = 0;
-    s_pool_sum_t *sums = calloc(cap, sizeof *sums);
-    zlist_t *configured = tf_config_children(cli->cfg, "pools");
-    if (!sums) {
-        zlist_destroy(&configured);
-        tf_msg_clear(&reply);
-        fprintf(stderr, "tapeflow tape list: out of memory\n");
+    return rc;
+}
+
+static int
+s_list_pools(cli_t *cli, const s_args_t *a, const tf_msg_cat_reply_t *r, s_pool_list_t *pools)
+{
+    memset(pools, 0, sizeof *pools);
+    size_t cap = r->volumes_count + 64;
+    pools->sums = calloc(cap, sizeof *pools->sums);
+    pools->configured = tf_config_children(cli->cfg, "pools");
+    if (!pools->sums) {
+        s_pool_list_free(pools);
         return CLI_EXIT_FAIL;
     }
     for (size_t i = 0; i < r->volumes_count; i++) {
         const tf_msg_volume_row_t *v = &r->volumes[i];
-        if (a->pool && (!v->pool || strcmp(v->pool, a->pool) != 0))
+        if (!s_list_shows(a, v))
             continue;
-        s_pool_sum_t *p = s_pool_find(sums, &npools, cap, v->pool ? v->pool : "?");
+        s_pool_sum_t *p = s_pool_find(pools->sums, &pools->count, cap, v->pool ? v->pool : "?");
         if (!p)
             continue;
         p->volumes++;
@@ -661,126 +671,186 @@ s_list(cli_t *cli, const s_args_t *a)
         else
             p->appendable++;
     }
+    zlist_t *configured = pools->configured;
     for (const char *name = configured ? zlist_first(configured) : NULL; name;
          name = zlist_next(configured))
         if (!a->pool || strcmp(name, a->pool) == 0)
-            s_pool_find(sums, &npools, cap, name);
+            s_pool_find(pools->sums, &pools->count, cap, name);
     if (a->pool)
-        s_pool_find(sums, &npools, cap, a->pool);
+        s_pool_find(pools->sums, &pools->count, cap, a->pool);
+    return CLI_EXIT_OK;
+}
 
-    char t1[40], t2[40], bytes[32];
-    if (a->json) {
-        tf_json_t *j = tf_json_new();
-        if (j) {
-            tf_json_object_begin(j, NULL);
-            tf_json_array_begin(j, "volumes");
-            for (size_t i = 0; i < r->volumes_count; i++) {
-                const tf_msg_volume_row_t *v = &r->volumes[i];
-                if (a->pool && (!v->pool || strcmp(v->pool, a->pool) != 0))
-                    continue;
-                tf_json_object_begin(j, NULL);
-                tf_json_str(j, "label", v->label);
-                tf_json_str(j, "pool", v->pool);
-                tf_json_str(j, "state", v->state);
-                tf_json_str(j, "media_type", v->media_type && *v->media_type ? v->media_type : NULL);
-                tf_json_str(j, "created", v->created_ms > 0 ? tf_volume_format_time(v->created_ms, t1, sizeof t1) : NULL);
-                tf_json_str(j, "expires", v->expires_ms > 0 ? tf_volume_format_time(v->expires_ms, t1, sizeof t1) : NULL);
-                tf_json_int(j, "expires_ms", v->expires_ms);
-                tf_json_int(j, "bytes_used", (int64_t) v->bytes_used);
-                tf_json_str(j, "last_written", v->last_written_ms > 0 ? tf_volume_format_time(v->last_written_ms, t2, sizeof t2) : NULL);
-                tf_json_int(j, "last_written_ms", v->last_written_ms);
-                tf_json_int(j, "write_errors", (int64_t) v->write_errors);
-                tf_json_int(j, "read_errors", (int64_t) v->read_errors);
-                tf_json_int(j, "tape_files", (int64_t) v->tape_files);
-                tf_json_int(j, "archives", (int64_t) (v->tape_files > 1 ? v->tape_files - 1 : 0));
-                tf_json_str(j, "drive", v->drive && *v->drive ? v->drive : NULL);
-                tf_json_object_end(j);
-            }
-            tf_json_array_end(j);
-            tf_json_array_begin(j, "pools");
-            for (size_t i = 0; i < npools; i++) {
-                int64_t retention = 0;
-                tf_err_t perr = {0};
-                tf_json_object_begin(j, NULL);
-                tf_json_str(j, "pool", sums[i].pool);
-                tf_json_int(j, "volumes", (int64_t) sums[i].volumes);
-                tf_json_int(j, "appendable", (int64_t) sums[i].appendable);
-                tf_json_int(j, "full", (int64_t) sums[i].full);
-                tf_json_int(j, "expired", (int64_t) sums[i].expired);
-                tf_json_int(j, "error", (int64_t) sums[i].error);
-                tf_json_int(j, "volumes_configured", tf_volume_pool_count(cli->cfg, sums[i].pool));
-                if (tf_volume_retention(cli->cfg, sums[i].pool, &retention, &perr) == TF_OK
-                    && retention != TF_VOLUME_NEVER)
-                    tf_json_int(j, "retention_s", retention / 1000);
-                else
-                    tf_json_null(j, "retention_s");
-                tf_json_object_end(j);
-            }
-            tf_json_array_end(j);
-            tf_json_bool(j, "truncated", r->truncated);
-            tf_json_object_end(j);
-            s_print_json(j);
-            tf_json_destroy(&j);
-        }
-    } else {
-        size_t shown = 0;
-        printf("%-12s %-10s %-10s  %-20s  %10s  %-20s  %-6s  %s\n", "LABEL", "POOL", "STATE",
-               "EXPIRES", "USED", "LAST WRITTEN", "ERRORS", "TAPE FILES");
-        for (size_t i = 0; i < r->volumes_count; i++) {
-            const tf_msg_volume_row_t *v = &r->volumes[i];
-            if (a->pool && (!v->pool || strcmp(v->pool, a->pool) != 0))
-                continue;
-            char errors[48];
-            snprintf(errors, sizeof errors, "%" PRIu64 "/%" PRIu64, v->write_errors, v->read_errors);
-            printf("%-12s %-10s %-10s  %-20s  %10s  %-20s  %-6s  %" PRIu64 "\n", v->label,
-                   v->pool ? v->pool : "?", v->state ? v->state : "?",
-                   v->expires_ms > 0 ? tf_volume_format_time(v->expires_ms, t1, sizeof t1) : "-",
-                   tf_units_bytes(v->bytes_used, bytes, sizeof bytes),
-                   s_ms_text(v->last_written_ms, t2, sizeof t2), errors, v->tape_files);
-            shown++;
-        }
-        if (shown == 0)
-            printf("(no volumes in the catalog yet: label a tape with 'tapeflow tape label DRIVE "
-                   "--label NAME --pool POOL')\n");
-        for (size_t i = 0; i < npools; i++) {
-            const s_pool_sum_t *p = &sums[i];
-            int64_t retention = 0, want = tf_volume_pool_count(cli->cfg, p->pool);
-            tf_err_t perr = {0};
-            char period[32];
-            if (tf_volume_retention(cli->cfg, p->pool, &retention, &perr) != TF_OK)
-                snprintf(period, sizeof period, "invalid");
-            else if (retention == TF_VOLUME_NEVER)
-                snprintf(period, sizeof period, "never expires");
-            else if (retention % 86400000 == 0)
-                snprintf(period, sizeof period, "%" PRId64 " days", retention / 86400000);
-            else
-                snprintf(period, sizeof period, "%" PRId64 " s", retention / 1000);
-            char of[48] = "";
-            if (want > 0)
-                snprintf(of, sizeof of, " of %" PRId64, want);
-            char errors[64] = "";
-            if (p->error > 0)
-                snprintf(errors, sizeof errors, ", %zu error", p->error);
-            printf("pool %s: %zu%s volume%s (%zu appendable, %zu full, %zu expired%s), retention %s\n",
-                   p->pool, p->volumes, of, p->volumes == 1 && want <= 1 ? "" : "s", p->appendable,
-                   p->full, p->expired, errors, period);
-            if (p->error > 0)
-                printf("  pool %s has %zu volume%s in state error (write errors): 'tapeflow tape clear "
-                       "LABEL' once a cartridge is known to be good\n", p->pool, p->error,
-                       p->error == 1 ? "" : "s");
-            if (p->volumes > 0 && p->appendable == 0 && p->expired == 0)
-                printf("  pool %s has no appendable or expired volume: backups to it are refused "
-                       "until one expires or a new tape is labelled\n", p->pool);
-            else if (want > 0 && (int64_t) p->volumes < want)
-                printf("  pool %s has %zu of its %" PRId64 " volumes: label %" PRId64 " more\n",
-                       p->pool, p->volumes, want, want - (int64_t) p->volumes);
-        }
-        if (r->truncated)
-            printf("(more volumes than one answer holds)\n");
+static void
+s_list_print_error_json(const tf_err_t *err)
+{
+    tf_json_t *j = tf_json_new();
+    if (!j)
+        return;
+    tf_json_object_begin(j, NULL);
+    tf_json_str(j, "error", err->message);
+    tf_json_str(j, "code", tf_status_name(err->code));
+    tf_json_object_end(j);
+    s_print_json(j);
+    tf_json_destroy(&j);
+}
+
+static void
+s_list_print_json(cli_t *cli, const s_args_t *a, const tf_msg_cat_reply_t *r,
+                  const s_pool_list_t *pools)
+{
+    char t1[40], t2[40];
+    tf_json_t *j = tf_json_new();
+    if (!j)
+        return;
+    tf_json_object_begin(j, NULL);
+    tf_json_array_begin(j, "volumes");
+    for (size_t i = 0; i < r->volumes_count; i++) {
+        const tf_msg_volume_row_t *v = &r->volumes[i];
+        if (!s_list_shows(a, v))
+            continue;
+        tf_json_object_begin(j, NULL);
+        tf_json_str(j, "label", v->label);
+        tf_json_str(j, "pool", v->pool);
+        tf_json_str(j, "state", v->state);
+        tf_json_str(j, "media_type", v->media_type && *v->media_type ? v->media_type : NULL);
+        tf_json_str(j, "created", v->created_ms > 0 ? tf_volume_format_time(v->created_ms, t1, sizeof t1) : NULL);
+        tf_json_str(j, "expires", v->expires_ms > 0 ? tf_volume_format_time(v->expires_ms, t1, sizeof t1) : NULL);
+        tf_json_int(j, "expires_ms", v->expires_ms);
+        tf_json_int(j, "bytes_used", (int64_t) v->bytes_used);
+        tf_json_str(j, "last_written", v->last_written_ms > 0 ? tf_volume_format_time(v->last_written_ms, t2, sizeof t2) : NULL);
+        tf_json_int(j, "last_written_ms", v->last_written_ms);
+        tf_json_int(j, "write_errors", (int64_t) v->write_errors);
+        tf_json_int(j, "read_errors", (int64_t) v->read_errors);
+        tf_json_int(j, "tape_files", (int64_t) v->tape_files);
+        tf_json_int(j, "archives", (int64_t) (v->tape_files > 1 ? v->tape_files - 1 : 0));
+        tf_json_str(j, "drive", v->drive && *v->drive ? v->drive : NULL);
+        tf_json_object_end(j);
     }
+    tf_json_array_end(j);
+    tf_json_array_begin(j, "pools");
+    for (size_t i = 0; i < pools->count; i++) {
+        const s_pool_sum_t *p = &pools->sums[i];
+        int64_t retention = 0;
+        tf_err_t perr = {0};
+        tf_json_object_begin(j, NULL);
+        tf_json_str(j, "pool", p->pool);
+        tf_json_int(j, "volumes", (int64_t) p->volumes);
+        tf_json_int(j, "appendable", (int64_t) p->appendable);
+        tf_json_int(j, "full", (int64_t) p->full);
+        tf_json_int(j, "expired", (int64_t) p->expired);
+        tf_json_int(j, "error", (int64_t) p->error);
+        tf_json_int(j, "volumes_configured", tf_volume_pool_count(cli->cfg, p->pool));
+        if (tf_volume_retention(cli->cfg, p->pool, &retention, &perr) == TF_OK
+            && retention != TF_VOLUME_NEVER)
+            tf_json_int(j, "retention_s", retention / 1000);
+        else
+            tf_json_null(j, "retention_s");
+        tf_json_object_end(j);
+    }
+    tf_json_array_end(j);
+    tf_json_bool(j, "truncated", r->truncated);
+    tf_json_object_end(j);
+    s_print_json(j);
+    tf_json_destroy(&j);
+}
+
+/* The table rows of `tape list`; returns how many were shown. */
+static size_t
+s_list_print_volumes(const s_args_t *a, const tf_msg_cat_reply_t *r)
+{
+    char t1[40], t2[40], bytes[32];
+    size_t shown = 0;
+    printf("%-12s %-10s %-10s  %-20s  %10s  %-20s  %-6s  %s\n", "LABEL", "POOL", "STATE",
+           "EXPIRES", "USED", "LAST WRITTEN", "ERRORS", "TAPE FILES");
+    for (size_t i = 0; i < r->volumes_count; i++) {
+        const tf_msg_volume_row_t *v = &r->volumes[i];
+        if (!s_list_shows(a, v))
+            continue;
+        char errors[48];
+        snprintf(errors, sizeof errors, "%" PRIu64 "/%" PRIu64, v->write_errors, v->read_errors);
+        printf("%-12s %-10s %-10s  %-20s  %10s  %-20s  %-6s  %" PRIu64 "\n", v->label,
+               v->pool ? v->pool : "?", v->state ? v->state : "?",
+               v->expires_ms > 0 ? tf_volume_format_time(v->expires_ms, t1, sizeof t1) : "-",
+               tf_units_bytes(v->bytes_used, bytes, sizeof bytes),
+               s_ms_text(v->last_written_ms, t2, sizeof t2), errors, v->tape_files);
+        shown++;
+    }
+    return shown;
+}
+
+/* One pool's summary line of `tape list`, and what the operator should do about it. */
+static void
+s_list_print_pool(cli_t *cli, const s_pool_sum_t *p)
+{
+    int64_t retention = 0, want = tf_volume_pool_count(cli->cfg, p->pool);
+    tf_err_t perr = {0};
+    char period[32];
+    if (tf_volume_retention(cli->cfg, p->pool, &retention, &perr) != TF_OK)
+        snprintf(period, sizeof period, "invalid");
+    else if (retention == TF_VOLUME_NEVER)
+        snprintf(period, sizeof period, "never expires");
+    else if (retention % 86400000 == 0)
+        snprintf(period, sizeof period, "%" PRId64 " days", retention / 86400000);
+    else
+        snprintf(period, sizeof period, "%" PRId64 " s", retention / 1000);
+    char of[48] = "";
+    if (want > 0)
+        snprintf(of, sizeof of, " of %" PRId64, want);
+    char errors[64] = "";
+    if (p->error > 0)
+        snprintf(errors, sizeof errors, ", %zu error", p->error);
+    printf("pool %s: %zu%s volume%s (%zu appendable, %zu full, %zu expired%s), retention %s\n",
+           p->pool, p->volumes, of, p->volumes == 1 && want <= 1 ? "" : "s", p->appendable,
+           p->full, p->expired, errors, period);
+    if (p->error > 0)
+        printf("  pool %s has %zu volume%s in state error (write errors): 'tapeflow tape clear "
+               "LABEL' once a cartridge is known to be good\n", p->pool, p->error,
+               p->error == 1 ? "" : "s");
+    if (p->volumes > 0 && p->appendable == 0 && p->expired == 0)
+        printf("  pool %s has no appendable or expired volume: backups to it are refused "
+               "until one expires or a new tape is labelled\n", p->pool);
+    else if (want > 0 && (int64_t) p->volumes < want)
+        printf("  pool %s has %zu of its %" PRId64 " volumes: label %" PRId64 " more\n",
+               p->pool, p->volumes, want, want - (int64_t) p->volumes);
+}
+
+static void
+s_list_print_text(cli_t *cli, const s_args_t *a, const tf_msg_cat_reply_t *r,
+                  const s_pool_list_t *pools)
+{
+    if (s_list_print_volumes(a, r) == 0)
+        printf("(no volumes in the catalog yet: label a tape with 'tapeflow tape label DRIVE "
+               "--label NAME --pool POOL')\n");
+    for (size_t i = 0; i < pools->count; i++)
+        s_list_print_pool(cli, &pools->sums[i]);
+    if (r->truncated)
+        printf("(more volumes than one answer holds)\n");
+}
+
+static int
+s_list(cli_t *cli, const s_args_t *a)
+{
+    tf_err_t err = {0};
+    tf_msg_t reply;
+    if (s_list_fetch(cli, a, &reply, &err) != TF_OK) {
+        if (a->json)
+            s_list_print_error_json(&err);
+        fprintf(stderr, "tapeflow tape list: %s\n", err.message);
+        return CLI_EXIT_FAIL;
+    }
+    s_pool_list_t pools;
+    if (s_list_pools(cli, a, &reply.cat_reply, &pools) != CLI_EXIT_OK) {
+        tf_msg_clear(&reply);
+        fprintf(stderr, "tapeflow tape list: out of memory\n");
+        return CLI_EXIT_FAIL;
+    }
+    if (a->json)
+        s_list_print_json(cli, a, &reply.cat_reply, &pools);
+    else
+        s_list_print_text(cli, a, &reply.cat_reply, &pools);
     fflush(stdout);
-    free(sums);
-    zlist_destroy(&configured);
+    s_pool_list_free(&pools);
     tf_msg_clear(&reply);
     return CLI_EXIT_OK;
 }
