@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "cli_jobview.h"
 #include "cli_poolcheck.h"
 #include "tf_client.h"
@@ -232,9 +233,8 @@ cmd_backup(cli_t *cli, int argc, char **argv)
     bool wait = false;
     int64_t timeout_s = 0;
     int opt;
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "p:c:g:awt:jh", options, NULL)) != -1) {
+    cli_opt_begin();
+    while ((opt = getopt_long(argc, argv, ":p:c:g:awt:jh", options, NULL)) != -1) {
         switch (opt) {
         case 'p': pool = optarg; break;
         case 'c':
@@ -254,7 +254,7 @@ cmd_backup(cli_t *cli, int argc, char **argv)
             break;
         case 'j': cli->json = true; break;
         case 'h': cli_help("backup", stdout); return CLI_EXIT_OK;
-        default: return cli_usage_error("backup", "unknown option '%s'", argv[optind - 1]);
+        default: return cli_opt_error("backup", opt, argc, argv);
         }
     }
     if (optind >= argc)

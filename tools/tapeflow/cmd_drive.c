@@ -1,11 +1,13 @@
 /*  cmd_drive - the `tapeflow drive ...` subcommands. */
 #include "cmd_drive.h"
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_opt.h"
 #include "tf_discover.h"
 #include "tf_drive.h"
 #include "tf_drive_doctor.h"
@@ -44,69 +46,89 @@ s_usage(FILE *out)
             "(drives/NAME/url). Test options: --sysfs DIR, --dev DIR (discovery roots).\n");
 }
 
+/* argv[0] is "drive", argv[1] the verb. Returns -1 to go on, else the exit status. */
 static int
 s_parse(int argc, char **argv, s_args_t *args)
 {
+    static const struct option options[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"yes-overwrite", no_argument, NULL, 'Y'},
+        {"timeout", required_argument, NULL, 't'},
+        {"destroy-volume", required_argument, NULL, 'D'},
+        {"sysfs", required_argument, NULL, 'S'},
+        {"dev", required_argument, NULL, 'V'},
+        {"ew-limit", required_argument, NULL, 'e'},
+        {"block-size", required_argument, NULL, 'b'},
+        {"files", required_argument, NULL, 'f'},
+        {"blocks", required_argument, NULL, 'B'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
     memset(args, 0, sizeof *args);
     args->timeout_s = 120;
     tf_selftest_opts_defaults(&args->test);
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+    char command[32];
+    snprintf(command, sizeof command, "drive %s", argv[1]);
+    int opt;
+    cli_opt_begin();
+    /* From the verb on: argv[1] is getopt's argv[0]. */
+    while ((opt = getopt_long(argc - 1, argv + 1, ":jYt:D:S:V:e:b:f:B:h", options, NULL)) != -1) {
+        const char *name = opt == 'e' ? "--ew-limit" : opt == 'b' ? "--block-size"
+                           : opt == 'f' ? "--files" : "--blocks";
         uint64_t size = 0;
-        if (strcmp(a, "--json") == 0) {
-            args->json = true;
-        } else if (strcmp(a, "--yes-overwrite") == 0) {
-            args->yes_overwrite = true;
-        } else if (strcmp(a, "--timeout") == 0 && value) {
+        int64_t n = 0;
+        switch (opt) {
+        case 'j': args->json = true; break;
+        case 'Y': args->yes_overwrite = true; break;
+        case 't': {
             int64_t ms = 0;
-            if (tf_units_parse_seconds(value, 0, 366LL * 86400 * 1000, &ms) != 0) {
-                fprintf(stderr, "tapeflow drive: --timeout wants seconds, not '%s'\n", value);
+            if (tf_units_parse_seconds(optarg, 0, 366LL * 86400 * 1000, &ms) != 0) {
+                fprintf(stderr, "tapeflow drive: --timeout wants seconds, not '%s'\n", optarg);
                 return 2;
             }
             args->timeout_s = (double) ms / 1000.0;
-            i++;
-        } else if (strcmp(a, "--destroy-volume") == 0 && value) {
-            args->destroy_volume = argv[++i];
-        } else if (strcmp(a, "--sysfs") == 0 && value) {
-            args->sysfs = argv[++i];
-        } else if (strcmp(a, "--dev") == 0 && value) {
-            args->dev = argv[++i];
-        } else if ((strcmp(a, "--ew-limit") == 0 || strcmp(a, "--block-size") == 0) && value) {
-            if (tf_sim_parse_size(value, &size) != TF_OK) {
-                fprintf(stderr, "tapeflow drive: %s wants a size like 256M, not '%s'\n", a,
-                        value);
+            break;
+        }
+        case 'D': args->destroy_volume = optarg; break;
+        case 'S': args->sysfs = optarg; break;
+        case 'V': args->dev = optarg; break;
+        case 'e':
+        case 'b':
+            if (tf_sim_parse_size(optarg, &size) != TF_OK) {
+                fprintf(stderr, "tapeflow drive: %s wants a size like 256M, not '%s'\n", name,
+                        optarg);
                 return 2;
             }
-            if (strcmp(a, "--ew-limit") == 0)
+            if (opt == 'e')
                 args->test.ew_limit = size;
             else
                 args->test.block_size = (size_t) size;
-            i++;
-        } else if ((strcmp(a, "--files") == 0 || strcmp(a, "--blocks") == 0) && value) {
-            int64_t n = 0;
-            if (tf_units_parse_int(value, 1, 100000, &n) != 0) {
-                fprintf(stderr, "tapeflow drive: %s wants a count from 1 to 100000, not '%s'\n", a,
-                        value);
+            break;
+        case 'f':
+        case 'B':
+            if (tf_units_parse_int(optarg, 1, 100000, &n) != 0) {
+                fprintf(stderr, "tapeflow drive: %s wants a count from 1 to 100000, not '%s'\n",
+                        name, optarg);
                 return 2;
             }
-            if (strcmp(a, "--files") == 0)
+            if (opt == 'f')
                 args->test.files = (int) n;
             else
                 args->test.blocks = (int) n;
-            i++;
-        } else if (a[0] == '-' && a[1] == '-') {
-            fprintf(stderr, "tapeflow drive: unknown or incomplete option '%s'\n", a);
-            return 2;
-        } else if (!args->drive) {
-            args->drive = a;
-        } else {
-            fprintf(stderr, "tapeflow drive: unexpected argument '%s'\n", a);
-            return 2;
+            break;
+        case 'h': s_usage(stdout); return 0;
+        default: return cli_opt_error(command, opt, argc - 1, argv + 1);
         }
     }
+    int next = optind + 1;   /* in argv */
+    if (next < argc)
+        args->drive = argv[next++];
+    if (next < argc) {
+        fprintf(stderr, "tapeflow drive: unexpected argument '%s'\n", argv[next]);
+        return 2;
+    }
     args->test.timeout_ms = (int64_t) (args->timeout_s * 1000);
-    return 0;
+    return -1;
 }
 
 static void
@@ -488,30 +510,33 @@ s_test(tf_config_t *cfg, tf_cmd_drive_guard_fn *guard, const s_args_t *args)
     return rc == TF_OK ? 0 : 1;
 }
 
+const char *const tf_cmd_drive_verbs[] = {"list", "status", "doctor", "test", NULL};
+
 int
 tf_cmd_drive(tf_config_t *cfg, tf_cmd_drive_guard_fn *guard, int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
+    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0
+        || strcmp(argv[1], "-h") == 0) {
         s_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    for (int i = 2; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            s_usage(stdout);   /* `tapeflow drive test --help`, ... */
-            return 0;
-        }
+    const char *verb = argv[1];
+    bool known = false;
+    char names[128] = "";
+    for (size_t i = 0; tf_cmd_drive_verbs[i]; i++) {
+        known = known || strcmp(verb, tf_cmd_drive_verbs[i]) == 0;
+        size_t used = strlen(names);
+        snprintf(names + used, sizeof names - used, "%s%s", i == 0 ? "" : !tf_cmd_drive_verbs[i + 1]
+                 ? " or " : ", ", tf_cmd_drive_verbs[i]);
+    }
+    if (!known)
+        return cli_verb_unknown("drive", names, verb);
     s_args_t args;
     int rc = s_parse(argc, argv, &args);
-    if (rc != 0)
+    if (rc >= 0)
         return rc;
-    const char *verb = argv[1];
     if (strcmp(verb, "list") == 0)
         return s_list(cfg, &args);
-    if (strcmp(verb, "status") != 0 && strcmp(verb, "doctor") != 0 && strcmp(verb, "test") != 0) {
-        fprintf(stderr, "tapeflow drive: unknown verb '%s'\n", verb);
-        s_usage(stderr);
-        return 2;
-    }
     if (!args.drive) {
         fprintf(stderr, "tapeflow drive %s: which drive? give a URL, serial:XYZ or a name\n",
                 verb);

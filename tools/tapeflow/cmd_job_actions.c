@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "cli_jobview.h"
 #include "tf_client.h"
 #include "tf_clock.h"
@@ -95,13 +96,6 @@ typedef struct {
     int timeout_ms;
 } s_args_t;
 
-bool
-cli_job_action_name(const char *word)
-{
-    return word && (strcmp(word, "cancel") == 0 || strcmp(word, "retry") == 0
-                    || strcmp(word, "purge") == 0);
-}
-
 static int s_usage(const s_args_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int
@@ -137,10 +131,9 @@ s_parse(cli_t *cli, int argc, char **argv, s_args_t *a)
     a->help = a->action == S_CANCEL ? s_cancel_help : a->action == S_RETRY ? s_retry_help : s_purge_help;
     a->json = cli->json;
     a->timeout_ms = CLI_JOB_TIMEOUT_MS;
-    optind = 1;
-    opterr = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, "hj", options, NULL)) != -1) {
+    cli_opt_begin();
+    while ((opt = getopt_long(argc, argv, ":hj", options, NULL)) != -1) {
         switch (opt) {
         case 'k':
             if (a->action != S_CANCEL)
@@ -172,7 +165,11 @@ s_parse(cli_t *cli, int argc, char **argv, s_args_t *a)
             break;
         }
         case 'h': fputs(a->help, stdout); return CLI_EXIT_OK;
-        default: return s_usage(a, "unknown option '%s'", argv[optind - 1]);
+        default: {
+            char command[32];
+            snprintf(command, sizeof command, "job %s", a->name);
+            return cli_opt_error(command, opt, argc, argv);
+        }
         }
     }
     if (optind >= argc)
@@ -671,8 +668,8 @@ s_purge(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
 
 /* ------------------------------------------------------------------ entry --------------- */
 
-int
-cmd_job_action(cli_t *cli, int argc, char **argv)
+static int
+s_job_action(cli_t *cli, int argc, char **argv)
 {
     s_args_t a;
     int rc = s_parse(cli, argc, argv, &a);
@@ -695,3 +692,10 @@ cmd_job_action(cli_t *cli, int argc, char **argv)
     tf_client_destroy(&client);
     return rc;
 }
+
+const cli_verb_t cli_job_verbs[] = {
+    {"cancel", s_job_action},
+    {"retry", s_job_action},
+    {"purge", s_job_action},
+    {NULL, NULL},
+};

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "cli_jobview.h"
 #include "restore_overwrite.h"
 #include "tf_client.h"
@@ -175,9 +176,8 @@ cmd_restore(cli_t *cli, int argc, char **argv)
     bool flat = false, strip_given = false;
     int64_t timeout_s = 24 * 3600;
     int opt;
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "t:T:o:s:fjh", options, NULL)) != -1) {
+    cli_opt_begin();
+    while ((opt = getopt_long(argc, argv, ":t:T:o:s:fjh", options, NULL)) != -1) {
         switch (opt) {
         case 't': to = optarg; break;
         case 'T':
@@ -203,7 +203,7 @@ cmd_restore(cli_t *cli, int argc, char **argv)
         case 'f': flat = true; break;
         case 'j': cli->json = true; break;
         case 'h': cli_help("restore", stdout); return CLI_EXIT_OK;
-        default: return cli_usage_error("restore", "unknown option '%s'", argv[optind - 1]);
+        default: return cli_opt_error("restore", opt, argc, argv);
         }
     }
     if (optind >= argc)

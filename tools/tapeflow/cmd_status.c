@@ -1,10 +1,12 @@
 /*  tapeflow status [--json] - the supervisor, its children, and the broker's view. */
 #define _GNU_SOURCE
+#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "tf_client.h"
 #include "tf_clock.h"
 #include "tf_json.h"
@@ -265,17 +267,23 @@ s_print_json(const s_report_t *r)
 int
 cmd_status(cli_t *cli, int argc, char **argv)
 {
+    static const struct option options[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
     bool json = cli->json;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = true;
-        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            cli_help("status", stdout);
-            return CLI_EXIT_OK;
+    int opt;
+    cli_opt_begin();
+    while ((opt = getopt_long(argc, argv, ":jh", options, NULL)) != -1) {
+        switch (opt) {
+        case 'j': json = true; break;
+        case 'h': cli_help("status", stdout); return CLI_EXIT_OK;
+        default: return cli_opt_error("status", opt, argc, argv);
         }
-        else
-            return cli_usage_error("status", "status: unknown argument '%s'", argv[i]);
     }
+    if (optind < argc)
+        return cli_usage_error("status", "status: unknown argument '%s'", argv[optind]);
     s_report_t r;
     s_gather(cli, &r);
     int rc = json ? s_print_json(&r) : (s_print_human(&r), CLI_EXIT_OK);

@@ -7,6 +7,7 @@
     busy with the holder named.
 */
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "cli_jobview.h"
 #include "cli_volume.h"
 #include "tapefile.h"
@@ -73,60 +75,68 @@ s_usage(FILE *out)
             "(sim:/path/tape.img, sg:/dev/sgN, iscsi://...).\n");
 }
 
+/* argv[0] is the verb ("label"); every verb takes the same options. Returns -1 to go on, else
+   the exit status. */
 static int
 s_parse(int argc, char **argv, bool json, s_args_t *a)
 {
+    static const struct option options[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"force", no_argument, NULL, 'f'},
+        {"yes", no_argument, NULL, 'y'},
+        {"expires", required_argument, NULL, 'e'},
+        {"timeout", required_argument, NULL, 't'},
+        {"label", required_argument, NULL, 'l'},
+        {"pool", required_argument, NULL, 'p'},
+        {"file", required_argument, NULL, 'F'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
     memset(a, 0, sizeof *a);
     a->json = json;
-    if (argc < 2)
-        return cli_usage_error("tape", "which tape command? label, info, dump, list, erase, scan or clear");
-    a->sub = argv[1];
-    for (int i = 2; i < argc; i++) {
-        const char *arg = argv[i];
-        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(arg, "--json") == 0)
-            a->json = true;
-        else if (strcmp(arg, "--force") == 0)
-            a->force = true;
-        else if (strcmp(arg, "--yes") == 0 || strcmp(arg, "-y") == 0)
-            a->yes = true;
-        else if (strcmp(arg, "--expires") == 0 && value) {
-            a->expires = value;
-            i++;
-        } else if (strcmp(arg, "--timeout") == 0 && value) {
+    a->sub = argv[0];
+    char command[32];
+    snprintf(command, sizeof command, "tape %s", a->sub);
+    int opt;
+    cli_opt_begin();
+    while ((opt = getopt_long(argc, argv, ":jfye:t:l:p:F:h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'j': a->json = true; break;
+        case 'f': a->force = true; break;
+        case 'y': a->yes = true; break;
+        case 'e': a->expires = optarg; break;
+        case 't': {
             int64_t ms = 0;
-            if (cli_opt_seconds("tape", "--timeout", value, 1, 86400 * 1000LL, &ms) != CLI_EXIT_OK)
+            if (cli_opt_seconds("tape", "--timeout", optarg, 1, 86400 * 1000LL, &ms) != CLI_EXIT_OK)
                 return CLI_EXIT_USAGE;
             a->timeout_ms = (int) ms;
-            i++;
+            break;
         }
-        else if (strcmp(arg, "--label") == 0 && value) {
-            a->label = value;
-            i++;
-        } else if (strcmp(arg, "--pool") == 0 && value) {
-            a->pool = value;
-            i++;
-        } else if (strcmp(arg, "--file") == 0 && value) {
+        case 'l': a->label = optarg; break;
+        case 'p': a->pool = optarg; break;
+        case 'F': {
             int64_t n = 0;
-            if (cli_opt_int("tape", "--file", value, 0, INT64_MAX, "a tape file number", &n) != CLI_EXIT_OK)
+            if (cli_opt_int("tape", "--file", optarg, 0, INT64_MAX, "a tape file number", &n) != CLI_EXIT_OK)
                 return CLI_EXIT_USAGE;
             a->file = (uint64_t) n;
             a->have_file = true;
-            i++;
-        } else if (arg[0] == '-')
-            return cli_usage_error("tape", "unknown or incomplete option '%s'", arg);
-        else if (!a->drive)
-            a->drive = arg;
-        else
-            return cli_usage_error("tape", "unexpected argument '%s'", arg);
+            break;
+        }
+        case 'h': s_usage(stdout); return CLI_EXIT_OK;
+        default: return cli_opt_error(command, opt, argc, argv);
+        }
     }
+    if (optind < argc)
+        a->drive = argv[optind++];
+    if (optind < argc)
+        return cli_usage_error("tape", "unexpected argument '%s'", argv[optind]);
     if (!a->drive && strcmp(a->sub, "clear") == 0)
         return cli_usage_error("tape", "name the volume (e.g. 'tapeflow tape clear TF0001')");
     if (!a->drive && strcmp(a->sub, "list") != 0)
         return cli_usage_error("tape", "name the drive (e.g. 'tapeflow tape %s tape0')", a->sub);
     if (a->drive && strcmp(a->sub, "list") == 0)
         return cli_usage_error("tape", "list takes no drive: it shows every volume the catalog knows");
-    return CLI_EXIT_OK;
+    return -1;
 }
 
 /* Opens and readies the drive; prints why not. */
@@ -940,39 +950,66 @@ s_clear(cli_t *cli, const s_args_t *a)
     return CLI_EXIT_OK;
 }
 
+/* Parses the verb's words, then runs it. */
+static int
+s_run(cli_t *cli, int argc, char **argv, int (*verb)(cli_t *cli, const s_args_t *a))
+{
+    s_args_t a;
+    int rc = s_parse(argc, argv, cli->json, &a);
+    return rc >= 0 ? rc : verb(cli, &a);
+}
+
+static int
+s_cmd_label(cli_t *cli, int argc, char **argv)
+{
+    return s_run(cli, argc, argv, s_label);
+}
+
+static int
+s_cmd_info(cli_t *cli, int argc, char **argv)
+{
+    return s_run(cli, argc, argv, s_info);
+}
+
+static int
+s_cmd_dump(cli_t *cli, int argc, char **argv)
+{
+    return s_run(cli, argc, argv, s_dump);
+}
+
+static int
+s_cmd_list(cli_t *cli, int argc, char **argv)
+{
+    return s_run(cli, argc, argv, s_list);
+}
+
+static int
+s_cmd_erase(cli_t *cli, int argc, char **argv)
+{
+    return s_run(cli, argc, argv, s_erase);
+}
+
+static int
+s_cmd_clear(cli_t *cli, int argc, char **argv)
+{
+    return s_run(cli, argc, argv, s_clear);
+}
+
+const cli_verb_t cli_tape_verbs[] = {
+    {"label", s_cmd_label},
+    {"info", s_cmd_info},
+    {"dump", s_cmd_dump},
+    {"list", s_cmd_list},
+    {"erase", s_cmd_erase},
+#ifdef TF_HAVE_CMD_TAPE_SCAN
+    {"scan", cmd_tape_scan},
+#endif
+    {"clear", s_cmd_clear},
+    {NULL, NULL},
+};
+
 int
 cmd_tape(cli_t *cli, int argc, char **argv)
 {
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0
-                      || strcmp(argv[1], "help") == 0)) {
-        s_usage(stdout);
-        return CLI_EXIT_OK;
-    }
-#ifdef TF_HAVE_CMD_TAPE_SCAN
-    if (argc >= 2 && strcmp(argv[1], "scan") == 0)
-        return cmd_tape_scan(cli, argc - 1, argv + 1);
-#endif
-    for (int i = 2; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            s_usage(stdout);   /* `tapeflow tape clear --help`, ... */
-            return CLI_EXIT_OK;
-        }
-    s_args_t a;
-    int rc = s_parse(argc, argv, cli->json, &a);
-    if (rc != CLI_EXIT_OK)
-        return rc;
-    if (strcmp(a.sub, "label") == 0)
-        return s_label(cli, &a);
-    if (strcmp(a.sub, "info") == 0)
-        return s_info(cli, &a);
-    if (strcmp(a.sub, "dump") == 0)
-        return s_dump(cli, &a);
-    if (strcmp(a.sub, "list") == 0)
-        return s_list(cli, &a);
-    if (strcmp(a.sub, "erase") == 0)
-        return s_erase(cli, &a);
-    if (strcmp(a.sub, "clear") == 0)
-        return s_clear(cli, &a);
-    return cli_usage_error("tape", "unknown tape command '%s' (label, info, dump, list, erase, scan or "
-                           "clear)", a.sub);
+    return cli_verb_run(cli, "tape", cli_tape_verbs, s_usage, argc, argv);
 }
