@@ -203,6 +203,7 @@ s_fail(s_out_t *o, int code, const char *fmt, ...)
         tf_json_t *j = tf_json_new();
         if (j) {
             tf_json_object_begin(j, NULL);
+
             tf_json_int(j, "schema", S_JSON_SCHEMA);
             tf_json_str(j, "job_id", o->a->job_id);
             tf_json_str(j, "action", o->a->name);
@@ -343,8 +344,24 @@ s_refetch(tf_client_t *client, const s_args_t *a, char *status, size_t ssize, ch
 
 /* ------------------------------------------------------------------ cancel -------------- */
 
+/* What a cancel did: the broker's counts, what the catalog now says, what the stager released. */
+typedef struct {
+    char text[TF_MSG_MAX_TEXT];           /* "cancelled by USER@HOST at TIME: reason" */
+    tf_msg_job_op_ok_t ok;                /* counts only (strings cleared) */
+    char note[TF_MSG_MAX_TEXT];           /* what the broker could not do (job_op_ok.note) */
+    bool recorded;                        /* the catalog recorded it and was read back */
+    char catalog_problem[TF_ERR_MESSAGE_MAX];
+    char now_status[40];
+    char now_message[TF_MSG_MAX_TEXT];
+    bool cancelled;                       /* the catalog says cancelled */
+    tf_msg_t purge;                       /* the stager's stage_purge_result when purged */
+    bool purged;
+    tf_err_t purge_err;
+} s_cancel_t;
+
+/* A job that cannot be cancelled: the refusal (exit 1), else -1. */
 static int
-s_cancel(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
+s_cancel_refused(s_out_t *o, const tf_msg_job_row_t *job)
 {
     const s_args_t *a = o->a;
     if (s_completed(job))
@@ -358,114 +375,149 @@ s_cancel(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
         return s_fail(o, TF_ERR_STATE, "job %s is cancelled already (%s); 'tapeflow job purge %s' "
                       "deletes what it left on the holding disk", a->job_id,
                       job->message ? job->message : "", a->job_id);
-    char text[TF_MSG_MAX_TEXT];
-    s_record_text(text, sizeof text, "cancelled", a->reason);
-    tf_msg_job_op_t op = {.job_id = (char *) a->job_id, .op = "cancel", .message = text,
+    return -1;
+}
+
+/* The remote part: the broker's job_op, the catalog's record read back, the stager's purge (or
+   listing with --keep-staged). Fails only when the broker refused (err says why). */
+static int
+s_cancel_request(tf_client_t *client, const s_args_t *a, s_cancel_t *c, tf_err_t *err)
+{
+    s_record_text(c->text, sizeof c->text, "cancelled", a->reason);
+    tf_msg_job_op_t op = {.job_id = (char *) a->job_id, .op = "cancel", .message = c->text,
                           .spare = S_SPARED_SERVICES};
     tf_msg_t reply;
-    tf_err_t err = {0};
-    if (tf_client_job_op(client, &op, &reply, a->timeout_ms < 5000 ? a->timeout_ms : 5000, &err) != TF_OK)
-        return s_fail(o, err.code, "%s", err.message);
-    tf_msg_job_op_ok_t ok = reply.job_op_ok;
+    int rc = tf_client_job_op(client, &op, &reply, a->timeout_ms < 5000 ? a->timeout_ms : 5000, err);
+    if (rc != TF_OK)
+        return rc;
+    c->ok = reply.job_op_ok;
     char catalog_item[TF_MSG_MAX_ID + 1] = "";
-    snprintf(catalog_item, sizeof catalog_item, "%s", ok.catalog_item ? ok.catalog_item : "");
-    char note[TF_MSG_MAX_TEXT];   /* what the broker could not do (job_op_ok.note) */
-    snprintf(note, sizeof note, "%s", ok.note ? ok.note : "");
+    snprintf(catalog_item, sizeof catalog_item, "%s", c->ok.catalog_item ? c->ok.catalog_item : "");
+    snprintf(c->note, sizeof c->note, "%s", c->ok.note ? c->ok.note : "");
+    c->ok.rid = c->ok.job_id = c->ok.op = c->ok.catalog_item = c->ok.note = NULL;   /* freed with the reply */
     tf_msg_clear(&reply);
-    bool recorded = s_wait_catalog(client, a, catalog_item, &err) == TF_OK;
-    char catalog_problem[TF_ERR_MESSAGE_MAX];
-    snprintf(catalog_problem, sizeof catalog_problem, "%s", recorded ? "" : err.message);
+    tf_err_t cerr = {0};
+    c->recorded = s_wait_catalog(client, a, catalog_item, &cerr) == TF_OK;
+    snprintf(c->catalog_problem, sizeof c->catalog_problem, "%s", c->recorded ? "" : cerr.message);
     /* What the catalog made of it: a job that ended while the cancel was on its way (its last
        archive reached tape) keeps its outcome - say that, not "cancelled". */
-    char now_status[40] = "cancelled", now_message[TF_MSG_MAX_TEXT] = "";
-    snprintf(now_message, sizeof now_message, "%s", text);
-    if (recorded && !s_refetch(client, a, now_status, sizeof now_status, now_message, sizeof now_message, &err)) {
-        recorded = false;
-        tf_err_prefix(&err, "cannot read the job back: ");
-        snprintf(catalog_problem, sizeof catalog_problem, "%s", err.message);
+    snprintf(c->now_status, sizeof c->now_status, "cancelled");
+    snprintf(c->now_message, sizeof c->now_message, "%s", c->text);
+    if (c->recorded && !s_refetch(client, a, c->now_status, sizeof c->now_status, c->now_message,
+                                  sizeof c->now_message, &cerr)) {
+        c->recorded = false;
+        tf_err_prefix(&cerr, "cannot read the job back: ");
+        snprintf(c->catalog_problem, sizeof c->catalog_problem, "%s", cerr.message);
     }
-    bool cancelled = strcmp(now_status, "cancelled") == 0;
-    if (!cancelled) {
+    c->cancelled = strcmp(c->now_status, "cancelled") == 0;
+    if (!c->cancelled) {
         fprintf(stderr, "tapeflow job cancel: job %s was not cancelled: it is %s (%s)%s\n", a->job_id,
-                now_status, now_message,
-                strncmp(now_status, "completed", 9) == 0 ? "; its data is on tape" : "");
+                c->now_status, c->now_message,
+                strncmp(c->now_status, "completed", 9) == 0 ? "; its data is on tape" : "");
         /* Its queued items were dropped all the same: release nothing more of it. */
     }
+    c->purged = s_stage_purge(client, a, a->keep_staged, &c->purge, &c->purge_err) == TF_OK;
+    return TF_OK;
+}
 
-    tf_msg_t purge = {0};
-    bool purged = false;
-    err = (tf_err_t){0};
-    int prc = s_stage_purge(client, a, a->keep_staged, &purge, &err);
-    purged = prc == TF_OK;
-    char size[32];
-    if (a->json) {
-        tf_json_t *j = tf_json_new();
-        tf_json_object_begin(j, NULL);
-        tf_json_int(j, "schema", S_JSON_SCHEMA);
-        tf_json_str(j, "job_id", a->job_id);
-        tf_json_str(j, "action", "cancel");
-        tf_json_str(j, "status", now_status);
-        tf_json_bool(j, "cancelled", cancelled);
-        tf_json_str(j, "message", now_message);
-        tf_json_int(j, "items_cancelled", (int64_t) ok.cancelled);
-        tf_json_int(j, "items_abandoned", (int64_t) ok.abandoned);
-        tf_json_int(j, "items_unrecorded", (int64_t) ok.unrecorded);
-        if (note[0])
-            tf_json_str(j, "note", note);
-        tf_json_bool(j, "catalog_recorded", recorded);
-        tf_json_bool(j, "keep_staged", a->keep_staged);
-        if (purged)
-            s_purge_json(j, a->keep_staged ? "staged_kept" : "staged_released", &purge.stage_purge_result);
+static void
+s_cancel_print_json(const s_args_t *a, const s_cancel_t *c)
+{
+    tf_json_t *j = tf_json_new();
+    tf_json_object_begin(j, NULL);
+
+    tf_json_int(j, "schema", S_JSON_SCHEMA);
+    tf_json_str(j, "job_id", a->job_id);
+    tf_json_str(j, "action", "cancel");
+    tf_json_str(j, "status", c->now_status);
+    tf_json_bool(j, "cancelled", c->cancelled);
+    tf_json_str(j, "message", c->now_message);
+    tf_json_int(j, "items_cancelled", (int64_t) c->ok.cancelled);
+    tf_json_int(j, "items_abandoned", (int64_t) c->ok.abandoned);
+    tf_json_int(j, "items_unrecorded", (int64_t) c->ok.unrecorded);
+    if (c->note[0])
+        tf_json_str(j, "note", c->note);
+    tf_json_bool(j, "catalog_recorded", c->recorded);
+    tf_json_bool(j, "keep_staged", a->keep_staged);
+    if (c->purged)
+        s_purge_json(j, a->keep_staged ? "staged_kept" : "staged_released", &c->purge.stage_purge_result);
+    else
+        tf_json_str(j, "staged_error", c->purge_err.message);
+    tf_json_object_end(j);
+    printf("%s\n", tf_json_text(j));
+    tf_json_destroy(&j);
+}
+
+static void
+s_cancel_print_text(const s_args_t *a, const s_cancel_t *c)
+{
+    const tf_msg_job_op_ok_t *ok = &c->ok;
+    if (c->cancelled)
+        printf("job %s %s\n", a->job_id, c->now_message);
+    else
+        printf("job %s is %s: %s\n", a->job_id, c->now_status, c->now_message);
+    printf("  %" PRIu64 " queued item%s dropped", ok->cancelled, ok->cancelled == 1 ? "" : "s");
+    if (ok->abandoned)
+        printf(", %" PRIu64 " in flight (%s on to %s end; %s ignored and nothing of "
+               "the job runs after it)", ok->abandoned, ok->abandoned == 1 ? "it goes" : "they go",
+               ok->abandoned == 1 ? "its" : "their",
+               ok->abandoned == 1 ? "its result is" : "their results are");
+    printf("\n");
+    if (c->purged) {
+        const tf_msg_stage_purge_result_t *r = &c->purge.stage_purge_result;
+        char size[32];
+        tf_units_bytes(r->bytes, size, sizeof size);
+        if (r->files_count == 0)
+            printf("  nothing of the job was on the holding disk\n");
+        else if (a->keep_staged)
+            printf("  kept %" PRIu64 " staged archive%s (%s) on the holding disk: 'tapeflow job "
+                   "retry %s' writes them, 'tapeflow job purge %s' deletes them\n", r->archives,
+                   r->archives == 1 ? "" : "s", size, a->job_id, a->job_id);
         else
-            tf_json_str(j, "staged_error", err.message);
-        tf_json_object_end(j);
-        printf("%s\n", tf_json_text(j));
-        tf_json_destroy(&j);
+            printf("  released %" PRIu64 " staged archive%s from the holding disk (%zu file%s, "
+                   "%s freed)\n", r->archives, r->archives == 1 ? "" : "s", r->files_count,
+                   r->files_count == 1 ? "" : "s", size);
+        s_in_use_print("  ", r);
+        if (!a->keep_staged && r->archives)
+            printf("  (those archives were not on tape: a retry of this job cannot write them; "
+                   "--keep-staged keeps them for 'tapeflow job retry')\n");
     }
-    else {
-        if (cancelled)
-            printf("job %s %s\n", a->job_id, now_message);
-        else
-            printf("job %s is %s: %s\n", a->job_id, now_status, now_message);
-        printf("  %" PRIu64 " queued item%s dropped", ok.cancelled, ok.cancelled == 1 ? "" : "s");
-        if (ok.abandoned)
-            printf(", %" PRIu64 " in flight (%s on to %s end; %s ignored and nothing of "
-                   "the job runs after it)", ok.abandoned, ok.abandoned == 1 ? "it goes" : "they go",
-                   ok.abandoned == 1 ? "its" : "their",
-                   ok.abandoned == 1 ? "its result is" : "their results are");
-        printf("\n");
-        if (purged) {
-            const tf_msg_stage_purge_result_t *r = &purge.stage_purge_result;
-            tf_units_bytes(r->bytes, size, sizeof size);
-            if (r->files_count == 0)
-                printf("  nothing of the job was on the holding disk\n");
-            else if (a->keep_staged)
-                printf("  kept %" PRIu64 " staged archive%s (%s) on the holding disk: 'tapeflow job "
-                       "retry %s' writes them, 'tapeflow job purge %s' deletes them\n", r->archives,
-                       r->archives == 1 ? "" : "s", size, a->job_id, a->job_id);
-            else
-                printf("  released %" PRIu64 " staged archive%s from the holding disk (%zu file%s, "
-                       "%s freed)\n", r->archives, r->archives == 1 ? "" : "s", r->files_count,
-                       r->files_count == 1 ? "" : "s", size);
-            s_in_use_print("  ", r);
-            if (!a->keep_staged && r->archives)
-                printf("  (those archives were not on tape: a retry of this job cannot write them; "
-                       "--keep-staged keeps them for 'tapeflow job retry')\n");
-        }
-        if (ok.abandoned && !a->keep_staged)
-            printf("  what the items in flight still stage is left on the holding disk: "
-                   "'tapeflow job purge %s' removes it\n", a->job_id);
+    if (ok->abandoned && !a->keep_staged)
+        printf("  what the items in flight still stage is left on the holding disk: "
+               "'tapeflow job purge %s' removes it\n", a->job_id);
+}
+
+static int
+s_cancel(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
+{
+    const s_args_t *a = o->a;
+    int refused = s_cancel_refused(o, job);
+    if (refused >= 0)
+        return refused;
+    s_cancel_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return s_fail(o, TF_ERR_NOMEM, "out of memory");
+    tf_err_t err = {0};
+    if (s_cancel_request(client, a, c, &err) != TF_OK) {
+        free(c);
+        return s_fail(o, err.code, "%s", err.message);
     }
-    if (!recorded)
-        fprintf(stderr, "tapeflow job cancel: %s\n", catalog_problem);
-    if (!purged)
+    if (a->json)
+        s_cancel_print_json(a, c);
+    else
+        s_cancel_print_text(a, c);
+    if (!c->recorded)
+        fprintf(stderr, "tapeflow job cancel: %s\n", c->catalog_problem);
+    if (!c->purged)
         fprintf(stderr, "tapeflow job cancel: the job is cancelled, but its staged archives were "
-                "not %s: %s\n", a->keep_staged ? "listed" : "released", err.message);
-    if (note[0] && !a->json)
-        fprintf(stderr, "tapeflow job cancel: %s\n", note);
-    tf_msg_clear(&purge);
+                "not %s: %s\n", a->keep_staged ? "listed" : "released", c->purge_err.message);
+    if (c->note[0] && !a->json)
+        fprintf(stderr, "tapeflow job cancel: %s\n", c->note);
     fflush(stdout);
-    return recorded && purged && cancelled && ok.unrecorded == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+    bool done = c->recorded && c->purged && c->cancelled && c->ok.unrecorded == 0;
+    tf_msg_clear(&c->purge);
+    free(c);
+    return done ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
 
 /* ------------------------------------------------------------------ retry --------------- */
@@ -572,6 +624,7 @@ s_retry(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
     if (a->json) {
         tf_json_t *j = tf_json_new();
         tf_json_object_begin(j, NULL);
+
         tf_json_int(j, "schema", S_JSON_SCHEMA);
         tf_json_str(j, "job_id", a->job_id);
         tf_json_str(j, "action", "retry");
@@ -633,6 +686,7 @@ s_purge(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
     if (a->json) {
         tf_json_t *j = tf_json_new();
         tf_json_object_begin(j, NULL);
+
         tf_json_int(j, "schema", S_JSON_SCHEMA);
         tf_json_str(j, "job_id", a->job_id);
         tf_json_str(j, "action", "purge");

@@ -149,18 +149,10 @@ s_print_human(const s_report_t *r)
     }
 }
 
-static int
-s_print_json(const s_report_t *r)
+static void
+s_json_supervisor(tf_json_t *j, const s_report_t *r)
 {
-    tf_json_t *j = tf_json_new();
-    if (!j) {
-        fprintf(stderr, "tapeflow status: out of memory\n");
-        return CLI_EXIT_FAIL;
-    }
     char when[64];
-    tf_json_object_begin(j, NULL);
-    tf_json_bool(j, "healthy", s_healthy(r));
-
     tf_json_object_begin(j, "supervisor");
     tf_json_bool(j, "running", r->supervisor_alive);
     tf_json_str(j, "state_file", r->state_path);
@@ -191,7 +183,12 @@ s_print_json(const s_report_t *r)
         tf_json_object_end(j);
     }
     tf_json_array_end(j);
+}
 
+/* The broker, and its services, workers and refused peers (empty when it did not answer). */
+static void
+s_json_broker(tf_json_t *j, const s_report_t *r)
+{
     const tf_msg_status_t *st = &r->reply.status;
     tf_json_object_begin(j, "broker");
     tf_json_str(j, "endpoint", r->endpoint);
@@ -250,6 +247,20 @@ s_print_json(const s_report_t *r)
         tf_json_object_end(j);
     }
     tf_json_array_end(j);
+}
+
+static int
+s_print_json(const s_report_t *r)
+{
+    tf_json_t *j = tf_json_new();
+    if (!j) {
+        fprintf(stderr, "tapeflow status: out of memory\n");
+        return CLI_EXIT_FAIL;
+    }
+    tf_json_object_begin(j, NULL);
+    tf_json_bool(j, "healthy", s_healthy(r));
+    s_json_supervisor(j, r);
+    s_json_broker(j, r);
     tf_json_object_end(j);
 
     const char *text = tf_json_text(j);

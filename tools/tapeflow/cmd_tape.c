@@ -478,6 +478,96 @@ s_confirm(const char *question)
     return answer[0] == 'y' || answer[0] == 'Y';
 }
 
+/* What `tape erase` will write: for a tapeflow volume its own label again (same name and pool,
+   created now, no expiry) once the overwrite rule allows it; for another program's tape the
+   --label and --pool given with --force. what names the tape for messages. Returns -1 to go
+   on, else the exit status. */
+static int
+s_erase_plan(cli_t *cli, const s_args_t *a, tf_drive_t *drive, const char *url, tf_client_t *client,
+             const tf_label_info_t *before, cli_volume_t *facts, tf_label_t *label, char *what,
+             size_t what_size)
+{
+    tf_err_t err = {0};
+    if (before->kind == TF_LABEL_TAPEFLOW) {
+        if (a->label || a->pool) {
+            fprintf(stderr, "tapeflow tape erase: erase keeps the label %s (pool %s); to give the "
+                            "tape another name or pool use 'tapeflow tape label %s --label NAME "
+                            "--pool POOL --force'\n", before->label.label, before->label.pool, a->drive);
+            return CLI_EXIT_USAGE;
+        }
+        if (cli_volume_facts(cli->cfg, client, drive, before, facts, &err) != TF_OK) {
+            fprintf(stderr, "tapeflow tape erase: drive %s: %s\n", a->drive, err.message);
+            return CLI_EXIT_FAIL;
+        }
+        if (tf_volume_check_overwrite(before->label.label, facts->expires_ms, tf_clock_wall_ms(), &err)
+                != TF_OK
+            || tf_label_init(label, before->label.label, before->label.pool, before->label.media_type,
+                             &err) != TF_OK) {
+            fprintf(stderr, "tapeflow tape erase: %s\n", err.message);
+            return CLI_EXIT_FAIL;
+        }
+        uint64_t archives = facts->tape_files > 1 ? facts->tape_files - 1 : 0;
+        snprintf(what, what_size, "tape %s in %s (pool %s, %" PRIu64 " archive%s)",
+                 before->label.label, a->drive, before->label.pool, archives, archives == 1 ? "" : "s");
+        return -1;
+    }
+    if (!a->force || !a->label || !a->pool) {
+        fprintf(stderr, "tapeflow tape erase: the tape in %s holds %s, not a tapeflow volume; "
+                        "to erase it and label it for tapeflow add --force --label NAME --pool "
+                        "POOL\n", a->drive, before->found);
+        return !a->force ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
+    }
+    if (tf_label_init(label, a->label, a->pool, NULL, &err) != TF_OK) {
+        fprintf(stderr, "tapeflow tape erase: %s\n", err.message);
+        return CLI_EXIT_USAGE;
+    }
+    snprintf(label->media_type, sizeof label->media_type, "%s", strncmp(url, "sim:", 4) == 0 ? "sim" : "");
+    snprintf(what, what_size, "the tape in %s (%.200s)", a->drive, before->found);
+    return -1;
+}
+
+/* Erases the tape and writes label, reading it back into after. */
+static int
+s_erase_write(const s_args_t *a, tf_drive_t *drive, const tf_label_t *label, tf_label_info_t *after)
+{
+    tf_err_t err = {0};
+    if (tf_drive_rewind(drive, &err) != TF_OK || tf_drive_erase(drive, false, &err) != TF_OK
+        || tf_label_write(drive, label, &err) != TF_OK || tf_label_read(drive, after, &err) != TF_OK) {
+        fprintf(stderr, "tapeflow tape erase: drive %s: %s\n", a->drive, err.message);
+        return CLI_EXIT_FAIL;
+    }
+    if (after->kind != TF_LABEL_TAPEFLOW || strcmp(after->label.label, label->label) != 0) {
+        fprintf(stderr, "tapeflow tape erase: drive %s: the label read back is %s, not what was "
+                        "written: check the drive and the tape\n", a->drive, after->found);
+        return CLI_EXIT_FAIL;
+    }
+    return CLI_EXIT_OK;
+}
+
+static void
+s_erase_print(const s_args_t *a, const char *url, const tf_label_info_t *before,
+              const cli_volume_t *facts, const tf_label_t *label, const tf_label_info_t *after,
+              const char *what)
+{
+    if (!a->json) {
+        printf("erased %s; it is labelled %s (pool %s) again and holds no archives\n", what,
+               label->label, label->pool);
+        return;
+    }
+    tf_json_t *json = tf_json_new();
+    if (!json)
+        return;
+    tf_json_object_begin(json, NULL);
+    tf_json_str(json, "drive", a->drive);
+    tf_json_str(json, "url", url);
+    tf_json_str(json, "previous", tf_label_kind_name(before->kind));
+    tf_json_int(json, "archives_erased", (int64_t) (facts->tape_files > 1 ? facts->tape_files - 1 : 0));
+    s_json_label(json, after);
+    tf_json_object_end(json);
+    s_print_json(json);
+    tf_json_destroy(&json);
+}
+
 static int
 s_erase(cli_t *cli, const s_args_t *a)
 {
@@ -490,7 +580,7 @@ s_erase(cli_t *cli, const s_args_t *a)
     tf_client_t *client = NULL;
     cli_volume_t facts;
     memset(&facts, 0, sizeof facts);
-    tf_label_info_t before;
+    tf_label_info_t before, after;
     tf_label_t label;
     char what[300];
     if (tf_label_read(drive, &before, &err) != TF_OK) {
@@ -503,48 +593,10 @@ s_erase(cli_t *cli, const s_args_t *a)
         goto done;
     }
     client = cli_volume_catalog_client(cli->cfg);
-    if (before.kind == TF_LABEL_TAPEFLOW) {
-        /* The label stays: same name and pool, created now, no expiry. */
-        if (a->label || a->pool) {
-            fprintf(stderr, "tapeflow tape erase: erase keeps the label %s (pool %s); to give the "
-                            "tape another name or pool use 'tapeflow tape label %s --label NAME "
-                            "--pool POOL --force'\n", before.label.label, before.label.pool, a->drive);
-            exit = CLI_EXIT_USAGE;
-            goto done;
-        }
-        if (cli_volume_facts(cli->cfg, client, drive, &before, &facts, &err) != TF_OK) {
-            fprintf(stderr, "tapeflow tape erase: drive %s: %s\n", a->drive, err.message);
-            goto done;
-        }
-        if (tf_volume_check_overwrite(before.label.label, facts.expires_ms, tf_clock_wall_ms(), &err)
-            != TF_OK) {
-            fprintf(stderr, "tapeflow tape erase: %s\n", err.message);
-            goto done;
-        }
-        if (tf_label_init(&label, before.label.label, before.label.pool, before.label.media_type,
-                          &err) != TF_OK) {
-            fprintf(stderr, "tapeflow tape erase: %s\n", err.message);
-            goto done;
-        }
-        uint64_t archives = facts.tape_files > 1 ? facts.tape_files - 1 : 0;
-        snprintf(what, sizeof what, "tape %s in %s (pool %s, %" PRIu64 " archive%s)",
-                 before.label.label, a->drive, before.label.pool, archives, archives == 1 ? "" : "s");
-    } else {
-        if (!a->force || !a->label || !a->pool) {
-            fprintf(stderr, "tapeflow tape erase: the tape in %s holds %s, not a tapeflow volume; "
-                            "to erase it and label it for tapeflow add --force --label NAME --pool "
-                            "POOL\n", a->drive, before.found);
-            exit = !a->force ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
-            goto done;
-        }
-        if (tf_label_init(&label, a->label, a->pool, NULL, &err) != TF_OK) {
-            fprintf(stderr, "tapeflow tape erase: %s\n", err.message);
-            exit = CLI_EXIT_USAGE;
-            goto done;
-        }
-        snprintf(label.media_type, sizeof label.media_type, "%s",
-                 strncmp(url, "sim:", 4) == 0 ? "sim" : "");
-        snprintf(what, sizeof what, "the tape in %s (%.200s)", a->drive, before.found);
+    int rc = s_erase_plan(cli, a, drive, url, client, &before, &facts, &label, what, sizeof what);
+    if (rc >= 0) {
+        exit = rc;
+        goto done;
     }
     if (!a->yes) {
         char question[400];
@@ -554,34 +606,10 @@ s_erase(cli_t *cli, const s_args_t *a)
             goto done;
         }
     }
-    tf_label_info_t after;
-    if (tf_drive_rewind(drive, &err) != TF_OK || tf_drive_erase(drive, false, &err) != TF_OK
-        || tf_label_write(drive, &label, &err) != TF_OK || tf_label_read(drive, &after, &err) != TF_OK) {
-        fprintf(stderr, "tapeflow tape erase: drive %s: %s\n", a->drive, err.message);
+    if (s_erase_write(a, drive, &label, &after) != CLI_EXIT_OK)
         goto done;
-    }
-    if (after.kind != TF_LABEL_TAPEFLOW || strcmp(after.label.label, label.label) != 0) {
-        fprintf(stderr, "tapeflow tape erase: drive %s: the label read back is %s, not what was "
-                        "written: check the drive and the tape\n", a->drive, after.found);
-        goto done;
-    }
     s_volume_tell(client, a->drive, &after.label, before.kind == TF_LABEL_TAPEFLOW ? &facts : NULL);
-    if (a->json) {
-        tf_json_t *json = tf_json_new();
-        if (json) {
-            tf_json_object_begin(json, NULL);
-            tf_json_str(json, "drive", a->drive);
-            tf_json_str(json, "url", url);
-            tf_json_str(json, "previous", tf_label_kind_name(before.kind));
-            tf_json_int(json, "archives_erased", (int64_t) (facts.tape_files > 1 ? facts.tape_files - 1 : 0));
-            s_json_label(json, &after);
-            tf_json_object_end(json);
-            s_print_json(json);
-            tf_json_destroy(&json);
-        }
-    } else
-        printf("erased %s; it is labelled %s (pool %s) again and holds no archives\n", what,
-               label.label, label.pool);
+    s_erase_print(a, url, &before, &facts, &label, &after, what);
     exit = CLI_EXIT_OK;
 done:
     tf_client_destroy(&client);
