@@ -848,6 +848,34 @@ test_every_command_help(void **state)
     free(err);
 }
 
+/* Issue 9 item 8: every JSON document starts with "schema": 1 - also the error documents of
+   commands whose stack is not running, which is what can be run here. */
+static void
+test_json_schema(void **state)
+{
+    fx_t *fx = *state;
+    char changer_list[PATH_MAX + 64];
+    snprintf(changer_list, sizeof changer_list, "changer list sim:%s/lib.state?type=8&slots=2&drives=1",
+             fx->home);
+    static const char *const commands[] = {
+        "status --json", "config show --json", "config keys --json", "config check --json",
+        "jobs --json --timeout 1", "job J-none --json --timeout 1",
+        "job cancel J-none --json --timeout 1", "tape list --json --timeout 1",
+        "changer list nosuchchanger --json", NULL /* the sim changer, below */,
+    };
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        const char *line = commands[i] ? commands[i] : changer_list;
+        char *out = NULL, *err = NULL;
+        int rc = s_cli_words(fx, line, commands[i] ? NULL : "--json", &out, &err);
+        if (rc < 0 || !out || strncmp(out, "{\"schema\":1,", 12) != 0 || !strchr(out, '\n')
+            || strchr(out, '\n')[1] != '\0')
+            fail_msg("'tapeflow %s': exit %d, not one document with \"schema\":1 first:\n%s\nstderr:\n%s",
+                     line, rc, out ? out : "", err ? err : "");
+        free(out);
+        free(err);
+    }
+}
+
 static void
 test_events_timeout(void **state)
 {
@@ -876,6 +904,7 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_detach_crash_loop, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_config_checked, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_every_command_help, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_json_schema, s_setup, s_teardown),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);

@@ -114,6 +114,22 @@ s_show_progress(s_watch_t *w, const tf_msg_job_row_t *job)
             job->scanned ? total : "?", speed, eta);
 }
 
+/* The job at its end, as `tapeflow job ID` shows it (--json: the same document). */
+static void
+s_print_done(cli_t *cli, const tf_msg_job_row_t *job)
+{
+    if (!cli->json) {
+        cli_job_print(stdout, job);
+        return;
+    }
+    tf_json_t *j = tf_json_new();
+    if (j)
+        cli_job_json_document(j, job);
+    if (tf_json_print(j, stdout) != 0)
+        fprintf(stderr, "tapeflow backup: out of memory building JSON\n");
+    tf_json_destroy(&j);
+}
+
 static int
 s_wait(cli_t *cli, tf_client_t *client, const char *job_id, int64_t timeout_s)
 {
@@ -137,16 +153,7 @@ s_wait(cli_t *cli, tf_client_t *client, const char *job_id, int64_t timeout_s)
             if (cli_job_finished(job)) {
                 if (w.tty)
                     fputc('\n', stderr);
-                if (cli->json) {
-                    tf_json_t *j = tf_json_new();
-                    tf_json_object_begin(j, NULL);
-                    cli_job_json(j, "job", job);
-                    tf_json_object_end(j);
-                    printf("%s\n", tf_json_text(j));
-                    tf_json_destroy(&j);
-                }
-                else
-                    cli_job_print(stdout, job);
+                s_print_done(cli, job);
                 /* Anything but completed (completed_with_warnings: entries missing) is a failure
                    for a script; the message says what is missing and where to see it. */
                 rc = cli_job_ok(job) ? CLI_EXIT_OK : CLI_EXIT_FAIL;
@@ -196,12 +203,12 @@ s_pool_ready(cli_t *cli, tf_client_t *client, const char *pool)
     if (rc != TF_OK) {
         if (cli->json) {
             tf_json_t *j = tf_json_new();
-            tf_json_object_begin(j, NULL);
+            tf_json_document_begin(j);
             tf_json_str(j, "error", err.message);
             tf_json_str(j, "code", tf_status_name(err.code));
             tf_json_str(j, "pool", pool);
             tf_json_object_end(j);
-            printf("%s\n", tf_json_text(j));
+            tf_json_print(j, stdout);
             tf_json_destroy(&j);
         }
         fprintf(stderr, "tapeflow backup: %s\n", err.message);
@@ -329,8 +336,18 @@ s_start(tf_client_t *client, const s_args_t *a, const char *job_id, tf_msg_path_
 static void
 s_print_queued(cli_t *cli, const s_args_t *a, const char *job_id)
 {
-    if (cli->json)
-        printf("{\"job\":\"%s\",\"status\":\"queued\"}\n", job_id);
+    if (cli->json) {
+        tf_json_t *j = tf_json_new();
+        if (j) {
+            tf_json_document_begin(j);
+            tf_json_str(j, "job_id", job_id);
+            tf_json_str(j, "status", "queued");
+            tf_json_object_end(j);
+        }
+        if (tf_json_print(j, stdout) != 0)
+            fprintf(stderr, "tapeflow backup: job %s queued; out of memory building JSON\n", job_id);
+        tf_json_destroy(&j);
+    }
     else
         printf("job %s queued: %zu path%s to pool %s\nfollow it with: tapeflow job %s  (or tapeflow events job.%s)\n",
                job_id, a->npaths, a->npaths == 1 ? "" : "s", a->pool, job_id, job_id);

@@ -188,7 +188,7 @@ s_fail(const s_args_t *args, const char *message)
     if (args->json) {
         tf_json_t *json = tf_json_new();
         if (json) {
-            tf_json_object_begin(json, NULL);
+            tf_json_document_begin(json);
             tf_json_str(json, "changer", args->url[0] ? args->url : args->changer);
             tf_json_bool(json, "ok", false);
             tf_json_str(json, "error", message);
@@ -248,7 +248,7 @@ s_list(tf_config_t *cfg, const s_args_t *args, tf_changer_t *changer, const char
         return s_fail(args, err.message);
     tf_json_t *json = args->json ? tf_json_new() : NULL;
     if (json) {
-        tf_json_object_begin(json, NULL);
+        tf_json_document_begin(json);
         tf_json_str(json, "changer", args->url);
         tf_json_str(json, "name", args->name[0] ? args->name : NULL);
         tf_json_bool(json, "ok", true);
@@ -279,7 +279,7 @@ s_list(tf_config_t *cfg, const s_args_t *args, tf_changer_t *changer, const char
             if (json) {
                 s_elem_json(json, inv, e);
                 if (e->type == TF_CHANGER_DRIVE) {
-                    tf_json_str(json, "drive_name", dname[0] ? dname : NULL);
+                    tf_json_str(json, "drive", dname[0] ? dname : NULL);
                     tf_json_str(json, "drive_url", durl[0] ? durl : NULL);
                 }
                 tf_json_object_end(json);
@@ -378,14 +378,14 @@ s_move(tf_config_t *cfg, const s_args_t *args, tf_changer_t *changer)
         tf_json_t *json = tf_json_new();
         if (!json)
             return s_fail(args, "out of memory");
-        tf_json_object_begin(json, NULL);
+        tf_json_document_begin(json);
         tf_json_str(json, "changer", args->url);
         tf_json_bool(json, "ok", true);
         tf_json_str(json, "action", args->verb);
         tf_json_int(json, "slot", slot);
-        tf_json_int(json, "drive", drive);
+        tf_json_int(json, "drive_element", drive);
         tf_json_str(json, "barcode", barcode[0] ? barcode : NULL);
-        tf_json_str(json, "drive_name", dname[0] ? dname : NULL);
+        tf_json_str(json, "drive", dname[0] ? dname : NULL);
         tf_json_str(json, "drive_url", durl[0] ? durl : NULL);
         tf_json_object_end(json);
         const char *text = tf_json_text(json);

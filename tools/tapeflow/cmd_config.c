@@ -16,7 +16,6 @@
 #include "cli_opt.h"
 #include "tf_json.h"
 
-#define S_SCHEMA 1
 
 static int
 s_print_json(tf_json_t *j)
@@ -41,8 +40,7 @@ s_check(cli_t *cli, const char *file, bool json)
         if (!own) {
             if (json) {
                 tf_json_t *j = tf_json_new();
-                tf_json_object_begin(j, NULL);
-                tf_json_int(j, "schema", S_SCHEMA);
+                tf_json_document_begin(j);
                 tf_json_str(j, "file", file);
                 tf_json_bool(j, "ok", false);
                 tf_json_array_begin(j, "problems");
@@ -69,8 +67,7 @@ s_check(cli_t *cli, const char *file, bool json)
     int rc = n ? CLI_EXIT_FAIL : CLI_EXIT_OK;
     if (json) {
         tf_json_t *j = tf_json_new();
-        tf_json_object_begin(j, NULL);
-        tf_json_int(j, "schema", S_SCHEMA);
+        tf_json_document_begin(j);
         tf_json_str(j, "file", path);
         tf_json_bool(j, "ok", n == 0);
         tf_json_array_begin(j, "problems");
@@ -110,8 +107,7 @@ s_show(cli_t *cli, bool json)
     int rc = CLI_EXIT_OK;
     tf_json_t *j = json ? tf_json_new() : NULL;
     if (j) {
-        tf_json_object_begin(j, NULL);
-        tf_json_int(j, "schema", S_SCHEMA);
+        tf_json_document_begin(j);
         tf_json_str(j, "file", tf_config_file(cli->cfg));
         tf_json_array_begin(j, "keys");
     }
@@ -152,8 +148,7 @@ s_keys(bool json)
 {
     tf_json_t *j = json ? tf_json_new() : NULL;
     if (j) {
-        tf_json_object_begin(j, NULL);
-        tf_json_int(j, "schema", S_SCHEMA);
+        tf_json_document_begin(j);
         tf_json_array_begin(j, "keys");
     }
     for (size_t i = 0; tf_config_keys(i); i++) {

@@ -150,7 +150,7 @@ s_list(tf_config_t *cfg, const s_args_t *args)
     zlist_t *names = cfg ? tf_config_children(cfg, "drives") : NULL;
     tf_json_t *json = args->json ? tf_json_new() : NULL;
     if (json) {
-        tf_json_object_begin(json, NULL);
+        tf_json_document_begin(json);
         tf_json_array_begin(json, "attached");
     } else {
         printf("Attached tape drives (%zu):\n", tf_discover_count(found));
@@ -260,7 +260,8 @@ static void
 s_status_json(const s_probe_t *p)
 {
     tf_json_t *json = tf_json_new();
-    tf_json_object_begin(json, NULL);
+    tf_json_document_begin(json);
+    tf_json_str(json, "drive", p->drive);
     tf_json_str(json, "url", p->url);
     if (p->inq_rc == TF_OK) {
         tf_json_str(json, "vendor", p->inq.vendor);
@@ -373,7 +374,8 @@ s_status(tf_config_t *cfg, const s_args_t *args)
     if (!drive) {
         if (args->json) {
             tf_json_t *json = tf_json_new();
-            tf_json_object_begin(json, NULL);
+            tf_json_document_begin(json);
+            tf_json_str(json, "drive", p->drive);
             tf_json_str(json, "url", p->url);
             tf_json_str(json, "error", err.message);
             tf_json_object_end(json);
@@ -408,7 +410,7 @@ s_doctor(tf_config_t *cfg, const s_args_t *args)
     int rc = tf_drive_doctor_run(args->drive, &opts, report);
     if (args->json) {
         tf_json_t *json = tf_json_new();
-        tf_json_object_begin(json, NULL);
+        tf_json_document_begin(json);
         tf_json_str(json, "drive", report->drive);
         tf_json_str(json, "url", report->url[0] ? report->url : NULL);
         tf_json_bool(json, "ok", rc == TF_OK);
@@ -515,7 +517,8 @@ s_test(tf_config_t *cfg, tf_cmd_drive_guard_fn *guard, const s_args_t *args)
     int rc = tf_drive_selftest_run(url, &opts, report, &err);
     if (args->json) {
         tf_json_t *json = tf_json_new();
-        tf_json_object_begin(json, NULL);
+        tf_json_document_begin(json);
+        tf_json_str(json, "drive", args->drive);
         tf_json_str(json, "url", url);
         tf_json_bool(json, "passed", rc == TF_OK);
         if (rc != TF_OK)

@@ -67,7 +67,7 @@ s_print_gap(tf_json_t *j, bool json, const char *source, uint64_t from, uint64_t
 {
     if (json) {
         tf_json_reset(j);
-        tf_json_object_begin(j, NULL);
+        tf_json_document_begin(j);
         tf_json_object_begin(j, "gap");
         tf_json_str(j, "source", source);
         tf_json_int(j, "lost", (int64_t) (to - from + 1));
@@ -89,7 +89,7 @@ s_print_event(tf_json_t *j, bool json, const tf_msg_event_t *e)
     tf_clock_format(e->time_ms, when, sizeof when);
     if (json) {
         tf_json_reset(j);
-        tf_json_object_begin(j, NULL);
+        tf_json_document_begin(j);
         tf_json_str(j, "time", when);
         tf_json_int(j, "time_ms", e->time_ms);
         tf_json_str(j, "source", e->source);

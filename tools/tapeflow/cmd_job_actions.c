@@ -34,7 +34,6 @@
 #include "tf_pipeline_ids.h"
 #include "tf_units.h"
 
-#define S_JSON_SCHEMA 1
 /* Services whose items of a cancelled job still run: the catalog records facts (archives that
    did reach tape), the stager deletes what was released. Names as in docs/pipeline.md. */
 #define S_SPARED_SERVICES "catalog,stager"
@@ -202,15 +201,13 @@ s_fail(s_out_t *o, int code, const char *fmt, ...)
     if (o->a->json) {
         tf_json_t *j = tf_json_new();
         if (j) {
-            tf_json_object_begin(j, NULL);
-
-            tf_json_int(j, "schema", S_JSON_SCHEMA);
+            tf_json_document_begin(j);
             tf_json_str(j, "job_id", o->a->job_id);
             tf_json_str(j, "action", o->a->name);
             tf_json_str(j, "error", message);
             tf_json_str(j, "code", tf_status_name(code));
             tf_json_object_end(j);
-            printf("%s\n", tf_json_text(j));
+            tf_json_print(j, stdout);
             tf_json_destroy(&j);
         }
     }
@@ -424,9 +421,7 @@ static void
 s_cancel_print_json(const s_args_t *a, const s_cancel_t *c)
 {
     tf_json_t *j = tf_json_new();
-    tf_json_object_begin(j, NULL);
-
-    tf_json_int(j, "schema", S_JSON_SCHEMA);
+    tf_json_document_begin(j);
     tf_json_str(j, "job_id", a->job_id);
     tf_json_str(j, "action", "cancel");
     tf_json_str(j, "status", c->now_status);
@@ -444,7 +439,7 @@ s_cancel_print_json(const s_args_t *a, const s_cancel_t *c)
     else
         tf_json_str(j, "staged_error", c->purge_err.message);
     tf_json_object_end(j);
-    printf("%s\n", tf_json_text(j));
+    tf_json_print(j, stdout);
     tf_json_destroy(&j);
 }
 
@@ -623,9 +618,7 @@ s_retry(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
                 now_status, now_message);
     if (a->json) {
         tf_json_t *j = tf_json_new();
-        tf_json_object_begin(j, NULL);
-
-        tf_json_int(j, "schema", S_JSON_SCHEMA);
+        tf_json_document_begin(j);
         tf_json_str(j, "job_id", a->job_id);
         tf_json_str(j, "action", "retry");
         tf_json_str(j, "status", now_status);
@@ -640,7 +633,7 @@ s_retry(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
         tf_json_int(j, "archives_written", (int64_t) job->archives_written);
         tf_json_bool(j, "catalog_recorded", recorded);
         tf_json_object_end(j);
-        printf("%s\n", tf_json_text(j));
+        tf_json_print(j, stdout);
         tf_json_destroy(&j);
     }
     else {
@@ -685,9 +678,7 @@ s_purge(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
     tf_units_bytes(r->bytes, size, sizeof size);
     if (a->json) {
         tf_json_t *j = tf_json_new();
-        tf_json_object_begin(j, NULL);
-
-        tf_json_int(j, "schema", S_JSON_SCHEMA);
+        tf_json_document_begin(j);
         tf_json_str(j, "job_id", a->job_id);
         tf_json_str(j, "action", "purge");
         tf_json_str(j, "status", job->status);
@@ -700,7 +691,7 @@ s_purge(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
         tf_json_array_end(j);
         s_in_use_json(j, r);
         tf_json_object_end(j);
-        printf("%s\n", tf_json_text(j));
+        tf_json_print(j, stdout);
         tf_json_destroy(&j);
     }
     else if (r->files_count == 0)

@@ -166,7 +166,7 @@ s_fail(const char *command, bool json, const tf_err_t *err)
     if (json) {
         tf_json_t *j = tf_json_new();
         if (j) {
-            tf_json_object_begin(j, NULL);
+            tf_json_document_begin(j);
             tf_json_str(j, "error", err->message);
             tf_json_str(j, "code", tf_status_name(err->code));
             tf_json_object_end(j);
@@ -200,7 +200,7 @@ cmd_jobs(cli_t *cli, int argc, char **argv)
     if (a.json) {
         tf_json_t *j = tf_json_new();
         if (j) {
-            tf_json_object_begin(j, NULL);
+            tf_json_document_begin(j);
             tf_json_array_begin(j, "jobs");
             for (size_t i = 0; i < r->jobs_count; i++)
                 cli_job_json(j, NULL, &r->jobs[i]);
@@ -248,8 +248,7 @@ s_job_missing(cli_t *cli, const s_args_t *a)
     if (a->json) {
         tf_json_t *out = tf_json_new();
         if (out) {
-            tf_json_object_begin(out, NULL);
-            tf_json_int(out, "schema", 1);
+            tf_json_document_begin(out);
             tf_json_str(out, "job_id", j->job_id);
             tf_json_str(out, "status", j->status);
             tf_json_int(out, "files_total", (int64_t) j->files_total);
@@ -316,7 +315,7 @@ cmd_job(cli_t *cli, int argc, char **argv)
     if (a.json) {
         tf_json_t *j = tf_json_new();
         if (j)
-            cli_job_json(j, NULL, job);
+            cli_job_json_document(j, job);
         rc = s_emit_json(j, "job");
         tf_json_destroy(&j);
     }

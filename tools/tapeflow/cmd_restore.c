@@ -365,8 +365,8 @@ s_print_json(const s_args_t *a, const char *dest, const s_select_t *sel,
              const tf_msg_restore_result_t *r, bool complete, const char *summary)
 {
     tf_json_t *j = tf_json_new();
-    tf_json_object_begin(j, NULL);
-    tf_json_str(j, "job", a->job_id);
+    tf_json_document_begin(j);
+    tf_json_str(j, "job_id", a->job_id);
     tf_json_str(j, "to", dest);
     tf_json_int(j, "files", (int64_t) r->files);
     tf_json_int(j, "bytes", (int64_t) r->bytes);
@@ -404,7 +404,7 @@ s_print_json(const s_args_t *a, const char *dest, const s_select_t *sel,
     tf_json_bool(j, "flat", a->flat);
     tf_json_str(j, "summary", complete ? NULL : summary);
     tf_json_object_end(j);
-    printf("%s\n", tf_json_text(j));
+    tf_json_print(j, stdout);
     tf_json_destroy(&j);
 }
 

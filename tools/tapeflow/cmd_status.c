@@ -257,7 +257,7 @@ s_print_json(const s_report_t *r)
         fprintf(stderr, "tapeflow status: out of memory\n");
         return CLI_EXIT_FAIL;
     }
-    tf_json_object_begin(j, NULL);
+    tf_json_document_begin(j);
     tf_json_bool(j, "healthy", s_healthy(r));
     s_json_supervisor(j, r);
     s_json_broker(j, r);

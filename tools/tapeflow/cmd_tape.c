@@ -177,7 +177,7 @@ s_json_label(tf_json_t *json, const tf_label_info_t *info)
     if (info->kind != TF_LABEL_TAPEFLOW)
         return;
     const tf_label_t *l = &info->label;
-    tf_json_str(json, "label", l->label);
+    tf_json_str(json, "volume", l->label);
     tf_json_str(json, "pool", l->pool);
     tf_json_str(json, "media_type", l->media_type);
     tf_json_str(json, "created", l->created);
@@ -312,7 +312,7 @@ s_label(cli_t *cli, const s_args_t *a)
     if (a->json) {
         tf_json_t *json = tf_json_new();
         if (json) {
-            tf_json_object_begin(json, NULL);
+            tf_json_document_begin(json);
             tf_json_str(json, "drive", a->drive);
             tf_json_str(json, "url", url);
             tf_json_str(json, "previous", tf_label_kind_name(before.kind));
@@ -377,7 +377,7 @@ s_info(cli_t *cli, const s_args_t *a)
         tf_json_t *json = tf_json_new();
         if (!json)
             return CLI_EXIT_FAIL;
-        tf_json_object_begin(json, NULL);
+        tf_json_document_begin(json);
         tf_json_str(json, "drive", a->drive);
         tf_json_str(json, "url", url);
         s_json_label(json, &info);
@@ -557,7 +557,7 @@ s_erase_print(const s_args_t *a, const char *url, const tf_label_info_t *before,
     tf_json_t *json = tf_json_new();
     if (!json)
         return;
-    tf_json_object_begin(json, NULL);
+    tf_json_document_begin(json);
     tf_json_str(json, "drive", a->drive);
     tf_json_str(json, "url", url);
     tf_json_str(json, "previous", tf_label_kind_name(before->kind));
@@ -725,7 +725,7 @@ s_list_print_error_json(const tf_err_t *err)
     tf_json_t *j = tf_json_new();
     if (!j)
         return;
-    tf_json_object_begin(j, NULL);
+    tf_json_document_begin(j);
     tf_json_str(j, "error", err->message);
     tf_json_str(j, "code", tf_status_name(err->code));
     tf_json_object_end(j);
@@ -741,14 +741,14 @@ s_list_print_json(cli_t *cli, const s_args_t *a, const tf_msg_cat_reply_t *r,
     tf_json_t *j = tf_json_new();
     if (!j)
         return;
-    tf_json_object_begin(j, NULL);
+    tf_json_document_begin(j);
     tf_json_array_begin(j, "volumes");
     for (size_t i = 0; i < r->volumes_count; i++) {
         const tf_msg_volume_row_t *v = &r->volumes[i];
         if (!s_list_shows(a, v))
             continue;
         tf_json_object_begin(j, NULL);
-        tf_json_str(j, "label", v->label);
+        tf_json_str(j, "volume", v->label);
         tf_json_str(j, "pool", v->pool);
         tf_json_str(j, "state", v->state);
         tf_json_str(j, "media_type", v->media_type && *v->media_type ? v->media_type : NULL);
@@ -938,8 +938,8 @@ s_clear(cli_t *cli, const s_args_t *a)
         if (a->json) {
             tf_json_t *j = tf_json_new();
             if (j) {
-                tf_json_object_begin(j, NULL);
-                tf_json_str(j, "label", label);
+                tf_json_document_begin(j);
+                tf_json_str(j, "volume", label);
                 tf_json_str(j, "error", err.message);
                 tf_json_str(j, "code", tf_status_name(err.code));
                 tf_json_object_end(j);
@@ -954,8 +954,8 @@ s_clear(cli_t *cli, const s_args_t *a)
     if (a->json) {
         tf_json_t *j = tf_json_new();
         if (j) {
-            tf_json_object_begin(j, NULL);
-            tf_json_str(j, "label", row->label);
+            tf_json_document_begin(j);
+            tf_json_str(j, "volume", row->label);
             tf_json_str(j, "pool", row->pool);
             tf_json_str(j, "previous_state", row->state);
             tf_json_str(j, "state", was_error ? "appendable" : row->state);

@@ -113,7 +113,7 @@ s_print_json(const s_args_t *a, const char *url, const tapescan_result_t *r)
     tf_json_t *j = tf_json_new();
     if (!j)
         return;
-    tf_json_object_begin(j, NULL);
+    tf_json_document_begin(j);
     tf_json_str(j, "drive", a->drive);
     tf_json_str(j, "url", url);
     tf_json_str(j, "volume", r->volume);
