@@ -1,8 +1,8 @@
 /*  cli_opt - how every tapeflow command reads its words: options with getopt_long, verbs from a
     table.
 
-    The convention (docs/operations.md, "Command line"): options may stand anywhere among the
-    operands; -h/--help prints the usage on stdout and exits 0; an unknown option, or one
+    The convention (docs/operations.md, "The command line"): options may stand anywhere among
+    the operands; -h/--help prints the usage on stdout and exits 0; an unknown option, or one
     missing its value, is a usage error on stderr that names it and says "try 'tapeflow
     COMMAND --help'" (exit 2). A command with verbs (tape label, changer list, job cancel)
     takes the verb as its first word and hands the rest to that verb, which parses like a
@@ -11,14 +11,16 @@
     A command's parser:
 
         cli_opt_begin();
-        while ((opt = getopt_long(argc, argv, ":jh", options, NULL)) != -1)
+        while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1)
             switch (opt) {
             case 'j': json = true; break;
             case 'h': usage(stdout); return CLI_EXIT_OK;
             default: return cli_opt_error("tape label", opt, argc, argv);
             }
 
-    The optstring starts with ':' so that a missing value is told apart from an unknown option.
+    The optstring starts with ':' so that a missing value is told apart from an unknown option,
+    and holds only the short options the command's usage shows (-h; the long options' letters
+    are their ids in the table, not short options).
     This unit depends on nothing but the C library, so tests that build a command's file on its
     own (cmd_changer.c, cmd_drive.c) link it alone.
 */

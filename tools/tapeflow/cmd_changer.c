@@ -86,7 +86,7 @@ s_parse(int argc, char **argv, bool json, s_args_t *args)
     snprintf(command, sizeof command, "changer %s", args->verb);
     int opt;
     cli_opt_begin();
-    while ((opt = getopt_long(argc, argv, ":jEs:d:b:h", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         int rc = CLI_EXIT_OK;
         switch (opt) {
         case 'j': args->json = true; break;

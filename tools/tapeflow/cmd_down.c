@@ -21,7 +21,7 @@ cmd_down(cli_t *cli, int argc, char **argv)
     };
     int opt;
     cli_opt_begin();
-    while ((opt = getopt_long(argc, argv, ":jh", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         switch (opt) {
         case 'j': break;
         case 'h': cli_help("down", stdout); return CLI_EXIT_OK;

@@ -72,9 +72,7 @@ s_parse(int argc, char **argv, s_args_t *args)
     int opt;
     cli_opt_begin();
     /* From the verb on: argv[1] is getopt's argv[0]. */
-    while ((opt = getopt_long(argc - 1, argv + 1, ":jYt:D:S:V:e:b:f:B:h", options, NULL)) != -1) {
-        const char *name = opt == 'e' ? "--ew-limit" : opt == 'b' ? "--block-size"
-                           : opt == 'f' ? "--files" : "--blocks";
+    while ((opt = getopt_long(argc - 1, argv + 1, ":h", options, NULL)) != -1) {
         uint64_t size = 0;
         int64_t n = 0;
         switch (opt) {
@@ -95,8 +93,8 @@ s_parse(int argc, char **argv, s_args_t *args)
         case 'e':
         case 'b':
             if (tf_sim_parse_size(optarg, &size) != TF_OK) {
-                fprintf(stderr, "tapeflow drive: %s wants a size like 256M, not '%s'\n", name,
-                        optarg);
+                fprintf(stderr, "tapeflow drive: %s wants a size like 256M, not '%s'\n",
+                        opt == 'e' ? "--ew-limit" : "--block-size", optarg);
                 return 2;
             }
             if (opt == 'e')
@@ -108,7 +106,7 @@ s_parse(int argc, char **argv, s_args_t *args)
         case 'B':
             if (tf_units_parse_int(optarg, 1, 100000, &n) != 0) {
                 fprintf(stderr, "tapeflow drive: %s wants a count from 1 to 100000, not '%s'\n",
-                        name, optarg);
+                        opt == 'f' ? "--files" : "--blocks", optarg);
                 return 2;
             }
             if (opt == 'f')

@@ -37,7 +37,7 @@ s_parse(cli_t *cli, int argc, char **argv, s_options_t *opt)
     opt->json = cli->json;
     int c;
     cli_opt_begin();
-    while ((c = getopt_long(argc, argv, ":jn:t:h", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":n:t:h", options, NULL)) != -1) {
         switch (c) {
         case 'j': opt->json = true; break;
         case 'n':

@@ -110,7 +110,7 @@ s_parse(cli_t *cli, int argc, char **argv, bool with_id, s_args_t *a)
     a->timeout_ms = CLI_JOB_TIMEOUT_MS;
     int opt;
     cli_opt_begin();
-    while ((opt = getopt_long(argc, argv, with_id ? ":jmt:h" : ":jl:t:h",
+    while ((opt = getopt_long(argc, argv, ":h",
                               with_id ? job_options : jobs_options, NULL)) != -1) {
         uint64_t n;
         switch (opt) {

@@ -286,7 +286,7 @@ cmd_status(cli_t *cli, int argc, char **argv)
     bool json = cli->json;
     int opt;
     cli_opt_begin();
-    while ((opt = getopt_long(argc, argv, ":jh", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         switch (opt) {
         case 'j': json = true; break;
         case 'h': cli_help("status", stdout); return CLI_EXIT_OK;

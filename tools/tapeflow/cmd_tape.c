@@ -99,7 +99,7 @@ s_parse(int argc, char **argv, bool json, s_args_t *a)
     snprintf(command, sizeof command, "tape %s", a->sub);
     int opt;
     cli_opt_begin();
-    while ((opt = getopt_long(argc, argv, ":jfye:t:l:p:F:h", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":yh", options, NULL)) != -1) {
         switch (opt) {
         case 'j': a->json = true; break;
         case 'f': a->force = true; break;

@@ -56,7 +56,7 @@ s_parse(int argc, char **argv, bool json, s_args_t *a)
     a->timeout_ms = 30000;
     int opt;
     cli_opt_begin();
-    while ((opt = getopt_long(argc, argv, ":jt:h", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         switch (opt) {
         case 'j': a->json = true; break;
         case 't': {

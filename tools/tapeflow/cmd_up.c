@@ -421,7 +421,7 @@ cmd_up(cli_t *cli, int argc, char **argv)
     bool detach = false;
     int opt;
     cli_opt_begin();
-    while ((opt = getopt_long(argc, argv, ":djh", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":dh", options, NULL)) != -1) {
         switch (opt) {
         case 'd': detach = true; break;
         case 'j': break;
