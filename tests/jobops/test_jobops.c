@@ -113,7 +113,7 @@ s_start_backup(fx_t *fx, const char *src, const char *pool, char *job, size_t si
 {
     char *out = NULL;
     int rc = s_cli(fx, &out, "backup", src, "--pool", pool, "--json", NULL);
-    if (rc != 0 || !s_json_str(out, "job", job, size))
+    if (rc != 0 || !s_json_str(out, "job_id", job, size))
         fail_msg("backup did not start (%d): %s", rc, out ? out : "");
     free(out);
 }

@@ -337,10 +337,10 @@ test_no_changer_mount_wait(void **state)
         fail_msg("tree: %s", why);
     char *out = NULL;
     assert_int_equal(s_cli(fx, &out, "backup", src, "--pool", "default", "--json", NULL), 0);
-    const char *at = out ? strstr(out, "\"job\":\"") : NULL;
+    const char *at = out ? strstr(out, "\"job_id\":\"") : NULL;
     assert_non_null(at);
     char job[128];
-    snprintf(job, sizeof job, "%.*s", (int) strcspn(at + 7, "\""), at + 7);
+    snprintf(job, sizeof job, "%.*s", (int) strcspn(at + 10, "\""), at + 10);
     free(out);
 
     /* The operator: at each "mount a tape" alert, the next cartridge, labelled for the pool. */
@@ -662,11 +662,11 @@ test_write_error_next_volume(void **state)
     assert_int_equal(on1, 1);
     assert_int_equal(on2, 1);
     assert_int_equal(s_cli(fx, &out, "tape", "list", "--json", NULL), 0);
-    at = strstr(out, "{\"label\":\"TF0001L6\"");
+    at = strstr(out, "{\"volume\":\"TF0001L6\"");
     assert_non_null(at);
     assert_int_equal(strncmp(strstr(at, "\"state\":"), "\"state\":\"error\"", 15), 0);
     assert_int_equal(strncmp(strstr(at, "\"write_errors\":"), "\"write_errors\":1", 16), 0);
-    at = strstr(out, "{\"label\":\"TF0002L6\"");
+    at = strstr(out, "{\"volume\":\"TF0002L6\"");
     assert_non_null(at);
     assert_int_equal(strncmp(strstr(at, "\"state\":"), "\"state\":\"appendable\"", 20), 0);
     free(out);
@@ -684,7 +684,7 @@ test_write_error_next_volume(void **state)
 
     s_cli_ok(fx, "tape clear", "tape", "clear", "TF0001L6", NULL);
     assert_int_equal(s_cli(fx, &out, "tape", "list", "--json", NULL), 0);
-    at = strstr(out, "{\"label\":\"TF0001L6\"");
+    at = strstr(out, "{\"volume\":\"TF0001L6\"");
     assert_non_null(at);
     assert_int_equal(strncmp(strstr(at, "\"state\":"), "\"state\":\"appendable\"", 20), 0);
     free(out);
@@ -703,10 +703,10 @@ test_write_error_no_changer(void **state)
     s_random_file(path, 300000, 2);
     char *out = NULL;
     assert_int_equal(s_cli(fx, &out, "backup", src, "--pool", "default", "--json", NULL), 0);
-    const char *at = out ? strstr(out, "\"job\":\"") : NULL;
+    const char *at = out ? strstr(out, "\"job_id\":\"") : NULL;
     assert_non_null(at);
     char job[128];
-    snprintf(job, sizeof job, "%.*s", (int) strcspn(at + 7, "\""), at + 7);
+    snprintf(job, sizeof job, "%.*s", (int) strcspn(at + 10, "\""), at + 10);
     free(out);
     /* The operator: at the "mount a tape" alert, the next cartridge, labelled for the pool. */
     bool mounted = false;
@@ -730,10 +730,10 @@ test_write_error_no_changer(void **state)
     }
     assert_true(mounted);
     assert_int_equal(s_cli(fx, &out, "tape", "list", "--json", NULL), 0);
-    at = strstr(out, "{\"label\":\"TF0001L6\"");
+    at = strstr(out, "{\"volume\":\"TF0001L6\"");
     assert_non_null(at);
     assert_int_equal(strncmp(strstr(at, "\"state\":"), "\"state\":\"error\"", 15), 0);
-    assert_non_null(strstr(out, "{\"label\":\"TF0002L6\""));
+    assert_non_null(strstr(out, "{\"volume\":\"TF0002L6\""));
     free(out);
 }
 
