@@ -157,8 +157,11 @@ static const tf_config_key_t s_keys[] = {
      "wait before a failed archive write goes back to the broker; doubled per attempt"},
     {"tapewriter/retry_backoff_max", TF_CONFIG_MS, "300000", 0, S_DAY, NULL, NULL,
      "cap of that wait"},
+    /* Read by nothing since file rows travel with the archive (issue 9): kept so that
+       configuration files that set it still load. */
     {"tapewriter/index_wait", TF_CONFIG_MS, "60000", 0, S_DAY, NULL, NULL,
-     "wait for an archive's file rows in the catalog before writing its index"},
+     "no longer used: an archive's file rows travel with it from the stager (its sidecar), "
+     "nothing waits for them"},
     {"tapewriter/mount_wait", TF_CONFIG_MS, "43200000", 0, 7 * S_DAY, NULL, NULL,
      "without a changer, wait for the operator to mount the next volume (0: do not span)"},
 

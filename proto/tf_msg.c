@@ -222,6 +222,7 @@ static const tf_field_t s_stage_close_fields[] = {
     F_STR(tf_msg_stage_close_t, checksum, REQ, TF_MSG_MAX_ID),
     F_UINT(tf_msg_stage_close_t, files, OPT),
     F_UINT(tf_msg_stage_close_t, bytes, OPT),
+    F_UINT(tf_msg_stage_close_t, rows_parts, OPT),
 };
 static const tf_field_t s_stage_result_fields[] = {
     F_STR(tf_msg_stage_result_t, archive_id, REQ, TF_MSG_MAX_ID),
@@ -233,6 +234,7 @@ static const tf_field_t s_fetch_fields[] = {
     F_STR(tf_msg_fetch_t, archive_id, REQ, TF_MSG_MAX_ID),
     F_UINT(tf_msg_fetch_t, offset, REQ),
     F_UINT(tf_msg_fetch_t, length, REQ),
+    F_BOOL(tf_msg_fetch_t, rows, OPT),
 };
 static const tf_field_t s_fetch_data_fields[] = {
     F_STR(tf_msg_fetch_data_t, archive_id, REQ, TF_MSG_MAX_ID),
@@ -240,6 +242,7 @@ static const tf_field_t s_fetch_data_fields[] = {
     F_BIN(tf_msg_fetch_data_t, data, OPT, TF_MSG_MAX_BLOB),
     F_BOOL(tf_msg_fetch_data_t, eof, OPT),
     F_STR(tf_msg_fetch_data_t, error, OPT, TF_MSG_MAX_TEXT),
+    F_BOOL(tf_msg_fetch_data_t, rows, OPT),
 };
 static const tf_field_t s_archive_ready_fields[] = {
     F_STR(tf_msg_archive_ready_t, archive_id, REQ, TF_MSG_MAX_ID),
@@ -252,6 +255,8 @@ static const tf_field_t s_archive_ready_fields[] = {
     F_UINT(tf_msg_archive_ready_t, files, OPT),
     F_UINT(tf_msg_archive_ready_t, bytes, OPT),
     F_STR(tf_msg_archive_ready_t, stager, REQ, TF_MSG_MAX_PATH),
+    F_UINT(tf_msg_archive_ready_t, rows_size, OPT),
+    F_STR(tf_msg_archive_ready_t, rows_checksum, OPT, TF_MSG_MAX_ID),
 };
 static const tf_field_t s_archive_release_fields[] = {
     F_STR(tf_msg_archive_release_t, archive_id, REQ, TF_MSG_MAX_ID),
@@ -299,6 +304,11 @@ static const tf_field_t s_cat_files_fields[] = {
     F_UINT(tf_msg_cat_files_t, part, OPT),
     F_ROWS(tf_msg_cat_files_t, files, REQ, TF_MSG_MAX_ROWS, s_file_row),
     F_ROWS(tf_msg_cat_files_t, warnings, OPT, TF_MSG_MAX_ROWS, s_warning_row),
+};
+static const tf_field_t s_stage_rows_fields[] = {
+    F_STR(tf_msg_stage_rows_t, archive_id, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_stage_rows_t, part, REQ),
+    F_ROWS(tf_msg_stage_rows_t, files, REQ, TF_MSG_MAX_ROWS, s_file_row),
 };
 static const tf_field_t s_segment_row_fields[] = {
     F_STR(tf_msg_segment_row_t, volume, REQ, TF_MSG_MAX_ID),

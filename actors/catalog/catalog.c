@@ -1480,63 +1480,83 @@ s_msg_job_id(const tf_msg_t *msg)
     }
 }
 
+/* An update the catalog refuses for good would leave its job waiting forever (the broker
+   reports failures of other services only): record the refusal on the job. msg: the item's
+   payload, NULL when it did not decode. Returns rc. */
+static int
+s_record_refusal(catalog_t *self, const tf_msg_work_t *work, const tf_msg_t *msg, int rc, tf_err_t *err)
+{
+    if (rc == TF_OK || tf_actor_status_retryable(rc))
+        return rc;
+    if (msg && (msg->type == TF_MSG_CAT_QUERY || msg->type == TF_MSG_CAT_VOLUME))
+        return rc;  /* queries change nothing; volume reports belong to no job */
+    const char *job_id = msg ? s_msg_job_id(msg) : NULL;
+    if (!job_id)
+        job_id = work->job_id;
+    if (job_id && *job_id) {
+        tf_err_t ferr = {0};
+        int64_t now = catalog_now(self);
+        int frc = s_begin(self, &ferr);
+        if (frc == TF_OK) {
+            frc = s_job_ensure(self, job_id, now, &ferr);
+            if (frc == TF_OK)
+                frc = s_job_fail(self, job_id, "catalog", NULL, err ? err->message : "refused an item", now, &ferr);
+            frc = s_end(self, frc, &ferr);
+        }
+        if (frc != TF_OK)
+            tf_log_error("cannot record the failure on job %s: %s", job_id, ferr.message);
+    }
+    return rc;
+}
+
 int
 catalog_handle_item(catalog_t *self, const tf_msg_work_t *work, tf_msg_t *reply, tf_err_t *err)
 {
     if (reply)
         memset(reply, 0, sizeof *reply);
     tf_msg_t msg;
-    tf_err_t derr = {0};
-    int rc = tf_msg_decode(work->payload.data, work->payload.size, &msg, &derr);
-    if (rc != TF_OK)
-        rc = tf_err_set(err, TF_ERR_PROTO, "item %s: malformed payload: %s", work->item_id, derr.message);
-    else
+    int rc = tf_actor_decode(catalog_routes, work, &msg, err);  /* the process's refusals, word for word */
+    if (rc == TF_OK)
         rc = catalog_apply(self, &msg, reply, err);
-    /* An update the catalog refuses for good would leave its job waiting forever (the broker
-       reports failures of other services only): record it on the job. */
-    if (rc != TF_OK && !tf_actor_status_retryable(rc) && msg.type != TF_MSG_CAT_QUERY
-        && msg.type != TF_MSG_CAT_VOLUME) {  /* volume reports belong to no job */
-        const char *job_id = rc == TF_ERR_PROTO && msg.type == TF_MSG_NONE ? work->job_id : s_msg_job_id(&msg);
-        if (!job_id)
-            job_id = work->job_id;
-        if (job_id && *job_id) {
-            tf_err_t ferr = {0};
-            int64_t now = catalog_now(self);
-            int frc = s_begin(self, &ferr);
-            if (frc == TF_OK) {
-                frc = s_job_ensure(self, job_id, now, &ferr);
-                if (frc == TF_OK)
-                    frc = s_job_fail(self, job_id, "catalog", NULL, err ? err->message : "refused an item", now, &ferr);
-                frc = s_end(self, frc, &ferr);
-            }
-            if (frc != TF_OK)
-                tf_log_error("cannot record the failure on job %s: %s", job_id, ferr.message);
-        }
-    }
+    rc = s_record_refusal(self, work, msg.type != TF_MSG_NONE ? &msg : NULL, rc, err);
     tf_msg_clear(&msg);
     return rc;
 }
 
-int
-catalog_actor_handler(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_err_t *err)
+/* cat_job, cat_files, cat_written, cat_volume: one transaction each, no result. */
+static int
+s_on_update(tf_actor_t *actor, const tf_msg_work_t *work, const tf_msg_t *payload, void *arg, tf_err_t *err)
+{
+    catalog_t *self = arg;
+    return s_record_refusal(self, work, payload, catalog_apply(self, payload, NULL, err), err);
+}
+
+/* cat_query: the cat_reply is the item's result. */
+static int
+s_on_cat_query(tf_actor_t *actor, const tf_msg_work_t *work, const tf_msg_t *payload, void *arg, tf_err_t *err)
 {
     catalog_t *self = arg;
     tf_msg_t reply;
-    int rc = catalog_handle_item(self, work, &reply, err);
-    if (rc != TF_OK) {  /* the runtime logs the failure */
-        tf_msg_clear(&reply);
-        return rc;
-    }
-    if (reply.type != TF_MSG_NONE) {
-        uint8_t *data = NULL;
-        size_t size = 0;
-        rc = tf_msg_encode(&reply, &data, &size, err);
-        if (rc == TF_OK)
-            rc = tf_actor_set_result(actor, data, size);
-        if (rc != TF_OK && err && err->code == TF_OK)
-            tf_err_set(err, rc, "cannot hand back the query's result (%zu bytes)", size);
-        free(data);
-    }
+    int rc = catalog_apply(self, payload, &reply, err);
+    if (rc == TF_OK)
+        rc = tf_actor_set_result_msg(actor, &reply, err);
     tf_msg_clear(&reply);
     return rc;
 }
+
+/* A payload the runtime refused (malformed, or not a catalog message). */
+static int
+s_on_refused(tf_actor_t *actor, const tf_msg_work_t *work, const tf_msg_t *payload, void *arg, tf_err_t *err)
+{
+    return s_record_refusal(arg, work, payload, err->code, err);
+}
+
+const tf_actor_route_t catalog_routes[] = {
+    {TF_MSG_CAT_JOB, s_on_update},
+    {TF_MSG_CAT_FILES, s_on_update},
+    {TF_MSG_CAT_WRITTEN, s_on_update},
+    {TF_MSG_CAT_VOLUME, s_on_update},
+    {TF_MSG_CAT_QUERY, s_on_cat_query},
+    {TF_ACTOR_REFUSED, s_on_refused},
+    TF_ACTOR_ROUTES_END
+};

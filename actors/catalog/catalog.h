@@ -16,7 +16,7 @@
         tf_msg_clear(&reply);
         catalog_destroy(&cat);
 
-    catalog_actor_handler is the tf_actor handler tapeflow-catalog runs (arg: the catalog).
+    catalog_routes is the tf_actor route table tapeflow-catalog runs (arg: the catalog).
     Semantics, schema and queries: docs/catalog.md.
 */
 #ifndef CATALOG_H_INCLUDED
@@ -60,10 +60,13 @@ void catalog_set_events(catalog_t *self, catalog_event_fn *fn, void *arg);
    TF_ERR_NOTFOUND (query of an unknown job), TF_ERR_DB / TF_ERR_NOMEM (try again). */
 int catalog_apply(catalog_t *self, const tf_msg_t *msg, tf_msg_t *reply, tf_err_t *err);
 
-/* Decodes work->payload and applies it (see catalog_apply). */
+/* Decodes work->payload and applies it (see catalog_apply), refusing what tapeflow-catalog
+   refuses with the same messages; a refusal for good is recorded on the item's job. */
 int catalog_handle_item(catalog_t *self, const tf_msg_work_t *work, tf_msg_t *reply, tf_err_t *err);
 
-/* tf_actor handler: arg is the catalog_t; a query's reply becomes the item's result. */
-int catalog_actor_handler(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_err_t *err);
+/* The routes tapeflow-catalog serves (arg: the catalog_t): cat_job, cat_files, cat_written,
+   cat_volume, cat_query (its cat_reply becomes the item's result), and refused payloads (the
+   refusal is recorded on the item's job). */
+extern const tf_actor_route_t catalog_routes[];
 
 #endif

@@ -46,7 +46,7 @@ main(int argc, char **argv)
     }
     catalog_set_events(catalog, s_publish, actor);
     tf_log_info("catalog %s ready", catalog_path(catalog));
-    rc = tf_actor_run(actor, catalog_actor_handler, catalog);
+    rc = tf_actor_run(actor, catalog_routes, catalog);
     tf_actor_destroy(&actor);
     catalog_destroy(&catalog);
     tf_main_fini(&m);

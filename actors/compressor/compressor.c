@@ -136,6 +136,23 @@ s_stop(void *arg)
     return ctx->actor && tf_actor_interrupted(ctx->actor);
 }
 
+/* The archive's file rows travel with it: the stager keeps them as its sidecar, from which
+   the tape writer builds the on-tape index (docs/staging.md, "File rows sidecar"). Parts as
+   for the catalog; an archive without rows sends part 1 empty, so its sidecar says "none". */
+static int
+s_stage_rows(compressor_t *self, file_rows_t *rows, tf_err_t *err)
+{
+    size_t parts = file_rows_parts(rows);
+    for (size_t part = 1; part <= (parts ? parts : 1); part++) {
+        size_t first, count;
+        file_rows_part(rows, part, &first, &count);
+        int rc = tf_stage_client_rows(self->stage, part, count ? file_rows_at(rows, first) : NULL, count, err);
+        if (rc != TF_OK)
+            return rc;
+    }
+    return TF_OK;
+}
+
 int
 compressor_stage(compressor_t *self, const tf_msg_file_group_t *group, tf_actor_t *actor, const tf_msg_work_t *work,
                  file_rows_t **rows_p, archiver_stats_t *stats, tf_err_t *err)
@@ -177,6 +194,8 @@ compressor_stage(compressor_t *self, const tf_msg_file_group_t *group, tf_actor_
         .arg = &ctx,
     };
     rc = archiver_run(&opts, group, rows, stats, err);
+    if (rc == TF_OK && !ctx.discard)
+        rc = s_stage_rows(self, rows, err);
     if (rc == TF_OK && !ctx.discard)
         rc = tf_stage_client_close(self->stage, stats->files, stats->bytes, err);
     tf_stage_client_on_wait(self->stage, NULL, NULL);
@@ -234,21 +253,11 @@ compressor_submit_rows(compressor_t *self, const tf_msg_file_group_t *group, fil
     return TF_OK;
 }
 
-int
-compressor_handle_item(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_err_t *err)
+static int
+s_on_file_group(tf_actor_t *actor, const tf_msg_work_t *work, const tf_msg_t *payload, void *arg, tf_err_t *err)
 {
     compressor_t *self = arg;
-    tf_msg_t payload;
-    int rc = tf_msg_decode(work->payload.data, work->payload.size, &payload, err);
-    if (rc != TF_OK)
-        return tf_err_prefix(err, "item %s: ", work->item_id);
-    if (payload.type != TF_MSG_FILE_GROUP) {
-        rc = tf_err_set(err, TF_ERR_PROTO, "item %s: expected a file_group, got %s", work->item_id,
-                        tf_msg_type_name(payload.type));
-        tf_msg_clear(&payload);
-        return rc;
-    }
-    const tf_msg_file_group_t *group = &payload.file_group;
+    const tf_msg_file_group_t *group = &payload->file_group;
     /* The job's stage, once per job: repeats of this id are answered "existed". */
     char id[TF_ID_MAX];
     tf_msg_t stage = {.type = TF_MSG_CAT_JOB};
@@ -258,8 +267,8 @@ compressor_handle_item(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, 
         .stage = "compress",
         .time_ms = tf_clock_wall_ms(),
     };
-    rc = s_submit(self, "catalog", tf_id_join(id, sizeof id, group->job_id, "-stage-compress"), group->job_id, &stage,
-                  err);
+    int rc = s_submit(self, "catalog", tf_id_join(id, sizeof id, group->job_id, "-stage-compress"), group->job_id,
+                      &stage, err);
     file_rows_t *rows = NULL;
     archiver_stats_t stats;
     if (rc == TF_OK)
@@ -270,9 +279,13 @@ compressor_handle_item(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, 
         tf_log_info("archive %s: %" PRIu64 " entries skipped or incomplete (see warnings)", group->archive_id,
                     stats.warnings);
     file_rows_destroy(&rows);
-    tf_msg_clear(&payload);
     return rc;
 }
+
+const tf_actor_route_t compressor_routes[] = {
+    {TF_MSG_FILE_GROUP, s_on_file_group},
+    TF_ACTOR_ROUTES_END
+};
 
 uint64_t
 compressor_credit_waits(compressor_t *self)

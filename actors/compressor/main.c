@@ -26,7 +26,7 @@ main(int argc, char **argv)
         tf_main_fini(&m);
         return 1;
     }
-    rc = tf_actor_run(actor, compressor_handle_item, compressor);
+    rc = tf_actor_run(actor, compressor_routes, compressor);
     tf_actor_destroy(&actor);
     compressor_destroy(&compressor);
     tf_main_fini(&m);

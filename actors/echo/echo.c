@@ -28,8 +28,9 @@ s_record(const echo_t *echo, const tf_msg_work_t *work, tf_err_t *err)
     return TF_OK;
 }
 
-int
-echo_handle_item(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_err_t *err)
+/* The payload is a text script, not a message: the route is opaque. */
+static int
+s_on_script(tf_actor_t *actor, const tf_msg_work_t *work, const tf_msg_t *payload, void *arg, tf_err_t *err)
 {
     const echo_t *echo = arg;
     char script[1024];
@@ -63,3 +64,8 @@ echo_handle_item(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_err
         return rc;
     return tf_actor_set_result(actor, result, strlen(result));
 }
+
+const tf_actor_route_t echo_routes[] = {
+    {TF_ACTOR_OPAQUE, s_on_script},
+    TF_ACTOR_ROUTES_END
+};

@@ -18,6 +18,7 @@ typedef struct {
     const char *record_path;  /* may be NULL */
 } echo_t;
 
-int echo_handle_item(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_err_t *err);
+/* The routes tapeflow-echo serves (arg: an echo_t): one opaque row, the script. */
+extern const tf_actor_route_t echo_routes[];
 
 #endif

@@ -19,7 +19,7 @@ main(int argc, char **argv)
         tf_main_fini(&m);
         return 1;
     }
-    rc = tf_actor_run(actor, echo_handle_item, &echo);
+    rc = tf_actor_run(actor, echo_routes, &echo);
     tf_actor_destroy(&actor);
     tf_main_fini(&m);
     return rc;

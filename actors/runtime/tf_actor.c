@@ -388,6 +388,8 @@ int
 tf_actor_progress(tf_actor_t *self, const tf_msg_work_t *work, uint64_t done, uint64_t total,
                   const char *message)
 {
+    if (!self)
+        return TF_OK;  /* a handler run in-process (tf_actor_route without a runtime) */
     tf_msg_t msg = {.type = TF_MSG_PROGRESS};
     msg.progress = (tf_msg_progress_t){
         .item_id = work->item_id,
@@ -402,6 +404,8 @@ tf_actor_progress(tf_actor_t *self, const tf_msg_work_t *work, uint64_t done, ui
 int
 tf_actor_set_result(tf_actor_t *self, const void *result, size_t size)
 {
+    if (!self)
+        return TF_OK;
     free(self->result);
     self->result = NULL;
     self->result_size = 0;
@@ -431,11 +435,196 @@ tf_actor_status_retryable(int status)
 }
 
 int
-tf_actor_run(tf_actor_t *self, tf_actor_handler_fn *handler, void *arg)
+tf_actor_set_result_msg(tf_actor_t *self, const tf_msg_t *result, tf_err_t *err)
 {
+    tf_err_t local = {0};
+    if (!err)
+        err = &local;
+    uint8_t *data = NULL;
+    size_t size = 0;
+    int rc = tf_msg_encode(result, &data, &size, err);
+    if (rc != TF_OK)
+        return tf_err_prefix(err, "cannot encode the item's %s result: ", tf_msg_type_name(result->type));
+    rc = tf_actor_set_result(self, data, size);
+    free(data);
+    if (rc != TF_OK)
+        return tf_err_set(err, rc, "out of memory keeping the item's %s result (%zu bytes)",
+                          tf_msg_type_name(result->type), size);
+    return TF_OK;
+}
+
+/* ------------------------------------------------------------------ routes ------------ */
+
+static bool
+s_is_end(const tf_actor_route_t *row)
+{
+    return row->type == TF_MSG_NONE && !row->fn;
+}
+
+static const tf_actor_route_t *
+s_route_find(const tf_actor_route_t *routes, tf_msg_type_t type)
+{
+    for (const tf_actor_route_t *row = routes; !s_is_end(row); row++)
+        if (row->type == type)
+            return row;
+    return NULL;
+}
+
+static const char *
+s_type_name(tf_msg_type_t type)
+{
+    if (type == TF_ACTOR_OPAQUE)
+        return "TF_ACTOR_OPAQUE";
+    if (type == TF_ACTOR_REFUSED)
+        return "TF_ACTOR_REFUSED";
+    return tf_msg_type_name(type);
+}
+
+/* A table the runtime can serve: every row has a handler and a type, no type twice, an
+   opaque row alone. A programming error, so checked before serving rather than per item. */
+static int
+s_routes_check(const tf_actor_route_t *routes, tf_err_t *err)
+{
+    if (!routes)
+        return tf_err_set(err, TF_ERR_INVALID, "no route table");
+    size_t rows = 0;
+    bool opaque = false;
+    for (const tf_actor_route_t *row = routes; !s_is_end(row); row++, rows++) {
+        bool message = row->type > TF_MSG_NONE && row->type < TF_MSG_TYPE_COUNT;
+        if (!message && row->type != TF_ACTOR_OPAQUE && row->type != TF_ACTOR_REFUSED)
+            return tf_err_set(err, TF_ERR_INVALID, "route table row %zu: type %d is not a message type", rows,
+                              (int) row->type);
+        if (!row->fn)
+            return tf_err_set(err, TF_ERR_INVALID, "route table row %zu (%s): no handler", rows,
+                              s_type_name(row->type));
+        if (s_route_find(routes, row->type) != row)
+            return tf_err_set(err, TF_ERR_INVALID, "route table row %zu: %s is routed twice", rows,
+                              s_type_name(row->type));
+        opaque = opaque || row->type == TF_ACTOR_OPAQUE;
+    }
+    if (opaque && rows > 1)
+        return tf_err_set(err, TF_ERR_INVALID, "route table: a TF_ACTOR_OPAQUE row must be the only row");
+    if (rows == 0 || (rows == 1 && s_route_find(routes, TF_ACTOR_REFUSED)))
+        return tf_err_set(err, TF_ERR_INVALID, "route table: no row serves a payload");
+    return TF_OK;
+}
+
+/* "scan_job", "archive_ready or tape_restore", "a, b or c" */
+static void
+s_route_names(const tf_actor_route_t *routes, char *buf, size_t size)
+{
+    size_t count = 0, seen = 0, len = 0;
+    for (const tf_actor_route_t *row = routes; !s_is_end(row); row++)
+        count += row->type < TF_MSG_TYPE_COUNT;
+    buf[0] = '\0';
+    for (const tf_actor_route_t *row = routes; !s_is_end(row) && len < size; row++) {
+        if (row->type >= TF_MSG_TYPE_COUNT)
+            continue;
+        seen++;
+        const char *sep = seen == 1 ? "" : seen == count ? " or " : ", ";
+        int n = snprintf(buf + len, size - len, "%s%s", sep, tf_msg_type_name(row->type));
+        len += n > 0 ? (size_t) n : 0;
+    }
+}
+
+static const char *
+s_str(const char *text, const char *fallback)
+{
+    return text && *text ? text : fallback;
+}
+
+static int
+s_decode(const tf_actor_route_t *routes, const tf_msg_work_t *work, tf_msg_t *payload, tf_err_t *err)
+{
+    const char *item = s_str(work->item_id, "?");
+    const char *service = s_str(work->service, "(unnamed)");
+    tf_err_t derr = {0};
+    int rc = tf_msg_decode(work->payload.data, work->payload.size, payload, &derr);
+    if (rc == TF_ERR_NOMEM)  /* not the payload's fault: another delivery may succeed */
+        return tf_err_set(err, rc, "item %s: cannot decode its payload: %s", item, derr.message);
+    if (rc != TF_OK)
+        return tf_err_set(err, TF_ERR_PROTO, "item %s: malformed payload for the %s service: %s", item, service,
+                          derr.message);
+    if (!s_route_find(routes, payload->type)) {
+        char takes[TF_ERR_MESSAGE_MAX / 2];
+        s_route_names(routes, takes, sizeof takes);
+        return tf_err_set(err, TF_ERR_PROTO, "item %s: the %s service does not handle %s messages (it takes %s)",
+                          item, service, tf_msg_type_name(payload->type), takes);
+    }
+    return TF_OK;
+}
+
+int
+tf_actor_decode(const tf_actor_route_t *routes, const tf_msg_work_t *work, tf_msg_t *payload, tf_err_t *err)
+{
+    memset(payload, 0, sizeof *payload);
+    int rc = s_routes_check(routes, err);
+    if (rc != TF_OK)
+        return rc;
+    if (s_route_find(routes, TF_ACTOR_OPAQUE))
+        return tf_err_set(err, TF_ERR_INVALID, "route table: a TF_ACTOR_OPAQUE table decodes nothing");
+    return s_decode(routes, work, payload, err);
+}
+
+int
+tf_actor_route(tf_actor_t *self, const tf_actor_route_t *routes, const tf_msg_work_t *work, void *arg,
+               tf_err_t *err)
+{
+    tf_err_t local = {0};
+    if (!err)
+        err = &local;
+    int rc = s_routes_check(routes, err);
+    if (rc != TF_OK)
+        return rc;
+    const tf_actor_route_t *opaque = s_route_find(routes, TF_ACTOR_OPAQUE);
+    if (opaque)
+        return opaque->fn(self, work, NULL, arg, err);
+    tf_msg_t payload;
+    memset(&payload, 0, sizeof payload);
+    rc = s_decode(routes, work, &payload, err);
+    if (rc == TF_OK)
+        rc = s_route_find(routes, payload.type)->fn(self, work, &payload, arg, err);
+    else if (rc == TF_ERR_PROTO) {
+        const tf_actor_route_t *refused = s_route_find(routes, TF_ACTOR_REFUSED);
+        if (refused)
+            rc = refused->fn(self, work, payload.type != TF_MSG_NONE ? &payload : NULL, arg, err);
+    }
+    tf_msg_clear(&payload);
+    return rc;
+}
+
+int
+tf_actor_dispatch(tf_actor_t *self, const tf_actor_route_t *routes, const tf_msg_work_t *work, void *arg)
+{
+    tf_actor_set_result(self, NULL, 0);
+    tf_err_t err = {0};
+    int64_t started = tf_clock_mono_ms();
+    int rc = tf_actor_route(self, routes, work, arg, &err);
+    if (rc == TF_OK) {
+        tf_actor_done(self, work, self->result ? self->result : (const void *) "", self->result_size);
+        tf_log_debug("item %s done in %lld ms", work->item_id, (long long) (tf_clock_mono_ms() - started));
+    }
+    else {
+        bool retry = tf_actor_status_retryable(rc);
+        const char *reason = err.message[0] ? err.message : tf_status_name(rc);
+        tf_log_warn("item %s %s: %s", work->item_id, retry ? "handed back" : "failed", reason);
+        tf_actor_failed(self, work, retry, reason);
+    }
+    tf_actor_set_result(self, NULL, 0);  /* a large result need not wait for the next item */
+    return rc;
+}
+
+int
+tf_actor_run(tf_actor_t *self, const tf_actor_route_t *routes, void *arg)
+{
+    tf_err_t err = {0};
+    if (s_routes_check(routes, &err) != TF_OK) {
+        tf_log_error("%s cannot serve: %s", self->name, err.message);
+        return 1;
+    }
     for (;;) {
         tf_msg_t work;
-        tf_err_t err = {0};
+        tf_err_clear(&err);
         int rc = tf_actor_next(self, &work, 1000, &err);
         if (rc == TF_ERR_TIMEOUT)
             continue;
@@ -445,20 +634,7 @@ tf_actor_run(tf_actor_t *self, tf_actor_handler_fn *handler, void *arg)
             tf_log_warn("ignored a bad work item: %s", err.message);
             continue;
         }
-        tf_actor_set_result(self, NULL, 0);
-        tf_err_clear(&err);
-        int64_t started = tf_clock_mono_ms();
-        rc = handler(self, &work.work, arg, &err);
-        if (rc == TF_OK) {
-            tf_actor_done(self, &work.work, self->result ? self->result : (const void *) "", self->result_size);
-            tf_log_debug("item %s done in %lld ms", work.work.item_id, (long long) (tf_clock_mono_ms() - started));
-        }
-        else {
-            bool retry = tf_actor_status_retryable(rc);
-            const char *reason = err.message[0] ? err.message : tf_status_name(rc);
-            tf_log_warn("item %s %s: %s", work.work.item_id, retry ? "handed back" : "failed", reason);
-            tf_actor_failed(self, &work.work, retry, reason);
-        }
+        rc = tf_actor_dispatch(self, routes, &work.work, arg);
         tf_msg_clear(&work);
         if (rc == TF_ERR_INTERRUPTED || zsys_interrupted)
             break;

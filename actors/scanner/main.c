@@ -20,7 +20,7 @@ main(int argc, char **argv)
         tf_main_fini(&m);
         return 1;
     }
-    rc = tf_actor_run(actor, scanner_handle_item, scanner);
+    rc = tf_actor_run(actor, scanner_routes, scanner);
     tf_actor_destroy(&actor);
     scanner_destroy(&scanner);
     tf_main_fini(&m);

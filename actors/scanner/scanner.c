@@ -263,21 +263,15 @@ scanner_scan(scanner_t *self, const tf_msg_scan_job_t *job, tf_actor_t *actor, c
     return rc;
 }
 
-int
-scanner_handle_item(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_err_t *err)
+static int
+s_on_scan_job(tf_actor_t *actor, const tf_msg_work_t *work, const tf_msg_t *payload, void *arg, tf_err_t *err)
 {
     scanner_t *self = arg;
-    tf_msg_t payload;
-    int rc = tf_msg_decode(work->payload.data, work->payload.size, &payload, err);
-    if (rc != TF_OK)
-        return tf_err_prefix(err, "item %s: ", work->item_id);
-    if (payload.type != TF_MSG_SCAN_JOB)
-        rc = tf_err_set(err, TF_ERR_PROTO, "item %s: expected a scan_job, got %s", work->item_id,
-                        tf_msg_type_name(payload.type));
-    else {
-        scanner_totals_t totals;
-        rc = scanner_scan(self, &payload.scan_job, actor, work, &totals, err);
-    }
-    tf_msg_clear(&payload);
-    return rc;
+    scanner_totals_t totals;
+    return scanner_scan(self, &payload->scan_job, actor, work, &totals, err);
 }
+
+const tf_actor_route_t scanner_routes[] = {
+    {TF_MSG_SCAN_JOB, s_on_scan_job},
+    TF_ACTOR_ROUTES_END
+};

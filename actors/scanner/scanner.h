@@ -45,7 +45,7 @@ void scanner_destroy(scanner_t **self_p);
 int scanner_scan(scanner_t *self, const tf_msg_scan_job_t *job, tf_actor_t *actor, const tf_msg_work_t *work,
                  scanner_totals_t *totals, tf_err_t *err);
 
-/* Work-item handler for scan_job items (arg: scanner_t). */
-int scanner_handle_item(tf_actor_t *actor, const tf_msg_work_t *work, void *arg, tf_err_t *err);
+/* The routes tapeflow-scanner serves (arg: the scanner_t): scan_job. */
+extern const tf_actor_route_t scanner_routes[];
 
 #endif

@@ -18,6 +18,7 @@
 #include "tf_log.h"
 #include "tf_main.h"
 #include "tf_pipeline_ids.h"
+#include "tf_sidecar.h"
 #include "tf_units.h"
 #include "tf_wire.h"
 
@@ -47,6 +48,11 @@ typedef struct {
     uint64_t reserve;        /* holding disk promised to it once admitted: min(expected, usable) */
     bool admitted;           /* has its reservation and may get credit */
     int64_t waiting_since;   /* mono ms since it has had no credit and none to be given; 0 = not */
+    int rows_fd;             /* tmp/<archive>.rows, the file rows sidecar (-1 until stage_rows) */
+    uint64_t rows_size;      /* its bytes: holding disk the session uses beyond its credit */
+    uint64_t rows_parts;     /* stage_rows received: the next expected part is this + 1 */
+    uint64_t rows_count;     /* file rows in them */
+    tf_checksum_t *rows_sum;
 } session_t;
 
 /* A job with archives waiting for space: when it was last alerted and whether its catalog
@@ -109,7 +115,10 @@ s_session_free(void **item)
         return;
     if (s->fd >= 0)
         close(s->fd);
+    if (s->rows_fd >= 0)
+        close(s->rows_fd);
     tf_checksum_destroy(&s->sum);
+    tf_checksum_destroy(&s->rows_sum);
     zframe_destroy(&s->peer);
     free(s->archive_id);
     free(s->job_id);
@@ -135,7 +144,7 @@ stager_reserved(stager_t *self)
     uint64_t total = holding_ready_bytes(self->holding);
     for (session_t *s = zhashx_first(self->sessions); s; s = zhashx_next(self->sessions))
         if (!s->closing)
-            total += s->granted;
+            total += s->granted + s->rows_size;
     return total;
 }
 
@@ -235,8 +244,9 @@ s_space(stager_t *self, space_t *sp)
         if (s->closing)
             continue;
         sp->sessions++;
-        granted += s->granted;
-        received += s->received;
+        /* a sidecar received is on the disk like data received with credit */
+        granted += s->granted + s->rows_size;
+        received += s->received + s->rows_size;
         if (s->admitted)
             sp->reserved += s->reserve > s->granted ? s->reserve : s->granted;
     }
@@ -354,6 +364,7 @@ s_on_open(stager_t *self, zframe_t *peer, tf_msg_stage_open_t *open)
         return;
     }
     s->fd = -1;
+    s->rows_fd = -1;
     s->archive_id = strdup(id);
     s->job_id = strdup(open->job_id);
     s->pool = strdup(open->pool ? open->pool : "");
@@ -361,11 +372,12 @@ s_on_open(stager_t *self, zframe_t *peer, tf_msg_stage_open_t *open)
     s->group_no = open->group_no;
     s->peer = zframe_dup(peer);
     s->sum = tf_checksum_new();
+    s->rows_sum = tf_checksum_new();
     s->last_heard = s->last_sent = tf_clock_mono_ms();
     s->seq = ++self->next_seq;
     s->expected = open->expected_size;
     tf_err_t err = {0};
-    if (!s->archive_id || !s->job_id || !s->pool || !s->compression || !s->peer || !s->sum) {
+    if (!s->archive_id || !s->job_id || !s->pool || !s->compression || !s->peer || !s->sum || !s->rows_sum) {
         void *p = s;
         s_session_free(&p);
         s_result(self, peer, id, false, "stager out of memory");
@@ -400,6 +412,22 @@ s_session_of(stager_t *self, zframe_t *peer, const char *archive_id)
     return s;
 }
 
+/* Writes size bytes at offset; 0 or the errno of the failure (ENOSPC for a short write). */
+static int
+s_write_at(int fd, const uint8_t *data, size_t size, uint64_t offset)
+{
+    size_t done = 0;
+    while (done < size) {
+        ssize_t n = pwrite(fd, data + done, size - done, (off_t) (offset + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? errno : ENOSPC;
+        done += (size_t) n;
+    }
+    return 0;
+}
+
 static void
 s_on_data(stager_t *self, zframe_t *peer, tf_msg_stage_data_t *data)
 {
@@ -419,22 +447,58 @@ s_on_data(stager_t *self, zframe_t *peer, tf_msg_stage_data_t *data)
         s_refuse(self, s, why);
         return;
     }
-    size_t done = 0;
-    while (done < data->data.size) {
-        ssize_t n = pwrite(s->fd, data->data.data + done, data->data.size - done, (off_t) (s->received + done));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            snprintf(why, sizeof why, "cannot write to the holding disk %s: %s", holding_dir(self->holding),
-                     strerror(n < 0 ? errno : ENOSPC));
-            s_refuse(self, s, why);
-            return;
-        }
-        done += (size_t) n;
+    int e = s_write_at(s->fd, data->data.data, data->data.size, s->received);
+    if (e != 0) {
+        snprintf(why, sizeof why, "cannot write to the holding disk %s: %s", holding_dir(self->holding),
+                 strerror(e));
+        s_refuse(self, s, why);
+        return;
     }
     tf_checksum_update(s->sum, data->data.data, data->data.size);
     s->received += data->data.size;
     s_grant(self, s);
+}
+
+/* A part of the archive's file rows: appended to its sidecar tmp/<archive>.rows as one record
+   (tf_sidecar.h). Not counted against credit - the compressor holds the rows anyway and a
+   part is bounded - but counted as holding-disk space the session uses. */
+static void
+s_on_rows(stager_t *self, zframe_t *peer, tf_msg_stage_rows_t *rows)
+{
+    session_t *s = s_session_of(self, peer, rows->archive_id);
+    if (!s)
+        return;
+    char why[512];
+    if (rows->part != s->rows_parts + 1) {
+        snprintf(why, sizeof why, "file rows out of order: expected part %" PRIu64 ", got %" PRIu64,
+                 s->rows_parts + 1, rows->part);
+        s_refuse(self, s, why);
+        return;
+    }
+    tf_err_t err = {0};
+    if (s->rows_fd < 0 && holding_rows_open(self->holding, s->archive_id, &s->rows_fd, &err) != TF_OK) {
+        s_refuse(self, s, err.message);
+        return;
+    }
+    uint8_t *record = NULL;
+    size_t size = 0;
+    if (tf_sidecar_record(rows, &record, &size, &err) != TF_OK) {
+        s_refuse(self, s, err.message);
+        return;
+    }
+    int e = s_write_at(s->rows_fd, record, size, s->rows_size);
+    if (e == 0)
+        tf_checksum_update(s->rows_sum, record, size);
+    free(record);
+    if (e != 0) {
+        snprintf(why, sizeof why, "cannot write the file rows to the holding disk %s: %s",
+                 holding_dir(self->holding), strerror(e));
+        s_refuse(self, s, why);
+        return;
+    }
+    s->rows_size += size;
+    s->rows_parts++;
+    s->rows_count += rows->files_count;
 }
 
 static void
@@ -457,6 +521,22 @@ s_on_close(stager_t *self, zframe_t *peer, tf_msg_stage_close_t *close_msg)
         s_refuse(self, s, why);
         return;
     }
+    if (close_msg->rows_parts != s->rows_parts) {
+        snprintf(why, sizeof why, "file rows incomplete: received %" PRIu64 " parts, the compressor says %" PRIu64,
+                 s->rows_parts, close_msg->rows_parts);
+        s_refuse(self, s, why);
+        return;
+    }
+    if (s->rows_parts > 0 && s->rows_count != close_msg->files) {
+        snprintf(why, sizeof why, "file rows mismatch: received %" PRIu64 " rows for an archive of %" PRIu64
+                 " entries", s->rows_count, close_msg->files);
+        s_refuse(self, s, why);
+        return;
+    }
+    /* No parts: a compressor from before sidecars; the archive is kept without one. */
+    char rows_digest[TF_CHECKSUM_STRLEN] = "";
+    if (s->rows_parts > 0)
+        tf_checksum_format(s->rows_sum, rows_digest);
     holding_meta_t meta = {
         .archive_id = s->archive_id,
         .job_id = s->job_id,
@@ -467,11 +547,13 @@ s_on_close(stager_t *self, zframe_t *peer, tf_msg_stage_close_t *close_msg)
         .size = s->received,
         .files = close_msg->files,
         .bytes = close_msg->bytes,
+        .rows_size = s->rows_size,
+        .rows_checksum = rows_digest,
     };
     tf_err_t err = {0};
-    int fd = s->fd;
-    s->fd = -1;
-    if (holding_commit(self->holding, &meta, fd, &err) != TF_OK) {
+    int fd = s->fd, rows_fd = s->rows_fd;
+    s->fd = s->rows_fd = -1;
+    if (holding_commit(self->holding, &meta, fd, rows_fd, &err) != TF_OK) {
         s_refuse(self, s, err.message);
         return;
     }
@@ -488,6 +570,8 @@ s_on_close(stager_t *self, zframe_t *peer, tf_msg_stage_close_t *close_msg)
         .files = meta.files,
         .bytes = meta.bytes,
         .stager = self->advertise,
+        .rows_size = meta.rows_size,
+        .rows_checksum = meta.rows_size ? rows_digest : NULL,
     };
     if (announcer_send(self->announcer, &ready, &err) != TF_OK)
         tf_log_error("archive %s: %s (it is announced at the next start)", s->archive_id, err.message);
@@ -501,6 +585,7 @@ s_on_fetch(stager_t *self, zframe_t *peer, tf_msg_fetch_t *fetch)
     msg.fetch_data.archive_id = fetch->archive_id;
     msg.fetch_data.offset = fetch->offset;
     msg.fetch_data.data = (tf_bytes_t){self->fetch_buf, 0};
+    msg.fetch_data.rows = fetch->rows;
     size_t want = fetch->length < S_FETCH_MAX ? (size_t) fetch->length : S_FETCH_MAX;
     tf_err_t err = {0};
     const holding_meta_t *meta = holding_lookup(self->holding, fetch->archive_id);
@@ -509,6 +594,16 @@ s_on_fetch(stager_t *self, zframe_t *peer, tf_msg_fetch_t *fetch)
         s_unpark(self, fetch->archive_id, "the tape writer reads it (its job was retried)");
     if (!tf_id_safe_name(fetch->archive_id) || !meta)
         msg.fetch_data.error = "archive is not staged here";
+    else if (fetch->rows) {
+        /* the sidecar: read before the data, it does not mark the archive in use */
+        if (holding_read_rows(self->holding, fetch->archive_id, fetch->offset, self->fetch_buf, want, &got, &err)
+            != TF_OK)
+            msg.fetch_data.error = err.message;
+        else {
+            msg.fetch_data.data.size = got;
+            msg.fetch_data.eof = fetch->offset + got == meta->rows_size;
+        }
+    }
     else if (holding_read(self->holding, fetch->archive_id, fetch->offset, self->fetch_buf, want, &got, &err)
              != TF_OK)
         msg.fetch_data.error = err.message;
@@ -530,7 +625,8 @@ s_on_fetch(stager_t *self, zframe_t *peer, tf_msg_fetch_t *fetch)
         }
     }
     if (msg.fetch_data.error)
-        tf_log_warn("fetch of %s at %" PRIu64 ": %s", fetch->archive_id, fetch->offset, msg.fetch_data.error);
+        tf_log_warn("fetch of %s%s at %" PRIu64 ": %s", fetch->archive_id, fetch->rows ? " (file rows)" : "",
+                    fetch->offset, msg.fetch_data.error);
     s_send(self, peer, &msg);
 }
 
@@ -554,6 +650,7 @@ s_on_router(stager_t *self)
     switch (msg.type) {
     case TF_MSG_STAGE_OPEN: s_on_open(self, peer, &msg.stage_open); break;
     case TF_MSG_STAGE_DATA: s_on_data(self, peer, &msg.stage_data); break;
+    case TF_MSG_STAGE_ROWS: s_on_rows(self, peer, &msg.stage_rows); break;
     case TF_MSG_STAGE_CLOSE: s_on_close(self, peer, &msg.stage_close); break;
     case TF_MSG_FETCH: s_on_fetch(self, peer, &msg.fetch); break;
     default: {
@@ -604,6 +701,8 @@ s_announce(stager_t *self, const holding_meta_t *m)
             .files = m->files,
             .bytes = m->bytes,
             .stager = self->advertise,
+            .rows_size = m->rows_size,
+            .rows_checksum = m->rows_size ? m->rows_checksum : NULL,
         };
     tf_err_t err = {0};
     if (announcer_send(self->announcer, &ready, &err) != TF_OK)
@@ -736,16 +835,17 @@ s_file_size(stager_t *self, const char *folder, const char *id, const char *ext)
 /* stage_purge: deletes (or, dry run, lists) the job's ready archives and the partial files of
    its open sessions; the compressors of those sessions are told the archive was refused. The
    result names every file and the bytes freed. */
-static void
-s_on_purge(stager_t *self, tf_actor_t *actor, const tf_msg_work_t *work,
-           const tf_msg_stage_purge_t *purge)
+static int
+s_on_stage_purge(tf_actor_t *actor, const tf_msg_work_t *work, const tf_msg_t *payload, void *arg,
+                 tf_err_t *err)
 {
+    stager_t *self = arg;
+    const tf_msg_stage_purge_t *purge = &payload->stage_purge;
     tf_msg_t result = {.type = TF_MSG_STAGE_PURGE_RESULT};
     result.stage_purge_result.job_id = purge->job_id;
     s_purge_list_t list = {.result = &result.stage_purge_result};
     tf_msg_stage_purge_result_t in_use_result = {0};  /* its bytes are counted in result already */
     s_purge_list_t in_use_list = {.result = &in_use_result};
-    tf_err_t err = {0};
     int rc = TF_OK;
     zlist_t *ids = holding_ready_ids(self->holding);
     for (const char *id = ids ? zlist_first(ids) : NULL; id && rc == TF_OK; id = zlist_next(ids)) {
@@ -754,6 +854,8 @@ s_on_purge(stager_t *self, tf_actor_t *actor, const tf_msg_work_t *work,
             continue;
         uint64_t meta_size = s_file_size(self, "ready", id, ".meta");
         rc = s_purge_add(&list, "ready", id, ".data", m->size);
+        if (rc == TF_OK && m->rows_size > 0)
+            rc = s_purge_add(&list, "ready", id, ".rows", m->rows_size);
         if (rc == TF_OK)
             rc = s_purge_add(&list, "ready", id, ".meta", meta_size);
         if (rc == TF_OK)
@@ -771,13 +873,13 @@ s_on_purge(stager_t *self, tf_actor_t *actor, const tf_msg_work_t *work,
             rc = s_purge_add(&in_use_list, "ready", id, ".data", 0);
         if (rc == TF_OK && !purge->dry_run && in_use) {
             /* a tape writer may be reading it right now: deleted after its write */
-            rc = holding_park(self->holding, id, S_PURGED, &err);
+            rc = holding_park(self->holding, id, S_PURGED, err);
             if (rc == TF_OK)
                 tf_log_info("archive %s: in use by a tape writer; deleted with its job %s after its write", id,
                             purge->job_id);
         }
         else if (rc == TF_OK && !purge->dry_run) {
-            rc = holding_remove(self->holding, id, &err);
+            rc = holding_remove(self->holding, id, err);
             if (rc == TF_OK) {
                 zhashx_delete(self->fetched, id);
                 tf_log_info("archive %s: purged with its job %s", id, purge->job_id);
@@ -791,6 +893,8 @@ s_on_purge(stager_t *self, tf_actor_t *actor, const tf_msg_work_t *work,
         if (!s || s->closing || !s->job_id || strcmp(s->job_id, purge->job_id) != 0)
             continue;
         rc = s_purge_add(&list, "tmp", id, ".part", s->received);
+        if (rc == TF_OK && s->rows_size > 0)
+            rc = s_purge_add(&list, "tmp", id, ".rows", s->rows_size);
         if (rc == TF_OK && !purge->dry_run) {
             tf_log_info("archive %s: partial file purged with its job %s", id, purge->job_id);
             s_refuse(self, s, "its job was purged from the holding disk (tapeflow job purge)");
@@ -798,26 +902,20 @@ s_on_purge(stager_t *self, tf_actor_t *actor, const tf_msg_work_t *work,
     }
     zlistx_destroy(&open);
     if (rc == TF_ERR_NOMEM)
-        tf_err_set(&err, rc, "out of memory listing the job's files");
+        tf_err_set(err, rc, "out of memory listing the job's files");
     list.result->files = list.rows;
     list.result->files_count = list.count;
     list.result->in_use = in_use_list.rows;
     list.result->in_use_count = in_use_list.count;
-    uint8_t *data = NULL;
-    size_t size = 0;
     if (rc == TF_OK)
-        rc = tf_msg_encode(&result, &data, &size, &err);
-    if (rc == TF_OK)
-        tf_actor_done(actor, work, data, size);
-    else
-        tf_actor_failed(actor, work, tf_actor_status_retryable(rc), err.message);
-    free(data);
+        rc = tf_actor_set_result_msg(actor, &result, err);
     for (size_t i = 0; i < list.count; i++)
         free(list.rows[i].path);
     free(list.rows);
     for (size_t i = 0; i < in_use_list.count; i++)
         free(in_use_list.rows[i].path);
     free(in_use_list.rows);
+    return rc;
 }
 
 /* Archives purged while a tape writer read them: deleted once nobody fetched them for
@@ -844,6 +942,28 @@ s_purge_deferred(stager_t *self, int64_t now)
     zlist_destroy(&ids);
 }
 
+/* archive_release: the archive is on tape and in the catalog; its space is free again. */
+static int
+s_on_archive_release(tf_actor_t *actor, const tf_msg_work_t *work, const tf_msg_t *payload, void *arg,
+                     tf_err_t *err)
+{
+    stager_t *self = arg;
+    const char *id = payload->archive_release.archive_id;
+    int rc = tf_id_safe_name(id) ? holding_remove(self->holding, id, err)
+                                 : tf_err_set(err, TF_ERR_INVALID, "archive id '%s' is not valid", id);
+    if (rc != TF_OK)
+        return rc;
+    zhashx_delete(self->fetched, id);
+    tf_log_info("archive %s: released (on tape and in the catalog); deleted", id);
+    return TF_OK;
+}
+
+static const tf_actor_route_t s_routes[] = {
+    {TF_MSG_ARCHIVE_RELEASE, s_on_archive_release},
+    {TF_MSG_STAGE_PURGE, s_on_stage_purge},
+    TF_ACTOR_ROUTES_END
+};
+
 static void
 s_on_work(stager_t *self, tf_actor_t *actor)
 {
@@ -855,40 +975,9 @@ s_on_work(stager_t *self, tf_actor_t *actor)
             tf_log_warn("ignored a bad work item: %s", err.message);
         return;
     }
-    tf_msg_t payload;
-    rc = tf_msg_decode(work.work.payload.data, work.work.payload.size, &payload, &err);
-    if (rc == TF_OK && payload.type == TF_MSG_STAGE_PURGE) {
-        s_on_purge(self, actor, &work.work, &payload.stage_purge);
-        tf_msg_clear(&payload);
-        tf_msg_clear(&work);
-        s_grant_all(self);
-        return;
-    }
-    if (rc == TF_OK && payload.type != TF_MSG_ARCHIVE_RELEASE) {
-        rc = tf_err_set(&err, TF_ERR_PROTO, "expected archive_release or stage_purge, got %s",
-                        tf_msg_type_name(payload.type));
-        tf_msg_clear(&payload);
-    }
-    if (rc != TF_OK) {
-        tf_actor_failed(actor, &work.work, false, err.message);
-        tf_msg_clear(&work);
-        return;
-    }
-    const char *id = payload.archive_release.archive_id;
-    if (!tf_id_safe_name(id))
-        rc = tf_err_set(&err, TF_ERR_INVALID, "archive id '%s' is not valid", id);
-    else
-        rc = holding_remove(self->holding, id, &err);
-    if (rc == TF_OK) {
-        zhashx_delete(self->fetched, id);
-        tf_log_info("archive %s: released (on tape and in the catalog); deleted", id);
-        tf_actor_done(actor, &work.work, NULL, 0);
-    }
-    else
-        tf_actor_failed(actor, &work.work, tf_actor_status_retryable(rc), err.message);
-    tf_msg_clear(&payload);
+    tf_actor_dispatch(actor, s_routes, &work.work, self);
     tf_msg_clear(&work);
-    s_grant_all(self);
+    s_grant_all(self);  /* a release or purge may have freed space a waiting archive needs */
 }
 
 /* ------------------------------------------------------------------ waiting for space */

@@ -27,7 +27,7 @@ main(int argc, char **argv)
         return 1;
     }
     tf_log_info("tape writer for drive %s ready", tapewriter_drive_name(tw));
-    rc = tf_actor_run(actor, tapewriter_handle, tw);
+    rc = tf_actor_run(actor, tapewriter_routes, tw);
     tf_actor_destroy(&actor);
     tapewriter_destroy(&tw);
     tf_main_fini(&m);

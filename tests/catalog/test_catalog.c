@@ -554,6 +554,72 @@ test_malformed(void **state)
     tf_msg_clear(&q);
 }
 
+/* The route table tapeflow-catalog runs: refusals by the runtime (garbage, a message the
+   catalog does not take) and by the catalog (an unknown op) reach the item's job as they do
+   through catalog_handle_item; updates and queries are applied. */
+static void
+test_routes(void **state)
+{
+    fx_t *fx = *state;
+    tf_err_t err = {0};
+    tf_msg_work_t work = {.item_id = "r1", .service = "catalog", .job_id = "JR1", .attempt = 1,
+                          .payload = {(uint8_t *) "garbage", 7}};
+    int rc = tf_actor_route(NULL, catalog_routes, &work, fx->cat, &err);
+    assert_int_equal(rc, TF_ERR_PROTO);
+    assert_false(tf_actor_status_retryable(rc));
+    assert_non_null(strstr(err.message, "item r1: malformed payload for the catalog service: "));
+    s_job_t j = s_get(fx, "JR1");
+    assert_string_equal(j.status, "failed");
+    assert_string_equal(j.stage, "catalog");
+    assert_non_null(strstr(j.detail, "malformed payload"));
+
+    tf_msg_t hb = {.type = TF_MSG_HEARTBEAT};
+    uint8_t *data = NULL;
+    size_t size = 0;
+    assert_int_equal(tf_msg_encode(&hb, &data, &size, &err), TF_OK);
+    work = (tf_msg_work_t){.item_id = "r2", .service = "catalog", .job_id = "JR2", .attempt = 1,
+                           .payload = {data, size}};
+    assert_int_equal(tf_actor_route(NULL, catalog_routes, &work, fx->cat, &err), TF_ERR_PROTO);
+    assert_string_equal(err.message, "item r2: the catalog service does not handle heartbeat messages (it takes "
+                                     "cat_job, cat_files, cat_written, cat_volume or cat_query)");
+    free(data);
+    j = s_get(fx, "JR2");
+    assert_string_equal(j.status, "failed");
+    assert_non_null(strstr(j.detail, "does not handle heartbeat"));
+
+    /* the catalog's own refusal, for the job the message names */
+    tf_msg_t m = s_job_op("JR3", "explode", 0);
+    assert_int_equal(tf_msg_encode(&m, &data, &size, &err), TF_OK);
+    work = (tf_msg_work_t){.item_id = "r3", .service = "catalog", .attempt = 1, .payload = {data, size}};
+    assert_int_equal(tf_actor_route(NULL, catalog_routes, &work, fx->cat, &err), TF_ERR_INVALID);
+    free(data);
+    j = s_get(fx, "JR3");
+    assert_string_equal(j.status, "failed");
+    assert_non_null(strstr(j.detail, "unknown op 'explode'"));
+
+    /* an update and a query go through */
+    s_create(fx, "JR4", 0);
+    m = s_job_op("JR4", "stage", 0);
+    m.cat_job.stage = "scan";
+    assert_int_equal(tf_msg_encode(&m, &data, &size, &err), TF_OK);
+    work = (tf_msg_work_t){.item_id = "r4", .service = "catalog", .attempt = 1, .payload = {data, size}};
+    assert_int_equal(tf_actor_route(NULL, catalog_routes, &work, fx->cat, &err), TF_OK);
+    free(data);
+    j = s_get(fx, "JR4");
+    assert_string_equal(j.stage, "scan");
+    tf_msg_t q = {.type = TF_MSG_CAT_QUERY};
+    q.cat_query = (tf_msg_cat_query_t){.query = "job", .job_id = "JR4"};
+    assert_int_equal(tf_msg_encode(&q, &data, &size, &err), TF_OK);
+    work = (tf_msg_work_t){.item_id = "r5", .service = "catalog", .attempt = 1, .payload = {data, size}};
+    assert_int_equal(tf_actor_route(NULL, catalog_routes, &work, fx->cat, &err), TF_OK);
+    q.cat_query.job_id = "J-nope";
+    free(data);
+    assert_int_equal(tf_msg_encode(&q, &data, &size, &err), TF_OK);
+    work.payload = (tf_bytes_t){data, size};
+    assert_int_equal(tf_actor_route(NULL, catalog_routes, &work, fx->cat, &err), TF_ERR_NOTFOUND);
+    free(data);
+}
+
 static void
 test_reopen(void **state)
 {
@@ -652,6 +718,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_stage_order, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_queries, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_malformed, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_routes, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_reopen, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_big_batch, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_cancel_and_retry, s_setup, s_teardown),

@@ -186,7 +186,7 @@ test_job_lifecycle_and_cli(void **state)
     /* The CLI. */
     char *out = NULL;
     assert_int_equal(s_cli(fx, &out, "jobs", "--json", NULL), 0);
-    assert_non_null(strstr(out, "{\"jobs\":[{\"job_id\":\"J20261121-105011-3fa2\""));
+    assert_non_null(strstr(out, "{\"schema\":1,\"jobs\":[{\"job_id\":\"J20261121-105011-3fa2\""));
     assert_non_null(strstr(out, "\"status\":\"completed\""));
     assert_non_null(strstr(out, "\"files_done\":3,\"files_total\":3"));
     assert_non_null(strstr(out, "\"truncated\":false"));
@@ -287,7 +287,7 @@ test_nothing_answers(void **state)
     assert_non_null(strstr(out, "tapeflow up"));
     free(out);
     assert_int_equal(s_cli(&nobody, &out, "jobs", "--json", "--timeout", "1", NULL), 1);
-    assert_non_null(strstr(out, "{\"error\":\"broker not reachable"));
+    assert_non_null(strstr(out, "{\"schema\":1,\"error\":\"broker not reachable"));
     free(out);
     tf_teststack_destroy(&nobody.stack);
 }

@@ -226,7 +226,7 @@ test_kill_stages_mid_job(void **state)
     char *out = NULL;
     assert_int_equal(s_cli(fx, &out, "backup", src, "--json", NULL), 0);
     char job[128];
-    assert_non_null(s_json_str(out, "job", job, sizeof job));
+    assert_non_null(s_json_str(out, "job_id", job, sizeof job));
     free(out);
 
     /* A compressor while the first archives stream, then the stager, then the tape writer

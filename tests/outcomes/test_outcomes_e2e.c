@@ -315,7 +315,7 @@ test_job_events_on_the_bus(void **state)
     char *out = NULL;
     assert_int_equal(s_cli(fx, &out, "backup", src, "--json", NULL), 0);
     char job[128];
-    assert_non_null(tf_test_json_str(out, "job", job, sizeof job));
+    assert_non_null(tf_test_json_str(out, "job_id", job, sizeof job));
     free(out);
     free(s_wait_job(fx, job, "\"scanned\":true"));
 

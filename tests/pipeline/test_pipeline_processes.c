@@ -1,8 +1,9 @@
 /*  broker + scanner + 2 compressors + stager as real processes (no tape writer, no catalog):
     a scan job for a generated tree ends with every group staged and queued for tape
     ("<archive>-tape" items), each staged file lists with GNU tar, and every scanned entry is
-    in exactly one archive - also when a compressor is SIGKILLed mid-archive and the stager is
-    SIGKILLed mid-job (both restarted, as `tapeflow up` would). */
+    in exactly one archive, whose file rows sidecar lists exactly its entries - also when a
+    compressor is SIGKILLed mid-archive and the stager is SIGKILLed mid-job (both restarted, as
+    `tapeflow up` would). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,7 @@
 #include "tf_client.h"
 #include "tf_clock.h"
 #include "tf_pipeline_ids.h"
+#include "tf_sidecar.h"
 #include "tf_testproc.h"
 #include "tf_teststack.h"
 
@@ -192,22 +194,63 @@ s_wait_mid_stream(fx_t *f, int timeout_ms)
         tf_clock_sleep_ms(10);
 }
 
+/* A binary file into a heap buffer; NULL when missing. */
+static uint8_t *
+s_read_bytes(const char *path, size_t *size)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    uint8_t *buf = malloc((size_t) n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t) n, fp), (size_t) n);
+    fclose(fp);
+    *size = (size_t) n;
+    return buf;
+}
+
 static void
 s_check_staged(fx_t *f)
 {
-    /* every group arrived; each lists with tar; every entry is in exactly one archive */
+    /* every group arrived; each lists with tar; every entry is in exactly one archive; its
+       file rows sidecar has a row for each entry, in the archive's order */
     uint64_t listed = 0;
     for (int i = 0; i < f->narchives; i++) {
         char cmd[600], *out = NULL;
         snprintf(cmd, sizeof cmd, "tar --zstd -tf %s/ready/%s.data", f->staging, f->archives[i]);
         if (pt_sh(cmd, &out) != 0)
             fail_msg("tar cannot list %s", f->archives[i]);
+        uint64_t entries = 0;
         for (char *line = out; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
-            listed++;
+            entries++;
+        char path[600];
+        snprintf(path, sizeof path, "%s/ready/%s.rows", f->staging, f->archives[i]);
+        size_t size = 0;
+        uint8_t *rows = s_read_bytes(path, &size);
+        if (!rows)
+            fail_msg("%s has no file rows sidecar", f->archives[i]);
+        tf_err_t err = {0};
+        tf_sidecar_t *sidecar = tf_sidecar_parse(rows, size, f->archives[i], &err);
+        if (!sidecar)
+            fail_msg("%s", err.message);
+        assert_int_equal(tf_sidecar_count(sidecar), entries);
+        char *first_line_end = strchr(out, '\n');
+        if (first_line_end && entries > 0) {  /* tar lists folders with a trailing '/' */
+            *first_line_end = '\0';
+            size_t n = strlen(tf_sidecar_rows(sidecar)[0].path);
+            assert_int_equal(strncmp(out, tf_sidecar_rows(sidecar)[0].path, n), 0);
+        }
+        tf_sidecar_destroy(&sidecar);
+        free(rows);
+        listed += entries;
         free(out);
     }
     assert_int_equal(listed, f->entries);
-    /* nothing else in ready/ (2 files per archive), nothing left in tmp/ */
+    /* nothing else in ready/ (3 files per archive: data, meta and the file rows sidecar),
+       nothing left in tmp/ */
     char p[300];
     snprintf(p, sizeof p, "%s/ready", f->staging);
     DIR *d = opendir(p);
@@ -217,7 +260,7 @@ s_check_staged(fx_t *f)
         if (de->d_name[0] != '.')
             files++;
     closedir(d);
-    assert_int_equal(files, 2 * f->narchives);
+    assert_int_equal(files, 3 * f->narchives);
     /* every compress item completed */
     for (int i = 0; i < f->narchives; i++) {
         char state[32];

@@ -135,6 +135,17 @@ test_catalog_deleted_then_rebuilt_from_tape(void **state)
     assert_true(archives >= 3);
     uint64_t data_blocks = blocks - 2 * archives;
     long entries = tf_tree_entries(src);
+    /* Every index came from the archive's file rows sidecar (issue 9): the tape writer did not
+       ask the catalog for rows. */
+    char log[PATH_MAX + 80];
+    char *text = tf_test_read_file(tf_teststack_log(fx->stack, "tapewriter.1", log, sizeof log));
+    assert_non_null(text);
+    char written[256];
+    snprintf(written, sizeof written, "archive %s-g00001 written", job);
+    assert_non_null(strstr(text, written));
+    assert_null(strstr(text, "asking the catalog once"));
+    assert_null(strstr(text, "without its file index"));
+    free(text);
 
     /* The catalog is lost. */
     if (tf_teststack_down(fx->stack, why, sizeof why) != 0)

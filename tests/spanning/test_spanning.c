@@ -556,11 +556,11 @@ test_write_error_next_volume(void **state)
     assert_int_equal(on1, 1);
     assert_int_equal(on2, 1);
     assert_int_equal(s_cli(fx, &out, "tape", "list", "--json", NULL), 0);
-    at = strstr(out, "{\"label\":\"TF0001L6\"");
+    at = strstr(out, "{\"volume\":\"TF0001L6\"");
     assert_non_null(at);
     assert_int_equal(strncmp(strstr(at, "\"state\":"), "\"state\":\"error\"", 15), 0);
     assert_int_equal(strncmp(strstr(at, "\"write_errors\":"), "\"write_errors\":1", 16), 0);
-    at = strstr(out, "{\"label\":\"TF0002L6\"");
+    at = strstr(out, "{\"volume\":\"TF0002L6\"");
     assert_non_null(at);
     assert_int_equal(strncmp(strstr(at, "\"state\":"), "\"state\":\"appendable\"", 20), 0);
     free(out);
@@ -578,7 +578,7 @@ test_write_error_next_volume(void **state)
 
     s_cli_ok(fx, "tape clear", "tape", "clear", "TF0001L6", NULL);
     assert_int_equal(s_cli(fx, &out, "tape", "list", "--json", NULL), 0);
-    at = strstr(out, "{\"label\":\"TF0001L6\"");
+    at = strstr(out, "{\"volume\":\"TF0001L6\"");
     assert_non_null(at);
     assert_int_equal(strncmp(strstr(at, "\"state\":"), "\"state\":\"appendable\"", 20), 0);
     free(out);
@@ -621,10 +621,10 @@ test_write_error_no_changer(void **state)
     }
     assert_true(mounted);
     assert_int_equal(s_cli(fx, &out, "tape", "list", "--json", NULL), 0);
-    const char *at = strstr(out, "{\"label\":\"TF0001L6\"");
+    const char *at = strstr(out, "{\"volume\":\"TF0001L6\"");
     assert_non_null(at);
     assert_int_equal(strncmp(strstr(at, "\"state\":"), "\"state\":\"error\"", 15), 0);
-    assert_non_null(strstr(out, "{\"label\":\"TF0002L6\""));
+    assert_non_null(strstr(out, "{\"volume\":\"TF0002L6\""));
     free(out);
 }
 

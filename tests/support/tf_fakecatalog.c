@@ -18,6 +18,7 @@ struct _tf_fakecatalog_t {
     atomic_bool stop;
     tf_msg_t written[S_MAX_WRITTEN];
     size_t count;
+    size_t file_queries;     /* cat_query archive_files asked */
 };
 
 static void
@@ -78,9 +79,13 @@ s_item(tf_fakecatalog_t *self, tf_msg_t *work)
         tf_actor_done(self->actor, &work->work, "", 0);
     }
     else if (payload.type == TF_MSG_CAT_QUERY && payload.cat_query.query
-             && strcmp(payload.cat_query.query, "archive_files") == 0)
-        /* No file rows here: like a catalog without them, the tape writer writes no index. */
+             && strcmp(payload.cat_query.query, "archive_files") == 0) {
+        /* No file rows here: a tape writer that needs the catalog's rows writes no index. */
+        pthread_mutex_lock(&self->lock);
+        self->file_queries++;
+        pthread_mutex_unlock(&self->lock);
         tf_actor_failed(self->actor, &work->work, false, "the fake catalog keeps no file rows");
+    }
     else if (payload.type == TF_MSG_CAT_QUERY)
         s_answer_archives(self, &payload.cat_query, &work->work);
     else
@@ -149,6 +154,15 @@ tf_fakecatalog_written(tf_fakecatalog_t *self, size_t i, tf_msg_cat_written_t *o
     size_t n = self->count;
     if (out && i < n)
         *out = self->written[i].cat_written;
+    pthread_mutex_unlock(&self->lock);
+    return n;
+}
+
+size_t
+tf_fakecatalog_file_queries(tf_fakecatalog_t *self)
+{
+    pthread_mutex_lock(&self->lock);
+    size_t n = self->file_queries;
     pthread_mutex_unlock(&self->lock);
     return n;
 }

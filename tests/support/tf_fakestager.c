@@ -17,6 +17,8 @@ typedef struct {
     char *id;
     uint8_t *data;
     size_t size;
+    uint8_t *rows;       /* the file rows sidecar; NULL: none */
+    size_t rows_size;
 } s_archive_t;
 
 struct _tf_fakestager_t {
@@ -30,6 +32,7 @@ struct _tf_fakestager_t {
     tf_fakestager_hook_fn *hook;
     void *hook_arg;
     int requests;
+    int rows_requests;
 };
 
 static void
@@ -37,6 +40,8 @@ s_answer(tf_fakestager_t *self, zframe_t *rid, const tf_msg_fetch_t *fetch)
 {
     pthread_mutex_lock(&self->lock);
     self->requests++;
+    if (fetch->rows)
+        self->rows_requests++;
     int delay = self->delay_ms;
     tf_fakestager_hook_fn *hook = self->hook;
     void *hook_arg = self->hook_arg;
@@ -50,7 +55,20 @@ s_answer(tf_fakestager_t *self, zframe_t *rid, const tf_msg_fetch_t *fetch)
     tf_msg_t reply = {.type = TF_MSG_FETCH_DATA};
     reply.fetch_data.archive_id = fetch->archive_id;
     reply.fetch_data.offset = fetch->offset;
-    if (!a || fetch->offset > a->size)
+    reply.fetch_data.rows = fetch->rows;
+    if (a && fetch->rows) {
+        if (!a->rows || fetch->offset > a->rows_size)
+            reply.fetch_data.error = "no file rows sidecar";
+        else {
+            uint64_t len = a->rows_size - fetch->offset;
+            if (len > fetch->length)
+                len = fetch->length;
+            reply.fetch_data.data.data = a->rows + fetch->offset;
+            reply.fetch_data.data.size = (size_t) len;
+            reply.fetch_data.eof = fetch->offset + len == a->rows_size;
+        }
+    }
+    else if (!a || fetch->offset > a->size)
         reply.fetch_data.error = "no such archive";
     else {
         uint64_t len = a->size - fetch->offset;
@@ -122,6 +140,7 @@ tf_fakestager_destroy(tf_fakestager_t **self_p)
     for (int i = 0; i < self->count; i++) {
         free(self->archives[i].id);
         free(self->archives[i].data);
+        free(self->archives[i].rows);
     }
     pthread_mutex_destroy(&self->lock);
     free(self);
@@ -142,7 +161,7 @@ tf_fakestager_add(tf_fakestager_t *self, const char *archive_id, const void *dat
     pthread_mutex_lock(&self->lock);
     int rc = -1;
     if (self->count < S_MAX_ARCHIVES) {
-        self->archives[self->count++] = (s_archive_t){id, copy, size};
+        self->archives[self->count++] = (s_archive_t){id, copy, size, NULL, 0};
         rc = 0;
     }
     pthread_mutex_unlock(&self->lock);
@@ -150,6 +169,26 @@ tf_fakestager_add(tf_fakestager_t *self, const char *archive_id, const void *dat
         free(id);
         free(copy);
     }
+    return rc;
+}
+
+int
+tf_fakestager_add_rows(tf_fakestager_t *self, const char *archive_id, const void *data, size_t size)
+{
+    pthread_mutex_lock(&self->lock);
+    int rc = -1;
+    for (int i = 0; i < self->count; i++)  /* every entry of the id: a test may add one twice */
+        if (strcmp(self->archives[i].id, archive_id) == 0) {
+            uint8_t *copy = malloc(size ? size : 1);
+            if (!copy)
+                break;
+            memcpy(copy, data, size);
+            free(self->archives[i].rows);
+            self->archives[i].rows = copy;
+            self->archives[i].rows_size = size;
+            rc = 0;
+        }
+    pthread_mutex_unlock(&self->lock);
     return rc;
 }
 
@@ -175,6 +214,15 @@ tf_fakestager_requests(tf_fakestager_t *self)
 {
     pthread_mutex_lock(&self->lock);
     int n = self->requests;
+    pthread_mutex_unlock(&self->lock);
+    return n;
+}
+
+int
+tf_fakestager_rows_requests(tf_fakestager_t *self)
+{
+    pthread_mutex_lock(&self->lock);
+    int n = self->rows_requests;
     pthread_mutex_unlock(&self->lock);
     return n;
 }

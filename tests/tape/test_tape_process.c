@@ -2,7 +2,9 @@
     (ROUTER answering fetch) and an in-test fake catalog: archives written, verified, recorded
     and released; idempotent redelivery; label refusals that fail items for good; a verify that
     catches a corrupted read (retried, nothing released); underruns with a slow stager and none
-    with a fast one; restore through a tape_restore item; and `tapeflow tape label|info|dump`
+    with a fast one; restore through a tape_restore item; the on-tape index built from the
+    archive's file rows sidecar fetched from the stager while the catalog knows no rows (and,
+    without a usable sidecar, one catalog query, no poll); and `tapeflow tape label|info|dump`
     (dump piped into GNU tar: the archive data of a tape file is a .tar.zst). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +26,8 @@
 #include "tf_fakecatalog.h"
 #include "tf_fakestager.h"
 #include "tf_fs.h"
+#include "tapefile.h"
+#include "tf_sidecar.h"
 #include "tf_testproc.h"
 #include "tf_teststack.h"
 #include "tgt_harness.h"
@@ -36,7 +40,7 @@ typedef struct {
     char stager_ep[200];
     char image[200];
     char src[200];
-    char url[600];           /* tgt's iscsi:// drive; empty: the sim drive DIR/tape.img */
+    char url[600];   /* the drive: sim:IMAGE?capacity=64M plus options, or tgt's iscsi:// */
     tf_client_t *client;
     tf_config_t *cfg;
     tf_fakestager_t *stager;
@@ -51,7 +55,8 @@ static void
 s_start(fixture_t *f, const char *drive_opts, int max_attempts, int depth)
 {
     char url[700], attempts[64], fetch_depth[64];
-    if (!f->url[0])
+    bool sim = strncmp(f->url, "iscsi:", 6) != 0;
+    if (sim)
         snprintf(url, sizeof url, "drives/tape0/url=sim:${dir}/tape.img?capacity=64M%s", drive_opts);
     else
         snprintf(url, sizeof url, "drives/tape0/url=%s", f->url);
@@ -71,6 +76,8 @@ s_start(fixture_t *f, const char *drive_opts, int max_attempts, int depth)
     snprintf(f->stager_ep, sizeof f->stager_ep, "ipc://%s/run/stager.sock", f->dir);
     snprintf(f->image, sizeof f->image, "%s/tape.img", f->dir);
     snprintf(f->src, sizeof f->src, "%s/src", f->dir);
+    if (sim)
+        snprintf(f->url, sizeof f->url, "sim:%s?capacity=64M%s", f->image, drive_opts);
     tf_err_t err = {0};
     f->cfg = tf_config_open(tf_teststack_config(f->stack), &err);
     assert_non_null(f->cfg);
@@ -265,13 +272,13 @@ s_make_tree(fixture_t *f)
 }
 
 /* Two archives written, verified, recorded, released, read back and restored. drive_opts: sim
-   options (f->url set for tgt). Each archive is exactly one tape file: the label and
+   options (f->url already set for tgt). Each archive is exactly one tape file: the label and
    2 archives are 3 tape files, whatever the drive (issue 8 item 15: on tgt an empty tape file
    came before every archive). */
 static void
 s_multi_archive(fixture_t *f, const char *drive_opts)
 {
-    bool sim = !f->url[0];
+    bool sim = strncmp(f->url, "iscsi:", 6) != 0;
     s_start(f, drive_opts, 3, 4);
     s_label(f, "TF0001", "default");
     s_make_tree(f);
@@ -590,6 +597,165 @@ test_verify_failure_is_retried(void **state)
     free(data);
 }
 
+/* --- the index from the file rows sidecar ------------------------------------------------ */
+
+static tf_msg_file_row_t s_rows[] = {
+    {.path = "docs", .type = "dir", .mode = 0755, .mtime = 1795258211},
+    {.path = "docs/readme.txt", .type = "file", .size = 8, .mode = 0644, .mtime = 1795258212,
+     .checksum = "xxh128:0123456789abcdef0123456789abcdef", .offset = 1024},
+    {.path = "docs/big.bin", .type = "file", .size = 700000, .mode = 0600, .mtime = 1795258213,
+     .offset = 2560, .user = "alice"},
+};
+
+/* The sidecar of archive_id holding s_rows in two parts (2 rows, 1 row), as a stager keeps it;
+   *size its bytes (caller frees). */
+static uint8_t *
+s_sidecar(const char *archive_id, size_t *size)
+{
+    tf_msg_stage_rows_t parts[] = {
+        {.archive_id = (char *) archive_id, .part = 1, .files = &s_rows[0], .files_count = 2},
+        {.archive_id = (char *) archive_id, .part = 2, .files = &s_rows[2], .files_count = 1},
+    };
+    uint8_t *out = NULL;
+    *size = 0;
+    for (size_t i = 0; i < 2; i++) {
+        uint8_t *record = NULL;
+        size_t n = 0;
+        assert_int_equal(tf_sidecar_record(&parts[i], &record, &n, NULL), TF_OK);
+        out = realloc(out, *size + n);
+        memcpy(out + *size, record, n);
+        *size += n;
+        free(record);
+    }
+    return out;
+}
+
+/* Offers archive group g like s_offer, with 3 entries and, when sidecar, the sidecar of
+   s_rows (announced with checksum, or a wrong one). */
+static void
+s_offer_rows(fixture_t *f, int g, const void *data, size_t size, const uint8_t *sidecar, size_t sidecar_size,
+             const char *rows_checksum, char *archive_id, size_t idsize)
+{
+    snprintf(archive_id, idsize, "%s-g%05d", JOB, g);
+    assert_int_equal(tf_fakestager_add(f->stager, archive_id, data, size), 0);
+    if (sidecar)
+        assert_int_equal(tf_fakestager_add_rows(f->stager, archive_id, sidecar, sidecar_size), 0);
+    char sum[40];
+    tt_checksum(data, size, sum);
+    tf_msg_t msg = {.type = TF_MSG_ARCHIVE_READY};
+    msg.archive_ready = (tf_msg_archive_ready_t){
+        .archive_id = archive_id, .job_id = JOB, .group_no = (uint64_t) g, .pool = "default",
+        .compression = "zstd", .size = size, .checksum = sum, .files = 3, .bytes = size,
+        .stager = f->stager_ep, .rows_size = sidecar ? sidecar_size : 0,
+        .rows_checksum = sidecar ? (char *) rows_checksum : NULL};
+    char item[200];
+    snprintf(item, sizeof item, "%s-tape", archive_id);
+    tf_msg_t reply;
+    tf_err_t err = {0};
+    if (tf_client_submit_msg(f->client, "tape", item, JOB, &msg, &reply, 5000, &err) != TF_OK)
+        fail_msg("submit: %s", err.message);
+    tf_msg_clear(&reply);
+}
+
+/* Reads the index records of tape file `file`: how many rows, and their paths joined by '|'. */
+static size_t
+s_tape_index(fixture_t *f, uint64_t file, char *paths, size_t psize)
+{
+    tf_err_t err = {0};
+    tf_drive_t *d = tf_drive_open(f->url, &err);
+    if (!d)
+        fail_msg("open %s: %s", f->url, err.message);
+    tapefile_reader_t *r = tapefile_reader_open(d, file, &err);
+    if (!r)
+        fail_msg("tape file %" PRIu64 ": %s", file, err.message);
+    assert_int_equal(tapefile_reader_skip_data(r, &err), TF_OK);
+    const tapefile_trailer_t *t = tapefile_reader_trailer(r);
+    size_t rows = 0;
+    paths[0] = '\0';
+    for (;;) {
+        tf_msg_t msg;
+        if (tapefile_reader_index_next(r, &msg, &err) != TF_OK)
+            fail_msg("index of tape file %" PRIu64 ": %s", file, err.message);
+        if (msg.type == TF_MSG_NONE)
+            break;
+        for (size_t i = 0; i < msg.cat_files.files_count; i++) {
+            size_t used = strlen(paths);
+            snprintf(paths + used, psize - used, "%s%s", used ? "|" : "", msg.cat_files.files[i].path);
+        }
+        rows += msg.cat_files.files_count;
+        tf_msg_clear(&msg);
+    }
+    assert_int_equal(t->has_index, rows > 0);
+    if (rows > 0)
+        assert_int_equal(t->index_rows, rows);
+    tapefile_reader_destroy(&r);
+    tf_drive_destroy(&d);
+    return rows;
+}
+
+/* Issue 9 item 4: the index comes from the sidecar fetched like the data, while the catalog
+   knows no rows at all (the fake catalog fails every archive_files query) - and the tape
+   writer does not even ask it. An archive without a sidecar (staged before sidecars) costs one
+   catalog query, not a poll, and is written without index when the catalog has no rows
+   either; a sidecar that does not check out is treated the same way. */
+static void
+test_index_from_sidecar(void **state)
+{
+    fixture_t *f = *state;
+    s_start(f, "", 3, 4);
+    s_label(f, "TF0001", "default");
+    s_make_tree(f);
+    const char *names[] = {"docs", "docs/readme.txt", "docs/big.bin", NULL};
+    size_t size = 0;
+    uint8_t *tar = tt_archive_tree(f->src, names, true, &size);
+    char a1[128], a2[128], a3[128], item[200], reason[1024], paths[4096];
+    size_t sidecar_size = 0;
+    uint8_t *sidecar = s_sidecar(JOB "-g00001", &sidecar_size);
+    char rows_sum[40];
+    tt_checksum(sidecar, sidecar_size, rows_sum);
+
+    s_offer_rows(f, 1, tar, size, sidecar, sidecar_size, rows_sum, a1, sizeof a1);
+    snprintf(item, sizeof item, "%s-tape", a1);
+    if (strcmp(s_wait(f, item, reason, sizeof reason, NULL), "done") != 0)
+        fail_msg("%s: %s", item, reason);
+    assert_true(tf_fakestager_rows_requests(f->stager) >= 1);
+    assert_int_equal(tf_fakecatalog_file_queries(f->catalog), 0);  /* no catalog round trip for rows */
+    assert_int_equal(s_tape_index(f, 1, paths, sizeof paths), 3);
+    assert_string_equal(paths, "docs|docs/readme.txt|docs/big.bin");
+
+    /* Staged before sidecars: one catalog query (which has no rows here), then no index. */
+    s_offer_rows(f, 2, tar, size, NULL, 0, NULL, a2, sizeof a2);
+    snprintf(item, sizeof item, "%s-tape", a2);
+    if (strcmp(s_wait(f, item, reason, sizeof reason, NULL), "done") != 0)
+        fail_msg("%s: %s", item, reason);
+    assert_int_equal(tf_fakecatalog_file_queries(f->catalog), 1);
+    assert_int_equal(s_tape_index(f, 2, paths, sizeof paths), 0);
+
+    /* A sidecar whose bytes are not what the stager announced: not used; one query, no index. */
+    uint8_t *other = s_sidecar(JOB "-g00003", &sidecar_size);
+    s_offer_rows(f, 3, tar, size, other, sidecar_size, rows_sum, a3, sizeof a3);
+    snprintf(item, sizeof item, "%s-tape", a3);
+    if (strcmp(s_wait(f, item, reason, sizeof reason, NULL), "done") != 0)
+        fail_msg("%s: %s", item, reason);
+    assert_int_equal(tf_fakecatalog_file_queries(f->catalog), 2);
+    assert_int_equal(s_tape_index(f, 3, paths, sizeof paths), 0);
+
+    s_drain_events(f, 300);
+    assert_null(strstr(f->events, "archive " JOB "-g00001 is written without its file index"));
+    assert_non_null(strstr(f->events, "archive " JOB "-g00002 is written without its file index: cannot ask "
+                                      "the catalog for the file rows"));
+    assert_non_null(strstr(f->events, "archive " JOB "-g00003 is written without its file index"));
+    char log[PATH_MAX + 80];
+    char *text = tf_test_read_file(tf_teststack_log(f->stack, "tapewriter", log, sizeof log));
+    assert_non_null(text);
+    assert_non_null(strstr(text, "archive " JOB "-g00003: its file rows sidecar on the stager cannot be used"));
+    assert_non_null(strstr(text, "archive " JOB "-g00002 was staged without its file rows sidecar"));
+    free(text);
+    free(other);
+    free(sidecar);
+    free(tar);
+}
+
 static void
 test_underruns_slow_and_fast(void **state)
 {
@@ -666,6 +832,7 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_verify_failure_is_retried, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_underruns_slow_and_fast, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_end_of_tape, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_index_from_sidecar, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

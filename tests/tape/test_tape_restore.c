@@ -600,7 +600,7 @@ test_redelivered_restore_refused(void **state)
     assert_int_equal(tf_msg_encode(&msg, &data, &size, &err), TF_OK);
     tf_msg_work_t work = {.item_id = "J1-restore", .service = "tape", .job_id = "J1", .attempt = 2,
                           .payload = {.data = data, .size = size}};
-    int rc = tapewriter_handle(NULL, &work, tw, &err);
+    int rc = tf_actor_route(NULL, tapewriter_routes, &work, tw, &err);
     assert_int_equal(rc, TF_ERR_INVALID);
     if (!strstr(err.message, "the restore was interrupted (tape writer restarted): run the restore again"))
         fail_msg("message: %s", err.message);

@@ -2258,6 +2258,123 @@ test_decode_stage_data_errors(void **state)
     b_free(&b);
 }
 
+/* The file rows sidecar (docs/staging.md): stage_rows needs its part and its files (an empty
+   array is a part without rows); archive_ready, fetch, fetch_data and stage_close from before
+   sidecars decode as "no sidecar". */
+static void
+test_decode_stage_rows_and_sidecar_fields(void **state)
+{
+    (void) state;
+    buf_t b;
+    b_init(&b);
+    b_map(&b, 4);
+    b_env(&b, "stage_rows");
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    b_str(&b, "files");
+    b_array(&b, 0);
+    expect_reject(b.sb.data, b.sb.size, "stage_rows: missing required field 'part'");
+    b_free(&b);
+
+    b_init(&b);
+    b_map(&b, 4);
+    b_env(&b, "stage_rows");
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    b_kv_uint(&b, "part", 1);
+    expect_reject(b.sb.data, b.sb.size, "stage_rows: missing required field 'files'");
+    b_free(&b);
+
+    /* a row without its type */
+    b_init(&b);
+    b_map(&b, 5);
+    b_env(&b, "stage_rows");
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    b_kv_uint(&b, "part", 1);
+    b_str(&b, "files");
+    b_array(&b, 1);
+    b_map(&b, 1);
+    b_kv_str(&b, "path", "a");
+    expect_reject(b.sb.data, b.sb.size, "missing required field 'type'");
+    b_free(&b);
+
+    /* part 1 without rows: an archive without entries */
+    b_init(&b);
+    b_map(&b, 5);
+    b_env(&b, "stage_rows");
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    b_kv_uint(&b, "part", 1);
+    b_str(&b, "files");
+    b_array(&b, 0);
+    tf_msg_t m;
+    expect_decode(b.sb.data, b.sb.size, &m);
+    assert_int_equal(m.type, TF_MSG_STAGE_ROWS);
+    assert_int_equal(m.stage_rows.part, 1);
+    assert_int_equal(m.stage_rows.files_count, 0);
+    assert_null(m.stage_rows.files);
+    tf_msg_clear(&m);
+    b_free(&b);
+
+    /* archive_ready as a stager from before sidecars sent it: no sidecar */
+    b_init(&b);
+    b_map(&b, 7);
+    b_env(&b, "archive_ready");
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    b_kv_str(&b, "job_id", "J1");
+    b_kv_uint(&b, "size", 10);
+    b_kv_str(&b, "checksum", "xxh128:00");
+    b_kv_str(&b, "stager", "ipc://x");
+    expect_decode(b.sb.data, b.sb.size, &m);
+    assert_int_equal(m.archive_ready.rows_size, 0);
+    assert_null(m.archive_ready.rows_checksum);
+    tf_msg_clear(&m);
+    b_free(&b);
+
+    /* rows_size must be a number */
+    b_init(&b);
+    b_map(&b, 8);
+    b_env(&b, "archive_ready");
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    b_kv_str(&b, "job_id", "J1");
+    b_kv_uint(&b, "size", 10);
+    b_kv_str(&b, "checksum", "xxh128:00");
+    b_kv_str(&b, "stager", "ipc://x");
+    b_kv_str(&b, "rows_size", "12");
+    expect_reject(b.sb.data, b.sb.size, "archive_ready.rows_size: expected unsigned integer, got string");
+    b_free(&b);
+
+    /* fetch and stage_close from before sidecars: data, no rows parts */
+    b_init(&b);
+    b_map(&b, 5);
+    b_env(&b, "fetch");
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    b_kv_uint(&b, "offset", 0);
+    b_kv_uint(&b, "length", 4096);
+    expect_decode(b.sb.data, b.sb.size, &m);
+    assert_false(m.fetch.rows);
+    tf_msg_clear(&m);
+    b_free(&b);
+    b_init(&b);
+    b_map(&b, 5);
+    b_env(&b, "stage_close");
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    b_kv_uint(&b, "size", 0);
+    b_kv_str(&b, "checksum", "xxh128:00");
+    expect_decode(b.sb.data, b.sb.size, &m);
+    assert_int_equal(m.stage_close.rows_parts, 0);
+    tf_msg_clear(&m);
+    b_free(&b);
+
+    /* fetch.rows is a boolean */
+    b_init(&b);
+    b_map(&b, 6);
+    b_env(&b, "fetch");
+    b_kv_str(&b, "archive_id", "J1-g00001");
+    b_kv_uint(&b, "offset", 0);
+    b_kv_uint(&b, "length", 4096);
+    b_kv_uint(&b, "rows", 1);
+    expect_reject(b.sb.data, b.sb.size, "fetch.rows: expected boolean, got unsigned integer");
+    b_free(&b);
+}
+
 /* ------------------------------------------------------- forward compatibility -------- */
 
 static void
@@ -2438,6 +2555,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_decode_cat_reply_file_size_string, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_decode_tape_restore_archive_not_map, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_decode_stage_data_errors, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_decode_stage_rows_and_sidecar_fields, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_decode_unknown_fields_ignored, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_decode_any_field_order, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_roundtrip_check_helper, s_setup, s_teardown),

@@ -225,7 +225,7 @@ s_list_until(fixture_t *f, const char *label, const char *want, int wait_ms)
 {
     int64_t deadline = tf_clock_mono_ms() + wait_ms;
     char needle[64];
-    snprintf(needle, sizeof needle, "{\"label\":\"%s\"", label);
+    snprintf(needle, sizeof needle, "{\"volume\":\"%s\"", label);
     for (;;) {
         char *out = NULL;
         int status = s_cli(f, "tape list --json", &out);
@@ -320,7 +320,7 @@ test_expired_volume_recycled(void **state)
     free(entry);
     char *out = NULL;
     assert_int_equal(s_cli(f, "--json tape info tape0", &out), 0);
-    assert_non_null(strstr(out, "\"label\":\"TF0005\""));
+    assert_non_null(strstr(out, "\"volume\":\"TF0005\""));
     assert_non_null(strstr(out, "\"archives\":1"));
     free(out);
     char log[PATH_MAX + 80];
@@ -348,7 +348,7 @@ test_unexpired_refused_expired_erased(void **state)
     s_cli_fails(f, "tape erase tape0 --yes 2>&1", expect);
     char *out = NULL;
     assert_int_equal(s_cli(f, "--json tape info tape0", &out), 0);
-    assert_non_null(strstr(out, "\"label\":\"TF0003\""));
+    assert_non_null(strstr(out, "\"volume\":\"TF0003\""));
     free(out);
 
     /* Written under a 30-day retention: unexpired for 30 days, --force or not. A new blank
@@ -374,7 +374,7 @@ test_unexpired_refused_expired_erased(void **state)
                                                "it is labelled TF0006 (pool short) again and holds "
                                                "no archives");
     assert_int_equal(s_cli(f, "--json tape info tape0", &out), 0);
-    if (!strstr(out, "\"label\":\"TF0006\"") || !strstr(out, "\"pool\":\"short\"")
+    if (!strstr(out, "\"volume\":\"TF0006\"") || !strstr(out, "\"pool\":\"short\"")
         || !strstr(out, "\"archives\":0") || !strstr(out, "\"expires\":null"))
         fail_msg("%s", out);
     free(out);
@@ -408,7 +408,7 @@ test_block_size_change(void **state)
     }
     char *out = NULL;
     assert_int_equal(s_cli(f, "--json tape info tape0", &out), 0);
-    if (!strstr(out, "\"kind\":\"tapeflow\"") || !strstr(out, "\"label\":\"TF0007\"")
+    if (!strstr(out, "\"kind\":\"tapeflow\"") || !strstr(out, "\"volume\":\"TF0007\"")
         || !strstr(out, "\"archives\":3"))
         fail_msg("%s", out);
     free(out);
@@ -496,7 +496,7 @@ test_drive_test_refuses_unexpired(void **state)
                 "--destroy-volume TF0011 does not name the tape in the drive: it holds tapeflow "
                 "volume TF0010 (pool default); nothing was written");
     assert_int_equal(s_cli(f, "--json tape info tape0", &out), 0);
-    assert_non_null(strstr(out, "\"label\":\"TF0010\""));
+    assert_non_null(strstr(out, "\"volume\":\"TF0010\""));
     assert_non_null(strstr(out, "\"archives\":1"));
     free(out);
     /* Named exactly: the operator's explicit decision. */
