@@ -661,6 +661,47 @@ typedef struct {
     };
 } tf_msg_t;
 
+/* --- read-only view of the catalogue ---------------------------------------------------
+   The tables the codec walks, for code that must cover every message without naming each one
+   (the codec tests, the fuzz corpus generator, the fuzz target's equality check): a new
+   message is covered by them as soon as it has its X() row and field table. */
+
+/* What a field is in its C struct. */
+typedef enum {
+    TF_MSG_FIELD_BOOL,   /* bool; always on the wire */
+    TF_MSG_FIELD_UINT,   /* uint64_t; always on the wire */
+    TF_MSG_FIELD_INT,    /* int64_t; always on the wire */
+    TF_MSG_FIELD_STR,    /* char *, NUL-terminated, no embedded NUL; NULL: absent */
+    TF_MSG_FIELD_BIN,    /* tf_bytes_t; data NULL: absent */
+    TF_MSG_FIELD_ROWS    /* T *rows at offset, size_t count at count_offset; always on the wire */
+} tf_msg_field_kind_t;
+
+typedef struct tf_msg_desc_s tf_msg_desc_t;
+
+typedef struct {
+    const char *key;             /* wire key: the struct member's name */
+    tf_msg_field_kind_t kind;    /* checked against the member's C type at compile time */
+    size_t offset;               /* of the member in its struct */
+    size_t count_offset;         /* ROWS: of the size_t count */
+    bool required;
+    size_t max;                  /* STR, BIN: max bytes; ROWS: max rows */
+    const tf_msg_desc_t *elem;   /* ROWS: the record of one row */
+    size_t row_size;             /* ROWS: sizeof one row as the struct declares it */
+} tf_msg_field_t;
+
+/* A message body or a row record. */
+struct tf_msg_desc_s {
+    const char *name;            /* wire name of a message ("work") or a row's name ("file") */
+    size_t size;                 /* sizeof the struct */
+    const tf_msg_field_t *fields;
+    size_t nfields;
+};
+
+/* The description of a message type, NULL for TF_MSG_NONE and unknown types. Its struct is
+   the tf_msg_t union member, at TF_MSG_BODY(msg) for every type. */
+const tf_msg_desc_t *tf_msg_desc(tf_msg_type_t type);
+#define TF_MSG_BODY(msg) ((void *) &(msg)->ready)
+
 /* Encodes msg into a new heap buffer (*data, *size); caller frees *data. */
 int tf_msg_encode(const tf_msg_t *msg, uint8_t **data, size_t *size, tf_err_t *err);
 

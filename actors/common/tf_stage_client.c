@@ -45,17 +45,23 @@ tf_stage_client_new(const tf_stage_client_opts_t *opts, tf_err_t *err)
         tf_err_set(err, TF_ERR_INVALID, "no stager endpoint configured (stager/endpoint)");
         return NULL;
     }
+    if (opts->chunk == 0 || opts->timeout_ms <= 0 || opts->max_message <= 0) {
+        tf_err_set(err, TF_ERR_INVALID, "stage client: chunk, timeout and max_message come from the "
+                                        "configuration (compressor/chunk, compressor/stager_timeout, "
+                                        "broker/max_message) and must be above 0");
+        return NULL;
+    }
     tf_stage_client_t *self = calloc(1, sizeof *self);
     if (!self) {
         tf_err_set(err, TF_ERR_NOMEM, "out of memory");
         return NULL;
     }
     self->endpoint = strdup(opts->endpoint);
-    self->chunk = opts->chunk ? opts->chunk : 1 << 20;
+    self->chunk = opts->chunk;  /* the key table's ranges keep these above 0 */
     if (self->chunk > 16u << 20)
         self->chunk = 16u << 20;
-    self->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 60000;
-    self->max_message = opts->max_message > 0 ? opts->max_message : 64 << 20;
+    self->timeout_ms = opts->timeout_ms;
+    self->max_message = opts->max_message;
     self->buf = malloc(self->chunk);
     self->checksum = tf_checksum_new();
     if (!self->endpoint || !self->buf || !self->checksum) {

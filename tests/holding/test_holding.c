@@ -56,8 +56,9 @@ static int
 s_teardown(void **state)
 {
     fx_t *fx = *state;
-    tf_teststack_destroy(&fx->stack);
+    int down = tf_teststack_finish(&fx->stack);
     free(fx);
+    assert_int_equal(down, 0);
     return 0;
 }
 
