@@ -160,8 +160,11 @@ static const tf_config_key_t s_keys[] = {
      "wait before a failed archive write goes back to the broker; doubled per attempt"},
     {"tapewriter/retry_backoff_max", TF_CONFIG_MS, "300000", 0, S_DAY, NULL, NULL,
      "cap of that wait"},
+    /* Read by nothing since file rows travel with the archive (issue 9): kept so that
+       configuration files that set it still load. */
     {"tapewriter/index_wait", TF_CONFIG_MS, "60000", 0, S_DAY, NULL, NULL,
-     "wait for an archive's file rows in the catalog before writing its index"},
+     "no longer used: an archive's file rows travel with it from the stager (its sidecar), "
+     "nothing waits for them"},
     {"tapewriter/labeller_timeout", TF_CONFIG_MS, "600000", 1000, S_DAY, NULL, NULL,
      "wait for the labeller's answer about a volume (it may move the robot)"},
     {"tapewriter/drives", TF_CONFIG_NAMES, "", 0, 0, NULL, NULL,

@@ -125,6 +125,13 @@ void tf_json_array_begin(tf_json_t *self, const char *key) { s_open(self, key, "
 void tf_json_array_end(tf_json_t *self) { s_close(self, "]"); }
 
 void
+tf_json_document_begin(tf_json_t *self)
+{
+    tf_json_object_begin(self, NULL);
+    tf_json_int(self, "schema", TF_JSON_SCHEMA);
+}
+
+void
 tf_json_str(tf_json_t *self, const char *key, const char *value)
 {
     s_prefix(self, key);
@@ -185,4 +192,14 @@ tf_json_reset(tf_json_t *self)
     self->failed = false;
     if (self->buf)
         self->buf[0] = '\0';
+}
+
+int
+tf_json_print(tf_json_t *self, FILE *out)
+{
+    const char *text = self ? tf_json_text(self) : NULL;
+    if (!text)
+        return -1;
+    fprintf(out, "%s\n", text);
+    return 0;
 }

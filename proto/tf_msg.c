@@ -16,43 +16,29 @@
 
 /* ---------------------------------------------------------------- field tables ------- */
 
-typedef enum {
-    TF_FK_BOOL,
-    TF_FK_UINT,
-    TF_FK_INT,
-    TF_FK_STR,   /* char *, NUL-terminated, no embedded NUL */
-    TF_FK_BIN,   /* tf_bytes_t */
-    TF_FK_ROWS   /* array of records: T *rows at offset, size_t count at count_offset */
-} tf_field_kind_t;
+/* The tables' types are the read-only view tf_msg.h exports (tf_msg_desc). */
+typedef tf_msg_field_t tf_field_t;
+typedef tf_msg_desc_t tf_record_t;
 
-typedef struct tf_record_s tf_record_t;
-
-typedef struct {
-    const char *key;
-    tf_field_kind_t kind;
-    size_t offset;
-    size_t count_offset;     /* TF_FK_ROWS only */
-    bool required;
-    size_t max;              /* STR/BIN: max bytes; ROWS: max rows */
-    const tf_record_t *elem; /* TF_FK_ROWS only */
-} tf_field_t;
-
-struct tf_record_s {
-    const char *name;
-    size_t size;
-    const tf_field_t *fields;
-    size_t nfields;
-};
+/* A field's kind must match its member's C type: a mismatch is a compile error (GCC, Clang),
+   so the generic tests that walk these tables cannot inherit a wrong row. */
+#define S_IS_(T, f, ctype) __builtin_types_compatible_p(__typeof__(((T *) 0)->f), ctype)
+#define S_AT_(T, f, ctype)                                                                   \
+    (offsetof(T, f) + 0 * sizeof(struct {                                                    \
+         _Static_assert(S_IS_(T, f, ctype), #T "." #f ": the table row's kind is not its C type"); \
+         int ok_;                                                                             \
+     }))
 
 #define REQ true
 #define OPT false
-#define F_BOOL(T, f, r) {#f, TF_FK_BOOL, offsetof(T, f), 0, r, 0, NULL}
-#define F_UINT(T, f, r) {#f, TF_FK_UINT, offsetof(T, f), 0, r, 0, NULL}
-#define F_INT(T, f, r) {#f, TF_FK_INT, offsetof(T, f), 0, r, 0, NULL}
-#define F_STR(T, f, r, max) {#f, TF_FK_STR, offsetof(T, f), 0, r, max, NULL}
-#define F_BIN(T, f, r, max) {#f, TF_FK_BIN, offsetof(T, f), 0, r, max, NULL}
+#define F_BOOL(T, f, r) {#f, TF_MSG_FIELD_BOOL, S_AT_(T, f, bool), 0, r, 0, NULL, 0}
+#define F_UINT(T, f, r) {#f, TF_MSG_FIELD_UINT, S_AT_(T, f, uint64_t), 0, r, 0, NULL, 0}
+#define F_INT(T, f, r) {#f, TF_MSG_FIELD_INT, S_AT_(T, f, int64_t), 0, r, 0, NULL, 0}
+#define F_STR(T, f, r, max) {#f, TF_MSG_FIELD_STR, S_AT_(T, f, char *), 0, r, max, NULL, 0}
+#define F_BIN(T, f, r, max) {#f, TF_MSG_FIELD_BIN, S_AT_(T, f, tf_bytes_t), 0, r, max, NULL, 0}
 #define F_ROWS(T, f, r, max, elem) \
-    {#f, TF_FK_ROWS, offsetof(T, f), offsetof(T, f##_count), r, max, &elem}
+    {#f, TF_MSG_FIELD_ROWS, offsetof(T, f), S_AT_(T, f##_count, size_t), r, max, &elem, \
+     sizeof *((T *) 0)->f}
 #define RECORD(name, T, fields) {name, sizeof(T), fields, sizeof fields / sizeof fields[0]}
 
 static const tf_field_t s_ready_fields[] = {
@@ -236,6 +222,7 @@ static const tf_field_t s_stage_close_fields[] = {
     F_STR(tf_msg_stage_close_t, checksum, REQ, TF_MSG_MAX_ID),
     F_UINT(tf_msg_stage_close_t, files, OPT),
     F_UINT(tf_msg_stage_close_t, bytes, OPT),
+    F_UINT(tf_msg_stage_close_t, rows_parts, OPT),
 };
 static const tf_field_t s_stage_result_fields[] = {
     F_STR(tf_msg_stage_result_t, archive_id, REQ, TF_MSG_MAX_ID),
@@ -247,6 +234,7 @@ static const tf_field_t s_fetch_fields[] = {
     F_STR(tf_msg_fetch_t, archive_id, REQ, TF_MSG_MAX_ID),
     F_UINT(tf_msg_fetch_t, offset, REQ),
     F_UINT(tf_msg_fetch_t, length, REQ),
+    F_BOOL(tf_msg_fetch_t, rows, OPT),
 };
 static const tf_field_t s_fetch_data_fields[] = {
     F_STR(tf_msg_fetch_data_t, archive_id, REQ, TF_MSG_MAX_ID),
@@ -254,6 +242,7 @@ static const tf_field_t s_fetch_data_fields[] = {
     F_BIN(tf_msg_fetch_data_t, data, OPT, TF_MSG_MAX_BLOB),
     F_BOOL(tf_msg_fetch_data_t, eof, OPT),
     F_STR(tf_msg_fetch_data_t, error, OPT, TF_MSG_MAX_TEXT),
+    F_BOOL(tf_msg_fetch_data_t, rows, OPT),
 };
 static const tf_field_t s_archive_ready_fields[] = {
     F_STR(tf_msg_archive_ready_t, archive_id, REQ, TF_MSG_MAX_ID),
@@ -266,6 +255,8 @@ static const tf_field_t s_archive_ready_fields[] = {
     F_UINT(tf_msg_archive_ready_t, files, OPT),
     F_UINT(tf_msg_archive_ready_t, bytes, OPT),
     F_STR(tf_msg_archive_ready_t, stager, REQ, TF_MSG_MAX_PATH),
+    F_UINT(tf_msg_archive_ready_t, rows_size, OPT),
+    F_STR(tf_msg_archive_ready_t, rows_checksum, OPT, TF_MSG_MAX_ID),
 };
 static const tf_field_t s_archive_release_fields[] = {
     F_STR(tf_msg_archive_release_t, archive_id, REQ, TF_MSG_MAX_ID),
@@ -313,6 +304,11 @@ static const tf_field_t s_cat_files_fields[] = {
     F_UINT(tf_msg_cat_files_t, part, OPT),
     F_ROWS(tf_msg_cat_files_t, files, REQ, TF_MSG_MAX_ROWS, s_file_row),
     F_ROWS(tf_msg_cat_files_t, warnings, OPT, TF_MSG_MAX_ROWS, s_warning_row),
+};
+static const tf_field_t s_stage_rows_fields[] = {
+    F_STR(tf_msg_stage_rows_t, archive_id, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_stage_rows_t, part, REQ),
+    F_ROWS(tf_msg_stage_rows_t, files, REQ, TF_MSG_MAX_ROWS, s_file_row),
 };
 static const tf_field_t s_segment_row_fields[] = {
     F_STR(tf_msg_segment_row_t, volume, REQ, TF_MSG_MAX_ID),
@@ -567,6 +563,14 @@ static const tf_record_t s_records[TF_MSG_TYPE_COUNT] = {
 #undef TF_MSG_RECORD_
 };
 
+const tf_msg_desc_t *
+tf_msg_desc(tf_msg_type_t type)
+{
+    if (type <= TF_MSG_NONE || type >= TF_MSG_TYPE_COUNT)
+        return NULL;
+    return &s_records[type];
+}
+
 const char *
 tf_msg_type_name(tf_msg_type_t type)
 {
@@ -592,8 +596,8 @@ s_field_present(const tf_field_t *f, const void *body)
 {
     const char *base = (const char *) body + f->offset;
     switch (f->kind) {
-    case TF_FK_STR: return *(char *const *) base != NULL;
-    case TF_FK_BIN: return ((const tf_bytes_t *) base)->data != NULL;
+    case TF_MSG_FIELD_STR: return *(char *const *) base != NULL;
+    case TF_MSG_FIELD_BIN: return ((const tf_bytes_t *) base)->data != NULL;
     default: return true;
     }
 }
@@ -619,13 +623,13 @@ s_pack_field(msgpack_packer *pk, const tf_record_t *rec, const tf_field_t *f, co
 {
     const char *base = (const char *) body + f->offset;
     switch (f->kind) {
-    case TF_FK_BOOL:
+    case TF_MSG_FIELD_BOOL:
         return s_packed(*(const bool *) base ? msgpack_pack_true(pk) : msgpack_pack_false(pk), err);
-    case TF_FK_UINT:
+    case TF_MSG_FIELD_UINT:
         return s_packed(msgpack_pack_uint64(pk, *(const uint64_t *) base), err);
-    case TF_FK_INT:
+    case TF_MSG_FIELD_INT:
         return s_packed(msgpack_pack_int64(pk, *(const int64_t *) base), err);
-    case TF_FK_STR: {
+    case TF_MSG_FIELD_STR: {
         const char *s = *(char *const *) base;
         if (strlen(s) > f->max)
             return tf_err_set(err, TF_ERR_TOOBIG, "%s.%s: string of %zu bytes is over the limit of %zu",
@@ -633,7 +637,7 @@ s_pack_field(msgpack_packer *pk, const tf_record_t *rec, const tf_field_t *f, co
         s_pack_str(pk, s);
         return 0;
     }
-    case TF_FK_BIN: {
+    case TF_MSG_FIELD_BIN: {
         const tf_bytes_t *b = (const tf_bytes_t *) base;
         if (b->size > f->max)
             return tf_err_set(err, TF_ERR_TOOBIG, "%s.%s: %zu bytes is over the limit of %zu",
@@ -642,7 +646,7 @@ s_pack_field(msgpack_packer *pk, const tf_record_t *rec, const tf_field_t *f, co
         msgpack_pack_bin_body(pk, b->data, b->size);
         return 0;
     }
-    case TF_FK_ROWS: {
+    case TF_MSG_FIELD_ROWS: {
         const char *rows = *(char *const *) base;
         size_t count = *(const size_t *) ((const char *) body + f->count_offset);
         if (count > f->max)
@@ -931,19 +935,19 @@ s_decode_field(s_reader_t *r, const tf_record_t *rec, const tf_field_t *f, void 
         return tf_err_prefix(err, "%s.%s: ", rec->name, f->key);
 
     switch (f->kind) {
-    case TF_FK_BOOL:
+    case TF_MSG_FIELD_BOOL:
         if (v.kind != V_BOOL)
             return s_type_error(err, rec, f, "boolean", &v);
         *(bool *) base = v.b;
         return TF_OK;
-    case TF_FK_UINT:
+    case TF_MSG_FIELD_UINT:
         if (v.kind == V_INT && v.i >= 0)
             v.u = (uint64_t) v.i;
         else if (v.kind != V_UINT)
             return s_type_error(err, rec, f, "unsigned integer", &v);
         *(uint64_t *) base = v.u;
         return TF_OK;
-    case TF_FK_INT:
+    case TF_MSG_FIELD_INT:
         if (v.kind == V_UINT) {
             if (v.u > (uint64_t) INT64_MAX)
                 return tf_err_set(err, TF_ERR_PROTO, "%s.%s: integer out of range", rec->name, f->key);
@@ -953,7 +957,7 @@ s_decode_field(s_reader_t *r, const tf_record_t *rec, const tf_field_t *f, void 
             return s_type_error(err, rec, f, "integer", &v);
         *(int64_t *) base = v.i;
         return TF_OK;
-    case TF_FK_STR: {
+    case TF_MSG_FIELD_STR: {
         if (v.kind != V_STR)
             return s_type_error(err, rec, f, "string", &v);
         if (v.len > f->max)
@@ -969,7 +973,7 @@ s_decode_field(s_reader_t *r, const tf_record_t *rec, const tf_field_t *f, void 
         *(char **) base = s;
         return TF_OK;
     }
-    case TF_FK_BIN: {
+    case TF_MSG_FIELD_BIN: {
         if (v.kind != V_BIN)
             return s_type_error(err, rec, f, "byte string", &v);
         if (v.len > f->max)
@@ -985,7 +989,7 @@ s_decode_field(s_reader_t *r, const tf_record_t *rec, const tf_field_t *f, void 
         b->size = v.len;
         return TF_OK;
     }
-    case TF_FK_ROWS: {
+    case TF_MSG_FIELD_ROWS: {
         if (v.kind != V_ARRAY)
             return s_type_error(err, rec, f, "array", &v);
         if (v.len > f->max)
@@ -1150,16 +1154,16 @@ s_clear_record(const tf_record_t *rec, void *body)
         const tf_field_t *f = &rec->fields[i];
         char *base = (char *) body + f->offset;
         switch (f->kind) {
-        case TF_FK_STR:
+        case TF_MSG_FIELD_STR:
             free(*(char **) base);
             *(char **) base = NULL;
             break;
-        case TF_FK_BIN:
+        case TF_MSG_FIELD_BIN:
             free(((tf_bytes_t *) base)->data);
             ((tf_bytes_t *) base)->data = NULL;
             ((tf_bytes_t *) base)->size = 0;
             break;
-        case TF_FK_ROWS: {
+        case TF_MSG_FIELD_ROWS: {
             char *rows = *(char **) base;
             size_t *count = (size_t *) ((char *) body + f->count_offset);
             for (size_t j = 0; rows && j < *count; j++)

@@ -262,6 +262,16 @@ typedef struct {
     tf_bytes_t data;
 } tf_msg_stage_data_t;
 
+/* compressor -> stager: part `part` of the archive's file rows, after its last stage_data and
+   before stage_close; the stager keeps them next to the archive as its sidecar (ready/<archive>.rows,
+   docs/staging.md "File rows sidecar"), so the tape writer's index needs no catalog */
+typedef struct {
+    char *archive_id;
+    uint64_t part;          /* from 1, contiguous; an archive without entries sends part 1 empty */
+    struct tf_msg_file_row_s *files;  /* tf_msg_file_row_t, below */
+    size_t files_count;
+} tf_msg_stage_rows_t;
+
 /* compressor -> stager: the archive is complete */
 typedef struct {
     char *archive_id;
@@ -269,6 +279,8 @@ typedef struct {
     char *checksum;         /* "xxh128:<32 hex>" of all bytes */
     uint64_t files;         /* entries in the archive (catalog rows to expect) */
     uint64_t bytes;         /* uncompressed content bytes of those entries */
+    uint64_t rows_parts;    /* stage_rows parts sent before this close (0: none, a compressor
+                               from before sidecars: the archive is kept without one) */
 } tf_msg_stage_close_t;
 
 /* stager -> compressor: answer to open (refusal) or close (verdict) */
@@ -284,6 +296,7 @@ typedef struct {
     char *archive_id;
     uint64_t offset;
     uint64_t length;        /* at most 4 MiB */
+    bool rows;              /* read the archive's file rows sidecar instead of its data */
 } tf_msg_fetch_t;
 
 /* stager -> tape writer */
@@ -291,8 +304,9 @@ typedef struct {
     char *archive_id;
     uint64_t offset;
     tf_bytes_t data;
-    bool eof;               /* offset + data.size == archive size */
+    bool eof;               /* offset + data.size == archive size (sidecar size with rows) */
     char *error;            /* set when the archive cannot be read */
+    bool rows;              /* the fetch.rows answered: bytes of the sidecar */
 } tf_msg_fetch_data_t;
 
 /* stager -> tape (work item): a verified archive waits on the holding disk */
@@ -307,6 +321,9 @@ typedef struct {
     uint64_t files;
     uint64_t bytes;
     char *stager;           /* endpoint to fetch from */
+    uint64_t rows_size;     /* bytes of its file rows sidecar on the stager (fetch.rows); 0: none
+                               (staged before sidecars) */
+    char *rows_checksum;    /* "xxh128:<32 hex>" of the sidecar, with rows_size */
 } tf_msg_archive_ready_t;
 
 /* tape writer -> stager (work item): the archive is on tape and in the catalog; delete it */
@@ -332,7 +349,7 @@ typedef struct {
     int64_t time_ms;
 } tf_msg_cat_job_t;
 
-typedef struct {
+typedef struct tf_msg_file_row_s {
     char *path;             /* as stored in the archive (relative, no leading /) */
     char *type;             /* file | dir | symlink | hardlink | other */
     uint64_t size;
@@ -713,6 +730,7 @@ typedef struct {
     X(STAGE_OPEN, "stage_open", tf_msg_stage_open_t, stage_open)          \
     X(STAGE_CREDIT, "stage_credit", tf_msg_stage_credit_t, stage_credit)  \
     X(STAGE_DATA, "stage_data", tf_msg_stage_data_t, stage_data)          \
+    X(STAGE_ROWS, "stage_rows", tf_msg_stage_rows_t, stage_rows)          \
     X(STAGE_CLOSE, "stage_close", tf_msg_stage_close_t, stage_close)      \
     X(STAGE_RESULT, "stage_result", tf_msg_stage_result_t, stage_result)  \
     X(FETCH, "fetch", tf_msg_fetch_t, fetch)                              \
@@ -753,6 +771,47 @@ typedef struct {
 #undef TF_MSG_MEMBER_
     };
 } tf_msg_t;
+
+/* --- read-only view of the catalogue ---------------------------------------------------
+   The tables the codec walks, for code that must cover every message without naming each one
+   (the codec tests, the fuzz corpus generator, the fuzz target's equality check): a new
+   message is covered by them as soon as it has its X() row and field table. */
+
+/* What a field is in its C struct. */
+typedef enum {
+    TF_MSG_FIELD_BOOL,   /* bool; always on the wire */
+    TF_MSG_FIELD_UINT,   /* uint64_t; always on the wire */
+    TF_MSG_FIELD_INT,    /* int64_t; always on the wire */
+    TF_MSG_FIELD_STR,    /* char *, NUL-terminated, no embedded NUL; NULL: absent */
+    TF_MSG_FIELD_BIN,    /* tf_bytes_t; data NULL: absent */
+    TF_MSG_FIELD_ROWS    /* T *rows at offset, size_t count at count_offset; always on the wire */
+} tf_msg_field_kind_t;
+
+typedef struct tf_msg_desc_s tf_msg_desc_t;
+
+typedef struct {
+    const char *key;             /* wire key: the struct member's name */
+    tf_msg_field_kind_t kind;    /* checked against the member's C type at compile time */
+    size_t offset;               /* of the member in its struct */
+    size_t count_offset;         /* ROWS: of the size_t count */
+    bool required;
+    size_t max;                  /* STR, BIN: max bytes; ROWS: max rows */
+    const tf_msg_desc_t *elem;   /* ROWS: the record of one row */
+    size_t row_size;             /* ROWS: sizeof one row as the struct declares it */
+} tf_msg_field_t;
+
+/* A message body or a row record. */
+struct tf_msg_desc_s {
+    const char *name;            /* wire name of a message ("work") or a row's name ("file") */
+    size_t size;                 /* sizeof the struct */
+    const tf_msg_field_t *fields;
+    size_t nfields;
+};
+
+/* The description of a message type, NULL for TF_MSG_NONE and unknown types. Its struct is
+   the tf_msg_t union member, at TF_MSG_BODY(msg) for every type. */
+const tf_msg_desc_t *tf_msg_desc(tf_msg_type_t type);
+#define TF_MSG_BODY(msg) ((void *) &(msg)->ready)
 
 /* Encodes msg into a new heap buffer (*data, *size); caller frees *data. */
 int tf_msg_encode(const tf_msg_t *msg, uint8_t **data, size_t *size, tf_err_t *err);

@@ -31,7 +31,8 @@ tf_publisher_new(const char *endpoint, const char *source, int64_t hwm, tf_err_t
         tf_publisher_destroy(&self);
         return NULL;
     }
-    zsock_set_sndhwm(self->pub, (int) (hwm > 0 ? hwm : 10000));
+    if (hwm > 0)
+        zsock_set_sndhwm(self->pub, (int) hwm);
     /* A short linger lets the last events of a stopping process out without delaying exit. */
     zsock_set_linger(self->pub, 200);
     if (zsock_connect(self->pub, "%s", endpoint) != 0) {

@@ -13,7 +13,8 @@
 
 typedef struct _tf_publisher_t tf_publisher_t;
 
-/* source names this process on the bus (e.g. "broker", "echo.1"). */
+/* source names this process on the bus (e.g. "broker", "echo.1"); hwm is the send queue in
+   events (bus/hwm), 0 for ZeroMQ's own default. */
 tf_publisher_t *tf_publisher_new(const char *endpoint, const char *source, int64_t hwm, tf_err_t *err);
 void tf_publisher_destroy(tf_publisher_t **self_p);
 

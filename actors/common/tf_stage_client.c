@@ -2,6 +2,7 @@
 #include "tf_stage_client.h"
 
 #include <czmq.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,7 @@ struct _tf_stage_client_t {
     uint64_t credit_waits;
     uint64_t credit_grants;     /* stage_credit messages that granted bytes */
     uint64_t credit_max_held;   /* most credit held at once: never above the stager's window */
+    uint64_t rows_parts;        /* stage_rows sent for the open archive */
     int64_t last_heard;
     bool have_result;
     bool result_ok;
@@ -43,17 +45,23 @@ tf_stage_client_new(const tf_stage_client_opts_t *opts, tf_err_t *err)
         tf_err_set(err, TF_ERR_INVALID, "no stager endpoint configured (stager/endpoint)");
         return NULL;
     }
+    if (opts->chunk == 0 || opts->timeout_ms <= 0 || opts->max_message <= 0) {
+        tf_err_set(err, TF_ERR_INVALID, "stage client: chunk, timeout and max_message come from the "
+                                        "configuration (compressor/chunk, compressor/stager_timeout, "
+                                        "broker/max_message) and must be above 0");
+        return NULL;
+    }
     tf_stage_client_t *self = calloc(1, sizeof *self);
     if (!self) {
         tf_err_set(err, TF_ERR_NOMEM, "out of memory");
         return NULL;
     }
     self->endpoint = strdup(opts->endpoint);
-    self->chunk = opts->chunk ? opts->chunk : 1 << 20;
+    self->chunk = opts->chunk;  /* the key table's ranges keep these above 0 */
     if (self->chunk > 16u << 20)
         self->chunk = 16u << 20;
-    self->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 60000;
-    self->max_message = opts->max_message > 0 ? opts->max_message : 64 << 20;
+    self->timeout_ms = opts->timeout_ms;
+    self->max_message = opts->max_message;
     self->buf = malloc(self->chunk);
     self->checksum = tf_checksum_new();
     if (!self->endpoint || !self->buf || !self->checksum) {
@@ -194,7 +202,7 @@ tf_stage_client_open(tf_stage_client_t *self, const tf_msg_stage_open_t *open, b
     if (!self->archive_id)
         return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
     self->len = self->sent = self->written = self->credit = self->credit_waits = 0;
-    self->credit_grants = self->credit_max_held = 0;
+    self->credit_grants = self->credit_max_held = self->rows_parts = 0;
     self->have_result = self->result_ok = self->result_permanent = false;
     self->result_message[0] = '\0';
     self->digest[0] = '\0';
@@ -294,6 +302,40 @@ tf_stage_client_write(tf_stage_client_t *self, const void *data, size_t size, tf
     return TF_OK;
 }
 
+int
+tf_stage_client_rows(tf_stage_client_t *self, uint64_t part, const tf_msg_file_row_t *rows, size_t count,
+                     tf_err_t *err)
+{
+    if (!self->dealer)
+        return tf_err_set(err, TF_ERR_STATE, "no archive is open");
+    if (part != self->rows_parts + 1)
+        return tf_err_set(err, TF_ERR_STATE, "file rows of archive %s: part %" PRIu64 " after part %" PRIu64,
+                          self->archive_id, part, self->rows_parts);
+    int rc;
+    while (self->len > 0)  /* the archive's last bytes first: the stager takes rows after data */
+        if ((rc = s_send_some(self, err)) != TF_OK)
+            return rc;
+    while (zsock_events(self->dealer) & ZMQ_POLLIN)  /* a refusal that came meanwhile */
+        if ((rc = s_receive(self, 0, err)) != TF_OK)
+            return rc;
+    if (self->have_result)
+        return self->result_ok ? tf_err_set(err, TF_ERR_IO, "stager at %s answered before the archive was closed",
+                                            self->endpoint)
+                               : s_refused(self, err);
+    tf_msg_t msg = {.type = TF_MSG_STAGE_ROWS};
+    msg.stage_rows = (tf_msg_stage_rows_t){
+        .archive_id = self->archive_id,
+        .part = part,
+        .files = (tf_msg_file_row_t *) rows,
+        .files_count = count,
+    };
+    rc = tf_wire_send(self->dealer, NULL, &msg, err);
+    if (rc != TF_OK)
+        return tf_err_prefix(err, "stager at %s: ", self->endpoint);
+    self->rows_parts = part;
+    return TF_OK;
+}
+
 static bool
 s_never(tf_stage_client_t *self)
 {
@@ -318,6 +360,7 @@ tf_stage_client_close(tf_stage_client_t *self, uint64_t files, uint64_t bytes, t
         .checksum = self->digest,
         .files = files,
         .bytes = bytes,
+        .rows_parts = self->rows_parts,
     };
     rc = tf_wire_send(self->dealer, NULL, &msg, err);
     if (rc != TF_OK)

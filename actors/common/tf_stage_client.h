@@ -1,6 +1,7 @@
 /*  tf_stage_client - the compressor's end of the stage protocol (docs/staging.md).
 
-    One archive at a time: open, write the archive bytes as they are produced, close. The
+    One archive at a time: open, write the archive bytes as they are produced, send its file
+    rows (the sidecar the stager keeps next to the archive for the tape writer), close. The
     client cuts them into stage_data chunks of at most `chunk` bytes and sends only while it
     holds credit; when it runs out it waits for stage_credit, so the compressor is slowed down
     to the stager's pace (back-pressure) and never holds more than one chunk in memory.
@@ -41,8 +42,15 @@ int tf_stage_client_open(tf_stage_client_t *self, const tf_msg_stage_open_t *ope
                          tf_err_t *err);
 /* Streams bytes of the open archive (buffers at most one chunk). */
 int tf_stage_client_write(tf_stage_client_t *self, const void *data, size_t size, tf_err_t *err);
-/* Sends what is buffered and stage_close with the size and checksum of everything written,
-   then waits for the verdict: TF_OK when the stager verified and queued the archive. */
+/* Sends part `part` (from 1, in order) of the open archive's file rows as one stage_rows, after
+   what is buffered of its bytes: call it once the archive is complete, before close. The
+   parts are not counted against credit (each is at most one cat_files part: 50,000 rows or
+   16 MiB of text); the stager counts them as holding-disk space. */
+int tf_stage_client_rows(tf_stage_client_t *self, uint64_t part, const tf_msg_file_row_t *rows, size_t count,
+                         tf_err_t *err);
+/* Sends what is buffered and stage_close with the size and checksum of everything written
+   (and how many parts of file rows were sent), then waits for the verdict: TF_OK when the
+   stager verified and queued the archive. */
 int tf_stage_client_close(tf_stage_client_t *self, uint64_t files, uint64_t bytes, tf_err_t *err);
 /* Drops the open archive (the stager drops its partial file when the next open comes or the
    session is refused). */

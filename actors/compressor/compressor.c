@@ -136,6 +136,23 @@ s_stop(void *arg)
     return ctx->actor && tf_actor_interrupted(ctx->actor);
 }
 
+/* The archive's file rows travel with it: the stager keeps them as its sidecar, from which
+   the tape writer builds the on-tape index (docs/staging.md, "File rows sidecar"). Parts as
+   for the catalog; an archive without rows sends part 1 empty, so its sidecar says "none". */
+static int
+s_stage_rows(compressor_t *self, file_rows_t *rows, tf_err_t *err)
+{
+    size_t parts = file_rows_parts(rows);
+    for (size_t part = 1; part <= (parts ? parts : 1); part++) {
+        size_t first, count;
+        file_rows_part(rows, part, &first, &count);
+        int rc = tf_stage_client_rows(self->stage, part, count ? file_rows_at(rows, first) : NULL, count, err);
+        if (rc != TF_OK)
+            return rc;
+    }
+    return TF_OK;
+}
+
 int
 compressor_stage(compressor_t *self, const tf_msg_file_group_t *group, tf_actor_t *actor, const tf_msg_work_t *work,
                  file_rows_t **rows_p, archiver_stats_t *stats, tf_err_t *err)
@@ -177,6 +194,8 @@ compressor_stage(compressor_t *self, const tf_msg_file_group_t *group, tf_actor_
         .arg = &ctx,
     };
     rc = archiver_run(&opts, group, rows, stats, err);
+    if (rc == TF_OK && !ctx.discard)
+        rc = s_stage_rows(self, rows, err);
     if (rc == TF_OK && !ctx.discard)
         rc = tf_stage_client_close(self->stage, stats->files, stats->bytes, err);
     tf_stage_client_on_wait(self->stage, NULL, NULL);

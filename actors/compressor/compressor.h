@@ -1,5 +1,6 @@
 /*  compressor - the `compress` service: one file_group item -> one archive staged on the
-    stager (stage protocol with credit) -> its catalog rows as cat_files items.
+    stager (stage protocol with credit, its file rows with it as the sidecar the tape writer
+    indexes from) -> its catalog rows as cat_files items.
 
     compressor_stage does the archive part without the broker (testable in-process);
     compressor_routes is the actor's route table around it (its file_group handler).
@@ -20,8 +21,9 @@ typedef struct _compressor_t compressor_t;
 compressor_t *compressor_new(tf_config_t *cfg, tf_err_t *err);
 void compressor_destroy(compressor_t **self_p);
 
-/* Archives group's entries and streams the archive to the stager until it answers "staged"
-   (or "already staged": then the archive is built again only for its rows, sending nothing).
+/* Archives group's entries and streams the archive, then its file rows (stage_rows), to the
+   stager until it answers "staged" (or "already staged": then the archive is built again only
+   for its rows, sending nothing).
    actor/work may be NULL (tests): then no progress or warning events are sent. *rows is new
    on success (caller destroys). */
 int compressor_stage(compressor_t *self, const tf_msg_file_group_t *group, tf_actor_t *actor,

@@ -44,8 +44,9 @@ scanner_new_with(const scanner_opts_t *opts, const char *broker_endpoint, tf_err
         return NULL;
     }
     self->opts = *opts;
-    self->compression = strdup(opts->compression ? opts->compression : "zstd");
-    self->pool = strdup(opts->pool ? opts->pool : "default");
+    /* unset: the key table's defaults, as scanner_new reads them */
+    self->compression = strdup(opts->compression ? opts->compression : tf_config_lookup("compressor/compression")->value);
+    self->pool = strdup(opts->pool ? opts->pool : tf_config_lookup("backup/pool")->value);
     if (!self->compression || !self->pool) {
         tf_err_set(err, TF_ERR_NOMEM, "out of memory");
         scanner_destroy(&self);

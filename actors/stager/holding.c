@@ -35,6 +35,7 @@ s_meta_destroy(void **item)
         free(meta->pool);
         free(meta->compression);
         free(meta->checksum);
+        free(meta->rows_checksum);
         free(meta->parked);
         free(meta);
         *item = NULL;
@@ -59,9 +60,10 @@ s_meta_copy(const holding_meta_t *src)
     meta->pool = s_dup(src->pool);
     meta->compression = s_dup(src->compression);
     meta->checksum = s_dup(src->checksum);
+    meta->rows_checksum = s_dup(src->rows_checksum);
     meta->parked = s_dup(src->parked);
     if (!meta->archive_id || !meta->job_id || !meta->pool || !meta->compression || !meta->checksum
-        || !meta->parked) {
+        || !meta->rows_checksum || !meta->parked) {
         void *p = meta;
         s_meta_destroy(&p);
         return NULL;
@@ -73,6 +75,13 @@ static int
 s_path(char *buf, size_t size, const char *folder, const char *id, const char *ext)
 {
     return snprintf(buf, size, "%s/%s%s", folder, id, ext) < (int) size ? TF_OK : TF_ERR_TOOBIG;
+}
+
+/* What a ready archive takes on the holding disk: its data and its sidecar. */
+static uint64_t
+s_bytes(const holding_meta_t *meta)
+{
+    return meta->size + meta->rows_size;
 }
 
 static int
@@ -124,13 +133,27 @@ s_meta_load(holding_t *self, const char *id)
         .size = s_u64(root, "archive/size"),
         .files = s_u64(root, "archive/files"),
         .bytes = s_u64(root, "archive/bytes"),
+        .rows_size = s_u64(root, "archive/rows_size"),
+        .rows_checksum = (char *) zconfig_get(root, "archive/rows_checksum", ""),
         .parked = (char *) zconfig_get(root, "archive/parked", ""),
     };
     struct stat st;
     holding_meta_t *meta = NULL;
     if (strcmp(m.archive_id, id) == 0 && *m.job_id && *m.checksum && stat(data, &st) == 0
-        && (uint64_t) st.st_size == m.size)
+        && (uint64_t) st.st_size == m.size) {
+        char rows[PATH_MAX];
+        if (m.rows_size > 0
+            && (s_path(rows, sizeof rows, self->ready, id, ".rows") != TF_OK || stat(rows, &st) != 0
+                || (uint64_t) st.st_size != m.rows_size)) {
+            /* The data is what matters: keep the archive, without its sidecar (the tape
+               writer then asks the catalog once for the rows). */
+            tf_log_warn("archive %s: its file rows sidecar %s is missing or not %" PRIu64 " bytes; the archive "
+                        "is kept without it", id, rows, m.rows_size);
+            m.rows_size = 0;
+            m.rows_checksum = "";
+        }
         meta = s_meta_copy(&m);
+    }
     zconfig_destroy(&root);
     return meta;
 }
@@ -177,32 +200,36 @@ s_index_ready(holding_t *self, tf_err_t *err)
         char id[PATH_MAX];
         snprintf(id, sizeof id, "%s", name);
         bool is_meta = s_ends_with(name, ".meta"), is_data = s_ends_with(name, ".data");
-        if (is_meta || is_data)
+        bool is_rows = s_ends_with(name, ".rows");
+        if (is_meta || is_data || is_rows)
             id[strlen(id) - 5] = '\0';
-        if (!(is_meta || is_data) || !tf_id_safe_name(id)) {
+        if (!(is_meta || is_data || is_rows) || !tf_id_safe_name(id)) {
             zlist_append(stray, (void *) name);
             continue;
         }
-        if (is_data || zhashx_lookup(self->index, id))
-            continue;  /* data files are checked with their meta */
+        if (is_data || is_rows || zhashx_lookup(self->index, id))
+            continue;  /* data files and sidecars are checked with their meta */
         holding_meta_t *meta = s_meta_load(self, id);
         if (!meta) {
             zlist_append(stray, (void *) name);
             continue;
         }
         zhashx_insert(self->index, id, meta);
-        self->ready_bytes += meta->size;
+        self->ready_bytes += s_bytes(meta);
     }
     closedir(d);
-    /* second pass: data files without a valid meta */
+    /* second pass: data files without a valid meta, sidecars without a ready archive that
+       has them */
     d = opendir(self->ready);
     while (d && (de = readdir(d)) != NULL) {
-        if (!s_ends_with(de->d_name, ".data"))
+        bool is_rows = s_ends_with(de->d_name, ".rows");
+        if (!s_ends_with(de->d_name, ".data") && !is_rows)
             continue;
         char id[PATH_MAX];
         snprintf(id, sizeof id, "%s", de->d_name);
         id[strlen(id) - 5] = '\0';
-        if (tf_id_safe_name(id) && !zhashx_lookup(self->index, id))
+        const holding_meta_t *meta = tf_id_safe_name(id) ? zhashx_lookup(self->index, id) : NULL;
+        if (tf_id_safe_name(id) && (!meta || (is_rows && meta->rows_size == 0)))
             zlist_append(stray, de->d_name);
     }
     if (d)
@@ -311,13 +338,25 @@ holding_part_open(holding_t *self, const char *archive_id, int *fd, tf_err_t *er
     return TF_OK;
 }
 
+int
+holding_rows_open(holding_t *self, const char *archive_id, int *fd, tf_err_t *err)
+{
+    char path[PATH_MAX];
+    if (!tf_id_safe_name(archive_id) || s_path(path, sizeof path, self->tmp, archive_id, ".rows") != TF_OK)
+        return tf_err_set(err, TF_ERR_INVALID, "archive id '%s' cannot be a file name", archive_id);
+    *fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (*fd < 0)
+        return tf_err_errno(err, TF_ERR_IO, errno, "cannot create %s", path);
+    return TF_OK;
+}
+
 void
 holding_part_drop(holding_t *self, const char *archive_id)
 {
-    char name[PATH_MAX];
-    if (tf_id_safe_name(archive_id) && snprintf(name, sizeof name, "%s.part", archive_id) < (int) sizeof name) {
+    static const char *const exts[] = {".part", ".rows"};
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0] && tf_id_safe_name(archive_id); i++) {
         char path[PATH_MAX];
-        if (snprintf(path, sizeof path, "%s/%s", self->tmp, name) < (int) sizeof path && unlink(path) != 0
+        if (s_path(path, sizeof path, self->tmp, archive_id, exts[i]) == TF_OK && unlink(path) != 0
             && errno != ENOENT)
             tf_log_warn("cannot delete %s: %s", path, strerror(errno));
     }
@@ -338,6 +377,10 @@ s_meta_text(const holding_meta_t *m)
     zconfig_put(root, "archive/checksum", m->checksum);
     zconfig_putf(root, "archive/files", "%" PRIu64, m->files);
     zconfig_putf(root, "archive/bytes", "%" PRIu64, m->bytes);
+    if (m->rows_size > 0) {
+        zconfig_putf(root, "archive/rows_size", "%" PRIu64, m->rows_size);
+        zconfig_put(root, "archive/rows_checksum", m->rows_checksum ? m->rows_checksum : "");
+    }
     if (m->parked && *m->parked)
         zconfig_put(root, "archive/parked", m->parked);
     char *text = zconfig_str_save(root);
@@ -345,34 +388,65 @@ s_meta_text(const holding_meta_t *m)
     return text;
 }
 
-int
-holding_commit(holding_t *self, const holding_meta_t *meta, int fd, tf_err_t *err)
+/* fsyncs and closes fd (path names it in errors); closes it in every case. */
+static int
+s_sync_close(int fd, const char *path, tf_err_t *err)
 {
-    char part[PATH_MAX], data[PATH_MAX], metapath[PATH_MAX];
-    const char *id = meta->archive_id;
-    if (!tf_id_safe_name(id) || s_path(part, sizeof part, self->tmp, id, ".part") != TF_OK
-        || s_path(data, sizeof data, self->ready, id, ".data") != TF_OK
-        || s_path(metapath, sizeof metapath, self->ready, id, ".meta") != TF_OK) {
-        close(fd);
-        return tf_err_set(err, TF_ERR_INVALID, "archive id '%s' cannot be a file name", id);
-    }
     if (fsync(fd) != 0) {
         int e = errno;
         close(fd);
-        return tf_err_errno(err, TF_ERR_IO, e, "cannot fsync %s", part);
+        return tf_err_errno(err, TF_ERR_IO, e, "cannot fsync %s", path);
     }
     if (close(fd) != 0)
-        return tf_err_errno(err, TF_ERR_IO, errno, "cannot close %s", part);
-    holding_meta_t *copy = s_meta_copy(meta);
-    char *text = s_meta_text(meta);
+        return tf_err_errno(err, TF_ERR_IO, errno, "cannot close %s", path);
+    return TF_OK;
+}
+
+int
+holding_commit(holding_t *self, const holding_meta_t *meta, int fd, int rows_fd, tf_err_t *err)
+{
+    char part[PATH_MAX], data[PATH_MAX], metapath[PATH_MAX], rows_part[PATH_MAX], rows[PATH_MAX];
+    const char *id = meta->archive_id;
+    if (!tf_id_safe_name(id) || s_path(part, sizeof part, self->tmp, id, ".part") != TF_OK
+        || s_path(data, sizeof data, self->ready, id, ".data") != TF_OK
+        || s_path(metapath, sizeof metapath, self->ready, id, ".meta") != TF_OK
+        || s_path(rows_part, sizeof rows_part, self->tmp, id, ".rows") != TF_OK
+        || s_path(rows, sizeof rows, self->ready, id, ".rows") != TF_OK) {
+        close(fd);
+        if (rows_fd >= 0)
+            close(rows_fd);
+        return tf_err_set(err, TF_ERR_INVALID, "archive id '%s' cannot be a file name", id);
+    }
+    int rc = s_sync_close(fd, part, err);
+    if (rows_fd >= 0) {
+        tf_err_t rerr = {0};
+        int rrc = s_sync_close(rows_fd, rows_part, &rerr);
+        if (rc == TF_OK && rrc != TF_OK) {
+            *err = rerr;
+            rc = rrc;
+        }
+    }
+    if (rc != TF_OK)
+        return rc;
+    holding_meta_t m = *meta;
+    if (rows_fd < 0) {
+        m.rows_size = 0;
+        m.rows_checksum = "";
+    }
+    holding_meta_t *copy = s_meta_copy(&m);
+    char *text = s_meta_text(&m);
     if (!copy || !text) {
         void *p = copy;
         s_meta_destroy(&p);
         free(text);
         return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
     }
-    int rc = tf_fs_write_atomic(metapath, text, strlen(text), err);
+    /* meta, sidecar, data: whatever a crash leaves in ready/ without its .data is deleted at
+       start, and once the .data is there its sidecar is too */
+    rc = tf_fs_write_atomic(metapath, text, strlen(text), err);
     free(text);
+    if (rc == TF_OK && rows_fd >= 0 && rename(rows_part, rows) != 0)
+        rc = tf_err_errno(err, TF_ERR_IO, errno, "cannot rename %s to %s", rows_part, rows);
     if (rc == TF_OK && rename(part, data) != 0)
         rc = tf_err_errno(err, TF_ERR_IO, errno, "cannot rename %s to %s", part, data);
     if (rc == TF_OK)
@@ -381,36 +455,41 @@ holding_commit(holding_t *self, const holding_meta_t *meta, int fd, tf_err_t *er
         rc = s_fsync_dir(self->tmp, err);
     if (rc != TF_OK) {
         unlink(metapath);
+        unlink(rows);
         unlink(data);
         void *p = copy;
         s_meta_destroy(&p);
         return rc;
     }
     if (zhashx_lookup(self->index, id)) {
-        self->ready_bytes -= ((holding_meta_t *) zhashx_lookup(self->index, id))->size;
+        self->ready_bytes -= s_bytes(zhashx_lookup(self->index, id));
         zhashx_delete(self->index, id);
     }
     zhashx_insert(self->index, id, copy);
-    self->ready_bytes += copy->size;
+    self->ready_bytes += s_bytes(copy);
     return TF_OK;
 }
 
 int
 holding_remove(holding_t *self, const char *archive_id, tf_err_t *err)
 {
-    char data[PATH_MAX], metapath[PATH_MAX];
+    char data[PATH_MAX], metapath[PATH_MAX], rows[PATH_MAX];
     if (!tf_id_safe_name(archive_id) || s_path(data, sizeof data, self->ready, archive_id, ".data") != TF_OK
-        || s_path(metapath, sizeof metapath, self->ready, archive_id, ".meta") != TF_OK)
+        || s_path(metapath, sizeof metapath, self->ready, archive_id, ".meta") != TF_OK
+        || s_path(rows, sizeof rows, self->ready, archive_id, ".rows") != TF_OK)
         return tf_err_set(err, TF_ERR_INVALID, "archive id '%s' cannot be a file name", archive_id);
-    /* data first: a meta without data is cleaned up at start, a data without meta too */
+    /* data first: a meta or sidecar without data is cleaned up at start, a data without meta
+       too */
     if (unlink(data) != 0 && errno != ENOENT)
         return tf_err_errno(err, TF_ERR_IO, errno, "cannot delete %s", data);
+    if (unlink(rows) != 0 && errno != ENOENT)
+        return tf_err_errno(err, TF_ERR_IO, errno, "cannot delete %s", rows);
     if (unlink(metapath) != 0 && errno != ENOENT)
         return tf_err_errno(err, TF_ERR_IO, errno, "cannot delete %s", metapath);
     int rc = s_fsync_dir(self->ready, err);
     holding_meta_t *meta = zhashx_lookup(self->index, archive_id);
     if (meta) {
-        self->ready_bytes -= meta->size;
+        self->ready_bytes -= s_bytes(meta);
         zhashx_delete(self->index, archive_id);
     }
     return rc;
@@ -468,11 +547,44 @@ holding_parked(holding_t *self, uint64_t *bytes, const holding_meta_t **first)
             continue;
         count++;
         if (bytes)
-            *bytes += m->size;
+            *bytes += s_bytes(m);
         if (first && (!*first || strcmp(m->archive_id, (*first)->archive_id) < 0))
             *first = m;
     }
     return count;
+}
+
+/* Reads ready/<id><ext> of total bytes at offset; what names it in errors. */
+static int
+s_read(holding_t *self, const char *archive_id, const char *ext, const char *what, uint64_t total, uint64_t offset,
+       void *buf, size_t size, size_t *got, tf_err_t *err)
+{
+    if (offset > total)
+        return tf_err_set(err, TF_ERR_INVALID, "offset %" PRIu64 " is past the end of %s %s (%" PRIu64 " bytes)",
+                          offset, what, archive_id, total);
+    if (size > total - offset)
+        size = (size_t) (total - offset);
+    char path[PATH_MAX];
+    if (s_path(path, sizeof path, self->ready, archive_id, ext) != TF_OK)
+        return tf_err_set(err, TF_ERR_INVALID, "archive id too long");
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return tf_err_errno(err, TF_ERR_IO, errno, "cannot open %s", path);
+    size_t done = 0;
+    while (done < size) {
+        ssize_t n = pread(fd, (char *) buf + done, size - done, (off_t) (offset + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int e = n < 0 ? errno : EIO;
+            close(fd);
+            return tf_err_errno(err, TF_ERR_IO, e, "cannot read %s at %" PRIu64, path, offset + done);
+        }
+        done += (size_t) n;
+    }
+    close(fd);
+    *got = done;
+    return TF_OK;
 }
 
 int
@@ -483,30 +595,20 @@ holding_read(holding_t *self, const char *archive_id, uint64_t offset, void *buf
     const holding_meta_t *meta = zhashx_lookup(self->index, archive_id);
     if (!meta)
         return tf_err_set(err, TF_ERR_NOTFOUND, "archive %s is not staged here", archive_id);
-    if (offset > meta->size)
-        return tf_err_set(err, TF_ERR_INVALID, "offset %" PRIu64 " is past the end of archive %s (%" PRIu64 " bytes)",
-                          offset, archive_id, meta->size);
-    if (size > meta->size - offset)
-        size = (size_t) (meta->size - offset);
-    char data[PATH_MAX];
-    if (s_path(data, sizeof data, self->ready, archive_id, ".data") != TF_OK)
-        return tf_err_set(err, TF_ERR_INVALID, "archive id too long");
-    int fd = open(data, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return tf_err_errno(err, TF_ERR_IO, errno, "cannot open %s", data);
-    size_t done = 0;
-    while (done < size) {
-        ssize_t n = pread(fd, (char *) buf + done, size - done, (off_t) (offset + done));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            int e = n < 0 ? errno : EIO;
-            close(fd);
-            return tf_err_errno(err, TF_ERR_IO, e, "cannot read %s at %" PRIu64, data, offset + done);
-        }
-        done += (size_t) n;
-    }
-    close(fd);
-    *got = done;
-    return TF_OK;
+    return s_read(self, archive_id, ".data", "archive", meta->size, offset, buf, size, got, err);
+}
+
+int
+holding_read_rows(holding_t *self, const char *archive_id, uint64_t offset, void *buf, size_t size,
+                  size_t *got, tf_err_t *err)
+{
+    *got = 0;
+    const holding_meta_t *meta = zhashx_lookup(self->index, archive_id);
+    if (!meta)
+        return tf_err_set(err, TF_ERR_NOTFOUND, "archive %s is not staged here", archive_id);
+    if (meta->rows_size == 0)
+        return tf_err_set(err, TF_ERR_NOTFOUND, "archive %s has no file rows sidecar here (staged before "
+                          "sidecars)", archive_id);
+    return s_read(self, archive_id, ".rows", "the file rows sidecar of archive", meta->rows_size, offset, buf, size,
+                  got, err);
 }

@@ -3,11 +3,17 @@
 
     Layout under dir (see docs/staging.md):
         tmp/<archive>.part      bytes received so far (deleted at every start)
+        tmp/<archive>.rows      file rows received so far (the sidecar, tf_sidecar.h)
         ready/<archive>.data    a verified archive, fsynced
         ready/<archive>.meta    its description (ZPL), written atomically before the data is
                                 renamed into ready/, so a .data never exists without its .meta
-    An archive is "ready" when both files exist. At start, tmp/ is emptied, and anything in
-    ready/ that is not a complete pair is deleted (the redelivered file group stages it again).
+        ready/<archive>.rows    its file rows sidecar, renamed into ready/ after the .meta and
+                                before the .data (archives staged before sidecars have none)
+    An archive is "ready" when its .meta and .data exist. At start, tmp/ is emptied, and
+    anything in ready/ that is not a complete pair is deleted (the redelivered file group stages
+    it again); a sidecar that is missing or not the size its .meta says is dropped and the
+    archive kept without one (the data is what matters; the tape writer copes without rows).
+    Sizes count the sidecar: ready bytes are .data plus .rows.
 */
 #ifndef HOLDING_H_INCLUDED
 #define HOLDING_H_INCLUDED
@@ -28,6 +34,8 @@ typedef struct {
     uint64_t size;
     uint64_t files;
     uint64_t bytes;
+    uint64_t rows_size;  /* bytes of ready/<archive>.rows; 0: no sidecar */
+    char *rows_checksum; /* its xxh128 ("" without sidecar) */
     char *parked;        /* "" while its job runs; "cancelled" or "failed" once the stager learned
                             its job stopped: kept for a retry or a purge, never announced again
                             and never counted as space the tape writer will free */
@@ -40,7 +48,7 @@ holding_t *holding_new(const char *dir, tf_err_t *err);
 void holding_destroy(holding_t **self_p);
 
 const char *holding_dir(holding_t *self);
-/* Bytes of all ready archives, and how many there are. */
+/* Bytes of all ready archives (data and sidecars), and how many there are. */
 uint64_t holding_ready_bytes(holding_t *self);
 size_t holding_ready_count(holding_t *self);
 /* Bytes the file system still has for us (statvfs f_bavail), or 0 when it cannot tell. */
@@ -56,21 +64,29 @@ zlist_t *holding_ready_ids(holding_t *self);
 
 /* Creates (truncates) tmp/<archive>.part; returns its fd. */
 int holding_part_open(holding_t *self, const char *archive_id, int *fd, tf_err_t *err);
-/* Deletes tmp/<archive>.part (missing is fine). */
+/* Creates (truncates) tmp/<archive>.rows, the sidecar being received; returns its fd. */
+int holding_rows_open(holding_t *self, const char *archive_id, int *fd, tf_err_t *err);
+/* Deletes tmp/<archive>.part and tmp/<archive>.rows (missing is fine). */
 void holding_part_drop(holding_t *self, const char *archive_id);
-/* Makes the received archive ready: fsync fd, write ready/<id>.meta atomically, rename
-   tmp/<id>.part to ready/<id>.data, fsync both folders. Closes fd in every case. */
-int holding_commit(holding_t *self, const holding_meta_t *meta, int fd, tf_err_t *err);
-/* Deletes a ready archive's files and fsyncs ready/ (missing files are fine). */
+/* Makes the received archive ready: fsync fd (and rows_fd, the sidecar, unless -1), write
+   ready/<id>.meta atomically, rename tmp/<id>.rows to ready/<id>.rows, rename tmp/<id>.part to
+   ready/<id>.data, fsync both folders. meta->rows_size is the sidecar's size (0 with no
+   rows_fd). Closes both fds in every case. */
+int holding_commit(holding_t *self, const holding_meta_t *meta, int fd, int rows_fd, tf_err_t *err);
+/* Deletes a ready archive's files (.data, .rows, .meta) and fsyncs ready/ (missing files are
+   fine). */
 int holding_remove(holding_t *self, const char *archive_id, tf_err_t *err);
 /* Parks a ready archive (state "cancelled" or "failed") or, with "", makes it live again;
    rewrites ready/<id>.meta atomically so the mark survives a restart. */
 int holding_park(holding_t *self, const char *archive_id, const char *state, tf_err_t *err);
-/* How many ready archives are parked and their bytes; first gets the first one (sorted by id)
-   or NULL. */
+/* How many ready archives are parked and their bytes (with sidecars); first gets the first one
+   (sorted by id) or NULL. */
 size_t holding_parked(holding_t *self, uint64_t *bytes, const holding_meta_t **first);
 /* Reads up to size bytes of a ready archive at offset; *got is what was read. */
 int holding_read(holding_t *self, const char *archive_id, uint64_t offset, void *buf, size_t size,
                  size_t *got, tf_err_t *err);
+/* The same for its file rows sidecar (TF_ERR_NOTFOUND when it has none). */
+int holding_read_rows(holding_t *self, const char *archive_id, uint64_t offset, void *buf, size_t size,
+                      size_t *got, tf_err_t *err);
 
 #endif

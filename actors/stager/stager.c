@@ -18,6 +18,7 @@
 #include "tf_log.h"
 #include "tf_main.h"
 #include "tf_pipeline_ids.h"
+#include "tf_sidecar.h"
 #include "tf_units.h"
 #include "tf_wire.h"
 
@@ -47,6 +48,11 @@ typedef struct {
     uint64_t reserve;        /* holding disk promised to it once admitted: min(expected, usable) */
     bool admitted;           /* has its reservation and may get credit */
     int64_t waiting_since;   /* mono ms since it has had no credit and none to be given; 0 = not */
+    int rows_fd;             /* tmp/<archive>.rows, the file rows sidecar (-1 until stage_rows) */
+    uint64_t rows_size;      /* its bytes: holding disk the session uses beyond its credit */
+    uint64_t rows_parts;     /* stage_rows received: the next expected part is this + 1 */
+    uint64_t rows_count;     /* file rows in them */
+    tf_checksum_t *rows_sum;
 } session_t;
 
 /* A job with archives waiting for space: when it was last alerted and whether its catalog
@@ -109,7 +115,10 @@ s_session_free(void **item)
         return;
     if (s->fd >= 0)
         close(s->fd);
+    if (s->rows_fd >= 0)
+        close(s->rows_fd);
     tf_checksum_destroy(&s->sum);
+    tf_checksum_destroy(&s->rows_sum);
     zframe_destroy(&s->peer);
     free(s->archive_id);
     free(s->job_id);
@@ -135,7 +144,7 @@ stager_reserved(stager_t *self)
     uint64_t total = holding_ready_bytes(self->holding);
     for (session_t *s = zhashx_first(self->sessions); s; s = zhashx_next(self->sessions))
         if (!s->closing)
-            total += s->granted;
+            total += s->granted + s->rows_size;
     return total;
 }
 
@@ -235,8 +244,9 @@ s_space(stager_t *self, space_t *sp)
         if (s->closing)
             continue;
         sp->sessions++;
-        granted += s->granted;
-        received += s->received;
+        /* a sidecar received is on the disk like data received with credit */
+        granted += s->granted + s->rows_size;
+        received += s->received + s->rows_size;
         if (s->admitted)
             sp->reserved += s->reserve > s->granted ? s->reserve : s->granted;
     }
@@ -354,6 +364,7 @@ s_on_open(stager_t *self, zframe_t *peer, tf_msg_stage_open_t *open)
         return;
     }
     s->fd = -1;
+    s->rows_fd = -1;
     s->archive_id = strdup(id);
     s->job_id = strdup(open->job_id);
     s->pool = strdup(open->pool ? open->pool : "");
@@ -361,11 +372,12 @@ s_on_open(stager_t *self, zframe_t *peer, tf_msg_stage_open_t *open)
     s->group_no = open->group_no;
     s->peer = zframe_dup(peer);
     s->sum = tf_checksum_new();
+    s->rows_sum = tf_checksum_new();
     s->last_heard = s->last_sent = tf_clock_mono_ms();
     s->seq = ++self->next_seq;
     s->expected = open->expected_size;
     tf_err_t err = {0};
-    if (!s->archive_id || !s->job_id || !s->pool || !s->compression || !s->peer || !s->sum) {
+    if (!s->archive_id || !s->job_id || !s->pool || !s->compression || !s->peer || !s->sum || !s->rows_sum) {
         void *p = s;
         s_session_free(&p);
         s_result(self, peer, id, false, "stager out of memory");
@@ -400,6 +412,22 @@ s_session_of(stager_t *self, zframe_t *peer, const char *archive_id)
     return s;
 }
 
+/* Writes size bytes at offset; 0 or the errno of the failure (ENOSPC for a short write). */
+static int
+s_write_at(int fd, const uint8_t *data, size_t size, uint64_t offset)
+{
+    size_t done = 0;
+    while (done < size) {
+        ssize_t n = pwrite(fd, data + done, size - done, (off_t) (offset + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? errno : ENOSPC;
+        done += (size_t) n;
+    }
+    return 0;
+}
+
 static void
 s_on_data(stager_t *self, zframe_t *peer, tf_msg_stage_data_t *data)
 {
@@ -419,22 +447,58 @@ s_on_data(stager_t *self, zframe_t *peer, tf_msg_stage_data_t *data)
         s_refuse(self, s, why);
         return;
     }
-    size_t done = 0;
-    while (done < data->data.size) {
-        ssize_t n = pwrite(s->fd, data->data.data + done, data->data.size - done, (off_t) (s->received + done));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            snprintf(why, sizeof why, "cannot write to the holding disk %s: %s", holding_dir(self->holding),
-                     strerror(n < 0 ? errno : ENOSPC));
-            s_refuse(self, s, why);
-            return;
-        }
-        done += (size_t) n;
+    int e = s_write_at(s->fd, data->data.data, data->data.size, s->received);
+    if (e != 0) {
+        snprintf(why, sizeof why, "cannot write to the holding disk %s: %s", holding_dir(self->holding),
+                 strerror(e));
+        s_refuse(self, s, why);
+        return;
     }
     tf_checksum_update(s->sum, data->data.data, data->data.size);
     s->received += data->data.size;
     s_grant(self, s);
+}
+
+/* A part of the archive's file rows: appended to its sidecar tmp/<archive>.rows as one record
+   (tf_sidecar.h). Not counted against credit - the compressor holds the rows anyway and a
+   part is bounded - but counted as holding-disk space the session uses. */
+static void
+s_on_rows(stager_t *self, zframe_t *peer, tf_msg_stage_rows_t *rows)
+{
+    session_t *s = s_session_of(self, peer, rows->archive_id);
+    if (!s)
+        return;
+    char why[512];
+    if (rows->part != s->rows_parts + 1) {
+        snprintf(why, sizeof why, "file rows out of order: expected part %" PRIu64 ", got %" PRIu64,
+                 s->rows_parts + 1, rows->part);
+        s_refuse(self, s, why);
+        return;
+    }
+    tf_err_t err = {0};
+    if (s->rows_fd < 0 && holding_rows_open(self->holding, s->archive_id, &s->rows_fd, &err) != TF_OK) {
+        s_refuse(self, s, err.message);
+        return;
+    }
+    uint8_t *record = NULL;
+    size_t size = 0;
+    if (tf_sidecar_record(rows, &record, &size, &err) != TF_OK) {
+        s_refuse(self, s, err.message);
+        return;
+    }
+    int e = s_write_at(s->rows_fd, record, size, s->rows_size);
+    if (e == 0)
+        tf_checksum_update(s->rows_sum, record, size);
+    free(record);
+    if (e != 0) {
+        snprintf(why, sizeof why, "cannot write the file rows to the holding disk %s: %s",
+                 holding_dir(self->holding), strerror(e));
+        s_refuse(self, s, why);
+        return;
+    }
+    s->rows_size += size;
+    s->rows_parts++;
+    s->rows_count += rows->files_count;
 }
 
 static void
@@ -457,6 +521,22 @@ s_on_close(stager_t *self, zframe_t *peer, tf_msg_stage_close_t *close_msg)
         s_refuse(self, s, why);
         return;
     }
+    if (close_msg->rows_parts != s->rows_parts) {
+        snprintf(why, sizeof why, "file rows incomplete: received %" PRIu64 " parts, the compressor says %" PRIu64,
+                 s->rows_parts, close_msg->rows_parts);
+        s_refuse(self, s, why);
+        return;
+    }
+    if (s->rows_parts > 0 && s->rows_count != close_msg->files) {
+        snprintf(why, sizeof why, "file rows mismatch: received %" PRIu64 " rows for an archive of %" PRIu64
+                 " entries", s->rows_count, close_msg->files);
+        s_refuse(self, s, why);
+        return;
+    }
+    /* No parts: a compressor from before sidecars; the archive is kept without one. */
+    char rows_digest[TF_CHECKSUM_STRLEN] = "";
+    if (s->rows_parts > 0)
+        tf_checksum_format(s->rows_sum, rows_digest);
     holding_meta_t meta = {
         .archive_id = s->archive_id,
         .job_id = s->job_id,
@@ -467,11 +547,13 @@ s_on_close(stager_t *self, zframe_t *peer, tf_msg_stage_close_t *close_msg)
         .size = s->received,
         .files = close_msg->files,
         .bytes = close_msg->bytes,
+        .rows_size = s->rows_size,
+        .rows_checksum = rows_digest,
     };
     tf_err_t err = {0};
-    int fd = s->fd;
-    s->fd = -1;
-    if (holding_commit(self->holding, &meta, fd, &err) != TF_OK) {
+    int fd = s->fd, rows_fd = s->rows_fd;
+    s->fd = s->rows_fd = -1;
+    if (holding_commit(self->holding, &meta, fd, rows_fd, &err) != TF_OK) {
         s_refuse(self, s, err.message);
         return;
     }
@@ -488,6 +570,8 @@ s_on_close(stager_t *self, zframe_t *peer, tf_msg_stage_close_t *close_msg)
         .files = meta.files,
         .bytes = meta.bytes,
         .stager = self->advertise,
+        .rows_size = meta.rows_size,
+        .rows_checksum = meta.rows_size ? rows_digest : NULL,
     };
     if (announcer_send(self->announcer, &ready, &err) != TF_OK)
         tf_log_error("archive %s: %s (it is announced at the next start)", s->archive_id, err.message);
@@ -501,6 +585,7 @@ s_on_fetch(stager_t *self, zframe_t *peer, tf_msg_fetch_t *fetch)
     msg.fetch_data.archive_id = fetch->archive_id;
     msg.fetch_data.offset = fetch->offset;
     msg.fetch_data.data = (tf_bytes_t){self->fetch_buf, 0};
+    msg.fetch_data.rows = fetch->rows;
     size_t want = fetch->length < S_FETCH_MAX ? (size_t) fetch->length : S_FETCH_MAX;
     tf_err_t err = {0};
     const holding_meta_t *meta = holding_lookup(self->holding, fetch->archive_id);
@@ -509,6 +594,16 @@ s_on_fetch(stager_t *self, zframe_t *peer, tf_msg_fetch_t *fetch)
         s_unpark(self, fetch->archive_id, "the tape writer reads it (its job was retried)");
     if (!tf_id_safe_name(fetch->archive_id) || !meta)
         msg.fetch_data.error = "archive is not staged here";
+    else if (fetch->rows) {
+        /* the sidecar: read before the data, it does not mark the archive in use */
+        if (holding_read_rows(self->holding, fetch->archive_id, fetch->offset, self->fetch_buf, want, &got, &err)
+            != TF_OK)
+            msg.fetch_data.error = err.message;
+        else {
+            msg.fetch_data.data.size = got;
+            msg.fetch_data.eof = fetch->offset + got == meta->rows_size;
+        }
+    }
     else if (holding_read(self->holding, fetch->archive_id, fetch->offset, self->fetch_buf, want, &got, &err)
              != TF_OK)
         msg.fetch_data.error = err.message;
@@ -530,7 +625,8 @@ s_on_fetch(stager_t *self, zframe_t *peer, tf_msg_fetch_t *fetch)
         }
     }
     if (msg.fetch_data.error)
-        tf_log_warn("fetch of %s at %" PRIu64 ": %s", fetch->archive_id, fetch->offset, msg.fetch_data.error);
+        tf_log_warn("fetch of %s%s at %" PRIu64 ": %s", fetch->archive_id, fetch->rows ? " (file rows)" : "",
+                    fetch->offset, msg.fetch_data.error);
     s_send(self, peer, &msg);
 }
 
@@ -554,6 +650,7 @@ s_on_router(stager_t *self)
     switch (msg.type) {
     case TF_MSG_STAGE_OPEN: s_on_open(self, peer, &msg.stage_open); break;
     case TF_MSG_STAGE_DATA: s_on_data(self, peer, &msg.stage_data); break;
+    case TF_MSG_STAGE_ROWS: s_on_rows(self, peer, &msg.stage_rows); break;
     case TF_MSG_STAGE_CLOSE: s_on_close(self, peer, &msg.stage_close); break;
     case TF_MSG_FETCH: s_on_fetch(self, peer, &msg.fetch); break;
     default: {
@@ -604,6 +701,8 @@ s_announce(stager_t *self, const holding_meta_t *m)
             .files = m->files,
             .bytes = m->bytes,
             .stager = self->advertise,
+            .rows_size = m->rows_size,
+            .rows_checksum = m->rows_size ? m->rows_checksum : NULL,
         };
     tf_err_t err = {0};
     if (announcer_send(self->announcer, &ready, &err) != TF_OK)
@@ -755,6 +854,8 @@ s_on_stage_purge(tf_actor_t *actor, const tf_msg_work_t *work, const tf_msg_t *p
             continue;
         uint64_t meta_size = s_file_size(self, "ready", id, ".meta");
         rc = s_purge_add(&list, "ready", id, ".data", m->size);
+        if (rc == TF_OK && m->rows_size > 0)
+            rc = s_purge_add(&list, "ready", id, ".rows", m->rows_size);
         if (rc == TF_OK)
             rc = s_purge_add(&list, "ready", id, ".meta", meta_size);
         if (rc == TF_OK)
@@ -792,6 +893,8 @@ s_on_stage_purge(tf_actor_t *actor, const tf_msg_work_t *work, const tf_msg_t *p
         if (!s || s->closing || !s->job_id || strcmp(s->job_id, purge->job_id) != 0)
             continue;
         rc = s_purge_add(&list, "tmp", id, ".part", s->received);
+        if (rc == TF_OK && s->rows_size > 0)
+            rc = s_purge_add(&list, "tmp", id, ".rows", s->rows_size);
         if (rc == TF_OK && !purge->dry_run) {
             tf_log_info("archive %s: partial file purged with its job %s", id, purge->job_id);
             s_refuse(self, s, "its job was purged from the holding disk (tapeflow job purge)");

@@ -1,6 +1,7 @@
-/*  stager - the holding disk actor: receives archives from compressors over the stage
-    protocol (ROUTER at stager/endpoint), verifies and keeps them in ready/, announces them to
-    the tape service, serves fetch requests, and deletes them on archive_release items.
+/*  stager - the holding disk actor: receives archives and their file rows (the sidecar the
+    tape writer builds the on-tape index from) from compressors over the stage protocol (ROUTER
+    at stager/endpoint), verifies and keeps them in ready/, announces them to the tape service,
+    serves fetch requests for both, and deletes them on archive_release items.
 
     Everything runs on one thread: stager_serve polls the ROUTER, the actor runtime (release
     items) and the announcer. The full protocol, credit rules and restart behaviour are in
@@ -29,7 +30,7 @@ void stager_destroy(stager_t **self_p);
    the alert.stager events (a job waiting for holding-disk space). */
 int stager_serve(stager_t *self, tf_actor_t *actor, zsock_t *pipe);
 
-/* For tests and status: bytes reserved (ready + received + granted credit). */
+/* For tests and status: bytes reserved (ready + received + granted credit, sidecars included). */
 uint64_t stager_reserved(stager_t *self);
 
 #endif

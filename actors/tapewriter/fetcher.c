@@ -19,6 +19,7 @@ struct _fetcher_t {
     zsock_t *sock;
     char *endpoint;
     char *archive_id;
+    bool rows;             /* fetching the file rows sidecar, not the data */
     uint64_t size;
     fetcher_opts_t opts;
     uint64_t requested;    /* bytes asked for, from 0 */
@@ -33,7 +34,8 @@ static int
 s_request(fetcher_t *self, uint64_t offset, uint64_t length, tf_err_t *err)
 {
     tf_msg_t msg = {.type = TF_MSG_FETCH};
-    msg.fetch = (tf_msg_fetch_t){.archive_id = self->archive_id, .offset = offset, .length = length};
+    msg.fetch = (tf_msg_fetch_t){.archive_id = self->archive_id, .offset = offset, .length = length,
+                                 .rows = self->rows};
     int rc = tf_wire_send(self->sock, NULL, &msg, err);
     if (rc != TF_OK)
         return tf_err_prefix(err, "cannot ask the stager at %s for archive %s: ", self->endpoint, self->archive_id);
@@ -55,9 +57,9 @@ s_top_up(fetcher_t *self, tf_err_t *err)
     return TF_OK;
 }
 
-fetcher_t *
-fetcher_new(const char *endpoint, const char *archive_id, uint64_t size, const fetcher_opts_t *opts,
-            tf_err_t *err)
+static fetcher_t *
+s_new(const char *endpoint, const char *archive_id, bool rows, uint64_t size, const fetcher_opts_t *opts,
+      tf_err_t *err)
 {
     fetcher_t *self = calloc(1, sizeof *self);
     if (!self) {
@@ -72,6 +74,7 @@ fetcher_new(const char *endpoint, const char *archive_id, uint64_t size, const f
     if (self->opts.timeout_ms < 100)
         self->opts.timeout_ms = 100;
     self->size = size;
+    self->rows = rows;
     self->endpoint = strdup(endpoint);
     self->archive_id = strdup(archive_id);
     self->nslots = self->opts.depth * 2 + 2;
@@ -95,6 +98,20 @@ fetcher_new(const char *endpoint, const char *archive_id, uint64_t size, const f
         return NULL;
     }
     return self;
+}
+
+fetcher_t *
+fetcher_new(const char *endpoint, const char *archive_id, uint64_t size, const fetcher_opts_t *opts,
+            tf_err_t *err)
+{
+    return s_new(endpoint, archive_id, false, size, opts, err);
+}
+
+fetcher_t *
+fetcher_new_rows(const char *endpoint, const char *archive_id, uint64_t size, const fetcher_opts_t *opts,
+                 tf_err_t *err)
+{
+    return s_new(endpoint, archive_id, true, size, opts, err);
 }
 
 void
@@ -130,9 +147,13 @@ s_receive(fetcher_t *self, int timeout_ms, tf_err_t *err)
         tf_msg_clear(&msg);
         return TF_OK; /* not ours (a late answer); ignore */
     }
+    if (msg.fetch_data.rows != self->rows) {
+        tf_msg_clear(&msg);
+        return TF_OK; /* an answer about the other file: not for this fetcher */
+    }
     if (msg.fetch_data.error && msg.fetch_data.error[0]) {
-        rc = tf_err_set(err, TF_ERR_IO, "stager at %s cannot read archive %s: %s", self->endpoint,
-                        self->archive_id, msg.fetch_data.error);
+        rc = tf_err_set(err, TF_ERR_IO, "stager at %s cannot read %sarchive %s: %s", self->endpoint,
+                        self->rows ? "the file rows of " : "", self->archive_id, msg.fetch_data.error);
         tf_msg_clear(&msg);
         return rc;
     }

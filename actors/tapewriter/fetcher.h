@@ -4,7 +4,8 @@
     requests of `chunk` bytes in flight and hands the answers out strictly in offset order, so
     the tape writer always has the next bytes waiting while the drive writes the previous ones.
     A wait for data that has not arrived yet is reported to the caller (an underrun when the
-    drive was due a block).
+    drive was due a block). The archive's file rows sidecar (docs/staging.md) is fetched the
+    same way (fetch.rows), by a fetcher of its own.
 */
 #ifndef FETCHER_H_INCLUDED
 #define FETCHER_H_INCLUDED
@@ -27,6 +28,9 @@ typedef struct {
 /* Connects and sends the first requests. */
 fetcher_t *fetcher_new(const char *endpoint, const char *archive_id, uint64_t size,
                        const fetcher_opts_t *opts, tf_err_t *err);
+/* The same for the archive's file rows sidecar of size bytes (archive_ready.rows_size). */
+fetcher_t *fetcher_new_rows(const char *endpoint, const char *archive_id, uint64_t size,
+                            const fetcher_opts_t *opts, tf_err_t *err);
 void fetcher_destroy(fetcher_t **self_p);
 
 /* Waits until every request in flight was answered (or the archive is all here): the

@@ -1,13 +1,21 @@
-/*  indexrows - what the tape writer puts in an archive's on-tape index, asked from the catalog.
+/*  indexrows - what the tape writer puts in an archive's on-tape index, and the job facts for
+    its header.
 
-    The compressor sends an archive's file rows to the catalog (cat_files) after the archive is
-    staged, so they may arrive a little after the archive_ready item. indexrows_fetch asks the
-    catalog (cat_query archive_files) until it has all `ready->files` rows or wait_ms passed,
-    and builds the index records (tapeindex.h). It also asks for the job (cat_query job): its
-    creation time and, once scanned, its totals go into the archive's header for a rebuild.
+    The archive's file rows travel with it: the compressor sends them to the stager with the
+    archive, the stager keeps them as the archive's sidecar (docs/staging.md, "File rows
+    sidecar"), and indexrows_fetch fetches the sidecar from the stager like the data
+    (archive_ready.rows_size, fetch.rows) and builds the index records (tapeindex.h) from it -
+    no catalog round trip, no waiting for the rows to reach the catalog.
 
-    Failing to get the rows is not fatal for the archive: the caller writes it without index
-    (a rebuild then reads the archive's tar headers) and says so.
+    An archive without a usable sidecar (staged before sidecars, e.g. parked across the
+    upgrade; or a sidecar that does not check out) gets one catalog query (cat_query
+    archive_files), never a poll: its rows reached the catalog when it was staged. When that
+    does not give exactly `ready->files` rows either, the call fails and the caller writes the
+    archive without index (a rebuild then reads the archive's tar headers) and says so.
+
+    It also asks the catalog once for the job (cat_query job): its creation time and, once
+    scanned, its totals go into the archive's header for a rebuild (best effort; they are
+    known only to the catalog, and only once the scan ended).
 */
 #ifndef INDEXROWS_H_INCLUDED
 #define INDEXROWS_H_INCLUDED
@@ -15,6 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "fetcher.h"
 #include "tapeindex.h"
 #include "tf_client.h"
 #include "tf_msg.h"
@@ -29,12 +38,14 @@ typedef struct {
     uint64_t warnings;
 } indexrows_job_t;
 
-/* Returns true to stop waiting (the item is being interrupted). */
+/* Returns true to stop (the item is being interrupted). */
 typedef bool(indexrows_stop_fn)(void *arg);
 
-/* *index: the built index (caller destroys) on TF_OK. job: filled best effort either way.
-   Errors: TF_ERR_TIMEOUT (rows missing after wait_ms), or the catalog's refusal/unreachability. */
-int indexrows_fetch(tf_client_t *client, const tf_msg_archive_ready_t *ready, int wait_ms, int call_timeout_ms,
-                    indexrows_stop_fn *stop, void *arg, tapeindex_t **index, indexrows_job_t *job, tf_err_t *err);
+/* *index: the built index (caller destroys) on TF_OK. fetch: how to fetch the sidecar from
+   ready->stager. job: filled best effort either way. Errors: the sidecar unusable and the
+   catalog's one answer incomplete (TF_ERR_STATE) or missing (its error), TF_ERR_INTERRUPTED. */
+int indexrows_fetch(tf_client_t *client, const tf_msg_archive_ready_t *ready, const fetcher_opts_t *fetch,
+                    int call_timeout_ms, indexrows_stop_fn *stop, void *arg, tapeindex_t **index,
+                    indexrows_job_t *job, tf_err_t *err);
 
 #endif

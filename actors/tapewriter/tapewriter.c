@@ -50,7 +50,6 @@ tapewriter_new(tf_config_t *cfg, tf_err_t *err)
     self->busy_wait_ms = (int) tf_config_ms(cfg, "tapewriter/busy_wait");
     self->catalog_timeout_ms = (int) tf_config_ms(cfg, "tapewriter/catalog_timeout");
     self->labeller_timeout_ms = (int) tf_config_ms(cfg, "tapewriter/labeller_timeout");
-    self->index_wait_ms = (int) tf_config_ms(cfg, "tapewriter/index_wait");
     s_find_changer(self);
     self->mount_wait_ms = (int) tf_config_ms(cfg, "tapewriter/mount_wait");
     self->retry_backoff_ms = tf_config_ms(cfg, "tapewriter/retry_backoff");

@@ -25,7 +25,7 @@
     tapewriter/verify, and with built-in fallbacks: tapewriter/fetch_chunk (1 MiB),
     tapewriter/fetch_depth (8), tapewriter/fetch_timeout (30000 ms), tapewriter/ready_timeout
     (60000 ms), tapewriter/busy_wait (10000 ms: how long to wait for a drive another process
-    holds), tapewriter/catalog_timeout (120000 ms), tapewriter/index_wait (60000 ms),
+    holds), tapewriter/catalog_timeout (120000 ms),
     tapewriter/mount_wait (12 h: see above), tapewriter/retry_backoff and retry_backoff_max
     (5000 and 300000 ms: the pause before a failed archive item goes back to the broker).
 

@@ -23,7 +23,6 @@ struct _tapewriter_t {
     int ready_timeout_ms;
     int busy_wait_ms;
     int catalog_timeout_ms;
-    int index_wait_ms;         /* how long to wait for an archive's file rows (its tape index) */
     char changer_url[1024];    /* the changer whose drive element holds this drive ("": none) */
     char changer_name[129];    /* its configured name */
     int labeller_timeout_ms;   /* wait for the labeller's answer (it may move the robot) */

@@ -397,7 +397,7 @@ static int
 s_index(item_t *it, const tf_msg_archive_ready_t *ready, s_written_t *w, tf_err_t *err)
 {
     tf_err_t ierr = {0};
-    int rc = indexrows_fetch(it->tw->client, ready, it->tw->index_wait_ms, it->tw->catalog_timeout_ms,
+    int rc = indexrows_fetch(it->tw->client, ready, &it->tw->fetch, it->tw->catalog_timeout_ms,
                              s_index_stop, it, &w->index, &w->job, &ierr);
     if (rc == TF_ERR_INTERRUPTED) {
         if (err)

@@ -16,65 +16,27 @@
 #include "tf_client.h"
 #include "tf_clock.h"
 #include "tf_testproc.h"
+#include "tf_teststack.h"
 
 #define S_CALL_TIMEOUT 10000
-#define S_RUN_TIMEOUT 30000
 
 typedef struct {
-    char *dir;
-    char config[PATH_MAX];
-    char endpoint[PATH_MAX];
-    tf_testproc_t *broker;
-    tf_testproc_t *catalog;
-    tf_testproc_t *echo;
+    tf_teststack_t *stack;   /* the broker and catalog.1 (echo.1 when a test starts it) */
     tf_client_t *client;
 } fx_t;
-
-static tf_testproc_t *
-s_start(fx_t *fx, const char *program, const char *name)
-{
-    char log[PATH_MAX];
-    snprintf(log, sizeof log, "%s/%s.log", fx->dir, name);
-    char *argv[] = {(char *) program, "--config", fx->config, "--name", (char *) name,
-                    "--log-level", "debug", NULL};
-    tf_testproc_t *p = tf_testproc_start(program, argv, NULL, log);
-    assert_non_null(p);
-    return p;
-}
-
-static void
-s_wait_broker(fx_t *fx)
-{
-    int64_t deadline = tf_clock_mono_ms() + 10000;
-    for (;;) {
-        tf_msg_t reply;
-        if (tf_client_status(fx->client, &reply, 500, NULL) == TF_OK) {
-            tf_msg_clear(&reply);
-            return;
-        }
-        assert_true(tf_clock_mono_ms() < deadline);
-    }
-}
 
 static int
 s_setup(void **state)
 {
     fx_t *fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
-    fx->dir = tf_test_tempdir("tfcatp");
-    assert_non_null(fx->dir);
-    snprintf(fx->config, sizeof fx->config, "%s/tapeflow.cfg", fx->dir);
-    snprintf(fx->endpoint, sizeof fx->endpoint, "ipc://%s/run/broker.sock", fx->dir);
-    FILE *cfg = fopen(fx->config, "w");
-    assert_non_null(cfg);
-    fprintf(cfg, "tapeflow\n    home = \"%s\"\nbroker\n    heartbeat = 200\n    liveness = 3\n"
-                 "    max_attempts = 3\n", fx->dir);
-    assert_int_equal(fclose(cfg), 0);
-    fx->broker = s_start(fx, "tapeflow-broker", "broker");
-    fx->catalog = s_start(fx, "tapeflow-catalog", "catalog.1");
-    fx->client = tf_client_new(fx->endpoint, NULL);
+    const char *config[] = {"broker/heartbeat=200", "broker/liveness=3", "broker/max_attempts=3", NULL};
+    const char *programs[] = {"broker", "catalog.1", NULL};
+    tf_teststack_opts_t opts = {.config = config, .programs = programs};
+    fx->stack = tf_teststack_new("tfcatp", &opts);
+    assert_non_null(fx->stack);
+    fx->client = tf_client_new(tf_teststack_broker(fx->stack), NULL);
     assert_non_null(fx->client);
-    s_wait_broker(fx);
     *state = fx;
     return 0;
 }
@@ -82,9 +44,8 @@ s_setup(void **state)
 static void
 s_dump_log(fx_t *fx, const char *name)
 {
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s.log", fx->dir, name);
-    char *text = tf_test_read_file(path);
+    char path[PATH_MAX + 80];
+    char *text = tf_test_read_file(tf_teststack_log(fx->stack, name, path, sizeof path));
     if (text)
         fprintf(stderr, "---- %s:\n%s", name, text);
     free(text);
@@ -99,11 +60,9 @@ s_teardown(void **state)
         s_dump_log(fx, "catalog.1");
         s_dump_log(fx, "broker");
     }
-    tf_testproc_destroy(&fx->echo);
-    tf_testproc_destroy(&fx->catalog);
-    tf_testproc_destroy(&fx->broker);
-    tf_test_dir_done(&fx->dir);
+    int down = tf_teststack_finish(&fx->stack);
     free(fx);
+    assert_int_equal(down, 0);
     return 0;
 }
 
@@ -175,26 +134,8 @@ s_status(fx_t *fx, const char *job, char *buf, size_t size)
     return buf;
 }
 
-/* Runs `tapeflow --config CFG ARGS...` (stderr merged into the output); returns the exit status. */
-static int
-s_cli(const char *config, char **out, ...)
-{
-    char exe[PATH_MAX];
-    snprintf(exe, sizeof exe, "%s/tapeflow", tf_test_bindir());
-    char *argv[32] = {"sh", "-c", "exec \"$0\" \"$@\" 2>&1", exe, "--config", (char *) config};
-    int n = 6;
-    va_list ap;
-    va_start(ap, out);
-    const char *arg;
-    while ((arg = va_arg(ap, const char *)) != NULL && n < 30)
-        argv[n++] = (char *) arg;
-    va_end(ap);
-    argv[n] = NULL;
-    int rc = tf_test_run("/bin/sh", argv, NULL, S_RUN_TIMEOUT, out);
-    printf("---- tapeflow %s %s (exit %d):\n%s", argv[6], n > 7 ? argv[7] : "", rc,
-           *out ? *out : "(no output)\n");
-    return rc;
-}
+/* `tapeflow ARGS...` with stderr joined to stdout; the exit status. */
+#define s_cli(fx, out, ...) tf_teststack_cli_all((fx)->stack, (out), __VA_ARGS__)
 
 /* --- tests -------------------------------------------------------------------------------- */
 
@@ -210,9 +151,8 @@ test_job_lifecycle_and_cli(void **state)
     assert_string_equal(s_status(fx, job, buf, sizeof buf), "running");
 
     /* The catalog dies and comes back: nothing recorded is lost. */
-    assert_int_equal(tf_testproc_kill(fx->catalog, SIGKILL), 0);
-    tf_testproc_destroy(&fx->catalog);
-    fx->catalog = s_start(fx, "tapeflow-catalog", "catalog.1");
+    assert_int_equal(tf_teststack_kill(fx->stack, "catalog.1", SIGKILL), 0);
+    assert_int_equal(tf_teststack_start(fx->stack, "catalog.1"), 0);
 
     /* The same rows under another item id (a compressor that ran twice): no new rows. */
     s_files(fx, job, "other-id", 3);
@@ -245,32 +185,32 @@ test_job_lifecycle_and_cli(void **state)
 
     /* The CLI. */
     char *out = NULL;
-    assert_int_equal(s_cli(fx->config, &out, "jobs", "--json", NULL), 0);
-    assert_non_null(strstr(out, "{\"jobs\":[{\"job_id\":\"J20261121-105011-3fa2\""));
+    assert_int_equal(s_cli(fx, &out, "jobs", "--json", NULL), 0);
+    assert_non_null(strstr(out, "{\"schema\":1,\"jobs\":[{\"job_id\":\"J20261121-105011-3fa2\""));
     assert_non_null(strstr(out, "\"status\":\"completed\""));
     assert_non_null(strstr(out, "\"files_done\":3,\"files_total\":3"));
     assert_non_null(strstr(out, "\"truncated\":false"));
     free(out);
-    assert_int_equal(s_cli(fx->config, &out, "jobs", NULL), 0);
+    assert_int_equal(s_cli(fx, &out, "jobs", NULL), 0);
     assert_non_null(strstr(out, "JOB"));
     assert_non_null(strstr(out, "completed"));
     assert_non_null(strstr(out, "3/3"));
     assert_non_null(strstr(out, "2.9 KiB/2.9 KiB"));
     free(out);
-    assert_int_equal(s_cli(fx->config, &out, "job", job, NULL), 0);
+    assert_int_equal(s_cli(fx, &out, "job", job, NULL), 0);
     assert_non_null(strstr(out, "status    completed\n"));
     assert_non_null(strstr(out, "files     3 of 3 (100%)\n"));
     assert_non_null(strstr(out, "archives  1 of 1 written\n"));
     free(out);
-    assert_int_equal(s_cli(fx->config, &out, "--json", "job", job, NULL), 0);
+    assert_int_equal(s_cli(fx, &out, "--json", "job", job, NULL), 0);
     assert_non_null(strstr(out, "\"percent\":100"));
     free(out);
-    assert_int_equal(s_cli(fx->config, &out, "job", "J-unknown", NULL), 1);
+    assert_int_equal(s_cli(fx, &out, "job", "J-unknown", NULL), 1);
     assert_non_null(strstr(out, "no job J-unknown"));
     free(out);
-    assert_int_equal(s_cli(fx->config, &out, "job", NULL), 2);
+    assert_int_equal(s_cli(fx, &out, "job", NULL), 2);
     free(out);
-    assert_int_equal(s_cli(fx->config, &out, "jobs", "--limit", "zero", NULL), 2);
+    assert_int_equal(s_cli(fx, &out, "jobs", "--limit", "zero", NULL), 2);
     free(out);
 }
 
@@ -278,7 +218,7 @@ static void
 test_failure_reported_by_broker(void **state)
 {
     fx_t *fx = *state;
-    fx->echo = s_start(fx, "tapeflow-echo", "echo.1");
+    assert_int_equal(tf_teststack_start(fx->stack, "echo.1"), 0);
     const char *job = "JFAIL";
     s_create(fx, job);
     tf_msg_t reply;
@@ -294,12 +234,12 @@ test_failure_reported_by_broker(void **state)
         tf_clock_sleep_ms(50);
     }
     char *out = NULL;
-    assert_int_equal(s_cli(fx->config, &out, "job", job, NULL), 1);
+    assert_int_equal(s_cli(fx, &out, "job", job, NULL), 1);
     assert_non_null(strstr(out, "status    failed\n"));
     assert_non_null(strstr(out, "stage     echo\n"));
     assert_non_null(strstr(out, "detail    disk on fire\n"));
     free(out);
-    assert_int_equal(s_cli(fx->config, &out, "job", job, "--json", NULL), 1);
+    assert_int_equal(s_cli(fx, &out, "job", job, "--json", NULL), 1);
     assert_non_null(strstr(out, "\"detail\":\"disk on fire\""));
     free(out);
 }
@@ -316,7 +256,7 @@ test_malformed_item(void **state)
     tf_msg_t info;
     assert_int_equal(tf_client_wait(fx->client, "bad-1", S_CALL_TIMEOUT, &info, &err), TF_ERR_STATE);
     assert_non_null(strstr(err.message, "malformed payload"));
-    assert_true(tf_testproc_alive(fx->catalog));
+    assert_true(tf_teststack_alive(fx->stack, "catalog.1"));
     /* Still serving. */
     tf_msg_t r;
     assert_int_equal(s_query(fx, "jobs", NULL, &r, &err), TF_OK);
@@ -329,29 +269,27 @@ test_nothing_answers(void **state)
 {
     fx_t *fx = *state;
     /* No catalog: the broker queues the query and the CLI says what to check. */
-    assert_int_equal(tf_testproc_kill(fx->catalog, SIGTERM), 0);
+    assert_int_equal(tf_teststack_kill(fx->stack, "catalog.1", SIGTERM), 0);
     int status;
-    assert_true(tf_testproc_wait(fx->catalog, 10000, &status));
+    assert_true(tf_teststack_wait(fx->stack, "catalog.1", 10000, &status));
     char *out = NULL;
-    assert_int_equal(s_cli(fx->config, &out, "job", "J1", "--timeout", "1", NULL), 1);
+    assert_int_equal(s_cli(fx, &out, "job", "J1", "--timeout", "1", NULL), 1);
     assert_non_null(strstr(out, "the catalog did not answer"));
     assert_non_null(strstr(out, "tapeflow status"));
     free(out);
 
-    /* No broker. */
-    char other[PATH_MAX];
-    snprintf(other, sizeof other, "%s/other.cfg", fx->dir);
-    FILE *cfg = fopen(other, "w");
-    assert_non_null(cfg);
-    fprintf(cfg, "tapeflow\n    home = \"%s/nobody\"\n", fx->dir);
-    assert_int_equal(fclose(cfg), 0);
-    assert_int_equal(s_cli(other, &out, "jobs", "--timeout", "1", NULL), 1);
+    /* No broker: a configuration nothing runs for. */
+    tf_teststack_opts_t opts = {.no_up = true};
+    fx_t nobody = {.stack = tf_teststack_new("tfcatn", &opts)};
+    assert_non_null(nobody.stack);
+    assert_int_equal(s_cli(&nobody, &out, "jobs", "--timeout", "1", NULL), 1);
     assert_non_null(strstr(out, "broker not reachable"));
     assert_non_null(strstr(out, "tapeflow up"));
     free(out);
-    assert_int_equal(s_cli(other, &out, "jobs", "--json", "--timeout", "1", NULL), 1);
-    assert_non_null(strstr(out, "{\"error\":\"broker not reachable"));
+    assert_int_equal(s_cli(&nobody, &out, "jobs", "--json", "--timeout", "1", NULL), 1);
+    assert_non_null(strstr(out, "{\"schema\":1,\"error\":\"broker not reachable"));
     free(out);
+    tf_teststack_destroy(&nobody.stack);
 }
 
 int

@@ -115,7 +115,7 @@ test_list(void **state)
     f->json = true;
     assert_int_equal(s_run(f, &out, "list", "lib", NULL), 0);
     s_has(out, "\"name\":\"lib\"");
-    s_has(out, "\"drive_name\":\"d0\"");
+    s_has(out, "\"drive\":\"d0\"");
     free(out);
 }
 
@@ -140,12 +140,12 @@ test_load_unload(void **state)
     assert_int_equal(s_run(f, &out, "load", "lib", "--slot", "1", NULL), 1);
     free(out);
     assert_int_equal(s_run(f, &out, "unload", "lib", "--json", NULL), 0);
-    s_has(out, "\"action\":\"unload\",\"slot\":2,\"drive\":0,\"barcode\":\"TF0002L6\"");
+    s_has(out, "\"action\":\"unload\",\"slot\":2,\"drive_element\":0,\"barcode\":\"TF0002L6\"");
     free(out);
     assert_int_equal(s_run(f, &out, "load", "lib", "--barcode", "TF0003L6", "--drive", "1",
                            "--json", NULL),
                      0);
-    s_has(out, "\"slot\":3,\"drive\":1,\"barcode\":\"TF0003L6\"");
+    s_has(out, "\"slot\":3,\"drive_element\":1,\"barcode\":\"TF0003L6\"");
     s_has(out, "\"drive_url\":\"sim:");
     free(out);
     assert_int_equal(s_run(f, &out, "unload", f->url, "--drive", "1", "--slot", "4", NULL), 0);

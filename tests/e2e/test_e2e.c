@@ -66,8 +66,9 @@ s_teardown(void **state)
 {
     fx_t *fx = *state;
     tf_client_destroy(&fx->client);
-    tf_teststack_destroy(&fx->stack);
+    int down = tf_teststack_finish(&fx->stack);
     free(fx);
+    assert_int_equal(down, 0);
     return 0;
 }
 
@@ -101,43 +102,12 @@ s_restore_and_compare(fx_t *fx, const char *job, const char *src, const char *to
         fail_msg("%s", why);
 }
 
-/* Number of entries under root, root included (what the catalog should hold). */
-static long
-s_count_entries(const char *root)
-{
-    char cmd[PATH_MAX + 64];
-    snprintf(cmd, sizeof cmd, "find '%s' | wc -l", root);
-    FILE *p = popen(cmd, "r");
-    long n = -1;
-    if (p) {
-        if (fscanf(p, "%ld", &n) != 1)
-            n = -1;
-        pclose(p);
-    }
-    return n;
-}
-
 static void
 s_catalog_has_each_entry_once(fx_t *fx, const char *job, const char *src)
 {
-    tf_msg_t q = {.type = TF_MSG_CAT_QUERY};
-    q.cat_query = (tf_msg_cat_query_t){.query = "files", .job_id = (char *) job, .limit = 100000};
-    tf_msg_t reply;
-    tf_err_t err = {0};
-    if (tf_client_call(fx->client, "catalog", NULL, job, &q, &reply, 30000, &err) != TF_OK)
-        fail_msg("files query: %s", err.message);
-    assert_int_equal(reply.type, TF_MSG_CAT_REPLY);
-    assert_false(reply.cat_reply.truncated);
-    assert_int_equal((long) reply.cat_reply.files_count, s_count_entries(src));
-    zhashx_t *seen = zhashx_new();
-    for (size_t i = 0; i < reply.cat_reply.files_count; i++) {
-        const char *p = reply.cat_reply.files[i].path;
-        if (zhashx_lookup(seen, p))
-            fail_msg("catalog holds %s twice", p);
-        zhashx_insert(seen, p, (void *) 1);
-    }
-    zhashx_destroy(&seen);
-    tf_msg_clear(&reply);
+    char why[PATH_MAX + 1024];
+    if (tf_teststack_catalog_has_each_entry_once(fx->stack, job, src, why, sizeof why) != 0)
+        fail_msg("%s", why);
 }
 
 static uint64_t
@@ -256,7 +226,7 @@ test_kill_stages_mid_job(void **state)
     char *out = NULL;
     assert_int_equal(s_cli(fx, &out, "backup", src, "--json", NULL), 0);
     char job[128];
-    assert_non_null(s_json_str(out, "job", job, sizeof job));
+    assert_non_null(s_json_str(out, "job_id", job, sizeof job));
     free(out);
 
     /* A compressor while the first archives stream, then the stager, then the tape writer

@@ -56,8 +56,9 @@ static int
 s_teardown(void **state)
 {
     fx_t *fx = *state;
-    tf_teststack_destroy(&fx->stack);
+    int down = tf_teststack_finish(&fx->stack);
     free(fx);
+    assert_int_equal(down, 0);
     return 0;
 }
 
@@ -140,7 +141,7 @@ test_job_waiting_for_space_is_reported(void **state)
     char *out = NULL;
     int rc = s_cli(fx, &out, "backup", src, "--compression", "none", "--json", NULL);
     char job[128];
-    if (rc != 0 || !s_json_str(out, "job", job, sizeof job))
+    if (rc != 0 || !s_json_str(out, "job_id", job, sizeof job))
         fail_msg("backup exited %d: %s", rc, out ? out : "");
     free(out);
 

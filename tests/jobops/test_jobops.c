@@ -113,7 +113,7 @@ s_start_backup(fx_t *fx, const char *src, const char *pool, char *job, size_t si
 {
     char *out = NULL;
     int rc = s_cli(fx, &out, "backup", src, "--pool", pool, "--json", NULL);
-    if (rc != 0 || !s_json_str(out, "job", job, size))
+    if (rc != 0 || !s_json_str(out, "job_id", job, size))
         fail_msg("backup did not start (%d): %s", rc, out ? out : "");
     free(out);
 }
@@ -505,7 +505,7 @@ test_purge_failed_job(void **state)
     int rc = s_cli(fx, &out, "job", "purge", job, "--dry-run", "--json", NULL);
     assert_int_equal(rc, 0);
     assert_non_null(strstr(out, "\"dry_run\":true"));
-    assert_int_equal(s_json_int(out, "archives") * 2, staged);
+    assert_int_equal(s_json_int(out, "archives") * 3, staged);  /* .data, .meta, .rows */
     free(out);
     assert_int_equal(s_staged_files(fx, job), staged);
 

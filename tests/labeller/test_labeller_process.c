@@ -148,7 +148,7 @@ test_inventory_without_loads(void **state)
 
     /* tape list shows where the volume is. */
     assert_int_equal(tf_teststack_cli(stack, &out, "tape", "list", "--json", NULL), 0);
-    if (!strstr(out, "\"label\":\"TF0003L6\"") || !strstr(out, "\"location\":\"drive\"")
+    if (!strstr(out, "\"volume\":\"TF0003L6\"") || !strstr(out, "\"location\":\"drive\"")
         || !strstr(out, "\"changer\":\"lib\""))
         fail_msg("tape list: %s", out);
     free(out);
@@ -200,7 +200,7 @@ test_label_barcodes(void **state)
     assert_int_equal(tf_teststack_cli(stack, &out, "tape", "list", "--json", NULL), 0);
     for (int i = 1; i <= 6; i++) {
         char want[64];
-        snprintf(want, sizeof want, "\"label\":\"TF%04dL6\",\"pool\":\"default\"", i);
+        snprintf(want, sizeof want, "\"volume\":\"TF%04dL6\",\"pool\":\"default\"", i);
         if ((i == 2) == (strstr(out, want) != NULL))
             fail_msg("tape list %s %s: %s", i == 2 ? "has" : "lacks", want, out);
     }

@@ -30,14 +30,12 @@
 #include "tf_clock.h"
 #include "tf_testproc.h"
 #include "tf_teststack.h"
-#include "tf_wire.h"
 
 #define S_WAIT_MS 120000
 
 typedef struct {
     tf_teststack_t *stack;
     const char *dir;
-    tf_testproc_t *compressor;
     tf_testproc_t *backup;
     char backup_log[PATH_MAX];
 } fx_t;
@@ -71,9 +69,9 @@ s_teardown(void **state)
 {
     fx_t *fx = *state;
     tf_testproc_destroy(&fx->backup);
-    tf_testproc_destroy(&fx->compressor);
-    tf_teststack_destroy(&fx->stack);
+    int down = tf_teststack_finish(&fx->stack);
     free(fx);
+    assert_int_equal(down, 0);
     return 0;
 }
 
@@ -174,22 +172,16 @@ s_wait_job(fx_t *fx, const char *job, const char *key)
 static void
 s_start_compressor(fx_t *fx)
 {
-    char bin[PATH_MAX], log[PATH_MAX + 32];
-    snprintf(bin, sizeof bin, "%s/tapeflow-compressor", tf_test_bindir());
-    snprintf(log, sizeof log, "%s/compressor.test.log", fx->dir);
-    char *argv[] = {"tapeflow-compressor", "--name", "compressor.test", NULL};
-    fx->compressor = tf_testproc_start(bin, argv, tf_teststack_env(fx->stack), log);
-    assert_non_null(fx->compressor);
+    assert_int_equal(tf_teststack_start(fx->stack, "compressor.test"), 0);
 }
 
 /* Runs `tapeflow ARGS` with stderr joined to stdout (messages for people go to stderr). */
 static int
 s_cli_all(fx_t *fx, char **out, const char *args)
 {
-    char cmd[PATH_MAX * 2];
-    snprintf(cmd, sizeof cmd, "'%s/tapeflow' %s 2>&1", tf_test_bindir(), args);
-    char *argv[] = {"sh", "-c", cmd, NULL};
-    return tf_test_run("/bin/sh", argv, tf_teststack_env(fx->stack), 60000, out);
+    char cmd[PATH_MAX * 2 + 32];
+    snprintf(cmd, sizeof cmd, "tapeflow %s 2>&1", args);
+    return tf_teststack_shell(fx->stack, out, cmd);
 }
 
 /* --- item 1: entries that vanished between scan and archive ------------------------------ */
@@ -274,7 +266,7 @@ test_vanished_files_completed_with_warnings(void **state)
     free(out);
 
     /* A job whose entries are all on tape: nothing missing, exit 0. */
-    tf_testproc_destroy(&fx->compressor);
+    tf_teststack_kill(fx->stack, "compressor.test", SIGKILL);
 }
 
 static void
@@ -323,16 +315,15 @@ test_job_events_on_the_bus(void **state)
     char *out = NULL;
     assert_int_equal(s_cli(fx, &out, "backup", src, "--json", NULL), 0);
     char job[128];
-    assert_non_null(tf_test_json_str(out, "job", job, sizeof job));
+    assert_non_null(tf_test_json_str(out, "job_id", job, sizeof job));
     free(out);
     free(s_wait_job(fx, job, "\"scanned\":true"));
 
-    char endpoint[PATH_MAX + 32], topic[200];
-    snprintf(endpoint, sizeof endpoint, "ipc://%s/run/bus-out.sock", fx->dir);
+    char topic[200];
     snprintf(topic, sizeof topic, "job.%s.", job);
-    zsock_t *sub = zsock_new_sub(endpoint, topic);
-    assert_non_null(sub);
-    tf_clock_sleep_ms(300);   /* the subscription reaches the bus before anything is published */
+    const char *topics[] = {topic, NULL};
+    tf_testevents_t *bus = tf_teststack_events(fx->stack, topics);  /* live when it returns */
+    assert_non_null(bus);
     s_start_compressor(fx);
     free(s_wait_job(fx, job, NULL));
 
@@ -342,12 +333,9 @@ test_job_events_on_the_bus(void **state)
     char stage_topic[220], done_topic[220];
     snprintf(stage_topic, sizeof stage_topic, "job.%s.stage", job);
     snprintf(done_topic, sizeof done_topic, "job.%s.completed", job);
-    zpoller_t *poller = zpoller_new(sub, NULL);
     int64_t deadline = tf_clock_mono_ms() + 30000;
-    while (tf_clock_mono_ms() < deadline && zpoller_wait(poller, 2000)) {
-        tf_msg_t ev;
-        if (tf_wire_recv_event(sub, &ev, NULL) != TF_OK)
-            continue;
+    tf_msg_t ev;
+    while (tf_clock_mono_ms() < deadline && tf_testevents_next(bus, 2000, &ev)) {
         const tf_msg_event_t *e = &ev.event;
         assert_int_equal(strncmp(e->topic, topic, strlen(topic)), 0);
         if (strcmp(e->topic, stage_topic) == 0) {
@@ -369,8 +357,7 @@ test_job_events_on_the_bus(void **state)
             others++;   /* any other end event would be wrong */
         tf_msg_clear(&ev);
     }
-    zpoller_destroy(&poller);
-    zsock_destroy(&sub);
+    tf_testevents_destroy(&bus);
     if (stages < 2 || !saw_tape || completed != 1 || others != 0)
         fail_msg("events for %s: %d stage (tape seen: %d), %d completed, %d others", job, stages, saw_tape,
                  completed, others);

@@ -1,8 +1,9 @@
 /*  broker + scanner + 2 compressors + stager as real processes (no tape writer, no catalog):
     a scan job for a generated tree ends with every group staged and queued for tape
     ("<archive>-tape" items), each staged file lists with GNU tar, and every scanned entry is
-    in exactly one archive - also when a compressor is SIGKILLed mid-archive and the stager is
-    SIGKILLed mid-job (both restarted, as `tapeflow up` would). */
+    in exactly one archive, whose file rows sidecar lists exactly its entries - also when a
+    compressor is SIGKILLed mid-archive and the stager is SIGKILLed mid-job (both restarted, as
+    `tapeflow up` would). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,37 +21,22 @@
 #include "tf_client.h"
 #include "tf_clock.h"
 #include "tf_pipeline_ids.h"
+#include "tf_sidecar.h"
 #include "tf_testproc.h"
+#include "tf_teststack.h"
 
 #define JOB "J20261121-105011-3fa2"
 
 typedef struct {
-    char *dir;
-    char config[256];
-    char broker_ep[256];
+    tf_teststack_t *stack;   /* broker, stager.1, scanner.1, compressor.1 and .2 */
     char staging[256];
     char root[256];
-    tf_testproc_t *broker;
-    tf_testproc_t *scanner;
-    tf_testproc_t *compressors[2];
-    tf_testproc_t *stager;
-    int restarts;
+    char compressors[2][32]; /* the compressors' names (a restarted one gets another) */
     tf_client_t *client;
     char archives[64][TF_ID_MAX];
     int narchives;
     uint64_t entries;
 } fx_t;
-
-static tf_testproc_t *
-s_start(fx_t *f, const char *program, const char *name)
-{
-    char log[300];
-    snprintf(log, sizeof log, "%s/%s.log", f->dir, name);
-    char *argv[] = {(char *) program, "--config", f->config, "--name", (char *) name, NULL};
-    tf_testproc_t *p = tf_testproc_start(program, argv, NULL, log);
-    assert_non_null(p);
-    return p;
-}
 
 /* The groups the scanner will make, from the same code, in-process. */
 static int
@@ -70,21 +56,19 @@ static int
 s_setup(void **state)
 {
     fx_t *f = calloc(1, sizeof *f);
-    f->dir = tf_test_tempdir("tfpp");
-    snprintf(f->config, sizeof f->config, "%s/tapeflow.cfg", f->dir);
-    snprintf(f->broker_ep, sizeof f->broker_ep, "ipc://%s/run/broker.sock", f->dir);
-    snprintf(f->staging, sizeof f->staging, "%s/staging", f->dir);
-    snprintf(f->root, sizeof f->root, "%s/tree", f->dir);
-    FILE *cfg = fopen(f->config, "w");
-    assert_non_null(cfg);
-    fprintf(cfg,
-            "tapeflow\n    home = \"%s\"\n"
-            "broker\n    heartbeat = 200\n    liveness = 3\n    max_attempts = 20\n"
-            "scanner\n    group_size = 2000000\n"
-            "stager\n    dir = \"%s\"\n    window = 32768\n"
-            "compressor\n    chunk = 8192\n    level = 19\n    threads = 1\n    stager_timeout = 3000\n",
-            f->dir, f->staging);
-    fclose(cfg);
+    assert_non_null(f);
+    const char *config[] = {
+        "broker/heartbeat=200", "broker/liveness=3", "broker/max_attempts=20", "scanner/group_size=2000000",
+        "stager/dir=${dir}/staging", "stager/window=32768", "compressor/chunk=8192", "compressor/level=19",
+        "compressor/threads=1", "compressor/stager_timeout=3000", NULL};
+    const char *programs[] = {"broker", "stager.1", "scanner.1", "compressor.1", "compressor.2", NULL};
+    tf_teststack_opts_t opts = {.config = config, .programs = programs, .no_up = true};
+    f->stack = tf_teststack_new("tfpp", &opts);
+    assert_non_null(f->stack);
+    snprintf(f->staging, sizeof f->staging, "%s/staging", tf_teststack_dir(f->stack));
+    snprintf(f->root, sizeof f->root, "%s/tree", tf_teststack_dir(f->stack));
+    snprintf(f->compressors[0], sizeof f->compressors[0], "compressor.1");
+    snprintf(f->compressors[1], sizeof f->compressors[1], "compressor.2");
     /* the tree: a slow-to-compress big file (so kills land mid-stream) and many small ones */
     pt_make_tree(f->root, 300000);
     char p[600];
@@ -98,8 +82,8 @@ s_setup(void **state)
     }
     snprintf(p, sizeof p, "%s/more/large.txt", f->root);
     pt_write_file(p, 3u << 20, 77, 1);
-    scanner_opts_t opts = {.group_bytes = 2000000, .submit = s_expect, .submit_arg = f};
-    scanner_t *scanner = scanner_new_with(&opts, NULL, NULL);
+    scanner_opts_t opts_scan = {.group_bytes = 2000000, .submit = s_expect, .submit_arg = f};
+    scanner_t *scanner = scanner_new_with(&opts_scan, NULL, NULL);
     tf_msg_path_row_t paths[] = {{f->root}};
     tf_msg_scan_job_t job = {.job_id = JOB, .paths = paths, .paths_count = 1, .one_fs = true};
     scanner_totals_t totals;
@@ -107,72 +91,23 @@ s_setup(void **state)
     scanner_destroy(&scanner);
     assert_true(f->narchives >= 3);
 
-    f->broker = s_start(f, "tapeflow-broker", "broker");
-    f->client = tf_client_new(f->broker_ep, NULL);
-    int64_t deadline = tf_clock_mono_ms() + 10000;
-    for (;;) {
-        tf_msg_t reply;
-        if (tf_client_status(f->client, &reply, 500, NULL) == TF_OK) {
-            tf_msg_clear(&reply);
-            break;
-        }
-        assert_true(tf_clock_mono_ms() < deadline);
-    }
-    f->stager = s_start(f, "tapeflow-stager", "stager.1");
-    f->scanner = s_start(f, "tapeflow-scanner", "scanner.1");
-    f->compressors[0] = s_start(f, "tapeflow-compressor", "compressor.1");
-    f->compressors[1] = s_start(f, "tapeflow-compressor", "compressor.2");
+    assert_int_equal(tf_teststack_up(f->stack), 0);
+    f->client = tf_client_new(tf_teststack_broker(f->stack), NULL);
+    assert_non_null(f->client);
     *state = f;
     return 0;
 }
 
-/* SIGTERM and wait, so sanitizer builds report leaks and errors into the logs at exit. */
-static void
-s_stop(tf_testproc_t **p)
-{
-    int status;
-    if (*p && tf_testproc_kill(*p, SIGTERM) == 0)
-        tf_testproc_wait(*p, 10000, &status);
-    tf_testproc_destroy(p);
-}
-
-static void
-s_check_logs(fx_t *f)
-{
-    DIR *d = opendir(f->dir);
-    struct dirent *de;
-    while (d && (de = readdir(d)) != NULL) {
-        if (!strstr(de->d_name, ".log"))
-            continue;
-        char p[600];
-        snprintf(p, sizeof p, "%s/%s", f->dir, de->d_name);
-        char *text = tf_test_read_file(p);
-        if (text && (strstr(text, "Sanitizer") || strstr(text, "runtime error")))
-            fail_msg("%s reports a sanitizer error:\n%s", de->d_name, text);
-        free(text);
-    }
-    if (d)
-        closedir(d);
-}
-
+/* Every program stops cleanly at SIGTERM (sanitizer builds report leaks and errors into the
+   logs at exit). */
 static int
 s_teardown(void **state)
 {
     fx_t *f = *state;
     tf_client_destroy(&f->client);
-    s_stop(&f->scanner);
-    s_stop(&f->compressors[0]);
-    s_stop(&f->compressors[1]);
-    s_stop(&f->stager);
-    s_stop(&f->broker);
-    s_check_logs(f);
-    tf_testproc_destroy(&f->scanner);
-    tf_testproc_destroy(&f->compressors[0]);
-    tf_testproc_destroy(&f->compressors[1]);
-    tf_testproc_destroy(&f->stager);
-    tf_testproc_destroy(&f->broker);
-    tf_test_dir_done(&f->dir);
+    int down = tf_teststack_finish(&f->stack);
     free(f);
+    assert_int_equal(down, 0);
     return 0;
 }
 
@@ -259,22 +194,63 @@ s_wait_mid_stream(fx_t *f, int timeout_ms)
         tf_clock_sleep_ms(10);
 }
 
+/* A binary file into a heap buffer; NULL when missing. */
+static uint8_t *
+s_read_bytes(const char *path, size_t *size)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    uint8_t *buf = malloc((size_t) n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t) n, fp), (size_t) n);
+    fclose(fp);
+    *size = (size_t) n;
+    return buf;
+}
+
 static void
 s_check_staged(fx_t *f)
 {
-    /* every group arrived; each lists with tar; every entry is in exactly one archive */
+    /* every group arrived; each lists with tar; every entry is in exactly one archive; its
+       file rows sidecar has a row for each entry, in the archive's order */
     uint64_t listed = 0;
     for (int i = 0; i < f->narchives; i++) {
         char cmd[600], *out = NULL;
         snprintf(cmd, sizeof cmd, "tar --zstd -tf %s/ready/%s.data", f->staging, f->archives[i]);
         if (pt_sh(cmd, &out) != 0)
             fail_msg("tar cannot list %s", f->archives[i]);
+        uint64_t entries = 0;
         for (char *line = out; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
-            listed++;
+            entries++;
+        char path[600];
+        snprintf(path, sizeof path, "%s/ready/%s.rows", f->staging, f->archives[i]);
+        size_t size = 0;
+        uint8_t *rows = s_read_bytes(path, &size);
+        if (!rows)
+            fail_msg("%s has no file rows sidecar", f->archives[i]);
+        tf_err_t err = {0};
+        tf_sidecar_t *sidecar = tf_sidecar_parse(rows, size, f->archives[i], &err);
+        if (!sidecar)
+            fail_msg("%s", err.message);
+        assert_int_equal(tf_sidecar_count(sidecar), entries);
+        char *first_line_end = strchr(out, '\n');
+        if (first_line_end && entries > 0) {  /* tar lists folders with a trailing '/' */
+            *first_line_end = '\0';
+            size_t n = strlen(tf_sidecar_rows(sidecar)[0].path);
+            assert_int_equal(strncmp(out, tf_sidecar_rows(sidecar)[0].path, n), 0);
+        }
+        tf_sidecar_destroy(&sidecar);
+        free(rows);
+        listed += entries;
         free(out);
     }
     assert_int_equal(listed, f->entries);
-    /* nothing else in ready/ (2 files per archive), nothing left in tmp/ */
+    /* nothing else in ready/ (3 files per archive: data, meta and the file rows sidecar),
+       nothing left in tmp/ */
     char p[300];
     snprintf(p, sizeof p, "%s/ready", f->staging);
     DIR *d = opendir(p);
@@ -284,7 +260,7 @@ s_check_staged(fx_t *f)
         if (de->d_name[0] != '.')
             files++;
     closedir(d);
-    assert_int_equal(files, 2 * f->narchives);
+    assert_int_equal(files, 3 * f->narchives);
     /* every compress item completed */
     for (int i = 0; i < f->narchives; i++) {
         char state[32];
@@ -319,18 +295,17 @@ test_pipeline_kills(void **state)
     assert_true(pid > 0);
     int killed = -1;
     for (int i = 0; i < 2; i++)
-        if (tf_testproc_pid(f->compressors[i]) == pid)
+        if (tf_teststack_pid(f->stack, f->compressors[i]) == pid)
             killed = i;
     assert_true(killed >= 0);
-    assert_int_equal(tf_testproc_kill(f->compressors[killed], SIGKILL), 0);
-    tf_testproc_destroy(&f->compressors[killed]);
-    f->compressors[killed] = s_start(f, "tapeflow-compressor", killed ? "compressor.2b" : "compressor.1b");
+    assert_int_equal(tf_teststack_kill(f->stack, f->compressors[killed], SIGKILL), 0);
+    snprintf(f->compressors[killed], sizeof f->compressors[killed], "%s", killed ? "compressor.2b" : "compressor.1b");
+    assert_int_equal(tf_teststack_start(f->stack, f->compressors[killed]), 0);
     /* the stager dies mid-job, while an archive streams in */
     tf_clock_sleep_ms(300);
     s_wait_mid_stream(f, 20000);
-    assert_int_equal(tf_testproc_kill(f->stager, SIGKILL), 0);
-    tf_testproc_destroy(&f->stager);
-    f->stager = s_start(f, "tapeflow-stager", "stager.1b");
+    assert_int_equal(tf_teststack_kill(f->stack, "stager.1", SIGKILL), 0);
+    assert_int_equal(tf_teststack_start(f->stack, "stager.1b"), 0);
     assert_true(tf_test_wait_for((bool (*)(void *)) s_all_staged, f, 50000));
     s_check_staged(f);
 }

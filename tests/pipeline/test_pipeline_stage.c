@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "compressor.h"
+#include "holding.h"
 #include "pipe_test_util.h"
 #include "scan_walk.h"
 #include "stager.h"
@@ -24,6 +25,7 @@
 #include "tf_checksum.h"
 #include "tf_client.h"
 #include "tf_clock.h"
+#include "tf_sidecar.h"
 #include "tf_testproc.h"
 #include "tf_wire.h"
 
@@ -257,8 +259,26 @@ s_recv(zsock_t *d, tf_msg_t *msg)
     }
 }
 
+/* Part `part` of an archive's file rows: `count` rows named "<archive>/<part>.<n>". */
+static void
+s_rows(zsock_t *d, const char *id, uint64_t part, size_t count)
+{
+    tf_msg_file_row_t rows[8];
+    char paths[8][200];
+    assert_true(count <= 8);
+    for (size_t i = 0; i < count; i++) {
+        snprintf(paths[i], sizeof paths[i], "%s/%llu.%zu", id, (unsigned long long) part, i);
+        rows[i] = (tf_msg_file_row_t){.path = paths[i], .type = "file", .size = i};
+    }
+    tf_msg_t msg = {.type = TF_MSG_STAGE_ROWS};
+    msg.stage_rows = (tf_msg_stage_rows_t){.archive_id = (char *) id, .part = part, .files = rows,
+                                           .files_count = count};
+    s_send(d, &msg);
+}
+
+/* Fetches all of an archive's data, or (rows) its file rows sidecar. */
 static uint8_t *
-s_fetch_all(fx_t *f, const char *archive_id, size_t *size, char *error, size_t error_size)
+s_fetch_of(fx_t *f, const char *archive_id, bool rows, size_t *size, char *error, size_t error_size)
 {
     zsock_t *d = s_dealer(f);
     uint8_t *buf = NULL;
@@ -266,12 +286,14 @@ s_fetch_all(fx_t *f, const char *archive_id, size_t *size, char *error, size_t e
     error[0] = '\0';
     for (;;) {
         tf_msg_t msg = {.type = TF_MSG_FETCH};
-        msg.fetch = (tf_msg_fetch_t){.archive_id = (char *) archive_id, .offset = *size, .length = 300000};
+        msg.fetch = (tf_msg_fetch_t){.archive_id = (char *) archive_id, .offset = *size, .length = 300000,
+                                     .rows = rows};
         s_send(d, &msg);
         tf_msg_t reply;
         s_recv(d, &reply);
         assert_int_equal(reply.type, TF_MSG_FETCH_DATA);
         assert_int_equal(reply.fetch_data.offset, *size);
+        assert_int_equal(reply.fetch_data.rows, rows);
         if (reply.fetch_data.error) {
             snprintf(error, error_size, "%s", reply.fetch_data.error);
             tf_msg_clear(&reply);
@@ -287,6 +309,12 @@ s_fetch_all(fx_t *f, const char *archive_id, size_t *size, char *error, size_t e
     }
     zsock_destroy(&d);
     return buf;
+}
+
+static uint8_t *
+s_fetch_all(fx_t *f, const char *archive_id, size_t *size, char *error, size_t error_size)
+{
+    return s_fetch_of(f, archive_id, false, size, error, error_size);
 }
 
 /* --- tests ------------------------------------------------------------------------- */
@@ -484,6 +512,16 @@ s_close(zsock_t *d, const char *id, uint64_t size, const char *checksum)
     s_send(d, &msg);
 }
 
+/* stage_close of an archive of `files` entries after `rows_parts` parts of file rows. */
+static void
+s_close_rows(zsock_t *d, const char *id, uint64_t size, const char *checksum, uint64_t files, uint64_t rows_parts)
+{
+    tf_msg_t msg = {.type = TF_MSG_STAGE_CLOSE};
+    msg.stage_close = (tf_msg_stage_close_t){.archive_id = (char *) id, .size = size, .checksum = (char *) checksum,
+                                             .files = files, .rows_parts = rows_parts};
+    s_send(d, &msg);
+}
+
 static void
 s_expect_result(zsock_t *d, bool ok, const char *text)
 {
@@ -649,36 +687,48 @@ test_purge(void **state)
     file_rows_destroy(&rows);
     long data_size = s_file_size(f, "ready", "J1-g00001.data");
     long meta_size = s_file_size(f, "ready", "J1-g00001.meta");
-    assert_true(data_size > 0 && meta_size > 0);
-    /* Two archives still streaming in: one of the job, one of another job. */
+    long rows_size = s_file_size(f, "ready", "J1-g00001.rows");  /* its file rows sidecar */
+    assert_true(data_size > 0 && meta_size > 0 && rows_size > 0);
+    /* Two archives still streaming in: one of the job (its data and the first part of its
+       file rows), one of another job. */
     zsock_t *mine = s_dealer(f), *other = s_dealer(f);
     s_open_for(mine, "J1-g00002", "J1");
+    s_rows(mine, "J1-g00002", 1, 2);
     s_open_for(other, "J9-g00001", "J9");
     int64_t deadline = tf_clock_mono_ms() + 5000;
-    while ((s_file_size(f, "tmp", "J1-g00002.part") <= 0 || s_file_size(f, "tmp", "J9-g00001.part") <= 0)
+    while ((s_file_size(f, "tmp", "J1-g00002.part") <= 0 || s_file_size(f, "tmp", "J9-g00001.part") <= 0
+            || s_file_size(f, "tmp", "J1-g00002.rows") <= 0)
            && tf_clock_mono_ms() < deadline)
         tf_clock_sleep_ms(20);
     long part_size = s_file_size(f, "tmp", "J1-g00002.part");
-    assert_true(part_size > 0);
+    long part_rows_size = s_file_size(f, "tmp", "J1-g00002.rows");
+    assert_true(part_size > 0 && part_rows_size > 0);
 
-    /* A dry run lists and deletes nothing. */
+    /* A dry run lists and deletes nothing. The sidecars are listed and counted with their
+       archives (issue 9: file rows travel with the archive; 5 files where there were 3). */
     tf_msg_t r = s_purge(f, "J1", true);
     assert_string_equal(r.stage_purge_result.job_id, "J1");
-    assert_int_equal(r.stage_purge_result.files_count, 3);
+    assert_int_equal(r.stage_purge_result.files_count, 5);
     assert_true(s_listed(&r.stage_purge_result, "ready/J1-g00001.data"));
     assert_true(s_listed(&r.stage_purge_result, "ready/J1-g00001.meta"));
+    assert_true(s_listed(&r.stage_purge_result, "ready/J1-g00001.rows"));
     assert_true(s_listed(&r.stage_purge_result, "tmp/J1-g00002.part"));
+    assert_true(s_listed(&r.stage_purge_result, "tmp/J1-g00002.rows"));
     assert_int_equal(r.stage_purge_result.archives, 1);
-    assert_int_equal(r.stage_purge_result.bytes, (uint64_t) (data_size + meta_size + part_size));
+    assert_int_equal(r.stage_purge_result.bytes,
+                     (uint64_t) (data_size + meta_size + rows_size + part_size + part_rows_size));
     tf_msg_clear(&r);
     assert_true(s_exists(f, "ready", "J1-g00001.data"));
+    assert_true(s_exists(f, "ready", "J1-g00001.rows"));
 
     r = s_purge(f, "J1", false);
-    assert_int_equal(r.stage_purge_result.files_count, 3);
+    assert_int_equal(r.stage_purge_result.files_count, 5);
     tf_msg_clear(&r);
     assert_false(s_exists(f, "ready", "J1-g00001.data"));
     assert_false(s_exists(f, "ready", "J1-g00001.meta"));
+    assert_false(s_exists(f, "ready", "J1-g00001.rows"));
     assert_false(s_exists(f, "tmp", "J1-g00002.part"));
+    assert_false(s_exists(f, "tmp", "J1-g00002.rows"));
     s_expect_result(mine, false, "its job was purged");
     /* The other job's session goes on. */
     assert_true(s_exists(f, "tmp", "J9-g00001.part"));
@@ -1293,6 +1343,290 @@ test_purge_defers_an_archive_in_use(void **state)
     tf_msg_clear(&r);
 }
 
+/* --- the file rows sidecar (issue 9 item 4) ------------------------------------------- */
+
+/* Reads a file of the holding disk (sub/name) into a heap buffer; NULL when missing. */
+static uint8_t *
+s_read_staged(fx_t *f, const char *sub, const char *name, size_t *size)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s/%s", f->staging, sub, name);
+    FILE *fp = fopen(p, "rb");
+    if (!fp)
+        return NULL;
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    uint8_t *buf = malloc((size_t) n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t) n, fp), (size_t) n);
+    fclose(fp);
+    *size = (size_t) n;
+    return buf;
+}
+
+/* The compressor's file rows reach the holding disk as the archive's sidecar, written via
+   tmp/ and renamed; a tape writer fetches it like the data and finds every row the compressor
+   made, in order; staging the group again changes nothing; the release deletes it with the
+   archive. */
+static void
+test_sidecar_travels_with_the_archive(void **state)
+{
+    fx_t *f = *state;
+    s_start_stager(f);
+    char root[512];
+    snprintf(root, sizeof root, "%s/tree", f->dir);
+    pt_make_tree(root, 300000);
+    group_paths_t *g = calloc(1, sizeof *g);
+    tf_msg_file_group_t group = s_group(g, root, "J1-g00001", 1);
+    tf_err_t err = {0};
+    compressor_t *c = compressor_new(f->cfg, &err);
+    assert_non_null(c);
+    file_rows_t *rows = NULL;
+    archiver_stats_t stats;
+    if (compressor_stage(c, &group, NULL, NULL, &rows, &stats, &err) != TF_OK)
+        fail_msg("stage: %s", err.message);
+    assert_true(file_rows_count(rows) > 10);
+    assert_true(s_exists(f, "ready", "J1-g00001.rows"));
+    assert_false(s_exists(f, "tmp", "J1-g00001.rows"));
+    size_t disk_size = 0;
+    uint8_t *disk = s_read_staged(f, "ready", "J1-g00001.rows", &disk_size);
+    assert_non_null(disk);
+    char sum[TF_CHECKSUM_STRLEN], line[200];
+    snprintf(line, sizeof line, "rows_size = \"%zu\"", disk_size);
+    assert_true(s_file_has(f, "J1-g00001.meta", line, 100));
+    snprintf(line, sizeof line, "rows_checksum = \"%s\"", tf_checksum_of(disk, disk_size, sum));
+    assert_true(s_file_has(f, "J1-g00001.meta", line, 100));
+
+    /* fetched like the data: the bytes on disk, every row of the compressor in order */
+    size_t size = 0;
+    char error[256];
+    uint8_t *fetched = s_fetch_of(f, "J1-g00001", true, &size, error, sizeof error);
+    assert_string_equal(error, "");
+    assert_int_equal(size, disk_size);
+    assert_memory_equal(fetched, disk, size);
+    tf_sidecar_t *sidecar = tf_sidecar_parse(fetched, size, "J1-g00001", &err);
+    if (!sidecar)
+        fail_msg("%s", err.message);
+    assert_int_equal(tf_sidecar_count(sidecar), file_rows_count(rows));
+    assert_int_equal(tf_sidecar_count(sidecar), stats.files);
+    for (size_t i = 0; i < file_rows_count(rows); i++) {
+        assert_string_equal(tf_sidecar_rows(sidecar)[i].path, file_rows_at(rows, i)->path);
+        assert_string_equal(tf_sidecar_rows(sidecar)[i].type, file_rows_at(rows, i)->type);
+        assert_int_equal(tf_sidecar_rows(sidecar)[i].size, file_rows_at(rows, i)->size);
+        assert_int_equal(tf_sidecar_rows(sidecar)[i].offset, file_rows_at(rows, i)->offset);
+    }
+    tf_sidecar_destroy(&sidecar);
+    file_rows_destroy(&rows);
+    free(fetched);
+    /* the data is still fetched as data */
+    fetched = s_fetch_all(f, "J1-g00001", &size, error, sizeof error);
+    assert_string_equal(error, "");
+    assert_int_equal((long) size, s_file_size(f, "ready", "J1-g00001.data"));
+    free(fetched);
+
+    /* redelivered: "already staged", the sidecar stays as it was */
+    assert_int_equal(compressor_stage(c, &group, NULL, NULL, &rows, &stats, &err), TF_OK);
+    file_rows_destroy(&rows);
+    size_t again_size = 0;
+    uint8_t *again = s_read_staged(f, "ready", "J1-g00001.rows", &again_size);
+    assert_non_null(again);
+    assert_int_equal(again_size, disk_size);
+    assert_memory_equal(again, disk, disk_size);
+    assert_false(s_exists(f, "tmp", "J1-g00001.rows"));
+    free(again);
+    free(disk);
+
+    /* released with the archive */
+    s_release(f, "J1-g00001", "J1-g00001-release");
+    assert_false(s_exists(f, "ready", "J1-g00001.rows"));
+    assert_false(s_exists(f, "ready", "J1-g00001.data"));
+    fetched = s_fetch_of(f, "J1-g00001", true, &size, error, sizeof error);
+    assert_non_null(strstr(error, "not staged"));
+    free(fetched);
+    compressor_destroy(&c);
+    free(g);
+}
+
+/* The sidecar on the stage protocol: a restarted stage (redelivered item) starts the sidecar
+   over; parts out of order, a close that counts other parts or other rows are refused (and
+   leave nothing); an archive from a compressor that sends no rows is kept without sidecar. */
+static void
+test_sidecar_protocol(void **state)
+{
+    fx_t *f = *state;
+    s_start_stager(f);
+    zsock_t *d = s_dealer(f);
+    uint64_t credit;
+    char sum[TF_CHECKSUM_STRLEN];
+    tf_checksum_of("hello", 5, sum);
+
+    /* restarted halfway through its rows: the new attempt's sidecar has only its own rows */
+    s_open(d, "J9-g00001", &credit);
+    s_data(d, "J9-g00001", 0, "hello");
+    s_rows(d, "J9-g00001", 1, 3);
+    int64_t deadline = tf_clock_mono_ms() + 5000;
+    while (s_file_size(f, "tmp", "J9-g00001.rows") <= 0 && tf_clock_mono_ms() < deadline)
+        tf_clock_sleep_ms(20);
+    assert_true(s_file_size(f, "tmp", "J9-g00001.rows") > 0);
+    assert_false(s_exists(f, "ready", "J9-g00001.rows"));  /* never half a sidecar in ready/ */
+    s_open(d, "J9-g00001", &credit);
+    assert_false(s_exists(f, "tmp", "J9-g00001.rows"));
+    s_data(d, "J9-g00001", 0, "hello");
+    s_rows(d, "J9-g00001", 1, 2);
+    s_rows(d, "J9-g00001", 2, 1);
+    s_close_rows(d, "J9-g00001", 5, sum, 3, 2);
+    s_expect_result(d, true, NULL);
+    assert_false(s_exists(f, "tmp", "J9-g00001.rows"));
+    size_t size = 0;
+    char error[256];
+    uint8_t *rows = s_fetch_of(f, "J9-g00001", true, &size, error, sizeof error);
+    assert_string_equal(error, "");
+    tf_err_t err = {0};
+    tf_sidecar_t *sidecar = tf_sidecar_parse(rows, size, "J9-g00001", &err);
+    if (!sidecar)
+        fail_msg("%s", err.message);
+    assert_int_equal(tf_sidecar_parts(sidecar), 2);
+    assert_int_equal(tf_sidecar_count(sidecar), 3);
+    assert_string_equal(tf_sidecar_rows(sidecar)[0].path, "J9-g00001/1.0");
+    assert_string_equal(tf_sidecar_rows(sidecar)[2].path, "J9-g00001/2.0");
+    tf_sidecar_destroy(&sidecar);
+    free(rows);
+
+    /* refusals */
+    s_open(d, "J9-g00002", &credit);
+    s_data(d, "J9-g00002", 0, "hello");
+    s_rows(d, "J9-g00002", 2, 1);
+    s_expect_result(d, false, "file rows out of order: expected part 1, got 2");
+    assert_false(s_exists(f, "tmp", "J9-g00002.rows"));
+    s_open(d, "J9-g00002", &credit);
+    s_data(d, "J9-g00002", 0, "hello");
+    s_rows(d, "J9-g00002", 1, 1);
+    s_close_rows(d, "J9-g00002", 5, sum, 1, 2);
+    s_expect_result(d, false, "file rows incomplete: received 1 parts, the compressor says 2");
+    assert_false(s_exists(f, "tmp", "J9-g00002.rows"));
+    assert_false(s_exists(f, "ready", "J9-g00002.data"));
+    s_open(d, "J9-g00002", &credit);
+    s_data(d, "J9-g00002", 0, "hello");
+    s_rows(d, "J9-g00002", 1, 1);
+    s_close_rows(d, "J9-g00002", 5, sum, 4, 1);
+    s_expect_result(d, false, "file rows mismatch: received 1 rows for an archive of 4 entries");
+    assert_false(s_exists(f, "ready", "J9-g00002.rows"));
+    s_rows(d, "J9-g00002", 1, 1);
+    s_expect_result(d, false, "no open session");
+
+    /* a compressor that sends no rows (from before sidecars): kept without one */
+    s_open(d, "J9-g00003", &credit);
+    s_data(d, "J9-g00003", 0, "hello");
+    s_close_rows(d, "J9-g00003", 5, sum, 1, 0);
+    s_expect_result(d, true, NULL);
+    assert_true(s_exists(f, "ready", "J9-g00003.data"));
+    assert_false(s_exists(f, "ready", "J9-g00003.rows"));
+    assert_false(s_file_has(f, "J9-g00003.meta", "rows_size", 100));
+    rows = s_fetch_of(f, "J9-g00003", true, &size, error, sizeof error);
+    assert_non_null(strstr(error, "archive J9-g00003 has no file rows sidecar here"));
+    free(rows);
+    zsock_destroy(&d);
+}
+
+/* Sidecars at a restart and in the holding disk's byte count: a sidecar renamed into ready/
+   before the crash that left no .data, a stray sidecar, one in tmp/ are deleted; one that is
+   missing or of another size than its .meta says leaves the archive without sidecar (its
+   data is kept); ready bytes are data plus sidecars, and a removal deletes the sidecar. */
+static void
+test_sidecar_at_restart_and_in_the_byte_count(void **state)
+{
+    fx_t *f = *state;
+    s_start_stager(f);
+    s_stop_stager(f);
+    char sum[TF_CHECKSUM_STRLEN], rows_sum[TF_CHECKSUM_STRLEN], meta[600];
+    tf_checksum_of("abc", 3, sum);
+    tf_checksum_of("0123456789", 10, rows_sum);
+    static const char *const ids[] = {"J8-g00001", "J8-g00002", "J8-g00003"};
+    for (size_t i = 0; i < 3; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s.data", ids[i]);
+        s_plant(f, "ready", name, "abc");
+        snprintf(meta, sizeof meta,
+                 "archive\n    id = %s\n    job = J8\n    group = %zu\n    size = 3\n    checksum = %s\n"
+                 "    files = 1\n    bytes = 3\n    rows_size = 10\n    rows_checksum = %s\n",
+                 ids[i], i + 1, sum, rows_sum);
+        snprintf(name, sizeof name, "%s.meta", ids[i]);
+        s_plant(f, "ready", name, meta);
+    }
+    s_plant(f, "ready", "J8-g00001.rows", "0123456789");  /* complete */
+    s_plant(f, "ready", "J8-g00002.rows", "01234");       /* cut short: not used */
+    /* J8-g00003.rows missing: not used */
+    s_plant(f, "ready", "J8-g00004.rows", "0123456789");  /* no .meta, no .data */
+    s_plant(f, "ready", "J8-g00005.meta", "archive\n    id = J8-g00005\n");
+    s_plant(f, "ready", "J8-g00005.rows", "0123456789");  /* crash before the .data was renamed */
+    s_plant(f, "tmp", "J8-g00006.rows", "half");
+
+    /* in-process first: what the holding disk counts */
+    tf_err_t err = {0};
+    holding_t *h = holding_new(f->staging, &err);
+    if (!h)
+        fail_msg("%s", err.message);
+    assert_int_equal(holding_ready_count(h), 3);
+    assert_int_equal(holding_ready_bytes(h), 3 * 3 + 10);
+    assert_int_equal(holding_lookup(h, "J8-g00001")->rows_size, 10);
+    assert_string_equal(holding_lookup(h, "J8-g00001")->rows_checksum, rows_sum);
+    assert_int_equal(holding_lookup(h, "J8-g00002")->rows_size, 0);
+    assert_int_equal(holding_lookup(h, "J8-g00003")->rows_size, 0);
+    assert_false(s_exists(f, "ready", "J8-g00002.rows"));
+    assert_false(s_exists(f, "ready", "J8-g00004.rows"));
+    assert_false(s_exists(f, "ready", "J8-g00005.rows"));
+    assert_false(s_exists(f, "tmp", "J8-g00006.rows"));
+    uint8_t buf[16];
+    size_t got = 0;
+    assert_int_equal(holding_read_rows(h, "J8-g00001", 4, buf, sizeof buf, &got, &err), TF_OK);
+    assert_int_equal(got, 6);
+    assert_memory_equal(buf, "456789", 6);
+    assert_int_equal(holding_read_rows(h, "J8-g00002", 0, buf, sizeof buf, &got, &err), TF_ERR_NOTFOUND);
+    /* a new archive with a sidecar: counted once ready, via tmp/ */
+    int fd = -1, rows_fd = -1;
+    assert_int_equal(holding_part_open(h, "J8-g00007", &fd, &err), TF_OK);
+    assert_int_equal(holding_rows_open(h, "J8-g00007", &rows_fd, &err), TF_OK);
+    assert_int_equal(write(fd, "abc", 3), 3);
+    assert_int_equal(write(rows_fd, "01234567", 8), 8);
+    assert_true(s_exists(f, "tmp", "J8-g00007.rows"));
+    holding_meta_t m = {.archive_id = "J8-g00007", .job_id = "J8", .checksum = sum, .size = 3, .files = 1,
+                        .rows_size = 8, .rows_checksum = "xxh128:00"};
+    assert_int_equal(holding_commit(h, &m, fd, rows_fd, &err), TF_OK);
+    assert_false(s_exists(f, "tmp", "J8-g00007.rows"));
+    assert_int_equal(s_file_size(f, "ready", "J8-g00007.rows"), 8);
+    assert_int_equal(holding_ready_bytes(h), 4 * 3 + 10 + 8);
+    uint64_t parked = 0;
+    assert_int_equal(holding_park(h, "J8-g00007", "cancelled", &err), TF_OK);
+    assert_int_equal(holding_parked(h, &parked, NULL), 1);
+    assert_int_equal(parked, 3 + 8);
+    assert_true(s_file_has(f, "J8-g00007.meta", "rows_size = \"8\"", 100));  /* kept by the rewrite */
+    assert_int_equal(holding_park(h, "J8-g00007", "", &err), TF_OK);
+    assert_int_equal(holding_remove(h, "J8-g00007", &err), TF_OK);
+    assert_false(s_exists(f, "ready", "J8-g00007.rows"));
+    assert_int_equal(holding_ready_bytes(h), 3 * 3 + 10);
+    holding_destroy(&h);
+
+    /* the stager: the archives go to the tape queue, their sidecars fetched where they are */
+    s_start_stager(f);
+    assert_string_equal(s_item_state(f, "J8-g00001-tape", 5000), "queued");
+    assert_string_equal(s_item_state(f, "J8-g00002-tape", 5000), "queued");
+    size_t size = 0;
+    char error[256];
+    uint8_t *data = s_fetch_of(f, "J8-g00001", true, &size, error, sizeof error);
+    assert_string_equal(error, "");
+    assert_int_equal(size, 10);
+    assert_memory_equal(data, "0123456789", 10);
+    free(data);
+    data = s_fetch_of(f, "J8-g00003", true, &size, error, sizeof error);
+    assert_non_null(strstr(error, "no file rows sidecar"));
+    free(data);
+    data = s_fetch_all(f, "J8-g00003", &size, error, sizeof error);
+    assert_string_equal(error, "");
+    assert_int_equal(size, 3);
+    free(data);
+}
+
 int
 main(void)
 {
@@ -1311,6 +1645,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_size_estimate_bounds_the_archive, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_parked_archives_of_a_cancelled_job, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_purge_defers_an_archive_in_use, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_sidecar_travels_with_the_archive, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_sidecar_protocol, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_sidecar_at_restart_and_in_the_byte_count, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /*  Pipeline logic without processes: ids and checksums, the scanner's walk and grouping
     (sizes, entry and text caps, parents before children, one_fs, unreadable entries,
-    deterministic ids), catalog row parts, and the archiver's rows and archive bytes. */
+    deterministic ids), catalog row parts, the archiver's rows and archive bytes, and the file
+    rows sidecar's records (what a stager stores and a tape writer must refuse). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,6 +24,7 @@
 #include "scanner.h"
 #include "tf_checksum.h"
 #include "tf_pipeline_ids.h"
+#include "tf_sidecar.h"
 #include "tf_testproc.h"
 
 /* ------------------------------------------------------------------ ids, checksums -- */
@@ -694,6 +696,124 @@ test_grouper_counts_a_hard_linked_file_once(void **state)
     assert_true(bound_three < bound_one + 40000);      /* the content is not counted again */
 }
 
+/* ------------------------------------------------------------------ file rows sidecar -- */
+
+/* Appends a record of part `part` of archive id with `count` rows to buf. */
+static void
+s_append_record(uint8_t **buf, size_t *size, const char *id, uint64_t part, size_t count)
+{
+    tf_msg_file_row_t rows[3] = {{.path = "a", .type = "dir"}, {.path = "a/b", .type = "file", .size = 7},
+                                 {.path = "a/c", .type = "symlink", .link = "b"}};
+    tf_msg_stage_rows_t msg = {.archive_id = (char *) id, .part = part, .files = count ? rows : NULL,
+                               .files_count = count};
+    uint8_t *record = NULL;
+    size_t n = 0;
+    assert_int_equal(tf_sidecar_record(&msg, &record, &n, NULL), TF_OK);
+    assert_true(n > TF_SIDECAR_PREFIX);
+    /* the prefix is the message's length, big-endian */
+    assert_int_equal((size_t) record[0] << 24 | (size_t) record[1] << 16 | (size_t) record[2] << 8 | record[3],
+                     n - TF_SIDECAR_PREFIX);
+    *buf = realloc(*buf, *size + n);
+    memcpy(*buf + *size, record, n);
+    *size += n;
+    free(record);
+}
+
+static void
+s_expect_bad_sidecar(const uint8_t *buf, size_t size, const char *needle)
+{
+    tf_err_t err = {0};
+    tf_sidecar_t *sidecar = tf_sidecar_parse(buf, size, "J1-g00001", &err);
+    if (sidecar) {
+        tf_sidecar_destroy(&sidecar);
+        fail_msg("parsed, expected \"%s\"", needle);
+    }
+    assert_int_equal(err.code, TF_ERR_INVALID);
+    if (!strstr(err.message, needle) || !strstr(err.message, "file rows sidecar of archive J1-g00001"))
+        fail_msg("\"%s\" does not say \"%s\"", err.message, needle);
+}
+
+static void
+test_sidecar_records(void **state)
+{
+    (void) state;
+    uint8_t *buf = NULL;
+    size_t size = 0;
+    s_append_record(&buf, &size, "J1-g00001", 1, 3);
+    s_append_record(&buf, &size, "J1-g00001", 2, 0);
+    s_append_record(&buf, &size, "J1-g00001", 3, 2);
+    tf_err_t err = {0};
+    tf_sidecar_t *sidecar = tf_sidecar_parse(buf, size, "J1-g00001", &err);
+    if (!sidecar)
+        fail_msg("%s", err.message);
+    assert_int_equal(tf_sidecar_parts(sidecar), 3);
+    assert_int_equal(tf_sidecar_count(sidecar), 5);
+    const tf_msg_file_row_t *rows = tf_sidecar_rows(sidecar);
+    assert_string_equal(rows[0].path, "a");
+    assert_string_equal(rows[2].link, "b");
+    assert_string_equal(rows[3].path, "a");
+    assert_int_equal(rows[4].size, 7);
+    tf_sidecar_destroy(&sidecar);
+    assert_null(sidecar);
+
+    /* one part without rows: an archive without entries */
+    uint8_t *empty = NULL;
+    size_t empty_size = 0;
+    s_append_record(&empty, &empty_size, "J1-g00001", 1, 0);
+    sidecar = tf_sidecar_parse(empty, empty_size, "J1-g00001", &err);
+    assert_non_null(sidecar);
+    assert_int_equal(tf_sidecar_count(sidecar), 0);
+    assert_null(tf_sidecar_rows(sidecar));
+    tf_sidecar_destroy(&sidecar);
+
+    /* what does not check out */
+    s_expect_bad_sidecar(buf, 0, "it holds no record");
+    s_expect_bad_sidecar(buf, 2, "record 1 at byte 0 is cut short (2 bytes left)");
+    s_expect_bad_sidecar(buf, size - 1, "record 3 at byte");
+    s_expect_bad_sidecar(empty, empty_size - 1, "record 1 at byte 0 says");
+    uint8_t *bad = malloc(size);
+    memcpy(bad, buf, size);
+    bad[TF_SIDECAR_PREFIX + 1] ^= 0x40;  /* inside the first message */
+    tf_sidecar_t *maybe = tf_sidecar_parse(bad, size, "J1-g00001", &err);
+    assert_null(maybe);  /* whatever the flipped bit did, the records no longer check out */
+    memcpy(bad, buf, size);
+    memset(bad, 0, TF_SIDECAR_PREFIX);
+    s_expect_bad_sidecar(bad, size, "record 1 at byte 0 says 0 bytes");
+    free(bad);
+    uint8_t *other = NULL;
+    size_t other_size = 0;
+    s_append_record(&other, &other_size, "J1-g00002", 1, 1);
+    s_expect_bad_sidecar(other, other_size, "record 1 holds rows of archive J1-g00002");
+    free(other);
+    other = NULL;
+    other_size = 0;
+    s_append_record(&other, &other_size, "J1-g00001", 2, 1);
+    s_expect_bad_sidecar(other, other_size, "record 1 is part 2");
+    free(other);
+    /* a record that is another message */
+    tf_msg_t msg = {.type = TF_MSG_ARCHIVE_RELEASE};
+    msg.archive_release.archive_id = "J1-g00001";
+    uint8_t *body = NULL;
+    size_t len = 0;
+    assert_int_equal(tf_msg_encode(&msg, &body, &len, NULL), TF_OK);
+    other = malloc(TF_SIDECAR_PREFIX + len);
+    other[0] = other[1] = 0;
+    other[2] = (uint8_t) (len >> 8);
+    other[3] = (uint8_t) len;
+    memcpy(other + TF_SIDECAR_PREFIX, body, len);
+    s_expect_bad_sidecar(other, TF_SIDECAR_PREFIX + len, "record 1 is not stage_rows but archive_release");
+    free(other);
+    free(body);
+    /* garbage after a good record */
+    other = malloc(empty_size + 3);
+    memcpy(other, empty, empty_size);
+    memcpy(other + empty_size, "xyz", 3);
+    s_expect_bad_sidecar(other, empty_size + 3, "record 2 at byte");
+    free(other);
+    free(empty);
+    free(buf);
+}
+
 int
 main(void)
 {
@@ -708,6 +828,7 @@ main(void)
         cmocka_unit_test(test_file_rows_parts),
         cmocka_unit_test_setup_teardown(test_archiver_rows, s_tree_setup, s_tree_teardown),
         cmocka_unit_test(test_archiver_bad_compression),
+        cmocka_unit_test(test_sidecar_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

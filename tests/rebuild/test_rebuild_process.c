@@ -18,75 +18,29 @@
 
 #include "tf_client.h"
 #include "tf_testproc.h"
+#include "tf_teststack.h"
 #include "tf_tree.h"
 
 typedef struct {
-    char *dir;
-    char cfg[300];
-    char env_cfg[320];
-    char env_home[320];
-    char *env[3];
+    tf_teststack_t *stack;
+    const char *dir;  /* the stack's folder */
 } fx_t;
 
-static int
-s_cli(fx_t *fx, char **out, ...)
-{
-    char *argv[32] = {"tapeflow"};
-    int argc = 1;
-    va_list ap;
-    va_start(ap, out);
-    for (char *a = va_arg(ap, char *); a && argc < 31; a = va_arg(ap, char *))
-        argv[argc++] = a;
-    va_end(ap);
-    argv[argc] = NULL;
-    char *text = NULL;
-    int rc = tf_test_run("tapeflow", argv, fx->env, 120000, &text);
-    if (out)
-        *out = text;
-    else
-        free(text);
-    return rc;
-}
-
-static void
-s_up(fx_t *fx)
-{
-    char *out = NULL;
-    int rc = s_cli(fx, &out, "up", "--detach", NULL);
-    if (rc != 0)
-        fprintf(stderr, "tapeflow up --detach failed (%d):\n%s\n", rc, out ? out : "");
-    free(out);
-    assert_int_equal(rc, 0);
-}
+#define s_cli(fx, out, ...) tf_teststack_cli((fx)->stack, (out), __VA_ARGS__)
+#define s_json_str tf_test_json_str
+#define s_json_int tf_test_json_int
 
 static int
 s_setup(void **state)
 {
     fx_t *fx = calloc(1, sizeof *fx);
-    fx->dir = tf_test_tempdir("tfrebuild");
-    assert_non_null(fx->dir);
-    snprintf(fx->cfg, sizeof fx->cfg, "%s/tapeflow.cfg", fx->dir);
-    FILE *f = fopen(fx->cfg, "w");
-    assert_non_null(f);
+    assert_non_null(fx);
     /* Small groups (several archives) and 16 KiB blocks (many data blocks per archive). */
-    fprintf(f,
-            "tapeflow\n    home = \"%s\"\n    log_level = debug\n"
-            "broker\n    heartbeat = 250\n    liveness = 4\n"
-            "up\n    actors = \"catalog labeller scanner compressor stager tapewriter\"\n"
-            "    restart_min = 200\n    restart_max = 1000\n"
-            "actors\n    compressor\n        instances = 2\n"
-            "scanner\n    group_size = 1048576\n"
-            "compressor\n    chunk = 131072\n"
-            "stager\n    window = 524288\n"
-            "tapewriter\n    block_size = 16384\n"
-            "drives\n    tape0\n        url = \"sim:%s/tape0.img?capacity=1G\"\n",
-            fx->dir, fx->dir);
-    fclose(f);
-    snprintf(fx->env_cfg, sizeof fx->env_cfg, "TAPEFLOW_CONFIG=%s", fx->cfg);
-    snprintf(fx->env_home, sizeof fx->env_home, "TAPEFLOW_HOME=%s", fx->dir);
-    fx->env[0] = fx->env_cfg;
-    fx->env[1] = fx->env_home;
-    s_up(fx);
+    const char *config[] = {"scanner/group_size=1048576", "tapewriter/block_size=16384", NULL};
+    tf_teststack_opts_t opts = {.config = config};
+    fx->stack = tf_teststack_new("tfrebuild", &opts);
+    assert_non_null(fx->stack);
+    fx->dir = tf_teststack_dir(fx->stack);
     *state = fx;
     return 0;
 }
@@ -95,74 +49,16 @@ static int
 s_teardown(void **state)
 {
     fx_t *fx = *state;
-    s_cli(fx, NULL, "down", NULL);
-    tf_test_dir_done(&fx->dir);
+    int down = tf_teststack_finish(&fx->stack);
     free(fx);
+    assert_int_equal(down, 0);
     return 0;
-}
-
-static const char *
-s_json_str(const char *json, const char *key, char *buf, size_t size)
-{
-    char pattern[64];
-    snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
-    const char *at = json ? strstr(json, pattern) : NULL;
-    if (!at)
-        return NULL;
-    at += strlen(pattern);
-    const char *end = strchr(at, '"');
-    if (!end)
-        return NULL;
-    snprintf(buf, size, "%.*s", (int) (end - at), at);
-    return buf;
-}
-
-static long long
-s_json_int(const char *json, const char *key)
-{
-    char pattern[64];
-    snprintf(pattern, sizeof pattern, "\"%s\":", key);
-    const char *at = json ? strstr(json, pattern) : NULL;
-    return at ? atoll(at + strlen(pattern)) : -1;
-}
-
-static void
-s_restore_and_compare(fx_t *fx, const char *job, const char *src, const char *to)
-{
-    char *out = NULL;
-    char dest[PATH_MAX];
-    snprintf(dest, sizeof dest, "%s/%s", fx->dir, to);
-    int rc = s_cli(fx, &out, "restore", job, "--to", dest, "--json", NULL);
-    if (rc != 0)
-        fail_msg("restore failed (%d): %s", rc, out ? out : "");
-    free(out);
-    char restored[PATH_MAX * 2], why[1024];
-    snprintf(restored, sizeof restored, "%s%s", dest, src);
-    if (tf_tree_compare(src, restored, true, why, sizeof why) != 0)
-        fail_msg("restored tree differs: %s", why);
-}
-
-static long
-s_count_entries(const char *root)
-{
-    char cmd[PATH_MAX + 64];
-    snprintf(cmd, sizeof cmd, "find '%s' | wc -l", root);
-    FILE *p = popen(cmd, "r");
-    long n = -1;
-    if (p) {
-        if (fscanf(p, "%ld", &n) != 1)
-            n = -1;
-        pclose(p);
-    }
-    return n;
 }
 
 static tf_client_t *
 s_client(fx_t *fx)
 {
-    char endpoint[400];
-    snprintf(endpoint, sizeof endpoint, "ipc://%s/run/broker.sock", fx->dir);
-    tf_client_t *client = tf_client_new(endpoint, NULL);
+    tf_client_t *client = tf_client_new(tf_teststack_broker(fx->stack), NULL);
     assert_non_null(client);
     return client;
 }
@@ -171,26 +67,9 @@ s_client(fx_t *fx)
 static void
 s_catalog_has_each_entry_once(fx_t *fx, const char *job, const char *src)
 {
-    tf_client_t *client = s_client(fx);
-    tf_msg_t q = {.type = TF_MSG_CAT_QUERY};
-    q.cat_query = (tf_msg_cat_query_t){.query = "files", .job_id = (char *) job, .limit = 100000};
-    tf_msg_t reply;
-    tf_err_t err = {0};
-    if (tf_client_call(client, "catalog", NULL, job, &q, &reply, 30000, &err) != TF_OK)
-        fail_msg("files query: %s", err.message);
-    assert_int_equal(reply.type, TF_MSG_CAT_REPLY);
-    assert_false(reply.cat_reply.truncated);
-    assert_int_equal((long) reply.cat_reply.files_count, s_count_entries(src));
-    zhashx_t *seen = zhashx_new();
-    for (size_t i = 0; i < reply.cat_reply.files_count; i++) {
-        const char *p = reply.cat_reply.files[i].path;
-        if (zhashx_lookup(seen, p))
-            fail_msg("catalog holds %s twice", p);
-        zhashx_insert(seen, p, (void *) 1);
-    }
-    zhashx_destroy(&seen);
-    tf_msg_clear(&reply);
-    tf_client_destroy(&client);
+    char why[PATH_MAX + 1024];
+    if (tf_teststack_catalog_has_each_entry_once(fx->stack, job, src, why, sizeof why) != 0)
+        fail_msg("%s", why);
 }
 
 /* Header + data + trailer blocks of the job's archives (from the catalog), and their count. */
@@ -236,10 +115,7 @@ test_catalog_deleted_then_rebuilt_from_tape(void **state)
 {
     fx_t *fx = *state;
     char *out = NULL;
-    int rc = s_cli(fx, &out, "tape", "label", "tape0", "--label", "TF0001", "--pool", "default", NULL);
-    if (rc != 0)
-        fail_msg("tape label: %s", out ? out : "");
-    free(out);
+    assert_int_equal(tf_teststack_label(fx->stack, "tape0", "TF0001", "default"), 0);
     char src[PATH_MAX];
     snprintf(src, sizeof src, "%s/src", fx->dir);
     tf_tree_spec_t spec = {.files = 150, .bytes = 5 << 20, .seed = 42, .special = true};
@@ -247,9 +123,9 @@ test_catalog_deleted_then_rebuilt_from_tape(void **state)
     if (tf_tree_generate(src, &spec, NULL, why, sizeof why) != 0)
         fail_msg("tree: %s", why);
 
-    rc = s_cli(fx, &out, "backup", src, "--pool", "default", "--wait", "--timeout", "120", "--json", NULL);
     char job[128];
-    if (rc != 0 || !s_json_str(out, "job_id", job, sizeof job))
+    int rc = tf_teststack_backup(fx->stack, src, "default", job, sizeof job, &out);
+    if (rc != 0 || !job[0])
         fail_msg("backup failed (%d): %s", rc, out ? out : "");
     free(out);
     char *before = s_job_json(fx, job, 0);
@@ -258,17 +134,29 @@ test_catalog_deleted_then_rebuilt_from_tape(void **state)
     uint64_t blocks = s_archive_blocks(fx, job, &archives);
     assert_true(archives >= 3);
     uint64_t data_blocks = blocks - 2 * archives;
-    long entries = s_count_entries(src);
+    long entries = tf_tree_entries(src);
+    /* Every index came from the archive's file rows sidecar (issue 9): the tape writer did not
+       ask the catalog for rows. */
+    char log[PATH_MAX + 80];
+    char *text = tf_test_read_file(tf_teststack_log(fx->stack, "tapewriter.1", log, sizeof log));
+    assert_non_null(text);
+    char written[256];
+    snprintf(written, sizeof written, "archive %s-g00001 written", job);
+    assert_non_null(strstr(text, written));
+    assert_null(strstr(text, "asking the catalog once"));
+    assert_null(strstr(text, "without its file index"));
+    free(text);
 
     /* The catalog is lost. */
-    assert_int_equal(s_cli(fx, NULL, "down", NULL), 0);
+    if (tf_teststack_down(fx->stack, why, sizeof why) != 0)
+        fail_msg("%s", why);
     const char *suffix[] = {"", "-wal", "-shm"};
     for (size_t i = 0; i < 3; i++) {
         char db[PATH_MAX];
         snprintf(db, sizeof db, "%s/catalog.db%s", fx->dir, suffix[i]);
         unlink(db);
     }
-    s_up(fx);
+    assert_int_equal(tf_teststack_up(fx->stack), 0);
     free(s_job_json(fx, job, 1));  /* unknown now */
 
     /* Rebuilt from the tape: every archive from its index, far fewer blocks read than held. */
@@ -296,7 +184,8 @@ test_catalog_deleted_then_rebuilt_from_tape(void **state)
     char pool[64];
     assert_non_null(s_json_str(after, "pool", pool, sizeof pool));
     assert_string_equal(pool, "default");
-    s_restore_and_compare(fx, job, src, "restored");
+    if (tf_teststack_restore_compare(fx->stack, job, src, "restored", why, sizeof why) != 0)
+        fail_msg("%s", why);
     s_catalog_has_each_entry_once(fx, job, src);
     size_t archives_after = 0;
     assert_int_equal(s_archive_blocks(fx, job, &archives_after), blocks);

@@ -21,6 +21,7 @@
 
 #include "tf_drive.h"
 #include "tf_testproc.h"
+#include "tf_teststack.h"
 #include "tf_tree.h"
 #include "tgt_harness.h"
 
@@ -29,72 +30,38 @@
 #endif
 
 typedef struct {
-    char *dir;
-    char cfg[PATH_MAX];
-    char url[600];
-    char env_cfg[PATH_MAX + 32];
-    char env_home[PATH_MAX + 32];
-    char *env[3];
+    tf_teststack_t *stack;
+    const char *dir;  /* the stack's folder */
+    char url[600];    /* the drive */
     bool up;
 } fx_t;
 
 static tgt_harness_t *s_tgt;
 
-static int
-s_cli(fx_t *fx, char **out, ...)
-{
-    char *argv[32] = {"tapeflow"};
-    int argc = 1;
-    va_list ap;
-    va_start(ap, out);
-    for (char *a = va_arg(ap, char *); a && argc < 31; a = va_arg(ap, char *))
-        argv[argc++] = a;
-    va_end(ap);
-    argv[argc] = NULL;
-    char *text = NULL;
-    int rc = tf_test_run("tapeflow", argv, fx->env, 300000, &text);
-    if (out)
-        *out = text;
-    else
-        free(text);
-    return rc;
-}
+#define s_cli(fx, out, ...) tf_teststack_cli((fx)->stack, (out), __VA_ARGS__)
 
+/* The stack on the drive at url (NULL: a sim tape in the stack's folder). */
 static int
 s_setup_url(void **state, const char *url)
 {
     fx_t *fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
-    fx->dir = tf_test_tempdir("tfrecov");
-    assert_non_null(fx->dir);
+    char drive[700];
+    snprintf(drive, sizeof drive, "drives/tape0/url=%s", url ? url : "sim:${dir}/tape0.img?capacity=256M");
+    /* Small groups: many archives, folders split across them. */
+    const char *config[] = {"scanner/group_size=131072", "tapewriter/block_size=65536", "tapewriter/index_wait=3000",
+                            "tapewriter/mount_wait=0", drive, NULL};
+    tf_teststack_opts_t opts = {.config = config};
+    fx->stack = tf_teststack_new("tfrecov", &opts);
+    assert_non_null(fx->stack);
+    fx->dir = tf_teststack_dir(fx->stack);
     if (url)
         snprintf(fx->url, sizeof fx->url, "%s", url);
     else
         snprintf(fx->url, sizeof fx->url, "sim:%s/tape0.img?capacity=256M", fx->dir);
-    snprintf(fx->cfg, sizeof fx->cfg, "%s/tapeflow.cfg", fx->dir);
-    FILE *f = fopen(fx->cfg, "w");
-    assert_non_null(f);
-    /* Small groups: many archives, folders split across them. */
-    fprintf(f,
-            "tapeflow\n    home = \"%s\"\n    log_level = debug\n"
-            "broker\n    heartbeat = 250\n    liveness = 4\n"
-            "up\n    actors = \"catalog labeller scanner compressor stager tapewriter\"\n"
-            "actors\n    compressor\n        instances = 2\n"
-            "scanner\n    group_size = 131072\n"
-            "tapewriter\n    block_size = 65536\n    index_wait = 3000\n    mount_wait = 0\n"
-            "drives\n    tape0\n        url = \"%s\"\n",
-            fx->dir, fx->url);
-    fclose(f);
-    snprintf(fx->env_cfg, sizeof fx->env_cfg, "TAPEFLOW_CONFIG=%s", fx->cfg);
-    snprintf(fx->env_home, sizeof fx->env_home, "TAPEFLOW_HOME=%s", fx->dir);
-    fx->env[0] = fx->env_cfg;
-    fx->env[1] = fx->env_home;
+    fx->up = true;
     *state = fx;
     char *out = NULL;
-    if (s_cli(fx, &out, "up", "--detach", NULL) != 0)
-        fail_msg("tapeflow up: %s", out ? out : "");
-    free(out);
-    fx->up = true;
     if (s_cli(fx, &out, "tape", "label", "tape0", "--label", "TF0001", "--pool", "default", "--force", NULL)
         != 0)
         fail_msg("tape label: %s", out ? out : "");
@@ -125,16 +92,15 @@ static int
 s_teardown(void **state)
 {
     fx_t *fx = *state;
+    int down = 0;
     if (fx) {
-        if (fx->up) {
-            char *out = NULL;
-            s_cli(fx, &out, "down", NULL);
-            free(out);
-        }
-        tf_test_dir_done(&fx->dir);
+        /* after the test's own down (the recipe runs without tapeflow) only the folder is left */
+        down = fx->up ? tf_teststack_finish(&fx->stack) : 0;
+        tf_teststack_destroy(&fx->stack);
         free(fx);
     }
     tgt_harness_stop(&s_tgt);
+    assert_int_equal(down, 0);
     return 0;
 }
 
@@ -234,15 +200,12 @@ s_recover(void **state)
     int rc = s_cli(fx, &out, "backup", src, "--pool", "default", "--wait", "--timeout", "300", "--json", NULL);
     if (rc != 0 || !strstr(out, "\"status\":\"completed\""))
         fail_msg("backup (%d): %s", rc, out ? out : "");
-    const char *at = strstr(out, "\"job_id\":\"");
-    assert_non_null(at);
     char job[128];
-    snprintf(job, sizeof job, "%.*s", (int) strcspn(at + 10, "\""), at + 10);
+    assert_non_null(tf_test_json_str(out, "job_id", job, sizeof job));
     free(out);
-    /* No tapeflow process may hold the drive. */
-    if (s_cli(fx, &out, "down", NULL) != 0)
-        fail_msg("tapeflow down: %s", out ? out : "");
-    free(out);
+    /* No tapeflow process may hold the drive; the stack stops cleanly. */
+    if (tf_teststack_down(fx->stack, why, sizeof why) != 0)
+        fail_msg("%s", why);
     fx->up = false;
 
     char tapes[PATH_MAX + 16], dest[PATH_MAX + 16];

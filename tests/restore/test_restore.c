@@ -82,8 +82,9 @@ s_teardown(void **state)
 {
     fx_t *fx = *state;
     tf_client_destroy(&fx->client);
-    tf_teststack_destroy(&fx->stack);
+    int down = tf_teststack_finish(&fx->stack);
     free(fx);
+    assert_int_equal(down, 0);
     return 0;
 }
 

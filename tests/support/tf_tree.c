@@ -476,3 +476,28 @@ tf_tree_compare_strict(const char *a, const char *b, bool check_sparse, char *wh
 {
     return s_compare(a, b, check_sparse, true, why, why_size);
 }
+
+long
+tf_tree_entries(const char *root)
+{
+    struct stat st;
+    if (lstat(root, &st) != 0)
+        return -1;
+    long n = 1;
+    if (!S_ISDIR(st.st_mode))
+        return n;
+    DIR *dir = opendir(root);
+    if (!dir)
+        return -1;
+    struct dirent *de;
+    while (n >= 0 && (de = readdir(dir)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", root, de->d_name);
+        long below = tf_tree_entries(path);
+        n = below < 0 ? -1 : n + below;
+    }
+    closedir(dir);
+    return n;
+}

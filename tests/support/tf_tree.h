@@ -44,4 +44,8 @@ int tf_tree_compare(const char *a, const char *b, bool check_sparse, char *why, 
 /* tf_tree_compare, and mtimes to the nanosecond, symlinks' included. */
 int tf_tree_compare_strict(const char *a, const char *b, bool check_sparse, char *why, size_t why_size);
 
+/* Entries under root, root included, symlinks not followed (what `find ROOT | wc -l` counts
+   and a catalog holds for a backup of root); -1 when it cannot be read. */
+long tf_tree_entries(const char *root);
+
 #endif

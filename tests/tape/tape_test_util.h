@@ -1,6 +1,6 @@
 /*  tape_test_util - helpers for the tape tests: temp trees, archives built with libarchive,
-    an in-test fake stager (ROUTER answering fetch) and an in-test fake catalog (a "catalog"
-    worker answering cat_query and recording cat_written). */
+    records of a sim image. The fake stager and catalog are tests/support's tf_fakestager and
+    tf_fakecatalog. */
 #ifndef TAPE_TEST_UTIL_H_INCLUDED
 #define TAPE_TEST_UTIL_H_INCLUDED
 
@@ -22,26 +22,6 @@ uint8_t *tt_archive_tree(const char *root, const char *const *names, bool compre
 void tt_write_file(const char *path, const void *data, size_t size);
 /* Reads a file; NULL when missing. */
 uint8_t *tt_read_file(const char *path, size_t *size);
-
-/* --- fake stager ------------------------------------------------------------------------ */
-typedef struct _tt_stager_t tt_stager_t;
-typedef void(tt_stager_hook_fn)(void *arg, const char *archive_id);
-tt_stager_t *tt_stager_new(const char *endpoint);
-void tt_stager_destroy(tt_stager_t **self_p);
-/* Serves archive_id from data (copied). */
-void tt_stager_add(tt_stager_t *self, const char *archive_id, const void *data, size_t size);
-/* Every answer is delayed by ms. */
-void tt_stager_set_delay(tt_stager_t *self, int ms);
-/* Called (from the stager's thread) before the answer carrying the last byte of an archive. */
-void tt_stager_set_last_hook(tt_stager_t *self, tt_stager_hook_fn *fn, void *arg);
-int tt_stager_requests(tt_stager_t *self);
-
-/* --- fake catalog ----------------------------------------------------------------------- */
-typedef struct _tt_catalog_t tt_catalog_t;
-tt_catalog_t *tt_catalog_new(tf_config_t *cfg);
-void tt_catalog_destroy(tt_catalog_t **self_p);
-/* Number of cat_written recorded; copies the i-th into *out (strings owned by the catalog). */
-size_t tt_catalog_written(tt_catalog_t *self, size_t i, tf_msg_cat_written_t *out);
 
 /* Sim image: offset of the data of record `index` (0-based over blocks and filemarks), or -1. */
 long tt_sim_record_offset(const char *image, size_t index, uint32_t *length);

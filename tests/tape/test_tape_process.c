@@ -2,7 +2,9 @@
     (ROUTER answering fetch) and an in-test fake catalog: archives written, verified, recorded
     and released; idempotent redelivery; label refusals that fail items for good; a verify that
     catches a corrupted read (retried, nothing released); underruns with a slow stager and none
-    with a fast one; restore through a tape_restore item; and `tapeflow tape label|info|dump`
+    with a fast one; restore through a tape_restore item; the on-tape index built from the
+    archive's file rows sidecar fetched from the stager while the catalog knows no rows (and,
+    without a usable sidecar, one catalog query, no poll); and `tapeflow tape label|info|dump`
     (dump piped into GNU tar: the archive data of a tape file is a .tar.zst). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,134 +12,92 @@
 #include <cmocka.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tape_test_util.h"
-#include "tgt_harness.h"
 #include "tf_client.h"
 #include "tf_clock.h"
 #include "tf_drive.h"
+#include "tf_fakecatalog.h"
+#include "tf_fakestager.h"
 #include "tf_fs.h"
-#include "tf_publisher.h"
+#include "tapefile.h"
+#include "tf_sidecar.h"
 #include "tf_testproc.h"
-#include "tf_wire.h"
+#include "tf_teststack.h"
+#include "tgt_harness.h"
 
 #define JOB "J20261121-105011-3fa2"
 
 typedef struct {
-    char *dir;
-    char config[256];
-    char endpoint[256];
-    char stager_ep[256];
-    char bus_in[256];
-    char bus_out[256];
-    char image[256];
-    char src[256];
+    tf_teststack_t *stack;   /* broker, bus and the tape writer */
+    char dir[128];           /* the stack's folder */
+    char stager_ep[200];
+    char image[200];
+    char src[200];
     char url[600];   /* the drive: sim:IMAGE?capacity=64M plus options, or tgt's iscsi:// */
-    tf_testproc_t *broker;
-    tf_testproc_t *bus;
-    tf_testproc_t *writer;
-    tf_testproc_t *labeller;   /* decides about the volume in the drive (vol_request) */
     tf_client_t *client;
     tf_config_t *cfg;
-    tt_stager_t *stager;
-    tt_catalog_t *catalog;
-    zsock_t *sub;
-    char events[16384];
+    tf_fakestager_t *stager;
+    tf_fakecatalog_t *catalog;
+    tf_testevents_t *bus;    /* drive., alert.tape. */
+    const char *events;      /* what came on the bus so far ("topic: message" lines) */
     int corrupt;     /* corrupt the archive being written this many more times */
 } fixture_t;
 
-static void
-s_write_config(fixture_t *f, const char *drive_opts, int max_attempts, int depth)
-{
-    if (strncmp(f->url, "iscsi:", 6) != 0)
-        snprintf(f->url, sizeof f->url, "sim:%s?capacity=64M%s", f->image, drive_opts);
-    FILE *cfg = fopen(f->config, "w");
-    assert_non_null(cfg);
-    fprintf(cfg,
-            "tapeflow\n    home = \"%s\"\n"
-            "broker\n    heartbeat = 200\n    liveness = 5\n    max_attempts = %d\n"
-            "drives\n    tape0\n        url = \"%s\"\n"
-            "tapewriter\n    block_size = 65536\n    fetch_chunk = 262144\n    fetch_depth = %d\n"
-            "    mount_wait = 0\n"  /* these tests check what a full tape does without spanning */
-            "    retry_backoff = 200\n"
-            "    fetch_timeout = 5000\n    busy_wait = 3000\n    catalog_timeout = 10000\n",
-            f->dir, max_attempts, f->url, depth);
-    fclose(cfg);
-}
-
+/* The stack: the tape writer behind a real broker and bus, with the fake stager and catalog. */
 static void
 s_start(fixture_t *f, const char *drive_opts, int max_attempts, int depth)
 {
-    s_write_config(f, drive_opts, max_attempts, depth);
-    char log[300];
-    snprintf(log, sizeof log, "%s/broker.log", f->dir);
-    char *bargv[] = {"tapeflow-broker", "--config", f->config, NULL};
-    f->broker = tf_testproc_start("tapeflow-broker", bargv, NULL, log);
-    snprintf(log, sizeof log, "%s/bus.log", f->dir);
-    char *vargv[] = {"tapeflow-bus", "--config", f->config, NULL};
-    f->bus = tf_testproc_start("tapeflow-bus", vargv, NULL, log);
-    snprintf(log, sizeof log, "%s/tapewriter.log", f->dir);
-    char *wargv[] = {"tapeflow-tapewriter", "--config", f->config, "--log-level", "debug", NULL};
-    f->writer = tf_testproc_start("tapeflow-tapewriter", wargv, NULL, log);
-    snprintf(log, sizeof log, "%s/labeller.log", f->dir);
-    char *largv[] = {"tapeflow-labeller", "--config", f->config, "--log-level", "debug", NULL};
-    f->labeller = tf_testproc_start("tapeflow-labeller", largv, NULL, log);
-    assert_non_null(f->labeller);
-    assert_non_null(f->broker);
-    assert_non_null(f->bus);
-    assert_non_null(f->writer);
+    char url[700], attempts[64], fetch_depth[64];
+    bool sim = strncmp(f->url, "iscsi:", 6) != 0;
+    if (sim)
+        snprintf(url, sizeof url, "drives/tape0/url=sim:${dir}/tape.img?capacity=64M%s", drive_opts);
+    else
+        snprintf(url, sizeof url, "drives/tape0/url=%s", f->url);
+    snprintf(attempts, sizeof attempts, "broker/max_attempts=%d", max_attempts);
+    snprintf(fetch_depth, sizeof fetch_depth, "tapewriter/fetch_depth=%d", depth);
+    const char *config[] = {
+        "broker/heartbeat=200", "broker/liveness=5", attempts, url,
+        "tapewriter/block_size=65536", "tapewriter/fetch_chunk=262144", fetch_depth,
+        "tapewriter/mount_wait=0",  /* these tests check what a full tape does without spanning */
+        "tapewriter/retry_backoff=200", "tapewriter/fetch_timeout=5000", "tapewriter/busy_wait=3000",
+        "tapewriter/catalog_timeout=10000", NULL};
+    const char *programs[] = {"broker", "bus", "labeller", "tapewriter", NULL};
+    tf_teststack_opts_t opts = {.config = config, .programs = programs};
+    f->stack = tf_teststack_new("tftw", &opts);
+    assert_non_null(f->stack);
+    snprintf(f->dir, sizeof f->dir, "%s", tf_teststack_dir(f->stack));
+    snprintf(f->stager_ep, sizeof f->stager_ep, "ipc://%s/run/stager.sock", f->dir);
+    snprintf(f->image, sizeof f->image, "%s/tape.img", f->dir);
+    snprintf(f->src, sizeof f->src, "%s/src", f->dir);
+    if (sim)
+        snprintf(f->url, sizeof f->url, "sim:%s?capacity=64M%s", f->image, drive_opts);
     tf_err_t err = {0};
-    f->cfg = tf_config_open(f->config, &err);
+    f->cfg = tf_config_open(tf_teststack_config(f->stack), &err);
     assert_non_null(f->cfg);
-    f->client = tf_client_new(f->endpoint, &err);
+    f->client = tf_client_new(tf_teststack_broker(f->stack), &err);
     assert_non_null(f->client);
-    f->stager = tt_stager_new(f->stager_ep);
-    f->catalog = tt_catalog_new(f->cfg);
-    /* Events: subscribe and warm up until our own test event comes through. */
-    f->sub = zsock_new_sub(f->bus_out, "drive.");
-    assert_non_null(f->sub);
-    zsock_set_subscribe(f->sub, "alert.tape.");
-    zsock_set_subscribe(f->sub, "tapetest.");
-    zsock_set_rcvtimeo(f->sub, 100);
-    tf_publisher_t *pub = tf_publisher_new(f->bus_in, "tapetest", 1000, &err);
-    assert_non_null(pub);
-    bool warm = false;
-    int64_t deadline = tf_clock_mono_ms() + 10000;
-    while (!warm && tf_clock_mono_ms() < deadline) {
-        tf_publisher_say(pub, "tapetest.warmup", "info", "warm up");
-        tf_msg_t ev;
-        if (tf_wire_recv_event(f->sub, &ev, NULL) == TF_OK) {
-            warm = true;
-            tf_msg_clear(&ev);
-        }
-    }
-    tf_publisher_destroy(&pub);
-    assert_true(warm);
+    f->stager = tf_fakestager_new(f->stager_ep);
+    assert_non_null(f->stager);
+    f->catalog = tf_fakecatalog_new(f->cfg);
+    assert_non_null(f->catalog);
+    const char *topics[] = {"drive.", "alert.tape.", NULL};
+    f->bus = tf_teststack_events(f->stack, topics);
+    assert_non_null(f->bus);
+    f->events = "";
 }
 
 static int
 s_setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof *f);
-    f->dir = tf_test_tempdir("tftw");
-    assert_non_null(f->dir);
-    snprintf(f->config, sizeof f->config, "%s/tapeflow.cfg", f->dir);
-    snprintf(f->endpoint, sizeof f->endpoint, "ipc://%s/run/broker.sock", f->dir);
-    snprintf(f->stager_ep, sizeof f->stager_ep, "ipc://%s/run/stager.sock", f->dir);
-    snprintf(f->bus_in, sizeof f->bus_in, "ipc://%s/run/bus-in.sock", f->dir);
-    snprintf(f->bus_out, sizeof f->bus_out, "ipc://%s/run/bus-out.sock", f->dir);
-    snprintf(f->image, sizeof f->image, "%s/tape.img", f->dir);
-    snprintf(f->src, sizeof f->src, "%s/src", f->dir);
-    char run[300];
-    snprintf(run, sizeof run, "%s/run", f->dir);
-    assert_int_equal(tf_fs_mkdir_p(run, NULL), TF_OK);
+    assert_non_null(f);
     *state = f;
     return 0;
 }
@@ -146,47 +106,24 @@ static int
 s_teardown(void **state)
 {
     fixture_t *f = *state;
-    zsock_destroy(&f->sub);
-    /* A clean stop: under ASan/UBSan any leak or error in the tape writer fails the test. */
-    if (f->writer) {
-        int status = 0;
-        tf_testproc_kill(f->writer, SIGTERM);
-        bool exited = tf_testproc_wait(f->writer, 15000, &status);
-        char log[300];
-        snprintf(log, sizeof log, "%s/tapewriter.log", f->dir);
-        char *text = tf_test_read_file(log);
-        bool sanitizer = text && (strstr(text, "AddressSanitizer") || strstr(text, "runtime error")
-                                  || strstr(text, "LeakSanitizer"));
-        if (!exited || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || sanitizer)
-            fprintf(stderr, "tape writer did not stop cleanly (status %d):\n%s\n", status, text ? text : "");
-        free(text);
-        tf_testproc_destroy(&f->writer);
-        assert_true(exited && WIFEXITED(status) && WEXITSTATUS(status) == 0 && !sanitizer);
-    }
-    tf_testproc_destroy(&f->labeller);
-    tt_catalog_destroy(&f->catalog);
-    tt_stager_destroy(&f->stager);
+    tf_testevents_destroy(&f->bus);
+    /* A clean stop: under ASan/UBSan any leak or error in the tape writer (or the broker and
+       bus) fails the test. */
+    int down = tf_teststack_finish(&f->stack);
+    tf_fakecatalog_destroy(&f->catalog);
+    tf_fakestager_destroy(&f->stager);
     tf_client_destroy(&f->client);
-    tf_testproc_destroy(&f->broker);
-    tf_testproc_destroy(&f->bus);
     tf_config_destroy(&f->cfg);
-    tf_test_dir_done(&f->dir);
     free(f);
+    assert_int_equal(down, 0);
     return 0;
 }
 
-/* Collects the events that arrived into f->events ("topic: message" lines). */
+/* Collects what arrived on the bus into f->events, once it has been quiet for quiet_ms. */
 static void
 s_drain_events(fixture_t *f, int quiet_ms)
 {
-    zsock_set_rcvtimeo(f->sub, quiet_ms);
-    tf_msg_t ev;
-    while (tf_wire_recv_event(f->sub, &ev, NULL) == TF_OK) {
-        size_t used = strlen(f->events);
-        snprintf(f->events + used, sizeof f->events - used, "%s: %s\n", ev.event.topic,
-                 ev.event.message ? ev.event.message : "");
-        tf_msg_clear(&ev);
-    }
+    f->events = tf_testevents_text(f->bus, quiet_ms);
 }
 
 /* The underrun count in the "archive ID written" event. */
@@ -203,19 +140,13 @@ s_underruns(fixture_t *f, const char *archive_id)
     return strtol(u + 10, NULL, 10);
 }
 
+/* `tapeflow ARGS` through sh (pipes and redirections allowed); stdout into *out. */
 static int
 s_cli(fixture_t *f, const char *args, char **out)
 {
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "'%s/tapeflow' --config '%s' %s", tf_test_bindir(), f->config, args);
-    char *argv[] = {"sh", "-c", cmd, NULL};
-    char *text = NULL;
-    int status = tf_test_run("/bin/sh", argv, NULL, 30000, &text);
-    if (out)
-        *out = text;
-    else
-        free(text);
-    return status;
+    snprintf(cmd, sizeof cmd, "tapeflow %s", args);
+    return tf_teststack_shell(f->stack, out, cmd);
 }
 
 static void
@@ -235,7 +166,7 @@ s_offer(fixture_t *f, int g, const void *data, size_t size, const char *pool, co
         char *archive_id, size_t idsize)
 {
     snprintf(archive_id, idsize, "%s-g%05d", JOB, g);
-    tt_stager_add(f->stager, archive_id, data, size);
+    assert_int_equal(tf_fakestager_add(f->stager, archive_id, data, size), 0);
     char sum[40];
     tt_checksum(data, size, sum);
     tf_msg_t msg = {.type = TF_MSG_ARCHIVE_READY};
@@ -368,10 +299,10 @@ s_multi_archive(fixture_t *f, const char *drive_opts)
         fail_msg("%s: %s", item, reason);
 
     /* Recorded in the catalog, then released. */
-    assert_int_equal(tt_catalog_written(f->catalog, 0, NULL), 2);
+    assert_int_equal(tf_fakecatalog_written(f->catalog, 0, NULL), 2);
     tf_msg_cat_written_t w1, w2;
-    tt_catalog_written(f->catalog, 0, &w1);
-    tt_catalog_written(f->catalog, 1, &w2);
+    tf_fakecatalog_written(f->catalog, 0, &w1);
+    tf_fakecatalog_written(f->catalog, 1, &w2);
     assert_string_equal(w1.archive_id, a1);
     assert_string_equal(w1.volume, "TF0001");
     assert_string_equal(w1.drive, "tape0");
@@ -390,12 +321,12 @@ s_multi_archive(fixture_t *f, const char *drive_opts)
     assert_non_null(strstr(f->events, "drive.tape0: archive " JOB "-g00001 written and verified to tape TF0001 file 1"));
 
     /* Redelivered (another item id, same archive): already written, only released again. */
-    int requests = tt_stager_requests(f->stager);
+    int requests = tf_fakestager_requests(f->stager);
     s_offer(f, 1, tar1, size1, "default", "-again", a1, sizeof a1);
     snprintf(item, sizeof item, "%s-tape-again", a1);
     assert_string_equal(s_wait(f, item, reason, sizeof reason, NULL), "done");
-    assert_int_equal(tt_stager_requests(f->stager), requests);
-    assert_int_equal(tt_catalog_written(f->catalog, 0, NULL), 2);
+    assert_int_equal(tf_fakestager_requests(f->stager), requests);
+    assert_int_equal(tf_fakecatalog_written(f->catalog, 0, NULL), 2);
 
     /* The CLI: info counts the tape files; dump piped into GNU tar lists the archive. */
     char *out = NULL;
@@ -419,8 +350,8 @@ s_multi_archive(fixture_t *f, const char *drive_opts)
     free(back);
 
     /* No tape file was taken for an incomplete one before an archive. */
-    char wlog[300];
-    snprintf(wlog, sizeof wlog, "%s/tapewriter.log", f->dir);
+    char wlog[PATH_MAX + 80];
+    tf_teststack_log(f->stack, "tapewriter", wlog, sizeof wlog);
     char *wtext = tf_test_read_file(wlog);
     assert_non_null(wtext);
     if (strstr(wtext, "left incomplete"))
@@ -633,7 +564,7 @@ test_verify_failure_is_retried(void **state)
     fixture_t *f = *state;
     s_start(f, "", 2, 2);
     s_label(f, "TF0001", "default");
-    tt_stager_set_last_hook(f->stager, s_corrupt_hook, f);
+    tf_fakestager_set_last_hook(f->stager, s_corrupt_hook, f);
     size_t size = 2000000;
     uint8_t *data = tt_random(size, 21);
     char a[128], item[200], reason[1024];
@@ -647,7 +578,7 @@ test_verify_failure_is_retried(void **state)
     assert_non_null(strstr(reason, "verify of archive " JOB "-g00001 on tape TF0001 (drive tape0, "
                                    "tape file 2) failed"));
     assert_non_null(strstr(reason, "the tape returned different bytes"));
-    assert_int_equal(tt_catalog_written(f->catalog, 0, NULL), 0);
+    assert_int_equal(tf_fakecatalog_written(f->catalog, 0, NULL), 0);
     snprintf(item, sizeof item, "%s-release", a);
     assert_false(s_item_exists(f, item));
     /* Corrupted once: the second delivery writes it again and succeeds. */
@@ -657,13 +588,172 @@ test_verify_failure_is_retried(void **state)
     assert_string_equal(s_wait(f, item, reason, sizeof reason, &attempts), "done");
     assert_int_equal(attempts, 2);
     tf_msg_cat_written_t w;
-    assert_int_equal(tt_catalog_written(f->catalog, 0, &w), 1);
+    assert_int_equal(tf_fakecatalog_written(f->catalog, 0, &w), 1);
     assert_int_equal(w.tape_file, 4); /* files 1..3 hold the bad copies */
     snprintf(item, sizeof item, "%s-release", a);
     assert_true(s_item_exists(f, item));
     s_drain_events(f, 300);
     assert_non_null(strstr(f->events, "alert.tape.tape0: verify of archive"));
     free(data);
+}
+
+/* --- the index from the file rows sidecar ------------------------------------------------ */
+
+static tf_msg_file_row_t s_rows[] = {
+    {.path = "docs", .type = "dir", .mode = 0755, .mtime = 1795258211},
+    {.path = "docs/readme.txt", .type = "file", .size = 8, .mode = 0644, .mtime = 1795258212,
+     .checksum = "xxh128:0123456789abcdef0123456789abcdef", .offset = 1024},
+    {.path = "docs/big.bin", .type = "file", .size = 700000, .mode = 0600, .mtime = 1795258213,
+     .offset = 2560, .user = "alice"},
+};
+
+/* The sidecar of archive_id holding s_rows in two parts (2 rows, 1 row), as a stager keeps it;
+   *size its bytes (caller frees). */
+static uint8_t *
+s_sidecar(const char *archive_id, size_t *size)
+{
+    tf_msg_stage_rows_t parts[] = {
+        {.archive_id = (char *) archive_id, .part = 1, .files = &s_rows[0], .files_count = 2},
+        {.archive_id = (char *) archive_id, .part = 2, .files = &s_rows[2], .files_count = 1},
+    };
+    uint8_t *out = NULL;
+    *size = 0;
+    for (size_t i = 0; i < 2; i++) {
+        uint8_t *record = NULL;
+        size_t n = 0;
+        assert_int_equal(tf_sidecar_record(&parts[i], &record, &n, NULL), TF_OK);
+        out = realloc(out, *size + n);
+        memcpy(out + *size, record, n);
+        *size += n;
+        free(record);
+    }
+    return out;
+}
+
+/* Offers archive group g like s_offer, with 3 entries and, when sidecar, the sidecar of
+   s_rows (announced with checksum, or a wrong one). */
+static void
+s_offer_rows(fixture_t *f, int g, const void *data, size_t size, const uint8_t *sidecar, size_t sidecar_size,
+             const char *rows_checksum, char *archive_id, size_t idsize)
+{
+    snprintf(archive_id, idsize, "%s-g%05d", JOB, g);
+    assert_int_equal(tf_fakestager_add(f->stager, archive_id, data, size), 0);
+    if (sidecar)
+        assert_int_equal(tf_fakestager_add_rows(f->stager, archive_id, sidecar, sidecar_size), 0);
+    char sum[40];
+    tt_checksum(data, size, sum);
+    tf_msg_t msg = {.type = TF_MSG_ARCHIVE_READY};
+    msg.archive_ready = (tf_msg_archive_ready_t){
+        .archive_id = archive_id, .job_id = JOB, .group_no = (uint64_t) g, .pool = "default",
+        .compression = "zstd", .size = size, .checksum = sum, .files = 3, .bytes = size,
+        .stager = f->stager_ep, .rows_size = sidecar ? sidecar_size : 0,
+        .rows_checksum = sidecar ? (char *) rows_checksum : NULL};
+    char item[200];
+    snprintf(item, sizeof item, "%s-tape", archive_id);
+    tf_msg_t reply;
+    tf_err_t err = {0};
+    if (tf_client_submit_msg(f->client, "tape", item, JOB, &msg, &reply, 5000, &err) != TF_OK)
+        fail_msg("submit: %s", err.message);
+    tf_msg_clear(&reply);
+}
+
+/* Reads the index records of tape file `file`: how many rows, and their paths joined by '|'. */
+static size_t
+s_tape_index(fixture_t *f, uint64_t file, char *paths, size_t psize)
+{
+    tf_err_t err = {0};
+    tf_drive_t *d = tf_drive_open(f->url, &err);
+    if (!d)
+        fail_msg("open %s: %s", f->url, err.message);
+    tapefile_reader_t *r = tapefile_reader_open(d, file, &err);
+    if (!r)
+        fail_msg("tape file %" PRIu64 ": %s", file, err.message);
+    assert_int_equal(tapefile_reader_skip_data(r, &err), TF_OK);
+    const tapefile_trailer_t *t = tapefile_reader_trailer(r);
+    size_t rows = 0;
+    paths[0] = '\0';
+    for (;;) {
+        tf_msg_t msg;
+        if (tapefile_reader_index_next(r, &msg, &err) != TF_OK)
+            fail_msg("index of tape file %" PRIu64 ": %s", file, err.message);
+        if (msg.type == TF_MSG_NONE)
+            break;
+        for (size_t i = 0; i < msg.cat_files.files_count; i++) {
+            size_t used = strlen(paths);
+            snprintf(paths + used, psize - used, "%s%s", used ? "|" : "", msg.cat_files.files[i].path);
+        }
+        rows += msg.cat_files.files_count;
+        tf_msg_clear(&msg);
+    }
+    assert_int_equal(t->has_index, rows > 0);
+    if (rows > 0)
+        assert_int_equal(t->index_rows, rows);
+    tapefile_reader_destroy(&r);
+    tf_drive_destroy(&d);
+    return rows;
+}
+
+/* Issue 9 item 4: the index comes from the sidecar fetched like the data, while the catalog
+   knows no rows at all (the fake catalog fails every archive_files query) - and the tape
+   writer does not even ask it. An archive without a sidecar (staged before sidecars) costs one
+   catalog query, not a poll, and is written without index when the catalog has no rows
+   either; a sidecar that does not check out is treated the same way. */
+static void
+test_index_from_sidecar(void **state)
+{
+    fixture_t *f = *state;
+    s_start(f, "", 3, 4);
+    s_label(f, "TF0001", "default");
+    s_make_tree(f);
+    const char *names[] = {"docs", "docs/readme.txt", "docs/big.bin", NULL};
+    size_t size = 0;
+    uint8_t *tar = tt_archive_tree(f->src, names, true, &size);
+    char a1[128], a2[128], a3[128], item[200], reason[1024], paths[4096];
+    size_t sidecar_size = 0;
+    uint8_t *sidecar = s_sidecar(JOB "-g00001", &sidecar_size);
+    char rows_sum[40];
+    tt_checksum(sidecar, sidecar_size, rows_sum);
+
+    s_offer_rows(f, 1, tar, size, sidecar, sidecar_size, rows_sum, a1, sizeof a1);
+    snprintf(item, sizeof item, "%s-tape", a1);
+    if (strcmp(s_wait(f, item, reason, sizeof reason, NULL), "done") != 0)
+        fail_msg("%s: %s", item, reason);
+    assert_true(tf_fakestager_rows_requests(f->stager) >= 1);
+    assert_int_equal(tf_fakecatalog_file_queries(f->catalog), 0);  /* no catalog round trip for rows */
+    assert_int_equal(s_tape_index(f, 1, paths, sizeof paths), 3);
+    assert_string_equal(paths, "docs|docs/readme.txt|docs/big.bin");
+
+    /* Staged before sidecars: one catalog query (which has no rows here), then no index. */
+    s_offer_rows(f, 2, tar, size, NULL, 0, NULL, a2, sizeof a2);
+    snprintf(item, sizeof item, "%s-tape", a2);
+    if (strcmp(s_wait(f, item, reason, sizeof reason, NULL), "done") != 0)
+        fail_msg("%s: %s", item, reason);
+    assert_int_equal(tf_fakecatalog_file_queries(f->catalog), 1);
+    assert_int_equal(s_tape_index(f, 2, paths, sizeof paths), 0);
+
+    /* A sidecar whose bytes are not what the stager announced: not used; one query, no index. */
+    uint8_t *other = s_sidecar(JOB "-g00003", &sidecar_size);
+    s_offer_rows(f, 3, tar, size, other, sidecar_size, rows_sum, a3, sizeof a3);
+    snprintf(item, sizeof item, "%s-tape", a3);
+    if (strcmp(s_wait(f, item, reason, sizeof reason, NULL), "done") != 0)
+        fail_msg("%s: %s", item, reason);
+    assert_int_equal(tf_fakecatalog_file_queries(f->catalog), 2);
+    assert_int_equal(s_tape_index(f, 3, paths, sizeof paths), 0);
+
+    s_drain_events(f, 300);
+    assert_null(strstr(f->events, "archive " JOB "-g00001 is written without its file index"));
+    assert_non_null(strstr(f->events, "archive " JOB "-g00002 is written without its file index: cannot ask "
+                                      "the catalog for the file rows"));
+    assert_non_null(strstr(f->events, "archive " JOB "-g00003 is written without its file index"));
+    char log[PATH_MAX + 80];
+    char *text = tf_test_read_file(tf_teststack_log(f->stack, "tapewriter", log, sizeof log));
+    assert_non_null(text);
+    assert_non_null(strstr(text, "archive " JOB "-g00003: its file rows sidecar on the stager cannot be used"));
+    assert_non_null(strstr(text, "archive " JOB "-g00002 was staged without its file rows sidecar"));
+    free(text);
+    free(other);
+    free(sidecar);
+    free(tar);
 }
 
 static void
@@ -680,7 +770,7 @@ test_underruns_slow_and_fast(void **state)
     snprintf(item, sizeof item, "%s-tape", a);
     assert_string_equal(s_wait(f, item, reason, sizeof reason, NULL), "done");
     /* A slow stager: every answer takes 100 ms, three times what the drive needs per chunk. */
-    tt_stager_set_delay(f->stager, 100);
+    tf_fakestager_set_delay(f->stager, 100);
     s_offer(f, 2, data, size, "default", "", a, sizeof a);
     snprintf(item, sizeof item, "%s-tape", a);
     assert_string_equal(s_wait(f, item, reason, sizeof reason, NULL), "done");
@@ -707,7 +797,7 @@ test_end_of_tape(void **state)
     if (strcmp(s_wait(f, item, reason, sizeof reason, NULL), "done") != 0)
         fail_msg("%s", reason);
     free(data);
-    assert_int_equal(tt_catalog_written(f->catalog, 0, NULL), 1);
+    assert_int_equal(tf_fakecatalog_written(f->catalog, 0, NULL), 1);
     /* Does not fit: retried, then failed with what to do; nothing recorded or released. */
     data = tt_random(400000, 2);
     s_offer(f, 2, data, 400000, "default", "", a, sizeof a);
@@ -717,7 +807,7 @@ test_end_of_tape(void **state)
     assert_string_equal(s_wait(f, item, reason, sizeof reason, &attempts), "failed");
     assert_int_equal(attempts, 2);
     assert_non_null(strstr(reason, "tape TF0001 in drive tape0 is full: mount a new tape of pool default"));
-    assert_int_equal(tt_catalog_written(f->catalog, 0, NULL), 1);
+    assert_int_equal(tf_fakecatalog_written(f->catalog, 0, NULL), 1);
     snprintf(item, sizeof item, "%s-release", a);
     assert_false(s_item_exists(f, item));
     s_drain_events(f, 300);
@@ -742,6 +832,7 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_verify_failure_is_retried, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_underruns_slow_and_fast, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_end_of_tape, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_index_from_sidecar, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -125,6 +125,33 @@ test_json_escaping_and_nesting(void **state)
     assert_null(j);
 }
 
+/* Every --json document starts with "schema"; one per line after a reset (events --json). */
+static void
+test_json_document_schema(void **state)
+{
+    (void) state;
+    tf_json_t *j = tf_json_new();
+    for (int line = 1; line <= 2; line++) {
+        tf_json_reset(j);
+        tf_json_document_begin(j);
+        tf_json_int(j, "seq", line);
+        tf_json_object_end(j);
+        char want[64];
+        snprintf(want, sizeof want, "{\"schema\":%d,\"seq\":%d}", TF_JSON_SCHEMA, line);
+        assert_string_equal(tf_json_text(j), want);
+    }
+    assert_int_equal(TF_JSON_SCHEMA, 1);
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    assert_non_null(out);
+    assert_int_equal(tf_json_print(j, out), 0);
+    fclose(out);
+    assert_string_equal(text, "{\"schema\":1,\"seq\":2}\n");
+    free(text);
+    tf_json_destroy(&j);
+}
+
 static void
 test_err_compose(void **state)
 {
@@ -176,6 +203,7 @@ main(void)
         cmocka_unit_test(test_config_defaults_follow_home),
         cmocka_unit_test(test_config_file_and_errors),
         cmocka_unit_test(test_json_escaping_and_nesting),
+        cmocka_unit_test(test_json_document_schema),
         cmocka_unit_test(test_err_compose),
         cmocka_unit_test(test_fs_helpers),
     };

@@ -14,113 +14,81 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <inttypes.h>
-#include <signal.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tape_test_util.h"
 #include "tf_client.h"
 #include "tf_clock.h"
 #include "tf_drive.h"
-#include "tf_fs.h"
+#include "tf_fakestager.h"
 #include "tf_label.h"
 #include "tf_testproc.h"
+#include "tf_teststack.h"
 #include "tf_volume.h"
 
 #define JOB "J20261121-115011-7c3e"
 
 typedef struct {
-    char *dir;
-    char config[256];
-    char endpoint[256];
-    char stager_ep[256];
-    char image[256];
-    tf_testproc_t *broker;
-    tf_testproc_t *bus;
-    tf_testproc_t *catalog;
-    tf_testproc_t *writer;
-    tf_testproc_t *labeller;   /* decides about the volume in the drive (vol_request) */
+    tf_teststack_t *stack;   /* bus, broker, catalog and the tape writer */
+    char dir[128];           /* the stack's folder */
+    char stager_ep[200];
+    char image[200];
     tf_client_t *client;
-    tt_stager_t *stager;
-    int writers;             /* tape writer starts, for log names */
+    tf_fakestager_t *stager;
 } fixture_t;
-
-static void
-s_write_config(fixture_t *f, const char *drive_opts, int block_size)
-{
-    FILE *cfg = fopen(f->config, "w");
-    assert_non_null(cfg);
-    fprintf(cfg,
-            "tapeflow\n    home = \"%s\"\n"
-            "broker\n    heartbeat = 200\n    liveness = 5\n    max_attempts = 2\n"
-            "drives\n    tape0\n        url = \"sim:%s?capacity=64M%s\"\n"
-            "tapewriter\n    block_size = %d\n    fetch_chunk = 262144\n    fetch_depth = 4\n"
-            "    fetch_timeout = 5000\n    busy_wait = 3000\n    catalog_timeout = 10000\n"
-            "    index_wait = 200\n"
-            "    retry_backoff = 1000\n"
-            "    mount_wait = 0\n"  /* full tapes are refused here, not spanned */
-            "pools\n    default\n        retention = 30\n        volumes = 3\n"
-            "    short\n        retention = 2s\n        allow_zero_retention = 1\n",
-            f->dir, f->image, drive_opts, block_size);
-    fclose(cfg);
-}
-
-static tf_testproc_t *
-s_proc(fixture_t *f, const char *program, const char *logname)
-{
-    char log[300];
-    snprintf(log, sizeof log, "%s/%s.log", f->dir, logname);
-    char *argv[] = {(char *) program, "--config", f->config, "--log-level", "debug", NULL};
-    tf_testproc_t *p = tf_testproc_start(program, argv, NULL, log);
-    assert_non_null(p);
-    return p;
-}
-
-static void
-s_start_writer(fixture_t *f)
-{
-    char name[32];
-    snprintf(name, sizeof name, "tapewriter%d", ++f->writers);
-    f->writer = s_proc(f, "tapeflow-tapewriter", name);
-}
 
 /* Stops the tape writer with SIGTERM and checks it ended cleanly (sanitizer reports fail). */
 static void
 s_stop_writer(fixture_t *f)
 {
-    if (!f->writer)
-        return;
-    int status = 0;
-    tf_testproc_kill(f->writer, SIGTERM);
-    bool exited = tf_testproc_wait(f->writer, 15000, &status);
-    char log[300];
-    snprintf(log, sizeof log, "%s/tapewriter%d.log", f->dir, f->writers);
-    char *text = tf_test_read_file(log);
-    bool sanitizer = text && (strstr(text, "AddressSanitizer") || strstr(text, "runtime error")
-                              || strstr(text, "LeakSanitizer"));
-    if (!exited || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || sanitizer)
-        fprintf(stderr, "tape writer did not stop cleanly (status %d):\n%s\n", status, text ? text : "");
-    free(text);
-    tf_testproc_destroy(&f->writer);
-    assert_true(exited && WIFEXITED(status) && WEXITSTATUS(status) == 0 && !sanitizer);
+    char why[PATH_MAX + 1024];
+    if (tf_teststack_stop(f->stack, "tapewriter", why, sizeof why) != 0)
+        fail_msg("%s", why);
+}
+
+static void
+s_start_writer(fixture_t *f)
+{
+    assert_int_equal(tf_teststack_start(f->stack, "tapewriter"), 0);
+}
+
+/* The sim drive with drive_opts, for the programs started from now on. */
+static void
+s_drive(fixture_t *f, const char *drive_opts)
+{
+    char url[300];
+    snprintf(url, sizeof url, "drives/tape0/url=sim:${dir}/tape.img?capacity=64M%s", drive_opts);
+    assert_int_equal(tf_teststack_set(f->stack, url), 0);
 }
 
 static void
 s_start(fixture_t *f, const char *drive_opts)
 {
-    s_write_config(f, drive_opts, 65536);
-    f->bus = s_proc(f, "tapeflow-bus", "bus");
-    f->broker = s_proc(f, "tapeflow-broker", "broker");
-    f->catalog = s_proc(f, "tapeflow-catalog", "catalog");
-    f->labeller = s_proc(f, "tapeflow-labeller", "labeller");
-    s_start_writer(f);
+    char url[300];
+    snprintf(url, sizeof url, "drives/tape0/url=sim:${dir}/tape.img?capacity=64M%s", drive_opts);
+    const char *config[] = {
+        "broker/heartbeat=200", "broker/liveness=5", "broker/max_attempts=2", url,
+        "tapewriter/block_size=65536", "tapewriter/fetch_chunk=262144", "tapewriter/fetch_depth=4",
+        "tapewriter/fetch_timeout=5000", "tapewriter/busy_wait=3000", "tapewriter/catalog_timeout=10000",
+        "tapewriter/index_wait=200", "tapewriter/retry_backoff=1000",
+        "tapewriter/mount_wait=0",  /* full tapes are refused here, not spanned */
+        "pools/default/retention=30", "pools/default/volumes=3",
+        "pools/short/retention=2s", "pools/short/allow_zero_retention=1", NULL};
+    const char *programs[] = {"bus", "broker", "catalog", "labeller", "tapewriter", NULL};
+    tf_teststack_opts_t opts = {.config = config, .programs = programs};
+    f->stack = tf_teststack_new("tfvol", &opts);
+    assert_non_null(f->stack);
+    snprintf(f->dir, sizeof f->dir, "%s", tf_teststack_dir(f->stack));
+    snprintf(f->stager_ep, sizeof f->stager_ep, "ipc://%s/run/stager.sock", f->dir);
+    snprintf(f->image, sizeof f->image, "%s/tape.img", f->dir);
     tf_err_t err = {0};
-    f->client = tf_client_new(f->endpoint, &err);
+    f->client = tf_client_new(tf_teststack_broker(f->stack), &err);
     assert_non_null(f->client);
-    f->stager = tt_stager_new(f->stager_ep);
+    f->stager = tf_fakestager_new(f->stager_ep);
     assert_non_null(f->stager);
     /* The job the archives belong to, as 'tapeflow backup' would create it. */
     tf_msg_t create = {.type = TF_MSG_CAT_JOB}, result;
@@ -134,15 +102,7 @@ static int
 s_setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof *f);
-    f->dir = tf_test_tempdir("tfvol");
-    assert_non_null(f->dir);
-    snprintf(f->config, sizeof f->config, "%s/tapeflow.cfg", f->dir);
-    snprintf(f->endpoint, sizeof f->endpoint, "ipc://%s/run/broker.sock", f->dir);
-    snprintf(f->stager_ep, sizeof f->stager_ep, "ipc://%s/run/stager.sock", f->dir);
-    snprintf(f->image, sizeof f->image, "%s/tape.img", f->dir);
-    char run[300];
-    snprintf(run, sizeof run, "%s/run", f->dir);
-    assert_int_equal(tf_fs_mkdir_p(run, NULL), TF_OK);
+    assert_non_null(f);
     *state = f;
     return 0;
 }
@@ -151,33 +111,22 @@ static int
 s_teardown(void **state)
 {
     fixture_t *f = *state;
-    s_stop_writer(f);
-    tt_stager_destroy(&f->stager);
+    /* A clean stop of every program: under ASan/UBSan any leak or error fails the test. */
+    int down = tf_teststack_finish(&f->stack);
+    tf_fakestager_destroy(&f->stager);
     tf_client_destroy(&f->client);
-    tf_testproc_destroy(&f->labeller);
-    tf_testproc_destroy(&f->catalog);
-    tf_testproc_destroy(&f->broker);
-    tf_testproc_destroy(&f->bus);
-    tf_test_dir_done(&f->dir);
     free(f);
+    assert_int_equal(down, 0);
     return 0;
 }
 
-/* Runs `tapeflow --config CFG ARGS` through sh; stdout (and stderr with 2>&1) into *out. */
+/* Runs `tapeflow ARGS` through sh; stdout (and stderr with 2>&1) into *out. */
 static int
 s_cli(fixture_t *f, const char *args, char **out)
 {
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "'%s/tapeflow' --config '%s' %s </dev/null", tf_test_bindir(),
-             f->config, args);
-    char *argv[] = {"sh", "-c", cmd, NULL};
-    char *text = NULL;
-    int status = tf_test_run("/bin/sh", argv, NULL, 30000, &text);
-    if (out)
-        *out = text;
-    else
-        free(text);
-    return status;
+    snprintf(cmd, sizeof cmd, "tapeflow %s", args);
+    return tf_teststack_shell(f->stack, out, cmd);
 }
 
 static void
@@ -209,7 +158,7 @@ s_offer(fixture_t *f, int g, size_t size, const char *pool, char *item, size_t i
     char archive_id[128];
     snprintf(archive_id, sizeof archive_id, "%s-g%05d", JOB, g);
     uint8_t *data = tt_random(size, (uint32_t) g);
-    tt_stager_add(f->stager, archive_id, data, size);
+    assert_int_equal(tf_fakestager_add(f->stager, archive_id, data, size), 0);
     char sum[40];
     tt_checksum(data, size, sum);
     free(data);
@@ -276,7 +225,7 @@ s_list_until(fixture_t *f, const char *label, const char *want, int wait_ms)
 {
     int64_t deadline = tf_clock_mono_ms() + wait_ms;
     char needle[64];
-    snprintf(needle, sizeof needle, "{\"label\":\"%s\"", label);
+    snprintf(needle, sizeof needle, "{\"volume\":\"%s\"", label);
     for (;;) {
         char *out = NULL;
         int status = s_cli(f, "tape list --json", &out);
@@ -371,11 +320,11 @@ test_expired_volume_recycled(void **state)
     free(entry);
     char *out = NULL;
     assert_int_equal(s_cli(f, "--json tape info tape0", &out), 0);
-    assert_non_null(strstr(out, "\"label\":\"TF0005\""));
+    assert_non_null(strstr(out, "\"volume\":\"TF0005\""));
     assert_non_null(strstr(out, "\"archives\":1"));
     free(out);
-    char log[300];
-    snprintf(log, sizeof log, "%s/tapewriter1.log", f->dir);
+    char log[PATH_MAX + 80];
+    tf_teststack_log(f->stack, "tapewriter", log, sizeof log);
     char *text = tf_test_read_file(log);
     assert_non_null(text);
     if (!strstr(text, "tape TF0005 in drive tape0 expired on ")
@@ -399,7 +348,7 @@ test_unexpired_refused_expired_erased(void **state)
     s_cli_fails(f, "tape erase tape0 --yes 2>&1", expect);
     char *out = NULL;
     assert_int_equal(s_cli(f, "--json tape info tape0", &out), 0);
-    assert_non_null(strstr(out, "\"label\":\"TF0003\""));
+    assert_non_null(strstr(out, "\"volume\":\"TF0003\""));
     free(out);
 
     /* Written under a 30-day retention: unexpired for 30 days, --force or not. A new blank
@@ -425,7 +374,7 @@ test_unexpired_refused_expired_erased(void **state)
                                                "it is labelled TF0006 (pool short) again and holds "
                                                "no archives");
     assert_int_equal(s_cli(f, "--json tape info tape0", &out), 0);
-    if (!strstr(out, "\"label\":\"TF0006\"") || !strstr(out, "\"pool\":\"short\"")
+    if (!strstr(out, "\"volume\":\"TF0006\"") || !strstr(out, "\"pool\":\"short\"")
         || !strstr(out, "\"archives\":0") || !strstr(out, "\"expires\":null"))
         fail_msg("%s", out);
     free(out);
@@ -450,14 +399,16 @@ test_block_size_change(void **state)
     s_write_ok(f, 1, 300000, "default");          /* 64 KiB blocks */
     static const int sizes[] = {1048576, 4096};
     for (int i = 0; i < 2; i++) {
+        char block_size[64];
+        snprintf(block_size, sizeof block_size, "tapewriter/block_size=%d", sizes[i]);
         s_stop_writer(f);
-        s_write_config(f, "", sizes[i]);
+        assert_int_equal(tf_teststack_set(f->stack, block_size), 0);
         s_start_writer(f);
         s_write_ok(f, 2 + i, 2500000 + (size_t) i, "default");
     }
     char *out = NULL;
     assert_int_equal(s_cli(f, "--json tape info tape0", &out), 0);
-    if (!strstr(out, "\"kind\":\"tapeflow\"") || !strstr(out, "\"label\":\"TF0007\"")
+    if (!strstr(out, "\"kind\":\"tapeflow\"") || !strstr(out, "\"volume\":\"TF0007\"")
         || !strstr(out, "\"archives\":3"))
         fail_msg("%s", out);
     free(out);
@@ -545,7 +496,7 @@ test_drive_test_refuses_unexpired(void **state)
                 "--destroy-volume TF0011 does not name the tape in the drive: it holds tapeflow "
                 "volume TF0010 (pool default); nothing was written");
     assert_int_equal(s_cli(f, "--json tape info tape0", &out), 0);
-    assert_non_null(strstr(out, "\"label\":\"TF0010\""));
+    assert_non_null(strstr(out, "\"volume\":\"TF0010\""));
     assert_non_null(strstr(out, "\"archives\":1"));
     free(out);
     /* Named exactly: the operator's explicit decision. */
@@ -582,8 +533,8 @@ test_write_error_marks_volume(void **state)
     /* The second attempt came after the back-off (tapewriter/retry_backoff = 1000 ms). */
     if (took < 1000)
         fail_msg("the retry came %lld ms after the first delivery: no back-off", (long long) took);
-    char log[300];
-    snprintf(log, sizeof log, "%s/tapewriter1.log", f->dir);
+    char log[PATH_MAX + 80];
+    tf_teststack_log(f->stack, "tapewriter", log, sizeof log);
     char *text = tf_test_read_file(log);
     assert_non_null(text);
     if (!strstr(text, "failed on attempt 1 (") || !strstr(text, "handing it back in 1.0 s"))
@@ -638,8 +589,8 @@ test_hardware_error_spares_volume(void **state)
     assert_int_equal(attempts, 2);
     const char *expect = "drive tape0 reported a hardware error (sense key 4) while writing tape TF0014; "
                          "the tape is not marked";
-    char log[300];
-    snprintf(log, sizeof log, "%s/tapewriter1.log", f->dir);
+    char log[PATH_MAX + 80];
+    tf_teststack_log(f->stack, "tapewriter", log, sizeof log);
     char *text = tf_test_read_file(log);
     assert_non_null(text);
     if (!strstr(text, expect))
@@ -665,7 +616,7 @@ test_read_error_counted(void **state)
     s_write_ok(f, 1, 30000, "default");
     /* The cartridge turns bad where archive 1's first data block is (object 6). */
     s_stop_writer(f);
-    s_write_config(f, "&medium_error=6", 65536);
+    s_drive(f, "&medium_error=6");
     s_start_writer(f);
     char archive_id[128], dest[300];
     snprintf(archive_id, sizeof archive_id, "%s-g%05d", JOB, 1);

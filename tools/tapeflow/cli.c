@@ -14,12 +14,51 @@
 #include <unistd.h>
 
 #include "tf_units.h"
+#include "cli_labeller.h"
+#ifdef TF_HAVE_CMD_DRIVE
+#include "cli_volume.h"
+#include "cmd_drive.h"
+#endif
 
-static const struct {
-    const char *name;
-    const char *help;
-} s_commands[] = {
-    {"up",
+/* `tapeflow drive ...`: the drive layer's command, with tapeflow's volume rule as its guard. */
+static int
+s_cmd_drive(cli_t *cli, int argc, char **argv)
+{
+#ifdef TF_HAVE_CMD_DRIVE
+    if (!cli->json)
+        return tf_cmd_drive(cli->cfg, cli_volume_may_destroy, argc, argv);
+    /* --json given before the command: hand it on after the drive arguments. */
+    char **args = calloc((size_t) argc + 2, sizeof *args);
+    if (!args) {
+        fprintf(stderr, "tapeflow: out of memory\n");
+        return CLI_EXIT_FAIL;
+    }
+    for (int i = 0; i < argc; i++)
+        args[i] = argv[i];
+    args[argc] = (char *) "--json";
+    int rc = tf_cmd_drive(cli->cfg, cli_volume_may_destroy, argc + 1, args);
+    free(args);
+    return rc;
+#else
+    (void) cli;
+    (void) argc;
+    (void) argv;
+    fprintf(stderr, "tapeflow drive: the drive layer is not built into this tapeflow; rebuild "
+                    "with tools/tapeflow/cmd_drive.c present (issue 3)\n");
+    return CLI_EXIT_FAIL;
+#endif
+}
+
+#ifdef TF_HAVE_CMD_DRIVE
+#define S_DRIVE_VERBS tf_cmd_drive_verbs
+#else
+#define S_DRIVE_VERBS NULL
+#endif
+
+/* Every command: what main dispatches, help prints and `help --list` lists. Pipeline commands
+   are present once their cmd_<name>.c is (see CMakeLists.txt). */
+static const cli_command_t s_commands[] = {
+    {"up", cmd_up, true, NULL, NULL,
      "usage: tapeflow [--config FILE] up [--detach]\n"
      "\n"
      "Starts the local stack as supervised child processes: the event bus, the broker and the\n"
@@ -32,35 +71,37 @@ static const struct {
      "             broker shows every configured actor's workers; exit 1 (naming the\n"
      "             child and its last log line) if a child keeps crashing, the broker\n"
      "             does not answer within 15 s, or the workers are missing by the deadline\n"},
-    {"down",
+    {"down", cmd_down, true, NULL, NULL,
      "usage: tapeflow [--config FILE] down\n"
      "\n"
      "Stops the supervisor started by 'tapeflow up' (and with it every child) and waits until it\n"
      "is gone. Exit 0 also when nothing was running.\n"},
-    {"status",
+    {"status", cmd_status, true, NULL, NULL,
      "usage: tapeflow [--config FILE] status [--json]\n"
      "\n"
      "Shows the supervisor and its children (from ${run}/up.state) and asks the broker for its\n"
      "services, queues and workers. Exit 0 when everything is up, 1 when anything is down.\n"},
-    {"events",
+    {"events", cmd_events, true, NULL, NULL,
      "usage: tapeflow [--config FILE] events [TOPIC-PREFIX] [--json] [--count N] [--timeout SECONDS]\n"
      "\n"
      "Tails the event bus: one line per event (time, source#seq, topic, level, message, job,\n"
      "item, progress) and a 'gap:' line when a source's sequence numbers skip (lost events).\n"
      "Runs until Ctrl-C, N events (--count) or the timeout; exit 1 when the timeout comes\n"
      "before --count events.\n"},
-    {"config",
+    /* needs_config false: loaded unchecked, so 'config check' can list every problem itself */
+    {"config", cmd_config, false, cli_config_verbs, NULL,
      "usage: tapeflow [--config FILE] config check [FILE] | show | keys [--json]\n"
      "\n"
      "  check [FILE]   every problem of a config file, with its line (exit 1 when any)\n"
      "  show           the effective value of every key and its source (default, FILE:LINE,\n"
      "                 override, environment)\n"
      "  keys           every key: type, default, allowed values, meaning\n"},
-    {"drive",
+    {"drive", s_cmd_drive, true, NULL, S_DRIVE_VERBS,
      "usage: tapeflow [--config FILE] drive list|status|doctor|test ...\n"
      "\n"
      "Tape drive commands (see 'tapeflow drive --help').\n"},
-    {"backup",
+#ifdef TF_HAVE_CMD_BACKUP
+    {"backup", cmd_backup, true, NULL, NULL,
      "usage: tapeflow [--config FILE] backup PATH... [--pool POOL] [--compression zstd|gzip|none]\n"
      "                [--group-size SIZE] [--all-filesystems] [--wait [--timeout SECONDS]] [--json]\n"
      "\n"
@@ -70,7 +111,9 @@ static const struct {
      "not on a terminal) and exits 0 when it completed, 1 when it ended any other way:\n"
      "completed_with_warnings (entries missing: the message says how many; tapeflow job ID\n"
      "--missing lists them), failed (with the root cause) or expired.\n"},
-    {"restore",
+#endif
+#ifdef TF_HAVE_CMD_RESTORE
+    {"restore", cmd_restore, true, NULL, NULL,
      "usage: tapeflow [--config FILE] restore JOB [PATH-OR-GLOB...] --to DIR\n"
      "                [--overwrite never|older|always] [--strip-components N | --flat] [--json]\n"
      "\n"
@@ -91,11 +134,15 @@ static const struct {
      "An archive that cannot be read (a medium error) is reported and the others are still\n"
      "restored. Exit 0 only when everything selected was restored; otherwise 1 with one line\n"
      "'restore incomplete: ...' giving the counts (refused, kept, collisions, failed archives).\n"},
-    {"jobs",
+#endif
+#ifdef TF_HAVE_CMD_JOBS
+    {"jobs", cmd_jobs, true, NULL, NULL,
      "usage: tapeflow [--config FILE] jobs [--limit N] [--json]\n"
      "\n"
      "Lists backup jobs, newest first: status, stage, files and bytes done/total, message.\n"},
-    {"job",
+#endif
+#ifdef TF_HAVE_CMD_JOBS
+    {"job", cmd_job, true, cli_job_verbs, NULL,
      "usage: tapeflow [--config FILE] job ID [--missing] [--json]\n"
      "       tapeflow [--config FILE] job cancel|retry|purge ID [--json] ...\n"
      "\n"
@@ -106,7 +153,10 @@ static const struct {
      "  job cancel ID [--keep-staged]   stop its work; release its staged archives unless kept\n"
      "  job retry ID                    run a failed or cancelled job again from where it stopped\n"
      "  job purge ID [--force]          delete what it left on the holding disk\n"},
-    {"changer",
+#endif
+#ifdef TF_HAVE_CMD_CHANGER
+    /* inventory talks to the labeller (cli_labeller.c); list, load and unload to the robot. */
+    {"changer", cmd_changer_labelled, true, NULL, cli_changer_verb_names,
      "usage: tapeflow [--config FILE] changer list|load|unload|inventory CHANGER ...\n"
      "\n"
      "  changer list CHANGER                                 slots, drives, barcodes\n"
@@ -114,7 +164,9 @@ static const struct {
      "  changer unload CHANGER [--drive D] [--slot N]        back to its slot by default\n"
      "  changer inventory CHANGER                            the labeller reads the barcodes (no loads)\n"
      "CHANGER is a URL or a name from changers/<name>/url (see docs/changers.md).\n"},
-    {"tape",
+#endif
+#ifdef TF_HAVE_CMD_TAPE
+    {"tape", cmd_tape, true, cli_tape_verbs, NULL,
      "usage: tapeflow [--config FILE] tape label|info|dump|list|erase|scan|clear ...\n"
      "\n"
      "  tape label DRIVE --label NAME --pool POOL [--force]   label a blank tape\n"
@@ -126,6 +178,7 @@ static const struct {
      "  tape erase DRIVE [--yes]                             erase an expired volume, keep its label\n"
      "  tape scan DRIVE                                      rebuild the catalog rows of a tape from it\n"
      "  tape clear LABEL                                     a volume in state error appendable again\n"},
+#endif
 };
 #define S_NCOMMANDS (sizeof s_commands / sizeof s_commands[0])
 
@@ -134,7 +187,7 @@ cli_usage(FILE *out)
 {
     fprintf(out,
             "usage: tapeflow [--config FILE] [--json] COMMAND [ARGS]\n"
-            "       tapeflow --help | --version | help COMMAND\n"
+            "       tapeflow --help | --version | help COMMAND | help --list\n"
             "\n"
             "commands:\n"
             "  up [--detach]     start the local stack (bus, broker, actors) and supervise it\n"
@@ -159,15 +212,35 @@ cli_usage(FILE *out)
             "environment: TAPEFLOW_HOME (data folder), TAPEFLOW_CONFIG, TAPEFLOW_BIN_DIR\n");
 }
 
+const cli_command_t *
+cli_command_find(const char *name)
+{
+    for (size_t i = 0; name && i < S_NCOMMANDS; i++)
+        if (strcmp(s_commands[i].name, name) == 0)
+            return &s_commands[i];
+    return NULL;
+}
+
+void
+cli_command_list(FILE *out)
+{
+    for (size_t i = 0; i < S_NCOMMANDS; i++) {
+        const cli_command_t *c = &s_commands[i];
+        fprintf(out, "%s\n", c->name);
+        for (size_t v = 0; c->verbs && c->verbs[v].name; v++)
+            fprintf(out, "%s %s\n", c->name, c->verbs[v].name);
+        for (size_t v = 0; c->verb_names && c->verb_names[v]; v++)
+            fprintf(out, "%s %s\n", c->name, c->verb_names[v]);
+    }
+}
+
 bool
 cli_help(const char *command, FILE *out)
 {
-    for (size_t i = 0; i < S_NCOMMANDS; i++)
-        if (strcmp(s_commands[i].name, command) == 0) {
-            fputs(s_commands[i].help, out);
-            return true;
-        }
-    return false;
+    const cli_command_t *c = cli_command_find(command);
+    if (c)
+        fputs(c->help, out);
+    return c != NULL;
 }
 
 int

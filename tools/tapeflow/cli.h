@@ -25,6 +25,38 @@ typedef struct {
     bool json;                 /* --json given before the command */
 } cli_t;
 
+/* A command's or a verb's entry point: argv[0] is its word ("backup", "label"). */
+typedef int cli_command_fn(cli_t *cli, int argc, char **argv);
+
+/* One verb of a command (tape label, changer list, job cancel); a table ends with a NULL name
+   (run with cli_verb_run, cli_opt.h). */
+typedef struct {
+    const char *name;
+    cli_command_fn *fn;
+} cli_verb_t;
+
+/* One row of the command table (cli.c): every command and its verbs, which main dispatches,
+   help prints and `tapeflow help --list` lists. */
+typedef struct {
+    const char *name;
+    cli_command_fn *fn;
+    bool needs_config;               /* false: loaded unchecked ('config check' lists problems) */
+    const cli_verb_t *verbs;         /* the verbs it runs with cli_verb_run, or NULL */
+    const char *const *verb_names;   /* or the verbs of one that dispatches itself (drive) */
+    const char *help;
+} cli_command_t;
+
+/* The row of command, or NULL when there is no such command. */
+const cli_command_t *cli_command_find(const char *name);
+/* Every command, then each of its verbs ("tape label"), one a line: `tapeflow help --list`. */
+void cli_command_list(FILE *out);
+
+/* Verb tables of the commands that have verbs. */
+extern const cli_verb_t cli_tape_verbs[];     /* cmd_tape.c */
+extern const cli_verb_t cli_changer_verbs[];  /* cmd_changer.c */
+extern const cli_verb_t cli_job_verbs[];      /* cmd_job_actions.c: cancel, retry, purge */
+extern const cli_verb_t cli_config_verbs[];   /* cmd_config.c */
+
 int cmd_up(cli_t *cli, int argc, char **argv);
 int cmd_down(cli_t *cli, int argc, char **argv);
 int cmd_status(cli_t *cli, int argc, char **argv);
@@ -35,9 +67,6 @@ int cmd_backup(cli_t *cli, int argc, char **argv);   /* cmd_backup.c */
 int cmd_restore(cli_t *cli, int argc, char **argv);  /* cmd_restore.c */
 int cmd_jobs(cli_t *cli, int argc, char **argv);     /* cmd_jobs.c: list jobs */
 int cmd_job(cli_t *cli, int argc, char **argv);      /* cmd_jobs.c: one job */
-/* cmd_job_actions.c: job cancel|retry|purge ID (argv[0] is the action) */
-int cmd_job_action(cli_t *cli, int argc, char **argv);
-bool cli_job_action_name(const char *word);
 int cmd_tape(cli_t *cli, int argc, char **argv);     /* cmd_tape.c: label, dump, ... */
 int cmd_changer(cli_t *cli, int argc, char **argv);  /* cmd_changer.c: changer list|load|unload */
 int cmd_tape_scan(cli_t *cli, int argc, char **argv); /* cmd_tape_scan.c: tape scan (argv[0] "scan") */

@@ -156,11 +156,11 @@ cli_job_print(FILE *out, const tf_msg_job_row_t *job)
         fprintf(out, "detail    %s\n", job->detail);
 }
 
-void
-cli_job_json(tf_json_t *j, const char *key, const tf_msg_job_row_t *job)
+/* The job's keys, inside an object begun by the caller. */
+static void
+s_job_fields(tf_json_t *j, const tf_msg_job_row_t *job)
 {
     char when[64];
-    tf_json_object_begin(j, key);
     tf_json_str(j, "job_id", job->job_id);
     tf_json_str(j, "status", job->status);
     tf_json_str(j, "stage", job->stage);
@@ -190,6 +190,21 @@ cli_job_json(tf_json_t *j, const char *key, const tf_msg_job_row_t *job)
         tf_json_null(j, "percent");
     else
         tf_json_double(j, "percent", p);
+}
+
+void
+cli_job_json(tf_json_t *j, const char *key, const tf_msg_job_row_t *job)
+{
+    tf_json_object_begin(j, key);
+    s_job_fields(j, job);
+    tf_json_object_end(j);
+}
+
+void
+cli_job_json_document(tf_json_t *j, const tf_msg_job_row_t *job)
+{
+    tf_json_document_begin(j);
+    s_job_fields(j, job);
     tf_json_object_end(j);
 }
 

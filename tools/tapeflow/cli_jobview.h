@@ -44,8 +44,11 @@ bool cli_job_ok(const tf_msg_job_row_t *job);
    detail (root cause) when set. */
 void cli_job_print(FILE *out, const tf_msg_job_row_t *job);
 
-/* The job as a JSON object under key (NULL inside arrays / at the top); see docs/catalog.md. */
+/* The job as a JSON object under key (NULL inside arrays); see docs/catalog.md. */
 void cli_job_json(tf_json_t *j, const char *key, const tf_msg_job_row_t *job);
+/* The job as a whole document ("schema" and the job's keys): what `tapeflow job ID --json` and
+   `tapeflow backup --wait --json` print. */
+void cli_job_json_document(tf_json_t *j, const tf_msg_job_row_t *job);
 
 /* Table of jobs, one line each, with a header (and a hint when there are none). */
 void cli_jobs_table(FILE *out, const tf_msg_job_row_t *jobs, size_t count);

@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_opt.h"
 #include "tf_client.h"
 #include "tf_clock.h"
 #include "tf_json.h"
 
-#define S_JSON_SCHEMA 1
 #define S_DEFAULT_TIMEOUT_MS 120000
 
 /* Asks the labeller (service labeller) one lab_query. */
@@ -87,8 +87,7 @@ s_fail_json(bool json, const char *command, const char *what, const tf_err_t *er
     if (json) {
         tf_json_t *j = tf_json_new();
         if (j) {
-            tf_json_object_begin(j, NULL);
-            tf_json_int(j, "schema", S_JSON_SCHEMA);
+            tf_json_document_begin(j);
             tf_json_bool(j, "ok", false);
             tf_json_str(j, "error", err->message);
             tf_json_str(j, "code", tf_status_name(err->code));
@@ -131,8 +130,7 @@ cmd_changer_inventory(cli_t *cli, int argc, char **argv)
     bool json = cli->json;
     int64_t timeout_ms = S_DEFAULT_TIMEOUT_MS;
     int opt;
-    optind = 1;
-    opterr = 0;
+    cli_opt_begin();
     while ((opt = getopt_long(argc, argv, "jt:h", options, NULL)) != -1) {
         switch (opt) {
         case 'j': json = true; break;
@@ -155,8 +153,7 @@ cmd_changer_inventory(cli_t *cli, int argc, char **argv)
     if (json) {
         tf_json_t *j = tf_json_new();
         if (j) {
-            tf_json_object_begin(j, NULL);
-            tf_json_int(j, "schema", S_JSON_SCHEMA);
+            tf_json_document_begin(j);
             tf_json_bool(j, "ok", true);
             tf_json_str(j, "changer", changer);
             tf_json_str(j, "url", r->changer);
@@ -202,6 +199,8 @@ cmd_changer_inventory(cli_t *cli, int argc, char **argv)
     tf_msg_clear(&reply);
     return CLI_EXIT_OK;
 }
+
+const char *const cli_changer_verb_names[] = {"list", "load", "unload", "inventory", NULL};
 
 int
 cmd_changer_labelled(cli_t *cli, int argc, char **argv)
@@ -253,8 +252,7 @@ cmd_tape_label_barcodes(cli_t *cli, int argc, char **argv)
     const char *changer = NULL, *pool = NULL;
     int64_t timeout_ms = 600000;
     int opt;
-    optind = 1;
-    opterr = 0;
+    cli_opt_begin();
     while ((opt = getopt_long(argc, argv, "b:p:jt:h", options, NULL)) != -1) {
         switch (opt) {
         case 'b': changer = optarg; break;
@@ -345,8 +343,7 @@ cmd_tape_label_barcodes(cli_t *cli, int argc, char **argv)
     if (json) {
         tf_json_t *j = tf_json_new();
         if (j) {
-            tf_json_object_begin(j, NULL);
-            tf_json_int(j, "schema", S_JSON_SCHEMA);
+            tf_json_document_begin(j);
             tf_json_bool(j, "ok", skipped == 0 && failed == 0);
             tf_json_str(j, "changer", changer);
             tf_json_str(j, "pool", pool);

@@ -24,6 +24,8 @@ int cmd_changer_inventory(cli_t *cli, int argc, char **argv);
 /* `changer ...`: inventory here (it talks to the labeller), the rest in cmd_changer.c (it talks
    to the changer itself and is linked into the changer tests alone). */
 int cmd_changer_labelled(cli_t *cli, int argc, char **argv);
+/* The changer command's verbs, inventory included (for help and `tapeflow help --list`). */
+extern const char *const cli_changer_verb_names[];
 /* `tape label --barcodes ...` (argv[0] is "label"). */
 int cmd_tape_label_barcodes(cli_t *cli, int argc, char **argv);
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "cli_jobview.h"
 #include "cli_poolcheck.h"
 #include "tf_client.h"
@@ -113,6 +114,22 @@ s_show_progress(s_watch_t *w, const tf_msg_job_row_t *job)
             job->scanned ? total : "?", speed, eta);
 }
 
+/* The job at its end, as `tapeflow job ID` shows it (--json: the same document). */
+static void
+s_print_done(cli_t *cli, const tf_msg_job_row_t *job)
+{
+    if (!cli->json) {
+        cli_job_print(stdout, job);
+        return;
+    }
+    tf_json_t *j = tf_json_new();
+    if (j)
+        cli_job_json_document(j, job);
+    if (tf_json_print(j, stdout) != 0)
+        fprintf(stderr, "tapeflow backup: out of memory building JSON\n");
+    tf_json_destroy(&j);
+}
+
 static int
 s_wait(cli_t *cli, tf_client_t *client, const char *job_id, int64_t timeout_s)
 {
@@ -136,16 +153,7 @@ s_wait(cli_t *cli, tf_client_t *client, const char *job_id, int64_t timeout_s)
             if (cli_job_finished(job)) {
                 if (w.tty)
                     fputc('\n', stderr);
-                if (cli->json) {
-                    tf_json_t *j = tf_json_new();
-                    tf_json_object_begin(j, NULL);
-                    cli_job_json(j, "job", job);
-                    tf_json_object_end(j);
-                    printf("%s\n", tf_json_text(j));
-                    tf_json_destroy(&j);
-                }
-                else
-                    cli_job_print(stdout, job);
+                s_print_done(cli, job);
                 /* Anything but completed (completed_with_warnings: entries missing) is a failure
                    for a script; the message says what is missing and where to see it. */
                 rc = cli_job_ok(job) ? CLI_EXIT_OK : CLI_EXIT_FAIL;
@@ -195,12 +203,12 @@ s_pool_ready(cli_t *cli, tf_client_t *client, const char *pool)
     if (rc != TF_OK) {
         if (cli->json) {
             tf_json_t *j = tf_json_new();
-            tf_json_object_begin(j, NULL);
+            tf_json_document_begin(j);
             tf_json_str(j, "error", err.message);
             tf_json_str(j, "code", tf_status_name(err.code));
             tf_json_str(j, "pool", pool);
             tf_json_object_end(j);
-            printf("%s\n", tf_json_text(j));
+            tf_json_print(j, stdout);
             tf_json_destroy(&j);
         }
         fprintf(stderr, "tapeflow backup: %s\n", err.message);
@@ -211,8 +219,20 @@ s_pool_ready(cli_t *cli, tf_client_t *client, const char *pool)
     return TF_OK;
 }
 
-int
-cmd_backup(cli_t *cli, int argc, char **argv)
+typedef struct {
+    const char *pool;
+    const char *compression;
+    uint64_t group_bytes;
+    bool one_fs;
+    bool wait;
+    int64_t timeout_s;
+    char **paths;      /* PATH operands, as given */
+    size_t npaths;
+} s_args_t;
+
+/* Returns -1 to go on, else the exit status. */
+static int
+s_parse(cli_t *cli, int argc, char **argv, s_args_t *a)
 {
     static const struct option options[] = {
         {"pool", required_argument, NULL, 'p'},
@@ -225,119 +245,161 @@ cmd_backup(cli_t *cli, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *pool = tf_config_get(cli->cfg, "backup/pool");
-    const char *compression = tf_config_get(cli->cfg, "compressor/compression");
-    uint64_t group_bytes = (uint64_t) tf_config_size(cli->cfg, "scanner/group_size");
-    bool one_fs = tf_config_bool(cli->cfg, "scanner/one_fs");
-    bool wait = false;
-    int64_t timeout_s = 0;
+    memset(a, 0, sizeof *a);
+    a->pool = tf_config_get(cli->cfg, "backup/pool");
+    a->compression = tf_config_get(cli->cfg, "compressor/compression");
+    a->group_bytes = (uint64_t) tf_config_size(cli->cfg, "scanner/group_size");
+    a->one_fs = tf_config_bool(cli->cfg, "scanner/one_fs");
     int opt;
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "p:c:g:awt:jh", options, NULL)) != -1) {
+    cli_opt_begin();
+    while ((opt = getopt_long(argc, argv, ":p:c:g:awt:jh", options, NULL)) != -1) {
         switch (opt) {
-        case 'p': pool = optarg; break;
+        case 'p': a->pool = optarg; break;
         case 'c':
             if (strcmp(optarg, "zstd") && strcmp(optarg, "gzip") && strcmp(optarg, "none"))
                 return cli_usage_error("backup", "--compression must be zstd, gzip or none, not '%s'", optarg);
-            compression = optarg;
+            a->compression = optarg;
             break;
         case 'g':
-            if (tf_units_parse_size(optarg, &group_bytes) != 0 || group_bytes == 0)
+            if (tf_units_parse_size(optarg, &a->group_bytes) != 0 || a->group_bytes == 0)
                 return cli_usage_error("backup", "--group-size takes a size like 512M or 1G, not '%s'", optarg);
             break;
-        case 'a': one_fs = false; break;
-        case 'w': wait = true; break;
+        case 'a': a->one_fs = false; break;
+        case 'w': a->wait = true; break;
         case 't':   /* 0: no limit */
-            if (cli_opt_int("backup", "--timeout", optarg, 0, 366LL * 86400, "a number of seconds", &timeout_s) != CLI_EXIT_OK)
+            if (cli_opt_int("backup", "--timeout", optarg, 0, 366LL * 86400, "a number of seconds", &a->timeout_s) != CLI_EXIT_OK)
                 return CLI_EXIT_USAGE;
             break;
         case 'j': cli->json = true; break;
         case 'h': cli_help("backup", stdout); return CLI_EXIT_OK;
-        default: return cli_usage_error("backup", "unknown option '%s'", argv[optind - 1]);
+        default: return cli_opt_error("backup", opt, argc, argv);
         }
     }
     if (optind >= argc)
         return cli_usage_error("backup", "name at least one path to back up");
-    /* A pool whose retention would recycle its tapes at once is refused before anything starts. */
-    int64_t retention_ms = 0;
-    tf_err_t perr = {0};
-    if (tf_volume_retention(cli->cfg, pool, &retention_ms, &perr) != TF_OK) {
-        fprintf(stderr, "tapeflow backup: %s\n", perr.message);
-        return CLI_EXIT_FAIL;
-    }
+    a->paths = argv + optind;
+    a->npaths = (size_t) (argc - optind);
+    return -1;
+}
 
-    /* Absolute, existing paths: the scanner may run with another working folder. */
-    size_t npaths = (size_t) (argc - optind);
-    tf_msg_path_row_t *paths = calloc(npaths, sizeof *paths);
-    char **owned = calloc(npaths, sizeof *owned);
-    int rc = CLI_EXIT_FAIL;
-    tf_client_t *client = NULL;
-    if (!paths || !owned) {
-        fprintf(stderr, "tapeflow backup: out of memory\n");
-        goto out;
-    }
-    for (size_t i = 0; i < npaths; i++) {
-        owned[i] = realpath(argv[optind + (int) i], NULL);
+/* Absolute, existing paths into rows (owned holds what realpath allocated): the scanner may
+   run with another working folder. */
+static int
+s_resolve_paths(const s_args_t *a, tf_msg_path_row_t *rows, char **owned)
+{
+    for (size_t i = 0; i < a->npaths; i++) {
+        owned[i] = realpath(a->paths[i], NULL);
         if (!owned[i]) {
-            fprintf(stderr, "tapeflow backup: %s: %s\n", argv[optind + (int) i], strerror(errno));
-            goto out;
+            fprintf(stderr, "tapeflow backup: %s: %s\n", a->paths[i], strerror(errno));
+            return CLI_EXIT_FAIL;
         }
-        paths[i].path = owned[i];
+        rows[i].path = owned[i];
     }
-    char job_id[64];
-    s_make_job_id(job_id, sizeof job_id);
-    tf_err_t err = {0};
-    client = tf_client_new(tf_config_get(cli->cfg, "broker/endpoint"), &err);
-    if (!client) {
-        fprintf(stderr, "tapeflow backup: %s\n", err.message);
-        goto out;
-    }
-    if (s_pool_ready(cli, client, pool) != TF_OK)
-        goto out;
+    return CLI_EXIT_OK;
+}
+
+/* The remote calls: the job's record to the catalog, then its scan. */
+static int
+s_start(tf_client_t *client, const s_args_t *a, const char *job_id, tf_msg_path_row_t *rows)
+{
     tf_msg_t create = {.type = TF_MSG_CAT_JOB};
     create.cat_job = (tf_msg_cat_job_t){
-        .job_id = job_id, .op = "create", .paths = paths, .paths_count = npaths,
-        .pool = (char *) pool, .compression = (char *) compression, .time_ms = tf_clock_wall_ms(),
-        .message = "queued",
+        .job_id = (char *) job_id, .op = "create", .paths = rows, .paths_count = a->npaths,
+        .pool = (char *) a->pool, .compression = (char *) a->compression,
+        .time_ms = tf_clock_wall_ms(), .message = "queued",
     };
     tf_msg_t scan = {.type = TF_MSG_SCAN_JOB};
     scan.scan_job = (tf_msg_scan_job_t){
-        .job_id = job_id, .paths = paths, .paths_count = npaths, .group_bytes = group_bytes,
-        .one_fs = one_fs, .compression = (char *) compression, .pool = (char *) pool,
+        .job_id = (char *) job_id, .paths = rows, .paths_count = a->npaths,
+        .group_bytes = a->group_bytes, .one_fs = a->one_fs, .compression = (char *) a->compression,
+        .pool = (char *) a->pool,
     };
     char create_id[96], scan_id[96];
     snprintf(create_id, sizeof create_id, "%s-create", job_id);
     snprintf(scan_id, sizeof scan_id, "%s-scan", job_id);
     tf_msg_t reply;
+    tf_err_t err = {0};
     if (tf_client_submit_msg(client, "catalog", create_id, job_id, &create, &reply, 5000, &err) != TF_OK) {
         fprintf(stderr, "tapeflow backup: %s\n", err.message);
-        goto out;
+        return CLI_EXIT_FAIL;
     }
     tf_msg_clear(&reply);
     if (tf_client_submit_msg(client, "scan", scan_id, job_id, &scan, &reply, 5000, &err) != TF_OK) {
         fprintf(stderr, "tapeflow backup: job %s recorded but the scan was not queued: %s\n", job_id, err.message);
-        goto out;
+        return CLI_EXIT_FAIL;
     }
     tf_msg_clear(&reply);
+    return CLI_EXIT_OK;
+}
 
-    if (!wait) {
-        if (cli->json)
-            printf("{\"job\":\"%s\",\"status\":\"queued\"}\n", job_id);
-        else
-            printf("job %s queued: %zu path%s to pool %s\nfollow it with: tapeflow job %s  (or tapeflow events job.%s)\n",
-                   job_id, npaths, npaths == 1 ? "" : "s", pool, job_id, job_id);
+/* Without --wait: the job id and how to follow it. */
+static void
+s_print_queued(cli_t *cli, const s_args_t *a, const char *job_id)
+{
+    if (cli->json) {
+        tf_json_t *j = tf_json_new();
+        if (j) {
+            tf_json_document_begin(j);
+            tf_json_str(j, "job_id", job_id);
+            tf_json_str(j, "status", "queued");
+            tf_json_object_end(j);
+        }
+        if (tf_json_print(j, stdout) != 0)
+            fprintf(stderr, "tapeflow backup: job %s queued; out of memory building JSON\n", job_id);
+        tf_json_destroy(&j);
+    }
+    else
+        printf("job %s queued: %zu path%s to pool %s\nfollow it with: tapeflow job %s  (or tapeflow events job.%s)\n",
+               job_id, a->npaths, a->npaths == 1 ? "" : "s", a->pool, job_id, job_id);
+}
+
+int
+cmd_backup(cli_t *cli, int argc, char **argv)
+{
+    s_args_t a;
+    int rc = s_parse(cli, argc, argv, &a);
+    if (rc >= 0)
+        return rc;
+    /* A pool whose retention would recycle its tapes at once is refused before anything starts. */
+    int64_t retention_ms = 0;
+    tf_err_t err = {0};
+    if (tf_volume_retention(cli->cfg, a.pool, &retention_ms, &err) != TF_OK) {
+        fprintf(stderr, "tapeflow backup: %s\n", err.message);
+        return CLI_EXIT_FAIL;
+    }
+    tf_msg_path_row_t *rows = calloc(a.npaths, sizeof *rows);
+    char **owned = calloc(a.npaths, sizeof *owned);
+    rc = CLI_EXIT_FAIL;
+    tf_client_t *client = NULL;
+    if (!rows || !owned) {
+        fprintf(stderr, "tapeflow backup: out of memory\n");
+        goto out;
+    }
+    if (s_resolve_paths(&a, rows, owned) != CLI_EXIT_OK)
+        goto out;
+    char job_id[64];
+    s_make_job_id(job_id, sizeof job_id);
+    client = tf_client_new(tf_config_get(cli->cfg, "broker/endpoint"), &err);
+    if (!client) {
+        fprintf(stderr, "tapeflow backup: %s\n", err.message);
+        goto out;
+    }
+    if (s_pool_ready(cli, client, a.pool) != TF_OK || s_start(client, &a, job_id, rows) != CLI_EXIT_OK)
+        goto out;
+    if (!a.wait) {
+        s_print_queued(cli, &a, job_id);
         rc = CLI_EXIT_OK;
         goto out;
     }
     if (!cli->json)
-        fprintf(stderr, "job %s: backing up %zu path%s to pool %s\n", job_id, npaths, npaths == 1 ? "" : "s", pool);
-    rc = s_wait(cli, client, job_id, timeout_s);
+        fprintf(stderr, "job %s: backing up %zu path%s to pool %s\n", job_id, a.npaths,
+                a.npaths == 1 ? "" : "s", a.pool);
+    rc = s_wait(cli, client, job_id, a.timeout_s);
 out:
     tf_client_destroy(&client);
-    for (size_t i = 0; owned && i < npaths; i++)
+    for (size_t i = 0; owned && i < a.npaths; i++)
         free(owned[i]);
     free(owned);
-    free(paths);
+    free(rows);
     return rc;
 }

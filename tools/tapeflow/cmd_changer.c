@@ -10,12 +10,14 @@
     (drives/DRIVE/url) sitting in drive element N: list shows it, and unload ejects the tape in
     that drive before the robot takes it out.
 */
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "tf_units.h"
 #include "tf_changer.h"
 #include "tf_drive.h"
@@ -65,47 +67,47 @@ s_number(const char *opt, const char *value, int min, int *out)
     return CLI_EXIT_OK;
 }
 
+/* argv[0] is the verb. Returns -1 to go on, else the exit status. */
 static int
-s_parse(int argc, char **argv, s_args_t *args)
+s_parse(int argc, char **argv, bool json, s_args_t *args)
 {
+    static const struct option options[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"no-eject", no_argument, NULL, 'E'},
+        {"slot", required_argument, NULL, 's'},
+        {"drive", required_argument, NULL, 'd'},
+        {"barcode", required_argument, NULL, 'b'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
     memset(args, 0, sizeof *args);
     args->slot = -1;
     args->drive = -1;
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        s_usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? CLI_EXIT_USAGE : -1;
-    }
-    args->verb = argv[1];
-    if (strcmp(args->verb, "list") != 0 && strcmp(args->verb, "load") != 0
-        && strcmp(args->verb, "unload") != 0) {
-        fprintf(stderr, "tapeflow changer: unknown verb '%s'\n", args->verb);
-        s_usage(stderr);
-        return CLI_EXIT_USAGE;
-    }
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+    args->json = json;
+    args->verb = argv[0];
+    char command[32];
+    snprintf(command, sizeof command, "changer %s", args->verb);
+    int opt;
+    cli_opt_begin();
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         int rc = CLI_EXIT_OK;
-        if (strcmp(a, "--json") == 0) {
-            args->json = true;
-        } else if (strcmp(a, "--no-eject") == 0) {
-            args->no_eject = true;
-        } else if (strcmp(a, "--slot") == 0) {
-            rc = s_number(a, value, 1, &args->slot);
-            i++;
-        } else if (strcmp(a, "--drive") == 0) {
-            rc = s_number(a, value, 0, &args->drive);
-            i++;
-        } else if (strcmp(a, "--barcode") == 0 && value) {
-            args->barcode = argv[++i];
-        } else if (a[0] != '-' && !args->changer) {
-            args->changer = a;
-        } else {
-            fprintf(stderr, "tapeflow changer %s: unexpected argument '%s'\n", args->verb, a);
-            return CLI_EXIT_USAGE;
+        switch (opt) {
+        case 'j': args->json = true; break;
+        case 'E': args->no_eject = true; break;
+        case 's': rc = s_number("--slot", optarg, 1, &args->slot); break;
+        case 'd': rc = s_number("--drive", optarg, 0, &args->drive); break;
+        case 'b': args->barcode = optarg; break;
+        case 'h': s_usage(stdout); return CLI_EXIT_OK;
+        default: return cli_opt_error(command, opt, argc, argv);
         }
         if (rc != CLI_EXIT_OK)
             return rc;
+    }
+    if (optind < argc)
+        args->changer = argv[optind++];
+    if (optind < argc) {
+        fprintf(stderr, "tapeflow changer %s: unexpected argument '%s'\n", args->verb, argv[optind]);
+        return CLI_EXIT_USAGE;
     }
     if (!args->changer) {
         fprintf(stderr, "tapeflow changer %s: which changer? Give a URL or a configured name\n",
@@ -126,7 +128,7 @@ s_parse(int argc, char **argv, s_args_t *args)
         fprintf(stderr, "tapeflow changer %s: --barcode is for load\n", args->verb);
         return CLI_EXIT_USAGE;
     }
-    return CLI_EXIT_OK;
+    return -1;
 }
 
 /* The changer URL for what the operator typed. */
@@ -189,7 +191,7 @@ s_fail(const s_args_t *args, const char *message)
     if (args->json) {
         tf_json_t *json = tf_json_new();
         if (json) {
-            tf_json_object_begin(json, NULL);
+            tf_json_document_begin(json);
             tf_json_str(json, "changer", args->url[0] ? args->url : args->changer);
             tf_json_bool(json, "ok", false);
             tf_json_str(json, "error", message);
@@ -249,7 +251,7 @@ s_list(tf_config_t *cfg, const s_args_t *args, tf_changer_t *changer, const char
         return s_fail(args, err.message);
     tf_json_t *json = args->json ? tf_json_new() : NULL;
     if (json) {
-        tf_json_object_begin(json, NULL);
+        tf_json_document_begin(json);
         tf_json_str(json, "changer", args->url);
         tf_json_str(json, "name", args->name[0] ? args->name : NULL);
         tf_json_bool(json, "ok", true);
@@ -280,7 +282,7 @@ s_list(tf_config_t *cfg, const s_args_t *args, tf_changer_t *changer, const char
             if (json) {
                 s_elem_json(json, inv, e);
                 if (e->type == TF_CHANGER_DRIVE) {
-                    tf_json_str(json, "drive_name", dname[0] ? dname : NULL);
+                    tf_json_str(json, "drive", dname[0] ? dname : NULL);
                     tf_json_str(json, "drive_url", durl[0] ? durl : NULL);
                 }
                 tf_json_object_end(json);
@@ -379,14 +381,14 @@ s_move(tf_config_t *cfg, const s_args_t *args, tf_changer_t *changer)
         tf_json_t *json = tf_json_new();
         if (!json)
             return s_fail(args, "out of memory");
-        tf_json_object_begin(json, NULL);
+        tf_json_document_begin(json);
         tf_json_str(json, "changer", args->url);
         tf_json_bool(json, "ok", true);
         tf_json_str(json, "action", args->verb);
         tf_json_int(json, "slot", slot);
-        tf_json_int(json, "drive", drive);
+        tf_json_int(json, "drive_element", drive);
         tf_json_str(json, "barcode", barcode[0] ? barcode : NULL);
-        tf_json_str(json, "drive_name", dname[0] ? dname : NULL);
+        tf_json_str(json, "drive", dname[0] ? dname : NULL);
         tf_json_str(json, "drive_url", durl[0] ? durl : NULL);
         tf_json_object_end(json);
         const char *text = tf_json_text(json);
@@ -406,15 +408,14 @@ s_move(tf_config_t *cfg, const s_args_t *args, tf_changer_t *changer)
     return CLI_EXIT_OK;
 }
 
-int
-cmd_changer(cli_t *cli, int argc, char **argv)
+/* One verb: parse, find the changer, then list or move. */
+static int
+s_run(cli_t *cli, int argc, char **argv)
 {
     s_args_t args;
-    int rc = s_parse(argc, argv, &args);
-    if (rc != CLI_EXIT_OK)
-        return rc < 0 ? CLI_EXIT_OK : rc;
-    if (cli && cli->json)
-        args.json = true;
+    int rc = s_parse(argc, argv, cli && cli->json, &args);
+    if (rc >= 0)
+        return rc;
     tf_config_t *cfg = cli ? cli->cfg : NULL;
     tf_err_t err = {0, ""};
     if (s_resolve(cfg, &args, &err) != TF_OK)
@@ -432,4 +433,17 @@ cmd_changer(cli_t *cli, int argc, char **argv)
         rc = s_move(cfg, &args, changer);
     tf_changer_destroy(&changer);
     return rc;
+}
+
+const cli_verb_t cli_changer_verbs[] = {
+    {"list", s_run},
+    {"load", s_run},
+    {"unload", s_run},
+    {NULL, NULL},
+};
+
+int
+cmd_changer(cli_t *cli, int argc, char **argv)
+{
+    return cli_verb_run(cli, "changer", cli_changer_verbs, s_usage, argc, argv);
 }

@@ -13,9 +13,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "tf_json.h"
 
-#define S_SCHEMA 1
 
 static int
 s_print_json(tf_json_t *j)
@@ -40,8 +40,7 @@ s_check(cli_t *cli, const char *file, bool json)
         if (!own) {
             if (json) {
                 tf_json_t *j = tf_json_new();
-                tf_json_object_begin(j, NULL);
-                tf_json_int(j, "schema", S_SCHEMA);
+                tf_json_document_begin(j);
                 tf_json_str(j, "file", file);
                 tf_json_bool(j, "ok", false);
                 tf_json_array_begin(j, "problems");
@@ -68,8 +67,7 @@ s_check(cli_t *cli, const char *file, bool json)
     int rc = n ? CLI_EXIT_FAIL : CLI_EXIT_OK;
     if (json) {
         tf_json_t *j = tf_json_new();
-        tf_json_object_begin(j, NULL);
-        tf_json_int(j, "schema", S_SCHEMA);
+        tf_json_document_begin(j);
         tf_json_str(j, "file", path);
         tf_json_bool(j, "ok", n == 0);
         tf_json_array_begin(j, "problems");
@@ -109,8 +107,7 @@ s_show(cli_t *cli, bool json)
     int rc = CLI_EXIT_OK;
     tf_json_t *j = json ? tf_json_new() : NULL;
     if (j) {
-        tf_json_object_begin(j, NULL);
-        tf_json_int(j, "schema", S_SCHEMA);
+        tf_json_document_begin(j);
         tf_json_str(j, "file", tf_config_file(cli->cfg));
         tf_json_array_begin(j, "keys");
     }
@@ -151,8 +148,7 @@ s_keys(bool json)
 {
     tf_json_t *j = json ? tf_json_new() : NULL;
     if (j) {
-        tf_json_object_begin(j, NULL);
-        tf_json_int(j, "schema", S_SCHEMA);
+        tf_json_document_begin(j);
         tf_json_array_begin(j, "keys");
     }
     for (size_t i = 0; tf_config_keys(i); i++) {
@@ -182,39 +178,74 @@ s_keys(bool json)
     return rc;
 }
 
-int
-cmd_config(cli_t *cli, int argc, char **argv)
+/* --json and --help, and at most max_operands words (into operand). Returns -1 to go on, else
+   the exit status. */
+static int
+s_parse(cli_t *cli, const char *command, int argc, char **argv, int max_operands, bool *json,
+        const char **operand)
 {
     static const struct option options[] = {
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    bool json = cli->json;
+    *json = cli->json;
     int opt;
-    optind = 1;
-    opterr = 0;
-    /* Options anywhere (getopt moves the words to the end): config show --json. */
-    while ((opt = getopt_long(argc, argv, "jh", options, NULL)) != -1) {
+    cli_opt_begin();
+    while ((opt = getopt_long(argc, argv, ":jh", options, NULL)) != -1) {
         switch (opt) {
-        case 'j': json = true; break;
+        case 'j': *json = true; break;
         case 'h': cli_help("config", stdout); return CLI_EXIT_OK;
-        default: return cli_usage_error("config", "config: unknown option '%s'", argv[optind - 1]);
+        default: return cli_opt_error(command, opt, argc, argv);
         }
     }
-    if (optind >= argc)
-        return cli_usage_error("config", "config: say check, show or keys");
-    const char *verb = argv[optind++];
-    const char *file = NULL;
-    if (strcmp(verb, "check") == 0 && optind < argc)
-        file = argv[optind++];
+    if (max_operands > 0 && optind < argc)
+        *operand = argv[optind++];
     if (optind < argc)
-        return cli_usage_error("config", "config %s: unexpected argument '%s'", verb, argv[optind]);
-    if (strcmp(verb, "check") == 0)
-        return s_check(cli, file, json);
-    if (strcmp(verb, "show") == 0)
-        return s_show(cli, json);
-    if (strcmp(verb, "keys") == 0)
-        return s_keys(json);
-    return cli_usage_error("config", "config: unknown subcommand '%s' (check, show or keys)", verb);
+        return cli_usage_error("config", "%s: unexpected argument '%s'", command, argv[optind]);
+    return -1;
+}
+
+static int
+s_cmd_check(cli_t *cli, int argc, char **argv)
+{
+    bool json = false;
+    const char *file = NULL;
+    int rc = s_parse(cli, "config check", argc, argv, 1, &json, &file);
+    return rc >= 0 ? rc : s_check(cli, file, json);
+}
+
+static int
+s_cmd_show(cli_t *cli, int argc, char **argv)
+{
+    bool json = false;
+    int rc = s_parse(cli, "config show", argc, argv, 0, &json, NULL);
+    return rc >= 0 ? rc : s_show(cli, json);
+}
+
+static int
+s_cmd_keys(cli_t *cli, int argc, char **argv)
+{
+    bool json = false;
+    int rc = s_parse(cli, "config keys", argc, argv, 0, &json, NULL);
+    return rc >= 0 ? rc : s_keys(json);
+}
+
+const cli_verb_t cli_config_verbs[] = {
+    {"check", s_cmd_check},
+    {"show", s_cmd_show},
+    {"keys", s_cmd_keys},
+    {NULL, NULL},
+};
+
+static void
+s_usage(FILE *out)
+{
+    cli_help("config", out);
+}
+
+int
+cmd_config(cli_t *cli, int argc, char **argv)
+{
+    return cli_verb_run(cli, "config", cli_config_verbs, s_usage, argc, argv);
 }

@@ -1,25 +1,35 @@
 /*  tapeflow down - stop the supervisor started by `tapeflow up`. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "tf_clock.h"
 
 int
 cmd_down(cli_t *cli, int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            cli_help("down", stdout);
-            return CLI_EXIT_OK;
+    static const struct option options[] = {
+        {"json", no_argument, NULL, 'j'},   /* nothing to report as JSON; accepted like everywhere */
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int opt;
+    cli_opt_begin();
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'j': break;
+        case 'h': cli_help("down", stdout); return CLI_EXIT_OK;
+        default: return cli_opt_error("down", opt, argc, argv);
         }
-        if (strcmp(argv[i], "--json") != 0)
-            return cli_usage_error("down", "down: unknown argument '%s'", argv[i]);
     }
+    if (optind < argc)
+        return cli_usage_error("down", "down: unknown argument '%s'", argv[optind]);
     char pid_path[PATH_MAX], uplog[PATH_MAX];
     cli_pid_path(cli->cfg, pid_path, sizeof pid_path);
     cli_uplog_path(cli->cfg, uplog, sizeof uplog);

@@ -1,11 +1,13 @@
 /*  cmd_drive - the `tapeflow drive ...` subcommands. */
 #include "cmd_drive.h"
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_opt.h"
 #include "tf_discover.h"
 #include "tf_drive.h"
 #include "tf_drive_doctor.h"
@@ -44,69 +46,87 @@ s_usage(FILE *out)
             "(drives/NAME/url). Test options: --sysfs DIR, --dev DIR (discovery roots).\n");
 }
 
+/* argv[0] is "drive", argv[1] the verb. Returns -1 to go on, else the exit status. */
 static int
 s_parse(int argc, char **argv, s_args_t *args)
 {
+    static const struct option options[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"yes-overwrite", no_argument, NULL, 'Y'},
+        {"timeout", required_argument, NULL, 't'},
+        {"destroy-volume", required_argument, NULL, 'D'},
+        {"sysfs", required_argument, NULL, 'S'},
+        {"dev", required_argument, NULL, 'V'},
+        {"ew-limit", required_argument, NULL, 'e'},
+        {"block-size", required_argument, NULL, 'b'},
+        {"files", required_argument, NULL, 'f'},
+        {"blocks", required_argument, NULL, 'B'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
     memset(args, 0, sizeof *args);
     args->timeout_s = 120;
     tf_selftest_opts_defaults(&args->test);
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+    char command[32];
+    snprintf(command, sizeof command, "drive %s", argv[1]);
+    int opt;
+    cli_opt_begin();
+    /* From the verb on: argv[1] is getopt's argv[0]. */
+    while ((opt = getopt_long(argc - 1, argv + 1, ":h", options, NULL)) != -1) {
         uint64_t size = 0;
-        if (strcmp(a, "--json") == 0) {
-            args->json = true;
-        } else if (strcmp(a, "--yes-overwrite") == 0) {
-            args->yes_overwrite = true;
-        } else if (strcmp(a, "--timeout") == 0 && value) {
+        int64_t n = 0;
+        switch (opt) {
+        case 'j': args->json = true; break;
+        case 'Y': args->yes_overwrite = true; break;
+        case 't': {
             int64_t ms = 0;
-            if (tf_units_parse_seconds(value, 0, 366LL * 86400 * 1000, &ms) != 0) {
-                fprintf(stderr, "tapeflow drive: --timeout wants seconds, not '%s'\n", value);
+            if (tf_units_parse_seconds(optarg, 0, 366LL * 86400 * 1000, &ms) != 0) {
+                fprintf(stderr, "tapeflow drive: --timeout wants seconds, not '%s'\n", optarg);
                 return 2;
             }
             args->timeout_s = (double) ms / 1000.0;
-            i++;
-        } else if (strcmp(a, "--destroy-volume") == 0 && value) {
-            args->destroy_volume = argv[++i];
-        } else if (strcmp(a, "--sysfs") == 0 && value) {
-            args->sysfs = argv[++i];
-        } else if (strcmp(a, "--dev") == 0 && value) {
-            args->dev = argv[++i];
-        } else if ((strcmp(a, "--ew-limit") == 0 || strcmp(a, "--block-size") == 0) && value) {
-            if (tf_sim_parse_size(value, &size) != TF_OK) {
-                fprintf(stderr, "tapeflow drive: %s wants a size like 256M, not '%s'\n", a,
-                        value);
+            break;
+        }
+        case 'D': args->destroy_volume = optarg; break;
+        case 'S': args->sysfs = optarg; break;
+        case 'V': args->dev = optarg; break;
+        case 'e':
+        case 'b':
+            if (tf_sim_parse_size(optarg, &size) != TF_OK) {
+                fprintf(stderr, "tapeflow drive: %s wants a size like 256M, not '%s'\n",
+                        opt == 'e' ? "--ew-limit" : "--block-size", optarg);
                 return 2;
             }
-            if (strcmp(a, "--ew-limit") == 0)
+            if (opt == 'e')
                 args->test.ew_limit = size;
             else
                 args->test.block_size = (size_t) size;
-            i++;
-        } else if ((strcmp(a, "--files") == 0 || strcmp(a, "--blocks") == 0) && value) {
-            int64_t n = 0;
-            if (tf_units_parse_int(value, 1, 100000, &n) != 0) {
-                fprintf(stderr, "tapeflow drive: %s wants a count from 1 to 100000, not '%s'\n", a,
-                        value);
+            break;
+        case 'f':
+        case 'B':
+            if (tf_units_parse_int(optarg, 1, 100000, &n) != 0) {
+                fprintf(stderr, "tapeflow drive: %s wants a count from 1 to 100000, not '%s'\n",
+                        opt == 'f' ? "--files" : "--blocks", optarg);
                 return 2;
             }
-            if (strcmp(a, "--files") == 0)
+            if (opt == 'f')
                 args->test.files = (int) n;
             else
                 args->test.blocks = (int) n;
-            i++;
-        } else if (a[0] == '-' && a[1] == '-') {
-            fprintf(stderr, "tapeflow drive: unknown or incomplete option '%s'\n", a);
-            return 2;
-        } else if (!args->drive) {
-            args->drive = a;
-        } else {
-            fprintf(stderr, "tapeflow drive: unexpected argument '%s'\n", a);
-            return 2;
+            break;
+        case 'h': s_usage(stdout); return 0;
+        default: return cli_opt_error(command, opt, argc - 1, argv + 1);
         }
     }
+    int next = optind + 1;   /* in argv */
+    if (next < argc)
+        args->drive = argv[next++];
+    if (next < argc) {
+        fprintf(stderr, "tapeflow drive: unexpected argument '%s'\n", argv[next]);
+        return 2;
+    }
     args->test.timeout_ms = (int64_t) (args->timeout_s * 1000);
-    return 0;
+    return -1;
 }
 
 static void
@@ -128,7 +148,7 @@ s_list(tf_config_t *cfg, const s_args_t *args)
     zlist_t *names = cfg ? tf_config_children(cfg, "drives") : NULL;
     tf_json_t *json = args->json ? tf_json_new() : NULL;
     if (json) {
-        tf_json_object_begin(json, NULL);
+        tf_json_document_begin(json);
         tf_json_array_begin(json, "attached");
     } else {
         printf("Attached tape drives (%zu):\n", tf_discover_count(found));
@@ -193,140 +213,187 @@ s_list(tf_config_t *cfg, const s_args_t *args)
     return 0;
 }
 
+/* What `drive status` learns from the drive: each query's answer or why it failed. */
+typedef struct {
+    const char *drive;       /* as the operator named it */
+    char url[1024];
+    tf_drive_inquiry_t inq;
+    int inq_rc;
+    char inq_err[TF_ERR_MESSAGE_MAX];
+    int ready_rc;
+    tf_err_t rerr;
+    tf_drive_cond_t ready_cond;
+    tf_drive_medium_t medium;
+    int medium_rc;
+    tf_err_t merr;
+    tf_drive_limits_t limits;
+    int limits_rc;
+    tf_drive_pos_t pos;
+    int pos_rc;
+    uint64_t alerts;
+    int alert_rc;
+    tf_err_t aerr;
+    char fallbacks[512];   /* as tf_drive_fallbacks says them */
+} s_probe_t;
+
+/* Asks the open drive everything `drive status` shows; a failed query is kept, not fatal. */
+static void
+s_probe(tf_drive_t *drive, s_probe_t *p)
+{
+    tf_err_t err = {0, ""};
+    p->inq_rc = tf_drive_inquiry(drive, &p->inq, &err);
+    snprintf(p->inq_err, sizeof p->inq_err, "%s", err.message);
+    p->ready_rc = tf_drive_test_unit_ready(drive, &p->rerr);
+    p->ready_cond = tf_drive_last_cond(drive);
+    p->medium_rc = tf_drive_medium_status(drive, &p->medium, &p->merr);
+    tf_err_t lerr = {0, ""};
+    p->limits_rc = tf_drive_block_limits(drive, &p->limits, &lerr);
+    tf_err_t perr = {0, ""};
+    p->pos_rc = p->ready_rc == TF_OK ? tf_drive_read_position(drive, &p->pos, &perr) : TF_ERR_STATE;
+    p->alert_rc = tf_drive_tapealert(drive, &p->alerts, &p->aerr);
+    snprintf(p->fallbacks, sizeof p->fallbacks, "%s", tf_drive_fallbacks(drive));
+}
+
+static void
+s_status_json(const s_probe_t *p)
+{
+    tf_json_t *json = tf_json_new();
+    tf_json_document_begin(json);
+    tf_json_str(json, "drive", p->drive);
+    tf_json_str(json, "url", p->url);
+    if (p->inq_rc == TF_OK) {
+        tf_json_str(json, "vendor", p->inq.vendor);
+        tf_json_str(json, "product", p->inq.product);
+        tf_json_str(json, "revision", p->inq.revision);
+        tf_json_str(json, "serial", p->inq.serial);
+        tf_json_int(json, "device_type", p->inq.device_type);
+    } else {
+        tf_json_str(json, "error", p->inq_err);
+    }
+    tf_json_bool(json, "ready", p->ready_rc == TF_OK);
+    tf_json_str(json, "condition", tf_drive_cond_name(p->ready_cond));
+    if (p->medium_rc == TF_OK) {
+        tf_json_bool(json, "medium_present", p->medium.present);
+        tf_json_bool(json, "write_protected", p->medium.write_protected);
+        tf_json_int(json, "density", p->medium.density);
+        tf_json_int(json, "block_length", p->medium.block_length);
+    }
+    if (p->limits_rc == TF_OK) {
+        tf_json_int(json, "min_block", p->limits.min_block);
+        tf_json_int(json, "max_block", p->limits.max_block);
+    }
+    if (p->pos_rc == TF_OK) {
+        tf_json_object_begin(json, "position");
+        if (p->pos.file_known)
+            tf_json_int(json, "file", (int64_t) p->pos.file);
+        if (p->pos.block_known)
+            tf_json_int(json, "block", (int64_t) p->pos.block);
+        if (p->pos.object_known)
+            tf_json_int(json, "object", (int64_t) p->pos.object);
+        tf_json_str(json, "source", p->pos.source == TF_DRIVE_POS_DRIVE ? "drive" : "tracked");
+        tf_json_object_end(json);
+    }
+    if (p->alert_rc == TF_OK) {
+        tf_json_array_begin(json, "tapealert");
+        for (int f = 1; f <= 64; f++)
+            if (p->alerts & (1ull << (f - 1)))
+                tf_json_str(json, NULL, tf_drive_tapealert_name(f));
+        tf_json_array_end(json);
+    }
+    tf_json_str(json, "fallbacks", p->fallbacks);
+    tf_json_object_end(json);
+    s_print_json(json);
+    tf_json_destroy(&json);
+}
+
+static void
+s_status_text(const s_probe_t *p)
+{
+    printf("%s\n", p->url);
+    if (p->inq_rc == TF_OK)
+        printf("  identity:   %s %s rev %s, serial %s, device type %u%s\n", p->inq.vendor,
+               p->inq.product, p->inq.revision, p->inq.serial[0] ? p->inq.serial : "(none)",
+               p->inq.device_type, p->inq.device_type == 1 ? " (tape)" : " (NOT a tape drive)");
+    else
+        printf("  identity:   %s\n", p->inq_err);
+    printf("  ready:      %s\n", p->ready_rc == TF_OK ? "yes" : p->rerr.message);
+    if (p->medium_rc == TF_OK)
+        printf("  cartridge:  %s, %s, density 0x%02x, %s\n",
+               p->medium.present ? "loaded" : "none",
+               p->medium.write_protected ? "WRITE-PROTECTED" : "writable", p->medium.density,
+               p->medium.block_length ? "fixed blocks" : "variable blocks");
+    else
+        printf("  cartridge:  %s\n", p->merr.message);
+    if (p->limits_rc == TF_OK)
+        printf("  blocks:     %u .. %u bytes\n", p->limits.min_block, p->limits.max_block);
+    if (p->pos_rc == TF_OK) {
+        char file[32] = "unknown", block[32] = "unknown";
+        if (p->pos.file_known)
+            snprintf(file, sizeof file, "%llu", (unsigned long long) p->pos.file);
+        if (p->pos.block_known)
+            snprintf(block, sizeof block, "%llu", (unsigned long long) p->pos.block);
+        printf("  position:   tape file %s, block %s (%s)\n", file, block,
+               p->pos.source == TF_DRIVE_POS_DRIVE ? "from the drive" : "tracked");
+    }
+    if (p->alert_rc == TF_OK) {
+        printf("  TapeAlert:  %s", p->alerts ? "" : "none\n");
+        for (int f = 1, first = 1; f <= 64; f++)
+            if (p->alerts & (1ull << (f - 1))) {
+                printf("%s%d %s", first ? "" : ", ", f, tf_drive_tapealert_name(f));
+                first = 0;
+            }
+        if (p->alerts)
+            printf("\n");
+    } else {
+        printf("  TapeAlert:  %s\n", p->aerr.message);
+    }
+    if (*p->fallbacks)
+        printf("  fallbacks:  %s\n", p->fallbacks);
+}
+
 static int
 s_status(tf_config_t *cfg, const s_args_t *args)
 {
-    char url[1024];
-    tf_err_t err = {0, ""};
-    if (tf_drive_resolve(cfg, args->drive, args->sysfs, args->dev, url, sizeof url, &err)
-        != TF_OK) {
-        fprintf(stderr, "tapeflow drive status: %s\n", err.message);
+    s_probe_t *p = calloc(1, sizeof *p);
+    if (!p) {
+        fprintf(stderr, "tapeflow drive status: out of memory\n");
         return 1;
     }
-    tf_drive_t *drive = tf_drive_open(url, &err);
+    p->drive = args->drive;
+    tf_err_t err = {0, ""};
+    int rc = 1;
+    tf_drive_t *drive = NULL;
+    if (tf_drive_resolve(cfg, args->drive, args->sysfs, args->dev, p->url, sizeof p->url, &err)
+        != TF_OK) {
+        fprintf(stderr, "tapeflow drive status: %s\n", err.message);
+        goto done;
+    }
+    drive = tf_drive_open(p->url, &err);
     if (!drive) {
         if (args->json) {
             tf_json_t *json = tf_json_new();
-            tf_json_object_begin(json, NULL);
-            tf_json_str(json, "url", url);
+            tf_json_document_begin(json);
+            tf_json_str(json, "drive", p->drive);
+            tf_json_str(json, "url", p->url);
             tf_json_str(json, "error", err.message);
             tf_json_object_end(json);
             s_print_json(json);
             tf_json_destroy(&json);
         } else {
-            printf("%s: cannot open: %s\n", url, err.message);
+            printf("%s: cannot open: %s\n", p->url, err.message);
         }
-        return 1;
+        goto done;
     }
-    tf_drive_inquiry_t inq;
-    int inq_rc = tf_drive_inquiry(drive, &inq, &err);
-    char inq_err[TF_ERR_MESSAGE_MAX];
-    snprintf(inq_err, sizeof inq_err, "%s", err.message);
-    tf_err_t rerr = {0, ""};
-    int ready_rc = tf_drive_test_unit_ready(drive, &rerr);
-    tf_drive_cond_t ready_cond = tf_drive_last_cond(drive);
-    tf_drive_medium_t medium;
-    tf_err_t merr = {0, ""};
-    int medium_rc = tf_drive_medium_status(drive, &medium, &merr);
-    tf_drive_limits_t limits;
-    tf_err_t lerr = {0, ""};
-    int limits_rc = tf_drive_block_limits(drive, &limits, &lerr);
-    tf_drive_pos_t pos;
-    tf_err_t perr = {0, ""};
-    int pos_rc = ready_rc == TF_OK ? tf_drive_read_position(drive, &pos, &perr) : TF_ERR_STATE;
-    uint64_t alerts = 0;
-    tf_err_t aerr = {0, ""};
-    int alert_rc = tf_drive_tapealert(drive, &alerts, &aerr);
-    if (args->json) {
-        tf_json_t *json = tf_json_new();
-        tf_json_object_begin(json, NULL);
-        tf_json_str(json, "url", url);
-        if (inq_rc == TF_OK) {
-            tf_json_str(json, "vendor", inq.vendor);
-            tf_json_str(json, "product", inq.product);
-            tf_json_str(json, "revision", inq.revision);
-            tf_json_str(json, "serial", inq.serial);
-            tf_json_int(json, "device_type", inq.device_type);
-        } else {
-            tf_json_str(json, "error", inq_err);
-        }
-        tf_json_bool(json, "ready", ready_rc == TF_OK);
-        tf_json_str(json, "condition", tf_drive_cond_name(ready_cond));
-        if (medium_rc == TF_OK) {
-            tf_json_bool(json, "medium_present", medium.present);
-            tf_json_bool(json, "write_protected", medium.write_protected);
-            tf_json_int(json, "density", medium.density);
-            tf_json_int(json, "block_length", medium.block_length);
-        }
-        if (limits_rc == TF_OK) {
-            tf_json_int(json, "min_block", limits.min_block);
-            tf_json_int(json, "max_block", limits.max_block);
-        }
-        if (pos_rc == TF_OK) {
-            tf_json_object_begin(json, "position");
-            if (pos.file_known)
-                tf_json_int(json, "file", (int64_t) pos.file);
-            if (pos.block_known)
-                tf_json_int(json, "block", (int64_t) pos.block);
-            if (pos.object_known)
-                tf_json_int(json, "object", (int64_t) pos.object);
-            tf_json_str(json, "source", pos.source == TF_DRIVE_POS_DRIVE ? "drive" : "tracked");
-            tf_json_object_end(json);
-        }
-        if (alert_rc == TF_OK) {
-            tf_json_array_begin(json, "tapealert");
-            for (int f = 1; f <= 64; f++)
-                if (alerts & (1ull << (f - 1)))
-                    tf_json_str(json, NULL, tf_drive_tapealert_name(f));
-            tf_json_array_end(json);
-        }
-        tf_json_str(json, "fallbacks", tf_drive_fallbacks(drive));
-        tf_json_object_end(json);
-        s_print_json(json);
-        tf_json_destroy(&json);
-    } else {
-        printf("%s\n", url);
-        if (inq_rc == TF_OK)
-            printf("  identity:   %s %s rev %s, serial %s, device type %u%s\n", inq.vendor,
-                   inq.product, inq.revision, inq.serial[0] ? inq.serial : "(none)",
-                   inq.device_type, inq.device_type == 1 ? " (tape)" : " (NOT a tape drive)");
-        else
-            printf("  identity:   %s\n", inq_err);
-        printf("  ready:      %s\n", ready_rc == TF_OK ? "yes" : rerr.message);
-        if (medium_rc == TF_OK)
-            printf("  cartridge:  %s, %s, density 0x%02x, %s\n",
-                   medium.present ? "loaded" : "none", medium.write_protected ? "WRITE-PROTECTED" : "writable",
-                   medium.density, medium.block_length ? "fixed blocks" : "variable blocks");
-        else
-            printf("  cartridge:  %s\n", merr.message);
-        if (limits_rc == TF_OK)
-            printf("  blocks:     %u .. %u bytes\n", limits.min_block, limits.max_block);
-        if (pos_rc == TF_OK) {
-            char file[32] = "unknown", block[32] = "unknown";
-            if (pos.file_known)
-                snprintf(file, sizeof file, "%llu", (unsigned long long) pos.file);
-            if (pos.block_known)
-                snprintf(block, sizeof block, "%llu", (unsigned long long) pos.block);
-            printf("  position:   tape file %s, block %s (%s)\n", file, block,
-                   pos.source == TF_DRIVE_POS_DRIVE ? "from the drive" : "tracked");
-        }
-        if (alert_rc == TF_OK) {
-            printf("  TapeAlert:  %s", alerts ? "" : "none\n");
-            for (int f = 1, first = 1; f <= 64; f++)
-                if (alerts & (1ull << (f - 1))) {
-                    printf("%s%d %s", first ? "" : ", ", f, tf_drive_tapealert_name(f));
-                    first = 0;
-                }
-            if (alerts)
-                printf("\n");
-        } else {
-            printf("  TapeAlert:  %s\n", aerr.message);
-        }
-        if (*tf_drive_fallbacks(drive))
-            printf("  fallbacks:  %s\n", tf_drive_fallbacks(drive));
-    }
+    s_probe(drive, p);
+    if (args->json)
+        s_status_json(p);
+    else
+        s_status_text(p);
+    rc = p->inq_rc == TF_OK ? 0 : 1;
+done:
     tf_drive_destroy(&drive);
-    return inq_rc == TF_OK ? 0 : 1;
+    free(p);
+    return rc;
 }
 
 static int
@@ -341,7 +408,7 @@ s_doctor(tf_config_t *cfg, const s_args_t *args)
     int rc = tf_drive_doctor_run(args->drive, &opts, report);
     if (args->json) {
         tf_json_t *json = tf_json_new();
-        tf_json_object_begin(json, NULL);
+        tf_json_document_begin(json);
         tf_json_str(json, "drive", report->drive);
         tf_json_str(json, "url", report->url[0] ? report->url : NULL);
         tf_json_bool(json, "ok", rc == TF_OK);
@@ -448,7 +515,8 @@ s_test(tf_config_t *cfg, tf_cmd_drive_guard_fn *guard, const s_args_t *args)
     int rc = tf_drive_selftest_run(url, &opts, report, &err);
     if (args->json) {
         tf_json_t *json = tf_json_new();
-        tf_json_object_begin(json, NULL);
+        tf_json_document_begin(json);
+        tf_json_str(json, "drive", args->drive);
         tf_json_str(json, "url", url);
         tf_json_bool(json, "passed", rc == TF_OK);
         if (rc != TF_OK)
@@ -488,30 +556,33 @@ s_test(tf_config_t *cfg, tf_cmd_drive_guard_fn *guard, const s_args_t *args)
     return rc == TF_OK ? 0 : 1;
 }
 
+const char *const tf_cmd_drive_verbs[] = {"list", "status", "doctor", "test", NULL};
+
 int
 tf_cmd_drive(tf_config_t *cfg, tf_cmd_drive_guard_fn *guard, int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0) {
+    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0
+        || strcmp(argv[1], "-h") == 0) {
         s_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    for (int i = 2; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            s_usage(stdout);   /* `tapeflow drive test --help`, ... */
-            return 0;
-        }
+    const char *verb = argv[1];
+    bool known = false;
+    char names[128] = "";
+    for (size_t i = 0; tf_cmd_drive_verbs[i]; i++) {
+        known = known || strcmp(verb, tf_cmd_drive_verbs[i]) == 0;
+        size_t used = strlen(names);
+        snprintf(names + used, sizeof names - used, "%s%s", i == 0 ? "" : !tf_cmd_drive_verbs[i + 1]
+                 ? " or " : ", ", tf_cmd_drive_verbs[i]);
+    }
+    if (!known)
+        return cli_verb_unknown("drive", names, verb);
     s_args_t args;
     int rc = s_parse(argc, argv, &args);
-    if (rc != 0)
+    if (rc >= 0)
         return rc;
-    const char *verb = argv[1];
     if (strcmp(verb, "list") == 0)
         return s_list(cfg, &args);
-    if (strcmp(verb, "status") != 0 && strcmp(verb, "doctor") != 0 && strcmp(verb, "test") != 0) {
-        fprintf(stderr, "tapeflow drive: unknown verb '%s'\n", verb);
-        s_usage(stderr);
-        return 2;
-    }
     if (!args.drive) {
         fprintf(stderr, "tapeflow drive %s: which drive? give a URL, serial:XYZ or a name\n",
                 verb);

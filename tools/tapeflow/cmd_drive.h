@@ -16,6 +16,9 @@
 typedef int(tf_cmd_drive_guard_fn)(tf_config_t *cfg, tf_drive_t *drive, const char *destroy_volume,
                                    char *detail, size_t size, tf_err_t *err);
 
+/* The verbs, NULL-terminated: list, status, doctor, test. */
+extern const char *const tf_cmd_drive_verbs[];
+
 /* argv[0] is "drive", argv[1] the verb. Writes to stdout (stderr for usage errors). Returns the
    process exit status: 0 ok, 1 failure (a doctor step or test step failed, drive unusable, the
    tape may not be overwritten), 2 usage error. guard: the overwrite rule for `drive test`

@@ -2,12 +2,14 @@
 #define _GNU_SOURCE
 #include <czmq.h>
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "tf_clock.h"
 #include "tf_json.h"
 #include "tf_wire.h"
@@ -19,45 +21,44 @@ typedef struct {
     int64_t timeout_ms;   /* 0: none */
 } s_options_t;
 
+/* Returns -1 when the help was printed, else the exit status (CLI_EXIT_OK to go on). */
 static int
 s_parse(cli_t *cli, int argc, char **argv, s_options_t *opt)
 {
+    static const struct option options[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"count", required_argument, NULL, 'n'},
+        {"timeout", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
     memset(opt, 0, sizeof *opt);
     opt->prefix = "";
     opt->json = cli->json;
-    bool have_prefix = false;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--json") == 0)
-            opt->json = true;
-        else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            cli_help("events", stdout);
-            return -1;
-        }
-        else if (strcmp(arg, "--count") == 0 || strcmp(arg, "-n") == 0) {
-            int64_t n = 0;
-            if (cli_opt_int("events", "--count", i + 1 < argc ? argv[i + 1] : NULL, 1, INT64_MAX,
-                            "a number of events", &n) != CLI_EXIT_OK)
+    int c;
+    cli_opt_begin();
+    while ((c = getopt_long(argc, argv, ":n:t:h", options, NULL)) != -1) {
+        switch (c) {
+        case 'j': opt->json = true; break;
+        case 'n':
+            if (cli_opt_int("events", "--count", optarg, 1, INT64_MAX, "a number of events",
+                            &opt->count) != CLI_EXIT_OK)
                 return CLI_EXIT_USAGE;
-            opt->count = n;
-            i++;
-        }
-        else if (strcmp(arg, "--timeout") == 0 || strcmp(arg, "-t") == 0) {
-            if (cli_opt_seconds("events", "--timeout", i + 1 < argc ? argv[i + 1] : NULL, 1,
-                                1000000000LL * 1000, &opt->timeout_ms) != CLI_EXIT_OK)
+            break;
+        case 't':
+            if (cli_opt_seconds("events", "--timeout", optarg, 1, 1000000000LL * 1000,
+                                &opt->timeout_ms) != CLI_EXIT_OK)
                 return CLI_EXIT_USAGE;
-            i++;
-        }
-        else if (arg[0] == '-' && arg[1] != '\0')
-            return cli_usage_error("events", "events: unknown option '%s'", arg);
-        else if (have_prefix)
-            return cli_usage_error("events", "events: only one TOPIC-PREFIX, got '%s' and '%s'",
-                                   opt->prefix, arg);
-        else {
-            opt->prefix = arg;
-            have_prefix = true;
+            break;
+        case 'h': cli_help("events", stdout); return -1;
+        default: return cli_opt_error("events", c, argc, argv);
         }
     }
+    if (optind < argc)
+        opt->prefix = argv[optind++];
+    if (optind < argc)
+        return cli_usage_error("events", "events: only one TOPIC-PREFIX, got '%s' and '%s'",
+                               opt->prefix, argv[optind]);
     return CLI_EXIT_OK;
 }
 
@@ -66,7 +67,7 @@ s_print_gap(tf_json_t *j, bool json, const char *source, uint64_t from, uint64_t
 {
     if (json) {
         tf_json_reset(j);
-        tf_json_object_begin(j, NULL);
+        tf_json_document_begin(j);
         tf_json_object_begin(j, "gap");
         tf_json_str(j, "source", source);
         tf_json_int(j, "lost", (int64_t) (to - from + 1));
@@ -88,7 +89,7 @@ s_print_event(tf_json_t *j, bool json, const tf_msg_event_t *e)
     tf_clock_format(e->time_ms, when, sizeof when);
     if (json) {
         tf_json_reset(j);
-        tf_json_object_begin(j, NULL);
+        tf_json_document_begin(j);
         tf_json_str(j, "time", when);
         tf_json_int(j, "time_ms", e->time_ms);
         tf_json_str(j, "source", e->source);

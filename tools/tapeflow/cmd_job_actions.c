@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "cli_jobview.h"
 #include "tf_client.h"
 #include "tf_clock.h"
@@ -33,7 +34,6 @@
 #include "tf_pipeline_ids.h"
 #include "tf_units.h"
 
-#define S_JSON_SCHEMA 1
 /* Services whose items of a cancelled job still run: the catalog records facts (archives that
    did reach tape), the stager deletes what was released. Names as in docs/pipeline.md. */
 #define S_SPARED_SERVICES "catalog,stager"
@@ -95,13 +95,6 @@ typedef struct {
     int timeout_ms;
 } s_args_t;
 
-bool
-cli_job_action_name(const char *word)
-{
-    return word && (strcmp(word, "cancel") == 0 || strcmp(word, "retry") == 0
-                    || strcmp(word, "purge") == 0);
-}
-
 static int s_usage(const s_args_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int
@@ -137,10 +130,9 @@ s_parse(cli_t *cli, int argc, char **argv, s_args_t *a)
     a->help = a->action == S_CANCEL ? s_cancel_help : a->action == S_RETRY ? s_retry_help : s_purge_help;
     a->json = cli->json;
     a->timeout_ms = CLI_JOB_TIMEOUT_MS;
-    optind = 1;
-    opterr = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, "hj", options, NULL)) != -1) {
+    cli_opt_begin();
+    while ((opt = getopt_long(argc, argv, ":hj", options, NULL)) != -1) {
         switch (opt) {
         case 'k':
             if (a->action != S_CANCEL)
@@ -172,7 +164,11 @@ s_parse(cli_t *cli, int argc, char **argv, s_args_t *a)
             break;
         }
         case 'h': fputs(a->help, stdout); return CLI_EXIT_OK;
-        default: return s_usage(a, "unknown option '%s'", argv[optind - 1]);
+        default: {
+            char command[32];
+            snprintf(command, sizeof command, "job %s", a->name);
+            return cli_opt_error(command, opt, argc, argv);
+        }
         }
     }
     if (optind >= argc)
@@ -205,14 +201,13 @@ s_fail(s_out_t *o, int code, const char *fmt, ...)
     if (o->a->json) {
         tf_json_t *j = tf_json_new();
         if (j) {
-            tf_json_object_begin(j, NULL);
-            tf_json_int(j, "schema", S_JSON_SCHEMA);
+            tf_json_document_begin(j);
             tf_json_str(j, "job_id", o->a->job_id);
             tf_json_str(j, "action", o->a->name);
             tf_json_str(j, "error", message);
             tf_json_str(j, "code", tf_status_name(code));
             tf_json_object_end(j);
-            printf("%s\n", tf_json_text(j));
+            tf_json_print(j, stdout);
             tf_json_destroy(&j);
         }
     }
@@ -346,8 +341,24 @@ s_refetch(tf_client_t *client, const s_args_t *a, char *status, size_t ssize, ch
 
 /* ------------------------------------------------------------------ cancel -------------- */
 
+/* What a cancel did: the broker's counts, what the catalog now says, what the stager released. */
+typedef struct {
+    char text[TF_MSG_MAX_TEXT];           /* "cancelled by USER@HOST at TIME: reason" */
+    tf_msg_job_op_ok_t ok;                /* counts only (strings cleared) */
+    char note[TF_MSG_MAX_TEXT];           /* what the broker could not do (job_op_ok.note) */
+    bool recorded;                        /* the catalog recorded it and was read back */
+    char catalog_problem[TF_ERR_MESSAGE_MAX];
+    char now_status[40];
+    char now_message[TF_MSG_MAX_TEXT];
+    bool cancelled;                       /* the catalog says cancelled */
+    tf_msg_t purge;                       /* the stager's stage_purge_result when purged */
+    bool purged;
+    tf_err_t purge_err;
+} s_cancel_t;
+
+/* A job that cannot be cancelled: the refusal (exit 1), else -1. */
 static int
-s_cancel(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
+s_cancel_refused(s_out_t *o, const tf_msg_job_row_t *job)
 {
     const s_args_t *a = o->a;
     if (s_completed(job))
@@ -361,114 +372,147 @@ s_cancel(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
         return s_fail(o, TF_ERR_STATE, "job %s is cancelled already (%s); 'tapeflow job purge %s' "
                       "deletes what it left on the holding disk", a->job_id,
                       job->message ? job->message : "", a->job_id);
-    char text[TF_MSG_MAX_TEXT];
-    s_record_text(text, sizeof text, "cancelled", a->reason);
-    tf_msg_job_op_t op = {.job_id = (char *) a->job_id, .op = "cancel", .message = text,
+    return -1;
+}
+
+/* The remote part: the broker's job_op, the catalog's record read back, the stager's purge (or
+   listing with --keep-staged). Fails only when the broker refused (err says why). */
+static int
+s_cancel_request(tf_client_t *client, const s_args_t *a, s_cancel_t *c, tf_err_t *err)
+{
+    s_record_text(c->text, sizeof c->text, "cancelled", a->reason);
+    tf_msg_job_op_t op = {.job_id = (char *) a->job_id, .op = "cancel", .message = c->text,
                           .spare = S_SPARED_SERVICES};
     tf_msg_t reply;
-    tf_err_t err = {0};
-    if (tf_client_job_op(client, &op, &reply, a->timeout_ms < 5000 ? a->timeout_ms : 5000, &err) != TF_OK)
-        return s_fail(o, err.code, "%s", err.message);
-    tf_msg_job_op_ok_t ok = reply.job_op_ok;
+    int rc = tf_client_job_op(client, &op, &reply, a->timeout_ms < 5000 ? a->timeout_ms : 5000, err);
+    if (rc != TF_OK)
+        return rc;
+    c->ok = reply.job_op_ok;
     char catalog_item[TF_MSG_MAX_ID + 1] = "";
-    snprintf(catalog_item, sizeof catalog_item, "%s", ok.catalog_item ? ok.catalog_item : "");
-    char note[TF_MSG_MAX_TEXT];   /* what the broker could not do (job_op_ok.note) */
-    snprintf(note, sizeof note, "%s", ok.note ? ok.note : "");
+    snprintf(catalog_item, sizeof catalog_item, "%s", c->ok.catalog_item ? c->ok.catalog_item : "");
+    snprintf(c->note, sizeof c->note, "%s", c->ok.note ? c->ok.note : "");
+    c->ok.rid = c->ok.job_id = c->ok.op = c->ok.catalog_item = c->ok.note = NULL;   /* freed with the reply */
     tf_msg_clear(&reply);
-    bool recorded = s_wait_catalog(client, a, catalog_item, &err) == TF_OK;
-    char catalog_problem[TF_ERR_MESSAGE_MAX];
-    snprintf(catalog_problem, sizeof catalog_problem, "%s", recorded ? "" : err.message);
+    tf_err_t cerr = {0};
+    c->recorded = s_wait_catalog(client, a, catalog_item, &cerr) == TF_OK;
+    snprintf(c->catalog_problem, sizeof c->catalog_problem, "%s", c->recorded ? "" : cerr.message);
     /* What the catalog made of it: a job that ended while the cancel was on its way (its last
        archive reached tape) keeps its outcome - say that, not "cancelled". */
-    char now_status[40] = "cancelled", now_message[TF_MSG_MAX_TEXT] = "";
-    snprintf(now_message, sizeof now_message, "%s", text);
-    if (recorded && !s_refetch(client, a, now_status, sizeof now_status, now_message, sizeof now_message, &err)) {
-        recorded = false;
-        tf_err_prefix(&err, "cannot read the job back: ");
-        snprintf(catalog_problem, sizeof catalog_problem, "%s", err.message);
+    snprintf(c->now_status, sizeof c->now_status, "cancelled");
+    snprintf(c->now_message, sizeof c->now_message, "%s", c->text);
+    if (c->recorded && !s_refetch(client, a, c->now_status, sizeof c->now_status, c->now_message,
+                                  sizeof c->now_message, &cerr)) {
+        c->recorded = false;
+        tf_err_prefix(&cerr, "cannot read the job back: ");
+        snprintf(c->catalog_problem, sizeof c->catalog_problem, "%s", cerr.message);
     }
-    bool cancelled = strcmp(now_status, "cancelled") == 0;
-    if (!cancelled) {
+    c->cancelled = strcmp(c->now_status, "cancelled") == 0;
+    if (!c->cancelled) {
         fprintf(stderr, "tapeflow job cancel: job %s was not cancelled: it is %s (%s)%s\n", a->job_id,
-                now_status, now_message,
-                strncmp(now_status, "completed", 9) == 0 ? "; its data is on tape" : "");
+                c->now_status, c->now_message,
+                strncmp(c->now_status, "completed", 9) == 0 ? "; its data is on tape" : "");
         /* Its queued items were dropped all the same: release nothing more of it. */
     }
+    c->purged = s_stage_purge(client, a, a->keep_staged, &c->purge, &c->purge_err) == TF_OK;
+    return TF_OK;
+}
 
-    tf_msg_t purge = {0};
-    bool purged = false;
-    err = (tf_err_t){0};
-    int prc = s_stage_purge(client, a, a->keep_staged, &purge, &err);
-    purged = prc == TF_OK;
-    char size[32];
-    if (a->json) {
-        tf_json_t *j = tf_json_new();
-        tf_json_object_begin(j, NULL);
-        tf_json_int(j, "schema", S_JSON_SCHEMA);
-        tf_json_str(j, "job_id", a->job_id);
-        tf_json_str(j, "action", "cancel");
-        tf_json_str(j, "status", now_status);
-        tf_json_bool(j, "cancelled", cancelled);
-        tf_json_str(j, "message", now_message);
-        tf_json_int(j, "items_cancelled", (int64_t) ok.cancelled);
-        tf_json_int(j, "items_abandoned", (int64_t) ok.abandoned);
-        tf_json_int(j, "items_unrecorded", (int64_t) ok.unrecorded);
-        if (note[0])
-            tf_json_str(j, "note", note);
-        tf_json_bool(j, "catalog_recorded", recorded);
-        tf_json_bool(j, "keep_staged", a->keep_staged);
-        if (purged)
-            s_purge_json(j, a->keep_staged ? "staged_kept" : "staged_released", &purge.stage_purge_result);
+static void
+s_cancel_print_json(const s_args_t *a, const s_cancel_t *c)
+{
+    tf_json_t *j = tf_json_new();
+    tf_json_document_begin(j);
+    tf_json_str(j, "job_id", a->job_id);
+    tf_json_str(j, "action", "cancel");
+    tf_json_str(j, "status", c->now_status);
+    tf_json_bool(j, "cancelled", c->cancelled);
+    tf_json_str(j, "message", c->now_message);
+    tf_json_int(j, "items_cancelled", (int64_t) c->ok.cancelled);
+    tf_json_int(j, "items_abandoned", (int64_t) c->ok.abandoned);
+    tf_json_int(j, "items_unrecorded", (int64_t) c->ok.unrecorded);
+    if (c->note[0])
+        tf_json_str(j, "note", c->note);
+    tf_json_bool(j, "catalog_recorded", c->recorded);
+    tf_json_bool(j, "keep_staged", a->keep_staged);
+    if (c->purged)
+        s_purge_json(j, a->keep_staged ? "staged_kept" : "staged_released", &c->purge.stage_purge_result);
+    else
+        tf_json_str(j, "staged_error", c->purge_err.message);
+    tf_json_object_end(j);
+    tf_json_print(j, stdout);
+    tf_json_destroy(&j);
+}
+
+static void
+s_cancel_print_text(const s_args_t *a, const s_cancel_t *c)
+{
+    const tf_msg_job_op_ok_t *ok = &c->ok;
+    if (c->cancelled)
+        printf("job %s %s\n", a->job_id, c->now_message);
+    else
+        printf("job %s is %s: %s\n", a->job_id, c->now_status, c->now_message);
+    printf("  %" PRIu64 " queued item%s dropped", ok->cancelled, ok->cancelled == 1 ? "" : "s");
+    if (ok->abandoned)
+        printf(", %" PRIu64 " in flight (%s on to %s end; %s ignored and nothing of "
+               "the job runs after it)", ok->abandoned, ok->abandoned == 1 ? "it goes" : "they go",
+               ok->abandoned == 1 ? "its" : "their",
+               ok->abandoned == 1 ? "its result is" : "their results are");
+    printf("\n");
+    if (c->purged) {
+        const tf_msg_stage_purge_result_t *r = &c->purge.stage_purge_result;
+        char size[32];
+        tf_units_bytes(r->bytes, size, sizeof size);
+        if (r->files_count == 0)
+            printf("  nothing of the job was on the holding disk\n");
+        else if (a->keep_staged)
+            printf("  kept %" PRIu64 " staged archive%s (%s) on the holding disk: 'tapeflow job "
+                   "retry %s' writes them, 'tapeflow job purge %s' deletes them\n", r->archives,
+                   r->archives == 1 ? "" : "s", size, a->job_id, a->job_id);
         else
-            tf_json_str(j, "staged_error", err.message);
-        tf_json_object_end(j);
-        printf("%s\n", tf_json_text(j));
-        tf_json_destroy(&j);
+            printf("  released %" PRIu64 " staged archive%s from the holding disk (%zu file%s, "
+                   "%s freed)\n", r->archives, r->archives == 1 ? "" : "s", r->files_count,
+                   r->files_count == 1 ? "" : "s", size);
+        s_in_use_print("  ", r);
+        if (!a->keep_staged && r->archives)
+            printf("  (those archives were not on tape: a retry of this job cannot write them; "
+                   "--keep-staged keeps them for 'tapeflow job retry')\n");
     }
-    else {
-        if (cancelled)
-            printf("job %s %s\n", a->job_id, now_message);
-        else
-            printf("job %s is %s: %s\n", a->job_id, now_status, now_message);
-        printf("  %" PRIu64 " queued item%s dropped", ok.cancelled, ok.cancelled == 1 ? "" : "s");
-        if (ok.abandoned)
-            printf(", %" PRIu64 " in flight (%s on to %s end; %s ignored and nothing of "
-                   "the job runs after it)", ok.abandoned, ok.abandoned == 1 ? "it goes" : "they go",
-                   ok.abandoned == 1 ? "its" : "their",
-                   ok.abandoned == 1 ? "its result is" : "their results are");
-        printf("\n");
-        if (purged) {
-            const tf_msg_stage_purge_result_t *r = &purge.stage_purge_result;
-            tf_units_bytes(r->bytes, size, sizeof size);
-            if (r->files_count == 0)
-                printf("  nothing of the job was on the holding disk\n");
-            else if (a->keep_staged)
-                printf("  kept %" PRIu64 " staged archive%s (%s) on the holding disk: 'tapeflow job "
-                       "retry %s' writes them, 'tapeflow job purge %s' deletes them\n", r->archives,
-                       r->archives == 1 ? "" : "s", size, a->job_id, a->job_id);
-            else
-                printf("  released %" PRIu64 " staged archive%s from the holding disk (%zu file%s, "
-                       "%s freed)\n", r->archives, r->archives == 1 ? "" : "s", r->files_count,
-                       r->files_count == 1 ? "" : "s", size);
-            s_in_use_print("  ", r);
-            if (!a->keep_staged && r->archives)
-                printf("  (those archives were not on tape: a retry of this job cannot write them; "
-                       "--keep-staged keeps them for 'tapeflow job retry')\n");
-        }
-        if (ok.abandoned && !a->keep_staged)
-            printf("  what the items in flight still stage is left on the holding disk: "
-                   "'tapeflow job purge %s' removes it\n", a->job_id);
+    if (ok->abandoned && !a->keep_staged)
+        printf("  what the items in flight still stage is left on the holding disk: "
+               "'tapeflow job purge %s' removes it\n", a->job_id);
+}
+
+static int
+s_cancel(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
+{
+    const s_args_t *a = o->a;
+    int refused = s_cancel_refused(o, job);
+    if (refused >= 0)
+        return refused;
+    s_cancel_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return s_fail(o, TF_ERR_NOMEM, "out of memory");
+    tf_err_t err = {0};
+    if (s_cancel_request(client, a, c, &err) != TF_OK) {
+        free(c);
+        return s_fail(o, err.code, "%s", err.message);
     }
-    if (!recorded)
-        fprintf(stderr, "tapeflow job cancel: %s\n", catalog_problem);
-    if (!purged)
+    if (a->json)
+        s_cancel_print_json(a, c);
+    else
+        s_cancel_print_text(a, c);
+    if (!c->recorded)
+        fprintf(stderr, "tapeflow job cancel: %s\n", c->catalog_problem);
+    if (!c->purged)
         fprintf(stderr, "tapeflow job cancel: the job is cancelled, but its staged archives were "
-                "not %s: %s\n", a->keep_staged ? "listed" : "released", err.message);
-    if (note[0] && !a->json)
-        fprintf(stderr, "tapeflow job cancel: %s\n", note);
-    tf_msg_clear(&purge);
+                "not %s: %s\n", a->keep_staged ? "listed" : "released", c->purge_err.message);
+    if (c->note[0] && !a->json)
+        fprintf(stderr, "tapeflow job cancel: %s\n", c->note);
     fflush(stdout);
-    return recorded && purged && cancelled && ok.unrecorded == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+    bool done = c->recorded && c->purged && c->cancelled && c->ok.unrecorded == 0;
+    tf_msg_clear(&c->purge);
+    free(c);
+    return done ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
 
 /* ------------------------------------------------------------------ retry --------------- */
@@ -574,8 +618,7 @@ s_retry(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
                 now_status, now_message);
     if (a->json) {
         tf_json_t *j = tf_json_new();
-        tf_json_object_begin(j, NULL);
-        tf_json_int(j, "schema", S_JSON_SCHEMA);
+        tf_json_document_begin(j);
         tf_json_str(j, "job_id", a->job_id);
         tf_json_str(j, "action", "retry");
         tf_json_str(j, "status", now_status);
@@ -590,7 +633,7 @@ s_retry(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
         tf_json_int(j, "archives_written", (int64_t) job->archives_written);
         tf_json_bool(j, "catalog_recorded", recorded);
         tf_json_object_end(j);
-        printf("%s\n", tf_json_text(j));
+        tf_json_print(j, stdout);
         tf_json_destroy(&j);
     }
     else {
@@ -635,8 +678,7 @@ s_purge(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
     tf_units_bytes(r->bytes, size, sizeof size);
     if (a->json) {
         tf_json_t *j = tf_json_new();
-        tf_json_object_begin(j, NULL);
-        tf_json_int(j, "schema", S_JSON_SCHEMA);
+        tf_json_document_begin(j);
         tf_json_str(j, "job_id", a->job_id);
         tf_json_str(j, "action", "purge");
         tf_json_str(j, "status", job->status);
@@ -649,7 +691,7 @@ s_purge(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
         tf_json_array_end(j);
         s_in_use_json(j, r);
         tf_json_object_end(j);
-        printf("%s\n", tf_json_text(j));
+        tf_json_print(j, stdout);
         tf_json_destroy(&j);
     }
     else if (r->files_count == 0)
@@ -671,8 +713,8 @@ s_purge(tf_client_t *client, s_out_t *o, const tf_msg_job_row_t *job)
 
 /* ------------------------------------------------------------------ entry --------------- */
 
-int
-cmd_job_action(cli_t *cli, int argc, char **argv)
+static int
+s_job_action(cli_t *cli, int argc, char **argv)
 {
     s_args_t a;
     int rc = s_parse(cli, argc, argv, &a);
@@ -695,3 +737,10 @@ cmd_job_action(cli_t *cli, int argc, char **argv)
     tf_client_destroy(&client);
     return rc;
 }
+
+const cli_verb_t cli_job_verbs[] = {
+    {"cancel", s_job_action},
+    {"retry", s_job_action},
+    {"purge", s_job_action},
+    {NULL, NULL},
+};

@@ -8,12 +8,14 @@
 */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "cli_jobview.h"
 #include "tf_client.h"
 #include "tf_json.h"
@@ -77,54 +79,62 @@ s_number(const char *text, uint64_t min, uint64_t max, uint64_t *value)
 
 typedef struct {
     bool json;
-    bool help;
     bool missing;
     uint64_t limit;
     int timeout_ms;
     const char *job_id;
 } s_args_t;
 
-/* Parses argv[1..]; with_id: one positional job id (job) instead of --limit (jobs). */
+/* Parses argv[1..]; with_id: one positional job id (job) instead of --limit (jobs). Returns
+   -1 to go on, else the exit status. */
 static int
 s_parse(cli_t *cli, int argc, char **argv, bool with_id, s_args_t *a)
 {
+    static const struct option jobs_options[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"limit", required_argument, NULL, 'l'},
+        {"timeout", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static const struct option job_options[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"missing", no_argument, NULL, 'm'},
+        {"timeout", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
     const char *help = with_id ? s_job_help : s_jobs_help;
     memset(a, 0, sizeof *a);
     a->json = cli->json;
     a->timeout_ms = CLI_JOB_TIMEOUT_MS;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
+    int opt;
+    cli_opt_begin();
+    while ((opt = getopt_long(argc, argv, ":h",
+                              with_id ? job_options : jobs_options, NULL)) != -1) {
         uint64_t n;
-        if (strcmp(arg, "--json") == 0)
-            a->json = true;
-        else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
-            a->help = true;
-        else if (with_id && strcmp(arg, "--missing") == 0)
-            a->missing = true;
-        else if (strcmp(arg, "--timeout") == 0 || strncmp(arg, "--timeout=", 10) == 0) {
-            const char *v = arg[9] == '=' ? arg + 10 : (i + 1 < argc ? argv[++i] : NULL);
-            if (!s_number(v, 1, 86400, &n))
+        switch (opt) {
+        case 'j': a->json = true; break;
+        case 'm': a->missing = true; break;
+        case 't':
+            if (!s_number(optarg, 1, 86400, &n))
                 return s_usage(help, "--timeout needs a number of seconds (1..86400), got '%s'",
-                               v ? v : "");
+                               optarg);
             a->timeout_ms = (int) n * 1000;
-        }
-        else if (!with_id && (strcmp(arg, "--limit") == 0 || strncmp(arg, "--limit=", 8) == 0)) {
-            const char *v = arg[7] == '=' ? arg + 8 : (i + 1 < argc ? argv[++i] : NULL);
-            if (!s_number(v, 1, TF_MSG_MAX_ROWS, &n))
-                return s_usage(help, "--limit needs a number of jobs (1..100000), got '%s'", v ? v : "");
+            break;
+        case 'l':
+            if (!s_number(optarg, 1, TF_MSG_MAX_ROWS, &n))
+                return s_usage(help, "--limit needs a number of jobs (1..100000), got '%s'", optarg);
             a->limit = n;
+            break;
+        case 'h': fputs(help, stdout); return CLI_EXIT_OK;
+        default: return cli_opt_error(with_id ? "job" : "jobs", opt, argc, argv);
         }
-        else if (arg[0] == '-' && arg[1] != '\0')
-            return s_usage(help, "unknown option '%s'", arg);
-        else if (with_id && !a->job_id)
-            a->job_id = arg;
-        else
-            return s_usage(help, "unexpected argument '%s'", arg);
     }
-    if (a->help) {
-        fputs(help, stdout);
-        return CLI_EXIT_OK;
-    }
+    if (with_id && optind < argc)
+        a->job_id = argv[optind++];
+    if (optind < argc)
+        return s_usage(help, "unexpected argument '%s'", argv[optind]);
     if (with_id && (!a->job_id || !*a->job_id))
         return s_usage(help, "%s", "job: which job? give its id (tapeflow jobs lists them)");
     return -1;
@@ -156,7 +166,7 @@ s_fail(const char *command, bool json, const tf_err_t *err)
     if (json) {
         tf_json_t *j = tf_json_new();
         if (j) {
-            tf_json_object_begin(j, NULL);
+            tf_json_document_begin(j);
             tf_json_str(j, "error", err->message);
             tf_json_str(j, "code", tf_status_name(err->code));
             tf_json_object_end(j);
@@ -190,7 +200,7 @@ cmd_jobs(cli_t *cli, int argc, char **argv)
     if (a.json) {
         tf_json_t *j = tf_json_new();
         if (j) {
-            tf_json_object_begin(j, NULL);
+            tf_json_document_begin(j);
             tf_json_array_begin(j, "jobs");
             for (size_t i = 0; i < r->jobs_count; i++)
                 cli_job_json(j, NULL, &r->jobs[i]);
@@ -238,8 +248,7 @@ s_job_missing(cli_t *cli, const s_args_t *a)
     if (a->json) {
         tf_json_t *out = tf_json_new();
         if (out) {
-            tf_json_object_begin(out, NULL);
-            tf_json_int(out, "schema", 1);
+            tf_json_document_begin(out);
             tf_json_str(out, "job_id", j->job_id);
             tf_json_str(out, "status", j->status);
             tf_json_int(out, "files_total", (int64_t) j->files_total);
@@ -284,8 +293,9 @@ int
 cmd_job(cli_t *cli, int argc, char **argv)
 {
     /* tapeflow job cancel|retry|purge ID (cmd_job_actions.c) */
-    if (argc > 1 && cli_job_action_name(argv[1]))
-        return cmd_job_action(cli, argc - 1, argv + 1);
+    for (size_t i = 0; argc > 1 && cli_job_verbs[i].name; i++)
+        if (strcmp(argv[1], cli_job_verbs[i].name) == 0)
+            return cli_job_verbs[i].fn(cli, argc - 1, argv + 1);
     s_args_t a;
     int rc = s_parse(cli, argc, argv, true, &a);
     if (rc >= 0)
@@ -305,7 +315,7 @@ cmd_job(cli_t *cli, int argc, char **argv)
     if (a.json) {
         tf_json_t *j = tf_json_new();
         if (j)
-            cli_job_json(j, NULL, job);
+            cli_job_json_document(j, job);
         rc = s_emit_json(j, "job");
         tf_json_destroy(&j);
     }

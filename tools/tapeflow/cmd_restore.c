@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "cli_jobview.h"
 #include "restore_overwrite.h"
 #include "tf_client.h"
@@ -156,8 +157,21 @@ s_summary(const tf_msg_restore_result_t *r, bool no_match, size_t not_on_tape, s
     snprintf(buf + used, size - used, "; see above");
 }
 
-int
-cmd_restore(cli_t *cli, int argc, char **argv)
+typedef struct {
+    const char *job_id;
+    const char *to;
+    const char *overwrite;
+    uint64_t strip;
+    bool flat;
+    bool json;
+    int64_t timeout_s;
+    char **patterns;       /* PATH-OR-GLOB operands, as given */
+    int npatterns;
+} s_args_t;
+
+/* Returns -1 to go on, else the exit status. */
+static int
+s_parse(cli_t *cli, int argc, char **argv, s_args_t *a)
 {
     static const struct option options[] = {
         {"to", required_argument, NULL, 't'},
@@ -169,26 +183,25 @@ cmd_restore(cli_t *cli, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *to = NULL;
-    const char *overwrite = "never";
-    uint64_t strip = 0;
-    bool flat = false, strip_given = false;
-    int64_t timeout_s = 24 * 3600;
+    memset(a, 0, sizeof *a);
+    a->overwrite = "never";
+    a->json = cli->json;
+    a->timeout_s = 24 * 3600;
+    bool strip_given = false;
     int opt;
-    optind = 1;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "t:T:o:s:fjh", options, NULL)) != -1) {
+    cli_opt_begin();
+    while ((opt = getopt_long(argc, argv, ":t:T:o:s:fjh", options, NULL)) != -1) {
         switch (opt) {
-        case 't': to = optarg; break;
+        case 't': a->to = optarg; break;
         case 'T':
-            if (cli_opt_int("restore", "--timeout", optarg, 1, 366LL * 86400, "a number of seconds", &timeout_s) != CLI_EXIT_OK)
+            if (cli_opt_int("restore", "--timeout", optarg, 1, 366LL * 86400, "a number of seconds", &a->timeout_s) != CLI_EXIT_OK)
                 return CLI_EXIT_USAGE;
             break;
         case 'o': {
             restore_overwrite_t mode;
             if (!restore_overwrite_parse(optarg, &mode))
                 return cli_usage_error("restore", "--overwrite takes never, older or always, not '%s'", optarg);
-            overwrite = optarg;
+            a->overwrite = optarg;
             break;
         }
         case 's': {
@@ -196,228 +209,295 @@ cmd_restore(cli_t *cli, int argc, char **argv)
             if (cli_opt_int("restore", "--strip-components", optarg, 0, 4096,
                             "a number of leading folders", &n) != CLI_EXIT_OK)
                 return CLI_EXIT_USAGE;
-            strip = (uint64_t) n;
+            a->strip = (uint64_t) n;
             strip_given = true;
             break;
         }
-        case 'f': flat = true; break;
-        case 'j': cli->json = true; break;
+        case 'f': a->flat = true; break;
+        case 'j': a->json = true; break;
         case 'h': cli_help("restore", stdout); return CLI_EXIT_OK;
-        default: return cli_usage_error("restore", "unknown option '%s'", argv[optind - 1]);
+        default: return cli_opt_error("restore", opt, argc, argv);
         }
     }
     if (optind >= argc)
         return cli_usage_error("restore", "name the job to restore (see: tapeflow jobs)");
-    if (!to)
+    if (!a->to)
         return cli_usage_error("restore", "say where to restore with --to DIR");
-    if (flat && strip_given)
+    if (a->flat && strip_given)
         return cli_usage_error("restore", "--flat puts every file straight into DIR: it does not combine "
                                "with --strip-components");
-    const char *job_id = argv[optind++];
-    int npatterns = argc - optind;
+    a->job_id = argv[optind++];
+    a->patterns = argv + optind;
+    a->npatterns = argc - optind;
+    return -1;
+}
 
+/* What the catalog says is to be read: the archives on tape (plan), those on a recycled tape
+   (lost, borrowed from the plan's replies) and the count not on tape yet. */
+typedef struct {
+    s_plan_t plan;
+    tf_msg_archive_row_t *lost;
+    size_t nlost;
+    size_t missing;
+    bool job_completed;
+    tf_msg_path_row_t *patterns;   /* the stored form of each pattern (into args' words) */
+    char **under;                  /* per pattern: what is under it (the pattern, "/", a star) */
+} s_select_t;
+
+static void
+s_select_clear(s_select_t *sel, int npatterns)
+{
+    for (int i = 0; sel->under && i < npatterns; i++)
+        free(sel->under[i]);
+    free(sel->under);
+    free(sel->patterns);
+    free(sel->lost);
+    s_plan_clear(&sel->plan);
+    memset(sel, 0, sizeof *sel);
+}
+
+/* The remote part of choosing: the job from the catalog, then the archives holding each
+   pattern (and what is under it when it names a folder), or all of the job's. */
+static int
+s_select_query(tf_client_t *client, const s_args_t *a, s_select_t *sel, tf_err_t *err)
+{
+    /* The job must exist; its state says whether everything can be restored. An expired job
+       (a tape of it was recycled) still restores what is on its other tapes; the archives
+       that were on the recycled tape are named and skipped by s_select_split. */
+    tf_msg_t job;
+    int rc = cli_job_fetch(client, a->job_id, &job, CLI_JOB_TIMEOUT_MS, err);
+    if (rc != TF_OK)
+        return rc;
+    sel->job_completed = strcmp(job.cat_reply.jobs[0].status, "completed") == 0;
+    tf_msg_clear(&job);
+    if (a->npatterns == 0)
+        return s_plan_add(&sel->plan, client, a->job_id, NULL, err);
+    for (int i = 0; i < a->npatterns; i++) {
+        const char *stored = s_stored(a->patterns[i]);
+        sel->patterns[i].path = (char *) stored;
+        rc = s_plan_add(&sel->plan, client, a->job_id, stored, err);
+        if (rc == TF_OK && asprintf(&sel->under[i], "%s/*", stored) < 0) {
+            sel->under[i] = NULL;
+            rc = tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+        }
+        if (rc == TF_OK)
+            rc = s_plan_add(&sel->plan, client, a->job_id, sel->under[i], err);
+        if (rc != TF_OK)
+            return rc;
+    }
+    return TF_OK;
+}
+
+/* Only what is on tape can be read: keeps the written archives in the plan, names those on a
+   recycled tape (lost) and counts those not written yet. */
+static int
+s_select_split(const s_args_t *a, s_select_t *sel)
+{
+    s_plan_t *plan = &sel->plan;
+    sel->lost = plan->nrows ? calloc(plan->nrows, sizeof *sel->lost) : NULL;
+    if (plan->nrows && !sel->lost) {
+        fprintf(stderr, "tapeflow restore: out of memory\n");
+        return CLI_EXIT_FAIL;
+    }
+    size_t readable = 0;
+    for (size_t i = 0; i < plan->nrows; i++) {
+        const tf_msg_archive_row_t *ar = &plan->rows[i];
+        if (ar->written && ar->lost) {
+            sel->lost[sel->nlost++] = *ar;
+            char when[64];
+            tf_clock_format(ar->lost_ms, when, sizeof when);
+            fprintf(stderr, "tapeflow restore: archive %s was on tape %s, recycled on %s: lost (%llu "
+                    "file%s not restored)\n", ar->archive_id, ar->volume ? ar->volume : "?", when,
+                    (unsigned long long) ar->files, ar->files == 1 ? "" : "s");
+        }
+        else if (ar->written)
+            plan->rows[readable++] = plan->rows[i];
+        else
+            sel->missing++;
+    }
+    plan->nrows = readable;
+    if (sel->missing)
+        fprintf(stderr, "tapeflow restore: warning: %zu archive%s of job %s %s not on tape yet%s\n",
+                sel->missing, sel->missing == 1 ? "" : "s", a->job_id, sel->missing == 1 ? "is" : "are",
+                sel->job_completed ? "" : " (the job has not completed)");
+    if (plan->nrows == 0) {
+        if (sel->nlost)
+            fprintf(stderr, "tapeflow restore: nothing restored: every archive of job %s to read was on a "
+                    "recycled tape (%zu lost)\n", a->job_id, sel->nlost);
+        else if (a->npatterns)
+            fprintf(stderr, "tapeflow restore: nothing of job %s on tape matches %s%s (list files with: "
+                    "tapeflow job %s)\n", a->job_id, a->patterns[0], a->npatterns > 1 ? " ..." : "",
+                    a->job_id);
+        else
+            fprintf(stderr, "tapeflow restore: job %s has nothing on tape to restore\n", a->job_id);
+        return CLI_EXIT_FAIL;
+    }
+    qsort(plan->rows, plan->nrows, sizeof *plan->rows, s_by_position);
+    return CLI_EXIT_OK;
+}
+
+/* The remote call: one restore item to the tape writer; *result is its restore_result. */
+static int
+s_restore_call(tf_client_t *client, const s_args_t *a, const char *dest, const s_select_t *sel,
+               tf_msg_t *result, tf_err_t *err)
+{
+    tf_msg_t request = {.type = TF_MSG_TAPE_RESTORE};
+    request.tape_restore = (tf_msg_tape_restore_t){
+        .job_id = (char *) a->job_id, .dest = (char *) dest, .patterns = sel->patterns,
+        .patterns_count = (size_t) a->npatterns, .archives = sel->plan.rows,
+        .archives_count = sel->plan.nrows, .overwrite = (char *) a->overwrite,
+        .strip_components = a->strip, .flat = a->flat,
+    };
+    /* The item carries no job id: a restore is not part of the backup job (cancelling the job
+       must not cancel it, and its failure is not the job's). */
+    int timeout_ms = (int) (a->timeout_s * 1000 > INT32_MAX ? INT32_MAX : a->timeout_s * 1000);
+    int rc = tf_client_call(client, "tape", NULL, NULL, &request, result, timeout_ms, err);
+    if (rc == TF_OK && result->type != TF_MSG_RESTORE_RESULT) {
+        rc = tf_err_set(err, TF_ERR_PROTO, "the tape writer answered %s, expected a restore result",
+                        tf_msg_type_name(result->type));
+        tf_msg_clear(result);
+    }
+    return rc;
+}
+
+static void
+s_print_json(const s_args_t *a, const char *dest, const s_select_t *sel,
+             const tf_msg_restore_result_t *r, bool complete, const char *summary)
+{
+    tf_json_t *j = tf_json_new();
+    tf_json_document_begin(j);
+    tf_json_str(j, "job_id", a->job_id);
+    tf_json_str(j, "to", dest);
+    tf_json_int(j, "files", (int64_t) r->files);
+    tf_json_int(j, "bytes", (int64_t) r->bytes);
+    tf_json_int(j, "archives_read", (int64_t) r->archives_read);
+    tf_json_int(j, "blocks_read", (int64_t) r->blocks_read);
+    tf_json_int(j, "warnings", (int64_t) r->warnings);
+    tf_json_str(j, "message", r->message);
+    tf_json_bool(j, "complete", complete);
+    tf_json_int(j, "refused", (int64_t) r->refused);
+    tf_json_int(j, "kept", (int64_t) r->kept);
+    tf_json_int(j, "collisions", (int64_t) r->collisions);
+    tf_json_int(j, "present", (int64_t) r->present);
+    tf_json_int(j, "archives_failed", (int64_t) r->failures_count);
+    tf_json_int(j, "archives_lost", (int64_t) sel->nlost);
+    tf_json_array_begin(j, "lost");
+    for (size_t i = 0; i < sel->nlost; i++) {
+        tf_json_object_begin(j, NULL);
+        tf_json_str(j, "archive_id", sel->lost[i].archive_id);
+        tf_json_str(j, "volume", sel->lost[i].volume);
+        tf_json_int(j, "lost_ms", sel->lost[i].lost_ms);
+        tf_json_int(j, "files", (int64_t) sel->lost[i].files);
+        tf_json_object_end(j);
+    }
+    tf_json_array_end(j);
+    tf_json_array_begin(j, "failures");
+    for (size_t i = 0; i < r->failures_count; i++) {
+        tf_json_object_begin(j, NULL);
+        tf_json_str(j, "archive_id", r->failures[i].archive_id);
+        tf_json_str(j, "reason", r->failures[i].reason);
+        tf_json_object_end(j);
+    }
+    tf_json_array_end(j);
+    tf_json_str(j, "overwrite", a->overwrite);
+    tf_json_int(j, "strip_components", (int64_t) a->strip);
+    tf_json_bool(j, "flat", a->flat);
+    tf_json_str(j, "summary", complete ? NULL : summary);
+    tf_json_object_end(j);
+    tf_json_print(j, stdout);
+    tf_json_destroy(&j);
+}
+
+static void
+s_print_text(const char *dest, const tf_msg_restore_result_t *r)
+{
+    char size[32];
+    tf_units_bytes(r->bytes, size, sizeof size);
+    printf("restored %llu files (%s) from %llu archive%s (%llu blocks read) into %s\n",
+           (unsigned long long) r->files, size, (unsigned long long) r->archives_read,
+           r->archives_read == 1 ? "" : "s", (unsigned long long) r->blocks_read, dest);
+    if (r->present)
+        printf("%llu file%s already present (identical to the stored entry, left alone)\n",
+               (unsigned long long) r->present, r->present == 1 ? "" : "s");
+    if (r->warnings)
+        printf("%llu warning%s: %s\n", (unsigned long long) r->warnings, r->warnings == 1 ? "" : "s",
+               r->message ? r->message : "see the tape writer's log");
+    fflush(stdout);
+    for (size_t i = 0; i < r->failures_count; i++)
+        fprintf(stderr, "tapeflow restore: archive %s failed: %s\n", r->failures[i].archive_id,
+                r->failures[i].reason ? r->failures[i].reason : "(no reason given)");
+}
+
+/* Prints the outcome; CLI_EXIT_OK only when everything selected was restored. */
+static int
+s_report(const s_args_t *a, const char *dest, const s_select_t *sel, const tf_msg_restore_result_t *r)
+{
+    /* Everything that kept the restore from being complete, in one line (docs/operations.md,
+       "Restore outcome"). A re-run after a partial restore finds what the first run wrote:
+       identical entries are "already present", which is complete, not nothing. */
+    bool nothing = r->files == 0 && r->present == 0;
+    bool complete = !nothing && r->refused == 0 && r->kept == 0 && r->collisions == 0
+                    && r->failures_count == 0 && r->warnings == 0 && sel->missing == 0
+                    && sel->nlost == 0;
+    char summary[1400] = "";
+    if (!complete)
+        s_summary(r, nothing && a->npatterns > 0, sel->missing, sel->nlost, summary, sizeof summary);
+    if (a->json)
+        s_print_json(a, dest, sel, r, complete, summary);
+    else
+        s_print_text(dest, r);
+    fflush(stdout);  /* the summary comes last, also when both go to one place */
+    if (!complete)
+        fprintf(stderr, "%s\n", summary);
+    return complete ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+}
+
+int
+cmd_restore(cli_t *cli, int argc, char **argv)
+{
+    s_args_t a;
+    int rc = s_parse(cli, argc, argv, &a);
+    if (rc >= 0)
+        return rc;
     tf_err_t err = {0};
-    if (tf_fs_mkdir_p(to, &err) != TF_OK) {
+    if (tf_fs_mkdir_p(a.to, &err) != TF_OK) {
         fprintf(stderr, "tapeflow restore: %s\n", err.message);
         return CLI_EXIT_FAIL;
     }
     char dest[PATH_MAX];
-    if (!realpath(to, dest)) {
-        fprintf(stderr, "tapeflow restore: %s: %s\n", to, strerror(errno));
+    if (!realpath(a.to, dest)) {
+        fprintf(stderr, "tapeflow restore: %s: %s\n", a.to, strerror(errno));
         return CLI_EXIT_FAIL;
     }
-
-    int rc = CLI_EXIT_FAIL;
-    s_plan_t plan = {0};
-    tf_msg_archive_row_t *lost_rows = NULL;   /* borrowed from the plan's replies */
-    tf_msg_path_row_t *patterns = npatterns ? calloc((size_t) npatterns, sizeof *patterns) : NULL;
-    char **owned = npatterns ? calloc((size_t) npatterns * 2, sizeof *owned) : NULL;
+    rc = CLI_EXIT_FAIL;
+    s_select_t sel = {0};
+    if (a.npatterns) {
+        sel.patterns = calloc((size_t) a.npatterns, sizeof *sel.patterns);
+        sel.under = calloc((size_t) a.npatterns, sizeof *sel.under);
+    }
     tf_client_t *client = tf_client_new(tf_config_get(cli->cfg, "broker/endpoint"), &err);
-    if (!client || (npatterns && (!patterns || !owned))) {
+    if (!client || (a.npatterns && (!sel.patterns || !sel.under))) {
         fprintf(stderr, "tapeflow restore: %s\n", client ? "out of memory" : err.message);
         goto out;
     }
-    /* The job must exist; its state says whether everything can be restored. */
-    tf_msg_t job;
-    if (cli_job_fetch(client, job_id, &job, CLI_JOB_TIMEOUT_MS, &err) != TF_OK) {
+    if (s_select_query(client, &a, &sel, &err) != TF_OK) {
         fprintf(stderr, "tapeflow restore: %s\n", err.message);
         goto out;
     }
-    bool job_completed = strcmp(job.cat_reply.jobs[0].status, "completed") == 0;
-    /* An expired job (a tape of it was recycled) still restores what is on its other tapes;
-       the archives that were on the recycled tape are named and skipped below. */
-    tf_msg_clear(&job);
-
-    if (npatterns == 0) {
-        if (s_plan_add(&plan, client, job_id, NULL, &err) != TF_OK)
-            goto query_failed;
-    }
-    for (int i = 0; i < npatterns; i++) {
-        const char *stored = s_stored(argv[optind + i]);
-        patterns[i].path = (char *) stored;
-        /* The pattern itself, and everything under it when it names a folder. */
-        if (s_plan_add(&plan, client, job_id, stored, &err) != TF_OK)
-            goto query_failed;
-        if (asprintf(&owned[i], "%s/*", stored) < 0) {
-            owned[i] = NULL;
-            goto out;
-        }
-        if (s_plan_add(&plan, client, job_id, owned[i], &err) != TF_OK)
-            goto query_failed;
-    }
-    /* Only what is on tape can be read; archives on a recycled tape are gone (kept in
-       lost_rows for --json). */
-    size_t readable = 0, missing = 0, lost = 0;
-    lost_rows = plan.nrows ? calloc(plan.nrows, sizeof *lost_rows) : NULL;
-    if (plan.nrows && !lost_rows) {
-        fprintf(stderr, "tapeflow restore: out of memory\n");
+    if (s_select_split(&a, &sel) != CLI_EXIT_OK)
         goto out;
-    }
-    for (size_t i = 0; i < plan.nrows; i++) {
-        const tf_msg_archive_row_t *a = &plan.rows[i];
-        if (a->written && a->lost) {
-            lost_rows[lost] = *a;
-            char when[64];
-            tf_clock_format(a->lost_ms, when, sizeof when);
-            fprintf(stderr, "tapeflow restore: archive %s was on tape %s, recycled on %s: lost (%llu "
-                    "file%s not restored)\n", a->archive_id, a->volume ? a->volume : "?", when,
-                    (unsigned long long) a->files, a->files == 1 ? "" : "s");
-            lost++;
-        }
-        else if (a->written)
-            plan.rows[readable++] = plan.rows[i];
-        else
-            missing++;
-    }
-    plan.nrows = readable;
-    if (missing)
-        fprintf(stderr, "tapeflow restore: warning: %zu archive%s of job %s %s not on tape yet%s\n", missing,
-                missing == 1 ? "" : "s", job_id, missing == 1 ? "is" : "are",
-                job_completed ? "" : " (the job has not completed)");
-    if (plan.nrows == 0) {
-        if (lost)
-            fprintf(stderr, "tapeflow restore: nothing restored: every archive of job %s to read was on a "
-                    "recycled tape (%zu lost)\n", job_id, lost);
-        else if (npatterns)
-            fprintf(stderr, "tapeflow restore: nothing of job %s on tape matches %s%s (list files with: "
-                    "tapeflow job %s)\n", job_id, argv[optind], npatterns > 1 ? " ..." : "", job_id);
-        else
-            fprintf(stderr, "tapeflow restore: job %s has nothing on tape to restore\n", job_id);
-        goto out;
-    }
-    qsort(plan.rows, plan.nrows, sizeof *plan.rows, s_by_position);
-
-    tf_msg_t request = {.type = TF_MSG_TAPE_RESTORE};
-    request.tape_restore = (tf_msg_tape_restore_t){
-        .job_id = (char *) job_id, .dest = dest, .patterns = patterns,
-        .patterns_count = (size_t) npatterns, .archives = plan.rows, .archives_count = plan.nrows,
-        .overwrite = (char *) overwrite, .strip_components = strip, .flat = flat,
-    };
-    if (!cli->json)
-        fprintf(stderr, "restoring from %zu archive%s of job %s into %s\n", plan.nrows,
-                plan.nrows == 1 ? "" : "s", job_id, dest);
+    if (!a.json)
+        fprintf(stderr, "restoring from %zu archive%s of job %s into %s\n", sel.plan.nrows,
+                sel.plan.nrows == 1 ? "" : "s", a.job_id, dest);
     tf_msg_t result;
-    /* The item carries no job id: a restore is not part of the backup job (cancelling the job
-       must not cancel it, and its failure is not the job's). */
-    int call = tf_client_call(client, "tape", NULL, NULL, &request, &result,
-                              (int) (timeout_s * 1000 > INT32_MAX ? INT32_MAX : timeout_s * 1000), &err);
-    if (call != TF_OK) {
+    if (s_restore_call(client, &a, dest, &sel, &result, &err) != TF_OK) {
         fprintf(stderr, "tapeflow restore: %s\n", err.message);
         goto out;
     }
-    if (result.type != TF_MSG_RESTORE_RESULT) {
-        fprintf(stderr, "tapeflow restore: the tape writer answered %s, expected a restore result\n",
-                tf_msg_type_name(result.type));
-        tf_msg_clear(&result);
-        goto out;
-    }
-    const tf_msg_restore_result_t *r = &result.restore_result;
-    /* Everything that kept the restore from being complete, in one line (docs/operations.md,
-       "Restore outcome"). */
-    /* A re-run after a partial restore finds what the first run wrote: identical entries are
-       "already present", which is complete, not nothing. */
-    bool nothing = r->files == 0 && r->present == 0;
-    bool complete = !nothing && r->refused == 0 && r->kept == 0 && r->collisions == 0
-                    && r->failures_count == 0 && r->warnings == 0 && missing == 0 && lost == 0;
-    char summary[1400] = "";
-    if (!complete)
-        s_summary(r, nothing && npatterns > 0, missing, lost, summary, sizeof summary);
-    if (cli->json) {
-        tf_json_t *j = tf_json_new();
-        tf_json_object_begin(j, NULL);
-        tf_json_str(j, "job", job_id);
-        tf_json_str(j, "to", dest);
-        tf_json_int(j, "files", (int64_t) r->files);
-        tf_json_int(j, "bytes", (int64_t) r->bytes);
-        tf_json_int(j, "archives_read", (int64_t) r->archives_read);
-        tf_json_int(j, "blocks_read", (int64_t) r->blocks_read);
-        tf_json_int(j, "warnings", (int64_t) r->warnings);
-        tf_json_str(j, "message", r->message);
-        tf_json_bool(j, "complete", complete);
-        tf_json_int(j, "refused", (int64_t) r->refused);
-        tf_json_int(j, "kept", (int64_t) r->kept);
-        tf_json_int(j, "collisions", (int64_t) r->collisions);
-        tf_json_int(j, "present", (int64_t) r->present);
-        tf_json_int(j, "archives_failed", (int64_t) r->failures_count);
-        tf_json_int(j, "archives_lost", (int64_t) lost);
-        tf_json_array_begin(j, "lost");
-        for (size_t i = 0; i < lost; i++) {
-            tf_json_object_begin(j, NULL);
-            tf_json_str(j, "archive_id", lost_rows[i].archive_id);
-            tf_json_str(j, "volume", lost_rows[i].volume);
-            tf_json_int(j, "lost_ms", lost_rows[i].lost_ms);
-            tf_json_int(j, "files", (int64_t) lost_rows[i].files);
-            tf_json_object_end(j);
-        }
-        tf_json_array_end(j);
-        tf_json_array_begin(j, "failures");
-        for (size_t i = 0; i < r->failures_count; i++) {
-            tf_json_object_begin(j, NULL);
-            tf_json_str(j, "archive_id", r->failures[i].archive_id);
-            tf_json_str(j, "reason", r->failures[i].reason);
-            tf_json_object_end(j);
-        }
-        tf_json_array_end(j);
-        tf_json_str(j, "overwrite", overwrite);
-        tf_json_int(j, "strip_components", (int64_t) strip);
-        tf_json_bool(j, "flat", flat);
-        tf_json_str(j, "summary", complete ? NULL : summary);
-        tf_json_object_end(j);
-        printf("%s\n", tf_json_text(j));
-        tf_json_destroy(&j);
-    }
-    else {
-        char size[32];
-        tf_units_bytes(r->bytes, size, sizeof size);
-        printf("restored %llu files (%s) from %llu archive%s (%llu blocks read) into %s\n",
-               (unsigned long long) r->files, size, (unsigned long long) r->archives_read,
-               r->archives_read == 1 ? "" : "s", (unsigned long long) r->blocks_read, dest);
-        if (r->present)
-            printf("%llu file%s already present (identical to the stored entry, left alone)\n",
-                   (unsigned long long) r->present, r->present == 1 ? "" : "s");
-        if (r->warnings)
-            printf("%llu warning%s: %s\n", (unsigned long long) r->warnings, r->warnings == 1 ? "" : "s",
-                   r->message ? r->message : "see the tape writer's log");
-        fflush(stdout);
-        for (size_t i = 0; i < r->failures_count; i++)
-            fprintf(stderr, "tapeflow restore: archive %s failed: %s\n", r->failures[i].archive_id,
-                    r->failures[i].reason ? r->failures[i].reason : "(no reason given)");
-    }
-    fflush(stdout);  /* the summary comes last, also when both go to one place */
-    if (!complete)
-        fprintf(stderr, "%s\n", summary);
-    rc = complete ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+    rc = s_report(&a, dest, &sel, &result.restore_result);
     tf_msg_clear(&result);
-    goto out;
-query_failed:
-    fprintf(stderr, "tapeflow restore: %s\n", err.message);
 out:
     tf_client_destroy(&client);
-    for (int i = 0; owned && i < npatterns; i++)
-        free(owned[i]);
-    free(owned);
-    free(patterns);
-    free(lost_rows);
-    s_plan_clear(&plan);
+    s_select_clear(&sel, a.npatterns);
     return rc;
 }

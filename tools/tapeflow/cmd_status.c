@@ -1,10 +1,12 @@
 /*  tapeflow status [--json] - the supervisor, its children, and the broker's view. */
 #define _GNU_SOURCE
+#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "tf_client.h"
 #include "tf_clock.h"
 #include "tf_json.h"
@@ -147,18 +149,10 @@ s_print_human(const s_report_t *r)
     }
 }
 
-static int
-s_print_json(const s_report_t *r)
+static void
+s_json_supervisor(tf_json_t *j, const s_report_t *r)
 {
-    tf_json_t *j = tf_json_new();
-    if (!j) {
-        fprintf(stderr, "tapeflow status: out of memory\n");
-        return CLI_EXIT_FAIL;
-    }
     char when[64];
-    tf_json_object_begin(j, NULL);
-    tf_json_bool(j, "healthy", s_healthy(r));
-
     tf_json_object_begin(j, "supervisor");
     tf_json_bool(j, "running", r->supervisor_alive);
     tf_json_str(j, "state_file", r->state_path);
@@ -189,7 +183,12 @@ s_print_json(const s_report_t *r)
         tf_json_object_end(j);
     }
     tf_json_array_end(j);
+}
 
+/* The broker, and its services, workers and refused peers (empty when it did not answer). */
+static void
+s_json_broker(tf_json_t *j, const s_report_t *r)
+{
     const tf_msg_status_t *st = &r->reply.status;
     tf_json_object_begin(j, "broker");
     tf_json_str(j, "endpoint", r->endpoint);
@@ -248,6 +247,20 @@ s_print_json(const s_report_t *r)
         tf_json_object_end(j);
     }
     tf_json_array_end(j);
+}
+
+static int
+s_print_json(const s_report_t *r)
+{
+    tf_json_t *j = tf_json_new();
+    if (!j) {
+        fprintf(stderr, "tapeflow status: out of memory\n");
+        return CLI_EXIT_FAIL;
+    }
+    tf_json_document_begin(j);
+    tf_json_bool(j, "healthy", s_healthy(r));
+    s_json_supervisor(j, r);
+    s_json_broker(j, r);
     tf_json_object_end(j);
 
     const char *text = tf_json_text(j);
@@ -265,17 +278,23 @@ s_print_json(const s_report_t *r)
 int
 cmd_status(cli_t *cli, int argc, char **argv)
 {
+    static const struct option options[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
     bool json = cli->json;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = true;
-        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            cli_help("status", stdout);
-            return CLI_EXIT_OK;
+    int opt;
+    cli_opt_begin();
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'j': json = true; break;
+        case 'h': cli_help("status", stdout); return CLI_EXIT_OK;
+        default: return cli_opt_error("status", opt, argc, argv);
         }
-        else
-            return cli_usage_error("status", "status: unknown argument '%s'", argv[i]);
     }
+    if (optind < argc)
+        return cli_usage_error("status", "status: unknown argument '%s'", argv[optind]);
     s_report_t r;
     s_gather(cli, &r);
     int rc = json ? s_print_json(&r) : (s_print_human(&r), CLI_EXIT_OK);

@@ -7,6 +7,7 @@
     busy with the holder named.
 */
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "cli_jobview.h"
 #include "cli_labeller.h"
 #include "cli_volume.h"
@@ -58,8 +60,6 @@ s_usage(FILE *out)
             "       refused unless --force (which loses its contents). --force never overwrites a\n"
             "       tapeflow volume that has not expired. --expires DATE (2027-01-05) keeps the\n"
             "       volume from being overwritten before DATE, whatever its pool's retention.\n"
-            "       --barcodes CHANGER labels every blank cartridge of the library with its barcode,\n"
-            "       through the labeller and the tape writers (never overwrites; see its --help).\n"
             "list   every volume the catalog knows: pool, state (appendable, full, expired, error),\n"
             "       expiry, bytes used, last written, errors, tape files, where it is (the\n"
             "       labeller's inventory: slot N, drive D, outside); then each pool.\n"
@@ -78,60 +78,68 @@ s_usage(FILE *out)
             "(sim:/path/tape.img, sg:/dev/sgN, iscsi://...).\n");
 }
 
+/* argv[0] is the verb ("label"); every verb takes the same options. Returns -1 to go on, else
+   the exit status. */
 static int
 s_parse(int argc, char **argv, bool json, s_args_t *a)
 {
+    static const struct option options[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"force", no_argument, NULL, 'f'},
+        {"yes", no_argument, NULL, 'y'},
+        {"expires", required_argument, NULL, 'e'},
+        {"timeout", required_argument, NULL, 't'},
+        {"label", required_argument, NULL, 'l'},
+        {"pool", required_argument, NULL, 'p'},
+        {"file", required_argument, NULL, 'F'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
     memset(a, 0, sizeof *a);
     a->json = json;
-    if (argc < 2)
-        return cli_usage_error("tape", "which tape command? label, info, dump, list, erase, scan or clear");
-    a->sub = argv[1];
-    for (int i = 2; i < argc; i++) {
-        const char *arg = argv[i];
-        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(arg, "--json") == 0)
-            a->json = true;
-        else if (strcmp(arg, "--force") == 0)
-            a->force = true;
-        else if (strcmp(arg, "--yes") == 0 || strcmp(arg, "-y") == 0)
-            a->yes = true;
-        else if (strcmp(arg, "--expires") == 0 && value) {
-            a->expires = value;
-            i++;
-        } else if (strcmp(arg, "--timeout") == 0 && value) {
+    a->sub = argv[0];
+    char command[32];
+    snprintf(command, sizeof command, "tape %s", a->sub);
+    int opt;
+    cli_opt_begin();
+    while ((opt = getopt_long(argc, argv, ":yh", options, NULL)) != -1) {
+        switch (opt) {
+        case 'j': a->json = true; break;
+        case 'f': a->force = true; break;
+        case 'y': a->yes = true; break;
+        case 'e': a->expires = optarg; break;
+        case 't': {
             int64_t ms = 0;
-            if (cli_opt_seconds("tape", "--timeout", value, 1, 86400 * 1000LL, &ms) != CLI_EXIT_OK)
+            if (cli_opt_seconds("tape", "--timeout", optarg, 1, 86400 * 1000LL, &ms) != CLI_EXIT_OK)
                 return CLI_EXIT_USAGE;
             a->timeout_ms = (int) ms;
-            i++;
+            break;
         }
-        else if (strcmp(arg, "--label") == 0 && value) {
-            a->label = value;
-            i++;
-        } else if (strcmp(arg, "--pool") == 0 && value) {
-            a->pool = value;
-            i++;
-        } else if (strcmp(arg, "--file") == 0 && value) {
+        case 'l': a->label = optarg; break;
+        case 'p': a->pool = optarg; break;
+        case 'F': {
             int64_t n = 0;
-            if (cli_opt_int("tape", "--file", value, 0, INT64_MAX, "a tape file number", &n) != CLI_EXIT_OK)
+            if (cli_opt_int("tape", "--file", optarg, 0, INT64_MAX, "a tape file number", &n) != CLI_EXIT_OK)
                 return CLI_EXIT_USAGE;
             a->file = (uint64_t) n;
             a->have_file = true;
-            i++;
-        } else if (arg[0] == '-')
-            return cli_usage_error("tape", "unknown or incomplete option '%s'", arg);
-        else if (!a->drive)
-            a->drive = arg;
-        else
-            return cli_usage_error("tape", "unexpected argument '%s'", arg);
+            break;
+        }
+        case 'h': s_usage(stdout); return CLI_EXIT_OK;
+        default: return cli_opt_error(command, opt, argc, argv);
+        }
     }
+    if (optind < argc)
+        a->drive = argv[optind++];
+    if (optind < argc)
+        return cli_usage_error("tape", "unexpected argument '%s'", argv[optind]);
     if (!a->drive && strcmp(a->sub, "clear") == 0)
         return cli_usage_error("tape", "name the volume (e.g. 'tapeflow tape clear TF0001')");
     if (!a->drive && strcmp(a->sub, "list") != 0)
         return cli_usage_error("tape", "name the drive (e.g. 'tapeflow tape %s tape0')", a->sub);
     if (a->drive && strcmp(a->sub, "list") == 0)
         return cli_usage_error("tape", "list takes no drive: it shows every volume the catalog knows");
-    return CLI_EXIT_OK;
+    return -1;
 }
 
 /* Opens and readies the drive; prints why not. */
@@ -172,7 +180,7 @@ s_json_label(tf_json_t *json, const tf_label_info_t *info)
     if (info->kind != TF_LABEL_TAPEFLOW)
         return;
     const tf_label_t *l = &info->label;
-    tf_json_str(json, "label", l->label);
+    tf_json_str(json, "volume", l->label);
     tf_json_str(json, "pool", l->pool);
     tf_json_str(json, "media_type", l->media_type);
     tf_json_str(json, "created", l->created);
@@ -307,7 +315,7 @@ s_label(cli_t *cli, const s_args_t *a)
     if (a->json) {
         tf_json_t *json = tf_json_new();
         if (json) {
-            tf_json_object_begin(json, NULL);
+            tf_json_document_begin(json);
             tf_json_str(json, "drive", a->drive);
             tf_json_str(json, "url", url);
             tf_json_str(json, "previous", tf_label_kind_name(before.kind));
@@ -372,7 +380,7 @@ s_info(cli_t *cli, const s_args_t *a)
         tf_json_t *json = tf_json_new();
         if (!json)
             return CLI_EXIT_FAIL;
-        tf_json_object_begin(json, NULL);
+        tf_json_document_begin(json);
         tf_json_str(json, "drive", a->drive);
         tf_json_str(json, "url", url);
         s_json_label(json, &info);
@@ -473,6 +481,96 @@ s_confirm(const char *question)
     return answer[0] == 'y' || answer[0] == 'Y';
 }
 
+/* What `tape erase` will write: for a tapeflow volume its own label again (same name and pool,
+   created now, no expiry) once the overwrite rule allows it; for another program's tape the
+   --label and --pool given with --force. what names the tape for messages. Returns -1 to go
+   on, else the exit status. */
+static int
+s_erase_plan(cli_t *cli, const s_args_t *a, tf_drive_t *drive, const char *url, tf_client_t *client,
+             const tf_label_info_t *before, cli_volume_t *facts, tf_label_t *label, char *what,
+             size_t what_size)
+{
+    tf_err_t err = {0};
+    if (before->kind == TF_LABEL_TAPEFLOW) {
+        if (a->label || a->pool) {
+            fprintf(stderr, "tapeflow tape erase: erase keeps the label %s (pool %s); to give the "
+                            "tape another name or pool use 'tapeflow tape label %s --label NAME "
+                            "--pool POOL --force'\n", before->label.label, before->label.pool, a->drive);
+            return CLI_EXIT_USAGE;
+        }
+        if (cli_volume_facts(cli->cfg, client, drive, before, facts, &err) != TF_OK) {
+            fprintf(stderr, "tapeflow tape erase: drive %s: %s\n", a->drive, err.message);
+            return CLI_EXIT_FAIL;
+        }
+        if (tf_volume_check_overwrite(before->label.label, facts->expires_ms, tf_clock_wall_ms(), &err)
+                != TF_OK
+            || tf_label_init(label, before->label.label, before->label.pool, before->label.media_type,
+                             &err) != TF_OK) {
+            fprintf(stderr, "tapeflow tape erase: %s\n", err.message);
+            return CLI_EXIT_FAIL;
+        }
+        uint64_t archives = facts->tape_files > 1 ? facts->tape_files - 1 : 0;
+        snprintf(what, what_size, "tape %s in %s (pool %s, %" PRIu64 " archive%s)",
+                 before->label.label, a->drive, before->label.pool, archives, archives == 1 ? "" : "s");
+        return -1;
+    }
+    if (!a->force || !a->label || !a->pool) {
+        fprintf(stderr, "tapeflow tape erase: the tape in %s holds %s, not a tapeflow volume; "
+                        "to erase it and label it for tapeflow add --force --label NAME --pool "
+                        "POOL\n", a->drive, before->found);
+        return !a->force ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
+    }
+    if (tf_label_init(label, a->label, a->pool, NULL, &err) != TF_OK) {
+        fprintf(stderr, "tapeflow tape erase: %s\n", err.message);
+        return CLI_EXIT_USAGE;
+    }
+    snprintf(label->media_type, sizeof label->media_type, "%s", strncmp(url, "sim:", 4) == 0 ? "sim" : "");
+    snprintf(what, what_size, "the tape in %s (%.200s)", a->drive, before->found);
+    return -1;
+}
+
+/* Erases the tape and writes label, reading it back into after. */
+static int
+s_erase_write(const s_args_t *a, tf_drive_t *drive, const tf_label_t *label, tf_label_info_t *after)
+{
+    tf_err_t err = {0};
+    if (tf_drive_rewind(drive, &err) != TF_OK || tf_drive_erase(drive, false, &err) != TF_OK
+        || tf_label_write(drive, label, &err) != TF_OK || tf_label_read(drive, after, &err) != TF_OK) {
+        fprintf(stderr, "tapeflow tape erase: drive %s: %s\n", a->drive, err.message);
+        return CLI_EXIT_FAIL;
+    }
+    if (after->kind != TF_LABEL_TAPEFLOW || strcmp(after->label.label, label->label) != 0) {
+        fprintf(stderr, "tapeflow tape erase: drive %s: the label read back is %s, not what was "
+                        "written: check the drive and the tape\n", a->drive, after->found);
+        return CLI_EXIT_FAIL;
+    }
+    return CLI_EXIT_OK;
+}
+
+static void
+s_erase_print(const s_args_t *a, const char *url, const tf_label_info_t *before,
+              const cli_volume_t *facts, const tf_label_t *label, const tf_label_info_t *after,
+              const char *what)
+{
+    if (!a->json) {
+        printf("erased %s; it is labelled %s (pool %s) again and holds no archives\n", what,
+               label->label, label->pool);
+        return;
+    }
+    tf_json_t *json = tf_json_new();
+    if (!json)
+        return;
+    tf_json_document_begin(json);
+    tf_json_str(json, "drive", a->drive);
+    tf_json_str(json, "url", url);
+    tf_json_str(json, "previous", tf_label_kind_name(before->kind));
+    tf_json_int(json, "archives_erased", (int64_t) (facts->tape_files > 1 ? facts->tape_files - 1 : 0));
+    s_json_label(json, after);
+    tf_json_object_end(json);
+    s_print_json(json);
+    tf_json_destroy(&json);
+}
+
 static int
 s_erase(cli_t *cli, const s_args_t *a)
 {
@@ -485,7 +583,7 @@ s_erase(cli_t *cli, const s_args_t *a)
     tf_client_t *client = NULL;
     cli_volume_t facts;
     memset(&facts, 0, sizeof facts);
-    tf_label_info_t before;
+    tf_label_info_t before, after;
     tf_label_t label;
     char what[300];
     if (tf_label_read(drive, &before, &err) != TF_OK) {
@@ -498,48 +596,10 @@ s_erase(cli_t *cli, const s_args_t *a)
         goto done;
     }
     client = cli_volume_catalog_client(cli->cfg);
-    if (before.kind == TF_LABEL_TAPEFLOW) {
-        /* The label stays: same name and pool, created now, no expiry. */
-        if (a->label || a->pool) {
-            fprintf(stderr, "tapeflow tape erase: erase keeps the label %s (pool %s); to give the "
-                            "tape another name or pool use 'tapeflow tape label %s --label NAME "
-                            "--pool POOL --force'\n", before.label.label, before.label.pool, a->drive);
-            exit = CLI_EXIT_USAGE;
-            goto done;
-        }
-        if (cli_volume_facts(cli->cfg, client, drive, &before, &facts, &err) != TF_OK) {
-            fprintf(stderr, "tapeflow tape erase: drive %s: %s\n", a->drive, err.message);
-            goto done;
-        }
-        if (tf_volume_check_overwrite(before.label.label, facts.expires_ms, tf_clock_wall_ms(), &err)
-            != TF_OK) {
-            fprintf(stderr, "tapeflow tape erase: %s\n", err.message);
-            goto done;
-        }
-        if (tf_label_init(&label, before.label.label, before.label.pool, before.label.media_type,
-                          &err) != TF_OK) {
-            fprintf(stderr, "tapeflow tape erase: %s\n", err.message);
-            goto done;
-        }
-        uint64_t archives = facts.tape_files > 1 ? facts.tape_files - 1 : 0;
-        snprintf(what, sizeof what, "tape %s in %s (pool %s, %" PRIu64 " archive%s)",
-                 before.label.label, a->drive, before.label.pool, archives, archives == 1 ? "" : "s");
-    } else {
-        if (!a->force || !a->label || !a->pool) {
-            fprintf(stderr, "tapeflow tape erase: the tape in %s holds %s, not a tapeflow volume; "
-                            "to erase it and label it for tapeflow add --force --label NAME --pool "
-                            "POOL\n", a->drive, before.found);
-            exit = !a->force ? CLI_EXIT_FAIL : CLI_EXIT_USAGE;
-            goto done;
-        }
-        if (tf_label_init(&label, a->label, a->pool, NULL, &err) != TF_OK) {
-            fprintf(stderr, "tapeflow tape erase: %s\n", err.message);
-            exit = CLI_EXIT_USAGE;
-            goto done;
-        }
-        snprintf(label.media_type, sizeof label.media_type, "%s",
-                 strncmp(url, "sim:", 4) == 0 ? "sim" : "");
-        snprintf(what, sizeof what, "the tape in %s (%.200s)", a->drive, before.found);
+    int rc = s_erase_plan(cli, a, drive, url, client, &before, &facts, &label, what, sizeof what);
+    if (rc >= 0) {
+        exit = rc;
+        goto done;
     }
     if (!a->yes) {
         char question[400];
@@ -549,34 +609,10 @@ s_erase(cli_t *cli, const s_args_t *a)
             goto done;
         }
     }
-    tf_label_info_t after;
-    if (tf_drive_rewind(drive, &err) != TF_OK || tf_drive_erase(drive, false, &err) != TF_OK
-        || tf_label_write(drive, &label, &err) != TF_OK || tf_label_read(drive, &after, &err) != TF_OK) {
-        fprintf(stderr, "tapeflow tape erase: drive %s: %s\n", a->drive, err.message);
+    if (s_erase_write(a, drive, &label, &after) != CLI_EXIT_OK)
         goto done;
-    }
-    if (after.kind != TF_LABEL_TAPEFLOW || strcmp(after.label.label, label.label) != 0) {
-        fprintf(stderr, "tapeflow tape erase: drive %s: the label read back is %s, not what was "
-                        "written: check the drive and the tape\n", a->drive, after.found);
-        goto done;
-    }
     s_volume_tell(client, a->drive, &after.label, before.kind == TF_LABEL_TAPEFLOW ? &facts : NULL);
-    if (a->json) {
-        tf_json_t *json = tf_json_new();
-        if (json) {
-            tf_json_object_begin(json, NULL);
-            tf_json_str(json, "drive", a->drive);
-            tf_json_str(json, "url", url);
-            tf_json_str(json, "previous", tf_label_kind_name(before.kind));
-            tf_json_int(json, "archives_erased", (int64_t) (facts.tape_files > 1 ? facts.tape_files - 1 : 0));
-            s_json_label(json, &after);
-            tf_json_object_end(json);
-            s_print_json(json);
-            tf_json_destroy(&json);
-        }
-    } else
-        printf("erased %s; it is labelled %s (pool %s) again and holds no archives\n", what,
-               label.label, label.pool);
+    s_erase_print(a, url, &before, &facts, &label, &after, what);
     exit = CLI_EXIT_OK;
 done:
     tf_client_destroy(&client);
@@ -609,57 +645,61 @@ s_pool_find(s_pool_sum_t *sums, size_t *n, size_t cap, const char *pool)
     return &sums[(*n)++];
 }
 
-static int
-s_list(cli_t *cli, const s_args_t *a)
+/* Pools of `tape list`: those with volumes, then those only configured, then --pool. The sums
+   point at pool names in the reply and in configured, which live as long as the list. */
+typedef struct {
+    s_pool_sum_t *sums;
+    size_t count;
+    zlist_t *configured;
+} s_pool_list_t;
+
+static void
+s_pool_list_free(s_pool_list_t *pools)
 {
-    tf_err_t err = {0};
-    tf_client_t *client = tf_client_new(tf_config_get(cli->cfg, "broker/endpoint"), &err);
-    tf_msg_t reply;
-    memset(&reply, 0, sizeof reply);
-    int rc = client ? TF_OK : err.code;
+    free(pools->sums);
+    zlist_destroy(&pools->configured);
+    memset(pools, 0, sizeof *pools);
+}
+
+/* True when `tape list` shows volume row v: no --pool, or v is in it. */
+static bool
+s_list_shows(const s_args_t *a, const tf_msg_volume_row_t *v)
+{
+    return !a->pool || (v->pool && strcmp(v->pool, a->pool) == 0);
+}
+
+/* The remote call of `tape list`: every volume the catalog knows. */
+static int
+s_list_fetch(cli_t *cli, const s_args_t *a, tf_msg_t *reply, tf_err_t *err)
+{
+    memset(reply, 0, sizeof *reply);
+    tf_client_t *client = tf_client_new(tf_config_get(cli->cfg, "broker/endpoint"), err);
+    int rc = client ? TF_OK : err->code;
     if (rc == TF_OK) {
         tf_msg_cat_query_t query = {.query = "volumes"};
-        rc = cli_catalog_query(client, &query, &reply, a->timeout_ms > 0 ? a->timeout_ms : CLI_JOB_TIMEOUT_MS,
-                               &err);
+        rc = cli_catalog_query(client, &query, reply,
+                               a->timeout_ms > 0 ? a->timeout_ms : CLI_JOB_TIMEOUT_MS, err);
     }
     tf_client_destroy(&client);
-    if (rc != TF_OK) {
-        if (a->json) {
-            tf_json_t *j = tf_json_new();
-            if (j) {
-                tf_json_object_begin(j, NULL);
-                tf_json_str(j, "error", err.message);
-                tf_json_str(j, "code", tf_status_name(err.code));
-                tf_json_object_end(j);
-                s_print_json(j);
-                tf_json_destroy(&j);
-            }
-        }
-        fprintf(stderr, "tapeflow tape list: %s\n", err.message);
-        return CLI_EXIT_FAIL;
-    }
-    const tf_msg_cat_reply_t *r = &reply.cat_reply;
-    /* Where each volume is: the labeller's inventory (none when no labeller runs). */
-    tf_msg_t where;
-    tf_err_t werr = {0};
-    if (cli_labeller_list(cli->cfg, 5000, &where, &werr) != TF_OK)
-        memset(&where, 0, sizeof where);
-    /* Pools: those with volumes, then those only configured. */
-    size_t cap = r->volumes_count + 64, npools = 0;
-    s_pool_sum_t *sums = calloc(cap, sizeof *sums);
-    zlist_t *configured = tf_config_children(cli->cfg, "pools");
-    if (!sums) {
-        zlist_destroy(&configured);
-        tf_msg_clear(&where);
-        tf_msg_clear(&reply);
-        fprintf(stderr, "tapeflow tape list: out of memory\n");
+    return rc;
+}
+
+static int
+s_list_pools(cli_t *cli, const s_args_t *a, const tf_msg_cat_reply_t *r, s_pool_list_t *pools)
+{
+    memset(pools, 0, sizeof *pools);
+    size_t cap = r->volumes_count + 64;
+    pools->sums = calloc(cap, sizeof *pools->sums);
+    pools->configured = tf_config_children(cli->cfg, "pools");
+    if (!pools->sums) {
+        s_pool_list_free(pools);
         return CLI_EXIT_FAIL;
     }
     for (size_t i = 0; i < r->volumes_count; i++) {
         const tf_msg_volume_row_t *v = &r->volumes[i];
-        if (a->pool && (!v->pool || strcmp(v->pool, a->pool) != 0))
+        if (!s_list_shows(a, v))
             continue;
-        s_pool_sum_t *p = s_pool_find(sums, &npools, cap, v->pool ? v->pool : "?");
+        s_pool_sum_t *p = s_pool_find(pools->sums, &pools->count, cap, v->pool ? v->pool : "?");
         if (!p)
             continue;
         p->volumes++;
@@ -672,142 +712,208 @@ s_list(cli_t *cli, const s_args_t *a)
         else
             p->appendable++;
     }
+    zlist_t *configured = pools->configured;
     for (const char *name = configured ? zlist_first(configured) : NULL; name;
          name = zlist_next(configured))
         if (!a->pool || strcmp(name, a->pool) == 0)
-            s_pool_find(sums, &npools, cap, name);
+            s_pool_find(pools->sums, &pools->count, cap, name);
     if (a->pool)
-        s_pool_find(sums, &npools, cap, a->pool);
+        s_pool_find(pools->sums, &pools->count, cap, a->pool);
+    return CLI_EXIT_OK;
+}
 
-    char t1[40], t2[40], bytes[32];
-    if (a->json) {
-        tf_json_t *j = tf_json_new();
-        if (j) {
-            tf_json_object_begin(j, NULL);
-            tf_json_array_begin(j, "volumes");
-            for (size_t i = 0; i < r->volumes_count; i++) {
-                const tf_msg_volume_row_t *v = &r->volumes[i];
-                if (a->pool && (!v->pool || strcmp(v->pool, a->pool) != 0))
-                    continue;
-                tf_json_object_begin(j, NULL);
-                tf_json_str(j, "label", v->label);
-                tf_json_str(j, "pool", v->pool);
-                tf_json_str(j, "state", v->state);
-                tf_json_str(j, "media_type", v->media_type && *v->media_type ? v->media_type : NULL);
-                tf_json_str(j, "created", v->created_ms > 0 ? tf_volume_format_time(v->created_ms, t1, sizeof t1) : NULL);
-                tf_json_str(j, "expires", v->expires_ms > 0 ? tf_volume_format_time(v->expires_ms, t1, sizeof t1) : NULL);
-                tf_json_int(j, "expires_ms", v->expires_ms);
-                tf_json_int(j, "bytes_used", (int64_t) v->bytes_used);
-                tf_json_str(j, "last_written", v->last_written_ms > 0 ? tf_volume_format_time(v->last_written_ms, t2, sizeof t2) : NULL);
-                tf_json_int(j, "last_written_ms", v->last_written_ms);
-                tf_json_int(j, "write_errors", (int64_t) v->write_errors);
-                tf_json_int(j, "read_errors", (int64_t) v->read_errors);
-                tf_json_int(j, "tape_files", (int64_t) v->tape_files);
-                tf_json_int(j, "archives", (int64_t) (v->tape_files > 1 ? v->tape_files - 1 : 0));
-                tf_json_str(j, "drive", v->drive && *v->drive ? v->drive : NULL);
-                const tf_msg_cartridge_row_t *c = cli_labeller_find(&where, v->label);
-                tf_json_str(j, "location", c ? c->location : NULL);
-                if (c && c->location && strcmp(c->location, "outside") != 0)
-                    tf_json_int(j, "element", (int64_t) c->element);
-                else
-                    tf_json_null(j, "element");
-                tf_json_str(j, "changer", c ? c->changer : NULL);
-                tf_json_str(j, "barcode", c ? c->barcode : NULL);
-                tf_json_object_end(j);
-            }
-            tf_json_array_end(j);
-            tf_json_array_begin(j, "pools");
-            for (size_t i = 0; i < npools; i++) {
-                int64_t retention = 0;
-                tf_err_t perr = {0};
-                tf_json_object_begin(j, NULL);
-                tf_json_str(j, "pool", sums[i].pool);
-                tf_json_int(j, "volumes", (int64_t) sums[i].volumes);
-                tf_json_int(j, "appendable", (int64_t) sums[i].appendable);
-                tf_json_int(j, "full", (int64_t) sums[i].full);
-                tf_json_int(j, "expired", (int64_t) sums[i].expired);
-                tf_json_int(j, "error", (int64_t) sums[i].error);
-                tf_json_int(j, "volumes_configured", tf_volume_pool_count(cli->cfg, sums[i].pool));
-                if (tf_volume_retention(cli->cfg, sums[i].pool, &retention, &perr) == TF_OK
-                    && retention != TF_VOLUME_NEVER)
-                    tf_json_int(j, "retention_s", retention / 1000);
-                else
-                    tf_json_null(j, "retention_s");
-                tf_json_object_end(j);
-            }
-            tf_json_array_end(j);
-            tf_json_bool(j, "truncated", r->truncated);
-            tf_json_object_end(j);
-            s_print_json(j);
-            tf_json_destroy(&j);
-        }
-    } else {
-        size_t shown = 0;
-        printf("%-12s %-10s %-10s  %-20s  %10s  %-20s  %-6s  %-10s  %s\n", "LABEL", "POOL", "STATE",
-               "EXPIRES", "USED", "LAST WRITTEN", "ERRORS", "TAPE FILES", "WHERE");
-        for (size_t i = 0; i < r->volumes_count; i++) {
-            const tf_msg_volume_row_t *v = &r->volumes[i];
-            if (a->pool && (!v->pool || strcmp(v->pool, a->pool) != 0))
-                continue;
-            char errors[48];
-            snprintf(errors, sizeof errors, "%" PRIu64 "/%" PRIu64, v->write_errors, v->read_errors);
-            const tf_msg_cartridge_row_t *c = cli_labeller_find(&where, v->label);
-            char place[200] = "-";
-            if (c && c->location && strcmp(c->location, "outside") == 0)
-                snprintf(place, sizeof place, "outside %s", c->changer ? c->changer : "");
-            else if (c)
-                snprintf(place, sizeof place, "%s %s %" PRIu64 "%s%s", c->changer ? c->changer : "",
-                         c->location ? c->location : "?", c->element, c->drive ? " " : "", c->drive ? c->drive : "");
-            printf("%-12s %-10s %-10s  %-20s  %10s  %-20s  %-6s  %-10" PRIu64 "  %s\n", v->label,
-                   v->pool ? v->pool : "?", v->state ? v->state : "?",
-                   v->expires_ms > 0 ? tf_volume_format_time(v->expires_ms, t1, sizeof t1) : "-",
-                   tf_units_bytes(v->bytes_used, bytes, sizeof bytes),
-                   s_ms_text(v->last_written_ms, t2, sizeof t2), errors, v->tape_files, place);
-            shown++;
-        }
-        if (shown == 0)
-            printf("(no volumes in the catalog yet: label a tape with 'tapeflow tape label DRIVE "
-                   "--label NAME --pool POOL')\n");
-        for (size_t i = 0; i < npools; i++) {
-            const s_pool_sum_t *p = &sums[i];
-            int64_t retention = 0, want = tf_volume_pool_count(cli->cfg, p->pool);
-            tf_err_t perr = {0};
-            char period[32];
-            if (tf_volume_retention(cli->cfg, p->pool, &retention, &perr) != TF_OK)
-                snprintf(period, sizeof period, "invalid");
-            else if (retention == TF_VOLUME_NEVER)
-                snprintf(period, sizeof period, "never expires");
-            else if (retention % 86400000 == 0)
-                snprintf(period, sizeof period, "%" PRId64 " days", retention / 86400000);
-            else
-                snprintf(period, sizeof period, "%" PRId64 " s", retention / 1000);
-            char of[48] = "";
-            if (want > 0)
-                snprintf(of, sizeof of, " of %" PRId64, want);
-            char errors[64] = "";
-            if (p->error > 0)
-                snprintf(errors, sizeof errors, ", %zu error", p->error);
-            printf("pool %s: %zu%s volume%s (%zu appendable, %zu full, %zu expired%s), retention %s\n",
-                   p->pool, p->volumes, of, p->volumes == 1 && want <= 1 ? "" : "s", p->appendable,
-                   p->full, p->expired, errors, period);
-            if (p->error > 0)
-                printf("  pool %s has %zu volume%s in state error (write errors): 'tapeflow tape clear "
-                       "LABEL' once a cartridge is known to be good\n", p->pool, p->error,
-                       p->error == 1 ? "" : "s");
-            if (p->volumes > 0 && p->appendable == 0 && p->expired == 0)
-                printf("  pool %s has no appendable or expired volume: backups to it are refused "
-                       "until one expires or a new tape is labelled\n", p->pool);
-            else if (want > 0 && (int64_t) p->volumes < want)
-                printf("  pool %s has %zu of its %" PRId64 " volumes: label %" PRId64 " more\n",
-                       p->pool, p->volumes, want, want - (int64_t) p->volumes);
-        }
-        if (r->truncated)
-            printf("(more volumes than one answer holds)\n");
+static void
+s_list_print_error_json(const tf_err_t *err)
+{
+    tf_json_t *j = tf_json_new();
+    if (!j)
+        return;
+    tf_json_document_begin(j);
+    tf_json_str(j, "error", err->message);
+    tf_json_str(j, "code", tf_status_name(err->code));
+    tf_json_object_end(j);
+    s_print_json(j);
+    tf_json_destroy(&j);
+}
+
+static void
+s_list_print_json(cli_t *cli, const s_args_t *a, const tf_msg_cat_reply_t *r,
+                  const s_pool_list_t *pools, const tf_msg_t *where)
+{
+    char t1[40], t2[40];
+    tf_json_t *j = tf_json_new();
+    if (!j)
+        return;
+    tf_json_document_begin(j);
+    tf_json_array_begin(j, "volumes");
+    for (size_t i = 0; i < r->volumes_count; i++) {
+        const tf_msg_volume_row_t *v = &r->volumes[i];
+        if (!s_list_shows(a, v))
+            continue;
+        tf_json_object_begin(j, NULL);
+        tf_json_str(j, "volume", v->label);
+        tf_json_str(j, "pool", v->pool);
+        tf_json_str(j, "state", v->state);
+        tf_json_str(j, "media_type", v->media_type && *v->media_type ? v->media_type : NULL);
+        tf_json_str(j, "created", v->created_ms > 0 ? tf_volume_format_time(v->created_ms, t1, sizeof t1) : NULL);
+        tf_json_str(j, "expires", v->expires_ms > 0 ? tf_volume_format_time(v->expires_ms, t1, sizeof t1) : NULL);
+        tf_json_int(j, "expires_ms", v->expires_ms);
+        tf_json_int(j, "bytes_used", (int64_t) v->bytes_used);
+        tf_json_str(j, "last_written", v->last_written_ms > 0 ? tf_volume_format_time(v->last_written_ms, t2, sizeof t2) : NULL);
+        tf_json_int(j, "last_written_ms", v->last_written_ms);
+        tf_json_int(j, "write_errors", (int64_t) v->write_errors);
+        tf_json_int(j, "read_errors", (int64_t) v->read_errors);
+        tf_json_int(j, "tape_files", (int64_t) v->tape_files);
+        tf_json_int(j, "archives", (int64_t) (v->tape_files > 1 ? v->tape_files - 1 : 0));
+        tf_json_str(j, "drive", v->drive && *v->drive ? v->drive : NULL);
+        const tf_msg_cartridge_row_t *c = cli_labeller_find(where, v->label);
+        tf_json_str(j, "location", c ? c->location : NULL);
+        if (c && c->location && strcmp(c->location, "outside") != 0)
+            tf_json_int(j, "element", (int64_t) c->element);
+        else
+            tf_json_null(j, "element");
+        tf_json_str(j, "changer", c ? c->changer : NULL);
+        tf_json_str(j, "barcode", c ? c->barcode : NULL);
+        tf_json_object_end(j);
     }
+    tf_json_array_end(j);
+    tf_json_array_begin(j, "pools");
+    for (size_t i = 0; i < pools->count; i++) {
+        const s_pool_sum_t *p = &pools->sums[i];
+        int64_t retention = 0;
+        tf_err_t perr = {0};
+        tf_json_object_begin(j, NULL);
+        tf_json_str(j, "pool", p->pool);
+        tf_json_int(j, "volumes", (int64_t) p->volumes);
+        tf_json_int(j, "appendable", (int64_t) p->appendable);
+        tf_json_int(j, "full", (int64_t) p->full);
+        tf_json_int(j, "expired", (int64_t) p->expired);
+        tf_json_int(j, "error", (int64_t) p->error);
+        tf_json_int(j, "volumes_configured", tf_volume_pool_count(cli->cfg, p->pool));
+        if (tf_volume_retention(cli->cfg, p->pool, &retention, &perr) == TF_OK
+            && retention != TF_VOLUME_NEVER)
+            tf_json_int(j, "retention_s", retention / 1000);
+        else
+            tf_json_null(j, "retention_s");
+        tf_json_object_end(j);
+    }
+    tf_json_array_end(j);
+    tf_json_bool(j, "truncated", r->truncated);
+    tf_json_object_end(j);
+    s_print_json(j);
+    tf_json_destroy(&j);
+}
+
+/* The table rows of `tape list`; returns how many were shown. */
+static size_t
+s_list_print_volumes(const s_args_t *a, const tf_msg_cat_reply_t *r, const tf_msg_t *where)
+{
+    char t1[40], t2[40], bytes[32];
+    size_t shown = 0;
+    printf("%-12s %-10s %-10s  %-20s  %10s  %-20s  %-6s  %-10s  %s\n", "LABEL", "POOL", "STATE",
+           "EXPIRES", "USED", "LAST WRITTEN", "ERRORS", "TAPE FILES", "WHERE");
+    for (size_t i = 0; i < r->volumes_count; i++) {
+        const tf_msg_volume_row_t *v = &r->volumes[i];
+        if (!s_list_shows(a, v))
+            continue;
+        char errors[48];
+        snprintf(errors, sizeof errors, "%" PRIu64 "/%" PRIu64, v->write_errors, v->read_errors);
+        /* Where it is, as the labeller's inventory has it. */
+        const tf_msg_cartridge_row_t *c = cli_labeller_find(where, v->label);
+        char place[200] = "-";
+        if (c && c->location && strcmp(c->location, "outside") == 0)
+            snprintf(place, sizeof place, "outside %s", c->changer ? c->changer : "");
+        else if (c)
+            snprintf(place, sizeof place, "%s %s %" PRIu64 "%s%s", c->changer ? c->changer : "",
+                     c->location ? c->location : "?", c->element, c->drive ? " " : "", c->drive ? c->drive : "");
+        printf("%-12s %-10s %-10s  %-20s  %10s  %-20s  %-6s  %-10" PRIu64 "  %s\n", v->label,
+               v->pool ? v->pool : "?", v->state ? v->state : "?",
+               v->expires_ms > 0 ? tf_volume_format_time(v->expires_ms, t1, sizeof t1) : "-",
+               tf_units_bytes(v->bytes_used, bytes, sizeof bytes),
+               s_ms_text(v->last_written_ms, t2, sizeof t2), errors, v->tape_files, place);
+        shown++;
+    }
+    return shown;
+}
+
+/* One pool's summary line of `tape list`, and what the operator should do about it. */
+static void
+s_list_print_pool(cli_t *cli, const s_pool_sum_t *p)
+{
+    int64_t retention = 0, want = tf_volume_pool_count(cli->cfg, p->pool);
+    tf_err_t perr = {0};
+    char period[32];
+    if (tf_volume_retention(cli->cfg, p->pool, &retention, &perr) != TF_OK)
+        snprintf(period, sizeof period, "invalid");
+    else if (retention == TF_VOLUME_NEVER)
+        snprintf(period, sizeof period, "never expires");
+    else if (retention % 86400000 == 0)
+        snprintf(period, sizeof period, "%" PRId64 " days", retention / 86400000);
+    else
+        snprintf(period, sizeof period, "%" PRId64 " s", retention / 1000);
+    char of[48] = "";
+    if (want > 0)
+        snprintf(of, sizeof of, " of %" PRId64, want);
+    char errors[64] = "";
+    if (p->error > 0)
+        snprintf(errors, sizeof errors, ", %zu error", p->error);
+    printf("pool %s: %zu%s volume%s (%zu appendable, %zu full, %zu expired%s), retention %s\n",
+           p->pool, p->volumes, of, p->volumes == 1 && want <= 1 ? "" : "s", p->appendable,
+           p->full, p->expired, errors, period);
+    if (p->error > 0)
+        printf("  pool %s has %zu volume%s in state error (write errors): 'tapeflow tape clear "
+               "LABEL' once a cartridge is known to be good\n", p->pool, p->error,
+               p->error == 1 ? "" : "s");
+    if (p->volumes > 0 && p->appendable == 0 && p->expired == 0)
+        printf("  pool %s has no appendable or expired volume: backups to it are refused "
+               "until one expires or a new tape is labelled\n", p->pool);
+    else if (want > 0 && (int64_t) p->volumes < want)
+        printf("  pool %s has %zu of its %" PRId64 " volumes: label %" PRId64 " more\n",
+               p->pool, p->volumes, want, want - (int64_t) p->volumes);
+}
+
+static void
+s_list_print_text(cli_t *cli, const s_args_t *a, const tf_msg_cat_reply_t *r,
+                  const s_pool_list_t *pools, const tf_msg_t *where)
+{
+    if (s_list_print_volumes(a, r, where) == 0)
+        printf("(no volumes in the catalog yet: label a tape with 'tapeflow tape label DRIVE "
+               "--label NAME --pool POOL')\n");
+    for (size_t i = 0; i < pools->count; i++)
+        s_list_print_pool(cli, &pools->sums[i]);
+    if (r->truncated)
+        printf("(more volumes than one answer holds)\n");
+}
+
+static int
+s_list(cli_t *cli, const s_args_t *a)
+{
+    tf_err_t err = {0};
+    tf_msg_t reply;
+    if (s_list_fetch(cli, a, &reply, &err) != TF_OK) {
+        if (a->json)
+            s_list_print_error_json(&err);
+        fprintf(stderr, "tapeflow tape list: %s\n", err.message);
+        return CLI_EXIT_FAIL;
+    }
+    s_pool_list_t pools;
+    if (s_list_pools(cli, a, &reply.cat_reply, &pools) != CLI_EXIT_OK) {
+        tf_msg_clear(&reply);
+        fprintf(stderr, "tapeflow tape list: out of memory\n");
+        return CLI_EXIT_FAIL;
+    }
+    /* Where each volume is: the labeller's inventory (nothing when no labeller runs). */
+    tf_msg_t where;
+    tf_err_t werr = {0};
+    if (cli_labeller_list(cli->cfg, 5000, &where, &werr) != TF_OK)
+        memset(&where, 0, sizeof where);
+    if (a->json)
+        s_list_print_json(cli, a, &reply.cat_reply, &pools, &where);
+    else
+        s_list_print_text(cli, a, &reply.cat_reply, &pools, &where);
     fflush(stdout);
-    free(sums);
-    zlist_destroy(&configured);
     tf_msg_clear(&where);
+    s_pool_list_free(&pools);
     tf_msg_clear(&reply);
     return CLI_EXIT_OK;
 }
@@ -857,8 +963,8 @@ s_clear(cli_t *cli, const s_args_t *a)
         if (a->json) {
             tf_json_t *j = tf_json_new();
             if (j) {
-                tf_json_object_begin(j, NULL);
-                tf_json_str(j, "label", label);
+                tf_json_document_begin(j);
+                tf_json_str(j, "volume", label);
                 tf_json_str(j, "error", err.message);
                 tf_json_str(j, "code", tf_status_name(err.code));
                 tf_json_object_end(j);
@@ -873,8 +979,8 @@ s_clear(cli_t *cli, const s_args_t *a)
     if (a->json) {
         tf_json_t *j = tf_json_new();
         if (j) {
-            tf_json_object_begin(j, NULL);
-            tf_json_str(j, "label", row->label);
+            tf_json_document_begin(j);
+            tf_json_str(j, "volume", row->label);
             tf_json_str(j, "pool", row->pool);
             tf_json_str(j, "previous_state", row->state);
             tf_json_str(j, "state", was_error ? "appendable" : row->state);
@@ -897,43 +1003,70 @@ s_clear(cli_t *cli, const s_args_t *a)
     return CLI_EXIT_OK;
 }
 
+/* Parses the verb's words, then runs it. */
+static int
+s_run(cli_t *cli, int argc, char **argv, int (*verb)(cli_t *cli, const s_args_t *a))
+{
+    s_args_t a;
+    int rc = s_parse(argc, argv, cli->json, &a);
+    return rc >= 0 ? rc : verb(cli, &a);
+}
+
+static int
+s_cmd_label(cli_t *cli, int argc, char **argv)
+{
+    /* tape label --barcodes CHANGER: the labeller and the tape writers label the library. */
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--barcodes") == 0 || strncmp(argv[i], "--barcodes=", 11) == 0)
+            return cmd_tape_label_barcodes(cli, argc, argv);
+    return s_run(cli, argc, argv, s_label);
+}
+
+static int
+s_cmd_info(cli_t *cli, int argc, char **argv)
+{
+    return s_run(cli, argc, argv, s_info);
+}
+
+static int
+s_cmd_dump(cli_t *cli, int argc, char **argv)
+{
+    return s_run(cli, argc, argv, s_dump);
+}
+
+static int
+s_cmd_list(cli_t *cli, int argc, char **argv)
+{
+    return s_run(cli, argc, argv, s_list);
+}
+
+static int
+s_cmd_erase(cli_t *cli, int argc, char **argv)
+{
+    return s_run(cli, argc, argv, s_erase);
+}
+
+static int
+s_cmd_clear(cli_t *cli, int argc, char **argv)
+{
+    return s_run(cli, argc, argv, s_clear);
+}
+
+const cli_verb_t cli_tape_verbs[] = {
+    {"label", s_cmd_label},
+    {"info", s_cmd_info},
+    {"dump", s_cmd_dump},
+    {"list", s_cmd_list},
+    {"erase", s_cmd_erase},
+#ifdef TF_HAVE_CMD_TAPE_SCAN
+    {"scan", cmd_tape_scan},
+#endif
+    {"clear", s_cmd_clear},
+    {NULL, NULL},
+};
+
 int
 cmd_tape(cli_t *cli, int argc, char **argv)
 {
-    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0
-                      || strcmp(argv[1], "help") == 0)) {
-        s_usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    /* tape label --barcodes CHANGER: the labeller and the tape writers label the library. */
-    for (int i = 2; argc >= 2 && strcmp(argv[1], "label") == 0 && i < argc; i++)
-        if (strcmp(argv[i], "--barcodes") == 0 || strncmp(argv[i], "--barcodes=", 11) == 0)
-            return cmd_tape_label_barcodes(cli, argc - 1, argv + 1);
-#ifdef TF_HAVE_CMD_TAPE_SCAN
-    if (argc >= 2 && strcmp(argv[1], "scan") == 0)
-        return cmd_tape_scan(cli, argc - 1, argv + 1);
-#endif
-    for (int i = 2; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            s_usage(stdout);   /* `tapeflow tape clear --help`, ... */
-            return CLI_EXIT_OK;
-        }
-    s_args_t a;
-    int rc = s_parse(argc, argv, cli->json, &a);
-    if (rc != CLI_EXIT_OK)
-        return rc;
-    if (strcmp(a.sub, "label") == 0)
-        return s_label(cli, &a);
-    if (strcmp(a.sub, "info") == 0)
-        return s_info(cli, &a);
-    if (strcmp(a.sub, "dump") == 0)
-        return s_dump(cli, &a);
-    if (strcmp(a.sub, "list") == 0)
-        return s_list(cli, &a);
-    if (strcmp(a.sub, "erase") == 0)
-        return s_erase(cli, &a);
-    if (strcmp(a.sub, "clear") == 0)
-        return s_clear(cli, &a);
-    return cli_usage_error("tape", "unknown tape command '%s' (label, info, dump, list, erase, scan or "
-                           "clear)", a.sub);
+    return cli_verb_run(cli, "tape", cli_tape_verbs, s_usage, argc, argv);
 }

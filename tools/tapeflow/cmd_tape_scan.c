@@ -5,12 +5,14 @@
     drive itself, which works between the tape writer's items (it opens its drive per item).
 */
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "tapescan.h"
 #include "tf_client.h"
 #include "tf_clock.h"
@@ -39,31 +41,42 @@ typedef struct {
     int timeout_ms;
 } s_args_t;
 
+/* Returns -1 to go on, else the exit status. */
 static int
 s_parse(int argc, char **argv, bool json, s_args_t *a)
 {
+    static const struct option options[] = {
+        {"json", no_argument, NULL, 'j'},
+        {"timeout", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
     memset(a, 0, sizeof *a);
     a->json = json;
     a->timeout_ms = 30000;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (strcmp(arg, "--json") == 0)
-            a->json = true;
-        else if (strcmp(arg, "--timeout") == 0 && i + 1 < argc) {
+    int opt;
+    cli_opt_begin();
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'j': a->json = true; break;
+        case 't': {
             int64_t n = 0;
-            if (cli_opt_int("tape", "--timeout", argv[++i], 1, 86400, "a number of seconds", &n) != CLI_EXIT_OK)
+            if (cli_opt_int("tape", "--timeout", optarg, 1, 86400, "a number of seconds", &n) != CLI_EXIT_OK)
                 return CLI_EXIT_USAGE;
             a->timeout_ms = (int) n * 1000;
-        } else if (arg[0] == '-')
-            return cli_usage_error("tape", "unknown or incomplete option '%s' for tape scan", arg);
-        else if (!a->drive)
-            a->drive = arg;
-        else
-            return cli_usage_error("tape", "unexpected argument '%s'", arg);
+            break;
+        }
+        case 'h': fputs(s_help, stdout); return CLI_EXIT_OK;
+        default: return cli_opt_error("tape scan", opt, argc, argv);
+        }
     }
+    if (optind < argc)
+        a->drive = argv[optind++];
+    if (optind < argc)
+        return cli_usage_error("tape", "unexpected argument '%s'", argv[optind]);
     if (!a->drive)
         return cli_usage_error("tape", "name the drive (e.g. 'tapeflow tape scan tape0')");
-    return CLI_EXIT_OK;
+    return -1;
 }
 
 /* Opens and readies the drive, waiting a while when the tape writer holds it. */
@@ -100,7 +113,7 @@ s_print_json(const s_args_t *a, const char *url, const tapescan_result_t *r)
     tf_json_t *j = tf_json_new();
     if (!j)
         return;
-    tf_json_object_begin(j, NULL);
+    tf_json_document_begin(j);
     tf_json_str(j, "drive", a->drive);
     tf_json_str(j, "url", url);
     tf_json_str(j, "volume", r->volume);
@@ -211,14 +224,9 @@ s_catalog_call(void *arg, const char *job_id, const tf_msg_t *msg, tf_msg_t *res
 int
 cmd_tape_scan(cli_t *cli, int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(s_help, stdout);
-            return CLI_EXIT_OK;
-        }
     s_args_t a;
     int rc = s_parse(argc, argv, cli->json, &a);
-    if (rc != CLI_EXIT_OK)
+    if (rc >= 0)
         return rc;
     tf_err_t err = {0};
     const char *endpoint = tf_config_get(cli->cfg, "broker/endpoint");

@@ -3,6 +3,7 @@
 #include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_opt.h"
 #include "supervisor.h"
 #include "tf_client.h"
 #include "tf_clock.h"
@@ -410,19 +412,25 @@ s_detach(cli_t *cli, supervisor_t **sup_p, bool *is_daemon, int *report_fd)
 int
 cmd_up(cli_t *cli, int argc, char **argv)
 {
+    static const struct option options[] = {
+        {"detach", no_argument, NULL, 'd'},
+        {"json", no_argument, NULL, 'j'},   /* nothing to report as JSON; accepted like everywhere */
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
     bool detach = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--detach") == 0 || strcmp(argv[i], "-d") == 0)
-            detach = true;
-        else if (strcmp(argv[i], "--json") == 0)
-            ;  /* nothing to report as JSON; accepted like everywhere */
-        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            cli_help("up", stdout);
-            return CLI_EXIT_OK;
+    int opt;
+    cli_opt_begin();
+    while ((opt = getopt_long(argc, argv, ":dh", options, NULL)) != -1) {
+        switch (opt) {
+        case 'd': detach = true; break;
+        case 'j': break;
+        case 'h': cli_help("up", stdout); return CLI_EXIT_OK;
+        default: return cli_opt_error("up", opt, argc, argv);
         }
-        else
-            return cli_usage_error("up", "up: unknown argument '%s'", argv[i]);
     }
+    if (optind < argc)
+        return cli_usage_error("up", "up: unknown argument '%s'", argv[optind]);
     if (tf_config_overrides(cli->cfg) > 0)
         return cli_usage_error("up", "up: --set does not reach the programs 'up' starts (they "
                                      "read the config file); put the value in %s",
