@@ -139,7 +139,7 @@ cmd_changer_inventory(cli_t *cli, int argc, char **argv)
                 return CLI_EXIT_USAGE;
             break;
         case 'h': s_inventory_usage(stdout); return CLI_EXIT_OK;
-        default: return cli_usage_error("changer", "unknown or incomplete option '%s'", argv[optind - 1]);
+        default: return cli_opt_error("changer inventory", opt, argc, argv);
         }
     }
     if (optind + 1 != argc)
@@ -263,7 +263,7 @@ cmd_tape_label_barcodes(cli_t *cli, int argc, char **argv)
                 return CLI_EXIT_USAGE;
             break;
         case 'h': s_barcodes_usage(stdout); return CLI_EXIT_OK;
-        default: return cli_usage_error("tape", "unknown or incomplete option '%s'", argv[optind - 1]);
+        default: return cli_opt_error("tape label", opt, argc, argv);
         }
     }
     if (!changer || !pool)
