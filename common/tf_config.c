@@ -75,7 +75,7 @@ static const tf_config_key_t s_keys[] = {
     {"bus/hwm", TF_CONFIG_INT, "10000", 1, 10000000, NULL, NULL,
      "events queued per peer before they are dropped"},
 
-    {"up/actors", TF_CONFIG_NAMES, "catalog scanner compressor stager tapewriter", 0, 0, NULL, NULL,
+    {"up/actors", TF_CONFIG_NAMES, "catalog labeller scanner compressor stager tapewriter", 0, 0, NULL, NULL,
      "actors 'tapeflow up' runs (echo is the test actor)"},
     {"up/restart_min", TF_CONFIG_MS, "500", 10, S_HOUR, NULL, NULL,
      "first restart delay of a crashed child"},
@@ -94,10 +94,13 @@ static const tf_config_key_t s_keys[] = {
        SQLite file. */
     {"actors/catalog/instances", TF_CONFIG_INT, "1", 0, 1, NULL, NULL,
      "catalog processes 'tapeflow up' runs (one at most: they would share the catalog file)"},
+    /* One at most: the labeller serialises every changer move by handling one item at a time. */
+    {"actors/labeller/instances", TF_CONFIG_INT, "1", 0, 1, NULL, NULL,
+     "labeller processes 'tapeflow up' runs (one at most: it serialises every changer move)"},
     {"actors/stager/instances", TF_CONFIG_INT, "1", 0, 1, NULL, NULL,
      "stager processes 'tapeflow up' runs (one at most: a second cannot bind the stager's endpoint)"},
     {"actors/<name>/instances", TF_CONFIG_INT, "1", 0, 64, NULL,
-     "catalog scanner compressor stager tapewriter echo",
+     "catalog labeller scanner compressor stager tapewriter echo",
      "processes of tapeflow-<name> 'tapeflow up' runs when up/actors names it"},
     {"actors/echo/record", TF_CONFIG_PATH, NULL, 0, 0, NULL, NULL,
      "test actor: file the echo actor appends each item to"},
@@ -162,6 +165,10 @@ static const tf_config_key_t s_keys[] = {
     {"tapewriter/index_wait", TF_CONFIG_MS, "60000", 0, S_DAY, NULL, NULL,
      "no longer used: an archive's file rows travel with it from the stager (its sidecar), "
      "nothing waits for them"},
+    {"tapewriter/labeller_timeout", TF_CONFIG_MS, "600000", 1000, S_DAY, NULL, NULL,
+     "wait for the labeller's answer about a volume (it may move the robot)"},
+    {"tapewriter/drives", TF_CONFIG_NAMES, "", 0, 0, NULL, NULL,
+     "one drive per tape writer process: tapewriter.N uses the N-th name (empty: all use tapewriter/drive)"},
     {"tapewriter/mount_wait", TF_CONFIG_MS, "43200000", 0, 7 * S_DAY, NULL, NULL,
      "without a changer, wait for the operator to mount the next volume (0: do not span)"},
 
@@ -176,6 +183,10 @@ static const tf_config_key_t s_keys[] = {
 
     {"catalog/db", TF_CONFIG_PATH, "${home}/catalog.db", 0, 0, NULL, NULL,
      "SQLite catalog of jobs, files, archives and volumes"},
+    {"labeller/db", TF_CONFIG_PATH, "${home}/labeller.db", 0, 0, NULL, NULL,
+     "SQLite inventory of the changers' cartridges (barcode, location, label known)"},
+    {"labeller/catalog_timeout", TF_CONFIG_MS, "30000", 100, S_DAY, NULL, NULL,
+     "wait for the catalog's answer about a volume"},
     {"backup/pool", TF_CONFIG_NAME, "default", 0, 0, NULL, NULL,
      "pool a backup writes to unless 'tapeflow backup --pool' says otherwise"},
 
@@ -193,7 +204,7 @@ static const struct {
     const char *actor;
     const char *service;
 } s_actor_services[] = {
-    {"catalog", "catalog"}, {"scanner", "scan"}, {"compressor", "compress"},
+    {"catalog", "catalog"}, {"labeller", "labeller"}, {"scanner", "scan"}, {"compressor", "compress"},
     {"stager", "stager"},   {"tapewriter", "tape"}, {"echo", "echo"},
 };
 

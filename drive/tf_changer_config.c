@@ -21,8 +21,17 @@ tf_changer_drive_name(tf_config_t *cfg, const char *changer, int element)
 bool
 tf_changer_for_drive(tf_config_t *cfg, const char *drive, char *url, size_t url_size, int *element)
 {
+    return tf_changer_find_drive(cfg, drive, NULL, 0, url, url_size, element);
+}
+
+bool
+tf_changer_find_drive(tf_config_t *cfg, const char *drive, char *changer, size_t changer_size, char *url,
+                      size_t url_size, int *element)
+{
     if (url_size)
         url[0] = '\0';
+    if (changer_size)
+        changer[0] = '\0';
     if (!cfg || !drive || !*drive)
         return false;
     bool found = false;
@@ -39,6 +48,8 @@ tf_changer_for_drive(tf_config_t *cfg, const char *drive, char *url, size_t url_
             if (!value || strcmp(value, drive) != 0)
                 continue;
             snprintf(url, url_size, "%s", u);
+            if (changer_size)
+                snprintf(changer, changer_size, "%s", name);
             if (element)
                 *element = n;
             found = true;

@@ -20,6 +20,9 @@
 /* The changer serving drive: true with its url in url and the drive element in *element (may
    be NULL); false (url "") when no changer with a url lists the drive. */
 bool tf_changer_for_drive(tf_config_t *cfg, const char *drive, char *url, size_t url_size, int *element);
+/* The same, with the changer's configured name too (name "" when none). */
+bool tf_changer_find_drive(tf_config_t *cfg, const char *drive, char *name, size_t name_size, char *url,
+                           size_t url_size, int *element);
 /* changers/<changer>/drive<element>: the drive name configured there, or NULL. */
 const char *tf_changer_drive_name(tf_config_t *cfg, const char *changer, int element);
 

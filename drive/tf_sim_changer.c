@@ -262,8 +262,47 @@ s_link(tf_simchg_t *self, const tf_changer_elem_t *drive, const char *barcode, t
     return TF_OK;
 }
 
+/* PATH.moves: one line per MOVE MEDIUM - "pid from-address to-address barcode outcome" (ok, or
+   the sense as key/asc/ascq) - so tests can see who moved what and whether the robot refused. */
+static void
+s_journal(tf_simchg_t *self, const tf_scsi_req_t *req, const tf_scsi_res_t *res, const char *barcode)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s.moves", self->path);
+    FILE *f = fopen(path, "a");
+    if (!f)
+        return;   /* an observation aid: the move itself does not depend on it */
+    char outcome[32] = "ok";
+    const uint8_t *sense = self->last_sense;
+    bool descriptor = self->last_sense_len >= 4 && (sense[0] & 0x7f) >= 0x72;
+    if (res->status != TF_SCSI_GOOD && descriptor)
+        snprintf(outcome, sizeof outcome, "sense-%x/%02x/%02x", sense[1] & 0x0f, sense[2], sense[3]);
+    else if (res->status != TF_SCSI_GOOD && self->last_sense_len >= 14)
+        snprintf(outcome, sizeof outcome, "sense-%x/%02x/%02x", sense[2] & 0x0f, sense[12], sense[13]);
+    else if (res->status != TF_SCSI_GOOD)
+        snprintf(outcome, sizeof outcome, "refused");
+    fprintf(f, "%d %u %u %s %s\n", (int) getpid(), (unsigned) tf_cdb_get_be(req->cdb + 4, 2),
+            (unsigned) tf_cdb_get_be(req->cdb + 6, 2), barcode && *barcode ? barcode : "-", outcome);
+    fclose(f);
+}
+
+static int s_move_elems(tf_simchg_t *self, const tf_scsi_req_t *req, tf_scsi_res_t *res, tf_err_t *err);
+
 static int
 s_move(tf_simchg_t *self, const tf_scsi_req_t *req, tf_scsi_res_t *res, tf_err_t *err)
+{
+    tf_changer_elem_t *from = req->cdb_len >= 12 ? s_elem(self, (uint16_t) tf_cdb_get_be(req->cdb + 4, 2)) : NULL;
+    char barcode[TF_CHANGER_BARCODE_MAX + 1] = "";
+    if (from)
+        snprintf(barcode, sizeof barcode, "%s", from->barcode);
+    int rc = s_move_elems(self, req, res, err);
+    if (rc == TF_OK)
+        s_journal(self, req, res, barcode);
+    return rc;
+}
+
+static int
+s_move_elems(tf_simchg_t *self, const tf_scsi_req_t *req, tf_scsi_res_t *res, tf_err_t *err)
 {
     tf_changer_elem_t *from = s_elem(self, (uint16_t) tf_cdb_get_be(req->cdb + 4, 2));
     tf_changer_elem_t *to = s_elem(self, (uint16_t) tf_cdb_get_be(req->cdb + 6, 2));

@@ -475,6 +475,86 @@ static const tf_field_t s_stage_purge_result_fields[] = {
     F_ROWS(tf_msg_stage_purge_result_t, in_use, OPT, TF_MSG_MAX_ROWS, s_path_row),
 };
 
+static const tf_field_t s_vol_request_fields[] = {
+    F_STR(tf_msg_vol_request_t, drive, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_vol_request_t, purpose, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_vol_request_t, pool, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_vol_request_t, job_id, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_vol_request_t, archive_id, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_vol_request_t, set_id, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_vol_request_t, prev_label, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_vol_request_t, prev_sequence, OPT),
+    F_STR(tf_msg_vol_request_t, want_label, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_vol_request_t, barcode, OPT, TF_MSG_MAX_ID),
+    F_BOOL(tf_msg_vol_request_t, ejected, OPT),
+    F_BOOL(tf_msg_vol_request_t, operator_mounts, OPT),
+    F_ROWS(tf_msg_vol_request_t, tried, OPT, TF_MSG_MAX_ROWS, s_path_row),
+    F_STR(tf_msg_vol_request_t, mounted, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_vol_request_t, found, OPT, TF_MSG_MAX_TEXT),
+    F_STR(tf_msg_vol_request_t, label, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_vol_request_t, label_pool, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_vol_request_t, label_created, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_vol_request_t, label_expires, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_vol_request_t, label_set_id, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_vol_request_t, label_sequence, OPT),
+    F_STR(tf_msg_vol_request_t, label_previous, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_vol_request_t, media_type, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_vol_request_t, tape_files, OPT),
+    F_INT(tf_msg_vol_request_t, last_written_ms, OPT),
+};
+static const tf_field_t s_vol_grant_fields[] = {
+    F_STR(tf_msg_vol_grant_t, decision, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_vol_grant_t, message, OPT, TF_MSG_MAX_TEXT),
+    F_BOOL(tf_msg_vol_grant_t, eject, OPT),
+    F_BOOL(tf_msg_vol_grant_t, wait, OPT),
+    F_BOOL(tf_msg_vol_grant_t, loaded, OPT),
+    F_STR(tf_msg_vol_grant_t, changer, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_vol_grant_t, barcode, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_vol_grant_t, slot, OPT),
+    F_STR(tf_msg_vol_grant_t, label, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_vol_grant_t, pool, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_vol_grant_t, set_id, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_vol_grant_t, sequence, OPT),
+    F_STR(tf_msg_vol_grant_t, previous, OPT, TF_MSG_MAX_ID),
+    F_INT(tf_msg_vol_grant_t, retention_ms, OPT),
+    F_INT(tf_msg_vol_grant_t, created_ms, OPT),
+    F_INT(tf_msg_vol_grant_t, label_expires_ms, OPT),
+    F_INT(tf_msg_vol_grant_t, expires_ms, OPT),
+    F_UINT(tf_msg_vol_grant_t, bytes_used, OPT),
+    F_UINT(tf_msg_vol_grant_t, write_errors, OPT),
+    F_UINT(tf_msg_vol_grant_t, read_errors, OPT),
+    F_UINT(tf_msg_vol_grant_t, archives, OPT),
+    F_BOOL(tf_msg_vol_grant_t, in_error, OPT),
+};
+static const tf_field_t s_cartridge_row_fields[] = {
+    F_STR(tf_msg_cartridge_row_t, changer, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cartridge_row_t, barcode, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cartridge_row_t, location, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_cartridge_row_t, element, OPT),
+    F_STR(tf_msg_cartridge_row_t, kind, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cartridge_row_t, label, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cartridge_row_t, pool, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cartridge_row_t, drive, OPT, TF_MSG_MAX_ID),
+    F_INT(tf_msg_cartridge_row_t, seen_ms, OPT),
+};
+static const tf_record_t s_cartridge_row =
+    RECORD("cartridge", tf_msg_cartridge_row_t, s_cartridge_row_fields);
+static const tf_field_t s_lab_query_fields[] = {
+    F_STR(tf_msg_lab_query_t, op, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_lab_query_t, changer, OPT, TF_MSG_MAX_PATH),
+};
+static const tf_field_t s_lab_reply_fields[] = {
+    F_STR(tf_msg_lab_reply_t, changer, OPT, TF_MSG_MAX_PATH),
+    F_BOOL(tf_msg_lab_reply_t, barcodes, OPT),
+    F_ROWS(tf_msg_lab_reply_t, cartridges, OPT, TF_MSG_MAX_ROWS, s_cartridge_row),
+    F_STR(tf_msg_lab_reply_t, message, OPT, TF_MSG_MAX_TEXT),
+};
+static const tf_field_t s_tape_label_fields[] = {
+    F_STR(tf_msg_tape_label_t, changer, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_tape_label_t, barcode, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_tape_label_t, pool, REQ, TF_MSG_MAX_ID),
+};
+
 /* Indexed by tf_msg_type_t. */
 static const tf_record_t s_records[TF_MSG_TYPE_COUNT] = {
     [TF_MSG_NONE] = {"none", 0, NULL, 0},

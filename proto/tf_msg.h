@@ -602,6 +602,112 @@ typedef struct {
     size_t in_use_count;
 } tf_msg_stage_purge_result_t;
 
+/* --- volumes: the labeller (docs/protocol.md, "Volumes") ---------------------------------- */
+
+/* tape writer -> labeller (work item): which volume to use in drive, for purpose write (the
+   start of an archive), span (the next volume of a set), restore (want_label) or label
+   (barcode labelling: the cartridge `barcode`). mounted..last_written_ms are what the writer
+   read from the tape in its drive now; ejected: it has ejected that tape and closed the drive,
+   so the labeller may move it. tried: barcodes of cartridges this request round already
+   loaded that did not fit (path rows, path = barcode), never offered again. */
+typedef struct {
+    char *drive;
+    char *purpose;          /* write | span | restore | label */
+    char *pool;
+    char *job_id;
+    char *archive_id;
+    char *set_id;           /* span: the set continued */
+    char *prev_label;       /* span: the volume that is full */
+    uint64_t prev_sequence;
+    char *want_label;       /* restore: the volume needed */
+    char *barcode;          /* label: the cartridge to label */
+    bool ejected;
+    bool operator_mounts;   /* without a changer an operator may mount another tape (mount_wait) */
+    tf_msg_path_row_t *tried;
+    size_t tried_count;
+    char *mounted;          /* none | blank | tapeflow | foreign | unknown (absent: unknown) */
+    char *found;            /* what the tape holds, in words (tf_label_info_t.found) */
+    char *label;            /* tapeflow: the label's fields */
+    char *label_pool;
+    char *label_created;    /* ISO 8601, as on the tape */
+    char *label_expires;
+    char *label_set_id;
+    uint64_t label_sequence;
+    char *label_previous;
+    char *media_type;
+    uint64_t tape_files;    /* the label included; an unterminated last file counts */
+    int64_t last_written_ms; /* the last archive's header time; 0: no archive */
+} tf_msg_vol_request_t;
+
+/* labeller -> tape writer: the vol_request item's result (and the tape_label item's result).
+   decision append: write after the data of `label`; recycle: write a new label (label, pool,
+   set_id, sequence, previous) and start at tape file 1; next: this tape will not do - eject
+   (eject: eject it and ask again with ejected), or a cartridge was loaded (loaded: read it and
+   ask again), or wait for an operator (wait: no changer); refuse: the item cannot be done
+   (message). The facts are what the writer needs to write and report the volume. */
+typedef struct {
+    char *decision;         /* append | recycle | next | refuse */
+    char *message;
+    bool eject;
+    bool wait;
+    bool loaded;
+    char *changer;
+    char *barcode;          /* the cartridge in the drive (loaded: the one just loaded) */
+    uint64_t slot;          /* loaded: the slot it came from */
+    char *label;
+    char *pool;
+    char *set_id;
+    uint64_t sequence;
+    char *previous;
+    int64_t retention_ms;
+    int64_t created_ms;
+    int64_t label_expires_ms;
+    int64_t expires_ms;
+    uint64_t bytes_used;
+    uint64_t write_errors;
+    uint64_t read_errors;
+    uint64_t archives;      /* archives on the volume (recycle: those now gone) */
+    bool in_error;
+} tf_msg_vol_grant_t;
+
+/* One cartridge of the labeller's inventory (lab_reply.cartridges). */
+typedef struct {
+    char *changer;          /* configured changer name */
+    char *barcode;
+    char *location;         /* slot | drive | ie | outside */
+    uint64_t element;       /* slot, drive or ie number */
+    char *kind;             /* unknown | blank | tapeflow | foreign */
+    char *label;
+    char *pool;
+    char *drive;            /* location drive: the configured drive in that element */
+    int64_t seen_ms;        /* last READ ELEMENT STATUS that saw it */
+} tf_msg_cartridge_row_t;
+
+/* client -> labeller (work item). op inventory: read the changer's element status (no tape is
+   loaded) and update the inventory; op list: the inventory as it is (changer: only that one). */
+typedef struct {
+    char *op;               /* inventory | list */
+    char *changer;
+} tf_msg_lab_query_t;
+
+/* labeller -> client: the lab_query item's result */
+typedef struct {
+    char *changer;          /* inventory: the changer's URL */
+    bool barcodes;          /* inventory: the changer reported barcodes */
+    tf_msg_cartridge_row_t *cartridges;
+    size_t cartridges_count;
+    char *message;
+} tf_msg_lab_reply_t;
+
+/* client -> tape (work item): label the blank cartridge `barcode` of changer with its barcode
+   as label name, in pool (tapeflow tape label --barcodes). Result: vol_grant (recycle:
+   labelled; refuse: not labelled, message says why). */
+typedef struct {
+    char *changer;
+    char *barcode;
+    char *pool;
+} tf_msg_tape_label_t;
+
 /* X-macro: every message type. (ENUM, wire name, struct, union member) */
 #define TF_MSG_TYPES(X)                                                   \
     X(READY, "ready", tf_msg_ready_t, ready)                              \
@@ -642,7 +748,12 @@ typedef struct {
     X(JOB_OP, "job_op", tf_msg_job_op_t, job_op)                          \
     X(JOB_OP_OK, "job_op_ok", tf_msg_job_op_ok_t, job_op_ok)              \
     X(STAGE_PURGE, "stage_purge", tf_msg_stage_purge_t, stage_purge)      \
-    X(STAGE_PURGE_RESULT, "stage_purge_result", tf_msg_stage_purge_result_t, stage_purge_result)
+    X(STAGE_PURGE_RESULT, "stage_purge_result", tf_msg_stage_purge_result_t, stage_purge_result) \
+    X(VOL_REQUEST, "vol_request", tf_msg_vol_request_t, vol_request)      \
+    X(VOL_GRANT, "vol_grant", tf_msg_vol_grant_t, vol_grant)              \
+    X(LAB_QUERY, "lab_query", tf_msg_lab_query_t, lab_query)              \
+    X(LAB_REPLY, "lab_reply", tf_msg_lab_reply_t, lab_reply)              \
+    X(TAPE_LABEL, "tape_label", tf_msg_tape_label_t, tape_label)
 
 typedef enum {
     TF_MSG_NONE = 0,

@@ -129,9 +129,25 @@ tf_volume_expiry(int64_t label_expires_ms, int64_t last_written_ms, int64_t rete
     return label_expires_ms > by_use ? label_expires_ms : by_use;
 }
 
+int64_t
+tf_volume_expiry_known(int64_t label_expires_ms, int64_t last_written_ms, int64_t retention_ms,
+                       int64_t catalog_expires_ms)
+{
+    int64_t expires = tf_volume_expiry(label_expires_ms, last_written_ms, retention_ms);
+    return catalog_expires_ms > expires ? catalog_expires_ms : expires;
+}
+
 const char *
 tf_volume_state(bool full, int64_t expires_ms, int64_t now_ms)
 {
+    return tf_volume_state_of(false, full, expires_ms, now_ms);
+}
+
+const char *
+tf_volume_state_of(bool error, bool full, int64_t expires_ms, int64_t now_ms)
+{
+    if (error)
+        return "error";
     if (expires_ms > 0 && now_ms >= expires_ms)
         return "expired";
     return full ? "full" : "appendable";

@@ -59,8 +59,21 @@ const char *tf_volume_format_date(int64_t ms, char *buf, size_t size);
    0 when neither applies. */
 int64_t tf_volume_expiry(int64_t label_expires_ms, int64_t last_written_ms, int64_t retention_ms);
 
+/* Expiry from everything known about a volume - the one rule every reader applies (the
+   labeller's volume decision, the overwrite check of 'tapeflow tape label --force|erase'):
+   tf_volume_expiry of the label's floor and the last archive, or catalog_expires_ms (the
+   catalog's expiry for this very generation of the label; 0 when it has none) when that is
+   later. The later date wins, so neither a lost catalog nor a tape read alone makes a volume
+   expire early. */
+int64_t tf_volume_expiry_known(int64_t label_expires_ms, int64_t last_written_ms, int64_t retention_ms,
+                               int64_t catalog_expires_ms);
+
 /* "appendable", "full" or "expired" at now_ms. */
 const char *tf_volume_state(bool full, int64_t expires_ms, int64_t now_ms);
+/* The state every reader shows (the catalog's volume rows, 'tapeflow tape list'): "error" (write
+   errors: out of use until 'tapeflow tape clear') wins, then "expired" (an expired volume may be
+   recycled whatever it holds), then "full", else "appendable". */
+const char *tf_volume_state_of(bool error, bool full, int64_t expires_ms, int64_t now_ms);
 
 /* TF_OK when a tapeflow volume may be overwritten (relabelled, recycled, erased) at now_ms:
    it has no expiry, or it has passed. Otherwise TF_ERR_STATE with

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tf_volume.h"
+
 #define S_JOB_COLUMNS                                                                        \
     "job_id, status, stage, message, detail, pool, created_ms, updated_ms, files_total, "  \
     "bytes_total, files_done, bytes_done, groups_total, archives_written, warnings, scanned"
@@ -118,14 +120,8 @@ s_read_volume(sqlite3_stmt *stmt, tf_msg_volume_row_t *v, int64_t now, bool *oom
     v->tape_files = s_u64(stmt, 10);
     v->drive = catalog_column_dup(stmt, 11, oom);
     v->updated_ms = sqlite3_column_int64(stmt, 12);
-    /* Error wins (a cartridge with write errors is not written to, not even recycled, until an
-       operator clears it); expired wins over full: an expired volume may be recycled whatever
-       it holds. */
-    const char *state = full == 2                                  ? "error"
-                        : v->expires_ms > 0 && now >= v->expires_ms ? "expired"
-                        : full                                     ? "full"
-                                                                   : "appendable";
-    v->state = strdup(state);
+    /* The one state rule (tape/tf_volume.h): error, then expired, then full. */
+    v->state = strdup(tf_volume_state_of(full == 2, full != 0, v->expires_ms, now));
     if (!v->state)
         *oom = true;
     return 200 + s_len(v->label) + s_len(v->pool) + s_len(v->media_type) + s_len(v->drive);

@@ -41,123 +41,173 @@ s_eject(item_t *it, tf_drive_t **drive_p, const mount_want_t *want, bool robot)
     tf_drive_destroy(drive_p);
 }
 
-/* --- by changer ------------------------------------------------------------------------ */
+/* --- by changer: the labeller moves the robot ------------------------------------------- */
 
-/* Loads each full slot but the previous volume's in turn until a tape can continue the set;
-   the others go back to their slots. */
+/* Cartridges loaded and found unfit in one mount (never offered again in it). */
+#define S_MAX_TRIED 64
+
+/* Asks the labeller for the volume wanted until it is in the drive: the labeller puts the
+   tape back and loads the cartridge it chooses (by its inventory: no cartridge is loaded just
+   to read its label unless nobody ever read it); this writer reads what was loaded and asks
+   again with what it read, ejecting a tape the labeller does not take. */
 static int
-s_changer_span(item_t *it, tf_changer_t *chg, const tf_changer_inv_t *inv, tf_drive_t **drive_p,
-               const mount_want_t *want, mount_at_t *at, tf_err_t *err)
+s_by_labeller(item_t *it, tf_drive_t **drive_p, const mount_want_t *want, mount_at_t *at, tf_err_t *err)
 {
     tapewriter_t *tw = it->tw;
+    bool span = want->purpose == MOUNT_SPAN;
+    bool write = want->purpose == MOUNT_WRITE;
+    s_eject(it, drive_p, want, true);
+    tf_msg_path_row_t tried[S_MAX_TRIED];
+    char tried_barcodes[S_MAX_TRIED][TF_CHANGER_BARCODE_MAX + 1];
+    size_t ntried = 0;
+    bool ejected = true, seen_valid = false, alerted = false;
+    volume_seen_t seen;
+    memset(&seen, 0, sizeof seen);
+    tf_drive_t *drive = NULL;
     int rc = TF_OK;
-    bool found = false;
-    for (size_t i = 0; rc == TF_OK && !found && i < inv->count; i++) {
-        const tf_changer_elem_t *e = &inv->elem[i];
-        if (e->type != TF_CHANGER_SLOT || !e->full || strcmp(e->barcode, want->previous.label) == 0)
-            continue;
-        rc = tf_changer_load(chg, e->number, tw->changer_drive, err);
+    bool done = false;
+    for (int round = 0; rc == TF_OK && !done && round < 2 * S_MAX_TRIED + 4; round++) {
+        tf_msg_vol_request_t req = {
+            .purpose = span ? "span" : write ? "write" : "restore", .pool = (char *) want->pool,
+            .job_id = (char *) want->job_id,
+            .archive_id = (char *) want->archive_id, .set_id = span ? (char *) want->set_id : NULL,
+            .prev_label = span ? (char *) want->previous.label : NULL,
+            .prev_sequence = span ? want->previous.sequence : 0,
+            .want_label = span || write ? NULL : (char *) want->volume,
+            .ejected = ejected, .tried = tried, .tried_count = ntried};
+        tf_msg_t grant;
+        rc = volume_ask(it, &req, seen_valid ? &seen : NULL, &grant, err);
         if (rc != TF_OK)
             break;
-        tf_drive_t *drive = tapedrive_open(tw, err);
-        if (!drive) {
-            rc = err->code;
-            break;
+        const tf_msg_vol_grant_t *g = &grant.vol_grant;
+        const char *message = g->message ? g->message : "no reason given";
+        if (strcmp(g->decision, "append") == 0 || strcmp(g->decision, "recycle") == 0) {
+            bool taken = true;
+            if (span)
+                rc = volume_take_granted(it, drive, want->pool, &want->previous, &seen, g, &at->file, &at->object,
+                                         &taken, err);
+            else if (write)
+                rc = volume_start_granted(it, drive, want->pool, &seen, g, &at->file, &at->object, &taken, err);
+            if (rc == TF_OK && taken) {
+                *drive_p = drive;
+                drive = NULL;
+                done = true;
+            } else if (rc == TF_OK)
+                rc = tf_err_set(err, TF_ERR_DEVICE, "the labeller granted a tape the drive cannot take: %s", message);
+        } else if (strcmp(g->decision, "refuse") == 0) {
+            rc = tf_err_set(err, TF_ERR_DEVICE, "%s", message);
+        } else if (g->eject) {
+            /* Not this one: out of the drive, so the robot can take it back. */
+            if (g->barcode && ntried < S_MAX_TRIED) {
+                snprintf(tried_barcodes[ntried], sizeof tried_barcodes[ntried], "%s", g->barcode);
+                tried[ntried].path = tried_barcodes[ntried];
+                ntried++;
+            }
+            tf_log_info("drive %s: %s", tw->drive_name, message);
+            s_eject(it, &drive, want, true);
+            ejected = true;
+            seen_valid = false;
+        } else if (g->loaded) {
+            if (!span && !write)
+                item_event(it, false, "info", "restore of job %s: loading volume %s from slot %" PRIu64
+                           " into drive %s", want->job_id, want->volume, g->slot, tw->drive_name);
+            tf_drive_destroy(&drive);
+            drive = tapedrive_open(tw, err);
+            if (!drive)
+                rc = err->code;
+            else {
+                volume_look(it, drive, &seen);
+                seen_valid = true;
+                ejected = false;
+            }
+        } else {
+            /* No cartridge of the library will do: an operator has to put one in. */
+            rc = tf_err_set(err, TF_ERR_DEVICE, "%s", message);
+            if (!span && !write)
+                item_mount_alert(it, message);
+            else
+                item_event(it, true, "error", "%s", message);
+            alerted = true;
         }
-        rc = volume_take(it, drive, want->pool, &want->previous, want->set_id, e->barcode, &at->file,
-                         &at->object, &found, err);
-        if (rc == TF_OK && found) {
-            *drive_p = drive;
-            break;
-        }
-        tf_err_t uerr = {0};
-        if (tf_drive_unload(drive, &uerr) != TF_OK)
-            tf_log_warn("drive %s: could not eject the tape from slot %d (%s)", tw->drive_name, e->number,
-                        uerr.message);
-        tf_drive_destroy(&drive);
-        if (rc == TF_OK)
-            rc = tf_changer_unload(chg, tw->changer_drive, e->number, NULL, err);
+        tf_msg_clear(&grant);
     }
-    if (rc == TF_OK && !found)
-        return tf_err_set(err, TF_ERR_DEVICE, "changer %s has no blank or expired tape of pool %s for drive %s "
-                          "(set %s continues after %s): put one in a slot; the archive is written again",
-                          tw->changer_url, want->pool, tw->drive_name, want->set_id, want->previous.label);
-    if (rc != TF_OK)
-        return tf_err_prefix(err, "changing tapes in drive %s (changer %s): ", tw->drive_name, tw->changer_url);
-    return TF_OK;
-}
-
-/* Loads the slot whose barcode is the volume wanted. */
-static int
-s_changer_restore(item_t *it, tf_changer_t *chg, const tf_changer_inv_t *inv, tf_drive_t **drive_p,
-                  const mount_want_t *want, tf_err_t *err)
-{
-    tapewriter_t *tw = it->tw;
-    const tf_changer_elem_t *e = tf_changer_inv_by_barcode(inv, want->volume);
-    if (!e || e->type != TF_CHANGER_SLOT) {
-        char text[1500];
-        snprintf(text, sizeof text, "restore of job %.128s needs volume %s in drive %s: it is not in a slot of "
-                 "changer %.1000s; put it in and run the restore again", want->job_id, want->volume,
-                 tw->drive_name, tw->changer_url);
-        item_mount_alert(it, text);
-        return tf_err_set(err, TF_ERR_DEVICE, "%s", text);
-    }
-    int rc = tf_changer_load(chg, e->number, tw->changer_drive, err);
-    if (rc != TF_OK)
-        return tf_err_prefix(err, "changing tapes in drive %s (changer %s): ", tw->drive_name, tw->changer_url);
-    item_event(it, false, "info", "restore of job %s: loading volume %s from slot %d into drive %s",
-               want->job_id, want->volume, e->number, tw->drive_name);
-    *drive_p = tapedrive_open(tw, err);
-    return *drive_p ? TF_OK : err->code;
-}
-
-static int
-s_by_changer(item_t *it, tf_drive_t **drive_p, const mount_want_t *want, mount_at_t *at, tf_err_t *err)
-{
-    tapewriter_t *tw = it->tw;
-    s_eject(it, drive_p, want, true);
-    tf_changer_t *chg = tf_changer_open(tw->changer_url, err);
-    if (!chg)
-        return tf_err_prefix(err, "changer %s of drive %s: ", tw->changer_url, tw->drive_name);
-    tf_changer_inv_t *inv = NULL;
-    int rc = tf_changer_unload(chg, tw->changer_drive, 0, NULL, err);
-    if (rc == TF_OK)
-        rc = tf_changer_inventory(chg, &inv, err);
-    if (rc != TF_OK)
-        tf_err_prefix(err, "changing tapes in drive %s (changer %s): ", tw->drive_name, tw->changer_url);
-    else if (want->purpose == MOUNT_SPAN)
-        rc = s_changer_span(it, chg, inv, drive_p, want, at, err);
-    else
-        rc = s_changer_restore(it, chg, inv, drive_p, want, err);
-    if (rc != TF_OK && want->purpose == MOUNT_SPAN)
-        item_event(it, true, "error", "%s", err->message);
-    tf_changer_inv_destroy(&inv);
-    tf_changer_destroy(&chg);
+    if (rc == TF_OK && !done)
+        rc = tf_err_set(err, TF_ERR_DEVICE, "drive %s: the labeller offered %zu cartridges and none would do",
+                        tw->drive_name, ntried);
+    tf_drive_destroy(&drive);
+    if (rc != TF_OK && !alerted && rc != TF_ERR_INTERRUPTED)
+        item_event(it, true, "error", "changing tapes in drive %s (changer %s): %s", tw->drive_name,
+                   tw->changer_url, err->message);
     return rc;
 }
 
 /* --- by operator ----------------------------------------------------------------------- */
 
-/* Whether the tape just mounted is the one wanted (*taken; false: wait for another). */
+/* Opens the drive at url for a short look (not ready within half a second: NULL). */
+static tf_drive_t *
+s_open_quick(const char *url)
+{
+    tf_err_t perr = {0};
+    tf_drive_t *drive = tf_drive_open(url, &perr);
+    if (drive && (tf_drive_wait_ready(drive, 500, &perr) != TF_OK || tf_drive_set_variable(drive, &perr) != TF_OK))
+        tf_drive_destroy(&drive);
+    return drive;
+}
+
+/* Whether the tape just mounted (in *drive_p, closed here) can continue the set: the labeller
+   decides from what is read on it. The drive is closed while the labeller is asked, so an
+   operator labelling the tape meanwhile ('tapeflow tape label') does not find it busy; it is
+   opened again to carry the answer out, on the same tape (*taken; *drive_p then the drive). */
 static int
-s_try_span(item_t *it, tf_drive_t *drive, const mount_want_t *want, mount_at_t *at, bool *said_blank,
-           bool *taken, tf_err_t *err)
+s_try_span(item_t *it, const char *url, tf_drive_t **drive_p, const mount_want_t *want, mount_at_t *at,
+           bool *said_blank, bool *taken, tf_err_t *err)
 {
     tapewriter_t *tw = it->tw;
     *taken = false;
     tf_err_t perr = {0};
     tf_label_info_t info;
-    if (tf_label_read(drive, &info, &perr) == TF_OK && info.kind == TF_LABEL_TAPEFLOW
-        && strcmp(info.label.label, want->previous.label) == 0)
-        return TF_OK;  /* still (or again) the full tape */
+    if (tf_label_read(*drive_p, &info, &perr) != TF_OK
+        || (info.kind == TF_LABEL_TAPEFLOW && strcmp(info.label.label, want->previous.label) == 0)) {
+        tf_drive_destroy(drive_p);
+        return TF_OK;  /* unreadable, or still (or again) the full tape */
+    }
     if (info.kind == TF_LABEL_BLANK && !*said_blank) {
         item_event(it, true, "warn", "tape in drive %s is blank: label it for pool %s ('tapeflow tape label %s "
                    "--label NAME --pool %s') and archive %.128s continues on it", tw->drive_name, want->pool,
                    tw->drive_name, want->pool, want->archive_id);
         *said_blank = true;
     }
-    return volume_take(it, drive, want->pool, &want->previous, want->set_id, NULL, &at->file, &at->object,
-                       taken, err);
+    volume_seen_t seen;
+    volume_look(it, *drive_p, &seen);
+    tf_drive_destroy(drive_p);
+    if (!seen.read)
+        return TF_OK;
+    tf_msg_vol_request_t req = {.purpose = "span", .pool = (char *) want->pool, .set_id = (char *) want->set_id,
+                                .prev_label = (char *) want->previous.label,
+                                .prev_sequence = want->previous.sequence, .job_id = (char *) want->job_id,
+                                .archive_id = (char *) want->archive_id};
+    tf_msg_t grant;
+    int rc = volume_ask(it, &req, &seen, &grant, err);
+    if (rc != TF_OK)
+        return rc;
+    const tf_msg_vol_grant_t *g = &grant.vol_grant;
+    bool granted = strcmp(g->decision, "append") == 0 || strcmp(g->decision, "recycle") == 0;
+    tf_drive_t *drive = granted ? s_open_quick(url) : NULL;
+    tf_label_info_t again;
+    /* The same tape still: the kind, and for a tapeflow volume its label and generation. */
+    bool same = drive && tf_label_read(drive, &again, &perr) == TF_OK && again.kind == seen.info.kind
+                && (again.kind != TF_LABEL_TAPEFLOW
+                    || (strcmp(again.label.label, seen.info.label.label) == 0
+                        && strcmp(again.label.created, seen.info.label.created) == 0));
+    if (!granted || same)
+        rc = volume_take_granted(it, drive, want->pool, &want->previous, &seen, g, &at->file, &at->object, taken,
+                                 err);
+    tf_msg_clear(&grant);
+    if (rc == TF_OK && *taken)
+        *drive_p = drive;
+    else
+        tf_drive_destroy(&drive);
+    return rc;
 }
 
 static bool
@@ -223,7 +273,7 @@ s_by_operator(item_t *it, tf_drive_t **drive_p, const mount_want_t *want, mount_
         }
         bool taken = false;
         if (span)
-            rc = s_try_span(it, drive, want, at, &said_blank, &taken, err);
+            rc = s_try_span(it, url, &drive, want, at, &said_blank, &taken, err);
         else
             taken = s_is_volume(drive, want->volume);
         if (rc == TF_OK && taken) {
@@ -251,9 +301,9 @@ mount_next(item_t *it, tf_drive_t **drive_p, const mount_want_t *want, mount_at_
 {
     mount_at_t where;
     memset(&where, 0, sizeof where);
-    int rc = it->tw->changer_url[0] ? s_by_changer(it, drive_p, want, &where, err)
+    int rc = it->tw->changer_url[0] ? s_by_labeller(it, drive_p, want, &where, err)
                                     : s_by_operator(it, drive_p, want, &where, err);
-    if (rc == TF_OK && want->purpose == MOUNT_SPAN) {
+    if (rc == TF_OK && want->purpose != MOUNT_RESTORE) {
         snprintf(where.volume, sizeof where.volume, "%s", it->vol.label.label);
         if (at)
             *at = where;

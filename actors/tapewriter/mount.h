@@ -1,11 +1,13 @@
-/*  mount - getting the next volume into the drive, for spanning and for restore (mount_next).
+/*  mount - getting the next volume into the drive, for spanning, restore and (with a changer)
+    the start of an archive (mount_next).
 
-    With a changer (changers/NAME/driveN names this drive) the robot does it: for a span each
-    full slot is loaded in turn until a tape can continue the set (volume_take); for a restore
-    the slot whose barcode is the volume wanted. Without one (tapewriter/mount_wait > 0) an
-    operator does it: alert.mount.<drive> says what is wanted and the drive is polled every
-    500 ms until such a tape is in it, or mount_wait passes. Either way the tape in the drive
-    is ejected first and its handle closed.
+    With a changer (changers/NAME/driveN names this drive) the labeller does it: the tape in the
+    drive is ejected, the labeller has the robot put it back and load the cartridge it chooses,
+    this writer reads it and asks again until the labeller grants it (docs/architecture.md, "The
+    labeller"). Without one (tapewriter/mount_wait > 0) an operator does it: alert.mount.<drive>
+    says what is wanted and the drive is polled every 500 ms until such a tape is in it (the
+    labeller decides about each tape mounted), or mount_wait passes. Either way the tape in the
+    drive is ejected first and its handle closed.
 */
 #ifndef MOUNT_H_INCLUDED
 #define MOUNT_H_INCLUDED
@@ -16,13 +18,15 @@
 
 typedef enum {
     MOUNT_SPAN,      /* the next volume of a set, for an archive that continues on it */
-    MOUNT_RESTORE    /* a given volume, for a restore that reads from it */
+    MOUNT_RESTORE,   /* a given volume, for a restore that reads from it */
+    MOUNT_WRITE      /* with a changer: a volume of the pool for an archive that starts (the
+                        tape in the drive is none of the pool's, or the drive is empty) */
 } mount_purpose_t;
 
 /* What is wanted. */
 typedef struct {
     mount_purpose_t purpose;
-    const char *pool;          /* span: the set's pool */
+    const char *pool;          /* span: the set's pool; write: the pool */
     const char *set_id;        /* span: the set (volume_set_id) */
     tf_label_t previous;       /* span: the volume before (a copy: taking a volume changes it->vol) */
     const char *volume;        /* restore: the volume's label */
@@ -30,7 +34,7 @@ typedef struct {
     const char *job_id;        /* span: that archive's job; restore: the job restored ("?": unknown) */
 } mount_want_t;
 
-/* Where the archive continues after a span. */
+/* Where the archive continues after a span (or starts, for write). */
 typedef struct {
     char volume[33];           /* the volume taken (it->vol is its state) */
     uint64_t file;             /* the tape file the next write starts */

@@ -705,6 +705,14 @@ s_check_volume(s_restore_t *r, tf_err_t *err)
     for (size_t i = 0; i < req->archives_count && !first; i++)
         first = req->archives[i].segments_count ? req->archives[i].segments[0].volume : req->archives[i].volume;
     int rc = s_read_volume(r, first, err);
+    if (rc == TF_ERR_INVALID && r->opts->mount) {
+        /* Not a tapeflow volume (an empty drive of a library reads blank): the first volume is
+           mounted like every other one. */
+        r->volume[0] = '\0';
+        if (err)
+            memset(err, 0, sizeof *err);
+        return TF_OK;
+    }
     if (rc != TF_OK || r->opts->mount)
         return rc;
     for (size_t i = 0; i < req->archives_count; i++) {

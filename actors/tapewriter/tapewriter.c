@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "item.h"
+#include "label_item.h"
 #include "restore_item.h"
 #include "tapefile.h"
 #include "tapewriter_priv.h"
@@ -17,8 +18,8 @@
 static void
 s_find_changer(tapewriter_t *self)
 {
-    tf_changer_for_drive(self->cfg, self->drive_name, self->changer_url, sizeof self->changer_url,
-                         &self->changer_drive);
+    tf_changer_find_drive(self->cfg, self->drive_name, self->changer_name, sizeof self->changer_name,
+                          self->changer_url, sizeof self->changer_url, &self->changer_drive);
 }
 
 tapewriter_t *
@@ -48,6 +49,7 @@ tapewriter_new(tf_config_t *cfg, tf_err_t *err)
     self->ready_timeout_ms = (int) tf_config_ms(cfg, "tapewriter/ready_timeout");
     self->busy_wait_ms = (int) tf_config_ms(cfg, "tapewriter/busy_wait");
     self->catalog_timeout_ms = (int) tf_config_ms(cfg, "tapewriter/catalog_timeout");
+    self->labeller_timeout_ms = (int) tf_config_ms(cfg, "tapewriter/labeller_timeout");
     s_find_changer(self);
     self->mount_wait_ms = (int) tf_config_ms(cfg, "tapewriter/mount_wait");
     self->retry_backoff_ms = tf_config_ms(cfg, "tapewriter/retry_backoff");
@@ -121,8 +123,17 @@ s_on_tape_restore(tf_actor_t *actor, const tf_msg_work_t *work, const tf_msg_t *
     return s_item_status(&it, false, rc, err);
 }
 
+static int
+s_on_tape_label(tf_actor_t *actor, const tf_msg_work_t *work, const tf_msg_t *payload, void *arg, tf_err_t *err)
+{
+    item_t it = {.tw = arg, .actor = actor, .work = work};
+    int rc = label_item_handle(&it, &payload->tape_label, err);
+    return s_item_status(&it, false, rc, err);
+}
+
 const tf_actor_route_t tapewriter_routes[] = {
     {TF_MSG_ARCHIVE_READY, s_on_archive_ready},
     {TF_MSG_TAPE_RESTORE, s_on_tape_restore},
+    {TF_MSG_TAPE_LABEL, s_on_tape_label},
     TF_ACTOR_ROUTES_END
 };

@@ -24,6 +24,8 @@ struct _tapewriter_t {
     int busy_wait_ms;
     int catalog_timeout_ms;
     char changer_url[1024];    /* the changer whose drive element holds this drive ("": none) */
+    char changer_name[129];    /* its configured name */
+    int labeller_timeout_ms;   /* wait for the labeller's answer (it may move the robot) */
     int changer_drive;         /* that drive element */
     int mount_wait_ms;         /* without changer: how long to wait for the next volume (0: no spanning) */
     int64_t retry_backoff_ms;  /* before handing a failed archive back: this, doubled per attempt */

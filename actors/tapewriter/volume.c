@@ -84,85 +84,142 @@ s_volume_recycle(item_t *it, tf_drive_t *drive, const char *pool, int64_t expire
     return TF_OK;
 }
 
+/* --- asking the labeller ---------------------------------------------------------------- */
+
+void
+volume_look(item_t *it, tf_drive_t *drive, volume_seen_t *seen)
+{
+    memset(seen, 0, sizeof *seen);
+    tf_err_t err = {0};
+    if (!drive || tf_label_read(drive, &seen->info, &err) != TF_OK) {
+        snprintf(seen->why, sizeof seen->why, "%s", drive ? err.message : "not read");
+        return;
+    }
+    seen->read = true;
+    if (seen->info.kind != TF_LABEL_TAPEFLOW)
+        return;
+    if (tf_volume_tape_usage(drive, &seen->tape_files, &seen->last_written_ms, &err) != TF_OK) {
+        /* The safe guess: it holds archives written just now (never taken for empty or expired). */
+        tf_log_warn("drive %s: cannot tell how tape %s is used (%s): taking it as written just now",
+                    it->tw->drive_name, seen->info.label.label, err.message);
+        seen->tape_files = 2;
+        seen->last_written_ms = tf_clock_wall_ms();
+    }
+}
+
+int
+volume_ask(item_t *it, tf_msg_vol_request_t *req, const volume_seen_t *seen, tf_msg_t *grant, tf_err_t *err)
+{
+    tapewriter_t *tw = it->tw;
+    req->drive = tw->drive_name;
+    req->operator_mounts = tw->mount_wait_ms > 0;
+    req->mounted = "unknown";
+    if (seen && !seen->read)
+        req->found = (char *) seen->why;
+    if (seen && seen->read) {
+        const tf_label_info_t *info = &seen->info;
+        const tf_label_t *l = &info->label;
+        req->mounted = (char *) tf_label_kind_name(info->kind);
+        req->found = (char *) info->found;
+        if (info->kind == TF_LABEL_TAPEFLOW) {
+            req->label = (char *) l->label;
+            req->label_pool = (char *) l->pool;
+            req->label_created = l->created[0] ? (char *) l->created : NULL;
+            req->label_expires = l->expires[0] ? (char *) l->expires : NULL;
+            req->label_set_id = l->set_id[0] ? (char *) l->set_id : NULL;
+            req->label_sequence = l->sequence;
+            req->label_previous = l->previous[0] ? (char *) l->previous : NULL;
+            req->media_type = l->media_type[0] ? (char *) l->media_type : NULL;
+            req->tape_files = seen->tape_files;
+            req->last_written_ms = seen->last_written_ms;
+        }
+    }
+    tf_msg_t msg = {.type = TF_MSG_VOL_REQUEST};
+    msg.vol_request = *req;
+    /* No job id: the labeller's answer is needed even for a job being cancelled. */
+    int rc = tf_client_call(tw->client, "labeller", NULL, NULL, &msg, grant, tw->labeller_timeout_ms, err);
+    if (rc != TF_OK)
+        return tf_err_prefix(err, "drive %s: cannot ask the labeller for a volume (is it running? up/actors): ",
+                             tw->drive_name);
+    if (grant->type != TF_MSG_VOL_GRANT) {
+        tf_msg_clear(grant);
+        return tf_err_set(err, TF_ERR_PROTO, "drive %s: the labeller answered with %s, not vol_grant",
+                          tw->drive_name, tf_msg_type_name(grant->type));
+    }
+    return TF_OK;
+}
+
+/* The volume state from the labeller's facts, for the label on the tape. */
+static void
+s_vol_from_grant(item_t *it, const tf_label_t *label, const tf_msg_vol_grant_t *g)
+{
+    volume_state_t *v = &it->vol;
+    memset(v, 0, sizeof *v);
+    v->label = *label;
+    v->created_ms = g->created_ms;
+    v->label_expires_ms = g->label_expires_ms;
+    v->retention_ms = g->retention_ms;
+    v->bytes_used = g->bytes_used;
+    v->write_errors = g->write_errors;
+    v->read_errors = g->read_errors;
+    v->in_error = g->in_error;
+    v->known = true;
+}
+
+static bool
+s_is(const tf_msg_vol_grant_t *g, const char *decision)
+{
+    return strcmp(g->decision, decision) == 0;
+}
+
 int
 volume_prepare(item_t *it, tf_drive_t *drive, const char *pool, const tf_label_info_t *info,
                uint64_t *file, uint64_t *object, bool *need_next, tf_err_t *err)
 {
     *need_next = false;
-    volume_state_t *v = &it->vol;
-    memset(v, 0, sizeof *v);
-    v->label = info->label;
-    if (tf_volume_parse_time(info->label.created, &v->created_ms) != TF_OK)
-        v->created_ms = 0;
-    if (tf_volume_parse_time(info->label.expires, &v->label_expires_ms) != TF_OK)
-        v->label_expires_ms = 0;
-    if (tf_volume_retention(it->tw->cfg, pool, &v->retention_ms, err) != TF_OK)
-        return item_refuse(it, err);
-    v->known = true;
-
-    /* The catalog's view when it has this very label (same generation); else the tape's. */
-    tf_msg_t reply;
-    memset(&reply, 0, sizeof reply);
-    const tf_msg_volume_row_t *row = NULL;
-    bool have_row = s_volume_row(it, v->label.label, &reply, &row);
-    bool full = false;
-    int64_t last_written = 0, catalog_expires = 0;
-    if (have_row) {
-        v->write_errors = row->write_errors;   /* the same cartridge, whatever its label says */
-        v->read_errors = row->read_errors;
-        v->in_error = row->state && strcmp(row->state, "error") == 0;
+    memset(&it->vol, 0, sizeof it->vol);
+    it->vol.label = info->label;
+    volume_seen_t seen;
+    memset(&seen, 0, sizeof seen);
+    seen.read = true;
+    seen.info = *info;
+    tf_err_t uerr = {0};
+    if (tf_volume_tape_usage(drive, &seen.tape_files, &seen.last_written_ms, &uerr) != TF_OK) {
+        tf_log_warn("drive %s: cannot tell how tape %s is used (%s): taking it as written just now",
+                    it->tw->drive_name, info->label.label, uerr.message);
+        seen.tape_files = 2;
+        seen.last_written_ms = tf_clock_wall_ms();
     }
-    if (v->in_error) {
-        /* Written to no more (not even recycled) until an operator clears it; the tape is not
-           touched, not even to close a tape file the failed write left open. */
-        tf_msg_clear(&reply);
-        if (it->tw->changer_url[0] || it->tw->mount_wait_ms > 0) {
-            *need_next = true;
-            return TF_OK;
-        }
-        tf_err_set(err, TF_ERR_INVALID, "tape %s in drive %s is marked error (%" PRIu64 " write error%s, %"
-                   PRIu64 " read error%s): mount an appendable or expired tape of pool %s; 'tapeflow tape "
-                   "clear %s' makes it appendable again once the cartridge is known to be good",
-                   v->label.label, it->tw->drive_name, v->write_errors, v->write_errors == 1 ? "" : "s",
-                   v->read_errors, v->read_errors == 1 ? "" : "s", pool, v->label.label);
-        return item_refuse(it, err);
-    }
-    int rc = tapedrive_goto_eod(drive, file, object, err);
-    if (rc != TF_OK) {
-        tf_msg_clear(&reply);
-        return tapedrive_error(it, drive, v->label.label, pool, err);
-    }
-    uint64_t archives = *file > 0 ? *file - 1 : 0;
-    if (have_row && row->created_ms == v->created_ms && row->pool && strcmp(row->pool, v->label.pool) == 0) {
-        full = row->state && strcmp(row->state, "appendable") != 0;
-        last_written = row->last_written_ms;
-        catalog_expires = row->expires_ms;
-        v->bytes_used = row->bytes_used;
-    }
-    else if (archives > 0) {
-        uint64_t files = 0;
-        rc = tf_volume_tape_usage(drive, &files, &last_written, err);
-        if (rc != TF_OK)
-            rc = tapedrive_error(it, drive, v->label.label, pool, err);
-    }
-    tf_msg_clear(&reply);
+    tf_msg_vol_request_t req = {.purpose = "write", .pool = (char *) pool,
+                                .job_id = it->work ? it->work->job_id : NULL};
+    tf_msg_t grant;
+    int rc = volume_ask(it, &req, &seen, &grant, err);
     if (rc != TF_OK)
         return rc;
-    int64_t expires = tf_volume_expiry(v->label_expires_ms, last_written, v->retention_ms);
-    if (catalog_expires > expires)
-        expires = catalog_expires;
-    int64_t now = tf_clock_wall_ms();
-    if (archives > 0 && expires > 0 && now >= expires)
-        return s_volume_recycle(it, drive, pool, expires, archives, file, object, err);
-    if (full && (it->tw->changer_url[0] || it->tw->mount_wait_ms > 0)) {
-        *need_next = true;     /* the changer loads the next volume of the set, or an operator */
-        return TF_OK;
-    }
-    if (full) {
-        tf_err_set(err, TF_ERR_INVALID, "tape %s in drive %s is full: mount an appendable or "
-                   "expired tape of pool %s", v->label.label, it->tw->drive_name, pool);
+    const tf_msg_vol_grant_t *g = &grant.vol_grant;
+    s_vol_from_grant(it, &info->label, g);
+    if (s_is(g, "refuse")) {
+        tf_err_set(err, TF_ERR_INVALID, "%s", g->message ? g->message : "the labeller refused the volume");
+        tf_msg_clear(&grant);
         return item_refuse(it, err);
     }
+    if (s_is(g, "next")) {
+        /* Full or marked error: the changer loads the next volume of the set, or an operator;
+           the tape is not touched, not even to close a tape file a failed write left open. */
+        *need_next = true;
+        tf_msg_clear(&grant);
+        return TF_OK;
+    }
+    if (s_is(g, "recycle")) {
+        int64_t expired = g->expires_ms;
+        uint64_t archives = g->archives;
+        tf_msg_clear(&grant);
+        return s_volume_recycle(it, drive, pool, expired, archives, file, object, err);
+    }
+    tf_msg_clear(&grant);
+    rc = tapedrive_goto_eod(drive, file, object, err);
+    if (rc != TF_OK)
+        return tapedrive_error(it, drive, it->vol.label.label, pool, err);
     return TF_OK;
 }
 
@@ -252,102 +309,72 @@ volume_set_id(const tf_label_t *label, char *out, size_t size)
     snprintf(out, size, "%.32s-%.31s", label->label, created);
 }
 
-/* The state of a freshly taken volume (labelled into the set, or the next one of the set). */
-static int
-s_taken(item_t *it, const char *pool, const tf_label_t *label, bool recycled, tf_err_t *err)
-{
-    volume_state_t *v = &it->vol;
-    memset(v, 0, sizeof *v);
-    v->label = *label;
-    if (tf_volume_parse_time(label->created, &v->created_ms) != TF_OK)
-        v->created_ms = tf_clock_wall_ms();
-    if (tf_volume_parse_time(label->expires, &v->label_expires_ms) != TF_OK)
-        v->label_expires_ms = 0;
-    if (tf_volume_retention(it->tw->cfg, pool, &v->retention_ms, err) != TF_OK)
-        return item_refuse(it, err);
-    v->recycled = recycled;
-    v->known = true;
-    return TF_OK;
-}
-
 int
-volume_take(item_t *it, tf_drive_t *drive, const char *pool, const tf_label_t *prev, const char *set_id,
-            const char *barcode, uint64_t *file, uint64_t *object, bool *taken, tf_err_t *err)
+volume_take_granted(item_t *it, tf_drive_t *drive, const char *pool, const tf_label_t *prev,
+                    const volume_seen_t *seen, const tf_msg_vol_grant_t *g, uint64_t *file, uint64_t *object,
+                    bool *taken, tf_err_t *err)
 {
     *taken = false;
-    tf_label_info_t info;
-    int rc = tf_label_read(drive, &info, err);
-    if (rc != TF_OK)
-        return tf_err_prefix(err, "drive %s: ", it->tw->drive_name);
-    bool blank = info.kind == TF_LABEL_BLANK;
-    bool ours = info.kind == TF_LABEL_TAPEFLOW && strcmp(info.label.pool, pool) == 0;
-    bool expired = false, in_error = false;
-    if (ours) {
-        tf_msg_t reply;
-        memset(&reply, 0, sizeof reply);
-        const tf_msg_volume_row_t *row = NULL;
-        int64_t created = 0;
-        if (tf_volume_parse_time(info.label.created, &created) != TF_OK)
-            created = -1;
-        if (s_volume_row(it, info.label.label, &reply, &row) && row->state) {
-            in_error = strcmp(row->state, "error") == 0;  /* the cartridge, whatever the generation */
-            expired = row->created_ms == created && strcmp(row->state, "expired") == 0;
-        }
-        tf_msg_clear(&reply);
-    }
-    if (in_error) {
-        item_event(it, false, "warn", "drive %s: tape %s is marked error (write errors): not taking it for set %s "
-                   "('tapeflow tape clear %s' once the cartridge is known to be good)", it->tw->drive_name,
-                   info.label.label, set_id, info.label.label);
-        return TF_OK;
-    }
-    if (ours && strcmp(info.label.set_id, set_id) == 0 && info.label.sequence == prev->sequence + 1) {
-        rc = s_taken(it, pool, &info.label, false, err);
-        if (rc == TF_OK)
-            rc = tapedrive_goto_eod(drive, file, object, err);
+    if (s_is(g, "append") && seen->read && seen->info.kind == TF_LABEL_TAPEFLOW) {
+        /* The next volume of this very set: the archive goes on after its data. */
+        s_vol_from_grant(it, &seen->info.label, g);
+        int rc = tapedrive_goto_eod(drive, file, object, err);
         if (rc != TF_OK)
             return rc;
         *taken = true;
         return TF_OK;
     }
-    /* A labelled tape of the pool without any archive loses nothing when it joins the set. */
-    bool empty = false;
-    if (ours && !expired && strcmp(info.label.label, prev->label) != 0) {
-        uint64_t eod_file = 0, eod_object = 0;
-        tf_err_t eerr = {0};
-        empty = tapedrive_goto_eod(drive, &eod_file, &eod_object, &eerr) == TF_OK && eod_file <= 1;
-    }
-    const char *name = blank ? (barcode ? barcode : "") : info.label.label;
-    if ((!blank && !expired && !empty) || !tf_label_name_valid(name, 32)) {
-        tf_log_info("drive %s: the tape %s%s is not blank, empty, expired or the next volume of set %s: "
-                    "not taking it", it->tw->drive_name, blank ? "with barcode " : "", blank && !barcode ? "(no barcode)" : name,
-                    set_id);
+    if (!s_is(g, "recycle") || !g->label || !g->pool) {
+        if (g->message)
+            item_event(it, false, s_is(g, "refuse") ? "warn" : "info", "%s", g->message);
         return TF_OK;
     }
     tf_label_t next;
-    rc = tf_label_init(&next, name, pool, prev->media_type, err);
+    int rc = tf_label_init(&next, g->label, g->pool, prev->media_type, err);
     if (rc != TF_OK)
         return rc;
-    next.sequence = (prev->sequence ? prev->sequence : 1) + 1;
-    snprintf(next.set_id, sizeof next.set_id, "%s", set_id);
-    snprintf(next.previous, sizeof next.previous, "%s", prev->label);
+    next.sequence = g->sequence;
+    snprintf(next.set_id, sizeof next.set_id, "%s", g->set_id ? g->set_id : "");
+    snprintf(next.previous, sizeof next.previous, "%s", g->previous ? g->previous : "");
     rc = tf_label_write(drive, &next, err);
     if (rc != TF_OK)
-        return tapedrive_error(it, drive, name, pool, err);
-    rc = s_taken(it, pool, &next, expired, err);
-    if (rc != TF_OK)
-        return rc;
+        return tapedrive_error(it, drive, next.label, pool, err);
+    s_vol_from_grant(it, &next, g);
+    if (tf_volume_parse_time(next.created, &it->vol.created_ms) != TF_OK)
+        it->vol.created_ms = tf_clock_wall_ms();
+    it->vol.label_expires_ms = 0;
+    it->vol.bytes_used = 0;
+    it->vol.recycled = g->archives > 0;
     tf_drive_pos_t pos;
     tf_err_t perr = {0};
     if (tf_drive_read_position(drive, &pos, &perr) != TF_OK)
         tf_drive_position(drive, &pos);
     *file = 1;
     *object = pos.object_known ? pos.object : TF_LABEL_BLOCKS + 1;
-    item_event(it, false, "info", "tape %s in drive %s is %s: labelled as volume %" PRIu64 " of set %s "
-               "(pool %s, after %s)", next.label, it->tw->drive_name, blank ? "blank" : expired ? "expired" : "empty",
-               next.sequence, set_id, pool, prev->label);
+    item_event(it, false, "info", "%s", g->message ? g->message : "labelled into the set");
     *taken = true;
     return TF_OK;
+}
+
+int
+volume_start_granted(item_t *it, tf_drive_t *drive, const char *pool, const volume_seen_t *seen,
+                     const tf_msg_vol_grant_t *g, uint64_t *file, uint64_t *object, bool *taken, tf_err_t *err)
+{
+    *taken = false;
+    if (!seen->read || seen->info.kind != TF_LABEL_TAPEFLOW)
+        return TF_OK;
+    s_vol_from_grant(it, &seen->info.label, g);
+    int rc = TF_OK;
+    if (s_is(g, "append")) {
+        rc = tapedrive_goto_eod(drive, file, object, err);
+        if (rc != TF_OK)
+            return tapedrive_error(it, drive, it->vol.label.label, pool, err);
+    } else if (s_is(g, "recycle"))
+        rc = s_volume_recycle(it, drive, pool, g->expires_ms, g->archives, file, object, err);
+    else
+        return TF_OK;
+    *taken = rc == TF_OK;
+    return rc;
 }
 
 void

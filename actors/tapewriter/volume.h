@@ -1,10 +1,10 @@
-/*  volume - the tape writer's volume policy (docs/operations.md, "Volumes, pools and
-    retention" and "Spanning"): whether an item appends to the volume in the drive, recycles it
-    or needs the next one; whether a tape can join a set; what the catalog learns about a volume.
-
-    Each call works on the item's volume state (it->vol) and asks or tells the catalog
-    (cat_query volumes, cat_volume); the catalog being unreachable is logged, never fatal here:
-    the tape's own label and contents decide then.
+/*  volume - the tape writer's side of the volume decisions (docs/operations.md, "Volumes,
+    pools and retention" and "Spanning"). The labeller decides (vol_request -> vol_grant,
+    docs/protocol.md "Volumes"): whether an item appends to the volume in the drive, recycles it
+    or needs the next one, whether a tape can join a set. The tape writer, the drive's owner,
+    reads what is on the tape for it (volume_look), asks (volume_ask) and carries the grant out
+    (writes a label, positions the tape); it tells the catalog how a volume stands after an
+    item (cat_volume). Each call works on the item's volume state (it->vol).
 */
 #ifndef VOLUME_H_INCLUDED
 #define VOLUME_H_INCLUDED
@@ -15,21 +15,47 @@
 
 #include "tapewriter_priv.h"
 
-/* After the label check (info: the label read, of pool): decides whether the item appends to
-   the volume (positioned at end of data: *file, *object), recycles it (expired: new label,
-   tape file 1), needs the next volume (*need_next: full or marked error, and a changer or
+/* What the tape writer read on the tape in its drive, for the labeller. */
+typedef struct {
+    bool read;                 /* info is valid (else: the tape could not be read, why says) */
+    tf_label_info_t info;
+    uint64_t tape_files;       /* tapeflow volumes: tape files, the label included */
+    int64_t last_written_ms;   /* and the last archive's time (0: none) */
+    char why[512];
+} volume_seen_t;
+
+/* Reads the label and, for a tapeflow volume, its use (read-only: nothing is written, not even
+   to close a tape file a stopped writer left open). Never fails: an unreadable tape is !read. */
+void volume_look(item_t *it, tf_drive_t *drive, volume_seen_t *seen);
+
+/* Asks the labeller (service labeller) for a volume: req's purpose and what is wanted come from
+   the caller; drive, operator_mounts and what is mounted (seen; NULL: not read) are filled
+   here. *grant is a vol_grant (caller clears). Fails when the labeller does not answer. */
+int volume_ask(item_t *it, tf_msg_vol_request_t *req, const volume_seen_t *seen, tf_msg_t *grant, tf_err_t *err);
+
+/* After the label check (info: the label read, of pool): the labeller decides whether the item
+   appends to the volume (positioned at end of data: *file, *object), recycles it (expired: new
+   label, tape file 1), needs the next volume (*need_next: full or marked error, and a changer or
    tapewriter/mount_wait can bring one), or is refused (full or marked error, nothing to bring
    another). Fills it->vol. */
 int volume_prepare(item_t *it, tf_drive_t *drive, const char *pool, const tf_label_info_t *info,
                    uint64_t *file, uint64_t *object, bool *need_next, tf_err_t *err);
 
-/* Whether the tape in the drive can continue set `set_id` after volume prev: blank (labelled
-   into the set with barcode as its name; NULL: no barcode, then it is not taken), the next
-   volume of this very set, or an empty or expired tape of the pool (labelled into the set).
-   *taken false: leave it and try another. Taken: it->vol is the new volume and *file, *object
-   where the next write starts. */
-int volume_take(item_t *it, tf_drive_t *drive, const char *pool, const tf_label_t *prev, const char *set_id,
-                const char *barcode, uint64_t *file, uint64_t *object, bool *taken, tf_err_t *err);
+/* Carries out the labeller's answer for a span on the tape in drive (seen: what was read on
+   it): append (the next volume of this very set: positioned at end of data) or recycle (a
+   blank, empty or expired tape labelled into the set as the grant says). *taken false for
+   anything else: leave the tape and try another. Taken: it->vol is the new volume and *file,
+   *object where the next write starts. */
+int volume_take_granted(item_t *it, tf_drive_t *drive, const char *pool, const tf_label_t *prev,
+                        const volume_seen_t *seen, const tf_msg_vol_grant_t *grant, uint64_t *file,
+                        uint64_t *object, bool *taken, tf_err_t *err);
+
+/* Carries out the labeller's answer for the start of an archive on a tape the labeller loaded
+   (seen: what was read on it): append (positioned at end of data) or recycle (expired: new
+   label, tape file 1). *taken false for anything else. */
+int volume_start_granted(item_t *it, tf_drive_t *drive, const char *pool, const volume_seen_t *seen,
+                         const tf_msg_vol_grant_t *grant, uint64_t *file, uint64_t *object, bool *taken,
+                         tf_err_t *err);
 
 /* Tells the catalog how the volume stands after this item (ready NULL: it failed, only the
    errors and a full tape are news). tape_file: the tape file the archive was written to (or

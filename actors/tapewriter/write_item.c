@@ -320,6 +320,24 @@ s_write_and_verify(item_t *it, const tf_msg_archive_ready_t *ready, s_written_t 
     tf_drive_t *drive = tapedrive_open(tw, err);
     int rc = drive ? TF_OK : err->code;
     tf_label_info_t info;
+    if (rc == TF_OK && tw->changer_url[0]) {
+        /* With a changer a tape that is none of the pool's (or an empty drive, which reads
+           blank on the simulator) is swapped by the labeller for a volume of the pool. */
+        tf_err_t cerr = {0};
+        if (tf_label_read(drive, &info, &cerr) == TF_OK && tf_label_check(&info, tw->drive_name, pool, &cerr) != TF_OK) {
+            item_event(it, false, "info", "%s: asking the labeller for a volume of pool %s", cerr.message, pool);
+            mount_want_t want = {.purpose = MOUNT_WRITE, .pool = pool, .archive_id = ready->archive_id,
+                                 .job_id = ready->job_id};
+            mount_at_t at;
+            rc = mount_next(it, &drive, &want, &at, err);
+            if (rc == TF_OK) {
+                snprintf(w->volume, sizeof w->volume, "%s", at.volume);
+                w->file = at.file;
+                w->object = at.object;
+                goto stream;
+            }
+        }
+    }
     if (rc == TF_OK)
         rc = s_check_label(it, drive, pool, &info, err);
     if (rc == TF_OK) {
@@ -334,6 +352,7 @@ s_write_and_verify(item_t *it, const tf_msg_archive_ready_t *ready, s_written_t 
             rc = s_next_of_set(it, &drive, ready, w, pool, err);
         }
     }
+stream:
     if (rc == TF_OK)
         rc = s_stream(it, &drive, fetcher, ready, w, pool, err);
     fetcher_destroy(&fetcher);

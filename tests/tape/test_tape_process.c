@@ -68,7 +68,7 @@ s_start(fixture_t *f, const char *drive_opts, int max_attempts, int depth)
         "tapewriter/mount_wait=0",  /* these tests check what a full tape does without spanning */
         "tapewriter/retry_backoff=200", "tapewriter/fetch_timeout=5000", "tapewriter/busy_wait=3000",
         "tapewriter/catalog_timeout=10000", NULL};
-    const char *programs[] = {"broker", "bus", "tapewriter", NULL};
+    const char *programs[] = {"broker", "bus", "labeller", "tapewriter", NULL};
     tf_teststack_opts_t opts = {.config = config, .programs = programs};
     f->stack = tf_teststack_new("tftw", &opts);
     assert_non_null(f->stack);

@@ -78,7 +78,7 @@ s_start(fixture_t *f, const char *drive_opts)
         "tapewriter/mount_wait=0",  /* full tapes are refused here, not spanned */
         "pools/default/retention=30", "pools/default/volumes=3",
         "pools/short/retention=2s", "pools/short/allow_zero_retention=1", NULL};
-    const char *programs[] = {"bus", "broker", "catalog", "tapewriter", NULL};
+    const char *programs[] = {"bus", "broker", "catalog", "labeller", "tapewriter", NULL};
     tf_teststack_opts_t opts = {.config = config, .programs = programs};
     f->stack = tf_teststack_new("tfvol", &opts);
     assert_non_null(f->stack);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "tf_units.h"
+#include "cli_labeller.h"
 #ifdef TF_HAVE_CMD_DRIVE
 #include "cli_volume.h"
 #include "cmd_drive.h"
@@ -154,12 +155,14 @@ static const cli_command_t s_commands[] = {
      "  job purge ID [--force]          delete what it left on the holding disk\n"},
 #endif
 #ifdef TF_HAVE_CMD_CHANGER
-    {"changer", cmd_changer, true, cli_changer_verbs, NULL,
-     "usage: tapeflow [--config FILE] changer list|load|unload CHANGER ...\n"
+    /* inventory talks to the labeller (cli_labeller.c); list, load and unload to the robot. */
+    {"changer", cmd_changer_labelled, true, NULL, cli_changer_verb_names,
+     "usage: tapeflow [--config FILE] changer list|load|unload|inventory CHANGER ...\n"
      "\n"
      "  changer list CHANGER                                 slots, drives, barcodes\n"
      "  changer load CHANGER (--slot N | --barcode B) [--drive D]\n"
      "  changer unload CHANGER [--drive D] [--slot N]        back to its slot by default\n"
+     "  changer inventory CHANGER                            the labeller reads the barcodes (no loads)\n"
      "CHANGER is a URL or a name from changers/<name>/url (see docs/changers.md).\n"},
 #endif
 #ifdef TF_HAVE_CMD_TAPE
@@ -168,9 +171,10 @@ static const cli_command_t s_commands[] = {
      "\n"
      "  tape label DRIVE --label NAME --pool POOL [--force]   label a blank tape\n"
      "       [--expires DATE]                                 not to be overwritten before DATE\n"
+     "  tape label --barcodes CHANGER --pool POOL            label every blank cartridge by barcode\n"
      "  tape info DRIVE                                      what is on the tape in DRIVE\n"
      "  tape dump DRIVE --file N                             one archive's data to stdout\n"
-     "  tape list [--pool POOL]                              volumes: pool, state, expiry, use\n"
+     "  tape list [--pool POOL]                              volumes: pool, state, expiry, use, where\n"
      "  tape erase DRIVE [--yes]                             erase an expired volume, keep its label\n"
      "  tape scan DRIVE                                      rebuild the catalog rows of a tape from it\n"
      "  tape clear LABEL                                     a volume in state error appendable again\n"},
@@ -197,7 +201,7 @@ cli_usage(FILE *out)
             "  jobs, job ID      list jobs, show one\n"
             "  job cancel|retry|purge ID   stop, re-run, or clean up after a job\n"
             "  tape ...          label, info, dump, list, erase\n"
-            "  changer ...       media changer: list, load, unload\n"
+            "  changer ...       media changer: list, load, unload, inventory\n"
             "\n"
             "options:\n"
             "  --config FILE     configuration file (ZPL); default $TAPEFLOW_CONFIG, else\n"

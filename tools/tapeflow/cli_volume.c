@@ -59,8 +59,9 @@ cli_volume_facts(tf_config_t *cfg, tf_client_t *client, tf_drive_t *drive,
         v->write_errors = row->write_errors;
         v->read_errors = row->read_errors;
         v->error = row->state && strcmp(row->state, "error") == 0;
-        if (row->created_ms == created && row->expires_ms > v->expires_ms)
-            v->expires_ms = row->expires_ms;
+        if (row->created_ms == created)
+            v->expires_ms = tf_volume_expiry_known(floor_ms, v->tape_files > 1 ? v->last_written_ms : 0,
+                                                   retention, row->expires_ms);
     }
     tf_msg_clear(&reply);
     return TF_OK;

@@ -44,11 +44,14 @@ s_usage(FILE *out)
             "usage: tapeflow changer list CHANGER [--json]\n"
             "       tapeflow changer load CHANGER (--slot N | --barcode B) [--drive D] [--json]\n"
             "       tapeflow changer unload CHANGER [--drive D] [--slot N] [--no-eject] [--json]\n"
+            "       tapeflow changer inventory CHANGER [--json] [--timeout SECONDS]\n"
             "CHANGER is a URL (sg:/dev/sgN, iscsi://host[:port]/iqn/lun, sim:PATH?type=8&...)\n"
             "or a changer name from the config (changers/NAME/url). Slots count from 1, drives\n"
             "from 0 (default drive 0). unload returns the cartridge to the slot it came from\n"
             "unless --slot is given, after ejecting it from the drive configured as\n"
-            "changers/NAME/driveD (skip with --no-eject).\n");
+            "changers/NAME/driveD (skip with --no-eject). inventory asks the labeller to read the\n"
+            "barcodes into its inventory (no tape is loaded) and shows what it knows of each\n"
+            "cartridge ('tapeflow changer inventory --help').\n");
 }
 
 static int

@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "cli_opt.h"
 #include "cli_jobview.h"
+#include "cli_labeller.h"
 #include "cli_volume.h"
 #include "tapefile.h"
 #include "tf_client.h"
@@ -48,6 +49,7 @@ s_usage(FILE *out)
 {
     fprintf(out,
             "usage: tapeflow tape label DRIVE --label NAME --pool POOL [--expires DATE] [--force] [--json]\n"
+            "       tapeflow tape label --barcodes CHANGER --pool POOL [--json] [--timeout SECONDS]\n"
             "       tapeflow tape info DRIVE [--json]\n"
             "       tapeflow tape dump DRIVE --file N > archive.tar.zst\n"
             "       tapeflow tape list [--pool POOL] [--json] [--timeout SECONDS]\n"
@@ -59,7 +61,8 @@ s_usage(FILE *out)
             "       tapeflow volume that has not expired. --expires DATE (2027-01-05) keeps the\n"
             "       volume from being overwritten before DATE, whatever its pool's retention.\n"
             "list   every volume the catalog knows: pool, state (appendable, full, expired, error),\n"
-            "       expiry, bytes used, last written, errors, tape files; then each pool.\n"
+            "       expiry, bytes used, last written, errors, tape files, where it is (the\n"
+            "       labeller's inventory: slot N, drive D, outside); then each pool.\n"
             "clear  makes a volume in state error (write errors: the tape writer does not write to\n"
             "       it) appendable again, once the cartridge is known to be good; its error counts\n"
             "       stay. Needs the stack running.\n"
@@ -735,7 +738,7 @@ s_list_print_error_json(const tf_err_t *err)
 
 static void
 s_list_print_json(cli_t *cli, const s_args_t *a, const tf_msg_cat_reply_t *r,
-                  const s_pool_list_t *pools)
+                  const s_pool_list_t *pools, const tf_msg_t *where)
 {
     char t1[40], t2[40];
     tf_json_t *j = tf_json_new();
@@ -763,6 +766,14 @@ s_list_print_json(cli_t *cli, const s_args_t *a, const tf_msg_cat_reply_t *r,
         tf_json_int(j, "tape_files", (int64_t) v->tape_files);
         tf_json_int(j, "archives", (int64_t) (v->tape_files > 1 ? v->tape_files - 1 : 0));
         tf_json_str(j, "drive", v->drive && *v->drive ? v->drive : NULL);
+        const tf_msg_cartridge_row_t *c = cli_labeller_find(where, v->label);
+        tf_json_str(j, "location", c ? c->location : NULL);
+        if (c && c->location && strcmp(c->location, "outside") != 0)
+            tf_json_int(j, "element", (int64_t) c->element);
+        else
+            tf_json_null(j, "element");
+        tf_json_str(j, "changer", c ? c->changer : NULL);
+        tf_json_str(j, "barcode", c ? c->barcode : NULL);
         tf_json_object_end(j);
     }
     tf_json_array_end(j);
@@ -795,23 +806,31 @@ s_list_print_json(cli_t *cli, const s_args_t *a, const tf_msg_cat_reply_t *r,
 
 /* The table rows of `tape list`; returns how many were shown. */
 static size_t
-s_list_print_volumes(const s_args_t *a, const tf_msg_cat_reply_t *r)
+s_list_print_volumes(const s_args_t *a, const tf_msg_cat_reply_t *r, const tf_msg_t *where)
 {
     char t1[40], t2[40], bytes[32];
     size_t shown = 0;
-    printf("%-12s %-10s %-10s  %-20s  %10s  %-20s  %-6s  %s\n", "LABEL", "POOL", "STATE",
-           "EXPIRES", "USED", "LAST WRITTEN", "ERRORS", "TAPE FILES");
+    printf("%-12s %-10s %-10s  %-20s  %10s  %-20s  %-6s  %-10s  %s\n", "LABEL", "POOL", "STATE",
+           "EXPIRES", "USED", "LAST WRITTEN", "ERRORS", "TAPE FILES", "WHERE");
     for (size_t i = 0; i < r->volumes_count; i++) {
         const tf_msg_volume_row_t *v = &r->volumes[i];
         if (!s_list_shows(a, v))
             continue;
         char errors[48];
         snprintf(errors, sizeof errors, "%" PRIu64 "/%" PRIu64, v->write_errors, v->read_errors);
-        printf("%-12s %-10s %-10s  %-20s  %10s  %-20s  %-6s  %" PRIu64 "\n", v->label,
+        /* Where it is, as the labeller's inventory has it. */
+        const tf_msg_cartridge_row_t *c = cli_labeller_find(where, v->label);
+        char place[200] = "-";
+        if (c && c->location && strcmp(c->location, "outside") == 0)
+            snprintf(place, sizeof place, "outside %s", c->changer ? c->changer : "");
+        else if (c)
+            snprintf(place, sizeof place, "%s %s %" PRIu64 "%s%s", c->changer ? c->changer : "",
+                     c->location ? c->location : "?", c->element, c->drive ? " " : "", c->drive ? c->drive : "");
+        printf("%-12s %-10s %-10s  %-20s  %10s  %-20s  %-6s  %-10" PRIu64 "  %s\n", v->label,
                v->pool ? v->pool : "?", v->state ? v->state : "?",
                v->expires_ms > 0 ? tf_volume_format_time(v->expires_ms, t1, sizeof t1) : "-",
                tf_units_bytes(v->bytes_used, bytes, sizeof bytes),
-               s_ms_text(v->last_written_ms, t2, sizeof t2), errors, v->tape_files);
+               s_ms_text(v->last_written_ms, t2, sizeof t2), errors, v->tape_files, place);
         shown++;
     }
     return shown;
@@ -855,9 +874,9 @@ s_list_print_pool(cli_t *cli, const s_pool_sum_t *p)
 
 static void
 s_list_print_text(cli_t *cli, const s_args_t *a, const tf_msg_cat_reply_t *r,
-                  const s_pool_list_t *pools)
+                  const s_pool_list_t *pools, const tf_msg_t *where)
 {
-    if (s_list_print_volumes(a, r) == 0)
+    if (s_list_print_volumes(a, r, where) == 0)
         printf("(no volumes in the catalog yet: label a tape with 'tapeflow tape label DRIVE "
                "--label NAME --pool POOL')\n");
     for (size_t i = 0; i < pools->count; i++)
@@ -883,11 +902,17 @@ s_list(cli_t *cli, const s_args_t *a)
         fprintf(stderr, "tapeflow tape list: out of memory\n");
         return CLI_EXIT_FAIL;
     }
+    /* Where each volume is: the labeller's inventory (nothing when no labeller runs). */
+    tf_msg_t where;
+    tf_err_t werr = {0};
+    if (cli_labeller_list(cli->cfg, 5000, &where, &werr) != TF_OK)
+        memset(&where, 0, sizeof where);
     if (a->json)
-        s_list_print_json(cli, a, &reply.cat_reply, &pools);
+        s_list_print_json(cli, a, &reply.cat_reply, &pools, &where);
     else
-        s_list_print_text(cli, a, &reply.cat_reply, &pools);
+        s_list_print_text(cli, a, &reply.cat_reply, &pools, &where);
     fflush(stdout);
+    tf_msg_clear(&where);
     s_pool_list_free(&pools);
     tf_msg_clear(&reply);
     return CLI_EXIT_OK;
@@ -990,6 +1015,10 @@ s_run(cli_t *cli, int argc, char **argv, int (*verb)(cli_t *cli, const s_args_t 
 static int
 s_cmd_label(cli_t *cli, int argc, char **argv)
 {
+    /* tape label --barcodes CHANGER: the labeller and the tape writers label the library. */
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--barcodes") == 0 || strncmp(argv[i], "--barcodes=", 11) == 0)
+            return cmd_tape_label_barcodes(cli, argc, argv);
     return s_run(cli, argc, argv, s_label);
 }
 
