@@ -86,6 +86,19 @@ s_prepare(inventory_t *self, const char *sql, tf_err_t *err)
     return stmt;
 }
 
+/* Checks a sqlite3_bind_* result: on failure the statement is finalized (*stmt_p NULL) and
+   err says so, so a row is never written with a value missing. */
+static int
+s_bound(inventory_t *self, int s, sqlite3_stmt **stmt_p, tf_err_t *err)
+{
+    if (s == SQLITE_OK)
+        return TF_OK;
+    s_db_error(self, err, "cannot bind a value");
+    sqlite3_finalize(*stmt_p);
+    *stmt_p = NULL;
+    return TF_ERR_DB;
+}
+
 /* Steps a statement that returns no rows, and finalizes it. */
 static int
 s_run(inventory_t *self, sqlite3_stmt *stmt, const char *what, tf_err_t *err)
@@ -117,10 +130,10 @@ inventory_update(inventory_t *self, const char *changer, const tf_changer_inv_t 
     sqlite3_stmt *stmt = s_prepare(self, "UPDATE cartridges SET location = 'outside', element = 0 "
                                          "WHERE changer = ?1", err);
     int rc = stmt ? TF_OK : TF_ERR_DB;
-    if (rc == TF_OK) {
-        sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC);
+    if (rc == TF_OK)
+        rc = s_bound(self, sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC), &stmt, err);
+    if (rc == TF_OK)
         rc = s_run(self, stmt, "cannot update cartridges", err);
-    }
     for (size_t i = 0; rc == TF_OK && i < inv->count; i++) {
         const tf_changer_elem_t *e = &inv->elem[i];
         if (!e->full || !e->barcode[0] || e->type == TF_CHANGER_TRANSPORT)
@@ -134,11 +147,14 @@ inventory_update(inventory_t *self, const char *changer, const tf_changer_inv_t 
             rc = TF_ERR_DB;
             break;
         }
-        sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 2, e->barcode, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 3, s_location(e->type), -1, SQLITE_STATIC);
-        sqlite3_bind_int(stmt, 4, e->number);
-        sqlite3_bind_int64(stmt, 5, now_ms);
+        if (s_bound(self, sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC), &stmt, err) != TF_OK
+            || s_bound(self, sqlite3_bind_text(stmt, 2, e->barcode, -1, SQLITE_STATIC), &stmt, err) != TF_OK
+            || s_bound(self, sqlite3_bind_text(stmt, 3, s_location(e->type), -1, SQLITE_STATIC), &stmt, err) != TF_OK
+            || s_bound(self, sqlite3_bind_int(stmt, 4, e->number), &stmt, err) != TF_OK
+            || s_bound(self, sqlite3_bind_int64(stmt, 5, now_ms), &stmt, err) != TF_OK) {
+            rc = TF_ERR_DB;
+            break;
+        }
         rc = s_run(self, stmt, "cannot record a cartridge", err);
     }
     if (rc == TF_OK)
@@ -158,10 +174,11 @@ inventory_move(inventory_t *self, const char *changer, const char *barcode, cons
                                    "location = excluded.location, element = excluded.element", err);
     if (!stmt)
         return TF_ERR_DB;
-    sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, barcode, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 3, location, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 4, element);
+    if (s_bound(self, sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC), &stmt, err) != TF_OK
+        || s_bound(self, sqlite3_bind_text(stmt, 2, barcode, -1, SQLITE_STATIC), &stmt, err) != TF_OK
+        || s_bound(self, sqlite3_bind_text(stmt, 3, location, -1, SQLITE_STATIC), &stmt, err) != TF_OK
+        || s_bound(self, sqlite3_bind_int(stmt, 4, element), &stmt, err) != TF_OK)
+        return TF_ERR_DB;
     return s_run(self, stmt, "cannot record a move", err);
 }
 
@@ -176,12 +193,13 @@ inventory_set_label(inventory_t *self, const char *changer, const char *barcode,
                                    "label_ms = excluded.label_ms", err);
     if (!stmt)
         return TF_ERR_DB;
-    sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, barcode, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 3, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 4, label ? label : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 5, pool ? pool : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 6, now_ms);
+    if (s_bound(self, sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC), &stmt, err) != TF_OK
+        || s_bound(self, sqlite3_bind_text(stmt, 2, barcode, -1, SQLITE_STATIC), &stmt, err) != TF_OK
+        || s_bound(self, sqlite3_bind_text(stmt, 3, kind, -1, SQLITE_STATIC), &stmt, err) != TF_OK
+        || s_bound(self, sqlite3_bind_text(stmt, 4, label ? label : "", -1, SQLITE_STATIC), &stmt, err) != TF_OK
+        || s_bound(self, sqlite3_bind_text(stmt, 5, pool ? pool : "", -1, SQLITE_STATIC), &stmt, err) != TF_OK
+        || s_bound(self, sqlite3_bind_int64(stmt, 6, now_ms), &stmt, err) != TF_OK)
+        return TF_ERR_DB;
     return s_run(self, stmt, "cannot record a label", err);
 }
 
@@ -218,8 +236,9 @@ inventory_get(inventory_t *self, const char *changer, const char *barcode, inven
                                    err);
     if (!stmt)
         return TF_ERR_DB;
-    sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, barcode, -1, SQLITE_STATIC);
+    if (s_bound(self, sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC), &stmt, err) != TF_OK
+        || s_bound(self, sqlite3_bind_text(stmt, 2, barcode, -1, SQLITE_STATIC), &stmt, err) != TF_OK)
+        return TF_ERR_DB;
     int s = sqlite3_step(stmt);
     if (s == SQLITE_ROW) {
         s_read_row(stmt, out);
@@ -243,10 +262,9 @@ inventory_list(inventory_t *self, const char *changer, inventory_cartridge_t **r
                                    "WHEN 'ie' THEN 2 ELSE 3 END, element, barcode", err);
     if (!stmt)
         return TF_ERR_DB;
-    if (changer)
-        sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(stmt, 1);
+    int bound = changer ? sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC) : sqlite3_bind_null(stmt, 1);
+    if (s_bound(self, bound, &stmt, err) != TF_OK)
+        return TF_ERR_DB;
     size_t cap = 0;
     int s;
     int rc = TF_OK;
