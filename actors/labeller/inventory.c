@@ -121,37 +121,82 @@ s_location(tf_changer_type_t type)
     }
 }
 
+bool
+inventory_key(const tf_changer_inv_t *inv, const tf_changer_elem_t *e, char *key, size_t size)
+{
+    key[0] = '\0';
+    if (!e || !e->full || e->type == TF_CHANGER_TRANSPORT)
+        return false;
+    if (e->barcode[0]) {
+        snprintf(key, size, "%s", e->barcode);
+        return true;
+    }
+    const tf_changer_elem_t *home = e->type == TF_CHANGER_SLOT ? e
+                                    : e->source_valid ? tf_changer_inv_by_address(inv, e->source) : NULL;
+    if (!home || home->type != TF_CHANGER_SLOT)
+        return false;
+    snprintf(key, size, "slot %d", home->number);
+    return true;
+}
+
+bool
+inventory_key_is_slot(const char *key)
+{
+    return key && strncmp(key, "slot ", 5) == 0;
+}
+
 int
 inventory_update(inventory_t *self, const char *changer, const tf_changer_inv_t *inv, int64_t now_ms,
                  tf_err_t *err)
 {
     if (s_exec(self, "BEGIN IMMEDIATE", err) != TF_OK)
         return TF_ERR_DB;
-    sqlite3_stmt *stmt = s_prepare(self, "UPDATE cartridges SET location = 'outside', element = 0 "
-                                         "WHERE changer = ?1", err);
+    /* The sweep before this one: a row it did not see was outside the library. */
+    int64_t last_sweep = 0;
+    sqlite3_stmt *stmt = s_prepare(self, "SELECT COALESCE(MAX(seen_ms), 0) FROM cartridges WHERE changer = ?1", err);
     int rc = stmt ? TF_OK : TF_ERR_DB;
+    if (rc == TF_OK)
+        rc = s_bound(self, sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC), &stmt, err);
+    if (rc == TF_OK) {
+        if (sqlite3_step(stmt) == SQLITE_ROW)
+            last_sweep = sqlite3_column_int64(stmt, 0);
+        else
+            rc = s_db_error(self, err, "cannot read the last sweep");
+        sqlite3_finalize(stmt);
+    }
+    stmt = rc == TF_OK ? s_prepare(self, "UPDATE cartridges SET location = 'outside', element = 0 "
+                                         "WHERE changer = ?1", err) : NULL;
+    if (rc == TF_OK && !stmt)
+        rc = TF_ERR_DB;
     if (rc == TF_OK)
         rc = s_bound(self, sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC), &stmt, err);
     if (rc == TF_OK)
         rc = s_run(self, stmt, "cannot update cartridges", err);
     for (size_t i = 0; rc == TF_OK && i < inv->count; i++) {
         const tf_changer_elem_t *e = &inv->elem[i];
-        if (!e->full || !e->barcode[0] || e->type == TF_CHANGER_TRANSPORT)
+        char key[TF_CHANGER_BARCODE_MAX + 1];
+        if (!inventory_key(inv, e, key, sizeof key))
             continue;
+        /* The row's location is 'outside' here unless the sweep saw it already. */
         stmt = s_prepare(self,
                          "INSERT INTO cartridges (changer, barcode, location, element, seen_ms) "
                          "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (changer, barcode) DO UPDATE SET "
-                         "location = excluded.location, element = excluded.element, seen_ms = excluded.seen_ms",
+                         "location = excluded.location, element = excluded.element, seen_ms = excluded.seen_ms, "
+                         "kind = CASE WHEN ?6 AND cartridges.seen_ms < ?7 THEN 'unknown' ELSE cartridges.kind END, "
+                         "label = CASE WHEN ?6 AND cartridges.seen_ms < ?7 THEN '' ELSE cartridges.label END, "
+                         "pool = CASE WHEN ?6 AND cartridges.seen_ms < ?7 THEN '' ELSE cartridges.pool END",
                          err);
         if (!stmt) {
             rc = TF_ERR_DB;
             break;
         }
         if (s_bound(self, sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC), &stmt, err) != TF_OK
-            || s_bound(self, sqlite3_bind_text(stmt, 2, e->barcode, -1, SQLITE_STATIC), &stmt, err) != TF_OK
+            || s_bound(self, sqlite3_bind_text(stmt, 2, key, -1, SQLITE_TRANSIENT), &stmt, err) != TF_OK
             || s_bound(self, sqlite3_bind_text(stmt, 3, s_location(e->type), -1, SQLITE_STATIC), &stmt, err) != TF_OK
             || s_bound(self, sqlite3_bind_int(stmt, 4, e->number), &stmt, err) != TF_OK
-            || s_bound(self, sqlite3_bind_int64(stmt, 5, now_ms), &stmt, err) != TF_OK) {
+            || s_bound(self, sqlite3_bind_int64(stmt, 5, now_ms), &stmt, err) != TF_OK
+            || s_bound(self, sqlite3_bind_int(stmt, 6, inventory_key_is_slot(key)), &stmt, err) != TF_OK
+            || s_bound(self, sqlite3_bind_int64(stmt, 7, last_sweep), &stmt, err) != TF_OK) {
             rc = TF_ERR_DB;
             break;
         }

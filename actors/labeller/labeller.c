@@ -474,12 +474,12 @@ s_none_fits(const tf_msg_vol_request_t *req, volume_purpose_t purpose, const cha
 static int
 s_next_with_changer(labeller_t *self, const tf_msg_vol_request_t *req, volume_purpose_t purpose,
                     const char *changer, const char *url, int element, const tf_changer_elem_t *in_drive,
-                    s_grant_t *g, tf_err_t *err)
+                    const char *key, s_grant_t *g, tf_err_t *err)
 {
     snprintf(g->changer, sizeof g->changer, "%s", changer);
     char unloaded[TF_CHANGER_BARCODE_MAX + 1] = "";
     if (in_drive && in_drive->full) {
-        snprintf(g->barcode, sizeof g->barcode, "%s", in_drive->barcode);
+        snprintf(g->barcode, sizeof g->barcode, "%s", key);
         if (!req->ejected) {
             /* Only the drive's owner ejects a tape (the drive must let go before the robot can
                take it); the writer asks again once it has. */
@@ -490,13 +490,13 @@ s_next_with_changer(labeller_t *self, const tf_msg_vol_request_t *req, volume_pu
         int rc = self->ops.changer_unload(self->ops.arg, url, element, 0, &slot, err);
         if (rc != TF_OK)
             return tf_err_prefix(err, "changer %s: putting %s from drive %d back: ", changer,
-                                 in_drive->barcode[0] ? in_drive->barcode : "the tape", element);
-        snprintf(unloaded, sizeof unloaded, "%s", in_drive->barcode);
-        if (in_drive->barcode[0] && inventory_move(self->inventory, changer, in_drive->barcode, "slot", slot, err)
+                                 key[0] ? key : "the tape", element);
+        snprintf(unloaded, sizeof unloaded, "%s", key);
+        if (key[0] && inventory_move(self->inventory, changer, key, "slot", slot, err)
             != TF_OK)
             return err->code;
         tf_log_info("changer %s: %s from drive %d (%s) back into slot %d", changer,
-                    in_drive->barcode[0] ? in_drive->barcode : "a tape", element, req->drive, slot);
+                    key[0] ? key : "a tape", element, req->drive, slot);
         g->barcode[0] = '\0';
     }
     inventory_cartridge_t *rows = NULL;
@@ -619,6 +619,8 @@ labeller_vol_request(labeller_t *self, const tf_msg_vol_request_t *req, uint8_t 
     bool not_read = (!req->mounted || strcmp(req->mounted, "unknown") == 0) && !req->found;
     tf_changer_inv_t *inv = NULL;
     const tf_changer_elem_t *in_drive = NULL;
+    /* The cartridge in the drive as the inventory knows it: barcode, or "slot N" without one. */
+    char key[TF_CHANGER_BARCODE_MAX + 1] = "";
     if (has_changer) {
         int rc = s_sweep(self, changer, url, &inv, err);
         if (rc != TF_OK)
@@ -631,12 +633,12 @@ labeller_vol_request(labeller_t *self, const tf_msg_vol_request_t *req, uint8_t 
         }
         if (!in_drive->full)
             f.mount = VOLUME_MOUNT_NONE;   /* whatever the writer saw, the robot says the drive is empty */
-        else if (in_drive->barcode[0]) {
-            f.barcode = in_drive->barcode;
+        else if (inventory_key(inv, in_drive, key, sizeof key)) {
+            f.barcode = in_drive->barcode[0] ? in_drive->barcode : NULL;
             /* What the writer read is what the cartridge holds (an unreadable one is skipped for
                a while instead of being loaded on every request). */
             if (f.mount != VOLUME_MOUNT_NONE && !not_read
-                && inventory_set_label(self->inventory, changer, in_drive->barcode,
+                && inventory_set_label(self->inventory, changer, key,
                                        f.mount == VOLUME_MOUNT_UNREADABLE ? "unreadable" : s_kind_of(&f),
                                        f.tape.kind == TF_LABEL_TAPEFLOW ? f.tape.label.label : NULL,
                                        f.tape.kind == TF_LABEL_TAPEFLOW ? f.tape.label.pool : NULL, f.now_ms, err)
@@ -644,12 +646,11 @@ labeller_vol_request(labeller_t *self, const tf_msg_vol_request_t *req, uint8_t 
                 tf_changer_inv_destroy(&inv);
                 return err->code;
             }
-            if (f.mount != VOLUME_MOUNT_NONE && !not_read && s_eq(rec->pending_barcode, in_drive->barcode))
+            if (f.mount != VOLUME_MOUNT_NONE && !not_read && s_eq(rec->pending_barcode, key))
                 rec->pending_barcode[0] = '\0';   /* read back: the inventory has it now */
         }
         snprintf(g.changer, sizeof g.changer, "%s", changer);
-        if (f.barcode)
-            snprintf(g.barcode, sizeof g.barcode, "%s", f.barcode);
+        snprintf(g.barcode, sizeof g.barcode, "%s", key);
     } else if (purpose == VOLUME_FOR_LABEL) {
         return tf_err_set(err, TF_ERR_INVALID, "drive %s is in no changer (changers/NAME/driveN): barcode "
                           "labelling needs a library", req->drive);
@@ -681,16 +682,16 @@ labeller_vol_request(labeller_t *self, const tf_msg_vol_request_t *req, uint8_t 
     snprintf(g.decision, sizeof g.decision, "%s", volume_verdict_name(g.d.verdict));
     snprintf(g.message, sizeof g.message, "%s", g.d.reason);
     int rc = TF_OK;
-    if (g.d.verdict == VOLUME_RECYCLE && has_changer && f.barcode) {
+    if (g.d.verdict == VOLUME_RECYCLE && has_changer && key[0]) {
         /* Not recorded yet: the write may fail. The writer's next request reads it back, or
            the barcode labelling command confirms it (lab_query op labelled). */
-        snprintf(rec->pending_barcode, sizeof rec->pending_barcode, "%s", f.barcode);
+        snprintf(rec->pending_barcode, sizeof rec->pending_barcode, "%s", key);
         snprintf(rec->pending_label, sizeof rec->pending_label, "%s", g.d.label);
         snprintf(rec->pending_pool, sizeof rec->pending_pool, "%s", g.d.pool);
     }
     if (rc == TF_OK && g.d.verdict == VOLUME_NEXT) {
         if (has_changer)
-            rc = s_next_with_changer(self, req, purpose, changer, url, element, in_drive, &g, err);
+            rc = s_next_with_changer(self, req, purpose, changer, url, element, in_drive, key, &g, err);
         else
             g.wait = req->operator_mounts;   /* an operator mounts one (alert.mount) */
     }

@@ -28,6 +28,7 @@ typedef struct {
     int drive_source[DRIVES];
     int inventories, loads, unloads;
     int64_t now;                   /* 0: NOW */
+    bool no_barcodes;              /* a library without a barcode reader (the names stay internal) */
     /* the catalog */
     tf_msg_volume_row_t rows[8];
     size_t nrows;
@@ -74,14 +75,14 @@ s_inventory(void *arg, const char *url, tf_changer_inv_t **inv, tf_err_t *err)
     f->inventories++;
     tf_changer_inv_t *i = calloc(1, sizeof *i);
     i->elem = calloc(SLOTS + DRIVES, sizeof *i->elem);
-    i->barcodes = true;
+    i->barcodes = !f->no_barcodes;
     for (int s = 1; s <= SLOTS; s++) {
         tf_changer_elem_t *e = &i->elem[i->count++];
         e->type = TF_CHANGER_SLOT;
         e->number = s;
         e->address = (uint16_t) (1000 + s);
         e->full = f->slot[s][0] != '\0';
-        snprintf(e->barcode, sizeof e->barcode, "%s", f->slot[s]);
+        snprintf(e->barcode, sizeof e->barcode, "%s", f->no_barcodes ? "" : f->slot[s]);
     }
     for (int d = 0; d < DRIVES; d++) {
         tf_changer_elem_t *e = &i->elem[i->count++];
@@ -89,7 +90,9 @@ s_inventory(void *arg, const char *url, tf_changer_inv_t **inv, tf_err_t *err)
         e->number = d;
         e->address = (uint16_t) (100 + d);
         e->full = f->drive[d][0] != '\0';
-        snprintf(e->barcode, sizeof e->barcode, "%s", f->drive[d]);
+        e->source_valid = e->full;
+        e->source = (uint16_t) (1000 + f->drive_source[d]);
+        snprintf(e->barcode, sizeof e->barcode, "%s", f->no_barcodes ? "" : f->drive[d]);
     }
     *inv = i;
     return TF_OK;
@@ -695,6 +698,86 @@ test_unreadable_skipped_for_a_while(void **state)
     tf_msg_clear(&g);
 }
 
+/* Review item 2: a library without a barcode reader. Its cartridges are known by their home
+   slot ("slot N"); one never read is trial-loaded, its writer reads it and asks again, and the
+   round ends because `tried` carries slot keys too (the grant's barcode is the key). */
+static void
+test_library_without_barcodes(void **state)
+{
+    fx_t *fx = *state;
+    fx->fake.no_barcodes = true;
+    tf_msg_t g, r;
+    s_query(fx, "inventory", &r);
+    assert_false(r.lab_reply.barcodes);
+    assert_int_equal(r.lab_reply.cartridges_count, SLOTS);
+    assert_non_null(s_cartridge(&r, "slot 1"));
+    assert_string_equal(s_cartridge(&r, "slot 6")->kind, "unknown");
+    tf_msg_clear(&r);
+    /* A backup starts with an empty drive: slot 1 is loaded for its writer to read. */
+    tf_msg_vol_request_t req = {.drive = "d0", .purpose = "write", .pool = "p", .mounted = "none",
+                                .ejected = true};
+    s_request(fx, &req, &g);
+    assert_true(g.vol_grant.loaded);
+    assert_string_equal(g.vol_grant.barcode, "slot 1");
+    assert_int_equal(g.vol_grant.slot, 1);
+    assert_string_equal(fx->fake.drive[0], "TF0001L6");
+    tf_msg_clear(&g);
+    /* Another program's tape: eject it; the inventory knows slot 1 now. */
+    tf_msg_vol_request_t seen = {.drive = "d0", .purpose = "write", .pool = "p", .mounted = "foreign",
+                                 .found = "a tar archive"};
+    s_request(fx, &seen, &g);
+    assert_true(g.vol_grant.eject);
+    assert_string_equal(g.vol_grant.barcode, "slot 1");
+    tf_msg_clear(&g);
+    s_query(fx, "list", &r);
+    assert_string_equal(s_cartridge(&r, "slot 1")->kind, "foreign");
+    assert_string_equal(s_cartridge(&r, "slot 1")->location, "drive");
+    tf_msg_clear(&r);
+    /* Ejected: back to slot 1, slot 2 loaded (slot 1 in tried). */
+    tf_msg_path_row_t tried[SLOTS];
+    char names[SLOTS][16];
+    size_t ntried = 0;
+    snprintf(names[ntried], sizeof names[ntried], "slot 1");
+    tried[ntried].path = names[ntried];
+    ntried++;
+    tf_msg_vol_request_t again = {.drive = "d0", .purpose = "write", .pool = "p", .mounted = "foreign",
+                                  .found = "a tar archive", .ejected = true, .tried = tried, .tried_count = ntried};
+    s_request(fx, &again, &g);
+    assert_true(g.vol_grant.loaded);
+    assert_string_equal(g.vol_grant.barcode, "slot 2");
+    assert_string_equal(fx->fake.slot[1], "TF0001L6");
+    tf_msg_clear(&g);
+    /* Every one foreign: the round ends with no volume after each slot was tried once. */
+    int loads = fx->fake.loads;
+    for (int round = 0; round < 2 * SLOTS; round++) {
+        snprintf(names[ntried], sizeof names[ntried], "slot %zu", ntried + 1);
+        tried[ntried].path = names[ntried];
+        ntried++;
+        again.tried_count = ntried;
+        s_request(fx, &again, &g);
+        bool loaded = g.vol_grant.loaded;
+        tf_msg_clear(&g);
+        if (!loaded)
+            break;
+    }
+    assert_int_equal(fx->fake.loads - loads, SLOTS - 2);
+    s_request(fx, &again, &g);
+    assert_false(g.vol_grant.loaded);
+    assert_non_null(strstr(g.vol_grant.message, "has no appendable or expired tape of pool p"));
+    tf_msg_clear(&g);
+    /* Each slot's cartridge went back home: nothing lost, every one known now. */
+    s_query(fx, "list", &r);
+    for (int s = 1; s <= SLOTS; s++) {
+        char name[16], cartridge[16];
+        snprintf(name, sizeof name, "slot %d", s);
+        snprintf(cartridge, sizeof cartridge, "TF%04dL6", s);
+        assert_string_equal(fx->fake.slot[s], cartridge);
+        assert_string_equal(s_cartridge(&r, name)->kind, "foreign");
+        assert_string_equal(s_cartridge(&r, name)->location, "slot");
+    }
+    tf_msg_clear(&r);
+}
+
 int
 main(void)
 {
@@ -712,6 +795,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_lease_keeps_a_drive_for_its_writer, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_lease_ends_at_the_drives_next_request, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_unreadable_skipped_for_a_while, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_library_without_barcodes, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

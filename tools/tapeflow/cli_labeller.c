@@ -198,7 +198,8 @@ cmd_changer_inventory(cli_t *cli, int argc, char **argv)
         }
     } else {
         printf("changer %s (%s): %s%s\n", changer, r->changer ? r->changer : "?", r->message ? r->message : "",
-               r->barcodes ? "" : " (the changer reports no barcodes: nothing can be recorded)");
+               r->barcodes ? "" : " (the changer reports no barcodes: cartridges are known by their home slot, "
+               "'slot N', as long as they stay in it)");
         printf("%-16s %-16s %-9s %-16s %s\n", "WHERE", "BARCODE", "KIND", "LABEL", "POOL");
         for (size_t i = 0; i < r->cartridges_count; i++) {
             const tf_msg_cartridge_row_t *c = &r->cartridges[i];
@@ -394,6 +395,13 @@ s_barcodes_wanted(const tf_msg_cartridge_row_t *c, s_outcome_t *o)
     if (strcmp(kind, "foreign") == 0) {
         snprintf(o->message, sizeof o->message, "cartridge %s is not blank (a tape writer read another "
                  "program's data on it): not labelled", c->barcode);
+        return false;
+    }
+    if (strncmp(c->barcode, "slot ", 5) == 0) {
+        /* No barcode: the inventory knows it by its home slot (docs/protocol.md, cartridge row). */
+        snprintf(o->message, sizeof o->message, "the cartridge in %s has no barcode: not labelled (load it and "
+                 "label it by hand: 'tapeflow changer load CHANGER --slot N', 'tapeflow tape label DRIVE --label NAME')",
+                 c->barcode);
         return false;
     }
     if (strcmp(c->location, "slot") != 0) {
