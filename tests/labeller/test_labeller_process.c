@@ -330,6 +330,10 @@ test_two_writers_one_library(void **state)
     if (s_foreign_or_refused_moves(stack, again, pid, why, sizeof why) != 0)
         fail_msg("a move not by the labeller, or refused by the robot: %s", why);
     assert_true(s_moves(stack, NULL, 0) >= again);   /* the labeller loaded a volume */
+    /* An emptied sim drive answers MEDIUM NOT PRESENT (as a real one does), not a blank tape:
+       the restores and this backup went the empty-drive way, asking the labeller. */
+    assert_true(tf_teststack_log_count(stack, "is empty: asking the labeller for a volume of pool default", NULL, 0)
+                > 0);
     tf_teststack_destroy(&stack);
 }
 
