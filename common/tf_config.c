@@ -1097,27 +1097,6 @@ tf_config_get(tf_config_t *self, const char *path)
     return zhashx_lookup(self->expanded, path);
 }
 
-const char *
-tf_config_get_or(tf_config_t *self, const char *path, const char *fallback)
-{
-    const char *value = tf_config_get(self, path);
-    return value ? value : fallback;
-}
-
-int64_t
-tf_config_get_int(tf_config_t *self, const char *path, int64_t fallback)
-{
-    const char *value = tf_config_get(self, path);
-    if (!value || !*value)
-        return fallback;
-    char *end = NULL;
-    errno = 0;
-    long long n = strtoll(value, &end, 10);
-    if (errno != 0 || end == value || *end != '\0')
-        return fallback;
-    return (int64_t) n;
-}
-
 /* The number a key stands for; its default when the value does not parse (only possible
    through an unchecked tf_config_set), 0 for a key the table does not have. */
 static int64_t

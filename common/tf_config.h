@@ -86,10 +86,6 @@ bool tf_config_bool(tf_config_t *self, const char *path);
 /* Expanded string, "" when unset. */
 const char *tf_config_str(tf_config_t *self, const char *path);
 
-/* Older getters, kept for code not yet moved to the typed ones: prefer those. */
-const char *tf_config_get_or(tf_config_t *self, const char *path, const char *fallback);
-int64_t tf_config_get_int(tf_config_t *self, const char *path, int64_t fallback);
-
 /* Overrides a value in memory (tests), unchecked. */
 int tf_config_set(tf_config_t *self, const char *path, const char *value);
 /* Overrides a value after checking key and value against the table (command-line --set). */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tf_cdb.h"
 #include "tf_clock.h"
@@ -35,6 +36,15 @@ tf_sim_new(const char *spec, tf_err_t *err)
     if (!self->img) {
         tf_sim_destroy(&self);
         return NULL;
+    }
+    /* A drive a sim changer emptied: no cartridge, and none can be loaded but by the robot. */
+    char target[64];
+    ssize_t n = readlink(self->path, target, sizeof target - 1);
+    if (n > 0) {
+        target[n] = '\0';
+        size_t len = strlen(target), suffix = strlen(TF_SIM_EMPTY_SUFFIX);
+        if (len > suffix && strcmp(target + len - suffix, TF_SIM_EMPTY_SUFFIX) == 0)
+            self->opts.no_medium = true;
     }
     self->loaded = !self->opts.no_medium;
     self->open_ms = tf_clock_mono_ms();

@@ -10,6 +10,11 @@
 #include "tf_sim_opts.h"
 #include "tf_transport.h"
 
+/* A sim changer empties a drive by pointing its image (DIR/driveN.img) at DIR/driveN.empty:
+   a drive opened through such a link has no cartridge (MEDIUM NOT PRESENT, and a LOAD finds
+   none), like a real drive the robot took the tape from. */
+#define TF_SIM_EMPTY_SUFFIX ".empty"
+
 typedef struct _tf_sim_t tf_sim_t;
 
 /* spec is "PATH[?options]", the part of a sim: URL after the scheme. */

@@ -12,6 +12,7 @@
 
 #include "tf_cdb.h"
 #include "tf_changer_smc.h"
+#include "tf_sim.h"
 #include "tf_sim_changer_priv.h"
 #include "tf_sim_image.h"
 
@@ -244,8 +245,14 @@ s_link(tf_simchg_t *self, const tf_changer_elem_t *drive, const char *barcode, t
     tf_simchg_drive_path(self, tf_simchg_drive_number(self, drive), link, sizeof link);
     if (unlink(link) != 0 && errno != ENOENT)
         return tf_err_errno(err, TF_ERR_IO, errno, "sim changer: cannot remove %s", link);
-    if (!barcode)
+    if (!barcode) {
+        /* An emptied drive answers MEDIUM NOT PRESENT, as a real one does (tf_sim.h). */
+        char empty[64];
+        snprintf(empty, sizeof empty, "drive%d%s", tf_simchg_drive_number(self, drive), TF_SIM_EMPTY_SUFFIX);
+        if (symlink(empty, link) != 0)
+            return tf_err_errno(err, TF_ERR_IO, errno, "sim changer: cannot mark %s empty", link);
         return TF_OK;
+    }
     char cart[4200];
     tf_simchg_cart_path(self, barcode, cart, sizeof cart);
     struct stat st;

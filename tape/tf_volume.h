@@ -1,7 +1,7 @@
 /*  tf_volume - pools, retention and the state of a volume (docs/operations.md, "Volumes,
     pools and retention").
 
-    A pool has a retention period (pools/<pool>/retention, default 30 days) and a volume
+    A pool has a retention period (pools/<pool>/retention; default in the key table) and a volume
     count (pools/<pool>/volumes, the number of volumes it is meant to rotate through; 0 = not
     set). A volume is
         appendable  it has room and has not expired: the tape writer appends to it;

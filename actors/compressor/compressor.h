@@ -4,9 +4,10 @@
 
     compressor_stage does the archive part without the broker (testable in-process);
     compressor_routes is the actor's route table around it (its file_group handler).
-    Settings: compressor/compression (default when the group names none), compressor/level,
-    compressor/threads, compressor/chunk, compressor/stager_timeout (ms the stager may be
-    silent, default 60000), stager/endpoint, broker/endpoint, broker/max_message.
+    Settings: compressor/compression (used when the group names none), compressor/level,
+    compressor/threads, compressor/chunk, compressor/stager_timeout (how long the stager may be
+    silent), stager/endpoint, broker/endpoint, broker/max_message; their defaults are in the
+    key table (common/tf_config.c).
 */
 #ifndef COMPRESSOR_H_INCLUDED
 #define COMPRESSOR_H_INCLUDED

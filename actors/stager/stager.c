@@ -1246,7 +1246,9 @@ stager_new(tf_config_t *cfg, tf_err_t *err)
     }
     const char *endpoint = tf_config_str(cfg, "stager/endpoint");
     self->endpoint = strdup(endpoint);
-    self->advertise = strdup(tf_config_get_or(cfg, "stager/advertise", endpoint));
+    /* stager/advertise has no default of its own: unset, tape writers fetch from the endpoint. */
+    const char *advertise = tf_config_str(cfg, "stager/advertise");
+    self->advertise = strdup(*advertise ? advertise : endpoint);
     int64_t capacity = tf_config_size(cfg, "stager/capacity");
     int64_t window = tf_config_size(cfg, "stager/window");
     self->capacity = capacity > 0 ? (uint64_t) capacity : 0;

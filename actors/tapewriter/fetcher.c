@@ -136,9 +136,21 @@ fetcher_destroy(fetcher_t **self_p)
 static int
 s_receive(fetcher_t *self, int timeout_ms, tf_err_t *err)
 {
-    zsock_set_rcvtimeo(self->sock, timeout_ms);
+    /* Waited for in slices: a stopped tape writer (SIGTERM) must not sit out fetch_timeout
+       for a stager that stops too (up/stop_timeout is shorter). */
+    int64_t deadline = tf_clock_mono_ms() + timeout_ms;
     tf_msg_t msg;
-    int rc = tf_wire_recv(self->sock, NULL, &msg, err);
+    int rc;
+    for (;;) {
+        if (zsys_interrupted)
+            return tf_err_set(err, TF_ERR_INTERRUPTED, "stopped while fetching archive %s", self->archive_id);
+        int64_t left = deadline - tf_clock_mono_ms();
+        int slice = left > 250 ? 250 : left > 0 ? (int) left : 0;
+        zsock_set_rcvtimeo(self->sock, slice);
+        rc = tf_wire_recv(self->sock, NULL, &msg, err);
+        if (rc != TF_ERR_TIMEOUT || slice >= left)
+            break;
+    }
     if (rc == TF_ERR_TIMEOUT)
         return rc;
     if (rc != TF_OK)

@@ -91,16 +91,30 @@ label_item_handle(item_t *it, const tf_msg_tape_label_t *req, tf_err_t *err)
 {
     tapewriter_t *tw = it->tw;
     if (!tw->changer_url[0] || strcmp(tw->changer_name, req->changer) != 0) {
-        tf_err_set(err, TF_ERR_INVALID, "drive %s is not in changer %s (changers/%s/driveN): it cannot label "
-                   "cartridge %s; a tape writer of a drive in that library has to", tw->drive_name, req->changer,
-                   req->changer, req->barcode);
-        return item_refuse(it, err);
+        /* Handed back (retryable, no pause): the broker gives it to the next idle tape writer,
+           one of that library's if any runs; with none, broker/max_attempts ends it with this
+           message naming the changer. */
+        tf_err_set(err, TF_ERR_DEVICE, "drive %s is not in changer %s (changers/%s/driveN): it cannot label "
+                   "cartridge %s; a tape writer of a drive in that library has to (is one running?)",
+                   tw->drive_name, req->changer, req->changer, req->barcode);
+        tf_log_info("%s: handing the item back", err->message);
+        return TF_ERR_DEVICE;
     }
     tf_drive_t *drive = NULL;
     volume_seen_t seen;
     bool seen_valid = false, ejected = false;
     int rc = TF_OK;
     for (int round = 0; round < S_MAX_ROUNDS; round++) {
+        /* Each round may be a robot move and a wait for the tape: stop and cancel end it. */
+        if (item_interrupted(it)) {
+            tf_drive_destroy(&drive);
+            return tf_err_set(err, TF_ERR_INTERRUPTED, "stopped while labelling cartridge %s", req->barcode);
+        }
+        if (item_cancelled(it)) {
+            it->cancelled = true;
+            rc = tf_err_set(err, TF_ERR_DEVICE, "labelling cartridge %s was cancelled", req->barcode);
+            break;
+        }
         tf_msg_vol_request_t ask = {.purpose = "label", .pool = req->pool, .barcode = req->barcode,
                                     .ejected = ejected};
         tf_msg_t grant;
@@ -129,17 +143,13 @@ label_item_handle(item_t *it, const tf_msg_tape_label_t *req, tf_err_t *err)
         }
         if (g->eject) {
             if (!drive)
-                drive = tapedrive_open(tw, err);
-            tf_err_t uerr = {0};
-            if (drive && tf_drive_unload(drive, &uerr) != TF_OK && tf_drive_last_cond(drive) != TF_DRIVE_COND_NO_MEDIUM)
-                tf_log_warn("drive %s: could not eject the tape (%s): trying the robot anyway", tw->drive_name,
-                            uerr.message);
-            tf_drive_destroy(&drive);
+                drive = tapedrive_open(it, NULL, err);
+            tapedrive_eject(it, &drive, "the tape", true);
             ejected = true;
             seen_valid = false;
         } else if (g->loaded) {
             tf_drive_destroy(&drive);
-            drive = tapedrive_open(tw, err);
+            drive = tapedrive_open(it, NULL, err);
             if (!drive) {
                 rc = err->code;
                 tf_msg_clear(&grant);

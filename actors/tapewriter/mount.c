@@ -19,26 +19,38 @@ mount_possible(const tapewriter_t *tw)
     return tw->changer_url[0] || tw->mount_wait_ms > 0;
 }
 
-/* Ejects the tape in *drive_p and closes the handle; a drive that has no tape any more is no
-   trouble, any other failure only a warning: the robot (or the operator) takes over. */
+/* Ejects the tape in *drive_p and closes the handle (tapedrive_eject). */
 static void
 s_eject(item_t *it, tf_drive_t **drive_p, const mount_want_t *want, bool robot)
 {
-    tf_err_t uerr = {0};
-    if (*drive_p && tf_drive_unload(*drive_p, &uerr) != TF_OK
-        && tf_drive_last_cond(*drive_p) != TF_DRIVE_COND_NO_MEDIUM) {
-        char what[64];
-        if (want->purpose == MOUNT_SPAN)
-            snprintf(what, sizeof what, "tape %s", want->previous.label);
-        else
-            snprintf(what, sizeof what, "the tape");
-        if (robot)
-            tf_log_warn("drive %s: could not eject %s (%s): trying the robot anyway", it->tw->drive_name,
-                        what, uerr.message);
-        else
-            tf_log_warn("drive %s: could not eject %s: %s", it->tw->drive_name, what, uerr.message);
+    char what[64];
+    if (want->purpose == MOUNT_SPAN)
+        snprintf(what, sizeof what, "tape %s", want->previous.label);
+    else
+        snprintf(what, sizeof what, "the tape");
+    tapedrive_eject(it, drive_p, what, robot);
+}
+
+/* Whether the item has to stop looking for a volume: the actor is stopped, or the broker
+   cancelled the item (checked once per round: each round may be a robot move). */
+static int
+s_stop_check(item_t *it, const mount_want_t *want, tf_err_t *err)
+{
+    tapewriter_t *tw = it->tw;
+    if (item_interrupted(it))
+        return want->purpose == MOUNT_RESTORE
+                   ? tf_err_set(err, TF_ERR_INTERRUPTED, "restore stopped while waiting for volume %s", want->volume)
+                   : tf_err_set(err, TF_ERR_INTERRUPTED, "stopped while waiting for a tape in drive %s",
+                                tw->drive_name);
+    if (item_cancelled(it)) {
+        it->cancelled = true;
+        tf_err_set(err, TF_ERR_DEVICE, "job %s was cancelled: drive %s stops waiting for a tape%s%s",
+                   want->job_id ? want->job_id : "?", tw->drive_name, want->archive_id ? " for archive " : "",
+                   want->archive_id ? want->archive_id : "");
+        item_event(it, true, "warn", "%s", err->message);
+        return TF_ERR_DEVICE;
     }
-    tf_drive_destroy(drive_p);
+    return TF_OK;
 }
 
 /* --- by changer: the labeller moves the robot ------------------------------------------- */
@@ -67,6 +79,11 @@ s_by_labeller(item_t *it, tf_drive_t **drive_p, const mount_want_t *want, mount_
     int rc = TF_OK;
     bool done = false;
     for (int round = 0; rc == TF_OK && !done && round < 2 * S_MAX_TRIED + 4; round++) {
+        rc = s_stop_check(it, want, err);
+        if (rc != TF_OK) {
+            alerted = rc == TF_ERR_DEVICE;   /* the cancel was said */
+            break;
+        }
         tf_msg_vol_request_t req = {
             .purpose = span ? "span" : write ? "write" : "restore", .pool = (char *) want->pool,
             .job_id = (char *) want->job_id,
@@ -112,7 +129,7 @@ s_by_labeller(item_t *it, tf_drive_t **drive_p, const mount_want_t *want, mount_
                 item_event(it, false, "info", "restore of job %s: loading volume %s from slot %" PRIu64
                            " into drive %s", want->job_id, want->volume, g->slot, tw->drive_name);
             tf_drive_destroy(&drive);
-            drive = tapedrive_open(tw, err);
+            drive = tapedrive_open(it, NULL, err);
             if (!drive)
                 rc = err->code;
             else {
@@ -154,13 +171,27 @@ s_open_quick(const char *url)
     return drive;
 }
 
+/* What the operator wait loop remembers between polls, so a tape left in the drive is not
+   read to its end of data, asked about and reported on every poll (about once a second for
+   up to tapewriter/mount_wait). */
+typedef struct {
+    bool said_blank;
+    char rejected[160];        /* the tape the labeller last turned down: kind, label, generation */
+    int64_t rejected_ms;       /* when (it is asked about again after S_REASK_MS) */
+    char said[512];            /* the last refusal said as an event */
+} s_wait_t;
+
+/* How long a tape the labeller turned down is left alone (it may expire, or be cleared, while
+   it sits in the drive). */
+#define S_REASK_MS 60000
+
 /* Whether the tape just mounted (in *drive_p, closed here) can continue the set: the labeller
    decides from what is read on it. The drive is closed while the labeller is asked, so an
    operator labelling the tape meanwhile ('tapeflow tape label') does not find it busy; it is
    opened again to carry the answer out, on the same tape (*taken; *drive_p then the drive). */
 static int
 s_try_span(item_t *it, const char *url, tf_drive_t **drive_p, const mount_want_t *want, mount_at_t *at,
-           bool *said_blank, bool *taken, tf_err_t *err)
+           s_wait_t *wait, bool *taken, tf_err_t *err)
 {
     tapewriter_t *tw = it->tw;
     *taken = false;
@@ -171,11 +202,19 @@ s_try_span(item_t *it, const char *url, tf_drive_t **drive_p, const mount_want_t
         tf_drive_destroy(drive_p);
         return TF_OK;  /* unreadable, or still (or again) the full tape */
     }
-    if (info.kind == TF_LABEL_BLANK && !*said_blank) {
+    char key[sizeof wait->rejected];
+    snprintf(key, sizeof key, "%s %s %s", tf_label_kind_name(info.kind),
+             info.kind == TF_LABEL_TAPEFLOW ? info.label.label : "",
+             info.kind == TF_LABEL_TAPEFLOW ? info.label.created : "");
+    if (strcmp(key, wait->rejected) == 0 && tf_clock_mono_ms() - wait->rejected_ms < S_REASK_MS) {
+        tf_drive_destroy(drive_p);
+        return TF_OK;  /* turned down a moment ago and still in the drive */
+    }
+    if (info.kind == TF_LABEL_BLANK && !wait->said_blank) {
         item_event(it, true, "warn", "tape in drive %s is blank: label it for pool %s ('tapeflow tape label %s "
                    "--label NAME --pool %s') and archive %.128s continues on it", tw->drive_name, want->pool,
                    tw->drive_name, want->pool, want->archive_id);
-        *said_blank = true;
+        wait->said_blank = true;
     }
     volume_seen_t seen;
     volume_look(it, *drive_p, &seen);
@@ -202,6 +241,15 @@ s_try_span(item_t *it, const char *url, tf_drive_t **drive_p, const mount_want_t
     if (!granted || same)
         rc = volume_take_granted(it, drive, want->pool, &want->previous, &seen, g, &at->file, &at->object, taken,
                                  err);
+    if (rc == TF_OK && !*taken) {
+        /* Turned down: said once per tape (and refusal), left alone for a while. */
+        snprintf(wait->rejected, sizeof wait->rejected, "%s", key);
+        wait->rejected_ms = tf_clock_mono_ms();
+        if (g->message && strcmp(g->message, wait->said) != 0) {
+            item_event(it, false, strcmp(g->decision, "refuse") == 0 ? "warn" : "info", "%s", g->message);
+            snprintf(wait->said, sizeof wait->said, "%s", g->message);
+        }
+    }
     tf_msg_clear(&grant);
     if (rc == TF_OK && *taken)
         *drive_p = drive;
@@ -244,7 +292,8 @@ s_by_operator(item_t *it, tf_drive_t **drive_p, const mount_want_t *want, mount_
     item_mount_alert(it, text);
     int64_t deadline = tf_clock_mono_ms() + tw->mount_wait_ms;
     int64_t next_check = tf_clock_mono_ms() + 2000;
-    bool said_blank = false;
+    s_wait_t wait;
+    memset(&wait, 0, sizeof wait);
     while (tf_clock_mono_ms() < deadline) {
         if (item_interrupted(it))
             return span ? tf_err_set(err, TF_ERR_INTERRUPTED, "stopped while waiting for a tape in drive %s",
@@ -273,7 +322,7 @@ s_by_operator(item_t *it, tf_drive_t **drive_p, const mount_want_t *want, mount_
         }
         bool taken = false;
         if (span)
-            rc = s_try_span(it, url, &drive, want, at, &said_blank, &taken, err);
+            rc = s_try_span(it, url, &drive, want, at, &wait, &taken, err);
         else
             taken = s_is_volume(drive, want->volume);
         if (rc == TF_OK && taken) {

@@ -53,7 +53,18 @@ restore_item_handle(item_t *it, const tf_msg_tape_restore_t *req, tf_err_t *err)
                    "restarted): run the restore again", req->job_id ? req->job_id : "?", req->dest ? req->dest : "?");
         return item_refuse(it, err);
     }
-    it->rdrive = tapedrive_open(it->tw, err);
+    bool empty = false;
+    it->rdrive = tapedrive_open(it, &empty, err);
+    if (!it->rdrive && empty && it->tw->changer_url[0] && req->archives_count > 0) {
+        /* An empty drive of a library: the labeller loads the first volume the restore reads
+           (the archives come in tape order; a spanned one starts on its first segment's). */
+        const tf_msg_archive_row_t *first = &req->archives[0];
+        const char *volume = first->segments_count > 0 ? first->segments[0].volume : first->volume;
+        mount_want_t want = {.purpose = MOUNT_RESTORE, .volume = volume,
+                             .job_id = it->restore_job ? it->restore_job : "?"};
+        if (volume && *volume && mount_next(it, &it->rdrive, &want, NULL, err) != TF_OK)
+            it->rdrive = NULL;
+    }
     if (!it->rdrive)
         return err->code;
     restore_opts_t opts = {.drive_name = it->tw->drive_name, .progress = s_restore_progress,

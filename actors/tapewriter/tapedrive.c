@@ -11,8 +11,11 @@
 #include "tf_log.h"
 
 tf_drive_t *
-tapedrive_open(tapewriter_t *tw, tf_err_t *err)
+tapedrive_open(item_t *it, bool *empty, tf_err_t *err)
 {
+    tapewriter_t *tw = it->tw;
+    if (empty)
+        *empty = false;
     char url[1024];
     if (tf_drive_resolve(tw->cfg, tw->drive_name, "/sys", "/dev", url, sizeof url, err) != TF_OK
         || tf_drive_prepare_sim_folder(url, err) != TF_OK) {
@@ -25,21 +28,55 @@ tapedrive_open(tapewriter_t *tw, tf_err_t *err)
         drive = tf_drive_open(url, err);
         if (drive || err->code != TF_ERR_BUSY || tf_clock_mono_ms() >= deadline)
             break;
+        if (item_interrupted(it)) {
+            tf_err_set(err, TF_ERR_INTERRUPTED, "stopped while waiting for the drive");
+            break;
+        }
         tf_clock_sleep_ms(200);
     }
     if (!drive) {
         tf_err_prefix(err, "drive %s: ", tw->drive_name);
         return NULL;
     }
-    int rc = tf_drive_wait_ready(drive, tw->ready_timeout_ms, err);
+    /* Waited for in slices, so a stop is not held up by a drive that takes its time. */
+    int64_t ready_deadline = tf_clock_mono_ms() + tw->ready_timeout_ms;
+    int rc;
+    for (;;) {
+        int64_t left = ready_deadline - tf_clock_mono_ms();
+        int64_t slice = left > 1000 ? 1000 : left > 0 ? left : 0;
+        rc = tf_drive_wait_ready(drive, slice, err);
+        if (rc != TF_ERR_TIMEOUT || slice >= left)
+            break;
+        if (item_interrupted(it)) {
+            rc = tf_err_set(err, TF_ERR_INTERRUPTED, "stopped while waiting for the tape to be ready");
+            break;
+        }
+    }
     if (rc == TF_OK)
         rc = tf_drive_set_variable(drive, err);
     if (rc != TF_OK) {
+        if (empty && tf_drive_last_cond(drive) == TF_DRIVE_COND_NO_MEDIUM)
+            *empty = true;
         tf_err_prefix(err, "drive %s: ", tw->drive_name);
         tf_drive_destroy(&drive);
         return NULL;
     }
     return drive;
+}
+
+void
+tapedrive_eject(item_t *it, tf_drive_t **drive_p, const char *what, bool robot)
+{
+    tf_err_t uerr = {0};
+    if (*drive_p && tf_drive_unload(*drive_p, &uerr) != TF_OK
+        && tf_drive_last_cond(*drive_p) != TF_DRIVE_COND_NO_MEDIUM) {
+        if (robot)
+            tf_log_warn("drive %s: could not eject %s (%s): trying the robot anyway", it->tw->drive_name,
+                        what, uerr.message);
+        else
+            tf_log_warn("drive %s: could not eject %s: %s", it->tw->drive_name, what, uerr.message);
+    }
+    tf_drive_destroy(drive_p);
 }
 
 /* Whether tape file `file` - the one end of data is in - holds a block, for drives that do not

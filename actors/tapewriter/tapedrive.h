@@ -5,14 +5,23 @@
 #ifndef TAPEDRIVE_H_INCLUDED
 #define TAPEDRIVE_H_INCLUDED
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "tapewriter_priv.h"
 
 /* Opens the drive tapewriter/drive names, waits up to tapewriter/busy_wait for another
    process to let go of it and up to tapewriter/ready_timeout for a tape, and sets variable
-   block mode. NULL: err says why, prefixed with the drive's name. */
-tf_drive_t *tapedrive_open(tapewriter_t *tw, tf_err_t *err);
+   block mode. NULL: err says why, prefixed with the drive's name; *empty (may be NULL) true
+   when that is because no cartridge is in the drive (medium not present), so a caller with a
+   changer can have the labeller load one. Both waits end early when the actor is stopped
+   (TF_ERR_INTERRUPTED). */
+tf_drive_t *tapedrive_open(item_t *it, bool *empty, tf_err_t *err);
+
+/* Ejects the tape in *drive_p (if any) and closes the handle (*drive_p NULL). A drive that has
+   no tape any more is no trouble, any other failure only a warning naming `what` ("tape
+   TF0001"): the robot (robot true) or the operator takes over. */
+void tapedrive_eject(item_t *it, tf_drive_t **drive_p, const char *what, bool robot);
 
 /* Goes to end of data and makes sure the last tape file there is closed (a writer killed
    mid-archive leaves one open). *file: the tape file the next write starts; *object: the

@@ -1,5 +1,5 @@
-/*  tapewriter - the tape writer's construction and dispatch: archive_ready and tape_restore
-    items (see tapewriter.h; the files and their jobs: docs/architecture.md). */
+/*  tapewriter - the tape writer's construction and dispatch: archive_ready, tape_restore and
+    tape_label items (see tapewriter.h; the files and their jobs: docs/architecture.md). */
 #include "tapewriter.h"
 
 #include <inttypes.h>

@@ -113,8 +113,8 @@ volume_ask(item_t *it, tf_msg_vol_request_t *req, const volume_seen_t *seen, tf_
     tapewriter_t *tw = it->tw;
     req->drive = tw->drive_name;
     req->operator_mounts = tw->mount_wait_ms > 0;
-    req->mounted = "unknown";
-    if (seen && !seen->read)
+    req->mounted = seen && seen->empty ? "none" : "unknown";
+    if (seen && !seen->read && !seen->empty)
         req->found = (char *) seen->why;
     if (seen && seen->read) {
         const tf_label_info_t *info = &seen->info;
@@ -173,40 +173,36 @@ s_is(const tf_msg_vol_grant_t *g, const char *decision)
 }
 
 int
-volume_prepare(item_t *it, tf_drive_t *drive, const char *pool, const tf_label_info_t *info,
-               uint64_t *file, uint64_t *object, bool *need_next, tf_err_t *err)
+volume_prepare(item_t *it, tf_drive_t *drive, const char *pool, const volume_seen_t *seen, uint64_t *file,
+               uint64_t *object, volume_next_t *next, tf_err_t *err)
 {
-    *need_next = false;
+    *next = VOLUME_NEXT_NONE;
     memset(&it->vol, 0, sizeof it->vol);
-    it->vol.label = info->label;
-    volume_seen_t seen;
-    memset(&seen, 0, sizeof seen);
-    seen.read = true;
-    seen.info = *info;
-    tf_err_t uerr = {0};
-    if (tf_volume_tape_usage(drive, &seen.tape_files, &seen.last_written_ms, &uerr) != TF_OK) {
-        tf_log_warn("drive %s: cannot tell how tape %s is used (%s): taking it as written just now",
-                    it->tw->drive_name, info->label.label, uerr.message);
-        seen.tape_files = 2;
-        seen.last_written_ms = tf_clock_wall_ms();
-    }
     tf_msg_vol_request_t req = {.purpose = "write", .pool = (char *) pool,
                                 .job_id = it->work ? it->work->job_id : NULL};
     tf_msg_t grant;
-    int rc = volume_ask(it, &req, &seen, &grant, err);
+    int rc = volume_ask(it, &req, seen, &grant, err);
     if (rc != TF_OK)
         return rc;
     const tf_msg_vol_grant_t *g = &grant.vol_grant;
-    s_vol_from_grant(it, &info->label, g);
-    if (s_is(g, "refuse")) {
+    bool tapeflow = seen->read && seen->info.kind == TF_LABEL_TAPEFLOW;
+    if (tapeflow)
+        s_vol_from_grant(it, &seen->info.label, g);
+    if (s_is(g, "refuse") || (s_is(g, "next") && !tapeflow && !it->tw->changer_url[0])
+        || ((s_is(g, "append") || s_is(g, "recycle")) && !tapeflow)) {
         tf_err_set(err, TF_ERR_INVALID, "%s", g->message ? g->message : "the labeller refused the volume");
         tf_msg_clear(&grant);
         return item_refuse(it, err);
     }
     if (s_is(g, "next")) {
-        /* Full or marked error: the changer loads the next volume of the set, or an operator;
-           the tape is not touched, not even to close a tape file a failed write left open. */
-        *need_next = true;
+        /* A volume of the pool that is full or marked error: the next volume of its set (the
+           tape is not touched, not even to close a tape file a failed write left open).
+           Anything else (no tape, one that cannot be read, none of the pool's): the labeller
+           loads a volume of the pool. */
+        *next = tapeflow && g->label && *g->label ? VOLUME_NEXT_OF_SET : VOLUME_NEXT_OF_POOL;
+        if (*next == VOLUME_NEXT_OF_POOL)
+            item_event(it, false, "info", "%s: asking the labeller for a volume of pool %s",
+                       g->message ? g->message : "not this tape", pool);
         tf_msg_clear(&grant);
         return TF_OK;
     }
@@ -324,11 +320,8 @@ volume_take_granted(item_t *it, tf_drive_t *drive, const char *pool, const tf_la
         *taken = true;
         return TF_OK;
     }
-    if (!s_is(g, "recycle") || !g->label || !g->pool) {
-        if (g->message)
-            item_event(it, false, s_is(g, "refuse") ? "warn" : "info", "%s", g->message);
-        return TF_OK;
-    }
+    if (!s_is(g, "recycle") || !g->label || !g->pool)
+        return TF_OK;   /* not taken: the caller says why (once per tape) */
     tf_label_t next;
     int rc = tf_label_init(&next, g->label, g->pool, prev->media_type, err);
     if (rc != TF_OK)

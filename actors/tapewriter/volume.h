@@ -18,6 +18,7 @@
 /* What the tape writer read on the tape in its drive, for the labeller. */
 typedef struct {
     bool read;                 /* info is valid (else: the tape could not be read, why says) */
+    bool empty;                /* no tape in the drive (medium not present): told as "none" */
     tf_label_info_t info;
     uint64_t tape_files;       /* tapeflow volumes: tape files, the label included */
     int64_t last_written_ms;   /* and the last archive's time (0: none) */
@@ -33,19 +34,27 @@ void volume_look(item_t *it, tf_drive_t *drive, volume_seen_t *seen);
    here. *grant is a vol_grant (caller clears). Fails when the labeller does not answer. */
 int volume_ask(item_t *it, tf_msg_vol_request_t *req, const volume_seen_t *seen, tf_msg_t *grant, tf_err_t *err);
 
-/* After the label check (info: the label read, of pool): the labeller decides whether the item
-   appends to the volume (positioned at end of data: *file, *object), recycles it (expired: new
-   label, tape file 1), needs the next volume (*need_next: full or marked error, and a changer or
-   tapewriter/mount_wait can bring one), or is refused (full or marked error, nothing to bring
-   another). Fills it->vol. */
-int volume_prepare(item_t *it, tf_drive_t *drive, const char *pool, const tf_label_info_t *info,
-                   uint64_t *file, uint64_t *object, bool *need_next, tf_err_t *err);
+/* What volume_prepare leaves to the caller. */
+typedef enum {
+    VOLUME_NEXT_NONE,      /* the item goes to the tape in the drive (positioned) */
+    VOLUME_NEXT_OF_SET,    /* it is full or marked error: the next volume of its set */
+    VOLUME_NEXT_OF_POOL    /* no tape, an unreadable one or none of the pool's: with a changer the
+                              labeller loads a volume of the pool */
+} volume_next_t;
+
+/* Asks the labeller about the start of an item on what is in the drive (seen, from
+   volume_look; drive NULL when seen->empty) and carries the grant out: append (positioned at
+   end of data: *file, *object), recycle (expired: new label, tape file 1), next (*next says
+   which: a changer or tapewriter/mount_wait brings one), or refuse (the labeller's message,
+   the item fails for good). Fills it->vol for a tapeflow volume. */
+int volume_prepare(item_t *it, tf_drive_t *drive, const char *pool, const volume_seen_t *seen, uint64_t *file,
+                   uint64_t *object, volume_next_t *next, tf_err_t *err);
 
 /* Carries out the labeller's answer for a span on the tape in drive (seen: what was read on
    it): append (the next volume of this very set: positioned at end of data) or recycle (a
    blank, empty or expired tape labelled into the set as the grant says). *taken false for
-   anything else: leave the tape and try another. Taken: it->vol is the new volume and *file,
-   *object where the next write starts. */
+   anything else: leave the tape and try another (the caller says why: grant->message, once
+   per tape). Taken: it->vol is the new volume and *file, *object where the next write starts. */
 int volume_take_granted(item_t *it, tf_drive_t *drive, const char *pool, const tf_label_t *prev,
                         const volume_seen_t *seen, const tf_msg_vol_grant_t *grant, uint64_t *file,
                         uint64_t *object, bool *taken, tf_err_t *err);

@@ -109,22 +109,6 @@ s_record(item_t *it, const tf_msg_archive_ready_t *ready, const s_written_t *w, 
 
 /* --- writing --------------------------------------------------------------------------- */
 
-/* Reads the label and checks it against pool (NULL: any tapeflow volume). */
-static int
-s_check_label(item_t *it, tf_drive_t *drive, const char *pool, tf_label_info_t *info, tf_err_t *err)
-{
-    int rc = tf_label_read(drive, info, err);
-    if (rc != TF_OK) {
-        tf_err_prefix(err, "drive %s: ", it->tw->drive_name);
-        item_event(it, true, "error", "%s", err->message);
-        return rc;
-    }
-    rc = tf_label_check(info, it->tw->drive_name, pool, err);
-    if (rc != TF_OK)
-        return item_refuse(it, err);
-    return TF_OK;
-}
-
 static int s_span(item_t *it, tf_drive_t **drive_p, tapefile_writer_t *writer,
                   const tf_msg_archive_ready_t *ready, s_written_t *w, const char *pool, tf_err_t *err);
 
@@ -317,42 +301,51 @@ s_write_and_verify(item_t *it, const tf_msg_archive_ready_t *ready, s_written_t 
     fetcher_t *fetcher = fetcher_new(ready->stager, ready->archive_id, ready->size, &tw->fetch, err);
     if (!fetcher)
         return err->code;
-    tf_drive_t *drive = tapedrive_open(tw, err);
+    bool empty = false;
+    tf_drive_t *drive = tapedrive_open(it, &empty, err);
     int rc = drive ? TF_OK : err->code;
-    tf_label_info_t info;
-    if (rc == TF_OK && tw->changer_url[0]) {
-        /* With a changer a tape that is none of the pool's (or an empty drive, which reads
-           blank on the simulator) is swapped by the labeller for a volume of the pool. */
-        tf_err_t cerr = {0};
-        if (tf_label_read(drive, &info, &cerr) == TF_OK && tf_label_check(&info, tw->drive_name, pool, &cerr) != TF_OK) {
-            item_event(it, false, "info", "%s: asking the labeller for a volume of pool %s", cerr.message, pool);
-            mount_want_t want = {.purpose = MOUNT_WRITE, .pool = pool, .archive_id = ready->archive_id,
-                                 .job_id = ready->job_id};
-            mount_at_t at;
-            rc = mount_next(it, &drive, &want, &at, err);
-            if (rc == TF_OK) {
-                snprintf(w->volume, sizeof w->volume, "%s", at.volume);
-                w->file = at.file;
-                w->object = at.object;
-                goto stream;
-            }
+    /* An empty drive is the labeller's to fill when there is a changer; without one the item
+       fails with retry (an operator puts a tape in). */
+    bool ask = drive || (empty && tw->changer_url[0]);
+    volume_seen_t seen;
+    memset(&seen, 0, sizeof seen);
+    if (ask && drive)
+        volume_look(it, drive, &seen);
+    else if (ask) {
+        seen.empty = true;
+        item_event(it, false, "info", "drive %s is empty: asking the labeller for a volume of pool %s",
+                   tw->drive_name, pool);
+        rc = TF_OK;
+    }
+    if (ask && drive && !seen.read && !tw->changer_url[0]) {
+        /* Nothing to load another tape: the drive or the tape is the trouble, try again later. */
+        rc = tf_err_set(err, TF_ERR_DEVICE, "drive %s: %s", tw->drive_name, seen.why);
+        item_event(it, true, "error", "%s", err->message);
+        ask = false;
+    }
+    volume_next_t next = VOLUME_NEXT_NONE;
+    if (ask)
+        rc = volume_prepare(it, drive, pool, &seen, &w->file, &w->object, &next, err);
+    if (rc == TF_OK && next == VOLUME_NEXT_NONE)
+        snprintf(w->volume, sizeof w->volume, "%s", it->vol.label.label);
+    else if (rc == TF_OK && next == VOLUME_NEXT_OF_SET) {
+        snprintf(w->volume, sizeof w->volume, "%s", it->vol.label.label);
+        volume_set_id(&it->vol.label, w->set_id, sizeof w->set_id);
+        item_event(it, false, "info", "tape %s in drive %s is %s: %s the next volume of set %s",
+                   w->volume, tw->drive_name, it->vol.in_error ? "marked error (write errors)" : "full",
+                   tw->changer_url[0] ? "loading" : "waiting for", w->set_id);
+        rc = s_next_of_set(it, &drive, ready, w, pool, err);
+    } else if (rc == TF_OK) {
+        mount_want_t want = {.purpose = MOUNT_WRITE, .pool = pool, .archive_id = ready->archive_id,
+                             .job_id = ready->job_id};
+        mount_at_t at;
+        rc = mount_next(it, &drive, &want, &at, err);
+        if (rc == TF_OK) {
+            snprintf(w->volume, sizeof w->volume, "%s", at.volume);
+            w->file = at.file;
+            w->object = at.object;
         }
     }
-    if (rc == TF_OK)
-        rc = s_check_label(it, drive, pool, &info, err);
-    if (rc == TF_OK) {
-        snprintf(w->volume, sizeof w->volume, "%s", info.label.label);
-        bool next = false;
-        rc = volume_prepare(it, drive, pool, &info, &w->file, &w->object, &next, err);
-        if (rc == TF_OK && next) {
-            volume_set_id(&it->vol.label, w->set_id, sizeof w->set_id);
-            item_event(it, false, "info", "tape %s in drive %s is %s: %s the next volume of set %s",
-                       w->volume, tw->drive_name, it->vol.in_error ? "marked error (write errors)" : "full",
-                       tw->changer_url[0] ? "loading" : "waiting for", w->set_id);
-            rc = s_next_of_set(it, &drive, ready, w, pool, err);
-        }
-    }
-stream:
     if (rc == TF_OK)
         rc = s_stream(it, &drive, fetcher, ready, w, pool, err);
     fetcher_destroy(&fetcher);

@@ -217,8 +217,16 @@ test_drive_sees_cartridge(void **state)
     assert_string_equal(tf_changer_inv_find(inv, TF_CHANGER_SLOT, 4)->barcode, "TF0001L6");
     assert_false(tf_changer_inv_find(inv, TF_CHANGER_SLOT, 1)->full);
     tf_changer_inv_destroy(&inv);
-    struct stat st;
-    assert_int_not_equal(lstat(drive0 + 4, &st), 0); /* empty drive: no link */
+    /* An emptied drive has no cartridge: it answers MEDIUM NOT PRESENT like a real one (it
+       does not read as a blank tape), and a LOAD finds nothing to load. */
+    tf_err_t derr = {0};
+    tf_drive_t *empty = tf_drive_open(drive0, &derr);
+    assert_non_null(empty);
+    assert_int_not_equal(tf_drive_test_unit_ready(empty, &derr), TF_OK);
+    assert_int_equal(tf_drive_last_cond(empty), TF_DRIVE_COND_NO_MEDIUM);
+    assert_int_not_equal(tf_drive_load(empty, &derr), TF_OK);
+    assert_int_equal(tf_drive_last_cond(empty), TF_DRIVE_COND_NO_MEDIUM);
+    tf_drive_destroy(&empty);
     tf_changer_destroy(&c);
 
     /* The state persists across opens. */

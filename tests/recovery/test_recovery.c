@@ -49,7 +49,7 @@ s_setup_url(void **state, const char *url)
     char drive[700];
     snprintf(drive, sizeof drive, "drives/tape0/url=%s", url ? url : "sim:${dir}/tape0.img?capacity=256M");
     /* Small groups: many archives, folders split across them. */
-    const char *config[] = {"scanner/group_size=131072", "tapewriter/block_size=65536", "tapewriter/index_wait=3000",
+    const char *config[] = {"scanner/group_size=131072", "tapewriter/block_size=65536",
                             "tapewriter/mount_wait=0", drive, NULL};
     tf_teststack_opts_t opts = {.config = config};
     fx->stack = tf_teststack_new("tfrecov", &opts);

@@ -102,7 +102,8 @@ static void
 s_write(const char *path, const char *text, time_t mtime)
 {
     char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
+    if ((size_t) snprintf(dir, sizeof dir, "%s", path) >= sizeof dir)
+        fail_msg("path too long for the test: %s", path);
     for (char *p = dir + 1; *p; p++)
         if (*p == '/') {
             *p = '\0';

@@ -59,7 +59,7 @@ s_setup_urls(void **state, const char *prefix, const char *drive_url, const char
     snprintf(group, sizeof group, "scanner/group_size=%d", group_size);
     snprintf(drive, sizeof drive, "drives/tape0/url=%s", drive_url);
     snprintf(changer, sizeof changer, "changers/lib/url=%s", changer_url);
-    const char *config[] = {group, "tapewriter/block_size=65536", "tapewriter/index_wait=3000", drive, changer,
+    const char *config[] = {group, "tapewriter/block_size=65536", drive, changer,
                             changer_drive ? "changers/lib/drive0=tape0" : "tapewriter/mount_wait=120000", NULL};
     tf_teststack_opts_t opts = {.config = config, .no_up = true};
     fx->stack = tf_teststack_new(prefix, &opts);

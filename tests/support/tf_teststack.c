@@ -842,6 +842,5 @@ tf_test_json_int(const char *json, const char *key)
 const char *
 tf_test_json_job(const char *json, char *buf, size_t size)
 {
-    const char *job = tf_test_json_str(json, "job_id", buf, size);
-    return job ? job : tf_test_json_str(json, "job", buf, size);
+    return tf_test_json_str(json, "job_id", buf, size);
 }

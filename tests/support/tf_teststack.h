@@ -144,7 +144,8 @@ int tf_teststack_catalog_has_each_entry_once(tf_teststack_t *self, const char *j
 const char *tf_test_json_str(const char *json, const char *key, char *buf, size_t size);
 /* The integer value of "key": (first occurrence), -1 when absent. */
 long long tf_test_json_int(const char *json, const char *key);
-/* The job id in the JSON of `tapeflow backup`: "job_id", else "job" as older CLIs wrote it. */
+/* The job id in the JSON of `tapeflow backup`: "job_id" only (one key per concept: a CLI that
+   wrote "job" again would be a regression this must not hide). */
 const char *tf_test_json_job(const char *json, char *buf, size_t size);
 
 #endif

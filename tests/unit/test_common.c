@@ -26,14 +26,16 @@ test_config_defaults_follow_home(void **state)
     assert_string_equal(tf_config_get(cfg, "tapeflow/run"), "/srv/tf/run");
     assert_string_equal(tf_config_get(cfg, "broker/endpoint"), "ipc:///srv/tf/run/broker.sock");
     assert_string_equal(tf_config_get(cfg, "broker/journal"), "/srv/tf/broker.db");
-    assert_int_equal(tf_config_get_int(cfg, "broker/heartbeat", 0), 1000);
+    assert_int_equal(tf_config_ms(cfg, "broker/heartbeat"), 1000);
     assert_null(tf_config_get(cfg, "no/such/key"));
-    assert_int_equal(tf_config_get_int(cfg, "no/such/key", 42), 42);
+    assert_null(tf_config_lookup("no/such/key"));
     /* An override changes what depends on it. */
     tf_config_set(cfg, "tapeflow/run", "/tmp/r");
     assert_string_equal(tf_config_get(cfg, "broker/endpoint"), "ipc:///tmp/r/broker.sock");
+    /* An unchecked value that does not parse reads as the key's default, never a caller's. */
     tf_config_set(cfg, "broker/heartbeat", "not a number");
-    assert_int_equal(tf_config_get_int(cfg, "broker/heartbeat", 7), 7);
+    assert_string_equal(tf_config_get(cfg, "broker/heartbeat"), "not a number");
+    assert_int_equal(tf_config_ms(cfg, "broker/heartbeat"), 1000);
     tf_config_destroy(&cfg);
     assert_null(cfg);
     unsetenv("TAPEFLOW_HOME");
@@ -56,7 +58,7 @@ test_config_file_and_errors(void **state)
     assert_non_null(cfg);
     assert_string_equal(tf_config_file(cfg), path);
     assert_string_equal(tf_config_get(cfg, "broker/endpoint"), "tcp://127.0.0.1:5555");
-    assert_int_equal(tf_config_get_int(cfg, "actors/echo/instances", 0), 3);
+    assert_int_equal(tf_config_int(cfg, "actors/echo/instances"), 3);
     zlist_t *names = tf_config_children(cfg, "actors");
     assert_non_null(names);
     /* echo (in the defaults and the file) once, scanner from the file */

@@ -3,8 +3,8 @@
     `tapeflow config check` validates.
 
     Scans the C sources of the programs (common, proto, broker, drive, tape, actors, tools) for
-      - the key argument of every key-taking getter (tf_config_int/size/ms/bool/str/get/get_or/
-        get_int/set/override/source) when it is a string literal, and
+      - the key argument of every key-taking getter (tf_config_int/size/ms/bool/str/get/set/
+        override/source) when it is a string literal, and
       - every string literal shaped like a key ("section/key...") whose section is one of the
         table's (keys built with snprintf, or kept in arrays, are read through variables);
     a format in a key ("drives/%s/url") stands for a name. Each must be known to
@@ -29,8 +29,8 @@
 #endif
 
 /* Functions whose second argument is a key. */
-static const char *const s_getters[] = {"int", "size", "ms", "bool", "str", "get", "get_or", "get_int",
-                                         "set", "override", "source", NULL};
+static const char *const s_getters[] = {"int", "size", "ms", "bool", "str", "get", "set", "override",
+                                         "source", NULL};
 /* Folders of the programs' sources. */
 static const char *const s_dirs[] = {"common", "proto", "broker", "drive", "tape", "actors", "tools", NULL};
 
@@ -299,7 +299,7 @@ test_scan_catches_unknown_keys(void **state)
         "bool d = tf_config_bool(cfg,\n    \"backup/nothing\");\n"              /* 6: unknown */
         "/* \"stager/commented_out\" */ // \"stager/also_commented\"\n"
         "printf(\"run/broker.sock '%c'\", '\"');\n"                            /* no section */
-        "x = tf_config_get_or(cfg, \"compressor/levels\", \"3\");\n"          /* 10: unknown */
+        "x = tf_config_get(cfg, \"compressor/levels\");\n"                  /* 10: unknown */
         "y = my_tf_config_int(cfg, \"elsewhere/thing\");\n";
     scan_t *scan = s_scan_new();
     s_scan_text(scan, "sample.c", text);
@@ -311,7 +311,7 @@ test_scan_catches_unknown_keys(void **state)
         "sample.c:6: backup/nothing (read with tf_config_bool)",  /* where the call starts */
         "sample.c:7: backup/nothing (a key-shaped string)",
         "sample.c:10: compressor/levels (a key-shaped string)",
-        "sample.c:10: compressor/levels (read with tf_config_get_or)",
+        "sample.c:10: compressor/levels (read with tf_config_get)",
     };
     size_t n = sizeof expect / sizeof expect[0];
     bool same = zlist_size(scan->problems) == n;

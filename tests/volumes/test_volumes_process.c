@@ -74,7 +74,7 @@ s_start(fixture_t *f, const char *drive_opts)
         "broker/heartbeat=200", "broker/liveness=5", "broker/max_attempts=2", url,
         "tapewriter/block_size=65536", "tapewriter/fetch_chunk=262144", "tapewriter/fetch_depth=4",
         "tapewriter/fetch_timeout=5000", "tapewriter/busy_wait=3000", "tapewriter/catalog_timeout=10000",
-        "tapewriter/index_wait=200", "tapewriter/retry_backoff=1000",
+        "tapewriter/retry_backoff=1000",
         "tapewriter/mount_wait=0",  /* full tapes are refused here, not spanned */
         "pools/default/retention=30", "pools/default/volumes=3",
         "pools/short/retention=2s", "pools/short/allow_zero_retention=1", NULL};
