@@ -187,6 +187,10 @@ static const tf_config_key_t s_keys[] = {
      "SQLite inventory of the changers' cartridges (barcode, location, label known)"},
     {"labeller/catalog_timeout", TF_CONFIG_MS, "30000", 100, S_DAY, NULL, NULL,
      "wait for the catalog's answer about a volume"},
+    {"labeller/lease", TF_CONFIG_MS, "600000", 1000, S_DAY, NULL, NULL,
+     "how long a cartridge the labeller loaded for a tape writer stays that drive's when the writer does not ask again"},
+    {"labeller/unreadable_retry", TF_CONFIG_MS, "43200000", 0, 30 * S_DAY, NULL, NULL,
+     "how long a cartridge a tape writer could not read is not loaded on trial again"},
     {"backup/pool", TF_CONFIG_NAME, "default", 0, 0, NULL, NULL,
      "pool a backup writes to unless 'tapeflow backup --pool' says otherwise"},
 

@@ -542,12 +542,18 @@ static const tf_record_t s_cartridge_row =
 static const tf_field_t s_lab_query_fields[] = {
     F_STR(tf_msg_lab_query_t, op, REQ, TF_MSG_MAX_ID),
     F_STR(tf_msg_lab_query_t, changer, OPT, TF_MSG_MAX_PATH),
+    F_STR(tf_msg_lab_query_t, barcode, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_lab_query_t, label, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_lab_query_t, slot, OPT),
+    F_UINT(tf_msg_lab_query_t, element, OPT),
+    F_STR(tf_msg_lab_query_t, force, OPT, TF_MSG_MAX_ID),
 };
 static const tf_field_t s_lab_reply_fields[] = {
     F_STR(tf_msg_lab_reply_t, changer, OPT, TF_MSG_MAX_PATH),
     F_BOOL(tf_msg_lab_reply_t, barcodes, OPT),
     F_ROWS(tf_msg_lab_reply_t, cartridges, OPT, TF_MSG_MAX_ROWS, s_cartridge_row),
     F_STR(tf_msg_lab_reply_t, message, OPT, TF_MSG_MAX_TEXT),
+    F_STR(tf_msg_lab_reply_t, refused, OPT, TF_MSG_MAX_ID),
 };
 static const tf_field_t s_tape_label_fields[] = {
     F_STR(tf_msg_tape_label_t, changer, REQ, TF_MSG_MAX_ID),

@@ -684,10 +684,20 @@ typedef struct {
 } tf_msg_cartridge_row_t;
 
 /* client -> labeller (work item). op inventory: read the changer's element status (no tape is
-   loaded) and update the inventory; op list: the inventory as it is (changer: only that one). */
+   loaded) and update the inventory; op list: the inventory as it is (changer: only that one);
+   op labelled: a tape writer wrote label (granted by the labeller) on cartridge barcode of
+   changer (tapeflow tape label --barcodes passes on the tape_label item's result), so the
+   inventory records it; op load: move the cartridge in slot into drive element `element`;
+   op unload: move the cartridge in drive element `element` to slot (0: where it came from).
+   load and unload refuse a drive leased to its tape writer unless force names that drive. */
 typedef struct {
-    char *op;               /* inventory | list */
+    char *op;               /* inventory | list | labelled | load | unload */
     char *changer;
+    char *barcode;          /* labelled */
+    char *label;            /* labelled */
+    uint64_t slot;          /* load: from; unload: to (0: the slot it came from) */
+    uint64_t element;       /* load, unload: the drive element */
+    char *force;            /* load, unload: the leased drive (its name) the operator takes over */
 } tf_msg_lab_query_t;
 
 /* labeller -> client: the lab_query item's result */
@@ -697,6 +707,8 @@ typedef struct {
     tf_msg_cartridge_row_t *cartridges;
     size_t cartridges_count;
     char *message;
+    char *refused;          /* load, unload not done: leased (the drive is a writer's; message
+                               names it) | robot (the changer refused; message says why) */
 } tf_msg_lab_reply_t;
 
 /* client -> tape (work item): label the blank cartridge `barcode` of changer with its barcode

@@ -86,6 +86,19 @@ s_prepare(inventory_t *self, const char *sql, tf_err_t *err)
     return stmt;
 }
 
+/* Checks a sqlite3_bind_* result: on failure the statement is finalized (*stmt_p NULL) and
+   err says so, so a row is never written with a value missing. */
+static int
+s_bound(inventory_t *self, int s, sqlite3_stmt **stmt_p, tf_err_t *err)
+{
+    if (s == SQLITE_OK)
+        return TF_OK;
+    s_db_error(self, err, "cannot bind a value");
+    sqlite3_finalize(*stmt_p);
+    *stmt_p = NULL;
+    return TF_ERR_DB;
+}
+
 /* Steps a statement that returns no rows, and finalizes it. */
 static int
 s_run(inventory_t *self, sqlite3_stmt *stmt, const char *what, tf_err_t *err)
@@ -108,37 +121,85 @@ s_location(tf_changer_type_t type)
     }
 }
 
+bool
+inventory_key(const tf_changer_inv_t *inv, const tf_changer_elem_t *e, char *key, size_t size)
+{
+    key[0] = '\0';
+    if (!e || !e->full || e->type == TF_CHANGER_TRANSPORT)
+        return false;
+    if (e->barcode[0]) {
+        snprintf(key, size, "%s", e->barcode);
+        return true;
+    }
+    const tf_changer_elem_t *home = e->type == TF_CHANGER_SLOT ? e
+                                    : e->source_valid ? tf_changer_inv_by_address(inv, e->source) : NULL;
+    if (!home || home->type != TF_CHANGER_SLOT)
+        return false;
+    snprintf(key, size, "slot %d", home->number);
+    return true;
+}
+
+bool
+inventory_key_is_slot(const char *key)
+{
+    return key && strncmp(key, "slot ", 5) == 0;
+}
+
 int
 inventory_update(inventory_t *self, const char *changer, const tf_changer_inv_t *inv, int64_t now_ms,
                  tf_err_t *err)
 {
     if (s_exec(self, "BEGIN IMMEDIATE", err) != TF_OK)
         return TF_ERR_DB;
-    sqlite3_stmt *stmt = s_prepare(self, "UPDATE cartridges SET location = 'outside', element = 0 "
-                                         "WHERE changer = ?1", err);
+    /* The sweep before this one: a row it did not see was outside the library. */
+    int64_t last_sweep = 0;
+    sqlite3_stmt *stmt = s_prepare(self, "SELECT COALESCE(MAX(seen_ms), 0) FROM cartridges WHERE changer = ?1", err);
     int rc = stmt ? TF_OK : TF_ERR_DB;
+    if (rc == TF_OK)
+        rc = s_bound(self, sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC), &stmt, err);
     if (rc == TF_OK) {
-        sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC);
-        rc = s_run(self, stmt, "cannot update cartridges", err);
+        if (sqlite3_step(stmt) == SQLITE_ROW)
+            last_sweep = sqlite3_column_int64(stmt, 0);
+        else
+            rc = s_db_error(self, err, "cannot read the last sweep");
+        sqlite3_finalize(stmt);
     }
+    stmt = rc == TF_OK ? s_prepare(self, "UPDATE cartridges SET location = 'outside', element = 0 "
+                                         "WHERE changer = ?1", err) : NULL;
+    if (rc == TF_OK && !stmt)
+        rc = TF_ERR_DB;
+    if (rc == TF_OK)
+        rc = s_bound(self, sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC), &stmt, err);
+    if (rc == TF_OK)
+        rc = s_run(self, stmt, "cannot update cartridges", err);
     for (size_t i = 0; rc == TF_OK && i < inv->count; i++) {
         const tf_changer_elem_t *e = &inv->elem[i];
-        if (!e->full || !e->barcode[0] || e->type == TF_CHANGER_TRANSPORT)
+        char key[TF_CHANGER_BARCODE_MAX + 1];
+        if (!inventory_key(inv, e, key, sizeof key))
             continue;
+        /* The row's location is 'outside' here unless the sweep saw it already. */
         stmt = s_prepare(self,
                          "INSERT INTO cartridges (changer, barcode, location, element, seen_ms) "
                          "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (changer, barcode) DO UPDATE SET "
-                         "location = excluded.location, element = excluded.element, seen_ms = excluded.seen_ms",
+                         "location = excluded.location, element = excluded.element, seen_ms = excluded.seen_ms, "
+                         "kind = CASE WHEN ?6 AND cartridges.seen_ms < ?7 THEN 'unknown' ELSE cartridges.kind END, "
+                         "label = CASE WHEN ?6 AND cartridges.seen_ms < ?7 THEN '' ELSE cartridges.label END, "
+                         "pool = CASE WHEN ?6 AND cartridges.seen_ms < ?7 THEN '' ELSE cartridges.pool END",
                          err);
         if (!stmt) {
             rc = TF_ERR_DB;
             break;
         }
-        sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 2, e->barcode, -1, SQLITE_STATIC);
-        sqlite3_bind_text(stmt, 3, s_location(e->type), -1, SQLITE_STATIC);
-        sqlite3_bind_int(stmt, 4, e->number);
-        sqlite3_bind_int64(stmt, 5, now_ms);
+        if (s_bound(self, sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC), &stmt, err) != TF_OK
+            || s_bound(self, sqlite3_bind_text(stmt, 2, key, -1, SQLITE_TRANSIENT), &stmt, err) != TF_OK
+            || s_bound(self, sqlite3_bind_text(stmt, 3, s_location(e->type), -1, SQLITE_STATIC), &stmt, err) != TF_OK
+            || s_bound(self, sqlite3_bind_int(stmt, 4, e->number), &stmt, err) != TF_OK
+            || s_bound(self, sqlite3_bind_int64(stmt, 5, now_ms), &stmt, err) != TF_OK
+            || s_bound(self, sqlite3_bind_int(stmt, 6, inventory_key_is_slot(key)), &stmt, err) != TF_OK
+            || s_bound(self, sqlite3_bind_int64(stmt, 7, last_sweep), &stmt, err) != TF_OK) {
+            rc = TF_ERR_DB;
+            break;
+        }
         rc = s_run(self, stmt, "cannot record a cartridge", err);
     }
     if (rc == TF_OK)
@@ -158,10 +219,11 @@ inventory_move(inventory_t *self, const char *changer, const char *barcode, cons
                                    "location = excluded.location, element = excluded.element", err);
     if (!stmt)
         return TF_ERR_DB;
-    sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, barcode, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 3, location, -1, SQLITE_STATIC);
-    sqlite3_bind_int(stmt, 4, element);
+    if (s_bound(self, sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC), &stmt, err) != TF_OK
+        || s_bound(self, sqlite3_bind_text(stmt, 2, barcode, -1, SQLITE_STATIC), &stmt, err) != TF_OK
+        || s_bound(self, sqlite3_bind_text(stmt, 3, location, -1, SQLITE_STATIC), &stmt, err) != TF_OK
+        || s_bound(self, sqlite3_bind_int(stmt, 4, element), &stmt, err) != TF_OK)
+        return TF_ERR_DB;
     return s_run(self, stmt, "cannot record a move", err);
 }
 
@@ -176,12 +238,13 @@ inventory_set_label(inventory_t *self, const char *changer, const char *barcode,
                                    "label_ms = excluded.label_ms", err);
     if (!stmt)
         return TF_ERR_DB;
-    sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, barcode, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 3, kind, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 4, label ? label : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 5, pool ? pool : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(stmt, 6, now_ms);
+    if (s_bound(self, sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC), &stmt, err) != TF_OK
+        || s_bound(self, sqlite3_bind_text(stmt, 2, barcode, -1, SQLITE_STATIC), &stmt, err) != TF_OK
+        || s_bound(self, sqlite3_bind_text(stmt, 3, kind, -1, SQLITE_STATIC), &stmt, err) != TF_OK
+        || s_bound(self, sqlite3_bind_text(stmt, 4, label ? label : "", -1, SQLITE_STATIC), &stmt, err) != TF_OK
+        || s_bound(self, sqlite3_bind_text(stmt, 5, pool ? pool : "", -1, SQLITE_STATIC), &stmt, err) != TF_OK
+        || s_bound(self, sqlite3_bind_int64(stmt, 6, now_ms), &stmt, err) != TF_OK)
+        return TF_ERR_DB;
     return s_run(self, stmt, "cannot record a label", err);
 }
 
@@ -218,8 +281,9 @@ inventory_get(inventory_t *self, const char *changer, const char *barcode, inven
                                    err);
     if (!stmt)
         return TF_ERR_DB;
-    sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC);
-    sqlite3_bind_text(stmt, 2, barcode, -1, SQLITE_STATIC);
+    if (s_bound(self, sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC), &stmt, err) != TF_OK
+        || s_bound(self, sqlite3_bind_text(stmt, 2, barcode, -1, SQLITE_STATIC), &stmt, err) != TF_OK)
+        return TF_ERR_DB;
     int s = sqlite3_step(stmt);
     if (s == SQLITE_ROW) {
         s_read_row(stmt, out);
@@ -243,10 +307,9 @@ inventory_list(inventory_t *self, const char *changer, inventory_cartridge_t **r
                                    "WHEN 'ie' THEN 2 ELSE 3 END, element, barcode", err);
     if (!stmt)
         return TF_ERR_DB;
-    if (changer)
-        sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(stmt, 1);
+    int bound = changer ? sqlite3_bind_text(stmt, 1, changer, -1, SQLITE_STATIC) : sqlite3_bind_null(stmt, 1);
+    if (s_bound(self, bound, &stmt, err) != TF_OK)
+        return TF_ERR_DB;
     size_t cap = 0;
     int s;
     int rc = TF_OK;

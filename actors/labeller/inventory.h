@@ -1,7 +1,8 @@
 /*  inventory - the labeller's record of cartridges (labeller/db, SQLite WAL): for every
-    cartridge of a configured changer, by barcode, where it is (slot N, drive D, import/export
-    slot N, or outside the library) and what a tape writer last read on it (blank, a tapeflow
-    label and pool, another program's data, or unknown: never loaded since tapeflow saw it).
+    cartridge of a configured changer, by barcode (or "slot N", its home slot, without one),
+    where it is (slot N, drive D, import/export slot N, or outside the library) and what a tape
+    writer last read on it (blank, a tapeflow label and pool, another program's data, unreadable,
+    or unknown: never loaded since tapeflow saw it).
 
     Locations come from READ ELEMENT STATUS (inventory_update) and from the labeller's own moves
     (inventory_move); labels only from what a tape writer read (inventory_set_label): the
@@ -22,7 +23,7 @@ typedef struct _inventory_t inventory_t;
 
 typedef struct {
     char changer[129];         /* configured changer name */
-    char barcode[TF_CHANGER_BARCODE_MAX + 1];
+    char barcode[TF_CHANGER_BARCODE_MAX + 1]; /* the key: barcode, or "slot N" (inventory_key) */
     char location[16];         /* slot | drive | ie | outside */
     int element;               /* slot, drive or ie number */
     char kind[16];             /* unknown | blank | tapeflow | foreign */
@@ -36,9 +37,18 @@ typedef struct {
 inventory_t *inventory_open(const char *path, tf_err_t *err);
 void inventory_destroy(inventory_t **self_p);
 
-/* Records one READ ELEMENT STATUS sweep of changer: every full element's cartridge (by barcode;
-   cartridges without one are not recorded) at its element; cartridges of the changer not in
-   the sweep are outside. */
+/* The key a cartridge is recorded under: its barcode, or for a cartridge without one (a library
+   without a barcode reader) "slot N" after its home slot - the slot it is in, or for a drive
+   the slot the changer says it came from. false (key "") when it has none (an empty element,
+   a barcode-less cartridge in a drive or mail slot of unknown source). */
+bool inventory_key(const tf_changer_inv_t *inv, const tf_changer_elem_t *e, char *key, size_t size);
+/* Whether key names a cartridge by its home slot (no barcode). */
+bool inventory_key_is_slot(const char *key);
+
+/* Records one READ ELEMENT STATUS sweep of changer: every full element's cartridge (by its key,
+   inventory_key) at its element; cartridges of the changer not in the sweep are outside. A
+   barcode-less cartridge seen again after it was outside may be another one: what was read on
+   it is forgotten (unknown). */
 int inventory_update(inventory_t *self, const char *changer, const tf_changer_inv_t *inv, int64_t now_ms,
                      tf_err_t *err);
 /* A move the labeller made. */

@@ -14,12 +14,34 @@
 #include "tf_volume.h"
 #include "volume_decide.h"
 
+/* What the labeller remembers about a drive between its writer's requests. In memory only: a
+   restarted labeller holds no lease (the robot's element status and the sim's lock still
+   stand) and has no label waiting for confirmation (the cartridge is read again when needed). */
+typedef struct {
+    char drive[TF_MSG_MAX_ID];
+    char changer[129];
+    int element;
+    /* The lease: the cartridge loaded for this drive's writer (to read) is its own until its
+       next vol_request or leased_until_ms; no other drive's request and no operator move
+       without force takes it out of the drive meanwhile. */
+    int64_t leased_until_ms;
+    char leased_barcode[TF_CHANGER_BARCODE_MAX + 1];
+    /* A label granted (recycle) and not yet reported written: the inventory records it only
+       when the writer reads it back or confirms it (lab_query op labelled). */
+    char pending_barcode[TF_CHANGER_BARCODE_MAX + 1];
+    char pending_label[33];
+    char pending_pool[65];
+} s_drive_t;
+
 struct _labeller_t {
     tf_config_t *cfg;
     labeller_ops_t ops;
     tf_client_t *client;       /* the real ops' way to the catalog */
     int catalog_timeout_ms;
+    int64_t lease_ms;          /* labeller/lease */
+    int64_t unreadable_retry_ms; /* labeller/unreadable_retry */
     inventory_t *inventory;
+    zhashx_t *drives;          /* drive name -> s_drive_t */
 };
 
 /* --- the real outside world ------------------------------------------------------------- */
@@ -64,13 +86,13 @@ s_real_changer_load(void *arg, const char *url, int slot, int drive, tf_err_t *e
 }
 
 static int
-s_real_changer_unload(void *arg, const char *url, int drive, int *slot_out, tf_err_t *err)
+s_real_changer_unload(void *arg, const char *url, int drive, int slot, int *slot_out, tf_err_t *err)
 {
     (void) arg;
     tf_changer_t *chg = tf_changer_open(url, err);
     if (!chg)
         return err->code;
-    int rc = tf_changer_unload(chg, drive, 0, slot_out, err);
+    int rc = tf_changer_unload(chg, drive, slot, slot_out, err);
     tf_changer_destroy(&chg);
     return rc;
 }
@@ -80,6 +102,13 @@ s_real_now(void *arg)
 {
     (void) arg;
     return tf_clock_wall_ms();
+}
+
+static void
+s_drive_free(void **item)
+{
+    free(*item);
+    *item = NULL;
 }
 
 labeller_t *
@@ -92,12 +121,21 @@ labeller_new(tf_config_t *cfg, const labeller_ops_t *ops, tf_err_t *err)
     }
     self->cfg = cfg;
     self->catalog_timeout_ms = (int) tf_config_ms(cfg, "labeller/catalog_timeout");
+    self->lease_ms = tf_config_ms(cfg, "labeller/lease");
+    self->unreadable_retry_ms = tf_config_ms(cfg, "labeller/unreadable_retry");
+    self->drives = zhashx_new();
+    if (!self->drives) {
+        free(self);
+        tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    zhashx_set_destructor(self->drives, s_drive_free);
     if (ops)
         self->ops = *ops;
     else {
         self->client = tf_client_new(tf_config_get(cfg, "broker/endpoint"), err);
         if (!self->client) {
-            free(self);
+            labeller_destroy(&self);
             return NULL;
         }
         self->ops = (labeller_ops_t){.catalog_volumes = s_real_catalog_volumes,
@@ -120,10 +158,45 @@ labeller_destroy(labeller_t **self_p)
 {
     if (self_p && *self_p) {
         inventory_destroy(&(*self_p)->inventory);
+        zhashx_destroy(&(*self_p)->drives);
         tf_client_destroy(&(*self_p)->client);
         free(*self_p);
         *self_p = NULL;
     }
+}
+
+/* --- drives: leases and labels waiting for confirmation ---------------------------------- */
+
+/* The record of drive (made on first use); NULL only when out of memory. */
+static s_drive_t *
+s_drive(labeller_t *self, const char *drive, const char *changer, int element)
+{
+    s_drive_t *d = zhashx_lookup(self->drives, drive);
+    if (!d) {
+        d = calloc(1, sizeof *d);
+        if (!d)
+            return NULL;
+        snprintf(d->drive, sizeof d->drive, "%s", drive);
+        if (zhashx_insert(self->drives, drive, d) != 0) {
+            free(d);
+            return NULL;
+        }
+    }
+    if (changer) {
+        snprintf(d->changer, sizeof d->changer, "%s", changer);
+        d->element = element;
+    }
+    return d;
+}
+
+/* The drive record of element `element` of changer whose lease still holds, or NULL. */
+static const s_drive_t *
+s_leased(labeller_t *self, const char *changer, int element, int64_t now_ms)
+{
+    for (const s_drive_t *d = zhashx_first(self->drives); d; d = zhashx_next(self->drives))
+        if (d->leased_until_ms > now_ms && d->element == element && strcmp(d->changer, changer) == 0)
+            return d;
+    return NULL;
 }
 
 /* --- changers ---------------------------------------------------------------------------- */
@@ -272,10 +345,14 @@ s_row_of(const tf_msg_t *rows, const char *label)
    know, without loading it: 2 known to fit, 1 unknown (a trial load: its writer reads the
    label and asks again, and then it is known), 0 not at all. */
 static int
-s_fit(const tf_msg_vol_request_t *req, volume_purpose_t purpose, const inventory_cartridge_t *c,
-      const tf_msg_t *rows)
+s_fit(labeller_t *self, const tf_msg_vol_request_t *req, volume_purpose_t purpose, const inventory_cartridge_t *c,
+      const tf_msg_t *rows, int64_t now_ms)
 {
     const char *pool = req->pool ? req->pool : "";
+    if (strcmp(c->kind, "unreadable") == 0 && purpose != VOLUME_FOR_LABEL && purpose != VOLUME_FOR_RESTORE)
+        /* Its writer could not read it lately: not loaded again until unreadable_retry passes
+           (a cleaned drive, a cartridge put back after repair), then tried like an unknown one. */
+        return now_ms - c->label_ms >= self->unreadable_retry_ms ? 1 : 0;
     if (purpose == VOLUME_FOR_RESTORE)
         return s_eq(c->barcode, req->want_label) || s_eq(c->label, req->want_label) ? 2 : 0;
     if (purpose == VOLUME_FOR_LABEL)
@@ -311,12 +388,13 @@ s_pick(labeller_t *self, const char *changer, const tf_msg_vol_request_t *req, v
         tf_log_warn("cannot ask the catalog for the volumes (%s): choosing by the inventory alone", err.message);
     const inventory_cartridge_t *best = NULL;
     int best_fit = 0;
+    int64_t now_ms = self->ops.now_ms(self->ops.arg);
     for (size_t i = 0; i < count; i++) {
         const inventory_cartridge_t *c = &rows[i];
         if (strcmp(c->changer, changer) != 0 || strcmp(c->location, "slot") != 0 || s_tried(req, c->barcode)
             || s_eq(c->barcode, unloaded))
             continue;
-        int fit = s_fit(req, purpose, c, &volumes);
+        int fit = s_fit(self, req, purpose, c, &volumes, now_ms);
         if (fit > best_fit) {
             best = c;
             best_fit = fit;
@@ -355,6 +433,19 @@ s_encode_grant(const s_grant_t *g, uint8_t **data, size_t *size, tf_err_t *err)
     return tf_msg_encode(&msg, data, size, err);
 }
 
+/* A cartridge loaded for the drive's writer (or left in it for the writer to read) is leased to
+   that drive until its next request or labeller/lease: between the load and that request the
+   writer has not opened it yet, so neither the drive nor the sim's lock holds it. Once the
+   writer answers with what it read, it holds the tape open while it uses it. */
+static void
+s_lease(labeller_t *self, s_drive_t *rec, const s_grant_t *g)
+{
+    if (!g->loaded)
+        return;
+    rec->leased_until_ms = self->ops.now_ms(self->ops.arg) + self->lease_ms;
+    snprintf(rec->leased_barcode, sizeof rec->leased_barcode, "%s", g->barcode);
+}
+
 /* No cartridge fits: what the operator has to do. */
 static void
 s_none_fits(const tf_msg_vol_request_t *req, volume_purpose_t purpose, const char *name, const char *changer,
@@ -383,12 +474,12 @@ s_none_fits(const tf_msg_vol_request_t *req, volume_purpose_t purpose, const cha
 static int
 s_next_with_changer(labeller_t *self, const tf_msg_vol_request_t *req, volume_purpose_t purpose,
                     const char *changer, const char *url, int element, const tf_changer_elem_t *in_drive,
-                    s_grant_t *g, tf_err_t *err)
+                    const char *key, s_grant_t *g, tf_err_t *err)
 {
     snprintf(g->changer, sizeof g->changer, "%s", changer);
     char unloaded[TF_CHANGER_BARCODE_MAX + 1] = "";
     if (in_drive && in_drive->full) {
-        snprintf(g->barcode, sizeof g->barcode, "%s", in_drive->barcode);
+        snprintf(g->barcode, sizeof g->barcode, "%s", key);
         if (!req->ejected) {
             /* Only the drive's owner ejects a tape (the drive must let go before the robot can
                take it); the writer asks again once it has. */
@@ -396,16 +487,16 @@ s_next_with_changer(labeller_t *self, const tf_msg_vol_request_t *req, volume_pu
             return TF_OK;
         }
         int slot = 0;
-        int rc = self->ops.changer_unload(self->ops.arg, url, element, &slot, err);
+        int rc = self->ops.changer_unload(self->ops.arg, url, element, 0, &slot, err);
         if (rc != TF_OK)
             return tf_err_prefix(err, "changer %s: putting %s from drive %d back: ", changer,
-                                 in_drive->barcode[0] ? in_drive->barcode : "the tape", element);
-        snprintf(unloaded, sizeof unloaded, "%s", in_drive->barcode);
-        if (in_drive->barcode[0] && inventory_move(self->inventory, changer, in_drive->barcode, "slot", slot, err)
+                                 key[0] ? key : "the tape", element);
+        snprintf(unloaded, sizeof unloaded, "%s", key);
+        if (key[0] && inventory_move(self->inventory, changer, key, "slot", slot, err)
             != TF_OK)
             return err->code;
         tf_log_info("changer %s: %s from drive %d (%s) back into slot %d", changer,
-                    in_drive->barcode[0] ? in_drive->barcode : "a tape", element, req->drive, slot);
+                    key[0] ? key : "a tape", element, req->drive, slot);
         g->barcode[0] = '\0';
     }
     inventory_cartridge_t *rows = NULL;
@@ -423,9 +514,22 @@ s_next_with_changer(labeller_t *self, const tf_msg_vol_request_t *req, volume_pu
             if (strcmp(c->location, "drive") != 0 || c->element == element
                 || !(s_eq(c->barcode, req->want_label) || s_eq(c->label, req->want_label)))
                 continue;
+            const s_drive_t *holder = s_leased(self, changer, c->element, self->ops.now_ms(self->ops.arg));
+            if (holder) {
+                /* Given to that drive's writer, which may not have opened it yet: never taken
+                   from it (the robot may not refuse: many libraries unload a drive themselves). */
+                g->wait = true;
+                snprintf(g->message, sizeof g->message, "restore of job %.128s needs volume %s in drive %s: it is in "
+                         "drive %s (element %d of changer %s), leased to that drive's tape writer; ask again once "
+                         "that drive asks the labeller again or its lease ends (labeller/lease)",
+                         req->job_id ? req->job_id : "?", req->want_label, req->drive, holder->drive, c->element,
+                         changer);
+                free(rows);
+                return TF_OK;
+            }
             int slot = 0;
             tf_err_t uerr = {0};
-            if (self->ops.changer_unload(self->ops.arg, url, c->element, &slot, &uerr) != TF_OK) {
+            if (self->ops.changer_unload(self->ops.arg, url, c->element, 0, &slot, &uerr) != TF_OK) {
                 snprintf(g->message, sizeof g->message, "restore of job %.128s needs volume %s in drive %s: it is in "
                          "drive %d of changer %s, which holds it (%s); run the restore again once that drive is idle",
                          req->job_id ? req->job_id : "?", req->want_label, req->drive, c->element, url, uerr.message);
@@ -503,9 +607,20 @@ labeller_vol_request(labeller_t *self, const tf_msg_vol_request_t *req, uint8_t 
     f.changer = has_changer;
     f.can_next = has_changer || req->operator_mounts;
     s_mounted(req, &f);
+    s_drive_t *rec = s_drive(self, req->drive, has_changer ? changer : NULL, element);
+    if (!rec)
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    /* The drive's writer asks again: whatever it was given is decided anew. */
+    rec->leased_until_ms = 0;
+    rec->leased_barcode[0] = '\0';
 
+    /* The writer has not looked at the tape in its drive yet (nothing read: no facts, no
+       reason it could not read it). */
+    bool not_read = (!req->mounted || strcmp(req->mounted, "unknown") == 0) && !req->found;
     tf_changer_inv_t *inv = NULL;
     const tf_changer_elem_t *in_drive = NULL;
+    /* The cartridge in the drive as the inventory knows it: barcode, or "slot N" without one. */
+    char key[TF_CHANGER_BARCODE_MAX + 1] = "";
     if (has_changer) {
         int rc = s_sweep(self, changer, url, &inv, err);
         if (rc != TF_OK)
@@ -518,20 +633,24 @@ labeller_vol_request(labeller_t *self, const tf_msg_vol_request_t *req, uint8_t 
         }
         if (!in_drive->full)
             f.mount = VOLUME_MOUNT_NONE;   /* whatever the writer saw, the robot says the drive is empty */
-        else if (in_drive->barcode[0]) {
-            f.barcode = in_drive->barcode;
-            if (f.mount == VOLUME_MOUNT_READ
-                && inventory_set_label(self->inventory, changer, in_drive->barcode, s_kind_of(&f),
+        else if (inventory_key(inv, in_drive, key, sizeof key)) {
+            f.barcode = in_drive->barcode[0] ? in_drive->barcode : NULL;
+            /* What the writer read is what the cartridge holds (an unreadable one is skipped for
+               a while instead of being loaded on every request). */
+            if (f.mount != VOLUME_MOUNT_NONE && !not_read
+                && inventory_set_label(self->inventory, changer, key,
+                                       f.mount == VOLUME_MOUNT_UNREADABLE ? "unreadable" : s_kind_of(&f),
                                        f.tape.kind == TF_LABEL_TAPEFLOW ? f.tape.label.label : NULL,
                                        f.tape.kind == TF_LABEL_TAPEFLOW ? f.tape.label.pool : NULL, f.now_ms, err)
                        != TF_OK) {
                 tf_changer_inv_destroy(&inv);
                 return err->code;
             }
+            if (f.mount != VOLUME_MOUNT_NONE && !not_read && s_eq(rec->pending_barcode, key))
+                rec->pending_barcode[0] = '\0';   /* read back: the inventory has it now */
         }
         snprintf(g.changer, sizeof g.changer, "%s", changer);
-        if (f.barcode)
-            snprintf(g.barcode, sizeof g.barcode, "%s", f.barcode);
+        snprintf(g.barcode, sizeof g.barcode, "%s", key);
     } else if (purpose == VOLUME_FOR_LABEL) {
         return tf_err_set(err, TF_ERR_INVALID, "drive %s is in no changer (changers/NAME/driveN): barcode "
                           "labelling needs a library", req->drive);
@@ -539,13 +658,13 @@ labeller_vol_request(labeller_t *self, const tf_msg_vol_request_t *req, uint8_t 
     /* Barcode labelling decides on the cartridge asked for only: any other one is put back. */
     bool wrong_cartridge = purpose == VOLUME_FOR_LABEL && !s_eq(f.barcode, req->barcode);
     /* The writer has not looked at the tape in its drive yet: it reads it first (nothing moves). */
-    bool not_read = (!req->mounted || strcmp(req->mounted, "unknown") == 0) && !req->found;
     if (has_changer && not_read && in_drive->full && !req->ejected && !wrong_cartridge) {
         snprintf(g.decision, sizeof g.decision, "next");
         g.loaded = true;
         snprintf(g.message, sizeof g.message, "drive %s holds %s: read it and ask again", req->drive,
                  in_drive->barcode[0] ? in_drive->barcode : "a cartridge without barcode");
         tf_changer_inv_destroy(&inv);
+        s_lease(self, rec, &g);
         return s_encode_grant(&g, data, size, err);
     }
     tf_msg_t reply;
@@ -563,33 +682,143 @@ labeller_vol_request(labeller_t *self, const tf_msg_vol_request_t *req, uint8_t 
     snprintf(g.decision, sizeof g.decision, "%s", volume_verdict_name(g.d.verdict));
     snprintf(g.message, sizeof g.message, "%s", g.d.reason);
     int rc = TF_OK;
-    if (g.d.verdict == VOLUME_RECYCLE && has_changer && f.barcode)
-        rc = inventory_set_label(self->inventory, changer, f.barcode, "tapeflow", g.d.label, g.d.pool, f.now_ms,
-                                 err);
+    if (g.d.verdict == VOLUME_RECYCLE && has_changer && key[0]) {
+        /* Not recorded yet: the write may fail. The writer's next request reads it back, or
+           the barcode labelling command confirms it (lab_query op labelled). */
+        snprintf(rec->pending_barcode, sizeof rec->pending_barcode, "%s", key);
+        snprintf(rec->pending_label, sizeof rec->pending_label, "%s", g.d.label);
+        snprintf(rec->pending_pool, sizeof rec->pending_pool, "%s", g.d.pool);
+    }
     if (rc == TF_OK && g.d.verdict == VOLUME_NEXT) {
         if (has_changer)
-            rc = s_next_with_changer(self, req, purpose, changer, url, element, in_drive, &g, err);
+            rc = s_next_with_changer(self, req, purpose, changer, url, element, in_drive, key, &g, err);
         else
             g.wait = req->operator_mounts;   /* an operator mounts one (alert.mount) */
     }
     tf_changer_inv_destroy(&inv);
     if (rc != TF_OK)
         return rc;
+    if (has_changer)
+        s_lease(self, rec, &g);
     return s_encode_grant(&g, data, size, err);
 }
 
 /* --- lab_query -------------------------------------------------------------------------- */
+
+static int
+s_encode_reply(const char *changer, const char *message, const char *refused, uint8_t **data, size_t *size,
+               tf_err_t *err)
+{
+    tf_msg_t msg = {.type = TF_MSG_LAB_REPLY};
+    msg.lab_reply = (tf_msg_lab_reply_t){.changer = (char *) changer, .message = (char *) message,
+                                         .refused = (char *) refused};
+    return tf_msg_encode(&msg, data, size, err);
+}
+
+/* op labelled: a label this labeller granted was written; only then the inventory records it. */
+static int
+s_labelled(labeller_t *self, const tf_msg_lab_query_t *req, const char *name, uint8_t **data, size_t *size,
+           tf_err_t *err)
+{
+    if (!req->barcode || !req->label)
+        return tf_err_set(err, TF_ERR_INVALID, "lab_query labelled needs barcode and label");
+    s_drive_t *rec = NULL;
+    for (s_drive_t *d = zhashx_first(self->drives); d && !rec; d = zhashx_next(self->drives))
+        if (s_eq(d->changer, name) && s_eq(d->pending_barcode, req->barcode) && s_eq(d->pending_label, req->label))
+            rec = d;
+    if (!rec)
+        return tf_err_set(err, TF_ERR_NOTFOUND, "changer %s: no label %s was granted for cartridge %s and not yet "
+                          "recorded: nothing to confirm", name, req->label, req->barcode);
+    if (inventory_set_label(self->inventory, name, req->barcode, "tapeflow", rec->pending_label, rec->pending_pool,
+                            self->ops.now_ms(self->ops.arg), err) != TF_OK)
+        return err->code;
+    rec->pending_barcode[0] = '\0';
+    char message[300];
+    snprintf(message, sizeof message, "changer %s: cartridge %s is labelled %s", name, req->barcode, req->label);
+    return s_encode_reply(NULL, message, NULL, data, size, err);
+}
+
+/* op load, op unload: an operator's move, made here so it is serialised with the tape writers'
+   and the inventory follows it; a drive leased to its writer only with force naming it. */
+static int
+s_operator_move(labeller_t *self, const tf_msg_lab_query_t *req, const char *name, const char *url, bool load,
+                uint8_t **data, size_t *size, tf_err_t *err)
+{
+    int element = (int) req->element;
+    uint64_t from = req->slot;
+    if (load && req->barcode) {
+        tf_changer_inv_t *inv = NULL;
+        if (s_sweep(self, name, url, &inv, err) != TF_OK)
+            return err->code;
+        tf_changer_inv_destroy(&inv);
+        inventory_cartridge_t c;
+        bool found = false;
+        if (inventory_get(self->inventory, name, req->barcode, &c, &found, err) != TF_OK)
+            return err->code;
+        if (!found || strcmp(c.location, "outside") == 0)
+            return tf_err_set(err, TF_ERR_NOTFOUND, "changer %s has no cartridge %s ('tapeflow changer inventory "
+                              "%s' shows what it has)", name, req->barcode, name);
+        if (strcmp(c.location, "slot") != 0)
+            return tf_err_set(err, TF_ERR_STATE, "changer %s: cartridge %s is in %s %d, not in a slot", name,
+                              req->barcode, c.location, c.element);
+        from = (uint64_t) c.element;
+    }
+    if (req->element > 4096 || from > 65535 || (load && from < 1))
+        return tf_err_set(err, TF_ERR_INVALID, "lab_query %s: bad slot %" PRIu64 " or drive %" PRIu64, req->op,
+                          req->slot, req->element);
+    int64_t now = self->ops.now_ms(self->ops.arg);
+    const s_drive_t *holder = s_leased(self, name, element, now);
+    char message[1200];
+    if (holder && !s_eq(req->force, holder->drive)) {
+        /* Answered, not failed: a failed item would be retried, and the operator decides. */
+        snprintf(message, sizeof message, "changer %s: drive %d is %s's, leased to its tape writer for another "
+                 "%" PRId64 " s (it was given %s): not moved; wait until that writer is done, or pass --force %s "
+                 "to take it over", name, element, holder->drive, (holder->leased_until_ms - now + 999) / 1000,
+                 holder->leased_barcode[0] ? holder->leased_barcode : "a cartridge", holder->drive);
+        return s_encode_reply(url, message, "leased", data, size, err);
+    }
+    int slot = (int) from;
+    tf_err_t merr = {0};
+    int rc = load ? self->ops.changer_load(self->ops.arg, url, slot, element, &merr)
+                  : self->ops.changer_unload(self->ops.arg, url, element, slot, &slot, &merr);
+    if (rc != TF_OK) {
+        snprintf(message, sizeof message, "changer %s: %s", name, merr.message);
+        return s_encode_reply(url, message, "robot", data, size, err);
+    }
+    if (holder) {
+        s_drive_t *d = zhashx_lookup(self->drives, holder->drive);
+        d->leased_until_ms = 0;
+        tf_log_warn("changer %s: drive %s's lease taken over by the operator (--force)", name, d->drive);
+    }
+    tf_changer_inv_t *inv = NULL;
+    if (s_sweep(self, name, url, &inv, err) != TF_OK)
+        return tf_err_prefix(err, "moved, but the inventory is not updated: ");
+    tf_changer_inv_destroy(&inv);
+    if (load)
+        snprintf(message, sizeof message, "changer %s: loaded slot %d into drive %d", name, slot, element);
+    else
+        snprintf(message, sizeof message, "changer %s: unloaded drive %d into slot %d", name, element, slot);
+    tf_log_info("%s (an operator's move)", message);
+    return s_encode_reply(url, message, NULL, data, size, err);
+}
 
 int
 labeller_lab_query(labeller_t *self, const tf_msg_lab_query_t *req, uint8_t **data, size_t *size, tf_err_t *err)
 {
     char name[129] = "", url[1024] = "";
     bool inventory = s_eq(req->op, "inventory");
-    if (!inventory && !s_eq(req->op, "list"))
-        return tf_err_set(err, TF_ERR_INVALID, "lab_query: unknown op '%s' (inventory, list)", req->op);
+    bool load = s_eq(req->op, "load"), unload = s_eq(req->op, "unload"), labelled = s_eq(req->op, "labelled");
+    if (!inventory && !load && !unload && !labelled && !s_eq(req->op, "list"))
+        return tf_err_set(err, TF_ERR_INVALID, "lab_query: unknown op '%s' (inventory, list, labelled, load, "
+                          "unload)", req->op);
     bool one = req->changer && *req->changer;
-    if ((inventory || one) && s_changer_named(self, req->changer, name, sizeof name, url, sizeof url, err) != TF_OK)
+    if ((!s_eq(req->op, "list") || one)
+        && s_changer_named(self, req->changer, name, sizeof name, url, sizeof url, err) != TF_OK)
         return err->code;
+    if (labelled)
+        return s_labelled(self, req, name, data, size, err);
+    if (load || unload)
+        return s_operator_move(self, req, name, url, load, data, size, err);
     tf_changer_inv_t *inv = NULL;
     if (inventory && s_sweep(self, name, url, &inv, err) != TF_OK)
         return err->code;

@@ -14,7 +14,14 @@
                                    inventory knows it; a cartridge never seen is loaded once for
                                    its writer to read, and then known)
         lab_query  -> lab_reply    op inventory: READ ELEMENT STATUS of a changer (no tape moves)
-                                   into the inventory; op list: the inventory
+                                   into the inventory; op list: the inventory; op labelled: a
+                                   granted label was written (recorded only then); op load /
+                                   unload: an operator's move (tapeflow changer load/unload)
+
+    A cartridge loaded for a writer is leased to that drive until the writer's next vol_request
+    or labeller/lease: no other drive's request and no operator move without force takes it
+    out of the drive before the writer opened it (the robot would not always refuse). An unreadable cartridge is recorded so and not loaded again for
+    labeller/unreadable_retry.
 
     Only a tape writer reads and writes labels: the labeller never opens a drive.
 
@@ -41,8 +48,9 @@ typedef struct {
     int (*changer_inventory)(void *arg, const char *url, tf_changer_inv_t **inv, tf_err_t *err);
     /* MOVE MEDIUM slot -> drive element. */
     int (*changer_load)(void *arg, const char *url, int slot, int drive, tf_err_t *err);
-    /* MOVE MEDIUM drive element -> the slot it came from (or the first empty one): *slot_out. */
-    int (*changer_unload)(void *arg, const char *url, int drive, int *slot_out, tf_err_t *err);
+    /* MOVE MEDIUM drive element -> slot (0: the slot it came from, or the first empty one):
+       *slot_out the slot used. */
+    int (*changer_unload)(void *arg, const char *url, int drive, int slot, int *slot_out, tf_err_t *err);
     int64_t (*now_ms)(void *arg);   /* wall clock */
     void *arg;
 } labeller_ops_t;

@@ -27,6 +27,8 @@ typedef struct {
     char drive[DRIVES][16];
     int drive_source[DRIVES];
     int inventories, loads, unloads;
+    int64_t now;                   /* 0: NOW */
+    bool no_barcodes;              /* a library without a barcode reader (the names stay internal) */
     /* the catalog */
     tf_msg_volume_row_t rows[8];
     size_t nrows;
@@ -73,14 +75,14 @@ s_inventory(void *arg, const char *url, tf_changer_inv_t **inv, tf_err_t *err)
     f->inventories++;
     tf_changer_inv_t *i = calloc(1, sizeof *i);
     i->elem = calloc(SLOTS + DRIVES, sizeof *i->elem);
-    i->barcodes = true;
+    i->barcodes = !f->no_barcodes;
     for (int s = 1; s <= SLOTS; s++) {
         tf_changer_elem_t *e = &i->elem[i->count++];
         e->type = TF_CHANGER_SLOT;
         e->number = s;
         e->address = (uint16_t) (1000 + s);
         e->full = f->slot[s][0] != '\0';
-        snprintf(e->barcode, sizeof e->barcode, "%s", f->slot[s]);
+        snprintf(e->barcode, sizeof e->barcode, "%s", f->no_barcodes ? "" : f->slot[s]);
     }
     for (int d = 0; d < DRIVES; d++) {
         tf_changer_elem_t *e = &i->elem[i->count++];
@@ -88,7 +90,9 @@ s_inventory(void *arg, const char *url, tf_changer_inv_t **inv, tf_err_t *err)
         e->number = d;
         e->address = (uint16_t) (100 + d);
         e->full = f->drive[d][0] != '\0';
-        snprintf(e->barcode, sizeof e->barcode, "%s", f->drive[d]);
+        e->source_valid = e->full;
+        e->source = (uint16_t) (1000 + f->drive_source[d]);
+        snprintf(e->barcode, sizeof e->barcode, "%s", f->no_barcodes ? "" : f->drive[d]);
     }
     *inv = i;
     return TF_OK;
@@ -111,13 +115,13 @@ s_load(void *arg, const char *url, int slot, int drive, tf_err_t *err)
 }
 
 static int
-s_unload(void *arg, const char *url, int drive, int *slot_out, tf_err_t *err)
+s_unload(void *arg, const char *url, int drive, int to, int *slot_out, tf_err_t *err)
 {
     (void) url;
     fake_t *f = arg;
     if (!f->drive[drive][0])
         return tf_err_set(err, TF_ERR_DEVICE, "drive %d is empty", drive);
-    int slot = f->drive_source[drive];
+    int slot = to > 0 ? to : f->drive_source[drive];
     f->unloads++;
     memcpy(f->slot[slot], f->drive[drive], sizeof f->slot[slot]);
     f->drive[drive][0] = '\0';
@@ -128,8 +132,8 @@ s_unload(void *arg, const char *url, int drive, int *slot_out, tf_err_t *err)
 static int64_t
 s_now(void *arg)
 {
-    (void) arg;
-    return NOW;
+    fake_t *f = arg;
+    return f->now ? f->now : NOW;
 }
 
 static int
@@ -185,18 +189,41 @@ s_request(fx_t *fx, const tf_msg_vol_request_t *req, tf_msg_t *out)
     assert_int_equal(out->type, TF_MSG_VOL_GRANT);
 }
 
-static void
-s_query(fx_t *fx, const char *op, tf_msg_t *out)
+/* Sends q (changer lib unless set); its status, the reply decoded into *out when TF_OK. */
+static int
+s_query_full(fx_t *fx, tf_msg_lab_query_t q, tf_msg_t *out, tf_err_t *err)
 {
     uint8_t *data = NULL;
     size_t size = 0;
-    tf_err_t err = {0};
-    tf_msg_lab_query_t q = {.op = (char *) op, .changer = "lib"};
-    if (labeller_lab_query(fx->lab, &q, &data, &size, &err) != TF_OK)
-        fail_msg("lab_query: %s", err.message);
-    assert_int_equal(tf_msg_decode(data, size, out, &err), TF_OK);
+    if (!q.changer)
+        q.changer = "lib";
+    memset(out, 0, sizeof *out);
+    int rc = labeller_lab_query(fx->lab, &q, &data, &size, err);
+    if (rc != TF_OK)
+        return rc;
+    assert_int_equal(tf_msg_decode(data, size, out, err), TF_OK);
     free(data);
     assert_int_equal(out->type, TF_MSG_LAB_REPLY);
+    return TF_OK;
+}
+
+static void
+s_query(fx_t *fx, const char *op, tf_msg_t *out)
+{
+    tf_err_t err = {0};
+    if (s_query_full(fx, (tf_msg_lab_query_t){.op = (char *) op}, out, &err) != TF_OK)
+        fail_msg("lab_query: %s", err.message);
+}
+
+/* Confirms label written on barcode (what tape label --barcodes passes on). */
+static int
+s_confirm(fx_t *fx, const char *barcode, const char *label, tf_err_t *err)
+{
+    tf_msg_t r;
+    int rc = s_query_full(fx, (tf_msg_lab_query_t){.op = "labelled", .barcode = (char *) barcode,
+                                                   .label = (char *) label}, &r, err);
+    tf_msg_clear(&r);
+    return rc;
 }
 
 static const tf_msg_cartridge_row_t *
@@ -302,13 +329,24 @@ test_span_ejects_then_loads_and_learns(void **state)
     assert_int_equal(g.vol_grant.sequence, 2);
     assert_int_equal(g.vol_grant.retention_ms, 30LL * 86400000);
     tf_msg_clear(&g);
-    /* The inventory remembers what was read: TF0002L6 foreign, TF0003L6 now TF0003L6 of p. */
+    /* The inventory remembers what was read: TF0002L6 foreign, TF0003L6 blank - the label
+       granted is not written yet (review item 8: it was recorded here before, and a failed
+       write left it "tapeflow" for good). */
     tf_msg_t r;
     s_query(fx, "list", &r);
     assert_string_equal(s_cartridge(&r, "TF0002L6")->kind, "foreign");
+    assert_string_equal(s_cartridge(&r, "TF0003L6")->kind, "blank");
+    assert_string_equal(s_cartridge(&r, "TF0001L6")->location, "slot");
+    tf_msg_clear(&r);
+    /* The writer's next request reads it back: now TF0003L6 of p. */
+    tf_msg_vol_request_t next = {.drive = "d0", .purpose = "write", .pool = "p", .mounted = "tapeflow",
+                                 .label = "TF0003L6", .label_pool = "p", .label_created = "2026-12-01T00:00:00Z",
+                                 .label_set_id = "S", .label_sequence = 2, .tape_files = 1};
+    s_request(fx, &next, &g);
+    tf_msg_clear(&g);
+    s_query(fx, "list", &r);
     assert_string_equal(s_cartridge(&r, "TF0003L6")->kind, "tapeflow");
     assert_string_equal(s_cartridge(&r, "TF0003L6")->label, "TF0003L6");
-    assert_string_equal(s_cartridge(&r, "TF0001L6")->location, "slot");
     tf_msg_clear(&r);
 }
 
@@ -328,7 +366,7 @@ test_known_blank_chosen_before_unknown(void **state)
     s_request(fx, &look, &g);   /* records TF0005L6 as blank, then asks for an eject */
     assert_true(g.vol_grant.eject);
     tf_msg_clear(&g);
-    assert_int_equal(s_unload(&fx->fake, NULL, 1, &(int){0}, &err), TF_OK);
+    assert_int_equal(s_unload(&fx->fake, NULL, 1, 0, &(int){0}, &err), TF_OK);
     fx->fake.loads = fx->fake.unloads = 0;
     tf_msg_vol_request_t req = {.drive = "d0", .purpose = "span", .pool = "p", .set_id = "S",
                                 .prev_label = "X", .prev_sequence = 1, .mounted = "none", .ejected = true};
@@ -433,7 +471,10 @@ test_inventory_survives_restart(void **state)
     tf_msg_clear(&g);
     req.mounted = "blank";
     s_request(fx, &req, &g);
+    assert_string_equal(g.vol_grant.decision, "recycle");
     tf_msg_clear(&g);
+    tf_err_t cerr = {0};
+    assert_int_equal(s_confirm(fx, "TF0002L6", "TF0002L6", &cerr), TF_OK);
     labeller_destroy(&fx->lab);
     tf_err_t err = {0};
     fx->lab = labeller_new(fx->cfg, &fx->ops, &err);
@@ -489,6 +530,254 @@ test_routes(void **state)
     free(data);
 }
 
+/* Review item 8: a label granted is recorded only once written (confirmed, or read back). */
+static void
+test_label_recorded_only_when_written(void **state)
+{
+    fx_t *fx = *state;
+    tf_msg_vol_request_t req = {.drive = "d1", .purpose = "label", .pool = "p", .barcode = "TF0004L6",
+                                .mounted = "none"};
+    tf_msg_t g, r;
+    s_request(fx, &req, &g);
+    assert_true(g.vol_grant.loaded);
+    tf_msg_clear(&g);
+    req.mounted = "blank";
+    s_request(fx, &req, &g);
+    assert_string_equal(g.vol_grant.decision, "recycle");
+    tf_msg_clear(&g);
+    /* The write failed (no confirmation): still blank, so it is labelled on the next run. */
+    s_query(fx, "list", &r);
+    assert_string_equal(s_cartridge(&r, "TF0004L6")->kind, "blank");
+    assert_null(s_cartridge(&r, "TF0004L6")->label);
+    tf_msg_clear(&r);
+    /* Only the label granted is confirmed. */
+    tf_err_t err = {0};
+    assert_int_equal(s_confirm(fx, "TF0004L6", "OTHER", &err), TF_ERR_NOTFOUND);
+    assert_non_null(strstr(err.message, "no label OTHER was granted for cartridge TF0004L6"));
+    assert_int_equal(s_confirm(fx, "TF0005L6", "TF0005L6", &err), TF_ERR_NOTFOUND);
+    assert_int_equal(s_confirm(fx, "TF0004L6", "TF0004L6", &err), TF_OK);
+    s_query(fx, "list", &r);
+    assert_string_equal(s_cartridge(&r, "TF0004L6")->kind, "tapeflow");
+    assert_string_equal(s_cartridge(&r, "TF0004L6")->label, "TF0004L6");
+    assert_string_equal(s_cartridge(&r, "TF0004L6")->pool, "p");
+    tf_msg_clear(&r);
+    /* Once: a second confirmation finds nothing pending. */
+    assert_int_equal(s_confirm(fx, "TF0004L6", "TF0004L6", &err), TF_ERR_NOTFOUND);
+}
+
+/* Review item 3: a cartridge loaded for drive d0's writer (not opened by it yet) is d0's until
+   d0 asks again or the lease ends: a restore in d1 waits (named drive), an operator move needs
+   --force d0. */
+static void
+test_lease_keeps_a_drive_for_its_writer(void **state)
+{
+    fx_t *fx = *state;
+    tf_msg_vol_request_t r0 = {.drive = "d0", .purpose = "restore", .want_label = "TF0003L6", .job_id = "J0",
+                               .mounted = "none"};
+    tf_msg_t g;
+    s_request(fx, &r0, &g);
+    assert_true(g.vol_grant.loaded);
+    assert_string_equal(fx->fake.drive[0], "TF0003L6");
+    tf_msg_clear(&g);
+    /* d1's restore wants the same volume before d0's writer opened it. */
+    tf_msg_vol_request_t r1 = {.drive = "d1", .purpose = "restore", .want_label = "TF0003L6", .job_id = "J1",
+                               .mounted = "none"};
+    int unloads = fx->fake.unloads;
+    s_request(fx, &r1, &g);
+    assert_string_equal(g.vol_grant.decision, "next");
+    assert_true(g.vol_grant.wait);
+    assert_false(g.vol_grant.loaded);
+    assert_non_null(strstr(g.vol_grant.message, "it is in drive d0 (element 0 of changer lib), leased"));
+    assert_int_equal(fx->fake.unloads, unloads);
+    assert_string_equal(fx->fake.drive[0], "TF0003L6");
+    tf_msg_clear(&g);
+    /* The operator neither, unless forcing that drive. */
+    tf_msg_t r;
+    tf_err_t err = {0};
+    assert_int_equal(s_query_full(fx, (tf_msg_lab_query_t){.op = "unload", .element = 0}, &r, &err), TF_OK);
+    assert_string_equal(r.lab_reply.refused, "leased");
+    assert_non_null(strstr(r.lab_reply.message, "drive 0 is d0's, leased to its tape writer"));
+    assert_non_null(strstr(r.lab_reply.message, "--force d0"));
+    tf_msg_clear(&r);
+    assert_int_equal(s_query_full(fx, (tf_msg_lab_query_t){.op = "unload", .element = 0, .force = "d1"}, &r, &err),
+                     TF_OK);
+    assert_string_equal(r.lab_reply.refused, "leased");
+    tf_msg_clear(&r);
+    assert_int_equal(fx->fake.unloads, unloads);
+    /* Once the lease ends (labeller/lease, 10 min by default), the restore in d1 gets it. */
+    fx->fake.now = NOW + 10LL * 60 * 1000 + 1;
+    s_request(fx, &r1, &g);
+    assert_true(g.vol_grant.loaded);
+    assert_string_equal(fx->fake.drive[1], "TF0003L6");
+    assert_int_equal(fx->fake.unloads, unloads + 1);
+    tf_msg_clear(&g);
+    /* Now d1's: the operator forces it out, naming d1; the inventory follows the move. */
+    assert_int_equal(s_query_full(fx, (tf_msg_lab_query_t){.op = "unload", .element = 1, .force = "d1"}, &r, &err),
+                     TF_OK);
+    assert_null(r.lab_reply.refused);
+    assert_non_null(strstr(r.lab_reply.message, "unloaded drive 1 into slot 3"));
+    tf_msg_clear(&r);
+    assert_string_equal(fx->fake.slot[3], "TF0003L6");
+    s_query(fx, "list", &r);
+    assert_string_equal(s_cartridge(&r, "TF0003L6")->location, "slot");
+    tf_msg_clear(&r);
+    /* An unleased drive: an operator load needs no force. */
+    assert_int_equal(s_query_full(fx, (tf_msg_lab_query_t){.op = "load", .slot = 5, .element = 1}, &r, &err), TF_OK);
+    tf_msg_clear(&r);
+    assert_string_equal(fx->fake.drive[1], "TF0005L6");
+}
+
+/* A drive's own next request ends its lease. */
+static void
+test_lease_ends_at_the_drives_next_request(void **state)
+{
+    fx_t *fx = *state;
+    tf_msg_vol_request_t r0 = {.drive = "d0", .purpose = "restore", .want_label = "TF0003L6", .job_id = "J0",
+                               .mounted = "none"};
+    tf_msg_t g, r;
+    s_request(fx, &r0, &g);
+    assert_true(g.vol_grant.loaded);
+    tf_msg_clear(&g);
+    /* d0's writer read it and does not want it after all (another volume): it ejects. */
+    tf_msg_vol_request_t other = {.drive = "d0", .purpose = "restore", .want_label = "TF0004L6", .job_id = "J0",
+                                  .mounted = "tapeflow", .label = "TF0003L6", .label_pool = "p"};
+    s_request(fx, &other, &g);
+    assert_true(g.vol_grant.eject);
+    tf_msg_clear(&g);
+    tf_err_t err = {0};
+    assert_int_equal(s_query_full(fx, (tf_msg_lab_query_t){.op = "unload", .element = 0}, &r, &err), TF_OK);
+    assert_null(r.lab_reply.refused);
+    tf_msg_clear(&r);
+    assert_string_equal(fx->fake.slot[3], "TF0003L6");
+}
+
+/* Review item 19: a cartridge its writer could not read is recorded and skipped for a while. */
+static void
+test_unreadable_skipped_for_a_while(void **state)
+{
+    fx_t *fx = *state;
+    tf_msg_vol_request_t req = {.drive = "d0", .purpose = "span", .pool = "p", .set_id = "S",
+                                .prev_label = "X", .prev_sequence = 1, .mounted = "none", .ejected = true};
+    tf_msg_t g, r;
+    s_request(fx, &req, &g);
+    assert_true(g.vol_grant.loaded);
+    assert_string_equal(g.vol_grant.barcode, "TF0001L6");
+    tf_msg_clear(&g);
+    tf_msg_vol_request_t bad = req;
+    bad.ejected = false;
+    bad.mounted = "unknown";
+    bad.found = "medium error reading the label";
+    s_request(fx, &bad, &g);
+    assert_true(g.vol_grant.eject);
+    tf_msg_clear(&g);
+    s_query(fx, "list", &r);
+    assert_string_equal(s_cartridge(&r, "TF0001L6")->kind, "unreadable");
+    tf_msg_clear(&r);
+    /* Ejected: put back, the next one loaded. */
+    bad.ejected = true;
+    s_request(fx, &bad, &g);
+    assert_string_equal(g.vol_grant.barcode, "TF0002L6");
+    tf_msg_clear(&g);
+    assert_string_equal(fx->fake.slot[1], "TF0001L6");
+    /* Another round in d1 (nothing tried, nothing just unloaded): TF0001L6 is not loaded
+       again, though the first slot... */
+    tf_msg_vol_request_t d1 = req;
+    d1.drive = "d1";
+    s_request(fx, &d1, &g);
+    assert_true(g.vol_grant.loaded);
+    assert_string_equal(g.vol_grant.barcode, "TF0003L6");
+    tf_msg_clear(&g);
+    /* ...until labeller/unreadable_retry (12 h by default) has passed: tried like an unknown one. */
+    fx->fake.now = NOW + 12LL * 3600 * 1000;
+    tf_msg_path_row_t tried[] = {{.path = "TF0003L6"}};
+    d1.tried = tried;
+    d1.tried_count = 1;
+    s_request(fx, &d1, &g);
+    assert_true(g.vol_grant.loaded);
+    assert_string_equal(g.vol_grant.barcode, "TF0001L6");
+    tf_msg_clear(&g);
+}
+
+/* Review item 2: a library without a barcode reader. Its cartridges are known by their home
+   slot ("slot N"); one never read is trial-loaded, its writer reads it and asks again, and the
+   round ends because `tried` carries slot keys too (the grant's barcode is the key). */
+static void
+test_library_without_barcodes(void **state)
+{
+    fx_t *fx = *state;
+    fx->fake.no_barcodes = true;
+    tf_msg_t g, r;
+    s_query(fx, "inventory", &r);
+    assert_false(r.lab_reply.barcodes);
+    assert_int_equal(r.lab_reply.cartridges_count, SLOTS);
+    assert_non_null(s_cartridge(&r, "slot 1"));
+    assert_string_equal(s_cartridge(&r, "slot 6")->kind, "unknown");
+    tf_msg_clear(&r);
+    /* A backup starts with an empty drive: slot 1 is loaded for its writer to read. */
+    tf_msg_vol_request_t req = {.drive = "d0", .purpose = "write", .pool = "p", .mounted = "none",
+                                .ejected = true};
+    s_request(fx, &req, &g);
+    assert_true(g.vol_grant.loaded);
+    assert_string_equal(g.vol_grant.barcode, "slot 1");
+    assert_int_equal(g.vol_grant.slot, 1);
+    assert_string_equal(fx->fake.drive[0], "TF0001L6");
+    tf_msg_clear(&g);
+    /* Another program's tape: eject it; the inventory knows slot 1 now. */
+    tf_msg_vol_request_t seen = {.drive = "d0", .purpose = "write", .pool = "p", .mounted = "foreign",
+                                 .found = "a tar archive"};
+    s_request(fx, &seen, &g);
+    assert_true(g.vol_grant.eject);
+    assert_string_equal(g.vol_grant.barcode, "slot 1");
+    tf_msg_clear(&g);
+    s_query(fx, "list", &r);
+    assert_string_equal(s_cartridge(&r, "slot 1")->kind, "foreign");
+    assert_string_equal(s_cartridge(&r, "slot 1")->location, "drive");
+    tf_msg_clear(&r);
+    /* Ejected: back to slot 1, slot 2 loaded (slot 1 in tried). */
+    tf_msg_path_row_t tried[SLOTS];
+    char names[SLOTS][16];
+    size_t ntried = 0;
+    snprintf(names[ntried], sizeof names[ntried], "slot 1");
+    tried[ntried].path = names[ntried];
+    ntried++;
+    tf_msg_vol_request_t again = {.drive = "d0", .purpose = "write", .pool = "p", .mounted = "foreign",
+                                  .found = "a tar archive", .ejected = true, .tried = tried, .tried_count = ntried};
+    s_request(fx, &again, &g);
+    assert_true(g.vol_grant.loaded);
+    assert_string_equal(g.vol_grant.barcode, "slot 2");
+    assert_string_equal(fx->fake.slot[1], "TF0001L6");
+    tf_msg_clear(&g);
+    /* Every one foreign: the round ends with no volume after each slot was tried once. */
+    int loads = fx->fake.loads;
+    for (int round = 0; round < 2 * SLOTS; round++) {
+        snprintf(names[ntried], sizeof names[ntried], "slot %zu", ntried + 1);
+        tried[ntried].path = names[ntried];
+        ntried++;
+        again.tried_count = ntried;
+        s_request(fx, &again, &g);
+        bool loaded = g.vol_grant.loaded;
+        tf_msg_clear(&g);
+        if (!loaded)
+            break;
+    }
+    assert_int_equal(fx->fake.loads - loads, SLOTS - 2);
+    s_request(fx, &again, &g);
+    assert_false(g.vol_grant.loaded);
+    assert_non_null(strstr(g.vol_grant.message, "has no appendable or expired tape of pool p"));
+    tf_msg_clear(&g);
+    /* Each slot's cartridge went back home: nothing lost, every one known now. */
+    s_query(fx, "list", &r);
+    for (int s = 1; s <= SLOTS; s++) {
+        char name[16], cartridge[16];
+        snprintf(name, sizeof name, "slot %d", s);
+        snprintf(cartridge, sizeof cartridge, "TF%04dL6", s);
+        assert_string_equal(fx->fake.slot[s], cartridge);
+        assert_string_equal(s_cartridge(&r, name)->kind, "foreign");
+        assert_string_equal(s_cartridge(&r, name)->location, "slot");
+    }
+    tf_msg_clear(&r);
+}
+
 int
 main(void)
 {
@@ -502,6 +791,11 @@ main(void)
         cmocka_unit_test_setup_teardown(test_inventory_survives_restart, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_bad_requests, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_routes, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_label_recorded_only_when_written, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_lease_keeps_a_drive_for_its_writer, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_lease_ends_at_the_drives_next_request, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_unreadable_skipped_for_a_while, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_library_without_barcodes, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,10 +2,12 @@
     See docs/changers.md.
 
         tapeflow changer list CHANGER [--json]
-        tapeflow changer load CHANGER (--slot N | --barcode B) [--drive D] [--json]
-        tapeflow changer unload CHANGER [--drive D] [--slot N] [--no-eject] [--json]
+        tapeflow changer load CHANGER (--slot N | --barcode B) [--drive D] [--force DRIVE] [--json]
+        tapeflow changer unload CHANGER [--drive D] [--slot N] [--no-eject] [--force DRIVE] [--json]
 
-    CHANGER is a URL (sg:/dev/sgN, iscsi://host[:port]/iqn/lun, sim:PATH?type=8...) or a name
+    While a labeller runs, load and unload ask it to move (cli_labeller.c, cmd_changer.h): it
+    serialises every move and keeps its inventory; this file moves the robot directly, for when
+    no labeller runs (the stack is down, for repair). CHANGER is a URL (sg:/dev/sgN, iscsi://host[:port]/iqn/lun, sim:PATH?type=8...) or a name
     configured under changers/NAME/url. changers/NAME/driveN = DRIVE names the configured drive
     (drives/DRIVE/url) sitting in drive element N: list shows it, and unload ejects the tape in
     that drive before the robot takes it out.
@@ -18,6 +20,7 @@
 
 #include "cli.h"
 #include "cli_opt.h"
+#include "cmd_changer.h"
 #include "tf_units.h"
 #include "tf_changer.h"
 #include "tf_drive.h"
@@ -33,6 +36,7 @@ typedef struct {
     int slot;            /* -1: not given */
     int drive;
     const char *barcode;
+    const char *force;   /* a leased drive taken over: only the labeller has leases */
     bool json;
     bool no_eject;
 } s_args_t;
@@ -42,14 +46,19 @@ s_usage(FILE *out)
 {
     fprintf(out,
             "usage: tapeflow changer list CHANGER [--json]\n"
-            "       tapeflow changer load CHANGER (--slot N | --barcode B) [--drive D] [--json]\n"
-            "       tapeflow changer unload CHANGER [--drive D] [--slot N] [--no-eject] [--json]\n"
+            "       tapeflow changer load CHANGER (--slot N | --barcode B) [--drive D] [--force DRIVE]\n"
+            "                             [--json]\n"
+            "       tapeflow changer unload CHANGER [--drive D] [--slot N] [--no-eject] [--force DRIVE]\n"
+            "                               [--json]\n"
             "       tapeflow changer inventory CHANGER [--json] [--timeout SECONDS]\n"
             "CHANGER is a URL (sg:/dev/sgN, iscsi://host[:port]/iqn/lun, sim:PATH?type=8&...)\n"
             "or a changer name from the config (changers/NAME/url). Slots count from 1, drives\n"
             "from 0 (default drive 0). unload returns the cartridge to the slot it came from\n"
             "unless --slot is given, after ejecting it from the drive configured as\n"
-            "changers/NAME/driveD (skip with --no-eject). inventory asks the labeller to read the\n"
+            "changers/NAME/driveD (skip with --no-eject). While the stack runs, load and unload\n"
+            "ask the labeller, which makes every move: it refuses a drive it just loaded for a\n"
+            "tape writer unless --force names that drive; with no labeller running the robot\n"
+            "is moved directly (and the output says so). inventory asks the labeller to read the\n"
             "barcodes into its inventory (no tape is loaded) and shows what it knows of each\n"
             "cartridge ('tapeflow changer inventory --help').\n");
 }
@@ -77,6 +86,7 @@ s_parse(int argc, char **argv, bool json, s_args_t *args)
         {"slot", required_argument, NULL, 's'},
         {"drive", required_argument, NULL, 'd'},
         {"barcode", required_argument, NULL, 'b'},
+        {"force", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -97,6 +107,7 @@ s_parse(int argc, char **argv, bool json, s_args_t *args)
         case 's': rc = s_number("--slot", optarg, 1, &args->slot); break;
         case 'd': rc = s_number("--drive", optarg, 0, &args->drive); break;
         case 'b': args->barcode = optarg; break;
+        case 'F': args->force = optarg; break;
         case 'h': s_usage(stdout); return CLI_EXIT_OK;
         default: return cli_opt_error(command, opt, argc, argv);
         }
@@ -120,7 +131,7 @@ s_parse(int argc, char **argv, bool json, s_args_t *args)
         fprintf(stderr, "tapeflow changer load: give either --slot N or --barcode B\n");
         return CLI_EXIT_USAGE;
     }
-    if (list && (args->slot >= 0 || args->drive >= 0 || args->barcode || args->no_eject)) {
+    if (list && (args->slot >= 0 || args->drive >= 0 || args->barcode || args->no_eject || args->force)) {
         fprintf(stderr, "tapeflow changer list: takes only CHANGER and --json\n");
         return CLI_EXIT_USAGE;
     }
@@ -128,6 +139,19 @@ s_parse(int argc, char **argv, bool json, s_args_t *args)
         fprintf(stderr, "tapeflow changer %s: --barcode is for load\n", args->verb);
         return CLI_EXIT_USAGE;
     }
+    return -1;
+}
+
+int
+cmd_changer_parse_move(int argc, char **argv, bool json, cmd_changer_move_t *move)
+{
+    s_args_t args;
+    int rc = s_parse(argc, argv, json, &args);
+    if (rc >= 0)
+        return rc;
+    *move = (cmd_changer_move_t){.verb = args.verb, .changer = args.changer, .slot = args.slot,
+                                 .drive = args.drive, .barcode = args.barcode, .force = args.force,
+                                 .json = args.json, .no_eject = args.no_eject};
     return -1;
 }
 
@@ -328,6 +352,17 @@ s_eject(tf_config_t *cfg, const s_args_t *args, int n)
                         "%s (%s): %s; trying the robot anyway\n",
                 dname, durl, err.message);
     tf_drive_destroy(&drive);
+}
+
+void
+cmd_changer_eject(tf_config_t *cfg, const char *changer, int element)
+{
+    s_args_t args;
+    memset(&args, 0, sizeof args);
+    args.changer = changer;
+    tf_err_t err = {0, ""};
+    if (s_resolve(cfg, &args, &err) == TF_OK)
+        s_eject(cfg, &args, element);
 }
 
 static int
