@@ -80,6 +80,27 @@ tf_volume_parse_time(const char *text, int64_t *ms)
     return TF_OK;
 }
 
+/* ms since the epoch in UTC, the date alone or with the time; "never" for TF_VOLUME_NEVER. */
+static const char *
+s_format_utc(int64_t ms, bool date_only, char *buf, size_t size)
+{
+    if (ms == TF_VOLUME_NEVER) {
+        snprintf(buf, size, "never");
+        return buf;
+    }
+    time_t t = (time_t) (ms / 1000);
+    struct tm tm;
+    if (!gmtime_r(&t, &tm)) {
+        snprintf(buf, size, "?");
+        return buf;
+    }
+    if (date_only)
+        strftime(buf, size, "%Y-%m-%d", &tm);
+    else
+        strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
 const char *
 tf_volume_format_time(int64_t ms, char *buf, size_t size)
 {
@@ -87,35 +108,13 @@ tf_volume_format_time(int64_t ms, char *buf, size_t size)
         snprintf(buf, size, "%s", "");
         return buf;
     }
-    if (ms == TF_VOLUME_NEVER) {
-        snprintf(buf, size, "never");
-        return buf;
-    }
-    time_t t = (time_t) (ms / 1000);
-    struct tm tm;
-    if (!gmtime_r(&t, &tm)) {
-        snprintf(buf, size, "?");
-        return buf;
-    }
-    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+    return s_format_utc(ms, false, buf, size);
 }
 
 const char *
 tf_volume_format_date(int64_t ms, char *buf, size_t size)
 {
-    if (ms == TF_VOLUME_NEVER) {
-        snprintf(buf, size, "never");
-        return buf;
-    }
-    time_t t = (time_t) (ms / 1000);
-    struct tm tm;
-    if (!gmtime_r(&t, &tm)) {
-        snprintf(buf, size, "?");
-        return buf;
-    }
-    strftime(buf, size, "%Y-%m-%d", &tm);
-    return buf;
+    return s_format_utc(ms, true, buf, size);
 }
 
 int64_t

@@ -194,24 +194,6 @@ s_wait_mid_stream(fx_t *f, int timeout_ms)
         tf_clock_sleep_ms(10);
 }
 
-/* A binary file into a heap buffer; NULL when missing. */
-static uint8_t *
-s_read_bytes(const char *path, size_t *size)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t) n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t) n, fp), (size_t) n);
-    fclose(fp);
-    *size = (size_t) n;
-    return buf;
-}
-
 static void
 s_check_staged(fx_t *f)
 {
@@ -229,7 +211,7 @@ s_check_staged(fx_t *f)
         char path[600];
         snprintf(path, sizeof path, "%s/ready/%s.rows", f->staging, f->archives[i]);
         size_t size = 0;
-        uint8_t *rows = s_read_bytes(path, &size);
+        uint8_t *rows = (uint8_t *) tf_test_read_bytes(path, &size);
         if (!rows)
             fail_msg("%s has no file rows sidecar", f->archives[i]);
         tf_err_t err = {0};

@@ -1351,18 +1351,7 @@ s_read_staged(fx_t *f, const char *sub, const char *name, size_t *size)
 {
     char p[600];
     snprintf(p, sizeof p, "%s/%s/%s", f->staging, sub, name);
-    FILE *fp = fopen(p, "rb");
-    if (!fp)
-        return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    uint8_t *buf = malloc((size_t) n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t) n, fp), (size_t) n);
-    fclose(fp);
-    *size = (size_t) n;
-    return buf;
+    return (uint8_t *) tf_test_read_bytes(p, size);
 }
 
 /* The compressor's file rows reach the holding disk as the archive's sidecar, written via

@@ -379,6 +379,14 @@ tf_test_wait_for(bool (*cond)(void *arg), void *arg, int timeout_ms)
 char *
 tf_test_read_file(const char *path)
 {
+    size_t size;
+    return tf_test_read_bytes(path, &size);
+}
+
+char *
+tf_test_read_bytes(const char *path, size_t *size)
+{
+    *size = 0;
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
@@ -401,7 +409,9 @@ tf_test_read_file(const char *path)
         }
     }
     fclose(f);
-    if (buf)
+    if (buf) {
         buf[len] = '\0';
+        *size = len;
+    }
     return buf;
 }

@@ -55,5 +55,7 @@ void tf_test_log_tail(const char *log, char *why, size_t size);
 bool tf_test_wait_for(bool (*cond)(void *arg), void *arg, int timeout_ms);
 /* Reads a whole file (malloc'd, NUL-terminated) or NULL. */
 char *tf_test_read_file(const char *path);
+/* The same for binary files: *size is the byte count (the NUL after them not counted). */
+char *tf_test_read_bytes(const char *path, size_t *size);
 
 #endif
