@@ -44,6 +44,16 @@ static const tf_config_key_t s_keys[] = {
     {"tapeflow/log", TF_CONFIG_PATH, "${home}/log", 0, 0, NULL, NULL, "log files"},
     {"tapeflow/log_level", TF_CONFIG_ENUM, "info", 0, 0, "debug|info|warn|error", NULL,
      "least important log records written"},
+    {"tapeflow/host", TF_CONFIG_NAME, NULL, 0, 0, NULL, NULL,
+     "this host's name in tapeflow: agents register under it, HOST:/path names it (default: "
+     "the machine's host name)"},
+
+    {"keys/dir", TF_CONFIG_PATH, "${home}/keys", 0, 0, NULL, NULL,
+     "CURVE keys: this host's certificate (host.cert, host.cert_secret) and trusted/ peers; "
+     "tcp endpoints need them (tapeflow keys init)"},
+    {"keys/server", TF_CONFIG_STRING, "", 0, 0, NULL, NULL,
+     "public key (Z85) or trusted name of the tape server that serves broker/endpoint and "
+     "bus/*; empty: this host's own key"},
 
     {"broker/endpoint", TF_CONFIG_ENDPOINT, "ipc://${run}/broker.sock", 0, 0, NULL, NULL,
      "where the broker binds and clients and workers connect"},
@@ -123,6 +133,9 @@ static const tf_config_key_t s_keys[] = {
 
     {"stager/endpoint", TF_CONFIG_ENDPOINT, "ipc://${run}/stager.sock", 0, 0, NULL, NULL,
      "where the stager binds for archive data"},
+    {"stager/server_key", TF_CONFIG_STRING, "", 0, 0, NULL, NULL,
+     "public key (Z85) or trusted name of the stager's host, for a tcp stager/endpoint; empty: "
+     "keys/server"},
     {"stager/advertise", TF_CONFIG_ENDPOINT, NULL, 0, 0, NULL, NULL,
      "endpoint tape writers fetch from, when not stager/endpoint"},
     {"stager/session_timeout", TF_CONFIG_SECONDS, "600", S_SEC, 7 * S_DAY, NULL, NULL,
@@ -1087,6 +1100,16 @@ tf_config_get(tf_config_t *self, const char *path)
     if (!raw && strcmp(path, "tapeflow/home") == 0) {
         const char *home = getenv("HOME");
         snprintf(home_buf, sizeof home_buf, "%s/.local/share/tapeflow", home ? home : "/tmp");
+        raw = home_buf;
+    }
+    if (!raw && strcmp(path, "tapeflow/host") == 0) {
+        /* The machine's name up to its first dot: what an operator types in HOST:/path. */
+        if (gethostname(home_buf, sizeof home_buf - 1) != 0 || !home_buf[0])
+            snprintf(home_buf, sizeof home_buf, "localhost");
+        home_buf[sizeof home_buf - 1] = '\0';
+        char *dot = strchr(home_buf, '.');
+        if (dot && dot != home_buf)
+            *dot = '\0';
         raw = home_buf;
     }
     if (!raw)

@@ -84,6 +84,7 @@ static const tf_field_t s_submit_fields[] = {
     F_STR(tf_msg_submit_t, item_id, OPT, TF_MSG_MAX_ID),
     F_STR(tf_msg_submit_t, job_id, OPT, TF_MSG_MAX_ID),
     F_BIN(tf_msg_submit_t, payload, OPT, TF_MSG_MAX_BLOB),
+    F_STR(tf_msg_submit_t, host, OPT, TF_MSG_MAX_ID),
 };
 static const tf_field_t s_submit_ok_fields[] = {
     F_STR(tf_msg_submit_ok_t, rid, OPT, TF_MSG_MAX_ID),
@@ -131,6 +132,8 @@ static const tf_field_t s_worker_row_fields[] = {
     F_STR(tf_msg_worker_row_t, state, REQ, TF_MSG_MAX_ID),
     F_STR(tf_msg_worker_row_t, item_id, OPT, TF_MSG_MAX_ID),
     F_INT(tf_msg_worker_row_t, idle_ms, OPT),
+    F_STR(tf_msg_worker_row_t, host, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_worker_row_t, key, OPT, TF_MSG_MAX_ID),
 };
 static const tf_record_t s_worker_row = RECORD("worker", tf_msg_worker_row_t, s_worker_row_fields);
 static const tf_field_t s_reject_row_fields[] = {
@@ -150,6 +153,7 @@ static const tf_field_t s_status_fields[] = {
     F_ROWS(tf_msg_status_t, services, REQ, TF_MSG_MAX_ROWS, s_service_row),
     F_ROWS(tf_msg_status_t, workers, REQ, TF_MSG_MAX_ROWS, s_worker_row),
     F_ROWS(tf_msg_status_t, rejects, OPT, TF_MSG_MAX_ROWS, s_reject_row),
+    F_UINT(tf_msg_status_t, security_refused, OPT),
 };
 static const tf_field_t s_error_fields[] = {
     F_STR(tf_msg_error_t, rid, OPT, TF_MSG_MAX_ID),
@@ -185,6 +189,7 @@ static const tf_field_t s_scan_job_fields[] = {
     F_BOOL(tf_msg_scan_job_t, one_fs, OPT),
     F_STR(tf_msg_scan_job_t, compression, OPT, TF_MSG_MAX_ID),
     F_STR(tf_msg_scan_job_t, pool, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_scan_job_t, host, OPT, TF_MSG_MAX_ID),
 };
 static const tf_field_t s_group_entry_fields[] = {
     F_STR(tf_msg_group_entry_t, path, REQ, TF_MSG_MAX_PATH),
@@ -198,6 +203,7 @@ static const tf_field_t s_file_group_fields[] = {
     F_STR(tf_msg_file_group_t, compression, OPT, TF_MSG_MAX_ID),
     F_STR(tf_msg_file_group_t, pool, OPT, TF_MSG_MAX_ID),
     F_ROWS(tf_msg_file_group_t, entries, REQ, TF_MSG_MAX_ROWS, s_group_entry),
+    F_STR(tf_msg_file_group_t, host, OPT, TF_MSG_MAX_ID),
 };
 static const tf_field_t s_stage_open_fields[] = {
     F_STR(tf_msg_stage_open_t, archive_id, REQ, TF_MSG_MAX_ID),
@@ -206,6 +212,8 @@ static const tf_field_t s_stage_open_fields[] = {
     F_STR(tf_msg_stage_open_t, compression, OPT, TF_MSG_MAX_ID),
     F_STR(tf_msg_stage_open_t, pool, OPT, TF_MSG_MAX_ID),
     F_UINT(tf_msg_stage_open_t, expected_size, OPT),
+    F_STR(tf_msg_stage_open_t, purpose, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_stage_open_t, host, OPT, TF_MSG_MAX_ID),
 };
 static const tf_field_t s_stage_credit_fields[] = {
     F_STR(tf_msg_stage_credit_t, archive_id, REQ, TF_MSG_MAX_ID),
@@ -257,6 +265,8 @@ static const tf_field_t s_archive_ready_fields[] = {
     F_STR(tf_msg_archive_ready_t, stager, REQ, TF_MSG_MAX_PATH),
     F_UINT(tf_msg_archive_ready_t, rows_size, OPT),
     F_STR(tf_msg_archive_ready_t, rows_checksum, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_archive_ready_t, stager_key, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_archive_ready_t, host, OPT, TF_MSG_MAX_ID),
 };
 static const tf_field_t s_archive_release_fields[] = {
     F_STR(tf_msg_archive_release_t, archive_id, REQ, TF_MSG_MAX_ID),
@@ -408,6 +418,8 @@ static const tf_field_t s_tape_restore_fields[] = {
     F_STR(tf_msg_tape_restore_t, overwrite, OPT, TF_MSG_MAX_ID),
     F_UINT(tf_msg_tape_restore_t, strip_components, OPT),
     F_BOOL(tf_msg_tape_restore_t, flat, OPT),
+    F_STR(tf_msg_tape_restore_t, dest_host, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_tape_restore_t, submitter, OPT, TF_MSG_MAX_ID),
 };
 static const tf_field_t s_archive_failure_fields[] = {
     F_STR(tf_msg_archive_failure_t, archive_id, REQ, TF_MSG_MAX_ID),

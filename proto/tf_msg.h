@@ -103,6 +103,8 @@ typedef struct {
     char *item_id;       /* optional idempotency key; the broker makes one when absent */
     char *job_id;
     tf_bytes_t payload;
+    char *host;          /* run only on a worker registered from this host (ready.host);
+                            NULL or "": any worker of the service */
 } tf_msg_submit_t;
 
 typedef struct {
@@ -155,6 +157,9 @@ typedef struct {
     char *state;         /* idle | busy */
     char *item_id;
     int64_t idle_ms;     /* since the broker last heard from it */
+    char *host;          /* ready.host: the host it registered from (items with a host go only
+                            to workers of that host) */
+    char *key;           /* name of the trusted CURVE key it registered with; NULL over ipc */
 } tf_msg_worker_row_t;
 
 /* A peer whose messages the broker refused: malformed, or work for a service nobody runs. */
@@ -178,6 +183,9 @@ typedef struct {
     size_t workers_count;
     tf_msg_reject_row_t *rejects;  /* optional: peers with refused messages, most first */
     size_t rejects_count;
+    uint64_t security_refused;     /* connections and requests refused for security since the
+                                      broker started: unknown keys at the CURVE handshake, and
+                                      trusted keys asking beyond their roles */
 } tf_msg_status_t;
 
 typedef struct {
@@ -220,6 +228,8 @@ typedef struct {
     bool one_fs;            /* stay on the file system of each path */
     char *compression;      /* zstd | gzip | none */
     char *pool;             /* tape pool the job writes to */
+    char *host;             /* the host whose files these are (tapeflow/host of its agent);
+                               NULL or "": whichever scanner takes it (before issue 10) */
 } tf_msg_scan_job_t;
 
 typedef struct {
@@ -236,6 +246,7 @@ typedef struct {
     char *pool;
     tf_msg_group_entry_t *entries;
     size_t entries_count;
+    char *host;             /* the host that holds the entries (scan_job.host) */
 } tf_msg_file_group_t;
 
 /* compressor -> stager (DEALER -> stager ROUTER): start (or restart) an archive */
@@ -247,6 +258,10 @@ typedef struct {
     char *pool;
     uint64_t expected_size; /* the compressor's upper estimate of the archive's size (0 =
                                unknown): the stager reserves this much holding disk for it */
+    char *purpose;          /* NULL or "backup": an archive for tape (announced to the tape
+                               service); "restore": entries a tape writer restores to another
+                               host, fetched by that host's extractor, never announced */
+    char *host;             /* backup: the host the archive's files come from */
 } tf_msg_stage_open_t;
 
 /* stager -> compressor: you may send `bytes` more data bytes (credit-based flow control) */
@@ -324,6 +339,8 @@ typedef struct {
     uint64_t rows_size;     /* bytes of its file rows sidecar on the stager (fetch.rows); 0: none
                                (staged before sidecars) */
     char *rows_checksum;    /* "xxh128:<32 hex>" of the sidecar, with rows_size */
+    char *stager_key;       /* the stager's CURVE public key (Z85) for a tcp stager endpoint */
+    char *host;             /* the host the archive's files come from */
 } tf_msg_archive_ready_t;
 
 /* tape writer -> stager (work item): the archive is on tape and in the catalog; delete it */
@@ -527,6 +544,10 @@ typedef struct {
     char *overwrite;        /* existing files: never (absent) | older | always */
     uint64_t strip_components; /* leading path components removed from stored paths */
     bool flat;              /* every file straight into dest (folders not created) */
+    char *dest_host;        /* the host dest is on (its extractor writes the files); NULL or
+                               "": the tape writer's own host */
+    char *submitter;        /* set by the broker: name of the trusted key that submitted the
+                               restore (NULL over ipc) */
 } tf_msg_tape_restore_t;
 
 /* One archive a restore could not read to its end (restore_result.failures). */

@@ -1,0 +1,64 @@
+/*  tf_secure - every socket tapeflow binds or connects goes through here, so no tcp endpoint is
+    ever used without CURVE.
+
+    - ipc:// and inproc:// endpoints are bound and connected as they are (ipc is protected by
+      the folder's permissions, tapeflow/run).
+    - tcp:// endpoints need this host's CURVE certificate (keys/dir, made by `tapeflow keys
+      init`). Without it the call fails with "tcp endpoints need CURVE keys: run tapeflow keys
+      init". A connecting socket authenticates the server with server_key: a Z85 public key or
+      the name of a trusted key; NULL means keys/server (stager sockets: stager/server_key),
+      and an empty keys/server means this host's own key (one tape server, one certificate).
+    - A binding socket is a CURVE server whose clients the process's tf_auth_t (czmq zauth)
+      checks against the trusted keys (keys/dir/trusted): an unknown key is refused during the
+      handshake, before any message is read, and counted.
+
+    Roles (what a trusted key may do) live in tf_keys.h; the broker checks them per message,
+    using the key name tf_secure_peer_key reads off a received frame.
+*/
+#ifndef TF_SECURE_H_INCLUDED
+#define TF_SECURE_H_INCLUDED
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tf_config.h"
+#include "tf_err.h"
+
+/* True for tcp:// endpoints (the ones that need CURVE). */
+bool tf_secure_is_tcp(const char *endpoint);
+
+/* Connects sock to endpoint; tcp: as a CURVE client of server_key (see above). cfg may be NULL
+   for ipc/inproc endpoints only. */
+int tf_secure_connect(const tf_config_t *cfg, zsock_t *sock, const char *endpoint,
+                      const char *server_key, tf_err_t *err);
+
+/* This host's public key (Z85, 40 characters) into out[41]. TF_ERR_NOTFOUND without keys. */
+int tf_secure_public_key(const tf_config_t *cfg, char out[41], tf_err_t *err);
+
+/* The ZAP handler of a process that binds tcp endpoints: one per process, made before the
+   first tcp bind, destroyed after the last bound socket. */
+typedef struct _tf_auth_t tf_auth_t;
+
+tf_auth_t *tf_auth_new(const tf_config_t *cfg, tf_err_t *err);
+void tf_auth_destroy(tf_auth_t **self_p);
+
+/* Binds sock to endpoint; tcp: as a CURVE server with this host's certificate, clients checked
+   by auth (which must not be NULL for tcp). Returns the bound port (>= 0) like zsock_bind, or
+   a TF_ERR_* with err set. */
+int tf_secure_bind(tf_auth_t *auth, zsock_t *sock, const char *endpoint, tf_err_t *err);
+
+/* Handshakes refused so far on sockets bound through auth (unknown or untrusted keys). */
+uint64_t tf_auth_refused(tf_auth_t *auth);
+
+/* Readable (zpoller) when refusals are waiting to be reported; tf_auth_next_refusal takes one:
+   "unknown CURVE key from 10.0.0.3:51234 on tcp://0.0.0.0:5555" into why. Returns false when
+   none is waiting. */
+void *tf_auth_pollable(tf_auth_t *auth);
+bool tf_auth_next_refusal(tf_auth_t *auth, char *why, size_t size);
+
+/* Name of the trusted key (keys trust NAME) that sent frame, read from the ZAP User-Id of a
+   frame received on a CURVE socket; NULL for ipc/inproc peers. Valid while frame lives. */
+const char *tf_secure_peer_key(zframe_t *frame);
+
+#endif
