@@ -384,6 +384,7 @@ static const tf_field_t s_archive_row_fields[] = {
     F_ROWS(tf_msg_archive_row_t, segments, OPT, TF_MSG_MAX_ROWS, s_segment_row),
     F_BOOL(tf_msg_archive_row_t, lost, OPT),
     F_INT(tf_msg_archive_row_t, lost_ms, OPT),
+    F_STR(tf_msg_archive_row_t, host, OPT, TF_MSG_MAX_ID),
 };
 static const tf_record_t s_archive_row = RECORD("archive", tf_msg_archive_row_t, s_archive_row_fields);
 static const tf_field_t s_volume_row_fields[] = {

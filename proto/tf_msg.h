@@ -480,6 +480,8 @@ typedef struct {
     size_t segments_count;
     bool lost;                      /* its tape was recycled (relabelled): the archive is gone */
     int64_t lost_ms;                /* when that tape was relabelled; 0 when not lost */
+    char *host;                     /* the host its files came from (tapeflow/host of the agent
+                                       that read them); NULL: before issue 10 */
 } tf_msg_archive_row_t;
 
 /* A tape volume as the catalog knows it (docs/catalog.md, "Volumes"). */
