@@ -9,17 +9,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "authz.h"
 #include "broker.h"
 #include "tf_client.h"
 #include "tf_clock.h"
 #include "tf_log.h"
 #include "tf_main.h"
 #include "tf_publisher.h"
+#include "tf_secure.h"
 #include "tf_wire.h"
 
 typedef struct {
     zsock_t *router;
     tf_publisher_t *publisher;
+    tf_auth_t *auth;            /* CURVE clients of a tcp router: unknown keys refused */
+    tf_keys_t *keys;            /* the trusted keys' roles, checked per message */
+    const char *host;           /* tapeflow/host: where a restore without dest_host writes */
+    uint64_t denied;            /* messages refused for the sender's roles */
 } broker_io_t;
 
 static int
@@ -61,7 +67,7 @@ s_other_broker_answers(const char *endpoint)
 {
     if (strncmp(endpoint, "ipc://", 6) != 0 || access(endpoint + 6, F_OK) != 0)
         return false;
-    tf_client_t *client = tf_client_new(endpoint, NULL);
+    tf_client_t *client = tf_client_new(NULL, endpoint, NULL);  /* ipc only, see above */
     if (!client)
         return false;
     tf_msg_t reply;
@@ -72,9 +78,86 @@ s_other_broker_answers(const char *endpoint)
     return answered;
 }
 
-static void
-s_receive_all(broker_t *broker, zsock_t *router)
+/* Connections refused at the CURVE handshake (tf_auth) and messages refused for their key's
+   roles both count as security refusals: status.security_refused, alert.security. */
+static uint64_t
+s_security_refused(const broker_io_t *io)
 {
+    return tf_auth_refused(io->auth) + io->denied;
+}
+
+static void
+s_alert(broker_io_t *io, const char *why)
+{
+    tf_log_warn("security: %s", why);
+    if (io->publisher)
+        tf_publisher_say(io->publisher, "alert.security", "warn", "%s", why);
+}
+
+static void
+s_auth_refusals(broker_io_t *io)
+{
+    char why[512];
+    while (tf_auth_next_refusal(io->auth, why, sizeof why))
+        s_alert(io, why);
+}
+
+/* The request id of a client request, so a refusal reaches the waiting caller. */
+static const char *
+s_rid(const tf_msg_t *msg)
+{
+    switch (msg->type) {
+    case TF_MSG_SUBMIT: return msg->submit.rid;
+    case TF_MSG_ITEM_GET: return msg->item_get.rid;
+    case TF_MSG_STATUS_GET: return msg->status_get.rid;
+    case TF_MSG_JOB_OP: return msg->job_op.rid;
+    default: return NULL;
+    }
+}
+
+/* Over tcp: the sender's key may send msg (authz); a refusal is answered, counted and alerted.
+   ipc peers (no key) are local and trusted. */
+static bool
+s_allowed(broker_io_t *io, const char *peer, zframe_t *routing, const tf_msg_t *msg)
+{
+    const char *public_key = tf_secure_peer_public_key(routing);
+    if (!public_key)
+        return true;
+    const tf_key_t *key = tf_keys_lookup(io->keys, public_key);
+    tf_err_t err = {0};
+    if (!key)
+        tf_err_set(&err, TF_ERR_INVALID, "key %s (%s) is no longer trusted here: tapeflow keys trust it again, "
+                   "or stop that peer", tf_secure_peer_key(routing), public_key);
+    else if (authz_check(key, msg, io->host, &err) == TF_OK)
+        return true;
+    io->denied++;
+    char why[TF_ERR_MESSAGE_MAX + 64];
+    snprintf(why, sizeof why, "refused %s: %s", tf_msg_type_name(msg->type), err.message);
+    s_alert(io, why);
+    tf_msg_t reply = {.type = TF_MSG_ERROR};
+    reply.error = (tf_msg_error_t){.rid = (char *) s_rid(msg), .code = TF_ERR_INVALID, .message = err.message};
+    s_send(io, peer, &reply);
+    return false;
+}
+
+static void
+s_answer_status(broker_t *broker, broker_io_t *io, const char *peer, const tf_msg_t *msg)
+{
+    tf_msg_t status;
+    if (broker_status(broker, msg->status_get.rid, tf_clock_mono_ms(), tf_clock_wall_ms(), &status) != TF_OK) {
+        /* broker_handle answers the shortage itself */
+        broker_handle(broker, peer, msg, tf_clock_mono_ms(), tf_clock_wall_ms());
+        return;
+    }
+    status.status.security_refused = s_security_refused(io);
+    s_send(io, peer, &status);
+    tf_msg_clear(&status);
+}
+
+static void
+s_receive_all(broker_t *broker, broker_io_t *io)
+{
+    zsock_t *router = io->router;
     /* Drain what is waiting, bounded so heartbeats are never starved. */
     for (int i = 0; i < 1000 && (zsock_events(router) & ZMQ_POLLIN); i++) {
         zframe_t *routing = NULL;
@@ -86,9 +169,21 @@ s_receive_all(broker_t *broker, zsock_t *router)
             return;
         }
         char *peer = routing ? zframe_strhex(routing) : NULL;
-        if (peer && rc == TF_OK)
-            broker_handle(broker, peer, &msg, tf_clock_mono_ms(), tf_clock_wall_ms());
-        else if (peer)
+        /* The key's name (NULL over ipc): recorded on the worker once broker_handle takes it. */
+        const char *key_name = tf_secure_peer_key(routing);
+        if (peer && rc == TF_OK && s_allowed(io, peer, routing, &msg)) {
+            if (msg.type == TF_MSG_READY && key_name)
+                tf_log_info("worker %s registers for %s with key %s", msg.ready.worker ? msg.ready.worker : peer,
+                            msg.ready.service ? msg.ready.service : "?", key_name);
+            if (msg.type == TF_MSG_SUBMIT && authz_stamp_submitter(&msg, key_name, &err) != TF_OK)
+                tf_log_warn("cannot record who submitted %s: %s", msg.submit.item_id ? msg.submit.item_id : "an item",
+                            err.message);
+            if (msg.type == TF_MSG_STATUS_GET)
+                s_answer_status(broker, io, peer, &msg);
+            else
+                broker_handle(broker, peer, &msg, tf_clock_mono_ms(), tf_clock_wall_ms());
+        }
+        else if (peer && rc != TF_OK)
             broker_reject(broker, peer, &err, tf_clock_mono_ms(), tf_clock_wall_ms());
         tf_msg_clear(&msg);
         free(peer);
@@ -138,12 +233,18 @@ main(int argc, char **argv)
     zsock_set_router_handover(io.router, 1);
     zsock_set_linger(io.router, 0);
     tf_wire_limit(io.router, tf_config_size(cfg, "broker/max_message"));
-    if (zsock_bind(io.router, "%s", endpoint) < 0) {
-        tf_log_error("cannot listen on %s: %s (is another broker running, or is the address wrong?)",
-                     endpoint, zmq_strerror(zmq_errno()));
+    io.auth = tf_auth_new(cfg, &err);
+    io.keys = io.auth ? tf_keys_new(cfg, &err) : NULL;
+    io.host = tf_config_get(cfg, "tapeflow/host");
+    if (!io.keys) {
+        tf_log_error("%s", err.message);
         goto out;
     }
-    io.publisher = tf_publisher_new(tf_config_get(cfg, "bus/frontend"), "broker",
+    if (tf_secure_bind(io.auth, io.router, endpoint, &err) < 0) {
+        tf_log_error("%s (is another broker running, or is the address wrong?)", err.message);
+        goto out;
+    }
+    io.publisher = tf_publisher_new(cfg, tf_config_get(cfg, "bus/frontend"), "broker",
                                     tf_config_int(cfg, "bus/hwm"), &err);
     if (!io.publisher)
         tf_log_warn("events disabled: %s", err.message);
@@ -174,7 +275,7 @@ main(int argc, char **argv)
         tf_log_error("cannot start: %s", broker ? err.message : "out of memory");
         goto out;
     }
-    poller = zpoller_new(io.router, NULL);
+    poller = zpoller_new(io.router, tf_auth_pollable(io.auth), NULL);
     if (!poller)
         goto out;
     tf_log_info("broker listening on %s, journal %s", endpoint, journal_file);
@@ -191,7 +292,9 @@ main(int argc, char **argv)
         int64_t wait = broker_tick(broker, tf_clock_mono_ms(), tf_clock_wall_ms());
         void *ready = zpoller_wait(poller, (int) (wait > 1000 ? 1000 : wait < 1 ? 1 : wait));
         if (ready == io.router)
-            s_receive_all(broker, io.router);
+            s_receive_all(broker, &io);
+        else if (ready && ready == tf_auth_pollable(io.auth))
+            s_auth_refusals(&io);
         else if (zpoller_terminated(poller))
             break;
     }
@@ -205,6 +308,8 @@ out:
     journal_destroy(&journal);
     tf_publisher_destroy(&io.publisher);
     zsock_destroy(&io.router);
+    tf_auth_destroy(&io.auth);  /* after the socket it watches */
+    tf_keys_destroy(&io.keys);
     tf_main_fini(&m);
     return status;
 }

@@ -7,9 +7,28 @@
 */
 #include <czmq.h>
 
+#include "tf_clock.h"
 #include "tf_log.h"
 #include "tf_main.h"
+#include "tf_secure.h"
 #include "tf_wire.h"
+
+/* Tells subscribers about a refused connection (alert.security), straight from the XPUB side:
+   the bus is where events go, it needs no publisher of its own. */
+static void
+s_refusals(tf_auth_t *auth, zsock_t *xpub, uint64_t *seq)
+{
+    char why[512];
+    while (tf_auth_next_refusal(auth, why, sizeof why)) {
+        tf_log_warn("bus: %s", why);
+        tf_msg_t msg = {.type = TF_MSG_EVENT};
+        msg.event = (tf_msg_event_t){.topic = "alert.security", .level = "warn", .source = "bus",
+                                     .seq = ++*seq, .time_ms = tf_clock_wall_ms(), .message = why};
+        tf_err_t err = {0};
+        if (tf_wire_publish(xpub, &msg, &err) != TF_OK)
+            tf_log_warn("cannot publish alert.security: %s", err.message);
+    }
+}
 
 /* Moves every waiting message from one socket to the other, frames intact. */
 static void
@@ -43,6 +62,8 @@ main(int argc, char **argv)
     zsock_t *xsub = zsock_new(ZMQ_XSUB);
     zsock_t *xpub = zsock_new(ZMQ_XPUB);
     zpoller_t *poller = NULL;
+    tf_auth_t *auth = NULL;
+    uint64_t own_seq = 0;
     if (!xsub || !xpub) {
         tf_log_error("cannot create bus sockets");
         goto out;
@@ -57,11 +78,12 @@ main(int argc, char **argv)
     zsock_set_sndhwm(xpub, hwm);
     tf_wire_limit(xsub, max_message);
     tf_wire_limit(xpub, 4096);  /* only subscription requests arrive here */
-    if (zsock_bind(xsub, "%s", frontend) < 0 || zsock_bind(xpub, "%s", backend) < 0) {
-        tf_log_error("cannot listen on %s / %s: %s", frontend, backend, zmq_strerror(zmq_errno()));
+    auth = tf_auth_new(cfg, &err);
+    if (!auth || tf_secure_bind(auth, xsub, frontend, &err) < 0 || tf_secure_bind(auth, xpub, backend, &err) < 0) {
+        tf_log_error("bus: %s", err.message);
         goto out;
     }
-    poller = zpoller_new(xsub, xpub, NULL);
+    poller = zpoller_new(xsub, xpub, tf_auth_pollable(auth), NULL);
     if (!poller)
         goto out;
     tf_log_info("bus: publishers connect to %s, subscribers to %s", frontend, backend);
@@ -72,6 +94,8 @@ main(int argc, char **argv)
             s_forward(xsub, xpub, &events);
         else if (ready == xpub)
             s_forward(xpub, xsub, &subscriptions);
+        else if (ready && ready == tf_auth_pollable(auth))
+            s_refusals(auth, xpub, &own_seq);
         else if (zpoller_terminated(poller))
             break;
     }
@@ -81,6 +105,7 @@ out:
     zpoller_destroy(&poller);
     zsock_destroy(&xsub);
     zsock_destroy(&xpub);
+    tf_auth_destroy(&auth);  /* after the sockets it watches */
     tf_main_fini(&m);
     return status;
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "tf_clock.h"
+#include "tf_secure.h"
 #include "tf_wire.h"
 
 struct _tf_client_t {
@@ -17,7 +18,7 @@ struct _tf_client_t {
 };
 
 tf_client_t *
-tf_client_new(const char *endpoint, tf_err_t *err)
+tf_client_new(const tf_config_t *cfg, const char *endpoint, tf_err_t *err)
 {
     tf_client_t *self = calloc(1, sizeof *self);
     if (!self) {
@@ -33,9 +34,10 @@ tf_client_new(const char *endpoint, tf_err_t *err)
     }
     zsock_set_linger(self->dealer, 0);  /* an unanswered request is not worth waiting for */
     tf_wire_limit(self->dealer, TF_MSG_MAX_BLOB + (1 << 20));
-    if (zsock_connect(self->dealer, "%s", endpoint) != 0) {
-        tf_err_set(err, TF_ERR_INVALID, "cannot connect to broker endpoint '%s' (expected e.g. "
-                   "ipc:///path/broker.sock or tcp://host:port)", endpoint);
+    tf_err_t cerr = {0};
+    if (tf_secure_connect(cfg, self->dealer, endpoint, NULL, &cerr) != TF_OK) {
+        tf_err_set(err, cerr.code, "cannot connect to broker endpoint '%s' (expected e.g. "
+                   "ipc:///path/broker.sock or tcp://host:port): %s", endpoint, cerr.message);
         tf_client_destroy(&self);
         return NULL;
     }

@@ -7,13 +7,15 @@
 #ifndef TF_CLIENT_H_INCLUDED
 #define TF_CLIENT_H_INCLUDED
 
+#include "tf_config.h"
 #include "tf_msg.h"
 
 typedef struct _tf_client_t tf_client_t;
 
-/* Connects to the broker endpoint (e.g. "ipc:///var/lib/tapeflow/run/broker.sock"). Connecting
-   never fails for a missing broker; requests time out instead. */
-tf_client_t *tf_client_new(const char *endpoint, tf_err_t *err);
+/* Connects to the broker endpoint (e.g. "ipc:///var/lib/tapeflow/run/broker.sock"); a tcp
+   endpoint through CURVE with cfg's keys (tf_secure; cfg may be NULL for ipc). Connecting never
+   fails for a missing broker; requests time out instead. */
+tf_client_t *tf_client_new(const tf_config_t *cfg, const char *endpoint, tf_err_t *err);
 void tf_client_destroy(tf_client_t **self_p);
 
 /* Sends request (its rid is set by the client) and waits up to timeout_ms for the reply, which

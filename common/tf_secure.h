@@ -45,7 +45,8 @@ void tf_auth_destroy(tf_auth_t **self_p);
 
 /* Binds sock to endpoint; tcp: as a CURVE server with this host's certificate, clients checked
    by auth (which must not be NULL for tcp). Returns the bound port (>= 0) like zsock_bind, or
-   a TF_ERR_* with err set. */
+   a TF_ERR_* with err set. A tcp endpoint with a wildcard port ("tcp://127.0.0.1:*") binds an
+   ephemeral port. */
 int tf_secure_bind(tf_auth_t *auth, zsock_t *sock, const char *endpoint, tf_err_t *err);
 
 /* Handshakes refused so far on sockets bound through auth (unknown or untrusted keys). */
@@ -60,5 +61,9 @@ bool tf_auth_next_refusal(tf_auth_t *auth, char *why, size_t size);
 /* Name of the trusted key (keys trust NAME) that sent frame, read from the ZAP User-Id of a
    frame received on a CURVE socket; NULL for ipc/inproc peers. Valid while frame lives. */
 const char *tf_secure_peer_key(zframe_t *frame);
+/* The peer's public key (Z85, the ZAP User-Id) of such a frame; NULL for ipc/inproc peers.
+   The broker looks the key's roles up by it (tf_keys_lookup), so a key untrusted after it
+   connected is refused from its next message on. */
+const char *tf_secure_peer_public_key(zframe_t *frame);
 
 #endif

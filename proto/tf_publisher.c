@@ -7,6 +7,7 @@
 
 #include "tf_clock.h"
 #include "tf_log.h"
+#include "tf_secure.h"
 #include "tf_wire.h"
 
 struct _tf_publisher_t {
@@ -17,7 +18,7 @@ struct _tf_publisher_t {
 };
 
 tf_publisher_t *
-tf_publisher_new(const char *endpoint, const char *source, int64_t hwm, tf_err_t *err)
+tf_publisher_new(const tf_config_t *cfg, const char *endpoint, const char *source, int64_t hwm, tf_err_t *err)
 {
     tf_publisher_t *self = calloc(1, sizeof *self);
     if (!self) {
@@ -35,8 +36,9 @@ tf_publisher_new(const char *endpoint, const char *source, int64_t hwm, tf_err_t
         zsock_set_sndhwm(self->pub, (int) hwm);
     /* A short linger lets the last events of a stopping process out without delaying exit. */
     zsock_set_linger(self->pub, 200);
-    if (zsock_connect(self->pub, "%s", endpoint) != 0) {
-        tf_err_set(err, TF_ERR_INVALID, "cannot connect to the event bus at '%s'", endpoint);
+    tf_err_t cerr = {0};
+    if (tf_secure_connect(cfg, self->pub, endpoint, NULL, &cerr) != TF_OK) {
+        tf_err_set(err, cerr.code, "cannot connect to the event bus at '%s': %s", endpoint, cerr.message);
         tf_publisher_destroy(&self);
         return NULL;
     }

@@ -9,13 +9,16 @@
 
 #include <stdint.h>
 
+#include "tf_config.h"
 #include "tf_msg.h"
 
 typedef struct _tf_publisher_t tf_publisher_t;
 
 /* source names this process on the bus (e.g. "broker", "echo.1"); hwm is the send queue in
-   events (bus/hwm), 0 for ZeroMQ's own default. */
-tf_publisher_t *tf_publisher_new(const char *endpoint, const char *source, int64_t hwm, tf_err_t *err);
+   events (bus/hwm), 0 for ZeroMQ's own default. A tcp endpoint is connected through CURVE with
+   cfg's keys (tf_secure; cfg may be NULL for ipc). */
+tf_publisher_t *tf_publisher_new(const tf_config_t *cfg, const char *endpoint, const char *source, int64_t hwm,
+                                 tf_err_t *err);
 void tf_publisher_destroy(tf_publisher_t **self_p);
 
 /* Fills ev's time, source and seq, then publishes. ev->topic must be set. */

@@ -8,6 +8,7 @@
 
 #include "tf_checksum.h"
 #include "tf_clock.h"
+#include "tf_secure.h"
 #include "tf_wire.h"
 
 struct _tf_stage_client_t {
@@ -18,6 +19,8 @@ struct _tf_stage_client_t {
     zsock_t *dealer;
     zpoller_t *poller;
     char *archive_id;
+    const tf_config_t *config;
+    char *server_key;
     uint8_t *buf;
     size_t len;
     uint64_t sent;            /* bytes sent (the next offset) */
@@ -57,6 +60,10 @@ tf_stage_client_new(const tf_stage_client_opts_t *opts, tf_err_t *err)
         return NULL;
     }
     self->endpoint = strdup(opts->endpoint);
+    self->config = opts->config;
+    const char *server_key = opts->server_key ? opts->server_key
+                           : opts->config ? tf_config_get((tf_config_t *) opts->config, "stager/server_key") : NULL;
+    self->server_key = strdup(server_key ? server_key : "");
     self->chunk = opts->chunk;  /* the key table's ranges keep these above 0 */
     if (self->chunk > 16u << 20)
         self->chunk = 16u << 20;
@@ -64,7 +71,7 @@ tf_stage_client_new(const tf_stage_client_opts_t *opts, tf_err_t *err)
     self->max_message = opts->max_message;
     self->buf = malloc(self->chunk);
     self->checksum = tf_checksum_new();
-    if (!self->endpoint || !self->buf || !self->checksum) {
+    if (!self->endpoint || !self->server_key || !self->buf || !self->checksum) {
         tf_stage_client_destroy(&self);
         tf_err_set(err, TF_ERR_NOMEM, "out of memory");
         return NULL;
@@ -87,6 +94,7 @@ tf_stage_client_destroy(tf_stage_client_t **self_p)
         s_close_socket(self);
         tf_checksum_destroy(&self->checksum);
         free(self->endpoint);
+        free(self->server_key);
         free(self->archive_id);
         free(self->buf);
         free(self);
@@ -214,10 +222,11 @@ tf_stage_client_open(tf_stage_client_t *self, const tf_msg_stage_open_t *open, b
     zsock_set_linger(self->dealer, 0);
     zsock_set_sndtimeo(self->dealer, (int) self->timeout_ms);
     tf_wire_limit(self->dealer, self->max_message + (1 << 20));
-    if (zsock_connect(self->dealer, "%s", self->endpoint) != 0) {
+    tf_err_t cerr = {0};
+    if (tf_secure_connect(self->config, self->dealer, self->endpoint, self->server_key, &cerr) != TF_OK) {
         s_close_socket(self);
-        return tf_err_set(err, TF_ERR_INVALID, "cannot connect to the stager at %s (check stager/endpoint)",
-                          self->endpoint);
+        return tf_err_set(err, cerr.code, "cannot connect to the stager at %s (check stager/endpoint): %s",
+                          self->endpoint, cerr.message);
     }
     self->poller = zpoller_new(self->dealer, NULL);
     if (!self->poller) {

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tf_config.h"
 #include "tf_err.h"
 #include "tf_msg.h"
 
@@ -31,6 +32,8 @@ typedef struct {
     size_t chunk;             /* bytes per stage_data, at most 1 MiB is sensible */
     int64_t timeout_ms;       /* stager silence that fails the archive */
     int64_t max_message;      /* broker/max_message: receive limit */
+    const tf_config_t *config; /* keys for a tcp stager (tf_secure); NULL: ipc only */
+    const char *server_key;   /* the stager's key; NULL: stager/server_key (empty: keys/server) */
 } tf_stage_client_opts_t;
 
 tf_stage_client_t *tf_stage_client_new(const tf_stage_client_opts_t *opts, tf_err_t *err);

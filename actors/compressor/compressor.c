@@ -47,9 +47,10 @@ compressor_new(tf_config_t *cfg, tf_err_t *err)
         .chunk = (size_t) tf_config_size(cfg, "compressor/chunk"),
         .timeout_ms = tf_config_ms(cfg, "compressor/stager_timeout"),
         .max_message = tf_config_size(cfg, "broker/max_message"),
+        .config = cfg,
     };
     self->stage = tf_stage_client_new(&opts, err);
-    self->client = self->stage ? tf_client_new(tf_config_str(cfg, "broker/endpoint"), err) : NULL;
+    self->client = self->stage ? tf_client_new(cfg, tf_config_str(cfg, "broker/endpoint"), err) : NULL;
     if (!self->client) {
         compressor_destroy(&self);
         return NULL;

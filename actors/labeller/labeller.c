@@ -133,7 +133,7 @@ labeller_new(tf_config_t *cfg, const labeller_ops_t *ops, tf_err_t *err)
     if (ops)
         self->ops = *ops;
     else {
-        self->client = tf_client_new(tf_config_get(cfg, "broker/endpoint"), err);
+        self->client = tf_client_new(cfg, tf_config_get(cfg, "broker/endpoint"), err);
         if (!self->client) {
             labeller_destroy(&self);
             return NULL;

@@ -10,6 +10,7 @@
 
 #include "tf_clock.h"
 #include "tf_log.h"
+#include "tf_secure.h"
 #include "tf_wire.h"
 
 /* Commands on the pipe between the actor's thread and the agent. */
@@ -25,6 +26,8 @@ typedef struct {
     int64_t heartbeat_ms;
     int64_t liveness;
     int64_t max_message;
+    zsock_t *dealer;    /* connected by tf_actor_new (tf_secure reads the configuration, which is
+                           not thread-safe), then owned by the agent */
 } agent_args_t;
 
 struct _tf_actor_t {
@@ -104,6 +107,10 @@ s_agent_from_broker(agent_t *a)
         break;
     case TF_MSG_HEARTBEAT:
         break;
+    case TF_MSG_ERROR:
+        /* e.g. the broker refused our registration: this key lacks the service's role */
+        tf_log_error("broker: %s", msg.error.message ? msg.error.message : "error without a message");
+        break;
     default:
         tf_log_warn("ignored unexpected %s from broker", tf_msg_type_name(msg.type));
         break;
@@ -173,24 +180,8 @@ static void
 s_agent(zsock_t *pipe, void *arg)
 {
     agent_t a = {.args = arg, .pipe = pipe};
-    a.dealer = zsock_new(ZMQ_DEALER);
-    if (!a.dealer) {
-        zsock_signal(pipe, 1);
-        return;
-    }
-    zsock_set_identity(a.dealer, a.args->identity);
-    /* Long enough for a last done/disconnect to reach the broker, short enough not to hang a
-       stopping actor when the broker is gone. */
-    zsock_set_linger(a.dealer, 1000);
-    /* A connecting socket that receives more than its limit drops the connection for good
-       (libzmq 4.3), so the worker's limit sits above anything the broker can accept. */
-    tf_wire_limit(a.dealer, a.args->max_message + (1 << 20));
-    if (zsock_connect(a.dealer, "%s", a.args->endpoint) != 0) {
-        tf_log_error("cannot connect to broker at %s", a.args->endpoint);
-        zsock_destroy(&a.dealer);
-        zsock_signal(pipe, 1);
-        return;
-    }
+    a.dealer = a.args->dealer;
+    a.args->dealer = NULL;  /* ours now: zactor_new waits for our signal */
     zpoller_t *poller = zpoller_new(pipe, a.dealer, NULL);
     if (!poller) {
         zsock_destroy(&a.dealer);
@@ -225,6 +216,7 @@ s_args_destroy(agent_args_t **args_p)
     agent_args_t *args = *args_p;
     if (!args)
         return;
+    zsock_destroy(&args->dealer);
     free(args->endpoint);
     free(args->service);
     free(args->name);
@@ -264,9 +256,27 @@ tf_actor_new(tf_config_t *cfg, const char *service, const char *name, tf_err_t *
         tf_actor_destroy(&self);
         return NULL;
     }
-    self->events = tf_publisher_new(tf_config_get(cfg, "bus/frontend"), name,
+    self->events = tf_publisher_new(cfg, tf_config_get(cfg, "bus/frontend"), name,
                                     tf_config_int(cfg, "bus/hwm"), err);
     if (!self->events) {
+        tf_actor_destroy(&self);
+        return NULL;
+    }
+    args->dealer = zsock_new(ZMQ_DEALER);
+    if (!args->dealer) {
+        tf_err_set(err, TF_ERR_NOMEM, "cannot create the broker socket");
+        tf_actor_destroy(&self);
+        return NULL;
+    }
+    zsock_set_identity(args->dealer, args->identity);
+    /* Long enough for a last done/disconnect to reach the broker, short enough not to hang a
+       stopping actor when the broker is gone. */
+    zsock_set_linger(args->dealer, 1000);
+    /* A connecting socket that receives more than its limit drops the connection for good
+       (libzmq 4.3), so the worker's limit sits above anything the broker can accept. */
+    tf_wire_limit(args->dealer, args->max_message + (1 << 20));
+    if (tf_secure_connect(cfg, args->dealer, args->endpoint, NULL, err) != TF_OK) {
+        tf_err_prefix(err, "broker/endpoint: ");
         tf_actor_destroy(&self);
         return NULL;
     }

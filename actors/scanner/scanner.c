@@ -57,7 +57,7 @@ scanner_new_with(const scanner_opts_t *opts, const char *broker_endpoint, tf_err
     if (!self->opts.fs)
         self->opts.fs = scan_fs_posix();
     if (!self->opts.submit) {
-        self->client = tf_client_new(broker_endpoint ? broker_endpoint : "", err);
+        self->client = tf_client_new(opts->config, broker_endpoint ? broker_endpoint : "", err);
         if (!self->client) {
             scanner_destroy(&self);
             return NULL;
@@ -75,6 +75,7 @@ scanner_new(tf_config_t *cfg, tf_err_t *err)
         .group_bytes = (uint64_t) tf_config_size(cfg, "scanner/group_size"),  /* >= 1: key table */
         .compression = tf_config_str(cfg, "compressor/compression"),
         .pool = tf_config_str(cfg, "backup/pool"),
+        .config = cfg,
     };
     return scanner_new_with(&opts, tf_config_str(cfg, "broker/endpoint"), err);
 }

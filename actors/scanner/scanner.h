@@ -25,6 +25,7 @@ typedef struct {
     const scan_fs_t *fs;         /* NULL: scan_fs_posix() */
     scanner_submit_fn *submit;   /* NULL: submit to the broker (broker/endpoint) */
     void *submit_arg;
+    const tf_config_t *config;   /* keys for a tcp broker (tf_secure); NULL: ipc only */
 } scanner_opts_t;
 
 typedef struct {

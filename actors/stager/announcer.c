@@ -12,6 +12,8 @@
 struct _announcer_t {
     zactor_t *agent;
     char *endpoint;
+    tf_client_t *client;   /* connected here (tf_secure reads the configuration, which is not
+                              thread-safe), then taken over by the agent */
 };
 
 typedef struct {
@@ -74,8 +76,9 @@ s_try(zsock_t *pipe, tf_client_t *client, zlistx_t *queue)
 static void
 s_agent(zsock_t *pipe, void *arg)
 {
-    const char *endpoint = arg;
-    tf_client_t *client = tf_client_new(endpoint, NULL);
+    announcer_t *owner = arg;
+    tf_client_t *client = owner->client;
+    owner->client = NULL;  /* the agent's now; zactor_new waits for our signal */
     zlistx_t *queue = zlistx_new();
     zpoller_t *poller = client && queue ? zpoller_new(pipe, NULL) : NULL;
     if (!poller) {
@@ -171,7 +174,7 @@ s_agent(zsock_t *pipe, void *arg)
 }
 
 announcer_t *
-announcer_new(const char *broker_endpoint, tf_err_t *err)
+announcer_new(const tf_config_t *cfg, const char *broker_endpoint, tf_err_t *err)
 {
     announcer_t *self = calloc(1, sizeof *self);
     if (!self || !(self->endpoint = strdup(broker_endpoint))) {
@@ -179,7 +182,12 @@ announcer_new(const char *broker_endpoint, tf_err_t *err)
         tf_err_set(err, TF_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    self->agent = zactor_new(s_agent, self->endpoint);
+    self->client = tf_client_new(cfg, broker_endpoint, err);
+    if (!self->client) {
+        announcer_destroy(&self);
+        return NULL;
+    }
+    self->agent = zactor_new(s_agent, self);
     if (!self->agent) {
         tf_err_set(err, TF_ERR_IO, "cannot start the announcer (broker %s)", broker_endpoint);
         announcer_destroy(&self);
@@ -194,6 +202,7 @@ announcer_destroy(announcer_t **self_p)
     if (self_p && *self_p) {
         announcer_t *self = *self_p;
         zactor_destroy(&self->agent);
+        tf_client_destroy(&self->client);
         free(self->endpoint);
         free(self);
         *self_p = NULL;

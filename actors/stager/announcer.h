@@ -13,11 +13,12 @@
 #include <stdbool.h>
 
 #include "tf_err.h"
+#include "tf_config.h"
 #include "tf_msg.h"
 
 typedef struct _announcer_t announcer_t;
 
-announcer_t *announcer_new(const char *broker_endpoint, tf_err_t *err);
+announcer_t *announcer_new(const tf_config_t *cfg, const char *broker_endpoint, tf_err_t *err);
 void announcer_destroy(announcer_t **self_p);
 
 /* Queues an announcement (copied). */

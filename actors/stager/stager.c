@@ -18,6 +18,7 @@
 #include "tf_log.h"
 #include "tf_main.h"
 #include "tf_pipeline_ids.h"
+#include "tf_secure.h"
 #include "tf_sidecar.h"
 #include "tf_units.h"
 #include "tf_wire.h"
@@ -89,6 +90,7 @@ struct _stager_t {
     int64_t session_timeout;
     holding_t *holding;
     announcer_t *announcer;
+    tf_auth_t *auth;           /* CURVE clients of a tcp router (tf_secure) */
     zsock_t *router;
     zhashx_t *sessions;      /* archive id -> session_t */
     zhashx_t *waits;         /* job id -> job_wait_t */
@@ -1295,13 +1297,13 @@ stager_new(tf_config_t *cfg, tf_err_t *err)
     tf_wire_limit(self->router, tf_config_size(cfg, "broker/max_message"));
     if (strncmp(self->endpoint, "ipc://", 6) == 0 && self->endpoint[6] != '@')
         unlink(self->endpoint + 6);  /* a socket file left by a killed stager */
-    if (zsock_bind(self->router, "%s", self->endpoint) < 0) {
-        tf_err_errno(err, TF_ERR_IO, errno,
-                     "cannot listen on %s (stager/endpoint; is another stager running?)", self->endpoint);
+    self->auth = tf_auth_new(cfg, err);
+    if (!self->auth || tf_secure_bind(self->auth, self->router, self->endpoint, err) < 0) {
+        tf_err_prefix(err, "stager/endpoint (is another stager running?): ");
         stager_destroy(&self);
         return NULL;
     }
-    self->announcer = announcer_new(tf_config_str(cfg, "broker/endpoint"), err);
+    self->announcer = announcer_new(cfg, tf_config_str(cfg, "broker/endpoint"), err);
     if (!self->announcer) {
         stager_destroy(&self);
         return NULL;
@@ -1322,6 +1324,7 @@ stager_destroy(stager_t **self_p)
         zhashx_destroy(&self->waits);
         zhashx_destroy(&self->fetched);
         zsock_destroy(&self->router);
+        tf_auth_destroy(&self->auth);  /* after the last socket it watches */
         holding_destroy(&self->holding);
         free(self->fetch_buf);
         free(self->endpoint);
@@ -1331,10 +1334,23 @@ stager_destroy(stager_t **self_p)
     }
 }
 
+/* A peer refused at the CURVE handshake: logged and published (alert.security). */
+static void
+s_on_refusal(stager_t *self, tf_actor_t *actor)
+{
+    char why[512];
+    while (tf_auth_next_refusal(self->auth, why, sizeof why)) {
+        tf_log_warn("stager: %s", why);
+        if (actor && tf_actor_events(actor))
+            tf_publisher_say(tf_actor_events(actor), "alert.security", "warn", "stager: %s", why);
+    }
+}
+
 int
 stager_serve(stager_t *self, tf_actor_t *actor, zsock_t *pipe)
 {
-    zpoller_t *poller = zpoller_new(self->router, announcer_pollable(self->announcer), NULL);
+    zpoller_t *poller = zpoller_new(self->router, announcer_pollable(self->announcer),
+                                    tf_auth_pollable(self->auth), NULL);
     if (!poller)
         return TF_ERR_NOMEM;
     void *work = actor ? tf_actor_pollable(actor) : NULL;
@@ -1353,6 +1369,8 @@ stager_serve(stager_t *self, tf_actor_t *actor, zsock_t *pipe)
         }
         else if (which == announcer_pollable(self->announcer))
             s_on_ack(self);
+        else if (which == tf_auth_pollable(self->auth))
+            s_on_refusal(self, actor);
         else if (work && which == work)
             s_on_work(self, actor);
         else if (pipe && which == pipe) {

@@ -55,7 +55,7 @@ tapewriter_new(tf_config_t *cfg, tf_err_t *err)
     self->retry_backoff_ms = tf_config_ms(cfg, "tapewriter/retry_backoff");
     self->retry_backoff_max_ms = tf_config_ms(cfg, "tapewriter/retry_backoff_max");
     self->max_attempts = tf_config_int(cfg, "broker/max_attempts");
-    self->client = tf_client_new(tf_config_get(cfg, "broker/endpoint"), err);
+    self->client = tf_client_new(cfg, tf_config_get(cfg, "broker/endpoint"), err);
     if (!self->client) {
         free(self);
         return NULL;

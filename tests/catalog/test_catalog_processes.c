@@ -35,7 +35,7 @@ s_setup(void **state)
     tf_teststack_opts_t opts = {.config = config, .programs = programs};
     fx->stack = tf_teststack_new("tfcatp", &opts);
     assert_non_null(fx->stack);
-    fx->client = tf_client_new(tf_teststack_broker(fx->stack), NULL);
+    fx->client = tf_client_new(NULL, tf_teststack_broker(fx->stack), NULL);
     assert_non_null(fx->client);
     *state = fx;
     return 0;

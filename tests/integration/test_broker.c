@@ -72,7 +72,7 @@ s_setup(void **state)
             f->dir, f->record);
     fclose(cfg);
     s_start_broker(f);
-    f->client = tf_client_new(f->endpoint, NULL);
+    f->client = tf_client_new(NULL, f->endpoint, NULL);
     assert_non_null(f->client);
     *state = f;
     return 0;
@@ -499,7 +499,7 @@ test_bus_delivers_in_order_with_sequence(void **state)
     assert_non_null(sub);
     zsock_set_rcvtimeo(sub, 200);
     tf_err_t err = {0};
-    tf_publisher_t *pub = tf_publisher_new(f->bus_in, "tester", 100000, &err);
+    tf_publisher_t *pub = tf_publisher_new(NULL, f->bus_in, "tester", 100000, &err);
     assert_non_null(pub);
     /* Subscriptions travel upstream asynchronously: publish until the first one arrives. */
     uint64_t first = 0;

@@ -65,7 +65,7 @@ test_events_wait_for_topic_and_text(void **state)
     /* The publisher first: it is connected by the time the subscription is live (a PUB
        socket drops what it sends before its connection is made). */
     tf_err_t err = {0};
-    tf_publisher_t *pub = tf_publisher_new(tf_teststack_bus_in(stack), "test", 1000, &err);
+    tf_publisher_t *pub = tf_publisher_new(NULL, tf_teststack_bus_in(stack), "test", 1000, &err);
     assert_non_null(pub);
     const char *topics[] = {"tftest.x.", NULL};
     tf_testevents_t *events = tf_teststack_events(stack, topics);

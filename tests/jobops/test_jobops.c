@@ -53,7 +53,7 @@ s_setup_with(void **state, const char *sim_options)
     fx->stack = tf_teststack_new("tfjob", &opts);
     assert_non_null(fx->stack);
     fx->dir = (char *) tf_teststack_dir(fx->stack);
-    fx->client = tf_client_new(tf_teststack_broker(fx->stack), NULL);
+    fx->client = tf_client_new(NULL, tf_teststack_broker(fx->stack), NULL);
     assert_non_null(fx->client);
     *state = fx;
     return 0;
@@ -398,7 +398,7 @@ s_setup_mount_wait(void **state)
     fx->stack = tf_teststack_new("tfjob", &opts);
     assert_non_null(fx->stack);
     fx->dir = (char *) tf_teststack_dir(fx->stack);
-    fx->client = tf_client_new(tf_teststack_broker(fx->stack), NULL);
+    fx->client = tf_client_new(NULL, tf_teststack_broker(fx->stack), NULL);
     assert_non_null(fx->client);
     *state = fx;
     return 0;

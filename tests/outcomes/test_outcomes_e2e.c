@@ -478,7 +478,7 @@ test_expired_job_restores_other_tape(void **state)
 
     /* The catalog learns that the job's last archive is on tape TF0009 (one drive here: the
        second tape is simulated in the catalog), then that TF0009 was relabelled. */
-    tf_client_t *client = tf_client_new(tf_teststack_broker(fx->stack), NULL);
+    tf_client_t *client = tf_client_new(NULL, tf_teststack_broker(fx->stack), NULL);
     assert_non_null(client);
     char archive[160];
     snprintf(archive, sizeof archive, "%s-g%05lld", job, archives);

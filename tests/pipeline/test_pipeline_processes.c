@@ -92,7 +92,7 @@ s_setup(void **state)
     assert_true(f->narchives >= 3);
 
     assert_int_equal(tf_teststack_up(f->stack), 0);
-    f->client = tf_client_new(tf_teststack_broker(f->stack), NULL);
+    f->client = tf_client_new(NULL, tf_teststack_broker(f->stack), NULL);
     assert_non_null(f->client);
     *state = f;
     return 0;

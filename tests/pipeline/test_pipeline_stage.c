@@ -114,7 +114,7 @@ s_setup(void **state)
     char *argv[] = {"tapeflow-broker", "--config", f->config, NULL};
     f->broker = tf_testproc_start("tapeflow-broker", argv, NULL, log);
     assert_non_null(f->broker);
-    f->client = tf_client_new(f->broker_ep, NULL);
+    f->client = tf_client_new(NULL, f->broker_ep, NULL);
     int64_t deadline = tf_clock_mono_ms() + 10000;
     for (;;) {
         tf_msg_t reply;

@@ -58,7 +58,7 @@ s_teardown(void **state)
 static tf_client_t *
 s_client(fx_t *fx)
 {
-    tf_client_t *client = tf_client_new(tf_teststack_broker(fx->stack), NULL);
+    tf_client_t *client = tf_client_new(NULL, tf_teststack_broker(fx->stack), NULL);
     assert_non_null(client);
     return client;
 }

@@ -57,7 +57,7 @@ s_setup_with(void **state, const char *const *config)
     fx->stack = tf_teststack_new("tfrst", &opts);
     assert_non_null(fx->stack);
     fx->dir = (char *) tf_teststack_dir(fx->stack);
-    fx->client = tf_client_new(tf_teststack_broker(fx->stack), NULL);
+    fx->client = tf_client_new(NULL, tf_teststack_broker(fx->stack), NULL);
     assert_non_null(fx->client);
     *state = fx;
     return 0;
@@ -463,7 +463,7 @@ s_restart_with_medium_error(fx_t *fx, uint64_t at)
         fail_msg("up again failed (%d): %s", rc, out ? out : "");
     free(out);
     tf_client_destroy(&fx->client);
-    fx->client = tf_client_new(tf_teststack_broker(fx->stack), NULL);
+    fx->client = tf_client_new(NULL, tf_teststack_broker(fx->stack), NULL);
     assert_non_null(fx->client);
 }
 

@@ -70,7 +70,7 @@ s_setup_urls(void **state, const char *prefix, const char *drive_url, const char
     snprintf(lib, sizeof lib, "%s/lib", fx->dir);
     assert_int_equal(mkdir(lib, 0755), 0);
     assert_int_equal(tf_teststack_up(fx->stack), 0);
-    fx->client = tf_client_new(tf_teststack_broker(fx->stack), NULL);
+    fx->client = tf_client_new(NULL, tf_teststack_broker(fx->stack), NULL);
     assert_non_null(fx->client);
     /* The operator loads the first cartridge and labels it; the others stay blank. */
     s_cli_ok(fx, "changer load", "changer", "load", "lib", "--slot", "1", "--drive", "0", NULL);
@@ -400,7 +400,7 @@ test_rebuild_spanned(void **state)
     snprintf(cmd, sizeof cmd, "rm -f '%s'/catalog.db*", fx->dir);
     assert_int_equal(system(cmd), 0);
     assert_int_equal(tf_teststack_up(fx->stack), 0);
-    fx->client = tf_client_new(tf_teststack_broker(fx->stack), NULL);
+    fx->client = tf_client_new(NULL, tf_teststack_broker(fx->stack), NULL);
     assert_non_null(fx->client);
 
     /* Not in order: 2, 1, then 3 and any later ones. */

@@ -55,7 +55,7 @@ tf_testevents_new(const char *bus_in, const char *bus_out, const char *const pre
     for (size_t i = 0; prefixes && prefixes[i]; i++)
         zsock_set_subscribe(self->sub, prefixes[i]);
     tf_err_t err = {0};
-    tf_publisher_t *pub = tf_publisher_new(bus_in, "tftest", 1000, &err);
+    tf_publisher_t *pub = tf_publisher_new(NULL, bus_in, "tftest", 1000, &err);
     if (!pub) {
         snprintf(why, why_size, "cannot publish on the bus at %s: %s", bus_in, err.message);
         tf_testevents_destroy(&self);

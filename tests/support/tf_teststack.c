@@ -239,7 +239,7 @@ s_wait_registered(tf_teststack_t *self, s_program_t *p, const char *log)
     bool broker = self->programs ? tf_teststack_alive(self, "broker") : access(pidfile, F_OK) == 0;
     if (strcmp(p->name, "broker") == 0 || strcmp(p->name, "bus") == 0 || !broker)
         return 0;
-    tf_client_t *client = tf_client_new(self->broker, NULL);
+    tf_client_t *client = tf_client_new(NULL, self->broker, NULL);
     if (!client)
         return -1;
     int waited = 0;
@@ -771,7 +771,7 @@ tf_teststack_catalog_has_each_entry_once(tf_teststack_t *self, const char *job, 
                                          size_t why_size)
 {
     tf_err_t err = {0};
-    tf_client_t *client = tf_client_new(self->broker, &err);
+    tf_client_t *client = tf_client_new(NULL, self->broker, &err);
     if (!client) {
         snprintf(why, why_size, "cannot reach the broker: %s", err.message);
         return -1;

@@ -81,7 +81,7 @@ s_start(fixture_t *f, const char *drive_opts, int max_attempts, int depth)
     tf_err_t err = {0};
     f->cfg = tf_config_open(tf_teststack_config(f->stack), &err);
     assert_non_null(f->cfg);
-    f->client = tf_client_new(tf_teststack_broker(f->stack), &err);
+    f->client = tf_client_new(NULL, tf_teststack_broker(f->stack), &err);
     assert_non_null(f->client);
     f->stager = tf_fakestager_new(f->stager_ep);
     assert_non_null(f->stager);

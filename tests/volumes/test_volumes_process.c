@@ -86,7 +86,7 @@ s_start(fixture_t *f, const char *drive_opts)
     snprintf(f->stager_ep, sizeof f->stager_ep, "ipc://%s/run/stager.sock", f->dir);
     snprintf(f->image, sizeof f->image, "%s/tape.img", f->dir);
     tf_err_t err = {0};
-    f->client = tf_client_new(tf_teststack_broker(f->stack), &err);
+    f->client = tf_client_new(NULL, tf_teststack_broker(f->stack), &err);
     assert_non_null(f->client);
     f->stager = tf_fakestager_new(f->stager_ep);
     assert_non_null(f->stager);

@@ -96,6 +96,20 @@ static const cli_command_t s_commands[] = {
      "  show           the effective value of every key and its source (default, FILE:LINE,\n"
      "                 override, environment)\n"
      "  keys           every key: type, default, allowed values, meaning\n"},
+    {"keys", cmd_keys, true, cli_keys_verbs, NULL,
+     "usage: tapeflow [--config FILE] keys init | show [--json] | list [--json]\n"
+     "       tapeflow [--config FILE] keys trust NAME PUBLIC-KEY --role ROLE[,ROLE...] [--restore-root HOST:/DIR]...\n"
+     "       tapeflow [--config FILE] keys untrust NAME\n"
+     "\n"
+     "CURVE keys for tcp endpoints (keys/dir; docs/security.md).\n"
+     "  init      make this host's certificate (once) and trust it as tapeflow/host, role admin\n"
+     "  show      this host's public key, to trust it on the tape server\n"
+     "  trust     trust a peer's public key as NAME with roles (again: change its roles)\n"
+     "  untrust   forget the trusted key NAME\n"
+     "  list      the trusted keys, their roles and restore roots\n"
+     "roles: scan compress extract stager tape labeller catalog echo (may register as that\n"
+     "service), backup, restore, query, admin; agent = scan,compress,extract; server = every\n"
+     "service. --restore-root limits the key's restores to those folders (repeat it).\n"},
     {"drive", s_cmd_drive, true, NULL, S_DRIVE_VERBS,
      "usage: tapeflow [--config FILE] drive list|status|doctor|test ...\n"
      "\n"
@@ -195,6 +209,7 @@ cli_usage(FILE *out)
             "  status [--json]   show the supervisor, children, broker, services and workers\n"
             "  events [PREFIX]   tail the event bus (--json, --count N, --timeout SECONDS)\n"
             "  config ...        check FILE, show effective values, list keys\n"
+            "  keys ...          CURVE keys: init, show, trust NAME KEY --role R, untrust, list\n"
             "  drive ...         tape drive commands\n"
             "  backup PATH...    back up paths to tape (--wait to follow the job)\n"
             "  restore JOB ...   restore a job's files (--to DIR)\n"

@@ -56,12 +56,14 @@ extern const cli_verb_t cli_tape_verbs[];     /* cmd_tape.c */
 extern const cli_verb_t cli_changer_verbs[];  /* cmd_changer.c */
 extern const cli_verb_t cli_job_verbs[];      /* cmd_job_actions.c: cancel, retry, purge */
 extern const cli_verb_t cli_config_verbs[];   /* cmd_config.c */
+extern const cli_verb_t cli_keys_verbs[];     /* cmd_keys.c: init, show, trust, untrust, list */
 
 int cmd_up(cli_t *cli, int argc, char **argv);
 int cmd_down(cli_t *cli, int argc, char **argv);
 int cmd_status(cli_t *cli, int argc, char **argv);
 int cmd_events(cli_t *cli, int argc, char **argv);
 int cmd_config(cli_t *cli, int argc, char **argv);   /* cmd_config.c: check, show, keys */
+int cmd_keys(cli_t *cli, int argc, char **argv);     /* cmd_keys.c: CURVE keys and trust */
 /* Pipeline commands (argv[0] is the command name, e.g. "backup"). */
 int cmd_backup(cli_t *cli, int argc, char **argv);   /* cmd_backup.c */
 int cmd_restore(cli_t *cli, int argc, char **argv);  /* cmd_restore.c */

@@ -26,7 +26,7 @@ static int
 s_query(tf_config_t *cfg, const char *op, const char *changer, int timeout_ms, tf_msg_t *reply, tf_err_t *err)
 {
     memset(reply, 0, sizeof *reply);
-    tf_client_t *client = tf_client_new(tf_config_get(cfg, "broker/endpoint"), err);
+    tf_client_t *client = tf_client_new(cfg, tf_config_get(cfg, "broker/endpoint"), err);
     if (!client)
         return err->code;
     tf_msg_t msg = {.type = TF_MSG_LAB_QUERY};
@@ -47,7 +47,7 @@ static int
 s_labeller_running(tf_config_t *cfg, int timeout_ms, bool *running, tf_err_t *err)
 {
     *running = false;
-    tf_client_t *client = tf_client_new(tf_config_get(cfg, "broker/endpoint"), err);
+    tf_client_t *client = tf_client_new(cfg, tf_config_get(cfg, "broker/endpoint"), err);
     if (!client)
         return err->code;
     tf_msg_t status;
@@ -224,7 +224,7 @@ static int
 s_move_query(tf_config_t *cfg, const cmd_changer_move_t *m, bool load, tf_msg_t *reply, tf_err_t *err)
 {
     memset(reply, 0, sizeof *reply);
-    tf_client_t *client = tf_client_new(tf_config_get(cfg, "broker/endpoint"), err);
+    tf_client_t *client = tf_client_new(cfg, tf_config_get(cfg, "broker/endpoint"), err);
     if (!client)
         return err->code;
     tf_msg_t msg = {.type = TF_MSG_LAB_QUERY};
@@ -499,7 +499,7 @@ cmd_tape_label_barcodes(cli_t *cli, int argc, char **argv)
         return s_fail_json(opts.json, "tape label", opts.changer, &err);
     const tf_msg_lab_reply_t *r = &inv.lab_reply;
     s_outcome_t *out = r->cartridges_count ? calloc(r->cartridges_count, sizeof *out) : NULL;
-    tf_client_t *client = tf_client_new(tf_config_get(cli->cfg, "broker/endpoint"), &err);
+    tf_client_t *client = tf_client_new(cli->cfg, tf_config_get(cli->cfg, "broker/endpoint"), &err);
     if ((r->cartridges_count && !out) || !client) {
         free(out);
         tf_msg_clear(&inv);

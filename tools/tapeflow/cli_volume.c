@@ -15,7 +15,7 @@ tf_client_t *
 cli_volume_catalog_client(tf_config_t *cfg)
 {
     tf_err_t err = {0};
-    tf_client_t *client = tf_client_new(tf_config_get(cfg, "broker/endpoint"), &err);
+    tf_client_t *client = tf_client_new(cfg, tf_config_get(cfg, "broker/endpoint"), &err);
     if (!client)
         return NULL;
     tf_msg_t reply;

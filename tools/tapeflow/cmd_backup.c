@@ -23,6 +23,7 @@
 #include "tf_json.h"
 #include "tf_units.h"
 #include "tf_volume.h"
+#include "tf_secure.h"
 #include "tf_wire.h"
 
 static void
@@ -136,9 +137,15 @@ s_wait(cli_t *cli, tf_client_t *client, const char *job_id, int64_t timeout_s)
     s_watch_t w = {.tty = isatty(STDERR_FILENO) && !cli->json, .started = tf_clock_mono_ms()};
     char topic[160];
     snprintf(topic, sizeof topic, "job.%s.", job_id);
-    w.sub = zsock_new_sub(tf_config_get(cli->cfg, "bus/backend"), topic);
-    if (w.sub)
+    /* Events only make the wait livelier: without them the job is still polled. */
+    w.sub = zsock_new(ZMQ_SUB);
+    tf_err_t serr = {0};
+    if (w.sub) {
         tf_wire_limit(w.sub, tf_config_size(cli->cfg, "broker/max_message"));
+        zsock_set_subscribe(w.sub, topic);
+        if (tf_secure_connect(cli->cfg, w.sub, tf_config_get(cli->cfg, "bus/backend"), NULL, &serr) != TF_OK)
+            zsock_destroy(&w.sub);
+    }
     int64_t deadline = timeout_s > 0 ? w.started + timeout_s * 1000 : INT64_MAX;
     int rc = CLI_EXIT_FAIL;
     for (;;) {
@@ -379,7 +386,7 @@ cmd_backup(cli_t *cli, int argc, char **argv)
         goto out;
     char job_id[64];
     s_make_job_id(job_id, sizeof job_id);
-    client = tf_client_new(tf_config_get(cli->cfg, "broker/endpoint"), &err);
+    client = tf_client_new(cli->cfg, tf_config_get(cli->cfg, "broker/endpoint"), &err);
     if (!client) {
         fprintf(stderr, "tapeflow backup: %s\n", err.message);
         goto out;

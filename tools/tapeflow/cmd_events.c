@@ -12,6 +12,7 @@
 #include "cli_opt.h"
 #include "tf_clock.h"
 #include "tf_json.h"
+#include "tf_secure.h"
 #include "tf_wire.h"
 
 typedef struct {
@@ -169,9 +170,10 @@ cmd_events(cli_t *cli, int argc, char **argv)
     tf_wire_limit(sub, tf_config_size(cli->cfg, "broker/max_message"));
     zsock_set_linger(sub, 0);
     zsock_set_subscribe(sub, opt.prefix);
-    if (zsock_connect(sub, "%s", endpoint) != 0) {
+    tf_err_t cerr = {0};
+    if (tf_secure_connect(cli->cfg, sub, endpoint, NULL, &cerr) != TF_OK) {
         fprintf(stderr, "tapeflow events: cannot connect to the bus at %s: %s; check bus/backend "
-                        "in the config\n", endpoint, zmq_strerror(errno));
+                        "in the config\n", endpoint, cerr.message);
         rc = CLI_EXIT_FAIL;
         goto done;
     }

@@ -722,7 +722,7 @@ s_job_action(cli_t *cli, int argc, char **argv)
         return rc;
     s_out_t o = {.a = &a};
     tf_err_t err = {0};
-    tf_client_t *client = tf_client_new(tf_config_get(cli->cfg, "broker/endpoint"), &err);
+    tf_client_t *client = tf_client_new(cli->cfg, tf_config_get(cli->cfg, "broker/endpoint"), &err);
     if (!client)
         return s_fail(&o, err.code, "%s", err.message);
     tf_msg_t reply;

@@ -143,7 +143,7 @@ s_parse(cli_t *cli, int argc, char **argv, bool with_id, s_args_t *a)
 static tf_client_t *
 s_client(cli_t *cli, tf_err_t *err)
 {
-    return tf_client_new(tf_config_get(cli->cfg, "broker/endpoint"), err);
+    return tf_client_new(cli->cfg, tf_config_get(cli->cfg, "broker/endpoint"), err);
 }
 
 /* Prints the JSON document, or reports that memory ran out. */

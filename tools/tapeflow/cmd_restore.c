@@ -475,7 +475,7 @@ cmd_restore(cli_t *cli, int argc, char **argv)
         sel.patterns = calloc((size_t) a.npatterns, sizeof *sel.patterns);
         sel.under = calloc((size_t) a.npatterns, sizeof *sel.under);
     }
-    tf_client_t *client = tf_client_new(tf_config_get(cli->cfg, "broker/endpoint"), &err);
+    tf_client_t *client = tf_client_new(cli->cfg, tf_config_get(cli->cfg, "broker/endpoint"), &err);
     if (!client || (a.npatterns && (!sel.patterns || !sel.under))) {
         fprintf(stderr, "tapeflow restore: %s\n", client ? "out of memory" : err.message);
         goto out;

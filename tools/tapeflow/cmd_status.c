@@ -40,7 +40,7 @@ s_gather(cli_t *cli, s_report_t *r)
             if (strcmp(upstate_child(r->state, i)->state, "running") != 0)
                 r->children_ok = false;
     }
-    tf_client_t *client = tf_client_new(r->endpoint, &r->broker_err);
+    tf_client_t *client = tf_client_new(cli->cfg, r->endpoint, &r->broker_err);
     if (client) {
         r->broker_ok = tf_client_status(client, &r->reply, S_BROKER_TIMEOUT, &r->broker_err)
                        == TF_OK;

@@ -673,7 +673,7 @@ static int
 s_list_fetch(cli_t *cli, const s_args_t *a, tf_msg_t *reply, tf_err_t *err)
 {
     memset(reply, 0, sizeof *reply);
-    tf_client_t *client = tf_client_new(tf_config_get(cli->cfg, "broker/endpoint"), err);
+    tf_client_t *client = tf_client_new(cli->cfg, tf_config_get(cli->cfg, "broker/endpoint"), err);
     int rc = client ? TF_OK : err->code;
     if (rc == TF_OK) {
         tf_msg_cat_query_t query = {.query = "volumes"};
@@ -924,7 +924,7 @@ s_clear(cli_t *cli, const s_args_t *a)
 {
     const char *label = a->drive;
     tf_err_t err = {0};
-    tf_client_t *client = tf_client_new(tf_config_get(cli->cfg, "broker/endpoint"), &err);
+    tf_client_t *client = tf_client_new(cli->cfg, tf_config_get(cli->cfg, "broker/endpoint"), &err);
     tf_msg_t reply;
     memset(&reply, 0, sizeof reply);
     int timeout = a->timeout_ms > 0 ? a->timeout_ms : CLI_JOB_TIMEOUT_MS;

@@ -230,7 +230,7 @@ cmd_tape_scan(cli_t *cli, int argc, char **argv)
         return rc;
     tf_err_t err = {0};
     const char *endpoint = tf_config_get(cli->cfg, "broker/endpoint");
-    tf_client_t *client = tf_client_new(endpoint, &err);
+    tf_client_t *client = tf_client_new(cli->cfg, endpoint, &err);
     tf_msg_t status;
     if (client && tf_client_status(client, &status, 5000, &err) == TF_OK)
         tf_msg_clear(&status);

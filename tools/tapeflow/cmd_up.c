@@ -304,7 +304,7 @@ s_wait_healthy(cli_t *cli, int report_fd)
 
     const char *endpoint = tf_config_get(cli->cfg, "broker/endpoint");
     tf_err_t err = {0};
-    tf_client_t *client = tf_client_new(endpoint, &err);
+    tf_client_t *client = tf_client_new(cli->cfg, endpoint, &err);
     if (!client) {
         fprintf(stderr, "tapeflow up: %s\n", err.message);
         return CLI_EXIT_FAIL;

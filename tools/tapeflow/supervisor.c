@@ -583,7 +583,7 @@ s_health_check(supervisor_t *self)
 {
     tf_err_t err = {0};
     if (!self->client)
-        self->client = tf_client_new(self->endpoint, &err);
+        self->client = tf_client_new(self->cfg, self->endpoint, &err);
     if (!self->client) {
         tf_log_warn("cannot create a broker client: %s", err.message);
         self->next_health = tf_clock_mono_ms() + 10 * S_HEALTH_INTERVAL;
