@@ -19,8 +19,10 @@
 #include "tf_keys.h"
 
 #define S_ZAP_DOMAIN "tapeflow"
-#define S_REFUSAL_EVENTS \
-    (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+/* An untrusted key (AUTH) and a peer speaking without CURVE or to another server key
+   (PROTOCOL). Not NO_DETAIL: a connection closed before its handshake (a port check) is no
+   attempt to get in. */
+#define S_REFUSAL_EVENTS (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
 
 bool
 tf_secure_is_tcp(const char *endpoint)

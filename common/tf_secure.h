@@ -59,7 +59,9 @@ void *tf_auth_pollable(tf_auth_t *auth);
 bool tf_auth_next_refusal(tf_auth_t *auth, char *why, size_t size);
 
 /* Name of the trusted key (keys trust NAME) that sent frame, read from the ZAP User-Id of a
-   frame received on a CURVE socket; NULL for ipc/inproc peers. Valid while frame lives. */
+   frame received on a CURVE socket; NULL for ipc/inproc peers. Valid while frame lives.
+   Receive such a ROUTER with a timeout, never after zmq_poll/ZMQ_EVENTS on it: libzmq 4.3
+   drops the metadata of the message a poll prefetches, and the key would read as NULL. */
 const char *tf_secure_peer_key(zframe_t *frame);
 /* The peer's public key (Z85, the ZAP User-Id) of such a frame; NULL for ipc/inproc peers.
    The broker looks the key's roles up by it (tf_keys_lookup), so a key untrusted after it
