@@ -20,7 +20,7 @@ s_refusals(tf_auth_t *auth, zsock_t *xpub, uint64_t *seq)
 {
     char why[512];
     while (tf_auth_next_refusal(auth, why, sizeof why)) {
-        tf_log_warn("bus: %s", why);
+        tf_log_warn("security: %s", why);
         tf_msg_t msg = {.type = TF_MSG_EVENT};
         msg.event = (tf_msg_event_t){.topic = "alert.security", .level = "warn", .source = "bus",
                                      .seq = ++*seq, .time_ms = tf_clock_wall_ms(), .message = why};

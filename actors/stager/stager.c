@@ -1340,7 +1340,7 @@ s_on_refusal(stager_t *self, tf_actor_t *actor)
 {
     char why[512];
     while (tf_auth_next_refusal(self->auth, why, sizeof why)) {
-        tf_log_warn("stager: %s", why);
+        tf_log_warn("security: %s", why);
         if (actor && tf_actor_events(actor))
             tf_publisher_say(tf_actor_events(actor), "alert.security", "warn", "stager: %s", why);
     }

@@ -147,6 +147,9 @@ s_print_human(const s_report_t *r)
                    x->last_reason ? x->last_reason : "-");
         }
     }
+    if (st->security_refused > 0)
+        printf("\nsecurity    %" PRIu64 " connection(s) or request(s) refused (unknown keys, missing roles); "
+               "see the broker log or: tapeflow events alert.security\n", st->security_refused);
 }
 
 static void
@@ -198,6 +201,7 @@ s_json_broker(tf_json_t *j, const s_report_t *r)
         tf_json_int(j, "uptime_ms", st->uptime_ms);
         tf_json_str(j, "journal", st->journal);
         tf_json_int(j, "recovered", (int64_t) st->recovered);
+        tf_json_int(j, "security_refused", (int64_t) st->security_refused);
     }
     else
         tf_json_str(j, "error", r->broker_err.message);
