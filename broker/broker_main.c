@@ -97,7 +97,7 @@ s_alert(broker_io_t *io, const char *why)
 static void
 s_auth_refusals(broker_io_t *io)
 {
-    char why[512];
+    char why[TF_AUTH_REFUSAL_MAX];
     while (tf_auth_next_refusal(io->auth, why, sizeof why))
         s_alert(io, why);
 }

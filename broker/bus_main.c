@@ -18,7 +18,7 @@
 static void
 s_refusals(tf_auth_t *auth, zsock_t *xpub, uint64_t *seq)
 {
-    char why[512];
+    char why[TF_AUTH_REFUSAL_MAX];
     while (tf_auth_next_refusal(auth, why, sizeof why)) {
         tf_log_warn("security: %s", why);
         tf_msg_t msg = {.type = TF_MSG_EVENT};

@@ -135,7 +135,12 @@ tf_client_request(tf_client_t *self, tf_msg_t *request, tf_msg_t *reply, int tim
     if (rc == TF_ERR_TIMEOUT)
         tf_err_set(err, TF_ERR_TIMEOUT,
                    "broker not reachable at %s (no answer in %d ms) - is the stack running? "
-                   "start it with: tapeflow up", self->endpoint, timeout_ms);
+                   "start it with: tapeflow up%s", self->endpoint, timeout_ms,
+                   /* an untrusted key or a wrong server key looks just like silence */
+                   tf_secure_is_tcp(self->endpoint)
+                       ? "; over tcp also check that the broker's host trusts this host's key (tapeflow keys "
+                         "show here, tapeflow keys trust there) and that keys/server is its key"
+                       : "");
     return rc;
 }
 

@@ -11,6 +11,7 @@
 #include "tf_secure.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -147,7 +148,14 @@ typedef struct {
     zlistx_t *watched;
     zpoller_t *poller;
     zsock_t *push;
+    int64_t window_start;      /* of the current minute of reports */
+    int reported;              /* refusals told in it */
+    uint64_t untold;           /* counted but not told since the limit was reached */
 } s_watch_t;
+
+/* Refusals told one by one per minute; a peer hammering the port is counted, not logged
+   thousands of times. */
+#define S_TOLD_PER_MINUTE 30
 
 static void
 s_watched_free(void **item)
@@ -193,7 +201,7 @@ s_watch_event(s_watch_t *self, s_watched_t *w)
     uint16_t event;
     memcpy(&event, zframe_data(head), sizeof event);
     char *where = zmsg_size(msg) > 1 ? zframe_strdup(zmsg_next(msg)) : NULL;
-    char why[512];
+    char why[TF_AUTH_REFUSAL_MAX];
     if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
         snprintf(why, sizeof why, "unknown CURVE key refused on %s (bound as %s): the peer's key is not "
                  "trusted here (tapeflow keys trust NAME KEY --role ...)", where ? where : "?", w->endpoint);
@@ -204,8 +212,24 @@ s_watch_event(s_watch_t *self, s_watched_t *w)
         why[0] = '\0';
     if (why[0]) {
         __atomic_add_fetch(&self->auth->refused, 1, __ATOMIC_RELAXED);
-        /* Never block the watcher: past the queue's limit a refusal is counted, not told. */
-        zmq_send(zsock_resolve(self->push), why, strlen(why), ZMQ_DONTWAIT);
+        int64_t now = zclock_mono();
+        if (now - self->window_start >= 60000) {
+            if (self->untold > 0) {
+                size_t used = strlen(why);
+                snprintf(why + used, sizeof why - used, " (and %" PRIu64 " more refused in the minute before, "
+                         "counted but not told one by one)", self->untold);
+            }
+            self->window_start = now;
+            self->reported = 0;
+            self->untold = 0;
+        }
+        if (self->reported < S_TOLD_PER_MINUTE) {
+            self->reported++;
+            /* Never block the watcher: past the queue's limit a refusal is counted, not told. */
+            zmq_send(zsock_resolve(self->push), why, strlen(why), ZMQ_DONTWAIT);
+        }
+        else
+            self->untold++;
     }
     free(where);
     zmsg_destroy(&msg);
@@ -214,7 +238,7 @@ s_watch_event(s_watch_t *self, s_watched_t *w)
 static void
 s_watch(zsock_t *pipe, void *arg)
 {
-    s_watch_t self = {.auth = arg};
+    s_watch_t self = {.auth = arg, .window_start = INT64_MIN / 2};
     self.watched = zlistx_new();
     self.poller = zpoller_new(pipe, NULL);
     self.push = zsock_new(ZMQ_PUSH);

@@ -55,6 +55,7 @@ uint64_t tf_auth_refused(tf_auth_t *auth);
 /* Readable (zpoller) when refusals are waiting to be reported; tf_auth_next_refusal takes one:
    "unknown CURVE key from 10.0.0.3:51234 on tcp://0.0.0.0:5555" into why. Returns false when
    none is waiting. */
+#define TF_AUTH_REFUSAL_MAX 1024  /* a why buffer that never cuts a refusal short */
 void *tf_auth_pollable(tf_auth_t *auth);
 bool tf_auth_next_refusal(tf_auth_t *auth, char *why, size_t size);
 

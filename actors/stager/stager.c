@@ -1338,7 +1338,7 @@ stager_destroy(stager_t **self_p)
 static void
 s_on_refusal(stager_t *self, tf_actor_t *actor)
 {
-    char why[512];
+    char why[TF_AUTH_REFUSAL_MAX];
     while (tf_auth_next_refusal(self->auth, why, sizeof why)) {
         tf_log_warn("security: %s", why);
         if (actor && tf_actor_events(actor))

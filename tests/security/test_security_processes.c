@@ -15,7 +15,6 @@
 
 #include "tf_client.h"
 #include "tf_keys.h"
-#include "tf_publisher.h"
 #include "tf_secure.h"
 #include "tf_testproc.h"
 #include "tf_wire.h"
@@ -65,7 +64,7 @@ s_trust(fixture_t *f, const char *name, tf_config_t *client, const char *roles)
     tf_err_t err = {0};
     assert_int_equal(tf_secure_public_key(client, pub, &err), TF_OK);
     char *argv[] = {"tapeflow", "--config", f->cfg_path, "keys", "trust", (char *) name, pub, "--role",
-                    (char *) roles, NULL};
+                    (char *) roles, NULL};  /* a key starting with '-' is a key, not an option */
     assert_int_equal(s_cli(f, NULL, argv), 0);
 }
 
@@ -177,8 +176,9 @@ s_has_worker(const tf_msg_t *status, const char *service, uint64_t pid)
     return false;
 }
 
-/* A SUB on the bus for alert.security, live when it returns: probes published with the trusted
-   key until one comes back. */
+/* A SUB on the bus for alert.security, live when it returns: the query key asks to register
+   as tape (refused, counted) until the broker's alert about it comes through, so the path from
+   the broker's publisher to this subscriber is up before the test's own refusal. */
 static zsock_t *
 s_alerts(fixture_t *f)
 {
@@ -186,20 +186,23 @@ s_alerts(fixture_t *f)
     zsock_set_subscribe(sub, "alert.security");
     tf_err_t err = {0};
     assert_int_equal(tf_secure_connect(f->trusted, sub, f->bus_out, NULL, &err), TF_OK);
-    tf_publisher_t *pub = tf_publisher_new(f->trusted, f->bus_in, "sectest", 100, &err);
-    assert_non_null(pub);
+    zsock_t *dealer = zsock_new(ZMQ_DEALER);
+    assert_int_equal(tf_secure_connect(f->trusted, dealer, f->broker, NULL, &err), TF_OK);
+    tf_msg_t ready = {.type = TF_MSG_READY};
+    ready.ready = (tf_msg_ready_t){.service = "tape", .worker = "probe", .host = "hostt", .pid = 1};
+    zpoller_t *poller = zpoller_new(sub, NULL);
     bool live = false;
     for (int i = 0; i < 100 && !live; i++) {
-        tf_publisher_say(pub, "alert.security.probe", "info", "probe");
-        zpoller_t *poller = zpoller_new(sub, NULL);
-        if (zpoller_wait(poller, 100)) {
+        assert_int_equal(tf_wire_send(dealer, NULL, &ready, &err), TF_OK);
+        while (!live && zpoller_wait(poller, 200)) {
             tf_msg_t ev;
-            live = tf_wire_recv_event(sub, &ev, &err) == TF_OK;
+            live = tf_wire_recv_event(sub, &ev, &err) == TF_OK && ev.event.message
+                   && strstr(ev.event.message, "key 'hostt' may not register as tape");
             tf_msg_clear(&ev);
         }
-        zpoller_destroy(&poller);
     }
-    tf_publisher_destroy(&pub);
+    zpoller_destroy(&poller);
+    zsock_destroy(&dealer);
     assert_true(live);
     return sub;
 }
@@ -284,7 +287,7 @@ test_agent_key_cannot_register_as_tape(void **state)
     assert_int_equal(answer.type, TF_MSG_ERROR);
     assert_non_null(strstr(answer.error.message, "key 'hostw' may not register as tape"));
     tf_msg_clear(&answer);
-    assert_true(s_alert_seen(alerts, "may not register as tape"));
+    assert_true(s_alert_seen(alerts, "key 'hostw' may not register as tape"));
 
     s_status(f, &reply);
     assert_false(s_has_worker(&reply, "tape", 515151));
@@ -371,6 +374,29 @@ test_tcp_without_keys_is_refused(void **state)
     free(text);
 }
 
+/* Z85 keys may start with '-': `keys trust` takes them as keys, not options. */
+static void
+test_trust_takes_a_key_starting_with_a_dash(void **state)
+{
+    fixture_t *f = *state;
+    zcert_t *cert = zcert_new();
+    for (int i = 0; i < 100000 && zcert_public_txt(cert)[0] != '-'; i++) {
+        zcert_destroy(&cert);
+        cert = zcert_new();
+    }
+    assert_int_equal(zcert_public_txt(cert)[0], '-');
+    char *argv[] = {"tapeflow", "--config", f->cfg_path, "keys", "trust", "dashed", (char *) zcert_public_txt(cert),
+                    "--role", "query", NULL};
+    assert_int_equal(s_cli(f, NULL, argv), 0);
+    char *list[] = {"tapeflow", "--config", f->cfg_path, "keys", "list", "--json", NULL};
+    char *out = NULL;
+    assert_int_equal(s_cli(f, &out, list), 0);
+    assert_non_null(out);
+    assert_non_null(strstr(out, zcert_public_txt(cert)));
+    free(out);
+    zcert_destroy(&cert);
+}
+
 int
 main(void)
 {
@@ -380,6 +406,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_agent_key_cannot_register_as_tape, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_query_key_cannot_start_backups, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_tcp_without_keys_is_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_trust_takes_a_key_starting_with_a_dash, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

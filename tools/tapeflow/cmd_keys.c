@@ -2,6 +2,7 @@
     trusts (common/tf_keys.h; docs/security.md). */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -108,7 +109,7 @@ s_cmd_show(cli_t *cli, int argc, char **argv)
 }
 
 static int
-s_cmd_trust(cli_t *cli, int argc, char **argv)
+s_trust(cli_t *cli, int argc, char **argv)
 {
     static const struct option options[] = {
         {"role", required_argument, NULL, 'r'},
@@ -224,6 +225,45 @@ s_cmd_list(cli_t *cli, int argc, char **argv)
             printf("\n");
         }
     zlistx_destroy(&keys);
+    return rc;
+}
+
+/* A Z85 public key may start with '-' ("-Lq3..."): getopt would take it for options. Such an
+   argument (a whole valid key) is moved behind "--", after the other operands, so operators can
+   paste keys as they are. Returns the new argc; args has room for argc + 2. */
+static int
+s_keys_behind_dashes(int argc, char **argv, char **args)
+{
+    int n = 0;
+    char *key = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            while (i < argc)
+                args[n++] = argv[i++];
+            break;
+        }
+        if (i > 0 && !key && argv[i][0] == '-' && tf_keys_check_public(argv[i], NULL) == TF_OK)
+            key = argv[i];
+        else
+            args[n++] = argv[i];
+    }
+    if (key) {
+        args[n++] = "--";
+        args[n++] = key;
+    }
+    args[n] = NULL;
+    return n;
+}
+
+static int
+s_cmd_trust(cli_t *cli, int argc, char **argv_in)
+{
+    char **argv = calloc((size_t) argc + 3, sizeof *argv);
+    if (!argv)
+        return CLI_EXIT_FAIL;
+    argc = s_keys_behind_dashes(argc, argv_in, argv);
+    int rc = s_trust(cli, argc, argv);
+    free(argv);
     return rc;
 }
 
