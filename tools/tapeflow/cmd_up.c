@@ -213,7 +213,8 @@ static void
 s_report_bad_child(cli_t *cli, const upstate_child_t *bad, bool looping)
 {
     char ran[32];
-    bool running = strcmp(bad->state, "running") == 0;
+    /* A looping child may be running again just now: how long says nothing then. */
+    bool running = !looping && strcmp(bad->state, "running") == 0;
     fprintf(stderr, "tapeflow up: the stack is not up: %s %s (%s, %" PRId64 " restart(s)%s%s); "
                     "see %s\n",
             bad->name, looping ? "keeps crashing" : "did not stay up",
