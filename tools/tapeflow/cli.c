@@ -61,16 +61,19 @@ static const cli_command_t s_commands[] = {
     {"up", cmd_up, true, NULL, NULL,
      "usage: tapeflow [--config FILE] up [--detach]\n"
      "\n"
-     "Starts the local stack as supervised child processes: the event bus, the broker and the\n"
-     "configured actors (actors/<name>/instances). Each child logs to ${log}/<child>.log; a\n"
-     "crashed child is restarted with exponential back-off (up/restart_min .. up/restart_max).\n"
-     "Ctrl-C or SIGTERM stops the children in reverse order (SIGKILL after up/stop_timeout ms).\n"
+     "Starts this host's roles (up/roles) as supervised child processes: the event bus and the\n"
+     "broker (the tape server) and the actor roles (actors/<name>/instances). A host without\n"
+     "broker and bus (e.g. up/roles = agent) runs only its workers, connected to broker/endpoint\n"
+     "on the tape server (docs/deployment.md). Each child logs to ${log}/<child>.log; a crashed\n"
+     "child is restarted with exponential back-off (up/restart_min .. up/restart_max). Ctrl-C or\n"
+     "SIGTERM stops the children in reverse order (SIGKILL after up/stop_timeout ms).\n"
      "\n"
      "  --detach   run in the background (log in ${log}/up.log); returns once the broker\n"
      "             answers, every child has run up/settle ms without crashing and the\n"
-     "             broker shows every configured actor's workers; exit 1 (naming the\n"
-     "             child and its last log line) if a child keeps crashing, the broker\n"
-     "             does not answer within 15 s, or the workers are missing by the deadline\n"},
+     "             broker shows this host's workers of every actor role; exit 1 (naming\n"
+     "             the child, its restarts and the last lines of its log) if a child keeps\n"
+     "             crashing, the broker does not answer within 15 s, or the workers are\n"
+     "             missing by the deadline\n"},
     {"down", cmd_down, true, NULL, NULL,
      "usage: tapeflow [--config FILE] down\n"
      "\n"
