@@ -1,6 +1,7 @@
 /*  The multi-host harness itself (tests/support/tf_testnet): hosts reach each other over the
     test's bridge and the capture sees it, a host's private files are invisible to the others,
-    and the teardown leaves no namespace and no process behind - also when the test dies.
+    a tapeflow stack runs on a host (tf_teststack through the host's wrap), and the teardown
+    leaves no namespace and no process behind - also when the test dies.
 
     The program doubles as the little tools it runs on the hosts (argv[1]: listen, send,
     orphan), so the harness is tested without any tapeflow feature.
@@ -27,6 +28,7 @@
 
 #include "tf_testnet.h"
 #include "tf_testproc.h"
+#include "tf_teststack.h"
 
 #define S_PORT "7070"
 #define S_TIMEOUT_MS 20000
@@ -243,6 +245,42 @@ test_private_files_are_invisible_to_other_hosts(void **state)
     assert_int_not_equal(access(tf_testnet_path(net, "b", own, path, sizeof path), F_OK), 0);
 }
 
+/* True when process pid runs in network namespace ns (/run/netns/NS). */
+static bool
+s_in_namespace(int pid, const char *ns)
+{
+    char proc[64], named[PATH_MAX];
+    snprintf(proc, sizeof proc, "/proc/%d/ns/net", pid);
+    snprintf(named, sizeof named, "/run/netns/%s", ns);
+    struct stat a, b;
+    return stat(proc, &a) == 0 && stat(named, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+/* A whole stack under `tapeflow up` on host b (private files) through its wrap: its
+   programs run in b's namespace, its CLI reaches it there, and it stops cleanly. */
+static void
+test_stack_runs_on_a_host(void **state)
+{
+    tf_testnet_t *net = s_net(state, (const char *const[]){"a", "b", NULL}, (const bool[]){false, true});
+    tf_teststack_opts_t opts = {.wrap = tf_testnet_wrap(net, "b")};
+    tf_teststack_t *stack = tf_teststack_new("tfnst", &opts);
+    assert_non_null(stack);
+    char *out = NULL;
+    int rc = tf_teststack_cli(stack, &out, "status", "--json", NULL);
+    long long broker = tf_test_json_int(out ? strstr(out, "\"broker\"") : NULL, "pid");
+    bool reachable = out && strstr(out, "\"reachable\":true");
+    free(out);
+    char ns[64];
+    snprintf(ns, sizeof ns, "%s-b", tf_testnet_prefix(net));
+    bool on_b = broker > 0 && s_in_namespace((int) broker, ns);
+    int down = tf_teststack_finish(&stack);
+    assert_int_equal(rc, 0);
+    assert_true(reachable);
+    if (!on_b)
+        fail_msg("the broker (pid %lld) does not run in %s", broker, ns);
+    assert_int_equal(down, 0);
+}
+
 static void
 test_destroy_removes_namespaces_and_processes(void **state)
 {
@@ -318,6 +356,7 @@ main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_hosts_talk_over_the_bridge_and_the_capture_sees_it, s_teardown),
         cmocka_unit_test_teardown(test_private_files_are_invisible_to_other_hosts, s_teardown),
+        cmocka_unit_test_teardown(test_stack_runs_on_a_host, s_teardown),
         cmocka_unit_test_teardown(test_destroy_removes_namespaces_and_processes, s_teardown),
         cmocka_unit_test(test_teardown_when_the_test_dies),
     };
