@@ -512,39 +512,55 @@ test_kill_b_compressor_mid_item(void **state)
     s_same_tree(fx, S_B, src, S_B, restored);
 }
 
+/* What srv-a made of a program a check started on a host. */
+typedef struct {
+    long long before, after;  /* security_refused before the start, and once it rose (or timed out) */
+    char *alert;              /* what the alert.security listener printed, NULL when nothing came */
+    bool listed;              /* the broker lists the program as a worker */
+} s_attempt_t;
+
+/* Starts program (e.g. "compressor") on host h, a worker of service, while srv-a's alert
+   listener runs; records what srv-a did about it, then kills the program. */
+static void
+s_attempt(fx_t *fx, int h, const char *program, const char *service, s_attempt_t *r)
+{
+    r->before = s_refused(fx);
+    assert_true(r->before >= 0);
+    char log[PATH_MAX + 64];
+    tf_testproc_t *listener = s_alert_listener(fx, log, sizeof log);
+    assert_non_null(listener);
+    assert_int_equal(tf_teststack_start(fx->host[h], program), 0);
+    r->after = s_wait_refused_above(fx, r->before);
+    r->alert = s_alert_wait(&listener, log);
+    char *status = NULL;
+    s_status(fx, &status);
+    r->listed = s_worker(status, service, s_names[h], false) > 0
+                || s_worker_pid_listed(status, tf_teststack_pid(fx->host[h], program));
+    free(status);
+    tf_teststack_kill(fx->host[h], program, SIGKILL);
+}
+
 /* (c) rogue-d's key is unknown to srv-a: its CLI gets no status, its compressor never
    registers (so gets no work), and every refused handshake is counted and alerted. */
 static void
 test_untrusted_client_refused(void **state)
 {
     fx_t *fx = *state;
-    long long before = s_refused(fx);
-    assert_true(before >= 0);
-    char log[PATH_MAX + 64];
-    tf_testproc_t *listener = s_alert_listener(fx, log, sizeof log);
-    assert_non_null(listener);
-
     char *out = NULL;
     int rc = s_cli(fx, S_D, &out, "status", "--json");
     if (rc == 0 || (out && strstr(out, "\"uptime_ms\"")))
         fail_msg("rogue-d got the broker's status (exit %d): %s", rc, out ? out : "");
     free(out);
 
-    assert_int_equal(tf_teststack_start(fx->host[S_D], "compressor"), 0);
-    long long after = s_wait_refused_above(fx, before);
-    char *alert = s_alert_wait(&listener, log);
-    char *status = NULL;
-    s_status(fx, &status);
-    bool listed = s_worker(status, "compress", s_names[S_D], false) > 0
-                  || s_worker_pid_listed(status, tf_teststack_pid(fx->host[S_D], "compressor"));
-    free(status);
-    tf_teststack_kill(fx->host[S_D], "compressor", SIGKILL);
-    if (after <= before)
-        fail_msg("security_refused stayed at %lld while rogue-d connected", before);
-    if (!alert)
+    s_attempt_t r = {0};
+    s_attempt(fx, S_D, "compressor", "compress", &r);
+    bool alerted = r.alert != NULL;
+    free(r.alert);
+    if (r.after <= r.before)
+        fail_msg("security_refused stayed at %lld while rogue-d connected", r.before);
+    if (!alerted)
         fail_msg("rogue-d's refusals were not published as alert.security");
-    free(alert);
-    if (listed)
+    if (r.listed)
         fail_msg("rogue-d's compressor is registered with srv-a's broker");
 }
 
@@ -554,27 +570,17 @@ static void
 test_trusted_key_without_tape_role_refused(void **state)
 {
     fx_t *fx = *state;
-    long long before = s_refused(fx);
-    assert_true(before >= 0);
-    char log[PATH_MAX + 64];
-    tf_testproc_t *listener = s_alert_listener(fx, log, sizeof log);
-    assert_non_null(listener);
-
-    assert_int_equal(tf_teststack_start(fx->host[S_B], "tapewriter"), 0);
-    long long after = s_wait_refused_above(fx, before);
-    char *alert = s_alert_wait(&listener, log);
-    char *status = NULL;
-    s_status(fx, &status);
-    bool listed = s_worker(status, "tape", s_names[S_B], false) > 0
-                  || s_worker_pid_listed(status, tf_teststack_pid(fx->host[S_B], "tapewriter"));
-    free(status);
-    tf_teststack_kill(fx->host[S_B], "tapewriter", SIGKILL);
-    if (after <= before)
-        fail_msg("security_refused stayed at %lld while cli-b registered a tape writer", before);
-    if (!alert || !strstr(alert, s_names[S_B]))
-        fail_msg("no alert.security naming cli-b's key: %s", alert ? alert : "(none)");
-    free(alert);
-    if (listed)
+    s_attempt_t r = {0};
+    s_attempt(fx, S_B, "tapewriter", "tape", &r);
+    bool named = r.alert && strstr(r.alert, s_names[S_B]);
+    if (!named)
+        fprintf(stderr, "alert.security on srv-a: %s\n", r.alert ? r.alert : "(none)");
+    free(r.alert);
+    if (r.after <= r.before)
+        fail_msg("security_refused stayed at %lld while cli-b registered a tape writer", r.before);
+    if (!named)
+        fail_msg("no alert.security naming cli-b's key");
+    if (r.listed)
         fail_msg("a tape writer from cli-b is registered with srv-a's broker");
 }
 
