@@ -120,7 +120,7 @@ s_teardown(void **state)
 static void
 s_handle(fx_t *fx, const char *peer, tf_msg_t *msg)
 {
-    broker_handle(fx->broker, peer, msg, fx->now, 1700000000000 + fx->now);
+    broker_handle(fx->broker, peer, NULL, msg, fx->now, 1700000000000 + fx->now);
 }
 
 static void
