@@ -1612,7 +1612,7 @@ s_host_waits(broker_t *self, int64_t now_wall)
     for (const char *key = ended ? zlistx_first(ended) : NULL; key; key = zlistx_next(ended)) {
         host_wait_t *hw = zhashx_lookup(self->host_waits, key);
         char text[TF_MSG_MAX_TEXT];
-        snprintf(text, sizeof text, "host %s has a %s worker again: its items go on", hw->host,
+        snprintf(text, sizeof text, "host %s has a worker for %s again: its items go on", hw->host,
                  hw->service);
         if (zhashx_size(hw->told))
             tf_log_info("%s", text);
