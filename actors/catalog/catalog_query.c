@@ -99,7 +99,9 @@ s_read_archive(sqlite3_stmt *stmt, tf_msg_archive_row_t *a, bool *oom)
     a->written = sqlite3_column_int(stmt, 10) != 0;
     a->lost_ms = sqlite3_column_int64(stmt, 11);
     a->lost = a->lost_ms != 0;
-    return 200 + s_len(a->archive_id) + s_len(a->job_id) + s_len(a->volume) + s_len(a->checksum);
+    a->host = catalog_column_dup(stmt, 12, oom);
+    return 200 + s_len(a->archive_id) + s_len(a->job_id) + s_len(a->volume) + s_len(a->checksum)
+           + s_len(a->host);
 }
 
 /* Columns: label, pool, full, media_type, created_ms, expires_ms, bytes_used,
@@ -364,7 +366,7 @@ catalog_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_
     else {
         /* Only archives with a tape position, in tape order: what a restore reads. */
         sql = "SELECT archive_id, job_id, group_no, volume, tape_file, block, blocks, size, "
-              "  checksum, files, written, lost "
+              "  checksum, files, written, lost, host "
               "FROM archives a WHERE job_id = ?1 AND written = 1 "
               "  AND (?2 IS NULL OR EXISTS (SELECT 1 FROM files f WHERE f.archive_id = a.archive_id "
               "       AND (f.path GLOB ?2 OR f.path GLOB ?2 || '/*'))) "
