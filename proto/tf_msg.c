@@ -370,6 +370,7 @@ static const tf_field_t s_job_row_fields[] = {
     F_UINT(tf_msg_job_row_t, archives_written, OPT),
     F_UINT(tf_msg_job_row_t, warnings, OPT),
     F_BOOL(tf_msg_job_row_t, scanned, OPT),
+    F_ROWS(tf_msg_job_row_t, sources, OPT, TF_MSG_MAX_ROWS, s_path_row),
 };
 static const tf_record_t s_job_row = RECORD("job", tf_msg_job_row_t, s_job_row_fields);
 static const tf_field_t s_archive_row_fields[] = {

@@ -483,6 +483,9 @@ typedef struct tf_msg_job_row_s {
     uint64_t archives_written;
     uint64_t warnings;
     bool scanned;
+    tf_msg_path_row_t *sources;    /* the job's paths as given: HOST:/path, or /path for a job
+                                      of one host from before issue 10 (query "job" only) */
+    size_t sources_count;
 } tf_msg_job_row_t;
 
 typedef struct {
