@@ -77,6 +77,9 @@ static const tf_config_key_t s_keys[] = {
      "malformed messages logged one by one per peer before a summary per minute"},
     {"broker/reject_log_minute", TF_CONFIG_INT, "100", 1, 1000000, NULL, NULL,
      "refused messages logged one by one per minute across all peers (many short-lived peers)"},
+    {"broker/host_wait_alert", TF_CONFIG_MS, "30000", 1000, S_DAY, NULL, NULL,
+     "an item for a host with no live worker of its service waits this long before an alert "
+     "(alert.worker.<service>) and a job message; repeated at most once per this interval"},
 
     {"bus/frontend", TF_CONFIG_ENDPOINT, "ipc://${run}/bus-in.sock", 0, 0, NULL, NULL,
      "publishers connect here (XSUB)"},
@@ -253,8 +256,8 @@ tf_config_type_name(tf_config_type_t type)
     return (size_t) type < sizeof names / sizeof names[0] ? names[type] : "?";
 }
 
-static bool
-s_name_char(char c)
+bool
+tf_config_name_char(char c)
 {
     return isalnum((unsigned char) c) || c == '-' || c == '_' || c == '.';
 }
@@ -267,7 +270,7 @@ s_segment_matches(const char *pat, size_t plen, const char *seg, size_t slen)
         if (slen == 0)
             return false;
         for (size_t i = 0; i < slen; i++)
-            if (!s_name_char(seg[i]))
+            if (!tf_config_name_char(seg[i]))
                 return false;
         return true;
     }
@@ -586,7 +589,7 @@ s_value_problem(const tf_config_key_t *row, const char *text, char *buf, size_t 
     case TF_CONFIG_NAME:
     case TF_CONFIG_NAMES:
         for (const char *p = text; *p; p++)
-            if (!s_name_char(*p) && !(row->type == TF_CONFIG_NAMES && (*p == ' ' || *p == ',' || *p == '\t'))) {
+            if (!tf_config_name_char(*p) && !(row->type == TF_CONFIG_NAMES && (*p == ' ' || *p == ',' || *p == '\t'))) {
                 snprintf(buf, size, "holds '%c', which a name may not", *p);
                 return buf;
             }

@@ -106,6 +106,10 @@ const tf_config_key_t *tf_config_keys(size_t index);
 const tf_config_key_t *tf_config_lookup(const char *path);
 /* "bool", "size", ... */
 const char *tf_config_type_name(tf_config_type_t type);
+
+/* True for a character a NAME value may hold (letters, digits, '-', '_', '.'): the one rule for
+   names, host names included. */
+bool tf_config_name_char(char c);
 /* What a row allows, in words: "a whole number from 1 to 100", "zstd, gzip or none". */
 const char *tf_config_allowed(const tf_config_key_t *row, char *buf, size_t size);
 

@@ -110,6 +110,8 @@ static const cli_command_t s_commands[] = {
      "\n"
      "Starts a backup job of the paths (folders are walked; symlinks are stored, not followed;\n"
      "other file systems are skipped unless --all-filesystems) to a tape of POOL (backup/pool).\n"
+     "A path HOST:/path is read on HOST by its file agent (checked there first; a plain path is\n"
+     "this host's, tapeflow/host); one job may name paths on several hosts.\n"
      "Prints the job id. --wait follows the job to its end with a progress bar (plain lines when\n"
      "not on a terminal) and exits 0 when it completed, 1 when it ended any other way:\n"
      "completed_with_warnings (entries missing: the message says how many; tapeflow job ID\n"

@@ -151,16 +151,17 @@ s_print_human(const s_report_t *r)
                s->name ? s->name : "?", s->workers, s->idle, s->queued, s->inflight, s->done,
                s->failed, s->redelivered, s_age(s->oldest_age_ms, a, sizeof a));
     }
-    printf("\n%-28s %-16s %8s %-5s %-24s %8s\n", "WORKER", "SERVICE", "PID", "STATE", "ITEM",
-           "IDLE");
+    printf("\n%-28s %-16s %-16s %8s %-5s %-24s %8s  %s\n", "WORKER", "SERVICE", "HOST", "PID", "STATE",
+           "ITEM", "IDLE", "KEY");
     if (st->workers_count == 0)
         printf("(no workers)\n");
     for (size_t i = 0; i < st->workers_count; i++) {
         const tf_msg_worker_row_t *w = &st->workers[i];
-        printf("%-28s %-16s %8" PRIu64 " %-5s %-24s %8s\n", w->name ? w->name : "?",
-               w->service ? w->service : "?", w->pid, w->state ? w->state : "?",
-               w->item_id && *w->item_id ? w->item_id : "-",
-               cli_duration(w->idle_ms, a, sizeof a));
+        /* KEY: the trusted CURVE key it registered with; "-" over ipc (a local peer). */
+        printf("%-28s %-16s %-16s %8" PRIu64 " %-5s %-24s %8s  %s\n", w->name ? w->name : "?",
+               w->service ? w->service : "?", w->host && *w->host ? w->host : "-", w->pid,
+               w->state ? w->state : "?", w->item_id && *w->item_id ? w->item_id : "-",
+               cli_duration(w->idle_ms, a, sizeof a), w->key && *w->key ? w->key : "-");
     }
     if (st->rejects_count > 0) {
         /* Peers whose messages the broker refused (malformed, or for an unknown service). */
@@ -258,6 +259,8 @@ s_json_broker(tf_json_t *j, const s_report_t *r)
         tf_json_str(j, "state", w->state);
         tf_json_str(j, "item_id", w->item_id && *w->item_id ? w->item_id : NULL);
         tf_json_int(j, "idle_ms", w->idle_ms);
+        tf_json_str(j, "host", w->host && *w->host ? w->host : NULL);
+        tf_json_str(j, "key", w->key && *w->key ? w->key : NULL);
         tf_json_object_end(j);
     }
     tf_json_array_end(j);
