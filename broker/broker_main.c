@@ -146,7 +146,7 @@ s_answer_status(broker_t *broker, broker_io_t *io, const char *peer, const tf_ms
     tf_msg_t status;
     if (broker_status(broker, msg->status_get.rid, tf_clock_mono_ms(), tf_clock_wall_ms(), &status) != TF_OK) {
         /* broker_handle answers the shortage itself */
-        broker_handle(broker, peer, msg, tf_clock_mono_ms(), tf_clock_wall_ms());
+        broker_handle(broker, peer, NULL, msg, tf_clock_mono_ms(), tf_clock_wall_ms());
         return;
     }
     status.status.security_refused = s_security_refused(io);
@@ -173,19 +173,16 @@ s_receive_all(broker_t *broker, broker_io_t *io, int wait_ms)
             return;
         }
         char *peer = routing ? zframe_strhex(routing) : NULL;
-        /* The key's name (NULL over ipc): recorded on the worker once broker_handle takes it. */
+        /* The key's name (NULL over ipc): the broker records it on the worker it registers. */
         const char *key_name = tf_secure_peer_key(routing);
         if (peer && rc == TF_OK && s_allowed(io, peer, routing, &msg)) {
-            if (msg.type == TF_MSG_READY && key_name)
-                tf_log_info("worker %s registers for %s with key %s", msg.ready.worker ? msg.ready.worker : peer,
-                            msg.ready.service ? msg.ready.service : "?", key_name);
             if (msg.type == TF_MSG_SUBMIT && authz_stamp_submitter(&msg, key_name, &err) != TF_OK)
                 tf_log_warn("cannot record who submitted %s: %s", msg.submit.item_id ? msg.submit.item_id : "an item",
                             err.message);
             if (msg.type == TF_MSG_STATUS_GET)
                 s_answer_status(broker, io, peer, &msg);
             else
-                broker_handle(broker, peer, &msg, tf_clock_mono_ms(), tf_clock_wall_ms());
+                broker_handle(broker, peer, key_name, &msg, tf_clock_mono_ms(), tf_clock_wall_ms());
         }
         else if (peer && rc != TF_OK)
             broker_reject(broker, peer, &err, tf_clock_mono_ms(), tf_clock_wall_ms());
@@ -272,6 +269,7 @@ main(int argc, char **argv)
         .reject_log = tf_config_int(cfg, "broker/reject_log"),
         .reject_summary_ms = 60000,
         .reject_log_minute = tf_config_int(cfg, "broker/reject_log_minute"),
+        .host_wait_alert_ms = tf_config_ms(cfg, "broker/host_wait_alert"),
     };
     broker = broker_new(journal, &opts, s_send, s_publish, &io);
     if (!broker || broker_recover(broker, tf_clock_mono_ms(), &err) != TF_OK) {

@@ -23,6 +23,7 @@ typedef struct {
     char *service;
     char *name;
     char *identity;
+    char *host;                  /* tapeflow/host: items for this host come to this worker */
     int64_t heartbeat_ms;
     int64_t liveness;
     int64_t max_message;
@@ -64,12 +65,10 @@ static void
 s_agent_register(agent_t *a)
 {
     tf_msg_t ready = {.type = TF_MSG_READY};
-    char host[128] = "";
-    gethostname(host, sizeof host - 1);
     ready.ready = (tf_msg_ready_t){
         .service = a->args->service,
         .worker = a->args->name,
-        .host = host,
+        .host = a->args->host,
         .pid = (uint64_t) getpid(),
     };
     s_agent_send(a, &ready);
@@ -221,6 +220,7 @@ s_args_destroy(agent_args_t **args_p)
     free(args->service);
     free(args->name);
     free(args->identity);
+    free(args->host);
     free(args);
     *args_p = NULL;
 }
@@ -248,10 +248,12 @@ tf_actor_new(tf_config_t *cfg, const char *service, const char *name, tf_err_t *
     args->service = strdup(service);
     args->name = strdup(name);
     args->identity = strdup(identity);
+    args->host = strdup(tf_config_get(cfg, "tapeflow/host"));
     args->heartbeat_ms = tf_config_ms(cfg, "broker/heartbeat");
     args->liveness = tf_config_int(cfg, "broker/liveness");
     args->max_message = tf_config_size(cfg, "broker/max_message");
-    if (!self->name || !args->endpoint || !args->service || !args->name || !args->identity) {
+    if (!self->name || !args->endpoint || !args->service || !args->name || !args->identity
+        || !args->host) {
         tf_err_set(err, TF_ERR_NOMEM, "out of memory");
         tf_actor_destroy(&self);
         return NULL;
