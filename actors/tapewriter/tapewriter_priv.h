@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "tapewriter.h"
-#include "fetcher.h"
+#include "tf_stage_fetch.h"
 #include "tf_client.h"
 #include "tf_drive.h"
 #include "tf_label.h"
@@ -19,7 +19,7 @@ struct _tapewriter_t {
     tf_client_t *client;
     uint32_t block_size;
     bool verify;
-    fetcher_opts_t fetch;
+    tf_stage_fetch_opts_t fetch;
     int ready_timeout_ms;
     int busy_wait_ms;
     int catalog_timeout_ms;
