@@ -37,6 +37,7 @@ struct _worker_t {
     char *peer;             /* hex routing id */
     char *name;
     uint64_t pid;
+    char *host;             /* ready.host ("" when not given) */
     service_t *service;
     item_t *item;           /* current item, or NULL */
     void *idle_handle;      /* set while idle */
@@ -106,6 +107,7 @@ s_worker_destroy(void **item)
     if (w) {
         free(w->peer);
         free(w->name);
+        free(w->host);
         free(w);
         *item = NULL;
     }
@@ -741,10 +743,11 @@ s_handle_ready(broker_t *self, const char *peer, const tf_msg_ready_t *ready, in
     snprintf(fallback, sizeof fallback, "%s@%.16s", ready->service, peer);
     w->name = strdup(ready->worker ? ready->worker : fallback);
     w->pid = ready->pid;
+    w->host = strdup(ready->host ? ready->host : "");
     w->service = s;
     w->expiry = now_mono + self->opts.heartbeat_ms * self->opts.liveness;
     w->last_seen = now_mono;
-    if (!w->peer || !w->name) {
+    if (!w->peer || !w->name || !w->host) {
         void *p = w;
         s_worker_destroy(&p);
         return;
@@ -1542,6 +1545,7 @@ broker_status(broker_t *self, const char *rid, int64_t now_mono, int64_t now_wal
         row->service = strdup(w->service->name);
         row->name = strdup(w->name);
         row->pid = w->pid;
+        row->host = *w->host ? strdup(w->host) : NULL;
         /* busy without an item: still working on an item of a cancelled job */
         row->state = strdup(w->item || !w->idle_handle ? "busy" : "idle");
         row->item_id = w->item ? strdup(w->item->id) : NULL;

@@ -110,7 +110,7 @@ static const tf_config_key_t s_keys[] = {
     {"actors/stager/instances", TF_CONFIG_INT, "1", 0, 1, NULL, NULL,
      "stager processes 'tapeflow up' runs (one at most: a second cannot bind the stager's endpoint)"},
     {"actors/<name>/instances", TF_CONFIG_INT, "1", 0, 64, NULL,
-     "catalog labeller scanner compressor stager tapewriter echo",
+     "catalog labeller scanner compressor stager tapewriter extractor echo",
      "processes of tapeflow-<name> 'tapeflow up' runs when up/actors names it"},
     {"actors/echo/record", TF_CONFIG_PATH, NULL, 0, 0, NULL, NULL,
      "test actor: file the echo actor appends each item to"},
@@ -222,7 +222,7 @@ static const struct {
     const char *service;
 } s_actor_services[] = {
     {"catalog", "catalog"}, {"labeller", "labeller"}, {"scanner", "scan"}, {"compressor", "compress"},
-    {"stager", "stager"},   {"tapewriter", "tape"}, {"echo", "echo"},
+    {"stager", "stager"},   {"tapewriter", "tape"}, {"echo", "echo"}, {"extractor", "extract"},
 };
 
 /* ------------------------------------------------------------------ table ------------- */

@@ -586,6 +586,7 @@ static const tf_field_t s_extract_fields[] = {
     F_UINT(tf_msg_extract_t, strip_components, OPT),
     F_BOOL(tf_msg_extract_t, flat, OPT),
     F_BOOL(tf_msg_extract_t, host_prefixed, OPT),
+    F_ROWS(tf_msg_extract_t, partial, OPT, TF_MSG_MAX_ROWS, s_path_row),
 };
 static const tf_field_t s_extract_result_fields[] = {
     F_UINT(tf_msg_extract_result_t, files, OPT),

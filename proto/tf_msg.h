@@ -591,6 +591,9 @@ typedef struct {
     bool flat;
     bool host_prefixed;     /* the first component of every stored path is the host its files
                                came from: kept as DEST/HOST/..., strip and flat apply to the rest */
+    tf_msg_path_row_t *partial; /* entries the tape writer could not read to their end (their
+                               header is in the stream, their data is not): left out */
+    size_t partial_count;
 } tf_msg_extract_t;
 
 /* extract -> tape writer: the extract item's result (the counts of restore_result) */

@@ -25,6 +25,7 @@ typedef struct {
     int64_t heartbeat_ms;
     int64_t liveness;
     int64_t max_message;
+    char host[TF_MSG_MAX_ID + 1];  /* tapeflow/host: READY.host (items for a host go to its workers) */
 } agent_args_t;
 
 struct _tf_actor_t {
@@ -61,12 +62,10 @@ static void
 s_agent_register(agent_t *a)
 {
     tf_msg_t ready = {.type = TF_MSG_READY};
-    char host[128] = "";
-    gethostname(host, sizeof host - 1);
     ready.ready = (tf_msg_ready_t){
         .service = a->args->service,
         .worker = a->args->name,
-        .host = host,
+        .host = a->args->host,
         .pid = (uint64_t) getpid(),
     };
     s_agent_send(a, &ready);
@@ -259,6 +258,7 @@ tf_actor_new(tf_config_t *cfg, const char *service, const char *name, tf_err_t *
     args->heartbeat_ms = tf_config_ms(cfg, "broker/heartbeat");
     args->liveness = tf_config_int(cfg, "broker/liveness");
     args->max_message = tf_config_size(cfg, "broker/max_message");
+    snprintf(args->host, sizeof args->host, "%s", tf_config_str(cfg, "tapeflow/host"));
     if (!self->name || !args->endpoint || !args->service || !args->name || !args->identity) {
         tf_err_set(err, TF_ERR_NOMEM, "out of memory");
         tf_actor_destroy(&self);

@@ -61,6 +61,7 @@ typedef struct {
     volume_state_t vol;
     tf_drive_t *rdrive;        /* restore: the drive on the volume being read */
     const char *restore_job;   /* restore: the job restored (the item itself carries no job id) */
+    void *remote;              /* restore to another host: its stream (restore_item.c) */
 } item_t;
 
 #endif
