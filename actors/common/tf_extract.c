@@ -151,6 +151,18 @@ tf_extract_match(const tf_msg_path_row_t *patterns, size_t count, const char *pa
     return false;
 }
 
+bool
+tf_extract_select(const tf_msg_path_row_t *patterns, size_t count, const char *path, bool *hit)
+{
+    bool selected = count == 0;
+    for (size_t i = 0; i < count; i++)
+        if (tf_extract_match(&patterns[i], 1, path)) {
+            selected = true;
+            hit[i] = true;
+        }
+    return selected;
+}
+
 static void
 s_warn(tf_extract_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -295,21 +307,21 @@ s_already_present(struct archive_entry *entry, const char *target, const char *l
     return true;
 }
 
-/* Splits a prefixed stored path ("HOST/srv/a") into its prefix and the rest; false when it has
-   no rest (the prefix folder itself) or the prefix is not one safe name. */
-static bool
+/* Splits a prefixed stored path ("HOST/srv/a") into its prefix and the rest: 0; 1 when it has
+   no rest (the prefix folder itself); -1 when the prefix is not one safe name. */
+static int
 s_split_prefix(const char *path, char *prefix, size_t psize, const char **rest)
 {
     const char *slash = strchr(path, '/');
     size_t n = slash ? (size_t) (slash - path) : strlen(path);
-    if (!slash || n == 0 || n >= psize || (n == 1 && path[0] == '.') || (n == 2 && path[0] == '.' && path[1] == '.'))
-        return false;
+    if (n == 0 || n >= psize || (n == 1 && path[0] == '.') || (n == 2 && path[0] == '.' && path[1] == '.'))
+        return -1;
     memcpy(prefix, path, n);
     prefix[n] = '\0';
-    *rest = slash + 1;
+    *rest = slash ? slash + 1 : path + n;
     while (**rest == '/')
         (*rest)++;
-    return **rest != '\0';
+    return **rest ? 0 : 1;
 }
 
 /* Where stored lands: prefix/target (prefix may be ""). False when it is left out. */
@@ -361,7 +373,7 @@ s_entry(tf_extract_t *r, struct archive *in, struct archive_entry *entry, const 
     char link_target[TF_MSG_MAX_PATH + 1] = "";
     if (link) {
         char link_prefix[TF_MSG_MAX_ID + 1] = "";
-        if (o->prefixed_paths && (!s_split_prefix(link, link_prefix, sizeof link_prefix, &link)
+        if (o->prefixed_paths && (s_split_prefix(link, link_prefix, sizeof link_prefix, &link) != 0
                                   || strcmp(link_prefix, prefix) != 0)) {
             r->counts.refused++;
             s_warn(r, "refused %s: hard link to an unsafe path %s", stored, archive_entry_hardlink(entry));
@@ -516,15 +528,18 @@ tf_extract_archive(tf_extract_t *self, struct archive *in, const char *prefix, t
         }
         char entry_prefix[TF_MSG_MAX_ID + 1] = "";
         snprintf(entry_prefix, sizeof entry_prefix, "%s", prefix ? prefix : "");
-        if (o->prefixed_paths && !s_split_prefix(path, entry_prefix, sizeof entry_prefix, &path))
-            continue;  /* the prefix folder itself: made when its first entry is written */
-        bool selected = o->patterns_count == 0;
-        for (size_t i = 0; i < o->patterns_count; i++)
-            if (tf_extract_match(&o->patterns[i], 1, path)) {
-                selected = true;
-                self->pattern_hit[i] = true;
+        if (o->prefixed_paths) {
+            const char *full = path;
+            int split = s_split_prefix(full, entry_prefix, sizeof entry_prefix, &path);
+            if (split == 1)
+                continue;  /* the prefix folder itself: made when its first entry is written */
+            if (split < 0) {
+                self->counts.refused++;
+                s_warn(self, "refused %s: unsafe path (it would land outside %s)", full, self->dest);
+                continue;
             }
-        if (!selected)
+        }
+        if (!tf_extract_select(o->patterns, o->patterns_count, path, self->pattern_hit))
             continue;
         char stored[TF_MSG_MAX_PATH + 1];
         snprintf(stored, sizeof stored, "%s", path);

@@ -106,5 +106,8 @@ bool tf_extract_target(const char *stored, uint64_t strip_components, bool flat,
 bool tf_extract_path_safe(const char *path);
 /* True when a stored path is selected by the patterns (count 0: everything). */
 bool tf_extract_match(const tf_msg_path_row_t *patterns, size_t count, const char *path);
+/* The same, and hit[i] set for every pattern that selects it (hit: count flags, for "PATTERN
+   matched nothing"). */
+bool tf_extract_select(const tf_msg_path_row_t *patterns, size_t count, const char *path, bool *hit);
 
 #endif

@@ -38,6 +38,7 @@ struct s_restore_s {
     tf_extract_t *ex;         /* extracting here; NULL when streaming */
     struct archive *out;      /* streaming to another host (opts->stream_write); NULL here */
     tf_err_t out_err;         /* why the stream could not be written */
+    bool out_dropped;         /* the restore failed: nothing more goes to the stream */
     bool multi_host;          /* the archives come from several hosts: DEST/HOST/stored/path */
     uint64_t total;           /* bytes of all archives */
     uint64_t done;            /* archive bytes read */
@@ -173,13 +174,7 @@ s_stream_entries(s_restore_t *r, struct archive *in, const tf_msg_archive_row_t 
         const char *path = archive_entry_pathname(entry);
         if (!path)
             continue;
-        bool selected = req->patterns_count == 0;
-        for (size_t i = 0; i < req->patterns_count; i++)
-            if (tf_extract_match(&req->patterns[i], 1, path)) {
-                selected = true;
-                r->pattern_hit[i] = true;
-            }
-        if (!selected)
+        if (!tf_extract_select(req->patterns, req->patterns_count, path, r->pattern_hit))
             continue;
         char name[TF_MSG_MAX_PATH + TF_MSG_MAX_ID + 2];
         snprintf(name, sizeof name, "%s%s%s", prefix, *prefix ? "/" : "", path);
@@ -459,6 +454,8 @@ static la_ssize_t
 s_write_cb(struct archive *a, void *arg, const void *buf, size_t len)
 {
     s_restore_t *r = arg;
+    if (r->out_dropped)
+        return -1;   /* freeing a failed stream flushes it: the stager is not to wait for that */
     if (r->opts->stream_write(r->opts->arg, buf, len, &r->out_err) != TF_OK) {
         archive_set_error(a, EIO, "%s", r->out_err.message);
         return -1;
@@ -551,6 +548,7 @@ restore_run(tf_drive_t *drive, const tf_msg_tape_restore_t *req, const restore_o
     if (rc != TF_OK)
         restore_stats_free(stats);  /* a failed restore says why in err */
     tf_extract_destroy(&r.ex);
+    r.out_dropped = rc != TF_OK;
     if (r.out)
         archive_write_free(r.out);
     zhashx_destroy(&r.bad_volumes);

@@ -10,7 +10,10 @@
     - a restore to a host without a file agent fails at once with the message that says what
       to start, and creates nothing;
     - a stager bound to a tcp wildcard without stager/advertise refuses to start and says what
-      to set. */
+      to set;
+    - tf_extract on a stream of a two-host job: entries land under DEST/HOST/, an entry listed
+      as cut short is left out with a warning, a prefix that is not one safe name is refused,
+      and a second run finds everything present. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,7 +28,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <archive.h>
+#include <archive_entry.h>
+
 #include "stager.h"
+#include "tf_extract.h"
 #include "tf_client.h"
 #include "tf_testproc.h"
 #include "tf_teststack.h"
@@ -249,6 +256,101 @@ test_wildcard_stager_refused(void **state)
     tf_teststack_destroy(&stack);
 }
 
+/* A tar stream in memory with regular files name=text (NULL-terminated pairs). */
+static size_t
+s_tar(char *buf, size_t size, const char *const *files)
+{
+    struct archive *a = archive_write_new();
+    assert_non_null(a);
+    assert_int_equal(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
+    size_t used = 0;
+    assert_int_equal(archive_write_open_memory(a, buf, size, &used), ARCHIVE_OK);
+    for (size_t i = 0; files[i]; i += 2) {
+        struct archive_entry *e = archive_entry_new();
+        archive_entry_set_pathname(e, files[i]);
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        archive_entry_set_mtime(e, 1500000000, 0);
+        archive_entry_set_size(e, (la_int64_t) strlen(files[i + 1]));
+        assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+        assert_int_equal(archive_write_data(a, files[i + 1], strlen(files[i + 1])), (la_ssize_t) strlen(files[i + 1]));
+        archive_entry_free(e);
+    }
+    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+    archive_write_free(a);
+    return used;
+}
+
+static const tf_extract_counts_t *
+s_extract_mem(tf_extract_t *ex, const char *buf, size_t size)
+{
+    struct archive *in = archive_read_new();
+    archive_read_support_format_tar(in);
+    assert_int_equal(archive_read_open_memory(in, buf, size), ARCHIVE_OK);
+    tf_err_t err = {0};
+    int rc = tf_extract_archive(ex, in, NULL, &err);
+    archive_read_free(in);
+    if (rc != TF_OK)
+        fail_msg("tf_extract_archive: %s", err.message);
+    tf_extract_finish(ex, true);
+    return tf_extract_counts(ex);
+}
+
+static void
+test_extract_prefixed_stream(void **state)
+{
+    (void) state;
+    char *dir = tf_test_tempdir("tfext");
+    assert_non_null(dir);
+    static const char *const files[] = {"hostb/data/a.txt", "from b\n", "hostc/data/a.txt", "from c\n",
+                                        "hostc/data/cut.txt", "zeros\n", "../data/evil.txt", "evil\n", NULL};
+    static char buf[1 << 16];
+    size_t size = s_tar(buf, sizeof buf, files);
+    char dest[PATH_MAX], p[PATH_MAX + 64];
+    snprintf(dest, sizeof dest, "%s/dest", dir);
+    tf_msg_path_row_t cut = {.path = "hostc/data/cut.txt"};
+    tf_extract_opts_t opts = {.dest = dest, .prefixed_paths = true, .skip = &cut, .skip_count = 1};
+    tf_err_t err = {0};
+    tf_extract_t *ex = tf_extract_new(&opts, &err);
+    assert_non_null(ex);
+    const tf_extract_counts_t *c = s_extract_mem(ex, buf, size);
+    assert_int_equal(c->files, 2);
+    assert_int_equal(c->refused, 1);      /* ".." as a host prefix */
+    assert_int_equal(c->warnings, 2);     /* the refusal and the entry cut short */
+    char text[800];
+    assert_non_null(strstr(tf_extract_warning_text(ex, text, sizeof text),
+                           "data/cut.txt not restored: its archive could not be read to its end"));
+    tf_extract_destroy(&ex);
+    snprintf(p, sizeof p, "%s/hostb/data/a.txt", dest);
+    char *got = tf_test_read_file(p);
+    assert_string_equal(got ? got : "", "from b\n");
+    free(got);
+    snprintf(p, sizeof p, "%s/hostc/data/a.txt", dest);
+    got = tf_test_read_file(p);
+    assert_string_equal(got ? got : "", "from c\n");
+    free(got);
+    struct stat st;
+    snprintf(p, sizeof p, "%s/hostc/data/cut.txt", dest);
+    assert_int_not_equal(lstat(p, &st), 0);
+    snprintf(p, sizeof p, "%s/data/evil.txt", dir);
+    assert_int_not_equal(lstat(p, &st), 0);
+
+    /* Again: what is there is present, nothing rewritten, nothing kept. */
+    ex = tf_extract_new(&opts, &err);
+    assert_non_null(ex);
+    c = s_extract_mem(ex, buf, size);
+    assert_int_equal(c->files, 0);
+    assert_int_equal(c->present, 2);
+    assert_int_equal(c->kept, 0);
+    tf_extract_destroy(&ex);
+
+    /* A relative destination is refused before anything is made. */
+    tf_extract_opts_t bad = {.dest = "relative/dest"};
+    assert_null(tf_extract_new(&bad, &err));
+    assert_int_equal(err.code, TF_ERR_INVALID);
+    tf_test_dir_done(&dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -260,6 +362,7 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_restore_lands_through_the_extractor, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_restore_to_host_without_agent_fails, s_setup, s_teardown),
         cmocka_unit_test(test_wildcard_stager_refused),
+        cmocka_unit_test(test_extract_prefixed_stream),
     };
     return cmocka_run_group_tests_name("remote_restore", tests, NULL, NULL);
 }

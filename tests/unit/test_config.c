@@ -318,7 +318,7 @@ test_services_from_actors(void **state)
         strcat(all, " ");
     }
     printf("%s\n", all);
-    assert_string_equal(all, "catalog compress custom echo index labeller scan stager tape thumbs ");
+    assert_string_equal(all, "catalog compress custom echo extract index labeller scan stager tape thumbs ");
     zlist_destroy(&services);
     tf_config_destroy(&cfg);
 }
