@@ -502,23 +502,40 @@ s_entry(tf_extract_t *r, struct archive *in, struct archive_entry *entry, const 
 }
 
 int
+tf_extract_next(struct archive *in, bool (*interrupted)(void *arg), void *arg, struct archive_entry **entry,
+                const char **path, tf_err_t *err)
+{
+    for (;;) {
+        *entry = NULL;
+        if (interrupted && interrupted(arg))
+            return tf_err_set(err, TF_ERR_INTERRUPTED, "restore stopped");
+        int ar = archive_read_next_header(in, entry);
+        if (ar == ARCHIVE_EOF) {
+            *entry = NULL;
+            return TF_OK;
+        }
+        if (ar < ARCHIVE_WARN) {
+            *entry = NULL;
+            return tf_err_set(err, TF_ERR_IO, "cannot read the archive: %s", archive_error_string(in));
+        }
+        *path = archive_entry_pathname(*entry);
+        if (*path)
+            return TF_OK;
+    }
+}
+
+int
 tf_extract_archive(tf_extract_t *self, struct archive *in, const char *prefix, tf_err_t *err)
 {
     const tf_extract_opts_t *o = &self->opts;
     if (prefix && *prefix && (strchr(prefix, '/') || !tf_extract_path_safe(prefix)))
         return tf_err_set(err, TF_ERR_INVALID, "restore: '%s' is not a folder name to restore into", prefix);
     for (;;) {
-        if (o->interrupted && o->interrupted(o->arg))
-            return tf_err_set(err, TF_ERR_INTERRUPTED, "restore stopped");
         struct archive_entry *entry = NULL;
-        int ar = archive_read_next_header(in, &entry);
-        if (ar == ARCHIVE_EOF)
-            return TF_OK;
-        if (ar < ARCHIVE_WARN)
-            return tf_err_set(err, TF_ERR_IO, "cannot read the archive: %s", archive_error_string(in));
-        const char *path = archive_entry_pathname(entry);
-        if (!path)
-            continue;
+        const char *path = NULL;
+        int rc = tf_extract_next(in, o->interrupted, o->arg, &entry, &path, err);
+        if (rc != TF_OK || !entry)
+            return rc;
         bool skipped = false;
         for (size_t i = 0; i < o->skip_count && !skipped; i++)
             skipped = o->skip[i].path && strcmp(o->skip[i].path, path) == 0;
@@ -543,7 +560,7 @@ tf_extract_archive(tf_extract_t *self, struct archive *in, const char *prefix, t
             continue;
         char stored[TF_MSG_MAX_PATH + 1];
         snprintf(stored, sizeof stored, "%s", path);
-        int rc = s_entry(self, in, entry, entry_prefix, stored, err);
+        rc = s_entry(self, in, entry, entry_prefix, stored, err);
         if (rc != TF_OK)
             return rc;
     }

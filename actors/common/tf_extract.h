@@ -89,6 +89,12 @@ void tf_extract_destroy(tf_extract_t **self_p);
    cannot be written are warnings, not errors. */
 int tf_extract_archive(tf_extract_t *self, struct archive *in, const char *prefix, tf_err_t *err);
 
+/* The next entry of the open archive `in` and its stored path: TF_OK with *entry NULL at the
+   end; TF_ERR_INTERRUPTED when interrupted (may be NULL) says so; TF_ERR_IO when it cannot be
+   read on. Entries without a path are passed over. */
+int tf_extract_next(struct archive *in, bool (*interrupted)(void *arg), void *arg, struct archive_entry **entry,
+                    const char **path, tf_err_t *err);
+
 /* Ends the extraction: with report_unmatched, counts and names the patterns that selected
    nothing; sets the folders' modes and times (deferred until their contents exist) and leaves
    dest. Call once, after the last archive. */

@@ -163,17 +163,11 @@ s_stream_entries(s_restore_t *r, struct archive *in, const tf_msg_archive_row_t 
     const tf_msg_tape_restore_t *req = r->req;
     const char *prefix = r->multi_host && row->host ? row->host : "";
     for (;;) {
-        if (r->opts->interrupted && r->opts->interrupted(r->opts->arg))
-            return tf_err_set(err, TF_ERR_INTERRUPTED, "restore stopped");
         struct archive_entry *entry = NULL;
-        int ar = archive_read_next_header(in, &entry);
-        if (ar == ARCHIVE_EOF)
-            return TF_OK;
-        if (ar < ARCHIVE_WARN)
-            return tf_err_set(err, TF_ERR_IO, "cannot read the archive: %s", archive_error_string(in));
-        const char *path = archive_entry_pathname(entry);
-        if (!path)
-            continue;
+        const char *path = NULL;
+        int rc = tf_extract_next(in, r->opts->interrupted, r->opts->arg, &entry, &path, err);
+        if (rc != TF_OK || !entry)
+            return rc;
         if (!tf_extract_select(req->patterns, req->patterns_count, path, r->pattern_hit))
             continue;
         char name[TF_MSG_MAX_PATH + TF_MSG_MAX_ID + 2];
@@ -195,7 +189,7 @@ s_stream_entries(s_restore_t *r, struct archive *in, const tf_msg_archive_row_t 
             const void *buf;
             size_t size;
             la_int64_t offset;
-            ar = archive_read_data_block(in, &buf, &size, &offset);
+            int ar = archive_read_data_block(in, &buf, &size, &offset);
             if (ar == ARCHIVE_EOF)
                 break;
             if (ar < ARCHIVE_WARN) {
