@@ -17,9 +17,11 @@ typedef struct _worker_t worker_t;
 typedef struct {
     char *id;
     char *job_id;
+    char *host;             /* only a worker registered from this host runs it; NULL: any */
     service_t *service;
     int64_t attempts;       /* deliveries so far */
     int64_t created_wall;
+    int64_t queued_wall;    /* when it last joined its queue (how long it waits for a host) */
     worker_t *worker;       /* set while in flight */
     void *queue_handle;     /* set while queued */
 } item_t;
@@ -36,8 +38,10 @@ struct _service_t {
 struct _worker_t {
     char *peer;             /* hex routing id */
     char *name;
+    char *host;             /* ready.host; NULL when the worker did not say (runs host-less
+                               items only) */
+    char *key;              /* trusted CURVE key it registered with; NULL over ipc */
     uint64_t pid;
-    char *host;             /* ready.host ("" when not given) */
     service_t *service;
     item_t *item;           /* current item, or NULL */
     void *idle_handle;      /* set while idle */
@@ -58,6 +62,18 @@ typedef struct {
 #define S_OTHER_PEERS "(other peers)"
 #define S_REJECT_ROW_MAX_AGE_MS (3600 * 1000)  /* a peer quiet this long leaves the table */
 #define S_REJECT_SUMMARY_LINES 10 /* per summary: the peers refused most, then one line for the rest */
+#define S_HOST_CHECK_MS 1000      /* how often items waiting for a host are looked at */
+
+/* Items of one service waiting for a host without a live worker of that service. */
+typedef struct {
+    char *service;
+    char *host;
+    int64_t next_alert_wall;  /* alert.worker.<service> again at the earliest then */
+    zhashx_t *told;           /* job ids whose record says they wait (value unused) */
+    size_t waiting;           /* items found waiting in the last check */
+    bool seen;                /* found waiting in the current check */
+    bool ending;              /* not waiting any more: its jobs are told they go on */
+} host_wait_t;
 
 struct _broker_t {
     journal_t *journal;
@@ -76,6 +92,8 @@ struct _broker_t {
     zhashx_t *cancelled;    /* job id -> spared services (char *, owned): cancelled jobs */
     zhashx_t *abandoned;    /* item id -> worker peer (char *, owned): cancelled in flight, its
                                worker not yet done with it; a retry must not run it twice */
+    zhashx_t *host_waits;   /* "service host" -> host_wait_t, owned */
+    int64_t next_host_check;
     int64_t started_mono;
     int64_t next_heartbeat;
     int64_t next_purge;
@@ -108,6 +126,7 @@ s_worker_destroy(void **item)
         free(w->peer);
         free(w->name);
         free(w->host);
+        free(w->key);
         free(w);
         *item = NULL;
     }
@@ -131,7 +150,21 @@ s_item_destroy(void **ptr)
     if (it) {
         free(it->id);
         free(it->job_id);
+        free(it->host);
         free(it);
+        *ptr = NULL;
+    }
+}
+
+static void
+s_host_wait_destroy(void **ptr)
+{
+    host_wait_t *hw = *ptr;
+    if (hw) {
+        free(hw->service);
+        free(hw->host);
+        zhashx_destroy(&hw->told);
+        free(hw);
         *ptr = NULL;
     }
 }
@@ -366,17 +399,19 @@ s_reject_summaries(broker_t *self, int64_t now_wall)
 
 static item_t *
 s_item_new(broker_t *self, const char *id, service_t *service, const char *job_id,
-           int64_t attempts, int64_t created_wall)
+           const char *host, int64_t attempts, int64_t created_wall)
 {
     item_t *it = calloc(1, sizeof *it);
     if (!it)
         return NULL;
     it->id = strdup(id);
     it->job_id = job_id ? strdup(job_id) : NULL;
+    it->host = host && *host ? strdup(host) : NULL;
     it->service = service;
     it->attempts = attempts;
     it->created_wall = created_wall;
-    if (!it->id || (job_id && !it->job_id)) {
+    it->queued_wall = created_wall;
+    if (!it->id || (job_id && !it->job_id) || (host && *host && !it->host)) {
         void *p = it;
         s_item_destroy(&p);
         return NULL;
@@ -443,7 +478,7 @@ s_report_job_failure(broker_t *self, item_t *it, const char *reason, int64_t now
         tf_log_error("cannot report failure of job %s: %s", it->job_id, err.message);
         return;
     }
-    item_t *report = s_item_new(self, id, s, it->job_id, 0, now_wall);
+    item_t *report = s_item_new(self, id, s, it->job_id, NULL, 0, now_wall);
     if (!report)
         return;
     report->queue_handle = zlistx_add_end(s->queue, report);
@@ -485,6 +520,7 @@ s_item_requeue(broker_t *self, item_t *it, const char *why, int64_t now_wall)
     if (journal_mark_queued(self->journal, it->id, it->attempts, now_wall, &err) != TF_OK)
         tf_log_error("%s", err.message);
     it->queue_handle = zlistx_add_start(s->queue, it);
+    it->queued_wall = now_wall;
     s->redelivered++;
     char message[512];
     snprintf(message, sizeof message, "item %s queued again: %s", it->id, why);
@@ -529,13 +565,36 @@ s_worker_delete(broker_t *self, worker_t *w, const char *why, int64_t now_wall)
     s_dispatch(self, s, now_wall);
 }
 
+/* True when worker w may run item it: any worker for an item without a host, else only a
+   worker registered from the item's host. */
+static bool
+s_worker_fits(const worker_t *w, const item_t *it)
+{
+    return !it->host || (w->host && strcmp(w->host, it->host) == 0);
+}
+
+/* The first queued item an idle worker fits, and that worker. Items for a host without an idle
+   worker are passed over: they wait, the items behind them do not. */
+static bool
+s_pick(service_t *s, item_t **item_out, worker_t **worker_out)
+{
+    for (item_t *it = zlistx_first(s->queue); it; it = zlistx_next(s->queue))
+        for (worker_t *w = zlistx_first(s->idle); w; w = zlistx_next(s->idle))
+            if (s_worker_fits(w, it)) {
+                *item_out = it;
+                *worker_out = w;
+                return true;
+            }
+    return false;
+}
+
 /* Hands queued items to idle workers, one each. */
 static void
 s_dispatch(broker_t *self, service_t *s, int64_t now_wall)
 {
-    while (zlistx_size(s->queue) > 0 && zlistx_size(s->idle) > 0) {
-        item_t *it = zlistx_first(s->queue);
-        worker_t *w = zlistx_first(s->idle);
+    item_t *it;
+    worker_t *w;
+    while (zlistx_size(s->queue) > 0 && zlistx_size(s->idle) > 0 && s_pick(s, &it, &w)) {
 
         journal_row_t row;
         tf_err_t err = {0};
@@ -627,10 +686,13 @@ broker_new(journal_t *journal, const broker_opts_t *opts, broker_send_fn *send,
         self->opts.reject_log = 10;
     if (self->opts.reject_log_minute <= 0)
         self->opts.reject_log_minute = 100;
+    if (self->opts.host_wait_alert_ms <= 0)
+        self->opts.host_wait_alert_ms = 30000;
     self->cancelled = zhashx_new();
     self->abandoned = zhashx_new();
+    self->host_waits = zhashx_new();
     if (!self->services || !self->workers || !self->items || !self->rejects || !self->cancelled
-        || !self->abandoned || (opts->services && !self->known)) {
+        || !self->abandoned || !self->host_waits || (opts->services && !self->known)) {
         broker_destroy(&self);
         return NULL;
     }
@@ -640,6 +702,7 @@ broker_new(journal_t *journal, const broker_opts_t *opts, broker_send_fn *send,
     zhashx_set_destructor(self->rejects, s_reject_destroy);
     zhashx_set_destructor(self->cancelled, (zhashx_destructor_fn *) zstr_free);
     zhashx_set_destructor(self->abandoned, (zhashx_destructor_fn *) zstr_free);
+    zhashx_set_destructor(self->host_waits, s_host_wait_destroy);
     return self;
 }
 
@@ -655,6 +718,7 @@ broker_destroy(broker_t **self_p)
         zhashx_destroy(&self->rejects);
         zhashx_destroy(&self->cancelled);
         zhashx_destroy(&self->abandoned);
+        zhashx_destroy(&self->host_waits);
         free(self);
         *self_p = NULL;
     }
@@ -682,9 +746,10 @@ s_recover_row(const journal_row_t *row, void *arg)
     }
     service_t *s = s_service_require(self, row->service);
     s_service_learn(self, row->service);   /* its items must stay deliverable */
-    item_t *it = s ? s_item_new(self, row->id, s, row->job_id, row->attempts, row->created_ms) : NULL;
+    item_t *it = s ? s_item_new(self, row->id, s, row->job_id, row->host, row->attempts, row->created_ms) : NULL;
     if (!it)
         return TF_ERR_NOMEM;
+    it->queued_wall = row->updated_ms;
     it->queue_handle = zlistx_add_end(s->queue, it);
     self->recovered++;
     return TF_OK;
@@ -708,6 +773,7 @@ broker_recover(broker_t *self, int64_t now_mono, tf_err_t *err)
     self->next_heartbeat = now_mono + self->opts.heartbeat_ms;
     self->next_purge = now_mono;
     self->next_reject_summary = now_mono + self->opts.reject_summary_ms;
+    self->next_host_check = now_mono;
     /* Cancelled jobs first: every recovered row is checked against them. */
     int rc = journal_load_cancelled(self->journal, s_recover_cancelled, self, err);
     if (rc == TF_OK)
@@ -723,8 +789,8 @@ broker_recover(broker_t *self, int64_t now_mono, tf_err_t *err)
 /* ------------------------------------------------------------------ handlers --------- */
 
 static void
-s_handle_ready(broker_t *self, const char *peer, const tf_msg_ready_t *ready, int64_t now_mono,
-               int64_t now_wall)
+s_handle_ready(broker_t *self, const char *peer, const char *peer_key, const tf_msg_ready_t *ready,
+               int64_t now_mono, int64_t now_wall)
 {
     worker_t *old = zhashx_lookup(self->workers, peer);
     if (old) {
@@ -742,12 +808,14 @@ s_handle_ready(broker_t *self, const char *peer, const tf_msg_ready_t *ready, in
     char fallback[160];
     snprintf(fallback, sizeof fallback, "%s@%.16s", ready->service, peer);
     w->name = strdup(ready->worker ? ready->worker : fallback);
+    w->host = ready->host && *ready->host ? strdup(ready->host) : NULL;
+    w->key = peer_key && *peer_key ? strdup(peer_key) : NULL;
     w->pid = ready->pid;
-    w->host = strdup(ready->host ? ready->host : "");
     w->service = s;
     w->expiry = now_mono + self->opts.heartbeat_ms * self->opts.liveness;
     w->last_seen = now_mono;
-    if (!w->peer || !w->name || !w->host) {
+    if (!w->peer || !w->name || (ready->host && *ready->host && !w->host)
+        || (peer_key && *peer_key && !w->key)) {
         void *p = w;
         s_worker_destroy(&p);
         return;
@@ -755,9 +823,10 @@ s_handle_ready(broker_t *self, const char *peer, const tf_msg_ready_t *ready, in
     zhashx_insert(self->workers, peer, w);
     s->workers++;
     s_worker_make_idle(w);
-    tf_log_info("worker %s (pid %" PRIu64 ") ready for %s", w->name, w->pid, s->name);
+    tf_log_info("worker %s (pid %" PRIu64 ", host %s%s%s) ready for %s", w->name, w->pid,
+                w->host ? w->host : "not given", w->key ? ", key " : "", w->key ? w->key : "", s->name);
     char message[256];
-    snprintf(message, sizeof message, "worker %s ready", w->name);
+    snprintf(message, sizeof message, "worker %s ready on host %s", w->name, w->host ? w->host : "?");
     char topic[200];
     snprintf(topic, sizeof topic, "worker.%s.ready", s->name);
     s_event(self, topic, "info", NULL, "%s", message);
@@ -959,7 +1028,7 @@ s_handle_submit(broker_t *self, const char *peer, const tf_msg_submit_t *sub, in
     /* Journal first: acknowledged means durable. A new item of a cancelled job is inserted
        cancelled in the same statement: never queued, not even for an instant a crash could see. */
     bool cancelled = s_submit_cancelled(self, sub);
-    rc = journal_insert_as(self->journal, id, sub->service, sub->job_id, sub->payload.data,
+    rc = journal_insert_as(self->journal, id, sub->service, sub->job_id, sub->host, sub->payload.data,
                            sub->payload.size, cancelled ? JOURNAL_CANCELLED : JOURNAL_QUEUED,
                            cancelled ? "its job was cancelled" : NULL, now_wall, &err);
     if (rc != TF_OK) {
@@ -973,7 +1042,7 @@ s_handle_submit(broker_t *self, const char *peer, const tf_msg_submit_t *sub, in
         s_send(self, peer, &reply);
         return;
     }
-    item_t *it = s_item_new(self, id, s, sub->job_id, 0, now_wall);
+    item_t *it = s_item_new(self, id, s, sub->job_id, sub->host, 0, now_wall);
     if (!it) {
         s_send_error(self, peer, sub->rid, TF_ERR_NOMEM, "broker out of memory");
         return;
@@ -1067,20 +1136,24 @@ s_done_after_cancel(broker_t *self, const journal_row_t *row, const tf_msg_done_
     return true;
 }
 
-/* Queues cat_job{op, message} for the job service; id_out gets the item's id ("" when there is
-   no job service). */
+/* Queues cat_job{op, stage, message} for the job service; id_out gets the item's id ("" when
+   there is no job service). tag (may be NULL) goes into the id, so records of one job in one
+   millisecond stay apart. */
 static int
-s_queue_job_record(broker_t *self, const char *job_id, const char *op, const char *message,
-                   int64_t now_wall, char *id_out, size_t id_size, tf_err_t *err)
+s_queue_job_record(broker_t *self, const char *job_id, const char *op, const char *stage,
+                   const char *message, const char *tag, int64_t now_wall, char *id_out,
+                   size_t id_size, tf_err_t *err)
 {
     const char *target = self->opts.job_service;
     id_out[0] = '\0';
     if (!target || !*target)
         return TF_OK;
-    snprintf(id_out, id_size, "%.*s-%s-%" PRId64, TF_MSG_MAX_ID - 32, job_id, op, now_wall);
+    snprintf(id_out, id_size, "%.*s-%s%s%.24s-%" PRId64, TF_MSG_MAX_ID - 64, job_id, op,
+             tag ? "-" : "", tag ? tag : "", now_wall);
     tf_msg_t payload = {.type = TF_MSG_CAT_JOB};
     payload.cat_job = (tf_msg_cat_job_t){
-        .job_id = (char *) job_id, .op = (char *) op, .message = (char *) message, .time_ms = now_wall,
+        .job_id = (char *) job_id, .op = (char *) op, .stage = (char *) stage, .message = (char *) message,
+        .time_ms = now_wall,
     };
     uint8_t *data;
     size_t size;
@@ -1094,7 +1167,7 @@ s_queue_job_record(broker_t *self, const char *job_id, const char *op, const cha
         return TF_OK;  /* the same action in the same millisecond: recorded already */
     if (rc != TF_OK)
         return rc;
-    item_t *it = s_item_new(self, id_out, s, job_id, 0, now_wall);
+    item_t *it = s_item_new(self, id_out, s, job_id, NULL, 0, now_wall);
     if (!it)
         return tf_err_set(err, TF_ERR_NOMEM, "broker out of memory");
     it->queue_handle = zlistx_add_end(s->queue, it);
@@ -1261,10 +1334,11 @@ s_job_retry(broker_t *self, const tf_msg_job_op_t *op, tf_msg_job_op_ok_t *ok, i
                     : tf_err_set(&ierr, TF_ERR_NOMEM, "broker out of memory");
         if (irc == TF_OK)
             irc = journal_mark_requeued(self->journal, id, now_wall, &ierr);
-        item_t *it = irc == TF_OK ? s_item_new(self, id, s, row.job_id, 0, row.created_ms) : NULL;
+        item_t *it = irc == TF_OK ? s_item_new(self, id, s, row.job_id, row.host, 0, row.created_ms) : NULL;
         if (irc == TF_OK && !it)
             irc = tf_err_set(&ierr, TF_ERR_NOMEM, "broker out of memory");
         if (irc == TF_OK) {
+            it->queued_wall = now_wall;
             it->queue_handle = zlistx_add_end(s->queue, it);
             ok->requeued++;
             if (!zlistx_find(services, s))
@@ -1330,8 +1404,8 @@ s_handle_job_op(broker_t *self, const char *peer, const tf_msg_job_op_t *op, int
         }
     }
     char record[TF_MSG_MAX_ID + 1];
-    int rc = s_queue_job_record(self, op->job_id, cancel ? "cancelled" : "retried", op->message,
-                                now_wall, record, sizeof record, &err);
+    int rc = s_queue_job_record(self, op->job_id, cancel ? "cancelled" : "retried", NULL, op->message,
+                                NULL, now_wall, record, sizeof record, &err);
     tf_msg_t reply = {.type = TF_MSG_JOB_OP_OK};
     reply.job_op_ok = (tf_msg_job_op_ok_t){
         .rid = op->rid, .job_id = op->job_id, .op = op->op, .catalog_item = record[0] ? record : NULL,
@@ -1354,7 +1428,8 @@ s_handle_job_op(broker_t *self, const char *peer, const tf_msg_job_op_t *op, int
 }
 
 void
-broker_handle(broker_t *self, const char *peer, const tf_msg_t *msg, int64_t now_mono, int64_t now_wall)
+broker_handle(broker_t *self, const char *peer, const char *peer_key, const tf_msg_t *msg,
+              int64_t now_mono, int64_t now_wall)
 {
     worker_t *w = zhashx_lookup(self->workers, peer);
     if (w) {
@@ -1363,7 +1438,7 @@ broker_handle(broker_t *self, const char *peer, const tf_msg_t *msg, int64_t now
     }
     switch (msg->type) {
     case TF_MSG_READY:
-        s_handle_ready(self, peer, &msg->ready, now_mono, now_wall);
+        s_handle_ready(self, peer, peer_key, &msg->ready, now_mono, now_wall);
         break;
     case TF_MSG_HEARTBEAT:
         if (!w)
@@ -1426,6 +1501,128 @@ broker_reject(broker_t *self, const char *peer, const tf_err_t *why, int64_t now
     s_count_reject(self, peer, reason, now_wall);
 }
 
+/* ------------------------------------------------------------------ items waiting for a host */
+
+static int s_queue_job_record(broker_t *self, const char *job_id, const char *op, const char *stage,
+                              const char *message, const char *tag, int64_t now_wall, char *id_out,
+                              size_t id_size, tf_err_t *err);
+
+/* True when a worker of service s registered from host (idle or busy). */
+static bool
+s_host_has_worker(broker_t *self, service_t *s, const char *host)
+{
+    for (worker_t *w = zhashx_first(self->workers); w; w = zhashx_next(self->workers))
+        if (w->service == s && w->host && strcmp(w->host, host) == 0)
+            return true;
+    return false;
+}
+
+/* Tells the job's record why it waits (cat_job note, shown by tapeflow job). */
+static void
+s_host_note(broker_t *self, const char *job_id, const host_wait_t *hw, const char *text,
+            int64_t now_wall)
+{
+    char record[TF_MSG_MAX_ID + 1];
+    tf_err_t err = {0};
+    if (s_queue_job_record(self, job_id, "note", hw->service, text, hw->host, now_wall, record,
+                           sizeof record, &err) != TF_OK)
+        tf_log_warn("job %s: cannot record that it waits for host %s: %s", job_id, hw->host,
+                    err.message);
+}
+
+/* Finds the items queued longer than host_wait_alert for a host with no live worker of their
+   service; alerts once per interval for each service and host, and tells each job once. A wait
+   that ended (a worker of the host registered, or the items went) tells its jobs they go on. */
+static void
+s_host_waits(broker_t *self, int64_t now_wall)
+{
+    for (host_wait_t *hw = zhashx_first(self->host_waits); hw; hw = zhashx_next(self->host_waits)) {
+        hw->seen = false;
+        hw->waiting = 0;
+    }
+    zlistx_t *jobs = zlistx_new();   /* "key\tjob": the jobs found waiting in this check */
+    if (!jobs)
+        return;
+    zlistx_set_destructor(jobs, (zlistx_destructor_fn *) zstr_free);
+    for (service_t *s = zhashx_first(self->services); s; s = zhashx_next(self->services)) {
+        for (item_t *it = zlistx_first(s->queue); it; it = zlistx_next(s->queue)) {
+            if (!it->host || now_wall - it->queued_wall < self->opts.host_wait_alert_ms)
+                continue;
+            char key[TF_MSG_MAX_ID * 2 + 2];
+            snprintf(key, sizeof key, "%s %s", s->name, it->host);
+            host_wait_t *hw = zhashx_lookup(self->host_waits, key);
+            if (!hw && s_host_has_worker(self, s, it->host))
+                continue;    /* its worker is busy: an ordinary wait */
+            if (!hw) {
+                hw = calloc(1, sizeof *hw);
+                if (!hw || !(hw->service = strdup(s->name)) || !(hw->host = strdup(it->host))
+                    || !(hw->told = zhashx_new())) {
+                    void *p = hw;
+                    s_host_wait_destroy(&p);
+                    continue;
+                }
+                hw->next_alert_wall = now_wall;
+                zhashx_insert(self->host_waits, key, hw);
+            }
+            hw->seen = true;
+            hw->waiting++;
+            if (it->job_id && !zhashx_lookup(hw->told, it->job_id)) {
+                char *entry = zsys_sprintf("%s\t%s", key, it->job_id);
+                if (entry)
+                    zlistx_add_end(jobs, entry);
+            }
+        }
+    }
+    zlistx_t *ended = zlistx_new();
+    for (host_wait_t *hw = zhashx_first(self->host_waits); hw; hw = zhashx_next(self->host_waits)) {
+        service_t *s = zhashx_lookup(self->services, hw->service);
+        if (hw->seen && !(s && s_host_has_worker(self, s, hw->host))) {
+            if (now_wall < hw->next_alert_wall)
+                continue;
+            char text[TF_MSG_MAX_TEXT];
+            snprintf(text, sizeof text, "%zu %s item%s wait%s for host %s, which has no live %s "
+                     "worker: start the file agent on %s: tapeflow up with up/roles agent",
+                     hw->waiting, hw->service, hw->waiting == 1 ? "" : "s",
+                     hw->waiting == 1 ? "s" : "", hw->host, hw->service, hw->host);
+            tf_log_warn("%s", text);
+            char topic[160];
+            snprintf(topic, sizeof topic, "alert.worker.%s", hw->service);
+            s_event(self, topic, "warn", NULL, "%s", text);
+            hw->next_alert_wall = now_wall + self->opts.host_wait_alert_ms;
+            continue;
+        }
+        hw->ending = true;
+        if (ended)
+            zlistx_add_end(ended, (void *) zhashx_cursor(self->host_waits));
+    }
+    /* Each job once per wait: its record says why it does not move. */
+    for (char *entry = zlistx_first(jobs); entry; entry = zlistx_next(jobs)) {
+        char *tab = strchr(entry, '\t');
+        *tab = '\0';
+        host_wait_t *hw = zhashx_lookup(self->host_waits, entry);
+        if (!hw || hw->ending || zhashx_lookup(hw->told, tab + 1))
+            continue;
+        char text[TF_MSG_MAX_TEXT];
+        snprintf(text, sizeof text, "waiting for host %s: no %s worker there (start the file agent "
+                 "on %s: tapeflow up with up/roles agent)", hw->host, hw->service, hw->host);
+        s_host_note(self, tab + 1, hw, text, now_wall);
+        zhashx_insert(hw->told, tab + 1, (void *) 1);
+    }
+    zlistx_destroy(&jobs);
+    for (const char *key = ended ? zlistx_first(ended) : NULL; key; key = zlistx_next(ended)) {
+        host_wait_t *hw = zhashx_lookup(self->host_waits, key);
+        char text[TF_MSG_MAX_TEXT];
+        snprintf(text, sizeof text, "host %s has a worker for %s again: its items go on", hw->host,
+                 hw->service);
+        if (zhashx_size(hw->told))
+            tf_log_info("%s", text);
+        for (void *v = zhashx_first(hw->told); v; v = zhashx_next(hw->told))
+            s_host_note(self, zhashx_cursor(hw->told), hw, text, now_wall);
+        zhashx_delete(self->host_waits, key);
+    }
+    zlistx_destroy(&ended);
+}
+
 int64_t
 broker_tick(broker_t *self, int64_t now_mono, int64_t now_wall)
 {
@@ -1470,6 +1667,11 @@ broker_tick(broker_t *self, int64_t now_mono, int64_t now_wall)
         s_dispatch(self, s, now_wall);
     zlistx_destroy(&waiting);
 
+    if (now_mono >= self->next_host_check) {
+        s_host_waits(self, now_wall);
+        self->next_host_check = now_mono + S_HOST_CHECK_MS;
+    }
+
     if (now_mono >= self->next_reject_summary) {
         s_reject_summaries(self, now_wall);
         self->next_reject_summary = now_mono + self->opts.reject_summary_ms;
@@ -1488,6 +1690,8 @@ broker_tick(broker_t *self, int64_t now_mono, int64_t now_wall)
     int64_t next = self->next_heartbeat;
     if (self->next_reject_summary < next)
         next = self->next_reject_summary;
+    if (self->next_host_check < next)
+        next = self->next_host_check;
     for (worker_t *w = zhashx_first(self->workers); w; w = zhashx_next(self->workers))
         if (w->expiry < next)
             next = w->expiry;
@@ -1545,11 +1749,12 @@ broker_status(broker_t *self, const char *rid, int64_t now_mono, int64_t now_wal
         row->service = strdup(w->service->name);
         row->name = strdup(w->name);
         row->pid = w->pid;
-        row->host = *w->host ? strdup(w->host) : NULL;
         /* busy without an item: still working on an item of a cancelled job */
         row->state = strdup(w->item || !w->idle_handle ? "busy" : "idle");
         row->item_id = w->item ? strdup(w->item->id) : NULL;
         row->idle_ms = now_mono - w->last_seen;
+        row->host = w->host ? strdup(w->host) : NULL;
+        row->key = w->key ? strdup(w->key) : NULL;
     }
     /* Refusals, most first: the peer flooding the broker heads the list. */
     size_t nr = zhashx_size(self->rejects);

@@ -23,6 +23,14 @@
       logged one by one for the first reject_log of each peer, at most reject_log_minute a
       minute across all peers, then summarised once a minute (the 10 peers refused most, one
       line for the rest). A peer quiet for an hour leaves the table.
+    - Hosts: a worker registers with its host (ready.host, tapeflow/host). An item submitted
+      with a host (submit.host, journalled with it) goes only to a worker of its service from
+      that host; items without a host go to any worker. An item for a host that has no live
+      worker of its service is passed over (the items behind it are not held up) and, after
+      host_wait_alert_ms, raises alert.worker.<service> naming the host, the count and the fix
+      (at most once per that interval per service and host); each job with such items gets a
+      cat_job note for job_service once ("waiting for host B: ..."), and another when a worker
+      of the host is back.
     - Events: routine per-item chatter goes to item.<service>.<event> (dispatched, done,
       requeued, failed, progress of items without a job), worker.<service>.ready when a worker
       registers, alert.worker.<service> when one dies; job.<id>.progress relays progress.
@@ -64,6 +72,8 @@ typedef struct {
     int64_t reject_log;     /* refused messages logged one by one per peer; then summaries */
     int64_t reject_summary_ms; /* time between summaries of a peer's refused messages */
     int64_t reject_log_minute; /* refusals logged one by one per minute across all peers */
+    int64_t host_wait_alert_ms; /* an item waiting this long for a host without a live worker
+                                   of its service raises an alert (default 30 s) */
 } broker_opts_t;
 
 /* Sends msg to a peer (hex routing id). Returns TF_ERR_NOTFOUND when the peer is gone. */
@@ -78,9 +88,11 @@ void broker_destroy(broker_t **self_p);
 /* Queues every pending item found in the journal. Call once, before handling messages. */
 int broker_recover(broker_t *self, int64_t now_mono, tf_err_t *err);
 
-/* Handles one decoded message from peer. Never fails: problems are answered or logged. */
-void broker_handle(broker_t *self, const char *peer, const tf_msg_t *msg, int64_t now_mono,
-                   int64_t now_wall);
+/* Handles one decoded message from peer. peer_key is the name of the trusted CURVE key the
+   message came with (NULL over ipc); a worker registering records it. Never fails: problems are
+   answered or logged. */
+void broker_handle(broker_t *self, const char *peer, const char *peer_key, const tf_msg_t *msg,
+                   int64_t now_mono, int64_t now_wall);
 
 /* Answers a peer whose message could not be decoded, and counts it. */
 void broker_reject(broker_t *self, const char *peer, const tf_err_t *why, int64_t now_mono,

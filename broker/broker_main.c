@@ -87,7 +87,7 @@ s_receive_all(broker_t *broker, zsock_t *router)
         }
         char *peer = routing ? zframe_strhex(routing) : NULL;
         if (peer && rc == TF_OK)
-            broker_handle(broker, peer, &msg, tf_clock_mono_ms(), tf_clock_wall_ms());
+            broker_handle(broker, peer, NULL, &msg, tf_clock_mono_ms(), tf_clock_wall_ms());
         else if (peer)
             broker_reject(broker, peer, &err, tf_clock_mono_ms(), tf_clock_wall_ms());
         tf_msg_clear(&msg);
@@ -168,6 +168,7 @@ main(int argc, char **argv)
         .reject_log = tf_config_int(cfg, "broker/reject_log"),
         .reject_summary_ms = 60000,
         .reject_log_minute = tf_config_int(cfg, "broker/reject_log_minute"),
+        .host_wait_alert_ms = tf_config_ms(cfg, "broker/host_wait_alert"),
     };
     broker = broker_new(journal, &opts, s_send, s_publish, &io);
     if (!broker || broker_recover(broker, tf_clock_mono_ms(), &err) != TF_OK) {

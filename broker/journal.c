@@ -25,7 +25,8 @@ static const char *s_schema =
     "  payload BLOB,"
     "  result BLOB,"
     "  created_ms INTEGER NOT NULL,"
-    "  updated_ms INTEGER NOT NULL);"
+    "  updated_ms INTEGER NOT NULL,"
+    "  host TEXT);"
     "CREATE INDEX IF NOT EXISTS items_state ON items(state, seq);"
     "CREATE INDEX IF NOT EXISTS items_job ON items(job_id, state);"
     "CREATE TABLE IF NOT EXISTS cancelled_jobs ("
@@ -38,6 +39,26 @@ static int
 s_db_error(journal_t *self, tf_err_t *err, const char *what)
 {
     return tf_err_set(err, TF_ERR_DB, "journal %s: %s: %s", self->path, what, sqlite3_errmsg(self->db));
+}
+
+/* A journal written before items had a host (issue 10) gets the column; its items keep NULL:
+   any worker may run them, as when they were submitted. */
+static int
+s_migrate(journal_t *self, tf_err_t *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    if (sqlite3_prepare_v2(self->db, "SELECT 1 FROM pragma_table_info('items') WHERE name = 'host'",
+                           -1, &stmt, NULL) != SQLITE_OK)
+        return s_db_error(self, err, "cannot read the items table's columns");
+    int rc = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    if (rc == SQLITE_ROW)
+        return TF_OK;
+    if (rc != SQLITE_DONE)
+        return s_db_error(self, err, "cannot read the items table's columns");
+    if (sqlite3_exec(self->db, "ALTER TABLE items ADD COLUMN host TEXT", NULL, NULL, NULL) != SQLITE_OK)
+        return s_db_error(self, err, "cannot add the host column (upgrade)");
+    return TF_OK;
 }
 
 journal_t *
@@ -66,6 +87,10 @@ journal_open(const char *path, tf_err_t *err)
         || sqlite3_exec(self->db, s_schema, NULL, NULL, &msg) != SQLITE_OK) {
         tf_err_set(err, TF_ERR_DB, "journal %s: cannot initialise: %s", path, msg ? msg : "?");
         sqlite3_free(msg);
+        journal_destroy(&self);
+        return NULL;
+    }
+    if (s_migrate(self, err) != TF_OK) {
         journal_destroy(&self);
         return NULL;
     }
@@ -141,18 +166,18 @@ int
 journal_insert(journal_t *self, const char *id, const char *service, const char *job_id,
                const void *payload, size_t size, int64_t now_ms, tf_err_t *err)
 {
-    return journal_insert_as(self, id, service, job_id, payload, size, JOURNAL_QUEUED, NULL, now_ms,
-                             err);
+    return journal_insert_as(self, id, service, job_id, NULL, payload, size, JOURNAL_QUEUED, NULL,
+                             now_ms, err);
 }
 
 int
 journal_insert_as(journal_t *self, const char *id, const char *service, const char *job_id,
-                  const void *payload, size_t size, journal_state_t state, const char *reason,
-                  int64_t now_ms, tf_err_t *err)
+                  const char *host, const void *payload, size_t size, journal_state_t state,
+                  const char *reason, int64_t now_ms, tf_err_t *err)
 {
     sqlite3_stmt *stmt = s_prepare(self,
-        "INSERT INTO items(id, service, job_id, state, reason, payload, created_ms, updated_ms) "
-        "VALUES(?1, ?2, ?3, ?6, ?7, ?4, ?5, ?5)", err);
+        "INSERT INTO items(id, service, job_id, state, reason, payload, created_ms, updated_ms, host) "
+        "VALUES(?1, ?2, ?3, ?6, ?7, ?4, ?5, ?5, ?8)", err);
     if (!stmt)
         return TF_ERR_DB;
     s_bind_text(stmt, 1, id);
@@ -162,6 +187,7 @@ journal_insert_as(journal_t *self, const char *id, const char *service, const ch
     sqlite3_bind_int64(stmt, 5, now_ms);
     sqlite3_bind_int(stmt, 6, (int) state);
     s_bind_text(stmt, 7, reason);
+    s_bind_text(stmt, 8, host && *host ? host : NULL);
     return s_step_one(self, stmt, id, "cannot insert item", err);
 }
 
@@ -263,6 +289,7 @@ s_read_row(sqlite3_stmt *stmt, journal_row_t *row)
     row->reason = s_column_text(stmt, 7);
     row->created_ms = sqlite3_column_int64(stmt, 8);
     row->updated_ms = sqlite3_column_int64(stmt, 9);
+    row->host = s_column_text(stmt, 10);
 }
 
 int
@@ -271,7 +298,7 @@ journal_get(journal_t *self, const char *id, journal_row_t *row, tf_err_t *err)
     memset(row, 0, sizeof *row);
     sqlite3_stmt *stmt = s_prepare(self,
         "SELECT seq, id, service, job_id, state, attempts, worker, reason, created_ms, updated_ms, "
-        "payload, result FROM items WHERE id = ?1", err);
+        "host, payload, result FROM items WHERE id = ?1", err);
     if (!stmt)
         return TF_ERR_DB;
     s_bind_text(stmt, 1, id);
@@ -286,9 +313,9 @@ journal_get(journal_t *self, const char *id, journal_row_t *row, tf_err_t *err)
         return TF_ERR_DB;
     }
     s_read_row(stmt, row);
-    int brc = s_column_blob(stmt, 10, &row->payload);
+    int brc = s_column_blob(stmt, 11, &row->payload);
     if (brc == TF_OK)
-        brc = s_column_blob(stmt, 11, &row->result);
+        brc = s_column_blob(stmt, 12, &row->result);
     sqlite3_finalize(stmt);
     if (brc != TF_OK || !row->id) {
         journal_row_clear(row);
@@ -301,8 +328,8 @@ int
 journal_load_pending(journal_t *self, journal_row_fn *fn, void *arg, tf_err_t *err)
 {
     sqlite3_stmt *stmt = s_prepare(self,
-        "SELECT seq, id, service, job_id, state, attempts, worker, reason, created_ms, updated_ms "
-        "FROM items WHERE state IN (0, 1) ORDER BY seq", err);
+        "SELECT seq, id, service, job_id, state, attempts, worker, reason, created_ms, updated_ms, "
+        "host FROM items WHERE state IN (0, 1) ORDER BY seq", err);
     if (!stmt)
         return TF_ERR_DB;
     int rc;
@@ -359,6 +386,7 @@ journal_row_clear(journal_row_t *row)
     free(row->job_id);
     free(row->worker);
     free(row->reason);
+    free(row->host);
     free(row->payload.data);
     free(row->result.data);
     memset(row, 0, sizeof *row);
@@ -439,8 +467,8 @@ journal_load_job(journal_t *self, const char *job_id, journal_state_t state, jou
                  void *arg, tf_err_t *err)
 {
     sqlite3_stmt *stmt = s_prepare(self,
-        "SELECT seq, id, service, job_id, state, attempts, worker, reason, created_ms, updated_ms "
-        "FROM items WHERE job_id = ?1 AND state = ?2 ORDER BY seq", err);
+        "SELECT seq, id, service, job_id, state, attempts, worker, reason, created_ms, updated_ms, "
+        "host FROM items WHERE job_id = ?1 AND state = ?2 ORDER BY seq", err);
     if (!stmt)
         return TF_ERR_DB;
     s_bind_text(stmt, 1, job_id);

@@ -28,6 +28,7 @@ typedef struct {
     char *id;
     char *service;
     char *job_id;
+    char *host;           /* runs only on a worker of this host; NULL: any */
     journal_state_t state;
     int64_t attempts;
     char *worker;
@@ -47,10 +48,11 @@ const char *journal_path(journal_t *self);
 int journal_insert(journal_t *self, const char *id, const char *service, const char *job_id,
                    const void *payload, size_t size, int64_t now_ms, tf_err_t *err);
 /* Adds an item in the given state (queued, or cancelled for a new item of a cancelled job) in
-   one statement, so a crash never leaves it half recorded. */
+   one statement, so a crash never leaves it half recorded. host (NULL or "": any) is the host
+   whose worker must run it. */
 int journal_insert_as(journal_t *self, const char *id, const char *service, const char *job_id,
-                      const void *payload, size_t size, journal_state_t state, const char *reason,
-                      int64_t now_ms, tf_err_t *err);
+                      const char *host, const void *payload, size_t size, journal_state_t state,
+                      const char *reason, int64_t now_ms, tf_err_t *err);
 int journal_mark_inflight(journal_t *self, const char *id, const char *worker, int64_t attempts,
                           int64_t now_ms, tf_err_t *err);
 int journal_mark_queued(journal_t *self, const char *id, int64_t attempts, int64_t now_ms,

@@ -148,8 +148,17 @@ int
 tf_client_submit(tf_client_t *self, const char *service, const char *item_id, const char *job_id,
                  const void *payload, size_t size, tf_msg_t *reply, int timeout_ms, tf_err_t *err)
 {
+    return tf_client_submit_on(self, service, NULL, item_id, job_id, payload, size, reply, timeout_ms, err);
+}
+
+int
+tf_client_submit_on(tf_client_t *self, const char *service, const char *host, const char *item_id,
+                    const char *job_id, const void *payload, size_t size, tf_msg_t *reply,
+                    int timeout_ms, tf_err_t *err)
+{
     tf_msg_t req = {.type = TF_MSG_SUBMIT};
     req.submit.service = (char *) service;
+    req.submit.host = (char *) (host && *host ? host : NULL);
     req.submit.item_id = (char *) item_id;
     req.submit.job_id = (char *) job_id;
     req.submit.payload = (tf_bytes_t){(uint8_t *) (payload ? payload : ""), payload ? size : 0};
@@ -168,12 +177,20 @@ int
 tf_client_submit_msg(tf_client_t *self, const char *service, const char *item_id, const char *job_id,
                      const tf_msg_t *payload, tf_msg_t *reply, int timeout_ms, tf_err_t *err)
 {
+    return tf_client_submit_msg_on(self, service, NULL, item_id, job_id, payload, reply, timeout_ms, err);
+}
+
+int
+tf_client_submit_msg_on(tf_client_t *self, const char *service, const char *host, const char *item_id,
+                        const char *job_id, const tf_msg_t *payload, tf_msg_t *reply, int timeout_ms,
+                        tf_err_t *err)
+{
     uint8_t *data;
     size_t size;
     int rc = tf_msg_encode(payload, &data, &size, err);
     if (rc != TF_OK)
         return rc;
-    rc = tf_client_submit(self, service, item_id, job_id, data, size, reply, timeout_ms, err);
+    rc = tf_client_submit_on(self, service, host, item_id, job_id, data, size, reply, timeout_ms, err);
     free(data);
     return rc;
 }
@@ -215,10 +232,18 @@ int
 tf_client_call(tf_client_t *self, const char *service, const char *item_id, const char *job_id,
                const tf_msg_t *payload, tf_msg_t *result, int timeout_ms, tf_err_t *err)
 {
+    return tf_client_call_on(self, service, NULL, item_id, job_id, payload, result, timeout_ms, err);
+}
+
+int
+tf_client_call_on(tf_client_t *self, const char *service, const char *host, const char *item_id,
+                  const char *job_id, const tf_msg_t *payload, tf_msg_t *result, int timeout_ms,
+                  tf_err_t *err)
+{
     memset(result, 0, sizeof *result);
     tf_msg_t reply;
-    int rc = tf_client_submit_msg(self, service, item_id, job_id, payload, &reply,
-                                  timeout_ms < 5000 ? timeout_ms : 5000, err);
+    int rc = tf_client_submit_msg_on(self, service, host, item_id, job_id, payload, &reply,
+                                     timeout_ms < 5000 ? timeout_ms : 5000, err);
     if (rc != TF_OK)
         return rc;
     char *id = strdup(reply.submit_ok.item_id);

@@ -35,6 +35,14 @@ int tf_client_submit_msg(tf_client_t *self, const char *service, const char *ite
                          const char *job_id, const tf_msg_t *payload, tf_msg_t *reply,
                          int timeout_ms, tf_err_t *err);
 
+/* The same for an item only a worker of host may run (submit.host; NULL or "": any). */
+int tf_client_submit_on(tf_client_t *self, const char *service, const char *host,
+                        const char *item_id, const char *job_id, const void *payload, size_t size,
+                        tf_msg_t *reply, int timeout_ms, tf_err_t *err);
+int tf_client_submit_msg_on(tf_client_t *self, const char *service, const char *host,
+                            const char *item_id, const char *job_id, const tf_msg_t *payload,
+                            tf_msg_t *reply, int timeout_ms, tf_err_t *err);
+
 /* Polls an item until it is done or failed, up to timeout_ms. TF_OK when done (info filled,
    caller clears); TF_ERR_STATE with the item's reason when it failed or was cancelled; TF_ERR_TIMEOUT when it
    is still queued or in flight. */
@@ -46,6 +54,9 @@ int tf_client_wait(tf_client_t *self, const char *item_id, int timeout_ms, tf_ms
    for a fresh id. The caller clears *result. */
 int tf_client_call(tf_client_t *self, const char *service, const char *item_id, const char *job_id,
                    const tf_msg_t *payload, tf_msg_t *result, int timeout_ms, tf_err_t *err);
+int tf_client_call_on(tf_client_t *self, const char *service, const char *host, const char *item_id,
+                      const char *job_id, const tf_msg_t *payload, tf_msg_t *result, int timeout_ms,
+                      tf_err_t *err);
 
 /* Sends an operator action on a job (cancel, retry; see tf_msg_job_op_t). TF_OK: *reply is
    the JOB_OP_OK (caller clears); the broker's refusal comes back as its TF_ERR_* and message. */

@@ -77,6 +77,9 @@ static const tf_config_key_t s_keys[] = {
      "malformed messages logged one by one per peer before a summary per minute"},
     {"broker/reject_log_minute", TF_CONFIG_INT, "100", 1, 1000000, NULL, NULL,
      "refused messages logged one by one per minute across all peers (many short-lived peers)"},
+    {"broker/host_wait_alert", TF_CONFIG_MS, "30000", 1000, S_DAY, NULL, NULL,
+     "an item for a host with no live worker of its service waits this long before an alert "
+     "(alert.worker.<service>) and a job message; repeated at most once per this interval"},
 
     {"bus/frontend", TF_CONFIG_ENDPOINT, "ipc://${run}/bus-in.sock", 0, 0, NULL, NULL,
      "publishers connect here (XSUB)"},
@@ -85,8 +88,17 @@ static const tf_config_key_t s_keys[] = {
     {"bus/hwm", TF_CONFIG_INT, "10000", 1, 10000000, NULL, NULL,
      "events queued per peer before they are dropped"},
 
-    {"up/actors", TF_CONFIG_NAMES, "catalog labeller scanner compressor stager tapewriter", 0, 0, NULL, NULL,
-     "actors 'tapeflow up' runs (echo is the test actor)"},
+    {"up/roles", TF_CONFIG_NAMES,
+     "broker bus catalog labeller scanner compressor stager tapewriter extractor", 0, 0, NULL,
+     NULL,
+     "processes 'tapeflow up' runs on this host: broker bus catalog labeller stager tapewriter "
+     "scanner compressor extractor, agent (= scanner compressor extractor) or another actor's "
+     "name (echo is the test actor); without broker and bus the workers connect to "
+     "broker/endpoint on the tape server"},
+    /* Before issue 10: read as up/roles = "broker bus" + its actors when up/roles is not set,
+       so old configuration files keep working; 'tapeflow config check' warns. */
+    {"up/actors", TF_CONFIG_NAMES, NULL, 0, 0, NULL, NULL,
+     "deprecated, use up/roles: the actors 'tapeflow up' runs besides broker and bus"},
     {"up/restart_min", TF_CONFIG_MS, "500", 10, S_HOUR, NULL, NULL,
      "first restart delay of a crashed child"},
     {"up/restart_max", TF_CONFIG_MS, "30000", 10, S_DAY, NULL, NULL,
@@ -111,7 +123,7 @@ static const tf_config_key_t s_keys[] = {
      "stager processes 'tapeflow up' runs (one at most: a second cannot bind the stager's endpoint)"},
     {"actors/<name>/instances", TF_CONFIG_INT, "1", 0, 64, NULL,
      "catalog labeller scanner compressor stager tapewriter extractor echo",
-     "processes of tapeflow-<name> 'tapeflow up' runs when up/actors names it"},
+     "processes of tapeflow-<name> 'tapeflow up' runs when up/roles names it"},
     {"actors/echo/record", TF_CONFIG_PATH, NULL, 0, 0, NULL, NULL,
      "test actor: file the echo actor appends each item to"},
 
@@ -222,8 +234,11 @@ static const struct {
     const char *service;
 } s_actor_services[] = {
     {"catalog", "catalog"}, {"labeller", "labeller"}, {"scanner", "scan"}, {"compressor", "compress"},
-    {"stager", "stager"},   {"tapewriter", "tape"}, {"echo", "echo"}, {"extractor", "extract"},
+    {"stager", "stager"},   {"tapewriter", "tape"}, {"extractor", "extract"}, {"echo", "echo"},
 };
+
+/* What the up/roles word agent stands for: the processes of a host that holds data. */
+#define S_AGENT_ROLES "scanner compressor extractor"
 
 /* ------------------------------------------------------------------ table ------------- */
 
@@ -241,8 +256,8 @@ tf_config_type_name(tf_config_type_t type)
     return (size_t) type < sizeof names / sizeof names[0] ? names[type] : "?";
 }
 
-static bool
-s_name_char(char c)
+bool
+tf_config_name_char(char c)
 {
     return isalnum((unsigned char) c) || c == '-' || c == '_' || c == '.';
 }
@@ -255,7 +270,7 @@ s_segment_matches(const char *pat, size_t plen, const char *seg, size_t slen)
         if (slen == 0)
             return false;
         for (size_t i = 0; i < slen; i++)
-            if (!s_name_char(seg[i]))
+            if (!tf_config_name_char(seg[i]))
                 return false;
         return true;
     }
@@ -574,7 +589,7 @@ s_value_problem(const tf_config_key_t *row, const char *text, char *buf, size_t 
     case TF_CONFIG_NAME:
     case TF_CONFIG_NAMES:
         for (const char *p = text; *p; p++)
-            if (!s_name_char(*p) && !(row->type == TF_CONFIG_NAMES && (*p == ' ' || *p == ',' || *p == '\t'))) {
+            if (!tf_config_name_char(*p) && !(row->type == TF_CONFIG_NAMES && (*p == ' ' || *p == ',' || *p == '\t'))) {
                 snprintf(buf, size, "holds '%c', which a name may not", *p);
                 return buf;
             }
@@ -1053,6 +1068,14 @@ s_raw(tf_config_t *self, const char *path)
     return s_default(path);
 }
 
+/* True when the file or an override gives path a (non-empty) value. */
+static bool
+s_configured(tf_config_t *self, const char *path)
+{
+    zconfig_t *item = zconfig_locate(self->root, path);
+    return item && zconfig_value(item) && *zconfig_value(item);
+}
+
 /* Expands ${home}, ${run}, ${log} into out; depth guards against self-reference. */
 static void
 s_expand(tf_config_t *self, const char *raw, char *out, size_t size, int depth)
@@ -1197,8 +1220,7 @@ tf_config_file(tf_config_t *self)
 const char *
 tf_config_source(tf_config_t *self, const char *path, char *buf, size_t size)
 {
-    zconfig_t *item = zconfig_locate(self->root, path);
-    bool configured = item && zconfig_value(item) && *zconfig_value(item);
+    bool configured = s_configured(self, path);
     if (configured && zhashx_lookup(self->overrides, path))
         snprintf(buf, size, "override");
     else if (configured && self->file && s_line_of(self, path) > 0)
@@ -1353,18 +1375,69 @@ tf_config_actor_service(const char *actor)
     return actor;
 }
 
+bool
+tf_config_role_is_actor(const char *role)
+{
+    return strcmp(role, "broker") != 0 && strcmp(role, "bus") != 0;
+}
+
+zlist_t *
+tf_config_roles(tf_config_t *self)
+{
+    zlist_t *roles = zlist_new();
+    if (!roles)
+        return NULL;
+    zlist_autofree(roles);
+    zlist_comparefn(roles, (zlist_compare_fn *) strcmp);   /* zlist_exists by name */
+    char *words = !s_configured(self, "up/roles") && s_configured(self, "up/actors")
+                      ? zsys_sprintf("broker bus %s", tf_config_str(self, "up/actors"))
+                      : strdup(tf_config_str(self, "up/roles"));
+    if (!words) {
+        zlist_destroy(&roles);
+        return NULL;
+    }
+    char *save = NULL;
+    for (char *w = strtok_r(words, " ,\t", &save); w; w = strtok_r(NULL, " ,\t", &save))
+        s_add_words(roles, strcmp(w, "agent") == 0 ? S_AGENT_ROLES : w);
+    zstr_free(&words);
+    return roles;
+}
+
+size_t
+tf_config_warnings(tf_config_t *self, zlist_t *warnings)
+{
+    size_t before = zlist_size(warnings);
+    if (s_configured(self, "up/actors")) {
+        if (s_configured(self, "up/roles"))
+            s_problem(self, warnings, "up/actors",
+                      "up/actors is deprecated and ignored because up/roles is set: remove it");
+        else
+            s_problem(self, warnings, "up/actors",
+                      "up/actors is deprecated: read as up/roles = 'broker bus %s'; replace it "
+                      "with that up/roles line (a host without broker and bus runs only its "
+                      "workers)", tf_config_str(self, "up/actors"));
+    }
+    return zlist_size(warnings) - before;
+}
+
 zlist_t *
 tf_config_services(tf_config_t *self)
 {
     zlist_t *services = zlist_new();
+    /* Every actor the table knows (agents of other hosts register scan, compress and extract
+       with a tape server that runs none of them), the file's and this host's roles. */
     zlist_t *actors = tf_config_children(self, "actors");
-    if (!services || !actors) {
+    zlist_t *roles = tf_config_roles(self);
+    if (!services || !actors || !roles) {
         zlist_destroy(&services);
         zlist_destroy(&actors);
+        zlist_destroy(&roles);
         return NULL;
     }
     zlist_autofree(services);
-    s_add_words(actors, tf_config_str(self, "up/actors"));
+    for (const char *r = zlist_first(roles); r; r = zlist_next(roles))
+        if (tf_config_role_is_actor(r) && !s_list_has(actors, r))
+            zlist_append(actors, (char *) r);
     for (const char *a = zlist_first(actors); a; a = zlist_next(actors))
         if (!s_list_has(services, tf_config_actor_service(a)))
             zlist_append(services, (char *) tf_config_actor_service(a));
@@ -1372,5 +1445,6 @@ tf_config_services(tf_config_t *self)
     s_add_words(services, tf_config_str(self, "broker/services"));
     zlist_sort(services, (zlist_compare_fn *) strcmp);
     zlist_destroy(&actors);
+    zlist_destroy(&roles);
     return services;
 }

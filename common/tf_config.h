@@ -106,6 +106,10 @@ const tf_config_key_t *tf_config_keys(size_t index);
 const tf_config_key_t *tf_config_lookup(const char *path);
 /* "bool", "size", ... */
 const char *tf_config_type_name(tf_config_type_t type);
+
+/* True for a character a NAME value may hold (letters, digits, '-', '_', '.'): the one rule for
+   names, host names included. */
+bool tf_config_name_char(char c);
 /* What a row allows, in words: "a whole number from 1 to 100", "zstd, gzip or none". */
 const char *tf_config_allowed(const tf_config_key_t *row, char *buf, size_t size);
 
@@ -116,8 +120,21 @@ const char *tf_config_source(tf_config_t *self, const char *path, char *buf, siz
    file or the table has, and file keys. Sorted; caller destroys. */
 zlist_t *tf_config_effective_keys(tf_config_t *self);
 
-/* Services the broker accepts work for: the service of every configured actor (catalog, scan,
-   compress, stager, tape, echo, ...), broker/job_service and broker/services. Caller destroys. */
+/* Appends one line per warning ("FILE line N: up/actors is deprecated: ...") to warnings
+   (autofree strings): settings that still work but should be changed. Returns the number. */
+size_t tf_config_warnings(tf_config_t *self, zlist_t *warnings);
+
+/* The processes 'tapeflow up' runs on this host, in order, each once: the words of up/roles
+   with agent spelled out (scanner compressor extractor). A configuration that sets the
+   deprecated up/actors and not up/roles means "broker bus" and those actors. zlist_exists
+   finds a role by name. Caller destroys; NULL when out of memory. */
+zlist_t *tf_config_roles(tf_config_t *self);
+/* False for the roles that are not actors (broker, bus); an actor role runs tapeflow-<role>. */
+bool tf_config_role_is_actor(const char *role);
+
+/* Services the broker accepts work for: the service of every actor the key table or the file
+   knows and of every role (catalog, scan, compress, extract, stager, tape, echo, ...: agents on
+   other hosts register theirs), broker/job_service and broker/services. Caller destroys. */
 zlist_t *tf_config_services(tf_config_t *self);
 /* The service an actor program registers for ("scanner" -> "scan"); the name itself if unknown. */
 const char *tf_config_actor_service(const char *actor);

@@ -190,6 +190,7 @@ static const tf_field_t s_scan_job_fields[] = {
     F_STR(tf_msg_scan_job_t, compression, OPT, TF_MSG_MAX_ID),
     F_STR(tf_msg_scan_job_t, pool, OPT, TF_MSG_MAX_ID),
     F_STR(tf_msg_scan_job_t, host, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_scan_job_t, group_base, OPT),
 };
 static const tf_field_t s_group_entry_fields[] = {
     F_STR(tf_msg_group_entry_t, path, REQ, TF_MSG_MAX_PATH),
@@ -285,6 +286,8 @@ static const tf_field_t s_cat_job_fields[] = {
     F_UINT(tf_msg_cat_job_t, groups_total, OPT),
     F_UINT(tf_msg_cat_job_t, warnings, OPT),
     F_INT(tf_msg_cat_job_t, time_ms, OPT),
+    F_STR(tf_msg_cat_job_t, host, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_cat_job_t, group_base, OPT),
 };
 static const tf_field_t s_file_row_fields[] = {
     F_STR(tf_msg_file_row_t, path, REQ, TF_MSG_MAX_PATH),
@@ -367,6 +370,7 @@ static const tf_field_t s_job_row_fields[] = {
     F_UINT(tf_msg_job_row_t, archives_written, OPT),
     F_UINT(tf_msg_job_row_t, warnings, OPT),
     F_BOOL(tf_msg_job_row_t, scanned, OPT),
+    F_ROWS(tf_msg_job_row_t, sources, OPT, TF_MSG_MAX_ROWS, s_path_row),
 };
 static const tf_record_t s_job_row = RECORD("job", tf_msg_job_row_t, s_job_row_fields);
 static const tf_field_t s_archive_row_fields[] = {
@@ -599,6 +603,18 @@ static const tf_field_t s_extract_result_fields[] = {
     F_STR(tf_msg_extract_result_t, message, OPT, TF_MSG_MAX_TEXT),
     F_STR(tf_msg_extract_result_t, warning_text, OPT, TF_MSG_MAX_TEXT),
     F_STR(tf_msg_extract_result_t, host, OPT, TF_MSG_MAX_ID),
+};
+static const tf_field_t s_path_check_fields[] = {
+    F_STR(tf_msg_path_check_t, path, REQ, TF_MSG_MAX_PATH),
+};
+
+static const tf_field_t s_path_info_fields[] = {
+    F_STR(tf_msg_path_info_t, path, REQ, TF_MSG_MAX_PATH),
+    F_STR(tf_msg_path_info_t, host, OPT, TF_MSG_MAX_ID),
+    F_BOOL(tf_msg_path_info_t, exists, OPT),
+    F_STR(tf_msg_path_info_t, type, OPT, TF_MSG_MAX_ID),
+    F_BOOL(tf_msg_path_info_t, readable, OPT),
+    F_STR(tf_msg_path_info_t, message, OPT, TF_MSG_MAX_TEXT),
 };
 
 /* Indexed by tf_msg_type_t. */

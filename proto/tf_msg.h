@@ -230,7 +230,26 @@ typedef struct {
     char *pool;             /* tape pool the job writes to */
     char *host;             /* the host whose files these are (tapeflow/host of its agent);
                                NULL or "": whichever scanner takes it (before issue 10) */
+    uint64_t group_base;    /* this scan numbers its groups group_base+1, +2, ...: a job with
+                               sources on several hosts gives each host's scan its own range,
+                               so group numbers and archive ids stay unique in the job */
 } tf_msg_scan_job_t;
+
+/* client -> scan (work item, submitted with submit.host): is this path there to back up, on
+   the host that will read it? Result: path_info. */
+typedef struct {
+    char *path;
+} tf_msg_path_check_t;
+
+/* scan -> client (result of path_check) */
+typedef struct {
+    char *path;
+    char *host;             /* the scanner's tapeflow/host */
+    bool exists;
+    char *type;             /* file | dir | symlink | other; NULL when it does not exist */
+    bool readable;          /* the scanner's user may read it (and list it, for a folder) */
+    char *message;          /* why not, in words: "no such file or directory" */
+} tf_msg_path_info_t;
 
 typedef struct {
     char *path;             /* absolute */
@@ -364,6 +383,9 @@ typedef struct {
     uint64_t groups_total;
     uint64_t warnings;
     int64_t time_ms;
+    char *host;             /* scanned: the host this scan read (a job with sources on several
+                               hosts is scanned once per host); NULL: the job's only scan */
+    uint64_t group_base;    /* scanned: its groups are group_base+1 .. group_base+groups_total */
 } tf_msg_cat_job_t;
 
 typedef struct tf_msg_file_row_s {
@@ -461,6 +483,9 @@ typedef struct tf_msg_job_row_s {
     uint64_t archives_written;
     uint64_t warnings;
     bool scanned;
+    tf_msg_path_row_t *sources;    /* the job's paths as given: HOST:/path, or /path for a job
+                                      of one host from before issue 10 (query "job" only) */
+    size_t sources_count;
 } tf_msg_job_row_t;
 
 typedef struct {
@@ -824,8 +849,10 @@ typedef struct {
     X(VOL_GRANT, "vol_grant", tf_msg_vol_grant_t, vol_grant)              \
     X(LAB_QUERY, "lab_query", tf_msg_lab_query_t, lab_query)              \
     X(LAB_REPLY, "lab_reply", tf_msg_lab_reply_t, lab_reply)              \
-    X(TAPE_LABEL, "tape_label", tf_msg_tape_label_t, tape_label)          \
-    X(EXTRACT, "extract", tf_msg_extract_t, extract)                      \
+    X(TAPE_LABEL, "tape_label", tf_msg_tape_label_t, tape_label)                \
+    X(PATH_CHECK, "path_check", tf_msg_path_check_t, path_check)                \
+    X(PATH_INFO, "path_info", tf_msg_path_info_t, path_info)                    \
+    X(EXTRACT, "extract", tf_msg_extract_t, extract)                            \
     X(EXTRACT_RESULT, "extract_result", tf_msg_extract_result_t, extract_result)
 
 typedef enum {

@@ -125,7 +125,33 @@ static const char s_schema[] =
     "  missing INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY (archive_id, path)"
     ") WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS entry_warnings_job ON entry_warnings(job_id, missing, path);";
+    "CREATE INDEX IF NOT EXISTS entry_warnings_job ON entry_warnings(job_id, missing, path);"
+    /* One row per host scan of a job whose sources are on several hosts (HOST:/path; a job
+       scanned once without a host has none): its groups are group_base+1 ..
+       group_base+groups_total. The job's totals are their sums. */
+    "CREATE TABLE IF NOT EXISTS job_scans ("
+    "  job_id TEXT NOT NULL,"
+    "  host TEXT NOT NULL,"
+    "  group_base INTEGER NOT NULL DEFAULT 0,"
+    "  groups_total INTEGER NOT NULL DEFAULT 0,"
+    "  files_total INTEGER NOT NULL DEFAULT 0,"
+    "  bytes_total INTEGER NOT NULL DEFAULT 0,"
+    "  warnings INTEGER NOT NULL DEFAULT 0,"
+    "  message TEXT,"
+    "  PRIMARY KEY (job_id, host)"
+    ") WITHOUT ROWID;";
+
+/* The host of a job_paths.path: "HOST:/path" names it, a plain "/path" (a job from before
+   issue 10) none (''). */
+#define S_PATH_HOST_SQL \
+    "CASE WHEN substr(path, 1, 1) = '/' OR instr(path, ':') = 0 THEN '' " \
+    "ELSE substr(path, 1, instr(path, ':') - 1) END"
+
+/* The host an archive's files came from, by its group number: the host scan whose range holds
+   it (NULL for a job scanned once without a host). ?2 job, ?3 group number. */
+#define S_GROUP_HOST_SQL \
+    "(SELECT host FROM job_scans WHERE job_id = ?2 AND ?3 BETWEEN group_base + 1 " \
+    "AND group_base + groups_total)"
 
 /* ------------------------------------------------------------------ helpers ------------ */
 
@@ -355,14 +381,16 @@ s_add_column(catalog_t *self, const char *table, const char *column, const char 
 
 /* Columns added after the first schema: files.mtime_nsec (0: whole seconds); jobs.scan_message
    and jobs.scan_warnings (the scan's own message and warnings, kept apart from the message
-   later stages replace); archives.lost (1: its tape was recycled, the archive is gone). */
+   later stages replace); archives.lost (1: its tape was recycled, the archive is gone);
+   archives.host (the host its files came from, issue 10; NULL before). */
 static int
 s_migrate(catalog_t *self, tf_err_t *err)
 {
     if (s_add_column(self, "files", "mtime_nsec", "INTEGER NOT NULL DEFAULT 0", err) != TF_OK
         || s_add_column(self, "jobs", "scan_message", "TEXT", err) != TF_OK
         || s_add_column(self, "jobs", "scan_warnings", "INTEGER NOT NULL DEFAULT 0", err) != TF_OK
-        || s_add_column(self, "archives", "lost", "INTEGER NOT NULL DEFAULT 0", err) != TF_OK)
+        || s_add_column(self, "archives", "lost", "INTEGER NOT NULL DEFAULT 0", err) != TF_OK
+        || s_add_column(self, "archives", "host", "TEXT", err) != TF_OK)
         return TF_ERR_DB;
     return TF_OK;
 }
@@ -538,7 +566,10 @@ s_job_check_complete(catalog_t *self, const char *job_id, int64_t now, bool refr
         "  j.archives_written, j.scan_message, "
         "  (SELECT count(DISTINCT a.group_no) FROM archives a WHERE a.job_id = j.job_id "
         "     AND a.written = 1 AND a.lost = 0 AND a.file_rows >= a.files "
-        "     AND a.group_no BETWEEN 1 AND j.groups_total), "
+        "     AND CASE WHEN EXISTS (SELECT 1 FROM job_scans s WHERE s.job_id = j.job_id) "
+        "         THEN EXISTS (SELECT 1 FROM job_scans s WHERE s.job_id = j.job_id "
+        "                      AND a.group_no BETWEEN s.group_base + 1 AND s.group_base + s.groups_total) "
+        "         ELSE a.group_no BETWEEN 1 AND j.groups_total END), "
         "  j.files_total, j.completed_ms IS NOT NULL, j.scan_warnings "
         "FROM jobs j WHERE j.job_id = ?1", err);
     if (!stmt)
@@ -787,9 +818,65 @@ s_job_note(catalog_t *self, const tf_msg_cat_job_t *m, int64_t t, tf_err_t *err)
     return s_run(self, stmt, b, "cannot record the job's note", NULL, err);
 }
 
+/* The scan of one host of a job with sources on several hosts: recorded once (a repeat is a
+   redelivery), added to the job's totals; the job counts as scanned once every host its paths
+   name has reported, and only then can it complete. */
+static int
+s_job_host_scanned(catalog_t *self, const tf_msg_cat_job_t *m, int64_t t, tf_err_t *err)
+{
+    sqlite3_stmt *stmt = catalog_prepare(self,
+        "INSERT INTO job_scans(job_id, host, group_base, groups_total, files_total, bytes_total, "
+        "  warnings, message) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+        "ON CONFLICT(job_id, host) DO NOTHING", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    int b = s_bind_text(stmt, 1, m->job_id) | s_bind_text(stmt, 2, m->host)
+            | s_bind_u64(stmt, 3, m->group_base) | s_bind_u64(stmt, 4, m->groups_total)
+            | s_bind_u64(stmt, 5, m->files_total) | s_bind_u64(stmt, 6, m->bytes_total)
+            | s_bind_u64(stmt, 7, m->warnings) | s_bind_text(stmt, 8, m->message);
+    int changes = 0;
+    int rc = s_run(self, stmt, b, "cannot record the host's scan", &changes, err);
+    if (rc != TF_OK || changes == 0)
+        return rc;
+    /* Archives recorded before their scan learn their host now. */
+    stmt = catalog_prepare(self,
+        "UPDATE archives SET host = ?2 WHERE job_id = ?1 AND host IS NULL "
+        "  AND group_no BETWEEN ?3 + 1 AND ?3 + ?4", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    b = s_bind_text(stmt, 1, m->job_id) | s_bind_text(stmt, 2, m->host) | s_bind_u64(stmt, 3, m->group_base)
+        | s_bind_u64(stmt, 4, m->groups_total);
+    rc = s_run(self, stmt, b, "cannot record the archives' host", NULL, err);
+    if (rc != TF_OK)
+        return rc;
+    char note[TF_MSG_MAX_TEXT];
+    snprintf(note, sizeof note, "%s: %s", m->host, m->message ? m->message : "scanned");
+    stmt = catalog_prepare(self,
+        "UPDATE jobs SET files_total = files_total + ?2, bytes_total = bytes_total + ?3, "
+        "  groups_total = groups_total + ?4, warnings = warnings + ?5, "
+        "  scan_warnings = scan_warnings + ?5, "
+        "  scan_message = substr(CASE WHEN scan_message IS NULL THEN ?6 ELSE scan_message || '; ' || ?6 END, 1, ?8), "
+        "  message = CASE WHEN status IN ('queued', 'running') THEN ?6 ELSE message END, "
+        "  status = CASE WHEN status = 'queued' THEN 'running' ELSE status END, "
+        "  scanned = (SELECT count(*) FROM job_scans s WHERE s.job_id = ?1) "
+        "            >= MAX(1, (SELECT count(DISTINCT " S_PATH_HOST_SQL ") FROM job_paths p "
+        "                       WHERE p.job_id = ?1)), "
+        "  updated_ms = ?7 "
+        "WHERE job_id = ?1", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    b = s_bind_text(stmt, 1, m->job_id) | s_bind_u64(stmt, 2, m->files_total) | s_bind_u64(stmt, 3, m->bytes_total)
+        | s_bind_u64(stmt, 4, m->groups_total) | s_bind_u64(stmt, 5, m->warnings) | s_bind_text(stmt, 6, note)
+        | sqlite3_bind_int64(stmt, 7, t) | sqlite3_bind_int(stmt, 8, TF_MSG_MAX_TEXT - 1);
+    rc = s_run(self, stmt, b, "cannot record the scan", NULL, err);
+    return rc == TF_OK ? s_job_check_complete(self, m->job_id, t, false, err) : rc;
+}
+
 static int
 s_job_scanned(catalog_t *self, const tf_msg_cat_job_t *m, int64_t t, tf_err_t *err)
 {
+    if (m->host && *m->host)
+        return s_job_host_scanned(self, m, t, err);
     sqlite3_stmt *stmt = catalog_prepare(self,
         "UPDATE jobs SET scanned = 1, files_total = ?2, bytes_total = ?3, groups_total = ?4, "
         "  warnings = warnings + ?5, "   /* the compressors' entry warnings may be there already */
@@ -914,7 +1001,7 @@ s_archive_ensure(catalog_t *self, const char *archive_id, const char *job_id, ui
     if (s != SQLITE_DONE)
         return catalog_db_error(self, err, "cannot look up the archive");
     stmt = catalog_prepare(self,
-        "INSERT INTO archives(archive_id, job_id, group_no) VALUES(?1, ?2, ?3)", err);
+        "INSERT INTO archives(archive_id, job_id, group_no, host) VALUES(?1, ?2, ?3, " S_GROUP_HOST_SQL ")", err);
     if (!stmt)
         return TF_ERR_DB;
     int b = s_bind_text(stmt, 1, archive_id) | s_bind_text(stmt, 2, job_id) | s_bind_u64(stmt, 3, group_no);

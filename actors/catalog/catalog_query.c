@@ -99,7 +99,9 @@ s_read_archive(sqlite3_stmt *stmt, tf_msg_archive_row_t *a, bool *oom)
     a->written = sqlite3_column_int(stmt, 10) != 0;
     a->lost_ms = sqlite3_column_int64(stmt, 11);
     a->lost = a->lost_ms != 0;
-    return 200 + s_len(a->archive_id) + s_len(a->job_id) + s_len(a->volume) + s_len(a->checksum);
+    a->host = catalog_column_dup(stmt, 12, oom);
+    return 200 + s_len(a->archive_id) + s_len(a->job_id) + s_len(a->volume) + s_len(a->checksum)
+           + s_len(a->host);
 }
 
 /* Columns: label, pool, full, media_type, created_ms, expires_ms, bytes_used,
@@ -130,6 +132,42 @@ s_read_volume(sqlite3_stmt *stmt, tf_msg_volume_row_t *v, int64_t now, bool *oom
 typedef enum { S_JOBS, S_FILES, S_ARCHIVES, S_VOLUMES, S_MISSING } s_kind_t;
 
 /* Fills a spanned archive's segments, in archive order (none for one-volume archives). */
+/* The paths one job backs up, in the order given (job row sources). */
+static int
+s_sources(catalog_t *self, tf_msg_job_row_t *row, tf_err_t *err)
+{
+    sqlite3_stmt *stmt = catalog_prepare(self, "SELECT path FROM job_paths WHERE job_id = ?1 ORDER BY seq", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    if (sqlite3_bind_text(stmt, 1, row->job_id, -1, SQLITE_STATIC) != SQLITE_OK) {
+        sqlite3_finalize(stmt);
+        return catalog_db_error(self, err, "cannot bind the sources query");
+    }
+    bool oom = false;
+    int s;
+    size_t cap = 0;
+    while ((s = sqlite3_step(stmt)) == SQLITE_ROW && row->sources_count < TF_MSG_MAX_ROWS) {
+        if (row->sources_count == cap) {
+            size_t more = cap ? cap * 2 : 4;
+            tf_msg_path_row_t *grown = realloc(row->sources, more * sizeof *grown);
+            if (!grown) {
+                oom = true;
+                break;
+            }
+            row->sources = grown;
+            cap = more;
+        }
+        tf_msg_path_row_t *p = &row->sources[row->sources_count++];
+        p->path = catalog_column_dup(stmt, 0, &oom);
+        if (!p->path)
+            row->sources_count--;
+    }
+    sqlite3_finalize(stmt);
+    if (oom)
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory reading the job's sources");
+    return s == SQLITE_ROW || s == SQLITE_DONE ? TF_OK : catalog_db_error(self, err, "cannot read the job's sources");
+}
+
 static int
 s_segments(catalog_t *self, tf_msg_archive_row_t *row, tf_err_t *err)
 {
@@ -364,7 +402,7 @@ catalog_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_
     else {
         /* Only archives with a tape position, in tape order: what a restore reads. */
         sql = "SELECT archive_id, job_id, group_no, volume, tape_file, block, blocks, size, "
-              "  checksum, files, written, lost "
+              "  checksum, files, written, lost, host "
               "FROM archives a WHERE job_id = ?1 AND written = 1 "
               "  AND (?2 IS NULL OR EXISTS (SELECT 1 FROM files f WHERE f.archive_id = a.archive_id "
               "       AND (f.path GLOB ?2 OR f.path GLOB ?2 || '/*'))) "
@@ -392,6 +430,8 @@ catalog_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_
         rc = s_collect(self, stmt, kind, limit, out, err);
     for (size_t i = 0; rc == TF_OK && kind == S_ARCHIVES && i < out->archives_count; i++)
         rc = s_segments(self, &out->archives[i], err);
+    if (rc == TF_OK && strcmp(what, "job") == 0 && out->jobs_count == 1)
+        rc = s_sources(self, &out->jobs[0], err);
     free(pattern);
     if (rc != TF_OK)
         tf_msg_clear(reply);

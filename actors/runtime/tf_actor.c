@@ -22,10 +22,10 @@ typedef struct {
     char *service;
     char *name;
     char *identity;
+    char *host;                  /* tapeflow/host: items for this host come to this worker */
     int64_t heartbeat_ms;
     int64_t liveness;
     int64_t max_message;
-    char host[TF_MSG_MAX_ID + 1];  /* tapeflow/host: READY.host (items for a host go to its workers) */
 } agent_args_t;
 
 struct _tf_actor_t {
@@ -228,6 +228,7 @@ s_args_destroy(agent_args_t **args_p)
     free(args->service);
     free(args->name);
     free(args->identity);
+    free(args->host);
     free(args);
     *args_p = NULL;
 }
@@ -255,11 +256,12 @@ tf_actor_new(tf_config_t *cfg, const char *service, const char *name, tf_err_t *
     args->service = strdup(service);
     args->name = strdup(name);
     args->identity = strdup(identity);
+    args->host = strdup(tf_config_get(cfg, "tapeflow/host"));
     args->heartbeat_ms = tf_config_ms(cfg, "broker/heartbeat");
     args->liveness = tf_config_int(cfg, "broker/liveness");
     args->max_message = tf_config_size(cfg, "broker/max_message");
-    snprintf(args->host, sizeof args->host, "%s", tf_config_str(cfg, "tapeflow/host"));
-    if (!self->name || !args->endpoint || !args->service || !args->name || !args->identity) {
+    if (!self->name || !args->endpoint || !args->service || !args->name || !args->identity
+        || !args->host) {
         tf_err_set(err, TF_ERR_NOMEM, "out of memory");
         tf_actor_destroy(&self);
         return NULL;

@@ -1,7 +1,10 @@
 /*  scanner - scan_job -> file groups (see scanner.h). */
 #include "scanner.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,7 @@ struct _scanner_t {
     scanner_opts_t opts;
     char *compression;
     char *pool;
+    char *host;
     tf_client_t *client;
 };
 
@@ -28,7 +32,10 @@ s_client_submit(void *arg, const char *service, const char *item_id, const char 
 {
     scanner_t *self = arg;
     tf_msg_t reply;
-    int rc = tf_client_submit_msg(self->client, service, item_id, job_id, payload, &reply, S_SUBMIT_TIMEOUT, err);
+    /* A file group is read where its files are: only a compressor of its host may take it. */
+    const char *host = payload->type == TF_MSG_FILE_GROUP ? payload->file_group.host : NULL;
+    int rc = tf_client_submit_msg_on(self->client, service, host, item_id, job_id, payload, &reply,
+                                     S_SUBMIT_TIMEOUT, err);
     if (rc != TF_OK)
         return tf_err_prefix(err, "cannot submit %s to %s: ", item_id, service);
     tf_msg_clear(&reply);
@@ -47,13 +54,15 @@ scanner_new_with(const scanner_opts_t *opts, const char *broker_endpoint, tf_err
     /* unset: the key table's defaults, as scanner_new reads them */
     self->compression = strdup(opts->compression ? opts->compression : tf_config_lookup("compressor/compression")->value);
     self->pool = strdup(opts->pool ? opts->pool : tf_config_lookup("backup/pool")->value);
-    if (!self->compression || !self->pool) {
+    self->host = opts->host && *opts->host ? strdup(opts->host) : NULL;
+    if (!self->compression || !self->pool || (opts->host && *opts->host && !self->host)) {
         tf_err_set(err, TF_ERR_NOMEM, "out of memory");
         scanner_destroy(&self);
         return NULL;
     }
     self->opts.compression = self->compression;
     self->opts.pool = self->pool;
+    self->opts.host = self->host;
     if (!self->opts.fs)
         self->opts.fs = scan_fs_posix();
     if (!self->opts.submit) {
@@ -75,6 +84,7 @@ scanner_new(tf_config_t *cfg, tf_err_t *err)
         .group_bytes = (uint64_t) tf_config_size(cfg, "scanner/group_size"),  /* >= 1: key table */
         .compression = tf_config_str(cfg, "compressor/compression"),
         .pool = tf_config_str(cfg, "backup/pool"),
+        .host = tf_config_get(cfg, "tapeflow/host"),
     };
     return scanner_new_with(&opts, tf_config_str(cfg, "broker/endpoint"), err);
 }
@@ -87,6 +97,7 @@ scanner_destroy(scanner_t **self_p)
         tf_client_destroy(&self->client);
         free(self->compression);
         free(self->pool);
+        free(self->host);
         free(self);
         *self_p = NULL;
     }
@@ -112,11 +123,13 @@ s_emit(void *arg, uint64_t group_no, const tf_msg_group_entry_t *entries, size_t
 {
     scan_t *scan = arg;
     char archive[TF_ID_MAX];
+    group_no += scan->job->group_base;   /* this host's range of the job's groups */
     tf_id_archive(archive, sizeof archive, scan->job->job_id, group_no);
     tf_msg_t msg = {.type = TF_MSG_FILE_GROUP};
     msg.file_group = (tf_msg_file_group_t){
         .job_id = scan->job->job_id,
         .archive_id = archive,
+        .host = (char *) scan->self->opts.host,
         .group_no = group_no,
         .compression = (char *) scan->compression,
         .pool = (char *) scan->pool,
@@ -187,6 +200,15 @@ scanner_scan(scanner_t *self, const tf_msg_scan_job_t *job, tf_actor_t *actor, c
                           job->job_id);
     if (job->paths_count == 0)
         return tf_err_set(err, TF_ERR_INVALID, "job %s names no paths to back up", job->job_id);
+    bool for_host = job->host && *job->host;
+    if (for_host && (!self->opts.host || strcmp(job->host, self->opts.host) != 0))
+        return tf_err_set(err, TF_ERR_INVALID, "the scan of job %s is for host %s, but this scanner "
+                          "runs on host %s (tapeflow/host): it cannot read that host's files",
+                          job->job_id, job->host, self->opts.host ? self->opts.host : "(none)");
+    /* One scan per host: its catalog items are that host's. */
+    char suffix_stage[TF_MSG_MAX_ID + 16], suffix_scanned[TF_MSG_MAX_ID + 16];
+    snprintf(suffix_stage, sizeof suffix_stage, "-stage-scan%s%s", for_host ? "-" : "", for_host ? job->host : "");
+    snprintf(suffix_scanned, sizeof suffix_scanned, "-scanned%s%s", for_host ? "-" : "", for_host ? job->host : "");
     /* Every path must exist before anything is queued. */
     char path[TF_MSG_MAX_PATH + 1];
     for (size_t i = 0; i < job->paths_count; i++) {
@@ -200,7 +222,7 @@ scanner_scan(scanner_t *self, const tf_msg_scan_job_t *job, tf_actor_t *actor, c
     char id[TF_ID_MAX];
     tf_msg_t stage = {.type = TF_MSG_CAT_JOB};
     stage.cat_job = (tf_msg_cat_job_t){.job_id = job->job_id, .op = "stage", .stage = "scan", .time_ms = tf_clock_wall_ms()};
-    int rc = self->opts.submit(self->opts.submit_arg, "catalog", tf_id_join(id, sizeof id, job->job_id, "-stage-scan"),
+    int rc = self->opts.submit(self->opts.submit_arg, "catalog", tf_id_join(id, sizeof id, job->job_id, suffix_stage),
                                job->job_id, &stage, err);
     if (rc != TF_OK)
         return rc;
@@ -255,8 +277,10 @@ scanner_scan(scanner_t *self, const tf_msg_scan_job_t *job, tf_actor_t *actor, c
         .groups_total = totals->groups,
         .warnings = totals->warnings,
         .time_ms = tf_clock_wall_ms(),
+        .host = for_host ? job->host : NULL,
+        .group_base = job->group_base,
     };
-    rc = self->opts.submit(self->opts.submit_arg, "catalog", tf_id_join(id, sizeof id, job->job_id, "-scanned"),
+    rc = self->opts.submit(self->opts.submit_arg, "catalog", tf_id_join(id, sizeof id, job->job_id, suffix_scanned),
                            job->job_id, &scanned, err);
     if (rc == TF_OK)
         tf_log_info("job %s: %s", job->job_id, message);
@@ -271,7 +295,55 @@ s_on_scan_job(tf_actor_t *actor, const tf_msg_work_t *work, const tf_msg_t *payl
     return scanner_scan(self, &payload->scan_job, actor, work, &totals, err);
 }
 
+int
+scanner_check_path(scanner_t *self, const tf_msg_path_check_t *check, tf_msg_t *info, tf_err_t *err)
+{
+    memset(info, 0, sizeof *info);
+    info->type = TF_MSG_PATH_INFO;
+    tf_msg_path_info_t *pi = &info->path_info;
+    char path[TF_MSG_MAX_PATH + 1];
+    const char *why = NULL;
+    struct stat st;
+    if (s_clean_path(check->path, path, sizeof path, NULL) != TF_OK)
+        why = "not an absolute path";
+    else if (self->opts.fs->lstat(self->opts.fs->arg, path, &st) != 0)
+        why = strerror(errno);
+    else {
+        pi->exists = true;
+        pi->type = strdup(S_ISDIR(st.st_mode) ? "dir" : S_ISREG(st.st_mode) ? "file"
+                          : S_ISLNK(st.st_mode) ? "symlink" : "other");
+        /* A folder must be listable and enterable, a file readable, by the user the agents run
+           as: that is who reads them during the backup. */
+        int mode = S_ISDIR(st.st_mode) ? R_OK | X_OK : R_OK;
+        pi->readable = S_ISLNK(st.st_mode) || access(path, mode) == 0;
+        if (!pi->readable)
+            why = strerror(errno);
+    }
+    pi->path = strdup(check->path);
+    pi->host = self->opts.host ? strdup(self->opts.host) : NULL;
+    pi->message = why ? strdup(why) : NULL;
+    if (!pi->path || (pi->exists && !pi->type) || (self->opts.host && !pi->host) || (why && !pi->message)) {
+        tf_msg_clear(info);
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    }
+    return TF_OK;
+}
+
+static int
+s_on_path_check(tf_actor_t *actor, const tf_msg_work_t *work, const tf_msg_t *payload, void *arg, tf_err_t *err)
+{
+    (void) work;
+    scanner_t *self = arg;
+    tf_msg_t info;
+    int rc = scanner_check_path(self, &payload->path_check, &info, err);
+    if (rc == TF_OK)
+        rc = tf_actor_set_result_msg(actor, &info, err);
+    tf_msg_clear(&info);
+    return rc;
+}
+
 const tf_actor_route_t scanner_routes[] = {
     {TF_MSG_SCAN_JOB, s_on_scan_job},
+    {TF_MSG_PATH_CHECK, s_on_path_check},
     TF_ACTOR_ROUTES_END
 };

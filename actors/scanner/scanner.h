@@ -2,6 +2,14 @@
     (ids "<job>-g<NNNNN>"), plus cat_job{op: stage, stage: scan} ("<job>-stage-scan") when it
     starts and cat_job{op: scanned, totals} ("<job>-scanned") at the end, to `catalog`.
 
+    Hosts: the scanner reads the files of its own host (tapeflow/host). A scan_job for another
+    host is refused. Its file groups carry the host (file_group.host) and are submitted with
+    submit.host, so only compressors of this host read them. A job with sources on several
+    hosts has one scan per host: scan_job.host names it, its groups are numbered from
+    scan_job.group_base + 1 (archive ids stay unique in the job), and its catalog items get the
+    host appended ("<job>-scanned-<host>"), with cat_job.host and group_base on the scanned op.
+    It also answers path_check (does this path exist here, can it be read) with path_info.
+
     A redelivered scan walks again and submits the same ids: the broker answers "existed" and
     queues nothing twice. Submissions go through a function so tests can collect them.
 */
@@ -23,8 +31,10 @@ typedef struct {
     size_t max_entries;          /* 0: SCAN_GROUP_MAX_ENTRIES */
     size_t max_text;             /* 0: SCAN_GROUP_MAX_TEXT */
     const scan_fs_t *fs;         /* NULL: scan_fs_posix() */
-    scanner_submit_fn *submit;   /* NULL: submit to the broker (broker/endpoint) */
+    scanner_submit_fn *submit;   /* NULL: submit to the broker (broker/endpoint); file groups go
+                                    with submit.host = file_group.host */
     void *submit_arg;
+    const char *host;            /* this host (tapeflow/host); NULL: the groups name no host */
 } scanner_opts_t;
 
 typedef struct {
@@ -45,7 +55,10 @@ void scanner_destroy(scanner_t **self_p);
 int scanner_scan(scanner_t *self, const tf_msg_scan_job_t *job, tf_actor_t *actor, const tf_msg_work_t *work,
                  scanner_totals_t *totals, tf_err_t *err);
 
-/* The routes tapeflow-scanner serves (arg: the scanner_t): scan_job. */
+/* Answers a path_check on this host (info filled, heap-owned: tf_msg_clear). */
+int scanner_check_path(scanner_t *self, const tf_msg_path_check_t *check, tf_msg_t *info, tf_err_t *err);
+
+/* The routes tapeflow-scanner serves (arg: the scanner_t): scan_job, path_check. */
 extern const tf_actor_route_t scanner_routes[];
 
 #endif

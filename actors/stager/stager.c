@@ -34,6 +34,7 @@ typedef struct {
     char *archive_id;
     char *job_id;
     char *pool;
+    char *host;             /* stage_open.host: where the archive's files come from */
     char *compression;
     uint64_t group_no;
     zframe_t *peer;
@@ -126,6 +127,7 @@ s_session_free(void **item)
     free(s->archive_id);
     free(s->job_id);
     free(s->pool);
+    free(s->host);
     free(s->compression);
     free(s);
     *item = NULL;
@@ -371,6 +373,7 @@ s_on_open(stager_t *self, zframe_t *peer, tf_msg_stage_open_t *open)
     s->archive_id = strdup(id);
     s->job_id = strdup(open->job_id);
     s->pool = strdup(open->pool ? open->pool : "");
+    s->host = open->host && *open->host ? strdup(open->host) : NULL;
     s->compression = strdup(open->compression ? open->compression : "");
     s->group_no = open->group_no;
     s->peer = zframe_dup(peer);
@@ -587,6 +590,7 @@ s_on_close(stager_t *self, zframe_t *peer, tf_msg_stage_close_t *close_msg)
         .rows_size = meta.rows_size,
         .rows_checksum = meta.rows_size ? rows_digest : NULL,
         .stager_key = self->public_key[0] ? self->public_key : NULL,
+        .host = s->host,
     };
     if (announcer_send(self->announcer, &ready, &err) != TF_OK)
         tf_log_error("archive %s: %s (it is announced at the next start)", s->archive_id, err.message);

@@ -97,18 +97,10 @@ s_no_agent(const char *host, tf_err_t *err)
 static int
 s_submit_extract(s_remote_t *rm, const tf_msg_extract_t *ex, const char *item_id, tf_err_t *err)
 {
-    tf_msg_t payload = {.type = TF_MSG_EXTRACT};
+    tf_msg_t payload = {.type = TF_MSG_EXTRACT}, reply;
     payload.extract = *ex;
-    uint8_t *data = NULL;
-    size_t size = 0;
-    int rc = tf_msg_encode(&payload, &data, &size, err);
-    if (rc != TF_OK)
-        return rc;
-    tf_msg_t req = {.type = TF_MSG_SUBMIT}, reply;
-    req.submit = (tf_msg_submit_t){.service = "extract", .item_id = (char *) item_id, .job_id = rm->req->job_id,
-                                   .payload = {data, size}, .host = rm->req->dest_host};
-    rc = tf_client_request(rm->it->tw->client, &req, &reply, 10000, err);
-    free(data);
+    int rc = tf_client_submit_msg_on(rm->it->tw->client, "extract", rm->req->dest_host, item_id, rm->req->job_id,
+                                     &payload, &reply, 10000, err);
     if (rc != TF_OK)
         return tf_err_prefix(err, "cannot hand the restore to host %s: ", rm->req->dest_host);
     tf_msg_clear(&reply);

@@ -139,7 +139,7 @@ volume_ask(item_t *it, tf_msg_vol_request_t *req, const volume_seen_t *seen, tf_
     /* No job id: the labeller's answer is needed even for a job being cancelled. */
     int rc = tf_client_call(tw->client, "labeller", NULL, NULL, &msg, grant, tw->labeller_timeout_ms, err);
     if (rc != TF_OK)
-        return tf_err_prefix(err, "drive %s: cannot ask the labeller for a volume (is it running? up/actors): ",
+        return tf_err_prefix(err, "drive %s: cannot ask the labeller for a volume (is it running? up/roles): ",
                              tw->drive_name);
     if (grant->type != TF_MSG_VOL_GRANT) {
         tf_msg_clear(grant);

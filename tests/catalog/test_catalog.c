@@ -269,6 +269,76 @@ s_get(fx_t *fx, const char *job)
 
 /* --- tests -------------------------------------------------------------------------------- */
 
+/* A job with sources on two hosts: one scan per host, each with its own range of groups. It
+   completes only when both hosts are scanned and every group of both is on tape; each archive
+   row names its host. */
+static void
+s_host_scanned(fx_t *fx, const char *job, const char *host, uint64_t base, uint64_t files, uint64_t groups)
+{
+    tf_msg_t m = s_job_op(job, "scanned", 0);
+    m.cat_job.files_total = files;
+    m.cat_job.bytes_total = files * 100;
+    m.cat_job.groups_total = groups;
+    m.cat_job.message = "scanned";
+    m.cat_job.host = (char *) host;
+    m.cat_job.group_base = base;
+    s_ok(fx, &m);
+}
+
+static void
+test_job_on_two_hosts(void **state)
+{
+    fx_t *fx = *state;
+    static tf_msg_path_row_t paths[] = {{"B:/data"}, {"C:/data"}, {"C:/srv"}};
+    tf_msg_t m = s_job_op("JH", "create", 1000);
+    m.cat_job.paths = paths;
+    m.cat_job.paths_count = 3;
+    m.cat_job.pool = "default";
+    s_ok(fx, &m);
+    /* C's group is on tape before any scan reported: its host comes with C's scan. */
+    s_files(fx, "JH", 1000001, 1, "c", 0, 2);
+    s_written(fx, "JH", 1000001, 1, 2);
+    s_host_scanned(fx, "JH", "B", 0, 3, 1);
+    s_files(fx, "JH", 1, 1, "b", 0, 3);
+    s_written(fx, "JH", 1, 2, 3);
+    s_job_t j = s_get(fx, "JH");
+    /* B's groups are all in, but C has not reported its scan: not done. */
+    assert_string_equal(j.status, "running");
+    assert_false(j.scanned);
+    s_host_scanned(fx, "JH", "C", 1000000, 2, 1);
+    s_host_scanned(fx, "JH", "C", 1000000, 2, 1);   /* a redelivery counts once */
+    j = s_get(fx, "JH");
+    assert_true(j.scanned);
+    assert_int_equal(j.files_total, 5);
+    assert_int_equal(j.groups_total, 2);
+    assert_string_equal(j.status, "completed");
+    assert_int_equal(j.files_done, 5);
+    tf_msg_t r;
+    s_query(fx, "archives", "JH", NULL, 0, &r);
+    assert_int_equal(r.cat_reply.archives_count, 2);
+    for (size_t i = 0; i < r.cat_reply.archives_count; i++) {
+        const tf_msg_archive_row_t *a = &r.cat_reply.archives[i];
+        assert_non_null(a->host);
+        assert_string_equal(a->host, a->group_no == 1 ? "B" : "C");
+    }
+    tf_msg_clear(&r);
+
+    /* A second job: one of B's two groups missing keeps it running although C is complete. */
+    m.cat_job.job_id = "JK";
+    s_ok(fx, &m);
+    s_host_scanned(fx, "JK", "B", 0, 2, 2);
+    s_host_scanned(fx, "JK", "C", 1000000, 1, 1);
+    s_files(fx, "JK", 1, 1, "b", 0, 1);
+    s_written(fx, "JK", 1, 1, 1);
+    s_files(fx, "JK", 1000001, 1, "c", 0, 1);
+    s_written(fx, "JK", 1000001, 2, 1);
+    assert_string_equal(s_get(fx, "JK").status, "running");
+    s_files(fx, "JK", 2, 1, "b", 1, 1);
+    s_written(fx, "JK", 2, 3, 1);
+    assert_string_equal(s_get(fx, "JK").status, "completed");
+}
+
+
 static void
 test_create_and_query(void **state)
 {
@@ -711,6 +781,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_create_and_query, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_complete_in_order, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_job_on_two_hosts, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_complete_out_of_order, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_redelivery_idempotent, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_nothing_to_back_up, s_setup, s_teardown),

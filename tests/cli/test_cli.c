@@ -1,5 +1,6 @@
 /*  test_cli - the tapeflow CLI against real processes: up/status/down, crash restart, events,
-    refusal of a second supervisor, usage errors.
+    refusal of a second supervisor, usage errors, the roles of a host (up/roles: a workers-only
+    host next to a tape server, each a home of its own).
 
     Each test runs in its own temp folder used as TAPEFLOW_HOME (so its ipc sockets, pid file and
     logs are its own) with a small config file that makes restarts and stops fast. Teardown
@@ -225,7 +226,7 @@ s_setup(void **state)
         return -1;
     fprintf(f, "#   tapeflow CLI test configuration\n"
                "up\n"
-               "    actors = echo\n"
+               "    roles = \"broker bus echo\"\n"
                "    restart_min = 200\n"
                "    restart_max = 2000\n"
                "    stop_timeout = 5000\n");
@@ -588,36 +589,46 @@ test_events_gap(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-/* A broker that never comes up: --detach gives up after 15 s, says what failed and where the
-   logs are, and leaves the supervisor (restarting the broker) for `tapeflow down`. */
+/* A program folder for 'tapeflow up' with the real bus, broker and echo except fake (one of
+   them), a /bin/sh running script; the CLI finds it through TAPEFLOW_BIN_DIR. */
+static void
+s_fake_bin(fx_t *fx, const char *fake, const char *script)
+{
+    char bin[PATH_MAX], path[PATH_MAX + 32], real[PATH_MAX + 32];
+    snprintf(bin, sizeof bin, "%s/bin", fx->home);
+    assert_int_equal(mkdir(bin, 0755), 0);
+    static const char *programs[] = {"tapeflow-bus", "tapeflow-broker", "tapeflow-echo"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", bin, programs[i]);
+        if (strcmp(programs[i], fake) == 0) {
+            FILE *f = fopen(path, "w");
+            assert_non_null(f);
+            fprintf(f, "#!/bin/sh\n%s", script);
+            fclose(f);
+            assert_int_equal(chmod(path, 0755), 0);
+        }
+        else {
+            snprintf(real, sizeof real, "%s/%s", tf_test_bindir(), programs[i]);
+            assert_int_equal(symlink(real, path), 0);
+        }
+    }
+    snprintf(fx->env_bindir, sizeof fx->env_bindir, "TAPEFLOW_BIN_DIR=%s", bin);
+    fx->env[2] = fx->env_bindir;
+    fx->env[3] = NULL;
+}
+
+/* A broker that runs but never answers: --detach gives up after 15 s, says what failed and
+   where the logs are, and leaves the supervisor for `tapeflow down`. */
 static void
 test_detach_unhealthy(void **state)
 {
     fx_t *fx = *state;
-    char bin[PATH_MAX], path[PATH_MAX + 32], real[PATH_MAX + 32];
-    snprintf(bin, sizeof bin, "%s/bin", fx->home);
-    assert_int_equal(mkdir(bin, 0755), 0);
-    static const char *linked[] = {"tapeflow-bus", "tapeflow-echo"};
-    for (size_t i = 0; i < 2; i++) {
-        snprintf(real, sizeof real, "%s/%s", tf_test_bindir(), linked[i]);
-        snprintf(path, sizeof path, "%s/%s", bin, linked[i]);
-        assert_int_equal(symlink(real, path), 0);
-    }
-    snprintf(path, sizeof path, "%s/tapeflow-broker", bin);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fprintf(f, "#!/bin/sh\necho 'fake broker: cannot open journal' >&2\nexit 3\n");
-    fclose(f);
-    assert_int_equal(chmod(path, 0755), 0);
-    snprintf(fx->env_bindir, sizeof fx->env_bindir, "TAPEFLOW_BIN_DIR=%s", bin);
-    fx->env[2] = fx->env_bindir;
-    fx->env[3] = NULL;
+    s_fake_bin(fx, "tapeflow-broker", "echo 'fake broker: cannot open journal' >&2\nexec sleep 120\n");
 
     char *out = NULL;
     assert_int_equal(s_cli(fx, true, &out, "up", "--detach", NULL), 1);
-    assert_non_null(strstr(out, "did not become healthy within 15 s"));
-    assert_non_null(strstr(out, "broker"));
-    assert_non_null(strstr(out, "exited with code 3"));
+    assert_non_null(strstr(out, "did not become healthy within 15 s: the broker did not answer at "
+                                "ipc://"));
     assert_non_null(strstr(out, "/log"));
     assert_non_null(strstr(out, "tapeflow down"));
     free(out);
@@ -629,49 +640,50 @@ test_detach_unhealthy(void **state)
     free(out);
 }
 
-/* A program folder for 'tapeflow up' with the real bus and broker and a fake tapeflow-echo
-   running script (a /bin/sh body); the CLI finds it through TAPEFLOW_BIN_DIR. */
-static void
-s_fake_echo_bin(fx_t *fx, const char *script)
-{
-    char bin[PATH_MAX], path[PATH_MAX + 32], real[PATH_MAX + 32];
-    snprintf(bin, sizeof bin, "%s/bin", fx->home);
-    assert_int_equal(mkdir(bin, 0755), 0);
-    static const char *linked[] = {"tapeflow-bus", "tapeflow-broker"};
-    for (size_t i = 0; i < 2; i++) {
-        snprintf(real, sizeof real, "%s/%s", tf_test_bindir(), linked[i]);
-        snprintf(path, sizeof path, "%s/%s", bin, linked[i]);
-        assert_int_equal(symlink(real, path), 0);
-    }
-    snprintf(path, sizeof path, "%s/tapeflow-echo", bin);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fprintf(f, "#!/bin/sh\n%s", script);
-    fclose(f);
-    assert_int_equal(chmod(path, 0755), 0);
-    snprintf(fx->env_bindir, sizeof fx->env_bindir, "TAPEFLOW_BIN_DIR=%s", bin);
-    fx->env[2] = fx->env_bindir;
-    fx->env[3] = NULL;
-}
 
-/* Issue 8 item 12: an actor that exits at once must not let 'up --detach' say "up": it names
-   the child, how it ended and its last log line, and exits 1. */
+/* Runs 'up --detach' with a fake program that writes log_line and exits with code at once,
+   and checks that child is reported as crash-looping - how it ended, its restarts and the last
+   lines of its log - as soon as it is (from the state file, not at the broker's 15 s deadline,
+   also while no broker answers), never as "up"; then stops the supervisor. */
 static void
-test_detach_crash_loop(void **state)
+s_expect_crash_loop(fx_t *fx, const char *program, const char *child, int code,
+                    const char *log_line)
 {
-    fx_t *fx = *state;
-    s_fake_echo_bin(fx, "echo 'fake echo: cannot open drive /dev/nst9' >&2\nexit 1\n");
-
+    char script[512], expect[640];
+    snprintf(script, sizeof script, "echo '%s' >&2\nexit %d\n", log_line, code);
+    s_fake_bin(fx, program, script);
     char *out = NULL;
     assert_int_equal(s_cli(fx, true, &out, "up", "--detach", NULL), 1);
     assert_null(strstr(out, "tapeflow is up"));
-    assert_non_null(strstr(out, "tapeflow up: the stack is not up: echo.1 keeps crashing (exited "
-                                "with code 1"));
-    assert_non_null(strstr(out, "echo.1.log: fake echo: cannot open drive /dev/nst9"));
+    assert_null(strstr(out, "did not become healthy"));
+    assert_null(strstr(out, "did not answer within"));
+    snprintf(expect, sizeof expect, "tapeflow up: the stack is not up: %s keeps crashing (exited "
+             "with code %d, ", child, code);
+    assert_non_null(strstr(out, expect));
+    assert_non_null(strstr(out, " restart(s)); see "));
+    snprintf(expect, sizeof expect, "%s.log:\n    %s\n", child, log_line);
+    assert_non_null(strstr(out, expect));
     assert_non_null(strstr(out, "tapeflow down"));
     free(out);
     assert_int_equal(s_cli(fx, false, &out, "down", NULL), 0);
     free(out);
+}
+
+/* Issue 8 item 12: an actor that exits at once must not let 'up --detach' say "up". */
+static void
+test_detach_crash_loop(void **state)
+{
+    s_expect_crash_loop(*state, "tapeflow-echo", "echo.1", 1,
+                        "fake echo: cannot open drive /dev/nst9");
+}
+
+/* Issue 10 item 4: neither must a broker that exits at once (a tape server's broker that
+   cannot start) - reported before the 15 s the broker has to answer. */
+static void
+test_detach_broker_crash_loop(void **state)
+{
+    s_expect_crash_loop(*state, "tapeflow-broker", "broker", 3,
+                        "fake broker: cannot open journal");
 }
 
 /* R12: a child that stays alive but never registers with the broker (or crashed after the
@@ -682,14 +694,14 @@ static void
 test_detach_worker_missing(void **state)
 {
     fx_t *fx = *state;
-    s_fake_echo_bin(fx, "echo 'fake echo: waiting for a drive' >&2\nexec sleep 120\n");
+    s_fake_bin(fx, "tapeflow-echo", "echo 'fake echo: waiting for a drive' >&2\nexec sleep 120\n");
 
     char *out = NULL;
     assert_int_equal(s_cli(fx, true, &out, "up", "--detach", NULL), 1);
     assert_null(strstr(out, "tapeflow is up"));
     assert_non_null(strstr(out, "tapeflow up: the stack is not up: the broker shows 0 of 1 worker(s) "
-                                "of service echo (actor echo) after "));
-    assert_non_null(strstr(out, "echo.1.log: fake echo: waiting for a drive"));
+                                "of service echo (actor echo) from host "));
+    assert_non_null(strstr(out, "echo.1.log:\n    fake echo: waiting for a drive\n"));
     assert_non_null(strstr(out, "tapeflow down"));
     free(out);
     assert_int_equal(s_cli(fx, false, &out, "down", NULL), 0);
@@ -876,6 +888,183 @@ test_json_schema(void **state)
     }
 }
 
+/* Issue 10 item 4: a second home on this machine standing in for a workers-only host: its own
+   TAPEFLOW_HOME and config with tapeflow/host = host, up/roles = roles and the broker and bus
+   endpoints of server_home (NULL: a broker endpoint where nothing listens). Destroy with
+   s_teardown. */
+static fx_t *
+s_client_home(const char *host, const char *roles, const char *server_home)
+{
+    void *state = NULL;
+    assert_int_equal(s_setup(&state), 0);
+    fx_t *client = state;
+    FILE *f = fopen(client->cfg, "w");
+    assert_non_null(f);
+    fprintf(f, "tapeflow\n    host = %s\nup\n    roles = \"%s\"\n    restart_min = 200\n"
+               "    restart_max = 2000\n    stop_timeout = 5000\n",
+            host, roles);
+    if (server_home)
+        fprintf(f, "broker\n    endpoint = \"ipc://%s/run/broker.sock\"\n"
+                   "bus\n    frontend = \"ipc://%s/run/bus-in.sock\"\n"
+                   "    backend = \"ipc://%s/run/bus-out.sock\"\n",
+                server_home, server_home, server_home);
+    else
+        fprintf(f, "broker\n    endpoint = \"ipc://%s/nobroker.sock\"\n", client->home);
+    fclose(f);
+    return client;
+}
+
+static void
+s_client_destroy(fx_t **client_p)
+{
+    void *state = *client_p;
+    s_teardown(&state);
+    *client_p = NULL;
+}
+
+static bool
+s_path_exists(const char *dir, const char *name)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
+/* Issue 10 item 4: a host whose roles have no broker and no bus starts only its workers, binds
+   nothing, connects them to the configured broker (another host's: here another home's),
+   says which roles it runs and that the broker answers; status and down work there, and
+   down leaves the tape server's broker alone. */
+static void
+test_workers_only(void **state)
+{
+    fx_t *fx = *state;
+    /* The tape server: broker and bus only. */
+    FILE *f = fopen(fx->cfg, "w");
+    assert_non_null(f);
+    fprintf(f, "up\n    roles = \"broker bus\"\n    restart_min = 200\n    stop_timeout = 5000\n");
+    fclose(f);
+    char *out = NULL;
+    assert_int_equal(s_cli(fx, true, &out, "up", "--detach", NULL), 0);
+    assert_non_null(strstr(out, "runs broker bus\n"));
+    free(out);
+
+    fx_t *client = s_client_home("clientb", "echo", fx->home);
+    assert_int_equal(s_cli(client, true, &out, "up", "--detach", NULL), 0);
+    assert_non_null(strstr(out, "tapeflow up: host clientb runs echo\n"));
+    assert_non_null(strstr(out, "echo.1"));
+    assert_non_null(strstr(out, "tapeflow is up (broker ipc://"));
+    assert_non_null(strstr(out, " on another host answers)"));
+    assert_null(strstr(out, "broker.log"));
+    free(out);
+    /* Only the workers: no bus or broker child, nothing bound in the client's run folder. */
+    int pids[64];
+    assert_int_equal(s_state_pids(client, pids, 64), 1);
+    s_row_t row;
+    assert_true(s_state_child(client, "echo.1", &row));
+    assert_false(s_state_child(client, "broker", &row));
+    assert_false(s_state_child(client, "bus", &row));
+    char run[PATH_MAX];
+    snprintf(run, sizeof run, "%s/run", client->home);
+    assert_false(s_path_exists(run, "broker.sock"));
+    assert_false(s_path_exists(run, "bus-in.sock"));
+    assert_false(s_path_exists(run, "bus-out.sock"));
+    /* The client's worker registered with the server's broker. */
+    assert_true(tf_test_wait_for(s_echo_registered, fx, S_WAIT));
+
+    assert_int_equal(s_cli(client, false, &out, "status", NULL), 0);
+    assert_non_null(strstr(out, "tapeflow: healthy"));
+    assert_non_null(strstr(out, "host        clientb  roles echo  (broker on another host)"));
+    assert_non_null(strstr(out, "broker      answering"));
+    free(out);
+    assert_int_equal(s_cli(client, false, &out, "status", "--json", NULL), 0);
+    assert_non_null(strstr(out, "\"host\":\"clientb\",\"roles\":[\"echo\"]"));
+    assert_non_null(strstr(out, "\"local\":false,\"reachable\":true"));
+    free(out);
+
+    int supervisor = s_pidfile(client);
+    assert_int_equal(s_cli(client, false, &out, "down", NULL), 0);
+    assert_non_null(strstr(out, "stopped"));
+    free(out);
+    assert_false(s_pid_alive(supervisor));
+    assert_false(s_pid_alive(row.pid));
+    /* The server's broker still runs. */
+    assert_int_equal(s_cli(fx, false, &out, "status", NULL), 0);
+    assert_non_null(strstr(out, "roles broker bus\n"));
+    free(out);
+    s_client_destroy(&client);
+    assert_int_equal(s_cli(fx, false, &out, "down", NULL), 0);
+    free(out);
+}
+
+/* A workers-only host whose broker does not answer is not "up": --detach says this host runs
+   no broker and which endpoint did not answer, and status points at the tape server. */
+static void
+test_workers_only_no_broker(void **state)
+{
+    fx_t *fx = *state;
+    fx_t *client = s_client_home("clientc", "echo", NULL);
+    char *out = NULL;
+    assert_int_equal(s_cli(client, true, &out, "up", "--detach", NULL), 1);
+    assert_null(strstr(out, "tapeflow is up"));
+    assert_non_null(strstr(out, "tapeflow up: this host runs no broker (up/roles) and the broker "
+                                "at ipc://"));
+    assert_non_null(strstr(out, "/nobroker.sock did not answer within 15 s"));
+    assert_non_null(strstr(out, "is the tape server up"));
+    assert_non_null(strstr(out, "tapeflow down"));
+    free(out);
+    assert_int_equal(s_cli(client, false, &out, "status", NULL), 1);
+    assert_non_null(strstr(out, "(another host: this host's roles have no broker)"));
+    assert_non_null(strstr(out, "echo.1"));
+    free(out);
+    assert_int_equal(s_cli(client, false, &out, "down", NULL), 0);
+    assert_non_null(strstr(out, "stopped"));
+    free(out);
+    s_client_destroy(&client);
+    (void) fx;
+}
+
+/* A workers-only host with a worker that exits at once: the crash loop is reported although no
+   broker answers (it is not hidden behind the broker's deadline). */
+static void
+test_workers_only_crash_loop(void **state)
+{
+    (void) state;
+    fx_t *client = s_client_home("clientd", "echo", NULL);
+    s_expect_crash_loop(client, "tapeflow-echo", "echo.1", 1, "fake echo: no such file /data");
+    s_client_destroy(&client);
+}
+
+/* A configuration from before up/roles: up/actors still runs broker, bus and its actors;
+   'config check' and 'up' warn that it is deprecated, with the file and line. */
+static void
+test_up_actors_deprecated(void **state)
+{
+    fx_t *fx = *state;
+    FILE *f = fopen(fx->cfg, "w");
+    assert_non_null(f);
+    fprintf(f, "up\n    actors = echo\n    restart_min = 200\n    stop_timeout = 5000\n");
+    fclose(f);
+    char *out = NULL, expect[PATH_MAX + 128];
+    assert_int_equal(s_cli(fx, false, &out, "config", "check", NULL), 0);
+    snprintf(expect, sizeof expect, "warning: %s line 2: up/actors is deprecated: read as up/roles "
+             "= 'broker bus echo'; replace it", fx->cfg);
+    assert_non_null(strstr(out, expect));
+    assert_non_null(strstr(out, "tapeflow.cfg: ok (see the warnings above)"));
+    free(out);
+    assert_int_equal(s_cli(fx, false, &out, "config", "check", "--json", NULL), 0);
+    assert_non_null(strstr(out, "\"ok\":true,\"problems\":[],\"warnings\":[\""));
+    free(out);
+
+    assert_int_equal(s_cli(fx, true, &out, "up", "--detach", NULL), 0);
+    assert_non_null(strstr(out, "tapeflow up: warning: "));
+    assert_non_null(strstr(out, "runs broker bus echo\n"));
+    assert_non_null(strstr(out, "tapeflow is up (broker ipc://"));
+    free(out);
+    assert_true(s_all_running(fx));
+    assert_int_equal(s_cli(fx, false, &out, "down", NULL), 0);
+    free(out);
+}
+
 static void
 test_events_timeout(void **state)
 {
@@ -902,6 +1091,11 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_events_timeout, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_detach_unhealthy, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_detach_crash_loop, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_detach_broker_crash_loop, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_workers_only, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_workers_only_no_broker, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_workers_only_crash_loop, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_up_actors_deprecated, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_config_checked, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_every_command_help, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_json_schema, s_setup, s_teardown),

@@ -35,7 +35,7 @@ s_setup(void **state)
     fx_t *fx = calloc(1, sizeof *fx);
     /* No tape writer: archives stay in the holding disk, so it fills deterministically. */
     static const char *const config[] = {
-        "up/actors=catalog scanner compressor stager",
+        "up/roles=broker bus catalog scanner compressor stager",
         "scanner/group_size=1048576",
         "stager/capacity=4194304",
         "stager/space_alert=1",

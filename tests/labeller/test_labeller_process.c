@@ -79,7 +79,7 @@ s_foreign_or_refused_moves(tf_teststack_t *stack, int from, int pid, char *why, 
 }
 
 static const char *const s_library_config[] = {
-    "up/actors=catalog labeller scanner compressor stager tapewriter",
+    "up/roles=broker bus catalog labeller scanner compressor stager tapewriter",
     "drives/tape0/url=sim:${dir}/lib/drive0.img?capacity=64M",
     "drives/tape1/url=sim:${dir}/lib/drive1.img?capacity=64M",
     "changers/lib/url=sim:${dir}/lib/changer.state?type=8&slots=6&drives=2&ie=0",
@@ -250,7 +250,7 @@ test_two_writers_one_library(void **state)
 {
     (void) state;
     static const char *const config[] = {
-        "up/actors=catalog labeller scanner compressor stager tapewriter",
+        "up/roles=broker bus catalog labeller scanner compressor stager tapewriter",
         "actors/tapewriter/instances=2",
         "tapewriter/drives=tape0 tape1",
         "tapewriter/block_size=65536",

@@ -344,6 +344,68 @@ s_submits_clear(submits_t *s)
     memset(s, 0, sizeof *s);
 }
 
+/* A host's scan (issue 10): only on its own host, groups numbered from group_base, the groups
+   and the catalog items carry the host; path_check answers for this host. */
+static void
+test_scanner_host_scan(void **state)
+{
+    tree_fixture_t *t = *state;
+    char root[512];
+    snprintf(root, sizeof root, "%s/tree", t->dir);
+    submits_t *s = calloc(1, sizeof *s);
+    scanner_opts_t opts = {.group_bytes = 100000, .compression = "zstd", .pool = "default", .submit = s_submit,
+                           .submit_arg = s, .host = "B"};
+    scanner_t *scanner = scanner_new_with(&opts, NULL, NULL);
+    assert_non_null(scanner);
+    tf_msg_path_row_t paths[] = {{root}};
+    tf_msg_scan_job_t job = {.job_id = "JH", .paths = paths, .paths_count = 1, .one_fs = true, .host = "C"};
+    scanner_totals_t totals;
+    tf_err_t err = {0};
+    /* Another host's files are not this scanner's to read. */
+    assert_int_equal(scanner_scan(scanner, &job, NULL, NULL, &totals, &err), TF_ERR_INVALID);
+    assert_non_null(strstr(err.message, "is for host C, but this scanner runs on host B"));
+    assert_int_equal(s->count, 0);
+    job.host = "B";
+    job.group_base = 1000000;
+    assert_int_equal(scanner_scan(scanner, &job, NULL, NULL, &totals, &err), TF_OK);
+    assert_string_equal(s->ids[0], "JH-stage-scan-B");
+    assert_string_equal(s->ids[1], "JH-g1000001");
+    tf_msg_t msg;
+    assert_int_equal(tf_msg_decode(s->payloads[1], s->sizes[1], &msg, NULL), TF_OK);
+    assert_string_equal(msg.file_group.host, "B");
+    assert_int_equal(msg.file_group.group_no, 1000001);
+    tf_msg_clear(&msg);
+    int last = s->count - 1;
+    assert_string_equal(s->ids[last], "JH-scanned-B");
+    assert_int_equal(tf_msg_decode(s->payloads[last], s->sizes[last], &msg, NULL), TF_OK);
+    assert_string_equal(msg.cat_job.host, "B");
+    assert_int_equal(msg.cat_job.group_base, 1000000);
+    tf_msg_clear(&msg);
+
+    tf_msg_t info;
+    tf_msg_path_check_t check = {.path = root};
+    assert_int_equal(scanner_check_path(scanner, &check, &info, &err), TF_OK);
+    assert_true(info.path_info.exists && info.path_info.readable);
+    assert_string_equal(info.path_info.type, "dir");
+    assert_string_equal(info.path_info.host, "B");
+    tf_msg_clear(&info);
+    char missing[600];
+    snprintf(missing, sizeof missing, "%s/nope", root);
+    check.path = missing;
+    assert_int_equal(scanner_check_path(scanner, &check, &info, &err), TF_OK);
+    assert_false(info.path_info.exists);
+    assert_non_null(strstr(info.path_info.message, "No such file"));
+    tf_msg_clear(&info);
+    check.path = "relative/path";
+    assert_int_equal(scanner_check_path(scanner, &check, &info, &err), TF_OK);
+    assert_false(info.path_info.exists);
+    assert_string_equal(info.path_info.message, "not an absolute path");
+    tf_msg_clear(&info);
+    scanner_destroy(&scanner);
+    s_submits_clear(s);
+    free(s);
+}
+
 static void
 test_scanner_job(void **state)
 {
@@ -825,6 +887,7 @@ main(void)
         cmocka_unit_test(test_grouper_counts_a_hard_linked_file_once),
         cmocka_unit_test_setup_teardown(test_walk_order_one_fs_warnings, s_tree_setup, s_tree_teardown),
         cmocka_unit_test_setup_teardown(test_scanner_job, s_tree_setup, s_tree_teardown),
+        cmocka_unit_test_setup_teardown(test_scanner_host_scan, s_tree_setup, s_tree_teardown),
         cmocka_unit_test(test_file_rows_parts),
         cmocka_unit_test_setup_teardown(test_archiver_rows, s_tree_setup, s_tree_teardown),
         cmocka_unit_test(test_archiver_bad_compression),

@@ -23,6 +23,7 @@
 #define S_STOP_WAIT_MS 15000
 #define S_SOCKET_WAIT_MS 10000
 #define S_MAX_PROGRAMS 16
+#define S_MAX_ARGS 80
 
 typedef struct {
     char name[64];          /* "tapewriter", "catalog.1" */
@@ -40,6 +41,7 @@ struct _tf_teststack_t {
     char bus_in[PATH_MAX + 32];
     char bus_out[PATH_MAX + 32];
     const char *const *programs;  /* opts.programs: NULL under `tapeflow up` */
+    char *const *wrap;            /* opts.wrap: NULL on the test's own host */
     s_program_t running[S_MAX_PROGRAMS];
     size_t nrunning;
 };
@@ -50,7 +52,7 @@ static const char *s_baseline[] = {
     "tapeflow/log_level=debug",
     "broker/heartbeat=250",
     "broker/liveness=4",
-    "up/actors=catalog labeller scanner compressor stager tapewriter",
+    "up/roles=broker bus catalog labeller scanner compressor stager tapewriter",
     "up/restart_min=200",
     "up/restart_max=1000",
     "actors/compressor/instances=2",
@@ -147,6 +149,36 @@ s_file_size(const char *path)
     return stat(path, &st) == 0 ? (long) st.st_size : 0;
 }
 
+/* What to exec for running exe (a name in the bin folder, or a path) with argv: exe itself, or
+   with opts.wrap the wrap's program and full = wrap + exe's path + argv[1...]. *argv_out gets
+   the argv to pass; NULL when it does not fit. */
+static const char *
+s_wrapped(tf_teststack_t *self, const char *exe, char *const argv[], char *full[S_MAX_ARGS], char *path,
+          size_t path_size, char *const **argv_out)
+{
+    *argv_out = argv;
+    if (!self->wrap)
+        return exe;
+    if (strchr(exe, '/'))
+        snprintf(path, path_size, "%s", exe);
+    else
+        snprintf(path, path_size, "%s/%s", tf_test_bindir(), exe);
+    size_t n = 0;
+    for (size_t i = 0; self->wrap[i] && n + 1 < S_MAX_ARGS; i++)
+        full[n++] = self->wrap[i];
+    full[n++] = path;
+    for (size_t i = 1; argv[i]; i++) {
+        if (n + 1 >= S_MAX_ARGS) {
+            fprintf(stderr, "tf_teststack: too many arguments for %s\n", exe);
+            return NULL;
+        }
+        full[n++] = argv[i];
+    }
+    full[n] = NULL;
+    *argv_out = full;
+    return self->wrap[0];
+}
+
 /* The ipc socket file a program binds that the next ones need, or NULL. */
 static const char *
 s_socket_of(tf_teststack_t *self, const char *name, int which, char *buf, size_t size)
@@ -190,11 +222,16 @@ tf_teststack_start(tf_teststack_t *self, const char *name)
         argv[6] = (char *) name;
     }
     p->log_start = s_file_size(log);
-    p->proc = tf_testproc_start(program, argv, self->env, log);
+    char *full[S_MAX_ARGS], path[PATH_MAX];
+    char *const *run_argv = NULL;
+    const char *exe = s_wrapped(self, program, argv, full, path, sizeof path, &run_argv);
+    p->proc = exe ? tf_testproc_start(exe, run_argv, self->env, log) : NULL;
     if (!p->proc) {
         fprintf(stderr, "tf_teststack: cannot start %s\n", program);
         return -1;
     }
+    if (self->wrap)
+        return 0;  /* on another host: see opts.wrap */
     for (int i = 0; s_socket_of(self, name, i, sock, sizeof sock); i++) {
         struct stat st;
         int waited = 0;
@@ -304,6 +341,7 @@ tf_teststack_new(const char *prefix, const tf_teststack_opts_t *opts)
     self->env[1] = self->env_home;
     self->env[2] = NULL;
     self->programs = opts ? opts->programs : NULL;
+    self->wrap = opts ? opts->wrap : NULL;
     char run[PATH_MAX + 8];
     snprintf(run, sizeof run, "%s/run", self->dir);
     if (mkdir(run, 0755) != 0 || s_write_config(self, opts) != 0) {
@@ -632,8 +670,10 @@ s_verbose(char *const argv[], int rc, const char *text)
 int
 tf_teststack_cliv(tf_teststack_t *self, char **out, char *const argv[])
 {
-    char *text = NULL;
-    int rc = tf_test_run("tapeflow", argv, self->env, S_CLI_TIMEOUT_MS, &text);
+    char *text = NULL, *full[S_MAX_ARGS], path[PATH_MAX];
+    char *const *run_argv = NULL;
+    const char *exe = s_wrapped(self, "tapeflow", argv, full, path, sizeof path, &run_argv);
+    int rc = exe ? tf_test_run(exe, run_argv, self->env, S_CLI_TIMEOUT_MS, &text) : -1;
     s_verbose(argv, rc, text);
     if (out)
         *out = text;
@@ -674,8 +714,10 @@ tf_teststack_cli_all(tf_teststack_t *self, char **out, ...)
     va_start(ap, out);
     s_args(argv, 4, ap);
     va_end(ap);
-    char *text = NULL;
-    int rc = tf_test_run("/bin/sh", argv, self->env, S_CLI_TIMEOUT_MS, &text);
+    char *text = NULL, *full[S_MAX_ARGS], path[PATH_MAX];
+    char *const *run_argv = NULL;
+    const char *sh = s_wrapped(self, "/bin/sh", argv, full, path, sizeof path, &run_argv);
+    int rc = sh ? tf_test_run(sh, run_argv, self->env, S_CLI_TIMEOUT_MS, &text) : -1;
     s_verbose(argv + 3, rc, text);
     if (out)
         *out = text;
@@ -692,8 +734,10 @@ tf_teststack_shell(tf_teststack_t *self, char **out, const char *command)
     snprintf(path, sizeof path, "PATH=%s:%s", tf_test_bindir(), old ? old : "/usr/bin:/bin");
     char *env[] = {self->env[0], self->env[1], path, NULL};
     char *argv[] = {"sh", "-c", (char *) command, NULL};
-    char *text = NULL;
-    int rc = tf_test_run("/bin/sh", argv, env, S_CLI_TIMEOUT_MS, &text);
+    char *text = NULL, *full[S_MAX_ARGS], sh_path[PATH_MAX];
+    char *const *run_argv = NULL;
+    const char *sh = s_wrapped(self, "/bin/sh", argv, full, sh_path, sizeof sh_path, &run_argv);
+    int rc = sh ? tf_test_run(sh, run_argv, env, S_CLI_TIMEOUT_MS, &text) : -1;
     s_verbose(argv + 2, rc, text);
     if (out)
         *out = text;

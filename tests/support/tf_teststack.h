@@ -36,6 +36,11 @@ typedef struct {
        --name NAME. The broker and the bus are waited for (their sockets) before the next, the
        others (with a broker running) until the broker lists them as workers. */
     const char *const *programs;
+    /* A command prefix (NULL-terminated, e.g. tf_testnet_wrap: nsenter ... --) every program,
+       CLI run and shell command of the stack goes through: the stack is a host of a multi-host
+       test. Its programs are then not waited for (their sockets and the broker may be on
+       another host): the test checks what it needs. May be NULL. */
+    char *const *wrap;
 } tf_teststack_opts_t;
 
 /* Writes the configuration in a new temp folder (prefix: a few letters) and starts the stack;

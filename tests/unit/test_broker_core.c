@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <czmq.h>
 #include <sqlite3.h>
 
 #include "broker.h"
@@ -32,6 +33,8 @@ typedef struct {
     int nsent;
     int nevents;
     char topics[64][96];  /* the last events' topics, ring of 64 */
+    char alert[512];     /* message of the last alert.* event */
+    int nalerts;
     char gone_peer[64];  /* sends to this peer fail as if it vanished */
     int64_t now;
 } fx_t;
@@ -62,6 +65,10 @@ s_fake_publish(void *arg, tf_msg_event_t *ev)
     assert_non_null(ev->topic);
     snprintf(fx->topics[fx->nevents % 64], sizeof fx->topics[0], "%s", ev->topic);
     fx->nevents++;
+    if (strncmp(ev->topic, "alert.", 6) == 0) {
+        snprintf(fx->alert, sizeof fx->alert, "%s", ev->message ? ev->message : "");
+        fx->nalerts++;
+    }
 }
 
 static void
@@ -120,7 +127,7 @@ s_teardown(void **state)
 static void
 s_handle(fx_t *fx, const char *peer, tf_msg_t *msg)
 {
-    broker_handle(fx->broker, peer, msg, fx->now, 1700000000000 + fx->now);
+    broker_handle(fx->broker, peer, NULL, msg, fx->now, 1700000000000 + fx->now);
 }
 
 static void
@@ -1045,6 +1052,212 @@ test_reject_log_budget_across_peers(void **state)
     tf_msg_clear(&st);
 }
 
+/* ------------------------------------------------------------------ hosts (issue 10) -- */
+
+static void
+s_ready_on(fx_t *fx, const char *peer, const char *service, const char *host, const char *key)
+{
+    tf_msg_t m = {.type = TF_MSG_READY};
+    m.ready = (tf_msg_ready_t){.service = (char *) service, .worker = (char *) peer,
+                               .host = (char *) host, .pid = 7};
+    broker_handle(fx->broker, peer, key, &m, fx->now, 1700000000000 + fx->now);
+}
+
+static void
+s_submit_on(fx_t *fx, const char *id, const char *job, const char *host)
+{
+    tf_msg_t m = {.type = TF_MSG_SUBMIT};
+    m.submit = (tf_msg_submit_t){.rid = "r", .service = "echo", .item_id = (char *) id,
+                                 .job_id = (char *) job, .host = (char *) host,
+                                 .payload = {(uint8_t *) "p", 1}};
+    s_handle(fx, "C1", &m);
+}
+
+static const char *
+s_work_item(fx_t *fx, const char *peer, int n)
+{
+    tf_msg_t *w = s_find(fx, peer, TF_MSG_WORK, n);
+    return w ? w->work.item_id : NULL;
+}
+
+static void
+test_items_with_a_host_go_only_to_its_workers(void **state)
+{
+    fx_t *fx = *state;
+    s_ready_on(fx, "AA", "echo", "A", NULL);
+    s_ready_on(fx, "BB", "echo", "B", "agent-b");
+    s_ready_on(fx, "OLD", "echo", NULL, NULL);   /* registered without a host */
+    s_submit_on(fx, "forB", NULL, "B");
+    assert_string_equal(s_work_item(fx, "BB", 0), "forB");
+    assert_null(s_work_item(fx, "AA", 0));
+    /* B is busy: a second item for B waits, one without a host behind it does not. */
+    s_submit_on(fx, "forB2", NULL, "B");
+    s_submit_on(fx, "any", NULL, NULL);
+    assert_null(s_work_item(fx, "BB", 1));
+    assert_true(s_work_item(fx, "AA", 0) || s_work_item(fx, "OLD", 0));
+    /* A worker without a host never gets an item that has one. */
+    assert_null(s_find(fx, "OLD", TF_MSG_WORK, 1));
+    s_done(fx, "BB", "forB", 1, "r");
+    assert_string_equal(s_work_item(fx, "BB", 1), "forB2");
+    assert_int_equal(s_state(fx, "forB2", NULL), JOURNAL_INFLIGHT);
+
+    /* Status shows where each worker registered from, and with which key. */
+    tf_msg_t st;
+    assert_int_equal(broker_status(fx->broker, "rid", fx->now, 1700000000000 + fx->now, &st), TF_OK);
+    bool saw_b = false, saw_a = false;
+    for (size_t i = 0; i < st.status.workers_count; i++) {
+        tf_msg_worker_row_t *row = &st.status.workers[i];
+        if (strcmp(row->name, "BB") == 0) {
+            assert_string_equal(row->host, "B");
+            assert_string_equal(row->key, "agent-b");
+            saw_b = true;
+        }
+        if (strcmp(row->name, "AA") == 0) {
+            assert_string_equal(row->host, "A");
+            assert_null(row->key);
+            saw_a = true;
+        }
+    }
+    assert_true(saw_a && saw_b);
+    tf_msg_clear(&st);
+}
+
+static void
+test_host_survives_broker_restart(void **state)
+{
+    fx_t *fx = *state;
+    s_submit_on(fx, "forB", "J1", "B");
+    journal_row_t row;
+    assert_int_equal(journal_get(fx->journal, "forB", &row, NULL), TF_OK);
+    assert_string_equal(row.host, "B");
+    journal_row_clear(&row);
+    s_close(fx);
+    s_open(fx);
+    s_ready_on(fx, "AA", "echo", "A", NULL);
+    assert_null(s_work_item(fx, "AA", 0));
+    s_ready_on(fx, "BB", "echo", "B", NULL);
+    assert_string_equal(s_work_item(fx, "BB", 0), "forB");
+}
+
+/* The catalog notes queued for job (decoded messages, in order), at most max. */
+static int
+s_collect_payload(const journal_row_t *row, void *arg)
+{
+    zlistx_t *ids = arg;
+    if (strcmp(row->service, "catalog") == 0)
+        zlistx_add_end(ids, strdup(row->id));
+    return TF_OK;
+}
+
+static size_t
+s_job_notes(fx_t *fx, const char *job, const char *needle)
+{
+    zlistx_t *ids = zlistx_new();
+    tf_err_t err = {0};
+    assert_int_equal(journal_load_job(fx->journal, job, JOURNAL_QUEUED, s_collect_payload, ids, &err), TF_OK);
+    size_t found = 0;
+    for (char *id = zlistx_first(ids); id; id = zlistx_next(ids)) {
+        journal_row_t row;
+        assert_int_equal(journal_get(fx->journal, id, &row, &err), TF_OK);
+        tf_msg_t m;
+        assert_int_equal(tf_msg_decode(row.payload.data, row.payload.size, &m, &err), TF_OK);
+        assert_int_equal(m.type, TF_MSG_CAT_JOB);
+        if (strcmp(m.cat_job.op, "note") == 0 && strstr(m.cat_job.message, needle)) {
+            assert_string_equal(m.cat_job.stage, "echo");
+            found++;
+        }
+        tf_msg_clear(&m);
+        journal_row_clear(&row);
+        free(id);
+    }
+    zlistx_destroy(&ids);
+    return found;
+}
+
+/* Moves time on by ms with the registered workers alive (a heartbeat from each just before),
+   then ticks: only alerts about hosts are left to see. */
+static void
+s_later(fx_t *fx, int64_t ms)
+{
+    fx->now += ms;
+    tf_msg_t hb = {.type = TF_MSG_HEARTBEAT};
+    const char *peers[] = {"AA", "CC"};
+    for (size_t i = 0; i < 2; i++)
+        s_handle(fx, peers[i], &hb);
+    broker_tick(fx->broker, fx->now, 1700000000000 + fx->now);
+}
+
+static void
+test_item_for_absent_host_alerts_and_tells_job(void **state)
+{
+    fx_t *fx = *state;
+    s_ready_on(fx, "AA", "echo", "A", NULL);
+    s_submit_on(fx, "g1", "J1", "C");
+    s_submit_on(fx, "g2", "J1", "C");
+    assert_null(s_work_item(fx, "AA", 0));
+    /* Under broker/host_wait_alert (30 s by default): nothing yet. */
+    s_later(fx, 29000);
+    assert_int_equal(fx->nalerts, 0);
+    assert_int_equal(s_job_notes(fx, "J1", "waiting for host C"), 0);
+    s_later(fx, 2000);
+    assert_int_equal(fx->nalerts, 1);
+    assert_true(s_saw_topic(fx, "alert.worker.echo"));
+    assert_non_null(strstr(fx->alert, "2 echo items wait for host C"));
+    assert_non_null(strstr(fx->alert, "start the file agent on C: tapeflow up with up/roles agent"));
+    assert_int_equal(s_job_notes(fx, "J1", "waiting for host C: no echo worker there"), 1);
+    /* Not again within the interval; once after it, and the job is told only once. */
+    s_later(fx, 10000);
+    assert_int_equal(fx->nalerts, 1);
+    s_later(fx, 21000);
+    assert_int_equal(fx->nalerts, 2);
+    assert_int_equal(s_job_notes(fx, "J1", "waiting for host C"), 1);
+    /* A worker of C: the items run, the job hears it goes on. */
+    s_ready_on(fx, "CC", "echo", "C", NULL);
+    assert_string_equal(s_work_item(fx, "CC", 0), "g1");
+    s_later(fx, 1000);
+    assert_int_equal(s_job_notes(fx, "J1", "host C has a worker for echo again"), 1);
+    assert_int_equal(fx->nalerts, 2);
+    /* A busy worker of the host is an ordinary wait: no alert. */
+    s_later(fx, 60000);
+    assert_int_equal(fx->nalerts, 2);
+}
+
+static void
+test_journal_without_host_column_upgraded(void **state)
+{
+    fx_t *fx = *state;
+    s_close(fx);
+    char old[sizeof fx->path];
+    snprintf(old, sizeof old, "%.240s/old.db", fx->dir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(old, &db), SQLITE_OK);
+    /* The items table as journals before issue 10 have it, with one queued item. */
+    assert_int_equal(sqlite3_exec(db,
+        "CREATE TABLE items (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
+        " service TEXT NOT NULL, job_id TEXT, state INTEGER NOT NULL, attempts INTEGER NOT NULL"
+        " DEFAULT 0, worker TEXT, reason TEXT, payload BLOB, result BLOB, created_ms INTEGER NOT"
+        " NULL, updated_ms INTEGER NOT NULL);"
+        "INSERT INTO items(id, service, state, payload, created_ms, updated_ms)"
+        " VALUES('old1', 'echo', 0, x'70', 5, 5);", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    snprintf(fx->path, sizeof fx->path, "%s", old);
+    s_open(fx);
+    journal_row_t row;
+    assert_int_equal(journal_get(fx->journal, "old1", &row, NULL), TF_OK);
+    assert_null(row.host);
+    journal_row_clear(&row);
+    /* Recovered, it runs on any worker; new items keep their host. */
+    s_ready_on(fx, "BB", "echo", "B", NULL);
+    assert_string_equal(s_work_item(fx, "BB", 0), "old1");
+    s_submit_on(fx, "new1", NULL, "B");
+    assert_int_equal(journal_get(fx->journal, "new1", &row, NULL), TF_OK);
+    assert_string_equal(row.host, "B");
+    journal_row_clear(&row);
+    /* Opening it again does not try to add the column twice. */
+    s_close(fx);
+    s_open(fx);
+}
+
 int
 main(void)
 {
@@ -1074,6 +1287,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_retry_skips_items_still_finishing, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_retry_only_pipeline_items, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_reject_log_budget_across_peers, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_items_with_a_host_go_only_to_its_workers, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_host_survives_broker_restart, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_item_for_absent_host_alerts_and_tells_job, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_journal_without_host_column_upgraded, s_setup, s_teardown),
     };
     return cmocka_run_group_tests_name("broker_core", tests, NULL, NULL);
 }

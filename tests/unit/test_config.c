@@ -318,8 +318,108 @@ test_services_from_actors(void **state)
         strcat(all, " ");
     }
     printf("%s\n", all);
-    assert_string_equal(all, "catalog compress custom echo extract index labeller scan stager tape thumbs ");
+    assert_string_equal(all, "catalog compress custom echo extract index labeller scan stager "
+                             "tape thumbs ");
     zlist_destroy(&services);
+    tf_config_destroy(&cfg);
+}
+
+/* Joins a list of names with spaces into buf. */
+static const char *
+s_join(zlist_t *list, char *buf, size_t size)
+{
+    buf[0] = '\0';
+    for (const char *s = zlist_first(list); s; s = zlist_next(list)) {
+        strncat(buf, s, size - strlen(buf) - 1);
+        strncat(buf, " ", size - strlen(buf) - 1);
+    }
+    return buf;
+}
+
+/* Asserts cfg's roles, joined with spaces (and a trailing one), are expect. */
+static void
+s_assert_roles(tf_config_t *cfg, const char *expect)
+{
+    char all[512];
+    zlist_t *roles = tf_config_roles(cfg);
+    assert_non_null(roles);
+    assert_string_equal(s_join(roles, all, sizeof all), expect);
+    zlist_destroy(&roles);
+}
+
+/* Issue 10 item 4: up/roles says which processes this host runs; agent is scanner, compressor
+   and extractor; the default runs everything (a one-host install). */
+static void
+test_roles(void **state)
+{
+    fx_t *fx = *state;
+    char all[512];
+    tf_config_t *cfg = tf_config_new();
+    s_assert_roles(cfg, "broker bus catalog labeller scanner compressor stager tapewriter "
+                        "extractor ");
+    zlist_t *roles = tf_config_roles(cfg);
+    assert_true(zlist_exists(roles, "broker"));   /* found by name, not by pointer */
+    zlist_destroy(&roles);
+    tf_config_destroy(&cfg);
+
+    s_write(fx, "up\n    roles = \"agent, echo scanner\"\n");
+    cfg = tf_config_open(fx->path, NULL);
+    assert_non_null(cfg);
+    s_assert_roles(cfg, "scanner compressor extractor echo ");
+    /* A tape server whose roles run no agent still knows the services agents register. */
+    tf_config_set(cfg, "up/roles", "broker bus catalog stager tapewriter");
+    zlist_t *services = tf_config_services(cfg);
+    assert_non_null(services);
+    assert_string_equal(s_join(services, all, sizeof all),
+                        "catalog compress echo extract labeller scan stager tape ");
+    zlist_destroy(&services);
+    assert_true(tf_config_role_is_actor("extractor"));
+    assert_false(tf_config_role_is_actor("broker"));
+    assert_false(tf_config_role_is_actor("bus"));
+    tf_config_destroy(&cfg);
+}
+
+/* The deprecated up/actors still works (read as broker, bus and its actors) and is warned about
+   with the file and line; when up/roles is set too, up/actors is ignored and that is said. */
+static void
+test_up_actors_deprecated(void **state)
+{
+    fx_t *fx = *state;
+    char expect[700];
+    s_write(fx, "# old file\nup\n    actors = \"catalog echo\"\n");
+    tf_config_t *cfg = tf_config_open(fx->path, NULL);
+    assert_non_null(cfg);
+    s_assert_roles(cfg, "broker bus catalog echo ");
+    zlist_t *warnings = zlist_new();
+    zlist_autofree(warnings);
+    assert_int_equal(tf_config_warnings(cfg, warnings), 1);
+    snprintf(expect, sizeof expect, "%s line 3: up/actors is deprecated: read as up/roles = "
+             "'broker bus catalog echo'; replace it with that up/roles line", fx->path);
+    assert_non_null(strstr(zlist_first(warnings), expect));
+    zlist_t *problems = zlist_new();
+    zlist_autofree(problems);
+    assert_int_equal(tf_config_check(cfg, problems), 0);   /* a warning, not a problem */
+    zlist_destroy(&problems);
+    zlist_destroy(&warnings);
+    tf_config_destroy(&cfg);
+
+    s_write(fx, "up\n    roles = agent\n    actors = echo\n");
+    cfg = tf_config_open(fx->path, NULL);
+    assert_non_null(cfg);
+    s_assert_roles(cfg, "scanner compressor extractor ");
+    warnings = zlist_new();
+    zlist_autofree(warnings);
+    assert_int_equal(tf_config_warnings(cfg, warnings), 1);
+    assert_non_null(strstr(zlist_first(warnings), "line 3: up/actors is deprecated and ignored "
+                                                  "because up/roles is set"));
+    zlist_destroy(&warnings);
+    tf_config_destroy(&cfg);
+
+    /* Neither set: no warning. */
+    cfg = tf_config_new();
+    warnings = zlist_new();
+    assert_int_equal(tf_config_warnings(cfg, warnings), 0);
+    zlist_destroy(&warnings);
     tf_config_destroy(&cfg);
 }
 
@@ -389,6 +489,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_pattern_keys_checked, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_defaults_obey_their_rows, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_services_from_actors, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_roles, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_up_actors_deprecated, s_setup, s_teardown),
         cmocka_unit_test(test_number_parsers),
         cmocka_unit_test_setup_teardown(test_syntax_error_line, s_setup, s_teardown),
     };

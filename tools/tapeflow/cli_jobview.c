@@ -133,6 +133,9 @@ cli_job_print(FILE *out, const tf_msg_job_row_t *job)
     fprintf(out, "status    %s\n", s_or_dash(job->status));
     fprintf(out, "stage     %s\n", s_or_dash(job->stage));
     fprintf(out, "pool      %s\n", s_or_dash(job->pool));
+    /* HOST:/path: whose files these are (a plain /path: a one-host job from before issue 10) */
+    for (size_t i = 0; i < job->sources_count; i++)
+        fprintf(out, "%s %s\n", i == 0 ? "sources  " : "         ", s_or_dash(job->sources[i].path));
     fprintf(out, "created   %s\n", job->created_ms > 0 ? tf_clock_format(job->created_ms, when, sizeof when) : "-");
     fprintf(out, "updated   %s\n", job->updated_ms > 0 ? tf_clock_format(job->updated_ms, when, sizeof when) : "-");
     if (job->scanned) {
@@ -165,6 +168,12 @@ s_job_fields(tf_json_t *j, const tf_msg_job_row_t *job)
     tf_json_str(j, "status", job->status);
     tf_json_str(j, "stage", job->stage);
     tf_json_str(j, "pool", job->pool);
+    if (job->sources_count > 0) {   /* `tapeflow job` only: the jobs list does not read them */
+        tf_json_array_begin(j, "sources");
+        for (size_t i = 0; i < job->sources_count; i++)
+            tf_json_str(j, NULL, job->sources[i].path);
+        tf_json_array_end(j);
+    }
     tf_json_str(j, "message", job->message);
     tf_json_str(j, "detail", job->detail);
     if (job->created_ms > 0)

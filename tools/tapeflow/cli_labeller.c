@@ -70,7 +70,7 @@ cli_labeller_list(tf_config_t *cfg, int timeout_ms, tf_msg_t *reply, tf_err_t *e
     if (s_labeller_running(cfg, timeout_ms, &running, err) != TF_OK)
         return err->code;
     if (!running)
-        return tf_err_set(err, TF_ERR_NOTFOUND, "no labeller is running (up/actors)");
+        return tf_err_set(err, TF_ERR_NOTFOUND, "no labeller is running (up/roles)");
     return s_query(cfg, "list", NULL, timeout_ms, reply, err);
 }
 

@@ -20,6 +20,7 @@
 #include "cli_poolcheck.h"
 #include "tf_client.h"
 #include "tf_clock.h"
+#include "tf_hostpath.h"
 #include "tf_json.h"
 #include "tf_units.h"
 #include "tf_volume.h"
@@ -282,41 +283,176 @@ s_parse(cli_t *cli, int argc, char **argv, s_args_t *a)
     return -1;
 }
 
-/* Absolute, existing paths into rows (owned holds what realpath allocated): the scanner may
-   run with another working folder. */
-static int
-s_resolve_paths(const s_args_t *a, tf_msg_path_row_t *rows, char **owned)
+/* Where each PATH operand is: HOST:/path names a host, a plain path is this host's
+   (tf_hostpath.h). A job reads each host's files there: one scan per host. */
+typedef struct {
+    char host[TF_MSG_MAX_ID + 1];
+    tf_msg_path_row_t *rows;      /* this host's paths (absolute), into the job's path texts */
+    size_t count;
+} s_host_t;
+
+typedef struct {
+    s_host_t *hosts;              /* in the order the operands name them */
+    size_t nhosts;
+    tf_msg_path_row_t *rows;      /* the job's sources as the catalog keeps them */
+    char **owned;                 /* every string the rows point to */
+    size_t nowned;
+    bool legacy;                  /* only this host's paths: plain "/path" rows, one scan
+                                     without a host (ids as before issue 10) */
+} s_sources_t;
+
+/* Groups of a host's scan are numbered from its index times this (tf_msg.h scan_job.group_base). */
+#define S_HOST_GROUP_STRIDE 1000000
+
+static void
+s_sources_clear(s_sources_t *src)
 {
-    for (size_t i = 0; i < a->npaths; i++) {
-        owned[i] = realpath(a->paths[i], NULL);
-        if (!owned[i]) {
-            fprintf(stderr, "tapeflow backup: %s: %s\n", a->paths[i], strerror(errno));
+    for (size_t i = 0; i < src->nhosts; i++)
+        free(src->hosts[i].rows);
+    free(src->hosts);
+    for (size_t i = 0; i < src->nowned; i++)
+        free(src->owned[i]);
+    free(src->owned);
+    free(src->rows);
+    memset(src, 0, sizeof *src);
+}
+
+static s_host_t *
+s_host_of(s_sources_t *src, const char *host, size_t max)
+{
+    for (size_t i = 0; i < src->nhosts; i++)
+        if (strcmp(src->hosts[i].host, host) == 0)
+            return &src->hosts[i];
+    s_host_t *h = &src->hosts[src->nhosts++];
+    snprintf(h->host, sizeof h->host, "%s", host);
+    h->rows = calloc(max, sizeof *h->rows);
+    return h->rows ? h : NULL;
+}
+
+/* Splits the operands by host; this host's paths made absolute and checked here (realpath: the
+   scanner may run in another working folder). Other hosts' paths are checked there later. */
+static int
+s_resolve_paths(cli_t *cli, const s_args_t *a, s_sources_t *src)
+{
+    size_t n = a->npaths;
+    src->hosts = calloc(n, sizeof *src->hosts);
+    src->rows = calloc(n, sizeof *src->rows);
+    src->owned = calloc(n * 2, sizeof *src->owned);
+    if (!src->hosts || !src->rows || !src->owned) {
+        fprintf(stderr, "tapeflow backup: out of memory\n");
+        return CLI_EXIT_FAIL;
+    }
+    bool remote = false;
+    for (size_t i = 0; i < n; i++) {
+        char host[TF_MSG_MAX_ID + 1], path[PATH_MAX];
+        tf_err_t err = {0};
+        if (tf_hostpath_parse(cli->cfg, a->paths[i], host, sizeof host, path, sizeof path, &err) != TF_OK)
+            return cli_usage_error("backup", "%s", err.message);
+        char *abs;
+        if (tf_hostpath_is_local(cli->cfg, host)) {
+            abs = realpath(path, NULL);
+            if (!abs) {
+                fprintf(stderr, "tapeflow backup: %s: %s\n", a->paths[i], strerror(errno));
+                return CLI_EXIT_FAIL;
+            }
+        }
+        else {
+            abs = strdup(path);
+            remote = true;
+        }
+        s_host_t *h = abs ? s_host_of(src, host, n) : NULL;
+        if (!h) {
+            free(abs);
+            fprintf(stderr, "tapeflow backup: out of memory\n");
             return CLI_EXIT_FAIL;
         }
-        rows[i].path = owned[i];
+        src->owned[src->nowned++] = abs;
+        h->rows[h->count++].path = abs;
+    }
+    src->legacy = !remote && src->nhosts == 1;
+    for (size_t i = 0, k = 0; i < src->nhosts; i++)
+        for (size_t r = 0; r < src->hosts[i].count; r++, k++) {
+            char *text = src->legacy ? NULL : zsys_sprintf("%s:%s", src->hosts[i].host, src->hosts[i].rows[r].path);
+            if (!src->legacy && !text) {
+                fprintf(stderr, "tapeflow backup: out of memory\n");
+                return CLI_EXIT_FAIL;
+            }
+            if (text)
+                src->owned[src->nowned++] = text;
+            src->rows[k].path = text ? text : src->hosts[i].rows[r].path;
+        }
+    return CLI_EXIT_OK;
+}
+
+/* True when the broker has a scan worker registered from host. */
+static int
+s_agent_present(tf_client_t *client, const char *host, bool *present, tf_err_t *err)
+{
+    tf_msg_t status;
+    int rc = tf_client_status(client, &status, 5000, err);
+    if (rc != TF_OK)
+        return rc;
+    *present = false;
+    for (size_t i = 0; i < status.status.workers_count; i++) {
+        const tf_msg_worker_row_t *w = &status.status.workers[i];
+        if (strcmp(w->service, "scan") == 0 && w->host && strcmp(w->host, host) == 0)
+            *present = true;
+    }
+    tf_msg_clear(&status);
+    return TF_OK;
+}
+
+/* Checks another host's paths where they are: its file agent must be up, and each path there
+   and readable by it. */
+static int
+s_check_remote(cli_t *cli, tf_client_t *client, const s_host_t *h)
+{
+    tf_err_t err = {0};
+    bool present = false;
+    if (s_agent_present(client, h->host, &present, &err) != TF_OK) {
+        fprintf(stderr, "tapeflow backup: %s\n", err.message);
+        return CLI_EXIT_FAIL;
+    }
+    if (!present) {
+        fprintf(stderr, "tapeflow backup: no file agent on host %s: start tapeflow up there (up/roles "
+                "agent)\n", h->host);
+        return CLI_EXIT_FAIL;
+    }
+    int timeout = (int) tf_config_ms(cli->cfg, "broker/heartbeat") * 10;
+    for (size_t i = 0; i < h->count; i++) {
+        tf_msg_t check = {.type = TF_MSG_PATH_CHECK}, info;
+        check.path_check.path = h->rows[i].path;
+        if (tf_client_call_on(client, "scan", h->host, NULL, NULL, &check, &info, timeout, &err) != TF_OK) {
+            fprintf(stderr, "tapeflow backup: cannot check %s:%s on host %s: %s\n", h->host, h->rows[i].path,
+                    h->host, err.message);
+            return CLI_EXIT_FAIL;
+        }
+        bool ok = info.type == TF_MSG_PATH_INFO && info.path_info.exists && info.path_info.readable;
+        if (!ok)
+            fprintf(stderr, "tapeflow backup: %s:%s: %s (checked on host %s)\n", h->host, h->rows[i].path,
+                    info.type == TF_MSG_PATH_INFO && info.path_info.message ? info.path_info.message
+                                                                           : "not there",
+                    h->host);
+        tf_msg_clear(&info);
+        if (!ok)
+            return CLI_EXIT_FAIL;
     }
     return CLI_EXIT_OK;
 }
 
-/* The remote calls: the job's record to the catalog, then its scan. */
+/* The remote calls: the job's record to the catalog, then one scan per host, each run by a
+   scanner of its host. */
 static int
-s_start(tf_client_t *client, const s_args_t *a, const char *job_id, tf_msg_path_row_t *rows)
+s_start(tf_client_t *client, const s_args_t *a, const char *job_id, const s_sources_t *src)
 {
     tf_msg_t create = {.type = TF_MSG_CAT_JOB};
     create.cat_job = (tf_msg_cat_job_t){
-        .job_id = (char *) job_id, .op = "create", .paths = rows, .paths_count = a->npaths,
+        .job_id = (char *) job_id, .op = "create", .paths = src->rows, .paths_count = a->npaths,
         .pool = (char *) a->pool, .compression = (char *) a->compression,
         .time_ms = tf_clock_wall_ms(), .message = "queued",
     };
-    tf_msg_t scan = {.type = TF_MSG_SCAN_JOB};
-    scan.scan_job = (tf_msg_scan_job_t){
-        .job_id = (char *) job_id, .paths = rows, .paths_count = a->npaths,
-        .group_bytes = a->group_bytes, .one_fs = a->one_fs, .compression = (char *) a->compression,
-        .pool = (char *) a->pool,
-    };
-    char create_id[96], scan_id[96];
+    char create_id[96];
     snprintf(create_id, sizeof create_id, "%s-create", job_id);
-    snprintf(scan_id, sizeof scan_id, "%s-scan", job_id);
     tf_msg_t reply;
     tf_err_t err = {0};
     if (tf_client_submit_msg(client, "catalog", create_id, job_id, &create, &reply, 5000, &err) != TF_OK) {
@@ -324,11 +460,27 @@ s_start(tf_client_t *client, const s_args_t *a, const char *job_id, tf_msg_path_
         return CLI_EXIT_FAIL;
     }
     tf_msg_clear(&reply);
-    if (tf_client_submit_msg(client, "scan", scan_id, job_id, &scan, &reply, 5000, &err) != TF_OK) {
-        fprintf(stderr, "tapeflow backup: job %s recorded but the scan was not queued: %s\n", job_id, err.message);
-        return CLI_EXIT_FAIL;
+    for (size_t i = 0; i < src->nhosts; i++) {
+        const s_host_t *h = &src->hosts[i];
+        tf_msg_t scan = {.type = TF_MSG_SCAN_JOB};
+        scan.scan_job = (tf_msg_scan_job_t){
+            .job_id = (char *) job_id, .paths = h->rows, .paths_count = h->count,
+            .group_bytes = a->group_bytes, .one_fs = a->one_fs, .compression = (char *) a->compression,
+            .pool = (char *) a->pool, .host = src->legacy ? NULL : (char *) h->host,
+            .group_base = (uint64_t) i * S_HOST_GROUP_STRIDE,
+        };
+        char scan_id[TF_MSG_MAX_ID + 96];
+        if (src->legacy)
+            snprintf(scan_id, sizeof scan_id, "%s-scan", job_id);
+        else
+            snprintf(scan_id, sizeof scan_id, "%s-scan-%s", job_id, h->host);
+        if (tf_client_submit_msg_on(client, "scan", h->host, scan_id, job_id, &scan, &reply, 5000, &err) != TF_OK) {
+            fprintf(stderr, "tapeflow backup: job %s recorded but the scan of host %s was not queued: %s\n",
+                    job_id, h->host, err.message);
+            return CLI_EXIT_FAIL;
+        }
+        tf_msg_clear(&reply);
     }
-    tf_msg_clear(&reply);
     return CLI_EXIT_OK;
 }
 
@@ -367,16 +519,12 @@ cmd_backup(cli_t *cli, int argc, char **argv)
         fprintf(stderr, "tapeflow backup: %s\n", err.message);
         return CLI_EXIT_FAIL;
     }
-    tf_msg_path_row_t *rows = calloc(a.npaths, sizeof *rows);
-    char **owned = calloc(a.npaths, sizeof *owned);
-    rc = CLI_EXIT_FAIL;
+    s_sources_t src = {0};
     tf_client_t *client = NULL;
-    if (!rows || !owned) {
-        fprintf(stderr, "tapeflow backup: out of memory\n");
+    rc = s_resolve_paths(cli, &a, &src);
+    if (rc != CLI_EXIT_OK)
         goto out;
-    }
-    if (s_resolve_paths(&a, rows, owned) != CLI_EXIT_OK)
-        goto out;
+    rc = CLI_EXIT_FAIL;
     char job_id[64];
     s_make_job_id(job_id, sizeof job_id);
     client = tf_client_new(tf_config_get(cli->cfg, "broker/endpoint"), &err);
@@ -384,7 +532,12 @@ cmd_backup(cli_t *cli, int argc, char **argv)
         fprintf(stderr, "tapeflow backup: %s\n", err.message);
         goto out;
     }
-    if (s_pool_ready(cli, client, a.pool) != TF_OK || s_start(client, &a, job_id, rows) != CLI_EXIT_OK)
+    if (s_pool_ready(cli, client, a.pool) != TF_OK)
+        goto out;
+    for (size_t i = 0; i < src.nhosts; i++)
+        if (!tf_hostpath_is_local(cli->cfg, src.hosts[i].host) && s_check_remote(cli, client, &src.hosts[i]) != CLI_EXIT_OK)
+            goto out;
+    if (s_start(client, &a, job_id, &src) != CLI_EXIT_OK)
         goto out;
     if (!a.wait) {
         s_print_queued(cli, &a, job_id);
@@ -397,9 +550,6 @@ cmd_backup(cli_t *cli, int argc, char **argv)
     rc = s_wait(cli, client, job_id, a.timeout_s);
 out:
     tf_client_destroy(&client);
-    for (size_t i = 0; owned && i < a.npaths; i++)
-        free(owned[i]);
-    free(owned);
-    free(rows);
+    s_sources_clear(&src);
     return rc;
 }

@@ -2,7 +2,8 @@
     reads it (issue 8 item 12).
 
     check   every problem of a file (unknown keys, values out of range), one per line with the
-            file and line; exit 0 when there is none, 1 otherwise.
+            file and line; exit 0 when there is none, 1 otherwise. Warnings (deprecated keys
+            that still work, such as up/actors) are listed too and do not fail the check.
     show    the effective value of every key and where it comes from: default, FILE:LINE,
             override (--set) or environment.
     keys    the key table itself: type, default, allowed values, help.
@@ -57,12 +58,17 @@ s_check(cli_t *cli, const char *file, bool json)
         cfg = own;
     }
     zlist_t *problems = zlist_new();
-    if (!problems) {
+    zlist_t *warnings = zlist_new();
+    if (!problems || !warnings) {
+        zlist_destroy(&problems);
+        zlist_destroy(&warnings);
         tf_config_destroy(&own);
         return CLI_EXIT_FAIL;
     }
     zlist_autofree(problems);
+    zlist_autofree(warnings);
     size_t n = tf_config_check(cfg, problems);
+    size_t nwarn = tf_config_warnings(cfg, warnings);
     const char *path = tf_config_file(cfg);
     int rc = n ? CLI_EXIT_FAIL : CLI_EXIT_OK;
     if (json) {
@@ -74,6 +80,10 @@ s_check(cli_t *cli, const char *file, bool json)
         for (const char *p = zlist_first(problems); p; p = zlist_next(problems))
             tf_json_str(j, NULL, p);
         tf_json_array_end(j);
+        tf_json_array_begin(j, "warnings");
+        for (const char *w = zlist_first(warnings); w; w = zlist_next(warnings))
+            tf_json_str(j, NULL, w);
+        tf_json_array_end(j);
         tf_json_object_end(j);
         if (s_print_json(j) != CLI_EXIT_OK)
             rc = CLI_EXIT_FAIL;
@@ -82,6 +92,8 @@ s_check(cli_t *cli, const char *file, bool json)
     else {
         for (const char *p = zlist_first(problems); p; p = zlist_next(problems))
             printf("%s\n", p);
+        for (const char *w = zlist_first(warnings); w; w = zlist_next(warnings))
+            printf("warning: %s\n", w);
         if (!path)
             printf("no config file: built-in defaults only (TAPEFLOW_CONFIG, --config or "
                    "/etc/tapeflow/tapeflow.cfg name one)\n");
@@ -89,9 +101,10 @@ s_check(cli_t *cli, const char *file, bool json)
             printf("%s: %zu problem%s; fix %s, then run 'tapeflow config check' again\n", path, n,
                    n == 1 ? "" : "s", n == 1 ? "it" : "them");
         else
-            printf("%s: ok\n", path);
+            printf("%s: ok%s\n", path, nwarn ? " (see the warnings above)" : "");
     }
     zlist_destroy(&problems);
+    zlist_destroy(&warnings);
     tf_config_destroy(&own);
     return rc;
 }

@@ -7,7 +7,6 @@
 */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <ctype.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -23,6 +22,7 @@
 #include "tf_client.h"
 #include "tf_clock.h"
 #include "tf_fs.h"
+#include "tf_hostpath.h"
 #include "tf_json.h"
 
 /* Stored paths are relative ("srv/data/x"); accept "/srv/data/x" too. */
@@ -162,7 +162,7 @@ typedef struct {
     const char *job_id;
     const char *to;
     char host[TF_MSG_MAX_ID + 1];     /* the host --to is on (this host's tapeflow/host without HOST:) */
-    const char *path;                 /* --to without its HOST: */
+    char path[PATH_MAX];              /* --to without its HOST: */
     const char *overwrite;
     uint64_t strip;
     bool flat;
@@ -172,31 +172,13 @@ typedef struct {
     int npatterns;
 } s_args_t;
 
-/* --to HOST:/DIR or DIR (this host). TODO(lead): use tf_hostpath_parse (common/tf_hostpath.h,
-   the host-routing change) once it is on main; this is the same rule: HOST:/path when a ':'
-   comes before the first '/' and HOST is a host name (letters, digits, '.', '_', '-'). */
+/* --to HOST:/DIR or DIR (this host), split by the shared rule (tf_hostpath.h). */
 static int
 s_host_path(cli_t *cli, s_args_t *a)
 {
-    const char *colon = strchr(a->to, ':');
-    const char *slash = strchr(a->to, '/');
-    if (colon && (!slash || colon < slash)) {
-        size_t n = (size_t) (colon - a->to);
-        bool name = n > 0 && n < sizeof a->host;
-        for (size_t i = 0; name && i < n; i++)
-            name = isalnum((unsigned char) a->to[i]) || strchr("._-", a->to[i]);
-        if (!name)
-            return cli_usage_error("restore", "--to %s: '%.*s' is not a host name (HOST:/DIR)", a->to, (int) n, a->to);
-        memcpy(a->host, a->to, n);
-        a->host[n] = '\0';
-        a->path = colon + 1;
-        if (a->path[0] != '/')
-            return cli_usage_error("restore", "--to %s: the folder on host %s must be an absolute path", a->to,
-                                   a->host);
-        return CLI_EXIT_OK;
-    }
-    snprintf(a->host, sizeof a->host, "%s", tf_config_str(cli->cfg, "tapeflow/host"));
-    a->path = a->to;
+    tf_err_t err = {0};
+    if (tf_hostpath_parse(cli->cfg, a->to, a->host, sizeof a->host, a->path, sizeof a->path, &err) != TF_OK)
+        return cli_usage_error("restore", "--to %s: %s", a->to, err.message);
     return CLI_EXIT_OK;
 }
 
@@ -497,7 +479,7 @@ cmd_restore(cli_t *cli, int argc, char **argv)
     /* A folder of this host is made (and resolved) here; one of another host is that host's
        extractor's to make. */
     char dest[PATH_MAX];
-    if (strcmp(a.host, tf_config_str(cli->cfg, "tapeflow/host")) != 0)
+    if (!tf_hostpath_is_local(cli->cfg, a.host))
         snprintf(dest, sizeof dest, "%s", a.path);
     else if (tf_fs_mkdir_p(a.path, &err) != TF_OK) {
         fprintf(stderr, "tapeflow restore: %s\n", err.message);

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "cli_opt.h"
 #include "tf_client.h"
+#include "supervisor.h"
 #include "tf_clock.h"
 #include "tf_json.h"
 #include "upstate.h"
@@ -23,6 +24,9 @@ typedef struct {
     tf_msg_t reply;              /* STATUS when the broker answered */
     bool broker_ok;
     tf_err_t broker_err;
+    bool broker_here;            /* the broker is one of this host's roles (else another host's) */
+    char host[256];
+    char roles[1024];            /* this host's roles: as the supervisor runs them, else up/roles */
 } s_report_t;
 
 static void
@@ -39,6 +43,21 @@ s_gather(cli_t *cli, s_report_t *r)
         for (size_t i = 0; i < upstate_size(r->state); i++)
             if (strcmp(upstate_child(r->state, i)->state, "running") != 0)
                 r->children_ok = false;
+    }
+    /* The roles the running supervisor was started with; the config's when none runs (or an
+       older supervisor did not record them). */
+    if (r->state && r->supervisor_alive && *upstate_roles(r->state)) {
+        snprintf(r->host, sizeof r->host, "%s", upstate_host(r->state));
+        snprintf(r->roles, sizeof r->roles, "%s", upstate_roles(r->state));
+        r->broker_here = upstate_has_role(r->state, "broker");
+    }
+    else {
+        zlist_t *roles = tf_config_roles(cli->cfg);
+        snprintf(r->host, sizeof r->host, "%s", tf_config_str(cli->cfg, "tapeflow/host"));
+        if (roles)
+            supervisor_roles_text(roles, r->roles, sizeof r->roles);
+        r->broker_here = !roles || zlist_exists(roles, "broker");
+        zlist_destroy(&roles);
     }
     tf_client_t *client = tf_client_new(r->endpoint, &r->broker_err);
     if (client) {
@@ -75,6 +94,8 @@ s_print_human(const s_report_t *r)
     char a[32], b[64];
     int64_t now = tf_clock_wall_ms();
     printf("tapeflow: %s\n", s_healthy(r) ? "healthy" : "DOWN");
+    printf("host        %s  roles %s%s\n", r->host, r->roles,
+           r->broker_here ? "" : "  (broker on another host)");
 
     if (!r->state)
         printf("supervisor  not running here (no %s; start the stack with: tapeflow up)\n",
@@ -103,8 +124,13 @@ s_print_human(const s_report_t *r)
 
     printf("\n");
     if (!r->broker_ok) {
-        printf("broker not reachable at %s — is the stack running? start it with: tapeflow up\n",
-               r->endpoint);
+        if (r->broker_here)
+            printf("broker not reachable at %s — is the stack running? start it with: tapeflow "
+                   "up\n", r->endpoint);
+        else
+            printf("broker not reachable at %s (another host: this host's roles have no broker) "
+                   "— is the tape server up, and are broker/endpoint and keys/server right?\n",
+                   r->endpoint);
         if (r->broker_err.code != TF_ERR_TIMEOUT && r->broker_err.message[0])
             printf("  (%s)\n", r->broker_err.message);
         return;
@@ -125,16 +151,17 @@ s_print_human(const s_report_t *r)
                s->name ? s->name : "?", s->workers, s->idle, s->queued, s->inflight, s->done,
                s->failed, s->redelivered, s_age(s->oldest_age_ms, a, sizeof a));
     }
-    printf("\n%-28s %-16s %8s %-5s %-24s %8s\n", "WORKER", "SERVICE", "PID", "STATE", "ITEM",
-           "IDLE");
+    printf("\n%-28s %-16s %-16s %8s %-5s %-24s %8s  %s\n", "WORKER", "SERVICE", "HOST", "PID", "STATE",
+           "ITEM", "IDLE", "KEY");
     if (st->workers_count == 0)
         printf("(no workers)\n");
     for (size_t i = 0; i < st->workers_count; i++) {
         const tf_msg_worker_row_t *w = &st->workers[i];
-        printf("%-28s %-16s %8" PRIu64 " %-5s %-24s %8s\n", w->name ? w->name : "?",
-               w->service ? w->service : "?", w->pid, w->state ? w->state : "?",
-               w->item_id && *w->item_id ? w->item_id : "-",
-               cli_duration(w->idle_ms, a, sizeof a));
+        /* KEY: the trusted CURVE key it registered with; "-" over ipc (a local peer). */
+        printf("%-28s %-16s %-16s %8" PRIu64 " %-5s %-24s %8s  %s\n", w->name ? w->name : "?",
+               w->service ? w->service : "?", w->host && *w->host ? w->host : "-", w->pid,
+               w->state ? w->state : "?", w->item_id && *w->item_id ? w->item_id : "-",
+               cli_duration(w->idle_ms, a, sizeof a), w->key && *w->key ? w->key : "-");
     }
     if (st->rejects_count > 0) {
         /* Peers whose messages the broker refused (malformed, or for an unknown service). */
@@ -192,6 +219,7 @@ s_json_broker(tf_json_t *j, const s_report_t *r)
     const tf_msg_status_t *st = &r->reply.status;
     tf_json_object_begin(j, "broker");
     tf_json_str(j, "endpoint", r->endpoint);
+    tf_json_bool(j, "local", r->broker_here);
     tf_json_bool(j, "reachable", r->broker_ok);
     if (r->broker_ok) {
         tf_json_int(j, "pid", (int64_t) st->pid);
@@ -231,6 +259,8 @@ s_json_broker(tf_json_t *j, const s_report_t *r)
         tf_json_str(j, "state", w->state);
         tf_json_str(j, "item_id", w->item_id && *w->item_id ? w->item_id : NULL);
         tf_json_int(j, "idle_ms", w->idle_ms);
+        tf_json_str(j, "host", w->host && *w->host ? w->host : NULL);
+        tf_json_str(j, "key", w->key && *w->key ? w->key : NULL);
         tf_json_object_end(j);
     }
     tf_json_array_end(j);
@@ -259,6 +289,13 @@ s_print_json(const s_report_t *r)
     }
     tf_json_document_begin(j);
     tf_json_bool(j, "healthy", s_healthy(r));
+    tf_json_str(j, "host", r->host);
+    tf_json_array_begin(j, "roles");
+    char roles[sizeof r->roles], *save = NULL;
+    snprintf(roles, sizeof roles, "%s", r->roles);
+    for (char *w = strtok_r(roles, " ", &save); w; w = strtok_r(NULL, " ", &save))
+        tf_json_str(j, NULL, w);
+    tf_json_array_end(j);
     s_json_supervisor(j, r);
     s_json_broker(j, r);
     tf_json_object_end(j);

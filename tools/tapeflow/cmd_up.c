@@ -1,4 +1,4 @@
-/*  tapeflow up [--detach] - start the local stack and supervise it. */
+/*  tapeflow up [--detach] - start this host's part of the stack (up/roles) and supervise it. */
 #define _GNU_SOURCE
 #include <czmq.h>
 #include <errno.h>
@@ -25,16 +25,18 @@
 #define S_SETTLE_SLACK 10000     /* ms on top of up/settle for every child to settle */
 #define S_CRASH_LOOP 2           /* restarts during the start that make a child crash-looping */
 
-/* The last line a child wrote to its log (not the supervisor's "==== ... starting" lines) into
-   buf; "" when there is none. */
-static const char *
-s_last_log_line(const char *path, char *buf, size_t size)
+#define S_LOG_LINES 5   /* lines of a failing child's log 'up' shows */
+
+/* Prints the last (up to S_LOG_LINES) lines a child wrote to its log (not the supervisor's
+   "==== ... starting" lines) to out, each indented, after a heading; nothing when there are
+   none. Returns the number printed. */
+static int
+s_print_log_tail(const char *path, FILE *out)
 {
-    buf[0] = '\0';
     FILE *f = fopen(path, "r");
     if (!f)
-        return buf;
-    char tail[4096];
+        return 0;
+    char tail[8192];
     long at = 0;
     if (fseek(f, 0, SEEK_END) == 0 && (at = ftell(f)) > (long) sizeof tail - 1)
         fseek(f, at - (long) sizeof tail + 1, SEEK_SET);
@@ -43,11 +45,23 @@ s_last_log_line(const char *path, char *buf, size_t size)
     size_t n = fread(tail, 1, sizeof tail - 1, f);
     fclose(f);
     tail[n] = '\0';
+    const char *lines[S_LOG_LINES];
+    int count = 0;
     char *save = NULL;
-    for (char *line = strtok_r(tail, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-        if (*line && strncmp(line, "==== ", 5) != 0)
-            snprintf(buf, size, "%s", line);
-    return buf;
+    for (char *line = strtok_r(tail, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (!*line || strncmp(line, "==== ", 5) == 0)
+            continue;
+        if (count == S_LOG_LINES) {
+            memmove(lines, lines + 1, sizeof lines - sizeof lines[0]);
+            count--;
+        }
+        lines[count++] = line;
+    }
+    if (count > 0)
+        fprintf(out, "  last line%s of %s:\n", count > 1 ? "s" : "", path);
+    for (int i = 0; i < count; i++)
+        fprintf(out, "    %s\n", lines[i]);
+    return count;
 }
 
 static int
@@ -79,11 +93,9 @@ s_print_children(tf_config_t *cfg, bool problems_only, const char *skip, FILE *o
         if (!problems_only)
             fprintf(out, "  %-12s pid %-8" PRId64 " log %s\n", c->name, c->pid, c->log);
         else if (strcmp(c->state, "running") != 0 || c->restarts > 0) {
-            char last[512];
             fprintf(out, "  %-12s %s, %" PRId64 " restart(s), last exit: %s (log %s)\n", c->name,
                    c->state, c->restarts, *c->last_exit ? c->last_exit : "-", c->log);
-            if (*s_last_log_line(c->log, last, sizeof last))
-                fprintf(out, "  %-12s last log line: %s\n", "", last);
+            s_print_log_tail(c->log, out);
         }
     }
     upstate_destroy(&state);
@@ -124,25 +136,24 @@ s_read_report(int fd, char *line, size_t size, int timeout_ms)
 
 #define S_MAX_SERVICES 64
 
-/* A service the configured actors provide and how many workers of it 'up' waits for. */
+/* A service this host's actor roles provide and how many of its workers 'up' waits for. */
 typedef struct {
     char service[64];
     char actor[64];          /* the (first) actor that provides it, for the message */
     int64_t want;
 } s_service_want_t;
 
-/* The services of up/actors with their instances (the supervisor runs exactly these). */
+/* The services of this host's actor roles with their instances (the supervisor runs exactly
+   these). */
 static size_t
 s_wanted_services(tf_config_t *cfg, s_service_want_t *wants, size_t max)
 {
     size_t n = 0;
-    char *list = strdup(tf_config_str(cfg, "up/actors"));
-    char *save = NULL;
-    for (char *name = list ? strtok_r(list, " ,\t", &save) : NULL; name;
-         name = strtok_r(NULL, " ,\t", &save)) {
+    zlist_t *roles = tf_config_roles(cfg);
+    for (const char *name = roles ? zlist_first(roles) : NULL; name; name = zlist_next(roles)) {
         char key[256];
         snprintf(key, sizeof key, "actors/%s/instances", name);
-        int64_t instances = tf_config_int(cfg, key);
+        int64_t instances = tf_config_role_is_actor(name) ? tf_config_int(cfg, key) : 0;
         if (instances <= 0)
             continue;
         const char *service = tf_config_actor_service(name);
@@ -159,38 +170,74 @@ s_wanted_services(tf_config_t *cfg, s_service_want_t *wants, size_t max)
         }
         wants[i].want += instances;
     }
-    free(list);
+    zlist_destroy(&roles);
     return n;
 }
 
-/* The first wanted service the broker's status shows with fewer workers than configured
-   (*have: how many it shows), or NULL when every one is there. NULL status: none known. */
+/* The first wanted service the broker's status shows with fewer workers of this host than
+   configured (*have: how many it shows), or NULL when every one is there. Agents of other
+   hosts register the same services: a worker counts when it registered from host (a worker
+   row without a host, from a broker that does not record it, counts too). NULL status: none. */
 static const s_service_want_t *
 s_missing_workers(const tf_msg_status_t *status, const s_service_want_t *wants, size_t n,
-                  int64_t *have)
+                  const char *host, int64_t *have)
 {
     for (size_t i = 0; i < n; i++) {
         *have = 0;
-        for (size_t j = 0; status && j < status->services_count; j++)
-            if (strcmp(status->services[j].name, wants[i].service) == 0)
-                *have = (int64_t) status->services[j].workers;
+        for (size_t j = 0; status && j < status->workers_count; j++) {
+            const tf_msg_worker_row_t *w = &status->workers[j];
+            if (w->service && strcmp(w->service, wants[i].service) == 0
+                && (!w->host || !*w->host || strcmp(w->host, host) == 0))
+                (*have)++;
+        }
         if (*have < wants[i].want)
             return &wants[i];
     }
     return NULL;
 }
 
+/* The first child that restarted S_CRASH_LOOP times or more since 'up' began, or NULL. */
+static const upstate_child_t *
+s_looping_child(upstate_t *state)
+{
+    for (size_t i = 0; state && i < upstate_size(state); i++)
+        if (upstate_child(state, i)->restarts >= S_CRASH_LOOP)
+            return upstate_child(state, i);
+    return NULL;
+}
+
+/* Says on stderr why child bad keeps the stack from being up: it keeps crashing (looping) or
+   did not stay up; with how it ended, its restarts, the last lines of its log and every other
+   child with a problem. */
+static void
+s_report_bad_child(cli_t *cli, const upstate_child_t *bad, bool looping)
+{
+    char ran[32];
+    /* A looping child may be running again just now: how long says nothing then. */
+    bool running = !looping && strcmp(bad->state, "running") == 0;
+    fprintf(stderr, "tapeflow up: the stack is not up: %s %s (%s, %" PRId64 " restart(s)%s%s); "
+                    "see %s\n",
+            bad->name, looping ? "keeps crashing" : "did not stay up",
+            *bad->last_exit ? bad->last_exit : bad->state, bad->restarts,
+            running ? ", running for " : "",
+            running ? cli_duration(tf_clock_wall_ms() - bad->started_ms, ran, sizeof ran) : "",
+            bad->log);
+    s_print_log_tail(bad->log, stderr);
+    s_print_children(cli->cfg, true, bad->name, stderr);
+}
+
 /* Waits until every child has run up/settle ms since its last start and the broker's status
-   shows every configured actor's service with its worker count (a child that runs but never
+   shows every actor role's service with this host's worker count (a child that runs but never
    registers, or crashes later, is not "up"). CLI_EXIT_FAIL, with the child, how it ended and
-   its last log line on stderr, when a child restarts S_CRASH_LOOP times meanwhile, the
+   the last lines of its log on stderr, when a child restarts S_CRASH_LOOP times meanwhile, the
    supervisor dies, or at the deadline - always with a message naming what is missing. */
 static int
 s_wait_settled(cli_t *cli, pid_t spid, tf_client_t *client)
 {
     int64_t settle = tf_config_ms(cli->cfg, "up/settle");
     int64_t deadline = tf_clock_mono_ms() + settle + S_SETTLE_SLACK;
-    char path[PATH_MAX], last[512];
+    const char *host = tf_config_str(cli->cfg, "tapeflow/host");
+    char path[PATH_MAX];
     cli_state_path(cli->cfg, path, sizeof path);
     s_service_want_t wants[S_MAX_SERVICES];
     size_t nwants = s_wanted_services(cli->cfg, wants, S_MAX_SERVICES);
@@ -199,11 +246,9 @@ s_wait_settled(cli_t *cli, pid_t spid, tf_client_t *client)
         upstate_t *state = upstate_load(path, &load_err);
         int64_t now = tf_clock_wall_ms();
         bool settled = state != NULL && upstate_size(state) > 0;
-        const upstate_child_t *looping = NULL, *waiting = NULL;
+        const upstate_child_t *looping = s_looping_child(state), *waiting = NULL;
         for (size_t i = 0; state && i < upstate_size(state); i++) {
             const upstate_child_t *c = upstate_child(state, i);
-            if (c->restarts >= S_CRASH_LOOP && !looping)
-                looping = c;
             if (strcmp(c->state, "running") != 0 || now - c->started_ms < settle) {
                 settled = false;
                 if (!waiting)
@@ -212,20 +257,8 @@ s_wait_settled(cli_t *cli, pid_t spid, tf_client_t *client)
         }
         bool late = tf_clock_mono_ms() >= deadline;
         const upstate_child_t *bad = looping ? looping : late ? waiting : NULL;
-        if (bad) {
-            char ran[32];
-            fprintf(stderr, "tapeflow up: the stack is not up: %s %s (%s, %" PRId64 " restart(s)%s%s); "
-                            "see %s\n",
-                    bad->name, looping ? "keeps crashing" : "did not stay up",
-                    *bad->last_exit ? bad->last_exit : bad->state, bad->restarts,
-                    strcmp(bad->state, "running") == 0 ? ", running for " : "",
-                    strcmp(bad->state, "running") == 0
-                        ? cli_duration(now - bad->started_ms, ran, sizeof ran) : "",
-                    bad->log);
-            if (*s_last_log_line(bad->log, last, sizeof last))
-                fprintf(stderr, "  last line of %s: %s\n", bad->log, last);
-            s_print_children(cli->cfg, true, bad->name, stderr);
-        }
+        if (bad)
+            s_report_bad_child(cli, bad, looping != NULL);
         /* Settled by the state file: the broker must also see every actor's workers. */
         const s_service_want_t *missing = NULL;
         int64_t have = 0;
@@ -234,7 +267,8 @@ s_wait_settled(cli_t *cli, pid_t spid, tf_client_t *client)
             memset(&reply, 0, sizeof reply);
             tf_err_t err = {0};
             bool answered = tf_client_status(client, &reply, 1000, &err) == TF_OK;
-            missing = s_missing_workers(answered ? &reply.status : NULL, wants, nwants, &have);
+            missing = s_missing_workers(answered ? &reply.status : NULL, wants, nwants, host,
+                                        &have);
             if (answered)
                 tf_msg_clear(&reply);
             settled = missing == NULL;
@@ -247,12 +281,13 @@ s_wait_settled(cli_t *cli, pid_t spid, tf_client_t *client)
                 snprintf(child, sizeof child, "%s.1", missing->actor);
                 c = state ? upstate_lookup(state, child) : NULL;
                 fprintf(stderr, "tapeflow up: the stack is not up: the broker shows %" PRId64 " of %"
-                                PRId64 " worker(s) of service %s (actor %s) after %s; see %s\n",
-                        have, missing->want, missing->service, missing->actor,
+                                PRId64 " worker(s) of service %s (actor %s) from host %s after "
+                                "%s; see %s\n",
+                        have, missing->want, missing->service, missing->actor, host,
                         cli_duration(settle + S_SETTLE_SLACK, waited, sizeof waited),
                         c ? c->log : "the child logs");
-                if (c && *s_last_log_line(c->log, last, sizeof last))
-                    fprintf(stderr, "  last line of %s: %s\n", c->log, last);
+                if (c)
+                    s_print_log_tail(c->log, stderr);
                 s_print_children(cli->cfg, true, NULL, stderr);
             }
             else
@@ -276,10 +311,33 @@ s_wait_settled(cli_t *cli, pid_t spid, tf_client_t *client)
     }
 }
 
+/* A child of this host crash-looping while 'up' waits for the broker: reported (true) at once
+   rather than after the broker's deadline. */
+static bool
+s_crash_loop_reported(cli_t *cli)
+{
+    char path[PATH_MAX];
+    upstate_t *state = upstate_load(cli_state_path(cli->cfg, path, sizeof path), NULL);
+    const upstate_child_t *looping = s_looping_child(state);
+    if (looping)
+        s_report_bad_child(cli, looping, true);
+    upstate_destroy(&state);
+    return looping != NULL;
+}
+
+/* After a failed start: the supervisor is still there, what to do about it. */
+static void
+s_print_keeps_running(long spid, const char *logdir)
+{
+    fprintf(stderr, "The supervisor (pid %ld) keeps running and restarting children; logs are in "
+                    "%s (up.log and <child>.log). Fix the cause (the next restart picks it up) "
+                    "or stop it with: tapeflow down\n", spid, logdir);
+}
+
 /* Parent side of --detach: wait for the daemon's report, then for the broker to answer and
    every child to settle. */
 static int
-s_wait_healthy(cli_t *cli, int report_fd)
+s_wait_healthy(cli_t *cli, int report_fd, bool broker_here)
 {
     char uplog[PATH_MAX], line[TF_ERR_MESSAGE_MAX + 64];
     const char *logdir = tf_config_get(cli->cfg, "tapeflow/log");
@@ -317,22 +375,28 @@ s_wait_healthy(cli_t *cli, int report_fd)
                             "and the child logs in %s\n", spid, uplog, logdir);
             break;
         }
+        if (s_crash_loop_reported(cli)) {
+            s_print_keeps_running(spid, logdir);
+            break;
+        }
         tf_msg_t reply;
         memset(&reply, 0, sizeof reply);
         if (tf_client_status(client, &reply, 500, &err) == TF_OK) {
             tf_msg_clear(&reply);
             /* The broker answers; "up" only once no child is crash-looping. */
             if (s_wait_settled(cli, (pid_t) spid, client) != CLI_EXIT_OK) {
-                fprintf(stderr,
-                        "The supervisor (pid %ld) keeps running and restarting children; logs are "
-                        "in %s (up.log and <child>.log). Fix the cause (the next restart picks it "
-                        "up) or stop it with: tapeflow down\n",
-                        spid, logdir);
+                s_print_keeps_running(spid, logdir);
                 break;
             }
+            char path[PATH_MAX];
+            upstate_t *state = upstate_load(cli_state_path(cli->cfg, path, sizeof path), NULL);
             printf("tapeflow up: supervisor pid %ld, log %s\n", spid, uplog);
+            printf("tapeflow up: host %s runs %s\n", state ? upstate_host(state) : "?",
+                   state ? upstate_roles(state) : "?");
+            upstate_destroy(&state);
             s_print_children(cli->cfg, false, NULL, stdout);
-            printf("tapeflow is up (broker %s)\n", endpoint);
+            printf("tapeflow is up (broker %s%s)\n", endpoint,
+                   broker_here ? "" : " on another host answers");
             exit_code = CLI_EXIT_OK;
             break;
         }
@@ -342,9 +406,15 @@ s_wait_healthy(cli_t *cli, int report_fd)
             break;
         }
         if (tf_clock_mono_ms() >= deadline) {
-            fprintf(stderr, "tapeflow up: the stack did not become healthy within 15 s: the "
-                            "broker did not answer at %s (%s)\n",
-                    endpoint, tf_status_name(err.code));
+            if (broker_here)
+                fprintf(stderr, "tapeflow up: the stack did not become healthy within 15 s: the "
+                                "broker did not answer at %s (%s)\n",
+                        endpoint, tf_status_name(err.code));
+            else
+                fprintf(stderr, "tapeflow up: this host runs no broker (up/roles) and the broker "
+                                "at %s did not answer within 15 s (%s): is the tape server up, "
+                                "and are broker/endpoint and keys/server right?\n",
+                        endpoint, tf_status_name(err.code));
             s_print_children(cli->cfg, true, NULL, stderr);
             fprintf(stderr,
                     "The supervisor (pid %ld) keeps running and restarting children; logs are in "
@@ -360,7 +430,7 @@ s_wait_healthy(cli_t *cli, int report_fd)
 /* --detach: fork, setsid, fork; the grandchild supervises and reports its start on a pipe.
    Returns in the grandchild with *is_daemon set (the caller runs the supervisor). */
 static int
-s_detach(cli_t *cli, supervisor_t **sup_p, bool *is_daemon, int *report_fd)
+s_detach(cli_t *cli, supervisor_t **sup_p, bool broker_here, bool *is_daemon, int *report_fd)
 {
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC) != 0) {
@@ -404,7 +474,7 @@ s_detach(cli_t *cli, supervisor_t **sup_p, bool *is_daemon, int *report_fd)
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
-    int rc = s_wait_healthy(cli, pfd[0]);
+    int rc = s_wait_healthy(cli, pfd[0], broker_here);
     close(pfd[0]);
     return rc;
 }
@@ -437,6 +507,22 @@ cmd_up(cli_t *cli, int argc, char **argv)
                                cli->config_path ? cli->config_path : "a config file (--config FILE)");
     if (s_make_folders(cli->cfg) != CLI_EXIT_OK)
         return CLI_EXIT_FAIL;
+    /* Settings that still work but should change (up/actors), before anything starts. */
+    zlist_t *warnings = zlist_new();
+    if (warnings) {
+        zlist_autofree(warnings);
+        tf_config_warnings(cli->cfg, warnings);
+        for (const char *w = zlist_first(warnings); w; w = zlist_next(warnings))
+            fprintf(stderr, "tapeflow up: warning: %s\n", w);
+        zlist_destroy(&warnings);
+    }
+    zlist_t *roles = tf_config_roles(cli->cfg);
+    if (!roles) {
+        fprintf(stderr, "tapeflow up: out of memory reading up/roles\n");
+        return CLI_EXIT_FAIL;
+    }
+    bool broker_here = zlist_exists(roles, "broker");
+    zlist_destroy(&roles);
 
     char pid_path[PATH_MAX], bindir[PATH_MAX];
     cli_pid_path(cli->cfg, pid_path, sizeof pid_path);
@@ -458,7 +544,7 @@ cmd_up(cli_t *cli, int argc, char **argv)
     int report_fd = -1;
     if (detach) {
         bool is_daemon = false;
-        int rc = s_detach(cli, &sup, &is_daemon, &report_fd);
+        int rc = s_detach(cli, &sup, broker_here, &is_daemon, &report_fd);
         if (!is_daemon) {
             supervisor_destroy(&sup);
             return rc;

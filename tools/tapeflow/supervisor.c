@@ -25,6 +25,7 @@
 
 #define S_HEALTH_INTERVAL 500     /* ms between "is the broker answering?" checks */
 #define S_HEALTH_TIMEOUT 250      /* ms one check may block the reactor */
+#define S_REMOTE_SILENT 10000     /* ms without an answer from a remote broker before saying so */
 
 typedef enum { S_STOPPED, S_RUNNING, S_RESTARTING } s_state_t;
 
@@ -65,7 +66,10 @@ struct _supervisor_t {
     bool stopping;
     int64_t stop_deadline;        /* mono ms */
     bool broker_answered;
+    bool broker_here;             /* the broker role runs on this host */
     int64_t next_health;          /* mono ms */
+    int64_t silent_since;         /* mono ms the broker was first asked without an answer */
+    bool told_silent;             /* said so once since */
     tf_client_t *client;
     upstate_t *state;
 };
@@ -112,39 +116,36 @@ s_valid_actor_name(const char *name)
     return true;
 }
 
-/* The actors to run: the names in up/actors (spaces or commas between them). */
-static zlist_t *
-s_actor_names(tf_config_t *cfg)
+const char *
+supervisor_roles_text(zlist_t *roles, char *buf, size_t size)
 {
-    zlist_t *names = zlist_new();
-    if (!names)
-        return NULL;
-    zlist_autofree(names);
-    char *list = strdup(tf_config_str(cfg, "up/actors"));
-    char *save = NULL;
-    for (char *name = list ? strtok_r(list, " ,\t", &save) : NULL; name; name = strtok_r(NULL, " ,\t", &save))
-        zlist_append(names, name);
-    free(list);
-    return names;
+    size_t used = 0;
+    buf[0] = '\0';
+    for (const char *r = zlist_first(roles); r && used < size; r = zlist_next(roles)) {
+        int n = snprintf(buf + used, size - used, "%s%s", used ? " " : "", r);
+        used += n > 0 ? (size_t) n : 0;
+    }
+    return buf;
 }
 
-/* Adds the actors from the config; counts them first when children is NULL. */
+/* Adds the actor roles of this host (tf_config_roles); only counts them when children is
+   NULL. */
 static int
-s_plan_actors(supervisor_t *self, size_t *total, tf_err_t *err)
+s_plan_actors(supervisor_t *self, zlist_t *roles, size_t *total, tf_err_t *err)
 {
-    zlist_t *names = s_actor_names(self->cfg);
-    if (!names)
-        return tf_err_set(err, TF_ERR_NOMEM, "out of memory reading up/actors");
     int rc = TF_OK;
     *total = 0;
-    for (const char *name = zlist_first(names); name && rc == TF_OK; name = zlist_next(names)) {
+    for (const char *name = zlist_first(roles); name && rc == TF_OK; name = zlist_next(roles)) {
+        if (!tf_config_role_is_actor(name))
+            continue;
         char key[256];
         snprintf(key, sizeof key, "actors/%s/instances", name);
         /* In range: the key table's row for it was checked when the config was opened. */
         int64_t instances = tf_config_int(self->cfg, key);
         if (instances > 0 && !s_valid_actor_name(name))
             rc = tf_err_set(err, TF_ERR_INVALID,
-                            "actor name '%s' may only hold letters, digits, '-' and '_'", name);
+                            "role '%s' in up/roles: an actor name may only hold letters, digits, "
+                            "'-' and '_'", name);
         else if (self->children) {
             for (int64_t i = 1; i <= instances && rc == TF_OK; i++) {
                 char child[64], program[128];
@@ -158,7 +159,6 @@ s_plan_actors(supervisor_t *self, size_t *total, tf_err_t *err)
         if (rc == TF_OK)
             *total += (size_t) instances;
     }
-    zlist_destroy(&names);
     return rc;
 }
 
@@ -176,15 +176,22 @@ s_check_programs(supervisor_t *self, tf_err_t *err)
         if (seen || access(c->program, X_OK) == 0)
             continue;
         const char *base = strrchr(c->program, '/') + 1;
-        int n = snprintf(missing + used, sizeof missing - used, "%s%s", used ? ", " : "", base);
+        char role[64];
+        snprintf(role, sizeof role, "%s", c->name);
+        char *dot = strchr(role, '.');
+        if (dot)
+            *dot = '\0';
+        int n = snprintf(missing + used, sizeof missing - used, "%s%s (role %s)",
+                         used ? ", " : "", base, role);
         if (n > 0 && used + (size_t) n < sizeof missing)
             used += (size_t) n;
     }
     if (used == 0)
         return TF_OK;
     return tf_err_set(err, TF_ERR_NOTFOUND,
-                      "program(s) not found in %s: %s; build them (cmake --build BUILD-DIR) or "
-                      "set TAPEFLOW_BIN_DIR to the folder holding the tapeflow-* programs",
+                      "program(s) not found in %s: %s; build them (cmake --build BUILD-DIR), "
+                      "set TAPEFLOW_BIN_DIR to the folder holding the tapeflow-* programs, or "
+                      "take the role out of up/roles",
                       self->bindir, missing);
 }
 
@@ -219,28 +226,44 @@ supervisor_new(tf_config_t *cfg, const char *bindir, const char *config_path, bo
         supervisor_destroy(&self);
         return NULL;
     }
+    zlist_t *roles = tf_config_roles(cfg);
     size_t actors = 0;
-    if (s_plan_actors(self, &actors, err) != TF_OK) {
+    if (!roles || s_plan_actors(self, roles, &actors, err) != TF_OK) {
+        if (!roles)
+            tf_err_set(err, TF_ERR_NOMEM, "out of memory reading up/roles");
+        zlist_destroy(&roles);
         supervisor_destroy(&self);
         return NULL;
     }
     self->children = calloc(actors + 2, sizeof *self->children);
     self->state = upstate_new();
-    if (!self->children || !self->state) {
-        tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    int rc = self->children && self->state ? TF_OK
+                                           : tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    /* Bus and broker only on the host whose roles name them (the tape server). */
+    if (rc == TF_OK && ((zlist_exists(roles, "bus")
+                         && s_add_child(self, "bus", "tapeflow-bus", 0, false) != TF_OK)
+                        || (zlist_exists(roles, "broker")
+                            && s_add_child(self, "broker", "tapeflow-broker", 1, false) != TF_OK)))
+        rc = tf_err_set(err, TF_ERR_INVALID, "program folder or log folder path is too long");
+    if (rc == TF_OK && self->count == 0 && actors == 0)
+        rc = tf_err_set(err, TF_ERR_INVALID, "up/roles (%s) names nothing to run on this host; "
+                        "name its roles (a tape server: broker bus catalog labeller stager "
+                        "tapewriter; a client: agent) and check actors/<name>/instances",
+                        tf_config_str(cfg, "up/roles"));
+    self->broker_here = zlist_exists(roles, "broker");
+    if (rc == TF_OK)
+        rc = s_plan_actors(self, roles, &actors, err);
+    if (rc == TF_OK)
+        rc = s_check_programs(self, err);
+    char words[1024];
+    if (rc == TF_OK)
+        rc = upstate_set_host(self->state, tf_config_str(cfg, "tapeflow/host"),
+                              supervisor_roles_text(roles, words, sizeof words));
+    if (rc == TF_ERR_NOMEM)
+        tf_err_set(err, rc, "out of memory");
+    zlist_destroy(&roles);
+    if (rc != TF_OK)
         supervisor_destroy(&self);
-        return NULL;
-    }
-    if (s_add_child(self, "bus", "tapeflow-bus", 0, false) != TF_OK
-        || s_add_child(self, "broker", "tapeflow-broker", 1, false) != TF_OK) {
-        tf_err_set(err, TF_ERR_INVALID, "program folder or log folder path is too long");
-        supervisor_destroy(&self);
-        return NULL;
-    }
-    if (s_plan_actors(self, &actors, err) != TF_OK || s_check_programs(self, err) != TF_OK) {
-        supervisor_destroy(&self);
-        return NULL;
-    }
     return self;
 }
 
@@ -438,10 +461,16 @@ supervisor_start(supervisor_t *self, tf_err_t *err)
     if (rc != TF_OK)
         return rc;
     self->started_wall = tf_clock_wall_ms();
-    tf_log_info("supervisor starting %zu children from %s (config %s)", self->count,
-                self->bindir, self->config_path ? self->config_path : "defaults");
+    char where[1200];
+    snprintf(where, sizeof where, "%s", self->broker_here ? "" : self->endpoint);
+    tf_log_info("supervisor starting %zu children from %s (config %s); host %s, roles: %s%s%s",
+                self->count, self->bindir, self->config_path ? self->config_path : "defaults",
+                upstate_host(self->state), upstate_roles(self->state),
+                *where ? "; broker on another host at " : "", where);
     if (self->print) {
         printf("tapeflow up: supervisor pid %d, state %s\n", (int) getpid(), self->state_path);
+        printf("tapeflow up: host %s runs %s%s%s\n", upstate_host(self->state),
+               upstate_roles(self->state), *where ? "; broker on another host at " : "", where);
         fflush(stdout);
     }
     for (size_t i = 0; i < self->count; i++) {
@@ -591,8 +620,11 @@ s_health_check(supervisor_t *self)
     }
     tf_msg_t reply;
     memset(&reply, 0, sizeof reply);
+    int64_t now = tf_clock_mono_ms();
     if (tf_client_status(self->client, &reply, S_HEALTH_TIMEOUT, &err) == TF_OK) {
         self->broker_answered = true;
+        self->silent_since = 0;
+        self->told_silent = false;
         tf_log_info("broker answering at %s (pid %" PRIu64 ")", self->endpoint,
                     reply.status.pid);
         if (self->print) {
@@ -601,9 +633,23 @@ s_health_check(supervisor_t *self)
         }
         tf_msg_clear(&reply);
         tf_client_destroy(&self->client);
+        return;
     }
-    else
-        self->next_health = tf_clock_mono_ms() + S_HEALTH_INTERVAL;
+    self->next_health = now + S_HEALTH_INTERVAL;
+    if (!self->silent_since)
+        self->silent_since = now;
+    /* A broker on another host is not ours to restart: say once why workers may idle. */
+    if (!self->broker_here && !self->told_silent && now - self->silent_since >= S_REMOTE_SILENT) {
+        self->told_silent = true;
+        tf_log_warn("the broker at %s (another host) does not answer (%s): is the tape server "
+                    "up, and are broker/endpoint and keys/server right? This host's workers "
+                    "keep trying", self->endpoint, err.code ? err.message : "no answer");
+        if (self->print) {
+            printf("the broker at %s (another host) does not answer yet; this host's workers "
+                   "keep trying\n", self->endpoint);
+            fflush(stdout);
+        }
+    }
 }
 
 /* Milliseconds until the next timed job, -1 for none. */

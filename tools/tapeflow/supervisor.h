@@ -1,7 +1,9 @@
-/*  supervisor - runs the local stack as child processes and keeps it running.
+/*  supervisor - runs this host's part of the stack as child processes and keeps it running.
 
-    Children, in start order: tapeflow-bus ("bus"), tapeflow-broker ("broker"), then for each
-    configured actor with instances > 0, tapeflow-<actor> --name <actor>.<n> ("<actor>.<n>").
+    Children, in start order, for the roles of this host (up/roles, tf_config_roles):
+    tapeflow-bus ("bus") and tapeflow-broker ("broker") when the roles name them (the tape
+    server; a workers-only host connects to broker/endpoint on another host), then for each
+    actor role with instances > 0, tapeflow-<actor> --name <actor>.<n> ("<actor>.<n>").
     Each child gets --config FILE when a file was loaded, stdin from /dev/null and stdout+stderr
     appended to ${log}/<child>.log. A child that exits is restarted after a back-off delay that
     starts at up/restart_min, doubles per crash up to up/restart_max and is reset once a child
@@ -13,12 +15,16 @@
 #ifndef SUPERVISOR_H_INCLUDED
 #define SUPERVISOR_H_INCLUDED
 
+#include <czmq.h>
 #include <stdbool.h>
 
 #include "tf_config.h"
 #include "tf_err.h"
 
 typedef struct _supervisor_t supervisor_t;
+
+/* The roles of a tf_config_roles list as one line ("broker bus catalog ...") in buf. */
+const char *supervisor_roles_text(zlist_t *roles, char *buf, size_t size);
 
 /* Plans the children from cfg and checks every program exists in bindir; starts nothing.
    config_path (absolute, may be NULL) is passed to the children as --config. With print set,

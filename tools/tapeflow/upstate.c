@@ -21,6 +21,8 @@ struct _upstate_t {
     int64_t updated_ms;
     char *state;
     char *config;
+    char *host;
+    char *roles;
     s_entry_t *children;
     size_t count, cap;
 };
@@ -50,7 +52,9 @@ upstate_new(void)
         return NULL;
     self->state = s_dup("running");
     self->config = s_dup("");
-    if (!self->state || !self->config)
+    self->host = s_dup("");
+    self->roles = s_dup("");
+    if (!self->state || !self->config || !self->host || !self->roles)
         upstate_destroy(&self);
     return self;
 }
@@ -66,6 +70,8 @@ upstate_destroy(upstate_t **self_p)
     free(self->children);
     free(self->state);
     free(self->config);
+    free(self->host);
+    free(self->roles);
     free(self);
     *self_p = NULL;
 }
@@ -90,6 +96,35 @@ upstate_set_supervisor(upstate_t *self, int64_t pid, int64_t started_ms, const c
     return TF_OK;
 }
 
+int
+upstate_set_host(upstate_t *self, const char *host, const char *roles)
+{
+    char *h = s_dup(host);
+    char *r = s_dup(roles);
+    if (!h || !r) {
+        free(h);
+        free(r);
+        return TF_ERR_NOMEM;
+    }
+    free(self->host);
+    free(self->roles);
+    self->host = h;
+    self->roles = r;
+    return TF_OK;
+}
+
+bool
+upstate_has_role(upstate_t *self, const char *role)
+{
+    size_t len = strlen(role);
+    for (const char *p = self->roles; (p = strstr(p, role)) != NULL; p += len)
+        if ((p == self->roles || p[-1] == ' ') && (p[len] == ' ' || p[len] == '\0'))
+            return true;
+    return false;
+}
+
+const char *upstate_host(upstate_t *self) { return self->host; }
+const char *upstate_roles(upstate_t *self) { return self->roles; }
 int64_t upstate_supervisor_pid(upstate_t *self) { return self->pid; }
 int64_t upstate_started_ms(upstate_t *self) { return self->started_ms; }
 int64_t upstate_updated_ms(upstate_t *self) { return self->updated_ms; }
@@ -183,6 +218,8 @@ upstate_save(upstate_t *self, const char *path, tf_err_t *err)
               && s_put_int(root, "supervisor/updated_ms", self->updated_ms)
               && s_put(root, "supervisor/state", self->state)
               && s_put(root, "supervisor/config", self->config)
+              && s_put(root, "supervisor/host", self->host)
+              && s_put(root, "supervisor/roles", self->roles)
               && zconfig_new("children", root) != NULL;
     for (size_t i = 0; ok && i < self->count; i++) {
         const upstate_child_t *c = &self->children[i].row;
@@ -234,7 +271,10 @@ upstate_load(const char *path, tf_err_t *err)
                                         s_get_int(root, "supervisor/started_ms"),
                                         zconfig_get(root, "supervisor/state", "running"),
                                         zconfig_get(root, "supervisor/config", ""))
-                     != TF_OK) {
+                     != TF_OK
+        || upstate_set_host(self, zconfig_get(root, "supervisor/host", ""),
+                            zconfig_get(root, "supervisor/roles", ""))
+               != TF_OK) {
         upstate_destroy(&self);
         zconfig_destroy(&root);
         tf_err_set(err, TF_ERR_NOMEM, "out of memory reading %s", path);

@@ -9,6 +9,8 @@
             updated_ms = 1795000000500
             state = running                      (running | stopping | stopped)
             config = "/etc/tapeflow/tapeflow.cfg" (empty: defaults)
+            host = "client-b"                    (tapeflow/host)
+            roles = "scanner compressor extractor" (up/roles as run: no broker, bus here)
         children
             bus
                 program = "/usr/lib/tapeflow/tapeflow-bus"
@@ -23,6 +25,7 @@
 #ifndef UPSTATE_H_INCLUDED
 #define UPSTATE_H_INCLUDED
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +54,13 @@ int upstate_save(upstate_t *self, const char *path, tf_err_t *err);
 
 int upstate_set_supervisor(upstate_t *self, int64_t pid, int64_t started_ms, const char *state,
                            const char *config);
+/* This host's name and the roles the supervisor runs (space-separated). */
+int upstate_set_host(upstate_t *self, const char *host, const char *roles);
+const char *upstate_host(upstate_t *self);
+const char *upstate_roles(upstate_t *self);
+/* True when roles (as upstate_roles gives them) has the word role: "broker" says whether the
+   broker runs on this host. */
+bool upstate_has_role(upstate_t *self, const char *role);
 int64_t upstate_supervisor_pid(upstate_t *self);
 int64_t upstate_started_ms(upstate_t *self);
 int64_t upstate_updated_ms(upstate_t *self);
