@@ -578,6 +578,32 @@ static const tf_field_t s_tape_label_fields[] = {
     F_STR(tf_msg_tape_label_t, pool, REQ, TF_MSG_MAX_ID),
 };
 
+static const tf_field_t s_extract_fields[] = {
+    F_STR(tf_msg_extract_t, job_id, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_extract_t, archive_id, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_extract_t, size, REQ),
+    F_STR(tf_msg_extract_t, checksum, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_extract_t, files, OPT),
+    F_STR(tf_msg_extract_t, host, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_extract_t, dest, REQ, TF_MSG_MAX_PATH),
+    F_STR(tf_msg_extract_t, overwrite, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_extract_t, strip_components, OPT),
+    F_BOOL(tf_msg_extract_t, flat, OPT),
+    F_BOOL(tf_msg_extract_t, host_prefixed, OPT),
+    F_ROWS(tf_msg_extract_t, partial, OPT, TF_MSG_MAX_ROWS, s_path_row),
+};
+static const tf_field_t s_extract_result_fields[] = {
+    F_UINT(tf_msg_extract_result_t, files, OPT),
+    F_UINT(tf_msg_extract_result_t, bytes, OPT),
+    F_UINT(tf_msg_extract_result_t, warnings, OPT),
+    F_UINT(tf_msg_extract_result_t, refused, OPT),
+    F_UINT(tf_msg_extract_result_t, kept, OPT),
+    F_UINT(tf_msg_extract_result_t, collisions, OPT),
+    F_UINT(tf_msg_extract_result_t, present, OPT),
+    F_STR(tf_msg_extract_result_t, message, OPT, TF_MSG_MAX_TEXT),
+    F_STR(tf_msg_extract_result_t, warning_text, OPT, TF_MSG_MAX_TEXT),
+    F_STR(tf_msg_extract_result_t, host, OPT, TF_MSG_MAX_ID),
+};
 static const tf_field_t s_path_check_fields[] = {
     F_STR(tf_msg_path_check_t, path, REQ, TF_MSG_MAX_PATH),
 };

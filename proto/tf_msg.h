@@ -599,6 +599,42 @@ typedef struct {
     uint64_t present;       /* existing files identical to the stored entry: left alone */
 } tf_msg_restore_result_t;
 
+/* tape writer -> extract (work item, submit.host = the restore's dest_host): write a restore
+   the tape writer staged (stage_open.purpose "restore") into dest on this host. The extractor
+   fetches it from its own stager/endpoint, checks size and checksum, and extracts it with the
+   rules of a local restore (docs/restore.md). */
+typedef struct {
+    char *job_id;           /* the job restored */
+    char *archive_id;       /* the staged restore stream */
+    uint64_t size;
+    char *checksum;         /* "xxh128:<32 hex>" of the staged bytes */
+    uint64_t files;         /* entries in the stream (for progress) */
+    char *host;             /* the host that must write it (the extractor checks it is its own) */
+    char *dest;             /* absolute folder on that host */
+    char *overwrite;        /* never (absent) | older | always */
+    uint64_t strip_components;
+    bool flat;
+    bool host_prefixed;     /* the first component of every stored path is the host its files
+                               came from: kept as DEST/HOST/..., strip and flat apply to the rest */
+    tf_msg_path_row_t *partial; /* entries the tape writer could not read to their end (their
+                               header is in the stream, their data is not): left out */
+    size_t partial_count;
+} tf_msg_extract_t;
+
+/* extract -> tape writer: the extract item's result (the counts of restore_result) */
+typedef struct {
+    uint64_t files;
+    uint64_t bytes;
+    uint64_t warnings;
+    uint64_t refused;
+    uint64_t kept;
+    uint64_t collisions;
+    uint64_t present;
+    char *message;          /* summary: "wrote N files (B bytes) into DEST on host H" */
+    char *warning_text;     /* the first warnings, "; " between them ("" when none) */
+    char *host;             /* the host that wrote them */
+} tf_msg_extract_result_t;
+
 /* --- operator actions on a job (issue 8, item 13) ------------------------------------------ */
 
 /* client -> broker: an operator action on every item of one job.
@@ -815,7 +851,9 @@ typedef struct {
     X(LAB_REPLY, "lab_reply", tf_msg_lab_reply_t, lab_reply)              \
     X(TAPE_LABEL, "tape_label", tf_msg_tape_label_t, tape_label)                \
     X(PATH_CHECK, "path_check", tf_msg_path_check_t, path_check)                \
-    X(PATH_INFO, "path_info", tf_msg_path_info_t, path_info)
+    X(PATH_INFO, "path_info", tf_msg_path_info_t, path_info)                    \
+    X(EXTRACT, "extract", tf_msg_extract_t, extract)                            \
+    X(EXTRACT_RESULT, "extract_result", tf_msg_extract_result_t, extract_result)
 
 typedef enum {
     TF_MSG_NONE = 0,

@@ -136,6 +136,7 @@ s_meta_load(holding_t *self, const char *id)
         .rows_size = s_u64(root, "archive/rows_size"),
         .rows_checksum = (char *) zconfig_get(root, "archive/rows_checksum", ""),
         .parked = (char *) zconfig_get(root, "archive/parked", ""),
+        .restore = strcmp(zconfig_get(root, "archive/purpose", ""), "restore") == 0,
     };
     struct stat st;
     holding_meta_t *meta = NULL;
@@ -383,6 +384,8 @@ s_meta_text(const holding_meta_t *m)
     }
     if (m->parked && *m->parked)
         zconfig_put(root, "archive/parked", m->parked);
+    if (m->restore)
+        zconfig_put(root, "archive/purpose", "restore");
     char *text = zconfig_str_save(root);
     zconfig_destroy(&root);
     return text;

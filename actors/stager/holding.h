@@ -39,6 +39,8 @@ typedef struct {
     char *parked;        /* "" while its job runs; "cancelled" or "failed" once the stager learned
                             its job stopped: kept for a retry or a purge, never announced again
                             and never counted as space the tape writer will free */
+    bool restore;        /* a restore stream (stage_open.purpose "restore"): fetched by an
+                            extractor, never announced to tape, deleted by its release */
 } holding_meta_t;
 
 typedef struct _holding_t holding_t;

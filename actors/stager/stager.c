@@ -55,6 +55,7 @@ typedef struct {
     uint64_t rows_parts;     /* stage_rows received: the next expected part is this + 1 */
     uint64_t rows_count;     /* file rows in them */
     tf_checksum_t *rows_sum;
+    bool restore;            /* stage_open.purpose "restore": a restore stream, never announced */
 } session_t;
 
 /* A job with archives waiting for space: when it was last alerted and whether its catalog
@@ -86,6 +87,7 @@ typedef struct {
 struct _stager_t {
     char *endpoint;
     char *advertise;
+    char public_key[41];     /* this host's CURVE key for a tcp advertise ("" over ipc): archive_ready.stager_key */
     uint64_t capacity;
     uint64_t window;
     int64_t session_timeout;
@@ -381,6 +383,7 @@ s_on_open(stager_t *self, zframe_t *peer, tf_msg_stage_open_t *open)
     s->last_heard = s->last_sent = tf_clock_mono_ms();
     s->seq = ++self->next_seq;
     s->expected = open->expected_size;
+    s->restore = open->purpose && strcmp(open->purpose, "restore") == 0;
     tf_err_t err = {0};
     if (!s->archive_id || !s->job_id || !s->pool || !s->compression || !s->peer || !s->sum || !s->rows_sum) {
         void *p = s;
@@ -554,6 +557,7 @@ s_on_close(stager_t *self, zframe_t *peer, tf_msg_stage_close_t *close_msg)
         .bytes = close_msg->bytes,
         .rows_size = s->rows_size,
         .rows_checksum = rows_digest,
+        .restore = s->restore,
     };
     tf_err_t err = {0};
     int fd = s->fd, rows_fd = s->rows_fd;
@@ -563,6 +567,15 @@ s_on_close(stager_t *self, zframe_t *peer, tf_msg_stage_close_t *close_msg)
         return;
     }
     s->closing = true;
+    if (s->restore) {
+        /* The tape writer hands it to the extractor of its host itself: nothing to announce. */
+        tf_log_info("restore stream %s: verified (%" PRIu64 " bytes, %s), kept until its release", s->archive_id,
+                    s->received, digest);
+        s_result(self, s->peer, s->archive_id, true, "staged");
+        s_session_drop(self, s, "staged");
+        s_grant_all(self);
+        return;
+    }
     tf_log_info("archive %s: verified and ready (%" PRIu64 " bytes, %s)", s->archive_id, s->received, digest);
     tf_msg_archive_ready_t ready = {
         .archive_id = s->archive_id,
@@ -577,6 +590,7 @@ s_on_close(stager_t *self, zframe_t *peer, tf_msg_stage_close_t *close_msg)
         .stager = self->advertise,
         .rows_size = meta.rows_size,
         .rows_checksum = meta.rows_size ? rows_digest : NULL,
+        .stager_key = self->public_key[0] ? self->public_key : NULL,
         .host = s->host,
     };
     if (announcer_send(self->announcer, &ready, &err) != TF_OK)
@@ -696,6 +710,8 @@ s_unpark(stager_t *self, const char *archive_id, const char *why)
 static void
 s_announce(stager_t *self, const holding_meta_t *m)
 {
+    if (m->restore)
+        return;  /* a restore stream is the extractor's, never the tape's */
     tf_msg_archive_ready_t ready = {
             .archive_id = m->archive_id,
             .job_id = m->job_id,
@@ -709,6 +725,7 @@ s_announce(stager_t *self, const holding_meta_t *m)
             .stager = self->advertise,
             .rows_size = m->rows_size,
             .rows_checksum = m->rows_size ? m->rows_checksum : NULL,
+            .stager_key = self->public_key[0] ? self->public_key : NULL,
         };
     tf_err_t err = {0};
     if (announcer_send(self->announcer, &ready, &err) != TF_OK)
@@ -731,6 +748,11 @@ s_announce_all(stager_t *self)
                 tf_log_info("archive %s: purged with its job %s (kept for a tape writer that read it)", id, m->job_id);
             else
                 tf_log_warn("archive %s: %s", id, err.message);
+            continue;
+        }
+        if (m->restore) {
+            tf_log_info("restore stream %s of job %s: kept for its extractor until released ('tapeflow job purge "
+                        "%s' deletes it)", id, m->job_id, m->job_id);
             continue;
         }
         if (*m->parked) {
@@ -1094,7 +1116,7 @@ s_unstick(stager_t *self, int64_t now)
             for (const char *id = ready ? zlist_first(ready) : NULL; id; id = zlist_next(ready)) {
                 const holding_meta_t *m = holding_lookup(self->holding, id);
                 tf_err_t err = {0};
-                if (m && !*m->parked && announcer_probe(self->announcer, id, &err) != TF_OK)
+                if (m && !*m->parked && !m->restore && announcer_probe(self->announcer, id, &err) != TF_OK)
                     tf_log_warn("archive %s: %s", id, err.message);
             }
             zlist_destroy(&ready);
@@ -1242,6 +1264,18 @@ s_tick(stager_t *self)
 
 /* ------------------------------------------------------------------ life cycle ------ */
 
+bool
+stager_wildcard(const char *endpoint, char *example, size_t size)
+{
+    static const char *const wild[] = {"tcp://0.0.0.0:", "tcp://*:", "tcp://[::]:", "tcp://[::0]:"};
+    for (size_t i = 0; endpoint && i < sizeof wild / sizeof wild[0]; i++)
+        if (strncmp(endpoint, wild[i], strlen(wild[i])) == 0) {
+            snprintf(example, size, "tcp://10.0.0.1:%s", endpoint + strlen(wild[i]));
+            return true;
+        }
+    return false;
+}
+
 stager_t *
 stager_new(tf_config_t *cfg, tf_err_t *err)
 {
@@ -1255,6 +1289,19 @@ stager_new(tf_config_t *cfg, tf_err_t *err)
     /* stager/advertise has no default of its own: unset, tape writers fetch from the endpoint. */
     const char *advertise = tf_config_str(cfg, "stager/advertise");
     self->advertise = strdup(*advertise ? advertise : endpoint);
+    char example[128];
+    if (!*advertise && stager_wildcard(endpoint, example, sizeof example)) {
+        tf_err_set(err, TF_ERR_INVALID, "stager/endpoint %s is a wildcard tape writers cannot connect to: set "
+                   "stager/advertise to an address they reach, e.g. %s", endpoint, example);
+        stager_destroy(&self);
+        return NULL;
+    }
+    if (self->advertise && tf_secure_is_tcp(self->advertise)
+        && tf_secure_public_key(cfg, self->public_key, err) != TF_OK) {
+        tf_err_prefix(err, "stager/advertise %s is tcp: ", self->advertise);
+        stager_destroy(&self);
+        return NULL;
+    }
     int64_t capacity = tf_config_size(cfg, "stager/capacity");
     int64_t window = tf_config_size(cfg, "stager/window");
     self->capacity = capacity > 0 ? (uint64_t) capacity : 0;

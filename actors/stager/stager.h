@@ -21,7 +21,10 @@ typedef struct _stager_t stager_t;
    announcement of every ready archive. Uses stager/endpoint, stager/dir, stager/capacity,
    stager/window, stager/space_alert, stager/space_alert_repeat, broker/endpoint,
    broker/max_message; stager/advertise (optional) is the endpoint tape writers are told to
-   fetch from when it differs from the bound one. */
+   fetch from when it differs from the bound one. A wildcard stager/endpoint (host 0.0.0.0, '*'
+   or [::]) without stager/advertise is refused (tape writers cannot connect to a
+   wildcard). With a tcp advertise, archive_ready carries this host's CURVE public key
+   (stager_key), so tape writers authenticate this stager. */
 stager_t *stager_new(tf_config_t *cfg, tf_err_t *err);
 void stager_destroy(stager_t **self_p);
 
@@ -29,6 +32,9 @@ void stager_destroy(stager_t **self_p);
    zactor thread) receives $TERM. actor is a worker of service "stager"; its publisher carries
    the alert.stager events (a job waiting for holding-disk space). */
 int stager_serve(stager_t *self, tf_actor_t *actor, zsock_t *pipe);
+
+/* True when endpoint is a tcp wildcard; example gets an advertise to suggest (its port). */
+bool stager_wildcard(const char *endpoint, char *example, size_t size);
 
 /* For tests and status: bytes reserved (ready + received + granted credit, sidecars included). */
 uint64_t stager_reserved(stager_t *self);

@@ -37,7 +37,7 @@ s_job(tf_client_t *client, const tf_msg_archive_ready_t *ready, int timeout_ms, 
 
 /* Reads the whole sidecar from the stager into *data (caller frees). */
 static int
-s_fetch_sidecar(const tf_msg_archive_ready_t *ready, const fetcher_opts_t *opts, uint8_t **data, tf_err_t *err)
+s_fetch_sidecar(const tf_msg_archive_ready_t *ready, const tf_stage_fetch_opts_t *opts, uint8_t **data, tf_err_t *err)
 {
     *data = NULL;
     if (ready->rows_size > S_SIDECAR_MAX)
@@ -46,19 +46,19 @@ s_fetch_sidecar(const tf_msg_archive_ready_t *ready, const fetcher_opts_t *opts,
     uint8_t *buf = malloc((size_t) ready->rows_size);
     if (!buf)
         return tf_err_set(err, TF_ERR_NOMEM, "out of memory for a sidecar of %" PRIu64 " bytes", ready->rows_size);
-    fetcher_t *fetcher = fetcher_new_rows(ready->stager, ready->archive_id, ready->rows_size, opts, err);
+    tf_stage_fetch_t *fetcher = tf_stage_fetch_new_rows(ready->stager, ready->stager_key, ready->archive_id, ready->rows_size, opts, err);
     int rc = fetcher ? TF_OK : err->code;
     uint64_t have = 0;
     while (rc == TF_OK) {
         const void *chunk;
         size_t len;
-        rc = fetcher_next(fetcher, &chunk, &len, err);
+        rc = tf_stage_fetch_next(fetcher, &chunk, &len, err);
         if (rc != TF_OK || len == 0)
             break;
-        memcpy(buf + have, chunk, len);  /* fetcher_next never hands out more than size */
+        memcpy(buf + have, chunk, len);  /* tf_stage_fetch_next never hands out more than size */
         have += len;
     }
-    fetcher_destroy(&fetcher);
+    tf_stage_fetch_destroy(&fetcher);
     if (rc == TF_OK && ready->rows_checksum && *ready->rows_checksum) {
         char digest[TF_CHECKSUM_STRLEN];
         tf_checksum_of(buf, (size_t) have, digest);
@@ -76,7 +76,7 @@ s_fetch_sidecar(const tf_msg_archive_ready_t *ready, const fetcher_opts_t *opts,
 
 /* The index from the archive's sidecar, fetched from the stager. */
 static int
-s_from_sidecar(const tf_msg_archive_ready_t *ready, const fetcher_opts_t *opts, tapeindex_t **index,
+s_from_sidecar(const tf_msg_archive_ready_t *ready, const tf_stage_fetch_opts_t *opts, tapeindex_t **index,
                tf_err_t *err)
 {
     uint8_t *data = NULL;
@@ -128,7 +128,7 @@ s_from_catalog(tf_client_t *client, const tf_msg_archive_ready_t *ready, int cal
 }
 
 int
-indexrows_fetch(tf_client_t *client, const tf_msg_archive_ready_t *ready, const fetcher_opts_t *fetch,
+indexrows_fetch(tf_client_t *client, const tf_msg_archive_ready_t *ready, const tf_stage_fetch_opts_t *fetch,
                 int call_timeout_ms, indexrows_stop_fn *stop, void *arg, tapeindex_t **index, indexrows_job_t *job,
                 tf_err_t *err)
 {

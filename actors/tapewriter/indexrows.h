@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "fetcher.h"
+#include "tf_stage_fetch.h"
 #include "tapeindex.h"
 #include "tf_client.h"
 #include "tf_msg.h"
@@ -44,7 +44,7 @@ typedef bool(indexrows_stop_fn)(void *arg);
 /* *index: the built index (caller destroys) on TF_OK. fetch: how to fetch the sidecar from
    ready->stager. job: filled best effort either way. Errors: the sidecar unusable and the
    catalog's one answer incomplete (TF_ERR_STATE) or missing (its error), TF_ERR_INTERRUPTED. */
-int indexrows_fetch(tf_client_t *client, const tf_msg_archive_ready_t *ready, const fetcher_opts_t *fetch,
+int indexrows_fetch(tf_client_t *client, const tf_msg_archive_ready_t *ready, const tf_stage_fetch_opts_t *fetch,
                     int call_timeout_ms, indexrows_stop_fn *stop, void *arg, tapeindex_t **index,
                     indexrows_job_t *job, tf_err_t *err);
 

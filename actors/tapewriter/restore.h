@@ -8,20 +8,16 @@
     through symlinks). Owners (when root), modes, times, symlinks, hard links, empty dirs and
     sparse files are restored. Only the archives listed are read.
 
-    Where entries land (restore_target): the stored path below dest, with strip_components
-    leading components removed (entries with no more than that many are left out, as tar
-    does), or with flat only the last name (folders are not created). An entry that would land
-    outside dest ('..', absolute, through a symlink) is refused and counted. An entry whose
-    name exists already in dest is kept or replaced as req->overwrite says (never: kept;
-    older: replaced when the existing one has an older mtime; always: replaced), and counted
-    when kept; two entries landing on one name (flat, strip_components) keep the first and
-    count a collision. An existing name that holds the stored entry already (same type, size,
-    symlink text or hard-link file, mtime to the nanosecond) is "already present": left alone,
-    counted in present, not a warning. Before anything is checked or written, every folder on
-    the way to the target is looked at: a symlink among them refuses the entry. A file is
-    written to a temporary name beside its target and renamed once complete, so a restore cut
-    short never leaves a half-written file nor loses the file it replaces. Non-folder entries
-    strip_components leaves out, and patterns that select nothing, are counted as warnings.
+    Where entries land, and every rule about existing names, unsafe paths, collisions and
+    temporary names: actors/common/tf_extract.h (the extractor on another host applies the
+    same rules). A job whose archives come from more than one host (archive_row.host) lands
+    in DEST/HOST/stored/path.
+
+    Restore to another host (opts.stream_write): nothing is written here. The selected entries
+    are streamed as one tar archive (pax, zstd level 1), under HOST/ for a job of several
+    hosts, for the extractor of that host to write (restore_item.c). stats then count the
+    entries streamed and their bytes; an entry whose data could not all be read is listed in
+    stats->partial (its header is in the stream: the extractor leaves it out).
 
     An archive that cannot be read to its end (medium error, wrong tape file, a volume that
     cannot be mounted) is recorded in stats->failures with the reason, the file it was writing
@@ -29,9 +25,7 @@
     When no archive could be read and every one was refused (TF_ERR_INVALID: the tape is not
     what the catalog says), the restore itself fails with the first reason, as a refusal.
 
-    Patterns are globs over stored paths (relative, no leading '/'; fnmatch without
-    FNM_PATHNAME, so '*' also matches '/'); a pattern naming a directory also selects what is
-    under it; no patterns select everything.
+    Patterns: tf_extract_match.
 */
 #ifndef RESTORE_H_INCLUDED
 #define RESTORE_H_INCLUDED
@@ -40,6 +34,7 @@
 #include <stdint.h>
 
 #include "restore_overwrite.h"
+#include "tf_extract.h"
 #include "tf_drive.h"
 #include "tf_err.h"
 #include "tf_msg.h"
@@ -53,6 +48,8 @@ typedef struct {
        closed by the callee as it sees fit) is not used again. NULL: every archive must be on
        the mounted tape, which is checked before anything is read. */
     tf_drive_t *(*mount)(void *arg, tf_drive_t *current, const char *volume, tf_err_t *err);
+    /* Restore to another host: the stream's bytes go here (see above); NULL: extract here. */
+    int (*stream_write)(void *arg, const void *data, size_t len, tf_err_t *err);
     void *arg;
 } restore_opts_t;
 
@@ -80,27 +77,24 @@ typedef struct {
     uint64_t unwritable;       /* entries libarchive could not create (warnings) */
     restore_failure_t *failures; /* archives that failed, in the order read */
     size_t nfailures;
+    tf_msg_path_row_t *partial; /* streaming: entries cut short (names as in the stream) */
+    size_t npartial;
+    char warn_text[800];       /* the first warnings */
     char message[1024];        /* summary, with the first warnings */
 } restore_stats_t;
 
 /* Frees stats->failures (restore_run allocates it when it returns TF_OK). */
 void restore_stats_free(restore_stats_t *stats);
 
-/* restore_overwrite_t and restore_overwrite_parse: restore_overwrite.h (shared with the CLI). */
+/* Whether the archives come from more than one host (archive_row.host): entries then land in
+   DEST/HOST/stored/path. */
+bool restore_multi_host(const tf_msg_tape_restore_t *req);
 
-/* Where a stored path lands under dest (see above): false when the entry is left out
-   (strip_components removes all of it; a folder with flat). is_dir: the entry is a folder. */
-bool restore_target(const char *stored, uint64_t strip_components, bool flat, bool is_dir, char *out,
-                    size_t size);
+/* stats->message from the counts: "restored N files (B bytes) from A archives into [HOST:]DEST..." */
+void restore_summary(restore_stats_t *stats, const char *dest, const char *host);
 
-/* True when a relative path stays below its folder: not absolute, no '..' component. */
-bool restore_path_safe(const char *path);
-
-/* True when a stored path is selected by the patterns (count 0: everything). */
-bool restore_match(const tf_msg_path_row_t *patterns, size_t count, const char *path);
-
-/* Runs one restore. The drive is open and ready. Changes the working folder to dest for the
-   duration (secure extraction refuses absolute names) and restores it before returning. */
+/* Runs one restore. The drive is open and ready. Extracting here, changes the working folder to
+   dest for the duration (tf_extract.h) and restores it before returning. */
 int restore_run(tf_drive_t *drive, const tf_msg_tape_restore_t *req, const restore_opts_t *opts,
                 restore_stats_t *stats, tf_err_t *err);
 

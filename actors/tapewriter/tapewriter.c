@@ -46,6 +46,7 @@ tapewriter_new(tf_config_t *cfg, tf_err_t *err)
     self->fetch.depth = (int) tf_config_int(cfg, "tapewriter/fetch_depth");
     self->fetch.timeout_ms = (int) tf_config_ms(cfg, "tapewriter/fetch_timeout");
     self->fetch.max_message = tf_config_size(cfg, "broker/max_message");
+    self->fetch.cfg = cfg;
     self->ready_timeout_ms = (int) tf_config_ms(cfg, "tapewriter/ready_timeout");
     self->busy_wait_ms = (int) tf_config_ms(cfg, "tapewriter/busy_wait");
     self->catalog_timeout_ms = (int) tf_config_ms(cfg, "tapewriter/catalog_timeout");

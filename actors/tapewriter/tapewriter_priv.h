@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "tapewriter.h"
-#include "fetcher.h"
+#include "tf_stage_fetch.h"
 #include "tf_client.h"
 #include "tf_drive.h"
 #include "tf_label.h"
@@ -19,7 +19,7 @@ struct _tapewriter_t {
     tf_client_t *client;
     uint32_t block_size;
     bool verify;
-    fetcher_opts_t fetch;
+    tf_stage_fetch_opts_t fetch;
     int ready_timeout_ms;
     int busy_wait_ms;
     int catalog_timeout_ms;
@@ -61,6 +61,7 @@ typedef struct {
     volume_state_t vol;
     tf_drive_t *rdrive;        /* restore: the drive on the volume being read */
     const char *restore_job;   /* restore: the job restored (the item itself carries no job id) */
+    void *remote;              /* restore to another host: its stream (restore_item.c) */
 } item_t;
 
 #endif

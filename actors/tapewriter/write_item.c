@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fetcher.h"
+#include "tf_stage_fetch.h"
 #include "indexrows.h"
 #include "item.h"
 #include "mount.h"
@@ -115,13 +115,13 @@ static int s_span(item_t *it, tf_drive_t **drive_p, tapefile_writer_t *writer,
 /* Streams the archive from the stager onto tape as one tape file (one per volume when it
    spans volumes: *drive_p is then the drive opened on the last one). */
 static int
-s_stream(item_t *it, tf_drive_t **drive_p, fetcher_t *fetcher, const tf_msg_archive_ready_t *ready,
+s_stream(item_t *it, tf_drive_t **drive_p, tf_stage_fetch_t *fetcher, const tf_msg_archive_ready_t *ready,
          s_written_t *w, const char *pool, tf_err_t *err)
 {
     tf_drive_t *drive = *drive_p;
     tapewriter_t *tw = it->tw;
     /* Start once the prefetch window is full, so the drive does not start and stop at once. */
-    int rc = fetcher_fill(fetcher, err);
+    int rc = tf_stage_fetch_fill(fetcher, err);
     if (rc != TF_OK)
         return rc;
     tapefile_header_t hdr;
@@ -150,11 +150,11 @@ s_stream(item_t *it, tf_drive_t **drive_p, fetcher_t *fetcher, const tf_msg_arch
     tapefile_writer_set_index(writer, w->index);
     uint64_t written = 0, reported = 0;
     for (;;) {
-        if (!fetcher_ready(fetcher))
+        if (!tf_stage_fetch_ready(fetcher))
             w->underruns++; /* a block is due and its bytes are not here */
         const void *data;
         size_t len;
-        rc = fetcher_next(fetcher, &data, &len, err);
+        rc = tf_stage_fetch_next(fetcher, &data, &len, err);
         if (rc != TF_OK || len == 0)
             break;
         rc = tapefile_writer_write(writer, data, len, err);
@@ -298,7 +298,7 @@ s_write_and_verify(item_t *it, const tf_msg_archive_ready_t *ready, s_written_t 
                           ready->archive_id);
     }
     /* Ask for the first bytes now: they arrive while the tape is positioned. */
-    fetcher_t *fetcher = fetcher_new(ready->stager, ready->archive_id, ready->size, &tw->fetch, err);
+    tf_stage_fetch_t *fetcher = tf_stage_fetch_new(ready->stager, ready->stager_key, ready->archive_id, ready->size, &tw->fetch, err);
     if (!fetcher)
         return err->code;
     bool empty = false;
@@ -348,7 +348,7 @@ s_write_and_verify(item_t *it, const tf_msg_archive_ready_t *ready, s_written_t 
     }
     if (rc == TF_OK)
         rc = s_stream(it, &drive, fetcher, ready, w, pool, err);
-    fetcher_destroy(&fetcher);
+    tf_stage_fetch_destroy(&fetcher);
     if (rc == TF_OK && w->stats.early_warning && tw->changer_url[0])
         item_event(it, false, "info", "tape %s in drive %s is nearly full (early warning): it is marked full, "
                    "the next archive goes to the next volume of its set", w->volume, tw->drive_name);

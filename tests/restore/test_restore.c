@@ -31,6 +31,7 @@
 
 #include "catalog.h"
 #include "restore.h"
+#include "restore_overwrite.h"
 #include "scan_grouper.h"
 #include "tape_test_util.h"
 #include "tapefile.h"
@@ -154,25 +155,25 @@ test_target_paths(void **state)
 {
     (void) state;
     char out[256];
-    assert_true(restore_target("srv/data/a.txt", 0, false, false, out, sizeof out));
+    assert_true(tf_extract_target("srv/data/a.txt", 0, false, false, out, sizeof out));
     assert_string_equal(out, "srv/data/a.txt");
-    assert_true(restore_target("srv/data/a.txt", 2, false, false, out, sizeof out));
+    assert_true(tf_extract_target("srv/data/a.txt", 2, false, false, out, sizeof out));
     assert_string_equal(out, "a.txt");
-    assert_false(restore_target("srv/data", 2, false, true, out, sizeof out));  /* all stripped */
-    assert_true(restore_target("srv/data/x/", 2, false, true, out, sizeof out));
+    assert_false(tf_extract_target("srv/data", 2, false, true, out, sizeof out));  /* all stripped */
+    assert_true(tf_extract_target("srv/data/x/", 2, false, true, out, sizeof out));
     assert_string_equal(out, "x/");
-    assert_true(restore_target("srv/data/a.txt", 0, true, false, out, sizeof out));
+    assert_true(tf_extract_target("srv/data/a.txt", 0, true, false, out, sizeof out));
     assert_string_equal(out, "a.txt");
-    assert_false(restore_target("srv/data/", 0, true, true, out, sizeof out));  /* no folders */
+    assert_false(tf_extract_target("srv/data/", 0, true, true, out, sizeof out));  /* no folders */
     /* Stripping never makes a path safe or unsafe by itself: the check comes after. */
-    assert_true(restore_target("a/../../etc/passwd", 1, false, false, out, sizeof out));
+    assert_true(tf_extract_target("a/../../etc/passwd", 1, false, false, out, sizeof out));
     assert_string_equal(out, "../../etc/passwd");
-    assert_false(restore_path_safe(out));
-    assert_false(restore_path_safe("/etc/passwd"));
-    assert_false(restore_path_safe("a/.."));
-    assert_false(restore_path_safe(""));
-    assert_true(restore_path_safe("a/..b/c"));
-    assert_true(restore_path_safe("a.txt"));
+    assert_false(tf_extract_path_safe(out));
+    assert_false(tf_extract_path_safe("/etc/passwd"));
+    assert_false(tf_extract_path_safe("a/.."));
+    assert_false(tf_extract_path_safe(""));
+    assert_true(tf_extract_path_safe("a/..b/c"));
+    assert_true(tf_extract_path_safe("a.txt"));
     restore_overwrite_t mode;
     assert_true(restore_overwrite_parse(NULL, &mode));
     assert_int_equal(mode, RESTORE_OVERWRITE_NEVER);

@@ -133,7 +133,7 @@ static const cli_command_t s_commands[] = {
 #endif
 #ifdef TF_HAVE_CMD_RESTORE
     {"restore", cmd_restore, true, NULL, NULL,
-     "usage: tapeflow [--config FILE] restore JOB [PATH-OR-GLOB...] --to DIR\n"
+     "usage: tapeflow [--config FILE] restore JOB [PATH-OR-GLOB...] --to [HOST:]DIR\n"
      "                [--overwrite never|older|always] [--strip-components N | --flat] [--json]\n"
      "\n"
      "Restores a job's files (all, or those matching the paths or globs; a folder brings what is\n"
@@ -142,6 +142,9 @@ static const cli_command_t s_commands[] = {
      "sparse files are restored; names with '..' or absolute paths, or that would be written\n"
      "through a symlink, are refused: nothing is ever written outside DIR.\n"
      "\n"
+     "  --to DIR            a folder of this host (tapeflow/host)\n"
+     "  --to HOST:/DIR      a folder of host HOST: its file agent (tapeflow-extractor) writes\n"
+     "                      the files, the tape writer's host writes nothing\n"
      "  --overwrite never   a file that exists in DIR is kept and counted (the default)\n"
      "  --overwrite older   replaced only when it is older than the stored one\n"
      "  --overwrite always  always replaced\n"

@@ -22,6 +22,7 @@
 #include "tf_client.h"
 #include "tf_clock.h"
 #include "tf_fs.h"
+#include "tf_hostpath.h"
 #include "tf_json.h"
 
 /* Stored paths are relative ("srv/data/x"); accept "/srv/data/x" too. */
@@ -160,6 +161,8 @@ s_summary(const tf_msg_restore_result_t *r, bool no_match, size_t not_on_tape, s
 typedef struct {
     const char *job_id;
     const char *to;
+    char host[TF_MSG_MAX_ID + 1];     /* the host --to is on (this host's tapeflow/host without HOST:) */
+    char path[PATH_MAX];              /* --to without its HOST: */
     const char *overwrite;
     uint64_t strip;
     bool flat;
@@ -168,6 +171,16 @@ typedef struct {
     char **patterns;       /* PATH-OR-GLOB operands, as given */
     int npatterns;
 } s_args_t;
+
+/* --to HOST:/DIR or DIR (this host), split by the shared rule (tf_hostpath.h). */
+static int
+s_host_path(cli_t *cli, s_args_t *a)
+{
+    tf_err_t err = {0};
+    if (tf_hostpath_parse(cli->cfg, a->to, a->host, sizeof a->host, a->path, sizeof a->path, &err) != TF_OK)
+        return cli_usage_error("restore", "--to %s: %s", a->to, err.message);
+    return CLI_EXIT_OK;
+}
 
 /* Returns -1 to go on, else the exit status. */
 static int
@@ -222,7 +235,9 @@ s_parse(cli_t *cli, int argc, char **argv, s_args_t *a)
     if (optind >= argc)
         return cli_usage_error("restore", "name the job to restore (see: tapeflow jobs)");
     if (!a->to)
-        return cli_usage_error("restore", "say where to restore with --to DIR");
+        return cli_usage_error("restore", "say where to restore with --to DIR or --to HOST:/DIR");
+    if (s_host_path(cli, a) != CLI_EXIT_OK)
+        return CLI_EXIT_USAGE;
     if (a->flat && strip_given)
         return cli_usage_error("restore", "--flat puts every file straight into DIR: it does not combine "
                                "with --strip-components");
@@ -346,7 +361,7 @@ s_restore_call(tf_client_t *client, const s_args_t *a, const char *dest, const s
         .job_id = (char *) a->job_id, .dest = (char *) dest, .patterns = sel->patterns,
         .patterns_count = (size_t) a->npatterns, .archives = sel->plan.rows,
         .archives_count = sel->plan.nrows, .overwrite = (char *) a->overwrite,
-        .strip_components = a->strip, .flat = a->flat,
+        .strip_components = a->strip, .flat = a->flat, .dest_host = (char *) a->host,
     };
     /* The item carries no job id: a restore is not part of the backup job (cancelling the job
        must not cancel it, and its failure is not the job's). */
@@ -368,6 +383,7 @@ s_print_json(const s_args_t *a, const char *dest, const s_select_t *sel,
     tf_json_document_begin(j);
     tf_json_str(j, "job_id", a->job_id);
     tf_json_str(j, "to", dest);
+    tf_json_str(j, "host", a->host);
     tf_json_int(j, "files", (int64_t) r->files);
     tf_json_int(j, "bytes", (int64_t) r->bytes);
     tf_json_int(j, "archives_read", (int64_t) r->archives_read);
@@ -409,13 +425,13 @@ s_print_json(const s_args_t *a, const char *dest, const s_select_t *sel,
 }
 
 static void
-s_print_text(const char *dest, const tf_msg_restore_result_t *r)
+s_print_text(const char *host, const char *dest, const tf_msg_restore_result_t *r)
 {
     char size[32];
     tf_units_bytes(r->bytes, size, sizeof size);
-    printf("restored %llu files (%s) from %llu archive%s (%llu blocks read) into %s\n",
+    printf("restored %llu files (%s) from %llu archive%s (%llu blocks read) into %s:%s\n",
            (unsigned long long) r->files, size, (unsigned long long) r->archives_read,
-           r->archives_read == 1 ? "" : "s", (unsigned long long) r->blocks_read, dest);
+           r->archives_read == 1 ? "" : "s", (unsigned long long) r->blocks_read, host, dest);
     if (r->present)
         printf("%llu file%s already present (identical to the stored entry, left alone)\n",
                (unsigned long long) r->present, r->present == 1 ? "" : "s");
@@ -445,7 +461,7 @@ s_report(const s_args_t *a, const char *dest, const s_select_t *sel, const tf_ms
     if (a->json)
         s_print_json(a, dest, sel, r, complete, summary);
     else
-        s_print_text(dest, r);
+        s_print_text(a->host, dest, r);
     fflush(stdout);  /* the summary comes last, also when both go to one place */
     if (!complete)
         fprintf(stderr, "%s\n", summary);
@@ -460,13 +476,17 @@ cmd_restore(cli_t *cli, int argc, char **argv)
     if (rc >= 0)
         return rc;
     tf_err_t err = {0};
-    if (tf_fs_mkdir_p(a.to, &err) != TF_OK) {
+    /* A folder of this host is made (and resolved) here; one of another host is that host's
+       extractor's to make. */
+    char dest[PATH_MAX];
+    if (!tf_hostpath_is_local(cli->cfg, a.host))
+        snprintf(dest, sizeof dest, "%s", a.path);
+    else if (tf_fs_mkdir_p(a.path, &err) != TF_OK) {
         fprintf(stderr, "tapeflow restore: %s\n", err.message);
         return CLI_EXIT_FAIL;
     }
-    char dest[PATH_MAX];
-    if (!realpath(a.to, dest)) {
-        fprintf(stderr, "tapeflow restore: %s: %s\n", a.to, strerror(errno));
+    else if (!realpath(a.path, dest)) {
+        fprintf(stderr, "tapeflow restore: %s: %s\n", a.path, strerror(errno));
         return CLI_EXIT_FAIL;
     }
     rc = CLI_EXIT_FAIL;
@@ -487,8 +507,8 @@ cmd_restore(cli_t *cli, int argc, char **argv)
     if (s_select_split(&a, &sel) != CLI_EXIT_OK)
         goto out;
     if (!a.json)
-        fprintf(stderr, "restoring from %zu archive%s of job %s into %s\n", sel.plan.nrows,
-                sel.plan.nrows == 1 ? "" : "s", a.job_id, dest);
+        fprintf(stderr, "restoring from %zu archive%s of job %s into %s:%s\n", sel.plan.nrows,
+                sel.plan.nrows == 1 ? "" : "s", a.job_id, a.host, dest);
     tf_msg_t result;
     if (s_restore_call(client, &a, dest, &sel, &result, &err) != TF_OK) {
         fprintf(stderr, "tapeflow restore: %s\n", err.message);

@@ -1,11 +1,12 @@
-/*  fetcher - pipelined fetch from the stager (see fetcher.h). */
-#include "fetcher.h"
+/*  tf_stage_fetch - pipelined fetch from the stager (see tf_stage_fetch.h). */
+#include "tf_stage_fetch.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tf_clock.h"
+#include "tf_secure.h"
 #include "tf_wire.h"
 
 #define S_CHUNK_MAX (4u << 20)
@@ -15,13 +16,13 @@ typedef struct {
     tf_msg_t msg;          /* a fetch_data */
 } s_slot_t;
 
-struct _fetcher_t {
+struct _tf_stage_fetch_t {
     zsock_t *sock;
     char *endpoint;
     char *archive_id;
     bool rows;             /* fetching the file rows sidecar, not the data */
     uint64_t size;
-    fetcher_opts_t opts;
+    tf_stage_fetch_opts_t opts;
     uint64_t requested;    /* bytes asked for, from 0 */
     uint64_t consumed;     /* bytes handed out */
     int in_flight;
@@ -31,7 +32,7 @@ struct _fetcher_t {
 };
 
 static int
-s_request(fetcher_t *self, uint64_t offset, uint64_t length, tf_err_t *err)
+s_request(tf_stage_fetch_t *self, uint64_t offset, uint64_t length, tf_err_t *err)
 {
     tf_msg_t msg = {.type = TF_MSG_FETCH};
     msg.fetch = (tf_msg_fetch_t){.archive_id = self->archive_id, .offset = offset, .length = length,
@@ -44,7 +45,7 @@ s_request(fetcher_t *self, uint64_t offset, uint64_t length, tf_err_t *err)
 }
 
 static int
-s_top_up(fetcher_t *self, tf_err_t *err)
+s_top_up(tf_stage_fetch_t *self, tf_err_t *err)
 {
     while (self->in_flight < self->opts.depth && self->requested < self->size) {
         uint64_t left = self->size - self->requested;
@@ -57,11 +58,11 @@ s_top_up(fetcher_t *self, tf_err_t *err)
     return TF_OK;
 }
 
-static fetcher_t *
-s_new(const char *endpoint, const char *archive_id, bool rows, uint64_t size, const fetcher_opts_t *opts,
+static tf_stage_fetch_t *
+s_new(const char *endpoint, const char *stager_key, const char *archive_id, bool rows, uint64_t size, const tf_stage_fetch_opts_t *opts,
       tf_err_t *err)
 {
-    fetcher_t *self = calloc(1, sizeof *self);
+    tf_stage_fetch_t *self = calloc(1, sizeof *self);
     if (!self) {
         tf_err_set(err, TF_ERR_NOMEM, "out of memory");
         return NULL;
@@ -82,43 +83,49 @@ s_new(const char *endpoint, const char *archive_id, bool rows, uint64_t size, co
     self->sock = zsock_new(ZMQ_DEALER);
     if (!self->endpoint || !self->archive_id || !self->slots || !self->sock) {
         tf_err_set(err, TF_ERR_NOMEM, "out of memory");
-        fetcher_destroy(&self);
+        tf_stage_fetch_destroy(&self);
         return NULL;
     }
     zsock_set_linger(self->sock, 0);
     if (self->opts.max_message > 0)
         tf_wire_limit(self->sock, self->opts.max_message);
-    if (zsock_connect(self->sock, "%s", endpoint) != 0) {
-        tf_err_set(err, TF_ERR_INVALID, "cannot connect to the stager at '%s' (bad endpoint)", endpoint);
-        fetcher_destroy(&self);
+    /* The stager's own key when it announced one; else the configured one (NULL: keys/server). */
+    const char *key = stager_key && *stager_key ? stager_key : NULL;
+    if (!key && opts->cfg) {
+        const char *configured = tf_config_str(opts->cfg, "stager/server_key");
+        key = configured && *configured ? configured : NULL;
+    }
+    if (tf_secure_connect(opts->cfg, self->sock, endpoint, key, err) != TF_OK) {
+        tf_err_prefix(err, "cannot connect to the stager at '%s': ", endpoint);
+        tf_stage_fetch_destroy(&self);
         return NULL;
     }
     if (s_top_up(self, err) != TF_OK) {
-        fetcher_destroy(&self);
+        tf_stage_fetch_destroy(&self);
         return NULL;
     }
     return self;
 }
 
-fetcher_t *
-fetcher_new(const char *endpoint, const char *archive_id, uint64_t size, const fetcher_opts_t *opts,
-            tf_err_t *err)
+tf_stage_fetch_t *
+tf_stage_fetch_new(const char *endpoint, const char *stager_key, const char *archive_id,
+                   uint64_t size, const tf_stage_fetch_opts_t *opts, tf_err_t *err)
 {
-    return s_new(endpoint, archive_id, false, size, opts, err);
+    return s_new(endpoint, stager_key, archive_id, false, size, opts, err);
 }
 
-fetcher_t *
-fetcher_new_rows(const char *endpoint, const char *archive_id, uint64_t size, const fetcher_opts_t *opts,
-                 tf_err_t *err)
+tf_stage_fetch_t *
+tf_stage_fetch_new_rows(const char *endpoint, const char *stager_key, const char *archive_id,
+                        uint64_t size, const tf_stage_fetch_opts_t *opts, tf_err_t *err)
 {
-    return s_new(endpoint, archive_id, true, size, opts, err);
+    return s_new(endpoint, stager_key, archive_id, true, size, opts, err);
 }
 
 void
-fetcher_destroy(fetcher_t **self_p)
+tf_stage_fetch_destroy(tf_stage_fetch_t **self_p)
 {
     if (self_p && *self_p) {
-        fetcher_t *self = *self_p;
+        tf_stage_fetch_t *self = *self_p;
         for (int i = 0; self->slots && i < self->nslots; i++)
             if (self->slots[i].used)
                 tf_msg_clear(&self->slots[i].msg);
@@ -134,7 +141,7 @@ fetcher_destroy(fetcher_t **self_p)
 
 /* Takes one answer from the socket (waiting up to timeout_ms) into a slot. */
 static int
-s_receive(fetcher_t *self, int timeout_ms, tf_err_t *err)
+s_receive(tf_stage_fetch_t *self, int timeout_ms, tf_err_t *err)
 {
     /* Waited for in slices: a stopped tape writer (SIGTERM) must not sit out fetch_timeout
        for a stager that stops too (up/stop_timeout is shorter). */
@@ -181,7 +188,7 @@ s_receive(fetcher_t *self, int timeout_ms, tf_err_t *err)
 }
 
 static int
-s_find(fetcher_t *self, uint64_t offset)
+s_find(tf_stage_fetch_t *self, uint64_t offset)
 {
     for (int i = 0; i < self->nslots; i++)
         if (self->slots[i].used && self->slots[i].msg.fetch_data.offset == offset)
@@ -190,7 +197,7 @@ s_find(fetcher_t *self, uint64_t offset)
 }
 
 bool
-fetcher_ready(fetcher_t *self)
+tf_stage_fetch_ready(tf_stage_fetch_t *self)
 {
     if (self->consumed >= self->size)
         return true;
@@ -198,13 +205,13 @@ fetcher_ready(fetcher_t *self)
         if (!(zsock_events(self->sock) & ZMQ_POLLIN))
             return false;
         if (s_receive(self, 0, NULL) != TF_OK)
-            return true; /* let fetcher_next report the problem */
+            return true; /* let tf_stage_fetch_next report the problem */
     }
     return true;
 }
 
 int
-fetcher_fill(fetcher_t *self, tf_err_t *err)
+tf_stage_fetch_fill(tf_stage_fetch_t *self, tf_err_t *err)
 {
     while (self->in_flight > 0) {
         int rc = s_receive(self, self->opts.timeout_ms, err);
@@ -220,7 +227,7 @@ fetcher_fill(fetcher_t *self, tf_err_t *err)
 }
 
 int
-fetcher_next(fetcher_t *self, const void **data, size_t *len, tf_err_t *err)
+tf_stage_fetch_next(tf_stage_fetch_t *self, const void **data, size_t *len, tf_err_t *err)
 {
     tf_msg_clear(&self->current);
     *data = NULL;
