@@ -72,7 +72,7 @@ s_setup(void **state)
     fx->stack = tf_teststack_new("tfrrs", &opts);
     assert_non_null(fx->stack);
     fx->dir = (char *) tf_teststack_dir(fx->stack);
-    fx->client = tf_client_new(tf_teststack_broker(fx->stack), NULL);
+    fx->client = tf_client_new(NULL, tf_teststack_broker(fx->stack), NULL);
     assert_non_null(fx->client);
     /* otherhost: the same stack's endpoints, its own host name. */
     char other[PATH_MAX];

@@ -7,11 +7,8 @@ set -u
 src=${1:?usage: socket_guard.sh SOURCE-DIR}
 cd "$src" || exit 2
 
-# Allowed outside tf_secure: path, then why. Keep it short; each needs a reason.
-#   actors/tapewriter/fetcher.c  PENDING: the remote-restore change moves the fetcher to
-#                                actors/common/tf_stage_fetch.c and connects it with
-#                                tf_secure_connect; drop this line when that lands.
-allowed='actors/tapewriter/fetcher.c'
+# Allowed outside tf_secure: path, then why. Keep it short; each needs a reason. (None today.)
+allowed=''
 
 pattern='zsock_(bind|connect|attach)[[:space:]]*\(|zmq_(bind|connect)[[:space:]]*\(|zsock_new_[a-z_]+[[:space:]]*\('
 offenders=$(find . -path ./build -prune -o -path ./tests -prune -o -path './build-*' -prune -o \
