@@ -201,7 +201,8 @@ s_remote_restore(item_t *it, const tf_msg_tape_restore_t *req, restore_opts_t *o
     tf_stage_client_opts_t so = {.endpoint = tf_config_str(cfg, "stager/endpoint"),
                                  .chunk = (size_t) tf_config_size(cfg, "compressor/chunk"),
                                  .timeout_ms = it->tw->fetch.timeout_ms,
-                                 .max_message = it->tw->fetch.max_message};
+                                 .max_message = it->tw->fetch.max_message,
+                                 .config = cfg};
     rm.stage = tf_stage_client_new(&so, err);
     if (!rm.stage)
         return err->code;
