@@ -94,7 +94,8 @@ s_check_submit(const tf_key_t *key, const tf_msg_submit_t *submit, const char *l
                 int w = snprintf(roots + used, sizeof roots - used, "%s%s", i ? ", " : "", key->roots[i]);
                 used += w > 0 ? (size_t) w : 0;
             }
-            snprintf(action, sizeof action, "restore to %s:%s (outside its restore roots %s)",
+            /* Long destinations and root lists are cut, never the refusal itself. */
+            snprintf(action, sizeof action, "restore to %.64s:%.256s (outside its restore roots %.200s)",
                      r->dest_host && *r->dest_host ? r->dest_host : local_host ? local_host : "?",
                      r->dest ? r->dest : "?", roots);
             rc = s_refuse(key, err, action);
