@@ -24,6 +24,9 @@ typedef struct {
     int64_t queued_wall;    /* when it last joined its queue (how long it waits for a host) */
     worker_t *worker;       /* set while in flight */
     void *queue_handle;     /* set while queued */
+    zlistx_t *owners;       /* "peer key" of every worker it was dispatched to in this run (char *,
+                               owned; NULL until the first dispatch to a keyed peer): a late
+                               done from one declared dead is still its owner's */
 } item_t;
 
 struct _service_t {
@@ -41,6 +44,8 @@ struct _worker_t {
     char *host;             /* ready.host; NULL when the worker did not say (runs host-less
                                items only) */
     char *key;              /* trusted CURVE key it registered with; NULL over ipc */
+    char *last_item;        /* id of the item last dispatched to it: its done may come after
+                               another delivery finished the item */
     uint64_t pid;
     service_t *service;
     item_t *item;           /* current item, or NULL */
@@ -100,6 +105,7 @@ struct _broker_t {
     uint64_t recovered;
     uint64_t completed;
     uint64_t duplicates;
+    uint64_t refused;       /* worker reports from a peer the item is not in flight with */
     uint64_t id_counter;
 };
 
@@ -127,6 +133,7 @@ s_worker_destroy(void **item)
         free(w->name);
         free(w->host);
         free(w->key);
+        free(w->last_item);
         free(w);
         *item = NULL;
     }
@@ -151,6 +158,7 @@ s_item_destroy(void **ptr)
         free(it->id);
         free(it->job_id);
         free(it->host);
+        zlistx_destroy(&it->owners);
         free(it);
         *ptr = NULL;
     }
@@ -445,6 +453,56 @@ s_worker_make_idle(worker_t *w)
 
 static void s_dispatch(broker_t *self, service_t *service, int64_t now_wall);
 
+/* Remembers that w was given it (see item_t.owners, worker_t.last_item). Over ipc (no key)
+   nothing is needed: local peers are trusted. Out of memory only makes the check stricter. */
+static void
+s_owner_add(item_t *it, worker_t *w)
+{
+    free(w->last_item);
+    w->last_item = strdup(it->id);
+    if (!w->key)
+        return;
+    if (!it->owners) {
+        it->owners = zlistx_new();
+        if (!it->owners)
+            return;
+        zlistx_set_destructor(it->owners, (zlistx_destructor_fn *) zstr_free);
+    }
+    char *owner = zsys_sprintf("%s %s", w->peer, w->key);
+    if (owner && !zlistx_add_end(it->owners, owner))
+        zstr_free(&owner);
+}
+
+/* May the sender of a done, failed or progress for item_id report on it? Over ipc (no key):
+   yes, local peers are trusted. Over tcp only the worker it is (or was) in flight with, or
+   the holder of an abandoned delivery; a stranger's done would complete work nobody did. */
+static bool
+s_reporter_owns(broker_t *self, worker_t *w, const char *peer, const char *peer_key, const char *item_id)
+{
+    if (!peer_key)
+        return true;
+    if (w && w->last_item && strcmp(w->last_item, item_id) == 0)
+        return true;
+    item_t *it = zhashx_lookup(self->items, item_id);
+    size_t plen = strlen(peer);
+    for (const char *o = it && it->owners ? zlistx_first(it->owners) : NULL; o; o = zlistx_next(it->owners))
+        if (strncmp(o, peer, plen) == 0 && o[plen] == ' ' && strcmp(o + plen + 1, peer_key) == 0)
+            return true;
+    const char *holder = zhashx_lookup(self->abandoned, item_id);
+    return holder && strcmp(holder, peer) == 0;
+}
+
+/* A security refusal in the core: logged, counted (status.security_refused, with main's), and
+   published as alert.security. */
+static void
+s_refuse_peer(broker_t *self, const char *peer, const char *peer_key, const char *what)
+{
+    self->refused++;
+    tf_log_warn("security: refused %s from peer %s (key %s)", what, peer, peer_key ? peer_key : "none");
+    s_event(self, "alert.security", "warn", NULL, "refused %s from peer %s (key %s)", what, peer,
+            peer_key ? peer_key : "none");
+}
+
 /* Queues cat_job{failed} for the item's job (idempotent: the id derives from the item's). */
 static void
 s_report_job_failure(broker_t *self, item_t *it, const char *reason, int64_t now_wall)
@@ -638,6 +696,7 @@ s_dispatch(broker_t *self, service_t *s, int64_t now_wall)
         it->attempts++;
         it->worker = w;
         w->item = it;
+        s_owner_add(it, w);
         s->inflight++;
         char message[256];
         snprintf(message, sizeof message, "item %s dispatched to %s (attempt %" PRId64 ")", it->id,
@@ -686,8 +745,6 @@ broker_new(journal_t *journal, const broker_opts_t *opts, broker_send_fn *send,
         self->opts.reject_log = 10;
     if (self->opts.reject_log_minute <= 0)
         self->opts.reject_log_minute = 100;
-    if (self->opts.host_wait_alert_ms <= 0)
-        self->opts.host_wait_alert_ms = 30000;
     self->cancelled = zhashx_new();
     self->abandoned = zhashx_new();
     self->host_waits = zhashx_new();
@@ -1432,6 +1489,15 @@ broker_handle(broker_t *self, const char *peer, const char *peer_key, const tf_m
               int64_t now_mono, int64_t now_wall)
 {
     worker_t *w = zhashx_lookup(self->workers, peer);
+    if (w && (w->key || peer_key) && (!w->key || !peer_key || strcmp(w->key, peer_key) != 0)) {
+        /* Another key behind a registered worker's routing id (a handover taken by a peer
+           that chose that id): it speaks for nobody here. */
+        char what[256];
+        snprintf(what, sizeof what, "%s on the connection of worker %s (registered with key %s)",
+                 tf_msg_type_name(msg->type), w->name, w->key ? w->key : "none");
+        s_refuse_peer(self, peer, peer_key, what);
+        return;
+    }
     if (w) {
         w->expiry = now_mono + self->opts.heartbeat_ms * self->opts.liveness;
         w->last_seen = now_mono;
@@ -1452,14 +1518,24 @@ broker_handle(broker_t *self, const char *peer, const char *peer_key, const tf_m
         }
         break;
     case TF_MSG_DONE:
-        s_handle_done(self, peer, w, &msg->done, now_wall);
-        break;
     case TF_MSG_FAILED:
-        s_handle_failed(self, w, &msg->failed, now_wall);
+    case TF_MSG_PROGRESS: {
+        const char *item_id = msg->type == TF_MSG_DONE ? msg->done.item_id
+                              : msg->type == TF_MSG_FAILED ? msg->failed.item_id : msg->progress.item_id;
+        if (!s_reporter_owns(self, w, peer, peer_key, item_id ? item_id : "")) {
+            char what[256];
+            snprintf(what, sizeof what, "%s for item %.128s: it is not in flight with that peer",
+                     tf_msg_type_name(msg->type), item_id ? item_id : "?");
+            s_refuse_peer(self, peer, peer_key, what);
+        }
+        else if (msg->type == TF_MSG_DONE)
+            s_handle_done(self, peer, w, &msg->done, now_wall);
+        else if (msg->type == TF_MSG_FAILED)
+            s_handle_failed(self, w, &msg->failed, now_wall);
+        else
+            s_handle_progress(self, w, &msg->progress);
         break;
-    case TF_MSG_PROGRESS:
-        s_handle_progress(self, w, &msg->progress);
-        break;
+    }
     case TF_MSG_SUBMIT:
         s_handle_submit(self, peer, &msg->submit, now_wall);
         break;
@@ -1562,14 +1638,18 @@ s_host_waits(broker_t *self, int64_t now_wall)
                     continue;
                 }
                 hw->next_alert_wall = now_wall;
-                zhashx_insert(self->host_waits, key, hw);
+                if (zhashx_insert(self->host_waits, key, hw) != 0) {
+                    void *p = hw;
+                    s_host_wait_destroy(&p);
+                    continue;
+                }
             }
             hw->seen = true;
             hw->waiting++;
             if (it->job_id && !zhashx_lookup(hw->told, it->job_id)) {
                 char *entry = zsys_sprintf("%s\t%s", key, it->job_id);
-                if (entry)
-                    zlistx_add_end(jobs, entry);
+                if (entry && !zlistx_add_end(jobs, entry))
+                    zstr_free(&entry);
             }
         }
     }
@@ -1783,6 +1863,7 @@ broker_status(broker_t *self, const char *rid, int64_t now_mono, int64_t now_wal
 
 uint64_t broker_completed(broker_t *self) { return self->completed; }
 uint64_t broker_duplicates(broker_t *self) { return self->duplicates; }
+uint64_t broker_refused(broker_t *self) { return self ? self->refused : 0; }
 
 uint64_t
 broker_rejected(broker_t *self, const char *peer)

@@ -9,6 +9,11 @@
     - A worker holds one credit: it gets one item, and the next only after done/failed.
     - Any message from a worker proves it alive; silence for heartbeat x liveness ms kills it
       and its item is queued again (first in line), counted as redelivered.
+    - Over tcp (a peer with a key) only the worker an item is or was in flight with in this run
+      (or the holder of its abandoned delivery) may send its done, failed or progress; others
+      are refused, logged, counted (broker_refused) and published as alert.security. A keyed
+      worker's result for an item it got before a broker restart is refused the same way (the
+      item runs again: work is idempotent). ipc peers are local and trusted.
     - An item is completed once. The first done wins; a done for an item that is already done
       (a late reply from a worker declared dead, or a repeat) is recognised and ignored.
     - After max_attempts deliveries whose workers all died, the item fails for good.
@@ -73,7 +78,7 @@ typedef struct {
     int64_t reject_summary_ms; /* time between summaries of a peer's refused messages */
     int64_t reject_log_minute; /* refusals logged one by one per minute across all peers */
     int64_t host_wait_alert_ms; /* an item waiting this long for a host without a live worker
-                                   of its service raises an alert (default 30 s) */
+                                   of its service raises an alert (> 0; broker/host_wait_alert) */
 } broker_opts_t;
 
 /* Sends msg to a peer (hex routing id). Returns TF_ERR_NOTFOUND when the peer is gone. */
@@ -109,6 +114,10 @@ int broker_status(broker_t *self, const char *rid, int64_t now_mono, int64_t now
 /* Counters, for tests and logs. */
 uint64_t broker_completed(broker_t *self);
 uint64_t broker_duplicates(broker_t *self);
+/* Security refusals of the core: worker reports (done, failed, progress) from a keyed peer the
+   item is not in flight with, and messages under a registered worker's routing id with
+   another key. main adds them to status.security_refused. */
+uint64_t broker_refused(broker_t *self);
 /* Messages refused from peer so far (0 for a peer never refused). */
 uint64_t broker_rejected(broker_t *self, const char *peer);
 

@@ -24,8 +24,8 @@ typedef struct {
     tf_publisher_t *publisher;
     tf_auth_t *auth;            /* CURVE clients of a tcp router: unknown keys refused */
     tf_keys_t *keys;            /* the trusted keys' roles, checked per message */
-    const char *host;           /* tapeflow/host: where a restore without dest_host writes */
-    uint64_t denied;            /* messages refused for the sender's roles */
+    bool tcp;                   /* the router listens on tcp: every peer must have a CURVE key */
+    uint64_t denied;            /* messages refused for the sender's roles (or for no key) */
 } broker_io_t;
 
 static int
@@ -81,9 +81,9 @@ s_other_broker_answers(const char *endpoint)
 /* Connections refused at the CURVE handshake (tf_auth) and messages refused for their key's
    roles both count as security refusals: status.security_refused, alert.security. */
 static uint64_t
-s_security_refused(const broker_io_t *io)
+s_security_refused(broker_t *broker, const broker_io_t *io)
 {
-    return tf_auth_refused(io->auth) + io->denied;
+    return tf_auth_refused(io->auth) + io->denied + broker_refused(broker);
 }
 
 static void
@@ -116,19 +116,23 @@ s_rid(const tf_msg_t *msg)
 }
 
 /* Over tcp: the sender's key may send msg (authz); a refusal is answered, counted and alerted.
-   ipc peers (no key) are local and trusted. */
+   ipc peers (no key) are local and trusted. A broker on tcp takes no message without a key:
+   should a frame ever arrive without its CURVE User-Id, it is refused, not trusted. */
 static bool
 s_allowed(broker_io_t *io, const char *peer, zframe_t *routing, const tf_msg_t *msg)
 {
     const char *public_key = tf_secure_peer_public_key(routing);
-    if (!public_key)
+    if (!public_key && !io->tcp)
         return true;
-    const tf_key_t *key = tf_keys_lookup(io->keys, public_key);
+    const tf_key_t *key = public_key ? tf_keys_lookup(io->keys, public_key) : NULL;
     tf_err_t err = {0};
-    if (!key)
+    if (!public_key)
+        tf_err_set(&err, TF_ERR_INVALID, "a message without a CURVE key on the tcp endpoint (peer %s): refused; "
+                   "report this, the broker expects every tcp peer to be authenticated", peer);
+    else if (!key)
         tf_err_set(&err, TF_ERR_INVALID, "key %s (%s) is no longer trusted here: tapeflow keys trust it again, "
                    "or stop that peer", tf_secure_peer_key(routing), public_key);
-    else if (authz_check(key, msg, io->host, &err) == TF_OK)
+    else if (authz_check(key, msg, &err) == TF_OK)
         return true;
     io->denied++;
     char why[TF_ERR_MESSAGE_MAX + 64];
@@ -149,7 +153,7 @@ s_answer_status(broker_t *broker, broker_io_t *io, const char *peer, const tf_ms
         broker_handle(broker, peer, NULL, msg, tf_clock_mono_ms(), tf_clock_wall_ms());
         return;
     }
-    status.status.security_refused = s_security_refused(io);
+    status.status.security_refused = s_security_refused(broker, io);
     s_send(io, peer, &status);
     tf_msg_clear(&status);
 }
@@ -235,7 +239,7 @@ main(int argc, char **argv)
     tf_wire_limit(io.router, tf_config_size(cfg, "broker/max_message"));
     io.auth = tf_auth_new(cfg, &err);
     io.keys = io.auth ? tf_keys_new(cfg, &err) : NULL;
-    io.host = tf_config_get(cfg, "tapeflow/host");
+    io.tcp = tf_secure_is_tcp(endpoint);
     if (!io.keys) {
         tf_log_error("%s", err.message);
         goto out;

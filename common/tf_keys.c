@@ -156,6 +156,8 @@ s_load_key(const char *path, const char *file_name, tf_key_t *key, tf_err_t *err
         snprintf(key->name, sizeof key->name, "%s", name);
     else
         snprintf(key->name, sizeof key->name, "%.*s", (int) strcspn(file_name, "."), file_name);
+    const char *host = zcert_meta(cert, "host");
+    snprintf(key->host, sizeof key->host, "%s", host && *host ? host : key->name);
     snprintf(key->public_key, sizeof key->public_key, "%s", zcert_public_txt(cert));
     tf_err_t rerr = {0};
     const char *roles = zcert_meta(cert, "roles");
@@ -293,6 +295,7 @@ tf_keys_trust(const tf_config_t *cfg, const tf_key_t *key, tf_err_t *err)
         used += w > 0 ? (size_t) w : 0;
     }
     zcert_set_meta(cert, "name", "%s", key->name);
+    zcert_set_meta(cert, "host", "%s", key->host[0] ? key->host : key->name);
     zcert_set_meta(cert, "roles", "%s", tf_keys_roles_text(key->roles, roles, sizeof roles));
     if (key->nroots > 0)
         zcert_set_meta(cert, "restore_roots", "%s", roots);

@@ -3,7 +3,7 @@
     The key folder (keys/dir, mode 0700) holds
       host.cert, host.cert_secret   this host's certificate (czmq zcert; the secret part 0600)
       trusted/NAME.cert             public certificates of trusted peers, with the metadata
-                                    name, roles and restore_roots
+                                    name, host (default: name), roles and restore_roots
     `tapeflow keys init` makes the host certificate and trusts it as NAME = tapeflow/host with
     the role admin, so the processes of one host can talk over tcp. The broker's, bus's and
     stager's ZAP handler (tf_secure) accepts exactly the keys in trusted/; the broker then checks
@@ -47,9 +47,12 @@ enum {
 #define TF_KEYS_ROOTS_MAX 16
 #define TF_KEYS_ROOT_MAX 512
 
-/* One trusted key. roots: "HOST:/folder" a restore may write into; none: anywhere. */
+/* One trusted key. roots: "HOST:/folder" a restore may write into ("*:/folder": on any
+   host); none: anywhere. host: the host it belongs to (certificate metadata host, default
+   its name): its workers register from there and its pipeline items name it. */
 typedef struct {
     char name[TF_KEYS_NAME_MAX];
+    char host[TF_KEYS_NAME_MAX];
     char public_key[41];
     uint32_t roles;
     size_t nroots;
@@ -76,8 +79,8 @@ const char *tf_keys_path(const tf_config_t *cfg, const char *leaf, char *buf, si
 /* Makes this host's certificate unless there is one (*created says which) and trusts it as
    tapeflow/host with the role admin. public_key gets the host's public key. */
 int tf_keys_init(const tf_config_t *cfg, bool *created, char public_key[41], tf_err_t *err);
-/* Trusts key (replacing a trusted key of the same name). Refuses a public key already trusted
-   under another name. */
+/* Trusts key (replacing a trusted key of the same name); an empty key->host means its name.
+   Refuses a public key already trusted under another name. */
 int tf_keys_trust(const tf_config_t *cfg, const tf_key_t *key, tf_err_t *err);
 /* Forgets the trusted key NAME (TF_ERR_NOTFOUND when there is none). */
 int tf_keys_untrust(const tf_config_t *cfg, const char *name, tf_err_t *err);

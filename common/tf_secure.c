@@ -31,11 +31,39 @@ tf_secure_is_tcp(const char *endpoint)
     return endpoint && strncmp(endpoint, "tcp://", 6) == 0;
 }
 
+/* Only these transports: ipc and inproc are local (folder permissions), tcp gets CURVE. Any
+   other (pgm, epgm, udp, ws, vmci, ...) would carry tapeflow unauthenticated. */
+static int
+s_check_scheme(const char *endpoint, const char *verb, tf_err_t *err)
+{
+    static const char *const allowed[] = {"ipc://", "inproc://", "tcp://"};
+    for (size_t i = 0; endpoint && i < sizeof allowed / sizeof allowed[0]; i++)
+        if (strncmp(endpoint, allowed[i], strlen(allowed[i])) == 0)
+            return TF_OK;
+    return tf_err_set(err, TF_ERR_INVALID, "cannot %s %s: tapeflow endpoints are ipc://, inproc:// or tcp:// "
+                      "(with CURVE); other transports are not authenticated - fix the endpoint in the "
+                      "configuration", verb, endpoint ? endpoint : "(none)");
+}
+
+/* A folder whose mode lets others (mask: who) put files in it: a planted certificate or key. */
+static int
+s_check_folder(const char *dir, mode_t mask, const char *who, tf_err_t *err)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return TF_OK;  /* not made yet: the callers report what is missing */
+    if (st.st_mode & mask)
+        return tf_err_set(err, TF_ERR_STATE, "%s is writable by %s: anyone there could plant keys; chmod %s %s "
+                          "(tapeflow keys init makes it so)", dir, who, mask == 022 ? "700" : "o-w", dir);
+    return TF_OK;
+}
+
 /* This host's certificate with its secret key; the error every tcp use without keys gives. */
 static zcert_t *
 s_host_cert(const tf_config_t *cfg, tf_err_t *err)
 {
-    char path[1200], secret[1200];
+    char dir[1024], path[1200], secret[1200];
+    tf_keys_path(cfg, "", dir, sizeof dir);
     tf_keys_path(cfg, "host.cert", path, sizeof path);
     tf_keys_path(cfg, "host.cert_secret", secret, sizeof secret);
     struct stat st;
@@ -48,6 +76,14 @@ s_host_cert(const tf_config_t *cfg, tf_err_t *err)
                    "(and check who has read it)", secret);
         return NULL;
     }
+    if (st.st_uid != geteuid()) {
+        tf_err_set(err, TF_ERR_STATE, "the CURVE secret key %s belongs to uid %u, not to this process's user "
+                   "(uid %u): run the service as its owner, or chown it to the service user",
+                   secret, (unsigned) st.st_uid, (unsigned) geteuid());
+        return NULL;
+    }
+    if (s_check_folder(dir, 022, "its group or other users", err) != TF_OK)
+        return NULL;
     zcert_t *cert = zcert_load(path);
     if (!cert)
         tf_err_set(err, TF_ERR_INVALID, "%s is not a CURVE certificate: move it away and run tapeflow keys init",
@@ -90,6 +126,8 @@ int
 tf_secure_connect(const tf_config_t *cfg, zsock_t *sock, const char *endpoint, const char *server_key,
                   tf_err_t *err)
 {
+    if (s_check_scheme(endpoint, "connect to", err) != TF_OK)
+        return err->code;
     if (tf_secure_is_tcp(endpoint)) {
         if (!cfg)
             return tf_err_set(err, TF_ERR_INVALID, "cannot connect to %s: tcp needs the configuration's keys",
@@ -184,7 +222,12 @@ s_watch_add(s_watch_t *self, const char *monitor, const char *bound)
         s_watched_free(&item);
         return -1;
     }
-    zlistx_add_end(self->watched, w);
+    if (!zlistx_add_end(self->watched, w)) {
+        zpoller_remove(self->poller, w->pair);
+        void *item = w;
+        s_watched_free(&item);
+        return -1;
+    }
     return 0;
 }
 
@@ -323,6 +366,8 @@ s_auth_start(tf_auth_t *self, tf_err_t *err)
         return TF_OK;
     char trusted[1200];
     tf_keys_path(self->cfg, "trusted", trusted, sizeof trusted);
+    if (s_check_folder(trusted, 002, "other users", err) != TF_OK)
+        return err->code;
     self->watch = zactor_new(s_watch, self);
     self->zauth = self->watch ? zactor_new(zauth, NULL) : NULL;
     if (!self->zauth || zstr_sendx(self->zauth, "CURVE", trusted, NULL) != 0 || zsock_wait(self->zauth) != 0) {
@@ -336,6 +381,8 @@ s_auth_start(tf_auth_t *self, tf_err_t *err)
 int
 tf_secure_bind(tf_auth_t *auth, zsock_t *sock, const char *endpoint, tf_err_t *err)
 {
+    if (s_check_scheme(endpoint, "listen on", err) != TF_OK)
+        return err->code;
     if (tf_secure_is_tcp(endpoint)) {
         if (!auth || !auth->cfg)
             return tf_err_set(err, TF_ERR_INVALID, "cannot listen on %s: tcp needs the process's authenticator",

@@ -1,11 +1,14 @@
 /*  tf_secure - every socket tapeflow binds or connects goes through here, so no tcp endpoint is
     ever used without CURVE.
 
+    - Only ipc://, inproc:// and tcp:// endpoints: any other transport is refused (it would
+      carry tapeflow unauthenticated).
     - ipc:// and inproc:// endpoints are bound and connected as they are (ipc is protected by
       the folder's permissions, tapeflow/run).
     - tcp:// endpoints need this host's CURVE certificate (keys/dir, made by `tapeflow keys
       init`). Without it the call fails with "tcp endpoints need CURVE keys: run tapeflow keys
-      init". A connecting socket authenticates the server with server_key: a Z85 public key or
+      init". The secret key must be 0600 and owned by the process's user, keys/dir writable
+      by its owner only, keys/dir/trusted not writable by others. A connecting socket authenticates the server with server_key: a Z85 public key or
       the name of a trusted key; NULL means keys/server (stager sockets: stager/server_key),
       and an empty keys/server means this host's own key (one tape server, one certificate).
     - A binding socket is a CURVE server whose clients the process's tf_auth_t (czmq zauth)

@@ -80,7 +80,7 @@ s_clear_sent(fx_t *fx)
 }
 
 static const broker_opts_t s_opts = {.heartbeat_ms = 100, .liveness = 3, .max_attempts = 3,
-                                     .job_service = "catalog"};
+                                     .job_service = "catalog", .host_wait_alert_ms = 30000};
 
 static void
 s_open(fx_t *fx)
@@ -148,13 +148,20 @@ s_submit(fx_t *fx, const char *client, const char *id, const char *payload)
     s_handle(fx, client, &m);
 }
 
+/* done from peer, sent with the CURVE key key (NULL: over ipc). */
 static void
-s_done(fx_t *fx, const char *peer, const char *id, uint64_t attempt, const char *result)
+s_done_as(fx_t *fx, const char *peer, const char *key, const char *id, uint64_t attempt, const char *result)
 {
     tf_msg_t m = {.type = TF_MSG_DONE};
     m.done = (tf_msg_done_t){.item_id = (char *) id, .attempt = attempt,
                              .result = {(uint8_t *) result, strlen(result)}};
-    s_handle(fx, peer, &m);
+    broker_handle(fx->broker, peer, key, &m, fx->now, 1700000000000 + fx->now);
+}
+
+static void
+s_done(fx_t *fx, const char *peer, const char *id, uint64_t attempt, const char *result)
+{
+    s_done_as(fx, peer, NULL, id, attempt, result);
 }
 
 /* The n-th message of a type sent to peer, or NULL. */
@@ -456,7 +463,8 @@ test_tick_dispatches_after_journal_failure(void **state)
 static const char *s_known[] = {"catalog", "echo", NULL};
 static const broker_opts_t s_opts_known = {.heartbeat_ms = 100, .liveness = 3, .max_attempts = 3,
                                            .job_service = "catalog", .services = s_known,
-                                           .reject_log = 5, .reject_summary_ms = 60000};
+                                           .reject_log = 5, .reject_summary_ms = 60000,
+                                           .host_wait_alert_ms = 30000};
 
 static void
 s_reopen(fx_t *fx, const broker_opts_t *opts)
@@ -1097,7 +1105,7 @@ test_items_with_a_host_go_only_to_its_workers(void **state)
     assert_true(s_work_item(fx, "AA", 0) || s_work_item(fx, "OLD", 0));
     /* A worker without a host never gets an item that has one. */
     assert_null(s_find(fx, "OLD", TF_MSG_WORK, 1));
-    s_done(fx, "BB", "forB", 1, "r");
+    s_done_as(fx, "BB", "agent-b", "forB", 1, "r");
     assert_string_equal(s_work_item(fx, "BB", 1), "forB2");
     assert_int_equal(s_state(fx, "forB2", NULL), JOURNAL_INFLIGHT);
 
@@ -1258,6 +1266,91 @@ test_journal_without_host_column_upgraded(void **state)
     s_open(fx);
 }
 
+
+/* ------------------------------------------------------------------ item ownership --- */
+
+static void
+s_report_as(fx_t *fx, const char *peer, const char *key, tf_msg_type_t type, const char *id)
+{
+    tf_msg_t m = {.type = type};
+    if (type == TF_MSG_FAILED)
+        m.failed = (tf_msg_failed_t){.item_id = (char *) id, .attempt = 1, .reason = "forged", .retry = false};
+    else if (type == TF_MSG_PROGRESS)
+        m.progress = (tf_msg_progress_t){.item_id = (char *) id, .done = 1, .total = 2, .message = "half"};
+    else
+        m.done = (tf_msg_done_t){.item_id = (char *) id, .attempt = 1, .result = {(uint8_t *) "r", 1}};
+    broker_handle(fx->broker, peer, key, &m, fx->now, 1700000000000 + fx->now);
+}
+
+static void
+test_keyed_reports_only_from_the_item_owner(void **state)
+{
+    fx_t *fx = *state;
+    s_ready_on(fx, "W1", "echo", "B", "agent-b");
+    s_submit_on(fx, "x", "J1", NULL);
+    assert_string_equal(s_work_item(fx, "W1", 0), "x");
+    s_ready_on(fx, "W2", "echo", "C", "agent-c");   /* registered, idle, another key */
+    /* A registered stranger, an unregistered one, and one behind the owner's routing id. */
+    const tf_msg_type_t types[] = {TF_MSG_DONE, TF_MSG_FAILED, TF_MSG_PROGRESS};
+    int events = fx->nevents;
+    for (size_t i = 0; i < 3; i++) {
+        s_report_as(fx, "W2", "agent-c", types[i], "x");
+        s_report_as(fx, "EVIL", "agent-c", types[i], "x");
+        s_report_as(fx, "W1", "agent-c", types[i], "x");
+    }
+    assert_int_equal(broker_refused(fx->broker), 9);
+    assert_int_equal(fx->nalerts, 9);
+    assert_true(s_saw_topic(fx, "alert.security"));
+    assert_non_null(strstr(fx->alert, "key agent-c"));
+    assert_false(s_saw_topic(fx, "job.J1.progress"));   /* no forged progress relayed */
+    assert_int_equal(s_state(fx, "x", NULL), JOURNAL_INFLIGHT);
+    assert_int_equal(broker_completed(fx->broker), 0);
+    assert_null(s_work_item(fx, "W2", 0));
+    (void) events;
+    /* The owner: progress relayed, done accepted, its repeat a duplicate (not a refusal). */
+    s_report_as(fx, "W1", "agent-b", TF_MSG_PROGRESS, "x");
+    assert_true(s_saw_topic(fx, "job.J1.progress"));
+    s_done_as(fx, "W1", "agent-b", "x", 1, "r");
+    assert_int_equal(s_state(fx, "x", NULL), JOURNAL_DONE);
+    s_done_as(fx, "W1", "agent-b", "x", 1, "r");
+    assert_int_equal(broker_duplicates(fx->broker), 1);
+    assert_int_equal(broker_refused(fx->broker), 9);
+    /* Over ipc (no key) peers are local and trusted, as before. */
+    s_submit_on(fx, "y", "J1", NULL);
+    const char *holder = s_work_item(fx, "W1", 1) ? "W1" : "W2";
+    assert_string_equal(s_work_item(fx, holder, strcmp(holder, "W1") == 0 ? 1 : 0), "y");
+    s_done_as(fx, "LOCAL", NULL, "y", 1, "r");
+    assert_int_equal(s_state(fx, "y", NULL), JOURNAL_DONE);
+    assert_int_equal(broker_refused(fx->broker), 9);
+}
+
+static void
+test_keyed_late_done_from_a_dead_owner_is_its_own(void **state)
+{
+    fx_t *fx = *state;
+    s_ready_on(fx, "W1", "echo", "B", "agent-b");
+    s_submit_on(fx, "x", NULL, NULL);
+    assert_string_equal(s_work_item(fx, "W1", 0), "x");
+    s_ready_on(fx, "W2", "echo", "B", "agent-b2");
+    /* W1 goes silent and is declared dead; x goes to W2. */
+    for (int i = 0; i < 4; i++) {
+        fx->now += 100;
+        tf_msg_t hb = {.type = TF_MSG_HEARTBEAT};
+        broker_handle(fx->broker, "W2", "agent-b2", &hb, fx->now, 1700000000000 + fx->now);
+        broker_tick(fx->broker, fx->now, 1700000000000 + fx->now);
+    }
+    assert_string_equal(s_work_item(fx, "W2", 0), "x");
+    /* W1's late done: it was given x, so first completion wins, as over ipc. */
+    s_done_as(fx, "W1", "agent-b", "x", 1, "r1");
+    assert_int_equal(s_state(fx, "x", NULL), JOURNAL_DONE);
+    assert_int_equal(broker_refused(fx->broker), 0);
+    /* W2's own done afterwards is a duplicate; a third key's is refused. */
+    s_done_as(fx, "W2", "agent-b2", "x", 2, "r2");
+    assert_int_equal(broker_duplicates(fx->broker), 1);
+    s_done_as(fx, "W9", "agent-c", "x", 2, "r9");
+    assert_int_equal(broker_refused(fx->broker), 1);
+}
+
 int
 main(void)
 {
@@ -1291,6 +1384,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_host_survives_broker_restart, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_item_for_absent_host_alerts_and_tells_job, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_journal_without_host_column_upgraded, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_keyed_reports_only_from_the_item_owner, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_keyed_late_done_from_a_dead_owner_is_its_own, s_setup, s_teardown),
     };
     return cmocka_run_group_tests_name("broker_core", tests, NULL, NULL);
 }

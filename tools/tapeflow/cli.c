@@ -101,8 +101,9 @@ static const cli_command_t s_commands[] = {
      "  keys           every key: type, default, allowed values, meaning\n"},
     {"keys", cmd_keys, true, cli_keys_verbs, NULL,
      "usage: tapeflow [--config FILE] keys init | show [--json] | list [--json]\n"
-     "       tapeflow [--config FILE] keys trust NAME PUBLIC-KEY --role ROLE[,ROLE...] [--restore-root HOST:/DIR]...\n"
-     "       tapeflow [--config FILE] keys untrust NAME\n"
+     "       tapeflow [--config FILE] keys trust NAME PUBLIC-KEY --role ROLE[,ROLE...] [--host HOST]\n"
+     "                                [--restore-root HOST:/DIR]...\n"
+     "       tapeflow [--config FILE] keys untrust NAME [--json]\n"
      "\n"
      "CURVE keys for tcp endpoints (keys/dir; docs/security.md).\n"
      "  init      make this host's certificate (once) and trust it as tapeflow/host, role admin\n"
@@ -112,7 +113,10 @@ static const cli_command_t s_commands[] = {
      "  list      the trusted keys, their roles and restore roots\n"
      "roles: scan compress extract stager tape labeller catalog echo (may register as that\n"
      "service), backup, restore, query, admin; agent = scan,compress,extract; server = every\n"
-     "service. --restore-root limits the key's restores to those folders (repeat it).\n"},
+     "service. --host: the host the key belongs to (default NAME): its workers must register\n"
+     "from it and its pipeline items name it (admin keys: any host). --restore-root limits the\n"
+     "key's restores to those folders (repeat it; HOST * = any host, needed for restores that\n"
+     "name no host).\n"},
     {"drive", s_cmd_drive, true, NULL, S_DRIVE_VERBS,
      "usage: tapeflow [--config FILE] drive list|status|doctor|test ...\n"
      "\n"

@@ -114,6 +114,7 @@ s_trust(cli_t *cli, int argc, char **argv)
     static const struct option options[] = {
         {"role", required_argument, NULL, 'r'},
         {"restore-root", required_argument, NULL, 'R'},
+        {"host", required_argument, NULL, 'H'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -132,6 +133,12 @@ s_trust(cli_t *cli, int argc, char **argv)
         case 'R':
             if (tf_keys_add_root(&key, optarg, &err) != TF_OK)
                 return cli_usage_error("keys", "keys trust: %s", err.message);
+            break;
+        case 'H':
+            /* Host names follow the key name rules (letters, digits, '.', '_', '-'). */
+            if (tf_keys_check_name(optarg, &err) != TF_OK)
+                return cli_usage_error("keys", "keys trust --host: %s", err.message);
+            snprintf(key.host, sizeof key.host, "%s", optarg);
             break;
         case 'h': s_usage(stdout); return CLI_EXIT_OK;
         default: return cli_opt_error("keys trust", opt, argc, argv);
@@ -152,8 +159,9 @@ s_trust(cli_t *cli, int argc, char **argv)
         return CLI_EXIT_FAIL;
     }
     char text[256];
-    printf("trusted %s with roles %s%s (running processes pick it up at its next connection)\n", key.name,
-           tf_keys_roles_text(key.roles, text, sizeof text), key.nroots ? " and restore roots" : "");
+    printf("trusted %s (host %s) with roles %s%s (running processes pick it up at its next connection)\n",
+           key.name, key.host[0] ? key.host : key.name, tf_keys_roles_text(key.roles, text, sizeof text),
+           key.nroots ? " and restore roots" : "");
     return CLI_EXIT_OK;
 }
 
@@ -171,7 +179,19 @@ s_cmd_untrust(cli_t *cli, int argc, char **argv)
         fprintf(stderr, "tapeflow keys untrust: %s\n", err.message);
         return CLI_EXIT_FAIL;
     }
-    printf("%s is no longer trusted (its open connections are refused from their next message on)\n",
+    if (json) {
+        tf_json_t *j = tf_json_new();
+        if (!j)
+            return CLI_EXIT_FAIL;
+        tf_json_document_begin(j);
+        tf_json_str(j, "untrusted", argv[optind]);
+        tf_json_object_end(j);
+        rc = tf_json_print(j, stdout) == TF_OK ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+        tf_json_destroy(&j);
+        return rc;
+    }
+    printf("%s is no longer trusted: the broker refuses it from its next message; its bus and stager "
+           "connections already open stay until they reconnect (restart those services to cut them)\n",
            argv[optind]);
     return CLI_EXIT_OK;
 }
@@ -202,6 +222,7 @@ s_cmd_list(cli_t *cli, int argc, char **argv)
         for (tf_key_t *k = zlistx_first(keys); k; k = zlistx_next(keys)) {
             tf_json_object_begin(j, NULL);
             tf_json_str(j, "name", k->name);
+            tf_json_str(j, "host", k->host);
             tf_json_str(j, "public_key", k->public_key);
             tf_json_str(j, "roles", tf_keys_roles_text(k->roles, roles, sizeof roles));
             tf_json_array_begin(j, "restore_roots");
@@ -219,7 +240,8 @@ s_cmd_list(cli_t *cli, int argc, char **argv)
         printf("no trusted keys (tapeflow keys init trusts this host's own)\n");
     else
         for (tf_key_t *k = zlistx_first(keys); k; k = zlistx_next(keys)) {
-            printf("%-20s %s  %s", k->name, k->public_key, tf_keys_roles_text(k->roles, roles, sizeof roles));
+            printf("%-20s %s  %s  host %s", k->name, k->public_key,
+                   tf_keys_roles_text(k->roles, roles, sizeof roles), k->host);
             for (size_t i = 0; i < k->nroots; i++)
                 printf("%s%s", i ? "," : "  restore roots: ", k->roots[i]);
             printf("\n");
