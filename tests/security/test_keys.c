@@ -136,6 +136,7 @@ test_trust_untrust_and_store_refresh(void **state)
     const tf_key_t *found = tf_keys_lookup(store, pub);  /* read again: the folder changed */
     assert_non_null(found);
     assert_string_equal(found->name, "hostb");
+    assert_string_equal(found->host, "hostb");   /* no --host: the key's name */
     assert_int_equal(found->roles, TF_ROLE_AGENT);
     assert_int_equal(found->nroots, 2);
     assert_string_equal(found->roots[1], "hostc:/srv/in");
@@ -146,13 +147,15 @@ test_trust_untrust_and_store_refresh(void **state)
     assert_int_equal(tf_keys_trust(f->cfg, &twin, &err), TF_ERR_INVALID);
     assert_non_null(strstr(err.message, "already trusted as 'hostb'"));
 
-    /* trusting the name again changes its roles */
+    /* trusting the name again changes its roles (and here its host) */
     key.roles = TF_ROLE_QUERY;
     key.nroots = 0;
+    snprintf(key.host, sizeof key.host, "laptop7");
     assert_int_equal(tf_keys_trust(f->cfg, &key, &err), TF_OK);
     found = tf_keys_lookup(store, pub);
     assert_non_null(found);
     assert_int_equal(found->roles, TF_ROLE_QUERY);
+    assert_string_equal(found->host, "laptop7");
     assert_int_equal(found->nroots, 0);
 
     assert_int_equal(tf_keys_untrust(f->cfg, "hostb", &err), TF_OK);
@@ -198,6 +201,77 @@ test_readable_secret_is_refused(void **state)
     zsock_destroy(&sock);
 }
 
+
+static void
+test_only_ipc_inproc_and_tcp_endpoints(void **state)
+{
+    fixture_t *f = *state;
+    tf_err_t err = {0};
+    zsock_t *sock = zsock_new(ZMQ_DEALER);
+    tf_auth_t *auth = tf_auth_new(f->cfg, &err);
+    assert_non_null(auth);
+    const char *refused[] = {"pgm://eth0;239.192.1.1:5555", "epgm://eth0;239.192.1.1:5555", "udp://127.0.0.1:5555",
+                             "ws://127.0.0.1:5555", "vmci://1:5555", "127.0.0.1:5555"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        assert_int_equal(tf_secure_connect(f->cfg, sock, refused[i], NULL, &err), TF_ERR_INVALID);
+        assert_non_null(strstr(err.message, "tapeflow endpoints are ipc://, inproc:// or tcp://"));
+        assert_int_equal(tf_secure_bind(auth, sock, refused[i], &err), TF_ERR_INVALID);
+        assert_non_null(strstr(err.message, refused[i]));
+    }
+    assert_int_equal(tf_secure_bind(auth, sock, "inproc://tf-test-scheme", &err), 0);
+    zsock_destroy(&sock);
+    tf_auth_destroy(&auth);
+}
+
+/* A key folder others can write lets them plant a certificate: refused, with the fix. */
+static void
+test_writable_key_folders_are_refused(void **state)
+{
+    fixture_t *f = *state;
+    bool created;
+    char pub[41], dir[1200], trusted[1200];
+    tf_err_t err = {0};
+    assert_int_equal(tf_keys_init(f->cfg, &created, pub, &err), TF_OK);
+    tf_keys_path(f->cfg, "", dir, sizeof dir);
+    tf_keys_path(f->cfg, "trusted", trusted, sizeof trusted);
+    zsock_t *sock = zsock_new(ZMQ_ROUTER);
+    assert_int_equal(chmod(dir, 0770), 0);
+    assert_int_equal(tf_secure_connect(f->cfg, sock, "tcp://127.0.0.1:9", NULL, &err), TF_ERR_STATE);
+    assert_non_null(strstr(err.message, "is writable by its group or other users"));
+    assert_non_null(strstr(err.message, "chmod 700"));
+    assert_int_equal(chmod(dir, 0700), 0);
+
+    assert_int_equal(chmod(trusted, 0777), 0);
+    tf_auth_t *auth = tf_auth_new(f->cfg, &err);
+    assert_non_null(auth);
+    assert_true(tf_secure_bind(auth, sock, "tcp://127.0.0.1:*", &err) < 0);
+    assert_non_null(strstr(err.message, "trusted is writable by other users"));
+    assert_int_equal(chmod(trusted, 0755), 0);
+    assert_true(tf_secure_bind(auth, sock, "tcp://127.0.0.1:*", &err) >= 0);
+    zsock_destroy(&sock);
+    tf_auth_destroy(&auth);
+}
+
+/* The secret key must belong to the process's user (root can test another owner). */
+static void
+test_secret_of_another_user_is_refused(void **state)
+{
+    fixture_t *f = *state;
+    if (geteuid() != 0) {
+        print_message("skipped: only root can give the secret key another owner\n");
+        skip();
+    }
+    bool created;
+    char pub[41], path[1200];
+    tf_err_t err = {0};
+    assert_int_equal(tf_keys_init(f->cfg, &created, pub, &err), TF_OK);
+    assert_int_equal(chown(tf_keys_path(f->cfg, "host.cert_secret", path, sizeof path), 65534, 65534), 0);
+    zsock_t *sock = zsock_new(ZMQ_DEALER);
+    assert_int_equal(tf_secure_connect(f->cfg, sock, "tcp://127.0.0.1:9", NULL, &err), TF_ERR_STATE);
+    assert_non_null(strstr(err.message, "belongs to uid 65534, not to this process's user"));
+    zsock_destroy(&sock);
+}
+
 int
 main(void)
 {
@@ -208,6 +282,9 @@ main(void)
         cmocka_unit_test_setup_teardown(test_trust_untrust_and_store_refresh, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_tcp_without_keys_is_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_readable_secret_is_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_only_ipc_inproc_and_tcp_endpoints, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_writable_key_folders_are_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_secret_of_another_user_is_refused, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -68,6 +68,33 @@ s_trust(fixture_t *f, const char *name, tf_config_t *client, const char *roles)
     assert_int_equal(s_cli(f, NULL, argv), 0);
 }
 
+/* The same, with one restore root. */
+static void
+s_trust_root(fixture_t *f, const char *name, tf_config_t *client, const char *roles, const char *root)
+{
+    char pub[41];
+    tf_err_t err = {0};
+    assert_int_equal(tf_secure_public_key(client, pub, &err), TF_OK);
+    char *argv[] = {"tapeflow", "--config", f->cfg_path, "keys", "trust", (char *) name, pub, "--role",
+                    (char *) roles, "--restore-root", (char *) root, NULL};
+    assert_int_equal(s_cli(f, NULL, argv), 0);
+}
+
+/* True when the file at path holds every needle (the broker's log). */
+static bool
+s_file_has(const char *path, const char *needle, const char *needle2)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return false;
+    char line[4096];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, fp))
+        found = strstr(line, needle) && (!needle2 || strstr(line, needle2));
+    fclose(fp);
+    return found;
+}
+
 static bool
 s_port_open(void *arg)
 {
@@ -397,6 +424,59 @@ test_trust_takes_a_key_starting_with_a_dash(void **state)
     zcert_destroy(&cert);
 }
 
+
+/* The arbitrary-restore attack: a key that may restore, but only into hostb:/restore, asks the
+   tape writer to write into hostb:/root. The broker refuses it before any tape writer sees it:
+   the client gets the reason, the broker logs it, counts it and publishes alert.security. */
+static void
+test_restore_outside_its_roots_is_refused(void **state)
+{
+    fixture_t *f = *state;
+    tf_config_t *hostr = s_client(f, "hostr");
+    s_trust_root(f, "hostr", hostr, "restore", "hostb:/restore");
+    zsock_t *alerts = s_alerts(f);
+    tf_msg_t reply;
+    s_status(f, &reply);
+    uint64_t before = reply.status.security_refused;
+    tf_msg_clear(&reply);
+
+    tf_err_t err = {0};
+    tf_client_t *client = tf_client_new(hostr, f->broker, &err);
+    assert_non_null(client);
+    tf_msg_t restore = {.type = TF_MSG_TAPE_RESTORE};
+    restore.tape_restore = (tf_msg_tape_restore_t){.job_id = "J20261202-110000-0002", .dest = "/root",
+                                                   .dest_host = "hostb"};
+    assert_int_equal(tf_client_submit_msg(client, "tape", NULL, restore.tape_restore.job_id, &restore, &reply,
+                                          10000, &err), TF_ERR_INVALID);
+    assert_non_null(strstr(err.message, "key 'hostr' may not restore to hostb:/root (outside its restore roots "
+                                        "hostb:/restore)"));
+    assert_true(s_alert_seen(alerts, "key 'hostr' may not restore to hostb:/root"));
+    s_status(f, &reply);
+    assert_int_equal(reply.status.security_refused, before + 1);
+    tf_msg_clear(&reply);
+    char log[1200];
+    snprintf(log, sizeof log, "%s/broker.log", f->dir);
+    assert_true(s_file_has(log, "security: refused submit", "may not restore to hostb:/root"));
+
+    /* Without a host the tape writer's own host would write: refused too. */
+    restore.tape_restore.dest_host = NULL;
+    restore.tape_restore.dest = "/restore/j2";
+    assert_int_equal(tf_client_submit_msg(client, "tape", NULL, restore.tape_restore.job_id, &restore, &reply,
+                                          10000, &err), TF_ERR_INVALID);
+    assert_non_null(strstr(err.message, "without naming its host"));
+
+    /* Inside its roots the same key is accepted: the refusals were the destination's. */
+    restore.tape_restore.dest_host = "hostb";
+    if (tf_client_submit_msg(client, "tape", "restore-ok-1", restore.tape_restore.job_id, &restore, &reply, 10000,
+                             &err) != TF_OK)
+        fail_msg("a restore inside the key's roots was refused: %s", err.message);
+    assert_int_equal(reply.type, TF_MSG_SUBMIT_OK);
+    tf_msg_clear(&reply);
+    tf_client_destroy(&client);
+    zsock_destroy(&alerts);
+    tf_config_destroy(&hostr);
+}
+
 int
 main(void)
 {
@@ -406,6 +486,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_agent_key_cannot_register_as_tape, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_query_key_cannot_start_backups, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_tcp_without_keys_is_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_restore_outside_its_roots_is_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_trust_takes_a_key_starting_with_a_dash, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
