@@ -56,19 +56,7 @@ s_cli(fixture_t *f, char **out, char *const argv[])
     return tf_test_run("tapeflow", argv, f->env, 20000, out);
 }
 
-/* `tapeflow keys trust NAME KEY --role ROLES` on the server. */
-static void
-s_trust(fixture_t *f, const char *name, tf_config_t *client, const char *roles)
-{
-    char pub[41];
-    tf_err_t err = {0};
-    assert_int_equal(tf_secure_public_key(client, pub, &err), TF_OK);
-    char *argv[] = {"tapeflow", "--config", f->cfg_path, "keys", "trust", (char *) name, pub, "--role",
-                    (char *) roles, NULL};  /* a key starting with '-' is a key, not an option */
-    assert_int_equal(s_cli(f, NULL, argv), 0);
-}
-
-/* The same, with one restore root. */
+/* `tapeflow keys trust NAME KEY --role ROLES [--restore-root ROOT]` on the server. */
 static void
 s_trust_root(fixture_t *f, const char *name, tf_config_t *client, const char *roles, const char *root)
 {
@@ -76,8 +64,14 @@ s_trust_root(fixture_t *f, const char *name, tf_config_t *client, const char *ro
     tf_err_t err = {0};
     assert_int_equal(tf_secure_public_key(client, pub, &err), TF_OK);
     char *argv[] = {"tapeflow", "--config", f->cfg_path, "keys", "trust", (char *) name, pub, "--role",
-                    (char *) roles, "--restore-root", (char *) root, NULL};
-    assert_int_equal(s_cli(f, NULL, argv), 0);
+                    (char *) roles, root ? "--restore-root" : NULL, (char *) root, NULL};
+    assert_int_equal(s_cli(f, NULL, argv), 0);  /* a key starting with '-' is a key, not an option */
+}
+
+static void
+s_trust(fixture_t *f, const char *name, tf_config_t *client, const char *roles)
+{
+    s_trust_root(f, name, client, roles, NULL);
 }
 
 /* True when the file at path holds every needle (the broker's log). */
@@ -194,6 +188,17 @@ s_status(fixture_t *f, tf_msg_t *reply)
     tf_client_destroy(&client);
 }
 
+/* status.security_refused now. */
+static uint64_t
+s_refused(fixture_t *f)
+{
+    tf_msg_t reply;
+    s_status(f, &reply);
+    uint64_t refused = reply.status.security_refused;
+    tf_msg_clear(&reply);
+    return refused;
+}
+
 static bool
 s_has_worker(const tf_msg_t *status, const char *service, uint64_t pid)
 {
@@ -297,9 +302,7 @@ test_agent_key_cannot_register_as_tape(void **state)
     fixture_t *f = *state;
     zsock_t *alerts = s_alerts(f);
     tf_msg_t reply;
-    s_status(f, &reply);
-    uint64_t before = reply.status.security_refused;
-    tf_msg_clear(&reply);
+    uint64_t before = s_refused(f);
 
     tf_err_t err = {0};
     zsock_t *dealer = zsock_new(ZMQ_DEALER);
@@ -436,9 +439,7 @@ test_restore_outside_its_roots_is_refused(void **state)
     s_trust_root(f, "hostr", hostr, "restore", "hostb:/restore");
     zsock_t *alerts = s_alerts(f);
     tf_msg_t reply;
-    s_status(f, &reply);
-    uint64_t before = reply.status.security_refused;
-    tf_msg_clear(&reply);
+    uint64_t before = s_refused(f);
 
     tf_err_t err = {0};
     tf_client_t *client = tf_client_new(hostr, f->broker, &err);
@@ -451,9 +452,7 @@ test_restore_outside_its_roots_is_refused(void **state)
     assert_non_null(strstr(err.message, "key 'hostr' may not restore to hostb:/root (outside its restore roots "
                                         "hostb:/restore)"));
     assert_true(s_alert_seen(alerts, "key 'hostr' may not restore to hostb:/root"));
-    s_status(f, &reply);
-    assert_int_equal(reply.status.security_refused, before + 1);
-    tf_msg_clear(&reply);
+    assert_int_equal(s_refused(f), before + 1);
     char log[1200];
     snprintf(log, sizeof log, "%s/broker.log", f->dir);
     assert_true(s_file_has(log, "security: refused submit", "may not restore to hostb:/root"));
