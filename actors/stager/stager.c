@@ -1077,10 +1077,14 @@ s_refuse_for_good(stager_t *self, session_t *s, const space_t *sp)
         snprintf(size, sizeof size, "more than %s", tf_units_bytes(s->received, at_least, sizeof at_least));
     }
     bool by_capacity = sp->usable >= self->capacity;
+    /* A restore stream holds every file the restore sends to another host: fewer files or a
+       restore on the tape server's host need no holding disk. */
     snprintf(why, sizeof why,
-             "archive %s of %s cannot fit the holding disk %s of %s (%s); lower scanner/group_size or %s",
+             "archive %s of %s cannot fit the holding disk %s of %s (%s); %s or %s",
              s->archive_id, size, holding_dir(self->holding), tf_units_bytes(sp->usable, disk, sizeof disk),
              by_capacity ? "stager/capacity" : "the size of its file system",
+             s->restore ? "restore fewer files at a time (patterns), restore to the tape server's host"
+                        : "lower scanner/group_size",
              by_capacity ? "raise stager/capacity" : "enlarge stager/dir (a bigger file system)");
     s_refuse_as(self, s, true, why);
 }

@@ -428,6 +428,14 @@ s_run(s_restore_t *r, tf_err_t *err)
         int arc = s_one_archive(r, row, &aerr);
         if (arc == TF_OK)
             continue;
+        /* The stream itself failed (the stager refused it, or went away): no later archive can
+           reach the other host, and the stager's reason is the restore's. */
+        if (r->out && r->out_err.code != TF_OK) {
+            if (err)
+                *err = r->out_err;
+            rc = r->out_err.code;
+            break;
+        }
         /* Only a stop or no memory ends the restore: any other trouble is this archive's, and
            the ones after it are still read. */
         if (arc == TF_ERR_INTERRUPTED || arc == TF_ERR_NOMEM) {

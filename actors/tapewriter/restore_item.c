@@ -318,7 +318,8 @@ restore_item_handle(item_t *it, const tf_msg_tape_restore_t *req, tf_err_t *err)
     tf_drive_destroy(&it->rdrive);
     if (rc != TF_OK)
         restore_stats_free(&st);
-    if (rc == TF_ERR_INVALID)
+    /* TOOBIG: the stager refused the restore stream for good (bigger than the holding disk). */
+    if (rc == TF_ERR_INVALID || rc == TF_ERR_TOOBIG)
         return item_refuse(it, err);
     if (rc != TF_OK)
         return rc;

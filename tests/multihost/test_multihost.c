@@ -51,10 +51,10 @@ static const char *s_names[S_HOSTS] = {"srv-a", "cli-b", "cli-c", "rogue-d"};
 #define S_POOL "default"
 #define S_JOB_TIMEOUT "180"
 #define S_WAIT_MS 60000
-#define S_EVENTS_TIMEOUT "60"
 /* An unusual name, so finding it in a capture can only mean it crossed the wire in clear. */
 #define S_WIRE_NAME "quokka-ledger-7f3a9c.bin"
 #define S_WIRE_BYTES (1 << 20)
+#define S_WIRE_SEED 0x9e3779b97f4a7c15ULL
 
 typedef struct {
     tf_testnet_t *net;
@@ -129,16 +129,17 @@ s_next_worker(const char **at, char *obj, size_t size)
 }
 
 /* The pid of a worker of service registered from host in the broker's status, 0 when none;
-   with busy, only a worker that is busy. */
+   with item, only a worker that is busy, its item's id into item. */
 static long long
-s_worker(const char *status, const char *service, const char *host, bool busy)
+s_worker(const char *status, const char *service, const char *host, char *item, size_t size)
 {
     char obj[2048], want_service[128], want_host[128];
     snprintf(want_service, sizeof want_service, "\"service\":\"%s\"", service);
     snprintf(want_host, sizeof want_host, "\"host\":\"%s\"", host);
     const char *at = status;
     while (s_next_worker(&at, obj, sizeof obj))
-        if (strstr(obj, want_service) && strstr(obj, want_host) && (!busy || strstr(obj, "\"state\":\"busy\"")))
+        if (strstr(obj, want_service) && strstr(obj, want_host)
+            && (!item || (strstr(obj, "\"state\":\"busy\"") && tf_test_json_str(obj, "item_id", item, size))))
             return tf_test_json_int(obj, "pid");
     return 0;
 }
@@ -180,7 +181,7 @@ s_wait_workers(fx_t *fx, const char *host, const char *const services[])
         s_status(fx, &status);
         bool all = status != NULL;
         for (size_t i = 0; all && services[i]; i++)
-            all = s_worker(status, services[i], host, false) > 0;
+            all = s_worker(status, services[i], host, NULL, 0) > 0;
         free(status);
         if (all)
             return true;
@@ -212,32 +213,80 @@ s_wait_refused_above(fx_t *fx, long long before)
     return now;
 }
 
-/* `tapeflow events alert.security --count 1` running on srv-a, output in log. */
-static tf_testproc_t *
-s_alert_listener(fx_t *fx, char *log, size_t size)
+/* srv-a's alert.security listener: `tapeflow events alert.security --json` running there, one
+   event a line in log. */
+typedef struct {
+    tf_testproc_t *proc;
+    char log[PATH_MAX + 64];
+} s_listener_t;
+
+#define S_ALERT_EVENT "\"topic\":\"alert.security\""
+
+/* The listener's events after the first skip: the first whose line holds needle (any when
+   NULL) into *line (caller frees), and how many events it printed in all. */
+static size_t
+s_listener_events(const s_listener_t *l, size_t skip, const char *needle, char **line)
 {
-    snprintf(log, size, "%s/alert-%lld.log", tf_testnet_dir(fx->net), (long long) s_now_ms());
-    char exe[PATH_MAX];
-    snprintf(exe, sizeof exe, "%s/tapeflow", tf_test_bindir());
-    char *argv[] = {exe, "events", "alert.security", "--count", "1", "--timeout", S_EVENTS_TIMEOUT, NULL};
-    return tf_testnet_start(fx->net, s_names[S_A], argv, tf_teststack_env(fx->host[S_A]), log);
+    char *text = tf_test_read_file(l->log);
+    size_t n = 0;
+    for (char *at = text, *end; at && *at; at = end ? end + 1 : NULL) {
+        end = strchr(at, '\n');
+        if (end)
+            *end = '\0';
+        if (!strstr(at, S_ALERT_EVENT))
+            continue;
+        if (line && !*line && n >= skip && (!needle || strstr(at, needle)))
+            *line = strdup(at);
+        n++;
+    }
+    free(text);
+    return n;
 }
 
-/* The listener's output once it got its event (the refusing peer retries, so one comes while
-   it runs); NULL (and the listener's log in the failure) when none came. Caller frees. */
+/* Waits for the listener to print an event after the first skip whose line holds needle;
+   that line (caller frees), NULL after S_WAIT_MS. */
 static char *
-s_alert_wait(tf_testproc_t **listener, const char *log)
+s_listener_wait(const s_listener_t *l, size_t skip, const char *needle)
 {
-    int status = -1;
-    bool exited = tf_testproc_wait(*listener, (atoi(S_EVENTS_TIMEOUT) + 10) * 1000, &status);
-    tf_testproc_destroy(listener);
-    char *text = tf_test_read_file(log);
-    if (!exited || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || !text || !strstr(text, "alert.security")) {
-        fprintf(stderr, "no alert.security event on srv-a: %s\n", text ? text : "(no output)");
-        free(text);
-        return NULL;
+    int64_t deadline = s_now_ms() + S_WAIT_MS;
+    char *line = NULL;
+    while (s_listener_events(l, skip, needle, &line), !line && s_now_ms() < deadline)
+        usleep(50000);
+    return line;
+}
+
+static void
+s_listener_stop(s_listener_t *l)
+{
+    tf_testproc_destroy(&l->proc);
+}
+
+/* Starts the listener and makes sure it is live before it returns: a refused peer connects
+   once (libzmq does not retry a connection refused at the handshake), so its one alert is
+   lost to a subscription still on its way through the bus. Until the listener prints an
+   event, rogue-d asks for the status - each attempt a refused handshake, so an alert. The
+   listener's log names the failure otherwise. */
+static void
+s_listener_start(fx_t *fx, s_listener_t *l)
+{
+    snprintf(l->log, sizeof l->log, "%s/alert-%lld.log", tf_testnet_dir(fx->net), (long long) s_now_ms());
+    char exe[PATH_MAX];
+    snprintf(exe, sizeof exe, "%s/tapeflow", tf_test_bindir());
+    char *argv[] = {exe, "events", "alert.security", "--json", NULL};
+    l->proc = tf_testnet_start(fx->net, s_names[S_A], argv, tf_teststack_env(fx->host[S_A]), l->log);
+    assert_non_null(l->proc);
+    int64_t deadline = s_now_ms() + S_WAIT_MS;
+    while (s_listener_events(l, 0, NULL, NULL) == 0) {
+        if (s_now_ms() > deadline || !tf_testproc_alive(l->proc)) {
+            s_listener_stop(l);
+            char *text = tf_test_read_file(l->log);
+            fail_msg("the alert.security listener on srv-a saw none of rogue-d's refusals: %s",
+                     text ? text : "(no output)");
+        }
+        char *out = NULL;
+        s_cli(fx, S_D, &out, "status", "--json");  /* refused: an alert */
+        free(out);
     }
-    return text;
 }
 
 /* Waits for job (run on srv-a) to complete; fails the test when it fails or times out. */
@@ -293,6 +342,34 @@ s_make_tree(fx_t *fx, int h, const char *name, uint64_t files, uint64_t bytes, u
         fail_msg("tree on %s: %s", s_names[h], why);
 }
 
+/* xorshift bytes from seed: incompressible, so an archive of them is as big as they are. */
+static void
+s_random_bytes(unsigned char *buf, size_t size, uint64_t seed)
+{
+    uint64_t x = seed;
+    for (size_t i = 0; i < size; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        buf[i] = (unsigned char) (x >> 32);
+    }
+}
+
+/* A file of size random bytes (seed) at path on host h. */
+static void
+s_random_file(fx_t *fx, int h, const char *path, size_t size, uint64_t seed)
+{
+    unsigned char *content = malloc(size);
+    assert_non_null(content);
+    s_random_bytes(content, size, seed);
+    char where[PATH_MAX];
+    FILE *f = fopen(s_path(fx, h, path, where, sizeof where), "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(content, 1, size, f), size);
+    assert_int_equal(fclose(f), 0);
+    free(content);
+}
+
 /* --- the hosts ------------------------------------------------------------------------------ */
 
 /* Host h's configuration: its name, its roles, srv-a's tcp endpoints; clients authenticate
@@ -314,14 +391,14 @@ s_host_stack(fx_t *fx, int h)
         h == S_A ? "keys/server=" : "keys/server=srv-a",
         /* One compressor per client: cli-b's file groups wait for it when it is killed. */
         "actors/compressor/instances=1",
-        /* A small holding disk in front of a slow drive: compressors wait for credit, so a
-           compressor is busy long enough to be killed mid-item. */
+        /* A small holding disk in front of a slow drive (4 MiB/s): compressors wait for
+           credit, so a compressor is busy long enough to be killed mid-item. */
         "stager/capacity=4194304",
         NULL,
     };
     tf_teststack_opts_t opts = {
         .config = config,
-        .sim_options = "&rate=8M",
+        .sim_options = "&rate=4M",
         .no_up = true,
         .wrap = tf_testnet_wrap(fx->net, s_names[h]),
     };
@@ -464,13 +541,27 @@ test_two_hosts_one_job_restored_to_b(void **state)
 
 /* (b) cli-b's only compressor is killed while it works on one of cli-b's file groups; the
    group waits for cli-b (no other host can read its files), the supervisor there starts
-   another compressor, and the job completes with every file. */
+   another compressor, and the job completes with every file. Besides a small tree the source
+   holds 16 MiB of incompressible 1 MiB files, four times the holding disk (stager/capacity):
+   every group fits the disk (scanner/group_size plus at most one file), and once the disk is
+   full (after the first groups) each group waits for the drive to write one (about half a
+   second at the drive's rate). The kill comes as soon as a status shows cli-b's compressor on
+   a later group than the status before: it started that group moments ago, so it is in the
+   middle of it. */
 static void
 test_kill_b_compressor_mid_item(void **state)
 {
     fx_t *fx = *state;
     char src[256], from_b[320];
-    s_make_tree(fx, S_B, "big", 120, 24 << 20, 2001, src, sizeof src);
+    s_make_tree(fx, S_B, "big", 100, 2 << 20, 2001, src, sizeof src);
+    char dir[320], where[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/random", src);
+    assert_int_equal(mkdir(s_path(fx, S_B, dir, where, sizeof where), 0755), 0);
+    for (int i = 0; i < 16; i++) {
+        char file[360];
+        snprintf(file, sizeof file, "%s/r%02d.bin", dir, i);
+        s_random_file(fx, S_B, file, 1 << 20, 2001 + (uint64_t) i);
+    }
     snprintf(from_b, sizeof from_b, "%s:%s", s_names[S_B], src);
     char *out = NULL, job[128];
     int rc = s_cli(fx, S_A, &out, "backup", from_b, "--pool", S_POOL, "--json");
@@ -480,23 +571,28 @@ test_kill_b_compressor_mid_item(void **state)
 
     long long redelivered = s_redelivered(fx, "compress"), busy = 0;
     assert_true(redelivered >= 0);
+    char item[128] = "", last_item[128] = "";
+    int groups_seen = 0;  /* distinct groups seen busy: the first ones pass before the disk is full */
     int64_t deadline = s_now_ms() + S_WAIT_MS;
     while (!busy && s_now_ms() < deadline) {
         char *status = NULL;
         s_status(fx, &status);
-        busy = s_worker(status, "compress", s_names[S_B], true);
+        long long pid = s_worker(status, "compress", s_names[S_B], item, sizeof item);
         free(status);
-        if (!busy)
-            usleep(20000);
+        if (pid <= 0 || strcmp(item, last_item) == 0)
+            continue;
+        if (++groups_seen > 3 && last_item[0])
+            busy = pid;
+        snprintf(last_item, sizeof last_item, "%s", item);
     }
     if (!busy)
-        fail_msg("cli-b's compressor was never seen busy with job %s", job);
+        fail_msg("cli-b's compressor was never seen starting a group after its first three (job %s)", job);
     assert_int_equal(kill((pid_t) busy, SIGKILL), 0);
 
     s_wait_job(fx, job);
     char *status = NULL;
     s_status(fx, &status);
-    long long again = s_worker(status, "compress", s_names[S_B], false);
+    long long again = s_worker(status, "compress", s_names[S_B], NULL, 0);
     free(status);
     if (again <= 0 || again == busy)
         fail_msg("no new compressor registered from cli-b after the kill of %lld", busy);
@@ -504,37 +600,58 @@ test_kill_b_compressor_mid_item(void **state)
     if (s_redelivered(fx, "compress") <= redelivered)
         fail_msg("no compress item was redelivered after the kill of %lld: it was not mid-item", busy);
 
+    /* A restore to another host goes through the holding disk as one stream: this job is
+       bigger than the disk on purpose, so a restore to cli-b fails for good with the stager's
+       reason (not as an interrupted restore to run again), and nothing is written there. */
     char dest[256], target[320], restored[640];
     snprintf(dest, sizeof dest, "%s/restore-big", fx->files);
     snprintf(target, sizeof target, "%s:%s", s_names[S_B], dest);
+    rc = s_cli(fx, S_A, &out, "restore", job, "--to", target, "--json");
+    if (rc == 0 || !out || !strstr(out, "cannot fit the holding disk")
+        || !strstr(out, "restore fewer files at a time"))
+        fail_msg("restore %s --to %s (bigger than the holding disk): exit %d: %s", job, target, rc, out ? out : "");
+    free(out);
+    snprintf(restored, sizeof restored, "%s%s", dest, src);
+    assert_int_not_equal(access(s_path(fx, S_B, restored, where, sizeof where), F_OK), 0);
+
+    /* Read back on the tape server itself. */
+    snprintf(dest, sizeof dest, "%s/restore-big", tf_testnet_dir(fx->net));
+    snprintf(target, sizeof target, "%s:%s", s_names[S_A], dest);
     s_restore(fx, job, target);
     snprintf(restored, sizeof restored, "%s%s", dest, src);
-    s_same_tree(fx, S_B, src, S_B, restored);
+    s_same_tree(fx, S_B, src, S_A, restored);
 }
 
 /* What srv-a made of a program a check started on a host. */
 typedef struct {
     long long before, after;  /* security_refused before the start, and once it rose (or timed out) */
-    char *alert;              /* what the alert.security listener printed, NULL when nothing came */
+    char *alert;              /* the alert.security event about it, NULL when none came */
     bool listed;              /* the broker lists the program as a worker */
 } s_attempt_t;
 
 /* Starts program (e.g. "compressor") on host h, a worker of service, while srv-a's alert
-   listener runs; records what srv-a did about it, then kills the program. */
+   listener runs; records what srv-a did about it (the first alert after the start whose line
+   holds needle), then kills the program. */
 static void
-s_attempt(fx_t *fx, int h, const char *program, const char *service, s_attempt_t *r)
+s_attempt(fx_t *fx, int h, const char *program, const char *service, const char *needle, s_attempt_t *r)
 {
+    s_listener_t listener = {0};
+    s_listener_start(fx, &listener);
+    size_t seen = s_listener_events(&listener, 0, NULL, NULL);
     r->before = s_refused(fx);
     assert_true(r->before >= 0);
-    char log[PATH_MAX + 64];
-    tf_testproc_t *listener = s_alert_listener(fx, log, sizeof log);
-    assert_non_null(listener);
     assert_int_equal(tf_teststack_start(fx->host[h], program), 0);
     r->after = s_wait_refused_above(fx, r->before);
-    r->alert = s_alert_wait(&listener, log);
+    r->alert = s_listener_wait(&listener, seen, needle);
+    if (!r->alert) {
+        char *text = tf_test_read_file(listener.log);
+        fprintf(stderr, "alert.security on srv-a since %s started: %s\n", program, text ? text : "(no output)");
+        free(text);
+    }
+    s_listener_stop(&listener);
     char *status = NULL;
     s_status(fx, &status);
-    r->listed = s_worker(status, service, s_names[h], false) > 0
+    r->listed = s_worker(status, service, s_names[h], NULL, 0) > 0
                 || s_worker_pid_listed(status, tf_teststack_pid(fx->host[h], program));
     free(status);
     tf_teststack_kill(fx->host[h], program, SIGKILL);
@@ -553,7 +670,7 @@ test_untrusted_client_refused(void **state)
     free(out);
 
     s_attempt_t r = {0};
-    s_attempt(fx, S_D, "compressor", "compress", &r);
+    s_attempt(fx, S_D, "compressor", "compress", "unknown CURVE key refused", &r);
     bool alerted = r.alert != NULL;
     free(r.alert);
     if (r.after <= r.before)
@@ -571,10 +688,8 @@ test_trusted_key_without_tape_role_refused(void **state)
 {
     fx_t *fx = *state;
     s_attempt_t r = {0};
-    s_attempt(fx, S_B, "tapewriter", "tape", &r);
-    bool named = r.alert && strstr(r.alert, s_names[S_B]);
-    if (!named)
-        fprintf(stderr, "alert.security on srv-a: %s\n", r.alert ? r.alert : "(none)");
+    s_attempt(fx, S_B, "tapewriter", "tape", s_names[S_B], &r);
+    bool named = r.alert != NULL;
     free(r.alert);
     if (r.after <= r.before)
         fail_msg("security_refused stayed at %lld while cli-b registered a tape writer", r.before);
@@ -595,19 +710,10 @@ test_wire_is_not_readable(void **state)
     snprintf(dir, sizeof dir, "%s/wire", fx->files);
     assert_int_equal(mkdir(s_path(fx, S_C, dir, where, sizeof where), 0755), 0);
     snprintf(file, sizeof file, "%s/%s", dir, S_WIRE_NAME);
-    unsigned char *content = malloc(S_WIRE_BYTES);
+    s_random_file(fx, S_C, file, S_WIRE_BYTES, S_WIRE_SEED);
+    unsigned char *content = malloc(S_WIRE_BYTES);  /* what the capture must not hold */
     assert_non_null(content);
-    uint64_t x = 0x9e3779b97f4a7c15ULL;
-    for (size_t i = 0; i < S_WIRE_BYTES; i++) {  /* xorshift: incompressible, stored as is */
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        content[i] = (unsigned char) (x >> 32);
-    }
-    FILE *f = fopen(s_path(fx, S_C, file, where, sizeof where), "w");
-    assert_non_null(f);
-    assert_int_equal(fwrite(content, 1, S_WIRE_BYTES, f), S_WIRE_BYTES);
-    assert_int_equal(fclose(f), 0);
+    s_random_bytes(content, S_WIRE_BYTES, S_WIRE_SEED);
 
     char pcap[PATH_MAX + 16], why[1024];
     snprintf(pcap, sizeof pcap, "%s/wire.pcap", tf_testnet_dir(fx->net));
