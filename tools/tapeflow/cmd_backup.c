@@ -391,24 +391,6 @@ s_resolve_paths(cli_t *cli, const s_args_t *a, s_sources_t *src)
     return CLI_EXIT_OK;
 }
 
-/* True when the broker has a scan worker registered from host. */
-static int
-s_agent_present(tf_client_t *client, const char *host, bool *present, tf_err_t *err)
-{
-    tf_msg_t status;
-    int rc = tf_client_status(client, &status, 5000, err);
-    if (rc != TF_OK)
-        return rc;
-    *present = false;
-    for (size_t i = 0; i < status.status.workers_count; i++) {
-        const tf_msg_worker_row_t *w = &status.status.workers[i];
-        if (strcmp(w->service, "scan") == 0 && w->host && strcmp(w->host, host) == 0)
-            *present = true;
-    }
-    tf_msg_clear(&status);
-    return TF_OK;
-}
-
 /* Checks another host's paths where they are: its file agent must be up, and each path there
    and readable by it. */
 static int
@@ -416,7 +398,7 @@ s_check_remote(cli_t *cli, tf_client_t *client, const s_host_t *h)
 {
     tf_err_t err = {0};
     bool present = false;
-    if (s_agent_present(client, h->host, &present, &err) != TF_OK) {
+    if (tf_client_has_worker(client, "scan", h->host, 5000, &present, &err) != TF_OK) {
         fprintf(stderr, "tapeflow backup: %s\n", err.message);
         return CLI_EXIT_FAIL;
     }
