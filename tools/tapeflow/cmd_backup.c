@@ -22,6 +22,7 @@
 #include "tf_clock.h"
 #include "tf_hostpath.h"
 #include "tf_json.h"
+#include "tf_pipeline_ids.h"
 #include "tf_units.h"
 #include "tf_volume.h"
 #include "tf_secure.h"
@@ -308,8 +309,6 @@ typedef struct {
                                      without a host (ids as before issue 10) */
 } s_sources_t;
 
-/* Groups of a host's scan are numbered from its index times this (tf_msg.h scan_job.group_base). */
-#define S_HOST_GROUP_STRIDE 1000000
 
 static void
 s_sources_clear(s_sources_t *src)
@@ -456,7 +455,7 @@ s_start(tf_client_t *client, const s_args_t *a, const char *job_id, const s_sour
             .job_id = (char *) job_id, .paths = h->rows, .paths_count = h->count,
             .group_bytes = a->group_bytes, .one_fs = a->one_fs, .compression = (char *) a->compression,
             .pool = (char *) a->pool, .host = src->legacy ? NULL : (char *) h->host,
-            .group_base = (uint64_t) i * S_HOST_GROUP_STRIDE,
+            .group_base = (uint64_t) i * TF_ID_HOST_GROUP_STRIDE,
         };
         char scan_id[TF_MSG_MAX_ID + 96];
         if (src->legacy)
