@@ -152,6 +152,23 @@ tf_client_status(tf_client_t *self, tf_msg_t *reply, int timeout_ms, tf_err_t *e
 }
 
 int
+tf_client_has_worker(tf_client_t *self, const char *service, const char *host, int timeout_ms, bool *present,
+                     tf_err_t *err)
+{
+    tf_msg_t status;
+    int rc = tf_client_status(self, &status, timeout_ms, err);
+    if (rc != TF_OK)
+        return rc;
+    *present = false;
+    for (size_t i = 0; i < status.status.workers_count && !*present; i++) {
+        const tf_msg_worker_row_t *w = &status.status.workers[i];
+        *present = w->service && strcmp(w->service, service) == 0 && w->host && strcmp(w->host, host) == 0;
+    }
+    tf_msg_clear(&status);
+    return TF_OK;
+}
+
+int
 tf_client_submit(tf_client_t *self, const char *service, const char *item_id, const char *job_id,
                  const void *payload, size_t size, tf_msg_t *reply, int timeout_ms, tf_err_t *err)
 {

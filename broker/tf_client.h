@@ -7,6 +7,8 @@
 #ifndef TF_CLIENT_H_INCLUDED
 #define TF_CLIENT_H_INCLUDED
 
+#include <stdbool.h>
+
 #include "tf_config.h"
 #include "tf_msg.h"
 
@@ -26,6 +28,10 @@ int tf_client_request(tf_client_t *self, tf_msg_t *request, tf_msg_t *reply, int
 
 /* Convenience wrappers. */
 int tf_client_status(tf_client_t *self, tf_msg_t *reply, int timeout_ms, tf_err_t *err);
+/* Whether the broker lists a worker of service registered from host (READY.host): the file
+   agent a host's backup or restore needs. */
+int tf_client_has_worker(tf_client_t *self, const char *service, const char *host, int timeout_ms, bool *present,
+                         tf_err_t *err);
 int tf_client_submit(tf_client_t *self, const char *service, const char *item_id,
                      const char *job_id, const void *payload, size_t size, tf_msg_t *reply,
                      int timeout_ms, tf_err_t *err);

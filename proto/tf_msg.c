@@ -603,6 +603,8 @@ static const tf_field_t s_extract_result_fields[] = {
     F_STR(tf_msg_extract_result_t, message, OPT, TF_MSG_MAX_TEXT),
     F_STR(tf_msg_extract_result_t, warning_text, OPT, TF_MSG_MAX_TEXT),
     F_STR(tf_msg_extract_result_t, host, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_extract_result_t, stripped, OPT),
+    F_UINT(tf_msg_extract_result_t, unwritable, OPT),
 };
 static const tf_field_t s_path_check_fields[] = {
     F_STR(tf_msg_path_check_t, path, REQ, TF_MSG_MAX_PATH),

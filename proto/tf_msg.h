@@ -633,6 +633,8 @@ typedef struct {
     char *message;          /* summary: "wrote N files (B bytes) into DEST on host H" */
     char *warning_text;     /* the first warnings, "; " between them ("" when none) */
     char *host;             /* the host that wrote them */
+    uint64_t stripped;      /* non-folder entries strip_components left out (in warnings) */
+    uint64_t unwritable;    /* entries that could not be created (in warnings) */
 } tf_msg_extract_result_t;
 
 /* --- operator actions on a job (issue 8, item 13) ------------------------------------------ */

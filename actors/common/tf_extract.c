@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -577,6 +578,61 @@ s_leave_dest(tf_extract_t *self)
     self->saved_cwd = -1;
 }
 
+/* dest without repeated '/', '.' components and a trailing '/' into norm; a '..' is refused
+   (the text would not say where the files go). */
+static int
+s_dest_normalise(const char *dest, char *norm, size_t size, tf_err_t *err)
+{
+    size_t used = 0;
+    for (const char *p = dest; *p;) {
+        while (*p == '/')
+            p++;
+        size_t len = strcspn(p, "/");
+        if (len == 0 || (len == 1 && p[0] == '.')) {
+            p += len;
+            continue;
+        }
+        if (len == 2 && p[0] == '.' && p[1] == '.')
+            return tf_err_set(err, TF_ERR_INVALID, "restore destination %s holds '..': name the folder without it",
+                              dest);
+        if (used + 1 + len >= size)
+            return tf_err_set(err, TF_ERR_TOOBIG, "restore destination %s is too long", dest);
+        norm[used++] = '/';
+        memcpy(norm + used, p, len);
+        used += len;
+        p += len;
+    }
+    if (used == 0)
+        norm[used++] = '/';
+    norm[used] = '\0';
+    return TF_OK;
+}
+
+/* A symlink on the way to the destination would send the restore somewhere its text - and the
+   restore_roots of the key that asked, checked on that text - does not say: the deepest folder
+   of dest that exists must resolve to its own text. Checked before anything is created. */
+static int
+s_dest_no_symlink(const char *dest, const char *norm, tf_err_t *err)
+{
+    char probe[PATH_MAX];
+    snprintf(probe, sizeof probe, "%s", norm);
+    for (;;) {
+        char real[PATH_MAX];
+        if (realpath(probe, real)) {
+            if (strcmp(real, probe) != 0)
+                return tf_err_set(err, TF_ERR_INVALID, "restore destination %s goes through a symbolic link (%s is "
+                                  "%s): name the real folder instead", dest, probe, real);
+            return TF_OK;
+        }
+        if (errno != ENOENT && errno != ENOTDIR)
+            return tf_err_errno(err, TF_ERR_IO, errno, "cannot check the restore destination %s", dest);
+        char *slash = strrchr(probe, '/');
+        if (!slash || slash == probe)
+            return TF_OK;  /* "/" itself */
+        *slash = '\0';
+    }
+}
+
 tf_extract_t *
 tf_extract_new(const tf_extract_opts_t *opts, tf_err_t *err)
 {
@@ -590,6 +646,10 @@ tf_extract_new(const tf_extract_opts_t *opts, tf_err_t *err)
         tf_err_set(err, TF_ERR_INVALID, "restore: overwrite '%s' is not never, older or always", opts->overwrite);
         return NULL;
     }
+    char norm[PATH_MAX];
+    if (s_dest_normalise(opts->dest, norm, sizeof norm, err) != TF_OK
+        || s_dest_no_symlink(opts->dest, norm, err) != TF_OK)
+        return NULL;
     if (tf_fs_mkdir_p(opts->dest, err) != TF_OK) {
         tf_err_prefix(err, "restore destination: ");
         return NULL;
@@ -630,6 +690,14 @@ tf_extract_new(const tf_extract_opts_t *opts, tf_err_t *err)
     }
     if (chdir(opts->dest) != 0) {
         tf_err_errno(err, TF_ERR_IO, errno, "cannot enter the restore destination %s", opts->dest);
+        tf_extract_destroy(&self);
+        return NULL;
+    }
+    /* again where we are: a symlink put on the way while the folders were made */
+    char here[PATH_MAX];
+    if (!getcwd(here, sizeof here) || strcmp(here, norm) != 0) {
+        tf_err_set(err, TF_ERR_INVALID, "restore destination %s goes through a symbolic link (it leads to %s): "
+                   "name the real folder instead", opts->dest, getcwd(here, sizeof here) ? here : "?");
         tf_extract_destroy(&self);
         return NULL;
     }

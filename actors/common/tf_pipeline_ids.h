@@ -9,6 +9,11 @@
 /* Longest id we build: job ids are at most TF_MSG_MAX_ID (128) bytes. */
 #define TF_ID_MAX 160
 
+/* The groups of one host's scan in a job of several hosts are numbered from its index times
+   this (scan_job.group_base): host 0 has groups 1..999,999, host 1 from 1,000,000, ... A host's
+   scan that needs more fails rather than take the next host's numbers. */
+#define TF_ID_HOST_GROUP_STRIDE 1000000u
+
 /* "<job>-g<NNNNN>" (group numbers from 1; more than 99,999 groups just get more digits). */
 const char *tf_id_archive(char *buf, size_t size, const char *job_id, uint64_t group_no);
 /* "<base><suffix>", e.g. "<archive>-tape", "<job>-scan". */

@@ -15,6 +15,7 @@
 
 struct _compressor_t {
     char *compression;
+    char *host;             /* tapeflow/host: the files this compressor can read */
     int level;
     int threads;
     tf_client_t *client;
@@ -32,7 +33,8 @@ compressor_new(tf_config_t *cfg, tf_err_t *err)
     self->compression = strdup(tf_config_str(cfg, "compressor/compression"));
     self->level = (int) tf_config_int(cfg, "compressor/level");
     self->threads = (int) tf_config_int(cfg, "compressor/threads");
-    if (!self->compression) {
+    self->host = strdup(tf_config_str(cfg, "tapeflow/host"));
+    if (!self->compression || !self->host) {
         tf_err_set(err, TF_ERR_NOMEM, "out of memory");
         compressor_destroy(&self);
         return NULL;
@@ -66,6 +68,7 @@ compressor_destroy(compressor_t **self_p)
         tf_client_destroy(&self->client);
         tf_stage_client_destroy(&self->stage);
         free(self->compression);
+        free(self->host);
         free(self);
         *self_p = NULL;
     }
@@ -159,6 +162,12 @@ compressor_stage(compressor_t *self, const tf_msg_file_group_t *group, tf_actor_
                  file_rows_t **rows_p, archiver_stats_t *stats, tf_err_t *err)
 {
     *rows_p = NULL;
+    /* Another host's files are not here (or are other files of the same name): the group goes
+       back to the broker, which gives it to a compressor of its host (a retryable error). */
+    if (group->host && *group->host && strcmp(group->host, self->host) != 0)
+        return tf_err_set(err, TF_ERR_STATE, "archive %s: its files are on host %s, but this compressor runs on "
+                          "host %s (tapeflow/host): left for a compressor of host %s", group->archive_id, group->host,
+                          self->host, group->host);
     const char *compression = group->compression && *group->compression ? group->compression : self->compression;
     if (!archiver_compression_valid(compression))
         return tf_err_set(err, TF_ERR_INVALID, "archive %s: unknown compression '%s' (zstd, gzip or none)",

@@ -180,7 +180,7 @@ s_on_extract(tf_actor_t *actor, const tf_msg_work_t *work, const tf_msg_t *paylo
         result.extract_result = (tf_msg_extract_result_t){
             .files = c->files, .bytes = c->bytes, .warnings = c->warnings, .refused = c->refused, .kept = c->kept,
             .collisions = c->collisions, .present = c->present, .message = message, .warning_text = warnings,
-            .host = self->host};
+            .host = self->host, .stripped = c->stripped, .unwritable = c->unwritable};
         rc = tf_actor_set_result_msg(actor, &result, err);
     }
     else

@@ -124,6 +124,10 @@ s_emit(void *arg, uint64_t group_no, const tf_msg_group_entry_t *entries, size_t
 {
     scan_t *scan = arg;
     char archive[TF_ID_MAX];
+    if (scan->job->host && *scan->job->host && group_no >= TF_ID_HOST_GROUP_STRIDE)
+        return tf_err_set(err, TF_ERR_TOOBIG, "the scan of host %s in job %s needs more than %u file groups, the "
+                          "most one host of a job may have: raise scanner/group_size or back the host up in "
+                          "several jobs", scan->job->host, scan->job->job_id, TF_ID_HOST_GROUP_STRIDE - 1);
     group_no += scan->job->group_base;   /* this host's range of the job's groups */
     tf_id_archive(archive, sizeof archive, scan->job->job_id, group_no);
     tf_msg_t msg = {.type = TF_MSG_FILE_GROUP};

@@ -37,6 +37,7 @@ s_meta_destroy(void **item)
         free(meta->checksum);
         free(meta->rows_checksum);
         free(meta->parked);
+        free(meta->host);
         free(meta);
         *item = NULL;
     }
@@ -62,8 +63,9 @@ s_meta_copy(const holding_meta_t *src)
     meta->checksum = s_dup(src->checksum);
     meta->rows_checksum = s_dup(src->rows_checksum);
     meta->parked = s_dup(src->parked);
+    meta->host = s_dup(src->host);
     if (!meta->archive_id || !meta->job_id || !meta->pool || !meta->compression || !meta->checksum
-        || !meta->rows_checksum || !meta->parked) {
+        || !meta->rows_checksum || !meta->parked || !meta->host) {
         void *p = meta;
         s_meta_destroy(&p);
         return NULL;
@@ -137,6 +139,7 @@ s_meta_load(holding_t *self, const char *id)
         .rows_checksum = (char *) zconfig_get(root, "archive/rows_checksum", ""),
         .parked = (char *) zconfig_get(root, "archive/parked", ""),
         .restore = strcmp(zconfig_get(root, "archive/purpose", ""), "restore") == 0,
+        .host = (char *) zconfig_get(root, "archive/host", ""),
     };
     struct stat st;
     holding_meta_t *meta = NULL;
@@ -386,6 +389,8 @@ s_meta_text(const holding_meta_t *m)
         zconfig_put(root, "archive/parked", m->parked);
     if (m->restore)
         zconfig_put(root, "archive/purpose", "restore");
+    if (m->host && *m->host)
+        zconfig_put(root, "archive/host", m->host);
     char *text = zconfig_str_save(root);
     zconfig_destroy(&root);
     return text;

@@ -41,6 +41,8 @@ typedef struct {
                             and never counted as space the tape writer will free */
     bool restore;        /* a restore stream (stage_open.purpose "restore"): fetched by an
                             extractor, never announced to tape, deleted by its release */
+    char *host;          /* stage_open.host ("" when none): for a restore stream, the host whose
+                            extractor may fetch it */
 } holding_meta_t;
 
 typedef struct _holding_t holding_t;

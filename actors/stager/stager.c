@@ -15,6 +15,7 @@
 #include "holding.h"
 #include "tf_checksum.h"
 #include "tf_clock.h"
+#include "tf_keys.h"
 #include "tf_log.h"
 #include "tf_main.h"
 #include "tf_pipeline_ids.h"
@@ -29,6 +30,7 @@
 #define S_STALL_MS 1000                /* out of credit this long: stuck, not between two writes */
 #define S_PURGED "purged"              /* parked mark: purged while a tape writer read it */
 #define S_PROBE_MS 5000                /* while stuck, how often ready archives' tape items are checked */
+#define S_ROUTER_WAIT_MS 20            /* how long the loop waits on the router before polling the rest */
 
 typedef struct {
     char *archive_id;
@@ -94,6 +96,8 @@ struct _stager_t {
     holding_t *holding;
     announcer_t *announcer;
     tf_auth_t *auth;           /* CURVE clients of a tcp router (tf_secure) */
+    tf_keys_t *keys;           /* their roles, checked per message (s_allowed) */
+    uint64_t denied;           /* messages refused for the sender's roles */
     zsock_t *router;
     zhashx_t *sessions;      /* archive id -> session_t */
     zhashx_t *waits;         /* job id -> job_wait_t */
@@ -558,6 +562,7 @@ s_on_close(stager_t *self, zframe_t *peer, tf_msg_stage_close_t *close_msg)
         .rows_size = s->rows_size,
         .rows_checksum = rows_digest,
         .restore = s->restore,
+        .host = s->host,
     };
     tf_err_t err = {0};
     int fd = s->fd, rows_fd = s->rows_fd;
@@ -650,12 +655,115 @@ s_on_fetch(stager_t *self, zframe_t *peer, tf_msg_fetch_t *fetch)
     s_send(self, peer, &msg);
 }
 
-static void
-s_on_router(stager_t *self)
+/* The host a trusted key stands for: an extractor's key may fetch the restore streams of
+   that host only. tf_key_t carries no host of its own yet: the trusted NAME is the host
+   (`keys trust HOST KEY --role agent`). */
+static const char *
+s_key_host(const tf_key_t *key)
+{
+    return key->name;
+}
+
+/* What msg asks of the stager and the roles that may ask it (admin may do everything). */
+static uint32_t
+s_needed_roles(stager_t *self, const tf_key_t *key, const tf_msg_t *msg, const char **id_p, char *what,
+               size_t size)
+{
+    const char *id = NULL;
+    bool restore = false;
+    switch (msg->type) {
+    case TF_MSG_STAGE_OPEN:
+        id = msg->stage_open.archive_id;
+        restore = msg->stage_open.purpose && strcmp(msg->stage_open.purpose, "restore") == 0;
+        break;
+    case TF_MSG_STAGE_DATA: id = msg->stage_data.archive_id; break;
+    case TF_MSG_STAGE_ROWS: id = msg->stage_rows.archive_id; break;
+    case TF_MSG_STAGE_CLOSE: id = msg->stage_close.archive_id; break;
+    case TF_MSG_FETCH: {
+        id = msg->fetch.archive_id;
+        const holding_meta_t *m = holding_lookup(self->holding, id ? id : "");
+        if (m && m->restore) {
+            snprintf(what, size, "fetch restore stream %s of host %s", id, *m->host ? m->host : "?");
+            /* the tape writer that wrote it, or the extractor of the host it is for */
+            return TF_ROLE_TAPE | (*m->host && strcmp(s_key_host(key), m->host) == 0 ? TF_ROLE_EXTRACT : 0);
+        }
+        snprintf(what, size, "fetch archive %s", id ? id : "?");
+        return TF_ROLE_TAPE;
+    }
+    default:
+        snprintf(what, size, "send %s", tf_msg_type_name(msg->type));
+        return TF_ROLE_SERVICES;  /* answered "not handled" to any service */
+    }
+    if (msg->type != TF_MSG_STAGE_OPEN) {
+        session_t *s = zhashx_lookup(self->sessions, id ? id : "");
+        restore = s && s->restore;
+    }
+    *id_p = id;
+    snprintf(what, size, "stage %s %s", restore ? "restore stream" : "archive", id ? id : "?");
+    return restore ? TF_ROLE_TAPE : TF_ROLE_COMPRESS;
+}
+
+/* Over tcp: the sender's key may send msg. Compressors stage backup archives, tape writers
+   stage restore streams and fetch archives, an extractor fetches the restore streams of its
+   own host. A refusal is answered, logged and published (alert.security); ipc peers are local
+   and trusted. */
+static bool
+s_allowed(stager_t *self, zframe_t *peer, const tf_msg_t *msg)
+{
+    const char *public_key = tf_secure_peer_public_key(peer);
+    if (!public_key)
+        return true;
+    const tf_key_t *key = self->keys ? tf_keys_lookup(self->keys, public_key) : NULL;
+    char what[TF_MSG_MAX_ID + 96] = "";
+    char why[TF_ERR_MESSAGE_MAX];
+    const char *staged = NULL;  /* the archive of a stage_* message: refused with a stage_result */
+    if (!key)
+        snprintf(why, sizeof why, "key '%s' (%s) is no longer trusted here: tapeflow keys trust it again, or stop "
+                 "that peer", tf_secure_peer_key(peer) ? tf_secure_peer_key(peer) : "?", public_key);
+    else {
+        uint32_t needed = s_needed_roles(self, key, msg, &staged, what, sizeof what);
+        if (key->roles & (needed | TF_ROLE_ADMIN))
+            return true;
+        char has[128], wants[128];
+        snprintf(why, sizeof why, "key '%s' (roles %s) may not %s: that needs the role %s (tapeflow keys trust %s "
+                 "KEY --role ...)", key->name, tf_keys_roles_text(key->roles, has, sizeof has), what,
+                 tf_keys_roles_text(needed, wants, sizeof wants), key->name);
+    }
+    self->denied++;
+    tf_log_warn("security: stager refused %s: %s", tf_msg_type_name(msg->type), why);
+    if (self->actor && tf_actor_events(self->actor))
+        tf_publisher_say(tf_actor_events(self->actor), "alert.security", "warn", "stager refused %s: %s",
+                         tf_msg_type_name(msg->type), why);
+    if (msg->type == TF_MSG_FETCH) {
+        tf_msg_t reply = {.type = TF_MSG_FETCH_DATA};
+        reply.fetch_data = (tf_msg_fetch_data_t){.archive_id = msg->fetch.archive_id, .offset = msg->fetch.offset,
+                                                 .rows = msg->fetch.rows, .error = why};
+        s_send(self, peer, &reply);
+    }
+    else if (staged)
+        s_send_result(self, peer, staged, false, true, why);  /* for good: this key never may */
+    else {
+        tf_msg_t reply = {.type = TF_MSG_ERROR};
+        reply.error = (tf_msg_error_t){.code = TF_ERR_INVALID, .message = why};
+        s_send(self, peer, &reply);
+    }
+    return false;
+}
+
+uint64_t
+stager_denied(const stager_t *self)
+{
+    return self->denied;
+}
+
+/* Handles one message from the router, waiting up to wait_ms for it; false when none came. */
+static bool
+s_on_router(stager_t *self, int wait_ms)
 {
     zframe_t *peer = NULL;
     tf_msg_t msg;
     tf_err_t err = {0};
+    zsock_set_rcvtimeo(self->router, wait_ms);
     int rc = tf_wire_recv(self->router, &peer, &msg, &err);
     if (rc != TF_OK) {
         if (rc == TF_ERR_PROTO && peer) {
@@ -665,7 +773,12 @@ s_on_router(stager_t *self)
             s_send(self, peer, &reply);
         }
         zframe_destroy(&peer);
-        return;
+        return rc == TF_ERR_PROTO;
+    }
+    if (!s_allowed(self, peer, &msg)) {
+        tf_msg_clear(&msg);
+        zframe_destroy(&peer);
+        return true;
     }
     switch (msg.type) {
     case TF_MSG_STAGE_OPEN: s_on_open(self, peer, &msg.stage_open); break;
@@ -684,6 +797,7 @@ s_on_router(stager_t *self)
     }
     tf_msg_clear(&msg);
     zframe_destroy(&peer);
+    return true;
 }
 
 /* ------------------------------------------------------------------ tape queue & release */
@@ -726,6 +840,7 @@ s_announce(stager_t *self, const holding_meta_t *m)
             .rows_size = m->rows_size,
             .rows_checksum = m->rows_size ? m->rows_checksum : NULL,
             .stager_key = self->public_key[0] ? self->public_key : NULL,
+            .host = *m->host ? m->host : NULL,
         };
     tf_err_t err = {0};
     if (announcer_send(self->announcer, &ready, &err) != TF_OK)
@@ -1353,7 +1468,8 @@ stager_new(tf_config_t *cfg, tf_err_t *err)
     if (strncmp(self->endpoint, "ipc://", 6) == 0 && self->endpoint[6] != '@')
         unlink(self->endpoint + 6);  /* a socket file left by a killed stager */
     self->auth = tf_auth_new(cfg, err);
-    if (!self->auth || tf_secure_bind(self->auth, self->router, self->endpoint, err) < 0) {
+    self->keys = self->auth ? tf_keys_new(cfg, err) : NULL;
+    if (!self->keys || tf_secure_bind(self->auth, self->router, self->endpoint, err) < 0) {
         tf_err_prefix(err, "stager/endpoint (is another stager running?): ");
         stager_destroy(&self);
         return NULL;
@@ -1380,6 +1496,7 @@ stager_destroy(stager_t **self_p)
         zhashx_destroy(&self->fetched);
         zsock_destroy(&self->router);
         tf_auth_destroy(&self->auth);  /* after the last socket it watches */
+        tf_keys_destroy(&self->keys);
         holding_destroy(&self->holding);
         free(self->fetch_buf);
         free(self->endpoint);
@@ -1404,8 +1521,10 @@ s_on_refusal(stager_t *self, tf_actor_t *actor)
 int
 stager_serve(stager_t *self, tf_actor_t *actor, zsock_t *pipe)
 {
-    zpoller_t *poller = zpoller_new(self->router, announcer_pollable(self->announcer),
-                                    tf_auth_pollable(self->auth), NULL);
+    /* The router is never polled (zmq_poll, ZMQ_EVENTS): libzmq 4.3's ROUTER drops the CURVE
+       metadata - the sender's key, which s_allowed checks - of the message a poll prefetches.
+       It is read with a receive timeout instead, between polls of the other sockets. */
+    zpoller_t *poller = zpoller_new(announcer_pollable(self->announcer), tf_auth_pollable(self->auth), NULL);
     if (!poller)
         return TF_ERR_NOMEM;
     void *work = actor ? tf_actor_pollable(actor) : NULL;
@@ -1415,14 +1534,14 @@ stager_serve(stager_t *self, tf_actor_t *actor, zsock_t *pipe)
     }
     int rc = TF_OK;
     self->actor = actor;
+    void *which = NULL;
     while (!zsys_interrupted) {
-        void *which = zpoller_wait(poller, 200);
-        if (which == self->router) {
-            /* a burst at a time, so data does not starve releases and acknowledgements */
-            for (int i = 0; i < 64 && (zsock_events(self->router) & ZMQ_POLLIN); i++)
-                s_on_router(self);
-        }
-        else if (which == announcer_pollable(self->announcer))
+        /* a burst at a time, so data does not starve releases and acknowledgements; no wait
+           while the other sockets have more */
+        for (int i = 0; i < 64 && s_on_router(self, i == 0 && !which ? S_ROUTER_WAIT_MS : 0); i++)
+            ;
+        which = zpoller_wait(poller, 0);
+        if (which == announcer_pollable(self->announcer))
             s_on_ack(self);
         else if (which == tf_auth_pollable(self->auth))
             s_on_refusal(self, actor);

@@ -38,5 +38,7 @@ bool stager_wildcard(const char *endpoint, char *example, size_t size);
 
 /* For tests and status: bytes reserved (ready + received + granted credit, sidecars included). */
 uint64_t stager_reserved(stager_t *self);
+/* Messages refused so far for their sender's roles (tcp peers; see docs/staging.md). */
+uint64_t stager_denied(const stager_t *self);
 
 #endif

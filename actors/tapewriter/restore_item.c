@@ -66,24 +66,6 @@ s_stream_write(void *arg, const void *data, size_t len, tf_err_t *err)
     return tf_stage_client_write(rm->stage, data, len, err);
 }
 
-/* Whether the broker lists an extract worker registered from host. */
-static int
-s_agent_there(item_t *it, const char *host, bool *there, tf_err_t *err)
-{
-    tf_msg_t reply;
-    int rc = tf_client_status(it->tw->client, &reply, it->tw->ready_timeout_ms, err);
-    if (rc != TF_OK)
-        return tf_err_prefix(err, "cannot ask the broker for host %s's file agent: ", host);
-    *there = false;
-    for (size_t i = 0; i < reply.status.workers_count; i++) {
-        const tf_msg_worker_row_t *w = &reply.status.workers[i];
-        if (w->service && strcmp(w->service, "extract") == 0 && w->host && strcmp(w->host, host) == 0)
-            *there = true;
-    }
-    tf_msg_clear(&reply);
-    return TF_OK;
-}
-
 /* A refusal (restore_item_handle refuses it). */
 static int
 s_no_agent(const char *host, tf_err_t *err)
@@ -93,13 +75,15 @@ s_no_agent(const char *host, tf_err_t *err)
 }
 
 /* Submits the extract item for the restore's host (submit.host: only that host's extractor
-   takes it). */
+   takes it). It belongs to no job: cancelling the backup job whose files are restored must not
+   cancel the restore, and the broker's notes about a host that has no extractor belong on the
+   restore, not on that job. */
 static int
 s_submit_extract(s_remote_t *rm, const tf_msg_extract_t *ex, const char *item_id, tf_err_t *err)
 {
     tf_msg_t payload = {.type = TF_MSG_EXTRACT}, reply;
     payload.extract = *ex;
-    int rc = tf_client_submit_msg_on(rm->it->tw->client, "extract", rm->req->dest_host, item_id, rm->req->job_id,
+    int rc = tf_client_submit_msg_on(rm->it->tw->client, "extract", rm->req->dest_host, item_id, NULL,
                                      &payload, &reply, 10000, err);
     if (rc != TF_OK)
         return tf_err_prefix(err, "cannot hand the restore to host %s: ", rm->req->dest_host);
@@ -166,23 +150,58 @@ s_wait_extract(s_remote_t *rm, const char *item_id, tf_msg_t *result, tf_err_t *
     }
 }
 
+/* Deletes the stream from the holding disk (an archive_release item for the stager, of no job
+   like the extract item). wait: until the stager did it (a stale stream in the way of this
+   restore's), else only queued. */
+static int
+s_release(s_remote_t *rm, bool wait, tf_err_t *err)
+{
+    char id[TF_MSG_MAX_ID + 48];
+    snprintf(id, sizeof id, "%s-release-%lld", rm->archive_id, (long long) tf_clock_wall_ms());
+    tf_msg_t msg = {.type = TF_MSG_ARCHIVE_RELEASE}, reply;
+    msg.archive_release = (tf_msg_archive_release_t){.archive_id = rm->archive_id};
+    tf_client_t *client = rm->it->tw->client;
+    int rc = wait ? tf_client_call(client, "stager", id, NULL, &msg, &reply, 30000, err)
+                  : tf_client_submit_msg(client, "stager", id, NULL, &msg, &reply, 10000, err);
+    if (rc == TF_OK)
+        tf_msg_clear(&reply);
+    return rc;
+}
+
 /* The staged stream is deleted once the extractor is done with it, whatever happened: a late
-   extractor then finds nothing to write. */
+   extractor then finds nothing to write (an extract item still queued for a host whose
+   extractor never came fails with "archive is not staged here" once one does). */
 static void
 s_release_stream(s_remote_t *rm)
 {
     if (!rm->staged)
         return;
-    char id[TF_MSG_MAX_ID + 16];
-    snprintf(id, sizeof id, "%s-release", rm->archive_id);
-    tf_msg_t msg = {.type = TF_MSG_ARCHIVE_RELEASE}, reply;
-    msg.archive_release = (tf_msg_archive_release_t){.archive_id = rm->archive_id};
     tf_err_t err = {0};
-    if (tf_client_submit_msg(rm->it->tw->client, "stager", id, rm->req->job_id, &msg, &reply, 10000, &err) != TF_OK)
+    if (s_release(rm, false, &err) != TF_OK)
         tf_log_warn("restore stream %s stays on the holding disk: %s ('tapeflow job purge %s' deletes it)",
                     rm->archive_id, err.message, rm->req->job_id);
-    else
-        tf_msg_clear(&reply);
+}
+
+/* Opens the restore stream. One the stager holds already is a stale one of this item (the
+   tape writer stopped after staging it): it is released and the stream staged again. */
+static int
+s_open_stream(s_remote_t *rm, tf_msg_stage_open_t *open, tf_err_t *err)
+{
+    bool already = false;
+    int rc = tf_stage_client_open(rm->stage, open, &already, err);
+    if (rc != TF_OK || !already)
+        return rc;
+    tf_log_info("restore stream %s: the stager holds a stale copy; releasing it and staging the stream again",
+                rm->archive_id);
+    rc = s_release(rm, true, err);
+    if (rc != TF_OK)
+        return tf_err_prefix(err, "the stager holds a stale restore stream %s that could not be released: ",
+                             rm->archive_id);
+    rc = tf_stage_client_open(rm->stage, open, &already, err);
+    if (rc == TF_OK && already)
+        rc = tf_err_set(err, TF_ERR_IO, "the stager still holds restore stream %s after its release: run the "
+                        "restore again", rm->archive_id);
+    return rc;
 }
 
 /* Reads the tape into the restore stream and has host dest_host write it: st gets the tape's
@@ -209,10 +228,7 @@ s_remote_restore(item_t *it, const tf_msg_tape_restore_t *req, restore_opts_t *o
     it->remote = &rm;
     tf_msg_stage_open_t open = {.archive_id = rm.archive_id, .job_id = req->job_id, .compression = "zstd",
                                 .pool = "", .purpose = "restore", .host = req->dest_host};
-    bool already = false;
-    rc = tf_stage_client_open(rm.stage, &open, &already, err);
-    if (rc == TF_OK && already)
-        rc = tf_err_set(err, TF_ERR_IO, "the stager holds restore stream %s already", rm.archive_id);
+    rc = s_open_stream(&rm, &open, err);
     if (rc == TF_OK) {
         opts->stream_write = s_stream_write;
         rc = restore_run(it->rdrive, req, opts, st, err);
@@ -257,6 +273,8 @@ s_remote_restore(item_t *it, const tf_msg_tape_restore_t *req, restore_opts_t *o
     st->kept = er->kept;
     st->collisions = er->collisions;
     st->present = er->present;
+    st->stripped = er->stripped;
+    st->unwritable = er->unwritable;
     char merged[TF_MSG_MAX_TEXT + sizeof st->warn_text + 4];
     snprintf(merged, sizeof merged, "%s%s%s", er->warning_text ? er->warning_text : "",
              er->warning_text && *er->warning_text && *st->warn_text ? "; " : "", st->warn_text);
@@ -283,9 +301,10 @@ restore_item_handle(item_t *it, const tf_msg_tape_restore_t *req, tf_err_t *err)
     bool remote = req->dest_host && *req->dest_host && strcmp(req->dest_host, own) != 0;
     if (remote) {
         bool there = false;
-        int rc = s_agent_there(it, req->dest_host, &there, err);
+        int rc = tf_client_has_worker(it->tw->client, "extract", req->dest_host, it->tw->ready_timeout_ms,
+                                      &there, err);
         if (rc != TF_OK)
-            return rc;
+            return tf_err_prefix(err, "cannot ask the broker for host %s's file agent: ", req->dest_host);
         if (!there) {
             s_no_agent(req->dest_host, err);
             return item_refuse(it, err);

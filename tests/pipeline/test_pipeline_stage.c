@@ -1616,12 +1616,48 @@ test_sidecar_at_restart_and_in_the_byte_count(void **state)
     free(data);
 }
 
+/* A file group of another host is not read here: a retryable refusal (the broker gives it to a
+   compressor of its host), nothing staged. */
+static void
+test_group_of_another_host_is_left_for_it(void **state)
+{
+    fx_t *f = *state;
+    s_start_stager(f);
+    char root[512];
+    snprintf(root, sizeof root, "%s/tree", f->dir);
+    pt_make_tree(root, 1000);
+    group_paths_t *g = calloc(1, sizeof *g);
+    tf_msg_file_group_t group = s_group(g, root, "J1-g00001", 1);
+    group.host = "not-this-host";
+    tf_err_t err = {0};
+    compressor_t *c = compressor_new(f->cfg, &err);
+    assert_non_null(c);
+    file_rows_t *rows = NULL;
+    archiver_stats_t stats;
+    int rc = compressor_stage(c, &group, NULL, NULL, &rows, &stats, &err);
+    assert_int_equal(rc, TF_ERR_STATE);
+    assert_true(tf_actor_status_retryable(rc));
+    assert_non_null(strstr(err.message, "its files are on host not-this-host"));
+    assert_null(rows);
+    assert_false(s_exists(f, "tmp", "J1-g00001.part"));
+    assert_false(s_exists(f, "ready", "J1-g00001.data"));
+    /* its own host's group is read */
+    group.host = (char *) tf_config_str(f->cfg, "tapeflow/host");
+    if (compressor_stage(c, &group, NULL, NULL, &rows, &stats, &err) != TF_OK)
+        fail_msg("stage: %s", err.message);
+    file_rows_destroy(&rows);
+    assert_true(s_exists(f, "ready", "J1-g00001.data"));
+    compressor_destroy(&c);
+    free(g);
+}
+
 int
 main(void)
 {
     setlocale(LC_CTYPE, "C.UTF-8");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_stream_list_fetch_release, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_group_of_another_host_is_left_for_it, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_backpressure, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_refusals, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_restart, s_setup, s_teardown),

@@ -351,6 +351,45 @@ test_extract_prefixed_stream(void **state)
     tf_test_dir_done(&dir);
 }
 
+/* A symlink on the way to the destination (restore_roots are checked on the text) is refused
+   before anything is made through it; so is '..'. */
+static void
+test_extract_refuses_symlinked_dest(void **state)
+{
+    (void) state;
+    char *dir = tf_test_tempdir("tfext");
+    assert_non_null(dir);
+    char allowed[PATH_MAX], elsewhere[PATH_MAX], link[PATH_MAX + 16], dest[PATH_MAX + 32], made[PATH_MAX + 32];
+    snprintf(allowed, sizeof allowed, "%s/allowed", dir);
+    snprintf(elsewhere, sizeof elsewhere, "%s/elsewhere", dir);
+    assert_int_equal(mkdir(allowed, 0755), 0);
+    assert_int_equal(mkdir(elsewhere, 0755), 0);
+    snprintf(link, sizeof link, "%s/escape", allowed);
+    assert_int_equal(symlink(elsewhere, link), 0);
+    snprintf(dest, sizeof dest, "%s/escape/new", allowed);
+    tf_extract_opts_t opts = {.dest = dest};
+    tf_err_t err = {0};
+    assert_null(tf_extract_new(&opts, &err));
+    assert_int_equal(err.code, TF_ERR_INVALID);
+    assert_non_null(strstr(err.message, "goes through a symbolic link"));
+    struct stat st;
+    snprintf(made, sizeof made, "%s/new", elsewhere);
+    assert_int_not_equal(lstat(made, &st), 0);  /* nothing made through the link */
+
+    snprintf(dest, sizeof dest, "%s/escape/../../elsewhere", allowed);
+    assert_null(tf_extract_new(&opts, &err));
+    assert_non_null(strstr(err.message, "holds '..'"));
+
+    /* the same folder named by its real path, with a doubled slash, is fine */
+    snprintf(dest, sizeof dest, "%s//new/", elsewhere);
+    tf_extract_t *ex = tf_extract_new(&opts, &err);
+    if (!ex)
+        fail_msg("tf_extract_new %s: %s", dest, err.message);
+    tf_extract_destroy(&ex);
+    assert_int_equal(lstat(made, &st), 0);
+    tf_test_dir_done(&dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -363,6 +402,7 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_restore_to_host_without_agent_fails, s_setup, s_teardown),
         cmocka_unit_test(test_wildcard_stager_refused),
         cmocka_unit_test(test_extract_prefixed_stream),
+        cmocka_unit_test(test_extract_refuses_symlinked_dest),
     };
     return cmocka_run_group_tests_name("remote_restore", tests, NULL, NULL);
 }

@@ -22,6 +22,7 @@
 #include "tf_clock.h"
 #include "tf_hostpath.h"
 #include "tf_json.h"
+#include "tf_pipeline_ids.h"
 #include "tf_units.h"
 #include "tf_volume.h"
 #include "tf_secure.h"
@@ -308,8 +309,6 @@ typedef struct {
                                      without a host (ids as before issue 10) */
 } s_sources_t;
 
-/* Groups of a host's scan are numbered from its index times this (tf_msg.h scan_job.group_base). */
-#define S_HOST_GROUP_STRIDE 1000000
 
 static void
 s_sources_clear(s_sources_t *src)
@@ -391,24 +390,6 @@ s_resolve_paths(cli_t *cli, const s_args_t *a, s_sources_t *src)
     return CLI_EXIT_OK;
 }
 
-/* True when the broker has a scan worker registered from host. */
-static int
-s_agent_present(tf_client_t *client, const char *host, bool *present, tf_err_t *err)
-{
-    tf_msg_t status;
-    int rc = tf_client_status(client, &status, 5000, err);
-    if (rc != TF_OK)
-        return rc;
-    *present = false;
-    for (size_t i = 0; i < status.status.workers_count; i++) {
-        const tf_msg_worker_row_t *w = &status.status.workers[i];
-        if (strcmp(w->service, "scan") == 0 && w->host && strcmp(w->host, host) == 0)
-            *present = true;
-    }
-    tf_msg_clear(&status);
-    return TF_OK;
-}
-
 /* Checks another host's paths where they are: its file agent must be up, and each path there
    and readable by it. */
 static int
@@ -416,7 +397,7 @@ s_check_remote(cli_t *cli, tf_client_t *client, const s_host_t *h)
 {
     tf_err_t err = {0};
     bool present = false;
-    if (s_agent_present(client, h->host, &present, &err) != TF_OK) {
+    if (tf_client_has_worker(client, "scan", h->host, 5000, &present, &err) != TF_OK) {
         fprintf(stderr, "tapeflow backup: %s\n", err.message);
         return CLI_EXIT_FAIL;
     }
@@ -474,7 +455,7 @@ s_start(tf_client_t *client, const s_args_t *a, const char *job_id, const s_sour
             .job_id = (char *) job_id, .paths = h->rows, .paths_count = h->count,
             .group_bytes = a->group_bytes, .one_fs = a->one_fs, .compression = (char *) a->compression,
             .pool = (char *) a->pool, .host = src->legacy ? NULL : (char *) h->host,
-            .group_base = (uint64_t) i * S_HOST_GROUP_STRIDE,
+            .group_base = (uint64_t) i * TF_ID_HOST_GROUP_STRIDE,
         };
         char scan_id[TF_MSG_MAX_ID + 96];
         if (src->legacy)
