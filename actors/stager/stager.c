@@ -655,13 +655,12 @@ s_on_fetch(stager_t *self, zframe_t *peer, tf_msg_fetch_t *fetch)
     s_send(self, peer, &msg);
 }
 
-/* The host a trusted key stands for: an extractor's key may fetch the restore streams of
-   that host only. tf_key_t carries no host of its own yet: the trusted NAME is the host
-   (`keys trust HOST KEY --role agent`). */
+/* The host a trusted key stands for (keys trust --host, default its NAME): an extractor's key
+   may fetch the restore streams of that host only. */
 static const char *
 s_key_host(const tf_key_t *key)
 {
-    return key->name;
+    return key->host[0] ? key->host : key->name;
 }
 
 /* What msg asks of the stager and the roles that may ask it (admin may do everything). */
