@@ -13,6 +13,7 @@
 
 struct _tf_client_t {
     zsock_t *dealer;
+    tf_secure_watch_t *watch;    /* tells a refused key from a broker that is not there */
     char *endpoint;
     uint64_t next_rid;
 };
@@ -41,6 +42,12 @@ tf_client_new(const tf_config_t *cfg, const char *endpoint, tf_err_t *err)
         tf_client_destroy(&self);
         return NULL;
     }
+    self->watch = tf_secure_watch_new(cfg, self->dealer, endpoint, "the broker", "query (or the right this "
+                                      "command needs: backup, restore, admin)", err);
+    if (!self->watch) {
+        tf_client_destroy(&self);
+        return NULL;
+    }
     return self;
 }
 
@@ -49,6 +56,7 @@ tf_client_destroy(tf_client_t **self_p)
 {
     if (self_p && *self_p) {
         tf_client_t *self = *self_p;
+        tf_secure_watch_destroy(&self->watch);
         zsock_destroy(&self->dealer);
         free(self->endpoint);
         free(self);
@@ -132,7 +140,17 @@ tf_client_request(tf_client_t *self, tf_msg_t *request, tf_msg_t *reply, int tim
     }
     zpoller_destroy(&poller);
     s_set_rid(request, NULL);
-    if (rc == TF_ERR_TIMEOUT)
+    tf_err_t why = {0};
+    if (rc == TF_ERR_TIMEOUT && tf_secure_watch_refused(self->watch, &why)) {
+        /* Not silence but a refusal: said as such. Connected again, so the next request may
+           find the key trusted meanwhile. */
+        tf_err_t rerr = {0};
+        if (tf_secure_watch_retry(self->watch, self->dealer, &rerr) != TF_OK)
+            rc = tf_err_set(err, why.code, "%s (%s)", why.message, rerr.message);
+        else
+            rc = tf_err_set(err, why.code, "%s", why.message);
+    }
+    else if (rc == TF_ERR_TIMEOUT)
         tf_err_set(err, TF_ERR_TIMEOUT,
                    "broker not reachable at %s (no answer in %d ms) - is the stack running? "
                    "start it with: tapeflow up%s", self->endpoint, timeout_ms,

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -147,6 +148,100 @@ tf_secure_connect(const tf_config_t *cfg, zsock_t *sock, const char *endpoint, c
     }
     if (zsock_connect(sock, "%s", endpoint) != 0)
         return tf_err_set(err, TF_ERR_INVALID, "cannot connect to %s: %s", endpoint, zmq_strerror(zmq_errno()));
+    return TF_OK;
+}
+
+/* ------------------------------------------------------------------ connect watch ---- */
+
+/* A refused handshake on the connecting side: the server's ZAP answer (AUTH), a server that
+   does not speak CURVE with our keys (PROTOCOL), or one that closed the handshake without a
+   word (NO_DETAIL: what a server key that is not the server's looks like). */
+#define S_CONNECT_FAILURES (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL \
+                            | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+
+struct _tf_secure_watch_t {
+    zsock_t *monitor;          /* PAIR end of the socket's monitor; NULL for ipc/inproc */
+    char *endpoint;
+    char *why;                 /* the operator's message, made while the configuration is at hand */
+    bool refused;
+};
+
+tf_secure_watch_t *
+tf_secure_watch_new(const tf_config_t *cfg, zsock_t *sock, const char *endpoint, const char *peer,
+                    const char *role, tf_err_t *err)
+{
+    tf_secure_watch_t *self = calloc(1, sizeof *self);
+    if (!self || !(self->endpoint = strdup(endpoint))) {
+        free(self);
+        tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    if (!tf_secure_is_tcp(endpoint))
+        return self;
+    char key[41];
+    if (tf_secure_public_key(cfg, key, err) != TF_OK) {
+        tf_secure_watch_destroy(&self);
+        return NULL;
+    }
+    const char *host = tf_config_get((tf_config_t *) cfg, "tapeflow/host");
+    self->why = zsys_sprintf("%s at %s refused this host's key (public key %s): trust it on the tape server "
+                             "with tapeflow keys trust %s '%s' --role %s, or check keys/server", peer, endpoint,
+                             key, host ? host : "HOST", key, role);
+    /* The address only has to be unique in the process's context: the watch's own. */
+    char inproc[64];
+    snprintf(inproc, sizeof inproc, "inproc://tf-connect-watch-%p", (void *) self);
+    if (!self->why || zmq_socket_monitor(zsock_resolve(sock), inproc, S_CONNECT_FAILURES) != 0
+        || !(self->monitor = zsock_new_pair(inproc))) {
+        tf_err_set(err, TF_ERR_IO, "cannot watch the handshakes of %s: %s", endpoint, zmq_strerror(zmq_errno()));
+        tf_secure_watch_destroy(&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+tf_secure_watch_destroy(tf_secure_watch_t **self_p)
+{
+    if (self_p && *self_p) {
+        tf_secure_watch_t *self = *self_p;
+        zsock_destroy(&self->monitor);
+        free(self->endpoint);
+        zstr_free(&self->why);
+        free(self);
+        *self_p = NULL;
+    }
+}
+
+bool
+tf_secure_watch_refused(tf_secure_watch_t *self, tf_err_t *err)
+{
+    /* Each event: [uint16 event, uint32 value][endpoint]; only which event matters here. */
+    zmsg_t *event;
+    while (self->monitor && zsock_events(self->monitor) & ZMQ_POLLIN
+           && (event = zmsg_recv(self->monitor)) != NULL) {
+        zframe_t *head = zmsg_first(event);
+        if (head && zframe_size(head) >= 2) {
+            uint16_t id;
+            memcpy(&id, zframe_data(head), sizeof id);
+            if (id & S_CONNECT_FAILURES)
+                self->refused = true;
+        }
+        zmsg_destroy(&event);
+    }
+    if (self->refused)
+        tf_err_set(err, TF_ERR_STATE, "%s", self->why);
+    return self->refused;
+}
+
+int
+tf_secure_watch_retry(tf_secure_watch_t *self, zsock_t *sock, tf_err_t *err)
+{
+    self->refused = false;
+    /* The refused connection may be gone already (libzmq ended it): nothing to disconnect. */
+    zsock_disconnect(sock, "%s", self->endpoint);
+    if (zsock_connect(sock, "%s", self->endpoint) != 0)
+        return tf_err_set(err, TF_ERR_IO, "cannot connect to %s again: %s", self->endpoint,
+                          zmq_strerror(zmq_errno()));
     return TF_OK;
 }
 

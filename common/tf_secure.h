@@ -36,6 +36,29 @@ bool tf_secure_is_tcp(const char *endpoint);
 int tf_secure_connect(const tf_config_t *cfg, zsock_t *sock, const char *endpoint,
                       const char *server_key, tf_err_t *err);
 
+/* What the connecting side of a tcp socket learns about its CURVE handshakes. libzmq does not
+   retry a connection whose handshake the server refused (4.3.4 has no ZMQ_RECONNECT_STOP), so
+   without this a refused process waits in silence. tf_secure_watch_new after tf_secure_connect,
+   in the thread that made the socket; the watch then belongs to whoever owns the socket (hand
+   both to an actor thread together). For ipc/inproc endpoints the watch never reports.
+   peer names the other side in the message ("the broker"), role the role this process needs
+   ("agent"). */
+typedef struct _tf_secure_watch_t tf_secure_watch_t;
+
+tf_secure_watch_t *tf_secure_watch_new(const tf_config_t *cfg, zsock_t *sock, const char *endpoint,
+                                       const char *peer, const char *role, tf_err_t *err);
+void tf_secure_watch_destroy(tf_secure_watch_t **self_p);
+
+/* Reads the handshake events that arrived (never blocks). True when the server refused this
+   host's key since the last tf_secure_watch_retry; err then says so and what to do: "the broker
+   at tcp://10.0.0.1:5555 refused this host's key (public key XYZ...): trust it on the tape
+   server with tapeflow keys trust HOST XYZ... --role agent, or check keys/server". */
+bool tf_secure_watch_refused(tf_secure_watch_t *self, tf_err_t *err);
+
+/* Connects sock again (same CURVE keys), so a key trusted meanwhile gets in without a restart.
+   Only after a refusal: libzmq itself reconnects other lost connections. */
+int tf_secure_watch_retry(tf_secure_watch_t *self, zsock_t *sock, tf_err_t *err);
+
 /* This host's public key (Z85, 40 characters) into out[41]. TF_ERR_NOTFOUND without keys. */
 int tf_secure_public_key(const tf_config_t *cfg, char out[41], tf_err_t *err);
 

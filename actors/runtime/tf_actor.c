@@ -29,6 +29,7 @@ typedef struct {
     int64_t max_message;
     zsock_t *dealer;    /* connected by tf_actor_new (tf_secure reads the configuration, which is
                            not thread-safe), then owned by the agent */
+    tf_secure_watch_t *watch;    /* the dealer's handshakes; goes with it to the agent */
 } agent_args_t;
 
 struct _tf_actor_t {
@@ -47,6 +48,9 @@ typedef struct {
     agent_args_t *args;
     zsock_t *pipe;
     zsock_t *dealer;
+    tf_secure_watch_t *watch;
+    bool refusal_told;           /* logged once per refusal, until the broker answers again */
+    int64_t next_retry;          /* of a refused connection */
     bool registered;
     bool busy;
     int64_t broker_expiry;
@@ -81,6 +85,10 @@ s_agent_from_broker(agent_t *a)
     zmsg_t *zmsg = zmsg_recv(a->dealer);
     if (!zmsg)
         return;
+    if (a->refusal_told) {
+        tf_log_info("broker %s accepted this host's key now", a->args->endpoint);
+        a->refusal_told = false;
+    }
     a->broker_expiry = tf_clock_mono_ms() + a->args->heartbeat_ms * a->args->liveness;
     zframe_t *frame = zmsg_first(zmsg);
     tf_msg_t msg;
@@ -153,10 +161,39 @@ s_agent_from_actor(agent_t *a)
     return go_on;
 }
 
+/* A refused key: said once, then the connection tried again at the pace the broker is given
+   up at, so a key trusted later gets in without restarting this process. True while refused. */
+static bool
+s_agent_refused(agent_t *a, int64_t now)
+{
+    tf_err_t err = {0};
+    if (!tf_secure_watch_refused(a->watch, &err))
+        return false;
+    if (!a->refusal_told) {
+        tf_log_error("%s", err.message);
+        a->refusal_told = true;
+        a->next_retry = now + a->args->heartbeat_ms * a->args->liveness;
+    }
+    if (now < a->next_retry)
+        return true;
+    a->next_retry = now + a->args->heartbeat_ms * a->args->liveness;
+    if (tf_secure_watch_retry(a->watch, a->dealer, &err) != TF_OK) {
+        tf_log_warn("%s", err.message);
+        return true;
+    }
+    a->registered = false;
+    if (!a->busy)
+        s_agent_register(a);
+    a->broker_expiry = now + a->args->heartbeat_ms * a->args->liveness;
+    return false;
+}
+
 static void
 s_agent_timers(agent_t *a)
 {
     int64_t now = tf_clock_mono_ms();
+    if (s_agent_refused(a, now))
+        return;
     if (now >= a->next_heartbeat) {
         if (a->registered) {
             tf_msg_t hb = {.type = TF_MSG_HEARTBEAT};
@@ -181,8 +218,11 @@ s_agent(zsock_t *pipe, void *arg)
     agent_t a = {.args = arg, .pipe = pipe};
     a.dealer = a.args->dealer;
     a.args->dealer = NULL;  /* ours now: zactor_new waits for our signal */
+    a.watch = a.args->watch;
+    a.args->watch = NULL;
     zpoller_t *poller = zpoller_new(pipe, a.dealer, NULL);
     if (!poller) {
+        tf_secure_watch_destroy(&a.watch);
         zsock_destroy(&a.dealer);
         zsock_signal(pipe, 1);
         return;
@@ -204,6 +244,7 @@ s_agent(zsock_t *pipe, void *arg)
         s_agent_timers(&a);
     }
     zpoller_destroy(&poller);
+    tf_secure_watch_destroy(&a.watch);
     zsock_destroy(&a.dealer);
 }
 
@@ -215,6 +256,7 @@ s_args_destroy(agent_args_t **args_p)
     agent_args_t *args = *args_p;
     if (!args)
         return;
+    tf_secure_watch_destroy(&args->watch);
     zsock_destroy(&args->dealer);
     free(args->endpoint);
     free(args->service);
@@ -277,8 +319,16 @@ tf_actor_new(tf_config_t *cfg, const char *service, const char *name, tf_err_t *
     /* A connecting socket that receives more than its limit drops the connection for good
        (libzmq 4.3), so the worker's limit sits above anything the broker can accept. */
     tf_wire_limit(args->dealer, args->max_message + (1 << 20));
+    /* A refused connection is gone, and a send with nowhere to go would block the agent for
+       good (it could not even stop): sends give up after a heartbeat instead. */
+    zsock_set_sndtimeo(args->dealer, (int) args->heartbeat_ms);
     if (tf_secure_connect(cfg, args->dealer, args->endpoint, NULL, err) != TF_OK) {
         tf_err_prefix(err, "broker/endpoint: ");
+        tf_actor_destroy(&self);
+        return NULL;
+    }
+    args->watch = tf_secure_watch_new(cfg, args->dealer, args->endpoint, "the broker", "agent", err);
+    if (!args->watch) {
         tf_actor_destroy(&self);
         return NULL;
     }

@@ -278,7 +278,10 @@ test_unknown_key_gets_nothing_and_is_counted(void **state)
     tf_client_t *rogue = tf_client_new(f->unknown, f->broker, &err);
     assert_non_null(rogue);
     tf_msg_t reply;
-    assert_int_equal(tf_client_status(rogue, &reply, 1500, &err), TF_ERR_TIMEOUT);
+    /* refused, and told so (not a plain timeout) */
+    assert_int_equal(tf_client_status(rogue, &reply, 1500, &err), TF_ERR_STATE);
+    assert_non_null(strstr(err.message, "refused this host's key"));
+    assert_non_null(strstr(err.message, "tapeflow keys trust hostu"));
     tf_client_destroy(&rogue);
     /* no registration either */
     zsock_t *dealer = zsock_new(ZMQ_DEALER);
@@ -294,6 +297,78 @@ test_unknown_key_gets_nothing_and_is_counted(void **state)
     assert_false(s_has_worker(&reply, "scan", 424242));
     tf_msg_clear(&reply);
     zsock_destroy(&alerts);
+}
+
+/* An actor (tapeflow-echo) on a host whose key the broker does not trust: it says so in its log
+   (once), keeps trying, and registers without a restart once the key is trusted. */
+typedef struct {
+    fixture_t *f;
+    const char *log;
+    int pid;
+} s_agent_wait_t;
+
+static bool
+s_agent_logged_refusal(void *arg)
+{
+    s_agent_wait_t *w = arg;
+    return s_file_has(w->log, "the broker at", "refused this host's key");
+}
+
+static bool
+s_agent_logged_acceptance(void *arg)
+{
+    s_agent_wait_t *w = arg;
+    return s_file_has(w->log, "accepted this host's key now", NULL);
+}
+
+static bool
+s_agent_registered(void *arg)
+{
+    s_agent_wait_t *w = arg;
+    tf_msg_t reply;
+    s_status(w->f, &reply);
+    bool listed = s_has_worker(&reply, "echo", (uint64_t) w->pid);
+    tf_msg_clear(&reply);
+    return listed;
+}
+
+static void
+test_refused_actor_says_so_and_gets_in_once_trusted(void **state)
+{
+    fixture_t *f = *state;
+    char cfg_path[1200], keys[1200], log[1200];
+    snprintf(cfg_path, sizeof cfg_path, "%s/hostu.cfg", f->dir);
+    snprintf(keys, sizeof keys, "%s/hostu-keys", f->dir);
+    snprintf(log, sizeof log, "%s/echo-hostu.log", f->dir);
+    zconfig_t *root = zconfig_new("root", NULL);
+    zconfig_put(root, "tapeflow/home", f->dir);
+    zconfig_put(root, "tapeflow/host", "hostu");
+    zconfig_put(root, "keys/dir", keys);
+    zconfig_put(root, "keys/server", f->server_key);
+    zconfig_put(root, "broker/endpoint", f->broker);
+    zconfig_put(root, "bus/frontend", f->bus_in);
+    zconfig_put(root, "broker/heartbeat", "200");
+    assert_int_equal(zconfig_save(root, cfg_path), 0);
+    zconfig_destroy(&root);
+    char *argv[] = {"tapeflow-echo", "--config", cfg_path, "--log-level", "info", NULL};
+    tf_testproc_t *echo = tf_testproc_start("tapeflow-echo", argv, NULL, log);
+    assert_non_null(echo);
+    s_agent_wait_t w = {.f = f, .log = log, .pid = tf_testproc_pid(echo)};
+
+    assert_true(tf_test_wait_for(s_agent_logged_refusal, &w, 15000));
+    assert_true(s_file_has(log, "tapeflow keys trust hostu", "--role agent"));
+    assert_false(s_agent_registered(&w));
+
+    s_trust(f, "hostu", f->unknown, "echo");
+    assert_true(tf_test_wait_for(s_agent_registered, &w, 20000));
+    /* said once the broker's first answer arrives, which may follow the registration */
+    assert_true(tf_test_wait_for(s_agent_logged_acceptance, &w, 15000));
+
+    int status = -1;
+    tf_testproc_kill(echo, SIGTERM);
+    assert_true(tf_testproc_wait(echo, 15000, &status));
+    assert_int_equal(status, 0);
+    tf_testproc_destroy(&echo);
 }
 
 static void
@@ -482,6 +557,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_trusted_client_gets_status, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_unknown_key_gets_nothing_and_is_counted, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_refused_actor_says_so_and_gets_in_once_trusted, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_agent_key_cannot_register_as_tape, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_query_key_cannot_start_backups, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_tcp_without_keys_is_refused, s_setup, s_teardown),
