@@ -172,6 +172,7 @@ s_agent_refused(agent_t *a, int64_t now)
     if (!a->refusal_told) {
         tf_log_error("%s", err.message);
         a->refusal_told = true;
+        a->registered = false;  /* nothing to say goodbye to when stopping */
         a->next_retry = now + a->args->heartbeat_ms * a->args->liveness;
     }
     if (now < a->next_retry)
@@ -327,7 +328,10 @@ tf_actor_new(tf_config_t *cfg, const char *service, const char *name, tf_err_t *
         tf_actor_destroy(&self);
         return NULL;
     }
-    args->watch = tf_secure_watch_new(cfg, args->dealer, args->endpoint, "the broker", "agent", err);
+    /* The role to trust it with: a file agent's services come as one (keys trust --role agent). */
+    bool file_agent = streq(service, "scan") || streq(service, "compress") || streq(service, "extract");
+    args->watch = tf_secure_watch_new(cfg, args->dealer, args->endpoint, "the broker",
+                                      file_agent ? "agent" : service, err);
     if (!args->watch) {
         tf_actor_destroy(&self);
         return NULL;

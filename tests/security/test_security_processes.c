@@ -356,7 +356,7 @@ test_refused_actor_says_so_and_gets_in_once_trusted(void **state)
     s_agent_wait_t w = {.f = f, .log = log, .pid = tf_testproc_pid(echo)};
 
     assert_true(tf_test_wait_for(s_agent_logged_refusal, &w, 15000));
-    assert_true(s_file_has(log, "tapeflow keys trust hostu", "--role agent"));
+    assert_true(s_file_has(log, "tapeflow keys trust hostu", "--role echo"));
     assert_false(s_agent_registered(&w));
 
     s_trust(f, "hostu", f->unknown, "echo");
