@@ -34,6 +34,20 @@ tf_secure_is_tcp(const char *endpoint)
 
 /* Only these transports: ipc and inproc are local (folder permissions), tcp gets CURVE. Any
    other (pgm, epgm, udp, ws, vmci, ...) would carry tapeflow unauthenticated. */
+
+/* An inproc endpoint name no other socket of this process uses (czmq's zuuid: no counter of
+   our own to keep). */
+static bool
+s_unique_inproc(const char *prefix, char *out, size_t size)
+{
+    zuuid_t *uuid = zuuid_new();
+    if (!uuid)
+        return false;
+    int w = snprintf(out, size, "inproc://%s-%s", prefix, zuuid_str(uuid));
+    zuuid_destroy(&uuid);
+    return w > 0 && (size_t) w < size;
+}
+
 static int
 s_check_scheme(const char *endpoint, const char *verb, tf_err_t *err)
 {
@@ -187,9 +201,14 @@ tf_secure_watch_new(const tf_config_t *cfg, zsock_t *sock, const char *endpoint,
     self->why = zsys_sprintf("%s at %s refused this host's key (public key %s): trust it on the tape server "
                              "with tapeflow keys trust %s '%s' --role %s, or check keys/server", peer, endpoint,
                              key, host ? host : "HOST", key, role);
-    /* The address only has to be unique in the process's context: the watch's own. */
-    char inproc[64];
-    snprintf(inproc, sizeof inproc, "inproc://tf-connect-watch-%p", (void *) self);
+    /* Unique in the process's context: a freed watch's address can come back while libzmq
+       still holds the old monitor endpoint (it is released asynchronously), so not %p. */
+    char inproc[96];
+    if (!s_unique_inproc("tf-connect-watch", inproc, sizeof inproc)) {
+        tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+        tf_secure_watch_destroy(&self);
+        return NULL;
+    }
     if (!self->why || zmq_socket_monitor(zsock_resolve(sock), inproc, S_CONNECT_FAILURES) != 0
         || !(self->monitor = zsock_new_pair(inproc))) {
         tf_err_set(err, TF_ERR_IO, "cannot watch the handshakes of %s: %s", endpoint, zmq_strerror(zmq_errno()));
@@ -266,9 +285,8 @@ struct _tf_auth_t {
     zactor_t *zauth;           /* started at the first tcp bind */
     zactor_t *watch;           /* reads the socket monitors */
     zsock_t *refusals;         /* PULL: one text per refusal, from watch */
-    char refusals_endpoint[64];
+    char refusals_endpoint[96];
     uint64_t refused;          /* written by watch, read by the owner: atomics */
-    int monitors;
 };
 
 typedef struct {
@@ -430,8 +448,8 @@ tf_auth_new(const tf_config_t *cfg, tf_err_t *err)
         return NULL;
     }
     self->cfg = cfg;
-    snprintf(self->refusals_endpoint, sizeof self->refusals_endpoint, "inproc://tf-auth-refusals-%p", (void *) self);
-    self->refusals = zsock_new(ZMQ_PULL);
+    bool named = s_unique_inproc("tf-auth-refusals", self->refusals_endpoint, sizeof self->refusals_endpoint);
+    self->refusals = named ? zsock_new(ZMQ_PULL) : NULL;
     if (!self->refusals || zsock_bind(self->refusals, "%s", self->refusals_endpoint) != 0) {
         tf_err_set(err, TF_ERR_IO, "cannot create the refusal queue");
         tf_auth_destroy(&self);
@@ -494,8 +512,8 @@ tf_secure_bind(tf_auth_t *auth, zsock_t *sock, const char *endpoint, tf_err_t *e
         zsock_set_curve_server(sock, 1);
         zsock_set_zap_domain(sock, S_ZAP_DOMAIN);
         char monitor[96];
-        snprintf(monitor, sizeof monitor, "inproc://tf-auth-monitor-%p-%d", (void *) auth, auth->monitors++);
-        if (zmq_socket_monitor(zsock_resolve(sock), monitor, S_REFUSAL_EVENTS) != 0
+        if (!s_unique_inproc("tf-auth-monitor", monitor, sizeof monitor)
+            || zmq_socket_monitor(zsock_resolve(sock), monitor, S_REFUSAL_EVENTS) != 0
             || zstr_sendx(auth->watch, "WATCH", monitor, endpoint, NULL) != 0 || zsock_wait(auth->watch) != 0)
             return tf_err_set(err, TF_ERR_IO, "cannot watch %s for refused connections", endpoint);
     }

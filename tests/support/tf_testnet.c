@@ -512,9 +512,10 @@ tf_testnet_capture_start(tf_testnet_t *self, const char *pcap, char *why, size_t
     snprintf(self->capture_log, sizeof self->capture_log, "%s/tcpdump.log", self->dir);
     /* -U and --immediate-mode: each frame is written as it comes (else frames still in the
        kernel ring at SIGINT are lost); -Z root: tcpdump would otherwise drop to its own
-       user, who cannot write the test's folder. */
+       user, who cannot write the test's folder; -B 16 MiB: the kernel drops frames a busy
+       tcpdump (two loaded cores, sanitizer builds) has not read yet from a smaller buffer. */
     char *argv[] = {self->nsenter, self->bridge_opt, tcpdump, "-i", "br0", "-n", "-U", "--immediate-mode",
-                    "-s", "0", "-Z", "root", "-w", (char *) pcap, NULL};
+                    "-B", "16384", "-s", "0", "-Z", "root", "-w", (char *) pcap, NULL};
     self->capture = tf_testproc_start(self->nsenter, argv, NULL, self->capture_log);
     if (!self->capture) {
         snprintf(why, why_size, "cannot start tcpdump");
