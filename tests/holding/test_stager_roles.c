@@ -15,6 +15,7 @@
 #include "tf_keys.h"
 #include "tf_secure.h"
 #include "tf_stage_client.h"
+#include "tf_testkeys.h"
 #include "tf_testproc.h"
 #include "tf_wire.h"
 
@@ -36,16 +37,10 @@ typedef struct {
 static tf_config_t *
 s_client(fixture_t *f, tf_config_t *server, const char *host, const char *roles)
 {
-    tf_config_t *cfg = tf_config_new();
-    char keys[1200];
-    snprintf(keys, sizeof keys, "%s/%s-keys", f->dir, host);
-    tf_config_set(cfg, "keys/dir", keys);
-    tf_config_set(cfg, "tapeflow/host", host);
-    tf_config_set(cfg, "keys/server", f->server_key);
-    bool created;
     tf_key_t key = {0};
     tf_err_t err = {0};
-    assert_int_equal(tf_keys_init(cfg, &created, key.public_key, &err), TF_OK);
+    tf_config_t *cfg = tf_testkeys_host(f->dir, host, f->server_key, key.public_key);
+    assert_non_null(cfg);
     snprintf(key.name, sizeof key.name, "%s", host);
     assert_int_equal(tf_keys_parse_roles(roles, &key.roles, &err), TF_OK);
     assert_int_equal(tf_keys_trust(server, &key, &err), TF_OK);

@@ -16,6 +16,7 @@
 #include "tf_client.h"
 #include "tf_keys.h"
 #include "tf_secure.h"
+#include "tf_testkeys.h"
 #include "tf_testproc.h"
 #include "tf_wire.h"
 
@@ -37,16 +38,8 @@ typedef struct {
 static tf_config_t *
 s_client(fixture_t *f, const char *host)
 {
-    tf_config_t *cfg = tf_config_new();
-    char keys[1200];
-    snprintf(keys, sizeof keys, "%s/%s-keys", f->dir, host);
-    tf_config_set(cfg, "keys/dir", keys);
-    tf_config_set(cfg, "tapeflow/host", host);
-    tf_config_set(cfg, "keys/server", f->server_key);
-    bool created;
-    char pub[41];
-    tf_err_t err = {0};
-    assert_int_equal(tf_keys_init(cfg, &created, pub, &err), TF_OK);
+    tf_config_t *cfg = tf_testkeys_host(f->dir, host, f->server_key, NULL);
+    assert_non_null(cfg);
     return cfg;
 }
 
