@@ -55,7 +55,23 @@ typedef struct {
     bool busy;
     int64_t broker_expiry;
     int64_t next_heartbeat;
+    zframe_t *unsent_finish;     /* a done/failed the broker has not taken yet (send timed out):
+                                    sent again at every heartbeat, never dropped - while the
+                                    worker heartbeats, the broker would hold the item forever */
 } agent_t;
+
+/* Sends the kept done/failed again; true when none is left. */
+static bool
+s_agent_flush_finish(agent_t *a)
+{
+    if (!a->unsent_finish)
+        return true;
+    if (zframe_send(&a->unsent_finish, a->dealer, ZFRAME_REUSE) != 0)
+        return false;
+    zframe_destroy(&a->unsent_finish);
+    tf_log_info("the broker took the item's result it could not take before");
+    return true;
+}
 
 static void
 s_agent_send(agent_t *a, tf_msg_t *msg)
@@ -145,10 +161,22 @@ s_agent_from_actor(agent_t *a)
     }
     else {
         zframe_t *frame = zmsg_pop(zmsg);
-        if (frame && zframe_send(&frame, a->dealer, 0) != 0) {
-            tf_log_warn("cannot pass %s to the broker", cmd);
+        bool finish = streq(cmd, CMD_FINISH);
+        /* A finish waits behind one not yet taken; it is never reordered before it. */
+        if (frame && finish && !s_agent_flush_finish(a)) {
+            tf_log_error("the broker has not taken the previous item's result; dropping a second one");
             zframe_destroy(&frame);
         }
+        if (frame && zframe_send(&frame, a->dealer, finish ? ZFRAME_REUSE : 0) != 0) {
+            if (finish) {
+                tf_log_warn("cannot pass %s to the broker now; sending it again every heartbeat", cmd);
+                a->unsent_finish = frame;
+                frame = NULL;
+            }
+            else
+                tf_log_warn("cannot pass %s to the broker", cmd);
+        }
+        zframe_destroy(&frame);
         if (streq(cmd, CMD_FINISH)) {
             a->busy = false;
             /* Registration waits until nothing is in hand, so the broker never gives us two. */
@@ -195,6 +223,8 @@ s_agent_timers(agent_t *a)
     int64_t now = tf_clock_mono_ms();
     if (s_agent_refused(a, now))
         return;
+    if (now >= a->next_heartbeat)
+        s_agent_flush_finish(a);
     if (now >= a->next_heartbeat) {
         if (a->registered) {
             tf_msg_t hb = {.type = TF_MSG_HEARTBEAT};
@@ -244,6 +274,9 @@ s_agent(zsock_t *pipe, void *arg)
             s_agent_from_broker(&a);
         s_agent_timers(&a);
     }
+    if (!s_agent_flush_finish(&a))
+        tf_log_warn("stopping with an item's result the broker never took: it will run the item again");
+    zframe_destroy(&a.unsent_finish);
     zpoller_destroy(&poller);
     tf_secure_watch_destroy(&a.watch);
     zsock_destroy(&a.dealer);
