@@ -107,6 +107,8 @@ static const s_rule_t s_rules[] = {
     {TF_MSG_CAT_JOB, NULL, TF_ROLE_ADMIN, S_HOST_FREE,
      "change job records (failed, cancelled, retried: the broker's own)"},
     {TF_MSG_CAT_FILES, NULL, TF_ROLE_COMPRESS, S_HOST_FREE, "record archive files"},       /* compressor */
+    {TF_MSG_CAT_MANIFEST, NULL, TF_ROLE_SCAN, S_HOST_SENDER_IF_SET, "record scan manifests"},      /* scanner */
+    {TF_MSG_CAT_SCHED, NULL, TF_ROLE_BACKUP, S_HOST_FREE, "record schedule runs"},        /* scheduler, CLI */
     {TF_MSG_ARCHIVE_READY, NULL, TF_ROLE_STAGER, S_HOST_FREE, "announce archives"},        /* stager */
     {TF_MSG_ARCHIVE_RELEASE, NULL, TF_ROLE_TAPE, S_HOST_FREE, "release staged archives"},  /* tape writer */
     {TF_MSG_CAT_WRITTEN, NULL, TF_ROLE_TAPE, S_HOST_FREE, "record archives on tape"},      /* tape writer */
@@ -132,6 +134,7 @@ s_payload_host(const tf_msg_t *payload)
     switch (payload->type) {
     case TF_MSG_FILE_GROUP: return payload->file_group.host;
     case TF_MSG_CAT_JOB: return payload->cat_job.host;
+    case TF_MSG_CAT_MANIFEST: return payload->cat_manifest.host;
     default: return NULL;
     }
 }

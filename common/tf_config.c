@@ -225,6 +225,33 @@ static const tf_config_key_t s_keys[] = {
      "volumes the pool rotates through (0: not set; 'tapeflow tape list' compares)"},
     {"pools/<name>/allow_zero_retention", TF_CONFIG_BOOL, "0", 0, 0, NULL, "default",
      "allow a retention under one day on purpose"},
+    {"pools/<name>/chain_retention", TF_CONFIG_ENUM, "keep", 0, 0, "keep|expire", "default",
+     "a volume past its retention that holds the base of a job still within retention: keep "
+     "it, or expire it and the jobs that depend on it"},
+
+    /* Schedules (docs/operations.md, "Schedules"): one section per schedule. */
+    {"schedules/<name>/paths", TF_CONFIG_STRING, NULL, 0, 0, NULL, NULL,
+     "what the schedule backs up: paths separated by commas, HOST:/path for another host's"},
+    {"schedules/<name>/calendar", TF_CONFIG_STRING, "daily 04:00", 0, 0, NULL, NULL,
+     "when it fires, systemd OnCalendar style: 'daily 04:00', 'Sun 23:05', '*-*-01 02:00', "
+     "'Mon..Fri 22:30'"},
+    {"schedules/<name>/timezone", TF_CONFIG_STRING, "", 0, 0, NULL, NULL,
+     "time zone the calendar is read in (Europe/Berlin); empty: the machine's (/etc/localtime)"},
+    {"schedules/<name>/level", TF_CONFIG_STRING, "full on Sun *-*-01..07; differential on Sun; incremental",
+     0, 0, NULL, NULL,
+     "level rules, first match wins: 'LEVEL on DAYS; ...; LEVEL' (DAYS in calendar form: "
+     "'Sun *-*-01..07' is the first Sunday of a month)"},
+    {"schedules/<name>/pool", TF_CONFIG_NAME, "", 0, 0, NULL, NULL,
+     "pool its jobs write to; empty: backup/pool"},
+    {"schedules/<name>/catch_up", TF_CONFIG_STRING, "once", 0, 0, NULL, NULL,
+     "runs missed while the scheduler was down: once (the latest, once), skip, or 'within "
+     "DURATION' (the latest, when it is no older than DURATION)"},
+    {"schedules/<name>/overlap", TF_CONFIG_ENUM, "skip", 0, 0, "skip|queue", NULL,
+     "when the previous run is still running: skip this one (recorded, alert) or queue it"},
+    {"schedules/<name>/enabled", TF_CONFIG_BOOL, "1", 0, 0, NULL, NULL,
+     "0: the schedule does not fire (schedule run still starts it by hand)"},
+    {"scheduler/tick", TF_CONFIG_MS, "1000", 100, S_MIN, NULL, NULL,
+     "how often the scheduler looks for due runs"},
 };
 #define S_NKEYS (sizeof s_keys / sizeof s_keys[0])
 

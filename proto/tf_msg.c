@@ -288,6 +288,10 @@ static const tf_field_t s_cat_job_fields[] = {
     F_INT(tf_msg_cat_job_t, time_ms, OPT),
     F_STR(tf_msg_cat_job_t, host, OPT, TF_MSG_MAX_ID),
     F_UINT(tf_msg_cat_job_t, group_base, OPT),
+    F_STR(tf_msg_cat_job_t, level, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cat_job_t, schedule, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cat_job_t, trigger, OPT, TF_MSG_MAX_TEXT),
+    F_INT(tf_msg_cat_job_t, trigger_ms, OPT),
 };
 static const tf_field_t s_file_row_fields[] = {
     F_STR(tf_msg_file_row_t, path, REQ, TF_MSG_MAX_PATH),
@@ -352,6 +356,7 @@ static const tf_field_t s_cat_query_fields[] = {
     F_STR(tf_msg_cat_query_t, job_id, OPT, TF_MSG_MAX_ID),
     F_STR(tf_msg_cat_query_t, pattern, OPT, TF_MSG_MAX_PATH),
     F_UINT(tf_msg_cat_query_t, limit, OPT),
+    F_INT(tf_msg_cat_query_t, at_ms, OPT),
 };
 static const tf_field_t s_job_row_fields[] = {
     F_STR(tf_msg_job_row_t, job_id, REQ, TF_MSG_MAX_ID),
@@ -371,6 +376,16 @@ static const tf_field_t s_job_row_fields[] = {
     F_UINT(tf_msg_job_row_t, warnings, OPT),
     F_BOOL(tf_msg_job_row_t, scanned, OPT),
     F_ROWS(tf_msg_job_row_t, sources, OPT, TF_MSG_MAX_ROWS, s_path_row),
+    F_STR(tf_msg_job_row_t, level, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_job_row_t, level_requested, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_job_row_t, level_reason, OPT, TF_MSG_MAX_TEXT),
+    F_STR(tf_msg_job_row_t, base_job, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_job_row_t, schedule, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_job_row_t, trigger, OPT, TF_MSG_MAX_TEXT),
+    F_INT(tf_msg_job_row_t, trigger_ms, OPT),
+    F_UINT(tf_msg_job_row_t, files_unchanged, OPT),
+    F_UINT(tf_msg_job_row_t, files_deleted, OPT),
+    F_ROWS(tf_msg_job_row_t, depends_on, OPT, TF_MSG_MAX_ROWS, s_path_row),
 };
 static const tf_record_t s_job_row = RECORD("job", tf_msg_job_row_t, s_job_row_fields);
 static const tf_field_t s_archive_row_fields[] = {
@@ -389,6 +404,8 @@ static const tf_field_t s_archive_row_fields[] = {
     F_BOOL(tf_msg_archive_row_t, lost, OPT),
     F_INT(tf_msg_archive_row_t, lost_ms, OPT),
     F_STR(tf_msg_archive_row_t, host, OPT, TF_MSG_MAX_ID),
+    F_BOOL(tf_msg_archive_row_t, take_some, OPT),
+    F_ROWS(tf_msg_archive_row_t, take, OPT, TF_MSG_MAX_ROWS, s_path_row),
 };
 static const tf_record_t s_archive_row = RECORD("archive", tf_msg_archive_row_t, s_archive_row_fields);
 static const tf_field_t s_volume_row_fields[] = {
@@ -405,8 +422,40 @@ static const tf_field_t s_volume_row_fields[] = {
     F_UINT(tf_msg_volume_row_t, tape_files, OPT),
     F_STR(tf_msg_volume_row_t, drive, OPT, TF_MSG_MAX_ID),
     F_INT(tf_msg_volume_row_t, updated_ms, OPT),
+    F_ROWS(tf_msg_volume_row_t, orphans, OPT, TF_MSG_MAX_ROWS, s_path_row),
+    F_BOOL(tf_msg_volume_row_t, held, OPT),
 };
 static const tf_record_t s_volume_row = RECORD("volume", tf_msg_volume_row_t, s_volume_row_fields);
+static const tf_field_t s_manifest_row_fields[] = {
+    F_STR(tf_msg_manifest_row_t, path, REQ, TF_MSG_MAX_PATH),
+    F_STR(tf_msg_manifest_row_t, type, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_manifest_row_t, size, OPT),
+    F_INT(tf_msg_manifest_row_t, mtime_ns, OPT),
+    F_INT(tf_msg_manifest_row_t, ctime_ns, OPT),
+    F_UINT(tf_msg_manifest_row_t, ino, OPT),
+    F_UINT(tf_msg_manifest_row_t, mode, OPT),
+    F_UINT(tf_msg_manifest_row_t, uid, OPT),
+    F_UINT(tf_msg_manifest_row_t, gid, OPT),
+    F_UINT(tf_msg_manifest_row_t, nlink, OPT),
+    F_STR(tf_msg_manifest_row_t, xattrs, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_manifest_row_t, fs, OPT, TF_MSG_MAX_PATH),
+    F_STR(tf_msg_manifest_row_t, reason, OPT, TF_MSG_MAX_TEXT),
+    F_STR(tf_msg_manifest_row_t, data_job, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_manifest_row_t, host, OPT, TF_MSG_MAX_ID),
+    F_BOOL(tf_msg_manifest_row_t, deleted, OPT),
+};
+static const tf_record_t s_manifest_row = RECORD("manifest", tf_msg_manifest_row_t, s_manifest_row_fields);
+static const tf_field_t s_sched_row_fields[] = {
+    F_STR(tf_msg_sched_row_t, schedule, REQ, TF_MSG_MAX_ID),
+    F_INT(tf_msg_sched_row_t, instant_ms, REQ),
+    F_STR(tf_msg_sched_row_t, kind, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_sched_row_t, reason, OPT, TF_MSG_MAX_TEXT),
+    F_STR(tf_msg_sched_row_t, job_id, OPT, TF_MSG_MAX_ID),
+    F_INT(tf_msg_sched_row_t, recorded_ms, OPT),
+    F_STR(tf_msg_sched_row_t, job_status, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_sched_row_t, level, OPT, TF_MSG_MAX_ID),
+};
+static const tf_record_t s_sched_row = RECORD("sched", tf_msg_sched_row_t, s_sched_row_fields);
 static const tf_field_t s_cat_reply_fields[] = {
     F_ROWS(tf_msg_cat_reply_t, jobs, OPT, TF_MSG_MAX_ROWS, s_job_row),
     F_ROWS(tf_msg_cat_reply_t, files, OPT, TF_MSG_MAX_ROWS, s_file_row),
@@ -414,6 +463,8 @@ static const tf_field_t s_cat_reply_fields[] = {
     F_BOOL(tf_msg_cat_reply_t, truncated, OPT),
     F_ROWS(tf_msg_cat_reply_t, volumes, OPT, TF_MSG_MAX_ROWS, s_volume_row),
     F_ROWS(tf_msg_cat_reply_t, missing, OPT, TF_MSG_MAX_ROWS, s_warning_row),
+    F_ROWS(tf_msg_cat_reply_t, manifest, OPT, TF_MSG_MAX_ROWS, s_manifest_row),
+    F_ROWS(tf_msg_cat_reply_t, sched, OPT, TF_MSG_MAX_ROWS, s_sched_row),
 };
 static const tf_field_t s_tape_restore_fields[] = {
     F_STR(tf_msg_tape_restore_t, job_id, REQ, TF_MSG_MAX_ID),
@@ -617,6 +668,37 @@ static const tf_field_t s_path_info_fields[] = {
     F_STR(tf_msg_path_info_t, type, OPT, TF_MSG_MAX_ID),
     F_BOOL(tf_msg_path_info_t, readable, OPT),
     F_STR(tf_msg_path_info_t, message, OPT, TF_MSG_MAX_TEXT),
+};
+
+static const tf_field_t s_cat_manifest_fields[] = {
+    F_STR(tf_msg_cat_manifest_t, job_id, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cat_manifest_t, host, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cat_manifest_t, op, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_cat_manifest_t, seq, OPT),
+    F_ROWS(tf_msg_cat_manifest_t, rows, OPT, TF_MSG_MAX_ROWS, s_manifest_row),
+};
+static const tf_field_t s_take_row_fields[] = {
+    F_UINT(tf_msg_take_row_t, index, REQ),
+    F_STR(tf_msg_take_row_t, reason, OPT, TF_MSG_MAX_TEXT),
+};
+static const tf_record_t s_take_row = RECORD("take", tf_msg_take_row_t, s_take_row_fields);
+static const tf_field_t s_cat_manifest_reply_fields[] = {
+    F_STR(tf_msg_cat_manifest_reply_t, level, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cat_manifest_reply_t, base_job, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cat_manifest_reply_t, reason, OPT, TF_MSG_MAX_TEXT),
+    F_ROWS(tf_msg_cat_manifest_reply_t, take, OPT, TF_MSG_MAX_ROWS, s_take_row),
+    F_UINT(tf_msg_cat_manifest_reply_t, unchanged, OPT),
+    F_UINT(tf_msg_cat_manifest_reply_t, deleted, OPT),
+    F_UINT(tf_msg_cat_manifest_reply_t, renamed, OPT),
+    F_STR(tf_msg_cat_manifest_reply_t, message, OPT, TF_MSG_MAX_TEXT),
+};
+static const tf_field_t s_cat_sched_fields[] = {
+    F_STR(tf_msg_cat_sched_t, op, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cat_sched_t, schedule, REQ, TF_MSG_MAX_ID),
+    F_INT(tf_msg_cat_sched_t, instant_ms, REQ),
+    F_STR(tf_msg_cat_sched_t, kind, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cat_sched_t, reason, OPT, TF_MSG_MAX_TEXT),
+    F_STR(tf_msg_cat_sched_t, job_id, OPT, TF_MSG_MAX_ID),
 };
 
 /* Indexed by tf_msg_type_t. */

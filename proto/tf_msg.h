@@ -386,6 +386,13 @@ typedef struct {
     char *host;             /* scanned: the host this scan read (a job with sources on several
                                hosts is scanned once per host); NULL: the job's only scan */
     uint64_t group_base;    /* scanned: its groups are group_base+1 .. group_base+groups_total */
+    /* create (issue 11): the level asked for and what started the job. The catalog decides the
+       level it runs at and its base job when it records the create (docs/operations.md,
+       "Incremental and differential backups"); a repeated create changes neither. */
+    char *level;            /* full (NULL, "") | differential | incremental */
+    char *schedule;         /* the schedule that fired it; NULL: started by hand */
+    char *trigger;          /* "manual" | "schedule NAME at 2026-12-02T03:00:00Z" */
+    int64_t trigger_ms;     /* the scheduled instant (UTC ms); 0 for manual jobs */
 } tf_msg_cat_job_t;
 
 typedef struct tf_msg_file_row_s {
@@ -463,6 +470,7 @@ typedef struct {
     char *job_id;
     char *pattern;          /* glob over stored paths, for files/archives */
     uint64_t limit;
+    int64_t at_ms;          /* job_at: the time the wanted state is of (UTC ms) */
 } tf_msg_cat_query_t;
 
 typedef struct tf_msg_job_row_s {
@@ -486,6 +494,21 @@ typedef struct tf_msg_job_row_s {
     tf_msg_path_row_t *sources;    /* the job's paths as given: HOST:/path, or /path for a job
                                       of one host from before issue 10 (query "job" only) */
     size_t sources_count;
+    /* issue 11 */
+    char *level;            /* full | differential | incremental (what it ran at); NULL: a job
+                               from before levels (a full without a manifest) */
+    char *level_requested;  /* what was asked for; differs from level when upgraded */
+    char *level_reason;     /* why it was upgraded to full ("no previous full of these
+                               sources", ...); NULL when not upgraded */
+    char *base_job;         /* the job the manifest was compared with; NULL for a full */
+    char *schedule;         /* NULL: not started by a schedule */
+    char *trigger;          /* manual | schedule NAME at ISO-TIME */
+    int64_t trigger_ms;
+    uint64_t files_unchanged; /* manifest entries carried from the base job (not stored again) */
+    uint64_t files_deleted;   /* tombstones: entries of the base job that are gone */
+    tf_msg_path_row_t *depends_on; /* (query "job" only) the other jobs whose archives a restore
+                                      of this job reads: its chain */
+    size_t depends_on_count;
 } tf_msg_job_row_t;
 
 typedef struct {
@@ -507,6 +530,10 @@ typedef struct {
     int64_t lost_ms;                /* when that tape was relabelled; 0 when not lost */
     char *host;                     /* the host its files came from (tapeflow/host of the agent
                                        that read them); NULL: before issue 10 */
+    bool take_some;                 /* restore plans of a chain (query restore_plan): only the
+                                       entries in take come from this archive; false: all */
+    tf_msg_path_row_t *take;        /* stored paths (relative, as in the files rows) */
+    size_t take_count;
 } tf_msg_archive_row_t;
 
 /* A tape volume as the catalog knows it (docs/catalog.md, "Volumes"). */
@@ -524,6 +551,11 @@ typedef struct {
     uint64_t tape_files;    /* tape files on the volume, the label (file 0) included */
     char *drive;            /* drive it was last seen in */
     int64_t updated_ms;
+    tf_msg_path_row_t *orphans; /* jobs on other volumes whose restore needs an archive on this
+                                   one (their chain): recycling it would orphan them */
+    size_t orphans_count;
+    bool held;              /* past its expiry but kept: a job still within its retention
+                               depends on it (pools/<pool>/chain_retention keep) */
 } tf_msg_volume_row_t;
 
 /* tape writer / tapeflow tape -> catalog (work item): the state of one volume, absolute values
@@ -558,7 +590,96 @@ typedef struct {
     size_t volumes_count;
     tf_msg_warning_row_t *missing;  /* query missing: path, reason (missing is true) */
     size_t missing_count;
+    struct tf_msg_manifest_row_s *manifest; /* query manifest: the job's entries with why */
+    size_t manifest_count;
+    struct tf_msg_sched_row_s *sched;       /* query schedule_history, and cat_sched's result */
+    size_t sched_count;
 } tf_msg_cat_reply_t;
+
+/* --- levels and schedules (issue 11) ------------------------------------------------------ */
+
+/* One entry of a job's manifest: what the scanner saw (stat and xattrs), and - in query
+   replies - why the job took it and which job holds its content. */
+typedef struct tf_msg_manifest_row_s {
+    char *path;             /* absolute, as scanned */
+    char *type;             /* file | dir | symlink | other */
+    uint64_t size;          /* regular files; 0 otherwise */
+    int64_t mtime_ns;       /* st_mtim as ns since the epoch */
+    int64_t ctime_ns;       /* st_ctim */
+    uint64_t ino;
+    uint64_t mode;          /* st_mode, type bits included */
+    uint64_t uid;
+    uint64_t gid;
+    uint64_t nlink;
+    char *xattrs;           /* "xxh64:<16 hex>" over the sorted names and values; NULL: none */
+    char *fs;               /* the file system's id: "uuid:<UUID>", or "<fstype>:<source>" when
+                               it has no UUID (tmpfs, overlay) - never st_dev */
+    /* replies only */
+    char *reason;           /* full | new | changed: size, mtime ... | renamed from P |
+                               unchanged | deleted | renamed to P | not stored in base */
+    char *data_job;         /* the job whose archive holds its content; NULL: a tombstone */
+    char *host;             /* the host it was read on; NULL: the job's only host */
+    bool deleted;           /* a tombstone: in the base job, gone now */
+} tf_msg_manifest_row_t;
+
+/* catalog -> scanner: one taken entry of a diff batch (index into the batch's rows). */
+typedef struct {
+    uint64_t index;
+    char *reason;
+} tf_msg_take_row_t;
+
+/* scanner -> catalog (work item, called: the result is a cat_manifest_reply). The manifest of a
+   host's scan of job_id. op begin: the scan starts (again: rows of an earlier attempt are
+   dropped); the reply says the level, the base job and fails when the base's manifest cannot
+   be read. op diff: rows (seq numbers the batch from 1, so a redelivered batch is applied once)
+   are recorded and compared with the base; the reply lists the entries to store. op end: the
+   walk is over: base entries not seen become tombstones (renames matched by fs + inode). */
+typedef struct {
+    char *job_id;
+    char *host;             /* the scan's host; NULL or "": the job's only scan */
+    char *op;               /* begin | diff | end */
+    uint64_t seq;
+    tf_msg_manifest_row_t *rows;
+    size_t rows_count;
+} tf_msg_cat_manifest_t;
+
+typedef struct {
+    char *level;            /* full | differential | incremental */
+    char *base_job;         /* NULL for a full */
+    char *reason;           /* begin: why upgraded to full, NULL when not */
+    tf_msg_take_row_t *take; /* diff: the entries to store, with why */
+    size_t take_count;
+    uint64_t unchanged;     /* diff: entries carried from the base; end: the scan's total */
+    uint64_t deleted;       /* end: tombstones recorded */
+    uint64_t renamed;       /* end: of them, renames */
+    char *message;
+} tf_msg_cat_manifest_reply_t;
+
+/* A schedule's record of one scheduled instant (unique per schedule and instant). */
+typedef struct tf_msg_sched_row_s {
+    char *schedule;
+    int64_t instant_ms;     /* the scheduled instant, UTC ms; manual runs: when asked */
+    char *kind;             /* fired | missed | skipped | queued | manual */
+    char *reason;           /* missed/skipped: why ("scheduler was down", "previous run J still
+                               running", "catch_up skip") */
+    char *job_id;           /* fired, queued, manual: the job */
+    int64_t recorded_ms;
+    char *job_status;       /* replies: the job's status now */
+    char *level;            /* replies: the job's level */
+} tf_msg_sched_row_t;
+
+/* scheduler / CLI -> catalog (work item, called: the result is a cat_reply whose sched[0] is
+   the stored row). op claim: record the row unless (schedule, instant_ms) is there already -
+   the reply holds whichever row is stored, so a second claimer sees the first's. op update:
+   change kind/reason/job_id of an existing row (queued -> fired). */
+typedef struct {
+    char *op;               /* claim | update */
+    char *schedule;
+    int64_t instant_ms;
+    char *kind;
+    char *reason;
+    char *job_id;
+} tf_msg_cat_sched_t;
 
 /* client -> tape (work item): restore archives of a job into dest */
 typedef struct {
@@ -855,7 +976,10 @@ typedef struct {
     X(PATH_CHECK, "path_check", tf_msg_path_check_t, path_check)                \
     X(PATH_INFO, "path_info", tf_msg_path_info_t, path_info)                    \
     X(EXTRACT, "extract", tf_msg_extract_t, extract)                            \
-    X(EXTRACT_RESULT, "extract_result", tf_msg_extract_result_t, extract_result)
+    X(EXTRACT_RESULT, "extract_result", tf_msg_extract_result_t, extract_result) \
+    X(CAT_MANIFEST, "cat_manifest", tf_msg_cat_manifest_t, cat_manifest)        \
+    X(CAT_MANIFEST_REPLY, "cat_manifest_reply", tf_msg_cat_manifest_reply_t, cat_manifest_reply) \
+    X(CAT_SCHED, "cat_sched", tf_msg_cat_sched_t, cat_sched)
 
 typedef enum {
     TF_MSG_NONE = 0,

@@ -139,6 +139,53 @@ static const char s_schema[] =
     "  warnings INTEGER NOT NULL DEFAULT 0,"
     "  message TEXT,"
     "  PRIMARY KEY (job_id, host)"
+    ") WITHOUT ROWID;"
+    /* Issue 11. The manifest of a job: every entry its scans saw (stat and xattrs), why it was
+       taken, and which job's archive holds its content (data_job; NULL with deleted = 1: a
+       tombstone - in the base job, gone in this one). path is absolute, as scanned; host ''
+       for a job's only scan. docs/catalog.md, "Manifests". */
+    "CREATE TABLE IF NOT EXISTS manifest ("
+    "  job_id TEXT NOT NULL,"
+    "  host TEXT NOT NULL DEFAULT '',"
+    "  path TEXT NOT NULL,"
+    "  type TEXT NOT NULL,"
+    "  size INTEGER NOT NULL DEFAULT 0,"
+    "  mtime_ns INTEGER NOT NULL DEFAULT 0,"
+    "  ctime_ns INTEGER NOT NULL DEFAULT 0,"
+    "  ino INTEGER NOT NULL DEFAULT 0,"
+    "  mode INTEGER NOT NULL DEFAULT 0,"
+    "  uid INTEGER NOT NULL DEFAULT 0,"
+    "  gid INTEGER NOT NULL DEFAULT 0,"
+    "  nlink INTEGER NOT NULL DEFAULT 0,"
+    "  xattrs TEXT,"
+    "  fs TEXT,"
+    "  reason TEXT,"
+    "  data_job TEXT,"
+    "  deleted INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (job_id, host, path)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS manifest_data ON manifest(data_job, job_id);"
+    /* The scans of a job whose manifest is complete (op end arrived): a base must have one for
+       each of its hosts, or its manifest "cannot be read". */
+    "CREATE TABLE IF NOT EXISTS manifest_scans ("
+    "  job_id TEXT NOT NULL,"
+    "  host TEXT NOT NULL DEFAULT '',"
+    "  entries INTEGER NOT NULL DEFAULT 0,"
+    "  deleted INTEGER NOT NULL DEFAULT 0,"
+    "  renamed INTEGER NOT NULL DEFAULT 0,"
+    "  ended_ms INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (job_id, host)"
+    ") WITHOUT ROWID;"
+    /* One row per schedule and scheduled instant (UTC ms): the unique key that makes firing
+       exactly once (docs/operations.md, "Schedules"). */
+    "CREATE TABLE IF NOT EXISTS schedule_runs ("
+    "  schedule TEXT NOT NULL,"
+    "  instant_ms INTEGER NOT NULL,"
+    "  kind TEXT NOT NULL,"                          /* fired|missed|skipped|queued|manual */
+    "  reason TEXT,"
+    "  job_id TEXT,"
+    "  recorded_ms INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (schedule, instant_ms)"
     ") WITHOUT ROWID;";
 
 /* The host of a job_paths.path: "HOST:/path" names it, a plain "/path" (a job from before
@@ -390,7 +437,18 @@ s_migrate(catalog_t *self, tf_err_t *err)
         || s_add_column(self, "jobs", "scan_message", "TEXT", err) != TF_OK
         || s_add_column(self, "jobs", "scan_warnings", "INTEGER NOT NULL DEFAULT 0", err) != TF_OK
         || s_add_column(self, "archives", "lost", "INTEGER NOT NULL DEFAULT 0", err) != TF_OK
-        || s_add_column(self, "archives", "host", "TEXT", err) != TF_OK)
+        || s_add_column(self, "archives", "host", "TEXT", err) != TF_OK
+        /* issue 11: levels and triggers (trigger is an SQL word: trigger_text) */
+        || s_add_column(self, "jobs", "level", "TEXT", err) != TF_OK
+        || s_add_column(self, "jobs", "level_requested", "TEXT", err) != TF_OK
+        || s_add_column(self, "jobs", "level_reason", "TEXT", err) != TF_OK
+        || s_add_column(self, "jobs", "base_job", "TEXT", err) != TF_OK
+        || s_add_column(self, "jobs", "schedule", "TEXT", err) != TF_OK
+        || s_add_column(self, "jobs", "trigger_text", "TEXT", err) != TF_OK
+        || s_add_column(self, "jobs", "trigger_ms", "INTEGER NOT NULL DEFAULT 0", err) != TF_OK
+        || s_add_column(self, "jobs", "sources_key", "TEXT", err) != TF_OK
+        || s_add_column(self, "jobs", "files_unchanged", "INTEGER NOT NULL DEFAULT 0", err) != TF_OK
+        || s_add_column(self, "jobs", "files_deleted", "INTEGER NOT NULL DEFAULT 0", err) != TF_OK)
         return TF_ERR_DB;
     return TF_OK;
 }
@@ -957,8 +1015,11 @@ s_cat_job(catalog_t *self, const tf_msg_cat_job_t *m, tf_err_t *err)
         return rc;
     rc = s_job_ensure(self, m->job_id, t, err);
     if (rc == TF_OK) {
-        if (strcmp(op, "create") == 0)
+        if (strcmp(op, "create") == 0) {
             rc = s_job_create(self, m, t, err);
+            if (rc == TF_OK)
+                rc = catalog_level_decide(self, m, t, err);
+        }
         else if (strcmp(op, "stage") == 0)
             rc = s_job_stage(self, m, t, err);
         else if (strcmp(op, "scanned") == 0)
@@ -1545,13 +1606,21 @@ catalog_apply(catalog_t *self, const tf_msg_t *msg, tf_msg_t *reply, tf_err_t *e
     case TF_MSG_CAT_FILES: return s_cat_files(self, &msg->cat_files, err);
     case TF_MSG_CAT_WRITTEN: return s_cat_written(self, &msg->cat_written, err);
     case TF_MSG_CAT_VOLUME: return s_cat_volume(self, &msg->cat_volume, err);
+    case TF_MSG_CAT_MANIFEST:
+        if (!reply)
+            return tf_err_set(err, TF_ERR_INVALID, "cat_manifest needs somewhere to put the reply");
+        return catalog_manifest_apply(self, &msg->cat_manifest, reply, err);
+    case TF_MSG_CAT_SCHED:
+        if (!reply)
+            return tf_err_set(err, TF_ERR_INVALID, "cat_sched needs somewhere to put the reply");
+        return catalog_sched_apply(self, &msg->cat_sched, reply, err);
     case TF_MSG_CAT_QUERY:
         if (!reply)
             return tf_err_set(err, TF_ERR_INVALID, "cat_query needs somewhere to put the reply");
         return catalog_query(self, &msg->cat_query, reply, err);
     default:
         return tf_err_set(err, TF_ERR_PROTO, "the catalog does not handle %s messages (expected "
-                          "cat_job, cat_files, cat_written, cat_volume or cat_query)",
+                          "cat_job, cat_files, cat_written, cat_volume, cat_manifest, cat_sched or cat_query)",
                           tf_msg_type_name(msg->type));
     }
 }
@@ -1563,6 +1632,7 @@ s_msg_job_id(const tf_msg_t *msg)
     case TF_MSG_CAT_JOB: return msg->cat_job.job_id;
     case TF_MSG_CAT_FILES: return msg->cat_files.job_id;
     case TF_MSG_CAT_WRITTEN: return msg->cat_written.job_id;
+    case TF_MSG_CAT_MANIFEST: return msg->cat_manifest.job_id;
     default: return NULL;
     }
 }
@@ -1575,7 +1645,7 @@ s_record_refusal(catalog_t *self, const tf_msg_work_t *work, const tf_msg_t *msg
 {
     if (rc == TF_OK || tf_actor_status_retryable(rc))
         return rc;
-    if (msg && (msg->type == TF_MSG_CAT_QUERY || msg->type == TF_MSG_CAT_VOLUME))
+    if (msg && (msg->type == TF_MSG_CAT_QUERY || msg->type == TF_MSG_CAT_VOLUME || msg->type == TF_MSG_CAT_SCHED))
         return rc;  /* queries change nothing; volume reports belong to no job */
     const char *job_id = msg ? s_msg_job_id(msg) : NULL;
     if (!job_id)
@@ -1644,6 +1714,8 @@ const tf_actor_route_t catalog_routes[] = {
     {TF_MSG_CAT_WRITTEN, s_on_update},
     {TF_MSG_CAT_VOLUME, s_on_update},
     {TF_MSG_CAT_QUERY, s_on_cat_query},
+    {TF_MSG_CAT_MANIFEST, s_on_cat_query},
+    {TF_MSG_CAT_SCHED, s_on_cat_query},
     {TF_ACTOR_REFUSED, s_on_refused},
     TF_ACTOR_ROUTES_END
 };

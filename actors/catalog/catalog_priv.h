@@ -35,4 +35,26 @@ char *catalog_column_dup(sqlite3_stmt *stmt, int col, bool *oom);
 /* catalog_query.c: answers a cat_query into *reply (TF_MSG_CAT_REPLY). */
 int catalog_query(catalog_t *self, const tf_msg_cat_query_t *query, tf_msg_t *reply, tf_err_t *err);
 
+/* catalog_manifest.c (issue 11): manifests, levels and restore plans of chains.
+   catalog_manifest_apply answers a cat_manifest into *reply (TF_MSG_CAT_MANIFEST_REPLY).
+   catalog_level_decide is called by the create op, inside its transaction, once the job row
+   exists: it records the level the job runs at, its base job and the reason of an upgrade.
+   catalog_manifest_query answers the queries manifest, restore_plan and job_at. */
+int catalog_manifest_apply(catalog_t *self, const tf_msg_cat_manifest_t *m, tf_msg_t *reply, tf_err_t *err);
+int catalog_level_decide(catalog_t *self, const tf_msg_cat_job_t *create, int64_t now, tf_err_t *err);
+bool catalog_manifest_handles(const char *query);
+int catalog_manifest_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_err_t *err);
+
+/* catalog_sched.c (issue 11): schedule runs. catalog_sched_apply answers a cat_sched into
+   *reply (a cat_reply whose sched[0] is the stored row); catalog_sched_query answers the
+   query schedule_history (pattern: the schedule name; none: the last row of every schedule). */
+int catalog_sched_apply(catalog_t *self, const tf_msg_cat_sched_t *m, tf_msg_t *reply, tf_err_t *err);
+bool catalog_sched_handles(const char *query);
+int catalog_sched_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_err_t *err);
+
+/* catalog_chain.c (issue 11): retention that knows chains. Fill a volume row's held and
+   orphans, and a job row's depends_on (query "job"). */
+int catalog_chain_volume(catalog_t *self, tf_msg_volume_row_t *row, tf_err_t *err);
+int catalog_chain_job(catalog_t *self, tf_msg_job_row_t *row, tf_err_t *err);
+
 #endif

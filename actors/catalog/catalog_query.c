@@ -330,6 +330,10 @@ catalog_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_
     reply->type = TF_MSG_CAT_REPLY;
     tf_msg_cat_reply_t *out = &reply->cat_reply;
     const char *what = q->query;
+    if (catalog_manifest_handles(what))
+        return catalog_manifest_query(self, q, reply, err);
+    if (catalog_sched_handles(what))
+        return catalog_sched_query(self, q, reply, err);
     bool needs_job = strcmp(what, "job") == 0 || strcmp(what, "files") == 0
                      || strcmp(what, "archives") == 0 || strcmp(what, "archive_files") == 0
                      || strcmp(what, "missing") == 0;
@@ -432,6 +436,10 @@ catalog_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_
         rc = s_segments(self, &out->archives[i], err);
     if (rc == TF_OK && strcmp(what, "job") == 0 && out->jobs_count == 1)
         rc = s_sources(self, &out->jobs[0], err);
+    if (rc == TF_OK && strcmp(what, "job") == 0 && out->jobs_count == 1)
+        rc = catalog_chain_job(self, &out->jobs[0], err);
+    for (size_t i = 0; rc == TF_OK && kind == S_VOLUMES && i < out->volumes_count; i++)
+        rc = catalog_chain_volume(self, &out->volumes[i], err);
     free(pattern);
     if (rc != TF_OK)
         tf_msg_clear(reply);
