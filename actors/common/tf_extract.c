@@ -525,8 +525,79 @@ tf_extract_next(struct archive *in, bool (*interrupted)(void *arg), void *arg, s
     }
 }
 
+struct _tf_extract_take_t {
+    zhashx_t *paths;          /* normalised stored path -> (void *) 1 */
+};
+
+/* A stored path without its leading and trailing '/' into buf; false when it does not fit. */
+static bool
+s_take_key(const char *stored, char *buf, size_t size)
+{
+    while (*stored == '/')
+        stored++;
+    size_t len = strlen(stored);
+    while (len > 1 && stored[len - 1] == '/')
+        len--;
+    if (len >= size)
+        return false;
+    memcpy(buf, stored, len);
+    buf[len] = '\0';
+    return true;
+}
+
+int
+tf_extract_take_new(const tf_msg_archive_row_t *row, tf_extract_take_t **take, tf_err_t *err)
+{
+    *take = NULL;
+    if (!row->take_some)
+        return TF_OK;
+    tf_extract_take_t *self = calloc(1, sizeof *self);
+    if (self)
+        self->paths = zhashx_new();
+    if (!self || !self->paths) {
+        free(self);
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < row->take_count; i++) {
+        char key[TF_MSG_MAX_PATH + 1];
+        const char *path = row->take[i].path;
+        /* A path too long for any archive entry can select none: leaving it out is exact. */
+        if (!path || !s_take_key(path, key, sizeof key))
+            continue;
+        zhashx_insert(self->paths, key, (void *) 1);  /* -1: listed twice, harmless */
+    }
+    *take = self;
+    return TF_OK;
+}
+
+void
+tf_extract_take_destroy(tf_extract_take_t **self_p)
+{
+    if (self_p && *self_p) {
+        zhashx_destroy(&(*self_p)->paths);
+        free(*self_p);
+        *self_p = NULL;
+    }
+}
+
+bool
+tf_extract_take_has(const tf_extract_take_t *self, const char *stored)
+{
+    if (!self)
+        return true;
+    char key[TF_MSG_MAX_PATH + 1];
+    return s_take_key(stored, key, sizeof key) && zhashx_lookup(self->paths, key) != NULL;
+}
+
 int
 tf_extract_archive(tf_extract_t *self, struct archive *in, const char *prefix, tf_err_t *err)
+{
+    return tf_extract_archive_take(self, in, prefix, NULL, err);
+}
+
+int
+tf_extract_archive_take(tf_extract_t *self, struct archive *in, const char *prefix, const tf_extract_take_t *take,
+                        tf_err_t *err)
 {
     const tf_extract_opts_t *o = &self->opts;
     if (prefix && *prefix && (strchr(prefix, '/') || !tf_extract_path_safe(prefix)))
@@ -557,6 +628,9 @@ tf_extract_archive(tf_extract_t *self, struct archive *in, const char *prefix, t
                 continue;
             }
         }
+        /* Not taken: a newer job of the chain holds this path, or it was deleted since. */
+        if (!tf_extract_take_has(take, path))
+            continue;
         if (!tf_extract_select(o->patterns, o->patterns_count, path, self->pattern_hit))
             continue;
         char stored[TF_MSG_MAX_PATH + 1];

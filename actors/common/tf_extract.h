@@ -89,6 +89,24 @@ void tf_extract_destroy(tf_extract_t **self_p);
    cannot be written are warnings, not errors. */
 int tf_extract_archive(tf_extract_t *self, struct archive *in, const char *prefix, tf_err_t *err);
 
+/* The entries a restore plan takes from one archive (archive_row.take_some and take: a job of
+   a chain takes each path from the newest job holding it, so an older archive may give only a
+   few of its entries). A hash set of stored paths - a take list can hold tens of thousands;
+   leading and trailing '/' do not count ("srv/data/" is "srv/data"). */
+typedef struct _tf_extract_take_t tf_extract_take_t;
+
+/* The take set of an archive row; *take is NULL when the row takes every entry (take_some
+   false). TF_OK or TF_ERR_NOMEM. */
+int tf_extract_take_new(const tf_msg_archive_row_t *row, tf_extract_take_t **take, tf_err_t *err);
+void tf_extract_take_destroy(tf_extract_take_t **self_p);
+/* True when the stored path is taken; a NULL set takes everything. */
+bool tf_extract_take_has(const tf_extract_take_t *self, const char *stored);
+
+/* tf_extract_archive of only the entries in take (NULL: all); the patterns still apply, and
+   only taken entries count as a pattern's match. */
+int tf_extract_archive_take(tf_extract_t *self, struct archive *in, const char *prefix,
+                            const tf_extract_take_t *take, tf_err_t *err);
+
 /* The next entry of the open archive `in` and its stored path: TF_OK with *entry NULL at the
    end; TF_ERR_INTERRUPTED when interrupted (may be NULL) says so; TF_ERR_IO when it cannot be
    read on. Entries without a path are passed over. */

@@ -158,7 +158,8 @@ s_open_in(s_source_t *source, tf_err_t *err)
    the job's files come from several hosts. The extractor applies every rule; here only the
    patterns select. */
 static int
-s_stream_entries(s_restore_t *r, struct archive *in, const tf_msg_archive_row_t *row, tf_err_t *err)
+s_stream_entries(s_restore_t *r, struct archive *in, const tf_msg_archive_row_t *row,
+                 const tf_extract_take_t *take, tf_err_t *err)
 {
     const tf_msg_tape_restore_t *req = r->req;
     const char *prefix = r->multi_host && row->host ? row->host : "";
@@ -168,6 +169,9 @@ s_stream_entries(s_restore_t *r, struct archive *in, const tf_msg_archive_row_t 
         int rc = tf_extract_next(in, r->opts->interrupted, r->opts->arg, &entry, &path, err);
         if (rc != TF_OK || !entry)
             return rc;
+        /* The extractor sees only what is streamed: the take list is applied here. */
+        if (!tf_extract_take_has(take, path))
+            continue;
         if (!tf_extract_select(req->patterns, req->patterns_count, path, r->pattern_hit))
             continue;
         char name[TF_MSG_MAX_PATH + TF_MSG_MAX_ID + 2];
@@ -219,16 +223,24 @@ s_stream_entries(s_restore_t *r, struct archive *in, const tf_msg_archive_row_t 
     }
 }
 
-/* Extracts (or streams) the matching entries of one archive from its source. */
+/* Extracts (or streams) the matching entries of one archive from its source: those its row
+   takes (a restore plan of a chain) that the patterns select. */
 static int
 s_extract(s_restore_t *r, s_source_t *source, tf_err_t *err)
 {
+    tf_extract_take_t *take = NULL;
+    int rc = tf_extract_take_new(source->row, &take, err);
+    if (rc != TF_OK)
+        return rc;
     struct archive *in = s_open_in(source, err);
-    if (!in)
+    if (!in) {
+        tf_extract_take_destroy(&take);
         return err->code;
-    int rc = r->out ? s_stream_entries(r, in, source->row, err)
-                    : tf_extract_archive(r->ex, in, r->multi_host ? source->row->host : NULL, err);
+    }
+    rc = r->out ? s_stream_entries(r, in, source->row, take, err)
+                : tf_extract_archive_take(r->ex, in, r->multi_host ? source->row->host : NULL, take, err);
     archive_read_free(in);
+    tf_extract_take_destroy(&take);
     return rc;
 }
 

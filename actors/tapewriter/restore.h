@@ -6,7 +6,9 @@
     docs/tape-format.md "Spanning volumes"), checks the header names that archive, streams its data blocks into libarchive and extracts the entries matching the
     patterns into dest, with libarchive's secure flags (no "..", no absolute paths, no writing
     through symlinks). Owners (when root), modes, times, symlinks, hard links, empty dirs and
-    sparse files are restored. Only the archives listed are read.
+    sparse files are restored. Only the archives listed are read; of an archive whose row has
+    take_some (a restore plan of an incremental or differential job), only the entries in its
+    take list, for local restores and streams alike (tf_extract_take_t).
 
     Where entries land, and every rule about existing names, unsafe paths, collisions and
     temporary names: actors/common/tf_extract.h (the extractor on another host applies the

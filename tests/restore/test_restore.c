@@ -9,7 +9,9 @@
     - --overwrite never|older|always, --strip-components and --flat, and an escape through a
       symlink that --strip-components makes possible is refused.
 
-    The path helpers (restore_target, restore_path_safe) are tested directly too. */
+    The path helpers (restore_target, restore_path_safe) are tested directly too, and
+    restore_run's take lists (issue 11: a chain's restore plan takes only some entries of an
+    archive) on a tape written by hand, extracted here and streamed. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -781,9 +783,9 @@ test_strip_cannot_escape_through_symlink(void **state)
 
 /* --- item 1: refused entries through the CLI ------------------------------------------------ */
 
-/* A hostile archive: "../evil.txt", an absolute name under `outside`, and "good.txt". */
+/* A tar archive (pax, no filter) in memory of regular files named names[], each holding text. */
 static uint8_t *
-s_hostile_archive(const char *outside, size_t *size)
+s_tar_of(const char *const *names, size_t count, const char *text, size_t *size)
 {
     struct archive *out = archive_write_new();
     assert_non_null(out);
@@ -793,24 +795,72 @@ s_hostile_archive(const char *outside, size_t *size)
     uint8_t *buf = malloc(cap);
     assert_non_null(buf);
     assert_int_equal(archive_write_open_memory(out, buf, cap, &used), ARCHIVE_OK);
-    char abs[PATH_MAX + 16];
-    snprintf(abs, sizeof abs, "%s/abs.txt", outside);
-    const char *names[] = {"../evil.txt", abs, "good.txt"};
-    for (int i = 0; i < 3; i++) {
+    for (size_t i = 0; i < count; i++) {
         struct archive_entry *e = archive_entry_new();
         archive_entry_set_pathname(e, names[i]);
         archive_entry_set_filetype(e, AE_IFREG);
         archive_entry_set_perm(e, 0644);
-        archive_entry_set_size(e, 4);
+        archive_entry_set_size(e, (la_int64_t) strlen(text));
         archive_entry_set_mtime(e, 1600000000, 0);
         assert_int_equal(archive_write_header(out, e), ARCHIVE_OK);
-        assert_int_equal(archive_write_data(out, "evil", 4), 4);
+        assert_int_equal(archive_write_data(out, text, strlen(text)), (la_ssize_t) strlen(text));
         archive_entry_free(e);
     }
     assert_int_equal(archive_write_close(out), ARCHIVE_OK);
     archive_write_free(out);
     *size = used;
     return buf;
+}
+
+/* A hostile archive: "../evil.txt", an absolute name under `outside`, and "good.txt". */
+static uint8_t *
+s_hostile_archive(const char *outside, size_t *size)
+{
+    char abs[PATH_MAX + 16];
+    snprintf(abs, sizeof abs, "%s/abs.txt", outside);
+    const char *names[] = {"../evil.txt", abs, "good.txt"};
+    return s_tar_of(names, 3, "evil", size);
+}
+
+/* Writes a sim tape by hand: label TF0001 (pool default), then tape file 1 holding payload as
+   archive ARCHIVE of job JOB (one group of `files` files). */
+static void
+s_write_tape(const char *url, const char *job, const char *archive, const uint8_t *payload, size_t size,
+             uint64_t files)
+{
+    tf_err_t err = {0};
+    tf_drive_t *d = tf_drive_open(url, &err);
+    if (!d)
+        fail_msg("open %s: %s", url, err.message);
+    assert_int_equal(tf_drive_wait_ready(d, 5000, &err), TF_OK);
+    tf_label_t label;
+    assert_int_equal(tf_label_init(&label, "TF0001", "default", "sim", &err), TF_OK);
+    assert_int_equal(tf_label_write(d, &label, &err), TF_OK);
+    tapefile_header_t h;
+    memset(&h, 0, sizeof h);
+    snprintf(h.archive_id, sizeof h.archive_id, "%s", archive);
+    snprintf(h.job_id, sizeof h.job_id, "%s", job);
+    h.group_no = 1;
+    snprintf(h.pool, sizeof h.pool, "default");
+    snprintf(h.compression, sizeof h.compression, "none");
+    h.size = size;
+    tt_checksum(payload, size, h.checksum);
+    h.block_size = 65536;
+    h.files = files;
+    h.bytes = files * 4;
+    snprintf(h.volume, sizeof h.volume, "TF0001");
+    h.job_scanned = true;
+    h.job_files = files;
+    h.job_bytes = files * 4;
+    h.job_groups = 1;
+    tapefile_writer_t *w = tapefile_writer_new(d, &h, &err);
+    if (!w)
+        fail_msg("tape file: %s", err.message);
+    assert_int_equal(tapefile_writer_write(w, payload, size, &err), TF_OK);
+    tapefile_stats_t st;
+    assert_int_equal(tapefile_writer_finish(w, &st, &err), TF_OK);
+    tapefile_writer_destroy(&w);
+    tf_drive_destroy(&d);
 }
 
 /* The tape is written by hand (label, one tape file holding the hostile archive), `tapeflow
@@ -825,39 +875,7 @@ test_hostile_archive_refused(void **state)
     snprintf(url, sizeof url, "sim:%s/tape0.img?capacity=1G", fx->dir);
     size_t size = 0;
     uint8_t *payload = s_hostile_archive(outside, &size);
-    tf_err_t err = {0};
-    tf_drive_t *d = tf_drive_open(url, &err);
-    if (!d)
-        fail_msg("open %s: %s", url, err.message);
-    assert_int_equal(tf_drive_wait_ready(d, 5000, &err), TF_OK);
-    tf_label_t label;
-    assert_int_equal(tf_label_init(&label, "TF0001", "default", "sim", &err), TF_OK);
-    assert_int_equal(tf_label_write(d, &label, &err), TF_OK);
-    tapefile_header_t h;
-    memset(&h, 0, sizeof h);
-    snprintf(h.archive_id, sizeof h.archive_id, "JEVIL-g00001");
-    snprintf(h.job_id, sizeof h.job_id, "JEVIL");
-    h.group_no = 1;
-    snprintf(h.pool, sizeof h.pool, "default");
-    snprintf(h.compression, sizeof h.compression, "none");
-    h.size = size;
-    tt_checksum(payload, size, h.checksum);
-    h.block_size = 65536;
-    h.files = 3;
-    h.bytes = 12;
-    snprintf(h.volume, sizeof h.volume, "TF0001");
-    h.job_scanned = true;
-    h.job_files = 3;
-    h.job_bytes = 12;
-    h.job_groups = 1;
-    tapefile_writer_t *w = tapefile_writer_new(d, &h, &err);
-    if (!w)
-        fail_msg("tape file: %s", err.message);
-    assert_int_equal(tapefile_writer_write(w, payload, size, &err), TF_OK);
-    tapefile_stats_t st;
-    assert_int_equal(tapefile_writer_finish(w, &st, &err), TF_OK);
-    tapefile_writer_destroy(&w);
-    tf_drive_destroy(&d);
+    s_write_tape(url, "JEVIL", "JEVIL-g00001", payload, size, 3);
     free(payload);
 
     char *out = NULL;
@@ -894,6 +912,144 @@ test_hostile_archive_refused(void **state)
     assert_false(s_exists(p));
 }
 
+/* --- issue 11: take lists ------------------------------------------------------------------ */
+
+/* Stream mode: the entries of the restore stream, names joined by ' ' in order, into buf. */
+typedef struct {
+    uint8_t *data;
+    size_t size, cap;
+} s_membuf_t;
+
+static int
+s_mem_write(void *arg, const void *data, size_t len, tf_err_t *err)
+{
+    s_membuf_t *m = arg;
+    if (m->size + len > m->cap) {
+        size_t cap = (m->size + len) * 2;
+        uint8_t *more = realloc(m->data, cap);
+        if (!more)
+            return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+        m->data = more;
+        m->cap = cap;
+    }
+    memcpy(m->data + m->size, data, len);
+    m->size += len;
+    return TF_OK;
+}
+
+static void
+s_stream_names(const s_membuf_t *m, char *buf, size_t size)
+{
+    struct archive *in = archive_read_new();
+    archive_read_support_filter_all(in);
+    archive_read_support_format_tar(in);
+    assert_int_equal(archive_read_open_memory(in, m->data, m->size), ARCHIVE_OK);
+    buf[0] = '\0';
+    struct archive_entry *e;
+    while (archive_read_next_header(in, &e) == ARCHIVE_OK) {
+        size_t used = strlen(buf);
+        snprintf(buf + used, size - used, "%s%s", used ? " " : "", archive_entry_pathname(e));
+    }
+    archive_read_free(in);
+}
+
+/* A restore plan of a chain takes only some entries of an archive (archive_row.take_some):
+   only those are extracted here, and only those are streamed to another host's extractor. A
+   pattern whose only match is not taken selected nothing. The take set holds 50,000 paths. */
+static void
+test_take_list_filters(void **state)
+{
+    (void) state;
+    char *dir = tf_test_tempdir("tftake");
+    assert_non_null(dir);
+    char url[PATH_MAX * 2];
+    snprintf(url, sizeof url, "sim:%s/tape0.img?capacity=1G", dir);
+    const char *names[] = {"srv/a.txt", "srv/b.txt", "srv/sub/c.txt", "srv/sub/d.txt"};
+    size_t size = 0;
+    uint8_t *payload = s_tar_of(names, 4, "data", &size);
+    s_write_tape(url, "JTAKE", "JTAKE-g00001", payload, size, 4);
+    free(payload);
+
+    /* The plan's list: two of the four (in the catalog's form, and with a stray '/'), and
+       paths of other archives, 50,000 in all. */
+    size_t ntake = 50000;
+    tf_msg_path_row_t *take = calloc(ntake, sizeof *take);
+    assert_non_null(take);
+    take[0].path = strdup("srv/a.txt");
+    take[1].path = strdup("/srv/sub/c.txt");
+    for (size_t i = 2; i < ntake; i++)
+        assert_true(asprintf(&take[i].path, "srv/other/f%06zu.txt", i) > 0);
+    tf_msg_archive_row_t row = {.archive_id = "JTAKE-g00001", .job_id = "JTAKE", .group_no = 1,
+                                .volume = "TF0001", .tape_file = 1, .size = size, .files = 4, .written = true,
+                                .take_some = true, .take = take, .take_count = ntake};
+    tf_err_t err = {0};
+    tf_extract_take_t *set = NULL;
+    assert_int_equal(tf_extract_take_new(&row, &set, &err), TF_OK);
+    assert_non_null(set);
+    assert_true(tf_extract_take_has(set, "srv/a.txt"));
+    assert_true(tf_extract_take_has(set, "srv/sub/c.txt"));
+    assert_true(tf_extract_take_has(set, "srv/other/f049999.txt/"));
+    assert_false(tf_extract_take_has(set, "srv/b.txt"));
+    assert_false(tf_extract_take_has(set, "srv/sub"));
+    tf_extract_take_destroy(&set);
+    tf_msg_archive_row_t whole = row;
+    whole.take_some = false;
+    assert_int_equal(tf_extract_take_new(&whole, &set, &err), TF_OK);
+    assert_null(set);
+    assert_true(tf_extract_take_has(NULL, "srv/b.txt"));
+
+    /* Here: a.txt and sub/c.txt land, b.txt and sub/d.txt do not; the pattern naming b.txt
+       selected nothing (it is not part of the job's state). */
+    char dest[PATH_MAX], p[PATH_MAX + 32];
+    snprintf(dest, sizeof dest, "%s/dest", dir);
+    tf_msg_path_row_t patterns[] = {{.path = "srv"}, {.path = "srv/b.txt"}};
+    tf_msg_tape_restore_t req = {.job_id = "JTAKE", .dest = dest, .patterns = patterns, .patterns_count = 2,
+                                 .archives = &row, .archives_count = 1};
+    restore_opts_t opts = {.drive_name = "tape0"};
+    restore_stats_t st;
+    tf_drive_t *d = tf_drive_open(url, &err);
+    assert_non_null(d);
+    int rc = restore_run(d, &req, &opts, &st, &err);
+    if (rc != TF_OK)
+        fail_msg("restore_run: %s", err.message);
+    assert_int_equal(st.files, 2);
+    assert_int_equal(st.unmatched, 1);
+    assert_non_null(strstr(st.warn_text, "srv/b.txt matched nothing"));
+    restore_stats_free(&st);
+    tf_drive_destroy(&d);
+    snprintf(p, sizeof p, "%s/srv/a.txt", dest);
+    assert_true(s_exists(p));
+    snprintf(p, sizeof p, "%s/srv/sub/c.txt", dest);
+    assert_true(s_exists(p));
+    snprintf(p, sizeof p, "%s/srv/b.txt", dest);
+    assert_false(s_exists(p));
+    snprintf(p, sizeof p, "%s/srv/sub/d.txt", dest);
+    assert_false(s_exists(p));
+
+    /* Streamed for another host: the same two, nothing else. */
+    s_membuf_t mem = {0};
+    opts.stream_write = s_mem_write;
+    opts.arg = &mem;
+    req.patterns_count = 1;
+    d = tf_drive_open(url, &err);
+    assert_non_null(d);
+    rc = restore_run(d, &req, &opts, &st, &err);
+    if (rc != TF_OK)
+        fail_msg("restore_run (stream): %s", err.message);
+    assert_int_equal(st.files, 2);
+    restore_stats_free(&st);
+    tf_drive_destroy(&d);
+    char streamed[256];
+    s_stream_names(&mem, streamed, sizeof streamed);
+    assert_string_equal(streamed, "srv/a.txt srv/sub/c.txt");
+    free(mem.data);
+
+    for (size_t i = 0; i < ntake; i++)
+        free(take[i].path);
+    free(take);
+    tf_test_dir_done(&dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -905,6 +1061,7 @@ main(int argc, char **argv)
         cmocka_unit_test(test_target_paths),
         cmocka_unit_test(test_grouper_keeps_link_names_together),
         cmocka_unit_test(test_catalog_gains_mtime_nsec),
+        cmocka_unit_test(test_take_list_filters),
         cmocka_unit_test_setup_teardown(test_nanosecond_times_kept, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_hard_links_across_groups, s_setup_small_groups, s_teardown),
         cmocka_unit_test_setup_teardown(test_damaged_archive_others_restored, s_setup, s_teardown),

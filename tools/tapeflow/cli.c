@@ -139,13 +139,21 @@ static const cli_command_t s_commands[] = {
     {"restore", cmd_restore, true, NULL, NULL,
      "usage: tapeflow [--config FILE] restore JOB [PATH-OR-GLOB...] --to [HOST:]DIR\n"
      "                [--overwrite never|older|always] [--strip-components N | --flat] [--json]\n"
+     "       tapeflow [--config FILE] restore --at TIME SOURCE --to [HOST:]DIR [options]\n"
      "\n"
      "Restores a job's files (all, or those matching the paths or globs; a folder brings what is\n"
-     "under it) into DIR, keeping their stored paths. Reads only the archives holding them,\n"
-     "positioning the tape directly at each. Owners, modes, times (to the nanosecond), links and\n"
-     "sparse files are restored; names with '..' or absolute paths, or that would be written\n"
-     "through a symlink, are refused: nothing is ever written outside DIR.\n"
+     "under it) into DIR, keeping their stored paths. Reads only the archives holding them, in\n"
+     "tape order, positioning the tape directly at each. Owners, modes, times (to the\n"
+     "nanosecond), links and sparse files are restored; names with '..' or absolute paths, or\n"
+     "that would be written through a symlink, are refused: nothing is ever written outside DIR.\n"
+     "An incremental or differential job restores the state of its sources at that job: each\n"
+     "file comes from the newest job of its chain that stored it, and files deleted before the\n"
+     "job do not come back.\n"
      "\n"
+     "  --at TIME SOURCE    restore SOURCE (/path or HOST:/path, as backed up) as it was at TIME:\n"
+     "                      the newest completed job created at or before TIME that holds it\n"
+     "                      (named on stderr); TIME is 2026-12-01, '2026-12-01 04:00[:00]'\n"
+     "                      (local time) or 2026-12-01T03:00:00Z (UTC)\n"
      "  --to DIR            a folder of this host (tapeflow/host)\n"
      "  --to HOST:/DIR      a folder of host HOST: its file agent (tapeflow-extractor) writes\n"
      "                      the files, the tape writer's host writes nothing\n"
@@ -159,7 +167,8 @@ static const cli_command_t s_commands[] = {
      "\n"
      "An archive that cannot be read (a medium error) is reported and the others are still\n"
      "restored. Exit 0 only when everything selected was restored; otherwise 1 with one line\n"
-     "'restore incomplete: ...' giving the counts (refused, kept, collisions, failed archives).\n"},
+     "'restore incomplete: ...' giving the counts (refused, kept, collisions, failed archives,\n"
+     "entries not on tape).\n"},
 #endif
 #ifdef TF_HAVE_CMD_JOBS
     {"jobs", cmd_jobs, true, NULL, NULL,

@@ -1,9 +1,15 @@
 /*  tapeflow restore - brings a job's files back from tape.
 
-    Asks the catalog which archives hold the requested paths (all of the job's archives when
-    none are named) and where they are on tape, then gives the tape writer - the only process
-    that touches the drive - one restore item that reads just those archives, positioning
-    directly at each.
+    Asks the catalog for the job's restore plan (query restore_plan) of the requested paths
+    (the whole job when none are named): the archives holding them and where they are on tape
+    - for an incremental or differential job, the archives of every job of its chain that
+    holds the newest copy of a path, each with the paths to take from it - then gives the tape
+    writer - the only process that touches the drive - one restore item that reads just those
+    archives, in tape order, positioning directly at each. Entries the plan names as not on
+    tape are reported and make the restore incomplete.
+
+    --at TIME SOURCE first asks the catalog which job holds the state of SOURCE at TIME (query
+    job_at), then restores SOURCE from that job.
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -14,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <czmq.h>
 
 #include "cli.h"
 #include "cli_opt.h"
@@ -34,15 +43,6 @@ s_stored(const char *path)
     return path;
 }
 
-static bool
-s_has_archive(const tf_msg_archive_row_t *rows, size_t n, const char *id)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(rows[i].archive_id, id) == 0)
-            return true;
-    return false;
-}
-
 static int
 s_by_position(const void *a, const void *b)
 {
@@ -53,14 +53,21 @@ s_by_position(const void *a, const void *b)
     return x->tape_file < y->tape_file ? -1 : x->tape_file > y->tape_file;
 }
 
-/* Collects the archives to read: for each pattern those holding a match (a pattern naming a
-   folder also matches what is under it), or all of the job's. Rows are deep-copied into
-   *out by re-encoding nothing: we keep the replies alive and point into them. */
+/* What to read: the catalog's restore plan (query restore_plan) of each pattern, merged. A
+   job of a chain takes each path from the newest job holding it, so an archive row may take
+   only some of its entries (take_some, take); two patterns' rows of one archive take the union,
+   and one pattern taking it whole makes it whole. Rows are shallow copies borrowed from the
+   replies, kept alive here; merged take lists are this plan's own (take_owned). */
 typedef struct {
     tf_msg_t *replies;
     size_t nreplies;
     tf_msg_archive_row_t *rows;
     size_t nrows;
+    tf_msg_path_row_t **take_owned; /* take arrays allocated by merging (paths borrowed) */
+    size_t ntake_owned;
+    const tf_msg_warning_row_t **missing; /* entries of the job not on tape (borrowed), once each */
+    size_t nmissing;
+    zhashx_t *missing_seen;         /* their paths */
 } s_plan_t;
 
 static void
@@ -70,33 +77,106 @@ s_plan_clear(s_plan_t *plan)
         tf_msg_clear(&plan->replies[i]);
     free(plan->replies);
     free(plan->rows);
+    for (size_t i = 0; i < plan->ntake_owned; i++)
+        free(plan->take_owned[i]);
+    free(plan->take_owned);
+    free(plan->missing);
+    zhashx_destroy(&plan->missing_seen);
     memset(plan, 0, sizeof *plan);
 }
 
+static tf_msg_archive_row_t *
+s_plan_find(s_plan_t *plan, const char *archive_id)
+{
+    for (size_t i = 0; i < plan->nrows; i++)
+        if (strcmp(plan->rows[i].archive_id, archive_id) == 0)
+            return &plan->rows[i];
+    return NULL;
+}
+
+/* Adds add's take list to row's (both take_some): the union, each path once. */
+static int
+s_take_union(s_plan_t *plan, tf_msg_archive_row_t *row, const tf_msg_archive_row_t *add, tf_err_t *err)
+{
+    tf_msg_path_row_t **owned = realloc(plan->take_owned, (plan->ntake_owned + 1) * sizeof *owned);
+    if (!owned)
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    plan->take_owned = owned;
+    tf_msg_path_row_t *take = calloc(row->take_count + add->take_count + 1, sizeof *take);
+    zhashx_t *seen = zhashx_new();
+    if (!take || !seen) {
+        free(take);
+        zhashx_destroy(&seen);
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < row->take_count + add->take_count; i++) {
+        const tf_msg_path_row_t *p = i < row->take_count ? &row->take[i] : &add->take[i - row->take_count];
+        if (p->path && zhashx_insert(seen, p->path, (void *) 1) == 0)
+            take[n++] = *p;
+    }
+    zhashx_destroy(&seen);
+    plan->take_owned[plan->ntake_owned++] = take;
+    row->take = take;
+    row->take_count = n;
+    return TF_OK;
+}
+
+/* Merges one reply's archive rows and missing entries into the plan. */
+static int
+s_plan_merge(s_plan_t *plan, const tf_msg_cat_reply_t *r, tf_err_t *err)
+{
+    for (size_t i = 0; i < r->archives_count; i++) {
+        const tf_msg_archive_row_t *add = &r->archives[i];
+        tf_msg_archive_row_t *row = s_plan_find(plan, add->archive_id);
+        if (row && row->take_some && add->take_some) {
+            int rc = s_take_union(plan, row, add, err);
+            if (rc != TF_OK)
+                return rc;
+        }
+        else if (row && row->take_some) {
+            row->take_some = false;   /* taken whole for this pattern */
+            row->take = NULL;
+            row->take_count = 0;
+        }
+        else if (!row) {
+            tf_msg_archive_row_t *rows = realloc(plan->rows, (plan->nrows + 1) * sizeof *rows);
+            if (!rows)
+                return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+            plan->rows = rows;
+            plan->rows[plan->nrows++] = *add;  /* borrowed from the reply */
+        }
+    }
+    for (size_t i = 0; i < r->missing_count; i++) {
+        const tf_msg_warning_row_t *m = &r->missing[i];
+        if (!m->path || zhashx_insert(plan->missing_seen, m->path, (void *) 1) != 0)
+            continue;
+        const tf_msg_warning_row_t **more = realloc(plan->missing, (plan->nmissing + 1) * sizeof *more);
+        if (!more)
+            return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+        plan->missing = more;
+        plan->missing[plan->nmissing++] = m;
+    }
+    return TF_OK;
+}
+
+/* The restore plan of one pattern (NULL: the whole job) from the catalog, merged in. */
 static int
 s_plan_add(s_plan_t *plan, tf_client_t *client, const char *job_id, const char *pattern, tf_err_t *err)
 {
+    if (!plan->missing_seen && !(plan->missing_seen = zhashx_new()))
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
     tf_msg_t *more = realloc(plan->replies, (plan->nreplies + 1) * sizeof *more);
     if (!more)
         return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
     plan->replies = more;
-    tf_msg_cat_query_t q = {.query = "archives", .job_id = (char *) job_id, .pattern = (char *) pattern};
+    tf_msg_cat_query_t q = {.query = "restore_plan", .job_id = (char *) job_id, .pattern = (char *) pattern};
     tf_msg_t *reply = &plan->replies[plan->nreplies];
     int rc = cli_catalog_query(client, &q, reply, CLI_JOB_TIMEOUT_MS, err);
     if (rc != TF_OK)
         return rc;
     plan->nreplies++;
-    const tf_msg_cat_reply_t *r = &reply->cat_reply;
-    for (size_t i = 0; i < r->archives_count; i++) {
-        if (s_has_archive(plan->rows, plan->nrows, r->archives[i].archive_id))
-            continue;
-        tf_msg_archive_row_t *rows = realloc(plan->rows, (plan->nrows + 1) * sizeof *rows);
-        if (!rows)
-            return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
-        plan->rows = rows;
-        plan->rows[plan->nrows++] = r->archives[i];  /* borrowed from the reply */
-    }
-    return TF_OK;
+    return s_plan_merge(plan, &reply->cat_reply, err);
 }
 
 /* Appends ", TEXT" (or TEXT when first) to the summary. */
@@ -120,8 +200,8 @@ s_part(char *buf, size_t size, const char *fmt, ...)
 /* The one line saying why a restore is not complete, e.g. "restore incomplete: 312 files
    restored, 2 refused (unsafe paths), 1 archive failed (J...-g00003: medium error ...); see above". */
 static void
-s_summary(const tf_msg_restore_result_t *r, bool no_match, size_t not_on_tape, size_t lost, char *buf,
-          size_t size)
+s_summary(const tf_msg_restore_result_t *r, bool no_match, size_t not_on_tape, size_t lost, size_t entries_missing,
+          char *buf, size_t size)
 {
     snprintf(buf, size, "restore incomplete: ");
     if (r->files == 0)
@@ -154,12 +234,14 @@ s_summary(const tf_msg_restore_result_t *r, bool no_match, size_t not_on_tape, s
         s_part(buf, size, "%zu archive%s not on tape yet", not_on_tape, not_on_tape == 1 ? "" : "s");
     if (lost)
         s_part(buf, size, "%zu archive%s lost (tape recycled)", lost, lost == 1 ? "" : "s");
+    if (entries_missing)
+        s_part(buf, size, "%zu entr%s not on tape", entries_missing, entries_missing == 1 ? "y" : "ies");
     size_t used = strlen(buf);
     snprintf(buf + used, size - used, "; see above");
 }
 
 typedef struct {
-    const char *job_id;
+    const char *job_id;    /* the job named, or the one --at chose */
     const char *to;
     char host[TF_MSG_MAX_ID + 1];     /* the host --to is on (this host's tapeflow/host without HOST:) */
     char path[PATH_MAX];              /* --to without its HOST: */
@@ -168,8 +250,14 @@ typedef struct {
     bool flat;
     bool json;
     int64_t timeout_s;
-    char **patterns;       /* PATH-OR-GLOB operands, as given */
+    char **patterns;       /* PATH-OR-GLOB operands, as given (--at: SOURCE's path) */
     int npatterns;
+    const char *at;        /* --at TIME as given; NULL: a job is named */
+    int64_t at_ms;
+    const char *source;    /* --at: SOURCE as given (HOST:/path or /path) */
+    char source_path[PATH_MAX]; /* its path, the pattern restored */
+    char *at_pattern[1];
+    char chosen_job[TF_MSG_MAX_ID + 1];
 } s_args_t;
 
 /* --to HOST:/DIR or DIR (this host), split by the shared rule (tf_hostpath.h). */
@@ -182,12 +270,82 @@ s_host_path(cli_t *cli, s_args_t *a)
     return CLI_EXIT_OK;
 }
 
+/* --at TIME: "YYYY-MM-DD[ HH:MM[:SS]]" (also with 'T') in local time, or the same with 'Z' (and
+   optional .mmm before it) in UTC. False when it is neither. */
+static bool
+s_parse_time(const char *text, int64_t *ms)
+{
+    struct tm tm = {0};
+    int len = 0, n = sscanf(text, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &len);
+    if (n != 3 || len != 10)
+        return false;
+    const char *p = text + len;
+    int frac_ms = 0;
+    if (*p == ' ' || *p == 'T') {
+        int used = 0;
+        n = sscanf(p + 1, "%2d:%2d%n", &tm.tm_hour, &tm.tm_min, &used);
+        if (n != 2 || used != 5)
+            return false;
+        p += 1 + used;
+        if (*p == ':') {
+            if (sscanf(p + 1, "%2d%n", &tm.tm_sec, &used) != 1 || used != 2)
+                return false;
+            p += 1 + used;
+        }
+        if (*p == '.') {
+            if (sscanf(p + 1, "%3d%n", &frac_ms, &used) != 1 || used != 3)
+                return false;
+            p += 1 + used;
+        }
+    }
+    bool utc = *p == 'Z';
+    if (utc)
+        p++;
+    if (*p || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23
+        || tm.tm_min > 59 || tm.tm_sec > 60)
+        return false;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    tm.tm_isdst = -1;   /* local time: whatever daylight saving that date has */
+    time_t t = utc ? timegm(&tm) : mktime(&tm);
+    if (t == (time_t) -1)
+        return false;
+    *ms = (int64_t) t * 1000 + frac_ms;
+    return true;
+}
+
+/* --at: SOURCE's path is the one pattern restored (the job's stored paths carry no host). */
+static int
+s_parse_at(cli_t *cli, s_args_t *a, int argc, char **argv)
+{
+    if (!s_parse_time(a->at, &a->at_ms))
+        return cli_usage_error("restore", "--at %s: give a time as 2026-12-01, 2026-12-01 04:00[:00] (local "
+                               "time) or 2026-12-01T03:00:00Z (UTC)", a->at);
+    if (argc - optind != 1)
+        return cli_usage_error("restore", "--at TIME restores one SOURCE as it was then: name it, e.g. "
+                               "tapeflow restore --at '%s' /srv/data --to DIR", a->at);
+    a->source = argv[optind];
+    char host[TF_MSG_MAX_ID + 1];
+    tf_err_t err = {0};
+    if (tf_hostpath_parse(cli->cfg, a->source, host, sizeof host, a->source_path, sizeof a->source_path, &err)
+        != TF_OK)
+        return cli_usage_error("restore", "%s: %s", a->source, err.message);
+    if (a->source_path[0] != '/')
+        return cli_usage_error("restore", "--at: name SOURCE by its absolute path as it was backed up, not '%s'",
+                               a->source);
+    a->at_pattern[0] = a->source_path;
+    a->patterns = a->at_pattern;
+    a->npatterns = 1;
+    return CLI_EXIT_OK;
+}
+
 /* Returns -1 to go on, else the exit status. */
 static int
 s_parse(cli_t *cli, int argc, char **argv, s_args_t *a)
 {
     static const struct option options[] = {
         {"to", required_argument, NULL, 't'},
+        {"at", required_argument, NULL, 'a'},
         {"timeout", required_argument, NULL, 'T'},
         {"overwrite", required_argument, NULL, 'o'},
         {"strip-components", required_argument, NULL, 's'},
@@ -206,6 +364,7 @@ s_parse(cli_t *cli, int argc, char **argv, s_args_t *a)
     while ((opt = getopt_long(argc, argv, ":t:T:o:s:fjh", options, NULL)) != -1) {
         switch (opt) {
         case 't': a->to = optarg; break;
+        case 'a': a->at = optarg; break;
         case 'T':
             if (cli_opt_int("restore", "--timeout", optarg, 1, 366LL * 86400, "a number of seconds", &a->timeout_s) != CLI_EXIT_OK)
                 return CLI_EXIT_USAGE;
@@ -233,7 +392,8 @@ s_parse(cli_t *cli, int argc, char **argv, s_args_t *a)
         }
     }
     if (optind >= argc)
-        return cli_usage_error("restore", "name the job to restore (see: tapeflow jobs)");
+        return cli_usage_error("restore", a->at ? "--at TIME restores one SOURCE as it was then: name it"
+                                                : "name the job to restore (see: tapeflow jobs)");
     if (!a->to)
         return cli_usage_error("restore", "say where to restore with --to DIR or --to HOST:/DIR");
     if (s_host_path(cli, a) != CLI_EXIT_OK)
@@ -241,6 +401,8 @@ s_parse(cli_t *cli, int argc, char **argv, s_args_t *a)
     if (a->flat && strip_given)
         return cli_usage_error("restore", "--flat puts every file straight into DIR: it does not combine "
                                "with --strip-components");
+    if (a->at)
+        return s_parse_at(cli, a, argc, argv) == CLI_EXIT_OK ? -1 : CLI_EXIT_USAGE;
     a->job_id = argv[optind++];
     a->patterns = argv + optind;
     a->npatterns = argc - optind;
@@ -256,23 +418,19 @@ typedef struct {
     size_t missing;
     bool job_completed;
     tf_msg_path_row_t *patterns;   /* the stored form of each pattern (into args' words) */
-    char **under;                  /* per pattern: what is under it (the pattern, "/", a star) */
 } s_select_t;
 
 static void
-s_select_clear(s_select_t *sel, int npatterns)
+s_select_clear(s_select_t *sel)
 {
-    for (int i = 0; sel->under && i < npatterns; i++)
-        free(sel->under[i]);
-    free(sel->under);
     free(sel->patterns);
     free(sel->lost);
     s_plan_clear(&sel->plan);
     memset(sel, 0, sizeof *sel);
 }
 
-/* The remote part of choosing: the job from the catalog, then the archives holding each
-   pattern (and what is under it when it names a folder), or all of the job's. */
+/* The remote part of choosing: the job from the catalog, then the restore plan of each pattern
+   (the catalog matches what is under a folder too), or of the whole job. */
 static int
 s_select_query(tf_client_t *client, const s_args_t *a, s_select_t *sel, tf_err_t *err)
 {
@@ -291,17 +449,14 @@ s_select_query(tf_client_t *client, const s_args_t *a, s_select_t *sel, tf_err_t
         const char *stored = s_stored(a->patterns[i]);
         sel->patterns[i].path = (char *) stored;
         rc = s_plan_add(&sel->plan, client, a->job_id, stored, err);
-        if (rc == TF_OK && asprintf(&sel->under[i], "%s/*", stored) < 0) {
-            sel->under[i] = NULL;
-            rc = tf_err_set(err, TF_ERR_NOMEM, "out of memory");
-        }
-        if (rc == TF_OK)
-            rc = s_plan_add(&sel->plan, client, a->job_id, sel->under[i], err);
         if (rc != TF_OK)
             return rc;
     }
     return TF_OK;
 }
+
+/* Entries not on tape named one per line before the summary; --json lists them all. */
+#define S_MISSING_SHOWN 20
 
 /* Only what is on tape can be read: keeps the written archives in the plan, names those on a
    recycled tape (lost) and counts those not written yet. */
@@ -309,6 +464,16 @@ static int
 s_select_split(const s_args_t *a, s_select_t *sel)
 {
     s_plan_t *plan = &sel->plan;
+    /* Entries of the job whose content no archive on tape holds (the catalog's reason names
+       the job that should have stored them): a few named here, all in --json. */
+    for (size_t i = 0; i < plan->nmissing && !a->json; i++) {
+        if (i == S_MISSING_SHOWN) {
+            fprintf(stderr, "tapeflow restore: ... and %zu more entries not on tape\n", plan->nmissing - i);
+            break;
+        }
+        fprintf(stderr, "tapeflow restore: %s: %s\n", plan->missing[i]->path,
+                plan->missing[i]->reason ? plan->missing[i]->reason : "not on tape");
+    }
     sel->lost = plan->nrows ? calloc(plan->nrows, sizeof *sel->lost) : NULL;
     if (plan->nrows && !sel->lost) {
         fprintf(stderr, "tapeflow restore: out of memory\n");
@@ -319,11 +484,12 @@ s_select_split(const s_args_t *a, s_select_t *sel)
         const tf_msg_archive_row_t *ar = &plan->rows[i];
         if (ar->written && ar->lost) {
             sel->lost[sel->nlost++] = *ar;
+            uint64_t files = ar->take_some ? ar->take_count : ar->files;
             char when[64];
             tf_clock_format(ar->lost_ms, when, sizeof when);
             fprintf(stderr, "tapeflow restore: archive %s was on tape %s, recycled on %s: lost (%llu "
                     "file%s not restored)\n", ar->archive_id, ar->volume ? ar->volume : "?", when,
-                    (unsigned long long) ar->files, ar->files == 1 ? "" : "s");
+                    (unsigned long long) files, files == 1 ? "" : "s");
         }
         else if (ar->written)
             plan->rows[readable++] = plan->rows[i];
@@ -339,6 +505,9 @@ s_select_split(const s_args_t *a, s_select_t *sel)
         if (sel->nlost)
             fprintf(stderr, "tapeflow restore: nothing restored: every archive of job %s to read was on a "
                     "recycled tape (%zu lost)\n", a->job_id, sel->nlost);
+        else if (plan->nmissing)
+            fprintf(stderr, "tapeflow restore: nothing restored: no entry of job %s to restore is on tape (%zu "
+                    "not on tape)\n", a->job_id, plan->nmissing);
         else if (a->npatterns)
             fprintf(stderr, "tapeflow restore: nothing of job %s on tape matches %s%s (list files with: "
                     "tapeflow job %s)\n", a->job_id, a->patterns[0], a->npatterns > 1 ? " ..." : "",
@@ -349,6 +518,37 @@ s_select_split(const s_args_t *a, s_select_t *sel)
     }
     qsort(plan->rows, plan->nrows, sizeof *plan->rows, s_by_position);
     return CLI_EXIT_OK;
+}
+
+/* --at: the job holding SOURCE's state at TIME (catalog query job_at: the newest completed job
+   created at or before it whose sources hold SOURCE), named on stderr (and in --json as
+   job_id). */
+static int
+s_choose_job(tf_client_t *client, s_args_t *a, tf_err_t *err)
+{
+    tf_msg_cat_query_t q = {.query = "job_at", .pattern = (char *) a->source, .at_ms = a->at_ms};
+    tf_msg_t reply;
+    int rc = cli_catalog_query(client, &q, &reply, CLI_JOB_TIMEOUT_MS, err);
+    if (rc != TF_OK)
+        return rc;
+    if (reply.cat_reply.jobs_count == 0) {
+        tf_msg_clear(&reply);
+        return tf_err_set(err, TF_ERR_NOTFOUND, "no job holds %s as it was at %s (list jobs with: tapeflow jobs)",
+                          a->source, a->at);
+    }
+    const tf_msg_job_row_t *job = &reply.cat_reply.jobs[0];
+    snprintf(a->chosen_job, sizeof a->chosen_job, "%s", job->job_id);
+    a->job_id = a->chosen_job;
+    if (!a->json) {
+        char created[64], base[TF_MSG_MAX_ID + 16] = "";
+        tf_clock_format(job->created_ms, created, sizeof created);
+        if (job->base_job && *job->base_job)
+            snprintf(base, sizeof base, " of %s", job->base_job);
+        fprintf(stderr, "%s as it was at %s: job %s (%s%s, created %s)\n", a->source, a->at, job->job_id,
+                job->level && *job->level ? job->level : "full", base, created);
+    }
+    tf_msg_clear(&reply);
+    return TF_OK;
 }
 
 /* The remote call: one restore item to the tape writer; *result is its restore_result. */
@@ -397,6 +597,19 @@ s_print_json(const s_args_t *a, const char *dest, const s_select_t *sel,
     tf_json_int(j, "present", (int64_t) r->present);
     tf_json_int(j, "archives_failed", (int64_t) r->failures_count);
     tf_json_int(j, "archives_lost", (int64_t) sel->nlost);
+    if (a->at) {
+        tf_json_str(j, "source", a->source);
+        tf_json_int(j, "at_ms", a->at_ms);
+    }
+    tf_json_int(j, "entries_missing", (int64_t) sel->plan.nmissing);
+    tf_json_array_begin(j, "missing");
+    for (size_t i = 0; i < sel->plan.nmissing; i++) {
+        tf_json_object_begin(j, NULL);
+        tf_json_str(j, "path", sel->plan.missing[i]->path);
+        tf_json_str(j, "reason", sel->plan.missing[i]->reason);
+        tf_json_object_end(j);
+    }
+    tf_json_array_end(j);
     tf_json_array_begin(j, "lost");
     for (size_t i = 0; i < sel->nlost; i++) {
         tf_json_object_begin(j, NULL);
@@ -454,10 +667,11 @@ s_report(const s_args_t *a, const char *dest, const s_select_t *sel, const tf_ms
     bool nothing = r->files == 0 && r->present == 0;
     bool complete = !nothing && r->refused == 0 && r->kept == 0 && r->collisions == 0
                     && r->failures_count == 0 && r->warnings == 0 && sel->missing == 0
-                    && sel->nlost == 0;
+                    && sel->nlost == 0 && sel->plan.nmissing == 0;
     char summary[1400] = "";
     if (!complete)
-        s_summary(r, nothing && a->npatterns > 0, sel->missing, sel->nlost, summary, sizeof summary);
+        s_summary(r, nothing && a->npatterns > 0, sel->missing, sel->nlost, sel->plan.nmissing, summary,
+                  sizeof summary);
     if (a->json)
         s_print_json(a, dest, sel, r, complete, summary);
     else
@@ -493,11 +707,14 @@ cmd_restore(cli_t *cli, int argc, char **argv)
     s_select_t sel = {0};
     if (a.npatterns) {
         sel.patterns = calloc((size_t) a.npatterns, sizeof *sel.patterns);
-        sel.under = calloc((size_t) a.npatterns, sizeof *sel.under);
     }
     tf_client_t *client = tf_client_new(cli->cfg, tf_config_get(cli->cfg, "broker/endpoint"), &err);
-    if (!client || (a.npatterns && (!sel.patterns || !sel.under))) {
+    if (!client || (a.npatterns && !sel.patterns)) {
         fprintf(stderr, "tapeflow restore: %s\n", client ? "out of memory" : err.message);
+        goto out;
+    }
+    if (a.at && s_choose_job(client, &a, &err) != TF_OK) {
+        fprintf(stderr, "tapeflow restore: %s\n", err.message);
         goto out;
     }
     if (s_select_query(client, &a, &sel, &err) != TF_OK) {
@@ -518,6 +735,6 @@ cmd_restore(cli_t *cli, int argc, char **argv)
     tf_msg_clear(&result);
 out:
     tf_client_destroy(&client);
-    s_select_clear(&sel, a.npatterns);
+    s_select_clear(&sel);
     return rc;
 }
