@@ -55,14 +55,21 @@ s_by_position(const void *a, const void *b)
 
 /* What to read: the catalog's restore plan (query restore_plan) of each pattern, merged. A
    job of a chain takes each path from the newest job holding it, so an archive row may take
-   only some of its entries (take_some, take); two patterns' rows of one archive take the union,
-   and one pattern taking it whole makes it whole. Rows are shallow copies borrowed from the
-   replies, kept alive here; merged take lists are this plan's own (take_owned). */
+   only some of its entries (take_some, take). The catalog's "whole" means every entry of the
+   archive that matches that pattern; the tape writer applies the patterns after the take
+   list, so two patterns' rows of one archive merge as: both partial - the union of their
+   lists; both whole - whole; one whole and one partial - neither is right (whole would bring
+   the other pattern's old copies back, the union would leave out the first pattern's
+   entries), so the archive takes the list of the whole job's plan (s_plan_settle). Rows are
+   shallow copies borrowed from the replies, kept alive here; merged take lists are this
+   plan's own (take_owned). */
 typedef struct {
     tf_msg_t *replies;
     size_t nreplies;
     tf_msg_archive_row_t *rows;
     size_t nrows;
+    bool *whole_for_one;            /* per row: a pattern takes it whole */
+    bool *part_for_one;             /* per row: a pattern takes some of it */
     tf_msg_path_row_t **take_owned; /* take arrays allocated by merging (paths borrowed) */
     size_t ntake_owned;
     const tf_msg_warning_row_t **missing; /* entries of the job not on tape (borrowed), once each */
@@ -77,6 +84,8 @@ s_plan_clear(s_plan_t *plan)
         tf_msg_clear(&plan->replies[i]);
     free(plan->replies);
     free(plan->rows);
+    free(plan->whole_for_one);
+    free(plan->part_for_one);
     for (size_t i = 0; i < plan->ntake_owned; i++)
         free(plan->take_owned[i]);
     free(plan->take_owned);
@@ -85,13 +94,36 @@ s_plan_clear(s_plan_t *plan)
     memset(plan, 0, sizeof *plan);
 }
 
-static tf_msg_archive_row_t *
-s_plan_find(s_plan_t *plan, const char *archive_id)
+static const tf_msg_archive_row_t *
+s_rows_find(const tf_msg_archive_row_t *rows, size_t n, const char *archive_id)
 {
-    for (size_t i = 0; i < plan->nrows; i++)
-        if (strcmp(plan->rows[i].archive_id, archive_id) == 0)
-            return &plan->rows[i];
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(rows[i].archive_id, archive_id) == 0)
+            return &rows[i];
     return NULL;
+}
+
+/* A new row, borrowed from a reply. */
+static int
+s_plan_push(s_plan_t *plan, const tf_msg_archive_row_t *add, tf_err_t *err)
+{
+    size_t n = plan->nrows + 1;
+    tf_msg_archive_row_t *rows = realloc(plan->rows, n * sizeof *rows);
+    if (rows)
+        plan->rows = rows;
+    bool *whole = realloc(plan->whole_for_one, n * sizeof *whole);
+    if (whole)
+        plan->whole_for_one = whole;
+    bool *part = realloc(plan->part_for_one, n * sizeof *part);
+    if (part)
+        plan->part_for_one = part;
+    if (!rows || !whole || !part)
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    plan->rows[plan->nrows] = *add;
+    plan->whole_for_one[plan->nrows] = !add->take_some;
+    plan->part_for_one[plan->nrows] = add->take_some;
+    plan->nrows = n;
+    return TF_OK;
 }
 
 /* Adds add's take list to row's (both take_some): the union, each path once. */
@@ -128,23 +160,28 @@ s_plan_merge(s_plan_t *plan, const tf_msg_cat_reply_t *r, tf_err_t *err)
 {
     for (size_t i = 0; i < r->archives_count; i++) {
         const tf_msg_archive_row_t *add = &r->archives[i];
-        tf_msg_archive_row_t *row = s_plan_find(plan, add->archive_id);
-        if (row && row->take_some && add->take_some) {
+        const tf_msg_archive_row_t *found = s_rows_find(plan->rows, plan->nrows, add->archive_id);
+        if (!found) {
+            int rc = s_plan_push(plan, add, err);
+            if (rc != TF_OK)
+                return rc;
+            continue;
+        }
+        size_t k = (size_t) (found - plan->rows);
+        tf_msg_archive_row_t *row = &plan->rows[k];
+        if (add->take_some)
+            plan->part_for_one[k] = true;
+        else
+            plan->whole_for_one[k] = true;
+        if (row->take_some && add->take_some) {
             int rc = s_take_union(plan, row, add, err);
             if (rc != TF_OK)
                 return rc;
         }
-        else if (row && row->take_some) {
-            row->take_some = false;   /* taken whole for this pattern */
+        else if (row->take_some) {
+            row->take_some = false;   /* whole for this pattern: s_plan_settle decides */
             row->take = NULL;
             row->take_count = 0;
-        }
-        else if (!row) {
-            tf_msg_archive_row_t *rows = realloc(plan->rows, (plan->nrows + 1) * sizeof *rows);
-            if (!rows)
-                return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
-            plan->rows = rows;
-            plan->rows[plan->nrows++] = *add;  /* borrowed from the reply */
         }
     }
     for (size_t i = 0; i < r->missing_count; i++) {
@@ -160,23 +197,64 @@ s_plan_merge(s_plan_t *plan, const tf_msg_cat_reply_t *r, tf_err_t *err)
     return TF_OK;
 }
 
-/* The restore plan of one pattern (NULL: the whole job) from the catalog, merged in. */
+/* The restore plan of one pattern (NULL: the whole job) from the catalog, kept in the plan's
+   replies; *reply points at it. */
 static int
-s_plan_add(s_plan_t *plan, tf_client_t *client, const char *job_id, const char *pattern, tf_err_t *err)
+s_plan_query(s_plan_t *plan, tf_client_t *client, const char *job_id, const char *pattern,
+             const tf_msg_cat_reply_t **reply, tf_err_t *err)
 {
-    if (!plan->missing_seen && !(plan->missing_seen = zhashx_new()))
-        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
     tf_msg_t *more = realloc(plan->replies, (plan->nreplies + 1) * sizeof *more);
     if (!more)
         return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
     plan->replies = more;
     tf_msg_cat_query_t q = {.query = "restore_plan", .job_id = (char *) job_id, .pattern = (char *) pattern};
-    tf_msg_t *reply = &plan->replies[plan->nreplies];
-    int rc = cli_catalog_query(client, &q, reply, CLI_JOB_TIMEOUT_MS, err);
+    tf_msg_t *msg = &plan->replies[plan->nreplies];
+    int rc = cli_catalog_query(client, &q, msg, CLI_JOB_TIMEOUT_MS, err);
     if (rc != TF_OK)
         return rc;
     plan->nreplies++;
-    return s_plan_merge(plan, &reply->cat_reply, err);
+    *reply = &msg->cat_reply;
+    return TF_OK;
+}
+
+/* The restore plan of one pattern (NULL: the whole job), merged in. */
+static int
+s_plan_add(s_plan_t *plan, tf_client_t *client, const char *job_id, const char *pattern, tf_err_t *err)
+{
+    if (!plan->missing_seen && !(plan->missing_seen = zhashx_new()))
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    const tf_msg_cat_reply_t *reply = NULL;
+    int rc = s_plan_query(plan, client, job_id, pattern, &reply, err);
+    return rc == TF_OK ? s_plan_merge(plan, reply, err) : rc;
+}
+
+/* After every pattern: an archive one pattern takes whole and another only in part takes the
+   list of the whole job's plan (the job's current entries in it); the patterns, applied after
+   it by the tape writer, select among them. */
+static int
+s_plan_settle(s_plan_t *plan, tf_client_t *client, const char *job_id, tf_err_t *err)
+{
+    const tf_msg_cat_reply_t *whole_job = NULL;
+    for (size_t i = 0; i < plan->nrows; i++) {
+        if (!plan->whole_for_one[i] || !plan->part_for_one[i])
+            continue;
+        if (!whole_job) {
+            int rc = s_plan_query(plan, client, job_id, NULL, &whole_job, err);
+            if (rc != TF_OK)
+                return tf_err_prefix(err, "the restore plan of the whole job (for archive %s): ",
+                                     plan->rows[i].archive_id);
+        }
+        const tf_msg_archive_row_t *all = s_rows_find(whole_job->archives, whole_job->archives_count,
+                                                      plan->rows[i].archive_id);
+        if (!all)
+            return tf_err_set(err, TF_ERR_STATE, "the catalog's restore plan of job %s names archive %s for a "
+                              "path but not for the whole job (did the catalog change meanwhile?): run the "
+                              "restore again", job_id, plan->rows[i].archive_id);
+        plan->rows[i].take_some = all->take_some;
+        plan->rows[i].take = all->take;
+        plan->rows[i].take_count = all->take_count;
+    }
+    return TF_OK;
 }
 
 /* Appends ", TEXT" (or TEXT when first) to the summary. */
@@ -452,7 +530,7 @@ s_select_query(tf_client_t *client, const s_args_t *a, s_select_t *sel, tf_err_t
         if (rc != TF_OK)
             return rc;
     }
-    return TF_OK;
+    return s_plan_settle(&sel->plan, client, a->job_id, err);
 }
 
 /* Entries not on tape named one per line before the summary; --json lists them all. */
