@@ -495,6 +495,8 @@ typedef struct {
     size_t nlost;
     size_t missing;
     bool job_completed;
+    char job_status[32];           /* the job's status, for the entries it never wrote */
+    size_t unwritten;              /* entries of a job that did not complete never written */
     tf_msg_path_row_t *patterns;   /* the stored form of each pattern (into args' words) */
 } s_select_t;
 
@@ -520,6 +522,7 @@ s_select_query(tf_client_t *client, const s_args_t *a, s_select_t *sel, tf_err_t
     if (rc != TF_OK)
         return rc;
     sel->job_completed = strcmp(job.cat_reply.jobs[0].status, "completed") == 0;
+    snprintf(sel->job_status, sizeof sel->job_status, "%s", job.cat_reply.jobs[0].status);
     tf_msg_clear(&job);
     if (a->npatterns == 0)
         return s_plan_add(&sel->plan, client, a->job_id, NULL, err);
@@ -536,12 +539,40 @@ s_select_query(tf_client_t *client, const s_args_t *a, s_select_t *sel, tf_err_t
 /* Entries not on tape named one per line before the summary; --json lists them all. */
 #define S_MISSING_SHOWN 20
 
+/* A job that did not complete (cancelled, failed, still running) restores what reached tape,
+   as always: its own entries that never did are a warning, not entries lost from its chain.
+   The catalog names the job that should hold an entry in the reason ("not on tape: job J"). */
+static void
+s_select_unwritten(const s_args_t *a, s_select_t *sel)
+{
+    bool ended_well = sel->job_completed || strcmp(sel->job_status, "completed_with_warnings") == 0;
+    if (ended_well)
+        return;
+    char own[TF_MSG_MAX_ID + 32];
+    snprintf(own, sizeof own, "not on tape: job %s", a->job_id);
+    s_plan_t *plan = &sel->plan;
+    size_t kept = 0;
+    for (size_t i = 0; i < plan->nmissing; i++) {
+        const char *reason = plan->missing[i]->reason;
+        if (reason && strcmp(reason, own) == 0)
+            sel->unwritten++;
+        else
+            plan->missing[kept++] = plan->missing[i];
+    }
+    plan->nmissing = kept;
+    if (sel->unwritten)
+        fprintf(stderr, "tapeflow restore: warning: %zu entr%s of job %s never reached tape (the job is %s): "
+                "restoring what did\n", sel->unwritten, sel->unwritten == 1 ? "y" : "ies", a->job_id,
+                sel->job_status);
+}
+
 /* Only what is on tape can be read: keeps the written archives in the plan, names those on a
    recycled tape (lost) and counts those not written yet. */
 static int
 s_select_split(const s_args_t *a, s_select_t *sel)
 {
     s_plan_t *plan = &sel->plan;
+    s_select_unwritten(a, sel);
     /* Entries of the job whose content no archive on tape holds (the catalog's reason names
        the job that should have stored them): a few named here, all in --json. */
     for (size_t i = 0; i < plan->nmissing && !a->json; i++) {
@@ -680,6 +711,7 @@ s_print_json(const s_args_t *a, const char *dest, const s_select_t *sel,
         tf_json_int(j, "at_ms", a->at_ms);
     }
     tf_json_int(j, "entries_missing", (int64_t) sel->plan.nmissing);
+    tf_json_int(j, "entries_unwritten", (int64_t) sel->unwritten);
     tf_json_array_begin(j, "missing");
     for (size_t i = 0; i < sel->plan.nmissing; i++) {
         tf_json_object_begin(j, NULL);
