@@ -656,6 +656,51 @@ test_job_at(void **state)
     assert_non_null(strstr(fx->err.message, "no completed backup of /srv at or before 2026-"));
 }
 
+/* A full batch (2000 rows, the scanner's batch size) compared row by row with its base. */
+static void
+test_big_batch(void **state)
+{
+    fx_t *fx = *state;
+    enum { N = 2000 };
+    tf_msg_manifest_row_t *rows = calloc(N, sizeof *rows);
+    char (*paths)[32] = calloc(N, sizeof *paths);
+    assert_true(rows && paths);
+    for (int i = 0; i < N; i++) {
+        snprintf(paths[i], sizeof paths[i], "/big/f%05d", i);
+        rows[i] = s_entry(paths[i], (uint64_t) i + 100, 10, 1000);
+    }
+    tf_msg_t r;
+    for (int pass = 0; pass < 2; pass++) {
+        const char *job = pass == 0 ? "G1" : "G2";
+        s_create(fx, job, pass == 0 ? "full" : "incremental", NULL, "/big");
+        assert_int_equal(s_manifest(fx, job, "begin", 0, NULL, 0, &r), TF_OK);
+        tf_msg_clear(&r);
+        if (pass == 1)
+            for (int i = 0; i < N; i += 100)
+                rows[i].mtime_ns = 2000;
+        assert_int_equal(s_manifest(fx, job, "diff", 1, rows, N, &r), TF_OK);
+        assert_int_equal(r.cat_manifest_reply.take_count, pass == 0 ? N : N / 100);
+        assert_int_equal(r.cat_manifest_reply.unchanged, pass == 0 ? 0 : N - N / 100);
+        if (pass == 1) {
+            assert_int_equal(r.cat_manifest_reply.take[1].index, 100);
+            assert_string_equal(r.cat_manifest_reply.take[1].reason, "changed: mtime");
+        }
+        tf_msg_clear(&r);
+        assert_int_equal(s_manifest(fx, job, "end", 0, NULL, 0, &r), TF_OK);
+        tf_msg_clear(&r);
+        if (pass == 0)   /* the full completes (its archive holds nothing here: 0 groups) */
+            s_sql(fx, "UPDATE jobs SET status = 'completed' WHERE job_id = 'G1'");
+    }
+    /* One diff batch over the limit is refused for good. */
+    tf_msg_manifest_row_t *more = realloc(rows, (N + 1) * sizeof *rows);
+    assert_non_null(more);
+    rows = more;
+    rows[N] = s_entry("/big/extra", 1, 1, 1);
+    assert_int_equal(s_manifest(fx, "G2", "diff", 2, rows, N + 1, &r), TF_ERR_TOOBIG);
+    free(rows);
+    free(paths);
+}
+
 int
 main(void)
 {
@@ -667,6 +712,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_missing_entry, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_plan_without_manifest, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_job_at, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_big_batch, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
