@@ -14,37 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "catalog.h"
-#include "tf_testproc.h"
+#include "tf_testcatalog.h"
 
-typedef struct {
-    char *dir;
-    char db[512];
-    catalog_t *cat;
-    int64_t now;
-    tf_err_t err;
-} fx_t;
-
-static int64_t
-s_clock(void *arg)
-{
-    return ((fx_t *) arg)->now;
-}
+typedef tf_testcatalog_t fx_t;
 
 static int
 s_setup(void **state)
 {
-    fx_t *fx = calloc(1, sizeof *fx);
+    fx_t *fx = tf_testcatalog_new("tfmanifest", 1780000000000);
     assert_non_null(fx);
-    fx->dir = tf_test_tempdir("tfmanifest");
-    assert_non_null(fx->dir);
-    snprintf(fx->db, sizeof fx->db, "%s/catalog.db", fx->dir);
-    fx->now = 1780000000000;
-    tf_err_t err = {0};
-    fx->cat = catalog_open(fx->db, &err);
-    if (!fx->cat)
-        fail_msg("catalog_open: %s", err.message);
-    catalog_set_clock(fx->cat, s_clock, fx);
     *state = fx;
     return 0;
 }
@@ -53,42 +31,14 @@ static int
 s_teardown(void **state)
 {
     fx_t *fx = *state;
-    catalog_destroy(&fx->cat);
-    tf_test_rmtree(fx->dir);
-    free(fx->dir);
-    free(fx);
+    tf_testcatalog_destroy(&fx);
     return 0;
-}
-
-/* Applies msg as a work item; the reply (when wanted) goes through the codec too. */
-static int
-s_item(fx_t *fx, const tf_msg_t *msg, tf_msg_t *reply)
-{
-    uint8_t *data = NULL;
-    size_t size = 0;
-    tf_err_t err = {0};
-    if (tf_msg_encode(msg, &data, &size, &err) != TF_OK)
-        fail_msg("encode: %s", err.message);
-    tf_msg_work_t work = {.item_id = "item-1", .service = "catalog", .attempt = 1, .payload = {data, size}};
-    tf_err_clear(&fx->err);
-    tf_msg_t raw;
-    int rc = catalog_handle_item(fx->cat, &work, &raw, &fx->err);
-    free(data);
-    if (rc == TF_OK && reply) {
-        if (tf_msg_encode(&raw, &data, &size, &err) != TF_OK)
-            fail_msg("encode reply: %s", err.message);
-        if (tf_msg_decode(data, size, reply, &err) != TF_OK)
-            fail_msg("decode reply: %s", err.message);
-        free(data);
-    }
-    tf_msg_clear(&raw);
-    return rc;
 }
 
 static void
 s_ok(fx_t *fx, const tf_msg_t *msg, tf_msg_t *reply)
 {
-    if (s_item(fx, msg, reply) != TF_OK)
+    if (tf_testcatalog_item(fx, msg, reply) != TF_OK)
         fail_msg("item failed: %s", fx->err.message);
 }
 
@@ -172,7 +122,7 @@ s_manifest(fx_t *fx, const char *job, const char *op, uint64_t seq, tf_msg_manif
     tf_msg_t m = {.type = TF_MSG_CAT_MANIFEST};
     m.cat_manifest = (tf_msg_cat_manifest_t){.job_id = (char *) job, .op = (char *) op, .seq = seq,
                                              .rows = rows, .rows_count = count};
-    return s_item(fx, &m, reply);
+    return tf_testcatalog_item(fx, &m, reply);
 }
 
 /* What a scan reported: taken[i] = reason of rows[i] (NULL: unchanged), and the end's counts. */
@@ -618,7 +568,7 @@ s_job_at(fx_t *fx, const char *source, int64_t at_ms, char *job, size_t size)
     tf_msg_t q = {.type = TF_MSG_CAT_QUERY};
     q.cat_query = (tf_msg_cat_query_t){.query = "job_at", .pattern = (char *) source, .at_ms = at_ms};
     tf_msg_t r;
-    int rc = s_item(fx, &q, &r);
+    int rc = tf_testcatalog_item(fx, &q, &r);
     if (rc == TF_OK) {
         assert_int_equal(r.cat_reply.jobs_count, 1);
         snprintf(job, size, "%s", r.cat_reply.jobs[0].job_id);
