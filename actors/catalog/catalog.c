@@ -372,6 +372,18 @@ s_end(catalog_t *self, int rc, tf_err_t *err)
 }
 
 int
+catalog_bind_text(sqlite3_stmt *stmt, int index, const char *text)
+{
+    return s_bind_text(stmt, index, text);
+}
+
+int
+catalog_run(catalog_t *self, sqlite3_stmt *stmt, int bind_rc, const char *what, int *changes, tf_err_t *err)
+{
+    return s_run(self, stmt, bind_rc, what, changes, err);
+}
+
+int
 catalog_begin(catalog_t *self, tf_err_t *err)
 {
     return s_begin(self, err);

@@ -49,30 +49,6 @@ s_host(const char *host)
     return host && *host ? host : "";
 }
 
-static int
-s_bind_text(sqlite3_stmt *stmt, int index, const char *text)
-{
-    return text ? sqlite3_bind_text(stmt, index, text, -1, SQLITE_STATIC) : sqlite3_bind_null(stmt, index);
-}
-
-/* Steps a bound statement to its end and finalizes it. */
-static int
-s_run(catalog_t *self, sqlite3_stmt *stmt, int bind_rc, const char *what, tf_err_t *err)
-{
-    int rc = TF_OK;
-    if (bind_rc != SQLITE_OK)
-        rc = catalog_db_error(self, err, what);
-    else {
-        int s;
-        while ((s = sqlite3_step(stmt)) == SQLITE_ROW)
-            ;
-        if (s != SQLITE_DONE)
-            rc = catalog_db_error(self, err, what);
-    }
-    sqlite3_finalize(stmt);
-    return rc;
-}
-
 /* The first column of the first row of sql (parameters ?1 .. ?3 = a1 .. a3, as many as it
    has) into buf ("" for NULL); *found says whether there was a row. */
 static int
@@ -85,8 +61,8 @@ s_lookup_text(catalog_t *self, const char *sql, const char *a1, const char *a2, 
     if (!stmt)
         return TF_ERR_DB;
     int params = sqlite3_bind_parameter_count(stmt);
-    if ((s_bind_text(stmt, 1, a1) | (params >= 2 ? s_bind_text(stmt, 2, a2) : SQLITE_OK)
-         | (params >= 3 ? s_bind_text(stmt, 3, a3) : SQLITE_OK)) != SQLITE_OK) {
+    if ((catalog_bind_text(stmt, 1, a1) | (params >= 2 ? catalog_bind_text(stmt, 2, a2) : SQLITE_OK)
+         | (params >= 3 ? catalog_bind_text(stmt, 3, a3) : SQLITE_OK)) != SQLITE_OK) {
         sqlite3_finalize(stmt);
         return catalog_db_error(self, err, "cannot bind a lookup");
     }
@@ -109,7 +85,7 @@ s_job_level(catalog_t *self, const char *job_id, s_level_t *out, tf_err_t *err)
         "SELECT COALESCE(level, 'full'), base_job, level_reason FROM jobs WHERE job_id = ?1", err);
     if (!stmt)
         return TF_ERR_DB;
-    if (s_bind_text(stmt, 1, job_id) != SQLITE_OK) {
+    if (catalog_bind_text(stmt, 1, job_id) != SQLITE_OK) {
         sqlite3_finalize(stmt);
         return catalog_db_error(self, err, "cannot bind the job's level query");
     }
@@ -276,12 +252,12 @@ catalog_level_decide(catalog_t *self, const tf_msg_cat_job_t *create, int64_t no
             rc = TF_ERR_DB;
         else {
             const char *trigger = create->trigger && *create->trigger ? create->trigger : "manual";
-            int b = s_bind_text(stmt, 1, create->job_id) | s_bind_text(stmt, 2, decided)
-                    | s_bind_text(stmt, 3, requested) | s_bind_text(stmt, 4, reason[0] ? reason : NULL)
-                    | s_bind_text(stmt, 5, base[0] ? base : NULL) | s_bind_text(stmt, 6, schedule)
-                    | s_bind_text(stmt, 7, trigger) | sqlite3_bind_int64(stmt, 8, create->trigger_ms)
-                    | s_bind_text(stmt, 9, key);
-            rc = s_run(self, stmt, b, "cannot record the job's level", err);
+            int b = catalog_bind_text(stmt, 1, create->job_id) | catalog_bind_text(stmt, 2, decided)
+                    | catalog_bind_text(stmt, 3, requested) | catalog_bind_text(stmt, 4, reason[0] ? reason : NULL)
+                    | catalog_bind_text(stmt, 5, base[0] ? base : NULL) | catalog_bind_text(stmt, 6, schedule)
+                    | catalog_bind_text(stmt, 7, trigger) | sqlite3_bind_int64(stmt, 8, create->trigger_ms)
+                    | catalog_bind_text(stmt, 9, key);
+            rc = catalog_run(self, stmt, b, "cannot record the job's level", NULL, err);
         }
     }
     if (rc == TF_OK && reason[0])
@@ -355,7 +331,7 @@ s_job_counts(catalog_t *self, const char *job_id, tf_err_t *err)
         "WHERE job_id = ?1", err);
     if (!stmt)
         return TF_ERR_DB;
-    return s_run(self, stmt, s_bind_text(stmt, 1, job_id), "cannot count the job's manifest", err);
+    return catalog_run(self, stmt, catalog_bind_text(stmt, 1, job_id), "cannot count the job's manifest", NULL, err);
 }
 
 static int
@@ -379,13 +355,13 @@ s_begin_scan(catalog_t *self, const tf_msg_cat_manifest_t *m, const s_level_t *l
         return rc;
     /* A rescan starts clean: the rows and the end of an earlier attempt are dropped. */
     sqlite3_stmt *stmt = catalog_prepare(self, "DELETE FROM manifest WHERE job_id = ?1 AND host = ?2", err);
-    rc = stmt ? s_run(self, stmt, s_bind_text(stmt, 1, m->job_id) | s_bind_text(stmt, 2, host),
-                      "cannot drop the earlier manifest", err)
+    rc = stmt ? catalog_run(self, stmt, catalog_bind_text(stmt, 1, m->job_id) | catalog_bind_text(stmt, 2, host),
+                      "cannot drop the earlier manifest", NULL, err)
               : TF_ERR_DB;
     if (rc == TF_OK) {
         stmt = catalog_prepare(self, "DELETE FROM manifest_scans WHERE job_id = ?1 AND host = ?2", err);
-        rc = stmt ? s_run(self, stmt, s_bind_text(stmt, 1, m->job_id) | s_bind_text(stmt, 2, host),
-                          "cannot drop the earlier manifest", err)
+        rc = stmt ? catalog_run(self, stmt, catalog_bind_text(stmt, 1, m->job_id) | catalog_bind_text(stmt, 2, host),
+                          "cannot drop the earlier manifest", NULL, err)
                   : TF_ERR_DB;
     }
     if (rc == TF_OK)
@@ -514,8 +490,8 @@ s_diff(catalog_t *self, const tf_msg_cat_manifest_t *m, const s_level_t *lv, tf_
         bool taken = true;
         int s = SQLITE_DONE;
         if (lookup) {
-            if ((s_bind_text(lookup, 1, lv->base_job) | s_bind_text(lookup, 2, host)
-                 | s_bind_text(lookup, 3, r->path)) != SQLITE_OK) {
+            if ((catalog_bind_text(lookup, 1, lv->base_job) | catalog_bind_text(lookup, 2, host)
+                 | catalog_bind_text(lookup, 3, r->path)) != SQLITE_OK) {
                 rc = catalog_db_error(self, err, "cannot look up the base's entry");
                 break;
             }
@@ -530,16 +506,17 @@ s_diff(catalog_t *self, const tf_msg_cat_manifest_t *m, const s_level_t *lv, tf_
             break;
         }
         /* carried points into lookup's row: bound (copied) before the lookup is reset. */
-        if ((s_bind_text(upsert, 1, m->job_id) | s_bind_text(upsert, 2, host) | s_bind_text(upsert, 3, r->path)
-             | s_bind_text(upsert, 4, r->type) | sqlite3_bind_int64(upsert, 5, (sqlite3_int64) r->size)
+        if ((catalog_bind_text(upsert, 1, m->job_id) | catalog_bind_text(upsert, 2, host)
+             | catalog_bind_text(upsert, 3, r->path)
+             | catalog_bind_text(upsert, 4, r->type) | sqlite3_bind_int64(upsert, 5, (sqlite3_int64) r->size)
              | sqlite3_bind_int64(upsert, 6, r->mtime_ns) | sqlite3_bind_int64(upsert, 7, r->ctime_ns)
              | sqlite3_bind_int64(upsert, 8, (sqlite3_int64) r->ino)
              | sqlite3_bind_int64(upsert, 9, (sqlite3_int64) r->mode)
              | sqlite3_bind_int64(upsert, 10, (sqlite3_int64) r->uid)
              | sqlite3_bind_int64(upsert, 11, (sqlite3_int64) r->gid)
              | sqlite3_bind_int64(upsert, 12, (sqlite3_int64) r->nlink)
-             | s_bind_text(upsert, 13, r->xattrs && *r->xattrs ? r->xattrs : NULL)
-             | s_bind_text(upsert, 14, r->fs && *r->fs ? r->fs : NULL) | s_bind_text(upsert, 15, reason)
+             | catalog_bind_text(upsert, 13, r->xattrs && *r->xattrs ? r->xattrs : NULL)
+             | catalog_bind_text(upsert, 14, r->fs && *r->fs ? r->fs : NULL) | catalog_bind_text(upsert, 15, reason)
              | sqlite3_bind_text(upsert, 16, taken ? m->job_id : carried, -1, SQLITE_TRANSIENT)) != SQLITE_OK
             || sqlite3_step(upsert) != SQLITE_DONE)
             rc = catalog_db_error(self, err, "cannot record a manifest entry");
@@ -630,7 +607,7 @@ s_new_rows(catalog_t *self, const char *job_id, const char *host, s_new_t **rows
         "  AND deleted = 0 AND reason = 'new' AND ino != 0 ORDER BY ino, type, COALESCE(fs, ''), path", err);
     if (!stmt)
         return TF_ERR_DB;
-    if ((s_bind_text(stmt, 1, job_id) | s_bind_text(stmt, 2, host)) != SQLITE_OK) {
+    if ((catalog_bind_text(stmt, 1, job_id) | catalog_bind_text(stmt, 2, host)) != SQLITE_OK) {
         sqlite3_finalize(stmt);
         return catalog_db_error(self, err, "cannot bind the renames query");
     }
@@ -661,8 +638,8 @@ static int
 s_set_reason(sqlite3_stmt *stmt, const char *job_id, const char *host, const char *path, const char *prefix,
              const char *other)
 {
-    int b = s_bind_text(stmt, 1, job_id) | s_bind_text(stmt, 2, host) | s_bind_text(stmt, 3, path)
-            | s_bind_text(stmt, 4, prefix) | s_bind_text(stmt, 5, other);
+    int b = catalog_bind_text(stmt, 1, job_id) | catalog_bind_text(stmt, 2, host) | catalog_bind_text(stmt, 3, path)
+            | catalog_bind_text(stmt, 4, prefix) | catalog_bind_text(stmt, 5, other);
     int s = b == SQLITE_OK ? sqlite3_step(stmt) : b;
     sqlite3_reset(stmt);
     return s == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
@@ -687,7 +664,7 @@ s_match_renames(catalog_t *self, const char *job_id, const char *host, tf_err_t 
         "UPDATE manifest SET reason = ?4 || ?5 WHERE job_id = ?1 AND host = ?2 AND path = ?3", err);
     if (!gone || !set)
         rc = TF_ERR_DB;
-    else if ((s_bind_text(gone, 1, job_id) | s_bind_text(gone, 2, host)) != SQLITE_OK)
+    else if ((catalog_bind_text(gone, 1, job_id) | catalog_bind_text(gone, 2, host)) != SQLITE_OK)
         rc = catalog_db_error(self, err, "cannot bind the tombstones query");
     /* Updating rows the select is reading is safe in SQLite: only the reason changes, and
        the select's condition (reason 'deleted') is not met by a "renamed to" row again. */
@@ -723,7 +700,8 @@ s_scan_counts(catalog_t *self, const char *job_id, const char *host, uint64_t co
     if (!stmt)
         return TF_ERR_DB;
     int rc = TF_OK;
-    if ((s_bind_text(stmt, 1, job_id) | s_bind_text(stmt, 2, host)) != SQLITE_OK || sqlite3_step(stmt) != SQLITE_ROW)
+    if ((catalog_bind_text(stmt, 1, job_id) | catalog_bind_text(stmt, 2, host)) != SQLITE_OK
+        || sqlite3_step(stmt) != SQLITE_ROW)
         rc = catalog_db_error(self, err, "cannot count the scan's manifest");
     else
         for (int i = 0; i < 4; i++)
@@ -750,9 +728,9 @@ s_end_scan(catalog_t *self, const tf_msg_cat_manifest_t *m, const s_level_t *lv,
             "  b.nlink, b.xattrs, b.fs, 'deleted', NULL, 1 FROM manifest b "
             "WHERE b.job_id = ?3 AND b.host = ?2 AND b.deleted = 0 AND NOT EXISTS (SELECT 1 FROM manifest n "
             "  WHERE n.job_id = ?1 AND n.host = ?2 AND n.path = b.path)", err);
-        rc = stmt ? s_run(self, stmt, s_bind_text(stmt, 1, m->job_id) | s_bind_text(stmt, 2, host)
-                                      | s_bind_text(stmt, 3, lv->base_job),
-                          "cannot record the deleted entries", err)
+        rc = stmt ? catalog_run(self, stmt, catalog_bind_text(stmt, 1, m->job_id) | catalog_bind_text(stmt, 2, host)
+                                      | catalog_bind_text(stmt, 3, lv->base_job),
+                          "cannot record the deleted entries", NULL, err)
                   : TF_ERR_DB;
         if (rc == TF_OK)
             rc = s_match_renames(self, m->job_id, host, err);
@@ -764,12 +742,12 @@ s_end_scan(catalog_t *self, const tf_msg_cat_manifest_t *m, const s_level_t *lv,
         sqlite3_stmt *stmt = catalog_prepare(self,
             "INSERT OR REPLACE INTO manifest_scans(job_id, host, entries, deleted, renamed, ended_ms) "
             "VALUES(?1, ?2, ?3, ?4, ?5, ?6)", err);
-        rc = stmt ? s_run(self, stmt, s_bind_text(stmt, 1, m->job_id) | s_bind_text(stmt, 2, host)
+        rc = stmt ? catalog_run(self, stmt, catalog_bind_text(stmt, 1, m->job_id) | catalog_bind_text(stmt, 2, host)
                                       | sqlite3_bind_int64(stmt, 3, (sqlite3_int64) counts[3])
                                       | sqlite3_bind_int64(stmt, 4, (sqlite3_int64) counts[1])
                                       | sqlite3_bind_int64(stmt, 5, (sqlite3_int64) counts[2])
                                       | sqlite3_bind_int64(stmt, 6, catalog_now(self)),
-                          "cannot record the scan's manifest", err)
+                          "cannot record the scan's manifest", NULL, err)
                   : TF_ERR_DB;
     }
     if (rc == TF_OK)
@@ -833,7 +811,7 @@ s_query_manifest(catalog_t *self, const tf_msg_cat_query_t *q, const char *patte
         "ORDER BY path, host LIMIT ?3", err);
     if (!stmt)
         return TF_ERR_DB;
-    if ((s_bind_text(stmt, 1, q->job_id) | s_bind_text(stmt, 2, pattern)
+    if ((catalog_bind_text(stmt, 1, q->job_id) | catalog_bind_text(stmt, 2, pattern)
          | sqlite3_bind_int64(stmt, 3, (sqlite3_int64) limit + 1)) != SQLITE_OK) {
         sqlite3_finalize(stmt);
         return catalog_db_error(self, err, "cannot bind the manifest query");
@@ -900,7 +878,7 @@ s_plan_close(catalog_t *self, s_plan_t *plan, const char *pattern, tf_err_t *err
     if (!stmt)
         return TF_ERR_DB;
     int rc = TF_OK;
-    if ((s_bind_text(stmt, 1, a->archive_id) | s_bind_text(stmt, 2, pattern)) != SQLITE_OK
+    if ((catalog_bind_text(stmt, 1, a->archive_id) | catalog_bind_text(stmt, 2, pattern)) != SQLITE_OK
         || sqlite3_step(stmt) != SQLITE_ROW)
         rc = catalog_db_error(self, err, "cannot count an archive's entries");
     else if ((uint64_t) sqlite3_column_int64(stmt, 0) > a->take_count)
@@ -995,7 +973,7 @@ s_query_plan(catalog_t *self, const tf_msg_cat_query_t *q, const char *pattern, 
         "ORDER BY x.archive_id IS NULL, a.volume, a.tape_file, x.archive_id, x.stored", err);
     if (!stmt)
         return TF_ERR_DB;
-    if ((s_bind_text(stmt, 1, q->job_id) | s_bind_text(stmt, 2, pattern)) != SQLITE_OK) {
+    if ((catalog_bind_text(stmt, 1, q->job_id) | catalog_bind_text(stmt, 2, pattern)) != SQLITE_OK) {
         sqlite3_finalize(stmt);
         return catalog_db_error(self, err, "cannot bind the restore plan query");
     }
@@ -1050,7 +1028,7 @@ s_query_job_at(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf
     if (!stmt)
         return TF_ERR_DB;
     int rc = TF_OK;
-    if ((s_bind_text(stmt, 1, source) | sqlite3_bind_int64(stmt, 2, at) | sqlite3_bind_int(stmt, 3, has_host))
+    if ((catalog_bind_text(stmt, 1, source) | sqlite3_bind_int64(stmt, 2, at) | sqlite3_bind_int(stmt, 3, has_host))
         != SQLITE_OK)
         rc = catalog_db_error(self, err, "cannot bind the job_at query");
     else {

@@ -55,6 +55,11 @@ uint64_t catalog_limit(uint64_t asked, uint64_t fallback);
    *row (cleared first; the caller frees its fields). TF_ERR_NOTFOUND when not catalogued. */
 int catalog_archive_read(catalog_t *self, const char *archive_id, tf_msg_archive_row_t *row, tf_err_t *err);
 
+/* catalog.c: binds text or NULL; catalog_run steps a statement to its end and finalizes it
+   (*changes, may be NULL: rows changed; bind_rc: the binds' result, failing when not SQLITE_OK). */
+int catalog_bind_text(sqlite3_stmt *stmt, int index, const char *text);
+int catalog_run(catalog_t *self, sqlite3_stmt *stmt, int bind_rc, const char *what, int *changes, tf_err_t *err);
+
 /* catalog.c: a write transaction (BEGIN IMMEDIATE); catalog_end commits when rc is TF_OK, else
    rolls back, and returns the first failure. */
 int catalog_begin(catalog_t *self, tf_err_t *err);
