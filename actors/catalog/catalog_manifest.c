@@ -549,17 +549,17 @@ s_diff(catalog_t *self, const tf_msg_cat_manifest_t *m, const s_level_t *lv, tf_
     return rc;
 }
 
-/* A "new" entry of this scan a tombstone may have been renamed to. */
+/* An entry of this scan a rename may join: a "new" row or a tombstone ("deleted"). */
 typedef struct {
     int64_t ino;
     char *type;
     char *fs;       /* "" when unknown */
     char *path;
     bool used;
-} s_new_t;
+} s_side_t;
 
 static int
-s_new_cmp(const s_new_t *a, int64_t ino, const char *type, const char *fs)
+s_side_cmp(const s_side_t *a, int64_t ino, const char *type, const char *fs)
 {
     if (a->ino != ino)
         return a->ino < ino ? -1 : 1;
@@ -568,25 +568,25 @@ s_new_cmp(const s_new_t *a, int64_t ino, const char *type, const char *fs)
 }
 
 /* The first unused new entry with this inode, type and file system (array sorted by them). */
-static s_new_t *
-s_new_find(s_new_t *rows, size_t count, int64_t ino, const char *type, const char *fs)
+static s_side_t *
+s_side_find(s_side_t *rows, size_t count, const s_side_t *gone)
 {
     size_t lo = 0, hi = count;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (s_new_cmp(&rows[mid], ino, type, fs) < 0)
+        if (s_side_cmp(&rows[mid], gone->ino, gone->type, gone->fs) < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
-    for (; lo < count && s_new_cmp(&rows[lo], ino, type, fs) == 0; lo++)
+    for (; lo < count && s_side_cmp(&rows[lo], gone->ino, gone->type, gone->fs) == 0; lo++)
         if (!rows[lo].used)
             return &rows[lo];
     return NULL;
 }
 
 static void
-s_new_free(s_new_t *rows, size_t count)
+s_sides_free(s_side_t *rows, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
         free(rows[i].type);
@@ -596,15 +596,19 @@ s_new_free(s_new_t *rows, size_t count)
     free(rows);
 }
 
-/* Reads the scan's entries with reason "new", sorted by inode, type, file system, path. */
+/* Reads the scan's "new" entries sorted by inode, type, file system, path (tombstones false),
+   or its tombstones with reason "deleted" by path (true). Entries without an inode never join. */
 static int
-s_new_rows(catalog_t *self, const char *job_id, const char *host, s_new_t **rows_p, size_t *count_p, tf_err_t *err)
+s_sides(catalog_t *self, const char *job_id, const char *host, bool tombstones, s_side_t **rows_p,
+        size_t *count_p, tf_err_t *err)
 {
     *rows_p = NULL;
     *count_p = 0;
-    sqlite3_stmt *stmt = catalog_prepare(self,
-        "SELECT ino, type, COALESCE(fs, ''), path FROM manifest WHERE job_id = ?1 AND host = ?2 "
-        "  AND deleted = 0 AND reason = 'new' AND ino != 0 ORDER BY ino, type, COALESCE(fs, ''), path", err);
+    sqlite3_stmt *stmt = catalog_prepare(self, tombstones
+        ? "SELECT ino, type, COALESCE(fs, ''), path FROM manifest WHERE job_id = ?1 AND host = ?2 "
+          "  AND deleted = 1 AND reason = 'deleted' AND ino != 0 ORDER BY path"
+        : "SELECT ino, type, COALESCE(fs, ''), path FROM manifest WHERE job_id = ?1 AND host = ?2 "
+          "  AND deleted = 0 AND reason = 'new' AND ino != 0 ORDER BY ino, type, COALESCE(fs, ''), path", err);
     if (!stmt)
         return TF_ERR_DB;
     if ((catalog_bind_text(stmt, 1, job_id) | catalog_bind_text(stmt, 2, host)) != SQLITE_OK) {
@@ -615,7 +619,7 @@ s_new_rows(catalog_t *self, const char *job_id, const char *host, s_new_t **rows
     bool oom = false;
     int s;
     while ((s = sqlite3_step(stmt)) == SQLITE_ROW) {
-        s_new_t *n = catalog_grow((void **) rows_p, count_p, &cap, sizeof *n);
+        s_side_t *n = catalog_grow((void **) rows_p, count_p, &cap, sizeof *n);
         if (!n) {
             oom = true;
             break;
@@ -630,7 +634,7 @@ s_new_rows(catalog_t *self, const char *job_id, const char *host, s_new_t **rows
     sqlite3_finalize(stmt);
     if (oom)
         return tf_err_set(err, TF_ERR_NOMEM, "out of memory matching renames");
-    return s == SQLITE_DONE ? TF_OK : catalog_db_error(self, err, "cannot read the scan's new entries");
+    return s == SQLITE_DONE ? TF_OK : catalog_db_error(self, err, "cannot read the scan's entries");
 }
 
 /* Sets the reason of one manifest row of the scan ("renamed to P" / "renamed from P"). */
@@ -638,54 +642,44 @@ static int
 s_set_reason(sqlite3_stmt *stmt, const char *job_id, const char *host, const char *path, const char *prefix,
              const char *other)
 {
-    int b = catalog_bind_text(stmt, 1, job_id) | catalog_bind_text(stmt, 2, host) | catalog_bind_text(stmt, 3, path)
-            | catalog_bind_text(stmt, 4, prefix) | catalog_bind_text(stmt, 5, other);
+    int b = catalog_bind_text(stmt, 1, job_id) | catalog_bind_text(stmt, 2, host)
+            | catalog_bind_text(stmt, 3, path) | catalog_bind_text(stmt, 4, prefix)
+            | catalog_bind_text(stmt, 5, other);
     int s = b == SQLITE_OK ? sqlite3_step(stmt) : b;
     sqlite3_reset(stmt);
     return s == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
 }
 
 /* A tombstone whose inode, type and file system match a new entry of the scan was renamed:
-   both rows say so. Each new entry is matched once (the first tombstone by path wins). */
+   both rows say so. Each new entry is matched once (the first tombstone by path wins). Both
+   sides are read before any row changes. */
 static int
 s_match_renames(catalog_t *self, const char *job_id, const char *host, tf_err_t *err)
 {
-    s_new_t *news = NULL;
-    size_t news_count = 0;
-    int rc = s_new_rows(self, job_id, host, &news, &news_count, err);
-    if (rc != TF_OK || news_count == 0) {
-        s_new_free(news, news_count);
-        return rc;
+    s_side_t *news = NULL, *gone = NULL;
+    size_t news_count = 0, gone_count = 0;
+    int rc = s_sides(self, job_id, host, false, &news, &news_count, err);
+    if (rc == TF_OK && news_count > 0)
+        rc = s_sides(self, job_id, host, true, &gone, &gone_count, err);
+    sqlite3_stmt *set = NULL;
+    if (rc == TF_OK && gone_count > 0) {
+        set = catalog_prepare(self, "UPDATE manifest SET reason = ?4 || ?5 WHERE job_id = ?1 AND host = ?2 "
+                              "AND path = ?3", err);
+        if (!set)
+            rc = TF_ERR_DB;
     }
-    sqlite3_stmt *gone = catalog_prepare(self,
-        "SELECT ino, type, COALESCE(fs, ''), path FROM manifest WHERE job_id = ?1 AND host = ?2 "
-        "  AND deleted = 1 AND reason = 'deleted' AND ino != 0 ORDER BY path", err);
-    sqlite3_stmt *set = catalog_prepare(self,
-        "UPDATE manifest SET reason = ?4 || ?5 WHERE job_id = ?1 AND host = ?2 AND path = ?3", err);
-    if (!gone || !set)
-        rc = TF_ERR_DB;
-    else if ((catalog_bind_text(gone, 1, job_id) | catalog_bind_text(gone, 2, host)) != SQLITE_OK)
-        rc = catalog_db_error(self, err, "cannot bind the tombstones query");
-    /* Updating rows the select is reading is safe in SQLite: only the reason changes, and
-       the select's condition (reason 'deleted') is not met by a "renamed to" row again. */
-    int s = SQLITE_DONE;
-    while (rc == TF_OK && (s = sqlite3_step(gone)) == SQLITE_ROW) {
-        const char *type = (const char *) sqlite3_column_text(gone, 1);
-        const char *fs = (const char *) sqlite3_column_text(gone, 2);
-        const char *old_path = (const char *) sqlite3_column_text(gone, 3);
-        s_new_t *n = s_new_find(news, news_count, sqlite3_column_int64(gone, 0), type ? type : "", fs ? fs : "");
-        if (!n || !old_path)
+    for (size_t i = 0; rc == TF_OK && i < gone_count; i++) {
+        s_side_t *n = s_side_find(news, news_count, &gone[i]);
+        if (!n)
             continue;
         n->used = true;
-        if (s_set_reason(set, job_id, host, old_path, "renamed to ", n->path) != SQLITE_OK
-            || s_set_reason(set, job_id, host, n->path, "renamed from ", old_path) != SQLITE_OK)
+        if (s_set_reason(set, job_id, host, gone[i].path, "renamed to ", n->path) != SQLITE_OK
+            || s_set_reason(set, job_id, host, n->path, "renamed from ", gone[i].path) != SQLITE_OK)
             rc = catalog_db_error(self, err, "cannot record a rename");
     }
-    if (rc == TF_OK && s != SQLITE_DONE)
-        rc = catalog_db_error(self, err, "cannot read the tombstones");
-    sqlite3_finalize(gone);
     sqlite3_finalize(set);
-    s_new_free(news, news_count);
+    s_sides_free(news, news_count);
+    s_sides_free(gone, gone_count);
     return rc;
 }
 
