@@ -28,6 +28,9 @@ struct _catalog_t {
     void *events_arg;
     catalog_pending_t *pending;   /* events of the open transaction */
     size_t pending_count, pending_cap;
+    catalog_chain_policy_fn *chain_policy;  /* NULL: every pool keeps (catalog_chain.c) */
+    void *chain_policy_arg;
+    bool chain_sql_ready;                   /* tf_chain_expire() is registered with db */
 };
 
 /* Sets err to TF_ERR_DB with "catalog PATH: WHAT: sqlite's message"; returns TF_ERR_DB. */
@@ -83,8 +86,11 @@ bool catalog_sched_handles(const char *query);
 int catalog_sched_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_err_t *err);
 
 /* catalog_chain.c (issue 11): retention that knows chains. Fill a volume row's held and
-   orphans, and a job row's depends_on (query "job"). */
+   orphans, and a job row's depends_on (query "job"). catalog_chain_jobs shows the rows of
+   jobs whose base expired with its volume (chain_retention expire) as expired (queries "job"
+   and "jobs"; nothing is rewritten). */
 int catalog_chain_volume(catalog_t *self, tf_msg_volume_row_t *row, tf_err_t *err);
 int catalog_chain_job(catalog_t *self, tf_msg_job_row_t *row, tf_err_t *err);
+int catalog_chain_jobs(catalog_t *self, tf_msg_job_row_t *rows, size_t count, tf_err_t *err);
 
 #endif

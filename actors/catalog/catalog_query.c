@@ -481,6 +481,8 @@ catalog_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_
         rc = s_sources(self, &out->jobs[0], err);
     if (rc == TF_OK && strcmp(what, "job") == 0 && out->jobs_count == 1)
         rc = catalog_chain_job(self, &out->jobs[0], err);
+    if (rc == TF_OK && kind == S_JOBS)
+        rc = catalog_chain_jobs(self, out->jobs, out->jobs_count, err);
     for (size_t i = 0; rc == TF_OK && kind == S_VOLUMES && i < out->volumes_count; i++)
         rc = catalog_chain_volume(self, &out->volumes[i], err);
     free(pattern);
