@@ -89,7 +89,8 @@ s_fake_catalog(zsock_t *pipe, void *args)
     }
     tf_actor_destroy(&catalog);
     tf_config_destroy(&cfg);
-    zsock_wait(pipe);   /* $TERM */
+    char *term = zstr_recv(pipe);   /* $TERM: zactor_destroy waits for this thread's end */
+    zstr_free(&term);
 }
 
 static int
