@@ -29,6 +29,7 @@
 #include "scan_walk.h"
 #include "scanner.h"
 #include "tf_checksum.h"
+#include "tf_job_start.h"
 #include "tf_pipeline_ids.h"
 #include "tf_sidecar.h"
 #include "tf_testproc.h"
@@ -500,6 +501,24 @@ test_scanner_job(void **state)
 }
 
 /* ------------------------------------------------------------------ manifest --------- */
+
+/* Job ids: a scheduled run's id is its schedule and instant (every scheduler names it alike);
+   a manual one is J<local time>-<6 hex>, two of them differ. */
+static void
+test_job_ids(void **state)
+{
+    (void) state;
+    char a[64], b[64];
+    tf_job_id_scheduled(a, sizeof a, "nightly", 1796184000000LL);   /* 2026-12-02T04:00:00Z */
+    assert_string_equal(a, "nightly-20261202T040000Z");
+    assert_true(tf_id_safe_name(a));
+    tf_job_id_manual(a, sizeof a);
+    tf_job_id_manual(b, sizeof b);
+    assert_int_equal(a[0], 'J');
+    assert_int_equal(strlen(a), strlen("J20261202-101500-3a9f1c"));
+    assert_true(tf_id_safe_name(a));
+    assert_string_not_equal(a, b);
+}
 
 /* The xattrs hash changes when an attribute's value changes and comes back when it is
    restored; an entry without attributes has none. */
@@ -1138,6 +1157,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_walk_order_one_fs_warnings, s_tree_setup, s_tree_teardown),
         cmocka_unit_test_setup_teardown(test_scanner_job, s_tree_setup, s_tree_teardown),
         cmocka_unit_test_setup_teardown(test_scanner_host_scan, s_tree_setup, s_tree_teardown),
+        cmocka_unit_test(test_job_ids),
         cmocka_unit_test_setup_teardown(test_scan_stat_xattrs, s_tree_setup, s_tree_teardown),
         cmocka_unit_test_setup_teardown(test_fs_id, s_tree_setup, s_tree_teardown),
         cmocka_unit_test_setup_teardown(test_scanner_manifest, s_tree_setup, s_tree_teardown),
