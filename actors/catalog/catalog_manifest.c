@@ -552,34 +552,43 @@ s_diff(catalog_t *self, const tf_msg_cat_manifest_t *m, const s_level_t *lv, tf_
 /* An entry of this scan a rename may join: a "new" row or a tombstone ("deleted"). */
 typedef struct {
     int64_t ino;
+    int64_t size;
+    int64_t mtime_ns;
     char *type;
     char *fs;       /* "" when unknown */
     char *path;
     bool used;
 } s_side_t;
 
+/* A rename keeps the inode, and (a plain mv) the size and mtime: matching on them too keeps
+   a new file that reuses a deleted file's inode from being called a rename. */
 static int
-s_side_cmp(const s_side_t *a, int64_t ino, const char *type, const char *fs)
+s_side_cmp(const s_side_t *a, const s_side_t *b)
 {
-    if (a->ino != ino)
-        return a->ino < ino ? -1 : 1;
-    int c = strcmp(a->type, type);
-    return c ? c : strcmp(a->fs, fs);
+    if (a->ino != b->ino)
+        return a->ino < b->ino ? -1 : 1;
+    if (a->size != b->size)
+        return a->size < b->size ? -1 : 1;
+    if (a->mtime_ns != b->mtime_ns)
+        return a->mtime_ns < b->mtime_ns ? -1 : 1;
+    int c = strcmp(a->type, b->type);
+    return c ? c : strcmp(a->fs, b->fs);
 }
 
-/* The first unused new entry with this inode, type and file system (array sorted by them). */
+/* The first unused new entry with this inode, size, mtime, type and file system (array sorted
+   by them). */
 static s_side_t *
 s_side_find(s_side_t *rows, size_t count, const s_side_t *gone)
 {
     size_t lo = 0, hi = count;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (s_side_cmp(&rows[mid], gone->ino, gone->type, gone->fs) < 0)
+        if (s_side_cmp(&rows[mid], gone) < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
-    for (; lo < count && s_side_cmp(&rows[lo], gone->ino, gone->type, gone->fs) == 0; lo++)
+    for (; lo < count && s_side_cmp(&rows[lo], gone) == 0; lo++)
         if (!rows[lo].used)
             return &rows[lo];
     return NULL;
@@ -605,10 +614,11 @@ s_sides(catalog_t *self, const char *job_id, const char *host, bool tombstones, 
     *rows_p = NULL;
     *count_p = 0;
     sqlite3_stmt *stmt = catalog_prepare(self, tombstones
-        ? "SELECT ino, type, COALESCE(fs, ''), path FROM manifest WHERE job_id = ?1 AND host = ?2 "
-          "  AND deleted = 1 AND reason = 'deleted' AND ino != 0 ORDER BY path"
-        : "SELECT ino, type, COALESCE(fs, ''), path FROM manifest WHERE job_id = ?1 AND host = ?2 "
-          "  AND deleted = 0 AND reason = 'new' AND ino != 0 ORDER BY ino, type, COALESCE(fs, ''), path", err);
+        ? "SELECT ino, type, COALESCE(fs, ''), path, size, mtime_ns FROM manifest WHERE job_id = ?1 "
+          "  AND host = ?2 AND deleted = 1 AND reason = 'deleted' AND ino != 0 ORDER BY path"
+        : "SELECT ino, type, COALESCE(fs, ''), path, size, mtime_ns FROM manifest WHERE job_id = ?1 "
+          "  AND host = ?2 AND deleted = 0 AND reason = 'new' AND ino != 0 "
+          "ORDER BY ino, size, mtime_ns, type, COALESCE(fs, ''), path", err);
     if (!stmt)
         return TF_ERR_DB;
     if ((catalog_bind_text(stmt, 1, job_id) | catalog_bind_text(stmt, 2, host)) != SQLITE_OK) {
@@ -625,6 +635,8 @@ s_sides(catalog_t *self, const char *job_id, const char *host, bool tombstones, 
             break;
         }
         n->ino = sqlite3_column_int64(stmt, 0);
+        n->size = sqlite3_column_int64(stmt, 4);
+        n->mtime_ns = sqlite3_column_int64(stmt, 5);
         n->type = catalog_column_dup(stmt, 1, &oom);
         n->fs = catalog_column_dup(stmt, 2, &oom);
         n->path = catalog_column_dup(stmt, 3, &oom);
@@ -650,7 +662,8 @@ s_set_reason(sqlite3_stmt *stmt, const char *job_id, const char *host, const cha
     return s == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
 }
 
-/* A tombstone whose inode, type and file system match a new entry of the scan was renamed:
+/* A tombstone whose inode, size, mtime, type and file system match a new entry of the scan
+   was renamed:
    both rows say so. Each new entry is matched once (the first tombstone by path wins). Both
    sides are read before any row changes. */
 static int
