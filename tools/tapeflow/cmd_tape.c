@@ -291,8 +291,7 @@ s_label(cli_t *cli, const s_args_t *a)
             fprintf(stderr, "tapeflow tape label: drive %s: %s\n", a->drive, err.message);
             goto done;
         }
-        if (tf_volume_check_overwrite(before.label.label, facts.expires_ms, tf_clock_wall_ms(), &err)
-            != TF_OK) {
+        if (cli_volume_check_overwrite(before.label.label, &facts, &err) != TF_OK) {
             fprintf(stderr, "tapeflow tape label: %s\n", err.message);
             goto done;
         }
@@ -504,8 +503,7 @@ s_erase_plan(cli_t *cli, const s_args_t *a, tf_drive_t *drive, const char *url, 
             fprintf(stderr, "tapeflow tape erase: drive %s: %s\n", a->drive, err.message);
             return CLI_EXIT_FAIL;
         }
-        if (tf_volume_check_overwrite(before->label.label, facts->expires_ms, tf_clock_wall_ms(), &err)
-                != TF_OK
+        if (cli_volume_check_overwrite(before->label.label, facts, &err) != TF_OK
             || tf_label_init(label, before->label.label, before->label.pool, before->label.media_type,
                              &err) != TF_OK) {
             fprintf(stderr, "tapeflow tape erase: %s\n", err.message);
