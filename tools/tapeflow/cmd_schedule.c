@@ -540,7 +540,7 @@ s_cmd_run(cli_t *cli, int argc, char **argv)
     if (rc == TF_OK)
         rc = ops->start_job(ops_arg, &spec, &refused, &err);
     if (rc != TF_OK) {
-        char why[TF_ERR_MESSAGE_MAX + 64];
+        char why[TF_ERR_MESSAGE_MAX + 256];
         snprintf(why, sizeof why, "%s", err.message);
         if (refused) {
             tf_err_t ferr = {0};
