@@ -144,7 +144,9 @@ static tf_schedule_t *
 s_schedule(cli_t *cli, const char *name, tf_err_t *err)
 {
     zlist_t *names = tf_schedule_names(cli->cfg);
-    bool known = names && zlist_exists(names, (void *) name);
+    bool known = false;
+    for (const char *n = names ? zlist_first(names) : NULL; n && !known; n = zlist_next(names))
+        known = strcmp(n, name) == 0;
     zlist_destroy(&names);
     if (!known) {
         tf_err_set(err, TF_ERR_NOTFOUND,
