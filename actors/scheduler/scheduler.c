@@ -83,37 +83,6 @@ scheduler_started(scheduler_t *self)
     return self->started;
 }
 
-void
-scheduler_job_spec(const tf_schedule_t *schedule, int64_t instant_ms, bool manual, const char *job_id,
-                   scheduler_spec_buf_t *buf, tf_job_spec_t *spec)
-{
-    const char *name = tf_schedule_name(schedule);
-    snprintf(buf->job_id, sizeof buf->job_id, "%s", job_id);
-    if (manual)
-        snprintf(buf->trigger, sizeof buf->trigger, "manual (schedule %s)", name);
-    else {
-        char iso[32];
-        tf_time_format_utc(instant_ms, iso, sizeof iso);
-        snprintf(buf->trigger, sizeof buf->trigger, "schedule %s at %s", name, iso);
-    }
-    size_t n = tf_schedule_sources_count(schedule);
-    if (n > sizeof buf->rows / sizeof buf->rows[0])
-        n = sizeof buf->rows / sizeof buf->rows[0];
-    for (size_t i = 0; i < n; i++)
-        buf->rows[i].path = (char *) tf_schedule_source(schedule, i);
-    *spec = (tf_job_spec_t){
-        .job_id = buf->job_id,
-        .sources = buf->rows,
-        .sources_count = n,
-        .pool = tf_schedule_pool(schedule),
-        .one_fs = true,
-        .level = tf_schedule_level(schedule, instant_ms),
-        .schedule = name,
-        .trigger = buf->trigger,
-        .trigger_ms = manual ? 0 : instant_ms,
-    };
-}
-
 /* ------------------------------------------------------------------ helpers ----------- */
 
 /* alert.scheduler, at most once a minute: the catalog or the broker cannot be reached. */
@@ -185,9 +154,9 @@ s_sched(scheduler_t *self, const s_entry_t *e, const char *op, int64_t instant_m
 static int
 s_start(scheduler_t *self, s_entry_t *e, int64_t instant_ms, const char *job_id, int64_t now)
 {
-    scheduler_spec_buf_t buf;
+    tf_schedule_job_t buf;
     tf_job_spec_t spec;
-    scheduler_job_spec(e->schedule, instant_ms, false, job_id, &buf, &spec);
+    tf_schedule_job_spec(e->schedule, instant_ms, false, job_id, &buf, &spec);
     bool refused = false;
     tf_err_t err = {0};
     int rc = self->ops.start_job(self->arg, &spec, &refused, &err);

@@ -34,6 +34,7 @@
 
 #include "tf_err.h"
 #include "tf_job_start.h"
+#include "tf_schedule_job.h"
 #include "tf_msg.h"
 #include "tf_schedule.h"
 
@@ -82,17 +83,5 @@ void scheduler_tick(scheduler_t *self, int64_t now_ms);
 
 /* Counters for tests and logs: jobs this core started (or started again), instants it fired. */
 uint64_t scheduler_started(scheduler_t *self);
-
-/* The job of a scheduled run: its id, sources, pool, level (from the rules at instant_ms), the
-   schedule and the trigger "schedule NAME at ISO-TIME" (manual: "manual (schedule NAME)",
-   trigger_ms 0). What the core fires and `tapeflow schedule run` starts. The strings live in
-   buf; rows must hold tf_schedule_sources_count rows. */
-typedef struct {
-    char job_id[160];
-    char trigger[256];
-    tf_msg_path_row_t rows[256];
-} scheduler_spec_buf_t;
-void scheduler_job_spec(const tf_schedule_t *schedule, int64_t instant_ms, bool manual, const char *job_id,
-                        scheduler_spec_buf_t *buf, tf_job_spec_t *spec);
 
 #endif

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "scheduler_client.h"
+#include "tf_log.h"
 #include "tf_job_start.h"
+#include "tf_schedule_job.h"
 
 struct _scheduler_client_t {
     tf_config_t *cfg;
@@ -103,20 +105,12 @@ s_job_status(void *arg, const char *job_id, char *status, size_t size, tf_err_t 
     return rc;
 }
 
-/* Errors that mean the job cannot start as it is (the checks said why), not that a service was
-   out of reach. */
-static bool
-s_refusal(int rc)
-{
-    return rc != TF_OK && rc != TF_ERR_TIMEOUT && rc != TF_ERR_NOMEM && rc != TF_ERR_INTERRUPTED;
-}
-
 static int
 s_start_job(void *arg, const tf_job_spec_t *spec, bool *refused, tf_err_t *err)
 {
     scheduler_client_t *self = arg;
     int rc = tf_job_check(self->cfg, self->client, spec, err);
-    *refused = s_refusal(rc);
+    *refused = tf_schedule_job_refused(rc);
     if (rc == TF_OK)
         rc = tf_job_start(self->cfg, self->client, spec, NULL, err);
     return rc;
@@ -137,7 +131,8 @@ s_publish(void *arg, const char *topic, const char *level, const char *job_id, c
         return;
     tf_msg_event_t ev = {.topic = (char *) topic, .level = (char *) level, .job_id = (char *) job_id,
                          .message = (char *) message};
-    tf_publisher_emit(self->events, &ev);
+    if (tf_publisher_emit(self->events, &ev) != TF_OK)
+        tf_log_debug("could not publish %s", topic);   /* the bus is for watching: never fatal */
 }
 
 static const scheduler_ops_t s_ops = {

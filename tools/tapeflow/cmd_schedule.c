@@ -4,7 +4,8 @@
     list and next are computed from the configuration (schedules/NAME) and the catalog's last
     recorded run of each schedule (query schedule_history); history is the catalog's record;
     run starts the schedule's job now, recorded as a manual run (cat_sched claim, kind manual,
-    then tf_job_start through the scheduler's ops) so it chains with the schedule's jobs.
+    then tf_job_check and tf_job_start like the scheduler) so it chains with the schedule's
+    jobs.
     Exit status: 0 shown / started; 1 a schedule is unknown or wrong, the catalog did not answer
     (list, history, run), or the job could not start or (run --wait) ended other than completed;
     2 usage error.
@@ -19,11 +20,11 @@
 #include "cli.h"
 #include "cli_jobview.h"
 #include "cli_opt.h"
-#include "scheduler.h"
-#include "scheduler_client.h"
 #include "tf_clock.h"
+#include "tf_job_start.h"
 #include "tf_json.h"
 #include "tf_schedule.h"
+#include "tf_schedule_job.h"
 
 /* `schedule next` lists at most this many instants (a seconds calendar over a week). */
 #define S_NEXT_MAX 1000
@@ -509,6 +510,21 @@ s_wait_job(tf_client_t *client, const char *job_id, bool json, int64_t timeout_s
     }
 }
 
+/* Records the manual run (cat_sched claim) before its job starts: the history shows it even
+   when the job cannot start. */
+static int
+s_claim_manual(tf_client_t *client, const char *name, int64_t now, const char *job_id, tf_err_t *err)
+{
+    tf_msg_t payload = {.type = TF_MSG_CAT_SCHED}, result;
+    payload.cat_sched = (tf_msg_cat_sched_t){.op = "claim", .schedule = (char *) name, .instant_ms = now,
+                                             .kind = "manual", .job_id = (char *) job_id};
+    int rc = tf_client_call(client, "catalog", NULL, NULL, &payload, &result, CLI_JOB_TIMEOUT_MS, err);
+    if (rc == TF_OK && (result.type != TF_MSG_CAT_REPLY || result.cat_reply.sched_count == 0))
+        rc = tf_err_set(err, TF_ERR_PROTO, "the catalog answered the claim of the run without its row");
+    tf_msg_clear(&result);
+    return rc;
+}
+
 static int
 s_cmd_run(cli_t *cli, int argc, char **argv)
 {
@@ -519,37 +535,32 @@ s_cmd_run(cli_t *cli, int argc, char **argv)
     tf_err_t err = {0};
     tf_schedule_t *s = s_schedule(cli, a.name, &err);
     tf_client_t *client = s ? s_client(cli, &err) : NULL;
-    scheduler_client_t *ops_arg = client ? scheduler_client_new(cli->cfg, client, NULL, CLI_JOB_TIMEOUT_MS) : NULL;
-    if (!ops_arg) {
-        tf_client_destroy(&client);
+    if (!client) {
         tf_schedule_destroy(&s);
-        return s_fail("run", a.json, err.message[0] ? err.message : "out of memory");
+        return s_fail("run", a.json, err.message);
     }
-    const scheduler_ops_t *ops = scheduler_client_ops();
     int64_t now = tf_clock_wall_ms();
     char job_id[160];
     tf_job_id_manual(job_id, sizeof job_id);
-    /* Recorded first, like a scheduled run: the history shows the run even when its job cannot
-       start. */
-    tf_msg_cat_sched_t claim = {.op = "claim", .schedule = (char *) a.name, .instant_ms = now, .kind = "manual",
-                                .job_id = job_id};
-    scheduler_row_t stored;
-    scheduler_spec_buf_t buf;
+    tf_schedule_job_t buf;
     tf_job_spec_t spec;
-    scheduler_job_spec(s, now, true, job_id, &buf, &spec);
+    tf_schedule_job_spec(s, now, true, job_id, &buf, &spec);
     bool refused = false;
-    rc = ops->sched(ops_arg, &claim, &stored, &err);
+    rc = s_claim_manual(client, a.name, now, job_id, &err);
+    if (rc == TF_OK) {
+        rc = tf_job_check(cli->cfg, client, &spec, &err);
+        refused = tf_schedule_job_refused(rc);
+    }
     if (rc == TF_OK)
-        rc = ops->start_job(ops_arg, &spec, &refused, &err);
+        rc = tf_job_start(cli->cfg, client, &spec, NULL, &err);
     if (rc != TF_OK) {
         char why[TF_ERR_MESSAGE_MAX + 256];
         snprintf(why, sizeof why, "%s", err.message);
-        if (refused) {
-            tf_err_t ferr = {0};
-            if (ops->record_failure(ops_arg, &spec, err.message, &ferr) == TF_OK)
-                snprintf(why, sizeof why, "job %s could not start: %s (recorded as a failed job)", job_id,
-                         err.message);
-        }
+        tf_err_t ferr = {0};
+        /* The checks refused it: a failed job, where the operator looks for jobs. */
+        if (refused && tf_job_record_failure(cli->cfg, client, &spec, err.message, &ferr) == TF_OK)
+            snprintf(why, sizeof why, "job %s could not start: %s (recorded as a failed job)", job_id,
+                     err.message);
         rc = s_fail("run", a.json, why);
     } else if (a.wait) {
         if (!a.json)
@@ -573,7 +584,6 @@ s_cmd_run(cli_t *cli, int argc, char **argv)
             printf("job %s: manual run of schedule %s (%s); follow it with: tapeflow job %s\n", job_id, a.name,
                    spec.level, job_id);
     }
-    scheduler_client_destroy(&ops_arg);
     tf_client_destroy(&client);
     tf_schedule_destroy(&s);
     return rc;
