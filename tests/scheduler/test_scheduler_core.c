@@ -315,6 +315,27 @@ s_previous_run(fake_t *f, int64_t instant, const char *status)
     s_add_job(f, "nightly-prev", status);
 }
 
+/* A fake catalog where the schedule's run due at *instant (2026-12-02 04:00 UTC) follows a
+   previous run before_ms earlier whose job is status. */
+static fake_t *
+s_fake(int64_t *instant, int64_t before_ms, const char *status)
+{
+    fake_t *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    *instant = s_utc(2026, 12, 2, 4, 0, 0);
+    s_previous_run(f, *instant - before_ms, status);
+    return f;
+}
+
+/* A daily 04:00 UTC schedule whose previous run (the day before) completed. */
+static const char *const s_daily[] = {"calendar=daily 04:00", "timezone=UTC", NULL};
+
+static fake_t *
+s_daily_fake(int64_t *instant)
+{
+    return s_fake(instant, 24 * S_HOUR, "completed");
+}
+
 /* ------------------------------------------------------------------ fire instants ----- */
 
 /* Europe/Berlin: 02:30 does not exist on 2026-03-29 (fires when the clocks jump, 03:00 CEST =
@@ -377,10 +398,9 @@ typedef enum { S_KILL_BEFORE_CLAIM, S_KILL_AFTER_CLAIM, S_KILL_AFTER_START } s_k
 static void
 s_kill_and_restart(s_kill_t point)
 {
-    fake_t *f = calloc(1, sizeof *f);
-    const char *const settings[] = {"calendar=daily 04:00", "timezone=UTC", NULL};
-    int64_t instant = s_utc(2026, 12, 2, 4, 0, 0);
-    s_previous_run(f, instant - 24 * S_HOUR, "completed");
+    int64_t instant;
+    fake_t *f = s_daily_fake(&instant);
+    const char *const *settings = s_daily;
     char job[160];
     tf_job_id_scheduled(job, sizeof job, "nightly", instant);
 
@@ -435,10 +455,9 @@ static void
 test_two_schedulers(void **state)
 {
     (void) state;
-    fake_t *f = calloc(1, sizeof *f);
-    const char *const settings[] = {"calendar=daily 04:00", "timezone=UTC", NULL};
-    int64_t instant = s_utc(2026, 12, 2, 4, 0, 0);
-    s_previous_run(f, instant - 24 * S_HOUR, "completed");
+    int64_t instant;
+    fake_t *f = s_daily_fake(&instant);
+    const char *const *settings = s_daily;
     scheduler_t *a = s_core(f, "nightly", settings), *b = s_core(f, "nightly", settings);
     scheduler_tick(a, instant - 500);
     scheduler_tick(b, instant - 400);
@@ -578,10 +597,9 @@ static void
 test_overlap_skip(void **state)
 {
     (void) state;
-    fake_t *f = calloc(1, sizeof *f);
+    int64_t instant;
+    fake_t *f = s_fake(&instant, S_HOUR, "running");
     const char *const settings[] = {"calendar=hourly", "timezone=UTC", NULL};
-    int64_t instant = s_utc(2026, 12, 2, 4, 0, 0);
-    s_previous_run(f, instant - S_HOUR, "running");
     scheduler_t *core = s_core(f, "nightly", settings);
     scheduler_tick(core, instant);
     fake_row_t *r = s_find_row(f, "nightly", instant);
@@ -604,10 +622,9 @@ static void
 test_overlap_queue(void **state)
 {
     (void) state;
-    fake_t *f = calloc(1, sizeof *f);
+    int64_t instant;
+    fake_t *f = s_fake(&instant, S_HOUR, "running");
     const char *const settings[] = {"calendar=hourly", "timezone=UTC", "overlap=queue", NULL};
-    int64_t instant = s_utc(2026, 12, 2, 4, 0, 0);
-    s_previous_run(f, instant - S_HOUR, "running");
     scheduler_t *core = s_core(f, "nightly", settings);
     scheduler_tick(core, instant);
     fake_row_t *r = s_find_row(f, "nightly", instant);
@@ -646,10 +663,9 @@ static void
 test_refused_start_records_failed_job(void **state)
 {
     (void) state;
-    fake_t *f = calloc(1, sizeof *f);
-    const char *const settings[] = {"calendar=daily 04:00", "timezone=UTC", NULL};
-    int64_t instant = s_utc(2026, 12, 2, 4, 0, 0);
-    s_previous_run(f, instant - 24 * S_HOUR, "completed");
+    int64_t instant;
+    fake_t *f = s_daily_fake(&instant);
+    const char *const *settings = s_daily;
     f->refuse_start = true;
     scheduler_t *core = s_core(f, "nightly", settings);
     scheduler_tick(core, instant);
@@ -671,10 +687,9 @@ static void
 test_catalog_unreachable(void **state)
 {
     (void) state;
-    fake_t *f = calloc(1, sizeof *f);
-    const char *const settings[] = {"calendar=daily 04:00", "timezone=UTC", NULL};
-    int64_t instant = s_utc(2026, 12, 2, 4, 0, 0);
-    s_previous_run(f, instant - 24 * S_HOUR, "completed");
+    int64_t instant;
+    fake_t *f = s_daily_fake(&instant);
+    const char *const *settings = s_daily;
     f->down = true;
     scheduler_t *core = s_core(f, "nightly", settings);
     for (int s = 0; s < 90; s++)
@@ -696,10 +711,9 @@ static void
 test_disabled(void **state)
 {
     (void) state;
-    fake_t *f = calloc(1, sizeof *f);
+    int64_t instant;
+    fake_t *f = s_fake(&instant, S_HOUR, "completed");
     const char *const settings[] = {"calendar=hourly", "timezone=UTC", "enabled=0", NULL};
-    int64_t instant = s_utc(2026, 12, 2, 4, 0, 0);
-    s_previous_run(f, instant - S_HOUR, "completed");
     scheduler_t *core = s_core(f, "nightly", settings);
     scheduler_tick(core, instant);
     assert_int_equal(f->nrows, 1);
