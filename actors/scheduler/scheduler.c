@@ -483,7 +483,8 @@ scheduler_tick(scheduler_t *self, int64_t now_ms)
     for (size_t i = 0; i < self->count; i++) {
         tf_err_t err = {0};
         s_entry_t *e = &self->entries[i];
-        if (s_tick_one(self, e, now_ms, &err) != TF_OK && !e->unstarted)
+        /* Interrupted: the process is stopping, nothing to report. */
+        if (s_tick_one(self, e, now_ms, &err) != TF_OK && !e->unstarted && err.code != TF_ERR_INTERRUPTED)
             s_trouble(self, now_ms, "cannot reach the catalog", &err);
     }
 }
