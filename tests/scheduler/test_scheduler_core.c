@@ -5,7 +5,8 @@
     the same fake catalog: one job overall), two schedulers at once, a 6-hour outage with
     catch_up once / skip / within, the cap on missed rows, overlap skip (row and alert) and
     queue (starts when the previous run ends), a start refused by its checks (a failed job), an
-    unreachable catalog (one alert a minute), level rules and schedule config errors. */
+    unreachable catalog (one alert a minute), level rules, schedule config errors and the job
+    of a run (scheduled and manual). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -793,6 +794,35 @@ test_schedule_config_errors(void **state)
     tf_config_destroy(&cfg);
 }
 
+/* The job of a run: scheduled (trigger with the instant) and manual (tapeflow schedule run). */
+static void
+test_job_spec(void **state)
+{
+    (void) state;
+    const char *const settings[] = {"calendar=Sun 03:00", "timezone=Europe/Berlin", "pool=offsite", NULL};
+    tf_schedule_t *s = s_schedule("weekly", settings);
+    tf_schedule_job_t buf;
+    tf_job_spec_t spec;
+    int64_t instant = s_utc(2026, 12, 6, 2, 0, 0);   /* the first Sunday, 03:00 CET */
+    tf_schedule_job_spec(s, instant, false, "weekly-20261206T020000Z", &buf, &spec);
+    assert_string_equal(spec.job_id, "weekly-20261206T020000Z");
+    assert_string_equal(spec.trigger, "schedule weekly at 2026-12-06T02:00:00Z");
+    assert_int_equal(spec.trigger_ms, instant);
+    assert_string_equal(spec.schedule, "weekly");
+    assert_string_equal(spec.pool, "offsite");
+    assert_string_equal(spec.level, "full");
+    assert_int_equal(spec.sources_count, 1);
+    assert_string_equal(spec.sources[0].path, "/srv");
+    tf_schedule_job_spec(s, instant + 7 * 24 * S_HOUR, true, "J20261213-030000-abcdef", &buf, &spec);
+    assert_string_equal(spec.trigger, "manual (schedule weekly)");
+    assert_int_equal(spec.trigger_ms, 0);
+    assert_string_equal(spec.level, "differential");
+    assert_string_equal(spec.schedule, "weekly");
+    assert_true(tf_schedule_job_refused(TF_ERR_INVALID));
+    assert_false(tf_schedule_job_refused(TF_ERR_TIMEOUT));
+    tf_schedule_destroy(&s);
+}
+
 int
 main(void)
 {
@@ -813,6 +843,7 @@ main(void)
         cmocka_unit_test(test_disabled),
         cmocka_unit_test(test_level_rules),
         cmocka_unit_test(test_schedule_config_errors),
+        cmocka_unit_test(test_job_spec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
