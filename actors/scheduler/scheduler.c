@@ -102,23 +102,27 @@ static void
 s_say(scheduler_t *self, const s_entry_t *e, const char *what, const char *level, const char *job_id,
       const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 
-/* Publishes schedule.NAME.WHAT (and logs it). */
+/* Publishes schedule.NAME.WHAT, or alert.schedule.NAME for what "alert.schedule" (and logs it). */
 static void
 s_say(scheduler_t *self, const s_entry_t *e, const char *what, const char *level, const char *job_id,
       const char *fmt, ...)
 {
     char topic[256], message[1024];
-    snprintf(topic, sizeof topic, "%s.%s", what, tf_schedule_name(e->schedule));
-    if (strcmp(what, "alert.schedule") != 0)
-        snprintf(topic, sizeof topic, "schedule.%s.%s", tf_schedule_name(e->schedule), what);
+    const char *name = tf_schedule_name(e->schedule);
+    if (strcmp(what, "alert.schedule") == 0)
+        snprintf(topic, sizeof topic, "alert.schedule.%s", name);
+    else
+        snprintf(topic, sizeof topic, "schedule.%s.%s", name, what);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
     if (strcmp(level, "info") == 0)
         tf_log_info("%s", message);
-    else
+    else if (strcmp(level, "warn") == 0)
         tf_log_warn("%s", message);
+    else
+        tf_log_error("%s", message);
     self->ops.publish(self->arg, topic, level, job_id, message);
 }
 

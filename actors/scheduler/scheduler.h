@@ -81,7 +81,7 @@ int scheduler_add(scheduler_t *self, tf_schedule_t **schedule_p, tf_err_t *err);
 /* Does everything due at now_ms (UTC). Never fails: problems are published and retried. */
 void scheduler_tick(scheduler_t *self, int64_t now_ms);
 
-/* Counters for tests and logs: jobs this core started (or started again), instants it fired. */
+/* Jobs this core started (or started again after a crash), for tests and logs. */
 uint64_t scheduler_started(scheduler_t *self);
 
 #endif
