@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -171,6 +172,19 @@ s_check_remote(tf_config_t *cfg, tf_client_t *client, const s_host_t *h, tf_err_
     return TF_OK;
 }
 
+/* This host's paths, checked here (a scheduled job names them in the configuration: a typo
+   should fail the run at once, with the path in the message). */
+static int
+s_check_local(const s_host_t *h, tf_err_t *err)
+{
+    for (size_t i = 0; i < h->count; i++) {
+        struct stat st;
+        if (lstat(h->rows[i].path, &st) != 0)
+            return tf_err_set(err, TF_ERR_NOTFOUND, "%s: %s", h->rows[i].path, strerror(errno));
+    }
+    return TF_OK;
+}
+
 static const char *
 s_pool(tf_config_t *cfg, const tf_job_spec_t *spec)
 {
@@ -193,8 +207,8 @@ tf_job_check_noted(tf_config_t *cfg, tf_client_t *client, const tf_job_spec_t *s
     if (rc == TF_OK)
         rc = tf_pool_check(cfg, client, pool, note, note_size, err);
     for (size_t i = 0; rc == TF_OK && i < src.nhosts; i++)
-        if (!tf_hostpath_is_local(cfg, src.hosts[i].host))
-            rc = s_check_remote(cfg, client, &src.hosts[i], err);
+        rc = tf_hostpath_is_local(cfg, src.hosts[i].host) ? s_check_local(&src.hosts[i], err)
+                                                           : s_check_remote(cfg, client, &src.hosts[i], err);
     s_sources_clear(&src);
     return rc;
 }

@@ -48,9 +48,9 @@ void tf_job_id_scheduled(char *buf, size_t size, const char *schedule, int64_t i
 /* A fresh id for a job started by hand: "J<YYYYmmdd-HHMMSS>-<6 hex>". */
 void tf_job_id_manual(char *buf, size_t size);
 
-/* Checks what would make the job fail at once: the pool exists and has something writable,
-   each other host has a file agent and its paths are there and readable. The error says
-   what is wrong and how to fix it. */
+/* Checks what would make the job fail at once: the pool's retention is sane, the pool exists
+   and has something writable, this host's paths exist, each other host has a file agent and
+   its paths are there and readable. The error says what is wrong and how to fix it. */
 int tf_job_check(tf_config_t *cfg, tf_client_t *client, const tf_job_spec_t *spec, tf_err_t *err);
 /* The same; note gets what the operator should know when the job may start anyway (the
    catalog did not answer the pool check, it knows no volume of the pool, ...), or "". */
