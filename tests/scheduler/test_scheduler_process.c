@@ -1,7 +1,9 @@
 /*  tapeflow-scheduler against a real stack (tf_teststack, sim drive): a schedule of a tiny tree
     firing every 10 seconds ("*:*:0/10", UTC).
     - the scheduler registers as a worker of service scheduler, fires, and the job completes
-      with the trigger "schedule tick at <instant>" and the job id of that instant;
+      with the trigger "schedule tick at <instant>" and the job id of that instant; the rules
+      ask for incrementals: the first job is a full (no previous full of the schedule), later
+      ones incrementals with a base;
     - kill -9 of the scheduler and a restart: no instant fires twice - every fired row of the
       history has its own job, and the schedule's jobs are exactly those (counted from
       `tapeflow jobs` against `tapeflow schedule history`);
@@ -38,7 +40,7 @@ s_setup(void **state)
 {
     fx_t *fx = calloc(1, sizeof *fx);
     const char *config[] = {"schedules/tick/paths=${dir}/src", "schedules/tick/calendar=*:*:0/10",
-                            "schedules/tick/timezone=UTC",    "schedules/tick/level=full",
+                            "schedules/tick/timezone=UTC",    "schedules/tick/level=incremental",
                             "scheduler/tick=500",              NULL};
     /* The scheduler is started by the test once the tree and the tape are there. */
     const char *programs[] = {"broker", "bus", "catalog", "labeller", "stager", "tapewriter",
@@ -102,9 +104,17 @@ s_history(fx_t *fx)
     return s_json(fx, "schedule", "history", "tick", NULL);
 }
 
-/* The catalog's row of job (query "job" straight to the catalog service): status, trigger. */
+/* What the catalog recorded of a job (query "job" straight to the catalog service). */
+typedef struct {
+    char status[64];
+    char trigger[256];
+    char level[32];
+    char level_reason[256];
+    char base_job[160];
+} s_job_t;
+
 static void
-s_job_row(fx_t *fx, const char *job, char *status, size_t ssize, char *trigger, size_t tsize)
+s_job_row(fx_t *fx, const char *job, s_job_t *out)
 {
     tf_msg_t payload = {.type = TF_MSG_CAT_QUERY}, result;
     payload.cat_query = (tf_msg_cat_query_t){.query = "job", .job_id = (char *) job};
@@ -113,8 +123,12 @@ s_job_row(fx_t *fx, const char *job, char *status, size_t ssize, char *trigger, 
         fail_msg("query job %s: %s", job, err.message);
     assert_int_equal(result.type, TF_MSG_CAT_REPLY);
     assert_int_equal(result.cat_reply.jobs_count, 1);
-    snprintf(status, ssize, "%s", result.cat_reply.jobs[0].status ? result.cat_reply.jobs[0].status : "");
-    snprintf(trigger, tsize, "%s", result.cat_reply.jobs[0].trigger ? result.cat_reply.jobs[0].trigger : "");
+    const tf_msg_job_row_t *j = &result.cat_reply.jobs[0];
+    snprintf(out->status, sizeof out->status, "%s", j->status ? j->status : "");
+    snprintf(out->trigger, sizeof out->trigger, "%s", j->trigger ? j->trigger : "");
+    snprintf(out->level, sizeof out->level, "%s", j->level ? j->level : "");
+    snprintf(out->level_reason, sizeof out->level_reason, "%s", j->level_reason ? j->level_reason : "");
+    snprintf(out->base_job, sizeof out->base_job, "%s", j->base_job ? j->base_job : "");
     tf_msg_clear(&result);
 }
 
@@ -159,18 +173,22 @@ test_scheduler_process(void **state)
     assert_int_equal(tf_teststack_start(fx->stack, "scheduler"), 0);
     int64_t started = tf_clock_wall_ms();
 
-    /* It fires; the job completes, with the trigger of its instant. */
-    char job[160], status[64], trigger[256], want[256];
+    /* It fires; the job completes, with the trigger of its instant - a full: the first of the
+       schedule, whose rules ask for incrementals. */
+    char job[160], want[256];
+    s_job_t row;
     int64_t instant = 0;
     s_wait_fired_completed(fx, started - 10000, job, sizeof job, &instant);
     assert_int_equal(instant % 10000, 0);
-    s_job_row(fx, job, status, sizeof status, trigger, sizeof trigger);
-    assert_string_equal(status, "completed");
+    s_job_row(fx, job, &row);
+    assert_string_equal(row.status, "completed");
     time_t secs = (time_t) (instant / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
     strftime(want, sizeof want, "schedule tick at %Y-%m-%dT%H:%M:%SZ", &tm);
-    assert_string_equal(trigger, want);
+    assert_string_equal(row.trigger, want);
+    assert_string_equal(row.level, "full");
+    assert_string_equal(row.level_reason, "no previous full of schedule tick");
     strftime(want, sizeof want, "tick-%Y%m%dT%H%M%SZ", &tm);
     assert_string_equal(job, want);
 
@@ -182,6 +200,9 @@ test_scheduler_process(void **state)
     int64_t instant2 = 0;
     s_wait_fired_completed(fx, instant, job2, sizeof job2, &instant2);
     assert_true(instant2 > instant);
+    s_job_row(fx, job2, &row);   /* later runs are incrementals of the schedule's jobs */
+    assert_string_equal(row.level, "incremental");
+    assert_true(row.base_job[0] != '\0');
     char stop_why[512];
     assert_int_equal(tf_teststack_stop(fx->stack, "scheduler", stop_why, sizeof stop_why), 0);
 
@@ -206,7 +227,7 @@ test_scheduler_process(void **state)
     assert_non_null(strstr(list, "\"schedule\":\"tick\""));
     assert_non_null(strstr(list, "\"calendar\":\"*:*:0/10\""));
     assert_non_null(strstr(list, "\"timezone\":\"UTC\""));
-    assert_non_null(strstr(list, "\"level_next\":\"full\""));
+    assert_non_null(strstr(list, "\"level_next\":\"incremental\""));
     long long last = tf_test_json_int(list, "last_ms");
     assert_int_equal(last, tf_test_json_int(history, "instant_ms"));
     long long list_next = tf_test_json_int(list, "next_ms");
@@ -220,20 +241,20 @@ test_scheduler_process(void **state)
     assert_non_null(second);
     assert_int_equal(tf_test_json_int(second, "instant_ms"), first + 10000);
     assert_non_null(strstr(next, "\"truncated\":true"));
-    assert_int_equal(s_count(next, "\"level\":\"full\""), 1000);
+    assert_int_equal(s_count(next, "\"level\":\"incremental\""), 1000);
 
     /* run --wait: a manual run of the schedule, completed, in the history */
     char *run = s_json(fx, "schedule", "run", "tick", "--wait", NULL);
     char manual[160];
     assert_non_null(tf_test_json_str(run, "job_id", manual, sizeof manual));
     assert_non_null(strstr(run, "\"status\":\"completed\""));
-    s_job_row(fx, manual, status, sizeof status, trigger, sizeof trigger);
-    assert_string_equal(trigger, "manual (schedule tick)");
+    s_job_row(fx, manual, &row);
+    assert_string_equal(row.trigger, "manual (schedule tick)");
+    assert_string_equal(row.level, "incremental");   /* it chains with the schedule's jobs */
     char *after = s_history(fx);
     char needle[200];
     snprintf(needle, sizeof needle, "\"job_id\":\"%s\"", manual);
-    const char *row = strstr(after, needle);
-    assert_non_null(row);
+    assert_non_null(strstr(after, needle));
     assert_int_equal(s_count(after, "\"kind\":\"manual\""), 1);
 
     /* usage errors name what is wrong */
