@@ -201,6 +201,18 @@ static const cli_command_t s_commands[] = {
      "  changer inventory CHANGER                            the labeller reads the barcodes (no loads)\n"
      "CHANGER is a URL or a name from changers/<name>/url (see docs/changers.md).\n"},
 #endif
+#ifdef TF_HAVE_CMD_SCHEDULE
+    {"schedule", cmd_schedule, true, cli_schedule_verbs, NULL,
+     "usage: tapeflow [--config FILE] schedule list|next|history|run ...\n"
+     "\n"
+     "  schedule list                          every schedule: calendar, zone, next and last run,\n"
+     "                                         last result, level of the next run\n"
+     "  schedule next NAME [--days N]          the coming runs (default 7 days) with their level\n"
+     "  schedule history NAME [--limit N]      fired, missed, skipped, queued and manual runs\n"
+     "  schedule run NAME [--wait]             start the schedule's job now (recorded as manual)\n"
+     "All take --json. Schedules are schedules/NAME in the configuration; tapeflow-scheduler\n"
+     "fires them (docs/operations.md, \"Schedules\").\n"},
+#endif
 #ifdef TF_HAVE_CMD_TAPE
     {"tape", cmd_tape, true, cli_tape_verbs, NULL,
      "usage: tapeflow [--config FILE] tape label|info|dump|list|erase|scan|clear ...\n"
@@ -237,6 +249,7 @@ cli_usage(FILE *out)
             "  restore JOB ...   restore a job's files (--to DIR)\n"
             "  jobs, job ID      list jobs, show one\n"
             "  job cancel|retry|purge ID   stop, re-run, or clean up after a job\n"
+            "  schedule ...      backup schedules: list, next NAME, history NAME, run NAME\n"
             "  tape ...          label, info, dump, list, erase\n"
             "  changer ...       media changer: list, load, unload, inventory\n"
             "\n"
