@@ -5,7 +5,7 @@
         daily 04:00          every day at 04:00 (daily/weekly/monthly/yearly/hourly/minutely,
                              optionally followed by a time that replaces their 00:00)
         Sun 23:05            weekdays: Mon Tue ... Sun, lists "Sat,Sun", ranges "Mon..Fri"
-        *-*-01 02:00         YEAR-MONTH-DAY with *, lists (1,15), ranges (01..07), steps (*/2)
+        *-*-01 02:00         YEAR-MONTH-DAY with *, lists (1,15), ranges (01..07), steps (1/2)
         Mon..Fri 22:30
         Sun *-*-01..07 03:00 the first Sunday of every month
         *:0/15               HH:MM[:SS] with the same forms; a missing seconds field is 00

@@ -89,10 +89,10 @@ static const tf_config_key_t s_keys[] = {
      "events queued per peer before they are dropped"},
 
     {"up/roles", TF_CONFIG_NAMES,
-     "broker bus catalog labeller scanner compressor stager tapewriter extractor", 0, 0, NULL,
-     NULL,
+     "broker bus catalog labeller scanner compressor stager tapewriter extractor scheduler", 0, 0,
+     NULL, NULL,
      "processes 'tapeflow up' runs on this host: broker bus catalog labeller stager tapewriter "
-     "scanner compressor extractor, agent (= scanner compressor extractor) or another actor's "
+     "scanner compressor extractor scheduler, agent (= scanner compressor extractor) or another actor's "
      "name (echo is the test actor); without broker and bus the workers connect to "
      "broker/endpoint on the tape server"},
     /* Before issue 10: read as up/roles = "broker bus" + its actors when up/roles is not set,
@@ -122,7 +122,7 @@ static const tf_config_key_t s_keys[] = {
     {"actors/stager/instances", TF_CONFIG_INT, "1", 0, 1, NULL, NULL,
      "stager processes 'tapeflow up' runs (one at most: a second cannot bind the stager's endpoint)"},
     {"actors/<name>/instances", TF_CONFIG_INT, "1", 0, 64, NULL,
-     "catalog labeller scanner compressor stager tapewriter extractor echo",
+     "catalog labeller scanner compressor stager tapewriter extractor scheduler echo",
      "processes of tapeflow-<name> 'tapeflow up' runs when up/roles names it"},
     {"actors/echo/record", TF_CONFIG_PATH, NULL, 0, 0, NULL, NULL,
      "test actor: file the echo actor appends each item to"},
@@ -262,6 +262,7 @@ static const struct {
 } s_actor_services[] = {
     {"catalog", "catalog"}, {"labeller", "labeller"}, {"scanner", "scan"}, {"compressor", "compress"},
     {"stager", "stager"},   {"tapewriter", "tape"}, {"extractor", "extract"}, {"echo", "echo"},
+    {"scheduler", "scheduler"},
 };
 
 /* What the up/roles word agent stands for: the processes of a host that holds data. */

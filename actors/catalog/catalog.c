@@ -188,11 +188,7 @@ static const char s_schema[] =
     "  PRIMARY KEY (schedule, instant_ms)"
     ") WITHOUT ROWID;";
 
-/* The host of a job_paths.path: "HOST:/path" names it, a plain "/path" (a job from before
-   issue 10) none (''). */
-#define S_PATH_HOST_SQL \
-    "CASE WHEN substr(path, 1, 1) = '/' OR instr(path, ':') = 0 THEN '' " \
-    "ELSE substr(path, 1, instr(path, ':') - 1) END"
+#define S_PATH_HOST_SQL CATALOG_PATH_HOST_SQL
 
 /* The host an archive's files came from, by its group number: the host scan whose range holds
    it (NULL for a job scanned once without a host). ?2 job, ?3 group number. */
@@ -373,6 +369,30 @@ s_end(catalog_t *self, int rc, tf_err_t *err)
     if (s_exec(self, "ROLLBACK", &ignored) != TF_OK)
         tf_log_warn("%s", ignored.message);
     return rc;
+}
+
+int
+catalog_bind_text(sqlite3_stmt *stmt, int index, const char *text)
+{
+    return s_bind_text(stmt, index, text);
+}
+
+int
+catalog_run(catalog_t *self, sqlite3_stmt *stmt, int bind_rc, const char *what, int *changes, tf_err_t *err)
+{
+    return s_run(self, stmt, bind_rc, what, changes, err);
+}
+
+int
+catalog_begin(catalog_t *self, tf_err_t *err)
+{
+    return s_begin(self, err);
+}
+
+int
+catalog_end(catalog_t *self, int rc, tf_err_t *err)
+{
+    return s_end(self, rc, err);
 }
 
 /* Copies text into buf, cut at a UTF-8 character boundary to fit. */
@@ -1150,6 +1170,28 @@ s_cat_files(catalog_t *self, const tf_msg_cat_files_t *m, tf_err_t *err)
                 rc = catalog_db_error(self, err, "cannot record entry warnings");
             else
                 warned += (uint64_t) sqlite3_changes(self->db);
+            sqlite3_reset(stmt);
+        }
+        sqlite3_finalize(stmt);
+    }
+    /* A job with a manifest: an entry the compressor could not store holds no content in this
+       job, so the next incremental takes it again and a restore does not look for it. */
+    if (rc == TF_OK && m->warnings_count > 0) {
+        stmt = catalog_prepare(self,
+            "UPDATE manifest SET data_job = NULL, reason = 'not stored: ' || COALESCE(?4, 'skipped') "
+            "WHERE job_id = ?1 AND path = ?3 AND data_job = ?1 "
+            "  AND host = COALESCE((SELECT host FROM archives WHERE archive_id = ?2), host)", err);
+        if (!stmt)
+            rc = TF_ERR_DB;
+        for (size_t i = 0; rc == TF_OK && i < m->warnings_count; i++) {
+            const tf_msg_warning_row_t *w = &m->warnings[i];
+            if (!w->missing)
+                continue;
+            if ((s_bind_text(stmt, 1, m->job_id) | s_bind_text(stmt, 2, m->archive_id)
+                 | s_bind_text(stmt, 3, w->path) | s_bind_text(stmt, 4, w->reason && *w->reason ? w->reason : NULL))
+                    != SQLITE_OK
+                || sqlite3_step(stmt) != SQLITE_DONE)
+                rc = catalog_db_error(self, err, "cannot mark a manifest entry not stored");
             sqlite3_reset(stmt);
         }
         sqlite3_finalize(stmt);

@@ -45,6 +45,12 @@ const char *catalog_path(catalog_t *self);
 typedef int64_t(catalog_clock_fn)(void *arg);
 void catalog_set_clock(catalog_t *self, catalog_clock_fn *clock, void *arg);
 
+/* The pool policy for a volume past its retention that holds the base of a job still within
+   its own (pools/<pool>/chain_retention, docs/operations.md "Retention and chains"): true =
+   expire it and the jobs that depend on it, false = keep it (held). No policy set: keep. */
+typedef bool(catalog_chain_policy_fn)(void *arg, const char *pool);
+void catalog_set_chain_policy(catalog_t *self, catalog_chain_policy_fn *fn, void *arg);
+
 /* Job events (docs/pipeline.md, "Events"): called after the transaction that changed the job
    committed - never for a change that rolled back, never again for a redelivered item. topic is
    job.<id>.stage (the job moved to another stage) or job.<id>.<final status> (completed,

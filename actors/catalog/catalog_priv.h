@@ -6,6 +6,12 @@
 
 #include "catalog.h"
 
+/* The host of a job_paths.path: "HOST:/path" names it, a plain "/path" (a job from before
+   issue 10) none (''). */
+#define CATALOG_PATH_HOST_SQL \
+    "CASE WHEN substr(path, 1, 1) = '/' OR instr(path, ':') = 0 THEN '' " \
+    "ELSE substr(path, 1, instr(path, ':') - 1) END"
+
 /* A job event to publish once the transaction that caused it commits. */
 typedef struct {
     char job_id[TF_MSG_MAX_ID + 1];
@@ -22,6 +28,9 @@ struct _catalog_t {
     void *events_arg;
     catalog_pending_t *pending;   /* events of the open transaction */
     size_t pending_count, pending_cap;
+    catalog_chain_policy_fn *chain_policy;  /* NULL: every pool keeps (catalog_chain.c) */
+    void *chain_policy_arg;
+    bool chain_sql_ready;                   /* tf_chain_expire() is registered with db */
 };
 
 /* Sets err to TF_ERR_DB with "catalog PATH: WHAT: sqlite's message"; returns TF_ERR_DB. */
@@ -34,6 +43,30 @@ char *catalog_column_dup(sqlite3_stmt *stmt, int col, bool *oom);
 
 /* catalog_query.c: answers a cat_query into *reply (TF_MSG_CAT_REPLY). */
 int catalog_query(catalog_t *self, const tf_msg_cat_query_t *query, tf_msg_t *reply, tf_err_t *err);
+
+/* catalog_query.c helpers the issue-11 queries share. catalog_grow: grows rows (of elem bytes
+   each) by one zeroed row, NULL when memory ran out. catalog_job_known: TF_OK, or
+   TF_ERR_NOTFOUND with an operator's message. catalog_pattern: a glob over stored (relative)
+   paths without leading and trailing '/'; NULL (everything) when nothing is left, *oom on
+   failure. catalog_limit: the row limit asked for, or fallback, capped. */
+void *catalog_grow(void **rows, size_t *count, size_t *cap, size_t elem);
+int catalog_job_known(catalog_t *self, const char *job_id, tf_err_t *err);
+char *catalog_pattern(const char *pattern, bool *oom);
+uint64_t catalog_limit(uint64_t asked, uint64_t fallback);
+
+/* catalog_query.c: one archive row as the "archives" query returns it (segments filled) into
+   *row (cleared first; the caller frees its fields). TF_ERR_NOTFOUND when not catalogued. */
+int catalog_archive_read(catalog_t *self, const char *archive_id, tf_msg_archive_row_t *row, tf_err_t *err);
+
+/* catalog.c: binds text or NULL; catalog_run steps a statement to its end and finalizes it
+   (*changes, may be NULL: rows changed; bind_rc: the binds' result, failing when not SQLITE_OK). */
+int catalog_bind_text(sqlite3_stmt *stmt, int index, const char *text);
+int catalog_run(catalog_t *self, sqlite3_stmt *stmt, int bind_rc, const char *what, int *changes, tf_err_t *err);
+
+/* catalog.c: a write transaction (BEGIN IMMEDIATE); catalog_end commits when rc is TF_OK, else
+   rolls back, and returns the first failure. */
+int catalog_begin(catalog_t *self, tf_err_t *err);
+int catalog_end(catalog_t *self, int rc, tf_err_t *err);
 
 /* catalog_manifest.c (issue 11): manifests, levels and restore plans of chains.
    catalog_manifest_apply answers a cat_manifest into *reply (TF_MSG_CAT_MANIFEST_REPLY).
@@ -53,8 +86,11 @@ bool catalog_sched_handles(const char *query);
 int catalog_sched_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_err_t *err);
 
 /* catalog_chain.c (issue 11): retention that knows chains. Fill a volume row's held and
-   orphans, and a job row's depends_on (query "job"). */
+   orphans, and a job row's depends_on (query "job"). catalog_chain_jobs shows the rows of
+   jobs whose base expired with its volume (chain_retention expire) as expired (queries "job"
+   and "jobs"; nothing is rewritten). */
 int catalog_chain_volume(catalog_t *self, tf_msg_volume_row_t *row, tf_err_t *err);
 int catalog_chain_job(catalog_t *self, tf_msg_job_row_t *row, tf_err_t *err);
+int catalog_chain_jobs(catalog_t *self, tf_msg_job_row_t *rows, size_t count, tf_err_t *err);
 
 #endif

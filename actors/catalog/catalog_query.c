@@ -9,11 +9,13 @@
 
 #define S_JOB_COLUMNS                                                                        \
     "job_id, status, stage, message, detail, pool, created_ms, updated_ms, files_total, "  \
-    "bytes_total, files_done, bytes_done, groups_total, archives_written, warnings, scanned"
+    "bytes_total, files_done, bytes_done, groups_total, archives_written, warnings, scanned, " \
+    "level, level_requested, level_reason, base_job, schedule, trigger_text, trigger_ms, "  \
+    "files_unchanged, files_deleted"
 
 /* Grows rows (of elem bytes each) to hold one more; NULL when memory ran out. */
-static void *
-s_grow(void **rows, size_t *count, size_t *cap, size_t elem)
+void *
+catalog_grow(void **rows, size_t *count, size_t *cap, size_t elem)
 {
     if (*count == *cap) {
         size_t ncap = *cap ? *cap * 2 : 16;
@@ -61,7 +63,17 @@ s_read_job(sqlite3_stmt *stmt, tf_msg_job_row_t *j, bool *oom)
     j->archives_written = s_u64(stmt, 13);
     j->warnings = s_u64(stmt, 14);
     j->scanned = sqlite3_column_int(stmt, 15) != 0;
-    return 256 + s_len(j->job_id) + s_len(j->message) + s_len(j->detail);
+    j->level = catalog_column_dup(stmt, 16, oom);
+    j->level_requested = catalog_column_dup(stmt, 17, oom);
+    j->level_reason = catalog_column_dup(stmt, 18, oom);
+    j->base_job = catalog_column_dup(stmt, 19, oom);
+    j->schedule = catalog_column_dup(stmt, 20, oom);
+    j->trigger = catalog_column_dup(stmt, 21, oom);
+    j->trigger_ms = sqlite3_column_int64(stmt, 22);
+    j->files_unchanged = s_u64(stmt, 23);
+    j->files_deleted = s_u64(stmt, 24);
+    return 320 + s_len(j->job_id) + s_len(j->message) + s_len(j->detail) + s_len(j->level_reason)
+           + s_len(j->base_job) + s_len(j->schedule) + s_len(j->trigger);
 }
 
 static size_t
@@ -212,6 +224,38 @@ s_segments(catalog_t *self, tf_msg_archive_row_t *row, tf_err_t *err)
     return TF_OK;
 }
 
+/* The archive columns s_read_archive reads. */
+#define S_ARCHIVE_COLUMNS \
+    "archive_id, job_id, group_no, volume, tape_file, block, blocks, size, checksum, files, written, lost, host"
+
+int
+catalog_archive_read(catalog_t *self, const char *archive_id, tf_msg_archive_row_t *row, tf_err_t *err)
+{
+    memset(row, 0, sizeof *row);
+    sqlite3_stmt *stmt = catalog_prepare(self, "SELECT " S_ARCHIVE_COLUMNS " FROM archives WHERE archive_id = ?1", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    int rc = TF_OK;
+    bool oom = false;
+    if (sqlite3_bind_text(stmt, 1, archive_id, -1, SQLITE_STATIC) != SQLITE_OK)
+        rc = catalog_db_error(self, err, "cannot bind the archive query");
+    else {
+        int s = sqlite3_step(stmt);
+        if (s == SQLITE_ROW)
+            s_read_archive(stmt, row, &oom);
+        else if (s == SQLITE_DONE)
+            rc = tf_err_set(err, TF_ERR_NOTFOUND, "no archive %s in the catalog", archive_id);
+        else
+            rc = catalog_db_error(self, err, "cannot read an archive");
+    }
+    sqlite3_finalize(stmt);
+    if (rc == TF_OK && oom)
+        rc = tf_err_set(err, TF_ERR_NOMEM, "out of memory answering a catalog query");
+    if (rc == TF_OK)
+        rc = s_segments(self, row, err);
+    return rc;
+}
+
 /* Steps a bound statement that yields up to limit + 1 rows into the reply's array of kind. */
 static int
 s_collect(catalog_t *self, sqlite3_stmt *stmt, s_kind_t kind, uint64_t limit,
@@ -230,25 +274,25 @@ s_collect(catalog_t *self, sqlite3_stmt *stmt, s_kind_t kind, uint64_t limit,
             break;
         }
         if (kind == S_JOBS) {
-            tf_msg_job_row_t *j = s_grow((void **) &out->jobs, count, &cap, sizeof *j);
+            tf_msg_job_row_t *j = catalog_grow((void **) &out->jobs, count, &cap, sizeof *j);
             oom = !j || oom;
             if (j)
                 bytes += s_read_job(stmt, j, &oom);
         }
         else if (kind == S_FILES) {
-            tf_msg_file_row_t *f = s_grow((void **) &out->files, count, &cap, sizeof *f);
+            tf_msg_file_row_t *f = catalog_grow((void **) &out->files, count, &cap, sizeof *f);
             oom = !f || oom;
             if (f)
                 bytes += s_read_file(stmt, f, &oom);
         }
         else if (kind == S_VOLUMES) {
-            tf_msg_volume_row_t *v = s_grow((void **) &out->volumes, count, &cap, sizeof *v);
+            tf_msg_volume_row_t *v = catalog_grow((void **) &out->volumes, count, &cap, sizeof *v);
             oom = !v || oom;
             if (v)
                 bytes += s_read_volume(stmt, v, catalog_now(self), &oom);
         }
         else if (kind == S_MISSING) {
-            tf_msg_warning_row_t *w = s_grow((void **) &out->missing, count, &cap, sizeof *w);
+            tf_msg_warning_row_t *w = catalog_grow((void **) &out->missing, count, &cap, sizeof *w);
             oom = !w || oom;
             if (w) {
                 w->path = catalog_column_dup(stmt, 0, &oom);
@@ -258,7 +302,7 @@ s_collect(catalog_t *self, sqlite3_stmt *stmt, s_kind_t kind, uint64_t limit,
             }
         }
         else {
-            tf_msg_archive_row_t *a = s_grow((void **) &out->archives, count, &cap, sizeof *a);
+            tf_msg_archive_row_t *a = catalog_grow((void **) &out->archives, count, &cap, sizeof *a);
             oom = !a || oom;
             if (a)
                 bytes += s_read_archive(stmt, a, &oom);
@@ -276,8 +320,8 @@ s_collect(catalog_t *self, sqlite3_stmt *stmt, s_kind_t kind, uint64_t limit,
 }
 
 /* TF_OK when the job is known, TF_ERR_NOTFOUND with an operator's message when not. */
-static int
-s_job_known(catalog_t *self, const char *job_id, tf_err_t *err)
+int
+catalog_job_known(catalog_t *self, const char *job_id, tf_err_t *err)
 {
     sqlite3_stmt *stmt = catalog_prepare(self, "SELECT 1 FROM jobs WHERE job_id = ?1", err);
     if (!stmt)
@@ -298,8 +342,8 @@ s_job_known(catalog_t *self, const char *job_id, tf_err_t *err)
 
 /* Stored paths are relative: a pattern's leading '/'s and trailing '/'s are dropped. NULL
    (match everything) when nothing is left. */
-static char *
-s_pattern(const char *pattern, bool *oom)
+char *
+catalog_pattern(const char *pattern, bool *oom)
 {
     if (!pattern)
         return NULL;
@@ -316,8 +360,8 @@ s_pattern(const char *pattern, bool *oom)
     return copy;
 }
 
-static uint64_t
-s_limit(uint64_t asked, uint64_t fallback)
+uint64_t
+catalog_limit(uint64_t asked, uint64_t fallback)
 {
     uint64_t limit = asked ? asked : fallback;
     return limit > CATALOG_MAX_ROWS ? CATALOG_MAX_ROWS : limit;
@@ -345,14 +389,14 @@ catalog_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_
     if (strcmp(what, "archive_files") == 0 && (!q->pattern || !*q->pattern))
         return tf_err_set(err, TF_ERR_INVALID, "cat_query archive_files: no archive id given (in pattern)");
     if (needs_job) {
-        int rc = s_job_known(self, q->job_id, err);
+        int rc = catalog_job_known(self, q->job_id, err);
         if (rc != TF_OK)
             return rc;
     }
     bool oom = false;
     /* volumes: the pattern is a glob over labels, taken as it is. */
     char *pattern = strcmp(what, "volumes") == 0 ? (q->pattern && *q->pattern ? strdup(q->pattern) : NULL)
-                                                 : s_pattern(q->pattern, &oom);
+                                                 : catalog_pattern(q->pattern, &oom);
     if (strcmp(what, "volumes") == 0 && q->pattern && *q->pattern && !pattern)
         oom = true;
     if (oom)
@@ -364,21 +408,21 @@ catalog_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_
     if (strcmp(what, "jobs") == 0) {
         sql = "SELECT " S_JOB_COLUMNS " FROM jobs ORDER BY created_ms DESC, job_id DESC LIMIT ?3";
         kind = S_JOBS;
-        limit = s_limit(q->limit, CATALOG_JOBS_LIMIT);
+        limit = catalog_limit(q->limit, CATALOG_JOBS_LIMIT);
     }
     else if (strcmp(what, "volumes") == 0) {
         sql = "SELECT label, pool, full, media_type, created_ms, expires_ms, bytes_used, "
               "  last_written_ms, write_errors, read_errors, tape_files, drive, updated_ms "
               "FROM volumes WHERE (?2 IS NULL OR label GLOB ?2) ORDER BY pool, label LIMIT ?3";
         kind = S_VOLUMES;
-        limit = s_limit(q->limit, CATALOG_MAX_ROWS);
+        limit = catalog_limit(q->limit, CATALOG_MAX_ROWS);
     }
     else if (strcmp(what, "archive_files") == 0) {
         /* The rows of one archive (pattern = the archive id): the tape writer's index. */
         sql = "SELECT path, type, size, mtime, mode, uid, gid, user, grp, checksum, offset, link, mtime_nsec "
               "FROM files WHERE job_id = ?1 AND archive_id = ?2 ORDER BY path LIMIT ?3";
         kind = S_FILES;
-        limit = s_limit(q->limit, CATALOG_MAX_ROWS);
+        limit = catalog_limit(q->limit, CATALOG_MAX_ROWS);
     }
     else if (strcmp(what, "job") == 0) {
         sql = "SELECT " S_JOB_COLUMNS " FROM jobs WHERE job_id = ?1 LIMIT ?3";
@@ -392,7 +436,7 @@ catalog_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_
               "  AND (?2 IS NULL OR path GLOB '/' || ?2 OR path GLOB '/' || ?2 || '/*') "
               "ORDER BY path LIMIT ?3";
         kind = S_MISSING;
-        limit = s_limit(q->limit, CATALOG_MAX_ROWS);
+        limit = catalog_limit(q->limit, CATALOG_MAX_ROWS);
     }
     else if (strcmp(what, "files") == 0) {
         /* A pattern matches a path, or any path below it (a folder names its contents). */
@@ -401,18 +445,17 @@ catalog_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_
               "  AND (?2 IS NULL OR path GLOB ?2 OR path GLOB ?2 || '/*') "
               "ORDER BY path LIMIT ?3";
         kind = S_FILES;
-        limit = s_limit(q->limit, CATALOG_FILES_LIMIT);
+        limit = catalog_limit(q->limit, CATALOG_FILES_LIMIT);
     }
     else {
         /* Only archives with a tape position, in tape order: what a restore reads. */
-        sql = "SELECT archive_id, job_id, group_no, volume, tape_file, block, blocks, size, "
-              "  checksum, files, written, lost, host "
+        sql = "SELECT " S_ARCHIVE_COLUMNS " "
               "FROM archives a WHERE job_id = ?1 AND written = 1 "
               "  AND (?2 IS NULL OR EXISTS (SELECT 1 FROM files f WHERE f.archive_id = a.archive_id "
               "       AND (f.path GLOB ?2 OR f.path GLOB ?2 || '/*'))) "
               "ORDER BY volume, tape_file LIMIT ?3";
         kind = S_ARCHIVES;
-        limit = s_limit(q->limit, CATALOG_MAX_ROWS);
+        limit = catalog_limit(q->limit, CATALOG_MAX_ROWS);
     }
     sqlite3_stmt *stmt = catalog_prepare(self, sql, err);
     if (!stmt) {
@@ -438,6 +481,8 @@ catalog_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_
         rc = s_sources(self, &out->jobs[0], err);
     if (rc == TF_OK && strcmp(what, "job") == 0 && out->jobs_count == 1)
         rc = catalog_chain_job(self, &out->jobs[0], err);
+    if (rc == TF_OK && kind == S_JOBS)
+        rc = catalog_chain_jobs(self, out->jobs, out->jobs_count, err);
     for (size_t i = 0; rc == TF_OK && kind == S_VOLUMES && i < out->volumes_count; i++)
         rc = catalog_chain_volume(self, &out->volumes[i], err);
     free(pattern);

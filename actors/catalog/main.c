@@ -1,6 +1,10 @@
 /*  tapeflow-catalog - the catalog actor process: owns the catalog database (catalog/db) and
     serves the `catalog` service (see catalog.h, docs/catalog.md). */
+#include <stdio.h>
+#include <string.h>
+
 #include "catalog.h"
+#include "tf_config.h"
 #include "tf_log.h"
 #include "tf_main.h"
 
@@ -19,6 +23,16 @@ s_publish(void *arg, const char *topic, const char *level, const tf_msg_job_row_
         .job_count = 1,
     };
     tf_publisher_emit(tf_actor_events(arg), &ev);
+}
+
+/* pools/<pool>/chain_retention (docs/operations.md, "Retention and chains"). */
+static bool
+s_chain_expires(void *arg, const char *pool)
+{
+    char key[256];
+    snprintf(key, sizeof key, "pools/%s/chain_retention", pool);
+    const char *policy = tf_config_get(arg, key);
+    return policy && strcmp(policy, "expire") == 0;
 }
 
 int
@@ -45,6 +59,7 @@ main(int argc, char **argv)
         return 1;
     }
     catalog_set_events(catalog, s_publish, actor);
+    catalog_set_chain_policy(catalog, s_chain_expires, m.config);
     tf_log_info("catalog %s ready", catalog_path(catalog));
     rc = tf_actor_run(actor, catalog_routes, catalog);
     tf_actor_destroy(&actor);

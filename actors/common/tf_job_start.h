@@ -48,14 +48,20 @@ void tf_job_id_scheduled(char *buf, size_t size, const char *schedule, int64_t i
 /* A fresh id for a job started by hand: "J<YYYYmmdd-HHMMSS>-<6 hex>". */
 void tf_job_id_manual(char *buf, size_t size);
 
-/* Checks what would make the job fail at once: the pool exists and has something writable,
-   each other host has a file agent and its paths are there and readable. The error says
-   what is wrong and how to fix it. */
+/* Checks what would make the job fail at once: the pool's retention is sane, the pool exists
+   and has something writable, this host's paths exist, each other host has a file agent and
+   its paths are there and readable. The error says what is wrong and how to fix it. */
 int tf_job_check(tf_config_t *cfg, tf_client_t *client, const tf_job_spec_t *spec, tf_err_t *err);
+/* The same; note gets what the operator should know when the job may start anyway (the
+   catalog did not answer the pool check, it knows no volume of the pool, ...), or "". */
+int tf_job_check_noted(tf_config_t *cfg, tf_client_t *client, const tf_job_spec_t *spec, char *note,
+                       size_t note_size, tf_err_t *err);
 
 /* Records the job and submits its scans. *job (may be NULL) becomes the job as the catalog
    recorded it (a cat_reply with one job row: level, base_job, level_reason, trigger); clear
-   it with tf_msg_clear. */
+   it with tf_msg_clear. When the catalog has not applied the create within 10 heartbeats the
+   scans are queued all the same and *job stays TF_MSG_NONE (the job goes on once the catalog
+   answers). A create the catalog refused fails the start before any scan is queued. */
 int tf_job_start(tf_config_t *cfg, tf_client_t *client, const tf_job_spec_t *spec, tf_msg_t *job, tf_err_t *err);
 
 /* Records a job that could not start (create, then failed with message), so the operator

@@ -308,7 +308,8 @@ s_catalog_row(labeller_t *self, const char *label, tf_msg_t *reply, volume_facts
         f->row = (volume_row_t){.present = true, .state = r->state, .pool = r->pool,
                                 .created_ms = r->created_ms, .expires_ms = r->expires_ms,
                                 .last_written_ms = r->last_written_ms, .bytes_used = r->bytes_used,
-                                .write_errors = r->write_errors, .read_errors = r->read_errors};
+                                .write_errors = r->write_errors, .read_errors = r->read_errors,
+                                .held = r->held};
     }
 }
 

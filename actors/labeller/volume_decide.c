@@ -72,7 +72,8 @@ s_use(const volume_facts_t *f, volume_decision_t *d, s_use_t *u)
         u->last_written_ms = f->tape_last_written_ms;
     d->expires_ms = tf_volume_expiry_known(d->label_expires_ms, u->last_written_ms, f->retention_ms,
                                            catalog_expires);
-    u->expired = u->archives > 0 && d->expires_ms > 0 && f->now_ms >= d->expires_ms;
+    /* A held volume (the catalog's chain retention) is in use whatever its date says. */
+    u->expired = u->archives > 0 && d->expires_ms > 0 && f->now_ms >= d->expires_ms && !(u->same && row->held);
     d->in_error = u->error;
     d->full = u->full;
     d->archives = u->archives;

@@ -58,6 +58,8 @@ typedef struct {
     uint64_t bytes_used;
     uint64_t write_errors;
     uint64_t read_errors;
+    bool held;                 /* past its expiry but a job still within retention restores from
+                                  it (chain_retention keep): never recycled while held */
 } volume_row_t;
 
 typedef struct {

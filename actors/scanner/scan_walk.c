@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "scan_stat.h"
 #include "tf_msg.h"
 
 static int
@@ -58,10 +59,17 @@ s_posix_list(void *arg, const char *path, char ***names_p, size_t *count_p)
     return 0;
 }
 
+static int
+s_posix_xattrs(void *arg, const char *path, char **hash, tf_err_t *err)
+{
+    (void) arg;
+    return scan_stat_xattrs(path, hash, err);
+}
+
 const scan_fs_t *
 scan_fs_posix(void)
 {
-    static const scan_fs_t fs = {s_posix_lstat, s_posix_list, NULL};
+    static const scan_fs_t fs = {s_posix_lstat, s_posix_list, NULL, s_posix_xattrs};
     return &fs;
 }
 

@@ -22,6 +22,9 @@ typedef struct {
        0, or -1 with errno set. */
     int (*list)(void *arg, const char *path, char ***names, size_t *count);
     void *arg;
+    /* The xattrs hash of an entry (scan_stat_xattrs): TF_OK with *hash malloc'd or NULL (none),
+       else err says why. NULL: entries have no xattrs (fake file systems of tests). */
+    int (*xattrs)(void *arg, const char *path, char **hash, tf_err_t *err);
 } scan_fs_t;
 
 const scan_fs_t *scan_fs_posix(void);

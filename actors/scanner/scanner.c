@@ -9,13 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fs_id.h"
 #include "scan_grouper.h"
+#include "scan_stat.h"
 #include "tf_client.h"
 #include "tf_clock.h"
 #include "tf_log.h"
 #include "tf_pipeline_ids.h"
 
 #define S_SUBMIT_TIMEOUT 10000
+#define S_CALL_TIMEOUT 10000
 #define S_FIRST_WARNINGS 5
 
 struct _scanner_t {
@@ -42,9 +45,22 @@ s_client_submit(void *arg, const char *service, const char *item_id, const char 
     return TF_OK;
 }
 
+static int
+s_client_call(void *arg, const char *service, const char *item_id, const char *job_id, const tf_msg_t *payload,
+              tf_msg_t *result, tf_err_t *err)
+{
+    scanner_t *self = arg;
+    return tf_client_call(self->client, service, item_id, job_id, payload, result,
+                          self->opts.call_timeout_ms > 0 ? self->opts.call_timeout_ms : S_CALL_TIMEOUT, err);
+}
+
 scanner_t *
 scanner_new_with(const scanner_opts_t *opts, const char *broker_endpoint, tf_err_t *err)
 {
+    if (opts->submit && !opts->call) {
+        tf_err_set(err, TF_ERR_INVALID, "a scanner with its own submit function needs its own call function");
+        return NULL;
+    }
     scanner_t *self = calloc(1, sizeof *self);
     if (!self) {
         tf_err_set(err, TF_ERR_NOMEM, "out of memory");
@@ -73,6 +89,8 @@ scanner_new_with(const scanner_opts_t *opts, const char *broker_endpoint, tf_err
         }
         self->opts.submit = s_client_submit;
         self->opts.submit_arg = self;
+        self->opts.call = s_client_call;
+        self->opts.call_arg = self;
     }
     return self;
 }
@@ -86,6 +104,8 @@ scanner_new(tf_config_t *cfg, tf_err_t *err)
         .pool = tf_config_str(cfg, "backup/pool"),
         .host = tf_config_get(cfg, "tapeflow/host"),
         .config = cfg,
+        /* the catalog's answers wait behind other items: generous, as for the CLI's queries */
+        .call_timeout_ms = (int) tf_config_ms(cfg, "broker/heartbeat") * 10,
     };
     return scanner_new_with(&opts, tf_config_str(cfg, "broker/endpoint"), err);
 }
@@ -117,6 +137,16 @@ typedef struct {
     uint64_t warnings;
     char first[TF_MSG_MAX_TEXT / 2];
     int64_t next_progress;
+    /* the manifest: walked entries wait here for the catalog's diff */
+    fs_ids_t *fs_ids;
+    char id_prefix[TF_MSG_MAX_ID + 1];    /* "<job>-manifest-<host|local>-a<attempt>" */
+    tf_msg_manifest_row_t *rows;          /* SCANNER_DIFF_BATCH of them */
+    uint64_t *devs;                       /* st_dev of each row, for the grouper's hard links */
+    size_t count;
+    size_t text;                          /* bytes of the batch's paths */
+    uint64_t seq;                         /* diff batches sent */
+    uint64_t walked;
+    uint64_t unchanged;
 } scan_t;
 
 static int
@@ -157,13 +187,103 @@ s_warn(void *arg, const char *path, const char *message)
     }
 }
 
+/* Runs one cat_manifest op with the catalog. A failed item (the catalog refused: a base whose
+   manifest cannot be read) fails the scan for good with the catalog's message; no answer in
+   time is worth another attempt. */
+static int
+s_manifest_call(scan_t *scan, tf_msg_cat_manifest_t *m, const char *op_suffix, tf_msg_t *reply, tf_err_t *err)
+{
+    const tf_msg_scan_job_t *job = scan->job;
+    m->job_id = job->job_id;
+    m->host = job->host && *job->host ? job->host : NULL;
+    char id[TF_ID_MAX];
+    if (snprintf(id, sizeof id, "%s-%s", scan->id_prefix, op_suffix) > TF_MSG_MAX_ID)
+        return tf_err_set(err, TF_ERR_TOOBIG, "the manifest item id of job %s is longer than %d bytes: use a "
+                          "shorter job id or host name", job->job_id, TF_MSG_MAX_ID);
+    tf_msg_t payload = {.type = TF_MSG_CAT_MANIFEST};
+    payload.cat_manifest = *m;
+    int rc = scan->self->opts.call(scan->self->opts.call_arg, "catalog", id, job->job_id, &payload, reply, err);
+    if (rc == TF_ERR_STATE) {   /* the message is the catalog's: it says what to do */
+        if (err)
+            err->code = TF_ERR_INVALID;
+        return TF_ERR_INVALID;
+    }
+    if (rc != TF_OK)
+        return tf_err_prefix(err, "manifest %s of job %s: ", m->op, job->job_id);
+    if (reply->type != TF_MSG_CAT_MANIFEST_REPLY) {
+        rc = tf_err_set(err, TF_ERR_PROTO, "the catalog answered cat_manifest %s of job %s with %s", m->op,
+                        job->job_id, tf_msg_type_name(reply->type));
+        tf_msg_clear(reply);
+    }
+    return rc;
+}
+
+/* Sends the waiting entries to the catalog and adds the ones it takes to the grouper, in walk
+   order. */
+static int
+s_diff(scan_t *scan, tf_err_t *err)
+{
+    if (scan->count == 0)
+        return TF_OK;
+    bool *taken = calloc(scan->count, sizeof *taken);
+    if (!taken)
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    char op[32];
+    snprintf(op, sizeof op, "diff-%" PRIu64, ++scan->seq);
+    tf_msg_cat_manifest_t m = {.op = "diff", .seq = scan->seq, .rows = scan->rows, .rows_count = scan->count};
+    tf_msg_t reply;
+    int rc = s_manifest_call(scan, &m, op, &reply, err);
+    for (size_t i = 0; rc == TF_OK && i < reply.cat_manifest_reply.take_count; i++) {
+        uint64_t index = reply.cat_manifest_reply.take[i].index;
+        if (index >= scan->count)
+            rc = tf_err_set(err, TF_ERR_PROTO, "the catalog took entry %" PRIu64 " of a diff batch of %zu",
+                            index, scan->count);
+        else
+            taken[index] = true;
+    }
+    if (rc == TF_OK) {
+        scan->unchanged += reply.cat_manifest_reply.unchanged;
+        tf_msg_clear(&reply);
+    }
+    for (size_t i = 0; rc == TF_OK && i < scan->count; i++) {
+        const tf_msg_manifest_row_t *row = &scan->rows[i];
+        if (taken[i])
+            rc = scan_grouper_add_linked(scan->grouper, row->path, row->size, scan->devs[i], row->ino,
+                                         strcmp(row->type, "dir") == 0 ? 1 : row->nlink, err);
+    }
+    free(taken);
+    for (size_t i = 0; i < scan->count; i++)
+        scan_stat_row_clear(&scan->rows[i]);
+    scan->count = 0;
+    scan->text = 0;
+    return rc;
+}
+
 static int
 s_entry(void *arg, const char *path, const struct stat *st, tf_err_t *err)
 {
     scan_t *scan = arg;
-    int rc = scan_grouper_add_linked(scan->grouper, path, S_ISREG(st->st_mode) ? (uint64_t) st->st_size : 0,
-                                     (uint64_t) st->st_dev, (uint64_t) st->st_ino,
-                                     S_ISDIR(st->st_mode) ? 1 : (uint64_t) st->st_nlink, err);
+    const char *fs_id = fs_ids_get(scan->fs_ids, st->st_dev, path, err);
+    if (!fs_id)
+        return tf_err_prefix(err, "cannot name the file system of %s: ", path);
+    char *xattrs = NULL;
+    const scan_fs_t *fs = scan->self->opts.fs;
+    tf_err_t xerr = {0};
+    if (fs->xattrs && fs->xattrs(fs->arg, path, &xattrs, &xerr) != TF_OK) {
+        if (xerr.code == TF_ERR_NOMEM)
+            return tf_err_set(err, TF_ERR_NOMEM, "%s", xerr.message);
+        /* Compared as "no xattrs": the next backup sees them again. */
+        s_warn(scan, path, xerr.message);
+    }
+    int rc = scan_stat_row(path, st, xattrs, fs_id, &scan->rows[scan->count], err);
+    free(xattrs);
+    if (rc != TF_OK)
+        return rc;
+    scan->devs[scan->count++] = (uint64_t) st->st_dev;
+    scan->text += strlen(path);
+    scan->walked++;
+    if (scan->count == SCANNER_DIFF_BATCH || scan->text >= SCANNER_DIFF_TEXT)
+        rc = s_diff(scan, err);
     if (rc != TF_OK)
         return rc;
     if (scan->actor && scan->work) {
@@ -171,8 +291,8 @@ s_entry(void *arg, const char *path, const struct stat *st, tf_err_t *err)
         if (now >= scan->next_progress) {
             scan->next_progress = now + 500;
             char text[128];
-            snprintf(text, sizeof text, "%" PRIu64 " entries, %" PRIu64 " bytes scanned",
-                     scan_grouper_entries(scan->grouper), scan_grouper_bytes(scan->grouper));
+            snprintf(text, sizeof text, "%" PRIu64 " entries scanned, %" PRIu64 " to store (%" PRIu64 " bytes)",
+                     scan->walked, scan_grouper_entries(scan->grouper), scan_grouper_bytes(scan->grouper));
             tf_actor_progress(scan->actor, scan->work, scan_grouper_bytes(scan->grouper), 0, text);
         }
         if (tf_actor_interrupted(scan->actor))
@@ -240,11 +360,29 @@ scanner_scan(scanner_t *self, const tf_msg_scan_job_t *job, tf_actor_t *actor, c
         .actor = actor,
         .work = work,
     };
+    snprintf(scan.id_prefix, sizeof scan.id_prefix, "%s-manifest-%s-a%" PRIu64, job->job_id,
+             for_host ? job->host : "local", work ? work->attempt : (uint64_t) 1);
+    scan.fs_ids = fs_ids_new(self->opts.mountinfo, self->opts.by_uuid);
+    scan.rows = calloc(SCANNER_DIFF_BATCH, sizeof *scan.rows);
+    scan.devs = calloc(SCANNER_DIFF_BATCH, sizeof *scan.devs);
     scan.grouper = scan_grouper_new(job->group_bytes ? job->group_bytes : self->opts.group_bytes,
                                     self->opts.max_entries, self->opts.max_text, s_emit, &scan);
-    if (!scan.grouper)
-        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
-    scan_grouper_set_warn(scan.grouper, s_warn, &scan);
+    if (!scan.fs_ids || !scan.rows || !scan.devs || !scan.grouper)
+        rc = tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    else
+        scan_grouper_set_warn(scan.grouper, s_warn, &scan);
+    /* The catalog first: the level, the base job, or why the base cannot be compared with. */
+    tf_msg_cat_manifest_t m = {.op = "begin"};
+    tf_msg_t reply = {0};
+    if (rc == TF_OK)
+        rc = s_manifest_call(&scan, &m, "begin", &reply, err);
+    if (rc == TF_OK) {
+        const tf_msg_cat_manifest_reply_t *r = &reply.cat_manifest_reply;
+        tf_log_info("job %s: %s scan%s%s%s%s", job->job_id, r->level ? r->level : "full",
+                    r->base_job ? ", base " : "", r->base_job ? r->base_job : "", r->reason ? ", upgraded: " : "",
+                    r->reason ? r->reason : "");
+        tf_msg_clear(&reply);
+    }
     for (size_t i = 0; rc == TF_OK && i < job->paths_count; i++) {
         s_clean_path(job->paths[i].path, path, sizeof path, NULL);
         rc = scan_walk(self->opts.fs, path, job->one_fs, s_entry, s_warn, &scan, err);
@@ -254,23 +392,37 @@ scanner_scan(scanner_t *self, const tf_msg_scan_job_t *job, tf_actor_t *actor, c
         }
     }
     if (rc == TF_OK)
+        rc = s_diff(&scan, err);
+    if (rc == TF_OK)
         rc = scan_grouper_flush(scan.grouper, err);
-    totals->entries = scan_grouper_entries(scan.grouper);
-    totals->bytes = scan_grouper_bytes(scan.grouper);
-    totals->groups = scan_grouper_groups(scan.grouper);
+    m = (tf_msg_cat_manifest_t){.op = "end"};
+    if (rc == TF_OK)
+        rc = s_manifest_call(&scan, &m, "end", &reply, err);
+    if (rc == TF_OK) {
+        totals->deleted = reply.cat_manifest_reply.deleted;
+        tf_msg_clear(&reply);
+    }
+    totals->entries = scan.grouper ? scan_grouper_entries(scan.grouper) : 0;
+    totals->bytes = scan.grouper ? scan_grouper_bytes(scan.grouper) : 0;
+    totals->groups = scan.grouper ? scan_grouper_groups(scan.grouper) : 0;
     totals->warnings = scan.warnings;
+    totals->unchanged = scan.unchanged;
     scan_grouper_destroy(&scan.grouper);
+    for (size_t i = 0; scan.rows && i < scan.count; i++)
+        scan_stat_row_clear(&scan.rows[i]);
+    free(scan.rows);
+    free(scan.devs);
+    fs_ids_destroy(&scan.fs_ids);
     if (rc != TF_OK)
         return rc;
 
     char message[TF_MSG_MAX_TEXT];
-    if (scan.warnings)
-        snprintf(message, sizeof message, "scanned %" PRIu64 " entries, %" PRIu64 " bytes in %" PRIu64
-                 " groups; %" PRIu64 " warning(s): %s%s", totals->entries, totals->bytes, totals->groups,
-                 scan.warnings, scan.first, scan.warnings > S_FIRST_WARNINGS ? "; ..." : "");
-    else
-        snprintf(message, sizeof message, "scanned %" PRIu64 " entries, %" PRIu64 " bytes in %" PRIu64 " groups",
-                 totals->entries, totals->bytes, totals->groups);
+    int used = snprintf(message, sizeof message, "scanned %" PRIu64 " entries, %" PRIu64 " bytes in %" PRIu64
+                        " groups, %" PRIu64 " unchanged, %" PRIu64 " deleted", totals->entries, totals->bytes,
+                        totals->groups, totals->unchanged, totals->deleted);
+    if (scan.warnings && used > 0 && (size_t) used < sizeof message)
+        snprintf(message + used, sizeof message - (size_t) used, "; %" PRIu64 " warning(s): %s%s", scan.warnings,
+                 scan.first, scan.warnings > S_FIRST_WARNINGS ? "; ..." : "");
     tf_msg_t scanned = {.type = TF_MSG_CAT_JOB};
     scanned.cat_job = (tf_msg_cat_job_t){
         .job_id = job->job_id,
@@ -315,8 +467,7 @@ scanner_check_path(scanner_t *self, const tf_msg_path_check_t *check, tf_msg_t *
         why = strerror(errno);
     else {
         pi->exists = true;
-        pi->type = strdup(S_ISDIR(st.st_mode) ? "dir" : S_ISREG(st.st_mode) ? "file"
-                          : S_ISLNK(st.st_mode) ? "symlink" : "other");
+        pi->type = strdup(scan_stat_type(st.st_mode));
         /* A folder must be listable and enterable, a file readable, by the user the agents run
            as: that is who reads them during the backup. */
         int mode = S_ISDIR(st.st_mode) ? R_OK | X_OK : R_OK;

@@ -10,8 +10,19 @@
     host appended ("<job>-scanned-<host>"), with cat_job.host and group_base on the scanned op.
     It also answers path_check (does this path exist here, can it be read) with path_info.
 
+    Levels (issue 11): every scan records the job's manifest with the catalog and stores only
+    what the catalog says changed. Before walking: cat_manifest begin (the catalog says the
+    level and base job; a base whose manifest cannot be read fails the scan for good with the
+    catalog's message). The walk's entries (scan_stat.h) go in batches of SCANNER_DIFF_BATCH
+    to cat_manifest diff, in walk order; only the entries of the reply's take[] reach the
+    grouper. After the walk: cat_manifest end (tombstones, renames). Their ids are
+    "<job>-manifest-<host|local>-a<attempt>-begin|diff-<seq>|end": a redelivered scan
+    (attempt + 1) starts the manifest again instead of getting the old answers. The scanned op
+    counts taken entries only, its message adds ", N unchanged, D deleted".
+
     A redelivered scan walks again and submits the same ids: the broker answers "existed" and
-    queues nothing twice. Submissions go through a function so tests can collect them.
+    queues nothing twice. Submissions and calls go through functions so tests can collect and
+    answer them.
 */
 #ifndef SCANNER_H_INCLUDED
 #define SCANNER_H_INCLUDED
@@ -23,6 +34,14 @@
 
 typedef int(scanner_submit_fn)(void *arg, const char *service, const char *item_id, const char *job_id,
                                const tf_msg_t *payload, tf_err_t *err);
+/* Runs payload as an item of service and waits for its result (tf_client_call): TF_OK with
+   *result filled (caller clears); TF_ERR_STATE with the item's reason when the service failed
+   it; TF_ERR_TIMEOUT when it did not answer in time. */
+typedef int(scanner_call_fn)(void *arg, const char *service, const char *item_id, const char *job_id,
+                             const tf_msg_t *payload, tf_msg_t *result, tf_err_t *err);
+
+#define SCANNER_DIFF_BATCH 2000            /* entries per cat_manifest diff */
+#define SCANNER_DIFF_TEXT (4u << 20)       /* ... or fewer, once their paths hold this many bytes */
 
 typedef struct {
     uint64_t group_bytes;        /* used when the job names none */
@@ -34,15 +53,22 @@ typedef struct {
     scanner_submit_fn *submit;   /* NULL: submit to the broker (broker/endpoint); file groups go
                                     with submit.host = file_group.host */
     void *submit_arg;
+    scanner_call_fn *call;       /* NULL: call the broker; must be set when submit is */
+    void *call_arg;
+    int call_timeout_ms;         /* 0: 10 s (scanner_new: 10 x broker/heartbeat) */
+    const char *mountinfo;       /* NULL: /proc/self/mountinfo (fs_id.h) */
+    const char *by_uuid;         /* NULL: /dev/disk/by-uuid */
     const char *host;            /* this host (tapeflow/host); NULL: the groups name no host */
     const tf_config_t *config;   /* keys for a tcp broker (tf_secure); NULL: ipc only */
 } scanner_opts_t;
 
 typedef struct {
-    uint64_t entries;
+    uint64_t entries;            /* taken: to be stored */
     uint64_t bytes;
     uint64_t groups;
     uint64_t warnings;
+    uint64_t unchanged;          /* carried from the base job */
+    uint64_t deleted;            /* tombstones the end recorded */
 } scanner_totals_t;
 
 typedef struct _scanner_t scanner_t;

@@ -145,6 +145,30 @@ test_write_expired_recycles(void **state)
     assert_reason(d, "tape TF0001 in drive d expired on 2026-11-30: recycled for pool p (its 3 archives are gone)");
 }
 
+/* Past its expiry but held by the catalog (an incremental still within retention restores
+   from it): not recycled - a full one asks for another tape, an appendable one is appended to. */
+static void
+test_write_held_not_recycled(void **state)
+{
+    (void) state;
+    volume_facts_t f = s_facts();
+    f.row.state = "full";
+    f.row.held = true;
+    f.row.expires_ms = NOW - DAY;
+    f.row.last_written_ms = f.tape_last_written_ms = NOW - 31 * DAY;
+    f.can_next = true;
+    volume_decision_t d = s_decide(&f);
+    assert_int_equal(d.verdict, VOLUME_NEXT);
+    assert_reason(d, "tape TF0001 in drive d is full");
+    f.row.state = "appendable";
+    d = s_decide(&f);
+    assert_int_equal(d.verdict, VOLUME_APPEND);
+    /* The same facts without held: recycled (the test above). */
+    f.row.held = false;
+    d = s_decide(&f);
+    assert_int_equal(d.verdict, VOLUME_RECYCLE);
+}
+
 static void
 test_write_expired_without_archives_appends(void **state)
 {
@@ -419,6 +443,7 @@ main(void)
         cmocka_unit_test(test_write_error_state),
         cmocka_unit_test(test_write_full),
         cmocka_unit_test(test_write_expired_recycles),
+        cmocka_unit_test(test_write_held_not_recycled),
         cmocka_unit_test(test_write_expired_without_archives_appends),
         cmocka_unit_test(test_write_label_floor_keeps),
         cmocka_unit_test(test_write_retention_never),

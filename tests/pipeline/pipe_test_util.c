@@ -140,3 +140,42 @@ pt_sh(const char *cmdline, char **out)
     char *argv[] = {"/bin/sh", "-c", (char *) cmdline, NULL};
     return tf_test_run("/bin/sh", argv, NULL, 30000, out);
 }
+
+int
+pt_manifest_answer(const tf_msg_t *payload, tf_msg_t *result, tf_err_t *err)
+{
+    memset(result, 0, sizeof *result);
+    if (payload->type != TF_MSG_CAT_MANIFEST)
+        return tf_err_set(err, TF_ERR_PROTO, "the fake catalog answers cat_manifest only, not %s",
+                          tf_msg_type_name(payload->type));
+    const tf_msg_cat_manifest_t *m = &payload->cat_manifest;
+    result->type = TF_MSG_CAT_MANIFEST_REPLY;
+    tf_msg_cat_manifest_reply_t *r = &result->cat_manifest_reply;
+    r->level = strdup("full");
+    if (!r->level)
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    if (strcmp(m->op, "diff") == 0 && m->rows_count > 0) {
+        r->take = calloc(m->rows_count, sizeof *r->take);
+        if (!r->take) {
+            tf_msg_clear(result);
+            return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+        }
+        r->take_count = m->rows_count;
+        for (size_t i = 0; i < m->rows_count; i++) {
+            r->take[i].index = i;
+            r->take[i].reason = strdup("full");
+        }
+    }
+    return TF_OK;
+}
+
+int
+pt_manifest_call(void *arg, const char *service, const char *item_id, const char *job_id, const tf_msg_t *payload,
+                 tf_msg_t *result, tf_err_t *err)
+{
+    (void) arg;
+    (void) service;
+    (void) item_id;
+    (void) job_id;
+    return pt_manifest_answer(payload, result, err);
+}

@@ -1,4 +1,5 @@
-/*  broker + scanner + 2 compressors + stager as real processes (no tape writer, no catalog):
+/*  broker + scanner + 2 compressors + stager as real processes (no tape writer; the test plays
+    the catalog in a thread: it answers the scanner's manifest calls as for a full backup):
     a scan job for a generated tree ends with every group staged and queued for tape
     ("<archive>-tape" items), each staged file lists with GNU tar, and every scanned entry is
     in exactly one archive, whose file rows sidecar lists exactly its entries - also when a
@@ -18,7 +19,9 @@
 
 #include "pipe_test_util.h"
 #include "scanner.h"
+#include "tf_actor.h"
 #include "tf_client.h"
+#include "tf_config.h"
 #include "tf_clock.h"
 #include "tf_pipeline_ids.h"
 #include "tf_sidecar.h"
@@ -33,6 +36,7 @@ typedef struct {
     char root[256];
     char compressors[2][32]; /* the compressors' names (a restarted one gets another) */
     tf_client_t *client;
+    zactor_t *catalog;       /* the fake catalog (s_fake_catalog) */
     char archives[64][TF_ID_MAX];
     int narchives;
     uint64_t entries;
@@ -50,6 +54,43 @@ s_expect(void *arg, const char *service, const char *item_id, const char *job_id
         f->entries += payload->file_group.entries_count;
     }
     return TF_OK;
+}
+
+/* The catalog as far as the scanner needs one: cat_manifest items get pt_manifest_answer,
+   everything else (the scanner's cat_job ops) is done. args: the config file. */
+static void
+s_fake_catalog(zsock_t *pipe, void *args)
+{
+    tf_err_t err = {0};
+    tf_config_t *cfg = tf_config_load(args, &err);
+    tf_actor_t *catalog = cfg ? tf_actor_new(cfg, "catalog", "catalog.test", &err) : NULL;
+    zsock_signal(pipe, 0);
+    while (catalog && !(zsock_events(pipe) & ZMQ_POLLIN)) {
+        tf_msg_t work;
+        if (tf_actor_next(catalog, &work, 100, NULL) != TF_OK)
+            continue;
+        tf_msg_t payload, result = {0};
+        int rc = tf_msg_decode(work.work.payload.data, work.work.payload.size, &payload, &err);
+        if (rc == TF_OK && payload.type == TF_MSG_CAT_MANIFEST)
+            rc = pt_manifest_answer(&payload, &result, &err);
+        if (rc == TF_OK)
+            tf_msg_clear(&payload);
+        uint8_t *bytes = NULL;
+        size_t size = 0;
+        if (rc == TF_OK && result.type != TF_MSG_NONE)
+            rc = tf_msg_encode(&result, &bytes, &size, &err);
+        if (rc == TF_OK)
+            tf_actor_done(catalog, &work.work, bytes, size);
+        else
+            tf_actor_failed(catalog, &work.work, false, err.message);
+        free(bytes);
+        tf_msg_clear(&result);
+        tf_msg_clear(&work);
+    }
+    tf_actor_destroy(&catalog);
+    tf_config_destroy(&cfg);
+    char *term = zstr_recv(pipe);   /* $TERM: zactor_destroy waits for this thread's end */
+    zstr_free(&term);
 }
 
 static int
@@ -82,7 +123,8 @@ s_setup(void **state)
     }
     snprintf(p, sizeof p, "%s/more/large.txt", f->root);
     pt_write_file(p, 3u << 20, 77, 1);
-    scanner_opts_t opts_scan = {.group_bytes = 2000000, .submit = s_expect, .submit_arg = f};
+    scanner_opts_t opts_scan = {.group_bytes = 2000000, .submit = s_expect, .submit_arg = f,
+                                .call = pt_manifest_call};
     scanner_t *scanner = scanner_new_with(&opts_scan, NULL, NULL);
     tf_msg_path_row_t paths[] = {{f->root}};
     tf_msg_scan_job_t job = {.job_id = JOB, .paths = paths, .paths_count = 1, .one_fs = true};
@@ -92,6 +134,8 @@ s_setup(void **state)
     assert_true(f->narchives >= 3);
 
     assert_int_equal(tf_teststack_up(f->stack), 0);
+    f->catalog = zactor_new(s_fake_catalog, (void *) tf_teststack_config(f->stack));
+    assert_non_null(f->catalog);
     f->client = tf_client_new(NULL, tf_teststack_broker(f->stack), NULL);
     assert_non_null(f->client);
     *state = f;
@@ -105,6 +149,7 @@ s_teardown(void **state)
 {
     fx_t *f = *state;
     tf_client_destroy(&f->client);
+    zactor_destroy(&f->catalog);
     int down = tf_teststack_finish(&f->stack);
     free(f);
     assert_int_equal(down, 0);

@@ -1,6 +1,7 @@
 /*  Pipeline logic without processes: ids and checksums, the scanner's walk and grouping
     (sizes, entry and text caps, parents before children, one_fs, unreadable entries,
-    deterministic ids), catalog row parts, the archiver's rows and archive bytes, and the file
+    deterministic ids), the scanner's manifest (entry records with the xattrs hash, file system
+    ids, the begin/diff/end calls and only taken entries grouped), catalog row parts, the archiver's rows and archive bytes, and the file
     rows sidecar's records (what a stager stores and a tape writer must refuse). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,15 +15,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include "archiver.h"
 #include "file_rows.h"
 #include "pipe_test_util.h"
+#include "fs_id.h"
 #include "scan_grouper.h"
+#include "scan_stat.h"
 #include "scan_walk.h"
 #include "scanner.h"
 #include "tf_checksum.h"
+#include "tf_job_start.h"
 #include "tf_pipeline_ids.h"
 #include "tf_sidecar.h"
 #include "tf_testproc.h"
@@ -255,7 +262,7 @@ test_walk_order_one_fs_warnings(void **state)
     pt_write_file(p, 10, 1, 1);
 
     fake_fs_t fake = {0};
-    scan_fs_t fs = {s_fake_lstat, s_fake_list, &fake};
+    scan_fs_t fs = {s_fake_lstat, s_fake_list, &fake, NULL};
     walked_t *w = calloc(1, sizeof *w);
     assert_int_equal(scan_walk(&fs, root, true, s_walked, s_walk_warn, w, NULL), TF_OK);
     assert_string_equal(w->paths[0], root);
@@ -354,7 +361,7 @@ test_scanner_host_scan(void **state)
     snprintf(root, sizeof root, "%s/tree", t->dir);
     submits_t *s = calloc(1, sizeof *s);
     scanner_opts_t opts = {.group_bytes = 100000, .compression = "zstd", .pool = "default", .submit = s_submit,
-                           .submit_arg = s, .host = "B"};
+                           .submit_arg = s, .call = pt_manifest_call, .host = "B"};
     scanner_t *scanner = scanner_new_with(&opts, NULL, NULL);
     assert_non_null(scanner);
     tf_msg_path_row_t paths[] = {{root}};
@@ -414,7 +421,7 @@ test_scanner_job(void **state)
     snprintf(root, sizeof root, "%s/tree/", t->dir);  /* trailing slash is cleaned */
     submits_t *s = calloc(1, sizeof *s);
     scanner_opts_t opts = {.group_bytes = 100000, .compression = "zstd", .pool = "default", .submit = s_submit,
-                           .submit_arg = s};
+                           .submit_arg = s, .call = pt_manifest_call};
     scanner_t *scanner = scanner_new_with(&opts, NULL, NULL);
     assert_non_null(scanner);
     tf_msg_path_row_t paths[] = {{root}};
@@ -491,6 +498,268 @@ test_scanner_job(void **state)
     scanner_destroy(&scanner);
     s_submits_clear(s);
     free(s);
+}
+
+/* ------------------------------------------------------------------ manifest --------- */
+
+/* Job ids: a scheduled run's id is its schedule and instant (every scheduler names it alike);
+   a manual one is J<local time>-<6 hex>, two of them differ. */
+static void
+test_job_ids(void **state)
+{
+    (void) state;
+    char a[64], b[64];
+    tf_job_id_scheduled(a, sizeof a, "nightly", 1796184000000LL);   /* 2026-12-02T04:00:00Z */
+    assert_string_equal(a, "nightly-20261202T040000Z");
+    assert_true(tf_id_safe_name(a));
+    tf_job_id_manual(a, sizeof a);
+    tf_job_id_manual(b, sizeof b);
+    assert_int_equal(a[0], 'J');
+    assert_int_equal(strlen(a), strlen("J20261202-101500-3a9f1c"));
+    assert_true(tf_id_safe_name(a));
+    assert_string_not_equal(a, b);
+}
+
+/* The xattrs hash changes when an attribute's value changes and comes back when it is
+   restored; an entry without attributes has none. */
+static void
+test_scan_stat_xattrs(void **state)
+{
+    tree_fixture_t *t = *state;
+    char p[600];
+    snprintf(p, sizeof p, "%s/x.txt", t->dir);
+    pt_write_file(p, 10, 1, 1);
+    char *none = NULL, *one = NULL, *two = NULL, *back = NULL;
+    tf_err_t err = {0};
+    assert_int_equal(scan_stat_xattrs(p, &none, &err), TF_OK);
+    if (setxattr(p, "user.tapeflow", "a", 1, 0) != 0) {
+        /* tmpfs without user xattrs, some overlays: nothing to hash here */
+        print_message("skipped: %s refuses user xattrs (%s)\n", t->dir, strerror(errno));
+        free(none);
+        return;
+    }
+    assert_null(none);
+    assert_int_equal(scan_stat_xattrs(p, &one, &err), TF_OK);
+    assert_non_null(one);
+    assert_int_equal(strncmp(one, "xxh64:", 6), 0);
+    assert_int_equal(strlen(one), 6 + 16);
+    assert_int_equal(setxattr(p, "user.tapeflow", "b", 1, 0), 0);
+    assert_int_equal(scan_stat_xattrs(p, &two, &err), TF_OK);
+    assert_string_not_equal(one, two);
+    assert_int_equal(setxattr(p, "user.tapeflow", "a", 1, 0), 0);
+    assert_int_equal(scan_stat_xattrs(p, &back, &err), TF_OK);
+    assert_string_equal(one, back);
+    free(one);
+    free(two);
+    free(back);
+
+    /* the row carries stat in ns, the hash and the file system id */
+    struct stat st;
+    assert_int_equal(lstat(p, &st), 0);
+    tf_msg_manifest_row_t row;
+    assert_int_equal(scan_stat_row(p, &st, "xxh64:0000000000000001", "tmpfs:tmpfs:/tmp", &row, &err), TF_OK);
+    assert_string_equal(row.type, "file");
+    assert_int_equal(row.size, 10);
+    assert_int_equal(row.mtime_ns, (int64_t) st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec);
+    assert_int_equal(row.ctime_ns, (int64_t) st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec);
+    assert_int_equal(row.ino, st.st_ino);
+    assert_string_equal(row.xattrs, "xxh64:0000000000000001");
+    assert_string_equal(row.fs, "tmpfs:tmpfs:/tmp");
+    scan_stat_row_clear(&row);
+    assert_null(row.path);
+}
+
+/* Two paths of one file system get one id; a device with a by-uuid entry gets its UUID; a
+   mount without one its fstype, source and mount point. */
+static void
+test_fs_id(void **state)
+{
+    tree_fixture_t *t = *state;
+    char a[600], b[600];
+    snprintf(a, sizeof a, "%s/tree", t->dir);
+    snprintf(b, sizeof b, "%s/tree/docs", t->dir);
+    struct stat sa, sb;
+    assert_int_equal(lstat(a, &sa), 0);
+    assert_int_equal(lstat(b, &sb), 0);
+    tf_err_t err = {0};
+    fs_ids_t *ids = fs_ids_new(NULL, NULL);
+    assert_non_null(ids);
+    const char *ia = fs_ids_get(ids, sa.st_dev, a, &err);
+    assert_non_null(ia);
+    const char *ib = fs_ids_get(ids, sb.st_dev, b, &err);
+    assert_non_null(ib);
+    assert_string_equal(ia, ib);
+    assert_null(strstr(ia, "dev:"));
+    fs_ids_destroy(&ids);
+    assert_null(ids);
+
+    /* a mountinfo and by-uuid folder of our own */
+    char info[600], by_uuid[600], disk[600], link[700];
+    snprintf(info, sizeof info, "%s/mountinfo", t->dir);
+    snprintf(by_uuid, sizeof by_uuid, "%s/by-uuid", t->dir);
+    snprintf(disk, sizeof disk, "%s/sdz1", t->dir);
+    pt_mkdir(by_uuid);
+    pt_write_file(disk, 1, 1, 1);
+    snprintf(link, sizeof link, "%s/0f3c-42", by_uuid);
+    assert_int_equal(symlink(disk, link), 0);
+    FILE *f = fopen(info, "w");
+    assert_non_null(f);
+    fprintf(f, "1 0 8:1 / / rw - ext4 %s rw\n", disk);
+    fprintf(f, "2 1 0:40 / /srv/my\\040data rw shared:5 - tmpfs tmpfs rw\n");
+    fclose(f);
+    ids = fs_ids_new(info, by_uuid);
+    assert_non_null(ids);
+    assert_string_equal(fs_ids_get(ids, makedev(8, 1), "/home/x", &err), "uuid:0f3c-42");
+    assert_string_equal(fs_ids_get(ids, makedev(0, 40), "/srv/my data/y", &err), "tmpfs:tmpfs:/srv/my data");
+    /* a device mountinfo does not list: the mount that holds the path */
+    assert_string_equal(fs_ids_get(ids, makedev(0, 99), "/srv/my data/sub/z", &err), "tmpfs:tmpfs:/srv/my data");
+    fs_ids_destroy(&ids);
+    ids = fs_ids_new("/nonexistent/mountinfo", NULL);
+    assert_null(fs_ids_get(ids, makedev(8, 1), "/x", &err));
+    assert_non_null(strstr(err.message, "cannot read /nonexistent/mountinfo"));
+    fs_ids_destroy(&ids);
+}
+
+/* A fake catalog for the scanner's manifest: records each call, answers begin with an
+   incremental (or fails it), takes every third entry of each diff batch, answers end with
+   deleted tombstones. */
+typedef struct {
+    const char *fail_begin;       /* the catalog's refusal of begin */
+    int calls;
+    char ids[16][TF_ID_MAX];
+    char taken[4096][256];        /* the paths it took, in batch order */
+    size_t ntaken;
+    uint64_t rows;
+    uint64_t unchanged;
+} fake_catalog_t;
+
+static int
+s_fake_call(void *arg, const char *service, const char *item_id, const char *job_id, const tf_msg_t *payload,
+            tf_msg_t *result, tf_err_t *err)
+{
+    (void) job_id;
+    fake_catalog_t *c = arg;
+    assert_string_equal(service, "catalog");
+    assert_int_equal(payload->type, TF_MSG_CAT_MANIFEST);
+    assert_true(c->calls < 16);
+    snprintf(c->ids[c->calls++], TF_ID_MAX, "%s", item_id);
+    const tf_msg_cat_manifest_t *m = &payload->cat_manifest;
+    memset(result, 0, sizeof *result);
+    result->type = TF_MSG_CAT_MANIFEST_REPLY;
+    tf_msg_cat_manifest_reply_t *r = &result->cat_manifest_reply;
+    if (strcmp(m->op, "begin") == 0) {
+        if (c->fail_begin)
+            return tf_err_set(err, TF_ERR_STATE, "%s", c->fail_begin);
+        r->level = strdup("incremental");
+        r->base_job = strdup("J0");
+    }
+    else if (strcmp(m->op, "diff") == 0) {
+        r->take = calloc(m->rows_count, sizeof *r->take);
+        for (size_t i = 0; i < m->rows_count; i++) {
+            const tf_msg_manifest_row_t *row = &m->rows[i];
+            assert_non_null(row->fs);
+            assert_true(row->mtime_ns > 0 && row->ino > 0 && row->mode != 0);
+            if (i % 3 == 0) {
+                r->take[r->take_count].index = i;
+                r->take[r->take_count++].reason = strdup("new");
+                assert_true(c->ntaken < 4096);
+                snprintf(c->taken[c->ntaken++], 256, "%s", row->path);
+            }
+            else
+                r->unchanged++;
+        }
+        c->rows += m->rows_count;
+        c->unchanged += r->unchanged;
+    }
+    else {
+        assert_string_equal(m->op, "end");
+        r->deleted = 3;
+        r->unchanged = c->unchanged;
+    }
+    return TF_OK;
+}
+
+/* begin before the walk, diff per batch of at most SCANNER_DIFF_BATCH in walk order, end after
+   it; only the taken entries reach the file groups, and the totals count them. */
+static void
+test_scanner_manifest(void **state)
+{
+    tree_fixture_t *t = *state;
+    char root[512], p[700];
+    snprintf(root, sizeof root, "%s/tree", t->dir);
+    snprintf(p, sizeof p, "%s/many", root);
+    pt_mkdir(p);
+    for (int i = 0; i < SCANNER_DIFF_BATCH + 100; i++) {   /* two batches at least */
+        snprintf(p, sizeof p, "%s/many/f%05d", root, i);
+        pt_write_file(p, 1, (uint32_t) i, 1);
+    }
+    submits_t *s = calloc(1, sizeof *s);
+    fake_catalog_t *c = calloc(1, sizeof *c);
+    scanner_opts_t opts = {.group_bytes = 1u << 30, .compression = "zstd", .pool = "default", .submit = s_submit,
+                           .submit_arg = s, .call = s_fake_call, .call_arg = c};
+    scanner_t *scanner = scanner_new_with(&opts, NULL, NULL);
+    assert_non_null(scanner);
+    tf_msg_path_row_t paths[] = {{root}};
+    tf_msg_scan_job_t job = {.job_id = "JM", .paths = paths, .paths_count = 1, .one_fs = true};
+    tf_msg_work_t work = {.item_id = "JM-scan", .attempt = 2};
+    scanner_totals_t totals;
+    tf_err_t err = {0};
+    assert_int_equal(scanner_scan(scanner, &job, NULL, &work, &totals, &err), TF_OK);
+    assert_true(c->calls >= 4);
+    assert_string_equal(c->ids[0], "JM-manifest-local-a2-begin");
+    for (int i = 1; i < c->calls - 1; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "JM-manifest-local-a2-diff-%d", i);
+        assert_string_equal(c->ids[i], want);
+    }
+    assert_string_equal(c->ids[c->calls - 1], "JM-manifest-local-a2-end");
+    assert_true(c->rows > SCANNER_DIFF_BATCH);
+    /* the file groups hold exactly the taken entries, in the order they were taken */
+    size_t grouped = 0;
+    for (int i = 0; i < s->count; i++) {
+        if (strcmp(s->services[i], "compress") != 0)
+            continue;
+        tf_msg_t msg;
+        assert_int_equal(tf_msg_decode(s->payloads[i], s->sizes[i], &msg, NULL), TF_OK);
+        for (size_t e = 0; e < msg.file_group.entries_count; e++) {
+            assert_true(grouped < c->ntaken);
+            assert_string_equal(msg.file_group.entries[e].path, c->taken[grouped++]);
+        }
+        tf_msg_clear(&msg);
+    }
+    assert_int_equal(grouped, c->ntaken);
+    assert_int_equal(totals.entries, c->ntaken);
+    assert_int_equal(totals.unchanged, c->rows - c->ntaken);
+    assert_int_equal(totals.deleted, 3);
+    tf_msg_t scanned;
+    assert_int_equal(tf_msg_decode(s->payloads[s->count - 1], s->sizes[s->count - 1], &scanned, NULL), TF_OK);
+    assert_string_equal(scanned.cat_job.op, "scanned");
+    assert_int_equal(scanned.cat_job.files_total, c->ntaken);
+    char want[128];
+    snprintf(want, sizeof want, ", %llu unchanged, 3 deleted", (unsigned long long) (c->rows - c->ntaken));
+    assert_non_null(strstr(scanned.cat_job.message, want));
+    tf_msg_clear(&scanned);
+    scanner_destroy(&scanner);
+
+    /* a refused begin fails the scan for good with the catalog's message; nothing is grouped */
+    s_submits_clear(s);
+    memset(c, 0, sizeof *c);
+    c->fail_begin = "the manifest of base job J0 (full) cannot be read: the job is not in the catalog; run a "
+                    "full backup: tapeflow backup --level full /x";
+    scanner = scanner_new_with(&opts, NULL, NULL);
+    assert_int_equal(scanner_scan(scanner, &job, NULL, NULL, &totals, &err), TF_ERR_INVALID);
+    assert_string_equal(err.message, c->fail_begin);
+    assert_int_equal(c->calls, 1);
+    assert_string_equal(c->ids[0], "JM-manifest-local-a1-begin");
+    for (int i = 0; i < s->count; i++)
+        assert_string_not_equal(s->services[i], "compress");
+    scanner_destroy(&scanner);
+    /* a scanner with a fake submit needs a fake call too */
+    opts.call = NULL;
+    assert_null(scanner_new_with(&opts, NULL, &err));
+    s_submits_clear(s);
+    free(s);
+    free(c);
 }
 
 /* ------------------------------------------------------------------ file rows -------- */
@@ -888,6 +1157,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_walk_order_one_fs_warnings, s_tree_setup, s_tree_teardown),
         cmocka_unit_test_setup_teardown(test_scanner_job, s_tree_setup, s_tree_teardown),
         cmocka_unit_test_setup_teardown(test_scanner_host_scan, s_tree_setup, s_tree_teardown),
+        cmocka_unit_test(test_job_ids),
+        cmocka_unit_test_setup_teardown(test_scan_stat_xattrs, s_tree_setup, s_tree_teardown),
+        cmocka_unit_test_setup_teardown(test_fs_id, s_tree_setup, s_tree_teardown),
+        cmocka_unit_test_setup_teardown(test_scanner_manifest, s_tree_setup, s_tree_teardown),
         cmocka_unit_test(test_file_rows_parts),
         cmocka_unit_test_setup_teardown(test_archiver_rows, s_tree_setup, s_tree_teardown),
         cmocka_unit_test(test_archiver_bad_compression),

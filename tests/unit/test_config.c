@@ -318,8 +318,8 @@ test_services_from_actors(void **state)
         strcat(all, " ");
     }
     printf("%s\n", all);
-    assert_string_equal(all, "catalog compress custom echo extract index labeller scan stager "
-                             "tape thumbs ");
+    assert_string_equal(all, "catalog compress custom echo extract index labeller scan scheduler "
+                             "stager tape thumbs ");
     zlist_destroy(&services);
     tf_config_destroy(&cfg);
 }
@@ -356,7 +356,7 @@ test_roles(void **state)
     char all[512];
     tf_config_t *cfg = tf_config_new();
     s_assert_roles(cfg, "broker bus catalog labeller scanner compressor stager tapewriter "
-                        "extractor ");
+                        "extractor scheduler ");
     zlist_t *roles = tf_config_roles(cfg);
     assert_true(zlist_exists(roles, "broker"));   /* found by name, not by pointer */
     zlist_destroy(&roles);
@@ -371,7 +371,7 @@ test_roles(void **state)
     zlist_t *services = tf_config_services(cfg);
     assert_non_null(services);
     assert_string_equal(s_join(services, all, sizeof all),
-                        "catalog compress echo extract labeller scan stager tape ");
+                        "catalog compress echo extract labeller scan scheduler stager tape ");
     zlist_destroy(&services);
     assert_true(tf_config_role_is_actor("extractor"));
     assert_false(tf_config_role_is_actor("broker"));

@@ -268,6 +268,8 @@ test_full_volume_refused_and_listed(void **state)
     assert_non_null(strstr(entry, "\"tape_files\":2"));
     assert_non_null(strstr(entry, "\"bytes_used\":808192"));
     assert_non_null(strstr(entry, "\"write_errors\":0"));
+    assert_non_null(strstr(entry, "\"held\":false"));     /* no chains: nothing holds it, */
+    assert_non_null(strstr(entry, "\"orphans\":[]"));     /* no job needs it but its own */
     assert_null(strstr(entry, "\"last_written\":null"));
     free(entry);
     s_write_refused(f, 2, "default", "tape TF0001 in drive tape0 is full: mount an appendable or "
@@ -275,7 +277,7 @@ test_full_volume_refused_and_listed(void **state)
     /* The table and the pool line. */
     char *out = NULL;
     assert_int_equal(s_cli(f, "tape list", &out), 0);
-    if (!strstr(out, "TF0001") || !strstr(out, " full ")
+    if (!strstr(out, "TF0001") || !strstr(out, " full ") || !strstr(out, "ORPHANS")
         || !strstr(out, "pool default: 1 of 3 volumes (0 appendable, 1 full, 0 expired), retention 30 days")
         || !strstr(out, "pool default has no appendable or expired volume"))
         fail_msg("%s", out);

@@ -124,7 +124,8 @@ static const cli_command_t s_commands[] = {
 #ifdef TF_HAVE_CMD_BACKUP
     {"backup", cmd_backup, true, NULL, NULL,
      "usage: tapeflow [--config FILE] backup PATH... [--pool POOL] [--compression zstd|gzip|none]\n"
-     "                [--group-size SIZE] [--all-filesystems] [--wait [--timeout SECONDS]] [--json]\n"
+     "                [--group-size SIZE] [--all-filesystems] [--level full|differential|incremental]\n"
+     "                [--wait [--timeout SECONDS]] [--json]\n"
      "\n"
      "Starts a backup job of the paths (folders are walked; symlinks are stored, not followed;\n"
      "other file systems are skipped unless --all-filesystems) to a tape of POOL (backup/pool).\n"
@@ -133,7 +134,14 @@ static const cli_command_t s_commands[] = {
      "Prints the job id. --wait follows the job to its end with a progress bar (plain lines when\n"
      "not on a terminal) and exits 0 when it completed, 1 when it ended any other way:\n"
      "completed_with_warnings (entries missing: the message says how many; tapeflow job ID\n"
-     "--missing lists them), failed (with the root cause) or expired.\n"},
+     "--missing lists them), failed (with the root cause) or expired.\n"
+     "--level (default full): incremental stores what changed since the last backup of the\n"
+     "same paths, differential what changed since their last full. Changes are found by\n"
+     "comparing each entry with the base job's manifest (size, times in ns, inode, mode, owner,\n"
+     "xattrs, file system), never a timestamp; deletions and renames are recorded. Without a\n"
+     "previous full the job runs as a full and says why (\"job J: full (upgraded: ...)\");\n"
+     "otherwise \"job J: incremental, base J0\". tapeflow job J --files shows why each entry\n"
+     "was stored.\n"},
 #endif
 #ifdef TF_HAVE_CMD_RESTORE
     {"restore", cmd_restore, true, NULL, NULL,
@@ -174,17 +182,19 @@ static const cli_command_t s_commands[] = {
     {"jobs", cmd_jobs, true, NULL, NULL,
      "usage: tapeflow [--config FILE] jobs [--limit N] [--json]\n"
      "\n"
-     "Lists backup jobs, newest first: status, stage, files and bytes done/total, message.\n"},
+     "Lists backup jobs, newest first: status, level, trigger, base job, stage, files and bytes\n"
+     "done/total, message.\n"},
 #endif
 #ifdef TF_HAVE_CMD_JOBS
     {"job", cmd_job, true, cli_job_verbs, NULL,
-     "usage: tapeflow [--config FILE] job ID [--missing] [--json]\n"
+     "usage: tapeflow [--config FILE] job ID [--missing | --files [--changed]] [--json]\n"
      "       tapeflow [--config FILE] job cancel|retry|purge ID [--json] ...\n"
      "\n"
-     "Shows one job: status, stage, progress, archives and, when it failed, the root cause.\n"
-     "Exit 1 when the job is unknown or ended other than completed (completed_with_warnings,\n"
-     "failed, cancelled, expired). --missing lists the entries the scan counted that no archive\n"
-     "stored.\n"
+     "Shows one job: status, stage, level, base job, trigger, progress, archives and, when it\n"
+     "failed, the root cause. Exit 1 when the job is unknown or ended other than completed\n"
+     "(completed_with_warnings, failed, cancelled, expired). --missing lists the entries the\n"
+     "scan counted that no archive stored; --files the job's entries with why each was stored\n"
+     "(--changed: only those stored or deleted).\n"
      "  job cancel ID [--keep-staged]   stop its work; release its staged archives unless kept\n"
      "  job retry ID                    run a failed or cancelled job again from where it stopped\n"
      "  job purge ID [--force]          delete what it left on the holding disk\n"},
@@ -199,6 +209,18 @@ static const cli_command_t s_commands[] = {
      "  changer unload CHANGER [--drive D] [--slot N]        back to its slot by default\n"
      "  changer inventory CHANGER                            the labeller reads the barcodes (no loads)\n"
      "CHANGER is a URL or a name from changers/<name>/url (see docs/changers.md).\n"},
+#endif
+#ifdef TF_HAVE_CMD_SCHEDULE
+    {"schedule", cmd_schedule, true, cli_schedule_verbs, NULL,
+     "usage: tapeflow [--config FILE] schedule list|next|history|run ...\n"
+     "\n"
+     "  schedule list                          every schedule: calendar, zone, next and last run,\n"
+     "                                         last result, level of the next run\n"
+     "  schedule next NAME [--days N]          the coming runs (default 7 days) with their level\n"
+     "  schedule history NAME [--limit N]      fired, missed, skipped, queued and manual runs\n"
+     "  schedule run NAME [--wait]             start the schedule's job now (recorded as manual)\n"
+     "All take --json. Schedules are schedules/NAME in the configuration; tapeflow-scheduler\n"
+     "fires them (docs/operations.md, \"Schedules\").\n"},
 #endif
 #ifdef TF_HAVE_CMD_TAPE
     {"tape", cmd_tape, true, cli_tape_verbs, NULL,
@@ -236,6 +258,7 @@ cli_usage(FILE *out)
             "  restore JOB ...   restore a job's files (--to DIR)\n"
             "  jobs, job ID      list jobs, show one\n"
             "  job cancel|retry|purge ID   stop, re-run, or clean up after a job\n"
+            "  schedule ...      backup schedules: list, next NAME, history NAME, run NAME\n"
             "  tape ...          label, info, dump, list, erase\n"
             "  changer ...       media changer: list, load, unload, inventory\n"
             "\n"

@@ -125,6 +125,28 @@ s_percent(uint64_t done, uint64_t total, bool scanned)
     return p > 100.0 ? 100.0 : p;
 }
 
+/* Level, base, trigger and the chain (issue 11). Jobs from before levels have none: fulls. */
+static void
+s_print_level(FILE *out, const tf_msg_job_row_t *job)
+{
+    if (!job->level) {
+        fprintf(out, "level     full (from before levels: no manifest)\n");
+        return;
+    }
+    fprintf(out, "level     %s", job->level);
+    if (job->level_reason && *job->level_reason)
+        fprintf(out, " (upgraded: %s; %s was asked for)", job->level_reason, s_or_dash(job->level_requested));
+    fputc('\n', out);
+    fprintf(out, "base job  %s\n", s_or_dash(job->base_job));
+    fprintf(out, "trigger   %s\n", job->trigger && *job->trigger ? job->trigger : "manual");
+    fprintf(out, "unchanged %" PRIu64 " (carried from the base job)\n", job->files_unchanged);
+    fprintf(out, "deleted   %" PRIu64 "\n", job->files_deleted);
+    fprintf(out, "depends on");
+    for (size_t i = 0; i < job->depends_on_count; i++)
+        fprintf(out, "%s%s", i ? ", " : " ", s_or_dash(job->depends_on[i].path));
+    fprintf(out, "%s\n", job->depends_on_count ? "" : " - (restores from its own archives only)");
+}
+
 void
 cli_job_print(FILE *out, const tf_msg_job_row_t *job)
 {
@@ -136,6 +158,7 @@ cli_job_print(FILE *out, const tf_msg_job_row_t *job)
     /* HOST:/path: whose files these are (a plain /path: a one-host job from before issue 10) */
     for (size_t i = 0; i < job->sources_count; i++)
         fprintf(out, "%s %s\n", i == 0 ? "sources  " : "         ", s_or_dash(job->sources[i].path));
+    s_print_level(out, job);
     fprintf(out, "created   %s\n", job->created_ms > 0 ? tf_clock_format(job->created_ms, when, sizeof when) : "-");
     fprintf(out, "updated   %s\n", job->updated_ms > 0 ? tf_clock_format(job->updated_ms, when, sizeof when) : "-");
     if (job->scanned) {
@@ -174,6 +197,19 @@ s_job_fields(tf_json_t *j, const tf_msg_job_row_t *job)
             tf_json_str(j, NULL, job->sources[i].path);
         tf_json_array_end(j);
     }
+    tf_json_str(j, "level", job->level);
+    tf_json_str(j, "level_requested", job->level_requested);
+    tf_json_str(j, "level_reason", job->level_reason);
+    tf_json_str(j, "base_job", job->base_job);
+    tf_json_str(j, "schedule", job->schedule);
+    tf_json_str(j, "trigger", job->trigger);
+    tf_json_int(j, "trigger_ms", job->trigger_ms);
+    tf_json_int(j, "files_unchanged", (int64_t) job->files_unchanged);
+    tf_json_int(j, "files_deleted", (int64_t) job->files_deleted);
+    tf_json_array_begin(j, "depends_on");   /* `tapeflow job` only: the jobs list leaves it empty */
+    for (size_t i = 0; i < job->depends_on_count; i++)
+        tf_json_str(j, NULL, job->depends_on[i].path);
+    tf_json_array_end(j);
     tf_json_str(j, "message", job->message);
     tf_json_str(j, "detail", job->detail);
     if (job->created_ms > 0)
@@ -261,7 +297,7 @@ s_oneline(const char *text, size_t max, char *buf, size_t size)
 void
 cli_jobs_table(FILE *out, const tf_msg_job_row_t *jobs, size_t count)
 {
-    int idw = 3, stw = 9;
+    int idw = 3, stw = 9, basew = 4;
     for (size_t i = 0; i < count; i++) {
         size_t n = strlen(s_or_dash(jobs[i].job_id));
         if ((int) n > idw)
@@ -269,9 +305,12 @@ cli_jobs_table(FILE *out, const tf_msg_job_row_t *jobs, size_t count)
         n = strlen(s_or_dash(jobs[i].status));  /* completed_with_warnings */
         if ((int) n > stw)
             stw = n > 32 ? 32 : (int) n;
+        n = strlen(s_or_dash(jobs[i].base_job));
+        if ((int) n > basew)
+            basew = n > 64 ? 64 : (int) n;
     }
-    fprintf(out, "%-*s  %-*s  %-8s  %-20s  %-15s  %-21s  %s\n", idw, "JOB", stw, "STATUS", "STAGE",
-            "CREATED", "FILES", "BYTES", "MESSAGE");
+    fprintf(out, "%-*s  %-*s  %-12s  %-16s  %-*s  %-8s  %-20s  %-15s  %-21s  %s\n", idw, "JOB", stw, "STATUS",
+            "LEVEL", "TRIGGER", basew, "BASE", "STAGE", "CREATED", "FILES", "BYTES", "MESSAGE");
     for (size_t i = 0; i < count; i++) {
         const tf_msg_job_row_t *job = &jobs[i];
         char when[64] = "-", files[48], bytes[80], msg[128];
@@ -281,8 +320,16 @@ cli_jobs_table(FILE *out, const tf_msg_job_row_t *jobs, size_t count)
             if (dot)
                 strcpy(dot, "Z");
         }
-        fprintf(out, "%-*s  %-*s  %-8s  %-20s  %-15s  %-21s  %s\n", idw, s_or_dash(job->job_id),
-                stw, s_or_dash(job->status), s_or_dash(job->stage), when,
+        /* TRIGGER: the schedule that fired it, or manual ("NAME (manual)": tapeflow schedule run) */
+        char trigger[80];
+        bool by_hand = !job->trigger || strncmp(job->trigger, "manual", 6) == 0;
+        if (job->schedule && *job->schedule)
+            snprintf(trigger, sizeof trigger, "%s%s", job->schedule, by_hand ? " (manual)" : "");
+        else
+            snprintf(trigger, sizeof trigger, "%s", job->level ? "manual" : "-");
+        fprintf(out, "%-*s  %-*s  %-12s  %-16s  %-*s  %-8s  %-20s  %-15s  %-21s  %s\n", idw, s_or_dash(job->job_id),
+                stw, s_or_dash(job->status), s_or_dash(job->level), trigger, basew, s_or_dash(job->base_job),
+                s_or_dash(job->stage), when,
                 s_count_pair(job->files_done, job->files_total, job->scanned, files, sizeof files),
                 s_bytes_pair(job->bytes_done, job->bytes_total, job->scanned, bytes, sizeof bytes),
                 s_oneline(job->message, 72, msg, sizeof msg));

@@ -39,7 +39,8 @@ bool cli_job_finished(const tf_msg_job_row_t *job);
 /* True only for completed: every scanned entry is on tape. Commands exit 1 for the others. */
 bool cli_job_ok(const tf_msg_job_row_t *job);
 
-/* Human block, one "label  value" line each: job, status, stage, pool, created, updated,
+/* Human block, one "label  value" line each: job, status, stage, pool, sources, level (with
+   the reason of an upgrade), base job, trigger, unchanged, deleted, depends on, created, updated,
    files and bytes done/total (with percent once scanned), archives, warnings, message, and the
    detail (root cause) when set. */
 void cli_job_print(FILE *out, const tf_msg_job_row_t *job);
@@ -50,7 +51,8 @@ void cli_job_json(tf_json_t *j, const char *key, const tf_msg_job_row_t *job);
    `tapeflow backup --wait --json` print. */
 void cli_job_json_document(tf_json_t *j, const tf_msg_job_row_t *job);
 
-/* Table of jobs, one line each, with a header (and a hint when there are none). */
+/* Table of jobs, one line each, with a header (and a hint when there are none): JOB, STATUS,
+   LEVEL, TRIGGER (schedule name or manual), BASE, STAGE, CREATED, FILES, BYTES, MESSAGE. */
 void cli_jobs_table(FILE *out, const tf_msg_job_row_t *jobs, size_t count);
 
 #endif

@@ -59,12 +59,32 @@ cli_volume_facts(tf_config_t *cfg, tf_client_t *client, tf_drive_t *drive,
         v->write_errors = row->write_errors;
         v->read_errors = row->read_errors;
         v->error = row->state && strcmp(row->state, "error") == 0;
+        if (row->created_ms == created) {
+            v->held = row->held;
+            for (size_t k = 0; k < row->orphans_count; k++) {
+                size_t used = strlen(v->orphans);
+                snprintf(v->orphans + used, sizeof v->orphans - used, "%s%s", used ? ", " : "",
+                         row->orphans[k].path);
+            }
+        }
         if (row->created_ms == created)
             v->expires_ms = tf_volume_expiry_known(floor_ms, v->tape_files > 1 ? v->last_written_ms : 0,
                                                    retention, row->expires_ms);
     }
     tf_msg_clear(&reply);
     return TF_OK;
+}
+
+int
+cli_volume_check_overwrite(const char *label, const cli_volume_t *v, tf_err_t *err)
+{
+    if (v->held)
+        return tf_err_set(err, TF_ERR_STATE, "tape %s is past its retention but held: job%s %s still "
+                          "within retention restore%s from it (an incremental chain on its full) and "
+                          "cannot be overwritten", label, strchr(v->orphans, ',') ? "s" : "",
+                          v->orphans[0] ? v->orphans : "(see tapeflow tape list)",
+                          strchr(v->orphans, ',') ? "" : "s");
+    return tf_volume_check_overwrite(label, v->expires_ms, tf_clock_wall_ms(), err);
 }
 
 int
@@ -97,7 +117,7 @@ cli_volume_may_destroy(tf_config_t *cfg, tf_drive_t *drive, const char *destroy_
                              "overwritten: ", l->label);
     uint64_t archives = v.tape_files > 1 ? v.tape_files - 1 : 0;
     tf_err_t rule = {0};
-    if (tf_volume_check_overwrite(l->label, v.expires_ms, tf_clock_wall_ms(), &rule) == TF_OK) {
+    if (cli_volume_check_overwrite(l->label, &v, &rule) == TF_OK) {
         snprintf(detail, size, "tapeflow volume %s (pool %s, %" PRIu64 " archive%s) %s: it may be "
                  "overwritten", l->label, l->pool, archives, archives == 1 ? "" : "s",
                  archives == 0 || v.expires_ms <= 0 ? "holds nothing to protect" : "has expired");

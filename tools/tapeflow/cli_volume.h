@@ -27,6 +27,8 @@ typedef struct {
     uint64_t write_errors;    /* as the catalog counted them for this cartridge */
     uint64_t read_errors;
     bool error;               /* the catalog has the cartridge in state error (write errors) */
+    bool held;                /* past expiry, kept: jobs within retention depend on it (chains) */
+    char orphans[256];        /* those jobs, ", " between them ("" when none) */
 } cli_volume_t;
 
 /* A broker client when the broker answers at once; NULL when the stack is down (then the
@@ -39,6 +41,10 @@ tf_client_t *cli_volume_catalog_client(tf_config_t *cfg);
    volume expire early). client may be NULL. Leaves the tape at end of data. */
 int cli_volume_facts(tf_config_t *cfg, tf_client_t *client, tf_drive_t *drive,
                      const tf_label_info_t *info, cli_volume_t *v, tf_err_t *err);
+
+/* The rule on the facts: tf_volume_check_overwrite, and a held volume (a base that jobs still
+   within their retention need: docs/operations.md, "Retention and chains") is refused too. */
+int cli_volume_check_overwrite(const char *label, const cli_volume_t *v, tf_err_t *err);
 
 /* For commands that destroy the whole tape (drive test): reads what is on the tape in the
    (ready) drive and applies the rule. TF_OK when the tape may be overwritten - it is not a

@@ -1,7 +1,8 @@
-/*  tapeflow backup - starts a backup job: records the job in the catalog and hands the paths
-    to the scanner; with --wait, follows the job to its end with a progress display.
+/*  tapeflow backup - starts a backup job (tf_job_start: checks, the job's record in the catalog,
+    one scan per host) at the level asked for; with --wait, follows the job to its end with a
+    progress display.
 
-    The job's record and the scan are two broker items with ids derived from the job id, so a
+    The job's record and the scans are broker items with ids derived from the job id, so a
     retried command never starts the scan twice.
 */
 #define _GNU_SOURCE
@@ -11,38 +12,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "cli_opt.h"
 #include "cli_jobview.h"
-#include "cli_poolcheck.h"
 #include "tf_client.h"
 #include "tf_clock.h"
 #include "tf_hostpath.h"
+#include "tf_job_start.h"
 #include "tf_json.h"
-#include "tf_pipeline_ids.h"
 #include "tf_units.h"
-#include "tf_volume.h"
 #include "tf_secure.h"
 #include "tf_wire.h"
-
-static void
-s_make_job_id(char *buf, size_t size)
-{
-    char stamp[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    localtime_r(&now, &tm);
-    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-    /* Random bits from the kernel: two backups started in the same second must differ
-       (czmq's randof is not seeded per process). */
-    uint32_t bits = 0;
-    if (getrandom(&bits, sizeof bits, 0) != (ssize_t) sizeof bits)
-        bits = (uint32_t) getpid() ^ (uint32_t) tf_clock_mono_ms();
-    snprintf(buf, size, "J%s-%06x", stamp, (unsigned) (bits & 0xffffff));
-}
 
 /* ------------------------------------------------------------------ progress --------- */
 
@@ -202,37 +184,12 @@ s_wait(cli_t *cli, tf_client_t *client, const char *job_id, int64_t timeout_s)
 
 /* ------------------------------------------------------------------ command ---------- */
 
-/* Refuses a backup to a pool that does not exist or has nothing writable (cli_poolcheck.h). */
-static int
-s_pool_ready(cli_t *cli, tf_client_t *client, const char *pool)
-{
-    char note[1024];
-    tf_err_t err = {0};
-    int rc = cli_pool_check(cli->cfg, client, pool, note, sizeof note, &err);
-    if (rc != TF_OK) {
-        if (cli->json) {
-            tf_json_t *j = tf_json_new();
-            tf_json_document_begin(j);
-            tf_json_str(j, "error", err.message);
-            tf_json_str(j, "code", tf_status_name(err.code));
-            tf_json_str(j, "pool", pool);
-            tf_json_object_end(j);
-            tf_json_print(j, stdout);
-            tf_json_destroy(&j);
-        }
-        fprintf(stderr, "tapeflow backup: %s\n", err.message);
-        return rc;
-    }
-    if (note[0])
-        fprintf(stderr, "tapeflow backup: note: %s\n", note);
-    return TF_OK;
-}
-
 typedef struct {
     const char *pool;
     const char *compression;
     uint64_t group_bytes;
     bool one_fs;
+    const char *level;  /* full | differential | incremental */
     bool wait;
     int64_t timeout_s;
     char **paths;      /* PATH operands, as given */
@@ -248,6 +205,7 @@ s_parse(cli_t *cli, int argc, char **argv, s_args_t *a)
         {"compression", required_argument, NULL, 'c'},
         {"group-size", required_argument, NULL, 'g'},
         {"all-filesystems", no_argument, NULL, 'a'},
+        {"level", required_argument, NULL, 'l'},
         {"wait", no_argument, NULL, 'w'},
         {"timeout", required_argument, NULL, 't'},
         {"json", no_argument, NULL, 'j'},
@@ -259,9 +217,10 @@ s_parse(cli_t *cli, int argc, char **argv, s_args_t *a)
     a->compression = tf_config_get(cli->cfg, "compressor/compression");
     a->group_bytes = (uint64_t) tf_config_size(cli->cfg, "scanner/group_size");
     a->one_fs = tf_config_bool(cli->cfg, "scanner/one_fs");
+    a->level = "full";
     int opt;
     cli_opt_begin();
-    while ((opt = getopt_long(argc, argv, ":p:c:g:awt:jh", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":p:c:g:al:wt:jh", options, NULL)) != -1) {
         switch (opt) {
         case 'p': a->pool = optarg; break;
         case 'c':
@@ -274,6 +233,12 @@ s_parse(cli_t *cli, int argc, char **argv, s_args_t *a)
                 return cli_usage_error("backup", "--group-size takes a size like 512M or 1G, not '%s'", optarg);
             break;
         case 'a': a->one_fs = false; break;
+        case 'l':
+            if (strcmp(optarg, "full") && strcmp(optarg, "differential") && strcmp(optarg, "incremental"))
+                return cli_usage_error("backup", "--level must be full, differential or incremental, not '%s'",
+                                       optarg);
+            a->level = optarg;
+            break;
         case 'w': a->wait = true; break;
         case 't':   /* 0: no limit */
             if (cli_opt_int("backup", "--timeout", optarg, 0, 366LL * 86400, "a number of seconds", &a->timeout_s) != CLI_EXIT_OK)
@@ -291,190 +256,93 @@ s_parse(cli_t *cli, int argc, char **argv, s_args_t *a)
     return -1;
 }
 
-/* Where each PATH operand is: HOST:/path names a host, a plain path is this host's
-   (tf_hostpath.h). A job reads each host's files there: one scan per host. */
+/* The job's sources: this host's paths made absolute and checked here (realpath: the scanner
+   may run in another working folder); HOST:/path operands as given (tf_hostpath.h), checked on
+   their host by tf_job_check. */
 typedef struct {
-    char host[TF_MSG_MAX_ID + 1];
-    tf_msg_path_row_t *rows;      /* this host's paths (absolute), into the job's path texts */
+    tf_msg_path_row_t *rows;
     size_t count;
-} s_host_t;
-
-typedef struct {
-    s_host_t *hosts;              /* in the order the operands name them */
-    size_t nhosts;
-    tf_msg_path_row_t *rows;      /* the job's sources as the catalog keeps them */
-    char **owned;                 /* every string the rows point to */
-    size_t nowned;
-    bool legacy;                  /* only this host's paths: plain "/path" rows, one scan
-                                     without a host (ids as before issue 10) */
 } s_sources_t;
-
 
 static void
 s_sources_clear(s_sources_t *src)
 {
-    for (size_t i = 0; i < src->nhosts; i++)
-        free(src->hosts[i].rows);
-    free(src->hosts);
-    for (size_t i = 0; i < src->nowned; i++)
-        free(src->owned[i]);
-    free(src->owned);
+    for (size_t i = 0; i < src->count; i++)
+        free(src->rows[i].path);
     free(src->rows);
     memset(src, 0, sizeof *src);
 }
 
-static s_host_t *
-s_host_of(s_sources_t *src, const char *host, size_t max)
-{
-    for (size_t i = 0; i < src->nhosts; i++)
-        if (strcmp(src->hosts[i].host, host) == 0)
-            return &src->hosts[i];
-    s_host_t *h = &src->hosts[src->nhosts++];
-    snprintf(h->host, sizeof h->host, "%s", host);
-    h->rows = calloc(max, sizeof *h->rows);
-    return h->rows ? h : NULL;
-}
-
-/* Splits the operands by host; this host's paths made absolute and checked here (realpath: the
-   scanner may run in another working folder). Other hosts' paths are checked there later. */
 static int
 s_resolve_paths(cli_t *cli, const s_args_t *a, s_sources_t *src)
 {
-    size_t n = a->npaths;
-    src->hosts = calloc(n, sizeof *src->hosts);
-    src->rows = calloc(n, sizeof *src->rows);
-    src->owned = calloc(n * 2, sizeof *src->owned);
-    if (!src->hosts || !src->rows || !src->owned) {
+    src->rows = calloc(a->npaths, sizeof *src->rows);
+    if (!src->rows) {
         fprintf(stderr, "tapeflow backup: out of memory\n");
         return CLI_EXIT_FAIL;
     }
-    bool remote = false;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < a->npaths; i++) {
         char host[TF_MSG_MAX_ID + 1], path[PATH_MAX];
         tf_err_t err = {0};
         if (tf_hostpath_parse(cli->cfg, a->paths[i], host, sizeof host, path, sizeof path, &err) != TF_OK)
             return cli_usage_error("backup", "%s", err.message);
-        char *abs;
+        char *text;
         if (tf_hostpath_is_local(cli->cfg, host)) {
-            abs = realpath(path, NULL);
-            if (!abs) {
+            text = realpath(path, NULL);
+            if (!text) {
                 fprintf(stderr, "tapeflow backup: %s: %s\n", a->paths[i], strerror(errno));
                 return CLI_EXIT_FAIL;
             }
         }
-        else {
-            abs = strdup(path);
-            remote = true;
-        }
-        s_host_t *h = abs ? s_host_of(src, host, n) : NULL;
-        if (!h) {
-            free(abs);
+        else
+            text = strdup(a->paths[i]);
+        if (!text) {
             fprintf(stderr, "tapeflow backup: out of memory\n");
             return CLI_EXIT_FAIL;
         }
-        src->owned[src->nowned++] = abs;
-        h->rows[h->count++].path = abs;
-    }
-    src->legacy = !remote && src->nhosts == 1;
-    for (size_t i = 0, k = 0; i < src->nhosts; i++)
-        for (size_t r = 0; r < src->hosts[i].count; r++, k++) {
-            char *text = src->legacy ? NULL : zsys_sprintf("%s:%s", src->hosts[i].host, src->hosts[i].rows[r].path);
-            if (!src->legacy && !text) {
-                fprintf(stderr, "tapeflow backup: out of memory\n");
-                return CLI_EXIT_FAIL;
-            }
-            if (text)
-                src->owned[src->nowned++] = text;
-            src->rows[k].path = text ? text : src->hosts[i].rows[r].path;
-        }
-    return CLI_EXIT_OK;
-}
-
-/* Checks another host's paths where they are: its file agent must be up, and each path there
-   and readable by it. */
-static int
-s_check_remote(cli_t *cli, tf_client_t *client, const s_host_t *h)
-{
-    tf_err_t err = {0};
-    bool present = false;
-    if (tf_client_has_worker(client, "scan", h->host, 5000, &present, &err) != TF_OK) {
-        fprintf(stderr, "tapeflow backup: %s\n", err.message);
-        return CLI_EXIT_FAIL;
-    }
-    if (!present) {
-        fprintf(stderr, "tapeflow backup: no file agent on host %s: start tapeflow up there (up/roles "
-                "agent)\n", h->host);
-        return CLI_EXIT_FAIL;
-    }
-    int timeout = (int) tf_config_ms(cli->cfg, "broker/heartbeat") * 10;
-    for (size_t i = 0; i < h->count; i++) {
-        tf_msg_t check = {.type = TF_MSG_PATH_CHECK}, info;
-        check.path_check.path = h->rows[i].path;
-        if (tf_client_call_on(client, "scan", h->host, NULL, NULL, &check, &info, timeout, &err) != TF_OK) {
-            fprintf(stderr, "tapeflow backup: cannot check %s:%s on host %s: %s\n", h->host, h->rows[i].path,
-                    h->host, err.message);
-            return CLI_EXIT_FAIL;
-        }
-        bool ok = info.type == TF_MSG_PATH_INFO && info.path_info.exists && info.path_info.readable;
-        if (!ok)
-            fprintf(stderr, "tapeflow backup: %s:%s: %s (checked on host %s)\n", h->host, h->rows[i].path,
-                    info.type == TF_MSG_PATH_INFO && info.path_info.message ? info.path_info.message
-                                                                           : "not there",
-                    h->host);
-        tf_msg_clear(&info);
-        if (!ok)
-            return CLI_EXIT_FAIL;
+        src->rows[src->count++].path = text;
     }
     return CLI_EXIT_OK;
 }
 
-/* The remote calls: the job's record to the catalog, then one scan per host, each run by a
-   scanner of its host. */
-static int
-s_start(tf_client_t *client, const s_args_t *a, const char *job_id, const s_sources_t *src)
+/* A refused start, said on stderr (and as a JSON document with --json). */
+static void
+s_refused(cli_t *cli, const s_args_t *a, const tf_err_t *err)
 {
-    tf_msg_t create = {.type = TF_MSG_CAT_JOB};
-    create.cat_job = (tf_msg_cat_job_t){
-        .job_id = (char *) job_id, .op = "create", .paths = src->rows, .paths_count = a->npaths,
-        .pool = (char *) a->pool, .compression = (char *) a->compression,
-        .time_ms = tf_clock_wall_ms(), .message = "queued",
-    };
-    char create_id[96];
-    snprintf(create_id, sizeof create_id, "%s-create", job_id);
-    tf_msg_t reply;
-    tf_err_t err = {0};
-    if (tf_client_submit_msg(client, "catalog", create_id, job_id, &create, &reply, 5000, &err) != TF_OK) {
-        fprintf(stderr, "tapeflow backup: %s\n", err.message);
-        return CLI_EXIT_FAIL;
-    }
-    tf_msg_clear(&reply);
-    for (size_t i = 0; i < src->nhosts; i++) {
-        const s_host_t *h = &src->hosts[i];
-        tf_msg_t scan = {.type = TF_MSG_SCAN_JOB};
-        scan.scan_job = (tf_msg_scan_job_t){
-            .job_id = (char *) job_id, .paths = h->rows, .paths_count = h->count,
-            .group_bytes = a->group_bytes, .one_fs = a->one_fs, .compression = (char *) a->compression,
-            .pool = (char *) a->pool, .host = src->legacy ? NULL : (char *) h->host,
-            .group_base = (uint64_t) i * TF_ID_HOST_GROUP_STRIDE,
-        };
-        char scan_id[TF_MSG_MAX_ID + 96];
-        if (src->legacy)
-            snprintf(scan_id, sizeof scan_id, "%s-scan", job_id);
-        else
-            snprintf(scan_id, sizeof scan_id, "%s-scan-%s", job_id, h->host);
-        if (tf_client_submit_msg_on(client, "scan", h->host, scan_id, job_id, &scan, &reply, 5000, &err) != TF_OK) {
-            fprintf(stderr, "tapeflow backup: job %s recorded but the scan of host %s was not queued: %s\n",
-                    job_id, h->host, err.message);
-            return CLI_EXIT_FAIL;
+    if (cli->json) {
+        tf_json_t *j = tf_json_new();
+        if (j) {
+            tf_json_document_begin(j);
+            tf_json_str(j, "error", err->message);
+            tf_json_str(j, "code", tf_status_name(err->code));
+            tf_json_str(j, "pool", a->pool);
+            tf_json_object_end(j);
         }
-        tf_msg_clear(&reply);
+        if (tf_json_print(j, stdout) != 0)
+            fprintf(stderr, "tapeflow backup: out of memory building JSON\n");
+        tf_json_destroy(&j);
     }
-    return CLI_EXIT_OK;
+    fprintf(stderr, "tapeflow backup: %s\n", err->message);
+}
+
+/* The level the catalog decided (NULL: it has not recorded the job yet): "job J: incremental,
+   base J0" or "job J: full (upgraded: no previous full of these sources)". */
+static void
+s_print_level(FILE *out, const char *job_id, const tf_msg_job_row_t *job)
+{
+    if (!job || !job->level)
+        return;
+    if (job->level_reason && *job->level_reason)
+        fprintf(out, "job %s: %s (upgraded: %s)\n", job_id, job->level, job->level_reason);
+    else if (job->base_job && *job->base_job)
+        fprintf(out, "job %s: %s, base %s\n", job_id, job->level, job->base_job);
+    else
+        fprintf(out, "job %s: %s\n", job_id, job->level);
 }
 
 /* Without --wait: the job id and how to follow it. */
 static void
-s_print_queued(cli_t *cli, const s_args_t *a, const char *job_id)
+s_print_queued(cli_t *cli, const s_args_t *a, const char *job_id, const tf_msg_job_row_t *job)
 {
     if (cli->json) {
         tf_json_t *j = tf_json_new();
@@ -482,15 +350,23 @@ s_print_queued(cli_t *cli, const s_args_t *a, const char *job_id)
             tf_json_document_begin(j);
             tf_json_str(j, "job_id", job_id);
             tf_json_str(j, "status", "queued");
+            tf_json_str(j, "level_requested", a->level);
+            /* null until the catalog has recorded the job */
+            tf_json_str(j, "level", job ? job->level : NULL);
+            tf_json_str(j, "level_reason", job ? job->level_reason : NULL);
+            tf_json_str(j, "base_job", job ? job->base_job : NULL);
+            tf_json_str(j, "trigger", job ? job->trigger : "manual");
             tf_json_object_end(j);
         }
         if (tf_json_print(j, stdout) != 0)
             fprintf(stderr, "tapeflow backup: job %s queued; out of memory building JSON\n", job_id);
         tf_json_destroy(&j);
     }
-    else
-        printf("job %s queued: %zu path%s to pool %s\nfollow it with: tapeflow job %s  (or tapeflow events job.%s)\n",
-               job_id, a->npaths, a->npaths == 1 ? "" : "s", a->pool, job_id, job_id);
+    else {
+        printf("job %s queued: %zu path%s to pool %s\n", job_id, a->npaths, a->npaths == 1 ? "" : "s", a->pool);
+        s_print_level(stdout, job_id, job);
+        printf("follow it with: tapeflow job %s  (or tapeflow events job.%s)\n", job_id, job_id);
+    }
 }
 
 int
@@ -500,43 +376,50 @@ cmd_backup(cli_t *cli, int argc, char **argv)
     int rc = s_parse(cli, argc, argv, &a);
     if (rc >= 0)
         return rc;
-    /* A pool whose retention would recycle its tapes at once is refused before anything starts. */
-    int64_t retention_ms = 0;
-    tf_err_t err = {0};
-    if (tf_volume_retention(cli->cfg, a.pool, &retention_ms, &err) != TF_OK) {
-        fprintf(stderr, "tapeflow backup: %s\n", err.message);
-        return CLI_EXIT_FAIL;
-    }
     s_sources_t src = {0};
     tf_client_t *client = NULL;
+    tf_msg_t recorded = {0};
+    tf_err_t err = {0};
     rc = s_resolve_paths(cli, &a, &src);
     if (rc != CLI_EXIT_OK)
         goto out;
     rc = CLI_EXIT_FAIL;
     char job_id[64];
-    s_make_job_id(job_id, sizeof job_id);
+    tf_job_id_manual(job_id, sizeof job_id);
+    tf_job_spec_t spec = {
+        .job_id = job_id, .sources = src.rows, .sources_count = src.count, .pool = a.pool,
+        .compression = a.compression, .group_bytes = a.group_bytes, .one_fs = a.one_fs, .level = a.level,
+    };
     client = tf_client_new(cli->cfg, tf_config_get(cli->cfg, "broker/endpoint"), &err);
     if (!client) {
         fprintf(stderr, "tapeflow backup: %s\n", err.message);
         goto out;
     }
-    if (s_pool_ready(cli, client, a.pool) != TF_OK)
+    char note[1024];
+    if (tf_job_check_noted(cli->cfg, client, &spec, note, sizeof note, &err) != TF_OK) {
+        s_refused(cli, &a, &err);
         goto out;
-    for (size_t i = 0; i < src.nhosts; i++)
-        if (!tf_hostpath_is_local(cli->cfg, src.hosts[i].host) && s_check_remote(cli, client, &src.hosts[i]) != CLI_EXIT_OK)
-            goto out;
-    if (s_start(client, &a, job_id, &src) != CLI_EXIT_OK)
+    }
+    if (note[0])
+        fprintf(stderr, "tapeflow backup: note: %s\n", note);
+    if (tf_job_start(cli->cfg, client, &spec, &recorded, &err) != TF_OK) {
+        fprintf(stderr, "tapeflow backup: %s\n", err.message);
         goto out;
+    }
+    const tf_msg_job_row_t *job = recorded.type == TF_MSG_CAT_REPLY ? &recorded.cat_reply.jobs[0] : NULL;
     if (!a.wait) {
-        s_print_queued(cli, &a, job_id);
+        s_print_queued(cli, &a, job_id, job);
         rc = CLI_EXIT_OK;
         goto out;
     }
-    if (!cli->json)
+    if (!cli->json) {
         fprintf(stderr, "job %s: backing up %zu path%s to pool %s\n", job_id, a.npaths,
                 a.npaths == 1 ? "" : "s", a.pool);
+        s_print_level(stderr, job_id, job);
+    }
     rc = s_wait(cli, client, job_id, a.timeout_s);
 out:
+    tf_msg_clear(&recorded);
     tf_client_destroy(&client);
     s_sources_clear(&src);
     return rc;

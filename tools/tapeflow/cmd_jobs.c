@@ -1,10 +1,10 @@
-/*  tapeflow jobs [--limit N] [--json] / tapeflow job ID [--missing] [--json] - jobs from the
-    catalog.
+/*  tapeflow jobs [--limit N] [--json] / tapeflow job ID [--missing | --files [--changed]]
+    [--json] - jobs from the catalog.
 
     Both run a cat_query item on the `catalog` service through the broker (cli_jobview.c).
     Exit status: 0 shown; 1 the broker or catalog did not answer, the job is unknown, or (job)
     the job ended other than completed (completed_with_warnings, failed, expired); 2 usage error.
-    job --missing: 0 when the list was shown.
+    job --missing, --files: 0 when the list was shown.
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,19 +24,23 @@ static const char s_jobs_help[] =
     "usage: tapeflow [--config FILE] jobs [--limit N] [--json] [--timeout SECONDS]\n"
     "\n"
     "Lists backup jobs from the catalog, newest first (default the last 100): id, status\n"
-    "(queued, running, completed, completed_with_warnings, failed, expired), current stage,\n"
-    "creation time, files and bytes\n"
-    "done/total, and the message. 'tapeflow job ID' shows one job in full.\n"
+    "(queued, running, completed, completed_with_warnings, failed, expired), level (full,\n"
+    "differential, incremental), trigger (the schedule that fired it, or manual), base job\n"
+    "(what an incremental or differential was compared with), current stage, creation time,\n"
+    "files and bytes done/total, and the message. 'tapeflow job ID' shows one job in full.\n"
     "\n"
     "  --limit N           show at most N jobs (1..100000)\n"
     "  --json              one JSON object: {\"jobs\": [...], \"truncated\": bool}\n"
     "  --timeout SECONDS   how long to wait for the catalog (default 10)\n";
 
 static const char s_job_help[] =
-    "usage: tapeflow [--config FILE] job ID [--missing] [--json] [--timeout SECONDS]\n"
+    "usage: tapeflow [--config FILE] job ID [--missing | --files [--changed]] [--json]\n"
+    "                [--timeout SECONDS]\n"
     "\n"
-    "Shows one job from the catalog: status, stage, times, pool, files and bytes done/total,\n"
-    "archives written, warnings, message, and on failure the detail (the root cause).\n"
+    "Shows one job from the catalog: status, stage, level (and why it was upgraded to full),\n"
+    "base job, trigger, entries unchanged since the base and deleted, the jobs a restore of\n"
+    "it reads too (depends on), times, pool, files and bytes done/total, archives written,\n"
+    "warnings, message, and on failure the detail (the root cause).\n"
     "Exit 1 when the job is unknown or ended other than completed: completed_with_warnings\n"
     "(entries missing), failed, cancelled or expired (its tape was recycled).\n"
     "Actions: tapeflow job cancel|retry|purge ID (each with --help).\n"
@@ -44,7 +48,11 @@ static const char s_job_help[] =
     "  --missing           list the entries the scan counted that no archive stored (vanished\n"
     "                      or unreadable when the compressor came to them), with the reason;\n"
     "                      exit 0 when the list was shown\n"
-    "  --json              the job (or with --missing the list) as one JSON object\n"
+    "  --files             list the job's manifest, one line per entry: REASON  PATH (why it\n"
+    "                      was stored: full, new, changed: size, mtime ..., renamed from P; or\n"
+    "                      unchanged, deleted, renamed to P); exit 0 when the list was shown\n"
+    "  --changed           with --files: only the entries the job stored or deleted\n"
+    "  --json              the job (or with --missing / --files the list) as one JSON object\n"
     "  --timeout SECONDS   how long to wait for the catalog (default 10)\n";
 
 static int s_usage(const char *help, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -80,6 +88,8 @@ s_number(const char *text, uint64_t min, uint64_t max, uint64_t *value)
 typedef struct {
     bool json;
     bool missing;
+    bool files;
+    bool changed;
     uint64_t limit;
     int timeout_ms;
     const char *job_id;
@@ -100,6 +110,8 @@ s_parse(cli_t *cli, int argc, char **argv, bool with_id, s_args_t *a)
     static const struct option job_options[] = {
         {"json", no_argument, NULL, 'j'},
         {"missing", no_argument, NULL, 'm'},
+        {"files", no_argument, NULL, 'f'},
+        {"changed", no_argument, NULL, 'c'},
         {"timeout", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -116,6 +128,8 @@ s_parse(cli_t *cli, int argc, char **argv, bool with_id, s_args_t *a)
         switch (opt) {
         case 'j': a->json = true; break;
         case 'm': a->missing = true; break;
+        case 'f': a->files = true; break;
+        case 'c': a->changed = true; break;
         case 't':
             if (!s_number(optarg, 1, 86400, &n))
                 return s_usage(help, "--timeout needs a number of seconds (1..86400), got '%s'",
@@ -137,6 +151,10 @@ s_parse(cli_t *cli, int argc, char **argv, bool with_id, s_args_t *a)
         return s_usage(help, "unexpected argument '%s'", argv[optind]);
     if (with_id && (!a->job_id || !*a->job_id))
         return s_usage(help, "%s", "job: which job? give its id (tapeflow jobs lists them)");
+    if (a->files && a->missing)
+        return s_usage(help, "%s", "job: --files and --missing are two lists: give one");
+    if (a->changed && !a->files)
+        return s_usage(help, "%s", "job: --changed filters --files: give both");
     return -1;
 }
 
@@ -289,6 +307,79 @@ s_job_missing(cli_t *cli, const s_args_t *a)
     return rc;
 }
 
+/* An entry the job stored or deleted (--changed): anything but an unchanged one. */
+static bool
+s_manifest_changed(const tf_msg_manifest_row_t *row)
+{
+    return !row->reason || strcmp(row->reason, "unchanged") != 0;
+}
+
+/* tapeflow job ID --files [--changed]: the job's manifest with why each entry was taken. */
+static int
+s_job_files(cli_t *cli, const s_args_t *a)
+{
+    tf_err_t err = {0};
+    tf_client_t *client = s_client(cli, &err);
+    if (!client)
+        return s_fail("job", a->json, &err);
+    tf_msg_t reply;
+    tf_msg_cat_query_t query = {.query = "manifest", .job_id = (char *) a->job_id, .limit = TF_MSG_MAX_ROWS};
+    int rc = cli_catalog_query(client, &query, &reply, a->timeout_ms, &err);
+    tf_client_destroy(&client);
+    if (rc != TF_OK)
+        return s_fail("job", a->json, &err);
+    const tf_msg_cat_reply_t *r = &reply.cat_reply;
+    rc = CLI_EXIT_OK;
+    size_t shown = 0;
+    if (a->json) {
+        tf_json_t *out = tf_json_new();
+        if (out) {
+            tf_json_document_begin(out);
+            tf_json_str(out, "job_id", a->job_id);
+            tf_json_array_begin(out, "files");
+            for (size_t i = 0; i < r->manifest_count; i++) {
+                const tf_msg_manifest_row_t *row = &r->manifest[i];
+                if (a->changed && !s_manifest_changed(row))
+                    continue;
+                tf_json_object_begin(out, NULL);
+                tf_json_str(out, "path", row->path);
+                tf_json_str(out, "host", row->host);
+                tf_json_str(out, "type", row->type);
+                tf_json_int(out, "size", (int64_t) row->size);
+                tf_json_str(out, "reason", row->reason);
+                tf_json_str(out, "data_job", row->data_job);
+                tf_json_bool(out, "deleted", row->deleted);
+                tf_json_object_end(out);
+            }
+            tf_json_array_end(out);
+            tf_json_bool(out, "truncated", r->truncated);
+            tf_json_object_end(out);
+        }
+        rc = s_emit_json(out, "job");
+        tf_json_destroy(&out);
+    }
+    else {
+        for (size_t i = 0; i < r->manifest_count; i++) {
+            const tf_msg_manifest_row_t *row = &r->manifest[i];
+            if (a->changed && !s_manifest_changed(row))
+                continue;
+            shown++;
+            printf("%s  %s%s%s\n", row->reason ? row->reason : "-", row->host ? row->host : "",
+                   row->host ? ":" : "", row->path);
+        }
+        if (r->truncated)
+            printf("(the first %zu entries; the manifest has more)\n", r->manifest_count);
+        if (r->manifest_count == 0)
+            fprintf(stderr, "job %s has no manifest: it ran before levels, or its scan has not started\n",
+                    a->job_id);
+        else if (shown == 0)
+            fprintf(stderr, "job %s: nothing changed since its base job\n", a->job_id);
+    }
+    fflush(stdout);
+    tf_msg_clear(&reply);
+    return rc;
+}
+
 int
 cmd_job(cli_t *cli, int argc, char **argv)
 {
@@ -302,6 +393,8 @@ cmd_job(cli_t *cli, int argc, char **argv)
         return rc;
     if (a.missing)
         return s_job_missing(cli, &a);
+    if (a.files)
+        return s_job_files(cli, &a);
     tf_err_t err = {0};
     tf_client_t *client = s_client(cli, &err);
     if (!client)

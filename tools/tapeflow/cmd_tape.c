@@ -62,7 +62,9 @@ s_usage(FILE *out)
             "       volume from being overwritten before DATE, whatever its pool's retention.\n"
             "list   every volume the catalog knows: pool, state (appendable, full, expired, error),\n"
             "       expiry, bytes used, last written, errors, tape files, where it is (the\n"
-            "       labeller's inventory: slot N, drive D, outside); then each pool.\n"
+            "       labeller's inventory: slot N, drive D, outside); then each pool. ORPHANS\n"
+            "       counts the jobs on other volumes whose restore needs this one (--json lists\n"
+            "       them); \"full (held)\": past its expiry but kept for them (chain_retention keep).\n"
             "clear  makes a volume in state error (write errors: the tape writer does not write to\n"
             "       it) appendable again, once the cartridge is known to be good; its error counts\n"
             "       stay. Needs the stack running.\n"
@@ -289,8 +291,7 @@ s_label(cli_t *cli, const s_args_t *a)
             fprintf(stderr, "tapeflow tape label: drive %s: %s\n", a->drive, err.message);
             goto done;
         }
-        if (tf_volume_check_overwrite(before.label.label, facts.expires_ms, tf_clock_wall_ms(), &err)
-            != TF_OK) {
+        if (cli_volume_check_overwrite(before.label.label, &facts, &err) != TF_OK) {
             fprintf(stderr, "tapeflow tape label: %s\n", err.message);
             goto done;
         }
@@ -502,8 +503,7 @@ s_erase_plan(cli_t *cli, const s_args_t *a, tf_drive_t *drive, const char *url, 
             fprintf(stderr, "tapeflow tape erase: drive %s: %s\n", a->drive, err.message);
             return CLI_EXIT_FAIL;
         }
-        if (tf_volume_check_overwrite(before->label.label, facts->expires_ms, tf_clock_wall_ms(), &err)
-                != TF_OK
+        if (cli_volume_check_overwrite(before->label.label, facts, &err) != TF_OK
             || tf_label_init(label, before->label.label, before->label.pool, before->label.media_type,
                              &err) != TF_OK) {
             fprintf(stderr, "tapeflow tape erase: %s\n", err.message);
@@ -754,6 +754,11 @@ s_list_print_json(cli_t *cli, const s_args_t *a, const tf_msg_cat_reply_t *r,
         tf_json_str(j, "volume", v->label);
         tf_json_str(j, "pool", v->pool);
         tf_json_str(j, "state", v->state);
+        tf_json_bool(j, "held", v->held);
+        tf_json_array_begin(j, "orphans");
+        for (size_t k = 0; k < v->orphans_count; k++)
+            tf_json_str(j, NULL, v->orphans[k].path);
+        tf_json_array_end(j);
         tf_json_str(j, "media_type", v->media_type && *v->media_type ? v->media_type : NULL);
         tf_json_str(j, "created", v->created_ms > 0 ? tf_volume_format_time(v->created_ms, t1, sizeof t1) : NULL);
         tf_json_str(j, "expires", v->expires_ms > 0 ? tf_volume_format_time(v->expires_ms, t1, sizeof t1) : NULL);
@@ -810,8 +815,8 @@ s_list_print_volumes(const s_args_t *a, const tf_msg_cat_reply_t *r, const tf_ms
 {
     char t1[40], t2[40], bytes[32];
     size_t shown = 0;
-    printf("%-12s %-10s %-10s  %-20s  %10s  %-20s  %-6s  %-10s  %s\n", "LABEL", "POOL", "STATE",
-           "EXPIRES", "USED", "LAST WRITTEN", "ERRORS", "TAPE FILES", "WHERE");
+    printf("%-12s %-10s %-17s  %-20s  %10s  %-20s  %-6s  %-10s  %-7s  %s\n", "LABEL", "POOL", "STATE",
+           "EXPIRES", "USED", "LAST WRITTEN", "ERRORS", "TAPE FILES", "ORPHANS", "WHERE");
     for (size_t i = 0; i < r->volumes_count; i++) {
         const tf_msg_volume_row_t *v = &r->volumes[i];
         if (!s_list_shows(a, v))
@@ -826,11 +831,14 @@ s_list_print_volumes(const s_args_t *a, const tf_msg_cat_reply_t *r, const tf_ms
         else if (c)
             snprintf(place, sizeof place, "%s %s %" PRIu64 "%s%s", c->changer ? c->changer : "",
                      c->location ? c->location : "?", c->element, c->drive ? " " : "", c->drive ? c->drive : "");
-        printf("%-12s %-10s %-10s  %-20s  %10s  %-20s  %-6s  %-10" PRIu64 "  %s\n", v->label,
-               v->pool ? v->pool : "?", v->state ? v->state : "?",
+        /* held: past its expiry, kept for the jobs that restore from it (chain retention). */
+        char state[48];
+        snprintf(state, sizeof state, "%s%s", v->state ? v->state : "?", v->held ? " (held)" : "");
+        printf("%-12s %-10s %-17s  %-20s  %10s  %-20s  %-6s  %-10" PRIu64 "  %-7zu  %s\n", v->label,
+               v->pool ? v->pool : "?", state,
                v->expires_ms > 0 ? tf_volume_format_time(v->expires_ms, t1, sizeof t1) : "-",
                tf_units_bytes(v->bytes_used, bytes, sizeof bytes),
-               s_ms_text(v->last_written_ms, t2, sizeof t2), errors, v->tape_files, place);
+               s_ms_text(v->last_written_ms, t2, sizeof t2), errors, v->tape_files, v->orphans_count, place);
         shown++;
     }
     return shown;

@@ -1,6 +1,6 @@
-/*  cli_poolcheck - can a backup to this pool be written at all? (see cli_poolcheck.h) */
+/*  tf_pool_check - can a backup to this pool be written at all? (see tf_pool_check.h) */
 #define _GNU_SOURCE
-#include "cli_poolcheck.h"
+#include "tf_pool_check.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -8,26 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli_jobview.h"
-#ifdef TF_HAVE_CMD_CHANGER
 #include "tf_changer.h"
 #include "tf_changer_config.h"
-#endif
-
-/* changers/<name>/drive<N> = drive (docs/changers.md): the tape writer may load another
-   cartridge itself. url gets changers/<name>/url (empty when the drive has no changer). */
-static void
-s_drive_changer(tf_config_t *cfg, const char *drive, char *url, size_t size)
-{
-#ifdef TF_HAVE_CMD_CHANGER
-    tf_changer_for_drive(cfg, drive, url, size, NULL);  /* the tape writer's own rule */
-#else
-    (void) cfg;
-    (void) drive;
-    (void) size;
-    url[0] = '\0';
-#endif
-}
 
 /* Whether a slot of the changer holds a cartridge the tape writer could take for pool: one the
    catalog does not know (blank, or labelled elsewhere: only loading it tells) or a volume of
@@ -37,7 +19,6 @@ static int
 s_changer_candidate(const char *url, const char *pool, const tf_msg_volume_row_t *v, size_t count,
                     char *why, size_t why_size)
 {
-#ifdef TF_HAVE_CMD_CHANGER
     tf_err_t err = {0};
     tf_changer_t *changer = tf_changer_open(url, &err);
     tf_changer_inv_t *inv = NULL;
@@ -67,13 +48,6 @@ s_changer_candidate(const char *url, const char *pool, const tf_msg_volume_row_t
     tf_changer_inv_destroy(&inv);
     tf_changer_destroy(&changer);
     return found;
-#else
-    (void) pool;
-    (void) v;
-    (void) count;
-    snprintf(why, why_size, "changer %s cannot be checked by this tapeflow", url);
-    return -1;
-#endif
 }
 
 static bool
@@ -116,15 +90,22 @@ s_next_label(const tf_msg_volume_row_t *v, size_t count, char *buf, size_t size)
 }
 
 int
-cli_pool_check(tf_config_t *cfg, tf_client_t *client, const char *pool, char *note, size_t note_size,
-               tf_err_t *err)
+tf_pool_check(tf_config_t *cfg, tf_client_t *client, const char *pool, char *note, size_t note_size,
+              tf_err_t *err)
 {
     note[0] = '\0';
     const char *drive = tf_config_str(cfg, "tapewriter/drive");
-    tf_msg_cat_query_t query = {.query = "volumes", .limit = TF_MSG_MAX_ROWS};
-    tf_msg_t reply;
+    tf_msg_t query = {.type = TF_MSG_CAT_QUERY}, reply;
+    query.cat_query = (tf_msg_cat_query_t){.query = "volumes", .limit = TF_MSG_MAX_ROWS};
     tf_err_t qerr = {0};
-    if (cli_catalog_query(client, &query, &reply, CLI_JOB_TIMEOUT_MS, &qerr) != TF_OK) {
+    int timeout = (int) tf_config_ms(cfg, "broker/heartbeat") * 10;
+    int q = tf_client_call(client, "catalog", NULL, NULL, &query, &reply, timeout, &qerr);
+    if (q == TF_OK && reply.type != TF_MSG_CAT_REPLY) {
+        q = tf_err_set(&qerr, TF_ERR_PROTO, "the catalog answered with %s instead of cat_reply",
+                       tf_msg_type_name(reply.type));
+        tf_msg_clear(&reply);
+    }
+    if (q != TF_OK) {
         /* The backup's own items wait for the catalog anyway; do not refuse for this. */
         snprintf(note, note_size, "could not check pool %s against the catalog's volumes: %s", pool,
                  qerr.message);
@@ -166,7 +147,9 @@ cli_pool_check(tf_config_t *cfg, tf_client_t *client, const char *pool, char *no
                  drive, next, pool);
     else {
         char url[1024], why[2048];  /* url and the changer's error message */
-        s_drive_changer(cfg, drive, url, sizeof url);
+        /* changers/<name>/drive<N> = drive (docs/changers.md): the tape writer may load another
+           cartridge itself; url is empty when the drive has no changer. */
+        tf_changer_for_drive(cfg, drive, url, sizeof url, NULL);  /* the tape writer's own rule */
         int candidate = url[0] ? s_changer_candidate(url, pool, v, count, why, sizeof why) : 0;
         if (candidate != 0)
             snprintf(note, note_size, "pool %s has no appendable or expired volume (%s%s); %s", pool,

@@ -1,5 +1,5 @@
-/*  cli_poolcheck - the check `tapeflow backup` makes before it starts a job: the pool exists
-    and something can be written to it (docs/operations.md, "Before a backup starts").
+/*  tf_pool_check - the check made before a backup job starts (tf_job_check: `tapeflow backup`
+    and the scheduler): the pool exists and something can be written to it (docs/operations.md, "Before a backup starts").
 
     Refused (TF_ERR_NOTFOUND / TF_ERR_STATE, message says what to do):
     - a pool that is neither configured (pools/<pool>) nor known from any volume's label;
@@ -10,8 +10,8 @@
     the tape in the drive), a changer with a candidate or one that did not answer, or a catalog
     that did not answer.
 */
-#ifndef CLI_POOLCHECK_H_INCLUDED
-#define CLI_POOLCHECK_H_INCLUDED
+#ifndef TF_POOL_CHECK_H_INCLUDED
+#define TF_POOL_CHECK_H_INCLUDED
 
 #include <stddef.h>
 
@@ -19,7 +19,7 @@
 #include "tf_config.h"
 
 /* TF_OK when the backup may start (note: something the operator should know, or ""). */
-int cli_pool_check(tf_config_t *cfg, tf_client_t *client, const char *pool, char *note,
-                   size_t note_size, tf_err_t *err);
+int tf_pool_check(tf_config_t *cfg, tf_client_t *client, const char *pool, char *note,
+                  size_t note_size, tf_err_t *err);
 
 #endif

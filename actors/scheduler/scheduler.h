@@ -1,0 +1,87 @@
+/*  scheduler - the scheduler's core: fires the configured schedules exactly once per instant
+    (docs/operations.md, "Schedules"; docs/architecture.md, "The scheduler").
+
+    Socket-free like broker/broker.c: the clock is the now_ms each call gets, and everything
+    outside goes through injected ops (the process wires them to the catalog through the broker,
+    tests to a fake catalog in memory). One scheduler_tick(now) does everything due:
+
+    - a schedule seen for the first time reads its history (the catalog's schedule_runs rows):
+      the next instant is the first after the last recorded one (none: after now); the newest
+      fired run whose job the catalog does not know (a crash between the claim and the job
+      start) is started again - with the same job id, so a start that did happen is not
+      repeated; a queued run waits for the run before it again;
+    - instants past by more than one tick were missed (the scheduler was down): catch_up once
+      fires the latest and records the others missed, skip records all, within D fires the
+      latest when it is no older than D; each missed instant is one row (at most
+      SCHEDULER_MISSED_MAX per outage, then one row says how many more);
+    - firing instant I: when the schedule's previous job is still queued or running, overlap
+      skip records I skipped (and publishes alert.schedule.NAME), queue records it queued and
+      starts it when the previous job ends; otherwise I is claimed (kind fired, job id from
+      the schedule and I) BEFORE its job is started: the claim is the durable, unique record,
+      whichever scheduler claimed first wins and every claimer starts the same job id;
+    - a start that fails the job's checks is recorded as a failed job, so the night shows a
+      failed job, not nothing; a start that could not reach the broker is tried again each tick.
+
+    Catalog errors leave the schedule as it was, tried again on the next tick; alert.scheduler
+    (warn) says so at most once a minute.
+*/
+#ifndef SCHEDULER_H_INCLUDED
+#define SCHEDULER_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tf_err.h"
+#include "tf_job_start.h"
+#include "tf_schedule_job.h"
+#include "tf_msg.h"
+#include "tf_schedule.h"
+
+/* Missed rows recorded per outage, the last one counting the rest. */
+#define SCHEDULER_MISSED_MAX 1000
+/* History rows read at start: the newest that are not manual runs must be among them. */
+#define SCHEDULER_HISTORY_ROWS 50
+
+typedef struct _scheduler_t scheduler_t;
+
+/* A schedule_runs row as the core needs it. */
+typedef struct {
+    char kind[16];            /* fired | missed | skipped | queued | manual */
+    int64_t instant_ms;
+    char job_id[160];         /* "" when none */
+} scheduler_row_t;
+
+typedef struct {
+    /* cat_sched claim or update; *stored gets the row the catalog holds afterwards. */
+    int (*sched)(void *arg, const tf_msg_cat_sched_t *req, scheduler_row_t *stored, tf_err_t *err);
+    /* The newest rows of schedule (at most max, newest instant first) into rows, *count. */
+    int (*history)(void *arg, const char *schedule, scheduler_row_t *rows, size_t max, size_t *count,
+                   tf_err_t *err);
+    /* The job's status (queued, running, completed, ...); TF_ERR_NOTFOUND: no such job. */
+    int (*job_status)(void *arg, const char *job_id, char *status, size_t size, tf_err_t *err);
+    /* Checks and starts the job (tf_job_check, tf_job_start). *refused: the checks failed (err
+       says why) - the job cannot start; other errors (broker or catalog unreachable) are tried
+       again. */
+    int (*start_job)(void *arg, const tf_job_spec_t *spec, bool *refused, tf_err_t *err);
+    /* Records a job that could not start as failed with message (tf_job_record_failure). */
+    int (*record_failure)(void *arg, const tf_job_spec_t *spec, const char *message, tf_err_t *err);
+    /* Publishes an event (level info | warn | error); job_id may be NULL. */
+    void (*publish)(void *arg, const char *topic, const char *level, const char *job_id, const char *message);
+} scheduler_ops_t;
+
+/* tick_ms: how often scheduler_tick is called (scheduler/tick): an instant past by more than
+   that was missed. */
+scheduler_t *scheduler_new(int64_t tick_ms, const scheduler_ops_t *ops, void *arg);
+void scheduler_destroy(scheduler_t **self_p);
+
+/* Adds a schedule; the core owns it from now on (*schedule_p becomes NULL). */
+int scheduler_add(scheduler_t *self, tf_schedule_t **schedule_p, tf_err_t *err);
+
+/* Does everything due at now_ms (UTC). Never fails: problems are published and retried. */
+void scheduler_tick(scheduler_t *self, int64_t now_ms);
+
+/* Jobs this core started (or started again after a crash), for tests and logs. */
+uint64_t scheduler_started(scheduler_t *self);
+
+#endif

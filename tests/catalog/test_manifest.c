@@ -1,0 +1,668 @@
+/*  test_manifest - levels, manifests and restore plans of chains (issue 11) against a real
+    catalog file: the level decision and its upgrade reasons, change detection of each kind,
+    tombstones and renames, a redelivered diff batch, an unreadable base, restore plans that
+    take each path from the newest job holding it, job_at, and an incremental with nothing to
+    store completing. Items go through the codec both ways, as the broker delivers them. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tf_testcatalog.h"
+
+typedef tf_testcatalog_t fx_t;
+
+static int
+s_setup(void **state)
+{
+    fx_t *fx = tf_testcatalog_new("tfmanifest", 1780000000000);
+    assert_non_null(fx);
+    *state = fx;
+    return 0;
+}
+
+static int
+s_teardown(void **state)
+{
+    fx_t *fx = *state;
+    tf_testcatalog_destroy(&fx);
+    return 0;
+}
+
+static void
+s_ok(fx_t *fx, const tf_msg_t *msg, tf_msg_t *reply)
+{
+    if (tf_testcatalog_item(fx, msg, reply) != TF_OK)
+        fail_msg("item failed: %s", fx->err.message);
+}
+
+/* Runs SQL on the catalog file as an operator's tool would (what no item can do: a job
+   expiring, a manifest lost). */
+static void
+s_sql(fx_t *fx, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(fx->db, &db), SQLITE_OK);
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("%s: %s", sql, msg ? msg : "?");
+    sqlite3_close(db);
+}
+
+/* --- jobs -------------------------------------------------------------------------------- */
+
+static void
+s_create(fx_t *fx, const char *job, const char *level, const char *schedule, const char *paths)
+{
+    tf_msg_path_row_t rows[8];
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", paths);
+    size_t n = 0;
+    for (char *save = NULL, *p = strtok_r(buf, " ", &save); p && n < 8; p = strtok_r(NULL, " ", &save))
+        rows[n++].path = p;
+    fx->now += 60000;
+    tf_msg_t m = {.type = TF_MSG_CAT_JOB};
+    m.cat_job = (tf_msg_cat_job_t){.job_id = (char *) job, .op = "create", .paths = rows, .paths_count = n,
+                                   .pool = "default", .compression = "zstd", .level = (char *) level,
+                                   .schedule = (char *) schedule, .time_ms = fx->now,
+                                   .trigger = schedule ? "schedule nightly at 2026-06-01T04:00:00Z" : NULL,
+                                   .trigger_ms = schedule ? 1780286400000 : 0};
+    s_ok(fx, &m, NULL);
+}
+
+/* The job row as the "job" query returns it (caller clears *reply). */
+static const tf_msg_job_row_t *
+s_job(fx_t *fx, const char *job, tf_msg_t *reply)
+{
+    tf_msg_t q = {.type = TF_MSG_CAT_QUERY};
+    q.cat_query = (tf_msg_cat_query_t){.query = "job", .job_id = (char *) job};
+    s_ok(fx, &q, reply);
+    assert_int_equal(reply->cat_reply.jobs_count, 1);
+    return &reply->cat_reply.jobs[0];
+}
+
+static void
+s_assert_level(fx_t *fx, const char *job, const char *level, const char *base, const char *reason)
+{
+    tf_msg_t r;
+    const tf_msg_job_row_t *j = s_job(fx, job, &r);
+    assert_string_equal(j->level, level);
+    if (base)
+        assert_string_equal(j->base_job, base);
+    else
+        assert_null(j->base_job);
+    if (reason)
+        assert_string_equal(j->level_reason, reason);
+    else
+        assert_null(j->level_reason);
+    tf_msg_clear(&r);
+}
+
+/* --- scans ------------------------------------------------------------------------------- */
+
+/* A walked entry: a regular file unless type says otherwise. */
+static tf_msg_manifest_row_t
+s_entry(const char *path, uint64_t ino, uint64_t size, int64_t mtime_ns)
+{
+    return (tf_msg_manifest_row_t){.path = (char *) path, .type = "file", .size = size, .mtime_ns = mtime_ns,
+                                   .ctime_ns = mtime_ns, .ino = ino, .mode = 0100644, .uid = 1000,
+                                   .gid = 1000, .nlink = 1, .fs = "uuid:0a1b2c3d-0000-4000-8000-000000000001"};
+}
+
+static int
+s_manifest(fx_t *fx, const char *job, const char *op, uint64_t seq, tf_msg_manifest_row_t *rows, size_t count,
+           tf_msg_t *reply)
+{
+    tf_msg_t m = {.type = TF_MSG_CAT_MANIFEST};
+    m.cat_manifest = (tf_msg_cat_manifest_t){.job_id = (char *) job, .op = (char *) op, .seq = seq,
+                                             .rows = rows, .rows_count = count};
+    return tf_testcatalog_item(fx, &m, reply);
+}
+
+/* What a scan reported: taken[i] = reason of rows[i] (NULL: unchanged), and the end's counts. */
+typedef struct {
+    char *taken[32];
+    uint64_t unchanged, deleted, renamed;
+} s_scan_t;
+
+static void
+s_scan_clear(s_scan_t *scan)
+{
+    for (size_t i = 0; i < 32; i++)
+        free(scan->taken[i]);
+    memset(scan, 0, sizeof *scan);
+}
+
+/* begin, one diff batch, end - as the scanner does. */
+static void
+s_scan(fx_t *fx, const char *job, tf_msg_manifest_row_t *rows, size_t count, s_scan_t *out)
+{
+    memset(out, 0, sizeof *out);
+    assert_true(count <= 32);
+    tf_msg_t r;
+    if (s_manifest(fx, job, "begin", 0, NULL, 0, &r) != TF_OK)
+        fail_msg("begin: %s", fx->err.message);
+    tf_msg_clear(&r);
+    if (s_manifest(fx, job, "diff", 1, rows, count, &r) != TF_OK)
+        fail_msg("diff: %s", fx->err.message);
+    for (size_t i = 0; i < r.cat_manifest_reply.take_count; i++) {
+        const tf_msg_take_row_t *t = &r.cat_manifest_reply.take[i];
+        assert_true(t->index < count);
+        out->taken[t->index] = strdup(t->reason);
+    }
+    assert_int_equal(r.cat_manifest_reply.unchanged + r.cat_manifest_reply.take_count, count);
+    tf_msg_clear(&r);
+    if (s_manifest(fx, job, "end", 0, NULL, 0, &r) != TF_OK)
+        fail_msg("end: %s", fx->err.message);
+    out->unchanged = r.cat_manifest_reply.unchanged;
+    out->deleted = r.cat_manifest_reply.deleted;
+    out->renamed = r.cat_manifest_reply.renamed;
+    tf_msg_clear(&r);
+}
+
+/* The compressor, scan report and tape writer of a job that stores the taken entries in one
+   archive "<job>-g00001" at tape file tape_file (none when nothing was taken): the job
+   completes. */
+static void
+s_store(fx_t *fx, const char *job, tf_msg_manifest_row_t *rows, size_t count, const s_scan_t *scan,
+        uint64_t tape_file)
+{
+    tf_msg_file_row_t files[32];
+    size_t n = 0;
+    for (size_t i = 0; i < count; i++)
+        if (scan->taken[i])
+            files[n++] = (tf_msg_file_row_t){.path = rows[i].path + 1, .type = rows[i].type, .size = rows[i].size,
+                                             .mode = rows[i].mode & 07777};
+    char archive[128];
+    snprintf(archive, sizeof archive, "%s-g00001", job);
+    if (n > 0) {
+        tf_msg_t m = {.type = TF_MSG_CAT_FILES};
+        m.cat_files = (tf_msg_cat_files_t){.job_id = (char *) job, .archive_id = archive, .part = 1,
+                                           .files = files, .files_count = n};
+        s_ok(fx, &m, NULL);
+    }
+    tf_msg_t m = {.type = TF_MSG_CAT_JOB};
+    m.cat_job = (tf_msg_cat_job_t){.job_id = (char *) job, .op = "scanned", .files_total = n,
+                                   .groups_total = n > 0 ? 1 : 0, .message = "scanned"};
+    s_ok(fx, &m, NULL);
+    if (n > 0) {
+        tf_msg_t w = {.type = TF_MSG_CAT_WRITTEN};
+        w.cat_written = (tf_msg_cat_written_t){.job_id = (char *) job, .archive_id = archive, .volume = "TF0001",
+                                               .drive = "tape0", .tape_file = tape_file, .block = tape_file * 10,
+                                               .blocks = 5, .size = 4096, .checksum = "xxh128:ab", .files = n};
+        s_ok(fx, &w, NULL);
+    }
+    tf_msg_t r;
+    assert_string_equal(s_job(fx, job, &r)->status, "completed");
+    tf_msg_clear(&r);
+}
+
+/* The manifest row of path in the job (caller clears *reply). */
+static const tf_msg_manifest_row_t *
+s_row(fx_t *fx, const char *job, const char *path, tf_msg_t *reply)
+{
+    tf_msg_t q = {.type = TF_MSG_CAT_QUERY};
+    q.cat_query = (tf_msg_cat_query_t){.query = "manifest", .job_id = (char *) job};
+    s_ok(fx, &q, reply);
+    for (size_t i = 0; i < reply->cat_reply.manifest_count; i++)
+        if (strcmp(reply->cat_reply.manifest[i].path, path) == 0)
+            return &reply->cat_reply.manifest[i];
+    fail_msg("job %s has no manifest row %s", job, path);
+    return NULL;
+}
+
+static void
+s_assert_row(fx_t *fx, const char *job, const char *path, const char *reason, const char *data_job, bool deleted)
+{
+    tf_msg_t r;
+    const tf_msg_manifest_row_t *row = s_row(fx, job, path, &r);
+    assert_string_equal(row->reason, reason);
+    if (data_job)
+        assert_string_equal(row->data_job, data_job);
+    else
+        assert_null(row->data_job);
+    assert_int_equal(row->deleted, deleted);
+    tf_msg_clear(&r);
+}
+
+/* --- the chain of test_chain ------------------------------------------------------------- */
+
+enum { E_DIR, E_SAME, E_SIZE, E_CTIME, E_XATTR, E_MODE, E_OWNER, E_GONE, E_MOVED, E_COUNT };
+
+static void
+s_tree_full(tf_msg_manifest_row_t *rows)
+{
+    rows[E_DIR] = s_entry("/data", 10, 0, 1000);
+    rows[E_DIR].type = "dir";
+    rows[E_DIR].mode = 040755;
+    rows[E_SAME] = s_entry("/data/same", 11, 100, 1000);
+    rows[E_SIZE] = s_entry("/data/size", 12, 100, 1000);
+    rows[E_CTIME] = s_entry("/data/ctime", 13, 100, 1000);
+    rows[E_XATTR] = s_entry("/data/xattr", 14, 100, 1000);
+    rows[E_XATTR].xattrs = "xxh64:0000000000000001";
+    rows[E_MODE] = s_entry("/data/mode", 15, 100, 1000);
+    rows[E_OWNER] = s_entry("/data/owner", 16, 100, 1000);
+    rows[E_GONE] = s_entry("/data/gone", 17, 100, 1000);
+    rows[E_MOVED] = s_entry("/data/moved", 18, 100, 1000);
+}
+
+/* Full J1, then incremental J2 with one entry of each kind of change, J3 with nothing
+   changed (0 groups: completes), then differential J4 whose base is the full. */
+static void
+test_chain(void **state)
+{
+    fx_t *fx = *state;
+    tf_msg_manifest_row_t full[E_COUNT];
+    s_tree_full(full);
+    s_create(fx, "J1", "full", NULL, "/data");
+    s_assert_level(fx, "J1", "full", NULL, NULL);
+    s_scan_t scan;
+    s_scan(fx, "J1", full, E_COUNT, &scan);
+    for (int i = 0; i < E_COUNT; i++)
+        assert_string_equal(scan.taken[i], "full");
+    s_store(fx, "J1", full, E_COUNT, &scan, 1);
+    s_scan_clear(&scan);
+
+    s_create(fx, "J2", "incremental", NULL, "/data");
+    s_assert_level(fx, "J2", "incremental", "J1", NULL);
+    tf_msg_manifest_row_t inc[E_COUNT + 1];
+    s_tree_full(inc);
+    inc[E_DIR].mtime_ns = inc[E_DIR].ctime_ns = 2000;    /* entries added and removed */
+    inc[E_SIZE].size = 200;
+    inc[E_SIZE].mtime_ns = inc[E_SIZE].ctime_ns = 2000;
+    inc[E_CTIME].ctime_ns = 2000;                         /* content rewritten, mtime put back */
+    inc[E_XATTR].xattrs = "xxh64:0000000000000002";
+    inc[E_MODE].mode = 0100600;
+    inc[E_OWNER].gid = 0;
+    inc[E_GONE] = s_entry("/data/new", 20, 5, 2000);      /* gone is not walked; new is */
+    inc[E_MOVED] = s_entry("/data/renamed", 18, 100, 1000); /* the same inode under a new name */
+    s_scan(fx, "J2", inc, E_COUNT, &scan);
+    assert_string_equal(scan.taken[E_DIR], "changed: mtime, ctime");
+    assert_null(scan.taken[E_SAME]);
+    assert_string_equal(scan.taken[E_SIZE], "changed: size, mtime, ctime");
+    assert_string_equal(scan.taken[E_CTIME], "changed: ctime");
+    assert_string_equal(scan.taken[E_XATTR], "changed: xattrs");
+    assert_string_equal(scan.taken[E_MODE], "changed: mode");
+    assert_string_equal(scan.taken[E_OWNER], "changed: owner");
+    assert_string_equal(scan.taken[E_GONE], "new");
+    assert_string_equal(scan.taken[E_MOVED], "new");
+    assert_int_equal(scan.unchanged, 1);
+    assert_int_equal(scan.deleted, 2);
+    assert_int_equal(scan.renamed, 1);
+    s_store(fx, "J2", inc, E_COUNT, &scan, 2);
+    s_scan_clear(&scan);
+
+    s_assert_row(fx, "J2", "/data/same", "unchanged", "J1", false);
+    s_assert_row(fx, "J2", "/data/gone", "deleted", NULL, true);
+    s_assert_row(fx, "J2", "/data/moved", "renamed to /data/renamed", NULL, true);
+    s_assert_row(fx, "J2", "/data/renamed", "renamed from /data/moved", "J2", false);
+    s_assert_row(fx, "J2", "/data/size", "changed: size, mtime, ctime", "J2", false);
+    tf_msg_t r;
+    const tf_msg_job_row_t *j = s_job(fx, "J2", &r);
+    assert_int_equal(j->files_unchanged, 1);
+    assert_int_equal(j->files_deleted, 2);
+    assert_string_equal(j->level_requested, "incremental");
+    assert_string_equal(j->trigger, "manual");
+    tf_msg_clear(&r);
+
+    /* Restore of J2: same from J1's archive (the only entry it still provides, so a take
+       list), the rest from J2's whole archive; gone and moved come from nowhere. */
+    tf_msg_t q = {.type = TF_MSG_CAT_QUERY};
+    q.cat_query = (tf_msg_cat_query_t){.query = "restore_plan", .job_id = "J2"};
+    s_ok(fx, &q, &r);
+    tf_msg_cat_reply_t *plan = &r.cat_reply;
+    assert_int_equal(plan->archives_count, 2);
+    assert_int_equal(plan->missing_count, 0);
+    assert_string_equal(plan->archives[0].archive_id, "J1-g00001");   /* tape order */
+    assert_true(plan->archives[0].take_some);
+    assert_int_equal(plan->archives[0].take_count, 1);
+    assert_string_equal(plan->archives[0].take[0].path, "data/same");
+    assert_string_equal(plan->archives[1].archive_id, "J2-g00001");
+    assert_false(plan->archives[1].take_some);
+    assert_int_equal(plan->archives[1].take_count, 0);
+    tf_msg_clear(&r);
+
+    /* A pattern: only archives holding what lies below it; J1's archive holds nothing else
+       matching it, so the restore's own pattern is enough (no take list). */
+    q.cat_query.pattern = "/data/same";
+    s_ok(fx, &q, &r);
+    assert_int_equal(r.cat_reply.archives_count, 1);
+    assert_string_equal(r.cat_reply.archives[0].archive_id, "J1-g00001");
+    assert_false(r.cat_reply.archives[0].take_some);
+    tf_msg_clear(&r);
+    q.cat_query.pattern = "/data";
+    s_ok(fx, &q, &r);
+    assert_int_equal(r.cat_reply.archives_count, 2);
+    assert_true(r.cat_reply.archives[0].take_some);
+    tf_msg_clear(&r);
+
+    /* J3: nothing changed since J2 - nothing to store, and the job still completes. */
+    s_create(fx, "J3", "incremental", NULL, "/data");
+    s_assert_level(fx, "J3", "incremental", "J2", NULL);
+    s_scan(fx, "J3", inc, E_COUNT, &scan);
+    for (int i = 0; i < E_COUNT; i++)
+        assert_null(scan.taken[i]);
+    assert_int_equal(scan.unchanged, E_COUNT);
+    assert_int_equal(scan.deleted, 0);
+    s_store(fx, "J3", inc, E_COUNT, &scan, 0);
+    s_scan_clear(&scan);
+    s_assert_row(fx, "J3", "/data/size", "unchanged", "J2", false);
+    q.cat_query = (tf_msg_cat_query_t){.query = "restore_plan", .job_id = "J3"};
+    s_ok(fx, &q, &r);
+    assert_int_equal(r.cat_reply.archives_count, 2);
+    assert_true(r.cat_reply.archives[0].take_some);
+    assert_false(r.cat_reply.archives[1].take_some);
+    tf_msg_clear(&r);
+
+    /* J4 differential: against the full, whatever incrementals came between. */
+    s_create(fx, "J4", "differential", NULL, "/data");
+    s_assert_level(fx, "J4", "differential", "J1", NULL);
+    s_scan(fx, "J4", inc, E_COUNT, &scan);
+    assert_string_equal(scan.taken[E_SIZE], "changed: size, mtime, ctime");
+    assert_null(scan.taken[E_SAME]);
+    assert_int_equal(scan.deleted, 2);
+    s_scan_clear(&scan);
+}
+
+/* Upgrades to full, each with its recorded reason; a repeated create changes nothing. */
+static void
+test_upgrade_reasons(void **state)
+{
+    fx_t *fx = *state;
+    s_create(fx, "U1", "incremental", NULL, "/u");
+    s_assert_level(fx, "U1", "full", NULL, "no previous full of these sources");
+    s_create(fx, "S1", "incremental", "nightly", "/s");
+    s_assert_level(fx, "S1", "full", NULL, "no previous full of schedule nightly");
+
+    /* A full of the schedule, then the schedule's paths change. */
+    tf_msg_manifest_row_t rows[1] = {s_entry("/s/f", 1, 1, 1)};
+    s_scan_t scan;
+    s_scan(fx, "S1", rows, 1, &scan);
+    s_store(fx, "S1", rows, 1, &scan, 1);
+    s_scan_clear(&scan);
+    s_create(fx, "S2", "incremental", "nightly", "/s /t");
+    s_assert_level(fx, "S2", "full", NULL, "the source set changed since full S1");
+    s_create(fx, "S3", "incremental", "nightly", "/s");
+    s_assert_level(fx, "S3", "incremental", "S1", NULL);
+
+    /* The full expires: the next incremental of its sources is a full, saying why. */
+    rows[0] = s_entry("/u/f", 2, 1, 1);
+    s_scan(fx, "U1", rows, 1, &scan);
+    s_store(fx, "U1", rows, 1, &scan, 2);
+    s_scan_clear(&scan);
+    s_create(fx, "U2", "differential", NULL, "/u");
+    s_assert_level(fx, "U2", "differential", "U1", NULL);
+    s_sql(fx, "UPDATE jobs SET status = 'expired' WHERE job_id = 'U1'");
+    s_create(fx, "U3", "incremental", NULL, "/u");
+    s_assert_level(fx, "U3", "full", NULL, "the previous full U1 expired");
+    s_sql(fx, "UPDATE jobs SET status = 'completed' WHERE job_id = 'U1'");
+    s_create(fx, "U3", "incremental", NULL, "/u");   /* redelivered: the first decision stays */
+    s_assert_level(fx, "U3", "full", NULL, "the previous full U1 expired");
+    s_create(fx, "U2", "differential", NULL, "/u");
+    s_assert_level(fx, "U2", "differential", "U1", NULL);
+
+    /* A job that never recorded a complete manifest is no base. */
+    s_create(fx, "V1", "full", NULL, "/v");
+    s_store(fx, "V1", rows, 0, &scan, 0);
+    s_create(fx, "V2", "incremental", NULL, "/v");
+    s_assert_level(fx, "V2", "full", NULL, "no previous full of these sources");
+}
+
+/* A base whose manifest cannot be read fails the scan for good, saying what to do. */
+static void
+test_unreadable_base(void **state)
+{
+    fx_t *fx = *state;
+    tf_msg_manifest_row_t rows[1] = {s_entry("/data/f", 1, 1, 1)};
+    s_scan_t scan;
+    s_create(fx, "B1", "full", NULL, "/data");
+    s_scan(fx, "B1", rows, 1, &scan);
+    s_store(fx, "B1", rows, 1, &scan, 1);
+    s_scan_clear(&scan);
+    s_create(fx, "B2", "incremental", NULL, "/data");
+    s_assert_level(fx, "B2", "incremental", "B1", NULL);
+
+    s_sql(fx, "DELETE FROM manifest_scans WHERE job_id = 'B1'");
+    tf_msg_t r;
+    assert_int_equal(s_manifest(fx, "B2", "begin", 0, NULL, 0, &r), TF_ERR_INVALID);
+    assert_string_equal(fx->err.message, "the manifest of base job B1 (full) cannot be read: its scan never "
+                        "recorded a complete manifest; run a full backup: tapeflow backup --level full /data");
+    const tf_msg_job_row_t *j = s_job(fx, "B2", &r);
+    assert_string_equal(j->status, "failed");       /* the item failed for good: so did the job */
+    assert_string_equal(j->level, "incremental");   /* never upgraded silently */
+    tf_msg_clear(&r);
+
+    s_create(fx, "B3", "incremental", NULL, "/other");
+    s_sql(fx, "UPDATE jobs SET level = 'incremental', base_job = 'B0' WHERE job_id = 'B3'");
+    assert_int_equal(s_manifest(fx, "B3", "begin", 0, NULL, 0, &r), TF_ERR_INVALID);
+    assert_string_equal(fx->err.message, "the manifest of base job B0 (no longer in the catalog) cannot be read: "
+                        "the job is not in the catalog; run a full backup: tapeflow backup --level full /other");
+}
+
+/* The same diff batch twice: the same reply, nothing counted twice; a rescan starts clean. */
+static void
+test_redelivered_diff(void **state)
+{
+    fx_t *fx = *state;
+    tf_msg_manifest_row_t rows[3] = {s_entry("/d/a", 1, 1, 1), s_entry("/d/b", 2, 1, 1), s_entry("/d/c", 3, 1, 1)};
+    s_scan_t scan;
+    s_create(fx, "R1", "full", NULL, "/d");
+    s_scan(fx, "R1", rows, 3, &scan);
+    s_store(fx, "R1", rows, 3, &scan, 1);
+    s_scan_clear(&scan);
+    s_create(fx, "R2", "incremental", NULL, "/d");
+    rows[1].size = 9;
+    tf_msg_t first, again;
+    assert_int_equal(s_manifest(fx, "R2", "begin", 0, NULL, 0, &first), TF_OK);
+    tf_msg_clear(&first);
+    assert_int_equal(s_manifest(fx, "R2", "diff", 1, rows, 3, &first), TF_OK);
+    assert_int_equal(s_manifest(fx, "R2", "diff", 1, rows, 3, &again), TF_OK);
+    assert_int_equal(first.cat_manifest_reply.take_count, 1);
+    assert_int_equal(again.cat_manifest_reply.take_count, 1);
+    assert_int_equal(again.cat_manifest_reply.take[0].index, first.cat_manifest_reply.take[0].index);
+    assert_string_equal(again.cat_manifest_reply.take[0].reason, "changed: size");
+    assert_int_equal(again.cat_manifest_reply.unchanged, first.cat_manifest_reply.unchanged);
+    tf_msg_clear(&first);
+    tf_msg_clear(&again);
+    assert_int_equal(s_manifest(fx, "R2", "end", 0, NULL, 0, &first), TF_OK);
+    assert_int_equal(s_manifest(fx, "R2", "end", 0, NULL, 0, &again), TF_OK);
+    assert_int_equal(again.cat_manifest_reply.unchanged, 2);
+    assert_int_equal(again.cat_manifest_reply.deleted, 0);
+    tf_msg_clear(&first);
+    tf_msg_clear(&again);
+    tf_msg_t r;
+    assert_int_equal(s_job(fx, "R2", &r)->files_unchanged, 2);
+    tf_msg_clear(&r);
+    /* A rescan of fewer entries: the earlier attempt's rows are gone. */
+    s_scan(fx, "R2", rows, 2, &scan);
+    assert_int_equal(scan.deleted, 1);
+    assert_int_equal(s_job(fx, "R2", &r)->files_deleted, 1);
+    tf_msg_clear(&r);
+    s_scan_clear(&scan);
+}
+
+/* An entry the compressor could not store: not stored in the manifest, taken again by the
+   next incremental, reported missing by the restore plan. */
+static void
+test_missing_entry(void **state)
+{
+    fx_t *fx = *state;
+    tf_msg_manifest_row_t rows[2] = {s_entry("/m/ok", 1, 1, 1), s_entry("/m/vanished", 2, 1, 1)};
+    s_scan_t scan;
+    s_create(fx, "M1", "full", NULL, "/m");
+    s_scan(fx, "M1", rows, 2, &scan);
+    s_scan_clear(&scan);
+    tf_msg_file_row_t file = {.path = "m/ok", .type = "file", .size = 1};
+    tf_msg_warning_row_t warning = {.path = "/m/vanished", .reason = "vanished", .missing = true};
+    tf_msg_t m = {.type = TF_MSG_CAT_FILES};
+    m.cat_files = (tf_msg_cat_files_t){.job_id = "M1", .archive_id = "M1-g00001", .part = 1, .files = &file,
+                                       .files_count = 1, .warnings = &warning, .warnings_count = 1};
+    s_ok(fx, &m, NULL);
+    s_assert_row(fx, "M1", "/m/vanished", "not stored: vanished", NULL, false);
+    tf_msg_t w = {.type = TF_MSG_CAT_WRITTEN};
+    w.cat_written = (tf_msg_cat_written_t){.job_id = "M1", .archive_id = "M1-g00001", .volume = "TF0001",
+                                           .drive = "tape0", .checksum = "xxh128:ab",
+                                           .tape_file = 1, .blocks = 5, .size = 4096, .files = 1};
+    s_ok(fx, &w, NULL);
+    tf_msg_t job = {.type = TF_MSG_CAT_JOB};
+    job.cat_job = (tf_msg_cat_job_t){.job_id = "M1", .op = "scanned", .files_total = 2, .groups_total = 1};
+    s_ok(fx, &job, NULL);
+
+    tf_msg_t r;
+    tf_msg_t q = {.type = TF_MSG_CAT_QUERY};
+    q.cat_query = (tf_msg_cat_query_t){.query = "restore_plan", .job_id = "M1"};
+    s_ok(fx, &q, &r);
+    assert_int_equal(r.cat_reply.archives_count, 1);
+    assert_false(r.cat_reply.archives[0].take_some);
+    assert_int_equal(r.cat_reply.missing_count, 1);
+    assert_string_equal(r.cat_reply.missing[0].path, "/m/vanished");
+    assert_string_equal(r.cat_reply.missing[0].reason, "not stored: vanished");
+    tf_msg_clear(&r);
+
+    s_create(fx, "M2", "incremental", NULL, "/m");
+    s_assert_level(fx, "M2", "incremental", "M1", NULL);
+    s_scan(fx, "M2", rows, 2, &scan);
+    assert_null(scan.taken[0]);
+    assert_string_equal(scan.taken[1], "not stored in base");
+    s_scan_clear(&scan);
+
+    /* A content row that is not on tape (its files row lost): "not on tape: job J". */
+    s_sql(fx, "DELETE FROM files WHERE job_id = 'M1'");
+    q.cat_query.job_id = "M2";
+    s_ok(fx, &q, &r);
+    assert_int_equal(r.cat_reply.missing_count, 2);
+    assert_string_equal(r.cat_reply.missing[0].path, "/m/ok");
+    assert_string_equal(r.cat_reply.missing[0].reason, "not on tape: job M1");
+    tf_msg_clear(&r);
+}
+
+/* A job from before levels (no manifest): its restore plan is the "archives" answer. */
+static void
+test_plan_without_manifest(void **state)
+{
+    fx_t *fx = *state;
+    s_create(fx, "L1", NULL, NULL, "/l");
+    tf_msg_manifest_row_t rows[2] = {s_entry("/l/a", 1, 1, 1), s_entry("/l/b", 2, 1, 1)};
+    s_scan_t scan = {.taken = {strdup("full"), strdup("full")}};
+    s_store(fx, "L1", rows, 2, &scan, 1);
+    s_scan_clear(&scan);
+    tf_msg_t r;
+    tf_msg_t q = {.type = TF_MSG_CAT_QUERY};
+    q.cat_query = (tf_msg_cat_query_t){.query = "restore_plan", .job_id = "L1"};
+    s_ok(fx, &q, &r);
+    assert_int_equal(r.cat_reply.archives_count, 1);
+    assert_string_equal(r.cat_reply.archives[0].archive_id, "L1-g00001");
+    assert_false(r.cat_reply.archives[0].take_some);
+    tf_msg_clear(&r);
+}
+
+static int
+s_job_at(fx_t *fx, const char *source, int64_t at_ms, char *job, size_t size)
+{
+    tf_msg_t q = {.type = TF_MSG_CAT_QUERY};
+    q.cat_query = (tf_msg_cat_query_t){.query = "job_at", .pattern = (char *) source, .at_ms = at_ms};
+    tf_msg_t r;
+    int rc = tf_testcatalog_item(fx, &q, &r);
+    if (rc == TF_OK) {
+        assert_int_equal(r.cat_reply.jobs_count, 1);
+        snprintf(job, size, "%s", r.cat_reply.jobs[0].job_id);
+        tf_msg_clear(&r);
+    }
+    return rc;
+}
+
+/* job_at: the newest completed job at or before the time whose sources hold the source. */
+static void
+test_job_at(void **state)
+{
+    fx_t *fx = *state;
+    tf_msg_manifest_row_t rows[1] = {s_entry("/srv/f", 1, 1, 1)};
+    s_scan_t scan = {.taken = {strdup("full")}};
+    s_create(fx, "A1", "full", NULL, "/srv");
+    s_store(fx, "A1", rows, 1, &scan, 1);
+    int64_t t1 = fx->now;
+    s_create(fx, "A2", "full", NULL, "hostb:/srv");
+    s_store(fx, "A2", rows, 1, &scan, 2);
+    int64_t t2 = fx->now;
+    s_create(fx, "A3", "full", NULL, "/srv /other");   /* never completes */
+    s_scan_clear(&scan);
+
+    char job[64];
+    assert_int_equal(s_job_at(fx, "/srv/f", t1 + 1000, job, sizeof job), TF_OK);
+    assert_string_equal(job, "A1");
+    assert_int_equal(s_job_at(fx, "/srv/f/", t2, job, sizeof job), TF_OK);
+    assert_string_equal(job, "A2");   /* no host given: any host's /srv */
+    assert_int_equal(s_job_at(fx, "hostb:/srv/f", fx->now + 1000, job, sizeof job), TF_OK);
+    assert_string_equal(job, "A2");
+    assert_int_equal(s_job_at(fx, "hostc:/srv/f", fx->now, job, sizeof job), TF_ERR_NOTFOUND);
+    assert_int_equal(s_job_at(fx, "/srvx", fx->now, job, sizeof job), TF_ERR_NOTFOUND);
+    assert_int_equal(s_job_at(fx, "/srv", t1 - 1, job, sizeof job), TF_ERR_NOTFOUND);
+    assert_non_null(strstr(fx->err.message, "no completed backup of /srv at or before 2026-"));
+}
+
+/* A full batch (2000 rows, the scanner's batch size) compared row by row with its base. */
+static void
+test_big_batch(void **state)
+{
+    fx_t *fx = *state;
+    enum { N = 2000 };
+    tf_msg_manifest_row_t *rows = calloc(N, sizeof *rows);
+    char (*paths)[32] = calloc(N, sizeof *paths);
+    assert_true(rows && paths);
+    for (int i = 0; i < N; i++) {
+        snprintf(paths[i], sizeof paths[i], "/big/f%05d", i);
+        rows[i] = s_entry(paths[i], (uint64_t) i + 100, 10, 1000);
+    }
+    tf_msg_t r;
+    for (int pass = 0; pass < 2; pass++) {
+        const char *job = pass == 0 ? "G1" : "G2";
+        s_create(fx, job, pass == 0 ? "full" : "incremental", NULL, "/big");
+        assert_int_equal(s_manifest(fx, job, "begin", 0, NULL, 0, &r), TF_OK);
+        tf_msg_clear(&r);
+        if (pass == 1)
+            for (int i = 0; i < N; i += 100)
+                rows[i].mtime_ns = 2000;
+        assert_int_equal(s_manifest(fx, job, "diff", 1, rows, N, &r), TF_OK);
+        assert_int_equal(r.cat_manifest_reply.take_count, pass == 0 ? N : N / 100);
+        assert_int_equal(r.cat_manifest_reply.unchanged, pass == 0 ? 0 : N - N / 100);
+        if (pass == 1) {
+            assert_int_equal(r.cat_manifest_reply.take[1].index, 100);
+            assert_string_equal(r.cat_manifest_reply.take[1].reason, "changed: mtime");
+        }
+        tf_msg_clear(&r);
+        assert_int_equal(s_manifest(fx, job, "end", 0, NULL, 0, &r), TF_OK);
+        tf_msg_clear(&r);
+        if (pass == 0)   /* the full completes (its archive holds nothing here: 0 groups) */
+            s_sql(fx, "UPDATE jobs SET status = 'completed' WHERE job_id = 'G1'");
+    }
+    /* One diff batch over the limit is refused for good. */
+    tf_msg_manifest_row_t *more = realloc(rows, (N + 1) * sizeof *rows);
+    assert_non_null(more);
+    rows = more;
+    rows[N] = s_entry("/big/extra", 1, 1, 1);
+    assert_int_equal(s_manifest(fx, "G2", "diff", 2, rows, N + 1, &r), TF_ERR_TOOBIG);
+    free(rows);
+    free(paths);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_chain, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_reasons, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_unreadable_base, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_redelivered_diff, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_missing_entry, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_plan_without_manifest, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_job_at, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_big_batch, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
