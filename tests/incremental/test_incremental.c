@@ -383,6 +383,14 @@ test_chain_restores_each_state(void **state)
         fail_msg("restore --at %s names no source: %s", at, out ? out : "");
     free(out);
 
+    /* A time in another form is a usage error that shows the forms. */
+    rc = tf_teststack_cli_all(fx->stack, &out, "restore", "--at", "yesterday", fx->src, "--to", dest, NULL);
+    assert_int_equal(rc, 2);
+    if (!strstr(out ? out : "", "--at yesterday: give a time as 2026-12-01, 2026-12-01 04:00[:00] (local time) "
+                                "or 2026-12-01T03:00:00Z (UTC)"))
+        fail_msg("restore --at yesterday: %s", out ? out : "");
+    free(out);
+
     /* Two overlapping patterns: each archive is read once and each entry restored once
        (an entry restored twice would be a collision, a warning, exit 1). */
     s_restore(fx, "two-patterns", NULL, 0, j4, fx->chg, fx->src, NULL);

@@ -75,6 +75,7 @@ typedef struct {
     const tf_msg_warning_row_t **missing; /* entries of the job not on tape (borrowed), once each */
     size_t nmissing;
     zhashx_t *missing_seen;         /* their paths */
+    bool missing_truncated;         /* the catalog listed only the first of them */
 } s_plan_t;
 
 static void
@@ -184,6 +185,8 @@ s_plan_merge(s_plan_t *plan, const tf_msg_cat_reply_t *r, tf_err_t *err)
             row->take_count = 0;
         }
     }
+    /* restore_plan truncates nothing but its missing rows (too many archives is an error). */
+    plan->missing_truncated |= r->truncated && r->missing_count > 0;
     for (size_t i = 0; i < r->missing_count; i++) {
         const tf_msg_warning_row_t *m = &r->missing[i];
         if (!m->path || zhashx_insert(plan->missing_seen, m->path, (void *) 1) != 0)
@@ -279,7 +282,7 @@ s_part(char *buf, size_t size, const char *fmt, ...)
    restored, 2 refused (unsafe paths), 1 archive failed (J...-g00003: medium error ...); see above". */
 static void
 s_summary(const tf_msg_restore_result_t *r, bool no_match, size_t not_on_tape, size_t lost, size_t entries_missing,
-          char *buf, size_t size)
+          bool missing_truncated, char *buf, size_t size)
 {
     snprintf(buf, size, "restore incomplete: ");
     if (r->files == 0)
@@ -313,7 +316,8 @@ s_summary(const tf_msg_restore_result_t *r, bool no_match, size_t not_on_tape, s
     if (lost)
         s_part(buf, size, "%zu archive%s lost (tape recycled)", lost, lost == 1 ? "" : "s");
     if (entries_missing)
-        s_part(buf, size, "%zu entr%s not on tape", entries_missing, entries_missing == 1 ? "y" : "ies");
+        s_part(buf, size, "%s%zu entr%s not on tape", missing_truncated ? "at least " : "", entries_missing,
+               entries_missing == 1 ? "y" : "ies");
     size_t used = strlen(buf);
     snprintf(buf + used, size - used, "; see above");
 }
@@ -712,6 +716,7 @@ s_print_json(const s_args_t *a, const char *dest, const s_select_t *sel,
     }
     tf_json_int(j, "entries_missing", (int64_t) sel->plan.nmissing);
     tf_json_int(j, "entries_unwritten", (int64_t) sel->unwritten);
+    tf_json_bool(j, "missing_truncated", sel->plan.missing_truncated);
     tf_json_array_begin(j, "missing");
     for (size_t i = 0; i < sel->plan.nmissing; i++) {
         tf_json_object_begin(j, NULL);
@@ -780,8 +785,8 @@ s_report(const s_args_t *a, const char *dest, const s_select_t *sel, const tf_ms
                     && sel->nlost == 0 && sel->plan.nmissing == 0;
     char summary[1400] = "";
     if (!complete)
-        s_summary(r, nothing && a->npatterns > 0, sel->missing, sel->nlost, sel->plan.nmissing, summary,
-                  sizeof summary);
+        s_summary(r, nothing && a->npatterns > 0, sel->missing, sel->nlost, sel->plan.nmissing,
+                  sel->plan.missing_truncated, summary, sizeof summary);
     if (a->json)
         s_print_json(a, dest, sel, r, complete, summary);
     else
