@@ -477,14 +477,15 @@ s_write_cb(struct archive *a, void *arg, const void *buf, size_t len)
     return (la_ssize_t) len;
 }
 
-/* The restore stream: pax, zstd level 1 (fast; it crosses the network once). */
+/* The restore stream: pax, zstd level 1 (fast; it crosses the network once). Full pax, as the
+   archives on tape: the restricted form leaves out the sub-second part of times. */
 static int
 s_open_stream(s_restore_t *r, tf_err_t *err)
 {
     r->out = archive_write_new();
     if (!r->out)
         return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
-    if (archive_write_set_format_pax_restricted(r->out) != ARCHIVE_OK
+    if (archive_write_set_format_pax(r->out) != ARCHIVE_OK
         || archive_write_add_filter_zstd(r->out) != ARCHIVE_OK
         || archive_write_set_filter_option(r->out, "zstd", "compression-level", "1") != ARCHIVE_OK
         || archive_write_set_bytes_in_last_block(r->out, 1) != ARCHIVE_OK

@@ -13,7 +13,9 @@
       to set;
     - tf_extract on a stream of a two-host job: entries land under DEST/HOST/, an entry listed
       as cut short is left out with a warning, a prefix that is not one safe name is refused,
-      and a second run finds everything present. */
+      and a second run finds everything present;
+    - an incremental job restored to otherhost is the source as it was at that job: the stream
+      carries only what each archive's take list names (issue 11). */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -196,6 +198,74 @@ test_restore_lands_through_the_extractor(void **state)
     assert_true(again <= (long long) stats.dirs + 1);
     free(out);
     assert_int_equal(s_staged_streams(fx), 0);
+}
+
+/* src/NAME holds text. */
+static void
+s_put(const char *src, const char *name, const char *text)
+{
+    char p[PATH_MAX + 64];
+    snprintf(p, sizeof p, "%s/%s", src, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* `tapeflow backup SRC --level LEVEL --wait --json`: completed, its id in job. */
+static void
+s_backup_level(fx_t *fx, const char *src, const char *level, char *job, size_t size)
+{
+    char *out = NULL;
+    int rc = tf_teststack_cli(fx->stack, &out, "backup", src, "--pool", "default", "--level", level, "--wait",
+                              "--timeout", "180", "--json", NULL);
+    if (rc != 0 || !tf_test_json_job(out ? out : "", job, size) || !strstr(out, "\"status\":\"completed\""))
+        fail_msg("%s backup failed (%d): %s", level, rc, out ? out : "");
+    free(out);
+}
+
+/* An incremental job streamed to otherhost (issue 11): the tape writer sends only the entries
+   each archive's take list names, so the older copies in the full's archive and the file
+   deleted since do not reach the extractor; the tree is the source as it was at the job. */
+static void
+test_chain_restore_through_the_extractor(void **state)
+{
+    fx_t *fx = *state;
+    assert_int_equal(tf_teststack_label(fx->stack, "tape0", "TF0001", "default"), 0);
+    char src[PATH_MAX], why[1024];
+    snprintf(src, sizeof src, "%s/src", fx->dir);
+    assert_int_equal(mkdir(src, 0755), 0);
+    s_put(src, "same.txt", "unchanged\n");
+    s_put(src, "grows.txt", "short\n");
+    s_put(src, "gone.txt", "deleted before the incremental\n");
+    char full[128], incr[128];
+    s_backup_level(fx, src, "full", full, sizeof full);
+    s_put(src, "grows.txt", "longer than it was\n");
+    s_put(src, "added.txt", "new in the incremental\n");
+    char p[PATH_MAX + 64];
+    snprintf(p, sizeof p, "%s/gone.txt", src);
+    assert_int_equal(unlink(p), 0);
+    s_backup_level(fx, src, "incremental", incr, sizeof incr);
+
+    char dest[PATH_MAX], to[PATH_MAX + 16];
+    snprintf(dest, sizeof dest, "%s/chain", fx->dir);
+    snprintf(to, sizeof to, "otherhost:%s", dest);
+    char *out = NULL;
+    int rc = tf_teststack_cli(fx->stack, &out, "restore", incr, "--to", to, "--json", NULL);
+    if (rc != 0)
+        fail_msg("restore of %s --to %s failed (%d): %s", incr, to, rc, out ? out : "");
+    assert_int_equal(tf_test_json_int(out, "archives_read"), 2);   /* the full's and its own */
+    assert_int_equal(tf_test_json_int(out, "collisions"), 0);
+    free(out);
+    char restored[PATH_MAX * 2];
+    snprintf(restored, sizeof restored, "%s%s", dest, src);
+    /* Strict: times to the nanosecond, as a local restore. */
+    if (tf_tree_compare_strict(src, restored, false, why, sizeof why) != 0)
+        fail_msg("the streamed restore of %s is not the source as it was: %s", incr, why);
+    char gone[PATH_MAX * 2 + 16];
+    snprintf(gone, sizeof gone, "%s/gone.txt", restored);
+    struct stat st;
+    assert_int_not_equal(lstat(gone, &st), 0);
 }
 
 static void
@@ -400,6 +470,7 @@ main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_restore_lands_through_the_extractor, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_restore_to_host_without_agent_fails, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_chain_restore_through_the_extractor, s_setup, s_teardown),
         cmocka_unit_test(test_wildcard_stager_refused),
         cmocka_unit_test(test_extract_prefixed_stream),
         cmocka_unit_test(test_extract_refuses_symlinked_dest),
