@@ -166,10 +166,8 @@ static void
 s_backup(fx_t *fx, const char *level, char *job, size_t size)
 {
     char *out = NULL;
-    int rc = s_cli(fx, &out, "backup", fx->src, "--pool", "default", "--level", level, "--wait", "--timeout", "180",
-                   "--json", NULL);
-    if (rc != 0 || !tf_test_json_job(out ? out : "", job, size)
-        || !strstr(out, "\"status\":\"completed\""))
+    int rc = tf_teststack_backup_level(fx->stack, fx->src, "default", level, job, size, &out);
+    if (rc != 0 || !job[0] || !strstr(out ? out : "", "\"status\":\"completed\""))
         fail_msg("%s backup of %s failed (%d): %s", level, fx->src, rc, out ? out : "");
     free(out);
 }

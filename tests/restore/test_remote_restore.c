@@ -212,18 +212,6 @@ s_put(const char *src, const char *name, const char *text)
     assert_int_equal(fclose(f), 0);
 }
 
-/* `tapeflow backup SRC --level LEVEL --wait --json`: completed, its id in job. */
-static void
-s_backup_level(fx_t *fx, const char *src, const char *level, char *job, size_t size)
-{
-    char *out = NULL;
-    int rc = tf_teststack_cli(fx->stack, &out, "backup", src, "--pool", "default", "--level", level, "--wait",
-                              "--timeout", "180", "--json", NULL);
-    if (rc != 0 || !tf_test_json_job(out ? out : "", job, size) || !strstr(out, "\"status\":\"completed\""))
-        fail_msg("%s backup failed (%d): %s", level, rc, out ? out : "");
-    free(out);
-}
-
 /* An incremental job streamed to otherhost (issue 11): the tape writer sends only the entries
    each archive's take list names, so the older copies in the full's archive and the file
    deleted since do not reach the extractor; the tree is the source as it was at the job. */
@@ -239,13 +227,13 @@ test_chain_restore_through_the_extractor(void **state)
     s_put(src, "grows.txt", "short\n");
     s_put(src, "gone.txt", "deleted before the incremental\n");
     char full[128], incr[128];
-    s_backup_level(fx, src, "full", full, sizeof full);
+    assert_int_equal(tf_teststack_backup_level(fx->stack, src, "default", "full", full, sizeof full, NULL), 0);
     s_put(src, "grows.txt", "longer than it was\n");
     s_put(src, "added.txt", "new in the incremental\n");
     char p[PATH_MAX + 64];
     snprintf(p, sizeof p, "%s/gone.txt", src);
     assert_int_equal(unlink(p), 0);
-    s_backup_level(fx, src, "incremental", incr, sizeof incr);
+    assert_int_equal(tf_teststack_backup_level(fx->stack, src, "default", "incremental", incr, sizeof incr, NULL), 0);
 
     char dest[PATH_MAX], to[PATH_MAX + 16];
     snprintf(dest, sizeof dest, "%s/chain", fx->dir);

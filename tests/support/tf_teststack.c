@@ -762,9 +762,16 @@ int
 tf_teststack_backup(tf_teststack_t *self, const char *src, const char *pool, char *job, size_t job_size,
                     char **json)
 {
+    return tf_teststack_backup_level(self, src, pool, "full", job, job_size, json);
+}
+
+int
+tf_teststack_backup_level(tf_teststack_t *self, const char *src, const char *pool, const char *level, char *job,
+                          size_t job_size, char **json)
+{
     char *out = NULL;
-    int rc = tf_teststack_cli(self, &out, "backup", src, "--pool", pool, "--wait", "--timeout", S_JOB_WAIT_S,
-                              "--json", NULL);
+    int rc = tf_teststack_cli(self, &out, "backup", src, "--pool", pool, "--level", level, "--wait", "--timeout",
+                              S_JOB_WAIT_S, "--json", NULL);
     if (!tf_test_json_str(out, "job_id", job, job_size))
         job[0] = '\0';
     if (json)

@@ -128,6 +128,9 @@ int tf_teststack_label(tf_teststack_t *self, const char *drive, const char *labe
    job (empty when none) and the final JSON in *json (caller frees; json may be NULL). */
 int tf_teststack_backup(tf_teststack_t *self, const char *src, const char *pool, char *job,
                         size_t job_size, char **json);
+/* tf_teststack_backup with `--level LEVEL` (full | differential | incremental). */
+int tf_teststack_backup_level(tf_teststack_t *self, const char *src, const char *pool, const char *level, char *job,
+                              size_t job_size, char **json);
 /* `tapeflow backup SRC --pool POOL --json` without waiting: the exit status and the job id in
    job (empty when none). */
 int tf_teststack_backup_start(tf_teststack_t *self, const char *src, const char *pool, char *job,
