@@ -203,6 +203,48 @@ s_store(fx_t *fx, const char *job, tf_msg_manifest_row_t *rows, size_t count, co
     tf_msg_clear(&r);
 }
 
+/* A full job of paths that scans rows and stores them all at tape file tape_file: completed. */
+static void
+s_full(fx_t *fx, const char *job, const char *paths, tf_msg_manifest_row_t *rows, size_t count, uint64_t tape_file)
+{
+    s_scan_t scan;
+    s_create(fx, job, "full", NULL, paths);
+    s_scan(fx, job, rows, count, &scan);
+    s_store(fx, job, rows, count, &scan, tape_file);
+    s_scan_clear(&scan);
+}
+
+/* The compressor's part 1 of archive "<job>-g00001": its file rows and entry warnings. */
+static void
+s_files(fx_t *fx, const char *job, tf_msg_file_row_t *files, size_t count, tf_msg_warning_row_t *warnings,
+        size_t warnings_count)
+{
+    char archive[128];
+    snprintf(archive, sizeof archive, "%s-g00001", job);
+    tf_msg_t m = {.type = TF_MSG_CAT_FILES};
+    m.cat_files = (tf_msg_cat_files_t){.job_id = (char *) job, .archive_id = archive, .part = 1, .files = files,
+                                       .files_count = count, .warnings = warnings, .warnings_count = warnings_count};
+    s_ok(fx, &m, NULL);
+}
+
+/* Archive "<job>-g00001" (files entries) on tape at file 1, and the scan's report of
+   files_total entries in 1 group: the job ends. */
+static void
+s_written_scanned(fx_t *fx, const char *job, uint64_t files, uint64_t files_total)
+{
+    char archive[128];
+    snprintf(archive, sizeof archive, "%s-g00001", job);
+    tf_msg_t w = {.type = TF_MSG_CAT_WRITTEN};
+    w.cat_written = (tf_msg_cat_written_t){.job_id = (char *) job, .archive_id = archive, .volume = "TF0001",
+                                           .drive = "tape0", .checksum = "xxh128:ab",
+                                           .tape_file = 1, .blocks = 5, .size = 4096, .files = files};
+    s_ok(fx, &w, NULL);
+    tf_msg_t m = {.type = TF_MSG_CAT_JOB};
+    m.cat_job = (tf_msg_cat_job_t){.job_id = (char *) job, .op = "scanned", .files_total = files_total,
+                                   .groups_total = 1, .message = "scanned"};
+    s_ok(fx, &m, NULL);
+}
+
 /* The manifest row of path in the job (caller clears *reply). */
 static const tf_msg_manifest_row_t *
 s_row(fx_t *fx, const char *job, const char *path, tf_msg_t *reply)
@@ -420,11 +462,7 @@ test_unreadable_base(void **state)
 {
     fx_t *fx = *state;
     tf_msg_manifest_row_t rows[1] = {s_entry("/data/f", 1, 1, 1)};
-    s_scan_t scan;
-    s_create(fx, "B1", "full", NULL, "/data");
-    s_scan(fx, "B1", rows, 1, &scan);
-    s_store(fx, "B1", rows, 1, &scan, 1);
-    s_scan_clear(&scan);
+    s_full(fx, "B1", "/data", rows, 1, 1);
     s_create(fx, "B2", "incremental", NULL, "/data");
     s_assert_level(fx, "B2", "incremental", "B1", NULL);
 
@@ -452,10 +490,7 @@ test_redelivered_diff(void **state)
     fx_t *fx = *state;
     tf_msg_manifest_row_t rows[3] = {s_entry("/d/a", 1, 1, 1), s_entry("/d/b", 2, 1, 1), s_entry("/d/c", 3, 1, 1)};
     s_scan_t scan;
-    s_create(fx, "R1", "full", NULL, "/d");
-    s_scan(fx, "R1", rows, 3, &scan);
-    s_store(fx, "R1", rows, 3, &scan, 1);
-    s_scan_clear(&scan);
+    s_full(fx, "R1", "/d", rows, 3, 1);
     s_create(fx, "R2", "incremental", NULL, "/d");
     rows[1].size = 9;
     tf_msg_t first, again;
@@ -500,19 +535,9 @@ test_missing_entry(void **state)
     s_scan_clear(&scan);
     tf_msg_file_row_t file = {.path = "m/ok", .type = "file", .size = 1};
     tf_msg_warning_row_t warning = {.path = "/m/vanished", .reason = "vanished", .missing = true};
-    tf_msg_t m = {.type = TF_MSG_CAT_FILES};
-    m.cat_files = (tf_msg_cat_files_t){.job_id = "M1", .archive_id = "M1-g00001", .part = 1, .files = &file,
-                                       .files_count = 1, .warnings = &warning, .warnings_count = 1};
-    s_ok(fx, &m, NULL);
+    s_files(fx, "M1", &file, 1, &warning, 1);
     s_assert_row(fx, "M1", "/m/vanished", "not stored: vanished", NULL, false);
-    tf_msg_t w = {.type = TF_MSG_CAT_WRITTEN};
-    w.cat_written = (tf_msg_cat_written_t){.job_id = "M1", .archive_id = "M1-g00001", .volume = "TF0001",
-                                           .drive = "tape0", .checksum = "xxh128:ab",
-                                           .tape_file = 1, .blocks = 5, .size = 4096, .files = 1};
-    s_ok(fx, &w, NULL);
-    tf_msg_t job = {.type = TF_MSG_CAT_JOB};
-    job.cat_job = (tf_msg_cat_job_t){.job_id = "M1", .op = "scanned", .files_total = 2, .groups_total = 1};
-    s_ok(fx, &job, NULL);
+    s_written_scanned(fx, "M1", 1, 2);
 
     tf_msg_t r;
     tf_msg_t q = {.type = TF_MSG_CAT_QUERY};
@@ -713,11 +738,7 @@ test_finished_and_unknown_jobs(void **state)
 {
     fx_t *fx = *state;
     tf_msg_manifest_row_t rows[1] = {s_entry("/f/a", 1, 1, 1)};
-    s_scan_t scan;
-    s_create(fx, "F1", "full", NULL, "/f");
-    s_scan(fx, "F1", rows, 1, &scan);
-    s_store(fx, "F1", rows, 1, &scan, 1);
-    s_scan_clear(&scan);
+    s_full(fx, "F1", "/f", rows, 1, 1);
     const char *ops[] = {"begin", "diff", "end"};
     for (size_t i = 0; i < 3; i++) {
         assert_int_equal(s_manifest_run(fx, "F1", ops[i], 1, rows, 1, "00000000000000cc", NULL, 0), TF_ERR_INVALID);
@@ -742,10 +763,7 @@ test_unread_kept(void **state)
                                      s_entry("/u/d/b", 4, 1, 1), s_entry("/u/x", 5, 1, 1), s_entry("/u/y", 6, 1, 1)};
     rows[0].type = rows[1].type = "dir";
     s_scan_t scan;
-    s_create(fx, "U1", "full", NULL, "/u");
-    s_scan(fx, "U1", rows, 6, &scan);
-    s_store(fx, "U1", rows, 6, &scan, 1);
-    s_scan_clear(&scan);
+    s_full(fx, "U1", "/u", rows, 6, 1);
 
     /* /u/d cannot be listed now, /u/y cannot be stat'ed, /u/x is really gone */
     s_create(fx, "U2", "incremental", NULL, "/u");
@@ -803,21 +821,11 @@ test_stored_incomplete(void **state)
                                   {.path = "i/vm.img", .type = "file", .size = 1}};
     tf_msg_warning_row_t warning = {.path = "/i/vm.img", .reason = "Input/output error while archiving; the rest "
                                     "is stored as zeros", .missing = false};
-    tf_msg_t m = {.type = TF_MSG_CAT_FILES};
-    m.cat_files = (tf_msg_cat_files_t){.job_id = "I1", .archive_id = "I1-g00001", .part = 1, .files = files,
-                                       .files_count = 2, .warnings = &warning, .warnings_count = 1};
-    s_ok(fx, &m, NULL);
+    s_files(fx, "I1", files, 2, &warning, 1);
     s_assert_row(fx, "I1", "/i/vm.img", "stored incomplete: Input/output error while archiving; the rest is "
                  "stored as zeros", "I1", false);
     s_assert_row(fx, "I1", "/i/ok", "full", "I1", false);
-    tf_msg_t w = {.type = TF_MSG_CAT_WRITTEN};
-    w.cat_written = (tf_msg_cat_written_t){.job_id = "I1", .archive_id = "I1-g00001", .volume = "TF0001",
-                                           .drive = "tape0", .checksum = "xxh128:ab",
-                                           .tape_file = 1, .blocks = 5, .size = 4096, .files = 2};
-    s_ok(fx, &w, NULL);
-    tf_msg_t job = {.type = TF_MSG_CAT_JOB};
-    job.cat_job = (tf_msg_cat_job_t){.job_id = "I1", .op = "scanned", .files_total = 2, .groups_total = 1};
-    s_ok(fx, &job, NULL);
+    s_written_scanned(fx, "I1", 2, 2);
     tf_msg_t r;
     assert_string_equal(s_job(fx, "I1", &r)->status, "completed_with_warnings");
     tf_msg_clear(&r);
@@ -846,19 +854,8 @@ test_taken_not_stored(void **state)
     /* the archive of an earlier attempt: ".", /a and /old - not /b */
     tf_msg_file_row_t files[3] = {{.path = ".", .type = "dir"}, {.path = "a", .type = "file", .size = 1},
                                   {.path = "old", .type = "file", .size = 1}};
-    tf_msg_t m = {.type = TF_MSG_CAT_FILES};
-    m.cat_files = (tf_msg_cat_files_t){.job_id = "T1", .archive_id = "T1-g00001", .part = 1, .files = files,
-                                       .files_count = 3};
-    s_ok(fx, &m, NULL);
-    tf_msg_t job = {.type = TF_MSG_CAT_JOB};
-    job.cat_job = (tf_msg_cat_job_t){.job_id = "T1", .op = "scanned", .files_total = 3, .groups_total = 1,
-                                     .message = "scanned"};
-    s_ok(fx, &job, NULL);
-    tf_msg_t w = {.type = TF_MSG_CAT_WRITTEN};
-    w.cat_written = (tf_msg_cat_written_t){.job_id = "T1", .archive_id = "T1-g00001", .volume = "TF0001",
-                                           .drive = "tape0", .checksum = "xxh128:ab",
-                                           .tape_file = 1, .blocks = 5, .size = 4096, .files = 3};
-    s_ok(fx, &w, NULL);
+    s_files(fx, "T1", files, 3, NULL, 0);
+    s_written_scanned(fx, "T1", 3, 3);
     tf_msg_t r;
     const tf_msg_job_row_t *j = s_job(fx, "T1", &r);
     assert_string_equal(j->status, "completed_with_warnings");
@@ -891,10 +888,7 @@ test_long_rename(void **state)
     tf_msg_manifest_row_t rows[2] = {s_entry("/l", 1, 0, 1), s_entry(old_path, 2, 5, 5)};
     rows[0].type = "dir";
     s_scan_t scan;
-    s_create(fx, "N1", "full", NULL, "/l");
-    s_scan(fx, "N1", rows, 2, &scan);
-    s_store(fx, "N1", rows, 2, &scan, 1);
-    s_scan_clear(&scan);
+    s_full(fx, "N1", "/l", rows, 2, 1);
     s_create(fx, "N2", "incremental", NULL, "/l");
     rows[1].path = new_path;
     s_scan(fx, "N2", rows, 2, &scan);
