@@ -239,19 +239,24 @@ s_load(scheduler_t *self, s_entry_t *e, int64_t now, tf_err_t *err)
             queued = &rows[i];
     }
     if (fired) {
-        /* Claimed, then the scheduler stopped before the job was recorded: start it now (the
-           same job id, so a start that did happen is not repeated). */
-        char status[32];
+        /* Claimed, then the scheduler stopped before the job was recorded, or between its
+           create and its scans (the job stays queued, no scan ever reports): start it again.
+           tf_job_start is idempotent - the same job id and item ids - so a create or scan
+           that did happen is not repeated. */
+        char status[32] = "";
         rc = self->ops.job_status(self->arg, fired->job_id, status, sizeof status, err);
+        bool restart = rc == TF_ERR_NOTFOUND || (rc == TF_OK && strcmp(status, "queued") == 0);
         if (rc == TF_ERR_NOTFOUND) {
             tf_err_clear(err);
             rc = TF_OK;
+        }
+        if (rc != TF_OK)
+            return rc;
+        if (restart) {
             e->unstarted = true;
             e->unstarted_ms = fired->instant_ms;
             snprintf(e->unstarted_job, sizeof e->unstarted_job, "%s", fired->job_id);
         }
-        if (rc != TF_OK)
-            return rc;
     }
     if (queued) {
         e->queued = true;

@@ -7,9 +7,10 @@
 
     - a schedule seen for the first time reads its history (the catalog's schedule_runs rows):
       the next instant is the first after the last recorded one (none: after now); the newest
-      fired run whose job the catalog does not know (a crash between the claim and the job
-      start) is started again - with the same job id, so a start that did happen is not
-      repeated; a queued run waits for the run before it again;
+      fired run whose job the catalog does not know or still has queued (a crash between the
+      claim and the job's create, or between the create and its scans) is started again - with
+      the same job id and item ids, so a start that did happen is not repeated; a queued run
+      waits for the run before it again;
     - instants past by more than one tick were missed (the scheduler was down): catch_up once
       fires the latest and records the others missed, skip records all, within D fires the
       latest when it is no older than D; each missed instant is one row (at most

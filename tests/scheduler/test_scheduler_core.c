@@ -56,6 +56,7 @@ typedef struct {
     bool crash_before_claim;        /* a claim fails, nothing stored */
     bool crash_after_claim;         /* a claim is stored, then fails */
     bool crash_after_start;         /* a start records the job, then fails */
+    bool crash_after_create;        /* a start records the job queued (no scans), then fails */
     bool refuse_start;              /* the job's checks fail */
 } fake_t;
 
@@ -184,11 +185,16 @@ s_start_job(void *arg, const tf_job_spec_t *spec, bool *refused, tf_err_t *err)
     assert_true(f->nstarts < S_MAX_JOBS);
     snprintf(f->starts[f->nstarts++], sizeof f->starts[0], "%s", spec->job_id);
     /* like the catalog: a repeated create changes nothing */
-    if (!s_find_job(f, spec->job_id)) {
-        fake_job_t *j = s_add_job(f, spec->job_id, "running");
+    fake_job_t *j = s_find_job(f, spec->job_id);
+    if (!j) {
+        j = s_add_job(f, spec->job_id, f->crash_after_create ? "queued" : "running");
         snprintf(j->level, sizeof j->level, "%s", spec->level);
         snprintf(j->trigger, sizeof j->trigger, "%s", spec->trigger);
     }
+    if (f->crash_after_create)
+        return tf_err_set(err, TF_ERR_TIMEOUT, "broker not reachable");
+    if (strcmp(j->status, "queued") == 0)
+        snprintf(j->status, sizeof j->status, "running");   /* its scans are submitted now */
     if (f->crash_after_start)
         return tf_err_set(err, TF_ERR_TIMEOUT, "broker not reachable");
     return TF_OK;
@@ -392,7 +398,7 @@ test_berlin_dst_fire_instants(void **state)
 
 /* ------------------------------------------------------------------ exactly once ------ */
 
-typedef enum { S_KILL_BEFORE_CLAIM, S_KILL_AFTER_CLAIM, S_KILL_AFTER_START } s_kill_t;
+typedef enum { S_KILL_BEFORE_CLAIM, S_KILL_AFTER_CLAIM, S_KILL_AFTER_CREATE, S_KILL_AFTER_START } s_kill_t;
 
 /* The first core dies at the point (its op fails and it is dropped); a second core on the same
    catalog, a moment later: exactly one job for the instant. */
@@ -411,11 +417,13 @@ s_kill_and_restart(s_kill_t point)
     f->crash_before_claim = point == S_KILL_BEFORE_CLAIM;
     f->crash_after_claim = point == S_KILL_AFTER_CLAIM;
     f->crash_after_start = point == S_KILL_AFTER_START;
+    f->crash_after_create = point == S_KILL_AFTER_CREATE;
     scheduler_tick(core, instant + 200);
     scheduler_destroy(&core);
     assert_int_equal(f->nrows, point == S_KILL_BEFORE_CLAIM ? 1 : 2);
-    assert_int_equal(f->nstarts, point == S_KILL_AFTER_START ? 1 : 0);
-    f->crash_before_claim = f->crash_after_claim = f->crash_after_start = false;
+    bool created = point == S_KILL_AFTER_START || point == S_KILL_AFTER_CREATE;
+    assert_int_equal(f->nstarts, created ? 1 : 0);
+    f->crash_before_claim = f->crash_after_claim = f->crash_after_start = f->crash_after_create = false;
 
     core = s_core(f, "nightly", settings);
     scheduler_tick(core, instant + 700);
@@ -424,7 +432,9 @@ s_kill_and_restart(s_kill_t point)
     scheduler_destroy(&core);
 
     s_assert_one_job(f, job);
-    assert_int_equal(f->nstarts, 1);
+    /* created but never scanned: started again (same job id), so its scans run */
+    assert_int_equal(f->nstarts, point == S_KILL_AFTER_CREATE ? 2 : 1);
+    assert_string_equal(s_find_job(f, job)->status, "running");
     assert_int_equal(s_count_kind(f, "fired"), 2);
     assert_string_equal(s_find_row(f, "nightly", instant)->job_id, job);
     free(f);
@@ -442,6 +452,14 @@ test_killed_after_claim(void **state)
 {
     (void) state;
     s_kill_and_restart(S_KILL_AFTER_CLAIM);
+}
+
+/* Between the job's create and its scans: the job stays queued; the restart starts it again. */
+static void
+test_killed_after_create(void **state)
+{
+    (void) state;
+    s_kill_and_restart(S_KILL_AFTER_CREATE);
 }
 
 static void
@@ -830,6 +848,7 @@ main(void)
         cmocka_unit_test(test_berlin_dst_fire_instants),
         cmocka_unit_test(test_killed_before_claim),
         cmocka_unit_test(test_killed_after_claim),
+        cmocka_unit_test(test_killed_after_create),
         cmocka_unit_test(test_killed_after_start),
         cmocka_unit_test(test_two_schedulers),
         cmocka_unit_test(test_outage_catch_up_once),
