@@ -37,6 +37,9 @@ struct _scheduler_t {
     s_entry_t *entries;
     size_t count;
     int64_t alert_ms;           /* when alert.scheduler was last published; 0: never */
+    /* Instants from here on were due while this process ran (its first tick, less one tick):
+       they fire however late a tick comes; only those before are catch_up's. 0: no tick yet. */
+    int64_t running_since;
     uint64_t started;
 };
 
@@ -328,11 +331,13 @@ s_fire(scheduler_t *self, s_entry_t *e, int64_t instant, int64_t now, tf_err_t *
 
 /* Why a missed instant did not fire. */
 static void
-s_missed_reason(const s_entry_t *e, int64_t instant, bool latest, char *buf, size_t size)
+s_missed_reason(const scheduler_t *self, const s_entry_t *e, int64_t instant, bool latest, char *buf, size_t size)
 {
     int64_t within_ms = 0;
     tf_catch_up_t policy = tf_schedule_catch_up(e->schedule, &within_ms);
-    if (policy == TF_CATCH_UP_SKIP)
+    if (instant >= self->running_since)
+        snprintf(buf, size, "the scheduler was late: a later run was due by the time it looked");
+    else if (policy == TF_CATCH_UP_SKIP)
         snprintf(buf, size, "catch_up skip");
     else if (latest)
         snprintf(buf, size, "older than catch_up %s", tf_schedule_catch_up_text(e->schedule));
@@ -365,7 +370,7 @@ s_record_missed(scheduler_t *self, s_entry_t *e, int64_t from, int64_t last, uin
         }
         bool is_last = instant == last;
         char reason[512];
-        s_missed_reason(e, instant, is_last && last_is_latest, reason, sizeof reason);
+        s_missed_reason(self, e, instant, is_last && last_is_latest, reason, sizeof reason);
         size_t used = strlen(reason);
         snprintf(reason + used, sizeof reason - used, "%s", more);
         scheduler_row_t stored;
@@ -378,7 +383,9 @@ s_record_missed(scheduler_t *self, s_entry_t *e, int64_t from, int64_t last, uin
         char a[64], b[64], why[256];
         s_local(e, from, a, sizeof a);
         s_local(e, last, b, sizeof b);
-        if (tf_schedule_catch_up(e->schedule, NULL) == TF_CATCH_UP_SKIP)
+        if (from >= self->running_since)
+            snprintf(why, sizeof why, "the scheduler was late: a later run was due by the time it looked");
+        else if (tf_schedule_catch_up(e->schedule, NULL) == TF_CATCH_UP_SKIP)
             snprintf(why, sizeof why, "catch_up skip");
         else if (last_is_latest && count == 1)
             snprintf(why, sizeof why, "older than catch_up %s", tf_schedule_catch_up_text(e->schedule));
@@ -425,7 +432,9 @@ s_due(scheduler_t *self, s_entry_t *e, int64_t now, tf_err_t *err)
     } else {
         int64_t within_ms = 0;
         tf_catch_up_t policy = tf_schedule_catch_up(e->schedule, &within_ms);
-        bool on_time = now - latest <= self->tick_ms;
+        /* Due while this process ran: fires however late the tick (a slow start or catalog
+           call before it); catch_up is for the instants the scheduler was not running at. */
+        bool on_time = latest >= self->running_since;
         bool fire = on_time || policy == TF_CATCH_UP_ONCE
                     || (policy == TF_CATCH_UP_WITHIN && now - latest <= within_ms);
         if (!fire)
@@ -489,6 +498,10 @@ s_tick_one(scheduler_t *self, s_entry_t *e, int64_t now, tf_err_t *err)
 void
 scheduler_tick(scheduler_t *self, int64_t now_ms)
 {
+    /* An instant within the tick before the first one would have been handled had the process
+       started a moment earlier: not missed. */
+    if (self->running_since == 0)
+        self->running_since = now_ms - self->tick_ms;
     for (size_t i = 0; i < self->count; i++) {
         tf_err_t err = {0};
         s_entry_t *e = &self->entries[i];

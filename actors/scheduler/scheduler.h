@@ -11,10 +11,13 @@
       claim and the job's create, or between the create and its scans) is started again - with
       the same job id and item ids, so a start that did happen is not repeated; a queued run
       waits for the run before it again;
-    - instants past by more than one tick were missed (the scheduler was down): catch_up once
-      fires the latest and records the others missed, skip records all, within D fires the
-      latest when it is no older than D; each missed instant is one row (at most
-      SCHEDULER_MISSED_MAX per outage, then one row says how many more);
+    - instants due before this process ran (its first tick, less one tick) were missed (the
+      scheduler was down): catch_up once fires the latest and records the others missed, skip
+      records all, within D fires the latest when it is no older than D; each missed instant
+      is one row (at most SCHEDULER_MISSED_MAX per outage, then one row says how many more).
+      An instant due while it ran fires however late the tick that sees it (a slow start or
+      catalog call before); when a tick sees several, the latest fires and the others are
+      recorded missed ("the scheduler was late");
     - firing instant I: when the schedule's previous job is still queued or running, overlap
       skip records I skipped (and publishes alert.schedule.NAME), queue records it queued and
       starts it when the previous job ends; otherwise I is claimed (kind fired, job id from
@@ -71,8 +74,9 @@ typedef struct {
     void (*publish)(void *arg, const char *topic, const char *level, const char *job_id, const char *message);
 } scheduler_ops_t;
 
-/* tick_ms: how often scheduler_tick is called (scheduler/tick): an instant past by more than
-   that was missed. */
+/* tick_ms: how often scheduler_tick is called (scheduler/tick): an instant due more than that
+   before the first tick was missed (the scheduler was not running); one due after it fires,
+   however late a tick comes. */
 scheduler_t *scheduler_new(int64_t tick_ms, const scheduler_ops_t *ops, void *arg);
 void scheduler_destroy(scheduler_t **self_p);
 

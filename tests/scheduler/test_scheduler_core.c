@@ -610,6 +610,63 @@ test_outage_missed_rows_capped(void **state)
     free(f);
 }
 
+/* A tick late by more than a tick (the one before waited on a slow start or catalog) is not
+   an outage: the run due meanwhile fires under catch_up skip and within. Only a scheduler that
+   was not running at the instant misses it. */
+static void
+test_late_tick_fires(void **state)
+{
+    (void) state;
+    const char *const policies[] = {"catch_up=skip", "catch_up=within 1m"};
+    for (size_t i = 0; i < 2; i++) {
+        int64_t instant;
+        fake_t *f = s_daily_fake(&instant);
+        const char *const settings[] = {"calendar=daily 04:00", "timezone=UTC", policies[i], NULL};
+        scheduler_t *core = s_core(f, "nightly", settings);
+        scheduler_tick(core, instant - 1000);
+        scheduler_tick(core, instant + 2 * 60000);   /* two minutes late: older than within 1m */
+        fake_row_t *r = s_find_row(f, "nightly", instant);
+        assert_non_null(r);
+        assert_string_equal(r->kind, "fired");
+        assert_int_equal(f->nstarts, 1);
+        assert_int_equal(s_count_kind(f, "missed"), 0);
+        scheduler_destroy(&core);
+        free(f);
+    }
+
+    /* The scheduler started after the instant: it was not running then. */
+    int64_t instant;
+    fake_t *f = s_daily_fake(&instant);
+    const char *const skip[] = {"calendar=daily 04:00", "timezone=UTC", "catch_up=skip", NULL};
+    scheduler_t *core = s_core(f, "nightly", skip);
+    scheduler_tick(core, instant + 5000);
+    assert_string_equal(s_find_row(f, "nightly", instant)->kind, "missed");
+    assert_string_equal(s_find_row(f, "nightly", instant)->reason, "catch_up skip");
+    assert_int_equal(f->nstarts, 0);
+    scheduler_destroy(&core);
+    free(f);
+
+    /* Every 10 s, one tick 25 s late: the latest fires, the two before are recorded as missed
+       because the scheduler was late (not because it was down). */
+    f = calloc(1, sizeof *f);
+    const char *const often[] = {"calendar=*:*:0/10", "timezone=UTC", "catch_up=skip", NULL};
+    int64_t t0 = s_utc(2026, 12, 2, 4, 0, 0);
+    s_previous_run(f, t0 - 10000, "completed");
+    core = s_core(f, "nightly", often);
+    scheduler_tick(core, t0 - 1000);
+    scheduler_tick(core, t0 + 25000);
+    assert_string_equal(s_find_row(f, "nightly", t0 + 20000)->kind, "fired");
+    for (int64_t t = t0; t < t0 + 20000; t += 10000) {
+        fake_row_t *r = s_find_row(f, "nightly", t);
+        assert_non_null(r);
+        assert_string_equal(r->kind, "missed");
+        assert_string_equal(r->reason, "the scheduler was late: a later run was due by the time it looked");
+    }
+    assert_int_equal(f->nstarts, 1);
+    scheduler_destroy(&core);
+    free(f);
+}
+
 /* ------------------------------------------------------------------ overlap ----------- */
 
 static void
@@ -855,6 +912,7 @@ main(void)
         cmocka_unit_test(test_outage_catch_up_skip),
         cmocka_unit_test(test_outage_catch_up_within),
         cmocka_unit_test(test_outage_missed_rows_capped),
+        cmocka_unit_test(test_late_tick_fires),
         cmocka_unit_test(test_overlap_skip),
         cmocka_unit_test(test_overlap_queue),
         cmocka_unit_test(test_refused_start_records_failed_job),
