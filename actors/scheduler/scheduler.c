@@ -232,13 +232,21 @@ s_load(scheduler_t *self, s_entry_t *e, int64_t now, tf_err_t *err)
         return rc;
     const scheduler_row_t *last = NULL, *fired = NULL, *queued = NULL;
     for (size_t i = 0; i < count; i++) {
-        if (strcmp(rows[i].kind, "manual") == 0)
+        /* A row ahead of now no scheduler wrote (claims are made when due): the walk must
+           reach its instant, so that s_fire finds it and says so. */
+        if (strcmp(rows[i].kind, "manual") == 0 || rows[i].instant_ms > now)
             continue;
         if (!last)
             last = &rows[i];
-        if (!fired && strcmp(rows[i].kind, "fired") == 0 && rows[i].job_id[0])
+        /* Only a job this schedule's run would have: a row naming another job was not written
+           by a scheduler (s_fire raised the alert) and is not started. */
+        char ours[160];
+        tf_job_id_scheduled(ours, sizeof ours, tf_schedule_name(e->schedule), rows[i].instant_ms);
+        if (strcmp(rows[i].job_id, ours) != 0)
+            continue;
+        if (!fired && strcmp(rows[i].kind, "fired") == 0)
             fired = &rows[i];
-        if (!fired && !queued && strcmp(rows[i].kind, "queued") == 0 && rows[i].job_id[0])
+        if (!fired && !queued && strcmp(rows[i].kind, "queued") == 0)
             queued = &rows[i];
     }
     if (fired) {
@@ -276,6 +284,33 @@ s_load(scheduler_t *self, s_entry_t *e, int64_t now, tf_err_t *err)
 
 /* ------------------------------------------------------------------ firing ------------ */
 
+/* Whether the row stored for an instant is one a scheduler of this schedule writes when it
+   claims kind with job_id: fired or queued with that job id (another scheduler may have seen
+   the previous run otherwise), or skipped as claimed. */
+static bool
+s_row_ours(const scheduler_row_t *stored, const char *kind, const char *job_id)
+{
+    if (strcmp(stored->kind, "fired") == 0 || strcmp(stored->kind, "queued") == 0)
+        return strcmp(stored->job_id, job_id) == 0;
+    return strcmp(stored->kind, "skipped") == 0 && strcmp(kind, "skipped") == 0;
+}
+
+/* Someone other than a scheduler recorded the instant first (a manual run at that very
+   instant, or a key with role backup): the run is not started, loudly. */
+static void
+s_not_ours(scheduler_t *self, const s_entry_t *e, const scheduler_row_t *stored, const char *at)
+{
+    char row[sizeof stored->kind + sizeof stored->job_id + sizeof stored->reason + 16];
+    snprintf(row, sizeof row, "%s%s%s%s%s", stored->kind, stored->job_id[0] ? " with job " : "", stored->job_id,
+             stored->reason[0] ? ": " : "", stored->reason);
+    const char *name = tf_schedule_name(e->schedule);
+    s_say(self, e, "alert.schedule", "warn", stored->job_id[0] ? stored->job_id : NULL,
+          "schedule %s: the run at %s was not started: the catalog already holds a row for it that "
+          "no scheduler wrote (%s); see tapeflow schedule history %s, and ask who ran tapeflow "
+          "schedule run %s at that instant or holds a key with role backup (tapeflow keys list)",
+          name, at, row, name, name);
+}
+
 /* The run of instant I fires: skipped or queued behind a running previous run, or claimed and
    its job started. */
 static int
@@ -305,9 +340,13 @@ s_fire(scheduler_t *self, s_entry_t *e, int64_t instant, int64_t now, tf_err_t *
                  strcmp(kind, "skipped") == 0 ? NULL : job_id, &stored, err);
     if (rc != TF_OK)
         return rc;
+    if (!s_row_ours(&stored, kind, job_id)) {
+        s_not_ours(self, e, &stored, at);
+        return TF_OK;
+    }
     /* Act on the stored row: another scheduler (or this one before a restart) may have claimed
        the instant first. */
-    if (strcmp(stored.kind, "fired") == 0 && stored.job_id[0]) {
+    if (strcmp(stored.kind, "fired") == 0) {
         if (strcmp(kind, "fired") == 0)
             s_say(self, e, "fired", "info", stored.job_id, "schedule %s fired at %s: job %s (%s)", name, at,
                   stored.job_id, tf_schedule_level(e->schedule, instant));
@@ -315,14 +354,14 @@ s_fire(scheduler_t *self, s_entry_t *e, int64_t instant, int64_t now, tf_err_t *
            handled. */
         s_start(self, e, instant, stored.job_id, now);
     }
-    else if (strcmp(stored.kind, "queued") == 0 && stored.job_id[0]) {
+    else if (strcmp(stored.kind, "queued") == 0) {
         e->queued = true;
         e->queued_ms = instant;
         snprintf(e->queued_job, sizeof e->queued_job, "%s", stored.job_id);
         if (strcmp(kind, "queued") == 0)
             s_say(self, e, "queued", "info", stored.job_id, "schedule %s: run at %s queued behind %s (job %s)",
                   name, at, prev, stored.job_id);
-    } else if (strcmp(stored.kind, "skipped") == 0 && strcmp(kind, "skipped") == 0) {
+    } else {
         s_say(self, e, "skipped", "warn", NULL, "schedule %s: run at %s skipped: %s", name, at, reason);
         s_say(self, e, "alert.schedule", "warn", NULL, "schedule %s: run at %s skipped: %s", name, at, reason);
     }

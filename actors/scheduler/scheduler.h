@@ -22,7 +22,10 @@
       skip records I skipped (and publishes alert.schedule.NAME), queue records it queued and
       starts it when the previous job ends; otherwise I is claimed (kind fired, job id from
       the schedule and I) BEFORE its job is started: the claim is the durable, unique record,
-      whichever scheduler claimed first wins and every claimer starts the same job id;
+      whichever scheduler claimed first wins and every claimer starts the same job id; a stored
+      row that no scheduler of this schedule would have written (another kind, or another job
+      id: a manual run or a backup key's claim at that instant) is not acted on - it raises
+      alert.schedule.NAME naming the row, and nothing else is recorded for the instant;
     - a start that fails the job's checks is recorded as a failed job, so the night shows a
       failed job, not nothing; a start that could not reach the broker is tried again each tick.
 
@@ -54,6 +57,7 @@ typedef struct {
     char kind[16];            /* fired | missed | skipped | queued | manual */
     int64_t instant_ms;
     char job_id[160];         /* "" when none */
+    char reason[512];         /* missed/skipped: why; "" when none */
 } scheduler_row_t;
 
 typedef struct {

@@ -40,6 +40,7 @@ s_row(const tf_msg_sched_row_t *in, scheduler_row_t *out)
     *out = (scheduler_row_t){.instant_ms = in->instant_ms};
     snprintf(out->kind, sizeof out->kind, "%s", in->kind ? in->kind : "");
     snprintf(out->job_id, sizeof out->job_id, "%s", in->job_id ? in->job_id : "");
+    snprintf(out->reason, sizeof out->reason, "%s", in->reason ? in->reason : "");
 }
 
 /* A catalog item; *result is its cat_reply. The catalog's "no job J" refusal is NOTFOUND. */

@@ -110,6 +110,7 @@ s_out(const fake_row_t *r, scheduler_row_t *out)
     snprintf(out->kind, sizeof out->kind, "%s", r->kind);
     out->instant_ms = r->instant_ms;
     snprintf(out->job_id, sizeof out->job_id, "%s", r->job_id);
+    snprintf(out->reason, sizeof out->reason, "%s", r->reason);
 }
 
 static int
@@ -732,6 +733,54 @@ test_overlap_queue(void **state)
     free(f);
 }
 
+/* The instant is already recorded, but not as a scheduler of nightly would record it (a key
+   with role backup claimed it, or tapeflow schedule run hit the very instant): the run is not
+   started, an alert names the row and who to ask, nothing else is recorded; the next instant
+   fires. */
+static void
+test_foreign_row_alerts(void **state)
+{
+    (void) state;
+    const char *const kinds[][2] = {
+        {"missed", NULL},           /* suppressed in advance */
+        {"fired", "nightly-prev"},  /* redirected to an old, completed job */
+        {"manual", "J20261202-040000-abcdef"},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        int64_t instant;
+        fake_t *f = s_daily_fake(&instant);
+        s_add_row(f, "nightly", instant, kinds[i][0], kinds[i][1] ? NULL : "scheduler was not running",
+                  kinds[i][1]);
+        scheduler_t *core = s_core(f, "nightly", s_daily);
+        scheduler_tick(core, instant - 1000);
+        scheduler_tick(core, instant);
+        scheduler_tick(core, instant + 1000);
+        assert_int_equal(f->nstarts, 0);
+        assert_int_equal(f->nrows, 2);
+        assert_int_equal(s_count_events(f, "schedule.nightly.fired"), 0);
+        char want[512];
+        snprintf(want, sizeof want,
+                 "alert.schedule.nightly warn schedule nightly: the run at 2026-12-02 04:00:00 UTC was not "
+                 "started: the catalog already holds a row for it that no scheduler wrote (%s%s%s%s); see "
+                 "tapeflow schedule history nightly, and ask who ran tapeflow schedule run nightly at that "
+                 "instant or holds a key with role backup (tapeflow keys list)",
+                 kinds[i][0], kinds[i][1] ? " with job " : "", kinds[i][1] ? kinds[i][1] : "",
+                 kinds[i][1] ? "" : ": scheduler was not running");
+        assert_int_equal(s_count_events(f, want), 1);
+        /* a restart does not start the foreign job either */
+        scheduler_destroy(&core);
+        core = s_core(f, "nightly", s_daily);
+        scheduler_tick(core, instant + 2000);
+        assert_int_equal(f->nstarts, 0);
+        /* the next night fires */
+        scheduler_tick(core, instant + 24 * S_HOUR);
+        assert_string_equal(s_find_row(f, "nightly", instant + 24 * S_HOUR)->kind, "fired");
+        assert_int_equal(f->nstarts, 1);
+        scheduler_destroy(&core);
+        free(f);
+    }
+}
+
 /* ------------------------------------------------------------------ failures ---------- */
 
 /* The job's checks refuse it: a failed job is recorded (once), the run stays fired. */
@@ -915,6 +964,7 @@ main(void)
         cmocka_unit_test(test_late_tick_fires),
         cmocka_unit_test(test_overlap_skip),
         cmocka_unit_test(test_overlap_queue),
+        cmocka_unit_test(test_foreign_row_alerts),
         cmocka_unit_test(test_refused_start_records_failed_job),
         cmocka_unit_test(test_catalog_unreachable),
         cmocka_unit_test(test_disabled),
