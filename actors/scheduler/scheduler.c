@@ -220,16 +220,42 @@ s_previous(scheduler_t *self, s_entry_t *e, int64_t except_ms, char *job, size_t
 
 /* ------------------------------------------------------------------ loading ----------- */
 
-/* First sight of a schedule: where its history ends, a fired run to start again, a queued run
-   to wait for. */
-static int
-s_load(scheduler_t *self, s_entry_t *e, int64_t now, tf_err_t *err)
+/* Whether rows hold one a scheduler wrote (not a manual run) for an instant up to now. */
+static bool
+s_has_scheduled(const scheduler_row_t *rows, size_t count, int64_t now)
 {
-    scheduler_row_t rows[SCHEDULER_HISTORY_ROWS];
-    size_t count = 0;
-    int rc = self->ops.history(self->arg, tf_schedule_name(e->schedule), rows, SCHEDULER_HISTORY_ROWS, &count, err);
-    if (rc != TF_OK)
-        return rc;
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(rows[i].kind, "manual") != 0 && rows[i].instant_ms <= now)
+            return true;
+    return false;
+}
+
+/* The newest history rows into *rows_p (caller frees), *max_p rows asked for: more while they
+   are all manual runs, so that many manual runs do not hide where the scheduled ones end. */
+static int
+s_load_history(scheduler_t *self, const s_entry_t *e, int64_t now, scheduler_row_t **rows_p, size_t *count,
+               size_t *max_p, tf_err_t *err)
+{
+    const char *name = tf_schedule_name(e->schedule);
+    for (size_t max = SCHEDULER_HISTORY_ROWS;; max *= 10) {
+        free(*rows_p);
+        *rows_p = calloc(max, sizeof **rows_p);
+        if (!*rows_p)
+            return tf_err_set(err, TF_ERR_NOMEM, "out of memory reading the history of schedule %s", name);
+        *max_p = max;
+        int rc = self->ops.history(self->arg, name, *rows_p, max, count, err);
+        if (rc != TF_OK || *count < max || max * 10 > SCHEDULER_HISTORY_MAX || s_has_scheduled(*rows_p, *count, now))
+            return rc;
+    }
+}
+
+/* Where the history (rows, newest first, max asked for) ends, a fired run to start again, a
+   queued run to wait for. */
+static int
+s_load_rows(scheduler_t *self, s_entry_t *e, const scheduler_row_t *rows, size_t count, size_t max, int64_t now,
+            tf_err_t *err)
+{
+    int rc = TF_OK;
     const scheduler_row_t *last = NULL, *fired = NULL, *queued = NULL;
     for (size_t i = 0; i < count; i++) {
         /* A row ahead of now no scheduler wrote (claims are made when due): the walk must
@@ -275,11 +301,32 @@ s_load(scheduler_t *self, s_entry_t *e, int64_t now, tf_err_t *err)
         snprintf(e->queued_job, sizeof e->queued_job, "%s", queued->job_id);
     }
     int64_t after = last ? last->instant_ms : now;
+    /* SCHEDULER_HISTORY_MAX manual runs and no other: the scheduled rows are older than all of
+       them, so no instant after the oldest read was recorded - count on from there. */
+    if (!last && count == max && count > 0 && rows[count - 1].instant_ms < now)
+        after = rows[count - 1].instant_ms;
     tf_err_t cerr = {0};
     rc = tf_schedule_next(e->schedule, after, &e->next_ms, &cerr);
     e->done = rc != TF_OK;
     e->loaded = true;
     return TF_OK;
+}
+
+/* First sight of a schedule: where its history ends, a fired run to start again, a queued run
+   to wait for. */
+static int
+s_load(scheduler_t *self, s_entry_t *e, int64_t now, tf_err_t *err)
+{
+    scheduler_row_t *rows = NULL;
+    size_t count = 0, max = 0;
+    int rc = s_load_history(self, e, now, &rows, &count, &max, err);
+    if (rc != TF_OK) {
+        free(rows);
+        return rc;
+    }
+    rc = s_load_rows(self, e, rows, count, max, now, err);
+    free(rows);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ firing ------------ */

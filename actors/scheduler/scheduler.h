@@ -47,8 +47,10 @@
 
 /* Missed rows recorded per outage, the last one counting the rest. */
 #define SCHEDULER_MISSED_MAX 1000
-/* History rows read at start: the newest that are not manual runs must be among them. */
+/* History rows read at a time. At start the newest that is not a manual run is looked for
+   in ten times as many while they are all manual, up to SCHEDULER_HISTORY_MAX. */
 #define SCHEDULER_HISTORY_ROWS 50
+#define SCHEDULER_HISTORY_MAX 5000
 
 typedef struct _scheduler_t scheduler_t;
 

@@ -20,7 +20,7 @@
 #include "tf_schedule.h"
 
 #define S_MAX_ROWS 4096
-#define S_MAX_JOBS 64
+#define S_MAX_JOBS 256
 #define S_MAX_EVENTS 256
 #define S_HOUR (3600LL * 1000)
 
@@ -589,6 +589,31 @@ test_outage_catch_up_within(void **state)
     free(f);
 }
 
+/* More manual runs than one history read (SCHEDULER_HISTORY_ROWS) since the last scheduled
+   run: the restart still finds where the scheduled runs end and catches up the outage. */
+static void
+test_outage_after_many_manual_runs(void **state)
+{
+    (void) state;
+    fake_t *f = calloc(1, sizeof *f);
+    const char *const settings[] = {"calendar=hourly", "timezone=UTC", NULL};
+    s_previous_run(f, s_utc(2026, 12, 2, 0, 0, 0), "completed");
+    for (int i = 0; i < 2 * SCHEDULER_HISTORY_ROWS; i++) {
+        char job[64];
+        snprintf(job, sizeof job, "J-manual-%d", i);
+        s_add_row(f, "nightly", s_utc(2026, 12, 2, 0, 10, i), "manual", NULL, job);
+        s_add_job(f, job, "completed");
+    }
+    scheduler_t *core = s_core(f, "nightly", settings);
+    scheduler_tick(core, s_utc(2026, 12, 2, 6, 30, 0));
+    for (int h = 1; h <= 5; h++)
+        assert_string_equal(s_find_row(f, "nightly", s_utc(2026, 12, 2, h, 0, 0))->kind, "missed");
+    assert_string_equal(s_find_row(f, "nightly", s_utc(2026, 12, 2, 6, 0, 0))->kind, "fired");
+    assert_int_equal(f->nstarts, 1);
+    scheduler_destroy(&core);
+    free(f);
+}
+
 /* Every 10 seconds, 6 hours down: 2159 missed instants make SCHEDULER_MISSED_MAX rows, the last
    one counting the rest and recorded at the last missed instant. */
 static void
@@ -961,6 +986,7 @@ main(void)
         cmocka_unit_test(test_outage_catch_up_skip),
         cmocka_unit_test(test_outage_catch_up_within),
         cmocka_unit_test(test_outage_missed_rows_capped),
+        cmocka_unit_test(test_outage_after_many_manual_runs),
         cmocka_unit_test(test_late_tick_fires),
         cmocka_unit_test(test_overlap_skip),
         cmocka_unit_test(test_overlap_queue),
