@@ -12,6 +12,8 @@
 /* Instants walked per tick at most (a seconds calendar after a long outage); the rest are
    walked on the next ticks. */
 #define S_WALK_MAX 100000
+/* The reason recorded for the instants of a disabled schedule. */
+#define S_DISABLED "schedule disabled"
 /* alert.scheduler at most this often. */
 #define S_ALERT_EVERY_MS 60000
 
@@ -244,7 +246,8 @@ s_load_history(scheduler_t *self, const s_entry_t *e, int64_t now, scheduler_row
             return tf_err_set(err, TF_ERR_NOMEM, "out of memory reading the history of schedule %s", name);
         *max_p = max;
         int rc = self->ops.history(self->arg, name, *rows_p, max, count, err);
-        if (rc != TF_OK || *count < max || max * 10 > SCHEDULER_HISTORY_MAX || s_has_scheduled(*rows_p, *count, now))
+        bool enough = *count < max || max * 10 > SCHEDULER_HISTORY_MAX || s_has_scheduled(*rows_p, *count, now);
+        if (rc != TF_OK || enough)
             return rc;
     }
 }
@@ -434,11 +437,12 @@ s_missed_reason(const scheduler_t *self, const s_entry_t *e, int64_t instant, bo
     }
 }
 
-/* Records the instants of [from, last] missed (count of them), at most SCHEDULER_MISSED_MAX
-   rows: the last row stands for the rest. */
+/* Records the instants of [from, last] missed (count of them) - or, disabled, skipped because
+   the schedule is disabled -, at most SCHEDULER_MISSED_MAX rows: the last row stands for the
+   rest. */
 static int
 s_record_missed(scheduler_t *self, s_entry_t *e, int64_t from, int64_t last, uint64_t count, bool last_is_latest,
-                tf_err_t *err)
+                bool disabled, tf_err_t *err)
 {
     uint64_t n = 0;
     int64_t instant = from;
@@ -455,17 +459,29 @@ s_record_missed(scheduler_t *self, s_entry_t *e, int64_t from, int64_t last, uin
             instant = last;
         }
         bool is_last = instant == last;
-        char reason[512];
-        s_missed_reason(self, e, instant, is_last && last_is_latest, reason, sizeof reason);
+        char reason[512] = S_DISABLED;
+        if (!disabled)
+            s_missed_reason(self, e, instant, is_last && last_is_latest, reason, sizeof reason);
         size_t used = strlen(reason);
         snprintf(reason + used, sizeof reason - used, "%s", more);
         scheduler_row_t stored;
-        rc = s_sched(self, e, "claim", instant, "missed", reason, NULL, &stored, err);
+        rc = s_sched(self, e, "claim", instant, disabled ? "skipped" : "missed", reason, NULL, &stored, err);
         if (rc != TF_OK || is_last)
             break;
         rc = tf_schedule_next(e->schedule, instant, &instant, err);
     }
-    if (rc == TF_OK && count > 0) {
+    if (rc == TF_OK && count > 0 && disabled) {
+        char a[64], b[64];
+        s_local(e, from, a, sizeof a);
+        s_local(e, last, b, sizeof b);
+        if (count == 1)
+            s_say(self, e, "skipped", "info", NULL, "schedule %s: run at %s skipped: " S_DISABLED,
+                  tf_schedule_name(e->schedule), a);
+        else
+            s_say(self, e, "skipped", "info", NULL,
+                  "schedule %s: %" PRIu64 " runs from %s to %s skipped: " S_DISABLED, tf_schedule_name(e->schedule),
+                  count, a, b);
+    } else if (rc == TF_OK && count > 0) {
         char a[64], b[64], why[256];
         s_local(e, from, a, sizeof a);
         s_local(e, last, b, sizeof b);
@@ -490,31 +506,61 @@ s_record_missed(scheduler_t *self, s_entry_t *e, int64_t from, int64_t last, uin
     return rc;
 }
 
-/* Handles every instant from e->next_ms up to now. */
-static int
-s_due(scheduler_t *self, s_entry_t *e, int64_t now, tf_err_t *err)
+/* The due instants from e->next_ms up to now: the latest, the one before it, how many, and
+   whether all were walked (S_WALK_MAX). */
+typedef struct {
+    int64_t first, latest, before;
+    uint64_t count;
+    bool walked_all;
+} s_walk_t;
+
+static void
+s_walk(const s_entry_t *e, int64_t now, s_walk_t *w)
 {
-    /* Walk to the latest due instant, counting. */
-    int64_t first = e->next_ms, latest = first, before = 0, instant = first;
-    uint64_t count = 1;
-    bool walked_all = true;
+    *w = (s_walk_t){.first = e->next_ms, .latest = e->next_ms, .count = 1, .walked_all = true};
+    int64_t instant = w->first;
     while (true) {
         int64_t next;
         tf_err_t cerr = {0};
         if (tf_schedule_next(e->schedule, instant, &next, &cerr) != TF_OK || next > now)
             break;
-        if (count == S_WALK_MAX) {
-            walked_all = false;
+        if (w->count == S_WALK_MAX) {
+            w->walked_all = false;
             break;
         }
-        before = latest;
-        latest = instant = next;
-        count++;
+        w->before = w->latest;
+        w->latest = instant = next;
+        w->count++;
     }
+}
+
+/* A disabled schedule's instants are recorded skipped as they pass (S_DISABLED), so that once
+   enabled again it does not take them for runs missed while the scheduler was down. */
+static int
+s_disabled(scheduler_t *self, s_entry_t *e, int64_t now, tf_err_t *err)
+{
+    s_walk_t w;
+    s_walk(e, now, &w);
+    int rc = s_record_missed(self, e, w.first, w.latest, w.count, false, true, err);
+    if (rc != TF_OK)
+        return rc;
+    tf_err_t cerr = {0};
+    e->done = tf_schedule_next(e->schedule, w.latest, &e->next_ms, &cerr) != TF_OK;
+    return TF_OK;
+}
+
+/* Handles every instant from e->next_ms up to now. */
+static int
+s_due(scheduler_t *self, s_entry_t *e, int64_t now, tf_err_t *err)
+{
+    s_walk_t w;
+    s_walk(e, now, &w);
+    int64_t first = w.first, latest = w.latest, before = w.before;
+    uint64_t count = w.count;
     int rc = TF_OK;
-    if (!walked_all) {
+    if (!w.walked_all) {
         /* All of these are missed; the walk goes on from here on the next tick. */
-        rc = s_record_missed(self, e, first, latest, count, false, err);
+        rc = s_record_missed(self, e, first, latest, count, false, false, err);
     } else {
         int64_t within_ms = 0;
         tf_catch_up_t policy = tf_schedule_catch_up(e->schedule, &within_ms);
@@ -524,9 +570,9 @@ s_due(scheduler_t *self, s_entry_t *e, int64_t now, tf_err_t *err)
         bool fire = on_time || policy == TF_CATCH_UP_ONCE
                     || (policy == TF_CATCH_UP_WITHIN && now - latest <= within_ms);
         if (!fire)
-            rc = s_record_missed(self, e, first, latest, count, true, err);
+            rc = s_record_missed(self, e, first, latest, count, true, false, err);
         else if (count > 1)
-            rc = s_record_missed(self, e, first, before, count - 1, false, err);
+            rc = s_record_missed(self, e, first, before, count - 1, false, false, err);
         if (rc == TF_OK && fire)
             rc = s_fire(self, e, latest, now, err);
     }
@@ -576,8 +622,8 @@ s_tick_one(scheduler_t *self, s_entry_t *e, int64_t now, tf_err_t *err)
         rc = s_queued(self, e, now, err);
     if (rc == TF_OK && e->unstarted)
         return TF_OK;
-    if (rc == TF_OK && tf_schedule_enabled(e->schedule) && !e->done && e->next_ms <= now)
-        rc = s_due(self, e, now, err);
+    if (rc == TF_OK && !e->done && e->next_ms <= now)
+        rc = tf_schedule_enabled(e->schedule) ? s_due(self, e, now, err) : s_disabled(self, e, now, err);
     return rc;
 }
 

@@ -856,18 +856,43 @@ test_catalog_unreachable(void **state)
     free(f);
 }
 
-/* A disabled schedule does not fire. */
+/* A disabled schedule does not fire; its instants are recorded skipped "schedule disabled" as
+   they pass, so that enabled again (a restart with enabled = 1) it does not catch them up as
+   runs missed while the scheduler was down. */
 static void
 test_disabled(void **state)
 {
     (void) state;
     int64_t instant;
     fake_t *f = s_fake(&instant, S_HOUR, "completed");
-    const char *const settings[] = {"calendar=hourly", "timezone=UTC", "enabled=0", NULL};
-    scheduler_t *core = s_core(f, "nightly", settings);
-    scheduler_tick(core, instant);
-    assert_int_equal(f->nrows, 1);
+    const char *const off[] = {"calendar=hourly", "timezone=UTC", "enabled=0", NULL};
+    scheduler_t *core = s_core(f, "nightly", off);
+    scheduler_tick(core, instant - 1000);
+    for (int h = 0; h < 3; h++)
+        scheduler_tick(core, instant + h * S_HOUR);
     assert_int_equal(f->nstarts, 0);
+    for (int h = 0; h < 3; h++) {
+        fake_row_t *r = s_find_row(f, "nightly", instant + h * S_HOUR);
+        assert_non_null(r);
+        assert_string_equal(r->kind, "skipped");
+        assert_string_equal(r->reason, "schedule disabled");
+    }
+    assert_int_equal(s_count_events(f, "schedule.nightly.skipped info schedule nightly: run at 2026-12-02 "
+                                       "05:00:00 UTC skipped: schedule disabled"),
+                     1);
+    assert_int_equal(s_count_events(f, "alert."), 0);
+    scheduler_destroy(&core);
+
+    /* enabled again half an hour after the last disabled instant, catch_up once: nothing to
+       catch up; the next instant fires */
+    const char *const on[] = {"calendar=hourly", "timezone=UTC", NULL};
+    core = s_core(f, "nightly", on);
+    scheduler_tick(core, instant + 2 * S_HOUR + 30 * 60000);
+    assert_int_equal(f->nstarts, 0);
+    assert_int_equal(s_count_kind(f, "missed"), 0);
+    scheduler_tick(core, instant + 3 * S_HOUR);
+    assert_string_equal(s_find_row(f, "nightly", instant + 3 * S_HOUR)->kind, "fired");
+    assert_int_equal(f->nstarts, 1);
     scheduler_destroy(&core);
     free(f);
 }
