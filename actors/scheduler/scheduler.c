@@ -32,12 +32,21 @@ typedef struct {
     char queued_job[160];
 } s_entry_t;
 
+/* A schedule that is not run: its configuration is wrong. */
+typedef struct {
+    char *name;
+    char *message;
+    int64_t alert_ms;           /* when it was last alerted; 0: never */
+} s_broken_t;
+
 struct _scheduler_t {
     int64_t tick_ms;
     scheduler_ops_t ops;
     void *arg;
     s_entry_t *entries;
     size_t count;
+    s_broken_t *broken;
+    size_t broken_count;
     int64_t alert_ms;           /* when alert.scheduler was last published; 0: never */
     /* Instants from here on were due while this process ran (its first tick, less one tick):
        they fire however late a tick comes; only those before are catch_up's. 0: no tick yet. */
@@ -66,6 +75,11 @@ scheduler_destroy(scheduler_t **self_p)
     for (size_t i = 0; i < self->count; i++)
         tf_schedule_destroy(&self->entries[i].schedule);
     free(self->entries);
+    for (size_t i = 0; i < self->broken_count; i++) {
+        free(self->broken[i].name);
+        free(self->broken[i].message);
+    }
+    free(self->broken);
     free(self);
     *self_p = NULL;
 }
@@ -79,6 +93,24 @@ scheduler_add(scheduler_t *self, tf_schedule_t **schedule_p, tf_err_t *err)
     self->entries = grown;
     self->entries[self->count++] = (s_entry_t){.schedule = *schedule_p};
     *schedule_p = NULL;
+    return TF_OK;
+}
+
+int
+scheduler_add_broken(scheduler_t *self, const char *name, const char *message, tf_err_t *err)
+{
+    s_broken_t *grown = realloc(self->broken, (self->broken_count + 1) * sizeof *grown);
+    if (!grown)
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory adding schedule %s", name);
+    self->broken = grown;
+    s_broken_t *b = &self->broken[self->broken_count];
+    *b = (s_broken_t){.name = strdup(name), .message = strdup(message)};
+    if (!b->name || !b->message) {
+        free(b->name);
+        free(b->message);
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory adding schedule %s", name);
+    }
+    self->broken_count++;
     return TF_OK;
 }
 
@@ -634,6 +666,17 @@ scheduler_tick(scheduler_t *self, int64_t now_ms)
        started a moment earlier: not missed. */
     if (self->running_since == 0)
         self->running_since = now_ms - self->tick_ms;
+    for (size_t i = 0; i < self->broken_count; i++) {
+        s_broken_t *b = &self->broken[i];
+        if (b->alert_ms != 0 && now_ms - b->alert_ms < SCHEDULER_BROKEN_EVERY_MS)
+            continue;
+        b->alert_ms = now_ms;
+        char topic[256], message[TF_ERR_MESSAGE_MAX + 256];
+        snprintf(topic, sizeof topic, "alert.schedule.%s", b->name);
+        snprintf(message, sizeof message, "schedule %s is not run: %s", b->name, b->message);
+        tf_log_error("%s", message);
+        self->ops.publish(self->arg, topic, "error", NULL, message);
+    }
     for (size_t i = 0; i < self->count; i++) {
         tf_err_t err = {0};
         s_entry_t *e = &self->entries[i];

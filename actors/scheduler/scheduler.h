@@ -51,6 +51,8 @@
    in ten times as many while they are all manual, up to SCHEDULER_HISTORY_MAX. */
 #define SCHEDULER_HISTORY_ROWS 50
 #define SCHEDULER_HISTORY_MAX 5000
+/* How often a schedule whose configuration is wrong is alerted again. */
+#define SCHEDULER_BROKEN_EVERY_MS (3600LL * 1000)
 
 typedef struct _scheduler_t scheduler_t;
 
@@ -88,6 +90,12 @@ void scheduler_destroy(scheduler_t **self_p);
 
 /* Adds a schedule; the core owns it from now on (*schedule_p becomes NULL). */
 int scheduler_add(scheduler_t *self, tf_schedule_t **schedule_p, tf_err_t *err);
+
+/* A schedule whose configuration is wrong (message: tf_schedule_new's, naming the key): it is
+   not run, and alert.schedule.NAME (error) "schedule NAME is not run: <message>" is published
+   at the first tick and every SCHEDULER_BROKEN_EVERY_MS after - one event at start is easily
+   missed - until the configuration is fixed and the scheduler restarted. */
+int scheduler_add_broken(scheduler_t *self, const char *name, const char *message, tf_err_t *err);
 
 /* Does everything due at now_ms (UTC). Never fails: problems are published and retried. */
 void scheduler_tick(scheduler_t *self, int64_t now_ms);

@@ -968,6 +968,36 @@ test_schedule_config_errors(void **state)
     tf_config_destroy(&cfg);
 }
 
+/* A schedule whose configuration is wrong is alerted at the first tick and again every hour
+   (one event at start is easily lost), not only once; the others run. */
+static void
+test_broken_schedule_alerted_hourly(void **state)
+{
+    (void) state;
+    int64_t instant;
+    fake_t *f = s_daily_fake(&instant);
+    scheduler_t *core = s_core(f, "nightly", s_daily);
+    tf_err_t err = {0};
+    const char *why = "schedules/typo/catch_up = 'twice': use once, skip or 'within DURATION' (within 2h)";
+    assert_int_equal(scheduler_add_broken(core, "typo", why, &err), TF_OK);
+    const char *alert = "alert.schedule.typo error schedule typo is not run: schedules/typo/catch_up = 'twice': "
+                        "use once, skip or 'within DURATION' (within 2h)";
+    int64_t t = instant - S_HOUR;
+    scheduler_tick(core, t);
+    assert_int_equal(s_count_events(f, alert), 1);
+    scheduler_tick(core, t + 1000);
+    scheduler_tick(core, t + S_HOUR - 1000);
+    assert_int_equal(s_count_events(f, alert), 1);
+    scheduler_tick(core, t + S_HOUR);   /* nightly fires meanwhile */
+    assert_int_equal(s_count_events(f, alert), 2);
+    assert_int_equal(f->nstarts, 1);
+    for (int h = 2; h <= 24; h++)
+        scheduler_tick(core, t + h * S_HOUR);
+    assert_int_equal(s_count_events(f, alert), 25);
+    scheduler_destroy(&core);
+    free(f);
+}
+
 /* The job of a run: scheduled (trigger with the instant) and manual (tapeflow schedule run). */
 static void
 test_job_spec(void **state)
@@ -1021,6 +1051,7 @@ main(void)
         cmocka_unit_test(test_disabled),
         cmocka_unit_test(test_level_rules),
         cmocka_unit_test(test_schedule_config_errors),
+        cmocka_unit_test(test_broken_schedule_alerted_hourly),
         cmocka_unit_test(test_job_spec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
