@@ -24,6 +24,7 @@ typedef struct {
     int64_t next_ms;            /* the next instant to handle */
     /* a fired run whose job has not started yet (start failed retryably, or a crash) */
     bool unstarted;
+    bool unstarted_created;     /* its job is in the catalog (queued): started without checks */
     int64_t unstarted_ms;
     char unstarted_job[160];
     /* a queued run waiting for the run before it */
@@ -190,17 +191,17 @@ s_sched(scheduler_t *self, const s_entry_t *e, const char *op, int64_t instant_m
     return self->ops.sched(self->arg, &req, stored, err);
 }
 
-/* Starts the job of a fired run. TF_OK also when its checks refused it (recorded failed);
-   an error only when it should be tried again. */
+/* Starts the job of a fired run (check: after its checks). TF_OK also when its checks refused
+   it (recorded failed); an error only when it should be tried again. */
 static int
-s_start(scheduler_t *self, s_entry_t *e, int64_t instant_ms, const char *job_id, int64_t now)
+s_start(scheduler_t *self, s_entry_t *e, int64_t instant_ms, const char *job_id, bool check, int64_t now)
 {
     tf_schedule_job_t buf;
     tf_job_spec_t spec;
     tf_schedule_job_spec(e->schedule, instant_ms, false, job_id, &buf, &spec);
     bool refused = false;
     tf_err_t err = {0};
-    int rc = self->ops.start_job(self->arg, &spec, &refused, &err);
+    int rc = self->ops.start_job(self->arg, &spec, check, &refused, &err);
     if (rc != TF_OK && refused) {
         char why[TF_ERR_MESSAGE_MAX];
         snprintf(why, sizeof why, "%s", err.message);
@@ -211,6 +212,7 @@ s_start(scheduler_t *self, s_entry_t *e, int64_t instant_ms, const char *job_id,
     }
     if (rc != TF_OK) {
         e->unstarted = true;
+        e->unstarted_created = !check;
         e->unstarted_ms = instant_ms;
         snprintf(e->unstarted_job, sizeof e->unstarted_job, "%s", job_id);
         char what[256];
@@ -326,6 +328,7 @@ s_load_rows(scheduler_t *self, s_entry_t *e, const scheduler_row_t *rows, size_t
             return rc;
         if (restart) {
             e->unstarted = true;
+            e->unstarted_created = strcmp(status, "queued") == 0;
             e->unstarted_ms = fired->instant_ms;
             snprintf(e->unstarted_job, sizeof e->unstarted_job, "%s", fired->job_id);
         }
@@ -434,7 +437,7 @@ s_fire(scheduler_t *self, s_entry_t *e, int64_t instant, int64_t now, tf_err_t *
                   stored.job_id, tf_schedule_level(e->schedule, instant));
         /* A start that fails is kept (unstarted) and tried again each tick: the instant is
            handled. */
-        s_start(self, e, instant, stored.job_id, now);
+        s_start(self, e, instant, stored.job_id, true, now);
     }
     else if (strcmp(stored.kind, "queued") == 0) {
         e->queued = true;
@@ -634,7 +637,7 @@ s_queued(scheduler_t *self, s_entry_t *e, int64_t now, tf_err_t *err)
     s_say(self, e, "fired", "info", e->queued_job, "schedule %s fired its run of %s queued behind %s: job %s (%s)",
           tf_schedule_name(e->schedule), at, prev[0] ? prev : "(none)", e->queued_job,
           tf_schedule_level(e->schedule, e->queued_ms));
-    s_start(self, e, e->queued_ms, e->queued_job, now);   /* a failure is kept and retried */
+    s_start(self, e, e->queued_ms, e->queued_job, true, now);   /* a failure is kept and retried */
     return TF_OK;
 }
 
@@ -646,7 +649,7 @@ s_tick_one(scheduler_t *self, s_entry_t *e, int64_t now, tf_err_t *err)
     if (!e->loaded)
         rc = s_load(self, e, now, err);
     if (rc == TF_OK && e->unstarted) {
-        rc = s_start(self, e, e->unstarted_ms, e->unstarted_job, now);
+        rc = s_start(self, e, e->unstarted_ms, e->unstarted_job, !e->unstarted_created, now);
         if (rc != TF_OK)
             return TF_OK;   /* already reported by s_start */
     }

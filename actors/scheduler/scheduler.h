@@ -72,10 +72,11 @@ typedef struct {
                    tf_err_t *err);
     /* The job's status (queued, running, completed, ...); TF_ERR_NOTFOUND: no such job. */
     int (*job_status)(void *arg, const char *job_id, char *status, size_t size, tf_err_t *err);
-    /* Checks and starts the job (tf_job_check, tf_job_start). *refused: the checks failed (err
-       says why) - the job cannot start; other errors (broker or catalog unreachable) are tried
-       again. */
-    int (*start_job)(void *arg, const tf_job_spec_t *spec, bool *refused, tf_err_t *err);
+    /* Checks (when check) and starts the job (tf_job_check, tf_job_start). *refused: the checks
+       failed (err says why) - the job cannot start; other errors (broker or catalog
+       unreachable) are tried again. check is false for a job the catalog has already: it
+       passed them, and failing it now would fail a job that is only waiting. */
+    int (*start_job)(void *arg, const tf_job_spec_t *spec, bool check, bool *refused, tf_err_t *err);
     /* Records a job that could not start as failed with message (tf_job_record_failure). */
     int (*record_failure)(void *arg, const tf_job_spec_t *spec, const char *message, tf_err_t *err);
     /* Publishes an event (level info | warn | error); job_id may be NULL. */
