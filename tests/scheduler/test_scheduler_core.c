@@ -1,12 +1,14 @@
 /*  The scheduler core without sockets (actors/scheduler/scheduler.c): a fake catalog in memory
     (schedule_runs rows, jobs) behind the core's ops, and a clock the tests set by hand. Covers
     exact fire instants across both DST changes in Europe/Berlin, a scheduler killed before,
-    during and just after firing (the core object dropped at that point and a new one made on
-    the same fake catalog: one job overall), two schedulers at once, a 6-hour outage with
-    catch_up once / skip / within, the cap on missed rows, overlap skip (row and alert) and
-    queue (starts when the previous run ends), a start refused by its checks (a failed job), an
-    unreachable catalog (one alert a minute), level rules, schedule config errors and the job
-    of a run (scheduled and manual). */
+    during and just after firing and between a job's create and its scans (the core object
+    dropped at that point and a new one made on the same fake catalog: one job overall), two
+    schedulers at once, a 6-hour outage with catch_up once / skip / within (also behind many
+    manual runs), late ticks (not an outage), the cap on missed rows, overlap skip (row and
+    alert) and queue (starts when the previous run ends), a run row no scheduler wrote (alert,
+    no start), a start refused by its checks (a failed job), an unreachable catalog (one alert a
+    minute), a disabled schedule (skipped rows, nothing caught up once enabled), level rules,
+    schedule config errors (alerted hourly) and the job of a run (scheduled and manual). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
