@@ -13,9 +13,9 @@
 #include "tf_main.h"
 
 /* Reads every schedule of the configuration into core. A schedule whose settings are wrong is
-   left out with an alert naming the key, and the others run. */
+   left out - the core alerts it every hour, naming the key - and the others run. */
 static void
-s_add_schedules(tf_config_t *cfg, scheduler_t *core, tf_publisher_t *events)
+s_add_schedules(tf_config_t *cfg, scheduler_t *core)
 {
     zlist_t *names = tf_schedule_names(cfg);
     size_t added = 0;
@@ -27,11 +27,11 @@ s_add_schedules(tf_config_t *cfg, scheduler_t *core, tf_publisher_t *events)
             continue;
         }
         tf_schedule_destroy(&schedule);
-        char topic[256];
-        snprintf(topic, sizeof topic, "alert.schedule.%s", name);
-        tf_log_error("schedule %s is not run: %s", name, err.message);
-        if (tf_publisher_say(events, topic, "error", "schedule %s is not run: %s", name, err.message) != TF_OK)
-            tf_log_debug("could not publish %s", topic);
+        char why[TF_ERR_MESSAGE_MAX];
+        snprintf(why, sizeof why, "%s", err.message);
+        tf_err_clear(&err);
+        if (scheduler_add_broken(core, name, why, &err) != TF_OK)
+            tf_log_error("schedule %s is not run: %s (%s)", name, why, err.message);
     }
     tf_log_info("%zu schedule%s", added, added == 1 ? "" : "s");
     zlist_destroy(&names);
@@ -58,7 +58,7 @@ main(int argc, char **argv)
         tf_log_error("cannot start: %s", err.message[0] ? err.message : "out of memory");
         rc = 1;
     } else {
-        s_add_schedules(m.config, core, tf_actor_events(actor));
+        s_add_schedules(m.config, core);
         rc = 0;
         int64_t due = 0;
         while (!tf_actor_interrupted(actor)) {

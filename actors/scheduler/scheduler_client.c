@@ -40,6 +40,7 @@ s_row(const tf_msg_sched_row_t *in, scheduler_row_t *out)
     *out = (scheduler_row_t){.instant_ms = in->instant_ms};
     snprintf(out->kind, sizeof out->kind, "%s", in->kind ? in->kind : "");
     snprintf(out->job_id, sizeof out->job_id, "%s", in->job_id ? in->job_id : "");
+    snprintf(out->reason, sizeof out->reason, "%s", in->reason ? in->reason : "");
 }
 
 /* A catalog item; *result is its cat_reply. The catalog's "no job J" refusal is NOTFOUND. */
@@ -106,10 +107,10 @@ s_job_status(void *arg, const char *job_id, char *status, size_t size, tf_err_t 
 }
 
 static int
-s_start_job(void *arg, const tf_job_spec_t *spec, bool *refused, tf_err_t *err)
+s_start_job(void *arg, const tf_job_spec_t *spec, bool check, bool *refused, tf_err_t *err)
 {
     scheduler_client_t *self = arg;
-    int rc = tf_job_check(self->cfg, self->client, spec, err);
+    int rc = check ? tf_job_check(self->cfg, self->client, spec, err) : TF_OK;
     *refused = tf_schedule_job_refused(rc);
     if (rc == TF_OK)
         rc = tf_job_start(self->cfg, self->client, spec, NULL, err);

@@ -720,7 +720,8 @@ test_config_checked(void **state)
     FILE *f = fopen(bad, "w");
     assert_non_null(f);
     fprintf(f, "up\n    actors = echo\ntapewriter\n    verfy = 0\nbroker\n    liveness = -4\n"
-               "stager\n    capacity = -1\n");
+               "stager\n    capacity = -1\nschedules\n    nightly\n        paths = /srv\n"
+               "        catch_up = twice\n");
     fclose(f);
     char *out = NULL, expect[PATH_MAX + 200];
     assert_int_equal(s_cli_bare(fx, &out, "--config", bad, "up", "--detach", NULL), 1);
@@ -740,7 +741,10 @@ test_config_checked(void **state)
     assert_non_null(strstr(out, expect));
     snprintf(expect, sizeof expect, "%s line 8: stager/capacity = '-1' is not a size", bad);
     assert_non_null(strstr(out, expect));
-    assert_non_null(strstr(out, "3 problems"));
+    /* a schedule the scheduler would not run */
+    assert_non_null(strstr(out, "schedule nightly is not run: schedules/nightly/catch_up = 'twice': use once, "
+                                "skip or 'within DURATION' (within 2h)"));
+    assert_non_null(strstr(out, "4 problems"));
     free(out);
     assert_int_equal(s_cli(fx, false, &out, "config", "check", "--json", bad, NULL), 1);
     assert_non_null(strstr(out, "\"ok\":false"));

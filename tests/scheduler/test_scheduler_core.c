@@ -1,12 +1,14 @@
 /*  The scheduler core without sockets (actors/scheduler/scheduler.c): a fake catalog in memory
     (schedule_runs rows, jobs) behind the core's ops, and a clock the tests set by hand. Covers
     exact fire instants across both DST changes in Europe/Berlin, a scheduler killed before,
-    during and just after firing (the core object dropped at that point and a new one made on
-    the same fake catalog: one job overall), two schedulers at once, a 6-hour outage with
-    catch_up once / skip / within, the cap on missed rows, overlap skip (row and alert) and
-    queue (starts when the previous run ends), a start refused by its checks (a failed job), an
-    unreachable catalog (one alert a minute), level rules, schedule config errors and the job
-    of a run (scheduled and manual). */
+    during and just after firing and between a job's create and its scans (the core object
+    dropped at that point and a new one made on the same fake catalog: one job overall), two
+    schedulers at once, a 6-hour outage with catch_up once / skip / within (also behind many
+    manual runs), late ticks (not an outage), the cap on missed rows, overlap skip (row and
+    alert) and queue (starts when the previous run ends), a run row no scheduler wrote (alert,
+    no start), a start refused by its checks (a failed job), an unreachable catalog (one alert a
+    minute), a disabled schedule (skipped rows, nothing caught up once enabled), level rules,
+    schedule config errors (alerted hourly) and the job of a run (scheduled and manual). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,7 +22,7 @@
 #include "tf_schedule.h"
 
 #define S_MAX_ROWS 4096
-#define S_MAX_JOBS 64
+#define S_MAX_JOBS 256
 #define S_MAX_EVENTS 256
 #define S_HOUR (3600LL * 1000)
 
@@ -56,6 +58,7 @@ typedef struct {
     bool crash_before_claim;        /* a claim fails, nothing stored */
     bool crash_after_claim;         /* a claim is stored, then fails */
     bool crash_after_start;         /* a start records the job, then fails */
+    bool crash_after_create;        /* a start records the job queued (no scans), then fails */
     bool refuse_start;              /* the job's checks fail */
 } fake_t;
 
@@ -109,6 +112,7 @@ s_out(const fake_row_t *r, scheduler_row_t *out)
     snprintf(out->kind, sizeof out->kind, "%s", r->kind);
     out->instant_ms = r->instant_ms;
     snprintf(out->job_id, sizeof out->job_id, "%s", r->job_id);
+    snprintf(out->reason, sizeof out->reason, "%s", r->reason);
 }
 
 static int
@@ -171,24 +175,29 @@ s_job_status(void *arg, const char *job_id, char *status, size_t size, tf_err_t 
 }
 
 static int
-s_start_job(void *arg, const tf_job_spec_t *spec, bool *refused, tf_err_t *err)
+s_start_job(void *arg, const tf_job_spec_t *spec, bool check, bool *refused, tf_err_t *err)
 {
     fake_t *f = arg;
     *refused = false;
     if (f->down)
         return tf_err_set(err, TF_ERR_TIMEOUT, "broker not reachable");
-    if (f->refuse_start) {
+    if (f->refuse_start && check) {
         *refused = true;
         return tf_err_set(err, TF_ERR_INVALID, "pool nightly has no writable volume");
     }
     assert_true(f->nstarts < S_MAX_JOBS);
     snprintf(f->starts[f->nstarts++], sizeof f->starts[0], "%s", spec->job_id);
     /* like the catalog: a repeated create changes nothing */
-    if (!s_find_job(f, spec->job_id)) {
-        fake_job_t *j = s_add_job(f, spec->job_id, "running");
+    fake_job_t *j = s_find_job(f, spec->job_id);
+    if (!j) {
+        j = s_add_job(f, spec->job_id, f->crash_after_create ? "queued" : "running");
         snprintf(j->level, sizeof j->level, "%s", spec->level);
         snprintf(j->trigger, sizeof j->trigger, "%s", spec->trigger);
     }
+    if (f->crash_after_create)
+        return tf_err_set(err, TF_ERR_TIMEOUT, "broker not reachable");
+    if (strcmp(j->status, "queued") == 0)
+        snprintf(j->status, sizeof j->status, "running");   /* its scans are submitted now */
     if (f->crash_after_start)
         return tf_err_set(err, TF_ERR_TIMEOUT, "broker not reachable");
     return TF_OK;
@@ -392,7 +401,7 @@ test_berlin_dst_fire_instants(void **state)
 
 /* ------------------------------------------------------------------ exactly once ------ */
 
-typedef enum { S_KILL_BEFORE_CLAIM, S_KILL_AFTER_CLAIM, S_KILL_AFTER_START } s_kill_t;
+typedef enum { S_KILL_BEFORE_CLAIM, S_KILL_AFTER_CLAIM, S_KILL_AFTER_CREATE, S_KILL_AFTER_START } s_kill_t;
 
 /* The first core dies at the point (its op fails and it is dropped); a second core on the same
    catalog, a moment later: exactly one job for the instant. */
@@ -411,11 +420,16 @@ s_kill_and_restart(s_kill_t point)
     f->crash_before_claim = point == S_KILL_BEFORE_CLAIM;
     f->crash_after_claim = point == S_KILL_AFTER_CLAIM;
     f->crash_after_start = point == S_KILL_AFTER_START;
+    f->crash_after_create = point == S_KILL_AFTER_CREATE;
     scheduler_tick(core, instant + 200);
     scheduler_destroy(&core);
     assert_int_equal(f->nrows, point == S_KILL_BEFORE_CLAIM ? 1 : 2);
-    assert_int_equal(f->nstarts, point == S_KILL_AFTER_START ? 1 : 0);
-    f->crash_before_claim = f->crash_after_claim = f->crash_after_start = false;
+    bool created = point == S_KILL_AFTER_START || point == S_KILL_AFTER_CREATE;
+    assert_int_equal(f->nstarts, created ? 1 : 0);
+    f->crash_before_claim = f->crash_after_claim = f->crash_after_start = f->crash_after_create = false;
+    /* the job that exists already is not checked again: checks failing now (an agent down
+       meanwhile) do not fail a job that only waits */
+    f->refuse_start = point == S_KILL_AFTER_CREATE;
 
     core = s_core(f, "nightly", settings);
     scheduler_tick(core, instant + 700);
@@ -424,7 +438,10 @@ s_kill_and_restart(s_kill_t point)
     scheduler_destroy(&core);
 
     s_assert_one_job(f, job);
-    assert_int_equal(f->nstarts, 1);
+    /* created but never scanned: started again (same job id), so its scans run */
+    assert_int_equal(f->nstarts, point == S_KILL_AFTER_CREATE ? 2 : 1);
+    assert_int_equal(f->nfailures, 0);
+    assert_string_equal(s_find_job(f, job)->status, "running");
     assert_int_equal(s_count_kind(f, "fired"), 2);
     assert_string_equal(s_find_row(f, "nightly", instant)->job_id, job);
     free(f);
@@ -442,6 +459,14 @@ test_killed_after_claim(void **state)
 {
     (void) state;
     s_kill_and_restart(S_KILL_AFTER_CLAIM);
+}
+
+/* Between the job's create and its scans: the job stays queued; the restart starts it again. */
+static void
+test_killed_after_create(void **state)
+{
+    (void) state;
+    s_kill_and_restart(S_KILL_AFTER_CREATE);
 }
 
 static void
@@ -570,6 +595,31 @@ test_outage_catch_up_within(void **state)
     free(f);
 }
 
+/* More manual runs than one history read (SCHEDULER_HISTORY_ROWS) since the last scheduled
+   run: the restart still finds where the scheduled runs end and catches up the outage. */
+static void
+test_outage_after_many_manual_runs(void **state)
+{
+    (void) state;
+    fake_t *f = calloc(1, sizeof *f);
+    const char *const settings[] = {"calendar=hourly", "timezone=UTC", NULL};
+    s_previous_run(f, s_utc(2026, 12, 2, 0, 0, 0), "completed");
+    for (int i = 0; i < 2 * SCHEDULER_HISTORY_ROWS; i++) {
+        char job[64];
+        snprintf(job, sizeof job, "J-manual-%d", i);
+        s_add_row(f, "nightly", s_utc(2026, 12, 2, 0, 10, i), "manual", NULL, job);
+        s_add_job(f, job, "completed");
+    }
+    scheduler_t *core = s_core(f, "nightly", settings);
+    scheduler_tick(core, s_utc(2026, 12, 2, 6, 30, 0));
+    for (int h = 1; h <= 5; h++)
+        assert_string_equal(s_find_row(f, "nightly", s_utc(2026, 12, 2, h, 0, 0))->kind, "missed");
+    assert_string_equal(s_find_row(f, "nightly", s_utc(2026, 12, 2, 6, 0, 0))->kind, "fired");
+    assert_int_equal(f->nstarts, 1);
+    scheduler_destroy(&core);
+    free(f);
+}
+
 /* Every 10 seconds, 6 hours down: 2159 missed instants make SCHEDULER_MISSED_MAX rows, the last
    one counting the rest and recorded at the last missed instant. */
 static void
@@ -588,6 +638,63 @@ test_outage_missed_rows_capped(void **state)
     assert_non_null(summary);
     assert_non_null(strstr(summary->reason, "; and 1159 more runs missed from 2026-12-02 02:46:40 UTC"));
     assert_non_null(s_find_row(f, "nightly", now - 5000));
+    scheduler_destroy(&core);
+    free(f);
+}
+
+/* A tick late by more than a tick (the one before waited on a slow start or catalog) is not
+   an outage: the run due meanwhile fires under catch_up skip and within. Only a scheduler that
+   was not running at the instant misses it. */
+static void
+test_late_tick_fires(void **state)
+{
+    (void) state;
+    const char *const policies[] = {"catch_up=skip", "catch_up=within 1m"};
+    for (size_t i = 0; i < 2; i++) {
+        int64_t instant;
+        fake_t *f = s_daily_fake(&instant);
+        const char *const settings[] = {"calendar=daily 04:00", "timezone=UTC", policies[i], NULL};
+        scheduler_t *core = s_core(f, "nightly", settings);
+        scheduler_tick(core, instant - 1000);
+        scheduler_tick(core, instant + 2 * 60000);   /* two minutes late: older than within 1m */
+        fake_row_t *r = s_find_row(f, "nightly", instant);
+        assert_non_null(r);
+        assert_string_equal(r->kind, "fired");
+        assert_int_equal(f->nstarts, 1);
+        assert_int_equal(s_count_kind(f, "missed"), 0);
+        scheduler_destroy(&core);
+        free(f);
+    }
+
+    /* The scheduler started after the instant: it was not running then. */
+    int64_t instant;
+    fake_t *f = s_daily_fake(&instant);
+    const char *const skip[] = {"calendar=daily 04:00", "timezone=UTC", "catch_up=skip", NULL};
+    scheduler_t *core = s_core(f, "nightly", skip);
+    scheduler_tick(core, instant + 5000);
+    assert_string_equal(s_find_row(f, "nightly", instant)->kind, "missed");
+    assert_string_equal(s_find_row(f, "nightly", instant)->reason, "catch_up skip");
+    assert_int_equal(f->nstarts, 0);
+    scheduler_destroy(&core);
+    free(f);
+
+    /* Every 10 s, one tick 25 s late: the latest fires, the two before are recorded as missed
+       because the scheduler was late (not because it was down). */
+    f = calloc(1, sizeof *f);
+    const char *const often[] = {"calendar=*:*:0/10", "timezone=UTC", "catch_up=skip", NULL};
+    int64_t t0 = s_utc(2026, 12, 2, 4, 0, 0);
+    s_previous_run(f, t0 - 10000, "completed");
+    core = s_core(f, "nightly", often);
+    scheduler_tick(core, t0 - 1000);
+    scheduler_tick(core, t0 + 25000);
+    assert_string_equal(s_find_row(f, "nightly", t0 + 20000)->kind, "fired");
+    for (int64_t t = t0; t < t0 + 20000; t += 10000) {
+        fake_row_t *r = s_find_row(f, "nightly", t);
+        assert_non_null(r);
+        assert_string_equal(r->kind, "missed");
+        assert_string_equal(r->reason, "the scheduler was late: a later run was due by the time it looked");
+    }
+    assert_int_equal(f->nstarts, 1);
     scheduler_destroy(&core);
     free(f);
 }
@@ -657,6 +764,54 @@ test_overlap_queue(void **state)
     free(f);
 }
 
+/* The instant is already recorded, but not as a scheduler of nightly would record it (a key
+   with role backup claimed it, or tapeflow schedule run hit the very instant): the run is not
+   started, an alert names the row and who to ask, nothing else is recorded; the next instant
+   fires. */
+static void
+test_foreign_row_alerts(void **state)
+{
+    (void) state;
+    const char *const kinds[][2] = {
+        {"missed", NULL},           /* suppressed in advance */
+        {"fired", "nightly-prev"},  /* redirected to an old, completed job */
+        {"manual", "J20261202-040000-abcdef"},
+    };
+    for (size_t i = 0; i < 3; i++) {
+        int64_t instant;
+        fake_t *f = s_daily_fake(&instant);
+        s_add_row(f, "nightly", instant, kinds[i][0], kinds[i][1] ? NULL : "scheduler was not running",
+                  kinds[i][1]);
+        scheduler_t *core = s_core(f, "nightly", s_daily);
+        scheduler_tick(core, instant - 1000);
+        scheduler_tick(core, instant);
+        scheduler_tick(core, instant + 1000);
+        assert_int_equal(f->nstarts, 0);
+        assert_int_equal(f->nrows, 2);
+        assert_int_equal(s_count_events(f, "schedule.nightly.fired"), 0);
+        char want[512];
+        snprintf(want, sizeof want,
+                 "alert.schedule.nightly warn schedule nightly: the run at 2026-12-02 04:00:00 UTC was not "
+                 "started: the catalog already holds a row for it that no scheduler wrote (%s%s%s%s); see "
+                 "tapeflow schedule history nightly, and ask who ran tapeflow schedule run nightly at that "
+                 "instant or holds a key with role backup (tapeflow keys list)",
+                 kinds[i][0], kinds[i][1] ? " with job " : "", kinds[i][1] ? kinds[i][1] : "",
+                 kinds[i][1] ? "" : ": scheduler was not running");
+        assert_int_equal(s_count_events(f, want), 1);
+        /* a restart does not start the foreign job either */
+        scheduler_destroy(&core);
+        core = s_core(f, "nightly", s_daily);
+        scheduler_tick(core, instant + 2000);
+        assert_int_equal(f->nstarts, 0);
+        /* the next night fires */
+        scheduler_tick(core, instant + 24 * S_HOUR);
+        assert_string_equal(s_find_row(f, "nightly", instant + 24 * S_HOUR)->kind, "fired");
+        assert_int_equal(f->nstarts, 1);
+        scheduler_destroy(&core);
+        free(f);
+    }
+}
+
 /* ------------------------------------------------------------------ failures ---------- */
 
 /* The job's checks refuse it: a failed job is recorded (once), the run stays fired. */
@@ -707,18 +862,43 @@ test_catalog_unreachable(void **state)
     free(f);
 }
 
-/* A disabled schedule does not fire. */
+/* A disabled schedule does not fire; its instants are recorded skipped "schedule disabled" as
+   they pass, so that enabled again (a restart with enabled = 1) it does not catch them up as
+   runs missed while the scheduler was down. */
 static void
 test_disabled(void **state)
 {
     (void) state;
     int64_t instant;
     fake_t *f = s_fake(&instant, S_HOUR, "completed");
-    const char *const settings[] = {"calendar=hourly", "timezone=UTC", "enabled=0", NULL};
-    scheduler_t *core = s_core(f, "nightly", settings);
-    scheduler_tick(core, instant);
-    assert_int_equal(f->nrows, 1);
+    const char *const off[] = {"calendar=hourly", "timezone=UTC", "enabled=0", NULL};
+    scheduler_t *core = s_core(f, "nightly", off);
+    scheduler_tick(core, instant - 1000);
+    for (int h = 0; h < 3; h++)
+        scheduler_tick(core, instant + h * S_HOUR);
     assert_int_equal(f->nstarts, 0);
+    for (int h = 0; h < 3; h++) {
+        fake_row_t *r = s_find_row(f, "nightly", instant + h * S_HOUR);
+        assert_non_null(r);
+        assert_string_equal(r->kind, "skipped");
+        assert_string_equal(r->reason, "schedule disabled");
+    }
+    assert_int_equal(s_count_events(f, "schedule.nightly.skipped info schedule nightly: run at 2026-12-02 "
+                                       "05:00:00 UTC skipped: schedule disabled"),
+                     1);
+    assert_int_equal(s_count_events(f, "alert."), 0);
+    scheduler_destroy(&core);
+
+    /* enabled again half an hour after the last disabled instant, catch_up once: nothing to
+       catch up; the next instant fires */
+    const char *const on[] = {"calendar=hourly", "timezone=UTC", NULL};
+    core = s_core(f, "nightly", on);
+    scheduler_tick(core, instant + 2 * S_HOUR + 30 * 60000);
+    assert_int_equal(f->nstarts, 0);
+    assert_int_equal(s_count_kind(f, "missed"), 0);
+    scheduler_tick(core, instant + 3 * S_HOUR);
+    assert_string_equal(s_find_row(f, "nightly", instant + 3 * S_HOUR)->kind, "fired");
+    assert_int_equal(f->nstarts, 1);
     scheduler_destroy(&core);
     free(f);
 }
@@ -794,6 +974,36 @@ test_schedule_config_errors(void **state)
     tf_config_destroy(&cfg);
 }
 
+/* A schedule whose configuration is wrong is alerted at the first tick and again every hour
+   (one event at start is easily lost), not only once; the others run. */
+static void
+test_broken_schedule_alerted_hourly(void **state)
+{
+    (void) state;
+    int64_t instant;
+    fake_t *f = s_daily_fake(&instant);
+    scheduler_t *core = s_core(f, "nightly", s_daily);
+    tf_err_t err = {0};
+    const char *why = "schedules/typo/catch_up = 'twice': use once, skip or 'within DURATION' (within 2h)";
+    assert_int_equal(scheduler_add_broken(core, "typo", why, &err), TF_OK);
+    const char *alert = "alert.schedule.typo error schedule typo is not run: schedules/typo/catch_up = 'twice': "
+                        "use once, skip or 'within DURATION' (within 2h)";
+    int64_t t = instant - S_HOUR;
+    scheduler_tick(core, t);
+    assert_int_equal(s_count_events(f, alert), 1);
+    scheduler_tick(core, t + 1000);
+    scheduler_tick(core, t + S_HOUR - 1000);
+    assert_int_equal(s_count_events(f, alert), 1);
+    scheduler_tick(core, t + S_HOUR);   /* nightly fires meanwhile */
+    assert_int_equal(s_count_events(f, alert), 2);
+    assert_int_equal(f->nstarts, 1);
+    for (int h = 2; h <= 24; h++)
+        scheduler_tick(core, t + h * S_HOUR);
+    assert_int_equal(s_count_events(f, alert), 25);
+    scheduler_destroy(&core);
+    free(f);
+}
+
 /* The job of a run: scheduled (trigger with the instant) and manual (tapeflow schedule run). */
 static void
 test_job_spec(void **state)
@@ -830,19 +1040,24 @@ main(void)
         cmocka_unit_test(test_berlin_dst_fire_instants),
         cmocka_unit_test(test_killed_before_claim),
         cmocka_unit_test(test_killed_after_claim),
+        cmocka_unit_test(test_killed_after_create),
         cmocka_unit_test(test_killed_after_start),
         cmocka_unit_test(test_two_schedulers),
         cmocka_unit_test(test_outage_catch_up_once),
         cmocka_unit_test(test_outage_catch_up_skip),
         cmocka_unit_test(test_outage_catch_up_within),
         cmocka_unit_test(test_outage_missed_rows_capped),
+        cmocka_unit_test(test_outage_after_many_manual_runs),
+        cmocka_unit_test(test_late_tick_fires),
         cmocka_unit_test(test_overlap_skip),
         cmocka_unit_test(test_overlap_queue),
+        cmocka_unit_test(test_foreign_row_alerts),
         cmocka_unit_test(test_refused_start_records_failed_job),
         cmocka_unit_test(test_catalog_unreachable),
         cmocka_unit_test(test_disabled),
         cmocka_unit_test(test_level_rules),
         cmocka_unit_test(test_schedule_config_errors),
+        cmocka_unit_test(test_broken_schedule_alerted_hourly),
         cmocka_unit_test(test_job_spec),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,8 +1,9 @@
 /*  tapeflow config check [FILE] | show [--json] | keys [--json] - the configuration as tapeflow
     reads it (issue 8 item 12).
 
-    check   every problem of a file (unknown keys, values out of range), one per line with the
-            file and line; exit 0 when there is none, 1 otherwise. Warnings (deprecated keys
+    check   every problem of a file (unknown keys, values out of range, schedules the scheduler
+            would not run), one per line with the file and line where known; exit 0 when
+            there is none, 1 otherwise. Warnings (deprecated keys
             that still work, such as up/actors) are listed too and do not fail the check.
     show    the effective value of every key and where it comes from: default, FILE:LINE,
             override (--set) or environment.
@@ -16,6 +17,7 @@
 #include "cli.h"
 #include "cli_opt.h"
 #include "tf_json.h"
+#include "tf_schedule.h"
 
 
 static int
@@ -28,6 +30,29 @@ s_print_json(tf_json_t *j)
     }
     printf("%s\n", text);
     return CLI_EXIT_OK;
+}
+
+/* Appends to problems what tf_schedule_new finds wrong in each schedule (the scheduler would
+   not run it); returns how many. */
+static size_t
+s_check_schedules(tf_config_t *cfg, zlist_t *problems)
+{
+    size_t n = 0;
+    zlist_t *names = tf_schedule_names(cfg);
+    for (const char *name = names ? zlist_first(names) : NULL; name; name = zlist_next(names)) {
+        tf_err_t err = {0};
+        tf_schedule_t *s = tf_schedule_new(cfg, name, &err);
+        if (s) {
+            tf_schedule_destroy(&s);
+            continue;
+        }
+        char line[TF_ERR_MESSAGE_MAX + 256];
+        snprintf(line, sizeof line, "schedule %s is not run: %s", name, err.message);
+        if (zlist_append(problems, line) == 0)
+            n++;
+    }
+    zlist_destroy(&names);
+    return n;
 }
 
 static int
@@ -68,6 +93,7 @@ s_check(cli_t *cli, const char *file, bool json)
     zlist_autofree(problems);
     zlist_autofree(warnings);
     size_t n = tf_config_check(cfg, problems);
+    n += s_check_schedules(cfg, problems);
     size_t nwarn = tf_config_warnings(cfg, warnings);
     const char *path = tf_config_file(cfg);
     int rc = n ? CLI_EXIT_FAIL : CLI_EXIT_OK;
