@@ -260,6 +260,8 @@ catalog_level_decide(catalog_t *self, const tf_msg_cat_job_t *create, int64_t no
             rc = catalog_run(self, stmt, b, "cannot record the job's level", NULL, err);
         }
     }
+    if (rc == TF_OK && base[0])
+        rc = catalog_chain_record_base(self, create->job_id, base, err);
     if (rc == TF_OK && reason[0])
         tf_log_info("job %s: %s upgraded to full: %s", create->job_id, requested, reason);
     free(key);
@@ -757,6 +759,7 @@ s_end_scan(catalog_t *self, const tf_msg_cat_manifest_t *m, const s_level_t *lv,
                           "cannot record the scan's manifest", NULL, err)
                   : TF_ERR_DB;
     }
+    rc = rc == TF_OK ? catalog_chain_record_deps(self, m->job_id, err) : rc;
     if (rc == TF_OK)
         rc = s_job_counts(self, m->job_id, err);
     rc = catalog_end(self, rc, err);

@@ -30,7 +30,7 @@ struct _catalog_t {
     size_t pending_count, pending_cap;
     catalog_chain_policy_fn *chain_policy;  /* NULL: every pool keeps (catalog_chain.c) */
     void *chain_policy_arg;
-    bool chain_sql_ready;                   /* tf_chain_expire() is registered with db */
+    bool chain_sql_ready;                   /* tf_chain_gone() is registered with db */
 };
 
 /* Sets err to TF_ERR_DB with "catalog PATH: WHAT: sqlite's message"; returns TF_ERR_DB. */
@@ -92,5 +92,15 @@ int catalog_sched_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *
 int catalog_chain_volume(catalog_t *self, tf_msg_volume_row_t *row, tf_err_t *err);
 int catalog_chain_job(catalog_t *self, tf_msg_job_row_t *row, tf_err_t *err);
 int catalog_chain_jobs(catalog_t *self, tf_msg_job_row_t *rows, size_t count, tf_err_t *err);
+/* Table job_deps (job_id, data_job): the jobs whose archives a job's restore reads, besides
+   its own. catalog_chain_record_base adds the base and what the base depends on when a level
+   decision picks it (a job being scanned already needs them); catalog_chain_record_deps adds
+   the data_jobs of the job's live manifest rows at each scan end, and once every host's
+   manifest is complete drops the ones no row refers to. */
+/* Registers tf_chain_gone(pool, full, expires_ms) (a volume whose archives are gone for
+   chains) with the database, once; before any SQL that uses it. */
+int catalog_chain_sql_ready(catalog_t *self, tf_err_t *err);
+int catalog_chain_record_base(catalog_t *self, const char *job_id, const char *base_job, tf_err_t *err);
+int catalog_chain_record_deps(catalog_t *self, const char *job_id, tf_err_t *err);
 
 #endif

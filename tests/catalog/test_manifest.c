@@ -651,6 +651,52 @@ test_big_batch(void **state)
     free(paths);
 }
 
+/* The jobs a job depends on, as the "job" query says: ids joined with ' ' ("" for none). */
+static void
+s_assert_depends(fx_t *fx, const char *job, const char *expected)
+{
+    tf_msg_t r;
+    const tf_msg_job_row_t *j = s_job(fx, job, &r);
+    char got[256] = "";
+    for (size_t i = 0; i < j->depends_on_count; i++)
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", i ? " " : "", j->depends_on[i].path);
+    assert_string_equal(got, expected);
+    tf_msg_clear(&r);
+}
+
+/* What a job depends on is recorded without reading manifests at query time: the base and
+   what the base depends on from the level decision (a job being scanned needs them already),
+   exactly the manifest's data_jobs once its scan has ended. */
+static void
+test_job_deps(void **state)
+{
+    fx_t *fx = *state;
+    tf_msg_manifest_row_t rows[2] = {s_entry("/d/a", 1, 10, 1000), s_entry("/d/b", 2, 10, 1000)};
+    s_scan_t scan;
+    s_create(fx, "D1", "full", NULL, "/d");
+    s_scan(fx, "D1", rows, 2, &scan);
+    s_store(fx, "D1", rows, 2, &scan, 1);
+    s_scan_clear(&scan);
+    s_assert_depends(fx, "D1", "");
+
+    rows[1].size = 20;   /* b changed: a comes from D1 */
+    s_create(fx, "D2", "incremental", NULL, "/d");
+    s_scan(fx, "D2", rows, 2, &scan);
+    s_store(fx, "D2", rows, 2, &scan, 2);
+    s_scan_clear(&scan);
+    s_assert_depends(fx, "D2", "D1");
+
+    s_create(fx, "D3", "incremental", NULL, "/d");
+    s_assert_level(fx, "D3", "incremental", "D2", NULL);
+    s_assert_depends(fx, "D3", "D1 D2");   /* before its scan: all its base may hand on */
+    rows[0].size = 30;   /* both changed: D3 needs nothing of its chain */
+    rows[1].size = 40;
+    s_scan(fx, "D3", rows, 2, &scan);
+    s_store(fx, "D3", rows, 2, &scan, 3);
+    s_scan_clear(&scan);
+    s_assert_depends(fx, "D3", "");
+}
+
 int
 main(void)
 {
@@ -663,6 +709,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_plan_without_manifest, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_job_at, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_big_batch, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_job_deps, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
