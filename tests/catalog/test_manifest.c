@@ -697,6 +697,70 @@ test_job_deps(void **state)
     s_assert_depends(fx, "D3", "");
 }
 
+/* Two entries of /k: a full K1, K2 taking b, K3 taking nothing (it restores a from K1 and b
+   from K2). */
+static void
+s_chain_k(fx_t *fx)
+{
+    tf_msg_manifest_row_t rows[2] = {s_entry("/k/a", 1, 10, 1000), s_entry("/k/b", 2, 10, 1000)};
+    s_scan_t scan;
+    const char *const jobs[] = {"K1", "K2", "K3"};
+    for (int i = 0; i < 3; i++) {
+        if (i == 1)
+            rows[1].size = 20;
+        s_create(fx, jobs[i], i == 0 ? "full" : "incremental", NULL, "/k");
+        s_scan(fx, jobs[i], rows, 2, &scan);
+        s_store(fx, jobs[i], rows, 2, &scan, (uint64_t) i + 1);
+        s_scan_clear(&scan);
+    }
+    s_assert_level(fx, "K3", "incremental", "K2", NULL);
+    s_assert_depends(fx, "K3", "K1 K2");
+}
+
+/* A job whose chain is broken is no base: K2's archive lost leaves K3 unrestorable, so the next
+   incremental chains on K1; K1's lost too, and the next is a full saying which chain broke. */
+static void
+test_broken_chain(void **state)
+{
+    fx_t *fx = *state;
+    s_chain_k(fx);
+    s_sql(fx, "UPDATE archives SET lost = 1 WHERE job_id = 'K2'");
+    s_create(fx, "K4", "incremental", NULL, "/k");
+    s_assert_level(fx, "K4", "incremental", "K1", NULL);
+    s_sql(fx, "UPDATE archives SET lost = 1 WHERE job_id = 'K1'");
+    s_create(fx, "K5", "incremental", NULL, "/k");
+    s_assert_level(fx, "K5", "full", NULL, "the chain of K3 is broken: its base K1 expired");
+    s_create(fx, "K6", "differential", NULL, "/k");
+    s_assert_level(fx, "K6", "full", NULL, "the chain of K3 is broken: its base K1 expired");
+}
+
+static bool
+s_expire_all(void *arg, const char *pool)
+{
+    (void) arg;
+    (void) pool;
+    return true;
+}
+
+/* A volume past its expiry in a pool whose chain_retention is expire is gone for chains before
+   it is recycled: its jobs are no base. With keep it is held, and they are. */
+static void
+test_base_expiring(void **state)
+{
+    fx_t *fx = *state;
+    s_chain_k(fx);
+    char sql[256];
+    snprintf(sql, sizeof sql, "INSERT INTO volumes (label, pool, full, expires_ms) VALUES ('TF0001', 'default', 1, "
+             "%" PRId64 ")", fx->now - 1);
+    s_sql(fx, sql);
+    catalog_set_chain_policy(fx->cat, s_expire_all, NULL);
+    s_create(fx, "K4", "incremental", NULL, "/k");
+    s_assert_level(fx, "K4", "full", NULL, "the chain of K3 is broken: its base K1 expired");
+    catalog_set_chain_policy(fx->cat, NULL, NULL);
+    s_create(fx, "K5", "incremental", NULL, "/k");
+    s_assert_level(fx, "K5", "incremental", "K3", NULL);
+}
+
 int
 main(void)
 {
@@ -710,6 +774,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_job_at, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_big_batch, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_job_deps, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_broken_chain, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_base_expiring, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
