@@ -177,7 +177,8 @@ s_store(fx_t *fx, const char *job, tf_msg_manifest_row_t *rows, size_t count, co
     size_t n = 0;
     for (size_t i = 0; i < count; i++)
         if (scan->taken[i])
-            files[n++] = (tf_msg_file_row_t){.path = rows[i].path + 1, .type = rows[i].type, .size = rows[i].size,
+            files[n++] = (tf_msg_file_row_t){.path = rows[i].path[1] ? rows[i].path + 1 : ".",   /* as archiver.c */
+                                             .type = rows[i].type, .size = rows[i].size,
                                              .mode = rows[i].mode & 07777};
     char archive[128];
     snprintf(archive, sizeof archive, "%s-g00001", job);
@@ -761,6 +762,45 @@ test_base_expiring(void **state)
     s_assert_level(fx, "K5", "incremental", "K3", NULL);
 }
 
+/* A backup of '/': the root's stored path is '.', as the compressor stores it. An incremental
+   that restores only the root from the full still needs the full's volume (orphan) and shows
+   expired when the full's archive is lost. */
+static void
+test_root_chain(void **state)
+{
+    fx_t *fx = *state;
+    tf_msg_manifest_row_t rows[2] = {s_entry("/", 1, 0, 1000), s_entry("/f", 2, 10, 1000)};
+    rows[0].type = "dir";
+    rows[0].mode = 040755;
+    s_scan_t scan;
+    for (int i = 0; i < 2; i++) {
+        const char *job = i == 0 ? "R1" : "R2";
+        rows[1].size = i == 0 ? 10 : 20;
+        s_create(fx, job, i == 0 ? "full" : "incremental", NULL, "/");
+        s_scan(fx, job, rows, 2, &scan);
+        s_store(fx, job, rows, 2, &scan, (uint64_t) i + 1);
+        s_scan_clear(&scan);
+    }
+    s_assert_row(fx, "R2", "/", "unchanged", "R1", false);
+    s_assert_depends(fx, "R2", "R1");
+    s_sql(fx, "UPDATE archives SET volume = 'TF0002' WHERE job_id = 'R2';"
+              "INSERT INTO volumes (label, pool, full, expires_ms) VALUES ('TF0001', 'default', 1, 0), "
+              "('TF0002', 'default', 0, 0)");
+    tf_msg_t r;
+    tf_msg_t q = {.type = TF_MSG_CAT_QUERY};
+    q.cat_query = (tf_msg_cat_query_t){.query = "volumes", .pattern = "TF0001"};
+    s_ok(fx, &q, &r);
+    assert_int_equal(r.cat_reply.volumes_count, 1);
+    assert_int_equal(r.cat_reply.volumes[0].orphans_count, 1);
+    assert_string_equal(r.cat_reply.volumes[0].orphans[0].path, "R2");
+    tf_msg_clear(&r);
+    s_sql(fx, "UPDATE archives SET lost = 1 WHERE job_id = 'R1'");
+    const tf_msg_job_row_t *j = s_job(fx, "R2", &r);
+    assert_string_equal(j->status, "expired");
+    assert_string_equal(j->message, "expired: its base R1 expired with volume TF0001");
+    tf_msg_clear(&r);
+}
+
 int
 main(void)
 {
@@ -776,6 +816,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_job_deps, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_broken_chain, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_base_expiring, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_root_chain, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
