@@ -109,11 +109,11 @@ catalog_chain_record_deps(catalog_t *self, const char *job_id, tf_err_t *err)
     if (rc != TF_OK)
         return rc;
     /* Until every host's scan has ended, a host still scanning may yet refer to what its base
-       referred to: the base's dependencies stay. */
+       referred to: the base's dependencies stay. (Tombstones have no data_job: index
+       manifest_data answers each dependency.) */
     stmt = catalog_prepare(self,
         "DELETE FROM job_deps WHERE job_id = ?1 "
-        "AND data_job NOT IN (SELECT data_job FROM manifest WHERE job_id = ?1 AND deleted = 0 "
-        "  AND data_job IS NOT NULL) "
+        "AND NOT EXISTS (SELECT 1 FROM manifest m WHERE m.data_job = job_deps.data_job AND m.job_id = ?1) "
         "AND (SELECT count(*) FROM manifest_scans WHERE job_id = ?1) "
         "    >= MAX(1, (SELECT count(DISTINCT " CATALOG_PATH_HOST_SQL ") FROM job_paths WHERE job_id = ?1))", err);
     return stmt ? catalog_run(self, stmt, catalog_bind_text(stmt, 1, job_id),
