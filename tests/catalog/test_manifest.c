@@ -801,6 +801,41 @@ test_root_chain(void **state)
     tf_msg_clear(&r);
 }
 
+/* begin, one diff batch and end of host's scan of job, as that host's scanner sends them. */
+static void
+s_host_scan(fx_t *fx, const char *job, const char *host, tf_msg_manifest_row_t *rows, size_t count)
+{
+    const char *const ops[] = {"begin", "diff", "end"};
+    for (int i = 0; i < 3; i++) {
+        tf_msg_t m = {.type = TF_MSG_CAT_MANIFEST}, r;
+        m.cat_manifest = (tf_msg_cat_manifest_t){.job_id = (char *) job, .host = (char *) host, .op = (char *) ops[i],
+                                                 .seq = i == 1 ? 1 : 0, .rows = i == 1 ? rows : NULL,
+                                                 .rows_count = i == 1 ? count : 0};
+        s_ok(fx, &m, &r);
+        tf_msg_clear(&r);
+    }
+}
+
+/* A job scanned on two hosts keeps its base's dependencies until both scans have ended: the
+   host still scanning may yet carry references to them. */
+static void
+test_job_deps_hosts(void **state)
+{
+    fx_t *fx = *state;
+    tf_msg_manifest_row_t rows[1] = {s_entry("/m/a", 1, 10, 1000)};
+    s_create(fx, "H1", "full", NULL, "hosta:/m hostb:/m");
+    s_host_scan(fx, "H1", "hosta", rows, 1);
+    s_host_scan(fx, "H1", "hostb", rows, 1);
+    s_sql(fx, "UPDATE jobs SET status = 'completed' WHERE job_id = 'H1'");
+    s_create(fx, "H2", "incremental", NULL, "hosta:/m hostb:/m");
+    s_assert_level(fx, "H2", "incremental", "H1", NULL);
+    rows[0].size = 20;   /* changed on both hosts: H2 needs nothing of H1 in the end */
+    s_host_scan(fx, "H2", "hosta", rows, 1);
+    s_assert_depends(fx, "H2", "H1");
+    s_host_scan(fx, "H2", "hostb", rows, 1);
+    s_assert_depends(fx, "H2", "");
+}
+
 int
 main(void)
 {
@@ -817,6 +852,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_broken_chain, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_base_expiring, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_root_chain, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_job_deps_hosts, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
