@@ -676,6 +676,8 @@ static const tf_field_t s_cat_manifest_fields[] = {
     F_STR(tf_msg_cat_manifest_t, op, REQ, TF_MSG_MAX_ID),
     F_UINT(tf_msg_cat_manifest_t, seq, OPT),
     F_ROWS(tf_msg_cat_manifest_t, rows, OPT, TF_MSG_MAX_ROWS, s_manifest_row),
+    F_STR(tf_msg_cat_manifest_t, run, OPT, TF_MSG_MAX_ID),
+    F_ROWS(tf_msg_cat_manifest_t, unread, OPT, TF_MSG_MAX_ROWS, s_warning_row),
 };
 static const tf_field_t s_take_row_fields[] = {
     F_UINT(tf_msg_take_row_t, index, REQ),

@@ -633,7 +633,10 @@ typedef struct {
    dropped); the reply says the level, the base job and fails when the base's manifest cannot
    be read. op diff: rows (seq numbers the batch from 1, so a redelivered batch is applied once)
    are recorded and compared with the base; the reply lists the entries to store. op end: the
-   walk is over: base entries not seen become tombstones (renames matched by fs + inode). */
+   walk is over: base entries not seen become tombstones (renames matched by fs + inode),
+   except under the unread paths, whose base entries are carried forward.
+   run fences scan runs: begin makes run the current run of job + host; a diff or end of
+   another run (an older scan, a retried job's first run) is refused for good. */
 typedef struct {
     char *job_id;
     char *host;             /* the scan's host; NULL or "": the job's only scan */
@@ -641,6 +644,10 @@ typedef struct {
     uint64_t seq;
     tf_msg_manifest_row_t *rows;
     size_t rows_count;
+    char *run;              /* the scan run's token (16 hex); NULL: a scanner from before runs */
+    tf_msg_warning_row_t *unread; /* end: folders that could not be listed and entries that
+                                     could not be stat'ed (path, reason; missing unused) */
+    size_t unread_count;
 } tf_msg_cat_manifest_t;
 
 typedef struct {

@@ -176,6 +176,18 @@ static const char s_schema[] =
     "  ended_ms INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY (job_id, host)"
     ") WITHOUT ROWID;"
+    /* The scan runs of a job's host (run: the scanner's token, seq: 1, 2, ... in the order
+       their begin arrived). The run with the highest seq is current: a diff or end of another
+       run is refused, so an older attempt (a retried job, an abandoned worker) cannot mix
+       its rows or its end into the current scan's manifest. */
+    "CREATE TABLE IF NOT EXISTS manifest_runs ("
+    "  job_id TEXT NOT NULL,"
+    "  host TEXT NOT NULL DEFAULT '',"
+    "  run TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  begun_ms INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (job_id, host, run)"
+    ") WITHOUT ROWID;"
     /* One row per schedule and scheduled instant (UTC ms): the unique key that makes firing
        exactly once (docs/operations.md, "Schedules"). */
     "CREATE TABLE IF NOT EXISTS schedule_runs ("
@@ -641,6 +653,42 @@ s_first_warnings(catalog_t *self, const char *job_id, char *buf, size_t size, ui
     return s == SQLITE_DONE ? TF_OK : catalog_db_error(self, err, "cannot read the job's warnings");
 }
 
+/* The reason of a manifest entry the job's scan took that none of its archives holds. */
+#define S_NOT_STORED_NO_ARCHIVE "not stored: no archive of the job holds it"
+
+/* Entries the job's scans took (data_job = the job) that no archive of the job holds - a
+   rescan took other entries than the archives of an earlier attempt that the broker
+   deduplicated - lose their data_job, so the next incremental takes them again and a restore
+   does not look for them. *count: the job's entries with that reason (a check made again
+   counts the same). */
+static int
+s_mark_unstored(catalog_t *self, const char *job_id, uint64_t *count, tf_err_t *err)
+{
+    *count = 0;
+    sqlite3_stmt *stmt = catalog_prepare(self,
+        "UPDATE manifest SET data_job = NULL, reason = '" S_NOT_STORED_NO_ARCHIVE "' "
+        "WHERE job_id = ?1 AND data_job = ?1 AND deleted = 0 AND NOT EXISTS (SELECT 1 FROM files f "
+        "  JOIN archives a ON a.archive_id = f.archive_id WHERE f.job_id = ?1 "
+        "    AND f.path = " CATALOG_STORED_SQL("manifest.path") " "
+        "    AND (manifest.host = '' OR a.host IS NULL OR a.host = manifest.host))", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    int rc = s_run(self, stmt, s_bind_text(stmt, 1, job_id), "cannot check the job's manifest against its "
+                   "archives", NULL, err);
+    if (rc != TF_OK)
+        return rc;
+    stmt = catalog_prepare(self, "SELECT count(*) FROM manifest WHERE job_id = ?1 AND deleted = 0 "
+                           "AND reason = '" S_NOT_STORED_NO_ARCHIVE "'", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    if (s_bind_text(stmt, 1, job_id) != SQLITE_OK || sqlite3_step(stmt) != SQLITE_ROW)
+        rc = catalog_db_error(self, err, "cannot count the job's entries in no archive");
+    else
+        *count = (uint64_t) sqlite3_column_int64(stmt, 0);
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
 /* Ends the job when it is scanned and every group 1..groups_total has a written archive with
    all its file rows: completed; completed_with_warnings when entries are missing (files_done
    below files_total) or anything warned; failed when the scan counted entries and no archive
@@ -713,8 +761,10 @@ s_job_check_complete(catalog_t *self, const char *job_id, int64_t now, bool refr
         return TF_OK;
     }
     char first[1024];
-    uint64_t entry_warnings = 0;
+    uint64_t entry_warnings = 0, unstored = 0;
     int rc = s_first_warnings(self, job_id, first, sizeof first, &entry_warnings, err);
+    if (rc == TF_OK)
+        rc = s_mark_unstored(self, job_id, &unstored, err);
     if (rc != TF_OK) {
         sqlite3_finalize(stmt);
         return rc;
@@ -724,6 +774,11 @@ s_job_check_complete(catalog_t *self, const char *job_id, int64_t now, bool refr
     char size[32], text[8192], message[TF_MSG_MAX_TEXT], scan_part[TF_MSG_MAX_TEXT + 16] = "";
     if (scan_warnings > 0 && scan_message && *scan_message)
         snprintf(scan_part, sizeof scan_part, "; scan: %s", scan_message);
+    char unstored_part[TF_MSG_MAX_ID + 96] = "";
+    if (unstored > 0)
+        snprintf(unstored_part, sizeof unstored_part, "; %" PRIu64 " entr%s the scan took %s in no archive: "
+                 "tapeflow job %s --files", unstored, unstored == 1 ? "y" : "ies", unstored == 1 ? "is" : "are",
+                 job_id);
     if (files_total > 0 && files == 0) {
         /* Nothing at all was stored: not a backup. */
         outcome = "failed";
@@ -753,10 +808,19 @@ s_job_check_complete(catalog_t *self, const char *job_id, int64_t now, bool refr
                      "warnings)", files, files == 1 ? "" : "s", tf_units_bytes(bytes, size, sizeof size),
                      archives, archives == 1 ? "" : "s");
     }
+    else if (unstored > 0) {
+        outcome = "completed_with_warnings";
+        snprintf(text, sizeof text, "completed with warnings: %s", unstored_part + 2);
+    }
     else
         snprintf(text, sizeof text, "completed: %" PRIu64 " file%s, %s in %" PRIu64 " archive%s",
                  files, files == 1 ? "" : "s", tf_units_bytes(bytes, size, sizeof size), archives,
                  archives == 1 ? "" : "s");
+    /* Never "completed" while the manifest says this job holds entries it does not. */
+    if (unstored > 0 && (missing > 0 || warnings > 0 || strcmp(outcome, "failed") == 0)) {
+        size_t used = strlen(text);
+        snprintf(text + used, sizeof text - used, "%s", unstored_part);
+    }
     s_copy_text(message, sizeof message, text);
     char detail_text[TF_MSG_MAX_TEXT];
     if (detail)
@@ -1192,19 +1256,25 @@ s_cat_files(catalog_t *self, const tf_msg_cat_files_t *m, tf_err_t *err)
             "UPDATE manifest SET data_job = NULL, reason = 'not stored: ' || COALESCE(?4, 'skipped') "
             "WHERE job_id = ?1 AND path = ?3 AND data_job = ?1 "
             "  AND host = COALESCE((SELECT host FROM archives WHERE archive_id = ?2), host)", err);
-        if (!stmt)
+        sqlite3_stmt *partial = stmt ? catalog_prepare(self,
+            "UPDATE manifest SET reason = '" CATALOG_STORED_INCOMPLETE "' || COALESCE(substr(?4, 1, 1000), "
+            "  'read error') WHERE job_id = ?1 AND path = ?3 AND data_job = ?1 "
+            "  AND host = COALESCE((SELECT host FROM archives WHERE archive_id = ?2), host)", err) : NULL;
+        if (!stmt || !partial)
             rc = TF_ERR_DB;
         for (size_t i = 0; rc == TF_OK && i < m->warnings_count; i++) {
             const tf_msg_warning_row_t *w = &m->warnings[i];
-            if (!w->missing)
-                continue;
-            if ((s_bind_text(stmt, 1, m->job_id) | s_bind_text(stmt, 2, m->archive_id)
-                 | s_bind_text(stmt, 3, w->path) | s_bind_text(stmt, 4, w->reason && *w->reason ? w->reason : NULL))
+            /* Stored incomplete (partly zeros): data_job stays - part of the content beats none -
+               and the reason makes the next incremental read it again. */
+            sqlite3_stmt *mark = w->missing ? stmt : partial;
+            if ((s_bind_text(mark, 1, m->job_id) | s_bind_text(mark, 2, m->archive_id)
+                 | s_bind_text(mark, 3, w->path) | s_bind_text(mark, 4, w->reason && *w->reason ? w->reason : NULL))
                     != SQLITE_OK
-                || sqlite3_step(stmt) != SQLITE_DONE)
+                || sqlite3_step(mark) != SQLITE_DONE)
                 rc = catalog_db_error(self, err, "cannot mark a manifest entry not stored");
-            sqlite3_reset(stmt);
+            sqlite3_reset(mark);
         }
+        sqlite3_finalize(partial);
         sqlite3_finalize(stmt);
     }
     if (rc == TF_OK && warned > 0) {

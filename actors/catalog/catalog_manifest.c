@@ -33,8 +33,10 @@
     "    >= MAX(1, (SELECT count(DISTINCT " CATALOG_PATH_HOST_SQL ") FROM job_paths p "          \
     "               WHERE p.job_id = j.job_id))"
 
-/* A manifest path as the compressor stores it (archiver.c: leading '/' removed, "/" is "."). */
-#define S_STORED_SQL(col) "CASE WHEN ltrim(" col ", '/') = '' THEN '.' ELSE ltrim(" col ", '/') END"
+#define S_STORED_SQL(col) CATALOG_STORED_SQL(col)
+
+/* A row carried from the base: "unchanged", or "unchanged: not readable now (why)". */
+#define S_UNCHANGED_SQL "(reason = 'unchanged' OR reason LIKE 'unchanged: %')"
 
 /* The job's level and base (level NULL: a job from before levels, a full). */
 typedef struct {
@@ -77,13 +79,14 @@ s_lookup_text(catalog_t *self, const char *sql, const char *a1, const char *a2, 
     return s == SQLITE_ROW || s == SQLITE_DONE ? TF_OK : catalog_db_error(self, err, "lookup failed");
 }
 
-/* Reads the job's level and base; TF_ERR_NOTFOUND when the job is not in the catalog. */
+/* Reads the job's level and base; TF_ERR_BUSY (retryable) when the job is not in the catalog
+   yet, TF_ERR_INVALID when it is finished. */
 static int
 s_job_level(catalog_t *self, const char *job_id, s_level_t *out, tf_err_t *err)
 {
     memset(out, 0, sizeof *out);
     sqlite3_stmt *stmt = catalog_prepare(self,
-        "SELECT COALESCE(level, 'full'), base_job, level_reason FROM jobs WHERE job_id = ?1", err);
+        "SELECT COALESCE(level, 'full'), base_job, level_reason, status FROM jobs WHERE job_id = ?1", err);
     if (!stmt)
         return TF_ERR_DB;
     if (catalog_bind_text(stmt, 1, job_id) != SQLITE_OK) {
@@ -101,10 +104,18 @@ s_job_level(catalog_t *self, const char *job_id, s_level_t *out, tf_err_t *err)
         snprintf(out->reason, sizeof out->reason, "%s", reason ? reason : "");
         /* A full compares with nothing; a level without a base cannot compare either. */
         out->has_base = base && *base && strcmp(out->level, "full") != 0;
+        const char *status = (const char *) sqlite3_column_text(stmt, 3);
+        /* A finished job's manifest may be another job's base already: a late or stray scan
+           must not change it. */
+        if (status && (strcmp(status, "completed") == 0 || strcmp(status, "completed_with_warnings") == 0
+                       || strcmp(status, "expired") == 0))
+            rc = tf_err_set(err, TF_ERR_INVALID, "job %s is finished; its manifest is not changed", job_id);
     }
     else if (s == SQLITE_DONE)
-        rc = tf_err_set(err, TF_ERR_NOTFOUND, "cat_manifest: no job %s in the catalog (its create never "
-                        "arrived; start the backup again)", job_id);
+        /* The create may be queued behind this scan (a requeued item, a busy catalog): the
+           broker hands the item back and it is tried again. */
+        rc = tf_err_set(err, TF_ERR_BUSY, "cat_manifest: no job %s in the catalog yet (its create has not "
+                        "been applied; trying again)", job_id);
     else
         rc = catalog_db_error(self, err, "cannot read the job's level");
     sqlite3_finalize(stmt);
@@ -340,7 +351,7 @@ s_job_counts(catalog_t *self, const char *job_id, tf_err_t *err)
     sqlite3_stmt *stmt = catalog_prepare(self,
         "UPDATE jobs SET "
         "  files_unchanged = (SELECT count(*) FROM manifest WHERE job_id = ?1 AND deleted = 0 "
-        "                     AND reason = 'unchanged'), "
+        "                     AND " S_UNCHANGED_SQL "), "
         "  files_deleted = (SELECT count(*) FROM manifest WHERE job_id = ?1 AND deleted = 1) "
         "WHERE job_id = ?1", err);
     if (!stmt)
@@ -406,7 +417,7 @@ s_text_differs(const char *a, sqlite3_stmt *stmt, int col)
 }
 
 /* Compares an entry with its base row (lookup columns: type, size, mtime_ns, ctime_ns, ino, fs,
-   mode, uid, gid, xattrs, data_job, deleted); buf gets the reason. Returns whether it is taken;
+   mode, uid, gid, xattrs, data_job, deleted, reason); buf gets the reason. Returns whether it is taken;
    *carried gets the base's data_job of an unchanged entry. */
 static bool
 s_compare(const tf_msg_manifest_row_t *r, sqlite3_stmt *base, char *buf, size_t size, const char **carried)
@@ -420,6 +431,13 @@ s_compare(const tf_msg_manifest_row_t *r, sqlite3_stmt *base, char *buf, size_t 
     const char *data_job = (const char *) sqlite3_column_text(base, 10);
     if (!data_job) {
         snprintf(buf, size, "not stored in base");
+        return true;
+    }
+    /* Its content in the base is partly zeros (a read error, a file shrinking while stored):
+       the stat may never change again, so it is read again now. */
+    const char *base_reason = (const char *) sqlite3_column_text(base, 12);
+    if (base_reason && strncmp(base_reason, CATALOG_STORED_INCOMPLETE, strlen(CATALOG_STORED_INCOMPLETE)) == 0) {
+        snprintf(buf, size, "stored incomplete in base");
         return true;
     }
     if (s_text_differs(r->type, base, 0))
@@ -484,7 +502,7 @@ s_diff(catalog_t *self, const tf_msg_cat_manifest_t *m, const s_level_t *lv, tf_
     if (rc != TF_OK)
         return rc;
     sqlite3_stmt *lookup = lv->has_base ? catalog_prepare(self,
-        "SELECT type, size, mtime_ns, ctime_ns, ino, fs, mode, uid, gid, xattrs, data_job, deleted "
+        "SELECT type, size, mtime_ns, ctime_ns, ino, fs, mode, uid, gid, xattrs, data_job, deleted, reason "
         "FROM manifest WHERE job_id = ?1 AND host = ?2 AND path = ?3", err) : NULL;
     sqlite3_stmt *upsert = catalog_prepare(self,
         "INSERT INTO manifest(job_id, host, path, type, size, mtime_ns, ctime_ns, ino, mode, uid, gid, "
@@ -690,8 +708,11 @@ s_match_renames(catalog_t *self, const char *job_id, const char *host, tf_err_t 
         rc = s_sides(self, job_id, host, true, &gone, &gone_count, err);
     sqlite3_stmt *set = NULL;
     if (rc == TF_OK && gone_count > 0) {
-        set = catalog_prepare(self, "UPDATE manifest SET reason = ?4 || ?5 WHERE job_id = ?1 AND host = ?2 "
-                              "AND path = ?3", err);
+        /* The other path can be as long as a reason may be: it is shortened so the row still
+           fits a reply (at most 1000 characters of 4 bytes). */
+        set = catalog_prepare(self, "UPDATE manifest SET reason = CASE WHEN length(CAST(?4 || ?5 AS BLOB)) "
+                              "< 4000 THEN ?4 || ?5 ELSE ?4 || substr(?5, 1, 990) || '...' END "
+                              "WHERE job_id = ?1 AND host = ?2 AND path = ?3", err);
         if (!set)
             rc = TF_ERR_DB;
     }
@@ -715,7 +736,7 @@ static int
 s_scan_counts(catalog_t *self, const char *job_id, const char *host, uint64_t counts[4], tf_err_t *err)
 {
     sqlite3_stmt *stmt = catalog_prepare(self,
-        "SELECT COALESCE(sum(deleted = 0 AND reason = 'unchanged'), 0), COALESCE(sum(deleted = 1), 0), "
+        "SELECT COALESCE(sum(deleted = 0 AND " S_UNCHANGED_SQL "), 0), COALESCE(sum(deleted = 1), 0), "
         "  COALESCE(sum(deleted = 1 AND reason LIKE 'renamed to %'), 0), COALESCE(sum(deleted = 0), 0) "
         "FROM manifest WHERE job_id = ?1 AND host = ?2", err);
     if (!stmt)
@@ -731,6 +752,43 @@ s_scan_counts(catalog_t *self, const char *job_id, const char *host, uint64_t co
     return rc;
 }
 
+/* Base entries the scan could not look at (under a folder it could not list, or an entry it
+   could not stat) are carried forward as they were, with why: a failure to look is not a
+   deletion. */
+static int
+s_carry_unread(catalog_t *self, const tf_msg_cat_manifest_t *m, const s_level_t *lv, tf_err_t *err)
+{
+    if (m->unread_count == 0)
+        return TF_OK;
+    for (size_t i = 0; i < m->unread_count; i++)
+        if (!m->unread[i].path || m->unread[i].path[0] != '/')
+            return tf_err_set(err, TF_ERR_INVALID, "cat_manifest %s end: unread path %zu '%s' is not absolute",
+                              m->job_id, i + 1, m->unread[i].path ? m->unread[i].path : "");
+    sqlite3_stmt *stmt = catalog_prepare(self,
+        "INSERT INTO manifest(job_id, host, path, type, size, mtime_ns, ctime_ns, ino, mode, uid, gid, "
+        "  nlink, xattrs, fs, reason, data_job, deleted) "
+        "SELECT ?1, b.host, b.path, b.type, b.size, b.mtime_ns, b.ctime_ns, b.ino, b.mode, b.uid, b.gid, "
+        "  b.nlink, b.xattrs, b.fs, 'unchanged: not readable now (' || substr(?5, 1, 200) || ')', b.data_job, 0 "
+        "FROM manifest b WHERE b.job_id = ?3 AND b.host = ?2 AND b.deleted = 0 "
+        "  AND (b.path = ?4 OR substr(b.path, 1, length(rtrim(?4, '/')) + 1) = rtrim(?4, '/') || '/') "
+        "  AND NOT EXISTS (SELECT 1 FROM manifest n WHERE n.job_id = ?1 AND n.host = ?2 AND n.path = b.path)",
+        err);
+    if (!stmt)
+        return TF_ERR_DB;
+    int rc = TF_OK;
+    for (size_t i = 0; rc == TF_OK && i < m->unread_count; i++) {
+        const tf_msg_warning_row_t *u = &m->unread[i];
+        if ((catalog_bind_text(stmt, 1, m->job_id) | catalog_bind_text(stmt, 2, s_host(m->host))
+             | catalog_bind_text(stmt, 3, lv->base_job) | catalog_bind_text(stmt, 4, u->path)
+             | catalog_bind_text(stmt, 5, u->reason && *u->reason ? u->reason : "unreadable")) != SQLITE_OK
+            || sqlite3_step(stmt) != SQLITE_DONE)
+            rc = catalog_db_error(self, err, "cannot carry forward the entries the scan could not read");
+        sqlite3_reset(stmt);
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
 /* The walk is over: base entries not seen are tombstones of this job, renames matched, the
    scan's manifest recorded complete. A redelivered end finds its tombstones there already. */
 static int
@@ -741,7 +799,9 @@ s_end_scan(catalog_t *self, const tf_msg_cat_manifest_t *m, const s_level_t *lv,
     int rc = catalog_begin(self, err);
     if (rc != TF_OK)
         return rc;
-    if (lv->has_base) {
+    if (lv->has_base)
+        rc = s_carry_unread(self, m, lv, err);
+    if (rc == TF_OK && lv->has_base) {
         sqlite3_stmt *stmt = catalog_prepare(self,
             "INSERT INTO manifest(job_id, host, path, type, size, mtime_ns, ctime_ns, ino, mode, uid, gid, "
             "  nlink, xattrs, fs, reason, data_job, deleted) "
@@ -788,6 +848,54 @@ s_end_scan(catalog_t *self, const tf_msg_cat_manifest_t *m, const s_level_t *lv,
                         : tf_err_set(err, TF_ERR_NOMEM, "out of memory answering cat_manifest");
 }
 
+/* Records run as the newest (current) run of job + host. */
+static int
+s_run_record(catalog_t *self, const char *job_id, const char *host, const char *run, tf_err_t *err)
+{
+    sqlite3_stmt *stmt = catalog_prepare(self,
+        "INSERT OR IGNORE INTO manifest_runs(job_id, host, run, seq, begun_ms) "
+        "VALUES(?1, ?2, ?3, (SELECT COALESCE(max(seq), 0) + 1 FROM manifest_runs WHERE job_id = ?1 "
+        "  AND host = ?2), ?4)", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    return catalog_run(self, stmt, catalog_bind_text(stmt, 1, job_id) | catalog_bind_text(stmt, 2, host)
+                           | catalog_bind_text(stmt, 3, run) | sqlite3_bind_int64(stmt, 4, catalog_now(self)),
+                       "cannot record the scan run", NULL, err);
+}
+
+/* Fences scan runs (manifest_runs): a begin of a new run makes it the current run of job +
+   host; a begin, diff or end of any other run that began before is refused for good (an
+   older attempt answering late, or a retried job's first run, must not mix into the current
+   scan). Without a run (a scanner from before runs) only a job + host that never saw a run
+   is accepted. */
+static int
+s_run_fence(catalog_t *self, const tf_msg_cat_manifest_t *m, bool begin, tf_err_t *err)
+{
+    const char *host = s_host(m->host);
+    const char *run = m->run && *m->run ? m->run : NULL;
+    char current[TF_MSG_MAX_ID + 1], known[8];
+    bool has_current = false, seen = false;
+    int rc = s_lookup_text(self, "SELECT run FROM manifest_runs WHERE job_id = ?1 AND host = ?2 "
+                           "ORDER BY seq DESC LIMIT 1", m->job_id, host, NULL, current, sizeof current,
+                           &has_current, err);
+    if (rc != TF_OK)
+        return rc;
+    if (has_current && run && strcmp(run, current) == 0)
+        return TF_OK;
+    if (run && begin) {
+        rc = s_lookup_text(self, "SELECT 1 FROM manifest_runs WHERE job_id = ?1 AND host = ?2 AND run = ?3",
+                           m->job_id, host, run, known, sizeof known, &seen, err);
+        if (rc != TF_OK)
+            return rc;
+    }
+    if (!has_current && !seen)
+        return !run || !begin ? TF_OK : s_run_record(self, m->job_id, host, run, err);
+    if (begin && run && !seen)
+        return s_run_record(self, m->job_id, host, run, err);
+    return tf_err_set(err, TF_ERR_INVALID, "scan run %s of job %s host %s was superseded by a newer scan",
+                      run ? run : "(none)", m->job_id, *host ? host : "(local)");
+}
+
 int
 catalog_manifest_apply(catalog_t *self, const tf_msg_cat_manifest_t *m, tf_msg_t *reply, tf_err_t *err)
 {
@@ -803,6 +911,8 @@ catalog_manifest_apply(catalog_t *self, const tf_msg_cat_manifest_t *m, tf_msg_t
                           m->job_id, op);
     s_level_t lv;
     int rc = s_job_level(self, m->job_id, &lv, err);
+    if (rc == TF_OK)
+        rc = s_run_fence(self, m, begin, err);
     if (rc == TF_OK)
         rc = begin ? s_begin_scan(self, m, &lv, out, err)
              : diff ? s_diff(self, m, &lv, out, err)

@@ -12,6 +12,13 @@
     "CASE WHEN substr(path, 1, 1) = '/' OR instr(path, ':') = 0 THEN '' " \
     "ELSE substr(path, 1, instr(path, ':') - 1) END"
 
+/* A manifest path as the compressor stores it (archiver.c: leading '/' removed, "/" is "."). */
+#define CATALOG_STORED_SQL(col) "CASE WHEN ltrim(" col ", '/') = '' THEN '.' ELSE ltrim(" col ", '/') END"
+
+/* The manifest reason of an entry the compressor stored incomplete ("stored incomplete: why"):
+   the next incremental takes it again. */
+#define CATALOG_STORED_INCOMPLETE "stored incomplete: "
+
 /* A job event to publish once the transaction that caused it commits. */
 typedef struct {
     char job_id[TF_MSG_MAX_ID + 1];

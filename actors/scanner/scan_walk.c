@@ -79,6 +79,7 @@ typedef struct {
     dev_t dev;
     scan_entry_fn *entry;
     scan_warn_fn *warn;
+    scan_warn_fn *unread;
     void *arg;
 } walk_t;
 
@@ -88,12 +89,15 @@ s_cmp(const void *a, const void *b)
     return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
+/* A warning; an entry not looked at (unread) is also reported as such. */
 static void
-s_warn_errno(walk_t *w, const char *path, const char *what, int e)
+s_warn_errno(walk_t *w, const char *path, const char *what, int e, bool unread)
 {
     char text[512];
     snprintf(text, sizeof text, "%s: %s", what, strerror(e));
     w->warn(w->arg, path, text);
+    if (unread && w->unread)
+        w->unread(w->arg, path, text);
 }
 
 static int s_visit(walk_t *w, const char *path, const struct stat *st, tf_err_t *err);
@@ -104,7 +108,7 @@ s_descend(walk_t *w, const char *path, tf_err_t *err)
     char **names = NULL;
     size_t count = 0;
     if (w->fs->list(w->fs->arg, path, &names, &count) != 0) {
-        s_warn_errno(w, path, "cannot read folder", errno);
+        s_warn_errno(w, path, "cannot read folder", errno, true);
         return TF_OK;
     }
     if (count > 1)
@@ -126,8 +130,10 @@ s_descend(walk_t *w, const char *path, tf_err_t *err)
         }
         snprintf(child, len + 1, "%s/%s", strcmp(path, "/") == 0 ? "" : path, names[i]);
         struct stat st;
-        if (w->fs->lstat(w->fs->arg, child, &st) != 0)
-            s_warn_errno(w, child, errno == ENOENT ? "vanished during the scan" : "cannot stat", errno);
+        if (w->fs->lstat(w->fs->arg, child, &st) != 0) {
+            int e = errno;
+            s_warn_errno(w, child, e == ENOENT ? "vanished during the scan" : "cannot stat", e, e != ENOENT);
+        }
         else
             rc = s_visit(w, child, &st, err);
         free(child);
@@ -150,8 +156,8 @@ s_visit(walk_t *w, const char *path, const struct stat *st, tf_err_t *err)
 }
 
 int
-scan_walk(const scan_fs_t *fs, const char *root, bool one_fs, scan_entry_fn *entry, scan_warn_fn *warn, void *arg,
-          tf_err_t *err)
+scan_walk(const scan_fs_t *fs, const char *root, bool one_fs, scan_entry_fn *entry, scan_warn_fn *warn,
+          scan_warn_fn *unread, void *arg, tf_err_t *err)
 {
     struct stat st;
     if (fs->lstat(fs->arg, root, &st) != 0) {
@@ -159,6 +165,7 @@ scan_walk(const scan_fs_t *fs, const char *root, bool one_fs, scan_entry_fn *ent
             return tf_err_set(err, TF_ERR_NOTFOUND, "path %s does not exist", root);
         return tf_err_errno(err, TF_ERR_IO, errno, "cannot stat %s", root);
     }
-    walk_t w = {.fs = fs, .one_fs = one_fs, .dev = st.st_dev, .entry = entry, .warn = warn, .arg = arg};
+    walk_t w = {.fs = fs, .one_fs = one_fs, .dev = st.st_dev, .entry = entry, .warn = warn, .unread = unread,
+                .arg = arg};
     return s_visit(&w, root, &st, err);
 }

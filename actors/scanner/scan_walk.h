@@ -34,8 +34,11 @@ typedef void(scan_warn_fn)(void *arg, const char *path, const char *message);
 
 /* Walks root (absolute, no trailing '/'). With one_fs, folders on another device than root
    are listed as entries but not descended into. A root that does not exist fails with
-   TF_ERR_NOTFOUND "path X does not exist"; anything below that cannot be read is a warning. */
+   TF_ERR_NOTFOUND "path X does not exist"; anything below that cannot be read is a warning.
+   unread (may be NULL) is told, besides the warning, of each folder that could not be listed
+   and each entry that could not be stat'ed for another reason than being gone (ENOENT):
+   what is below them was not looked at, so it must not count as deleted. */
 int scan_walk(const scan_fs_t *fs, const char *root, bool one_fs, scan_entry_fn *entry, scan_warn_fn *warn,
-              void *arg, tf_err_t *err);
+              scan_warn_fn *unread, void *arg, tf_err_t *err);
 
 #endif

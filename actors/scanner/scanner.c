@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -139,7 +140,15 @@ typedef struct {
     int64_t next_progress;
     /* the manifest: walked entries wait here for the catalog's diff */
     fs_ids_t *fs_ids;
-    char id_prefix[TF_MSG_MAX_ID + 1];    /* "<job>-manifest-<host|local>-a<attempt>" */
+    char run[17];                         /* this scan run's token: 16 hex digits */
+    char id_prefix[TF_MSG_MAX_ID + 1];    /* "<job>-manifest-<host|local>-r<run>" */
+    /* what the walk could not look at (folders not listed, entries not stat'ed): sent with
+       end, so the catalog keeps their base entries instead of calling them deleted */
+    tf_msg_warning_row_t *unread;
+    size_t unread_count;
+    size_t unread_text;
+    bool unread_over;                     /* more than fit: the first ones are kept */
+    char unread_first[TF_MSG_MAX_TEXT / 4];
     tf_msg_manifest_row_t *rows;          /* SCANNER_DIFF_BATCH of them */
     uint64_t *devs;                       /* st_dev of each row, for the grouper's hard links */
     size_t count;
@@ -187,6 +196,44 @@ s_warn(void *arg, const char *path, const char *message)
     }
 }
 
+/* Remembers an entry the walk could not look at (the warning is s_warn's). */
+static void
+s_unread(void *arg, const char *path, const char *message)
+{
+    scan_t *scan = arg;
+    size_t len = strlen(path);
+    if (scan->unread_count >= SCANNER_UNREAD_MAX || scan->unread_text + len > SCANNER_DIFF_TEXT) {
+        if (!scan->unread_over)
+            snprintf(scan->unread_first, sizeof scan->unread_first, "%s: %s", path, message);
+        scan->unread_over = true;
+        return;
+    }
+    tf_msg_warning_row_t *u = &scan->unread[scan->unread_count];
+    u->path = strdup(path);
+    u->reason = strdup(message);
+    if (!u->path || !u->reason) {   /* counted as over: the scan fails below with out of memory */
+        free(u->path);
+        free(u->reason);
+        memset(u, 0, sizeof *u);
+        scan->unread_over = true;
+        return;
+    }
+    scan->unread_count++;
+    scan->unread_text += len;
+}
+
+/* A token no other run of any job's scan has: 8 random bytes in hex. */
+static int
+s_run_token(char *buf, size_t size, tf_err_t *err)
+{
+    uint8_t bytes[8];
+    if (getrandom(bytes, sizeof bytes, 0) != (ssize_t) sizeof bytes)
+        return tf_err_errno(err, TF_ERR_IO, errno, "cannot make a scan run token (getrandom)");
+    for (size_t i = 0; i < sizeof bytes && 2 * i + 2 < size; i++)
+        snprintf(buf + 2 * i, size - 2 * i, "%02x", bytes[i]);
+    return TF_OK;
+}
+
 /* Runs one cat_manifest op with the catalog. A failed item (the catalog refused: a base whose
    manifest cannot be read) fails the scan for good with the catalog's message; no answer in
    time is worth another attempt. */
@@ -196,6 +243,7 @@ s_manifest_call(scan_t *scan, tf_msg_cat_manifest_t *m, const char *op_suffix, t
     const tf_msg_scan_job_t *job = scan->job;
     m->job_id = job->job_id;
     m->host = job->host && *job->host ? job->host : NULL;
+    m->run = scan->run;
     char id[TF_ID_MAX];
     if (snprintf(id, sizeof id, "%s-%s", scan->id_prefix, op_suffix) > TF_MSG_MAX_ID)
         return tf_err_set(err, TF_ERR_TOOBIG, "the manifest item id of job %s is longer than %d bytes: use a "
@@ -233,6 +281,7 @@ s_diff(scan_t *scan, tf_err_t *err)
     tf_msg_cat_manifest_t m = {.op = "diff", .seq = scan->seq, .rows = scan->rows, .rows_count = scan->count};
     tf_msg_t reply;
     int rc = s_manifest_call(scan, &m, op, &reply, err);
+    bool answered = rc == TF_OK;   /* then the reply is ours to clear, whatever it holds */
     for (size_t i = 0; rc == TF_OK && i < reply.cat_manifest_reply.take_count; i++) {
         uint64_t index = reply.cat_manifest_reply.take[i].index;
         if (index >= scan->count)
@@ -241,10 +290,10 @@ s_diff(scan_t *scan, tf_err_t *err)
         else
             taken[index] = true;
     }
-    if (rc == TF_OK) {
+    if (rc == TF_OK)
         scan->unchanged += reply.cat_manifest_reply.unchanged;
+    if (answered)
         tf_msg_clear(&reply);
-    }
     for (size_t i = 0; rc == TF_OK && i < scan->count; i++) {
         const tf_msg_manifest_row_t *row = &scan->rows[i];
         if (taken[i])
@@ -360,24 +409,32 @@ scanner_scan(scanner_t *self, const tf_msg_scan_job_t *job, tf_actor_t *actor, c
         .actor = actor,
         .work = work,
     };
-    snprintf(scan.id_prefix, sizeof scan.id_prefix, "%s-manifest-%s-a%" PRIu64, job->job_id,
-             for_host ? job->host : "local", work ? work->attempt : (uint64_t) 1);
+    /* A token per run, not the broker's attempt: a retried job starts again at attempt 1, and
+       its calls must not get the first run's stored answers (nor mix with its rows). */
+    rc = s_run_token(scan.run, sizeof scan.run, err);
+    if (rc != TF_OK)
+        return rc;
+    snprintf(scan.id_prefix, sizeof scan.id_prefix, "%s-manifest-%s-r%s", job->job_id,
+             for_host ? job->host : "local", scan.run);
     scan.fs_ids = fs_ids_new(self->opts.mountinfo, self->opts.by_uuid);
     scan.rows = calloc(SCANNER_DIFF_BATCH, sizeof *scan.rows);
     scan.devs = calloc(SCANNER_DIFF_BATCH, sizeof *scan.devs);
+    scan.unread = calloc(SCANNER_UNREAD_MAX, sizeof *scan.unread);
     scan.grouper = scan_grouper_new(job->group_bytes ? job->group_bytes : self->opts.group_bytes,
                                     self->opts.max_entries, self->opts.max_text, s_emit, &scan);
-    if (!scan.fs_ids || !scan.rows || !scan.devs || !scan.grouper)
+    if (!scan.fs_ids || !scan.rows || !scan.devs || !scan.unread || !scan.grouper)
         rc = tf_err_set(err, TF_ERR_NOMEM, "out of memory");
     else
         scan_grouper_set_warn(scan.grouper, s_warn, &scan);
     /* The catalog first: the level, the base job, or why the base cannot be compared with. */
     tf_msg_cat_manifest_t m = {.op = "begin"};
     tf_msg_t reply = {0};
+    bool full = true;
     if (rc == TF_OK)
         rc = s_manifest_call(&scan, &m, "begin", &reply, err);
     if (rc == TF_OK) {
         const tf_msg_cat_manifest_reply_t *r = &reply.cat_manifest_reply;
+        full = !r->level || strcmp(r->level, "full") == 0;
         tf_log_info("job %s: %s scan%s%s%s%s", job->job_id, r->level ? r->level : "full",
                     r->base_job ? ", base " : "", r->base_job ? r->base_job : "", r->reason ? ", upgraded: " : "",
                     r->reason ? r->reason : "");
@@ -385,7 +442,7 @@ scanner_scan(scanner_t *self, const tf_msg_scan_job_t *job, tf_actor_t *actor, c
     }
     for (size_t i = 0; rc == TF_OK && i < job->paths_count; i++) {
         s_clean_path(job->paths[i].path, path, sizeof path, NULL);
-        rc = scan_walk(self->opts.fs, path, job->one_fs, s_entry, s_warn, &scan, err);
+        rc = scan_walk(self->opts.fs, path, job->one_fs, s_entry, s_warn, s_unread, &scan, err);
         if (rc == TF_ERR_NOTFOUND) {  /* vanished since the check above: not fatal */
             s_warn(&scan, path, "vanished during the scan");
             rc = TF_OK;
@@ -395,7 +452,14 @@ scanner_scan(scanner_t *self, const tf_msg_scan_job_t *job, tf_actor_t *actor, c
         rc = s_diff(&scan, err);
     if (rc == TF_OK)
         rc = scan_grouper_flush(scan.grouper, err);
-    m = (tf_msg_cat_manifest_t){.op = "end"};
+    /* An incremental or differential that cannot say what it did not look at would record
+       the rest as deleted: it fails instead (a full has no base entries to keep). */
+    if (rc == TF_OK && scan.unread_over && !full)
+        rc = tf_err_set(err, TF_ERR_INVALID, "job %s: more than %d folders or entries could not be read "
+                        "(%s; the scan's warnings list them): make them readable for the user the scanner "
+                        "runs as and run the backup again", job->job_id, SCANNER_UNREAD_MAX,
+                        scan.unread_first[0] ? scan.unread_first : "out of memory");
+    m = (tf_msg_cat_manifest_t){.op = "end", .unread = scan.unread, .unread_count = scan.unread_count};
     if (rc == TF_OK)
         rc = s_manifest_call(&scan, &m, "end", &reply, err);
     if (rc == TF_OK) {
@@ -412,6 +476,11 @@ scanner_scan(scanner_t *self, const tf_msg_scan_job_t *job, tf_actor_t *actor, c
         scan_stat_row_clear(&scan.rows[i]);
     free(scan.rows);
     free(scan.devs);
+    for (size_t i = 0; scan.unread && i < scan.unread_count; i++) {
+        free(scan.unread[i].path);
+        free(scan.unread[i].reason);
+    }
+    free(scan.unread);
     fs_ids_destroy(&scan.fs_ids);
     if (rc != TF_OK)
         return rc;

@@ -15,10 +15,14 @@
     level and base job; a base whose manifest cannot be read fails the scan for good with the
     catalog's message). The walk's entries (scan_stat.h) go in batches of SCANNER_DIFF_BATCH
     to cat_manifest diff, in walk order; only the entries of the reply's take[] reach the
-    grouper. After the walk: cat_manifest end (tombstones, renames). Their ids are
-    "<job>-manifest-<host|local>-a<attempt>-begin|diff-<seq>|end": a redelivered scan
-    (attempt + 1) starts the manifest again instead of getting the old answers. The scanned op
-    counts taken entries only, its message adds ", N unchanged, D deleted".
+    grouper. After the walk: cat_manifest end (tombstones, renames), with the folders it could
+    not list and the entries it could not stat (unread: their base entries are kept, not called
+    deleted; more than SCANNER_UNREAD_MAX fails an incremental or differential). Each scan run
+    makes a random token (cat_manifest.run) and the ids are
+    "<job>-manifest-<host|local>-r<run>-begin|diff-<seq>|end": a redelivered scan or a retried
+    job starts the manifest again instead of getting the old answers, and the catalog refuses
+    the calls of a run a newer one superseded. The scanned op counts taken entries only, its
+    message adds ", N unchanged, D deleted".
 
     A redelivered scan walks again and submits the same ids: the broker answers "existed" and
     queues nothing twice. Submissions and calls go through functions so tests can collect and
@@ -42,6 +46,8 @@ typedef int(scanner_call_fn)(void *arg, const char *service, const char *item_id
 
 #define SCANNER_DIFF_BATCH 2000            /* entries per cat_manifest diff */
 #define SCANNER_DIFF_TEXT (4u << 20)       /* ... or fewer, once their paths hold this many bytes */
+#define SCANNER_UNREAD_MAX 1000            /* unread paths sent with end (and at most
+                                              SCANNER_DIFF_TEXT bytes of them) */
 
 typedef struct {
     uint64_t group_bytes;        /* used when the job names none */

@@ -204,6 +204,48 @@ s_store(fx_t *fx, const char *job, tf_msg_manifest_row_t *rows, size_t count, co
     tf_msg_clear(&r);
 }
 
+/* A full job of paths that scans rows and stores them all at tape file tape_file: completed. */
+static void
+s_full(fx_t *fx, const char *job, const char *paths, tf_msg_manifest_row_t *rows, size_t count, uint64_t tape_file)
+{
+    s_scan_t scan;
+    s_create(fx, job, "full", NULL, paths);
+    s_scan(fx, job, rows, count, &scan);
+    s_store(fx, job, rows, count, &scan, tape_file);
+    s_scan_clear(&scan);
+}
+
+/* The compressor's part 1 of archive "<job>-g00001": its file rows and entry warnings. */
+static void
+s_files(fx_t *fx, const char *job, tf_msg_file_row_t *files, size_t count, tf_msg_warning_row_t *warnings,
+        size_t warnings_count)
+{
+    char archive[128];
+    snprintf(archive, sizeof archive, "%s-g00001", job);
+    tf_msg_t m = {.type = TF_MSG_CAT_FILES};
+    m.cat_files = (tf_msg_cat_files_t){.job_id = (char *) job, .archive_id = archive, .part = 1, .files = files,
+                                       .files_count = count, .warnings = warnings, .warnings_count = warnings_count};
+    s_ok(fx, &m, NULL);
+}
+
+/* Archive "<job>-g00001" (files entries) on tape at file 1, and the scan's report of
+   files_total entries in 1 group: the job ends. */
+static void
+s_written_scanned(fx_t *fx, const char *job, uint64_t files, uint64_t files_total)
+{
+    char archive[128];
+    snprintf(archive, sizeof archive, "%s-g00001", job);
+    tf_msg_t w = {.type = TF_MSG_CAT_WRITTEN};
+    w.cat_written = (tf_msg_cat_written_t){.job_id = (char *) job, .archive_id = archive, .volume = "TF0001",
+                                           .drive = "tape0", .checksum = "xxh128:ab",
+                                           .tape_file = 1, .blocks = 5, .size = 4096, .files = files};
+    s_ok(fx, &w, NULL);
+    tf_msg_t m = {.type = TF_MSG_CAT_JOB};
+    m.cat_job = (tf_msg_cat_job_t){.job_id = (char *) job, .op = "scanned", .files_total = files_total,
+                                   .groups_total = 1, .message = "scanned"};
+    s_ok(fx, &m, NULL);
+}
+
 /* The manifest row of path in the job (caller clears *reply). */
 static const tf_msg_manifest_row_t *
 s_row(fx_t *fx, const char *job, const char *path, tf_msg_t *reply)
@@ -421,11 +463,7 @@ test_unreadable_base(void **state)
 {
     fx_t *fx = *state;
     tf_msg_manifest_row_t rows[1] = {s_entry("/data/f", 1, 1, 1)};
-    s_scan_t scan;
-    s_create(fx, "B1", "full", NULL, "/data");
-    s_scan(fx, "B1", rows, 1, &scan);
-    s_store(fx, "B1", rows, 1, &scan, 1);
-    s_scan_clear(&scan);
+    s_full(fx, "B1", "/data", rows, 1, 1);
     s_create(fx, "B2", "incremental", NULL, "/data");
     s_assert_level(fx, "B2", "incremental", "B1", NULL);
 
@@ -453,10 +491,7 @@ test_redelivered_diff(void **state)
     fx_t *fx = *state;
     tf_msg_manifest_row_t rows[3] = {s_entry("/d/a", 1, 1, 1), s_entry("/d/b", 2, 1, 1), s_entry("/d/c", 3, 1, 1)};
     s_scan_t scan;
-    s_create(fx, "R1", "full", NULL, "/d");
-    s_scan(fx, "R1", rows, 3, &scan);
-    s_store(fx, "R1", rows, 3, &scan, 1);
-    s_scan_clear(&scan);
+    s_full(fx, "R1", "/d", rows, 3, 1);
     s_create(fx, "R2", "incremental", NULL, "/d");
     rows[1].size = 9;
     tf_msg_t first, again;
@@ -501,19 +536,9 @@ test_missing_entry(void **state)
     s_scan_clear(&scan);
     tf_msg_file_row_t file = {.path = "m/ok", .type = "file", .size = 1};
     tf_msg_warning_row_t warning = {.path = "/m/vanished", .reason = "vanished", .missing = true};
-    tf_msg_t m = {.type = TF_MSG_CAT_FILES};
-    m.cat_files = (tf_msg_cat_files_t){.job_id = "M1", .archive_id = "M1-g00001", .part = 1, .files = &file,
-                                       .files_count = 1, .warnings = &warning, .warnings_count = 1};
-    s_ok(fx, &m, NULL);
+    s_files(fx, "M1", &file, 1, &warning, 1);
     s_assert_row(fx, "M1", "/m/vanished", "not stored: vanished", NULL, false);
-    tf_msg_t w = {.type = TF_MSG_CAT_WRITTEN};
-    w.cat_written = (tf_msg_cat_written_t){.job_id = "M1", .archive_id = "M1-g00001", .volume = "TF0001",
-                                           .drive = "tape0", .checksum = "xxh128:ab",
-                                           .tape_file = 1, .blocks = 5, .size = 4096, .files = 1};
-    s_ok(fx, &w, NULL);
-    tf_msg_t job = {.type = TF_MSG_CAT_JOB};
-    job.cat_job = (tf_msg_cat_job_t){.job_id = "M1", .op = "scanned", .files_total = 2, .groups_total = 1};
-    s_ok(fx, &job, NULL);
+    s_written_scanned(fx, "M1", 1, 2);
 
     tf_msg_t r;
     tf_msg_t q = {.type = TF_MSG_CAT_QUERY};
@@ -650,6 +675,232 @@ test_big_batch(void **state)
     assert_int_equal(s_manifest(fx, "G2", "diff", 2, rows, N + 1, &r), TF_ERR_TOOBIG);
     free(rows);
     free(paths);
+}
+
+/* A cat_manifest of scan run `run` (NULL: a scanner from before runs), with end's unread rows. */
+static int
+s_manifest_run(fx_t *fx, const char *job, const char *op, uint64_t seq, tf_msg_manifest_row_t *rows, size_t count,
+               const char *run, tf_msg_warning_row_t *unread, size_t unread_count)
+{
+    tf_msg_t m = {.type = TF_MSG_CAT_MANIFEST}, reply;
+    m.cat_manifest = (tf_msg_cat_manifest_t){.job_id = (char *) job, .op = (char *) op, .seq = seq,
+                                             .rows = rows, .rows_count = count, .run = (char *) run,
+                                             .unread = unread, .unread_count = unread_count};
+    int rc = tf_testcatalog_item(fx, &m, &reply);
+    tf_msg_clear(&reply);
+    return rc;
+}
+
+/* A retried job's scan is a new run: the first run's late diff or end (or a repeated begin) is
+   refused for good, and cannot mix its rows into the new run's manifest. */
+static void
+test_superseded_run(void **state)
+{
+    fx_t *fx = *state;
+    tf_msg_manifest_row_t rows[2] = {s_entry("/r/a", 1, 1, 1), s_entry("/r/b", 2, 1, 1)};
+    s_create(fx, "S1", "full", NULL, "/r");
+    assert_int_equal(s_manifest_run(fx, "S1", "begin", 0, NULL, 0, "00000000000000aa", NULL, 0), TF_OK);
+    assert_int_equal(s_manifest_run(fx, "S1", "diff", 1, rows, 1, "00000000000000aa", NULL, 0), TF_OK);
+    /* the job is retried: run bb begins; a redelivered begin of bb is fine */
+    assert_int_equal(s_manifest_run(fx, "S1", "begin", 0, NULL, 0, "00000000000000bb", NULL, 0), TF_OK);
+    assert_int_equal(s_manifest_run(fx, "S1", "begin", 0, NULL, 0, "00000000000000bb", NULL, 0), TF_OK);
+    const char *why = "scan run 00000000000000aa of job S1 host (local) was superseded by a newer scan";
+    assert_int_equal(s_manifest_run(fx, "S1", "diff", 2, rows + 1, 1, "00000000000000aa", NULL, 0),
+                     TF_ERR_INVALID);
+    assert_string_equal(fx->err.message, why);
+    assert_int_equal(s_manifest_run(fx, "S1", "end", 0, NULL, 0, "00000000000000aa", NULL, 0), TF_ERR_INVALID);
+    assert_string_equal(fx->err.message, why);
+    assert_int_equal(s_manifest_run(fx, "S1", "begin", 0, NULL, 0, "00000000000000aa", NULL, 0), TF_ERR_INVALID);
+    /* a scanner without runs cannot write into a job whose scans have them */
+    assert_int_equal(s_manifest_run(fx, "S1", "diff", 3, rows, 1, NULL, NULL, 0), TF_ERR_INVALID);
+    assert_string_equal(fx->err.message, "scan run (none) of job S1 host (local) was superseded by a newer scan");
+    /* the current run's manifest holds only its own rows */
+    assert_int_equal(s_manifest_run(fx, "S1", "diff", 1, rows + 1, 1, "00000000000000bb", NULL, 0), TF_OK);
+    assert_int_equal(s_manifest_run(fx, "S1", "end", 0, NULL, 0, "00000000000000bb", NULL, 0), TF_OK);
+    tf_msg_t r;
+    tf_msg_t q = {.type = TF_MSG_CAT_QUERY};
+    q.cat_query = (tf_msg_cat_query_t){.query = "manifest", .job_id = "S1"};
+    s_ok(fx, &q, &r);
+    assert_int_equal(r.cat_reply.manifest_count, 1);
+    assert_string_equal(r.cat_reply.manifest[0].path, "/r/b");
+    tf_msg_clear(&r);
+    /* runs are per host: another host's scan has its own */
+    tf_msg_t m = {.type = TF_MSG_CAT_MANIFEST};
+    m.cat_manifest = (tf_msg_cat_manifest_t){.job_id = "S1", .host = "nas", .op = "begin",
+                                             .run = "00000000000000aa"};
+    assert_int_equal(tf_testcatalog_item(fx, &m, &r), TF_OK);
+    tf_msg_clear(&r);
+}
+
+/* A finished job's manifest is never changed again (it may be a base already); a scan of a job
+   whose create has not arrived yet is handed back to be tried again. */
+static void
+test_finished_and_unknown_jobs(void **state)
+{
+    fx_t *fx = *state;
+    tf_msg_manifest_row_t rows[1] = {s_entry("/f/a", 1, 1, 1)};
+    s_full(fx, "F1", "/f", rows, 1, 1);
+    const char *ops[] = {"begin", "diff", "end"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(s_manifest_run(fx, "F1", ops[i], 1, rows, 1, "00000000000000cc", NULL, 0), TF_ERR_INVALID);
+        assert_string_equal(fx->err.message, "job F1 is finished; its manifest is not changed");
+    }
+    s_assert_row(fx, "F1", "/f/a", "full", "F1", false);
+    s_sql(fx, "UPDATE jobs SET status = 'expired' WHERE job_id = 'F1'");
+    assert_int_equal(s_manifest_run(fx, "F1", "begin", 0, NULL, 0, NULL, NULL, 0), TF_ERR_INVALID);
+
+    /* TF_ERR_BUSY: the actor hands the item back (retryable), it is not failed for good */
+    assert_int_equal(s_manifest_run(fx, "NOPE", "begin", 0, NULL, 0, "00000000000000dd", NULL, 0), TF_ERR_BUSY);
+    assert_non_null(strstr(fx->err.message, "no job NOPE in the catalog yet"));
+}
+
+/* An incremental that could not list a folder or stat an entry keeps their base entries (with
+   why) instead of recording them deleted; the job ends with the scan's warnings. */
+static void
+test_unread_kept(void **state)
+{
+    fx_t *fx = *state;
+    tf_msg_manifest_row_t rows[6] = {s_entry("/u", 1, 0, 1), s_entry("/u/d", 2, 0, 1), s_entry("/u/d/a", 3, 1, 1),
+                                     s_entry("/u/d/b", 4, 1, 1), s_entry("/u/x", 5, 1, 1), s_entry("/u/y", 6, 1, 1)};
+    rows[0].type = rows[1].type = "dir";
+    s_scan_t scan;
+    s_full(fx, "U1", "/u", rows, 6, 1);
+
+    /* /u/d cannot be listed now, /u/y cannot be stat'ed, /u/x is really gone */
+    s_create(fx, "U2", "incremental", NULL, "/u");
+    tf_msg_warning_row_t unread[2] = {{.path = "/u/d", .reason = "cannot read folder: Permission denied"},
+                                      {.path = "/u/y", .reason = "cannot stat: Input/output error"}};
+    const char *run = "00000000000000ee";
+    assert_int_equal(s_manifest_run(fx, "U2", "begin", 0, NULL, 0, run, NULL, 0), TF_OK);
+    assert_int_equal(s_manifest_run(fx, "U2", "diff", 1, rows, 2, run, NULL, 0), TF_OK);
+    tf_msg_t m = {.type = TF_MSG_CAT_MANIFEST}, r;
+    m.cat_manifest = (tf_msg_cat_manifest_t){.job_id = "U2", .op = "end", .run = (char *) run, .unread = unread,
+                                             .unread_count = 2};
+    s_ok(fx, &m, &r);
+    assert_int_equal(r.cat_manifest_reply.deleted, 1);
+    assert_int_equal(r.cat_manifest_reply.unchanged, 5);
+    tf_msg_clear(&r);
+    s_assert_row(fx, "U2", "/u/d", "unchanged", "U1", false);
+    s_assert_row(fx, "U2", "/u/d/a", "unchanged: not readable now (cannot read folder: Permission denied)", "U1",
+                 false);
+    s_assert_row(fx, "U2", "/u/d/b", "unchanged: not readable now (cannot read folder: Permission denied)", "U1",
+                 false);
+    s_assert_row(fx, "U2", "/u/y", "unchanged: not readable now (cannot stat: Input/output error)", "U1", false);
+    s_assert_row(fx, "U2", "/u/x", "deleted", NULL, true);
+    /* the scan warned: nothing to store, the job ends with warnings */
+    tf_msg_t job = {.type = TF_MSG_CAT_JOB};
+    job.cat_job = (tf_msg_cat_job_t){.job_id = "U2", .op = "scanned", .warnings = 2,
+                                     .message = "scanned 0 entries; 2 warning(s): /u/d: cannot read folder: "
+                                                "Permission denied; /u/y: cannot stat: Input/output error"};
+    s_ok(fx, &job, NULL);
+    assert_string_equal(s_job(fx, "U2", &r)->status, "completed_with_warnings");
+    tf_msg_clear(&r);
+    /* the next incremental compares with the kept rows: /u/d/a unchanged, carried from U1 */
+    s_create(fx, "U3", "incremental", NULL, "/u");
+    s_assert_level(fx, "U3", "incremental", "U2", NULL);
+    tf_msg_manifest_row_t now[4] = {rows[0], rows[1], rows[2], rows[3]};
+    s_scan(fx, "U3", now, 4, &scan);
+    for (size_t i = 0; i < 4; i++)
+        assert_null(scan.taken[i]);
+    s_scan_clear(&scan);
+    s_assert_row(fx, "U3", "/u/d/a", "unchanged", "U1", false);
+    s_assert_row(fx, "U3", "/u/y", "deleted", NULL, true);
+}
+
+/* An entry stored incomplete (a read error: the rest is zeros) keeps its data_job, says so,
+   and is taken again by the next incremental although its stat did not change. */
+static void
+test_stored_incomplete(void **state)
+{
+    fx_t *fx = *state;
+    tf_msg_manifest_row_t rows[2] = {s_entry("/i/ok", 1, 1, 1), s_entry("/i/vm.img", 2, 1, 1)};
+    s_scan_t scan;
+    s_create(fx, "I1", "full", NULL, "/i");
+    s_scan(fx, "I1", rows, 2, &scan);
+    s_scan_clear(&scan);
+    tf_msg_file_row_t files[2] = {{.path = "i/ok", .type = "file", .size = 1},
+                                  {.path = "i/vm.img", .type = "file", .size = 1}};
+    tf_msg_warning_row_t warning = {.path = "/i/vm.img", .reason = "Input/output error while archiving; the rest "
+                                    "is stored as zeros", .missing = false};
+    s_files(fx, "I1", files, 2, &warning, 1);
+    s_assert_row(fx, "I1", "/i/vm.img", "stored incomplete: Input/output error while archiving; the rest is "
+                 "stored as zeros", "I1", false);
+    s_assert_row(fx, "I1", "/i/ok", "full", "I1", false);
+    s_written_scanned(fx, "I1", 2, 2);
+    tf_msg_t r;
+    assert_string_equal(s_job(fx, "I1", &r)->status, "completed_with_warnings");
+    tf_msg_clear(&r);
+
+    s_create(fx, "I2", "incremental", NULL, "/i");
+    s_assert_level(fx, "I2", "incremental", "I1", NULL);
+    s_scan(fx, "I2", rows, 2, &scan);
+    assert_null(scan.taken[0]);
+    assert_string_equal(scan.taken[1], "stored incomplete in base");
+    s_scan_clear(&scan);
+}
+
+/* Entries the scan took that no archive of the job holds (a rescan took other entries than the
+   deduplicated archive of an earlier attempt): not stored, the job completes with warnings
+   saying how many, and the next incremental takes them again. */
+static void
+test_taken_not_stored(void **state)
+{
+    fx_t *fx = *state;
+    tf_msg_manifest_row_t rows[3] = {s_entry("/", 1, 0, 1), s_entry("/a", 2, 1, 1), s_entry("/b", 3, 1, 1)};
+    rows[0].type = "dir";
+    s_scan_t scan;
+    s_create(fx, "T1", "full", NULL, "/");
+    s_scan(fx, "T1", rows, 3, &scan);
+    s_scan_clear(&scan);
+    /* the archive of an earlier attempt: ".", /a and /old - not /b */
+    tf_msg_file_row_t files[3] = {{.path = ".", .type = "dir"}, {.path = "a", .type = "file", .size = 1},
+                                  {.path = "old", .type = "file", .size = 1}};
+    s_files(fx, "T1", files, 3, NULL, 0);
+    s_written_scanned(fx, "T1", 3, 3);
+    tf_msg_t r;
+    const tf_msg_job_row_t *j = s_job(fx, "T1", &r);
+    assert_string_equal(j->status, "completed_with_warnings");
+    assert_string_equal(j->message, "completed with warnings: 1 entry the scan took is in no archive: "
+                        "tapeflow job T1 --files");
+    tf_msg_clear(&r);
+    s_assert_row(fx, "T1", "/b", "not stored: no archive of the job holds it", NULL, false);
+    s_assert_row(fx, "T1", "/", "full", "T1", false);
+    s_assert_row(fx, "T1", "/a", "full", "T1", false);
+
+    s_create(fx, "T2", "incremental", NULL, "/");
+    s_assert_level(fx, "T2", "incremental", "T1", NULL);
+    s_scan(fx, "T2", rows, 3, &scan);
+    assert_null(scan.taken[0]);
+    assert_null(scan.taken[1]);
+    assert_string_equal(scan.taken[2], "not stored in base");
+    s_scan_clear(&scan);
+}
+
+/* A rename whose other path is very long still fits the manifest query's reply. */
+static void
+test_long_rename(void **state)
+{
+    fx_t *fx = *state;
+    static char old_path[4001], new_path[4001];
+    memset(old_path, 'o', 4000);
+    memset(new_path, 'n', 4000);
+    memcpy(old_path, "/l/", 3);
+    memcpy(new_path, "/l/", 3);
+    tf_msg_manifest_row_t rows[2] = {s_entry("/l", 1, 0, 1), s_entry(old_path, 2, 5, 5)};
+    rows[0].type = "dir";
+    s_scan_t scan;
+    s_full(fx, "N1", "/l", rows, 2, 1);
+    s_create(fx, "N2", "incremental", NULL, "/l");
+    rows[1].path = new_path;
+    s_scan(fx, "N2", rows, 2, &scan);
+    assert_int_equal(scan.renamed, 1);
+    s_scan_clear(&scan);
+    tf_msg_t r;
+    const tf_msg_manifest_row_t *row = s_row(fx, "N2", old_path, &r);
+    assert_true(strncmp(row->reason, "renamed to /l/nnn", 17) == 0);
+    assert_true(strlen(row->reason) < TF_MSG_MAX_TEXT);
+    assert_string_equal(row->reason + strlen(row->reason) - 3, "...");
+    tf_msg_clear(&r);
 }
 
 /* The jobs a job depends on, as the "job" query says: ids joined with ' ' ("" for none). */
@@ -848,6 +1099,12 @@ main(void)
         cmocka_unit_test_setup_teardown(test_plan_without_manifest, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_job_at, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_big_batch, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_superseded_run, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_finished_and_unknown_jobs, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_unread_kept, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_stored_incomplete, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_taken_not_stored, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_long_rename, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_job_deps, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_broken_chain, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_base_expiring, s_setup, s_teardown),

@@ -172,7 +172,7 @@ static tf_msg_file_group_t
 s_group(group_paths_t *g, const char *root, const char *archive_id, uint64_t no)
 {
     memset(g, 0, sizeof *g);
-    assert_int_equal(scan_walk(scan_fs_posix(), root, true, s_add, s_nowarn, g, NULL), TF_OK);
+    assert_int_equal(scan_walk(scan_fs_posix(), root, true, s_add, s_nowarn, NULL, g, NULL), TF_OK);
     return (tf_msg_file_group_t){.job_id = "J1", .archive_id = (char *) archive_id, .group_no = no,
                                  .compression = "zstd", .pool = "default", .entries = g->entries,
                                  .entries_count = g->count};

@@ -192,6 +192,8 @@ typedef struct {
     int count;
     char warnings[16][512];
     int nwarn;
+    char unread[16][512];
+    int nunread;
 } walked_t;
 
 static int
@@ -212,6 +214,15 @@ s_walk_warn(void *arg, const char *path, const char *message)
     if (w->nwarn < 16)
         snprintf(w->warnings[w->nwarn], sizeof w->warnings[0], "%s: %s", path, message);
     w->nwarn++;
+}
+
+static void
+s_walk_unread(void *arg, const char *path, const char *message)
+{
+    walked_t *w = arg;
+    if (w->nunread < 16)
+        snprintf(w->unread[w->nunread], sizeof w->unread[0], "%s: %s", path, message);
+    w->nunread++;
 }
 
 static int
@@ -264,7 +275,7 @@ test_walk_order_one_fs_warnings(void **state)
     fake_fs_t fake = {0};
     scan_fs_t fs = {s_fake_lstat, s_fake_list, &fake, NULL};
     walked_t *w = calloc(1, sizeof *w);
-    assert_int_equal(scan_walk(&fs, root, true, s_walked, s_walk_warn, w, NULL), TF_OK);
+    assert_int_equal(scan_walk(&fs, root, true, s_walked, s_walk_warn, NULL, w, NULL), TF_OK);
     assert_string_equal(w->paths[0], root);
     /* parents before children, names sorted */
     assert_true(s_index_of(w, docs) >= 0);
@@ -289,13 +300,13 @@ test_walk_order_one_fs_warnings(void **state)
     /* one_fs: mnt on "another device": the folder is listed, its content is not */
     memset(w, 0, sizeof *w);
     fake.other_dev = sub;
-    assert_int_equal(scan_walk(&fs, root, true, s_walked, s_walk_warn, w, NULL), TF_OK);
+    assert_int_equal(scan_walk(&fs, root, true, s_walked, s_walk_warn, NULL, w, NULL), TF_OK);
     assert_int_equal(w->count, all - 1);
     assert_true(s_index_of(w, sub) > 0);
     assert_int_equal(s_index_of(w, p), -1);
     /* without one_fs it descends */
     memset(w, 0, sizeof *w);
-    assert_int_equal(scan_walk(&fs, root, false, s_walked, s_walk_warn, w, NULL), TF_OK);
+    assert_int_equal(scan_walk(&fs, root, false, s_walked, s_walk_warn, NULL, w, NULL), TF_OK);
     assert_int_equal(w->count, all);
 
     /* unreadable folder and entry: warnings, the walk goes on */
@@ -304,9 +315,16 @@ test_walk_order_one_fs_warnings(void **state)
     fake.unlistable = docs;
     snprintf(p, sizeof p, "%s/big.bin", root);
     fake.unstatable = p;
-    assert_int_equal(scan_walk(&fs, root, true, s_walked, s_walk_warn, w, NULL), TF_OK);
+    assert_int_equal(scan_walk(&fs, root, true, s_walked, s_walk_warn, s_walk_unread, w, NULL), TF_OK);
     assert_int_equal(w->nwarn, 2);
     assert_non_null(strstr(w->warnings[0], "Permission denied"));
+    /* both are reported as not looked at: their base entries must not become tombstones */
+    assert_int_equal(w->nunread, 2);
+    char want[800];
+    snprintf(want, sizeof want, "%s: cannot stat: Permission denied", p);
+    assert_string_equal(w->unread[0], want);
+    snprintf(want, sizeof want, "%s: cannot read folder: Permission denied", docs);
+    assert_string_equal(w->unread[1], want);
     assert_true(s_index_of(w, docs) > 0);       /* the folder itself is kept */
     assert_int_equal(s_index_of(w, p), -1);
     assert_int_equal(w->count, all - 21 - 1);   /* docs' 21 files + big.bin */
@@ -315,7 +333,7 @@ test_walk_order_one_fs_warnings(void **state)
     tf_err_t err = {0};
     fake.unstatable = NULL;
     snprintf(p, sizeof p, "%s/nope", root);
-    assert_int_equal(scan_walk(&fs, p, true, s_walked, s_walk_warn, w, &err), TF_ERR_NOTFOUND);
+    assert_int_equal(scan_walk(&fs, p, true, s_walked, s_walk_warn, NULL, w, &err), TF_ERR_NOTFOUND);
     assert_non_null(strstr(err.message, "does not exist"));
     free(w);
 }
@@ -625,8 +643,12 @@ test_fs_id(void **state)
    deleted tombstones. */
 typedef struct {
     const char *fail_begin;       /* the catalog's refusal of begin */
+    bool bad_take;                /* answers a diff with an index past the batch */
     int calls;
     char ids[16][TF_ID_MAX];
+    char runs[16][32];            /* cat_manifest.run of each call */
+    char unread[4][512];          /* end's unread rows: "path: reason" */
+    size_t nunread;
     char taken[4096][256];        /* the paths it took, in batch order */
     size_t ntaken;
     uint64_t rows;
@@ -642,8 +664,9 @@ s_fake_call(void *arg, const char *service, const char *item_id, const char *job
     assert_string_equal(service, "catalog");
     assert_int_equal(payload->type, TF_MSG_CAT_MANIFEST);
     assert_true(c->calls < 16);
-    snprintf(c->ids[c->calls++], TF_ID_MAX, "%s", item_id);
     const tf_msg_cat_manifest_t *m = &payload->cat_manifest;
+    snprintf(c->runs[c->calls], sizeof c->runs[0], "%s", m->run ? m->run : "");
+    snprintf(c->ids[c->calls++], TF_ID_MAX, "%s", item_id);
     memset(result, 0, sizeof *result);
     result->type = TF_MSG_CAT_MANIFEST_REPLY;
     tf_msg_cat_manifest_reply_t *r = &result->cat_manifest_reply;
@@ -670,9 +693,14 @@ s_fake_call(void *arg, const char *service, const char *item_id, const char *job
         }
         c->rows += m->rows_count;
         c->unchanged += r->unchanged;
+        if (c->bad_take && r->take_count > 0)
+            r->take[0].index = m->rows_count + 7;
     }
     else {
         assert_string_equal(m->op, "end");
+        for (size_t i = 0; i < m->unread_count && c->nunread < 4; i++)
+            snprintf(c->unread[c->nunread++], sizeof c->unread[0], "%s: %s", m->unread[i].path,
+                     m->unread[i].reason);
         r->deleted = 3;
         r->unchanged = c->unchanged;
     }
@@ -706,13 +734,21 @@ test_scanner_manifest(void **state)
     tf_err_t err = {0};
     assert_int_equal(scanner_scan(scanner, &job, NULL, &work, &totals, &err), TF_OK);
     assert_true(c->calls >= 4);
-    assert_string_equal(c->ids[0], "JM-manifest-local-a2-begin");
+    /* the ids carry the run's token, never the broker's attempt; every call names the run */
+    const char *run = c->runs[0];
+    assert_int_equal(strlen(run), 16);
+    assert_int_equal(strspn(run, "0123456789abcdef"), 16);
+    char want[800];
+    snprintf(want, sizeof want, "JM-manifest-local-r%s-begin", run);
+    assert_string_equal(c->ids[0], want);
     for (int i = 1; i < c->calls - 1; i++) {
-        char want[64];
-        snprintf(want, sizeof want, "JM-manifest-local-a2-diff-%d", i);
+        snprintf(want, sizeof want, "JM-manifest-local-r%s-diff-%d", run, i);
         assert_string_equal(c->ids[i], want);
+        assert_string_equal(c->runs[i], run);
     }
-    assert_string_equal(c->ids[c->calls - 1], "JM-manifest-local-a2-end");
+    snprintf(want, sizeof want, "JM-manifest-local-r%s-end", run);
+    assert_string_equal(c->ids[c->calls - 1], want);
+    assert_int_equal(c->nunread, 0);
     assert_true(c->rows > SCANNER_DIFF_BATCH);
     /* the file groups hold exactly the taken entries, in the order they were taken */
     size_t grouped = 0;
@@ -735,10 +771,39 @@ test_scanner_manifest(void **state)
     assert_int_equal(tf_msg_decode(s->payloads[s->count - 1], s->sizes[s->count - 1], &scanned, NULL), TF_OK);
     assert_string_equal(scanned.cat_job.op, "scanned");
     assert_int_equal(scanned.cat_job.files_total, c->ntaken);
-    char want[128];
     snprintf(want, sizeof want, ", %llu unchanged, 3 deleted", (unsigned long long) (c->rows - c->ntaken));
     assert_non_null(strstr(scanned.cat_job.message, want));
     tf_msg_clear(&scanned);
+    char first_run[32];
+    snprintf(first_run, sizeof first_run, "%s", run);
+
+    /* the same job scanned again (a retried job: attempt 1 again) is another run, and a folder
+       it cannot list goes with end so the catalog keeps what is under it */
+    s_submits_clear(s);
+    memset(c, 0, sizeof *c);
+    char many[600];
+    snprintf(many, sizeof many, "%s/many", root);
+    fake_fs_t fake = {.unlistable = many};
+    scan_fs_t fs = {s_fake_lstat, s_fake_list, &fake, NULL};
+    scanner_opts_t fake_opts = opts;
+    fake_opts.fs = &fs;
+    scanner_t *again = scanner_new_with(&fake_opts, NULL, NULL);
+    work.attempt = 1;
+    assert_int_equal(scanner_scan(again, &job, NULL, &work, &totals, &err), TF_OK);
+    assert_int_equal(strlen(c->runs[0]), 16);
+    assert_string_not_equal(c->runs[0], first_run);
+    assert_int_equal(c->nunread, 1);
+    snprintf(want, sizeof want, "%s: cannot read folder: Permission denied", many);
+    assert_string_equal(c->unread[0], want);
+    assert_true(totals.warnings >= 1);
+    scanner_destroy(&again);
+
+    /* a take index past the batch is the catalog's error: the scan fails, nothing leaks */
+    s_submits_clear(s);
+    memset(c, 0, sizeof *c);
+    c->bad_take = true;
+    assert_int_equal(scanner_scan(scanner, &job, NULL, &work, &totals, &err), TF_ERR_PROTO);
+    assert_non_null(strstr(err.message, "the catalog took entry"));
     scanner_destroy(&scanner);
 
     /* a refused begin fails the scan for good with the catalog's message; nothing is grouped */
@@ -750,7 +815,8 @@ test_scanner_manifest(void **state)
     assert_int_equal(scanner_scan(scanner, &job, NULL, NULL, &totals, &err), TF_ERR_INVALID);
     assert_string_equal(err.message, c->fail_begin);
     assert_int_equal(c->calls, 1);
-    assert_string_equal(c->ids[0], "JM-manifest-local-a1-begin");
+    snprintf(want, sizeof want, "JM-manifest-local-r%s-begin", c->runs[0]);
+    assert_string_equal(c->ids[0], want);
     for (int i = 0; i < s->count; i++)
         assert_string_not_equal(s->services[i], "compress");
     scanner_destroy(&scanner);
@@ -838,7 +904,7 @@ test_archiver_rows(void **state)
     snprintf(root, sizeof root, "%s/tree", t->dir);
     /* the group: everything the walker finds, plus a file that vanished since the scan */
     walked_t *w = calloc(1, sizeof *w);
-    assert_int_equal(scan_walk(scan_fs_posix(), root, true, s_walked, s_walk_warn, w, NULL), TF_OK);
+    assert_int_equal(scan_walk(scan_fs_posix(), root, true, s_walked, s_walk_warn, NULL, w, NULL), TF_OK);
     tf_msg_group_entry_t entries[260];
     int n = 0;
     for (int i = 0; i < w->count; i++)
