@@ -198,7 +198,15 @@ static const char s_schema[] =
     "  job_id TEXT,"
     "  recorded_ms INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY (schedule, instant_ms)"
-    ") WITHOUT ROWID;";
+    ") WITHOUT ROWID;"
+    /* The jobs whose archives a job's restore reads besides its own (its manifest's data_jobs;
+       catalog_chain.c): what retention and base selection ask, without reading manifests. */
+    "CREATE TABLE IF NOT EXISTS job_deps ("
+    "  job_id TEXT NOT NULL,"
+    "  data_job TEXT NOT NULL,"
+    "  PRIMARY KEY (job_id, data_job)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS job_deps_data ON job_deps(data_job, job_id);";
 
 #define S_PATH_HOST_SQL CATALOG_PATH_HOST_SQL
 
@@ -480,7 +488,10 @@ s_migrate(catalog_t *self, tf_err_t *err)
         || s_add_column(self, "jobs", "trigger_ms", "INTEGER NOT NULL DEFAULT 0", err) != TF_OK
         || s_add_column(self, "jobs", "sources_key", "TEXT", err) != TF_OK
         || s_add_column(self, "jobs", "files_unchanged", "INTEGER NOT NULL DEFAULT 0", err) != TF_OK
-        || s_add_column(self, "jobs", "files_deleted", "INTEGER NOT NULL DEFAULT 0", err) != TF_OK)
+        || s_add_column(self, "jobs", "files_deleted", "INTEGER NOT NULL DEFAULT 0", err) != TF_OK
+        /* after archives.lost exists: the lost archives without reading every archive */
+        || s_exec(self, "CREATE INDEX IF NOT EXISTS archives_lost ON archives(job_id) WHERE lost != 0", err)
+               != TF_OK)
         return TF_ERR_DB;
     return TF_OK;
 }

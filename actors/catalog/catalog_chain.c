@@ -4,15 +4,19 @@
     A job's restore reads, for each live manifest row, the archive of the row's data_job that
     stored the path (carry-forward makes that a direct reference: no chain walking). So a
     volume holding such an archive is needed by every job that refers to it, not only by the
-    job that wrote it. Everything here is computed when a query runs; nothing is rewritten:
-      orphans   jobs that refer to an archive on the volume without having archives of their
-                own on it - recycling the volume would orphan them;
+    job that wrote it. Which jobs a job refers to is kept in job_deps (recorded when its base is
+    picked and at each scan end), so nothing here reads manifests; a job is taken to need every
+    volume holding an archive of a job it depends on - more than its rows may need, which only
+    ever keeps a tape longer. Everything else is computed when a query runs:
+      orphans   jobs that depend on a job with an archive on the volume without having archives
+                of their own on it - recycling the volume would orphan them;
       held      the volume is past its expiry but an orphan is itself still within retention
                 and its pool keeps chains (chain_retention keep): the volume shows as
                 appendable/full, so the labeller does not recycle it;
       expired   with chain_retention expire, a volume past expiry expires anyway, and the jobs
-                that refer to it show as expired ("expired: its base J expired with volume V");
-                so do jobs whose base's archive was lost (its volume recycled). */
+                that depend on a job with an archive there show as expired ("expired: its base
+                J expired with volume V"); so do jobs whose base's archive was lost (its volume
+                recycled). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,48 +27,30 @@
 /* A volume (alias v) past its expiry at ?N, not in state error (full = 2). */
 #define S_PAST_EXPIRY(v, N) v ".full != 2 AND " v ".expires_ms > 0 AND " N " >= " v ".expires_ms"
 
-/* A manifest row m of job dep.job_id that takes its content from dep.data_job, and the files
-   row of that job storing its path (stored paths have no leading '/'; a row of a host scan
-   matches only that host's archives) in an archive of the set AS (archive_id, host). */
-#define S_ROW_IN(AS)                                                                          \
-    "SELECT 1 FROM manifest m JOIN files f ON f.job_id = m.data_job AND f.path = substr(m.path, 2) " \
-    "JOIN " AS " x ON x.archive_id = f.archive_id "                                               \
-    "WHERE m.job_id = dep.job_id AND m.data_job = dep.data_job AND m.deleted = 0 "               \
-    "AND (m.host = '' OR x.host IS NULL OR x.host = m.host)"
-
 /* Orphans of volume ?1 at ?2: job id, and whether the job is itself within retention (none
    of its own archives lost or on a volume past expiry). */
 static const char *const s_orphans_sql =
-    "WITH here AS (SELECT a.archive_id, a.job_id, a.host FROM archives a "
-    "  WHERE a.written = 1 AND a.lost = 0 AND (a.volume = ?1 OR EXISTS (SELECT 1 FROM segments s "
-    "  WHERE s.archive_id = a.archive_id AND s.volume = ?1))), "
-    "dep AS (SELECT DISTINCT m.job_id, m.data_job FROM manifest m "
-    "  WHERE m.data_job IN (SELECT job_id FROM here) AND m.data_job != m.job_id AND m.deleted = 0 "
-    "  AND m.job_id NOT IN (SELECT job_id FROM here)) "
-    "SELECT dep.job_id, MAX(NOT EXISTS (SELECT 1 FROM archives o LEFT JOIN volumes v ON v.label = o.volume "
-    "  WHERE o.job_id = dep.job_id AND o.written = 1 AND (o.lost != 0 OR (" S_PAST_EXPIRY("v", "?2") ")))) "
-    "FROM dep JOIN jobs j ON j.job_id = dep.job_id "
-    "WHERE j.status NOT IN ('expired', 'failed', 'cancelled') AND EXISTS (" S_ROW_IN("here") ") "
-    "GROUP BY dep.job_id ORDER BY dep.job_id";
+    "WITH here AS (SELECT job_id FROM archives WHERE volume = ?1 AND written = 1 AND lost = 0 "
+    "  UNION SELECT a.job_id FROM segments s JOIN archives a ON a.archive_id = s.archive_id "
+    "  WHERE s.volume = ?1 AND a.written = 1 AND a.lost = 0), "
+    "dep AS (SELECT DISTINCT d.job_id FROM job_deps d JOIN jobs j ON j.job_id = d.job_id "
+    "  WHERE d.data_job IN (SELECT job_id FROM here) AND d.job_id NOT IN (SELECT job_id FROM here) "
+    "  AND j.status NOT IN ('expired', 'failed', 'cancelled')) "
+    "SELECT dep.job_id, NOT EXISTS (SELECT 1 FROM archives o LEFT JOIN volumes v ON v.label = o.volume "
+    "  WHERE o.job_id = dep.job_id AND o.written = 1 AND (o.lost != 0 OR (" S_PAST_EXPIRY("v", "?2") "))) "
+    "FROM dep ORDER BY dep.job_id";
 
-/* Jobs whose base is gone at ?1: job id, base job, and the volume it went with. An archive is
-   gone when it was lost (its volume recycled) or one of its volumes is past expiry in a pool
-   whose chain_retention is expire. */
+/* Jobs whose base is gone: job id, base job, and the volume it went with (the first, by
+   label). A base is gone when one of its archives is (CATALOG_ARCHIVE_GONE_SQL): the volumes
+   past expiry in pools whose chain_retention is expire are few, so they are found first. */
 static const char *const s_gone_sql =
-    "WITH gone AS (SELECT * FROM (SELECT a.archive_id, a.job_id, a.host, "
-    "  COALESCE((SELECT v.label FROM volumes v WHERE (v.label = a.volume OR v.label IN (SELECT s.volume "
-    "    FROM segments s WHERE s.archive_id = a.archive_id)) AND " S_PAST_EXPIRY("v", "?1")
-    "    AND tf_chain_expire(v.pool) ORDER BY v.label LIMIT 1), "
-    "    CASE WHEN a.lost != 0 THEN a.volume END) AS volume "
-    "  FROM archives a WHERE a.written = 1) WHERE volume IS NOT NULL), "
-    "dep AS (SELECT DISTINCT m.job_id, m.data_job FROM manifest m "
-    "  WHERE m.data_job IN (SELECT job_id FROM gone) AND m.data_job != m.job_id AND m.deleted = 0) "
-    "SELECT * FROM (SELECT dep.job_id, dep.data_job, (SELECT x.volume FROM manifest m "
-    "  JOIN files f ON f.job_id = m.data_job AND f.path = substr(m.path, 2) "
-    "  JOIN gone x ON x.archive_id = f.archive_id WHERE m.job_id = dep.job_id "
-    "  AND m.data_job = dep.data_job AND m.deleted = 0 AND (m.host = '' OR x.host IS NULL OR x.host = m.host) "
-    "  ORDER BY x.volume LIMIT 1) AS volume FROM dep) WHERE volume IS NOT NULL "
-    "ORDER BY job_id, data_job";
+    "WITH gone_volumes AS (SELECT label FROM volumes WHERE tf_chain_gone(pool, full, expires_ms)), "
+    "gone AS (SELECT job_id, volume FROM archives WHERE lost != 0 "
+    "  UNION SELECT job_id, volume FROM archives WHERE written = 1 AND volume IN gone_volumes "
+    "  UNION SELECT a.job_id, s.volume FROM segments s JOIN archives a ON a.archive_id = s.archive_id "
+    "  WHERE a.written = 1 AND s.volume IN gone_volumes) "
+    "SELECT d.job_id, d.data_job, MIN(g.volume) FROM job_deps d JOIN gone g ON g.job_id = d.data_job "
+    "GROUP BY d.job_id, d.data_job ORDER BY d.job_id, d.data_job";
 
 void
 catalog_set_chain_policy(catalog_t *self, catalog_chain_policy_fn *fn, void *arg)
@@ -73,26 +59,66 @@ catalog_set_chain_policy(catalog_t *self, catalog_chain_policy_fn *fn, void *arg
     self->chain_policy_arg = arg;
 }
 
-/* SQL tf_chain_expire(pool): 1 when the pool's chain_retention is expire. */
+/* SQL tf_chain_gone(pool, full, expires_ms): 1 when a volume with these columns is past its
+   expiry now, not in state error, and its pool's chain_retention is expire - what it holds is
+   gone for chains, recycled or not. */
 static void
-s_sql_chain_expire(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+s_sql_chain_gone(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void) argc;
     catalog_t *self = sqlite3_user_data(ctx);
     const char *pool = (const char *) sqlite3_value_text(argv[0]);
-    sqlite3_result_int(ctx, self->chain_policy && pool && self->chain_policy(self->chain_policy_arg, pool));
+    int full = sqlite3_value_int(argv[1]);
+    sqlite3_int64 expires_ms = sqlite3_value_int64(argv[2]);
+    bool past = full != 2 && expires_ms > 0 && catalog_now(self) >= expires_ms;
+    sqlite3_result_int(ctx, past && self->chain_policy && pool && self->chain_policy(self->chain_policy_arg, pool));
 }
 
-static int
-s_sql_ready(catalog_t *self, tf_err_t *err)
+int
+catalog_chain_sql_ready(catalog_t *self, tf_err_t *err)
 {
     if (self->chain_sql_ready)
         return TF_OK;
-    if (sqlite3_create_function_v2(self->db, "tf_chain_expire", 1, SQLITE_UTF8, self, s_sql_chain_expire,
-                                   NULL, NULL, NULL) != SQLITE_OK)
+    if (sqlite3_create_function_v2(self->db, "tf_chain_gone", 3, SQLITE_UTF8, self, s_sql_chain_gone, NULL, NULL,
+                                   NULL) != SQLITE_OK)
         return catalog_db_error(self, err, "cannot register the chain retention function");
     self->chain_sql_ready = true;
     return TF_OK;
+}
+
+int
+catalog_chain_record_base(catalog_t *self, const char *job_id, const char *base_job, tf_err_t *err)
+{
+    sqlite3_stmt *stmt = catalog_prepare(self,
+        "INSERT OR IGNORE INTO job_deps(job_id, data_job) SELECT ?1, ?2 "
+        "UNION SELECT ?1, data_job FROM job_deps WHERE job_id = ?2 AND data_job != ?1", err);
+    return stmt ? catalog_run(self, stmt, catalog_bind_text(stmt, 1, job_id) | catalog_bind_text(stmt, 2, base_job),
+                              "cannot record what the job depends on", NULL, err)
+                : TF_ERR_DB;
+}
+
+int
+catalog_chain_record_deps(catalog_t *self, const char *job_id, tf_err_t *err)
+{
+    sqlite3_stmt *stmt = catalog_prepare(self,
+        "INSERT OR IGNORE INTO job_deps(job_id, data_job) SELECT DISTINCT ?1, data_job FROM manifest "
+        "WHERE job_id = ?1 AND deleted = 0 AND data_job IS NOT NULL AND data_job != ?1", err);
+    int rc = stmt ? catalog_run(self, stmt, catalog_bind_text(stmt, 1, job_id),
+                                "cannot record what the job depends on", NULL, err)
+                  : TF_ERR_DB;
+    if (rc != TF_OK)
+        return rc;
+    /* Until every host's scan has ended, a host still scanning may yet refer to what its base
+       referred to: the base's dependencies stay. (Tombstones have no data_job: index
+       manifest_data answers each dependency.) */
+    stmt = catalog_prepare(self,
+        "DELETE FROM job_deps WHERE job_id = ?1 "
+        "AND NOT EXISTS (SELECT 1 FROM manifest m WHERE m.data_job = job_deps.data_job AND m.job_id = ?1) "
+        "AND (SELECT count(*) FROM manifest_scans WHERE job_id = ?1) "
+        "    >= MAX(1, (SELECT count(DISTINCT " CATALOG_PATH_HOST_SQL ") FROM job_paths WHERE job_id = ?1))", err);
+    return stmt ? catalog_run(self, stmt, catalog_bind_text(stmt, 1, job_id),
+                              "cannot record what the job depends on", NULL, err)
+                : TF_ERR_DB;
 }
 
 /* Appends a heap copy of text to *rows. */
@@ -174,8 +200,7 @@ int
 catalog_chain_job(catalog_t *self, tf_msg_job_row_t *row, tf_err_t *err)
 {
     sqlite3_stmt *stmt = catalog_prepare(self,
-        "SELECT DISTINCT data_job FROM manifest WHERE job_id = ?1 AND deleted = 0 "
-        "AND data_job IS NOT NULL AND data_job != ?1 ORDER BY data_job", err);
+        "SELECT data_job FROM job_deps WHERE job_id = ?1 ORDER BY data_job", err);
     if (!stmt)
         return TF_ERR_DB;
     if (sqlite3_bind_text(stmt, 1, row->job_id, -1, SQLITE_STATIC) != SQLITE_OK) {
@@ -209,16 +234,12 @@ catalog_chain_jobs(catalog_t *self, tf_msg_job_row_t *rows, size_t count, tf_err
 {
     if (count == 0)
         return TF_OK;
-    int rc = s_sql_ready(self, err);
+    int rc = catalog_chain_sql_ready(self, err);
     if (rc != TF_OK)
         return rc;
     sqlite3_stmt *stmt = catalog_prepare(self, s_gone_sql, err);
     if (!stmt)
         return TF_ERR_DB;
-    if (sqlite3_bind_int64(stmt, 1, catalog_now(self)) != SQLITE_OK) {
-        sqlite3_finalize(stmt);
-        return catalog_db_error(self, err, "cannot bind the chain expiry query");
-    }
     int s = SQLITE_DONE;
     while (rc == TF_OK && (s = sqlite3_step(stmt)) == SQLITE_ROW) {
         tf_msg_job_row_t *row = s_finished_row(rows, count, (const char *) sqlite3_column_text(stmt, 0));

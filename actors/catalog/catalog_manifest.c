@@ -23,11 +23,12 @@
    sources_key) and, for a scheduled job (?2), the same schedule. */
 #define S_SAME_SOURCES_SQL "j.job_id != ?1 AND j.sources_key IS ?3 AND (?2 IS NULL OR j.schedule IS ?2)"
 
-/* A job whose manifest can be a base: completed, nothing of it on a recycled tape, and a
-   complete manifest (op end arrived) for every host its paths name. */
+/* A job whose manifest can be a base: completed, its chain whole (nothing it or a job it
+   depends on stored is gone: an incremental would carry references to it), and a complete
+   manifest (op end arrived) for every host its paths name. */
 #define S_CANDIDATE_SQL                                                                        \
     S_SAME_SOURCES_SQL " AND j.status IN ('completed', 'completed_with_warnings') "              \
-    "AND NOT EXISTS (SELECT 1 FROM archives a WHERE a.job_id = j.job_id AND a.lost != 0) "      \
+    "AND NOT " CATALOG_CHAIN_BROKEN_SQL("j.job_id") " "                                          \
     "AND (SELECT count(*) FROM manifest_scans ms WHERE ms.job_id = j.job_id) "                   \
     "    >= MAX(1, (SELECT count(DISTINCT " CATALOG_PATH_HOST_SQL ") FROM job_paths p "          \
     "               WHERE p.job_id = j.job_id))"
@@ -176,7 +177,7 @@ s_upgrade_reason(catalog_t *self, const char *job_id, const char *schedule, cons
     /* The newest full of these sources that ended: gone with its tape, or expired. */
     int rc = s_lookup_text(self,
         "SELECT j.job_id || CASE WHEN j.status = 'expired' OR EXISTS (SELECT 1 FROM archives a "
-        "  WHERE a.job_id = j.job_id AND a.lost != 0) THEN ' x' ELSE '' END "
+        "  WHERE a.job_id = j.job_id AND " CATALOG_ARCHIVE_GONE_SQL("a") ") THEN ' x' ELSE '' END "
         "FROM jobs j WHERE " S_SAME_SOURCES_SQL " AND j.level = 'full' "
         "  AND j.status IN ('completed', 'completed_with_warnings', 'expired') "
         "ORDER BY j.created_ms DESC, j.job_id DESC LIMIT 1",
@@ -186,8 +187,19 @@ s_upgrade_reason(catalog_t *self, const char *job_id, const char *schedule, cons
     size_t n = strlen(found_job);
     if (found && n > 2 && strcmp(found_job + n - 2, " x") == 0) {
         found_job[n - 2] = '\0';
-        snprintf(buf, size, "the previous full %s expired", found_job);
-        return TF_OK;
+        /* The newest job of these sources that restores from it: its chain broke with it (?1 is
+           the full here, which the newest job is not). */
+        char broken[TF_MSG_MAX_ID + 1];
+        rc = s_lookup_text(self,
+            "SELECT j.job_id FROM jobs j JOIN job_deps d ON d.job_id = j.job_id AND d.data_job = ?1 "
+            "WHERE " S_SAME_SOURCES_SQL " AND j.status IN ('completed', 'completed_with_warnings') "
+            "ORDER BY j.created_ms DESC, j.job_id DESC LIMIT 1",
+            found_job, schedule, key, broken, sizeof broken, &found, err);
+        if (rc == TF_OK && found)
+            snprintf(buf, size, "the chain of %s is broken: its base %s expired", broken, found_job);
+        else if (rc == TF_OK)
+            snprintf(buf, size, "the previous full %s expired", found_job);
+        return rc;
     }
     if (schedule) {
         rc = s_lookup_text(self,
@@ -233,7 +245,7 @@ catalog_level_decide(catalog_t *self, const tf_msg_cat_job_t *create, int64_t no
 
     char base[TF_MSG_MAX_ID + 1] = "", reason[TF_MSG_MAX_TEXT] = "";
     const char *decided = "full";
-    if (strcmp(requested, "full") != 0) {
+    if (strcmp(requested, "full") != 0 && (rc = catalog_chain_sql_ready(self, err)) == TF_OK) {
         char full[TF_MSG_MAX_ID + 1];
         rc = s_lookup_text(self,
             "SELECT j.job_id FROM jobs j WHERE " S_CANDIDATE_SQL " AND j.level = 'full' "
@@ -271,6 +283,8 @@ catalog_level_decide(catalog_t *self, const tf_msg_cat_job_t *create, int64_t no
             rc = catalog_run(self, stmt, b, "cannot record the job's level", NULL, err);
         }
     }
+    if (rc == TF_OK && base[0])
+        rc = catalog_chain_record_base(self, create->job_id, base, err);
     if (rc == TF_OK && reason[0])
         tf_log_info("job %s: %s upgraded to full: %s", create->job_id, requested, reason);
     free(key);
@@ -817,6 +831,7 @@ s_end_scan(catalog_t *self, const tf_msg_cat_manifest_t *m, const s_level_t *lv,
                           "cannot record the scan's manifest", NULL, err)
                   : TF_ERR_DB;
     }
+    rc = rc == TF_OK ? catalog_chain_record_deps(self, m->job_id, err) : rc;
     if (rc == TF_OK)
         rc = s_job_counts(self, m->job_id, err);
     rc = catalog_end(self, rc, err);

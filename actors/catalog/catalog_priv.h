@@ -37,7 +37,7 @@ struct _catalog_t {
     size_t pending_count, pending_cap;
     catalog_chain_policy_fn *chain_policy;  /* NULL: every pool keeps (catalog_chain.c) */
     void *chain_policy_arg;
-    bool chain_sql_ready;                   /* tf_chain_expire() is registered with db */
+    bool chain_sql_ready;                   /* tf_chain_gone() is registered with db */
 };
 
 /* Sets err to TF_ERR_DB with "catalog PATH: WHAT: sqlite's message"; returns TF_ERR_DB. */
@@ -99,5 +99,32 @@ int catalog_sched_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *
 int catalog_chain_volume(catalog_t *self, tf_msg_volume_row_t *row, tf_err_t *err);
 int catalog_chain_job(catalog_t *self, tf_msg_job_row_t *row, tf_err_t *err);
 int catalog_chain_jobs(catalog_t *self, tf_msg_job_row_t *rows, size_t count, tf_err_t *err);
+/* Table job_deps (job_id, data_job): the jobs whose archives a job's restore reads, besides
+   its own. catalog_chain_record_base adds the base and what the base depends on when a level
+   decision picks it (a job being scanned already needs them); catalog_chain_record_deps adds
+   the data_jobs of the job's live manifest rows at each scan end, and once every host's
+   manifest is complete drops the ones no row refers to. */
+/* An archive (alias a) a chain cannot count on: lost (its volume recycled), or on a volume past
+   its expiry whose pool's chain_retention is expire (tf_chain_gone: call
+   catalog_chain_sql_ready first). catalog_chain.c's s_gone_sql is the same rule over all
+   archives at once. */
+#define CATALOG_ARCHIVE_GONE_SQL(a)                                                              \
+    "(" a ".lost != 0 OR EXISTS (SELECT 1 FROM volumes gv WHERE (gv.label = " a ".volume "       \
+    "OR gv.label IN (SELECT gs.volume FROM segments gs WHERE gs.archive_id = " a ".archive_id)) " \
+    "AND tf_chain_gone(gv.pool, gv.full, gv.expires_ms)))"
+
+/* A job (SQL expression job) whose restore cannot be complete: an archive of its own or of a job
+   it depends on (job_deps) is gone, or such a job is expired. */
+#define CATALOG_CHAIN_BROKEN_SQL(job)                                                            \
+    "(EXISTS (SELECT 1 FROM archives ga WHERE ga.job_id = " job " AND " CATALOG_ARCHIVE_GONE_SQL("ga") ") " \
+    "OR EXISTS (SELECT 1 FROM job_deps gd JOIN jobs gk ON gk.job_id = gd.data_job "              \
+    "WHERE gd.job_id = " job " AND (gk.status = 'expired' OR EXISTS (SELECT 1 FROM archives ga "   \
+    "WHERE ga.job_id = gd.data_job AND " CATALOG_ARCHIVE_GONE_SQL("ga") "))))"
+
+/* Registers tf_chain_gone(pool, full, expires_ms) (a volume whose archives are gone for
+   chains) with the database, once; before any SQL that uses it. */
+int catalog_chain_sql_ready(catalog_t *self, tf_err_t *err);
+int catalog_chain_record_base(catalog_t *self, const char *job_id, const char *base_job, tf_err_t *err);
+int catalog_chain_record_deps(catalog_t *self, const char *job_id, tf_err_t *err);
 
 #endif

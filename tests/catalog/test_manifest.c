@@ -177,7 +177,8 @@ s_store(fx_t *fx, const char *job, tf_msg_manifest_row_t *rows, size_t count, co
     size_t n = 0;
     for (size_t i = 0; i < count; i++)
         if (scan->taken[i])
-            files[n++] = (tf_msg_file_row_t){.path = rows[i].path + 1, .type = rows[i].type, .size = rows[i].size,
+            files[n++] = (tf_msg_file_row_t){.path = rows[i].path[1] ? rows[i].path + 1 : ".",   /* as archiver.c */
+                                             .type = rows[i].type, .size = rows[i].size,
                                              .mode = rows[i].mode & 07777};
     char archive[128];
     snprintf(archive, sizeof archive, "%s-g00001", job);
@@ -902,6 +903,190 @@ test_long_rename(void **state)
     tf_msg_clear(&r);
 }
 
+/* The jobs a job depends on, as the "job" query says: ids joined with ' ' ("" for none). */
+static void
+s_assert_depends(fx_t *fx, const char *job, const char *expected)
+{
+    tf_msg_t r;
+    const tf_msg_job_row_t *j = s_job(fx, job, &r);
+    char got[256] = "";
+    for (size_t i = 0; i < j->depends_on_count; i++)
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", i ? " " : "", j->depends_on[i].path);
+    assert_string_equal(got, expected);
+    tf_msg_clear(&r);
+}
+
+/* What a job depends on is recorded without reading manifests at query time: the base and
+   what the base depends on from the level decision (a job being scanned needs them already),
+   exactly the manifest's data_jobs once its scan has ended. */
+static void
+test_job_deps(void **state)
+{
+    fx_t *fx = *state;
+    tf_msg_manifest_row_t rows[2] = {s_entry("/d/a", 1, 10, 1000), s_entry("/d/b", 2, 10, 1000)};
+    s_scan_t scan;
+    s_create(fx, "D1", "full", NULL, "/d");
+    s_scan(fx, "D1", rows, 2, &scan);
+    s_store(fx, "D1", rows, 2, &scan, 1);
+    s_scan_clear(&scan);
+    s_assert_depends(fx, "D1", "");
+
+    rows[1].size = 20;   /* b changed: a comes from D1 */
+    s_create(fx, "D2", "incremental", NULL, "/d");
+    s_scan(fx, "D2", rows, 2, &scan);
+    s_store(fx, "D2", rows, 2, &scan, 2);
+    s_scan_clear(&scan);
+    s_assert_depends(fx, "D2", "D1");
+
+    s_create(fx, "D3", "incremental", NULL, "/d");
+    s_assert_level(fx, "D3", "incremental", "D2", NULL);
+    s_assert_depends(fx, "D3", "D1 D2");   /* before its scan: all its base may hand on */
+    rows[0].size = 30;   /* both changed: D3 needs nothing of its chain */
+    rows[1].size = 40;
+    s_scan(fx, "D3", rows, 2, &scan);
+    s_store(fx, "D3", rows, 2, &scan, 3);
+    s_scan_clear(&scan);
+    s_assert_depends(fx, "D3", "");
+}
+
+/* Two entries of /k: a full K1, K2 taking b, K3 taking nothing (it restores a from K1 and b
+   from K2). */
+static void
+s_chain_k(fx_t *fx)
+{
+    tf_msg_manifest_row_t rows[2] = {s_entry("/k/a", 1, 10, 1000), s_entry("/k/b", 2, 10, 1000)};
+    s_scan_t scan;
+    const char *const jobs[] = {"K1", "K2", "K3"};
+    for (int i = 0; i < 3; i++) {
+        if (i == 1)
+            rows[1].size = 20;
+        s_create(fx, jobs[i], i == 0 ? "full" : "incremental", NULL, "/k");
+        s_scan(fx, jobs[i], rows, 2, &scan);
+        s_store(fx, jobs[i], rows, 2, &scan, (uint64_t) i + 1);
+        s_scan_clear(&scan);
+    }
+    s_assert_level(fx, "K3", "incremental", "K2", NULL);
+    s_assert_depends(fx, "K3", "K1 K2");
+}
+
+/* A job whose chain is broken is no base: K2's archive lost leaves K3 unrestorable, so the next
+   incremental chains on K1; K1's lost too, and the next is a full saying which chain broke. */
+static void
+test_broken_chain(void **state)
+{
+    fx_t *fx = *state;
+    s_chain_k(fx);
+    s_sql(fx, "UPDATE archives SET lost = 1 WHERE job_id = 'K2'");
+    s_create(fx, "K4", "incremental", NULL, "/k");
+    s_assert_level(fx, "K4", "incremental", "K1", NULL);
+    s_sql(fx, "UPDATE archives SET lost = 1 WHERE job_id = 'K1'");
+    s_create(fx, "K5", "incremental", NULL, "/k");
+    s_assert_level(fx, "K5", "full", NULL, "the chain of K3 is broken: its base K1 expired");
+    s_create(fx, "K6", "differential", NULL, "/k");
+    s_assert_level(fx, "K6", "full", NULL, "the chain of K3 is broken: its base K1 expired");
+}
+
+static bool
+s_expire_all(void *arg, const char *pool)
+{
+    (void) arg;
+    (void) pool;
+    return true;
+}
+
+/* A volume past its expiry in a pool whose chain_retention is expire is gone for chains before
+   it is recycled: its jobs are no base. With keep it is held, and they are. */
+static void
+test_base_expiring(void **state)
+{
+    fx_t *fx = *state;
+    s_chain_k(fx);
+    char sql[256];
+    snprintf(sql, sizeof sql, "INSERT INTO volumes (label, pool, full, expires_ms) VALUES ('TF0001', 'default', 1, "
+             "%" PRId64 ")", fx->now - 1);
+    s_sql(fx, sql);
+    catalog_set_chain_policy(fx->cat, s_expire_all, NULL);
+    s_create(fx, "K4", "incremental", NULL, "/k");
+    s_assert_level(fx, "K4", "full", NULL, "the chain of K3 is broken: its base K1 expired");
+    catalog_set_chain_policy(fx->cat, NULL, NULL);
+    s_create(fx, "K5", "incremental", NULL, "/k");
+    s_assert_level(fx, "K5", "incremental", "K3", NULL);
+}
+
+/* A backup of '/': the root's stored path is '.', as the compressor stores it. An incremental
+   that restores only the root from the full still needs the full's volume (orphan) and shows
+   expired when the full's archive is lost. */
+static void
+test_root_chain(void **state)
+{
+    fx_t *fx = *state;
+    tf_msg_manifest_row_t rows[2] = {s_entry("/", 1, 0, 1000), s_entry("/f", 2, 10, 1000)};
+    rows[0].type = "dir";
+    rows[0].mode = 040755;
+    s_scan_t scan;
+    for (int i = 0; i < 2; i++) {
+        const char *job = i == 0 ? "R1" : "R2";
+        rows[1].size = i == 0 ? 10 : 20;
+        s_create(fx, job, i == 0 ? "full" : "incremental", NULL, "/");
+        s_scan(fx, job, rows, 2, &scan);
+        s_store(fx, job, rows, 2, &scan, (uint64_t) i + 1);
+        s_scan_clear(&scan);
+    }
+    s_assert_row(fx, "R2", "/", "unchanged", "R1", false);
+    s_assert_depends(fx, "R2", "R1");
+    s_sql(fx, "UPDATE archives SET volume = 'TF0002' WHERE job_id = 'R2';"
+              "INSERT INTO volumes (label, pool, full, expires_ms) VALUES ('TF0001', 'default', 1, 0), "
+              "('TF0002', 'default', 0, 0)");
+    tf_msg_t r;
+    tf_msg_t q = {.type = TF_MSG_CAT_QUERY};
+    q.cat_query = (tf_msg_cat_query_t){.query = "volumes", .pattern = "TF0001"};
+    s_ok(fx, &q, &r);
+    assert_int_equal(r.cat_reply.volumes_count, 1);
+    assert_int_equal(r.cat_reply.volumes[0].orphans_count, 1);
+    assert_string_equal(r.cat_reply.volumes[0].orphans[0].path, "R2");
+    tf_msg_clear(&r);
+    s_sql(fx, "UPDATE archives SET lost = 1 WHERE job_id = 'R1'");
+    const tf_msg_job_row_t *j = s_job(fx, "R2", &r);
+    assert_string_equal(j->status, "expired");
+    assert_string_equal(j->message, "expired: its base R1 expired with volume TF0001");
+    tf_msg_clear(&r);
+}
+
+/* begin, one diff batch and end of host's scan of job, as that host's scanner sends them. */
+static void
+s_host_scan(fx_t *fx, const char *job, const char *host, tf_msg_manifest_row_t *rows, size_t count)
+{
+    const char *const ops[] = {"begin", "diff", "end"};
+    for (int i = 0; i < 3; i++) {
+        tf_msg_t m = {.type = TF_MSG_CAT_MANIFEST}, r;
+        m.cat_manifest = (tf_msg_cat_manifest_t){.job_id = (char *) job, .host = (char *) host, .op = (char *) ops[i],
+                                                 .seq = i == 1 ? 1 : 0, .rows = i == 1 ? rows : NULL,
+                                                 .rows_count = i == 1 ? count : 0};
+        s_ok(fx, &m, &r);
+        tf_msg_clear(&r);
+    }
+}
+
+/* A job scanned on two hosts keeps its base's dependencies until both scans have ended: the
+   host still scanning may yet carry references to them. */
+static void
+test_job_deps_hosts(void **state)
+{
+    fx_t *fx = *state;
+    tf_msg_manifest_row_t rows[1] = {s_entry("/m/a", 1, 10, 1000)};
+    s_create(fx, "H1", "full", NULL, "hosta:/m hostb:/m");
+    s_host_scan(fx, "H1", "hosta", rows, 1);
+    s_host_scan(fx, "H1", "hostb", rows, 1);
+    s_sql(fx, "UPDATE jobs SET status = 'completed' WHERE job_id = 'H1'");
+    s_create(fx, "H2", "incremental", NULL, "hosta:/m hostb:/m");
+    s_assert_level(fx, "H2", "incremental", "H1", NULL);
+    rows[0].size = 20;   /* changed on both hosts: H2 needs nothing of H1 in the end */
+    s_host_scan(fx, "H2", "hosta", rows, 1);
+    s_assert_depends(fx, "H2", "H1");
+    s_host_scan(fx, "H2", "hostb", rows, 1);
+    s_assert_depends(fx, "H2", "");
+}
+
 int
 main(void)
 {
@@ -920,6 +1105,11 @@ main(void)
         cmocka_unit_test_setup_teardown(test_stored_incomplete, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_taken_not_stored, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_long_rename, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_job_deps, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_broken_chain, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_base_expiring, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_root_chain, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_job_deps_hosts, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

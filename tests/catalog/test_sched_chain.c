@@ -1,7 +1,8 @@
 /*  test_sched_chain - schedule runs (cat_sched, query schedule_history) and retention that
     knows chains (volume held/orphans, job depends_on, jobs expired with their base) on a real
-    catalog file, without processes. Manifest rows are written with SQL: what is tested here is
-    what the catalog makes of them, not how a scan records them (test_manifest's part). */
+    catalog file, without processes. Manifest and job_deps rows are written with SQL: what is
+    tested here is what the catalog makes of them, not how a scan records them (test_manifest's
+    part). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -295,7 +296,8 @@ s_chain(fx_t *fx)
               "('U', '/data/x', 'file', 'full', 'U', 0), "
               "('I', '/data/a', 'file', 'unchanged', 'F', 0), ('I', '/data/b', 'file', 'deleted', NULL, 1), "
               "('I', '/data/c', 'file', 'new', 'I', 0);"
-              "INSERT INTO manifest_scans (job_id, entries) VALUES ('F', 2), ('U', 1), ('I', 3);");
+              "INSERT INTO manifest_scans (job_id, entries) VALUES ('F', 2), ('U', 1), ('I', 3);"
+              "INSERT INTO job_deps (job_id, data_job) VALUES ('I', 'F');");
 }
 
 static const tf_msg_volume_row_t *
@@ -404,7 +406,8 @@ test_depends_on(void **state)
     s_job_on(fx, "I2", "V2", inc2, 1);
     s_sql(fx, "INSERT INTO manifest (job_id, path, type, reason, data_job, deleted) VALUES "
               "('I2', '/data/a', 'file', 'unchanged', 'F', 0), ('I2', '/data/c', 'file', 'unchanged', 'I', 0), "
-              "('I2', '/data/d', 'file', 'new', 'I2', 0)");
+              "('I2', '/data/d', 'file', 'new', 'I2', 0);"
+              "INSERT INTO job_deps (job_id, data_job) VALUES ('I2', 'F'), ('I2', 'I');");
     tf_msg_t r;
     s_query(fx, "job", "I2", NULL, 0, &r);
     assert_int_equal(r.cat_reply.jobs[0].depends_on_count, 2);
