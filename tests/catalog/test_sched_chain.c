@@ -13,24 +13,15 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "tf_testcatalog.h"
 #include "tf_testproc.h"
 
 #define S_DAY_MS (24 * 3600 * 1000LL)
 
 typedef struct {
-    char *dir;
-    char db[512];
-    catalog_t *cat;
-    int64_t now;
+    tf_testcatalog_t *tc;
     bool expire;        /* chain_retention of pool default */
-    tf_err_t err;
 } fx_t;
-
-static int64_t
-s_clock(void *arg)
-{
-    return ((fx_t *) arg)->now;
-}
 
 static bool
 s_policy(void *arg, const char *pool)
@@ -43,15 +34,8 @@ s_setup(void **state)
 {
     fx_t *fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
-    fx->dir = tf_test_tempdir("tfsched");
-    assert_non_null(fx->dir);
-    snprintf(fx->db, sizeof fx->db, "%s/catalog.db", fx->dir);
-    fx->now = 1800000000000;
-    tf_err_t err = {0};
-    fx->cat = catalog_open(fx->db, &err);
-    if (!fx->cat)
-        fail_msg("catalog_open: %s", err.message);
-    catalog_set_clock(fx->cat, s_clock, fx);
+    fx->tc = tf_testcatalog_new("tfsched", 1800000000000);
+    assert_non_null(fx->tc);
     *state = fx;
     return 0;
 }
@@ -60,36 +44,16 @@ static int
 s_teardown(void **state)
 {
     fx_t *fx = *state;
-    catalog_destroy(&fx->cat);
-    tf_test_rmtree(fx->dir);
-    free(fx->dir);
+    tf_testcatalog_destroy(&fx->tc);
     free(fx);
     return 0;
 }
 
-/* Applies msg through the codec both ways, as the broker delivers it and the client reads the
-   answer; *reply (may be NULL) gets the decoded result. */
+/* Applies msg through the codec both ways (tf_testcatalog_item). */
 static int
 s_apply(fx_t *fx, const tf_msg_t *msg, tf_msg_t *reply)
 {
-    uint8_t *data = NULL;
-    size_t size = 0;
-    tf_err_t err = {0};
-    if (tf_msg_encode(msg, &data, &size, &err) != TF_OK)
-        fail_msg("encode: %s", err.message);
-    tf_msg_work_t work = {.item_id = "item-1", .service = "catalog", .attempt = 1, .payload = {data, size}};
-    tf_err_clear(&fx->err);
-    tf_msg_t raw;
-    int rc = catalog_handle_item(fx->cat, &work, &raw, &fx->err);
-    free(data);
-    if (rc == TF_OK && reply && raw.type != TF_MSG_NONE) {
-        data = NULL;
-        if (tf_msg_encode(&raw, &data, &size, &err) != TF_OK || tf_msg_decode(data, size, reply, &err) != TF_OK)
-            fail_msg("reply through the codec: %s", err.message);
-        free(data);
-    }
-    tf_msg_clear(&raw);
-    return rc;
+    return tf_testcatalog_item(fx->tc, msg, reply);
 }
 
 static void
@@ -97,7 +61,7 @@ s_ok(fx_t *fx, const tf_msg_t *msg, tf_msg_t *reply)
 {
     int rc = s_apply(fx, msg, reply);
     if (rc != TF_OK)
-        fail_msg("item failed (%d): %s", rc, fx->err.message);
+        fail_msg("item failed (%d): %s", rc, fx->tc->err.message);
 }
 
 static int
@@ -124,7 +88,7 @@ static void
 s_sql(fx_t *fx, const char *sql)
 {
     sqlite3 *db = NULL;
-    assert_int_equal(sqlite3_open(fx->db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_open(fx->tc->db, &db), SQLITE_OK);
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
         fail_msg("%s: %s", sql, msg);
@@ -158,15 +122,15 @@ test_claim_twice(void **state)
     assert_int_equal(row->instant_ms, 5000);
     assert_string_equal(row->kind, "fired");
     assert_string_equal(row->job_id, "J1");
-    assert_int_equal(row->recorded_ms, fx->now);
+    assert_int_equal(row->recorded_ms, fx->tc->now);
     assert_string_equal(row->job_status, "queued");
     tf_msg_clear(&r);
 
-    fx->now += 1000;
+    fx->tc->now += 1000;
     assert_int_equal(s_sched(fx, "claim", "nightly", 5000, "fired", NULL, "J2", &r), TF_OK);
     row = &r.cat_reply.sched[0];
     assert_string_equal(row->job_id, "J1");
-    assert_int_equal(row->recorded_ms, fx->now - 1000);
+    assert_int_equal(row->recorded_ms, fx->tc->now - 1000);
     tf_msg_clear(&r);
 
     s_query(fx, "schedule_history", NULL, "nightly", 0, &r);
@@ -187,11 +151,11 @@ test_update(void **state)
     assert_null(r.cat_reply.sched[0].job_status);             /* J7 is not in the catalog yet */
     tf_msg_clear(&r);
     assert_int_equal(s_sched(fx, "update", "nightly", 7001, "fired", NULL, "J7", NULL), TF_ERR_NOTFOUND);
-    assert_non_null(strstr(fx->err.message, "schedule nightly has no run at instant 7001"));
+    assert_non_null(strstr(fx->tc->err.message, "schedule nightly has no run at instant 7001"));
     assert_int_equal(s_sched(fx, "claim", "nightly", 8000, "exploded", NULL, NULL, NULL), TF_ERR_INVALID);
-    assert_non_null(strstr(fx->err.message, "kind 'exploded' is not one of"));
+    assert_non_null(strstr(fx->tc->err.message, "kind 'exploded' is not one of"));
     assert_int_equal(s_sched(fx, "claim", "night ly", 8000, "fired", NULL, NULL, NULL), TF_ERR_INVALID);
-    assert_non_null(strstr(fx->err.message, "schedule name 'night ly'"));
+    assert_non_null(strstr(fx->tc->err.message, "schedule name 'night ly'"));
     assert_int_equal(s_sched(fx, "drop", "nightly", 8000, "fired", NULL, NULL, NULL), TF_ERR_INVALID);
     /* Nothing refused was recorded. */
     s_query(fx, "schedule_history", NULL, "nightly", 0, &r);
@@ -276,7 +240,7 @@ s_volume(fx_t *fx, const char *label, const char *state, int64_t created_ms, int
     m.cat_volume = (tf_msg_cat_volume_t){.label = (char *) label, .pool = "default", .state = (char *) state,
                                          .created_ms = created_ms, .expires_ms = expires_ms,
                                          .last_written_ms = fresh ? 0 : created_ms, .tape_files = fresh ? 1 : 2,
-                                         .time_ms = fx->now};
+                                         .time_ms = fx->tc->now};
     s_ok(fx, &m, NULL);
 }
 
@@ -289,8 +253,8 @@ s_chain(fx_t *fx)
     s_job_on(fx, "F", "V1", full, 2);
     s_job_on(fx, "I", "V2", inc, 1);
     s_job_on(fx, "U", "V1", other, 1);
-    s_volume(fx, "V1", "full", fx->now - 40 * S_DAY_MS, fx->now - S_DAY_MS);
-    s_volume(fx, "V2", "appendable", fx->now - 10 * S_DAY_MS, fx->now + 20 * S_DAY_MS);
+    s_volume(fx, "V1", "full", fx->tc->now - 40 * S_DAY_MS, fx->tc->now - S_DAY_MS);
+    s_volume(fx, "V2", "appendable", fx->tc->now - 10 * S_DAY_MS, fx->tc->now + 20 * S_DAY_MS);
     s_sql(fx, "INSERT INTO manifest (job_id, path, type, reason, data_job, deleted) VALUES "
               "('F', '/data/a', 'file', 'full', 'F', 0), ('F', '/data/b', 'file', 'full', 'F', 0), "
               "('U', '/data/x', 'file', 'full', 'U', 0), "
@@ -326,7 +290,7 @@ static void
 test_held_keep(void **state)
 {
     fx_t *fx = *state;
-    catalog_set_chain_policy(fx->cat, s_policy, fx);
+    catalog_set_chain_policy(fx->tc->cat, s_policy, fx);
     s_chain(fx);
     tf_msg_t r;
     s_query(fx, "volumes", NULL, NULL, 0, &r);
@@ -344,7 +308,7 @@ test_held_keep(void **state)
     tf_msg_clear(&r);
 
     /* Once I is past its own retention (V2 expired) nothing holds V1 any more. */
-    fx->now += 30 * S_DAY_MS;
+    fx->tc->now += 30 * S_DAY_MS;
     s_query(fx, "volumes", NULL, NULL, 0, &r);
     assert_string_equal(s_vol(&r, "V1")->state, "expired");
     assert_false(s_vol(&r, "V1")->held);
@@ -359,7 +323,7 @@ test_held_expire(void **state)
 {
     fx_t *fx = *state;
     fx->expire = true;
-    catalog_set_chain_policy(fx->cat, s_policy, fx);
+    catalog_set_chain_policy(fx->tc->cat, s_policy, fx);
     s_chain(fx);
     tf_msg_t r;
     s_query(fx, "volumes", "", "V1", 0, &r);
@@ -384,7 +348,7 @@ test_base_recycled(void **state)
 {
     fx_t *fx = *state;
     s_chain(fx);
-    s_volume(fx, "V1", "appendable", fx->now, 0);   /* a new label generation: recycled */
+    s_volume(fx, "V1", "appendable", fx->tc->now, 0);   /* a new label generation: recycled */
     tf_msg_t r;
     s_query(fx, "jobs", NULL, NULL, 0, &r);
     assert_string_equal(s_jobrow(&r, "F")->status, "expired");
