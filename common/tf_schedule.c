@@ -1,11 +1,13 @@
 /*  tf_schedule - one schedule of the configuration (see tf_schedule.h). */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tf_schedule.h"
+#include "tf_hostpath.h"
 
 #define S_MAX_RULES 16
 #define S_MAX_SOURCES 256
@@ -50,10 +52,10 @@ s_trim(char *text)
     return text;
 }
 
-static bool
-s_known_level(const char *word)
+bool
+tf_level_known(const char *word)
 {
-    for (size_t i = 0; i < sizeof s_levels / sizeof s_levels[0]; i++)
+    for (size_t i = 0; word && i < sizeof s_levels / sizeof s_levels[0]; i++)
         if (strcmp(word, s_levels[i]) == 0)
             return true;
     return false;
@@ -94,7 +96,7 @@ s_rule_parse(char *text, const char *key, const char *whole, s_rule_t *rule, tf_
             return tf_err_set(err, TF_ERR_INVALID, "%s = '%s': rule '%s on' names no days (e.g. 'on Sun')",
                               key, whole, level);
     }
-    if (!s_known_level(level))
+    if (!tf_level_known(level))
         return tf_err_set(err, TF_ERR_INVALID,
                           "%s = '%s': unknown level '%s' (use full, differential or incremental)", key, whole,
                           level);
@@ -192,9 +194,10 @@ s_catch_up_parse(tf_schedule_t *self, const char *key, const char *text, tf_err_
     return rc;
 }
 
-/* paths: comma-separated "/path" or "HOST:/path". */
+/* paths: comma-separated "/path" or "HOST:/path", each split by tf_hostpath_parse (the rule
+   tapeflow backup and the job start apply), so a bad host is refused here, not at every run. */
 static int
-s_sources_parse(tf_schedule_t *self, const char *key, const char *text, tf_err_t *err)
+s_sources_parse(tf_schedule_t *self, tf_config_t *cfg, const char *key, const char *text, tf_err_t *err)
 {
     char *copy = strdup(text);
     if (!copy)
@@ -205,9 +208,11 @@ s_sources_parse(tf_schedule_t *self, const char *key, const char *text, tf_err_t
         char *path = s_trim(part);
         if (!*path)
             continue;
-        const char *colon = strchr(path, ':');
-        const char *abs = colon && path[0] != '/' ? colon + 1 : path;
-        if (*abs != '/')
+        char host[256], abs[PATH_MAX];
+        tf_err_t herr = {0};
+        if (tf_hostpath_parse(cfg, path, host, sizeof host, abs, sizeof abs, &herr) != TF_OK)
+            rc = tf_err_set(err, TF_ERR_INVALID, "%s: %s", key, herr.message);
+        else if (abs[0] != '/')
             rc = tf_err_set(err, TF_ERR_INVALID,
                             "%s: '%s' is not an absolute path (write /path for this host's, HOST:/path "
                             "for another host's)", key, path);
@@ -238,7 +243,7 @@ tf_schedule_new(tf_config_t *cfg, const char *name, tf_err_t *err)
     int rc = TF_OK;
 #define S_KEY(k) (snprintf(key, sizeof key, "schedules/%s/" k, name), key)
     const char *paths = tf_config_get(cfg, S_KEY("paths"));
-    rc = s_sources_parse(self, key, paths ? paths : "", err);
+    rc = s_sources_parse(self, cfg, key, paths ? paths : "", err);
     if (rc == TF_OK) {
         const char *cal = tf_config_str(cfg, S_KEY("calendar"));
         self->calendar = tf_calendar_new(cal, &cerr);

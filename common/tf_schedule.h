@@ -72,6 +72,10 @@ int tf_schedule_next(const tf_schedule_t *self, int64_t after_ms, int64_t *next_
    instant in the schedule's zone ("full", "differential" or "incremental"). */
 const char *tf_schedule_level(const tf_schedule_t *self, int64_t instant_ms);
 
+/* True for the backup levels: full, differential, incremental - the one list the CLI, the
+   schedule rules and the catalog check a level against. */
+bool tf_level_known(const char *word);
+
 /* Level rules on their own (what tf_schedule_new reads from schedules/NAME/level): "RULE; RULE;
    ...; LEVEL", RULE = "LEVEL on DAYS" with DAYS a calendar expression's date part. key names the
    setting in messages. */

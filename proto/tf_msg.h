@@ -622,6 +622,10 @@ typedef struct tf_msg_manifest_row_s {
     bool deleted;           /* a tombstone: in the base job, gone now */
 } tf_msg_manifest_row_t;
 
+/* The reason a restore_plan's missing row gives for an entry whose job has no archive row for
+   it: "not on tape: job J" (the CLI tells a job's own unwritten entries from its chain's by it). */
+#define TF_MSG_REASON_NOT_ON_TAPE "not on tape: job %s"
+
 /* catalog -> scanner: one taken entry of a diff batch (index into the batch's rows). */
 typedef struct {
     uint64_t index;

@@ -1113,7 +1113,7 @@ s_cat_job(catalog_t *self, const tf_msg_cat_job_t *m, tf_err_t *err)
         if (strcmp(op, "create") == 0) {
             rc = s_job_create(self, m, t, err);
             if (rc == TF_OK)
-                rc = catalog_level_decide(self, m, t, err);
+                rc = catalog_level_decide(self, m, err);
         }
         else if (strcmp(op, "stage") == 0)
             rc = s_job_stage(self, m, t, err);

@@ -125,18 +125,9 @@ catalog_chain_record_deps(catalog_t *self, const char *job_id, tf_err_t *err)
 static int
 s_push(tf_msg_path_row_t **rows, size_t *count, size_t *cap, const char *text, tf_err_t *err)
 {
-    if (*count == *cap) {
-        size_t more = *cap ? *cap * 2 : 4;
-        tf_msg_path_row_t *grown = realloc(*rows, more * sizeof *grown);
-        if (!grown)
-            return tf_err_set(err, TF_ERR_NOMEM, "out of memory answering a catalog query");
-        *rows = grown;
-        *cap = more;
-    }
-    char *copy = strdup(text);
-    if (!copy)
+    tf_msg_path_row_t *row = catalog_grow((void **) rows, count, cap, sizeof *row);
+    if (!row || !(row->path = strdup(text)))
         return tf_err_set(err, TF_ERR_NOMEM, "out of memory answering a catalog query");
-    (*rows)[(*count)++].path = copy;
     return TF_OK;
 }
 

@@ -11,9 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "catalog_priv.h"
+#include "tf_calendar.h"
+#include "tf_schedule.h"
 #include "tf_log.h"
 
 /* Rows in one diff batch (the scanner sends at most this many). */
@@ -221,12 +222,10 @@ s_upgrade_reason(catalog_t *self, const char *job_id, const char *schedule, cons
 }
 
 int
-catalog_level_decide(catalog_t *self, const tf_msg_cat_job_t *create, int64_t now, tf_err_t *err)
+catalog_level_decide(catalog_t *self, const tf_msg_cat_job_t *create, tf_err_t *err)
 {
-    (void) now;
     const char *requested = create->level && *create->level ? create->level : "full";
-    if (strcmp(requested, "full") != 0 && strcmp(requested, "differential") != 0
-        && strcmp(requested, "incremental") != 0)
+    if (!tf_level_known(requested))
         return tf_err_set(err, TF_ERR_INVALID, "cat_job %s: unknown level '%s' (expected full, "
                           "differential or incremental)", create->job_id, requested);
     /* The first decision wins: a repeated create (redelivery, a scheduler restarted) changes
@@ -1076,7 +1075,7 @@ s_plan_missing(tf_msg_cat_reply_t *out, size_t *cap, const char *path, const cha
     tf_msg_warning_row_t *w = catalog_grow((void **) &out->missing, &out->missing_count, cap, sizeof *w);
     char text[TF_MSG_MAX_TEXT];
     if (data_job)
-        snprintf(text, sizeof text, "not on tape: job %s", data_job);
+        snprintf(text, sizeof text, TF_MSG_REASON_NOT_ON_TAPE, data_job);
     else
         snprintf(text, sizeof text, "%s", reason && strncmp(reason, "not stored", 10) == 0 ? reason : "not stored");
     if (!w || !(w->path = strdup(path)) || !(w->reason = strdup(text)))
@@ -1176,11 +1175,8 @@ s_query_job_at(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf
     if (rc != TF_OK)
         return rc;
     if (!found) {
-        char when[32] = "?";
-        time_t secs = (time_t) (at / 1000);
-        struct tm tm;
-        if (gmtime_r(&secs, &tm))
-            strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        char when[32];
+        tf_time_format_utc(at, when, sizeof when);
         return tf_err_set(err, TF_ERR_NOTFOUND, "no completed backup of %s at or before %s (tapeflow jobs "
                           "lists the jobs and their sources)", source, when);
     }

@@ -81,7 +81,7 @@ int catalog_end(catalog_t *self, int rc, tf_err_t *err);
    exists: it records the level the job runs at, its base job and the reason of an upgrade.
    catalog_manifest_query answers the queries manifest, restore_plan and job_at. */
 int catalog_manifest_apply(catalog_t *self, const tf_msg_cat_manifest_t *m, tf_msg_t *reply, tf_err_t *err);
-int catalog_level_decide(catalog_t *self, const tf_msg_cat_job_t *create, int64_t now, tf_err_t *err);
+int catalog_level_decide(catalog_t *self, const tf_msg_cat_job_t *create, tf_err_t *err);
 bool catalog_manifest_handles(const char *query);
 int catalog_manifest_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_err_t *err);
 

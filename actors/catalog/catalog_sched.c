@@ -68,18 +68,11 @@ s_collect(catalog_t *self, sqlite3_stmt *stmt, uint64_t limit, tf_msg_cat_reply_
             out->truncated = true;
             break;
         }
-        if (out->sched_count == cap) {
-            size_t more = cap ? cap * 2 : 16;
-            tf_msg_sched_row_t *grown = realloc(out->sched, more * sizeof *grown);
-            if (!grown) {
-                oom = true;
-                break;
-            }
-            out->sched = grown;
-            cap = more;
+        tf_msg_sched_row_t *row = catalog_grow((void **) &out->sched, &out->sched_count, &cap, sizeof *row);
+        if (!row) {
+            oom = true;
+            break;
         }
-        tf_msg_sched_row_t *row = &out->sched[out->sched_count++];
-        memset(row, 0, sizeof *row);
         s_read_row(stmt, row, &oom);
         if (oom)
             break;
@@ -101,27 +94,11 @@ s_write(catalog_t *self, const char *sql, const tf_msg_cat_sched_t *m, int *chan
     sqlite3_stmt *stmt = catalog_prepare(self, sql, err);
     if (!stmt)
         return TF_ERR_DB;
-    int b = sqlite3_bind_text(stmt, 1, m->schedule, -1, SQLITE_STATIC);
-    if (b == SQLITE_OK)
-        b = sqlite3_bind_int64(stmt, 2, m->instant_ms);
-    if (b == SQLITE_OK)
-        b = sqlite3_bind_text(stmt, 3, m->kind, -1, SQLITE_STATIC);
-    if (b == SQLITE_OK)
-        b = m->reason ? sqlite3_bind_text(stmt, 4, m->reason, -1, SQLITE_STATIC) : sqlite3_bind_null(stmt, 4);
-    if (b == SQLITE_OK)
-        b = m->job_id && *m->job_id ? sqlite3_bind_text(stmt, 5, m->job_id, -1, SQLITE_STATIC)
-                                    : sqlite3_bind_null(stmt, 5);
-    if (b == SQLITE_OK)
-        b = sqlite3_bind_int64(stmt, 6, catalog_now(self));
-    int rc = TF_OK;
-    if (b != SQLITE_OK)
-        rc = catalog_db_error(self, err, "cannot bind a schedule run");
-    else if (sqlite3_step(stmt) != SQLITE_DONE)
-        rc = catalog_db_error(self, err, "cannot record a schedule run");
-    else
-        *changes = sqlite3_changes(self->db);
-    sqlite3_finalize(stmt);
-    return rc;
+    int b = catalog_bind_text(stmt, 1, m->schedule) | sqlite3_bind_int64(stmt, 2, m->instant_ms)
+            | catalog_bind_text(stmt, 3, m->kind) | catalog_bind_text(stmt, 4, m->reason)
+            | catalog_bind_text(stmt, 5, m->job_id && *m->job_id ? m->job_id : NULL)
+            | sqlite3_bind_int64(stmt, 6, catalog_now(self));
+    return catalog_run(self, stmt, b, "cannot record a schedule run", changes, err);
 }
 
 int
@@ -185,9 +162,7 @@ catalog_sched_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *repl
         if (rc != TF_OK)
             return rc;
     }
-    uint64_t limit = q->limit ? q->limit : one ? S_HISTORY_LIMIT : CATALOG_MAX_ROWS;
-    if (limit > CATALOG_MAX_ROWS)
-        limit = CATALOG_MAX_ROWS;
+    uint64_t limit = catalog_limit(q->limit, one ? S_HISTORY_LIMIT : CATALOG_MAX_ROWS);
     /* No name: the newest row of every schedule, by name (what `schedule list` shows). */
     const char *sql = one ? "SELECT " S_ROW_COLUMNS "WHERE r.schedule = ?1 "
                             "ORDER BY r.instant_ms DESC LIMIT ?2"

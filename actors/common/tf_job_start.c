@@ -191,6 +191,12 @@ s_pool(tf_config_t *cfg, const tf_job_spec_t *spec)
     return spec->pool && *spec->pool ? spec->pool : tf_config_get(cfg, "backup/pool");
 }
 
+static const char *
+s_compression(tf_config_t *cfg, const tf_job_spec_t *spec)
+{
+    return spec->compression && *spec->compression ? spec->compression : tf_config_get(cfg, "compressor/compression");
+}
+
 int
 tf_job_check_noted(tf_config_t *cfg, tf_client_t *client, const tf_job_spec_t *spec, char *note, size_t note_size,
                    tf_err_t *err)
@@ -232,8 +238,7 @@ s_create(tf_config_t *cfg, tf_client_t *client, const tf_job_spec_t *spec, const
     create.cat_job = (tf_msg_cat_job_t){
         .job_id = (char *) spec->job_id, .op = "create", .paths = src->rows, .paths_count = spec->sources_count,
         .pool = (char *) s_pool(cfg, spec),
-        .compression = (char *) (spec->compression && *spec->compression
-                                 ? spec->compression : tf_config_get(cfg, "compressor/compression")),
+        .compression = (char *) s_compression(cfg, spec),
         .time_ms = tf_clock_wall_ms(), .message = "queued",
         .level = (char *) (spec->level && *spec->level ? spec->level : "full"),
         .schedule = (char *) (spec->schedule && *spec->schedule ? spec->schedule : NULL),
@@ -282,8 +287,7 @@ s_scans(tf_config_t *cfg, tf_client_t *client, const tf_job_spec_t *spec, const 
             .job_id = (char *) spec->job_id, .paths = h->rows, .paths_count = h->count,
             .group_bytes = spec->group_bytes ? spec->group_bytes : (uint64_t) tf_config_size(cfg, "scanner/group_size"),
             .one_fs = spec->one_fs,
-            .compression = (char *) (spec->compression && *spec->compression
-                                     ? spec->compression : tf_config_get(cfg, "compressor/compression")),
+            .compression = (char *) s_compression(cfg, spec),
             .pool = (char *) s_pool(cfg, spec), .host = src->legacy ? NULL : (char *) h->host,
             .group_base = (uint64_t) i * TF_ID_HOST_GROUP_STRIDE,
         };

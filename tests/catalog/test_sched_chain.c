@@ -49,17 +49,10 @@ s_teardown(void **state)
     return 0;
 }
 
-/* Applies msg through the codec both ways (tf_testcatalog_item). */
-static int
-s_apply(fx_t *fx, const tf_msg_t *msg, tf_msg_t *reply)
-{
-    return tf_testcatalog_item(fx->tc, msg, reply);
-}
-
 static void
 s_ok(fx_t *fx, const tf_msg_t *msg, tf_msg_t *reply)
 {
-    int rc = s_apply(fx, msg, reply);
+    int rc = tf_testcatalog_item(fx->tc, msg, reply);
     if (rc != TF_OK)
         fail_msg("item failed (%d): %s", rc, fx->tc->err.message);
 }
@@ -71,7 +64,7 @@ s_sched(fx_t *fx, const char *op, const char *schedule, int64_t instant, const c
     tf_msg_t m = {.type = TF_MSG_CAT_SCHED};
     m.cat_sched = (tf_msg_cat_sched_t){.op = (char *) op, .schedule = (char *) schedule, .instant_ms = instant,
                                        .kind = (char *) kind, .reason = (char *) reason, .job_id = (char *) job};
-    return s_apply(fx, &m, reply);
+    return tf_testcatalog_item(fx->tc, &m, reply);
 }
 
 static void

@@ -377,6 +377,7 @@ test_chain_restores_each_state(void **state)
     snprintf(dest, sizeof dest, "%s/at-0", fx->dir);
     int rc = tf_teststack_cli_all(fx->stack, &out, "restore", "--at", at, fx->src, "--to", dest, NULL);
     assert_int_not_equal(rc, 0);
+    assert_int_equal(rc, 1);   /* a failure, not a usage error (2) */
     if (!strstr(out ? out : "", fx->src))
         fail_msg("restore --at %s names no source: %s", at, out ? out : "");
     free(out);

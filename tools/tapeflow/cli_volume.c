@@ -66,10 +66,9 @@ cli_volume_facts(tf_config_t *cfg, tf_client_t *client, tf_drive_t *drive,
                 snprintf(v->orphans + used, sizeof v->orphans - used, "%s%s", used ? ", " : "",
                          row->orphans[k].path);
             }
-        }
-        if (row->created_ms == created)
             v->expires_ms = tf_volume_expiry_known(floor_ms, v->tape_files > 1 ? v->last_written_ms : 0,
                                                    retention, row->expires_ms);
+        }
     }
     tf_msg_clear(&reply);
     return TF_OK;

@@ -23,6 +23,7 @@
 #include "tf_job_start.h"
 #include "tf_json.h"
 #include "tf_units.h"
+#include "tf_schedule.h"
 #include "tf_secure.h"
 #include "tf_wire.h"
 
@@ -234,7 +235,7 @@ s_parse(cli_t *cli, int argc, char **argv, s_args_t *a)
             break;
         case 'a': a->one_fs = false; break;
         case 'l':
-            if (strcmp(optarg, "full") && strcmp(optarg, "differential") && strcmp(optarg, "incremental"))
+            if (!tf_level_known(optarg))
                 return cli_usage_error("backup", "--level must be full, differential or incremental, not '%s'",
                                        optarg);
             a->level = optarg;

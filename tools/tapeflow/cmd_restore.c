@@ -553,7 +553,7 @@ s_select_unwritten(const s_args_t *a, s_select_t *sel)
     if (ended_well)
         return;
     char own[TF_MSG_MAX_ID + 32];
-    snprintf(own, sizeof own, "not on tape: job %s", a->job_id);
+    snprintf(own, sizeof own, TF_MSG_REASON_NOT_ON_TAPE, a->job_id);
     s_plan_t *plan = &sel->plan;
     size_t kept = 0;
     for (size_t i = 0; i < plan->nmissing; i++) {

@@ -554,13 +554,16 @@ s_cmd_run(cli_t *cli, int argc, char **argv)
     if (rc == TF_OK)
         rc = tf_job_start(cli->cfg, client, &spec, NULL, &err);
     if (rc != TF_OK) {
-        char why[TF_ERR_MESSAGE_MAX + 256];
+        char why[2 * TF_ERR_MESSAGE_MAX + 256];
         snprintf(why, sizeof why, "%s", err.message);
         tf_err_t ferr = {0};
         /* The checks refused it: a failed job, where the operator looks for jobs. */
         if (refused && tf_job_record_failure(cli->cfg, client, &spec, err.message, &ferr) == TF_OK)
             snprintf(why, sizeof why, "job %s could not start: %s (recorded as a failed job)", job_id,
                      err.message);
+        else if (refused)
+            snprintf(why, sizeof why, "job %s could not start: %s; recording it as a failed job failed "
+                     "too: %s", job_id, err.message, ferr.message);
         rc = s_fail("run", a.json, why);
     } else if (a.wait) {
         if (!a.json)
