@@ -93,8 +93,8 @@ static const s_rule_t s_rules[] = {
     {TF_MSG_CAT_JOB, "create", TF_ROLE_BACKUP, S_HOST_FREE, "create backup jobs"},         /* CLI backup */
     {TF_MSG_STAGE_PURGE, NULL, TF_ROLE_BACKUP, S_HOST_FREE, "purge jobs' staged archives"}, /* CLI job purge */
     {TF_MSG_TAPE_RESTORE, NULL, TF_ROLE_RESTORE, S_HOST_FREE, "restore"},                  /* CLI restore */
-    {TF_MSG_CAT_QUERY, NULL, TF_ROLE_QUERY | TF_ROLE_TAPE | TF_ROLE_LABELLER, S_HOST_FREE,
-     "query the catalog"},                                                  /* CLI, tape writer, labeller */
+    {TF_MSG_CAT_QUERY, NULL, TF_ROLE_QUERY | TF_ROLE_TAPE | TF_ROLE_LABELLER | TF_ROLE_REPLICATE, S_HOST_FREE,
+     "query the catalog"},                                      /* CLI, tape writer, labeller, replicator */
     {TF_MSG_LAB_QUERY, "inventory", TF_ROLE_QUERY, S_HOST_FREE, "ask the labeller for its inventory"},
     {TF_MSG_LAB_QUERY, "list", TF_ROLE_QUERY, S_HOST_FREE, "ask the labeller for its list"},
     {TF_MSG_LAB_QUERY, NULL, TF_ROLE_ADMIN, S_HOST_FREE, "ask the labeller to load, unload or label"},
@@ -110,7 +110,10 @@ static const s_rule_t s_rules[] = {
     {TF_MSG_CAT_MANIFEST, NULL, TF_ROLE_SCAN, S_HOST_SENDER_IF_SET, "record scan manifests"},      /* scanner */
     {TF_MSG_CAT_SCHED, NULL, TF_ROLE_BACKUP, S_HOST_FREE, "record schedule runs"},        /* scheduler, CLI */
     {TF_MSG_ARCHIVE_READY, NULL, TF_ROLE_STAGER, S_HOST_FREE, "announce archives"},        /* stager */
-    {TF_MSG_ARCHIVE_RELEASE, NULL, TF_ROLE_TAPE, S_HOST_FREE, "release staged archives"},  /* tape writer */
+    {TF_MSG_ARCHIVE_RELEASE, NULL, TF_ROLE_TAPE | TF_ROLE_REPLICATE, S_HOST_FREE,
+     "release staged archives"},                                                 /* tape writer, replicator */
+    {TF_MSG_REPLICA_COPY, NULL, TF_ROLE_STAGER, S_HOST_FREE, "queue replica copies"},      /* stager */
+    {TF_MSG_CAT_REPLICA, NULL, TF_ROLE_REPLICATE, S_HOST_FREE, "record replicas"},         /* replicator; CLI: admin */
     {TF_MSG_CAT_WRITTEN, NULL, TF_ROLE_TAPE, S_HOST_FREE, "record archives on tape"},      /* tape writer */
     {TF_MSG_CAT_VOLUME, NULL, TF_ROLE_TAPE, S_HOST_FREE, "change volume records"},  /* tape writer; CLI: admin */
     {TF_MSG_VOL_REQUEST, NULL, TF_ROLE_TAPE, S_HOST_FREE, "request volumes"},              /* tape writer */

@@ -12,10 +12,11 @@
       submit, by its payload: one row per payload type (and op) in authz.c's s_rules, the
         roles of the senders that legitimately produce it - scan_job, path_check,
         cat_job create, stage_purge: backup; tape_restore: restore (inside restore_roots);
-        cat_query: query, tape, labeller; lab_query inventory/list: query; other lab_query
+        cat_query: query, tape, labeller, replicate; lab_query inventory/list: query; other lab_query
         ops, tape_label: admin; file_group: scan; cat_job stage: scan, compress; cat_job
         scanned: scan; cat_job note: stager; cat_files: compress; archive_ready: stager;
-        archive_release, cat_written, cat_volume, vol_request, extract: tape; anything else
+        archive_release: tape, replicate; replica_copy: stager; cat_replica: replicate;
+        cat_written, cat_volume, vol_request, extract: tape; anything else
         (other cat_job ops, replies, unknown types): admin; a payload that is no message
         (the echo test actor's scripts): echo.
         file_group and cat_job scanned name their sender's host: it (and submit.host, when

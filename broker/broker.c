@@ -1338,7 +1338,7 @@ static bool
 s_retry_runs(const char *service, const char *id)
 {
     if (strcmp(service, "scan") == 0 || strcmp(service, "compress") == 0
-        || strcmp(service, "catalog") == 0)
+        || strcmp(service, "catalog") == 0 || strcmp(service, "replicate") == 0)
         return true;
     return strcmp(service, "tape") == 0 && s_ends_with(id, "-tape");
 }

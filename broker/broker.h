@@ -46,7 +46,7 @@
       services the operator spares (bookkeeping: the job service, the stager's releases). On
       start, cancelled jobs are loaded before pending items, and a pending item of a cancelled
       job is marked cancelled instead of queued. job_op retry queues the job's failed and
-      cancelled pipeline items again with fresh attempts: services scan, compress and catalog,
+      cancelled pipeline items again with fresh attempts: services scan, compress, catalog and replicate,
       and tape items whose id ends in "-tape" (a failed tape_restore or stage_purge of the job
       is not run again). An abandoned item whose old worker has not yet sent its done/failed
       (nor died) is skipped and counted in job_op_ok.finishing ("N items still finishing; retry

@@ -89,10 +89,10 @@ static const tf_config_key_t s_keys[] = {
      "events queued per peer before they are dropped"},
 
     {"up/roles", TF_CONFIG_NAMES,
-     "broker bus catalog labeller scanner compressor stager tapewriter extractor scheduler", 0, 0,
+     "broker bus catalog labeller scanner compressor stager tapewriter extractor scheduler replicator", 0, 0,
      NULL, NULL,
      "processes 'tapeflow up' runs on this host: broker bus catalog labeller stager tapewriter "
-     "scanner compressor extractor scheduler, agent (= scanner compressor extractor) or another actor's "
+     "scanner compressor extractor scheduler replicator, agent (= scanner compressor extractor) or another actor's "
      "name (echo is the test actor); without broker and bus the workers connect to "
      "broker/endpoint on the tape server"},
     /* Before issue 10: read as up/roles = "broker bus" + its actors when up/roles is not set,
@@ -228,6 +228,37 @@ static const tf_config_key_t s_keys[] = {
     {"pools/<name>/chain_retention", TF_CONFIG_ENUM, "keep", 0, 0, "keep|expire", "default",
      "a volume past its retention that holds the base of a job still within retention: keep "
      "it, or expire it and the jobs that depend on it"},
+    /* Replication (docs/operations.md, "Replication"). */
+    {"pools/<name>/replicas", TF_CONFIG_NAMES, "", 0, 0, NULL, "default",
+     "replication targets (names under replicas/) every job of the pool is copied to, "
+     "separated by commas; empty: none"},
+    {"pools/<name>/replication", TF_CONFIG_ENUM, "required", 0, 0, "required|optional", "default",
+     "required: a job completes and its staged archives are deleted only once every target "
+     "holds a verified copy; optional: a target that fails only marks the job "
+     "completed_with_warnings"},
+    {"pools/<name>/replica_keep_last", TF_CONFIG_INT, "0", 0, 1000000, NULL, "default",
+     "on each target, keep the newest N jobs of the pool (0: no limit by count)"},
+    {"pools/<name>/replica_keep_days", TF_CONFIG_INT, "0", 0, 36500, NULL, "default",
+     "on each target, keep jobs of the pool for N days (0: no limit by age)"},
+    {"replicas/<name>/url", TF_CONFIG_URL, NULL, 0, 0, NULL, NULL,
+     "a replication target: smb://[USER@]HOST[:PORT]/SHARE/PATH (written with libsmbclient, "
+     "no mount) or file:///PATH (a mounted share or local disk)"},
+    {"replicas/<name>/credentials", TF_CONFIG_PATH, NULL, 0, 0, NULL, NULL,
+     "smb:// only: a file in smbclient -A format (username =, password =, domain =), readable "
+     "by the service user only"},
+    {"replicas/<name>/require_fs", TF_CONFIG_ENUM, "any", 0, 0, "any|cifs|nfs", NULL,
+     "file:// only: the file system the path must be on (checked before every copy; cifs or "
+     "nfs refuses a path whose share is not mounted)"},
+    {"replicas/<name>/min_free", TF_CONFIG_SIZE, "0", 0, 1024 * S_TIB, NULL, NULL,
+     "free space to leave on the target: a copy that would go below it is refused, "
+     "replica check warns"},
+    {"replicator/chunk", TF_CONFIG_SIZE, "4194304", 64 * S_KIB, 64 * S_MIB, NULL, NULL,
+     "bytes fetched from the stager and written to a target at a time"},
+    {"replicator/timeout", TF_CONFIG_MS, "30000", 1000, S_HOUR, NULL, NULL,
+     "how long an SMB server may take to answer before the copy fails"},
+    {"replicator/sweep", TF_CONFIG_MS, "30000", 1000, S_HOUR, NULL, NULL,
+     "how often the replicator asks the catalog for jobs whose replica is complete but not "
+     "committed (a commit a crash interrupted, a job scanned after its last copy)"},
 
     /* Schedules (docs/operations.md, "Schedules"): one section per schedule. */
     {"schedules/<name>/paths", TF_CONFIG_STRING, NULL, 0, 0, NULL, NULL,
@@ -262,7 +293,7 @@ static const struct {
 } s_actor_services[] = {
     {"catalog", "catalog"}, {"labeller", "labeller"}, {"scanner", "scan"}, {"compressor", "compress"},
     {"stager", "stager"},   {"tapewriter", "tape"}, {"extractor", "extract"}, {"echo", "echo"},
-    {"scheduler", "scheduler"},
+    {"scheduler", "scheduler"}, {"replicator", "replicate"},
 };
 
 /* What the up/roles word agent stands for: the processes of a host that holds data. */

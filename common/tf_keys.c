@@ -28,11 +28,12 @@ static const struct {
     {"restore", TF_ROLE_RESTORE},
     {"query", TF_ROLE_QUERY},
     {"admin", TF_ROLE_ADMIN},
+    {"replicate", TF_ROLE_REPLICATE},
     /* shorthands: only read, never written back */
     {"agent", TF_ROLE_AGENT},
     {"server", TF_ROLE_SERVICES},
 };
-#define S_ROLE_WORDS 12  /* the rows above the shorthands: one bit each */
+#define S_ROLE_WORDS 13  /* the rows above the shorthands: one bit each */
 
 int
 tf_keys_parse_roles(const char *text, uint32_t *roles, tf_err_t *err)
@@ -51,7 +52,7 @@ tf_keys_parse_roles(const char *text, uint32_t *roles, tf_err_t *err)
             if (!found)
                 return tf_err_set(err, TF_ERR_INVALID,
                                   "unknown role '%.*s' (roles: scan, compress, extract, stager, tape, "
-                                  "labeller, catalog, echo, backup, restore, query, admin, agent = "
+                                  "labeller, catalog, echo, backup, restore, query, admin, replicate, agent = "
                                   "scan+compress+extract, server = every service)",
                                   (int) (len > 64 ? 64 : len), p);
         }

@@ -39,8 +39,9 @@ enum {
     TF_ROLE_RESTORE = 1u << 9,
     TF_ROLE_QUERY = 1u << 10,
     TF_ROLE_ADMIN = 1u << 11,
+    TF_ROLE_REPLICATE = 1u << 12,
 };
-#define TF_ROLE_SERVICES 0xffu  /* every service role */
+#define TF_ROLE_SERVICES (0xffu | TF_ROLE_REPLICATE)  /* every service role */
 #define TF_ROLE_AGENT (TF_ROLE_SCAN | TF_ROLE_COMPRESS | TF_ROLE_EXTRACT)
 
 #define TF_KEYS_NAME_MAX 64

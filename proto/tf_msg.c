@@ -271,6 +271,8 @@ static const tf_field_t s_archive_ready_fields[] = {
 };
 static const tf_field_t s_archive_release_fields[] = {
     F_STR(tf_msg_archive_release_t, archive_id, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_archive_release_t, replica, OPT, TF_MSG_MAX_ID),
+    F_BOOL(tf_msg_archive_release_t, gave_up, OPT),
 };
 static const tf_field_t s_cat_job_fields[] = {
     F_STR(tf_msg_cat_job_t, job_id, REQ, TF_MSG_MAX_ID),
@@ -292,6 +294,8 @@ static const tf_field_t s_cat_job_fields[] = {
     F_STR(tf_msg_cat_job_t, schedule, OPT, TF_MSG_MAX_ID),
     F_STR(tf_msg_cat_job_t, trigger, OPT, TF_MSG_MAX_TEXT),
     F_INT(tf_msg_cat_job_t, trigger_ms, OPT),
+    F_STR(tf_msg_cat_job_t, replicas, OPT, TF_MSG_MAX_TEXT),
+    F_STR(tf_msg_cat_job_t, replication, OPT, TF_MSG_MAX_ID),
 };
 static const tf_field_t s_file_row_fields[] = {
     F_STR(tf_msg_file_row_t, path, REQ, TF_MSG_MAX_PATH),
@@ -358,6 +362,41 @@ static const tf_field_t s_cat_query_fields[] = {
     F_UINT(tf_msg_cat_query_t, limit, OPT),
     F_INT(tf_msg_cat_query_t, at_ms, OPT),
 };
+static const tf_field_t s_replica_archive_fields[] = {
+    F_STR(tf_msg_replica_archive_t, archive_id, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_replica_archive_t, group_no, OPT),
+    F_UINT(tf_msg_replica_archive_t, size, OPT),
+    F_STR(tf_msg_replica_archive_t, checksum, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_replica_archive_t, rows_size, OPT),
+    F_STR(tf_msg_replica_archive_t, rows_checksum, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_replica_archive_t, files, OPT),
+    F_UINT(tf_msg_replica_archive_t, bytes, OPT),
+    F_STR(tf_msg_replica_archive_t, compression, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_replica_archive_t, host, OPT, TF_MSG_MAX_ID),
+};
+static const tf_record_t s_replica_archive = RECORD("replica_archive", tf_msg_replica_archive_t, s_replica_archive_fields);
+static const tf_field_t s_replica_row_fields[] = {
+    F_STR(tf_msg_replica_row_t, job_id, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_replica_row_t, target, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_replica_row_t, url, OPT, TF_MSG_MAX_PATH),
+    F_STR(tf_msg_replica_row_t, state, OPT, TF_MSG_MAX_ID),
+    F_BOOL(tf_msg_replica_row_t, required, OPT),
+    F_UINT(tf_msg_replica_row_t, archives, OPT),
+    F_UINT(tf_msg_replica_row_t, archives_total, OPT),
+    F_UINT(tf_msg_replica_row_t, bytes, OPT),
+    F_BOOL(tf_msg_replica_row_t, ready, OPT),
+    F_STR(tf_msg_replica_row_t, message, OPT, TF_MSG_MAX_TEXT),
+    F_INT(tf_msg_replica_row_t, updated_ms, OPT),
+    F_INT(tf_msg_replica_row_t, verified_ms, OPT),
+    F_BOOL(tf_msg_replica_row_t, final, OPT),
+    F_STR(tf_msg_replica_row_t, job_status, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_replica_row_t, pool, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_replica_row_t, level, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_replica_row_t, base_job, OPT, TF_MSG_MAX_ID),
+    F_INT(tf_msg_replica_row_t, created_ms, OPT),
+    F_ROWS(tf_msg_replica_row_t, copies, OPT, TF_MSG_MAX_ROWS, s_replica_archive),
+};
+static const tf_record_t s_replica_row = RECORD("replica", tf_msg_replica_row_t, s_replica_row_fields);
 static const tf_field_t s_job_row_fields[] = {
     F_STR(tf_msg_job_row_t, job_id, REQ, TF_MSG_MAX_ID),
     F_STR(tf_msg_job_row_t, status, REQ, TF_MSG_MAX_ID),
@@ -386,6 +425,8 @@ static const tf_field_t s_job_row_fields[] = {
     F_UINT(tf_msg_job_row_t, files_unchanged, OPT),
     F_UINT(tf_msg_job_row_t, files_deleted, OPT),
     F_ROWS(tf_msg_job_row_t, depends_on, OPT, TF_MSG_MAX_ROWS, s_path_row),
+    F_STR(tf_msg_job_row_t, replication, OPT, TF_MSG_MAX_ID),
+    F_ROWS(tf_msg_job_row_t, replicas, OPT, TF_MSG_MAX_ROWS, s_replica_row),
 };
 static const tf_record_t s_job_row = RECORD("job", tf_msg_job_row_t, s_job_row_fields);
 static const tf_field_t s_archive_row_fields[] = {
@@ -465,6 +506,7 @@ static const tf_field_t s_cat_reply_fields[] = {
     F_ROWS(tf_msg_cat_reply_t, missing, OPT, TF_MSG_MAX_ROWS, s_warning_row),
     F_ROWS(tf_msg_cat_reply_t, manifest, OPT, TF_MSG_MAX_ROWS, s_manifest_row),
     F_ROWS(tf_msg_cat_reply_t, sched, OPT, TF_MSG_MAX_ROWS, s_sched_row),
+    F_ROWS(tf_msg_cat_reply_t, replicas, OPT, TF_MSG_MAX_ROWS, s_replica_row),
 };
 static const tf_field_t s_tape_restore_fields[] = {
     F_STR(tf_msg_tape_restore_t, job_id, REQ, TF_MSG_MAX_ID),
@@ -701,6 +743,35 @@ static const tf_field_t s_cat_sched_fields[] = {
     F_STR(tf_msg_cat_sched_t, kind, REQ, TF_MSG_MAX_ID),
     F_STR(tf_msg_cat_sched_t, reason, OPT, TF_MSG_MAX_TEXT),
     F_STR(tf_msg_cat_sched_t, job_id, OPT, TF_MSG_MAX_ID),
+};
+static const tf_field_t s_replica_copy_fields[] = {
+    F_STR(tf_msg_replica_copy_t, archive_id, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_replica_copy_t, job_id, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_replica_copy_t, group_no, OPT),
+    F_STR(tf_msg_replica_copy_t, pool, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_replica_copy_t, target, REQ, TF_MSG_MAX_ID),
+    F_BOOL(tf_msg_replica_copy_t, required, OPT),
+    F_STR(tf_msg_replica_copy_t, compression, OPT, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_replica_copy_t, size, REQ),
+    F_STR(tf_msg_replica_copy_t, checksum, REQ, TF_MSG_MAX_ID),
+    F_UINT(tf_msg_replica_copy_t, files, OPT),
+    F_UINT(tf_msg_replica_copy_t, bytes, OPT),
+    F_STR(tf_msg_replica_copy_t, stager, REQ, TF_MSG_MAX_PATH),
+    F_UINT(tf_msg_replica_copy_t, rows_size, OPT),
+    F_STR(tf_msg_replica_copy_t, rows_checksum, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_replica_copy_t, stager_key, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_replica_copy_t, host, OPT, TF_MSG_MAX_ID),
+};
+static const tf_field_t s_cat_replica_fields[] = {
+    F_STR(tf_msg_cat_replica_t, op, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cat_replica_t, job_id, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cat_replica_t, target, REQ, TF_MSG_MAX_ID),
+    F_STR(tf_msg_cat_replica_t, url, OPT, TF_MSG_MAX_PATH),
+    F_BOOL(tf_msg_cat_replica_t, required, OPT),
+    F_ROWS(tf_msg_cat_replica_t, copies, OPT, TF_MSG_MAX_ROWS, s_replica_archive),
+    F_STR(tf_msg_cat_replica_t, message, OPT, TF_MSG_MAX_TEXT),
+    F_BOOL(tf_msg_cat_replica_t, final, OPT),
+    F_INT(tf_msg_cat_replica_t, time_ms, OPT),
 };
 
 /* Indexed by tf_msg_type_t. */

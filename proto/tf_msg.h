@@ -362,9 +362,16 @@ typedef struct {
     char *host;             /* the host the archive's files come from */
 } tf_msg_archive_ready_t;
 
-/* tape writer -> stager (work item): the archive is on tape and in the catalog; delete it */
+/* tape writer or replicator -> stager (work item): one holder of the archive confirmed it. The
+   tape writer (replica NULL): it is on tape and in the catalog (item <archive>-release). The
+   replicator (replica = the target's name, item <archive>-release-<target>): a verified copy is
+   on that target, or (gave_up) an optional target's copy failed for good and the archive no
+   longer waits for it. The stager deletes the archive once the tape and every replication
+   target its .meta lists have confirmed (docs/staging.md, "Release"). */
 typedef struct {
     char *archive_id;
+    char *replica;          /* NULL or "": the tape's confirmation */
+    bool gave_up;           /* replica: an optional target failed for good (not a copy) */
 } tf_msg_archive_release_t;
 
 /* any -> catalog (work item): job record changes. op: create | stage | scanned | failed */
@@ -393,6 +400,12 @@ typedef struct {
     char *schedule;         /* the schedule that fired it; NULL: started by hand */
     char *trigger;          /* "manual" | "schedule NAME at 2026-12-02T03:00:00Z" */
     int64_t trigger_ms;     /* the scheduled instant (UTC ms); 0 for manual jobs */
+    /* create (issue 12): the replication targets of the job's pool when it started
+       (pools/POOL/replicas, "nas,offsite"; NULL or "": none) and whether they are required
+       (pools/POOL/replication: required | optional). The job ends only when each target's
+       replica is verified (required) or verified or given up (optional). */
+    char *replicas;
+    char *replication;
 } tf_msg_cat_job_t;
 
 typedef struct tf_msg_file_row_s {
@@ -509,6 +522,10 @@ typedef struct tf_msg_job_row_s {
     tf_msg_path_row_t *depends_on; /* (query "job" only) the other jobs whose archives a restore
                                       of this job reads: its chain */
     size_t depends_on_count;
+    /* issue 12 */
+    char *replication;      /* required | optional; NULL: the job has no replication targets */
+    struct tf_msg_replica_row_s *replicas; /* (query "job" only) one row per target of the job */
+    size_t replicas_count;
 } tf_msg_job_row_t;
 
 typedef struct {
@@ -594,6 +611,9 @@ typedef struct {
     size_t manifest_count;
     struct tf_msg_sched_row_s *sched;       /* query schedule_history, and cat_sched's result */
     size_t sched_count;
+    struct tf_msg_replica_row_s *replicas;  /* queries replicas and replica, and cat_replica's
+                                               result (replicas[0]: the row after the change) */
+    size_t replicas_count;
 } tf_msg_cat_reply_t;
 
 /* --- levels and schedules (issue 11) ------------------------------------------------------ */
@@ -691,6 +711,89 @@ typedef struct {
     char *reason;
     char *job_id;
 } tf_msg_cat_sched_t;
+
+/* --- replication (issue 12, docs/operations.md "Replication") --------------------------- */
+
+/* One archive copied to a replication target: what manifest.json lists for it. */
+typedef struct {
+    char *archive_id;
+    uint64_t group_no;
+    uint64_t size;          /* bytes of <archive>.data (the staged archive, as on tape) */
+    char *checksum;         /* xxh128 of them */
+    uint64_t rows_size;     /* bytes of <archive>.rows (its file rows sidecar); 0: none */
+    char *rows_checksum;
+    uint64_t files;
+    uint64_t bytes;         /* uncompressed content bytes */
+    char *compression;
+    char *host;             /* the host its files came from; NULL: the job's only host */
+} tf_msg_replica_archive_t;
+
+/* A job's replica on one target, as the catalog knows it. */
+typedef struct tf_msg_replica_row_s {
+    char *job_id;
+    char *target;           /* replicas/NAME */
+    char *url;              /* the target's URL (never credentials) */
+    char *state;            /* copying | verified | failed | deleted */
+    bool required;
+    uint64_t archives;      /* archives copied and verified (in .partial or committed) */
+    uint64_t archives_total;/* the job's archives once it is scanned; 0 before */
+    uint64_t bytes;         /* bytes of the archives copied */
+    bool ready;             /* the job is scanned and every archive is copied: commit it */
+    char *message;          /* "replicated to URL (3 archives, 1.2 GiB, verified)" or
+                               "replication to URL failed: WHY" */
+    int64_t updated_ms;
+    int64_t verified_ms;    /* when committed or last verified by replica verify; 0: never */
+    bool final;             /* failed: given up (an optional target); the job does not wait */
+    /* replies: the job's facts, for manifests, lists and retention */
+    char *job_status;
+    char *pool;
+    char *level;
+    char *base_job;
+    int64_t created_ms;
+    tf_msg_replica_archive_t *copies; /* query replica: every archive copied, by group */
+    size_t copies_count;
+} tf_msg_replica_row_t;
+
+/* stager -> replicate (work item <archive>-replica-<target>, job_id set): copy one staged archive
+   and its sidecar to the target's <root>/.partial/<job>/, verify them, record them (cat_replica
+   copied), confirm to the stager (archive_release with replica) and, when the job's last archive
+   is there, commit the job's folder. */
+typedef struct {
+    char *archive_id;
+    char *job_id;
+    uint64_t group_no;
+    char *pool;
+    char *target;
+    bool required;          /* false: a failure for good only marks the job (gave_up release) */
+    char *compression;
+    uint64_t size;
+    char *checksum;
+    uint64_t files;
+    uint64_t bytes;
+    char *stager;           /* endpoint to fetch from */
+    uint64_t rows_size;
+    char *rows_checksum;
+    char *stager_key;
+    char *host;
+} tf_msg_replica_copy_t;
+
+/* replicator / CLI -> catalog (work item, called: the result is a cat_reply whose replicas[0] is
+   the row after the change). op copied: copies[] are on the target (verified, in .partial);
+   committed: the job's folder and manifest.json are in place (state verified); failed: message
+   says why (final: an optional target gave up); verified: replica verify re-read it all;
+   deleted: retention removed it from the target. */
+typedef struct {
+    char *op;
+    char *job_id;
+    char *target;
+    char *url;
+    bool required;
+    tf_msg_replica_archive_t *copies;
+    size_t copies_count;
+    char *message;
+    bool final;
+    int64_t time_ms;        /* when it happened; 0: the catalog's clock */
+} tf_msg_cat_replica_t;
 
 /* client -> tape (work item): restore archives of a job into dest */
 typedef struct {
@@ -990,7 +1093,9 @@ typedef struct {
     X(EXTRACT_RESULT, "extract_result", tf_msg_extract_result_t, extract_result) \
     X(CAT_MANIFEST, "cat_manifest", tf_msg_cat_manifest_t, cat_manifest)        \
     X(CAT_MANIFEST_REPLY, "cat_manifest_reply", tf_msg_cat_manifest_reply_t, cat_manifest_reply) \
-    X(CAT_SCHED, "cat_sched", tf_msg_cat_sched_t, cat_sched)
+    X(CAT_SCHED, "cat_sched", tf_msg_cat_sched_t, cat_sched)                    \
+    X(REPLICA_COPY, "replica_copy", tf_msg_replica_copy_t, replica_copy)        \
+    X(CAT_REPLICA, "cat_replica", tf_msg_cat_replica_t, cat_replica)
 
 typedef enum {
     TF_MSG_NONE = 0,

@@ -356,7 +356,7 @@ test_roles(void **state)
     char all[512];
     tf_config_t *cfg = tf_config_new();
     s_assert_roles(cfg, "broker bus catalog labeller scanner compressor stager tapewriter "
-                        "extractor scheduler ");
+                        "extractor scheduler replicator ");
     zlist_t *roles = tf_config_roles(cfg);
     assert_true(zlist_exists(roles, "broker"));   /* found by name, not by pointer */
     zlist_destroy(&roles);
