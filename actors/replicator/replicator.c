@@ -239,7 +239,7 @@ typedef struct {
     uint64_t done;
     uint64_t total;
     uint64_t reported;
-    char message[S_ID_MAX];
+    char message[TF_MSG_MAX_PATH + TF_MSG_MAX_ID + 64];
 } s_progress_t;
 
 static void
@@ -509,7 +509,7 @@ s_commit(replicator_t *self, tf_target_t *target, const tf_replica_conf_t *conf,
             tf_err_prefix(err, "commit of job %s on replica target %s: ", job_id, conf->name);
     }
     char message[TF_MSG_MAX_TEXT], size[32];
-    snprintf(message, sizeof message, "replicated to %s (%zu archive%s, %s, verified)", conf->url,
+    snprintf(message, sizeof message, "replicated to %.3900s (%zu archive%s, %s, verified)", conf->url,
              row->copies_count, row->copies_count == 1 ? "" : "s", tf_units_bytes(stored, size, sizeof size));
     char pool[TF_MSG_MAX_ID + 1];
     snprintf(pool, sizeof pool, "%s", row->pool ? row->pool : "");
@@ -562,7 +562,7 @@ static int
 s_delete_job(replicator_t *self, tf_target_t *target, const tf_replica_conf_t *conf, const char *job_id,
              const char *why, tf_err_t *err)
 {
-    char dir[S_PATH_MAX], manifest[S_PATH_MAX];
+    char dir[S_PATH_MAX], manifest[S_PATH_MAX + sizeof TF_REPLICA_MANIFEST + 1];
     tf_replica_job_dir(job_id, dir, sizeof dir);
     snprintf(manifest, sizeof manifest, "%s/%s", dir, TF_REPLICA_MANIFEST);
     int rc = tf_target_remove(target, manifest, err);
@@ -573,7 +573,7 @@ s_delete_job(replicator_t *self, tf_target_t *target, const tf_replica_conf_t *c
     if (rc != TF_OK)
         return tf_err_prefix(err, "retention could not delete job %s from replica target %s: ", job_id, conf->name);
     char message[TF_MSG_MAX_TEXT];
-    snprintf(message, sizeof message, "deleted from %s by retention (%s)", conf->url, why);
+    snprintf(message, sizeof message, "deleted from %.3900s by retention (%s)", conf->url, why);
     tf_log_info("job %s %s", job_id, message);
     int64_t now = s_now(self);
     char id[S_ID_MAX];
