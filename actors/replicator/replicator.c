@@ -731,8 +731,10 @@ replicator_copy(replicator_t *self, const tf_msg_work_t *work, const tf_msg_repl
             tf_msg_clear(&reply);
         }
     }
-    /* A redelivery gets the first delivery's (deduplicated) answer: ask afresh. */
-    if (rc == TF_OK && !ready && work && work->attempt > 1) {
+    /* A redelivery (or a job retry, whose attempts start again at 1) gets the first
+       delivery's deduplicated answer, and another archive's item may have been recorded
+       since: a "not ready" is asked again. */
+    if (rc == TF_OK && !ready) {
         tf_msg_t reply;
         rc = s_query_replica(self, copy->job_id, copy->target, &reply, err);
         if (rc == TF_OK) {

@@ -6,7 +6,8 @@
     release sent, commit when ready: folder renamed and manifest written), a redelivery that
     skips the copy (before and after the commit), wrong bytes from the stager (checksum
     mismatch: the item fails with the file removed), an optional target on its last attempt
-    (final failure, gave_up release, item done), an idempotent commit (job folder there, with or
+    (final failure, gave_up release, item done), a redelivery whose deduplicated record says
+    "not ready" while the job is ready now, an idempotent commit (job folder there, with or
     without its manifest), retention (the oldest beyond keep_last deleted; nothing deleted after
     an error in the same sweep), a target without its sentinel, and .partial leftovers. */
 #define _GNU_SOURCE
@@ -110,6 +111,12 @@ typedef struct {
     size_t releases_count;
     uint64_t progress_done, progress_total;
     size_t progress_calls;
+    /* Items the broker has done: a called item with a known id answers its first result. */
+    char done_ids[64][256];
+    uint8_t *done_results[64];
+    size_t done_sizes[64];
+    size_t done_count;
+    size_t deduplicated;
 } fixture_t;
 
 static fake_archive_t *
@@ -309,11 +316,25 @@ s_catalog(void *arg, const char *item_id, const char *job_id, const tf_msg_t *pa
           tf_err_t *err)
 {
     fixture_t *f = arg;
+    for (size_t i = 0; item_id && i < f->done_count; i++)
+        if (strcmp(f->done_ids[i], item_id) == 0) {
+            f->deduplicated++;
+            return tf_msg_decode(f->done_results[i], f->done_sizes[i], result, err);
+        }
+    int rc;
     if (payload->type == TF_MSG_CAT_REPLICA)
-        return s_cat_replica(f, &payload->cat_replica, result, err);
-    if (payload->type == TF_MSG_CAT_QUERY)
-        return s_cat_query(f, &payload->cat_query, result, err);
-    return tf_err_set(err, TF_ERR_INVALID, "the fake catalog takes no %s", tf_msg_type_name(payload->type));
+        rc = s_cat_replica(f, &payload->cat_replica, result, err);
+    else if (payload->type == TF_MSG_CAT_QUERY)
+        rc = s_cat_query(f, &payload->cat_query, result, err);
+    else
+        rc = tf_err_set(err, TF_ERR_INVALID, "the fake catalog takes no %s", tf_msg_type_name(payload->type));
+    if (rc == TF_OK && item_id) {
+        assert_true(f->done_count < 64);
+        size_t i = f->done_count++;
+        snprintf(f->done_ids[i], sizeof f->done_ids[i], "%s", item_id);
+        assert_int_equal(tf_msg_encode(result, &f->done_results[i], &f->done_sizes[i], err), TF_OK);
+    }
+    return rc;
 }
 
 static int
@@ -338,10 +359,12 @@ s_progress(void *arg, const tf_msg_work_t *work, uint64_t done, uint64_t total, 
     f->progress_total = total;
 }
 
+/* Time moves on by 1 ms per reading, as it does between two records of the real thing (their
+   item ids hold the time). */
 static int64_t
 s_now(void *arg)
 {
-    return ((fixture_t *) arg)->now;
+    return ((fixture_t *) arg)->now++;
 }
 
 static const replicator_ops_t s_ops = {
@@ -500,6 +523,8 @@ s_teardown(void **state)
         free(f->archives[i].data);
         free(f->archives[i].rows);
     }
+    for (size_t i = 0; i < f->done_count; i++)
+        free(f->done_results[i]);
     nftw(f->dir, s_rm, 16, FTW_DEPTH | FTW_PHYS);
     free(f);
     return 0;
@@ -514,7 +539,8 @@ test_copy_end_to_end(void **state)
 {
     fixture_t *f = *state;
     s_init_target(f);
-    s_add_job(f, "J1", 2, f->now - S_DAY);
+    int64_t created = f->now - S_DAY;
+    s_add_job(f, "J1", 2, created);
     s_add_archive(f, "J1-g1", "J1", 1, 150000);
     s_add_archive(f, "J1-g2", "J1", 2, 2500);
     tf_err_t err = {0};
@@ -569,7 +595,7 @@ test_copy_end_to_end(void **state)
     assert_string_equal(m.job_id, "J1");
     assert_string_equal(m.pool, "default");
     assert_string_equal(m.level, "full");
-    assert_int_equal(m.created_ms, f->now - S_DAY);
+    assert_int_equal(m.created_ms, created);
     assert_int_equal(m.archives_count, 2);
     assert_int_equal(m.stored, a1->size + a2->size);
     size_t bad = 99;
@@ -608,6 +634,32 @@ test_redelivery_skips_copy(void **state)
         fail_msg("redelivery after the commit: %s", err.message);
     assert_int_equal(f->fetch_opens, opens);
     assert_false(s_exists(f, ".partial/J2"));
+}
+
+/* A job retry delivers an item again from attempt 1, and the broker answers its copied
+   record with the first result (not ready then); the job became ready since (scanned after
+   its copies): the replicator asks again and commits. */
+static void
+test_stale_ready_asked_again(void **state)
+{
+    fixture_t *f = *state;
+    s_init_target(f);
+    s_add_job(f, "J8", 2, f->now);
+    s_add_archive(f, "J8-g1", "J8", 1, 2000);
+    s_add_archive(f, "J8-g2", "J8", 2, 2100);
+    s_job(f, "J8")->scanned = false;
+    tf_err_t err = {0};
+    assert_int_equal(s_deliver(f, "J8-g1", true, 1, &err), TF_OK);
+    assert_int_equal(s_deliver(f, "J8-g2", true, 1, &err), TF_OK);
+    assert_false(s_exists(f, "J8"));
+    s_job(f, "J8")->scanned = true;
+    size_t dedup = f->deduplicated;
+    int rc = s_deliver(f, "J8-g2", true, 1, &err);
+    if (rc != TF_OK)
+        fail_msg("redelivery: %s", err.message);
+    assert_int_equal(f->deduplicated, dedup + 1);
+    assert_true(s_exists(f, "J8/manifest.json"));
+    assert_string_equal(s_row(f, "J8", "nas", false)->state, "verified");
 }
 
 /* Wrong bytes from the stager: read back, mismatch, file removed, failure recorded, retry. */
@@ -847,6 +899,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_copy_end_to_end, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_redelivery_skips_copy, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_stale_ready_asked_again, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_wrong_bytes_fail, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_optional_last_attempt_gives_up, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_commit_idempotent, s_setup, s_teardown),
