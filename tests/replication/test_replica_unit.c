@@ -351,6 +351,14 @@ test_manifest_round_trip(void **state)
     assert_int_equal(tf_replica_manifest_read(target, "J1", &r, &err), TF_ERR_INVALID);
     assert_true(s_contains(err.message, "names job J2, not J1"));
 
+    /* A manifest that could not be read back is not written. */
+    m.job_id = "J3";
+    archives[0].rows_checksum = NULL;
+    assert_int_equal(tf_target_mkdir(target, "J3", &err), TF_OK);
+    assert_int_equal(tf_replica_manifest_write(target, "J3", &m, &err), TF_ERR_INVALID);
+    assert_true(s_contains(err.message, "lacks rows_checksum"));
+    assert_int_equal(tf_replica_manifest_read(target, "J3", &r, &err), TF_ERR_NOTFOUND);
+
     assert_int_equal(tf_replica_manifest_read(target, "J9", &r, &err), TF_ERR_NOTFOUND);
     assert_true(s_contains(err.message, "job J9 is not committed"));
 }
