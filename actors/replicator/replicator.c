@@ -681,8 +681,9 @@ static int
 s_item_check(const tf_msg_replica_copy_t *copy, tf_err_t *err)
 {
     if (!copy->archive_id || !*copy->archive_id || !copy->job_id || !*copy->job_id || !copy->target
-        || !*copy->target || !copy->checksum || !*copy->checksum)
-        return tf_err_set(err, TF_ERR_PROTO, "replica_copy without archive_id, job_id, target or checksum");
+        || !*copy->target || !copy->checksum || !*copy->checksum || !copy->compression || !*copy->compression)
+        return tf_err_set(err, TF_ERR_PROTO, "replica_copy without archive_id, job_id, target, checksum or "
+                          "compression (the manifest needs them)");
     if (copy->rows_size > 0 && (!copy->rows_checksum || !*copy->rows_checksum))
         return tf_err_set(err, TF_ERR_PROTO, "replica_copy of archive %s has rows_size but no rows_checksum",
                           copy->archive_id);

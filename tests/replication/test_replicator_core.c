@@ -79,6 +79,7 @@ typedef struct {
     char copy_ids[S_MAX][64];
     char copy_sums[S_MAX][TF_CHECKSUM_STRLEN];
     char copy_rows_sums[S_MAX][TF_CHECKSUM_STRLEN];
+    char copy_compressions[S_MAX][16];
     size_t copies_count;
 } fake_row_t;
 
@@ -218,7 +219,8 @@ s_cat_replica(fixture_t *f, const tf_msg_cat_replica_t *req, tf_msg_t *result, t
             r->copies[k].archive_id = r->copy_ids[k];
             r->copies[k].checksum = r->copy_sums[k];
             r->copies[k].rows_checksum = a->rows_checksum ? r->copy_rows_sums[k] : NULL;
-            r->copies[k].compression = NULL;
+            snprintf(r->copy_compressions[k], 16, "%s", a->compression ? a->compression : "");
+            r->copies[k].compression = a->compression ? r->copy_compressions[k] : NULL;
             r->copies[k].host = NULL;
         }
         if (strcmp(r->state, "verified") != 0)
