@@ -572,14 +572,13 @@ s_delete_job(replicator_t *self, tf_target_t *target, const tf_replica_conf_t *c
         rc = tf_target_remove_tree(target, dir, err);
     if (rc != TF_OK)
         return tf_err_prefix(err, "retention could not delete job %s from replica target %s: ", job_id, conf->name);
-    char message[TF_MSG_MAX_TEXT];
-    snprintf(message, sizeof message, "deleted from %.3900s by retention (%s)", conf->url, why);
-    tf_log_info("job %s %s", job_id, message);
+    tf_log_info("job %s deleted from %s by retention (%s)", job_id, conf->url, why);
     int64_t now = s_now(self);
     char id[S_ID_MAX];
     snprintf(id, sizeof id, "%s-replica-%s-deleted-%" PRId64, job_id, conf->name, now);
+    /* The catalog words it: "deleted from URL by retention (<message>)". */
     tf_msg_cat_replica_t req = {.op = "deleted", .job_id = (char *) job_id, .target = (char *) conf->name,
-                                .url = (char *) conf->url, .message = message, .time_ms = now};
+                                .url = (char *) conf->url, .message = (char *) why, .time_ms = now};
     return s_record(self, id, &req, NULL, err);
 }
 

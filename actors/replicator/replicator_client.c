@@ -83,7 +83,7 @@ s_fetch_close(void *arg, void **reader_p)
     *reader_p = NULL;
 }
 
-/* The catalog's "no job J" / "no replica" refusals are NOTFOUND (a failed item comes back as
+/* The catalog's "no job J" / "job J has no replica on target T" refusals are NOTFOUND (a failed item comes back as
    TF_ERR_STATE with its reason). */
 static int
 s_catalog(void *arg, const char *item_id, const char *job_id, const tf_msg_t *payload, tf_msg_t *result,
@@ -91,7 +91,7 @@ s_catalog(void *arg, const char *item_id, const char *job_id, const tf_msg_t *pa
 {
     replicator_client_t *self = arg;
     int rc = tf_client_call(self->client, "catalog", item_id, job_id, payload, result, self->timeout_ms, err);
-    if (rc == TF_ERR_STATE && (strncmp(err->message, "no job ", 7) == 0 || strncmp(err->message, "no replica", 10) == 0))
+    if (rc == TF_ERR_STATE && (strncmp(err->message, "no job ", 7) == 0 || strstr(err->message, " has no replica on ")))
         err->code = rc = TF_ERR_NOTFOUND;
     return rc;
 }

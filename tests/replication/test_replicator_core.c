@@ -233,8 +233,9 @@ s_cat_replica(fixture_t *f, const tf_msg_cat_replica_t *req, tf_msg_t *result, t
         snprintf(r->message, sizeof r->message, "%s", req->message ? req->message : "");
         r->final = req->final;
     } else if (strcmp(req->op, "deleted") == 0) {
-        snprintf(r->state, sizeof r->state, "deleted");
-        snprintf(r->message, sizeof r->message, "%s", req->message ? req->message : "");
+        snprintf(r->state, sizeof r->state, "deleted");   /* worded as the catalog does */
+        snprintf(r->message, sizeof r->message, "deleted from %s by retention (%s)", r->url,
+                 req->message ? req->message : "");
     } else
         return tf_err_set(err, TF_ERR_INVALID, "unknown op %s", req->op);
     tf_msg_replica_row_t row = s_row_msg(f, r, false);
