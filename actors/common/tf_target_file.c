@@ -343,7 +343,7 @@ s_sync_dir(void *state, const char *path, tf_err_t *err)
         rc = s_fail(self, errno, "opening folder", full, err);
     else {
         rc = s_fsync(self, fd, full, err);
-        close(fd);
+        (void) close(fd);   /* opened read-only to sync it: nothing deferred to report */
     }
     free(full);
     return rc;

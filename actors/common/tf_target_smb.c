@@ -35,6 +35,12 @@ typedef struct {
     SMBCCTX *ctx;
 } s_state_t;
 
+/* An open file and its path below the root, for messages. */
+typedef struct {
+    SMBCFILE *file;
+    char path[];
+} s_fh_t;
+
 #define S_OOM(self, err) tf_err_set(err, TF_ERR_NOMEM, "replica target %s: out of memory", (self)->name)
 
 static void
@@ -316,7 +322,7 @@ s_probe_share(s_state_t *self, int *share_errno)
     SMBCFILE *dir = smbc_getFunctionOpendir(self->ctx)(self->ctx, share_url);
     *share_errno = dir ? 0 : errno;
     if (dir)
-        smbc_getFunctionClosedir(self->ctx)(self->ctx, dir);
+        (void) smbc_getFunctionClosedir(self->ctx)(self->ctx, dir);   /* only listed */
     free(share_url);
     return 0;
 }
@@ -438,7 +444,7 @@ s_open(const tf_target_opts_t *opts, tf_err_t *err)
         SMBCFILE *dir = smbc_getFunctionOpendir(self->ctx)(self->ctx, self->base);
         int e = dir ? 0 : errno;
         if (dir)
-            smbc_getFunctionClosedir(self->ctx)(self->ctx, dir);
+            (void) smbc_getFunctionClosedir(self->ctx)(self->ctx, dir);   /* only listed */
         bool folder_missing = false;
         if (e != 0) {
             rc = s_open_failed(self, e, &folder_missing, err);
@@ -502,15 +508,22 @@ s_open_file(void *state, const char *path, bool write, void **fh, tf_err_t *err)
     char *url = s_url(self, path);
     if (!url)
         return S_OOM(self, err);
+    s_fh_t *h = malloc(sizeof *h + strlen(path) + 1);
+    if (!h) {
+        free(url);
+        return S_OOM(self, err);
+    }
+    strcpy(h->path, path);
     int flags = write ? O_WRONLY | O_CREAT | O_TRUNC : O_RDONLY;
-    SMBCFILE *f;
     do
-        f = smbc_getFunctionOpen(self->ctx)(self->ctx, url, flags, 0640);
-    while (!f && errno == EINTR);
-    int rc = f ? TF_OK : s_fail(self, errno, write ? "creating" : "opening", path, err);
+        h->file = smbc_getFunctionOpen(self->ctx)(self->ctx, url, flags, 0640);
+    while (!h->file && errno == EINTR);
+    int rc = h->file ? TF_OK : s_fail(self, errno, write ? "creating" : "opening", path, err);
     free(url);
     if (rc == TF_OK)
-        *fh = f;
+        *fh = h;
+    else
+        free(h);
     return rc;
 }
 
@@ -518,12 +531,13 @@ static int
 s_write(void *state, void *fh, const void *buf, size_t len, size_t *done, tf_err_t *err)
 {
     s_state_t *self = state;
+    s_fh_t *h = fh;
     ssize_t n;
     do
-        n = smbc_getFunctionWrite(self->ctx)(self->ctx, fh, buf, len);
+        n = smbc_getFunctionWrite(self->ctx)(self->ctx, h->file, buf, len);
     while (n < 0 && errno == EINTR);
     if (n < 0)
-        return s_fail(self, errno, "writing", "a file", err);
+        return s_fail(self, errno, "writing", h->path, err);
     *done = (size_t) n;
     return TF_OK;
 }
@@ -532,12 +546,13 @@ static int
 s_read(void *state, void *fh, void *buf, size_t len, size_t *got, tf_err_t *err)
 {
     s_state_t *self = state;
+    s_fh_t *h = fh;
     ssize_t n;
     do
-        n = smbc_getFunctionRead(self->ctx)(self->ctx, fh, buf, len);
+        n = smbc_getFunctionRead(self->ctx)(self->ctx, h->file, buf, len);
     while (n < 0 && errno == EINTR);
     if (n < 0)
-        return s_fail(self, errno, "reading", "a file", err);
+        return s_fail(self, errno, "reading", h->path, err);
     *got = (size_t) n;
     return TF_OK;
 }
@@ -556,10 +571,14 @@ static int
 s_close(void *state, void *fh, tf_err_t *err)
 {
     s_state_t *self = state;
-    /* no retry on EINTR: the handle is gone either way */
-    if (smbc_getFunctionClose(self->ctx)(self->ctx, fh) < 0 && errno != EINTR)
-        return s_fail(self, errno, "closing", "a file", err);
-    return TF_OK;
+    s_fh_t *h = fh;
+    int rc = TF_OK;
+    /* no retry on EINTR: the handle is gone either way; other errors are deferred write
+       errors the server reports at close */
+    if (smbc_getFunctionClose(self->ctx)(self->ctx, h->file) < 0 && errno != EINTR)
+        rc = s_fail(self, errno, "closing", h->path, err);
+    free(h);
+    return rc;
 }
 
 static int
@@ -692,7 +711,7 @@ s_list(void *state, const char *path, tf_target_entry_t **entries, size_t *count
         snprintf(entry->name, sizeof entry->name, "%s", info->name);
         s_entry_fill(entry, &st);
     }
-    smbc_getFunctionClosedir(self->ctx)(self->ctx, dir);
+    (void) smbc_getFunctionClosedir(self->ctx)(self->ctx, dir);   /* only listed */
     return rc;
 }
 

@@ -210,15 +210,25 @@ s_reconfigure(fx_t *fx, const char *replicas, const char *replication)
         fail_msg("the stack did not come up again (see stderr)");
 }
 
+/* Every case starts with smbd serving (a failed case before may have left it stopped). */
+static void
+s_smbd_up(fx_t *fx)
+{
+    char why[1024] = "";
+    if (!tf_testsmb_running(fx->smb) && tf_testsmb_start_again(fx->smb, why, sizeof why) != 0)
+        fail_msg("smbd did not start again: %s", why);
+}
+
 /* --- jobs ------------------------------------------------------------------------------------ */
 
-/* `tapeflow job ID --json` (caller frees). */
+/* `tapeflow job ID --json` (caller frees); its exit status says how the job ended (1 for a
+   failed one), the JSON is there either way. */
 static char *
 s_job_json(fx_t *fx, const char *job)
 {
     char *out = NULL;
     int rc = s_cli(fx, &out, "job", job, "--json", NULL);
-    if (rc != 0)
+    if ((rc != 0 && rc != 1) || !strstr(out ? out : "", "\"job_id\""))
         fail_msg("tapeflow job %s --json: exit %d: %s", job, rc, out ? out : "");
     return out;
 }
@@ -235,6 +245,33 @@ s_replica_str(const char *json, const char *key, char *buf, size_t size)
 {
     const char *replicas = json ? strstr(json, "\"replicas\":[") : NULL;
     return replicas ? s_str(replicas, key, buf, size) : "";
+}
+
+/* The job's own message: the first "message" after the replicas array (each replica has a
+   message of its own, and the array comes first). */
+static const char *
+s_job_message(const char *json, char *buf, size_t size)
+{
+    const char *p = json ? strstr(json, "\"replicas\":[") : NULL;
+    if (!p)
+        return s_str(json, "message", buf, size);
+    int depth = 0;
+    bool in_string = false;
+    for (p = strchr(p, '['); *p; p++) {
+        if (in_string) {
+            if (*p == '\\' && p[1])
+                p++;
+            else if (*p == '"')
+                in_string = false;
+        }
+        else if (*p == '"')
+            in_string = true;
+        else if (*p == '[' || *p == '{')
+            depth++;
+        else if ((*p == ']' || *p == '}') && --depth == 0)
+            break;
+    }
+    return s_str(*p ? p : NULL, "message", buf, size);
 }
 
 /* Polls the job until its status is want (or, with want NULL, until it is no longer running
@@ -393,12 +430,30 @@ s_expect_contains(const char *what, const char *text, const char *needle)
         fail_msg("%s does not say '%s':\n%s", what, needle, text ? text : "(nothing)");
 }
 
+/* The job's replica on target failed: its row says "replication to URL failed: ... why ...",
+   and so does the job's message (the broker's "failed in replicate: ..." or the catalog's
+   "...; replication to URL failed: ..."). */
+static void
+s_expect_replica_failed(const char *json, const char *target, const char *why)
+{
+    char got[2048], message[2048];
+    if (strcmp(s_replica_str(json, "target", got, sizeof got), target) != 0 ||
+        strcmp(s_replica_str(json, "state", got, sizeof got), "failed") != 0)
+        fail_msg("replicas[0] is not %s, failed:\n%s", target, json);
+    s_replica_str(json, "message", message, sizeof message);
+    s_expect_contains("the replica's message", message, "replication to ");
+    s_expect_contains("the replica's message", message, " failed: ");
+    s_expect_contains("the replica's message", message, why);
+    s_expect_contains("the job's message", s_job_message(json, got, sizeof got), why);
+}
+
 /* --- 1: a backup on the share, verified, restored from it ------------------------------------ */
 
 static void
 test_backup_is_replicated_and_restores(void **state)
 {
     fx_t *fx = *state;
+    s_smbd_up(fx);
     char src[PATH_MAX], one[PATH_MAX + 16], why[512];
     snprintf(src, sizeof src, "%s/src1", fx->dir);
     tf_tree_spec_t spec = {.files = 40, .bytes = 3 << 20, .seed = 12, .special = true};
@@ -416,13 +471,13 @@ test_backup_is_replicated_and_restores(void **state)
 
     /* the job says completed and its replica verified */
     json = s_job_json(fx, j1);
-    char got[512];
+    char got[2048];
     if (strcmp(s_str(json, "status", got, sizeof got), "completed") != 0)
         fail_msg("job %s is %s, expected completed:\n%s", j1, got, json);
     if (strcmp(s_replica_str(json, "target", got, sizeof got), "nas") != 0 ||
         strcmp(s_replica_str(json, "state", got, sizeof got), "verified") != 0)
         fail_msg("job %s: replicas[0] is not nas, verified:\n%s", j1, json);
-    s_expect_contains("the job's message", s_str(json, "message", got, sizeof got), "replicated to smb://127.0.0.1:");
+    s_expect_contains("the job's message", s_job_message(json, got, sizeof got), "replicated to smb://127.0.0.1:");
     free(json);
 
     /* on the share, as smbd wrote it */
@@ -509,6 +564,7 @@ static void
 test_server_stopped_mid_copy_then_retry(void **state)
 {
     fx_t *fx = *state;
+    s_smbd_up(fx);
     char src[PATH_MAX];
     snprintf(src, sizeof src, "%s/src2", fx->dir);
     s_random_tree(src, 16, 2 << 20, 2);   /* 32 MiB that does not compress: ~16 archives */
@@ -533,12 +589,10 @@ test_server_stopped_mid_copy_then_retry(void **state)
 
     /* the job fails with the replica's message */
     char *json = s_wait_job(fx, job, NULL, 120000);
-    char got[512];
+    char got[2048];
     if (strcmp(s_str(json, "status", got, sizeof got), "completed") == 0)
         fail_msg("job %s completed with its replica's server stopped:\n%s", job, json);
-    s_str(json, "message", got, sizeof got);
-    s_expect_contains("the job's message", got, "replication to");
-    s_expect_contains("the job's message", got, "failed");
+    s_expect_replica_failed(json, "nas", "not reachable");
     free(json);
     /* only .partial on the share; the stager keeps the archives for the replica */
     assert_true(s_exists(partial));
@@ -570,6 +624,7 @@ static void
 test_wrong_password(void **state)
 {
     fx_t *fx = *state;
+    s_smbd_up(fx);
     char *out = NULL;
     int rc = s_cli_all(fx, &out, "replica", "check", "bad", NULL);
     char want[3 * PATH_MAX];
@@ -593,12 +648,10 @@ test_wrong_password(void **state)
     assert_true(job[0] != '\0');
     free(json);
     json = s_wait_job(fx, job, NULL, 120000);
-    char got[512];
+    char got[2048];
     if (rc == 0 || strcmp(s_str(json, "status", got, sizeof got), "completed") == 0)
         fail_msg("a backup replicating with a wrong password completed (exit %d):\n%s", rc, json);
-    s_str(json, "message", got, sizeof got);
-    s_expect_contains("the job's message", got, "replication to");
-    s_expect_contains("the job's message", got, "refused the credentials of user");
+    s_expect_replica_failed(json, "bad", "refused the credentials of user");
     free(json);
 }
 
@@ -606,6 +659,7 @@ static void
 test_missing_share(void **state)
 {
     fx_t *fx = *state;
+    s_smbd_up(fx);
     char *out = NULL;
     int rc = s_cli_all(fx, &out, "replica", "check", "noshare", NULL);
     if (rc != 2)
@@ -621,6 +675,7 @@ static void
 test_full_share(void **state)
 {
     fx_t *fx = *state;
+    s_smbd_up(fx);
     if (!fx->small[0]) {
         printf("skipped: %s\n", fx->small_why);
         skip();
@@ -633,13 +688,11 @@ test_full_share(void **state)
     assert_true(job[0] != '\0');
     free(json);
     json = s_wait_job(fx, job, NULL, 120000);
-    char got[512];
+    char got[2048];
     if (rc == 0 || strcmp(s_str(json, "status", got, sizeof got), "completed") == 0)
         fail_msg("a backup larger than its replica's share completed (exit %d):\n%s", rc, json);
-    s_str(json, "message", got, sizeof got);
-    s_expect_contains("the job's message", got, "replication to");
-    if (!strstr(got, "no space left") && !strstr(got, "is full"))
-        fail_msg("the job's message names no full share: %s", got);
+    s_replica_str(json, "message", got, sizeof got);
+    s_expect_replica_failed(json, "small", strstr(got, "no space left") ? "no space left" : "is full");
     free(json);
 }
 
@@ -649,6 +702,7 @@ static void
 test_file_target_not_mounted(void **state)
 {
     fx_t *fx = *state;
+    s_smbd_up(fx);
     char *out = NULL;
     int rc = s_cli_all(fx, &out, "replica", "check", "local", NULL);
     if (rc != 2)
@@ -675,11 +729,10 @@ test_file_target_not_mounted(void **state)
     else {
         free(json);
         json = s_wait_job(fx, job, NULL, 120000);
-        char got[512];
+        char got[2048];
         if (strcmp(s_str(json, "status", got, sizeof got), "completed") == 0)
             fail_msg("a backup replicating to a folder that is not the mounted share completed:\n%s", json);
-        s_str(json, "message", got, sizeof got);
-        s_expect_contains("the job's message", got, "not on cifs");
+        s_expect_replica_failed(json, "local", "not on cifs");
         free(json);
     }
     /* nothing was written into the local folder */
@@ -692,6 +745,7 @@ static void
 test_optional_replica_fails(void **state)
 {
     fx_t *fx = *state;
+    s_smbd_up(fx);
     s_reconfigure(fx, "bad", "optional");
     char src[PATH_MAX], why[512], job[128], *json = NULL;
     snprintf(src, sizeof src, "%s/src7", fx->dir);
@@ -703,16 +757,12 @@ test_optional_replica_fails(void **state)
     assert_true(job[0] != '\0');
     free(json);
     json = s_wait_job(fx, job, NULL, 120000);
-    char got[512];
+    char got[2048];
     if (strcmp(s_str(json, "status", got, sizeof got), "completed_with_warnings") != 0)
         fail_msg("job %s (optional replica failing) is %s, expected completed_with_warnings (backup exit %d):\n%s",
                  job, got, rc, json);
-    s_str(json, "message", got, sizeof got);
-    s_expect_contains("the job's message", got, "replication to");
-    s_expect_contains("the job's message", got, "failed");
-    s_expect_contains("the job's message", got, "refused the credentials");
-    if (strcmp(s_replica_str(json, "state", got, sizeof got), "failed") != 0)
-        fail_msg("job %s: replicas[0] is not failed:\n%s", job, json);
+    s_expect_replica_failed(json, "bad", "refused the credentials");
+    s_expect_contains("the job's message", s_job_message(json, got, sizeof got), "; replication to ");
     free(json);
     /* an optional replica never holds the holding disk */
     s_wait_released(fx, job, 30000);

@@ -549,6 +549,7 @@ test_smb_unreachable(void **state)
     snprintf(want, sizeof want, "SMB server 127.0.0.1:%d not reachable (", tf_testsmb_port(smb));
     assert_non_null(strstr(err.message, want));
     assert_non_null(strstr(err.message, "check that it runs and the port is open"));
+    assert_non_null(strstr(err.message, " after: SMB server"));   /* which file it was */
     tf_target_destroy(&target);
     /* a new one */
     assert_null(s_open_smb(smb, "", &err));
