@@ -32,6 +32,9 @@ typedef struct {
                                   are checked at open: a path on another file system (the share
                                   is not mounted) is refused */
     int timeout_ms;            /* smb: per request; 0: 30000 */
+    bool create_root;          /* tapeflow replica init: a missing root folder is created (file:
+                                  only when its nearest existing parent passes require_fs) instead
+                                  of refused */
 } tf_target_opts_t;
 
 typedef struct _tf_target_t tf_target_t;
