@@ -63,7 +63,9 @@ int tf_replica_init(const tf_replica_conf_t *conf, bool *created, char *id, size
 /* The target id the sentinel holds (after tf_replica_connect). */
 int tf_replica_target_id(tf_target_t *target, char *id, size_t size, tf_err_t *err);
 
-/* Paths relative to the root: ".partial/<job>", "<job>", "<dir>/<archive>.data|.rows". */
+/* Paths relative to the root: ".partial/<job>", "<job>", "<dir>/<archive>.data|.rows". An id
+   that cannot be one folder or file name below the root (empty, with '/', starting with '.')
+   or a path too long for out gives a path with "..", which every tf_target verb refuses. */
 void tf_replica_partial_dir(const char *job_id, char *out, size_t size);
 void tf_replica_job_dir(const char *job_id, char *out, size_t size);
 void tf_replica_data_path(const char *dir, const char *archive_id, char *out, size_t size);
@@ -94,10 +96,14 @@ typedef struct {
 } tf_replica_manifest_t;
 
 void tf_replica_manifest_clear(tf_replica_manifest_t *m);
-/* Writes <dir>/manifest.json (through a temporary name, synced, renamed, folder synced). */
+/* Writes <dir>/manifest.json (through a temporary name, synced, renamed, folder synced).
+   format is TF_REPLICA_FORMAT, files/bytes/stored the sums over archives, tool_version
+   TAPEFLOW_VERSION when m's is NULL. TF_ERR_STATE when <dir>/manifest.json exists already. */
 int tf_replica_manifest_write(tf_target_t *target, const char *dir, const tf_replica_manifest_t *m, tf_err_t *err);
 /* Reads <job>/manifest.json: TF_ERR_NOTFOUND when the job is not committed there,
-   TF_ERR_INVALID (with what is wrong) when it does not parse (jansson) or lacks a field. */
+   TF_ERR_INVALID (with what is wrong) when it does not parse (jansson), lacks a field, has one
+   of the wrong type or names another job; TF_ERR_UNSUPPORTED for a format this tapeflow does
+   not read. */
 int tf_replica_manifest_read(tf_target_t *target, const char *job_id, tf_replica_manifest_t *m, tf_err_t *err);
 
 /* What a target holds: committed jobs (a <job>/ with manifest.json; manifest read) and
@@ -105,6 +111,7 @@ int tf_replica_manifest_read(tf_target_t *target, const char *job_id, tf_replica
 typedef struct {
     char job_id[TF_MSG_MAX_ID + 1];
     bool committed;
+    bool in_partial;                 /* .partial/<job>/ (else <job>/ at the root) */
     bool manifest_ok;                /* committed and its manifest parsed */
     tf_replica_manifest_t manifest;  /* when manifest_ok */
     char problem[TF_ERR_MESSAGE_MAX];/* why the manifest did not parse */
