@@ -38,9 +38,9 @@
 typedef struct {
     char *home;
     char cfg[PATH_MAX];
-    char root[PATH_MAX];       /* target nas: file://root */
-    char bare[PATH_MAX];       /* target cifsy: a local folder with require_fs = cifs */
-    char url[PATH_MAX + 16];
+    char root[PATH_MAX - 64];  /* target nas: file://root */
+    char bare[PATH_MAX - 64];  /* target cifsy: a local folder with require_fs = cifs */
+    char url[PATH_MAX - 16];   /* file://root, within replica conf's url */
     char env_home[PATH_MAX + 32];
     char *env[3];
 } fx_t;
@@ -395,7 +395,7 @@ test_verify(void **state)
     s_expect(out, "job J1: ok");
     s_expect(out, "job J2: ok");
     s_expect(out, "1 partial job");
-    s_expect(out, "target nas: 2 jobs verified, 0 bad");
+    s_expect(out, "target nas: 2 jobs checked, 0 bad");
     s_expect(err, "could not be recorded in the catalog");
     free(out);
     free(err);
@@ -488,10 +488,10 @@ test_restore_reader_refusals(void **state)
     assert_int_not_equal(stat(dest, &st), 0);   /* nothing written, not even the folder */
 
     s_flip(fx, "J1/J1-g1.data");
-    o.overwrite = "always";   /* a/x of the damaged J1 may land first: J2's replaces it */
+    tf_msg_path_row_t take1[] = {{.path = (char *) "a/y"}}, take2[] = {{.path = (char *) "a/x"}};
     tf_msg_archive_row_t rows[] = {
-        {.archive_id = (char *) "J1-g1", .job_id = (char *) "J1"},
-        {.archive_id = (char *) "J2-g1", .job_id = (char *) "J2"},
+        {.archive_id = (char *) "J1-g1", .job_id = (char *) "J1", .take_some = true, .take = take1, .take_count = 1},
+        {.archive_id = (char *) "J2-g1", .job_id = (char *) "J2", .take_some = true, .take = take2, .take_count = 1},
     };
     memset(&err, 0, sizeof err);
     if (cli_replica_restore_run(t, rows, 2, &o, &result, &err) != TF_OK)
@@ -499,7 +499,8 @@ test_restore_reader_refusals(void **state)
     const tf_msg_restore_result_t *r = &result.restore_result;
     assert_int_equal(r->failures_count, 1);
     assert_string_equal(r->failures[0].archive_id, "J1-g1");
-    printf("failure: %s\n", r->failures[0].reason);
+    s_expect(r->failures[0].reason, "the copy is damaged");
+    s_expect(r->failures[0].reason, "tapeflow replica verify nas J1");
     assert_int_equal(r->archives_read, 1);
     char path[PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/a/x", dest);

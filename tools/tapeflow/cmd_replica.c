@@ -465,6 +465,7 @@ typedef struct {
     size_t files;              /* files checked */
     size_t bad;
     char problems[1024];       /* the first problems, "; " between them */
+    bool committed;            /* a manifest.json is there: the outcome is recorded */
     bool recorded;
 } s_job_check_t;
 
@@ -574,10 +575,10 @@ s_cmd_verify(cli_t *cli, int argc, char **argv)
         }
         s_job_check_t *jc = &checks[nchecks++];
         snprintf(jc->job_id, sizeof jc->job_id, "%s", e->job_id);
+        jc->committed = e->committed;
         if (!e->committed) {
-            jc->bad = 1;
-            snprintf(jc->problems, sizeof jc->problems, "job %s is not committed on %s (no %s/%s): %s", e->job_id,
-                     a.target, e->job_id, TF_REPLICA_MANIFEST, e->problem);
+            jc->bad = 1;   /* e->problem says it: "job J is not committed on URL: it has no J/manifest.json" */
+            snprintf(jc->problems, sizeof jc->problems, "%s", e->problem);
         }
         else if (!e->manifest_ok) {
             jc->bad = 1;
@@ -585,8 +586,6 @@ s_cmd_verify(cli_t *cli, int argc, char **argv)
         }
         else if ((failed = s_verify_job(target, &e->manifest, chunk, a.json, jc, &err)) != TF_OK)
             break;
-        if (jc->bad && !e->manifest_ok && !a.json)
-            fprintf(stderr, "tapeflow replica verify: %s\n", jc->problems);
     }
     if (failed != TF_OK) {
         free(checks);
@@ -594,12 +593,20 @@ s_cmd_verify(cli_t *cli, int argc, char **argv)
         tf_target_destroy(&target);
         return s_fail("verify", a.json, a.target, err.message, CLI_EXIT_FAIL);
     }
-    /* The catalog learns the outcome; when it cannot be reached the files still decide the exit. */
+    /* The catalog learns the outcome of committed jobs (a job not committed there may still be
+       being copied: its row is the replicator's); when the catalog cannot be reached the files
+       still decide the exit. */
     char record_error[TF_ERR_MESSAGE_MAX] = "";
-    tf_client_t *client = nchecks ? tf_client_new(cli->cfg, tf_config_get(cli->cfg, "broker/endpoint"), &err) : NULL;
-    if (nchecks && !client)
+    size_t to_record = 0;
+    for (size_t i = 0; i < nchecks; i++)
+        to_record += checks[i].committed;
+    tf_client_t *client = to_record ? tf_client_new(cli->cfg, tf_config_get(cli->cfg, "broker/endpoint"), &err)
+                                    : NULL;
+    if (to_record && !client)
         snprintf(record_error, sizeof record_error, "%s", err.message);
     for (size_t i = 0; client && i < nchecks; i++) {
+        if (!checks[i].committed)
+            continue;
         tf_err_t rerr = {0};
         if (s_record(client, a.target, tf_target_url(target), &checks[i], (int) (a.timeout_s * 1000), &rerr) == TF_OK)
             checks[i].recorded = true;
@@ -659,7 +666,7 @@ s_cmd_verify(cli_t *cli, int argc, char **argv)
         if (partial)
             printf("%zu partial job%s (still being copied, or left by an interrupted copy) not verified\n", partial,
                    partial == 1 ? "" : "s");
-        printf("target %s: %zu job%s verified, %zu bad\n", a.target, nchecks, nchecks == 1 ? "" : "s", bad_jobs);
+        printf("target %s: %zu job%s checked, %zu bad\n", a.target, nchecks, nchecks == 1 ? "" : "s", bad_jobs);
         if (record_error[0])
             fprintf(stderr, "tapeflow replica verify: the result could not be recorded in the catalog: %s "
                     "(the files were checked; the exit status says how they are)\n", record_error);
@@ -788,8 +795,9 @@ s_check_run(cli_t *cli, const char *name, s_check_t *c, char *url, size_t url_si
         s_skip_rest(c, names, 1);
         return;
     }
-    s_step(c, "config", S_OK, "replicas/%s: %s%s%s", name, strncmp(conf.url, "smb:", 4) == 0 ? "smb" : "file",
-           conf.credentials[0] ? ", credentials " : "", conf.credentials);
+    bool smb_url = strncmp(conf.url, "smb:", 4) == 0;
+    s_step(c, "config", S_OK, "replicas/%s: %s target%s%s", name, smb_url ? "an smb://" : "a file://",
+           conf.credentials[0] ? ", credentials from " : "", conf.credentials);
     /* First without require_fs: is the folder (or server, share) there at all? */
     tf_target_opts_t opts = s_opts(&conf, false);
     tf_target_t *target = tf_target_open(&opts, &err);
