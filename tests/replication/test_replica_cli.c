@@ -6,7 +6,8 @@
     tf_replica_manifest_write, archives as real tar+zstd streams), so list and verify see what a
     replicator would have left. The reader of `restore --from-replica` (cli_replica_restore.c)
     is compiled in and driven directly with catalog-like plan rows: whole archive, take list,
-    a chain job missing from the target, a damaged archive.
+    a chain job missing from the target, a damaged archive. The Replicas section of `tapeflow
+    job` (cli_jobview.c, compiled in too) is checked on hand-made job rows.
 
     Run one test: test_replica_cli <name-pattern> (used by ctest, one entry per test).
 */
@@ -27,6 +28,7 @@
 
 #include <cmocka.h>
 
+#include "cli_jobview.h"
 #include "cli_replica_restore.h"
 #include "tf_checksum.h"
 #include "tf_replica.h"
@@ -543,6 +545,62 @@ test_restore_args(void **state)
     free(err);
 }
 
+/* tapeflow job ID: a Replicas line per target (verified, failed, copying) and --json
+   "replication" and "replicas"; a job without targets shows no such line. */
+static void
+test_job_view(void **state)
+{
+    (void) state;
+    tf_msg_replica_row_t rows[] = {
+        {.target = (char *) "nas", .url = (char *) "smb://nas/backup", .state = (char *) "verified", .required = true,
+         .archives = 3, .archives_total = 3, .bytes = 1288490189, .verified_ms = 1700000000000,
+         .message = (char *) "replicated to smb://nas/backup (3 archives, 1.2 GiB, verified)"},
+        {.target = (char *) "off", .url = (char *) "file:///mnt/off", .state = (char *) "failed", .final = true,
+         .message = (char *) "replication to file:///mnt/off failed: share not mounted"},
+        {.target = (char *) "usb", .url = (char *) "file:///mnt/usb", .state = (char *) "copying", .required = true,
+         .archives = 2, .archives_total = 3},
+    };
+    tf_msg_job_row_t job = {.job_id = (char *) "J1", .status = (char *) "running", .replication = (char *) "required",
+                            .replicas = rows, .replicas_count = 3};
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    assert_non_null(out);
+    cli_job_print(out, &job);
+    fclose(out);
+    printf("%s", text);
+    s_expect(text, "replicas  nas: replicated to smb://nas/backup (3 archives, 1.2 GiB, verified)\n");
+    s_expect(text, "          off (optional): replication to file:///mnt/off failed: share not mounted\n");
+    s_expect(text, "          usb: replicating to file:///mnt/usb: 2 of 3 archives\n");
+    free(text);
+
+    tf_json_t *j = tf_json_new();
+    assert_non_null(j);
+    cli_job_json_document(j, &job);
+    const char *json = tf_json_text(j);
+    printf("%s\n", json);
+    s_expect(json, "\"replication\":\"required\"");
+    s_expect(json, "\"replicas\":[{\"target\":\"nas\",\"url\":\"smb://nas/backup\",\"state\":\"verified\","
+                   "\"required\":true,\"archives\":3,\"archives_total\":3,\"bytes\":1288490189,");
+    s_expect(json, "\"verified_ms\":1700000000000");
+    s_expect(json, "{\"target\":\"off\",\"url\":\"file:///mnt/off\",\"state\":\"failed\",\"required\":false");
+    tf_json_destroy(&j);
+
+    /* No targets: no Replicas line, an empty array. */
+    tf_msg_job_row_t plain = {.job_id = (char *) "J2", .status = (char *) "completed"};
+    out = open_memstream(&text, &len);
+    assert_non_null(out);
+    cli_job_print(out, &plain);
+    fclose(out);
+    assert_null(strstr(text, "replicas"));
+    free(text);
+    j = tf_json_new();
+    assert_non_null(j);
+    cli_job_json_document(j, &plain);
+    s_expect(tf_json_text(j), "\"replication\":null,\"replicas\":[]");
+    tf_json_destroy(&j);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -554,6 +612,7 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_restore_reader_chain, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_restore_reader_refusals, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_restore_args, s_setup, s_teardown),
+        cmocka_unit_test(test_job_view),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);
