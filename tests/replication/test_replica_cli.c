@@ -379,8 +379,15 @@ test_list(void **state)
     s_expect(out, "\"base_job\":\"J1\"");
     free(out);
     free(err);
-    /* Without TARGET the catalog is the source: not reachable is a failure. */
+    /* Without TARGET the catalog is the source: not reachable is a failure, said as JSON too. */
     assert_int_equal(s_cli(fx, &out, &err, "replica", "list", "--timeout", "1", NULL), 1);
+    s_expect(err, "broker not reachable");
+    free(out);
+    free(err);
+    assert_int_equal(s_cli(fx, &out, &err, "replica", "list", "--json", "--timeout", "1", NULL), 1);
+    s_expect(out, "{\"schema\":1,");
+    s_expect(out, "\"error\":\"broker not reachable");
+    s_expect(out, "\"code\":");
     free(out);
     free(err);
 }

@@ -108,25 +108,29 @@ s_parse(cli_t *cli, const char *verb, int need, int max, const char *what, int a
     return -1;
 }
 
-/* The error as JSON on stdout (for scripts) and as text on stderr (for people). */
+/* The error as JSON on stdout (for scripts: "error" and "code") and as text on stderr (for
+   people). Returns CLI_EXIT_FAIL. */
 static int
-s_fail(const char *verb, bool json, const char *target, const char *message, int code)
+s_fail(const char *verb, bool json, const char *target, const tf_err_t *err)
 {
     if (json) {
         tf_json_t *j = tf_json_new();
         if (j) {
             tf_json_document_begin(j);
             tf_json_str(j, "target", target);
-            tf_json_str(j, "error", message);
+            tf_json_str(j, "error", err->message);
+            tf_json_str(j, "code", tf_status_name(err->code));
             tf_json_object_end(j);
             if (tf_json_print(j, stdout) != 0)
                 fprintf(stderr, "tapeflow replica %s: out of memory building JSON\n", verb);
             tf_json_destroy(&j);
         }
     }
-    fprintf(stderr, "tapeflow replica %s: %s\n", verb, message);
-    return code;
+    fprintf(stderr, "tapeflow replica %s: %s\n", verb, err->message);
+    return CLI_EXIT_FAIL;
 }
+
+static const tf_err_t s_oom = {.code = TF_ERR_NOMEM, .message = "out of memory"};
 
 static int
 s_print_json(tf_json_t *j, const char *verb, int rc)
@@ -197,11 +201,11 @@ s_cmd_init(cli_t *cli, int argc, char **argv)
     char id[128] = "";
     if (tf_replica_conf(cli->cfg, a.target, &conf, &err) != TF_OK
         || tf_replica_init(&conf, &created, id, sizeof id, &err) != TF_OK)
-        return s_fail("init", a.json, a.target, err.message, CLI_EXIT_FAIL);
+        return s_fail("init", a.json, a.target, &err);
     if (a.json) {
         tf_json_t *j = tf_json_new();
         if (!j)
-            return s_fail("init", false, a.target, "out of memory", CLI_EXIT_FAIL);
+            return s_fail("init", false, a.target, &s_oom);
         tf_json_document_begin(j);
         tf_json_str(j, "target", a.target);
         tf_json_str(j, "url", conf.url);
@@ -298,15 +302,15 @@ s_list_target(cli_t *cli, const s_args_t *a)
     tf_err_t err = {0};
     tf_replica_conf_t conf;
     if (tf_replica_conf(cli->cfg, a->target, &conf, &err) != TF_OK)
-        return s_fail("list", a->json, a->target, err.message, CLI_EXIT_FAIL);
+        return s_fail("list", a->json, a->target, &err);
     tf_target_t *target = tf_replica_connect(&conf, &err);
     if (!target)
-        return s_fail("list", a->json, a->target, err.message, CLI_EXIT_FAIL);
+        return s_fail("list", a->json, a->target, &err);
     tf_replica_entry_t *entries = NULL;
     size_t count = 0;
     if (tf_replica_list(target, &entries, &count, &err) != TF_OK) {
         tf_target_destroy(&target);
-        return s_fail("list", a->json, a->target, err.message, CLI_EXIT_FAIL);
+        return s_fail("list", a->json, a->target, &err);
     }
     tf_msg_t reply = {0};
     tf_err_t cerr = {0};
@@ -324,7 +328,7 @@ s_list_target(cli_t *cli, const s_args_t *a)
     if (a->json) {
         tf_json_t *j = tf_json_new();
         if (!j)
-            rc = s_fail("list", false, a->target, "out of memory", CLI_EXIT_FAIL);
+            rc = s_fail("list", false, a->target, &s_oom);
         else {
             tf_json_document_begin(j);
             tf_json_str(j, "target", a->target);
@@ -377,11 +381,11 @@ s_list_all(cli_t *cli, const s_args_t *a)
 {
     zlist_t *names = tf_config_children(cli->cfg, "replicas");
     if (!names)
-        return s_fail("list", a->json, NULL, "out of memory", CLI_EXIT_FAIL);
+        return s_fail("list", a->json, NULL, &s_oom);
     tf_json_t *j = a->json ? tf_json_new() : NULL;
     if (a->json && !j) {
         zlist_destroy(&names);
-        return s_fail("list", false, NULL, "out of memory", CLI_EXIT_FAIL);
+        return s_fail("list", false, NULL, &s_oom);
     }
     if (j) {
         tf_json_document_begin(j);
@@ -389,15 +393,16 @@ s_list_all(cli_t *cli, const s_args_t *a)
     }
     int rc = CLI_EXIT_OK;
     size_t shown = 0;
+    tf_err_t err = {0};
     for (const char *name = zlist_first(names); name && rc == CLI_EXIT_OK; name = zlist_next(names)) {
         tf_replica_conf_t conf;
-        tf_err_t err = {0};
-        if (tf_replica_conf(cli->cfg, name, &conf, &err) != TF_OK)
+        if (tf_replica_conf(cli->cfg, name, &conf, &err) != TF_OK) {
+            tf_err_clear(&err);
             continue;   /* a name with no url: not a target */
+        }
         tf_msg_t reply;
         if (s_catalog_rows(cli, name, (int) (a->timeout_s * 1000), &reply, &err) != TF_OK) {
-            fprintf(stderr, "tapeflow replica list: %s\n", err.message);
-            rc = CLI_EXIT_FAIL;
+            rc = CLI_EXIT_FAIL;   /* the catalog is the source here: without it, nothing to show */
             break;
         }
         const tf_msg_cat_reply_t *r = &reply.cat_reply;
@@ -435,14 +440,17 @@ s_list_all(cli_t *cli, const s_args_t *a)
         tf_msg_clear(&reply);
     }
     zlist_destroy(&names);
+    if (rc != CLI_EXIT_OK) {
+        tf_json_destroy(&j);
+        return s_fail("list", a->json, NULL, &err);
+    }
     if (j) {
         tf_json_array_end(j);
         tf_json_object_end(j);
-        if (rc == CLI_EXIT_OK)
-            rc = s_print_json(j, "list", rc);
+        rc = s_print_json(j, "list", rc);
         tf_json_destroy(&j);
     }
-    else if (rc == CLI_EXIT_OK && shown == 0)
+    else if (shown == 0)
         printf("no replication targets configured (replicas/NAME/url; docs/operations.md, \"Replication\")\n");
     return rc;
 }
@@ -530,10 +538,10 @@ s_cmd_verify(cli_t *cli, int argc, char **argv)
     tf_err_t err = {0};
     tf_replica_conf_t conf;
     if (tf_replica_conf(cli->cfg, a.target, &conf, &err) != TF_OK)
-        return s_fail("verify", a.json, a.target, err.message, CLI_EXIT_FAIL);
+        return s_fail("verify", a.json, a.target, &err);
     tf_target_t *target = tf_replica_connect(&conf, &err);
     if (!target)
-        return s_fail("verify", a.json, a.target, err.message, CLI_EXIT_FAIL);
+        return s_fail("verify", a.json, a.target, &err);
     size_t chunk = (size_t) tf_config_size(cli->cfg, "replicator/chunk");
     tf_replica_entry_t *entries = NULL;
     size_t count = 0;
@@ -545,7 +553,7 @@ s_cmd_verify(cli_t *cli, int argc, char **argv)
         entries = calloc(1, sizeof *entries);
         if (!entries) {
             tf_target_destroy(&target);
-            return s_fail("verify", a.json, a.target, "out of memory", CLI_EXIT_FAIL);
+            return s_fail("verify", a.json, a.target, &s_oom);
         }
         count = 1;
         snprintf(entries[0].job_id, sizeof entries[0].job_id, "%s", a.job);
@@ -558,13 +566,13 @@ s_cmd_verify(cli_t *cli, int argc, char **argv)
     }
     else if (tf_replica_list(target, &entries, &count, &err) != TF_OK) {
         tf_target_destroy(&target);
-        return s_fail("verify", a.json, a.target, err.message, CLI_EXIT_FAIL);
+        return s_fail("verify", a.json, a.target, &err);
     }
     checks = count ? calloc(count, sizeof *checks) : NULL;
     if (count && !checks) {
         tf_replica_list_free(&entries, count);
         tf_target_destroy(&target);
-        return s_fail("verify", a.json, a.target, "out of memory", CLI_EXIT_FAIL);
+        return s_fail("verify", a.json, a.target, &s_oom);
     }
     int failed = TF_OK;
     for (size_t i = 0; i < count && failed == TF_OK; i++) {
@@ -591,7 +599,7 @@ s_cmd_verify(cli_t *cli, int argc, char **argv)
         free(checks);
         tf_replica_list_free(&entries, count);
         tf_target_destroy(&target);
-        return s_fail("verify", a.json, a.target, err.message, CLI_EXIT_FAIL);
+        return s_fail("verify", a.json, a.target, &err);
     }
     /* The catalog learns the outcome of committed jobs (a job not committed there may still be
        being copied: its row is the replicator's); when the catalog cannot be reached the files
@@ -649,7 +657,7 @@ s_cmd_verify(cli_t *cli, int argc, char **argv)
             tf_json_destroy(&j);
         }
         else
-            rc = s_fail("verify", false, a.target, "out of memory", CLI_EXIT_FAIL);
+            rc = s_fail("verify", false, a.target, &s_oom);
     }
     else {
         for (size_t i = 0; i < nchecks; i++) {
@@ -870,7 +878,7 @@ s_cmd_check(cli_t *cli, int argc, char **argv)
     if (a.json) {
         tf_json_t *j = tf_json_new();
         if (!j)
-            return s_fail("check", false, a.target, "out of memory", CLI_EXIT_FAIL);
+            return s_fail("check", false, a.target, &s_oom);
         tf_json_document_begin(j);
         tf_json_str(j, "target", a.target);
         tf_json_str(j, "url", url[0] ? url : NULL);
