@@ -342,8 +342,8 @@ test_check(void **state)
 
     assert_int_equal(s_cli(fx, &out, &err, "replica", "check", "cifsy", "--json", NULL), 2);
     s_expect(out, "{\"schema\":1,");
-    s_expect(out, "\"status\":\"fail\"");
-    s_expect(out, "{\"step\":\"mounted\",\"status\":\"FAIL\"");
+    s_expect(out, "\"state\":\"fail\"");
+    s_expect(out, "{\"step\":\"mounted\",\"state\":\"FAIL\"");
     s_expect(out, "not on cifs");
     s_expect(out, "not mounted");
     free(out);

@@ -882,13 +882,13 @@ s_cmd_check(cli_t *cli, int argc, char **argv)
         tf_json_document_begin(j);
         tf_json_str(j, "target", a.target);
         tf_json_str(j, "url", url[0] ? url : NULL);
-        tf_json_str(j, "status", verdict);
+        tf_json_str(j, "state", verdict);   /* "state" as drive doctor|test's steps */
         tf_json_array_begin(j, "steps");
         for (size_t i = 0; i < c.count; i++) {
             tf_json_object_begin(j, NULL);
             tf_json_str(j, "step", c.steps[i].name);
-            tf_json_str(j, "status", s_status_word(c.steps[i].status));
-            tf_json_str(j, "message", c.steps[i].message);
+            tf_json_str(j, "state", s_status_word(c.steps[i].status));
+            tf_json_str(j, "detail", c.steps[i].message);
             tf_json_object_end(j);
         }
         tf_json_array_end(j);
