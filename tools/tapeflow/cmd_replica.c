@@ -244,12 +244,12 @@ s_entry_of(const tf_replica_entry_t *entries, size_t count, const char *job_id)
     return NULL;
 }
 
-/* What the target holds of a job, in words. */
+/* What the target holds of a job, in words (row: the catalog's, for a job not there). */
 static const char *
-s_on_target(const tf_replica_entry_t *e)
+s_on_target(const tf_replica_entry_t *e, const tf_msg_replica_row_t *row)
 {
     if (!e)
-        return "missing";
+        return row && row->state && strcmp(row->state, "deleted") == 0 ? "deleted" : "missing";
     if (!e->committed)
         return "partial";
     return e->manifest_ok ? "committed" : "bad manifest";
@@ -262,7 +262,7 @@ s_list_json_job(tf_json_t *j, const tf_replica_entry_t *e, const tf_msg_replica_
     const tf_replica_manifest_t *m = e && e->manifest_ok ? &e->manifest : NULL;
     tf_json_object_begin(j, NULL);
     tf_json_str(j, "job_id", e ? e->job_id : row->job_id);
-    tf_json_str(j, "on_target", s_on_target(e));
+    tf_json_str(j, "on_target", s_on_target(e, row));
     tf_json_str(j, "problem", e && e->committed && !e->manifest_ok ? e->problem : NULL);
     if (!catalog)
         tf_json_null(j, "catalog_state");
@@ -291,7 +291,7 @@ s_list_text_job(const tf_replica_entry_t *e, const tf_msg_replica_row_t *row, bo
     const char *state = !catalog ? "?" : row ? s_or_dash(row->state) : "unknown to catalog";
     const char *note = e && e->committed && !e->manifest_ok ? e->problem : row ? row->message : NULL;
     printf("%-*s  %-12s  %-18s  %-12s  %-20s  %8s  %10s  %s\n", idw, e ? e->job_id : s_or_dash(row->job_id),
-           s_on_target(e), state, s_or_dash(m ? m->level : row ? row->level : NULL), created, archives, size,
+           s_on_target(e, row), state, s_or_dash(m ? m->level : row ? row->level : NULL), created, archives, size,
            s_or_dash(note));
 }
 
@@ -354,6 +354,9 @@ s_list_target(cli_t *cli, const s_args_t *a)
         for (size_t i = 0; i < count; i++)
             if ((int) strlen(entries[i].job_id) > idw)
                 idw = (int) strlen(entries[i].job_id);
+        for (size_t i = 0; extra && i < reply.cat_reply.replicas_count; i++)
+            if (reply.cat_reply.replicas[i].job_id && (int) strlen(reply.cat_reply.replicas[i].job_id) > idw)
+                idw = (int) strlen(reply.cat_reply.replicas[i].job_id);
         printf("target %s (%s): %zu job%s on the target\n", a->target, tf_target_url(target), count,
                count == 1 ? "" : "s");
         printf("%-*s  %-12s  %-18s  %-12s  %-20s  %8s  %10s  %s\n", idw, "JOB", "ON TARGET", "CATALOG", "LEVEL",
