@@ -448,9 +448,37 @@ tf_replica_manifest_clear(tf_replica_manifest_t *m)
     memset(m, 0, sizeof *m);
 }
 
+/* The field a manifest needs but m lacks, or NULL: a commit marker that could not be read
+   back must never be written. */
+static const char *
+s_manifest_missing(const tf_replica_manifest_t *m)
+{
+    const char *top[][2] = {{"job_id", m->job_id}, {"target", m->target}, {"target_id", m->target_id},
+                            {"pool", m->pool}, {"level", m->level}};
+    for (size_t i = 0; i < sizeof top / sizeof top[0]; i++)
+        if (!top[i][1] || !*top[i][1])
+            return top[i][0];
+    for (size_t i = 0; i < m->archives_count; i++) {
+        const tf_msg_replica_archive_t *a = &m->archives[i];
+        if (!a->archive_id || !*a->archive_id)
+            return "archive_id";
+        if (!a->checksum || !*a->checksum)
+            return "checksum";
+        if (!a->compression || !*a->compression)
+            return "compression";
+        if (a->rows_size > 0 && (!a->rows_checksum || !*a->rows_checksum))
+            return "rows_checksum";
+    }
+    return NULL;
+}
+
 int
 tf_replica_manifest_write(tf_target_t *target, const char *dir, const tf_replica_manifest_t *m, tf_err_t *err)
 {
+    const char *missing = s_manifest_missing(m);
+    if (missing)
+        return tf_err_set(err, TF_ERR_INVALID, "manifest of job %s for %s lacks %s: not written",
+                          m->job_id ? m->job_id : "(none)", tf_target_url(target), missing);
     /* The sums are computed here so the totals can never disagree with the archives. */
     uint64_t files = 0, bytes = 0, stored = 0;
     for (size_t i = 0; i < m->archives_count; i++) {

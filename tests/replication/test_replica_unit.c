@@ -203,6 +203,24 @@ test_other_targets_sentinel_refused(void **state)
 }
 
 static void
+test_init_under_missing_mount_refused(void **state)
+{
+    s_fix_t *fix = *state;
+    tf_err_t err = {0};
+    /* The share should be a CIFS mount; a local temp folder is not: init creates nothing. */
+    tf_config_set(fix->cfg, "replicas/nas/require_fs", "cifs");
+    tf_replica_conf_t conf;
+    assert_int_equal(tf_replica_conf(fix->cfg, "nas", &conf, &err), TF_OK);
+    assert_string_equal(conf.require_fs, "cifs");
+    bool created = true;
+    assert_int_not_equal(tf_replica_init(&conf, &created, NULL, 0, &err), TF_OK);
+    assert_false(created);
+    assert_true(s_contains(err.message, "not on cifs"));
+    assert_int_equal(access(fix->root, F_OK), -1);
+    assert_null(tf_replica_connect(&conf, &err));
+}
+
+static void
 test_connect_without_sentinel_refused(void **state)
 {
     s_fix_t *fix = *state;
@@ -350,6 +368,14 @@ test_manifest_round_trip(void **state)
     assert_true(s_contains(err.message, "already exists"));
     assert_int_equal(tf_replica_manifest_read(target, "J1", &r, &err), TF_ERR_INVALID);
     assert_true(s_contains(err.message, "names job J2, not J1"));
+
+    /* A manifest that could not be read back is not written. */
+    m.job_id = "J3";
+    archives[0].rows_checksum = NULL;
+    assert_int_equal(tf_target_mkdir(target, "J3", &err), TF_OK);
+    assert_int_equal(tf_replica_manifest_write(target, "J3", &m, &err), TF_ERR_INVALID);
+    assert_true(s_contains(err.message, "lacks rows_checksum"));
+    assert_int_equal(tf_replica_manifest_read(target, "J3", &r, &err), TF_ERR_NOTFOUND);
 
     assert_int_equal(tf_replica_manifest_read(target, "J9", &r, &err), TF_ERR_NOTFOUND);
     assert_true(s_contains(err.message, "job J9 is not committed"));
@@ -710,6 +736,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_conf_and_pool, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_init_creates_sentinel_once, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_other_targets_sentinel_refused, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_init_under_missing_mount_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_connect_without_sentinel_refused, s_setup, s_teardown),
         cmocka_unit_test(test_paths),
         cmocka_unit_test_setup_teardown(test_manifest_round_trip, s_setup, s_teardown),
