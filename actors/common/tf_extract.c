@@ -589,6 +589,22 @@ tf_extract_take_has(const tf_extract_take_t *self, const char *stored)
     return s_take_key(stored, key, sizeof key) && zhashx_lookup(self->paths, key) != NULL;
 }
 
+bool
+tf_extract_multi_host(const tf_msg_archive_row_t *rows, size_t count)
+{
+    const char *first = NULL;
+    for (size_t i = 0; i < count; i++) {
+        const char *h = rows[i].host;
+        if (!h || !*h)
+            continue;
+        if (!first)
+            first = h;
+        else if (strcmp(first, h) != 0)
+            return true;
+    }
+    return false;
+}
+
 int
 tf_extract_archive(tf_extract_t *self, struct archive *in, const char *prefix, tf_err_t *err)
 {

@@ -122,6 +122,11 @@ const tf_extract_counts_t *tf_extract_counts(tf_extract_t *self);
 /* The first warnings, "; " between them and "; ..." when there were more ("" when none). */
 const char *tf_extract_warning_text(tf_extract_t *self, char *buf, size_t size);
 
+/* Whether the archives of a restore come from more than one host (archive_row.host): their
+   entries then land in DEST/HOST/stored/path (the prefix of tf_extract_archive). Shared by the
+   tape writer and `restore --from-replica`. */
+bool tf_extract_multi_host(const tf_msg_archive_row_t *rows, size_t count);
+
 /* Where a stored path lands under dest (see above): false when the entry is left out
    (strip_components removes all of it; a folder with flat). is_dir: the entry is a folder. */
 bool tf_extract_target(const char *stored, uint64_t strip_components, bool flat, bool is_dir, char *out,

@@ -63,17 +63,7 @@ s_add_partial(s_restore_t *r, const char *name)
 bool
 restore_multi_host(const tf_msg_tape_restore_t *req)
 {
-    const char *first = NULL;
-    for (size_t i = 0; i < req->archives_count; i++) {
-        const char *h = req->archives[i].host;
-        if (!h || !*h)
-            continue;
-        if (!first)
-            first = h;
-        else if (strcmp(first, h) != 0)
-            return true;
-    }
-    return false;
+    return tf_extract_multi_host(req->archives, req->archives_count);
 }
 
 void

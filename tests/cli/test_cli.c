@@ -305,6 +305,24 @@ test_usage_errors(void **state)
     free(out);
     assert_int_equal(s_cli_bare(fx, &out, "help", "nope", NULL), 2);
     free(out);
+    /* replica (issue 12): a verb is needed, operands are counted, before anything is opened */
+    assert_int_equal(s_cli_bare(fx, &out, "replica", NULL), 2);
+    assert_non_null(strstr(out, "usage: tapeflow replica init NAME"));
+    free(out);
+    assert_int_equal(s_cli_bare(fx, &out, "replica", "bogus", NULL), 2);
+    assert_non_null(strstr(out, "'bogus'"));
+    free(out);
+    assert_int_equal(s_cli_bare(fx, &out, "replica", "init", NULL), 2);
+    assert_non_null(strstr(out, "replica init: which target?"));
+    free(out);
+    assert_int_equal(s_cli_bare(fx, &out, "replica", "verify", "nas", "J1", "J2", NULL), 2);
+    assert_non_null(strstr(out, "unexpected argument 'J2'"));
+    free(out);
+    assert_int_equal(s_cli_bare(fx, &out, "replica", "check", "nas", "--timeout", "x", NULL), 2);
+    free(out);
+    assert_int_equal(s_cli_bare(fx, &out, "restore", "J1", "--to", "/tmp/x", "--from-replica", NULL), 2);
+    assert_non_null(strstr(out, "'--from-replica' needs a value"));
+    free(out);
 
     assert_int_equal(s_cli_bare(fx, &out, "--help", NULL), 0);
     assert_non_null(strstr(out, "usage: tapeflow"));
@@ -877,7 +895,8 @@ test_json_schema(void **state)
         "status --json", "config show --json", "config keys --json", "config check --json",
         "jobs --json --timeout 1", "job J-none --json --timeout 1",
         "job cancel J-none --json --timeout 1", "tape list --json --timeout 1",
-        "changer list nosuchchanger --json", NULL /* the sim changer, below */,
+        "changer list nosuchchanger --json", "replica list --json --timeout 1", "replica check nosuch --json",
+        "replica verify nosuch --json", NULL /* the sim changer, below */,
     };
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         const char *line = commands[i] ? commands[i] : changer_list;

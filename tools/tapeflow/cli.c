@@ -146,7 +146,8 @@ static const cli_command_t s_commands[] = {
 #ifdef TF_HAVE_CMD_RESTORE
     {"restore", cmd_restore, true, NULL, NULL,
      "usage: tapeflow [--config FILE] restore JOB [PATH-OR-GLOB...] --to [HOST:]DIR\n"
-     "                [--overwrite never|older|always] [--strip-components N | --flat] [--json]\n"
+     "                [--overwrite never|older|always] [--strip-components N | --flat]\n"
+     "                [--from-replica TARGET] [--json]\n"
      "       tapeflow [--config FILE] restore --at TIME SOURCE --to [HOST:]DIR [options]\n"
      "\n"
      "Restores a job's files (all, or those matching the paths or globs; a folder brings what is\n"
@@ -172,6 +173,10 @@ static const cli_command_t s_commands[] = {
      "                      more than N are left out)\n"
      "  --flat              every file straight into DIR (no folders); a name restored once\n"
      "                      already is a collision, counted and not overwritten\n"
+     "  --from-replica TARGET  read the archives from replication target TARGET (replicas/TARGET)\n"
+     "                      instead of tape, on this host (--to DIR of this host only); every\n"
+     "                      job of the chain must be committed there; each archive's checksum\n"
+     "                      is checked against the target's manifest.json while it is read\n"
      "\n"
      "An archive that cannot be read (a medium error) is reported and the others are still\n"
      "restored. Exit 0 only when everything selected was restored; otherwise 1 with one line\n"
@@ -222,6 +227,16 @@ static const cli_command_t s_commands[] = {
      "All take --json. Schedules are schedules/NAME in the configuration; tapeflow-scheduler\n"
      "fires them (docs/operations.md, \"Schedules\").\n"},
 #endif
+    {"replica", cmd_replica, true, cli_replica_verbs, NULL,
+     "usage: tapeflow [--config FILE] replica init|list|verify|check ...\n"
+     "\n"
+     "  replica init NAME                      prepare target NAME (folder and sentinel)\n"
+     "  replica list [TARGET]                  jobs on TARGET and what the catalog says of them;\n"
+     "                                         without TARGET: the catalog's replicas of every target\n"
+     "  replica verify TARGET [JOB]            re-read every file and compare with manifest.json\n"
+     "  replica check TARGET                   reachable, mounted, sentinel, writable, free space\n"
+     "All take --json. Targets are replicas/NAME in the configuration; a pool copies its jobs\n"
+     "to those in pools/POOL/replicas (docs/operations.md, \"Replication\").\n"},
 #ifdef TF_HAVE_CMD_TAPE
     {"tape", cmd_tape, true, cli_tape_verbs, NULL,
      "usage: tapeflow [--config FILE] tape label|info|dump|list|erase|scan|clear ...\n"
@@ -259,6 +274,7 @@ cli_usage(FILE *out)
             "  jobs, job ID      list jobs, show one\n"
             "  job cancel|retry|purge ID   stop, re-run, or clean up after a job\n"
             "  schedule ...      backup schedules: list, next NAME, history NAME, run NAME\n"
+            "  replica ...       replication targets: init, list, verify, check\n"
             "  tape ...          label, info, dump, list, erase\n"
             "  changer ...       media changer: list, load, unload, inventory\n"
             "\n"

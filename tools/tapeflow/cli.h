@@ -58,6 +58,7 @@ extern const cli_verb_t cli_job_verbs[];      /* cmd_job_actions.c: cancel, retr
 extern const cli_verb_t cli_config_verbs[];   /* cmd_config.c */
 extern const cli_verb_t cli_keys_verbs[];     /* cmd_keys.c: init, show, trust, untrust, list */
 extern const cli_verb_t cli_schedule_verbs[]; /* cmd_schedule.c: list, next, history, run */
+extern const cli_verb_t cli_replica_verbs[];  /* cmd_replica.c: init, list, verify, check */
 
 int cmd_up(cli_t *cli, int argc, char **argv);
 int cmd_down(cli_t *cli, int argc, char **argv);
@@ -74,6 +75,7 @@ int cmd_tape(cli_t *cli, int argc, char **argv);     /* cmd_tape.c: label, dump,
 int cmd_changer(cli_t *cli, int argc, char **argv);  /* cmd_changer.c: changer list|load|unload */
 int cmd_tape_scan(cli_t *cli, int argc, char **argv); /* cmd_tape_scan.c: tape scan (argv[0] "scan") */
 int cmd_schedule(cli_t *cli, int argc, char **argv); /* cmd_schedule.c: schedule list|next|history|run */
+int cmd_replica(cli_t *cli, int argc, char **argv);  /* cmd_replica.c: replica init|list|verify|check */
 
 /* Prints the help of one command ("up", ...) to out; false when the command is unknown. */
 bool cli_help(const char *command, FILE *out);

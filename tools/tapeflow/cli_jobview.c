@@ -147,6 +147,51 @@ s_print_level(FILE *out, const tf_msg_job_row_t *job)
     fprintf(out, "%s\n", job->depends_on_count ? "" : " - (restores from its own archives only)");
 }
 
+/* One target's replica in words: the catalog's message for a verified, failed or deleted
+   copy ("replicated to URL (3 archives, 1.2 GiB, verified)", "replication to URL failed: WHY"),
+   the progress of one being copied. */
+static const char *
+s_replica_text(const tf_msg_replica_row_t *r, char *buf, size_t size)
+{
+    const char *url = s_or_dash(r->url);
+    const char *state = r->state ? r->state : "";
+    if (strcmp(state, "copying") == 0) {
+        char total[32] = "?";
+        if (r->archives_total)
+            snprintf(total, sizeof total, "%" PRIu64, r->archives_total);
+        snprintf(buf, size, "replicating to %s: %" PRIu64 " of %s archives%s%s", url, r->archives, total,
+                 r->message && *r->message ? "; last: " : "", r->message && *r->message ? r->message : "");
+    }
+    else if (r->message && *r->message)
+        snprintf(buf, size, "%s", r->message);
+    else if (strcmp(state, "verified") == 0) {
+        char bytes[32];
+        snprintf(buf, size, "replicated to %s (%" PRIu64 " archives, %s, verified)", url, r->archives,
+                 tf_units_bytes(r->bytes, bytes, sizeof bytes));
+    }
+    else if (strcmp(state, "failed") == 0)
+        snprintf(buf, size, "replication to %s failed", url);
+    else
+        snprintf(buf, size, "%s: %s", url, s_or_dash(state));
+    return buf;
+}
+
+/* The Replicas section: one line per target of the job's pool (nothing for a job without). */
+static void
+s_print_replicas(FILE *out, const tf_msg_job_row_t *job)
+{
+    if (!job->replication && job->replicas_count == 0)
+        return;
+    if (job->replicas_count == 0)
+        fprintf(out, "replicas  none copied yet (replication %s)\n", job->replication);
+    for (size_t i = 0; i < job->replicas_count; i++) {
+        const tf_msg_replica_row_t *r = &job->replicas[i];
+        char text[TF_MSG_MAX_PATH + 1200];
+        fprintf(out, "%s %s%s: %s\n", i == 0 ? "replicas " : "         ", s_or_dash(r->target),
+                r->required ? "" : " (optional)", s_replica_text(r, text, sizeof text));
+    }
+}
+
 void
 cli_job_print(FILE *out, const tf_msg_job_row_t *job)
 {
@@ -176,6 +221,7 @@ cli_job_print(FILE *out, const tf_msg_job_row_t *job)
         fprintf(out, "bytes     %s of ?\n", tf_units_bytes(job->bytes_done, a, sizeof a));
         fprintf(out, "archives  %" PRIu64 " written\n", job->archives_written);
     }
+    s_print_replicas(out, job);
     fprintf(out, "warnings  %" PRIu64 "\n", job->warnings);
     fprintf(out, "message   %s\n", s_or_dash(job->message));
     if (job->detail && *job->detail)
@@ -209,6 +255,24 @@ s_job_fields(tf_json_t *j, const tf_msg_job_row_t *job)
     tf_json_array_begin(j, "depends_on");   /* `tapeflow job` only: the jobs list leaves it empty */
     for (size_t i = 0; i < job->depends_on_count; i++)
         tf_json_str(j, NULL, job->depends_on[i].path);
+    tf_json_array_end(j);
+    tf_json_str(j, "replication", job->replication);
+    tf_json_array_begin(j, "replicas");     /* `tapeflow job` only: the jobs list leaves it empty */
+    for (size_t i = 0; i < job->replicas_count; i++) {
+        const tf_msg_replica_row_t *r = &job->replicas[i];
+        tf_json_object_begin(j, NULL);
+        tf_json_str(j, "target", r->target);
+        tf_json_str(j, "url", r->url);
+        tf_json_str(j, "state", r->state);
+        tf_json_bool(j, "required", r->required);
+        tf_json_int(j, "archives", (int64_t) r->archives);
+        tf_json_int(j, "archives_total", (int64_t) r->archives_total);
+        tf_json_int(j, "bytes", (int64_t) r->bytes);
+        tf_json_str(j, "message", r->message);
+        tf_json_int(j, "verified_ms", r->verified_ms);
+        tf_json_bool(j, "final", r->final);
+        tf_json_object_end(j);
+    }
     tf_json_array_end(j);
     tf_json_str(j, "message", job->message);
     tf_json_str(j, "detail", job->detail);

@@ -41,8 +41,10 @@ bool cli_job_ok(const tf_msg_job_row_t *job);
 
 /* Human block, one "label  value" line each: job, status, stage, pool, sources, level (with
    the reason of an upgrade), base job, trigger, unchanged, deleted, depends on, created, updated,
-   files and bytes done/total (with percent once scanned), archives, warnings, message, and the
-   detail (root cause) when set. */
+   files and bytes done/total (with percent once scanned), archives, replicas (one line per
+   replication target: "replicated to URL (3 archives, 1.2 GiB, verified)", "replication to URL
+   failed: WHY" or "replicating to URL: 2 of 3 archives"; none for a job without targets),
+   warnings, message, and the detail (root cause) when set. */
 void cli_job_print(FILE *out, const tf_msg_job_row_t *job);
 
 /* The job as a JSON object under key (NULL inside arrays); see docs/catalog.md. */

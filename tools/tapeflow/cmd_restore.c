@@ -10,6 +10,10 @@
 
     --at TIME SOURCE first asks the catalog which job holds the state of SOURCE at TIME (query
     job_at), then restores SOURCE from that job.
+
+    --from-replica TARGET reads the same plan's archives from the replication target instead of
+    tape, here, without the tape writer (cli_replica_restore.h); the outcome is reported the
+    same way.
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,12 +31,14 @@
 #include "cli.h"
 #include "cli_opt.h"
 #include "cli_jobview.h"
+#include "cli_replica_restore.h"
 #include "restore_overwrite.h"
 #include "tf_client.h"
 #include "tf_clock.h"
 #include "tf_fs.h"
 #include "tf_hostpath.h"
 #include "tf_json.h"
+#include "tf_replica.h"
 
 /* Stored paths are relative ("srv/data/x"); accept "/srv/data/x" too. */
 static const char *
@@ -340,6 +346,7 @@ typedef struct {
     char source_path[PATH_MAX]; /* its path, the pattern restored */
     char *at_pattern[1];
     char chosen_job[TF_MSG_MAX_ID + 1];
+    const char *from_replica; /* --from-replica TARGET; NULL: from tape */
 } s_args_t;
 
 /* --to HOST:/DIR or DIR (this host), split by the shared rule (tf_hostpath.h). */
@@ -432,6 +439,7 @@ s_parse(cli_t *cli, int argc, char **argv, s_args_t *a)
         {"overwrite", required_argument, NULL, 'o'},
         {"strip-components", required_argument, NULL, 's'},
         {"flat", no_argument, NULL, 'f'},
+        {"from-replica", required_argument, NULL, 'R'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -468,6 +476,7 @@ s_parse(cli_t *cli, int argc, char **argv, s_args_t *a)
             break;
         }
         case 'f': a->flat = true; break;
+        case 'R': a->from_replica = optarg; break;
         case 'j': a->json = true; break;
         case 'h': cli_help("restore", stdout); return CLI_EXIT_OK;
         default: return cli_opt_error("restore", opt, argc, argv);
@@ -480,6 +489,11 @@ s_parse(cli_t *cli, int argc, char **argv, s_args_t *a)
         return cli_usage_error("restore", "say where to restore with --to DIR or --to HOST:/DIR");
     if (s_host_path(cli, a) != CLI_EXIT_OK)
         return CLI_EXIT_USAGE;
+    /* The replica is read here: the files can only be written here too. */
+    if (a->from_replica && !tf_hostpath_is_local(cli->cfg, a->host))
+        return cli_usage_error("restore", "--from-replica reads the replica on this host and writes the files "
+                               "here: --to %s names host %s; run the restore on %s (with --to %s) or restore "
+                               "from tape", a->to, a->host, a->host, a->path);
     if (a->flat && strip_given)
         return cli_usage_error("restore", "--flat puts every file straight into DIR: it does not combine "
                                "with --strip-components");
@@ -595,7 +609,9 @@ s_select_split(const s_args_t *a, s_select_t *sel)
     size_t readable = 0;
     for (size_t i = 0; i < plan->nrows; i++) {
         const tf_msg_archive_row_t *ar = &plan->rows[i];
-        if (ar->written && ar->lost) {
+        if (a->from_replica)
+            plan->rows[readable++] = plan->rows[i];   /* the replica holds it, on tape or not */
+        else if (ar->written && ar->lost) {
             sel->lost[sel->nlost++] = *ar;
             uint64_t files = ar->take_some ? ar->take_count : ar->files;
             char when[64];
@@ -688,6 +704,29 @@ s_restore_call(tf_client_t *client, const s_args_t *a, const char *dest, const s
     return rc;
 }
 
+/* --from-replica: the plan's archives read from the target here; *result as from the tape
+   writer. */
+static int
+s_restore_replica(cli_t *cli, const s_args_t *a, const char *dest, const s_select_t *sel, tf_msg_t *result,
+                  tf_err_t *err)
+{
+    tf_replica_conf_t conf;
+    int rc = tf_replica_conf(cli->cfg, a->from_replica, &conf, err);
+    if (rc != TF_OK)
+        return rc;
+    tf_target_t *target = tf_replica_connect(&conf, err);
+    if (!target)
+        return err->code ? err->code : TF_ERR_IO;
+    cli_replica_restore_opts_t o = {
+        .target_name = a->from_replica, .dest = dest, .patterns = sel->patterns,
+        .patterns_count = (size_t) a->npatterns, .overwrite = a->overwrite, .strip_components = a->strip,
+        .flat = a->flat, .chunk = (size_t) tf_config_size(cli->cfg, "replicator/chunk"),
+    };
+    rc = cli_replica_restore_run(target, sel->plan.rows, sel->plan.nrows, &o, result, err);
+    tf_target_destroy(&target);
+    return rc;
+}
+
 static void
 s_print_json(const s_args_t *a, const char *dest, const s_select_t *sel,
              const tf_msg_restore_result_t *r, bool complete, const char *summary)
@@ -697,6 +736,7 @@ s_print_json(const s_args_t *a, const char *dest, const s_select_t *sel,
     tf_json_str(j, "job_id", a->job_id);
     tf_json_str(j, "to", dest);
     tf_json_str(j, "host", a->host);
+    tf_json_str(j, "from_replica", a->from_replica);
     tf_json_int(j, "files", (int64_t) r->files);
     tf_json_int(j, "bytes", (int64_t) r->bytes);
     tf_json_int(j, "archives_read", (int64_t) r->archives_read);
@@ -753,13 +793,17 @@ s_print_json(const s_args_t *a, const char *dest, const s_select_t *sel,
 }
 
 static void
-s_print_text(const char *host, const char *dest, const tf_msg_restore_result_t *r)
+s_print_text(const s_args_t *a, const char *dest, const tf_msg_restore_result_t *r)
 {
-    char size[32];
+    char size[32], from[TF_MSG_MAX_ID + 64];
     tf_units_bytes(r->bytes, size, sizeof size);
-    printf("restored %llu files (%s) from %llu archive%s (%llu blocks read) into %s:%s\n",
+    if (a->from_replica)
+        snprintf(from, sizeof from, "of replica %s", a->from_replica);
+    else
+        snprintf(from, sizeof from, "(%llu blocks read)", (unsigned long long) r->blocks_read);
+    printf("restored %llu files (%s) from %llu archive%s %s into %s:%s\n",
            (unsigned long long) r->files, size, (unsigned long long) r->archives_read,
-           r->archives_read == 1 ? "" : "s", (unsigned long long) r->blocks_read, host, dest);
+           r->archives_read == 1 ? "" : "s", from, a->host, dest);
     if (r->present)
         printf("%llu file%s already present (identical to the stored entry, left alone)\n",
                (unsigned long long) r->present, r->present == 1 ? "" : "s");
@@ -790,7 +834,7 @@ s_report(const s_args_t *a, const char *dest, const s_select_t *sel, const tf_ms
     if (a->json)
         s_print_json(a, dest, sel, r, complete, summary);
     else
-        s_print_text(a->host, dest, r);
+        s_print_text(a, dest, r);
     fflush(stdout);  /* the summary comes last, also when both go to one place */
     if (!complete)
         fprintf(stderr, "%s\n", summary);
@@ -839,10 +883,12 @@ cmd_restore(cli_t *cli, int argc, char **argv)
     if (s_select_split(&a, &sel) != CLI_EXIT_OK)
         goto out;
     if (!a.json)
-        fprintf(stderr, "restoring from %zu archive%s of job %s into %s:%s\n", sel.plan.nrows,
-                sel.plan.nrows == 1 ? "" : "s", a.job_id, a.host, dest);
+        fprintf(stderr, "restoring from %zu archive%s of job %s%s%s into %s:%s\n", sel.plan.nrows,
+                sel.plan.nrows == 1 ? "" : "s", a.job_id, a.from_replica ? " on replica " : "",
+                a.from_replica ? a.from_replica : "", a.host, dest);
     tf_msg_t result;
-    if (s_restore_call(client, &a, dest, &sel, &result, &err) != TF_OK) {
+    if (a.from_replica ? s_restore_replica(cli, &a, dest, &sel, &result, &err) != TF_OK
+                       : s_restore_call(client, &a, dest, &sel, &result, &err) != TF_OK) {
         fprintf(stderr, "tapeflow restore: %s\n", err.message);
         goto out;
     }

@@ -1,0 +1,51 @@
+/*  cli_replica_restore - `tapeflow restore JOB --from-replica TARGET`: reads the archives of a
+    restore plan from a replication target instead of tape, on this host.
+
+    The plan is the catalog's, exactly as for a tape restore (cmd_restore.c: chain, take lists,
+    patterns). Every job of the plan (an incremental's chain names several) must be committed
+    on the target - its <job>/manifest.json there - or nothing is read. Each archive is read
+    from <root>/<job>/<archive>.data (tf_replica.h layout) through tf_target_read as a
+    libarchive handle, its entries extracted with tf_extract (the restore rules of
+    actors/common/tf_extract.h: the same as a tape restore's), and the xxh128 of every byte read
+    compared with the manifest's size and checksum at the end. An archive that cannot be read
+    to its end, is not in its job's manifest, or whose bytes differ from the manifest fails: it
+    is named in result.failures with the reason (the files extracted from a damaged archive
+    before the difference showed are said to be suspect) and the others are still read, as a
+    tape restore does.
+*/
+#ifndef CLI_REPLICA_RESTORE_H_INCLUDED
+#define CLI_REPLICA_RESTORE_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tf_err.h"
+#include "tf_msg.h"
+#include "tf_target.h"
+
+typedef struct {
+    const char *target_name;             /* replicas/NAME, for messages */
+    const char *dest;                    /* absolute folder of this host */
+    const tf_msg_path_row_t *patterns;   /* globs over stored paths; none: everything */
+    size_t patterns_count;
+    const char *overwrite;               /* never (NULL) | older | always */
+    uint64_t strip_components;
+    bool flat;
+    size_t chunk;                        /* bytes read from the target at a time (replicator/chunk) */
+} cli_replica_restore_opts_t;
+
+/* Checks that every job of the rows (archive_row.job_id) is committed on the target: TF_OK, or
+   TF_ERR_NOTFOUND "job J of the chain is not on replica T: ..." (or the manifest's problem)
+   naming the first that is not. */
+int cli_replica_restore_check(tf_target_t *target, const char *target_name, const tf_msg_archive_row_t *rows,
+                              size_t count, tf_err_t *err);
+
+/* Restores the rows' archives (checked as above first) into opts->dest. TF_OK: *result is a
+   TF_MSG_RESTORE_RESULT the caller clears with tf_msg_clear (failures[] lists the archives that
+   failed); else err says why nothing could be restored (a job missing on the target, dest not
+   usable, out of memory, interrupted). */
+int cli_replica_restore_run(tf_target_t *target, const tf_msg_archive_row_t *rows, size_t count,
+                            const cli_replica_restore_opts_t *opts, tf_msg_t *result, tf_err_t *err);
+
+#endif
