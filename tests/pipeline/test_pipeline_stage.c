@@ -25,6 +25,7 @@
 #include "tf_checksum.h"
 #include "tf_client.h"
 #include "tf_clock.h"
+#include "tf_job_start.h"
 #include "tf_sidecar.h"
 #include "tf_testproc.h"
 #include "tf_wire.h"
@@ -751,6 +752,7 @@ typedef struct {
     zsock_t *d;
     const char *id;
     const char *job;         /* NULL: J9 */
+    const char *pool;        /* NULL: none */
     uint64_t expected;       /* stage_open expected_size */
     uint64_t size;
     uint64_t sent;
@@ -772,17 +774,21 @@ s_fake_open(fake_t *c)
 {
     tf_msg_t msg = {.type = TF_MSG_STAGE_OPEN};
     msg.stage_open = (tf_msg_stage_open_t){.archive_id = (char *) c->id, .job_id = (char *) (c->job ? c->job : "J9"), .group_no = 1,
-                                           .compression = "none", .expected_size = c->expected};
+                                           .compression = "none", .expected_size = c->expected,
+                                           .pool = (char *) c->pool};
     s_send(c->d, &msg);
     c->sent = c->credit = 0;
     c->closed = c->done = c->ok = c->permanent = false;
 }
 
+/* The same for an archive of a pool (NULL: none). */
 static void
-s_fake_start_for(fx_t *f, fake_t *c, const char *id, const char *job, uint64_t size, uint64_t expected)
+s_fake_start_in(fx_t *f, fake_t *c, const char *id, const char *job, const char *pool, uint64_t size,
+                uint64_t expected)
 {
     memset(c, 0, sizeof *c);
     c->job = job;
+    c->pool = pool;
     for (size_t i = 0; i < sizeof s_pattern; i++)
         s_pattern[i] = (uint8_t) ('a' + i % 23);
     c->d = s_dealer(f);
@@ -790,6 +796,12 @@ s_fake_start_for(fx_t *f, fake_t *c, const char *id, const char *job, uint64_t s
     c->size = size;
     c->expected = expected;
     s_fake_open(c);
+}
+
+static void
+s_fake_start_for(fx_t *f, fake_t *c, const char *id, const char *job, uint64_t size, uint64_t expected)
+{
+    s_fake_start_in(f, c, id, job, NULL, size, expected);
 }
 
 static void
@@ -1396,6 +1408,51 @@ test_replica_gave_up(void **state)
     assert_false(s_exists(f, "ready", "J7-g00002.data"));
 }
 
+/* A job's record carries its pool's replication targets and whether they are required (the
+   catalog waits for them); a pool without targets carries none. The test plays the catalog. */
+static void
+s_created(fx_t *f, tf_actor_t *catalog, const char *job_id, tf_msg_t *payload)
+{
+    tf_msg_path_row_t paths[] = {{.path = f->dir}};
+    tf_job_spec_t spec = {.job_id = job_id, .sources = paths, .sources_count = 1, .pool = "default"};
+    tf_err_t err = {0};
+    if (tf_job_record_failure(f->cfg, f->client, &spec, "test", &err) != TF_OK)
+        fail_msg("record: %s", err.message);
+    tf_msg_t work;
+    if (tf_actor_next(catalog, &work, 15000, &err) != TF_OK)
+        fail_msg("no catalog item: %s", err.message);
+    assert_int_equal(tf_msg_decode(work.work.payload.data, work.work.payload.size, payload, NULL), TF_OK);
+    assert_int_equal(payload->type, TF_MSG_CAT_JOB);
+    assert_string_equal(payload->cat_job.op, "create");
+    assert_string_equal(payload->cat_job.job_id, job_id);
+    tf_actor_done(catalog, &work.work, NULL, 0);
+    tf_msg_clear(&work);
+    if (tf_actor_next(catalog, &work, 15000, &err) != TF_OK)  /* its "failed" */
+        fail_msg("no catalog item: %s", err.message);
+    tf_actor_done(catalog, &work.work, NULL, 0);
+    tf_msg_clear(&work);
+}
+
+static void
+test_job_create_carries_replicas(void **state)
+{
+    fx_t *f = *state;
+    tf_err_t err = {0};
+    tf_actor_t *catalog = tf_actor_new(f->cfg, "catalog", "catalog.test", &err);
+    assert_non_null(catalog);
+    tf_msg_t create;
+    s_created(f, catalog, "J5", &create);
+    assert_null(create.cat_job.replicas);
+    assert_null(create.cat_job.replication);
+    tf_msg_clear(&create);
+    s_write_config_with(f, 1L << 30, 5000, S_REPLICAS("nas offsite", "optional"));
+    s_created(f, catalog, "J6", &create);
+    assert_string_equal(create.cat_job.replicas, "nas,offsite");
+    assert_string_equal(create.cat_job.replication, "optional");
+    tf_msg_clear(&create);
+    tf_actor_destroy(&catalog);
+}
+
 /* Review F4/F5: the archive of a job cancelled with --keep-staged is parked: it does not keep
    the youngest session from giving way (rule 4), the alert names it with purge/retry advice,
    and a stager restart does not queue it for tape again once the broker forgot its item. */
@@ -1497,6 +1554,69 @@ test_parked_archives_of_a_cancelled_job(void **state)
     free(data);
     assert_non_null(s_item_state(f, "J8-g00001-tape", 5000));
     assert_false(s_file_has(f, "J8-g00001.meta", "parked", 100));
+    zsock_destroy(&sub);
+}
+
+/* An archive on tape that waits only for its replica is not space the tape writer frees: the
+   youngest stuck session gives way as with nothing ready (rule 4), and the space alert says
+   what the space waits for. */
+static void
+test_archive_waiting_for_a_replica_is_not_freed_by_tape(void **state)
+{
+    fx_t *f = *state;
+    s_write_config_with(f, 1000000, 5000,
+                        "    space_alert = 1\n    space_alert_repeat = 1\n    session_timeout = 1\n"
+                        S_REPLICAS("nas", "required"));
+    char bus[400];
+    snprintf(bus, sizeof bus, "@ipc://%s/run/bus-in.sock", f->dir);
+    zsock_t *sub = zsock_new_sub(bus, "alert.");
+    assert_non_null(sub);
+    s_start_stager(f);
+    fake_t a;
+    s_fake_start_in(f, &a, "J8-g00001", "J8", "default", 500000, 500000);
+    s_fakes_run(f, &a, 1, false, 20000);
+    assert_true(a.ok);
+    s_fake_end(&a);
+    assert_string_equal(s_meta(f, "J8-g00001", "replicas"), "nas");
+    s_release_by(f, "J8-g00001", NULL, false);  /* on tape: it waits for nas alone */
+    assert_true(s_exists(f, "ready", "J8-g00001.data"));
+
+    /* two sizeless archives fill the rest between them: the youngest gives way */
+    fake_t c[2];
+    s_fake_start(f, &c[0], "J9-g00001", 300000, 0);
+    s_fake_until_credit(&c[0]);
+    s_fake_start(f, &c[1], "J9-g00002", 300000, 0);
+    c[1].restart = true;
+    s_fakes_run(f, c, 2, true, 20000);
+    for (int i = 0; i < 2; i++)
+        if (!c[i].done || !c[i].ok)
+            fail_msg("%s: done %d ok %d after sending %llu of %llu bytes: %s", c[i].id, c[i].done, c[i].ok,
+                     (unsigned long long) c[i].sent, (unsigned long long) c[i].size, c[i].message);
+    s_fake_end(&c[0]);
+    s_fake_end(&c[1]);
+
+    /* one that waits: the alert names the replica and the job, not the tape writer */
+    fake_t d;
+    s_fake_start(f, &d, "J9-g00003", 600000, 600000);
+    tf_msg_t ev;
+    bool got = false;
+    int64_t deadline = tf_clock_mono_ms() + 15000;
+    while (!got && tf_clock_mono_ms() < deadline) {
+        s_fake_pump(&d);
+        got = s_event_on(sub, "alert.stager", &ev, 50);
+    }
+    assert_true(got);
+    if (!strstr(ev.event.message, "1 archive (488.3 KiB) on tape waits for replica nas: see tapeflow job J8")
+        || strstr(ev.event.message, "check that it runs"))
+        fail_msg("alert: %s", ev.event.message);
+    tf_msg_clear(&ev);
+    /* the replica's release frees it: the waiting archive finishes */
+    s_release_by(f, "J8-g00001", "nas", false);
+    assert_false(s_exists(f, "ready", "J8-g00001.data"));
+    s_fakes_run(f, &d, 1, false, 20000);
+    if (!d.ok)
+        fail_msg("d: %s", d.message);
+    s_fake_end(&d);
     zsock_destroy(&sub);
 }
 
@@ -1893,6 +2013,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_replica_release_needs_tape_and_target, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_replica_restart_announces_what_is_missing, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_replica_gave_up, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_job_create_carries_replicas, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_archive_waiting_for_a_replica_is_not_freed_by_tape, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
