@@ -761,9 +761,10 @@ s_allowed(stager_t *self, zframe_t *peer, const tf_msg_t *msg)
         if (key->roles & (needed | TF_ROLE_ADMIN))
             return true;
         char has[128], wants[128];
-        snprintf(why, sizeof why, "key '%s' (roles %s) may not %s: that needs the role %s (tapeflow keys trust %s "
-                 "KEY --role ...)", key->name, tf_keys_roles_text(key->roles, has, sizeof has), what,
-                 tf_keys_roles_text(needed, wants, sizeof wants), key->name);
+        snprintf(why, sizeof why, "key '%s' (roles %s) may not %s: that needs the role%s %s (tapeflow keys trust "
+                 "%s KEY --role ...)", key->name, tf_keys_roles_text(key->roles, has, sizeof has), what,
+                 __builtin_popcount(needed) > 1 ? " (one of)" : "", tf_keys_roles_text(needed, wants, sizeof wants),
+                 key->name);
     }
     self->denied++;
     tf_log_warn("security: stager refused %s: %s", tf_msg_type_name(msg->type), why);
