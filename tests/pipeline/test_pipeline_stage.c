@@ -1381,7 +1381,7 @@ test_replica_restart_announces_what_is_missing(void **state)
 }
 
 /* An optional target that gave up no longer holds the archive; a required one may not give
-   up; a target the .meta does not list is ignored. */
+   up; a target the .meta does not list is ignored; a purge deletes it all the same. */
 static void
 test_replica_gave_up(void **state)
 {
@@ -1406,6 +1406,15 @@ test_replica_gave_up(void **state)
     assert_string_equal(s_meta(f, "J7-g00002", "confirmed"), "tape");  /* neither nas nor elsewhere */
     s_release_by(f, "J7-g00002", "nas", false);
     assert_false(s_exists(f, "ready", "J7-g00002.data"));
+    /* a purge deletes an archive whatever still waits for it */
+    s_stage_small(f, "J7-g00003", "purged while it waits for nas");
+    s_release_by(f, "J7-g00003", NULL, false);
+    assert_true(s_exists(f, "ready", "J7-g00003.data"));
+    tf_msg_t r = s_purge(f, "J7", false);
+    assert_int_equal(r.stage_purge_result.archives, 1);
+    tf_msg_clear(&r);
+    assert_false(s_exists(f, "ready", "J7-g00003.data"));
+    assert_false(s_exists(f, "ready", "J7-g00003.meta"));
 }
 
 /* A job's record carries its pool's replication targets and whether they are required (the
