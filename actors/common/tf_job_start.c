@@ -197,6 +197,46 @@ s_compression(tf_config_t *cfg, const tf_job_spec_t *spec)
     return spec->compression && *spec->compression ? spec->compression : tf_config_get(cfg, "compressor/compression");
 }
 
+/* The pool's replication targets (pools/POOL/replicas: names separated by spaces or commas) as
+   the comma list the job's record keeps ("nas,offsite"; "" none). With check, each must be a
+   configured target (replicas/NAME/url set): a job whose replicas could never be made would
+   hold its archives on the holding disk forever. (tf_replica_pool, issue 12, does the same
+   with every target's configuration checked.) */
+static int
+s_pool_replicas(tf_config_t *cfg, const char *pool, bool check, char *buf, size_t size, tf_err_t *err)
+{
+    buf[0] = '\0';
+    if (!pool || !*pool)
+        return TF_OK;
+    char key[TF_MSG_MAX_ID + 64];
+    snprintf(key, sizeof key, "pools/%s/replicas", pool);
+    char *names = strdup(tf_config_str(cfg, key));
+    if (!names)
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    int rc = TF_OK;
+    size_t used = 0;
+    char *save = NULL;
+    for (char *name = strtok_r(names, " ,\t", &save); name && rc == TF_OK; name = strtok_r(NULL, " ,\t", &save)) {
+        snprintf(key, sizeof key, "replicas/%s/url", name);
+        const char *url = tf_config_get(cfg, key);
+        if (check && (!url || !*url)) {
+            rc = tf_err_set(err, TF_ERR_NOTFOUND, "pool %s replicates to '%s', but replicas/%s/url is not set: "
+                            "configure it or remove it from pools/%s/replicas", pool, name, name, pool);
+            break;
+        }
+        int n = snprintf(buf + used, size - used, "%s%s", used ? "," : "", name);
+        if (n < 0 || used + (size_t) n >= size) {
+            rc = tf_err_set(err, TF_ERR_TOOBIG, "pools/%s/replicas names too many targets", pool);
+            break;
+        }
+        used += (size_t) n;
+    }
+    free(names);
+    if (rc != TF_OK)
+        buf[0] = '\0';
+    return rc;
+}
+
 int
 tf_job_check_noted(tf_config_t *cfg, tf_client_t *client, const tf_job_spec_t *spec, char *note, size_t note_size,
                    tf_err_t *err)
@@ -206,6 +246,10 @@ tf_job_check_noted(tf_config_t *cfg, tf_client_t *client, const tf_job_spec_t *s
     /* A pool whose retention would recycle its tapes at once is refused before anything starts. */
     int64_t retention_ms = 0;
     int rc = tf_volume_retention(cfg, pool, &retention_ms, err);
+    if (rc != TF_OK)
+        return rc;
+    char replicas[TF_MSG_MAX_PATH + 1];
+    rc = s_pool_replicas(cfg, pool, true, replicas, sizeof replicas, err);
     if (rc != TF_OK)
         return rc;
     s_sources_t src = {0};
@@ -234,6 +278,14 @@ static int
 s_create(tf_config_t *cfg, tf_client_t *client, const tf_job_spec_t *spec, const s_sources_t *src,
          char *create_id, size_t id_size, tf_err_t *err)
 {
+    /* The pool's targets when the job starts: the catalog waits for their replicas. A target
+       that is not configured was refused by tf_job_check; a failed start is recorded as is. */
+    char replicas[TF_MSG_MAX_PATH + 1];
+    const char *pool = s_pool(cfg, spec);
+    if (s_pool_replicas(cfg, pool, false, replicas, sizeof replicas, err) != TF_OK)
+        return tf_err_prefix(err, "cannot record job %s: ", spec->job_id);
+    char replication_key[TF_MSG_MAX_ID + 64];
+    snprintf(replication_key, sizeof replication_key, "pools/%s/replication", pool ? pool : "");
     tf_msg_t create = {.type = TF_MSG_CAT_JOB}, reply;
     create.cat_job = (tf_msg_cat_job_t){
         .job_id = (char *) spec->job_id, .op = "create", .paths = src->rows, .paths_count = spec->sources_count,
@@ -244,6 +296,8 @@ s_create(tf_config_t *cfg, tf_client_t *client, const tf_job_spec_t *spec, const
         .schedule = (char *) (spec->schedule && *spec->schedule ? spec->schedule : NULL),
         .trigger = (char *) (spec->trigger && *spec->trigger ? spec->trigger : "manual"),
         .trigger_ms = spec->trigger_ms,
+        .replicas = *replicas ? replicas : NULL,
+        .replication = *replicas ? (char *) tf_config_str(cfg, replication_key) : NULL,
     };
     tf_id_join(create_id, id_size, spec->job_id, "-create");
     int rc = tf_client_submit_msg(client, "catalog", create_id, spec->job_id, &create, &reply, S_SUBMIT_TIMEOUT_MS, err);

@@ -48,8 +48,9 @@ void tf_job_id_scheduled(char *buf, size_t size, const char *schedule, int64_t i
 /* A fresh id for a job started by hand: "J<YYYYmmdd-HHMMSS>-<6 hex>". */
 void tf_job_id_manual(char *buf, size_t size);
 
-/* Checks what would make the job fail at once: the pool's retention is sane, the pool exists
-   and has something writable, this host's paths exist, each other host has a file agent and
+/* Checks what would make the job fail at once: the pool's retention is sane, every
+   replication target of the pool (pools/POOL/replicas) is configured, the pool exists and has
+   something writable, this host's paths exist, each other host has a file agent and
    its paths are there and readable. The error says what is wrong and how to fix it. */
 int tf_job_check(tf_config_t *cfg, tf_client_t *client, const tf_job_spec_t *spec, tf_err_t *err);
 /* The same; note gets what the operator should know when the job may start anyway (the
@@ -57,7 +58,8 @@ int tf_job_check(tf_config_t *cfg, tf_client_t *client, const tf_job_spec_t *spe
 int tf_job_check_noted(tf_config_t *cfg, tf_client_t *client, const tf_job_spec_t *spec, char *note,
                        size_t note_size, tf_err_t *err);
 
-/* Records the job and submits its scans. *job (may be NULL) becomes the job as the catalog
+/* Records the job (cat_job create, with the pool's replication targets as replicas
+   "nas,offsite" and pools/POOL/replication when it has any) and submits its scans. *job (may be NULL) becomes the job as the catalog
    recorded it (a cat_reply with one job row: level, base_job, level_reason, trigger); clear
    it with tf_msg_clear. When the catalog has not applied the create within 10 heartbeats the
    scans are queued all the same and *job stays TF_MSG_NONE (the job goes on once the catalog

@@ -38,6 +38,8 @@ s_meta_destroy(void **item)
         free(meta->rows_checksum);
         free(meta->parked);
         free(meta->host);
+        free(meta->replicas);
+        free(meta->confirmed);
         free(meta);
         *item = NULL;
     }
@@ -64,8 +66,10 @@ s_meta_copy(const holding_meta_t *src)
     meta->rows_checksum = s_dup(src->rows_checksum);
     meta->parked = s_dup(src->parked);
     meta->host = s_dup(src->host);
+    meta->replicas = s_dup(src->replicas);
+    meta->confirmed = s_dup(src->confirmed);
     if (!meta->archive_id || !meta->job_id || !meta->pool || !meta->compression || !meta->checksum
-        || !meta->rows_checksum || !meta->parked || !meta->host) {
+        || !meta->rows_checksum || !meta->parked || !meta->host || !meta->replicas || !meta->confirmed) {
         void *p = meta;
         s_meta_destroy(&p);
         return NULL;
@@ -140,6 +144,10 @@ s_meta_load(holding_t *self, const char *id)
         .parked = (char *) zconfig_get(root, "archive/parked", ""),
         .restore = strcmp(zconfig_get(root, "archive/purpose", ""), "restore") == 0,
         .host = (char *) zconfig_get(root, "archive/host", ""),
+        /* an older .meta has none of these: released by the tape alone */
+        .replicas = (char *) zconfig_get(root, "archive/replicas", ""),
+        .replica_required = strcmp(zconfig_get(root, "archive/replica_required", "0"), "1") == 0,
+        .confirmed = (char *) zconfig_get(root, "archive/confirmed", ""),
     };
     struct stat st;
     holding_meta_t *meta = NULL;
@@ -391,6 +399,12 @@ s_meta_text(const holding_meta_t *m)
         zconfig_put(root, "archive/purpose", "restore");
     if (m->host && *m->host)
         zconfig_put(root, "archive/host", m->host);
+    if (m->replicas && *m->replicas) {
+        zconfig_put(root, "archive/replicas", m->replicas);
+        zconfig_put(root, "archive/replica_required", m->replica_required ? "1" : "0");
+    }
+    if (m->confirmed && *m->confirmed)
+        zconfig_put(root, "archive/confirmed", m->confirmed);
     char *text = zconfig_str_save(root);
     zconfig_destroy(&root);
     return text;
@@ -503,6 +517,48 @@ holding_remove(holding_t *self, const char *archive_id, tf_err_t *err)
     return rc;
 }
 
+/* Rewrites ready/<id>.meta from meta. Written in tmp/ under a name that is no archive's, then
+   renamed over the .meta: ready/ never holds a file that is not an archive's (tools count
+   them). */
+static int
+s_meta_rewrite(holding_t *self, const holding_meta_t *meta, tf_err_t *err)
+{
+    char metapath[PATH_MAX], staging[PATH_MAX];
+    if (s_path(metapath, sizeof metapath, self->ready, meta->archive_id, ".meta") != TF_OK)
+        return tf_err_set(err, TF_ERR_INVALID, "archive id '%s' cannot be a file name", meta->archive_id);
+    if (snprintf(staging, sizeof staging, "%s/.rewrite.meta", self->tmp) >= (int) sizeof staging)
+        return tf_err_set(err, TF_ERR_INVALID, "holding disk path too long");
+    char *text = s_meta_text(meta);
+    int rc = text ? tf_fs_write_atomic(staging, text, strlen(text), err)
+                  : tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    free(text);
+    if (rc == TF_OK && rename(staging, metapath) != 0)
+        rc = tf_err_errno(err, TF_ERR_IO, errno, "cannot rename %s to %s", staging, metapath);
+    if (rc == TF_OK)
+        rc = s_fsync_dir(self->ready, err);
+    return rc;
+}
+
+/* Sets one string field of a ready archive's meta to value and rewrites its .meta; the old
+   value stays when that fails. */
+static int
+s_meta_update(holding_t *self, holding_meta_t *meta, char **field, const char *value, tf_err_t *err)
+{
+    char *copy = strdup(value);
+    if (!copy)
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    char *old = *field;
+    *field = copy;
+    int rc = s_meta_rewrite(self, meta, err);
+    if (rc != TF_OK) {
+        *field = old;
+        free(copy);
+        return rc;
+    }
+    free(old);
+    return TF_OK;
+}
+
 int
 holding_park(holding_t *self, const char *archive_id, const char *state, tf_err_t *err)
 {
@@ -511,35 +567,65 @@ holding_park(holding_t *self, const char *archive_id, const char *state, tf_err_
         return tf_err_set(err, TF_ERR_NOTFOUND, "archive %s is not staged here", archive_id);
     if (strcmp(meta->parked, state) == 0)
         return TF_OK;
-    char metapath[PATH_MAX];
-    if (s_path(metapath, sizeof metapath, self->ready, archive_id, ".meta") != TF_OK)
-        return tf_err_set(err, TF_ERR_INVALID, "archive id '%s' cannot be a file name", archive_id);
-    char *parked = strdup(state);
-    if (!parked)
-        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
-    char *old = meta->parked;
-    meta->parked = parked;
-    char *text = s_meta_text(meta);
-    /* Written in tmp/ under a name that is no archive's, then renamed over the .meta: ready/
-       never holds a file that is not an archive's (tools count them). */
-    char staging[PATH_MAX];
-    int rc = snprintf(staging, sizeof staging, "%s/.parked.meta", self->tmp) < (int) sizeof staging
-                 ? TF_OK : tf_err_set(err, TF_ERR_INVALID, "holding disk path too long");
-    if (rc == TF_OK)
-        rc = text ? tf_fs_write_atomic(staging, text, strlen(text), err)
-                  : tf_err_set(err, TF_ERR_NOMEM, "out of memory");
-    free(text);
-    if (rc == TF_OK && rename(staging, metapath) != 0)
-        rc = tf_err_errno(err, TF_ERR_IO, errno, "cannot rename %s to %s", staging, metapath);
-    if (rc == TF_OK)
-        rc = s_fsync_dir(self->ready, err);
-    if (rc != TF_OK) {
-        meta->parked = old;
-        free(parked);
-        return rc;
+    return s_meta_update(self, meta, &meta->parked, state, err);
+}
+
+bool
+holding_list_has(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t) (end - p) : strlen(p);
+        if (len == n && n > 0 && strncmp(p, name, n) == 0)
+            return true;
+        p = end ? end + 1 : p + len;
     }
-    free(old);
-    return TF_OK;
+    return false;
+}
+
+bool
+holding_confirmed(const holding_meta_t *meta, const char *who)
+{
+    return holding_list_has(meta->confirmed, who);
+}
+
+size_t
+holding_replicas_waiting(const holding_meta_t *meta, char *buf, size_t size)
+{
+    size_t count = 0, used = 0;
+    if (size > 0)
+        buf[0] = '\0';
+    for (const char *p = meta->replicas; p && *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t) (end - p) : strlen(p);
+        char name[TF_ID_MAX];
+        snprintf(name, sizeof name, "%.*s", (int) len, p);
+        if (*name && !holding_confirmed(meta, name)) {
+            int n = snprintf(buf + used, size > used ? size - used : 0, "%s%s", count ? ", " : "", name);
+            if (n > 0 && used + (size_t) n < size)
+                used += (size_t) n;
+            count++;
+        }
+        p = end ? end + 1 : p + len;
+    }
+    return count;
+}
+
+int
+holding_confirm(holding_t *self, const char *archive_id, const char *who, tf_err_t *err)
+{
+    holding_meta_t *meta = zhashx_lookup(self->index, archive_id);
+    if (!meta)
+        return tf_err_set(err, TF_ERR_NOTFOUND, "archive %s is not staged here", archive_id);
+    if (holding_confirmed(meta, who))
+        return TF_OK;
+    char *list = zsys_sprintf("%s%s%s", meta->confirmed, *meta->confirmed ? "," : "", who);
+    if (!list)
+        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
+    int rc = s_meta_update(self, meta, &meta->confirmed, list, err);
+    zstr_free(&list);
+    return rc;
 }
 
 size_t
@@ -557,6 +643,23 @@ holding_parked(holding_t *self, uint64_t *bytes, const holding_meta_t **first)
         if (bytes)
             *bytes += s_bytes(m);
         if (first && (!*first || strcmp(m->archive_id, (*first)->archive_id) < 0))
+            *first = m;
+    }
+    return count;
+}
+
+size_t
+holding_on_tape_waiting(holding_t *self, uint64_t *bytes, const holding_meta_t **first)
+{
+    size_t count = 0;
+    *bytes = 0;
+    *first = NULL;
+    for (holding_meta_t *m = zhashx_first(self->index); m; m = zhashx_next(self->index)) {
+        if (*m->parked || !holding_confirmed(m, HOLDING_TAPE))
+            continue;
+        count++;
+        *bytes += s_bytes(m);
+        if (!*first || strcmp(m->archive_id, (*first)->archive_id) < 0)
             *first = m;
     }
     return count;

@@ -14,6 +14,12 @@
     it again); a sidecar that is missing or not the size its .meta says is dropped and the
     archive kept without one (the data is what matters; the tape writer copes without rows).
     Sizes count the sidecar: ready bytes are .data plus .rows.
+
+    Release (issue 12): an archive is deleted once every holder its .meta needs has confirmed
+    it - the tape ("tape") and each replication target in replicas. Each confirmation is
+    written to the .meta (confirmed) atomically before anything is deleted, so a restart
+    re-announces only what is still missing. A .meta without replicas (older ones too) needs
+    the tape alone.
 */
 #ifndef HOLDING_H_INCLUDED
 #define HOLDING_H_INCLUDED
@@ -43,7 +49,13 @@ typedef struct {
                             extractor, never announced to tape, deleted by its release */
     char *host;          /* stage_open.host ("" when none): for a restore stream, the host whose
                             extractor may fetch it */
+    char *replicas;      /* the pool's replication targets when it was committed ("nas,offsite";
+                            "" none): each must confirm it besides the tape */
+    bool replica_required; /* pools/POOL/replication was required: a target may not give up */
+    char *confirmed;     /* who confirmed it so far ("tape,nas"; "" nobody) */
 } holding_meta_t;
+
+#define HOLDING_TAPE "tape"  /* the tape writer's name in confirmed */
 
 typedef struct _holding_t holding_t;
 
@@ -83,9 +95,22 @@ int holding_remove(holding_t *self, const char *archive_id, tf_err_t *err);
 /* Parks a ready archive (state "cancelled" or "failed") or, with "", makes it live again;
    rewrites ready/<id>.meta atomically so the mark survives a restart. */
 int holding_park(holding_t *self, const char *archive_id, const char *state, tf_err_t *err);
+/* Records that who ("tape" or a target of meta->replicas) confirmed a ready archive: rewrites
+   ready/<id>.meta atomically (a confirmation already there is fine). */
+int holding_confirm(holding_t *self, const char *archive_id, const char *who, tf_err_t *err);
+/* Whether who is in meta's confirmed list. */
+bool holding_confirmed(const holding_meta_t *meta, const char *who);
+/* The replication targets of meta that have not confirmed yet, as "nas, offsite" in buf
+   ("" none); returns how many. */
+size_t holding_replicas_waiting(const holding_meta_t *meta, char *buf, size_t size);
+/* Whether name is one of a comma list ("nas,offsite"). */
+bool holding_list_has(const char *list, const char *name);
 /* How many ready archives are parked and their bytes (with sidecars); first gets the first one
    (sorted by id) or NULL. */
 size_t holding_parked(holding_t *self, uint64_t *bytes, const holding_meta_t **first);
+/* How many live (not parked) ready archives the tape confirmed but replicas have not yet, and
+   their bytes (with sidecars); first gets the first one (sorted by id) or NULL. */
+size_t holding_on_tape_waiting(holding_t *self, uint64_t *bytes, const holding_meta_t **first);
 /* Reads up to size bytes of a ready archive at offset; *got is what was read. */
 int holding_read(holding_t *self, const char *archive_id, uint64_t offset, void *buf, size_t size,
                  size_t *got, tf_err_t *err);

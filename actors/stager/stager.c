@@ -82,11 +82,16 @@ typedef struct {
     size_t parked_count;     /* ready archives of cancelled or failed jobs: nothing will free them */
     uint64_t parked;         /* their bytes */
     const holding_meta_t *first_parked;
+    size_t replica_count;    /* live ready archives on tape that wait only for replicas: the tape
+                                writer will not free them, the replicator may */
+    uint64_t replica;        /* their bytes */
+    const holding_meta_t *first_replica;
     size_t sessions;         /* open (not closing) sessions */
     bool fs_limited;         /* the file system, not stager/capacity, is what stops credit */
 } space_t;
 
 struct _stager_t {
+    tf_config_t *cfg;        /* the process's (main owns it): pools' replication targets at commit */
     char *endpoint;
     char *advertise;
     char public_key[41];     /* this host's CURVE key for a tcp advertise ("" over ipc): archive_ready.stager_key */
@@ -113,6 +118,43 @@ struct _stager_t {
 };
 
 static void s_unpark(stager_t *self, const char *archive_id, const char *why);
+static void s_announce(stager_t *self, const holding_meta_t *m);
+
+/* The pool's replication targets (pools/POOL/replicas) as a comma list ("" none) and whether
+   they are required (pools/POOL/replication), read once at commit and kept in the archive's
+   .meta, so a later change of the configuration never strands a staged archive. tf_job_check
+   refused the job if a target is not configured; a name that cannot be part of an item id is
+   skipped with a warning. */
+static void
+s_pool_replicas(stager_t *self, const char *pool, char *buf, size_t size, bool *required)
+{
+    buf[0] = '\0';
+    *required = false;
+    if (!self->cfg || !pool || !*pool)
+        return;
+    char key[TF_MSG_MAX_ID + 32];
+    snprintf(key, sizeof key, "pools/%s/replicas", pool);
+    char *names = strdup(tf_config_str(self->cfg, key));
+    if (!names)
+        return;
+    size_t used = 0;
+    char *save = NULL;
+    for (char *name = strtok_r(names, " ,\t", &save); name; name = strtok_r(NULL, " ,\t", &save)) {
+        if (!tf_id_safe_name(name) || holding_list_has(buf, name)) {
+            if (!tf_id_safe_name(name))
+                tf_log_warn("pools/%s/replicas: '%s' is not a target name; ignored", pool, name);
+            continue;
+        }
+        int n = snprintf(buf + used, size - used, "%s%s", used ? "," : "", name);
+        if (n < 0 || used + (size_t) n >= size)
+            break;
+        used += (size_t) n;
+    }
+    free(names);
+    buf[used] = '\0';
+    snprintf(key, sizeof key, "pools/%s/replication", pool);
+    *required = *buf && strcmp(tf_config_str(self->cfg, key), "optional") != 0;
+}
 
 /* ------------------------------------------------------------------ sessions -------- */
 
@@ -263,6 +305,7 @@ s_space(stager_t *self, space_t *sp)
     sp->ready = holding_ready_bytes(self->holding);
     sp->ready_count = holding_ready_count(self->holding);
     sp->parked_count = holding_parked(self->holding, &sp->parked, &sp->first_parked);
+    sp->replica_count = holding_on_tape_waiting(self->holding, &sp->replica, &sp->first_replica);
     sp->disk_free = holding_disk_free(self->holding);
     uint64_t disk_size = holding_disk_size(self->holding);
     sp->usable = disk_size ? s_min(self->capacity, s_sub(disk_size, S_DISK_MARGIN)) : self->capacity;
@@ -546,7 +589,10 @@ s_on_close(stager_t *self, zframe_t *peer, tf_msg_stage_close_t *close_msg)
         return;
     }
     /* No parts: a compressor from before sidecars; the archive is kept without one. */
-    char rows_digest[TF_CHECKSUM_STRLEN] = "";
+    char rows_digest[TF_CHECKSUM_STRLEN] = "", replicas[TF_MSG_MAX_PATH + 1] = "";
+    bool required = false;
+    if (!s->restore)
+        s_pool_replicas(self, s->pool, replicas, sizeof replicas, &required);
     if (s->rows_parts > 0)
         tf_checksum_format(s->rows_sum, rows_digest);
     holding_meta_t meta = {
@@ -563,6 +609,9 @@ s_on_close(stager_t *self, zframe_t *peer, tf_msg_stage_close_t *close_msg)
         .rows_checksum = rows_digest,
         .restore = s->restore,
         .host = s->host,
+        .replicas = replicas,
+        .replica_required = required,
+        .confirmed = "",
     };
     tf_err_t err = {0};
     int fd = s->fd, rows_fd = s->rows_fd;
@@ -581,25 +630,13 @@ s_on_close(stager_t *self, zframe_t *peer, tf_msg_stage_close_t *close_msg)
         s_grant_all(self);
         return;
     }
-    tf_log_info("archive %s: verified and ready (%" PRIu64 " bytes, %s)", s->archive_id, s->received, digest);
-    tf_msg_archive_ready_t ready = {
-        .archive_id = s->archive_id,
-        .job_id = s->job_id,
-        .group_no = s->group_no,
-        .pool = s->pool,
-        .compression = s->compression,
-        .size = meta.size,
-        .checksum = digest,
-        .files = meta.files,
-        .bytes = meta.bytes,
-        .stager = self->advertise,
-        .rows_size = meta.rows_size,
-        .rows_checksum = meta.rows_size ? rows_digest : NULL,
-        .stager_key = self->public_key[0] ? self->public_key : NULL,
-        .host = s->host,
-    };
-    if (announcer_send(self->announcer, &ready, &err) != TF_OK)
-        tf_log_error("archive %s: %s (it is announced at the next start)", s->archive_id, err.message);
+    if (*replicas)
+        tf_log_info("archive %s: verified and ready (%" PRIu64 " bytes, %s), for tape and replica%s %s (%s)",
+                    s->archive_id, s->received, digest, strchr(replicas, ',') ? "s" : "", replicas,
+                    required ? "required" : "optional");
+    else
+        tf_log_info("archive %s: verified and ready (%" PRIu64 " bytes, %s)", s->archive_id, s->received, digest);
+    s_announce(self, holding_lookup(self->holding, s->archive_id));
     s_grant_all(self);  /* its unused credit is free again */
 }
 
@@ -687,7 +724,7 @@ s_needed_roles(stager_t *self, const tf_key_t *key, const tf_msg_t *msg, const c
             return TF_ROLE_TAPE | (*m->host && strcmp(s_key_host(key), m->host) == 0 ? TF_ROLE_EXTRACT : 0);
         }
         snprintf(what, size, "fetch archive %s", id ? id : "?");
-        return TF_ROLE_TAPE;
+        return TF_ROLE_TAPE | TF_ROLE_REPLICATE;  /* the tape writer and the replicator copy it */
     }
     default:
         snprintf(what, size, "send %s", tf_msg_type_name(msg->type));
@@ -724,9 +761,10 @@ s_allowed(stager_t *self, zframe_t *peer, const tf_msg_t *msg)
         if (key->roles & (needed | TF_ROLE_ADMIN))
             return true;
         char has[128], wants[128];
-        snprintf(why, sizeof why, "key '%s' (roles %s) may not %s: that needs the role %s (tapeflow keys trust %s "
-                 "KEY --role ...)", key->name, tf_keys_roles_text(key->roles, has, sizeof has), what,
-                 tf_keys_roles_text(needed, wants, sizeof wants), key->name);
+        snprintf(why, sizeof why, "key '%s' (roles %s) may not %s: that needs the role%s %s (tapeflow keys trust "
+                 "%s KEY --role ...)", key->name, tf_keys_roles_text(key->roles, has, sizeof has), what,
+                 __builtin_popcount(needed) > 1 ? " (one of)" : "", tf_keys_roles_text(needed, wants, sizeof wants),
+                 key->name);
     }
     self->denied++;
     tf_log_warn("security: stager refused %s: %s", tf_msg_type_name(msg->type), why);
@@ -801,8 +839,6 @@ s_on_router(stager_t *self, int wait_ms)
 
 /* ------------------------------------------------------------------ tape queue & release */
 
-static void s_announce(stager_t *self, const holding_meta_t *m);
-
 /* A parked archive is wanted again (retried job): it is live, and its tape item exists or is
    created again. */
 static void
@@ -820,11 +856,50 @@ s_unpark(stager_t *self, const char *archive_id, const char *why)
     s_announce(self, m);
 }
 
+/* Queues what a ready archive still waits for: a replica_copy item (service replicate, item
+   <archive>-replica-<target>) for each target that has not confirmed it, then archive_ready
+   (item <archive>-tape) unless the tape has. The announcer submits them in this order, so once
+   archive_ready is acknowledged the replica items were taken too. Item ids are fixed: a repeat
+   (restart, unpark) is the same item. */
 static void
 s_announce(stager_t *self, const holding_meta_t *m)
 {
-    if (m->restore)
+    if (!m || m->restore)
         return;  /* a restore stream is the extractor's, never the tape's */
+    tf_err_t err = {0};
+    char names[TF_MSG_MAX_PATH + 1];
+    snprintf(names, sizeof names, "%s", m->replicas);
+    char *save = NULL;
+    for (char *target = strtok_r(names, ",", &save); target; target = strtok_r(NULL, ",", &save)) {
+        if (holding_confirmed(m, target))
+            continue;
+        tf_msg_t copy = {.type = TF_MSG_REPLICA_COPY};
+        copy.replica_copy = (tf_msg_replica_copy_t){
+            .archive_id = m->archive_id,
+            .job_id = m->job_id,
+            .group_no = m->group_no,
+            .pool = m->pool,
+            .target = target,
+            .required = m->replica_required,
+            .compression = m->compression,
+            .size = m->size,
+            .checksum = m->checksum,
+            .files = m->files,
+            .bytes = m->bytes,
+            .stager = self->advertise,
+            .rows_size = m->rows_size,
+            .rows_checksum = m->rows_size ? m->rows_checksum : NULL,
+            .stager_key = self->public_key[0] ? self->public_key : NULL,
+            .host = *m->host ? m->host : NULL,
+        };
+        char suffix[TF_MSG_MAX_ID + 16], item_id[TF_ID_MAX];
+        snprintf(suffix, sizeof suffix, "-replica-%s", target);
+        tf_id_join(item_id, sizeof item_id, m->archive_id, suffix);
+        if (announcer_submit(self->announcer, "replicate", item_id, m->job_id, &copy, &err) != TF_OK)
+            tf_log_error("archive %s: %s", m->archive_id, err.message);
+    }
+    if (holding_confirmed(m, HOLDING_TAPE))
+        return;
     tf_msg_archive_ready_t ready = {
             .archive_id = m->archive_id,
             .job_id = m->job_id,
@@ -841,9 +916,8 @@ s_announce(stager_t *self, const holding_meta_t *m)
             .stager_key = self->public_key[0] ? self->public_key : NULL,
             .host = *m->host ? m->host : NULL,
         };
-    tf_err_t err = {0};
     if (announcer_send(self->announcer, &ready, &err) != TF_OK)
-        tf_log_error("archive %s: %s", m->archive_id, err.message);
+        tf_log_error("archive %s: %s (it is announced at the next start)", m->archive_id, err.message);
 }
 
 /* At start: every ready archive goes to the tape queue again (the broker answers a repeat with
@@ -880,7 +954,8 @@ s_announce_all(stager_t *self)
         announced++;
     }
     if (announced > 0)
-        tf_log_info("announcing %zu ready archive(s) to the tape queue again", announced);
+        tf_log_info("announcing %zu ready archive(s) again to the tape queue and to their replicas' "
+                    "(what each still waits for)", announced);
     if (parked > 0)
         tf_log_info("%zu parked archive(s) of cancelled or failed jobs stay on the holding disk", parked);
     zlist_destroy(&ids);
@@ -902,6 +977,41 @@ s_park(stager_t *self, const char *archive_id, const char *state)
                 "'tapeflow job purge %s'", archive_id, m->job_id, state, m->job_id, m->job_id);
 }
 
+/* who ("tape" or a replication target; what names it in the log) confirmed a ready archive:
+   the confirmation goes to its .meta (atomically, before anything is deleted), then the
+   archive is deleted once the tape and every target its .meta lists have confirmed it;
+   *deleted says whether it was. An archive without replicas is deleted by the tape's
+   confirmation alone, as before replication; one purged while read is deleted by any. */
+static int
+s_confirm(stager_t *self, const char *id, const char *who, const char *what, bool *deleted, tf_err_t *err)
+{
+    *deleted = false;
+    const holding_meta_t *m = holding_lookup(self->holding, id);
+    if (!m)
+        return TF_OK;
+    bool purged = streq(m->parked, S_PURGED);
+    if (!purged && *m->replicas) {
+        int rc = holding_confirm(self->holding, id, who, err);
+        if (rc != TF_OK)
+            return tf_err_prefix(err, "archive %s: cannot record its confirmation by %s: ", id, what);
+    }
+    char waiting[TF_MSG_MAX_PATH + 1];
+    size_t replicas = holding_replicas_waiting(m, waiting, sizeof waiting);
+    bool tape = holding_confirmed(m, HOLDING_TAPE) || streq(who, HOLDING_TAPE);
+    if (!purged && (replicas > 0 || !tape)) {
+        tf_log_info("archive %s: confirmed by %s; kept for %s%s%s%s", id, what, tape ? "" : "tape",
+                    !tape && replicas ? " and " : "", replicas ? (replicas > 1 ? "replicas " : "replica ") : "",
+                    waiting);
+        return TF_OK;
+    }
+    int rc = holding_remove(self->holding, id, err);
+    if (rc != TF_OK)
+        return rc;
+    zhashx_delete(self->fetched, id);
+    *deleted = true;
+    return TF_OK;
+}
+
 static void
 s_on_ack(stager_t *self)
 {
@@ -910,12 +1020,15 @@ s_on_ack(stager_t *self)
         return;
     if (ack.existed && streq(ack.state, "done") && holding_lookup(self->holding, ack.archive_id)) {
         /* The tape writer completed this archive's item already (written, verified, in the
-           catalog, release sent): this copy was staged again by a redelivered file group. */
+           catalog, release sent): this copy was staged again by a redelivered file group - or,
+           with replicas, the tape's release is still on its way: either way the tape confirmed
+           it, and only replicas that have not may keep it. */
         tf_err_t err = {0};
-        if (holding_remove(self->holding, ack.archive_id, &err) == TF_OK)
-            tf_log_info("archive %s: already on tape; deleted the extra staged copy", ack.archive_id);
-        else
+        bool deleted = false;
+        if (s_confirm(self, ack.archive_id, HOLDING_TAPE, "tape (its tape item is done)", &deleted, &err) != TF_OK)
             tf_log_warn("archive %s: %s", ack.archive_id, err.message);
+        else if (deleted)
+            tf_log_info("archive %s: already on tape; deleted the extra staged copy", ack.archive_id);
     }
     else if ((streq(ack.state, "cancelled") || streq(ack.state, "failed"))
              && holding_lookup(self->holding, ack.archive_id))
@@ -1084,19 +1197,55 @@ s_purge_deferred(stager_t *self, int64_t now)
     zlist_destroy(&ids);
 }
 
-/* archive_release: the archive is on tape and in the catalog; its space is free again. */
+/* archive_release: one holder confirmed the archive - the tape writer (replica NULL: on tape
+   and in the catalog) or a replication target (a verified copy, or gave_up: an optional
+   target failed for good). The space is free again once nothing else waits for it. */
 static int
 s_on_archive_release(tf_actor_t *actor, const tf_msg_work_t *work, const tf_msg_t *payload, void *arg,
                      tf_err_t *err)
 {
     stager_t *self = arg;
-    const char *id = payload->archive_release.archive_id;
-    int rc = tf_id_safe_name(id) ? holding_remove(self->holding, id, err)
-                                 : tf_err_set(err, TF_ERR_INVALID, "archive id '%s' is not valid", id);
-    if (rc != TF_OK)
+    const tf_msg_archive_release_t *release = &payload->archive_release;
+    const char *id = release->archive_id;
+    const char *target = release->replica && *release->replica ? release->replica : NULL;
+    if (!tf_id_safe_name(id))
+        return tf_err_set(err, TF_ERR_INVALID, "archive id '%s' is not valid", id ? id : "");
+    const holding_meta_t *m = holding_lookup(self->holding, id);
+    if (!m) {
+        /* a repeated release, or one for an archive already deleted: nothing waits for it */
+        tf_log_info("archive %s: released by %s%s; not staged here (already deleted)", id,
+                    target ? "replica " : "tape", target ? target : "");
+        return target ? TF_OK : holding_remove(self->holding, id, err);
+    }
+    char what[TF_MSG_MAX_ID + 64];
+    if (target) {
+        if (!holding_list_has(m->replicas, target)) {
+            tf_log_warn("archive %s: release by replica %s ignored: its .meta lists %s%s (the replication targets "
+                        "of pool %s when it was staged)", id, target, *m->replicas ? "only the replicas " : "no replicas",
+                        m->replicas, m->pool);
+            return TF_OK;
+        }
+        if (release->gave_up && m->replica_required) {
+            tf_log_warn("archive %s: replica %s gave up, but replication is required for pool %s: not confirmed; "
+                        "the archive stays until a verified copy on %s confirms it ('tapeflow job %s' says why the "
+                        "copy failed)", id, target, m->pool, target, m->job_id);
+            return TF_OK;
+        }
+        snprintf(what, sizeof what, "replica %s%s", target, release->gave_up ? " (gave up: optional)" : "");
+    }
+    else
+        snprintf(what, sizeof what, "tape");
+    char replicas[TF_MSG_MAX_PATH + 1];
+    snprintf(replicas, sizeof replicas, "%s", m->replicas);  /* m is gone once deleted */
+    bool deleted = false;
+    int rc = s_confirm(self, id, target ? target : HOLDING_TAPE, what, &deleted, err);
+    if (rc != TF_OK || !deleted)
         return rc;
-    zhashx_delete(self->fetched, id);
-    tf_log_info("archive %s: released (on tape and in the catalog); deleted", id);
+    if (*replicas)
+        tf_log_info("archive %s: released (on tape and in the catalog, confirmed by replicas %s); deleted", id,
+                    replicas);
+    else
+        tf_log_info("archive %s: released (on tape and in the catalog); deleted", id);
     return TF_OK;
 }
 
@@ -1149,9 +1298,26 @@ s_space_text(stager_t *self, const space_t *sp, char *buf, size_t size)
     const char *advice;
     if (sp->fs_limited)
         advice = "its file system is full: free space there or lower stager/capacity";
-    else if (sp->ready_count > sp->parked_count)
+    else if (sp->ready_count > sp->parked_count + sp->replica_count)
         advice = "the tape writer frees space as it writes: check that it runs and has a writable tape "
                  "(tapeflow status; tapeflow events alert.tape)";
+    else if (sp->replica_count > 0) {
+        /* on tape already: only their replication targets can free them */
+        char bytes[32], waiting[160], text[512];
+        const holding_meta_t *m = sp->first_replica;
+        size_t targets = holding_replicas_waiting(m, waiting, sizeof waiting);
+        snprintf(text, sizeof text,
+                 "%zu archive%s (%s) on tape wait%s for replica%s %s: see tapeflow job %s (is tapeflow-replicator "
+                 "running? tapeflow replica check TARGET)",
+                 sp->replica_count, sp->replica_count == 1 ? "" : "s", tf_units_bytes(sp->replica, bytes, sizeof bytes),
+                 sp->replica_count == 1 ? "s" : "", targets > 1 ? "s" : "", waiting, m->job_id);
+        snprintf(buf, size,
+                 "holding disk %s: %s of %s in use, %zu archive%s (%s) waiting for tape or replicas, %zu being "
+                 "staged, %s free on its file system; %s",
+                 holding_dir(self->holding), used, usable, sp->ready_count, sp->ready_count == 1 ? "" : "s", ready,
+                 sp->sessions, free_text, text);
+        return;
+    }
     else if (sp->parked_count > 0) {
         char parked[32], text[512];
         const holding_meta_t *m = sp->first_parked;
@@ -1225,16 +1391,19 @@ s_unstick(stager_t *self, int64_t now)
     session_t *head = s_head(self);
     if (!head || !s_stuck(head, now))
         return;  /* the head moves */
-    if (sp.ready_count > sp.parked_count) {
+    if (sp.ready_count > sp.parked_count + sp.replica_count) {
         /* The tape writer will free space - unless those archives' jobs stopped: ask the broker
-           now and then, so a failed job's archives are parked and rule 4 can act. */
+           now and then, so a failed job's archives are parked and rule 4 can act. Archives the
+           tape confirmed that wait only for replicas are not the tape writer's to free: they
+           never hold rule 4 back (nobody here knows whether the replicator runs). */
         if (now >= self->next_probe) {
             self->next_probe = now + S_PROBE_MS;
             zlist_t *ready = holding_ready_ids(self->holding);
             for (const char *id = ready ? zlist_first(ready) : NULL; id; id = zlist_next(ready)) {
                 const holding_meta_t *m = holding_lookup(self->holding, id);
                 tf_err_t err = {0};
-                if (m && !*m->parked && !m->restore && announcer_probe(self->announcer, id, &err) != TF_OK)
+                if (m && !*m->parked && !m->restore && !holding_confirmed(m, HOLDING_TAPE)
+                    && announcer_probe(self->announcer, id, &err) != TF_OK)
                     tf_log_warn("archive %s: %s", id, err.message);
             }
             zlist_destroy(&ready);
@@ -1402,6 +1571,7 @@ stager_new(tf_config_t *cfg, tf_err_t *err)
         tf_err_set(err, TF_ERR_NOMEM, "out of memory");
         return NULL;
     }
+    self->cfg = cfg;
     const char *endpoint = tf_config_str(cfg, "stager/endpoint");
     self->endpoint = strdup(endpoint);
     /* stager/advertise has no default of its own: unset, tape writers fetch from the endpoint. */

@@ -1,7 +1,9 @@
 /*  stager - the holding disk actor: receives archives and their file rows (the sidecar the
     tape writer builds the on-tape index from) from compressors over the stage protocol (ROUTER
-    at stager/endpoint), verifies and keeps them in ready/, announces them to the tape service,
-    serves fetch requests for both, and deletes them on archive_release items.
+    at stager/endpoint), verifies and keeps them in ready/, announces them to the tape service
+    and (replica_copy) to the replicate service for each replication target of their pool,
+    serves fetch requests for both, and deletes them once the tape and every target confirmed
+    them (archive_release items).
 
     Everything runs on one thread: stager_serve polls the ROUTER, the actor runtime (release
     items) and the announcer. The full protocol, credit rules and restart behaviour are in
@@ -24,7 +26,9 @@ typedef struct _stager_t stager_t;
    fetch from when it differs from the bound one. A wildcard stager/endpoint (host 0.0.0.0, '*'
    or [::]) without stager/advertise is refused (tape writers cannot connect to a
    wildcard). With a tcp advertise, archive_ready carries this host's CURVE public key
-   (stager_key), so tape writers authenticate this stager. */
+   (stager_key), so tape writers authenticate this stager. cfg must outlive the stager: the
+   replication targets of an archive's pool (pools/POOL/replicas, pools/POOL/replication) are
+   read from it when the archive is committed. */
 stager_t *stager_new(tf_config_t *cfg, tf_err_t *err);
 void stager_destroy(stager_t **self_p);
 

@@ -1,7 +1,8 @@
 /*  The stager checks the roles of its tcp peers (issue 10, review finding 4): a real
     tapeflow-stager on tcp loopback with CURVE, clients with key folders of their own. A query
-    key stages nothing, a compressor's key stages no restore stream, only a tape writer fetches
-    backup archives, and a restore stream is fetched by the extractor of its own host only. */
+    key stages nothing, a compressor's key stages no restore stream, only a tape writer or a
+    replicator fetches backup archives, and a restore stream is fetched by the extractor of its
+    own host only. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,7 +31,7 @@ typedef struct {
     char endpoint[64];
     char server_key[41];
     tf_testproc_t *broker, *stager;
-    tf_config_t *tape, *agent, *other_agent, *query;  /* one key folder each, as separate hosts */
+    tf_config_t *tape, *agent, *other_agent, *query, *replicator;  /* one key folder each, as separate hosts */
 } fixture_t;
 
 /* A client host trusted by the stager's host with roles (NULL: not trusted). */
@@ -87,6 +88,7 @@ s_setup(void **state)
     f->agent = s_client(f, server, "hostb", "agent");
     f->other_agent = s_client(f, server, "hostc", "agent");
     f->query = s_client(f, server, "monitor", "query");
+    f->replicator = s_client(f, server, "replhost", "replicate");
     tf_config_destroy(&server);
 
     char *broker_argv[] = {"tapeflow-broker", "--config", f->cfg_path, NULL};
@@ -120,6 +122,7 @@ s_teardown(void **state)
     tf_config_destroy(&f->agent);
     tf_config_destroy(&f->other_agent);
     tf_config_destroy(&f->query);
+    tf_config_destroy(&f->replicator);
     tf_test_dir_done(&f->dir);
     free(f);
     return 0;
@@ -246,11 +249,23 @@ test_only_tape_writers_fetch_backup_archives(void **state)
     s_fetch(f, f->agent, "J20261202-120000-0001-g2", &answer);
     assert_non_null(answer.fetch_data.error);
     assert_non_null(strstr(answer.fetch_data.error, "key 'hostb' (roles scan,compress,extract) may not fetch "
-                                                    "archive J20261202-120000-0001-g2: that needs the role tape"));
+                                                    "archive J20261202-120000-0001-g2: that needs the role (one of) "
+                                                    "tape,replicate"));
     tf_msg_clear(&answer);
     s_fetch(f, f->tape, "J20261202-120000-0001-g2", &answer);
     assert_null(answer.fetch_data.error);
     assert_int_equal(answer.fetch_data.data.size, strlen(S_STREAM_BYTES));
+    tf_msg_clear(&answer);
+    /* the replicator copies backup archives to replication targets (issue 12) */
+    s_fetch(f, f->replicator, "J20261202-120000-0001-g2", &answer);
+    assert_null(answer.fetch_data.error);
+    assert_int_equal(answer.fetch_data.data.size, strlen(S_STREAM_BYTES));
+    tf_msg_clear(&answer);
+    /* but not restore streams: those are the extractor's of their host */
+    assert_int_equal(s_stage(f, f->tape, S_STREAM, "restore", "hostb", &err), TF_OK);
+    s_fetch(f, f->replicator, S_STREAM, &answer);
+    assert_non_null(answer.fetch_data.error);
+    assert_non_null(strstr(answer.fetch_data.error, "key 'replhost' (roles replicate) may not fetch restore stream"));
     tf_msg_clear(&answer);
 }
 

@@ -25,6 +25,7 @@
 #include "tf_checksum.h"
 #include "tf_client.h"
 #include "tf_clock.h"
+#include "tf_job_start.h"
 #include "tf_sidecar.h"
 #include "tf_testproc.h"
 #include "tf_wire.h"
@@ -751,6 +752,7 @@ typedef struct {
     zsock_t *d;
     const char *id;
     const char *job;         /* NULL: J9 */
+    const char *pool;        /* NULL: none */
     uint64_t expected;       /* stage_open expected_size */
     uint64_t size;
     uint64_t sent;
@@ -772,17 +774,21 @@ s_fake_open(fake_t *c)
 {
     tf_msg_t msg = {.type = TF_MSG_STAGE_OPEN};
     msg.stage_open = (tf_msg_stage_open_t){.archive_id = (char *) c->id, .job_id = (char *) (c->job ? c->job : "J9"), .group_no = 1,
-                                           .compression = "none", .expected_size = c->expected};
+                                           .compression = "none", .expected_size = c->expected,
+                                           .pool = (char *) c->pool};
     s_send(c->d, &msg);
     c->sent = c->credit = 0;
     c->closed = c->done = c->ok = c->permanent = false;
 }
 
+/* The same for an archive of a pool (NULL: none). */
 static void
-s_fake_start_for(fx_t *f, fake_t *c, const char *id, const char *job, uint64_t size, uint64_t expected)
+s_fake_start_in(fx_t *f, fake_t *c, const char *id, const char *job, const char *pool, uint64_t size,
+                uint64_t expected)
 {
     memset(c, 0, sizeof *c);
     c->job = job;
+    c->pool = pool;
     for (size_t i = 0; i < sizeof s_pattern; i++)
         s_pattern[i] = (uint8_t) ('a' + i % 23);
     c->d = s_dealer(f);
@@ -790,6 +796,12 @@ s_fake_start_for(fx_t *f, fake_t *c, const char *id, const char *job, uint64_t s
     c->size = size;
     c->expected = expected;
     s_fake_open(c);
+}
+
+static void
+s_fake_start_for(fx_t *f, fake_t *c, const char *id, const char *job, uint64_t size, uint64_t expected)
+{
+    s_fake_start_in(f, c, id, job, NULL, size, expected);
 }
 
 static void
@@ -1179,6 +1191,277 @@ s_file_has(fx_t *f, const char *name, const char *text, int timeout_ms)
     return false;
 }
 
+/* --- replication (issue 12): the tape and every replication target release an archive ---- */
+
+/* The pools section of a config whose pool default replicates to nas (and offsite). */
+#define S_REPLICAS(targets, replication)                                                          \
+    "pools\n    default\n        replicas = \"" targets "\"\n        replication = " replication "\n" \
+    "replicas\n    nas\n        url = \"file:///tmp/tf-nas\"\n    offsite\n        url = \"file:///tmp/tf-off\"\n"
+
+/* Stages a small archive of job J7 for pool default; the answer comes once the broker took
+   its items. */
+static void
+s_stage_small(fx_t *f, const char *id, const char *text)
+{
+    zsock_t *d = s_dealer(f);
+    tf_msg_t msg = {.type = TF_MSG_STAGE_OPEN};
+    msg.stage_open = (tf_msg_stage_open_t){.archive_id = (char *) id, .job_id = "J7", .group_no = 1,
+                                           .pool = "default", .compression = "zstd"};
+    s_send(d, &msg);
+    tf_msg_t reply;
+    s_recv(d, &reply);
+    assert_int_equal(reply.type, TF_MSG_STAGE_CREDIT);
+    tf_msg_clear(&reply);
+    char sum[TF_CHECKSUM_STRLEN];
+    s_data(d, id, 0, text);
+    s_close(d, id, strlen(text), tf_checksum_of(text, strlen(text), sum));
+    s_expect_result(d, true, "staged");
+    zsock_destroy(&d);
+}
+
+/* archive/<key> of ready/<id>.meta (static buffer; "" when unset, "(none)" without a .meta). */
+static const char *
+s_meta(fx_t *f, const char *id, const char *key)
+{
+    static char value[256];
+    char p[600], path[64];
+    snprintf(p, sizeof p, "%s/ready/%s.meta", f->staging, id);
+    snprintf(path, sizeof path, "archive/%s", key);
+    zconfig_t *root = zconfig_load(p);
+    snprintf(value, sizeof value, "%s", root ? zconfig_get(root, path, "") : "(none)");
+    zconfig_destroy(&root);
+    return value;
+}
+
+/* archive_release by a replication target (or the tape: replica NULL); gave_up for a target
+   that failed for good. */
+static void
+s_release_by(fx_t *f, const char *archive_id, const char *replica, bool gave_up)
+{
+    tf_msg_t msg = {.type = TF_MSG_ARCHIVE_RELEASE};
+    msg.archive_release = (tf_msg_archive_release_t){.archive_id = (char *) archive_id, .replica = (char *) replica,
+                                                     .gave_up = gave_up};
+    char item_id[200];
+    snprintf(item_id, sizeof item_id, "%s-release%s%s%s", archive_id, replica ? "-" : "", replica ? replica : "",
+             gave_up ? "-gave-up" : "");
+    tf_msg_t reply, info;
+    tf_err_t err = {0};
+    assert_int_equal(tf_client_submit_msg(f->client, "stager", item_id, "J7", &msg, &reply, 5000, &err), TF_OK);
+    tf_msg_clear(&reply);
+    if (tf_client_wait(f->client, item_id, 10000, &info, &err) != TF_OK)
+        fail_msg("release %s: %s", item_id, err.message);
+    assert_string_equal(info.item_info.state, "done");
+    tf_msg_clear(&info);
+}
+
+/* The broker's state of an item, or NULL when it does not know it (asked once). */
+static const char *
+s_item_known(fx_t *f, const char *id)
+{
+    static char state[32];
+    tf_msg_t info;
+    if (tf_client_item(f->client, id, &info, 5000, NULL) != TF_OK)
+        return NULL;
+    snprintf(state, sizeof state, "%s", info.item_info.state);
+    tf_msg_clear(&info);
+    return state;
+}
+
+/* A pool with a replication target: the staged archive is queued for tape and for the
+   replicator (replica_copy with the archive's facts), the tape's release keeps it, the
+   target's release deletes it - and the other way round. */
+static void
+test_replica_release_needs_tape_and_target(void **state)
+{
+    fx_t *f = *state;
+    s_write_config_with(f, 1L << 30, 5000, S_REPLICAS("nas", "required"));
+    tf_err_t err = {0};
+    tf_actor_t *replicator = tf_actor_new(f->cfg, "replicate", "replicator.test", &err);
+    assert_non_null(replicator);
+    s_start_stager(f);
+    s_stage_small(f, "J7-g00001", "first archive");
+    assert_string_equal(s_meta(f, "J7-g00001", "replicas"), "nas");
+    assert_string_equal(s_meta(f, "J7-g00001", "replica_required"), "1");
+    assert_string_equal(s_meta(f, "J7-g00001", "confirmed"), "");
+    assert_string_equal(s_item_state(f, "J7-g00001-tape", 5000), "queued");
+    /* the replicator's item carries what it needs to fetch and check the archive */
+    tf_msg_t work, payload;
+    if (tf_actor_next(replicator, &work, 15000, &err) != TF_OK)
+        fail_msg("no replicate item: %s", err.message);
+    assert_string_equal(work.work.item_id, "J7-g00001-replica-nas");
+    assert_string_equal(work.work.job_id, "J7");
+    assert_int_equal(tf_msg_decode(work.work.payload.data, work.work.payload.size, &payload, NULL), TF_OK);
+    assert_int_equal(payload.type, TF_MSG_REPLICA_COPY);
+    char sum[TF_CHECKSUM_STRLEN];
+    assert_string_equal(payload.replica_copy.archive_id, "J7-g00001");
+    assert_string_equal(payload.replica_copy.job_id, "J7");
+    assert_string_equal(payload.replica_copy.target, "nas");
+    assert_true(payload.replica_copy.required);
+    assert_string_equal(payload.replica_copy.pool, "default");
+    assert_int_equal(payload.replica_copy.size, strlen("first archive"));
+    assert_string_equal(payload.replica_copy.checksum, tf_checksum_of("first archive", 13, sum));
+    assert_string_equal(payload.replica_copy.stager, f->stager_ep);
+    tf_msg_clear(&payload);
+    tf_actor_done(replicator, &work.work, NULL, 0);
+    tf_msg_clear(&work);
+    tf_actor_destroy(&replicator);  /* the next items stay queued */
+
+    /* tape first: kept for the replica, the confirmation in its .meta */
+    s_release_by(f, "J7-g00001", NULL, false);
+    assert_true(s_exists(f, "ready", "J7-g00001.data"));
+    assert_string_equal(s_meta(f, "J7-g00001", "confirmed"), "tape");
+    size_t size;
+    char error[256];
+    uint8_t *data = s_fetch_all(f, "J7-g00001", &size, error, sizeof error);  /* the replicator may read it */
+    assert_string_equal(error, "");
+    free(data);
+    s_release_by(f, "J7-g00001", "nas", false);
+    assert_false(s_exists(f, "ready", "J7-g00001.data"));
+    assert_false(s_exists(f, "ready", "J7-g00001.meta"));
+    /* a repeated release of a deleted archive is done */
+    s_release_by(f, "J7-g00001", "nas", false);
+
+    /* the replica first, then the tape */
+    s_stage_small(f, "J7-g00002", "second archive");
+    assert_string_equal(s_item_state(f, "J7-g00002-replica-nas", 5000), "queued");
+    s_release_by(f, "J7-g00002", "nas", false);
+    assert_string_equal(s_meta(f, "J7-g00002", "confirmed"), "nas");
+    s_release_by(f, "J7-g00002", NULL, false);
+    assert_false(s_exists(f, "ready", "J7-g00002.data"));
+}
+
+/* Confirmations survive a restart, which announces only what is still missing; a .meta of
+   before replication (no replica keys) is released by the tape alone. */
+static void
+test_replica_restart_announces_what_is_missing(void **state)
+{
+    fx_t *f = *state;
+    s_write_config_with(f, 1L << 30, 5000, S_REPLICAS("nas,offsite", "required"));
+    s_start_stager(f);
+    s_stage_small(f, "J7-g00001", "an archive");
+    assert_string_equal(s_meta(f, "J7-g00001", "replicas"), "nas,offsite");
+    s_release_by(f, "J7-g00001", "offsite", false);
+    s_stop_stager(f);
+    s_start_stager(f);
+    assert_string_equal(s_meta(f, "J7-g00001", "confirmed"), "offsite");
+    assert_true(s_exists(f, "ready", "J7-g00001.data"));
+    s_release_by(f, "J7-g00001", NULL, false);
+    assert_true(s_exists(f, "ready", "J7-g00001.data"));  /* nas has not confirmed */
+    s_release_by(f, "J7-g00001", "nas", false);
+    assert_false(s_exists(f, "ready", "J7-g00001.data"));
+
+    /* planted: J6-g00001 confirmed by tape and nas, J6-g00002 from before replication */
+    s_stop_stager(f);
+    char sum[TF_CHECKSUM_STRLEN], meta[800];
+    s_plant(f, "ready", "J6-g00001.data", "abc");
+    snprintf(meta, sizeof meta,
+             "archive\n    id = J6-g00001\n    job = J6\n    group = 1\n    pool = default\n    compression = zstd\n"
+             "    size = 3\n    checksum = %s\n    files = 1\n    bytes = 3\n    replicas = \"nas,offsite\"\n"
+             "    replica_required = 1\n    confirmed = \"tape,nas\"\n",
+             tf_checksum_of("abc", 3, sum));
+    s_plant(f, "ready", "J6-g00001.meta", meta);
+    s_plant(f, "ready", "J6-g00002.data", "abc");
+    snprintf(meta, sizeof meta,
+             "archive\n    id = J6-g00002\n    job = J6\n    group = 2\n    pool = default\n    compression = zstd\n"
+             "    size = 3\n    checksum = %s\n    files = 1\n    bytes = 3\n",
+             tf_checksum_of("abc", 3, sum));
+    s_plant(f, "ready", "J6-g00002.meta", meta);
+    s_start_stager(f);
+    /* announced in id order by one queue: once J6-g00002's tape item is there, J6-g00001's
+       items were all submitted */
+    assert_string_equal(s_item_state(f, "J6-g00001-replica-offsite", 5000), "queued");
+    assert_string_equal(s_item_state(f, "J6-g00002-tape", 5000), "queued");
+    assert_null(s_item_known(f, "J6-g00001-tape"));
+    assert_null(s_item_known(f, "J6-g00001-replica-nas"));
+    assert_null(s_item_known(f, "J6-g00002-replica-nas"));   /* no replica keys: no replicas */
+    s_release_by(f, "J6-g00001", "offsite", false);
+    assert_false(s_exists(f, "ready", "J6-g00001.data"));
+    s_release_by(f, "J6-g00002", NULL, false);
+    assert_false(s_exists(f, "ready", "J6-g00002.data"));
+}
+
+/* An optional target that gave up no longer holds the archive; a required one may not give
+   up; a target the .meta does not list is ignored; a purge deletes it all the same. */
+static void
+test_replica_gave_up(void **state)
+{
+    fx_t *f = *state;
+    s_write_config_with(f, 1L << 30, 5000, S_REPLICAS("nas", "optional"));
+    s_start_stager(f);
+    s_stage_small(f, "J7-g00001", "optional replica");
+    assert_string_equal(s_meta(f, "J7-g00001", "replica_required"), "0");
+    s_release_by(f, "J7-g00001", "nas", true);
+    assert_true(s_exists(f, "ready", "J7-g00001.data"));  /* the tape has not confirmed */
+    s_release_by(f, "J7-g00001", NULL, false);
+    assert_false(s_exists(f, "ready", "J7-g00001.data"));
+
+    s_stop_stager(f);
+    s_write_config_with(f, 1L << 30, 5000, S_REPLICAS("nas", "required"));
+    s_start_stager(f);
+    s_stage_small(f, "J7-g00002", "required replica");
+    s_release_by(f, "J7-g00002", "nas", true);              /* refused: not confirmed */
+    s_release_by(f, "J7-g00002", "elsewhere", false);       /* not one of its targets */
+    s_release_by(f, "J7-g00002", NULL, false);
+    assert_true(s_exists(f, "ready", "J7-g00002.data"));
+    assert_string_equal(s_meta(f, "J7-g00002", "confirmed"), "tape");  /* neither nas nor elsewhere */
+    s_release_by(f, "J7-g00002", "nas", false);
+    assert_false(s_exists(f, "ready", "J7-g00002.data"));
+    /* a purge deletes an archive whatever still waits for it */
+    s_stage_small(f, "J7-g00003", "purged while it waits for nas");
+    s_release_by(f, "J7-g00003", NULL, false);
+    assert_true(s_exists(f, "ready", "J7-g00003.data"));
+    tf_msg_t r = s_purge(f, "J7", false);
+    assert_int_equal(r.stage_purge_result.archives, 1);
+    tf_msg_clear(&r);
+    assert_false(s_exists(f, "ready", "J7-g00003.data"));
+    assert_false(s_exists(f, "ready", "J7-g00003.meta"));
+}
+
+/* A job's record carries its pool's replication targets and whether they are required (the
+   catalog waits for them); a pool without targets carries none. The test plays the catalog. */
+static void
+s_created(fx_t *f, tf_actor_t *catalog, const char *job_id, tf_msg_t *payload)
+{
+    tf_msg_path_row_t paths[] = {{.path = f->dir}};
+    tf_job_spec_t spec = {.job_id = job_id, .sources = paths, .sources_count = 1, .pool = "default"};
+    tf_err_t err = {0};
+    if (tf_job_record_failure(f->cfg, f->client, &spec, "test", &err) != TF_OK)
+        fail_msg("record: %s", err.message);
+    tf_msg_t work;
+    if (tf_actor_next(catalog, &work, 15000, &err) != TF_OK)
+        fail_msg("no catalog item: %s", err.message);
+    assert_int_equal(tf_msg_decode(work.work.payload.data, work.work.payload.size, payload, NULL), TF_OK);
+    assert_int_equal(payload->type, TF_MSG_CAT_JOB);
+    assert_string_equal(payload->cat_job.op, "create");
+    assert_string_equal(payload->cat_job.job_id, job_id);
+    tf_actor_done(catalog, &work.work, NULL, 0);
+    tf_msg_clear(&work);
+    if (tf_actor_next(catalog, &work, 15000, &err) != TF_OK)  /* its "failed" */
+        fail_msg("no catalog item: %s", err.message);
+    tf_actor_done(catalog, &work.work, NULL, 0);
+    tf_msg_clear(&work);
+}
+
+static void
+test_job_create_carries_replicas(void **state)
+{
+    fx_t *f = *state;
+    tf_err_t err = {0};
+    tf_actor_t *catalog = tf_actor_new(f->cfg, "catalog", "catalog.test", &err);
+    assert_non_null(catalog);
+    tf_msg_t create;
+    s_created(f, catalog, "J5", &create);
+    assert_null(create.cat_job.replicas);
+    assert_null(create.cat_job.replication);
+    tf_msg_clear(&create);
+    s_write_config_with(f, 1L << 30, 5000, S_REPLICAS("nas offsite", "optional"));
+    s_created(f, catalog, "J6", &create);
+    assert_string_equal(create.cat_job.replicas, "nas,offsite");
+    assert_string_equal(create.cat_job.replication, "optional");
+    tf_msg_clear(&create);
+    tf_actor_destroy(&catalog);
+}
+
 /* Review F4/F5: the archive of a job cancelled with --keep-staged is parked: it does not keep
    the youngest session from giving way (rule 4), the alert names it with purge/retry advice,
    and a stager restart does not queue it for tape again once the broker forgot its item. */
@@ -1280,6 +1563,69 @@ test_parked_archives_of_a_cancelled_job(void **state)
     free(data);
     assert_non_null(s_item_state(f, "J8-g00001-tape", 5000));
     assert_false(s_file_has(f, "J8-g00001.meta", "parked", 100));
+    zsock_destroy(&sub);
+}
+
+/* An archive on tape that waits only for its replica is not space the tape writer frees: the
+   youngest stuck session gives way as with nothing ready (rule 4), and the space alert says
+   what the space waits for. */
+static void
+test_archive_waiting_for_a_replica_is_not_freed_by_tape(void **state)
+{
+    fx_t *f = *state;
+    s_write_config_with(f, 1000000, 5000,
+                        "    space_alert = 1\n    space_alert_repeat = 1\n    session_timeout = 1\n"
+                        S_REPLICAS("nas", "required"));
+    char bus[400];
+    snprintf(bus, sizeof bus, "@ipc://%s/run/bus-in.sock", f->dir);
+    zsock_t *sub = zsock_new_sub(bus, "alert.");
+    assert_non_null(sub);
+    s_start_stager(f);
+    fake_t a;
+    s_fake_start_in(f, &a, "J8-g00001", "J8", "default", 500000, 500000);
+    s_fakes_run(f, &a, 1, false, 20000);
+    assert_true(a.ok);
+    s_fake_end(&a);
+    assert_string_equal(s_meta(f, "J8-g00001", "replicas"), "nas");
+    s_release_by(f, "J8-g00001", NULL, false);  /* on tape: it waits for nas alone */
+    assert_true(s_exists(f, "ready", "J8-g00001.data"));
+
+    /* two sizeless archives fill the rest between them: the youngest gives way */
+    fake_t c[2];
+    s_fake_start(f, &c[0], "J9-g00001", 300000, 0);
+    s_fake_until_credit(&c[0]);
+    s_fake_start(f, &c[1], "J9-g00002", 300000, 0);
+    c[1].restart = true;
+    s_fakes_run(f, c, 2, true, 20000);
+    for (int i = 0; i < 2; i++)
+        if (!c[i].done || !c[i].ok)
+            fail_msg("%s: done %d ok %d after sending %llu of %llu bytes: %s", c[i].id, c[i].done, c[i].ok,
+                     (unsigned long long) c[i].sent, (unsigned long long) c[i].size, c[i].message);
+    s_fake_end(&c[0]);
+    s_fake_end(&c[1]);
+
+    /* one that waits: the alert names the replica and the job, not the tape writer */
+    fake_t d;
+    s_fake_start(f, &d, "J9-g00003", 600000, 600000);
+    tf_msg_t ev;
+    bool got = false;
+    int64_t deadline = tf_clock_mono_ms() + 15000;
+    while (!got && tf_clock_mono_ms() < deadline) {
+        s_fake_pump(&d);
+        got = s_event_on(sub, "alert.stager", &ev, 50);
+    }
+    assert_true(got);
+    if (!strstr(ev.event.message, "1 archive (488.3 KiB) on tape waits for replica nas: see tapeflow job J8")
+        || strstr(ev.event.message, "check that it runs"))
+        fail_msg("alert: %s", ev.event.message);
+    tf_msg_clear(&ev);
+    /* the replica's release frees it: the waiting archive finishes */
+    s_release_by(f, "J8-g00001", "nas", false);
+    assert_false(s_exists(f, "ready", "J8-g00001.data"));
+    s_fakes_run(f, &d, 1, false, 20000);
+    if (!d.ok)
+        fail_msg("d: %s", d.message);
+    s_fake_end(&d);
     zsock_destroy(&sub);
 }
 
@@ -1673,6 +2019,11 @@ main(void)
         cmocka_unit_test_setup_teardown(test_sidecar_travels_with_the_archive, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_sidecar_protocol, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_sidecar_at_restart_and_in_the_byte_count, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_replica_release_needs_tape_and_target, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_replica_restart_announces_what_is_missing, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_replica_gave_up, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_job_create_carries_replicas, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_archive_waiting_for_a_replica_is_not_freed_by_tape, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -538,6 +538,26 @@ test_job_ids(void **state)
     assert_string_not_equal(a, b);
 }
 
+/* A pool that replicates to a target nobody configured is refused before the job starts
+   (its archives would wait on the holding disk for a copy that can never be made); once the
+   target is configured the check goes on (to the pool check, which needs a broker: none here). */
+static void
+test_job_check_refuses_an_unconfigured_target(void **state)
+{
+    (void) state;
+    tf_config_t *cfg = tf_config_new();
+    assert_non_null(cfg);
+    assert_int_equal(tf_config_set(cfg, "pools/default/replicas", "nas, offsite"), TF_OK);
+    assert_int_equal(tf_config_set(cfg, "replicas/nas/url", "file:///srv/replica"), TF_OK);
+    tf_msg_path_row_t paths[] = {{.path = "/"}};
+    tf_job_spec_t spec = {.job_id = "J1", .sources = paths, .sources_count = 1, .pool = "default"};
+    tf_err_t err = {0};
+    assert_int_not_equal(tf_job_check(cfg, NULL, &spec, &err), TF_OK);
+    assert_string_equal(err.message, "pool default replicates to 'offsite', but replicas/offsite/url is not set: "
+                                     "configure it or remove it from pools/default/replicas");
+    tf_config_destroy(&cfg);
+}
+
 /* The xattrs hash changes when an attribute's value changes and comes back when it is
    restored; an entry without attributes has none. */
 static void
@@ -1232,6 +1252,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_archiver_rows, s_tree_setup, s_tree_teardown),
         cmocka_unit_test(test_archiver_bad_compression),
         cmocka_unit_test(test_sidecar_records),
+        cmocka_unit_test(test_job_check_refuses_an_unconfigured_target),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
