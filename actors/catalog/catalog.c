@@ -206,7 +206,43 @@ static const char s_schema[] =
     "  data_job TEXT NOT NULL,"
     "  PRIMARY KEY (job_id, data_job)"
     ") WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS job_deps_data ON job_deps(data_job, job_id);";
+    "CREATE INDEX IF NOT EXISTS job_deps_data ON job_deps(data_job, job_id);"
+    /* Issue 12. A job's replica on one replication target (docs/catalog.md, "Replicas"): one
+       row per target the job's create named (state copying) or an op recorded. archives and
+       bytes: what replica_archives holds for it. */
+    "CREATE TABLE IF NOT EXISTS replicas ("
+    "  job_id TEXT NOT NULL,"
+    "  target TEXT NOT NULL,"
+    "  url TEXT,"                                    /* NULL until the replicator names it */
+    "  required INTEGER NOT NULL DEFAULT 1,"
+    "  state TEXT NOT NULL DEFAULT 'copying',"       /* copying|verified|failed|deleted */
+    "  archives INTEGER NOT NULL DEFAULT 0,"
+    "  bytes INTEGER NOT NULL DEFAULT 0,"
+    "  message TEXT,"
+    "  final INTEGER NOT NULL DEFAULT 0,"            /* failed: given up (optional target) */
+    "  updated_ms INTEGER NOT NULL DEFAULT 0,"
+    "  verified_ms INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (job_id, target)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS replicas_target ON replicas(target, job_id);"
+    "CREATE INDEX IF NOT EXISTS replicas_state ON replicas(state, job_id);"
+    /* The archives copied (and verified) to a target, as its manifest.json lists them. */
+    "CREATE TABLE IF NOT EXISTS replica_archives ("
+    "  job_id TEXT NOT NULL,"
+    "  target TEXT NOT NULL,"
+    "  archive_id TEXT NOT NULL,"
+    "  group_no INTEGER NOT NULL DEFAULT 0,"
+    "  size INTEGER NOT NULL DEFAULT 0,"
+    "  checksum TEXT,"
+    "  rows_size INTEGER NOT NULL DEFAULT 0,"
+    "  rows_checksum TEXT,"
+    "  files INTEGER NOT NULL DEFAULT 0,"
+    "  bytes INTEGER NOT NULL DEFAULT 0,"
+    "  compression TEXT,"
+    "  host TEXT,"
+    "  copied_ms INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (job_id, target, archive_id)"
+    ") WITHOUT ROWID;";
 
 #define S_PATH_HOST_SQL CATALOG_PATH_HOST_SQL
 
@@ -415,6 +451,12 @@ catalog_end(catalog_t *self, int rc, tf_err_t *err)
     return s_end(self, rc, err);
 }
 
+void
+catalog_event_add(catalog_t *self, const char *job_id, const char *kind, const char *stage)
+{
+    s_event_add(self, job_id, kind, stage);
+}
+
 /* Copies text into buf, cut at a UTF-8 character boundary to fit. */
 static void
 s_copy_text(char *buf, size_t size, const char *text)
@@ -427,6 +469,12 @@ s_copy_text(char *buf, size_t size, const char *text)
     }
     memcpy(buf, text, n);
     buf[n] = '\0';
+}
+
+void
+catalog_copy_text(char *buf, size_t size, const char *text)
+{
+    s_copy_text(buf, size, text);
 }
 
 /* Group number from an archive id "<job>-g<NNNNN>"; 0 when it has no such suffix. */
@@ -489,6 +537,9 @@ s_migrate(catalog_t *self, tf_err_t *err)
         || s_add_column(self, "jobs", "sources_key", "TEXT", err) != TF_OK
         || s_add_column(self, "jobs", "files_unchanged", "INTEGER NOT NULL DEFAULT 0", err) != TF_OK
         || s_add_column(self, "jobs", "files_deleted", "INTEGER NOT NULL DEFAULT 0", err) != TF_OK
+        /* issue 12: the replication targets the create named ("nas,offsite") and required|optional */
+        || s_add_column(self, "jobs", "replicas", "TEXT", err) != TF_OK
+        || s_add_column(self, "jobs", "replication", "TEXT", err) != TF_OK
         /* after archives.lost exists: the lost archives without reading every archive */
         || s_exec(self, "CREATE INDEX IF NOT EXISTS archives_lost ON archives(job_id) WHERE lost != 0", err)
                != TF_OK)
@@ -689,6 +740,33 @@ s_mark_unstored(catalog_t *self, const char *job_id, uint64_t *count, tf_err_t *
     return rc;
 }
 
+/* The tape side of a job is done, its replicas are not: it stays running, in stage replicate,
+   with progress as its message ("on tape; replicating to nas (2 of 3 archives)"). Changes
+   nothing (and publishes nothing) when that is what the job shows already. */
+static int
+s_job_replicating(catalog_t *self, const char *job_id, const char *progress, int64_t now, tf_err_t *err)
+{
+    int moved = 0, changes = 0;
+    sqlite3_stmt *stmt = catalog_prepare(self, "SELECT stage IS NOT 'replicate' FROM jobs WHERE job_id = ?1", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    if (s_bind_text(stmt, 1, job_id) == SQLITE_OK && sqlite3_step(stmt) == SQLITE_ROW)
+        moved = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    stmt = catalog_prepare(self,
+        "UPDATE jobs SET status = 'running', stage = 'replicate', stage_ms = MAX(stage_ms, ?3), message = ?2, "
+        "  updated_ms = ?3 "
+        "WHERE job_id = ?1 AND status IN ('queued', 'running') "
+        "  AND (stage IS NOT 'replicate' OR message IS NOT ?2)", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    int rc = s_run(self, stmt, s_bind_text(stmt, 1, job_id) | s_bind_text(stmt, 2, progress)
+                   | sqlite3_bind_int64(stmt, 3, now), "cannot record the job's replication progress", &changes, err);
+    if (rc == TF_OK && changes > 0 && moved)
+        s_event_add(self, job_id, "stage", "replicate");
+    return rc;
+}
+
 /* Ends the job when it is scanned and every group 1..groups_total has a written archive with
    all its file rows: completed; completed_with_warnings when entries are missing (files_done
    below files_total) or anything warned; failed when the scan counted entries and no archive
@@ -703,11 +781,9 @@ s_job_check_complete(catalog_t *self, const char *job_id, int64_t now, bool refr
         "  j.archives_written, j.scan_message, "
         "  (SELECT count(DISTINCT a.group_no) FROM archives a WHERE a.job_id = j.job_id "
         "     AND a.written = 1 AND a.lost = 0 AND a.file_rows >= a.files "
-        "     AND CASE WHEN EXISTS (SELECT 1 FROM job_scans s WHERE s.job_id = j.job_id) "
-        "         THEN EXISTS (SELECT 1 FROM job_scans s WHERE s.job_id = j.job_id "
-        "                      AND a.group_no BETWEEN s.group_base + 1 AND s.group_base + s.groups_total) "
-        "         ELSE a.group_no BETWEEN 1 AND j.groups_total END), "
-        "  j.files_total, j.completed_ms IS NOT NULL, j.scan_warnings "
+        "     AND " CATALOG_GROUP_OF_JOB_SQL("a", "j") "), "
+        "  j.files_total, j.completed_ms IS NOT NULL, j.scan_warnings, "
+        "  COALESCE(j.replicas, '') != '' "
         "FROM jobs j WHERE j.job_id = ?1", err);
     if (!stmt)
         return TF_ERR_DB;
@@ -733,6 +809,7 @@ s_job_check_complete(catalog_t *self, const char *job_id, int64_t now, bool refr
     uint64_t complete = (uint64_t) sqlite3_column_int64(stmt, 8);
     uint64_t files_total = (uint64_t) sqlite3_column_int64(stmt, 9);
     uint64_t scan_warnings = (uint64_t) sqlite3_column_int64(stmt, 11);
+    bool replicated = sqlite3_column_int(stmt, 12) != 0;   /* the job has replication targets */
     /* Ended by this check before (completed_ms set; a stage's failure or an expiry is left alone). */
     bool ended = sqlite3_column_int(stmt, 10) != 0 && status
                  && (strcmp(status, "completed") == 0 || strcmp(status, "completed_with_warnings") == 0
@@ -821,6 +898,22 @@ s_job_check_complete(catalog_t *self, const char *job_id, int64_t now, bool refr
         size_t used = strlen(text);
         snprintf(text + used, sizeof text - used, "%s", unstored_part);
     }
+    /* Issue 12: a backup with replication targets ends once each replica is verified (or an
+       optional one gave up); until then it is on tape and stays running in stage replicate. */
+    if (replicated && strcmp(outcome, "failed") != 0) {
+        bool done = false, warn = false;
+        char suffix[TF_MSG_MAX_TEXT], progress[TF_MSG_MAX_TEXT];
+        rc = catalog_replica_gate(self, job_id, &done, &warn, suffix, sizeof suffix, progress, sizeof progress,
+                                  err);
+        if (rc != TF_OK || (!done && !refresh)) {
+            sqlite3_finalize(stmt);
+            return rc == TF_OK ? s_job_replicating(self, job_id, progress, now, err) : rc;
+        }
+        if (warn)
+            outcome = "completed_with_warnings";
+        size_t used = strlen(text);
+        snprintf(text + used, sizeof text - used, "%s", suffix);
+    }
     s_copy_text(message, sizeof message, text);
     char detail_text[TF_MSG_MAX_TEXT];
     if (detail)
@@ -891,22 +984,46 @@ s_job_fail(catalog_t *self, const char *job_id, const char *stage, const char *m
     return rc;
 }
 
+int
+catalog_job_ensure(catalog_t *self, const char *job_id, int64_t now, tf_err_t *err)
+{
+    return s_job_ensure(self, job_id, now, err);
+}
+
+int
+catalog_job_check_complete(catalog_t *self, const char *job_id, int64_t now, tf_err_t *err)
+{
+    return s_job_check_complete(self, job_id, now, false, err);
+}
+
 static int
 s_job_create(catalog_t *self, const tf_msg_cat_job_t *m, int64_t t, tf_err_t *err)
 {
+    /* Replication targets (issue 12): none is NULL in both columns; with targets the
+       replication is required unless the pool says optional. */
+    bool replicated = m->replicas && *m->replicas;
+    const char *replication = !replicated ? NULL
+                              : m->replication && strcmp(m->replication, "optional") == 0 ? "optional"
+                                                                                          : "required";
     sqlite3_stmt *stmt = catalog_prepare(self,
-        "INSERT INTO jobs(job_id, defined, pool, compression, created_ms, updated_ms, message) "
-        "VALUES(?1, 1, ?2, ?3, ?4, ?4, ?5) "
+        "INSERT INTO jobs(job_id, defined, pool, compression, created_ms, updated_ms, message, replicas, "
+        "  replication) "
+        "VALUES(?1, 1, ?2, ?3, ?4, ?4, ?5, ?6, ?7) "
         "ON CONFLICT(job_id) DO UPDATE SET defined = 1, pool = excluded.pool, "
         "  compression = excluded.compression, created_ms = excluded.created_ms, "
-        "  message = COALESCE(message, excluded.message) "
+        "  message = COALESCE(message, excluded.message), replicas = excluded.replicas, "
+        "  replication = excluded.replication "
         "WHERE defined = 0", err);
     if (!stmt)
         return TF_ERR_DB;
     int b = s_bind_text(stmt, 1, m->job_id) | s_bind_text(stmt, 2, m->pool)
             | s_bind_text(stmt, 3, m->compression) | sqlite3_bind_int64(stmt, 4, t)
-            | s_bind_text(stmt, 5, m->message);
-    int rc = s_run(self, stmt, b, "cannot create the job", NULL, err);
+            | s_bind_text(stmt, 5, m->message) | s_bind_text(stmt, 6, replicated ? m->replicas : NULL)
+            | s_bind_text(stmt, 7, replication);
+    int changes = 0;
+    int rc = s_run(self, stmt, b, "cannot create the job", &changes, err);
+    if (rc == TF_OK && changes > 0 && replicated)
+        rc = catalog_replica_create(self, m, t, err);
     if (rc != TF_OK || m->paths_count == 0)
         return rc;
     stmt = catalog_prepare(self,
@@ -1104,6 +1221,10 @@ s_cat_job(catalog_t *self, const tf_msg_cat_job_t *m, tf_err_t *err)
                           "stage, note, scanned, failed, cancelled or retried)", m->job_id, op);
     if (strcmp(op, "stage") == 0 && (!m->stage || !*m->stage))
         return tf_err_set(err, TF_ERR_INVALID, "cat_job %s: op stage without a stage name", m->job_id);
+    if (strcmp(op, "create") == 0 && m->replication && *m->replication && strcmp(m->replication, "required") != 0
+        && strcmp(m->replication, "optional") != 0)
+        return tf_err_set(err, TF_ERR_INVALID, "cat_job %s: replication '%s' is not required or optional "
+                          "(pools/POOL/replication)", m->job_id, m->replication);
     int64_t t = m->time_ms > 0 ? m->time_ms : catalog_now(self);
     int rc = s_begin(self, err);
     if (rc != TF_OK)
@@ -1737,13 +1858,17 @@ catalog_apply(catalog_t *self, const tf_msg_t *msg, tf_msg_t *reply, tf_err_t *e
         if (!reply)
             return tf_err_set(err, TF_ERR_INVALID, "cat_sched needs somewhere to put the reply");
         return catalog_sched_apply(self, &msg->cat_sched, reply, err);
+    case TF_MSG_CAT_REPLICA:
+        if (!reply)
+            return tf_err_set(err, TF_ERR_INVALID, "cat_replica needs somewhere to put the reply");
+        return catalog_replica_apply(self, &msg->cat_replica, reply, err);
     case TF_MSG_CAT_QUERY:
         if (!reply)
             return tf_err_set(err, TF_ERR_INVALID, "cat_query needs somewhere to put the reply");
         return catalog_query(self, &msg->cat_query, reply, err);
     default:
         return tf_err_set(err, TF_ERR_PROTO, "the catalog does not handle %s messages (expected "
-                          "cat_job, cat_files, cat_written, cat_volume, cat_manifest, cat_sched or cat_query)",
+                          "cat_job, cat_files, cat_written, cat_volume, cat_manifest, cat_sched, cat_replica or cat_query)",
                           tf_msg_type_name(msg->type));
     }
 }
@@ -1768,8 +1893,12 @@ s_record_refusal(catalog_t *self, const tf_msg_work_t *work, const tf_msg_t *msg
 {
     if (rc == TF_OK || tf_actor_status_retryable(rc))
         return rc;
-    if (msg && (msg->type == TF_MSG_CAT_QUERY || msg->type == TF_MSG_CAT_VOLUME || msg->type == TF_MSG_CAT_SCHED))
-        return rc;  /* queries change nothing; volume reports belong to no job */
+    /* Queries change nothing; volume reports belong to no job; cat_replica is called: its
+       refusal goes back to the replicator or CLI that sent it (a replicate item fails, and the
+       broker fails the job once that item fails for good). */
+    if (msg && (msg->type == TF_MSG_CAT_QUERY || msg->type == TF_MSG_CAT_VOLUME || msg->type == TF_MSG_CAT_SCHED
+                || msg->type == TF_MSG_CAT_REPLICA))
+        return rc;
     const char *job_id = msg ? s_msg_job_id(msg) : NULL;
     if (!job_id)
         job_id = work->job_id;
@@ -1839,6 +1968,7 @@ const tf_actor_route_t catalog_routes[] = {
     {TF_MSG_CAT_QUERY, s_on_cat_query},
     {TF_MSG_CAT_MANIFEST, s_on_cat_query},
     {TF_MSG_CAT_SCHED, s_on_cat_query},
+    {TF_MSG_CAT_REPLICA, s_on_cat_query},
     {TF_ACTOR_REFUSED, s_on_refused},
     TF_ACTOR_ROUTES_END
 };

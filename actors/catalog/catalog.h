@@ -53,8 +53,9 @@ void catalog_set_chain_policy(catalog_t *self, catalog_chain_policy_fn *fn, void
 
 /* Job events (docs/pipeline.md, "Events"): called after the transaction that changed the job
    committed - never for a change that rolled back, never again for a redelivered item. topic is
-   job.<id>.stage (the job moved to another stage) or job.<id>.<final status> (completed,
-   completed_with_warnings, failed, expired); job is the job as the `job` query shows it.
+   job.<id>.stage (the job moved to another stage), job.<id>.<final status> (completed,
+   completed_with_warnings, failed, expired) or job.<id>.replica (a replica row changed state,
+   issue 12); job is the job as the `job` query shows it.
    level: info, warn (completed_with_warnings, expired) or error (failed). */
 typedef void(catalog_event_fn)(void *arg, const char *topic, const char *level, const tf_msg_job_row_t *job);
 void catalog_set_events(catalog_t *self, catalog_event_fn *fn, void *arg);
@@ -71,8 +72,8 @@ int catalog_apply(catalog_t *self, const tf_msg_t *msg, tf_msg_t *reply, tf_err_
 int catalog_handle_item(catalog_t *self, const tf_msg_work_t *work, tf_msg_t *reply, tf_err_t *err);
 
 /* The routes tapeflow-catalog serves (arg: the catalog_t): cat_job, cat_files, cat_written,
-   cat_volume, cat_query (its cat_reply becomes the item's result), and refused payloads (the
-   refusal is recorded on the item's job). */
+   cat_volume, and cat_query, cat_manifest, cat_sched, cat_replica (their reply becomes the
+   item's result), and refused payloads (the refusal is recorded on the item's job). */
 extern const tf_actor_route_t catalog_routes[];
 
 #endif

@@ -75,6 +75,25 @@ int catalog_run(catalog_t *self, sqlite3_stmt *stmt, int bind_rc, const char *wh
 int catalog_begin(catalog_t *self, tf_err_t *err);
 int catalog_end(catalog_t *self, int rc, tf_err_t *err);
 
+/* catalog.c, for the op files: catalog_job_ensure creates the job row (queued) when missing;
+   catalog_job_check_complete is the completion check (s_job_check_complete, not a refresh);
+   catalog_event_add notes a job event (kind: stage, a final status, replica) published after
+   the transaction commits. */
+int catalog_job_ensure(catalog_t *self, const char *job_id, int64_t now, tf_err_t *err);
+int catalog_job_check_complete(catalog_t *self, const char *job_id, int64_t now, tf_err_t *err);
+void catalog_event_add(catalog_t *self, const char *job_id, const char *kind, const char *stage);
+/* catalog.c: copies text into buf (size), cut at a UTF-8 character boundary to fit. */
+void catalog_copy_text(char *buf, size_t size, const char *text);
+
+/* An archive (alias a) of job j whose group counts for the job: inside a host scan's range
+   (job_scans), or 1..groups_total for a job scanned once. The one group rule of completion
+   and of replica readiness. */
+#define CATALOG_GROUP_OF_JOB_SQL(a, j)                                                           \
+    "CASE WHEN EXISTS (SELECT 1 FROM job_scans s WHERE s.job_id = " j ".job_id) "                \
+    "THEN EXISTS (SELECT 1 FROM job_scans s WHERE s.job_id = " j ".job_id "                      \
+    "             AND " a ".group_no BETWEEN s.group_base + 1 AND s.group_base + s.groups_total) " \
+    "ELSE " a ".group_no BETWEEN 1 AND " j ".groups_total END"
+
 /* catalog_manifest.c (issue 11): manifests, levels and restore plans of chains.
    catalog_manifest_apply answers a cat_manifest into *reply (TF_MSG_CAT_MANIFEST_REPLY).
    catalog_level_decide is called by the create op, inside its transaction, once the job row
@@ -91,6 +110,23 @@ int catalog_manifest_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_
 int catalog_sched_apply(catalog_t *self, const tf_msg_cat_sched_t *m, tf_msg_t *reply, tf_err_t *err);
 bool catalog_sched_handles(const char *query);
 int catalog_sched_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_err_t *err);
+
+/* catalog_replica.c (issue 12): replicas of jobs on replication targets (docs/catalog.md,
+   "Replicas"). catalog_replica_apply answers a cat_replica into *reply (a cat_reply whose
+   replicas[0] is the row after the change). catalog_replica_create records a row (copying) for
+   each target of a create op's replicas, inside its transaction. catalog_replica_gate is the
+   replica part of the completion check of a job whose tape side is done: *done when every
+   target of the job is verified (or, replication optional, failed for good); *warn when an
+   optional target failed; suffix gets "; replicated to URL (...)" / "; replication to URL
+   failed: WHY" per target, progress (when not done) "on tape; replicating to NAME (2 of 3
+   archives)". catalog_replica_job fills a job row's replicas (query "job"). */
+int catalog_replica_apply(catalog_t *self, const tf_msg_cat_replica_t *m, tf_msg_t *reply, tf_err_t *err);
+int catalog_replica_create(catalog_t *self, const tf_msg_cat_job_t *create, int64_t t, tf_err_t *err);
+int catalog_replica_gate(catalog_t *self, const char *job_id, bool *done, bool *warn, char *suffix,
+                         size_t suffix_size, char *progress, size_t progress_size, tf_err_t *err);
+int catalog_replica_job(catalog_t *self, tf_msg_job_row_t *row, tf_err_t *err);
+bool catalog_replica_handles(const char *query);
+int catalog_replica_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_err_t *err);
 
 /* catalog_chain.c (issue 11): retention that knows chains. Fill a volume row's held and
    orphans, and a job row's depends_on (query "job"). catalog_chain_jobs shows the rows of

@@ -11,7 +11,7 @@
     "job_id, status, stage, message, detail, pool, created_ms, updated_ms, files_total, "  \
     "bytes_total, files_done, bytes_done, groups_total, archives_written, warnings, scanned, " \
     "level, level_requested, level_reason, base_job, schedule, trigger_text, trigger_ms, "  \
-    "files_unchanged, files_deleted"
+    "files_unchanged, files_deleted, replication"
 
 /* Grows rows (of elem bytes each) to hold one more; NULL when memory ran out. */
 void *
@@ -72,6 +72,7 @@ s_read_job(sqlite3_stmt *stmt, tf_msg_job_row_t *j, bool *oom)
     j->trigger_ms = sqlite3_column_int64(stmt, 22);
     j->files_unchanged = s_u64(stmt, 23);
     j->files_deleted = s_u64(stmt, 24);
+    j->replication = catalog_column_dup(stmt, 25, oom);
     return 320 + s_len(j->job_id) + s_len(j->message) + s_len(j->detail) + s_len(j->level_reason)
            + s_len(j->base_job) + s_len(j->schedule) + s_len(j->trigger);
 }
@@ -378,6 +379,8 @@ catalog_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_
         return catalog_manifest_query(self, q, reply, err);
     if (catalog_sched_handles(what))
         return catalog_sched_query(self, q, reply, err);
+    if (catalog_replica_handles(what))
+        return catalog_replica_query(self, q, reply, err);
     bool needs_job = strcmp(what, "job") == 0 || strcmp(what, "files") == 0
                      || strcmp(what, "archives") == 0 || strcmp(what, "archive_files") == 0
                      || strcmp(what, "missing") == 0;
@@ -481,6 +484,8 @@ catalog_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_
         rc = s_sources(self, &out->jobs[0], err);
     if (rc == TF_OK && strcmp(what, "job") == 0 && out->jobs_count == 1)
         rc = catalog_chain_job(self, &out->jobs[0], err);
+    if (rc == TF_OK && strcmp(what, "job") == 0 && out->jobs_count == 1)
+        rc = catalog_replica_job(self, &out->jobs[0], err);
     if (rc == TF_OK && kind == S_JOBS)
         rc = catalog_chain_jobs(self, out->jobs, out->jobs_count, err);
     for (size_t i = 0; rc == TF_OK && kind == S_VOLUMES && i < out->volumes_count; i++)

@@ -651,7 +651,7 @@ test_routes(void **state)
                            .payload = {data, size}};
     assert_int_equal(tf_actor_route(NULL, catalog_routes, &work, fx->cat, &err), TF_ERR_PROTO);
     assert_string_equal(err.message, "item r2: the catalog service does not handle heartbeat messages (it takes "
-                                     "cat_job, cat_files, cat_written, cat_volume, cat_query, cat_manifest or cat_sched)");
+                                     "cat_job, cat_files, cat_written, cat_volume, cat_query, cat_manifest, cat_sched or cat_replica)");
     free(data);
     j = s_get(fx, "JR2");
     assert_string_equal(j.status, "failed");
