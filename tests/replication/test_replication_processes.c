@@ -480,9 +480,10 @@ test_backup_is_replicated_and_restores(void **state)
     s_expect_contains("the job's message", s_job_message(json, got, sizeof got), "replicated to smb://127.0.0.1:");
     free(json);
 
-    /* on the share, as smbd wrote it */
+    /* on the share, as smbd wrote it; the stager let the archives go (tape and nas have them) */
     char first[256];
     s_expect_committed(fx, j1, first, sizeof first);
+    s_wait_released(fx, j1, 30000);
 
     /* replica verify reads it back: ok, and not ok after a flipped byte */
     char *out = NULL;
@@ -502,6 +503,11 @@ test_backup_is_replicated_and_restores(void **state)
     if (rc != 1)
         fail_msg("replica verify nas %s with a flipped byte in %s: exit %d (expected 1): %s", j1, data, rc,
                  out ? out : "");
+    free(out);
+    /* a restore from the replica reads the share, and checks what it reads */
+    rc = s_restore_replica(fx, "nas", "r1-bad", &out, j1, NULL);
+    if (rc == 0)
+        fail_msg("restore %s --from-replica nas with a flipped byte in %s: exit 0: %s", j1, data, out ? out : "");
     free(out);
     byte ^= 0x40;
     assert_int_equal(pwrite(fd, &byte, 1, 100), 1);

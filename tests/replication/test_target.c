@@ -280,23 +280,50 @@ test_file_open_refusals(void **state)
     tf_test_dir_done(&dir);
 }
 
-/* A small tmpfs as the target: writing more than it holds says what to do (root only). */
+/* A small tmpfs as the target: writing more than it holds says what to do (root only). The
+   mount is the test's state, so a failed assertion still unmounts it (teardown). */
+typedef struct {
+    char *dir;
+    bool mounted;
+} s_tmpfs_t;
+
+static int
+s_tmpfs_setup(void **state)
+{
+    s_tmpfs_t *t = calloc(1, sizeof *t);
+    assert_non_null(t);
+    *state = t;
+    if (geteuid() != 0)
+        return 0;
+    t->dir = tf_test_tempdir("tgt");
+    assert_non_null(t->dir);
+    t->mounted = mount("tapeflow-test", t->dir, "tmpfs", 0, "size=1m") == 0;
+    if (!t->mounted)
+        printf("cannot mount a tmpfs on %s: %s\n", t->dir, strerror(errno));
+    return 0;
+}
+
+static int
+s_tmpfs_teardown(void **state)
+{
+    s_tmpfs_t *t = *state;
+    if (t->mounted && umount(t->dir) != 0)
+        printf("cannot unmount %s: %s\n", t->dir, strerror(errno));
+    tf_test_dir_done(&t->dir);
+    free(t);
+    return 0;
+}
+
 static void
 test_file_full(void **state)
 {
-    (void) state;
-    if (geteuid() != 0) {
-        printf("skipped: a full target needs a small tmpfs, and mounting one needs root\n");
+    s_tmpfs_t *t = *state;
+    if (!t->mounted) {
+        printf("skipped: a full target needs a small tmpfs (%s)\n",
+               geteuid() != 0 ? "mounting one needs root" : "the mount failed");
         skip();
     }
-    char *dir = tf_test_tempdir("tgt");
-    assert_non_null(dir);
-    if (mount("tapeflow-test", dir, "tmpfs", 0, "size=1m") != 0) {
-        printf("skipped: cannot mount a tmpfs on %s: %s\n", dir, strerror(errno));
-        tf_test_dir_done(&dir);
-        skip();
-    }
-    tf_target_t *target = s_open_file_target(dir, NULL);
+    tf_target_t *target = s_open_file_target(t->dir, NULL);
     assert_string_equal(tf_target_fs_type(target), "tmpfs");
     tf_target_file_t *file = NULL;
     tf_err_t err = {0};
@@ -313,8 +340,6 @@ test_file_full(void **state)
     tf_target_close(&file, &close_err);
     assert_int_equal(tf_target_remove(target, "big", &err), TF_OK);
     tf_target_destroy(&target);
-    assert_int_equal(umount(dir), 0);
-    tf_test_dir_done(&dir);
 }
 
 /* --- smb:// ---------------------------------------------------------------------------------- */
@@ -574,7 +599,7 @@ main(void)
     const struct CMUnitTest file_tests[] = {
         cmocka_unit_test(test_file_verbs),
         cmocka_unit_test(test_file_open_refusals),
-        cmocka_unit_test(test_file_full),
+        cmocka_unit_test_setup_teardown(test_file_full, s_tmpfs_setup, s_tmpfs_teardown),
     };
     const struct CMUnitTest smb_tests[] = {
         cmocka_unit_test(test_smb_verbs),

@@ -143,8 +143,16 @@ s_start(tf_testsmb_t *self, char *why, size_t why_size)
         snprintf(why, why_size, "no smbd (install samba: tools/install-deps)");
         return -1;
     }
+    /* through setpriv --pdeathsig: a test that dies (a failed assertion in a group set-up
+       skips the teardown, a SIGKILL skips everything) takes its smbd with it */
+    char setpriv[PATH_MAX];
     char *const argv[] = {"smbd", "-F", "--no-process-group", "-s", self->conf, NULL};
-    self->smbd = tf_testproc_start(program, argv, NULL, self->log);
+    char *const bound[] = {"setpriv", "--pdeathsig", "KILL", "--", program, "-F", "--no-process-group",
+                           "-s", self->conf, NULL};
+    if (s_find_program("setpriv", setpriv, sizeof setpriv))
+        self->smbd = tf_testproc_start(setpriv, bound, NULL, self->log);
+    else
+        self->smbd = tf_testproc_start(program, argv, NULL, self->log);
     if (!self->smbd) {
         snprintf(why, why_size, "cannot start %s", program);
         return -1;

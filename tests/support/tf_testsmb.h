@@ -8,7 +8,9 @@
     format (0600) holds the user and password.
 
     smbd runs in the foreground with --no-process-group, in a process group of its own
-    (tf_testproc), so the signals it sends its group when it stops never reach the test.
+    (tf_testproc), so the signals it sends its group when it stops never reach the test; it
+    is started through setpriv --pdeathsig KILL (util-linux), so it dies with the test even
+    when the test's teardown never runs.
     Ready means `smbclient -A CREDS //127.0.0.1/backup -c ls` succeeds on the port.
 
         tf_testsmb_t *smb = tf_testsmb_new(why, sizeof why);
