@@ -426,7 +426,7 @@ test_unknown_service_refused_and_flood_counted(void **state)
     }
     printf("client error: %s\n", err.message);
     assert_non_null(strstr(err.message, "no service 'xyz': known services are catalog, compress, "
-                                        "echo, extract, labeller, scan, scheduler, stager, tape"));
+                                        "echo, extract, labeller, replicate, scan, scheduler, stager, tape"));
     assert_int_not_equal(tf_client_item(f->client, "nobody-0", &reply, 2000, &err), TF_OK);
 
     zsock_t *raw = zsock_new_dealer(f->endpoint);
