@@ -17,6 +17,7 @@
 #include "tf_checksum.h"
 #include "tf_clock.h"
 #include "tf_json.h"
+#include "tf_pipeline_ids.h"
 
 #define S_SENTINEL_MAX 4096                  /* a sentinel is a few lines */
 #define S_MANIFEST_MAX (64 * 1024 * 1024)    /* thousands of archives fit easily */
@@ -27,15 +28,15 @@
 
 /* ------------------------------------------------------------------ configuration ----- */
 
+/* A target name is a folder name in manifests and a value in the catalog's replica rows:
+   the same safe set as ids (tf_id_safe_name). "tape" is reserved: the catalog names a job's
+   tape copy so. */
+#define S_RESERVED_NAME "tape"
+
 static bool
 s_name_ok(const char *name)
 {
-    if (!name || !*name || strlen(name) > TF_MSG_MAX_ID)
-        return false;
-    for (const char *c = name; *c; c++)
-        if (!tf_config_name_char(*c))
-            return false;
-    return strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+    return name && strlen(name) <= TF_MSG_MAX_ID && tf_id_safe_name(name);
 }
 
 static int
@@ -55,9 +56,12 @@ tf_replica_conf(const tf_config_t *cfg, const char *name, tf_replica_conf_t *con
     /* The config getters are not const-qualified; reading does not change the configuration. */
     tf_config_t *c = (tf_config_t *) cfg;
     memset(conf, 0, sizeof *conf);
+    if (name && strcmp(name, S_RESERVED_NAME) == 0)
+        return tf_err_set(err, TF_ERR_INVALID, "'" S_RESERVED_NAME "' cannot name a replication target (reserved)");
     if (!s_name_ok(name))
         return tf_err_set(err, TF_ERR_INVALID, "'%s' is not a replication target name: use letters, digits, "
-                          "'-', '_' and '.' (at most %d characters)", name ? name : "", TF_MSG_MAX_ID);
+                          "'-', '_' and '.', not first '.' or '-' (at most %d characters)", name ? name : "",
+                          TF_MSG_MAX_ID);
     char key[TF_MSG_MAX_ID + 64];
     snprintf(key, sizeof key, "replicas/%s/url", name);
     const char *url = tf_config_str(c, key);
@@ -144,6 +148,37 @@ tf_replica_pool(const tf_config_t *cfg, const char *pool, char names[][TF_MSG_MA
         }
         memcpy(names[*count], name, len + 1);
         (*count)++;
+    }
+    return TF_OK;
+}
+
+int
+tf_replica_pool_list(const tf_config_t *cfg, const char *pool, char *list, size_t size, bool *required,
+                     tf_err_t *err)
+{
+    if (size > 0)
+        list[0] = '\0';
+    char names[TF_REPLICA_NAMES_MAX][TF_MSG_MAX_ID + 1];
+    size_t count = 0;
+    int rc = tf_replica_pool(cfg, pool, names, TF_REPLICA_NAMES_MAX, &count, required, err);
+    if (rc != TF_OK)
+        return rc;
+    size_t used = 0;
+    for (size_t i = 0; i < count; i++) {
+        size_t len = strlen(names[i]);
+        size_t need = used + (i > 0 ? 1 : 0) + len;
+        /* A truncated list would drop a target silently: refuse instead. */
+        if (need >= size) {
+            if (size > 0)
+                list[0] = '\0';
+            return tf_err_set(err, TF_ERR_TOOBIG, "pools/%s/replicas: the list of %zu replication targets needs "
+                              "%zu characters, at most %zu fit: list fewer or shorter names", pool, count, need,
+                              size ? size - 1 : 0);
+        }
+        if (i > 0)
+            list[used++] = ',';
+        memcpy(list + used, names[i], len + 1);
+        used += len;
     }
     return TF_OK;
 }

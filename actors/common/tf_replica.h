@@ -44,13 +44,21 @@ typedef struct {
 } tf_replica_conf_t;
 
 /* Reads replicas/NAME/...: TF_ERR_NOTFOUND "no replication target 'NAME' (replicas/NAME/url is
-   not set in FILE)" when it is not configured, TF_ERR_INVALID for a URL of another scheme. */
+   not set in FILE)" when it is not configured, TF_ERR_INVALID for a name that is not
+   tf_id_safe_name or is "tape" (reserved), or a URL of another scheme. */
 int tf_replica_conf(const tf_config_t *cfg, const char *name, tf_replica_conf_t *conf, tf_err_t *err);
 
 /* A pool's targets (pools/POOL/replicas: *count names, each checked with tf_replica_conf) and
    whether they are required (pools/POOL/replication). *count 0: the pool replicates nowhere. */
 int tf_replica_pool(const tf_config_t *cfg, const char *pool, char names[][TF_MSG_MAX_ID + 1], size_t max,
                     size_t *count, bool *required, tf_err_t *err);
+
+/* tf_replica_pool joined as one comma list ("nas,offsite"; "" when the pool replicates
+   nowhere), names deduplicated and each checked with tf_replica_conf. A list that does not fit
+   in size is TF_ERR_TOOBIG (list ""), never truncated. Target names are tf_id_safe_name
+   (tf_pipeline_ids.h); "tape" is reserved (the catalog names tape copies so). */
+int tf_replica_pool_list(const tf_config_t *cfg, const char *pool, char *list, size_t size, bool *required,
+                         tf_err_t *err);
 
 /* Opens the target and checks its sentinel: missing ("replica target NAME (URL) has no
    .tapeflow-target: ... not mounted? ... tapeflow replica init NAME"), unreadable, or naming

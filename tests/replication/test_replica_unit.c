@@ -142,6 +142,43 @@ test_conf_and_pool(void **state)
     assert_int_equal(count, 0);
 }
 
+static void
+test_pool_list(void **state)
+{
+    s_fix_t *fix = *state;
+    tf_err_t err = {0};
+    char list[64] = "junk";
+    bool required = false;
+    assert_int_equal(tf_replica_pool_list(fix->cfg, "default", list, sizeof list, &required, &err), TF_OK);
+    assert_string_equal(list, "");
+    assert_true(required);
+    tf_config_set(fix->cfg, "pools/default/replicas", "nas, other,nas");
+    tf_config_set(fix->cfg, "pools/default/replication", "optional");
+    assert_int_equal(tf_replica_pool_list(fix->cfg, "default", list, sizeof list, &required, &err), TF_OK);
+    assert_string_equal(list, "nas,other");
+    assert_false(required);
+    /* "nas,other" needs 10 bytes: 9 do not fit, and the list is not cut to "nas". */
+    assert_int_equal(tf_replica_pool_list(fix->cfg, "default", list, 9, &required, &err), TF_ERR_TOOBIG);
+    assert_string_equal(list, "");
+    assert_true(s_contains(err.message, "pools/default/replicas"));
+    assert_int_equal(tf_replica_pool_list(fix->cfg, "default", list, 10, &required, &err), TF_OK);
+    assert_string_equal(list, "nas,other");
+
+    /* "tape" is reserved even when configured like a target. */
+    assert_int_equal(tf_config_set(fix->cfg, "replicas/tape/url", "file:///tmp/x"), 0);
+    tf_config_set(fix->cfg, "pools/default/replicas", "nas,tape");
+    assert_int_equal(tf_replica_pool_list(fix->cfg, "default", list, sizeof list, &required, &err), TF_ERR_INVALID);
+    assert_true(s_contains(err.message, "'tape' cannot name a replication target (reserved)"));
+    assert_string_equal(list, "");
+    /* Not a safe id (leading '-'). */
+    tf_config_set(fix->cfg, "pools/default/replicas", "-x");
+    assert_int_equal(tf_replica_pool_list(fix->cfg, "default", list, sizeof list, &required, &err), TF_ERR_INVALID);
+    assert_true(s_contains(err.message, "'-x' is not a replication target name"));
+    tf_config_set(fix->cfg, "pools/default/replicas", "nas,missing");
+    assert_int_equal(tf_replica_pool_list(fix->cfg, "default", list, sizeof list, &required, &err), TF_ERR_NOTFOUND);
+    assert_string_equal(list, "");
+}
+
 /* ------------------------------------------------------------------ sentinel ---------- */
 
 static void
@@ -743,6 +780,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_manifest_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_list, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_checksum_and_verify, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pool_list, s_setup, s_teardown),
         cmocka_unit_test(test_retention_keep_last),
         cmocka_unit_test(test_retention_keep_days),
         cmocka_unit_test(test_retention_keeps_chain_of_kept_incremental),
