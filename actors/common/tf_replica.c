@@ -78,6 +78,16 @@ tf_replica_conf(const tf_config_t *cfg, const char *name, tf_replica_conf_t *con
                           "smb://[USER@]HOST[:PORT]/SHARE/PATH or file:///PATH", name,
                           (int) (scheme > 16 ? 16 : scheme), url);
     }
+    if (strncmp(url, "smb://", 6) == 0) {
+        /* USER:PASSWORD@ would put the password in every message and log quoting the URL. */
+        const char *auth = url + 6;
+        size_t auth_len = strcspn(auth, "/");
+        const char *at = memchr(auth, '@', auth_len);
+        if (at && memchr(auth, ':', (size_t) (at - auth)))
+            return tf_err_set(err, TF_ERR_INVALID, "replicas/%s/url holds a password: put the password in "
+                              "replicas/%s/credentials (a file in smbclient -A format, chmod 600) and remove it "
+                              "from the URL", name, name);
+    }
     int rc = s_copy(conf->name, sizeof conf->name, name, "name", name, err);
     if (rc == TF_OK)
         rc = s_copy(conf->url, sizeof conf->url, url, "url", name, err);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tf_log.h"
+
 struct _tf_target_t {
     const tf_target_ops_t *ops;
     void *state;
@@ -44,10 +46,12 @@ tf_target_open(const tf_target_opts_t *opts, tf_err_t *err)
     }
     const tf_target_ops_t *ops = s_ops_for(opts->url);
     if (!ops) {
+        char safe[512];
+        tf_target_url_safe(opts->url, safe, sizeof safe);
         tf_err_set(err, TF_ERR_INVALID,
                    "replica target %s: URL '%s' has an unknown scheme: use smb://[USER@]HOST[:PORT]/SHARE/PATH "
                    "or file:///PATH in replicas/%s/url",
-                   name, opts->url, name);
+                   name, safe, name);
         return NULL;
     }
     tf_target_t *self = calloc(1, sizeof *self);
@@ -97,7 +101,63 @@ tf_target_fs_type(tf_target_t *self)
     return self ? self->ops->fs_type(self->state) : NULL;
 }
 
-/* Paths stay below the root: never absolute, never with a '..' component. */
+void
+tf_target_url_safe(const char *url, char *out, size_t size)
+{
+    if (!out || size == 0)
+        return;
+    if (!url) {
+        out[0] = '\0';
+        return;
+    }
+    const char *scheme = strstr(url, "://");
+    const char *auth = scheme ? scheme + 3 : url;
+    size_t auth_len = strcspn(auth, "/");
+    const char *at = memchr(auth, '@', auth_len);
+    const char *colon = at ? memchr(auth, ':', (size_t) (at - auth)) : NULL;
+    if (!colon) {
+        snprintf(out, size, "%s", url);
+        return;
+    }
+    /* USER:PASSWORD@ -> USER@ */
+    snprintf(out, size, "%.*s%s", (int) (colon - url), url, at);
+}
+
+int
+tf_target_no_space(const char *target, const char *where, int e, tf_err_t *err)
+{
+    return tf_err_set(err, TF_ERR_IO,
+                      "no space left on replica target %s (%s): free space on the share or lower "
+                      "pools/POOL/replica_keep_last|replica_keep_days of the pools replicating to %s (%s)",
+                      target, where, target, strerror(e));
+}
+
+int
+tf_target_entries_push(const char *target, const char *where, tf_target_entry_t **entries, size_t *count,
+                       size_t *cap, const char *name, tf_target_entry_t **entry, tf_err_t *err)
+{
+    *entry = NULL;
+    if (strlen(name) >= sizeof(*entries)->name) {
+        tf_log_warn("replica target %s: %s holds a name of %zu bytes (more than %zu): skipped", target, where,
+                    strlen(name), sizeof(*entries)->name - 1);
+        return TF_OK;
+    }
+    if (*count == *cap) {
+        size_t next = *cap ? *cap * 2 : 16;
+        tf_target_entry_t *bigger = realloc(*entries, next * sizeof *bigger);
+        if (!bigger)
+            return tf_err_set(err, TF_ERR_NOMEM, "replica target %s: out of memory listing %s", target, where);
+        *entries = bigger;
+        *cap = next;
+    }
+    *entry = &(*entries)[(*count)++];
+    memset(*entry, 0, sizeof **entry);
+    memcpy((*entry)->name, name, strlen(name) + 1);
+    return TF_OK;
+}
+
+/* Paths stay below the root: never absolute, never with a '..' component, never with '\\'
+   (a separator to an SMB server and to Windows tools reading the share). */
 static int
 s_path_check(tf_target_t *self, const char *path, tf_err_t *err)
 {
@@ -108,6 +168,11 @@ s_path_check(tf_target_t *self, const char *path, tf_err_t *err)
     if (path[0] == '/')
         return tf_err_set(err, TF_ERR_INVALID,
                           "replica target %s: path '%s' is absolute: paths are relative to the target's root",
+                          self->name, path);
+    if (strchr(path, '\\'))
+        return tf_err_set(err, TF_ERR_INVALID,
+                          "replica target %s: path '%s' has a '\\': SMB servers take it for a separator; paths "
+                          "use '/'",
                           self->name, path);
     for (const char *p = path; *p;) {
         size_t len = strcspn(p, "/");

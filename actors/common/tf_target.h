@@ -125,6 +125,19 @@ typedef struct {
     int (*space)(void *state, uint64_t *free_bytes, uint64_t *total_bytes, tf_err_t *err);
 } tf_target_ops_t;
 
+/* For the backends (one place for what both do). */
+/* Appends an entry named name to a growing array (*cap entries allocated) and returns it in
+   *entry, zeroed but for the name. A name that does not fit tf_target_entry_t.name (>= 256
+   bytes) is skipped with a warning (*entry NULL, TF_OK): one odd file must not make a whole
+   folder unlistable. where names the folder for the warning. */
+int tf_target_entries_push(const char *target, const char *where, tf_target_entry_t **entries, size_t *count,
+                           size_t *cap, const char *name, tf_target_entry_t **entry, tf_err_t *err);
+/* The "no space left" message (TF_ERR_IO) for errno e (ENOSPC, EDQUOT) on target at where. */
+int tf_target_no_space(const char *target, const char *where, int e, tf_err_t *err);
+/* url with its userinfo cut to the user name ("smb://bob:pw@h/s" -> "smb://bob@h/s"), for
+   messages: a password never reaches a log. */
+void tf_target_url_safe(const char *url, char *out, size_t size);
+
 extern const tf_target_ops_t tf_target_file_ops;
 extern const tf_target_ops_t tf_target_smb_ops;
 

@@ -24,6 +24,17 @@
 #define S_SMB2_MAGIC 0xFE534D42UL
 #define S_NFS_MAGIC 0x6969UL
 
+/* Files on a target are the backups of every host: owner only. */
+#define S_FILE_MODE 0600
+#define S_DIR_MODE 0700
+
+/* Retries a call that returns 0 or -1 while it fails with EINTR (NFS and CIFS mounted with
+   intr can interrupt any of them). r gets the call's last result. */
+#define S_EINTR(r, call)                                                                                     \
+    do                                                                                                       \
+        (r) = (call);                                                                                        \
+    while ((r) != 0 && errno == EINTR)
+
 typedef struct {
     char *name;
     char *root;          /* absolute, no trailing '/' (except "/") */
@@ -65,10 +76,7 @@ static int
 s_fail(s_state_t *self, int e, const char *verb, const char *path, tf_err_t *err)
 {
     if (e == ENOSPC || e == EDQUOT)
-        return tf_err_set(err, TF_ERR_IO,
-                          "no space left on replica target %s (%s): free space on the share or lower "
-                          "pools/POOL/replica_keep_last|replica_keep_days of the pools replicating to %s (%s)",
-                          self->name, self->root, self->name, strerror(e));
+        return tf_target_no_space(self->name, self->root, e, err);
     int code = e == ENOENT ? TF_ERR_NOTFOUND : e == EEXIST ? TF_ERR_STATE : TF_ERR_IO;
     return tf_err_errno(err, code, e, "replica target %s: %s %s failed", self->name, verb, path);
 }
@@ -225,18 +233,31 @@ s_mkdir(void *state, const char *path, tf_err_t *err)
     char *full = s_full(self, path);
     if (!full)
         return S_OOM(self, err);
-    int rc = TF_OK;
-    if (mkdir(full, 0750) != 0) {
+    int rc = TF_OK, r;
+    S_EINTR(r, mkdir(full, S_DIR_MODE));
+    if (r != 0) {
         int e = errno;
         struct stat st;
+        /* lstat: a symlink where a folder belongs would lead the writes out of the target */
         if (e != EEXIST)
             rc = s_fail(self, e, "creating folder", full, err);
-        else if (stat(full, &st) != 0 || !S_ISDIR(st.st_mode))
+        else if (lstat(full, &st) != 0 || !S_ISDIR(st.st_mode))
             rc = tf_err_set(err, TF_ERR_STATE, "replica target %s: %s exists and is not a folder: remove it",
                             self->name, full);
     }
     free(full);
     return rc;
+}
+
+/* The replicator re-reads what it wrote to prove the copy: served from the page cache that
+   re-read would check our own memory, not the disk or the share. Once the bytes are synced
+   (clean pages can be dropped), drop them, and again before reading a file back. Advice only:
+   a file system that ignores it makes the check weaker, not wrong, so its result is not an
+   error. */
+static void
+s_drop_cache(int fd)
+{
+    (void) posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 }
 
 static int
@@ -253,15 +274,18 @@ s_open_file(void *state, const char *path, bool write, void **fh, tf_err_t *err)
     }
     strcpy(h->path, full);
     free(full);
-    int flags = write ? O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC : O_RDONLY | O_CLOEXEC;
+    /* O_NOFOLLOW: a symlink planted on the share must not redirect a write outside it. */
+    int flags = write ? O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW : O_RDONLY | O_CLOEXEC;
     do
-        h->fd = open(h->path, flags, 0640);
+        h->fd = open(h->path, flags, S_FILE_MODE);
     while (h->fd < 0 && errno == EINTR);
     if (h->fd < 0) {
         int rc = s_fail(self, errno, write ? "creating" : "opening", h->path, err);
         free(h);
         return rc;
     }
+    if (!write)
+        s_drop_cache(h->fd);
     *fh = h;
     return TF_OK;
 }
@@ -312,7 +336,10 @@ static int
 s_sync(void *state, void *fh, tf_err_t *err)
 {
     s_fh_t *h = fh;
-    return s_fsync(state, h->fd, h->path, err);
+    int rc = s_fsync(state, h->fd, h->path, err);
+    if (rc == TF_OK)
+        s_drop_cache(h->fd);
+    return rc;
 }
 
 static int
@@ -357,17 +384,20 @@ s_rename(void *state, const char *from, const char *to, tf_err_t *err)
     int rc = TF_OK;
     if (!full_from || !full_to)
         rc = S_OOM(self, err);
-    else if (renameat2(AT_FDCWD, full_from, AT_FDCWD, full_to, RENAME_NOREPLACE) != 0) {
-        int e = errno;
+    else {
+        int r;
+        S_EINTR(r, renameat2(AT_FDCWD, full_from, AT_FDCWD, full_to, RENAME_NOREPLACE));
+        int e = r != 0 ? errno : 0;
         struct stat st;
         /* file systems without RENAME_NOREPLACE (CIFS, NFS): a stat check, then a plain rename */
         if (e == EINVAL || e == ENOSYS || e == EOPNOTSUPP) {
-            if (lstat(full_to, &st) == 0)
+            S_EINTR(r, lstat(full_to, &st));
+            if (r == 0)
                 e = EEXIST;
-            else if (rename(full_from, full_to) == 0)
-                e = 0;
-            else
-                e = errno;
+            else {
+                S_EINTR(r, rename(full_from, full_to));
+                e = r == 0 ? 0 : errno;
+            }
         }
         if (e == EEXIST)
             rc = tf_err_set(err, TF_ERR_STATE, "replica target %s: cannot rename %s to %s: %s exists already",
@@ -387,8 +417,9 @@ s_remove(void *state, const char *path, tf_err_t *err)
     char *full = s_full(self, path);
     if (!full)
         return S_OOM(self, err);
-    int rc = TF_OK;
-    if (unlink(full) != 0 && errno != ENOENT)
+    int rc = TF_OK, r;
+    S_EINTR(r, unlink(full));   /* a symlink goes as itself, never what it points to */
+    if (r != 0 && errno != ENOENT)
         rc = s_fail(self, errno, "removing", full, err);
     free(full);
     return rc;
@@ -401,8 +432,9 @@ s_rmdir(void *state, const char *path, tf_err_t *err)
     char *full = s_full(self, path);
     if (!full)
         return S_OOM(self, err);
-    int rc = TF_OK;
-    if (rmdir(full) != 0 && errno != ENOENT)
+    int rc = TF_OK, r;
+    S_EINTR(r, rmdir(full));
+    if (r != 0 && errno != ENOENT)
         rc = s_fail(self, errno, "removing folder", full, err);
     free(full);
     return rc;
@@ -423,7 +455,10 @@ s_list(void *state, const char *path, tf_target_entry_t **entries, size_t *count
     char *full = s_full(self, path);
     if (!full)
         return S_OOM(self, err);
-    DIR *dir = opendir(full);
+    DIR *dir;
+    do
+        dir = opendir(full);
+    while (!dir && errno == EINTR);
     if (!dir) {
         int rc = s_fail(self, errno, "listing", full, err);
         free(full);
@@ -436,31 +471,19 @@ s_list(void *state, const char *path, tf_target_entry_t **entries, size_t *count
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
         struct stat st;
-        if (fstatat(dirfd(dir), e->d_name, &st, 0) != 0) {
+        int r;
+        /* a symlink is listed as itself (not a folder): remove_tree unlinks it, never follows it */
+        S_EINTR(r, fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW));
+        if (r != 0) {
             if (errno == ENOENT)
                 continue;   /* removed meanwhile */
             rc = s_fail(self, errno, "stat in", full, err);
             break;
         }
-        if (strlen(e->d_name) >= sizeof(*entries)->name) {
-            rc = tf_err_set(err, TF_ERR_TOOBIG, "replica target %s: %s/%s: name too long", self->name, full,
-                            e->d_name);
-            break;
-        }
-        if (*count == cap) {
-            size_t next = cap ? cap * 2 : 16;
-            tf_target_entry_t *bigger = realloc(*entries, next * sizeof *bigger);
-            if (!bigger) {
-                rc = S_OOM(self, err);
-                break;
-            }
-            *entries = bigger;
-            cap = next;
-        }
-        tf_target_entry_t *entry = &(*entries)[(*count)++];
-        memset(entry, 0, sizeof *entry);
-        snprintf(entry->name, sizeof entry->name, "%s", e->d_name);
-        s_entry_fill(entry, &st);
+        tf_target_entry_t *entry = NULL;
+        rc = tf_target_entries_push(self->name, full, entries, count, &cap, e->d_name, &entry, err);
+        if (entry)
+            s_entry_fill(entry, &st);
     }
     if (rc == TF_OK && errno != 0)
         rc = s_fail(self, errno, "listing", full, err);
@@ -477,8 +500,14 @@ s_stat(void *state, const char *path, tf_target_entry_t *entry, tf_err_t *err)
     if (!full)
         return S_OOM(self, err);
     struct stat st;
-    int rc = TF_OK;
-    if (stat(full, &st) != 0)
+    int rc = TF_OK, r;
+    /* lstat below the root: a symlink is reported as what it is (not a folder); the root itself
+       may be reached through one (a mount point's alias) */
+    if (*path)
+        S_EINTR(r, lstat(full, &st));
+    else
+        S_EINTR(r, stat(full, &st));
+    if (r != 0)
         rc = s_fail(self, errno, "stat of", full, err);
     else {
         const char *slash = strrchr(path, '/');
@@ -494,7 +523,9 @@ s_space(void *state, uint64_t *free_bytes, uint64_t *total_bytes, tf_err_t *err)
 {
     s_state_t *self = state;
     struct statvfs vfs;
-    if (statvfs(self->root, &vfs) != 0)
+    int r;
+    S_EINTR(r, statvfs(self->root, &vfs));
+    if (r != 0)
         return s_fail(self, errno, "statvfs of", self->root, err);
     *free_bytes = (uint64_t) vfs.f_bavail * vfs.f_frsize;
     *total_bytes = (uint64_t) vfs.f_blocks * vfs.f_frsize;

@@ -98,10 +98,7 @@ static int
 s_fail(s_state_t *self, int e, const char *verb, const char *path, tf_err_t *err)
 {
     if (e == ENOSPC || e == EDQUOT)
-        return tf_err_set(err, TF_ERR_IO,
-                          "no space left on replica target %s (%s): free space on the share or lower "
-                          "pools/POOL/replica_keep_last|replica_keep_days of the pools replicating to %s (%s)",
-                          self->name, self->url, self->name, strerror(e));
+        return tf_target_no_space(self->name, self->url, e, err);
     if (s_errno_unreachable(e)) {
         char doing[TF_ERR_MESSAGE_MAX / 2];
         snprintf(doing, sizeof doing, "%s %s: ", verb, *path ? path : "the root");
@@ -132,6 +129,23 @@ s_append_encoded(char **url, const char *s)
     return true;
 }
 
+/* "smb://HOST[:PORT]/SHARE" (heap), NULL when out of memory. */
+static char *
+s_share_url(s_state_t *self)
+{
+    char *url = NULL;
+    char port[16] = "";
+    if (self->port)
+        snprintf(port, sizeof port, ":%d", self->port);
+    if (asprintf(&url, "smb://%s%s/", self->host, port) < 0)
+        return NULL;
+    if (!s_append_encoded(&url, self->share)) {
+        free(url);
+        return NULL;
+    }
+    return url;
+}
+
 /* The URL of rel below the root (heap), NULL when out of memory. */
 static char *
 s_url(s_state_t *self, const char *rel)
@@ -146,9 +160,12 @@ s_url(s_state_t *self, const char *rel)
 
 /* smb://[USER@]HOST[:PORT]/SHARE[/PATH] into the state; a password is refused. */
 static int
-s_parse_url(s_state_t *self, const char *url, tf_err_t *err)
+s_parse_url(s_state_t *self, const char *configured, tf_err_t *err)
 {
-    const char *p = url + strlen("smb://");
+    /* Messages quote the URL without its userinfo beyond the user name. */
+    char url[TF_ERR_MESSAGE_MAX / 2];
+    tf_target_url_safe(configured, url, sizeof url);
+    const char *p = configured + strlen("smb://");
     const char *slash = strchr(p, '/');
     const char *at = memchr(p, '@', slash ? (size_t) (slash - p) : strlen(p));
     if (at) {
@@ -201,14 +218,7 @@ s_parse_url(s_state_t *self, const char *url, tf_err_t *err)
                                      strstr(self->path, "/../") || strstr(self->path, "/..")))
         return tf_err_set(err, TF_ERR_INVALID, "replica target %s: URL '%s' has a '..' component: fix replicas/%s/url",
                           self->name, url, self->name);
-    char port[16] = "";
-    if (self->port)
-        snprintf(port, sizeof port, ":%d", self->port);
-    if (asprintf(&self->base, "smb://%s%s/", self->host, port) < 0) {
-        self->base = NULL;
-        return S_OOM(self, err);
-    }
-    if (!s_append_encoded(&self->base, self->share) ||
+    if (!(self->base = s_share_url(self)) ||
         (*self->path && !(s_append_encoded(&self->base, "/") && s_append_encoded(&self->base, self->path))))
         return S_OOM(self, err);
     return TF_OK;
@@ -307,18 +317,9 @@ s_read_credentials(s_state_t *self, const char *file, tf_err_t *err)
 static int
 s_probe_share(s_state_t *self, int *share_errno)
 {
-    char *share_url = NULL;
-    char port[16] = "";
-    if (self->port)
-        snprintf(port, sizeof port, ":%d", self->port);
-    if (asprintf(&share_url, "smb://%s%s/", self->host, port) < 0) {
-        share_url = NULL;
+    char *share_url = s_share_url(self);
+    if (!share_url)
         return -1;
-    }
-    if (!s_append_encoded(&share_url, self->share)) {
-        free(share_url);
-        return -1;
-    }
     SMBCFILE *dir = smbc_getFunctionOpendir(self->ctx)(self->ctx, share_url);
     *share_errno = dir ? 0 : errno;
     if (dir)
@@ -386,12 +387,8 @@ s_create_root(s_state_t *self, tf_err_t *err)
     if (!root)
         return S_OOM(self, err);
     /* mkdir works below base; make base the share itself for this */
-    char port[16] = "";
-    if (self->port)
-        snprintf(port, sizeof port, ":%d", self->port);
     int rc = TF_OK;
-    self->base = NULL;
-    if (asprintf(&self->base, "smb://%s%s/", self->host, port) < 0 || !s_append_encoded(&self->base, self->share))
+    if (!(self->base = s_share_url(self)))
         rc = S_OOM(self, err);
     for (char *p = root; rc == TF_OK && p && *p; p = cut ? cut + 1 : NULL) {
         cut = strchr(p, '/');
@@ -486,7 +483,7 @@ s_mkdir(void *state, const char *path, tf_err_t *err)
         return S_OOM(self, err);
     int rc = TF_OK, r;
     do
-        r = smbc_getFunctionMkdir(self->ctx)(self->ctx, url, 0750);
+        r = smbc_getFunctionMkdir(self->ctx)(self->ctx, url, 0700);   /* owner only: the backups of every host */
     while (r < 0 && errno == EINTR);
     if (r < 0) {
         int e = errno;
@@ -516,7 +513,7 @@ s_open_file(void *state, const char *path, bool write, void **fh, tf_err_t *err)
     strcpy(h->path, path);
     int flags = write ? O_WRONLY | O_CREAT | O_TRUNC : O_RDONLY;
     do
-        h->file = smbc_getFunctionOpen(self->ctx)(self->ctx, url, flags, 0640);
+        h->file = smbc_getFunctionOpen(self->ctx)(self->ctx, url, flags, 0600);
     while (!h->file && errno == EINTR);
     int rc = h->file ? TF_OK : s_fail(self, errno, write ? "creating" : "opening", path, err);
     free(url);
@@ -691,25 +688,13 @@ s_list(void *state, const char *path, tf_target_entry_t **entries, size_t *count
         }
         if (!info->name || strcmp(info->name, ".") == 0 || strcmp(info->name, "..") == 0)
             continue;
-        if (strlen(info->name) >= sizeof(*entries)->name) {
-            rc = tf_err_set(err, TF_ERR_TOOBIG, "replica target %s: %s/%s: name too long", self->name, path,
-                            info->name);
+        tf_target_entry_t *entry = NULL;
+        rc = tf_target_entries_push(self->name, *path ? path : "the root", entries, count, &cap, info->name, &entry,
+                                    err);
+        if (rc != TF_OK)
             break;
-        }
-        if (*count == cap) {
-            size_t next = cap ? cap * 2 : 16;
-            tf_target_entry_t *bigger = realloc(*entries, next * sizeof *bigger);
-            if (!bigger) {
-                rc = S_OOM(self, err);
-                break;
-            }
-            *entries = bigger;
-            cap = next;
-        }
-        tf_target_entry_t *entry = &(*entries)[(*count)++];
-        memset(entry, 0, sizeof *entry);
-        snprintf(entry->name, sizeof entry->name, "%s", info->name);
-        s_entry_fill(entry, &st);
+        if (entry)
+            s_entry_fill(entry, &st);
     }
     (void) smbc_getFunctionClosedir(self->ctx)(self->ctx, dir);   /* only listed */
     return rc;

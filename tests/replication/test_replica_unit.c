@@ -118,6 +118,14 @@ test_conf_and_pool(void **state)
     assert_true(s_contains(err.message, "scheme 'ftp'"));
     assert_null(strstr(err.message, "secret"));
 
+    /* A password in an smb:// URL is refused and never quoted. */
+    assert_int_equal(tf_config_set(fix->cfg, "replicas/pw/url", "smb://bob:S3cretPw@nas.example:445/backup/tf"), 0);
+    assert_int_equal(tf_replica_conf(fix->cfg, "pw", &conf, &err), TF_ERR_INVALID);
+    assert_true(s_contains(err.message, "put the password in replicas/pw/credentials"));
+    assert_null(strstr(err.message, "S3cret"));
+    assert_int_equal(tf_config_set(fix->cfg, "replicas/pw/url", "smb://bob@nas.example/backup/a:b@c"), 0);
+    assert_int_equal(tf_replica_conf(fix->cfg, "pw", &conf, &err), TF_OK);   /* ':' and '@' in the path */
+
     char names[TF_REPLICA_NAMES_MAX][TF_MSG_MAX_ID + 1];
     size_t count = 99;
     bool required = false;

@@ -172,6 +172,8 @@ s_check_verbs(tf_target_t *target, const char *local_root)
     assert_int_equal(tf_target_list(target, "/", &entries, &count, &err), TF_ERR_INVALID);
     assert_int_equal(tf_target_stat(target, "l/beta", &entry, &err), TF_OK);   /* "..x" names are fine */
     assert_int_equal(tf_target_put(target, "l/..x", "x", 1, &err), TF_OK);
+    assert_int_equal(tf_target_put(target, "l\\..\\..\\x", "x", 1, &err), TF_ERR_INVALID);
+    assert_non_null(strstr(err.message, "has a '\\'"));
 
     /* remove_tree of the root empties it and keeps it */
     assert_int_equal(tf_target_remove_tree(target, "", &err), TF_OK);
@@ -202,6 +204,133 @@ test_file_verbs(void **state)
     tf_target_destroy(&target);
     assert_null(target);
     tf_test_dir_done(&dir);
+}
+
+/* A symlink on the target is never followed: remove_tree unlinks it, stat and list report it
+   as no folder, a file is never created through one. */
+static void
+test_file_symlinks_not_followed(void **state)
+{
+    (void) state;
+    char *dir = tf_test_tempdir("tgt");
+    assert_non_null(dir);
+    char root[4096], outside[4096], path[4200], link[4200];
+    snprintf(root, sizeof root, "%s/root", dir);
+    snprintf(outside, sizeof outside, "%s/outside", dir);
+    assert_int_equal(mkdir(root, 0700), 0);
+    assert_int_equal(mkdir(outside, 0700), 0);
+    snprintf(path, sizeof path, "%s/keep.txt", outside);
+    s_write_file(path, "keep");
+    tf_target_t *target = s_open_file_target(root, NULL);
+    tf_err_t err = {0};
+    assert_int_equal(tf_target_mkdir(target, "J1", &err), TF_OK);
+    assert_int_equal(tf_target_put(target, "J1/a.data", "a", 1, &err), TF_OK);
+    snprintf(link, sizeof link, "%s/J1/link", root);
+    assert_int_equal(symlink(outside, link), 0);
+    snprintf(link, sizeof link, "%s/J1/file-link", root);
+    assert_int_equal(symlink(path, link), 0);
+
+    tf_target_entry_t entry;
+    assert_int_equal(tf_target_stat(target, "J1/link", &entry, &err), TF_OK);
+    assert_false(entry.is_dir);
+    tf_target_entry_t *entries = NULL;
+    size_t count = 0;
+    assert_int_equal(tf_target_list(target, "J1", &entries, &count, &err), TF_OK);
+    assert_int_equal(count, 3);
+    for (size_t i = 0; i < count; i++)
+        assert_false(entries[i].is_dir);
+    free(entries);
+
+    /* writing through the file link fails and leaves its target alone */
+    assert_int_equal(tf_target_put(target, "J1/file-link", "overwritten", 11, &err), TF_ERR_IO);
+    char *text = tf_test_read_file(path);
+    assert_non_null(text);
+    assert_string_equal(text, "keep");
+    free(text);
+
+    assert_int_equal(tf_target_remove_tree(target, "J1", &err), TF_OK);
+    struct stat st;
+    snprintf(link, sizeof link, "%s/J1", root);
+    assert_int_equal(lstat(link, &st), -1);
+    assert_int_equal(stat(outside, &st), 0);
+    text = tf_test_read_file(path);
+    assert_non_null(text);
+    assert_string_equal(text, "keep");
+    free(text);
+    tf_target_destroy(&target);
+    tf_test_dir_done(&dir);
+}
+
+/* What a target holds is the backups of every host: owner only. */
+static void
+test_file_modes(void **state)
+{
+    (void) state;
+    char *dir = tf_test_tempdir("tgt");
+    assert_non_null(dir);
+    tf_target_t *target = s_open_file_target(dir, NULL);
+    tf_err_t err = {0};
+    mode_t old = umask(0);
+    assert_int_equal(tf_target_mkdir(target, "j/k", &err), TF_OK);
+    assert_int_equal(tf_target_put(target, "j/k/f", "x", 1, &err), TF_OK);
+    umask(old);
+    char path[4200];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/j", dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0700);
+    snprintf(path, sizeof path, "%s/j/k/f", dir);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+    tf_target_destroy(&target);
+    tf_test_dir_done(&dir);
+}
+
+/* A name longer than an entry holds is skipped (with a warning), the rest is listed. */
+static void
+test_entries_push_skips_long_names(void **state)
+{
+    (void) state;
+    tf_target_entry_t *entries = NULL, *entry = NULL;
+    size_t count = 0, cap = 0;
+    tf_err_t err = {0};
+    char long_name[300];
+    memset(long_name, 'n', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = '\0';
+    assert_int_equal(tf_target_entries_push("nas", "J1", &entries, &count, &cap, "a", &entry, &err), TF_OK);
+    assert_non_null(entry);
+    assert_string_equal(entry->name, "a");
+    assert_int_equal(tf_target_entries_push("nas", "J1", &entries, &count, &cap, long_name, &entry, &err), TF_OK);
+    assert_null(entry);
+    long_name[255] = '\0';   /* 255 bytes: fits */
+    assert_int_equal(tf_target_entries_push("nas", "J1", &entries, &count, &cap, long_name, &entry, &err), TF_OK);
+    assert_non_null(entry);
+    for (int i = 0; i < 40; i++)   /* grows past the first allocation */
+        assert_int_equal(tf_target_entries_push("nas", "J1", &entries, &count, &cap, "b", &entry, &err), TF_OK);
+    assert_int_equal(count, 42);
+    assert_string_equal(entries[0].name, "a");
+    assert_int_equal(strlen(entries[1].name), 255);
+    free(entries);
+}
+
+/* No message quotes a URL's password. */
+static void
+test_url_password_never_quoted(void **state)
+{
+    (void) state;
+    char safe[256];
+    tf_target_url_safe("smb://bob:S3cretPw@host:445/share/x", safe, sizeof safe);
+    assert_string_equal(safe, "smb://bob@host:445/share/x");
+    tf_target_url_safe("smb://bob@host/share", safe, sizeof safe);
+    assert_string_equal(safe, "smb://bob@host/share");
+    tf_target_url_safe("file:///a:b@c/d", safe, sizeof safe);   /* no userinfo: a path */
+    assert_string_equal(safe, "file:///a:b@c/d");
+    tf_target_opts_t opts = {.name = "nas", .url = "ftp://bob:S3cretPw@host/x"};
+    tf_err_t err = {0};
+    assert_null(tf_target_open(&opts, &err));
+    assert_non_null(strstr(err.message, "unknown scheme"));
+    assert_non_null(strstr(err.message, "ftp://bob@host/x"));
+    assert_null(strstr(err.message, "S3cret"));
 }
 
 static void
@@ -599,6 +728,10 @@ main(void)
     const struct CMUnitTest file_tests[] = {
         cmocka_unit_test(test_file_verbs),
         cmocka_unit_test(test_file_open_refusals),
+        cmocka_unit_test(test_file_symlinks_not_followed),
+        cmocka_unit_test(test_file_modes),
+        cmocka_unit_test(test_entries_push_skips_long_names),
+        cmocka_unit_test(test_url_password_never_quoted),
         cmocka_unit_test_setup_teardown(test_file_full, s_tmpfs_setup, s_tmpfs_teardown),
     };
     const struct CMUnitTest smb_tests[] = {
