@@ -367,13 +367,13 @@ s_path(char *out, size_t size, const char *fmt, ...)
         strcpy(out, "..");
 }
 
-/* A job or archive id that can be one path component below the root: not empty, no '/', not
-   a dot name (".partial", "..", the sentinel). Anything else must never reach a verb: removing
-   job "" would remove the root. */
+/* A job or archive id that can be one path component below the root: the ids' safe set
+   (tf_id_safe_name: no '/', no '\\', not a dot name like ".partial", "..", the sentinel). Anything
+   else must never reach a verb: removing job "" would remove the root. */
 static bool
 s_id_ok(const char *id)
 {
-    return id && *id && id[0] != '.' && !strchr(id, '/') && strlen(id) <= TF_MSG_MAX_ID;
+    return tf_id_safe_name(id) && strlen(id) <= TF_MSG_MAX_ID;
 }
 
 static void

@@ -72,7 +72,8 @@ int tf_replica_init(const tf_replica_conf_t *conf, bool *created, char *id, size
 int tf_replica_target_id(tf_target_t *target, char *id, size_t size, tf_err_t *err);
 
 /* Paths relative to the root: ".partial/<job>", "<job>", "<dir>/<archive>.data|.rows". An id
-   that cannot be one folder or file name below the root (empty, with '/', starting with '.')
+   that cannot be one folder or file name below the root (not tf_id_safe_name: empty, with '/'
+   or '\\', starting with '.' or '-')
    or a path too long for out gives a path with "..", which every tf_target verb refuses. */
 void tf_replica_partial_dir(const char *job_id, char *out, size_t size);
 void tf_replica_job_dir(const char *job_id, char *out, size_t size);

@@ -414,18 +414,22 @@ s_copies_in(tf_target_t *target, const tf_replica_conf_t *conf, const tf_msg_rep
             uint64_t want = rows ? a->rows_size : a->size;
             tf_target_entry_t entry;
             int rc = tf_target_stat(target, path, &entry, err);
+            /* The catalog recorded the copy, so the stager may have released the archive's holding
+               copy already: a retry cannot be promised to find it. */
             if (rc == TF_ERR_NOTFOUND)
                 return tf_err_set(err, TF_ERR_STATE, "job %s cannot be committed on replica target %s: %s is "
-                                  "missing (the catalog says it was copied; the item of archive %s copies it "
-                                  "again when it is delivered again: tapeflow job retry %s)",
-                                  row->job_id, conf->name, path, a->archive_id, row->job_id);
+                                  "missing although the catalog recorded archive %s as copied; the archive's "
+                                  "holding copy may be released already, so back the job up again (or restore "
+                                  "it from tape) to replicate it",
+                                  row->job_id, conf->name, path, a->archive_id);
             if (rc != TF_OK)
                 return rc;
             if (entry.size != want)
                 return tf_err_set(err, TF_ERR_STATE, "job %s cannot be committed on replica target %s: %s has %"
-                                  PRIu64 " bytes, the catalog recorded %" PRIu64 " (remove it; tapeflow job "
-                                  "retry %s copies it again)",
-                                  row->job_id, conf->name, path, entry.size, want, row->job_id);
+                                  PRIu64 " bytes, the catalog recorded %" PRIu64 "; the archive's holding copy "
+                                  "may be released already, so back the job up again (or restore it from tape) "
+                                  "to replicate it",
+                                  row->job_id, conf->name, path, entry.size, want);
         }
     }
     return TF_OK;
@@ -445,9 +449,6 @@ s_commit(replicator_t *self, tf_target_t *target, const tf_replica_conf_t *conf,
     char job_dir[S_PATH_MAX], partial[S_PATH_MAX];
     tf_replica_job_dir(job_id, job_dir, sizeof job_dir);
     tf_replica_partial_dir(job_id, partial, sizeof partial);
-    if (row->copies_count == 0)
-        rc = tf_err_set(err, TF_ERR_STATE, "job %s has no archive copied to replica target %s: nothing to commit",
-                        job_id, conf->name);
     tf_replica_manifest_t existing;
     memset(&existing, 0, sizeof existing);
     bool committed = false;
@@ -477,6 +478,10 @@ s_commit(replicator_t *self, tf_target_t *target, const tf_replica_conf_t *conf,
             rc = src;
         if (rc == TF_OK)
             rc = s_copies_in(target, conf, row, renamed ? job_dir : partial, err);
+        /* A job that stored no archive (an incremental of an unchanged tree) is ready with none
+           copied: it gets an empty folder and a manifest without archives, like any other. */
+        if (rc == TF_OK && !renamed && row->copies_count == 0)
+            rc = tf_target_mkdir(target, partial, err);
         if (rc == TF_OK && !renamed) {
             rc = tf_target_rename(target, partial, job_dir, err);
             if (rc == TF_OK)
@@ -556,30 +561,37 @@ s_keep_facts(replicator_t *self, const tf_replica_conf_t *conf, const tf_replica
     return TF_OK;
 }
 
-/* Removes one job from the target: its manifest first (the folder stops being a replica at
-   once), then the folder; records it. */
+/* Removes one job from the target. The catalog records it first: until it has, the job is
+   still counted as a replica (a restore may pick it, retention elsewhere may rely on it), so
+   its files must stay; a crash after the record leaves a folder the start's leftover cleanup
+   removes. Then the manifest (the folder stops being a replica at once), then the folder. */
 static int
 s_delete_job(replicator_t *self, tf_target_t *target, const tf_replica_conf_t *conf, const char *job_id,
              const char *why, tf_err_t *err)
 {
-    char dir[S_PATH_MAX], manifest[S_PATH_MAX + sizeof TF_REPLICA_MANIFEST + 1];
-    tf_replica_job_dir(job_id, dir, sizeof dir);
-    snprintf(manifest, sizeof manifest, "%s/%s", dir, TF_REPLICA_MANIFEST);
-    int rc = tf_target_remove(target, manifest, err);
-    if (rc == TF_OK)
-        rc = tf_target_sync_dir(target, dir, err);
-    if (rc == TF_OK)
-        rc = tf_target_remove_tree(target, dir, err);
-    if (rc != TF_OK)
-        return tf_err_prefix(err, "retention could not delete job %s from replica target %s: ", job_id, conf->name);
-    tf_log_info("job %s deleted from %s by retention (%s)", job_id, conf->url, why);
     int64_t now = s_now(self);
     char id[S_ID_MAX];
     snprintf(id, sizeof id, "%s-replica-%s-deleted-%" PRId64, job_id, conf->name, now);
     /* The catalog words it: "deleted from URL by retention (<message>)". */
     tf_msg_cat_replica_t req = {.op = "deleted", .job_id = (char *) job_id, .target = (char *) conf->name,
                                 .url = (char *) conf->url, .message = (char *) why, .time_ms = now};
-    return s_record(self, id, &req, NULL, err);
+    int rc = s_record(self, id, &req, NULL, err);
+    if (rc != TF_OK)
+        return tf_err_prefix(err, "retention kept job %s on replica target %s: ", job_id, conf->name);
+    char dir[S_PATH_MAX], manifest[S_PATH_MAX + sizeof TF_REPLICA_MANIFEST + 1];
+    tf_replica_job_dir(job_id, dir, sizeof dir);
+    snprintf(manifest, sizeof manifest, "%s/%s", dir, TF_REPLICA_MANIFEST);
+    rc = tf_target_remove(target, manifest, err);
+    if (rc == TF_OK)
+        rc = tf_target_sync_dir(target, dir, err);
+    if (rc == TF_OK)
+        rc = tf_target_remove_tree(target, dir, err);
+    if (rc != TF_OK)
+        return tf_err_prefix(err, "retention could not delete job %s from replica target %s (the catalog records "
+                             "it as deleted; the replicator's next start removes what is left): ", job_id,
+                             conf->name);
+    tf_log_info("job %s deleted from %s by retention (%s)", job_id, conf->url, why);
+    return TF_OK;
 }
 
 /* The pool's retention on the target (pools/POOL/replica_keep_last|replica_keep_days). Never
@@ -639,6 +651,25 @@ s_retention(replicator_t *self, tf_target_t *target, const tf_replica_conf_t *co
 
 /* --- the item -------------------------------------------------------------------------- */
 
+/* Records cat_replica failed "replication to URL failed: WHY" for job_id on target (*message
+   gets the text). A failure to record is logged and returned in rerr. */
+static int
+s_record_failed(replicator_t *self, const char *job_id, const char *target, const char *url, bool required,
+                bool final, const char *why, char *message, size_t size, tf_err_t *rerr)
+{
+    snprintf(message, size, "replication to %s failed: %s", url, why);
+    int64_t now = s_now(self);
+    char id[S_ID_MAX];
+    snprintf(id, sizeof id, "%s-replica-%s-failed-%" PRId64, job_id, target, now);
+    tf_msg_cat_replica_t req = {.op = "failed", .job_id = (char *) job_id, .target = (char *) target,
+                                .url = (char *) url, .required = required, .message = message, .final = final,
+                                .time_ms = now};
+    int rc = s_record(self, id, &req, NULL, rerr);
+    if (rc != TF_OK)
+        tf_log_warn("%s", rerr->message);
+    return rc;
+}
+
 /* A failed attempt: recorded as failed (final for an optional target's last attempt, which
    then gives up: release with gave_up, item done). Returns the item's status. */
 static int
@@ -647,17 +678,9 @@ s_failed(replicator_t *self, const tf_msg_work_t *work, const tf_msg_replica_cop
 {
     bool give_up = !copy->required && work && work->attempt >= self->max_attempts;
     char message[TF_MSG_MAX_TEXT];
-    snprintf(message, sizeof message, "replication to %s failed: %s", url, err->message);
-    int64_t now = s_now(self);
-    char id[S_ID_MAX];
-    snprintf(id, sizeof id, "%s-replica-%s-failed-%" PRId64, copy->job_id, copy->target, now);
-    tf_msg_cat_replica_t req = {.op = "failed", .job_id = copy->job_id, .target = copy->target,
-                                .url = (char *) url, .required = copy->required, .message = message,
-                                .final = give_up, .time_ms = now};
     tf_err_t rerr = {0};
-    int rrc = s_record(self, id, &req, NULL, &rerr);
-    if (rrc != TF_OK)
-        tf_log_warn("%s", rerr.message);
+    int rrc = s_record_failed(self, copy->job_id, copy->target, url, copy->required, give_up, err->message,
+                              message, sizeof message, &rerr);
     if (!give_up) {
         tf_log_warn("archive %s of job %s: %s (attempt %" PRIu64 " of %" PRIu64 ")", copy->archive_id, copy->job_id,
                     message, work ? work->attempt : 0, self->max_attempts);
@@ -689,12 +712,26 @@ s_item_check(const tf_msg_replica_copy_t *copy, tf_err_t *err)
     return TF_OK;
 }
 
+static int s_copy_item(replicator_t *self, const tf_msg_work_t *work, const tf_msg_replica_copy_t *copy,
+                       tf_err_t *err);
+
 int
 replicator_copy(replicator_t *self, const tf_msg_work_t *work, const tf_msg_replica_copy_t *copy, tf_err_t *err)
 {
     int rc = s_item_check(copy, err);
     if (rc != TF_OK)
         return rc;
+    rc = s_copy_item(self, work, copy, err);
+    /* TF_ERR_PROTO means "the payload is no good replica_copy: fail it for good". A garbled
+       answer of the stager or the catalog to a good item is a failure like any other: the item
+       is delivered again. */
+    return rc == TF_ERR_PROTO ? TF_ERR_IO : rc;
+}
+
+static int
+s_copy_item(replicator_t *self, const tf_msg_work_t *work, const tf_msg_replica_copy_t *copy, tf_err_t *err)
+{
+    int rc;
     self->run_failed = false;
     tf_replica_conf_t conf;
     memset(&conf, 0, sizeof conf);
@@ -782,10 +819,29 @@ replicator_commit(replicator_t *self, const char *job_id, const char *target_nam
     return s_commit_named(self, job_id, target_name, err);
 }
 
-/* Why a .partial/<job> leftover may go, or NULL when it stays. */
+/* Why a leftover may go, or NULL when it stays. deleted_only: a <job>/ folder without
+   manifest, which goes only when retention deleted the job there (the catalog recorded it
+   before the files went); for "committed" it is a commit a crash cut short, which the sweep
+   finishes. */
 static const char *
-s_leftover_reason(replicator_t *self, const char *target, const char *job_id, tf_err_t *err)
+s_leftover_reason(replicator_t *self, const char *target, const char *job_id, bool deleted_only, tf_err_t *err)
 {
+    if (deleted_only) {
+        tf_msg_t reply;
+        int rc = s_query_replicas(self, job_id, &reply, err);
+        if (rc == TF_ERR_NOTFOUND)
+            tf_err_clear(err);
+        if (rc != TF_OK)
+            return NULL;
+        const char *why = NULL;
+        for (size_t i = 0; i < reply.cat_reply.replicas_count; i++) {
+            const tf_msg_replica_row_t *r = &reply.cat_reply.replicas[i];
+            if (r->target && strcmp(r->target, target) == 0 && r->state && strcmp(r->state, "deleted") == 0)
+                why = "the job was deleted there by retention";
+        }
+        tf_msg_clear(&reply);
+        return why;
+    }
     tf_msg_t payload = {.type = TF_MSG_CAT_QUERY}, reply;
     payload.cat_query = (tf_msg_cat_query_t){.query = "job", .job_id = (char *) job_id};
     int rc = s_catalog(self, NULL, job_id, &payload, &reply, err);
@@ -816,6 +872,48 @@ s_leftover_reason(replicator_t *self, const char *target, const char *job_id, tf
     return why;
 }
 
+/* <job>/ folders without manifest.json whose job retention deleted there: a deletion cut
+   short after the catalog recorded it (s_delete_job). */
+static void
+s_deleted_leftovers(replicator_t *self, tf_target_t *target, const tf_replica_conf_t *conf)
+{
+    tf_err_t err = {0};
+    tf_target_entry_t *entries = NULL;
+    size_t count = 0;
+    if (tf_target_list(target, "", &entries, &count, &err) != TF_OK) {
+        tf_log_warn("cannot look for leftovers on replica target %s: %s", conf->name, err.message);
+        return;
+    }
+    for (size_t i = 0; i < count; i++) {
+        const tf_target_entry_t *e = &entries[i];
+        if (!e->is_dir || e->name[0] == '.')
+            continue;
+        char dir[S_PATH_MAX], manifest[S_PATH_MAX + sizeof TF_REPLICA_MANIFEST + 1];
+        tf_replica_job_dir(e->name, dir, sizeof dir);
+        snprintf(manifest, sizeof manifest, "%s/%s", dir, TF_REPLICA_MANIFEST);
+        tf_target_entry_t m;
+        tf_err_clear(&err);
+        int rc = tf_target_stat(target, manifest, &m, &err);
+        if (rc != TF_ERR_NOTFOUND) {
+            if (rc != TF_OK)
+                tf_log_warn("leftover check of %s on target %s: %s", dir, conf->name, err.message);
+            continue;   /* committed (or unreadable): never a leftover */
+        }
+        tf_err_clear(&err);
+        const char *why = s_leftover_reason(self, conf->name, e->name, true, &err);
+        if (!why) {
+            if (err.code != TF_OK)
+                tf_log_warn("leftover %s on target %s kept: %s", dir, conf->name, err.message);
+            continue;
+        }
+        if (tf_target_remove_tree(target, dir, &err) != TF_OK)
+            tf_log_warn("could not remove leftover %s on target %s: %s", dir, conf->name, err.message);
+        else
+            tf_log_info("removed leftover %s on target %s: %s", dir, conf->name, why);
+    }
+    free(entries);
+}
+
 static void
 s_leftovers(replicator_t *self, tf_target_t *target, const tf_replica_conf_t *conf)
 {
@@ -823,9 +921,7 @@ s_leftovers(replicator_t *self, tf_target_t *target, const tf_replica_conf_t *co
     tf_target_entry_t *entries = NULL;
     size_t count = 0;
     int rc = tf_target_list(target, TF_REPLICA_PARTIAL, &entries, &count, &err);
-    if (rc == TF_ERR_NOTFOUND)
-        return;
-    if (rc != TF_OK) {
+    if (rc != TF_OK && rc != TF_ERR_NOTFOUND) {
         tf_log_warn("cannot look for leftovers on replica target %s: %s", conf->name, err.message);
         return;
     }
@@ -835,7 +931,7 @@ s_leftovers(replicator_t *self, tf_target_t *target, const tf_replica_conf_t *co
         if (!e->is_dir || e->name[0] == '.' || now - e->mtime_ms < REPLICATOR_LEFTOVER_AGE_MS)
             continue;
         tf_err_clear(&err);
-        const char *why = s_leftover_reason(self, conf->name, e->name, &err);
+        const char *why = s_leftover_reason(self, conf->name, e->name, false, &err);
         if (!why) {
             if (err.code != TF_OK)
                 tf_log_warn("leftover %s/%s on target %s kept: %s", TF_REPLICA_PARTIAL, e->name, conf->name,
@@ -850,6 +946,7 @@ s_leftovers(replicator_t *self, tf_target_t *target, const tf_replica_conf_t *co
             tf_log_info("removed leftover %s on target %s: %s", dir, conf->name, why);
     }
     free(entries);
+    s_deleted_leftovers(self, target, conf);
 }
 
 size_t
@@ -890,8 +987,12 @@ replicator_sweep(replicator_t *self, bool leftovers)
             committed++;
         else {
             self->run_failed = true;
-            tf_log_warn("job %s: commit on replica target %s failed (tried again at the next sweep): %s",
-                        r->job_id, r->target, err.message);
+            tf_log_warn("job %s: commit on replica target %s failed: %s", r->job_id, r->target, err.message);
+            /* The job's replica says why (tapeflow job shows it), not only this log. */
+            char message[TF_MSG_MAX_TEXT];
+            tf_err_t rerr = {0};
+            (void) s_record_failed(self, r->job_id, r->target, r->url && *r->url ? r->url : r->target, r->required,
+                                   false, err.message, message, sizeof message, &rerr);
         }
     }
     tf_msg_clear(&reply);

@@ -21,6 +21,8 @@
       6. when ready, the job is committed: .partial/<job> renamed to <job>, manifest.json
          written last (the commit marker), cat_replica committed; then the pool's retention on
          the target, unless anything failed in this item.
+    A job that stored no archive (ready with none copied) is committed as an empty folder with a
+    manifest listing no archives.
     Every failed attempt records cat_replica failed ("replication to URL failed: WHY") and
     fails the item with retry. An optional target (copy.required false) on its last attempt
     (attempt >= broker/max_attempts) records the failure as final, sends the release with
@@ -30,7 +32,11 @@
     catalog says are ready but not committed (query replica_pending: a commit a crash
     interrupted, a job scanned after its last copy); at start also removes .partial leftovers
     older than a day whose job is committed (or deleted) on that target or unknown to the
-    catalog.
+    catalog, and <job>/ folders without manifest.json whose job retention deleted there. A
+    commit that fails in the sweep records cat_replica failed with its reason.
+
+    Retention records cat_replica deleted first and removes the job's files only once the
+    catalog has acknowledged it (until then the job counts as a replica).
 */
 #ifndef REPLICATOR_H_INCLUDED
 #define REPLICATOR_H_INCLUDED
@@ -76,8 +82,10 @@ replicator_t *replicator_new(tf_config_t *cfg, const replicator_ops_t *ops, void
 void replicator_destroy(replicator_t **self_p);
 
 /* One replica_copy item (work: its delivery, for the attempt and progress). TF_OK: the item is
-   done (copied, or an optional target given up); otherwise err says why and the item is to be
-   failed with retry (the broker's max_attempts ends a required target). */
+   done (copied, or an optional target given up); TF_ERR_PROTO: the payload is no good
+   replica_copy (fail it for good); any other status: err says why and the item is to be
+   failed with retry (the broker's max_attempts ends a required target) - a garbled answer of
+   the stager or the catalog included. */
 int replicator_copy(replicator_t *self, const tf_msg_work_t *work, const tf_msg_replica_copy_t *copy, tf_err_t *err);
 
 /* Commits the jobs the catalog says are ready (query replica_pending); leftovers: also remove

@@ -319,6 +319,13 @@ test_paths(void **state)
     assert_non_null(strstr(out, ".."));
     tf_replica_data_path("J1", "../x", out, sizeof out);
     assert_non_null(strstr(out, ".."));
+    /* Only the ids' safe set (tf_id_safe_name): no '\\', no space, no leading '-'. */
+    tf_replica_job_dir("a\\b", out, sizeof out);
+    assert_string_equal(out, "..");
+    tf_replica_job_dir("a b", out, sizeof out);
+    assert_string_equal(out, "..");
+    tf_replica_partial_dir("-rf", out, sizeof out);
+    assert_non_null(strstr(out, ".."));
     char tiny[8];
     tf_replica_data_path("J1", "J1-s1-g0", tiny, sizeof tiny);
     assert_string_equal(tiny, "..");

@@ -101,6 +101,10 @@ typedef struct {
     size_t archives_count;
     bool corrupt;                /* the stager sends a flipped byte */
     bool fetch_fails;
+    bool fetch_proto;            /* the stager's answer does not decode */
+    bool catalog_proto;          /* the catalog's reply does not decode */
+    char refuse_op[16];          /* cat_replica op the catalog fails (TF_ERR_IO) */
+    bool manifest_at_delete;     /* the job's manifest existed when "deleted" was recorded */
     size_t fetch_opens;
     fake_job_t jobs[S_MAX];
     size_t jobs_count;
@@ -200,6 +204,14 @@ s_cat_replica(fixture_t *f, const tf_msg_cat_replica_t *req, tf_msg_t *result, t
 {
     assert_true(f->ops_count < 64);
     snprintf(f->ops_seen[f->ops_count++], 32, "%s", req->op);
+    if (f->refuse_op[0] && strcmp(req->op, f->refuse_op) == 0)
+        return tf_err_set(err, TF_ERR_IO, "the catalog's database is locked");
+    if (strcmp(req->op, "deleted") == 0) {
+        char path[1024];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s/%s", f->root, req->job_id, TF_REPLICA_MANIFEST);
+        f->manifest_at_delete = stat(path, &st) == 0;
+    }
     fake_row_t *r = s_row(f, req->job_id, req->target, true);
     snprintf(r->url, sizeof r->url, "%s", req->url ? req->url : "");
     r->required = req->required;
@@ -281,6 +293,8 @@ s_fetch_open(void *arg, const tf_msg_replica_copy_t *copy, bool rows, void **rea
     f->fetch_opens++;
     if (f->fetch_fails)
         return tf_err_set(err, TF_ERR_TIMEOUT, "the stager did not answer");
+    if (f->fetch_proto)
+        return tf_err_set(err, TF_ERR_PROTO, "the stager's answer does not decode");
     fake_archive_t *a = s_archive(f, copy->archive_id);
     if (!a)
         return tf_err_set(err, TF_ERR_IO, "no archive %s on the stager", copy->archive_id);
@@ -319,6 +333,8 @@ s_catalog(void *arg, const char *item_id, const char *job_id, const tf_msg_t *pa
           tf_err_t *err)
 {
     fixture_t *f = arg;
+    if (f->catalog_proto)
+        return tf_err_set(err, TF_ERR_PROTO, "the catalog's reply does not decode");
     for (size_t i = 0; item_id && i < f->done_count; i++)
         if (strcmp(f->done_ids[i], item_id) == 0) {
             f->deduplicated++;
@@ -896,6 +912,172 @@ test_leftovers(void **state)
     assert_true(s_exists(f, ".partial/L2/L2-g1.data"));
 }
 
+/* Retention records the deletion first and removes files only once the catalog has it: a
+   refused record leaves the job whole; an accepted one finds the manifest still there. */
+static void
+test_retention_records_first(void **state)
+{
+    fixture_t *f = *state;
+    s_init_target(f);
+    tf_err_t err = {0};
+    s_add_job(f, "D1", 1, f->now - 100 * S_DAY);
+    s_add_archive(f, "D1-g1", "D1", 1, 1000);
+    assert_int_equal(s_deliver(f, "D1-g1", true, 1, &err), TF_OK);
+    assert_int_equal(tf_config_set(f->cfg, "pools/default/replica_keep_last", "1"), 0);
+    s_add_job(f, "D2", 1, f->now - 90 * S_DAY);
+    s_add_archive(f, "D2-g1", "D2", 1, 1000);
+    snprintf(f->refuse_op, sizeof f->refuse_op, "deleted");
+    assert_int_equal(s_deliver(f, "D2-g1", true, 1, &err), TF_OK);   /* the copy itself is fine */
+    assert_int_equal(s_ops_count(f, "deleted"), 1);
+    assert_true(s_exists(f, "D1/manifest.json"));
+    assert_true(s_exists(f, "D1/D1-g1.data"));
+    assert_string_equal(s_row(f, "D1", "nas", false)->state, "verified");
+
+    f->refuse_op[0] = '\0';
+    assert_int_equal(replicator_commit(f->core, "D2", "nas", &err), TF_OK);
+    assert_int_equal(s_ops_count(f, "deleted"), 2);
+    assert_true(f->manifest_at_delete);
+    assert_false(s_exists(f, "D1"));
+    assert_string_equal(s_row(f, "D1", "nas", false)->state, "deleted");
+}
+
+/* A <job>/ without manifest whose row retention deleted is a leftover (a deletion cut short);
+   one whose row is copying is a commit cut short and stays for the sweep to finish. */
+static void
+test_leftover_deleted_job_folder(void **state)
+{
+    fixture_t *f = *state;
+    s_init_target(f);
+    tf_err_t err = {0};
+    s_add_job(f, "X1", 1, f->now);
+    s_add_archive(f, "X1-g1", "X1", 1, 700);
+    assert_int_equal(s_deliver(f, "X1-g1", true, 1, &err), TF_OK);
+    s_add_job(f, "X2", 1, f->now);
+    s_add_archive(f, "X2-g1", "X2", 1, 700);
+    s_job(f, "X2")->scanned = false;
+    assert_int_equal(s_deliver(f, "X2-g1", true, 1, &err), TF_OK);
+    char path[1024], to[1024];
+    /* X1: the catalog recorded the deletion, the crash came after the manifest went. */
+    snprintf(path, sizeof path, "%s/X1/%s", f->root, TF_REPLICA_MANIFEST);
+    assert_int_equal(unlink(path), 0);
+    snprintf(s_row(f, "X1", "nas", false)->state, sizeof s_row(f, "X1", "nas", false)->state, "deleted");
+    /* X2: renamed into place, manifest not yet written, the job not ready: it stays. */
+    snprintf(path, sizeof path, "%s/.partial/X2", f->root);
+    snprintf(to, sizeof to, "%s/X2", f->root);
+    assert_int_equal(rename(path, to), 0);
+    replicator_sweep(f->core, true);
+    assert_false(s_exists(f, "X1"));
+    assert_true(s_exists(f, "X2/X2-g1.data"));
+}
+
+/* A commit the sweep cannot do is recorded as failed with its reason, not only logged. */
+static void
+test_sweep_commit_failure_recorded(void **state)
+{
+    fixture_t *f = *state;
+    s_init_target(f);
+    tf_err_t err = {0};
+    s_add_job(f, "S1", 1, f->now);
+    s_add_archive(f, "S1-g1", "S1", 1, 900);
+    s_job(f, "S1")->scanned = false;
+    assert_int_equal(s_deliver(f, "S1-g1", true, 1, &err), TF_OK);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/.partial/S1/S1-g1.data", f->root);
+    assert_int_equal(unlink(path), 0);
+    s_job(f, "S1")->scanned = true;
+    assert_int_equal(replicator_sweep(f->core, false), 0);
+    fake_row_t *row = s_row(f, "S1", "nas", false);
+    assert_string_equal(row->state, "failed");
+    assert_false(row->final);
+    assert_non_null(strstr(row->message, "replication to "));
+    assert_non_null(strstr(row->message, "S1-g1.data is missing"));
+    /* No retry is promised: the archive's holding copy may be gone. */
+    assert_null(strstr(row->message, "job retry"));
+    assert_non_null(strstr(row->message, "back the job up again"));
+}
+
+/* A job that stored no archive (ready with none copied) is committed: an empty folder and a
+   manifest listing no archives. */
+static void
+test_sweep_commits_empty_job(void **state)
+{
+    fixture_t *f = *state;
+    s_init_target(f);
+    s_add_job(f, "E1", 0, f->now);
+    fake_row_t *row = s_row(f, "E1", "nas", true);
+    snprintf(row->url, sizeof row->url, "%s", f->url);
+    row->required = true;
+    assert_int_equal(replicator_sweep(f->core, false), 1);
+    assert_string_equal(row->state, "verified");
+    assert_true(s_exists(f, "E1/manifest.json"));
+    assert_false(s_exists(f, ".partial/E1"));
+    tf_err_t err = {0};
+    tf_replica_conf_t conf;
+    assert_int_equal(tf_replica_conf(f->cfg, "nas", &conf, &err), TF_OK);
+    tf_target_t *target = tf_replica_connect(&conf, &err);
+    assert_non_null(target);
+    tf_replica_manifest_t m;
+    int rc = tf_replica_manifest_read(target, "E1", &m, &err);
+    if (rc != TF_OK)
+        fail_msg("manifest: %s", err.message);
+    assert_int_equal(m.archives_count, 0);
+    assert_int_equal(m.stored, 0);
+    tf_replica_manifest_clear(&m);
+    tf_target_destroy(&target);
+}
+
+/* Only a payload that is no good replica_copy fails for good (TF_ERR_PROTO); a garbled answer of
+   the stager or the catalog to a good item is retried. */
+static void
+test_proto_answers_are_retried(void **state)
+{
+    fixture_t *f = *state;
+    s_init_target(f);
+    s_add_job(f, "P1", 1, f->now);
+    s_add_archive(f, "P1-g1", "P1", 1, 600);
+    tf_err_t err = {0};
+    f->fetch_proto = true;
+    int rc = s_deliver(f, "P1-g1", true, 1, &err);
+    assert_int_not_equal(rc, TF_OK);
+    assert_int_not_equal(rc, TF_ERR_PROTO);
+    assert_non_null(strstr(err.message, "does not decode"));
+    f->fetch_proto = false;
+    f->catalog_proto = true;
+    rc = s_deliver(f, "P1-g1", true, 2, &err);
+    assert_int_not_equal(rc, TF_OK);
+    assert_int_not_equal(rc, TF_ERR_PROTO);
+    f->catalog_proto = false;
+    assert_int_equal(s_deliver(f, "P1-g1", true, 3, &err), TF_OK);
+
+    tf_msg_replica_copy_t copy = s_copy_of(f, "P1-g1", true);
+    copy.checksum = NULL;
+    tf_msg_work_t work = {.item_id = "P1-g1-replica-nas", .job_id = "P1", .attempt = 1};
+    assert_int_equal(replicator_copy(f->core, &work, &copy, &err), TF_ERR_PROTO);
+}
+
+/* A password in a target's smb:// URL is refused, and neither the error nor the row quotes it. */
+static void
+test_password_url_refused(void **state)
+{
+    fixture_t *f = *state;
+    assert_int_equal(tf_config_set(f->cfg, "replicas/pw/url", "smb://bob:S3cretPw@nas.example/backup/tf"), 0);
+    s_add_job(f, "W1", 1, f->now);
+    s_add_archive(f, "W1-g1", "W1", 1, 500);
+    tf_msg_replica_copy_t copy = s_copy_of(f, "W1-g1", true);
+    copy.target = "pw";
+    tf_msg_work_t work = {.item_id = "W1-g1-replica-pw", .job_id = "W1", .attempt = 1};
+    tf_err_t err = {0};
+    assert_int_not_equal(replicator_copy(f->core, &work, &copy, &err), TF_OK);
+    assert_non_null(strstr(err.message, "put the password in replicas/pw/credentials"));
+    assert_null(strstr(err.message, "S3cret"));
+    fake_row_t *row = s_row(f, "W1", "pw", false);
+    assert_non_null(row);
+    assert_string_equal(row->state, "failed");
+    assert_null(strstr(row->message, "S3cret"));
+    assert_null(strstr(row->url, "S3cret"));
+    assert_int_equal(f->fetch_opens, 0);
+}
+
 int
 main(void)
 {
@@ -909,6 +1091,12 @@ main(void)
         cmocka_unit_test_setup_teardown(test_retention, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_no_sentinel, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_leftovers, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_retention_records_first, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_leftover_deleted_job_folder, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_sweep_commit_failure_recorded, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_sweep_commits_empty_job, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_proto_answers_are_retried, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_password_url_refused, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
