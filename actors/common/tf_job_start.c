@@ -403,14 +403,13 @@ tf_job_record_failure(tf_config_t *cfg, tf_client_t *client, const tf_job_spec_t
 {
     s_sources_t src = {0};
     char create_id[TF_ID_MAX];
-    /* Decided once here; a target that is not configured was refused by tf_job_check. */
+    /* The failure may be the pool's replication itself (a target not configured): the job is
+       recorded as is, without the targets it could not have. */
     s_replication_t replication;
-    int rc = s_replication(cfg, s_pool(cfg, spec), &replication, err);
-    if (rc != TF_OK)
-        return tf_err_prefix(err, "cannot start job %s: ", spec->job_id);
-    rc = s_sources_split(cfg, spec, &src, err);
-    if (rc == TF_OK)
-        rc = s_replication_ids_fit(spec->job_id, &replication, src.nhosts, err);
+    tf_err_t rerr = {0};
+    if (s_replication(cfg, s_pool(cfg, spec), &replication, &rerr) != TF_OK)
+        replication = (s_replication_t){0};
+    int rc = s_sources_split(cfg, spec, &src, err);
     if (rc == TF_OK)
         rc = s_create(cfg, client, spec, &src, &replication, create_id, sizeof create_id, err);
     s_sources_clear(&src);

@@ -146,7 +146,9 @@ s_meta_load(holding_t *self, const char *id)
         .host = (char *) zconfig_get(root, "archive/host", ""),
         /* an older .meta has none of these: released by the tape alone */
         .replicas = (char *) zconfig_get(root, "archive/replicas", ""),
-        .replica_required = strcmp(zconfig_get(root, "archive/replica_required", "0"), "1") == 0,
+        /* replicas without replica_required (written by hand, or damaged): required, the safe
+           side - an optional target could give up and let the archive go before it is copied */
+        .replica_required = strcmp(zconfig_get(root, "archive/replica_required", "1"), "0") != 0,
         .confirmed = (char *) zconfig_get(root, "archive/confirmed", ""),
     };
     struct stat st;

@@ -51,11 +51,14 @@ typedef struct {
                             extractor may fetch it */
     char *replicas;      /* the pool's replication targets when it was committed ("nas,offsite";
                             "" none): each must confirm it besides the tape */
-    bool replica_required; /* pools/POOL/replication was required: a target may not give up */
-    char *confirmed;     /* who confirmed it so far ("tape,nas"; "" nobody) */
+    bool replica_required; /* pools/POOL/replication was required: a target may not give up; a
+                              .meta with replicas but without replica_required is required */
+    char *confirmed;     /* who confirmed it so far ("@tape,nas"; "" nobody) */
 } holding_meta_t;
 
-#define HOLDING_TAPE "tape"  /* the tape writer's name in confirmed */
+/* The tape writer's name in confirmed: '@' is not a character of a configured name, so a
+   replication target can never pass for the tape (one named "tape" is refused anyway). */
+#define HOLDING_TAPE "@tape"
 
 typedef struct _holding_t holding_t;
 
