@@ -106,6 +106,10 @@ bool holding_confirmed(const holding_meta_t *meta, const char *who);
 /* The replication targets of meta that have not confirmed yet, as "nas, offsite" in buf
    ("" none); returns how many. */
 size_t holding_replicas_waiting(const holding_meta_t *meta, char *buf, size_t size);
+/* The one reader of the comma lists of a .meta (replicas, confirmed) and of stage_open.replicas:
+   the next name of *cursor into name (size bytes), *cursor moved past it; false at the end.
+   for (const char *p = list; holding_list_next(&p, name, sizeof name);) ... */
+bool holding_list_next(const char **cursor, char *name, size_t size);
 /* Whether name is one of a comma list ("nas,offsite"). */
 bool holding_list_has(const char *list, const char *name);
 /* How many ready archives are parked and their bytes (with sidecars); first gets the first one

@@ -128,12 +128,19 @@ s_replicas_valid(const char *list)
 {
     if (strlen(list) > TF_MSG_MAX_PATH)
         return false;
-    char names[TF_MSG_MAX_PATH + 1];
-    snprintf(names, sizeof names, "%s", list);
-    char *save = NULL;
-    for (char *name = strtok_r(names, ",", &save); name; name = strtok_r(NULL, ",", &save))
+    /* every name, empty ones too: holding_list_next would skip them */
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t) (end - p) : strlen(p);
+        char name[TF_MSG_MAX_ID + 1];
+        if (len == 0 || len >= sizeof name)
+            return false;
+        memcpy(name, p, len);
+        name[len] = '\0';
         if (!tf_id_safe_name(name) || streq(name, "tape"))
             return false;
+        p = end ? end + 1 : p + len;
+    }
     return true;
 }
 
@@ -894,10 +901,8 @@ s_announce(stager_t *self, const holding_meta_t *m)
         return;  /* a restore stream is the extractor's, never the tape's */
     tf_err_t err = {0};
     tf_msg_archive_ready_t ready = s_ready_of(self, m);
-    char names[TF_MSG_MAX_PATH + 1];
-    snprintf(names, sizeof names, "%s", m->replicas);
-    char *save = NULL;
-    for (char *target = strtok_r(names, ",", &save); target; target = strtok_r(NULL, ",", &save)) {
+    char target[TF_MSG_MAX_ID + 1];
+    for (const char *p = m->replicas; holding_list_next(&p, target, sizeof target);) {
         if (holding_confirmed(m, target))
             continue;
         tf_msg_t copy = {.type = TF_MSG_REPLICA_COPY};
@@ -1047,10 +1052,8 @@ s_tape_done(stager_t *self, const char *archive_id)
     const holding_meta_t *m = holding_lookup(self->holding, archive_id);
     if (!m)
         return;
-    char names[TF_MSG_MAX_PATH + 1];
-    snprintf(names, sizeof names, "%s", m->replicas);
-    char *save = NULL;
-    for (char *target = strtok_r(names, ",", &save); target; target = strtok_r(NULL, ",", &save)) {
+    char target[TF_MSG_MAX_ID + 1];
+    for (const char *p = m->replicas; holding_list_next(&p, target, sizeof target);) {
         char item_id[TF_ID_MAX];
         s_replica_item(item_id, sizeof item_id, archive_id, target);
         if (!holding_confirmed(m, target) && announcer_probe(self->announcer, archive_id, item_id, &err) != TF_OK)
@@ -1088,9 +1091,13 @@ s_on_ack(stager_t *self)
     if (announcer_recv(self->announcer, &ack, NULL) != TF_OK)
         return;
     const char *target = s_replica_target_of(ack.archive_id, ack.item_id);
-    if (target)
+    if (target) {
+        /* a probe's answer: no session waits for it (only archive_ready's answer ends one) */
         s_replica_ack(self, &ack, target);
-    else if (ack.existed && streq(ack.state, "done") && holding_lookup(self->holding, ack.archive_id))
+        s_grant_all(self);
+        return;
+    }
+    if (ack.existed && streq(ack.state, "done") && holding_lookup(self->holding, ack.archive_id))
         /* The tape writer completed this archive's item already (written, verified, in the
            catalog, release sent): this copy was staged again by a redelivered file group - or,
            with replicas, the tape's release is still on its way: either way the tape confirmed
@@ -1454,10 +1461,10 @@ s_skip_optional(stager_t *self)
             continue;
         char job_id[TF_MSG_MAX_ID + 1], names[TF_MSG_MAX_PATH + 1];
         snprintf(job_id, sizeof job_id, "%s", m->job_id);  /* m is gone once deleted */
-        snprintf(names, sizeof names, "%s", m->replicas);
-        char *save = NULL;
+        snprintf(names, sizeof names, "%s", m->replicas);  /* m is gone once deleted */
         bool deleted = false;
-        for (char *target = strtok_r(names, ",", &save); target && !deleted; target = strtok_r(NULL, ",", &save)) {
+        char target[TF_MSG_MAX_ID + 1];
+        for (const char *p = names; !deleted && holding_list_next(&p, target, sizeof target);) {
             m = holding_lookup(self->holding, id);
             if (!m || holding_confirmed(m, target))
                 continue;

@@ -1383,6 +1383,14 @@ test_replica_restart_announces_what_is_missing(void **state)
              "    size = 3\n    checksum = %s\n    files = 1\n    bytes = 3\n",
              tf_checksum_of("abc", 3, sum));
     s_plant(f, "ready", "J6-g00002.meta", meta);
+    /* J6-g00003 lists replicas without replica_required: required, a give-up does not free it */
+    s_plant(f, "ready", "J6-g00003.data", "abc");
+    snprintf(meta, sizeof meta,
+             "archive\n    id = J6-g00003\n    job = J6\n    group = 3\n    pool = default\n    compression = zstd\n"
+             "    size = 3\n    checksum = %s\n    files = 1\n    bytes = 3\n    replicas = \"nas\"\n"
+             "    confirmed = \"@tape\"\n",
+             tf_checksum_of("abc", 3, sum));
+    s_plant(f, "ready", "J6-g00003.meta", meta);
     s_start_stager(f);
     /* announced in id order by one queue: once J6-g00002's tape item is there, J6-g00001's
        items were all submitted */
@@ -1395,6 +1403,10 @@ test_replica_restart_announces_what_is_missing(void **state)
     assert_false(s_exists(f, "ready", "J6-g00001.data"));
     s_release_by(f, "J6-g00002", NULL, false);
     assert_false(s_exists(f, "ready", "J6-g00002.data"));
+    s_release_by(f, "J6-g00003", "nas", true);
+    assert_true(s_exists(f, "ready", "J6-g00003.data"));
+    s_release_by(f, "J6-g00003", "nas", false);
+    assert_false(s_exists(f, "ready", "J6-g00003.data"));
 }
 
 /* An optional target that gave up no longer holds the archive; a required one may not give
