@@ -110,10 +110,14 @@ static const s_rule_t s_rules[] = {
     {TF_MSG_CAT_MANIFEST, NULL, TF_ROLE_SCAN, S_HOST_SENDER_IF_SET, "record scan manifests"},      /* scanner */
     {TF_MSG_CAT_SCHED, NULL, TF_ROLE_BACKUP, S_HOST_FREE, "record schedule runs"},        /* scheduler, CLI */
     {TF_MSG_ARCHIVE_READY, NULL, TF_ROLE_STAGER, S_HOST_FREE, "announce archives"},        /* stager */
-    {TF_MSG_ARCHIVE_RELEASE, NULL, TF_ROLE_TAPE | TF_ROLE_REPLICATE, S_HOST_FREE,
-     "release staged archives"},                                                 /* tape writer, replicator */
+    /* archive_release says who confirms (op derived, s_op_of): the tape writer or a target */
+    {TF_MSG_ARCHIVE_RELEASE, "replica", TF_ROLE_REPLICATE, S_HOST_FREE,
+     "release staged archives as a replication target"},                                  /* replicator */
+    {TF_MSG_ARCHIVE_RELEASE, NULL, TF_ROLE_TAPE, S_HOST_FREE,
+     "release staged archives as written to tape"},                                       /* tape writer */
     {TF_MSG_REPLICA_COPY, NULL, TF_ROLE_STAGER, S_HOST_FREE, "queue replica copies"},      /* stager */
-    {TF_MSG_CAT_REPLICA, NULL, TF_ROLE_REPLICATE, S_HOST_FREE, "record replicas"},         /* replicator; CLI: admin */
+    {TF_MSG_CAT_REPLICA, NULL, TF_ROLE_REPLICATE | TF_ROLE_STAGER, S_HOST_FREE,
+     "record replicas"},          /* replicator; stager: optional ones skipped (holding disk full); CLI: admin */
     {TF_MSG_CAT_WRITTEN, NULL, TF_ROLE_TAPE, S_HOST_FREE, "record archives on tape"},      /* tape writer */
     {TF_MSG_CAT_VOLUME, NULL, TF_ROLE_TAPE, S_HOST_FREE, "change volume records"},  /* tape writer; CLI: admin */
     {TF_MSG_VOL_REQUEST, NULL, TF_ROLE_TAPE, S_HOST_FREE, "request volumes"},              /* tape writer */
@@ -128,6 +132,22 @@ s_rule_for(tf_msg_type_t type, const char *op)
         if (s_rules[i].type == type && (!s_rules[i].op || (op && strcmp(s_rules[i].op, op) == 0)))
             return &s_rules[i];
     return NULL;
+}
+
+/* The op a payload's rule is chosen by: cat_job's and lab_query's own; for archive_release
+   "replica" when a replication target confirms (replica set), NULL (the tape writer's) when
+   not - a key that may only copy replicas cannot pass for the tape and free an archive that is
+   not on tape. */
+static const char *
+s_op_of(const tf_msg_t *payload)
+{
+    switch (payload->type) {
+    case TF_MSG_CAT_JOB: return payload->cat_job.op;
+    case TF_MSG_LAB_QUERY: return payload->lab_query.op;
+    case TF_MSG_ARCHIVE_RELEASE:
+        return payload->archive_release.replica && *payload->archive_release.replica ? "replica" : NULL;
+    default: return NULL;
+    }
 }
 
 /* The host a payload names as its sender's (NULL when it names none). */
@@ -183,9 +203,7 @@ s_check_submit(const tf_key_t *key, const tf_msg_submit_t *submit, tf_err_t *err
         snprintf(action, sizeof action, "submit opaque work to %.64s", submit->service ? submit->service : "?");
         return s_has(key, TF_ROLE_ECHO) ? TF_OK : s_refuse(key, err, action);
     }
-    const char *op = payload.type == TF_MSG_CAT_JOB ? payload.cat_job.op
-                     : payload.type == TF_MSG_LAB_QUERY ? payload.lab_query.op : NULL;
-    const s_rule_t *rule = s_rule_for(payload.type, op);
+    const s_rule_t *rule = s_rule_for(payload.type, s_op_of(&payload));
     int rc = TF_OK;
     if (!rule) {
         snprintf(action, sizeof action, "submit %s items (only admin may: no service sends them)",

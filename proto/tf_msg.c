@@ -191,6 +191,8 @@ static const tf_field_t s_scan_job_fields[] = {
     F_STR(tf_msg_scan_job_t, pool, OPT, TF_MSG_MAX_ID),
     F_STR(tf_msg_scan_job_t, host, OPT, TF_MSG_MAX_ID),
     F_UINT(tf_msg_scan_job_t, group_base, OPT),
+    F_STR(tf_msg_scan_job_t, replicas, OPT, TF_MSG_MAX_TEXT),
+    F_STR(tf_msg_scan_job_t, replication, OPT, TF_MSG_MAX_ID),
 };
 static const tf_field_t s_group_entry_fields[] = {
     F_STR(tf_msg_group_entry_t, path, REQ, TF_MSG_MAX_PATH),
@@ -205,6 +207,8 @@ static const tf_field_t s_file_group_fields[] = {
     F_STR(tf_msg_file_group_t, pool, OPT, TF_MSG_MAX_ID),
     F_ROWS(tf_msg_file_group_t, entries, REQ, TF_MSG_MAX_ROWS, s_group_entry),
     F_STR(tf_msg_file_group_t, host, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_file_group_t, replicas, OPT, TF_MSG_MAX_TEXT),
+    F_STR(tf_msg_file_group_t, replication, OPT, TF_MSG_MAX_ID),
 };
 static const tf_field_t s_stage_open_fields[] = {
     F_STR(tf_msg_stage_open_t, archive_id, REQ, TF_MSG_MAX_ID),
@@ -215,6 +219,8 @@ static const tf_field_t s_stage_open_fields[] = {
     F_UINT(tf_msg_stage_open_t, expected_size, OPT),
     F_STR(tf_msg_stage_open_t, purpose, OPT, TF_MSG_MAX_ID),
     F_STR(tf_msg_stage_open_t, host, OPT, TF_MSG_MAX_ID),
+    F_STR(tf_msg_stage_open_t, replicas, OPT, TF_MSG_MAX_TEXT),
+    F_STR(tf_msg_stage_open_t, replication, OPT, TF_MSG_MAX_ID),
 };
 static const tf_field_t s_stage_credit_fields[] = {
     F_STR(tf_msg_stage_credit_t, archive_id, REQ, TF_MSG_MAX_ID),

@@ -233,6 +233,10 @@ typedef struct {
     uint64_t group_base;    /* this scan numbers its groups group_base+1, +2, ...: a job with
                                sources on several hosts gives each host's scan its own range,
                                so group numbers and archive ids stay unique in the job */
+    char *replicas;         /* (issue 12) the job's replication targets as tf_job_start decided
+                               them ("nas,offsite"; NULL or "": none), carried to each
+                               file_group and stage_open and kept in the archive's .meta */
+    char *replication;      /* required | optional (NULL: no targets) */
 } tf_msg_scan_job_t;
 
 /* client -> scan (work item, submitted with submit.host): is this path there to back up, on
@@ -266,6 +270,8 @@ typedef struct {
     tf_msg_group_entry_t *entries;
     size_t entries_count;
     char *host;             /* the host that holds the entries (scan_job.host) */
+    char *replicas;         /* scan_job.replicas */
+    char *replication;      /* scan_job.replication */
 } tf_msg_file_group_t;
 
 /* compressor -> stager (DEALER -> stager ROUTER): start (or restart) an archive */
@@ -281,6 +287,9 @@ typedef struct {
                                service); "restore": entries a tape writer restores to another
                                host, fetched by that host's extractor, never announced */
     char *host;             /* backup: the host the archive's files come from */
+    char *replicas;         /* backup: file_group.replicas; NULL (an older compressor) or "":
+                               the archive is not replicated */
+    char *replication;      /* required | optional */
 } tf_msg_stage_open_t;
 
 /* stager -> compressor: you may send `bytes` more data bytes (credit-based flow control) */

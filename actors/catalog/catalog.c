@@ -346,7 +346,7 @@ s_begin(catalog_t *self, tf_err_t *err)
 /* Notes a job event; published by s_end once the transaction committed. Events are for
    watching only: when memory runs out the event is dropped (logged). */
 static void
-s_event_add(catalog_t *self, const char *job_id, const char *kind, const char *stage)
+s_event_add_level(catalog_t *self, const char *job_id, const char *kind, const char *stage, const char *level)
 {
     if (!self->events)
         return;
@@ -364,6 +364,13 @@ s_event_add(catalog_t *self, const char *job_id, const char *kind, const char *s
     snprintf(p->job_id, sizeof p->job_id, "%s", job_id);
     snprintf(p->kind, sizeof p->kind, "%s", kind);
     snprintf(p->stage, sizeof p->stage, "%s", stage ? stage : "");
+    snprintf(p->level, sizeof p->level, "%s", level ? level : "");
+}
+
+static void
+s_event_add(catalog_t *self, const char *job_id, const char *kind, const char *stage)
+{
+    s_event_add_level(self, job_id, kind, stage, NULL);
 }
 
 /* Publishes the events of the transaction that just committed, each with the job as it now is. */
@@ -395,7 +402,8 @@ s_event_flush(catalog_t *self)
         }
         char topic[TF_MSG_MAX_ID + 48];
         snprintf(topic, sizeof topic, "job.%s.%s", p->job_id, p->kind);
-        const char *level = strcmp(p->kind, "failed") == 0 ? "error"
+        const char *level = p->level[0] ? p->level
+                            : strcmp(p->kind, "failed") == 0 ? "error"
                             : strcmp(p->kind, "completed_with_warnings") == 0 || strcmp(p->kind, "expired") == 0
                                 ? "warn"
                                 : "info";
@@ -455,6 +463,13 @@ void
 catalog_event_add(catalog_t *self, const char *job_id, const char *kind, const char *stage)
 {
     s_event_add(self, job_id, kind, stage);
+}
+
+void
+catalog_event_add_level(catalog_t *self, const char *job_id, const char *kind, const char *stage,
+                        const char *level)
+{
+    s_event_add_level(self, job_id, kind, stage, level);
 }
 
 /* Copies text into buf, cut at a UTF-8 character boundary to fit. */
@@ -1201,6 +1216,9 @@ s_job_operator(catalog_t *self, const tf_msg_cat_job_t *m, int64_t t, tf_err_t *
         tf_log_info("job %s: %s", m->job_id, message);
         s_event_add(self, m->job_id, cancel ? "cancelled" : "retried", NULL);
     }
+    /* A retry copies its failed replicas again (an optional give-up too). */
+    if (rc == TF_OK && !cancel && changes > 0)
+        rc = catalog_replica_retry(self, m->job_id, t, err);
     /* A retried job whose archives are all in already (it failed in its last step) is done. */
     if (rc == TF_OK && !cancel && changes > 0)
         rc = s_job_check_complete(self, m->job_id, t, false, err);

@@ -24,6 +24,7 @@ typedef struct {
     char job_id[TF_MSG_MAX_ID + 1];
     char kind[32];          /* stage, or the final status */
     char stage[32];         /* stage: the one the job moved to */
+    char level[8];          /* "" : the kind's level; else info | warn | error */
 } catalog_pending_t;
 
 struct _catalog_t {
@@ -82,6 +83,9 @@ int catalog_end(catalog_t *self, int rc, tf_err_t *err);
 int catalog_job_ensure(catalog_t *self, const char *job_id, int64_t now, tf_err_t *err);
 int catalog_job_check_complete(catalog_t *self, const char *job_id, int64_t now, tf_err_t *err);
 void catalog_event_add(catalog_t *self, const char *job_id, const char *kind, const char *stage);
+/* The same with the event's level (info | warn | error) instead of the one its kind implies. */
+void catalog_event_add_level(catalog_t *self, const char *job_id, const char *kind, const char *stage,
+                             const char *level);
 /* catalog.c: copies text into buf (size), cut at a UTF-8 character boundary to fit. */
 void catalog_copy_text(char *buf, size_t size, const char *text);
 
@@ -122,6 +126,9 @@ int catalog_sched_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *
    archives)". catalog_replica_job fills a job row's replicas (query "job"). */
 int catalog_replica_apply(catalog_t *self, const tf_msg_cat_replica_t *m, tf_msg_t *reply, tf_err_t *err);
 int catalog_replica_create(catalog_t *self, const tf_msg_cat_job_t *create, int64_t t, tf_err_t *err);
+/* cat_job retried: the job's replica rows that failed before a commit copy again (copying,
+   final 0), inside the retry's transaction. */
+int catalog_replica_retry(catalog_t *self, const char *job_id, int64_t t, tf_err_t *err);
 int catalog_replica_gate(catalog_t *self, const char *job_id, bool *done, bool *warn, char *suffix,
                          size_t suffix_size, char *progress, size_t progress_size, tf_err_t *err);
 int catalog_replica_job(catalog_t *self, tf_msg_job_row_t *row, tf_err_t *err);

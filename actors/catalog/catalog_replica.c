@@ -31,6 +31,10 @@
     "  WHERE ra.job_id = r.job_id AND ra.target = r.target AND " CATALOG_GROUP_OF_JOB_SQL("ra", "j") \
     ") >= j.groups_total)"
 
+/* An optional target gave up on the row (failed, final): only cat_job retried reopens it. A
+   required row failed "for good" fails its job, and copies again when they come. */
+#define S_GAVE_UP_SQL "(state = 'failed' AND final != 0 AND required = 0)"
+
 /* The columns s_read_row reads: the row, its readiness and its job's facts. */
 #define S_ROW_SQL                                                                                \
     "SELECT r.job_id, r.target, r.url, r.state, r.required, r.archives, "                       \
@@ -241,6 +245,28 @@ catalog_replica_create(catalog_t *self, const tf_msg_cat_job_t *create, int64_t 
     return rc;
 }
 
+int
+catalog_replica_retry(catalog_t *self, const char *job_id, int64_t t, tf_err_t *err)
+{
+    /* Rows that failed before a commit copy again (a final give-up too: the retry is the
+       operator's new decision). Their last failure message stays until they are committed. A
+       committed row whose verify failed keeps its state: copying it again would not repair
+       the target's files (tapeflow replica verify says which). */
+    sqlite3_stmt *stmt = catalog_prepare(self,
+        "UPDATE replicas SET state = 'copying', final = 0, updated_ms = ?2 "
+        "WHERE job_id = ?1 AND state = 'failed' AND verified_ms = 0", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    int changes = 0;
+    int rc = catalog_run(self, stmt, catalog_bind_text(stmt, 1, job_id) | sqlite3_bind_int64(stmt, 2, t),
+                         "cannot reopen the job's replicas", &changes, err);
+    if (rc == TF_OK && changes > 0) {
+        tf_log_info("job %s: retried: %d failed replica%s copy again", job_id, changes, changes == 1 ? "" : "s");
+        catalog_event_add(self, job_id, "replica", NULL);
+    }
+    return rc;
+}
+
 /* ------------------------------------------------------------------ completion --------- */
 
 /* Appends "; text" to buf (size), cut to fit. */
@@ -370,13 +396,16 @@ typedef struct {
     bool final;
     char url[TF_MSG_MAX_TEXT];
     uint64_t archives, bytes;
+    bool required;
+    int64_t verified_ms;             /* > 0: the row was committed once */
 } s_state_t;
 
 static int
 s_state(catalog_t *self, const tf_msg_cat_replica_t *m, s_state_t *st, tf_err_t *err)
 {
     memset(st, 0, sizeof *st);
-    sqlite3_stmt *stmt = catalog_prepare(self, "SELECT state, final, COALESCE(url, target), archives, bytes "
+    sqlite3_stmt *stmt = catalog_prepare(self, "SELECT state, final, COALESCE(url, target), archives, bytes, "
+                                         "  required, verified_ms "
                                          "FROM replicas WHERE job_id = ?1 AND target = ?2", err);
     if (!stmt)
         return TF_ERR_DB;
@@ -391,6 +420,8 @@ s_state(catalog_t *self, const tf_msg_cat_replica_t *m, s_state_t *st, tf_err_t 
         catalog_copy_text(st->url, sizeof st->url, url ? url : m->target);
         st->archives = (uint64_t) sqlite3_column_int64(stmt, 3);
         st->bytes = (uint64_t) sqlite3_column_int64(stmt, 4);
+        st->required = sqlite3_column_int(stmt, 5) != 0;
+        st->verified_ms = sqlite3_column_int64(stmt, 6);
     }
     sqlite3_finalize(stmt);
     return s == SQLITE_ROW || s == SQLITE_DONE ? TF_OK : catalog_db_error(self, err, "cannot read the replica");
@@ -416,7 +447,10 @@ s_update(catalog_t *self, const char *sql, const tf_msg_cat_replica_t *m, int64_
 }
 
 /* copied: the archives are on the target (verified, in .partial). A row that failed goes back
-   to copying (the items copy again); a verified one stays verified. */
+   to copying (the items copy again); a verified one stays verified, and an optional one that
+   failed for good (final: the target gave up, S_GAVE_UP_SQL) stays failed - a late copy never reopens a
+   decision the job's completion relied on (cat_job retried reopens it). The row's message (the
+   last failure) stays until the row is committed: archives may still be missing. */
 static int
 s_copied(catalog_t *self, const tf_msg_cat_replica_t *m, int64_t t, int *changes, tf_err_t *err)
 {
@@ -457,12 +491,12 @@ s_copied(catalog_t *self, const tf_msg_cat_replica_t *m, int64_t t, int *changes
         "UPDATE replicas SET "
         "  archives = (SELECT count(*) FROM replica_archives a WHERE a.job_id = ?1 AND a.target = ?2), "
         "  bytes = (SELECT COALESCE(sum(size), 0) FROM replica_archives a WHERE a.job_id = ?1 AND a.target = ?2), "
-        "  message = CASE WHEN state IN ('verified', 'copying') THEN message ELSE NULL END, "
-        "  final = CASE WHEN state = 'verified' THEN final ELSE 0 END, "
-        "  state = CASE WHEN state = 'verified' THEN state ELSE 'copying' END, "
+        "  final = CASE WHEN state = 'verified' OR " S_GAVE_UP_SQL " THEN final ELSE 0 END, "
+        "  state = CASE WHEN state = 'verified' OR " S_GAVE_UP_SQL " THEN state ELSE 'copying' END, "
         "  url = COALESCE(?3, url), updated_ms = ?4 "
         "WHERE job_id = ?1 AND target = ?2 "
-        "  AND (?6 != 0 OR state NOT IN ('verified', 'copying') OR url IS NOT COALESCE(?3, url))",
+        "  AND (?6 != 0 OR url IS NOT COALESCE(?3, url) "
+        "    OR (state NOT IN ('verified', 'copying') AND NOT " S_GAVE_UP_SQL "))",
         m, t, NULL, added, changes, err);
 }
 
@@ -496,8 +530,12 @@ s_committed(catalog_t *self, const tf_msg_cat_replica_t *m, int64_t t, const s_s
         m, t, text, 0, changes, err);
 }
 
-/* failed: "replication to URL failed: WHY" (final: an optional target gave up). An older
-   report than the row's last change is ignored (a late attempt never undoes a commit). */
+/* failed: "replication to URL failed: WHY" (final: an optional target gave up).
+   The time guard - a report older than the row's last change is ignored - applies only while
+   the row was never committed (verified_ms 0): then reports of the replicator's attempts may
+   cross, and a late one must not undo newer progress. A committed row is changed by a failure
+   only from `tapeflow replica verify` (the replicator skips a job whose folder has its
+   manifest), which re-read the files just now: it always applies, whatever the clocks say. */
 static int
 s_failed(catalog_t *self, const tf_msg_cat_replica_t *m, int64_t t, const s_state_t *st, int *changes,
          tf_err_t *err)
@@ -511,7 +549,7 @@ s_failed(catalog_t *self, const tf_msg_cat_replica_t *m, int64_t t, const s_stat
     return s_update(self,
         "UPDATE replicas SET state = 'failed', message = ?5, final = ?6, url = COALESCE(?3, url), "
         "  updated_ms = ?4 "
-        "WHERE job_id = ?1 AND target = ?2 AND updated_ms <= ?4 "
+        "WHERE job_id = ?1 AND target = ?2 AND (verified_ms > 0 OR updated_ms <= ?4) "
         "  AND NOT (state = 'failed' AND message IS ?5 AND final = ?6)",
         m, t, text, m->final ? 1 : 0, changes, err);
 }
@@ -521,9 +559,12 @@ static int
 s_verified(catalog_t *self, const tf_msg_cat_replica_t *m, int64_t t, const s_state_t *st, int *changes,
            tf_err_t *err)
 {
-    if (strcmp(st->state, "verified") != 0 && strcmp(st->state, "failed") != 0)
+    /* Only a committed replica (verified_ms set by committed) can be verified: a failed copy
+       that never reached the target's job folder is not made good by a verify. */
+    if (st->verified_ms <= 0)
         return tf_err_set(err, TF_ERR_STATE, "cannot record job %s as verified on replica target %s: its replica "
-                          "is %s, not committed", m->job_id, m->target, st->state);
+                          "is %s and was never committed (tapeflow job %s says why)", m->job_id, m->target,
+                          st->state, m->job_id);
     char text[TF_MSG_MAX_TEXT];
     s_replicated_text(text, sizeof text, m->url && *m->url ? m->url : st->url, st->archives, st->bytes);
     return s_update(self,
@@ -598,7 +639,11 @@ catalog_replica_apply(catalog_t *self, const tf_msg_cat_replica_t *m, tf_msg_t *
     if (rc == TF_OK && changes > 0) {
         if (strcmp(before.state, after.state) != 0 || before.final != after.final) {
             tf_log_info("job %s: replica on %s %s -> %s", m->job_id, m->target, before.state, after.state);
-            catalog_event_add(self, m->job_id, "replica", NULL);
+            /* A failure is what the operator must act on: error for a required target (the job
+               cannot end without it), warn for an optional one. */
+            bool failed = strcmp(after.state, "failed") == 0;
+            catalog_event_add_level(self, m->job_id, "replica", NULL,
+                                    !failed ? "info" : after.required ? "error" : "warn");
         }
         /* A job whose tape side is done shows the progress, or ends with this change. */
         rc = catalog_job_check_complete(self, m->job_id, t, err);
@@ -640,8 +685,11 @@ catalog_replica_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *re
     const char *target = q->pattern && *q->pattern ? q->pattern : NULL;
     int rc = TF_OK;
     if (strcmp(q->query, "replica_pending") == 0)
-        /* Oldest first: the sweep commits what waits longest. */
-        rc = s_rows(self, "AND r.state = 'copying' AND " S_READY_SQL " ORDER BY j.created_ms, r.job_id, r.target",
+        /* Oldest first: the sweep commits what waits longest. A row that failed (not for good)
+           after its last archive was copied has everything too: the sweep commits it. A failure
+           of a committed row (a verify's) is not the sweep's to undo. */
+        rc = s_rows(self, "AND (r.state = 'copying' OR (r.state = 'failed' AND r.final = 0 AND r.verified_ms = 0)) "
+                    "AND " S_READY_SQL " ORDER BY j.created_ms, r.job_id, r.target",
                     NULL, NULL, catalog_limit(q->limit, S_PENDING_LIMIT), &out->replicas, &out->replicas_count,
                     &out->truncated, err);
     else if (strcmp(q->query, "replica") == 0) {

@@ -17,6 +17,7 @@
 #include "tf_hostpath.h"
 #include "tf_pipeline_ids.h"
 #include "tf_pool_check.h"
+#include "tf_replica.h"
 #include "tf_volume.h"
 
 /* Enqueueing answers at once (the broker only records the item). */
@@ -197,44 +198,49 @@ s_compression(tf_config_t *cfg, const tf_job_spec_t *spec)
     return spec->compression && *spec->compression ? spec->compression : tf_config_get(cfg, "compressor/compression");
 }
 
-/* The pool's replication targets (pools/POOL/replicas: names separated by spaces or commas) as
-   the comma list the job's record keeps ("nas,offsite"; "" none). With check, each must be a
-   configured target (replicas/NAME/url set): a job whose replicas could never be made would
-   hold its archives on the holding disk forever. (tf_replica_pool, issue 12, does the same
-   with every target's configuration checked.) */
+/* The job's replication: the one place it is decided (issue 12). The pool's targets
+   (pools/POOL/replicas, each configured, none named "tape") as the comma list the job carries
+   ("nas,offsite"; "" none) and pools/POOL/replication; the list goes to the job's record
+   (cat_job create) and with its scans to every file group, stage_open and archive .meta, so
+   nothing downstream reads the configuration again. */
+typedef struct {
+    char list[TF_MSG_MAX_PATH + 1];
+    bool required;
+} s_replication_t;
+
 static int
-s_pool_replicas(tf_config_t *cfg, const char *pool, bool check, char *buf, size_t size, tf_err_t *err)
+s_replication(const tf_config_t *cfg, const char *pool, s_replication_t *r, tf_err_t *err)
 {
-    buf[0] = '\0';
+    r->list[0] = '\0';
+    r->required = false;
     if (!pool || !*pool)
         return TF_OK;
-    char key[TF_MSG_MAX_ID + 64];
-    snprintf(key, sizeof key, "pools/%s/replicas", pool);
-    char *names = strdup(tf_config_str(cfg, key));
-    if (!names)
-        return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
-    int rc = TF_OK;
-    size_t used = 0;
+    return tf_replica_pool_list(cfg, pool, r->list, sizeof r->list, &r->required, err);
+}
+
+/* The longest item id a job's replication makes must fit the protocol's id limit
+   (TF_MSG_MAX_ID): "<archive>-replica-<target>-copied" (catalog), "<archive>-release-<target>"
+   (stager) and "<job>-replica-<target>-committed-<ms>" (replicator). The archive id is the one
+   of the job's largest possible group (host index times TF_ID_HOST_GROUP_STRIDE). */
+static int
+s_replication_ids_fit(const char *job_id, const s_replication_t *r, size_t nhosts, tf_err_t *err)
+{
+    char archive[TF_ID_MAX];
+    tf_id_archive(archive, sizeof archive, job_id, (uint64_t) (nhosts ? nhosts : 1) * TF_ID_HOST_GROUP_STRIDE - 1);
+    char names[TF_MSG_MAX_PATH + 1];
+    snprintf(names, sizeof names, "%s", r->list);
     char *save = NULL;
-    for (char *name = strtok_r(names, " ,\t", &save); name && rc == TF_OK; name = strtok_r(NULL, " ,\t", &save)) {
-        snprintf(key, sizeof key, "replicas/%s/url", name);
-        const char *url = tf_config_get(cfg, key);
-        if (check && (!url || !*url)) {
-            rc = tf_err_set(err, TF_ERR_NOTFOUND, "pool %s replicates to '%s', but replicas/%s/url is not set: "
-                            "configure it or remove it from pools/%s/replicas", pool, name, name, pool);
-            break;
-        }
-        int n = snprintf(buf + used, size - used, "%s%s", used ? "," : "", name);
-        if (n < 0 || used + (size_t) n >= size) {
-            rc = tf_err_set(err, TF_ERR_TOOBIG, "pools/%s/replicas names too many targets", pool);
-            break;
-        }
-        used += (size_t) n;
+    for (char *target = strtok_r(names, ",", &save); target; target = strtok_r(NULL, ",", &save)) {
+        size_t by_archive = strlen(archive) + strlen("-replica-") + strlen(target) + strlen("-copied");
+        size_t by_job = strlen(job_id) + strlen("-replica-") + strlen(target) + strlen("-committed-")
+                        + 13;  /* a wall clock in ms has 13 digits until the year 2286 */
+        size_t need = by_archive > by_job ? by_archive : by_job;
+        if (need > TF_MSG_MAX_ID)
+            return tf_err_set(err, TF_ERR_TOOBIG, "job id %s with replication target %s makes item ids of %zu "
+                              "characters (%s-replica-%s-copied), at most %d fit: use a shorter job id or target "
+                              "name", job_id, target, need, archive, target, TF_MSG_MAX_ID);
     }
-    free(names);
-    if (rc != TF_OK)
-        buf[0] = '\0';
-    return rc;
+    return TF_OK;
 }
 
 int
@@ -248,12 +254,14 @@ tf_job_check_noted(tf_config_t *cfg, tf_client_t *client, const tf_job_spec_t *s
     int rc = tf_volume_retention(cfg, pool, &retention_ms, err);
     if (rc != TF_OK)
         return rc;
-    char replicas[TF_MSG_MAX_PATH + 1];
-    rc = s_pool_replicas(cfg, pool, true, replicas, sizeof replicas, err);
+    s_replication_t replication;
+    rc = s_replication(cfg, pool, &replication, err);
     if (rc != TF_OK)
         return rc;
     s_sources_t src = {0};
     rc = s_sources_split(cfg, spec, &src, err);
+    if (rc == TF_OK && spec->job_id)
+        rc = s_replication_ids_fit(spec->job_id, &replication, src.nhosts, err);
     if (rc == TF_OK)
         rc = tf_pool_check(cfg, client, pool, note, note_size, err);
     for (size_t i = 0; rc == TF_OK && i < src.nhosts; i++)
@@ -276,16 +284,8 @@ tf_job_check(tf_config_t *cfg, tf_client_t *client, const tf_job_spec_t *spec, t
    "<job>-create": a repeated start is the same item. */
 static int
 s_create(tf_config_t *cfg, tf_client_t *client, const tf_job_spec_t *spec, const s_sources_t *src,
-         char *create_id, size_t id_size, tf_err_t *err)
+         const s_replication_t *r, char *create_id, size_t id_size, tf_err_t *err)
 {
-    /* The pool's targets when the job starts: the catalog waits for their replicas. A target
-       that is not configured was refused by tf_job_check; a failed start is recorded as is. */
-    char replicas[TF_MSG_MAX_PATH + 1];
-    const char *pool = s_pool(cfg, spec);
-    if (s_pool_replicas(cfg, pool, false, replicas, sizeof replicas, err) != TF_OK)
-        return tf_err_prefix(err, "cannot record job %s: ", spec->job_id);
-    char replication_key[TF_MSG_MAX_ID + 64];
-    snprintf(replication_key, sizeof replication_key, "pools/%s/replication", pool ? pool : "");
     tf_msg_t create = {.type = TF_MSG_CAT_JOB}, reply;
     create.cat_job = (tf_msg_cat_job_t){
         .job_id = (char *) spec->job_id, .op = "create", .paths = src->rows, .paths_count = spec->sources_count,
@@ -296,8 +296,8 @@ s_create(tf_config_t *cfg, tf_client_t *client, const tf_job_spec_t *spec, const
         .schedule = (char *) (spec->schedule && *spec->schedule ? spec->schedule : NULL),
         .trigger = (char *) (spec->trigger && *spec->trigger ? spec->trigger : "manual"),
         .trigger_ms = spec->trigger_ms,
-        .replicas = *replicas ? replicas : NULL,
-        .replication = *replicas ? (char *) tf_config_str(cfg, replication_key) : NULL,
+        .replicas = *r->list ? (char *) r->list : NULL,
+        .replication = *r->list ? (r->required ? "required" : "optional") : NULL,
     };
     tf_id_join(create_id, id_size, spec->job_id, "-create");
     int rc = tf_client_submit_msg(client, "catalog", create_id, spec->job_id, &create, &reply, S_SUBMIT_TIMEOUT_MS, err);
@@ -332,7 +332,8 @@ s_recorded(tf_config_t *cfg, tf_client_t *client, const char *job_id, const char
 
 /* One scan per host, each run by a scanner of its host. */
 static int
-s_scans(tf_config_t *cfg, tf_client_t *client, const tf_job_spec_t *spec, const s_sources_t *src, tf_err_t *err)
+s_scans(tf_config_t *cfg, tf_client_t *client, const tf_job_spec_t *spec, const s_sources_t *src,
+        const s_replication_t *r, tf_err_t *err)
 {
     for (size_t i = 0; i < src->nhosts; i++) {
         const s_host_t *h = &src->hosts[i];
@@ -344,6 +345,8 @@ s_scans(tf_config_t *cfg, tf_client_t *client, const tf_job_spec_t *spec, const 
             .compression = (char *) s_compression(cfg, spec),
             .pool = (char *) s_pool(cfg, spec), .host = src->legacy ? NULL : (char *) h->host,
             .group_base = (uint64_t) i * TF_ID_HOST_GROUP_STRIDE,
+            .replicas = *r->list ? (char *) r->list : NULL,
+            .replication = *r->list ? (r->required ? "required" : "optional") : NULL,
         };
         char suffix[TF_MSG_MAX_ID + 16], scan_id[TF_ID_MAX];
         snprintf(suffix, sizeof suffix, "-scan%s%s", src->legacy ? "" : "-", src->legacy ? "" : h->host);
@@ -368,9 +371,16 @@ tf_job_start(tf_config_t *cfg, tf_client_t *client, const tf_job_spec_t *spec, t
                           spec->job_id ? spec->job_id : "");
     s_sources_t src = {0};
     char create_id[TF_ID_MAX];
-    int rc = s_sources_split(cfg, spec, &src, err);
+    /* Decided once here; a target that is not configured was refused by tf_job_check. */
+    s_replication_t replication;
+    int rc = s_replication(cfg, s_pool(cfg, spec), &replication, err);
+    if (rc != TF_OK)
+        return tf_err_prefix(err, "cannot start job %s: ", spec->job_id);
+    rc = s_sources_split(cfg, spec, &src, err);
     if (rc == TF_OK)
-        rc = s_create(cfg, client, spec, &src, create_id, sizeof create_id, err);
+        rc = s_replication_ids_fit(spec->job_id, &replication, src.nhosts, err);
+    if (rc == TF_OK)
+        rc = s_create(cfg, client, spec, &src, &replication, create_id, sizeof create_id, err);
     /* The record first: the scans' manifests ask the catalog for the level it decided. */
     if (rc == TF_OK && job) {
         tf_err_t jerr = {0};
@@ -380,7 +390,7 @@ tf_job_start(tf_config_t *cfg, tf_client_t *client, const tf_job_spec_t *spec, t
         /* Not applied yet (catalog busy or down): the job goes on; *job stays empty. */
     }
     if (rc == TF_OK)
-        rc = s_scans(cfg, client, spec, &src, err);
+        rc = s_scans(cfg, client, spec, &src, &replication, err);
     if (rc != TF_OK && job)
         tf_msg_clear(job);
     s_sources_clear(&src);
@@ -393,9 +403,15 @@ tf_job_record_failure(tf_config_t *cfg, tf_client_t *client, const tf_job_spec_t
 {
     s_sources_t src = {0};
     char create_id[TF_ID_MAX];
+    /* The failure may be the pool's replication itself (a target not configured): the job is
+       recorded as is, without the targets it could not have. */
+    s_replication_t replication;
+    tf_err_t rerr = {0};
+    if (s_replication(cfg, s_pool(cfg, spec), &replication, &rerr) != TF_OK)
+        replication = (s_replication_t){0};
     int rc = s_sources_split(cfg, spec, &src, err);
     if (rc == TF_OK)
-        rc = s_create(cfg, client, spec, &src, create_id, sizeof create_id, err);
+        rc = s_create(cfg, client, spec, &src, &replication, create_id, sizeof create_id, err);
     s_sources_clear(&src);
     if (rc != TF_OK)
         return rc;

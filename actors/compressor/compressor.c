@@ -183,6 +183,8 @@ compressor_stage(compressor_t *self, const tf_msg_file_group_t *group, tf_actor_
         .pool = group->pool,
         .expected_size = archiver_size_bound(group, compression),
         .host = group->host,
+        .replicas = group->replicas,           /* kept in the archive's .meta by the stager */
+        .replication = group->replication,
     };
     tf_stage_client_on_wait(self->stage, s_waiting, &ctx);  /* ctx lives on this stack only: */
     int rc = tf_stage_client_open(self->stage, &open, &ctx.discard, err);

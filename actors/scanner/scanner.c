@@ -179,6 +179,8 @@ s_emit(void *arg, uint64_t group_no, const tf_msg_group_entry_t *entries, size_t
         .pool = (char *) scan->pool,
         .entries = (tf_msg_group_entry_t *) entries,
         .entries_count = count,
+        .replicas = scan->job->replicas,       /* the job's replication, as tf_job_start decided */
+        .replication = scan->job->replication,
     };
     tf_log_debug("group %s: %zu entries, %" PRIu64 " bytes", archive, count, bytes);
     return scan->self->opts.submit(scan->self->opts.submit_arg, "compress", archive, scan->job->job_id, &msg, err);

@@ -50,8 +50,8 @@ s_try(zsock_t *pipe, tf_client_t *client, zlistx_t *queue)
             tf_log_warn("cannot ask the broker about %s yet (%s); retrying", p->item_id, err.message);
             return false;
         }
-        zsock_send(pipe, "sss", p->archive_id, rc == TF_OK && reply.item_info.state ? reply.item_info.state : "",
-                   rc == TF_OK ? "1" : "0");
+        zsock_send(pipe, "ssss", p->archive_id, p->item_id,
+                   rc == TF_OK && reply.item_info.state ? reply.item_info.state : "", rc == TF_OK ? "1" : "0");
         if (rc == TF_OK)
             tf_msg_clear(&reply);
         zlistx_delete(queue, zlistx_cursor(queue));
@@ -66,7 +66,7 @@ s_try(zsock_t *pipe, tf_client_t *client, zlistx_t *queue)
         return false;
     }
     if (p->archive_id[0])
-        zsock_send(pipe, "sss", p->archive_id, reply.submit_ok.state ? reply.submit_ok.state : "",
+        zsock_send(pipe, "ssss", p->archive_id, p->item_id, reply.submit_ok.state ? reply.submit_ok.state : "",
                    reply.submit_ok.existed ? "1" : "0");
     tf_msg_clear(&reply);
     zlistx_delete(queue, zlistx_cursor(queue));
@@ -107,15 +107,16 @@ s_agent(zsock_t *pipe, void *arg)
                 pending_t *p = calloc(1, sizeof *p);
                 bool announce = streq(cmd, "ANNOUNCE");
                 if (p && streq(cmd, "PROBE")) {
-                    char *id = zmsg_popstr(msg);
-                    if (id && *id) {
+                    char *id = zmsg_popstr(msg), *item_id = zmsg_popstr(msg);
+                    if (id && *id && item_id && *item_id) {
                         snprintf(p->archive_id, sizeof p->archive_id, "%s", id);
-                        tf_id_join(p->item_id, sizeof p->item_id, p->archive_id, "-tape");
+                        snprintf(p->item_id, sizeof p->item_id, "%s", item_id);
                         p->probe = true;
                         zlistx_add_end(queue, p);
                         p = NULL;
                     }
                     zstr_free(&id);
+                    zstr_free(&item_id);
                 }
                 else if (p && !announce) {
                     /* SUBMIT service item_id job_id payload */
@@ -231,10 +232,14 @@ announcer_send(announcer_t *self, const tf_msg_archive_ready_t *ready, tf_err_t 
 }
 
 int
-announcer_probe(announcer_t *self, const char *archive_id, tf_err_t *err)
+announcer_probe(announcer_t *self, const char *archive_id, const char *item_id, tf_err_t *err)
 {
-    if (zstr_sendm(self->agent, "PROBE") != 0 || zstr_send(self->agent, archive_id) != 0)
-        return tf_err_set(err, TF_ERR_IO, "cannot hand the probe of %s to the announcer", archive_id);
+    char tape_item[TF_ID_MAX];
+    if (!item_id)
+        item_id = tf_id_join(tape_item, sizeof tape_item, archive_id, "-tape");
+    if (zstr_sendm(self->agent, "PROBE") != 0 || zstr_sendm(self->agent, archive_id) != 0
+        || zstr_send(self->agent, item_id) != 0)
+        return tf_err_set(err, TF_ERR_IO, "cannot hand the probe of %s to the announcer", item_id);
     return TF_OK;
 }
 
@@ -243,17 +248,21 @@ void *announcer_pollable(announcer_t *self) { return self->agent; }
 int
 announcer_recv(announcer_t *self, announcer_ack_t *ack, tf_err_t *err)
 {
-    char *id = NULL, *state = NULL, *existed = NULL;
-    if (zsock_recv(self->agent, "sss", &id, &state, &existed) != 0 || !id || !state || !existed) {
+    char *id = NULL, *item_id = NULL, *state = NULL, *existed = NULL;
+    if (zsock_recv(self->agent, "ssss", &id, &item_id, &state, &existed) != 0 || !id || !item_id || !state
+        || !existed) {
         zstr_free(&id);
+        zstr_free(&item_id);
         zstr_free(&state);
         zstr_free(&existed);
         return tf_err_set(err, TF_ERR_INTERRUPTED, "announcer stopped");
     }
     snprintf(ack->archive_id, sizeof ack->archive_id, "%s", id);
+    snprintf(ack->item_id, sizeof ack->item_id, "%s", item_id);
     snprintf(ack->state, sizeof ack->state, "%s", state);
     ack->existed = streq(existed, "1");
     zstr_free(&id);
+    zstr_free(&item_id);
     zstr_free(&state);
     zstr_free(&existed);
     return TF_OK;

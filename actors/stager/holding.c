@@ -146,7 +146,9 @@ s_meta_load(holding_t *self, const char *id)
         .host = (char *) zconfig_get(root, "archive/host", ""),
         /* an older .meta has none of these: released by the tape alone */
         .replicas = (char *) zconfig_get(root, "archive/replicas", ""),
-        .replica_required = strcmp(zconfig_get(root, "archive/replica_required", "0"), "1") == 0,
+        /* replicas without replica_required (written by hand, or damaged): required, the safe
+           side - an optional target could give up and let the archive go before it is copied */
+        .replica_required = strcmp(zconfig_get(root, "archive/replica_required", "1"), "0") != 0,
         .confirmed = (char *) zconfig_get(root, "archive/confirmed", ""),
     };
     struct stat st;
@@ -571,16 +573,28 @@ holding_park(holding_t *self, const char *archive_id, const char *state, tf_err_
 }
 
 bool
+holding_list_next(const char **cursor, char *name, size_t size)
+{
+    while (*cursor && **cursor) {
+        const char *p = *cursor, *end = strchr(p, ',');
+        size_t len = end ? (size_t) (end - p) : strlen(p);
+        *cursor = end ? end + 1 : p + len;
+        if (len > 0 && len < size) {  /* empty or too long for any name: skipped */
+            memcpy(name, p, len);
+            name[len] = '\0';
+            return true;
+        }
+    }
+    return false;
+}
+
+bool
 holding_list_has(const char *list, const char *name)
 {
-    size_t n = strlen(name);
-    for (const char *p = list; p && *p;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t) (end - p) : strlen(p);
-        if (len == n && n > 0 && strncmp(p, name, n) == 0)
+    char item[TF_ID_MAX];
+    for (const char *p = list; holding_list_next(&p, item, sizeof item);)
+        if (strcmp(item, name) == 0)
             return true;
-        p = end ? end + 1 : p + len;
-    }
     return false;
 }
 
@@ -596,18 +610,14 @@ holding_replicas_waiting(const holding_meta_t *meta, char *buf, size_t size)
     size_t count = 0, used = 0;
     if (size > 0)
         buf[0] = '\0';
-    for (const char *p = meta->replicas; p && *p;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t) (end - p) : strlen(p);
-        char name[TF_ID_MAX];
-        snprintf(name, sizeof name, "%.*s", (int) len, p);
-        if (*name && !holding_confirmed(meta, name)) {
+    char name[TF_ID_MAX];
+    for (const char *p = meta->replicas; holding_list_next(&p, name, sizeof name);) {
+        if (!holding_confirmed(meta, name)) {
             int n = snprintf(buf + used, size > used ? size - used : 0, "%s%s", count ? ", " : "", name);
             if (n > 0 && used + (size_t) n < size)
                 used += (size_t) n;
             count++;
         }
-        p = end ? end + 1 : p + len;
     }
     return count;
 }

@@ -51,11 +51,14 @@ typedef struct {
                             extractor may fetch it */
     char *replicas;      /* the pool's replication targets when it was committed ("nas,offsite";
                             "" none): each must confirm it besides the tape */
-    bool replica_required; /* pools/POOL/replication was required: a target may not give up */
-    char *confirmed;     /* who confirmed it so far ("tape,nas"; "" nobody) */
+    bool replica_required; /* pools/POOL/replication was required: a target may not give up; a
+                              .meta with replicas but without replica_required is required */
+    char *confirmed;     /* who confirmed it so far ("@tape,nas"; "" nobody) */
 } holding_meta_t;
 
-#define HOLDING_TAPE "tape"  /* the tape writer's name in confirmed */
+/* The tape writer's name in confirmed: '@' is not a character of a configured name, so a
+   replication target can never pass for the tape (one named "tape" is refused anyway). */
+#define HOLDING_TAPE "@tape"
 
 typedef struct _holding_t holding_t;
 
@@ -103,6 +106,10 @@ bool holding_confirmed(const holding_meta_t *meta, const char *who);
 /* The replication targets of meta that have not confirmed yet, as "nas, offsite" in buf
    ("" none); returns how many. */
 size_t holding_replicas_waiting(const holding_meta_t *meta, char *buf, size_t size);
+/* The one reader of the comma lists of a .meta (replicas, confirmed) and of stage_open.replicas:
+   the next name of *cursor into name (size bytes), *cursor moved past it; false at the end.
+   for (const char *p = list; holding_list_next(&p, name, sizeof name);) ... */
+bool holding_list_next(const char **cursor, char *name, size_t size);
 /* Whether name is one of a comma list ("nas,offsite"). */
 bool holding_list_has(const char *list, const char *name);
 /* How many ready archives are parked and their bytes (with sidecars); first gets the first one

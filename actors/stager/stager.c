@@ -37,6 +37,8 @@ typedef struct {
     char *job_id;
     char *pool;
     char *host;             /* stage_open.host: where the archive's files come from */
+    char *replicas;         /* stage_open.replicas: the job's replication targets ("" none) */
+    bool replica_required;  /* stage_open.replication is not "optional" */
     char *compression;
     uint64_t group_no;
     zframe_t *peer;
@@ -91,7 +93,6 @@ typedef struct {
 } space_t;
 
 struct _stager_t {
-    tf_config_t *cfg;        /* the process's (main owns it): pools' replication targets at commit */
     char *endpoint;
     char *advertise;
     char public_key[41];     /* this host's CURVE key for a tcp advertise ("" over ipc): archive_ready.stager_key */
@@ -120,40 +121,27 @@ struct _stager_t {
 static void s_unpark(stager_t *self, const char *archive_id, const char *why);
 static void s_announce(stager_t *self, const holding_meta_t *m);
 
-/* The pool's replication targets (pools/POOL/replicas) as a comma list ("" none) and whether
-   they are required (pools/POOL/replication), read once at commit and kept in the archive's
-   .meta, so a later change of the configuration never strands a staged archive. tf_job_check
-   refused the job if a target is not configured; a name that cannot be part of an item id is
-   skipped with a warning. */
-static void
-s_pool_replicas(stager_t *self, const char *pool, char *buf, size_t size, bool *required)
+/* Whether a stage_open's replicas fit a .meta and name targets: comma separated ids that
+   can be part of an item id, none "tape" (tf_replica_pool_list refuses that name). */
+static bool
+s_replicas_valid(const char *list)
 {
-    buf[0] = '\0';
-    *required = false;
-    if (!self->cfg || !pool || !*pool)
-        return;
-    char key[TF_MSG_MAX_ID + 32];
-    snprintf(key, sizeof key, "pools/%s/replicas", pool);
-    char *names = strdup(tf_config_str(self->cfg, key));
-    if (!names)
-        return;
-    size_t used = 0;
-    char *save = NULL;
-    for (char *name = strtok_r(names, " ,\t", &save); name; name = strtok_r(NULL, " ,\t", &save)) {
-        if (!tf_id_safe_name(name) || holding_list_has(buf, name)) {
-            if (!tf_id_safe_name(name))
-                tf_log_warn("pools/%s/replicas: '%s' is not a target name; ignored", pool, name);
-            continue;
-        }
-        int n = snprintf(buf + used, size - used, "%s%s", used ? "," : "", name);
-        if (n < 0 || used + (size_t) n >= size)
-            break;
-        used += (size_t) n;
+    if (strlen(list) > TF_MSG_MAX_PATH)
+        return false;
+    /* every name, empty ones too: holding_list_next would skip them */
+    for (const char *p = list; *p;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t) (end - p) : strlen(p);
+        char name[TF_MSG_MAX_ID + 1];
+        if (len == 0 || len >= sizeof name)
+            return false;
+        memcpy(name, p, len);
+        name[len] = '\0';
+        if (!tf_id_safe_name(name) || streq(name, "tape"))
+            return false;
+        p = end ? end + 1 : p + len;
     }
-    free(names);
-    buf[used] = '\0';
-    snprintf(key, sizeof key, "pools/%s/replication", pool);
-    *required = *buf && strcmp(tf_config_str(self->cfg, key), "optional") != 0;
+    return true;
 }
 
 /* ------------------------------------------------------------------ sessions -------- */
@@ -175,6 +163,7 @@ s_session_free(void **item)
     free(s->job_id);
     free(s->pool);
     free(s->host);
+    free(s->replicas);
     free(s->compression);
     free(s);
     *item = NULL;
@@ -408,6 +397,12 @@ s_on_open(stager_t *self, zframe_t *peer, tf_msg_stage_open_t *open)
         s_result(self, peer, id, true, "already staged");
         return;
     }
+    if (open->replicas && !s_replicas_valid(open->replicas)) {
+        s_result(self, peer, id, false, "archive %s: stage_open names replication targets '%s' that are not a "
+                 "comma list of target names (at most %d characters, none named 'tape'): start the job again "
+                 "with tapeflow backup", id, open->replicas, TF_MSG_MAX_PATH);
+        return;
+    }
     session_t *old = zhashx_lookup(self->sessions, id);
     if (old)
         s_session_drop(self, old, "restarted by a new stage_open");
@@ -422,6 +417,12 @@ s_on_open(stager_t *self, zframe_t *peer, tf_msg_stage_open_t *open)
     s->job_id = strdup(open->job_id);
     s->pool = strdup(open->pool ? open->pool : "");
     s->host = open->host && *open->host ? strdup(open->host) : NULL;
+    /* The job's replication as tf_job_start decided it, carried here by the scanner and the
+       compressor: the stager never reads the configuration for it. An older compressor sends
+       none: the archive is not replicated, as before issue 12. */
+    s->restore = open->purpose && strcmp(open->purpose, "restore") == 0;
+    s->replicas = strdup(open->replicas && !s->restore ? open->replicas : "");
+    s->replica_required = s->replicas && *s->replicas && !(open->replication && streq(open->replication, "optional"));
     s->compression = strdup(open->compression ? open->compression : "");
     s->group_no = open->group_no;
     s->peer = zframe_dup(peer);
@@ -430,9 +431,9 @@ s_on_open(stager_t *self, zframe_t *peer, tf_msg_stage_open_t *open)
     s->last_heard = s->last_sent = tf_clock_mono_ms();
     s->seq = ++self->next_seq;
     s->expected = open->expected_size;
-    s->restore = open->purpose && strcmp(open->purpose, "restore") == 0;
     tf_err_t err = {0};
-    if (!s->archive_id || !s->job_id || !s->pool || !s->compression || !s->peer || !s->sum || !s->rows_sum) {
+    if (!s->archive_id || !s->job_id || !s->pool || !s->compression || !s->peer || !s->sum || !s->rows_sum
+        || !s->replicas) {
         void *p = s;
         s_session_free(&p);
         s_result(self, peer, id, false, "stager out of memory");
@@ -589,10 +590,9 @@ s_on_close(stager_t *self, zframe_t *peer, tf_msg_stage_close_t *close_msg)
         return;
     }
     /* No parts: a compressor from before sidecars; the archive is kept without one. */
-    char rows_digest[TF_CHECKSUM_STRLEN] = "", replicas[TF_MSG_MAX_PATH + 1] = "";
-    bool required = false;
-    if (!s->restore)
-        s_pool_replicas(self, s->pool, replicas, sizeof replicas, &required);
+    char rows_digest[TF_CHECKSUM_STRLEN] = "";
+    const char *replicas = s->replicas;
+    bool required = s->replica_required;
     if (s->rows_parts > 0)
         tf_checksum_format(s->rows_sum, rows_digest);
     holding_meta_t meta = {
@@ -609,7 +609,7 @@ s_on_close(stager_t *self, zframe_t *peer, tf_msg_stage_close_t *close_msg)
         .rows_checksum = rows_digest,
         .restore = s->restore,
         .host = s->host,
-        .replicas = replicas,
+        .replicas = (char *) replicas,
         .replica_required = required,
         .confirmed = "",
     };
@@ -856,6 +856,39 @@ s_unpark(stager_t *self, const char *archive_id, const char *why)
     s_announce(self, m);
 }
 
+/* What the tape writer and the replicator are told about a ready archive: the one place its
+   .meta becomes a message (archive_ready; s_announce builds replica_copy from it). The strings
+   point into m. */
+static tf_msg_archive_ready_t
+s_ready_of(stager_t *self, const holding_meta_t *m)
+{
+    return (tf_msg_archive_ready_t){
+        .archive_id = m->archive_id,
+        .job_id = m->job_id,
+        .group_no = m->group_no,
+        .pool = m->pool,
+        .compression = m->compression,
+        .size = m->size,
+        .checksum = m->checksum,
+        .files = m->files,
+        .bytes = m->bytes,
+        .stager = self->advertise,
+        .rows_size = m->rows_size,
+        .rows_checksum = m->rows_size ? m->rows_checksum : NULL,
+        .stager_key = self->public_key[0] ? self->public_key : NULL,
+        .host = *m->host ? m->host : NULL,
+    };
+}
+
+/* "<archive>-replica-<target>": the replicator's item for one copy. */
+static void
+s_replica_item(char *buf, size_t size, const char *archive_id, const char *target)
+{
+    char suffix[TF_MSG_MAX_ID + 16];
+    snprintf(suffix, sizeof suffix, "-replica-%s", target);
+    tf_id_join(buf, size, archive_id, suffix);
+}
+
 /* Queues what a ready archive still waits for: a replica_copy item (service replicate, item
    <archive>-replica-<target>) for each target that has not confirmed it, then archive_ready
    (item <archive>-tape) unless the tape has. The announcer submits them in this order, so once
@@ -867,55 +900,31 @@ s_announce(stager_t *self, const holding_meta_t *m)
     if (!m || m->restore)
         return;  /* a restore stream is the extractor's, never the tape's */
     tf_err_t err = {0};
-    char names[TF_MSG_MAX_PATH + 1];
-    snprintf(names, sizeof names, "%s", m->replicas);
-    char *save = NULL;
-    for (char *target = strtok_r(names, ",", &save); target; target = strtok_r(NULL, ",", &save)) {
+    tf_msg_archive_ready_t ready = s_ready_of(self, m);
+    char target[TF_MSG_MAX_ID + 1];
+    for (const char *p = m->replicas; holding_list_next(&p, target, sizeof target);) {
         if (holding_confirmed(m, target))
             continue;
         tf_msg_t copy = {.type = TF_MSG_REPLICA_COPY};
         copy.replica_copy = (tf_msg_replica_copy_t){
-            .archive_id = m->archive_id,
-            .job_id = m->job_id,
-            .group_no = m->group_no,
-            .pool = m->pool,
-            .target = target,
-            .required = m->replica_required,
-            .compression = m->compression,
-            .size = m->size,
-            .checksum = m->checksum,
-            .files = m->files,
-            .bytes = m->bytes,
-            .stager = self->advertise,
-            .rows_size = m->rows_size,
-            .rows_checksum = m->rows_size ? m->rows_checksum : NULL,
-            .stager_key = self->public_key[0] ? self->public_key : NULL,
-            .host = *m->host ? m->host : NULL,
+            .archive_id = ready.archive_id, .job_id = ready.job_id, .group_no = ready.group_no,
+            .pool = ready.pool, .target = target, .required = m->replica_required,
+            .compression = ready.compression, .size = ready.size, .checksum = ready.checksum,
+            .files = ready.files, .bytes = ready.bytes, .stager = ready.stager, .rows_size = ready.rows_size,
+            .rows_checksum = ready.rows_checksum, .stager_key = ready.stager_key, .host = ready.host,
         };
-        char suffix[TF_MSG_MAX_ID + 16], item_id[TF_ID_MAX];
-        snprintf(suffix, sizeof suffix, "-replica-%s", target);
-        tf_id_join(item_id, sizeof item_id, m->archive_id, suffix);
+        char item_id[TF_ID_MAX];
+        s_replica_item(item_id, sizeof item_id, m->archive_id, target);
         if (announcer_submit(self->announcer, "replicate", item_id, m->job_id, &copy, &err) != TF_OK)
             tf_log_error("archive %s: %s", m->archive_id, err.message);
+        /* On tape already, nothing acknowledges this archive: ask how its copy went, so a
+           copy done meanwhile confirms it and a failed one parks it (s_replica_ack). */
+        else if (holding_confirmed(m, HOLDING_TAPE)
+                 && announcer_probe(self->announcer, m->archive_id, item_id, &err) != TF_OK)
+            tf_log_warn("archive %s: %s", m->archive_id, err.message);
     }
     if (holding_confirmed(m, HOLDING_TAPE))
         return;
-    tf_msg_archive_ready_t ready = {
-            .archive_id = m->archive_id,
-            .job_id = m->job_id,
-            .group_no = m->group_no,
-            .pool = m->pool,
-            .compression = m->compression,
-            .size = m->size,
-            .checksum = m->checksum,
-            .files = m->files,
-            .bytes = m->bytes,
-            .stager = self->advertise,
-            .rows_size = m->rows_size,
-            .rows_checksum = m->rows_size ? m->rows_checksum : NULL,
-            .stager_key = self->public_key[0] ? self->public_key : NULL,
-            .host = *m->host ? m->host : NULL,
-        };
     if (announcer_send(self->announcer, &ready, &err) != TF_OK)
         tf_log_error("archive %s: %s (it is announced at the next start)", m->archive_id, err.message);
 }
@@ -1012,24 +1021,88 @@ s_confirm(stager_t *self, const char *id, const char *who, const char *what, boo
     return TF_OK;
 }
 
+/* The target of a replica item id of archive_id ("<archive>-replica-<target>"), or NULL when
+   item_id is another of its items (the tape's). */
+static const char *
+s_replica_target_of(const char *archive_id, const char *item_id)
+{
+    size_t len = strlen(archive_id);
+    if (strncmp(item_id, archive_id, len) != 0 || strncmp(item_id + len, "-replica-", 9) != 0)
+        return NULL;
+    return item_id[len + 9] ? item_id + len + 9 : NULL;
+}
+
+/* The tape's item of a ready archive is done: the tape confirmed it. An archive staged again
+   after a full release (a redelivered file group) had every confirmation then, but its .meta is
+   new: ask the broker about its replica items too - a done one confirms its target (the extra
+   copy goes once all did), a failed or cancelled one parks it like a tape item would. */
+static void
+s_tape_done(stager_t *self, const char *archive_id)
+{
+    tf_err_t err = {0};
+    bool deleted = false;
+    if (s_confirm(self, archive_id, HOLDING_TAPE, "tape (its tape item is done)", &deleted, &err) != TF_OK) {
+        tf_log_warn("archive %s: %s", archive_id, err.message);
+        return;
+    }
+    if (deleted) {
+        tf_log_info("archive %s: already on tape; deleted the extra staged copy", archive_id);
+        return;
+    }
+    const holding_meta_t *m = holding_lookup(self->holding, archive_id);
+    if (!m)
+        return;
+    char target[TF_MSG_MAX_ID + 1];
+    for (const char *p = m->replicas; holding_list_next(&p, target, sizeof target);) {
+        char item_id[TF_ID_MAX];
+        s_replica_item(item_id, sizeof item_id, archive_id, target);
+        if (!holding_confirmed(m, target) && announcer_probe(self->announcer, archive_id, item_id, &err) != TF_OK)
+            tf_log_warn("archive %s: %s", archive_id, err.message);
+    }
+}
+
+/* One of a ready archive's replica items answered (submitted again, or probed). */
+static void
+s_replica_ack(stager_t *self, const announcer_ack_t *ack, const char *target)
+{
+    const holding_meta_t *m = holding_lookup(self->holding, ack->archive_id);
+    if (!m || !holding_list_has(m->replicas, target))
+        return;
+    if (ack->existed && streq(ack->state, "done")) {
+        /* the replicator copied, verified and released it before: this copy is an extra one */
+        tf_err_t err = {0};
+        bool deleted = false;
+        char what[TF_MSG_MAX_ID + 64];
+        snprintf(what, sizeof what, "replica %s (its replica item is done)", target);
+        if (s_confirm(self, ack->archive_id, target, what, &deleted, &err) != TF_OK)
+            tf_log_warn("archive %s: %s", ack->archive_id, err.message);
+        else if (deleted)
+            tf_log_info("archive %s: already on tape and on its replicas; deleted the extra staged copy",
+                        ack->archive_id);
+    }
+    else if (streq(ack->state, "cancelled") || streq(ack->state, "failed"))
+        s_park(self, ack->archive_id, ack->state);
+}
+
 static void
 s_on_ack(stager_t *self)
 {
     announcer_ack_t ack;
     if (announcer_recv(self->announcer, &ack, NULL) != TF_OK)
         return;
-    if (ack.existed && streq(ack.state, "done") && holding_lookup(self->holding, ack.archive_id)) {
+    const char *target = s_replica_target_of(ack.archive_id, ack.item_id);
+    if (target) {
+        /* a probe's answer: no session waits for it (only archive_ready's answer ends one) */
+        s_replica_ack(self, &ack, target);
+        s_grant_all(self);
+        return;
+    }
+    if (ack.existed && streq(ack.state, "done") && holding_lookup(self->holding, ack.archive_id))
         /* The tape writer completed this archive's item already (written, verified, in the
            catalog, release sent): this copy was staged again by a redelivered file group - or,
            with replicas, the tape's release is still on its way: either way the tape confirmed
            it, and only replicas that have not may keep it. */
-        tf_err_t err = {0};
-        bool deleted = false;
-        if (s_confirm(self, ack.archive_id, HOLDING_TAPE, "tape (its tape item is done)", &deleted, &err) != TF_OK)
-            tf_log_warn("archive %s: %s", ack.archive_id, err.message);
-        else if (deleted)
-            tf_log_info("archive %s: already on tape; deleted the extra staged copy", ack.archive_id);
-    }
+        s_tape_done(self, ack.archive_id);
     else if ((streq(ack.state, "cancelled") || streq(ack.state, "failed"))
              && holding_lookup(self->holding, ack.archive_id))
         s_park(self, ack.archive_id, ack.state);
@@ -1119,7 +1192,7 @@ s_on_stage_purge(tf_actor_t *actor, const tf_msg_work_t *work, const tf_msg_t *p
             /* 'job cancel --keep-staged' lists what it keeps: learn whether its tape item was
                cancelled, so the archive is parked before the broker forgets the item */
             tf_err_t perr = {0};
-            if (announcer_probe(self->announcer, id, &perr) != TF_OK)
+            if (announcer_probe(self->announcer, id, NULL, &perr) != TF_OK)
                 tf_log_warn("archive %s: %s", id, perr.message);
         }
         int64_t *fetched = zhashx_lookup(self->fetched, id);
@@ -1369,6 +1442,65 @@ s_refuse_for_good(stager_t *self, session_t *s, const space_t *sp)
     s_refuse_as(self, s, true, why);
 }
 
+/* Optional replication never blocks the holding disk: when space is short (rule 4 would drop an
+   archive, or a job waited longer than stager/space_alert), every live ready archive on tape
+   that waits only for optional targets gives them up - recorded in the catalog (cat_replica
+   failed, final: the job ends completed_with_warnings, "holding disk full: replica to NAME
+   skipped for archive A") through the announcer, then confirmed for each such target so it is
+   deleted. A required target is never skipped. Returns how many archives were freed. */
+static size_t
+s_skip_optional(stager_t *self)
+{
+    size_t freed = 0;
+    zlist_t *ids = holding_ready_ids(self->holding);
+    for (const char *id = ids ? zlist_first(ids) : NULL; id; id = zlist_next(ids)) {
+        const holding_meta_t *m = holding_lookup(self->holding, id);
+        char waiting[TF_MSG_MAX_PATH + 1];
+        if (!m || *m->parked || m->restore || m->replica_required || !holding_confirmed(m, HOLDING_TAPE)
+            || holding_replicas_waiting(m, waiting, sizeof waiting) == 0)
+            continue;
+        char job_id[TF_MSG_MAX_ID + 1], names[TF_MSG_MAX_PATH + 1];
+        snprintf(job_id, sizeof job_id, "%s", m->job_id);  /* m is gone once deleted */
+        snprintf(names, sizeof names, "%s", m->replicas);  /* m is gone once deleted */
+        bool deleted = false;
+        char target[TF_MSG_MAX_ID + 1];
+        for (const char *p = names; !deleted && holding_list_next(&p, target, sizeof target);) {
+            m = holding_lookup(self->holding, id);
+            if (!m || holding_confirmed(m, target))
+                continue;
+            char text[TF_MSG_MAX_ID * 2 + 64], item_id[TF_ID_MAX], what[TF_MSG_MAX_ID + 64];
+            snprintf(text, sizeof text, "holding disk full: replica to %s skipped for archive %s", target, id);
+            tf_msg_t msg = {.type = TF_MSG_CAT_REPLICA};
+            msg.cat_replica = (tf_msg_cat_replica_t){.op = "failed", .job_id = job_id, .target = target,
+                                                     .message = text, .final = true,
+                                                     .time_ms = tf_clock_wall_ms()};
+            /* "<archive>-replica-<target>-skip": deterministic, within the id limit tf_job_check
+               checked ("...-copied" is longer) */
+            char copy_item[TF_ID_MAX];
+            s_replica_item(copy_item, sizeof copy_item, id, target);
+            tf_id_join(item_id, sizeof item_id, copy_item, "-skip");
+            tf_err_t err = {0};
+            if (announcer_submit(self->announcer, "catalog", item_id, job_id, &msg, &err) != TF_OK) {
+                tf_log_warn("archive %s: cannot record that replica %s is skipped: %s; kept", id, target,
+                            err.message);
+                break;  /* unrecorded, the job would wait for a copy that never comes */
+            }
+            tf_log_warn("job %s: %s (replication of pool %s is optional)", job_id, text, m->pool);
+            snprintf(what, sizeof what, "replica %s (skipped: holding disk full)", target);
+            if (s_confirm(self, id, target, what, &deleted, &err) != TF_OK) {
+                tf_log_warn("archive %s: %s", id, err.message);
+                break;
+            }
+        }
+        if (deleted) {
+            tf_log_info("archive %s: on tape; optional replicas skipped (holding disk full); deleted", id);
+            freed++;
+        }
+    }
+    zlist_destroy(&ids);
+    return freed;
+}
+
 static bool
 s_stuck(const session_t *s, int64_t now)
 {
@@ -1403,15 +1535,20 @@ s_unstick(stager_t *self, int64_t now)
                 const holding_meta_t *m = holding_lookup(self->holding, id);
                 tf_err_t err = {0};
                 if (m && !*m->parked && !m->restore && !holding_confirmed(m, HOLDING_TAPE)
-                    && announcer_probe(self->announcer, id, &err) != TF_OK)
+                    && announcer_probe(self->announcer, id, NULL, &err) != TF_OK)
                     tf_log_warn("archive %s: %s", id, err.message);
             }
             zlist_destroy(&ready);
         }
         return;
     }
-    /* Nothing will be released and the oldest archive cannot grow: the youngest stuck archive
-       that holds space gives it back and is staged again later. */
+    /* Nothing will be released and the oldest archive cannot grow: archives on tape that wait
+       only for optional replicas go first; else the youngest stuck archive that holds space
+       gives it back and is staged again later. */
+    if (sp.replica_count > 0 && s_skip_optional(self) > 0) {
+        s_grant_all(self);
+        return;
+    }
     session_t *victim = NULL;
     for (session_t *s = zhashx_first(self->sessions); s; s = zhashx_next(self->sessions))
         if (s != head && s->granted > 0 && s_stuck(s, now) && (!victim || s->seq > victim->seq))
@@ -1480,6 +1617,15 @@ s_alerts(stager_t *self, int64_t now)
         return;
     space_t sp;
     s_space(self, &sp);
+    /* A job waited longer than stager/space_alert: optional replicas give way (rule 4 may not
+       act while the tape writer still has archives to free). */
+    bool waited_long = false;
+    for (job_wait_t *w = zhashx_first(self->waits); w; w = zhashx_next(self->waits))
+        waited_long = waited_long || w->seen;
+    if (waited_long && sp.replica_count > 0 && s_skip_optional(self) > 0) {
+        s_grant_all(self);
+        s_space(self, &sp);
+    }
     char space[768], text[1024], waited[48];
     s_space_text(self, &sp, space, sizeof space);
     zlistx_t *jobs = zhashx_keys(self->waits);
@@ -1571,7 +1717,6 @@ stager_new(tf_config_t *cfg, tf_err_t *err)
         tf_err_set(err, TF_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    self->cfg = cfg;
     const char *endpoint = tf_config_str(cfg, "stager/endpoint");
     self->endpoint = strdup(endpoint);
     /* stager/advertise has no default of its own: unset, tape writers fetch from the endpoint. */

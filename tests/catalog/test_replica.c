@@ -21,6 +21,7 @@
 typedef struct {
     tf_testcatalog_t *tc;
     char topics[64][128];   /* events published, in order */
+    char levels[64][8];     /* their levels */
     size_t events;
 } fx_t;
 
@@ -28,10 +29,11 @@ static void
 s_on_event(void *arg, const char *topic, const char *level, const tf_msg_job_row_t *job)
 {
     fx_t *fx = arg;
-    (void) level;
     (void) job;
-    if (fx->events < sizeof fx->topics / sizeof fx->topics[0])
+    if (fx->events < sizeof fx->topics / sizeof fx->topics[0]) {
+        snprintf(fx->levels[fx->events], sizeof fx->levels[0], "%s", level);
         snprintf(fx->topics[fx->events++], sizeof fx->topics[0], "%s", topic);
+    }
 }
 
 /* How many events with this topic were published. */
@@ -42,6 +44,16 @@ s_events(fx_t *fx, const char *topic)
     for (size_t i = 0; i < fx->events; i++)
         n += strcmp(fx->topics[i], topic) == 0;
     return n;
+}
+
+/* The level of the last event with this topic ("" none). */
+static const char *
+s_last_level(fx_t *fx, const char *topic)
+{
+    for (size_t i = fx->events; i > 0; i--)
+        if (strcmp(fx->topics[i - 1], topic) == 0)
+            return fx->levels[i - 1];
+    return "";
 }
 
 static int
@@ -379,7 +391,9 @@ test_required_failed(void **state)
     assert_int_equal(r.cat_reply.replicas_count, 1);
     assert_string_equal(r.cat_reply.replicas[0].state, "copying");
     assert_false(r.cat_reply.replicas[0].final);
-    assert_null(r.cat_reply.replicas[0].message);
+    /* the last failure stays shown until the row is committed */
+    assert_string_equal(r.cat_reply.replicas[0].message, "replication to " S_NAS " failed: share backup does not "
+                                                         "exist on nas");
     assert_true(r.cat_reply.replicas[0].ready);
     tf_msg_clear(&r);
     tf_msg_t m = {.type = TF_MSG_CAT_REPLICA};
@@ -509,6 +523,111 @@ test_queries(void **state)
 
 /* --- refusals ----------------------------------------------------------------------------- */
 
+/* An optional target that gave up (failed, final) stays given up when a late copy of another
+   archive arrives: the job ends completed_with_warnings. A retry of the job copies again. The
+   failure events are warn for an optional target, error for a required one. */
+static void
+test_optional_gave_up_stays(void **state)
+{
+    fx_t *fx = *state;
+    s_create(fx, "J6", "nas", "optional");
+    s_scanned(fx, "J6", 2);
+    s_tape(fx, "J6", 1);
+    s_tape(fx, "J6", 2);
+    s_replica_ok(fx, "copied", "J6", "nas", 1, NULL, false);
+    fx->tc->now += 1000;
+    s_replica_ok(fx, "failed", "J6", "nas", 0, "no route to host nas", true);
+    assert_string_equal(s_last_level(fx, "job.J6.replica"), "warn");
+    s_assert_job(fx, "J6", "completed_with_warnings", "catalog", "; replication to " S_NAS " failed: no route");
+    /* a late copy of g2 (a redelivered item) does not reopen the give-up */
+    fx->tc->now += 1000;
+    s_replica_ok(fx, "copied", "J6", "nas", 2, NULL, false);
+    tf_msg_t r;
+    s_query(fx, "replica", "J6", "nas", 0, &r);
+    assert_string_equal(r.cat_reply.replicas[0].state, "failed");
+    assert_true(r.cat_reply.replicas[0].final);
+    assert_int_equal(r.cat_reply.replicas[0].archives, 2);
+    tf_msg_clear(&r);
+    s_assert_job(fx, "J6", "completed_with_warnings", NULL, NULL);
+    assert_int_equal(s_events(fx, "job.J6.completed_with_warnings"), 1);
+
+    /* required: a failure is an error event; a retried job's failed rows copy again */
+    s_create(fx, "J7", "nas", "required");
+    s_scanned(fx, "J7", 1);
+    s_tape(fx, "J7", 1);
+    fx->tc->now += 1000;
+    s_replica_ok(fx, "failed", "J7", "nas", 0, "share backup does not exist on nas", true);
+    assert_string_equal(s_last_level(fx, "job.J7.replica"), "error");
+    tf_msg_t m = {.type = TF_MSG_CAT_JOB};
+    m.cat_job = (tf_msg_cat_job_t){.job_id = "J7", .op = "failed", .stage = "replicate", .message = "gave up"};
+    s_ok(fx, &m, NULL);
+    s_assert_job(fx, "J7", "failed", NULL, NULL);
+    m.cat_job = (tf_msg_cat_job_t){.job_id = "J7", .op = "retried"};
+    s_ok(fx, &m, NULL);
+    s_query(fx, "replica", "J7", "nas", 0, &r);
+    assert_string_equal(r.cat_reply.replicas[0].state, "copying");
+    assert_false(r.cat_reply.replicas[0].final);
+    tf_msg_clear(&r);
+    s_assert_job(fx, "J7", "running", "replicate", NULL);
+    fx->tc->now += 1000;
+    s_replica_ok(fx, "copied", "J7", "nas", 1, NULL, false);
+    s_replica_ok(fx, "committed", "J7", "nas", 0, NULL, false);
+    s_assert_job(fx, "J7", "completed", "catalog", "; replicated to " S_NAS);
+}
+
+/* A failure after the last copy (the commit failed) leaves the row failed, not final, ready:
+   replica_pending lists it for the sweep. A verify's failure of a committed row is not the
+   sweep's, applies whatever its time, and only a committed row can be verified. */
+static void
+test_pending_and_verify(void **state)
+{
+    fx_t *fx = *state;
+    s_create(fx, "J8", "nas", "required");
+    s_scanned(fx, "J8", 1);
+    s_tape(fx, "J8", 1);
+    tf_msg_t r;
+    assert_int_equal(s_replica(fx, "verified", "J8", "nas", 0, NULL, false, &r), TF_ERR_STATE);
+    assert_non_null(strstr(fx->tc->err.message, "was never committed"));
+    fx->tc->now += 1000;
+    s_replica_ok(fx, "copied", "J8", "nas", 1, NULL, false);
+    fx->tc->now += 1000;
+    s_replica_ok(fx, "failed", "J8", "nas", 0, "cannot rename .partial/J8: permission denied", false);
+    /* failed, never committed: a verify cannot make it good */
+    assert_int_equal(s_replica(fx, "verified", "J8", "nas", 0, NULL, false, &r), TF_ERR_STATE);
+    s_query(fx, "replica_pending", NULL, NULL, 0, &r);
+    assert_int_equal(r.cat_reply.replicas_count, 1);
+    assert_string_equal(r.cat_reply.replicas[0].job_id, "J8");
+    assert_string_equal(r.cat_reply.replicas[0].state, "failed");
+    tf_msg_clear(&r);
+    fx->tc->now += 1000;
+    s_replica_ok(fx, "committed", "J8", "nas", 0, NULL, false);
+    s_query(fx, "replica_pending", NULL, NULL, 0, &r);
+    assert_int_equal(r.cat_reply.replicas_count, 0);
+    tf_msg_clear(&r);
+    /* a verify that found bad files, sent with a clock behind the catalog's: it applies */
+    tf_msg_t m = {.type = TF_MSG_CAT_REPLICA};
+    m.cat_replica = (tf_msg_cat_replica_t){.op = "failed", .job_id = "J8", .target = "nas",
+                                           .message = "replica verify found 1 bad file: J8-g00001.data",
+                                           .time_ms = fx->tc->now - 60000};
+    s_ok(fx, &m, &r);
+    assert_string_equal(r.cat_reply.replicas[0].state, "failed");
+    tf_msg_clear(&r);
+    assert_string_equal(s_last_level(fx, "job.J8.replica"), "error");
+    /* not the sweep's: it would only record the commit again over the bad files */
+    s_query(fx, "replica_pending", NULL, NULL, 0, &r);
+    assert_int_equal(r.cat_reply.replicas_count, 0);
+    tf_msg_clear(&r);
+    /* a copy failure of a row never committed keeps the time guard */
+    s_create(fx, "J9", "nas", "required");
+    fx->tc->now += 1000;
+    s_replica_ok(fx, "copied", "J9", "nas", 1, NULL, false);
+    m.cat_replica = (tf_msg_cat_replica_t){.op = "failed", .job_id = "J9", .target = "nas", .message = "late",
+                                           .time_ms = fx->tc->now - 500};
+    s_ok(fx, &m, &r);
+    assert_string_equal(r.cat_reply.replicas[0].state, "copying");
+    tf_msg_clear(&r);
+}
+
 static void
 test_refused(void **state)
 {
@@ -555,6 +674,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_required_failed, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_no_replicas, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_queries, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_optional_gave_up_stays, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_pending_and_verify, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_refused, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

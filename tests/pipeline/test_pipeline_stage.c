@@ -40,6 +40,8 @@ typedef struct {
     tf_client_t *client;
     zactor_t *stager;
     tf_config_t *cfg;
+    const char *replicas;    /* the job's replication as tf_job_start decided it, which the */
+    const char *replication; /* compressor carries in stage_open (s_stage_small, pool fakes) */
 } fx_t;
 
 /* stager_extra: more "    key = value" lines of the stager section (may be empty). */
@@ -753,6 +755,8 @@ typedef struct {
     const char *id;
     const char *job;         /* NULL: J9 */
     const char *pool;        /* NULL: none */
+    const char *replicas;    /* stage_open.replicas / replication (NULL: none) */
+    const char *replication;
     uint64_t expected;       /* stage_open expected_size */
     uint64_t size;
     uint64_t sent;
@@ -775,7 +779,8 @@ s_fake_open(fake_t *c)
     tf_msg_t msg = {.type = TF_MSG_STAGE_OPEN};
     msg.stage_open = (tf_msg_stage_open_t){.archive_id = (char *) c->id, .job_id = (char *) (c->job ? c->job : "J9"), .group_no = 1,
                                            .compression = "none", .expected_size = c->expected,
-                                           .pool = (char *) c->pool};
+                                           .pool = (char *) c->pool, .replicas = (char *) c->replicas,
+                                           .replication = (char *) c->replication};
     s_send(c->d, &msg);
     c->sent = c->credit = 0;
     c->closed = c->done = c->ok = c->permanent = false;
@@ -789,6 +794,10 @@ s_fake_start_in(fx_t *f, fake_t *c, const char *id, const char *job, const char 
     memset(c, 0, sizeof *c);
     c->job = job;
     c->pool = pool;
+    if (pool) {   /* an archive of the job tf_job_start gave f's replication */
+        c->replicas = f->replicas;
+        c->replication = f->replication;
+    }
     for (size_t i = 0; i < sizeof s_pattern; i++)
         s_pattern[i] = (uint8_t) ('a' + i % 23);
     c->d = s_dealer(f);
@@ -1206,7 +1215,9 @@ s_stage_small(fx_t *f, const char *id, const char *text)
     zsock_t *d = s_dealer(f);
     tf_msg_t msg = {.type = TF_MSG_STAGE_OPEN};
     msg.stage_open = (tf_msg_stage_open_t){.archive_id = (char *) id, .job_id = "J7", .group_no = 1,
-                                           .pool = "default", .compression = "zstd"};
+                                           .pool = "default", .compression = "zstd",
+                                           .replicas = (char *) f->replicas,
+                                           .replication = (char *) f->replication};
     s_send(d, &msg);
     tf_msg_t reply;
     s_recv(d, &reply);
@@ -1274,7 +1285,11 @@ static void
 test_replica_release_needs_tape_and_target(void **state)
 {
     fx_t *f = *state;
-    s_write_config_with(f, 1L << 30, 5000, S_REPLICAS("nas", "required"));
+    /* the configuration names offsite: the stager takes the job's targets from stage_open
+       (tf_job_start decided them), never from its configuration */
+    s_write_config_with(f, 1L << 30, 5000, S_REPLICAS("offsite", "optional"));
+    f->replicas = "nas";
+    f->replication = "required";
     tf_err_t err = {0};
     tf_actor_t *replicator = tf_actor_new(f->cfg, "replicate", "replicator.test", &err);
     assert_non_null(replicator);
@@ -1309,7 +1324,7 @@ test_replica_release_needs_tape_and_target(void **state)
     /* tape first: kept for the replica, the confirmation in its .meta */
     s_release_by(f, "J7-g00001", NULL, false);
     assert_true(s_exists(f, "ready", "J7-g00001.data"));
-    assert_string_equal(s_meta(f, "J7-g00001", "confirmed"), "tape");
+    assert_string_equal(s_meta(f, "J7-g00001", "confirmed"), "@tape");
     size_t size;
     char error[256];
     uint8_t *data = s_fetch_all(f, "J7-g00001", &size, error, sizeof error);  /* the replicator may read it */
@@ -1337,6 +1352,8 @@ test_replica_restart_announces_what_is_missing(void **state)
 {
     fx_t *f = *state;
     s_write_config_with(f, 1L << 30, 5000, S_REPLICAS("nas,offsite", "required"));
+    f->replicas = "nas,offsite";
+    f->replication = "required";
     s_start_stager(f);
     s_stage_small(f, "J7-g00001", "an archive");
     assert_string_equal(s_meta(f, "J7-g00001", "replicas"), "nas,offsite");
@@ -1357,7 +1374,7 @@ test_replica_restart_announces_what_is_missing(void **state)
     snprintf(meta, sizeof meta,
              "archive\n    id = J6-g00001\n    job = J6\n    group = 1\n    pool = default\n    compression = zstd\n"
              "    size = 3\n    checksum = %s\n    files = 1\n    bytes = 3\n    replicas = \"nas,offsite\"\n"
-             "    replica_required = 1\n    confirmed = \"tape,nas\"\n",
+             "    replica_required = 1\n    confirmed = \"@tape,nas\"\n",
              tf_checksum_of("abc", 3, sum));
     s_plant(f, "ready", "J6-g00001.meta", meta);
     s_plant(f, "ready", "J6-g00002.data", "abc");
@@ -1366,6 +1383,14 @@ test_replica_restart_announces_what_is_missing(void **state)
              "    size = 3\n    checksum = %s\n    files = 1\n    bytes = 3\n",
              tf_checksum_of("abc", 3, sum));
     s_plant(f, "ready", "J6-g00002.meta", meta);
+    /* J6-g00003 lists replicas without replica_required: required, a give-up does not free it */
+    s_plant(f, "ready", "J6-g00003.data", "abc");
+    snprintf(meta, sizeof meta,
+             "archive\n    id = J6-g00003\n    job = J6\n    group = 3\n    pool = default\n    compression = zstd\n"
+             "    size = 3\n    checksum = %s\n    files = 1\n    bytes = 3\n    replicas = \"nas\"\n"
+             "    confirmed = \"@tape\"\n",
+             tf_checksum_of("abc", 3, sum));
+    s_plant(f, "ready", "J6-g00003.meta", meta);
     s_start_stager(f);
     /* announced in id order by one queue: once J6-g00002's tape item is there, J6-g00001's
        items were all submitted */
@@ -1378,6 +1403,10 @@ test_replica_restart_announces_what_is_missing(void **state)
     assert_false(s_exists(f, "ready", "J6-g00001.data"));
     s_release_by(f, "J6-g00002", NULL, false);
     assert_false(s_exists(f, "ready", "J6-g00002.data"));
+    s_release_by(f, "J6-g00003", "nas", true);
+    assert_true(s_exists(f, "ready", "J6-g00003.data"));
+    s_release_by(f, "J6-g00003", "nas", false);
+    assert_false(s_exists(f, "ready", "J6-g00003.data"));
 }
 
 /* An optional target that gave up no longer holds the archive; a required one may not give
@@ -1387,6 +1416,8 @@ test_replica_gave_up(void **state)
 {
     fx_t *f = *state;
     s_write_config_with(f, 1L << 30, 5000, S_REPLICAS("nas", "optional"));
+    f->replicas = "nas";
+    f->replication = "optional";
     s_start_stager(f);
     s_stage_small(f, "J7-g00001", "optional replica");
     assert_string_equal(s_meta(f, "J7-g00001", "replica_required"), "0");
@@ -1397,13 +1428,14 @@ test_replica_gave_up(void **state)
 
     s_stop_stager(f);
     s_write_config_with(f, 1L << 30, 5000, S_REPLICAS("nas", "required"));
+    f->replication = "required";
     s_start_stager(f);
     s_stage_small(f, "J7-g00002", "required replica");
     s_release_by(f, "J7-g00002", "nas", true);              /* refused: not confirmed */
     s_release_by(f, "J7-g00002", "elsewhere", false);       /* not one of its targets */
     s_release_by(f, "J7-g00002", NULL, false);
     assert_true(s_exists(f, "ready", "J7-g00002.data"));
-    assert_string_equal(s_meta(f, "J7-g00002", "confirmed"), "tape");  /* neither nas nor elsewhere */
+    assert_string_equal(s_meta(f, "J7-g00002", "confirmed"), "@tape");  /* neither nas nor elsewhere */
     s_release_by(f, "J7-g00002", "nas", false);
     assert_false(s_exists(f, "ready", "J7-g00002.data"));
     /* a purge deletes an archive whatever still waits for it */
@@ -1576,6 +1608,8 @@ test_archive_waiting_for_a_replica_is_not_freed_by_tape(void **state)
     s_write_config_with(f, 1000000, 5000,
                         "    space_alert = 1\n    space_alert_repeat = 1\n    session_timeout = 1\n"
                         S_REPLICAS("nas", "required"));
+    f->replicas = "nas";
+    f->replication = "required";
     char bus[400];
     snprintf(bus, sizeof bus, "@ipc://%s/run/bus-in.sock", f->dir);
     zsock_t *sub = zsock_new_sub(bus, "alert.");
@@ -1627,6 +1661,168 @@ test_archive_waiting_for_a_replica_is_not_freed_by_tape(void **state)
         fail_msg("d: %s", d.message);
     s_fake_end(&d);
     zsock_destroy(&sub);
+}
+
+/* Waits until ready/<name> is gone; true when it is. */
+static bool
+s_gone(fx_t *f, const char *name, int timeout_ms)
+{
+    int64_t deadline = tf_clock_mono_ms() + timeout_ms;
+    while (s_exists(f, "ready", name) && tf_clock_mono_ms() < deadline)
+        tf_clock_sleep_ms(50);
+    return !s_exists(f, "ready", name);
+}
+
+/* Takes the next item of actor and says it is done (or failed for good with why). */
+static void
+s_take(tf_actor_t *actor, const char *item_id, const char *why)
+{
+    tf_msg_t work;
+    tf_err_t err = {0};
+    if (tf_actor_next(actor, &work, 15000, &err) != TF_OK)
+        fail_msg("no item %s: %s", item_id, err.message);
+    assert_string_equal(work.work.item_id, item_id);
+    if (why)
+        tf_actor_failed(actor, &work.work, false, why);
+    else
+        tf_actor_done(actor, &work.work, NULL, 0);
+    tf_msg_clear(&work);
+}
+
+/* The job's replication comes with stage_open (tf_job_start decided it; the configuration
+   here says otherwise): an older compressor's stage_open without it stages an archive the
+   tape alone releases, a list naming "tape" is refused, and a release by a replica named
+   "tape" never passes for the tape's (its confirmation is "@tape" in the .meta). */
+static void
+test_replication_comes_with_stage_open(void **state)
+{
+    fx_t *f = *state;
+    s_write_config_with(f, 1L << 30, 5000, S_REPLICAS("nas", "required"));
+    s_start_stager(f);
+    s_stage_small(f, "J7-g00001", "from an older compressor");
+    assert_string_equal(s_meta(f, "J7-g00001", "replicas"), "");
+    s_release_by(f, "J7-g00001", NULL, false);
+    assert_false(s_exists(f, "ready", "J7-g00001.data"));
+
+    zsock_t *d = s_dealer(f);
+    tf_msg_t msg = {.type = TF_MSG_STAGE_OPEN};
+    msg.stage_open = (tf_msg_stage_open_t){.archive_id = "J7-g00002", .job_id = "J7", .group_no = 2,
+                                           .pool = "default", .replicas = "nas,tape", .replication = "required"};
+    s_send(d, &msg);
+    s_expect_result(d, false, "not a comma list of target names");
+    zsock_destroy(&d);
+
+    f->replicas = "nas";
+    f->replication = "optional";
+    s_stage_small(f, "J7-g00003", "replicated to nas");
+    assert_string_equal(s_meta(f, "J7-g00003", "replicas"), "nas");
+    assert_string_equal(s_meta(f, "J7-g00003", "replica_required"), "0");
+    s_release_by(f, "J7-g00003", "tape", false);       /* not its target, and not the tape */
+    assert_true(s_exists(f, "ready", "J7-g00003.data"));
+    assert_string_equal(s_meta(f, "J7-g00003", "confirmed"), "");
+    s_release_by(f, "J7-g00003", NULL, false);
+    s_release_by(f, "J7-g00003", "tape", false);
+    assert_true(s_exists(f, "ready", "J7-g00003.data"));  /* still waits for nas */
+    assert_string_equal(s_meta(f, "J7-g00003", "confirmed"), "@tape");
+    s_release_by(f, "J7-g00003", "nas", false);
+    assert_false(s_exists(f, "ready", "J7-g00003.data"));
+}
+
+/* An archive staged again after its full release (a redelivered file group): its tape item is
+   done, and so are its replica items - the extra copy is deleted. A replica item that failed
+   parks the archive (job retry / job purge), as a failed tape item does. */
+static void
+test_restaged_archive_asks_about_its_replica_items(void **state)
+{
+    fx_t *f = *state;
+    s_write_config_with(f, 1L << 30, 5000, "");
+    f->replicas = "nas";
+    f->replication = "required";
+    tf_err_t err = {0};
+    tf_actor_t *tape = tf_actor_new(f->cfg, "tape", "tape.test", &err);
+    assert_non_null(tape);
+    tf_actor_t *replicator = tf_actor_new(f->cfg, "replicate", "replicator.test", &err);
+    assert_non_null(replicator);
+    s_start_stager(f);
+    s_stage_small(f, "J7-g00001", "written and copied");
+    s_take(replicator, "J7-g00001-replica-nas", NULL);
+    s_take(tape, "J7-g00001-tape", NULL);
+    s_release_by(f, "J7-g00001", NULL, false);
+    s_release_by(f, "J7-g00001", "nas", false);
+    assert_false(s_exists(f, "ready", "J7-g00001.data"));
+    /* staged again: tape done, then the probe of its replica item: done */
+    s_stage_small(f, "J7-g00001", "written and copied");
+    if (!s_gone(f, "J7-g00001.data", 10000))
+        fail_msg("the extra copy was kept: confirmed '%s'", s_meta(f, "J7-g00001", "confirmed"));
+
+    /* its replica item failed for good: parked once the stager learns it (at start) */
+    s_stage_small(f, "J7-g00002", "written, copy failed");
+    s_take(replicator, "J7-g00002-replica-nas", "share backup does not exist on nas");
+    s_take(tape, "J7-g00002-tape", NULL);
+    s_release_by(f, "J7-g00002", NULL, false);
+    assert_true(s_exists(f, "ready", "J7-g00002.data"));
+    s_stop_stager(f);
+    s_start_stager(f);
+    if (!s_file_has(f, "J7-g00002.meta", "failed", 10000))
+        fail_msg("not parked: parked '%s'", s_meta(f, "J7-g00002", "parked"));
+    assert_string_equal(s_meta(f, "J7-g00002", "parked"), "failed");
+    assert_true(s_exists(f, "ready", "J7-g00002.data"));
+    tf_actor_destroy(&replicator);
+    tf_actor_destroy(&tape);
+}
+
+/* Optional replication never blocks the holding disk: an archive on tape that waits only for
+   an optional target is given up when space is short - its catalog record says so (failed,
+   final) and it is deleted, so the waiting archive finishes. */
+static void
+test_optional_replica_gives_way_when_the_disk_is_full(void **state)
+{
+    fx_t *f = *state;
+    s_write_config_with(f, 1000000, 5000, "    space_alert = 1\n    space_alert_repeat = 1\n    session_timeout = 1\n");
+    f->replicas = "nas";
+    f->replication = "optional";
+    tf_err_t err = {0};
+    tf_actor_t *catalog = tf_actor_new(f->cfg, "catalog", "catalog.test", &err);
+    assert_non_null(catalog);
+    s_start_stager(f);
+    fake_t a;
+    s_fake_start_in(f, &a, "J8-g00001", "J8", "default", 500000, 500000);
+    s_fakes_run(f, &a, 1, false, 20000);
+    assert_true(a.ok);
+    s_fake_end(&a);
+    assert_string_equal(s_meta(f, "J8-g00001", "replica_required"), "0");
+    s_release_by(f, "J8-g00001", NULL, false);  /* on tape: it waits for optional nas alone */
+    assert_true(s_exists(f, "ready", "J8-g00001.data"));
+    fake_t d;
+    s_fake_start(f, &d, "J9-g00001", 600000, 600000);
+    s_fakes_run(f, &d, 1, false, 20000);
+    if (!d.ok)
+        fail_msg("d: %s", d.message);
+    s_fake_end(&d);
+    assert_false(s_exists(f, "ready", "J8-g00001.data"));
+    /* the catalog hears that nas was skipped for good (the job ends with a warning) */
+    tf_msg_t work, payload;
+    bool seen = false;
+    for (int i = 0; i < 10 && !seen; i++) {
+        if (tf_actor_next(catalog, &work, 15000, &err) != TF_OK)
+            fail_msg("no catalog item: %s", err.message);
+        assert_int_equal(tf_msg_decode(work.work.payload.data, work.work.payload.size, &payload, NULL), TF_OK);
+        if (payload.type == TF_MSG_CAT_REPLICA) {
+            seen = true;
+            assert_string_equal(work.work.item_id, "J8-g00001-replica-nas-skip");
+            assert_string_equal(payload.cat_replica.op, "failed");
+            assert_string_equal(payload.cat_replica.job_id, "J8");
+            assert_string_equal(payload.cat_replica.target, "nas");
+            assert_true(payload.cat_replica.final);
+            assert_string_equal(payload.cat_replica.message,
+                                "holding disk full: replica to nas skipped for archive J8-g00001");
+        }
+        tf_msg_clear(&payload);
+        tf_actor_done(catalog, &work.work, NULL, 0);
+        tf_msg_clear(&work);
+    }
+    assert_true(seen);
+    tf_actor_destroy(&catalog);
 }
 
 /* One fetch of length bytes at offset; returns the bytes got, error gets the stager's error. */
@@ -2024,6 +2220,11 @@ main(void)
         cmocka_unit_test_setup_teardown(test_replica_gave_up, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_job_create_carries_replicas, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_archive_waiting_for_a_replica_is_not_freed_by_tape, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_replication_comes_with_stage_open, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_restaged_archive_asks_about_its_replica_items, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_optional_replica_gives_way_when_the_disk_is_full, s_setup, s_teardown),
     };
+    if (getenv("TF_TEST_ONLY"))
+        cmocka_set_test_filter(getenv("TF_TEST_ONLY"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

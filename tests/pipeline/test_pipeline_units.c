@@ -553,8 +553,50 @@ test_job_check_refuses_an_unconfigured_target(void **state)
     tf_job_spec_t spec = {.job_id = "J1", .sources = paths, .sources_count = 1, .pool = "default"};
     tf_err_t err = {0};
     assert_int_not_equal(tf_job_check(cfg, NULL, &spec, &err), TF_OK);
-    assert_string_equal(err.message, "pool default replicates to 'offsite', but replicas/offsite/url is not set: "
-                                     "configure it or remove it from pools/default/replicas");
+    /* tf_replica_pool_list (tf_replica.c) is the one parser: its message */
+    if (!strstr(err.message, "no replication target 'offsite'"))
+        fail_msg("unexpected refusal: %s", err.message);
+    /* a target named "tape" is refused: the stager's .meta names the tape's confirmation */
+    assert_int_equal(tf_config_set(cfg, "pools/default/replicas", "nas,tape"), TF_OK);
+    assert_int_equal(tf_config_set(cfg, "replicas/tape/url", "file:///srv/tape"), TF_OK);
+    assert_int_not_equal(tf_job_check(cfg, NULL, &spec, &err), TF_OK);
+    if (!strstr(err.message, "'tape' cannot name a replication target"))
+        fail_msg("unexpected refusal: %s", err.message);
+    tf_config_destroy(&cfg);
+}
+
+/* A job id and target name whose item ids (<archive>-replica-<target>-copied, ...) would not
+   fit the protocol's id limit are refused before the job starts (tf_job_check, and tf_job_start
+   before anything is recorded). */
+static void
+test_job_check_refuses_ids_too_long(void **state)
+{
+    (void) state;
+    tf_config_t *cfg = tf_config_new();
+    assert_non_null(cfg);
+    char target[64];
+    memset(target, 'n', 40);
+    target[40] = '\0';
+    char key[128];
+    assert_int_equal(tf_config_set(cfg, "pools/default/replicas", target), TF_OK);
+    snprintf(key, sizeof key, "replicas/%s/url", target);
+    assert_int_equal(tf_config_set(cfg, key, "file:///srv/replica"), TF_OK);
+    char job[TF_MSG_MAX_ID + 1];
+    memset(job, 'J', 80);   /* 80 + "-g999999" + "-replica-" + 40 + "-copied" > 128 */
+    job[80] = '\0';
+    tf_msg_path_row_t paths[] = {{.path = "/"}};
+    tf_job_spec_t spec = {.job_id = job, .sources = paths, .sources_count = 1, .pool = "default"};
+    tf_err_t err = {0};
+    assert_int_equal(tf_job_check(cfg, NULL, &spec, &err), TF_ERR_TOOBIG);
+    if (!strstr(err.message, "makes item ids of") || !strstr(err.message, "use a shorter job id or target name"))
+        fail_msg("unexpected refusal: %s", err.message);
+    /* one character over: the replicator's "<job>-replica-<target>-committed-<13 digit ms>" of
+       56 + 9 + 40 + 11 + 13 = 129 is the longest id here. tf_job_start refuses it too, before it
+       records anything (no client needed to tell). */
+    job[128 - 9 - 40 - 11 - 13 + 1] = '\0';
+    assert_int_equal(tf_job_start(cfg, NULL, &spec, NULL, &err), TF_ERR_TOOBIG);
+    if (!strstr(err.message, "makes item ids of 129 characters"))
+        fail_msg("unexpected refusal: %s", err.message);
     tf_config_destroy(&cfg);
 }
 
@@ -1253,6 +1295,7 @@ main(void)
         cmocka_unit_test(test_archiver_bad_compression),
         cmocka_unit_test(test_sidecar_records),
         cmocka_unit_test(test_job_check_refuses_an_unconfigured_target),
+        cmocka_unit_test(test_job_check_refuses_ids_too_long),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -272,7 +272,12 @@ test_every_payload_row(void **state)
         {TF_MSG_CAT_JOB, "bogus", TF_ROLE_ADMIN, TF_ROLE_SERVICES | TF_ROLE_BACKUP},
         {TF_MSG_CAT_FILES, NULL, TF_ROLE_COMPRESS, TF_ROLE_SCAN | TF_ROLE_STAGER | TF_ROLE_TAPE},
         {TF_MSG_ARCHIVE_READY, NULL, TF_ROLE_STAGER, TF_ROLE_AGENT | TF_ROLE_TAPE},
-        {TF_MSG_ARCHIVE_RELEASE, NULL, TF_ROLE_TAPE, TF_ROLE_AGENT | TF_ROLE_STAGER},
+        /* the tape's release needs tape, a replication target's needs replicate: neither passes
+           for the other (a replicator key cannot free an archive that is not on tape) */
+        {TF_MSG_ARCHIVE_RELEASE, NULL, TF_ROLE_TAPE, TF_ROLE_AGENT | TF_ROLE_STAGER | TF_ROLE_REPLICATE},
+        {TF_MSG_ARCHIVE_RELEASE, "replica", TF_ROLE_REPLICATE, TF_ROLE_AGENT | TF_ROLE_STAGER | TF_ROLE_TAPE},
+        {TF_MSG_CAT_REPLICA, NULL, TF_ROLE_REPLICATE, TF_ROLE_AGENT | TF_ROLE_TAPE | TF_ROLE_BACKUP},
+        {TF_MSG_CAT_REPLICA, NULL, TF_ROLE_STAGER, TF_ROLE_QUERY | TF_ROLE_SCAN},
         {TF_MSG_CAT_WRITTEN, NULL, TF_ROLE_TAPE, TF_ROLE_AGENT | TF_ROLE_STAGER},
         {TF_MSG_CAT_VOLUME, NULL, TF_ROLE_TAPE, TF_ROLE_AGENT | TF_ROLE_STAGER | TF_ROLE_LABELLER},
         {TF_MSG_CAT_VOLUME, NULL, TF_ROLE_ADMIN, TF_ROLE_BACKUP | TF_ROLE_QUERY},
@@ -298,7 +303,14 @@ test_every_payload_row(void **state)
             payload.archive_ready = (tf_msg_archive_ready_t){.job_id = "J1", .archive_id = "a", .checksum = "x",
                                                              .stager = "tcp://s:1"};
             break;
-        case TF_MSG_ARCHIVE_RELEASE: payload.archive_release.archive_id = "a"; break;
+        case TF_MSG_ARCHIVE_RELEASE:
+            /* op "replica": the release names the target that confirms it */
+            payload.archive_release.archive_id = "a";
+            payload.archive_release.replica = rows[i].op ? "nas" : NULL;
+            break;
+        case TF_MSG_CAT_REPLICA:
+            payload.cat_replica = (tf_msg_cat_replica_t){.op = "failed", .job_id = "J1", .target = "nas"};
+            break;
         case TF_MSG_CAT_WRITTEN:
             payload.cat_written = (tf_msg_cat_written_t){.job_id = "J1", .archive_id = "a", .volume = "V",
                                                          .checksum = "x"};
