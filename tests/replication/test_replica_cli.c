@@ -29,10 +29,12 @@
 #include "cli_jobview.h"
 #include "cli_replica_restore.h"
 #include "tf_checksum.h"
+#include "tf_client.h"
 #include "tf_replica.h"
 #include "tf_target.h"
 #include "tf_testcli.h"
 #include "tf_testproc.h"
+#include "tf_teststack.h"
 
 #define S_RUN_TIMEOUT 30000   /* ms for one CLI command */
 
@@ -674,6 +676,174 @@ test_job_view(void **state)
     tf_json_destroy(&j);
 }
 
+/* --- with a catalog ----------------------------------------------------------------------- */
+
+/* One item to the catalog of the stack (called: the reply is waited for). */
+static void
+s_catalog(tf_client_t *client, const tf_msg_t *msg, const char *job)
+{
+    static int seq;
+    char item[64];
+    snprintf(item, sizeof item, "test-item-%d", ++seq);
+    tf_msg_t result;
+    tf_err_t err = {0};
+    if (tf_client_call(client, "catalog", item, job, msg, &result, 20000, &err) != TF_OK)
+        fail_msg("catalog %s (%s): %s", tf_msg_type_name(msg->type), job, err.message);
+    tf_msg_clear(&result);
+}
+
+/* A full job of /a with replicas/nas, scanned (the manifest of entries a/x and a/y in archive
+   JOB-g1 when files, else nothing), never written to tape, and its replica on nas recorded
+   copied and committed (verified) with the archive as copy. */
+static void
+s_catalog_job(tf_client_t *client, const char *job, bool files, const tf_msg_replica_archive_t *copy,
+              const char *url)
+{
+    tf_msg_path_row_t path = {.path = (char *) "/a"};
+    tf_msg_t m = {.type = TF_MSG_CAT_JOB};
+    m.cat_job = (tf_msg_cat_job_t){.job_id = (char *) job, .op = "create", .paths = &path, .paths_count = 1,
+                                   .pool = "default", .compression = "zstd", .level = "full",
+                                   .replicas = "nas", .replication = "required"};
+    s_catalog(client, &m, job);
+    if (files) {
+        tf_msg_manifest_row_t rows[2] = {
+            {.path = (char *) "/a/x", .type = (char *) "file", .size = 8, .mtime_ns = 1, .ctime_ns = 1, .ino = 1,
+             .mode = 0100644, .nlink = 1, .fs = (char *) "uuid:0a1b2c3d-0000-4000-8000-000000000001"},
+            {.path = (char *) "/a/y", .type = (char *) "file", .size = 8, .mtime_ns = 1, .ctime_ns = 1, .ino = 2,
+             .mode = 0100644, .nlink = 1, .fs = (char *) "uuid:0a1b2c3d-0000-4000-8000-000000000001"},
+        };
+        static const char *const ops[] = {"begin", "diff", "end"};
+        for (size_t i = 0; i < 3; i++) {
+            tf_msg_t mm = {.type = TF_MSG_CAT_MANIFEST};
+            bool diff = i == 1;
+            mm.cat_manifest = (tf_msg_cat_manifest_t){.job_id = (char *) job, .op = (char *) ops[i],
+                                                      .seq = diff ? 1 : 0, .rows = diff ? rows : NULL,
+                                                      .rows_count = diff ? 2 : 0};
+            s_catalog(client, &mm, job);
+        }
+        tf_msg_file_row_t frows[2] = {{.path = (char *) "a/x", .type = (char *) "file", .size = 8, .mode = 0644},
+                                      {.path = (char *) "a/y", .type = (char *) "file", .size = 8, .mode = 0644}};
+        tf_msg_t f = {.type = TF_MSG_CAT_FILES};
+        f.cat_files = (tf_msg_cat_files_t){.job_id = (char *) job, .archive_id = copy->archive_id, .part = 1,
+                                           .files = frows, .files_count = 2};
+        s_catalog(client, &f, job);
+    }
+    m.cat_job = (tf_msg_cat_job_t){.job_id = (char *) job, .op = "scanned", .files_total = files ? 2 : 0,
+                                   .groups_total = 1, .message = "scanned"};
+    s_catalog(client, &m, job);
+    static const char *const ops[] = {"copied", "committed"};
+    for (size_t i = 0; i < 2; i++) {
+        tf_msg_t r = {.type = TF_MSG_CAT_REPLICA};
+        r.cat_replica = (tf_msg_cat_replica_t){.op = (char *) ops[i], .job_id = (char *) job, .target = "nas",
+                                               .url = (char *) url, .required = true,
+                                               .copies = i == 0 ? (tf_msg_replica_archive_t *) copy : NULL,
+                                               .copies_count = i == 0 ? 1 : 0};
+        s_catalog(client, &r, job);
+    }
+}
+
+/* The catalog's row of job on nas (caller clears *reply). */
+static const tf_msg_replica_row_t *
+s_catalog_row(tf_client_t *client, const char *job, tf_msg_t *reply)
+{
+    tf_msg_t q = {.type = TF_MSG_CAT_QUERY};
+    q.cat_query = (tf_msg_cat_query_t){.query = "replicas", .job_id = (char *) job};
+    tf_err_t err = {0};
+    if (tf_client_call(client, "catalog", NULL, NULL, &q, reply, 20000, &err) != TF_OK)
+        fail_msg("query replicas %s: %s", job, err.message);
+    assert_int_equal(reply->cat_reply.replicas_count, 1);
+    return &reply->cat_reply.replicas[0];
+}
+
+/* With a catalog (broker and catalog running): J1 replicated and never on tape restores from
+   the replica through the CLI (and not from tape); jobs the catalog has as verified on the
+   target that are not there (J9 gone, J3 only partial) fail list and verify, and verify
+   records them failed ("replica verify: job J is missing on URL"), after which list is clean. */
+static void
+test_catalog_missing(void **state)
+{
+    fx_t *fx = *state;
+    static const char *const config[] = {"replicas/nas/url=file://${dir}/target", "replicas/nas/require_fs=any",
+                                         NULL};
+    static const char *const programs[] = {"broker", "catalog", NULL};
+    tf_teststack_opts_t opts = {.config = config, .programs = programs};
+    tf_teststack_t *stack = tf_teststack_new("tfrcc", &opts);
+    assert_non_null(stack);
+    const char *dir = tf_teststack_dir(stack);
+    snprintf(fx->cfg, sizeof fx->cfg, "%s", tf_teststack_config(stack));
+    snprintf(fx->root, sizeof fx->root, "%s/target", dir);
+    snprintf(fx->url, sizeof fx->url, "file://%s", fx->root);
+    snprintf(fx->env_home, sizeof fx->env_home, "TAPEFLOW_HOME=%s", dir);
+    s_populate(fx);
+
+    tf_target_t *t = s_connect(fx);
+    tf_replica_manifest_t m1 = {0}, m2 = {0};
+    tf_err_t err = {0};
+    assert_int_equal(tf_replica_manifest_read(t, "J1", &m1, &err), TF_OK);
+    assert_int_equal(tf_replica_manifest_read(t, "J2", &m2, &err), TF_OK);
+    tf_target_destroy(&t);
+    tf_client_t *client = tf_client_new(NULL, tf_teststack_broker(stack), NULL);
+    assert_non_null(client);
+    s_catalog_job(client, "J1", true, &m1.archives[0], fx->url);
+    tf_msg_replica_archive_t c9 = m2.archives[0], c3 = m2.archives[0];
+    c9.archive_id = (char *) "J9-g1";
+    c3.archive_id = (char *) "J3-g1";
+    s_catalog_job(client, "J9", false, &c9, fx->url);
+    s_catalog_job(client, "J3", false, &c3, fx->url);
+
+    /* From the replica: J1's files, though nothing of it is on tape. */
+    char dest[PATH_MAX + 16], path[PATH_MAX + 32];
+    snprintf(dest, sizeof dest, "%s/restored", dir);
+    char *out, *cerr;
+    assert_int_equal(s_cli(fx, &out, &cerr, "restore", "J1", "--from-replica", "nas", "--to", dest, NULL), 0);
+    s_expect(out, "restored 2 files");
+    s_expect(out, "of replica nas");
+    free(out);
+    free(cerr);
+    snprintf(path, sizeof path, "%s/a/y", dest);
+    char *y = tf_test_read_file(path);
+    assert_string_equal(y ? y : "", "y of J1\n");
+    free(y);
+    /* From tape: nothing there. */
+    snprintf(dest, sizeof dest, "%s/fromtape", dir);
+    assert_int_equal(s_cli(fx, &out, &cerr, "restore", "J1", "--to", dest, NULL), 1);
+    s_expect(cerr, "job J1 has nothing on tape to restore");
+    free(out);
+    free(cerr);
+
+    assert_int_equal(s_cli(fx, &out, &cerr, "replica", "list", "nas", NULL), 1);
+    s_expect(cerr, "2 jobs the catalog has as verified on file://");
+    s_expect(out, "J9   missing");
+    free(out);
+    free(cerr);
+    assert_int_equal(s_cli(fx, &out, &cerr, "replica", "verify", "nas", NULL), 1);
+    s_expect(out, "job J1: ok");
+    s_expect(out, "job J9: missing");
+    s_expect(out, "job J3: missing");
+    s_expect(out, "job J2: ok");   /* unknown to the catalog: checked, nothing to record */
+    s_expect(out, "4 jobs checked, 2 bad");
+    assert_null(strstr(cerr, "could not be recorded"));
+    free(out);
+    free(cerr);
+    tf_msg_t reply;
+    const tf_msg_replica_row_t *row = s_catalog_row(client, "J9", &reply);
+    assert_string_equal(row->state, "failed");
+    char want[PATH_MAX * 2 + 128];
+    snprintf(want, sizeof want, "replication to %s failed: replica verify: job J9 is missing on %s", fx->url, fx->url);
+    assert_string_equal(row->message, want);
+    tf_msg_clear(&reply);
+    assert_string_equal(s_catalog_row(client, "J1", &reply)->state, "verified");
+    tf_msg_clear(&reply);
+    assert_int_equal(s_cli(fx, &out, &cerr, "replica", "list", "nas", NULL), 0);
+    free(out);
+    free(cerr);
+
+    tf_client_destroy(&client);
+    tf_replica_manifest_clear(&m1);
+    tf_replica_manifest_clear(&m2);
+    assert_int_equal(tf_teststack_finish(&stack), 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -687,6 +857,7 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_restore_reader_catalog, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_restore_args, s_setup, s_teardown),
         cmocka_unit_test(test_job_view),
+        cmocka_unit_test_setup_teardown(test_catalog_missing, s_setup, s_teardown),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);

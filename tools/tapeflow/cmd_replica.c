@@ -669,7 +669,9 @@ s_cmd_verify(cli_t *cli, int argc, char **argv)
         }
         s_job_check_t *jc = &checks[nchecks++];
         snprintf(jc->job_id, sizeof jc->job_id, "%s", e->job_id);
-        jc->record = true;
+        /* A job the catalog has no row of on this target (it knows every one, the reply is
+           whole) has nothing to record the outcome on. */
+        jc->record = !catalog || row || rows.cat_reply.truncated;
         if (!e->committed) {
             jc->bad = 1;
             jc->missing = true;
@@ -702,7 +704,7 @@ s_cmd_verify(cli_t *cli, int argc, char **argv)
     }
     for (size_t i = 0; !a.json && i < nchecks; i++)
         if (checks[i].missing)
-            fprintf(stderr, "tapeflow replica verify: %s\n", checks[i].problems);
+            fprintf(stderr, "tapeflow %s\n", checks[i].problems);   /* "tapeflow replica verify: job J is ..." */
     /* The catalog learns the outcome of committed jobs and of lost ones (a job only partial
        there may still be being copied: its row is the replicator's); when the catalog cannot
        be reached the files still decide the exit. */
