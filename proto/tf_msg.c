@@ -367,6 +367,7 @@ static const tf_field_t s_cat_query_fields[] = {
     F_STR(tf_msg_cat_query_t, pattern, OPT, TF_MSG_MAX_PATH),
     F_UINT(tf_msg_cat_query_t, limit, OPT),
     F_INT(tf_msg_cat_query_t, at_ms, OPT),
+    F_STR(tf_msg_cat_query_t, replica, OPT, TF_MSG_MAX_ID),
 };
 static const tf_field_t s_replica_archive_fields[] = {
     F_STR(tf_msg_replica_archive_t, archive_id, REQ, TF_MSG_MAX_ID),

@@ -493,6 +493,8 @@ typedef struct {
     char *pattern;          /* glob over stored paths, for files/archives */
     uint64_t limit;
     int64_t at_ms;          /* job_at: the time the wanted state is of (UTC ms) */
+    char *replica;          /* restore_plan, archives: read from this replication target (its
+                               verified copies) instead of tape; NULL: tape */
 } tf_msg_cat_query_t;
 
 typedef struct tf_msg_job_row_s {
@@ -654,6 +656,8 @@ typedef struct tf_msg_manifest_row_s {
 /* The reason a restore_plan's missing row gives for an entry whose job has no archive row for
    it: "not on tape: job J" (the CLI tells a job's own unwritten entries from its chain's by it). */
 #define TF_MSG_REASON_NOT_ON_TAPE "not on tape: job %s"
+/* The same for a plan read from a replication target (cat_query replica): target, job. */
+#define TF_MSG_REASON_NOT_ON_REPLICA "not on replica %s: job %s"
 
 /* catalog -> scanner: one taken entry of a diff batch (index into the batch's rows). */
 typedef struct {

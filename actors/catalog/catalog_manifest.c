@@ -1029,7 +1029,7 @@ s_plan_close(catalog_t *self, s_plan_t *plan, const char *pattern, tf_err_t *err
    last one (rows come grouped by archive, in tape order). */
 static int
 s_plan_add(catalog_t *self, s_plan_t *plan, tf_msg_cat_reply_t *out, size_t *archives_cap, const char *archive_id,
-           const char *stored, const char *pattern, tf_err_t *err)
+           const char *stored, const char *replica, const char *pattern, tf_err_t *err)
 {
     int rc = TF_OK;
     if (!plan->row || strcmp(plan->row->archive_id, archive_id) != 0) {
@@ -1044,6 +1044,8 @@ s_plan_add(catalog_t *self, s_plan_t *plan, tf_msg_cat_reply_t *out, size_t *arc
         if (!a)
             return tf_err_set(err, TF_ERR_NOMEM, "out of memory answering a catalog query");
         rc = catalog_archive_read(self, archive_id, a, err);
+        if (rc == TF_OK && replica)
+            rc = catalog_archive_replica_copy(self, replica, a, err);
         if (rc != TF_OK) {
             out->archives_count--;
             return rc;
@@ -1065,8 +1067,8 @@ s_plan_add(catalog_t *self, s_plan_t *plan, tf_msg_cat_reply_t *out, size_t *arc
 
 /* A live entry of the plan no archive holds: reported like query "missing". */
 static int
-s_plan_missing(tf_msg_cat_reply_t *out, size_t *cap, const char *path, const char *data_job, const char *reason,
-               tf_err_t *err)
+s_plan_missing(tf_msg_cat_reply_t *out, size_t *cap, const char *path, const char *data_job, const char *replica,
+               const char *reason, tf_err_t *err)
 {
     if (out->missing_count >= CATALOG_MAX_ROWS) {
         out->truncated = true;
@@ -1074,7 +1076,9 @@ s_plan_missing(tf_msg_cat_reply_t *out, size_t *cap, const char *path, const cha
     }
     tf_msg_warning_row_t *w = catalog_grow((void **) &out->missing, &out->missing_count, cap, sizeof *w);
     char text[TF_MSG_MAX_TEXT];
-    if (data_job)
+    if (data_job && replica)
+        snprintf(text, sizeof text, TF_MSG_REASON_NOT_ON_REPLICA, replica, data_job);
+    else if (data_job)
         snprintf(text, sizeof text, TF_MSG_REASON_NOT_ON_TAPE, data_job);
     else
         snprintf(text, sizeof text, "%s", reason && strncmp(reason, "not stored", 10) == 0 ? reason : "not stored");
@@ -1085,7 +1089,8 @@ s_plan_missing(tf_msg_cat_reply_t *out, size_t *cap, const char *path, const cha
 }
 
 /* query restore_plan of a job with a manifest: each live entry from the archive of the job
-   that holds its content, archives in tape order with take lists where needed. */
+   that holds its content, archives in tape order with take lists where needed. With
+   q->replica the archives are those verified on that replication target, on tape or not. */
 static int
 s_query_plan(catalog_t *self, const tf_msg_cat_query_t *q, const char *pattern, tf_msg_cat_reply_t *out,
              tf_err_t *err)
@@ -1094,7 +1099,7 @@ s_query_plan(catalog_t *self, const tf_msg_cat_query_t *q, const char *pattern, 
         "SELECT x.path, x.data_job, x.reason, x.archive_id, x.stored FROM ("
         "  SELECT m.path, m.data_job, m.reason, " S_STORED_SQL("m.path") " AS stored, "
         "    (SELECT f.archive_id FROM files f JOIN archives a ON a.archive_id = f.archive_id "
-        "     WHERE f.job_id = m.data_job AND f.path = " S_STORED_SQL("m.path") " AND a.written = 1 "
+        "     WHERE f.job_id = m.data_job AND f.path = " S_STORED_SQL("m.path") " AND " CATALOG_READABLE_SQL("a", "?3")
         "       AND (m.host = '' OR a.host IS NULL OR a.host = m.host) "
         "     ORDER BY a.lost, f.archive_id LIMIT 1) AS archive_id "
         "  FROM manifest m WHERE m.job_id = ?1 AND m.deleted = 0 "
@@ -1104,7 +1109,8 @@ s_query_plan(catalog_t *self, const tf_msg_cat_query_t *q, const char *pattern, 
         "ORDER BY x.archive_id IS NULL, a.volume, a.tape_file, x.archive_id, x.stored", err);
     if (!stmt)
         return TF_ERR_DB;
-    if ((catalog_bind_text(stmt, 1, q->job_id) | catalog_bind_text(stmt, 2, pattern)) != SQLITE_OK) {
+    if ((catalog_bind_text(stmt, 1, q->job_id) | catalog_bind_text(stmt, 2, pattern)
+         | catalog_bind_text(stmt, 3, q->replica)) != SQLITE_OK) {
         sqlite3_finalize(stmt);
         return catalog_db_error(self, err, "cannot bind the restore plan query");
     }
@@ -1119,8 +1125,8 @@ s_query_plan(catalog_t *self, const tf_msg_cat_query_t *q, const char *pattern, 
         const char *stored = (const char *) sqlite3_column_text(stmt, 4);
         if (!path || !stored)
             continue;
-        rc = archive_id ? s_plan_add(self, &plan, out, &archives_cap, archive_id, stored, pattern, err)
-                        : s_plan_missing(out, &missing_cap, path, data_job, reason, err);
+        rc = archive_id ? s_plan_add(self, &plan, out, &archives_cap, archive_id, stored, q->replica, pattern, err)
+                        : s_plan_missing(out, &missing_cap, path, data_job, q->replica, reason, err);
     }
     if (rc == TF_OK && s != SQLITE_DONE)
         rc = catalog_db_error(self, err, "restore plan query failed");

@@ -65,6 +65,15 @@ uint64_t catalog_limit(uint64_t asked, uint64_t fallback);
 /* catalog_query.c: one archive row as the "archives" query returns it (segments filled) into
    *row (cleared first; the caller frees its fields). TF_ERR_NOTFOUND when not catalogued. */
 int catalog_archive_read(catalog_t *self, const char *archive_id, tf_msg_archive_row_t *row, tf_err_t *err);
+/* catalog_query.c: what a restore can read, for archives row alias A and the SQL parameter P
+   holding a replication target or NULL: NULL - on tape (written); a target - copied to it in
+   a replica the catalog has as verified. catalog_archive_replica_copy: a row not on tape takes
+   its size, checksum and file count from its copy on target (replica_archives). */
+#define CATALOG_READABLE_SQL(A, P)                                                                   \
+    "((" P " IS NULL AND " A ".written = 1) OR (" P " IS NOT NULL AND EXISTS (SELECT 1 "              \
+    "FROM replica_archives ra JOIN replicas r ON r.job_id = ra.job_id AND r.target = ra.target "      \
+    "WHERE ra.archive_id = " A ".archive_id AND ra.target = " P " AND r.state = 'verified'))) "
+int catalog_archive_replica_copy(catalog_t *self, const char *target, tf_msg_archive_row_t *row, tf_err_t *err);
 
 /* catalog.c: binds text or NULL; catalog_run steps a statement to its end and finalizes it
    (*changes, may be NULL: rows changed; bind_rc: the binds' result, failing when not SQLITE_OK). */

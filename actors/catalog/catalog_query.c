@@ -257,6 +257,36 @@ catalog_archive_read(catalog_t *self, const char *archive_id, tf_msg_archive_row
     return rc;
 }
 
+int
+catalog_archive_replica_copy(catalog_t *self, const char *target, tf_msg_archive_row_t *row, tf_err_t *err)
+{
+    if (row->written && row->checksum)
+        return TF_OK;   /* the tape's record: the restore compares the replica's manifest with it */
+    sqlite3_stmt *stmt = catalog_prepare(self,
+        "SELECT size, checksum, files FROM replica_archives WHERE archive_id = ?1 AND target = ?2", err);
+    if (!stmt)
+        return TF_ERR_DB;
+    int rc = TF_OK;
+    bool oom = false;
+    if ((catalog_bind_text(stmt, 1, row->archive_id) | catalog_bind_text(stmt, 2, target)) != SQLITE_OK)
+        rc = catalog_db_error(self, err, "cannot bind the replica archive query");
+    else {
+        int s = sqlite3_step(stmt);
+        if (s == SQLITE_ROW) {
+            free(row->checksum);
+            row->size = s_u64(stmt, 0);
+            row->checksum = catalog_column_dup(stmt, 1, &oom);
+            row->files = s_u64(stmt, 2);
+        }
+        else if (s != SQLITE_DONE)
+            rc = catalog_db_error(self, err, "cannot read an archive's replica copy");
+    }
+    sqlite3_finalize(stmt);
+    if (rc == TF_OK && oom)
+        rc = tf_err_set(err, TF_ERR_NOMEM, "out of memory answering a catalog query");
+    return rc;
+}
+
 /* Steps a bound statement that yields up to limit + 1 rows into the reply's array of kind. */
 static int
 s_collect(catalog_t *self, sqlite3_stmt *stmt, s_kind_t kind, uint64_t limit,
@@ -451,9 +481,10 @@ catalog_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_
         limit = catalog_limit(q->limit, CATALOG_FILES_LIMIT);
     }
     else {
-        /* Only archives with a tape position, in tape order: what a restore reads. */
+        /* Only archives with a tape position, in tape order: what a restore reads (replica:
+           those verified on that target). */
         sql = "SELECT " S_ARCHIVE_COLUMNS " "
-              "FROM archives a WHERE job_id = ?1 AND written = 1 "
+              "FROM archives a WHERE job_id = ?1 AND " CATALOG_READABLE_SQL("a", "?4")
               "  AND (?2 IS NULL OR EXISTS (SELECT 1 FROM files f WHERE f.archive_id = a.archive_id "
               "       AND (f.path GLOB ?2 OR f.path GLOB ?2 || '/*'))) "
               "ORDER BY volume, tape_file LIMIT ?3";
@@ -471,6 +502,8 @@ catalog_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_
         b = sqlite3_bind_text(stmt, 2, pattern, -1, SQLITE_STATIC);
     if (b == SQLITE_OK && needs_job)
         b = sqlite3_bind_text(stmt, 1, q->job_id, -1, SQLITE_STATIC);
+    if (b == SQLITE_OK && kind == S_ARCHIVES)
+        b = catalog_bind_text(stmt, 4, q->replica);
     int rc;
     if (b != SQLITE_OK) {
         sqlite3_finalize(stmt);
@@ -480,6 +513,8 @@ catalog_query(catalog_t *self, const tf_msg_cat_query_t *q, tf_msg_t *reply, tf_
         rc = s_collect(self, stmt, kind, limit, out, err);
     for (size_t i = 0; rc == TF_OK && kind == S_ARCHIVES && i < out->archives_count; i++)
         rc = s_segments(self, &out->archives[i], err);
+    for (size_t i = 0; rc == TF_OK && kind == S_ARCHIVES && q->replica && i < out->archives_count; i++)
+        rc = catalog_archive_replica_copy(self, q->replica, &out->archives[i], err);
     if (rc == TF_OK && strcmp(what, "job") == 0 && out->jobs_count == 1)
         rc = s_sources(self, &out->jobs[0], err);
     if (rc == TF_OK && strcmp(what, "job") == 0 && out->jobs_count == 1)

@@ -568,6 +568,103 @@ test_missing_entry(void **state)
     tf_msg_clear(&r);
 }
 
+/* cat_replica op of job J on target "nas" with archive "<job>-g00001" as the replicator
+   reports it (size 4000, checksum xxh128:r1). */
+static void
+s_replica_op(fx_t *fx, const char *op, const char *job)
+{
+    char archive[128];
+    snprintf(archive, sizeof archive, "%s-g00001", job);
+    tf_msg_replica_archive_t copy = {.archive_id = archive, .group_no = 1, .size = 4000, .checksum = "xxh128:r1",
+                                     .files = 2, .bytes = 2, .compression = "zstd"};
+    bool copied = strcmp(op, "copied") == 0;
+    tf_msg_t m = {.type = TF_MSG_CAT_REPLICA}, r;
+    m.cat_replica = (tf_msg_cat_replica_t){.op = (char *) op, .job_id = (char *) job, .target = "nas",
+                                           .url = "smb://nas/backup", .required = true,
+                                           .copies = copied ? &copy : NULL, .copies_count = copied ? 1 : 0};
+    s_ok(fx, &m, &r);
+    tf_msg_clear(&r);
+}
+
+/* The restore plan (or archives) of job with the given replica target (NULL: tape). */
+static void
+s_plan(fx_t *fx, const char *query, const char *job, const char *replica, tf_msg_t *reply)
+{
+    tf_msg_t q = {.type = TF_MSG_CAT_QUERY};
+    q.cat_query = (tf_msg_cat_query_t){.query = (char *) query, .job_id = (char *) job, .replica = (char *) replica};
+    s_ok(fx, &q, reply);
+}
+
+/* A job copied to a replication target and never written to tape: the plan of a restore from
+   the replica holds its archive (with the replica's size and checksum) once the replica is
+   verified, and never before; the tape's plan and another target's do not. */
+static void
+test_plan_from_replica(void **state)
+{
+    fx_t *fx = *state;
+    fx->now += 60000;
+    tf_msg_path_row_t path = {.path = "/r"};
+    tf_msg_t m = {.type = TF_MSG_CAT_JOB};
+    m.cat_job = (tf_msg_cat_job_t){.job_id = "R1", .op = "create", .paths = &path, .paths_count = 1,
+                                   .pool = "default", .compression = "zstd", .level = "full", .time_ms = fx->now,
+                                   .replicas = "nas", .replication = "required"};
+    s_ok(fx, &m, NULL);
+    tf_msg_manifest_row_t rows[2] = {s_entry("/r/a", 1, 1, 1), s_entry("/r/b", 2, 1, 1)};
+    s_scan_t scan;
+    s_scan(fx, "R1", rows, 2, &scan);
+    s_scan_clear(&scan);
+    tf_msg_file_row_t files[2] = {{.path = "r/a", .type = "file", .size = 1}, {.path = "r/b", .type = "file", .size = 1}};
+    s_files(fx, "R1", files, 2, NULL, 0);
+    m.cat_job = (tf_msg_cat_job_t){.job_id = "R1", .op = "scanned", .files_total = 2, .groups_total = 1,
+                                   .message = "scanned"};
+    s_ok(fx, &m, NULL);
+
+    /* Copied, not committed yet: not a replica to read. */
+    s_replica_op(fx, "copied", "R1");
+    tf_msg_t r;
+    s_plan(fx, "restore_plan", "R1", "nas", &r);
+    assert_int_equal(r.cat_reply.archives_count, 0);
+    assert_int_equal(r.cat_reply.missing_count, 2);
+    assert_string_equal(r.cat_reply.missing[0].reason, "not on replica nas: job R1");
+    tf_msg_clear(&r);
+
+    s_replica_op(fx, "committed", "R1");
+    s_plan(fx, "restore_plan", "R1", "nas", &r);
+    assert_int_equal(r.cat_reply.archives_count, 1);
+    assert_string_equal(r.cat_reply.archives[0].archive_id, "R1-g00001");
+    assert_false(r.cat_reply.archives[0].written);
+    assert_false(r.cat_reply.archives[0].take_some);
+    assert_int_equal(r.cat_reply.archives[0].size, 4000);
+    assert_string_equal(r.cat_reply.archives[0].checksum, "xxh128:r1");
+    assert_int_equal(r.cat_reply.missing_count, 0);
+    tf_msg_clear(&r);
+
+    /* From tape: nothing there. From another target: nothing there either. */
+    s_plan(fx, "restore_plan", "R1", NULL, &r);
+    assert_int_equal(r.cat_reply.archives_count, 0);
+    assert_int_equal(r.cat_reply.missing_count, 2);
+    assert_string_equal(r.cat_reply.missing[0].reason, "not on tape: job R1");
+    tf_msg_clear(&r);
+    s_plan(fx, "restore_plan", "R1", "offsite", &r);
+    assert_int_equal(r.cat_reply.archives_count, 0);
+    tf_msg_clear(&r);
+
+    /* The "archives" query (a job from before levels plans with it) follows the same rule. */
+    s_plan(fx, "archives", "R1", "nas", &r);
+    assert_int_equal(r.cat_reply.archives_count, 1);
+    assert_string_equal(r.cat_reply.archives[0].checksum, "xxh128:r1");
+    tf_msg_clear(&r);
+    s_plan(fx, "archives", "R1", NULL, &r);
+    assert_int_equal(r.cat_reply.archives_count, 0);
+    tf_msg_clear(&r);
+
+    /* A replica the catalog no longer has as verified (retention deleted it) is not read. */
+    s_replica_op(fx, "deleted", "R1");
+    s_plan(fx, "restore_plan", "R1", "nas", &r);
+    assert_int_equal(r.cat_reply.archives_count, 0);
+    tf_msg_clear(&r);
+}
+
 /* A job from before levels (no manifest): its restore plan is the "archives" answer. */
 static void
 test_plan_without_manifest(void **state)
@@ -1097,6 +1194,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_redelivered_diff, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_missing_entry, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_plan_without_manifest, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_plan_from_replica, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_job_at, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_big_batch, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_superseded_run, s_setup, s_teardown),

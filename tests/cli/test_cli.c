@@ -27,6 +27,7 @@
 
 #include <cmocka.h>
 
+#include "tf_testcli.h"
 #include "tf_testproc.h"
 #include "tf_wire.h"
 
@@ -68,33 +69,13 @@ s_pid_alive(int pid)
 static int
 s_cli(fx_t *fx, bool merge, char **out, ...)
 {
-    char exe[PATH_MAX];
-    snprintf(exe, sizeof exe, "%s/tapeflow", tf_test_bindir());
-    char *argv[32];
-    int n = 0;
-    if (merge) {
-        argv[n++] = (char *) "sh";
-        argv[n++] = (char *) "-c";
-        argv[n++] = (char *) "exec \"$0\" \"$@\" 2>&1";
-    }
-    else
-        argv[n++] = (char *) "tapeflow";
-    if (merge)
-        argv[n++] = exe;
-    argv[n++] = (char *) "--config";
-    argv[n++] = fx->cfg;
+    char *dummy = NULL, *err = NULL;
     va_list ap;
     va_start(ap, out);
-    const char *arg;
-    while ((arg = va_arg(ap, const char *)) != NULL && n < 30)
-        argv[n++] = (char *) arg;
+    int rc = tf_testcli_vrun(fx->cfg, fx->env, fx->home, S_RUN_TIMEOUT, out ? out : &dummy, merge ? NULL : &err, ap);
     va_end(ap);
-    argv[n] = NULL;
-    char *dummy = NULL;
-    int rc = tf_test_run(merge ? "/bin/sh" : exe, argv, fx->env, S_RUN_TIMEOUT, out ? out : &dummy);
     free(dummy);
-    if (out && *out)
-        printf("---- tapeflow %s (exit %d):\n%s", argv[merge ? 6 : 3], rc, *out);
+    free(err);
     return rc;
 }
 
@@ -102,18 +83,11 @@ s_cli(fx_t *fx, bool merge, char **out, ...)
 static int
 s_cli_bare(fx_t *fx, char **out, ...)
 {
-    char exe[PATH_MAX];
-    snprintf(exe, sizeof exe, "%s/tapeflow", tf_test_bindir());
-    char *argv[32] = {(char *) "sh", (char *) "-c", (char *) "exec \"$0\" \"$@\" 2>&1", exe};
-    int n = 4;
     va_list ap;
     va_start(ap, out);
-    const char *arg;
-    while ((arg = va_arg(ap, const char *)) != NULL && n < 30)
-        argv[n++] = (char *) arg;
+    int rc = tf_testcli_vrun(NULL, fx->env, fx->home, S_RUN_TIMEOUT, out, NULL, ap);
     va_end(ap);
-    argv[n] = NULL;
-    return tf_test_run("/bin/sh", argv, fx->env, S_RUN_TIMEOUT, out);
+    return rc;
 }
 
 /* A child row of up.state; false when the file or child is missing. */

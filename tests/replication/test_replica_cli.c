@@ -12,8 +12,6 @@
     Run one test: test_replica_cli <name-pattern> (used by ctest, one entry per test).
 */
 #define _GNU_SOURCE
-#include <archive.h>
-#include <archive_entry.h>
 #include <czmq.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -31,9 +29,12 @@
 #include "cli_jobview.h"
 #include "cli_replica_restore.h"
 #include "tf_checksum.h"
+#include "tf_client.h"
 #include "tf_replica.h"
 #include "tf_target.h"
+#include "tf_testcli.h"
 #include "tf_testproc.h"
+#include "tf_teststack.h"
 
 #define S_RUN_TIMEOUT 30000   /* ms for one CLI command */
 
@@ -53,27 +54,10 @@ typedef struct {
 static int
 s_cli(fx_t *fx, char **out, char **err, ...)
 {
-    char exe[PATH_MAX], err_path[PATH_MAX], script[PATH_MAX + 64];
-    snprintf(exe, sizeof exe, "%s/tapeflow", tf_test_bindir());
-    snprintf(err_path, sizeof err_path, "%s/cli.err", fx->home);
-    snprintf(script, sizeof script, "exec \"$0\" \"$@\" 2>'%s'", err_path);
-    char *argv[40] = {(char *) "sh", (char *) "-c", script, exe, (char *) "--config", fx->cfg};
-    int n = 6;
     va_list ap;
     va_start(ap, err);
-    const char *arg;
-    while ((arg = va_arg(ap, const char *)) != NULL && n < 38)
-        argv[n++] = (char *) arg;
+    int rc = tf_testcli_vrun(fx->cfg, fx->env, fx->home, S_RUN_TIMEOUT, out, err, ap);
     va_end(ap);
-    argv[n] = NULL;
-    *out = NULL;
-    int rc = tf_test_run("/bin/sh", argv, fx->env, S_RUN_TIMEOUT, out);
-    *err = tf_test_read_file(err_path);
-    if (!*out)
-        *out = strdup("");
-    if (!*err)
-        *err = strdup("");
-    printf("---- tapeflow %s %s (exit %d):\n%s%s", argv[6], n > 7 ? argv[7] : "", rc, *out, *err);
     return rc;
 }
 
@@ -82,32 +66,6 @@ s_expect(const char *text, const char *needle)
 {
     if (!strstr(text ? text : "", needle))
         fail_msg("expected '%s' in:\n%s", needle, text ? text : "(null)");
-}
-
-/* A tar+zstd stream in memory with regular files name=text (NULL-terminated pairs). */
-static size_t
-s_tar(char *buf, size_t size, const char *const *files)
-{
-    struct archive *a = archive_write_new();
-    assert_non_null(a);
-    assert_int_equal(archive_write_set_format_pax(a), ARCHIVE_OK);
-    assert_int_equal(archive_write_add_filter_zstd(a), ARCHIVE_OK);
-    size_t used = 0;
-    assert_int_equal(archive_write_open_memory(a, buf, size, &used), ARCHIVE_OK);
-    for (size_t i = 0; files[i]; i += 2) {
-        struct archive_entry *e = archive_entry_new();
-        archive_entry_set_pathname(e, files[i]);
-        archive_entry_set_filetype(e, AE_IFREG);
-        archive_entry_set_perm(e, 0644);
-        archive_entry_set_mtime(e, 1500000000, 0);
-        archive_entry_set_size(e, (la_int64_t) strlen(files[i + 1]));
-        assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
-        assert_int_equal(archive_write_data(a, files[i + 1], strlen(files[i + 1])), (la_ssize_t) strlen(files[i + 1]));
-        archive_entry_free(e);
-    }
-    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
-    archive_write_free(a);
-    return used;
 }
 
 static tf_target_t *
@@ -133,7 +91,8 @@ s_put_archive(tf_target_t *t, const char *dir, const char *archive_id, uint64_t 
               tf_msg_replica_archive_t *copy, char sums[2][TF_CHECKSUM_STRLEN])
 {
     static char buf[1 << 20];
-    size_t len = s_tar(buf, sizeof buf, files);
+    size_t len = tf_testcli_tar(buf, sizeof buf, files, true);
+    assert_true(len > 0);
     char path[512];
     tf_err_t err = {0};
     assert_int_equal(tf_target_mkdir(t, dir, &err), TF_OK);
@@ -390,6 +349,21 @@ test_list(void **state)
     s_expect(out, "\"code\":");
     free(out);
     free(err);
+    /* A target whose configuration is wrong is listed with its error, not dropped. */
+    FILE *f = fopen(fx->cfg, "w");
+    assert_non_null(f);
+    fprintf(f, "tapeflow\n    host = tapehost\nbroker\n    endpoint = \"ipc://%s/broker.ipc\"\n"
+               "replicas\n    bad\n        url = \"ftp://nas/backup\"\n", fx->home);
+    fclose(f);
+    assert_int_equal(s_cli(fx, &out, &err, "replica", "list", "--timeout", "1", NULL), 1);
+    s_expect(out, "target bad: not usable: ");
+    s_expect(err, "1 target is not usable");
+    free(out);
+    free(err);
+    assert_int_equal(s_cli(fx, &out, &err, "replica", "list", "--json", "--timeout", "1", NULL), 1);
+    s_expect(out, "{\"target\":\"bad\",\"url\":\"ftp://nas/backup\",\"error\":\"");
+    free(out);
+    free(err);
 }
 
 /* verify: ok while the files match their manifests (the result could not be recorded: said,
@@ -427,12 +401,39 @@ test_verify(void **state)
     s_expect(out, "\"recorded\":false");
     free(out);
     free(err);
-    /* A job that is not there (or only partial) is bad too. */
+    /* A job that is not there (or only partial) is bad too, and would be recorded failed. */
     assert_int_equal(s_cli(fx, &out, &err, "replica", "verify", "nas", "J3", "--timeout", "1", NULL), 1);
-    s_expect(out, "job J3: 1 bad file");
-    s_expect(out, "not committed");
+    s_expect(out, "job J3: missing (no J3/manifest.json on the target)");
+    s_expect(err, "replica verify: job J3 is missing on file://");
+    s_expect(err, "could not be recorded in the catalog");
     free(out);
     free(err);
+    /* A manifest that is there and wrong: bad, not a failure of the command. */
+    char manifest[PATH_MAX + 32];
+    snprintf(manifest, sizeof manifest, "%s/J1/manifest.json", fx->root);
+    FILE *f = fopen(manifest, "w");
+    assert_non_null(f);
+    fputs("{\"format\": 1, \"job_id\": ", f);
+    fclose(f);
+    assert_int_equal(s_cli(fx, &out, &err, "replica", "verify", "nas", "J1", "--json", "--timeout", "1", NULL), 1);
+    s_expect(out, "{\"job_id\":\"J1\",\"ok\":false,\"missing\":false");
+    s_expect(out, "manifest.json");
+    free(out);
+    free(err);
+    /* A target that cannot be read (its folder unreadable) fails the command: nothing is
+       bad, nothing recorded. Root reads any folder: only checked for other users. */
+    char dir[PATH_MAX + 16];
+    snprintf(dir, sizeof dir, "%s/J2", fx->root);
+    if (geteuid() != 0) {
+        assert_int_equal(chmod(dir, 0), 0);
+        assert_int_equal(s_cli(fx, &out, &err, "replica", "verify", "nas", "J2", "--json", "--timeout", "1", NULL),
+                         1);
+        s_expect(out, "\"error\":");
+        assert_null(strstr(out, "\"jobs\""));
+        free(out);
+        free(err);
+        assert_int_equal(chmod(dir, 0755), 0);
+    }
 }
 
 /* The restore reader: a chain (J2 incremental of J1) restored with the catalog's take lists:
@@ -529,6 +530,73 @@ test_restore_reader_refusals(void **state)
     tf_target_destroy(&t);
 }
 
+static void
+s_count_progress(void *arg, size_t index, size_t count, const tf_msg_archive_row_t *row)
+{
+    size_t *calls = arg;
+    assert_int_equal(index, *calls);
+    assert_int_equal(count, 2);
+    assert_non_null(row->archive_id);
+    (*calls)++;
+}
+
+/* The catalog's size and checksum of an archive (the plan row's) must agree with the
+   manifest's: an archive whose manifest disagrees fails before it is read, naming the catalog;
+   one that agrees is read. A manifest that does not parse is said as it is, not as "not on
+   replica". Progress is called once per archive. */
+static void
+test_restore_reader_catalog(void **state)
+{
+    fx_t *fx = *state;
+    s_populate(fx);
+    tf_target_t *t = s_connect(fx);
+    tf_replica_manifest_t m1 = {0};
+    tf_err_t err = {0};
+    assert_int_equal(tf_replica_manifest_read(t, "J1", &m1, &err), TF_OK);
+    char dest[PATH_MAX + 16];
+    snprintf(dest, sizeof dest, "%s/restored", fx->home);
+    tf_msg_archive_row_t rows[] = {
+        {.archive_id = (char *) "J1-g1", .job_id = (char *) "J1", .size = m1.archives[0].size,
+         .checksum = m1.archives[0].checksum},
+        {.archive_id = (char *) "J2-g1", .job_id = (char *) "J2", .size = 99,
+         .checksum = (char *) "xxh128:00000000000000000000000000000000"},
+    };
+    size_t calls = 0;
+    cli_replica_restore_opts_t o = {.target_name = "nas", .dest = dest, .chunk = 4096,
+                                    .progress = s_count_progress, .progress_arg = &calls};
+    tf_msg_t result;
+    if (cli_replica_restore_run(t, rows, 2, &o, &result, &err) != TF_OK)
+        fail_msg("restore: %s", err.message);
+    assert_int_equal(calls, 2);
+    const tf_msg_restore_result_t *r = &result.restore_result;
+    assert_int_equal(r->archives_read, 1);
+    assert_int_equal(r->failures_count, 1);
+    assert_string_equal(r->failures[0].archive_id, "J2-g1");
+    s_expect(r->failures[0].reason, "the catalog says 99 bytes with checksum xxh128:0000");
+    s_expect(r->failures[0].reason, "the manifest of job J2 on replica nas says");
+    s_expect(r->failures[0].reason, "nothing was read from it");
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/a/x", dest);
+    char *x = tf_test_read_file(path);
+    assert_string_equal(x ? x : "", "x of J1\n");   /* J1's archive was read; J2's (a/x too) was not */
+    free(x);
+    tf_msg_clear(&result);
+    tf_replica_manifest_clear(&m1);
+
+    /* J2's manifest broken: its own message (the manifest's problem), code INVALID. */
+    snprintf(path, sizeof path, "%s/J2/manifest.json", fx->root);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("not json", f);
+    fclose(f);
+    memset(&err, 0, sizeof err);
+    o.progress = NULL;
+    assert_int_equal(cli_replica_restore_run(t, &rows[1], 1, &o, &result, &err), TF_ERR_INVALID);
+    assert_null(strstr(err.message, "is not on replica"));
+    s_expect(err.message, "manifest.json");
+    tf_target_destroy(&t);
+}
+
 /* restore --from-replica refuses what it cannot do before asking the catalog: a folder of
    another host, a missing value. */
 static void
@@ -608,6 +676,174 @@ test_job_view(void **state)
     tf_json_destroy(&j);
 }
 
+/* --- with a catalog ----------------------------------------------------------------------- */
+
+/* One item to the catalog of the stack (called: the reply is waited for). */
+static void
+s_catalog(tf_client_t *client, const tf_msg_t *msg, const char *job)
+{
+    static int seq;
+    char item[64];
+    snprintf(item, sizeof item, "test-item-%d", ++seq);
+    tf_msg_t result;
+    tf_err_t err = {0};
+    if (tf_client_call(client, "catalog", item, job, msg, &result, 20000, &err) != TF_OK)
+        fail_msg("catalog %s (%s): %s", tf_msg_type_name(msg->type), job, err.message);
+    tf_msg_clear(&result);
+}
+
+/* A full job of /a with replicas/nas, scanned (the manifest of entries a/x and a/y in archive
+   JOB-g1 when files, else nothing), never written to tape, and its replica on nas recorded
+   copied and committed (verified) with the archive as copy. */
+static void
+s_catalog_job(tf_client_t *client, const char *job, bool files, const tf_msg_replica_archive_t *copy,
+              const char *url)
+{
+    tf_msg_path_row_t path = {.path = (char *) "/a"};
+    tf_msg_t m = {.type = TF_MSG_CAT_JOB};
+    m.cat_job = (tf_msg_cat_job_t){.job_id = (char *) job, .op = "create", .paths = &path, .paths_count = 1,
+                                   .pool = "default", .compression = "zstd", .level = "full",
+                                   .replicas = "nas", .replication = "required"};
+    s_catalog(client, &m, job);
+    if (files) {
+        tf_msg_manifest_row_t rows[2] = {
+            {.path = (char *) "/a/x", .type = (char *) "file", .size = 8, .mtime_ns = 1, .ctime_ns = 1, .ino = 1,
+             .mode = 0100644, .nlink = 1, .fs = (char *) "uuid:0a1b2c3d-0000-4000-8000-000000000001"},
+            {.path = (char *) "/a/y", .type = (char *) "file", .size = 8, .mtime_ns = 1, .ctime_ns = 1, .ino = 2,
+             .mode = 0100644, .nlink = 1, .fs = (char *) "uuid:0a1b2c3d-0000-4000-8000-000000000001"},
+        };
+        static const char *const ops[] = {"begin", "diff", "end"};
+        for (size_t i = 0; i < 3; i++) {
+            tf_msg_t mm = {.type = TF_MSG_CAT_MANIFEST};
+            bool diff = i == 1;
+            mm.cat_manifest = (tf_msg_cat_manifest_t){.job_id = (char *) job, .op = (char *) ops[i],
+                                                      .seq = diff ? 1 : 0, .rows = diff ? rows : NULL,
+                                                      .rows_count = diff ? 2 : 0};
+            s_catalog(client, &mm, job);
+        }
+        tf_msg_file_row_t frows[2] = {{.path = (char *) "a/x", .type = (char *) "file", .size = 8, .mode = 0644},
+                                      {.path = (char *) "a/y", .type = (char *) "file", .size = 8, .mode = 0644}};
+        tf_msg_t f = {.type = TF_MSG_CAT_FILES};
+        f.cat_files = (tf_msg_cat_files_t){.job_id = (char *) job, .archive_id = copy->archive_id, .part = 1,
+                                           .files = frows, .files_count = 2};
+        s_catalog(client, &f, job);
+    }
+    m.cat_job = (tf_msg_cat_job_t){.job_id = (char *) job, .op = "scanned", .files_total = files ? 2 : 0,
+                                   .groups_total = 1, .message = "scanned"};
+    s_catalog(client, &m, job);
+    static const char *const ops[] = {"copied", "committed"};
+    for (size_t i = 0; i < 2; i++) {
+        tf_msg_t r = {.type = TF_MSG_CAT_REPLICA};
+        r.cat_replica = (tf_msg_cat_replica_t){.op = (char *) ops[i], .job_id = (char *) job, .target = "nas",
+                                               .url = (char *) url, .required = true,
+                                               .copies = i == 0 ? (tf_msg_replica_archive_t *) copy : NULL,
+                                               .copies_count = i == 0 ? 1 : 0};
+        s_catalog(client, &r, job);
+    }
+}
+
+/* The catalog's row of job on nas (caller clears *reply). */
+static const tf_msg_replica_row_t *
+s_catalog_row(tf_client_t *client, const char *job, tf_msg_t *reply)
+{
+    tf_msg_t q = {.type = TF_MSG_CAT_QUERY};
+    q.cat_query = (tf_msg_cat_query_t){.query = "replicas", .job_id = (char *) job};
+    tf_err_t err = {0};
+    if (tf_client_call(client, "catalog", NULL, NULL, &q, reply, 20000, &err) != TF_OK)
+        fail_msg("query replicas %s: %s", job, err.message);
+    assert_int_equal(reply->cat_reply.replicas_count, 1);
+    return &reply->cat_reply.replicas[0];
+}
+
+/* With a catalog (broker and catalog running): J1 replicated and never on tape restores from
+   the replica through the CLI (and not from tape); jobs the catalog has as verified on the
+   target that are not there (J9 gone, J3 only partial) fail list and verify, and verify
+   records them failed ("replica verify: job J is missing on URL"), after which list is clean. */
+static void
+test_catalog_missing(void **state)
+{
+    fx_t *fx = *state;
+    static const char *const config[] = {"replicas/nas/url=file://${dir}/target", "replicas/nas/require_fs=any",
+                                         NULL};
+    static const char *const programs[] = {"broker", "catalog", NULL};
+    tf_teststack_opts_t opts = {.config = config, .programs = programs};
+    tf_teststack_t *stack = tf_teststack_new("tfrcc", &opts);
+    assert_non_null(stack);
+    const char *dir = tf_teststack_dir(stack);
+    snprintf(fx->cfg, sizeof fx->cfg, "%s", tf_teststack_config(stack));
+    snprintf(fx->root, sizeof fx->root, "%s/target", dir);
+    snprintf(fx->url, sizeof fx->url, "file://%s", fx->root);
+    snprintf(fx->env_home, sizeof fx->env_home, "TAPEFLOW_HOME=%s", dir);
+    s_populate(fx);
+
+    tf_target_t *t = s_connect(fx);
+    tf_replica_manifest_t m1 = {0}, m2 = {0};
+    tf_err_t err = {0};
+    assert_int_equal(tf_replica_manifest_read(t, "J1", &m1, &err), TF_OK);
+    assert_int_equal(tf_replica_manifest_read(t, "J2", &m2, &err), TF_OK);
+    tf_target_destroy(&t);
+    tf_client_t *client = tf_client_new(NULL, tf_teststack_broker(stack), NULL);
+    assert_non_null(client);
+    s_catalog_job(client, "J1", true, &m1.archives[0], fx->url);
+    tf_msg_replica_archive_t c9 = m2.archives[0], c3 = m2.archives[0];
+    c9.archive_id = (char *) "J9-g1";
+    c3.archive_id = (char *) "J3-g1";
+    s_catalog_job(client, "J9", false, &c9, fx->url);
+    s_catalog_job(client, "J3", false, &c3, fx->url);
+
+    /* From the replica: J1's files, though nothing of it is on tape. */
+    char dest[PATH_MAX + 16], path[PATH_MAX + 32];
+    snprintf(dest, sizeof dest, "%s/restored", dir);
+    char *out, *cerr;
+    assert_int_equal(s_cli(fx, &out, &cerr, "restore", "J1", "--from-replica", "nas", "--to", dest, NULL), 0);
+    s_expect(out, "restored 2 files");
+    s_expect(out, "of replica nas");
+    free(out);
+    free(cerr);
+    snprintf(path, sizeof path, "%s/a/y", dest);
+    char *y = tf_test_read_file(path);
+    assert_string_equal(y ? y : "", "y of J1\n");
+    free(y);
+    /* From tape: nothing there. */
+    snprintf(dest, sizeof dest, "%s/fromtape", dir);
+    assert_int_equal(s_cli(fx, &out, &cerr, "restore", "J1", "--to", dest, NULL), 1);
+    s_expect(cerr, "job J1 has nothing on tape to restore");
+    free(out);
+    free(cerr);
+
+    assert_int_equal(s_cli(fx, &out, &cerr, "replica", "list", "nas", NULL), 1);
+    s_expect(cerr, "2 jobs the catalog has as verified on file://");
+    s_expect(out, "J9   missing");
+    free(out);
+    free(cerr);
+    assert_int_equal(s_cli(fx, &out, &cerr, "replica", "verify", "nas", NULL), 1);
+    s_expect(out, "job J1: ok");
+    s_expect(out, "job J9: missing");
+    s_expect(out, "job J3: missing");
+    s_expect(out, "job J2: ok");   /* unknown to the catalog: checked, nothing to record */
+    s_expect(out, "4 jobs checked, 2 bad");
+    assert_null(strstr(cerr, "could not be recorded"));
+    free(out);
+    free(cerr);
+    tf_msg_t reply;
+    const tf_msg_replica_row_t *row = s_catalog_row(client, "J9", &reply);
+    assert_string_equal(row->state, "failed");
+    char want[PATH_MAX * 2 + 128];
+    snprintf(want, sizeof want, "replication to %s failed: replica verify: job J9 is missing on %s", fx->url, fx->url);
+    assert_string_equal(row->message, want);
+    tf_msg_clear(&reply);
+    assert_string_equal(s_catalog_row(client, "J1", &reply)->state, "verified");
+    tf_msg_clear(&reply);
+    assert_int_equal(s_cli(fx, &out, &cerr, "replica", "list", "nas", NULL), 0);
+    free(out);
+    free(cerr);
+
+    tf_client_destroy(&client);
+    tf_replica_manifest_clear(&m1);
+    tf_replica_manifest_clear(&m2);
+    assert_int_equal(tf_teststack_finish(&stack), 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -618,8 +854,10 @@ main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_verify, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_restore_reader_chain, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_restore_reader_refusals, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_restore_reader_catalog, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_restore_args, s_setup, s_teardown),
         cmocka_unit_test(test_job_view),
+        cmocka_unit_test_setup_teardown(test_catalog_missing, s_setup, s_teardown),
     };
     if (argc > 1)
         cmocka_set_test_filter(argv[1]);

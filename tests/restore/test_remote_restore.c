@@ -36,6 +36,7 @@
 #include "stager.h"
 #include "tf_extract.h"
 #include "tf_client.h"
+#include "tf_testcli.h"
 #include "tf_testproc.h"
 #include "tf_teststack.h"
 #include "tf_tree.h"
@@ -314,31 +315,6 @@ test_wildcard_stager_refused(void **state)
     tf_teststack_destroy(&stack);
 }
 
-/* A tar stream in memory with regular files name=text (NULL-terminated pairs). */
-static size_t
-s_tar(char *buf, size_t size, const char *const *files)
-{
-    struct archive *a = archive_write_new();
-    assert_non_null(a);
-    assert_int_equal(archive_write_set_format_pax_restricted(a), ARCHIVE_OK);
-    size_t used = 0;
-    assert_int_equal(archive_write_open_memory(a, buf, size, &used), ARCHIVE_OK);
-    for (size_t i = 0; files[i]; i += 2) {
-        struct archive_entry *e = archive_entry_new();
-        archive_entry_set_pathname(e, files[i]);
-        archive_entry_set_filetype(e, AE_IFREG);
-        archive_entry_set_perm(e, 0644);
-        archive_entry_set_mtime(e, 1500000000, 0);
-        archive_entry_set_size(e, (la_int64_t) strlen(files[i + 1]));
-        assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
-        assert_int_equal(archive_write_data(a, files[i + 1], strlen(files[i + 1])), (la_ssize_t) strlen(files[i + 1]));
-        archive_entry_free(e);
-    }
-    assert_int_equal(archive_write_close(a), ARCHIVE_OK);
-    archive_write_free(a);
-    return used;
-}
-
 static const tf_extract_counts_t *
 s_extract_mem(tf_extract_t *ex, const char *buf, size_t size)
 {
@@ -363,7 +339,8 @@ test_extract_prefixed_stream(void **state)
     static const char *const files[] = {"hostb/data/a.txt", "from b\n", "hostc/data/a.txt", "from c\n",
                                         "hostc/data/cut.txt", "zeros\n", "../data/evil.txt", "evil\n", NULL};
     static char buf[1 << 16];
-    size_t size = s_tar(buf, sizeof buf, files);
+    size_t size = tf_testcli_tar(buf, sizeof buf, files, false);
+    assert_true(size > 0);
     char dest[PATH_MAX], p[PATH_MAX + 64];
     snprintf(dest, sizeof dest, "%s/dest", dir);
     tf_msg_path_row_t cut = {.path = "hostc/data/cut.txt"};

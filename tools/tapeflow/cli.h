@@ -18,6 +18,9 @@
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_FAIL 1
 #define CLI_EXIT_USAGE 2
+/* A self-check (tapeflow replica check) has a step that failed (0 all ok, 1 a warning). The
+   same number as CLI_EXIT_USAGE, another meaning: scripts tell them apart by the output. */
+#define CLI_EXIT_CHECK_FAILED 2
 
 typedef struct {
     tf_config_t *cfg;          /* effective configuration */

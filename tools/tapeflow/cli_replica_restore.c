@@ -61,21 +61,14 @@ s_manifests_read(tf_target_t *target, const char *target_name, const tf_msg_arch
         int rc = tf_replica_manifest_read(target, job, man, &merr);
         if (rc != TF_OK) {
             tf_replica_manifest_clear(man);
-            if (rc == TF_ERR_NOMEM)
-                return tf_err_set(err, rc, "out of memory");
+            /* Only a missing manifest means the job is not there; a server that does not
+               answer, or a manifest that does not parse, says so itself. */
+            if (rc != TF_ERR_NOTFOUND)
+                return tf_err_set(err, rc, "%s", merr.message);
             return tf_err_set(err, TF_ERR_NOTFOUND, "job %s of the chain is not on replica %s (%s): %s; "
                               "tapeflow replica list %s shows what the target holds - restore from tape "
                               "instead (without --from-replica)", job, target_name, tf_target_url(target),
                               merr.message, target_name);
-        }
-        /* A manifest whose job id differs from its folder is not this job's. */
-        if (!man->job_id || strcmp(man->job_id, job) != 0) {
-            int bad = tf_err_set(err, TF_ERR_INVALID, "the manifest in folder %s on replica %s names job %s: "
-                                 "the target's folder was renamed or copied by hand; run tapeflow replica verify "
-                                 "%s %s", job, target_name, man->job_id ? man->job_id : "(none)", target_name,
-                                 job);
-            tf_replica_manifest_clear(man);
-            return bad;
         }
         m->count++;
     }
@@ -154,6 +147,16 @@ s_one_archive(s_run_t *r, const tf_msg_archive_row_t *row, const tf_replica_mani
     char dir[TF_MSG_MAX_PATH + 1], path[TF_MSG_MAX_PATH + 1];
     tf_replica_job_dir(row->job_id, dir, sizeof dir);
     tf_replica_data_path(dir, row->archive_id, path, sizeof path);
+    /* The catalog's record (when it has one) and the manifest must describe the same bytes:
+       else the replica holds another archive than the one the plan is about. */
+    if (row->checksum && *row->checksum
+        && (row->size != copy->size || !copy->checksum || strcmp(row->checksum, copy->checksum) != 0))
+        return tf_err_set(err, TF_ERR_INVALID, "the manifest of job %s on replica %s says %s is %" PRIu64 " bytes "
+                          "with checksum %s, the catalog says %" PRIu64 " bytes with checksum %s: the replica does "
+                          "not hold the archive the catalog knows (nothing was read from it); run tapeflow replica "
+                          "verify %s %s, and restore this archive from tape", row->job_id, r->opts->target_name,
+                          path, copy->size, copy->checksum ? copy->checksum : "(none)", row->size, row->checksum,
+                          r->opts->target_name, row->job_id);
     s_source_t src = {.buf = r->buf, .size = r->opts->chunk};
     int rc = tf_target_open_read(r->target, path, &src.file, err);
     if (rc != TF_OK)
@@ -282,6 +285,8 @@ cli_replica_restore_run(tf_target_t *target, const tf_msg_archive_row_t *rows, s
     tf_msg_restore_result_t *res = &result->restore_result;
     for (size_t i = 0; rc == TF_OK && i < count; i++) {
         tf_err_t aerr = {0};
+        if (opts->progress)
+            opts->progress(opts->progress_arg, i, count, &rows[i]);
         int arc = s_one_archive(&r, &rows[i], s_manifest_of(&m, rows[i].job_id), &aerr);
         if (arc == TF_OK)
             res->archives_read++;

@@ -7,8 +7,11 @@
     from <root>/<job>/<archive>.data (tf_replica.h layout) through tf_target_read as a
     libarchive handle, its entries extracted with tf_extract (the restore rules of
     actors/common/tf_extract.h: the same as a tape restore's), and the xxh128 of every byte read
-    compared with the manifest's size and checksum at the end. An archive that cannot be read
-    to its end, is not in its job's manifest, or whose bytes differ from the manifest fails: it
+    compared with the manifest's size and checksum at the end; when the catalog's plan row has a
+    size and checksum (the tape's record, or the replicator's for an archive not on tape) the
+    manifest must agree with them before anything is read. An archive that cannot be read to
+    its end, is not in its job's manifest, whose manifest disagrees with the catalog, or whose
+    bytes differ from the manifest fails: it
     is named in result.failures with the reason (the files extracted from a damaged archive
     before the difference showed are said to be suspect) and the others are still read, as a
     tape restore does.
@@ -33,11 +36,15 @@ typedef struct {
     uint64_t strip_components;
     bool flat;
     size_t chunk;                        /* bytes read from the target at a time (replicator/chunk) */
+    /* Called before each archive is read (index from 0 of count); NULL: quiet. */
+    void (*progress)(void *arg, size_t index, size_t count, const tf_msg_archive_row_t *row);
+    void *progress_arg;
 } cli_replica_restore_opts_t;
 
 /* Checks that every job of the rows (archive_row.job_id) is committed on the target: TF_OK, or
-   TF_ERR_NOTFOUND "job J of the chain is not on replica T: ..." (or the manifest's problem)
-   naming the first that is not. */
+   TF_ERR_NOTFOUND "job J of the chain is not on replica T: ..." naming the first that is not;
+   any other failure reading a manifest (unreachable, timeout, a manifest that does not parse)
+   with its own code and message. */
 int cli_replica_restore_check(tf_target_t *target, const char *target_name, const tf_msg_archive_row_t *rows,
                               size_t count, tf_err_t *err);
 

@@ -5,18 +5,24 @@
             .tapeflow-target (tf_replica_init); a folder holding another target's sentinel is
             refused.
     list    with TARGET: what the target holds (committed and partial jobs, tf_replica_list)
-            next to what the catalog says of each (query replicas); without: the catalog's rows
-            of every configured target.
+            next to what the catalog says of each (query replicas); a job the catalog has as
+            verified that is not committed there fails the command. Without TARGET: the
+            catalog's rows of every configured target; a target whose configuration is wrong is
+            listed with its error (and fails the command).
     verify  re-reads every file of each committed job (or of JOB) and compares size and
             checksum with its manifest (tf_replica_verify); records the outcome in the catalog
-            (cat_replica verified | failed). When the catalog cannot be reached the files are
-            still checked and the output says the result was not recorded: the exit status is
-            decided by the files alone.
+            (cat_replica verified | failed). A job the catalog has as verified there that is not
+            committed on the target is bad and recorded failed ("replica verify: job J is missing
+            on URL"), as is JOB when its manifest is missing. Only a manifest that is there and
+            wrong makes a job bad: a target that stops answering fails the command and records
+            nothing. When the catalog cannot be reached the files are still checked and the
+            output says the result was not recorded: the exit status is decided by the files.
     check   the daily self-check: configuration, reachable (server, credentials, share or the
             folder), mounted as required (require_fs), sentinel, writable, free space.
 
-    Exit status: 0 ok; 1 failure (list, init), bad or missing files (verify), a warning (check);
-    2 usage error, or a failed step of check.
+    Exit status: 0 ok; 1 failure (list, init), bad or missing files or jobs (verify, list), a
+    warning (check); 2 usage error (CLI_EXIT_USAGE), or a failed step of check
+    (CLI_EXIT_CHECK_FAILED).
 */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -52,10 +58,13 @@ s_usage(FILE *out)
           "        .tapeflow-target (nothing is ever written to a target without one); says whether\n"
           "        it was created or initialised already\n"
           "list    with TARGET: the jobs the target holds (committed or partial) and what the\n"
-          "        catalog says of each; without: the catalog's replicas of every target\n"
+          "        catalog says of each (exit 1 when a job the catalog has as verified is not\n"
+          "        there); without: the catalog's replicas of every target (exit 1 when a target's\n"
+          "        configuration is wrong: it is listed with its error)\n"
           "verify  re-read every file of each committed job on TARGET (or of JOB) and compare size\n"
-          "        and checksum with its manifest.json; records the result in the catalog. Exit 1\n"
-          "        when a file is bad or missing\n"
+          "        and checksum with its manifest.json; a job the catalog has as verified that is\n"
+          "        not there is bad too; records the result in the catalog. Exit 1 when a file or\n"
+          "        a job is bad or missing\n"
           "check   reachable (server, credentials, share or folder), mounted as required\n"
           "        (require_fs), sentinel, writable, free space: each step ok, warn or FAIL with\n"
           "        its fix. Exit 0 all ok, 1 a warning, 2 a step failed\n"
@@ -244,6 +253,16 @@ s_entry_of(const tf_replica_entry_t *entries, size_t count, const char *job_id)
     return NULL;
 }
 
+/* A row the catalog has as verified whose job is not committed on the target: lost. */
+static bool
+s_verified_missing(const tf_msg_replica_row_t *row, const tf_replica_entry_t *entries, size_t count)
+{
+    if (!row->job_id || !row->state || strcmp(row->state, "verified") != 0)
+        return false;
+    const tf_replica_entry_t *e = s_entry_of(entries, count, row->job_id);
+    return !e || !e->committed;
+}
+
 /* What the target holds of a job, in words (row: the catalog's, for a job not there). */
 static const char *
 s_on_target(const tf_replica_entry_t *e, const tf_msg_replica_row_t *row)
@@ -320,11 +339,13 @@ s_list_target(cli_t *cli, const s_args_t *a)
                 "'?'\n", cerr.message);
     /* Rows the catalog has for this target whose job is not there (deleted by retention, or
        lost: verified in the catalog but gone from the target). */
-    size_t extra = 0;
-    for (size_t i = 0; catalog && i < reply.cat_reply.replicas_count; i++)
+    size_t extra = 0, lost = 0;
+    for (size_t i = 0; catalog && i < reply.cat_reply.replicas_count; i++) {
         if (reply.cat_reply.replicas[i].job_id && !s_entry_of(entries, count, reply.cat_reply.replicas[i].job_id))
             extra++;
-    int rc = CLI_EXIT_OK;
+        lost += s_verified_missing(&reply.cat_reply.replicas[i], entries, count);
+    }
+    int rc = lost ? CLI_EXIT_FAIL : CLI_EXIT_OK;
     if (a->json) {
         tf_json_t *j = tf_json_new();
         if (!j)
@@ -335,6 +356,7 @@ s_list_target(cli_t *cli, const s_args_t *a)
             tf_json_str(j, "url", tf_target_url(target));
             tf_json_bool(j, "catalog_reachable", catalog);
             tf_json_str(j, "catalog_error", catalog ? NULL : cerr.message);
+            tf_json_int(j, "missing_verified", (int64_t) lost);
             tf_json_array_begin(j, "jobs");
             for (size_t i = 0; i < count; i++)
                 s_list_json_job(j, &entries[i], catalog ? s_row_of(&reply, entries[i].job_id) : NULL, catalog);
@@ -345,7 +367,7 @@ s_list_target(cli_t *cli, const s_args_t *a)
             }
             tf_json_array_end(j);
             tf_json_object_end(j);
-            rc = s_print_json(j, "list", CLI_EXIT_OK);
+            rc = s_print_json(j, "list", rc);
             tf_json_destroy(&j);
         }
     }
@@ -371,6 +393,13 @@ s_list_target(cli_t *cli, const s_args_t *a)
         if (count == 0 && extra == 0)
             printf("(nothing yet: jobs of a pool whose pools/POOL/replicas names %s are copied here)\n", a->target);
     }
+    if (lost) {
+        fflush(stdout);
+        fprintf(stderr, "tapeflow replica list: %zu job%s the catalog has as verified on %s %s missing there "
+                "(ON TARGET missing or partial): run tapeflow replica verify %s to record %s as failed, and "
+                "check who removed %s\n", lost, lost == 1 ? "" : "s", tf_target_url(target),
+                lost == 1 ? "is" : "are", a->target, lost == 1 ? "it" : "them", lost == 1 ? "it" : "them");
+    }
     if (catalog)
         tf_msg_clear(&reply);
     tf_replica_list_free(&entries, count);
@@ -395,13 +424,32 @@ s_list_all(cli_t *cli, const s_args_t *a)
         tf_json_array_begin(j, "targets");
     }
     int rc = CLI_EXIT_OK;
-    size_t shown = 0;
+    size_t shown = 0, misconfigured = 0;
     tf_err_t err = {0};
     for (const char *name = zlist_first(names); name && rc == CLI_EXIT_OK; name = zlist_next(names)) {
         tf_replica_conf_t conf;
-        if (tf_replica_conf(cli->cfg, name, &conf, &err) != TF_OK) {
-            tf_err_clear(&err);
+        tf_err_t conf_err = {0};
+        int crc = tf_replica_conf(cli->cfg, name, &conf, &conf_err);
+        if (crc == TF_ERR_NOTFOUND)
             continue;   /* a name with no url: not a target */
+        if (crc != TF_OK) {
+            /* A target whose configuration is wrong copies nothing: the operator must see it. */
+            misconfigured++;
+            char key[TF_MSG_MAX_ID + 32];
+            snprintf(key, sizeof key, "replicas/%s/url", name);
+            if (j) {
+                tf_json_object_begin(j, NULL);
+                tf_json_str(j, "target", name);
+                tf_json_str(j, "url", tf_config_get(cli->cfg, key));
+                tf_json_str(j, "error", conf_err.message);
+                tf_json_array_begin(j, "jobs");
+                tf_json_array_end(j);
+                tf_json_object_end(j);
+            }
+            else
+                printf("%starget %s: not usable: %s\n", shown ? "\n" : "", name, conf_err.message);
+            shown++;
+            continue;
         }
         tf_msg_t reply;
         if (s_catalog_rows(cli, name, (int) (a->timeout_s * 1000), &reply, &err) != TF_OK) {
@@ -412,7 +460,8 @@ s_list_all(cli_t *cli, const s_args_t *a)
         if (j) {
             tf_json_object_begin(j, NULL);
             tf_json_str(j, "target", name);
-            tf_json_str(j, "url", r->replicas_count && r->replicas[0].url ? r->replicas[0].url : NULL);
+            tf_json_str(j, "url", conf.url);
+            tf_json_null(j, "error");
             tf_json_array_begin(j, "jobs");
             for (size_t i = 0; i < r->replicas_count; i++)
                 s_list_json_job(j, NULL, &r->replicas[i], true);
@@ -420,7 +469,8 @@ s_list_all(cli_t *cli, const s_args_t *a)
             tf_json_object_end(j);
         }
         else {
-            printf("%starget %s: %zu job%s in the catalog%s\n", shown ? "\n" : "", name, r->replicas_count,
+            printf("%starget %s (%s): %zu job%s in the catalog%s\n", shown ? "\n" : "", name, conf.url,
+                   r->replicas_count,
                    r->replicas_count == 1 ? "" : "s",
                    r->replicas_count ? "" : " (tapeflow replica list NAME shows what the target holds)");
             int idw = 3;
@@ -455,6 +505,13 @@ s_list_all(cli_t *cli, const s_args_t *a)
     }
     else if (shown == 0)
         printf("no replication targets configured (replicas/NAME/url; docs/operations.md, \"Replication\")\n");
+    if (misconfigured) {
+        fflush(stdout);
+        fprintf(stderr, "tapeflow replica list: %zu target%s not usable (see above): fix replicas/NAME in the "
+                "configuration, then run tapeflow replica check NAME\n", misconfigured,
+                misconfigured == 1 ? " is" : "s are");
+        rc = CLI_EXIT_FAIL;
+    }
     return rc;
 }
 
@@ -476,7 +533,8 @@ typedef struct {
     size_t files;              /* files checked */
     size_t bad;
     char problems[1024];       /* the first problems, "; " between them */
-    bool committed;            /* a manifest.json is there: the outcome is recorded */
+    bool record;               /* the outcome goes to the catalog (a job copied fully, or lost) */
+    bool missing;              /* not committed on the target: problems is the whole message */
     bool recorded;
 } s_job_check_t;
 
@@ -508,7 +566,9 @@ s_record(tf_client_t *client, const char *target, const char *url, const s_job_c
     int64_t now = tf_clock_wall_ms();
     bool ok = jc->bad == 0;
     char message[TF_ERR_MESSAGE_MAX + 1200] = "", item[TF_MSG_MAX_ID * 3];
-    if (!ok)
+    if (!ok && jc->missing)
+        snprintf(message, sizeof message, "%s", jc->problems);   /* the catalog says "replication to URL failed: " */
+    else if (!ok)
         snprintf(message, sizeof message, "replication to %s failed: replica verify found %zu bad file%s: %s", url,
                  jc->bad, jc->bad == 1 ? "" : "s", jc->problems);
     snprintf(item, sizeof item, "%s-replica-%s-%s-%" PRId64, jc->job_id, target, ok ? "verified" : "failed", now);
@@ -551,8 +611,13 @@ s_cmd_verify(cli_t *cli, int argc, char **argv)
     size_t partial = 0;
     s_job_check_t *checks = NULL;
     size_t nchecks = 0;
+    const char *url = tf_target_url(target);
+    char record_error[TF_ERR_MESSAGE_MAX + 128] = "";
+    tf_msg_t rows = {0};
+    bool catalog = false;
     if (a.job) {
-        /* One job: it must be committed there. */
+        /* One job: it must be committed there. Only a manifest that is there and wrong makes
+           it bad; a target that stops answering fails the command and records nothing. */
         entries = calloc(1, sizeof *entries);
         if (!entries) {
             tf_target_destroy(&target);
@@ -562,6 +627,12 @@ s_cmd_verify(cli_t *cli, int argc, char **argv)
         snprintf(entries[0].job_id, sizeof entries[0].job_id, "%s", a.job);
         tf_err_t merr = {0};
         int mrc = tf_replica_manifest_read(target, a.job, &entries[0].manifest, &merr);
+        if (mrc != TF_OK && mrc != TF_ERR_NOTFOUND && mrc != TF_ERR_INVALID && mrc != TF_ERR_UNSUPPORTED
+            && mrc != TF_ERR_TOOBIG) {
+            tf_replica_list_free(&entries, count);
+            tf_target_destroy(&target);
+            return s_fail("verify", a.json, a.target, &merr);
+        }
         entries[0].committed = mrc != TF_ERR_NOTFOUND;
         entries[0].manifest_ok = mrc == TF_OK;
         if (mrc != TF_OK)
@@ -571,8 +642,20 @@ s_cmd_verify(cli_t *cli, int argc, char **argv)
         tf_target_destroy(&target);
         return s_fail("verify", a.json, a.target, &err);
     }
-    checks = count ? calloc(count, sizeof *checks) : NULL;
-    if (count && !checks) {
+    else {
+        /* What the catalog has as verified there must be there: a job gone from the target
+           (deleted by hand, a share restored from an old snapshot) is bad too. */
+        tf_err_t cerr = {0};
+        catalog = s_catalog_rows(cli, a.target, (int) (a.timeout_s * 1000), &rows, &cerr) == TF_OK;
+        if (!catalog)
+            snprintf(record_error, sizeof record_error, "%s (jobs the catalog has on %s were not looked for)",
+                     cerr.message, a.target);
+    }
+    size_t nrows = catalog ? rows.cat_reply.replicas_count : 0;
+    checks = count + nrows ? calloc(count + nrows, sizeof *checks) : NULL;
+    if (count + nrows && !checks) {
+        if (catalog)
+            tf_msg_clear(&rows);
         tf_replica_list_free(&entries, count);
         tf_target_destroy(&target);
         return s_fail("verify", a.json, a.target, &s_oom);
@@ -580,16 +663,21 @@ s_cmd_verify(cli_t *cli, int argc, char **argv)
     int failed = TF_OK;
     for (size_t i = 0; i < count && failed == TF_OK; i++) {
         const tf_replica_entry_t *e = &entries[i];
-        if (!e->committed && !a.job) {
+        const tf_msg_replica_row_t *row = catalog ? s_row_of(&rows, e->job_id) : NULL;
+        bool lost = row && s_verified_missing(row, entries, count);
+        if (!e->committed && !a.job && !lost) {
             partial++;   /* not a replica yet: nothing to check against */
             continue;
         }
         s_job_check_t *jc = &checks[nchecks++];
         snprintf(jc->job_id, sizeof jc->job_id, "%s", e->job_id);
-        jc->committed = e->committed;
+        /* A job the catalog has no row of on this target (it knows every one, the reply is
+           whole) has nothing to record the outcome on. */
+        jc->record = !catalog || row || rows.cat_reply.truncated;
         if (!e->committed) {
-            jc->bad = 1;   /* e->problem says it: "job J is not committed on URL: it has no J/manifest.json" */
-            snprintf(jc->problems, sizeof jc->problems, "%s", e->problem);
+            jc->bad = 1;
+            jc->missing = true;
+            snprintf(jc->problems, sizeof jc->problems, "replica verify: job %s is missing on %s", e->job_id, url);
         }
         else if (!e->manifest_ok) {
             jc->bad = 1;
@@ -598,28 +686,42 @@ s_cmd_verify(cli_t *cli, int argc, char **argv)
         else if ((failed = s_verify_job(target, &e->manifest, chunk, a.json, jc, &err)) != TF_OK)
             break;
     }
+    for (size_t i = 0; failed == TF_OK && i < nrows; i++) {
+        const tf_msg_replica_row_t *row = &rows.cat_reply.replicas[i];
+        if (!s_verified_missing(row, entries, count) || s_entry_of(entries, count, row->job_id))
+            continue;   /* there (checked above), or not the catalog's verified replica */
+        s_job_check_t *jc = &checks[nchecks++];
+        snprintf(jc->job_id, sizeof jc->job_id, "%s", row->job_id);
+        jc->record = jc->missing = true;
+        jc->bad = 1;
+        snprintf(jc->problems, sizeof jc->problems, "replica verify: job %s is missing on %s", row->job_id, url);
+    }
+    if (catalog)
+        tf_msg_clear(&rows);
     if (failed != TF_OK) {
         free(checks);
         tf_replica_list_free(&entries, count);
         tf_target_destroy(&target);
         return s_fail("verify", a.json, a.target, &err);
     }
-    /* The catalog learns the outcome of committed jobs (a job not committed there may still be
-       being copied: its row is the replicator's); when the catalog cannot be reached the files
-       still decide the exit. */
-    char record_error[TF_ERR_MESSAGE_MAX] = "";
+    for (size_t i = 0; !a.json && i < nchecks; i++)
+        if (checks[i].missing)
+            fprintf(stderr, "tapeflow %s\n", checks[i].problems);   /* "tapeflow replica verify: job J is ..." */
+    /* The catalog learns the outcome of committed jobs and of lost ones (a job only partial
+       there may still be being copied: its row is the replicator's); when the catalog cannot
+       be reached the files still decide the exit. */
     size_t to_record = 0;
     for (size_t i = 0; i < nchecks; i++)
-        to_record += checks[i].committed;
+        to_record += checks[i].record;
     tf_client_t *client = to_record ? tf_client_new(cli->cfg, tf_config_get(cli->cfg, "broker/endpoint"), &err)
                                     : NULL;
     if (to_record && !client)
         snprintf(record_error, sizeof record_error, "%s", err.message);
     for (size_t i = 0; client && i < nchecks; i++) {
-        if (!checks[i].committed)
+        if (!checks[i].record)
             continue;
         tf_err_t rerr = {0};
-        if (s_record(client, a.target, tf_target_url(target), &checks[i], (int) (a.timeout_s * 1000), &rerr) == TF_OK)
+        if (s_record(client, a.target, url, &checks[i], (int) (a.timeout_s * 1000), &rerr) == TF_OK)
             checks[i].recorded = true;
         else {
             snprintf(record_error, sizeof record_error, "%s", rerr.message);
@@ -648,6 +750,7 @@ s_cmd_verify(cli_t *cli, int argc, char **argv)
                 tf_json_object_begin(j, NULL);
                 tf_json_str(j, "job_id", checks[i].job_id);
                 tf_json_bool(j, "ok", checks[i].bad == 0);
+                tf_json_bool(j, "missing", checks[i].missing);
                 tf_json_int(j, "files", (int64_t) checks[i].files);
                 tf_json_int(j, "bad", (int64_t) checks[i].bad);
                 tf_json_str(j, "problems", checks[i].problems[0] ? checks[i].problems : NULL);
@@ -667,6 +770,9 @@ s_cmd_verify(cli_t *cli, int argc, char **argv)
             if (checks[i].bad == 0)
                 printf("job %s: ok (%zu files re-read, sizes and checksums match the manifest)\n", checks[i].job_id,
                        checks[i].files);
+            else if (checks[i].missing)
+                printf("job %s: missing (no %s/%s on the target)\n", checks[i].job_id, checks[i].job_id,
+                       TF_REPLICA_MANIFEST);
             else
                 printf("job %s: %zu bad file%s: %s\n", checks[i].job_id, checks[i].bad,
                        checks[i].bad == 1 ? "" : "s", checks[i].problems);
@@ -876,7 +982,7 @@ s_cmd_check(cli_t *cli, int argc, char **argv)
     for (size_t i = 0; i < c.count; i++)
         if (c.steps[i].status != S_SKIP && c.steps[i].status > worst)
             worst = c.steps[i].status;
-    rc = worst == S_FAIL ? CLI_EXIT_USAGE : worst == S_WARN ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+    rc = worst == S_FAIL ? CLI_EXIT_CHECK_FAILED : worst == S_WARN ? CLI_EXIT_FAIL : CLI_EXIT_OK;
     const char *verdict = worst == S_FAIL ? "fail" : worst == S_WARN ? "warn" : "ok";
     if (a.json) {
         tf_json_t *j = tf_json_new();

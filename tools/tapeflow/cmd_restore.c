@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <czmq.h>
 
@@ -82,6 +83,7 @@ typedef struct {
     size_t nmissing;
     zhashx_t *missing_seen;         /* their paths */
     bool missing_truncated;         /* the catalog listed only the first of them */
+    const char *replica;            /* --from-replica TARGET: the plan of its verified copies */
 } s_plan_t;
 
 static void
@@ -216,7 +218,8 @@ s_plan_query(s_plan_t *plan, tf_client_t *client, const char *job_id, const char
     if (!more)
         return tf_err_set(err, TF_ERR_NOMEM, "out of memory");
     plan->replies = more;
-    tf_msg_cat_query_t q = {.query = "restore_plan", .job_id = (char *) job_id, .pattern = (char *) pattern};
+    tf_msg_cat_query_t q = {.query = "restore_plan", .job_id = (char *) job_id, .pattern = (char *) pattern,
+                            .replica = (char *) plan->replica};
     tf_msg_t *msg = &plan->replies[plan->nreplies];
     int rc = cli_catalog_query(client, &q, msg, CLI_JOB_TIMEOUT_MS, err);
     if (rc != TF_OK)
@@ -288,7 +291,7 @@ s_part(char *buf, size_t size, const char *fmt, ...)
    restored, 2 refused (unsafe paths), 1 archive failed (J...-g00003: medium error ...); see above". */
 static void
 s_summary(const tf_msg_restore_result_t *r, bool no_match, size_t not_on_tape, size_t lost, size_t entries_missing,
-          bool missing_truncated, char *buf, size_t size)
+          bool missing_truncated, const char *where, char *buf, size_t size)
 {
     snprintf(buf, size, "restore incomplete: ");
     if (r->files == 0)
@@ -322,8 +325,8 @@ s_summary(const tf_msg_restore_result_t *r, bool no_match, size_t not_on_tape, s
     if (lost)
         s_part(buf, size, "%zu archive%s lost (tape recycled)", lost, lost == 1 ? "" : "s");
     if (entries_missing)
-        s_part(buf, size, "%s%zu entr%s not on tape", missing_truncated ? "at least " : "", entries_missing,
-               entries_missing == 1 ? "y" : "ies");
+        s_part(buf, size, "%s%zu entr%s not %s", missing_truncated ? "at least " : "", entries_missing,
+               entries_missing == 1 ? "y" : "ies", where);
     size_t used = strlen(buf);
     snprintf(buf + used, size - used, "; see above");
 }
@@ -516,6 +519,7 @@ typedef struct {
     char job_status[32];           /* the job's status, for the entries it never wrote */
     size_t unwritten;              /* entries of a job that did not complete never written */
     tf_msg_path_row_t *patterns;   /* the stored form of each pattern (into args' words) */
+    char where[TF_MSG_MAX_ID + 16]; /* "on tape" | "on replica T": where the plan reads from */
 } s_select_t;
 
 static void
@@ -540,6 +544,7 @@ s_select_query(tf_client_t *client, const s_args_t *a, s_select_t *sel, tf_err_t
     if (rc != TF_OK)
         return rc;
     sel->job_completed = strcmp(job.cat_reply.jobs[0].status, "completed") == 0;
+    sel->plan.replica = a->from_replica;
     snprintf(sel->job_status, sizeof sel->job_status, "%s", job.cat_reply.jobs[0].status);
     tf_msg_clear(&job);
     if (a->npatterns == 0)
@@ -584,22 +589,38 @@ s_select_unwritten(const s_args_t *a, s_select_t *sel)
                 sel->job_status);
 }
 
+/* A replica's archives sort by id (job, then group): they have no tape position. */
+static int
+s_by_id(const void *a, const void *b)
+{
+    const tf_msg_archive_row_t *x = a, *y = b;
+    return strcmp(x->archive_id, y->archive_id);
+}
+
 /* Only what is on tape can be read: keeps the written archives in the plan, names those on a
-   recycled tape (lost) and counts those not written yet. */
+   recycled tape (lost) and counts those not written yet. From a replica the catalog's plan
+   holds only what the target has verified: all of it is read, and an entry of the job not
+   there is missing whatever the job's state (it is not on tape either, or it would not be
+   asked for here). */
 static int
 s_select_split(const s_args_t *a, s_select_t *sel)
 {
     s_plan_t *plan = &sel->plan;
-    s_select_unwritten(a, sel);
+    if (a->from_replica)
+        snprintf(sel->where, sizeof sel->where, "on replica %s", a->from_replica);
+    else {
+        snprintf(sel->where, sizeof sel->where, "on tape");
+        s_select_unwritten(a, sel);
+    }
     /* Entries of the job whose content no archive on tape holds (the catalog's reason names
        the job that should have stored them): a few named here, all in --json. */
     for (size_t i = 0; i < plan->nmissing && !a->json; i++) {
         if (i == S_MISSING_SHOWN) {
-            fprintf(stderr, "tapeflow restore: ... and %zu more entries not on tape\n", plan->nmissing - i);
+            fprintf(stderr, "tapeflow restore: ... and %zu more entries not %s\n", plan->nmissing - i, sel->where);
             break;
         }
         fprintf(stderr, "tapeflow restore: %s: %s\n", plan->missing[i]->path,
-                plan->missing[i]->reason ? plan->missing[i]->reason : "not on tape");
+                plan->missing[i]->reason ? plan->missing[i]->reason : "missing");
     }
     sel->lost = plan->nrows ? calloc(plan->nrows, sizeof *sel->lost) : NULL;
     if (plan->nrows && !sel->lost) {
@@ -635,17 +656,17 @@ s_select_split(const s_args_t *a, s_select_t *sel)
             fprintf(stderr, "tapeflow restore: nothing restored: every archive of job %s to read was on a "
                     "recycled tape (%zu lost)\n", a->job_id, sel->nlost);
         else if (plan->nmissing)
-            fprintf(stderr, "tapeflow restore: nothing restored: no entry of job %s to restore is on tape (%zu "
-                    "not on tape)\n", a->job_id, plan->nmissing);
+            fprintf(stderr, "tapeflow restore: nothing restored: no entry of job %s to restore is %s (%zu "
+                    "not %s)\n", a->job_id, sel->where, plan->nmissing, sel->where);
         else if (a->npatterns)
-            fprintf(stderr, "tapeflow restore: nothing of job %s on tape matches %s%s (list files with: "
-                    "tapeflow job %s)\n", a->job_id, a->patterns[0], a->npatterns > 1 ? " ..." : "",
+            fprintf(stderr, "tapeflow restore: nothing of job %s %s matches %s%s (list files with: "
+                    "tapeflow job %s)\n", a->job_id, sel->where, a->patterns[0], a->npatterns > 1 ? " ..." : "",
                     a->job_id);
         else
-            fprintf(stderr, "tapeflow restore: job %s has nothing on tape to restore\n", a->job_id);
+            fprintf(stderr, "tapeflow restore: job %s has nothing %s to restore\n", a->job_id, sel->where);
         return CLI_EXIT_FAIL;
     }
-    qsort(plan->rows, plan->nrows, sizeof *plan->rows, s_by_position);
+    qsort(plan->rows, plan->nrows, sizeof *plan->rows, a->from_replica ? s_by_id : s_by_position);
     return CLI_EXIT_OK;
 }
 
@@ -704,6 +725,17 @@ s_restore_call(tf_client_t *client, const s_args_t *a, const char *dest, const s
     return rc;
 }
 
+/* A line per archive on a terminal: a restore from a share can take hours. */
+static void
+s_replica_progress(void *arg, size_t index, size_t count, const tf_msg_archive_row_t *row)
+{
+    const char *target = arg;
+    char size[32];
+    tf_units_bytes(row->size, size, sizeof size);
+    fprintf(stderr, "reading archive %zu of %zu from replica %s: %s (%s)\n", index + 1, count, target,
+            row->archive_id, row->size ? size : "size unknown");
+}
+
 /* --from-replica: the plan's archives read from the target here; *result as from the tape
    writer. */
 static int
@@ -721,6 +753,9 @@ s_restore_replica(cli_t *cli, const s_args_t *a, const char *dest, const s_selec
         .target_name = a->from_replica, .dest = dest, .patterns = sel->patterns,
         .patterns_count = (size_t) a->npatterns, .overwrite = a->overwrite, .strip_components = a->strip,
         .flat = a->flat, .chunk = (size_t) tf_config_size(cli->cfg, "replicator/chunk"),
+        /* As `tapeflow backup --wait`: progress on a terminal only, never in --json. */
+        .progress = isatty(STDERR_FILENO) && !a->json ? s_replica_progress : NULL,
+        .progress_arg = (void *) a->from_replica,
     };
     rc = cli_replica_restore_run(target, sel->plan.rows, sel->plan.nrows, &o, result, err);
     tf_target_destroy(&target);
@@ -830,7 +865,7 @@ s_report(const s_args_t *a, const char *dest, const s_select_t *sel, const tf_ms
     char summary[1400] = "";
     if (!complete)
         s_summary(r, nothing && a->npatterns > 0, sel->missing, sel->nlost, sel->plan.nmissing,
-                  sel->plan.missing_truncated, summary, sizeof summary);
+                  sel->plan.missing_truncated, sel->where, summary, sizeof summary);
     if (a->json)
         s_print_json(a, dest, sel, r, complete, summary);
     else
