@@ -629,6 +629,25 @@ tf_teststack_log_count(tf_teststack_t *self, const char *needle, char *last, siz
 }
 
 int
+tf_teststack_staged(tf_teststack_t *self, const char *job)
+{
+    char ready[PATH_MAX + 32];
+    snprintf(ready, sizeof ready, "%s/staging/ready", self->dir);
+    DIR *d = opendir(ready);
+    if (!d)
+        return 0;
+    int n = 0;
+    size_t len = strlen(job);
+    for (struct dirent *e = readdir(d); e; e = readdir(d)) {
+        size_t name_len = strlen(e->d_name);
+        if (strncmp(e->d_name, job, len) == 0 && name_len > 5 && strcmp(e->d_name + name_len - 5, ".data") == 0)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+int
 tf_teststack_child_pid(tf_teststack_t *self, const char *name)
 {
     char path[PATH_MAX + 32];

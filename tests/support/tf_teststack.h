@@ -99,6 +99,9 @@ const char *tf_teststack_log(tf_teststack_t *self, const char *name, char *buf, 
 /* Lines of all the stack's logs holding needle; *last (may be NULL) gets the word after needle
    on the last such line. */
 int tf_teststack_log_count(tf_teststack_t *self, const char *needle, char *last, size_t last_size);
+/* Archives of job the stager still holds: files DIR/staging/ready/<job>...data (the stager's
+   holding disk; a released archive is gone from it). */
+int tf_teststack_staged(tf_teststack_t *self, const char *job);
 /* pid of a child of `tapeflow up` ("compressor.1", "stager.1", ...) from its state file, 0
    when unknown. */
 int tf_teststack_child_pid(tf_teststack_t *self, const char *name);
