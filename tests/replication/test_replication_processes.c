@@ -31,8 +31,8 @@
 
     Every failure of a required target (3-7) is checked the same way (s_expect_required_failed):
     job failed (not completed, not completed_with_warnings), stage replicate, the archives still
-    on the stager, no committed job folder on the share, the replica's and the job's message
-    naming "replication to" and the cause.
+    on the stager, no committed job folder on the share, the replica's message naming
+    "replication to" and the cause, the job's naming the stage, the target and the cause.
 
     Between the cases the pool's targets change: the configuration is rewritten and the stack
     restarted (the stager reads a pool's targets at start). */
@@ -623,8 +623,14 @@ s_expect_required_failed(fx_t *fx, const char *job, const char *target, const ch
                  json);
     if (strcmp(s_str(json, "stage", got, sizeof got), "replicate") != 0)
         fail_msg("job %s failed in stage '%s', expected replicate:\n%s", job, got, json);
+    /* the replica's row: "replication to URL failed: ... why"; the job's (the broker's): "failed in
+       replicate: gave up after N deliveries; last: ... replica target NAME...: why" */
     s_expect_replica_failed(json, target, why);
-    s_expect_contains("the job's message", s_job_message(json, got, sizeof got), "replication to ");
+    char named[128];
+    snprintf(named, sizeof named, "replica target %s", target);
+    s_job_message(json, got, sizeof got);
+    s_expect_contains("the job's message", got, "replicate");
+    s_expect_contains("the job's message", got, named);
     free(json);
     if (tf_teststack_staged(fx->stack, job) == 0)
         fail_msg("the stager released the archives of job %s, whose required replica %s failed", job, target);
