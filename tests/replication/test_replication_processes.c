@@ -93,26 +93,13 @@ s_write_file(const char *path, const void *data, size_t len, mode_t mode)
     assert_int_equal(chmod(path, mode), 0);
 }
 
-/* n files of size bytes each that no compressor shrinks (xorshift), in a new folder dir. */
+/* n files of size bytes each that no compressor shrinks, in a new folder dir. */
 static void
 s_random_tree(const char *dir, int n, size_t size, uint64_t seed)
 {
-    assert_int_equal(mkdir(dir, 0755), 0);
-    uint64_t *buf = malloc(size + 8);
-    assert_non_null(buf);
-    uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1;
-    for (int f = 0; f < n; f++) {
-        for (size_t i = 0; i < size / 8 + 1; i++) {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            buf[i] = x;
-        }
-        char path[PATH_MAX + 32];
-        snprintf(path, sizeof path, "%s/random-%02d.bin", dir, f);
-        s_write_file(path, buf, size, 0644);
-    }
-    free(buf);
+    char why[PATH_MAX + 128];
+    if (tf_tree_random_files(dir, n, size, seed, why, sizeof why) != 0)
+        fail_msg("%s", why);
 }
 
 static int
@@ -242,16 +229,14 @@ s_smbd_up(fx_t *fx)
 
 /* --- jobs ------------------------------------------------------------------------------------ */
 
-/* `tapeflow job ID --json` (caller frees); its exit status says how the job ended (1 for a
-   failed one), the JSON is there either way. */
+/* `tapeflow job ID --json` (caller frees). */
 static char *
 s_job_json(fx_t *fx, const char *job)
 {
-    char *out = NULL;
-    int rc = s_cli(fx, &out, "job", job, "--json", NULL);
-    if ((rc != 0 && rc != 1) || !strstr(out ? out : "", "\"job_id\""))
-        fail_msg("tapeflow job %s --json: exit %d: %s", job, rc, out ? out : "");
-    return out;
+    char *json = tf_teststack_job(fx->stack, job);
+    if (!json)
+        fail_msg("tapeflow job %s --json did not answer with the job (see stderr)", job);
+    return json;
 }
 
 static const char *
@@ -295,24 +280,16 @@ s_job_message(const char *json, char *buf, size_t size)
     return s_str(*p ? p : NULL, "message", buf, size);
 }
 
-/* Polls the job until its status is want (or, with want NULL, until it is no longer running
-   or queued); fails after timeout_ms saying what it was. Returns its JSON (caller frees). */
+/* The job once its status is want (NULL: any end); fails after timeout_ms saying what it was.
+   Returns its JSON (caller frees). */
 static char *
 s_wait_job(fx_t *fx, const char *job, const char *want, int timeout_ms)
 {
-    char status[64] = "";
     char *json = NULL;
-    for (int waited = 0; waited <= timeout_ms; waited += 250) {
-        free(json);
-        json = s_job_json(fx, job);
-        s_str(json, "status", status, sizeof status);
-        if (want ? strcmp(status, want) == 0
-                 : strcmp(status, "running") != 0 && strcmp(status, "queued") != 0 && status[0])
-            return json;
-        usleep(250 * 1000);
-    }
-    fail_msg("job %s is %s after %d ms, expected %s:\n%s", job, status, timeout_ms, want ? want : "an end", json);
-    return NULL;
+    if (tf_teststack_wait_job(fx->stack, job, want, timeout_ms, &json) != 0)
+        fail_msg("job %s did not get %s within %d ms:\n%s", job, want ? want : "to an end", timeout_ms,
+                 json ? json : "(no answer)");
+    return json;
 }
 
 /* `tapeflow backup SRC --wait --json` (level NULL: the default); the job id in job, the exit

@@ -813,6 +813,44 @@ tf_teststack_backup_start(tf_teststack_t *self, const char *src, const char *poo
     return rc;
 }
 
+char *
+tf_teststack_job(tf_teststack_t *self, const char *job)
+{
+    char *out = NULL;
+    int rc = tf_teststack_cli(self, &out, "job", job, "--json", NULL);
+    if ((rc == 0 || rc == 1) && out && strstr(out, "\"job_id\""))
+        return out;
+    fprintf(stderr, "tf_teststack: tapeflow job %s --json: exit %d: %s\n", job, rc, out ? out : "");
+    free(out);
+    return NULL;
+}
+
+int
+tf_teststack_wait_job(tf_teststack_t *self, const char *job, const char *want, int timeout_ms, char **json)
+{
+    char *last = NULL;
+    int rc = -1;
+    for (int waited = 0; rc != 0 && waited <= timeout_ms; waited += 100) {
+        char *now = tf_teststack_job(self, job);
+        char status[64] = "";
+        if (now) {
+            free(last);
+            last = now;
+            tf_test_json_str(last, "status", status, sizeof status);
+        }
+        if (status[0] && (want ? strcmp(status, want) == 0
+                               : strcmp(status, "running") != 0 && strcmp(status, "queued") != 0))
+            rc = 0;
+        else
+            usleep(100 * 1000);
+    }
+    if (json)
+        *json = last;
+    else
+        free(last);
+    return rc;
+}
+
 int
 tf_teststack_restore_compare(tf_teststack_t *self, const char *job, const char *src, const char *to,
                              char *why, size_t why_size)
