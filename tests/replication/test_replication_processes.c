@@ -23,7 +23,9 @@
          replication fails with it; the password (right or wrong) never shows;
       6. a full share (an 8 MiB tmpfs as the share's folder; root only - without root or a
          tmpfs the case fails, unless TF_ALLOW_SKIP=1, then it is skipped and the test exits
-         77, which ctest shows as skipped): the replication fails with "no space left" / "full";
+         77, which ctest shows as skipped): the replication fails with "no space left" / "full"
+         and the archives copied before stay in .partial/<job>; the tmpfs grown and the job
+         retried, it completes;
       7. a file:// target on a local folder with require_fs = cifs: `replica check` exit 2 with
          "not on cifs ... not mounted"; a backup's replication fails with it (or is refused);
       8. optional replication to a failing target: the job ends completed_with_warnings naming
@@ -923,7 +925,7 @@ test_full_share(void **state)
     s_reconfigure(fx, "small", "required");
     char src[PATH_MAX], job[128], *json = NULL;
     snprintf(src, sizeof src, "%s/src6", fx->dir);
-    s_random_tree(src, 6, 2 << 20, 6);   /* 12 MiB that does not compress into 8 */
+    s_random_tree(src, 5, 2 << 20, 6);   /* 10 MiB that does not compress into 8 */
     int rc = s_backup(fx, src, NULL, job, sizeof job, &json);
     if (!job[0])
         fail_msg("backup of %s: no job (exit %d): %s", src, rc, json ? json : "");
@@ -938,6 +940,28 @@ test_full_share(void **state)
     char root[PATH_MAX + 8];
     snprintf(root, sizeof root, "%s/tf", fx->small);
     s_expect_required_failed(fx, job, "small", root, strstr(got, "no space left") ? "no space left" : "is full");
+    /* the share filled in the middle of the job: what was copied before stays in .partial/<job>
+       (the first archive, 2 MiB, fits in 8 MiB: certain, not a race) */
+    char partial[PATH_MAX * 2];
+    snprintf(partial, sizeof partial, "%s/.partial/%s", root, job);
+    if (tf_tree_entries(partial) < 2)
+        fail_msg("no archive copied into %s before the share %s filled", partial, fx->small);
+
+    /* room again (the tmpfs grown), the job retried: the rest is copied, the job committed */
+    if (mount("tapeflow-test", fx->small, "tmpfs", MS_REMOUNT, "size=64m,mode=0777") != 0)
+        fail_msg("cannot grow the tmpfs on %s: %s", fx->small, strerror(errno));
+    char *out = NULL;
+    rc = s_cli_all(fx, &out, "job", "retry", job, NULL);
+    if (rc != 0)
+        fail_msg("job retry %s: exit %d: %s", job, rc, out ? out : "");
+    free(out);
+    json = s_wait_job(fx, job, NULL, 120000);
+    if (strcmp(s_str(json, "status", got, sizeof got), "completed") != 0 ||
+        strcmp(s_replica_str(json, "state", got, sizeof got), "verified") != 0)
+        fail_msg("job %s retried with room on the share: not completed with a verified replica:\n%s", job, json);
+    free(json);
+    s_expect_committed_on(fx, "small", root, job, NULL, 0);
+    s_wait_released(fx, job, 30000);
 }
 
 /* --- 7: a file:// target whose share is not mounted -------------------------------------------- */
