@@ -224,7 +224,8 @@ static void
 s_smbd_up(fx_t *fx)
 {
     char why[1024] = "";
-    tf_testsmb_resume(fx->smb);   /* a case that failed may have left it frozen */
+    /* a case that failed may have left it frozen; -1 only says it was not running */
+    (void) tf_testsmb_resume(fx->smb);
     if (!tf_testsmb_running(fx->smb) && tf_testsmb_start_again(fx->smb, why, sizeof why) != 0)
         fail_msg("smbd did not start again: %s", why);
 }
@@ -945,7 +946,8 @@ test_full_share(void **state)
     char partial[PATH_MAX * 2];
     snprintf(partial, sizeof partial, "%s/.partial/%s", root, job);
     if (tf_tree_entries(partial) < 2)
-        fail_msg("no archive copied into %s before the share %s filled", partial, fx->small);
+        fail_msg("no archive copied into %s before the share %s (8 MiB, empty) filled; the replica says: %s", partial,
+                 fx->small, got);
 
     /* room again (the tmpfs grown), the job retried: the rest is copied, the job committed */
     if (mount("tapeflow-test", fx->small, "tmpfs", MS_REMOUNT, "size=64m,mode=0777") != 0)

@@ -17,6 +17,7 @@
         tf_testsmb_url(smb, "backup", "tf", url, sizeof url);   // smb://127.0.0.1:N/backup/tf
         ... files land in tf_testsmb_share_path(smb, "backup") ...
         tf_testsmb_stop(smb); tf_testsmb_start_again(smb, why, sizeof why);
+        tf_testsmb_pause(smb); tf_testsmb_resume(smb);   // frozen: clients time out
         tf_testsmb_destroy(&smb);   // stops smbd, removes the folder (TF_KEEP_TEST_DIRS keeps it)
 */
 #ifndef TF_TESTSMB_H_INCLUDED
