@@ -334,6 +334,8 @@ tf_testsmb_stop(tf_testsmb_t *self)
     if (!self->smbd)
         return -1;
     int pid = tf_testproc_pid(self->smbd);
+    if (pid > 0)
+        kill(-pid, SIGCONT);   /* a paused smbd would sit on the SIGTERM */
     tf_testproc_kill(self->smbd, SIGTERM);
     int status = 0;
     if (!tf_testproc_wait(self->smbd, 5000, &status))
@@ -357,6 +359,28 @@ bool
 tf_testsmb_running(tf_testsmb_t *self)
 {
     return self->smbd && tf_testproc_alive(self->smbd);
+}
+
+/* Signals smbd's process group (smbd and the children it forked per connection). */
+static int
+s_signal_group(tf_testsmb_t *self, int sig)
+{
+    int pid = self->smbd ? tf_testproc_pid(self->smbd) : -1;
+    if (pid <= 0 || !tf_testproc_alive(self->smbd))
+        return -1;
+    return kill(-pid, sig) == 0 ? 0 : -1;
+}
+
+int
+tf_testsmb_pause(tf_testsmb_t *self)
+{
+    return s_signal_group(self, SIGSTOP);
+}
+
+int
+tf_testsmb_resume(tf_testsmb_t *self)
+{
+    return s_signal_group(self, SIGCONT);
 }
 
 static int

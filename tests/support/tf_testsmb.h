@@ -17,6 +17,7 @@
         tf_testsmb_url(smb, "backup", "tf", url, sizeof url);   // smb://127.0.0.1:N/backup/tf
         ... files land in tf_testsmb_share_path(smb, "backup") ...
         tf_testsmb_stop(smb); tf_testsmb_start_again(smb, why, sizeof why);
+        tf_testsmb_pause(smb); tf_testsmb_resume(smb);   // frozen: clients time out
         tf_testsmb_destroy(&smb);   // stops smbd, removes the folder (TF_KEEP_TEST_DIRS keeps it)
 */
 #ifndef TF_TESTSMB_H_INCLUDED
@@ -54,6 +55,12 @@ int tf_testsmb_stop(tf_testsmb_t *self);
 /* Starts smbd again on the same port and waits until it serves; 0, or -1 with why. */
 int tf_testsmb_start_again(tf_testsmb_t *self, char *why, size_t why_size);
 bool tf_testsmb_running(tf_testsmb_t *self);
+/* Freezes smbd and its children (SIGSTOP to its process group): it still accepts connections
+   (the kernel's backlog) but answers nothing, so a client waits its own timeout instead of
+   failing at once. 0, -1 when it is not running. */
+int tf_testsmb_pause(tf_testsmb_t *self);
+/* Lets a paused smbd run again (SIGCONT): the clients waiting get their answers. 0 or -1. */
+int tf_testsmb_resume(tf_testsmb_t *self);
 
 /* Adds share name serving folder path (NULL: a new folder in the harness's folder; it must be
    writable by the SMB user) and restarts smbd with the new config; 0, or -1 with why. */

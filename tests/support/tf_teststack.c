@@ -629,6 +629,25 @@ tf_teststack_log_count(tf_teststack_t *self, const char *needle, char *last, siz
 }
 
 int
+tf_teststack_staged(tf_teststack_t *self, const char *job)
+{
+    char ready[PATH_MAX + 32];
+    snprintf(ready, sizeof ready, "%s/staging/ready", self->dir);
+    DIR *d = opendir(ready);
+    if (!d)
+        return 0;
+    int n = 0;
+    size_t len = strlen(job);
+    for (struct dirent *e = readdir(d); e; e = readdir(d)) {
+        size_t name_len = strlen(e->d_name);
+        if (strncmp(e->d_name, job, len) == 0 && name_len > 5 && strcmp(e->d_name + name_len - 5, ".data") == 0)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+int
 tf_teststack_child_pid(tf_teststack_t *self, const char *name)
 {
     char path[PATH_MAX + 32];
@@ -791,6 +810,44 @@ tf_teststack_backup_start(tf_teststack_t *self, const char *src, const char *poo
     if (rc != 0 || !job[0])
         fprintf(stderr, "tapeflow backup %s --pool %s --json: exit %d\n%s\n", src, pool, rc, out ? out : "");
     free(out);
+    return rc;
+}
+
+char *
+tf_teststack_job(tf_teststack_t *self, const char *job)
+{
+    char *out = NULL;
+    int rc = tf_teststack_cli(self, &out, "job", job, "--json", NULL);
+    if ((rc == 0 || rc == 1) && out && strstr(out, "\"job_id\""))
+        return out;
+    fprintf(stderr, "tf_teststack: tapeflow job %s --json: exit %d: %s\n", job, rc, out ? out : "");
+    free(out);
+    return NULL;
+}
+
+int
+tf_teststack_wait_job(tf_teststack_t *self, const char *job, const char *want, int timeout_ms, char **json)
+{
+    char *last = NULL;
+    int rc = -1;
+    for (int waited = 0; rc != 0 && waited <= timeout_ms; waited += 100) {
+        char *now = tf_teststack_job(self, job);
+        char status[64] = "";
+        if (now) {
+            free(last);
+            last = now;
+            tf_test_json_str(last, "status", status, sizeof status);
+        }
+        if (status[0] && (want ? strcmp(status, want) == 0
+                               : strcmp(status, "running") != 0 && strcmp(status, "queued") != 0))
+            rc = 0;
+        else
+            usleep(100 * 1000);
+    }
+    if (json)
+        *json = last;
+    else
+        free(last);
     return rc;
 }
 

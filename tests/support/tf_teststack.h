@@ -99,6 +99,9 @@ const char *tf_teststack_log(tf_teststack_t *self, const char *name, char *buf, 
 /* Lines of all the stack's logs holding needle; *last (may be NULL) gets the word after needle
    on the last such line. */
 int tf_teststack_log_count(tf_teststack_t *self, const char *needle, char *last, size_t last_size);
+/* Archives of job the stager still holds: files DIR/staging/ready/<job>...data (the stager's
+   holding disk; a released archive is gone from it). */
+int tf_teststack_staged(tf_teststack_t *self, const char *job);
 /* pid of a child of `tapeflow up` ("compressor.1", "stager.1", ...) from its state file, 0
    when unknown. */
 int tf_teststack_child_pid(tf_teststack_t *self, const char *name);
@@ -135,6 +138,14 @@ int tf_teststack_backup_level(tf_teststack_t *self, const char *src, const char 
    job (empty when none). */
 int tf_teststack_backup_start(tf_teststack_t *self, const char *src, const char *pool, char *job,
                               size_t job_size);
+/* `tapeflow job JOB --json` (exit 0, or 1 for a failed job: the JSON is there either way):
+   its output (caller frees), or NULL with the exit status and output on stderr when it did
+   not answer with the job. */
+char *tf_teststack_job(tf_teststack_t *self, const char *job);
+/* Polls the job (every 100 ms, up to timeout_ms) until its status is want (NULL: any end, not
+   queued nor running). 0 when it got there, -1 when not; *json (may be NULL) gets the last
+   JSON (caller frees; NULL when the job never answered). */
+int tf_teststack_wait_job(tf_teststack_t *self, const char *job, const char *want, int timeout_ms, char **json);
 /* `tapeflow restore JOB --to DIR/TO` of the whole job, then the restored copy of src (stored
    under its full path) compared with src, metadata included (tf_tree_compare). 0, or -1 with
    why saying what failed: the restore's exit status and output, or the first difference. */

@@ -501,3 +501,39 @@ tf_tree_entries(const char *root)
     closedir(dir);
     return n;
 }
+
+int
+tf_tree_random_files(const char *root, int n, size_t size, uint64_t seed, char *why, size_t why_size)
+{
+    if (mkdir(root, 0755) != 0) {
+        snprintf(why, why_size, "cannot make %s: %s", root, strerror(errno));
+        return -1;
+    }
+    uint64_t *buf = malloc(size + 8);
+    if (!buf) {
+        snprintf(why, why_size, "out of memory for %zu bytes", size);
+        return -1;
+    }
+    uint64_t x = seed * 0x9E3779B97F4A7C15ULL + 1;
+    int rc = 0;
+    for (int f = 0; f < n && rc == 0; f++) {
+        for (size_t i = 0; i < size / 8 + 1; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            buf[i] = x;
+        }
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/random-%02d.bin", root, f);
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        bool ok = fd >= 0 && write(fd, buf, size) == (ssize_t) size;
+        if (fd >= 0 && close(fd) != 0)
+            ok = false;
+        if (!ok) {
+            snprintf(why, why_size, "cannot write %s: %s", path, strerror(errno));
+            rc = -1;
+        }
+    }
+    free(buf);
+    return rc;
+}

@@ -48,4 +48,8 @@ int tf_tree_compare_strict(const char *a, const char *b, bool check_sparse, char
    and a catalog holds for a backup of root); -1 when it cannot be read. */
 long tf_tree_entries(const char *root);
 
+/* n files root/random-NN.bin of size bytes each, xorshift content no compressor shrinks (to
+   fill a share or a tape with a known amount), in a new folder root. 0 or -1 with why. */
+int tf_tree_random_files(const char *root, int n, size_t size, uint64_t seed, char *why, size_t why_size);
+
 #endif
