@@ -730,7 +730,10 @@ s_space(void *state, uint64_t *free_bytes, uint64_t *total_bytes, tf_err_t *err)
     while (r < 0 && errno == EINTR);
     if (r < 0)
         return s_fail(self, errno, "asking the free space of", "", err);
-    uint64_t unit = vfs.f_frsize ? vfs.f_frsize : vfs.f_bsize;
+    /* libsmbclient fills f_bsize with the bytes of a sector and f_frsize with the sectors of
+       an allocation unit (a count, not bytes, unlike statvfs(3)); f_bavail and f_blocks count
+       allocation units. */
+    uint64_t unit = (uint64_t) (vfs.f_bsize ? vfs.f_bsize : 1) * (vfs.f_frsize ? vfs.f_frsize : 1);
     *free_bytes = (uint64_t) vfs.f_bavail * unit;
     *total_bytes = (uint64_t) vfs.f_blocks * unit;
     return TF_OK;
