@@ -609,8 +609,9 @@ s_field(s_reader_t *r, json_t *obj, const char *prefix, const char *key, bool re
         return NULL;
     json_t *v = json_object_get(obj, key);
     if ((!v || json_is_null(v)) && required)
-        r->rc = tf_err_set(r->err, TF_ERR_INVALID, "%s lacks %s%s: the manifest is damaged; run tapeflow replica "
-                           "verify to re-copy the job", r->where, prefix, key);
+        r->rc = tf_err_set(r->err, TF_ERR_INVALID, "%s lacks %s%s: the manifest is damaged; the copy is not "
+                           "trusted (remove the job's folder on the target and back the job up again)", r->where,
+                           prefix, key);
     return v && !json_is_null(v) ? v : NULL;
 }
 

@@ -274,8 +274,9 @@ s_open_file(void *state, const char *path, bool write, void **fh, tf_err_t *err)
     }
     strcpy(h->path, full);
     free(full);
-    /* O_NOFOLLOW: a symlink planted on the share must not redirect a write outside it. */
-    int flags = write ? O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW : O_RDONLY | O_CLOEXEC;
+    /* O_NOFOLLOW: a symlink planted on the share must not redirect a write outside it, nor make
+       a verify or a restore read (and trust) a file outside it. */
+    int flags = write ? O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW : O_RDONLY | O_CLOEXEC | O_NOFOLLOW;
     do
         h->fd = open(h->path, flags, S_FILE_MODE);
     while (h->fd < 0 && errno == EINTR);
