@@ -619,7 +619,8 @@ s_retention(replicator_t *self, tf_target_t *target, const tf_replica_conf_t *co
     if (rc == TF_OK)
         rc = tf_replica_list(target, &entries, &count, &err);
     tf_replica_keep_t *keep = rc == TF_OK && count > 0 ? calloc(count, sizeof *keep) : NULL;
-    if (rc == TF_OK && count > 0 && !keep)
+    const tf_replica_entry_t **from = rc == TF_OK && count > 0 ? calloc(count, sizeof *from) : NULL;
+    if (rc == TF_OK && count > 0 && (!keep || !from))
         rc = tf_err_set(&err, TF_ERR_NOMEM, "out of memory");
     size_t n = 0;
     int64_t now = s_now(self);
@@ -629,10 +630,20 @@ s_retention(replicator_t *self, tf_target_t *target, const tf_replica_conf_t *co
             continue;
         keep[n] = (tf_replica_keep_t){.job_id = e->job_id, .base_job = e->manifest.base_job,
                                       .created_ms = e->manifest.created_ms};
-        rc = s_keep_facts(self, conf, e, retention_ms, now, &keep[n], &err);
-        n++;
+        from[n++] = e;
     }
+    /* The limits alone keep most jobs: the catalog is asked (only_copy, within_retention) only
+       about those they would delete, then the rule runs again with those facts. */
     if (rc == TF_OK)
+        tf_replica_retention(keep, n, (uint64_t) keep_last, (uint64_t) keep_days, now);
+    bool asked = false;
+    for (size_t i = 0; rc == TF_OK && i < n; i++) {
+        if (keep[i].keep_reason)
+            continue;
+        rc = s_keep_facts(self, conf, from[i], retention_ms, now, &keep[i], &err);
+        asked = true;
+    }
+    if (rc == TF_OK && asked)
         tf_replica_retention(keep, n, (uint64_t) keep_last, (uint64_t) keep_days, now);
     char why[96];
     snprintf(why, sizeof why, "keep_last %" PRId64 " / keep_days %" PRId64, keep_last, keep_days);
@@ -646,6 +657,7 @@ s_retention(replicator_t *self, tf_target_t *target, const tf_replica_conf_t *co
         tf_log_error("retention on target %s stopped: %s", conf->name, err.message);
     }
     free(keep);
+    free(from);
     tf_replica_list_free(&entries, count);
 }
 
@@ -842,20 +854,13 @@ s_leftover_reason(replicator_t *self, const char *target, const char *job_id, bo
         tf_msg_clear(&reply);
         return why;
     }
-    tf_msg_t payload = {.type = TF_MSG_CAT_QUERY}, reply;
-    payload.cat_query = (tf_msg_cat_query_t){.query = "job", .job_id = (char *) job_id};
-    int rc = s_catalog(self, NULL, job_id, &payload, &reply, err);
+    /* "replicas" answers NOTFOUND for a job the catalog does not know. */
+    tf_msg_t reply;
+    int rc = s_query_replicas(self, job_id, &reply, err);
     if (rc == TF_ERR_NOTFOUND) {
         tf_err_clear(err);
         return "the job is unknown to the catalog";
     }
-    if (rc != TF_OK)
-        return NULL;
-    bool known = reply.cat_reply.jobs_count > 0;
-    tf_msg_clear(&reply);
-    if (!known)
-        return "the job is unknown to the catalog";
-    rc = s_query_replicas(self, job_id, &reply, err);
     if (rc != TF_OK)
         return NULL;
     const char *why = NULL;
