@@ -116,7 +116,6 @@ tf_replica_pool(const tf_config_t *cfg, const char *pool, char names[][TF_MSG_MA
 {
     tf_config_t *c = (tf_config_t *) cfg;
     *count = 0;
-    *required = true;
     char key[TF_MSG_MAX_PATH];
     snprintf(key, sizeof key, "pools/%s/replication", pool);
     *required = strcmp(tf_config_str(c, key), "optional") != 0;
@@ -258,7 +257,7 @@ s_sentinel_other(tf_target_t *target, const char *name, const char *other, tf_er
 }
 
 tf_target_t *
-tf_replica_connect(const tf_replica_conf_t *conf, tf_err_t *err)
+tf_replica_connect(const tf_replica_conf_t *conf, char *id, size_t size, tf_err_t *err)
 {
     tf_target_t *target = s_open(conf, false, err);
     if (!target)
@@ -272,27 +271,15 @@ tf_replica_connect(const tf_replica_conf_t *conf, tf_err_t *err)
                    conf->name, conf->name);
     else if (rc == TF_OK && strcmp(s.name, conf->name) != 0)
         rc = s_sentinel_other(target, conf->name, s.name, err);
+    else if (rc == TF_OK && id && strlen(s.id) >= size)
+        rc = tf_err_set(err, TF_ERR_TOOBIG, "target id of %s does not fit %zu bytes", tf_target_url(target), size);
+    else if (rc == TF_OK && id)
+        strcpy(id, s.id);
     if (rc != TF_OK) {
         tf_target_destroy(&target);
         return NULL;
     }
     return target;
-}
-
-int
-tf_replica_target_id(tf_target_t *target, char *id, size_t size, tf_err_t *err)
-{
-    s_sentinel_t s;
-    int rc = s_sentinel_read(target, NULL, &s, err);
-    if (rc == TF_ERR_NOTFOUND)
-        return tf_err_set(err, rc, "replica target (%s) has no " TF_REPLICA_SENTINEL ": run tapeflow replica init NAME",
-                          tf_target_url(target));
-    if (rc != TF_OK)
-        return rc;
-    if (strlen(s.id) >= size)
-        return tf_err_set(err, TF_ERR_TOOBIG, "target id of %s does not fit %zu bytes", tf_target_url(target), size);
-    strcpy(id, s.id);
-    return TF_OK;
 }
 
 int

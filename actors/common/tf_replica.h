@@ -62,14 +62,12 @@ int tf_replica_pool_list(const tf_config_t *cfg, const char *pool, char *list, s
 
 /* Opens the target and checks its sentinel: missing ("replica target NAME (URL) has no
    .tapeflow-target: ... not mounted? ... tapeflow replica init NAME"), unreadable, or naming
-   another target are refused. */
-tf_target_t *tf_replica_connect(const tf_replica_conf_t *conf, tf_err_t *err);
+   another target are refused. id (NULL: not wanted) gets the target id the sentinel holds. */
+tf_target_t *tf_replica_connect(const tf_replica_conf_t *conf, char *id, size_t size, tf_err_t *err);
 /* tapeflow replica init: opens the target without the sentinel check, creates the root when
    missing and writes the sentinel (a fresh id) unless one for this name is there already
    (*created false). A sentinel of another target is refused. */
 int tf_replica_init(const tf_replica_conf_t *conf, bool *created, char *id, size_t id_size, tf_err_t *err);
-/* The target id the sentinel holds (after tf_replica_connect). */
-int tf_replica_target_id(tf_target_t *target, char *id, size_t size, tf_err_t *err);
 
 /* Paths relative to the root: ".partial/<job>", "<job>", "<dir>/<archive>.data|.rows". An id
    that cannot be one folder or file name below the root (not tf_id_safe_name: empty, with '/'
@@ -99,7 +97,7 @@ typedef struct {
     char *tool_version;              /* TAPEFLOW_VERSION of the replicator that wrote it */
     tf_msg_replica_archive_t *archives; /* by group */
     size_t archives_count;
-    uint64_t files;                  /* sums over archives */
+    uint64_t files;                  /* sums over archives (write computes them) */
     uint64_t bytes;                  /* content bytes */
     uint64_t stored;                 /* archive bytes (.data) */
 } tf_replica_manifest_t;

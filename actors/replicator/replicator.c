@@ -14,6 +14,7 @@
 /* Item ids and target paths: ids and names are at most TF_MSG_MAX_ID each. */
 #define S_ID_MAX 512
 #define S_PATH_MAX 1024
+#define S_TARGET_ID_MAX 80   /* a sentinel's target id (tf_replica_connect) */
 /* Progress is reported at most once per this many bytes (and at the end). */
 #define S_PROGRESS_EVERY (16u << 20)
 
@@ -437,9 +438,11 @@ s_copies_in(tf_target_t *target, const tf_replica_conf_t *conf, const tf_msg_rep
 
 static void s_retention(replicator_t *self, tf_target_t *target, const tf_replica_conf_t *conf, const char *pool);
 
-/* Commits job_id on the target (DESIGN12 "Commit of job J"): idempotent at every step. */
+/* Commits job_id on the target (DESIGN12 "Commit of job J"): idempotent at every step.
+   target_id: the id its sentinel holds (from tf_replica_connect). */
 static int
-s_commit(replicator_t *self, tf_target_t *target, const tf_replica_conf_t *conf, const char *job_id, tf_err_t *err)
+s_commit(replicator_t *self, tf_target_t *target, const tf_replica_conf_t *conf, const char *target_id,
+         const char *job_id, tf_err_t *err)
 {
     tf_msg_t reply;
     int rc = s_query_replica(self, job_id, conf->name, &reply, err);
@@ -451,22 +454,16 @@ s_commit(replicator_t *self, tf_target_t *target, const tf_replica_conf_t *conf,
     tf_replica_partial_dir(job_id, partial, sizeof partial);
     tf_replica_manifest_t existing;
     memset(&existing, 0, sizeof existing);
-    bool committed = false;
-    if (rc == TF_OK) {
-        rc = tf_replica_manifest_read(target, job_id, &existing, err);
-        committed = rc == TF_OK;
-        tf_replica_manifest_clear(&existing);
-        if (rc == TF_ERR_NOTFOUND) {
-            tf_err_clear(err);
-            rc = TF_OK;
-        }
+    rc = tf_replica_manifest_read(target, job_id, &existing, err);
+    bool committed = rc == TF_OK;
+    tf_replica_manifest_clear(&existing);
+    if (rc == TF_ERR_NOTFOUND) {
+        tf_err_clear(err);
+        rc = TF_OK;
     }
-    uint64_t stored = 0, files = 0, bytes = 0;
-    for (size_t i = 0; i < row->copies_count; i++) {
+    uint64_t stored = 0;     /* for the message; tf_replica_manifest_write sums the archives itself */
+    for (size_t i = 0; i < row->copies_count; i++)
         stored += row->copies[i].size;
-        files += row->copies[i].files;
-        bytes += row->copies[i].bytes;
-    }
     if (rc == TF_OK && !committed) {
         /* A <job>/ without manifest.json: a crash between the rename and the manifest. */
         tf_target_entry_t entry;
@@ -487,15 +484,12 @@ s_commit(replicator_t *self, tf_target_t *target, const tf_replica_conf_t *conf,
             if (rc == TF_OK)
                 rc = tf_target_sync_dir(target, "", err);
         }
-        char target_id[80] = "";
-        if (rc == TF_OK)
-            rc = tf_replica_target_id(target, target_id, sizeof target_id, err);
         if (rc == TF_OK) {
             tf_replica_manifest_t m = {
                 .format = TF_REPLICA_FORMAT,
                 .job_id = (char *) job_id,
                 .target = (char *) conf->name,
-                .target_id = target_id,
+                .target_id = (char *) target_id,
                 .pool = row->pool,
                 .level = row->level && *row->level ? row->level : (char *) "full",
                 .base_job = row->base_job && *row->base_job ? row->base_job : NULL,
@@ -504,9 +498,6 @@ s_commit(replicator_t *self, tf_target_t *target, const tf_replica_conf_t *conf,
                 .tool_version = (char *) TAPEFLOW_VERSION,
                 .archives = row->copies,
                 .archives_count = row->copies_count,
-                .files = files,
-                .bytes = bytes,
-                .stored = stored,
             };
             rc = tf_replica_manifest_write(target, job_dir, &m, err);
         }
@@ -752,7 +743,8 @@ s_copy_item(replicator_t *self, const tf_msg_work_t *work, const tf_msg_replica_
         self->run_failed = true;
         return s_failed(self, work, copy, copy->target, rc, err);
     }
-    tf_target_t *target = tf_replica_connect(&conf, err);
+    char target_id[S_TARGET_ID_MAX] = "";
+    tf_target_t *target = tf_replica_connect(&conf, target_id, sizeof target_id, err);
     rc = target ? TF_OK : (err->code != TF_OK ? err->code : TF_ERR_IO);
     bool there = false;
     if (rc == TF_OK)
@@ -794,7 +786,7 @@ s_copy_item(replicator_t *self, const tf_msg_work_t *work, const tf_msg_replica_
     if (rc == TF_OK)
         rc = s_release(self, copy, false, err);
     if (rc == TF_OK && ready)
-        rc = s_commit(self, target, &conf, copy->job_id, err);
+        rc = s_commit(self, target, &conf, target_id, copy->job_id, err);
     tf_target_destroy(&target);
     if (rc == TF_ERR_INTERRUPTED)
         return rc;      /* handed back, not a failure of the target */
@@ -816,10 +808,11 @@ s_commit_named(replicator_t *self, const char *job_id, const char *target_name, 
     int rc = tf_replica_conf(self->cfg, target_name, &conf, err);
     if (rc != TF_OK)
         return rc;
-    tf_target_t *target = tf_replica_connect(&conf, err);
+    char target_id[S_TARGET_ID_MAX] = "";
+    tf_target_t *target = tf_replica_connect(&conf, target_id, sizeof target_id, err);
     if (!target)
         return err->code != TF_OK ? err->code : TF_ERR_IO;
-    rc = s_commit(self, target, &conf, job_id, err);
+    rc = s_commit(self, target, &conf, target_id, job_id, err);
     tf_target_destroy(&target);
     return rc;
 }
@@ -965,7 +958,7 @@ replicator_sweep(replicator_t *self, bool leftovers)
             tf_replica_conf_t conf;
             memset(&conf, 0, sizeof conf);
             tf_target_t *target = tf_replica_conf(self->cfg, name, &conf, &err) == TF_OK
-                                      ? tf_replica_connect(&conf, &err) : NULL;
+                                      ? tf_replica_connect(&conf, NULL, 0, &err) : NULL;
             if (!target) {
                 tf_log_warn("replica target %s: %s", name, err.message);
                 continue;

@@ -77,7 +77,7 @@ s_connect(fx_t *fx)
     snprintf(conf.require_fs, sizeof conf.require_fs, "any");
     conf.timeout_ms = 5000;
     tf_err_t err = {0};
-    tf_target_t *t = tf_replica_connect(&conf, &err);
+    tf_target_t *t = tf_replica_connect(&conf, NULL, 0, &err);
     if (!t)
         fail_msg("tf_replica_connect: %s", err.message);
     return t;

@@ -67,7 +67,7 @@ s_connected(s_fix_t *fix)
     bool created = false;
     char id[64];
     assert_int_equal(tf_replica_init(&fix->conf, &created, id, sizeof id, &err), TF_OK);
-    fix->target = tf_replica_connect(&fix->conf, &err);
+    fix->target = tf_replica_connect(&fix->conf, NULL, 0, &err);
     if (!fix->target)
         fail_msg("connect: %s", err.message);
     return fix->target;
@@ -220,10 +220,14 @@ test_init_creates_sentinel_once(void **state)
     assert_false(created);
     assert_string_equal(again, id);
 
-    fix->target = tf_replica_connect(&fix->conf, &err);
+    again[0] = '\0';
+    fix->target = tf_replica_connect(&fix->conf, again, sizeof again, &err);
     assert_non_null(fix->target);
-    assert_int_equal(tf_replica_target_id(fix->target, again, sizeof again, &err), TF_OK);
     assert_string_equal(again, id);
+    /* An id that does not fit the caller's buffer is refused, not cut. */
+    char small[4];
+    assert_null(tf_replica_connect(&fix->conf, small, sizeof small, &err));
+    assert_int_equal(err.code, TF_ERR_TOOBIG);
 }
 
 static void
@@ -241,7 +245,7 @@ test_other_targets_sentinel_refused(void **state)
     assert_false(created);
     assert_true(s_contains(err.message, "belongs to replication target nas, not other: two targets share a "
                                         "folder or the wrong share is mounted"));
-    tf_target_t *target = tf_replica_connect(&other, &err);
+    tf_target_t *target = tf_replica_connect(&other, NULL, 0, &err);
     assert_null(target);
     assert_true(s_contains(err.message, "replica target other ("));
     assert_true(s_contains(err.message, "belongs to replication target nas, not other"));
@@ -262,7 +266,7 @@ test_init_under_missing_mount_refused(void **state)
     assert_false(created);
     assert_true(s_contains(err.message, "not on cifs"));
     assert_int_equal(access(fix->root, F_OK), -1);
-    assert_null(tf_replica_connect(&conf, &err));
+    assert_null(tf_replica_connect(&conf, NULL, 0, &err));
 }
 
 static void
@@ -275,7 +279,7 @@ test_connect_without_sentinel_refused(void **state)
     snprintf(path, sizeof path, "%s/share", fix->dir);
     assert_int_equal(mkdir(path, 0750), 0);
     assert_int_equal(mkdir(fix->root, 0750), 0);
-    tf_target_t *target = tf_replica_connect(&fix->conf, &err);
+    tf_target_t *target = tf_replica_connect(&fix->conf, NULL, 0, &err);
     assert_null(target);
     assert_int_equal(err.code, TF_ERR_NOTFOUND);
     char want[1024];
@@ -290,7 +294,7 @@ test_connect_without_sentinel_refused(void **state)
     assert_non_null(f);
     fputs("hello\n", f);
     fclose(f);
-    target = tf_replica_connect(&fix->conf, &err);
+    target = tf_replica_connect(&fix->conf, NULL, 0, &err);
     assert_null(target);
     assert_true(s_contains(err.message, "is not a sentinel tapeflow wrote"));
 }

@@ -604,7 +604,7 @@ test_copy_end_to_end(void **state)
     /* The manifest reads back with both archives and the job's facts. */
     tf_replica_conf_t conf;
     assert_int_equal(tf_replica_conf(f->cfg, "nas", &conf, &err), TF_OK);
-    tf_target_t *target = tf_replica_connect(&conf, &err);
+    tf_target_t *target = tf_replica_connect(&conf, NULL, 0, &err);
     assert_non_null(target);
     tf_replica_manifest_t m;
     memset(&m, 0, sizeof m);
@@ -1014,7 +1014,7 @@ test_sweep_commits_empty_job(void **state)
     tf_err_t err = {0};
     tf_replica_conf_t conf;
     assert_int_equal(tf_replica_conf(f->cfg, "nas", &conf, &err), TF_OK);
-    tf_target_t *target = tf_replica_connect(&conf, &err);
+    tf_target_t *target = tf_replica_connect(&conf, NULL, 0, &err);
     assert_non_null(target);
     tf_replica_manifest_t m;
     int rc = tf_replica_manifest_read(target, "E1", &m, &err);

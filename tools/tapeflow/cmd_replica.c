@@ -322,7 +322,7 @@ s_list_target(cli_t *cli, const s_args_t *a)
     tf_replica_conf_t conf;
     if (tf_replica_conf(cli->cfg, a->target, &conf, &err) != TF_OK)
         return s_fail("list", a->json, a->target, &err);
-    tf_target_t *target = tf_replica_connect(&conf, &err);
+    tf_target_t *target = tf_replica_connect(&conf, NULL, 0, &err);
     if (!target)
         return s_fail("list", a->json, a->target, &err);
     tf_replica_entry_t *entries = NULL;
@@ -602,7 +602,7 @@ s_cmd_verify(cli_t *cli, int argc, char **argv)
     tf_replica_conf_t conf;
     if (tf_replica_conf(cli->cfg, a.target, &conf, &err) != TF_OK)
         return s_fail("verify", a.json, a.target, &err);
-    tf_target_t *target = tf_replica_connect(&conf, &err);
+    tf_target_t *target = tf_replica_connect(&conf, NULL, 0, &err);
     if (!target)
         return s_fail("verify", a.json, a.target, &err);
     size_t chunk = (size_t) tf_config_size(cli->cfg, "replicator/chunk");
@@ -947,9 +947,9 @@ s_check_run(cli_t *cli, const char *name, s_check_t *c, char *url, size_t url_si
         s_step(c, "mounted", S_OK, "on %s as replicas/%s/require_fs = %s asks", fs, name, opts.require_fs);
         tf_target_destroy(&target);
     }
-    target = tf_replica_connect(&conf, &err);
     char id[128] = "";
-    if (!target || tf_replica_target_id(target, id, sizeof id, &err) != TF_OK) {
+    target = tf_replica_connect(&conf, id, sizeof id, &err);
+    if (!target) {
         s_step(c, "sentinel", S_FAIL, "%s", err.message);
         tf_target_destroy(&target);
         s_skip_rest(c, names, 4);

@@ -746,7 +746,7 @@ s_restore_replica(cli_t *cli, const s_args_t *a, const char *dest, const s_selec
     int rc = tf_replica_conf(cli->cfg, a->from_replica, &conf, err);
     if (rc != TF_OK)
         return rc;
-    tf_target_t *target = tf_replica_connect(&conf, err);
+    tf_target_t *target = tf_replica_connect(&conf, NULL, 0, err);
     if (!target)
         return err->code ? err->code : TF_ERR_IO;
     cli_replica_restore_opts_t o = {
