@@ -71,24 +71,10 @@ tf_replica_conf(const tf_config_t *cfg, const char *name, tf_replica_conf_t *con
                           "configure it or remove it from the pool's replicas", name, name,
                           file ? file : "the configuration, which has defaults only");
     }
-    if (strncmp(url, "smb://", 6) != 0 && strncmp(url, "file://", 7) != 0) {
-        /* Only the scheme is quoted: the rest may hold a password. */
-        size_t scheme = strcspn(url, ":");
-        return tf_err_set(err, TF_ERR_INVALID, "replicas/%s/url: scheme '%.*s' is not a replication target; use "
-                          "smb://[USER@]HOST[:PORT]/SHARE/PATH or file:///PATH", name,
-                          (int) (scheme > 16 ? 16 : scheme), url);
-    }
-    if (strncmp(url, "smb://", 6) == 0) {
-        /* USER:PASSWORD@ would put the password in every message and log quoting the URL. */
-        const char *auth = url + 6;
-        size_t auth_len = strcspn(auth, "/");
-        const char *at = memchr(auth, '@', auth_len);
-        if (at && memchr(auth, ':', (size_t) (at - auth)))
-            return tf_err_set(err, TF_ERR_INVALID, "replicas/%s/url holds a password: put the password in "
-                              "replicas/%s/credentials (a file in smbclient -A format, chmod 600) and remove it "
-                              "from the URL", name, name);
-    }
-    int rc = s_copy(conf->name, sizeof conf->name, name, "name", name, err);
+    int rc = tf_target_url_check(name, url, err);
+    if (rc != TF_OK)
+        return rc;
+    rc = s_copy(conf->name, sizeof conf->name, name, "name", name, err);
     if (rc == TF_OK)
         rc = s_copy(conf->url, sizeof conf->url, url, "url", name, err);
     snprintf(key, sizeof key, "replicas/%s/credentials", name);
@@ -201,17 +187,24 @@ typedef struct {
 
 /* create_root: tapeflow replica init (tf_target creates a missing root only where
    require_fs allows). */
-static tf_target_t *
-s_open(const tf_replica_conf_t *conf, bool create_root, tf_err_t *err)
+tf_target_opts_t
+tf_replica_target_opts(const tf_replica_conf_t *conf, bool with_require_fs, bool create_root)
 {
-    tf_target_opts_t opts = {
+    bool fs = with_require_fs && conf->require_fs[0] && strcmp(conf->require_fs, "any") != 0;
+    return (tf_target_opts_t){
         .name = conf->name,
         .url = conf->url,
         .credentials = conf->credentials[0] ? conf->credentials : NULL,
-        .require_fs = conf->require_fs[0] && strcmp(conf->require_fs, "any") != 0 ? conf->require_fs : NULL,
+        .require_fs = fs ? conf->require_fs : NULL,
         .timeout_ms = conf->timeout_ms,
         .create_root = create_root,
     };
+}
+
+static tf_target_t *
+s_open(const tf_replica_conf_t *conf, bool create_root, tf_err_t *err)
+{
+    tf_target_opts_t opts = tf_replica_target_opts(conf, true, create_root);
     return tf_target_open(&opts, err);
 }
 

@@ -60,6 +60,9 @@ int tf_replica_pool(const tf_config_t *cfg, const char *pool, char names[][TF_MS
 int tf_replica_pool_list(const tf_config_t *cfg, const char *pool, char *list, size_t size, bool *required,
                          tf_err_t *err);
 
+/* tf_target_open's options for the target (they point into conf). with_require_fs false:
+   any file system (tapeflow replica check looks at the mount itself first). */
+tf_target_opts_t tf_replica_target_opts(const tf_replica_conf_t *conf, bool with_require_fs, bool create_root);
 /* Opens the target and checks its sentinel: missing ("replica target NAME (URL) has no
    .tapeflow-target: ... not mounted? ... tapeflow replica init NAME"), unreadable, or naming
    another target are refused. id (NULL: not wanted) gets the target id the sentinel holds. */

@@ -36,24 +36,43 @@ s_ops_for(const char *url)
     return NULL;
 }
 
+int
+tf_target_url_check(const char *name, const char *url, tf_err_t *err)
+{
+    name = name && *name ? name : "?";
+    if (!url || !*url)
+        return tf_err_set(err, TF_ERR_INVALID, "replica target %s: no URL: set replicas/%s/url", name, name);
+    if (!s_ops_for(url)) {
+        char safe[512];
+        tf_target_url_safe(url, safe, sizeof safe);
+        size_t scheme = strcspn(url, ":");
+        return tf_err_set(err, TF_ERR_INVALID,
+                          "replica target %s: URL '%s' has an unknown scheme '%.*s': use "
+                          "smb://[USER@]HOST[:PORT]/SHARE/PATH or file:///PATH in replicas/%s/url",
+                          name, safe, (int) (scheme > 16 ? 16 : scheme), url, name);
+    }
+    if (strncmp(url, "smb://", 6) == 0) {
+        /* USER:PASSWORD@ would put the password in every message and log quoting the URL. */
+        const char *auth = url + 6;
+        size_t auth_len = strcspn(auth, "/");
+        const char *at = memchr(auth, '@', auth_len);
+        if (at && memchr(auth, ':', (size_t) (at - auth)))
+            return tf_err_set(err, TF_ERR_INVALID,
+                              "replica target %s: replicas/%s/url holds a password: put the password in "
+                              "replicas/%s/credentials (a file in smbclient -A format, chmod 600) and remove it "
+                              "from the URL",
+                              name, name, name);
+    }
+    return TF_OK;
+}
+
 tf_target_t *
 tf_target_open(const tf_target_opts_t *opts, tf_err_t *err)
 {
     const char *name = opts && opts->name && *opts->name ? opts->name : "?";
-    if (!opts || !opts->url || !*opts->url) {
-        tf_err_set(err, TF_ERR_INVALID, "replica target %s: no URL: set replicas/%s/url", name, name);
+    if (tf_target_url_check(name, opts ? opts->url : NULL, err) != TF_OK)
         return NULL;
-    }
     const tf_target_ops_t *ops = s_ops_for(opts->url);
-    if (!ops) {
-        char safe[512];
-        tf_target_url_safe(opts->url, safe, sizeof safe);
-        tf_err_set(err, TF_ERR_INVALID,
-                   "replica target %s: URL '%s' has an unknown scheme: use smb://[USER@]HOST[:PORT]/SHARE/PATH "
-                   "or file:///PATH in replicas/%s/url",
-                   name, safe, name);
-        return NULL;
-    }
     tf_target_t *self = calloc(1, sizeof *self);
     if (!self || !(self->name = strdup(name)) || !(self->url = strdup(opts->url))) {
         tf_target_destroy(&self);

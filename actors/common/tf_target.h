@@ -53,6 +53,11 @@ typedef struct {
    H ..." - each with its fix); for file the path exists and, with require_fs, is on that file
    system. NULL with err set on failure. */
 tf_target_t *tf_target_open(const tf_target_opts_t *opts, tf_err_t *err);
+/* The checks of a configured URL that need no connection (tf_target_open makes them first;
+   configuration checks call it too): set, smb:// or file:// ("replica target NAME: URL 'U'
+   has an unknown scheme 'S': ..."), no password in an smb:// URL ("replica target NAME:
+   replicas/NAME/url holds a password: ..."). TF_ERR_INVALID; messages never quote a password. */
+int tf_target_url_check(const char *name, const char *url, tf_err_t *err);
 void tf_target_destroy(tf_target_t **self_p);
 
 /* The URL as configured, never with a password (smb://USER@HOST/...: USER stays). */

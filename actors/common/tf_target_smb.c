@@ -158,7 +158,8 @@ s_url(s_state_t *self, const char *rel)
     return url;
 }
 
-/* smb://[USER@]HOST[:PORT]/SHARE[/PATH] into the state; a password is refused. */
+/* smb://[USER@]HOST[:PORT]/SHARE[/PATH] into the state (tf_target_open refused a password
+   already: tf_target_url_check). */
 static int
 s_parse_url(s_state_t *self, const char *configured, tf_err_t *err)
 {
@@ -169,12 +170,6 @@ s_parse_url(s_state_t *self, const char *configured, tf_err_t *err)
     const char *slash = strchr(p, '/');
     const char *at = memchr(p, '@', slash ? (size_t) (slash - p) : strlen(p));
     if (at) {
-        if (memchr(p, ':', (size_t) (at - p)))
-            return tf_err_set(err, TF_ERR_INVALID,
-                              "replica target %s: replicas/%s/url holds a password: put the password in "
-                              "replicas/%s/credentials (a file in smbclient -A format, chmod 600) and remove it "
-                              "from the URL",
-                              self->name, self->name, self->name);
         if ((size_t) (at - p) >= sizeof self->user)
             return tf_err_set(err, TF_ERR_INVALID, "replica target %s: the user in replicas/%s/url is too long",
                               self->name, self->name);

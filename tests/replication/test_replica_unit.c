@@ -126,6 +126,22 @@ test_conf_and_pool(void **state)
     assert_int_equal(tf_config_set(fix->cfg, "replicas/pw/url", "smb://bob@nas.example/backup/a:b@c"), 0);
     assert_int_equal(tf_replica_conf(fix->cfg, "pw", &conf, &err), TF_OK);   /* ':' and '@' in the path */
 
+    /* tf_target_open's options: require_fs "any" is no check; with_require_fs false drops it. */
+    tf_target_opts_t opts = tf_replica_target_opts(&fix->conf, true, true);
+    assert_string_equal(opts.name, "nas");
+    assert_string_equal(opts.url, fix->conf.url);
+    assert_null(opts.credentials);
+    assert_null(opts.require_fs);
+    assert_int_equal(opts.timeout_ms, 30000);
+    assert_true(opts.create_root);
+    snprintf(conf.require_fs, sizeof conf.require_fs, "cifs");
+    snprintf(conf.credentials, sizeof conf.credentials, "/etc/tapeflow/nas.cred");
+    opts = tf_replica_target_opts(&conf, true, false);
+    assert_string_equal(opts.require_fs, "cifs");
+    assert_string_equal(opts.credentials, "/etc/tapeflow/nas.cred");
+    assert_false(opts.create_root);
+    assert_null(tf_replica_target_opts(&conf, false, false).require_fs);
+
     char names[TF_REPLICA_NAMES_MAX][TF_MSG_MAX_ID + 1];
     size_t count = 99;
     bool required = false;

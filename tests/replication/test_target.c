@@ -331,6 +331,17 @@ test_url_password_never_quoted(void **state)
     assert_non_null(strstr(err.message, "unknown scheme"));
     assert_non_null(strstr(err.message, "ftp://bob@host/x"));
     assert_null(strstr(err.message, "S3cret"));
+    /* The same checks without opening (tapeflow's configuration checks use them). */
+    assert_int_equal(tf_target_url_check("nas", "ftp://bob:S3cretPw@host/x", &err), TF_ERR_INVALID);
+    assert_non_null(strstr(err.message, "replica target nas: URL 'ftp://bob@host/x' has an unknown scheme 'ftp'"));
+    assert_null(strstr(err.message, "S3cret"));
+    assert_int_equal(tf_target_url_check("nas", "smb://bob:S3cretPw@host/share", &err), TF_ERR_INVALID);
+    assert_non_null(strstr(err.message, "replica target nas: replicas/nas/url holds a password"));
+    assert_null(strstr(err.message, "S3cret"));
+    assert_int_equal(tf_target_url_check("nas", "", &err), TF_ERR_INVALID);
+    assert_non_null(strstr(err.message, "no URL: set replicas/nas/url"));
+    assert_int_equal(tf_target_url_check("nas", "smb://bob@host/share/a:b@c", &err), TF_OK);
+    assert_int_equal(tf_target_url_check("nas", "file:///srv/a:b@c", &err), TF_OK);
 }
 
 static void

@@ -172,16 +172,6 @@ s_or_dash(const char *s)
     return s && *s ? s : "-";
 }
 
-/* The target's options for tf_target_open, from its configuration. */
-static tf_target_opts_t
-s_opts(const tf_replica_conf_t *conf, bool with_require_fs)
-{
-    bool fs = with_require_fs && conf->require_fs[0] && strcmp(conf->require_fs, "any") != 0;
-    return (tf_target_opts_t){.name = conf->name, .url = conf->url,
-                              .credentials = conf->credentials[0] ? conf->credentials : NULL,
-                              .require_fs = fs ? conf->require_fs : NULL, .timeout_ms = conf->timeout_ms};
-}
-
 /* The catalog's rows of target (query replicas, pattern = the target's name). */
 static int
 s_catalog_rows(cli_t *cli, const char *target, int timeout_ms, tf_msg_t *reply, tf_err_t *err)
@@ -916,7 +906,7 @@ s_check_run(cli_t *cli, const char *name, s_check_t *c, char *url, size_t url_si
     s_step(c, "config", S_OK, "replicas/%s: %s target%s%s", name, smb_url ? "an smb://" : "a file://",
            conf.credentials[0] ? ", credentials from " : "", conf.credentials);
     /* First without require_fs: is the folder (or server, share) there at all? */
-    tf_target_opts_t opts = s_opts(&conf, false);
+    tf_target_opts_t opts = tf_replica_target_opts(&conf, false, false);
     tf_target_t *target = tf_target_open(&opts, &err);
     if (!target) {
         s_step(c, "reachable", S_FAIL, "%s", err.message);
@@ -933,7 +923,7 @@ s_check_run(cli_t *cli, const char *name, s_check_t *c, char *url, size_t url_si
     snprintf(fs, sizeof fs, "%s", tf_target_fs_type(target));
     tf_target_destroy(&target);
     /* Then as the replicator opens it: require_fs checked. */
-    opts = s_opts(&conf, true);
+    opts = tf_replica_target_opts(&conf, true, false);
     if (smb)
         s_step(c, "mounted", S_OK, "no mount needed (smb:// is written with libsmbclient)");
     else if (!opts.require_fs)
