@@ -175,6 +175,20 @@ tf_target_entries_push(const char *target, const char *where, tf_target_entry_t 
     return TF_OK;
 }
 
+bool
+tf_target_path_has_dotdot(const char *path)
+{
+    for (const char *p = path; *p;) {
+        size_t len = strcspn(p, "/");
+        if (len == 2 && p[0] == '.' && p[1] == '.')
+            return true;
+        p += len;
+        if (*p == '/')
+            p++;
+    }
+    return false;
+}
+
 /* Paths stay below the root: never absolute, never with a '..' component, never with '\\'
    (a separator to an SMB server and to Windows tools reading the share). */
 static int
@@ -193,17 +207,10 @@ s_path_check(tf_target_t *self, const char *path, tf_err_t *err)
                           "replica target %s: path '%s' has a '\\': SMB servers take it for a separator; paths "
                           "use '/'",
                           self->name, path);
-    for (const char *p = path; *p;) {
-        size_t len = strcspn(p, "/");
-        if (len == 2 && p[0] == '.' && p[1] == '.')
-            return tf_err_set(err, TF_ERR_INVALID,
-                              "replica target %s: path '%s' has a '..' component: paths stay below the "
-                              "target's root",
-                              self->name, path);
-        p += len;
-        if (*p == '/')
-            p++;
-    }
+    if (tf_target_path_has_dotdot(path))
+        return tf_err_set(err, TF_ERR_INVALID,
+                          "replica target %s: path '%s' has a '..' component: paths stay below the target's root",
+                          self->name, path);
     return TF_OK;
 }
 

@@ -137,6 +137,8 @@ typedef struct {
    folder unlistable. where names the folder for the warning. */
 int tf_target_entries_push(const char *target, const char *where, tf_target_entry_t **entries, size_t *count,
                            size_t *cap, const char *name, tf_target_entry_t **entry, tf_err_t *err);
+/* Whether a '/'-separated path has a '..' component ("a/../b" yes, "a/..b" no). */
+bool tf_target_path_has_dotdot(const char *path);
 /* The "no space left" message (TF_ERR_IO) for errno e (ENOSPC, EDQUOT) on target at where. */
 int tf_target_no_space(const char *target, const char *where, int e, tf_err_t *err);
 /* url with its userinfo cut to the user name ("smb://bob:pw@h/s" -> "smb://bob@h/s"), for

@@ -104,7 +104,7 @@ s_fail(s_state_t *self, int e, const char *verb, const char *path, tf_err_t *err
         snprintf(doing, sizeof doing, "%s %s: ", verb, *path ? path : "the root");
         return s_unreachable(self, e, doing, err);
     }
-    int code = e == ENOENT ? TF_ERR_NOTFOUND : e == EEXIST ? TF_ERR_STATE : e == ETIMEDOUT ? TF_ERR_TIMEOUT : TF_ERR_IO;
+    int code = e == ENOENT ? TF_ERR_NOTFOUND : e == EEXIST ? TF_ERR_STATE : TF_ERR_IO;
     return tf_err_errno(err, code, e, "replica target %s: %s %s on //%s/%s failed", self->name, verb,
                         *path ? path : "the root", self->host, self->share);
 }
@@ -209,8 +209,7 @@ s_parse_url(s_state_t *self, const char *configured, tf_err_t *err)
         return S_OOM(self, err);
     for (size_t len = strlen(self->path); len > 0 && self->path[len - 1] == '/'; len--)
         self->path[len - 1] = '\0';
-    if (strstr(self->path, "..") && (strcmp(self->path, "..") == 0 || strncmp(self->path, "../", 3) == 0 ||
-                                     strstr(self->path, "/../") || strstr(self->path, "/..")))
+    if (tf_target_path_has_dotdot(self->path))
         return tf_err_set(err, TF_ERR_INVALID, "replica target %s: URL '%s' has a '..' component: fix replicas/%s/url",
                           self->name, url, self->name);
     if (!(self->base = s_share_url(self)) ||

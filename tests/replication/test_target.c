@@ -167,6 +167,9 @@ s_check_verbs(tf_target_t *target, const char *local_root)
     assert_non_null(strstr(err.message, "'..'"));
     assert_int_equal(tf_target_mkdir(target, "l/../../up", &err), TF_ERR_INVALID);
     assert_int_equal(tf_target_remove_tree(target, "l/..", &err), TF_ERR_INVALID);
+    assert_false(tf_target_path_has_dotdot("a..b/..c/d.."));
+    assert_true(tf_target_path_has_dotdot(".."));
+    assert_true(tf_target_path_has_dotdot("a//../b"));
     assert_int_equal(tf_target_rename(target, "l/beta", "/tmp/beta", &err), TF_ERR_INVALID);
     assert_non_null(strstr(err.message, "absolute"));
     assert_int_equal(tf_target_list(target, "/", &entries, &count, &err), TF_ERR_INVALID);
@@ -609,6 +612,18 @@ test_smb_url_refusals(void **state)
     opts.url = "smb://127.0.0.1:99999/backup";
     assert_null(tf_target_open(&opts, &err));
     assert_non_null(strstr(err.message, "bad port"));
+    /* '..' is refused per component: "a/.." is, "a..b" and "..a" are plain names. */
+    tf_testsmb_url(smb, "backup", "tf/a/..", url, sizeof url);
+    opts.url = url;
+    assert_null(tf_target_open(&opts, &err));
+    assert_int_equal(err.code, TF_ERR_INVALID);
+    assert_non_null(strstr(err.message, "has a '..' component"));
+    tf_testsmb_url(smb, "backup", "tf/a..b/..c", url, sizeof url);
+    opts.create_root = true;
+    tf_target_t *target = tf_target_open(&opts, &err);
+    if (!target)
+        fail_msg("open of tf/a..b/..c: %s", err.message);
+    tf_target_destroy(&target);
 }
 
 static void
