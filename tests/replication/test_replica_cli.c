@@ -615,6 +615,12 @@ test_restore_args(void **state)
     s_expect(err, "'--from-replica' needs a value");
     free(out);
     free(err);
+    /* A target name that is not configured is a usage error, found before the catalog is
+       asked (no broker runs here: planning would fail otherwise). */
+    assert_int_equal(s_cli(fx, &out, &err, "restore", "J1", "--from-replica", "typo", "--to", "/tmp/x", NULL), 2);
+    s_expect(err, "no replication target 'typo' (replicas/typo/url is not set in ");
+    free(out);
+    free(err);
     assert_int_equal(s_cli(fx, &out, &err, "restore", "--help", NULL), 0);
     s_expect(out, "--from-replica TARGET");
     free(out);
