@@ -768,20 +768,7 @@ tf_replica_list(tf_target_t *target, tf_replica_entry_t **entries, size_t *count
         if (rc != TF_OK)
             break;
         tf_replica_entry_t *entry = &(*entries)[*count - 1];
-        tf_err_t merr = {0};
-        int mrc = tf_replica_manifest_read(target, entry->job_id, &entry->manifest, &merr);
-        if (mrc == TF_OK) {
-            entry->committed = true;
-            entry->manifest_ok = true;
-        } else if (mrc == TF_ERR_INVALID || mrc == TF_ERR_UNSUPPORTED || mrc == TF_ERR_TOOBIG) {
-            /* It is committed (the marker is there) but unreadable: say why, list on. */
-            entry->committed = true;
-            snprintf(entry->problem, sizeof entry->problem, "%s", merr.message);
-        } else if (mrc != TF_ERR_NOTFOUND) {
-            rc = mrc;
-            if (err)
-                *err = merr;
-        }
+        rc = tf_replica_entry_read(target, entry->job_id, entry, err);
     }
     if (rc == TF_OK) {
         int prc = tf_target_list(target, TF_REPLICA_PARTIAL, &partial, &npartial, err);
@@ -924,4 +911,28 @@ tf_replica_retention(tf_replica_keep_t *jobs, size_t count, uint64_t keep_last, 
                 }
         }
     }
+}
+
+int
+tf_replica_entry_read(tf_target_t *target, const char *job_id, tf_replica_entry_t *entry, tf_err_t *err)
+{
+    if (entry->job_id != job_id)
+        snprintf(entry->job_id, sizeof entry->job_id, "%s", job_id);
+    entry->committed = entry->manifest_ok = false;
+    entry->problem[0] = '\0';
+    tf_err_t merr = {0};
+    int mrc = tf_replica_manifest_read(target, job_id, &entry->manifest, &merr);
+    if (mrc == TF_OK) {
+        entry->committed = true;
+        entry->manifest_ok = true;
+    } else if (mrc == TF_ERR_INVALID || mrc == TF_ERR_UNSUPPORTED || mrc == TF_ERR_TOOBIG) {
+        /* It is committed (the marker is there) but unreadable: say why, list on. */
+        entry->committed = true;
+        snprintf(entry->problem, sizeof entry->problem, "%s", merr.message);
+    } else if (mrc != TF_ERR_NOTFOUND) {
+        if (err)
+            *err = merr;
+        return mrc;
+    }
+    return TF_OK;
 }

@@ -156,4 +156,10 @@ typedef struct {
 void tf_replica_retention(tf_replica_keep_t *jobs, size_t count, uint64_t keep_last, uint64_t keep_days,
                           int64_t now_ms);
 
+/* One job's entry as tf_replica_list has it: sets job_id, committed, manifest_ok, manifest and
+   problem (leaves mtime_ms and in_partial as they are). A manifest that is missing (not
+   committed) or unreadable (committed, problem says why) is TF_OK; only a target that cannot
+   be read fails. */
+int tf_replica_entry_read(tf_target_t *target, const char *job_id, tf_replica_entry_t *entry, tf_err_t *err);
+
 #endif

@@ -401,7 +401,8 @@ test_verify(void **state)
     s_expect(out, "\"recorded\":false");
     free(out);
     free(err);
-    /* A job that is not there (or only partial) is bad too, and would be recorded failed. */
+    /* A job that is not there (or only partial) is bad too; with no catalog to say whether it
+       has a row there, recording is tried (and fails). */
     assert_int_equal(s_cli(fx, &out, &err, "replica", "verify", "nas", "J3", "--timeout", "1", NULL), 1);
     s_expect(out, "job J3: missing (no J3/manifest.json on the target)");
     s_expect(err, "replica verify: job J3 is missing on file://");
@@ -614,6 +615,12 @@ test_restore_args(void **state)
     s_expect(err, "'--from-replica' needs a value");
     free(out);
     free(err);
+    /* A target name that is not configured is a usage error, found before the catalog is
+       asked (no broker runs here: planning would fail otherwise). */
+    assert_int_equal(s_cli(fx, &out, &err, "restore", "J1", "--from-replica", "typo", "--to", "/tmp/x", NULL), 2);
+    s_expect(err, "no replication target 'typo' (replicas/typo/url is not set in ");
+    free(out);
+    free(err);
     assert_int_equal(s_cli(fx, &out, &err, "restore", "--help", NULL), 0);
     s_expect(out, "--from-replica TARGET");
     free(out);
@@ -758,7 +765,9 @@ s_catalog_row(tf_client_t *client, const char *job, tf_msg_t *reply)
 /* With a catalog (broker and catalog running): J1 replicated and never on tape restores from
    the replica through the CLI (and not from tape); jobs the catalog has as verified on the
    target that are not there (J9 gone, J3 only partial) fail list and verify, and verify
-   records them failed ("replica verify: job J is missing on URL"), after which list is clean. */
+   records them failed ("replica verify: job J is missing on URL"), after which list is clean.
+   verify TARGET JOB records only on a job the catalog has on the target: a job it never had
+   there (J2, J4) gets no row. */
 static void
 test_catalog_missing(void **state)
 {
@@ -837,6 +846,39 @@ test_catalog_missing(void **state)
     assert_int_equal(s_cli(fx, &out, &cerr, "replica", "list", "nas", NULL), 0);
     free(out);
     free(cerr);
+
+    /* One job: recorded when the catalog has it on nas (J9), not otherwise (J4 was never
+       there, J2 is there but unknown to the catalog). */
+    assert_int_equal(s_cli(fx, &out, &cerr, "replica", "verify", "nas", "J9", "--json", NULL), 1);
+    s_expect(out, "{\"job_id\":\"J9\",\"ok\":false,\"missing\":true");
+    s_expect(out, "\"recorded\":true");
+    s_expect(out, "\"record_error\":null");
+    free(out);
+    free(cerr);
+    assert_int_equal(s_cli(fx, &out, &cerr, "replica", "verify", "nas", "J4", "--json", NULL), 1);
+    s_expect(out, "{\"job_id\":\"J4\",\"ok\":false,\"missing\":true");
+    s_expect(out, "\"recorded\":false");
+    s_expect(out, "\"record_error\":null");
+    free(out);
+    free(cerr);
+    assert_int_equal(s_cli(fx, &out, &cerr, "replica", "verify", "nas", "J2", "--json", NULL), 0);
+    s_expect(out, "{\"job_id\":\"J2\",\"ok\":true");
+    s_expect(out, "\"recorded\":false");
+    free(out);
+    free(cerr);
+    /* nas's rows in the catalog are still J1, J9 and J3 only. */
+    tf_msg_t q = {.type = TF_MSG_CAT_QUERY};
+    q.cat_query = (tf_msg_cat_query_t){.query = "replicas", .pattern = (char *) "nas", .limit = 100};
+    tf_err_t qerr = {0};
+    if (tf_client_call(client, "catalog", NULL, NULL, &q, &reply, 20000, &qerr) != TF_OK)
+        fail_msg("query replicas of nas: %s", qerr.message);
+    assert_int_equal(reply.cat_reply.replicas_count, 3);
+    for (size_t i = 0; i < reply.cat_reply.replicas_count; i++) {
+        const char *job = reply.cat_reply.replicas[i].job_id;
+        if (!job || (strcmp(job, "J1") != 0 && strcmp(job, "J9") != 0 && strcmp(job, "J3") != 0))
+            fail_msg("nas has a catalog row of %s", job ? job : "(null)");
+    }
+    tf_msg_clear(&reply);
 
     tf_client_destroy(&client);
     tf_replica_manifest_clear(&m1);

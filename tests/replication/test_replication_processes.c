@@ -328,19 +328,12 @@ s_wait_released(fx_t *fx, const char *job, int timeout_ms)
 static void
 s_file_checksum(const char *path, char out[TF_CHECKSUM_STRLEN])
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    size_t size = 0;
+    char *bytes = tf_test_read_bytes(path, &size);
+    if (!bytes)
         fail_msg("cannot read %s: %s", path, strerror(errno));
-    tf_checksum_t *sum = tf_checksum_new();
-    assert_non_null(sum);
-    char buf[1 << 16];
-    ssize_t got;
-    while ((got = read(fd, buf, sizeof buf)) > 0)
-        tf_checksum_update(sum, buf, (size_t) got);
-    assert_int_equal(got, 0);
-    assert_int_equal(close(fd), 0);
-    tf_checksum_format(sum, out);
-    tf_checksum_destroy(&sum);
+    tf_checksum_of(bytes, size, out);
+    free(bytes);
 }
 
 /* One text column of the first row of sql (? bound to the NULL-terminated args) in the

@@ -75,16 +75,6 @@ s_manifests_read(tf_target_t *target, const char *target_name, const tf_msg_arch
     return TF_OK;
 }
 
-int
-cli_replica_restore_check(tf_target_t *target, const char *target_name, const tf_msg_archive_row_t *rows,
-                          size_t count, tf_err_t *err)
-{
-    s_manifests_t m = {0};
-    int rc = s_manifests_read(target, target_name, rows, count, &m, err);
-    s_manifests_clear(&m);
-    return rc;
-}
-
 /* One archive's bytes from the target, hashed as they are read. */
 typedef struct {
     tf_target_file_t *file;

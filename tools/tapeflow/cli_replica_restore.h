@@ -41,14 +41,10 @@ typedef struct {
     void *progress_arg;
 } cli_replica_restore_opts_t;
 
-/* Checks that every job of the rows (archive_row.job_id) is committed on the target: TF_OK, or
-   TF_ERR_NOTFOUND "job J of the chain is not on replica T: ..." naming the first that is not;
-   any other failure reading a manifest (unreachable, timeout, a manifest that does not parse)
-   with its own code and message. */
-int cli_replica_restore_check(tf_target_t *target, const char *target_name, const tf_msg_archive_row_t *rows,
-                              size_t count, tf_err_t *err);
-
-/* Restores the rows' archives (checked as above first) into opts->dest. TF_OK: *result is a
+/* Restores the rows' archives into opts->dest. Every job of the rows (archive_row.job_id) must
+   be committed on the target first: else TF_ERR_NOTFOUND "job J of the chain is not on replica
+   T: ..." naming the first that is not; any other failure reading a manifest (unreachable,
+   timeout, a manifest that does not parse) with its own code and message. TF_OK: *result is a
    TF_MSG_RESTORE_RESULT the caller clears with tf_msg_clear (failures[] lists the archives that
    failed); else err says why nothing could be restored (a job missing on the target, dest not
    usable, out of memory, interrupted). */

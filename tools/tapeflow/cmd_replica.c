@@ -172,17 +172,19 @@ s_or_dash(const char *s)
     return s && *s ? s : "-";
 }
 
+/* A client of the broker for the catalog's questions (one per command, not per question). */
+static tf_client_t *
+s_client(cli_t *cli, tf_err_t *err)
+{
+    return tf_client_new(cli->cfg, tf_config_get(cli->cfg, "broker/endpoint"), err);
+}
+
 /* The catalog's rows of target (query replicas, pattern = the target's name). */
 static int
-s_catalog_rows(cli_t *cli, const char *target, int timeout_ms, tf_msg_t *reply, tf_err_t *err)
+s_catalog_rows(tf_client_t *client, const char *target, int timeout_ms, tf_msg_t *reply, tf_err_t *err)
 {
-    tf_client_t *client = tf_client_new(cli->cfg, tf_config_get(cli->cfg, "broker/endpoint"), err);
-    if (!client)
-        return err->code;
     tf_msg_cat_query_t q = {.query = "replicas", .pattern = (char *) target, .limit = TF_MSG_MAX_ROWS};
-    int rc = cli_catalog_query(client, &q, reply, timeout_ms, err);
-    tf_client_destroy(&client);
-    return rc;
+    return cli_catalog_query(client, &q, reply, timeout_ms, err);
 }
 
 /* ------------------------------------------------------------------ init -------------- */
@@ -323,7 +325,9 @@ s_list_target(cli_t *cli, const s_args_t *a)
     }
     tf_msg_t reply = {0};
     tf_err_t cerr = {0};
-    bool catalog = s_catalog_rows(cli, a->target, (int) (a->timeout_s * 1000), &reply, &cerr) == TF_OK;
+    tf_client_t *client = s_client(cli, &cerr);
+    bool catalog = client && s_catalog_rows(client, a->target, (int) (a->timeout_s * 1000), &reply, &cerr) == TF_OK;
+    tf_client_destroy(&client);
     if (!catalog && !a->json)
         fprintf(stderr, "tapeflow replica list: the catalog could not be asked (%s): the CATALOG column is "
                 "'?'\n", cerr.message);
@@ -416,6 +420,7 @@ s_list_all(cli_t *cli, const s_args_t *a)
     int rc = CLI_EXIT_OK;
     size_t shown = 0, misconfigured = 0;
     tf_err_t err = {0};
+    tf_client_t *client = NULL;   /* made at the first target that has a configuration */
     for (const char *name = zlist_first(names); name && rc == CLI_EXIT_OK; name = zlist_next(names)) {
         tf_replica_conf_t conf;
         tf_err_t conf_err = {0};
@@ -442,7 +447,8 @@ s_list_all(cli_t *cli, const s_args_t *a)
             continue;
         }
         tf_msg_t reply;
-        if (s_catalog_rows(cli, name, (int) (a->timeout_s * 1000), &reply, &err) != TF_OK) {
+        if ((!client && !(client = s_client(cli, &err)))
+            || s_catalog_rows(client, name, (int) (a->timeout_s * 1000), &reply, &err) != TF_OK) {
             rc = CLI_EXIT_FAIL;   /* the catalog is the source here: without it, nothing to show */
             break;
         }
@@ -482,6 +488,7 @@ s_list_all(cli_t *cli, const s_args_t *a)
         shown++;
         tf_msg_clear(&reply);
     }
+    tf_client_destroy(&client);
     zlist_destroy(&names);
     if (rc != CLI_EXIT_OK) {
         tf_json_destroy(&j);
@@ -614,38 +621,31 @@ s_cmd_verify(cli_t *cli, int argc, char **argv)
             return s_fail("verify", a.json, a.target, &s_oom);
         }
         count = 1;
-        snprintf(entries[0].job_id, sizeof entries[0].job_id, "%s", a.job);
-        tf_err_t merr = {0};
-        int mrc = tf_replica_manifest_read(target, a.job, &entries[0].manifest, &merr);
-        if (mrc != TF_OK && mrc != TF_ERR_NOTFOUND && mrc != TF_ERR_INVALID && mrc != TF_ERR_UNSUPPORTED
-            && mrc != TF_ERR_TOOBIG) {
+        if (tf_replica_entry_read(target, a.job, &entries[0], &err) != TF_OK) {
             tf_replica_list_free(&entries, count);
             tf_target_destroy(&target);
-            return s_fail("verify", a.json, a.target, &merr);
+            return s_fail("verify", a.json, a.target, &err);
         }
-        entries[0].committed = mrc != TF_ERR_NOTFOUND;
-        entries[0].manifest_ok = mrc == TF_OK;
-        if (mrc != TF_OK)
-            snprintf(entries[0].problem, sizeof entries[0].problem, "%s", merr.message);
     }
     else if (tf_replica_list(target, &entries, &count, &err) != TF_OK) {
         tf_target_destroy(&target);
         return s_fail("verify", a.json, a.target, &err);
     }
-    else {
-        /* What the catalog has as verified there must be there: a job gone from the target
-           (deleted by hand, a share restored from an old snapshot) is bad too. */
-        tf_err_t cerr = {0};
-        catalog = s_catalog_rows(cli, a.target, (int) (a.timeout_s * 1000), &rows, &cerr) == TF_OK;
-        if (!catalog)
-            snprintf(record_error, sizeof record_error, "%s (jobs the catalog has on %s were not looked for)",
-                     cerr.message, a.target);
-    }
+    /* What the catalog has as verified there must be there: a job gone from the target
+       (deleted by hand, a share restored from an old snapshot) is bad too. Its rows also say
+       which jobs have a row on this target to record the outcome on. */
+    tf_err_t cerr = {0};
+    tf_client_t *client = s_client(cli, &cerr);
+    catalog = client && s_catalog_rows(client, a.target, (int) (a.timeout_s * 1000), &rows, &cerr) == TF_OK;
+    if (!catalog)
+        snprintf(record_error, sizeof record_error, "%s (jobs the catalog has on %s were not looked for)",
+                 cerr.message, a.target);
     size_t nrows = catalog ? rows.cat_reply.replicas_count : 0;
     checks = count + nrows ? calloc(count + nrows, sizeof *checks) : NULL;
     if (count + nrows && !checks) {
         if (catalog)
             tf_msg_clear(&rows);
+        tf_client_destroy(&client);
         tf_replica_list_free(&entries, count);
         tf_target_destroy(&target);
         return s_fail("verify", a.json, a.target, &s_oom);
@@ -676,7 +676,7 @@ s_cmd_verify(cli_t *cli, int argc, char **argv)
         else if ((failed = s_verify_job(target, &e->manifest, chunk, a.json, jc, &err)) != TF_OK)
             break;
     }
-    for (size_t i = 0; failed == TF_OK && i < nrows; i++) {
+    for (size_t i = 0; failed == TF_OK && !a.job && i < nrows; i++) {
         const tf_msg_replica_row_t *row = &rows.cat_reply.replicas[i];
         if (!s_verified_missing(row, entries, count) || s_entry_of(entries, count, row->job_id))
             continue;   /* there (checked above), or not the catalog's verified replica */
@@ -690,6 +690,7 @@ s_cmd_verify(cli_t *cli, int argc, char **argv)
         tf_msg_clear(&rows);
     if (failed != TF_OK) {
         free(checks);
+        tf_client_destroy(&client);
         tf_replica_list_free(&entries, count);
         tf_target_destroy(&target);
         return s_fail("verify", a.json, a.target, &err);
@@ -703,9 +704,9 @@ s_cmd_verify(cli_t *cli, int argc, char **argv)
     size_t to_record = 0;
     for (size_t i = 0; i < nchecks; i++)
         to_record += checks[i].record;
-    tf_client_t *client = to_record ? tf_client_new(cli->cfg, tf_config_get(cli->cfg, "broker/endpoint"), &err)
-                                    : NULL;
-    if (to_record && !client)
+    if (!to_record)
+        tf_client_destroy(&client);
+    else if (!client && !(client = s_client(cli, &err)))
         snprintf(record_error, sizeof record_error, "%s", err.message);
     for (size_t i = 0; client && i < nchecks; i++) {
         if (!checks[i].record)
@@ -867,14 +868,21 @@ s_check_space(s_check_t *c, tf_target_t *target, const tf_replica_conf_t *conf)
         s_step(c, "space", S_WARN, "free space not known (%s): copies are not checked against it", err.message);
         return;
     }
-    /* The newest committed job: the next one is likely about its size. */
-    tf_replica_entry_t *entries = NULL;
-    size_t count = 0;
+    /* The newest job: the next one is likely about its size. Only its manifest is read (the
+       folder written last), not every job's. */
+    tf_target_entry_t *root = NULL;
+    size_t nroot = 0;
+    const tf_target_entry_t *newest = NULL;
+    if (tf_target_list(target, "", &root, &nroot, &err) == TF_OK)
+        for (size_t i = 0; i < nroot; i++)
+            if (root[i].is_dir && root[i].name[0] != '.' && strlen(root[i].name) <= TF_MSG_MAX_ID
+                && (!newest || root[i].mtime_ms > newest->mtime_ms))
+                newest = &root[i];   /* dot entries are tapeflow's own (.partial) */
+    tf_replica_manifest_t manifest = {0};
     const tf_replica_manifest_t *last = NULL;
-    if (tf_replica_list(target, &entries, &count, &err) == TF_OK)
-        for (size_t i = 0; i < count; i++)
-            if (entries[i].manifest_ok && (!last || entries[i].manifest.created_ms > last->created_ms))
-                last = &entries[i].manifest;
+    if (newest && tf_replica_manifest_read(target, newest->name, &manifest, &err) == TF_OK)
+        last = &manifest;
+    free(root);
     char f[32], t[32], need[32];
     tf_units_bytes(free_bytes, f, sizeof f);
     tf_units_bytes(total, t, sizeof t);
@@ -888,7 +896,7 @@ s_check_space(s_check_t *c, tf_target_t *target, const tf_replica_conf_t *conf)
                last->job_id, tf_units_bytes(last->stored, need, sizeof need));
     else
         s_step(c, "space", S_OK, "%s free of %s", f, t);
-    tf_replica_list_free(&entries, count);
+    tf_replica_manifest_clear(&manifest);
 }
 
 static void

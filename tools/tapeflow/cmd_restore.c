@@ -497,6 +497,13 @@ s_parse(cli_t *cli, int argc, char **argv, s_args_t *a)
         return cli_usage_error("restore", "--from-replica reads the replica on this host and writes the files "
                                "here: --to %s names host %s; run the restore on %s (with --to %s) or restore "
                                "from tape", a->to, a->host, a->host, a->path);
+    /* A target name that is not configured is a typo: say so before anything is planned. */
+    if (a->from_replica) {
+        tf_replica_conf_t conf;
+        tf_err_t err = {0};
+        if (tf_replica_conf(cli->cfg, a->from_replica, &conf, &err) != TF_OK)
+            return cli_usage_error("restore", "%s", err.message);
+    }
     if (a->flat && strip_given)
         return cli_usage_error("restore", "--flat puts every file straight into DIR: it does not combine "
                                "with --strip-components");
