@@ -638,41 +638,26 @@ holding_confirm(holding_t *self, const char *archive_id, const char *who, tf_err
     return rc;
 }
 
-size_t
-holding_parked(holding_t *self, uint64_t *bytes, const holding_meta_t **first)
+static void
+s_tally(holding_tally_t *t, const holding_meta_t *m)
 {
-    size_t count = 0;
-    if (bytes)
-        *bytes = 0;
-    if (first)
-        *first = NULL;
-    for (holding_meta_t *m = zhashx_first(self->index); m; m = zhashx_next(self->index)) {
-        if (!*m->parked)
-            continue;
-        count++;
-        if (bytes)
-            *bytes += s_bytes(m);
-        if (first && (!*first || strcmp(m->archive_id, (*first)->archive_id) < 0))
-            *first = m;
-    }
-    return count;
+    t->count++;
+    t->bytes += s_bytes(m);
+    if (!t->first || strcmp(m->archive_id, t->first->archive_id) < 0)
+        t->first = m;
 }
 
-size_t
-holding_on_tape_waiting(holding_t *self, uint64_t *bytes, const holding_meta_t **first)
+void
+holding_unfreed(holding_t *self, holding_tally_t *parked, holding_tally_t *on_tape)
 {
-    size_t count = 0;
-    *bytes = 0;
-    *first = NULL;
+    memset(parked, 0, sizeof *parked);
+    memset(on_tape, 0, sizeof *on_tape);
     for (holding_meta_t *m = zhashx_first(self->index); m; m = zhashx_next(self->index)) {
-        if (*m->parked || !holding_confirmed(m, HOLDING_TAPE))
-            continue;
-        count++;
-        *bytes += s_bytes(m);
-        if (!*first || strcmp(m->archive_id, (*first)->archive_id) < 0)
-            *first = m;
+        if (*m->parked)
+            s_tally(parked, m);
+        else if (holding_confirmed(m, HOLDING_TAPE))
+            s_tally(on_tape, m);
     }
-    return count;
 }
 
 /* Reads ready/<id><ext> of total bytes at offset; what names it in errors. */
