@@ -285,50 +285,28 @@ catalog_replica_gate(catalog_t *self, const char *job_id, bool *done, bool *warn
     *done = true;
     *warn = false;
     suffix[0] = progress[0] = '\0';
+    /* the job's create recorded a row per target in its transaction: the rows are the targets */
     sqlite3_stmt *stmt = catalog_prepare(self,
-        "SELECT replicas, replication = 'optional', CASE WHEN scanned != 0 THEN groups_total ELSE 0 END "
-        "FROM jobs WHERE job_id = ?1", err);
+        "SELECT r.state, r.final, COALESCE(r.url, r.target), r.archives, r.bytes, r.message, r.required, "
+        "  CASE WHEN j.scanned != 0 THEN j.groups_total ELSE 0 END, r.target "
+        "FROM replicas r JOIN jobs j ON j.job_id = r.job_id WHERE r.job_id = ?1 ORDER BY r.target", err);
     if (!stmt)
         return TF_ERR_DB;
-    char *list = NULL;
-    bool optional = false, oom = false;
-    uint64_t total = 0;
-    int s = catalog_bind_text(stmt, 1, job_id) == SQLITE_OK ? sqlite3_step(stmt) : SQLITE_ERROR;
-    if (s == SQLITE_ROW) {
-        list = catalog_column_dup(stmt, 0, &oom);
-        optional = sqlite3_column_int(stmt, 1) != 0;
-        total = (uint64_t) sqlite3_column_int64(stmt, 2);
+    int rc = TF_OK, s;
+    if (catalog_bind_text(stmt, 1, job_id) != SQLITE_OK) {
+        sqlite3_finalize(stmt);
+        return catalog_db_error(self, err, "cannot bind the replica check");
     }
-    sqlite3_finalize(stmt);
-    if (oom)
-        return tf_err_set(err, TF_ERR_NOMEM, "out of memory checking the replicas of job %s", job_id);
-    if (s != SQLITE_ROW && s != SQLITE_DONE)
-        return catalog_db_error(self, err, "cannot read the job's replication targets");
-    stmt = catalog_prepare(self, "SELECT state, final, COALESCE(url, target), archives, bytes, message "
-                           "FROM replicas WHERE job_id = ?1 AND target = ?2", err);
-    if (!stmt) {
-        free(list);
-        return TF_ERR_DB;
-    }
-    const char *next = list;
-    char name[S_NAME_MAX];
-    int rc = TF_OK;
-    while (s_next_name(&next, name)) {
-        if ((catalog_bind_text(stmt, 1, job_id) | catalog_bind_text(stmt, 2, name)) != SQLITE_OK) {
-            rc = catalog_db_error(self, err, "cannot bind the replica check");
-            break;
-        }
-        s = sqlite3_step(stmt);
-        if (s != SQLITE_ROW && s != SQLITE_DONE) {
-            rc = catalog_db_error(self, err, "cannot read the job's replicas");
-            break;
-        }
-        const char *state = s == SQLITE_ROW ? (const char *) sqlite3_column_text(stmt, 0) : NULL;
-        bool final = s == SQLITE_ROW && sqlite3_column_int(stmt, 1) != 0;
-        const char *url = s == SQLITE_ROW ? (const char *) sqlite3_column_text(stmt, 2) : name;
-        uint64_t archives = s == SQLITE_ROW ? (uint64_t) sqlite3_column_int64(stmt, 3) : 0;
-        uint64_t bytes = s == SQLITE_ROW ? (uint64_t) sqlite3_column_int64(stmt, 4) : 0;
-        const char *message = s == SQLITE_ROW ? (const char *) sqlite3_column_text(stmt, 5) : NULL;
+    while ((s = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *state = (const char *) sqlite3_column_text(stmt, 0);
+        bool final = sqlite3_column_int(stmt, 1) != 0;
+        const char *url = (const char *) sqlite3_column_text(stmt, 2);
+        uint64_t archives = (uint64_t) sqlite3_column_int64(stmt, 3);
+        uint64_t bytes = (uint64_t) sqlite3_column_int64(stmt, 4);
+        const char *message = (const char *) sqlite3_column_text(stmt, 5);
+        bool optional = sqlite3_column_int(stmt, 6) == 0;
+        uint64_t total = (uint64_t) sqlite3_column_int64(stmt, 7);
+        const char *name = (const char *) sqlite3_column_text(stmt, 8);
         char text[TF_MSG_MAX_TEXT];
         bool failed = state && strcmp(state, "failed") == 0;
         bool ok = state && (strcmp(state, "verified") == 0 || strcmp(state, "deleted") == 0);
@@ -341,10 +319,8 @@ catalog_replica_gate(catalog_t *self, const char *job_id, bool *done, bool *warn
             s_append(suffix, suffix_size, text);
         if (failed)
             *warn = true;
-        if (ok || (failed && final && optional)) {
-            sqlite3_reset(stmt);
+        if (ok || (failed && final && optional))
             continue;
-        }
         /* The first target the job still waits for says why. */
         if (*done) {
             if (failed)
@@ -354,10 +330,10 @@ catalog_replica_gate(catalog_t *self, const char *job_id, bool *done, bool *warn
                          " archive%s)", name, archives, total, total == 1 ? "" : "s");
         }
         *done = false;
-        sqlite3_reset(stmt);
     }
+    if (s != SQLITE_DONE)
+        rc = catalog_db_error(self, err, "cannot read the job's replicas");
     sqlite3_finalize(stmt);
-    free(list);
     return rc;
 }
 
