@@ -573,27 +573,11 @@ holding_park(holding_t *self, const char *archive_id, const char *state, tf_err_
 }
 
 bool
-holding_list_next(const char **cursor, char *name, size_t size)
-{
-    while (*cursor && **cursor) {
-        const char *p = *cursor, *end = strchr(p, ',');
-        size_t len = end ? (size_t) (end - p) : strlen(p);
-        *cursor = end ? end + 1 : p + len;
-        if (len > 0 && len < size) {  /* empty or too long for any name: skipped */
-            memcpy(name, p, len);
-            name[len] = '\0';
-            return true;
-        }
-    }
-    return false;
-}
-
-bool
 holding_list_has(const char *list, const char *name)
 {
     char item[TF_ID_MAX];
-    for (const char *p = list; holding_list_next(&p, item, sizeof item);)
-        if (strcmp(item, name) == 0)
+    for (const char *p = list; tf_id_list_next(&p, item, sizeof item);)
+        if (*item && strcmp(item, name) == 0)
             return true;
     return false;
 }
@@ -611,8 +595,8 @@ holding_replicas_waiting(const holding_meta_t *meta, char *buf, size_t size)
     if (size > 0)
         buf[0] = '\0';
     char name[TF_ID_MAX];
-    for (const char *p = meta->replicas; holding_list_next(&p, name, sizeof name);) {
-        if (!holding_confirmed(meta, name)) {
+    for (const char *p = meta->replicas; tf_id_list_next(&p, name, sizeof name);) {
+        if (*name && !holding_confirmed(meta, name)) {
             int n = snprintf(buf + used, size > used ? size - used : 0, "%s%s", count ? ", " : "", name);
             if (n > 0 && used + (size_t) n < size)
                 used += (size_t) n;

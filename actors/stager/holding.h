@@ -107,11 +107,8 @@ bool holding_confirmed(const holding_meta_t *meta, const char *who);
 /* The replication targets of meta that have not confirmed yet, as "nas, offsite" in buf
    ("" none); returns how many. */
 size_t holding_replicas_waiting(const holding_meta_t *meta, char *buf, size_t size);
-/* The one reader of the comma lists of a .meta (replicas, confirmed) and of stage_open.replicas:
-   the next name of *cursor into name (size bytes), *cursor moved past it; false at the end.
-   for (const char *p = list; holding_list_next(&p, name, sizeof name);) ... */
-bool holding_list_next(const char **cursor, char *name, size_t size);
-/* Whether name is one of a comma list ("nas,offsite"). */
+/* Whether name is one of a comma list ("nas,offsite"; read by tf_id_list_next, the one reader of
+   the lists of a .meta and of stage_open.replicas). */
 bool holding_list_has(const char *list, const char *name);
 /* Ready archives the tape writer will not free: how many, their bytes (with sidecars) and the
    first one (sorted by id, or NULL). */

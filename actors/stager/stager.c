@@ -118,27 +118,12 @@ struct _stager_t {
 static void s_unpark(stager_t *self, const char *archive_id, const char *why);
 static void s_announce(stager_t *self, const holding_meta_t *m);
 
-/* Whether a stage_open's replicas fit a .meta and name targets: comma separated ids that
-   can be part of an item id, none "tape" (tf_replica_pool_list refuses that name). */
+/* Whether a stage_open's replicas fit a .meta and name targets (tf_id_target_list_ok: ids
+   that can be part of an item id, none "tape", no empty entry). */
 static bool
 s_replicas_valid(const char *list)
 {
-    if (strlen(list) > TF_MSG_MAX_PATH)
-        return false;
-    /* every name, empty ones too: holding_list_next would skip them */
-    for (const char *p = list; *p;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t) (end - p) : strlen(p);
-        char name[TF_MSG_MAX_ID + 1];
-        if (len == 0 || len >= sizeof name)
-            return false;
-        memcpy(name, p, len);
-        name[len] = '\0';
-        if (!tf_id_safe_name(name) || streq(name, "tape"))
-            return false;
-        p = end ? end + 1 : p + len;
-    }
-    return true;
+    return strlen(list) <= TF_MSG_MAX_PATH && tf_id_target_list_ok(list);
 }
 
 /* ------------------------------------------------------------------ sessions -------- */
@@ -906,8 +891,8 @@ s_announce(stager_t *self, const holding_meta_t *m)
     tf_err_t err = {0};
     tf_msg_archive_ready_t ready = s_ready_of(self, m);
     char target[TF_MSG_MAX_ID + 1];
-    for (const char *p = m->replicas; holding_list_next(&p, target, sizeof target);) {
-        if (holding_confirmed(m, target))
+    for (const char *p = m->replicas; tf_id_list_next(&p, target, sizeof target);) {
+        if (!*target || holding_confirmed(m, target))
             continue;
         tf_msg_t copy = {.type = TF_MSG_REPLICA_COPY};
         copy.replica_copy = (tf_msg_replica_copy_t){
@@ -1057,10 +1042,10 @@ s_tape_done(stager_t *self, const char *archive_id)
     if (!m)
         return;
     char target[TF_MSG_MAX_ID + 1];
-    for (const char *p = m->replicas; holding_list_next(&p, target, sizeof target);) {
+    for (const char *p = m->replicas; tf_id_list_next(&p, target, sizeof target);) {
         char item_id[TF_ID_MAX];
         s_replica_item(item_id, sizeof item_id, archive_id, target);
-        if (!holding_confirmed(m, target) && announcer_probe(self->announcer, archive_id, item_id, &err) != TF_OK)
+        if (*target && !holding_confirmed(m, target) && announcer_probe(self->announcer, archive_id, item_id, &err) != TF_OK)
             tf_log_warn("archive %s: %s", archive_id, err.message);
     }
 }
@@ -1471,9 +1456,9 @@ s_skip_optional(stager_t *self)
         snprintf(names, sizeof names, "%s", m->replicas);  /* m is gone once deleted */
         bool deleted = false;
         char target[TF_MSG_MAX_ID + 1];
-        for (const char *p = names; !deleted && holding_list_next(&p, target, sizeof target);) {
+        for (const char *p = names; !deleted && tf_id_list_next(&p, target, sizeof target);) {
             m = holding_lookup(self->holding, id);
-            if (!m || holding_confirmed(m, target))
+            if (!m || !*target || holding_confirmed(m, target))
                 continue;
             char text[TF_MSG_MAX_ID * 2 + 64], item_id[TF_ID_MAX], what[TF_MSG_MAX_ID + 64];
             snprintf(text, sizeof text, "holding disk full: replica to %s skipped for archive %s", target, id);
