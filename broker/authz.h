@@ -15,7 +15,8 @@
         cat_query: query, tape, labeller, replicate; lab_query inventory/list: query; other lab_query
         ops, tape_label: admin; file_group: scan; cat_job stage: scan, compress; cat_job
         scanned: scan; cat_job note: stager; cat_files: compress; archive_ready: stager;
-        archive_release: tape, replicate; replica_copy: stager; cat_replica: replicate;
+        archive_release: tape, replicate; replica_copy: stager; cat_replica: replicate, stager (an optional
+        target skipped on a full holding disk);
         cat_written, cat_volume, vol_request, extract: tape; anything else
         (other cat_job ops, replies, unknown types): admin; a payload that is no message
         (the echo test actor's scripts): echo.

@@ -791,7 +791,8 @@ typedef struct {
 } tf_msg_replica_copy_t;
 
 /* replicator / CLI -> catalog (work item, called: the result is a cat_reply whose replicas[0] is
-   the row after the change). op copied: copies[] are on the target (verified, in .partial);
+   the row after the change); also stager -> catalog: op failed, final, when an optional target
+   is skipped on a full holding disk. op copied: copies[] are on the target (verified, in .partial);
    committed: the job's folder and manifest.json are in place (state verified); failed: message
    says why (final: an optional target gave up); verified: replica verify re-read it all;
    deleted: retention removed it from the target. */

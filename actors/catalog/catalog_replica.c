@@ -14,15 +14,12 @@
 #include <string.h>
 
 #include "catalog_priv.h"
-#include "tf_config.h"
 #include "tf_log.h"
+#include "tf_pipeline_ids.h"
 #include "tf_units.h"
 
 /* Default and largest row counts of replica_pending (a sweep commits them one by one). */
 #define S_PENDING_LIMIT 100
-
-/* The longest target name (replicas/NAME is a config key). */
-#define S_NAME_MAX 128
 
 /* ready: the job is scanned and every archive it has is copied to the target (the group rule
    of completion). */
@@ -43,45 +40,6 @@
     "  j.created_ms "                                                                            \
     "FROM replicas r JOIN jobs j ON j.job_id = r.job_id "                                        \
     "WHERE (?1 IS NULL OR r.job_id = ?1) AND (?2 IS NULL OR r.target = ?2) "
-
-static bool
-s_name_ok(const char *name)
-{
-    if (!name || !*name || strlen(name) >= S_NAME_MAX)
-        return false;
-    for (const char *c = name; *c; c++)
-        if (!tf_config_name_char(*c))
-            return false;
-    return true;
-}
-
-/* The next name of a comma list ("nas, offsite") into name; *list moves past it. false at the
-   end of the list; empty entries are skipped. */
-static bool
-s_next_name(const char **list, char name[S_NAME_MAX])
-{
-    const char *p = *list;
-    while (p && *p) {
-        while (*p == ',' || *p == ' ' || *p == '\t')
-            p++;
-        const char *start = p;
-        while (*p && *p != ',')
-            p++;
-        size_t n = (size_t) (p - start);
-        while (n > 0 && (start[n - 1] == ' ' || start[n - 1] == '\t'))
-            n--;
-        if (n == 0)
-            continue;
-        if (n >= S_NAME_MAX)
-            n = S_NAME_MAX - 1;
-        memcpy(name, start, n);
-        name[n] = '\0';
-        *list = p;
-        return true;
-    }
-    *list = p;
-    return false;
-}
 
 /* A message into buf (size), cut at a UTF-8 character boundary to fit. */
 static void s_text(char *buf, size_t size, const char *format, ...) __attribute__((format(printf, 3, 4)));
@@ -226,13 +184,20 @@ catalog_replica_create(catalog_t *self, const tf_msg_cat_job_t *create, int64_t 
     if (!stmt)
         return TF_ERR_DB;
     const char *list = create->replicas;
-    char name[S_NAME_MAX];
+    char name[TF_ID_MAX];
     int rc = TF_OK;
-    while (rc == TF_OK && s_next_name(&list, name)) {
-        if (!s_name_ok(name)) {
+    /* a name that is not one is refused, never cut or skipped */
+    while (rc == TF_OK && tf_id_list_next(&list, name, sizeof name)) {
+        if (!*name) {
+            rc = tf_err_set(err, TF_ERR_INVALID, "cat_job %s: an empty or over-long replication target in '%.64s%s' "
+                            "(names have 1 to 128 characters; pools/%s/replicas)", create->job_id, create->replicas,
+                            strlen(create->replicas) > 64 ? "..." : "", create->pool ? create->pool : "POOL");
+            break;
+        }
+        if (!tf_id_target_name(name)) {
             rc = tf_err_set(err, TF_ERR_INVALID, "cat_job %s: replication target '%s' is not a name (letters, "
-                            "digits, '-', '_' and '.'; pools/%s/replicas)", create->job_id, name,
-                            create->pool ? create->pool : "POOL");
+                            "digits, '-', '_' and '.', not first '.' or '-', not 'tape', at most 128 characters; "
+                            "pools/%s/replicas)", create->job_id, name, create->pool ? create->pool : "POOL");
             break;
         }
         if ((catalog_bind_text(stmt, 1, create->job_id) | catalog_bind_text(stmt, 2, name)
@@ -285,50 +250,28 @@ catalog_replica_gate(catalog_t *self, const char *job_id, bool *done, bool *warn
     *done = true;
     *warn = false;
     suffix[0] = progress[0] = '\0';
+    /* the job's create recorded a row per target in its transaction: the rows are the targets */
     sqlite3_stmt *stmt = catalog_prepare(self,
-        "SELECT replicas, replication = 'optional', CASE WHEN scanned != 0 THEN groups_total ELSE 0 END "
-        "FROM jobs WHERE job_id = ?1", err);
+        "SELECT r.state, r.final, COALESCE(r.url, r.target), r.archives, r.bytes, r.message, r.required, "
+        "  CASE WHEN j.scanned != 0 THEN j.groups_total ELSE 0 END, r.target "
+        "FROM replicas r JOIN jobs j ON j.job_id = r.job_id WHERE r.job_id = ?1 ORDER BY r.target", err);
     if (!stmt)
         return TF_ERR_DB;
-    char *list = NULL;
-    bool optional = false, oom = false;
-    uint64_t total = 0;
-    int s = catalog_bind_text(stmt, 1, job_id) == SQLITE_OK ? sqlite3_step(stmt) : SQLITE_ERROR;
-    if (s == SQLITE_ROW) {
-        list = catalog_column_dup(stmt, 0, &oom);
-        optional = sqlite3_column_int(stmt, 1) != 0;
-        total = (uint64_t) sqlite3_column_int64(stmt, 2);
+    int rc = TF_OK, s;
+    if (catalog_bind_text(stmt, 1, job_id) != SQLITE_OK) {
+        sqlite3_finalize(stmt);
+        return catalog_db_error(self, err, "cannot bind the replica check");
     }
-    sqlite3_finalize(stmt);
-    if (oom)
-        return tf_err_set(err, TF_ERR_NOMEM, "out of memory checking the replicas of job %s", job_id);
-    if (s != SQLITE_ROW && s != SQLITE_DONE)
-        return catalog_db_error(self, err, "cannot read the job's replication targets");
-    stmt = catalog_prepare(self, "SELECT state, final, COALESCE(url, target), archives, bytes, message "
-                           "FROM replicas WHERE job_id = ?1 AND target = ?2", err);
-    if (!stmt) {
-        free(list);
-        return TF_ERR_DB;
-    }
-    const char *next = list;
-    char name[S_NAME_MAX];
-    int rc = TF_OK;
-    while (s_next_name(&next, name)) {
-        if ((catalog_bind_text(stmt, 1, job_id) | catalog_bind_text(stmt, 2, name)) != SQLITE_OK) {
-            rc = catalog_db_error(self, err, "cannot bind the replica check");
-            break;
-        }
-        s = sqlite3_step(stmt);
-        if (s != SQLITE_ROW && s != SQLITE_DONE) {
-            rc = catalog_db_error(self, err, "cannot read the job's replicas");
-            break;
-        }
-        const char *state = s == SQLITE_ROW ? (const char *) sqlite3_column_text(stmt, 0) : NULL;
-        bool final = s == SQLITE_ROW && sqlite3_column_int(stmt, 1) != 0;
-        const char *url = s == SQLITE_ROW ? (const char *) sqlite3_column_text(stmt, 2) : name;
-        uint64_t archives = s == SQLITE_ROW ? (uint64_t) sqlite3_column_int64(stmt, 3) : 0;
-        uint64_t bytes = s == SQLITE_ROW ? (uint64_t) sqlite3_column_int64(stmt, 4) : 0;
-        const char *message = s == SQLITE_ROW ? (const char *) sqlite3_column_text(stmt, 5) : NULL;
+    while ((s = sqlite3_step(stmt)) == SQLITE_ROW) {
+        const char *state = (const char *) sqlite3_column_text(stmt, 0);
+        bool final = sqlite3_column_int(stmt, 1) != 0;
+        const char *url = (const char *) sqlite3_column_text(stmt, 2);
+        uint64_t archives = (uint64_t) sqlite3_column_int64(stmt, 3);
+        uint64_t bytes = (uint64_t) sqlite3_column_int64(stmt, 4);
+        const char *message = (const char *) sqlite3_column_text(stmt, 5);
+        bool optional = sqlite3_column_int(stmt, 6) == 0;
+        uint64_t total = (uint64_t) sqlite3_column_int64(stmt, 7);
+        const char *name = (const char *) sqlite3_column_text(stmt, 8);
         char text[TF_MSG_MAX_TEXT];
         bool failed = state && strcmp(state, "failed") == 0;
         bool ok = state && (strcmp(state, "verified") == 0 || strcmp(state, "deleted") == 0);
@@ -341,10 +284,8 @@ catalog_replica_gate(catalog_t *self, const char *job_id, bool *done, bool *warn
             s_append(suffix, suffix_size, text);
         if (failed)
             *warn = true;
-        if (ok || (failed && final && optional)) {
-            sqlite3_reset(stmt);
+        if (ok || (failed && final && optional))
             continue;
-        }
         /* The first target the job still waits for says why. */
         if (*done) {
             if (failed)
@@ -354,10 +295,10 @@ catalog_replica_gate(catalog_t *self, const char *job_id, bool *done, bool *warn
                          " archive%s)", name, archives, total, total == 1 ? "" : "s");
         }
         *done = false;
-        sqlite3_reset(stmt);
     }
+    if (s != SQLITE_DONE)
+        rc = catalog_db_error(self, err, "cannot read the job's replicas");
     sqlite3_finalize(stmt);
-    free(list);
     return rc;
 }
 
@@ -375,9 +316,10 @@ s_check(const tf_msg_cat_replica_t *m, tf_err_t *err)
                           "or deleted", m->op ? m->op : "");
     if (!m->job_id || !*m->job_id)
         return tf_err_set(err, TF_ERR_INVALID, "cat_replica %s: no job_id given", m->op);
-    if (!s_name_ok(m->target))
+    if (!tf_id_target_name(m->target))
         return tf_err_set(err, TF_ERR_INVALID, "cat_replica %s of job %s: '%s' is not a replication target name "
-                          "(replicas/NAME: letters, digits, '-', '_' and '.')", m->op, m->job_id,
+                          "(replicas/NAME: letters, digits, '-', '_' and '.', not first '.' or '-', not 'tape', at "
+                          "most 128 characters)", m->op, m->job_id,
                           m->target ? m->target : "");
     if (strcmp(m->op, "copied") == 0 && m->copies_count == 0)
         return tf_err_set(err, TF_ERR_INVALID, "cat_replica copied of job %s to %s: no archive in copies",

@@ -227,10 +227,12 @@ s_replication_ids_fit(const char *job_id, const s_replication_t *r, size_t nhost
 {
     char archive[TF_ID_MAX];
     tf_id_archive(archive, sizeof archive, job_id, (uint64_t) (nhosts ? nhosts : 1) * TF_ID_HOST_GROUP_STRIDE - 1);
-    char names[TF_MSG_MAX_PATH + 1];
-    snprintf(names, sizeof names, "%s", r->list);
-    char *save = NULL;
-    for (char *target = strtok_r(names, ",", &save); target; target = strtok_r(NULL, ",", &save)) {
+    char target[TF_ID_MAX];
+    for (const char *p = r->list; tf_id_list_next(&p, target, sizeof target);) {
+        if (!tf_id_target_name(target))  /* tf_replica_pool_list checked them: a name cut or empty */
+            return tf_err_set(err, TF_ERR_INVALID, "replication target '%s' of job %s is not a name (letters, "
+                              "digits, '-', '_' and '.', not first '.' or '-', not 'tape', at most %d characters)",
+                              target, job_id, TF_MSG_MAX_ID);
         size_t by_archive = strlen(archive) + strlen("-replica-") + strlen(target) + strlen("-copied");
         size_t by_job = strlen(job_id) + strlen("-replica-") + strlen(target) + strlen("-committed-")
                         + 13;  /* a wall clock in ms has 13 digits until the year 2286 */

@@ -41,3 +41,49 @@ tf_id_safe_name(const char *id)
     }
     return true;
 }
+
+bool
+tf_id_target_name(const char *name)
+{
+    return tf_id_safe_name(name) && strcmp(name, "tape") != 0;
+}
+
+static bool
+s_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+bool
+tf_id_list_next(const char **cursor, char *name, size_t size)
+{
+    const char *p = *cursor;
+    if (!p || !*p)
+        return false;
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t) (end - p) : strlen(p);
+    *cursor = end ? end + 1 : p + len;
+    while (len > 0 && s_blank(*p)) {
+        p++;
+        len--;
+    }
+    while (len > 0 && s_blank(p[len - 1]))
+        len--;
+    if (size == 0)
+        return true;
+    if (len >= size)
+        len = 0;  /* never cut: refused as empty */
+    memcpy(name, p, len);
+    name[len] = '\0';
+    return true;
+}
+
+bool
+tf_id_target_list_ok(const char *list)
+{
+    char name[TF_ID_MAX];
+    for (const char *p = list; tf_id_list_next(&p, name, sizeof name);)
+        if (!tf_id_target_name(name))
+            return false;
+    return true;
+}

@@ -25,4 +25,17 @@ const char *tf_id_files(char *buf, size_t size, const char *archive_id, uint64_t
    1..128 bytes of [A-Za-z0-9._-], not starting with '.' or '-'. */
 bool tf_id_safe_name(const char *id);
 
+/* Whether name can be a replication target (replicas/NAME): tf_id_safe_name, and not "tape"
+   (the catalog names tape copies so). The one target-name check of the stager, the catalog
+   and job start. */
+bool tf_id_target_name(const char *name);
+/* The one reader of comma lists of names ("nas,offsite"; blanks around an entry are dropped):
+   the next entry of *cursor into name (size bytes), *cursor moved past it and its comma; false
+   at the end of the list ("" has no entry, "nas," one). Empty entries are returned (""), and
+   an entry that does not fit in name is never cut: name is "" then, so a name check refuses it.
+       for (const char *p = list; tf_id_list_next(&p, name, sizeof name);) ... */
+bool tf_id_list_next(const char **cursor, char *name, size_t size);
+/* Whether every entry of a comma list is a tf_id_target_name ("" is: no targets). */
+bool tf_id_target_list_ok(const char *list);
+
 #endif

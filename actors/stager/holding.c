@@ -573,27 +573,11 @@ holding_park(holding_t *self, const char *archive_id, const char *state, tf_err_
 }
 
 bool
-holding_list_next(const char **cursor, char *name, size_t size)
-{
-    while (*cursor && **cursor) {
-        const char *p = *cursor, *end = strchr(p, ',');
-        size_t len = end ? (size_t) (end - p) : strlen(p);
-        *cursor = end ? end + 1 : p + len;
-        if (len > 0 && len < size) {  /* empty or too long for any name: skipped */
-            memcpy(name, p, len);
-            name[len] = '\0';
-            return true;
-        }
-    }
-    return false;
-}
-
-bool
 holding_list_has(const char *list, const char *name)
 {
     char item[TF_ID_MAX];
-    for (const char *p = list; holding_list_next(&p, item, sizeof item);)
-        if (strcmp(item, name) == 0)
+    for (const char *p = list; tf_id_list_next(&p, item, sizeof item);)
+        if (*item && strcmp(item, name) == 0)
             return true;
     return false;
 }
@@ -611,8 +595,8 @@ holding_replicas_waiting(const holding_meta_t *meta, char *buf, size_t size)
     if (size > 0)
         buf[0] = '\0';
     char name[TF_ID_MAX];
-    for (const char *p = meta->replicas; holding_list_next(&p, name, sizeof name);) {
-        if (!holding_confirmed(meta, name)) {
+    for (const char *p = meta->replicas; tf_id_list_next(&p, name, sizeof name);) {
+        if (*name && !holding_confirmed(meta, name)) {
             int n = snprintf(buf + used, size > used ? size - used : 0, "%s%s", count ? ", " : "", name);
             if (n > 0 && used + (size_t) n < size)
                 used += (size_t) n;
@@ -638,41 +622,26 @@ holding_confirm(holding_t *self, const char *archive_id, const char *who, tf_err
     return rc;
 }
 
-size_t
-holding_parked(holding_t *self, uint64_t *bytes, const holding_meta_t **first)
+static void
+s_tally(holding_tally_t *t, const holding_meta_t *m)
 {
-    size_t count = 0;
-    if (bytes)
-        *bytes = 0;
-    if (first)
-        *first = NULL;
-    for (holding_meta_t *m = zhashx_first(self->index); m; m = zhashx_next(self->index)) {
-        if (!*m->parked)
-            continue;
-        count++;
-        if (bytes)
-            *bytes += s_bytes(m);
-        if (first && (!*first || strcmp(m->archive_id, (*first)->archive_id) < 0))
-            *first = m;
-    }
-    return count;
+    t->count++;
+    t->bytes += s_bytes(m);
+    if (!t->first || strcmp(m->archive_id, t->first->archive_id) < 0)
+        t->first = m;
 }
 
-size_t
-holding_on_tape_waiting(holding_t *self, uint64_t *bytes, const holding_meta_t **first)
+void
+holding_unfreed(holding_t *self, holding_tally_t *parked, holding_tally_t *on_tape)
 {
-    size_t count = 0;
-    *bytes = 0;
-    *first = NULL;
+    memset(parked, 0, sizeof *parked);
+    memset(on_tape, 0, sizeof *on_tape);
     for (holding_meta_t *m = zhashx_first(self->index); m; m = zhashx_next(self->index)) {
-        if (*m->parked || !holding_confirmed(m, HOLDING_TAPE))
-            continue;
-        count++;
-        *bytes += s_bytes(m);
-        if (!*first || strcmp(m->archive_id, (*first)->archive_id) < 0)
-            *first = m;
+        if (*m->parked)
+            s_tally(parked, m);
+        else if (holding_confirmed(m, HOLDING_TAPE))
+            s_tally(on_tape, m);
     }
-    return count;
 }
 
 /* Reads ready/<id><ext> of total bytes at offset; what names it in errors. */

@@ -49,10 +49,11 @@ typedef struct {
                             extractor, never announced to tape, deleted by its release */
     char *host;          /* stage_open.host ("" when none): for a restore stream, the host whose
                             extractor may fetch it */
-    char *replicas;      /* the pool's replication targets when it was committed ("nas,offsite";
+    char *replicas;      /* the job's replication targets, from its stage_open ("nas,offsite";
                             "" none): each must confirm it besides the tape */
-    bool replica_required; /* pools/POOL/replication was required: a target may not give up; a
-                              .meta with replicas but without replica_required is required */
+    bool replica_required; /* the job's replication was required (stage_open): a target may not
+                              give up; a .meta with replicas but without replica_required is
+                              required */
     char *confirmed;     /* who confirmed it so far ("@tape,nas"; "" nobody) */
 } holding_meta_t;
 
@@ -98,7 +99,7 @@ int holding_remove(holding_t *self, const char *archive_id, tf_err_t *err);
 /* Parks a ready archive (state "cancelled" or "failed") or, with "", makes it live again;
    rewrites ready/<id>.meta atomically so the mark survives a restart. */
 int holding_park(holding_t *self, const char *archive_id, const char *state, tf_err_t *err);
-/* Records that who ("tape" or a target of meta->replicas) confirmed a ready archive: rewrites
+/* Records that who (HOLDING_TAPE "@tape" or a target of meta->replicas) confirmed a ready archive: rewrites
    ready/<id>.meta atomically (a confirmation already there is fine). */
 int holding_confirm(holding_t *self, const char *archive_id, const char *who, tf_err_t *err);
 /* Whether who is in meta's confirmed list. */
@@ -106,18 +107,19 @@ bool holding_confirmed(const holding_meta_t *meta, const char *who);
 /* The replication targets of meta that have not confirmed yet, as "nas, offsite" in buf
    ("" none); returns how many. */
 size_t holding_replicas_waiting(const holding_meta_t *meta, char *buf, size_t size);
-/* The one reader of the comma lists of a .meta (replicas, confirmed) and of stage_open.replicas:
-   the next name of *cursor into name (size bytes), *cursor moved past it; false at the end.
-   for (const char *p = list; holding_list_next(&p, name, sizeof name);) ... */
-bool holding_list_next(const char **cursor, char *name, size_t size);
-/* Whether name is one of a comma list ("nas,offsite"). */
+/* Whether name is one of a comma list ("nas,offsite"; read by tf_id_list_next, the one reader of
+   the lists of a .meta and of stage_open.replicas). */
 bool holding_list_has(const char *list, const char *name);
-/* How many ready archives are parked and their bytes (with sidecars); first gets the first one
-   (sorted by id) or NULL. */
-size_t holding_parked(holding_t *self, uint64_t *bytes, const holding_meta_t **first);
-/* How many live (not parked) ready archives the tape confirmed but replicas have not yet, and
-   their bytes (with sidecars); first gets the first one (sorted by id) or NULL. */
-size_t holding_on_tape_waiting(holding_t *self, uint64_t *bytes, const holding_meta_t **first);
+/* Ready archives the tape writer will not free: how many, their bytes (with sidecars) and the
+   first one (sorted by id, or NULL). */
+typedef struct {
+    size_t count;
+    uint64_t bytes;
+    const holding_meta_t *first;
+} holding_tally_t;
+/* In one pass: parked gets the parked ready archives (cancelled or failed jobs), on_tape the live
+   ones the tape confirmed that wait only for replicas. */
+void holding_unfreed(holding_t *self, holding_tally_t *parked, holding_tally_t *on_tape);
 /* Reads up to size bytes of a ready archive at offset; *got is what was read. */
 int holding_read(holding_t *self, const char *archive_id, uint64_t offset, void *buf, size_t size,
                  size_t *got, tf_err_t *err);

@@ -81,13 +81,10 @@ typedef struct {
     uint64_t ready;          /* bytes of ready archives */
     uint64_t disk_free;      /* file system free space (statvfs) */
     size_t ready_count;
-    size_t parked_count;     /* ready archives of cancelled or failed jobs: nothing will free them */
-    uint64_t parked;         /* their bytes */
-    const holding_meta_t *first_parked;
-    size_t replica_count;    /* live ready archives on tape that wait only for replicas: the tape
+    /* Filled by s_space_unfreed only (a walk over every ready archive, not needed for credit): */
+    holding_tally_t parked;  /* ready archives of cancelled or failed jobs: nothing will free them */
+    holding_tally_t replica; /* live ready archives on tape that wait only for replicas: the tape
                                 writer will not free them, the replicator may */
-    uint64_t replica;        /* their bytes */
-    const holding_meta_t *first_replica;
     size_t sessions;         /* open (not closing) sessions */
     bool fs_limited;         /* the file system, not stager/capacity, is what stops credit */
 } space_t;
@@ -121,27 +118,12 @@ struct _stager_t {
 static void s_unpark(stager_t *self, const char *archive_id, const char *why);
 static void s_announce(stager_t *self, const holding_meta_t *m);
 
-/* Whether a stage_open's replicas fit a .meta and name targets: comma separated ids that
-   can be part of an item id, none "tape" (tf_replica_pool_list refuses that name). */
+/* Whether a stage_open's replicas fit a .meta and name targets (tf_id_target_list_ok: ids
+   that can be part of an item id, none "tape", no empty entry). */
 static bool
 s_replicas_valid(const char *list)
 {
-    if (strlen(list) > TF_MSG_MAX_PATH)
-        return false;
-    /* every name, empty ones too: holding_list_next would skip them */
-    for (const char *p = list; *p;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t) (end - p) : strlen(p);
-        char name[TF_MSG_MAX_ID + 1];
-        if (len == 0 || len >= sizeof name)
-            return false;
-        memcpy(name, p, len);
-        name[len] = '\0';
-        if (!tf_id_safe_name(name) || streq(name, "tape"))
-            return false;
-        p = end ? end + 1 : p + len;
-    }
-    return true;
+    return strlen(list) <= TF_MSG_MAX_PATH && tf_id_target_list_ok(list);
 }
 
 /* ------------------------------------------------------------------ sessions -------- */
@@ -293,8 +275,6 @@ s_space(stager_t *self, space_t *sp)
     }
     sp->ready = holding_ready_bytes(self->holding);
     sp->ready_count = holding_ready_count(self->holding);
-    sp->parked_count = holding_parked(self->holding, &sp->parked, &sp->first_parked);
-    sp->replica_count = holding_on_tape_waiting(self->holding, &sp->replica, &sp->first_replica);
     sp->disk_free = holding_disk_free(self->holding);
     uint64_t disk_size = holding_disk_size(self->holding);
     sp->usable = disk_size ? s_min(self->capacity, s_sub(disk_size, S_DISK_MARGIN)) : self->capacity;
@@ -304,6 +284,15 @@ s_space(stager_t *self, space_t *sp)
     uint64_t by_disk = s_sub(free_for_us, granted - received);
     sp->physical = s_min(by_capacity, by_disk);
     sp->fs_limited = by_disk < by_capacity;
+}
+
+/* s_space and the ready archives the tape writer will not free (for the rules and texts that
+   need them, not for every grant). */
+static void
+s_space_unfreed(stager_t *self, space_t *sp)
+{
+    s_space(self, sp);
+    holding_unfreed(self->holding, &sp->parked, &sp->replica);
 }
 
 /* Admission: a session gets its first credit when every older one has been admitted and its
@@ -902,8 +891,8 @@ s_announce(stager_t *self, const holding_meta_t *m)
     tf_err_t err = {0};
     tf_msg_archive_ready_t ready = s_ready_of(self, m);
     char target[TF_MSG_MAX_ID + 1];
-    for (const char *p = m->replicas; holding_list_next(&p, target, sizeof target);) {
-        if (holding_confirmed(m, target))
+    for (const char *p = m->replicas; tf_id_list_next(&p, target, sizeof target);) {
+        if (!*target || holding_confirmed(m, target))
             continue;
         tf_msg_t copy = {.type = TF_MSG_REPLICA_COPY};
         copy.replica_copy = (tf_msg_replica_copy_t){
@@ -986,7 +975,7 @@ s_park(stager_t *self, const char *archive_id, const char *state)
                 "'tapeflow job purge %s'", archive_id, m->job_id, state, m->job_id, m->job_id);
 }
 
-/* who ("tape" or a replication target; what names it in the log) confirmed a ready archive:
+/* who (HOLDING_TAPE "@tape" or a replication target; what names it in the log) confirmed a ready archive:
    the confirmation goes to its .meta (atomically, before anything is deleted), then the
    archive is deleted once the tape and every target its .meta lists have confirmed it;
    *deleted says whether it was. An archive without replicas is deleted by the tape's
@@ -1053,10 +1042,10 @@ s_tape_done(stager_t *self, const char *archive_id)
     if (!m)
         return;
     char target[TF_MSG_MAX_ID + 1];
-    for (const char *p = m->replicas; holding_list_next(&p, target, sizeof target);) {
+    for (const char *p = m->replicas; tf_id_list_next(&p, target, sizeof target);) {
         char item_id[TF_ID_MAX];
         s_replica_item(item_id, sizeof item_id, archive_id, target);
-        if (!holding_confirmed(m, target) && announcer_probe(self->announcer, archive_id, item_id, &err) != TF_OK)
+        if (*target && !holding_confirmed(m, target) && announcer_probe(self->announcer, archive_id, item_id, &err) != TF_OK)
             tf_log_warn("archive %s: %s", archive_id, err.message);
     }
 }
@@ -1310,13 +1299,16 @@ s_on_archive_release(tf_actor_t *actor, const tf_msg_work_t *work, const tf_msg_
         snprintf(what, sizeof what, "tape");
     char replicas[TF_MSG_MAX_PATH + 1];
     snprintf(replicas, sizeof replicas, "%s", m->replicas);  /* m is gone once deleted */
+    bool purged = streq(m->parked, S_PURGED);
     bool deleted = false;
     int rc = s_confirm(self, id, target ? target : HOLDING_TAPE, what, &deleted, err);
     if (rc != TF_OK || !deleted)
         return rc;
-    if (*replicas)
-        tf_log_info("archive %s: released (on tape and in the catalog, confirmed by replicas %s); deleted", id,
-                    replicas);
+    /* what s_confirm was told: a target may have given up, a purged archive goes at any release */
+    if (purged)
+        tf_log_info("archive %s: released by %s; deleted (purged)", id, what);
+    else if (*replicas)
+        tf_log_info("archive %s: released by %s, the last of tape and replicas %s; deleted", id, what, replicas);
     else
         tf_log_info("archive %s: released (on tape and in the catalog); deleted", id);
     return TF_OK;
@@ -1371,19 +1363,19 @@ s_space_text(stager_t *self, const space_t *sp, char *buf, size_t size)
     const char *advice;
     if (sp->fs_limited)
         advice = "its file system is full: free space there or lower stager/capacity";
-    else if (sp->ready_count > sp->parked_count + sp->replica_count)
+    else if (sp->ready_count > sp->parked.count + sp->replica.count)
         advice = "the tape writer frees space as it writes: check that it runs and has a writable tape "
                  "(tapeflow status; tapeflow events alert.tape)";
-    else if (sp->replica_count > 0) {
+    else if (sp->replica.count > 0) {
         /* on tape already: only their replication targets can free them */
         char bytes[32], waiting[160], text[512];
-        const holding_meta_t *m = sp->first_replica;
+        const holding_meta_t *m = sp->replica.first;
         size_t targets = holding_replicas_waiting(m, waiting, sizeof waiting);
         snprintf(text, sizeof text,
                  "%zu archive%s (%s) on tape wait%s for replica%s %s: see tapeflow job %s (is tapeflow-replicator "
                  "running? tapeflow replica check TARGET)",
-                 sp->replica_count, sp->replica_count == 1 ? "" : "s", tf_units_bytes(sp->replica, bytes, sizeof bytes),
-                 sp->replica_count == 1 ? "s" : "", targets > 1 ? "s" : "", waiting, m->job_id);
+                 sp->replica.count, sp->replica.count == 1 ? "" : "s", tf_units_bytes(sp->replica.bytes, bytes, sizeof bytes),
+                 sp->replica.count == 1 ? "s" : "", targets > 1 ? "s" : "", waiting, m->job_id);
         snprintf(buf, size,
                  "holding disk %s: %s of %s in use, %zu archive%s (%s) waiting for tape or replicas, %zu being "
                  "staged, %s free on its file system; %s",
@@ -1391,14 +1383,14 @@ s_space_text(stager_t *self, const space_t *sp, char *buf, size_t size)
                  sp->sessions, free_text, text);
         return;
     }
-    else if (sp->parked_count > 0) {
+    else if (sp->parked.count > 0) {
         char parked[32], text[512];
-        const holding_meta_t *m = sp->first_parked;
+        const holding_meta_t *m = sp->parked.first;
         snprintf(text, sizeof text,
                  "%zu of them (%s) parked: their jobs were cancelled or failed, the tape writer will not free "
                  "them (archive %s of job %s is %s); 'tapeflow job purge %s' deletes them, 'tapeflow job retry "
                  "%s' writes them to tape",
-                 sp->parked_count, tf_units_bytes(sp->parked, parked, sizeof parked), m->archive_id, m->job_id,
+                 sp->parked.count, tf_units_bytes(sp->parked.bytes, parked, sizeof parked), m->archive_id, m->job_id,
                  m->parked, m->job_id, m->job_id);
         advice = text;
         snprintf(buf, size,
@@ -1464,9 +1456,9 @@ s_skip_optional(stager_t *self)
         snprintf(names, sizeof names, "%s", m->replicas);  /* m is gone once deleted */
         bool deleted = false;
         char target[TF_MSG_MAX_ID + 1];
-        for (const char *p = names; !deleted && holding_list_next(&p, target, sizeof target);) {
+        for (const char *p = names; !deleted && tf_id_list_next(&p, target, sizeof target);) {
             m = holding_lookup(self->holding, id);
-            if (!m || holding_confirmed(m, target))
+            if (!m || !*target || holding_confirmed(m, target))
                 continue;
             char text[TF_MSG_MAX_ID * 2 + 64], item_id[TF_ID_MAX], what[TF_MSG_MAX_ID + 64];
             snprintf(text, sizeof text, "holding disk full: replica to %s skipped for archive %s", target, id);
@@ -1512,7 +1504,7 @@ static void
 s_unstick(stager_t *self, int64_t now)
 {
     space_t sp;
-    s_space(self, &sp);
+    s_space_unfreed(self, &sp);
     zlistx_t *ids = zhashx_keys(self->sessions);
     for (char *id = ids ? zlistx_first(ids) : NULL; id; id = zlistx_next(ids)) {
         session_t *s = zhashx_lookup(self->sessions, id);
@@ -1523,7 +1515,7 @@ s_unstick(stager_t *self, int64_t now)
     session_t *head = s_head(self);
     if (!head || !s_stuck(head, now))
         return;  /* the head moves */
-    if (sp.ready_count > sp.parked_count + sp.replica_count) {
+    if (sp.ready_count > sp.parked.count + sp.replica.count) {
         /* The tape writer will free space - unless those archives' jobs stopped: ask the broker
            now and then, so a failed job's archives are parked and rule 4 can act. Archives the
            tape confirmed that wait only for replicas are not the tape writer's to free: they
@@ -1545,7 +1537,7 @@ s_unstick(stager_t *self, int64_t now)
     /* Nothing will be released and the oldest archive cannot grow: archives on tape that wait
        only for optional replicas go first; else the youngest stuck archive that holds space
        gives it back and is staged again later. */
-    if (sp.replica_count > 0 && s_skip_optional(self) > 0) {
+    if (sp.replica.count > 0 && s_skip_optional(self) > 0) {
         s_grant_all(self);
         return;
     }
@@ -1595,9 +1587,11 @@ s_alerts(stager_t *self, int64_t now)
 {
     for (job_wait_t *w = zhashx_first(self->waits); w; w = zhashx_next(self->waits))
         w->seen = false;
+    bool waited_long = false;  /* a job waited longer than stager/space_alert */
     for (session_t *s = zhashx_first(self->sessions); s; s = zhashx_next(self->sessions)) {
         if (s->closing || !s->waiting_since || now - s->waiting_since < self->space_alert)
             continue;
+        waited_long = true;
         job_wait_t *w = zhashx_lookup(self->waits, s->job_id);
         if (!w) {
             w = calloc(1, sizeof *w);
@@ -1616,15 +1610,12 @@ s_alerts(stager_t *self, int64_t now)
     if (zhashx_size(self->waits) == 0)
         return;
     space_t sp;
-    s_space(self, &sp);
+    s_space_unfreed(self, &sp);
     /* A job waited longer than stager/space_alert: optional replicas give way (rule 4 may not
        act while the tape writer still has archives to free). */
-    bool waited_long = false;
-    for (job_wait_t *w = zhashx_first(self->waits); w; w = zhashx_next(self->waits))
-        waited_long = waited_long || w->seen;
-    if (waited_long && sp.replica_count > 0 && s_skip_optional(self) > 0) {
+    if (waited_long && sp.replica.count > 0 && s_skip_optional(self) > 0) {
         s_grant_all(self);
-        s_space(self, &sp);
+        s_space_unfreed(self, &sp);
     }
     char space[768], text[1024], waited[48];
     s_space_text(self, &sp, space, sizeof space);

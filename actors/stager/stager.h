@@ -26,9 +26,9 @@ typedef struct _stager_t stager_t;
    fetch from when it differs from the bound one. A wildcard stager/endpoint (host 0.0.0.0, '*'
    or [::]) without stager/advertise is refused (tape writers cannot connect to a
    wildcard). With a tcp advertise, archive_ready carries this host's CURVE public key
-   (stager_key), so tape writers authenticate this stager. cfg must outlive the stager: the
-   replication targets of an archive's pool (pools/POOL/replicas, pools/POOL/replication) are
-   read from it when the archive is committed. */
+   (stager_key), so tape writers authenticate this stager. cfg must outlive the stager. An
+   archive's replication targets and whether they are required come with its stage_open
+   (decided by the job at start), not from cfg. */
 stager_t *stager_new(tf_config_t *cfg, tf_err_t *err);
 void stager_destroy(stager_t **self_p);
 

@@ -662,6 +662,17 @@ test_refused(void **state)
     m.cat_job = (tf_msg_cat_job_t){.job_id = "R3", .op = "create", .pool = "default", .replicas = "nas, off site"};
     assert_int_equal(tf_testcatalog_item(fx->tc, &m, NULL), TF_ERR_INVALID);
     assert_non_null(strstr(fx->tc->err.message, "replication target 'off site' is not a name"));
+    /* a name longer than a target name is refused, never cut to one that may exist */
+    char long_list[300];
+    memset(long_list, 'n', 200);
+    long_list[200] = '\0';
+    m.cat_job = (tf_msg_cat_job_t){.job_id = "R4", .op = "create", .pool = "default", .replicas = long_list};
+    assert_int_equal(tf_testcatalog_item(fx->tc, &m, NULL), TF_ERR_INVALID);
+    assert_non_null(strstr(fx->tc->err.message, "an empty or over-long replication target in 'nnnn"));
+    /* and "tape", the name of the tape copies */
+    m.cat_job = (tf_msg_cat_job_t){.job_id = "R5", .op = "create", .pool = "default", .replicas = "nas,tape"};
+    assert_int_equal(tf_testcatalog_item(fx->tc, &m, NULL), TF_ERR_INVALID);
+    assert_non_null(strstr(fx->tc->err.message, "replication target 'tape' is not a name"));
 }
 
 int

@@ -2127,10 +2127,11 @@ test_sidecar_at_restart_and_in_the_byte_count(void **state)
     assert_false(s_exists(f, "tmp", "J8-g00007.rows"));
     assert_int_equal(s_file_size(f, "ready", "J8-g00007.rows"), 8);
     assert_int_equal(holding_ready_bytes(h), 4 * 3 + 10 + 8);
-    uint64_t parked = 0;
+    holding_tally_t parked, on_tape;
     assert_int_equal(holding_park(h, "J8-g00007", "cancelled", &err), TF_OK);
-    assert_int_equal(holding_parked(h, &parked, NULL), 1);
-    assert_int_equal(parked, 3 + 8);
+    holding_unfreed(h, &parked, &on_tape);
+    assert_int_equal(parked.count, 1);
+    assert_int_equal(parked.bytes, 3 + 8);
     assert_true(s_file_has(f, "J8-g00007.meta", "rows_size = \"8\"", 100));  /* kept by the rewrite */
     assert_int_equal(holding_park(h, "J8-g00007", "", &err), TF_OK);
     assert_int_equal(holding_remove(h, "J8-g00007", &err), TF_OK);

@@ -52,6 +52,44 @@ test_ids(void **state)
     assert_false(tf_id_safe_name(""));
 }
 
+/* The one target-name check and comma-list reader of the stager, the catalog and job start. */
+static void
+test_target_names(void **state)
+{
+    (void) state;
+    assert_true(tf_id_target_name("nas"));
+    assert_false(tf_id_target_name("tape"));
+    assert_false(tf_id_target_name("-x"));
+    assert_false(tf_id_target_name(""));
+    char name[TF_ID_MAX];
+    const char *p = " nas ,offsite,";
+    assert_true(tf_id_list_next(&p, name, sizeof name));
+    assert_string_equal(name, "nas");
+    assert_true(tf_id_list_next(&p, name, sizeof name));
+    assert_string_equal(name, "offsite");
+    assert_false(tf_id_list_next(&p, name, sizeof name));
+    p = "";
+    assert_false(tf_id_list_next(&p, name, sizeof name));
+    /* an entry too long for name is never cut: "" (refused by the check) */
+    char small[4];
+    p = "abcdef,ab";
+    assert_true(tf_id_list_next(&p, small, sizeof small));
+    assert_string_equal(small, "");
+    assert_true(tf_id_list_next(&p, small, sizeof small));
+    assert_string_equal(small, "ab");
+    assert_true(tf_id_target_list_ok(""));
+    assert_true(tf_id_target_list_ok("nas,offsite"));
+    assert_false(tf_id_target_list_ok("nas,,offsite"));
+    assert_false(tf_id_target_list_ok("nas,tape"));
+    char long_list[300];
+    memset(long_list, 'a', 200);
+    long_list[200] = '\0';
+    assert_false(tf_id_target_list_ok(long_list));  /* 200 characters: refused, not cut to 128 */
+    memset(long_list, 'a', 128);
+    long_list[128] = '\0';
+    assert_true(tf_id_target_list_ok(long_list));
+}
+
 static void
 test_checksum(void **state)
 {
@@ -1280,6 +1318,7 @@ main(void)
     setlocale(LC_CTYPE, "C.UTF-8");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_target_names),
         cmocka_unit_test(test_checksum),
         cmocka_unit_test(test_grouper_caps),
         cmocka_unit_test(test_grouper_counts_a_hard_linked_file_once),
