@@ -550,11 +550,14 @@ catalog_replica_apply(catalog_t *self, const tf_msg_cat_replica_t *m, tf_msg_t *
     rc = catalog_job_known(self, m->job_id, err);
     if (rc == TF_OK) {
         /* A target the create did not name (or a job from before replication): its row now,
-           required as the job's replication says. */
+           required as the job's replication says - but only for a job that ended. Every row
+           holds an open job until it is verified (catalog_replica_gate), and the create wrote
+           the rows of an open job's own targets; a stray report must not hold it open. */
         sqlite3_stmt *stmt = catalog_prepare(self,
             "INSERT INTO replicas(job_id, target, required, state, updated_ms) "
-            "VALUES(?1, ?2, (SELECT COALESCE(replication, '') != 'optional' FROM jobs WHERE job_id = ?1), "
-            "  'copying', ?3) ON CONFLICT(job_id, target) DO NOTHING", err);
+            "SELECT ?1, ?2, COALESCE(replication, '') != 'optional', 'copying', ?3 FROM jobs "
+            "WHERE job_id = ?1 AND status NOT IN ('queued', 'running') "
+            "ON CONFLICT(job_id, target) DO NOTHING", err);
         rc = stmt ? catalog_run(self, stmt, catalog_bind_text(stmt, 1, m->job_id)
                                 | catalog_bind_text(stmt, 2, m->target) | sqlite3_bind_int64(stmt, 3, t),
                                 "cannot record the replica", NULL, err)
@@ -563,6 +566,9 @@ catalog_replica_apply(catalog_t *self, const tf_msg_cat_replica_t *m, tf_msg_t *
     s_state_t before, after;
     if (rc == TF_OK)
         rc = s_state(self, m, &before, err);
+    if (rc == TF_OK && !before.found)
+        rc = tf_err_set(err, TF_ERR_STATE, "job %s is still running and does not replicate to %s (its targets "
+                        "were fixed when it started: tapeflow job %s shows them)", m->job_id, m->target, m->job_id);
     int changes = 0;
     if (rc == TF_OK) {
         if (strcmp(m->op, "copied") == 0)

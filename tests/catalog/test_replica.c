@@ -646,6 +646,13 @@ test_refused(void **state)
                                              "archives are recorded as copied there and the job is not scanned "
                                              "yet (record them with cat_replica copied first)");
     assert_int_equal(s_replica(fx, "verified", "R1", "nas", 0, NULL, false, &r), TF_ERR_STATE);
+    /* a target the open job was not started with gets no row: a stray report never holds it open */
+    assert_int_equal(s_replica(fx, "failed", "R1", "other", 0, "stray", false, &r), TF_ERR_STATE);
+    assert_non_null(strstr(fx->tc->err.message, "job R1 is still running and does not replicate to other"));
+    s_query(fx, "replicas", "R1", NULL, 0, &r);
+    assert_int_equal(r.cat_reply.replicas_count, 1);
+    assert_string_equal(r.cat_reply.replicas[0].target, "nas");
+    tf_msg_clear(&r);
     /* a refused cat_replica fails no job (its sender hears about it) */
     s_assert_job(fx, "R1", "queued", NULL, NULL);
     s_query(fx, "jobs", NULL, NULL, 0, &r);
