@@ -58,6 +58,13 @@ int catalog_query(catalog_t *self, const tf_msg_cat_query_t *query, tf_msg_t *re
    paths without leading and trailing '/'; NULL (everything) when nothing is left, *oom on
    failure. catalog_limit: the row limit asked for, or fallback, capped. */
 void *catalog_grow(void **rows, size_t *count, size_t *cap, size_t elem);
+/* Steps a bound statement to its end (or limit rows: one more sets *truncated, which may be
+   NULL) into *rows of elem bytes each, read reading one row (setting *oom when a copy failed),
+   and finalizes it. what names the rows for the messages ("the replicas"); *rows must be empty
+   (count 0) or exactly full. */
+typedef void (catalog_row_fn)(sqlite3_stmt *stmt, void *row, bool *oom);
+int catalog_collect(catalog_t *self, sqlite3_stmt *stmt, void **rows, size_t *count, size_t elem, uint64_t limit,
+                    bool *truncated, catalog_row_fn *read, const char *what, tf_err_t *err);
 int catalog_job_known(catalog_t *self, const char *job_id, tf_err_t *err);
 char *catalog_pattern(const char *pattern, bool *oom);
 uint64_t catalog_limit(uint64_t asked, uint64_t fallback);

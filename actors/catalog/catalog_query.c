@@ -31,6 +31,40 @@ catalog_grow(void **rows, size_t *count, size_t *cap, size_t elem)
     return row;
 }
 
+int
+catalog_collect(catalog_t *self, sqlite3_stmt *stmt, void **rows, size_t *count, size_t elem, uint64_t limit,
+                bool *truncated, catalog_row_fn *read, const char *what, tf_err_t *err)
+{
+    size_t cap = *count;
+    bool oom = false;
+    int s;
+    while ((s = sqlite3_step(stmt)) == SQLITE_ROW) {
+        if (*count >= limit) {
+            if (truncated)
+                *truncated = true;
+            break;
+        }
+        void *row = catalog_grow(rows, count, &cap, elem);
+        if (!row) {
+            oom = true;
+            break;
+        }
+        read(stmt, row, &oom);
+        if (oom)
+            break;
+    }
+    int rc = TF_OK;
+    if (oom)
+        rc = tf_err_set(err, TF_ERR_NOMEM, "out of memory reading %s", what);
+    else if (s != SQLITE_ROW && s != SQLITE_DONE) {
+        char text[128];
+        snprintf(text, sizeof text, "cannot read %s", what);
+        rc = catalog_db_error(self, err, text);
+    }
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
 static size_t
 s_len(const char *s)
 {

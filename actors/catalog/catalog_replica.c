@@ -65,8 +65,9 @@ s_replicated_text(char *buf, size_t size, const char *url, uint64_t archives, ui
 }
 
 static void
-s_read_row(sqlite3_stmt *stmt, tf_msg_replica_row_t *row, bool *oom)
+s_read_row(sqlite3_stmt *stmt, void *out, bool *oom)
 {
+    tf_msg_replica_row_t *row = out;
     row->job_id = catalog_column_dup(stmt, 0, oom);
     row->target = catalog_column_dup(stmt, 1, oom);
     row->url = catalog_column_dup(stmt, 2, oom);
@@ -103,31 +104,24 @@ s_rows(catalog_t *self, const char *tail, const char *job_id, const char *target
         sqlite3_finalize(stmt);
         return catalog_db_error(self, err, "cannot bind the replicas query");
     }
-    size_t cap = 0;
-    bool oom = false;
-    int s;
-    while ((s = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (*count >= limit) {
-            if (truncated)
-                *truncated = true;
-            break;
-        }
-        tf_msg_replica_row_t *row = catalog_grow((void **) rows, count, &cap, sizeof *row);
-        if (!row) {
-            oom = true;
-            break;
-        }
-        s_read_row(stmt, row, &oom);
-        if (oom)
-            break;
-    }
-    int rc = TF_OK;
-    if (oom)
-        rc = tf_err_set(err, TF_ERR_NOMEM, "out of memory reading the replicas");
-    else if (s != SQLITE_ROW && s != SQLITE_DONE)
-        rc = catalog_db_error(self, err, "cannot read the replicas");
-    sqlite3_finalize(stmt);
-    return rc;
+    return catalog_collect(self, stmt, (void **) rows, count, sizeof **rows, limit, truncated, s_read_row,
+                           "the replicas", err);
+}
+
+static void
+s_read_copy(sqlite3_stmt *stmt, void *out, bool *oom)
+{
+    tf_msg_replica_archive_t *a = out;
+    a->archive_id = catalog_column_dup(stmt, 0, oom);
+    a->group_no = (uint64_t) sqlite3_column_int64(stmt, 1);
+    a->size = (uint64_t) sqlite3_column_int64(stmt, 2);
+    a->checksum = catalog_column_dup(stmt, 3, oom);
+    a->rows_size = (uint64_t) sqlite3_column_int64(stmt, 4);
+    a->rows_checksum = catalog_column_dup(stmt, 5, oom);
+    a->files = (uint64_t) sqlite3_column_int64(stmt, 6);
+    a->bytes = (uint64_t) sqlite3_column_int64(stmt, 7);
+    a->compression = catalog_column_dup(stmt, 8, oom);
+    a->host = catalog_column_dup(stmt, 9, oom);
 }
 
 /* The archives of one replica, by group (query replica). */
@@ -143,33 +137,8 @@ s_copies(catalog_t *self, tf_msg_replica_row_t *row, tf_err_t *err)
         sqlite3_finalize(stmt);
         return catalog_db_error(self, err, "cannot bind the replica archives query");
     }
-    size_t cap = 0;
-    bool oom = false;
-    int s;
-    while ((s = sqlite3_step(stmt)) == SQLITE_ROW) {
-        tf_msg_replica_archive_t *a = catalog_grow((void **) &row->copies, &row->copies_count, &cap, sizeof *a);
-        if (!a) {
-            oom = true;
-            break;
-        }
-        a->archive_id = catalog_column_dup(stmt, 0, &oom);
-        a->group_no = (uint64_t) sqlite3_column_int64(stmt, 1);
-        a->size = (uint64_t) sqlite3_column_int64(stmt, 2);
-        a->checksum = catalog_column_dup(stmt, 3, &oom);
-        a->rows_size = (uint64_t) sqlite3_column_int64(stmt, 4);
-        a->rows_checksum = catalog_column_dup(stmt, 5, &oom);
-        a->files = (uint64_t) sqlite3_column_int64(stmt, 6);
-        a->bytes = (uint64_t) sqlite3_column_int64(stmt, 7);
-        a->compression = catalog_column_dup(stmt, 8, &oom);
-        a->host = catalog_column_dup(stmt, 9, &oom);
-        if (oom)
-            break;
-    }
-    sqlite3_finalize(stmt);
-    if (oom)
-        return tf_err_set(err, TF_ERR_NOMEM, "out of memory reading the archives of a replica");
-    return s == SQLITE_ROW || s == SQLITE_DONE ? TF_OK
-                                               : catalog_db_error(self, err, "cannot read the archives of a replica");
+    return catalog_collect(self, stmt, (void **) &row->copies, &row->copies_count, sizeof *row->copies, UINT64_MAX,
+                           NULL, s_read_copy, "the archives of a replica", err);
 }
 
 /* ------------------------------------------------------------------ create ------------- */

@@ -43,8 +43,9 @@ s_check_kind(const char *kind, tf_err_t *err)
 
 /* Reads one row of S_ROW_COLUMNS into row. */
 static void
-s_read_row(sqlite3_stmt *stmt, tf_msg_sched_row_t *row, bool *oom)
+s_read_row(sqlite3_stmt *stmt, void *out, bool *oom)
 {
+    tf_msg_sched_row_t *row = out;
     row->schedule = catalog_column_dup(stmt, 0, oom);
     row->instant_ms = sqlite3_column_int64(stmt, 1);
     row->kind = catalog_column_dup(stmt, 2, oom);
@@ -60,30 +61,8 @@ s_read_row(sqlite3_stmt *stmt, tf_msg_sched_row_t *row, bool *oom)
 static int
 s_collect(catalog_t *self, sqlite3_stmt *stmt, uint64_t limit, tf_msg_cat_reply_t *out, tf_err_t *err)
 {
-    size_t cap = 0;
-    bool oom = false;
-    int s;
-    while ((s = sqlite3_step(stmt)) == SQLITE_ROW) {
-        if (out->sched_count >= limit) {
-            out->truncated = true;
-            break;
-        }
-        tf_msg_sched_row_t *row = catalog_grow((void **) &out->sched, &out->sched_count, &cap, sizeof *row);
-        if (!row) {
-            oom = true;
-            break;
-        }
-        s_read_row(stmt, row, &oom);
-        if (oom)
-            break;
-    }
-    int rc = TF_OK;
-    if (oom)
-        rc = tf_err_set(err, TF_ERR_NOMEM, "out of memory answering a schedule query");
-    else if (s != SQLITE_ROW && s != SQLITE_DONE)
-        rc = catalog_db_error(self, err, "cannot read the schedule runs");
-    sqlite3_finalize(stmt);
-    return rc;
+    return catalog_collect(self, stmt, (void **) &out->sched, &out->sched_count, sizeof *out->sched, limit,
+                           &out->truncated, s_read_row, "the schedule runs", err);
 }
 
 /* Runs one write statement with (schedule, instant_ms, kind, reason, job_id, now) bound as
